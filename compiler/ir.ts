@@ -1,0 +1,142 @@
+// The one IR of Denali/TS: functions of basic blocks over virtual registers.
+//
+// Every value is a 32-bit integer held in a virtual register (vreg, a number >= 0). Booleans are 0/1.
+// Signedness and width live in the operations (divs/divu, lt/ltu, load width+signed), not in the
+// registers, as in machine code. Memory is one flat 32-bit address space, little-endian.
+// Function parameters are vregs 0..params-1 on entry. A block ends with exactly one terminator.
+// Both back ends (compiler/x86, compiler/bytecode) read this and nothing else.
+
+export type VReg = number;
+
+export type BinaryOp =
+  | "add" | "sub" | "mul"
+  | "divs" | "divu" | "rems" | "remu" // division by zero traps; divs INT_MIN/-1 wraps to INT_MIN, rems gives 0
+  | "and" | "or" | "xor"
+  | "shl" | "shrs" | "shru"          // shift count taken modulo 32 (JavaScript and x86 agree)
+  | "eq" | "ne" | "lts" | "les" | "gts" | "ges" | "ltu" | "leu" | "gtu" | "geu"; // comparisons give 0 or 1
+
+export type UnaryOp = "neg" | "not"; // two's complement negation, bitwise not
+
+export type Width = 1 | 2 | 4;
+
+/** Machine intrinsics with fixed argument counts; `result` says whether they produce a value. */
+export const INTRINSICS = {
+  inb: { args: 1, result: true }, inw: { args: 1, result: true }, inl: { args: 1, result: true },
+  outb: { args: 2, result: false }, outw: { args: 2, result: false }, outl: { args: 2, result: false },
+  cli: { args: 0, result: false }, sti: { args: 0, result: false },
+  hlt: { args: 0, result: false }, pause: { args: 0, result: false },
+  rdtsc: { args: 0, result: true }, rdtscHigh: { args: 0, result: true },
+  readCr0: { args: 0, result: true }, writeCr0: { args: 1, result: false },
+  readCr2: { args: 0, result: true },
+  readCr3: { args: 0, result: true }, writeCr3: { args: 1, result: false },
+  readCr4: { args: 0, result: true }, writeCr4: { args: 1, result: false },
+  lgdt: { args: 1, result: false }, lidt: { args: 1, result: false },
+  ltr: { args: 1, result: false }, invlpg: { args: 1, result: false },
+  memoryCopy: { args: 3, result: false }, memoryFill: { args: 3, result: false },
+} as const;
+export type IntrinsicName = keyof typeof INTRINSICS;
+
+export type Instr =
+  | { op: "const"; dst: VReg; value: number }                 // value is an int32 (-2^31..2^31-1)
+  | { op: "copy"; dst: VReg; src: VReg }
+  | { op: "binary"; kind: BinaryOp; dst: VReg; a: VReg; b: VReg }
+  | { op: "unary"; kind: UnaryOp; dst: VReg; a: VReg }
+  | { op: "load"; width: Width; signed: boolean; dst: VReg; address: VReg; offset: number }
+  | { op: "store"; width: Width; address: VReg; offset: number; value: VReg }
+  | { op: "globalAddress"; dst: VReg; symbol: string }         // a data symbol of the module
+  | { op: "functionAddress"; dst: VReg; func: string }
+  | { op: "slotAddress"; dst: VReg; slot: number }             // address of a frame slot of this function
+  | { op: "call"; dst: VReg | null; func: string; args: VReg[] }
+  | { op: "callIndirect"; dst: VReg | null; target: VReg; args: VReg[] }
+  | { op: "intrinsic"; dst: VReg | null; name: IntrinsicName; args: VReg[] }
+  | { op: "trap"; kind: TrapKind };                             // ends the program (see runtime)
+
+export type TrapKind = 0 | 1 | 2; // see TRAP_NAMES
+export const TRAP_NAMES = ["unreachable", "integer division by zero", "index out of bounds"] as const;
+export const TRAP_UNREACHABLE: TrapKind = 0;
+export const TRAP_DIVIDE_BY_ZERO: TrapKind = 1;
+export const TRAP_BOUNDS: TrapKind = 2;
+
+export type Terminator =
+  | { op: "jump"; target: number }
+  | { op: "branch"; cond: VReg; ifTrue: number; ifFalse: number } // cond != 0 -> ifTrue
+  | { op: "return"; value: VReg | null }
+  | { op: "unreachable" };
+
+export interface SourceLocation { file: string; line: number; column: number }
+
+export interface Block {
+  id: number;            // index into Function.blocks
+  instrs: Instr[];
+  term: Terminator;
+  loc?: SourceLocation;  // the source line the block came from (for listings)
+}
+
+export interface FrameSlot { size: number; align: number; name: string }
+
+export interface Function {
+  name: string;          // unique in the module, also the ELF symbol
+  params: number;        // vregs 0..params-1
+  returnsValue: boolean;
+  vregCount: number;
+  slots: FrameSlot[];    // addressable frame storage (local arrays and structs)
+  blocks: Block[];       // blocks[0] is the entry
+  loc?: SourceLocation;
+}
+
+/** Initialized or zeroed static storage. `relocations` patch 32-bit words with symbol addresses. */
+export interface DataSymbol {
+  name: string;
+  section: "rodata" | "data" | "bss";
+  align: number;
+  size: number;
+  bytes?: Uint8Array;                                  // absent for bss
+  relocations: { offset: number; symbol: string; kind: "data" | "function" }[];
+}
+
+export interface Module {
+  functions: Function[];
+  data: DataSymbol[];
+  /** The function the machine enters: called as entry(multibootMagic, multibootInfo) on a fresh stack. */
+  entry: string;
+  /** Names of the functions the runtime provides to lowering (trap handler). */
+  trapHandler: string;  // called as trapHandler(kind) — must not return
+}
+
+// ---- helpers used by lowering and passes ---------------------------------------------------------
+
+export function definedRegister(i: Instr): VReg | null {
+  switch (i.op) {
+    case "store": case "trap": return null;
+    case "call": case "callIndirect": case "intrinsic": return i.dst;
+    default: return i.dst;
+  }
+}
+
+export function usedRegisters(i: Instr): VReg[] {
+  switch (i.op) {
+    case "const": case "globalAddress": case "functionAddress": case "slotAddress": case "trap": return [];
+    case "copy": return [i.src];
+    case "binary": return [i.a, i.b];
+    case "unary": return [i.a];
+    case "load": return [i.address];
+    case "store": return [i.address, i.value];
+    case "call": case "intrinsic": return i.args;
+    case "callIndirect": return [i.target, ...i.args];
+  }
+}
+
+export function terminatorUses(t: Terminator): VReg[] {
+  if (t.op === "branch") return [t.cond];
+  if (t.op === "return" && t.value !== null) return [t.value];
+  return [];
+}
+
+export function successors(t: Terminator): number[] {
+  if (t.op === "jump") return [t.target];
+  if (t.op === "branch") return [t.ifTrue, t.ifFalse];
+  return [];
+}
+
+/** Wraps any JS number to a signed 32-bit integer. */
+export const toInt32 = (x: number): number => x | 0;

@@ -1,0 +1,110 @@
+// The DSL's core library. DSL files import from "dsl".
+//
+// Two meanings for every name here:
+//  - for our compiler, these are built-ins: the compiler recognises them by name and emits code itself
+//    (the bodies below are never compiled);
+//  - for Node (`denali run --target node`), the bodies below are the runtime, written so that a
+//    program that stays portable (see dsl/README.md) prints exactly what the compiled program prints.
+// Machine intrinsics (port I/O, control registers, raw memory) have no meaning under Node and throw.
+
+// ---- integer types -------------------------------------------------------------------------------
+// All are `number` to tsc; the compiler gives each its width and signedness (dsl/README.md).
+export type i8 = number;
+export type u8 = number;
+export type i16 = number;
+export type u16 = number;
+export type i32 = number;
+export type u32 = number;
+export type bool = boolean;
+
+// ---- explicit conversions (wrap to the target width, like a C cast) -------------------------------
+export function i8(x: number | boolean): i8 { return (Number(x) << 24) >> 24; }
+export function u8(x: number | boolean): u8 { return Number(x) & 0xff; }
+export function i16(x: number | boolean): i16 { return (Number(x) << 16) >> 16; }
+export function u16(x: number | boolean): u16 { return Number(x) & 0xffff; }
+export function i32(x: number | boolean): i32 { return Number(x) | 0; }
+export function u32(x: number | boolean): u32 { return Number(x) >>> 0; }
+export function bool(x: number | boolean): bool { return Number(x) !== 0; }
+
+// ---- output ---------------------------------------------------------------------------------------
+/** Writes an integer in decimal (signed or unsigned after its static type) or a string, then a newline. */
+export function print(x: number | string): void {
+  process.stdout.write(String(x) + "\n");
+}
+/** Writes without a newline. */
+export function write(x: number | string): void {
+  process.stdout.write(String(x));
+}
+/** Writes an integer as 8 hexadecimal digits (no prefix, no newline). */
+export function writeHex(x: number): void {
+  process.stdout.write((x >>> 0).toString(16).padStart(8, "0"));
+}
+/** Stops the program: prints `panic: MESSAGE (in FUNCTION)` and exits with status 101. */
+export function panic(message: string): never {
+  const fn = new Error().stack?.split("\n")[2]?.trim().split(" ")[1] ?? "?";
+  process.stderr.write(`panic: ${message} (in ${fn})\n`);
+  process.exit(101);
+}
+
+// ---- structs --------------------------------------------------------------------------------------
+// A struct is a class with typed fields, each with an initializer, and no methods:
+//   class Point { x: i32 = 0; y: i32 = 0; }
+// `new Point()` at module level is static storage; inside a function it lives in the frame.
+/** An array of N structs, laid out contiguously: `const table = structArray(Point, 16)`. */
+export function structArray<T>(ctor: new () => T, count: number): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < count; i++) out.push(new ctor());
+  return out;
+}
+/** A struct laid over raw memory at `address` (device registers, page tables, packet headers). */
+export function overlay<T>(_ctor: new () => T, _address: u32): T { return machineOnly("overlay"); }
+/** The address of a struct, typed array or string (compiled code only). */
+export function addressOf(_x: object | string): u32 { return machineOnly("addressOf"); }
+/** The machine address of a function (compiled code only), e.g. for IDT gates. */
+export function functionAddress(_f: Function): u32 { return machineOnly("functionAddress"); }
+/** The size in bytes of a struct type. */
+export function sizeOf<T>(_ctor: new () => T): u32 { return machineOnly("sizeOf"); }
+
+// ---- machine intrinsics (compiled code only) -------------------------------------------------------
+export function inb(_port: u16): u8 { return machineOnly("inb"); }
+export function inw(_port: u16): u16 { return machineOnly("inw"); }
+export function inl(_port: u16): u32 { return machineOnly("inl"); }
+export function outb(_port: u16, _value: u8): void { machineOnly("outb"); }
+export function outw(_port: u16, _value: u16): void { machineOnly("outw"); }
+export function outl(_port: u16, _value: u32): void { machineOnly("outl"); }
+export function cli(): void { machineOnly("cli"); }
+export function sti(): void { machineOnly("sti"); }
+export function hlt(): void { machineOnly("hlt"); }
+export function pause(): void { machineOnly("pause"); }
+/** Low 32 bits of the time-stamp counter. */
+export function rdtsc(): u32 { return machineOnly("rdtsc"); }
+/** High 32 bits of the time-stamp counter (read after rdtsc). */
+export function rdtscHigh(): u32 { return machineOnly("rdtscHigh"); }
+export function readCr0(): u32 { return machineOnly("readCr0"); }
+export function writeCr0(_v: u32): void { machineOnly("writeCr0"); }
+export function readCr2(): u32 { return machineOnly("readCr2"); }
+export function readCr3(): u32 { return machineOnly("readCr3"); }
+export function writeCr3(_v: u32): void { machineOnly("writeCr3"); }
+export function readCr4(): u32 { return machineOnly("readCr4"); }
+export function writeCr4(_v: u32): void { machineOnly("writeCr4"); }
+/** lgdt/lidt take the address of a 6-byte pseudo-descriptor (u16 limit, u32 base). */
+export function lgdt(_descriptorAddress: u32): void { machineOnly("lgdt"); }
+export function lidt(_descriptorAddress: u32): void { machineOnly("lidt"); }
+export function ltr(_selector: u16): void { machineOnly("ltr"); }
+export function invlpg(_address: u32): void { machineOnly("invlpg"); }
+export function load8(_address: u32): u8 { return machineOnly("load8"); }
+export function load16(_address: u32): u16 { return machineOnly("load16"); }
+export function load32(_address: u32): u32 { return machineOnly("load32"); }
+export function store8(_address: u32, _value: u8): void { machineOnly("store8"); }
+export function store16(_address: u32, _value: u16): void { machineOnly("store16"); }
+export function store32(_address: u32, _value: u32): void { machineOnly("store32"); }
+/** Copies `length` bytes from `source` to `destination` (regions may overlap, like memmove). */
+export function memoryCopy(_destination: u32, _source: u32, _length: u32): void { machineOnly("memoryCopy"); }
+/** Sets `length` bytes at `destination` to `value`. */
+export function memoryFill(_destination: u32, _value: u8, _length: u32): void { machineOnly("memoryFill"); }
+/** Ends the program (or the machine, in QEMU via isa-debug-exit) with `status`. */
+export function exit(status: i32): never { process.exit(status & 255); }
+
+function machineOnly(name: string): never {
+  throw new Error(`${name}() is a machine intrinsic: it exists only in compiled code (--target interp or qemu)`);
+}
