@@ -1,0 +1,62 @@
+// Checks the corpus against tsc (the compiler's first stage) with the project's compiler options:
+//  - every program in test/programs (and its lib/ modules) type-checks cleanly;
+//  - every negative test expecting a DSL code type-checks cleanly (so the DSL checker is what rejects it);
+//  - every negative test expecting a TS code gets exactly that tsc error.
+// Usage: npx tsx test/corpus/typecheck.ts
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { parseExpectedError } from "./expectations.ts";
+
+const repositoryRoot = resolve(fileURLToPath(import.meta.url), "../../..");
+const compilerOptions: ts.CompilerOptions = {
+  strict: true,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  noEmit: true,
+  skipLibCheck: true,
+  allowImportingTsExtensions: true,
+  types: ["node"],
+  paths: { dsl: [join(repositoryRoot, "dsl/index.ts")] },
+};
+
+function tsFiles(directory: string): string[] {
+  return readdirSync(directory).filter((name) => name.endsWith(".ts")).sort().map((name) => join(directory, name));
+}
+
+/** tsc's diagnostics for one root file (and what it imports), as "TSnnnn file:line message". */
+function diagnosticsOf(file: string): { code: string; text: string }[] {
+  const program = ts.createProgram([file], compilerOptions);
+  const all = [...program.getSyntacticDiagnostics(), ...program.getSemanticDiagnostics(), ...program.getOptionsDiagnostics()]
+    .filter((d) => !d.file || !d.file.fileName.includes("/node_modules/"));
+  return all.map((d) => {
+    const where = d.file && d.start !== undefined
+      ? `${relative(repositoryRoot, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}`
+      : "";
+    return { code: `TS${d.code}`, text: `TS${d.code} ${where} ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}` };
+  });
+}
+
+const failures: string[] = [];
+let checked = 0;
+for (const file of [...tsFiles(join(repositoryRoot, "test/programs")), ...tsFiles(join(repositoryRoot, "test/programs/lib"))]) {
+  checked++;
+  const diagnostics = diagnosticsOf(file);
+  if (diagnostics.length > 0) failures.push(`${relative(repositoryRoot, file)}: not tsc-clean\n  ${diagnostics.map((d) => d.text).join("\n  ")}`);
+}
+for (const file of tsFiles(join(repositoryRoot, "test/negative"))) {
+  checked++;
+  const name = relative(repositoryRoot, file);
+  const expected = parseExpectedError(readFileSync(file, "utf8"), name);
+  const diagnostics = diagnosticsOf(file);
+  if (expected.startsWith("DSL")) {
+    if (diagnostics.length > 0) failures.push(`${name}: expects ${expected} but tsc already rejects it\n  ${diagnostics.map((d) => d.text).join("\n  ")}`);
+  } else if (diagnostics.length === 0 || !diagnostics.every((d) => d.code === expected)) {
+    failures.push(`${name}: expects tsc ${expected}, got\n  ${diagnostics.map((d) => d.text).join("\n  ") || "(none)"}`);
+  }
+}
+for (const failure of failures) console.log(failure);
+console.log(`typecheck: ${checked - failures.length} ok, ${failures.length} failed`);
+process.exitCode = failures.length === 0 ? 0 : 1;
