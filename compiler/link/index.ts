@@ -1,0 +1,142 @@
+// Contract: compileToImage(module) -> a bootable multiboot ELF32 image, its listing and its symbol map (the linker's public API).
+//
+// Two encodings of the same instruction stream: the first with placeholder addresses (0) gives the
+// size of .text and every function's address; the data sections are then laid out after .text and
+// the second encoding uses the final addresses. Absolute addresses are always imm32 operands, so
+// both encodings have identical sizes (checked).
+
+import type { Instruction } from "iced-x86";
+import type { Module } from "../ir.ts";
+import { lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule } from "../x86/index.ts";
+import { encodeText } from "./encode.ts";
+import { writeElf32, type ElfSection, type ElfSegment, type ElfSymbol } from "./elf.ts";
+import { layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout } from "./layout.ts";
+import { multibootHeader } from "./multiboot.ts";
+import { renderListing } from "./listing.ts";
+
+export { TEXT_SEGMENT_ADDRESS, DEFAULT_STACK_SIZE } from "./layout.ts";
+export { MULTIBOOT_MAGIC, MULTIBOOT_BOOTLOADER_MAGIC } from "./multiboot.ts";
+export { writeElf32 } from "./elf.ts";
+
+export const STACK_TOP_SYMBOL = "__stack_top";
+export const STACK_BOTTOM_SYMBOL = "__stack_bottom";
+export const IMAGE_END_SYMBOL = "__image_end";
+export const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
+
+export interface CompileOptions {
+  /** Bytes of boot stack reserved at the end of .bss (default 64 KiB; multiple of 16). */
+  stackSize?: number;
+}
+
+export interface SymbolInfo { address: number; size: number }
+
+export interface Image {
+  elf: Uint8Array;
+  listing: string;
+  /** Every function (and _start), data symbol, __stack_top/__stack_bottom/__image_end/__multiboot_header. */
+  symbols: Map<string, SymbolInfo>;
+  textAddress: number;
+  textSize: number;
+  entryAddress: number;
+  sections: { name: string; address: number; size: number }[];
+}
+
+function freeAll(instrs: Instruction[]): void { for (const i of instrs) i.free(); }
+
+function encodeModule(module: Module, addresses: AddressResolver, textAddress: number): { lowered: LoweredModule; text: ReturnType<typeof encodeText> } {
+  const lowered = lowerModule(module, addresses);
+  try {
+    return { lowered, text: encodeText(lowered.instructions, textAddress) };
+  } finally {
+    freeAll(lowered.instructions);
+  }
+}
+
+export function compileToImage(module: Module, options: CompileOptions = {}): Image {
+  const stackSize = options.stackSize ?? DEFAULT_STACK_SIZE;
+  if (stackSize <= 0 || stackSize % 16 !== 0) throw new Error(`link: stack size ${stackSize} must be a positive multiple of 16`);
+  const textAddress = TEXT_SEGMENT_ADDRESS + MULTIBOOT_HEADER_SIZE;
+
+  // ---- pass 1: placeholder addresses -> text size and function addresses ----
+  const placeholder: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
+  const first = encodeModule(module, placeholder, textAddress);
+  freeAll(first.text.decoded);
+  const functionAddresses = new Map<string, { address: number; size: number }>();
+  for (const f of first.lowered.functions) {
+    const address = first.text.addresses[f.startIndex];
+    functionAddresses.set(f.name, { address, size: first.text.addresses[f.endIndex] - address });
+  }
+  const textEnd = textAddress + first.text.bytes.length;
+
+  // ---- data layout ----
+  const layout: DataLayout = layoutData(module, textEnd, stackSize);
+  for (const name of layout.addresses.keys()) {
+    if (functionAddresses.has(name)) throw new Error(`link: symbol '${name}' is both a function and a data symbol`);
+  }
+  const functionAddress = (name: string): number => {
+    const f = functionAddresses.get(name);
+    if (!f) throw new Error(`link: unknown function '${name}'`);
+    return f.address;
+  };
+  fillData(module, layout, functionAddress);
+
+  // ---- pass 2: final addresses ----
+  const resolver: AddressResolver = {
+    dataAddress: (name) => {
+      const a = layout.addresses.get(name);
+      if (a === undefined) throw new Error(`link: unknown data symbol '${name}'`);
+      return a;
+    },
+    functionAddress,
+    stackTop: () => layout.stackTop,
+  };
+  const second = encodeModule(module, resolver, textAddress);
+  const text = second.text.bytes;
+  if (text.length !== first.text.bytes.length || second.text.addresses.some((a, i) => a !== first.text.addresses[i])) {
+    freeAll(second.text.decoded);
+    throw new Error("link: the second encoding of .text differs in layout from the first");
+  }
+  let listing: string;
+  try {
+    listing = renderListing(second.lowered, second.text.decoded, text, textAddress);
+  } finally {
+    freeAll(second.text.decoded);
+  }
+
+  // ---- symbols ----
+  const symbols = new Map<string, SymbolInfo>();
+  const elfSymbols: ElfSymbol[] = [];
+  const addSymbol = (name: string, address: number, size: number, type: ElfSymbol["type"], section: string): void => {
+    symbols.set(name, { address, size });
+    elfSymbols.push({ name, value: address, size, type, section });
+  };
+  addSymbol(MULTIBOOT_HEADER_SYMBOL, TEXT_SEGMENT_ADDRESS, 12, "object", ".multiboot");
+  for (const [name, f] of functionAddresses) addSymbol(name, f.address, f.size, "func", ".text");
+  const sectionOf = { rodata: ".rodata", data: ".data", bss: ".bss" } as const;
+  for (const sym of module.data) addSymbol(sym.name, layout.addresses.get(sym.name)!, sym.size, "object", sectionOf[sym.section]);
+  addSymbol(STACK_BOTTOM_SYMBOL, layout.stackBottom, layout.stackSize, "object", ".bss");
+  addSymbol(STACK_TOP_SYMBOL, layout.stackTop, 0, "notype", ".bss");
+  addSymbol(IMAGE_END_SYMBOL, layout.imageEnd, 0, "notype", ".bss");
+
+  // ---- sections and segments ----
+  const { rodata, data, bss } = layout.sections;
+  const header = multibootHeader();
+  const sections: ElfSection[] = [
+    { name: ".multiboot", kind: "progbits", address: TEXT_SEGMENT_ADDRESS, size: header.length, align: 4, bytes: header, flags: "rx" },
+    { name: ".text", kind: "progbits", address: textAddress, size: text.length, align: 16, bytes: text, flags: "rx", code: true },
+    { name: ".rodata", kind: "progbits", address: rodata.address, size: rodata.size, align: rodata.align, bytes: rodata.bytes, flags: "r" },
+    { name: ".data", kind: "progbits", address: data.address, size: data.size, align: data.align, bytes: data.bytes, flags: "rw" },
+    { name: ".bss", kind: "nobits", address: bss.address, size: bss.size, align: bss.align, flags: "rw" },
+  ];
+  const segments: ElfSegment[] = [{ flags: "rx", sections: [".multiboot", ".text"] }];
+  if (rodata.size > 0) segments.push({ flags: "r", sections: [".rodata"] });
+  // .data always starts a page, so the RW segment starts there even when .data is empty
+  segments.push({ flags: "rw", sections: [".data", ".bss"] });
+
+  const entryAddress = functionAddress(START_SYMBOL);
+  const elf = writeElf32({ entry: entryAddress, sections, segments, symbols: elfSymbols });
+  return {
+    elf, listing, symbols, textAddress, textSize: text.length, entryAddress,
+    sections: sections.map((s) => ({ name: s.name, address: s.address, size: s.size })),
+  };
+}

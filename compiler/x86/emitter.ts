@@ -1,0 +1,76 @@
+// Contract: an append-only stream of iced-x86 Instructions with symbolic labels; labels become IPs that BlockEncoder resolves.
+//
+// The iced-x86 label technique: every created Instruction has ip 0; a label is a small nonzero
+// number written into the `ip` of the instruction it marks, and a branch whose target equals that
+// number is resolved by BlockEncoder to the marked instruction (and relaxed to rel8 when it fits).
+// An instruction can carry one ip only, so when several labels land on the same instruction (an
+// empty block falling through, a block that starts a function) the later ones become aliases of
+// the first; branches are therefore materialized in `finish()`, once every alias is known.
+
+import { Instruction, Code } from "iced-x86";
+
+export type Label = bigint;
+
+/** One label namespace for a whole BlockEncoder run (the whole .text: one Emitter per module), so calls across functions resolve. */
+export class LabelAllocator {
+  private next = 1n;
+  fresh(): Label { return this.next++; }
+}
+
+type Item = { kind: "instr"; instr: Instruction } | { kind: "branch"; code: Code; target: Label };
+
+export class Emitter {
+  private items: Item[] = [];
+  private pending: Label[] = [];              // labels bound to the next emitted instruction
+  private labelAt = new Map<Label, number>(); // label -> item index (after alias resolution)
+  private alias = new Map<Label, Label>();
+
+  constructor(readonly labels: LabelAllocator = new LabelAllocator()) {}
+
+  fresh(): Label { return this.labels.fresh(); }
+
+  get length(): number { return this.items.length; }
+
+  /** Binds `label` to the next instruction emitted. */
+  bind(label: Label): void { this.pending.push(label); }
+
+  emit(instr: Instruction): void { this.push({ kind: "instr", instr }); }
+
+  /** A rel32 branch/call to a label; BlockEncoder shortens it when the target is near. */
+  branch(code: Code, target: Label): void { this.push({ kind: "branch", code, target }); }
+
+  /** Index the next emitted instruction will have (for function and block boundaries). */
+  get nextIndex(): number { return this.items.length; }
+
+  private push(item: Item): void {
+    const index = this.items.length;
+    if (this.pending.length > 0) {
+      const [first, ...rest] = this.pending;
+      this.labelAt.set(first, index);
+      for (const other of rest) this.alias.set(other, first);
+      this.pending = [];
+    }
+    this.items.push(item);
+  }
+
+  /** Turns the stream into Instructions; every branch target must be bound by now. */
+  finish(): Instruction[] {
+    if (this.pending.length > 0) throw new Error(`x86 emitter: labels ${this.pending.join(",")} bound at end of stream`);
+    const resolve = (l: Label): Label => this.alias.get(l) ?? l;
+    const firstLabelOf = new Map<number, Label>();
+    for (const [label, index] of this.labelAt) firstLabelOf.set(index, label);
+    return this.items.map((item, index) => {
+      let instr: Instruction;
+      if (item.kind === "instr") instr = item.instr;
+      else {
+        const target = resolve(item.target);
+        if (!this.labelAt.has(target)) throw new Error(`x86 emitter: branch to unbound label ${target}`);
+        instr = Instruction.createBranch(item.code, target);
+      }
+      const label = firstLabelOf.get(index);
+      if (label !== undefined) instr.ip = label;
+      return instr;
+    });
+  }
+
+}

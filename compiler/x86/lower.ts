@@ -1,0 +1,431 @@
+// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions (-O0: every vreg lives in its frame home).
+//
+// Shape: each IR op has a small rule under a banner below. A rule reads operands with `use(v, reg)`
+// (load a vreg's home into a register) and writes results with `def(v, reg)`; a later register
+// allocator replaces those two helpers and the frame layout, not the rules. Scratch registers are
+// eax, ecx, edx (caller-saved in cdecl); ebx/esi/edi/ebp are callee-saved and only esi/edi are ever
+// touched (memoryCopy/memoryFill), saved and restored around their use.
+//
+// Absolute addresses (globalAddress, functionAddress) come from an AddressResolver, so the linker
+// can lower once with placeholders to learn the text size and once more with the final addresses;
+// they are always encoded as imm32, so instruction sizes do not depend on them.
+
+import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
+import type {
+  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width,
+} from "../ir.ts";
+import { INTRINSICS, TRAP_DIVIDE_BY_ZERO } from "../ir.ts";
+import { Emitter, type Label } from "./emitter.ts";
+import { layoutFrame, type FrameLayout } from "./frame.ts";
+
+export interface AddressResolver {
+  dataAddress(symbol: string): number;
+  functionAddress(func: string): number;
+  stackTop(): number;
+}
+
+export interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
+export interface LoweredFunction {
+  name: string;
+  startIndex: number; // first instruction (index into LoweredModule.instructions)
+  endIndex: number;   // one past the last
+  blocks: LoweredBlock[];
+  frameSize: number;
+  loc?: SourceLocation;
+}
+export interface LoweredModule { instructions: Instruction[]; functions: LoweredFunction[] }
+
+export const START_SYMBOL = "_start";
+
+// ---- operand helpers -----------------------------------------------------------------------------
+
+const mem = (base: Register, displacement: number): MemoryOperand => MemoryOperand.createBaseDispl(base, BigInt(displacement));
+
+class FunctionContext {
+  constructor(
+    readonly e: Emitter,
+    readonly module: Module,
+    readonly f: IrFunction,
+    readonly frame: FrameLayout,
+    readonly blockLabels: Label[],
+    readonly functionLabels: Map<string, Label>,
+    readonly addresses: AddressResolver,
+  ) {}
+  home(v: VReg): MemoryOperand { return mem(Register.EBP, this.frame.vregOffset(v)); }
+  /** reg <- vreg */
+  use(v: VReg, reg: Register): void { this.e.emit(Instruction.createRegMem(Code.Mov_r32_rm32, reg, this.home(v))); }
+  /** vreg <- reg */
+  def(v: VReg, reg: Register): void { this.e.emit(Instruction.createMemReg(Code.Mov_rm32_r32, this.home(v), reg)); }
+  emit(i: Instruction): void { this.e.emit(i); }
+  functionLabel(name: string): Label {
+    const l = this.functionLabels.get(name);
+    if (l === undefined) throw new Error(`x86 lowering: ${this.f.name}: call to unknown function '${name}'`);
+    return l;
+  }
+  /** cdecl call sequence: pad so esp is 16-aligned at the call, push args right to left, call, pop. */
+  callWith(args: VReg[], emitCall: () => void): void {
+    const argBytes = 4 * args.length;
+    const pad = (16 - (argBytes % 16)) % 16;
+    if (pad > 0) this.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, pad));
+    for (let i = args.length - 1; i >= 0; i--) this.emit(Instruction.createMem(Code.Push_rm32, this.home(args[i])));
+    emitCall();
+    const pop = argBytes + pad;
+    if (pop > 0) this.emit(Instruction.createRegI32(pop < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, pop));
+  }
+  /** trapHandler(kind), which never returns. esp is 16-aligned in a function body, so 12 bytes of padding + the argument keep it so. */
+  callTrap(kind: number): void {
+    this.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, 12));
+    this.emit(Instruction.createI32(Code.Pushd_imm8, kind));
+    this.e.branch(Code.Call_rel32_32, this.functionLabel(this.module.trapHandler));
+  }
+}
+
+// ---- binary ops: add sub mul and or xor ----------------------------------------------------------
+// eax <- a; eax op= [b]: the second operand is read straight from its frame home (r32, r/m32 forms).
+
+const ALU_RM: Partial<Record<BinaryOp, Code>> = {
+  add: Code.Add_r32_rm32, sub: Code.Sub_r32_rm32, mul: Code.Imul_r32_rm32, // two-operand imul: low 32 bits, same for signed and unsigned
+  and: Code.And_r32_rm32, or: Code.Or_r32_rm32, xor: Code.Xor_r32_rm32,
+};
+
+// ---- binary ops: shifts --------------------------------------------------------------------------
+// The count goes in cl; x86 masks a 32-bit shift count to 5 bits, which is exactly the IR's "mod 32".
+
+const SHIFT_CL: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_CL, shrs: Code.Sar_rm32_CL, shru: Code.Shr_rm32_CL };
+
+// ---- binary ops: comparisons ---------------------------------------------------------------------
+// cmp eax, [b]; setcc al; movzx eax, al  -> 0 or 1. Signed conditions l/le/g/ge, unsigned b/be/a/ae.
+
+const SETCC: Partial<Record<BinaryOp, Code>> = {
+  eq: Code.Sete_rm8, ne: Code.Setne_rm8,
+  lts: Code.Setl_rm8, les: Code.Setle_rm8, gts: Code.Setg_rm8, ges: Code.Setge_rm8,
+  ltu: Code.Setb_rm8, leu: Code.Setbe_rm8, gtu: Code.Seta_rm8, geu: Code.Setae_rm8,
+};
+
+// ---- binary ops: division ------------------------------------------------------------------------
+// divs/rems: divisor 0 -> trap; divisor -1 -> handled without idiv (INT_MIN / -1 raises #DE on x86,
+// the IR wants the wrapped negation for divs and 0 for rems); otherwise cdq; idiv ecx.
+// divu/remu: divisor 0 -> trap; otherwise xor edx, edx; div ecx. Quotient in eax, remainder in edx.
+
+function lowerDivision(cx: FunctionContext, kind: "divs" | "divu" | "rems" | "remu", dst: VReg, a: VReg, b: VReg): void {
+  const e = cx.e;
+  const nonZero = e.fresh(), done = e.fresh();
+  cx.use(b, Register.ECX);
+  cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, Register.ECX, Register.ECX));
+  e.branch(Code.Jne_rel32_32, nonZero);
+  cx.callTrap(TRAP_DIVIDE_BY_ZERO);
+  e.bind(nonZero);
+  cx.use(a, Register.EAX);
+  const signed = kind === "divs" || kind === "rems";
+  const wantsRemainder = kind === "rems" || kind === "remu";
+  if (signed) {
+    const general = e.fresh();
+    cx.emit(Instruction.createRegI32(Code.Cmp_rm32_imm8, Register.ECX, -1)); // imm8 is sign-extended: compares with 0xFFFFFFFF
+    e.branch(Code.Jne_rel32_32, general);
+    if (wantsRemainder) cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EAX, Register.EAX)); // x rem -1 = 0
+    else cx.emit(Instruction.createReg(Code.Neg_rm32, Register.EAX));                                     // x / -1 = -x, wrapping
+    e.branch(Code.Jmp_rel32_32, done);
+    e.bind(general);
+    cx.emit(Instruction.create(Code.Cdq)); // edx:eax <- sign-extended eax
+    cx.emit(Instruction.createReg(Code.Idiv_rm32, Register.ECX));
+  } else {
+    cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX)); // edx:eax <- zero-extended eax
+    cx.emit(Instruction.createReg(Code.Div_rm32, Register.ECX));
+  }
+  if (wantsRemainder) cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EAX, Register.EDX));
+  e.bind(done);
+  cx.def(dst, Register.EAX);
+}
+
+function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
+  const { kind, dst, a, b } = i;
+  const alu = ALU_RM[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
+  if (alu !== undefined) {
+    cx.use(a, Register.EAX);
+    cx.emit(Instruction.createRegMem(alu, Register.EAX, cx.home(b)));
+    cx.def(dst, Register.EAX);
+  } else if (shift !== undefined) {
+    cx.use(a, Register.EAX);
+    cx.use(b, Register.ECX);
+    cx.emit(Instruction.createRegReg(shift, Register.EAX, Register.CL));
+    cx.def(dst, Register.EAX);
+  } else if (setcc !== undefined) {
+    cx.use(a, Register.EAX);
+    cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, Register.EAX, cx.home(b)));
+    cx.emit(Instruction.createReg(setcc, Register.AL));
+    cx.emit(Instruction.createRegReg(Code.Movzx_r32_rm8, Register.EAX, Register.AL));
+    cx.def(dst, Register.EAX);
+  } else if (kind === "divs" || kind === "divu" || kind === "rems" || kind === "remu") {
+    lowerDivision(cx, kind, dst, a, b);
+  } else {
+    throw new Error(`x86 lowering: unknown binary op '${kind}'`);
+  }
+}
+
+// ---- unary ops -----------------------------------------------------------------------------------
+
+const UNARY: Record<UnaryOp, Code> = { neg: Code.Neg_rm32, not: Code.Not_rm32 };
+
+// ---- memory: loads and stores --------------------------------------------------------------------
+// Narrow loads widen with movzx/movsx; narrow stores write the low byte/word of ecx (cl/cx).
+
+const LOAD: Record<Width, { signed: Code; unsigned: Code }> = {
+  1: { signed: Code.Movsx_r32_rm8, unsigned: Code.Movzx_r32_rm8 },
+  2: { signed: Code.Movsx_r32_rm16, unsigned: Code.Movzx_r32_rm16 },
+  4: { signed: Code.Mov_r32_rm32, unsigned: Code.Mov_r32_rm32 },
+};
+const STORE: Record<Width, { code: Code; reg: Register }> = {
+  1: { code: Code.Mov_rm8_r8, reg: Register.CL },
+  2: { code: Code.Mov_rm16_r16, reg: Register.CX }, // 66-prefixed
+  4: { code: Code.Mov_rm32_r32, reg: Register.ECX },
+};
+
+// ---- intrinsics ----------------------------------------------------------------------------------
+
+type IntrinsicRule = (cx: FunctionContext, args: VReg[], dst: VReg | null) => void;
+
+const defIf = (cx: FunctionContext, dst: VReg | null, reg: Register): void => { if (dst !== null) cx.def(dst, reg); };
+
+/** in al/ax/eax, dx: the port is always in dx (the imm8 form only reaches ports < 256). */
+const portIn = (code: Code, acc: Register, widen: Code | null): IntrinsicRule => (cx, [port], dst) => {
+  cx.use(port, Register.EDX);
+  cx.emit(Instruction.createRegReg(code, acc, Register.DX));
+  if (widen !== null) cx.emit(Instruction.createRegReg(widen, Register.EAX, acc));
+  defIf(cx, dst, Register.EAX);
+};
+const portOut = (code: Code, acc: Register): IntrinsicRule => (cx, [port, value]) => {
+  cx.use(port, Register.EDX);
+  cx.use(value, Register.EAX);
+  cx.emit(Instruction.createRegReg(code, Register.DX, acc));
+};
+const bare = (code: Code): IntrinsicRule => (cx) => cx.emit(Instruction.create(code));
+const readControl = (cr: Register): IntrinsicRule => (cx, _args, dst) => {
+  cx.emit(Instruction.createRegReg(Code.Mov_r32_cr, Register.EAX, cr));
+  defIf(cx, dst, Register.EAX);
+};
+const writeControl = (cr: Register): IntrinsicRule => (cx, [value]) => {
+  cx.use(value, Register.EAX);
+  cx.emit(Instruction.createRegReg(Code.Mov_cr_r32, cr, Register.EAX));
+};
+/** lgdt/lidt/invlpg take a memory operand: [eax] holding the address argument. */
+const memoryOperandOf = (code: Code): IntrinsicRule => (cx, [address]) => {
+  cx.use(address, Register.EAX);
+  cx.emit(Instruction.createMem(code, MemoryOperand.createBase(Register.EAX)));
+};
+
+/**
+ * memmove(dst, src, len). Forward `rep movsb` unless dst > src and the ranges overlap
+ * (dst < src + len, unsigned), in which case copy backward: esi/edi at the last byte, std, rep movsb,
+ * cld (the ABI keeps DF clear). esi/edi are callee-saved, so they are pushed and popped around.
+ */
+const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
+  const e = cx.e;
+  const forward = e.fresh(), done = e.fresh();
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EDI));
+  cx.use(dst, Register.EDI);
+  cx.use(src, Register.ESI);
+  cx.use(len, Register.ECX);
+  cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.ESI));
+  e.branch(Code.Jbe_rel32_32, forward); // dst <= src: forward is always safe
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, new MemoryOperand(Register.ESI, Register.ECX, 1, 0n, 0, false, Register.None)));
+  cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.EAX));
+  e.branch(Code.Jae_rel32_32, forward); // dst >= src + len: no overlap
+  // backward: esi <- src + len - 1, edi <- dst + len - 1 (len >= 1 here since dst < src + len)
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.ESI, new MemoryOperand(Register.ESI, Register.ECX, 1, -1n, 1, false, Register.None)));
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EDI, new MemoryOperand(Register.EDI, Register.ECX, 1, -1n, 1, false, Register.None)));
+  cx.emit(Instruction.create(Code.Std));
+  cx.emit(Instruction.createRepMovsb(32));
+  cx.emit(Instruction.create(Code.Cld));
+  e.branch(Code.Jmp_rel32_32, done);
+  e.bind(forward);
+  cx.emit(Instruction.createRepMovsb(32));
+  e.bind(done);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+};
+
+/** memset(dst, byte, len): rep stosb stores al ecx times at [edi]; edi is saved around it. */
+const memoryFill: IntrinsicRule = (cx, [dst, value, len]) => {
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EDI));
+  cx.use(dst, Register.EDI);
+  cx.use(value, Register.EAX);
+  cx.use(len, Register.ECX);
+  cx.emit(Instruction.createRepStosb(32));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+};
+
+const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
+  inb: portIn(Code.In_AL_DX, Register.AL, Code.Movzx_r32_rm8),
+  inw: portIn(Code.In_AX_DX, Register.AX, Code.Movzx_r32_rm16),
+  inl: portIn(Code.In_EAX_DX, Register.EAX, null),
+  outb: portOut(Code.Out_DX_AL, Register.AL),
+  outw: portOut(Code.Out_DX_AX, Register.AX),
+  outl: portOut(Code.Out_DX_EAX, Register.EAX),
+  cli: bare(Code.Cli), sti: bare(Code.Sti), hlt: bare(Code.Hlt), pause: bare(Code.Pause),
+  rdtsc: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EAX); },     // edx:eax <- TSC
+  rdtscHigh: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EDX); }, // high half of a fresh reading
+  readCr0: readControl(Register.CR0), writeCr0: writeControl(Register.CR0),
+  readCr2: readControl(Register.CR2),
+  readCr3: readControl(Register.CR3), writeCr3: writeControl(Register.CR3),
+  readCr4: readControl(Register.CR4), writeCr4: writeControl(Register.CR4),
+  lgdt: memoryOperandOf(Code.Lgdt_m1632), lidt: memoryOperandOf(Code.Lidt_m1632), // [eax] -> 6-byte limit:base
+  ltr: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Ltr_rm16, Register.AX)); },
+  invlpg: memoryOperandOf(Code.Invlpg_m),
+  memoryCopy, memoryFill,
+};
+
+// ---- instructions --------------------------------------------------------------------------------
+
+type InstrRule<K extends Instr["op"]> = (cx: FunctionContext, i: Extract<Instr, { op: K }>) => void;
+
+const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
+  // mov dword [dst], imm32: no register needed
+  const: (cx, i) => cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, cx.home(i.dst), i.value | 0)),
+  copy: (cx, i) => { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); },
+  binary: lowerBinary,
+  unary: (cx, i) => { cx.use(i.a, Register.EAX); cx.emit(Instruction.createReg(UNARY[i.kind], Register.EAX)); cx.def(i.dst, Register.EAX); },
+  load: (cx, i) => {
+    cx.use(i.address, Register.EAX);
+    const rule = LOAD[i.width];
+    cx.emit(Instruction.createRegMem(i.signed ? rule.signed : rule.unsigned, Register.EAX, mem(Register.EAX, i.offset | 0)));
+    cx.def(i.dst, Register.EAX);
+  },
+  store: (cx, i) => {
+    cx.use(i.address, Register.EAX);
+    cx.use(i.value, Register.ECX);
+    const rule = STORE[i.width];
+    cx.emit(Instruction.createMemReg(rule.code, mem(Register.EAX, i.offset | 0), rule.reg));
+  },
+  // mov r32, imm32 with the absolute address (always imm32, so the size is the same in both link passes)
+  globalAddress: (cx, i) => {
+    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.EAX, cx.addresses.dataAddress(i.symbol) >>> 0));
+    cx.def(i.dst, Register.EAX);
+  },
+  functionAddress: (cx, i) => {
+    cx.functionLabel(i.func); // checks the name
+    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.EAX, cx.addresses.functionAddress(i.func) >>> 0));
+    cx.def(i.dst, Register.EAX);
+  },
+  slotAddress: (cx, i) => {
+    const offset = cx.frame.slotOffsets[i.slot];
+    if (offset === undefined) throw new Error(`x86 lowering: ${cx.f.name}: no frame slot ${i.slot}`);
+    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, mem(Register.EBP, offset)));
+    cx.def(i.dst, Register.EAX);
+  },
+  // call rel32 to the callee's label; BlockEncoder resolves it within the single .text run
+  call: (cx, i) => {
+    cx.callWith(i.args, () => cx.e.branch(Code.Call_rel32_32, cx.functionLabel(i.func)));
+    defIf(cx, i.dst, Register.EAX);
+  },
+  // the target is loaded after the pushes (push m32 does not touch eax): call eax
+  callIndirect: (cx, i) => {
+    cx.callWith(i.args, () => {
+      cx.use(i.target, Register.EAX);
+      cx.emit(Instruction.createReg(Code.Call_rm32, Register.EAX));
+    });
+    defIf(cx, i.dst, Register.EAX);
+  },
+  intrinsic: (cx, i) => {
+    const spec = INTRINSICS[i.name];
+    if (spec === undefined) throw new Error(`x86 lowering: ${cx.f.name}: unknown intrinsic '${i.name}'`);
+    if (i.args.length !== spec.args) throw new Error(`x86 lowering: ${cx.f.name}: ${i.name} takes ${spec.args} arguments, got ${i.args.length}`);
+    if (i.dst !== null && !spec.result) throw new Error(`x86 lowering: ${cx.f.name}: ${i.name} produces no value`);
+    INTRINSIC_RULES[i.name](cx, i.args, i.dst);
+  },
+  trap: (cx, i) => cx.callTrap(i.kind),
+};
+
+// ---- terminators ---------------------------------------------------------------------------------
+// A jump to the block laid out next is a fall-through and emits nothing.
+
+function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number | null): void {
+  const e = cx.e;
+  switch (t.op) {
+    case "jump":
+      if (t.target !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.target]);
+      return;
+    case "branch": {
+      cx.use(t.cond, Register.EAX);
+      cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, Register.EAX, Register.EAX));
+      if (t.ifTrue === nextBlock) {
+        e.branch(Code.Je_rel32_32, cx.blockLabels[t.ifFalse]);
+      } else {
+        e.branch(Code.Jne_rel32_32, cx.blockLabels[t.ifTrue]);
+        if (t.ifFalse !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.ifFalse]);
+      }
+      return;
+    }
+    case "return":
+      if (t.value !== null) cx.use(t.value, Register.EAX);
+      cx.emit(Instruction.create(Code.Leaved)); // mov esp, ebp; pop ebp
+      cx.emit(Instruction.create(Code.Retnd));
+      return;
+    case "unreachable":
+      cx.emit(Instruction.create(Code.Ud2)); // #UD if control ever gets here
+      return;
+  }
+}
+
+// ---- functions -----------------------------------------------------------------------------------
+
+function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver): LoweredFunction {
+  const frame = layoutFrame(f);
+  const blockLabels = f.blocks.map(() => e.fresh());
+  const cx = new FunctionContext(e, module, f, frame, blockLabels, functionLabels, addresses);
+  const startIndex = e.nextIndex;
+  e.bind(functionLabels.get(f.name)!);
+  // prologue: push ebp; mov ebp, esp; sub esp, N
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
+  cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
+  if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
+  const blocks: LoweredBlock[] = [];
+  f.blocks.forEach((block: Block, index) => {
+    if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
+    blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
+    e.bind(blockLabels[index]);
+    for (const instr of block.instrs) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
+    lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null);
+  });
+  return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
+}
+
+// ---- _start --------------------------------------------------------------------------------------
+// The multiboot loader jumps here with eax = magic, ebx = info, no usable stack, interrupts off.
+
+function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Label>, addresses: AddressResolver): LoweredFunction {
+  const startIndex = e.nextIndex;
+  const entry = functionLabels.get(module.entry);
+  if (entry === undefined) throw new Error(`x86 lowering: entry function '${module.entry}' is not defined`);
+  e.bind(functionLabels.get(START_SYMBOL)!);
+  e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.ESP, addresses.stackTop() >>> 0)); // stack top is 16-aligned
+  e.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EBP, Register.EBP)); // ebp = 0 ends frame-pointer walks
+  e.emit(Instruction.create(Code.Cld));                                             // the ABI keeps DF clear
+  e.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, 8));            // 8 + 2 args = 16: aligned at the call
+  e.emit(Instruction.createReg(Code.Push_r32, Register.EBX));                        // entry(magic, info): info first (right to left)
+  e.emit(Instruction.createReg(Code.Push_r32, Register.EAX));
+  e.branch(Code.Call_rel32_32, entry);
+  e.emit(Instruction.create(Code.Cli));
+  const halt = e.fresh();
+  e.bind(halt);
+  e.emit(Instruction.create(Code.Hlt));
+  e.branch(Code.Jmp_rel32_32, halt); // an NMI can wake hlt: halt again
+  return { name: START_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 };
+}
+
+// ---- module --------------------------------------------------------------------------------------
+
+/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
+export function lowerModule(module: Module, addresses: AddressResolver): LoweredModule {
+  const e = new Emitter();
+  const functionLabels = new Map<string, Label>();
+  functionLabels.set(START_SYMBOL, e.fresh());
+  for (const f of module.functions) {
+    if (functionLabels.has(f.name)) throw new Error(`x86 lowering: function '${f.name}' defined twice (or clashes with ${START_SYMBOL})`);
+    functionLabels.set(f.name, e.fresh());
+  }
+  if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
+  const functions = [lowerStart(e, module, functionLabels, addresses)];
+  for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses));
+  return { instructions: e.finish(), functions };
+}
