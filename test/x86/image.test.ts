@@ -1,0 +1,136 @@
+// Contract: the linked image is a well-formed multiboot ELF32 (elfy, readelf-style checks, objdump) and boots in QEMU.
+
+import test from "ava";
+import { execFileSync } from "node:child_process";
+import elfy from "elfy";
+import { compileToImage, MULTIBOOT_MAGIC } from "../../compiler/link/index.ts";
+import type { Module } from "../../compiler/ir.ts";
+import { boot, programModule, writeImage, FunctionBuilder } from "./helpers.ts";
+
+/** The "hello" program: prints over COM1, reads a .data word and a function pointer from .rodata, exits with 42. */
+function helloModule(): Module {
+  const answer = new FunctionBuilder("answer", 0, true);
+  answer.ret(answer.const(42));
+  return programModule((main) => {
+    main.puts("Hello, Denali\n");
+    main.putHex(main.load(4, false, main.globalAddress("counter")));
+    const fn = main.load(4, false, main.globalAddress("table"), 4);
+    const code = main.callIndirect(fn, [])!;
+    main.call("exit", [code], false);
+  }, [answer.build()], [
+    { name: "table", section: "rodata", align: 4, size: 8, bytes: new Uint8Array([1, 2, 3, 4]), relocations: [{ offset: 4, symbol: "answer", kind: "function" }] },
+    { name: "counter", section: "data", align: 4, size: 4, bytes: new Uint8Array([0x78, 0x56, 0x34, 0x12]), relocations: [] },
+    { name: "self", section: "data", align: 8, size: 4, relocations: [{ offset: 0, symbol: "counter", kind: "data" }] },
+    { name: "buffer", section: "bss", align: 64, size: 100, relocations: [] },
+  ]);
+}
+
+const image = compileToImage(helloModule());
+const file = writeImage(image, "hello");
+
+test("boots in QEMU, prints over COM1 and exits through isa-debug-exit", async (t) => {
+  const r = await boot(file);
+  t.false(r.timedOut);
+  t.is(r.serial, "Hello, Denali\n12345678\n");
+  t.is(r.exitCode, 42);
+});
+
+test("ELF header and program headers (elfy)", (t) => {
+  const elf = elfy.parse(Buffer.from(image.elf));
+  t.is(String(elf.class), "32");
+  t.is(elf.machine, "386");
+  t.is(elf.type, "exec");
+  t.is(elf.entry, image.symbols.get("_start")!.address);
+  t.is(elf.entry, image.entryAddress);
+  const loads = elf.body.programs.filter((p: { type: string }) => p.type === "load");
+  t.is(loads.length, 3);
+  const [text, rodata, data] = loads;
+  t.is(text.vaddr, 0x100000);
+  t.deepEqual(text.flags, { r: true, x: true });
+  t.deepEqual(rodata.flags, { r: true });
+  t.deepEqual(data.flags, { r: true, w: true });
+  for (const p of loads) {
+    t.is(p.offset % 4096, p.vaddr % 4096);
+    t.is(p.paddr, p.vaddr);
+  }
+  t.true(data.memsz > data.filesz, "bss makes memsz exceed filesz");
+  t.is(data.vaddr % 4096, 0);
+  t.is(rodata.vaddr % 4096, 0);
+});
+
+test("multiboot header in the first 8 KiB, 4-aligned, valid checksum, no address fields", (t) => {
+  const bytes = Buffer.from(image.elf);
+  let at = -1;
+  for (let i = 0; i + 12 <= Math.min(8192, bytes.length); i += 4) if (bytes.readUInt32LE(i) === MULTIBOOT_MAGIC) { at = i; break; }
+  t.true(at >= 0);
+  const flags = bytes.readUInt32LE(at + 4), checksum = bytes.readUInt32LE(at + 8);
+  t.is(flags, 0b11);
+  t.is((MULTIBOOT_MAGIC + flags + checksum) >>> 0, 0);
+  t.is(flags & (1 << 16), 0);
+});
+
+test("sections and symbol table", (t) => {
+  const elf = elfy.parse(Buffer.from(image.elf));
+  const sections = elf.body.sections as { name: string; type: string; addr: number; size: number; data: Buffer; flags: Record<string, boolean>; link: number }[];
+  const names = sections.map((s) => s.name);
+  for (const n of [".text", ".rodata", ".data", ".bss", ".symtab", ".strtab", ".shstrtab"]) t.true(names.includes(n), n);
+  const byName = (n: string) => sections.find((s) => s.name === n)!;
+  t.is(byName(".bss").type, "nobits");
+  t.true(byName(".text").flags.execinstr);
+  t.is(byName(".text").size, image.textSize);
+  t.is(byName(".data").addr % 4096, 0);
+
+  // decode Elf32_Sym entries by hand
+  const symtab = byName(".symtab"), strtab = sections[symtab.link];
+  const cstr = (off: number) => strtab.data.subarray(off, strtab.data.indexOf(0, off)).toString();
+  const syms = new Map<string, { value: number; size: number; type: number; bind: number }>();
+  for (let at = 16; at < symtab.data.length; at += 16) {
+    const info = symtab.data[at + 12];
+    syms.set(cstr(symtab.data.readUInt32LE(at)), { value: symtab.data.readUInt32LE(at + 4), size: symtab.data.readUInt32LE(at + 8), type: info & 15, bind: info >> 4 });
+  }
+  for (const f of ["_start", "main", "answer", "putc", "putHex", "exit", "trap"]) {
+    const s = syms.get(f);
+    t.truthy(s, f);
+    t.is(s!.type, 2, `${f} is STT_FUNC`);
+    t.is(s!.bind, 1, `${f} is GLOBAL`);
+    t.true(s!.size > 0);
+    t.deepEqual({ address: s!.value, size: s!.size }, image.symbols.get(f));
+  }
+  for (const d of ["table", "counter", "self", "buffer"]) {
+    t.is(syms.get(d)!.type, 1, `${d} is STT_OBJECT`);
+    t.is(syms.get(d)!.value, image.symbols.get(d)!.address);
+  }
+  t.is(image.symbols.get("buffer")!.address % 64, 0);
+  t.is(syms.get("__stack_top")!.value % 16, 0);
+  t.is(syms.get("__stack_top")!.value - syms.get("__stack_bottom")!.value, 64 * 1024);
+
+  // relocations were patched with final addresses
+  const rodata = byName(".rodata"), data = byName(".data");
+  t.is(rodata.data.readUInt32LE(image.symbols.get("table")!.address - rodata.addr + 4), image.symbols.get("answer")!.address);
+  t.is(data.data.readUInt32LE(image.symbols.get("self")!.address - data.addr), image.symbols.get("counter")!.address);
+});
+
+test("objdump -d shows every function symbol", (t) => {
+  const out = execFileSync("objdump", ["-d", file], { encoding: "utf8" });
+  for (const f of ["_start", "main", "answer", "putc", "putHex", "exit", "trap"]) {
+    t.regex(out, new RegExp(`^${image.symbols.get(f)!.address.toString(16).padStart(8, "0")} <${f}>:`, "m"));
+  }
+  t.notRegex(out, /\(bad\)/);
+});
+
+test("listing has function headers, block source lines, addresses and bytes", (t) => {
+  t.regex(image.listing, /^; ---- main @ [0-9A-F]{8} size \d+ frame \d+/m);
+  t.regex(image.listing, /^ {2}; block 0 {2}; main\.ts:1$/m);
+  t.regex(image.listing, /^ {2}00100010 {2}BC[0-9A-F]{8} +mov +esp,/m);
+  t.regex(image.listing, /call +[0-9A-F]+h/);
+});
+
+test("lowering rejects bad modules with a clear message", (t) => {
+  const m = helloModule();
+  t.throws(() => compileToImage({ ...m, entry: "nope" }), { message: /entry function 'nope'/ });
+  t.throws(() => compileToImage({ ...m, trapHandler: "nope" }), { message: /trap handler 'nope'/ });
+  const bad = new FunctionBuilder("bad", 0, false);
+  bad.call("missing", [], false);
+  bad.ret();
+  t.throws(() => compileToImage({ ...m, functions: [...m.functions, bad.build()] }), { message: /unknown function 'missing'/ });
+});
