@@ -66,7 +66,15 @@ export class FunctionBuilder {
 
 /** Runtime in IR: putc(c), putHex(v) (8 hex digits + newline), exit(code) via isa-debug-exit, trap(kind). */
 export function runtimeFunctions(): IrFunction[] {
+  // putc(c): wait for the transmit holding register to be empty (LSR bit 5), then write c.
+  // Without the wait QEMU drops bytes whenever its stdout pipe is slower than the guest.
   const putc = new FunctionBuilder("putc", 1, false);
+  const wait = putc.newBlock(), send = putc.newBlock();
+  putc.jump(wait);
+  putc.switchTo(wait);
+  const lsr = putc.intrinsic("inb", [putc.const(COM1 + 5)], true)!;
+  putc.branch(putc.bin("and", lsr, putc.const(0x20)), send, wait);
+  putc.switchTo(send);
   putc.intrinsic("outb", [putc.const(COM1), putc.param(0)]);
   putc.ret();
 
