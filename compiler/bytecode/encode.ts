@@ -92,9 +92,14 @@ class StringTable {
   }
 }
 
+export interface EncodeOptions {
+  /** Run checkModule first (default true). Only tests that need malformed bytecode turn it off. */
+  verify?: boolean;
+}
+
 /** Encodes a module; throws BytecodeFormatError when the module is not well formed (see check.ts). */
-export function encodeModule(module: Module): Uint8Array {
-  checkModule(module);
+export function encodeModule(module: Module, options: EncodeOptions = {}): Uint8Array {
+  if (options.verify !== false) checkModule(module);
   const strings = new StringTable();
 
   const data = new ByteWriter();
