@@ -1,0 +1,251 @@
+// Contract: calls, frames, memory access, bulk memory intrinsics, machine intrinsics and traps behave as ir.ts says, checked by booting in QEMU.
+
+import test from "ava";
+import type { BinaryOp, DataSymbol, Function as IrFunction } from "../../compiler/ir.ts";
+import { TRAP_BOUNDS } from "../../compiler/ir.ts";
+import { compileAndBoot, programModule, FunctionBuilder } from "./helpers.ts";
+
+const hex = (x: number) => (x >>> 0).toString(16).padStart(8, "0");
+const lines = (xs: number[]) => xs.map((x) => hex(x) + "\n").join("");
+const bss = (name: string, size: number, align = 16): DataSymbol => ({ name, section: "bss", align, size, relocations: [] });
+
+// ---- calls ---------------------------------------------------------------------------------------
+
+/** sum8(a..h) = ((a*3 + b)*3 + c)*3 ... : every argument lands in a different power of 3, so order matters. */
+function sum8(): IrFunction {
+  const f = new FunctionBuilder("sum8", 8, true);
+  let r = f.param(0);
+  for (let i = 1; i < 8; i++) r = f.bin("add", f.bin("mul", r, f.const(3)), f.param(i));
+  f.ret(r);
+  return f.build();
+}
+const sum8Model = (xs: number[]) => xs.reduce((r, x) => (Math.imul(r, 3) + x) | 0);
+
+function fib(): IrFunction {
+  const f = new FunctionBuilder("fib", 1, true);
+  const small = f.newBlock(), big = f.newBlock();
+  f.branch(f.bin("ltu", f.param(0), f.const(2)), small, big);
+  f.switchTo(small); f.ret(f.param(0));
+  f.switchTo(big);
+  const a = f.call("fib", [f.bin("sub", f.param(0), f.const(1))])!;
+  const b = f.call("fib", [f.bin("sub", f.param(0), f.const(2))])!;
+  f.ret(f.bin("add", a, b));
+  return f.build();
+}
+
+function square(): IrFunction {
+  const f = new FunctionBuilder("square", 1, true);
+  f.ret(f.bin("mul", f.param(0), f.param(0)));
+  return f.build();
+}
+
+test("calls: 8 arguments in order, recursion, indirect calls", async (t) => {
+  const args = [1, -2, 3, 0x7fffffff, 5, -6, 7, 0x100];
+  const r = await compileAndBoot(programModule((main) => {
+    const regs = args.map((a) => main.const(a));
+    main.putHex(main.call("sum8", regs)!);
+    main.putHex(main.call("fib", [main.const(20)])!);
+    main.putHex(main.callIndirect(main.functionAddress("square"), [main.const(-12)])!);
+    main.putHex(main.callIndirect(main.functionAddress("sum8"), [...regs].reverse())!);
+    // through a function table in .rodata (relocations of kind "function")
+    const table = main.globalAddress("table");
+    main.putHex(main.callIndirect(main.load(4, false, table, 4), [main.const(9)])!);
+    main.putHex(main.callIndirect(main.load(4, false, table, 0), [main.const(10)])!);
+  }, [sum8(), fib(), square()], [
+    { name: "table", section: "rodata", align: 4, size: 8, relocations: [{ offset: 0, symbol: "fib", kind: "function" }, { offset: 4, symbol: "square", kind: "function" }], bytes: new Uint8Array(8) },
+  ]), "calls");
+  t.is(r.exitCode, 0);
+  t.is(r.serial, lines([sum8Model(args), 6765, 144, sum8Model([...args].reverse()), 81, 55]));
+});
+
+// ---- frame slots ---------------------------------------------------------------------------------
+
+/**
+ * nest(n): has slots of several sizes and alignments; checks each slot's alignment, stores n into
+ * them, recurses, then reads them back: returns (sum of n over the recursion) | misalignment flags.
+ */
+function nest(): IrFunction {
+  const f = new FunctionBuilder("nest", 1, true);
+  const specs = [[1, 1], [16, 16], [8, 8], [3, 2], [4, 4], [12, 16]];
+  const slots = specs.map(([size, align]) => f.slot(size, align));
+  let misaligned = f.const(0);
+  const addrs = slots.map((s, k) => {
+    const a = f.slotAddress(s);
+    misaligned = f.bin("or", misaligned, f.bin("and", a, f.const(specs[k][1] - 1)));
+    f.store(1, a, f.param(0), specs[k][0] - 1); // last byte of each slot
+    f.store(1, a, f.param(0), 0);               // first byte of each slot
+    return a;
+  });
+  const base = f.newBlock(), deeper = f.newBlock();
+  f.branch(f.bin("eq", f.param(0), f.const(0)), base, deeper);
+  f.switchTo(base); f.ret(f.bin("shl", misaligned, f.const(24)));
+  f.switchTo(deeper);
+  let total = f.call("nest", [f.bin("sub", f.param(0), f.const(1))])!;
+  addrs.forEach((a, k) => {
+    total = f.bin("add", total, f.load(1, false, a, 0));
+    total = f.bin("add", total, f.load(1, false, a, specs[k][0] - 1));
+  });
+  f.ret(f.bin("or", total, f.bin("shl", misaligned, f.const(24))));
+  return f.build();
+}
+
+test("frame slots: aligned, distinct per activation, preserved across calls", async (t) => {
+  const r = await compileAndBoot(programModule((main) => {
+    main.putHex(main.call("nest", [main.const(10)])!);
+    // a different recursion depth: the alignment must hold at every depth
+    main.putHex(main.call("nest", [main.const(3)])!);
+  }, [nest()]), "slots");
+  t.is(r.exitCode, 0);
+  const model = (n: number) => 12 * (n * (n + 1)) / 2; // 6 slots x 2 bytes x n per level
+  t.is(r.serial, lines([model(10), model(3)]));
+});
+
+// ---- loads and stores ----------------------------------------------------------------------------
+
+test("loads and stores of each width, with sign and zero extension", async (t) => {
+  const mem = new DataView(new ArrayBuffer(16));
+  const expected: number[] = [];
+  const r = await compileAndBoot(programModule((main) => {
+    const buf = main.globalAddress("buf");
+    main.store(4, buf, main.const(0x80ff7f01 | 0));
+    mem.setInt32(0, 0x80ff7f01 | 0, true);
+    main.store(1, buf, main.const(0x1234), 5);
+    mem.setUint8(5, 0x34);
+    main.store(2, main.bin("add", buf, main.const(6)), main.const(0xabcdef));
+    mem.setUint16(6, 0xcdef, true);
+    main.store(4, buf, main.const(-2), 8);
+    mem.setInt32(8, -2, true);
+    for (let off = 0; off < 12; off++) {
+      main.putHex(main.load(1, true, buf, off)); expected.push(mem.getInt8(off));
+      main.putHex(main.load(1, false, buf, off)); expected.push(mem.getUint8(off));
+    }
+    for (let off = 0; off < 11; off++) {
+      main.putHex(main.load(2, true, buf, off)); expected.push(mem.getInt16(off, true));
+      main.putHex(main.load(2, false, buf, off)); expected.push(mem.getUint16(off, true));
+    }
+    for (let off = 0; off < 9; off++) {
+      main.putHex(main.load(4, false, buf, off)); expected.push(mem.getInt32(off, true));
+    }
+    // negative offsets from a pointer past the start
+    main.putHex(main.load(2, true, main.bin("add", buf, main.const(8)), -2)); expected.push(mem.getInt16(6, true));
+  }, [], [bss("buf", 16)]), "loadstore");
+  t.is(r.exitCode, 0);
+  t.is(r.serial, lines(expected));
+});
+
+// ---- memoryCopy / memoryFill ---------------------------------------------------------------------
+
+test("memoryCopy has memmove semantics in both directions; memoryFill stores the low byte", async (t) => {
+  const cases: { dst: number; src: number; len: number }[] = [
+    { dst: 4, src: 0, len: 16 },  // dst > src, overlapping: backward copy
+    { dst: 0, src: 4, len: 16 },  // dst < src, overlapping: forward copy (fails if DF was left set)
+    { dst: 20, src: 0, len: 8 },  // dst > src, disjoint
+    { dst: 1, src: 0, len: 31 },  // overlapping by all but one byte
+    { dst: 5, src: 5, len: 10 },  // same place
+    { dst: 3, src: 0, len: 0 },   // nothing
+  ];
+  const fills = [{ dst: 3, value: 0x1ab, len: 10 }, { dst: 0, value: -1, len: 32 }, { dst: 7, value: 0, len: 0 }];
+  const expected: number[] = [];
+  const model = new Uint8Array(32);
+  const init = () => { for (let i = 0; i < 32; i++) model[i] = 0xa0 + i; };
+  const snapshot = () => { const v = new DataView(model.buffer); for (let w = 0; w < 8; w++) expected.push(v.getInt32(4 * w, true)); };
+  const r = await compileAndBoot(programModule((main) => {
+    const buf = main.globalAddress("buf");
+    const at = (k: number) => main.bin("add", buf, main.const(k));
+    const reset = () => { for (let i = 0; i < 32; i++) main.store(1, buf, main.const(0xa0 + i), i); init(); };
+    const dump = () => { for (let w = 0; w < 8; w++) main.putHex(main.load(4, false, buf, 4 * w)); snapshot(); };
+    for (const c of cases) {
+      reset();
+      main.intrinsic("memoryCopy", [at(c.dst), at(c.src), main.const(c.len)]);
+      model.copyWithin(c.dst, c.src, c.src + c.len);
+      dump();
+    }
+    reset();
+    for (const f of fills) {
+      main.intrinsic("memoryFill", [at(f.dst), main.const(f.value), main.const(f.len)]);
+      model.fill(f.value & 0xff, f.dst, f.dst + f.len);
+      dump();
+    }
+  }, [], [bss("buf", 32)]), "memory");
+  t.is(r.exitCode, 0);
+  t.is(r.serial, lines(expected));
+});
+
+// ---- machine intrinsics --------------------------------------------------------------------------
+
+test("machine intrinsics: control registers, rdtsc, ports, lgdt/lidt/ltr/invlpg", async (t) => {
+  // GDT: null, flat code, flat data, flat code, flat data, TSS (base 0, limit 0x67, type 9 = available 32-bit TSS)
+  const gdt = new Uint8Array([
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x92, 0xcf, 0,
+    0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x92, 0xcf, 0,
+    0x67, 0, 0, 0, 0, 0x89, 0, 0,
+  ]);
+  const r = await compileAndBoot(programModule((main) => {
+    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(1))); // protected mode
+    main.intrinsic("writeCr3", [main.const(0x5000)]);
+    main.putHex(main.intrinsic("readCr3", [], true)!);
+    main.intrinsic("writeCr4", [main.intrinsic("readCr4", [], true)!]);
+    main.intrinsic("writeCr0", [main.intrinsic("readCr0", [], true)!]);
+    main.intrinsic("readCr2", [], true);
+    const t0 = main.intrinsic("rdtsc", [], true)!;
+    main.intrinsic("pause", []);
+    const t1 = main.intrinsic("rdtsc", [], true)!;
+    main.putHex(main.bin("gtu", t1, t0));
+    main.intrinsic("rdtscHigh", [], true);
+    // PCI configuration space of the host bridge (bus 0, device 0, function 0, register 0): i440FX 8086:1237
+    main.intrinsic("outl", [main.const(0xcf8), main.const(0x80000000 | 0)]);
+    main.putHex(main.intrinsic("inl", [main.const(0xcfc)], true)!);
+    main.putHex(main.intrinsic("inw", [main.const(0xcfc)], true)!);
+    main.intrinsic("outw", [main.const(0x80), main.const(0x1234)]); // POST port: harmless
+    main.intrinsic("cli", []);
+    main.intrinsic("lgdt", [main.globalAddress("gdtr")]);
+    main.intrinsic("lidt", [main.globalAddress("idtr")]);
+    main.intrinsic("ltr", [main.const(0x28)]);
+    main.putHex(main.load(1, false, main.globalAddress("gdt"), 0x28 + 5)); // ltr marks the TSS busy: type 9 -> 11
+    main.intrinsic("invlpg", [main.const(0)]);
+    // exit through a 32-bit port write
+    main.intrinsic("outl", [main.const(0xf4), main.const(0x33)]);
+  }, [], [
+    { name: "gdt", section: "data", align: 8, size: gdt.length, bytes: gdt, relocations: [] },
+    // pseudo-descriptors: 2-byte limit then 4-byte base (a relocation at an unaligned offset)
+    { name: "gdtr", section: "data", align: 4, size: 6, bytes: new Uint8Array([gdt.length - 1, 0]), relocations: [{ offset: 2, symbol: "gdt", kind: "data" }] },
+    { name: "idtr", section: "rodata", align: 4, size: 6, bytes: new Uint8Array(6), relocations: [] },
+  ]), "intrinsics");
+  t.is(r.serial, lines([1, 0x5000, 1, 0x12378086, 0x8086, 0x8b]));
+  t.is(r.exitCode, 0x33);
+});
+
+// ---- traps ---------------------------------------------------------------------------------------
+
+for (const op of ["divs", "divu", "rems", "remu"] as BinaryOp[]) {
+  test(`${op} by zero calls the trap handler with TRAP_DIVIDE_BY_ZERO`, async (t) => {
+    const r = await compileAndBoot(programModule((main) => {
+      main.puts("before\n");
+      main.putHex(main.bin(op, main.const(7), main.const(0)));
+      main.puts("after\n");
+    }), `trap-${op}`);
+    t.is(r.serial, "before\nTRAP 1\n");
+    t.is(r.exitCode, 0x71);
+  });
+}
+
+test("INT_MIN / -1 does not fault (divs wraps, rems gives 0)", async (t) => {
+  const r = await compileAndBoot(programModule((main) => {
+    const min = main.const(-0x80000000), m1 = main.const(-1);
+    main.putHex(main.bin("divs", min, m1));
+    main.putHex(main.bin("rems", min, m1));
+  }), "intmin");
+  t.is(r.exitCode, 0);
+  t.is(r.serial, "80000000\n00000000\n");
+});
+
+test("the trap instruction calls the trap handler with its kind", async (t) => {
+  const r = await compileAndBoot(programModule((main) => {
+    main.trap(TRAP_BOUNDS);
+    main.unreachable();
+    main.switchTo(main.newBlock()); // programModule appends its exit to a fresh, unreachable block
+  }), "trap-instr");
+  t.is(r.serial, "TRAP 2\n");
+  t.is(r.exitCode, 0x72);
+});
