@@ -600,13 +600,14 @@ export class Machine {
             }
             const f = this.frames;
             let n = this.frameCount;
+            const returning = fn;
             const destination = f[--n];
             fn = f[--n]; fp = f[--n]; rb = f[--n]; pc = f[--n];
             this.frameCount = n;
             if (destination >= 0) {
               registers[rb + destination] = value;
             } else if (destination === TRAP_FRAME) {
-              throw new InterpreterError(`trap handler ${this.module.trapHandler} returned (it must not), in function ${this.functionName(fn)}`);
+              throw new InterpreterError(`trap handler ${this.module.trapHandler} returned (it must not), in function ${this.functionName(returning)}`);
             }
             break;
           }
