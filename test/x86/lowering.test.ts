@@ -1,0 +1,57 @@
+// Contract: unit checks of the x86 lowering that need no QEMU boot (frame layout, label aliasing), plus one boot of a control-flow-heavy function.
+
+import test from "ava";
+import { layoutFrame } from "../../compiler/x86/index.ts";
+import type { Function as IrFunction } from "../../compiler/ir.ts";
+import { compileToImage } from "../../compiler/link/index.ts";
+import { compileAndBoot, programModule, FunctionBuilder } from "./helpers.ts";
+
+const fn = (params: number, vregCount: number, slots: [number, number][]): IrFunction => ({
+  name: "f", params, returnsValue: false, vregCount, slots: slots.map(([size, align], i) => ({ size, align, name: `s${i}` })),
+  blocks: [{ id: 0, instrs: [], term: { op: "return", value: null } }],
+});
+
+test("frame layout: params above ebp, vregs below, slots aligned given ebp = 8 (mod 16), size = 8 (mod 16)", (t) => {
+  const f = layoutFrame(fn(2, 5, [[1, 1], [16, 16], [8, 8], [6, 2]]));
+  t.is(f.vregOffset(0), 8);
+  t.is(f.vregOffset(1), 12);
+  t.is(f.vregOffset(2), -4);
+  t.is(f.vregOffset(4), -12);
+  const ebp = 0x1000 + 8;
+  const aligns = [1, 16, 8, 2];
+  f.slotOffsets.forEach((off, i) => t.is((ebp + off) % aligns[i], 0, `slot ${i}`));
+  t.true(f.slotOffsets.every((off) => off <= -12 - 1));
+  t.is(f.size % 16, 8);
+  t.true(f.size >= -Math.min(...f.slotOffsets));
+  t.is(layoutFrame(fn(0, 0, [])).size, 8);
+  t.throws(() => layoutFrame(fn(0, 0, [[4, 32]])), { message: /alignment 32/ });
+  t.throws(() => f.vregOffset(5), { message: /out of range/ });
+});
+
+/** Empty blocks that only fall through or jump produce no instructions: their labels alias the next instruction. */
+function chain(): IrFunction {
+  const f = new FunctionBuilder("chain", 1, true);
+  const b1 = f.newBlock(), b2 = f.newBlock(), b3 = f.newBlock(), b4 = f.newBlock(), b5 = f.newBlock();
+  f.jump(b1);                       // falls through, empty block 0
+  f.switchTo(b1); f.jump(b2);       // empty, falls through
+  f.switchTo(b2); f.branch(f.param(0), b3, b3); // both ways to the next block
+  f.switchTo(b3); f.branch(f.bin("eq", f.param(0), f.const(5)), b5, b4);
+  f.switchTo(b4); f.jump(b5);       // empty, falls into b5
+  f.switchTo(b5); f.ret(f.bin("add", f.param(0), f.const(100)));
+  return f.build();
+}
+
+test("empty blocks and fall-through jumps encode and run", async (t) => {
+  const r = await compileAndBoot(programModule((main) => {
+    main.putHex(main.call("chain", [main.const(5)])!);
+    main.putHex(main.call("chain", [main.const(0)])!);
+  }, [chain()]), "chain");
+  t.is(r.exitCode, 0);
+  t.is(r.serial, "00000069\n00000064\n");
+  t.regex(r.image.listing, /; block 0 {2}; chain\.ts:1\n {2}; block 1 {2}; chain\.ts:2\n {2}; block 2/);
+});
+
+test("compileToImage is deterministic", (t) => {
+  const m = programModule((main) => main.putHex(main.call("chain", [main.const(1)])!), [chain()]);
+  t.deepEqual(compileToImage(m).elf, compileToImage(m).elf);
+});
