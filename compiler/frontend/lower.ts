@@ -1,0 +1,1447 @@
+// Lowering: type-checks DSL source files (the DSL's own integer types, dsl/README.md) and turns them
+// into one IR Module. Requires: tsc and the subset checker found no errors. Guarantees: a Module the IR
+// verifier accepts, or DSL2xxx diagnostics. It never reaches back into tsc after this point.
+import { ts } from 'ts-morph';
+import { resolve } from 'node:path';
+import * as ir from '../ir.ts';
+import { FunctionBuilder } from './builder.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import {
+  type DType, type IntType, type Signature, type StructDef, type StructField,
+  I32, U32, BOOL, VOID, STRING, INT_TYPES, TYPED_ARRAYS, isInt, typeName, sameType, storageSize, fits, wrapTo,
+  promote, arithmeticResult, implicitlyConvertible,
+} from './types.ts';
+import { DSL_INDEX } from './load.ts';
+
+const K = ts.SyntaxKind;
+
+export interface LowerOptions {
+  /** 'program': __start runs the runtime's programStart, main(), programExit. 'kernel': __start calls `entry(magic, info)`. */
+  mode: 'program' | 'kernel';
+  entry: string;          // 'main' for programs, the kernel's entry function otherwise
+  runtimeFile: string;    // the DSL file providing printI32, printString, panicAt, trap, ...
+}
+
+type Entity =
+  | { kind: 'local'; type: DType; reg: ir.VReg; mutable: boolean; name: string }
+  | { kind: 'global'; type: DType; symbol: string; mutable: boolean; name: string }       // a scalar in memory
+  | { kind: 'static'; type: DType; symbol: string; offset: number; name: string }        // an array/struct in static storage: value = address
+  | { kind: 'constant'; type: DType; value: number; name: string }
+  | { kind: 'function'; name: string; irName: string; signature: Signature; decl: ts.FunctionDeclaration }
+  | { kind: 'struct'; def: StructDef }
+  | { kind: 'enum'; members: Map<string, number> }
+  | { kind: 'builtin'; name: string }
+  | { kind: 'typeAlias'; decl: ts.TypeAliasDeclaration };
+
+interface Value { type: DType; reg: ir.VReg }
+interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; memory: boolean; name: string }
+interface LoopTarget { label?: string; breakBlock: ir.Block; continueBlock?: ir.Block }
+
+class Failure extends Error {}
+
+/** Layout of a static array with a length word: [u32 length][elements]. The value points at the elements. */
+const ARRAY_HEADER = 4;
+
+export function lowerProgram(files: ts.SourceFile[], checker: ts.TypeChecker, options: LowerOptions): { module?: ir.Module; diagnostics: Diagnostic[] } {
+  const lowering = new Lowering(files, checker, options);
+  return lowering.run();
+}
+
+class Lowering {
+  diagnostics: Diagnostic[] = [];
+  entities = new Map<ts.Symbol, Entity>();
+  functions: ir.Function[] = [];
+  data: ir.DataSymbol[] = [];
+  usedIrNames = new Set<string>();
+  strings = new Map<string, string>();
+  structs = new Map<ts.ClassDeclaration, StructDef>();
+  layingOut = new Set<ts.ClassDeclaration>();
+  startupStores: { symbol: string; offset: number; value: number }[] = []; // length words of bss arrays
+  runtime = new Map<string, Entity & { kind: 'function' }>();
+  // per function
+  fb!: FunctionBuilder;
+  currentFunction!: Entity & { kind: 'function' };
+  loops: LoopTarget[] = [];
+
+  constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
+
+  run(): { module?: ir.Module; diagnostics: Diagnostic[] } {
+    try {
+      // Pass 1: declare every function, struct, enum and type alias so uses may come before declarations.
+      for (const file of this.files) this.guard(() => this.declareFile(file));
+      if (this.diagnostics.length) return { diagnostics: this.diagnostics };
+      // Pass 2: globals (need constants and structs), then function bodies.
+      for (const file of this.files) this.guard(() => this.lowerGlobals(file));
+      if (this.diagnostics.length) return { diagnostics: this.diagnostics };
+      for (const file of this.files) this.lowerRuntimeExports(file);
+      for (const file of this.files)
+        for (const s of file.statements)
+          if (ts.isFunctionDeclaration(s) && s.body) this.guard(() => this.lowerFunction(s));
+      if (this.diagnostics.length) return { diagnostics: this.diagnostics };
+      this.guard(() => this.lowerStart());
+      if (this.diagnostics.length) return { diagnostics: this.diagnostics };
+      const trap = this.runtimeFunction('trap', this.files[0]);
+      return {
+        module: { functions: this.functions, data: this.data, entry: '__start', trapHandler: trap.irName },
+        diagnostics: [],
+      };
+    } catch (e) {
+      if (e instanceof Failure) return { diagnostics: this.diagnostics };
+      throw e;
+    }
+  }
+
+  guard<T>(f: () => T): T | undefined {
+    try { return f(); } catch (e) { if (e instanceof Failure) return undefined; throw e; }
+  }
+
+  error(node: ts.Node, code: string, message: string): never {
+    const file = node.getSourceFile();
+    const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
+    this.diagnostics.push({ file: file.fileName, line: line + 1, column: character + 1, code, message });
+    throw new Failure(message);
+  }
+
+  loc(node: ts.Node): ir.SourceLocation {
+    const file = node.getSourceFile();
+    const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
+    return { file: file.fileName, line: line + 1, column: character + 1 };
+  }
+
+  uniqueName(name: string): string {
+    let n = name, i = 2;
+    while (this.usedIrNames.has(n)) n = `${name}.${i++}`;
+    this.usedIrNames.add(n);
+    return n;
+  }
+
+  // ==== symbols ==================================================================================
+
+  symbolOf(node: ts.Node): ts.Symbol | undefined {
+    let s = this.checker.getSymbolAtLocation(node);
+    if (s && s.flags & ts.SymbolFlags.Alias) s = this.checker.getAliasedSymbol(s);
+    return s;
+  }
+
+  entityOf(node: ts.Node): Entity | undefined {
+    const s = this.symbolOf(node);
+    if (!s) return undefined;
+    const known = this.entities.get(s);
+    if (known) return known;
+    const decl = s.declarations?.[0];
+    if (decl && resolve(decl.getSourceFile().fileName) === DSL_INDEX) return { kind: 'builtin', name: s.name };
+    if (decl && ts.isShorthandPropertyAssignment(decl)) return undefined;
+    return undefined;
+  }
+
+  declare(nameNode: ts.Node, entity: Entity): void {
+    const s = this.symbolOf(nameNode);
+    if (s) this.entities.set(s, entity);
+  }
+
+  // ==== declarations ===============================================================================
+
+  declareFile(file: ts.SourceFile): void {
+    for (const s of file.statements) {
+      if (ts.isFunctionDeclaration(s) && s.name && s.body) {
+        this.guard(() => {
+          const signature: Signature = {
+            params: s.parameters.map(p => this.resolveType(p.type!)),
+            result: this.resolveType(s.type!),
+          };
+          for (const [i, p] of signature.params.entries()) if (p.kind === 'void') this.error(s.parameters[i], 'DSL2001', 'a parameter cannot be void');
+          const name = s.name!.text;
+          const isEntry = name === this.options.entry && !this.isRuntime(file);
+          this.declare(s.name!, { kind: 'function', name, irName: isEntry ? name : '', signature, decl: s });
+        });
+      } else if (ts.isEnumDeclaration(s)) {
+        this.guard(() => this.declareEnum(s));
+      } else if (ts.isTypeAliasDeclaration(s)) {
+        this.declare(s.name, { kind: 'typeAlias', decl: s });
+      } else if (ts.isClassDeclaration(s) && s.name) {
+        this.declare(s.name, { kind: 'struct', def: undefined as never });
+      }
+    }
+    // Function IR names: the entry keeps its name; others are made unique.
+    for (const s of file.statements) {
+      if (ts.isFunctionDeclaration(s) && s.name && s.body) {
+        const e = this.entityOf(s.name);
+        if (e?.kind === 'function') {
+          if (e.irName === '') e.irName = this.uniqueName(e.name);
+          else { if (this.usedIrNames.has(e.irName)) this.error(s.name, 'DSL2010', `the entry function '${e.irName}' is defined twice`); this.usedIrNames.add(e.irName); }
+        }
+      }
+    }
+    for (const s of file.statements) if (ts.isClassDeclaration(s) && s.name) this.guard(() => this.structOf(s));
+  }
+
+  isRuntime(file: ts.SourceFile): boolean { return resolve(file.fileName) === resolve(this.options.runtimeFile); }
+
+  lowerRuntimeExports(file: ts.SourceFile): void {
+    if (!this.isRuntime(file)) return;
+    for (const s of file.statements)
+      if (ts.isFunctionDeclaration(s) && s.name) {
+        const e = this.entityOf(s.name);
+        if (e?.kind === 'function') this.runtime.set(e.name, e);
+      }
+  }
+
+  runtimeFunction(name: string, at: ts.Node): Entity & { kind: 'function' } {
+    const f = this.runtime.get(name);
+    if (!f) this.error(at, 'DSL2006', `the runtime (${this.options.runtimeFile}) does not provide '${name}'`);
+    return f;
+  }
+
+  declareEnum(e: ts.EnumDeclaration): void {
+    const members = new Map<string, number>();
+    const entity: Entity = { kind: 'enum', members };
+    this.declare(e.name, entity);
+    let next = 0;
+    for (const m of e.members) {
+      const name = m.name.getText();
+      const value = m.initializer ? this.constantValue(m.initializer, I32) : next;
+      members.set(name, value);
+      this.declare(m.name, { kind: 'constant', type: I32, value, name });
+      next = value + 1;
+    }
+  }
+
+  /** The struct layout of a class: fields in order, natural alignment, C rules. */
+  structOf(c: ts.ClassDeclaration): StructDef {
+    const known = this.structs.get(c);
+    if (known) return known;
+    if (this.layingOut.has(c)) this.error(c, 'DSL2001', `struct '${c.name?.text}' contains itself`);
+    this.layingOut.add(c);
+    const fields = new Map<string, StructField>();
+    let offset = 0, align = 1;
+    for (const m of c.members) {
+      if (!ts.isPropertyDeclaration(m)) continue;
+      const name = m.name.getText();
+      let type: DType, inline: StructField['inline'] = 'scalar', arrayLength = 0, size: number, fieldAlign: number;
+      const init = m.initializer!;
+      const newCall = ts.isNewExpression(init) ? init : undefined;
+      if (newCall && ts.isIdentifier(newCall.expression) && TYPED_ARRAYS[newCall.expression.text]) {
+        const element = TYPED_ARRAYS[newCall.expression.text];
+        arrayLength = this.arrayLength(newCall);
+        type = { kind: 'array', element, staticLength: arrayLength };
+        inline = 'array'; size = element.bits / 8 * arrayLength; fieldAlign = element.bits / 8;
+      } else if (newCall) {
+        const inner = this.structOfExpression(newCall.expression);
+        type = { kind: 'struct', def: inner }; inline = 'struct'; size = inner.size; fieldAlign = inner.align;
+      } else {
+        type = m.type ? this.resolveType(m.type) : this.literalType(init);
+        if (type.kind === 'struct' || type.kind === 'array') this.error(m, 'DSL2001', `field '${name}': a struct or array field must be created inline with new (references to other storage are not supported)`);
+        if (type.kind === 'void' || type.kind === 'string') this.error(m, 'DSL2001', `field '${name}' cannot have type ${typeName(type)}`);
+        size = storageSize(type); fieldAlign = size;
+      }
+      offset = alignUp(offset, fieldAlign);
+      fields.set(name, { name, offset, type, inline, arrayLength });
+      offset += size;
+      align = Math.max(align, fieldAlign);
+    }
+    const def: StructDef = { kind: 'structdef', name: c.name?.text ?? '?', size: alignUp(Math.max(offset, 1), align), align, fields };
+    this.structs.set(c, def);
+    this.layingOut.delete(c);
+    const e = this.entityOf(c.name!);
+    if (e?.kind === 'struct') (e as { def: StructDef }).def = def;
+    return def;
+  }
+
+  structOfExpression(node: ts.Expression): StructDef {
+    const s = this.symbolOf(node);
+    const decl = s?.declarations?.[0];
+    if (!decl || !ts.isClassDeclaration(decl)) this.error(node, 'DSL1009', `'new ${node.getText()}' is not supported: only typed arrays and structs can be created`);
+    return this.structOf(decl);
+  }
+
+  /** Initial bytes of a struct: every field's constant initializer, nested structs included. */
+  structTemplate(def: StructDef, c?: ts.ClassDeclaration): { bytes: Uint8Array; functions: { offset: number; func: string }[] } {
+    const bytes = new Uint8Array(def.size);
+    const functions: { offset: number; func: string }[] = [];
+    const decl = c ?? [...this.structs.entries()].find(([, d]) => d === def)![0];
+    for (const m of decl.members) {
+      if (!ts.isPropertyDeclaration(m)) continue;
+      const field = def.fields.get(m.name.getText())!;
+      if (field.inline === 'array') continue;
+      if (field.inline === 'struct') {
+        const inner = this.structTemplate((field.type as { def: StructDef }).def);
+        bytes.set(inner.bytes, field.offset);
+        for (const f of inner.functions) functions.push({ offset: field.offset + f.offset, func: f.func });
+        continue;
+      }
+      if (field.type.kind === 'function') {
+        functions.push({ offset: field.offset, func: this.functionConstant(m.initializer!, field.type) });
+        continue;
+      }
+      const value = this.constantValue(m.initializer!, field.type);
+      writeInt(bytes, field.offset, storageSize(field.type), value);
+    }
+    return { bytes, functions };
+  }
+
+  // ==== types ======================================================================================
+
+  resolveType(node: ts.TypeNode): DType {
+    switch (node.kind) {
+      case K.BooleanKeyword: return BOOL;
+      case K.StringKeyword: return STRING;
+      case K.VoidKeyword: case K.NeverKeyword: return VOID;
+      case K.ArrayType: {
+        const element = this.resolveType((node as ts.ArrayTypeNode).elementType);
+        if (element.kind === 'void' || element.kind === 'string' || element.kind === 'array') this.error(node, 'DSL1001', `arrays of ${typeName(element)} are not supported`);
+        return { kind: 'array', element };
+      }
+      case K.FunctionType: {
+        const f = node as ts.FunctionTypeNode;
+        if (f.parameters.length > 8) this.error(node, 'DSL1013', 'function types take at most 8 parameters');
+        return {
+          kind: 'function', signature: {
+            params: f.parameters.map(p => { if (!p.type) this.error(p, 'DSL2001', 'parameter needs a type'); return this.resolveType(p.type); }),
+            result: this.resolveType(f.type),
+          },
+        };
+      }
+      case K.ParenthesizedType: return this.resolveType((node as ts.ParenthesizedTypeNode).type);
+      case K.TypeReference: {
+        const ref = node as ts.TypeReferenceNode;
+        const name = ref.typeName.getText();
+        if (TYPED_ARRAYS[name]) return { kind: 'array', element: TYPED_ARRAYS[name] };
+        if (name === 'Array' && ref.typeArguments?.length === 1) return this.resolveType(ts.factory.createArrayTypeNode(ref.typeArguments[0]) as never) ;
+        const e = this.entityOf(ref.typeName);
+        if (e?.kind === 'builtin') {
+          if (INT_TYPES[e.name]) return INT_TYPES[e.name];
+          if (e.name === 'bool') return BOOL;
+        }
+        if (e?.kind === 'typeAlias') return this.resolveType(e.decl.type);
+        if (e?.kind === 'struct') return { kind: 'struct', def: this.structOf(this.symbolOf(ref.typeName)!.declarations![0] as ts.ClassDeclaration) };
+        if (e?.kind === 'enum') return I32;
+        this.error(node, 'DSL1001', `type '${name}' is not supported in the DSL`);
+      }
+    }
+    this.error(node, 'DSL1001', `type '${node.getText()}' is not supported in the DSL`);
+  }
+
+  /** Type of an unannotated initializer, for `let x = 5` and fields `f = 0`. */
+  literalType(init: ts.Expression): DType {
+    if (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword) return BOOL;
+    const c = this.tryConstant(init);
+    if (c !== undefined) return c.type;
+    this.error(init, 'DSL2001', 'the type cannot be inferred here: add a type annotation');
+  }
+
+  // ==== constants ==================================================================================
+
+  /** Evaluates a constant expression with 32-bit semantics; undefined when it is not constant. */
+  tryConstant(node: ts.Expression): { value: number; type: IntType } | undefined {
+    switch (node.kind) {
+      case K.ParenthesizedExpression: return this.tryConstant((node as ts.ParenthesizedExpression).expression);
+      case K.NumericLiteral: {
+        const value = Number((node as ts.NumericLiteral).text);
+        if (!Number.isInteger(value)) return undefined;
+        if (fits(value, I32)) return { value, type: I32 };
+        if (fits(value, U32)) return { value, type: U32 };
+        this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`);
+      }
+      case K.TrueKeyword: return undefined;
+      case K.Identifier: case K.PropertyAccessExpression: {
+        const e = this.entityOf(node);
+        if (e?.kind === 'constant' && isInt(e.type)) return { value: e.value, type: e.type };
+        return undefined;
+      }
+      case K.PrefixUnaryExpression: {
+        const u = node as ts.PrefixUnaryExpression;
+        const inner = this.tryConstant(u.operand);
+        if (!inner) return undefined;
+        if (u.operator === K.MinusToken) {
+          if (u.operand.kind === K.NumericLiteral) return { value: -inner.value, type: fits(-inner.value, I32) ? I32 : this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`) };
+          return { value: wrapTo(-inner.value, promote(inner.type)), type: promote(inner.type) };
+        }
+        if (u.operator === K.PlusToken) return inner;
+        if (u.operator === K.TildeToken) return { value: ~inner.value, type: I32 };
+        return undefined;
+      }
+      case K.BinaryExpression: {
+        const b = node as ts.BinaryExpression;
+        const l = this.tryConstant(b.left), r = this.tryConstant(b.right);
+        if (!l || !r) return undefined;
+        const op = b.operatorToken.kind;
+        const at = arithmeticResult(l.type, r.type);
+        const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
+        const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
+        const a = l.value, c = r.value;
+        switch (op) {
+          case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
+          case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
+          case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
+          case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
+          case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
+          case K.AmpersandToken: return { value: a & c, type: I32 };
+          case K.BarToken: return { value: a | c, type: I32 };
+          case K.CaretToken: return { value: a ^ c, type: I32 };
+          case K.LessThanLessThanToken: return { value: a << c, type: I32 };
+          case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
+          case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
+        }
+        return undefined;
+      }
+      case K.CallExpression: {
+        const call = node as ts.CallExpression;
+        const e = this.entityOf(call.expression);
+        if (e?.kind !== 'builtin' || call.arguments.length !== 1) return undefined;
+        if (e.name === 'sizeOf') return { value: this.structOfExpression(call.arguments[0]).size, type: U32 };
+        const target = INT_TYPES[e.name];
+        if (!target) return undefined;
+        const inner = this.tryConstant(call.arguments[0]);
+        return inner && { value: wrapTo(inner.value, target), type: target };
+      }
+    }
+    return undefined;
+  }
+
+  constantValue(node: ts.Expression, type: DType): number {
+    if (type.kind === 'bool') {
+      if (node.kind === K.TrueKeyword) return 1;
+      if (node.kind === K.FalseKeyword) return 0;
+      this.error(node, 'DSL2011', 'a bool initializer here must be true or false');
+    }
+    const c = this.tryConstant(node);
+    if (!c) this.error(node, 'DSL2011', 'this initializer must be a constant expression (static storage is laid out at build time)');
+    if (type.kind !== 'int') this.error(node, 'DSL2001', `expected ${typeName(type)}, got an integer constant`);
+    if (!fits(c.value, type) && !(type.bits === 32 && fits(c.value, c.type))) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(type)}`);
+    return wrapTo(c.value, type);
+  }
+
+  functionConstant(node: ts.Expression, type: DType & { kind: 'function' }): string {
+    const e = this.entityOf(node);
+    if (e?.kind !== 'function') this.error(node, 'DSL2011', 'a function-reference initializer must name a top-level function');
+    this.checkSignature(node, e.signature, type.signature);
+    return e.irName;
+  }
+
+  checkSignature(node: ts.Node, got: Signature, want: Signature): void {
+    if (!sameType({ kind: 'function', signature: got }, { kind: 'function', signature: want }))
+      this.error(node, 'DSL2001', `function type mismatch: expected ${typeName({ kind: 'function', signature: want })}, got ${typeName({ kind: 'function', signature: got })}`);
+  }
+
+  arrayLength(n: ts.NewExpression): number {
+    if (n.arguments?.length !== 1) this.error(n, 'DSL2004', 'a typed array needs exactly one argument: its constant length');
+    const c = this.tryConstant(n.arguments[0]);
+    if (!c || c.value <= 0 || c.value > 0x10000000) this.error(n.arguments[0], 'DSL2004', 'a typed array length must be a positive constant');
+    return c.value;
+  }
+
+  // ==== globals ====================================================================================
+
+  lowerGlobals(file: ts.SourceFile): void {
+    for (const s of file.statements) {
+      if (!ts.isVariableStatement(s)) continue;
+      const isConst = (s.declarationList.flags & ts.NodeFlags.Const) !== 0;
+      for (const d of s.declarationList.declarations) this.guard(() => this.lowerGlobal(d, isConst));
+    }
+  }
+
+  lowerGlobal(d: ts.VariableDeclaration, isConst: boolean): void {
+    const name = (d.name as ts.Identifier).text;
+    const init = d.initializer!;
+    const declared = d.type ? this.resolveType(d.type) : undefined;
+    // new TypedArray(N) / new Struct() / structArray(S, N): static storage.
+    const storage = this.staticStorage(init, declared, name);
+    if (storage) {
+      if (!isConst) this.error(d, 'DSL2005', `'${name}' is static storage: declare it with const (its contents stay mutable)`);
+      this.declare(d.name, storage);
+      return;
+    }
+    if (ts.isArrayLiteralExpression(init)) {
+      if (!declared || declared.kind !== 'array') this.error(d, 'DSL2001', `array '${name}' needs a type annotation such as i32[]`);
+      const element = declared.element;
+      const size = storageSize(element);
+      const bytes = new Uint8Array(ARRAY_HEADER + size * init.elements.length);
+      writeInt(bytes, 0, 4, init.elements.length);
+      const relocations: ir.DataSymbol['relocations'] = [];
+      for (const [i, el] of init.elements.entries()) {
+        if (element.kind === 'function') relocations.push({ offset: ARRAY_HEADER + i * size, symbol: this.functionConstant(el, element), kind: 'function' });
+        else if (element.kind === 'int' || element.kind === 'bool') writeInt(bytes, ARRAY_HEADER + i * size, size, this.constantValue(el, element));
+        else this.error(el, 'DSL1008', `arrays of ${typeName(element)} cannot be written as literals: use structArray`);
+      }
+      const symbol = this.uniqueName(name);
+      this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
+      this.declare(d.name, { kind: 'static', type: { kind: 'array', element }, symbol, offset: ARRAY_HEADER, name });
+      return;
+    }
+    const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
+    if (type.kind === 'function') {
+      const func = this.functionConstant(init, type);
+      const symbol = this.uniqueName(name);
+      this.data.push({ name: symbol, section: 'data', align: 4, size: 4, bytes: new Uint8Array(4), relocations: [{ offset: 0, symbol: func, kind: 'function' }] });
+      this.declare(d.name, { kind: 'global', type, symbol, mutable: !isConst, name });
+      return;
+    }
+    if (type.kind !== 'int' && type.kind !== 'bool') this.error(d, 'DSL2001', `a module-level '${name}' of type ${typeName(type)} is not supported`);
+    const value = this.constantValue(init, type);
+    if (isConst) { this.declare(d.name, { kind: 'constant', type, value, name }); return; }
+    const size = storageSize(type);
+    const symbol = this.uniqueName(name);
+    const bytes = new Uint8Array(size);
+    writeInt(bytes, 0, size, value);
+    this.data.push(value === 0
+      ? { name: symbol, section: 'bss', align: size, size, relocations: [] }
+      : { name: symbol, section: 'data', align: size, size, bytes, relocations: [] });
+    this.declare(d.name, { kind: 'global', type, symbol, mutable: true, name });
+  }
+
+  isFunctionName(node: ts.Expression): boolean { return this.entityOf(node)?.kind === 'function'; }
+  functionType(node: ts.Expression): DType { const e = this.entityOf(node) as Entity & { kind: 'function' }; return { kind: 'function', signature: e.signature }; }
+
+  /** Static storage for new TypedArray(N), new Struct(), structArray(S, N); undefined for other initializers. */
+  staticStorage(init: ts.Expression, declared: DType | undefined, name: string): Entity | undefined {
+    const shape = this.storageShape(init);
+    if (!shape) return undefined;
+    if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
+    const symbol = this.uniqueName(name);
+    if (shape.type.kind === 'struct') {
+      const t = this.structTemplate(shape.type.def);
+      const zero = t.bytes.every(b => b === 0) && t.functions.length === 0;
+      this.data.push(zero
+        ? { name: symbol, section: 'bss', align: shape.type.def.align, size: shape.type.def.size, relocations: [] }
+        : { name: symbol, section: 'data', align: shape.type.def.align, size: shape.type.def.size, bytes: t.bytes, relocations: t.functions.map(f => ({ offset: f.offset, symbol: f.func, kind: 'function' as const })) });
+      return { kind: 'static', type: shape.type, symbol, offset: 0, name };
+    }
+    const stride = shape.stride, count = shape.count;
+    const size = ARRAY_HEADER + stride * count;
+    const align = Math.max(4, shape.type.element.kind === 'struct' ? shape.type.element.def.align : 4);
+    if (shape.type.element.kind === 'struct') {
+      const t = this.structTemplate(shape.type.element.def);
+      if (!(t.bytes.every(b => b === 0) && t.functions.length === 0)) {
+        const bytes = new Uint8Array(size);
+        writeInt(bytes, 0, 4, count);
+        const relocations: ir.DataSymbol['relocations'] = [];
+        for (let i = 0; i < count; i++) {
+          bytes.set(t.bytes, ARRAY_HEADER + i * stride);
+          for (const f of t.functions) relocations.push({ offset: ARRAY_HEADER + i * stride + f.offset, symbol: f.func, kind: 'function' });
+        }
+        this.data.push({ name: symbol, section: 'data', align, size, bytes, relocations });
+        return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name };
+      }
+    }
+    // Zeroed: .bss, its length word stored by __start before anything else runs.
+    this.data.push({ name: symbol, section: 'bss', align, size, relocations: [] });
+    this.startupStores.push({ symbol, offset: 0, value: count });
+    return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name };
+  }
+
+  storageShape(init: ts.Expression): { type: DType & { kind: 'array' }; stride: number; count: number } | { type: DType & { kind: 'struct' }; stride: 0; count: 0 } | undefined {
+    if (ts.isNewExpression(init) && ts.isIdentifier(init.expression)) {
+      const element = TYPED_ARRAYS[init.expression.text];
+      if (element) return { type: { kind: 'array', element }, stride: element.bits / 8, count: this.arrayLength(init) };
+      const def = this.structOfExpression(init.expression);
+      if (init.arguments?.length) this.error(init, 'DSL1004', 'structs have no constructor arguments');
+      return { type: { kind: 'struct', def }, stride: 0, count: 0 };
+    }
+    if (ts.isCallExpression(init)) {
+      const e = this.entityOf(init.expression);
+      if (e?.kind === 'builtin' && e.name === 'structArray') {
+        if (init.arguments.length !== 2) this.error(init, 'DSL2007', 'structArray(Struct, count) takes 2 arguments');
+        const def = this.structOfExpression(init.arguments[0]);
+        const c = this.tryConstant(init.arguments[1]);
+        if (!c || c.value <= 0) this.error(init.arguments[1], 'DSL2004', 'structArray needs a positive constant count');
+        return { type: { kind: 'array', element: { kind: 'struct', def } }, stride: def.size, count: c.value };
+      }
+    }
+    return undefined;
+  }
+
+  // ==== functions ==================================================================================
+
+  lowerFunction(decl: ts.FunctionDeclaration): void {
+    const e = this.entityOf(decl.name!) as Entity & { kind: 'function' };
+    this.currentFunction = e;
+    const returnsValue = e.signature.result.kind !== 'void';
+    this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
+    this.loops = [];
+    for (const [i, p] of decl.parameters.entries()) {
+      if (!ts.isIdentifier(p.name)) this.error(p, 'DSL1008', 'destructuring is not supported');
+      this.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
+    }
+    this.lowerBlock(decl.body!);
+    if (!this.fb.isTerminated()) {
+      if (returnsValue) {
+        // tsc has checked that every path returns (TS2366); a fall-through here is unreachable.
+        this.fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
+        this.fb.terminate({ op: 'unreachable' });
+      } else this.fb.terminate({ op: 'return', value: null });
+    }
+    this.functions.push(this.fb.finish());
+  }
+
+  /** __start(magic, info): stores the length words of zeroed arrays, then runs the program or the kernel. */
+  lowerStart(): void {
+    const at = this.files[0];
+    this.fb = new FunctionBuilder(this.uniqueName('__start'), 2, false);
+    for (const s of this.startupStores) {
+      const address = this.fb.newReg();
+      this.fb.emit({ op: 'globalAddress', dst: address, symbol: s.symbol });
+      this.fb.emit({ op: 'store', width: 4, address, offset: s.offset, value: this.fb.constant(s.value) });
+    }
+    const entry = [...this.entities.values()].find(e => e.kind === 'function' && e.irName === this.options.entry) as (Entity & { kind: 'function' }) | undefined;
+    if (!entry) this.error(at, 'DSL2010', `no function '${this.options.entry}' found: ${this.options.mode === 'program' ? 'a program exports function main(): i32' : 'the kernel needs its entry function'}`);
+    if (this.options.mode === 'program') {
+      if (entry.signature.params.length !== 0 || !isInt(entry.signature.result)) this.error(entry.decl, 'DSL2010', `'${this.options.entry}' must be declared as function ${this.options.entry}(): i32`);
+      this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction('programStart', at).irName, args: [] });
+      const status = this.fb.newReg();
+      this.fb.emit({ op: 'call', dst: status, func: entry.irName, args: [] });
+      this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction('programExit', at).irName, args: [status] });
+      this.fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
+      this.fb.terminate({ op: 'unreachable' });
+    } else {
+      const args = entry.signature.params.length === 2 ? [0, 1] : entry.signature.params.length === 0 ? [] : this.error(entry.decl, 'DSL2010', `'${this.options.entry}' takes (multibootMagic: u32, multibootInfo: u32) or nothing`);
+      this.fb.emit({ op: 'call', dst: entry.signature.result.kind === 'void' ? null : this.fb.newReg(), func: entry.irName, args });
+      this.fb.terminate({ op: 'return', value: null });
+    }
+    this.functions.push(this.fb.finish());
+  }
+
+  // ==== statements =================================================================================
+
+  lowerBlock(block: ts.Block): void { for (const s of block.statements) this.lowerStatement(s); }
+
+  lowerStatement(s: ts.Statement, label?: string): void {
+    switch (s.kind) {
+      case K.Block: return this.lowerBlock(s as ts.Block);
+      case K.EmptyStatement: return;
+      case K.VariableStatement: return this.lowerLocals(s as ts.VariableStatement);
+      case K.ExpressionStatement: this.lowerExpression((s as ts.ExpressionStatement).expression, undefined, true); return;
+      case K.ReturnStatement: return this.lowerReturn(s as ts.ReturnStatement);
+      case K.IfStatement: {
+        const st = s as ts.IfStatement;
+        const then = this.fb.newBlock(this.loc(st.thenStatement)), done = this.fb.newBlock();
+        const otherwise = st.elseStatement ? this.fb.newBlock(this.loc(st.elseStatement)) : done;
+        this.lowerCondition(st.expression, then, otherwise);
+        this.fb.switchTo(then);
+        this.lowerStatement(st.thenStatement);
+        this.fb.jumpTo(done);
+        if (st.elseStatement) {
+          this.fb.switchTo(otherwise);
+          this.lowerStatement(st.elseStatement);
+          this.fb.jumpTo(done);
+        }
+        this.fb.switchTo(done);
+        return;
+      }
+      case K.WhileStatement: {
+        const st = s as ts.WhileStatement;
+        const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement)), done = this.fb.newBlock();
+        this.fb.jumpTo(header);
+        this.lowerCondition(st.expression, body, done);
+        this.fb.switchTo(body);
+        this.inLoop({ label, breakBlock: done, continueBlock: header }, () => this.lowerStatement(st.statement));
+        this.fb.jumpTo(done === done ? header : header);
+        this.fb.switchTo(done);
+        return;
+      }
+      case K.DoStatement: {
+        const st = s as ts.DoStatement;
+        const body = this.fb.newBlock(this.loc(st.statement)), test = this.fb.newBlock(this.loc(st.expression)), done = this.fb.newBlock();
+        this.fb.jumpTo(body);
+        this.inLoop({ label, breakBlock: done, continueBlock: test }, () => this.lowerStatement(st.statement));
+        this.fb.jumpTo(test);
+        this.lowerCondition(st.expression, body, done);
+        this.fb.switchTo(done);
+        return;
+      }
+      case K.ForStatement: {
+        const st = s as ts.ForStatement;
+        if (st.initializer) {
+          if (ts.isVariableDeclarationList(st.initializer)) this.lowerLocalList(st.initializer);
+          else this.lowerExpression(st.initializer, undefined, true);
+        }
+        const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement));
+        const update = this.fb.newBlock(st.incrementor ? this.loc(st.incrementor) : undefined), done = this.fb.newBlock();
+        this.fb.jumpTo(header);
+        if (st.condition) this.lowerCondition(st.condition, body, done); else this.fb.terminate({ op: 'jump', target: body.id });
+        this.fb.switchTo(body);
+        this.inLoop({ label, breakBlock: done, continueBlock: update }, () => this.lowerStatement(st.statement));
+        this.fb.jumpTo(update);
+        if (st.incrementor) this.lowerExpression(st.incrementor, undefined, true);
+        this.fb.terminate({ op: 'jump', target: header.id });
+        this.fb.switchTo(done);
+        return;
+      }
+      case K.LabeledStatement: {
+        const st = s as ts.LabeledStatement;
+        return this.lowerStatement(st.statement, st.label.text);
+      }
+      case K.BreakStatement: case K.ContinueStatement: {
+        const st = s as ts.BreakOrContinueStatement;
+        const isBreak = s.kind === K.BreakStatement;
+        const word = isBreak ? 'break' : 'continue';
+        const candidates = [...this.loops].reverse().filter(l => (st.label ? l.label === st.label.text : true) && (isBreak || l.continueBlock));
+        const target = candidates[0];
+        if (!target) this.error(s, 'DSL2008', st.label ? `unknown label '${st.label.text}' for '${word}'` : `'${word}' outside a ${isBreak ? 'loop or switch' : 'loop'}`);
+        this.fb.terminate({ op: 'jump', target: (isBreak ? target.breakBlock : target.continueBlock!).id });
+        return;
+      }
+      case K.SwitchStatement: return this.lowerSwitch(s as ts.SwitchStatement, label);
+      case K.FunctionDeclaration: this.error(s, 'DSL1003', 'nested functions are not supported');
+    }
+    this.error(s, 'DSL1012', `statement '${K[s.kind]}' is not supported`);
+  }
+
+  inLoop(target: LoopTarget, body: () => void): void {
+    this.loops.push(target);
+    try { body(); } finally { this.loops.pop(); }
+  }
+
+  lowerSwitch(st: ts.SwitchStatement, label?: string): void {
+    const value = this.lowerExpression(st.expression);
+    if (!isInt(value.type)) this.error(st.expression, 'DSL2001', `switch needs an integer, got ${typeName(value.type)}`);
+    const done = this.fb.newBlock();
+    const clauses = st.caseBlock.clauses;
+    const bodies = clauses.map(c => this.fb.newBlock(this.loc(c)));
+    const seen = new Set<number>();
+    let defaultBody = done;
+    for (const [i, c] of clauses.entries()) {
+      if (ts.isDefaultClause(c)) { defaultBody = bodies[i]; continue; }
+      const k = this.tryConstant(c.expression);
+      if (!k) this.error(c.expression, 'DSL2011', 'a case label must be a constant');
+      const v = wrapTo(k.value, value.type as IntType);
+      if (seen.has(v)) this.error(c.expression, 'DSL2008', `duplicate case ${k.value}`);
+      seen.add(v);
+      const next = this.fb.newBlock();
+      const test = this.fb.binary('eq', value.reg, this.fb.constant(v));
+      this.fb.terminate({ op: 'branch', cond: test, ifTrue: bodies[i].id, ifFalse: next.id });
+      this.fb.switchTo(next);
+    }
+    this.fb.terminate({ op: 'jump', target: defaultBody.id });
+    this.inLoop({ label, breakBlock: done }, () => {
+      for (const [i, c] of clauses.entries()) {
+        this.fb.switchTo(bodies[i]);
+        for (const s of c.statements) this.lowerStatement(s);
+        this.fb.terminate({ op: 'jump', target: (bodies[i + 1] ?? done).id }); // fall-through
+      }
+    });
+    this.fb.switchTo(done);
+  }
+
+  lowerReturn(st: ts.ReturnStatement): void {
+    const result = this.currentFunction.signature.result;
+    if (!st.expression) {
+      if (result.kind !== 'void') this.error(st, 'DSL2009', `function '${this.currentFunction.name}' must return ${typeName(result)}`);
+      this.fb.terminate({ op: 'return', value: null });
+      return;
+    }
+    if (result.kind === 'void') {
+      this.lowerExpression(st.expression, undefined, true);
+      this.fb.terminate({ op: 'return', value: null });
+      return;
+    }
+    const v = this.lowerConverted(st.expression, result, 'return value');
+    this.fb.terminate({ op: 'return', value: v });
+  }
+
+  lowerLocals(s: ts.VariableStatement): void { this.lowerLocalList(s.declarationList); }
+
+  lowerLocalList(list: ts.VariableDeclarationList): void {
+    const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
+    for (const d of list.declarations) {
+      if (!ts.isIdentifier(d.name)) this.error(d, 'DSL1008', 'destructuring is not supported');
+      const name = d.name.text;
+      const init = d.initializer!;
+      const declared = d.type ? this.resolveType(d.type) : undefined;
+      const shape = this.storageShape(init);
+      if (shape) {
+        if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
+        const reg = this.fb.newReg();
+        this.fb.copy(reg, this.frameStorage(shape, name));
+        this.declare(d.name, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
+        continue;
+      }
+      let value: Value;
+      if (declared) {
+        if (declared.kind === 'void') this.error(d, 'DSL2001', 'a variable cannot be void');
+        value = { type: declared, reg: this.lowerConverted(init, declared, `'${name}'`) };
+      } else {
+        value = this.lowerExpression(init);
+        if (value.type.kind === 'void') this.error(init, 'DSL2001', `'${init.getText()}' has no value`);
+        if (value.type.kind === 'int' && value.type.bits < 32) value = { type: promote(value.type), reg: value.reg };
+      }
+      const reg = this.fb.newReg();
+      this.fb.copy(reg, value.reg);
+      this.declare(d.name, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
+    }
+  }
+
+  /** A local typed array, struct or struct array in this function's frame, initialized like new would. */
+  frameStorage(shape: NonNullable<ReturnType<Lowering['storageShape']>>, name: string): ir.VReg {
+    const fb = this.fb;
+    if (shape.type.kind === 'struct') {
+      const def = shape.type.def;
+      const slot = fb.newSlot(def.size, Math.max(def.align, 4), name);
+      const base = fb.newReg();
+      fb.emit({ op: 'slotAddress', dst: base, slot });
+      this.initializeStruct(base, def);
+      return base;
+    }
+    const { stride, count } = shape;
+    const element = shape.type.element;
+    const slot = fb.newSlot(ARRAY_HEADER + stride * count, Math.max(4, element.kind === 'struct' ? element.def.align : 4), name);
+    const header = fb.newReg();
+    fb.emit({ op: 'slotAddress', dst: header, slot });
+    fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(count) });
+    const base = fb.binary('add', header, fb.constant(ARRAY_HEADER));
+    fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(stride * count)] });
+    if (element.kind === 'struct') {
+      const t = this.structTemplate(element.def);
+      if (!(t.bytes.every(b => b === 0) && t.functions.length === 0)) {
+        // for (p = base; p != end; p += stride) initialize(p)
+        const p = fb.newReg();
+        fb.copy(p, base);
+        const end = fb.binary('add', base, fb.constant(stride * count));
+        const loop = fb.newBlock(), done = fb.newBlock();
+        fb.jumpTo(loop);
+        this.initializeStruct(p, element.def, true);
+        fb.emit({ op: 'binary', kind: 'add', dst: p, a: p, b: fb.constant(stride) });
+        fb.terminate({ op: 'branch', cond: fb.binary('ne', p, end), ifTrue: loop.id, ifFalse: done.id });
+        fb.switchTo(done);
+      }
+    }
+    return base;
+  }
+
+  initializeStruct(base: ir.VReg, def: StructDef, alreadyZero = false): void {
+    const fb = this.fb;
+    if (!alreadyZero) fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(def.size)] });
+    const t = this.structTemplate(def);
+    for (let offset = 0; offset < t.bytes.length; offset++) {
+      if (t.bytes[offset] !== 0) fb.emit({ op: 'store', width: 1, address: base, offset, value: fb.constant(t.bytes[offset]) });
+    }
+    for (const f of t.functions) {
+      const address = fb.newReg();
+      fb.emit({ op: 'functionAddress', dst: address, func: f.func });
+      fb.emit({ op: 'store', width: 4, address: base, offset: f.offset, value: address });
+    }
+  }
+
+  // ==== conditions =================================================================================
+
+  /** Branches to ifTrue/ifFalse on a condition, short-circuiting && || ! without materializing bools. */
+  lowerCondition(node: ts.Expression, ifTrue: ir.Block, ifFalse: ir.Block): void {
+    if (ts.isParenthesizedExpression(node)) return this.lowerCondition(node.expression, ifTrue, ifFalse);
+    if (ts.isPrefixUnaryExpression(node) && node.operator === K.ExclamationToken) return this.lowerCondition(node.operand, ifFalse, ifTrue);
+    if (ts.isBinaryExpression(node)) {
+      const op = node.operatorToken.kind;
+      if (op === K.AmpersandAmpersandToken) {
+        const right = this.fb.newBlock(this.loc(node.right));
+        this.lowerCondition(node.left, right, ifFalse);
+        this.fb.switchTo(right);
+        return this.lowerCondition(node.right, ifTrue, ifFalse);
+      }
+      if (op === K.BarBarToken) {
+        const right = this.fb.newBlock(this.loc(node.right));
+        this.lowerCondition(node.left, ifTrue, right);
+        this.fb.switchTo(right);
+        return this.lowerCondition(node.right, ifTrue, ifFalse);
+      }
+    }
+    if (node.kind === K.TrueKeyword) { this.fb.terminate({ op: 'jump', target: ifTrue.id }); return; }
+    if (node.kind === K.FalseKeyword) { this.fb.terminate({ op: 'jump', target: ifFalse.id }); return; }
+    const v = this.lowerExpression(node);
+    if (v.type.kind !== 'bool' && v.type.kind !== 'int') this.error(node, 'DSL2001', `a condition must be bool or an integer, got ${typeName(v.type)}`);
+    this.fb.terminate({ op: 'branch', cond: v.reg, ifTrue: ifTrue.id, ifFalse: ifFalse.id });
+  }
+
+  truth(node: ts.Expression): ir.VReg {
+    const v = this.lowerExpression(node);
+    if (v.type.kind === 'bool') return v.reg;
+    if (v.type.kind === 'int') return this.fb.binary('ne', v.reg, this.fb.constant(0));
+    this.error(node, 'DSL2001', `a condition must be bool or an integer, got ${typeName(v.type)}`);
+  }
+
+  // ==== conversions ================================================================================
+
+  /** Lowers `node` and converts it to `target` by the implicit rules (a literal takes the target type). */
+  lowerConverted(node: ts.Expression, target: DType, what: string, wrapAllowed = false): ir.VReg {
+    const v = this.lowerExpression(node, target);
+    return this.convertImplicit(v, target, node, what, wrapAllowed);
+  }
+
+  convertImplicit(v: Value, target: DType, node: ts.Expression, what: string, wrapAllowed = false): ir.VReg {
+    if (target.kind === 'int' && v.type.kind === 'int') {
+      if (implicitlyConvertible(v.type, target)) return v.reg;
+      const c = this.tryConstant(node);
+      if (c && fits(c.value, target)) return v.reg;
+      if (c && !wrapAllowed) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(target)} (${what})`);
+      if (wrapAllowed) return this.convertExplicit(v, target);
+      this.error(node, 'DSL2003', `narrowing ${typeName(v.type)} to ${typeName(target)} needs an explicit conversion: ${typeName(target)}(...) (${what})`);
+    }
+    if (target.kind === 'function' && v.type.kind === 'function') { this.checkSignature(node, v.type.signature, target.signature); return v.reg; }
+    if (target.kind === 'array' && v.type.kind === 'array' && v.type.staticLength !== undefined && sameType(target, v.type))
+      this.error(node, 'DSL2001', 'an array field inside a struct cannot be passed as a value: index it, or pass the struct');
+    if (!sameType(v.type, target)) this.error(node, 'DSL2001', `type mismatch: ${what} expects ${typeName(target)}, got ${typeName(v.type)}`);
+    return v.reg;
+  }
+
+  /** u8(x) and friends: wrap to the width, like a C cast. */
+  convertExplicit(v: Value, target: IntType): ir.VReg {
+    const fb = this.fb;
+    if (target.bits === 32) return v.reg;
+    if (v.type.kind === 'int' && v.type.bits <= target.bits && (v.type.signed === target.signed || (!v.type.signed && v.type.bits < target.bits))) return v.reg;
+    if (!target.signed) return fb.binary('and', v.reg, fb.constant(target.bits === 8 ? 0xff : 0xffff));
+    const shift = fb.constant(32 - target.bits);
+    return fb.binary('shrs', fb.binary('shl', v.reg, shift), shift);
+  }
+
+  // ==== expressions ================================================================================
+
+  /**
+   * Lowers an expression to a register. `expected` lets an integer literal take the type the context
+   * wants; `discard` marks expression statements (a void call is fine there).
+   */
+  lowerExpression(node: ts.Expression, expected?: DType, discard = false): Value {
+    const fb = this.fb;
+    switch (node.kind) {
+      case K.ParenthesizedExpression: return this.lowerExpression((node as ts.ParenthesizedExpression).expression, expected, discard);
+      case K.NumericLiteral: {
+        const value = Number((node as ts.NumericLiteral).text);
+        let type: IntType;
+        if (expected?.kind === 'int' && fits(value, expected) ) type = expected.bits === 32 ? expected : promote(expected);
+        else if (fits(value, I32)) type = I32;
+        else if (fits(value, U32)) type = U32;
+        else this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`);
+        if (expected?.kind === 'int' && fits(value, expected)) type = expected.bits === 32 ? expected : I32;
+        return { type, reg: fb.constant(value) };
+      }
+      case K.TrueKeyword: return { type: BOOL, reg: fb.constant(1) };
+      case K.FalseKeyword: return { type: BOOL, reg: fb.constant(0) };
+      case K.StringLiteral: return { type: STRING, reg: this.stringAddress((node as ts.StringLiteral).text) };
+      case K.Identifier: case K.PropertyAccessExpression: case K.ElementAccessExpression:
+        return this.lowerRead(node, expected);
+      case K.PrefixUnaryExpression: return this.lowerPrefix(node as ts.PrefixUnaryExpression, expected);
+      case K.PostfixUnaryExpression: {
+        const u = node as ts.PostfixUnaryExpression;
+        const lv = this.lvalue(u.operand);
+        if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
+        const old = fb.newReg();
+        fb.copy(old, lv.load());
+        const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', old, fb.constant(1));
+        lv.store(this.wrapForStore(next, lv));
+        return { type: lv.type, reg: old };
+      }
+      case K.BinaryExpression: return this.lowerBinary(node as ts.BinaryExpression, expected, discard);
+      case K.ConditionalExpression: {
+        const c = node as ts.ConditionalExpression;
+        const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
+        const result = fb.newReg();
+        this.lowerCondition(c.condition, then, otherwise);
+        const literalLike = (e: ts.Expression) => this.tryConstant(e) !== undefined && !ts.isIdentifier(e);
+        // The type: the non-literal arm decides; two literals take the expected type.
+        let type: DType;
+        fb.switchTo(then);
+        if (literalLike(c.whenTrue) && !literalLike(c.whenFalse)) {
+          // lower the false arm first to learn the type
+          fb.switchTo(otherwise);
+          const b = this.lowerExpression(c.whenFalse, expected);
+          type = b.type.kind === 'int' ? promote(b.type) : b.type;
+          fb.copy(result, b.reg); fb.terminate({ op: 'jump', target: done.id });
+          fb.switchTo(then);
+          fb.copy(result, this.convertImplicit(this.lowerExpression(c.whenTrue, type), type, c.whenTrue, 'conditional'));
+          fb.terminate({ op: 'jump', target: done.id });
+        } else {
+          const a = this.lowerExpression(c.whenTrue, expected);
+          type = a.type.kind === 'int' ? promote(a.type) : a.type;
+          fb.copy(result, a.reg); fb.terminate({ op: 'jump', target: done.id });
+          fb.switchTo(otherwise);
+          const b = this.lowerExpression(c.whenFalse, type);
+          if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type)) && !literalLike(c.whenFalse)) type = arithmeticResult(type, b.type);
+          fb.copy(result, this.convertImplicit(b, type, c.whenFalse, 'conditional'));
+          fb.terminate({ op: 'jump', target: done.id });
+        }
+        fb.switchTo(done);
+        return { type, reg: result };
+      }
+      case K.CallExpression: {
+        const v = this.lowerCall(node as ts.CallExpression, expected);
+        if (v.type.kind === 'void' && !discard) this.error(node, 'DSL2001', `'${(node as ts.CallExpression).expression.getText()}' returns nothing; its value cannot be used`);
+        return v;
+      }
+      case K.NewExpression: this.error(node, 'DSL1009', "'new' is only supported as the initializer of a variable (new TypedArray(N), new Struct())");
+    }
+    this.error(node, 'DSL1012', `expression '${K[node.kind]}' is not supported`);
+  }
+
+  lowerPrefix(u: ts.PrefixUnaryExpression, expected?: DType): Value {
+    const fb = this.fb;
+    switch (u.operator) {
+      case K.PlusPlusToken: case K.MinusMinusToken: {
+        const lv = this.lvalue(u.operand);
+        if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
+        const next = this.wrapForStore(fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1)), lv);
+        lv.store(next);
+        return { type: lv.type, reg: next };
+      }
+      case K.ExclamationToken: return { type: BOOL, reg: fb.binary('eq', this.truth(u.operand), fb.constant(0)) };
+      case K.MinusToken: {
+        if (u.operand.kind === K.NumericLiteral) {
+          const value = -Number((u.operand as ts.NumericLiteral).text);
+          if (!fits(value, I32)) this.error(u, 'DSL2002', `integer literal ${u.getText()} does not fit in i32`);
+          return { type: I32, reg: fb.constant(value) };
+        }
+        const v = this.intOperand(u.operand, '-', expected);
+        return { type: promote(v.type), reg: fb.unary('neg', v.reg) };
+      }
+      case K.PlusToken: { const v = this.intOperand(u.operand, '+', expected); return { type: promote(v.type), reg: v.reg }; }
+      case K.TildeToken: { const v = this.intOperand(u.operand, '~'); return { type: I32, reg: fb.unary('not', v.reg) }; }
+    }
+    this.error(u, 'DSL1012', 'unsupported prefix operator');
+  }
+
+  intOperand(node: ts.Expression, op: string, expected?: DType): Value & { type: IntType } {
+    const v = this.lowerExpression(node, expected);
+    if (v.type.kind !== 'int') this.error(node, 'DSL2001', `operator '${op}' needs integers, got ${typeName(v.type)}`);
+    return v as Value & { type: IntType };
+  }
+
+  /** Stores into small-typed locals wrap (x++ on a u8 local gives 0 after 255), like typed-array stores. */
+  wrapForStore(reg: ir.VReg, lv: LValue): ir.VReg {
+    if (lv.type.kind === 'int' && lv.type.bits < 32 && !lv.memory) return this.convertExplicit({ type: I32, reg }, lv.type);
+    return reg;
+  }
+
+  isLiteral(node: ts.Expression): boolean {
+    if (ts.isParenthesizedExpression(node)) return this.isLiteral(node.expression);
+    return node.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(node) && node.operator === K.MinusToken && node.operand.kind === K.NumericLiteral);
+  }
+
+  /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */
+  operands(b: ts.BinaryExpression, op: string, expected?: DType): [Value & { type: IntType }, Value & { type: IntType }] {
+    if (this.isLiteral(b.left) && !this.isLiteral(b.right)) {
+      const r = this.intOperand(b.right, op, expected);
+      const l = this.intOperand(b.left, op, promote(r.type));
+      return [l, r];
+    }
+    const l = this.intOperand(b.left, op, expected);
+    const r = this.intOperand(b.right, op, this.isLiteral(b.right) ? promote(l.type) : undefined);
+    return [l, r];
+  }
+
+  lowerBinary(b: ts.BinaryExpression, expected?: DType, discard = false): Value {
+    const fb = this.fb;
+    const op = b.operatorToken.kind;
+    switch (op) {
+      case K.EqualsToken: {
+        const lv = this.lvalue(b.left);
+        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.memory);
+        lv.store(v);
+        return { type: lv.type, reg: v };
+      }
+      case K.AmpersandAmpersandToken: case K.BarBarToken: {
+        const result = fb.newReg();
+        const yes = fb.newBlock(), no = fb.newBlock(), done = fb.newBlock();
+        this.lowerCondition(b, yes, no);
+        fb.switchTo(yes); fb.emit({ op: 'const', dst: result, value: 1 }); fb.terminate({ op: 'jump', target: done.id });
+        fb.switchTo(no); fb.emit({ op: 'const', dst: result, value: 0 }); fb.terminate({ op: 'jump', target: done.id });
+        fb.switchTo(done);
+        return { type: BOOL, reg: result };
+      }
+      case K.EqualsEqualsEqualsToken: case K.EqualsEqualsToken: case K.ExclamationEqualsEqualsToken: case K.ExclamationEqualsToken:
+      case K.LessThanToken: case K.LessThanEqualsToken: case K.GreaterThanToken: case K.GreaterThanEqualsToken:
+        return this.lowerComparison(b);
+    }
+    const compound = COMPOUND[op];
+    if (compound !== undefined) {
+      const lv = this.lvalue(b.left);
+      if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
+      const left: Value = { type: lv.type, reg: lv.load() };
+      const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
+      const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
+      const stored = this.wrapForStore(r.reg, lv);
+      lv.store(stored);
+      return { type: lv.type, reg: stored };
+    }
+    const kind = ARITHMETIC[op];
+    if (kind === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
+    // `x | 0` and `x >>> 0` are conversions that cost nothing.
+    if ((op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left)) {
+      const v = this.intOperand(b.left, b.operatorToken.getText());
+      return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
+    }
+    const [l, r] = this.operands(b, b.operatorToken.getText(), expected);
+    void discard;
+    return this.arithmetic(kind, l, r, b);
+  }
+
+  arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }, node: ts.Node): Value {
+    const fb = this.fb;
+    const t = arithmeticResult(l.type, r.type);
+    switch (kind) {
+      case '+': return { type: t, reg: fb.binary('add', l.reg, r.reg) };
+      case '-': return { type: t, reg: fb.binary('sub', l.reg, r.reg) };
+      case '*': return { type: t, reg: fb.binary('mul', l.reg, r.reg) };
+      case '/': return { type: t, reg: fb.binary(t.signed ? 'divs' : 'divu', l.reg, r.reg) };
+      case '%': return { type: t, reg: fb.binary(t.signed ? 'rems' : 'remu', l.reg, r.reg) };
+      case '&': return { type: I32, reg: fb.binary('and', l.reg, r.reg) };
+      case '|': return { type: I32, reg: fb.binary('or', l.reg, r.reg) };
+      case '^': return { type: I32, reg: fb.binary('xor', l.reg, r.reg) };
+      case '<<': return { type: I32, reg: fb.binary('shl', l.reg, r.reg) };
+      case '>>': return { type: I32, reg: fb.binary('shrs', l.reg, r.reg) };
+      case '>>>': return { type: U32, reg: fb.binary('shru', l.reg, r.reg) };
+    }
+    void node;
+  }
+
+  lowerComparison(b: ts.BinaryExpression): Value {
+    const fb = this.fb;
+    const op = b.operatorToken.kind;
+    const equality = op === K.EqualsEqualsEqualsToken || op === K.EqualsEqualsToken || op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
+    const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
+    // bool, function and reference equality
+    const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
+    if (equality && (peekBool(b.left) || peekBool(b.right))) {
+      const l = this.lowerExpression(b.left), r = this.lowerExpression(b.right);
+      if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
+      return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
+    }
+    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.lowerExpression(b.left);
+    if (lraw && lraw.type.kind !== 'int') {
+      const r = this.lowerExpression(b.right);
+      if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
+      return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', lraw.reg, r.reg) };
+    }
+    let l: Value & { type: IntType }, r: Value & { type: IntType };
+    if (!lraw) { r = this.intOperand(b.right, b.operatorToken.getText()); l = this.intOperand(b.left, b.operatorToken.getText(), promote(r.type)); }
+    else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(l.type) : undefined); }
+    const lt = promote(l.type), rt = promote(r.type);
+    const kinds: Record<number, [ir.BinaryOp, ir.BinaryOp]> = {
+      [K.LessThanToken]: ['lts', 'ltu'], [K.LessThanEqualsToken]: ['les', 'leu'],
+      [K.GreaterThanToken]: ['gts', 'gtu'], [K.GreaterThanEqualsToken]: ['ges', 'geu'],
+      [K.EqualsEqualsEqualsToken]: ['eq', 'eq'], [K.EqualsEqualsToken]: ['eq', 'eq'],
+      [K.ExclamationEqualsEqualsToken]: ['ne', 'ne'], [K.ExclamationEqualsToken]: ['ne', 'ne'],
+    };
+    const [signedOp, unsignedOp] = kinds[op];
+    if (lt.signed === rt.signed) return { type: BOOL, reg: fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg) };
+    // Mixed i32/u32: compare mathematical values. A negative i32 is below every u32.
+    const signedIsLeft = lt.signed;
+    const s = signedIsLeft ? l.reg : r.reg;
+    const negative = fb.binary('lts', s, fb.constant(0));
+    const unsignedResult = fb.binary(unsignedOp, l.reg, r.reg);
+    // With s negative: s < u, s <= u, s != u are true; s > u, s >= u, s == u false (mirror when s is on the right).
+    const lessLike = op === K.LessThanToken || op === K.LessThanEqualsToken;
+    const greaterLike = op === K.GreaterThanToken || op === K.GreaterThanEqualsToken;
+    const trueWhenNegative = negate || (signedIsLeft ? lessLike : greaterLike);
+    if (trueWhenNegative) return { type: BOOL, reg: fb.binary('or', negative, unsignedResult) };
+    const notNegative = fb.binary('eq', negative, fb.constant(0));
+    return { type: BOOL, reg: fb.binary('and', notNegative, unsignedResult) };
+  }
+
+  // ==== reads, lvalues, memory =====================================================================
+
+  loadMemory(type: DType, address: ir.VReg, offset: number): ir.VReg {
+    const dst = this.fb.newReg();
+    if (type.kind === 'int') this.fb.emit({ op: 'load', width: (type.bits / 8) as ir.Width, signed: type.signed, dst, address, offset });
+    else if (type.kind === 'bool') this.fb.emit({ op: 'load', width: 1, signed: false, dst, address, offset });
+    else this.fb.emit({ op: 'load', width: 4, signed: false, dst, address, offset });
+    return dst;
+  }
+
+  storeMemory(type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
+    const width = (type.kind === 'int' ? type.bits / 8 : type.kind === 'bool' ? 1 : 4) as ir.Width;
+    this.fb.emit({ op: 'store', width, address, offset, value });
+  }
+
+  globalAddress(symbol: string, offset = 0): ir.VReg {
+    const dst = this.fb.newReg();
+    this.fb.emit({ op: 'globalAddress', dst, symbol });
+    return offset ? this.fb.binary('add', dst, this.fb.constant(offset)) : dst;
+  }
+
+  stringAddress(text: string): ir.VReg {
+    let symbol = this.strings.get(text);
+    if (!symbol) {
+      const encoded = Buffer.from(text, 'latin1');
+      const bytes = new Uint8Array(ARRAY_HEADER + encoded.length + 1);
+      writeInt(bytes, 0, 4, encoded.length);
+      bytes.set(encoded, ARRAY_HEADER);
+      symbol = this.uniqueName(`.str.${this.strings.size}`);
+      this.strings.set(text, symbol);
+      this.data.push({ name: symbol, section: 'rodata', align: 4, size: bytes.length, bytes, relocations: [] });
+    }
+    return this.globalAddress(symbol, ARRAY_HEADER);
+  }
+
+  /** Reads a name, a field, an element, `.length`, or an enum member. */
+  lowerRead(node: ts.Expression, expected?: DType): Value {
+    const fb = this.fb;
+    if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
+      const e = this.entityOf(node);
+      if (e) {
+        switch (e.kind) {
+          case 'constant': {
+            if (e.type.kind === 'int' && expected?.kind === 'int' && fits(e.value, expected) && ts.isPropertyAccessExpression(node)) return { type: e.type, reg: fb.constant(e.value) };
+            return { type: e.type, reg: fb.constant(e.value) };
+          }
+          case 'local': return { type: e.type, reg: e.reg };
+          case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
+          case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
+          case 'function': { const dst = fb.newReg(); fb.emit({ op: 'functionAddress', dst, func: e.irName }); return { type: { kind: 'function', signature: e.signature }, reg: dst }; }
+          case 'builtin': this.error(node, 'DSL2006', `'${node.getText()}' is a built-in function: call it`);
+          case 'struct': case 'enum': case 'typeAlias': this.error(node, 'DSL2006', `'${node.getText()}' is a type, not a value`);
+        }
+      }
+      if (ts.isIdentifier(node)) this.error(node, 'DSL2006', `unknown name '${node.text}'`);
+    }
+    if (ts.isPropertyAccessExpression(node)) {
+      const field = node.name.text;
+      const object = this.lowerExpression(node.expression);
+      if (field === 'length' && (object.type.kind === 'array' || object.type.kind === 'string')) {
+        if (object.type.kind === 'array' && object.type.staticLength !== undefined) return { type: I32, reg: fb.constant(object.type.staticLength) };
+        return { type: I32, reg: this.loadMemory(I32, object.reg, -ARRAY_HEADER) };
+      }
+      if (object.type.kind !== 'struct') this.error(node.name, 'DSL1007', `property '${field}' does not exist on ${typeName(object.type)} (only struct fields, .length and .charCodeAt are supported)`);
+      const f = this.field(object.type.def, node);
+      if (f.inline !== 'scalar') return { type: f.type, reg: f.offset ? fb.binary('add', object.reg, fb.constant(f.offset)) : object.reg };
+      return { type: f.type, reg: this.loadMemory(f.type, object.reg, f.offset) };
+    }
+    if (ts.isElementAccessExpression(node)) {
+      const { type, address } = this.element(node);
+      if (type.kind === 'struct') return { type, reg: address };
+      return { type, reg: this.loadMemory(type, address, 0) };
+    }
+    this.error(node, 'DSL1012', 'unsupported expression');
+  }
+
+  field(def: StructDef, node: ts.PropertyAccessExpression): StructField {
+    const f = def.fields.get(node.name.text);
+    if (!f) this.error(node.name, 'DSL1007', `struct '${def.name}' has no field '${node.name.text}'`);
+    return f;
+  }
+
+  /** Address of a[i], bounds-checked against the array's length. */
+  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg } {
+    const fb = this.fb;
+    const array = this.lowerExpression(node.expression);
+    if (array.type.kind !== 'array') this.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is ${typeName(array.type)}, not an array`);
+    const index = this.lowerExpression(node.argumentExpression, I32);
+    if (index.type.kind !== 'int') this.error(node.argumentExpression, 'DSL1007', `an index must be an integer, got ${typeName(index.type)}`);
+    const element = array.type.element;
+    const stride = element.kind === 'struct' ? element.def.size : storageSize(element);
+    const length = array.type.staticLength !== undefined ? fb.constant(array.type.staticLength) : this.loadMemory(I32, array.reg, -ARRAY_HEADER);
+    const ok = fb.newBlock(), bad = fb.newBlock();
+    fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
+    fb.switchTo(bad);
+    fb.emit({ op: 'trap', kind: ir.TRAP_BOUNDS });
+    fb.terminate({ op: 'unreachable' });
+    fb.switchTo(ok);
+    const scaled = stride === 1 ? index.reg : fb.binary('mul', index.reg, fb.constant(stride));
+    return { type: element, address: fb.binary('add', array.reg, scaled) };
+  }
+
+  lvalue(node: ts.Expression): LValue {
+    const fb = this.fb;
+    if (ts.isParenthesizedExpression(node)) return this.lvalue(node.expression);
+    const name = node.getText();
+    if (ts.isIdentifier(node) || (ts.isPropertyAccessExpression(node) && this.entityOf(node))) {
+      const e = this.entityOf(node);
+      if (e?.kind === 'local') {
+        if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
+        if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
+        return { type: e.type, memory: false, name, load: () => e.reg, store: v => fb.copy(e.reg, v) };
+      }
+      if (e?.kind === 'global') {
+        if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
+        const address = this.globalAddress(e.symbol);
+        return { type: e.type, memory: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
+      }
+      if (e) this.error(node, 'DSL2005', `cannot assign to '${name}'`);
+      this.error(node, 'DSL2006', `unknown name '${name}'`);
+    }
+    if (ts.isPropertyAccessExpression(node)) {
+      const object = this.lowerExpression(node.expression);
+      if (object.type.kind !== 'struct') this.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
+      const f = this.field(object.type.def, node);
+      if (f.inline !== 'scalar') this.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
+      return { type: f.type, memory: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
+    }
+    if (ts.isElementAccessExpression(node)) {
+      const { type, address } = this.element(node);
+      if (type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign a whole struct: assign its fields`);
+      return { type, memory: true, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
+    }
+    this.error(node, 'DSL2005', `cannot assign to '${name}'`);
+  }
+
+  // ==== calls ======================================================================================
+
+  lowerCall(call: ts.CallExpression, expected?: DType): Value {
+    const fb = this.fb;
+    const callee = call.expression;
+    // Math.imul and string methods
+    if (ts.isPropertyAccessExpression(callee)) {
+      if (callee.expression.getText() === 'Math') {
+        if (callee.name.text !== 'imul') this.error(callee, 'DSL1002', `Math.${callee.name.text} is not supported (floating point); only Math.imul`);
+        this.arity(call, 2);
+        const a = this.intOperand(call.arguments[0], 'Math.imul'), b = this.intOperand(call.arguments[1], 'Math.imul');
+        return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
+      }
+      const e = this.entityOf(callee);
+      if (!e) {
+        const object = this.lowerExpression(callee.expression);
+        if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
+          this.arity(call, 1);
+          const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
+          const length = this.loadMemory(I32, object.reg, -ARRAY_HEADER);
+          const ok = fb.newBlock(), bad = fb.newBlock();
+          fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
+          fb.switchTo(bad); fb.emit({ op: 'trap', kind: ir.TRAP_BOUNDS }); fb.terminate({ op: 'unreachable' });
+          fb.switchTo(ok);
+          const dst = fb.newReg();
+          fb.emit({ op: 'load', width: 1, signed: false, dst, address: fb.binary('add', object.reg, index.reg), offset: 0 });
+          return { type: I32, reg: dst };
+        }
+        if (object.type.kind === 'struct') {
+          const f = this.field(object.type.def, callee);
+          if (f.type.kind === 'function') return this.callIndirect(call, f.type.signature, this.loadMemory(f.type, object.reg, f.offset));
+        }
+        this.error(callee.name, 'DSL1007', `'${callee.name.text}' is not a method of ${typeName(object.type)}${object.type.kind === 'string' ? ' (only length and charCodeAt)' : ''}`);
+      }
+    }
+    const e = ts.isIdentifier(callee) || ts.isPropertyAccessExpression(callee) ? this.entityOf(callee) : undefined;
+    if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call, expected);
+    if (e?.kind === 'function') {
+      this.arity(call, e.signature.params.length);
+      const args = call.arguments.map((a, i) => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`));
+      const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
+      fb.emit({ op: 'call', dst, func: e.irName, args });
+      return { type: e.signature.result, reg: dst ?? fb.constant(0) };
+    }
+    if (e && e.kind !== 'local' && e.kind !== 'global') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
+    const target = this.lowerExpression(callee);
+    if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
+    return this.callIndirect(call, target.type.signature, target.reg);
+  }
+
+  callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
+    this.arity(call, signature.params.length);
+    const args = call.arguments.map((a, i) => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`));
+    const dst = signature.result.kind === 'void' ? null : this.fb.newReg();
+    this.fb.emit({ op: 'callIndirect', dst, target, args });
+    return { type: signature.result, reg: dst ?? this.fb.constant(0) };
+  }
+
+  arity(call: ts.CallExpression, n: number): void {
+    if (call.arguments.length !== n) this.error(call, 'DSL2007', `'${call.expression.getText()}' takes ${n} argument${n === 1 ? '' : 's'}, got ${call.arguments.length}`);
+  }
+
+  callRuntime(name: string, at: ts.Node, args: ir.VReg[]): void {
+    this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction(name, at).irName, args });
+  }
+
+  lowerBuiltin(name: string, call: ts.CallExpression, expected?: DType): Value {
+    const fb = this.fb;
+    const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
+    const intArg = (i: number, t: IntType) => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true);
+    const target = INT_TYPES[name];
+    if (target || name === 'bool') {
+      this.arity(call, 1);
+      const v = this.lowerExpression(call.arguments[0], target);
+      if (name === 'bool') {
+        if (v.type.kind === 'bool') return v;
+        if (v.type.kind !== 'int') this.error(call, 'DSL2001', `bool() needs an integer, got ${typeName(v.type)}`);
+        return { type: BOOL, reg: fb.binary('ne', v.reg, fb.constant(0)) };
+      }
+      if (v.type.kind === 'bool') return { type: target, reg: v.reg };
+      if (v.type.kind !== 'int') this.error(call, 'DSL2001', `${name}() needs an integer or bool, got ${typeName(v.type)}`);
+      return { type: target, reg: this.convertExplicit(v, target) };
+    }
+    switch (name) {
+      case 'print': case 'write': {
+        this.arity(call, 1);
+        const v = this.lowerExpression(call.arguments[0]);
+        const suffix = v.type.kind === 'string' ? 'String' : v.type.kind === 'int' ? (promote(v.type).signed ? 'I32' : 'U32') : v.type.kind === 'bool' ? 'I32' : this.error(call.arguments[0], 'DSL2001', `${name}() takes an integer or a string, got ${typeName(v.type)}`);
+        this.callRuntime(`${name}${suffix}`, call, [v.reg]);
+        return none();
+      }
+      case 'writeHex': { this.arity(call, 1); this.callRuntime('writeHex', call, [intArg(0, U32)]); return none(); }
+      case 'panic': {
+        this.arity(call, 1);
+        const message = this.lowerExpression(call.arguments[0]);
+        if (message.type.kind !== 'string') this.error(call.arguments[0], 'DSL2001', 'panic() takes a string');
+        this.callRuntime('panicAt', call, [message.reg, this.stringAddress(this.currentFunction.name)]);
+        fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
+        fb.terminate({ op: 'unreachable' });
+        return none();
+      }
+      case 'exit': {
+        this.arity(call, 1);
+        this.callRuntime('exit', call, [intArg(0, I32)]);
+        fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
+        fb.terminate({ op: 'unreachable' });
+        return none();
+      }
+      case 'sizeOf': { this.arity(call, 1); return { type: U32, reg: fb.constant(this.structOfExpression(call.arguments[0]).size) }; }
+      case 'overlay': {
+        this.arity(call, 2);
+        const def = this.structOfExpression(call.arguments[0]);
+        return { type: { kind: 'struct', def }, reg: intArg(1, U32) };
+      }
+      case 'addressOf': {
+        this.arity(call, 1);
+        const v = this.lowerExpression(call.arguments[0]);
+        if (v.type.kind !== 'struct' && v.type.kind !== 'array' && v.type.kind !== 'string') this.error(call.arguments[0], 'DSL2001', `addressOf() takes a struct, array or string, got ${typeName(v.type)}`);
+        return { type: U32, reg: v.reg };
+      }
+      case 'functionAddress': {
+        this.arity(call, 1);
+        const v = this.lowerExpression(call.arguments[0]);
+        if (v.type.kind !== 'function') this.error(call.arguments[0], 'DSL2001', 'functionAddress() takes a function');
+        return { type: U32, reg: v.reg };
+      }
+      case 'structArray': this.error(call, 'DSL1009', 'structArray() is only supported as the initializer of a variable');
+      case 'load8': case 'load16': case 'load32': {
+        this.arity(call, 1);
+        const width = (name === 'load8' ? 1 : name === 'load16' ? 2 : 4) as ir.Width;
+        const dst = fb.newReg();
+        fb.emit({ op: 'load', width, signed: false, dst, address: intArg(0, U32), offset: 0 });
+        return { type: width === 1 ? INT_TYPES.u8 : width === 2 ? INT_TYPES.u16 : U32, reg: dst };
+      }
+      case 'store8': case 'store16': case 'store32': {
+        this.arity(call, 2);
+        const width = (name === 'store8' ? 1 : name === 'store16' ? 2 : 4) as ir.Width;
+        const address = intArg(0, U32), value = intArg(1, U32);
+        fb.emit({ op: 'store', width, address, offset: 0, value });
+        return none();
+      }
+    }
+    const intrinsic = (ir.INTRINSICS as Record<string, { args: number; result: boolean }>)[name];
+    if (intrinsic) {
+      this.arity(call, intrinsic.args);
+      const paramTypes: Record<string, IntType[]> = {
+        outb: [INT_TYPES.u16, INT_TYPES.u8], outw: [INT_TYPES.u16, INT_TYPES.u16], outl: [INT_TYPES.u16, U32],
+        inb: [INT_TYPES.u16], inw: [INT_TYPES.u16], inl: [INT_TYPES.u16], ltr: [INT_TYPES.u16],
+      };
+      const args = call.arguments.map((_, i) => intArg(i, paramTypes[name]?.[i] ?? U32));
+      const dst = intrinsic.result ? fb.newReg() : null;
+      fb.emit({ op: 'intrinsic', dst, name: name as ir.IntrinsicName, args });
+      const resultType = name === 'inb' ? INT_TYPES.u8 : name === 'inw' ? INT_TYPES.u16 : U32;
+      return intrinsic.result ? { type: resultType, reg: dst! } : none();
+    }
+    void expected;
+    this.error(call.expression, 'DSL2006', `'${name}' from "dsl" cannot be called here`);
+  }
+}
+
+type Arith = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>' | '>>>';
+const ARITHMETIC: Record<number, Arith> = {
+  [K.PlusToken]: '+', [K.MinusToken]: '-', [K.AsteriskToken]: '*', [K.SlashToken]: '/', [K.PercentToken]: '%',
+  [K.AmpersandToken]: '&', [K.BarToken]: '|', [K.CaretToken]: '^',
+  [K.LessThanLessThanToken]: '<<', [K.GreaterThanGreaterThanToken]: '>>', [K.GreaterThanGreaterThanGreaterThanToken]: '>>>',
+};
+const COMPOUND: Record<number, Arith> = {
+  [K.PlusEqualsToken]: '+', [K.MinusEqualsToken]: '-', [K.AsteriskEqualsToken]: '*', [K.SlashEqualsToken]: '/', [K.PercentEqualsToken]: '%',
+  [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
+  [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>', [K.GreaterThanGreaterThanGreaterThanEqualsToken]: '>>>',
+};
+
+function alignUp(n: number, a: number): number { return Math.ceil(n / a) * a; }
+
+function writeInt(bytes: Uint8Array, offset: number, size: number, value: number): void {
+  for (let i = 0; i < size; i++) bytes[offset + i] = (value >>> (8 * i)) & 0xff;
+}

@@ -1,0 +1,59 @@
+// Constant folding and propagation within each block.
+// Requires: a verified Module. Guarantees: binary/unary ops on known constants become `const`,
+// branches on known conditions become jumps; semantics are unchanged (division by zero is never folded,
+// so it still traps at run time).
+import * as ir from '../ir.ts';
+
+export function evaluateBinary(kind: ir.BinaryOp, a: number, b: number): number | undefined {
+  switch (kind) {
+    case 'add': return (a + b) | 0;
+    case 'sub': return (a - b) | 0;
+    case 'mul': return Math.imul(a, b);
+    case 'divs': return b === 0 ? undefined : b === -1 ? -a | 0 : (a / b) | 0;
+    case 'rems': return b === 0 ? undefined : b === -1 ? 0 : (a % b) | 0;
+    case 'divu': return b === 0 ? undefined : ((a >>> 0) / (b >>> 0)) | 0;
+    case 'remu': return b === 0 ? undefined : ((a >>> 0) % (b >>> 0)) | 0;
+    case 'and': return a & b;
+    case 'or': return a | b;
+    case 'xor': return a ^ b;
+    case 'shl': return a << b;
+    case 'shrs': return a >> b;
+    case 'shru': return (a >>> b) | 0;
+    case 'eq': return +(a === b);
+    case 'ne': return +(a !== b);
+    case 'lts': return +(a < b);
+    case 'les': return +(a <= b);
+    case 'gts': return +(a > b);
+    case 'ges': return +(a >= b);
+    case 'ltu': return +((a >>> 0) < (b >>> 0));
+    case 'leu': return +((a >>> 0) <= (b >>> 0));
+    case 'gtu': return +((a >>> 0) > (b >>> 0));
+    case 'geu': return +((a >>> 0) >= (b >>> 0));
+  }
+}
+
+export function foldConstants(m: ir.Module): ir.Module {
+  for (const f of m.functions) {
+    for (const b of f.blocks) {
+      const known = new Map<number, number>();
+      b.instrs = b.instrs.map(i => {
+        let out: ir.Instr = i;
+        if (i.op === 'copy' && known.has(i.src)) out = { op: 'const', dst: i.dst, value: known.get(i.src)! };
+        else if (i.op === 'binary' && known.has(i.a) && known.has(i.b)) {
+          const value = evaluateBinary(i.kind, known.get(i.a)!, known.get(i.b)!);
+          if (value !== undefined) out = { op: 'const', dst: i.dst, value };
+        } else if (i.op === 'unary' && known.has(i.a)) {
+          const a = known.get(i.a)!;
+          out = { op: 'const', dst: i.dst, value: i.kind === 'neg' ? -a | 0 : ~a };
+        }
+        const d = ir.definedRegister(out);
+        if (d !== null) { if (out.op === 'const') known.set(d, out.value); else known.delete(d); }
+        return out;
+      });
+      if (b.term.op === 'branch' && known.has(b.term.cond)) {
+        b.term = { op: 'jump', target: known.get(b.term.cond) !== 0 ? b.term.ifTrue : b.term.ifFalse };
+      }
+    }
+  }
+  return m;
+}

@@ -1,0 +1,63 @@
+// The compiler pipeline, top to bottom: each line one phase or pass (QBE's func() is the model).
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import type * as ir from './ir.ts';
+import { loadProgram } from './frontend/load.ts';
+import { checkSubset } from './frontend/subset.ts';
+import { lowerProgram } from './frontend/lower.ts';
+import type { Diagnostic } from './frontend/diagnostics.ts';
+import { verifyModule } from './verify.ts';
+import { foldConstants } from './passes/fold.ts';
+import { simplifyCfg } from './passes/simplify-cfg.ts';
+import { eliminateDeadCode, removeUnusedFunctions } from './passes/dce.ts';
+
+export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
+
+export interface CompileOptions {
+  files: string[];                       // the DSL files; their imports are followed
+  mode?: 'program' | 'kernel';           // default 'program'
+  entry?: string;                        // default 'main' (program) / 'kmain' (kernel)
+  runtime?: string;                      // the DSL runtime file; default dsl/runtime/program.ts
+  optimize?: 0 | 2;                      // -O0: lowering only; -O2 (default): the passes below
+  verify?: boolean;                      // run the IR verifier after every pass (default true)
+  timings?: Map<string, number>;         // filled with milliseconds per phase when given
+}
+
+export interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
+
+/** The passes of -O2, in order. Each takes and returns a verified Module. */
+export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
+  ['fold', foldConstants],
+  ['simplify-cfg', simplifyCfg],
+  ['dce', eliminateDeadCode],
+  ['simplify-cfg', simplifyCfg],
+  ['unused-functions', removeUnusedFunctions],
+];
+
+export function compile(options: CompileOptions): CompileResult {
+  const mode = options.mode ?? 'program';
+  const runtime = resolve(options.runtime ?? PROGRAM_RUNTIME);
+  const verify = options.verify ?? true;
+  const time = <T>(phase: string, f: () => T): T => {
+    const start = performance.now();
+    try { return f(); } finally { options.timings?.set(phase, (options.timings.get(phase) ?? 0) + performance.now() - start); }
+  };
+
+  const loaded = time('load+typecheck', () => loadProgram([...options.files, runtime]));
+  if (loaded.diagnostics.length) return { diagnostics: loaded.diagnostics };
+  const subset = time('subset', () => loaded.files.flatMap(checkSubset));
+  if (subset.length) return { diagnostics: subset };
+  const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker, { mode, entry: options.entry ?? (mode === 'program' ? 'main' : 'kmain'), runtimeFile: runtime }));
+  if (!lowered.module) return { diagnostics: lowered.diagnostics };
+  let module = lowered.module;
+  if (verify) time('verify', () => verifyModule(module));
+  if ((options.optimize ?? 2) >= 2) {
+    for (const [name, pass] of PASSES) {
+      module = time(name, () => pass(module));
+      if (verify) time('verify', () => verifyModule(module));
+    }
+  } else {
+    module = removeUnusedFunctions(module);
+  }
+  return { module, diagnostics: [] };
+}

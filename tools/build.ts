@@ -1,0 +1,76 @@
+// Builds images: DSL -> IR -> x86 -> ELF (compiler/pipeline.ts, compiler/link), plus listings, IR dumps
+// and the bootable ISO (grub-mkrescue). Used by the CLI, the tests and the benchmarks.
+import { mkdirSync, writeFileSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { compile, type CompileOptions } from '../compiler/pipeline.ts';
+import { compileToImage, type Image } from '../compiler/link/index.ts';
+import { printModule } from '../compiler/print.ts';
+import { CompileError } from '../compiler/frontend/diagnostics.ts';
+import type * as ir from '../compiler/ir.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const KERNEL_MAIN = join(ROOT, 'kernel-src', 'main.ts');
+export const KERNEL_RUNTIME = join(ROOT, 'kernel-src', 'runtime.ts');
+
+/** Compiles DSL files to a Module or throws CompileError with the diagnostics. */
+export function compileOrThrow(options: CompileOptions): ir.Module {
+  const result = compile(options);
+  if (!result.module) throw new CompileError(result.diagnostics);
+  return result.module;
+}
+
+export interface BuiltImage { module: ir.Module; image: Image; elfPath: string; listingPath: string; irPath: string }
+
+/** Compiles and links; writes NAME.elf to `imagesDir`, NAME.lst and NAME.ir to `outDir`. */
+export function buildImage(name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
+  const module = compileOrThrow(options);
+  const image = compileToImage(module);
+  mkdirSync(imagesDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const elfPath = join(imagesDir, `${name}.elf`), listingPath = join(outDir, `${name}.lst`), irPath = join(outDir, `${name}.ir`);
+  writeFileSync(elfPath, image.elf);
+  writeFileSync(listingPath, image.listing);
+  writeFileSync(irPath, printModule(module));
+  return { module, image, elfPath, listingPath, irPath };
+}
+
+export function buildKernel(optimize: 0 | 2 = 2, imagesDir?: string, outDir?: string): BuiltImage {
+  return buildImage('denali', { files: [KERNEL_MAIN], mode: 'kernel', entry: 'kmain', runtime: KERNEL_RUNTIME, optimize }, imagesDir, outDir);
+}
+
+/**
+ * Makes a hybrid ISO (boots from CD and, written to a USB stick, as a disk) with GRUB loading the ELF
+ * as a multiboot kernel; GRUB talks on the serial line and the screen.
+ */
+export function buildIso(elfPath: string, isoPath: string, modules: string[] = []): void {
+  const dir = mkdtempSync(join(tmpdir(), 'denali-iso-'));
+  try {
+    mkdirSync(join(dir, 'boot', 'grub'), { recursive: true });
+    copyFileSync(elfPath, join(dir, 'boot', 'denali.elf'));
+    const moduleLines = modules.map((m, i) => {
+      const name = `module${i}.elf`;
+      copyFileSync(m, join(dir, 'boot', name));
+      return `  module /boot/${name} ${name}`;
+    });
+    writeFileSync(join(dir, 'boot', 'grub', 'grub.cfg'), [
+      'serial --unit=0 --speed=115200',
+      'terminal_input serial console',
+      'terminal_output serial console',
+      'set timeout=0',
+      'set default=0',
+      'menuentry "Denali/TS" {',
+      '  multiboot /boot/denali.elf',
+      ...moduleLines,
+      '  boot',
+      '}',
+      '',
+    ].join('\n'));
+    mkdirSync(dirname(isoPath), { recursive: true });
+    execFileSync('grub-mkrescue', ['-o', isoPath, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,153 @@
+// `denali` — the command line: build the kernel image, run a DSL program on a target, boot the image.
+// Every option is validated with zod; a bad option prints zod's message with the option's name.
+import { z } from 'zod';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { compile } from '../compiler/pipeline.ts';
+import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
+import { compileToImage } from '../compiler/link/index.ts';
+import { runModule } from '../compiler/bytecode/interpreter.ts';
+import { printModule } from '../compiler/print.ts';
+import { runQemu, parseProgramSerial } from './qemu.ts';
+import { runBochs } from './bochs.ts';
+import { ROOT, buildKernel, buildIso } from './build.ts';
+
+const HELP = `denali — the Denali/TS toolchain
+
+usage:
+  denali build [-O0|-O2] [--no-iso]          compile kernel-src/ to images/denali.elf (+ images/denali.iso),
+                                             listing out/denali.lst, IR out/denali.ir
+  denali run --target interp|qemu|node [-O0|-O2] [--emit-ir] FILE.ts
+                                             compile and run a DSL program; prints what it printed,
+                                             exits with main() & 255 (2: compile errors, 101: trap/panic)
+  denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB]
+                                             boot images/denali.elf (or the ISO) with the serial console here
+  denali --help                              this text
+
+The DSL is described in dsl/README.md.`;
+
+const optimizeFlag = z.enum(['-O0', '-O2']).default('-O2').transform(s => (s === '-O0' ? 0 : 2) as 0 | 2);
+
+const RunOptions = z.object({
+  target: z.enum(['interp', 'qemu', 'node'], { message: "--target must be one of 'interp', 'qemu', 'node'" }),
+  optimize: optimizeFlag,
+  emitIr: z.boolean().default(false),
+  file: z.string({ message: 'a FILE.ts to run is required' }).min(1),
+  timeout: z.coerce.number().int().positive().max(3600).default(60),
+});
+const BuildOptions = z.object({ optimize: optimizeFlag, iso: z.boolean().default(true) });
+const BootOptions = z.object({
+  medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
+  timeout: z.coerce.number().int().positive().max(3600).default(30),
+  memory: z.coerce.number().int().min(16).max(3072).default(128),
+});
+
+/** Parses `--name value`, `--flag`, `-O2` and positional arguments. */
+function parseArgs(args: string[]): { flags: Record<string, string | boolean>; positional: string[] } {
+  const flags: Record<string, string | boolean> = {}, positional: string[] = [];
+  const valued = new Set(['--target', '--timeout', '--memory']);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-O0' || a === '-O2') flags.optimize = a;
+    else if (a.startsWith('--') && a.includes('=')) flags[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+    else if (valued.has(a)) flags[a.slice(2)] = args[++i] ?? '';
+    else if (a.startsWith('-')) flags[a.replace(/^-+/, '')] = true;
+    else positional.push(a);
+  }
+  return { flags, positional };
+}
+
+function validate<T>(schema: z.ZodType<T>, input: unknown): T | null {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) console.error(`denali: ${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}`);
+  console.error("run 'denali --help' for usage");
+  return null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') { console.log(HELP); return command ? 0 : 2; }
+  const { flags, positional } = parseArgs(rest);
+  if (flags.help || flags.h) { console.log(HELP); return 0; }
+  try {
+    switch (command) {
+      case 'run': {
+        const o = validate(RunOptions, { target: flags.target, optimize: flags.optimize, emitIr: flags['emit-ir'] === true, file: positional[0], timeout: flags.timeout });
+        return o ? await run(o) : 2;
+      }
+      case 'build': {
+        const o = validate(BuildOptions, { optimize: flags.optimize, iso: flags['no-iso'] !== true });
+        return o ? build(o) : 2;
+      }
+      case 'boot': {
+        const medium = flags.cdrom ? 'cdrom' : flags.usb ? 'usb' : flags.bochs ? 'bochs' : 'kernel';
+        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory });
+        return o ? await boot(o) : 2;
+      }
+    }
+    console.error(`denali: unknown command '${command}'\n\n${HELP}`);
+    return 2;
+  } catch (e) {
+    if (e instanceof CompileError) { console.error(e.message); return 2; }
+    throw e;
+  }
+}
+
+async function run(o: z.infer<typeof RunOptions>): Promise<number> {
+  const file = resolve(o.file);
+  if (!existsSync(file)) { console.error(`denali: --file: no such file: ${o.file}`); return 2; }
+  if (o.target === 'node') {
+    const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), file], { stdio: 'inherit' });
+    return r.status ?? 101;
+  }
+  const result = compile({ files: [file], optimize: o.optimize });
+  if (!result.module) { console.error(result.diagnostics.map(formatDiagnostic).join('\n')); return 2; }
+  if (o.emitIr) process.stderr.write(printModule(result.module));
+  let serial: string;
+  if (o.target === 'interp') {
+    const r = runModule(result.module);
+    if (r.stop === 'error') { process.stdout.write(parseProgramSerial(r.serial).stdout); console.error(`interpreter: ${r.error}`); return 101; }
+    serial = r.serial;
+  } else {
+    const image = compileToImage(result.module);
+    const dir = mkdtempSync(join(tmpdir(), 'denali-run-'));
+    try {
+      const elf = join(dir, 'program.elf');
+      writeFileSync(elf, image.elf);
+      const r = await runQemu({ kernel: elf }, { timeoutMs: o.timeout * 1000 });
+      if (r.timedOut) { process.stdout.write(parseProgramSerial(r.serial).stdout); console.error(`qemu: no exit after ${o.timeout} s`); return 124; }
+      serial = r.serial;
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }
+  const { stdout, stderr, status } = parseProgramSerial(serial);
+  process.stdout.write(stdout);
+  process.stderr.write(stderr);
+  if (status === null) { console.error('denali: the program stopped without an exit status (machine fault)'); return 101; }
+  return status;
+}
+
+function build(o: z.infer<typeof BuildOptions>): number {
+  const started = performance.now();
+  const built = buildKernel(o.optimize);
+  console.log(`images/denali.elf: ${built.image.elf.length} bytes, .text ${built.image.textSize} bytes, ${built.module.functions.length} functions (${Math.round(performance.now() - started)} ms)`);
+  console.log(`out/denali.lst, out/denali.ir`);
+  if (o.iso) {
+    buildIso(built.elfPath, join(ROOT, 'images', 'denali.iso'));
+    console.log('images/denali.iso (hybrid: CD or USB stick)');
+  }
+  return 0;
+}
+
+async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
+  const elf = join(ROOT, 'images', 'denali.elf'), iso = join(ROOT, 'images', 'denali.iso');
+  if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
+  const r = o.medium === 'bochs'
+    ? await runBochs(iso, { timeoutMs: o.timeout * 1000 })
+    : await runQemu(o.medium === 'kernel' ? { kernel: elf } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory });
+  process.stdout.write(r.serial);
+  if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
+  return r.debugExit ?? (r.timedOut ? 124 : 0);
+}

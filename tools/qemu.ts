@@ -1,0 +1,65 @@
+// Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
+import { spawn } from 'node:child_process';
+
+export interface MachineRun { serial: string; status: number | null; debugExit: number | null; timedOut: boolean; stderr: string }
+
+export type BootMedium = { kernel: string; initrd?: string[] } | { cdrom: string } | { usb: string };
+
+export interface QemuOptions {
+  memoryMiB?: number;
+  timeoutMs?: number;
+  icount?: boolean;          // -icount shift=0,sleep=off: deterministic, rdtsc counts instructions
+  extraArgs?: string[];
+  /** Stop QEMU once the serial output contains this text (for images that never exit by themselves). */
+  until?: string;
+}
+
+export function qemuArgs(medium: BootMedium, options: QemuOptions = {}): string[] {
+  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), '-serial', 'stdio', '-display', 'none', '-monitor', 'none',
+    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+  if ('kernel' in medium) {
+    args.push('-kernel', medium.kernel);
+    if (medium.initrd?.length) args.push('-initrd', medium.initrd.join(','));
+  } else if ('cdrom' in medium) {
+    args.push('-cdrom', medium.cdrom, '-boot', 'd');
+  } else {
+    // The ISO is a hybrid image: written to a USB stick it boots as a disk.
+    args.push('-drive', `if=none,id=stick,format=raw,file=${medium.usb},readonly=on`, '-device', 'qemu-xhci', '-device', 'usb-storage,drive=stick,bootindex=0');
+  }
+  if (options.icount) args.push('-icount', 'shift=0,sleep=off');
+  return [...args, ...(options.extraArgs ?? [])];
+}
+
+export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<MachineRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('qemu-system-i386', qemuArgs(medium, options), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [], err: Buffer[] = [];
+    let timedOut = false, stoppedByUs = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, options.timeoutMs ?? 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out.push(d);
+      if (options.until && Buffer.concat(out).toString('latin1').includes(options.until)) { stoppedByUs = true; child.kill('SIGKILL'); }
+    });
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', e => { clearTimeout(timer); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
+    child.on('close', status => {
+      clearTimeout(timer);
+      const debugExit = status !== null && (status & 1) === 1 && !stoppedByUs ? status >> 1 : null;
+      resolve({ serial: Buffer.concat(out).toString('latin1'), status, debugExit, timedOut: timedOut && !stoppedByUs, stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
+
+/** Splits what a program wrote on its serial line: \x02 lines are stderr, "\x01EXIT n" is the exit status. */
+export function parseProgramSerial(serial: string): { stdout: string; stderr: string; status: number | null } {
+  let stdout = '', stderr = '', status: number | null = null;
+  const lines = serial.split('\n');
+  const last = lines.pop() ?? '';
+  for (const line of lines) {
+    if (line.startsWith('\x01EXIT ')) { status = Number(line.slice(6)) & 255; continue; }
+    if (line.startsWith('\x02')) { stderr += line.slice(1) + '\n'; continue; }
+    stdout += line + '\n';
+  }
+  if (last && !last.startsWith('\x01')) stdout += last;
+  return { stdout, stderr, status };
+}
