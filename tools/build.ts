@@ -15,6 +15,11 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNEL_MAIN = join(ROOT, 'kernel-src', 'main.ts');
 export const KERNEL_RUNTIME = join(ROOT, 'kernel-src', 'runtime.ts');
 
+/** Standalone programs get a 1 MiB stack (deep recursion at -O0); .bss costs no file size. */
+export const PROGRAM_STACK_SIZE = 1 << 20;
+
+export function programImage(module: ir.Module): Image { return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE }); }
+
 /** Compiles DSL files to a Module or throws CompileError with the diagnostics. */
 export function compileOrThrow(options: CompileOptions): ir.Module {
   const result = compile(options);

@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { compile } from '../compiler/pipeline.ts';
 import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
-import { compileToImage } from '../compiler/link/index.ts';
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
 import { runQemu, parseProgramSerial } from './qemu.ts';
 import { runBochs } from './bochs.ts';
-import { ROOT, buildKernel, buildIso } from './build.ts';
+import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
 
 const HELP = `denali — the Denali/TS toolchain
 
@@ -112,7 +111,7 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
     if (r.stop === 'error') { process.stdout.write(parseProgramSerial(r.serial).stdout); console.error(`interpreter: ${r.error}`); return 101; }
     serial = r.serial;
   } else {
-    const image = compileToImage(result.module);
+    const image = programImage(result.module);
     const dir = mkdtempSync(join(tmpdir(), 'denali-run-'));
     try {
       const elf = join(dir, 'program.elf');

@@ -160,6 +160,7 @@ export class Machine {
   private currentFunction = 0;
   private controlRegisters = [0x00000011, 0, 0, 0, 0]; // cr0 (PE | ET, as multiboot leaves it) .. cr4
   private serialBytes: number[] = [];
+  private uartLineControl = 0;
   private exitPortValue: number | null = null;
   private stopReason: StopReason | null = null;
   private returnValue: number | null = null;
@@ -674,8 +675,10 @@ export class Machine {
 
   private portOut(port: number, value: number, width: 1 | 2 | 4): void {
     if (this.options.onOut?.(port, value, width) === true) return;
-    if (port === COM1) {
-      this.serialBytes.push(value & 0xff);
+    if (port === COM1 + 3) {
+      this.uartLineControl = value & 0xff; // LCR: bit 7 (DLAB) turns COM1+0/+1 into the divisor latch
+    } else if (port === COM1) {
+      if ((this.uartLineControl & 0x80) === 0) this.serialBytes.push(value & 0xff);
     } else if (port === DEBUG_EXIT_PORT) {
       this.exitPortValue = value;
       this.stopReason = "exit";

@@ -1034,13 +1034,24 @@ class Lowering {
         return { type: lv.type, reg: v };
       }
       case K.AmpersandAmpersandToken: case K.BarBarToken: {
+        // As in JavaScript, the value is the operand that decided: `a || b` is a when a is truthy, else b.
+        // With bool operands that is a bool; with integers an integer (conditions use lowerCondition).
+        const isAnd = op === K.AmpersandAmpersandToken;
         const result = fb.newReg();
-        const yes = fb.newBlock(), no = fb.newBlock(), done = fb.newBlock();
-        this.lowerCondition(b, yes, no);
-        fb.switchTo(yes); fb.emit({ op: 'const', dst: result, value: 1 }); fb.terminate({ op: 'jump', target: done.id });
-        fb.switchTo(no); fb.emit({ op: 'const', dst: result, value: 0 }); fb.terminate({ op: 'jump', target: done.id });
-        fb.switchTo(done);
-        return { type: BOOL, reg: result };
+        const right = fb.newBlock(this.loc(b.right)), done = fb.newBlock();
+        const l = this.lowerExpression(b.left);
+        if (l.type.kind !== 'bool' && l.type.kind !== 'int') this.error(b.left, 'DSL2001', `'${b.operatorToken.getText()}' needs bool or integer operands, got ${typeName(l.type)}`);
+        fb.copy(result, l.reg);
+        const truthy = l.type.kind === 'bool' ? l.reg : fb.binary('ne', l.reg, fb.constant(0));
+        fb.terminate({ op: 'branch', cond: truthy, ifTrue: (isAnd ? right : done).id, ifFalse: (isAnd ? done : right).id });
+        fb.switchTo(right);
+        const r = this.lowerExpression(b.right, l.type.kind === 'int' ? promote(l.type) : undefined);
+        if ((r.type.kind === 'bool') !== (l.type.kind === 'bool') || (r.type.kind !== 'bool' && r.type.kind !== 'int'))
+          this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs two bools or two integers, got ${typeName(l.type)} and ${typeName(r.type)}`);
+        fb.copy(result, r.reg);
+        fb.jumpTo(done);
+        const type = l.type.kind === 'int' && r.type.kind === 'int' ? arithmeticResult(l.type, r.type) : BOOL;
+        return { type, reg: result };
       }
       case K.EqualsEqualsEqualsToken: case K.EqualsEqualsToken: case K.ExclamationEqualsEqualsToken: case K.ExclamationEqualsToken:
       case K.LessThanToken: case K.LessThanEqualsToken: case K.GreaterThanToken: case K.GreaterThanEqualsToken:

@@ -1,0 +1,61 @@
+// The corpus binds the targets together: every program in test/programs/ runs on the bytecode
+// interpreter (the reference) and natively in QEMU, each at -O0 and -O2, and under Node where portable;
+// every run must print exactly the program's `// expect:` lines and exit with its `// exit:` status.
+import test from 'ava';
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { compile } from '../../compiler/pipeline.ts';
+import { formatDiagnostic } from '../../compiler/frontend/diagnostics.ts';
+import { runModule } from '../../compiler/bytecode/interpreter.ts';
+import { runQemu, parseProgramSerial } from '../../tools/qemu.ts';
+import { programImage, ROOT } from '../../tools/build.ts';
+import { parseExpectations, expectedStdout } from './expectations.ts';
+import { limit } from '../harness/limit.ts';
+
+const dir = join(ROOT, 'test', 'programs');
+const programs = readdirSync(dir).filter(f => f.endsWith('.ts')).sort();
+const scratch = mkdtempSync(join(tmpdir(), 'denali-corpus-'));
+const qemuSlots = limit(2);
+
+interface Outcome { stdout: string; stderr: string; status: number | null }
+
+for (const name of programs) {
+  const file = join(dir, name);
+  const expect = parseExpectations(readFileSync(file, 'utf8'), name);
+  const wantStdout = expectedStdout(expect);
+  const check = (t: import('ava').ExecutionContext, how: string, o: Outcome) => {
+    t.is(o.stdout, wantStdout, `${how}: output`);
+    t.is(o.status, expect.exitStatus, `${how}: exit status (stderr: ${o.stderr.trim()})`);
+    for (const s of expect.stderrSubstrings) t.true(o.stderr.includes(s), `${how}: stderr should contain '${s}', got '${o.stderr.trim()}'`);
+  };
+
+  for (const optimize of [0, 2] as const) {
+    const wantsInterp = expect.targets.includes('interp'), wantsQemu = expect.targets.includes('qemu');
+    if (!wantsInterp && !wantsQemu) continue;
+    test(`${name} -O${optimize} interp+qemu`, async t => {
+      const result = compile({ files: [file], optimize });
+      if (!result.module) return t.fail(result.diagnostics.map(formatDiagnostic).join('\n'));
+      if (wantsInterp) {
+        const r = runModule(result.module);
+        t.is(r.error, undefined, 'interpreter error');
+        check(t, `interp -O${optimize}`, parseProgramSerial(r.serial));
+      }
+      if (wantsQemu) {
+        const elf = join(scratch, `${name}.O${optimize}.elf`);
+        writeFileSync(elf, programImage(result.module).elf);
+        const r = await qemuSlots(() => runQemu({ kernel: elf }, { timeoutMs: 60_000 }));
+        t.false(r.timedOut, 'qemu timed out');
+        check(t, `qemu -O${optimize}`, parseProgramSerial(r.serial));
+      }
+    });
+  }
+
+  if (expect.targets.includes('node')) {
+    test(`${name} node`, t => {
+      const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), file], { encoding: 'utf8' });
+      check(t, 'node', { stdout: r.stdout, stderr: r.stderr, status: r.status });
+    });
+  }
+}
