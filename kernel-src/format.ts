@@ -1,0 +1,38 @@
+// Number formatting shared by every output device: each formatter takes the device's byte writer.
+import { i32, u8, u32 } from "dsl";
+
+/** Where formatted bytes go: serialWriteByte, consoleWriteByte, ... */
+export type ByteSink = (byte: u8) => void;
+
+const ASCII_ZERO = 48;
+const ASCII_A_MINUS_10 = 87;     // 'a' - 10: hexadecimal digits 10..15 print as a..f
+const ASCII_MINUS = 45;
+
+const decimalDigits = new Uint8Array(10);  // a u32 has at most 10 decimal digits
+
+export function formatDecimal(sink: ByteSink, x: u32): void {
+  let count = 0;
+  do {
+    decimalDigits[count] = ASCII_ZERO + (x % 10);
+    x = x / 10;
+    count++;
+  } while (x !== 0);
+  while (count > 0) { count--; sink(decimalDigits[count]); }
+}
+
+export function formatSignedDecimal(sink: ByteSink, x: i32): void {
+  if (x < 0) { sink(ASCII_MINUS); formatDecimal(sink, u32(0 - x)); }
+  else formatDecimal(sink, u32(x));
+}
+
+/** Eight hexadecimal digits, lower case, no prefix. */
+export function formatHex(sink: ByteSink, x: u32): void {
+  for (let shift = 28; shift >= 0; shift -= 4) {
+    const digit = (x >>> shift) & 15;
+    sink(u8(digit < 10 ? ASCII_ZERO + digit : ASCII_A_MINUS_10 + digit));
+  }
+}
+
+export function formatString(sink: ByteSink, s: string): void {
+  for (let i = 0; i < s.length; i++) sink(u8(s.charCodeAt(i)));
+}
