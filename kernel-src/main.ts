@@ -1,15 +1,14 @@
 // The kernel's entry: kmain runs once, on the boot CPU, with paging off and interrupts disabled,
 // on the 64 KiB stack the linker's _start set up (compiler/link). It reports what the boot loader
 // told it and, for now, stops. Next: GDT, IDT, paging, timers (each its own file, called from here).
-import { i32, u32, rdtsc, panic } from "dsl";
+import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
 import { consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString, consoleNewLine } from "./console.ts";
-import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
+import { exitMachine, haltForever, EXIT_SUCCESS } from "./machine.ts";
 import {
   MultibootInfo, MemoryMapEntry, multibootInfoAt, hasFlag, memoryMapEnd, nextMemoryMapEntry, memoryTypeName,
   usableMemoryKiB, commandLineLength, commandLineHasWord, MULTIBOOT_BOOTLOADER_MAGIC, MULTIBOOT_FLAG_MEMORY,
   MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
 } from "./multiboot.ts";
-import { overlay, load8 } from "dsl";
 
 // Module-level string constants do not compile yet (DSL2001), so the banner is a function.
 function kernelName(): string { return "Denali/TS isolation kernel"; }
@@ -42,6 +41,8 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
 
   consoleWriteString("boot ok");
   consoleNewLine();
+  // test=halt: behave as on a machine without isa-debug-exit, where the port write below does nothing.
+  if (commandLineHasWord(info, "test=halt")) haltForever();
   exitMachine(EXIT_SUCCESS);
 }
 
@@ -103,8 +104,15 @@ function reportCommandLine(info: MultibootInfo): void {
 
 // ---- self tests requested on the command line (test/kernel/boot.test.ts) ---------------------------
 
-/** test=panic: panics; test=divide: divides by zero (a trap). Otherwise nothing. */
+/** test=scroll: 40 more lines (the screen scrolls); test=panic: panics; test=divide: divides by zero (a trap). */
 function runRequestedTest(info: MultibootInfo): void {
+  if (commandLineHasWord(info, "test=scroll")) {
+    for (let line: u32 = 1; line <= 40; line++) {
+      consoleWriteString("scroll line ");
+      consoleWriteDecimal(line);
+      consoleNewLine();
+    }
+  }
   if (commandLineHasWord(info, "test=panic")) deliberatePanic();
   if (commandLineHasWord(info, "test=divide")) {
     // The byte that ends the command line is NUL: a zero the compiler cannot see.
