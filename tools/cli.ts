@@ -99,7 +99,9 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
   const file = resolve(o.file);
   if (!existsSync(file)) { console.error(`denali: --file: no such file: ${o.file}`); return 2; }
   if (o.target === 'node') {
-    const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), file], { stdio: 'inherit' });
+    // NODE_PATH lets a program outside any package (loaded as CommonJS) find "dsl" in our node_modules.
+    const env = { ...process.env, NODE_PATH: join(ROOT, 'node_modules') };
+    const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), file], { stdio: 'inherit', env });
     return r.status ?? 101;
   }
   const result = compile({ files: [file], optimize: o.optimize });

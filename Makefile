@@ -1,0 +1,22 @@
+# Denali/TS. The two commands a newcomer needs:
+#   make run    set up, build the kernel image and ISO, boot it in QEMU (serial console here)
+#   make test   set up, then every test (compiler, interpreter, x86 back end, corpus, kernel boots)
+.PHONY: setup image run test bench clean
+
+setup:
+	@bash tools/setup.sh
+
+image: setup
+	npm run build:image
+
+run: image
+	node tools/denali.mjs boot
+
+test: setup
+	@bash tools/test-summary.sh
+
+bench: setup
+	npm run bench:compiler
+
+clean:
+	rm -rf out images

@@ -1,0 +1,65 @@
+// The `denali` command as users and outside checks call it: `npx denali run --target T FILE.ts`
+// prints exactly what the program printed and exits with main() & 255; bad input gets clear errors.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ROOT } from '../tools/build.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'denali-cli-'));
+const denali = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), ...args], { encoding: 'utf8', cwd: scratch });
+
+// A program outside the repository, as an outside check would write it.
+const program = join(scratch, 'outside.ts');
+writeFileSync(program, `import { i32, u32, print } from "dsl";
+function gcd(a: i32, b: i32): i32 { while (b !== 0) { const t = a % b; a = b; b = t; } return a; }
+export function main(): i32 {
+  print(gcd(1071, 462));
+  print(-42);
+  const h: u32 = Math.imul(0x9e3779b9 | 0, 7) >>> 0;
+  print(h);
+  return 300;
+}
+`);
+const expected = '21\n-42\n1401181199\n';
+
+for (const target of ['interp', 'qemu', 'node']) {
+  test(`run --target ${target}: exact stdout and main() & 255`, t => {
+    const r = denali('run', '--target', target, program);
+    t.is(r.stdout, expected, r.stderr);
+    t.is(r.status, 300 & 255);
+  });
+}
+
+test('a program outside the subset exits 2 with tsc-style diagnostics on stderr', t => {
+  const bad = join(scratch, 'bad.ts');
+  writeFileSync(bad, 'import { i32 } from "dsl";\nexport function main(): i32 {\n  const f = (x: i32): i32 => x;\n  return f(1);\n}\n');
+  const r = denali('run', '--target', 'interp', bad);
+  t.is(r.status, 2);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /bad\.ts:3:13 - error DSL1003: closures are not supported/);
+});
+
+test('a trap exits 101 with its message on stderr, after the output so far', t => {
+  const trap = join(scratch, 'trap.ts');
+  writeFileSync(trap, 'import { i32, print } from "dsl";\nlet zero: i32 = 0;\nexport function main(): i32 {\n  print(1);\n  print(10 / zero);\n  return 0;\n}\n');
+  for (const target of ['interp', 'qemu']) {
+    const r = denali('run', '--target', target, trap);
+    t.is(r.stdout, '1\n', target);
+    t.is(r.status, 101, target);
+    t.regex(r.stderr, /trap: integer division by zero/, target);
+  }
+});
+
+test('--help lists the commands; a bad option gets a zod message naming it', t => {
+  const help = denali('--help');
+  t.is(help.status, 0);
+  for (const c of ['build', 'run', 'boot']) t.regex(help.stdout, new RegExp(`denali ${c}`));
+  const bad = denali('run', '--target', 'arm', program);
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /--target: --target must be one of/);
+  const missing = denali('run', '--target', 'interp');
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /--file: a FILE\.ts to run is required/);
+});

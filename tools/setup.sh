@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Denali/TS needs on a fresh Debian machine with Node 20: the Debian packages (when a
+# tool is missing) and the npm packages from the lock file (when node_modules is missing or stale).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
+[ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)
+command -v grub-mkrescue >/dev/null || need+=(grub-common)
+command -v xorriso >/dev/null || need+=(xorriso)
+command -v mformat >/dev/null || need+=(mtools)
+command -v bochs >/dev/null || need+=(bochs bochs-term)
+[ -f /usr/share/bochs/BIOS-bochs-latest ] || need+=(bochsbios)
+[ -d /usr/share/vgabios ] || need+=(vgabios)
+[ -f /usr/lib/x86_64-linux-gnu/bochs/plugins/libbx_term.so ] || [ -f /usr/lib/bochs/plugins/libbx_term.so ] || need+=(bochs-term)
+command -v objdump >/dev/null || need+=(binutils)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: run as root (or install them yourself): apt-get install ${need[*]}" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
