@@ -56,6 +56,9 @@ export const MULTIBOOT_STRING_LIMIT = 4096;
 
 const ASCII_SPACE = 32;
 
+/** An entry's `size` field counts the bytes after itself: the entry occupies size + 4 bytes. */
+const MEMORY_MAP_SIZE_FIELD_BYTES = 4;
+
 export function multibootInfoAt(address: u32): MultibootInfo {
   return overlay(MultibootInfo, address);
 }
@@ -71,7 +74,7 @@ export function memoryMapEnd(info: MultibootInfo): u32 {
 
 /** The entry after the one at `entryAddress`: entries are size-prefixed, size excludes itself. */
 export function nextMemoryMapEntry(entryAddress: u32): u32 {
-  return entryAddress + overlay(MemoryMapEntry, entryAddress).size + 4;
+  return entryAddress + overlay(MemoryMapEntry, entryAddress).size + MEMORY_MAP_SIZE_FIELD_BYTES;
 }
 
 /** The entry's length in KiB (rounded down), from its 64-bit length. Exact up to 4 TiB. */
