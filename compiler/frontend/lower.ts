@@ -27,6 +27,7 @@ type Entity =
   | { kind: 'global'; type: DType; symbol: string; mutable: boolean; name: string }       // a scalar in memory
   | { kind: 'static'; type: DType; symbol: string; offset: number; name: string }        // an array/struct in static storage: value = address
   | { kind: 'constant'; type: DType; value: number; name: string }
+  | { kind: 'stringConstant'; text: string; name: string }                                  // const NAME = "..."
   | { kind: 'function'; name: string; irName: string; signature: Signature; decl: ts.FunctionDeclaration }
   | { kind: 'struct'; def: StructDef }
   | { kind: 'enum'; members: Map<string, number> }
@@ -451,6 +452,12 @@ class Lowering {
       this.declare(d.name, storage);
       return;
     }
+    if (ts.isStringLiteral(init)) {
+      if (!isConst) this.error(d, 'DSL1010', `'${name}': a module-level string must be a const (strings are read-only literals)`);
+      if (declared && declared.kind !== 'string') this.error(d, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with a string`);
+      this.declare(d.name, { kind: 'stringConstant', text: init.text, name });
+      return;
+    }
     if (ts.isArrayLiteralExpression(init)) {
       if (!declared || declared.kind !== 'array') this.error(d, 'DSL2001', `array '${name}' needs a type annotation such as i32[]`);
       const element = declared.element;
@@ -762,7 +769,8 @@ class Lowering {
       } else {
         value = this.lowerExpression(init);
         if (value.type.kind === 'void') this.error(init, 'DSL2001', `'${init.getText()}' has no value`);
-        if (value.type.kind === 'int' && value.type.bits < 32) value = { type: promote(value.type), reg: value.reg };
+        // A `let` of a small type computes as i32 (as in JavaScript, where it is a number); a `const` keeps it.
+        if (value.type.kind === 'int' && value.type.bits < 32 && !isConst) value = { type: promote(value.type), reg: value.reg };
       }
       const reg = this.fb.newReg();
       this.fb.copy(reg, value.reg);
@@ -1190,6 +1198,7 @@ class Lowering {
             return { type: e.type, reg: fb.constant(e.value) };
           }
           case 'local': return { type: e.type, reg: e.reg };
+          case 'stringConstant': return { type: STRING, reg: this.stringAddress(e.text) };
           case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
           case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
           case 'function': { const dst = fb.newReg(); fb.emit({ op: 'functionAddress', dst, func: e.irName }); return { type: { kind: 'function', signature: e.signature }, reg: dst }; }
