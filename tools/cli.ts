@@ -147,7 +147,7 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
   const r = o.medium === 'bochs'
     ? await runBochs(iso, { timeoutMs: o.timeout * 1000 })
-    : await runQemu(o.medium === 'kernel' ? { kernel: elf } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory });
+    : await runQemu(o.medium === 'kernel' ? { kernel: elf } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, icount: true });
   process.stdout.write(r.serial);
   if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
   return r.debugExit ?? (r.timedOut ? 124 : 0);
