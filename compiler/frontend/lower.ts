@@ -63,6 +63,7 @@ class Lowering {
   fb!: FunctionBuilder;
   currentFunction!: Entity & { kind: 'function' };
   loops: LoopTarget[] = [];
+  frameLocals = new Set<ir.VReg>();   // registers holding the address of this function's frame storage
 
   constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
 
@@ -443,8 +444,8 @@ class Lowering {
 
   lowerGlobal(d: ts.VariableDeclaration, isConst: boolean): void {
     const name = (d.name as ts.Identifier).text;
-    const init = d.initializer!;
     const declared = d.type ? this.resolveType(d.type) : undefined;
+    const init = d.initializer ?? this.zeroInitializer(d, declared, isConst);
     // new TypedArray(N) / new Struct() / structArray(S, N): static storage.
     const storage = this.staticStorage(init, declared, name);
     if (storage) {
@@ -494,6 +495,13 @@ class Lowering {
       ? { name: symbol, section: 'bss', align: size, size, relocations: [] }
       : { name: symbol, section: 'data', align: size, size, bytes, relocations: [] });
     this.declare(d.name, { kind: 'global', type, symbol, mutable: true, name });
+  }
+
+  /** `let x: i32;` is zero-initialized (tsc checks that it is assigned before it is read). */
+  zeroInitializer(d: ts.VariableDeclaration, declared: DType | undefined, isConst: boolean): ts.Expression {
+    if (isConst || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
+      this.error(d, 'DSL1012', `'${d.name.getText()}' needs an initializer (only integer and bool variables start at zero)`);
+    return declared.kind === 'bool' ? ts.factory.createFalse() : ts.factory.createNumericLiteral(0);
   }
 
   isFunctionName(node: ts.Expression): boolean { return this.entityOf(node)?.kind === 'function'; }
@@ -565,6 +573,7 @@ class Lowering {
     const returnsValue = e.signature.result.kind !== 'void';
     this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
     this.loops = [];
+    this.frameLocals = new Set();
     for (const [i, p] of decl.parameters.entries()) {
       if (!ts.isIdentifier(p.name)) this.error(p, 'DSL1008', 'destructuring is not supported');
       this.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
@@ -742,6 +751,8 @@ class Lowering {
       return;
     }
     const v = this.lowerConverted(st.expression, result, 'return value');
+    if ((result.kind === 'struct' || result.kind === 'array') && this.frameLocals.has(v))
+      this.error(st.expression, 'DSL2012', `'${st.expression.getText()}' lives in this function's frame and cannot be returned: create it in the caller (or at module level) and pass it in`);
     this.fb.terminate({ op: 'return', value: v });
   }
 
@@ -752,13 +763,28 @@ class Lowering {
     for (const d of list.declarations) {
       if (!ts.isIdentifier(d.name)) this.error(d, 'DSL1008', 'destructuring is not supported');
       const name = d.name.text;
-      const init = d.initializer!;
       const declared = d.type ? this.resolveType(d.type) : undefined;
+      if (!d.initializer) {
+        this.zeroInitializer(d, declared, isConst);
+        const reg = this.fb.newReg();
+        this.fb.emit({ op: 'const', dst: reg, value: 0 });
+        this.declare(d.name, { kind: 'local', type: declared!, reg, mutable: true, name });
+        continue;
+      }
+      const init = d.initializer;
+      if (ts.isArrayLiteralExpression(init)) {
+        const reg = this.fb.newReg();
+        const type = this.localArrayLiteral(init, declared, name, reg);
+        this.frameLocals.add(reg);
+        this.declare(d.name, { kind: 'local', type, reg, mutable: false, name });
+        continue;
+      }
       const shape = this.storageShape(init);
       if (shape) {
         if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
         const reg = this.fb.newReg();
         this.fb.copy(reg, this.frameStorage(shape, name));
+        this.frameLocals.add(reg);
         this.declare(d.name, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
         continue;
       }
@@ -776,6 +802,27 @@ class Lowering {
       this.fb.copy(reg, value.reg);
       this.declare(d.name, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
     }
+  }
+
+  /** `const a: i32[] = [1, x, 3]` in a function: frame storage with a length word, elements stored in order. */
+  localArrayLiteral(init: ts.ArrayLiteralExpression, declared: DType | undefined, name: string, reg: ir.VReg): DType {
+    const fb = this.fb;
+    const type: DType = declared ?? { kind: 'array', element: init.elements.length && this.tryConstant(init.elements[0]) === undefined && (init.elements[0].kind === K.TrueKeyword || init.elements[0].kind === K.FalseKeyword) ? BOOL : I32 };
+    if (type.kind !== 'array') this.error(init, 'DSL2001', `'${name}' is declared ${typeName(type)} but initialized with an array`);
+    const element = type.element;
+    if (element.kind === 'struct') this.error(init, 'DSL1008', 'arrays of structs cannot be written as literals: use structArray');
+    if (init.elements.length === 0) this.error(init, 'DSL2004', 'an array literal needs at least one element (arrays have a fixed size)');
+    const size = storageSize(element);
+    const slot = fb.newSlot(ARRAY_HEADER + size * init.elements.length, 4, name);
+    const header = fb.newReg();
+    fb.emit({ op: 'slotAddress', dst: header, slot });
+    fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(init.elements.length) });
+    fb.emit({ op: 'binary', kind: 'add', dst: reg, a: header, b: fb.constant(ARRAY_HEADER) });
+    for (const [i, el] of init.elements.entries()) {
+      const v = this.lowerConverted(el, element, `element ${i} of '${name}'`, true);
+      this.storeMemory(element, reg, i * size, v);
+    }
+    return type;
   }
 
   /** A local typed array, struct or struct array in this function's frame, initialized like new would. */
@@ -1035,6 +1082,10 @@ class Lowering {
     const fb = this.fb;
     const op = b.operatorToken.kind;
     switch (op) {
+      case K.CommaToken: {
+        this.lowerExpression(b.left, undefined, true);
+        return this.lowerExpression(b.right, expected, discard);
+      }
       case K.EqualsToken: {
         const lv = this.lvalue(b.left);
         const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.memory);
@@ -1296,7 +1347,9 @@ class Lowering {
     // Math.imul and string methods
     if (ts.isPropertyAccessExpression(callee)) {
       if (callee.expression.getText() === 'Math') {
-        if (callee.name.text !== 'imul') this.error(callee, 'DSL1002', `Math.${callee.name.text} is not supported (floating point); only Math.imul`);
+        const method = callee.name.text;
+        if (method === 'max' || method === 'min' || method === 'abs') return this.lowerMath(method, call, expected);
+        if (method !== 'imul') this.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); only Math.imul, Math.max, Math.min, Math.abs on integers`);
         this.arity(call, 2);
         const a = this.intOperand(call.arguments[0], 'Math.imul'), b = this.intOperand(call.arguments[1], 'Math.imul');
         return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
@@ -1336,6 +1389,36 @@ class Lowering {
     const target = this.lowerExpression(callee);
     if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
     return this.callIndirect(call, target.type.signature, target.reg);
+  }
+
+  /** Math.max(a, b), Math.min(a, b), Math.abs(a) on integers: exact, as in JavaScript (abs(INT_MIN) wraps). */
+  lowerMath(method: 'max' | 'min' | 'abs', call: ts.CallExpression, expected?: DType): Value {
+    const fb = this.fb;
+    const result = fb.newReg();
+    const take = fb.newBlock(), keep = fb.newBlock(), done = fb.newBlock();
+    if (method === 'abs') {
+      this.arity(call, 1);
+      const a = this.intOperand(call.arguments[0], 'Math.abs', expected);
+      const t = promote(a.type);
+      fb.copy(result, a.reg);
+      if (!t.signed) return { type: t, reg: result };
+      fb.terminate({ op: 'branch', cond: fb.binary('lts', a.reg, fb.constant(0)), ifTrue: take.id, ifFalse: done.id });
+      fb.switchTo(take); fb.emit({ op: 'unary', kind: 'neg', dst: result, a: a.reg }); fb.jumpTo(done);
+      fb.switchTo(keep); fb.terminate({ op: 'unreachable' });
+      fb.switchTo(done);
+      return { type: t, reg: result };
+    }
+    this.arity(call, 2);
+    const fake = ts.factory.createBinaryExpression(call.arguments[0], method === 'max' ? K.GreaterThanToken : K.LessThanToken, call.arguments[1]);
+    const l = this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected);
+    const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
+    void fake;
+    const t = arithmeticResult(l.type, r.type);
+    const kind: ir.BinaryOp = method === 'max' ? (t.signed ? 'gts' : 'gtu') : (t.signed ? 'lts' : 'ltu');
+    fb.terminate({ op: 'branch', cond: fb.binary(kind, l.reg, r.reg), ifTrue: take.id, ifFalse: keep.id });
+    fb.switchTo(take); fb.copy(result, l.reg); fb.jumpTo(done);
+    fb.switchTo(keep); fb.copy(result, r.reg); fb.jumpTo(done);
+    return { type: t, reg: result };
   }
 
   callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {

@@ -101,10 +101,8 @@ function checkNode(node: ts.Node, report: Report): boolean {
     case K.ObjectBindingPattern: case K.ArrayBindingPattern: report(node, 'DSL1008', 'destructuring is not supported: read each field'); return true;
     case K.ArrayLiteralExpression: {
       const declaration = node.parent;
-      const okay = ts.isVariableDeclaration(declaration) && declaration.initializer === node &&
-        ts.isVariableDeclarationList(declaration.parent) && ts.isVariableStatement(declaration.parent.parent) &&
-        ts.isSourceFile(declaration.parent.parent.parent);
-      if (!okay) { report(node, 'DSL1008', 'array literals are only supported as the initializer of a module-level array'); return true; }
+      const okay = ts.isVariableDeclaration(declaration) && declaration.initializer === node;
+      if (!okay) { report(node, 'DSL1008', 'array literals are only supported as the initializer of an array variable'); return true; }
       return false;
     }
 
@@ -132,7 +130,6 @@ function checkNode(node: ts.Node, report: Report): boolean {
       if (op === K.InKeyword) { report(node, 'DSL1009', "the 'in' operator is not supported: objects have no dynamic keys"); return true; }
       if (op === K.AsteriskAsteriskToken || op === K.AsteriskAsteriskEqualsToken) { report(node, 'DSL1002', "the '**' operator is not supported (floating point): multiply in a loop"); return true; }
       if (op === K.QuestionQuestionToken || op === K.QuestionQuestionEqualsToken) { report(node, 'DSL1009', "'??' is not supported: there is no null"); return true; }
-      if (op === K.CommaToken) { report(node, 'DSL1012', 'the comma operator is not supported: write separate statements'); return true; }
       if (op === K.BarBarEqualsToken || op === K.AmpersandAmpersandEqualsToken) { report(node, 'DSL1012', 'logical assignment operators are not supported'); return true; }
       return false;
     }
@@ -156,8 +153,8 @@ function checkNode(node: ts.Node, report: Report): boolean {
       if (scoped === 0) { report(node, 'DSL1012', "'var' is not supported: use let or const"); return true; }
       if (scoped === ts.NodeFlags.Using || scoped === ts.NodeFlags.AwaitUsing) { report(node, 'DSL1012', "'using' declarations are not supported"); return true; }
       for (const d of (node as ts.VariableDeclarationList).declarations) {
-        if (!d.initializer && ts.isIdentifier(d.name) && !ts.isForInStatement(node.parent) && !ts.isForOfStatement(node.parent)) {
-          report(d, 'DSL1012', `variable '${d.name.text}' needs an initializer`); return true;
+        if (!d.initializer && !d.type && ts.isIdentifier(d.name) && !ts.isForInStatement(node.parent) && !ts.isForOfStatement(node.parent)) {
+          report(d, 'DSL1012', `variable '${d.name.text}' needs an initializer or a type annotation`); return true;
         }
       }
       return false;
