@@ -1,5 +1,8 @@
 // Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 export interface MachineRun { serial: string; status: number | null; debugExit: number | null; timedOut: boolean; stderr: string }
 
@@ -14,8 +17,9 @@ export interface QemuOptions {
   until?: string;
 }
 
-export function qemuArgs(medium: BootMedium, options: QemuOptions = {}): string[] {
-  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), '-serial', 'stdio', '-display', 'none', '-monitor', 'none',
+/** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
+export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial = 'stdio'): string[] {
+  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), '-serial', serial === 'stdio' ? 'stdio' : `file:${serial}`, '-display', 'none', '-monitor', 'none',
     '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
   if ('kernel' in medium) {
     args.push('-kernel', medium.kernel);
@@ -30,22 +34,34 @@ export function qemuArgs(medium: BootMedium, options: QemuOptions = {}): string[
   return [...args, ...(options.extraArgs ?? [])];
 }
 
+/**
+ * Boots QEMU with COM1 written to a file: QEMU never blocks on a slow reader, so no byte is lost even
+ * when the test process is busy. The timeout counts only while QEMU is really running.
+ */
 export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<MachineRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'denali-qemu-'));
+  const serialFile = join(dir, 'com1.txt');
+  const read = () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1') : '');
   return new Promise((resolve, reject) => {
-    const child = spawn('qemu-system-i386', qemuArgs(medium, options), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [], err: Buffer[] = [];
+    const child = spawn('qemu-system-i386', qemuArgs(medium, options, serialFile), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
     let timedOut = false, stoppedByUs = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, options.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out.push(d);
-      if (options.until && Buffer.concat(out).toString('latin1').includes(options.until)) { stoppedByUs = true; child.kill('SIGKILL'); }
-    });
+    const timer = setTimeout(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return; // it finished; 'close' is on its way
+      timedOut = true; child.kill('SIGKILL');
+    }, options.timeoutMs ?? 30_000);
+    const poll = options.until ? setInterval(() => {
+      if (read().includes(options.until!)) { stoppedByUs = true; child.kill('SIGKILL'); }
+    }, 100) : undefined;
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', e => { clearTimeout(timer); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
+    child.on('error', e => { clearTimeout(timer); clearInterval(poll); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
     child.on('close', status => {
-      clearTimeout(timer);
+      clearTimeout(timer); clearInterval(poll);
+      const serial = read();
+      rmSync(dir, { recursive: true, force: true });
+      if (options.until && serial.includes(options.until)) stoppedByUs = true;
       const debugExit = status !== null && (status & 1) === 1 && !stoppedByUs ? status >> 1 : null;
-      resolve({ serial: Buffer.concat(out).toString('latin1'), status, debugExit, timedOut: timedOut && !stoppedByUs, stderr: Buffer.concat(err).toString() });
+      resolve({ serial, status, debugExit, timedOut: timedOut && !stoppedByUs, stderr: Buffer.concat(err).toString() });
     });
   });
 }

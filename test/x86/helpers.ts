@@ -1,11 +1,11 @@
 // Contract: test support for the x86 back end: a small IR builder, a serial/exit runtime written in IR, and a QEMU boot runner.
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BinaryOp, Block, DataSymbol, FrameSlot, Function as IrFunction, Instr, IntrinsicName, Module, TrapKind, UnaryOp, VReg, Width } from "../../compiler/ir.ts";
 import { compileToImage, type Image } from "../../compiler/link/index.ts";
+import { runQemu } from "../../tools/qemu.ts";
 
 export const COM1 = 0x3f8;
 export const DEBUG_EXIT_PORT = 0xf4;
@@ -137,25 +137,10 @@ export function writeImage(image: Image, name = "image"): string {
   return file;
 }
 
-/** Boots an ELF in QEMU (TCG) with COM1 on stdout and isa-debug-exit; exitCode = the value written to port 0xf4. */
-export function boot(file: string, timeoutMs = 10_000): Promise<BootResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("qemu-system-i386", [
-      "-accel", "tcg", "-kernel", file, "-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot",
-      "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-m", "32",
-    ], { stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [], err: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      const exitCode = status !== null && (status & 1) === 1 ? status >> 1 : null;
-      resolve({ status, exitCode, serial: Buffer.concat(out).toString("latin1"), stderr: Buffer.concat(err).toString(), timedOut });
-    });
-  });
+/** Boots an ELF in QEMU (TCG) with COM1 captured and isa-debug-exit; exitCode = the value written to port 0xf4. */
+export async function boot(file: string, timeoutMs = 10_000): Promise<BootResult> {
+  const r = await runQemu({ kernel: file }, { timeoutMs, memoryMiB: 32 });
+  return { status: r.status, exitCode: r.debugExit, serial: r.serial, stderr: r.stderr, timedOut: r.timedOut };
 }
 
 export async function compileAndBoot(module: Module, name = "image"): Promise<BootResult & { image: Image }> {
