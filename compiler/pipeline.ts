@@ -51,13 +51,17 @@ export function compile(options: CompileOptions): CompileResult {
   if (!lowered.module) return { diagnostics: lowered.diagnostics };
   let module = lowered.module;
   if (verify) time('verify', () => verifyModule(module));
-  if ((options.optimize ?? 2) >= 2) {
-    for (const [name, pass] of PASSES) {
-      module = time(name, () => pass(module));
-      if (verify) time('verify', () => verifyModule(module));
-    }
-  } else {
-    module = removeUnusedFunctions(module);
-  }
+  if ((options.optimize ?? 2) >= 2) module = optimize(module, { verify, time });
+  else module = removeUnusedFunctions(module);
   return { module, diagnostics: [] };
+}
+
+/** Runs the -O2 passes over a lowered Module (in place), the verifier after each when asked. */
+export function optimize(module: ir.Module, options: { verify?: boolean; time?: <T>(phase: string, f: () => T) => T } = {}): ir.Module {
+  const time = options.time ?? (<T>(_: string, f: () => T) => f());
+  for (const [name, pass] of PASSES) {
+    module = time(name, () => pass(module));
+    if (options.verify ?? true) time('verify', () => verifyModule(module));
+  }
+  return module;
 }
