@@ -33,6 +33,12 @@ export const INTRINSICS = {
   lgdt: { args: 1, result: false }, lidt: { args: 1, result: false },
   ltr: { args: 1, result: false }, invlpg: { args: 1, result: false },
   memoryCopy: { args: 3, result: false }, memoryFill: { args: 3, result: false },
+  // added with bytecode format version 2 (append only: the bytecode numbers intrinsics in this order)
+  readFramePointer: { args: 0, result: true },   // ebp: the frame-pointer chain, for backtraces
+  readFlags: { args: 0, result: true },          // eflags
+  invalidOpcode: { args: 0, result: false },     // ud2: raises #UD (fault tests)
+  loadSegments: { args: 2, result: false },      // (codeSelector, dataSelector): reload cs by a far return, ds es fs gs ss
+  divideUnchecked: { args: 2, result: true },    // unsigned div without the zero check: #DE on zero (fault tests)
 } as const;
 export type IntrinsicName = keyof typeof INTRINSICS;
 
@@ -94,8 +100,24 @@ export interface DataSymbol {
   relocations: { offset: number; symbol: string; kind: "data" | "function" }[];
 }
 
+/**
+ * A machine entry point for an interrupt or exception vector: saves every register, calls
+ * `handler(frameAddress)` and returns with iret. When the handler returns a value, that value is the
+ * address of the frame to resume (a context switch); otherwise the same frame is resumed.
+ * Frame layout at frameAddress, low to high: gs fs es ds, edi esi ebp esp(ignored) ebx edx ecx eax
+ * (pushad order), vector, error code (0 when the CPU pushes none), eip cs eflags [esp ss from ring 3].
+ */
+export interface InterruptEntry { name: string; vector: number; handler: string }
+
+/** Addresses only the linker knows; `globalAddress` may name them (see docs/calling-convention.md). */
+export const LINKER_SYMBOLS = ['__image_start', '__image_end', '__stack_bottom', '__stack_top', '__symbol_table'] as const;
+export type LinkerSymbol = typeof LINKER_SYMBOLS[number];
+export const isLinkerSymbol = (name: string): name is LinkerSymbol => (LINKER_SYMBOLS as readonly string[]).includes(name);
+
 export interface Module {
   functions: Function[];
+  /** Interrupt entry points; `functionAddress` and function relocations may name them. */
+  interruptEntries?: InterruptEntry[];
   data: DataSymbol[];
   /** The function the machine enters: called as entry(multibootMagic, multibootInfo) on a fresh stack. */
   entry: string;

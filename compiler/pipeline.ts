@@ -44,9 +44,9 @@ export function compile(options: CompileOptions): CompileResult {
   };
 
   const loaded = time('load+typecheck', () => loadProgram([...options.files, runtime]));
-  if (loaded.diagnostics.length) return { diagnostics: loaded.diagnostics };
+  // The subset rules are syntactic: they are reported together with tsc's errors, in file order.
   const subset = time('subset', () => loaded.files.flatMap(checkSubset));
-  if (subset.length) return { diagnostics: subset };
+  if (loaded.diagnostics.length || subset.length) return { diagnostics: sortDiagnostics([...loaded.diagnostics, ...subset]) };
   const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker, { mode, entry: options.entry ?? (mode === 'program' ? 'main' : 'kmain'), runtimeFile: runtime }));
   if (!lowered.module) return { diagnostics: lowered.diagnostics };
   let module = lowered.module;
@@ -54,6 +54,10 @@ export function compile(options: CompileOptions): CompileResult {
   if ((options.optimize ?? 2) >= 2) module = optimize(module, { verify, time });
   else module = removeUnusedFunctions(module);
   return { module, diagnostics: [] };
+}
+
+function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return list.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
 /** Runs the -O2 passes over a lowered Module (in place), the verifier after each when asked. */

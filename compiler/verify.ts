@@ -5,7 +5,17 @@ import * as ir from './ir.ts';
 export function verifyModule(m: ir.Module): void {
   const problems: string[] = [];
   const functions = new Map(m.functions.map(f => [f.name, f]));
+  const entries = new Set((m.interruptEntries ?? []).map(e => e.name));
+  const codeNames = new Set([...functions.keys(), ...entries]);
   const data = new Set(m.data.map(d => d.name));
+  for (const e of m.interruptEntries ?? []) {
+    if (functions.has(e.name)) problems.push(`interrupt entry '${e.name}' clashes with a function`);
+    if (!Number.isInteger(e.vector) || e.vector < 0 || e.vector > 255) problems.push(`interrupt entry '${e.name}': vector ${e.vector} outside 0..255`);
+    const handler = functions.get(e.handler);
+    if (!handler) problems.push(`interrupt entry '${e.name}': unknown handler '${e.handler}'`);
+    else if (handler.params !== 1) problems.push(`interrupt entry '${e.name}': handler '${e.handler}' must take one parameter (the frame address)`);
+  }
+  if (entries.size !== (m.interruptEntries ?? []).length) problems.push('duplicate interrupt entry names');
   if (functions.size !== m.functions.length) problems.push('duplicate function names');
   if (data.size !== m.data.length) problems.push('duplicate data symbol names');
   if (!functions.has(m.entry)) problems.push(`entry '${m.entry}' is not a function`);
@@ -14,7 +24,7 @@ export function verifyModule(m: ir.Module): void {
     if (d.section !== 'bss' && (!d.bytes || d.bytes.length !== d.size)) problems.push(`data '${d.name}': bytes do not match size`);
     for (const r of d.relocations) {
       if (r.offset < 0 || r.offset + 4 > d.size) problems.push(`data '${d.name}': relocation outside the symbol`);
-      if (r.kind === 'function' ? !functions.has(r.symbol) : !data.has(r.symbol)) problems.push(`data '${d.name}': relocation to unknown ${r.kind} '${r.symbol}'`);
+      if (r.kind === 'function' ? !codeNames.has(r.symbol) : !data.has(r.symbol)) problems.push(`data '${d.name}': relocation to unknown ${r.kind} '${r.symbol}'`);
     }
   }
   for (const f of m.functions) {
@@ -38,8 +48,8 @@ export function verifyModule(m: ir.Module): void {
         switch (i.op) {
           case 'const': if (i.value !== (i.value | 0)) problems.push(`${where(b)}: const ${i.value} is not an int32`); break;
           case 'load': case 'store': if (![1, 2, 4].includes(i.width)) problems.push(`${where(b)}: bad width ${i.width}`); break;
-          case 'globalAddress': if (!data.has(i.symbol)) problems.push(`${where(b)}: unknown data symbol '${i.symbol}'`); break;
-          case 'functionAddress': if (!functions.has(i.func)) problems.push(`${where(b)}: unknown function '${i.func}'`); break;
+          case 'globalAddress': if (!data.has(i.symbol) && !ir.isLinkerSymbol(i.symbol)) problems.push(`${where(b)}: unknown data symbol '${i.symbol}'`); break;
+          case 'functionAddress': if (!codeNames.has(i.func)) problems.push(`${where(b)}: unknown function '${i.func}'`); break;
           case 'slotAddress': if (i.slot < 0 || i.slot >= f.slots.length) problems.push(`${where(b)}: unknown slot ${i.slot}`); break;
           case 'call': {
             const callee = functions.get(i.func);

@@ -4,7 +4,7 @@
 // index in range, every named function/data symbol exists (calls match the callee's parameter count
 // and return kind), intrinsic arities match ir.ts, integers are in range, entry and trapHandler exist.
 
-import { INTRINSICS, type Function, type Instr, type Module, type Terminator } from "../ir.ts";
+import { INTRINSICS, isLinkerSymbol, type Function, type Instr, type Module, type Terminator } from "../ir.ts";
 import { BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, RELOCATION_KINDS, UNARY_OPS } from "./format.ts";
 
 const isInt32 = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= -0x80000000 && x <= 0x7fffffff;
@@ -23,6 +23,14 @@ export function checkModule(module: Module): void {
     if (functions.has(func.name)) fail(`function ${func.name}`, "defined twice");
     functions.set(func.name, func);
   }
+  const entryNames = new Set<string>();
+  for (const entry of module.interruptEntries ?? []) {
+    if (functions.has(entry.name) || entryNames.has(entry.name)) fail(`interrupt entry ${entry.name}`, "defined twice");
+    if (!isU32(entry.vector) || entry.vector > 255) fail(`interrupt entry ${entry.name}`, `vector ${entry.vector} outside 0..255`);
+    if (functions.get(entry.handler)?.params !== 1) fail(`interrupt entry ${entry.name}`, `handler ${entry.handler} is not a function of one parameter`);
+    entryNames.add(entry.name);
+  }
+  const isCode = (name: string): boolean => functions.has(name) || entryNames.has(name);
   const dataNames = new Set<string>();
   for (const symbol of module.data) {
     if (typeof symbol.name !== "string") fail("data symbol", "name is not a string");
@@ -45,12 +53,12 @@ export function checkModule(module: Module): void {
       if (!isU32(relocation.offset) || relocation.offset + 4 > symbol.size) {
         fail(where, `relocation at offset ${relocation.offset} does not fit in ${symbol.size} bytes`);
       }
-      const known = relocation.kind === "data" ? dataNames.has(relocation.symbol) : functions.has(relocation.symbol);
+      const known = relocation.kind === "data" ? dataNames.has(relocation.symbol) : isCode(relocation.symbol);
       if (!known) fail(where, `relocation names unknown ${relocation.kind} symbol ${relocation.symbol}`);
     }
   }
 
-  for (const func of module.functions) checkFunction(func, functions, dataNames, fail);
+  for (const func of module.functions) checkFunction(func, functions, dataNames, isCode, fail);
 
   const entry = functions.get(module.entry);
   if (!entry) fail("module", `entry function ${module.entry} is not defined`);
@@ -63,6 +71,7 @@ function checkFunction(
   func: Function,
   functions: Map<string, Function>,
   dataNames: Set<string>,
+  isCode: (name: string) => boolean,
   fail: (where: string, message: string) => never,
 ): void {
   const here = `function ${func.name}`;
@@ -79,7 +88,7 @@ function checkFunction(
     if (block.id !== blockIndex) fail(here, `block at index ${blockIndex} has id ${block.id}`);
     block.instrs.forEach((instr, instrIndex) => {
       const where = `${here}, block ${blockIndex}, instruction ${instrIndex} (${instr.op})`;
-      checkInstr(instr, func, functions, dataNames, (message) => fail(where, message));
+      checkInstr(instr, func, functions, dataNames, isCode, (message) => fail(where, message));
     });
     checkTerminator(block.term, func, (message) => fail(`${here}, block ${blockIndex}, terminator (${block.term.op})`, message));
   });
@@ -90,6 +99,7 @@ function checkInstr(
   func: Function,
   functions: Map<string, Function>,
   dataNames: Set<string>,
+  isCode: (name: string) => boolean,
   fail: (message: string) => never,
 ): void {
   const reg = (name: string, vreg: unknown): void => {
@@ -128,11 +138,11 @@ function checkInstr(
       return;
     case "globalAddress":
       reg("dst", instr.dst);
-      if (!dataNames.has(instr.symbol)) fail(`unknown data symbol ${instr.symbol}`);
+      if (!dataNames.has(instr.symbol) && !isLinkerSymbol(instr.symbol)) fail(`unknown data symbol ${instr.symbol}`);
       return;
     case "functionAddress":
       reg("dst", instr.dst);
-      if (!functions.has(instr.func)) fail(`unknown function ${instr.func}`);
+      if (!isCode(instr.func)) fail(`unknown function ${instr.func}`);
       return;
     case "slotAddress":
       reg("dst", instr.dst);

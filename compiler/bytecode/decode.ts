@@ -5,7 +5,7 @@
 import type { Block, DataSymbol, FrameSlot, Function, Instr, Module, SourceLocation, Terminator, TrapKind, Width } from "../ir.ts";
 import { checkModule } from "./check.ts";
 import {
-  BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, FORMAT_VERSION, FUNCTION_HAS_LOCATION,
+  BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, READABLE_VERSIONS, FUNCTION_HAS_LOCATION,
   FUNCTION_RETURNS_VALUE, INTRINSIC_NAMES, MAGIC, OP_BINARY_BASE, OP_CALL, OP_CALL_INDIRECT,
   OP_CALL_INDIRECT_VOID, OP_CALL_VOID, OP_CONST, OP_COPY, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS,
   OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE, OP_SLOT_ADDRESS, OP_STORE_BASE, OP_TRAP, OP_UNARY_BASE,
@@ -86,8 +86,8 @@ export function decodeModule(bytes: Uint8Array): Module {
   }
   header.position = MAGIC.length;
   const version = header.u16();
-  if (version !== FORMAT_VERSION) {
-    throw new BytecodeFormatError(`unsupported DNBC format version ${version} (this decoder reads version ${FORMAT_VERSION})`);
+  if (!(READABLE_VERSIONS as readonly number[]).includes(version)) {
+    throw new BytecodeFormatError(`unsupported DNBC format version ${version} (this decoder reads versions ${READABLE_VERSIONS.join(', ')})`);
   }
 
   const decoder = new Decoder();
@@ -107,6 +107,12 @@ export function decodeModule(bytes: Uint8Array): Module {
       case SECTION_MODULE:
         module.entry = decoder.string(r);
         module.trapHandler = decoder.string(r);
+        if (version >= 2) {
+          const count = r.uleb();
+          const entries = [];
+          for (let i = 0; i < count; i++) entries.push({ name: decoder.string(r), vector: r.uleb(), handler: decoder.string(r) });
+          if (entries.length) module.interruptEntries = entries;
+        }
         break;
     }
     if (!r.atEnd) r.fail(`section ${id} has ${header.position + length - r.position} unread bytes at its end`);

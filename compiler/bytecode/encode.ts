@@ -113,6 +113,10 @@ export function encodeModule(module: Module, options: EncodeOptions = {}): Uint8
   const moduleInfo = new ByteWriter();
   moduleInfo.uleb(strings.index(module.entry));
   moduleInfo.uleb(strings.index(module.trapHandler));
+  // version 2: interrupt entries (name, vector, handler)
+  const entries = module.interruptEntries ?? [];
+  moduleInfo.uleb(entries.length);
+  for (const e of entries) { moduleInfo.uleb(strings.index(e.name)); moduleInfo.uleb(e.vector); moduleInfo.uleb(strings.index(e.handler)); }
 
   const stringSection = new ByteWriter();
   const utf8 = new TextEncoder();

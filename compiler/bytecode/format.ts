@@ -6,7 +6,9 @@ import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) and 2. */
+export const READABLE_VERSIONS = [1, 2] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -62,6 +64,8 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
   "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh",
   "readCr0", "writeCr0", "readCr2", "readCr3", "writeCr3", "readCr4", "writeCr4",
   "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill",
+  // version 2
+  "readFramePointer", "readFlags", "invalidOpcode", "loadSegments", "divideUnchecked",
 ];
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");

@@ -126,6 +126,8 @@ const X_READ_CR0 = intrinsicId("readCr0"), X_WRITE_CR0 = intrinsicId("writeCr0")
 const X_READ_CR3 = intrinsicId("readCr3"), X_WRITE_CR3 = intrinsicId("writeCr3");
 const X_READ_CR4 = intrinsicId("readCr4"), X_WRITE_CR4 = intrinsicId("writeCr4");
 const X_MEMORY_COPY = intrinsicId("memoryCopy"), X_MEMORY_FILL = intrinsicId("memoryFill");
+const X_READ_FRAME_POINTER = intrinsicId("readFramePointer"), X_READ_FLAGS = intrinsicId("readFlags");
+const X_INVALID_OPCODE = intrinsicId("invalidOpcode"), X_DIVIDE_UNCHECKED = intrinsicId("divideUnchecked");
 
 const hex32 = (x: number): string => "0x" + (x >>> 0).toString(16).padStart(8, "0");
 const alignUp = (x: number, align: number): number => Math.ceil(x / align) * align;
@@ -200,6 +202,12 @@ export class Machine {
       this.symbolAddresses.set(symbol.name, address);
       address += symbol.size;
     }
+    // Linker symbols (ir.ts LINKER_SYMBOLS): an empty symbol table (count 0) after the data, the image's bounds.
+    address = alignUp(address, 4);
+    this.symbolAddresses.set("__symbol_table", address);
+    address += 4;
+    this.symbolAddresses.set("__image_start", options.dataBase ?? DEFAULT_DATA_BASE);
+    this.symbolAddresses.set("__image_end", alignUp(address, 4096));
     const dataEnd = address;
     this.stackLimit = Math.max(alignUp(dataEnd, 16), infoAddress + MULTIBOOT_INFO_SIZE);
     if (this.stackLimit + 0x1000 > memorySize) {
@@ -216,6 +224,8 @@ export class Machine {
       }
     }
     this.memory.fill(0, infoAddress, infoAddress + MULTIBOOT_INFO_SIZE); // flags = 0: no optional fields
+    this.symbolAddresses.set("__stack_bottom", this.stackLimit);
+    this.symbolAddresses.set("__stack_top", memorySize);
 
     functions.forEach((func, index) => this.layoutFrame(func, index));
     this.predecode();
@@ -230,7 +240,10 @@ export class Machine {
 
   /** The value functionAddress gives for a function. */
   functionAddress(name: string): number {
-    const index = this.functionIndices.get(name);
+    let index = this.functionIndices.get(name);
+    // Interrupt entries get addresses after the functions; they cannot be called from here.
+    const entry = this.module.interruptEntries?.findIndex(e => e.name === name) ?? -1;
+    if (index === undefined && entry >= 0) index = this.module.functions.length + entry;
     if (index === undefined) throw new Error(`no function ${name}`);
     return (FUNCTION_ADDRESS_BASE + 16 * index) | 0;
   }
@@ -660,7 +673,13 @@ export class Machine {
         this.memory.fill(a1 & 0xff, destination, destination + length);
         return 0;
       }
-      default: return 0; // cli, sti, pause, lgdt, lidt, ltr, invlpg: no effect here
+      case X_READ_FRAME_POINTER: return 0;       // no machine frame chain here: a backtrace ends at once
+      case X_READ_FLAGS: return 0x2;             // reserved bit 1 set, interrupts off
+      case X_INVALID_OPCODE: throw new InterpreterError(`invalid opcode (ud2), in function ${this.functionName()}`);
+      case X_DIVIDE_UNCHECKED:
+        if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
+        return ((a0 >>> 0) / (a1 >>> 0)) | 0;
+      default: return 0; // cli, sti, pause, lgdt, lidt, ltr, invlpg, loadSegments: no effect here
     }
   }
 

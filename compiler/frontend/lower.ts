@@ -1051,6 +1051,7 @@ class Lowering {
 
   intOperand(node: ts.Expression, op: string, expected?: DType): Value & { type: IntType } {
     const v = this.lowerExpression(node, expected);
+    if (v.type.kind === 'string') this.error(node, 'DSL1010', op === '+' ? 'strings cannot be concatenated: print the parts one by one' : `operator '${op}' does not apply to strings`);
     if (v.type.kind !== 'int') this.error(node, 'DSL2001', `operator '${op}' needs integers, got ${typeName(v.type)}`);
     return v as Value & { type: IntType };
   }
@@ -1373,7 +1374,8 @@ class Lowering {
           const f = this.field(object.type.def, callee);
           if (f.type.kind === 'function') return this.callIndirect(call, f.type.signature, this.loadMemory(f.type, object.reg, f.offset));
         }
-        this.error(callee.name, 'DSL1007', `'${callee.name.text}' is not a method of ${typeName(object.type)}${object.type.kind === 'string' ? ' (only length and charCodeAt)' : ''}`);
+        if (object.type.kind === 'string') this.error(callee.name, 'DSL1010', `string method '${callee.name.text}' is not supported: strings have only length and charCodeAt`);
+        this.error(callee.name, 'DSL1007', `'${callee.name.text}' is not a method of ${typeName(object.type)}`);
       }
     }
     const e = ts.isIdentifier(callee) || ts.isPropertyAccessExpression(callee) ? this.entityOf(callee) : undefined;

@@ -51,7 +51,7 @@ export function eliminateDeadCode(m: ir.Module): ir.Module {
 export function removeUnusedFunctions(m: ir.Module): ir.Module {
   const byName = new Map(m.functions.map(f => [f.name, f]));
   const live = new Set<string>();
-  const work = [m.entry, m.trapHandler];
+  const work = [m.entry, m.trapHandler, ...(m.interruptEntries ?? []).map(e => e.handler)];
   for (const d of m.data) for (const r of d.relocations) if (r.kind === 'function') work.push(r.symbol);
   while (work.length) {
     const name = work.pop()!;

@@ -115,7 +115,23 @@ test("bad magic is rejected", (t) => {
 test("an unknown format version is rejected", (t) => {
   const bytes = encodeModule(everythingModule());
   bytes[4] = FORMAT_VERSION + 1;
-  rejects(t, bytes, /unsupported DNBC format version 2/);
+  rejects(t, bytes, new RegExp(`unsupported DNBC format version ${FORMAT_VERSION + 1}`));
+});
+
+test("version 2 carries interrupt entries; version 1 bytes (without them) still decode", (t) => {
+  const base = everythingModule();
+  const handler = new FunctionBuilder("onInterrupt", 1, false);
+  handler.ret();
+  const module = { ...base, functions: [...base.functions, handler.build()], interruptEntries: [{ name: "__interrupt_14_onInterrupt", vector: 14, handler: "onInterrupt" }] };
+  t.deepEqual(decodeModule(encodeModule(module)).interruptEntries, module.interruptEntries);
+  // A version-1 module: same bytes minus the trailing entry count of the module section.
+  const plain = encodeModule(base);
+  const v1 = plain.slice(0, plain.length - 1);
+  v1[4] = 1;
+  // the module section ends the file: id, length, entry, trapHandler (one byte each here)
+  t.is(v1[v1.length - 3], 3);
+  v1[v1.length - 3] = 2;
+  t.deepEqual(decodeModule(v1).functions, base.functions);
 });
 
 test("every truncation of a module is rejected cleanly", (t) => {
