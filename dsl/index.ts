@@ -102,6 +102,30 @@ export function store32(_address: u32, _value: u32): void { machineOnly("store32
 export function memoryCopy(_destination: u32, _source: u32, _length: u32): void { machineOnly("memoryCopy"); }
 /** Sets `length` bytes at `destination` to `value`. */
 export function memoryFill(_destination: u32, _value: u8, _length: u32): void { machineOnly("memoryFill"); }
+/** ebp of the calling function: [ebp] holds its caller's ebp, [ebp + 4] its return address. */
+export function readFramePointer(): u32 { return machineOnly("readFramePointer"); }
+export function readFlags(): u32 { return machineOnly("readFlags"); }
+/** Executes ud2: raises the invalid-opcode exception (#UD). */
+export function invalidOpcode(): void { machineOnly("invalidOpcode"); }
+/** Loads ds, es, fs, gs, ss with `dataSelector` and cs with `codeSelector` (a far return). */
+export function loadSegments(_codeSelector: u16, _dataSelector: u16): void { machineOnly("loadSegments"); }
+/** Unsigned division with no zero check: a zero divisor raises the divide-error exception (#DE). */
+export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return machineOnly("divideUnchecked"); }
+
+// ---- linking and interrupts (compiled code only) ----------------------------------------------------
+/** Addresses the linker fixes: the image's bounds, the boot stack, the embedded symbol table. */
+export function linkerAddress(_name: "imageStart" | "imageEnd" | "stackBottom" | "stackTop" | "symbolTable"): u32 { return machineOnly("linkerAddress"); }
+/** The string whose bytes start at `address` (its u32 length stored just before), e.g. a symbol name. */
+export function stringAt(_address: u32): string { return machineOnly("stringAt"); }
+/**
+ * The address of a compiler-generated entry stub for `vector` (a constant): it saves every register,
+ * calls `handler(frameAddress)` and returns with iret (see docs/calling-convention.md for the frame).
+ * A handler returning u32 resumes the frame at that address instead (a context switch).
+ */
+export function interruptEntry(_handler: (frame: u32) => void | u32, _vector: number): u32 { return machineOnly("interruptEntry"); }
+/** The address of a table of 256 u32 entry-stub addresses, one per vector, all calling `handler`. */
+export function interruptEntryTable(_handler: (frame: u32) => void | u32): u32 { return machineOnly("interruptEntryTable"); }
+
 /** Ends the program (or the machine, in QEMU via isa-debug-exit) with `status`. */
 export function exit(status: i32): never { process.exit(status & 255); }
 

@@ -59,6 +59,8 @@ class Lowering {
   layingOut = new Set<ts.ClassDeclaration>();
   startupStores: { symbol: string; offset: number; value: number }[] = []; // length words of bss arrays
   runtime = new Map<string, Entity & { kind: 'function' }>();
+  interruptEntries = new Map<string, ir.InterruptEntry>();   // by name
+  interruptTables = new Map<string, string>();               // handler -> table data symbol
   // per function
   fb!: FunctionBuilder;
   currentFunction!: Entity & { kind: 'function' };
@@ -84,7 +86,10 @@ class Lowering {
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       const trap = this.runtimeFunction('trap', this.files[0]);
       return {
-        module: { functions: this.functions, data: this.data, entry: '__start', trapHandler: trap.irName },
+        module: {
+          functions: this.functions, data: this.data, entry: '__start', trapHandler: trap.irName,
+          ...(this.interruptEntries.size ? { interruptEntries: [...this.interruptEntries.values()] } : {}),
+        },
         diagnostics: [],
       };
     } catch (e) {
@@ -1423,6 +1428,22 @@ class Lowering {
     return { type: t, reg: result };
   }
 
+  /** The handler of an interrupt entry: a top-level function (frame: u32): void, or (frame: u32): u32 to switch frames. */
+  interruptHandler(node: ts.Expression): string {
+    const e = this.entityOf(node);
+    if (e?.kind !== 'function') this.error(node, 'DSL2001', 'an interrupt handler must be a top-level function');
+    const sig = e.signature;
+    if (sig.params.length !== 1 || !isInt(sig.params[0]) || sig.params[0].bits !== 32 || !(sig.result.kind === 'void' || (isInt(sig.result) && sig.result.bits === 32)))
+      this.error(node, 'DSL2001', `interrupt handler '${e.name}' must be declared (frame: u32): void, or (frame: u32): u32 to resume another frame`);
+    return e.irName;
+  }
+
+  interruptStub(handler: string, vector: number): string {
+    const name = `__interrupt_${vector}_${handler}`;
+    if (!this.interruptEntries.has(name)) this.interruptEntries.set(name, { name, vector, handler });
+    return name;
+  }
+
   callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
     this.arity(call, signature.params.length);
     const args = call.arguments.map((a, i) => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`));
@@ -1500,6 +1521,35 @@ class Lowering {
         return { type: U32, reg: v.reg };
       }
       case 'structArray': this.error(call, 'DSL1009', 'structArray() is only supported as the initializer of a variable');
+      case 'linkerAddress': {
+        this.arity(call, 1);
+        const arg = call.arguments[0];
+        const names: Record<string, string> = { imageStart: '__image_start', imageEnd: '__image_end', stackBottom: '__stack_bottom', stackTop: '__stack_top', symbolTable: '__symbol_table' };
+        if (!ts.isStringLiteral(arg) || !names[arg.text]) this.error(arg, 'DSL2001', `linkerAddress() takes one of ${Object.keys(names).map(n => `"${n}"`).join(', ')}`);
+        return { type: U32, reg: this.globalAddress(names[arg.text]) };
+      }
+      case 'stringAt': { this.arity(call, 1); return { type: STRING, reg: intArg(0, U32) }; }
+      case 'interruptEntry': {
+        this.arity(call, 2);
+        const handler = this.interruptHandler(call.arguments[0]);
+        const vector = this.tryConstant(call.arguments[1]);
+        if (!vector || vector.value < 0 || vector.value > 255) this.error(call.arguments[1], 'DSL2011', 'interruptEntry() needs a constant vector 0..255 (the stub depends on whether the CPU pushes an error code)');
+        const dst = fb.newReg();
+        fb.emit({ op: 'functionAddress', dst, func: this.interruptStub(handler, vector.value) });
+        return { type: U32, reg: dst };
+      }
+      case 'interruptEntryTable': {
+        this.arity(call, 1);
+        const handler = this.interruptHandler(call.arguments[0]);
+        let symbol = this.interruptTables.get(handler);
+        if (!symbol) {
+          symbol = this.uniqueName(`__interrupt_table_${handler}`);
+          const relocations = Array.from({ length: 256 }, (_, v) => ({ offset: 4 * v, symbol: this.interruptStub(handler, v), kind: 'function' as const }));
+          this.data.push({ name: symbol, section: 'rodata', align: 4, size: 1024, bytes: new Uint8Array(1024), relocations });
+          this.interruptTables.set(handler, symbol);
+        }
+        return { type: U32, reg: this.globalAddress(symbol) };
+      }
       case 'load8': case 'load16': case 'load32': {
         this.arity(call, 1);
         const width = (name === 'load8' ? 1 : name === 'load16' ? 2 : 4) as ir.Width;

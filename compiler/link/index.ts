@@ -6,11 +6,11 @@
 // both encodings have identical sizes (checked).
 
 import type { Instruction } from "iced-x86";
-import type { Module } from "../ir.ts";
+import { isLinkerSymbol, type DataSymbol, type LinkerSymbol, type Module } from "../ir.ts";
 import { lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule } from "../x86/index.ts";
 import { encodeText } from "./encode.ts";
 import { writeElf32, type ElfSection, type ElfSegment, type ElfSymbol } from "./elf.ts";
-import { layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout } from "./layout.ts";
+import { alignUp, layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout } from "./layout.ts";
 import { multibootHeader } from "./multiboot.ts";
 import { renderListing } from "./listing.ts";
 
@@ -22,6 +22,37 @@ export const STACK_TOP_SYMBOL = "__stack_top";
 export const STACK_BOTTOM_SYMBOL = "__stack_bottom";
 export const IMAGE_END_SYMBOL = "__image_end";
 export const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
+export const SYMBOL_TABLE_SYMBOL = "__symbol_table";
+
+/**
+ * The symbol table the kernel reads to symbolize backtraces (docs/calling-convention.md):
+ *   u32 count; count x { u32 address, u32 size, u32 name } sorted by address; then the names, each
+ *   as a DSL string: u32 length, the bytes, a 0 byte; `name` points at the bytes (the length is at name - 4).
+ */
+function symbolTable(functions: Map<string, { address: number; size: number }>): { size: number; bytes(base: number): Uint8Array } {
+  const entries = [...functions].sort((a, b) => a[1].address - b[1].address);
+  const names = entries.map(([name]) => Buffer.from(name, "latin1"));
+  const headerSize = 4 + 12 * entries.length;
+  const size = headerSize + names.reduce((n, b) => n + alignUp(4 + b.length + 1, 4), 0);
+  return {
+    size,
+    bytes(base: number): Uint8Array {
+      const bytes = new Uint8Array(size);
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, entries.length, true);
+      let at = headerSize;
+      entries.forEach(([, f], i) => {
+        view.setUint32(4 + 12 * i, f.address >>> 0, true);
+        view.setUint32(8 + 12 * i, f.size >>> 0, true);
+        view.setUint32(12 + 12 * i, (base + at + 4) >>> 0, true);
+        view.setUint32(at, names[i].length, true);
+        bytes.set(names[i], at + 4);
+        at += alignUp(4 + names[i].length + 1, 4);
+      });
+      return bytes;
+    },
+  };
+}
 
 export interface CompileOptions {
   /** Bytes of boot stack reserved at the end of .bss (default 64 KiB; multiple of 16). */
@@ -68,8 +99,14 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   }
   const textEnd = textAddress + first.text.bytes.length;
 
+  // ---- the embedded symbol table (for symbolized backtraces), laid out in .rodata ----
+  const table = symbolTable(functionAddresses);
+  const tableSymbol: DataSymbol = { name: SYMBOL_TABLE_SYMBOL, section: "rodata", align: 4, size: table.size, bytes: new Uint8Array(table.size), relocations: [] };
+  const linked: Module = { ...module, data: [...module.data, tableSymbol] };
+
   // ---- data layout ----
-  const layout: DataLayout = layoutData(module, textEnd, stackSize);
+  const layout: DataLayout = layoutData(linked, textEnd, stackSize);
+  tableSymbol.bytes = table.bytes(layout.addresses.get(SYMBOL_TABLE_SYMBOL)!);
   for (const name of layout.addresses.keys()) {
     if (functionAddresses.has(name)) throw new Error(`link: symbol '${name}' is both a function and a data symbol`);
   }
@@ -78,12 +115,17 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
     if (!f) throw new Error(`link: unknown function '${name}'`);
     return f.address;
   };
-  fillData(module, layout, functionAddress);
+  fillData(linked, layout, functionAddress);
+  const linkerSymbols: Record<LinkerSymbol, number> = {
+    __image_start: TEXT_SEGMENT_ADDRESS, __image_end: layout.imageEnd,
+    __stack_bottom: layout.stackBottom, __stack_top: layout.stackTop,
+    __symbol_table: layout.addresses.get(SYMBOL_TABLE_SYMBOL)!,
+  };
 
   // ---- pass 2: final addresses ----
   const resolver: AddressResolver = {
     dataAddress: (name) => {
-      const a = layout.addresses.get(name);
+      const a = isLinkerSymbol(name) ? linkerSymbols[name] : layout.addresses.get(name);
       if (a === undefined) throw new Error(`link: unknown data symbol '${name}'`);
       return a;
     },
@@ -113,7 +155,7 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   addSymbol(MULTIBOOT_HEADER_SYMBOL, TEXT_SEGMENT_ADDRESS, 12, "object", ".multiboot");
   for (const [name, f] of functionAddresses) addSymbol(name, f.address, f.size, "func", ".text");
   const sectionOf = { rodata: ".rodata", data: ".data", bss: ".bss" } as const;
-  for (const sym of module.data) addSymbol(sym.name, layout.addresses.get(sym.name)!, sym.size, "object", sectionOf[sym.section]);
+  for (const sym of linked.data) addSymbol(sym.name, layout.addresses.get(sym.name)!, sym.size, "object", sectionOf[sym.section]);
   addSymbol(STACK_BOTTOM_SYMBOL, layout.stackBottom, layout.stackSize, "object", ".bss");
   addSymbol(STACK_TOP_SYMBOL, layout.stackTop, 0, "notype", ".bss");
   addSymbol(IMAGE_END_SYMBOL, layout.imageEnd, 0, "notype", ".bss");

@@ -12,7 +12,7 @@
 
 import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
-  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width,
+  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
 import { INTRINSICS, TRAP_DIVIDE_BY_ZERO } from "../ir.ts";
 import { Emitter, type Label } from "./emitter.ts";
@@ -270,10 +270,43 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   readCr3: readControl(Register.CR3), writeCr3: writeControl(Register.CR3),
   readCr4: readControl(Register.CR4), writeCr4: writeControl(Register.CR4),
   lgdt: memoryOperandOf(Code.Lgdt_m1632), lidt: memoryOperandOf(Code.Lidt_m1632), // [eax] -> 6-byte limit:base
-  ltr: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Ltr_rm16, Register.AX)); },
+  ltr: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Ltr_r32m16, Register.EAX)); }, // 0F 00 /3 with a 32-bit register: no 66 prefix
   invlpg: memoryOperandOf(Code.Invlpg_m),
   memoryCopy, memoryFill,
+  // ebp of the calling function: [ebp] is its caller's ebp, [ebp + 4] its return address (backtraces)
+  readFramePointer: (cx, _a, dst) => { cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EAX, Register.EBP)); defIf(cx, dst, Register.EAX); },
+  readFlags: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Pushfd)); cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX)); defIf(cx, dst, Register.EAX); },
+  invalidOpcode: bare(Code.Ud2),
+  loadSegments: lowerLoadSegments,
+  // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")
+  divideUnchecked: (cx, [a, b], dst) => {
+    cx.use(a, Register.EAX);
+    cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
+    cx.emit(Instruction.createMem(Code.Div_rm32, cx.home(b)));
+    defIf(cx, dst, Register.EAX);
+  },
 };
+
+/**
+ * loadSegments(code, data): ds es fs gs ss <- data; cs <- code by a far return (SDM Vol. 3, 3.4.3:
+ * cs can only change through a far transfer). `call next` pushes the address of the `jmp` after it;
+ * `retf` at `next` pops that address and the selector pushed before, landing on the `jmp` with the new cs.
+ */
+function lowerLoadSegments(cx: FunctionContext, [code, data]: VReg[]): void {
+  const e = cx.e;
+  cx.use(data, Register.EAX);
+  for (const segment of [Register.DS, Register.ES, Register.FS, Register.GS, Register.SS]) {
+    cx.emit(Instruction.createRegReg(Code.Mov_Sreg_r32m16, segment, Register.EAX));
+  }
+  cx.use(code, Register.ECX);
+  const next = e.fresh(), done = e.fresh();
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.ECX));
+  e.branch(Code.Call_rel32_32, next);
+  e.branch(Code.Jmp_rel32_32, done);
+  e.bind(next);
+  cx.emit(Instruction.create(Code.Retfd));
+  e.bind(done);
+}
 
 // ---- instructions --------------------------------------------------------------------------------
 
@@ -413,6 +446,43 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
   return { name: START_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 };
 }
 
+// ---- interrupt entries ---------------------------------------------------------------------------
+// The CPU pushes an error code for these vectors only (SDM Vol. 3, Table 6-1 "Protected-Mode
+// Exceptions and Interrupts": #DF 8, #TS 10, #NP 11, #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30).
+export const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+/**
+ * One entry stub: make the frame uniform (a 0 error code where the CPU pushes none, then the vector),
+ * pushad and the data segments, load ds/es/fs/gs from ss (the kernel's data selector, also after a
+ * change of privilege, where the CPU loads ss from the TSS), call handler(frame) on a 16-aligned stack,
+ * then resume the frame the handler returned (or the same one), popping everything and iret.
+ */
+function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, functionLabels: Map<string, Label>): LoweredFunction {
+  const startIndex = e.nextIndex;
+  const handler = module.functions.find(f => f.name === entry.handler);
+  if (!handler) throw new Error(`x86 lowering: interrupt entry ${entry.name}: unknown handler '${entry.handler}'`);
+  e.bind(functionLabels.get(entry.name)!);
+  if (!VECTORS_WITH_ERROR_CODE.has(entry.vector)) e.emit(Instruction.createI32(Code.Pushd_imm8, 0));
+  e.emit(Instruction.createI32(entry.vector < 128 ? Code.Pushd_imm8 : Code.Pushd_imm32, entry.vector));
+  e.emit(Instruction.create(Code.Pushad));
+  for (const [push, segment] of [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS], [Code.Pushd_GS, Register.GS]] as const) e.emit(Instruction.createReg(push, segment));
+  e.emit(Instruction.createRegReg(Code.Mov_r32m16_Sreg, Register.EAX, Register.SS));
+  for (const segment of [Register.DS, Register.ES, Register.FS, Register.GS]) e.emit(Instruction.createRegReg(Code.Mov_Sreg_r32m16, segment, Register.EAX));
+  e.emit(Instruction.create(Code.Cld));
+  e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBX, Register.ESP));   // ebx = frame (callee-saved across the call)
+  e.emit(Instruction.createRegI32(Code.And_rm32_imm8, Register.ESP, -16));           // the compiled code wants esp 16-aligned at calls
+  e.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, 12));
+  e.emit(Instruction.createReg(Code.Push_r32, Register.EBX));
+  e.branch(Code.Call_rel32_32, functionLabels.get(entry.handler)!);
+  if (handler.returnsValue) e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBX, Register.EAX)); // the frame to resume
+  e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.ESP, Register.EBX));
+  for (const [pop, segment] of [[Code.Popd_GS, Register.GS], [Code.Popd_FS, Register.FS], [Code.Popd_ES, Register.ES], [Code.Popd_DS, Register.DS]] as const) e.emit(Instruction.createReg(pop, segment));
+  e.emit(Instruction.create(Code.Popad));
+  e.emit(Instruction.createRegI32(Code.Add_rm32_imm8, Register.ESP, 8));             // vector and error code
+  e.emit(Instruction.create(Code.Iretd));
+  return { name: entry.name, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 };
+}
+
 // ---- module --------------------------------------------------------------------------------------
 
 /** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
@@ -420,12 +490,13 @@ export function lowerModule(module: Module, addresses: AddressResolver): Lowered
   const e = new Emitter();
   const functionLabels = new Map<string, Label>();
   functionLabels.set(START_SYMBOL, e.fresh());
-  for (const f of module.functions) {
+  for (const f of [...module.functions, ...(module.interruptEntries ?? [])]) {
     if (functionLabels.has(f.name)) throw new Error(`x86 lowering: function '${f.name}' defined twice (or clashes with ${START_SYMBOL})`);
     functionLabels.set(f.name, e.fresh());
   }
   if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
   const functions = [lowerStart(e, module, functionLabels, addresses)];
   for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses));
+  for (const entry of module.interruptEntries ?? []) functions.push(lowerInterruptEntry(e, module, entry, functionLabels));
   return { instructions: e.finish(), functions };
 }
