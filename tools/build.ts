@@ -18,7 +18,10 @@ export const KERNEL_RUNTIME = join(ROOT, 'kernel-src', 'runtime.ts');
 /** Standalone programs get a 1 MiB stack (deep recursion at -O0); .bss costs no file size. */
 export const PROGRAM_STACK_SIZE = 1 << 20;
 
-export function programImage(module: ir.Module): Image { return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE }); }
+/** -O0 keeps every value in its frame home (for debugging); -O2 allocates registers. */
+export function programImage(module: ir.Module, optimize: 0 | 2 = 2): Image {
+  return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE, registerAllocation: optimize >= 2 });
+}
 
 /** Compiles DSL files to a Module or throws CompileError with the diagnostics. */
 export function compileOrThrow(options: CompileOptions): ir.Module {
@@ -32,7 +35,7 @@ export interface BuiltImage { module: ir.Module; image: Image; elfPath: string; 
 /** Compiles and links; writes NAME.elf to `imagesDir`, NAME.lst and NAME.ir to `outDir`. */
 export function buildImage(name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
   const module = compileOrThrow(options);
-  const image = compileToImage(module);
+  const image = compileToImage(module, { registerAllocation: (options.optimize ?? 2) >= 2 });
   mkdirSync(imagesDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const elfPath = join(imagesDir, `${name}.elf`), listingPath = join(outDir, `${name}.lst`), irPath = join(outDir, `${name}.ir`);

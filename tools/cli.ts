@@ -113,7 +113,7 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
     if (r.stop === 'error') { process.stdout.write(parseProgramSerial(r.serial).stdout); console.error(`interpreter: ${r.error}`); return 101; }
     serial = r.serial;
   } else {
-    const image = programImage(result.module);
+    const image = programImage(result.module, o.optimize);
     const dir = mkdtempSync(join(tmpdir(), 'denali-run-'));
     try {
       const elf = join(dir, 'program.elf');

@@ -57,6 +57,8 @@ function symbolTable(functions: Map<string, { address: number; size: number }>):
 export interface CompileOptions {
   /** Bytes of boot stack reserved at the end of .bss (default 64 KiB; multiple of 16). */
   stackSize?: number;
+  /** Register allocation and the other -O2 code generation (default true; false for -O0). */
+  registerAllocation?: boolean;
 }
 
 export interface SymbolInfo { address: number; size: number }
@@ -74,8 +76,8 @@ export interface Image {
 
 function freeAll(instrs: Instruction[]): void { for (const i of instrs) i.free(); }
 
-function encodeModule(module: Module, addresses: AddressResolver, textAddress: number): { lowered: LoweredModule; text: ReturnType<typeof encodeText> } {
-  const lowered = lowerModule(module, addresses);
+function encodeModule(module: Module, addresses: AddressResolver, textAddress: number, registerAllocation: boolean): { lowered: LoweredModule; text: ReturnType<typeof encodeText> } {
+  const lowered = lowerModule(module, addresses, { registerAllocation });
   try {
     return { lowered, text: encodeText(lowered.instructions, textAddress) };
   } finally {
@@ -90,7 +92,8 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
 
   // ---- pass 1: placeholder addresses -> text size and function addresses ----
   const placeholder: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
-  const first = encodeModule(module, placeholder, textAddress);
+  const registerAllocation = options.registerAllocation ?? true;
+  const first = encodeModule(module, placeholder, textAddress, registerAllocation);
   freeAll(first.text.decoded);
   const functionAddresses = new Map<string, { address: number; size: number }>();
   for (const f of first.lowered.functions) {
@@ -132,7 +135,7 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
     functionAddress,
     stackTop: () => layout.stackTop,
   };
-  const second = encodeModule(module, resolver, textAddress);
+  const second = encodeModule(module, resolver, textAddress, registerAllocation);
   const text = second.text.bytes;
   if (text.length !== first.text.bytes.length || second.text.addresses.some((a, i) => a !== first.text.addresses[i])) {
     freeAll(second.text.decoded);

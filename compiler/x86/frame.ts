@@ -17,6 +17,8 @@ export const MAX_SLOT_ALIGN = 16;
 const EBP_MOD_16 = 8; // ebp mod 16 after the prologue, by the invariant above
 
 export interface FrameLayout {
+  /** ebp-relative displacement of the save area word of each saved callee-saved register. */
+  saveOffsets: number[];
   /** ebp-relative displacement of each vreg's home. */
   vregOffset: (v: VReg) => number;
   /** ebp-relative displacement of each frame slot (its lowest byte). */
@@ -27,9 +29,11 @@ export interface FrameLayout {
 
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-export function layoutFrame(f: IrFunction): FrameLayout {
+/** `savedRegisters` words right below ebp hold the callee-saved registers the function uses. */
+export function layoutFrame(f: IrFunction, savedRegisters = 0): FrameLayout {
   const params = f.params;
-  let below = 4 * Math.max(0, f.vregCount - params); // bytes used below ebp
+  const save = 4 * savedRegisters;
+  let below = save + 4 * Math.max(0, f.vregCount - params); // bytes used below ebp
   const slotOffsets: number[] = [];
   for (const slot of f.slots) {
     const align = Math.max(1, slot.align);
@@ -44,7 +48,8 @@ export function layoutFrame(f: IrFunction): FrameLayout {
   const size = alignUp(below - EBP_MOD_16, 16) + EBP_MOD_16; // ebp - size = 0 (mod 16)
   const vregOffset = (v: VReg): number => {
     if (v < 0 || v >= f.vregCount) throw new Error(`x86 frame: ${f.name}: vreg ${v} out of range 0..${f.vregCount - 1}`);
-    return v < params ? 8 + 4 * v : -4 * (v - params + 1);
+    return v < params ? 8 + 4 * v : -save - 4 * (v - params + 1);
   };
-  return { vregOffset, slotOffsets, size };
+  const saveOffsets = Array.from({ length: savedRegisters }, (_, i) => -4 * (i + 1));
+  return { vregOffset, slotOffsets, size, saveOffsets };
 }

@@ -17,6 +17,7 @@ import type {
 import { INTRINSICS, TRAP_DIVIDE_BY_ZERO } from "../ir.ts";
 import { Emitter, type Label } from "./emitter.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
+import { allocateRegisters, type Allocation } from "./regalloc.ts";
 
 export interface AddressResolver {
   dataAddress(symbol: string): number;
@@ -41,21 +42,55 @@ export const START_SYMBOL = "_start";
 
 const mem = (base: Register, displacement: number): MemoryOperand => MemoryOperand.createBaseDispl(base, BigInt(displacement));
 
+/** Where a vreg's value is: an immediate (a constant vreg), a register, or its frame home. */
+type Operand = { kind: "imm"; value: number } | { kind: "reg"; reg: Register } | { kind: "mem"; mem: MemoryOperand };
+
 class FunctionContext {
   constructor(
     readonly e: Emitter,
     readonly module: Module,
     readonly f: IrFunction,
     readonly frame: FrameLayout,
+    readonly alloc: Allocation,
     readonly blockLabels: Label[],
     readonly functionLabels: Map<string, Label>,
     readonly addresses: AddressResolver,
   ) {}
   home(v: VReg): MemoryOperand { return mem(Register.EBP, this.frame.vregOffset(v)); }
+  operand(v: VReg): Operand {
+    const c = this.alloc.constants.get(v);
+    if (c !== undefined) return { kind: "imm", value: c };
+    const r = this.alloc.registers.get(v);
+    if (r !== undefined) return { kind: "reg", reg: r };
+    return { kind: "mem", mem: this.home(v) };
+  }
   /** reg <- vreg */
-  use(v: VReg, reg: Register): void { this.e.emit(Instruction.createRegMem(Code.Mov_r32_rm32, reg, this.home(v))); }
+  use(v: VReg, reg: Register): void {
+    const o = this.operand(v);
+    if (o.kind === "imm") this.e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, reg, o.value >>> 0));
+    else if (o.kind === "reg") { if (o.reg !== reg) this.e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, reg, o.reg)); }
+    else this.e.emit(Instruction.createRegMem(Code.Mov_r32_rm32, reg, o.mem));
+  }
   /** vreg <- reg */
-  def(v: VReg, reg: Register): void { this.e.emit(Instruction.createMemReg(Code.Mov_rm32_r32, this.home(v), reg)); }
+  def(v: VReg, reg: Register): void {
+    const o = this.operand(v);
+    if (o.kind === "imm") throw new Error(`x86 lowering: ${this.f.name}: v${v} is a constant and cannot be redefined`);
+    if (o.kind === "reg") { if (o.reg !== reg) this.e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, o.reg, reg)); }
+    else this.e.emit(Instruction.createMemReg(Code.Mov_rm32_r32, o.mem, reg));
+  }
+  /** reg op= vreg, with the r32, r/m32 form or the immediate form. */
+  alu(rm: Code, imm32: Code, imm8: Code, reg: Register, v: VReg): void {
+    const o = this.operand(v);
+    if (o.kind === "imm") this.e.emit(Instruction.createRegI32(fitsImm8(o.value) ? imm8 : imm32, reg, o.value | 0));
+    else if (o.kind === "reg") this.e.emit(Instruction.createRegReg(rm, reg, o.reg));
+    else this.e.emit(Instruction.createRegMem(rm, reg, o.mem));
+  }
+  push(v: VReg): void {
+    const o = this.operand(v);
+    if (o.kind === "imm") this.e.emit(Instruction.createI32(fitsImm8(o.value) ? Code.Pushd_imm8 : Code.Pushd_imm32, o.value | 0));
+    else if (o.kind === "reg") this.e.emit(Instruction.createReg(Code.Push_r32, o.reg));
+    else this.e.emit(Instruction.createMem(Code.Push_rm32, o.mem));
+  }
   emit(i: Instruction): void { this.e.emit(i); }
   functionLabel(name: string): Label {
     const l = this.functionLabels.get(name);
@@ -67,7 +102,7 @@ class FunctionContext {
     const argBytes = 4 * args.length;
     const pad = (16 - (argBytes % 16)) % 16;
     if (pad > 0) this.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, pad));
-    for (let i = args.length - 1; i >= 0; i--) this.emit(Instruction.createMem(Code.Push_rm32, this.home(args[i])));
+    for (let i = args.length - 1; i >= 0; i--) this.push(args[i]);
     emitCall();
     const pop = argBytes + pad;
     if (pop > 0) this.emit(Instruction.createRegI32(pop < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, pop));
@@ -78,20 +113,32 @@ class FunctionContext {
     this.emit(Instruction.createI32(Code.Pushd_imm8, kind));
     this.e.branch(Code.Call_rel32_32, this.functionLabel(this.module.trapHandler));
   }
+  /** Restores the callee-saved registers this function used (before every return). */
+  restoreSaved(): void {
+    this.alloc.used.forEach((r, i) => this.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, mem(Register.EBP, this.frame.saveOffsets[i]))));
+  }
 }
+
+const fitsImm8 = (x: number): boolean => x >= -128 && x <= 127;
 
 // ---- binary ops: add sub mul and or xor ----------------------------------------------------------
 // eax <- a; eax op= [b]: the second operand is read straight from its frame home (r32, r/m32 forms).
 
-const ALU_RM: Partial<Record<BinaryOp, Code>> = {
-  add: Code.Add_r32_rm32, sub: Code.Sub_r32_rm32, mul: Code.Imul_r32_rm32, // two-operand imul: low 32 bits, same for signed and unsigned
-  and: Code.And_r32_rm32, or: Code.Or_r32_rm32, xor: Code.Xor_r32_rm32,
+const ALU: Partial<Record<BinaryOp, [rm: Code, imm32: Code, imm8: Code]>> = {
+  add: [Code.Add_r32_rm32, Code.Add_rm32_imm32, Code.Add_rm32_imm8],
+  sub: [Code.Sub_r32_rm32, Code.Sub_rm32_imm32, Code.Sub_rm32_imm8],
+  and: [Code.And_r32_rm32, Code.And_rm32_imm32, Code.And_rm32_imm8],
+  or: [Code.Or_r32_rm32, Code.Or_rm32_imm32, Code.Or_rm32_imm8],
+  xor: [Code.Xor_r32_rm32, Code.Xor_rm32_imm32, Code.Xor_rm32_imm8],
 };
+// mul: two-operand imul (low 32 bits, the same for signed and unsigned); by a constant: imul r32, r/m32, imm.
+const CMP: [Code, Code, Code] = [Code.Cmp_r32_rm32, Code.Cmp_rm32_imm32, Code.Cmp_rm32_imm8];
 
 // ---- binary ops: shifts --------------------------------------------------------------------------
 // The count goes in cl; x86 masks a 32-bit shift count to 5 bits, which is exactly the IR's "mod 32".
 
 const SHIFT_CL: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_CL, shrs: Code.Sar_rm32_CL, shru: Code.Shr_rm32_CL };
+const SHIFT_IMM: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_imm8, shrs: Code.Sar_rm32_imm8, shru: Code.Shr_rm32_imm8 };
 
 // ---- binary ops: comparisons ---------------------------------------------------------------------
 // cmp eax, [b]; setcc al; movzx eax, al  -> 0 or 1. Signed conditions l/le/g/ge, unsigned b/be/a/ae.
@@ -100,6 +147,14 @@ const SETCC: Partial<Record<BinaryOp, Code>> = {
   eq: Code.Sete_rm8, ne: Code.Setne_rm8,
   lts: Code.Setl_rm8, les: Code.Setle_rm8, gts: Code.Setg_rm8, ges: Code.Setge_rm8,
   ltu: Code.Setb_rm8, leu: Code.Setbe_rm8, gtu: Code.Seta_rm8, geu: Code.Setae_rm8,
+};
+// A comparison consumed only by the branch that ends its block fuses into cmp + jcc: [jump if true, jump if false].
+const JCC: Partial<Record<BinaryOp, [Code, Code]>> = {
+  eq: [Code.Je_rel32_32, Code.Jne_rel32_32], ne: [Code.Jne_rel32_32, Code.Je_rel32_32],
+  lts: [Code.Jl_rel32_32, Code.Jge_rel32_32], les: [Code.Jle_rel32_32, Code.Jg_rel32_32],
+  gts: [Code.Jg_rel32_32, Code.Jle_rel32_32], ges: [Code.Jge_rel32_32, Code.Jl_rel32_32],
+  ltu: [Code.Jb_rel32_32, Code.Jae_rel32_32], leu: [Code.Jbe_rel32_32, Code.Ja_rel32_32],
+  gtu: [Code.Ja_rel32_32, Code.Jbe_rel32_32], geu: [Code.Jae_rel32_32, Code.Jb_rel32_32],
 };
 
 // ---- binary ops: division ------------------------------------------------------------------------
@@ -139,19 +194,33 @@ function lowerDivision(cx: FunctionContext, kind: "divs" | "divu" | "rems" | "re
 
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
   const { kind, dst, a, b } = i;
-  const alu = ALU_RM[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
+  const alu = ALU[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
+  const constantB = cx.alloc.constants.get(b);
   if (alu !== undefined) {
     cx.use(a, Register.EAX);
-    cx.emit(Instruction.createRegMem(alu, Register.EAX, cx.home(b)));
+    cx.alu(alu[0], alu[1], alu[2], Register.EAX, b);
+    cx.def(dst, Register.EAX);
+  } else if (kind === "mul") {
+    if (constantB !== undefined) {
+      const a_ = cx.operand(a);
+      // imul eax, r/m32, imm: the source may be a register or the home directly
+      if (a_.kind === "reg") cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, a_.reg, constantB | 0));
+      else { cx.use(a, Register.EAX); cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, Register.EAX, constantB | 0)); }
+    } else {
+      cx.use(a, Register.EAX);
+      const o = cx.operand(b);
+      if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Imul_r32_rm32, Register.EAX, o.reg));
+      else cx.emit(Instruction.createRegMem(Code.Imul_r32_rm32, Register.EAX, cx.home(b)));
+    }
     cx.def(dst, Register.EAX);
   } else if (shift !== undefined) {
     cx.use(a, Register.EAX);
-    cx.use(b, Register.ECX);
-    cx.emit(Instruction.createRegReg(shift, Register.EAX, Register.CL));
+    if (constantB !== undefined) cx.emit(Instruction.createRegI32(SHIFT_IMM[kind]!, Register.EAX, constantB & 31));
+    else { cx.use(b, Register.ECX); cx.emit(Instruction.createRegReg(shift, Register.EAX, Register.CL)); }
     cx.def(dst, Register.EAX);
   } else if (setcc !== undefined) {
     cx.use(a, Register.EAX);
-    cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, Register.EAX, cx.home(b)));
+    cx.alu(CMP[0], CMP[1], CMP[2], Register.EAX, b);
     cx.emit(Instruction.createReg(setcc, Register.AL));
     cx.emit(Instruction.createRegReg(Code.Movzx_r32_rm8, Register.EAX, Register.AL));
     cx.def(dst, Register.EAX);
@@ -179,6 +248,15 @@ const STORE: Record<Width, { code: Code; reg: Register }> = {
   2: { code: Code.Mov_rm16_r16, reg: Register.CX }, // 66-prefixed
   4: { code: Code.Mov_rm32_r32, reg: Register.ECX },
 };
+
+/** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
+function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
+  const o = cx.operand(address);
+  if (o.kind === "reg") return mem(o.reg, offset | 0);
+  if (o.kind === "imm") return new MemoryOperand(Register.None, Register.None, 1, BigInt(((o.value + offset) | 0) >>> 0), 4, false, Register.None);
+  cx.use(address, scratch);
+  return mem(scratch, offset | 0);
+}
 
 // ---- intrinsics ----------------------------------------------------------------------------------
 
@@ -223,9 +301,11 @@ const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
   const forward = e.fresh(), done = e.fresh();
   cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
   cx.emit(Instruction.createReg(Code.Push_r32, Register.EDI));
-  cx.use(dst, Register.EDI);
-  cx.use(src, Register.ESI);
-  cx.use(len, Register.ECX);
+  // the arguments may live in esi/edi/ecx themselves: go through the stack
+  cx.push(len); cx.push(src); cx.push(dst);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
   cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.ESI));
   e.branch(Code.Jbe_rel32_32, forward); // dst <= src: forward is always safe
   cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, new MemoryOperand(Register.ESI, Register.ECX, 1, 0n, 0, false, Register.None)));
@@ -248,9 +328,10 @@ const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
 /** memset(dst, byte, len): rep stosb stores al ecx times at [edi]; edi is saved around it. */
 const memoryFill: IntrinsicRule = (cx, [dst, value, len]) => {
   cx.emit(Instruction.createReg(Code.Push_r32, Register.EDI));
-  cx.use(dst, Register.EDI);
-  cx.use(value, Register.EAX);
-  cx.use(len, Register.ECX);
+  cx.push(len); cx.push(value); cx.push(dst);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
   cx.emit(Instruction.createRepStosb(32));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
 };
@@ -282,7 +363,8 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
-    cx.emit(Instruction.createMem(Code.Div_rm32, cx.home(b)));
+    cx.use(b, Register.ECX);
+    cx.emit(Instruction.createReg(Code.Div_rm32, Register.ECX));
     defIf(cx, dst, Register.EAX);
   },
 };
@@ -314,21 +396,39 @@ type InstrRule<K extends Instr["op"]> = (cx: FunctionContext, i: Extract<Instr, 
 
 const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   // mov dword [dst], imm32: no register needed
-  const: (cx, i) => cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, cx.home(i.dst), i.value | 0)),
-  copy: (cx, i) => { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); },
+  // A constant vreg (defined once) is an immediate wherever it is used: nothing to emit here.
+  const: (cx, i) => {
+    const o = cx.operand(i.dst);
+    if (o.kind === "reg") cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, o.reg, i.value >>> 0));
+    else if (o.kind === "mem") cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, o.mem, i.value | 0));
+  },
+  copy: (cx, i) => {
+    const d = cx.operand(i.dst);
+    if (d.kind === "reg") cx.use(i.src, d.reg);
+    else { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); }
+  },
   binary: lowerBinary,
   unary: (cx, i) => { cx.use(i.a, Register.EAX); cx.emit(Instruction.createReg(UNARY[i.kind], Register.EAX)); cx.def(i.dst, Register.EAX); },
+  // The address comes straight from its register when it has one: [reg + offset]; a constant address is [disp32].
   load: (cx, i) => {
-    cx.use(i.address, Register.EAX);
     const rule = LOAD[i.width];
-    cx.emit(Instruction.createRegMem(i.signed ? rule.signed : rule.unsigned, Register.EAX, mem(Register.EAX, i.offset | 0)));
-    cx.def(i.dst, Register.EAX);
+    const d = cx.operand(i.dst);
+    const target = d.kind === "reg" ? d.reg : Register.EAX;
+    cx.emit(Instruction.createRegMem(i.signed ? rule.signed : rule.unsigned, target, addressOperand(cx, i.address, i.offset, Register.EAX)));
+    if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   store: (cx, i) => {
-    cx.use(i.address, Register.EAX);
-    cx.use(i.value, Register.ECX);
     const rule = STORE[i.width];
-    cx.emit(Instruction.createMemReg(rule.code, mem(Register.EAX, i.offset | 0), rule.reg));
+    const at = addressOperand(cx, i.address, i.offset, Register.EAX);
+    const value = cx.alloc.constants.get(i.value);
+    if (value !== undefined) {
+      const code = i.width === 1 ? Code.Mov_rm8_imm8 : i.width === 2 ? Code.Mov_rm16_imm16 : Code.Mov_rm32_imm32;
+      const wrapped = i.width === 1 ? value & 0xff : i.width === 2 ? value & 0xffff : value | 0;
+      cx.emit(i.width === 4 ? Instruction.createMemI32(code, at, wrapped) : Instruction.createMemU32(code, at, wrapped));
+      return;
+    }
+    cx.use(i.value, Register.ECX);
+    cx.emit(Instruction.createMemReg(rule.code, at, rule.reg));
   },
   // mov r32, imm32 with the absolute address (always imm32, so the size is the same in both link passes)
   globalAddress: (cx, i) => {
@@ -372,25 +472,34 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
 // ---- terminators ---------------------------------------------------------------------------------
 // A jump to the block laid out next is a fall-through and emits nothing.
 
-function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number | null): void {
+function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number | null, fused: Extract<Instr, { op: "binary" }> | null): void {
   const e = cx.e;
   switch (t.op) {
     case "jump":
       if (t.target !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.target]);
       return;
     case "branch": {
-      cx.use(t.cond, Register.EAX);
-      cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, Register.EAX, Register.EAX));
-      if (t.ifTrue === nextBlock) {
-        e.branch(Code.Je_rel32_32, cx.blockLabels[t.ifFalse]);
+      let [jumpIfTrue, jumpIfFalse] = [Code.Jne_rel32_32, Code.Je_rel32_32];
+      if (fused) {
+        cx.use(fused.a, Register.EAX);
+        cx.alu(CMP[0], CMP[1], CMP[2], Register.EAX, fused.b);
+        [jumpIfTrue, jumpIfFalse] = JCC[fused.kind]!;
       } else {
-        e.branch(Code.Jne_rel32_32, cx.blockLabels[t.ifTrue]);
+        const o = cx.operand(t.cond);
+        if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, o.reg, o.reg));
+        else { cx.use(t.cond, Register.EAX); cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, Register.EAX, Register.EAX)); }
+      }
+      if (t.ifTrue === nextBlock) {
+        e.branch(jumpIfFalse, cx.blockLabels[t.ifFalse]);
+      } else {
+        e.branch(jumpIfTrue, cx.blockLabels[t.ifTrue]);
         if (t.ifFalse !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.ifFalse]);
       }
       return;
     }
     case "return":
       if (t.value !== null) cx.use(t.value, Register.EAX);
+      cx.restoreSaved();
       cx.emit(Instruction.create(Code.Leaved)); // mov esp, ebp; pop ebp
       cx.emit(Instruction.create(Code.Retnd));
       return;
@@ -402,23 +511,35 @@ function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number |
 
 // ---- functions -----------------------------------------------------------------------------------
 
-function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver): LoweredFunction {
-  const frame = layoutFrame(f);
+function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): LoweredFunction {
+  const alloc = allocateRegisters(f, options.registerAllocation);
+  const frame = layoutFrame(f, alloc.used.length);
   const blockLabels = f.blocks.map(() => e.fresh());
-  const cx = new FunctionContext(e, module, f, frame, blockLabels, functionLabels, addresses);
+  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses);
   const startIndex = e.nextIndex;
   e.bind(functionLabels.get(f.name)!);
   // prologue: push ebp; mov ebp, esp; sub esp, N
   cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
   cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
   if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
+  // save the callee-saved registers the allocation uses; parameters that live in registers are loaded once
+  alloc.used.forEach((r, i) => cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, mem(Register.EBP, frame.saveOffsets[i]), r)));
+  for (let p = 0; p < f.params; p++) {
+    const r = alloc.registers.get(p);
+    if (r !== undefined) cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, mem(Register.EBP, 8 + 4 * p)));
+  }
   const blocks: LoweredBlock[] = [];
   f.blocks.forEach((block: Block, index) => {
     if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
     blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
     e.bind(blockLabels[index]);
-    for (const instr of block.instrs) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
-    lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null);
+    // A comparison whose only reader is this block's branch fuses into cmp + jcc.
+    const last = block.instrs[block.instrs.length - 1];
+    const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
+      block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
+    const body = fused ? block.instrs.slice(0, -1) : block.instrs;
+    for (const instr of body) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
+    lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
   });
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
 }
@@ -486,7 +607,12 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 // ---- module --------------------------------------------------------------------------------------
 
 /** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
-export function lowerModule(module: Module, addresses: AddressResolver): LoweredModule {
+export interface LowerOptions {
+  /** Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0). */
+  registerAllocation: boolean;
+}
+
+export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>();
   functionLabels.set(START_SYMBOL, e.fresh());
@@ -496,7 +622,7 @@ export function lowerModule(module: Module, addresses: AddressResolver): Lowered
   }
   if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
   const functions = [lowerStart(e, module, functionLabels, addresses)];
-  for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses));
+  for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses, options));
   for (const entry of module.interruptEntries ?? []) functions.push(lowerInterruptEntry(e, module, entry, functionLabels));
   return { instructions: e.finish(), functions };
 }

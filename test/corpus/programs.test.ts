@@ -46,7 +46,7 @@ for (const name of programs) {
       }
       if (wantsQemu) {
         const elf = join(scratch, `${name}.O${level}.elf`);
-        writeFileSync(elf, programImage(module).elf);
+        writeFileSync(elf, programImage(module, level).elf);
         const r = await qemuSlots(() => runQemu({ kernel: elf }, { timeoutMs: 60_000 }));
         t.false(r.timedOut, 'qemu timed out');
         check(t, `qemu -O${level}`, parseProgramSerial(r.serial));
