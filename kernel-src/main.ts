@@ -9,6 +9,9 @@ import {
   usableMemoryKiB, commandLineLength, commandLineHasWord, MULTIBOOT_BOOTLOADER_MAGIC, MULTIBOOT_FLAG_MEMORY,
   MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
 } from "./multiboot.ts";
+import { memoryInit } from "./memory.ts";
+import { reportModules } from "./modules.ts";
+import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
 // Module-level string constants do not compile yet (DSL2001), so the banner is a function.
 function kernelName(): string { return "Denali/TS isolation kernel"; }
@@ -37,6 +40,8 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportBootLoader(info);
   reportMemory(info);
   reportCommandLine(info);
+  memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)
+  reportModules();
   runRequestedTest(info);
 
   consoleWriteString("boot ok");
@@ -114,6 +119,11 @@ function runRequestedTest(info: MultibootInfo): void {
     }
   }
   if (commandLineHasWord(info, "test=panic")) deliberatePanic();
+  if (commandLineHasWord(info, "test=selftest")) runMemorySelfTests();
+  if (commandLineHasWord(info, "test=pagefault-unmapped")) pagefaultUnmapped();
+  if (commandLineHasWord(info, "test=pagefault-readonly")) pagefaultReadOnly();
+  if (commandLineHasWord(info, "test=pagefault-null")) pagefaultNull();
+  if (commandLineHasWord(info, "bench")) runMemoryBenchmarks();
   if (commandLineHasWord(info, "test=divide")) {
     // The byte that ends the command line is NUL: a zero the compiler cannot see.
     deliberateDivide(i32(load8(info.commandLine + commandLineLength(info))));

@@ -1,0 +1,222 @@
+// Paging: 32-bit paging with 4 KiB pages (Intel SDM Vol. 3A §4.3), one address space per VM.
+//
+// Layout of every address space (virtual addresses):
+//   [0, 4 KiB)                       not mapped: a null dereference faults with CR2 = its address
+//   [4 KiB, kernel top)              the kernel space: physical memory identity-mapped, supervisor-only,
+//                                    read-write; kernel top = usable RAM below KERNEL_SPACE_END, rounded
+//                                    up to 4 MiB (one page table)
+//   [KERNEL_SPACE_END, 4 GiB)        the user part: private to the address space, mapped by mapRange
+//
+// Invariants: the kernel space's page tables are built once by pagingInit and shared by every address
+// space (createAddressSpace copies the kernel's page-directory entries); its entries never change
+// afterwards, so no space needs updating later. mapRange/unmapRange only touch the user part.
+// An address space is named by the physical address of its page directory (what CR3 holds).
+// Page tables are reached through the identity map: physical = virtual below the kernel top.
+// Frames mapped by mapRange belong to the caller: unmapRange and destroyAddressSpace free page
+// tables and directories only.
+import { bool, i32, u32, readCr0, writeCr0, readCr3, writeCr3, invlpg, load32, store32, memoryFill, memoryCopy } from "dsl";
+import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop } from "./frames.ts";
+
+// Page-directory and page-table entry bits (SDM Vol. 3A §4.3, Table 4-5 "Format of a 32-Bit
+// Page-Directory Entry that References a Page Table", Table 4-6 "Format of a 32-Bit Page-Table Entry
+// that Maps a 4-KByte Page"). The effective rights are the most restrictive of both levels (§4.6),
+// so user-part directory entries allow everything and the page-table entry decides.
+export const PAGE_PRESENT: u32 = 1 << 0;     // P: the entry maps something
+export const PAGE_WRITABLE: u32 = 1 << 1;    // R/W: writes allowed (for the kernel too once CR0.WP is set)
+export const PAGE_USER: u32 = 1 << 2;        // U/S: ring 3 may access
+export const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor
+export const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
+const PAGE_ADDRESS_MASK: u32 = 0xfffff000;   // bits 31:12: physical address of the frame or table
+
+/** Rights for mapRange: read-only supervisor is 0. */
+export const MAP_WRITABLE: u32 = PAGE_WRITABLE;
+export const MAP_USER: u32 = PAGE_USER;
+const MAP_RIGHTS_MASK: u32 = MAP_WRITABLE | MAP_USER;
+
+// CR0 bits (SDM Vol. 3A §2.5 "Control Registers").
+const CR0_WRITE_PROTECT: u32 = 1 << 16;     // WP: supervisor writes to read-only pages fault
+const CR0_PAGING: u32 = 0x80000000;         // PG (bit 31): paging on
+
+// Linear address split for 32-bit paging (SDM Vol. 3A §4.3, Figure 4-2).
+const DIRECTORY_SHIFT = 22;                 // bits 31:22 select the page-directory entry
+const TABLE_INDEX_MASK: u32 = 0x3ff;        // bits 21:12 select the page-table entry
+const ENTRIES_PER_TABLE: u32 = 1024;
+const ENTRY_BYTES: u32 = 4;
+const BYTES_PER_TABLE: u32 = 0x400000;      // 4 MiB mapped by one page table
+
+/** The first user-part directory entry: everything below is the shared kernel space. */
+const KERNEL_DIRECTORY_ENTRIES: u32 = KERNEL_SPACE_END >>> DIRECTORY_SHIFT;   // 256
+export const USER_SPACE_START: u32 = KERNEL_SPACE_END;
+
+/**
+ * Above this many pages changed in the current space, one CR3 reload (which flushes every
+ * non-global TLB entry, SDM §4.10.4.1) costs less than an invlpg per page (§4.10.4.1, INVLPG).
+ */
+const INVLPG_PAGE_LIMIT: u32 = 32;
+
+/** mapRange/unmapRange/destroyAddressSpace results. */
+export const PAGING_OK = 0;
+export const PAGING_ERROR_ALIGNMENT = -1;     // address or length not page-aligned
+export const PAGING_ERROR_KERNEL_SPACE = -2;  // the range is not entirely in the user part
+export const PAGING_ERROR_NO_MEMORY = -3;     // no frame for a page table
+export const PAGING_ERROR_CURRENT = -4;       // destroying the address space in CR3
+
+let kernelDirectory: u32 = 0;
+let kernelTop: u32 = 0;
+let pageTableCount: u32 = 0;      // page tables and directories allocated, kernel's included
+
+export function kernelAddressSpace(): u32 { return kernelDirectory; }
+/** One past the last identity-mapped kernel address. */
+export function kernelSpaceTop(): u32 { return kernelTop; }
+export function pagingTableFrames(): u32 { return pageTableCount; }
+
+/**
+ * Builds the kernel's page directory and identity map (page 0 left unmapped), loads CR3 and turns on
+ * paging with CR0.WP. Must run after framesInit and the reservations, before anything maps or allocates.
+ */
+export function pagingInit(): bool {
+  kernelTop = (frameMemoryTop() + BYTES_PER_TABLE - 1) & ~(BYTES_PER_TABLE - 1);
+  if (kernelTop > KERNEL_SPACE_END || kernelTop === 0) kernelTop = KERNEL_SPACE_END;
+  kernelDirectory = allocZeroedTable();
+  if (kernelDirectory === FRAME_NONE) return false;
+  for (let base: u32 = 0; base < kernelTop; base += BYTES_PER_TABLE) {
+    const table = allocZeroedTable();
+    if (table === FRAME_NONE) return false;
+    // Identity map, supervisor-only, read-write; the first page stays not present.
+    for (let i: u32 = 0; i < ENTRIES_PER_TABLE; i++) {
+      const address = base + (i << PAGE_SHIFT);
+      if (address !== 0) store32(table + i * ENTRY_BYTES, address | PAGE_PRESENT | PAGE_WRITABLE);
+    }
+    store32(directoryEntryAddress(kernelDirectory, base), table | PAGE_PRESENT | PAGE_WRITABLE);
+  }
+  writeCr3(kernelDirectory);
+  writeCr0(readCr0() | CR0_PAGING | CR0_WRITE_PROTECT);
+  return true;
+}
+
+export function pagingEnabled(): bool { return (readCr0() & CR0_PAGING) !== 0; }
+export function writeProtectEnabled(): bool { return (readCr0() & CR0_WRITE_PROTECT) !== 0; }
+
+/** A new address space: the shared kernel space and an empty user part; FRAME_NONE when out of memory. */
+export function createAddressSpace(): u32 {
+  const directory = allocZeroedTable();
+  if (directory === FRAME_NONE) return FRAME_NONE;
+  memoryCopy(directory, kernelDirectory, KERNEL_DIRECTORY_ENTRIES * ENTRY_BYTES);
+  return directory;
+}
+
+export function currentAddressSpace(): u32 { return readCr3() & PAGE_ADDRESS_MASK; }
+
+/** Loads CR3: every non-global TLB entry is flushed (SDM §4.10.4.1). */
+export function switchAddressSpace(space: u32): void { writeCr3(space); }
+
+/** Frees the user part's page tables and the directory. The current space cannot be destroyed. */
+export function destroyAddressSpace(space: u32): i32 {
+  if (space === currentAddressSpace() || space === kernelDirectory) return PAGING_ERROR_CURRENT;
+  for (let index = KERNEL_DIRECTORY_ENTRIES; index < ENTRIES_PER_TABLE; index++) {
+    const entry = load32(space + index * ENTRY_BYTES);
+    if ((entry & PAGE_PRESENT) !== 0) freeTable(entry & PAGE_ADDRESS_MASK);
+  }
+  freeTable(space);
+  return PAGING_OK;
+}
+
+/**
+ * Maps [virtualAddress, virtualAddress + length) to [physicalAddress, ...) with `rights`
+ * (MAP_WRITABLE, MAP_USER; 0 = supervisor read-only), replacing any earlier mapping of those pages.
+ * All page tables are allocated before any entry changes, so a failure leaves the mappings as they were.
+ */
+export function mapRange(space: u32, virtualAddress: u32, physicalAddress: u32, length: u32, rights: u32): i32 {
+  const check = checkUserRange(virtualAddress, length);
+  if (check !== PAGING_OK) return check;
+  if ((physicalAddress & PAGE_OFFSET_MASK) !== 0) return PAGING_ERROR_ALIGNMENT;
+  // Page tables first: one per 4 MiB touched.
+  const last = virtualAddress + length - 1;
+  for (let directoryIndex = virtualAddress >>> DIRECTORY_SHIFT; directoryIndex <= last >>> DIRECTORY_SHIFT; directoryIndex++) {
+    const slot = space + directoryIndex * ENTRY_BYTES;
+    if ((load32(slot) & PAGE_PRESENT) !== 0) continue;
+    const table = allocZeroedTable();
+    if (table === FRAME_NONE) return PAGING_ERROR_NO_MEMORY;
+    store32(slot, table | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+  }
+  const pages = length >>> PAGE_SHIFT;
+  const flags = (rights & MAP_RIGHTS_MASK) | PAGE_PRESENT;
+  let replaced: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) {
+    const address = virtualAddress + (page << PAGE_SHIFT);
+    const slot = tableEntryAddress(space, address);
+    if ((load32(slot) & PAGE_PRESENT) !== 0) replaced++;
+    store32(slot, (physicalAddress + (page << PAGE_SHIFT)) | flags);
+  }
+  // A not-present entry is never cached (SDM §4.10.2.3): only replaced entries need invalidating.
+  if (replaced !== 0) invalidateRange(space, virtualAddress, pages);
+  return PAGING_OK;
+}
+
+/** Removes the mappings of [virtualAddress, virtualAddress + length); pages not mapped are skipped. */
+export function unmapRange(space: u32, virtualAddress: u32, length: u32): i32 {
+  const check = checkUserRange(virtualAddress, length);
+  if (check !== PAGING_OK) return check;
+  const pages = length >>> PAGE_SHIFT;
+  for (let page: u32 = 0; page < pages; page++) {
+    const address = virtualAddress + (page << PAGE_SHIFT);
+    const directoryEntry = load32(directoryEntryAddress(space, address));
+    if ((directoryEntry & PAGE_PRESENT) === 0) continue;
+    store32(tableEntryAddress(space, address), 0);
+  }
+  invalidateRange(space, virtualAddress, pages);
+  return PAGING_OK;
+}
+
+/** The page-table entry for `virtualAddress` in `space` (0 when not mapped): frame | flags. */
+export function pageEntry(space: u32, virtualAddress: u32): u32 {
+  const directoryEntry = load32(directoryEntryAddress(space, virtualAddress));
+  if ((directoryEntry & PAGE_PRESENT) === 0) return 0;
+  return load32((directoryEntry & PAGE_ADDRESS_MASK) + ((virtualAddress >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES);
+}
+
+export function entryFrame(entry: u32): u32 { return entry & PAGE_ADDRESS_MASK; }
+
+// ---- helpers ----------------------------------------------------------------------------------------
+
+/**
+ * TLB invalidation after entries of `space` changed (SDM §4.10.4): nothing to do for a space that is
+ * not in CR3 (loading CR3 flushes its entries; no global pages and no PCIDs are used); in the current
+ * space invlpg for each page of a short range, one CR3 reload for a long one.
+ */
+function invalidateRange(space: u32, virtualAddress: u32, pages: u32): void {
+  if (space !== currentAddressSpace()) return;
+  if (pages > INVLPG_PAGE_LIMIT) { writeCr3(space); return; }
+  for (let page: u32 = 0; page < pages; page++) invlpg(virtualAddress + (page << PAGE_SHIFT));
+}
+
+function checkUserRange(virtualAddress: u32, length: u32): i32 {
+  if (((virtualAddress | length) & PAGE_OFFSET_MASK) !== 0) return PAGING_ERROR_ALIGNMENT;
+  if (virtualAddress < USER_SPACE_START) return PAGING_ERROR_KERNEL_SPACE;
+  // The range must end at or before 4 GiB: length <= 2^32 - virtualAddress.
+  if (length > 0 - virtualAddress && length !== 0) return PAGING_ERROR_KERNEL_SPACE;
+  return PAGING_OK;
+}
+
+function directoryEntryAddress(space: u32, virtualAddress: u32): u32 {
+  return space + (virtualAddress >>> DIRECTORY_SHIFT) * ENTRY_BYTES;
+}
+
+/** The PTE slot of `virtualAddress`; its page table must be present. */
+function tableEntryAddress(space: u32, virtualAddress: u32): u32 {
+  const table = load32(directoryEntryAddress(space, virtualAddress)) & PAGE_ADDRESS_MASK;
+  return table + ((virtualAddress >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES;
+}
+
+function allocZeroedTable(): u32 {
+  const frame = allocFrame();
+  if (frame === FRAME_NONE) return FRAME_NONE;
+  memoryFill(frame, 0, PAGE_SIZE);
+  pageTableCount++;
+  return frame;
+}
+
+function freeTable(frame: u32): void {
+  freeFrame(frame);
+  pageTableCount--;
+}
