@@ -5,7 +5,7 @@
 //   test=pagefault-readonly    writes to a read-only page (CR0.WP makes the kernel fault too)
 //   test=pagefault-null        reads through a null pointer (page 0 is not mapped)
 //   bench                      "bench NAME N": instructions per operation under QEMU -icount shift=0
-import { bool, u8, u32, i32, load32, store32, load8, store8, rdtsc, linkerAddress } from "dsl";
+import { bool, u8, u32, i32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
 import {
@@ -29,6 +29,7 @@ export const PAGEFAULT_READONLY_ADDRESS: u32 = 0x40200008;
 export const PAGEFAULT_NULL_ADDRESS: u32 = 0x00000008;
 const BENCH_PAGE: u32 = 0x40800000;
 const BENCH_ITERATIONS: u32 = 1000;
+const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;     // IF (Intel SDM Vol. 1 §3.4.3, EFLAGS)
 const KALLOC_TEST_OBJECTS = 300;                  // more than one slab of every class
 const KALLOC_TEST_SIZES: u32[] = [1, 16, 17, 100, 512, 1000, 1024, 1025, 4096];
 
@@ -337,8 +338,13 @@ function reportBench(name: string, start: u32, end: u32): void {
   consoleNewLine();
 }
 
-/** Average instructions per operation pair over BENCH_ITERATIONS (loop overhead included). */
+/**
+ * Average instructions per operation pair over BENCH_ITERATIONS (loop overhead included), with
+ * interrupts off so that timer ticks do not count.
+ */
 export function runMemoryBenchmarks(): void {
+  const interruptsWereOn = (readFlags() & EFLAGS_INTERRUPT_ENABLE) !== 0;
+  cli();
   let start = rdtsc();
   for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) freeFrame(allocFrame());
   reportBench("frame-alloc-free", start, rdtsc());
@@ -359,4 +365,5 @@ export function runMemoryBenchmarks(): void {
   }
   reportBench("map-unmap-page", start, rdtsc());
   freeFrame(frame);
+  if (interruptsWereOn) sti();
 }
