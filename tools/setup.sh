@@ -15,6 +15,7 @@ command -v bochs >/dev/null || need+=(bochs bochs-term)
 [ -d /usr/share/vgabios ] || need+=(vgabios)
 [ -f /usr/lib/x86_64-linux-gnu/bochs/plugins/libbx_term.so ] || [ -f /usr/lib/bochs/plugins/libbx_term.so ] || need+=(bochs-term)
 command -v objdump >/dev/null || need+=(binutils)
+dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   if [ "$(id -u)" != 0 ]; then echo "setup: run as root (or install them yourself): apt-get install ${need[*]}" >&2; exit 1; fi
