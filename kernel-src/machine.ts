@@ -11,6 +11,11 @@ const DEBUG_EXIT_PORT = 0xf4;
 export const EXIT_SUCCESS = 0x00;
 export const EXIT_PANIC = 0x31;
 export const EXIT_TRAP = 0x32;
+/**
+ * A CPU exception the kernel cannot resolve exits with EXIT_EXCEPTION_BASE + vector (exceptions.ts):
+ * #DE 0x40, #UD 0x46, #DF 0x48, #GP 0x4d, #PF 0x4e (QEMU's status: 0x81, 0x8d, 0x91, 0x9b, 0x9d).
+ */
+export const EXIT_EXCEPTION_BASE = 0x40;
 
 /** Stops the CPU for good: cli, then hlt in a loop (an NMI or SMI can wake hlt; we halt again). */
 export function haltForever(): void {

@@ -9,6 +9,10 @@ import {
   usableMemoryKiB, commandLineLength, commandLineHasWord, MULTIBOOT_BOOTLOADER_MAGIC, MULTIBOOT_FLAG_MEMORY,
   MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
 } from "./multiboot.ts";
+import { interruptsInit, interruptsEnable } from "./trap.ts";
+import { clockInit } from "./clock.ts";
+import { timerInit } from "./timer.ts";
+import { runRequestedFault } from "./faults.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
@@ -40,9 +44,14 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportBootLoader(info);
   reportMemory(info);
   reportCommandLine(info);
+  interruptsInit();          // GDT and TSSs, IDT, 8259 PICs; exceptions are reported from here on
   memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)
   reportModules();
+  clockInit();               // TSC calibration, PIT ticks at 1000 Hz, the monotonic clock
+  timerInit();               // the timer queue, expired on every tick
+  interruptsEnable();
   runRequestedTest(info);
+  runRequestedFault(info);   // test=divide-error, invalid-opcode, general-protection, page-fault, double-fault
 
   consoleWriteString("boot ok");
   consoleNewLine();

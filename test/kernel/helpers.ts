@@ -10,6 +10,8 @@ import { buildKernel, buildIso, type BuiltImage } from "../../tools/build.ts";
 export const EXIT_SUCCESS = 0x00;
 export const EXIT_PANIC = 0x31;
 export const EXIT_TRAP = 0x32;
+/** A CPU exception the kernel cannot resolve: EXIT_EXCEPTION_BASE + vector (kernel-src/exceptions.ts). */
+export const EXIT_EXCEPTION_BASE = 0x40;
 
 export const BANNER = /^Denali\/TS isolation kernel \d+\.\d+\.\d+$/m;
 

@@ -1,0 +1,130 @@
+// Where every interrupt and exception arrives: the compiler-generated entry stubs (idt.ts) call
+// trapHandler(frame) with interrupts disabled (interrupt gates). Exceptions (vectors 0-31) go to
+// exceptions.ts, hardware IRQs (32-47) to the handler registered for their line, with the 8259's
+// spurious interrupts filtered out; any other vector is counted and ignored.
+import { bool, i32, u32, overlay, cli, sti, readFlags, readCr3, functionAddress, interruptEntryTable } from "dsl";
+import { IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt, picEndOfSpuriousInterrupt, picUnmask } from "./pic.ts";
+import { TrapFrame } from "./trapframe.ts";
+import { reportException, doubleFaultTask } from "./exceptions.ts";
+import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
+import { idtInit } from "./idt.ts";
+
+export const EXCEPTION_VECTORS = 32;
+
+/** An IRQ handler gets its line; it runs with interrupts disabled, before the EOI. */
+export type IrqHandler = (line: u32) => void;
+/**
+ * An exception hook may resolve a fault (and adjust the frame, e.g. step over the instruction) by
+ * returning true; otherwise the fault is reported and the machine stops.
+ */
+export type ExceptionHook = (frame: TrapFrame) => bool;
+
+function ignoreIrq(line: u32): void {}
+function noExceptionHook(frame: TrapFrame): bool { return false; }
+
+const irqHandlers: IrqHandler[] = [ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq];
+const exceptionHooks: ExceptionHook[] = [noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook,
+  noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook,
+  noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook,
+  noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook,
+  noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook];
+
+// Statistics (the shell's `irq` command). Invariant: changed only with interrupts disabled.
+export const irqCounts = new Uint32Array(IRQ_LINES);
+export const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
+let unexpectedInterrupts: u32 = 0;
+
+export function unexpectedInterruptCount(): u32 { return unexpectedInterrupts; }
+
+/** Installs `handler` for IRQ `line` and unmasks the line. */
+export function irqRegister(line: u32, handler: IrqHandler): void {
+  irqHandlers[line] = handler;
+  picUnmask(line);
+}
+
+export function exceptionHookSet(vector: u32, hook: ExceptionHook): void { exceptionHooks[vector] = hook; }
+export function exceptionHookClear(vector: u32): void { exceptionHooks[vector] = noExceptionHook; }
+
+/** Every entry stub calls this; the frame returned is the one resumed (the same one, for now). */
+export function trapHandler(frameAddress: u32): u32 {
+  const frame = overlay(TrapFrame, frameAddress);
+  const vector = frame.vector;
+  if (vector < EXCEPTION_VECTORS) {
+    if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
+  } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
+    dispatchIrq(vector - IRQ_BASE_VECTOR);
+  } else {
+    unexpectedInterrupts++;
+  }
+  return frameAddress;
+}
+
+function dispatchIrq(line: u32): void {
+  if ((line === IRQ_MASTER_SPURIOUS || line === IRQ_SLAVE_SPURIOUS) && picIsSpurious(line)) {
+    spuriousCounts[line]++;
+    picEndOfSpuriousInterrupt(line);
+    return;
+  }
+  irqCounts[line]++;
+  irqHandlers[line](line);
+  picEndOfInterrupt(line);
+}
+
+const EFLAGS_INTERRUPT_ENABLE = 1 << 9;   // IF (SDM Vol. 1 §3.4.3)
+
+/** Disables interrupts and returns the previous eflags for interruptsRestore. */
+export function interruptsDisable(): u32 {
+  const flags = readFlags();
+  cli();
+  return flags;
+}
+
+/** Enables interrupts again if they were enabled when `flags` was read. */
+export function interruptsRestore(flags: u32): void {
+  if ((flags & EFLAGS_INTERRUPT_ENABLE) !== 0) sti();
+}
+
+export function interruptsEnabled(): bool { return (readFlags() & EFLAGS_INTERRUPT_ENABLE) !== 0; }
+
+export function irqCount(line: u32): u32 { return irqCounts[line]; }
+export function spuriousCount(line: u32): u32 { return spuriousCounts[line]; }
+export function irqTotal(): u32 {
+  let total: u32 = 0;
+  for (let line = 0; line < IRQ_LINES; line++) total += irqCounts[line];
+  return total;
+}
+export function lineName(line: i32): string {
+  switch (line) {
+    case 0: return "timer";
+    case 1: return "keyboard";
+    case 2: return "cascade";
+    case 3: return "COM2";
+    case 4: return "COM1";
+    case 7: return "LPT1/spurious";
+    case 8: return "RTC";
+    case 12: return "mouse";
+    case 14: return "ATA primary";
+    case 15: return "ATA secondary/spurious";
+  }
+  return "-";
+}
+
+/**
+ * Segments and TSSs, the IDT (an entry stub per vector calling trapHandler; #DF through its task
+ * gate), the 8259s with every line masked. Interrupts stay disabled until interruptsEnable.
+ */
+export function interruptsInit(): void {
+  gdtInit(functionAddress(doubleFaultTask));
+  idtInit(interruptEntryTable(trapHandler));
+  picInit();
+}
+
+/**
+ * Turns interrupts on. Paging is on by now: the #DF task switches to the current page directory
+ * (the kernel's, which every address space shares).
+ */
+export function interruptsEnable(): void {
+  setDoubleFaultPageDirectory(readCr3());
+  sti();
+}
