@@ -7,7 +7,7 @@
 // freeFrameCount is the number of clear bits; frame 0 is never free, so FRAME_NONE (0) can mean
 // "no frame". Memory above KERNEL_SPACE_END is not managed (reported by memoryInit).
 // No locking: uniprocessor, and no allocation from interrupt handlers.
-import { bool, i32, u32, overlay, memoryFill, addressOf } from "dsl";
+import { bool, i32, u32, overlay, memoryFill, memoryCopy, addressOf } from "dsl";
 import { MultibootInfo, MemoryMapEntry, hasFlag, memoryMapEnd, nextMemoryMapEntry, MEMORY_AVAILABLE, MULTIBOOT_FLAG_MEMORY_MAP } from "./multiboot.ts";
 
 /** Frame size of 32-bit paging (Intel SDM Vol. 3A §4.3: a PTE maps a 4-KByte page). */
@@ -28,6 +28,7 @@ export const FRAME_NONE: u32 = 0;
 export const FRAME_OK = 0;
 export const FRAME_ERROR_NOT_MANAGED = -1;   // outside [LOW_MEMORY_END, managed end) or misaligned
 export const FRAME_ERROR_DOUBLE_FREE = -2;   // the frame is already free
+export const FRAME_ERROR_RESERVED = -3;      // never free memory: outside the map's available ranges, or reserved
 
 const MANAGED_FRAMES: u32 = KERNEL_SPACE_END >>> PAGE_SHIFT;   // 262144
 const BITS_PER_WORD = 32;
@@ -35,6 +36,8 @@ const WORD_SHIFT = 5;
 const FULL_WORD: u32 = 0xffffffff;
 
 const usedBitmap = new Uint32Array(8192);    // MANAGED_FRAMES / 32 words = 32 KiB
+/** Frames that may never enter the free pool (holes, reserved ranges): a bad free cannot corrupt it. */
+const reservedBitmap = new Uint32Array(8192);
 let freeFrameCount: u32 = 0;
 let availableFrameCount: u32 = 0;            // frames in available ranges above 1 MiB, before reservations
 let frameLimit: u32 = 0;                     // one past the highest frame that was ever free
@@ -85,6 +88,7 @@ export function framesInit(info: MultibootInfo): void {
       if (last > frameLimit) frameLimit = last;
     }
   }
+  memoryCopy(addressOf(reservedBitmap), addressOf(usedBitmap), usedBitmap.length * 4);
   availableFrameCount = countFreeFrames();
   freeFrameCount = availableFrameCount;
   searchHint = 0;
@@ -95,7 +99,9 @@ export function reserveRange(start: u32, end: u32): void {
   if (end <= start) return;
   const first = start >>> PAGE_SHIFT;
   const last = clipToManaged((end >>> PAGE_SHIFT) + ((end & PAGE_OFFSET_MASK) !== 0 ? 1 : 0));
-  if (first < last) freeFrameCount -= setFrames(first, last, true);
+  if (first >= last) return;
+  freeFrameCount -= setFrames(first, last, true);
+  markReserved(first, last);
 }
 
 /** A free frame (its physical address, page-aligned, contents undefined), marked used; FRAME_NONE when none is left. */
@@ -115,12 +121,13 @@ export function allocFrame(): u32 {
   return FRAME_NONE;
 }
 
-/** Returns the frame at `address` to the free pool. A frame that is free already is reported, not freed twice. */
+/** Returns the frame at `address` to the free pool. A frame already free, or one that never may be, is refused with an error. */
 export function freeFrame(address: u32): i32 {
   if ((address & PAGE_OFFSET_MASK) !== 0 || address < LOW_MEMORY_END || address >= frameMemoryTop()) return FRAME_ERROR_NOT_MANAGED;
   const frame = address >>> PAGE_SHIFT;
   const w = frame >>> WORD_SHIFT;
   const mask: u32 = u32(1 << (frame & 31));
+  if ((reservedBitmap[w] & mask) !== 0) return FRAME_ERROR_RESERVED;
   if ((usedBitmap[w] & mask) === 0) { doubleFreeCount++; return FRAME_ERROR_DOUBLE_FREE; }
   usedBitmap[w] = usedBitmap[w] & ~mask;
   if (w < searchHint) searchHint = w;
@@ -153,6 +160,12 @@ function setFrames(first: u32, last: u32, used: bool): u32 {
     frame++;
   }
   return changed;
+}
+
+function markReserved(first: u32, last: u32): void {
+  for (let frame = first; frame < last; frame++) {
+    reservedBitmap[frame >>> WORD_SHIFT] = reservedBitmap[frame >>> WORD_SHIFT] | (1 << (frame & 31));
+  }
 }
 
 function countFreeFrames(): u32 {

@@ -7,7 +7,7 @@
 //   bench                      "bench NAME N": instructions per operation under QEMU -icount shift=0
 import { bool, u8, u32, i32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
-import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
+import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
 import {
   PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, MAP_WRITABLE, MAP_USER, PAGING_OK, PAGING_ERROR_ALIGNMENT, PAGING_ERROR_KERNEL_SPACE, PAGING_ERROR_CURRENT,
   USER_SPACE_START, pagingEnabled, writeProtectEnabled, kernelAddressSpace, kernelSpaceTop, createAddressSpace, destroyAddressSpace,
@@ -108,6 +108,7 @@ function selftestFrames(): void {
   check(name, freeFrame(frame) === FRAME_ERROR_DOUBLE_FREE, "double free not detected");
   check(name, freeFrame(0x1000) === FRAME_ERROR_NOT_MANAGED, "low memory accepted");
   check(name, freeFrame(frame + 4) === FRAME_ERROR_NOT_MANAGED, "misaligned address accepted");
+  check(name, freeFrame(imageStart) === FRAME_ERROR_RESERVED && freeFrame(imageEnd - PAGE_SIZE) === FRAME_ERROR_RESERVED, "a kernel image frame was freed");
   check(name, framesFree() === startFree, "free count changed by refused frees");
   finish(name, before);
 }

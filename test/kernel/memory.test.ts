@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu } from "../../tools/qemu.ts";
+import { buildIso } from "../../tools/build.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, memoryMap, serialLines, type KernelBuild } from "./helpers.ts";
 
 let kernel: KernelBuild;
@@ -110,6 +111,22 @@ test("-initrd with two files: names, sizes, page-aligned starts; the modules' fr
   const moduleFrames = 1 + 4;
   t.true(report.reserved >= imageFrames + moduleFrames && report.reserved <= imageFrames + moduleFrames + 2, `reserved ${report.reserved}`);
   t.is(report.free, report.available - report.reserved);
+});
+
+test("GRUB `module` lines (the ISO as a CD): the modules are listed with GRUB's names and reserved", async (t) => {
+  const first = join(files, "first.bin"), second = join(files, "second.bin"), iso = join(files, "modules.iso");
+  writeFileSync(first, Buffer.alloc(100, 1));
+  writeFileSync(second, Buffer.alloc(2 * PAGE + 1, 2));
+  buildIso(kernel.elf, iso, [first, second]);   // grub.cfg: module /boot/moduleI.elf moduleI.elf
+  const r = await runQemu({ cdrom: iso }, { memoryMiB: 128, until: "boot ok", timeoutMs: 60_000 });
+  const out = serialLines(r.serial);
+  t.false(r.timedOut);
+  t.regex(out, /^modules: 2$/m);
+  t.regex(out, /^module 0: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 100 name module0\.elf$/m);
+  t.regex(out, /^module 1: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 8193 name module1\.elf$/m);
+  const report = frameReport(out);
+  t.is(report.free, report.available - report.reserved);
+  t.true(report.reserved >= (report.imageEnd - report.imageStart) / PAGE + 1 + 3, `reserved ${report.reserved}`);
 });
 
 test("without modules the kernel says so", async (t) => {
