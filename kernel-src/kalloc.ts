@@ -23,13 +23,16 @@ class SlabHeader {
   previous: u32 = 0;                 // partial-list neighbours (slab addresses), 0: none
   next: u32 = 0;
   allocated = new Uint32Array(8);    // bit i: object i is handed out (at most 252 objects of 16 bytes)
+  objectShift: u32 = 0;              // log2 of the object size
+  capacity: u32 = 0;                 // objects in this slab
 }
 /** Objects start here: after the header, 64-byte aligned. */
 const SLAB_HEADER_BYTES: u32 = 64;
 
 export const SLAB_CLASS_COUNT: u32 = 7;             // 16, 32, ..., 1024
-const SMALLEST_CLASS_SHIFT: u32 = 4;                 // 16 bytes
-export const LARGEST_SLAB_OBJECT: u32 = 1024;
+/** Object size of each class (a power of two: object index = offset >>> shift); the last is whole frames. */
+const CLASS_SIZES: u32[] = [16, 32, 64, 128, 256, 512, 1024, 4096];
+const CLASS_SHIFTS: u32[] = [4, 5, 6, 7, 8, 9, 10, 12];
 /** Statistics index of whole-frame allocations (1025..4096 bytes). */
 export const WHOLE_FRAME_CLASS: u32 = 7;
 export const KALLOC_CLASS_COUNT: u32 = 8;
@@ -56,18 +59,12 @@ let badFrees: u32 = 0;
 /** One bit per kernel-space frame: set while the frame is a whole-frame allocation of kalloc. */
 const wholeFrameBitmap = new Uint32Array(8192);
 
-export function classSize(classIndex: u32): u32 {
-  return classIndex === WHOLE_FRAME_CLASS ? PAGE_SIZE : u32(1 << (classIndex + SMALLEST_CLASS_SHIFT));
-}
-
-function objectsPerSlab(classIndex: u32): u32 { return (PAGE_SIZE - SLAB_HEADER_BYTES) / classSize(classIndex); }
+export function classSize(classIndex: u32): u32 { return CLASS_SIZES[classIndex]; }
 
 /** The smallest class that holds `size` bytes, or KALLOC_CLASS_COUNT when it is too big. */
 function classFor(size: u32): u32 {
-  if (size > PAGE_SIZE) return KALLOC_CLASS_COUNT;
-  if (size > LARGEST_SLAB_OBJECT) return WHOLE_FRAME_CLASS;
   let classIndex: u32 = 0;
-  while (classSize(classIndex) < size) classIndex++;
+  while (classIndex < KALLOC_CLASS_COUNT && CLASS_SIZES[classIndex] < size) classIndex++;
   return classIndex;
 }
 
@@ -174,10 +171,9 @@ function allocFromSlab(classIndex: u32): u32 {
 
 function freeToSlab(slab: SlabHeader, object: u32): i32 {
   const slabAddress = object & ~PAGE_OFFSET_MASK;
-  const size = classSize(slab.classIndex);
   const offset = (object & PAGE_OFFSET_MASK) - SLAB_HEADER_BYTES;
-  if ((object & PAGE_OFFSET_MASK) < SLAB_HEADER_BYTES || offset % size !== 0 || offset / size >= objectsPerSlab(slab.classIndex)) return KALLOC_ERROR_BAD_ADDRESS;
-  const index = offset / size;
+  const index = offset >>> slab.objectShift;
+  if ((object & PAGE_OFFSET_MASK) < SLAB_HEADER_BYTES || (index << slab.objectShift) !== offset || index >= slab.capacity) return KALLOC_ERROR_BAD_ADDRESS;
   const mask: u32 = u32(1 << (index & 31));
   if ((slab.allocated[index >>> 5] & mask) === 0) return KALLOC_ERROR_DOUBLE_FREE;
   slab.allocated[index >>> 5] = slab.allocated[index >>> 5] & ~mask;
@@ -210,7 +206,9 @@ function newSlab(classIndex: u32): u32 {
   slab.inUse = 0;
   for (let w = 0; w < slab.allocated.length; w++) slab.allocated[w] = 0;
   const size = classSize(classIndex);
-  const count = objectsPerSlab(classIndex);
+  const count = (PAGE_SIZE - SLAB_HEADER_BYTES) >>> CLASS_SHIFTS[classIndex];
+  slab.objectShift = CLASS_SHIFTS[classIndex];
+  slab.capacity = count;
   const first = frame + SLAB_HEADER_BYTES;
   for (let i: u32 = 0; i < count; i++) {
     const object = first + i * size;
@@ -226,7 +224,7 @@ function newSlab(classIndex: u32): u32 {
 }
 
 function objectIndex(slab: SlabHeader, object: u32): u32 {
-  return ((object & PAGE_OFFSET_MASK) - SLAB_HEADER_BYTES) / classSize(slab.classIndex);
+  return ((object & PAGE_OFFSET_MASK) - SLAB_HEADER_BYTES) >>> slab.objectShift;
 }
 
 function linkPartial(slab: SlabHeader, slabAddress: u32): void {
