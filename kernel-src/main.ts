@@ -13,6 +13,8 @@ import { interruptsInit, interruptsEnable } from "./trap.ts";
 import { clockInit } from "./clock.ts";
 import { timerInit } from "./timer.ts";
 import { runRequestedFault } from "./faults.ts";
+import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest.ts";
+import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
@@ -55,6 +57,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
 
   consoleWriteString("boot ok");
   consoleNewLine();
+  if (commandLineHasWord(info, "console")) shellRun();   // commands on COM1 until `exit`
   // test=halt: behave as on a machine without isa-debug-exit, where the port write below does nothing.
   if (commandLineHasWord(info, "test=halt")) haltForever();
   exitMachine(EXIT_SUCCESS);
@@ -129,10 +132,12 @@ function runRequestedTest(info: MultibootInfo): void {
   }
   if (commandLineHasWord(info, "test=panic")) deliberatePanic();
   if (commandLineHasWord(info, "test=selftest")) runMemorySelfTests();
+  if (commandLineHasWord(info, "test=selftest")) runPlatformSelfTests();
   if (commandLineHasWord(info, "test=pagefault-unmapped")) pagefaultUnmapped();
   if (commandLineHasWord(info, "test=pagefault-readonly")) pagefaultReadOnly();
   if (commandLineHasWord(info, "test=pagefault-null")) pagefaultNull();
   if (commandLineHasWord(info, "bench")) runMemoryBenchmarks();
+  if (commandLineHasWord(info, "bench")) runPlatformBenchmarks();
   if (commandLineHasWord(info, "test=divide")) {
     // The byte that ends the command line is NUL: a zero the compiler cannot see.
     deliberateDivide(i32(load8(info.commandLine + commandLineLength(info))));

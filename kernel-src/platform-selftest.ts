@@ -1,0 +1,250 @@
+// Self-tests and costs of the interrupt and time subsystems (trap, pic, pit, clock, timer), run from
+// kmain on request (test/kernel/platform.test.ts):
+//   test=selftest   "selftest NAME ok" or "selftest NAME FAILED: ..." lines
+//   bench           "bench NAME N" lines: instructions under QEMU -icount shift=0,sleep=off (where
+//                   the TSC counts instructions), and the TSC calibration result
+import { bool, u32, rdtsc, hlt, cli, sti, invalidOpcode, addressOf } from "dsl";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+import { TrapFrame } from "./trapframe.ts";
+import { trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCount, interruptsEnabled } from "./trap.ts";
+import { IRQ_BASE_VECTOR, IRQ_TIMER, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picMasterInService } from "./pic.ts";
+import { PIT_TICK_NANOSECONDS } from "./pit.ts";
+import { Nanoseconds, clockRead, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore, nanosecondsAddMilliseconds, multiplyWide, divideWide } from "./clock.ts";
+import { TIMER_SLOTS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent } from "./timer.ts";
+import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
+
+const UD2_BYTES = 2;
+const CLOCK_READS = 5000;
+const WAIT_TICKS = 10;
+const BENCH_ITERATIONS: u32 = 1000;
+const ORDER_TIMERS = 16;
+/** A wait for ticks gives up after this many TSC increments per tick expected (a stuck PIT fails). */
+const WAIT_LIMIT_TICKS = 1000;
+
+let failures: u32 = 0;
+const now = new Nanoseconds();
+const later = new Nanoseconds();
+const deadline = new Nanoseconds();
+const fired = new Uint32Array(ORDER_TIMERS);
+let firedCount: u32 = 0;
+const handles = new Uint32Array(TIMER_SLOTS);
+
+function check(name: string, condition: bool, message: string): bool {
+  if (condition) return true;
+  consoleWriteString("selftest ");
+  consoleWriteString(name);
+  consoleWriteString(" FAILED: ");
+  consoleWriteString(message);
+  consoleNewLine();
+  failures++;
+  return false;
+}
+
+function finish(name: string, failuresBefore: u32): void {
+  if (failures !== failuresBefore) return;
+  consoleWriteString("selftest ");
+  consoleWriteString(name);
+  consoleWriteString(" ok");
+  consoleNewLine();
+}
+
+function recordFiring(argument: u32): void {
+  if (firedCount < ORDER_TIMERS) fired[firedCount] = argument;
+  firedCount++;
+}
+
+/** Waits (hlt, interrupts on) until `ticks` more PIT ticks were counted; false after the TSC limit. */
+function waitTicks(ticks: u32): bool {
+  const start = clockTicks();
+  const tscStart = rdtsc();
+  const limit = clockTscPerTick() * WAIT_LIMIT_TICKS;
+  while (clockTicks() - start < ticks) {
+    if (rdtsc() - tscStart > limit) return false;
+    hlt();
+  }
+  return true;
+}
+
+export function runPlatformSelfTests(): void {
+  testArithmetic();
+  testTimerQueueOrder();
+  testClockMonotonic();
+  testPitTicks();
+  testTimerExpiry();
+  testSpuriousInterrupts();
+  testExceptionHook();
+}
+
+function testArithmetic(): void {
+  const before = failures;
+  const product = new Nanoseconds();
+  multiplyWide(product, 0xffffffff, 0xffffffff);
+  check("wide-arithmetic", product.high === 0xfffffffe && product.low === 1, "0xffffffff^2");
+  multiplyWide(product, 123456789, 1000000000);
+  check("wide-arithmetic", product.high === 28744523 && product.low === 2775880192, "123456789e9");
+  check("wide-arithmetic", divideWide(28744523, 2775880192, 1000000000) === 123456789, "123456789e9 / 1e9");
+  finish("wide-arithmetic", before);
+}
+
+/** Deadlines in a scrambled order expire sorted; cancelled and stale handles behave. */
+function testTimerQueueOrder(): void {
+  const before = failures;
+  clockRead(now);
+  firedCount = 0;
+  // Far in the future (an hour), so the PIT tick does not expire them during the test.
+  for (let i: u32 = 0; i < ORDER_TIMERS; i++) {
+    const order = (i * 7) % ORDER_TIMERS;                  // 7 is prime to 16: a permutation
+    nanosecondsAddMilliseconds(deadline, now, 3600000 + order);
+    handles[i] = timerStart(deadline, recordFiring, order);
+    check("timer-queue", handles[i] !== 0, "no free timer");
+  }
+  check("timer-queue", timerQueueConsistent(), "queue not sorted after inserts");
+  // Cancel order 3 (inserted as i = 5: 35 % 16 = 3).
+  check("timer-queue", timerCancel(handles[5]), "cancel of a pending timer");
+  check("timer-queue", !timerCancel(handles[5]), "second cancel of the same handle");
+  check("timer-queue", timerPendingCount() === ORDER_TIMERS - 1, "pending count after cancel");
+  nanosecondsAddMilliseconds(later, now, 3600000 + ORDER_TIMERS);
+  check("timer-queue", timerExpire(later) === ORDER_TIMERS - 1, "expired count");
+  let expected: u32 = 0;
+  for (let i: u32 = 0; i < ORDER_TIMERS - 1; i++) {
+    if (expected === 3) expected++;
+    check("timer-queue", fired[i] === expected, "expiry out of order");
+    expected++;
+  }
+  check("timer-queue", !timerCancel(handles[0]), "cancel of an expired timer");
+  check("timer-queue", timerPendingCount() === 0 && timerQueueConsistent(), "queue not empty");
+  // Exhaustion is reported, not hidden.
+  let started: u32 = 0;
+  for (let i: u32 = 0; i < TIMER_SLOTS; i++) { handles[i] = timerStart(later, recordFiring, 0); if (handles[i] !== 0) started++; }
+  check("timer-queue", started === TIMER_SLOTS && timerStart(later, recordFiring, 0) === 0, "pool exhaustion");
+  for (let i: u32 = 0; i < TIMER_SLOTS; i++) timerCancel(handles[i]);
+  check("timer-queue", timerPendingCount() === 0, "cancel all");
+  finish("timer-queue", before);
+}
+
+/** Thousands of readings never go backwards, across PIT ticks, and the clock moves. */
+function testClockMonotonic(): void {
+  const before = failures;
+  clockRead(now);
+  const first = new Nanoseconds();
+  first.high = now.high;
+  first.low = now.low;
+  let backwards: u32 = 0;
+  for (let i = 0; i < CLOCK_READS; i++) {
+    clockRead(later);
+    if (nanosecondsBefore(later, now)) backwards++;
+    now.high = later.high;
+    now.low = later.low;
+  }
+  check("clock-monotonic", backwards === 0, "a reading went backwards");
+  check("clock-monotonic", nanosecondsBefore(first, now), "the clock did not move");
+  finish("clock-monotonic", before);
+}
+
+/** The PIT ticks with interrupts on, IRQ 0 is counted, and ten ticks last ten tick periods. */
+function testPitTicks(): void {
+  const before = failures;
+  check("pit-ticks", interruptsEnabled(), "interrupts are off");
+  const irqBefore = irqCount(IRQ_TIMER);
+  clockRead(now);
+  check("pit-ticks", waitTicks(WAIT_TICKS), "no PIT ticks");
+  clockRead(later);
+  check("irq-counted", irqCount(IRQ_TIMER) - irqBefore >= WAIT_TICKS, "IRQ 0 not counted");
+  const elapsed = later.low - now.low;                    // < 4 s: the low halves suffice
+  check("pit-ticks", later.high - now.high <= 1 && elapsed >= (WAIT_TICKS - 1) * PIT_TICK_NANOSECONDS && elapsed <= (WAIT_TICKS + 2) * PIT_TICK_NANOSECONDS, "ten ticks are not ~10 ms of clock");
+  check("pit-ticks", clockTscKiloHertz() > 0, "TSC not calibrated");
+  finish("pit-ticks", before);
+  finish("irq-counted", before);
+}
+
+/** A timer 3 ms ahead fires from the PIT tick, not before its deadline. */
+function testTimerExpiry(): void {
+  const before = failures;
+  firedCount = 0;
+  clockRead(now);
+  nanosecondsAddMilliseconds(deadline, now, 3);
+  check("timer-expiry", timerStart(deadline, recordFiring, 42) !== 0, "no free timer");
+  const tscStart = rdtsc();
+  while (firedCount === 0 && rdtsc() - tscStart < clockTscPerTick() * WAIT_LIMIT_TICKS) hlt();
+  clockRead(later);
+  check("timer-expiry", firedCount === 1 && fired[0] === 42, "the timer did not fire once");
+  check("timer-expiry", !nanosecondsBefore(later, deadline), "fired before its deadline");
+  finish("timer-expiry", before);
+}
+
+/**
+ * A spurious IRQ 7 or 15 (the in-service bit clear) is counted apart, its line's count unchanged and
+ * its handler not run: trapHandler is given a frame for vectors 39 and 47 with nothing in service.
+ */
+function testSpuriousInterrupts(): void {
+  const before = failures;
+  cli();
+  const frame = new TrapFrame();
+  check("spurious-irq", (picMasterInService() & 0x80) === 0, "IRQ 7 in service");
+  const lineCount = irqCount(IRQ_MASTER_SPURIOUS), masterBefore = spuriousCount(IRQ_MASTER_SPURIOUS), slaveBefore = spuriousCount(IRQ_SLAVE_SPURIOUS);
+  frame.vector = IRQ_BASE_VECTOR + IRQ_MASTER_SPURIOUS;
+  trapHandler(addressOfFrame(frame));
+  frame.vector = IRQ_BASE_VECTOR + IRQ_SLAVE_SPURIOUS;
+  trapHandler(addressOfFrame(frame));
+  sti();
+  check("spurious-irq", spuriousCount(IRQ_MASTER_SPURIOUS) === masterBefore + 1 && spuriousCount(IRQ_SLAVE_SPURIOUS) === slaveBefore + 1, "not counted as spurious");
+  check("spurious-irq", irqCount(IRQ_MASTER_SPURIOUS) === lineCount, "counted as a real IRQ 7");
+  finish("spurious-irq", before);
+}
+
+function addressOfFrame(frame: TrapFrame): u32 { return addressOf(frame); }
+
+function skipInvalidOpcode(frame: TrapFrame): bool {
+  frame.eip = frame.eip + UD2_BYTES;
+  return true;
+}
+
+/** A #UD resolved by a hook resumes after the ud2 (the round trip the bench times). */
+function testExceptionHook(): void {
+  const before = failures;
+  exceptionHookSet(VECTOR_INVALID_OPCODE, skipInvalidOpcode);
+  invalidOpcode();
+  invalidOpcode();
+  exceptionHookClear(VECTOR_INVALID_OPCODE);
+  finish("exception-resume", before);
+}
+
+// ---- costs -----------------------------------------------------------------------------------------
+
+function reportBench(name: string, value: u32): void {
+  consoleWriteString("bench ");
+  consoleWriteString(name);
+  consoleWriteString(" ");
+  consoleWriteDecimal(value);
+  consoleNewLine();
+}
+
+/**
+ * Interrupts are off while timing, so no PIT interrupt lands inside a measurement. Figures are per
+ * operation, the loop's own cost (measured with an empty body) subtracted.
+ */
+export function runPlatformBenchmarks(): void {
+  reportBench("tsc-khz", clockTscKiloHertz());
+  reportBench("tsc-per-pit-tick", clockTscPerTick());
+  cli();
+  let start = rdtsc();
+  for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) {}
+  const loop = rdtsc() - start;
+
+  exceptionHookSet(VECTOR_INVALID_OPCODE, skipInvalidOpcode);
+  start = rdtsc();
+  for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) invalidOpcode();
+  const roundTrips = rdtsc() - start;
+  exceptionHookClear(VECTOR_INVALID_OPCODE);
+  reportBench("interrupt-round-trip", (roundTrips - loop) / BENCH_ITERATIONS);
+
+  start = rdtsc();
+  for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) clockRead(now);
+  reportBench("clock-read", (rdtsc() - start - loop) / BENCH_ITERATIONS);
+
+  nanosecondsAddMilliseconds(deadline, now, 3600000);
+  start = rdtsc();
+  for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) timerCancel(timerStart(deadline, recordFiring, 0));
+  reportBench("timer-start-cancel", (rdtsc() - start - loop) / BENCH_ITERATIONS);
+  sti();
+}
