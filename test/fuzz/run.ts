@@ -11,11 +11,11 @@ import { shrink, saveMinimized } from './shrink.ts';
 import { ROOT } from '../../tools/build.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const opt = (name: string, def: number) => { const i = args.lastIndexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const count = opt('count', 2000), firstSeed = opt('seed', 1), qemuFraction = opt('qemu-fraction', 0.1), batchSize = opt('batch', 25);
 const maxShrinks = opt('max-shrinks', 10);
 const shrinkFailures = !args.includes('--no-shrink');
-const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(ROOT, 'bench', 'results', 'fuzz.json');
+const outFile = args.includes("--out") ? args[args.lastIndexOf("--out") + 1] : join(ROOT, 'bench', 'results', 'fuzz.json');
 
 interface Failure { seed: number; failure: string; detail: string; qemu: boolean; minimized?: string; minimizedLines?: number }
 const failures: Failure[] = [];
