@@ -10,6 +10,9 @@ import { verifyModule } from './verify.ts';
 import { foldConstants } from './passes/fold.ts';
 import { simplifyCfg } from './passes/simplify-cfg.ts';
 import { eliminateDeadCode, removeUnusedFunctions } from './passes/dce.ts';
+import { propagateCopies } from './passes/copy-propagation.ts';
+import { eliminateCommonSubexpressions } from './passes/cse.ts';
+import { reduceStrength } from './passes/strength-reduction.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -28,6 +31,11 @@ export interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
 /** The passes of -O2, in order. Each takes and returns a verified Module. */
 export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['fold', foldConstants],
+  ['copy-propagation', propagateCopies],
+  ['cse', eliminateCommonSubexpressions],
+  ['copy-propagation', propagateCopies],
+  ['fold', foldConstants],
+  ['strength-reduction', reduceStrength],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['simplify-cfg', simplifyCfg],

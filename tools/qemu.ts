@@ -55,8 +55,11 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
     }, 100) : undefined;
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', e => { clearTimeout(timer); clearInterval(poll); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
-    child.on('close', status => {
+    child.on('close', (status, signal) => {
       clearTimeout(timer); clearInterval(poll);
+      // A busy test process may run the timer only after QEMU has already exited on its own: then the
+      // kill found a zombie and QEMU's own exit status (not SIGKILL) shows it was no timeout.
+      if (timedOut && signal !== 'SIGKILL') timedOut = false;
       const serial = read();
       rmSync(dir, { recursive: true, force: true });
       if (options.until && serial.includes(options.until)) stoppedByUs = true;

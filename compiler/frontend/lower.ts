@@ -26,7 +26,8 @@ type Entity =
   | { kind: 'local'; type: DType; reg: ir.VReg; mutable: boolean; name: string }
   | { kind: 'global'; type: DType; symbol: string; mutable: boolean; name: string }       // a scalar in memory
   | { kind: 'static'; type: DType; symbol: string; offset: number; name: string }        // an array/struct in static storage: value = address
-  | { kind: 'constant'; type: DType; value: number; name: string }
+  /** `untyped`: declared without a type (const N = 8, enum members): like a literal, it takes the other operand's type. */
+  | { kind: 'constant'; type: DType; value: number; name: string; untyped?: boolean }
   | { kind: 'stringConstant'; text: string; name: string }                                  // const NAME = "..."
   | { kind: 'function'; name: string; irName: string; signature: Signature; decl: ts.FunctionDeclaration }
   | { kind: 'struct'; def: StructDef }
@@ -72,6 +73,7 @@ class Lowering {
   run(): { module?: ir.Module; diagnostics: Diagnostic[] } {
     try {
       // Pass 1: declare every function, struct, enum and type alias so uses may come before declarations.
+      for (const file of this.files) this.guard(() => this.declareTypes(file));
       for (const file of this.files) this.guard(() => this.declareFile(file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       // Pass 2: globals (need constants and structs), then function bodies.
@@ -148,7 +150,18 @@ class Lowering {
 
   // ==== declarations ===============================================================================
 
+  /** Pass 1a, over every file first: the names of structs, enums and type aliases (imports may be cyclic). */
+  declareTypes(file: ts.SourceFile): void {
+    for (const s of file.statements) {
+      if (ts.isEnumDeclaration(s)) this.guard(() => this.declareEnum(s));
+      else if (ts.isTypeAliasDeclaration(s)) this.declare(s.name, { kind: 'typeAlias', decl: s });
+      else if (ts.isClassDeclaration(s) && s.name) this.declare(s.name, { kind: 'struct', def: undefined as never });
+    }
+  }
+
+  /** Pass 1b: struct layouts and function signatures, once every type name is known. */
   declareFile(file: ts.SourceFile): void {
+    for (const s of file.statements) if (ts.isClassDeclaration(s) && s.name) this.guard(() => this.structOf(s));
     for (const s of file.statements) {
       if (ts.isFunctionDeclaration(s) && s.name && s.body) {
         this.guard(() => {
@@ -161,12 +174,6 @@ class Lowering {
           const isEntry = name === this.options.entry && !this.isRuntime(file);
           this.declare(s.name!, { kind: 'function', name, irName: isEntry ? name : '', signature, decl: s });
         });
-      } else if (ts.isEnumDeclaration(s)) {
-        this.guard(() => this.declareEnum(s));
-      } else if (ts.isTypeAliasDeclaration(s)) {
-        this.declare(s.name, { kind: 'typeAlias', decl: s });
-      } else if (ts.isClassDeclaration(s) && s.name) {
-        this.declare(s.name, { kind: 'struct', def: undefined as never });
       }
     }
     // Function IR names: the entry keeps its name; others are made unique.
@@ -179,7 +186,6 @@ class Lowering {
         }
       }
     }
-    for (const s of file.statements) if (ts.isClassDeclaration(s) && s.name) this.guard(() => this.structOf(s));
   }
 
   isRuntime(file: ts.SourceFile): boolean { return resolve(file.fileName) === resolve(this.options.runtimeFile); }
@@ -208,7 +214,7 @@ class Lowering {
       const name = m.name.getText();
       const value = m.initializer ? this.constantValue(m.initializer, I32) : next;
       members.set(name, value);
-      this.declare(m.name, { kind: 'constant', type: I32, value, name });
+      this.declare(m.name, { kind: 'constant', type: I32, value, name, untyped: true });
       next = value + 1;
     }
   }
@@ -491,7 +497,7 @@ class Lowering {
     }
     if (type.kind !== 'int' && type.kind !== 'bool') this.error(d, 'DSL2001', `a module-level '${name}' of type ${typeName(type)} is not supported`);
     const value = this.constantValue(init, type);
-    if (isConst) { this.declare(d.name, { kind: 'constant', type, value, name }); return; }
+    if (isConst) { this.declare(d.name, { kind: 'constant', type, value, name, untyped: !declared && type.kind === 'int' }); return; }
     const size = storageSize(type);
     const symbol = this.uniqueName(name);
     const bytes = new Uint8Array(size);
@@ -1067,8 +1073,13 @@ class Lowering {
     return reg;
   }
 
+  /** A numeric literal, a negated one, or an untyped named constant: it takes the other operand's type. */
   isLiteral(node: ts.Expression): boolean {
     if (ts.isParenthesizedExpression(node)) return this.isLiteral(node.expression);
+    if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
+      const e = this.entityOf(node);
+      if (e?.kind === 'constant' && e.untyped) return true;
+    }
     return node.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(node) && node.operator === K.MinusToken && node.operand.kind === K.NumericLiteral);
   }
 
@@ -1251,7 +1262,7 @@ class Lowering {
       if (e) {
         switch (e.kind) {
           case 'constant': {
-            if (e.type.kind === 'int' && expected?.kind === 'int' && fits(e.value, expected) && ts.isPropertyAccessExpression(node)) return { type: e.type, reg: fb.constant(e.value) };
+            if (e.untyped && expected?.kind === 'int' && fits(e.value, expected)) return { type: promote(expected), reg: fb.constant(e.value) };
             return { type: e.type, reg: fb.constant(e.value) };
           }
           case 'local': return { type: e.type, reg: e.reg };

@@ -11,6 +11,9 @@ import { runModule } from '../../compiler/bytecode/interpreter.ts';
 import { foldConstants, evaluateBinary } from '../../compiler/passes/fold.ts';
 import { simplifyCfg } from '../../compiler/passes/simplify-cfg.ts';
 import { eliminateDeadCode, removeUnusedFunctions } from '../../compiler/passes/dce.ts';
+import { propagateCopies } from '../../compiler/passes/copy-propagation.ts';
+import { eliminateCommonSubexpressions } from '../../compiler/passes/cse.ts';
+import { reduceStrength } from '../../compiler/passes/strength-reduction.ts';
 import type * as ir from '../../compiler/ir.ts';
 import { ROOT } from '../../tools/build.ts';
 
@@ -30,7 +33,7 @@ function golden(t: import('ava').ExecutionContext, name: string, text: string): 
   t.is(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
 }
 
-const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
+const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
 const output = (m: ir.Module) => runModule(m).serial;
 
 const passes: [string, (m: ir.Module) => ir.Module][] = [
@@ -38,6 +41,9 @@ const passes: [string, (m: ir.Module) => ir.Module][] = [
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['unused-functions', removeUnusedFunctions],
+  ['copy-propagation', propagateCopies],
+  ['cse', eliminateCommonSubexpressions],
+  ['strength-reduction', (m: ir.Module) => reduceStrength(foldConstants(m))],
 ];
 
 test('the -O0 IR verifies and matches its golden file', t => {
@@ -107,7 +113,29 @@ test('the whole -O2 pipeline verifies after every pass and matches its golden fi
   let m = lowered();
   for (const [, pass] of PASSES) { m = pass(m); t.notThrows(() => verifyModule(m)); }
   golden(t, 'passes.O2.ir', userFunctions(m));
-  t.is(output(m), '58\n11\n\x01EXIT 0\n');
+  t.is(output(m), '58\n11\n90\n\x01EXIT 0\n');
+});
+
+const reducedOf = (m: ir.Module) => printFunction(m.functions.find(f => f.name === 'reduced')!);
+
+test('strength-reduction: x * 8 is a shift, u32 / 16 a shift, u32 % 16 a mask', t => {
+  const text = reducedOf(reduceStrength(foldConstants(lowered())));
+  t.regex(text, /shl v\d+, v\d+/);
+  t.regex(text, /shru v\d+, v\d+/);
+  t.notRegex(text, /= mul |= divu |= remu /);
+});
+
+test('cse: the second x * 8 reuses the first', t => {
+  const text = reducedOf(eliminateCommonSubexpressions(lowered()));
+  t.is((text.match(/= mul /g) ?? []).length, 1);
+});
+
+test('copy-propagation: after c = copy a, the add reads a', t => {
+  const before = reducedOf(lowered());
+  const after = reducedOf(propagateCopies(lowered()));
+  t.not(before, after);
+  const m = eliminateDeadCode(propagateCopies(lowered()));
+  t.true((reducedOf(m).match(/= copy /g) ?? []).length < (before.match(/= copy /g) ?? []).length);
 });
 
 test('the verifier rejects broken IR', t => {

@@ -1,6 +1,6 @@
 // Input for the pass unit tests (test/compiler/passes.test.ts): constants to fold, branches that fold,
 // dead values, empty blocks and jump chains, an unused function.
-import { i32, print } from "dsl";
+import { i32, u32, print } from "dsl";
 
 const SCALE = 4;
 
@@ -24,5 +24,16 @@ function divides(x: i32, d: i32): i32 {
 export function main(): i32 {
   print(folded(8));
   print(divides(10, 2));
+  print(reduced(5, 100));
   return 0;
+}
+
+// For copy-propagation, cse and strength-reduction (test/compiler/passes.test.ts).
+export function reduced(x: i32, y: u32): i32 {
+  const a = x * 8;              // strength-reduction: shl 3
+  const b = x * 8;              // cse: the same product again
+  const c = a;                  // copy-propagation: reads of c read a
+  const q = y / 16;             // divu by 16: shru 4
+  const r = y % 16;             // remu by 16: and 15
+  return (c + b + i32(q) + i32(r)) | 0;
 }

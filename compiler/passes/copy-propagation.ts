@@ -1,0 +1,47 @@
+// Copy propagation within each block: after `d = copy s`, later reads of d read s instead, until d or s
+// is redefined. Requires: a verified Module. Guarantees: the same values flow; the copies themselves stay
+// (dce removes those no longer read). Non-SSA safe: facts never cross block boundaries.
+import * as ir from '../ir.ts';
+
+export function propagateCopies(m: ir.Module): ir.Module {
+  for (const f of m.functions) {
+    for (const b of f.blocks) {
+      const copyOf = new Map<number, number>(); // d -> s
+      const forget = (r: number) => {
+        copyOf.delete(r);
+        for (const [d, s] of copyOf) if (s === r) copyOf.delete(d);
+      };
+      const read = (r: number) => copyOf.get(r) ?? r;
+      b.instrs = b.instrs.map(i => {
+        const out = renameUses(i, read);
+        const d = ir.definedRegister(out);
+        if (d !== null) {
+          forget(d);
+          if (out.op === 'copy' && out.src !== d) copyOf.set(d, out.src);
+        }
+        return out;
+      });
+      b.term = renameTerminator(b.term, read);
+    }
+  }
+  return m;
+}
+
+export function renameUses(i: ir.Instr, read: (r: number) => number): ir.Instr {
+  switch (i.op) {
+    case 'copy': return { ...i, src: read(i.src) };
+    case 'binary': return { ...i, a: read(i.a), b: read(i.b) };
+    case 'unary': return { ...i, a: read(i.a) };
+    case 'load': return { ...i, address: read(i.address) };
+    case 'store': return { ...i, address: read(i.address), value: read(i.value) };
+    case 'call': case 'intrinsic': return { ...i, args: i.args.map(read) };
+    case 'callIndirect': return { ...i, target: read(i.target), args: i.args.map(read) };
+    default: return i;
+  }
+}
+
+export function renameTerminator(t: ir.Terminator, read: (r: number) => number): ir.Terminator {
+  if (t.op === 'branch') return { ...t, cond: read(t.cond) };
+  if (t.op === 'return' && t.value !== null) return { ...t, value: read(t.value) };
+  return t;
+}

@@ -1,0 +1,42 @@
+// Strength reduction: multiplication by a power of two becomes a shift, unsigned division and remainder
+// by a power of two become a shift and a mask, multiplication by 0/1 and additions of 0 become constants
+// and copies. Requires: a verified Module where constants are visible (after fold). Guarantees: the same
+// values (signed division keeps its instruction: a shift would round toward minus infinity).
+import * as ir from '../ir.ts';
+
+const log2 = (x: number): number => (x > 0 && (x & (x - 1)) === 0 ? 31 - Math.clz32(x) : -1);
+
+export function reduceStrength(m: ir.Module): ir.Module {
+  for (const f of m.functions) {
+    // registers defined once, by a const: their value is known everywhere
+    const defs = new Map<number, number>(), value = new Map<number, number>();
+    for (const b of f.blocks) for (const i of b.instrs) {
+      const d = ir.definedRegister(i);
+      if (d === null) continue;
+      defs.set(d, (defs.get(d) ?? 0) + 1);
+      if (i.op === 'const') value.set(d, i.value);
+    }
+    for (const [r, n] of defs) if (n !== 1 || r < f.params) value.delete(r);
+    let next = f.vregCount;
+    const constant = (v: number, out: ir.Instr[]): number => { const r = next++; out.push({ op: 'const', dst: r, value: v }); return r; };
+    for (const b of f.blocks) {
+      const out: ir.Instr[] = [];
+      for (const i of b.instrs) {
+        if (i.op !== 'binary') { out.push(i); continue; }
+        const kb = value.get(i.b), ka = value.get(i.a);
+        const shift = kb !== undefined ? log2(kb >>> 0) : -1;
+        if (i.kind === 'mul' && kb === 0) out.push({ op: 'const', dst: i.dst, value: 0 });
+        else if (i.kind === 'mul' && kb === 1) out.push({ op: 'copy', dst: i.dst, src: i.a });
+        else if (i.kind === 'mul' && ka === 1) out.push({ op: 'copy', dst: i.dst, src: i.b });
+        else if (i.kind === 'mul' && shift > 0) out.push({ ...i, kind: 'shl', b: constant(shift, out) });
+        else if ((i.kind === 'add' || i.kind === 'sub' || i.kind === 'or' || i.kind === 'xor' || i.kind === 'shl' || i.kind === 'shrs' || i.kind === 'shru') && kb === 0) out.push({ op: 'copy', dst: i.dst, src: i.a });
+        else if (i.kind === 'divu' && shift >= 0) out.push(shift === 0 ? { op: 'copy', dst: i.dst, src: i.a } : { ...i, kind: 'shru', b: constant(shift, out) });
+        else if (i.kind === 'remu' && shift >= 0) out.push({ ...i, kind: 'and', b: constant(((kb! >>> 0) - 1) | 0, out) });
+        else out.push(i);
+      }
+      b.instrs = out;
+    }
+    f.vregCount = next;
+  }
+  return m;
+}
