@@ -51,9 +51,11 @@ export function buildKernel(optimize: 0 | 2 = 2, imagesDir?: string, outDir?: st
 
 /**
  * Makes a hybrid ISO (boots from CD and, written to a USB stick, as a disk) with GRUB loading the ELF
- * as a multiboot kernel; GRUB talks on the serial line and the screen.
+ * as a multiboot kernel; GRUB talks on the serial line and the screen. `commandLine` (e.g. "test=selftest")
+ * is appended to GRUB's `multiboot` line: the kernel reads it as its command line, as with QEMU -append.
  */
-export function buildIso(elfPath: string, isoPath: string, modules: string[] = []): void {
+export function buildIso(elfPath: string, isoPath: string, modules: string[] = [], commandLine = ''): void {
+  if (/[\n"'$\\;]/.test(commandLine)) throw new Error(`buildIso: unsafe characters in the kernel command line: ${JSON.stringify(commandLine)}`);
   const dir = mkdtempSync(join(tmpdir(), 'denali-iso-'));
   try {
     mkdirSync(join(dir, 'boot', 'grub'), { recursive: true });
@@ -70,7 +72,7 @@ export function buildIso(elfPath: string, isoPath: string, modules: string[] = [
       'set timeout=0',
       'set default=0',
       'menuentry "Denali/TS" {',
-      '  multiboot /boot/denali.elf',
+      `  multiboot /boot/denali.elf${commandLine ? ` ${commandLine}` : ''}`,
       ...moduleLines,
       '  boot',
       '}',
