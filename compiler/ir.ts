@@ -39,7 +39,11 @@ export const INTRINSICS = {
   invalidOpcode: { args: 0, result: false },     // ud2: raises #UD (fault tests)
   loadSegments: { args: 2, result: false },      // (codeSelector, dataSelector): reload cs by a far return, ds es fs gs ss
   divideUnchecked: { args: 2, result: true },    // unsigned div without the zero check: #DE on zero (fault tests)
+  hypercall: { args: 5, result: true },          // (number, a, b, c, d): int 0x80 with eax, ebx, ecx, edx, esi; result eax
 } as const;
+
+/** The vector of the hypercall trap (docs/virtual-architecture.md). */
+export const HYPERCALL_VECTOR = 0x80;
 export type IntrinsicName = keyof typeof INTRINSICS;
 
 export type Instr =

@@ -18,8 +18,8 @@ export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/pro
 
 export interface CompileOptions {
   files: string[];                       // the DSL files; their imports are followed
-  mode?: 'program' | 'kernel';           // default 'program'
-  entry?: string;                        // default 'main' (program) / 'kmain' (kernel)
+  mode?: 'program' | 'kernel' | 'guest'; // default 'program'
+  entry?: string;                        // default 'main' (program) / 'kmain' (kernel) / 'guestMain' (guest)
   runtime?: string;                      // the DSL runtime file; default dsl/runtime/program.ts
   optimize?: 0 | 2;                      // -O0: lowering only; -O2 (default): the passes below
   verify?: boolean;                      // run the IR verifier after every pass (default true)
@@ -55,7 +55,7 @@ export function compile(options: CompileOptions): CompileResult {
   // The subset rules are syntactic: they are reported together with tsc's errors, in file order.
   const subset = time('subset', () => loaded.files.flatMap(checkSubset));
   if (loaded.diagnostics.length || subset.length) return { diagnostics: sortDiagnostics([...loaded.diagnostics, ...subset]) };
-  const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker, { mode, entry: options.entry ?? (mode === 'program' ? 'main' : 'kmain'), runtimeFile: runtime }));
+  const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker, { mode, entry: options.entry ?? (mode === 'program' ? 'main' : mode === 'guest' ? 'guestMain' : 'kmain'), runtimeFile: runtime }));
   if (!lowered.module) return { diagnostics: lowered.diagnostics };
   let module = lowered.module;
   if (verify) time('verify', () => verifyModule(module));

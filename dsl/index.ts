@@ -112,6 +112,12 @@ export function loadSegments(_codeSelector: u16, _dataSelector: u16): void { mac
 /** Unsigned division with no zero check: a zero divisor raises the divide-error exception (#DE). */
 export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return machineOnly("divideUnchecked"); }
 
+/**
+ * A hypercall of the Denali virtual architecture (docs/virtual-architecture.md): `int 0x80` with
+ * eax = number, ebx = a, ecx = b, edx = c, esi = d; returns eax. Guests only.
+ */
+export function hypercall(_number: u32, _a: u32, _b: u32, _c: u32, _d: u32): i32 { return machineOnly("hypercall"); }
+
 // ---- linking and interrupts (compiled code only) ----------------------------------------------------
 /** Addresses the linker fixes: the image's bounds, the boot stack, the embedded symbol table. */
 export function linkerAddress(_name: "imageStart" | "imageEnd" | "stackBottom" | "stackTop" | "symbolTable"): u32 { return machineOnly("linkerAddress"); }

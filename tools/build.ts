@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { compile, type CompileOptions } from '../compiler/pipeline.ts';
-import { compileToImage, type Image } from '../compiler/link/index.ts';
+import { compileToImage, GUEST_BASE, type Image } from '../compiler/link/index.ts';
 import { printModule } from '../compiler/print.ts';
 import { CompileError } from '../compiler/frontend/diagnostics.ts';
 import type * as ir from '../compiler/ir.ts';
@@ -39,6 +39,24 @@ export function buildImage(name: string, options: CompileOptions, imagesDir = jo
   mkdirSync(imagesDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const elfPath = join(imagesDir, `${name}.elf`), listingPath = join(outDir, `${name}.lst`), irPath = join(outDir, `${name}.ir`);
+  writeFileSync(elfPath, image.elf);
+  writeFileSync(listingPath, image.listing);
+  writeFileSync(irPath, printModule(module));
+  return { module, image, elfPath, listingPath, irPath };
+}
+
+export const GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'runtime.ts');
+
+/**
+ * A guest image (docs/virtual-architecture.md): linked at GUEST_BASE with no multiboot header, entry
+ * `guestMain(magic, bootInfo)`, the guest runtime; written to imagesDir/guest-NAME.elf.
+ */
+export function buildGuest(name: string, mainFile: string, optimize: 0 | 2 = 2, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
+  const module = compileOrThrow({ files: [mainFile], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME, optimize });
+  const image = compileToImage(module, { registerAllocation: optimize >= 2, baseAddress: GUEST_BASE, multiboot: false });
+  mkdirSync(imagesDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const elfPath = join(imagesDir, `guest-${name}.elf`), listingPath = join(outDir, `guest-${name}.lst`), irPath = join(outDir, `guest-${name}.ir`);
   writeFileSync(elfPath, image.elf);
   writeFileSync(listingPath, image.listing);
   writeFileSync(irPath, printModule(module));

@@ -65,7 +65,7 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
   "readCr0", "writeCr0", "readCr2", "readCr3", "writeCr3", "readCr4", "writeCr4",
   "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill",
   // version 2
-  "readFramePointer", "readFlags", "invalidOpcode", "loadSegments", "divideUnchecked",
+  "readFramePointer", "readFlags", "invalidOpcode", "loadSegments", "divideUnchecked", "hypercall",
 ];
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");

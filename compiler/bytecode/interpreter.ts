@@ -53,6 +53,8 @@ export interface RunOptions {
   stepLimit?: number;
   /** Called for every out*; return true to say the write was handled (the default devices are then skipped). */
   onOut?: (port: number, value: number, width: 1 | 2 | 4) => boolean | void;
+  /** Answers the hypercall intrinsic (number, a, b, c, d) -> result, for running guests on the host. */
+  onHypercall?: (number: number, a: number, b: number, c: number, d: number) => number;
   /** Called for every in*; return a number to answer the read, undefined for the default devices. */
   onIn?: (port: number, width: 1 | 2 | 4) => number | undefined | void;
 }
@@ -128,6 +130,7 @@ const X_READ_CR4 = intrinsicId("readCr4"), X_WRITE_CR4 = intrinsicId("writeCr4")
 const X_MEMORY_COPY = intrinsicId("memoryCopy"), X_MEMORY_FILL = intrinsicId("memoryFill");
 const X_READ_FRAME_POINTER = intrinsicId("readFramePointer"), X_READ_FLAGS = intrinsicId("readFlags");
 const X_INVALID_OPCODE = intrinsicId("invalidOpcode"), X_DIVIDE_UNCHECKED = intrinsicId("divideUnchecked");
+const X_HYPERCALL = intrinsicId("hypercall");
 
 const hex32 = (x: number): string => "0x" + (x >>> 0).toString(16).padStart(8, "0");
 const alignUp = (x: number, align: number): number => Math.ceil(x / align) * align;
@@ -163,6 +166,7 @@ export class Machine {
   private controlRegisters = [0x00000011, 0, 0, 0, 0]; // cr0 (PE | ET, as multiboot leaves it) .. cr4
   private serialBytes: number[] = [];
   private uartLineControl = 0;
+  private readonly pendingArgs = new Int32Array(2); // arguments 4 and 5 of an intrinsic (hypercall)
   private exitPortValue: number | null = null;
   private stopReason: StopReason | null = null;
   private returnValue: number | null = null;
@@ -588,6 +592,7 @@ export class Machine {
             const a0 = argc > 0 ? registers[rb + code[pc + 4]] : 0;
             const a1 = argc > 1 ? registers[rb + code[pc + 5]] : 0;
             const a2 = argc > 2 ? registers[rb + code[pc + 6]] : 0;
+            if (argc > 3) { this.pendingArgs[0] = registers[rb + code[pc + 7]]; this.pendingArgs[1] = argc > 4 ? registers[rb + code[pc + 8]] : 0; }
             this.currentFunction = fn;
             const value = this.intrinsic(id, a0, a1, a2, count);
             if (destination !== NO_DESTINATION) registers[rb + destination] = value;
@@ -676,6 +681,10 @@ export class Machine {
       case X_READ_FRAME_POINTER: return 0;       // no machine frame chain here: a backtrace ends at once
       case X_READ_FLAGS: return 0x2;             // reserved bit 1 set, interrupts off
       case X_INVALID_OPCODE: throw new InterpreterError(`invalid opcode (ud2), in function ${this.functionName()}`);
+      case X_HYPERCALL: {
+        if (!this.options.onHypercall) throw new InterpreterError(`hypercall ${a0} with no kernel to answer it, in function ${this.functionName()}`);
+        return this.options.onHypercall(a0, a1, a2, this.pendingArgs[0], this.pendingArgs[1]) | 0;
+      }
       case X_DIVIDE_UNCHECKED:
         if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;

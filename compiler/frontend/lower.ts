@@ -16,8 +16,8 @@ import { DSL_INDEX } from './load.ts';
 const K = ts.SyntaxKind;
 
 export interface LowerOptions {
-  /** 'program': __start runs the runtime's programStart, main(), programExit. 'kernel': __start calls `entry(magic, info)`. */
-  mode: 'program' | 'kernel';
+  /** 'program': __start runs the runtime's programStart, main(), programExit. 'kernel' and 'guest': __start calls `entry(magic, info)`. */
+  mode: 'program' | 'kernel' | 'guest';
   entry: string;          // 'main' for programs, the kernel's entry function otherwise
   runtimeFile: string;    // the DSL file providing printI32, printString, panicAt, trap, ...
 }
@@ -1586,7 +1586,7 @@ class Lowering {
       const args = call.arguments.map((_, i) => intArg(i, paramTypes[name]?.[i] ?? U32));
       const dst = intrinsic.result ? fb.newReg() : null;
       fb.emit({ op: 'intrinsic', dst, name: name as ir.IntrinsicName, args });
-      const resultType = name === 'inb' ? INT_TYPES.u8 : name === 'inw' ? INT_TYPES.u16 : U32;
+      const resultType = name === 'inb' ? INT_TYPES.u8 : name === 'inw' ? INT_TYPES.u16 : name === 'hypercall' ? I32 : U32;
       return intrinsic.result ? { type: resultType, reg: dst! } : none();
     }
     void expected;

@@ -59,7 +59,14 @@ export interface CompileOptions {
   stackSize?: number;
   /** Register allocation and the other -O2 code generation (default true; false for -O0). */
   registerAllocation?: boolean;
+  /** Where the image starts (default 0x00100000, the kernel's); guests link at GUEST_BASE. */
+  baseAddress?: number;
+  /** Put the multiboot header first (default true; guest images have none). */
+  multiboot?: boolean;
 }
+
+/** Guest images are linked here: the start of every VM's flat memory (docs/virtual-architecture.md). */
+export const GUEST_BASE = 0x40000000;
 
 export interface SymbolInfo { address: number; size: number }
 
@@ -88,7 +95,10 @@ function encodeModule(module: Module, addresses: AddressResolver, textAddress: n
 export function compileToImage(module: Module, options: CompileOptions = {}): Image {
   const stackSize = options.stackSize ?? DEFAULT_STACK_SIZE;
   if (stackSize <= 0 || stackSize % 16 !== 0) throw new Error(`link: stack size ${stackSize} must be a positive multiple of 16`);
-  const textAddress = TEXT_SEGMENT_ADDRESS + MULTIBOOT_HEADER_SIZE;
+  const base = options.baseAddress ?? TEXT_SEGMENT_ADDRESS;
+  if (base % 4096 !== 0) throw new Error(`link: base address 0x${base.toString(16)} is not page-aligned`);
+  const withMultiboot = options.multiboot ?? true;
+  const textAddress = base + (withMultiboot ? MULTIBOOT_HEADER_SIZE : 0);
 
   // ---- pass 1: placeholder addresses -> text size and function addresses ----
   const placeholder: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
@@ -120,7 +130,7 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   };
   fillData(linked, layout, functionAddress);
   const linkerSymbols: Record<LinkerSymbol, number> = {
-    __image_start: TEXT_SEGMENT_ADDRESS, __image_end: layout.imageEnd,
+    __image_start: base, __image_end: layout.imageEnd,
     __stack_bottom: layout.stackBottom, __stack_top: layout.stackTop,
     __symbol_table: layout.addresses.get(SYMBOL_TABLE_SYMBOL)!,
   };
@@ -155,7 +165,7 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
     symbols.set(name, { address, size });
     elfSymbols.push({ name, value: address, size, type, section });
   };
-  addSymbol(MULTIBOOT_HEADER_SYMBOL, TEXT_SEGMENT_ADDRESS, 12, "object", ".multiboot");
+  if (withMultiboot) addSymbol(MULTIBOOT_HEADER_SYMBOL, base, 12, "object", ".multiboot");
   for (const [name, f] of functionAddresses) addSymbol(name, f.address, f.size, "func", ".text");
   const sectionOf = { rodata: ".rodata", data: ".data", bss: ".bss" } as const;
   for (const sym of linked.data) addSymbol(sym.name, layout.addresses.get(sym.name)!, sym.size, "object", sectionOf[sym.section]);
@@ -167,13 +177,13 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   const { rodata, data, bss } = layout.sections;
   const header = multibootHeader();
   const sections: ElfSection[] = [
-    { name: ".multiboot", kind: "progbits", address: TEXT_SEGMENT_ADDRESS, size: header.length, align: 4, bytes: header, flags: "rx" },
+    ...(withMultiboot ? [{ name: ".multiboot", kind: "progbits" as const, address: base, size: header.length, align: 4, bytes: header, flags: "rx" as const }] : []),
     { name: ".text", kind: "progbits", address: textAddress, size: text.length, align: 16, bytes: text, flags: "rx", code: true },
     { name: ".rodata", kind: "progbits", address: rodata.address, size: rodata.size, align: rodata.align, bytes: rodata.bytes, flags: "r" },
     { name: ".data", kind: "progbits", address: data.address, size: data.size, align: data.align, bytes: data.bytes, flags: "rw" },
     { name: ".bss", kind: "nobits", address: bss.address, size: bss.size, align: bss.align, flags: "rw" },
   ];
-  const segments: ElfSegment[] = [{ flags: "rx", sections: [".multiboot", ".text"] }];
+  const segments: ElfSegment[] = [{ flags: "rx", sections: withMultiboot ? [".multiboot", ".text"] : [".text"] }];
   if (rodata.size > 0) segments.push({ flags: "r", sections: [".rodata"] });
   // .data always starts a page, so the RW segment starts there even when .data is empty
   segments.push({ flags: "rw", sections: [".data", ".bss"] });

@@ -14,7 +14,7 @@ import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
-import { INTRINSICS, TRAP_DIVIDE_BY_ZERO } from "../ir.ts";
+import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR } from "../ir.ts";
 import { Emitter, type Label } from "./emitter.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
 import { allocateRegisters, type Allocation } from "./regalloc.ts";
@@ -360,6 +360,7 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   invalidOpcode: bare(Code.Ud2),
   loadSegments: lowerLoadSegments,
   // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")
+  hypercall: lowerHypercall,
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
@@ -368,6 +369,22 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
     defIf(cx, dst, Register.EAX);
   },
 };
+
+/**
+ * hypercall(number, a, b, c, d): eax, ebx, ecx, edx, esi <- the arguments; int 0x80; result in eax.
+ * ebx/esi are callee-saved (and may hold the arguments themselves): saved first, the arguments go
+ * through the stack, ebx/esi are restored after the trap.
+ */
+function lowerHypercall(cx: FunctionContext, [number, a, b, c, d]: VReg[], dst: VReg | null): void {
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EBX));
+  for (const v of [d, c, b, a, number]) cx.push(v);
+  for (const r of [Register.EAX, Register.EBX, Register.ECX, Register.EDX, Register.ESI]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  cx.emit(Instruction.createI32(Code.Int_imm8, HYPERCALL_VECTOR));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EBX));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+  defIf(cx, dst, Register.EAX);
+}
 
 /**
  * loadSegments(code, data): ds es fs gs ss <- data; cs <- code by a far return (SDM Vol. 3, 3.4.3:
