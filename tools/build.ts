@@ -46,6 +46,8 @@ export function buildImage(name: string, options: CompileOptions, imagesDir = jo
 }
 
 export const GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'runtime.ts');
+/** A guest's stack lives in its own .bss (private to each VM): small, since thousands of VMs share RAM. */
+export const GUEST_STACK_SIZE = 16 * 1024;
 
 /**
  * A guest image (docs/virtual-architecture.md): linked at GUEST_BASE with no multiboot header, entry
@@ -53,7 +55,7 @@ export const GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'runtime.ts');
  */
 export function buildGuest(name: string, mainFile: string, optimize: 0 | 2 = 2, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
   const module = compileOrThrow({ files: [mainFile], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME, optimize });
-  const image = compileToImage(module, { registerAllocation: optimize >= 2, baseAddress: GUEST_BASE, multiboot: false });
+  const image = compileToImage(module, { registerAllocation: optimize >= 2, baseAddress: GUEST_BASE, multiboot: false, stackSize: GUEST_STACK_SIZE });
   mkdirSync(imagesDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const elfPath = join(imagesDir, `guest-${name}.elf`), listingPath = join(outDir, `guest-${name}.lst`), irPath = join(outDir, `guest-${name}.ir`);
