@@ -1,7 +1,7 @@
 # Denali/TS. The two commands a newcomer needs:
 #   make run    set up, build the kernel image and ISO, boot it in QEMU (serial console here)
 #   make test   set up, then every test (compiler, interpreter, x86 back end, corpus, kernel boots)
-.PHONY: setup image run test bench clean
+.PHONY: setup image run test bench clean usb
 
 setup:
 	@bash tools/setup.sh
@@ -17,6 +17,11 @@ test: setup
 
 bench: setup
 	npm run bench:compiler
+
+# make usb DEV=/dev/sdX: write images/denali.iso (built if needed) to a USB stick, after checking that
+# DEV is a whole removable disk that is not mounted and after you type its name back (YES=1 skips that).
+usb: setup
+	@DEV="$(DEV)" YES="$(YES)" ISO="$(ISO)" bash tools/usb.sh
 
 clean:
 	rm -rf out images
