@@ -1,0 +1,74 @@
+// The hypercalls of the Denali virtual architecture (docs/virtual-architecture.md, "Hypercalls"):
+// `int 0x80` with eax = number, ebx/ecx/edx/esi = arguments, result in eax (negative: an error).
+// One typed wrapper per call; the numbers, error codes and virtual-interrupt bits as named constants.
+import { i32, u32, hypercall } from "dsl";
+
+// ---- numbers ---------------------------------------------------------------------------------------
+export const HYPERCALL_EXIT = 0;
+export const HYPERCALL_IDLE = 1;
+export const HYPERCALL_SET_ALARM = 2;
+export const HYPERCALL_READ_CLOCK = 3;
+export const HYPERCALL_CONSOLE_WRITE = 4;
+export const HYPERCALL_NET_SEND = 5;
+export const HYPERCALL_NET_RECEIVE = 6;
+export const HYPERCALL_INTERRUPT_MASK = 7;
+export const HYPERCALL_INTERRUPT_ACKNOWLEDGE = 8;
+export const HYPERCALL_YIELD = 9;
+/** One past the last defined number: every number from here on answers EINVAL. */
+export const HYPERCALL_COUNT = 10;
+
+// ---- error codes (results < 0) ------------------------------------------------------------------------
+/** Unknown number or bad argument. */
+export const EINVAL = -1;
+/** An address range not entirely inside the VM's own memory (or not writable where the kernel writes). */
+export const EFAULT = -2;
+/** A queue is full: try again later. */
+export const EAGAIN = -3;
+/** A frame too large or too small (Ethernet: 14..1514 bytes). */
+export const EMSGSIZE = -4;
+
+// ---- virtual interrupts (bits of the pending and enabled masks) -----------------------------------------
+/** The alarm set with setAlarm expired. */
+export const INTERRUPT_TIMER: u32 = 1;
+/** A frame was queued for netReceive. */
+export const INTERRUPT_NET: u32 = 2;
+/** The VM was switched back in after being descheduled: recalibrate against readClock. */
+export const INTERRUPT_WAKEUP: u32 = 4;
+export const INTERRUPT_ALL: u32 = 7;
+
+// ---- Ethernet frame limits for netSend ------------------------------------------------------------------
+export const FRAME_MIN = 14;
+export const FRAME_MAX = 1514;
+
+/** Ends this VM with `status`; never returns. */
+export function exitVm(status: i32): void {
+  hypercall(HYPERCALL_EXIT, u32(status), 0, 0, 0);
+  while (true) {}   // not reached: the kernel does not return from exit
+}
+
+/** Gives up the CPU until a virtual interrupt is pending; returns the pending mask (not cleared). */
+export function idle(): i32 { return hypercall(HYPERCALL_IDLE, 0, 0, 0, 0); }
+
+/** Raises INTERRUPT_TIMER `microseconds` from now (0 cancels the alarm). */
+export function setAlarm(microseconds: u32): i32 { return hypercall(HYPERCALL_SET_ALARM, microseconds, 0, 0, 0); }
+
+/** Writes the global clock (u64 nanoseconds, little-endian) to the 8 bytes at `address`. */
+export function readClock(address: u32): i32 { return hypercall(HYPERCALL_READ_CLOCK, address, 0, 0, 0); }
+
+/** Writes `length` bytes at `address` to the console; returns the bytes written. */
+export function consoleWrite(address: u32, length: u32): i32 { return hypercall(HYPERCALL_CONSOLE_WRITE, address, length, 0, 0); }
+
+/** Sends one Ethernet frame (FRAME_MIN..FRAME_MAX bytes at `address`); 0, or EAGAIN/EMSGSIZE/EFAULT. */
+export function netSend(address: u32, length: u32): i32 { return hypercall(HYPERCALL_NET_SEND, address, length, 0, 0); }
+
+/** Copies the next queued frame into `capacity` bytes at `address`; its length, or 0 when none is queued. */
+export function netReceive(address: u32, capacity: u32): i32 { return hypercall(HYPERCALL_NET_RECEIVE, address, capacity, 0, 0); }
+
+/** Sets the mask of enabled virtual interrupts; returns the previous mask. */
+export function interruptMask(mask: u32): i32 { return hypercall(HYPERCALL_INTERRUPT_MASK, mask, 0, 0, 0); }
+
+/** Clears `bits` of the pending mask; returns the bits still pending. */
+export function interruptAcknowledge(bits: u32): i32 { return hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, bits, 0, 0, 0); }
+
+/** Gives the rest of this quantum to the other runnable VMs (`yield` is a reserved word). */
+export function yieldCpu(): i32 { return hypercall(HYPERCALL_YIELD, 0, 0, 0, 0); }

@@ -1,0 +1,88 @@
+// The guest runtime: the compiler lowers print/write/writeHex/panic/exit and its checks (division by
+// zero, bounds, unreachable) in guest code to calls of these exports, by name (tools/build.ts links
+// this file into every guest image). Output goes through the consoleWrite hypercall, one line at a
+// time: a line is buffered until its newline (or until the buffer fills), so that lines of thousands
+// of VMs sharing the console never interleave. A panic or a trap prints `panic: MESSAGE (in FUNC)` or
+// `trap: KIND` and ends the VM with status 101; exit(status) flushes and ends it with status.
+import { i32, u32, addressOf } from "dsl";
+import { consoleWrite, exitVm } from "./hypercalls.ts";
+
+/** Exit status of a VM ended by a panic or a trap (the same as a standalone program's). */
+export const STATUS_FATAL = 101;
+
+const LINE_CAPACITY = 240;
+const line = new Uint8Array(LINE_CAPACITY);
+let lineLength: i32 = 0;
+
+/** Writes out what is buffered (print does it at each newline; exit before it ends the VM). */
+export function flush(): void {
+  if (lineLength > 0) consoleWrite(addressOf(line), u32(lineLength));
+  lineLength = 0;
+}
+
+function putByte(byte: i32): void {
+  if (lineLength === LINE_CAPACITY) flush();
+  line[lineLength] = byte;
+  lineLength++;
+  if (byte === 10) flush();
+}
+
+export function writeString(s: string): void {
+  for (let i = 0; i < s.length; i++) putByte(s.charCodeAt(i));
+}
+
+const digits = new Uint8Array(12);
+
+export function writeU32(x: u32): void {
+  let n = 0;
+  do {
+    digits[n] = 48 + (x % 10);
+    x = x / 10;
+    n++;
+  } while (x !== 0);
+  while (n > 0) { n--; putByte(digits[n]); }
+}
+
+export function writeI32(x: i32): void {
+  if (x < 0) { putByte(45); writeU32(u32(0 - x)); }
+  else writeU32(x);
+}
+
+export function writeHex(x: u32): void {
+  for (let shift = 28; shift >= 0; shift -= 4) {
+    const d = (x >>> shift) & 15;
+    putByte(d < 10 ? 48 + d : 87 + d);
+  }
+}
+
+export function printI32(x: i32): void { writeI32(x); putByte(10); }
+export function printU32(x: u32): void { writeU32(x); putByte(10); }
+export function printString(s: string): void { writeString(s); putByte(10); }
+
+/** exit(status): flushes the line buffer and ends the VM (the exit hypercall). */
+export function exit(status: i32): void {
+  flush();
+  exitVm(status);
+}
+
+/** panic(message) in function F compiles to panicAt(message, "F"). */
+export function panicAt(message: string, func: string): void {
+  flush();
+  writeString("panic: ");
+  writeString(message);
+  writeString(" (in ");
+  writeString(func);
+  writeString(")\n");
+  exitVm(STATUS_FATAL);
+}
+
+/** kind: 0 unreachable, 1 integer division by zero, 2 index out of bounds. */
+export function trap(kind: i32): void {
+  flush();
+  writeString("trap: ");
+  if (kind === 1) writeString("integer division by zero");
+  else if (kind === 2) writeString("index out of bounds");
+  else writeString("unreachable code reached");
+  putByte(10);
+  exitVm(STATUS_FATAL);
+}
