@@ -50,7 +50,8 @@ if (shrinkFailures) {
     const { check } = await import('./harness.ts');
     const fresh = await check(writeProgram(print(program), `seed-${f.seed}`), { qemu: f.qemu });
     if (!fresh.failure) { f.detail += ' (passes when run alone)'; continue; }
-    const result = await shrink(program, fresh.failure ? fresh : verdict, { qemu: f.qemu, timeLimitMs: 180_000 });
+    let result;
+    try { result = await shrink(program, fresh.failure ? fresh : verdict, { qemu: f.qemu, timeLimitMs: 180_000 }); } catch (e) { f.detail += ` (shrinking failed: ${(e as Error).message})`; continue; }
     f.minimized = relative(ROOT, saveMinimized(result));
     f.minimizedLines = result.lines[1];
     console.log(`seed ${f.seed}: minimized to ${result.lines[1]} lines: ${f.minimized}`);

@@ -97,7 +97,9 @@ export interface ShrinkResult { program: Program; source: string; verdict: Verdi
 // Without QEMU in the loop, only the targets that ran are compared.
 const targetsRun = (f: string | undefined, qemu: boolean) => (f ?? '').split(',').filter(t => qemu || !t.startsWith('qemu')).sort().join(',');
 const sameFailure = (a: Verdict, b: Verdict, qemu: boolean) => targetsRun(a.failure, qemu) === targetsRun(b.failure, qemu) &&
-  (a.failure !== 'compile-crash' || a.detail?.split(' | ')[0] === b.detail?.split(' | ')[0]);
+  (a.failure !== 'compile-crash' || a.detail?.split(' | ')[0] === b.detail?.split(' | ')[0]) &&
+  (a.failure !== 'compile-error' || diagnosticCode(a) === diagnosticCode(b));
+const diagnosticCode = (v: Verdict) => /error (\w+):/.exec(v.detail ?? '')?.[1];
 
 export async function shrink(program: Program, original: Verdict, options: ShrinkOptions = {}): Promise<ShrinkResult> {
   // QEMU is needed in the loop only when the interpreter agrees with Node (a back-end bug).
@@ -114,8 +116,8 @@ export async function shrink(program: Program, original: Verdict, options: Shrin
     let list = candidates(best);
     for (let i = 0; i < list.length && tests < maxTests && Date.now() < deadline; i++) {
       const q = structuredClone(best);
-      try { list[i].apply(q); } catch { continue; }
-      const source = print(q);
+      let source: string;
+      try { list[i].apply(q); source = print(q); } catch { continue; }   // e.g. a global of a deleted struct
       if (seen.has(source)) continue;
       seen.add(source);
       // A removed name still used: the compiler would reject it; skip without compiling.
