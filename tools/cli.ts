@@ -12,17 +12,22 @@ import { printModule } from '../compiler/print.ts';
 import { runQemu, parseProgramSerial } from './qemu.ts';
 import { runBochs } from './bochs.ts';
 import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
+import { buildManifest, describeManifest, ManifestError, type ManifestBuild } from './manifest.ts';
 
 const HELP = `denali — the Denali/TS toolchain
 
 usage:
-  denali build [-O0|-O2] [--no-iso]          compile kernel-src/ to images/denali.elf (+ images/denali.iso),
-                                             listing out/denali.lst, IR out/denali.ir
+  denali build [-O0|-O2] [--no-iso] [--manifest FILE]
+                                             compile kernel-src/ to images/denali.elf (+ images/denali.iso),
+                                             listing out/denali.lst, IR out/denali.ir; with a VM manifest
+                                             (JSON, docs/virtual-architecture.md) also its guest images and
+                                             images/manifest-NAME.bin, the ISO with them as modules
   denali run --target interp|qemu|node [-O0|-O2] [--emit-ir] FILE.ts
                                              compile and run a DSL program; prints what it printed,
                                              exits with main() & 255 (2: compile errors, 101: trap/panic)
-  denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB]
-                                             boot images/denali.elf (or the ISO) with the serial console here
+  denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
+                                             boot images/denali.elf (or the ISO) with the serial console here;
+                                             with a manifest, its VMs (modules: the manifest, then the images)
   denali --help                              this text
 
 The DSL is described in dsl/README.md.`;
@@ -36,17 +41,21 @@ const RunOptions = z.object({
   file: z.string({ message: 'a FILE.ts to run is required' }).min(1),
   timeout: z.coerce.number().int().positive().max(3600).default(60),
 });
-const BuildOptions = z.object({ optimize: optimizeFlag, iso: z.boolean().default(true) });
+/** --manifest FILE: a VM manifest (tools/manifest.ts validates its contents). */
+const manifestOption = z.string({ message: '--manifest needs a FILE' }).min(1, { message: '--manifest needs a FILE' })
+  .refine(f => existsSync(resolve(f)), { message: 'no such file' }).optional();
+const BuildOptions = z.object({ optimize: optimizeFlag, iso: z.boolean().default(true), manifest: manifestOption });
 const BootOptions = z.object({
   medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
   timeout: z.coerce.number().int().positive().max(3600).default(30),
   memory: z.coerce.number().int().min(16).max(3072).default(128),
+  manifest: manifestOption,
 });
 
 /** Parses `--name value`, `--flag`, `-O2` and positional arguments. */
 function parseArgs(args: string[]): { flags: Record<string, string | boolean>; positional: string[] } {
   const flags: Record<string, string | boolean> = {}, positional: string[] = [];
-  const valued = new Set(['--target', '--timeout', '--memory']);
+  const valued = new Set(['--target', '--timeout', '--memory', '--manifest']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '-O0' || a === '-O2') flags.optimize = a;
@@ -78,12 +87,12 @@ export async function main(argv: string[]): Promise<number> {
         return o ? await run(o) : 2;
       }
       case 'build': {
-        const o = validate(BuildOptions, { optimize: flags.optimize, iso: flags['no-iso'] !== true });
+        const o = validate(BuildOptions, { optimize: flags.optimize, iso: flags['no-iso'] !== true, manifest: flags.manifest });
         return o ? build(o) : 2;
       }
       case 'boot': {
         const medium = flags.cdrom ? 'cdrom' : flags.usb ? 'usb' : flags.bochs ? 'bochs' : 'kernel';
-        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory });
+        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory, manifest: flags.manifest });
         return o ? await boot(o) : 2;
       }
     }
@@ -91,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   } catch (e) {
     if (e instanceof CompileError) { console.error(e.message); return 2; }
+    if (e instanceof ManifestError) { for (const line of e.issues) console.error(`denali: ${line}`); return 2; }
     throw e;
   }
 }
@@ -130,7 +140,21 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
   return status;
 }
 
+/** Validates and packs a manifest, compiling its images; prints what it made. */
+function buildVms(file: string, optimize: 0 | 2): ManifestBuild {
+  const started = performance.now();
+  const b = buildManifest(resolve(file), { optimize });
+  for (const line of describeManifest(b)) console.log(line);
+  console.log(`modules (${Math.round(performance.now() - started)} ms): ${b.modules.map(m => m.startsWith(ROOT) ? m.slice(ROOT.length + 1) : m).join(' ')}`);
+  return b;
+}
+
+/** The ISO that boots the kernel with a manifest's modules. */
+const MANIFEST_ISO = join(ROOT, 'images', 'denali-vms.iso');
+
 function build(o: z.infer<typeof BuildOptions>): number {
+  // The manifest first: a bad one fails fast, before the kernel is compiled.
+  const vms = o.manifest ? buildVms(o.manifest, o.optimize) : null;
   const started = performance.now();
   const built = buildKernel(o.optimize);
   console.log(`images/denali.elf: ${built.image.elf.length} bytes, .text ${built.image.textSize} bytes, ${built.module.functions.length} functions (${Math.round(performance.now() - started)} ms)`);
@@ -138,16 +162,26 @@ function build(o: z.infer<typeof BuildOptions>): number {
   if (o.iso) {
     buildIso(built.elfPath, join(ROOT, 'images', 'denali.iso'));
     console.log('images/denali.iso (hybrid: CD or USB stick)');
+    if (vms) {
+      buildIso(built.elfPath, MANIFEST_ISO, vms.modules);
+      console.log('images/denali-vms.iso (with the manifest and its images as modules)');
+    }
   }
   return 0;
 }
 
 async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
-  const elf = join(ROOT, 'images', 'denali.elf'), iso = join(ROOT, 'images', 'denali.iso');
+  const elf = join(ROOT, 'images', 'denali.elf');
+  let iso = join(ROOT, 'images', 'denali.iso');
   if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
+  let initrd: string[] | undefined;
+  if (o.manifest) {
+    initrd = buildVms(o.manifest, 2).modules;
+    if (o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
+  }
   const r = o.medium === 'bochs'
     ? await runBochs(iso, { timeoutMs: o.timeout * 1000 })
-    : await runQemu(o.medium === 'kernel' ? { kernel: elf } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, icount: true });
+    : await runQemu(o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, icount: true });
   process.stdout.write(r.serial);
   if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
   return r.debugExit ?? (r.timedOut ? 124 : 0);

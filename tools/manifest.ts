@@ -1,0 +1,191 @@
+// VM manifests: which guest images the kernel runs, how many VMs of each, their memory, argument and
+// IP addresses (docs/virtual-architecture.md, "Writing a guest"). A manifest is a JSON file validated
+// with zod; errors name the field (`manifest.groups[1].count: Too small: expected number to be >0`).
+// buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest module
+// the kernel reads (packManifest, little-endian):
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 1, u32 groupCount,
+//   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase }
+// moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
+// distinct images follow in order of first use. ipBase is in network byte order (its bytes in memory
+// are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module files in order, for QEMU
+// `-initrd` or GRUB `module` lines.
+import { z } from 'zod';
+import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { ROOT, buildGuest, type BuiltImage } from './build.ts';
+import { GUEST_BASE } from '../compiler/link/index.ts';
+
+export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
+export const MANIFEST_VERSION = 1;
+export const MANIFEST_HEADER_BYTES = 12;
+export const MANIFEST_GROUP_BYTES = 20;
+
+export const DEFAULT_MEMORY_KIB = 256;
+export const MAX_MEMORY_KIB = 64 * 1024;
+/** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
+export const MEMORY_SLACK_KIB = 8;
+/** Upper bound on the VMs of a manifest (MACs have 24 bits of vm id; the kernel aims at 10,000). */
+export const MAX_VMS = 16384;
+export const DEFAULT_IP_BASE = '198.18.0.2';
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+const Group = z.object({
+  image: z.string().min(1).refine(s => s.endsWith('.ts'), { message: 'must be a guest source file (guest-src/....ts)' })
+    .refine(s => !/[,\s]/.test(s), { message: 'must not contain commas or spaces (QEMU -initrd splits on them)' }),
+  count: z.number().int().positive(),
+  memoryKiB: z.number().int().min(MEMORY_SLACK_KIB + 4).max(MAX_MEMORY_KIB).multipleOf(4).default(DEFAULT_MEMORY_KIB),
+  argument: z.number().int().min(0).max(0xffffffff).default(0),
+  ipBase: z.string().regex(DOTTED_QUAD, { message: 'must be a dotted quad such as 198.18.0.2' }).optional(),
+}).strict();
+
+export const ManifestSchema = z.object({
+  description: z.string().optional(),
+  groups: z.array(Group).min(1),
+}).strict().superRefine((m, ctx) => {
+  const total = m.groups.reduce((sum, g) => sum + g.count, 0);
+  if (total > MAX_VMS) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${MAX_VMS}` });
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** A manifest that failed validation: one line per problem, each naming its field. */
+export class ManifestError extends Error {
+  constructor(readonly issues: string[]) {
+    super(issues.join('\n'));
+    this.name = 'ManifestError';
+  }
+}
+
+/** `manifest.groups[1].count` for the path ['groups', 1, 'count']. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return 'manifest' + path.map(p => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+}
+
+/** Validates parsed JSON; throws ManifestError with zod's messages prefixed by the field path. */
+export function parseManifest(json: unknown): Manifest {
+  const r = ManifestSchema.safeParse(json);
+  if (!r.success) throw new ManifestError(r.error.issues.map(i => `${fieldPath(i.path)}: ${i.message}`));
+  return r.data;
+}
+
+/** Reads and validates a manifest file (JSON). */
+export function loadManifest(file: string): Manifest {
+  if (!existsSync(file)) throw new ManifestError([`manifest: no such file: ${file}`]);
+  let json: unknown;
+  try { json = JSON.parse(readFileSync(file, 'utf8')); }
+  catch (e) { throw new ManifestError([`manifest: ${file} is not valid JSON: ${(e as Error).message}`]); }
+  return parseManifest(json);
+}
+
+export function parseIp(dotted: string): number {
+  return dotted.split('.').reduce((ip, octet) => ((ip << 8) | Number(octet)) >>> 0, 0);
+}
+
+export function formatIp(ip: number): string {
+  return [24, 16, 8, 0].map(s => (ip >>> s) & 255).join('.');
+}
+
+/** One group as the kernel reads it. `ipBase` is the address as a number (a.b.c.d = a << 24 | ...). */
+export interface PackedGroup { moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number }
+
+/** The binary manifest module (the header, then one 20-byte record per group). */
+export function packManifest(groups: PackedGroup[]): Uint8Array {
+  const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, MANIFEST_MAGIC, true);
+  view.setUint32(4, MANIFEST_VERSION, true);
+  view.setUint32(8, groups.length, true);
+  groups.forEach((g, i) => {
+    const at = MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * i;
+    view.setUint32(at, g.moduleIndex, true);
+    view.setUint32(at + 4, g.vmCount, true);
+    view.setUint32(at + 8, g.memoryKiB, true);
+    view.setUint32(at + 12, g.argument >>> 0, true);
+    view.setUint32(at + 16, g.ipBase >>> 0, false);   // network byte order: a.b.c.d in memory
+  });
+  return bytes;
+}
+
+/** Where an image's source is: paths are relative to the repository root (absolute ones are kept). */
+export function imageSource(image: string): string {
+  return isAbsolute(image) ? image : resolve(ROOT, image);
+}
+
+/** The image's name for buildGuest: its path under guest-src without .ts, '/' -> '-' (demos-counter). */
+export function imageName(source: string): string {
+  const rel = relative(join(ROOT, 'guest-src'), source);
+  const inside = !rel.startsWith('..') && !isAbsolute(rel);
+  return (inside ? rel.slice(0, -extname(rel).length) : basename(source, extname(source))).replace(/[\\/]/g, '-');
+}
+
+/** Bytes from GUEST_BASE to the end of the image's last section (.bss with the stack included). */
+export function imageSpan(built: BuiltImage): number {
+  return Math.max(...built.image.sections.map(s => s.address + s.size)) - GUEST_BASE;
+}
+
+export interface ManifestBuild {
+  manifest: Manifest;
+  /** The binary manifest module (module 0). */
+  manifestPath: string;
+  bytes: Uint8Array;
+  groups: PackedGroup[];
+  /** Every module file in order: the manifest, then the distinct guest ELFs. */
+  modules: string[];
+  images: { source: string; built: BuiltImage; spanBytes: number }[];
+}
+
+export interface ManifestBuildOptions { optimize?: 0 | 2; imagesDir?: string; outDir?: string }
+
+/**
+ * Validates `file`, compiles each distinct image with buildGuest and writes the packed manifest to
+ * imagesDir/manifest-NAME.bin. Throws ManifestError (bad manifest, missing image, memory too small
+ * for an image) or CompileError (an image outside the DSL).
+ */
+export function buildManifest(file: string, options: ManifestBuildOptions = {}): ManifestBuild {
+  const manifest = loadManifest(file);
+  const imagesDir = options.imagesDir ?? join(ROOT, 'images'), outDir = options.outDir ?? join(ROOT, 'out');
+  const missing = manifest.groups.flatMap((g, i) => existsSync(imageSource(g.image)) ? [] : [`${fieldPath(['groups', i, 'image'])}: no such file: ${g.image}`]);
+  if (missing.length) throw new ManifestError(missing);
+
+  const images: ManifestBuild['images'] = [];
+  const moduleOf = new Map<string, number>();
+  for (const g of manifest.groups) {
+    const source = imageSource(g.image);
+    if (moduleOf.has(source)) continue;
+    const built = buildGuest(imageName(source), source, options.optimize ?? 2, imagesDir, outDir);
+    images.push({ source, built, spanBytes: imageSpan(built) });
+    moduleOf.set(source, images.length);   // module 0 is the manifest
+  }
+
+  const problems: string[] = [];
+  const groups: PackedGroup[] = [];
+  let nextIp = parseIp(DEFAULT_IP_BASE);
+  manifest.groups.forEach((g, i) => {
+    const moduleIndex = moduleOf.get(imageSource(g.image))!;
+    const needed = Math.ceil(images[moduleIndex - 1].spanBytes / 4096) * 4 + MEMORY_SLACK_KIB;
+    if (g.memoryKiB < needed) problems.push(`${fieldPath(['groups', i, 'memoryKiB'])}: ${g.memoryKiB} KiB is too small for ${g.image} (${images[moduleIndex - 1].spanBytes} bytes): at least ${needed} KiB`);
+    const ipBase = g.ipBase !== undefined ? parseIp(g.ipBase) : nextIp;
+    if (ipBase + g.count - 1 > 0xffffffff) problems.push(`${fieldPath(['groups', i, 'ipBase'])}: ${formatIp(ipBase)} + ${g.count} VMs runs past 255.255.255.255`);
+    groups.push({ moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase });
+    nextIp = (ipBase + g.count) >>> 0;
+  });
+  if (problems.length) throw new ManifestError(problems);
+
+  const bytes = packManifest(groups);
+  mkdirSync(imagesDir, { recursive: true });
+  const manifestPath = join(imagesDir, `manifest-${basename(file, extname(file))}.bin`);
+  writeFileSync(manifestPath, bytes);
+  const modules = [manifestPath, ...images.map(i => i.built.elfPath)];
+  const commas = modules.filter(m => /[,\s]/.test(m));
+  if (commas.length) throw new ManifestError(commas.map(m => `manifest: module path ${m} contains a comma or a space (QEMU -initrd splits on them)`));
+  return { manifest, manifestPath, bytes, groups, modules, images };
+}
+
+/** One line per group, for the CLI: `group 0: 4 x guest-src/demos/counter.ts (module 1), 256 KiB, argument 0, 198.18.0.2..`. */
+export function describeManifest(b: ManifestBuild): string[] {
+  return b.manifest.groups.map((g, i) => {
+    const p = b.groups[i];
+    return `group ${i}: ${p.vmCount} x ${g.image} (module ${p.moduleIndex}), ${p.memoryKiB} KiB, argument ${p.argument}, ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}`;
+  });
+}
