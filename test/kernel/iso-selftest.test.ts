@@ -62,14 +62,14 @@ test("the reference: QEMU -kernel -append test=selftest prints its self-tests", 
 });
 
 test("QEMU, the ISO as a CD: every self-test passes", async (t) => {
-  const r = await runQemu({ cdrom: iso }, { memoryMiB: 128, icount: true, timeoutMs: 90_000 });
+  const r = await runQemu({ cdrom: iso }, { memoryMiB: 128, icount: true, timeoutMs: 150_000 });
   t.false(r.timedOut, serialLines(r.serial).slice(-2000));
   t.is(r.debugExit, EXIT_SUCCESS);
   await checkSelftests(t, r.serial);
 });
 
 test("QEMU, the ISO as a USB stick (xHCI usb-storage): every self-test passes", async (t) => {
-  const r = await runQemu({ usb: iso }, { memoryMiB: 128, icount: true, timeoutMs: 90_000 });
+  const r = await runQemu({ usb: iso }, { memoryMiB: 128, icount: true, timeoutMs: 150_000 });
   t.false(r.timedOut, serialLines(r.serial).slice(-2000));
   t.is(r.debugExit, EXIT_SUCCESS);
   await checkSelftests(t, r.serial);
