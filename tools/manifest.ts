@@ -2,7 +2,7 @@
 // IP addresses (docs/virtual-architecture.md, "Writing a guest"). A manifest is a JSON file validated
 // with zod; errors name the field (`manifest.groups[1].count: Too small: expected number to be >0`).
 // buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest module
-// the kernel reads (packManifest, little-endian):
+// the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
 //   u32 magic 0x464D4E44 ("DNMF"), u32 version 1, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
@@ -24,8 +24,16 @@ export const DEFAULT_MEMORY_KIB = 256;
 export const MAX_MEMORY_KIB = 64 * 1024;
 /** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
 export const MEMORY_SLACK_KIB = 8;
-/** Upper bound on the VMs of a manifest (MACs have 24 bits of vm id; the kernel aims at 10,000). */
-export const MAX_VMS = 16384;
+/** Upper bound on the VMs of a manifest: the kernel's VM_LIMIT (kernel-src/vm.ts). */
+export const MAX_VMS = 10240;
+/** Upper bound on the groups of a manifest: the kernel's IMAGE_LIMIT (kernel-src/elf.ts). */
+export const MAX_GROUPS = 16;
+/**
+ * The manifest module's file name: the kernel finds the manifest by its module name, `manifest` or a
+ * path ending in `/manifest` (kernel-src/manifest.ts), so each manifest gets a directory
+ * imagesDir/vms-NAME/ holding a file named `manifest`.
+ */
+export const MANIFEST_FILE_NAME = 'manifest';
 export const DEFAULT_IP_BASE = '198.18.0.2';
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -41,7 +49,7 @@ const Group = z.object({
 
 export const ManifestSchema = z.object({
   description: z.string().optional(),
-  groups: z.array(Group).min(1),
+  groups: z.array(Group).min(1).max(MAX_GROUPS),
 }).strict().superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
   if (total > MAX_VMS) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${MAX_VMS}` });
@@ -126,7 +134,7 @@ export function imageSpan(built: BuiltImage): number {
 
 export interface ManifestBuild {
   manifest: Manifest;
-  /** The binary manifest module (module 0). */
+  /** The binary manifest module (module 0): imagesDir/vms-NAME/manifest. */
   manifestPath: string;
   bytes: Uint8Array;
   groups: PackedGroup[];
@@ -174,7 +182,9 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
 
   const bytes = packManifest(groups);
   mkdirSync(imagesDir, { recursive: true });
-  const manifestPath = join(imagesDir, `manifest-${basename(file, extname(file))}.bin`);
+  const manifestDir = join(imagesDir, `vms-${basename(file, extname(file))}`);
+  mkdirSync(manifestDir, { recursive: true });
+  const manifestPath = join(manifestDir, MANIFEST_FILE_NAME);
   writeFileSync(manifestPath, bytes);
   const modules = [manifestPath, ...images.map(i => i.built.elfPath)];
   const commas = modules.filter(m => /[,\s]/.test(m));

@@ -57,7 +57,8 @@ function argumentWord(): u32 {
 /** A number: mostly a defined call other than exit and idle, sometimes an unknown one. */
 function hypercallNumber(): u32 {
   const r = next();
-  if ((r & 7) !== 0) return 2 + (next() % (HYPERCALL_COUNT - 2));
+  // u32(...): an untyped constant expression would make the remainder signed (/tmp/compiler-requests.md).
+  if ((r & 7) !== 0) return 2 + (next() % u32(HYPERCALL_COUNT - 2));
   const any = next();
   return any < HYPERCALL_COUNT ? HYPERCALL_COUNT + any : any;        // unknown (never 0 or 1)
 }
