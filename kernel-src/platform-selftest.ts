@@ -15,6 +15,7 @@ import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
 
 const UD2_BYTES = 2;
 const CLOCK_READS = 5000;
+const CLOCK_WAIT_READS = 200000; // ~70 M instructions: well over a PIT tick of host time, even under TCG on a busy host
 const WAIT_TICKS = 10;
 const BENCH_ITERATIONS: u32 = 1000;
 const ORDER_TIMERS = 16;
@@ -131,6 +132,14 @@ function testClockMonotonic(): void {
   first.low = now.low;
   let backwards: u32 = 0;
   for (let i = 0; i < CLOCK_READS; i++) {
+    clockRead(later);
+    if (nanosecondsBefore(later, now)) backwards++;
+    now.high = later.high;
+    now.low = later.low;
+  }
+  // A busy host may hold the PIT interrupt back for the whole loop (the clock then stays within one
+  // tick): keep reading, still checking monotonicity, until the clock moves or a generous bound.
+  for (let i = 0; i < CLOCK_WAIT_READS && !nanosecondsBefore(first, now); i++) {
     clockRead(later);
     if (nanosecondsBefore(later, now)) backwards++;
     now.high = later.high;
