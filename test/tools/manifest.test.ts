@@ -1,0 +1,163 @@
+// Contract: VM manifests (tools/manifest.ts). A bad manifest is refused before anything is built, with
+// zod's message prefixed by the field's path (`manifest.groups[1].count: ...`) and, through the CLI,
+// exit status 2; a good one compiles each distinct image once and packs exactly the DNMF module the
+// kernel reads (checked byte by byte with a DataView). Every guest in guest-src/ compiles with buildGuest.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ROOT, buildGuest } from '../../tools/build.ts';
+import {
+  buildManifest, parseManifest, packManifest, parseIp, fieldPath, ManifestError,
+  MANIFEST_MAGIC, MANIFEST_VERSION, MAX_GROUPS,
+} from '../../tools/manifest.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'denali-manifest-'));
+test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
+
+function writeManifest(name: string, json: unknown): string {
+  const file = join(scratch, `${name}.json`);
+  writeFileSync(file, typeof json === 'string' ? json : JSON.stringify(json));
+  return file;
+}
+
+const denali = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), ...args], { encoding: 'utf8', cwd: scratch });
+
+/** The problems parseManifest reports for `json` (none: []). */
+function problems(json: unknown): string[] {
+  try { parseManifest(json); return []; } catch (e) { if (e instanceof ManifestError) return e.issues; throw e; }
+}
+
+const COUNTER = 'guest-src/demos/counter.ts';
+
+test('fieldPath: manifest.groups[1].count', t => {
+  t.is(fieldPath(['groups', 1, 'count']), 'manifest.groups[1].count');
+  t.is(fieldPath([]), 'manifest');
+});
+
+test('CLI: a bad manifest gets zod\'s message with the field path and exit status 2, before any build', t => {
+  const file = writeManifest('bad', { groups: [{ image: COUNTER, count: 1 }, { image: COUNTER, count: 0 }] });
+  for (const command of ['build', 'boot']) {
+    const r = denali(command, '--no-iso', '--manifest', file);
+    t.is(r.status, 2, command);
+    t.is(r.stdout, '', command);   // nothing was built
+    t.regex(r.stderr, /^denali: manifest\.groups\[1\]\.count: Too small: expected number to be >0$/m, command);
+  }
+});
+
+test('CLI: --manifest is validated as an option (missing file, missing value)', t => {
+  const missing = denali('build', '--manifest', join(scratch, 'nope.json'));
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /denali: --manifest: no such file/);
+  const empty = denali('boot', '--manifest');
+  t.is(empty.status, 2);
+  t.regex(empty.stderr, /denali: --manifest: --manifest needs a FILE/);
+});
+
+test('CLI: a file that is not JSON is refused with its name', t => {
+  const file = writeManifest('notjson', '{ groups: [');
+  const r = denali('build', '--manifest', file);
+  t.is(r.status, 2);
+  t.regex(r.stderr, /denali: manifest: .*notjson\.json is not valid JSON/);
+});
+
+test('validation: every field is checked and named', t => {
+  t.deepEqual(problems({ groups: [{ image: COUNTER, count: 1 }] }), []);
+  t.deepEqual(problems({}), ['manifest.groups: Invalid input: expected array, received undefined']);
+  t.deepEqual(problems({ groups: [] }), ['manifest.groups: Too small: expected array to have >=1 items']);
+  const g = (extra: object) => ({ groups: [{ image: COUNTER, count: 2 }, { image: COUNTER, count: 1, ...extra }] });
+  t.deepEqual(problems(g({ count: 1.5 })), ['manifest.groups[1].count: Invalid input: expected int, received number']);
+  t.deepEqual(problems(g({ count: '3' })), ['manifest.groups[1].count: Invalid input: expected number, received string']);
+  t.deepEqual(problems(g({ memoryKiB: 70000 })), ['manifest.groups[1].memoryKiB: Too big: expected number to be <=65536']);
+  t.deepEqual(problems(g({ memoryKiB: 130 })), ['manifest.groups[1].memoryKiB: Invalid number: must be a multiple of 4']);
+  t.deepEqual(problems(g({ argument: -1 })), ['manifest.groups[1].argument: Too small: expected number to be >=0']);
+  t.deepEqual(problems(g({ argument: 2 ** 32 })), ['manifest.groups[1].argument: Too big: expected number to be <=4294967295']);
+  t.deepEqual(problems(g({ ipBase: '10.0.0.256' })), ['manifest.groups[1].ipBase: must be a dotted quad such as 198.18.0.2']);
+  t.deepEqual(problems(g({ image: 'guest-src/demos/counter.js' })), ['manifest.groups[1].image: must be a guest source file (guest-src/....ts)']);
+  t.deepEqual(problems(g({ colour: 'red' })), ['manifest.groups[1]: Unrecognized key: "colour"']);
+  // Several problems at once: all of them, each with its path.
+  t.is(problems({ groups: [{ image: COUNTER, count: 0, memoryKiB: 0 }] }).length, 2);
+  // The kernel's limits.
+  t.deepEqual(problems({ groups: Array.from({ length: MAX_GROUPS + 1 }, () => ({ image: COUNTER, count: 1 })) }),
+    [`manifest.groups: Too big: expected array to have <=${MAX_GROUPS} items`]);
+  t.deepEqual(problems({ groups: [{ image: COUNTER, count: 10000 }, { image: COUNTER, count: 241 }] }), ['manifest.groups: 10241 VMs in all: at most 10240']);
+});
+
+test('buildManifest: a missing image and a memory size below the image are refused with the field', t => {
+  const missing = writeManifest('missing', { groups: [{ image: 'guest-src/demos/none.ts', count: 1 }] });
+  const e1 = t.throws(() => buildManifest(missing, { imagesDir: scratch, outDir: scratch }), { instanceOf: ManifestError });
+  t.deepEqual(e1.issues, ['manifest.groups[0].image: no such file: guest-src/demos/none.ts']);
+  const small = writeManifest('small', { groups: [{ image: COUNTER, count: 1, memoryKiB: 12 }] });
+  const e2 = t.throws(() => buildManifest(small, { imagesDir: scratch, outDir: scratch }), { instanceOf: ManifestError });
+  t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
+});
+
+test('packManifest: the exact bytes of the DNMF format', t => {
+  const bytes = packManifest([
+    { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2') },
+    { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3') },
+  ]);
+  t.is(bytes.length, 12 + 2 * 20);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  t.is(v.getUint32(0, true), 0x464d4e44);
+  t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
+  t.is(v.getUint32(4, true), 1);
+  t.is(v.getUint32(8, true), 2);
+  t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
+  t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
+  t.deepEqual([32, 36, 40, 44].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(48, 52)], [10, 1, 2, 3]);
+});
+
+test('buildManifest: a good manifest compiles each distinct image once and packs modules in order', t => {
+  const file = writeManifest('good', {
+    description: 'two images, three groups',
+    groups: [
+      { image: 'guest-src/demos/pingpong.ts', count: 2, argument: 7 },
+      { image: COUNTER, count: 3, memoryKiB: 128, argument: 10 },
+      { image: 'guest-src/demos/pingpong.ts', count: 4, ipBase: '10.0.0.1' },
+      { image: COUNTER, count: 1 },
+    ],
+  });
+  const b = buildManifest(file, { imagesDir: scratch, outDir: scratch });
+  t.is(b.images.length, 2);
+  t.deepEqual(b.modules.map(m => relative(scratch, m)), [join('vms-good', 'manifest'), 'guest-demos-pingpong.elf', 'guest-demos-counter.elf']);
+  t.deepEqual([...readFileSync(b.manifestPath)], [...b.bytes]);
+  const v = new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+  t.is(b.bytes.length, 12 + 4 * 20);
+  t.is(v.getUint32(0, true), MANIFEST_MAGIC);
+  t.is(v.getUint32(4, true), MANIFEST_VERSION);
+  t.is(v.getUint32(8, true), 4);
+  const group = (i: number) => {
+    const at = 12 + 20 * i;
+    return { module: v.getUint32(at, true), count: v.getUint32(at + 4, true), kib: v.getUint32(at + 8, true), argument: v.getUint32(at + 12, true), ip: [...b.bytes.slice(at + 16, at + 20)].join('.') };
+  };
+  t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2' });    // defaults: 256 KiB, the first IP
+  t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4' });   // consecutive after 2 VMs
+  t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1' });      // the same image: module 1
+  t.deepEqual(group(3), { module: 2, count: 1, kib: 256, argument: 0, ip: '10.0.0.5' });      // consecutive after an explicit base
+  // The images are guest ELFs linked at GUEST_BASE.
+  for (const m of b.modules.slice(1)) {
+    const elf = readFileSync(m);
+    t.deepEqual([...elf.slice(0, 4)], [0x7f, 0x45, 0x4c, 0x46], m);
+    t.is(elf.readUInt32LE(24) >>> 0 >= 0x40000000, true, m);   // e_entry
+  }
+});
+
+test('the manifests in manifests/ are valid', t => {
+  const dir = join(ROOT, 'manifests');
+  for (const f of readdirSync(dir).filter(f => f.endsWith('.json'))) {
+    t.deepEqual(problems(JSON.parse(readFileSync(join(dir, f), 'utf8'))), [], f);
+  }
+});
+
+// Every guest compiles in 'guest' mode with the guest runtime (the runtime's own files are libraries).
+const guestFiles = ['demos', 'attacks'].flatMap(d => readdirSync(join(ROOT, 'guest-src', d)).filter(f => f.endsWith('.ts') && f !== 'common.ts').map(f => `${d}/${f}`));
+for (const g of guestFiles) {
+  test(`buildGuest compiles guest-src/${g}`, t => {
+    const built = buildGuest(`test-${g.replace(/[/.]/g, '-')}`, join(ROOT, 'guest-src', g), 2, scratch, scratch);
+    t.true(built.image.symbols.has('guestMain'));
+    t.is(built.image.entryAddress >= 0x40000000, true);
+  });
+}
