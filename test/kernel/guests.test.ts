@@ -1,0 +1,158 @@
+// Contract: guests end to end. The kernel boots the manifests of manifests/ (tools/manifest.ts packs
+// them; QEMU passes the manifest and the guest images as multiboot modules) and runs their VMs:
+// - the demos: counters print every count, the pingpong pair exchanges every frame through the
+//   loopback, the spinner that never yields is preempted and every VM exits with status 0;
+// - every hostile guest (guest-src/attacks/) runs beside a healthy counter (vm 0): each is ended by
+//   the kernel with its reason logged (`vm N ended: REASON at eip 0x...`), never reaches its
+//   `NOT CONTAINED` line, and the counter's output is intact (`vm 0 count 1` .. `vm 0 count 30`, in
+//   order, then `vm 0 done 30`) with the kernel never faulting;
+// - the hypercall fuzzer makes 1,000,000 calls per VM and prints its seed and count; two VMs with the
+//   same seed print the same summary (the same calls got the same answers).
+import test from 'ava';
+import { join } from 'node:path';
+import { runQemu, type MachineRun } from '../../tools/qemu.ts';
+import { buildManifest } from '../../tools/manifest.ts';
+import { ROOT } from '../../tools/build.ts';
+import { buildKernelInTemp, serialLines, type KernelBuild } from './helpers.ts';
+
+let kernel: KernelBuild;
+test.before(() => { kernel = buildKernelInTemp(false); });
+test.after.always(() => kernel?.remove());
+
+const HEALTHY_ROUNDS = 30;
+const HEALTHY_DONE = `vm 0 done ${HEALTHY_ROUNDS}`;
+
+/** Builds manifests/NAME.json into the kernel's temporary directory and boots it with its modules. */
+async function boot(name: string, options: { until?: string; timeoutMs?: number } = {}): Promise<{ out: string; run: MachineRun }> {
+  const built = buildManifest(join(ROOT, 'manifests', `${name}.json`), { imagesDir: kernel.dir, outDir: kernel.dir });
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, { timeoutMs: options.timeoutMs ?? 120_000, memoryMiB: 128, icount: true, until: options.until });
+  return { out: serialLines(run.serial), run };
+}
+
+function noKernelFault(t: import('ava').ExecutionContext, out: string): void {
+  t.false(/^exception: /m.test(out), 'no kernel exception');
+  t.false(/^(panic|trap): .*\(kernel\)/m.test(out));
+  t.regex(out, /^boot ok$/m);
+}
+
+/** The healthy counter's lines are exactly `vm 0 count 1..N` in order, then `vm 0 done N`. */
+function healthyIntact(t: import('ava').ExecutionContext, out: string): void {
+  const lines = out.split('\n').filter(l => /^vm 0 (count|done) /.test(l));
+  const expected = [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), HEALTHY_DONE];
+  t.deepEqual(lines, expected, 'the healthy VM output is intact');
+}
+
+/** The reason the kernel logged for `vm`, e.g. "#GP general protection at eip 0x4000025f", or null. */
+function ended(out: string, vm: number): string | null {
+  return new RegExp(`^vm ${vm} ended: (.*)$`, 'm').exec(out)?.[1] ?? null;
+}
+
+test('demos: counters, the pingpong pair through the loopback, a spinner preempted; every VM exits 0', async t => {
+  const { out, run } = await boot('demo');
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-2000));
+  for (let vm = 2; vm <= 5; vm++) {
+    const counts = out.split('\n').filter(l => l.startsWith(`vm ${vm} count `));
+    t.deepEqual(counts, Array.from({ length: 10 }, (_, i) => `vm ${vm} count ${i + 1}`), `counter vm ${vm}`);
+    t.regex(out, new RegExp(`^vm ${vm} done 10$`, 'm'));
+  }
+  for (let i = 1; i <= 5; i++) {
+    t.regex(out, new RegExp(`^vm 1 got ping ${i} from vm 0$`, 'm'));
+    t.regex(out, new RegExp(`^vm 0 got pong ${i} from vm 1$`, 'm'));
+  }
+  t.regex(out, /^vm 0 done 5$/m);
+  t.regex(out, /^vm 1 done 5$/m);
+  t.regex(out, /^vm 6 spinning$/m);
+  t.regex(out, /^vm 6 done 3$/m);
+  t.regex(out, /^vms done: every VM has ended$/m);
+  for (let vm = 0; vm <= 6; vm++) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
+  // The spinner was preempted (switched in many times) while the others ran.
+  const switches = Number(/^vm 6: cpu \d+ kcycles, switches (\d+),/m.exec(out)?.[1] ?? 0);
+  t.true(switches > 3, `spinner switches ${switches}`);
+});
+
+const PRIVILEGED = ['cli', 'sti', 'hlt', 'in', 'out', 'lgdt', 'lidt', 'mov to cr3', 'mov from cr3', 'mov to cr0', 'ltr', 'invlpg', 'out to the PIC', 'ud2'];
+
+test('attacks: privileged instructions end only their VM (#GP, #UD for ud2)', async t => {
+  const { out } = await boot('attacks-privileged', { until: 'vms done:' });
+  noKernelFault(t, out);
+  healthyIntact(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  PRIVILEGED.forEach((name, k) => {
+    const vm = k + 1;
+    t.true(out.includes(`attack privileged: ${name}\n`), name);
+    const reason = name === 'ud2' ? '#UD invalid opcode' : '#GP general protection';
+    t.regex(ended(out, vm) ?? '', new RegExp(`^${reason} at eip 0x4[0-9a-f]{7}$`), `vm ${vm} (${name})`);
+  });
+  t.regex(out, /^vms: 15 started, 1 exited, 14 ended by the kernel, 0 idle/m);
+});
+
+test('attacks: reads and writes outside the VM page-fault at the address and end only their VM', async t => {
+  const { out } = await boot('attacks-memory', { until: 'vms done:' });
+  noKernelFault(t, out);
+  healthyIntact(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  const attempts = [...out.matchAll(/^attack memory: (read|write) 0x([0-9a-f]{8})$/gm)];
+  t.is(attempts.length, 12);
+  for (let vm = 1; vm <= 12; vm++) {
+    const reason = ended(out, vm) ?? '';
+    const cr2 = /^#PF page fault cr2 0x([0-9a-f]{8}) at eip 0x4[0-9a-f]{7}$/.exec(reason)?.[1];
+    t.truthy(cr2, `vm ${vm}: ${reason}`);
+    t.true(attempts.some(a => a[2] === cr2), `vm ${vm} faulted at an attacked address ${cr2}`);
+  }
+  for (const address of ['00100000', '00000000', '3ffffffc', 'c0000000', 'fffffffc', '000b8000']) t.regex(out, new RegExp(`cr2 0x${address} `), address);
+});
+
+test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad hypercalls, an endless loop', async t => {
+  // The endless loop never ends: stop once the healthy counter is done (the other attacks end at once).
+  const { out } = await boot('attacks-other', { until: HEALTHY_DONE, timeoutMs: 180_000 });
+  noKernelFault(t, out);
+  healthyIntact(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  // vm 1-3: writes to the shared read-only code page fault at the address written.
+  for (const m of out.matchAll(/^attack codewrite: .* at 0x([0-9a-f]{8})$/gm)) t.true(out.includes(`cr2 0x${m[1]} `), `codewrite 0x${m[1]}`);
+  for (let vm = 1; vm <= 3; vm++) t.regex(ended(out, vm) ?? '', /^#PF page fault cr2 0x4[0-9a-f]{7} at eip 0x4[0-9a-f]{7}$/, `vm ${vm}`);
+  // vm 4-9: calls out of the VM fault on the fetch (eip = the target); hlt bytes in its own data: #GP.
+  const jumps = [...out.matchAll(/^attack jump: call 0x([0-9a-f]{8})$/gm)].map(m => m[1]);
+  t.is(jumps.length, 6);
+  for (let vm = 4; vm <= 9; vm++) {
+    const reason = ended(out, vm) ?? '';
+    if (vm === 8) t.regex(reason, /^#GP general protection at eip 0x4[0-9a-f]{7}$/, 'hlt in data');
+    else {
+      const m = /^#PF page fault cr2 0x([0-9a-f]{8}) at eip 0x([0-9a-f]{8})$/.exec(reason);
+      t.truthy(m, `vm ${vm}: ${reason}`);
+      t.is(m?.[1], m?.[2], `vm ${vm}: the fetch faulted`);
+      t.true(jumps.includes(m?.[2] ?? ''), `vm ${vm}: at its target`);
+    }
+  }
+  t.true(jumps.includes('00100000'), 'a jump into the kernel');
+  // vm 10: the stack ran into a read-only page of its own image (or below it).
+  t.regex(ended(out, 10) ?? '', /^#PF page fault cr2 0x[0-9a-f]{8} at eip 0x4[0-9a-f]{7}$/);
+  // vm 11: a real #DE; vm 12: the DSL's checked division traps in the runtime and exits 101.
+  t.regex(ended(out, 11) ?? '', /^#DE divide error at eip 0x4[0-9a-f]{7}$/);
+  t.regex(out, /^trap: integer division by zero$/m);
+  t.is(ended(out, 12), null, 'an exit, not a fault (the kernel logs exits only in its final summary)');
+  // vm 13: every bad hypercall answered with its error code, then the flood ended it as hostile.
+  t.regex(out, /^badcall summary: 23 ok, 0 wrong$/m);
+  t.false(out.includes('WRONG'));
+  t.regex(ended(out, 13) ?? '', /^too many bad hypercalls at eip 0x4[0-9a-f]{7}$/);
+  // vm 14: the endless loop is still running (never ended), and vm 0 finished beside it.
+  t.regex(out, /^attack endless: looping forever without a hypercall$/m);
+  t.is(ended(out, 14), null);
+});
+
+test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the seed and count printed, reproducibly', async t => {
+  const { out, run } = await boot('fuzz', { timeoutMs: 240_000 });
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-2000));
+  healthyIntact(t, out);
+  t.is(out.split('\n').filter(l => l === 'fuzz seed 625341585').length, 2);
+  const summaries = out.split('\n').filter(l => l.startsWith('fuzz seed 625341585 count '));
+  t.is(summaries.length, 2, out.slice(-2000));
+  for (const s of summaries) t.regex(s, /^fuzz seed 625341585 count 1000000 ok \d+ einval \d+ efault \d+ eagain \d+ emsgsize \d+ other 0 idles \d+$/);
+  // The same seed, the same calls: the same errors (ok/eagain may differ if a queue filled).
+  const errors = (s: string) => / einval (\d+) efault (\d+) .* emsgsize (\d+) /.exec(s)?.slice(1);
+  t.deepEqual(errors(summaries[0]), errors(summaries[1]));
+  for (const vm of [1, 2]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
+  t.regex(out, /^vms done: every VM has ended$/m);
+});
