@@ -17,6 +17,7 @@ import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest
 import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
+import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
 // Module-level string constants do not compile yet (DSL2001), so the banner is a function.
@@ -57,6 +58,8 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
 
   consoleWriteString("boot ok");
   consoleNewLine();
+  // A `manifest` module: run its VMs until every one has ended (the scheduler exits QEMU then).
+  if (vmsStart(commandLineHasWord(info, "bench"))) vmsRun();
   if (commandLineHasWord(info, "console")) shellRun();   // commands on COM1 until `exit`
   // test=halt: behave as on a machine without isa-debug-exit, where the port write below does nothing.
   if (commandLineHasWord(info, "test=halt")) haltForever();

@@ -3,17 +3,18 @@
 // Storage: a fixed pool of TIMER_SLOTS timers; pending timers form a doubly linked list sorted by
 // deadline (equal deadlines keep insertion order), so expiry takes from the head, cancel unlinks in
 // O(1) and insertion walks from the tail (new deadlines are usually the latest).
-// A handle is generation * 256 + slot: a stale handle (its timer expired or was cancelled, the slot
+// A handle is generation * 2^SLOT_BITS + slot: a stale handle (its timer expired or was cancelled, the slot
 // reused) is recognised and ignored.
 // Invariant: the list and the pool change only with interrupts disabled.
 import { bool, i32, u32, structArray } from "dsl";
 import { Nanoseconds, nanosecondsBefore, clockRead, clockSetTickHook } from "./clock.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 
-export const TIMER_SLOTS = 128;
+// One alarm per VM (vinterrupt.ts): room for every VM (vm.ts VM_LIMIT, 10240) and 128 for the kernel.
+export const TIMER_SLOTS = 10368;
 const NONE = -1;
-const SLOT_BITS = 8;
-const SLOT_MASK = 0xff;
+const SLOT_BITS = 14;
+const SLOT_MASK = 0x3fff;
 
 /** Called once, at or after the deadline, with interrupts disabled, from the tick (or timerExpire). */
 export type TimerCallback = (argument: u32) => void;

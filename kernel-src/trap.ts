@@ -7,7 +7,7 @@ import { IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, pi
 import { TrapFrame } from "./trapframe.ts";
 import { reportException, doubleFaultTask } from "./exceptions.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
-import { idtInit } from "./idt.ts";
+import { idtInit, idtAllowUser } from "./idt.ts";
 
 export const EXCEPTION_VECTORS = 32;
 
@@ -21,6 +21,27 @@ export type ExceptionHook = (frame: TrapFrame) => bool;
 
 function ignoreIrq(line: u32): void {}
 function noExceptionHook(frame: TrapFrame): bool { return false; }
+
+/**
+ * Ring 3 (the VMs, scheduler.ts and hypercall.ts): exceptions whose frame has CPL 3 go to the user
+ * exception handler instead of the kernel's report; the hypercall vector (an interrupt gate with
+ * DPL 3, idt.ts) goes to its handler; every trap ends with the resume hook, which returns the frame
+ * to resume (another VM's, for a switch).
+ */
+export type FrameHandler = (frame: TrapFrame) => void;
+export type ResumeHook = (frameAddress: u32) => u32;
+export const HYPERCALL_VECTOR = 0x80;
+const PRIVILEGE_USER = 3;
+function noFrameHandler(frame: TrapFrame): void {}
+function sameFrame(frameAddress: u32): u32 { return frameAddress; }
+let userExceptionHandler: FrameHandler = noFrameHandler;
+let userExceptionHandlerSet = false;
+let hypercallHandler: FrameHandler = noFrameHandler;
+let resumeHook: ResumeHook = sameFrame;
+
+export function trapSetUserExceptionHandler(handler: FrameHandler): void { userExceptionHandler = handler; userExceptionHandlerSet = true; }
+export function trapSetHypercallHandler(handler: FrameHandler): void { hypercallHandler = handler; }
+export function trapSetResumeHook(hook: ResumeHook): void { resumeHook = hook; }
 
 const irqHandlers: IrqHandler[] = [ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
   ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq];
@@ -46,18 +67,22 @@ export function irqRegister(line: u32, handler: IrqHandler): void {
 export function exceptionHookSet(vector: u32, hook: ExceptionHook): void { exceptionHooks[vector] = hook; }
 export function exceptionHookClear(vector: u32): void { exceptionHooks[vector] = noExceptionHook; }
 
-/** Every entry stub calls this; the frame returned is the one resumed (the same one, for now). */
+/** Every entry stub calls this; the frame returned is the one resumed (the resume hook decides). */
 export function trapHandler(frameAddress: u32): u32 {
   const frame = overlay(TrapFrame, frameAddress);
   const vector = frame.vector;
+  const fromUser = (frame.cs & 3) === PRIVILEGE_USER;
   if (vector < EXCEPTION_VECTORS) {
-    if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
+    if (fromUser && userExceptionHandlerSet) userExceptionHandler(frame);
+    else if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
   } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
     dispatchIrq(vector - IRQ_BASE_VECTOR);
+  } else if (vector === HYPERCALL_VECTOR && fromUser) {
+    hypercallHandler(frame);
   } else {
     unexpectedInterrupts++;
   }
-  return frameAddress;
+  return resumeHook(frameAddress);
 }
 
 function dispatchIrq(line: u32): void {
@@ -117,6 +142,7 @@ export function lineName(line: i32): string {
 export function interruptsInit(): void {
   gdtInit(functionAddress(doubleFaultTask));
   idtInit(interruptEntryTable(trapHandler));
+  idtAllowUser(HYPERCALL_VECTOR);
   picInit();
 }
 

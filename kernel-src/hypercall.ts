@@ -1,0 +1,102 @@
+// Hypercalls: `int 0x80` from ring 3 (an interrupt gate with DPL 3, trap.ts/idt.ts), eax = number,
+// arguments in ebx, ecx, edx, esi, the result in eax; every other register is preserved
+// (docs/virtual-architecture.md "Hypercalls", the table there is the contract).
+// Every address and length is checked against the calling VM's range before use (vmRangeValid: no
+// overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
+// error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile.
+import { bool, i32, u32, store32, memoryCopy, addressOf } from "dsl";
+import { vmAt, vmRangeValid, vmPrepareRange, END_EXIT, END_BAD_HYPERCALLS } from "./vm.ts";
+import { TrapFrame } from "./trapframe.ts";
+import { trapSetHypercallHandler } from "./trap.ts";
+import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
+import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
+import { loopbackSend, loopbackReceive } from "./loopback.ts";
+import { Nanoseconds, clockRead } from "./clock.ts";
+import { consoleWriteByte } from "./console.ts";
+
+// Numbers (docs/virtual-architecture.md).
+export const HYPERCALL_EXIT = 0;
+export const HYPERCALL_IDLE = 1;
+export const HYPERCALL_SET_ALARM = 2;
+export const HYPERCALL_READ_CLOCK = 3;
+export const HYPERCALL_CONSOLE_WRITE = 4;
+export const HYPERCALL_NET_SEND = 5;
+export const HYPERCALL_NET_RECEIVE = 6;
+export const HYPERCALL_INTERRUPT_MASK = 7;
+export const HYPERCALL_INTERRUPT_ACKNOWLEDGE = 8;
+export const HYPERCALL_YIELD = 9;
+
+// Errors.
+export const EINVAL = -1;
+export const EFAULT = -2;
+export const EAGAIN = -3;
+export const EMSGSIZE = -4;
+
+/** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the VM is ended as hostile. */
+export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
+/** consoleWrite writes at most this much per call (the result says how much): bounded kernel time. */
+export const CONSOLE_WRITE_LIMIT: u32 = 4096;
+const CLOCK_BYTES: u32 = 8;
+
+const consoleBuffer = new Uint8Array(256);
+const clockNow = new Nanoseconds();
+let hypercallCount: u32 = 0;
+export function hypercallTotal(): u32 { return hypercallCount; }
+
+export function hypercallInit(): void { trapSetHypercallHandler(hypercallDispatch); }
+
+function consoleWrite(index: u32, address: u32, length: u32): i32 {
+  const vm = vmAt(u32(index));
+  if (!vmRangeValid(vm, address, length)) return EFAULT;
+  const count = length > CONSOLE_WRITE_LIMIT ? CONSOLE_WRITE_LIMIT : length;
+  if (!vmPrepareRange(vm, address, count, false)) return EFAULT;
+  const chunkLimit = u32(consoleBuffer.length);
+  for (let done: u32 = 0; done < count; ) {
+    const chunk = count - done < chunkLimit ? count - done : chunkLimit;
+    memoryCopy(addressOf(consoleBuffer), address + done, chunk);
+    for (let i: u32 = 0; i < chunk; i++) consoleWriteByte(consoleBuffer[i]);
+    done += chunk;
+  }
+  return i32(count);
+}
+
+function readClock(index: u32, address: u32): i32 {
+  const vm = vmAt(u32(index));
+  if (!vmRangeValid(vm, address, CLOCK_BYTES) || !vmPrepareRange(vm, address, CLOCK_BYTES, true)) return EFAULT;
+  clockRead(clockNow);
+  store32(address, clockNow.low);
+  store32(address + 4, clockNow.high);
+  return 0;
+}
+
+function bad(result: i32): bool { return result === EINVAL || result === EFAULT || result === EMSGSIZE; }
+
+/** The trap.ts handler for vector 0x80 from ring 3. */
+function hypercallDispatch(frame: TrapFrame): void {
+  const current = schedulerCurrent();
+  if (current === VM_NONE_INDEX) return;
+  const index = u32(current);
+  hypercallCount++;
+  const a = frame.ebx, b = frame.ecx;
+  let result: i32 = EINVAL;
+  switch (frame.eax) {
+    case HYPERCALL_EXIT:
+      schedulerEnd(index, END_EXIT, a, frame.eip, 0);
+      result = 0;
+      break;
+    case HYPERCALL_IDLE: result = i32(virqIdle(index)); break;
+    case HYPERCALL_SET_ALARM: result = virqSetAlarm(index, a); break;
+    case HYPERCALL_READ_CLOCK: result = readClock(index, a); break;
+    case HYPERCALL_CONSOLE_WRITE: result = consoleWrite(index, a, b); break;
+    case HYPERCALL_NET_SEND: result = loopbackSend(index, a, b); break;
+    case HYPERCALL_NET_RECEIVE: result = loopbackReceive(index, a, b); break;
+    case HYPERCALL_INTERRUPT_MASK: result = i32(virqSetMask(index, a)); break;
+    case HYPERCALL_INTERRUPT_ACKNOWLEDGE: result = i32(virqAcknowledge(index, a)); break;
+    case HYPERCALL_YIELD: schedulerYieldCurrent(); result = 0; break;
+  }
+  frame.eax = u32(result);
+  const vm = vmAt(u32(index));
+  if (!bad(result)) { vm.badCalls = 0; return; }
+  vm.badCalls++;
+  if (vm.badCalls > HYPERCALL_ERROR_LIMIT) schedulerEnd(index, END_BAD_HYPERCALLS, 0, frame.eip, 0);
+}

@@ -1,0 +1,89 @@
+// The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
+// Format (little-endian; fixed with the image builder, issue 4):
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 1, u32 groupCount,
+//   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
+//                  u32 vmCount, u32 memoryKiB, u32 argument,
+//                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k) }
+// VM ids are assigned in order across groups. Everything is validated here before any VM exists.
+import { bool, u32, load8, load32, structArray } from "dsl";
+import { moduleCount, moduleAt, moduleSize, moduleNameLength, MultibootModule } from "./modules.ts";
+import { IMAGE_LIMIT } from "./elf.ts";
+
+export const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
+export const MANIFEST_VERSION: u32 = 1;
+const HEADER_BYTES: u32 = 12;
+const GROUP_BYTES: u32 = 20;
+/** The module's name: its command line, or the last path component of it (QEMU passes the file path). */
+const MANIFEST_NAME = "manifest";
+
+export class ManifestGroup {
+  moduleIndex: u32 = 0;
+  vmCount: u32 = 0;
+  memoryKiB: u32 = 0;
+  argument: u32 = 0;
+  ipBase: u32 = 0;
+}
+
+export const groups = structArray(ManifestGroup, 16);
+let groupTotal: u32 = 0;
+
+export function manifestGroupCount(): u32 { return groupTotal; }
+
+/** Results of manifestLoad. */
+export const MANIFEST_OK = 0;
+export const MANIFEST_NONE = 1;
+export const MANIFEST_ERROR_FORMAT = 2;
+export const MANIFEST_ERROR_MODULE = 3;
+export const MANIFEST_ERROR_GROUPS = 4;
+
+export function manifestErrorName(error: u32): string {
+  switch (error) {
+    case 1: return "no manifest module";
+    case 2: return "bad magic, version or size";
+    case 3: return "a group names a module that does not exist or is the manifest itself";
+    case 4: return "no groups, or more than the kernel supports";
+  }
+  return "ok";
+}
+
+/** True when the module's command line is `manifest` or ends with `/manifest`. */
+function namedManifest(module: MultibootModule): bool {
+  const length = moduleNameLength(module), nameLength = u32(MANIFEST_NAME.length);
+  if (length < nameLength) return false;
+  const start = length - nameLength;
+  if (start > 0 && load8(module.commandLine + start - 1) !== 47) return false;   // '/'
+  for (let k: u32 = 0; k < nameLength; k++) if (load8(module.commandLine + start + k) !== MANIFEST_NAME.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The manifest's module index, or moduleCount() when there is none. */
+export function findManifest(): u32 {
+  const count = moduleCount();
+  for (let i: u32 = 0; i < count; i++) if (namedManifest(moduleAt(i))) return i;
+  return count;
+}
+
+/** Finds and validates the manifest into `groups`; MANIFEST_OK, MANIFEST_NONE or an error. */
+export function manifestLoad(): u32 {
+  groupTotal = 0;
+  const index = findManifest();
+  if (index === moduleCount()) return MANIFEST_NONE;
+  const module = moduleAt(index);
+  const base = module.start, size = moduleSize(module);
+  if (size < HEADER_BYTES || load32(base) !== MANIFEST_MAGIC || load32(base + 4) !== MANIFEST_VERSION) return MANIFEST_ERROR_FORMAT;
+  const count = load32(base + 8);
+  if (count === 0 || count > IMAGE_LIMIT) return MANIFEST_ERROR_GROUPS;
+  if (count * GROUP_BYTES > size - HEADER_BYTES) return MANIFEST_ERROR_FORMAT;
+  for (let g: u32 = 0; g < count; g++) {
+    const at = base + HEADER_BYTES + g * GROUP_BYTES;
+    const group = groups[g];
+    group.moduleIndex = load32(at);
+    group.vmCount = load32(at + 4);
+    group.memoryKiB = load32(at + 8);
+    group.argument = load32(at + 12);
+    group.ipBase = load32(at + 16);
+    if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
+  }
+  groupTotal = count;
+  return MANIFEST_OK;
+}

@@ -1,0 +1,283 @@
+// The scheduler: preemptive round robin over the runnable VMs, driven by the PIT tick (pit.ts, 1 kHz),
+// and fault containment (a ring-3 exception ends only its VM).
+//
+// How a switch works: every trap from ring 3 lands on one kernel trap stack (TSS.esp0); trap.ts calls
+// schedulerResume(frame) last, and the stub resumes whatever frame address it returns
+// (docs/calling-convention.md). Switching out copies the VM's frame (TRAP_FRAME_BYTES) into its save
+// area (vm.ts); switching in returns the address of the next VM's save area itself, so the stub pops
+// that VM's registers and irets into it. With nothing runnable the kernel resumes its own idle loop
+// (sti; hlt in schedulerRun), whose ring-0 frame was recorded when it was last interrupted.
+//
+// Costs: O(1) per tick and per switch. Runnable VMs are a FIFO linked through vm.next; idle VMs are on
+// no list and are never scanned (an event wakes one VM: vinterrupt.ts). The quantum is checked by
+// comparing the tick count at the start of the slice, not by a per-tick walk.
+// Invariants: `current` is VM_NONE exactly when the kernel idles; the current VM is in VM_RUNNING and
+// on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
+import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2 } from "dsl";
+import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
+  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY } from "./vm.ts";
+import { TrapFrame } from "./trapframe.ts";
+import { setKernelStack } from "./gdt.ts";
+import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
+import { clockTicks, divideWide } from "./clock.ts";
+import { timerCancel, timerPendingCount } from "./timer.ts";
+import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
+import { exceptionName, VECTOR_PAGE_FAULT } from "./exceptions.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
+import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
+
+/** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
+export const QUANTUM_TICKS: u32 = 10;
+/** The stack every trap from ring 3 uses (TSS.esp0); handlers run to completion with IF = 0. */
+const trapStack = new Uint32Array(8192);   // 32 KiB
+/** #PF error code bit 0: set for a protection violation, clear for a not-present page (SDM Figure 6-11). */
+const PAGE_FAULT_PRESENT: u32 = 1;
+const STACK_ALIGN_MASK: u32 = 0xfffffff0;
+
+let active = false;
+let current: i32 = VM_NONE;
+let lastRan: i32 = VM_NONE;
+let runHead: i32 = VM_NONE;
+let runTail: i32 = VM_NONE;
+let idleFrame: u32 = 0;
+let switchRequested = false;
+let liveCount: u32 = 0;
+let switchCount: u32 = 0;
+let faultedCount: u32 = 0;
+
+export const VM_NONE_INDEX = -1;
+export function schedulerCurrent(): i32 { return current; }
+export function schedulerSwitchCount(): u32 { return switchCount; }
+export function schedulerActive(): bool { return active; }
+
+// ---- run queue ---------------------------------------------------------------------------------------
+
+function enqueue(index: i32): void {
+  const vm = vmAt(u32(index));
+  vm.next = VM_NONE;
+  vm.state = VM_RUNNABLE;
+  if (runTail === VM_NONE) runHead = index; else vmAt(u32(runTail)).next = index;
+  runTail = index;
+}
+
+function dequeue(): i32 {
+  const index = runHead;
+  if (index === VM_NONE) return VM_NONE;
+  runHead = vmAt(u32(index)).next;
+  if (runHead === VM_NONE) runTail = VM_NONE;
+  vmAt(u32(index)).next = VM_NONE;
+  return index;
+}
+
+/** Puts a new VM (vm.ts vmCreate) on the run queue. */
+export function schedulerAdd(index: u32): void {
+  enqueue(i32(index));
+  liveCount++;
+}
+
+/** Wakes an idle VM (vinterrupt.ts, when one of its enabled events is pending). */
+export function schedulerWake(index: u32): void {
+  if (vmAt(u32(index)).state === VM_IDLE) enqueue(i32(index));
+}
+
+/** The current VM gives up the CPU until schedulerWake (idle with nothing pending). */
+export function schedulerBlockCurrent(): void {
+  const vm = vmAt(u32(current));
+  vm.state = VM_IDLE;
+  vm.blockedInIdle = true;
+}
+
+/** The current VM goes to the back of the run queue at the end of this trap (yield). */
+export function schedulerYieldCurrent(): void { switchRequested = true; }
+
+/** Ends VM `index` (exit or fault): its alarm is cancelled; its memory goes when it is switched out. */
+export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, address: u32): void {
+  const vm = vmAt(u32(index));
+  if (vm.state === VM_ENDED) return;
+  if (vm.state === VM_RUNNABLE) unlinkRunnable(i32(index));
+  vm.endReason = reason;
+  vm.exitStatus = status;
+  vm.endEip = eip;
+  vm.endAddress = address;
+  if (vm.alarm !== 0) { timerCancel(vm.alarm); vm.alarm = 0; }
+  vm.state = VM_ENDED;
+  liveCount--;
+  if (reason !== END_EXIT) { faultedCount++; writeEndLine(index, vm); }
+  if (i32(index) !== current) release(vm);
+}
+
+/** Only for VMs ended while not current (rare: O(queue length)). */
+function unlinkRunnable(index: i32): void {
+  let previous = VM_NONE;
+  for (let at = runHead; at !== VM_NONE; at = vmAt(u32(at)).next) {
+    if (at !== index) { previous = at; continue; }
+    if (previous === VM_NONE) runHead = vmAt(u32(at)).next; else vmAt(u32(previous)).next = vmAt(u32(at)).next;
+    if (runTail === at) runTail = previous;
+    return;
+  }
+}
+
+function release(vm: Vm): void {
+  if (vm.space !== 0 && currentAddressSpace() === vm.space) switchAddressSpace(kernelAddressSpace());
+  vmRelease(vm);
+}
+
+// ---- the switch ------------------------------------------------------------------------------------
+
+/** Adds the slice that is ending to the VM's CPU time. */
+function account(vm: Vm): void {
+  const spent = rdtsc() - vm.sliceTsc;
+  const low = vm.cyclesLow + spent;
+  if (low < vm.cyclesLow) vm.cyclesHigh++;
+  vm.cyclesLow = low;
+}
+
+/** trap.ts calls this at the end of every trap: the frame to resume. */
+export function schedulerResume(frameAddress: u32): u32 {
+  if (!active) return frameAddress;
+  if (current === VM_NONE) {
+    idleFrame = frameAddress;           // the idle loop's ring-0 frame
+    if (runHead === VM_NONE) return frameAddress;
+    return switchIn();
+  }
+  const vm = vmAt(u32(current));
+  if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
+  // Switch out.
+  switchRequested = false;
+  account(vm);
+  if (vm.state === VM_RUNNING) {
+    memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+    enqueue(current);
+  } else if (vm.state === VM_IDLE) {
+    memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+  } else {
+    release(vm);
+  }
+  lastRan = current;
+  current = VM_NONE;
+  return switchIn();
+}
+
+function switchIn(): u32 {
+  const index = dequeue();
+  if (index === VM_NONE) {
+    if (liveCount === 0) finish("every VM has ended");
+    // Every live VM idles and no timer can wake one: nothing will ever run again.
+    if (timerPendingCount() === 0) finish("every VM is idle with nothing to wake it");
+    return idleFrame;
+  }
+  const vm = vmAt(u32(index));
+  vm.state = VM_RUNNING;
+  current = index;
+  if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | VIRQ_WAKEUP;
+  vm.hasRun = true;
+  if (vm.blockedInIdle) {
+    vm.blockedInIdle = false;
+    vm.save.eax = vm.pending;           // idle returns the whole batch
+  }
+  if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
+  vm.switchIns++;
+  switchCount++;
+  vm.sliceTick = clockTicks();
+  vm.sliceTsc = rdtsc();
+  return addressOf(vm.save);
+}
+
+// ---- fault containment -----------------------------------------------------------------------------
+
+/**
+ * An exception from ring 3 (trap.ts): a not-present page inside the VM's memory is demand-zero
+ * (vm.ts); anything else ends the VM with its reason, and the scheduler goes on.
+ */
+function userException(frame: TrapFrame): void {
+  if (current === VM_NONE) return;
+  const vm = vmAt(u32(current));
+  const cr2 = frame.vector === VECTOR_PAGE_FAULT ? readCr2() : 0;
+  if (frame.vector === VECTOR_PAGE_FAULT && (frame.errorCode & PAGE_FAULT_PRESENT) === 0 && vmRangeValid(vm, cr2, 1)) {
+    if (vmDemandPage(vm, cr2)) return;
+    schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
+    return;
+  }
+  schedulerEnd(u32(current), frame.vector, 0, frame.eip, cr2);
+}
+
+function writeReason(vm: Vm): void {
+  if (vm.endReason === END_EXIT) { consoleWriteString("exit status "); consoleWriteDecimal(vm.exitStatus); return; }
+  if (vm.endReason === END_BAD_HYPERCALLS) consoleWriteString("too many bad hypercalls");
+  else if (vm.endReason === END_OUT_OF_MEMORY) consoleWriteString("out of memory");
+  else consoleWriteString(exceptionName(vm.endReason));
+  if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
+  consoleWriteString(" at eip 0x");
+  consoleWriteHex(vm.endEip);
+}
+
+/** `vm N ended: REASON at eip 0x...` (docs/virtual-architecture.md "Faults"). */
+function writeEndLine(index: u32, vm: Vm): void {
+  consoleWriteString("vm ");
+  consoleWriteDecimal(index);
+  consoleWriteString(" ended: ");
+  writeReason(vm);
+  consoleNewLine();
+}
+
+// ---- start and finish --------------------------------------------------------------------------------
+
+/** Installs the hooks; VMs may be added from now on. */
+export function schedulerInit(): void {
+  trapSetResumeHook(schedulerResume);
+  trapSetUserExceptionHandler(userException);
+  setKernelStack((addressOf(trapStack) + trapStack.length * 4) & STACK_ALIGN_MASK);
+}
+
+/** Runs the VMs: the kernel's idle loop; the next interrupt switches to the first VM. Never returns. */
+export function schedulerRun(): void {
+  active = true;
+  while (true) {
+    sti();
+    hlt();
+  }
+}
+
+/** CPU time of a VM in thousands of cycles. */
+export function vmKiloCycles(vm: Vm): u32 {
+  if (vm.cyclesHigh >= 1000) return 0xffffffff;
+  return divideWide(vm.cyclesHigh, vm.cyclesLow, 1000);
+}
+
+/** The summary, then QEMU exits with status 0 (isa-debug-exit). */
+function finish(why: string): void {
+  const count = vmCount();
+  consoleWriteString("vms done: ");
+  consoleWriteString(why);
+  consoleNewLine();
+  let exited: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const vm = vmAt(u32(i));
+    consoleWriteString("vm ");
+    consoleWriteDecimal(i);
+    consoleWriteString(": cpu ");
+    consoleWriteDecimal(vmKiloCycles(vm));
+    consoleWriteString(" kcycles, switches ");
+    consoleWriteDecimal(vm.switchIns);
+    consoleWriteString(", ");
+    if (vm.state !== VM_ENDED) consoleWriteString("still idle");
+    else writeReason(vm);
+    if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
+    consoleNewLine();
+  }
+  consoleWriteString("vms: ");
+  consoleWriteDecimal(count);
+  consoleWriteString(" started, ");
+  consoleWriteDecimal(exited);
+  consoleWriteString(" exited, ");
+  consoleWriteDecimal(faultedCount);
+  consoleWriteString(" ended by the kernel, ");
+  consoleWriteDecimal(liveCount);
+  consoleWriteString(" idle; switches ");
+  consoleWriteDecimal(switchCount);
+  consoleWriteString("; private frames peak ");
+  consoleWriteDecimal(vmPrivateFramePeak());
+  consoleNewLine();
+  exitMachine(EXIT_SUCCESS);
+}
+

@@ -1,0 +1,75 @@
+// Virtual interrupts (docs/virtual-architecture.md "Virtual interrupts"; the Denali paper §3.1:
+// interrupts are queued and delivered in a batch when the VM next runs). Each VM has a pending mask
+// and an enabled mask (vm.ts). An event sets its pending bit; if the VM is idle and the bit is
+// enabled, the VM goes back on the run queue, and the scheduler hands it the whole batch as idle's
+// result when it is switched in (scheduler.ts). Nothing is cleared on delivery: the guest
+// acknowledges with hypercall 8. The alarm is one timer per VM on the kernel timer queue (timer.ts).
+import { i32, u32 } from "dsl";
+import { vmAt, VM_IDLE, VM_ENDED, VIRQ_TIMER, VIRQ_ALL } from "./vm.ts";
+import { schedulerWake, schedulerBlockCurrent } from "./scheduler.ts";
+import { Nanoseconds, clockRead, multiplyWide } from "./clock.ts";
+import { timerStart, timerCancel } from "./timer.ts";
+
+const NANOSECONDS_PER_MICROSECOND: u32 = 1000;
+/** hypercall results shared with hypercall.ts. */
+export const VIRQ_OK = 0;
+export const VIRQ_ERROR_AGAIN = -3;   // EAGAIN: the timer queue is full
+
+const deadline = new Nanoseconds();
+const product = new Nanoseconds();
+
+/** Sets `bits` pending for VM `index`; wakes it when it idles and one of them is enabled. */
+export function virqPost(index: u32, bits: u32): void {
+  const vm = vmAt(u32(index));
+  if (vm.state === VM_ENDED) return;
+  vm.pending = vm.pending | bits;
+  if (vm.state === VM_IDLE && (vm.pending & vm.mask) !== 0) schedulerWake(index);
+}
+
+/** The timer callback: the VM's alarm expired (interrupts disabled, from the tick). */
+function alarmExpired(index: u32): void {
+  vmAt(u32(index)).alarm = 0;
+  virqPost(index, VIRQ_TIMER);
+}
+
+/** setAlarm: one alarm per VM, `microseconds` from now; 0 cancels. */
+export function virqSetAlarm(index: u32, microseconds: u32): i32 {
+  const vm = vmAt(u32(index));
+  if (vm.alarm !== 0) { timerCancel(vm.alarm); vm.alarm = 0; }
+  if (microseconds === 0) return VIRQ_OK;
+  clockRead(deadline);
+  multiplyWide(product, microseconds, NANOSECONDS_PER_MICROSECOND);
+  const low = deadline.low + product.low;
+  deadline.high = deadline.high + product.high + (low < deadline.low ? 1 : 0);
+  deadline.low = low;
+  const handle = timerStart(deadline, alarmExpired, index);
+  if (handle === 0) return VIRQ_ERROR_AGAIN;
+  vm.alarm = handle;
+  return VIRQ_OK;
+}
+
+/**
+ * idle: with an enabled event pending, the batch (the whole pending mask, non-zero) at once;
+ * otherwise the VM blocks (0 here) and gets its batch in eax when it is switched back in.
+ */
+export function virqIdle(index: u32): u32 {
+  const vm = vmAt(u32(index));
+  if ((vm.pending & vm.mask) !== 0) return vm.pending;
+  schedulerBlockCurrent();
+  return 0;
+}
+
+/** interruptMask: the new enabled mask (unknown bits ignored); the previous one. */
+export function virqSetMask(index: u32, mask: u32): u32 {
+  const vm = vmAt(u32(index));
+  const previous = vm.mask;
+  vm.mask = mask & VIRQ_ALL;
+  return previous;
+}
+
+/** interruptAcknowledge: clears `bits`; the bits still pending. */
+export function virqAcknowledge(index: u32, bits: u32): u32 {
+  const vm = vmAt(u32(index));
+  vm.pending = vm.pending & ~bits;
+  return vm.pending;
+}

@@ -1,0 +1,335 @@
+// Virtual machines: the table of VMs and each VM's memory (docs/virtual-architecture.md, the Denali
+// paper §3.1). A VM's memory is [GUEST_BASE, GUEST_BASE + memorySize) in its own address space
+// (paging.ts); the kernel space below is supervisor-only. From its image (elf.ts):
+//   - segments nobody writes (.text, .rodata) map the multiboot module's own frames, read-only: every
+//     VM of the image shares them (the module is page-aligned, our linker page-aligns file offsets);
+//   - writable segments get private frames: pages holding file bytes are copied at creation;
+//   - every other page of the range (bss, stack, heap) is demand-zero: mapped on its first touch
+//     (vmDemandPage, from the #PF of the guest), so an idle VM holds only the pages it used;
+//   - the last page is the boot-information page (vmWriteBootInfo), private and writable.
+// Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
+// VM owns its frame; a VM's save area holds its registers whenever it is not running (scheduler.ts).
+import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
+import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
+import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
+import { kfree } from "./kalloc.ts";
+import { TrapFrame } from "./trapframe.ts";
+import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
+import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
+
+/** The most VMs the kernel runs (the paper's scale: 10,000 on one machine). */
+export const VM_LIMIT = 10240;
+export const VM_NONE = -1;
+
+/** eax at a VM's entry (docs/virtual-architecture.md "Boot"): "DNLI". */
+export const GUEST_MAGIC: u32 = 0x444e4c49;
+export const ABI_VERSION: u32 = 1;
+
+// Virtual interrupt bits (docs/virtual-architecture.md "Virtual interrupts").
+export const VIRQ_TIMER: u32 = 1 << 0;
+export const VIRQ_NET: u32 = 1 << 1;
+export const VIRQ_WAKEUP: u32 = 1 << 2;
+export const VIRQ_ALL: u32 = VIRQ_TIMER | VIRQ_NET | VIRQ_WAKEUP;
+
+// States.
+export const VM_FREE = 0;
+export const VM_RUNNABLE = 1;   // on the run queue
+export const VM_RUNNING = 2;    // the current VM
+export const VM_IDLE = 3;       // blocked in idle, off the run queue
+export const VM_ENDED = 4;      // exited or killed; its memory is released when it is switched out
+
+/** Why a VM ended: an exception vector (0..31), or one of these. */
+export const END_EXIT: u32 = 0x100;
+export const END_BAD_HYPERCALLS: u32 = 0x101;
+export const END_OUT_OF_MEMORY: u32 = 0x102;
+
+// EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
+const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
+const EFLAGS_RESERVED_ONE: u32 = 1 << 1;
+
+// The boot-information page (docs/virtual-architecture.md "Boot information"): byte offsets.
+const BOOT_ABI_VERSION = 0;
+const BOOT_VM_ID = 4;
+const BOOT_VM_COUNT = 8;
+const BOOT_MEMORY_BASE = 12;
+const BOOT_MEMORY_SIZE = 16;
+const BOOT_MAC = 20;
+const BOOT_IP_ADDRESS = 28;
+const BOOT_NETMASK = 32;
+const BOOT_GATEWAY = 36;
+const BOOT_IMAGE_ID = 40;
+const BOOT_ARGUMENT = 44;
+/** MAC 02:00:00 + 24-bit vmId: bit 1 of the first byte set = locally administered (IEEE 802). */
+export const MAC_PREFIX_BYTE0 = 0x02;
+
+export class Vm {
+  state: u32 = 0;
+  space: u32 = 0;            // page directory (CR3)
+  memorySize: u32 = 0;
+  imageIndex: u32 = 0;
+  pending: u32 = 0;          // virtual interrupts pending
+  mask: u32 = 0;             // virtual interrupts enabled (wake idle)
+  blockedInIdle: bool = false;
+  hasRun: bool = false;
+  alarm: u32 = 0;            // timer handle (timer.ts), 0: none
+  next: i32 = -1;            // run queue link
+  sliceTick: u32 = 0;        // PIT tick when the current slice began
+  sliceTsc: u32 = 0;         // TSC when the current slice began
+  cyclesLow: u32 = 0;        // TSC cycles spent running (64-bit)
+  cyclesHigh: u32 = 0;
+  switchIns: u32 = 0;
+  badCalls: u32 = 0;         // consecutive failed hypercalls
+  exitStatus: u32 = 0;
+  endReason: u32 = 0;        // END_* or an exception vector
+  endEip: u32 = 0;
+  endAddress: u32 = 0;       // CR2 of a #PF
+  privateFrames: u32 = 0;
+  netHead: u32 = 0;          // loopback receive queue (loopback.ts): kalloc'd buffers
+  netTail: u32 = 0;
+  netCount: u32 = 0;
+  save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
+}
+
+// The VM table lives in frames allocated when VMs are started (vmTableInit), not in the kernel image:
+// a kernel without a manifest pays nothing. VM i is slot i % VMS_PER_FRAME of frame i / VMS_PER_FRAME.
+const VM_SLOT_SHIFT = 8;                       // 256-byte slots (sizeOf(Vm) <= VM_SLOT_BYTES, checked)
+const VM_SLOT_BYTES: u32 = 1 << VM_SLOT_SHIFT;
+const VMS_PER_FRAME_SHIFT = PAGE_SHIFT - VM_SLOT_SHIFT;
+const VM_SLOT_MASK: u32 = (1 << VMS_PER_FRAME_SHIFT) - 1;
+const vmTableFrames = new Uint32Array(640);    // VM_LIMIT >> VMS_PER_FRAME_SHIFT
+
+/** VM `index` (< the count given to vmTableInit). */
+export function vmAt(index: u32): Vm {
+  return overlay(Vm, vmTableFrames[index >>> VMS_PER_FRAME_SHIFT] + ((index & VM_SLOT_MASK) << VM_SLOT_SHIFT));
+}
+
+/** Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small. */
+export function vmTableInit(count: u32): bool {
+  if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
+  const frames = (count + VM_SLOT_MASK) >>> VMS_PER_FRAME_SHIFT;
+  for (let i: u32 = 0; i < frames; i++) {
+    const frame = allocFrame();
+    if (frame === FRAME_NONE) return false;
+    memoryFill(frame, 0, PAGE_SIZE);
+    vmTableFrames[i] = frame;
+  }
+  return true;
+}
+let vmTotal: u32 = 0;
+let privateFrameTotal: u32 = 0;
+let privateFramePeak: u32 = 0;
+
+export function vmCount(): u32 { return vmTotal; }
+export function vmPrivateFrames(): u32 { return privateFrameTotal; }
+export function vmPrivateFramePeak(): u32 { return privateFramePeak; }
+
+export function macLastBytesToVmId(b3: u32, b4: u32, b5: u32): u32 { return (b3 << 16) | (b4 << 8) | b5; }
+
+// ---- creation ---------------------------------------------------------------------------------------
+
+function allocPrivateFrame(vm: Vm): u32 {
+  const frame = allocFrame();
+  if (frame === FRAME_NONE) return FRAME_NONE;
+  vm.privateFrames++;
+  privateFrameTotal++;
+  if (privateFrameTotal > privateFramePeak) privateFramePeak = privateFrameTotal;
+  return frame;
+}
+
+/** Maps one image segment into the VM: shared read-only frames, or private copies of the file pages. */
+function mapSegment(vm: Vm, imageIndex: u32, i: u32): bool {
+  const image = images[imageIndex];
+  const s = imageSegment(imageIndex, i);
+  if (s.memorySize === 0) return true;
+  if (segmentShared(s)) {
+    const length = (s.memorySize + PAGE_OFFSET_MASK) & ~PAGE_OFFSET_MASK;
+    return mapRange(vm.space, s.virtualAddress, image.moduleStart + s.fileOffset, length, MAP_USER) === PAGING_OK;
+  }
+  // Private: the pages holding file bytes now; the rest is demand-zero.
+  for (let offset: u32 = 0; offset < s.fileSize; offset += PAGE_SIZE) {
+    const frame = allocPrivateFrame(vm);
+    if (frame === FRAME_NONE) return false;
+    const bytes = s.fileSize - offset < PAGE_SIZE ? s.fileSize - offset : PAGE_SIZE;
+    memoryCopy(frame, image.moduleStart + s.fileOffset + offset, bytes);
+    if (bytes < PAGE_SIZE) memoryFill(frame + bytes, 0, PAGE_SIZE - bytes);
+    if (mapRange(vm.space, s.virtualAddress + offset, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
+      freeFrame(frame);
+      vm.privateFrames--;
+      privateFrameTotal--;
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The address of the boot-information page: the last page of the VM's memory. */
+export function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
+
+/** Byte-swaps a u32 (network <-> host order). */
+export function byteSwap32(x: u32): u32 {
+  return u32((x >>> 24) | ((x >>> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24));
+}
+
+/** Netmask given to every VM until the networking issue configures it: 255.255.0.0 (network order). */
+const NETMASK_NETWORK_ORDER: u32 = 0x0000ffff;
+
+function writeBootInfo(vm: Vm, id: u32, page: u32, vmCountTotal: u32, argument: u32, ipAddress: u32): void {
+  memoryFill(page, 0, PAGE_SIZE);
+  store32(page + BOOT_ABI_VERSION, ABI_VERSION);
+  store32(page + BOOT_VM_ID, id);
+  store32(page + BOOT_VM_COUNT, vmCountTotal);
+  store32(page + BOOT_MEMORY_BASE, GUEST_BASE);
+  store32(page + BOOT_MEMORY_SIZE, vm.memorySize);
+  // 02:00:00:id2:id1:id0 as bytes, then the reserved u16 (0).
+  store32(page + BOOT_MAC, MAC_PREFIX_BYTE0 | (((id >>> 16) & 0xff) << 24));
+  store32(page + BOOT_MAC + 4, ((id >>> 8) & 0xff) | ((id & 0xff) << 8));
+  store32(page + BOOT_IP_ADDRESS, ipAddress);
+  store32(page + BOOT_NETMASK, NETMASK_NETWORK_ORDER);
+  store32(page + BOOT_GATEWAY, 0);
+  store32(page + BOOT_IMAGE_ID, vm.imageIndex);
+  store32(page + BOOT_ARGUMENT, argument);
+}
+
+/** Results of vmCreate. */
+export const VM_CREATE_OK = 0;
+export const VM_CREATE_NO_SLOT = 1;
+export const VM_CREATE_BAD_SIZE = 2;
+export const VM_CREATE_NO_MEMORY = 3;
+
+/**
+ * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (page multiple, room for the
+ * image and the boot page). Its save area holds the entry state; the caller puts it on the run queue.
+ */
+export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, argument: u32, ipAddressNetworkOrder: u32): u32 {
+  if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
+  const image = images[imageIndex];
+  if ((memorySize & PAGE_OFFSET_MASK) !== 0 || memorySize > 0xbffff000 - GUEST_BASE) return VM_CREATE_BAD_SIZE;
+  if (image.extentEnd - GUEST_BASE > memorySize - PAGE_SIZE || memorySize < PAGE_SIZE) return VM_CREATE_BAD_SIZE;
+  const id = vmTotal;
+  const vm = vmAt(id);
+  vm.memorySize = memorySize;
+  vm.imageIndex = imageIndex;
+  vm.privateFrames = 0;
+  vm.space = createAddressSpace();
+  if (vm.space === FRAME_NONE) return VM_CREATE_NO_MEMORY;
+  let ok = true;
+  for (let i: u32 = 0; i < image.segmentCount && ok; i++) ok = mapSegment(vm, imageIndex, i);
+  const bootPage = ok ? allocPrivateFrame(vm) : FRAME_NONE;
+  if (bootPage === FRAME_NONE || mapRange(vm.space, vmBootInfoAddress(vm), bootPage, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
+    if (bootPage !== FRAME_NONE) { freeFrame(bootPage); vm.privateFrames--; privateFrameTotal--; }
+    releaseMemory(vm);
+    return VM_CREATE_NO_MEMORY;
+  }
+  writeBootInfo(vm, id, bootPage, vmCountTotal, argument, ipAddressNetworkOrder);
+  // The entry state: an iret frame to ring 3 (SDM Vol. 3A §6.12.1), registers as the ABI says.
+  const f = vm.save;
+  memoryFill(addressOfFrame(f), 0, TRAP_FRAME_BYTES);
+  f.eip = image.entry;
+  f.cs = USER_CODE_SELECTOR;
+  f.eflags = EFLAGS_INTERRUPT_ENABLE | EFLAGS_RESERVED_ONE;
+  f.userEsp = vmBootInfoAddress(vm);      // any value: _start sets its own stack
+  f.userSs = USER_DATA_SELECTOR;
+  f.ds = USER_DATA_SELECTOR;
+  f.es = USER_DATA_SELECTOR;
+  f.fs = USER_DATA_SELECTOR;
+  f.gs = USER_DATA_SELECTOR;
+  f.eax = GUEST_MAGIC;
+  f.ebx = vmBootInfoAddress(vm);
+  vm.pending = 0;
+  vm.mask = VIRQ_ALL;
+  vm.blockedInIdle = false;
+  vm.hasRun = false;
+  vm.alarm = 0;
+  vm.next = VM_NONE;
+  vm.cyclesLow = 0;
+  vm.cyclesHigh = 0;
+  vm.switchIns = 0;
+  vm.badCalls = 0;
+  vm.netHead = 0;
+  vm.netTail = 0;
+  vm.netCount = 0;
+  vm.state = VM_RUNNABLE;
+  vmTotal++;
+  return VM_CREATE_OK;
+}
+
+/** Size of the save area: the ring-3 trap frame (docs/calling-convention.md, "Interrupt entries"). */
+export const TRAP_FRAME_BYTES: u32 = 76;
+export function addressOfFrame(f: TrapFrame): u32 { return addressOf(f); }
+
+// ---- demand paging and user memory -------------------------------------------------------------------
+
+/** True when [address, address + length) lies inside the VM's memory (no overflow: see the ABI). */
+export function vmRangeValid(vm: Vm, address: u32, length: u32): bool {
+  return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
+}
+
+/** Maps a zeroed private page at `address` (inside the range, not mapped); false when out of memory. */
+export function vmDemandPage(vm: Vm, address: u32): bool {
+  const frame = allocPrivateFrame(vm);
+  if (frame === FRAME_NONE) return false;
+  memoryFill(frame, 0, PAGE_SIZE);
+  if (mapRange(vm.space, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
+    freeFrame(frame);
+    vm.privateFrames--;
+    privateFrameTotal--;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Makes every page of a valid range usable by the kernel for a copy: demand-zero pages are mapped
+ * now; with `write`, every page must be writable (shared code is not). False: fail with EFAULT.
+ */
+export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): bool {
+  if (length === 0) return true;
+  const last = (address + length - 1) & ~PAGE_OFFSET_MASK;
+  for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
+    const entry = pageEntry(vm.space, page);
+    if ((entry & PAGE_PRESENT) === 0) {
+      if (!vmDemandPage(vm, page)) return false;
+    } else if (write && (entry & PAGE_WRITABLE) === 0) {
+      return false;
+    }
+    if (page === last) break;
+  }
+  return true;
+}
+
+// ---- release ----------------------------------------------------------------------------------------
+
+/** Frees the VM's private frames, its page tables and directory. Its space must not be in CR3. */
+function releaseMemory(vm: Vm): void {
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  for (let page: u32 = 0; page < pages; page++) {
+    const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
+    // Writable = private (the invariant above); read-only pages are the module's shared frames.
+    if ((entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0) {
+      freeFrame(entryFrame(entry));
+      privateFrameTotal--;
+    }
+  }
+  vm.privateFrames = 0;
+  destroyAddressSpace(vm.space);
+  vm.space = 0;
+}
+
+/** Net queue entry header (loopback.ts): next buffer, frame length, then the frame. */
+export const NET_BUFFER_HEADER: u32 = 8;
+
+/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
+export function vmRelease(vm: Vm): void {
+  let buffer = vm.netHead;
+  while (buffer !== 0) {
+    const next = loadWord(buffer);
+    kfree(buffer, NET_BUFFER_HEADER + loadWord(buffer + 4));
+    buffer = next;
+  }
+  vm.netHead = 0;
+  vm.netTail = 0;
+  vm.netCount = 0;
+  if (vm.space !== 0) releaseMemory(vm);
+}
+
+function loadWord(address: u32): u32 { return load32(address); }

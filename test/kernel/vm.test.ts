@@ -1,0 +1,134 @@
+// Contract: VMs (kernel-src/{vm,elf,manifest,scheduler,hypercall,vinterrupt,loopback,vmstart}.ts,
+// docs/virtual-architecture.md): guests from multiboot modules run in ring 3 in their own address
+// spaces, print through consoleWrite, idle on alarms, exchange frames over the loopback, are preempted,
+// and are ended alone when they fault or misuse hypercalls; the kernel prints a summary and exits.
+import test from "ava";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runQemu } from "../../tools/qemu.ts";
+import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
+import { buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type Group } from "./guests/build.ts";
+
+let kernel: KernelBuild;
+let dir: string;
+let hello: string, worker: string;
+test.before(() => {
+  kernel = buildKernelInTemp(false);
+  dir = mkdtempSync(join(tmpdir(), "denali-vm-test-"));
+  hello = buildTestGuest("hello", dir);
+  worker = buildTestGuest("worker", dir);
+});
+test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+/** Boots with modules [guest images..., manifest]; the manifest's groups name the images by index. */
+async function boot(name: string, images: string[], groups: Group[], options: { memoryMiB?: number; timeoutMs?: number; icount?: boolean; until?: string; append?: string } = {}) {
+  const manifest = writeManifest(dir, name, groups);
+  const r = await runQemu({ kernel: kernel.elf, initrd: [...images, manifest] }, {
+    memoryMiB: options.memoryMiB ?? 64, timeoutMs: options.timeoutMs ?? 60_000, icount: options.icount, until: options.until,
+    extraArgs: options.append ? ["-append", options.append] : [],
+  });
+  return { ...r, out: serialLines(r.serial) };
+}
+
+test("one VM prints through consoleWrite and exits; the summary shows its status", async (t) => {
+  const r = await boot("hello", [hello], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: 0 }]);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  t.regex(r.out, /^hello from vm 0$/m);
+  t.regex(r.out, /^vm 0: cpu \d+ kcycles, switches 1, exit status 7$/m);
+  t.regex(r.out, /^vms: 1 started, 1 exited, 0 ended by the kernel, 0 idle/m);
+});
+
+test("1,000 VMs from one image each make progress (alarm + idle rounds, counted)", async (t) => {
+  const count = 1000;
+  const r = await boot("thousand", [worker], [{ moduleIndex: 0, vmCount: count, memoryKiB: 64, argument: workerArgument(MODE.counter, 3) }], { memoryMiB: 512, timeoutMs: 120_000 });
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const counted = new Set([...r.out.matchAll(/^vm (\d+) count 3$/gm)].map((m) => Number(m[1])));
+  t.is(counted.size, count);
+  const summary = vmSummaries(r.out);
+  t.is(summary.size, count);
+  for (const s of summary.values()) t.is(s.outcome, "exit status 0");
+  const memory = /^vms: 1000 created from 1 images; memory (\d+) KiB .* (\d+) bytes per VM$/m.exec(r.out);
+  t.truthy(memory, "memory line");
+  t.log(memory?.[0]);
+});
+
+test("idle VMs use no CPU: accounting of idling counters against a computing VM (-icount)", async (t) => {
+  const r = await boot("idle", [worker], [
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.compute, 30) },
+    { moduleIndex: 0, vmCount: 4, memoryKiB: 64, argument: workerArgument(MODE.counter, 20) },
+  ], { icount: true });
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const summary = vmSummaries(r.out);
+  const busy = summary.get(0)!.kcycles;
+  t.true(busy > 1000, `busy ${busy}`);
+  for (let id = 1; id <= 4; id++) {
+    const s = summary.get(id)!;
+    t.is(s.outcome, "exit status 0");
+    // 20 rounds of 2 ms idle each: only the hypercalls and switches are charged.
+    t.true(s.kcycles * 20 < busy, `vm ${id}: ${s.kcycles} kcycles against ${busy}`);
+  }
+  t.log(JSON.stringify([...summary.values()]));
+});
+
+test("a VM that never yields is preempted; the others still finish", async (t) => {
+  const r = await boot("spinner", [worker], [
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.spinner) },
+    { moduleIndex: 0, vmCount: 3, memoryKiB: 64, argument: workerArgument(MODE.counter, 5) },
+  ], { until: "vm 3 count 5", timeoutMs: 60_000 });
+  t.false(r.timedOut, r.out.slice(-2000));
+  for (let id = 1; id <= 3; id++) t.regex(r.out, new RegExp(`^vm ${id} count 5$`, "m"));
+});
+
+const ATTACKS: [number, RegExp][] = [
+  [0, /#PF page fault cr2 0x00100000 at eip 0x40/],
+  [1, /#DE divide error at eip 0x40/],
+  [2, /#UD invalid opcode at eip 0x40/],
+  [3, /#GP general protection at eip 0x40/],
+  [4, /#PF page fault cr2 0x40000000 at eip 0x40/],
+  [5, /#PF page fault cr2 0x40010000 at eip 0x40/],
+  [6, /#GP general protection at eip 0x40/],
+  [7, /#GP general protection at eip 0x40/],
+  [8, /too many bad hypercalls at eip 0x40/],
+];
+
+test("faulting VMs are ended alone with a logged reason; a healthy VM finishes", async (t) => {
+  const groups: Group[] = ATTACKS.map(([kind]) => ({ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.attack, kind) }));
+  groups.push({ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.counter, 5) });
+  const r = await boot("attacks", [worker], groups);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  for (const [kind, reason] of ATTACKS) {
+    t.regex(r.out, new RegExp(`^vm ${kind} ended: ${reason.source}[0-9a-f]{6}$`, "m"), `attack ${kind}`);
+    t.notRegex(r.out, new RegExp(`^vm ${kind} survived$`, "m"));
+  }
+  const healthy = ATTACKS.length;
+  t.regex(r.out, new RegExp(`^vm ${healthy} count 5$`, "m"));
+  t.regex(r.out, new RegExp(`^vm ${healthy}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, "m"));
+  t.regex(r.out, new RegExp(`^vms: ${healthy + 1} started, 1 exited, ${healthy} ended by the kernel, 0 idle`, "m"));
+});
+
+test("bad hypercall pointers and lengths return EFAULT / EMSGSIZE / EINVAL; good ones work", async (t) => {
+  const r = await boot("efault", [worker], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.efault) }]);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const results = Object.fromEntries([...r.out.matchAll(/^efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  t.deepEqual(results, {
+    kernel: -2, end: -2, wrap: -2, huge: -2, "clock-kernel": -2, "clock-code": -2, "clock-ok": 0,
+    "send-small": -4, "send-kernel": -2, "receive-kernel": -2, unknown: -1, ok: 0,
+  });
+});
+
+test("two VMs exchange frames over the loopback (NET interrupt, netSend/netReceive)", async (t) => {
+  const r = await boot("ping", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.ping) }]);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  t.regex(r.out, /^vm 0 send 0$/m);
+  t.regex(r.out, /^vm 1 received 60 bytes from vm 0 payload 42$/m);
+  t.regex(r.out, /^vm 0 received 60 bytes from vm 1 payload 43$/m);
+});
+
+test("bench under -icount: hypercall, VM switch, batch delivery, VM start", async (t) => {
+  const r = await boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const bench = Object.fromEntries([...r.out.matchAll(/^bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
+  t.log(JSON.stringify(bench));
+});
