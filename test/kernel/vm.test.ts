@@ -125,10 +125,13 @@ test("two VMs exchange frames over the loopback (NET interrupt, netSend/netRecei
   t.regex(r.out, /^vm 0 received 60 bytes from vm 1 payload 43$/m);
 });
 
-test("bench under -icount: hypercall, VM switch, batch delivery, VM start", async (t) => {
-  const r = await boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
-  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  const bench = Object.fromEntries([...r.out.matchAll(/^bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+test("bench under -icount: hypercall, VM switch, batch delivery, VM start; identical on two runs", async (t) => {
+  const run = () => boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
+  const [a, b] = await Promise.all([run(), run()]);
+  t.is(a.debugExit, EXIT_SUCCESS, a.out.slice(-2000));
+  const lines = (out: string) => Object.fromEntries([...out.matchAll(/^bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  const bench = lines(a.out);
   for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
+  t.deepEqual(bench, lines(b.out));
   t.log(JSON.stringify(bench));
 });
