@@ -13,6 +13,7 @@ import { eliminateDeadCode, removeUnusedFunctions } from './passes/dce.ts';
 import { propagateCopies } from './passes/copy-propagation.ts';
 import { eliminateCommonSubexpressions } from './passes/cse.ts';
 import { reduceStrength } from './passes/strength-reduction.ts';
+import { inlineSmallFunctions } from './passes/inline.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -30,6 +31,8 @@ export interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
 
 /** The passes of -O2, in order. Each takes and returns a verified Module. */
 export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
+  ['inline', inlineSmallFunctions],
+  ['simplify-cfg', simplifyCfg],
   ['fold', foldConstants],
   ['copy-propagation', propagateCopies],
   ['cse', eliminateCommonSubexpressions],

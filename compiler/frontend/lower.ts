@@ -964,6 +964,11 @@ class Lowering {
    */
   lowerExpression(node: ts.Expression, expected?: DType, discard = false): Value {
     const fb = this.fb;
+    if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && this.isLiteral(node)) {
+      const c = this.tryConstant(node)!;
+      const type = expected?.kind === 'int' && fits(c.value, expected) ? promote(expected) : c.type;
+      return { type, reg: fb.constant(c.value) };
+    }
     switch (node.kind) {
       case K.ParenthesizedExpression: return this.lowerExpression((node as ts.ParenthesizedExpression).expression, expected, discard);
       case K.NumericLiteral: {
@@ -998,7 +1003,7 @@ class Lowering {
         const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
         const result = fb.newReg();
         this.lowerCondition(c.condition, then, otherwise);
-        const literalLike = (e: ts.Expression) => this.tryConstant(e) !== undefined && !ts.isIdentifier(e);
+        const literalLike = (e: ts.Expression) => this.isLiteral(e);
         // The type: the non-literal arm decides; two literals take the expected type.
         let type: DType;
         fb.switchTo(then);
@@ -1073,14 +1078,21 @@ class Lowering {
     return reg;
   }
 
-  /** A numeric literal, a negated one, or an untyped named constant: it takes the other operand's type. */
+  /**
+   * An untyped constant expression: numeric literals and untyped named constants (const N = 8, enum
+   * members) combined by operators, e.g. `-1`, `N - 2`, `1 << SHIFT`. Like a literal, it takes the type
+   * of the other operand (Go's untyped constants); a conversion such as u32(5) makes it typed.
+   */
   isLiteral(node: ts.Expression): boolean {
     if (ts.isParenthesizedExpression(node)) return this.isLiteral(node.expression);
+    if (node.kind === K.NumericLiteral) return true;
     if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
       const e = this.entityOf(node);
-      if (e?.kind === 'constant' && e.untyped) return true;
+      return e?.kind === 'constant' && e.untyped === true;
     }
-    return node.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(node) && node.operator === K.MinusToken && node.operand.kind === K.NumericLiteral);
+    if (ts.isPrefixUnaryExpression(node) && (node.operator === K.MinusToken || node.operator === K.PlusToken || node.operator === K.TildeToken)) return this.isLiteral(node.operand);
+    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) return this.isLiteral(node.left) && this.isLiteral(node.right) && this.tryConstant(node) !== undefined;
+    return false;
   }
 
   /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */

@@ -197,9 +197,12 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
   const alu = ALU[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
   const constantB = cx.alloc.constants.get(b);
   if (alu !== undefined) {
-    cx.use(a, Register.EAX);
-    cx.alu(alu[0], alu[1], alu[2], Register.EAX, b);
-    cx.def(dst, Register.EAX);
+    // Straight into the destination's register when it has one (and b does not live there).
+    const d = cx.operand(dst), ob = cx.operand(b);
+    const target = d.kind === "reg" && !(ob.kind === "reg" && ob.reg === d.reg) ? d.reg : Register.EAX;
+    cx.use(a, target);
+    cx.alu(alu[0], alu[1], alu[2], target, b);
+    if (target === Register.EAX) cx.def(dst, Register.EAX);
   } else if (kind === "mul") {
     if (constantB !== undefined) {
       const a_ = cx.operand(a);
@@ -214,6 +217,12 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     }
     cx.def(dst, Register.EAX);
   } else if (shift !== undefined) {
+    const d = cx.operand(dst);
+    if (constantB !== undefined && d.kind === "reg") {
+      cx.use(a, d.reg);
+      cx.emit(Instruction.createRegI32(SHIFT_IMM[kind]!, d.reg, constantB & 31));
+      return;
+    }
     cx.use(a, Register.EAX);
     if (constantB !== undefined) cx.emit(Instruction.createRegI32(SHIFT_IMM[kind]!, Register.EAX, constantB & 31));
     else { cx.use(b, Register.ECX); cx.emit(Instruction.createRegReg(shift, Register.EAX, Register.CL)); }
@@ -555,10 +564,36 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
     const body = fused ? block.instrs.slice(0, -1) : block.instrs;
-    for (const instr of body) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
-    lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
+    const tail = options.registerAllocation ? tailCall(module, f, block) : null;
+    for (const instr of tail ? body.slice(0, -1) : body) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
+    if (tail) lowerTailCall(cx, tail);
+    else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
   });
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
+}
+
+// ---- tail calls ----------------------------------------------------------------------------------
+// A self-recursive `return f(args)` reuses the frame: the arguments are written over the function's own
+// incoming arguments, then `leave; jmp f`: the recursion runs in constant stack and f returns straight
+// to the original caller. Only in functions without frame slots, so no argument can point into the
+// frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
+// still name every distinct function on the way.
+
+function tailCall(module: Module, f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
+  const last = block.instrs[block.instrs.length - 1];
+  if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return null;
+  if (block.term.value !== last.dst) return null;
+  if (last.func !== f.name) return null;
+  void module;
+  return last;
+}
+
+function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>): void {
+  for (let i = call.args.length - 1; i >= 0; i--) cx.push(call.args[i]);
+  for (let i = 0; i < call.args.length; i++) cx.emit(Instruction.createMem(Code.Pop_rm32, mem(Register.EBP, 8 + 4 * i)));
+  cx.restoreSaved();
+  cx.emit(Instruction.create(Code.Leaved));
+  cx.e.branch(Code.Jmp_rel32_32, cx.functionLabel(call.func));
 }
 
 // ---- _start --------------------------------------------------------------------------------------

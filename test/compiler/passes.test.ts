@@ -14,6 +14,7 @@ import { eliminateDeadCode, removeUnusedFunctions } from '../../compiler/passes/
 import { propagateCopies } from '../../compiler/passes/copy-propagation.ts';
 import { eliminateCommonSubexpressions } from '../../compiler/passes/cse.ts';
 import { reduceStrength } from '../../compiler/passes/strength-reduction.ts';
+import { inlineSmallFunctions } from '../../compiler/passes/inline.ts';
 import type * as ir from '../../compiler/ir.ts';
 import { ROOT } from '../../tools/build.ts';
 
@@ -44,6 +45,7 @@ const passes: [string, (m: ir.Module) => ir.Module][] = [
   ['copy-propagation', propagateCopies],
   ['cse', eliminateCommonSubexpressions],
   ['strength-reduction', (m: ir.Module) => reduceStrength(foldConstants(m))],
+  ['inline', inlineSmallFunctions],
 ];
 
 test('the -O0 IR verifies and matches its golden file', t => {
@@ -136,6 +138,18 @@ test('copy-propagation: after c = copy a, the add reads a', t => {
   t.not(before, after);
   const m = eliminateDeadCode(propagateCopies(lowered()));
   t.true((reducedOf(m).match(/= copy /g) ?? []).length < (before.match(/= copy /g) ?? []).length);
+});
+
+test('inline: a small callee is copied into its caller; folding then computes the call', t => {
+  const inlined = inlineSmallFunctions(lowered());
+  t.notThrows(() => verifyModule(inlined));
+  const main = (m: ir.Module) => printFunction(m.functions.find(f => f.name === 'main')!);
+  t.regex(main(lowered()), /call divides\(/);
+  t.notRegex(main(inlined), /call divides\(/);
+  t.is(output(inlined), output(lowered()));
+  let optimized = lowered();
+  for (const [, pass] of PASSES) optimized = pass(optimized);
+  t.regex(main(optimized), /const 11/);
 });
 
 test('the verifier rejects broken IR', t => {
