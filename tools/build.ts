@@ -1,7 +1,7 @@
 // Builds images: DSL -> IR -> x86 -> ELF (compiler/pipeline.ts, compiler/link), plus listings, IR dumps
 // and the bootable ISO (grub-mkrescue). Used by the CLI, the tests and the benchmarks.
 import { mkdirSync, writeFileSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
+import { join, resolve, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -80,10 +80,14 @@ export function buildIso(elfPath: string, isoPath: string, modules: string[] = [
   try {
     mkdirSync(join(dir, 'boot', 'grub'), { recursive: true });
     copyFileSync(elfPath, join(dir, 'boot', 'denali.elf'));
+    // Each module's command line is its file name, as with QEMU -initrd (the kernel finds the VM
+    // manifest by the name `manifest`).
     const moduleLines = modules.map((m, i) => {
-      const name = `module${i}.elf`;
-      copyFileSync(m, join(dir, 'boot', name));
-      return `  module /boot/${name} ${name}`;
+      const file = `module${i}`;
+      const name = basename(m);
+      if (/[\s"'$\\;]/.test(name)) throw new Error(`buildIso: unsafe characters in a module file name: ${JSON.stringify(name)}`);
+      copyFileSync(m, join(dir, 'boot', file));
+      return `  module /boot/${file} ${name}`;
     });
     writeFileSync(join(dir, 'boot', 'grub', 'grub.cfg'), [
       'serial --unit=0 --speed=115200',

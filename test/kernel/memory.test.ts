@@ -120,13 +120,13 @@ test("GRUB `module` lines (the ISO as a CD): the modules are listed with GRUB's 
   const first = join(files, "first.bin"), second = join(files, "second.bin"), iso = join(files, "modules.iso");
   writeFileSync(first, Buffer.alloc(100, 1));
   writeFileSync(second, Buffer.alloc(2 * PAGE + 1, 2));
-  buildIso(kernel.elf, iso, [first, second]);   // grub.cfg: module /boot/moduleI.elf moduleI.elf
+  buildIso(kernel.elf, iso, [first, second]);   // grub.cfg: module /boot/moduleI NAME (the file's name)
   const r = await runQemu({ cdrom: iso }, { memoryMiB: 128, until: "boot ok", timeoutMs: 60_000 });
   const out = serialLines(r.serial);
   t.false(r.timedOut);
   t.regex(out, /^modules: 2$/m);
-  t.regex(out, /^module 0: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 100 name module0\.elf$/m);
-  t.regex(out, /^module 1: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 8193 name module1\.elf$/m);
+  t.regex(out, /^module 0: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 100 name first\.bin$/m);
+  t.regex(out, /^module 1: start 0x[0-9a-f]{5}000 end 0x[0-9a-f]{8} size 8193 name second\.bin$/m);
   const report = frameReport(out);
   t.is(report.free, report.available - report.reserved);
   t.true(report.reserved >= (report.imageEnd - report.imageStart) / PAGE + 1 + 3, `reserved ${report.reserved}`);
