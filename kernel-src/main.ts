@@ -17,6 +17,7 @@ import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest
 import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
+import { pciInit, pciReport } from "./pci.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
@@ -52,6 +53,8 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportModules();
   clockInit();               // TSC calibration, PIT ticks at 1000 Hz, the monotonic clock
   timerInit();               // the timer queue, expired on every tick
+  pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
+  pciReport();
   interruptsEnable();
   runRequestedTest(info);
   runRequestedFault(info);   // test=divide-error, invalid-opcode, general-protection, page-fault, double-fault

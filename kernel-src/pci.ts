@@ -1,0 +1,252 @@
+// PCI configuration space through configuration mechanism #1 (ports 0xCF8/0xCFC): a brute-force scan
+// of every bus, device and function at boot, recording each function's vendor and device ids, class,
+// base address registers (with their sizes) and interrupt line, and listing them on the console:
+//   pci 00:03.0 1af4:1000 class 0200 bar0 io 0xc000 size 32 bar1 mem 0xfebf1000 size 4096 irq 11
+// Drivers (virtio-net.ts) look their device up with pciFind and enable it with pciEnable.
+// References: PCI Local Bus Specification 3.0 (PCI LB 3.0): §3.2.2.3.2 "Software Generation of
+// Configuration Transactions" (CONFIG_ADDRESS/CONFIG_DATA, mechanism #1); §6.1 "Configuration Space
+// Organization" (Figure 6-1, the type 0 header); §6.2.1 "Device Identification"; §6.2.2 "Device
+// Control" (Command register, Figure 6-2); §6.2.4 "Miscellaneous Registers" (Interrupt Line/Pin);
+// §6.2.5.1 "Address Maps" (BARs, Figures 6-4/6-5, and how to size them).
+// Invariant: the table holds each present function once, in scan order; pciDeviceCount() entries.
+import { i32, u8, u32, inl, outl, structArray } from "dsl";
+import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
+
+// PCI LB 3.0 §3.2.2.3.2: CONFIG_ADDRESS (0xCF8): bit 31 enable, 23:16 bus, 15:11 device, 10:8 function,
+// 7:2 register (dword); CONFIG_DATA (0xCFC) then reads or writes that dword.
+const CONFIG_ADDRESS = 0xcf8;
+const CONFIG_DATA = 0xcfc;
+const CONFIG_ENABLE: u32 = 0x80000000;
+const BUS_SHIFT = 16;
+const DEVICE_SHIFT = 11;
+const FUNCTION_SHIFT = 8;
+const REGISTER_MASK: u32 = 0xfc;
+
+export const PCI_BUSES: u32 = 256;
+export const PCI_DEVICES_PER_BUS: u32 = 32;
+export const PCI_FUNCTIONS_PER_DEVICE: u32 = 8;
+
+// The type 0 configuration header (PCI LB 3.0 §6.1, Figure 6-1): byte offsets.
+export const PCI_VENDOR_ID = 0x00;          // u16; 0xFFFF: no function here (§6.2.1)
+export const PCI_DEVICE_ID = 0x02;          // u16
+export const PCI_COMMAND = 0x04;            // u16 (§6.2.2)
+export const PCI_STATUS = 0x06;             // u16
+export const PCI_REVISION_CLASS = 0x08;     // revision (7:0), programming interface (15:8), subclass (23:16), base class (31:24)
+export const PCI_HEADER_TYPE = 0x0e;        // u8: bit 7 multi-function, 6:0 layout (0: device, 1: PCI-PCI bridge)
+export const PCI_BAR0 = 0x10;               // six u32 BARs at 0x10..0x24 (type 0 header)
+export const PCI_INTERRUPT_LINE = 0x3c;     // u8: the 8259 input the firmware routed INTx# to (§6.2.4)
+export const PCI_INTERRUPT_PIN = 0x3d;      // u8: 0 none, 1..4 INTA#..INTD#
+
+const VENDOR_NONE: u32 = 0xffff;
+const HEADER_MULTI_FUNCTION: u32 = 0x80;
+const HEADER_LAYOUT_MASK: u32 = 0x7f;
+const HEADER_LAYOUT_DEVICE: u32 = 0;
+const HEADER_LAYOUT_BRIDGE: u32 = 1;
+export const PCI_BAR_COUNT: u32 = 6;
+const BRIDGE_BAR_COUNT: u32 = 2;            // a type 1 header has only BAR0 and BAR1
+
+// Command register bits (PCI LB 3.0 §6.2.2, Figure 6-2).
+export const PCI_COMMAND_IO_SPACE: u32 = 1 << 0;
+export const PCI_COMMAND_MEMORY_SPACE: u32 = 1 << 1;
+export const PCI_COMMAND_BUS_MASTER: u32 = 1 << 2;
+export const PCI_COMMAND_INTERRUPT_DISABLE: u32 = 1 << 10;
+
+// BAR encoding (PCI LB 3.0 §6.2.5.1, Figures 6-4 and 6-5): bit 0 = 1 I/O space (address 31:2);
+// bit 0 = 0 memory space, bits 2:1 type (00 32-bit, 10 64-bit: the next BAR holds the high half),
+// bit 3 prefetchable, address 31:4.
+const BAR_IO_SPACE: u32 = 1 << 0;
+const BAR_IO_ADDRESS_MASK: u32 = 0xfffffffc;
+const BAR_MEMORY_TYPE_MASK: u32 = 0x6;
+const BAR_MEMORY_TYPE_64: u32 = 0x4;
+const BAR_MEMORY_ADDRESS_MASK: u32 = 0xfffffff0;
+/** I/O addresses on x86 are 16 bits: a sized I/O BAR's upper bits may read back as 0 (§6.2.5.1). */
+const IO_SIZE_MASK: u32 = 0xffff;
+
+export const BAR_NONE = 0;
+export const BAR_IO = 1;
+export const BAR_MEMORY = 2;
+
+export class PciDevice {
+  bus: u32 = 0;
+  device: u32 = 0;
+  func: u32 = 0;
+  vendorId: u32 = 0;
+  deviceId: u32 = 0;
+  classCode: u32 = 0;       // base class << 8 | subclass
+  headerType: u32 = 0;
+  interruptLine: u32 = 0;
+  interruptPin: u32 = 0;
+  barKind = new Uint32Array(6);      // BAR_NONE, BAR_IO, BAR_MEMORY
+  barAddress = new Uint32Array(6);   // the base (low 32 bits for a 64-bit BAR)
+  barSize = new Uint32Array(6);      // bytes the BAR decodes
+}
+
+export const PCI_DEVICE_LIMIT: u32 = 32;
+const devices = structArray(PciDevice, 32);
+let deviceTotal: u32 = 0;
+
+export function pciDeviceCount(): u32 { return deviceTotal; }
+export function pciDeviceAt(index: u32): PciDevice { return devices[index]; }
+
+function configAddress(bus: u32, device: u32, func: u32, offset: u32): u32 {
+  return CONFIG_ENABLE | (bus << BUS_SHIFT) | (device << DEVICE_SHIFT) | (func << FUNCTION_SHIFT) | (offset & REGISTER_MASK);
+}
+
+/** The configuration dword holding byte `offset`. */
+export function pciRead32(bus: u32, device: u32, func: u32, offset: u32): u32 {
+  outl(CONFIG_ADDRESS, configAddress(bus, device, func, offset));
+  return inl(CONFIG_DATA);
+}
+
+export function pciWrite32(bus: u32, device: u32, func: u32, offset: u32, value: u32): void {
+  outl(CONFIG_ADDRESS, configAddress(bus, device, func, offset));
+  outl(CONFIG_DATA, value);
+}
+
+export function pciRead16(bus: u32, device: u32, func: u32, offset: u32): u32 {
+  return (pciRead32(bus, device, func, offset) >>> ((offset & 2) << 3)) & 0xffff;
+}
+
+export function pciRead8(bus: u32, device: u32, func: u32, offset: u32): u32 {
+  return (pciRead32(bus, device, func, offset) >>> ((offset & 3) << 3)) & 0xff;
+}
+
+/** Writes a u16 by read-modify-write of its dword (the other half of 0x04 is Status: write 0 there,
+ * its bits are write-one-to-clear, PCI LB 3.0 §6.2.3). */
+export function pciWriteCommand(bus: u32, device: u32, func: u32, command: u32): void {
+  pciWrite32(bus, device, func, PCI_COMMAND, command & 0xffff);
+}
+
+/**
+ * Sizes BAR `index` (PCI LB 3.0 §6.2.5.1 "Address Maps"): write all ones, read back, restore; the
+ * size is the two's complement of the writable address bits. Decoding is off meanwhile (the caller).
+ * Returns how many BAR slots it used (2 for a 64-bit memory BAR).
+ */
+function sizeBar(d: PciDevice, index: u32): u32 {
+  const offset = PCI_BAR0 + index * 4;
+  const original = pciRead32(d.bus, d.device, d.func, offset);
+  pciWrite32(d.bus, d.device, d.func, offset, 0xffffffff);
+  const probe = pciRead32(d.bus, d.device, d.func, offset);
+  pciWrite32(d.bus, d.device, d.func, offset, original);
+  d.barKind[index] = BAR_NONE;
+  d.barAddress[index] = 0;
+  d.barSize[index] = 0;
+  if (probe === 0 || probe === 0xffffffff) return 1;    // not implemented
+  if ((original & BAR_IO_SPACE) !== 0) {
+    const writable = probe & BAR_IO_ADDRESS_MASK & IO_SIZE_MASK;
+    d.barKind[index] = BAR_IO;
+    d.barAddress[index] = original & BAR_IO_ADDRESS_MASK;
+    d.barSize[index] = u32(((~writable) & IO_SIZE_MASK) + 1);
+    return 1;
+  }
+  const writable = probe & BAR_MEMORY_ADDRESS_MASK;
+  d.barKind[index] = BAR_MEMORY;
+  d.barAddress[index] = original & BAR_MEMORY_ADDRESS_MASK;
+  d.barSize[index] = u32(~writable + 1);
+  // A 64-bit BAR: the next slot is the high half (we record the low 32 bits; the kernel maps below 4 GiB).
+  return (original & BAR_MEMORY_TYPE_MASK) === BAR_MEMORY_TYPE_64 ? 2 : 1;
+}
+
+function record(bus: u32, device: u32, func: u32): void {
+  if (deviceTotal >= PCI_DEVICE_LIMIT) return;
+  const d = devices[deviceTotal];
+  deviceTotal++;
+  d.bus = bus;
+  d.device = device;
+  d.func = func;
+  const ids = pciRead32(bus, device, func, PCI_VENDOR_ID);
+  d.vendorId = ids & 0xffff;
+  d.deviceId = ids >>> 16;
+  d.classCode = pciRead32(bus, device, func, PCI_REVISION_CLASS) >>> 16;
+  d.headerType = pciRead8(bus, device, func, PCI_HEADER_TYPE);
+  d.interruptLine = pciRead8(bus, device, func, PCI_INTERRUPT_LINE);
+  d.interruptPin = pciRead8(bus, device, func, PCI_INTERRUPT_PIN);
+  const layout = d.headerType & HEADER_LAYOUT_MASK;
+  const bars = layout === HEADER_LAYOUT_DEVICE ? PCI_BAR_COUNT : layout === HEADER_LAYOUT_BRIDGE ? BRIDGE_BAR_COUNT : 0;
+  for (let i: u32 = 0; i < PCI_BAR_COUNT; i++) { d.barKind[i] = BAR_NONE; d.barAddress[i] = 0; d.barSize[i] = 0; }
+  if (bars === 0) return;
+  // Decoding off while the BARs hold all ones (PCI LB 3.0 §6.2.5.1, implementation note).
+  const command = pciRead16(bus, device, func, PCI_COMMAND);
+  pciWriteCommand(bus, device, func, command & ~(PCI_COMMAND_IO_SPACE | PCI_COMMAND_MEMORY_SPACE));
+  for (let i: u32 = 0; i < bars; ) i += sizeBar(d, i);
+  pciWriteCommand(bus, device, func, command);
+}
+
+/** Scans every bus/device/function (PCI LB 3.0 §6.2.1: vendor 0xFFFF = absent; function 0's header
+ * type bit 7 says whether functions 1-7 exist) and fills the table. */
+export function pciInit(): void {
+  deviceTotal = 0;
+  for (let bus: u32 = 0; bus < PCI_BUSES; bus++) {
+    for (let device: u32 = 0; device < PCI_DEVICES_PER_BUS; device++) {
+      if (pciRead16(bus, device, 0, PCI_VENDOR_ID) === VENDOR_NONE) continue;
+      const multi = (pciRead8(bus, device, 0, PCI_HEADER_TYPE) & HEADER_MULTI_FUNCTION) !== 0;
+      const functions = multi ? PCI_FUNCTIONS_PER_DEVICE : 1;
+      for (let func: u32 = 0; func < functions; func++) {
+        if (pciRead16(bus, device, func, PCI_VENDOR_ID) === VENDOR_NONE) continue;
+        record(bus, device, func);
+      }
+    }
+  }
+}
+
+/** The index of the first function with these ids, or -1. */
+export function pciFind(vendorId: u32, deviceId: u32): i32 {
+  for (let i: u32 = 0; i < deviceTotal; i++) {
+    if (devices[i].vendorId === vendorId && devices[i].deviceId === deviceId) return i32(i);
+  }
+  return -1;
+}
+
+/** Turns on I/O decoding and bus mastering (DMA), with INTx# enabled (PCI LB 3.0 §6.2.2). */
+export function pciEnable(d: PciDevice): void {
+  const command = pciRead16(d.bus, d.device, d.func, PCI_COMMAND);
+  pciWriteCommand(d.bus, d.device, d.func, (command | PCI_COMMAND_IO_SPACE | PCI_COMMAND_BUS_MASTER) & ~PCI_COMMAND_INTERRUPT_DISABLE);
+}
+
+// ---- the boot listing ----------------------------------------------------------------------------------
+
+function writeHexDigits(x: u32, digits: u32): void {
+  for (let shift = i32(digits * 4) - 4; shift >= 0; shift -= 4) {
+    const digit = (x >>> shift) & 15;
+    consoleWriteByte(u8(digit < 10 ? 48 + digit : 87 + digit));
+  }
+}
+
+function writeHexShort(x: u32): void {
+  let digits: u32 = 1;
+  while (digits < 8 && (x >>> (digits * 4)) !== 0) digits++;
+  writeHexDigits(x, digits);
+}
+
+/** One line per function: `pci BB:DD.F vvvv:dddd class cccc [barN io|mem 0xADDR size N]... [irq N]`. */
+export function pciReport(): void {
+  for (let i: u32 = 0; i < deviceTotal; i++) {
+    const d = devices[i];
+    consoleWriteString("pci ");
+    writeHexDigits(d.bus, 2);
+    consoleWriteString(":");
+    writeHexDigits(d.device, 2);
+    consoleWriteString(".");
+    writeHexDigits(d.func, 1);
+    consoleWriteString(" ");
+    writeHexDigits(d.vendorId, 4);
+    consoleWriteString(":");
+    writeHexDigits(d.deviceId, 4);
+    consoleWriteString(" class ");
+    writeHexDigits(d.classCode, 4);
+    for (let b: u32 = 0; b < PCI_BAR_COUNT; b++) {
+      if (d.barKind[b] === BAR_NONE) continue;
+      consoleWriteString(" bar");
+      consoleWriteDecimal(b);
+      consoleWriteString(d.barKind[b] === BAR_IO ? " io 0x" : " mem 0x");
+      writeHexShort(d.barAddress[b]);
+      consoleWriteString(" size ");
+      consoleWriteDecimal(d.barSize[b]);
+    }
+    if (d.interruptPin !== 0) {
+      consoleWriteString(" irq ");
+      consoleWriteDecimal(d.interruptLine);
+    }
+    consoleNewLine();
+  }
+}
