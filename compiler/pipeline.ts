@@ -14,6 +14,7 @@ import { propagateCopies } from './passes/copy-propagation.ts';
 import { eliminateCommonSubexpressions } from './passes/cse.ts';
 import { reduceStrength } from './passes/strength-reduction.ts';
 import { inlineSmallFunctions } from './passes/inline.ts';
+import { hoistLoopInvariants } from './passes/licm.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -39,6 +40,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['copy-propagation', propagateCopies],
   ['fold', foldConstants],
   ['strength-reduction', reduceStrength],
+  ['licm', hoistLoopInvariants],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['simplify-cfg', simplifyCfg],

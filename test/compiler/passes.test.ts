@@ -15,6 +15,7 @@ import { propagateCopies } from '../../compiler/passes/copy-propagation.ts';
 import { eliminateCommonSubexpressions } from '../../compiler/passes/cse.ts';
 import { reduceStrength } from '../../compiler/passes/strength-reduction.ts';
 import { inlineSmallFunctions } from '../../compiler/passes/inline.ts';
+import { hoistLoopInvariants, naturalLoops } from '../../compiler/passes/licm.ts';
 import type * as ir from '../../compiler/ir.ts';
 import { ROOT } from '../../tools/build.ts';
 
@@ -34,7 +35,7 @@ function golden(t: import('ava').ExecutionContext, name: string, text: string): 
   t.is(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
 }
 
-const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
+const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'invariant', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
 const output = (m: ir.Module) => runModule(m).serial;
 
 const passes: [string, (m: ir.Module) => ir.Module][] = [
@@ -46,6 +47,7 @@ const passes: [string, (m: ir.Module) => ir.Module][] = [
   ['cse', eliminateCommonSubexpressions],
   ['strength-reduction', (m: ir.Module) => reduceStrength(foldConstants(m))],
   ['inline', inlineSmallFunctions],
+  ['licm', hoistLoopInvariants],
 ];
 
 test('the -O0 IR verifies and matches its golden file', t => {
@@ -115,7 +117,7 @@ test('the whole -O2 pipeline verifies after every pass and matches its golden fi
   let m = lowered();
   for (const [, pass] of PASSES) { m = pass(m); t.notThrows(() => verifyModule(m)); }
   golden(t, 'passes.O2.ir', userFunctions(m));
-  t.is(output(m), '58\n11\n90\n\x01EXIT 0\n');
+  t.is(output(m), '58\n11\n90\n217\n\x01EXIT 0\n');
 });
 
 const reducedOf = (m: ir.Module) => printFunction(m.functions.find(f => f.name === 'reduced')!);
@@ -150,6 +152,20 @@ test('inline: a small callee is copied into its caller; folding then computes th
   let optimized = lowered();
   for (const [, pass] of PASSES) optimized = pass(optimized);
   t.regex(main(optimized), /const 11/);
+});
+
+test('licm: k * 3 leaves the loop for a preheader; the loop keeps the work that varies', t => {
+  const f = (m: ir.Module) => m.functions.find(x => x.name === 'invariant')!;
+  const before = f(lowered());
+  const loops = naturalLoops(before);
+  t.is(loops.length, 1);
+  // k is parameter v1: `k * 3` is the multiplication that reads it
+  const kTimes3InLoop = (fn: ir.Function) => naturalLoops(fn).some(l => [...l.body].some(id => fn.blocks[id].instrs.some(i => i.op === 'binary' && i.kind === 'mul' && i.a === 1)));
+  t.true(kTimes3InLoop(before));
+  const after = f(hoistLoopInvariants(lowered()));
+  t.notThrows(() => verifyModule(hoistLoopInvariants(lowered())));
+  t.false(kTimes3InLoop(after), 'k * 3 is hoisted');
+  t.true(naturalLoops(after).some(l => [...l.body].some(id => after.blocks[id].instrs.some(i => i.op === 'store'))), 'the stores stay');
 });
 
 test('the verifier rejects broken IR', t => {

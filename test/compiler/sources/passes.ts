@@ -25,6 +25,7 @@ export function main(): i32 {
   print(folded(8));
   print(divides(10, 2));
   print(reduced(5, 100));
+  print(invariant(1, 2));
   return 0;
 }
 
@@ -36,4 +37,16 @@ export function reduced(x: i32, y: u32): i32 {
   const q = y / 16;             // divu by 16: shru 4
   const r = y % 16;             // remu by 16: and 15
   return (c + b + i32(q) + i32(r)) | 0;
+}
+
+// For licm: the table's address and the scaled stride do not change inside the loop.
+const table = new Int32Array(16);
+export function invariant(n: i32, k: i32): i32 {
+  let sum = 0;
+  for (let i = 0; i < 16; i++) {
+    const step = (k * 3) | 0;  // invariant: k never changes in the loop
+    table[i] = (i + step) | 0;
+    sum = (sum + table[i]) | 0;
+  }
+  return (sum + n) | 0;
 }
