@@ -1,5 +1,6 @@
 # Denali/TS. The two commands a newcomer needs:
-#   make run    set up, build the kernel image and ISO, boot it in QEMU (serial console here)
+#   make run    set up, build the kernel image and ISO, boot it in QEMU with the demo VMs of
+#               manifests/demo.json (serial console here; ends by itself with the VMs' summary)
 #   make test   set up, then every test (compiler, interpreter, x86 back end, corpus, kernel boots)
 .PHONY: setup image run test bench clean usb
 
@@ -10,7 +11,7 @@ image: setup
 	npm run build:image
 
 run: image
-	node tools/denali.mjs boot
+	node tools/denali.mjs boot --manifest manifests/demo.json
 
 test: setup
 	@bash tools/test-summary.sh
