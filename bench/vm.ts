@@ -1,0 +1,277 @@
+// npm run bench:vm — what VMs cost (issue 4; docs/virtual-architecture.md).
+//
+// Builds kernel-src/ (-O2), the kernel tests' worker guest (test/kernel/guests/worker.ts) and the
+// counter demo (guest-src/demos/counter.ts, through a manifest like any user's) into a temporary
+// directory, then boots QEMU four times:
+//
+// 1. costs (twice, the two runs must print the same figures): `-icount shift=0,sleep=off -append bench`
+//    with two worker VMs in bench mode. Under -icount the TSC counts guest instructions, so every
+//    `bench NAME N` line is an exact instruction count: the worker prints hypercall-null (a null
+//    hypercall, int 0x80 -> kernel -> iret, averaged over 1000), vm-switch (yield to the partner VM,
+//    per switch), vinterrupt-batch-round-trip (netSend a frame to the idle partner, yield: the partner's
+//    idle returns the batch NET|WAKEUP, it acknowledges, receives, idles again; per round trip); the
+//    kernel prints vm-start (creation of one VM from an already parsed image: address space, shared
+//    code mapped, private data copied, boot-information page, per VM; kernel-src/vmstart.ts).
+// 2. scale: 10,000 counter demos (1 round: a 10 ms alarm, idle, print, exit) in `-m 1024`. The kernel
+//    prints what creating them took in frames ("vms: N created ...; memory K KiB (...), B bytes per
+//    VM") and, at the end, the peak of private frames (demand-zero pages the VMs touched) and each
+//    VM's status. The time for all to finish is host time between the "created" line and the
+//    "vms done" line (polled every 10 ms), with -icount (virtual time is then instruction-exact but
+//    host time is what a reader waits).
+// 3. idle: 1,000 worker counters (20 rounds of a 2 ms alarm + idle) beside one computing worker,
+//    under -icount: the per-VM CPU accounting of the kernel's summary (kcycles = thousands of
+//    instructions) shows the idle VMs cost only their hypercalls and switches, whatever they wait.
+//
+// Writes bench/results/vm.json and bench/results/vm.md and prints the table.
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { buildKernel, ROOT } from '../tools/build.ts';
+import { buildManifest } from '../tools/manifest.ts';
+import { runQemu, qemuArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
+import { buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary } from '../test/kernel/guests/build.ts';
+
+const SCALE_VMS = 10_000;
+const SCALE_MEMORY_MIB = 1024;
+const SCALE_VM_KIB = 64;
+const IDLE_VMS = 1_000;
+const IDLE_ROUNDS = 20;          // worker counter mode: 20 x (setAlarm 2 ms, idle, acknowledge)
+const IDLE_ALARM_MS = 2;
+const COMPUTE_PARAM = 30;        // worker compute mode: 30 x 100,000 loop iterations
+const BENCH_NAMES = ['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip', 'vm-start'] as const;
+
+const DESCRIPTIONS: Record<string, string> = {
+  'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
+  'vm-switch': 'VM switch: yield from one VM to the other (save, run queue, address space switch, restore), per switch',
+  'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch NET|WAKEUP from idle, acknowledges, receives, idles; back (per round trip: 2 switches, 5 hypercalls)',
+  'vm-start': 'start of one VM from a parsed image: address space, shared code mapped, private data, boot-information page, queued',
+};
+
+const clean = (s: string) => s.replace(/\r/g, '');
+
+function match(out: string, re: RegExp, what: string): RegExpExecArray {
+  const m = re.exec(out);
+  if (!m) throw new Error(`bench:vm: no ${what} line in the kernel's output:\n${out.slice(-3000)}`);
+  return m;
+}
+
+/** "vms: N created from G images; memory K KiB (P private frames, T page-table frames), B bytes per VM" */
+function creation(out: string) {
+  const m = match(out, /^vms: (\d+) created from (\d+) images; memory (\d+) KiB \((\d+) private frames, (\d+) page-table frames\), (\d+) bytes per VM$/m, 'vms created');
+  return { vms: Number(m[1]), memoryKiB: Number(m[3]), privateFrames: Number(m[4]), pageTableFrames: Number(m[5]), bytesPerVm: Number(m[6]) };
+}
+
+/** "vms: N started, E exited, K ended by the kernel, I idle; switches S; private frames peak P" */
+function ending(out: string) {
+  const m = match(out, /^vms: (\d+) started, (\d+) exited, (\d+) ended by the kernel, (\d+) idle; switches (\d+); private frames peak (\d+)$/m, 'vms summary');
+  return { started: Number(m[1]), exited: Number(m[2]), endedByKernel: Number(m[3]), idle: Number(m[4]), switches: Number(m[5]), privateFramesPeak: Number(m[6]) };
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], sum: s.reduce((a, b) => a + b, 0) };
+};
+
+/**
+ * Boots like runQemu but timestamps the first appearance of each marker in the serial output (host
+ * milliseconds since QEMU was started), polling the serial file every 10 ms.
+ */
+function timedBoot(medium: BootMedium, options: QemuOptions, markers: string[]): Promise<{ serial: string; status: number | null; ms: number; at: Record<string, number> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-qemu-'));
+  const serialFile = join(dir, 'com1.txt');
+  const read = () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1') : '');
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const at: Record<string, number> = {};
+    const child = spawn('qemu-system-i386', qemuArgs(medium, options, serialFile), { stdio: ['ignore', 'ignore', 'inherit'] });
+    const look = () => {
+      const pending = markers.filter(m => !(m in at));
+      if (pending.length === 0) return;
+      const text = read();
+      for (const m of pending) if (text.includes(m)) at[m] = performance.now() - started;
+    };
+    const poll = setInterval(look, 10);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    child.on('error', e => { clearInterval(poll); clearTimeout(timer); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
+    child.on('close', status => {
+      const ms = performance.now() - started;
+      clearInterval(poll); clearTimeout(timer);
+      look();
+      const serial = read();
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ serial, status, ms, at });
+    });
+  });
+}
+
+const debugExit = (status: number | null) => (status !== null && (status & 1) === 1 ? status >> 1 : null);
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-'));
+  const t0 = performance.now();
+  try {
+    // ---- build ----
+    const kernel = buildKernel(2, dir, dir);
+    const worker = buildTestGuest('worker', dir);
+    const manifestJson = join(dir, 'scale.json');
+    writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: 'guest-src/demos/counter.ts', count: SCALE_VMS, memoryKiB: SCALE_VM_KIB, argument: 1 }] }));
+    const scaleBuild = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
+    const counterImage = scaleBuild.images[0];
+    console.log(`built in ${Math.round(performance.now() - t0)} ms: kernel .text ${kernel.image.textSize} bytes; worker; counter demo ${counterImage.spanBytes} bytes from GUEST_BASE to the end of .bss`);
+
+    // ---- 1. costs under -icount, twice ----
+    const benchManifest = writeManifest(dir, 'bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
+    const benchBoot = () => runQemu({ kernel: kernel.elfPath, initrd: [worker, benchManifest] }, { icount: true, memoryMiB: 64, timeoutMs: 120_000, extraArgs: ['-append', 'bench'] });
+    const [a, b] = await Promise.all([benchBoot(), benchBoot()]);
+    const benchLines = (out: string) => Object.fromEntries([...clean(out).matchAll(/^bench (\S+) (\d+)$/gm)].map(m => [m[1], Number(m[2])]));
+    for (const r of [a, b]) if (r.debugExit !== 0) throw new Error(`bench:vm: the bench boot did not end cleanly (status ${r.status}):\n${clean(r.serial).slice(-3000)}`);
+    const bench = benchLines(a.serial), again = benchLines(b.serial);
+    if (JSON.stringify(bench) !== JSON.stringify(again)) throw new Error(`bench:vm: two -icount runs disagree:\n${JSON.stringify(bench)}\n${JSON.stringify(again)}`);
+    for (const name of BENCH_NAMES) if (!(name in bench)) throw new Error(`bench:vm: no bench ${name} line:\n${clean(a.serial).slice(-3000)}`);
+    console.log(`costs (2 runs, identical): ${JSON.stringify(bench)}`);
+
+    // ---- 3. idle: 1,000 counters beside one computing VM, -icount ----
+    const idleManifest = writeManifest(dir, 'idle', [
+      { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.compute, COMPUTE_PARAM) },
+      { moduleIndex: 0, vmCount: IDLE_VMS, memoryKiB: 64, argument: workerArgument(MODE.counter, IDLE_ROUNDS) },
+    ]);
+    const idleRun = await timedBoot({ kernel: kernel.elfPath, initrd: [worker, idleManifest] }, { icount: true, memoryMiB: 256, timeoutMs: 240_000 }, []);
+    const idleOut = clean(idleRun.serial);
+    if (debugExit(idleRun.status) !== 0) throw new Error(`bench:vm: the idle run did not end cleanly (status ${idleRun.status}):\n${idleOut.slice(-3000)}`);
+    const idleSummary = vmSummaries(idleOut);
+    const counters = [...idleSummary.values()].filter(s => s.id >= 1);
+    const counted = new Set([...idleOut.matchAll(/^vm (\d+) count (\d+)$/gm)].filter(m => Number(m[2]) === IDLE_ROUNDS).map(m => Number(m[1])));
+    if (counters.length !== IDLE_VMS || counted.size !== IDLE_VMS || counters.some(s => s.outcome !== 'exit status 0')) throw new Error(`bench:vm: not every idle counter finished:\n${idleOut.slice(-3000)}`);
+    const compute = idleSummary.get(0)!;
+    const kc = stats(counters.map(s => s.kcycles));
+    const kcMaxIds = counters.filter(s => s.kcycles > 2 * kc.median).map(s => s.id);
+    const sw = stats(counters.map(s => s.switches));
+    const idle = {
+      vms: IDLE_VMS, rounds: IDLE_ROUNDS, alarmMs: IDLE_ALARM_MS, computeKcycles: compute.kcycles, computeSwitches: compute.switches,
+      counterKcycles: { min: kc.min, median: kc.median, max: kc.max, sum: kc.sum },
+      countersAboveTwiceMedian: kcMaxIds,
+      counterSwitches: { min: sw.min, median: sw.median, max: sw.max },
+      kcyclesPerRound: Math.round((kc.median / IDLE_ROUNDS) * 10) / 10,
+      summary: ending(idleOut),
+      hostMs: Math.round(idleRun.ms),
+    };
+    console.log(`idle: ${JSON.stringify(idle)}`);
+
+    // ---- 2. scale: 10,000 counter demos in -m 1024 ----
+    const created = `vms: ${SCALE_VMS} created`, done = 'vms done:';
+    const scaleRun = await timedBoot({ kernel: kernel.elfPath, initrd: scaleBuild.modules }, { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] }, ['boot ok', created, done]);
+    const scaleOut = clean(scaleRun.serial);
+    if (debugExit(scaleRun.status) !== 0) throw new Error(`bench:vm: the scale run did not end cleanly (status ${scaleRun.status}):\n${scaleOut.slice(-3000)}`);
+    const made = creation(scaleOut), end = ending(scaleOut);
+    const scaleSummary = vmSummaries(scaleOut);
+    const finished = new Set([...scaleOut.matchAll(/^vm (\d+) done 1$/gm)].map(m => Number(m[1])));
+    const allExited = scaleSummary.size === SCALE_VMS && [...scaleSummary.values()].every((s: VmSummary) => s.outcome === 'exit status 0');
+    if (made.vms !== SCALE_VMS || finished.size !== SCALE_VMS || !allExited || end.exited !== SCALE_VMS) throw new Error(`bench:vm: not every one of ${SCALE_VMS} VMs finished:\n${scaleOut.slice(-3000)}`);
+    const freeKiB = Number(match(scaleOut, /^free memory: (\d+) KiB/m, 'free memory')[1]);
+    const scaleKc = stats([...scaleSummary.values()].map(s => s.kcycles));
+    const scale = {
+      vms: SCALE_VMS, memoryMiB: SCALE_MEMORY_MIB, vmMemoryKiB: SCALE_VM_KIB, image: 'guest-src/demos/counter.ts', argument: 1,
+      freeMemoryKiBAtBoot: freeKiB,
+      creation: made,
+      vmStartInstructions: Number(match(scaleOut, /^bench vm-start (\d+)$/m, 'bench vm-start')[1]),
+      peakPrivateFrames: end.privateFramesPeak,
+      peakBytesPerVm: Math.round(((made.pageTableFrames + end.privateFramesPeak) * 4096) / SCALE_VMS),
+      switches: end.switches,
+      vmKcycles: { min: scaleKc.min, median: scaleKc.median, max: scaleKc.max, sum: scaleKc.sum },
+      hostMs: {
+        bootToCreated: Math.round(scaleRun.at[created] - scaleRun.at['boot ok']),
+        createdToDone: Math.round(scaleRun.at[done] - scaleRun.at[created]),
+        qemuTotal: Math.round(scaleRun.ms),
+      },
+      icount: true,
+    };
+    console.log(`scale: ${JSON.stringify(scale)}`);
+
+    // ---- results ----
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    const result = {
+      commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src', 'test/kernel/guests') ? ' (modified in the work tree)' : ''),
+      qemu: execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0],
+      commands: {
+        costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
+        scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
+        idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
+      },
+      costs: Object.fromEntries(BENCH_NAMES.map(n => [n, bench[n]])),
+      identicalOnTwoRuns: true,
+      scale,
+      idle,
+      benchSeconds: Math.round((performance.now() - t0) / 1000),
+    };
+    const md = markdown(result);
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'vm.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(ROOT, 'bench', 'results', 'vm.md'), md);
+    console.log('\n' + md);
+    console.log(`written: bench/results/vm.json, bench/results/vm.md (${result.benchSeconds} s)`);
+    return 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Result = {
+  commit: string; qemu: string; costs: Record<string, number>;
+  scale: {
+    vms: number; memoryMiB: number; vmMemoryKiB: number; freeMemoryKiBAtBoot: number;
+    creation: ReturnType<typeof creation>; vmStartInstructions: number; peakPrivateFrames: number; peakBytesPerVm: number; switches: number;
+    vmKcycles: { min: number; median: number; max: number; sum: number };
+    hostMs: { bootToCreated: number; createdToDone: number; qemuTotal: number };
+  };
+  idle: {
+    vms: number; rounds: number; alarmMs: number; computeKcycles: number; computeSwitches: number;
+    counterKcycles: { min: number; median: number; max: number; sum: number }; counterSwitches: { min: number; median: number; max: number };
+    kcyclesPerRound: number; hostMs: number; countersAboveTwiceMedian: number[];
+    summary: ReturnType<typeof ending>;
+  };
+};
+
+function markdown(r: Result): string {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const s = r.scale, c = s.creation, i = r.idle;
+  const kib = (bytes: number) => `${fmt(bytes)} bytes (${(bytes / 1024).toFixed(1)} KiB)`;
+  return [
+    `VM costs in instructions, \`qemu-system-i386 -icount shift=0,sleep=off\` (\`npm run bench:vm\`; commit ${r.commit}, ${r.qemu}). Identical on two runs.`,
+    '',
+    '| bench | what | instructions |',
+    '|---|---|---|',
+    ...Object.entries(r.costs).map(([name, n]) => `| ${name} | ${DESCRIPTIONS[name]} | ${fmt(n)} |`),
+    '',
+    `Scale: ${fmt(s.vms)} VMs of \`guest-src/demos/counter.ts\` (one image, ${s.vmMemoryKiB} KiB of address space each, 1 round: a 10 ms alarm, idle, print, exit) in \`-m ${s.memoryMiB}\` under -icount; every one printed \`done\` and exited 0.`,
+    '',
+    '| what | figure |',
+    '|---|---|',
+    `| memory per VM at creation (kernel: "bytes per VM") | ${kib(c.bytesPerVm)}: ${fmt(c.privateFrames)} private frames (boot-information pages) + ${fmt(c.pageTableFrames)} page-table frames for ${fmt(c.vms)} VMs; code shared |`,
+    `| memory for all at creation | ${fmt(c.memoryKiB)} KiB of ${fmt(s.freeMemoryKiBAtBoot)} KiB free |`,
+    `| start of one VM, averaged over the ${fmt(s.vms)} (kernel: \`bench vm-start\`) | ${fmt(s.vmStartInstructions)} instructions |`,
+    `| memory per VM at its peak (page tables + peak private frames, demand-zero stack and data included) | ${kib(s.peakBytesPerVm)} (private frames peak ${fmt(s.peakPrivateFrames)}) |`,
+    `| CPU per VM (kernel's accounting, kcycles = thousands of instructions) | min ${fmt(s.vmKcycles.min)}, median ${fmt(s.vmKcycles.median)}, max ${fmt(s.vmKcycles.max)} |`,
+    `| VM switches in all | ${fmt(s.switches)} |`,
+    `| host time: boot ok -> all ${fmt(s.vms)} created | ${fmt(s.hostMs.bootToCreated)} ms |`,
+    `| host time: created -> all finished (\`vms done\`) | ${fmt(s.hostMs.createdToDone)} ms |`,
+    `| host time: whole QEMU run | ${fmt(s.hostMs.qemuTotal)} ms |`,
+    '',
+    'Host times are QEMU (TCG, -icount) on the machine that ran the bench, not a real CPU; the run after `vms done` is the kernel printing one summary line per VM.',
+    '',
+    `Idle VMs use no CPU: ${fmt(i.vms)} worker counters (${i.rounds} rounds each of setAlarm ${i.alarmMs} ms + idle + acknowledge, so each lives at least ${i.rounds * i.alarmMs} ms) beside one computing VM, under -icount; CPU per VM from the kernel's summary:`,
+    '',
+    '| VM | kcycles (thousands of instructions) | switches |',
+    '|---|---|---|',
+    `| the computing VM | ${fmt(i.computeKcycles)} | ${fmt(i.computeSwitches)} |`,
+    `| each idling counter | min ${fmt(i.counterKcycles.min)}, median ${fmt(i.counterKcycles.median)}, max ${fmt(i.counterKcycles.max)} (${i.kcyclesPerRound} per alarm round) | min ${i.counterSwitches.min}, median ${i.counterSwitches.median}, max ${i.counterSwitches.max} |`,
+    `| all ${fmt(i.vms)} counters together | ${fmt(i.counterKcycles.sum)} | ${fmt(i.summary.switches)} switches in the whole run |`,
+    '',
+    `A counter is charged ${fmt(i.counterKcycles.median)} kcycles (${(i.counterKcycles.median / (i.rounds * i.alarmMs * 1000) * 100).toFixed(2)}% of the ${fmt(i.rounds * i.alarmMs * 1000)} kcycles that ${i.rounds * i.alarmMs} ms are at the 1 GHz -icount clock): ` +
+      `its hypercalls (setAlarm, idle, acknowledge per round) and its ${i.rounds + 1} switches in; the time it waits costs nothing (an idle VM is on no queue). ` +
+      `${i.countersAboveTwiceMedian.length} counters are charged more than twice the median (VMs ${i.countersAboveTwiceMedian.join(', ')}): the kernel charges a VM from its switch in to its switch out, so a timer tick that expires many other VMs' alarms while it runs is counted as its time.`,
+    '',
+  ].join('\n');
+}
+
+main().then(code => { process.exitCode = code; }, e => { console.error(e instanceof Error ? e.stack ?? e.message : e); process.exitCode = 1; });
