@@ -10,7 +10,7 @@ import { TrapFrame } from "./trapframe.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
 import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
-import { loopbackSend, loopbackReceive } from "./loopback.ts";
+import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleWriteByte } from "./console.ts";
 
@@ -43,7 +43,10 @@ const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
 export function hypercallTotal(): u32 { return hypercallCount; }
 
-export function hypercallInit(): void { trapSetHypercallHandler(hypercallDispatch); }
+export function hypercallInit(): void {
+  switchInit();
+  trapSetHypercallHandler(hypercallDispatch);
+}
 
 function consoleWrite(index: u32, address: u32, length: u32): i32 {
   const vm = vmAt(u32(index));
@@ -88,8 +91,8 @@ function hypercallDispatch(frame: TrapFrame): void {
     case HYPERCALL_SET_ALARM: result = virqSetAlarm(index, a); break;
     case HYPERCALL_READ_CLOCK: result = readClock(index, a); break;
     case HYPERCALL_CONSOLE_WRITE: result = consoleWrite(index, a, b); break;
-    case HYPERCALL_NET_SEND: result = loopbackSend(index, a, b); break;
-    case HYPERCALL_NET_RECEIVE: result = loopbackReceive(index, a, b); break;
+    case HYPERCALL_NET_SEND: result = switchSend(index, a, b); break;
+    case HYPERCALL_NET_RECEIVE: result = switchReceive(index, a, b); break;
     case HYPERCALL_INTERRUPT_MASK: result = i32(virqSetMask(index, a)); break;
     case HYPERCALL_INTERRUPT_ACKNOWLEDGE: result = i32(virqAcknowledge(index, a)); break;
     case HYPERCALL_YIELD: schedulerYieldCurrent(); result = 0; break;

@@ -18,6 +18,8 @@ import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport } from "./pci.ts";
+import { virtioNetFound, virtioNetInit } from "./virtio-net.ts";
+import { switchInit } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
@@ -55,6 +57,10 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   timerInit();               // the timer queue, expired on every tick
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
+  if (virtioNetFound()) {    // the NIC (virtio-net.ts) behind the virtual switch (switch.ts)
+    switchInit();
+    virtioNetInit();
+  }
   interruptsEnable();
   runRequestedTest(info);
   runRequestedFault(info);   // test=divide-error, invalid-opcode, general-protection, page-fault, double-fault

@@ -25,6 +25,8 @@ import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
+import { switchReport, switchReportVm } from "./switch.ts";
+import { virtioNetReport } from "./virtio-net.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 export const QUANTUM_TICKS: u32 = 10;
@@ -264,6 +266,7 @@ function finish(why: string): void {
     else writeReason(vm);
     if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
     consoleNewLine();
+    switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
   }
   consoleWriteString("vms: ");
   consoleWriteDecimal(count);
@@ -278,6 +281,8 @@ function finish(why: string): void {
   consoleWriteString("; private frames peak ");
   consoleWriteDecimal(vmPrivateFramePeak());
   consoleNewLine();
+  switchReport();
+  virtioNetReport();
   exitMachine(EXIT_SUCCESS);
 }
 

@@ -12,7 +12,7 @@
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
-import { kfree } from "./kalloc.ts";
+import { netBufferFree } from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
@@ -84,9 +84,16 @@ export class Vm {
   endEip: u32 = 0;
   endAddress: u32 = 0;       // CR2 of a #PF
   privateFrames: u32 = 0;
-  netHead: u32 = 0;          // loopback receive queue (loopback.ts): kalloc'd buffers
+  netHead: u32 = 0;          // receive queue (switch.ts): network buffers (netbuf.ts), linked at +0
   netTail: u32 = 0;
   netCount: u32 = 0;
+  ipAddress: u32 = 0;        // IPv4, network byte order (the manifest's)
+  rxPackets: u32 = 0;        // frames queued for the VM, and their bytes (switch.ts)
+  rxBytes: u32 = 0;
+  txPackets: u32 = 0;        // frames the VM sent that the switch forwarded, and their bytes
+  txBytes: u32 = 0;
+  rxDropped: u32 = 0;        // frames for the VM dropped: its queue was full, or no buffer
+  txSpoofed: u32 = 0;        // frames the VM sent with another source MAC or IP (or a type it may not send): dropped
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -248,6 +255,13 @@ export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, ar
   vm.netHead = 0;
   vm.netTail = 0;
   vm.netCount = 0;
+  vm.ipAddress = ipAddressNetworkOrder;
+  vm.rxPackets = 0;
+  vm.rxBytes = 0;
+  vm.txPackets = 0;
+  vm.txBytes = 0;
+  vm.rxDropped = 0;
+  vm.txSpoofed = 0;
   vm.state = VM_RUNNABLE;
   vmTotal++;
   return VM_CREATE_OK;
@@ -315,15 +329,12 @@ function releaseMemory(vm: Vm): void {
   vm.space = 0;
 }
 
-/** Net queue entry header (loopback.ts): next buffer, frame length, then the frame. */
-export const NET_BUFFER_HEADER: u32 = 8;
-
 /** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
 export function vmRelease(vm: Vm): void {
   let buffer = vm.netHead;
   while (buffer !== 0) {
     const next = loadWord(buffer);
-    kfree(buffer, NET_BUFFER_HEADER + loadWord(buffer + 4));
+    netBufferFree(buffer);
     buffer = next;
   }
   vm.netHead = 0;

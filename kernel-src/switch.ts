@@ -1,0 +1,277 @@
+// The virtual Ethernet switch behind netSend/netReceive (hypercalls 5 and 6) and the NIC
+// (virtio-net.ts). Each VM's virtual NIC has the MAC 02:00:00 + 24-bit vmId (vm.ts) and the IPv4
+// address of the manifest (vm.ipAddress). Rules:
+//   - from a VM: the source MAC must be the VM's; an IPv4 frame's source address and an ARP packet's
+//     sender addresses must be the VM's; only IPv4 and ARP may be sent. Anything else is dropped and
+//     counted (vm.txSpoofed). A frame for a VM's MAC goes to that VM; an ARP request (broadcast) for a
+//     VM's IP goes to that VM alone; anything else goes out on the wire (or is dropped without a NIC).
+//   - from the wire: a frame for a VM's MAC goes to that VM; a broadcast ARP request for a VM's IP
+//     goes to that VM alone (never to every VM: at 10,000 VMs that would wake each one); every other
+//     frame (other broadcasts, multicast, unknown MACs) is dropped and counted.
+// Copies: a frame from a VM is copied once, into a network buffer (netbuf.ts) — the kernel decides on
+// its copy, so the guest cannot change it afterwards — and that buffer is what the receiving VM's
+// queue or the NIC's transmit ring holds. A frame from the wire is queued in the very buffer the NIC
+// wrote. netReceive then copies the frame into the VM's memory: the one copy isolation requires.
+// At most NET_QUEUE_LIMIT frames wait per VM: a VM sender then gets EAGAIN, a wire frame is dropped
+// (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
+// References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
+// bytes without FCS); IEEE 802-2014 §8.2 (bit 0 of the first address byte: group address);
+// RFC 826 (ARP: htype, ptype, hlen, plen, oper, sha, spa, tha, tpa); RFC 791 §3.1 (IPv4 header:
+// source address at offset 12, destination at 16); RFC 894 (EtherTypes 0x0800 IPv4, 0x0806 ARP).
+import { bool, i32, u32, load8, load32, store32, memoryCopy, rdtsc } from "dsl";
+import { Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, byteSwap32, VM_ENDED, VIRQ_NET, MAC_PREFIX_BYTE0 } from "./vm.ts";
+import { virqPost } from "./vinterrupt.ts";
+import { groups, manifestGroupCount } from "./manifest.ts";
+import {
+  netBufferInit, netBufferAlloc, netBufferFree, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
+  ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
+} from "./netbuf.ts";
+import { nicSetReceiveHandler, virtioNetTransmit } from "./virtio-net.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+
+/** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
+export const NET_QUEUE_LIMIT: u32 = 16;
+
+// Hypercall results (docs/virtual-architecture.md).
+export const NET_OK = 0;
+export const NET_ERROR_FAULT = -2;
+export const NET_ERROR_AGAIN = -3;
+export const NET_ERROR_MESSAGE_SIZE = -4;
+
+// Ethernet (IEEE 802.3): offsets in the frame.
+const ETHERNET_DESTINATION = 0;
+const ETHERNET_SOURCE = 6;
+const ETHERNET_TYPE = 12;
+const MAC_GROUP_BIT: u32 = 1;                 // IEEE 802-2014 §8.2
+const ETHERTYPE_IPV4: u32 = 0x0800;           // RFC 894
+const ETHERTYPE_ARP: u32 = 0x0806;            // RFC 826
+// IPv4 header (RFC 791 §3.1), after the Ethernet header.
+const IPV4_SOURCE = 14 + 12;
+const IPV4_MINIMUM_FRAME: u32 = 14 + 20;
+// ARP for IPv4 over Ethernet (RFC 826), after the Ethernet header.
+const ARP_OPERATION = 14 + 6;                 // u16: 1 request, 2 reply
+const ARP_SENDER_MAC = 14 + 8;
+const ARP_SENDER_IP = 14 + 14;
+const ARP_TARGET_IP = 14 + 24;
+const ARP_FRAME: u32 = 14 + 28;
+const ARP_REQUEST: u32 = 1;
+
+const NO_VM = -1;
+/** A frame for an ended VM (its MAC or IP is still ours): dropped, never sent out. */
+const ENDED_VM = -2;
+
+// Statistics.
+let vmToVm: u32 = 0;
+let vmToWire: u32 = 0;
+let wireToVm: u32 = 0;
+let arpDirected: u32 = 0;                     // ARP requests delivered to one VM instead of broadcast
+let droppedSpoofed: u32 = 0;
+let droppedNoRoute: u32 = 0;                  // from a VM: not a VM's and no NIC (or the NIC ring was full)
+let droppedWire: u32 = 0;                     // from the wire: not for a VM (multicast, broadcast, other MACs)
+let droppedQueueFull: u32 = 0;
+let droppedNoBuffer: u32 = 0;
+
+// Receive-path costs for `bench net` (instructions under -icount, the last frame from the wire).
+let benchSwitch: u32 = 0;
+let benchCopy: u32 = 0;
+export function switchBenchSwitch(): u32 { return benchSwitch; }
+export function switchBenchCopy(): u32 { return benchCopy; }
+
+export function switchDroppedSpoofed(): u32 { return droppedSpoofed; }
+
+/** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
+export function switchInit(): void {
+  netBufferInit();
+  nicSetReceiveHandler(switchFromWire);
+}
+
+function etherType(frame: u32): u32 { return (load8(frame + ETHERNET_TYPE) << 8) | load8(frame + ETHERNET_TYPE + 1); }
+
+/** True when the 6 bytes at `at` are VM `id`'s MAC (02:00:00:id2:id1:id0). */
+function isVmMac(at: u32, id: u32): bool {
+  return load8(at) === MAC_PREFIX_BYTE0 && load8(at + 1) === 0 && load8(at + 2) === 0
+    && load8(at + 3) === ((id >>> 16) & 0xff) && load8(at + 4) === ((id >>> 8) & 0xff) && load8(at + 5) === (id & 0xff);
+}
+
+/** The VM whose MAC is at `at`; NO_VM when it is not one of ours, ENDED_VM for an ended VM's. */
+function vmOfMac(at: u32): i32 {
+  if (load8(at) !== MAC_PREFIX_BYTE0 || load8(at + 1) !== 0 || load8(at + 2) !== 0) return NO_VM;
+  const id = (u32(load8(at + 3)) << 16) | (u32(load8(at + 4)) << 8) | u32(load8(at + 5));
+  if (id >= vmCount()) return NO_VM;
+  return vmAt(id).state === VM_ENDED ? ENDED_VM : i32(id);
+}
+
+/** The VM holding IPv4 address `ip` (network byte order): from the manifest's groups, O(groups). */
+function vmOfIp(ip: u32): i32 {
+  const host = byteSwap32(ip);
+  let first: u32 = 0;
+  const count = manifestGroupCount();
+  for (let g: u32 = 0; g < count; g++) {
+    const group = groups[g];
+    const offset = host - byteSwap32(group.ipBase);
+    if (offset < group.vmCount) {
+      const id = first + offset;
+      if (id >= vmCount()) return NO_VM;
+      return vmAt(id).state === VM_ENDED ? ENDED_VM : i32(id);
+    }
+    first += group.vmCount;
+  }
+  return NO_VM;
+}
+
+/** An ARP request (RFC 826, oper 1) for a VM's address: that VM, else NO_VM / ENDED_VM. */
+function arpRequestTarget(frame: u32, length: u32): i32 {
+  if (length < ARP_FRAME || etherType(frame) !== ETHERTYPE_ARP) return NO_VM;
+  if (((load8(frame + ARP_OPERATION) << 8) | load8(frame + ARP_OPERATION + 1)) !== ARP_REQUEST) return NO_VM;
+  return vmOfIp(load32(frame + ARP_TARGET_IP));
+}
+
+/** True when VM `id` may send this frame: its own source MAC, and its own IP in IPv4 and ARP. */
+function sourceAllowed(vm: Vm, id: u32, frame: u32, length: u32): bool {
+  if (!isVmMac(frame + ETHERNET_SOURCE, id)) return false;
+  const type = etherType(frame);
+  if (type === ETHERTYPE_IPV4) return length >= IPV4_MINIMUM_FRAME && load32(frame + IPV4_SOURCE) === vm.ipAddress;
+  if (type === ETHERTYPE_ARP) return length >= ARP_FRAME && isVmMac(frame + ARP_SENDER_MAC, id) && load32(frame + ARP_SENDER_IP) === vm.ipAddress;
+  return false;
+}
+
+/** Queues `buffer` on VM `target` and posts NET; false when its queue is full. */
+function enqueue(target: u32, buffer: u32, length: u32): bool {
+  const receiver = vmAt(target);
+  if (receiver.netCount >= NET_QUEUE_LIMIT) return false;
+  store32(buffer + NET_BUFFER_NEXT, 0);
+  if (receiver.netTail === 0) receiver.netHead = buffer; else store32(receiver.netTail + NET_BUFFER_NEXT, buffer);
+  receiver.netTail = buffer;
+  receiver.netCount++;
+  receiver.rxPackets++;
+  receiver.rxBytes += length;
+  virqPost(target, VIRQ_NET);
+  return true;
+}
+
+/** netSend from VM `from`: the frame at [address, address + length). */
+export function switchSend(from: u32, address: u32, length: u32): i32 {
+  const sender = vmAt(from);
+  if (length < ETHERNET_HEADER_BYTES || length > ETHERNET_FRAME_LIMIT) return NET_ERROR_MESSAGE_SIZE;
+  if (!vmRangeValid(sender, address, length) || !vmPrepareRange(sender, address, length, false)) return NET_ERROR_FAULT;
+  const buffer = netBufferAlloc();
+  if (buffer === 0) { droppedNoBuffer++; return NET_ERROR_AGAIN; }
+  // Copy once, then decide from the kernel's copy (the guest cannot change it under us).
+  const frame = buffer + NET_BUFFER_FRAME;
+  memoryCopy(frame, address, length);
+  netBufferSetLength(buffer, length);
+  if (!sourceAllowed(sender, from, frame, length)) {
+    netBufferFree(buffer);
+    sender.txSpoofed++;
+    droppedSpoofed++;
+    return NET_OK;
+  }
+  let target: i32 = NO_VM;
+  if ((load8(frame + ETHERNET_DESTINATION) & MAC_GROUP_BIT) !== 0) {
+    target = arpRequestTarget(frame, length);
+    if (target >= 0) arpDirected++;
+  } else {
+    target = vmOfMac(frame + ETHERNET_DESTINATION);
+  }
+  if (target >= 0) {
+    if (!enqueue(u32(target), buffer, length)) { netBufferFree(buffer); return NET_ERROR_AGAIN; }
+    vmToVm++;
+  } else if (target === NO_VM && virtioNetTransmit(buffer, length)) {
+    vmToWire++;
+  } else {
+    netBufferFree(buffer);
+    droppedNoRoute++;
+    return NET_OK;
+  }
+  sender.txPackets++;
+  sender.txBytes += length;
+  return NET_OK;
+}
+
+/**
+ * A frame from the wire (virtio-net.ts, in its interrupt): `buffer` holds it (netbuf.ts layout).
+ * True: a VM's queue took the buffer; false: dropped, the driver reuses the buffer.
+ */
+export function switchFromWire(buffer: u32, length: u32): bool {
+  const start = rdtsc();
+  const frame = buffer + NET_BUFFER_FRAME;
+  let target: i32 = NO_VM;
+  if ((load8(frame + ETHERNET_DESTINATION) & MAC_GROUP_BIT) !== 0) {
+    target = arpRequestTarget(frame, length);
+    if (target >= 0) arpDirected++;
+  } else {
+    target = vmOfMac(frame + ETHERNET_DESTINATION);
+  }
+  if (target < 0) { droppedWire++; return false; }
+  if (!enqueue(u32(target), buffer, length)) {
+    vmAt(u32(target)).rxDropped++;
+    droppedQueueFull++;
+    return false;
+  }
+  wireToVm++;
+  benchSwitch = rdtsc() - start;
+  return true;
+}
+
+/** netReceive for VM `index`: the oldest frame into [address, address + capacity); its length, or 0. */
+export function switchReceive(index: u32, address: u32, capacity: u32): i32 {
+  const vm = vmAt(index);
+  if (!vmRangeValid(vm, address, capacity)) return NET_ERROR_FAULT;
+  const buffer = vm.netHead;
+  if (buffer === 0) return 0;
+  const length = netBufferLength(buffer);
+  if (capacity < length) return NET_ERROR_MESSAGE_SIZE;
+  if (!vmPrepareRange(vm, address, length, true)) return NET_ERROR_FAULT;
+  const start = rdtsc();
+  memoryCopy(address, buffer + NET_BUFFER_FRAME, length);
+  benchCopy = rdtsc() - start;
+  vm.netHead = load32(buffer + NET_BUFFER_NEXT);
+  if (vm.netHead === 0) vm.netTail = 0;
+  vm.netCount--;
+  netBufferFree(buffer);
+  return i32(length);
+}
+
+/** `vm N net: rx P packets B bytes, tx P packets B bytes, dropped D, spoofed S` when the VM used the network. */
+export function switchReportVm(index: u32): void {
+  const vm = vmAt(index);
+  if (vm.rxPackets === 0 && vm.txPackets === 0 && vm.rxDropped === 0 && vm.txSpoofed === 0) return;
+  consoleWriteString("vm ");
+  consoleWriteDecimal(index);
+  consoleWriteString(" net: rx ");
+  consoleWriteDecimal(vm.rxPackets);
+  consoleWriteString(" packets ");
+  consoleWriteDecimal(vm.rxBytes);
+  consoleWriteString(" bytes, tx ");
+  consoleWriteDecimal(vm.txPackets);
+  consoleWriteString(" packets ");
+  consoleWriteDecimal(vm.txBytes);
+  consoleWriteString(" bytes, dropped ");
+  consoleWriteDecimal(vm.rxDropped);
+  consoleWriteString(", spoofed ");
+  consoleWriteDecimal(vm.txSpoofed);
+  consoleNewLine();
+}
+
+/** `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N; dropped spoofed N, ...`. */
+export function switchReport(): void {
+  consoleWriteString("switch: vm-to-vm ");
+  consoleWriteDecimal(vmToVm);
+  consoleWriteString(", vm-to-wire ");
+  consoleWriteDecimal(vmToWire);
+  consoleWriteString(", wire-to-vm ");
+  consoleWriteDecimal(wireToVm);
+  consoleWriteString(", arp directed ");
+  consoleWriteDecimal(arpDirected);
+  consoleWriteString("; dropped: spoofed ");
+  consoleWriteDecimal(droppedSpoofed);
+  consoleWriteString(", no route ");
+  consoleWriteDecimal(droppedNoRoute);
+  consoleWriteString(", from wire ");
+  consoleWriteDecimal(droppedWire);
+  consoleWriteString(", queue full ");
+  consoleWriteDecimal(droppedQueueFull);
+  consoleWriteString(", no buffer ");
+  consoleWriteDecimal(droppedNoBuffer);
+  consoleNewLine();
+}

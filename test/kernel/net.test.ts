@@ -1,0 +1,82 @@
+// Contract: networking in the kernel (kernel-src/{pci,virtio,virtio-net,netbuf,switch}.ts, issue 5
+// items 1-3): PCI enumeration lists the devices; the virtio-net driver finds QEMU's card, prints its MAC
+// and link, and receives through its interrupt (QEMU user networking answers ARP and ICMP echo for
+// 10.0.2.2); the switch delivers an ARP request for a VM's IP to that VM alone, switches frames
+// between VMs in the kernel, drops frames sent with another VM's MAC or IP and counts them, and
+// prints per-VM packet and byte counters. No root needed (see net-tap.test.ts for the tap device).
+import test from "ava";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runQemu } from "../../tools/qemu.ts";
+import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
+import { buildTestGuest, writeManifest, workerArgument, type Group } from "./guests/build.ts";
+
+const NET_MODE = { gateway: 0, responder: 1, peer: 2, listener: 3, spoofer: 4 } as const;
+const USER_NET = ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"];
+/** a.b.c.d as the manifest's u32 (network byte order: its little-endian bytes are a, b, c, d). */
+const ip = (a: number, b: number, c: number, d: number) => (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
+
+let kernel: KernelBuild;
+let dir: string;
+let guest: string;
+test.before(() => {
+  kernel = buildKernelInTemp(false);
+  dir = mkdtempSync(join(tmpdir(), "denali-net-test-"));
+  guest = buildTestGuest("net", dir);
+});
+test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+async function boot(name: string, groups: Group[], extraArgs: string[] = []) {
+  const manifest = writeManifest(dir, name, groups);
+  const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] }, { memoryMiB: 64, timeoutMs: 60_000, extraArgs });
+  return { ...r, out: serialLines(r.serial) };
+}
+
+test("PCI lists the devices; the virtio-net card comes up with its MAC and link; a VM resolves and pings 10.0.2.2 through QEMU user networking", async (t) => {
+  const r = await boot("gateway", [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.gateway), ipBase: ip(10, 0, 2, 15) }], USER_NET);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  t.regex(r.out, /^pci 00:00\.0 8086:1237 class 0600$/m);                   // i440FX host bridge
+  t.regex(r.out, /^pci 00:03\.0 1af4:1000 class 0200 bar0 io 0x[0-9a-f]+ size 32 .*irq \d+$/m);
+  t.regex(r.out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
+  // The reply came from the wire: QEMU's slirp answers with its own MAC.
+  t.regex(r.out, /^vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
+  t.regex(r.out, /^vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
+  const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0$/m.exec(r.out);
+  t.truthy(counters, "per-VM counters");
+  t.true(Number(counters![1]) >= 2 && Number(counters![3]) >= 2, counters![0]);
+  t.regex(r.out, /^nic: rx [1-9]\d* frames .* interrupts [1-9]/m);
+  t.log(r.out.match(/^(virtio-net|vm 0 net|switch|nic):.*$|^virtio-net .*$/gm)?.join("\n"));
+});
+
+test("an ARP request for a VM's IP reaches that VM alone; VM-to-VM frames are switched in the kernel", async (t) => {
+  const r = await boot("arp", [
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.peer), ipBase: ip(10, 0, 0, 1) },
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.responder, 1), ipBase: ip(10, 0, 0, 2) },
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.listener, 30), ipBase: ip(10, 0, 0, 3) },
+  ], USER_NET);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  t.regex(r.out, /^vm 1 answered arp from 10\.0\.0\.1$/m);
+  t.regex(r.out, /^vm 0 arp 10\.0\.0\.2 is-at 02:00:00:00:00:01$/m);
+  t.regex(r.out, /^vm 1 answered echo 1 from 10\.0\.0\.1$/m);
+  t.regex(r.out, /^vm 0 echo reply seq 1 from 10\.0\.0\.2$/m);
+  t.regex(r.out, /^vm 2 heard 0 frames$/m);
+  t.notRegex(r.out, /^vm 2 net:/m);                                          // not even queued for it
+  t.regex(r.out, /^vm 0 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0$/m);
+  t.regex(r.out, /^vm 1 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0$/m);
+  t.regex(r.out, /^switch: vm-to-vm 4, vm-to-wire 0, wire-to-vm 0, arp directed 1;/m);
+});
+
+test("a VM sending with another VM's MAC or IP (or ARP-spoofing it) is dropped and counted; its honest frame arrives", async (t) => {
+  const r = await boot("spoof", [
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.spoofer), ipBase: ip(10, 0, 0, 1) },
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.listener, 20), ipBase: ip(10, 0, 0, 2) },
+  ]);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  t.regex(r.out, /^vm 0 spoofer sent 5$/m);
+  t.regex(r.out, /^vm 1 heard type 2048 from 02:00:00:00:00:00$/m);
+  t.regex(r.out, /^vm 1 heard 1 frames$/m);
+  t.regex(r.out, /^vm 0 net: rx 0 packets 0 bytes, tx 1 packets 74 bytes, dropped 0, spoofed 4$/m);
+  t.regex(r.out, /^vm 1 net: rx 1 packets 74 bytes, tx 0 packets 0 bytes, dropped 0, spoofed 0$/m);
+  t.regex(r.out, /^switch: .*; dropped: spoofed 4, /m);
+});
