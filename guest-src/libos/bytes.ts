@@ -1,0 +1,89 @@
+// Network byte order (big-endian, RFC 1700 "Data Notations"; RFC 791 Appendix B) accessors over a
+// frame held in a Uint8Array, and the Internet checksum (RFC 1071). Every access is bounds-checked
+// by the DSL's typed arrays: a parser bug traps instead of reading another packet's bytes.
+import { i32, u32, bool } from "dsl";
+
+/** The 16-bit big-endian field at `offset`. */
+export function get16(frame: Uint8Array, offset: i32): i32 {
+  return (frame[offset] << 8) | frame[offset + 1];
+}
+
+/** The 32-bit big-endian field at `offset`. */
+export function get32(frame: Uint8Array, offset: i32): u32 {
+  return u32((frame[offset] << 24) | (frame[offset + 1] << 16) | (frame[offset + 2] << 8) | frame[offset + 3]);
+}
+
+export function put16(frame: Uint8Array, offset: i32, value: i32): void {
+  frame[offset] = value >>> 8;
+  frame[offset + 1] = value;
+}
+
+export function put32(frame: Uint8Array, offset: i32, value: u32): void {
+  frame[offset] = value >>> 24;
+  frame[offset + 1] = value >>> 16;
+  frame[offset + 2] = value >>> 8;
+  frame[offset + 3] = value;
+}
+
+/** Copies `length` bytes (ranges may be in different arrays; not overlapping within one). */
+export function copyBytes(to: Uint8Array, toOffset: i32, from: Uint8Array, fromOffset: i32, length: i32): void {
+  for (let i = 0; i < length; i++) to[toOffset + i] = from[fromOffset + i];
+}
+
+/** True when the 6 bytes at `a[ao]` and `b[bo]` are equal (MAC addresses). */
+export function equal6(a: Uint8Array, ao: i32, b: Uint8Array, bo: i32): bool {
+  for (let i = 0; i < 6; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
+}
+
+/** Fills `length` bytes with `value`. */
+export function fillBytes(to: Uint8Array, offset: i32, value: i32, length: i32): void {
+  for (let i = 0; i < length; i++) to[offset + i] = value;
+}
+
+// ---- the Internet checksum (RFC 1071) ------------------------------------------------------------------
+// RFC 1071 §1: the 16-bit ones' complement of the ones' complement sum of the 16-bit words; an odd
+// byte at the end is padded with a zero byte (§4.1). We add 16-bit words into a 32-bit accumulator
+// (§2 (B) "deferred carries": at most 65536 words before it could overflow, far more than a frame)
+// and fold the carries at the end (§4.1 "Fold 32-bit sum to 16 bits").
+
+/** Adds the bytes `[offset, offset + length)` to the running sum `sum` (not yet folded). */
+export function checksumAdd(sum: u32, frame: Uint8Array, offset: i32, length: i32): u32 {
+  let acc = sum;
+  const end = offset + (length & ~1);
+  let i = offset;
+  while (i < end) {
+    acc += u32((frame[i] << 8) | frame[i + 1]);
+    i += 2;
+  }
+  if ((length & 1) !== 0) acc += u32(frame[end] << 8);
+  return acc;
+}
+
+/** Adds a 32-bit value (an IPv4 address) as two 16-bit words. */
+export function checksumAdd32(sum: u32, value: u32): u32 {
+  return sum + (value >>> 16) + (value & 0xffff);
+}
+
+/** Folds the carries and complements: the value to store in a checksum field. */
+export function checksumFinish(sum: u32): i32 {
+  let acc = sum;
+  while ((acc >>> 16) !== 0) acc = (acc & 0xffff) + (acc >>> 16);
+  return i32(~acc & 0xffff);
+}
+
+/** RFC 1071 checksum of one range; verifying a range that holds its own checksum gives 0. */
+export function internetChecksum(frame: Uint8Array, offset: i32, length: i32): i32 {
+  return checksumFinish(checksumAdd(0, frame, offset, length));
+}
+
+/**
+ * The pseudo-header's part of the TCP and UDP checksums (RFC 768 "Fields"; RFC 9293 §3.1
+ * "Checksum"): source address, destination address, zero, protocol, and the upper-layer length.
+ */
+export function pseudoHeaderSum(source: u32, destination: u32, protocol: i32, length: i32): u32 {
+  return checksumAdd32(checksumAdd32(0, source), destination) + u32(protocol) + u32(length);
+}
+
+/** Signed difference of two wrapping 32-bit clocks or sequence numbers (RFC 1982-style comparison). */
+export function wrapDiff(a: u32, b: u32): i32 { return i32(a - b); }

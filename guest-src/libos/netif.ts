@@ -1,0 +1,134 @@
+// The virtual NIC (docs/virtual-architecture.md, "Hypercalls": netSend / netReceive carry whole
+// Ethernet frames, 14..1514 bytes, without the FCS) and Ethernet II framing (RFC 894, "A Standard
+// for the Transmission of IP Datagrams over Ethernet Networks"; IEEE 802.3 §3.2 for the field layout).
+//
+// Receive: `netifPoll()` is called after a NET virtual interrupt and takes frames with netReceive
+// until it returns 0; each frame lands in `rxFrame` and is dispatched on its EtherType. Transmit: a
+// protocol builds its packet in `txFrame` after the Ethernet header and calls `ethernetSend`.
+// One frame at a time: a reply is built in txFrame while the request is still in rxFrame.
+import { i32, u32, u8, bool, addressOf } from "dsl";
+import { netSend, netReceive, yieldCpu, EAGAIN, FRAME_MAX } from "../runtime/hypercalls.ts";
+import { get16, put16, equal6, fillBytes } from "./bytes.ts";
+import { arpInput } from "./arp.ts";
+import { ipv4Input } from "./ipv4.ts";
+
+// ---- Ethernet II header (RFC 894 "Frame Format"; IEEE 802.3 §3.2.3-§3.2.6) ---------------------------
+/** Destination MAC address, 6 bytes. */
+export const ETH_DESTINATION = 0;
+/** Source MAC address, 6 bytes. */
+export const ETH_SOURCE = 6;
+/** EtherType, 2 bytes (RFC 894: "type field"). */
+export const ETH_TYPE = 12;
+/** Header length: the payload (an IP datagram or an ARP packet) starts here. */
+export const ETH_HEADER = 14;
+/** Minimum frame without the 4-byte FCS: 64 - 4 (IEEE 802.3 §4.4.2 minFrameSize; RFC 894 "the data field ... padded"). */
+export const ETH_MIN_FRAME = 60;
+/** Maximum payload (RFC 894: "the maximum length of an IP datagram sent over an Ethernet is 1500 octets"). */
+export const ETH_MTU = 1500;
+
+/** EtherType of IPv4 (RFC 894; IEEE registry). */
+export const ETHERTYPE_IPV4 = 0x0800;
+/** EtherType of ARP (RFC 826 "Packet format": ether_type$ADDRESS_RESOLUTION). */
+export const ETHERTYPE_ARP = 0x0806;
+
+// ---- counters ----------------------------------------------------------------------------------------
+export const STAT_RX_FRAMES = 0;
+export const STAT_TX_FRAMES = 1;
+export const STAT_RX_DROP_SHORT = 2;       // shorter than an Ethernet header
+export const STAT_RX_DROP_NOT_OURS = 3;    // destination neither our MAC nor broadcast
+export const STAT_RX_DROP_ETHERTYPE = 4;   // neither IPv4 nor ARP
+export const STAT_TX_DROP = 5;             // netSend failed (queue full after retries, bad size)
+export const STAT_ARP_DROP = 6;            // malformed or foreign ARP packets
+export const STAT_IP_DROP = 7;             // malformed IPv4 headers (length, version, checksum)
+export const STAT_IP_FRAGMENT = 8;         // fragments (dropped: no reassembly)
+export const STAT_IP_NOT_OURS = 9;         // datagrams for another address
+export const STAT_IP_PROTOCOL = 10;        // unknown protocol
+export const STAT_ICMP_DROP = 11;
+export const STAT_UDP_DROP = 12;           // bad length or checksum
+export const STAT_UDP_NO_PORT = 13;
+export const STAT_TCP_DROP = 14;           // bad length, offset or checksum
+export const STAT_TCP_RESET_SENT = 15;
+export const STAT_TCP_RETRANSMIT = 16;
+export const STAT_ARP_QUEUE_DROP = 17;     // a packet waiting for ARP replaced or expired
+export const STAT_COUNT = 18;
+export const netStats = new Uint32Array(STAT_COUNT);
+
+// ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------
+/** Our MAC address. */
+export const ourMac = new Uint8Array(6);
+/** The broadcast MAC address ff:ff:ff:ff:ff:ff. */
+export const broadcastMac = new Uint8Array(6);
+/** IPv4 address, netmask and gateway as numbers (10.0.0.1 is 0x0A000001), not in memory byte order. */
+export let ourIp: u32 = 0;
+export let ourNetmask: u32 = 0;
+export let ourGateway: u32 = 0;
+
+/** The clock (microseconds, wrapping) as of the current event batch: stack.ts sets it before any work. */
+export let netNow: u32 = 0;
+export function netifSetClock(microseconds: u32): void { netNow = microseconds; }
+
+/** The frame being received and the frame being built for sending. */
+export const rxFrame = new Uint8Array(FRAME_MAX);
+export const txFrame = new Uint8Array(FRAME_MAX);
+
+/** netSend attempts on EAGAIN (the receiver's queue is full) before the frame is dropped. */
+const SEND_RETRIES = 8;
+
+export function netifInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
+  for (let i = 0; i < 6; i++) { ourMac[i] = mac[macOffset + i]; broadcastMac[i] = 0xff; }
+  ourIp = ip;
+  ourNetmask = netmask;
+  ourGateway = gateway;
+  for (let i = 0; i < STAT_COUNT; i++) netStats[i] = 0;
+}
+
+/** Receives and handles every queued frame; returns how many there were. */
+export function netifPoll(): i32 {
+  let count = 0;
+  while (true) {
+    const length = netReceive(addressOf(rxFrame), FRAME_MAX);
+    if (length <= 0) return count;   // 0: the queue is empty; < 0 cannot happen with our own buffer
+    count++;
+    ethernetInput(rxFrame, length);
+  }
+}
+
+/** Dispatches one received frame on its EtherType (RFC 894). */
+export function ethernetInput(frame: Uint8Array, length: i32): void {
+  netStats[STAT_RX_FRAMES]++;
+  if (length < ETH_HEADER || length > FRAME_MAX) { netStats[STAT_RX_DROP_SHORT]++; return; }
+  if (!equal6(frame, ETH_DESTINATION, ourMac, 0) && !equal6(frame, ETH_DESTINATION, broadcastMac, 0)) {
+    netStats[STAT_RX_DROP_NOT_OURS]++;
+    return;
+  }
+  const type = get16(frame, ETH_TYPE);
+  if (type === ETHERTYPE_IPV4) ipv4Input(frame, ETH_HEADER, length - ETH_HEADER);
+  else if (type === ETHERTYPE_ARP) arpInput(frame, ETH_HEADER, length - ETH_HEADER);
+  else netStats[STAT_RX_DROP_ETHERTYPE]++;
+}
+
+/**
+ * Sends the frame whose payload (`payloadLength` bytes) is already at `frame[ETH_HEADER]`: writes the
+ * header (destination `destination[destinationOffset..+6]`, our source MAC, `ethertype`), pads to the
+ * minimum frame with zeros (RFC 894) and hands it to netSend. Returns false when it was dropped.
+ */
+export function ethernetSend(frame: Uint8Array, destination: Uint8Array, destinationOffset: i32, ethertype: i32, payloadLength: i32): bool {
+  for (let i = 0; i < 6; i++) {
+    frame[ETH_DESTINATION + i] = destination[destinationOffset + i];
+    frame[ETH_SOURCE + i] = ourMac[i];
+  }
+  put16(frame, ETH_TYPE, ethertype);
+  let length = ETH_HEADER + payloadLength;
+  if (length < ETH_MIN_FRAME) {
+    fillBytes(frame, length, 0, ETH_MIN_FRAME - length);
+    length = ETH_MIN_FRAME;
+  }
+  for (let attempt = 0; attempt < SEND_RETRIES; attempt++) {
+    const r = netSend(addressOf(frame), u32(length));
+    if (r === 0) { netStats[STAT_TX_FRAMES]++; return true; }
+    if (r !== EAGAIN) break;
+    yieldCpu();   // the receiver's queue is full: let it run, then try again
+  }
+  netStats[STAT_TX_DROP]++;
+  return false;
+}

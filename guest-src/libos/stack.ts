@@ -1,0 +1,69 @@
+// The network stack as a whole: initialization from the boot information and the event loop glue.
+// An application binds its UDP ports and TCP listeners, then either calls `stackRun()` (never
+// returns) or, in a loop of its own, `stackHandle(events)` with each batch of virtual interrupts.
+// Timers (ARP retries, TCP retransmission and TIME-WAIT) share the one virtual alarm: after every
+// batch the alarm is set to the nearest deadline.
+import { i32, u32 } from "dsl";
+import { boot } from "../runtime/boot.ts";
+import { setAlarm, INTERRUPT_NET, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
+import { netifInit, netifPoll, netifSetClock, netNow } from "./netif.ts";
+import { arpInit, arpTimer } from "./arp.ts";
+import { udpInit } from "./udp.ts";
+import { tcpInit, tcpTimer } from "./tcp.ts";
+
+export const NO_DEADLINE: u32 = 0xffffffff;
+
+/** The absolute time the alarm is set for, or NO_DEADLINE (the alarm is off). */
+let alarmAt: u32 = 0xffffffff;
+
+/** Converts a u32 read little-endian from network-byte-order bytes (the boot page's addresses) to a number. */
+export function fromNetworkOrder(x: u32): u32 {
+  return u32(((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24));
+}
+
+/** Initializes every layer with an explicit address (addresses as numbers: 10.0.0.2 is 0x0A000002). */
+export function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
+  netifInit(mac, macOffset, ip, netmask, gateway);
+  netifSetClock(clockMicroseconds());
+  arpInit();
+  udpInit();
+  tcpInit();
+  alarmAt = NO_DEADLINE;
+}
+
+/** Initializes every layer from the boot information (after bootInit). */
+export function stackInitFromBoot(): void {
+  const info = boot();
+  const mac = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) mac[i] = info.mac[i];
+  stackInit(mac, 0, fromNetworkOrder(info.ipAddress), fromNetworkOrder(info.netmask), fromNetworkOrder(info.gateway));
+}
+
+/** Runs the timers and sets the alarm for the nearest deadline. */
+export function stackTimers(): void {
+  let next = arpTimer();
+  const tcpNext = tcpTimer();
+  if (tcpNext < next) next = tcpNext;
+  if (next === NO_DEADLINE) {
+    if (alarmAt !== NO_DEADLINE) { setAlarm(0); alarmAt = NO_DEADLINE; }
+    return;
+  }
+  if (next === 0) next = 1;
+  const at = netNow + next;
+  if (at !== alarmAt) { setAlarm(next); alarmAt = at; }
+}
+
+/** Handles one batch of virtual interrupts (as waitForEvents returned it). */
+export function stackHandle(events: u32): void {
+  netifSetClock(clockMicroseconds());
+  if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again below if needed
+  if ((events & INTERRUPT_NET) !== 0) netifPoll();
+  stackTimers();
+}
+
+/** The event loop: idles until a frame or the alarm, handles it, forever. */
+export function stackRun(): void {
+  stackTimers();
+  while (true) stackHandle(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
+}

@@ -1,0 +1,136 @@
+// A simulated kernel and wire for guests that use guest-src/libos: the guest runs on the host bytecode
+// interpreter (compiler/bytecode/interpreter.ts) and its hypercalls are answered here, over in-memory
+// frame queues driven by a test script. Deterministic: the clock moves only when the script says so.
+//
+// The script is a generator. It runs each time the guest idles with no virtual interrupt pending
+// (the guest has handled everything it was given); between two `yield`s it inspects what the guest
+// sent (`wire.take()`), queues frames (`wire.send(frame)`) and moves the clock (`wire.advance(us)`,
+// which raises TIMER when the guest's alarm is due). When the script returns, the run ends.
+import { compile } from '../../compiler/pipeline.ts';
+import { encodeModule } from '../../compiler/bytecode/encode.ts';
+import { Machine, DEFAULT_MULTIBOOT_INFO_ADDRESS } from '../../compiler/bytecode/interpreter.ts';
+import { GUEST_RUNTIME, ROOT } from '../../tools/build.ts';
+import { join } from 'node:path';
+
+export const HYPERCALL = { exit: 0, idle: 1, setAlarm: 2, readClock: 3, consoleWrite: 4, netSend: 5, netReceive: 6, interruptMask: 7, interruptAcknowledge: 8, yield: 9 } as const;
+export const INTERRUPT_TIMER = 1, INTERRUPT_NET = 2;
+const EINVAL = -1, EMSGSIZE = -4;
+
+const compiled = new Map<string, Uint8Array>();
+
+/** Compiles a guest (path relative to the repository) in guest mode at -O2 and returns its bytecode (cached). */
+export function guestBytecode(file: string): Uint8Array {
+  let bytes = compiled.get(file);
+  if (!bytes) {
+    const result = compile({ files: [join(ROOT, file)], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME, optimize: 2 });
+    if (!result.module) throw new Error(result.diagnostics.map(d => `${d.file}:${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
+    bytes = encodeModule(result.module);
+    compiled.set(file, bytes);
+  }
+  return bytes;
+}
+
+export interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number }
+
+class ScriptDone extends Error {}
+export class GuestExit extends Error { constructor(readonly status: number) { super(`guest exited with status ${status}`); } }
+
+export const ipBytes = (ip: string): number[] => ip.split('.').map(Number);
+
+export class Wire {
+  /** Simulated time, microseconds. */
+  now = 1_000_000;
+  alarmAt: number | null = null;
+  pending = 0;
+  readonly inbox: Uint8Array[] = [];
+  private outbox: Uint8Array[] = [];
+  console = '';
+  idles = 0;
+
+  /** Queues a frame for the guest (raises NET). */
+  send(frame: Uint8Array): void { this.inbox.push(frame); this.pending |= INTERRUPT_NET; }
+  /** The frames the guest sent since the last take. */
+  take(): Uint8Array[] { const out = this.outbox; this.outbox = []; return out; }
+  /** Moves the clock; raises TIMER when the alarm is due. */
+  advance(microseconds: number): void {
+    this.now += microseconds;
+    if (this.alarmAt !== null && this.alarmAt <= this.now) { this.alarmAt = null; this.pending |= INTERRUPT_TIMER; }
+  }
+  /** Moves the clock to the alarm (which must be set) and raises TIMER; returns how far it moved. */
+  advanceToAlarm(): number {
+    if (this.alarmAt === null) throw new Error('no alarm set');
+    const step = Math.max(0, this.alarmAt - this.now);
+    this.advance(step);
+    return step;
+  }
+
+  /** @internal */ sent(frame: Uint8Array): void { this.outbox.push(frame); }
+}
+
+export interface RunOutcome { wire: Wire; instructions: number; exitStatus: number | null }
+
+/**
+ * Runs `file` with a boot page for `config` until `script` returns (or the guest exits or fails,
+ * which throws with the guest's console output).
+ */
+export function runGuest(file: string, config: GuestConfig, script: (wire: Wire) => Generator<void, void, void>): RunOutcome {
+  const wire = new Wire();
+  const generator = script(wire);
+  let machine: Machine;
+  let exitStatus: number | null = null;
+  const memory = () => machine.memory;
+  const onHypercall = (number: number, a: number, b: number): number => {
+    const ua = a >>> 0, ub = b >>> 0;
+    switch (number) {
+      case HYPERCALL.exit: throw new GuestExit(a);
+      case HYPERCALL.idle:
+        while (wire.pending === 0) {
+          wire.idles++;
+          if (generator.next().done) throw new ScriptDone();
+        }
+        return wire.pending;
+      case HYPERCALL.setAlarm: wire.alarmAt = ua === 0 ? null : wire.now + ua; return 0;
+      case HYPERCALL.readClock: {
+        const ns = BigInt(wire.now) * 1000n;
+        new DataView(memory().buffer).setBigUint64(ua, ns, true);
+        return 0;
+      }
+      case HYPERCALL.consoleWrite: wire.console += Buffer.from(memory().subarray(ua, ua + ub)).toString('latin1'); return ub;
+      case HYPERCALL.netSend:
+        if (ub < 14 || ub > 1514) return EMSGSIZE;
+        wire.sent(memory().slice(ua, ua + ub));
+        return 0;
+      case HYPERCALL.netReceive: {
+        const frame = wire.inbox.shift();
+        if (!frame) return 0;
+        if (frame.length > ub) return EMSGSIZE;
+        memory().set(frame, ua);
+        return frame.length;
+      }
+      case HYPERCALL.interruptMask: return 7;
+      case HYPERCALL.interruptAcknowledge: wire.pending &= ~ua; return wire.pending;
+      case HYPERCALL.yield: return 0;
+      default: return EINVAL;
+    }
+  };
+  machine = Machine.fromBytecode(guestBytecode(file), { memorySize: 8 << 20, stepLimit: 2e8, onHypercall });
+  // The boot page (docs/virtual-architecture.md, "Boot information") where the entry's second argument points.
+  const page = new DataView(machine.memory.buffer, DEFAULT_MULTIBOOT_INFO_ADDRESS, 48);
+  page.setUint32(0, 1, true);
+  page.setUint32(8, 1, true);
+  page.setUint32(16, 8 << 20, true);
+  config.mac.forEach((byte, i) => page.setUint8(20 + i, byte));
+  ipBytes(config.ip).forEach((byte, i) => page.setUint8(28 + i, byte));
+  ipBytes(config.netmask).forEach((byte, i) => page.setUint8(32 + i, byte));
+  ipBytes(config.gateway).forEach((byte, i) => page.setUint8(36 + i, byte));
+  page.setUint32(44, config.argument ?? 0, true);
+  try {
+    const result = machine.run();
+    if (result.error) throw new Error(`guest failed: ${result.error}\n${wire.console}`);
+    throw new Error(`guest returned (${result.stop})\n${wire.console}`);
+  } catch (e) {
+    if (e instanceof ScriptDone) return { wire, instructions: 0, exitStatus };
+    if (e instanceof GuestExit) { exitStatus = e.status; throw new Error(`guest exited with status ${e.status}:\n${wire.console}`); }
+    throw e;
+  }
+}
