@@ -129,6 +129,12 @@ async function main(): Promise<number> {
     const bench = benchLines(a.serial), again = benchLines(b.serial);
     if (JSON.stringify(bench) !== JSON.stringify(again)) throw new Error(`bench:vm: two -icount runs disagree:\n${JSON.stringify(bench)}\n${JSON.stringify(again)}`);
     for (const name of BENCH_NAMES) if (!(name in bench)) throw new Error(`bench:vm: no bench ${name} line:\n${clean(a.serial).slice(-3000)}`);
+    // The batch figure means something only if the frames arrived: the partner stops on the last one
+    // and exits; a dropped frame leaves it idle ("every VM is idle with nothing to wake it").
+    const benchEnd = clean(a.serial);
+    if (!/^vms done: every VM has ended$/m.test(benchEnd) || [...vmSummaries(benchEnd).values()].filter(s => s.outcome === 'exit status 0').length !== 2) {
+      throw new Error(`bench:vm: the bench VMs did not both exit (frames between them lost?); the vinterrupt-batch figure would be wrong:\n${benchEnd.slice(-3000)}`);
+    }
     console.log(`costs (2 runs, identical): ${JSON.stringify(bench)}`);
 
     // ---- 3. idle: 1,000 counters beside one computing VM, -icount ----
