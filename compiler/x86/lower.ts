@@ -14,7 +14,7 @@ import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
-import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR } from "../ir.ts";
+import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister } from "../ir.ts";
 import { Emitter, type Label } from "./emitter.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
 import { allocateRegisters, type Allocation } from "./regalloc.ts";
@@ -56,6 +56,10 @@ class FunctionContext {
     readonly functionLabels: Map<string, Label>,
     readonly addresses: AddressResolver,
   ) {}
+  /** Address registers computed as base + index*scale right before their only load/store (see findAddressFolds). */
+  folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
+  /** Instructions folded into an addressing mode: not emitted. */
+  skipped = new Set<Instr>();
   home(v: VReg): MemoryOperand { return mem(Register.EBP, this.frame.vregOffset(v)); }
   operand(v: VReg): Operand {
     const c = this.alloc.constants.get(v);
@@ -258,8 +262,32 @@ const STORE: Record<Width, { code: Code; reg: Register }> = {
   4: { code: Code.Mov_rm32_r32, reg: Register.ECX },
 };
 
+/** The destination's own register when it has one, else eax (then def() stores it). */
+function targetRegister(cx: FunctionContext, dst: VReg): Register {
+  const d = cx.operand(dst);
+  return d.kind === "reg" ? d.reg : Register.EAX;
+}
+
 /** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
 function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
+  const fold = cx.folds.get(address);
+  if (fold) {
+    // [base + index*scale + offset]: the add (and the shift) that computed the address were not emitted
+    const b = cx.operand(fold.base);
+    let base = Register.None, displacement = (offset + fold.displacement) | 0;
+    if (b.kind === "reg") base = b.reg;
+    else if (b.kind === "imm") displacement = (displacement + b.value) | 0;
+    else { cx.use(fold.base, scratch); base = scratch; }
+    let index = Register.None;
+    if (fold.index !== null) {
+      const ix = cx.operand(fold.index);
+      if (ix.kind === "reg") index = ix.reg;
+      else { cx.use(fold.index, Register.EDX); index = Register.EDX; }
+    }
+    const size = base === Register.None && index === Register.None ? 4 : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
+    const absolute = base === Register.None && index === Register.None;
+    return new MemoryOperand(base, index, index === Register.None ? 1 : fold.scale, BigInt(absolute ? displacement >>> 0 : displacement), size, false, Register.None);
+  }
   const o = cx.operand(address);
   if (o.kind === "reg") return mem(o.reg, offset | 0);
   if (o.kind === "imm") return new MemoryOperand(Register.None, Register.None, 1, BigInt(((o.value + offset) | 0) >>> 0), 4, false, Register.None);
@@ -458,8 +486,9 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   },
   // mov r32, imm32 with the absolute address (always imm32, so the size is the same in both link passes)
   globalAddress: (cx, i) => {
-    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.EAX, cx.addresses.dataAddress(i.symbol) >>> 0));
-    cx.def(i.dst, Register.EAX);
+    const target = targetRegister(cx, i.dst);
+    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, target, cx.addresses.dataAddress(i.symbol) >>> 0));
+    if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   functionAddress: (cx, i) => {
     cx.functionLabel(i.func); // checks the name
@@ -469,8 +498,9 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   slotAddress: (cx, i) => {
     const offset = cx.frame.slotOffsets[i.slot];
     if (offset === undefined) throw new Error(`x86 lowering: ${cx.f.name}: no frame slot ${i.slot}`);
-    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, mem(Register.EBP, offset)));
-    cx.def(i.dst, Register.EAX);
+    const target = targetRegister(cx, i.dst);
+    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, target, mem(Register.EBP, offset)));
+    if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   // call rel32 to the callee's label; BlockEncoder resolves it within the single .text run
   call: (cx, i) => {
@@ -563,13 +593,59 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
     const last = block.instrs[block.instrs.length - 1];
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
-    const body = fused ? block.instrs.slice(0, -1) : block.instrs;
+    if (options.registerAllocation) findAddressFolds(cx, block);
+    const body = (fused ? block.instrs.slice(0, -1) : block.instrs).filter(i => !cx.skipped.has(i));
     const tail = options.registerAllocation ? tailCall(module, f, block) : null;
     for (const instr of tail ? body.slice(0, -1) : body) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
     if (tail) lowerTailCall(cx, tail);
     else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
   });
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
+}
+
+// ---- addressing modes ----------------------------------------------------------------------------
+// `t = shl i, k` (k = 1..3) and `a = add b, t`, each read only by the next, and `a` read only by one
+// load or store later in the block, become that access's memory operand [b + i*2^k + offset]; with no
+// shift, [b + t + offset]. Neither b nor i may be redefined in between (they are read at the access).
+
+function findAddressFolds(cx: FunctionContext, block: Block): void {
+  const instrs = block.instrs;
+  // Only instructions that emit nothing (definitions of constant vregs) may stand between the shift,
+  // the add and the access: then no register the allocator freed after the add can have been reused.
+  const adjacent = (from: number, to: number): boolean => {
+    for (let k = from + 1; k < to; k++) {
+      const i = instrs[k];
+      if (i.op !== "const" || !cx.alloc.constants.has(i.dst)) return false;
+    }
+    return true;
+  };
+  const definitionBefore = (r: VReg, before: number): number => {
+    for (let k = before - 1; k >= 0; k--) if (definedRegister(instrs[k]) === r) return k;
+    return -1;
+  };
+  for (let j = 0; j < instrs.length; j++) {
+    const access = instrs[j];
+    if (access.op !== "load" && access.op !== "store") continue;
+    const address = access.address;
+    if (access.op === "store" && access.value === address) continue;
+    if (cx.alloc.useCounts[address] !== 1 || cx.alloc.constants.has(address)) continue;
+    const p = definitionBefore(address, j);
+    if (p < 0 || !adjacent(p, j)) continue;
+    const add = instrs[p];
+    if (add.op !== "binary" || add.kind !== "add" || add.a === address || add.b === address) continue;
+    let base = add.a, index = add.b, scale: 1 | 2 | 4 | 8 = 1, shift: Instr | null = null;
+    const q = definitionBefore(add.b, p);
+    const candidate = q >= 0 ? instrs[q] : null;
+    if (candidate?.op === "binary" && candidate.kind === "shl" && adjacent(q, p) && cx.alloc.useCounts[add.b] === 1 && !cx.alloc.constants.has(add.b)) {
+      const k = cx.alloc.constants.get(candidate.b);
+      if (k !== undefined && k >= 1 && k <= 3 && candidate.a !== add.b) { index = candidate.a; scale = (1 << k) as 2 | 4 | 8; shift = candidate; }
+    }
+    const constantIndex = cx.alloc.constants.get(index);
+    if (constantIndex !== undefined) cx.folds.set(address, { base, index: null, scale: 1, displacement: Math.imul(constantIndex, scale) });
+    else cx.folds.set(address, { base, index, scale, displacement: 0 });
+    cx.skipped.add(add);
+    if (shift) cx.skipped.add(shift);
+  }
 }
 
 // ---- tail calls ----------------------------------------------------------------------------------
