@@ -19,7 +19,7 @@ import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport } from "./pci.ts";
 import { virtioNetFound, virtioNetInit } from "./virtio-net.ts";
-import { switchInit } from "./switch.ts";
+import { switchInit, switchSetBench } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
@@ -57,6 +57,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   timerInit();               // the timer queue, expired on every tick
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
+  switchSetBench(commandLineHasWord(info, "bench"));
   if (virtioNetFound()) {    // the NIC (virtio-net.ts) behind the virtual switch (switch.ts)
     switchInit();
     virtioNetInit();

@@ -23,6 +23,10 @@ export const NET_BUFFER_LENGTH: u32 = 4;
 export const NET_BUFFER_VIRTIO_HEADER: u32 = 8;
 export const VIRTIO_NET_HEADER_BYTES: u32 = 10;
 export const NET_BUFFER_FRAME: u32 = 18;        // NET_BUFFER_VIRTIO_HEADER + VIRTIO_NET_HEADER_BYTES
+/** Where a queued frame came from (for `bench net`): overlays the virtio header, unused once received. */
+export const NET_BUFFER_ORIGIN: u32 = 8;
+export const NET_ORIGIN_VM: u32 = 0;
+export const NET_ORIGIN_WIRE: u32 = 1;
 export const ETHERNET_FRAME_LIMIT: u32 = 1514;
 export const ETHERNET_HEADER_BYTES: u32 = 14;
 

@@ -27,9 +27,9 @@ test.before(() => {
 });
 test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-async function boot(name: string, groups: Group[], extraArgs: string[] = []) {
+async function boot(name: string, groups: Group[], extraArgs: string[] = [], icount = false) {
   const manifest = writeManifest(dir, name, groups);
-  const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] }, { memoryMiB: 64, timeoutMs: 60_000, extraArgs });
+  const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] }, { memoryMiB: 64, timeoutMs: 60_000, extraArgs, icount });
   return { ...r, out: serialLines(r.serial) };
 }
 
@@ -79,4 +79,16 @@ test("a VM sending with another VM's MAC or IP (or ARP-spoofing it) is dropped a
   t.regex(r.out, /^vm 0 net: rx 0 packets 0 bytes, tx 1 packets 74 bytes, dropped 0, spoofed 4$/m);
   t.regex(r.out, /^vm 1 net: rx 1 packets 74 bytes, tx 0 packets 0 bytes, dropped 0, spoofed 0$/m);
   t.regex(r.out, /^switch: .*; dropped: spoofed 4, /m);
+});
+
+test("bench net under -icount: receive-path stages (driver, switch, copy into the VM) of a frame from the wire; identical on two runs", async (t) => {
+  const run = () => boot("bench", [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.gateway), ipBase: ip(10, 0, 2, 15) }],
+    [...USER_NET, "-append", "bench"], true);
+  const [a, b] = await Promise.all([run(), run()]);
+  t.is(a.debugExit, EXIT_SUCCESS, a.out.slice(-3000));
+  const lines = (out: string) => Object.fromEntries([...out.matchAll(/^bench (net-\S+) (\d+) bytes (\d+)$/gm)].map((m) => [m[1], [Number(m[2]), Number(m[3])]]));
+  const bench = lines(a.out);
+  for (const name of ["net-rx-driver", "net-rx-switch", "net-rx-copy"]) t.true(name in bench, name);
+  t.deepEqual(bench, lines(b.out));
+  t.log(JSON.stringify(bench));
 });
