@@ -19,10 +19,10 @@ const EINVAL = -1, EMSGSIZE = -4;
 const compiled = new Map<string, Uint8Array>();
 
 /** Compiles a guest (path relative to the repository) in guest mode at -O2 and returns its bytecode (cached). */
-export function guestBytecode(file: string): Uint8Array {
+export function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
   let bytes = compiled.get(file);
   if (!bytes) {
-    const result = compile({ files: [join(ROOT, file)], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME, optimize: 2 });
+    const result = compile({ files: [join(ROOT, file)], mode: 'guest', entry, runtime: GUEST_RUNTIME, optimize: 2 });
     if (!result.module) throw new Error(result.diagnostics.map(d => `${d.file}:${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
     bytes = encodeModule(result.module);
     compiled.set(file, bytes);
@@ -30,7 +30,7 @@ export function guestBytecode(file: string): Uint8Array {
   return bytes;
 }
 
-export interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number }
+export interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string }
 
 class ScriptDone extends Error {}
 export class GuestExit extends Error { constructor(readonly status: number) { super(`guest exited with status ${status}`); } }
@@ -113,7 +113,7 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
       default: return EINVAL;
     }
   };
-  machine = Machine.fromBytecode(guestBytecode(file), { memorySize: 8 << 20, stepLimit: 2e8, onHypercall });
+  machine = Machine.fromBytecode(guestBytecode(file, config.entry), { memorySize: 8 << 20, stepLimit: 2e8, onHypercall });
   // The boot page (docs/virtual-architecture.md, "Boot information") where the entry's second argument points.
   const page = new DataView(machine.memory.buffer, DEFAULT_MULTIBOOT_INFO_ADDRESS, 48);
   page.setUint32(0, 1, true);
