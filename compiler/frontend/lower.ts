@@ -61,6 +61,7 @@ class Lowering {
   startupStores: { symbol: string; offset: number; value: number }[] = []; // length words of bss arrays
   runtime = new Map<string, Entity & { kind: 'function' }>();
   interruptEntries = new Map<string, ir.InterruptEntry>();   // by name
+  constantsDeclared = new Set<ts.VariableDeclaration>();      // module-level constants evaluated up front
   interruptTables = new Map<string, string>();               // handler -> table data symbol
   // per function
   fb!: FunctionBuilder;
@@ -77,6 +78,7 @@ class Lowering {
       for (const file of this.files) this.guard(() => this.declareFile(file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       // Pass 2: globals (need constants and structs), then function bodies.
+      this.declareConstants();
       for (const file of this.files) this.guard(() => this.lowerGlobals(file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       for (const file of this.files) this.lowerRuntimeExports(file);
@@ -445,11 +447,42 @@ class Lowering {
 
   // ==== globals ====================================================================================
 
+  /**
+   * Module-level integer constants first, across all files, until no more can be evaluated: a constant
+   * may use another module's constant whatever the order the files were visited in (import cycles).
+   */
+  declareConstants(): void {
+    const pending: { d: ts.VariableDeclaration }[] = [];
+    for (const file of this.files)
+      for (const s of file.statements)
+        if (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) !== 0)
+          for (const d of s.declarationList.declarations)
+            if (d.initializer && ts.isIdentifier(d.name) && !ts.isStringLiteral(d.initializer) && !ts.isArrayLiteralExpression(d.initializer)) pending.push({ d });
+    let progress = true;
+    while (progress && pending.length) {
+      progress = false;
+      for (let k = pending.length - 1; k >= 0; k--) {
+        const { d } = pending[k];
+        const declared = d.type ? this.guard(() => this.resolveType(d.type!)) : undefined;
+        if (d.type && declared?.kind !== 'int') { pending.splice(k, 1); continue; }
+        const c = this.guard(() => this.tryConstant(d.initializer!));
+        if (!c) continue;
+        const name = (d.name as ts.Identifier).text;
+        const type = declared ?? c.type;
+        if (type.kind !== 'int' || !(fits(c.value, type) || (type.bits === 32 && fits(c.value, c.type)))) { pending.splice(k, 1); continue; }
+        this.declare(d.name, { kind: 'constant', type, value: wrapTo(c.value, type as IntType), name, untyped: !declared });
+        this.constantsDeclared.add(d);
+        pending.splice(k, 1);
+        progress = true;
+      }
+    }
+  }
+
   lowerGlobals(file: ts.SourceFile): void {
     for (const s of file.statements) {
       if (!ts.isVariableStatement(s)) continue;
       const isConst = (s.declarationList.flags & ts.NodeFlags.Const) !== 0;
-      for (const d of s.declarationList.declarations) this.guard(() => this.lowerGlobal(d, isConst));
+      for (const d of s.declarationList.declarations) if (!this.constantsDeclared.has(d)) this.guard(() => this.lowerGlobal(d, isConst));
     }
   }
 
