@@ -15,6 +15,8 @@ command -v bochs >/dev/null || need+=(bochs bochs-term)
 [ -d /usr/share/vgabios ] || need+=(vgabios)
 [ -f /usr/lib/x86_64-linux-gnu/bochs/plugins/libbx_term.so ] || [ -f /usr/lib/bochs/plugins/libbx_term.so ] || need+=(bochs-term)
 command -v objdump >/dev/null || need+=(binutils)
+command -v ip >/dev/null || need+=(iproute2)          # network namespaces and tap devices (networking tests, as root)
+command -v ping >/dev/null || need+=(iputils-ping)    # the tap test pings a VM
 dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
