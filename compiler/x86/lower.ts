@@ -202,7 +202,15 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
   const constantB = cx.alloc.constants.get(b);
   if (alu !== undefined) {
     // Straight into the destination's register when it has one (and b does not live there).
-    const d = cx.operand(dst), ob = cx.operand(b);
+    const d = cx.operand(dst), ob = cx.operand(b), oa = cx.operand(a);
+    // add into a third register: lea r, [a + b] or [a + imm] (one instruction instead of mov + add)
+    if (kind === "add" && d.kind === "reg" && oa.kind === "reg" && oa.reg !== d.reg && (ob.kind === "reg" || ob.kind === "imm")) {
+      const operand = ob.kind === "reg"
+        ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None)
+        : mem(oa.reg, ob.value | 0);
+      cx.emit(Instruction.createRegMem(Code.Lea_r32_m, d.reg, operand));
+      return;
+    }
     const target = d.kind === "reg" && !(ob.kind === "reg" && ob.reg === d.reg) ? d.reg : Register.EAX;
     cx.use(a, target);
     cx.alu(alu[0], alu[1], alu[2], target, b);

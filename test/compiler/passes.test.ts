@@ -129,6 +129,14 @@ test('strength-reduction: x * 8 is a shift, u32 / 16 a shift, u32 % 16 a mask', 
   t.notRegex(text, /= mul |= divu |= remu /);
 });
 
+test('strength-reduction: signed division and remainder by 2^k become shifts (no divs/rems left)', t => {
+  const r = compile({ files: [join(ROOT, 'test', 'programs', 'signed-division-powers.ts')], optimize: 2 });
+  if (!r.module) return t.fail();
+  const text = printFunction(r.module.functions.find(f => f.name === 'main')!);
+  t.notRegex(text, /= (divs|rems) /);
+  t.regex(text, /= shrs /);
+});
+
 test('cse: the second x * 8 reuses the first', t => {
   const text = reducedOf(eliminateCommonSubexpressions(lowered()));
   t.is((text.match(/= mul /g) ?? []).length, 1);
