@@ -173,12 +173,10 @@ function build(o: z.infer<typeof BuildOptions>): number {
 async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   const elf = join(ROOT, 'images', 'denali.elf');
   let iso = join(ROOT, 'images', 'denali.iso');
+  // The manifest first: a bad one fails fast, before anything is built.
+  const initrd = o.manifest ? buildVms(o.manifest, 2).modules : undefined;
   if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
-  let initrd: string[] | undefined;
-  if (o.manifest) {
-    initrd = buildVms(o.manifest, 2).modules;
-    if (o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
-  }
+  if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const r = o.medium === 'bochs'
     ? await runBochs(iso, { timeoutMs: o.timeout * 1000 })
     : await runQemu(o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, icount: true });
