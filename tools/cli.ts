@@ -1,7 +1,7 @@
 // `denali` — the command line: build the kernel image, run a DSL program on a target, boot the image.
 // Every option is validated with zod; a bad option prints zod's message with the option's name.
 import { z } from 'zod';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,9 @@ import { compile } from '../compiler/pipeline.ts';
 import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
-import { runQemu, parseProgramSerial } from './qemu.ts';
+import { runQemu, parseProgramSerial, userNetArgs, tapNetArgs } from './qemu.ts';
+import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
+import { formatIp } from './manifest.ts';
 import { runBochs } from './bochs.ts';
 import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
 import { buildManifest, describeManifest, ManifestError, type ManifestBuild } from './manifest.ts';
@@ -28,6 +30,9 @@ usage:
   denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
                                              boot images/denali.elf (or the ISO) with the serial console here;
                                              with a manifest, its VMs (modules: the manifest, then the images)
+       [--net user|tap|none] [--host-port N] a virtio-net card: user = QEMU user networking, 127.0.0.1:N+i
+                                             (default 8080) -> VM i port 80 for VMs in 10.0.2.0/24;
+                                             tap (root) = a namespace of its own, tap at 198.18.0.1/15
   denali --help                              this text
 
 The DSL is described in dsl/README.md.`;
@@ -50,12 +55,17 @@ const BootOptions = z.object({
   timeout: z.coerce.number().int().positive().max(3600).default(30),
   memory: z.coerce.number().int().min(16).max(3072).default(128),
   manifest: manifestOption,
+  net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).default('none'),
+  'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
+    .max(65535, { message: '--host-port must be a port number from 1024 to 65535' }).default(DEFAULT_HOST_PORT),
+}).superRefine((o, ctx) => {
+  if (o.net !== 'none' && o.medium === 'bochs') ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
 });
 
 /** Parses `--name value`, `--flag`, `-O2` and positional arguments. */
 function parseArgs(args: string[]): { flags: Record<string, string | boolean>; positional: string[] } {
   const flags: Record<string, string | boolean> = {}, positional: string[] = [];
-  const valued = new Set(['--target', '--timeout', '--memory', '--manifest']);
+  const valued = new Set(['--target', '--timeout', '--memory', '--manifest', '--net', '--host-port']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '-O0' || a === '-O2') flags.optimize = a;
@@ -92,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'boot': {
         const medium = flags.cdrom ? 'cdrom' : flags.usb ? 'usb' : flags.bochs ? 'bochs' : 'kernel';
-        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory, manifest: flags.manifest });
+        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory, manifest: flags.manifest, net: flags.net, 'host-port': flags['host-port'] });
         return o ? await boot(o) : 2;
       }
     }
@@ -171,6 +181,7 @@ function build(o: z.infer<typeof BuildOptions>): number {
 }
 
 async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
+  if (o.net !== 'none') return bootNet(o);
   const elf = join(ROOT, 'images', 'denali.elf');
   let iso = join(ROOT, 'images', 'denali.iso');
   // The manifest first: a bad one fails fast, before anything is built.
@@ -183,4 +194,57 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   process.stdout.write(r.serial);
   if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
   return r.debugExit ?? (r.timedOut ? 124 : 0);
+}
+
+
+/** The newest modification time of the files under `dir` (ms). */
+function newest(dir: string): number {
+  return Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true }).filter(e => e.isFile()).map(e => statSync(join(e.parentPath, e.name)).mtimeMs));
+}
+
+/**
+ * `boot --net user|tap`: a virtio-net card on QEMU user networking (ports forwarded to the first VMs)
+ * or on a tap device in a network namespace of its own (root). Real time, not -icount: real clients
+ * talk to the VMs. The kernel is rebuilt when kernel-src/ is newer than images/denali.elf. Ctrl-C,
+ * SIGTERM and the timeout stop QEMU; the namespace is removed in every case.
+ */
+async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
+  if (o.net === 'tap') { const why = tapUnavailable(); if (why) { console.error(`denali: --net: ${why}`); return 2; } }
+  const elf = join(ROOT, 'images', 'denali.elf');
+  let iso = join(ROOT, 'images', 'denali.iso');
+  const vms = o.manifest ? buildVms(o.manifest, 2) : undefined;
+  const initrd = vms?.modules;
+  if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso)) || statSync(elf).mtimeMs < newest(join(ROOT, 'kernel-src'))) build({ optimize: 2, iso: true });
+  if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
+  const addresses = vms ? vmAddresses(vms.groups) : [];
+  let extraArgs: string[], prefix: string[] | undefined, namespace: TapNamespace | undefined;
+  const controller = new AbortController();
+  let interrupted: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => { interrupted = signal; controller.abort(); };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  try {
+    if (o.net === 'user') {
+      const forwards = userForwards(addresses, o['host-port']);
+      for (const line of describeUserNet(addresses, forwards)) console.log(line);
+      extraArgs = userNetArgs(forwards);
+    } else {
+      namespace = createTapNamespace(`denali-boot-${process.pid}`);
+      console.log(`net tap: namespace ${namespace.name}, ${namespace.device} ${TAP_HOST_ADDRESS}; removed on exit`);
+      for (const [vm, ip] of addresses.slice(0, 16).entries()) console.log(`net tap: vm ${vm} ${formatIp(ip)}: ip netns exec ${namespace.name} curl http://${formatIp(ip)}/`);
+      if (addresses.length > 16) console.log(`net tap: ... ${addresses.length} VMs in all, up to ${formatIp(addresses[addresses.length - 1])}`);
+      extraArgs = tapNetArgs(namespace.device);
+      prefix = namespace.exec;
+    }
+    const medium = o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
+    const r = await runQemu(medium, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal });
+    process.stdout.write(r.serial);
+    if (r.status !== 0 && r.status !== null && r.debugExit === null && !r.serial) process.stderr.write(r.stderr);
+    if (interrupted) { console.error(`\n[denali boot: stopped by ${interrupted}]`); return 130; }
+    if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
+    return r.debugExit ?? (r.timedOut ? 124 : 0);
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+    namespace?.remove();
+  }
 }

@@ -15,6 +15,21 @@ export interface QemuOptions {
   extraArgs?: string[];
   /** Stop QEMU once the serial output contains this text (for images that never exit by themselves). */
   until?: string;
+  /** Runs QEMU through this command prefix (e.g. `ip netns exec NS`), which must exec it in place. */
+  prefix?: string[];
+  /** Aborting kills QEMU; the run resolves as stopped (not timed out). */
+  signal?: AbortSignal;
+}
+
+/** `-netdev user` with a virtio-net card; each forward maps 127.0.0.1:hostPort to guestIp:guestPort (TCP). */
+export function userNetArgs(forwards: { hostPort: number; ip: string; guestPort: number }[] = []): string[] {
+  const fwd = forwards.map(f => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.ip}:${f.guestPort}`).join('');
+  return ['-netdev', `user,id=n0${fwd}`, '-device', 'virtio-net-pci,netdev=n0'];
+}
+
+/** `-netdev tap` on an existing tap device (no scripts) with a virtio-net card. */
+export function tapNetArgs(device: string): string[] {
+  return ['-netdev', `tap,id=n0,ifname=${device},script=no,downscript=no`, '-device', 'virtio-net-pci,netdev=n0'];
 }
 
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
@@ -43,7 +58,8 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
   const serialFile = join(dir, 'com1.txt');
   const read = () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1') : '');
   return new Promise((resolve, reject) => {
-    const child = spawn('qemu-system-i386', qemuArgs(medium, options, serialFile), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const command = [...(options.prefix ?? []), 'qemu-system-i386', ...qemuArgs(medium, options, serialFile)];
+    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
     let timedOut = false, stoppedByUs = false;
     const timer = setTimeout(() => {
@@ -53,10 +69,12 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
     const poll = options.until ? setInterval(() => {
       if (read().includes(options.until!)) { stoppedByUs = true; child.kill('SIGKILL'); }
     }, 100) : undefined;
+    const abort = () => { stoppedByUs = true; child.kill('SIGKILL'); };
+    if (options.signal?.aborted) abort(); else options.signal?.addEventListener('abort', abort, { once: true });
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', e => { clearTimeout(timer); clearInterval(poll); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
     child.on('close', (status, signal) => {
-      clearTimeout(timer); clearInterval(poll);
+      clearTimeout(timer); clearInterval(poll); options.signal?.removeEventListener('abort', abort);
       // A busy test process may run the timer only after QEMU has already exited on its own: then the
       // kill found a zombie and QEMU's own exit status (not SIGKILL) shows it was no timeout.
       if (timedOut && signal !== 'SIGKILL') timedOut = false;
