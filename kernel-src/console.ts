@@ -3,7 +3,7 @@
 import { i32, u8, u32, load8 } from "dsl";
 import { serialInit, serialWriteByte } from "./serial.ts";
 import { vgaInit, vgaWriteByte } from "./vga.ts";
-import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "./format.ts";
+import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "../dsl/runtime/format.ts";
 
 const NEWLINE = 10;
 

@@ -3,7 +3,7 @@
 // Register map and bits: National Semiconductor PC16550D datasheet, section 8 "Registers"
 // (Table II, "Summary of Registers"). Offsets are from the port's base address.
 import { i32, u8, u32, inb, outb } from "dsl";
-import { formatString, formatDecimal, formatHex } from "./format.ts";
+import { formatString, formatDecimal, formatHex } from "../dsl/runtime/format.ts";
 
 /** COM1's I/O base on every PC (BIOS data area word 0x400; IBM PC/AT Technical Reference). */
 const COM1 = 0x3f8;

@@ -3,13 +3,14 @@
 // Output goes to COM1; the host side (tools/cli.ts) reads it back:
 //   a line starting with \x02 goes to stderr, a line "\x01EXIT n" ends the program with status n.
 import { i32, u32, u8, inb, outb, hlt, cli } from "dsl";
+import { formatDecimal, formatSignedDecimal, formatHex, formatString } from "./format.ts";
 
 const COM1 = 0x3f8;
 const LINE_STATUS = 5;            // 16550 UART line status register (COM1 + 5)
 const TRANSMIT_EMPTY = 0x20;      // LSR bit 5: transmit holding register empty
 const DEBUG_EXIT_PORT = 0xf4;     // QEMU isa-debug-exit: writing v exits with status (v << 1) | 1
 
-function serialWrite(byte: i32): void {
+function serialWrite(byte: u8): void {
   // Poll the line status register before each byte (Bochs drops bytes otherwise).
   while ((inb(COM1 + LINE_STATUS) & TRANSMIT_EMPTY) === 0) {}
   outb(COM1, byte);
@@ -25,33 +26,10 @@ export function programStart(): void {
   outb(COM1 + 4, 0x03);  // DTR, RTS
 }
 
-export function writeString(s: string): void {
-  for (let i = 0; i < s.length; i++) serialWrite(s.charCodeAt(i));
-}
-
-const digits = new Uint8Array(12);
-
-export function writeU32(x: u32): void {
-  let n = 0;
-  do {
-    digits[n] = 48 + (x % 10);
-    x = x / 10;
-    n++;
-  } while (x !== 0);
-  while (n > 0) { n--; serialWrite(digits[n]); }
-}
-
-export function writeI32(x: i32): void {
-  if (x < 0) { serialWrite(45); writeU32(u32(0 - x)); }
-  else writeU32(x);
-}
-
-export function writeHex(x: u32): void {
-  for (let shift = 28; shift >= 0; shift -= 4) {
-    const d = (x >>> shift) & 15;
-    serialWrite(d < 10 ? 48 + d : 87 + d);
-  }
-}
+export function writeString(s: string): void { formatString(serialWrite, s); }
+export function writeU32(x: u32): void { formatDecimal(serialWrite, x); }
+export function writeI32(x: i32): void { formatSignedDecimal(serialWrite, x); }
+export function writeHex(x: u32): void { formatHex(serialWrite, x); }
 
 export function printI32(x: i32): void { writeI32(x); serialWrite(10); }
 export function printU32(x: u32): void { writeU32(x); serialWrite(10); }

@@ -4,8 +4,9 @@
 // time: a line is buffered until its newline (or until the buffer fills), so that lines of thousands
 // of VMs sharing the console never interleave. A panic or a trap prints `panic: MESSAGE (in FUNC)` or
 // `trap: KIND` and ends the VM with status 101; exit(status) flushes and ends it with status.
-import { i32, u32, addressOf } from "dsl";
+import { i32, u32, u8, addressOf } from "dsl";
 import { consoleWrite, exitVm } from "./hypercalls.ts";
+import { formatDecimal, formatSignedDecimal, formatHex, formatString } from "../../dsl/runtime/format.ts";
 
 /** Exit status of a VM ended by a panic or a trap (the same as a standalone program's). */
 export const STATUS_FATAL = 101;
@@ -20,40 +21,17 @@ export function flush(): void {
   lineLength = 0;
 }
 
-function putByte(byte: i32): void {
+function putByte(byte: u8): void {
   if (lineLength === LINE_CAPACITY) flush();
   line[lineLength] = byte;
   lineLength++;
   if (byte === 10) flush();
 }
 
-export function writeString(s: string): void {
-  for (let i = 0; i < s.length; i++) putByte(s.charCodeAt(i));
-}
-
-const digits = new Uint8Array(12);
-
-export function writeU32(x: u32): void {
-  let n = 0;
-  do {
-    digits[n] = 48 + (x % 10);
-    x = x / 10;
-    n++;
-  } while (x !== 0);
-  while (n > 0) { n--; putByte(digits[n]); }
-}
-
-export function writeI32(x: i32): void {
-  if (x < 0) { putByte(45); writeU32(u32(0 - x)); }
-  else writeU32(x);
-}
-
-export function writeHex(x: u32): void {
-  for (let shift = 28; shift >= 0; shift -= 4) {
-    const d = (x >>> shift) & 15;
-    putByte(d < 10 ? 48 + d : 87 + d);
-  }
-}
+export function writeString(s: string): void { formatString(putByte, s); }
+export function writeU32(x: u32): void { formatDecimal(putByte, x); }
+export function writeI32(x: i32): void { formatSignedDecimal(putByte, x); }
+export function writeHex(x: u32): void { formatHex(putByte, x); }
 
 export function printI32(x: i32): void { writeI32(x); putByte(10); }
 export function printU32(x: u32): void { writeU32(x); putByte(10); }

@@ -1,7 +1,8 @@
-// Number formatting shared by every output device: each formatter takes the device's byte writer.
+// Number formatting shared by the DSL's runtimes (standalone programs, the kernel, the guests): each
+// formatter takes the output device's byte writer.
 import { i32, u8, u32 } from "dsl";
 
-/** Where formatted bytes go: serialWriteByte, consoleWriteByte, ... */
+/** Where formatted bytes go: the serial port, the kernel console, a guest's line buffer, ... */
 export type ByteSink = (byte: u8) => void;
 
 const ASCII_ZERO = 48;
