@@ -7,6 +7,10 @@
 import { bool, i32, u32, store32, memoryCopy, addressOf } from "dsl";
 import { vmAt, vmRangeValid, vmPrepareRange, END_EXIT, END_BAD_HYPERCALLS } from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
+import {
+  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
+  HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, EINVAL, EFAULT, EAGAIN, EMSGSIZE,
+} from "../guest-src/runtime/hypercalls.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
 import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
@@ -14,24 +18,8 @@ import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleWriteByte } from "./console.ts";
 
-// Numbers (docs/virtual-architecture.md).
-export const HYPERCALL_EXIT = 0;
-export const HYPERCALL_IDLE = 1;
-export const HYPERCALL_SET_ALARM = 2;
-export const HYPERCALL_READ_CLOCK = 3;
-export const HYPERCALL_CONSOLE_WRITE = 4;
-export const HYPERCALL_NET_SEND = 5;
-export const HYPERCALL_NET_RECEIVE = 6;
-export const HYPERCALL_INTERRUPT_MASK = 7;
-export const HYPERCALL_INTERRUPT_ACKNOWLEDGE = 8;
-export const HYPERCALL_YIELD = 9;
-
-// Errors.
-export const EINVAL = -1;
-export const EFAULT = -2;
-export const EAGAIN = -3;
-export const EMSGSIZE = -4;
-
+// The numbers and error codes are the guest ABI's single definition (docs/virtual-architecture.md),
+// shared with the guests' runtime so the two sides cannot drift apart.
 /** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the VM is ended as hostile. */
 export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
 /** consoleWrite writes at most this much per call (the result says how much): bounded kernel time. */

@@ -6,6 +6,7 @@
 //   test=pagefault-null        reads through a null pointer (page 0 is not mapped)
 //   bench                      "bench NAME N": instructions per operation under QEMU -icount shift=0
 import { bool, u8, u32, i32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
+import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
 import {
@@ -34,26 +35,7 @@ const KALLOC_TEST_OBJECTS = 300;                  // more than one slab of every
 const KALLOC_TEST_SIZES: u32[] = [1, 16, 17, 100, 512, 1000, 1024, 1025, 4096];
 
 const objects = new Uint32Array(300);
-let failures: u32 = 0;
 
-function check(name: string, condition: bool, message: string): bool {
-  if (condition) return true;
-  consoleWriteString("selftest ");
-  consoleWriteString(name);
-  consoleWriteString(" FAILED: ");
-  consoleWriteString(message);
-  consoleNewLine();
-  failures++;
-  return false;
-}
-
-function finish(name: string, failuresBefore: u32): void {
-  if (failures !== failuresBefore) return;
-  consoleWriteString("selftest ");
-  consoleWriteString(name);
-  consoleWriteString(" ok");
-  consoleNewLine();
-}
 
 export function runMemorySelfTests(): void {
   selftestFrames();
@@ -66,7 +48,7 @@ export function runMemorySelfTests(): void {
 
 function selftestFrames(): void {
   const name = "frames";
-  const before = failures;
+  const before = failureCount();
   const startFree = framesFree();
   // Take every free frame, chaining them through their first word (this also shows each is writable
   // through the identity map); the second word holds the complement of the frame's own address.
@@ -125,7 +107,7 @@ function insideModule(frame: u32): bool {
 
 function selftestPaging(): void {
   const name = "paging";
-  const before = failures;
+  const before = failureCount();
   const startFree = framesFree();
   const kernel = kernelAddressSpace();
   check(name, pagingEnabled() && writeProtectEnabled(), "CR0.PG or CR0.WP is clear");
@@ -197,7 +179,7 @@ function testLongRange(name: string, space: u32): void {
 
 function selftestKalloc(): void {
   const name = "kalloc";
-  const before = failures;
+  const before = failureCount();
   const startFree = framesFree();
   const startBytes = kallocTotalBytesInUse();
   for (let s = 0; s < KALLOC_TEST_SIZES.length; s++) kallocPattern(name, KALLOC_TEST_SIZES[s]);
@@ -277,7 +259,7 @@ function kallocExhaust(name: string): void {
 
 function selftestModules(): void {
   const name = "modules";
-  const before = failures;
+  const before = failureCount();
   for (let i: u32 = 0; i < moduleCount(); i++) {
     const module = moduleAt(i);
     check(name, (module.start & 0xfff) === 0, "module not page-aligned");

@@ -4,6 +4,7 @@
 //   bench           "bench NAME N" lines: instructions under QEMU -icount shift=0,sleep=off (where
 //                   the TSC counts instructions), and the TSC calibration result
 import { bool, u32, rdtsc, hlt, cli, sti, invalidOpcode, addressOf } from "dsl";
+import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCount, interruptsEnabled } from "./trap.ts";
@@ -22,7 +23,6 @@ const ORDER_TIMERS = 16;
 /** A wait for ticks gives up after this many TSC increments per tick expected (a stuck PIT fails). */
 const WAIT_LIMIT_TICKS = 1000;
 
-let failures: u32 = 0;
 const now = new Nanoseconds();
 const later = new Nanoseconds();
 const deadline = new Nanoseconds();
@@ -30,24 +30,6 @@ const fired = new Uint32Array(ORDER_TIMERS);
 let firedCount: u32 = 0;
 const handles = new Uint32Array(TIMER_SLOTS);
 
-function check(name: string, condition: bool, message: string): bool {
-  if (condition) return true;
-  consoleWriteString("selftest ");
-  consoleWriteString(name);
-  consoleWriteString(" FAILED: ");
-  consoleWriteString(message);
-  consoleNewLine();
-  failures++;
-  return false;
-}
-
-function finish(name: string, failuresBefore: u32): void {
-  if (failures !== failuresBefore) return;
-  consoleWriteString("selftest ");
-  consoleWriteString(name);
-  consoleWriteString(" ok");
-  consoleNewLine();
-}
 
 function recordFiring(argument: u32): void {
   if (firedCount < ORDER_TIMERS) fired[firedCount] = argument;
@@ -77,7 +59,7 @@ export function runPlatformSelfTests(): void {
 }
 
 function testArithmetic(): void {
-  const before = failures;
+  const before = failureCount();
   const product = new Nanoseconds();
   multiplyWide(product, 0xffffffff, 0xffffffff);
   check("wide-arithmetic", product.high === 0xfffffffe && product.low === 1, "0xffffffff^2");
@@ -89,7 +71,7 @@ function testArithmetic(): void {
 
 /** Deadlines in a scrambled order expire sorted; cancelled and stale handles behave. */
 function testTimerQueueOrder(): void {
-  const before = failures;
+  const before = failureCount();
   clockRead(now);
   firedCount = 0;
   // Far in the future (an hour), so the PIT tick does not expire them during the test.
@@ -125,7 +107,7 @@ function testTimerQueueOrder(): void {
 
 /** Thousands of readings never go backwards, across PIT ticks, and the clock moves. */
 function testClockMonotonic(): void {
-  const before = failures;
+  const before = failureCount();
   clockRead(now);
   const first = new Nanoseconds();
   first.high = now.high;
@@ -152,7 +134,7 @@ function testClockMonotonic(): void {
 
 /** The PIT ticks with interrupts on, IRQ 0 is counted, and ten ticks last ten tick periods. */
 function testPitTicks(): void {
-  const before = failures;
+  const before = failureCount();
   check("pit-ticks", interruptsEnabled(), "interrupts are off");
   const irqBefore = irqCount(IRQ_TIMER);
   clockRead(now);
@@ -168,7 +150,7 @@ function testPitTicks(): void {
 
 /** A timer 3 ms ahead fires from the PIT tick, not before its deadline. */
 function testTimerExpiry(): void {
-  const before = failures;
+  const before = failureCount();
   firedCount = 0;
   clockRead(now);
   nanosecondsAddMilliseconds(deadline, now, 3);
@@ -186,7 +168,7 @@ function testTimerExpiry(): void {
  * its handler not run: trapHandler is given a frame for vectors 39 and 47 with nothing in service.
  */
 function testSpuriousInterrupts(): void {
-  const before = failures;
+  const before = failureCount();
   cli();
   const frame = new TrapFrame();
   check("spurious-irq", (picMasterInService() & 0x80) === 0, "IRQ 7 in service");
@@ -210,7 +192,7 @@ function skipInvalidOpcode(frame: TrapFrame): bool {
 
 /** A #UD resolved by a hook resumes after the ud2 (the round trip the bench times). */
 function testExceptionHook(): void {
-  const before = failures;
+  const before = failureCount();
   exceptionHookSet(VECTOR_INVALID_OPCODE, skipInvalidOpcode);
   invalidOpcode();
   invalidOpcode();
