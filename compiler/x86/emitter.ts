@@ -53,6 +53,11 @@ export class Emitter {
     this.items.push(item);
   }
 
+  /** The instructions emitted from `start` on, branches with their label as target (for analysis: not encodable). */
+  instructionsFrom(start: number): Instruction[] {
+    return this.items.slice(start).map(item => item.kind === "instr" ? item.instr : Instruction.createBranch(item.code, item.target));
+  }
+
   /** Turns the stream into Instructions; every branch target must be bound by now. */
   finish(): Instruction[] {
     if (this.pending.length > 0) throw new Error(`x86 emitter: labels ${this.pending.join(",")} bound at end of stream`);

@@ -14,10 +14,11 @@ import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
-import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister } from "../ir.ts";
+import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses } from "../ir.ts";
 import { Emitter, type Label } from "./emitter.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
-import { allocateRegisters, type Allocation } from "./regalloc.ts";
+import { allocateRegisters, liveIntervals, SCRATCH, type Allocation, type Forbidden } from "./regalloc.ts";
+import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
   dataAddress(symbol: string): number;
@@ -60,7 +61,18 @@ class FunctionContext {
   folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
   /** Instructions folded into an addressing mode: not emitted. */
   skipped = new Set<Instr>();
+  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
+  reads: OperandRead[] = [];
+  /** Emitter index where the IR instruction being lowered starts. */
+  instrStart = 0;
   home(v: VReg): MemoryOperand { return mem(Register.EBP, this.frame.vregOffset(v)); }
+  /** Where v is, recorded as a read of v by the next instructions emitted (use for source operands). */
+  read(v: VReg): Operand {
+    const o = this.operand(v);
+    if (o.kind === "reg") this.reads.push({ v, reg: o.reg, at: this.e.nextIndex - this.instrStart });
+    return o;
+  }
+  /** Where v is (for destinations and decisions; a source operand is read with `read`). */
   operand(v: VReg): Operand {
     const c = this.alloc.constants.get(v);
     if (c !== undefined) return { kind: "imm", value: c };
@@ -70,7 +82,7 @@ class FunctionContext {
   }
   /** reg <- vreg */
   use(v: VReg, reg: Register): void {
-    const o = this.operand(v);
+    const o = this.read(v);
     if (o.kind === "imm") this.e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, reg, o.value >>> 0));
     else if (o.kind === "reg") { if (o.reg !== reg) this.e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, reg, o.reg)); }
     else this.e.emit(Instruction.createRegMem(Code.Mov_r32_rm32, reg, o.mem));
@@ -84,13 +96,13 @@ class FunctionContext {
   }
   /** reg op= vreg, with the r32, r/m32 form or the immediate form. */
   alu(rm: Code, imm32: Code, imm8: Code, reg: Register, v: VReg): void {
-    const o = this.operand(v);
+    const o = this.read(v);
     if (o.kind === "imm") this.e.emit(Instruction.createRegI32(fitsImm8(o.value) ? imm8 : imm32, reg, o.value | 0));
     else if (o.kind === "reg") this.e.emit(Instruction.createRegReg(rm, reg, o.reg));
     else this.e.emit(Instruction.createRegMem(rm, reg, o.mem));
   }
   push(v: VReg): void {
-    const o = this.operand(v);
+    const o = this.read(v);
     if (o.kind === "imm") this.e.emit(Instruction.createI32(fitsImm8(o.value) ? Code.Pushd_imm8 : Code.Pushd_imm32, o.value | 0));
     else if (o.kind === "reg") this.e.emit(Instruction.createReg(Code.Push_r32, o.reg));
     else this.e.emit(Instruction.createMem(Code.Push_rm32, o.mem));
@@ -196,6 +208,15 @@ function lowerDivision(cx: FunctionContext, kind: "divs" | "divu" | "rems" | "re
   cx.def(dst, Register.EAX);
 }
 
+/** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
+function compare(cx: FunctionContext, a: VReg, b: VReg): void {
+  const oa = cx.read(a);
+  const left = oa.kind === "reg" ? oa.reg : Register.EAX;
+  if (oa.kind !== "reg") cx.use(a, Register.EAX);
+  if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
+  else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
+}
+
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
   const { kind, dst, a, b } = i;
   const alu = ALU[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
@@ -205,10 +226,17 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     const d = cx.operand(dst), ob = cx.operand(b), oa = cx.operand(a);
     // add into a third register: lea r, [a + b] or [a + imm] (one instruction instead of mov + add)
     if (kind === "add" && d.kind === "reg" && oa.kind === "reg" && oa.reg !== d.reg && (ob.kind === "reg" || ob.kind === "imm")) {
+      cx.read(a); cx.read(b);
       const operand = ob.kind === "reg"
         ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None)
         : mem(oa.reg, ob.value | 0);
       cx.emit(Instruction.createRegMem(Code.Lea_r32_m, d.reg, operand));
+      return;
+    }
+    // b already in the destination's register: a commutative op combines a into it (d op= a)
+    if (d.kind === "reg" && ob.kind === "reg" && ob.reg === d.reg && kind !== "sub") {
+      cx.read(b);
+      cx.alu(alu[0], alu[1], alu[2], d.reg, a);
       return;
     }
     const target = d.kind === "reg" && !(ob.kind === "reg" && ob.reg === d.reg) ? d.reg : Register.EAX;
@@ -217,13 +245,13 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     if (target === Register.EAX) cx.def(dst, Register.EAX);
   } else if (kind === "mul") {
     if (constantB !== undefined) {
-      const a_ = cx.operand(a);
+      const a_ = cx.read(a);
       // imul eax, r/m32, imm: the source may be a register or the home directly
       if (a_.kind === "reg") cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, a_.reg, constantB | 0));
       else { cx.use(a, Register.EAX); cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, Register.EAX, constantB | 0)); }
     } else {
       cx.use(a, Register.EAX);
-      const o = cx.operand(b);
+      const o = cx.read(b);
       if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Imul_r32_rm32, Register.EAX, o.reg));
       else cx.emit(Instruction.createRegMem(Code.Imul_r32_rm32, Register.EAX, cx.home(b)));
     }
@@ -240,11 +268,11 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     else { cx.use(b, Register.ECX); cx.emit(Instruction.createRegReg(shift, Register.EAX, Register.CL)); }
     cx.def(dst, Register.EAX);
   } else if (setcc !== undefined) {
-    cx.use(a, Register.EAX);
-    cx.alu(CMP[0], CMP[1], CMP[2], Register.EAX, b);
+    compare(cx, a, b);
     cx.emit(Instruction.createReg(setcc, Register.AL));
-    cx.emit(Instruction.createRegReg(Code.Movzx_r32_rm8, Register.EAX, Register.AL));
-    cx.def(dst, Register.EAX);
+    const target = targetRegister(cx, dst);
+    cx.emit(Instruction.createRegReg(Code.Movzx_r32_rm8, target, Register.AL));
+    if (target === Register.EAX) cx.def(dst, Register.EAX);
   } else if (kind === "divs" || kind === "divu" || kind === "rems" || kind === "remu") {
     lowerDivision(cx, kind, dst, a, b);
   } else {
@@ -281,14 +309,14 @@ function addressOperand(cx: FunctionContext, address: VReg, offset: number, scra
   const fold = cx.folds.get(address);
   if (fold) {
     // [base + index*scale + offset]: the add (and the shift) that computed the address were not emitted
-    const b = cx.operand(fold.base);
+    const b = cx.read(fold.base);
     let base = Register.None, displacement = (offset + fold.displacement) | 0;
     if (b.kind === "reg") base = b.reg;
     else if (b.kind === "imm") displacement = (displacement + b.value) | 0;
     else { cx.use(fold.base, scratch); base = scratch; }
     let index = Register.None;
     if (fold.index !== null) {
-      const ix = cx.operand(fold.index);
+      const ix = cx.read(fold.index);
       if (ix.kind === "reg") index = ix.reg;
       else { cx.use(fold.index, Register.EDX); index = Register.EDX; }
     }
@@ -296,7 +324,7 @@ function addressOperand(cx: FunctionContext, address: VReg, offset: number, scra
     const absolute = base === Register.None && index === Register.None;
     return new MemoryOperand(base, index, index === Register.None ? 1 : fold.scale, BigInt(absolute ? displacement >>> 0 : displacement), size, false, Register.None);
   }
-  const o = cx.operand(address);
+  const o = cx.read(address);
   if (o.kind === "reg") return mem(o.reg, offset | 0);
   if (o.kind === "imm") return new MemoryOperand(Register.None, Register.None, 1, BigInt(((o.value + offset) | 0) >>> 0), 4, false, Register.None);
   cx.use(address, scratch);
@@ -465,8 +493,10 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     else if (o.kind === "mem") cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, o.mem, i.value | 0));
   },
   copy: (cx, i) => {
-    const d = cx.operand(i.dst);
+    const d = cx.operand(i.dst), s = cx.operand(i.src);
     if (d.kind === "reg") cx.use(i.src, d.reg);
+    else if (d.kind === "mem" && s.kind === "reg") { cx.read(i.src); cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, d.mem, s.reg)); }
+    else if (d.kind === "mem" && s.kind === "imm") cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, d.mem, s.value | 0));
     else { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); }
   },
   binary: lowerBinary,
@@ -545,11 +575,10 @@ function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number |
     case "branch": {
       let [jumpIfTrue, jumpIfFalse] = [Code.Jne_rel32_32, Code.Je_rel32_32];
       if (fused) {
-        cx.use(fused.a, Register.EAX);
-        cx.alu(CMP[0], CMP[1], CMP[2], Register.EAX, fused.b);
+        compare(cx, fused.a, fused.b);
         [jumpIfTrue, jumpIfFalse] = JCC[fused.kind]!;
       } else {
-        const o = cx.operand(t.cond);
+        const o = cx.read(t.cond);
         if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, o.reg, o.reg));
         else { cx.use(t.cond, Register.EAX); cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, Register.EAX, Register.EAX)); }
       }
@@ -576,7 +605,13 @@ function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number |
 // ---- functions -----------------------------------------------------------------------------------
 
 function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): LoweredFunction {
-  const alloc = allocateRegisters(f, options.registerAllocation);
+  const alloc = allocateFunction(module, f, functionLabels, addresses, options);
+  return lowerWithAllocation(e, module, f, alloc, functionLabels, addresses, options, null);
+}
+
+/** Lowers f with a given allocation; with `traces`, records each IR instruction's code per block (for the checker). */
+function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver,
+  options: LowerOptions, traces: InstrTrace[][] | null): LoweredFunction {
   const frame = layoutFrame(f, alloc.used.length);
   const blockLabels = f.blocks.map(() => e.fresh());
   const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses);
@@ -593,22 +628,117 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
     if (r !== undefined) cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, mem(Register.EBP, 8 + 4 * p)));
   }
   const blocks: LoweredBlock[] = [];
+  // Each IR instruction's code, with the operand reads its rules recorded: the checker's input.
+  const record = (into: InstrTrace[] | null, instr: Instr | null, uses: VReg[], dst: VReg | null, lower: () => void) => {
+    cx.instrStart = e.nextIndex;
+    cx.reads = [];
+    lower();
+    if (into) {
+      const clobbersScratch = instr?.op === "intrinsic" && !PRECISE_INTRINSICS.has(instr.name);
+      into.push({ instr, skipped: false, code: e.instructionsFrom(cx.instrStart), reads: cx.reads, uses: uses.filter(v => !alloc.constants.has(v)), dst, clobbersScratch });
+    }
+  };
   f.blocks.forEach((block: Block, index) => {
     if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
     blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
     e.bind(blockLabels[index]);
+    const trace: InstrTrace[] | null = traces ? [] : null;
+    traces?.push(trace!);
     // A comparison whose only reader is this block's branch fuses into cmp + jcc.
     const last = block.instrs[block.instrs.length - 1];
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
     if (options.registerAllocation) findAddressFolds(cx, block);
-    const body = (fused ? block.instrs.slice(0, -1) : block.instrs).filter(i => !cx.skipped.has(i));
     const tail = options.registerAllocation ? tailCall(module, f, block) : null;
-    for (const instr of tail ? body.slice(0, -1) : body) (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never);
-    if (tail) lowerTailCall(cx, tail);
-    else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
+    block.instrs.forEach((instr, k) => {
+      const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
+      if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
+      const address = instr.op === "load" || instr.op === "store" ? instr.address : null;
+      const fold = address !== null ? cx.folds.get(address) : undefined;
+      const uses = fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])] : usedRegisters(instr);
+      record(trace, instr, uses, definedRegister(instr), () => (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never));
+    });
+    const termUses = tail ? tail.args : fused ? [fused.a, fused.b] : terminatorUses(block.term);
+    record(trace, null, termUses, null, () => {
+      if (tail) lowerTailCall(cx, tail);
+      else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
+    });
   });
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
+}
+
+/** Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches threads, say) clobbers eax, ecx, edx. */
+const PRECISE_INTRINSICS = new Set<string>([
+  "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
+  "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
+  "loadSegments", "hypercall", "divideUnchecked",
+]);
+
+// ---- register allocation -------------------------------------------------------------------------
+// Linear scan (compiler/x86/regalloc.ts) over six registers, then a dry run of the lowering: where the
+// code of an instruction overwrites a register holding a vreg that is live across it, or overwrites an
+// operand's register before reading it (compiler/x86/check.ts, simulateInstruction), that vreg is
+// forbidden that register and the allocation runs again. Each round only adds to the forbidden pairs;
+// from the fourth round on a conflicting vreg loses all three scratch registers at once, so a few rounds
+// suffice, and the end point (only callee-saved registers) is the allocation the rules were written for.
+
+export const MAX_ALLOCATION_ROUNDS = 12;
+
+export function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
+  if (!options.registerAllocation) return allocateRegisters(f, false);
+  const forbidden: Forbidden = new Map();
+  const forbid = (v: VReg, regs: readonly Register[]) => {
+    let set = forbidden.get(v);
+    if (!set) forbidden.set(v, set = new Set());
+    for (const r of regs) set.add(r);
+  };
+  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
+  const intervals = liveIntervals(f);
+  f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
+    const p = intervals.blockStart[b] + 2 * k + 1;
+    const clobbers = i.op === "call" || i.op === "callIndirect" || i.op === "trap" || i.op === "intrinsic" ||
+      (i.op === "binary" && (i.kind === "divs" || i.kind === "divu" || i.kind === "rems" || i.kind === "remu"));
+    if (clobbers) for (let v = 0; v < f.vregCount; v++) if (intervals.from[v] <= p && intervals.to[v] > p) forbid(v, SCRATCH);
+  }));
+  for (let round = 0; ; round++) {
+    if (round === MAX_ALLOCATION_ROUNDS) for (let v = 0; v < f.vregCount; v++) forbid(v, SCRATCH);
+    const alloc = allocateRegisters(f, true, forbidden);
+    const traces = traceFunction(module, f, alloc, functionLabels, addresses, options);
+    const conflicts = allocationConflicts(f, alloc, traces);
+    if (conflicts.length === 0) return alloc;
+    if (round > MAX_ALLOCATION_ROUNDS) throw new Error(`x86 lowering: ${f.name}: register allocation conflicts remain: ${conflicts.map(([v]) => `v${v}`).join(" ")}`);
+    for (const [v, r] of conflicts) forbid(v, round >= 3 && SCRATCH.includes(r as typeof SCRATCH[number]) ? SCRATCH : [r]);
+  }
+}
+
+/** Lowers f into a scratch stream and returns the per-instruction traces (compiler/x86/check.ts). */
+export function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
+  const traces: InstrTrace[][] = [];
+  lowerWithAllocation(new Emitter(), module, f, alloc, functionLabels, addresses, options, traces);
+  return traces;
+}
+
+/** (vreg, register) pairs where an instruction's code breaks the allocation (see the banner above). */
+function allocationConflicts(f: IrFunction, alloc: Allocation, traces: InstrTrace[][]): [VReg, Register][] {
+  const conflicts: [VReg, Register][] = [];
+  const inRegisters = [...alloc.registers.entries()];
+  f.blocks.forEach((block, b) => {
+    traces[b].forEach((t, k) => {
+      if (t.skipped) return;
+      const p = alloc.blockStart[b] + 2 * k + 1;
+      const sim = simulateInstruction(t);
+      for (const bad of sim.badReads) conflicts.push([bad.v, bad.reg]);
+      const terminator = t.instr === null;
+      // after a return nothing is live; the other terminators keep every live-out vreg
+      if (terminator && (block.term.op === "return" || block.term.op === "unreachable")) return;
+      for (const [v, r] of inRegisters) {
+        if (sim.intact.has(r) || v === t.dst) continue;
+        const live = terminator ? alloc.from[v] <= p && alloc.to[v] >= p : alloc.from[v] <= p && alloc.to[v] > p;
+        if (live) conflicts.push([v, r]);
+      }
+    });
+  });
+  return conflicts;
 }
 
 // ---- addressing modes ----------------------------------------------------------------------------
@@ -761,4 +891,17 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
   for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses, options));
   for (const entry of module.interruptEntries ?? []) functions.push(lowerInterruptEntry(e, module, entry, functionLabels));
   return { instructions: e.finish(), functions };
+}
+
+/** Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the errors. */
+export function checkModuleAllocation(module: Module): string[] {
+  const e = new Emitter();
+  const functionLabels = new Map<string, Label>([[START_SYMBOL, e.fresh()]]);
+  for (const f of [...module.functions, ...(module.interruptEntries ?? [])]) functionLabels.set(f.name, e.fresh());
+  const addresses: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
+  const options = { registerAllocation: true };
+  return module.functions.flatMap(f => {
+    const alloc = allocateFunction(module, f, functionLabels, addresses, options);
+    return checkAllocation(f, alloc, traceFunction(module, f, alloc, functionLabels, addresses, options));
+  });
 }

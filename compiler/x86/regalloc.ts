@@ -1,20 +1,35 @@
 // Contract: register allocation for one IR function (linear scan over live intervals, Poletto & Sarkar).
 // Requires: a verified IR function (non-SSA: a vreg may be defined more than once). Guarantees: each vreg
-// is either a constant (defined once, by `const`: used as an immediate, never stored), in one of the
-// callee-saved registers ebx/esi/edi for its whole lifetime, or in its frame home; two vregs whose
-// lifetimes overlap never share a register. eax/ecx/edx stay scratch for the lowering rules.
+// is either a constant (defined once, by `const`: used as an immediate, never stored), in one of the six
+// allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes overlap
+// never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
 //
 // Lifetimes are single intervals over the linear order of instructions (blocks in index order): from
 // the first position where the vreg is defined, used or live on block entry, to the last such position
 // (live-out extends to the block end). That is conservative across loops: a vreg live around a back
-// edge covers the whole loop.
+// edge covers the whole loop. Instruction k of a block is at position start + 2k + 1 (its uses), its
+// definition at start + 2k + 2; the terminator's uses at start + 2n + 1.
+//
+// The callee-saved ebx/esi/edi survive calls with no extra code. The caller-saved eax/ecx/edx are also
+// lowering's scratch registers: the caller (compiler/x86/lower.ts, allocateFunction) forbids a vreg a
+// scratch register wherever the code of an instruction inside its interval writes that register, and
+// allocates again until nothing conflicts.
+//
+// Spill costs: each read or write of a vreg counts 10^loopDepth (loops found from the back edges of the
+// block order), divided by the interval's length; when no register is free, the cheapest of the new
+// interval and the active ones whose register it may take goes to memory. Copies are coalesced by preference: a vreg whose copy partner's
+// register is free when its interval starts takes that register, so the copy emits nothing.
 
 import { Register } from "iced-x86";
 import type { Function as IrFunction, VReg } from "../ir.ts";
 import { definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
 
-/** The registers vregs may live in: callee-saved, so they survive calls with no extra code. */
-export const ALLOCATABLE = [Register.EBX, Register.ESI, Register.EDI] as const;
+/** Callee-saved registers: values in them survive calls. */
+export const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
+/** Caller-saved registers, also the lowering rules' scratch: given only to intervals no instruction clobbers them in. */
+export const SCRATCH = [Register.EAX, Register.ECX, Register.EDX] as const;
+/** Every register a vreg may live in, in order of preference. */
+export const ALLOCATABLE = [...SCRATCH, ...CALLEE_SAVED] as const;
 
 export interface Allocation {
   /** vreg -> register, for vregs that live in a register. */
@@ -25,7 +40,15 @@ export interface Allocation {
   used: Register[];
   /** How many times each vreg is read (by instructions and terminators). */
   useCounts: Int32Array;
+  /** Live interval of each vreg in positions (see the contract); from > to for a vreg with no lifetime. */
+  from: Int32Array;
+  to: Int32Array;
+  /** Position of each block's first instruction's uses minus one (the block's entry). */
+  blockStart: number[];
 }
+
+/** Registers each vreg must not be given: vreg -> set of registers. */
+export type Forbidden = Map<VReg, Set<Register>>;
 
 export function constantsOf(f: IrFunction): Map<VReg, number> {
   const defs = new Int32Array(f.vregCount);
@@ -40,7 +63,19 @@ export function constantsOf(f: IrFunction): Map<VReg, number> {
   return constants;
 }
 
-export function allocateRegisters(f: IrFunction, enabled = true): Allocation {
+/** Loop depth of each block: the number of back edges (t -> h, h <= t in block order) whose span [h, t] holds it. */
+export function loopDepths(f: IrFunction): Int32Array {
+  const depth = new Int32Array(f.blocks.length);
+  f.blocks.forEach((b, t) => {
+    for (const h of successors(b.term)) if (h <= t) for (let k = h; k <= t; k++) depth[k]++;
+  });
+  return depth;
+}
+
+/** The live intervals alone (no vreg gets a register). */
+export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, true, new Map(), false); }
+
+export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true): Allocation {
   const constants = constantsOf(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
@@ -48,9 +83,9 @@ export function allocateRegisters(f: IrFunction, enabled = true): Allocation {
     for (const u of terminatorUses(b.term)) useCounts[u]++;
   }
   const registers = new Map<VReg, Register>();
-  if (!enabled) return { registers, constants, used: [], useCounts };
+  const from = new Int32Array(f.vregCount).fill(0x7fffffff), to = new Int32Array(f.vregCount).fill(-1);
 
-  // ---- positions: block b spans [start[b], end[b]]; instruction k of the function at 2k+1 ----
+  // ---- positions: block b spans [start[b], end[b]]; instruction k of the block at start + 2k + 1 ----
   const start: number[] = [], end: number[] = [];
   let position = 0;
   for (const b of f.blocks) {
@@ -58,6 +93,7 @@ export function allocateRegisters(f: IrFunction, enabled = true): Allocation {
     position += 2 * b.instrs.length + 2; // each instruction, then the terminator
     end.push(position - 1);
   }
+  if (!enabled) return { registers, constants, used: [], useCounts, from, to, blockStart: start };
 
   // ---- liveness (backward dataflow over blocks) ----
   const n = f.blocks.length;
@@ -86,51 +122,63 @@ export function allocateRegisters(f: IrFunction, enabled = true): Allocation {
     }
   }
 
-  // ---- intervals ----
-  const from = new Int32Array(f.vregCount).fill(0x7fffffff), to = new Int32Array(f.vregCount).fill(-1);
+  // ---- intervals, spill weights (10^depth per read or write) and copy partners ----
+  const depth = loopDepths(f);
+  const weight = new Float64Array(f.vregCount);
+  const partners: VReg[][] = Array.from({ length: f.vregCount }, () => []);
   const touch = (v: VReg, p: number) => { if (p < from[v]) from[v] = p; if (p > to[v]) to[v] = p; };
   for (let p = 0; p < f.params; p++) touch(p, -1); // parameters arrive on entry
   f.blocks.forEach((b, bi) => {
+    const w = Math.pow(10, Math.min(depth[bi], 6));
     for (const v of liveIn[bi]) touch(v, start[bi]);
     for (const v of liveOut[bi]) touch(v, end[bi]);
     let p = start[bi] + 1;
     for (const i of b.instrs) {
-      for (const u of usedRegisters(i)) touch(u, p);
+      for (const u of usedRegisters(i)) { touch(u, p); weight[u] += w; }
       const d = definedRegister(i);
-      if (d !== null) touch(d, p + 1);
+      if (d !== null) { touch(d, p + 1); weight[d] += w; }
+      if (i.op === 'copy') { partners[i.dst].push(i.src); partners[i.src].push(i.dst); }
       p += 2;
     }
-    for (const u of terminatorUses(b.term)) touch(u, p);
+    for (const u of terminatorUses(b.term)) { touch(u, p); weight[u] += w; }
   });
+
+  if (!scan) return { registers, constants, used: [], useCounts, from, to, blockStart: start };
 
   // ---- linear scan: the candidates are vregs with a lifetime that are not constants ----
   const candidates: VReg[] = [];
   for (let v = 0; v < f.vregCount; v++) if (to[v] >= 0 && !constants.has(v)) candidates.push(v);
   candidates.sort((a, b) => from[a] - from[b] || a - b);
   const active: VReg[] = []; // sorted by increasing end
-  const free: Register[] = [...ALLOCATABLE];
+  const free = new Set<Register>(ALLOCATABLE);
   const usedSet = new Set<Register>();
-  // A vreg read more often is worth more; spill the active interval that ends last (ties: the cheaper one).
+  const allowed = (v: VReg, r: Register): boolean => !forbidden.get(v)?.has(r);
+  const assign = (v: VReg, r: Register) => { registers.set(v, r); usedSet.add(r); free.delete(r); insertByEnd(active, v, to); };
   for (const v of candidates) {
-    while (active.length && to[active[0]] < from[v]) free.push(registers.get(active.shift()!)!);
-    if (free.length) {
-      const r = free.shift()!;
-      registers.set(v, r);
-      usedSet.add(r);
-      insertByEnd(active, v, to);
-      continue;
+    while (active.length && to[active[0]] < from[v]) free.add(registers.get(active.shift()!)!);
+    // a copy partner's register first (coalescing), then the first allowed free register
+    let choice: Register | undefined;
+    for (const p of partners[v]) {
+      const r = registers.get(p);
+      if (r !== undefined && free.has(r) && allowed(v, r)) { choice = r; break; }
     }
-    const last = active[active.length - 1];
-    if (to[last] > to[v] && useCounts[last] <= useCounts[v] * 2) {
-      const r = registers.get(last)!;
-      registers.delete(last);
-      active.pop();
-      registers.set(v, r);
-      insertByEnd(active, v, to);
+    if (choice === undefined) for (const r of ALLOCATABLE) if (free.has(r) && allowed(v, r)) { choice = r; break; }
+    if (choice !== undefined) { assign(v, choice); continue; }
+    // no register: the cheapest of v and the active intervals whose register v may take goes to memory
+    // (cost: weight per position covered, so a long interval read rarely gives way to a short busy one)
+    const cost = (x: VReg) => weight[x] / (to[x] - from[x] + 1);
+    let victim = -1, cheapest = cost(v);
+    for (const a of active) {
+      if (allowed(v, registers.get(a)!) && cost(a) < cheapest) { cheapest = cost(a); victim = a; }
     }
+    if (victim < 0) continue;
+    const r = registers.get(victim)!;
+    registers.delete(victim);
+    active.splice(active.indexOf(victim), 1);
+    assign(v, r);
   }
-  const used = ALLOCATABLE.filter(r => usedSet.has(r));
-  return { registers, constants, used, useCounts };
+  const used = CALLEE_SAVED.filter(r => usedSet.has(r));
+  return { registers, constants, used, useCounts, from, to, blockStart: start };
 }
 
 function insertByEnd(active: VReg[], v: VReg, to: Int32Array): void {
