@@ -28,15 +28,20 @@ export const LINUX_PEER_MODULES = ['virtio_pci', 'virtio_net'];
 export const PAGE_BYTES = 2048;
 
 /**
- * The page the benchmark fetches, exactly PAGE_BYTES long, naming its server (a VM id, or "linux").
- * It follows guest-src/apps/httpd.ts's page (bench/web.ts checks only the length of the body).
+ * The page the benchmark fetches, exactly PAGE_BYTES long, laid out like guest-src/apps/httpd.ts's
+ * (title, `<h1>NAME</h1>`, a line saying who served it, a comment padding it with lines of dots).
  */
-export function webPage(name: string): string {
-  const head = `<!DOCTYPE html>\n<html><head><title>Denali/TS ${name}</title></head><body>\n<h1>Denali/TS web server ${name}</h1>\n<p>`;
-  const tail = '</p>\n</body></html>\n';
-  const fill = PAGE_BYTES - head.length - tail.length;
-  return head + 'x'.repeat(Math.max(0, fill)) + tail;
+export function webPage(name: string, servedBy: string): string {
+  const head = `<!DOCTYPE html>\n<html><head><title>${name}</title></head>\n<body><h1>${name}</h1>\n<p>Served by ${servedBy}.</p>\n<!--`;
+  const tail = '--></body></html>\n';
+  let page = head;
+  while (page.length < PAGE_BYTES - tail.length) page += page.length % 64 === 63 ? '\n' : '.';
+  return page + tail;
 }
+
+/** The peer's page: named "Linux peer" where a VM's names the VM. */
+export const LINUX_PEER_NAME = 'Linux peer';
+export const linuxPeerPage = () => webPage(LINUX_PEER_NAME, 'busybox httpd on Linux (the peer of the Denali/TS web-server VMs)');
 
 // ---- cpio, "new ASCII" (newc) format: the kernel's initramfs format (Documentation/driver-api/early-userspace/buffer-format.rst)
 
@@ -221,7 +226,7 @@ export interface LinuxPeer {
  * they came from; delete the directory to rebuild). `page` is what /www/index.html holds: a rebuild of
  * the initramfs alone happens when it changes. Needs apt-get, dpkg-deb and, once, the package mirror.
  */
-export function prepareLinuxPeer(page = webPage('linux'), log: (line: string) => void = () => {}): LinuxPeer {
+export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => void = () => {}): LinuxPeer {
   const dir = LINUX_PEER_DIR;
   const recordPath = join(dir, 'peer.json');
   const kernel = join(dir, 'vmlinuz'), initrd = join(dir, 'initramfs.cpio.gz'), pagePath = join(dir, 'index.html');
