@@ -12,8 +12,8 @@
 // its copy, so the guest cannot change it afterwards — and that buffer is what the receiving VM's
 // queue or the NIC's transmit ring holds. A frame from the wire is queued in the very buffer the NIC
 // wrote. netReceive then copies the frame into the VM's memory: the one copy isolation requires.
-// At most NET_QUEUE_LIMIT frames wait per VM: a VM sender then gets EAGAIN, a wire frame is dropped
-// (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
+// At most NET_QUEUE_LIMIT frames wait per VM (fewer, NET_QUEUE_FAIR_SHARE, while the buffer pool runs
+// low): a VM sender then gets EAGAIN, a wire frame is dropped (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
 // References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
 // bytes without FCS); IEEE 802-2014 §8.2 (bit 0 of the first address byte: group address);
 // RFC 826 (ARP: htype, ptype, hlen, plen, oper, sha, spa, tha, tpa); RFC 791 §3.1 (IPv4 header:
@@ -23,7 +23,7 @@ import { Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, byteSwap32, VM_ENDED, 
 import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
-  netBufferInit, netBufferAlloc, netBufferFree, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
+  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
   NET_BUFFER_ORIGIN, NET_ORIGIN_VM, NET_ORIGIN_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
@@ -31,7 +31,13 @@ import { nicSetReceiveHandler, virtioNetTransmit, nicBenchDriver, nicBenchSwitch
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
-export const NET_QUEUE_LIMIT: u32 = 16;
+export const NET_QUEUE_LIMIT: u32 = 64;
+/**
+ * The pool's share: once fewer than NET_POOL_RESERVE buffers are free, a VM that already has
+ * NET_QUEUE_FAIR_SHARE frames waiting gets no more, so VMs that do not read cannot starve the rest.
+ */
+export const NET_POOL_RESERVE: u32 = 192;
+export const NET_QUEUE_FAIR_SHARE: u32 = 8;
 
 // Hypercall results (docs/virtual-architecture.md).
 export const NET_OK = 0;
@@ -147,6 +153,7 @@ function sourceAllowed(vm: Vm, id: u32, frame: u32, length: u32): bool {
 function enqueue(target: u32, buffer: u32, length: u32): bool {
   const receiver = vmAt(target);
   if (receiver.netCount >= NET_QUEUE_LIMIT) return false;
+  if (receiver.netCount >= NET_QUEUE_FAIR_SHARE && netBufferFreeCount() < NET_POOL_RESERVE) return false;
   store32(buffer + NET_BUFFER_NEXT, 0);
   if (receiver.netTail === 0) receiver.netHead = buffer; else store32(receiver.netTail + NET_BUFFER_NEXT, buffer);
   receiver.netTail = buffer;
