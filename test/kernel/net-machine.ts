@@ -127,3 +127,40 @@ export function switchCounters(out: string): Record<string, number> {
   const line = [...out.matchAll(/^switch: .*$/gm)].pop()?.[0] ?? "";
   return Object.fromEntries([...line.matchAll(/([a-z][a-z -]*?) (\d+)/g)].map((m) => [m[1].replace(/^.*: /, "").trim(), Number(m[2])]));
 }
+
+/** The client: connects, sends BYTES pseudo-random bytes then FIN, reads until the server's FIN; prints JSON. */
+const ECHO_CLIENT = `
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+const [host, port, size, seed] = process.argv.slice(2);
+const data = Buffer.alloc(Number(size));
+let x = Number(seed) >>> 0 || 1;
+for (let i = 0; i < data.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; data[i] = x & 255; }
+const started = Date.now();
+const chunks = [];
+let received = 0;
+const socket = net.connect({ host, port: Number(port) }, () => socket.end(data));
+socket.on('data', (d) => { chunks.push(d); received += d.length; });
+socket.setTimeout(100000, () => { console.error('client: no progress for 100 s, received ' + received); process.exit(3); });
+socket.on('error', (e) => { console.error('client: ' + e.message + ', received ' + received); process.exit(2); });
+socket.on('close', () => {
+  const back = Buffer.concat(chunks);
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
+  console.log(JSON.stringify({ sent: sha(data), received: sha(back), bytesSent: data.length, bytesReceived: back.length, ms: Date.now() - started }));
+});
+`;
+
+/** Writes the echo client (a Node script) into `dir`; its path. */
+export function writeEchoClient(dir: string): string {
+  const path = join(dir, "echo-client.mjs");
+  writeFileSync(path, ECHO_CLIENT);
+  return path;
+}
+
+export interface EchoResult { sent: string; received: string; bytesSent: number; bytesReceived: number; ms: number }
+
+/** Runs the echo client in the namespace: `bytes` (xorshift32 from `seed`) to ip:port and back. */
+export function echoTransfer(ns: TapNamespace, client: string, ip: string, port: number, bytes: number, seed: number): EchoResult {
+  const out = inNamespace(ns, [process.execPath, client, ip, String(port), String(bytes), String(seed)], 150_000);
+  return JSON.parse(out.trim().split("\n").pop()!) as EchoResult;
+}

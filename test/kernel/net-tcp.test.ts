@@ -9,38 +9,17 @@
 // kernel. Needs root (CI runs as root); skipped with the reason otherwise.
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
-import { tapMissing, tapNamespace, startMachine, buildVms, inNamespace, vmNetCounters, type Machine } from "./net-machine.ts";
+import { tapMissing, tapNamespace, startMachine, buildVms, inNamespace, vmNetCounters, writeEchoClient, echoTransfer, type Machine } from "./net-machine.ts";
 import type { TapNamespace } from "../../tools/net.ts";
 
 const VM_IP = "198.18.0.2";
 const PORT = 7;
 const BYTES = 1 << 20;
 
-/** The client: connects, sends BYTES pseudo-random bytes then FIN, reads until the server's FIN; prints JSON. */
-const CLIENT = `
-import net from 'node:net';
-import { createHash } from 'node:crypto';
-const [host, port, size, seed] = process.argv.slice(2);
-const data = Buffer.alloc(Number(size));
-let x = Number(seed) >>> 0 || 1;
-for (let i = 0; i < data.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; data[i] = x & 255; }
-const started = Date.now();
-const chunks = [];
-let received = 0;
-const socket = net.connect({ host, port: Number(port) }, () => socket.end(data));
-socket.on('data', (d) => { chunks.push(d); received += d.length; });
-socket.setTimeout(100000, () => { console.error('client: no progress for 100 s, received ' + received); process.exit(3); });
-socket.on('error', (e) => { console.error('client: ' + e.message + ', received ' + received); process.exit(2); });
-socket.on('close', () => {
-  const back = Buffer.concat(chunks);
-  const sha = (b) => createHash('sha256').update(b).digest('hex');
-  console.log(JSON.stringify({ sent: sha(data), received: sha(back), bytesSent: data.length, bytesReceived: back.length, ms: Date.now() - started }));
-});
-`;
 
 const why = tapMissing();
 const noIptables = spawnSync("iptables", ["--version"]).status !== 0 ? "no `iptables` command (Debian iptables)" : null;
@@ -57,8 +36,7 @@ if (why) {
   test.before(async () => {
     kernel = buildKernelInTemp(false);
     dir = mkdtempSync(join(tmpdir(), "denali-net-tcp-"));
-    client = join(dir, "client.mjs");
-    writeFileSync(client, CLIENT);
+    client = writeEchoClient(dir);
     const modules = buildVms(dir, "echo", [{ image: "guest-src/apps/echo.ts", count: 1, memoryKiB: 512, argument: PORT, ipBase: VM_IP }]);
     ns = tapNamespace("tcp");
     machine = await startMachine({ kernel: kernel.elf, modules, namespace: ns });
@@ -72,10 +50,7 @@ if (why) {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function transfer(seed: number) {
-    const out = inNamespace(ns!, [process.execPath, client, VM_IP, String(PORT), String(BYTES), String(seed)], 150_000);
-    return JSON.parse(out.trim().split("\n").pop()!) as { sent: string; received: string; bytesSent: number; bytesReceived: number; ms: number };
-  }
+  const transfer = (seed: number) => echoTransfer(ns!, client, VM_IP, PORT, BYTES, seed);
 
   test.serial("1 MB sent to the echo VM comes back byte for byte (SHA-256 of both directions)", (t) => {
     const r = transfer(1);
