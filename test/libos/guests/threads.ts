@@ -62,3 +62,30 @@ export function testMain(magic: u32, bootInfo: u32): void {
   write("threads "); print(threadCount());
   threadsRun();
 }
+
+// ---- udpEchoMain: a UDP echo server with two threads on one blocking socket -------------------------------
+import { socketUdpOpen, socketUdpReceive, socketUdpSend, socketUdpSource, socketUdpSourcePort, SOCKET_TIMEOUT } from "../../../guest-src/libos/sockets.ts";
+
+let udpSocket: i32 = 0;
+const datagram = new Uint8Array(1472);
+
+function udpEchoWorker(arg: u32): void {
+  while (true) {
+    const n = socketUdpReceive(udpSocket, datagram, 0, 1472, 50000);
+    if (n === SOCKET_TIMEOUT) { write("t"); write(threadSelf()); print(" idle 50 ms"); continue; }
+    write("t"); write(threadSelf()); write(" echoes "); write(n); write(" bytes to port "); print(socketUdpSourcePort());
+    socketUdpSend(udpSocket, socketUdpSource(), socketUdpSourcePort(), datagram, 0, n);
+  }
+}
+
+export function udpEchoMain(magic: u32, bootInfo: u32): void {
+  bootInit(GUEST_MAGIC, bootInfo);
+  enableInterrupts();
+  stackInitFromBoot();
+  threadsInit();
+  udpSocket = socketUdpOpen(7);
+  threadCreate(udpEchoWorker, 0);
+  threadCreate(udpEchoWorker, 0);
+  print("udp echo up");
+  threadsRun();
+}
