@@ -1,6 +1,7 @@
 # Denali/TS. The two commands a newcomer needs:
-#   make run    set up, build the kernel image and ISO, boot it in QEMU with the demo VMs of
-#               manifests/demo.json (serial console here; ends by itself with the VMs' summary)
+#   make run    set up, build the kernel image and ISO, boot it in QEMU with the 16 web-server VMs
+#               of manifests/web.json on QEMU user networking: curl http://localhost:8080/ reaches
+#               VM 0 (8081 VM 1, ...). Serves until Ctrl-C (or `stop` typed on the console).
 #   make test   set up, then every test (compiler, interpreter, x86 back end, corpus, kernel boots)
 .PHONY: setup image run test bench clean usb
 
@@ -11,7 +12,7 @@ image: setup
 	npm run build:image
 
 run: image
-	node tools/denali.mjs boot --manifest manifests/demo.json
+	node tools/denali.mjs boot --manifest manifests/web.json --net user
 
 test: setup
 	@bash tools/test-summary.sh

@@ -40,6 +40,9 @@ export const INTRINSICS = {
   loadSegments: { args: 2, result: false },      // (codeSelector, dataSelector): reload cs by a far return, ds es fs gs ss
   divideUnchecked: { args: 2, result: true },    // unsigned div without the zero check: #DE on zero (fault tests)
   hypercall: { args: 5, result: true },          // (number, a, b, c, d): int 0x80 with eax, ebx, ecx, edx, esi; result eax
+  // threads (docs/calling-convention.md "Contexts"): a context is a handle word, on x86 its saved esp
+  contextSwitch: { args: 2, result: false },     // (saveAt, resume): store this context's handle at saveAt, resume `resume`
+  contextCreate: { args: 4, result: true },      // (stackBase, stackSize, entry, arg) -> a handle that starts entry(arg)
 } as const;
 
 /** The vector of the hypercall trap (docs/virtual-architecture.md). */

@@ -118,6 +118,20 @@ export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return mac
  */
 export function hypercall(_number: u32, _a: u32, _b: u32, _c: u32, _d: u32): i32 { return machineOnly("hypercall"); }
 
+// ---- contexts: the building block of threads (compiled code and the interpreter only) ----------------
+/**
+ * Suspends the running context, storing its handle (a word; on x86 its stack pointer) at `saveAt`,
+ * and resumes the context whose handle is `resume` (one saved by contextSwitch or made by
+ * contextCreate). Returns when some context switches back to the saved handle. Callee-saved registers
+ * survive; the compiler treats it as a call.
+ */
+export function contextSwitch(_saveAt: u32, _resume: u32): void { machineOnly("contextSwitch"); }
+/**
+ * A handle that, when resumed, calls `entry(arg)` on the stack `stackBase .. stackBase + stackSize`
+ * (writes its first words at the top). `entry` (a functionAddress) must never return.
+ */
+export function contextCreate(_stackBase: u32, _stackSize: u32, _entry: u32, _arg: u32): u32 { return machineOnly("contextCreate"); }
+
 // ---- linking and interrupts (compiled code only) ----------------------------------------------------
 /** Addresses the linker fixes: the image's bounds, the boot stack, the embedded symbol table. */
 export function linkerAddress(_name: "imageStart" | "imageEnd" | "stackBottom" | "stackTop" | "symbolTable"): u32 { return machineOnly("linkerAddress"); }

@@ -26,7 +26,7 @@ import { exceptionName, VECTOR_PAGE_FAULT } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
-import { virtioNetReport } from "./virtio-net.ts";
+import { virtioNetReport, nicPresent } from "./virtio-net.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 export const QUANTUM_TICKS: u32 = 10;
@@ -164,8 +164,9 @@ function switchIn(): u32 {
   const index = dequeue();
   if (index === VM_NONE) {
     if (liveCount === 0) finish("every VM has ended");
-    // Every live VM idles and no timer can wake one: nothing will ever run again.
-    if (timerPendingCount() === 0) finish("every VM is idle with nothing to wake it");
+    // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
+    // card is up, whose next frame can wake a server VM: then the kernel idles until it comes.
+    if (timerPendingCount() === 0 && !nicPresent()) finish("every VM is idle with nothing to wake it");
     return idleFrame;
   }
   const vm = vmAt(u32(index));
@@ -246,12 +247,21 @@ export function vmKiloCycles(vm: Vm): u32 {
   return divideWide(vm.cyclesHigh, vm.cyclesLow, 1000);
 }
 
+/** The console's `stop` command while VMs run: the summary, then QEMU exits with status 0. */
+export function schedulerStop(): void { finish("stopped from the console"); }
+
 /** The summary, then QEMU exits with status 0 (isa-debug-exit). */
 function finish(why: string): void {
-  const count = vmCount();
   consoleWriteString("vms done: ");
   consoleWriteString(why);
   consoleNewLine();
+  schedulerReport();
+  exitMachine(EXIT_SUCCESS);
+}
+
+/** Per-VM CPU, switches and end reasons, the totals, the switch's and the NIC's counters (`vms`). */
+export function schedulerReport(): void {
+  const count = vmCount();
   let exited: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     const vm = vmAt(u32(i));
@@ -283,6 +293,5 @@ function finish(why: string): void {
   consoleNewLine();
   switchReport();
   virtioNetReport();
-  exitMachine(EXIT_SUCCESS);
 }
 

@@ -3,6 +3,9 @@
 // moves received bytes into a ring buffer; the shell loop, in kmain's context, sleeps with hlt while
 // the buffer is empty, echoes, edits the line and runs a command at the end of a line.
 // Commands: help, mem, clock, irq, exit.
+// While VMs run, the same console is a monitor (shellMonitor): a line typed on COM1 runs in the IRQ
+// handler itself (every command is short), without echo or prompt (VM output shares the line), and
+// adds vms (the per-VM summary), net (switch and NIC counters) and stop (the summary, then exit).
 // Invariant: the ring buffer's `written` is advanced only by the IRQ handler and `read` only by the
 // shell loop; both are free-running counters (their difference is the number of bytes waiting).
 import { bool, i32, u8, u32, hlt } from "dsl";
@@ -41,6 +44,27 @@ function serialInterrupt(irqLine: u32): void {
   }
 }
 
+function nothing(): void {}
+let monitor = false;
+let monitorVms: () => void = nothing;
+let monitorNet: () => void = nothing;
+let monitorStop: () => void = nothing;
+
+/** Makes COM1 a monitor while VMs run (scheduler.ts hands in the three VM commands). */
+export function shellMonitor(vms: () => void, net: () => void, stop: () => void): void {
+  monitor = true;
+  monitorVms = vms;
+  monitorNet = net;
+  monitorStop = stop;
+  irqRegister(IRQ_COM1, monitorInterrupt);
+  serialEnableReceiveInterrupt();
+}
+
+/** IRQ 4 in monitor mode: each byte is handled at once. */
+function monitorInterrupt(irqLine: u32): void {
+  for (let byte = serialReadByte(); byte >= 0; byte = serialReadByte()) acceptByte(u8(byte));
+}
+
 /** The shell loop; never returns (`exit` leaves the machine). Interrupts must be enabled. */
 export function shellRun(): void {
   irqRegister(IRQ_COM1, serialInterrupt);
@@ -60,19 +84,19 @@ function prompt(): void { consoleWriteString("> "); }
 
 function acceptByte(byte: u8): void {
   if (byte === ASCII_CARRIAGE_RETURN || byte === ASCII_NEWLINE) {
-    consoleNewLine();
+    if (!monitor) consoleNewLine();
     runCommand();
     lineLength = 0;
-    prompt();
+    if (!monitor) prompt();
   } else if (byte === ASCII_BACKSPACE || byte === ASCII_DELETE) {
     if (lineLength > 0) {
       lineLength--;
-      consoleWriteByte(ASCII_BACKSPACE); consoleWriteByte(ASCII_SPACE); consoleWriteByte(ASCII_BACKSPACE);
+      if (!monitor) { consoleWriteByte(ASCII_BACKSPACE); consoleWriteByte(ASCII_SPACE); consoleWriteByte(ASCII_BACKSPACE); }
     }
   } else if (byte >= ASCII_SPACE && byte <= ASCII_TILDE && lineLength < LINE_BYTES) {
     line[lineLength] = byte;
     lineLength++;
-    consoleWriteByte(byte);
+    if (!monitor) consoleWriteByte(byte);
   }
 }
 
@@ -92,6 +116,9 @@ function runCommand(): void {
   else if (lineIs("mem")) printMemoryStatistics();
   else if (lineIs("clock")) commandClock();
   else if (lineIs("irq")) commandIrq();
+  else if (monitor && lineIs("vms")) monitorVms();
+  else if (monitor && lineIs("net")) monitorNet();
+  else if (monitor && (lineIs("stop") || lineIs("exit"))) monitorStop();
   else if (lineIs("exit")) exitMachine(EXIT_SUCCESS);
   else {
     consoleWriteString("unknown command: ");
@@ -106,7 +133,13 @@ function commandHelp(): void {
   consoleWriteString("mem    frames, paging and kernel allocator statistics"); consoleNewLine();
   consoleWriteString("clock  uptime, PIT ticks, TSC rate, timers"); consoleNewLine();
   consoleWriteString("irq    interrupt counts per line"); consoleNewLine();
-  consoleWriteString("exit   stop the machine"); consoleNewLine();
+  if (monitor) {
+    consoleWriteString("vms    per-VM CPU, switches, packets and bytes"); consoleNewLine();
+    consoleWriteString("net    switch and network card counters"); consoleNewLine();
+    consoleWriteString("stop   the summary, then stop the machine (also: exit)"); consoleNewLine();
+  } else {
+    consoleWriteString("exit   stop the machine"); consoleNewLine();
+  }
 }
 
 function commandClock(): void {

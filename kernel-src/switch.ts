@@ -7,13 +7,19 @@
 //     VM's IP goes to that VM alone; anything else goes out on the wire (or is dropped without a NIC).
 //   - from the wire: a frame for a VM's MAC goes to that VM; a broadcast ARP request for a VM's IP
 //     goes to that VM alone (never to every VM: at 10,000 VMs that would wake each one); every other
-//     frame (other broadcasts, multicast, unknown MACs) is dropped and counted.
+//     frame (other broadcasts, multicast, unknown MACs) is dropped and counted. A wire frame that
+//     claims to come from a VM — a VM's MAC as its source (or as an ARP sender), a VM's IP as its
+//     IPv4 source or ARP sender address — is spoofed (the VMs live behind this switch, never on the
+//     wire): dropped and counted (droppedWireSpoofed), so the host side cannot poison a VM's ARP cache with
+//     another VM's address.
+//   - a VM's frame for the wire when the NIC's transmit ring is full: netSend returns EAGAIN (the
+//     frame is not taken; the guest tries again), never a silent drop.
 // Copies: a frame from a VM is copied once, into a network buffer (netbuf.ts) — the kernel decides on
 // its copy, so the guest cannot change it afterwards — and that buffer is what the receiving VM's
 // queue or the NIC's transmit ring holds. A frame from the wire is queued in the very buffer the NIC
 // wrote. netReceive then copies the frame into the VM's memory: the one copy isolation requires.
-// At most NET_QUEUE_LIMIT frames wait per VM: a VM sender then gets EAGAIN, a wire frame is dropped
-// (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
+// At most NET_QUEUE_LIMIT frames wait per VM (fewer, NET_QUEUE_FAIR_SHARE, while the buffer pool runs
+// low): a VM sender then gets EAGAIN, a wire frame is dropped (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
 // References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
 // bytes without FCS); IEEE 802-2014 §8.2 (bit 0 of the first address byte: group address);
 // RFC 826 (ARP: htype, ptype, hlen, plen, oper, sha, spa, tha, tpa); RFC 791 §3.1 (IPv4 header:
@@ -23,15 +29,21 @@ import { Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, byteSwap32, VM_ENDED, 
 import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
-  netBufferInit, netBufferAlloc, netBufferFree, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
+  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
   NET_BUFFER_ORIGIN, NET_ORIGIN_VM, NET_ORIGIN_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
-import { nicSetReceiveHandler, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength } from "./virtio-net.ts";
+import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength } from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
-export const NET_QUEUE_LIMIT: u32 = 16;
+export const NET_QUEUE_LIMIT: u32 = 64;
+/**
+ * The pool's share: once fewer than NET_POOL_RESERVE buffers are free, a VM that already has
+ * NET_QUEUE_FAIR_SHARE frames waiting gets no more, so VMs that do not read cannot starve the rest.
+ */
+export const NET_POOL_RESERVE: u32 = 192;
+export const NET_QUEUE_FAIR_SHARE: u32 = 8;
 
 // Hypercall results (docs/virtual-architecture.md).
 export const NET_OK = 0;
@@ -71,10 +83,12 @@ let vmToWire: u32 = 0;
 let wireToVm: u32 = 0;
 let arpDirected: u32 = 0;                     // ARP requests delivered to one VM instead of broadcast
 let droppedSpoofed: u32 = 0;
-let droppedNoRoute: u32 = 0;                  // from a VM: not a VM's and no NIC (or the NIC ring was full)
+let droppedNoRoute: u32 = 0;                  // from a VM: for the wire without a NIC, or for an ended VM
 let droppedWire: u32 = 0;                     // from the wire: not for a VM (multicast, broadcast, other MACs)
 let droppedQueueFull: u32 = 0;
 let droppedNoBuffer: u32 = 0;
+let droppedWireSpoofed: u32 = 0;              // from the wire: a VM's MAC or IP as the source
+let transmitRingFull: u32 = 0;                // from a VM: EAGAIN, the NIC's transmit ring was full
 
 // `bench net` (with `bench` on the command line): receive-path costs in instructions under -icount of
 // the last frame from the wire — driver and switch (virtio-net.ts), the copy into the VM (here).
@@ -84,6 +98,7 @@ let benchCopyLength: u32 = 0;
 export function switchSetBench(enabled: bool): void { benchEnabled = enabled; }
 
 export function switchDroppedSpoofed(): u32 { return droppedSpoofed; }
+export function switchDroppedWireSpoofed(): u32 { return droppedWireSpoofed; }
 
 /** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
 export function switchInit(): void {
@@ -143,10 +158,23 @@ function sourceAllowed(vm: Vm, id: u32, frame: u32, length: u32): bool {
   return type !== ETHERTYPE_IPV6 && type !== ETHERTYPE_VLAN && type !== ETHERTYPE_QINQ && type !== ETHERTYPE_VLAN_OLD;
 }
 
+/**
+ * True when a frame from the wire claims to come from one of our VMs (a VM's MAC as the Ethernet or
+ * ARP sender, a VM's IP as the IPv4 source or ARP sender): no VM is on the wire, so it is spoofed.
+ */
+function claimsVm(frame: u32, length: u32): bool {
+  if (vmOfMac(frame + ETHERNET_SOURCE) !== NO_VM) return true;
+  const type = etherType(frame);
+  if (type === ETHERTYPE_IPV4) return length >= IPV4_MINIMUM_FRAME && vmOfIp(load32(frame + IPV4_SOURCE)) !== NO_VM;
+  if (type === ETHERTYPE_ARP) return length >= ARP_FRAME && (vmOfMac(frame + ARP_SENDER_MAC) !== NO_VM || vmOfIp(load32(frame + ARP_SENDER_IP)) !== NO_VM);
+  return false;
+}
+
 /** Queues `buffer` on VM `target` and posts NET; false when its queue is full. */
 function enqueue(target: u32, buffer: u32, length: u32): bool {
   const receiver = vmAt(target);
   if (receiver.netCount >= NET_QUEUE_LIMIT) return false;
+  if (receiver.netCount >= NET_QUEUE_FAIR_SHARE && netBufferFreeCount() < NET_POOL_RESERVE) return false;
   store32(buffer + NET_BUFFER_NEXT, 0);
   if (receiver.netTail === 0) receiver.netHead = buffer; else store32(receiver.netTail + NET_BUFFER_NEXT, buffer);
   receiver.netTail = buffer;
@@ -187,6 +215,11 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
     vmToVm++;
   } else if (target === NO_VM && virtioNetTransmit(buffer, length)) {
     vmToWire++;
+  } else if (target === NO_VM && nicPresent()) {
+    // The transmit ring is full: the guest keeps its frame and tries again (EAGAIN), nothing is lost silently.
+    netBufferFree(buffer);
+    transmitRingFull++;
+    return NET_ERROR_AGAIN;
   } else {
     netBufferFree(buffer);
     droppedNoRoute++;
@@ -211,6 +244,7 @@ export function switchFromWire(buffer: u32, length: u32): bool {
     target = vmOfMac(frame + ETHERNET_DESTINATION);
   }
   if (target < 0) { droppedWire++; return false; }
+  if (claimsVm(frame, length)) { droppedWireSpoofed++; return false; }
   if (!enqueue(u32(target), buffer, length)) {
     vmAt(u32(target)).rxDropped++;
     droppedQueueFull++;
@@ -282,6 +316,10 @@ export function switchReport(): void {
   consoleWriteDecimal(droppedQueueFull);
   consoleWriteString(", no buffer ");
   consoleWriteDecimal(droppedNoBuffer);
+  consoleWriteString(", spoofed from wire ");
+  consoleWriteDecimal(droppedWireSpoofed);
+  consoleWriteString("; eagain: transmit ring full ");
+  consoleWriteDecimal(transmitRingFull);
   consoleNewLine();
   if (!benchEnabled || wireToVm === 0) return;
   benchLine("net-rx-driver", nicBenchDriver(), nicBenchLength());

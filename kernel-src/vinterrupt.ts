@@ -5,6 +5,7 @@
 // result when it is switched in (scheduler.ts). Nothing is cleared on delivery: the guest
 // acknowledges with hypercall 8. The alarm is one timer per VM on the kernel timer queue (timer.ts).
 import { i32, u32 } from "dsl";
+import { EAGAIN } from "../guest-src/runtime/hypercalls.ts";
 import { vmAt, VM_IDLE, VM_ENDED, VIRQ_TIMER, VIRQ_ALL } from "./vm.ts";
 import { schedulerWake, schedulerBlockCurrent } from "./scheduler.ts";
 import { Nanoseconds, clockRead, multiplyWide } from "./clock.ts";
@@ -13,7 +14,7 @@ import { timerStart, timerCancel } from "./timer.ts";
 const NANOSECONDS_PER_MICROSECOND: u32 = 1000;
 /** hypercall results shared with hypercall.ts. */
 export const VIRQ_OK = 0;
-export const VIRQ_ERROR_AGAIN = -3;   // EAGAIN: the timer queue is full
+export const VIRQ_ERROR_AGAIN = EAGAIN;   // the timer queue is full
 
 const deadline = new Nanoseconds();
 const product = new Nanoseconds();

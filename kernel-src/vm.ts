@@ -10,6 +10,8 @@
 // Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
 // VM owns its frame; a VM's save area holds its registers whenever it is not running (scheduler.ts).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
+import { INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_WAKEUP, INTERRUPT_ALL } from "../guest-src/runtime/hypercalls.ts";
+import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from "../guest-src/runtime/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
 import { netBufferFree } from "./netbuf.ts";
@@ -21,15 +23,15 @@ import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
 export const VM_LIMIT = 10240;
 export const VM_NONE = -1;
 
-/** eax at a VM's entry (docs/virtual-architecture.md "Boot"): "DNLI". */
-export const GUEST_MAGIC: u32 = 0x444e4c49;
-export const ABI_VERSION: u32 = 1;
+/** eax at a VM's entry (docs/virtual-architecture.md "Boot"): "DNLI" — the guest ABI's own constants. */
+export const GUEST_MAGIC: u32 = ABI_GUEST_MAGIC;
+export const ABI_VERSION: u32 = GUEST_ABI_VERSION;
 
-// Virtual interrupt bits (docs/virtual-architecture.md "Virtual interrupts").
-export const VIRQ_TIMER: u32 = 1 << 0;
-export const VIRQ_NET: u32 = 1 << 1;
-export const VIRQ_WAKEUP: u32 = 1 << 2;
-export const VIRQ_ALL: u32 = VIRQ_TIMER | VIRQ_NET | VIRQ_WAKEUP;
+// Virtual interrupt bits (docs/virtual-architecture.md "Virtual interrupts"), as the guest ABI defines them.
+export const VIRQ_TIMER: u32 = INTERRUPT_TIMER;
+export const VIRQ_NET: u32 = INTERRUPT_NET;
+export const VIRQ_WAKEUP: u32 = INTERRUPT_WAKEUP;
+export const VIRQ_ALL: u32 = INTERRUPT_ALL;
 
 // States.
 export const VM_FREE = 0;

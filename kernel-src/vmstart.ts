@@ -6,7 +6,10 @@ import { bool, u32, rdtsc } from "dsl";
 import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, VM_CREATE_OK, VM_LIMIT, byteSwap32 } from "./vm.ts";
-import { schedulerInit, schedulerAdd, schedulerRun } from "./scheduler.ts";
+import { schedulerInit, schedulerAdd, schedulerRun, schedulerReport, schedulerStop } from "./scheduler.ts";
+import { shellMonitor } from "./shell.ts";
+import { switchReport } from "./switch.ts";
+import { virtioNetReport } from "./virtio-net.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT } from "./frames.ts";
@@ -83,4 +86,10 @@ export function vmsStart(bench: bool): bool {
   return count !== 0;
 }
 
-export function vmsRun(): void { schedulerRun(); }
+function netReport(): void { switchReport(); virtioNetReport(); }
+
+/** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
+export function vmsRun(): void {
+  shellMonitor(schedulerReport, netReport, schedulerStop);
+  schedulerRun();
+}

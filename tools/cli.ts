@@ -9,7 +9,8 @@ import { compile } from '../compiler/pipeline.ts';
 import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
-import { runQemu, parseProgramSerial, userNetArgs, tapNetArgs } from './qemu.ts';
+import { runQemu, parseProgramSerial, userNetArgs, tapNetArgs, sendConsole } from './qemu.ts';
+import { createInterface, type Interface } from 'node:readline';
 import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
 import { formatIp } from './manifest.ts';
 import { runBochs } from './bochs.ts';
@@ -29,7 +30,8 @@ usage:
                                              exits with main() & 255 (2: compile errors, 101: trap/panic)
   denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
                                              boot images/denali.elf (or the ISO) with the serial console here;
-                                             with a manifest, its VMs (modules: the manifest, then the images)
+                                             with a manifest, its VMs (modules: the manifest, then the images);
+                                             --timeout 0: until stopped (the default with --net)
        [--net user|tap|none] [--host-port N] a virtio-net card: user = QEMU user networking, 127.0.0.1:N+i
                                              (default 8080) -> VM i port 80 for VMs in 10.0.2.0/24;
                                              tap (root) = a namespace of its own, tap at 198.18.0.1/15
@@ -52,7 +54,8 @@ const manifestOption = z.string({ message: '--manifest needs a FILE' }).min(1, {
 const BuildOptions = z.object({ optimize: optimizeFlag, iso: z.boolean().default(true), manifest: manifestOption });
 const BootOptions = z.object({
   medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
-  timeout: z.coerce.number().int().positive().max(3600).default(30),
+  /** Seconds; 0 = until interrupted. Default: 30, or 0 with --net (servers keep serving). */
+  timeout: z.coerce.number().int().min(0).max(86400).optional(),
   memory: z.coerce.number().int().min(16).max(3072).default(128),
   manifest: manifestOption,
   net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).default('none'),
@@ -188,11 +191,12 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   const initrd = o.manifest ? buildVms(o.manifest, 2).modules : undefined;
   if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
+  const timeout = o.timeout ?? 30;
   const r = o.medium === 'bochs'
-    ? await runBochs(iso, { timeoutMs: o.timeout * 1000 })
-    : await runQemu(o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, icount: true });
+    ? await runBochs(iso, { timeoutMs: timeout * 1000 })
+    : await runQemu(o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: timeout * 1000, memoryMiB: o.memory, icount: true });
   process.stdout.write(r.serial);
-  if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
+  if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);
   return r.debugExit ?? (r.timedOut ? 124 : 0);
 }
 
@@ -218,6 +222,7 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const addresses = vms ? vmAddresses(vms.groups) : [];
   let extraArgs: string[], prefix: string[] | undefined, namespace: TapNamespace | undefined;
+  let consoleDir: string | undefined, lines: Interface | undefined;
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => { interrupted = signal; controller.abort(); };
@@ -237,14 +242,24 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
       prefix = namespace.exec;
     }
     const medium = o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
-    const r = await runQemu(medium, { timeoutMs: o.timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal });
-    process.stdout.write(r.serial);
+    // The console is live: COM1's output as it comes, and lines typed here go to the kernel's monitor
+    // (vms, net, stop: kernel-src/shell.ts).
+    consoleDir = mkdtempSync(join(tmpdir(), 'denali-console-'));
+    const consoleSocket = join(consoleDir, 'com1.sock');
+    if (addresses.length) console.log('console: type vms, net or stop (the summary, then exit); Ctrl-C stops at once');
+    lines = createInterface({ input: process.stdin, terminal: false });
+    lines.on('line', line => { sendConsole(consoleSocket, line + '\n').catch(() => {}); });
+    const timeout = o.timeout ?? 0;
+    const r = await runQemu(medium, { timeoutMs: timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal, consoleSocket, onOutput: text => process.stdout.write(text) });
     if (r.status !== 0 && r.status !== null && r.debugExit === null && !r.serial) process.stderr.write(r.stderr);
     if (interrupted) { console.error(`\n[denali boot: stopped by ${interrupted}]`); return 130; }
-    if (r.timedOut) console.error(`\n[denali boot: stopped after ${o.timeout} s]`);
+    if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);
     return r.debugExit ?? (r.timedOut ? 124 : 0);
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
+    lines?.close();
+    process.stdin.pause();
     namespace?.remove();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
 // Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,13 @@ export interface QemuOptions {
   prefix?: string[];
   /** Aborting kills QEMU; the run resolves as stopped (not timed out). */
   signal?: AbortSignal;
+  /**
+   * COM1 input as well: QEMU listens on this Unix socket (sendConsole writes to it) while still logging
+   * everything COM1 prints to the file. The kernel's console monitor reads commands (vms, net, stop).
+   */
+  consoleSocket?: string;
+  /** Called with COM1 output as it arrives (polled from the file every 100 ms), for a live console. */
+  onOutput?: (text: string) => void;
 }
 
 /** `-netdev user` with a virtio-net card; each forward maps 127.0.0.1:hostPort to guestIp:guestPort (TCP). */
@@ -34,7 +42,10 @@ export function tapNetArgs(device: string): string[] {
 
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
 export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial = 'stdio'): string[] {
-  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), '-serial', serial === 'stdio' ? 'stdio' : `file:${serial}`, '-display', 'none', '-monitor', 'none',
+  const com1 = serial === 'stdio' ? ['-serial', 'stdio']
+    : options.consoleSocket ? ['-chardev', `socket,id=com1,path=${options.consoleSocket},server=on,wait=off,logfile=${serial}`, '-serial', 'chardev:com1']
+    : ['-serial', `file:${serial}`];
+  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), ...com1, '-display', 'none', '-monitor', 'none',
     '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
   if ('kernel' in medium) {
     args.push('-kernel', medium.kernel);
@@ -65,9 +76,12 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
     const timer = setTimeout(() => {
       if (child.exitCode !== null || child.signalCode !== null) return; // it finished; 'close' is on its way
       timedOut = true; child.kill('SIGKILL');
-    }, options.timeoutMs ?? 30_000);
-    const poll = options.until ? setInterval(() => {
-      if (read().includes(options.until!)) { stoppedByUs = true; child.kill('SIGKILL'); }
+    }, options.timeoutMs === 0 ? 2 ** 31 - 1 : options.timeoutMs ?? 30_000);   // 0: no timeout (~24 days)
+    let shown = 0;
+    const poll = options.until || options.onOutput ? setInterval(() => {
+      const text = read();
+      if (options.onOutput && text.length > shown) { options.onOutput(text.slice(shown)); shown = text.length; }
+      if (options.until && text.includes(options.until)) { stoppedByUs = true; child.kill('SIGKILL'); }
     }, 100) : undefined;
     const abort = () => { stoppedByUs = true; child.kill('SIGKILL'); };
     if (options.signal?.aborted) abort(); else options.signal?.addEventListener('abort', abort, { once: true });
@@ -79,11 +93,20 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
       // kill found a zombie and QEMU's own exit status (not SIGKILL) shows it was no timeout.
       if (timedOut && signal !== 'SIGKILL') timedOut = false;
       const serial = read();
+      if (options.onOutput && serial.length > shown) options.onOutput(serial.slice(shown));
       rmSync(dir, { recursive: true, force: true });
       if (options.until && serial.includes(options.until)) stoppedByUs = true;
       const debugExit = status !== null && (status & 1) === 1 && !stoppedByUs ? status >> 1 : null;
       resolve({ serial, status, debugExit, timedOut: timedOut && !stoppedByUs, stderr: Buffer.concat(err).toString() });
     });
+  });
+}
+
+/** Writes `text` to COM1 of a QEMU started with `consoleSocket` (connects, writes, disconnects). */
+export function sendConsole(socketPath: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath, () => socket.end(text, () => resolve()));
+    socket.on('error', reject);
   });
 }
 

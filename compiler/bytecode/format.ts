@@ -6,9 +6,9 @@ import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) and 2. */
-export const READABLE_VERSIONS = [1, 2] as const;
+export const READABLE_VERSIONS = [1, 2, 3] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -66,6 +66,8 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
   "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill",
   // version 2
   "readFramePointer", "readFlags", "invalidOpcode", "loadSegments", "divideUnchecked", "hypercall",
+  // version 3
+  "contextSwitch", "contextCreate",
 ];
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");

@@ -131,6 +131,12 @@ const X_MEMORY_COPY = intrinsicId("memoryCopy"), X_MEMORY_FILL = intrinsicId("me
 const X_READ_FRAME_POINTER = intrinsicId("readFramePointer"), X_READ_FLAGS = intrinsicId("readFlags");
 const X_INVALID_OPCODE = intrinsicId("invalidOpcode"), X_DIVIDE_UNCHECKED = intrinsicId("divideUnchecked");
 const X_HYPERCALL = intrinsicId("hypercall");
+const X_CONTEXT_SWITCH = intrinsicId("contextSwitch");
+const X_CONTEXT_CREATE = intrinsicId("contextCreate");
+const THREAD_EXIT = -3;   // destination marker of a context's first frame: its entry must not return
+
+/** A suspended context (contextSwitch): the interpreter's own state of that thread, by handle. */
+interface SavedContext { pc: number; registerBase: number; framePointer: number; currentFunction: number; stackLimit: number; frames: Int32Array; registers: Int32Array }
 
 const hex32 = (x: number): string => "0x" + (x >>> 0).toString(16).padStart(8, "0");
 const alignUp = (x: number, align: number): number => Math.ceil(x / align) * align;
@@ -144,7 +150,11 @@ export class Machine {
   private readonly options: RunOptions;
   private readonly symbolAddresses = new Map<string, number>();
   private readonly functionIndices = new Map<string, number>();
-  private readonly stackLimit: number;
+  /** The lowest address the running context's stack may use (the main stack's, or a thread's base). */
+  private stackLimit: number;
+  /** Suspended contexts by handle, and the stack bases of created ones not yet started. */
+  private readonly savedContexts = new Map<number, SavedContext>();
+  private readonly createdStacks = new Map<number, number>();
 
   // pre-decoded program
   private code = new Int32Array(0);
@@ -594,6 +604,12 @@ export class Machine {
             const a2 = argc > 2 ? registers[rb + code[pc + 6]] : 0;
             if (argc > 3) { this.pendingArgs[0] = registers[rb + code[pc + 7]]; this.pendingArgs[1] = argc > 4 ? registers[rb + code[pc + 8]] : 0; }
             this.currentFunction = fn;
+            if (id === X_CONTEXT_SWITCH) {
+              this.pc = pc + 4 + argc; this.registerBase = rb; this.framePointer = fp;
+              this.contextSwitch(a0 >>> 0, a1 >>> 0);
+              pc = this.pc; rb = this.registerBase; fp = this.framePointer; fn = this.currentFunction; registers = this.registers;
+              break;
+            }
             const value = this.intrinsic(id, a0, a1, a2, count);
             if (destination !== NO_DESTINATION) registers[rb + destination] = value;
             pc += 4 + argc;
@@ -627,6 +643,8 @@ export class Machine {
               registers[rb + destination] = value;
             } else if (destination === TRAP_FRAME) {
               throw new InterpreterError(`trap handler ${this.module.trapHandler} returned (it must not), in function ${this.functionName(returning)}`);
+            } else if (destination === THREAD_EXIT) {
+              throw new InterpreterError(`the entry function of a context returned (it must not), in function ${this.functionName(returning)}`);
             }
             break;
           }
@@ -641,6 +659,65 @@ export class Machine {
     } finally {
       this.executed = count;
     }
+  }
+
+  // ---- contexts ----------------------------------------------------------------------------------
+
+  /**
+   * contextSwitch(saveAt, resume) with the machine state synced into the fields (pc after the
+   * intrinsic). The running context's handle is its frame pointer (unique: each context has a stack
+   * of its own); its frames and register window are copied aside under it. `resume` is a saved
+   * handle, or one made by contextCreate (entry and arg read back from the words it wrote).
+   */
+  private contextSwitch(saveAt: number, resume: number): void {
+    const handle = this.framePointer >>> 0;
+    if (saveAt + 4 > this.memorySize) this.outOfRange(saveAt);
+    const used = this.registerBase + this.vregCounts[this.currentFunction];
+    this.savedContexts.set(handle, {
+      pc: this.pc, registerBase: this.registerBase, framePointer: this.framePointer, currentFunction: this.currentFunction,
+      stackLimit: this.stackLimit, frames: this.frames.slice(0, this.frameCount), registers: this.registers.slice(0, used),
+    });
+    this.writeWord(saveAt, handle);
+    const saved = this.savedContexts.get(resume);
+    if (saved !== undefined) {
+      this.savedContexts.delete(resume);
+      this.ensureRegisters(saved.registers.length);
+      this.registers.set(saved.registers);
+      if (saved.frames.length > this.frames.length) this.frames = new Int32Array(saved.frames.length * 2);
+      this.frames.set(saved.frames);
+      this.frameCount = saved.frames.length;
+      this.pc = saved.pc; this.registerBase = saved.registerBase; this.framePointer = saved.framePointer;
+      this.currentFunction = saved.currentFunction; this.stackLimit = saved.stackLimit;
+      return;
+    }
+    const base = this.createdStacks.get(resume);
+    const entryAddress = resume + 12 <= this.memorySize ? this.memory32[resume >>> 2] : 0;
+    const entry = ((entryAddress - FUNCTION_ADDRESS_BASE) | 0) / 16;
+    if (base === undefined || resume % 4 !== 0 || !Number.isInteger(entry) || entry < 0 || entry >= this.module.functions.length) {
+      this.savedContexts.delete(handle);
+      throw new InterpreterError(`contextSwitch to ${hex32(resume)}: not a context handle, in function ${this.functionName()}`);
+    }
+    this.createdStacks.delete(resume);
+    const arg = this.memory32[(resume >>> 2) + 2];
+    this.frameCount = 0;
+    this.registerBase = 0;
+    this.framePointer = resume;
+    this.stackLimit = base;
+    this.pushFrame(0, THREAD_EXIT);
+    this.enterFunction(entry);
+    if (this.paramCounts[entry] > 0) this.registers[0] = arg;
+  }
+
+  /** contextCreate(base, size, entry, arg): the words x86 writes (lower.ts), the handle t - 24. */
+  private contextCreate(base: number, size: number, entry: number, arg: number): number {
+    const top = ((base + size) & ~15) >>> 0;
+    const handle = top - 24;
+    if (base >= top || handle < base || top > this.memorySize) {
+      throw new InterpreterError(`contextCreate: bad stack ${hex32(base)} + ${size >>> 0}, in function ${this.functionName()}`);
+    }
+    this.writeWord(handle, entry); this.writeWord(handle + 4, 0); this.writeWord(handle + 8, arg);
+    this.createdStacks.set(handle, base);
+    return handle | 0;
   }
 
   // ---- intrinsics --------------------------------------------------------------------------------
@@ -685,6 +762,7 @@ export class Machine {
         if (!this.options.onHypercall) throw new InterpreterError(`hypercall ${a0} with no kernel to answer it, in function ${this.functionName()}`);
         return this.options.onHypercall(a0, a1, a2, this.pendingArgs[0], this.pendingArgs[1]) | 0;
       }
+      case X_CONTEXT_CREATE: return this.contextCreate(a0 >>> 0, a1 >>> 0, a2, this.pendingArgs[0]);
       case X_DIVIDE_UNCHECKED:
         if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;

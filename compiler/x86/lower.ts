@@ -409,6 +409,48 @@ const memoryFill: IntrinsicRule = (cx, [dst, value, len]) => {
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
 };
 
+/**
+ * contextSwitch(saveAt, resume): push ebp, ebx, esi, edi; `call switch` pushes the address of a
+ * `jmp done`; switch: [saveAt] <- esp, esp <- resume, ret (into the resumed context's `jmp done`, or
+ * into a new context's entry); done: pop edi, esi, ebx, ebp. eax/ecx/edx are clobbered, as by a call.
+ */
+const contextSwitch: IntrinsicRule = (cx, [saveAt, resume]) => {
+  const e = cx.e;
+  const doSwitch = e.fresh(), done = e.fresh();
+  cx.push(resume); cx.push(saveAt);   // the arguments may live anywhere: go through the stack
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
+  for (const r of [Register.EBP, Register.EBX, Register.ESI, Register.EDI]) cx.emit(Instruction.createReg(Code.Push_r32, r));
+  e.branch(Code.Call_rel32_32, doSwitch);
+  e.branch(Code.Jmp_rel32_32, done);
+  e.bind(doSwitch);
+  cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, MemoryOperand.createBase(Register.EAX), Register.ESP));
+  cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.ESP, Register.ECX));
+  cx.emit(Instruction.create(Code.Retnd));
+  e.bind(done);
+  for (const r of [Register.EDI, Register.ESI, Register.EBX, Register.EBP]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+};
+
+/**
+ * contextCreate(base, size, entry, arg): t = (base + size) & ~15; [t-24] = entry, [t-20] = 0 (entry's
+ * return address: it must not return), [t-16] = arg; the handle is t - 24. Resumed, `ret` pops entry
+ * with esp = t - 20, which is 12 mod 16: the alignment of a function just called (16 at the call).
+ */
+const contextCreate: IntrinsicRule = (cx, [base, size, entry, arg], dst) => {
+  cx.push(arg); cx.push(entry); cx.push(size); cx.push(base);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
+  cx.emit(Instruction.createRegReg(Code.Add_r32_rm32, Register.EAX, Register.ECX));
+  cx.emit(Instruction.createRegI32(Code.And_rm32_imm8, Register.EAX, -16));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));   // entry
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDX));   // arg
+  cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, mem(Register.EAX, -16), Register.EDX));
+  cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, mem(Register.EAX, -20), 0));
+  cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, mem(Register.EAX, -24), Register.ECX));
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, mem(Register.EAX, -24)));
+  defIf(cx, dst, Register.EAX);
+};
+
 const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   inb: portIn(Code.In_AL_DX, Register.AL, Code.Movzx_r32_rm8),
   inw: portIn(Code.In_AX_DX, Register.AX, Code.Movzx_r32_rm16),
@@ -434,6 +476,7 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   loadSegments: lowerLoadSegments,
   // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")
   hypercall: lowerHypercall,
+  contextSwitch, contextCreate,
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));

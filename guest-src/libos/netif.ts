@@ -6,7 +6,7 @@
 // until it returns 0; each frame lands in `rxFrame` and is dispatched on its EtherType. Transmit: a
 // protocol builds its packet in `txFrame` after the Ethernet header and calls `ethernetSend`.
 // One frame at a time: a reply is built in txFrame while the request is still in rxFrame.
-import { i32, u32, u8, bool, addressOf } from "dsl";
+import { i32, u32, u8, bool, addressOf, rdtsc, write, print } from "dsl";
 import { netSend, netReceive, yieldCpu, EAGAIN, FRAME_MAX } from "../runtime/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
 import { arpInput } from "./arp.ts";
@@ -82,14 +82,39 @@ export function netifInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32
   for (let i = 0; i < STAT_COUNT; i++) netStats[i] = 0;
 }
 
+// ---- bench (bench/net.ts): receive-path costs under -icount, where rdtsc counts instructions --------
+// Per received frame with a UDP handler: the netReceive hypercall (vnic: trap, checks, the copy into
+// the VM), the stack's processing (ethernetInput without the handler) and the handler (the application).
+let benchEnabled = false;
+let benchHandler: u32 = 0;
+let benchHandlerRan = false;
+export function netifSetBench(enabled: bool): void { benchEnabled = enabled; }
+/** udp.ts: a handler ran for `instructions` (rdtsc difference) on the frame being received. */
+export function netifBenchHandler(instructions: u32): void { benchHandler = instructions; benchHandlerRan = true; }
+export function netifBenchEnabled(): bool { return benchEnabled; }
+
+function benchLine(name: string, instructions: u32, length: i32): void {
+  write("bench "); write(name); write(" "); write(instructions); write(" bytes "); print(length);
+}
+
 /** Receives and handles every queued frame; returns how many there were. */
 export function netifPoll(): i32 {
   let count = 0;
   while (true) {
+    const start = benchEnabled ? rdtsc() : 0;
     const length = netReceive(addressOf(rxFrame), FRAME_MAX);
     if (length <= 0) return count;   // 0: the queue is empty; < 0 cannot happen with our own buffer
     count++;
+    if (!benchEnabled) { ethernetInput(rxFrame, length); continue; }
+    const received = rdtsc();
+    benchHandlerRan = false;
     ethernetInput(rxFrame, length);
+    const handled = rdtsc();
+    if (benchHandlerRan) {
+      benchLine("net-rx-vnic", received - start, length);
+      benchLine("net-rx-stack", handled - received - benchHandler, length);
+      benchLine("net-rx-app", benchHandler, length);
+    }
   }
 }
 

@@ -17,6 +17,13 @@ export const NO_DEADLINE: u32 = 0xffffffff;
 /** The absolute time the alarm is set for, or NO_DEADLINE (the alarm is off). */
 let alarmAt: u32 = 0xffffffff;
 
+function noTimerSource(): u32 { return 0xffffffff; }
+/** A further timer sharing the alarm (threads.ts: sleeping threads): runs what expired, returns microseconds to its next deadline. */
+let timerSource: () => u32 = noTimerSource;
+
+/** Installs the one further timer source (threads.ts does, in threadsInit). */
+export function stackSetTimerSource(source: () => u32): void { timerSource = source; }
+
 /** Converts a u32 read little-endian from network-byte-order bytes (the boot page's addresses) to a number. */
 export function fromNetworkOrder(x: u32): u32 {
   return u32(((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24));
@@ -30,6 +37,7 @@ export function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32
   udpInit();
   tcpInit();
   alarmAt = NO_DEADLINE;
+  timerSource = noTimerSource;
 }
 
 /** Initializes every layer from the boot information (after bootInit). */
@@ -45,6 +53,8 @@ export function stackTimers(): void {
   let next = arpTimer();
   const tcpNext = tcpTimer();
   if (tcpNext < next) next = tcpNext;
+  const otherNext = timerSource();
+  if (otherNext < next) next = otherNext;
   if (next === NO_DEADLINE) {
     if (alarmAt !== NO_DEADLINE) { setAlarm(0); alarmAt = NO_DEADLINE; }
     return;

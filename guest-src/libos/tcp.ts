@@ -689,6 +689,7 @@ export function tcpWriteSpace(connection: i32): i32 {
 export function tcpState(connection: i32): i32 { return valid(connection) ? tcbs[connection].state : TCP_CLOSED; }
 export function tcpRemoteIp(connection: i32): u32 { return valid(connection) ? tcbs[connection].remoteIp : 0; }
 export function tcpRemotePort(connection: i32): i32 { return valid(connection) ? tcbs[connection].remotePort : 0; }
+export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? tcbs[connection].localPort : 0; }
 
 /** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */
 export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {

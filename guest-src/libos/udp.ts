@@ -1,8 +1,8 @@
 // UDP (RFC 768): checksum with the IPv4 pseudo-header, a small table of bound ports with a handler
 // each, and sending. Datagrams for unbound ports are counted and dropped.
-import { i32, u32, u16, bool, structArray } from "dsl";
+import { i32, u32, u16, bool, structArray, rdtsc } from "dsl";
 import { get16, put16, copyBytes, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
-import { txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT } from "./netif.ts";
+import { txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT, netifBenchEnabled, netifBenchHandler } from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_MAX_PAYLOAD, IP_PROTOCOL_UDP } from "./ipv4.ts";
 
 // ---- header (RFC 768 "Format") ------------------------------------------------------------------------
@@ -67,7 +67,10 @@ export function udpInput(frame: Uint8Array, offset: i32, length: i32, source: u3
   const port = get16(frame, offset + UDP_DESTINATION_PORT);
   for (let i = 0; i < UDP_PORTS; i++) {
     if (ports[i].port === port && port !== 0) {
-      ports[i].handler(source, get16(frame, offset + UDP_SOURCE_PORT), port, frame, offset + UDP_HEADER, udpLength - UDP_HEADER);
+      const sourcePort = get16(frame, offset + UDP_SOURCE_PORT);
+      const start = netifBenchEnabled() ? rdtsc() : 0;
+      ports[i].handler(source, sourcePort, port, frame, offset + UDP_HEADER, udpLength - UDP_HEADER);
+      if (netifBenchEnabled()) netifBenchHandler(rdtsc() - start);   // bench/net.ts: the application's share
       return;
     }
   }

@@ -20,12 +20,13 @@ const compiled = new Map<string, Uint8Array>();
 
 /** Compiles a guest (path relative to the repository) in guest mode at -O2 and returns its bytecode (cached). */
 export function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
-  let bytes = compiled.get(file);
+  const key = `${file}#${entry}`;
+  let bytes = compiled.get(key);
   if (!bytes) {
     const result = compile({ files: [join(ROOT, file)], mode: 'guest', entry, runtime: GUEST_RUNTIME, optimize: 2 });
     if (!result.module) throw new Error(result.diagnostics.map(d => `${d.file}:${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
     bytes = encodeModule(result.module);
-    compiled.set(file, bytes);
+    compiled.set(key, bytes);
   }
   return bytes;
 }

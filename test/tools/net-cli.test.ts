@@ -3,9 +3,11 @@
 // is built. The forwards are computed from the manifest's addresses: only VMs inside QEMU's user
 // network 10.0.2.0/24 (at most the first 16) get host port N+i -> their port 80, and a manifest
 // outside it is told so. With --net user a manifest of two echo servers at 10.0.2.15.. boots: the URLs
-// are printed before the kernel's banner, the virtio-net card comes up and both VMs listen.
+// are printed before the kernel's banner, the virtio-net card comes up, both web VMs answer through
+// their forwarded ports with their own page (the console is live), and `stop` typed on stdin ends it.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -56,19 +58,50 @@ test('forwards: host port N+i to port 80 of the first VMs inside 10.0.2.0/24; th
   t.deepEqual(tapNetArgs('dtap0'), ['-netdev', 'tap,id=n0,ifname=dtap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0']);
 });
 
-test('--net user: echo VMs at 10.0.2.15.. boot with the URLs printed first and the NIC up', t => {
-  const file = manifest('echo-user', { groups: [{ image: 'guest-src/apps/echo.ts', count: 2, memoryKiB: 512, argument: 80, ipBase: '10.0.2.15' }] });
-  const r = denali('boot', '--manifest', file, '--net', 'user', '--host-port', String(20000 + (process.pid % 20000)), '--timeout', '30');
-  // Today the kernel stops once every VM idles with no timer pending (exit 0); once it keeps serving
-  // while a NIC is up, the boot runs until --timeout (124).
-  t.true(r.status === 0 || r.status === 124, `${r.status}\n${r.stderr}\n${r.stdout.slice(-2000)}`);
-  const out = r.stdout.replace(/\r/g, '');
-  const url = out.search(/^net user: vm 0 10\.0\.2\.15:80 <- http:\/\/localhost:\d+\/$/m);
-  t.true(url >= 0, out.slice(0, 2000));
-  t.regex(out, /^net user: vm 1 10\.0\.2\.16:80 <- http:\/\/localhost:\d+\/$/m);
-  t.true(url < out.search(/^Denali\/TS isolation kernel/m), 'URLs before the banner');
-  t.regex(out, /^pci 00:03\.0 1af4:1000 class 0200 /m);
-  t.regex(out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
-  t.regex(out, /^vm 0 echo on port 80$/m);
-  t.regex(out, /^vm 1 echo on port 80$/m);
+test('--net user: web VMs at 10.0.2.15.. serve curl-able pages through forwarded ports; a console `stop` ends the boot', async t => {
+  const file = manifest('web-user', { groups: [{ image: 'guest-src/apps/httpd.ts', count: 2, memoryKiB: 1024, argument: 0, ipBase: '10.0.2.15' }] });
+  const hostPort = 20000 + (process.pid % 20000);
+  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'boot', '--manifest', file, '--net', 'user', '--host-port', String(hostPort), '--timeout', '120'], { cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>(resolve => child.on('close', status => resolve(status)));
+  try {
+    // The console is live: the VMs' lines arrive while QEMU runs.
+    for (let i = 0; i < 1200 && !/^vm 1 httpd on port 80$/m.test(out.replace(/\r/g, '')) && child.exitCode === null; i++) await new Promise(r => setTimeout(r, 100));
+    out = out.replace(/\r/g, '');
+    t.regex(out, /^vm 1 httpd on port 80$/m, `${out.slice(-2000)}\n${err}`);
+    const url = out.search(/^net user: vm 0 10\.0\.2\.15:80 <- http:\/\/localhost:\d+\/$/m);
+    t.true(url >= 0 && url < out.search(/^Denali\/TS isolation kernel/m), 'URLs before the banner');
+    t.regex(out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
+    for (const vm of [0, 1]) {
+      const page = await get(`http://127.0.0.1:${hostPort + vm}/`);
+      t.is(page.status, 200);
+      t.is(page.body.length, 2048);
+      t.true(page.body.includes(`<h1>Denali VM ${vm}</h1>`), page.body.slice(0, 200));
+    }
+    t.is((await get(`http://127.0.0.1:${hostPort}/missing`)).status, 404);
+    child.stdin.write('stop\n');
+    const status = await exited;
+    out = out.replace(/\r/g, '');
+    t.is(status, 0, `${out.slice(-2000)}\n${err}`);
+    t.regex(out, /^vms done: stopped from the console$/m);
+    t.regex(out, /^vm 0 net: rx \d+ packets \d+ bytes, tx \d+ packets/m);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  }
 });
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: 30_000 }, response => {
+      let body = '';
+      response.setEncoding('latin1');
+      response.on('data', (d: string) => { body += d; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`${url}: no answer in 30 s`)));
+    request.on('error', reject);
+  });
+}

@@ -7,7 +7,11 @@
 //   2 peer: ARP request for the next VM's IP (own IP + 1), prints the reply's MAC, pings it once
 //   3 listener: for `param` x 10 ms counts the frames it receives, prints "vm ID heard N frames"
 //   4 spoofer: sends to VM id+1 frames with VM id+1's source MAC, with its IP as IPv4 source, as ARP
-//     sender, and an IPv6 frame (all must be dropped), then one honest frame; "vm ID spoofer sent 5"
+//     sender, and an IPv6 frame (all must be dropped), then one honest frame; "vm ID spoofer sent 5".
+//     With a parameter p > 0 the victim is VM p-1 (its IP: own IP + victim - id, same /24), and three
+//     more spoofed frames follow, broadcast (for the wire): an ARP reply claiming the victim's IP, an ARP
+//     reply with the victim's MAC as sender, a VLAN-tagged frame; it prints "vm ID spoofer sent 8" and
+//     stays up, discarding what it receives (net-hostile.test.ts)
 // References: RFC 826 (ARP), RFC 791 (IPv4 header, checksum), RFC 792 (ICMP echo), RFC 1071 (checksum).
 import { bool, i32, u32, print, write, exit, hypercall, load8, load32, addressOf } from "dsl";
 
@@ -30,7 +34,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 1) responder(param);
   else if (mode === 2) peer();
   else if (mode === 3) listener(param);
-  else if (mode === 4) spoofer();
+  else if (mode === 4) spoofer(param);
   exit(0);
 }
 
@@ -208,12 +212,23 @@ function listener(tens: u32): void {
   write("vm "); write(vmId); write(" heard "); write(heard); print(" frames");
 }
 
-/** Frames to VM id+1 that pretend to come from it (all dropped), then one honest frame. */
-function spoofer(): void {
-  const victim = vmId + 1;
+/** An ARP reply (RFC 826) to broadcast with sender `sha` and sender IP a.b.c.d, for a.b.c.(d+1). */
+function arpReply(sha: Uint8Array, a: u32, b: u32, c: u32, d: u32): void {
+  for (let i = 0; i < 6; i++) tx[i] = 0xff;
+  ethernet(0x0806);
+  put16(14, 1); put16(16, 0x0800); tx[18] = 6; tx[19] = 4; put16(20, 2);
+  for (let i = 0; i < 6; i++) { tx[22 + i] = sha[i]; tx[32 + i] = 0xff; }
+  tx[28] = a; tx[29] = b; tx[30] = c; tx[31] = d;
+  tx[38] = a; tx[39] = b; tx[40] = c; tx[41] = d + 1;
+  hypercall(NET_SEND, addressOf(tx), 42, 0, 0);
+}
+
+/** Frames to the victim (VM id+1, or VM param-1) that pretend to come from it (all dropped), then one honest frame. */
+function spoofer(param: u32): void {
+  const victim = param === 0 ? vmId + 1 : param - 1;
   const victimMac = new Uint8Array(6);
   victimMac[0] = 2; victimMac[3] = victim >>> 16; victimMac[4] = victim >>> 8; victimMac[5] = victim;
-  const a = myIp[0], b = myIp[1], c = myIp[2], d = myIp[3] + 1;
+  const a = myIp[0], b = myIp[1], c = myIp[2], d = myIp[3] + victim - vmId;
   // 1: the victim's source MAC on an IPv4 frame.
   buildEcho(victimMac, a, b, c, d, 1);
   for (let i = 0; i < 6; i++) tx[6 + i] = victimMac[i];
@@ -223,14 +238,29 @@ function spoofer(): void {
   tx[29] = d; put16(24, 0); put16(24, checksum(14, 20));
   hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
   // 3: ARP spoofing: a request claiming the victim's IP as sender, broadcast (gratuitous ARP).
+  const own = myIp[3];
   myIp[3] = d;
-  arpRequest(a, b, c, d - 1);
-  myIp[3] = d - 1;
+  arpRequest(a, b, c, own);
+  myIp[3] = own;
   // 4: an EtherType it may not send (IPv6).
   buildEcho(victimMac, a, b, c, d, 4);
   put16(12, 0x86dd);
   hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
   // 5: honest.
   echoRequest(victimMac, a, b, c, d, 5);
-  write("vm "); write(vmId); print(" spoofer sent 5");
+  if (param === 0) { write("vm "); write(vmId); print(" spoofer sent 5"); return; }
+  // 6: an ARP reply claiming the victim's IP with our own MAC (to poison the wire's caches).
+  arpReply(myMac, a, b, c, d);
+  // 7: an ARP reply with our IP but the victim's MAC as the sender hardware address.
+  arpReply(victimMac, a, b, c, own);
+  // 8: a VLAN-tagged frame (the tag would hide a spoofed header from the switch).
+  buildEcho(victimMac, a, b, c, d, 8);
+  put16(12, 0x8100);
+  hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
+  write("vm "); write(vmId); print(" spoofer sent 8");
+  while (true) {
+    const got = u32(hypercall(IDLE, 0, 0, 0, 0));
+    hypercall(ACKNOWLEDGE, got, 0, 0, 0);
+    while (hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0) > 0) {}
+  }
 }

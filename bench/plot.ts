@@ -1,0 +1,271 @@
+// Line plots as PNG files without a plotting library, for the benchmarks (bench/web.ts: the paper's
+// Figure 3). A bitmap (RGB) with lines, markers and text in a 5x7 pixel font, written as a PNG
+// (RFC 2083 / the PNG specification: signature, IHDR, IDAT deflated with node:zlib, IEND; every row
+// with filter type 0) by encodePng.
+import { deflateSync } from 'node:zlib';
+
+export type Rgb = [number, number, number];
+
+export class Bitmap {
+  readonly pixels: Uint8Array;
+  constructor(readonly width: number, readonly height: number, background: Rgb = [255, 255, 255]) {
+    this.pixels = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) this.pixels.set(background, i * 3);
+  }
+  set(x: number, y: number, c: Rgb): void {
+    x = Math.round(x); y = Math.round(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    this.pixels.set(c, (y * this.width + x) * 3);
+  }
+  get(x: number, y: number): Rgb {
+    const at = (y * this.width + x) * 3;
+    return [this.pixels[at], this.pixels[at + 1], this.pixels[at + 2]];
+  }
+  fillRect(x: number, y: number, w: number, h: number, c: Rgb): void {
+    for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) this.set(x + i, y + j, c);
+  }
+  /** A line `thickness` pixels wide; `dash` = [on, off] in pixels for a dashed one. */
+  line(x0: number, y0: number, x1: number, y1: number, c: Rgb, thickness = 1, dash?: [number, number]): void {
+    const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
+    const r = (thickness - 1) / 2;
+    for (let k = 0; k <= steps; k++) {
+      if (dash && k % (dash[0] + dash[1]) >= dash[0]) continue;
+      const x = x0 + ((x1 - x0) * k) / steps, y = y0 + ((y1 - y0) * k) / steps;
+      for (let dy = -Math.floor(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.floor(r); dx <= Math.ceil(r); dx++) this.set(x + dx, y + dy, c);
+    }
+  }
+  /** Text in the 5x7 font (descenders 2 rows below) scaled by `scale`, its top-left corner at (x, y); returns its width. */
+  text(x: number, y: number, s: string, c: Rgb, scale = 2): number {
+    for (const [k, ch] of [...s].entries()) {
+      const glyph = FONT[ch] ?? FONT['?'];
+      for (let row = 0; row < glyph.length; row++) for (let col = 0; col < 5; col++) {
+        if (glyph[row][col] === '#') this.fillRect(x + (k * 6 + col) * scale, y + row * scale, scale, scale, c);
+      }
+    }
+    return textWidth(s, scale);
+  }
+  /** Text turned 90 degrees counter-clockwise (read bottom to top), its top-left corner at (x, y). */
+  textUp(x: number, y: number, s: string, c: Rgb, scale = 2): void {
+    const w = textWidth(s, scale), h = 9 * scale;
+    const tmp = new Bitmap(w, h, [0, 0, 0]);
+    tmp.text(0, 0, s, [255, 255, 255], scale);
+    for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) if (tmp.get(i, j)[0] === 255) this.set(x + j, y + (w - 1 - i), c);
+  }
+}
+
+export const textWidth = (s: string, scale = 2) => Math.max(0, [...s].length * 6 - 1) * scale;
+
+// ---- PNG
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'ascii');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** The bitmap as a PNG: 8-bit RGB (colour type 2), no interlace. */
+export function encodePng(b: Bitmap): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(b.width, 0);
+  ihdr.writeUInt32BE(b.height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);        // bit depth 8, RGB, deflate, adaptive filtering, no interlace
+  const stride = b.width * 3;
+  const raw = Buffer.alloc((stride + 1) * b.height);
+  for (let y = 0; y < b.height; y++) raw.set(b.pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+}
+
+// ---- line plots
+
+export interface Series { label: string; points: { x: number; y: number }[]; color: Rgb }
+export interface LinePlot {
+  title: string; xLabel: string; yLabel: string;
+  series: Series[];
+  /** Horizontal reference lines (dashed), e.g. a peer's figure. */
+  references?: { label: string; y: number; color: Rgb }[];
+  logX?: boolean;
+  width?: number; height?: number;
+}
+
+/** 1, 2 or 5 times a power of ten: tick spacing for about `count` ticks up to `max`. */
+export function niceStep(max: number, count = 6): number {
+  const raw = max / count;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  return [1, 2, 5, 10].map(m => m * p).find(s => s >= raw) ?? 10 * p;
+}
+
+const formatTick = (v: number) => (Math.abs(v) >= 1000 ? v.toLocaleString('en-US') : String(Math.round(v * 100) / 100));
+
+export function plotLines(p: LinePlot): Buffer {
+  const width = p.width ?? 960, height = p.height ?? 600;
+  const b = new Bitmap(width, height);
+  const black: Rgb = [0, 0, 0], grey: Rgb = [220, 220, 220], dark: Rgb = [90, 90, 90];
+  const left = 110, right = width - 30, top = 60, bottom = height - 80;
+  const xs = p.series.flatMap(s => s.points.map(q => q.x));
+  const ys = [...p.series.flatMap(s => s.points.map(q => q.y)), ...(p.references ?? []).map(r => r.y)];
+  const xMin = Math.min(...xs), xMax = Math.max(...xs);
+  const yStep = niceStep(Math.max(1, ...ys) * 1.1);
+  const yMax = Math.ceil((Math.max(1, ...ys) * 1.1) / yStep) * yStep;
+  const fx = (x: number) => p.logX
+    ? left + ((Math.log10(x) - Math.log10(xMin)) / Math.max(1e-9, Math.log10(xMax) - Math.log10(xMin))) * (right - left)
+    : left + ((x - xMin) / Math.max(1e-9, xMax - xMin)) * (right - left);
+  const fy = (y: number) => bottom - (y / yMax) * (bottom - top);
+
+  b.text((width - textWidth(p.title, 2)) / 2, 18, p.title, black, 2);
+  // grid and y ticks
+  for (let y = 0; y <= yMax + 1e-9; y += yStep) {
+    const py = fy(y);
+    b.line(left, py, right, py, grey);
+    const label = formatTick(y);
+    b.text(left - 10 - textWidth(label, 2), py - 7, label, black, 2);
+  }
+  // x ticks at the data points (log scale) or evenly
+  const xTicks = p.logX ? [...new Set(xs)].sort((a, c) => a - c) : Array.from({ length: 6 }, (_, k) => xMin + ((xMax - xMin) * k) / 5);
+  for (const x of xTicks) {
+    const px = fx(x);
+    b.line(px, top, px, bottom, grey);
+    b.line(px, bottom, px, bottom + 6, black);
+    const label = formatTick(x);
+    b.text(px - textWidth(label, 2) / 2, bottom + 12, label, black, 2);
+  }
+  b.line(left, top, left, bottom, black, 2);
+  b.line(left, bottom, right, bottom, black, 2);
+  b.text(left + (right - left - textWidth(p.xLabel, 2)) / 2, bottom + 42, p.xLabel, black, 2);
+  b.textUp(20, top + (bottom - top - textWidth(p.yLabel, 2)) / 2, p.yLabel, black, 2);
+
+  for (const r of p.references ?? []) b.line(left, fy(r.y), right, fy(r.y), r.color, 2, [10, 6]);
+  for (const s of p.series) {
+    const pts = [...s.points].sort((a, c) => a.x - c.x);
+    for (let k = 1; k < pts.length; k++) b.line(fx(pts[k - 1].x), fy(pts[k - 1].y), fx(pts[k].x), fy(pts[k].y), s.color, 3);
+    for (const q of pts) b.fillRect(fx(q.x) - 4, fy(q.y) - 4, 9, 9, s.color);
+  }
+  // legend, top right, on white
+  const entries = [...p.series.map(s => ({ label: s.label, color: s.color, dashed: false })), ...(p.references ?? []).map(r => ({ label: r.label, color: r.color, dashed: true }))];
+  const legendWidth = 60 + Math.max(...entries.map(e => textWidth(e.label, 2)));
+  const lx = right - legendWidth - 10, ly = top + 10;
+  b.fillRect(lx - 8, ly - 8, legendWidth + 16, entries.length * 26 + 10, [255, 255, 255]);
+  b.line(lx - 8, ly - 8, lx + legendWidth + 8, ly - 8, dark);
+  b.line(lx - 8, ly + entries.length * 26 + 2, lx + legendWidth + 8, ly + entries.length * 26 + 2, dark);
+  b.line(lx - 8, ly - 8, lx - 8, ly + entries.length * 26 + 2, dark);
+  b.line(lx + legendWidth + 8, ly - 8, lx + legendWidth + 8, ly + entries.length * 26 + 2, dark);
+  entries.forEach((e, k) => {
+    const y = ly + k * 26 + 7;
+    b.line(lx, y, lx + 44, y, e.color, e.dashed ? 2 : 3, e.dashed ? [10, 6] : undefined);
+    if (!e.dashed) b.fillRect(lx + 18, y - 4, 9, 9, e.color);
+    b.text(lx + 56, y - 7, e.label, black, 2);
+  });
+  return encodePng(b);
+}
+
+// ---- the font: 5x7 pixels a glyph, rows top to bottom, '#' set; g j p q y have two more rows below
+// the baseline (descenders)
+
+const G = (rows: string) => rows.split(' ');
+export const FONT: Record<string, string[]> = {
+  ' ': G('..... ..... ..... ..... ..... ..... .....'),
+  '0': G('.###. #...# #..## #.#.# ##..# #...# .###.'),
+  '1': G('..#.. .##.. ..#.. ..#.. ..#.. ..#.. .###.'),
+  '2': G('.###. #...# ....# ...#. ..#.. .#... #####'),
+  '3': G('####. ....# ....# .###. ....# ....# ####.'),
+  '4': G('...#. ..##. .#.#. #..#. ##### ...#. ...#.'),
+  '5': G('##### #.... ####. ....# ....# #...# .###.'),
+  '6': G('..##. .#... #.... ####. #...# #...# .###.'),
+  '7': G('##### ....# ...#. ..#.. .#... .#... .#...'),
+  '8': G('.###. #...# #...# .###. #...# #...# .###.'),
+  '9': G('.###. #...# #...# .#### ....# ...#. .##..'),
+  'A': G('.###. #...# #...# ##### #...# #...# #...#'),
+  'B': G('####. #...# #...# ####. #...# #...# ####.'),
+  'C': G('.###. #...# #.... #.... #.... #...# .###.'),
+  'D': G('###.. #..#. #...# #...# #...# #..#. ###..'),
+  'E': G('##### #.... #.... ####. #.... #.... #####'),
+  'F': G('##### #.... #.... ####. #.... #.... #....'),
+  'G': G('.###. #...# #.... #.### #...# #...# .####'),
+  'H': G('#...# #...# #...# ##### #...# #...# #...#'),
+  'I': G('.###. ..#.. ..#.. ..#.. ..#.. ..#.. .###.'),
+  'J': G('..### ...#. ...#. ...#. ...#. #..#. .##..'),
+  'K': G('#...# #..#. #.#.. ##... #.#.. #..#. #...#'),
+  'L': G('#.... #.... #.... #.... #.... #.... #####'),
+  'M': G('#...# ##.## #.#.# #.#.# #...# #...# #...#'),
+  'N': G('#...# #...# ##..# #.#.# #..## #...# #...#'),
+  'O': G('.###. #...# #...# #...# #...# #...# .###.'),
+  'P': G('####. #...# #...# ####. #.... #.... #....'),
+  'Q': G('.###. #...# #...# #...# #.#.# #..#. .##.#'),
+  'R': G('####. #...# #...# ####. #.#.. #..#. #...#'),
+  'S': G('.#### #.... #.... .###. ....# ....# ####.'),
+  'T': G('##### ..#.. ..#.. ..#.. ..#.. ..#.. ..#..'),
+  'U': G('#...# #...# #...# #...# #...# #...# .###.'),
+  'V': G('#...# #...# #...# #...# #...# .#.#. ..#..'),
+  'W': G('#...# #...# #...# #.#.# #.#.# #.#.# .#.#.'),
+  'X': G('#...# #...# .#.#. ..#.. .#.#. #...# #...#'),
+  'Y': G('#...# #...# .#.#. ..#.. ..#.. ..#.. ..#..'),
+  'Z': G('##### ....# ...#. ..#.. .#... #.... #####'),
+  'a': G('..... ..... .###. ....# .#### #...# .####'),
+  'b': G('#.... #.... #.##. ##..# #...# #...# ####.'),
+  'c': G('..... ..... .###. #.... #.... #...# .###.'),
+  'd': G('....# ....# .##.# #..## #...# #...# .####'),
+  'e': G('..... ..... .###. #...# ##### #.... .###.'),
+  'f': G('..##. .#..# .#... ###.. .#... .#... .#...'),
+  'g': G('..... ..... .#### #...# #...# #...# .#### ....# .###.'),
+  'h': G('#.... #.... #.##. ##..# #...# #...# #...#'),
+  'i': G('..#.. ..... .##.. ..#.. ..#.. ..#.. .###.'),
+  'j': G('...#. ..... ..##. ...#. ...#. ...#. ...#. #..#. .##..'),
+  'k': G('#.... #.... #..#. #.#.. ##... #.#.. #..#.'),
+  'l': G('.##.. ..#.. ..#.. ..#.. ..#.. ..#.. .###.'),
+  'm': G('..... ..... ##.#. #.#.# #.#.# #...# #...#'),
+  'n': G('..... ..... #.##. ##..# #...# #...# #...#'),
+  'o': G('..... ..... .###. #...# #...# #...# .###.'),
+  'p': G('..... ..... ####. #...# #...# #...# ####. #.... #....'),
+  'q': G('..... ..... .#### #...# #...# #...# .#### ....# ....#'),
+  'r': G('..... ..... #.##. ##..# #.... #.... #....'),
+  's': G('..... ..... .###. #.... .###. ....# ####.'),
+  't': G('.#... .#... ###.. .#... .#... .#..# ..##.'),
+  'u': G('..... ..... #...# #...# #...# #..## .##.#'),
+  'v': G('..... ..... #...# #...# #...# .#.#. ..#..'),
+  'w': G('..... ..... #...# #...# #.#.# #.#.# .#.#.'),
+  'x': G('..... ..... #...# .#.#. ..#.. .#.#. #...#'),
+  'y': G('..... ..... #...# #...# #...# #...# .#### ....# .###.'),
+  'z': G('..... ..... ##### ...#. ..#.. .#... #####'),
+  '.': G('..... ..... ..... ..... ..... .##.. .##..'),
+  ',': G('..... ..... ..... ..... .##.. ..#.. .#...'),
+  ':': G('..... .##.. .##.. ..... .##.. .##.. .....'),
+  ';': G('..... .##.. .##.. ..... .##.. ..#.. .#...'),
+  '-': G('..... ..... ..... ##### ..... ..... .....'),
+  '+': G('..... ..#.. ..#.. ##### ..#.. ..#.. .....'),
+  '=': G('..... ..... ##### ..... ##### ..... .....'),
+  '_': G('..... ..... ..... ..... ..... ..... #####'),
+  '/': G('....# ....# ...#. ..#.. .#... #.... #....'),
+  '(': G('...#. ..#.. .#... .#... .#... ..#.. ...#.'),
+  ')': G('.#... ..#.. ...#. ...#. ...#. ..#.. .#...'),
+  '[': G('.###. .#... .#... .#... .#... .#... .###.'),
+  ']': G('.###. ...#. ...#. ...#. ...#. ...#. .###.'),
+  '%': G('##... ##..# ...#. ..#.. .#... #..## ...##'),
+  "'": G('.##.. ..#.. .#... ..... ..... ..... .....'),
+  '"': G('.#.#. .#.#. .#.#. ..... ..... ..... .....'),
+  '!': G('..#.. ..#.. ..#.. ..#.. ..#.. ..... ..#..'),
+  '?': G('.###. #...# ....# ...#. ..#.. ..... ..#..'),
+  '*': G('..... ..#.. #.#.# .###. #.#.# ..#.. .....'),
+  '#': G('.#.#. .#.#. ##### .#.#. ##### .#.#. .#.#.'),
+  '<': G('...#. ..#.. .#... #.... .#... ..#.. ...#.'),
+  '>': G('.#... ..#.. ...#. ....# ...#. ..#.. .#...'),
+  '@': G('.###. #...# ....# .##.# #.#.# #.#.# .###.'),
+  '&': G('.##.. #..#. #.#.. .#... #.#.# #..#. .##.#'),
+  '~': G('..... ..... .#... #.#.# ...#. ..... .....'),
+  '|': G('..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#..'),
+};

@@ -1,0 +1,317 @@
+// npm run bench:web — web-server throughput, the paper's Figure 3 (issue 5; Denali paper §3.2).
+//
+// For N = 1, 10, 100, 500 and 1,000 VMs of guest-src/apps/httpd.ts (VM i at 198.18.0.2 + i), one boot
+// per N: the kernel in qemu-system-i386 (TCG, real time: no -icount, real clients) with a virtio-net
+// card on a tap in a network namespace of its own (tools/net.ts), ready once every VM printed its
+// `httpd` line. Then the load generator (bench/loadgen.ts) runs inside the namespace twice, uniform
+// and Zipf(0.8) popularity over the VM ids: 64 loops at once, each drawing a VM for every request,
+// keep-alive connections (at most 8 per VM), 2 s of warm-up, then SECONDS measured; a success is a
+// 200 with the 2,048-byte page. After each run the kernel's `net` monitor command (COM1) prints the
+// switch's and the NIC's counters, kept in the results.
+// The peer, in the same run: Debian's i386 kernel with busybox httpd in an initramfs
+// (tools/linux-peer.ts) under the same qemu-system-i386 with the same flags (-m, the tap, virtio-net),
+// serving the same kind of 2 KB page from 198.18.0.2, the same load generator sending every request to
+// that one address.
+// The neighbour table is one for all namespaces (its gc_thresh limits exist only in the initial
+// namespace): with 1,000 VMs the host needs more than the default 1,024 entries, so the bench raises
+// net.ipv4.neigh.default.gc_thresh1/2/3 while it runs and puts the old values back.
+//
+// Writes bench/results/web.csv, web.md, web.json (with each point's counters) and web.png (requests/s
+// against VMs, one line per popularity, the Linux peer as a dashed line). Needs root (namespaces, tap).
+// Options: --vms 1,10 (a subset), --seconds S (measured time per point), --no-linux, --no-denali.
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir, loadavg, cpus } from 'node:os';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { buildKernel, ROOT } from '../tools/build.ts';
+import { buildManifest } from '../tools/manifest.ts';
+import { qemuArgs, tapNetArgs, sendConsole, type BootMedium } from '../tools/qemu.ts';
+import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
+import { prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer } from '../tools/linux-peer.ts';
+import { DEFAULT_LOAD, loadArgs, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
+import { plotLines, type Rgb } from './plot.ts';
+
+const VM_COUNTS = [1, 10, 100, 500, 1000];
+const POPULARITIES: Popularity[] = ['uniform', 'zipf'];
+const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
+/** What httpd.ts's header asks for: TCP rings, 16 thread stacks, request buffers (touched pages only). */
+const HTTPD_MEMORY_KIB = 1024;
+/** QEMU's memory for every boot, Denali's and Linux's: enough for 1,000 VMs. */
+const MEMORY_MIB = 1024;
+const FIRST_VM = '198.18.0.2';
+const NEIGHBOUR_LIMITS = { gc_thresh1: 4096, gc_thresh2: 8192, gc_thresh3: 16384 };
+const RESULTS = join(ROOT, 'bench', 'results');
+
+export interface WebPoint {
+  system: 'denali' | 'linux'; vms: number; popularity: Popularity | 'single';
+  requests: number; seconds: number; requestsPerSecond: number; failures: number;
+  failureKinds: Record<string, number>; distinctServers: number; shareOfServer0: number; connections: number;
+  /** QEMU's CPU time over the load run as a share of one host core (TCG runs the guest on one thread). */
+  qemuCpuPercent: number | null;
+  /** The load generator's CPU time over the measured window as a share of one core. */
+  clientCpuPercent: number;
+  /** The host's 1-minute load average when the point started. */
+  hostLoad: number;
+  /** The kernel's `net` monitor output after the run (Denali), or null. */
+  counters: string | null;
+  /** Why the point has no figure, or what went wrong (empty when nothing did). */
+  note: string;
+}
+
+const CSV_COLUMNS = ['system', 'vms', 'popularity', 'requests', 'seconds', 'requests_per_second', 'failures', 'failure_kinds', 'connections', 'qemu_cpu_percent', 'client_cpu_percent', 'host_load', 'note'];
+
+const csvField = (v: string | number | null) => {
+  const s = v === null ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** The CSV: a header line, then one line per point. */
+export function webCsv(points: WebPoint[]): string {
+  const kinds = (k: Record<string, number>) => Object.entries(k).map(([name, n]) => `${name}: ${n}`).join('; ');
+  return [CSV_COLUMNS.join(','), ...points.map(p => [p.system, p.vms, p.popularity, p.requests, p.seconds, p.requestsPerSecond, p.failures, kinds(p.failureKinds), p.connections, p.qemuCpuPercent, p.clientCpuPercent, p.hostLoad, p.note].map(csvField).join(','))].join('\n') + '\n';
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const popularityName = (p: WebPoint['popularity']) => (p === 'zipf' ? 'Zipf(0.8)' : p === 'uniform' ? 'uniform' : 'one address');
+
+/** The table of the md file and the README. */
+export function webTable(points: WebPoint[]): string {
+  return [
+    '| server | VMs | popularity | requests | requests/s | failures | connections | QEMU CPU | client CPU | note |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|---|',
+    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${fmt(p.requests)} | ${p.note && !p.requests ? '-' : fmt(p.requestsPerSecond)} | ${fmt(p.failures)} | ${fmt(p.connections)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requests ? `${p.clientCpuPercent}%` : '-'} | ${p.note} |`),
+  ].join('\n');
+}
+
+const COLORS: Record<string, Rgb> = { uniform: [200, 40, 40], zipf: [30, 90, 200], linux: [40, 140, 40] };
+
+/** Figure 3: requests/s against the number of VMs (log scale), one line per popularity, Linux dashed. */
+export function webPlot(points: WebPoint[], subtitle = ''): Buffer {
+  const denali = points.filter(p => p.system === 'denali' && !(p.note && !p.requests));
+  const linux = points.find(p => p.system === 'linux' && p.requests > 0);
+  const series = POPULARITIES.map(pop => ({
+    label: `Denali/TS, ${popularityName(pop)}`, color: COLORS[pop],
+    points: denali.filter(p => p.popularity === pop).map(p => ({ x: p.vms, y: p.requestsPerSecond })),
+  })).filter(s => s.points.length > 0);
+  const references = linux ? [{ label: `Linux peer, 1 server: ${fmt(linux.requestsPerSecond)}/s`, y: linux.requestsPerSecond, color: COLORS.linux }] : [];
+  if (series.length === 0) series.push({ label: 'Denali/TS: no figures', color: COLORS.uniform, points: [{ x: 1, y: 0 }, { x: 1000, y: 0 }] });
+  return plotLines({
+    title: `Web server throughput, 2 KB pages${subtitle ? ` (${subtitle})` : ''}`,
+    xLabel: 'number of web server VMs (log scale)', yLabel: 'aggregate requests per second',
+    series, references, logX: true,
+  });
+}
+
+// ---- running QEMU in the namespace
+
+interface Machine { child: ChildProcess; serial: () => string; exited: Promise<number | null>; consoleSocket: string }
+
+function startQemu(ns: TapNamespace, medium: BootMedium, append: string | null, dir: string, name: string): Machine {
+  const serialFile = join(dir, `${name}-com1.txt`), consoleSocket = join(dir, `${name}-com1.sock`);
+  const extraArgs = [...tapNetArgs(ns.device), ...(append ? ['-append', append] : [])];
+  const args = qemuArgs(medium, { memoryMiB: MEMORY_MIB, extraArgs, consoleSocket }, serialFile);
+  const child = spawn(ns.exec[0], [...ns.exec.slice(1), 'qemu-system-i386', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>(resolve => child.on('close', status => { if (stderr.trim()) console.error(`qemu (${name}): ${stderr.trim()}`); resolve(status); }));
+  return { child, serial: () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1').replace(/\r/g, '') : ''), exited, consoleSocket };
+}
+
+/** Polls until `ready(serial)` or QEMU exits or the time is up. */
+async function waitReady(m: Machine, ready: (serial: string) => boolean, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+  const until = performance.now() + timeoutMs;
+  let exited = false;
+  void m.exited.then(() => { exited = true; });
+  while (performance.now() < until) {
+    if (ready(m.serial())) return 'ready';
+    if (exited) return 'exited';
+    await new Promise(r => setTimeout(r, 200));
+  }
+  return ready(m.serial()) ? 'ready' : 'timeout';
+}
+
+async function stopQemu(m: Machine): Promise<void> {
+  m.child.kill('SIGKILL');
+  await m.exited;
+}
+
+/** User + system CPU time of a process in seconds (/proc/PID/stat fields 14 and 15). */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;   // clock ticks; USER_HZ is 100 on Linux
+  } catch { return null; }
+}
+
+function runLoadGenerator(ns: TapNamespace, o: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ns.exec[0], [...ns.exec.slice(1), process.execPath, '--import=tsx', join(ROOT, 'bench', 'loadgen.ts'), ...loadArgs(o)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('close', status => {
+      if (status !== 0) return reject(new Error(`load generator failed (status ${status}): ${err.trim()}`));
+      try { resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult); } catch { reject(new Error(`load generator printed no result: ${out} ${err}`)); }
+    });
+  });
+}
+
+/** One load run against `m`, with QEMU's CPU share measured over it. */
+async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: WebPoint['system'], vms: number): Promise<WebPoint> {
+  const hostLoad = Math.round(loadavg()[0] * 100) / 100;
+  const cpu0 = cpuSeconds(m.child.pid), t0 = performance.now();
+  const r = await runLoadGenerator(ns, o);
+  const cpu1 = cpuSeconds(m.child.pid), wall = (performance.now() - t0) / 1000;
+  let counters: string | null = null;
+  if (system === 'denali') {
+    const before = m.serial().length;
+    try {
+      await sendConsole(m.consoleSocket, 'net\n');
+      await new Promise(res => setTimeout(res, 1500));
+      counters = m.serial().slice(before).split('\n').filter(l => /^(switch|nic): /.test(l)).join('\n') || null;
+    } catch { counters = null; }
+  }
+  const note = r.failures ? `${fmt(r.failures)} failed: ${Object.entries(r.failureKinds).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}` : '';
+  return {
+    system, vms, popularity: system === 'linux' ? 'single' : o.popularity, requests: r.requests, seconds: r.seconds,
+    requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
+    shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
+    qemuCpuPercent: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / wall) * 100) : null, hostLoad, counters, note,
+  };
+}
+
+const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoint['popularity'], note: string): WebPoint => ({
+  system, vms, popularity, requests: 0, seconds: 0, requestsPerSecond: 0, failures: 0, failureKinds: {}, distinctServers: 0,
+  shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, note,
+});
+
+/** VM ids that printed their `httpd` line (`vm 3 ... httpd ...`). */
+export function listeningVms(serial: string): Set<number> {
+  return new Set([...serial.matchAll(/^vm (\d+)\b.*httpd.*$/gm)].map(m => Number(m[1])));
+}
+
+function raiseNeighbourLimits(): () => void {
+  const names = Object.keys(NEIGHBOUR_LIMITS) as (keyof typeof NEIGHBOUR_LIMITS)[];
+  const old = Object.fromEntries(names.map(n => [n, execFileSync('sysctl', ['-n', `net.ipv4.neigh.default.${n}`], { encoding: 'utf8' }).trim()]));
+  for (const n of names) if (Number(old[n]) < NEIGHBOUR_LIMITS[n]) execFileSync('sysctl', ['-q', '-w', `net.ipv4.neigh.default.${n}=${NEIGHBOUR_LIMITS[n]}`]);
+  return () => { for (const n of [...names].reverse()) spawnSync('sysctl', ['-q', '-w', `net.ipv4.neigh.default.${n}=${old[n]}`]); };
+}
+
+function options(argv: string[]) {
+  const o = { vms: VM_COUNTS, seconds: DEFAULT_LOAD.seconds, linux: true, denali: true };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
+    else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
+    else if (argv[i] === '--no-linux') o.linux = false;
+    else if (argv[i] === '--no-denali') o.denali = false;
+    else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --no-linux --no-denali)`);
+  }
+  if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 10240) || !(o.seconds > 0)) throw new Error('bench:web: --vms takes VM counts from 1 to 10240, --seconds a positive number');
+  return o;
+}
+
+async function main(): Promise<number> {
+  const opts = options(process.argv.slice(2));
+  const why = tapUnavailable();
+  if (why) { console.error(`bench:web: ${why.replace('--net tap', 'the web bench')}`); return 2; }
+  const t0 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-web-'));
+  const restoreNeighbours = raiseNeighbourLimits();
+  const points: WebPoint[] = [];
+  // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
+  const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
+    ({ ...DEFAULT_LOAD, seconds: opts.seconds, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
+  let peer: LinuxPeer | null = null;
+  let kernelElf = '';
+  try {
+    // ---- build ----
+    if (opts.linux) peer = prepareLinuxPeer(linuxPeerPage(), line => console.log(line));
+    if (opts.denali) {
+      if (!existsSync(join(ROOT, HTTPD_IMAGE))) throw new Error(`bench:web: no ${HTTPD_IMAGE} yet`);
+      kernelElf = buildKernel(2, dir, dir).elfPath;
+    }
+    console.log(`built in ${Math.round(performance.now() - t0)} ms`);
+
+    // ---- the Linux peer ----
+    if (peer) {
+      const ns = createTapNamespace(`denali-web-linux-${process.pid}`);
+      let m: Machine | undefined;
+      try {
+        m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, 'linux');
+        const state = await waitReady(m, s => s.includes(LINUX_PEER_READY), 120_000);
+        if (state !== 'ready') points.push(emptyPoint('linux', 1, 'single', `the peer did not come up (${state}): ${m.serial().slice(-300).replace(/\n/g, ' ')}`));
+        else points.push(await measure(ns, m, load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), 'linux', 1));
+        console.log(`linux: ${JSON.stringify(points[points.length - 1])}`);
+      } finally { if (m) await stopQemu(m); ns.remove(); }
+    }
+
+    // ---- Denali: one boot per VM count, both popularities ----
+    for (const vms of opts.denali ? opts.vms : []) {
+      const manifestJson = join(dir, `web-${vms}.json`);
+      writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 }] }));
+      const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
+      const ns = createTapNamespace(`denali-web-${vms}-${process.pid}`);
+      let m: Machine | undefined;
+      try {
+        const bootStart = performance.now();
+        m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, null, dir, `denali-${vms}`);
+        const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120);
+        const bootMs = Math.round(performance.now() - bootStart);
+        const listening = listeningVms(m.serial()).size;
+        console.log(`denali ${vms} VMs: ${state} after ${bootMs} ms, ${listening} listening`);
+        if (state === 'exited') {
+          const tail = m.serial().split('\n').filter(Boolean).slice(-4).join(' / ');
+          for (const pop of POPULARITIES) points.push(emptyPoint('denali', vms, pop, `QEMU exited before every VM listened (${listening} of ${vms}): ${tail}`));
+          continue;
+        }
+        for (const pop of POPULARITIES) {
+          const p = await measure(ns, m, load(vms, pop), 'denali', vms);
+          if (state === 'timeout') p.note = `only ${listening} of ${vms} VMs listened after ${Math.round(bootMs / 1000)} s${p.note ? '; ' + p.note : ''}`;
+          points.push(p);
+          console.log(`denali ${vms} ${pop}: ${p.requestsPerSecond} requests/s, ${p.failures} failures, qemu cpu ${p.qemuCpuPercent}%${p.counters ? `\n  ${p.counters.replace(/\n/g, '\n  ')}` : ''}`);
+        }
+      } finally { if (m) await stopQemu(m); ns.remove(); }
+    }
+  } finally {
+    restoreNeighbours();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // ---- results ----
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src') ? ' (modified in the work tree)' : '');
+  const qemu = execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  const seconds = Math.round((performance.now() - t0) / 1000);
+  const loads = points.map(p => p.hostLoad);
+  const result = {
+    commit, qemu, cpus: cpus().length, memoryMiB: MEMORY_MIB, image: HTTPD_IMAGE, vmMemoryKiB: HTTPD_MEMORY_KIB,
+    load: { ...DEFAULT_LOAD, seconds: opts.seconds }, linuxPeer: peer && { kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address },
+    benchSeconds: seconds, points,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'web.csv'), webCsv(points));
+  writeFileSync(join(RESULTS, 'web.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(RESULTS, 'web.png'), webPlot(points, `qemu-system-i386 TCG, commit ${commit.split(' ')[0]}`));
+  const md = [
+    `Web-server throughput (\`npm run bench:web\`, commit ${commit}, ${qemu}, TCG, \`-m ${MEMORY_MIB}\`, virtio-net on a tap in a network namespace; the whole bench took ${seconds} s).`,
+    '',
+    webTable(points),
+    '',
+    `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server, each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), ${DEFAULT_LOAD.warmup} s warm-up then ${opts.seconds} s measured; a success is a 200 with the ${PAGE_BYTES}-byte page. ` +
+      `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count. ` +
+      (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
+      `QEMU CPU is QEMU's CPU time over the run as a share of one core (TCG runs the guest on one host thread). ` +
+      `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
+    '',
+    '![requests per second against VMs](web.png)',
+    '',
+  ].join('\n');
+  writeFileSync(join(RESULTS, 'web.md'), md);
+  console.log(md);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(code => { process.exitCode = code; }, e => { console.error(e instanceof Error ? e.stack ?? e.message : e); process.exitCode = 1; });
+}

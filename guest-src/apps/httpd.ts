@@ -1,0 +1,269 @@
+// httpd: an HTTP/1.1 web server VM (issue 5 item 5; RFC 9112 message syntax, RFC 9110 semantics),
+// on the libos threads and sockets. Contract (tests, benchmarks and `make run` rely on it):
+// - listens on TCP port 80 (or the manifest's argument when it is not 0) and prints
+//   `vm N httpd on port P` once it does;
+// - GET (and HEAD) of `/` or `/index.html` answers 200 with a 2,048-byte HTML page naming the VM:
+//   `<h1>Denali VM N</h1>`; any other path answers 404; other methods 405 (with Allow);
+// - a request that is not HTTP/1.x syntax answers 400 and closes; a request head over 4,096 bytes
+//   answers 431 and closes (bounded header sizes);
+// - keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless
+//   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
+//   closed after 10 s. Requests with a body (Content-Length > 0 or Transfer-Encoding) are answered
+//   and the connection closed (the body is not read).
+// One worker thread per connection, up to WORKERS at once (each waits in socketAccept).
+// Memory: give the group `"memoryKiB": 1024`: the TCP rings (128 KiB), 16 thread stacks of 16 KiB
+// (touched pages only) and the request buffers.
+import { i32, u32, u8, bool, write, print } from "dsl";
+import { bootInit, argument, vmId } from "../runtime/boot.ts";
+import { enableInterrupts } from "../runtime/events.ts";
+import { stackInitFromBoot } from "../libos/stack.ts";
+import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
+import { socketListen, socketAccept, socketRead, socketWrite, socketClose, SOCKET_TIMEOUT } from "../libos/sockets.ts";
+
+const DEFAULT_PORT = 80;
+const WORKERS = 16;
+const BACKLOG = 16;
+/** The most a request head (request line and header fields) may take. */
+const HEAD_LIMIT = 4096;
+const PAGE_BYTES = 2048;
+const IDLE_TIMEOUT_US: u32 = 10000000;
+
+const page = new Uint8Array(2048);
+/** One request buffer per worker: HEAD_LIMIT bytes each. */
+const buffers = new Uint8Array(16 * 4096);
+/** One response-head buffer per worker. */
+const heads = new Uint8Array(16 * 256);
+let listener: i32 = 0;
+let served: u32 = 0;
+
+const CR = 13;
+const LF = 10;
+const SPACE = 32;
+const COLON = 58;
+
+// ---- the page ---------------------------------------------------------------------------------------------
+
+let pageLength: i32 = 0;
+function pageAppend(s: string): void {
+  for (let i = 0; i < s.length && pageLength < PAGE_BYTES; i++) { page[pageLength] = u8(s.charCodeAt(i)); pageLength++; }
+}
+function pageAppendNumber(x: u32): void {
+  if (x >= 10) pageAppendNumber(x / 10);
+  if (pageLength < PAGE_BYTES) { page[pageLength] = u8(48 + x % 10); pageLength++; }
+}
+
+/** The 2,048-byte page: HTML naming the VM, padded with a comment to exactly PAGE_BYTES. */
+function buildPage(id: u32): void {
+  pageLength = 0;
+  pageAppend("<!DOCTYPE html>\n<html><head><title>Denali VM ");
+  pageAppendNumber(id);
+  pageAppend("</title></head>\n<body><h1>Denali VM ");
+  pageAppendNumber(id);
+  pageAppend("</h1>\n<p>Served by httpd in virtual machine ");
+  pageAppendNumber(id);
+  pageAppend(" of the Denali/TS isolation kernel.</p>\n<!--");
+  const tail = "--></body></html>\n";
+  while (pageLength < PAGE_BYTES - tail.length) { page[pageLength] = u8(pageLength % 64 === 63 ? LF : 46); pageLength++; }
+  pageAppend(tail);
+}
+
+// ---- parsing ----------------------------------------------------------------------------------------------
+
+function lower(c: i32): i32 { return c >= 65 && c <= 90 ? c + 32 : c; }
+
+/** buffer[at .. at + s.length) equals s, ASCII case-insensitively. */
+function matchesAt(buffer: Uint8Array, at: i32, end: i32, s: string): bool {
+  if (end - at < s.length) return false;
+  for (let i = 0; i < s.length; i++) if (lower(buffer[at + i]) !== lower(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Where the head ends (the index after CRLF CRLF, or after LF LF), or -1 when it has not all arrived. */
+function headEnd(buffer: Uint8Array, base: i32, length: i32): i32 {
+  for (let i = 0; i + 1 < length; i++) {
+    if (buffer[base + i] !== LF) continue;
+    if (buffer[base + i + 1] === LF) return i + 2;
+    if (i + 2 < length && buffer[base + i + 1] === CR && buffer[base + i + 2] === LF) return i + 3;
+  }
+  return -1;
+}
+
+function isTokenChar(c: i32): bool {
+  // RFC 9110 §5.6.2 tchar: visible ASCII except delimiters
+  if (c <= 32 || c >= 127) return false;
+  return c !== 34 && c !== 40 && c !== 41 && c !== 44 && c !== 47 && c !== 58 && c !== 59 && c !== 60 && c !== 61 && c !== 62 && c !== 63 && c !== 64 && c !== 91 && c !== 92 && c !== 93 && c !== 123 && c !== 125;
+}
+
+// The parsed request (one worker parses at a time: threads switch only when they wait).
+let methodGet = false;
+let methodHead = false;
+let pathIndex = false;
+let minorVersion: i32 = 0;
+let connectionClose = false;
+let connectionKeepAlive = false;
+let hasBody = false;
+
+const STATUS_OK = 200;
+const STATUS_BAD_REQUEST = 400;
+
+/** Parses the head at buffer[base .. base + end); 200 (well formed: see the flags) or 400. */
+function parseHead(buffer: Uint8Array, base: i32, end: i32): i32 {
+  methodGet = false; methodHead = false; pathIndex = false; connectionClose = false; connectionKeepAlive = false; hasBody = false;
+  let at = base;
+  const limit = base + end;
+  // request-line = method SP request-target SP HTTP-version CRLF
+  const methodStart = at;
+  while (at < limit && isTokenChar(buffer[at])) at++;
+  if (at === methodStart || at >= limit || buffer[at] !== SPACE) return STATUS_BAD_REQUEST;
+  const methodLength = at - methodStart;
+  methodGet = methodLength === 3 && buffer[methodStart] === 71 && buffer[methodStart + 1] === 69 && buffer[methodStart + 2] === 84;                 // GET
+  methodHead = methodLength === 4 && buffer[methodStart] === 72 && buffer[methodStart + 1] === 69 && buffer[methodStart + 2] === 65 && buffer[methodStart + 3] === 68;   // HEAD
+  at++;
+  const targetStart = at;
+  while (at < limit && buffer[at] > 32 && buffer[at] < 127) at++;
+  if (at === targetStart || at >= limit || buffer[at] !== SPACE) return STATUS_BAD_REQUEST;
+  let targetEnd = at;
+  for (let i = targetStart; i < at; i++) if (buffer[i] === 63) { targetEnd = i; break; }   // the query is ignored
+  const targetLength = targetEnd - targetStart;
+  if (buffer[targetStart] !== 47 && !(targetLength === 1 && buffer[targetStart] === 42)) return STATUS_BAD_REQUEST;      // origin-form (or * for OPTIONS)
+  pathIndex = targetLength === 1 || (targetLength === 11 && matchesAt(buffer, targetStart, targetEnd, "/index.html"));
+  if (buffer[targetStart] !== 47) pathIndex = false;
+  at++;
+  if (!matchesAt(buffer, at, limit, "HTTP/1.")) return STATUS_BAD_REQUEST;
+  at += 7;
+  if (at >= limit || buffer[at] < 48 || buffer[at] > 57) return STATUS_BAD_REQUEST;
+  minorVersion = buffer[at] - 48;
+  at++;
+  if (at < limit && buffer[at] === CR) at++;
+  if (at >= limit || buffer[at] !== LF) return STATUS_BAD_REQUEST;
+  at++;
+  // field-line = field-name ":" OWS field-value OWS CRLF, until the empty line
+  while (at < limit) {
+    if (buffer[at] === LF) break;
+    if (buffer[at] === CR && at + 1 < limit && buffer[at + 1] === LF) break;
+    const nameStart = at;
+    while (at < limit && isTokenChar(buffer[at])) at++;
+    if (at === nameStart || at >= limit || buffer[at] !== COLON) return STATUS_BAD_REQUEST;   // no space before ':' (§5.1)
+    const nameEnd = at;
+    at++;
+    while (at < limit && (buffer[at] === SPACE || buffer[at] === 9)) at++;
+    const valueStart = at;
+    while (at < limit && buffer[at] !== CR && buffer[at] !== LF) {
+      if (buffer[at] < 32 && buffer[at] !== 9) return STATUS_BAD_REQUEST;
+      at++;
+    }
+    let valueEnd = at;
+    while (valueEnd > valueStart && (buffer[valueEnd - 1] === SPACE || buffer[valueEnd - 1] === 9)) valueEnd--;
+    if (at < limit && buffer[at] === CR) at++;
+    if (at >= limit || buffer[at] !== LF) return STATUS_BAD_REQUEST;
+    at++;
+    const nameLength = nameEnd - nameStart;
+    if (nameLength === 10 && matchesAt(buffer, nameStart, nameEnd, "connection")) {
+      for (let i = valueStart; i < valueEnd; i++) {
+        if (matchesAt(buffer, i, valueEnd, "close")) connectionClose = true;
+        if (matchesAt(buffer, i, valueEnd, "keep-alive")) connectionKeepAlive = true;
+      }
+    } else if (nameLength === 14 && matchesAt(buffer, nameStart, nameEnd, "content-length")) {
+      for (let i = valueStart; i < valueEnd; i++) {
+        if (buffer[i] < 48 || buffer[i] > 57) return STATUS_BAD_REQUEST;
+        if (buffer[i] !== 48) hasBody = true;
+      }
+      if (valueStart === valueEnd) return STATUS_BAD_REQUEST;
+    } else if (nameLength === 17 && matchesAt(buffer, nameStart, nameEnd, "transfer-encoding")) {
+      hasBody = true;
+    }
+  }
+  return STATUS_OK;
+}
+
+// ---- responses --------------------------------------------------------------------------------------------
+
+let headLength: i32 = 0;
+let headBase: i32 = 0;
+function headAppend(s: string): void {
+  for (let i = 0; i < s.length && headLength < 256; i++) { heads[headBase + headLength] = u8(s.charCodeAt(i)); headLength++; }
+}
+function headAppendNumber(x: u32): void {
+  if (x >= 10) headAppendNumber(x / 10);
+  if (headLength < 256) { heads[headBase + headLength] = u8(48 + x % 10); headLength++; }
+}
+
+const notFound = "<html><body><h1>404 Not Found</h1></body></html>\n";
+const badRequest = "<html><body><h1>400 Bad Request</h1></body></html>\n";
+const tooLarge = "<html><body><h1>431 Request Header Fields Too Large</h1></body></html>\n";
+const notAllowed = "<html><body><h1>405 Method Not Allowed</h1></body></html>\n";
+const bodyBuffer = new Uint8Array(128);
+
+/** Sends a response; false when the connection is gone. */
+function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
+  headBase = worker * 256;
+  headLength = 0;
+  let body = "";
+  if (status === 200) headAppend("HTTP/1.1 200 OK\r\n");
+  else if (status === 404) { headAppend("HTTP/1.1 404 Not Found\r\n"); body = notFound; }
+  else if (status === 405) { headAppend("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"); body = notAllowed; }
+  else if (status === 431) { headAppend("HTTP/1.1 431 Request Header Fields Too Large\r\n"); body = tooLarge; }
+  else { headAppend("HTTP/1.1 400 Bad Request\r\n"); body = badRequest; }
+  headAppend("Server: denali-httpd\r\nContent-Type: text/html\r\nContent-Length: ");
+  headAppendNumber(status === 200 ? u32(PAGE_BYTES) : u32(body.length));
+  headAppend(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  if (!withBody) return socketWrite(socket, heads, headBase, headLength) >= 0;
+  if (status === 200) {
+    // head and page in one write when they fit the send buffer, so they go out in as few segments as possible
+    if (socketWrite(socket, heads, headBase, headLength) < 0) return false;
+    return socketWrite(socket, page, 0, PAGE_BYTES) >= 0;
+  }
+  for (let i = 0; i < body.length; i++) bodyBuffer[i] = u8(body.charCodeAt(i));
+  if (socketWrite(socket, heads, headBase, headLength) < 0) return false;
+  return socketWrite(socket, bodyBuffer, 0, body.length) >= 0;
+}
+
+/** Serves one connection: requests until close, an error or the idle timeout. */
+function serve(socket: i32, worker: i32): void {
+  const base = worker * HEAD_LIMIT;
+  let length = 0;
+  while (true) {
+    let end = headEnd(buffers, base, length);
+    while (end < 0) {
+      if (length === HEAD_LIMIT) { respond(socket, worker, 431, false, true); return; }
+      const n = socketRead(socket, buffers, base + length, HEAD_LIMIT - length, IDLE_TIMEOUT_US);
+      if (n <= 0) return;                      // closed by the peer, gone, or idle too long
+      length += n;
+      end = headEnd(buffers, base, length);
+    }
+    const status = parseHead(buffers, base, end);
+    if (status !== STATUS_OK) { respond(socket, worker, STATUS_BAD_REQUEST, false, true); return; }
+    const keepAlive = !connectionClose && !hasBody && (minorVersion >= 1 || connectionKeepAlive);
+    let code = 200;
+    if (!methodGet && !methodHead) code = 405;
+    else if (!pathIndex) code = 404;
+    if (!respond(socket, worker, code, keepAlive, !methodHead)) return;
+    served++;
+    if (!keepAlive) return;
+    // pipelining: what follows this head is the next request
+    for (let i = end; i < length; i++) buffers[base + i - end] = buffers[base + i];
+    length -= end;
+  }
+}
+
+function worker(index: u32): void {
+  while (true) {
+    const socket = socketAccept(listener);
+    serve(socket, i32(index));
+    socketClose(socket);
+  }
+}
+
+export function guestMain(magic: u32, bootInfo: u32): void {
+  bootInit(magic, bootInfo);
+  enableInterrupts();
+  stackInitFromBoot();
+  threadsInit();
+  buildPage(vmId());
+  const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
+  listener = socketListen(port, BACKLOG);
+  if (listener < 0) { print("httpd: cannot listen"); return; }
+  for (let i = 0; i < WORKERS; i++) if (threadCreate(worker, u32(i)) < 0) { print("httpd: cannot start a worker"); return; }
+  write("vm "); write(vmId()); write(" httpd on port "); print(port);
+  threadsRun();
+}

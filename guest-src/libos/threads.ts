@@ -1,0 +1,215 @@
+// Threads for the guest OS library (issue 5 item 4): cooperative threads on stacks of their own,
+// switched by the compiler-generated context switch (the `contextSwitch`/`contextCreate` intrinsics,
+// docs/calling-convention.md "Contexts"). The main context is the scheduler and the network event
+// loop (`threadsRun`): it runs every runnable thread in turn; when none is runnable it sets the alarm
+// for the nearest deadline (network timers and sleeping threads) and idles until a frame or the alarm
+// (the idle hypercall), handles the batch — whose TCP events wake the threads waiting on them — and
+// starts again. A thread runs until it waits (threadWait, threadSleep), yields or exits; there is no
+// preemption inside a VM (the kernel preempts the VM as a whole).
+//
+// Invariants: `current` is the running context (0: the main one); a thread is on the run queue
+// exactly when it is RUNNABLE; a WAITING thread has a channel and, if its deadline is set, is woken
+// by the timer too. Waking is by channel (a u32 the waiter and the waker agree on): spurious wake-ups
+// are allowed, so waiters re-check their condition in a loop.
+import { i32, u32, bool, addressOf, functionAddress, contextCreate, contextSwitch, panic, structArray } from "dsl";
+import { INTERRUPT_NET, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
+import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
+import { netifSetClock } from "./netif.ts";
+
+/** Threads besides the main context. */
+export const THREAD_MAX = 16;
+/** Each thread's stack (demand-zero pages in a VM: untouched stack costs no memory). */
+export const THREAD_STACK_BYTES = 16384;
+
+const FREE = 0;
+const RUNNABLE = 1;
+const RUNNING = 2;
+const WAITING = 3;
+const NONE = -1;
+const MAIN = 0;
+
+export type ThreadEntry = (arg: u32) => void;
+
+class Thread {
+  state: i32 = 0;
+  entry: ThreadEntry = noEntry;
+  arg: u32 = 0;
+  /** What a WAITING thread waits for (0: only its deadline, i.e. sleeping). */
+  channel: u32 = 0;
+  hasDeadline: bool = false;
+  /** Microseconds on the global clock (clockMicroseconds) when a WAITING thread times out. */
+  wakeAt: u32 = 0;
+  timedOut: bool = false;
+  next: i32 = -1;
+}
+
+function noEntry(arg: u32): void {}
+
+/** Index 0 is the main context; threads are 1..THREAD_MAX. */
+const threads = structArray(Thread, 17);
+/** Where each suspended context's handle is kept (contextSwitch stores it, the next switch reads it). */
+const handles = new Uint32Array(17);
+const stacks = new Uint8Array(16 * 16384);
+let current: i32 = 0;
+let runHead: i32 = -1;
+let runTail: i32 = -1;
+let liveThreads: i32 = 0;
+let switches: u32 = 0;
+
+function enqueue(index: i32): void {
+  const t = threads[index];
+  t.state = RUNNABLE;
+  t.next = NONE;
+  if (runTail === NONE) runHead = index; else threads[runTail].next = index;
+  runTail = index;
+}
+
+function dequeue(): i32 {
+  const index = runHead;
+  if (index === NONE) return NONE;
+  runHead = threads[index].next;
+  if (runHead === NONE) runTail = NONE;
+  threads[index].next = NONE;
+  return index;
+}
+
+/** Suspends the running context and resumes `to`. */
+function switchTo(to: i32): void {
+  const from = current;
+  if (from === to) { threads[to].state = RUNNING; return; }
+  current = to;
+  threads[to].state = RUNNING;
+  switches++;
+  contextSwitch(addressOf(handles) + u32(from) * 4, handles[to]);
+}
+
+/** Every thread starts here, on its own stack; it never returns (threadExit switches away for good). */
+function threadStart(index: u32): void {
+  const t = threads[i32(index)];
+  t.entry(t.arg);
+  threadExit();
+}
+
+/** Resets the table (the main context is running). Call once before threadCreate. */
+export function threadsInit(): void {
+  for (let i = 0; i <= THREAD_MAX; i++) { threads[i].state = FREE; threads[i].next = NONE; handles[i] = 0; }
+  threads[MAIN].state = RUNNING;
+  current = MAIN;
+  runHead = NONE;
+  runTail = NONE;
+  liveThreads = 0;
+  stackSetTimerSource(threadTimers);
+}
+
+/** Starts `entry(arg)` in a new thread (it runs when the main context next schedules); its id, or -1 when all are in use. */
+export function threadCreate(entry: ThreadEntry, arg: u32): i32 {
+  for (let i = 1; i <= THREAD_MAX; i++) {
+    if (threads[i].state !== FREE) continue;
+    const t = threads[i];
+    t.entry = entry;
+    t.arg = arg;
+    t.channel = 0;
+    t.hasDeadline = false;
+    t.timedOut = false;
+    handles[i] = contextCreate(addressOf(stacks) + u32(i - 1) * THREAD_STACK_BYTES, THREAD_STACK_BYTES, functionAddress(threadStart), u32(i));
+    liveThreads++;
+    enqueue(i);
+    return i;
+  }
+  return -1;
+}
+
+/** The running thread's id (0: the main context). */
+export function threadSelf(): i32 { return current; }
+export function threadCount(): i32 { return liveThreads; }
+export function threadSwitches(): u32 { return switches; }
+
+function mustBeThread(what: string): void {
+  if (current === MAIN) panic(what);
+}
+
+/** Ends the running thread; its stack is reused by a later threadCreate. Never returns. */
+export function threadExit(): void {
+  mustBeThread("threadExit from the main context");
+  threads[current].state = FREE;
+  liveThreads--;
+  switchTo(MAIN);
+  panic("an exited thread was resumed");
+}
+
+/** Lets the other runnable threads run first. */
+export function threadYield(): void {
+  if (current === MAIN) return;
+  enqueue(current);
+  switchTo(MAIN);
+}
+
+/**
+ * Waits until threadWake(channel) or, when `timeoutUs` > 0, until that many microseconds have passed;
+ * returns false on the timeout. Wake-ups may be spurious: callers re-check what they wait for.
+ */
+export function threadWait(channel: u32, timeoutUs: u32): bool {
+  mustBeThread("threadWait from the main context");
+  const t = threads[current];
+  t.state = WAITING;
+  t.channel = channel;
+  t.hasDeadline = timeoutUs !== 0;
+  t.timedOut = false;
+  if (t.hasDeadline) t.wakeAt = clockMicroseconds() + timeoutUs;
+  switchTo(MAIN);
+  return !t.timedOut;
+}
+
+/** Sleeps for `microseconds` (the alarm hypercall wakes the VM; other threads run meanwhile). */
+export function threadSleep(microseconds: u32): void {
+  threadWait(0, microseconds === 0 ? 1 : microseconds);
+}
+
+/** Makes every thread waiting on `channel` runnable. */
+export function threadWake(channel: u32): void {
+  for (let i = 1; i <= THREAD_MAX; i++) {
+    const t = threads[i];
+    if (t.state === WAITING && t.channel === channel && channel !== 0) enqueue(i);
+  }
+}
+
+/** The stack's timer source: wakes threads whose deadline passed; microseconds to the next one. */
+function threadTimers(): u32 {
+  const now = clockMicroseconds();
+  let next = NO_DEADLINE;
+  for (let i = 1; i <= THREAD_MAX; i++) {
+    const t = threads[i];
+    if (t.state !== WAITING || !t.hasDeadline) continue;
+    const left = i32(t.wakeAt - now);
+    if (left <= 0) { t.timedOut = true; t.hasDeadline = false; enqueue(i); continue; }
+    if (u32(left) < next) next = u32(left);
+  }
+  return next;
+}
+
+/** Runs every runnable thread until none is; returns how many ran. */
+export function threadsRunReady(): i32 {
+  let ran = 0;
+  for (let t = dequeue(); t !== NONE; t = dequeue()) { switchTo(t); ran++; }
+  return ran;
+}
+
+/**
+ * The main context's loop (never returns): runs the threads, then idles until a frame or the alarm
+ * and hands the batch to the network stack, whose events wake the threads.
+ */
+export function threadsRun(): void {
+  mustBeMain();
+  while (true) {
+    threadsRunReady();
+    netifSetClock(clockMicroseconds());
+    stackTimers();            // timers the threads started, sleepers' deadlines: the alarm for the nearest
+    if (runHead !== NONE) continue;
+    stackHandle(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
+  }
+}
+
+function mustBeMain(): void {
+  if (current !== MAIN) panic("threadsRun outside the main context");
+}

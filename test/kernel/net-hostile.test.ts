@@ -1,0 +1,148 @@
+// Contract: hostile traffic against the kernel and its VMs (issue 5, "How it will be checked"). In a
+// network namespace with a tap (QEMU inside it): VM 0 the web server (guest-src/apps/httpd.ts,
+// 198.18.0.2 port 80), VM 1 the echo server (guest-src/apps/echo.ts, 198.18.0.3 port 7), VM 2 a
+// spoofer (test/kernel/guests/net.ts mode 4 with victim VM 1: frames with VM 1's source MAC, its IP as
+// IPv4 source and ARP sender, its MAC as ARP sender, IPv6 and VLAN-tagged frames: 7 spoofed, 1 honest).
+// - an ARP request from the wire for a VM's IP reaches that VM alone (per-VM counters before and after);
+// - the host sends, raw on the tap (test/kernel/net-hostile.py, scapy): truncated and oversized frames,
+//   refused EtherTypes, group and unknown destinations, bad IPv4 versions, header lengths, total
+//   lengths, checksums, TTL and addresses, IP options, fragments (MF, offsets, overlaps, past 64 KiB),
+//   TCP with all 256 flag combinations to the web server, the echo server and a closed port, bad TCP
+//   options (zero length, past the header, MSS of length 2, 3 and 5) and header lengths, bad UDP lengths
+//   and checksums, bad ICMP and ARP, and frames that spoof a VM from the wire (another VM's IP or MAC
+//   as ARP or IPv4 sender: must not poison a VM's ARP cache);
+// - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
+//   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
+//   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
+//   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl).
+// Needs root (CI runs as root), /usr/bin/python3 with scapy (Debian python3-scapy), curl; skipped with
+// the reason otherwise.
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
+import { buildTestGuest, writeManifest, workerArgument } from "./guests/build.ts";
+import { buildGuest } from "../../tools/build.ts";
+import { tapMissing, tapNamespace, startMachine, inNamespace, vmNetCounters, switchCounters, writeEchoClient, echoTransfer, type Machine } from "./net-machine.ts";
+import type { TapNamespace } from "../../tools/net.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PYTHON = "/usr/bin/python3";
+const SPOOFER = 4;   // guests/net.ts mode
+const ip = (a: number, b: number, c: number, d: number) => (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
+
+function missing(): string | null {
+  const tap = tapMissing();
+  if (tap) return tap;
+  if (spawnSync(PYTHON, ["-c", "import scapy.all"]).status !== 0) return `no scapy for ${PYTHON} (Debian python3-scapy)`;
+  if (spawnSync("curl", ["--version"]).status !== 0) return "no `curl` command (Debian curl)";
+  if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
+  return null;
+}
+
+const why = missing();
+if (why) {
+  test.skip(`hostile traffic from the host and from a VM (skipped: ${why})`, () => {});
+} else {
+  let kernel: KernelBuild | undefined;
+  let dir: string | undefined;
+  let ns: TapNamespace | undefined;
+  let machine: Machine | undefined;
+  let client = "";
+
+  test.before(async () => {
+    kernel = buildKernelInTemp(false);
+    dir = mkdtempSync(join(tmpdir(), "denali-net-hostile-"));
+    client = writeEchoClient(dir);
+    const httpd = buildGuest("apps-httpd", join(HERE, "../../guest-src/apps/httpd.ts"), 2, dir, dir).elfPath;
+    const echo = buildGuest("apps-echo", join(HERE, "../../guest-src/apps/echo.ts"), 2, dir, dir).elfPath;
+    const spoofer = buildTestGuest("net", dir);
+    const manifest = writeManifest(dir, "hostile", [
+      { moduleIndex: 1, vmCount: 1, memoryKiB: 1024, argument: 80, ipBase: ip(198, 18, 0, 2) },
+      { moduleIndex: 2, vmCount: 1, memoryKiB: 512, argument: 7, ipBase: ip(198, 18, 0, 3) },
+      { moduleIndex: 3, vmCount: 1, memoryKiB: 64, argument: workerArgument(SPOOFER, 2), ipBase: ip(198, 18, 0, 4) },
+    ]);
+    ns = tapNamespace("hostile");
+    inNamespace(ns, ["ip", "link", "set", ns.device, "mtu", "9000"]);   // lets the host send oversized frames
+    machine = await startMachine({ kernel: kernel.elf, modules: [manifest, httpd, echo, spoofer], namespace: ns });
+    await machine.waitFor(/^vm 0 httpd on port 80$/m, 60_000);
+    await machine.waitFor(/^vm 1 echo on port 7$/m, 60_000);
+    await machine.waitFor(/^vm 2 spoofer sent 8$/m, 60_000);
+  });
+
+  test.after.always(() => {
+    machine?.kill();
+    ns?.remove();
+    kernel?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const python = (...args: string[]) => JSON.parse(inNamespace(ns!, [PYTHON, join(HERE, "net-hostile.py"), ns!.device, ...args]).trim().split("\n").pop()!);
+
+  test.serial("a VM sending with another VM's MAC or IP is dropped and counted; an ARP request from the wire reaches its VM alone", async (t) => {
+    // VM 1 answers the spoofer's honest echo request after resolving VM 2's address; VM 2 never answers,
+    // so VM 1 asks three times, 1 s apart (libos/arp.ts), then gives up: wait for the third request.
+    let before = await machine!.monitor("vms");
+    for (const deadline = Date.now() + 30_000; (vmNetCounters(before).get(2)?.rxPackets ?? 0) < 3 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      before = await machine!.monitor("vms");
+    }
+    t.is(vmNetCounters(before).get(2)?.rxPackets, 3, before);
+    const spoofer = vmNetCounters(before).get(2);
+    t.is(spoofer?.spoofed, 7, before);
+    t.is(spoofer?.txPackets, 1, before);                       // the honest echo request to VM 1
+    t.is(switchCounters(before).spoofed, 7, before);
+    python("arp", "198.18.0.3");
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await machine!.monitor("vms");
+    const [a, b] = [vmNetCounters(before), vmNetCounters(after)];
+    t.is(b.get(1)!.rxPackets, a.get(1)!.rxPackets + 1, after);
+    t.is(b.get(0)?.rxPackets ?? 0, a.get(0)?.rxPackets ?? 0, "VM 0 heard nothing");
+    t.is(b.get(2)!.rxPackets, a.get(2)!.rxPackets, "VM 2 heard nothing");
+    t.is(switchCounters(after)["arp directed"], switchCounters(before)["arp directed"] + 1);
+  });
+
+  test.serial("malformed and spoofed frames from the host: the kernel and every VM stay up, the spoofing is dropped and counted", async (t) => {
+    const before = switchCounters(await machine!.monitor("net"));
+    const sent = python("attack") as Record<string, number> & { refused: Record<string, number> };
+    t.log(`sent: ${JSON.stringify(sent)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const vms = await machine!.monitor("vms");
+    const out = machine!.out();
+    t.notRegex(out, /^vm \d+ ended: /m, "no VM was ended");
+    t.notRegex(out, /^(panic|trap|exception)[: ]/m, "no panic, trap or exception");
+    t.regex(vms, /^vms: 3 started, 0 exited, 0 ended by the kernel, 3 idle;/m);
+    for (let id = 0; id < 3; id++) t.regex(vms, new RegExp(`^vm ${id}: cpu \\d+ kcycles, switches \\d+, still idle$`, "m"));
+    const after = switchCounters(vms);
+    t.is(after["spoofed from wire"] - (before["spoofed from wire"] ?? 0), sent.spoofed, vms.match(/^switch: .*$/m)?.[0]);
+    t.is(after.spoofed, 7, "the VM's spoofing, counted once");
+    t.is(vmNetCounters(vms).get(2)!.spoofed, 7);
+    t.log(vms.match(/^(vm \d+ net|switch|nic):.*$/gm)?.join("\n"));
+  });
+
+  test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are the VMs' own MACs", (t) => {
+    for (const address of ["198.18.0.2", "198.18.0.3"]) {
+      const ping = spawnSync(ns!.exec[0], [...ns!.exec.slice(1), "ping", "-c", "2", "-i", "0.2", "-W", "5", address], { encoding: "utf8", timeout: 30_000 });
+      t.is(ping.status, 0, `${address}: ${ping.stdout}${ping.stderr}`);
+    }
+    const echo = echoTransfer(ns!, client, "198.18.0.3", 7, 64 * 1024, 3);
+    t.is(echo.bytesReceived, 64 * 1024);
+    t.is(echo.received, echo.sent);
+    const page = inNamespace(ns!, ["curl", "-s", "--max-time", "20", "http://198.18.0.2/"]);
+    t.regex(page, /<h1>Denali VM 0<\/h1>/);
+    t.is(page.length, 2048);
+    const neighbours = inNamespace(ns!, ["ip", "neigh", "show", "dev", ns!.device]);
+    t.regex(neighbours, /^198\.18\.0\.2 lladdr 02:00:00:00:00:00 /m);
+    t.regex(neighbours, /^198\.18\.0\.3 lladdr 02:00:00:00:00:01 /m);
+    t.notRegex(neighbours, /de:ad:be:ef|lladdr 02:00:00:00:00:02/, neighbours);
+  });
+
+  test.serial("stop: the summary, then QEMU exits cleanly", async (t) => {
+    const run = await machine!.stop();
+    t.is(run.debugExit, 0, machine!.out().slice(-2000));
+    t.regex(machine!.out(), /^vms done: stopped from the console$/m);
+  });
+}

@@ -1,0 +1,174 @@
+// Contract: guest-src/apps/httpd.ts — the web server VM itself, with the libos threads (the
+// compiler's contextCreate/contextSwitch, run by the bytecode interpreter), sockets and TCP — on the
+// host interpreter with a simulated wire (harness.ts). The test plays HTTP clients with a small TCP
+// peer of its own: a GET gets the 2,048-byte page naming the VM; keep-alive serves several requests
+// on one connection, pipelined ones in order; HTTP/1.0 and `Connection: close` close after the
+// answer; unknown paths get 404, other methods 405, malformed requests 400 (and a close), a request
+// head over the limit 431; several connections at once are all served.
+import test from 'ava';
+import { runGuest, type Wire } from './harness.ts';
+import { CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16 } from './packets.ts';
+
+const GUEST = 'test/libos/guests/httpd.ts';
+const HTTPD = { ...CONFIG, entry: 'testMain' };
+const VM_ID = 0;
+const { FIN, SYN, PSH, ACK } = TCP;
+const bytes = (s: string): number[] => [...Buffer.from(s, 'latin1')];
+
+/** A client connection: sends what it is given, acknowledges everything in order, collects the bytes. */
+class Client {
+  seq: number;
+  rcv = 0;
+  established = false;
+  finReceived = false;
+  received: number[] = [];
+  constructor(readonly w: Wire, readonly sport: number) { this.seq = 10_000 * sport; }
+
+  private segment(flags: number, data: number[] = [], options: number[] = []): void {
+    this.w.send(toGuest(ipv4(PEER_IP, GUEST_IP, 6, tcp(PEER_IP, GUEST_IP, { sport: this.sport, dport: 80, seq: this.seq, ack: this.rcv, flags, data, options, window: 65535 }))));
+    this.seq = (this.seq + data.length + (flags & (SYN | FIN) ? 1 : 0)) >>> 0;
+  }
+  connect(): void { this.segment(SYN, [], [2, 4, ...u16(1460)]); }
+  /** Sends `text` in segments of at most 1,460 bytes. */
+  send(text: string): void {
+    const all = bytes(text);
+    for (let at = 0; at < all.length; at += 1460) this.segment(ACK | PSH, all.slice(at, at + 1460));
+  }
+  close(): void { this.segment(FIN | ACK); }
+  /** A segment from the guest for this connection. */
+  handle(frame: Uint8Array): void {
+    const s = parseTcpFrame(frame);
+    if (s.flags & SYN) { this.rcv = (s.seq + 1) >>> 0; this.established = true; this.segment(ACK); return; }
+    if (s.data.length === 0 && !(s.flags & FIN)) return;          // a pure ACK
+    if (s.seq === this.rcv) {
+      this.received.push(...s.data);
+      this.rcv = (this.rcv + s.data.length) >>> 0;
+      if (s.flags & FIN) { this.rcv = (this.rcv + 1) >>> 0; this.finReceived = true; }
+    }
+    this.segment(ACK);
+  }
+  text(): string { return Buffer.from(this.received).toString('latin1'); }
+}
+
+/** The responses in `text`: status, headers (lower-case names) and body, by Content-Length. */
+function responses(text: string): { status: number; headers: Map<string, string>; body: string }[] {
+  const out = [];
+  let rest = text;
+  while (rest.length) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const [statusLine, ...fields] = rest.slice(0, end).split('\r\n');
+    const headers = new Map(fields.map(f => [f.slice(0, f.indexOf(':')).toLowerCase(), f.slice(f.indexOf(':') + 1).trim()] as [string, string]));
+    const length = Number(headers.get('content-length') ?? 0);
+    if (rest.length < end + 4 + length) break;
+    out.push({ status: Number(statusLine.split(' ')[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return out;
+}
+
+/** Runs the server with `clients` ports; `steps` drives them. Frames are routed to clients by port. */
+function serve(ports: number[], steps: (clients: Client[], pump: (done: () => boolean) => Generator<void, void, void>) => Generator<void, void, void>): string {
+  const { wire } = runGuest(GUEST, HTTPD, function* (w) {
+    w.send(ethernet(BROADCAST, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, [0, 0, 0, 0, 0, 0], GUEST_IP)));
+    yield;
+    w.take();
+    const clients = ports.map(p => new Client(w, p));
+    function* pump(done: () => boolean): Generator<void, void, void> {
+      for (let i = 0; i < 400 && !done(); i++) {
+        yield;
+        for (const frame of w.take()) {
+          if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) continue;
+          clients.find(c => c.sport === parseTcpFrame(frame).dport)?.handle(frame);
+        }
+        if (w.pending === 0 && !done()) w.advance(1000);      // nothing to say: let time pass (timers)
+      }
+    }
+    yield* steps(clients, pump);
+  });
+  return wire.console;
+}
+
+test('GET / answers the 2,048-byte page naming the VM; keep-alive serves three requests on one connection (pipelined too)', t => {
+  const console = serve([40001], function* ([c], pump) {
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\nUser-Agent: test\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    const [first] = responses(c.text());
+    t.is(first.status, 200);
+    t.is(first.body.length, 2048);
+    t.true(first.body.includes(`<h1>Denali VM ${VM_ID}</h1>`));
+    t.is(first.headers.get('connection'), 'keep-alive');
+    t.is(first.headers.get('content-type'), 'text/html');
+    // two pipelined requests in one segment: answered in order on the same connection
+    c.send('GET /index.html HTTP/1.1\r\nHost: vm\r\n\r\nGET /missing HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 3);
+    const all = responses(c.text());
+    t.deepEqual(all.map(r => r.status), [200, 200, 404]);
+    t.false(c.finReceived, 'still open');
+    c.close();
+    yield* pump(() => c.finReceived);
+    t.true(c.finReceived, 'the server closes when the client does');
+  });
+  t.regex(console, /^vm 0 httpd on port 80$/m);
+});
+
+test('HTTP/1.0 and Connection: close get one answer, then the server closes; HEAD has no body; POST is 405', t => {
+  serve([40002, 40003, 40004, 40005], function* ([a, b, h, p], pump) {
+    for (const c of [a, b, h, p]) c.connect();
+    yield* pump(() => a.established && b.established && h.established && p.established);
+    a.send('GET / HTTP/1.0\r\n\r\n');
+    b.send('GET / HTTP/1.1\r\nConnection: close\r\n\r\n');
+    h.send('HEAD / HTTP/1.1\r\n\r\n');
+    p.send('POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n');
+    yield* pump(() => a.finReceived && b.finReceived && h.text().includes('\r\n\r\n') && responses(p.text()).length === 1);
+    for (const c of [a, b]) {
+      const [r] = responses(c.text());
+      t.is(r.status, 200);
+      t.is(r.headers.get('connection'), 'close');
+      t.true(c.finReceived);
+    }
+    t.regex(h.text(), /^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 2048\r\n[^]*\r\n\r\n$/);
+    const [post] = responses(p.text());
+    t.is(post.status, 405);
+    t.is(post.headers.get('allow'), 'GET, HEAD');
+  });
+});
+
+test('malformed requests get 400 and a close; a request head over 4,096 bytes gets 431 and a close', t => {
+  const bad = ['GARBAGE\r\n\r\n', 'GET / HTTP/2.0\r\n\r\n', 'GET noslash HTTP/1.1\r\n\r\n', 'GET / HTTP/1.1\r\nNo-Colon-Here\r\n\r\n',
+    'GET / HTTP/1.1\r\nBad Name: x\r\n\r\n', 'GET / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n', 'GET  / HTTP/1.1\r\n\r\n'];
+  const ports = [...bad.map((_, i) => 41000 + i), 42000];
+  serve(ports, function* (clients, pump) {
+    for (const c of clients) c.connect();
+    yield* pump(() => clients.every(c => c.established));
+    bad.forEach((request, i) => clients[i].send(request));
+    const big = clients[clients.length - 1];
+    big.send(`GET / HTTP/1.1\r\nX-Filler: ${'a'.repeat(4200)}\r\n\r\n`);
+    yield* pump(() => clients.every(c => c.finReceived));
+    bad.forEach((request, i) => {
+      const [r] = responses(clients[i].text());
+      t.is(r?.status, 400, JSON.stringify(request));
+      t.true(clients[i].finReceived, `closed after ${JSON.stringify(request)}`);
+    });
+    const [r] = responses(big.text());
+    t.is(r?.status, 431);
+    t.true(big.finReceived);
+  });
+});
+
+test('eight connections at once are all served with their pages', t => {
+  const ports = Array.from({ length: 8 }, (_, i) => 43000 + i);
+  serve(ports, function* (clients, pump) {
+    for (const c of clients) c.connect();
+    yield* pump(() => clients.every(c => c.established));
+    for (const c of clients) c.send('GET / HTTP/1.1\r\n\r\n');
+    yield* pump(() => clients.every(c => responses(c.text()).length === 1));
+    for (const c of clients) {
+      const [r] = responses(c.text());
+      t.is(r?.status, 200);
+      t.is(r?.body.length, 2048);
+    }
+  });
+});
