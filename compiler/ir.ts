@@ -13,7 +13,21 @@ export type BinaryOp =
   | "divs" | "divu" | "rems" | "remu" // division by zero traps; divs INT_MIN/-1 wraps to INT_MIN, rems gives 0
   | "and" | "or" | "xor"
   | "shl" | "shrs" | "shru"          // shift count taken modulo 32 (JavaScript and x86 agree)
-  | "eq" | "ne" | "lts" | "les" | "gts" | "ges" | "ltu" | "leu" | "gtu" | "geu"; // comparisons give 0 or 1
+  | "eq" | "ne" | "lts" | "les" | "gts" | "ges" | "ltu" | "leu" | "gtu" | "geu" // comparisons give 0 or 1
+  | "mulhs" | "mulhu";               // the high 32 bits of the 64-bit product, signed or unsigned operands
+
+/** High 32 bits of the unsigned 64-bit product, from 16-bit halves (every partial sum is exact in a double). */
+export function mulHighUnsigned(a: number, b: number): number {
+  const al = a & 0xffff, ah = a >>> 16, bl = b & 0xffff, bh = b >>> 16;
+  const low = al * bl, cross1 = al * bh, cross2 = ah * bl;
+  const middle = (low >>> 16) + (cross1 & 0xffff) + (cross2 & 0xffff);
+  return (ah * bh + Math.floor(cross1 / 0x10000) + Math.floor(cross2 / 0x10000) + Math.floor(middle / 0x10000)) | 0;
+}
+
+/** High 32 bits of the signed 64-bit product: the unsigned one minus b where a < 0 and minus a where b < 0. */
+export function mulHighSigned(a: number, b: number): number {
+  return (mulHighUnsigned(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
+}
 
 export type UnaryOp = "neg" | "not"; // two's complement negation, bitwise not
 

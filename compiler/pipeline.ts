@@ -13,6 +13,7 @@ import { eliminateDeadCode, removeUnusedFunctions } from './passes/dce.ts';
 import { propagateCopies } from './passes/copy-propagation.ts';
 import { eliminateCommonSubexpressions } from './passes/cse.ts';
 import { reduceStrength } from './passes/strength-reduction.ts';
+import { divideByMagic } from './passes/magic-division.ts';
 import { inlineSmallFunctions } from './passes/inline.ts';
 import { hoistLoopInvariants } from './passes/licm.ts';
 
@@ -40,6 +41,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['copy-propagation', propagateCopies],
   ['fold', foldConstants],
   ['strength-reduction', reduceStrength],
+  ['magic-division', divideByMagic],
   ['licm', hoistLoopInvariants],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],

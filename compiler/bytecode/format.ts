@@ -6,9 +6,9 @@ import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) and 2. */
-export const READABLE_VERSIONS = [1, 2, 3] as const;
+export const READABLE_VERSIONS = [1, 2, 3, 4] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -45,6 +45,8 @@ export const BINARY_OPS: readonly BinaryOp[] = [
   "add", "sub", "mul", "divs", "divu", "rems", "remu",
   "and", "or", "xor", "shl", "shrs", "shru",
   "eq", "ne", "lts", "les", "gts", "ges", "ltu", "leu", "gtu", "geu",
+  // version 4
+  "mulhs", "mulhu",
 ];
 /** Unary ops: dst:u a:u. Opcode = OP_UNARY_BASE + index in UNARY_OPS. */
 export const OP_UNARY_BASE = 0x40;

@@ -20,7 +20,7 @@
 //  - rdtsc reads the count of IR instructions (terminators included) executed so far, this one included.
 
 import type { Function, Module } from "../ir.ts";
-import { TRAP_DIVIDE_BY_ZERO, TRAP_NAMES } from "../ir.ts";
+import { TRAP_DIVIDE_BY_ZERO, TRAP_NAMES, mulHighSigned, mulHighUnsigned } from "../ir.ts";
 import { decodeModule } from "./decode.ts";
 import { encodeModule } from "./encode.ts";
 import { BINARY_OPS, INTRINSIC_NAMES } from "./format.ts";
@@ -90,10 +90,11 @@ export class InterpreterError extends Error {
 
 const I_CONST = 0;        // dst value
 const I_COPY = 1;         // dst src
-const I_BINARY = 2;       // 2..24: dst a b, in BINARY_OPS order
+const I_BINARY = 2;       // 2..26: dst a b, in BINARY_OPS order
 const I_ADD = 2, I_SUB = 3, I_MUL = 4, I_DIVS = 5, I_DIVU = 6, I_REMS = 7, I_REMU = 8;
 const I_AND = 9, I_OR = 10, I_XOR = 11, I_SHL = 12, I_SHRS = 13, I_SHRU = 14;
 const I_EQ = 15, I_NE = 16, I_LTS = 17, I_LES = 18, I_GTS = 19, I_GES = 20, I_LTU = 21, I_LEU = 22, I_GTU = 23, I_GEU = 24;
+const I_MULHS = 25, I_MULHU = 26;
 const I_NEG = 30, I_NOT = 31; // dst a
 const I_LOAD8S = 40, I_LOAD8U = 41, I_LOAD16S = 42, I_LOAD16U = 43, I_LOAD32 = 44; // dst address offset
 const I_STORE8 = 46, I_STORE16 = 47, I_STORE32 = 48; // address offset value
@@ -108,7 +109,7 @@ const I_RETURN = 62;      // value
 const I_RETURN_VOID = 63;
 const I_UNREACHABLE = 64; // block
 
-if (BINARY_OPS[I_GEU - I_BINARY] !== "geu" || BINARY_OPS[I_DIVS - I_BINARY] !== "divs") {
+if (BINARY_OPS[I_GEU - I_BINARY] !== "geu" || BINARY_OPS[I_DIVS - I_BINARY] !== "divs" || BINARY_OPS[I_MULHU - I_BINARY] !== "mulhu") {
   throw new Error("interpreter.ts: internal binary opcodes are out of step with BINARY_OPS");
 }
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
@@ -462,6 +463,8 @@ export class Machine {
           case I_ADD: registers[rb + code[pc + 1]] = registers[rb + code[pc + 2]] + registers[rb + code[pc + 3]]; pc += 4; break;
           case I_SUB: registers[rb + code[pc + 1]] = registers[rb + code[pc + 2]] - registers[rb + code[pc + 3]]; pc += 4; break;
           case I_MUL: registers[rb + code[pc + 1]] = Math.imul(registers[rb + code[pc + 2]], registers[rb + code[pc + 3]]); pc += 4; break;
+          case I_MULHS: registers[rb + code[pc + 1]] = mulHighSigned(registers[rb + code[pc + 2]], registers[rb + code[pc + 3]]); pc += 4; break;
+          case I_MULHU: registers[rb + code[pc + 1]] = mulHighUnsigned(registers[rb + code[pc + 2]], registers[rb + code[pc + 3]]); pc += 4; break;
           case I_DIVS: case I_DIVU: case I_REMS: case I_REMU: {
             const op = code[pc];
             const a = registers[rb + code[pc + 2]];

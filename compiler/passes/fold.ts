@@ -9,6 +9,8 @@ export function evaluateBinary(kind: ir.BinaryOp, a: number, b: number): number 
     case 'add': return (a + b) | 0;
     case 'sub': return (a - b) | 0;
     case 'mul': return Math.imul(a, b);
+    case 'mulhs': return ir.mulHighSigned(a, b);
+    case 'mulhu': return ir.mulHighUnsigned(a, b);
     case 'divs': return b === 0 ? undefined : b === -1 ? -a | 0 : (a / b) | 0;
     case 'rems': return b === 0 ? undefined : b === -1 ? 0 : (a % b) | 0;
     case 'divu': return b === 0 ? undefined : ((a >>> 0) / (b >>> 0)) | 0;

@@ -275,6 +275,24 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     if (target === Register.EAX) cx.def(dst, Register.EAX);
   } else if (kind === "divs" || kind === "divu" || kind === "rems" || kind === "remu") {
     lowerDivision(cx, kind, dst, a, b);
+  } else if (kind === "mulhs" || kind === "mulhu") {
+    // one-operand mul/imul: edx:eax <- eax * r/m32; the high half is edx. A constant goes through ecx.
+    const code = kind === "mulhs" ? Code.Imul_rm32 : Code.Mul_rm32;
+    const ob = cx.operand(b);
+    if (ob.kind === "imm") {
+      cx.use(a, Register.EAX);
+      cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.ECX, ob.value >>> 0));
+      cx.emit(Instruction.createReg(code, Register.ECX));
+    } else if (ob.kind === "reg" && ob.reg !== Register.EAX) {
+      cx.use(a, Register.EAX);
+      cx.read(b);
+      cx.emit(Instruction.createReg(code, ob.reg));
+    } else {
+      cx.use(b, Register.ECX);
+      cx.use(a, Register.EAX);
+      cx.emit(Instruction.createReg(code, Register.ECX));
+    }
+    cx.def(dst, Register.EDX);
   } else {
     throw new Error(`x86 lowering: unknown binary op '${kind}'`);
   }

@@ -19,6 +19,8 @@ function binaryModel(kind: BinaryOp, a: number, b: number): number {
     case "add": return s32(A + B);
     case "sub": return s32(A - B);
     case "mul": return s32(A * B);
+    case "mulhs": return s32((A * B) >> 32n);
+    case "mulhu": return s32((u32(a) * u32(b)) >> 32n);
     case "divs": return s32(A / B);        // BigInt division truncates toward zero; INT_MIN / -1 wraps
     case "rems": return s32(A % B);        // sign of the dividend; INT_MIN % -1 = 0
     case "divu": return s32(u32(a) / u32(b));

@@ -15,6 +15,8 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (x, y) => (x + y) | 0,
   sub: (x, y) => (x - y) | 0,
   mul: (x, y) => Math.imul(x, y),
+  mulhs: (x, y) => Number(BigInt.asIntN(32, (BigInt(x) * BigInt(y)) >> 32n)),
+  mulhu: (x, y) => Number(BigInt.asIntN(32, (BigInt(u(x)) * BigInt(u(y))) >> 32n)),
   divs: (x, y) => (y === -1 ? -x | 0 : Math.trunc(x / y) | 0),
   rems: (x, y) => (y === -1 ? 0 : x % y | 0),
   divu: (x, y) => Math.floor(u(x) / u(y)) | 0,
