@@ -43,6 +43,8 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['strength-reduction', reduceStrength],
   ['magic-division', divideByMagic],
   ['licm', hoistLoopInvariants],
+  ['cse', eliminateCommonSubexpressions],     // the invariants hoisted into one preheader repeat each other
+  ['copy-propagation', propagateCopies],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['simplify-cfg', simplifyCfg],

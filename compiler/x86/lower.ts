@@ -225,11 +225,13 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     // Straight into the destination's register when it has one (and b does not live there).
     const d = cx.operand(dst), ob = cx.operand(b), oa = cx.operand(a);
     // add into a third register: lea r, [a + b] or [a + imm] (one instruction instead of mov + add)
-    if (kind === "add" && d.kind === "reg" && oa.kind === "reg" && oa.reg !== d.reg && (ob.kind === "reg" || ob.kind === "imm")) {
+    // (a subtraction of a constant is an add of its negation: lea r, [a - imm])
+    const leaAdd = kind === "add" && (ob.kind === "reg" || ob.kind === "imm");
+    const leaSub = kind === "sub" && ob.kind === "imm" && ob.value !== -0x80000000;
+    if ((leaAdd || leaSub) && d.kind === "reg" && oa.kind === "reg" && oa.reg !== d.reg) {
       cx.read(a); cx.read(b);
-      const operand = ob.kind === "reg"
-        ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None)
-        : mem(oa.reg, ob.value | 0);
+      const displacement = ob.kind === "imm" ? (kind === "sub" ? -ob.value : ob.value) | 0 : 0;
+      const operand = ob.kind === "reg" ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None) : mem(oa.reg, displacement);
       cx.emit(Instruction.createRegMem(Code.Lea_r32_m, d.reg, operand));
       return;
     }
@@ -756,10 +758,9 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
   // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
-    const p = intervals.blockStart[b] + 2 * k + 1;
     const clobbers = i.op === "call" || i.op === "callIndirect" || i.op === "trap" || i.op === "intrinsic" ||
       (i.op === "binary" && (i.kind === "divs" || i.kind === "divu" || i.kind === "rems" || i.kind === "remu"));
-    if (clobbers) for (let v = 0; v < f.vregCount; v++) if (intervals.from[v] <= p && intervals.to[v] > p) forbid(v, SCRATCH);
+    if (clobbers) for (const v of intervals.liveAfter[b][k]) if (v !== definedRegister(i)) forbid(v, SCRATCH);
   }));
   for (let round = 0; ; round++) {
     if (round === MAX_ALLOCATION_ROUNDS) for (let v = 0; v < f.vregCount; v++) forbid(v, SCRATCH);
@@ -782,20 +783,16 @@ export function traceFunction(module: Module, f: IrFunction, alloc: Allocation, 
 /** (vreg, register) pairs where an instruction's code breaks the allocation (see the banner above). */
 function allocationConflicts(f: IrFunction, alloc: Allocation, traces: InstrTrace[][]): [VReg, Register][] {
   const conflicts: [VReg, Register][] = [];
-  const inRegisters = [...alloc.registers.entries()];
   f.blocks.forEach((block, b) => {
     traces[b].forEach((t, k) => {
       if (t.skipped) return;
-      const p = alloc.blockStart[b] + 2 * k + 1;
       const sim = simulateInstruction(t);
       for (const bad of sim.badReads) conflicts.push([bad.v, bad.reg]);
-      const terminator = t.instr === null;
-      // after a return nothing is live; the other terminators keep every live-out vreg
-      if (terminator && (block.term.op === "return" || block.term.op === "unreachable")) return;
-      for (const [v, r] of inRegisters) {
-        if (sim.intact.has(r) || v === t.dst) continue;
-        const live = terminator ? alloc.from[v] <= p && alloc.to[v] >= p : alloc.from[v] <= p && alloc.to[v] > p;
-        if (live) conflicts.push([v, r]);
+      // every vreg live after the code (after a terminator: live out of the block) must keep its register
+      // (k counts the terminator as the block's last trace, whose live-after set is the live-out set)
+      for (const v of alloc.liveAfter[b][Math.min(k, block.instrs.length)]) {
+        const r = alloc.registers.get(v);
+        if (r !== undefined && !sim.intact.has(r) && v !== t.dst) conflicts.push([v, r]);
       }
     });
   });

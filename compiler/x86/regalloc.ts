@@ -45,6 +45,8 @@ export interface Allocation {
   to: Int32Array;
   /** Position of each block's first instruction's uses minus one (the block's entry). */
   blockStart: number[];
+  /** The vregs live after each instruction of each block (the last entry: live out of the block). */
+  liveAfter: Set<VReg>[][];
 }
 
 /** Registers each vreg must not be given: vreg -> set of registers. */
@@ -93,7 +95,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     position += 2 * b.instrs.length + 2; // each instruction, then the terminator
     end.push(position - 1);
   }
-  if (!enabled) return { registers, constants, used: [], useCounts, from, to, blockStart: start };
+  if (!enabled) return { registers, constants, used: [], useCounts, from, to, blockStart: start, liveAfter: [] };
 
   // ---- liveness (backward dataflow over blocks) ----
   const n = f.blocks.length;
@@ -143,7 +145,21 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     for (const u of terminatorUses(b.term)) { touch(u, p); weight[u] += w; }
   });
 
-  if (!scan) return { registers, constants, used: [], useCounts, from, to, blockStart: start };
+  // ---- liveness after each instruction (backward through each block from its live-out set) ----
+  const liveAfter = f.blocks.map((b, bi) => {
+    const after: Set<VReg>[] = new Array(b.instrs.length + 1);
+    const live = new Set(liveOut[bi]);
+    after[b.instrs.length] = new Set(live);
+    for (const u of terminatorUses(b.term)) live.add(u);
+    for (let k = b.instrs.length - 1; k >= 0; k--) {
+      after[k] = new Set(live);
+      const d = definedRegister(b.instrs[k]);
+      if (d !== null) live.delete(d);
+      for (const u of usedRegisters(b.instrs[k])) live.add(u);
+    }
+    return after;
+  });
+  if (!scan) return { registers, constants, used: [], useCounts, from, to, blockStart: start, liveAfter };
 
   // ---- linear scan: the candidates are vregs with a lifetime that are not constants ----
   const candidates: VReg[] = [];
@@ -178,7 +194,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     assign(v, r);
   }
   const used = CALLEE_SAVED.filter(r => usedSet.has(r));
-  return { registers, constants, used, useCounts, from, to, blockStart: start };
+  return { registers, constants, used, useCounts, from, to, blockStart: start, liveAfter };
 }
 
 function insertByEnd(active: VReg[], v: VReg, to: Int32Array): void {
