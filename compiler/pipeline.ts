@@ -16,6 +16,8 @@ import { reduceStrength } from './passes/strength-reduction.ts';
 import { divideByMagic } from './passes/magic-division.ts';
 import { inlineSmallFunctions } from './passes/inline.ts';
 import { hoistLoopInvariants } from './passes/licm.ts';
+import { fuseCopies } from './passes/fuse-copies.ts';
+import { duplicateTails } from './passes/tail-duplication.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -47,6 +49,8 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['copy-propagation', propagateCopies],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
+  ['fuse-copies', fuseCopies],
+  ['tail-duplication', duplicateTails],
   ['simplify-cfg', simplifyCfg],
   ['unused-functions', removeUnusedFunctions],
 ];

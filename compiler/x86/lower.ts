@@ -59,8 +59,10 @@ class FunctionContext {
   ) {}
   /** Address registers computed as base + index*scale right before their only load/store (see findAddressFolds). */
   folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
-  /** Instructions folded into an addressing mode: not emitted. */
+  /** Instructions folded into an addressing mode (or a load into its comparison): not emitted. */
   skipped = new Set<Instr>();
+  /** 32-bit loads read only by the comparison right after them: the comparison reads memory (see findLoadFolds). */
+  loadFolds = new Map<VReg, Extract<Instr, { op: "load" }>>();
   /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
@@ -213,7 +215,9 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
   if (oa.kind !== "reg") cx.use(a, Register.EAX);
-  if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
+  const load = cx.loadFolds.get(b);
+  if (load) cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, left, addressOperand(cx, load.address, load.offset, left === Register.EAX ? Register.ECX : Register.EAX)));
+  else if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
 }
 
@@ -248,9 +252,12 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
   } else if (kind === "mul") {
     if (constantB !== undefined) {
       const a_ = cx.read(a);
-      // imul eax, r/m32, imm: the source may be a register or the home directly
-      if (a_.kind === "reg") cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, a_.reg, constantB | 0));
-      else { cx.use(a, Register.EAX); cx.emit(Instruction.createRegRegI32(fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32, Register.EAX, Register.EAX, constantB | 0)); }
+      // imul r, r/m32, imm: the source may be a register or the home directly; straight into dst's register
+      const target = targetRegister(cx, dst);
+      const code = fitsImm8(constantB) ? Code.Imul_r32_rm32_imm8 : Code.Imul_r32_rm32_imm32;
+      if (a_.kind === "reg") cx.emit(Instruction.createRegRegI32(code, target, a_.reg, constantB | 0));
+      else { cx.use(a, target); cx.emit(Instruction.createRegRegI32(code, target, target, constantB | 0)); }
+      if (target !== Register.EAX) return;
     } else {
       cx.use(a, Register.EAX);
       const o = cx.read(b);
@@ -317,6 +324,12 @@ const STORE: Record<Width, { code: Code; reg: Register }> = {
   2: { code: Code.Mov_rm16_r16, reg: Register.CX }, // 66-prefixed
   4: { code: Code.Mov_rm32_r32, reg: Register.ECX },
 };
+
+/** The byte and word forms of the registers that have them. */
+const NARROW = new Map<Register, [Register, Register]>([
+  [Register.EAX, [Register.AL, Register.AX]], [Register.EBX, [Register.BL, Register.BX]],
+  [Register.ECX, [Register.CL, Register.CX]], [Register.EDX, [Register.DL, Register.DX]],
+]);
 
 /** The destination's own register when it has one, else eax (then def() stores it). */
 function targetRegister(cx: FunctionContext, dst: VReg): Register {
@@ -582,6 +595,14 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
       cx.emit(i.width === 4 ? Instruction.createMemI32(code, at, wrapped) : Instruction.createMemU32(code, at, wrapped));
       return;
     }
+    // a value in a register is stored from it (narrow stores need a register with a byte/word form)
+    const v = cx.operand(i.value);
+    const narrow = v.kind === "reg" ? NARROW.get(v.reg) : undefined;
+    if (v.kind === "reg" && (i.width === 4 || narrow)) {
+      cx.read(i.value);
+      cx.emit(Instruction.createMemReg(rule.code, at, i.width === 4 ? v.reg : i.width === 1 ? narrow![0] : narrow![1]));
+      return;
+    }
     cx.use(i.value, Register.ECX);
     cx.emit(Instruction.createMemReg(rule.code, at, rule.reg));
   },
@@ -711,17 +732,18 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     const last = block.instrs[block.instrs.length - 1];
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
-    if (options.registerAllocation) findAddressFolds(cx, block);
+    if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); }
     const tail = options.registerAllocation ? tailCall(module, f, block) : null;
     block.instrs.forEach((instr, k) => {
       const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
       if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
       const address = instr.op === "load" || instr.op === "store" ? instr.address : null;
       const fold = address !== null ? cx.folds.get(address) : undefined;
-      const uses = fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])] : usedRegisters(instr);
+      const uses = (fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])] : usedRegisters(instr))
+        .flatMap(v => sourceUses(cx, v));
       record(trace, instr, uses, definedRegister(instr), () => (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never));
     });
-    const termUses = tail ? tail.args : fused ? [fused.a, fused.b] : terminatorUses(block.term);
+    const termUses = tail ? tail.args : fused ? [fused.a, ...sourceUses(cx, fused.b)] : terminatorUses(block.term);
     record(trace, null, termUses, null, () => {
       if (tail) lowerTailCall(cx, tail);
       else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
@@ -841,6 +863,33 @@ function findAddressFolds(cx: FunctionContext, block: Block): void {
     else cx.folds.set(address, { base, index, scale, displacement: 0 });
     cx.skipped.add(add);
     if (shift) cx.skipped.add(shift);
+  }
+}
+
+/** The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address registers. */
+function sourceUses(cx: FunctionContext, v: VReg): VReg[] {
+  const load = cx.loadFolds.get(v);
+  if (!load) return [v];
+  const fold = cx.folds.get(load.address);
+  return fold ? [fold.base, ...(fold.index !== null ? [fold.index] : [])] : [load.address];
+}
+
+// ---- loads into comparisons ----------------------------------------------------------------------
+// `t = load.32 [a + k]` read only by the comparison right after it (constants emit nothing in between)
+// becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`).
+
+function findLoadFolds(cx: FunctionContext, block: Block): void {
+  const instrs = block.instrs;
+  for (let j = 1; j < instrs.length; j++) {
+    const compare = instrs[j];
+    if (compare.op !== "binary" || JCC[compare.kind] === undefined || compare.a === compare.b) continue;
+    let q = j - 1;
+    while (q >= 0 && instrs[q].op === "const" && cx.alloc.constants.has((instrs[q] as { dst: VReg }).dst)) q--;
+    const load = q >= 0 ? instrs[q] : null;
+    if (load?.op !== "load" || load.width !== 4 || load.dst !== compare.b || load.dst === load.address) continue;
+    if (cx.alloc.useCounts[load.dst] !== 1 || cx.alloc.constants.has(load.dst) || cx.skipped.has(load)) continue;
+    cx.loadFolds.set(load.dst, load);
+    cx.skipped.add(load);
   }
 }
 
