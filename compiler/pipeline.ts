@@ -18,6 +18,7 @@ import { inlineSmallFunctions } from './passes/inline.ts';
 import { hoistLoopInvariants } from './passes/licm.ts';
 import { fuseCopies } from './passes/fuse-copies.ts';
 import { duplicateTails } from './passes/tail-duplication.ts';
+import { layoutLoops } from './passes/loop-layout.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -52,6 +53,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['fuse-copies', fuseCopies],
   ['tail-duplication', duplicateTails],
   ['simplify-cfg', simplifyCfg],
+  ['loop-layout', layoutLoops],
   ['unused-functions', removeUnusedFunctions],
 ];
 
