@@ -10,7 +10,8 @@
 //   TCP with all 256 flag combinations to the web server, the echo server and a closed port, bad TCP
 //   options (zero length, past the header, MSS of length 2, 3 and 5) and header lengths, bad UDP lengths
 //   and checksums, bad ICMP and ARP, and frames that spoof a VM from the wire (another VM's IP or MAC
-//   as ARP or IPv4 sender: must not poison a VM's ARP cache);
+//   as ARP or IPv4 sender: must not poison a VM's ARP cache); then, on a connection to the echo server
+//   made by scapy, every flag combination at the server's RCV.NXT, just past it and far outside the window;
 // - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
 //   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
 //   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
@@ -151,6 +152,21 @@ if (why) {
     t.is(after.spoofed, 7, "the VM's spoofing, counted once");
     t.is(vmNetCounters(vms).get(2)!.spoofed, 7);
     t.log(vms.match(/^(vm \d+ net|switch|nic):.*$/gm)?.join("\n"));
+  });
+
+  const noIptables = spawnSync("iptables", ["--version"]).status !== 0;
+  (noIptables ? test.serial.skip : test.serial)(`every TCP flag combination on an established connection, in and out of the window${noIptables ? " (skipped: no iptables)" : ""}`, async (t) => {
+    // scapy makes the connection itself: the host's kernel must not reset it meanwhile.
+    inNamespace(ns!, ["iptables", "-A", "OUTPUT", "-o", ns!.device, "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]);
+    let r: Record<string, unknown>;
+    try { r = python("established"); } finally { inNamespace(ns!, ["iptables", "-F"]); }
+    t.log(JSON.stringify(r));
+    t.is(r.established, 2 + 256 * 3, "handshake ACK, data, then every flag value at three sequence numbers");
+    t.is(r["echoed-first"], "denali!!", "the data sent after the handshake came back");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const vms = await machine!.monitor("vms");
+    t.regex(vms, /^vms: 3 started, 0 exited, 0 ended by the kernel, 3 idle;/m);
+    t.notRegex(machine!.out(), /^vm \d+ ended: |^(panic|trap)[: ]/m);
   });
 
   test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are the VMs' own MACs", (t) => {
