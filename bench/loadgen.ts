@@ -89,6 +89,8 @@ export interface LoadResult {
   requestsPerSecond: number; failureKinds: Record<string, number>; distinctServers: number;
   /** Share of the successful requests that went to server 0 (the most popular under Zipf). */
   shareOfServer0: number;
+  /** Every request that ended, warm-up and failures included (for costs per request of the whole run). */
+  allRequests: number;
   /** Connections opened in the measured window (the other requests went on kept-alive ones). */
   connections: number; concurrency: number; perServer: number;
   /** The load generator's own CPU time over the measured window, as a share of one core. */
@@ -130,7 +132,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const start = performance.now();
   const measureFrom = start + o.warmup * 1000, measureTo = measureFrom + o.seconds * 1000;
-  let requests = 0, failures = 0;
+  let requests = 0, failures = 0, allRequests = 0;
   const failureKinds: Record<string, number> = {};
   const perServer = new Map<number, number>();
   const inWindow = (t: number) => t >= measureFrom && t <= measureTo;
@@ -141,6 +143,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const finish = (kind: string | null) => {
       if (done) return;
       done = true;
+      allRequests++;
       if (kind) fail(kind);
       else if (inWindow(performance.now())) { requests++; perServer.set(id, (perServer.get(id) ?? 0) + 1); }
       resolve();
@@ -180,7 +183,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   return {
     servers: o.servers, popularity: o.popularity, requests, failures, seconds,
     requestsPerSecond: Math.round((requests / seconds) * 10) / 10, failureKinds,
-    distinctServers: perServer.size, shareOfServer0: requests ? Math.round(((perServer.get(0) ?? 0) / requests) * 1000) / 1000 : 0,
+    allRequests, distinctServers: perServer.size, shareOfServer0: requests ? Math.round(((perServer.get(0) ?? 0) / requests) * 1000) / 1000 : 0,
     connections, concurrency: o.concurrency, perServer: o.perServer, clientCpuPercent: Math.round((cpuInWindow / o.seconds) * 100),
   };
 }

@@ -5,11 +5,12 @@
 // card on a tap in a network namespace of its own (tools/net.ts), ready once every VM printed its
 // `httpd` line. Then the load generator (bench/loadgen.ts) runs inside the namespace, uniform and
 // Zipf(0.8) popularity over the VM ids alternately, RUNS times each: 64 loops at once, each drawing a
-// VM for every request, keep-alive connections (at most 8 per VM, 1,024 idle in all), 2 s of warm-up,
-// then SECONDS measured; a success is a 200 with the 2,048-byte page naming the right VM. A point's
-// figure is its median run (the host is shared: a run during a burst of other work is an outlier).
-// QEMU's CPU time is read over each measured window. After each run the kernel's `net` monitor command
-// (COM1) prints the switch's and the NIC's counters, kept in web.json.
+// VM for every request, keep-alive connections (at most 8 per VM, 1,024 idle in all), a warm-up
+// (warmupSeconds), then SECONDS measured; a success is a 200 with the 2,048-byte page naming the right
+// VM. A point's figure is its median run (the host is shared: a run during a burst of other work is
+// an outlier).
+// QEMU's CPU time is read over each measured window. Before and after each run the kernel's `vms`
+// monitor command (COM1) prints its totals: VM switches, the switch's and the NIC's counters (web.json).
 // The peer, in the same run: Debian's i386 kernel with busybox httpd in an initramfs
 // (tools/linux-peer.ts) under the same qemu-system-i386 with the same flags (-m, the tap, virtio-net),
 // serving the same kind of 2 KB page from 198.18.0.2, the same load generator sending every request to
@@ -40,6 +41,12 @@ const POPULARITIES: Popularity[] = ['uniform', 'zipf'];
 /** Runs per point (the median is the figure) and the measured seconds of each. */
 const RUNS = 3;
 const SECONDS = 8;
+/**
+ * Warm-up before each measured window: 2 s, or N/200 s for N servers (5 s for 1,000), so that most VMs
+ * have their keep-alive connection (and the host its ARP entry) before the count starts: each run is a
+ * new load-generator process whose connections are all new.
+ */
+export const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 /** What httpd.ts's header asks for: TCP rings, 16 thread stacks, request buffers (touched pages only). */
 const HTTPD_MEMORY_KIB = 1024;
@@ -61,8 +68,10 @@ export interface WebPoint {
   requestsPerQemuCpuSecond: number | null;
   /** The host's 1-minute load average when the point started. */
   hostLoad: number;
-  /** The kernel's `net` monitor output after the run (Denali), or null. */
+  /** The kernel's totals after the run (Denali: the `vms:`, `switch:` and `nic:` lines of its `vms` monitor command), or null. */
   counters: string | null;
+  /** VM switches per request over the whole run, warm-up included (Denali), or null. */
+  switchesPerRequest: number | null;
   /** Why the point has no figure, or what went wrong (empty when nothing did). */
   note: string;
   /** Each run's requests/s (requestsPerSecond is their median). */
@@ -90,7 +99,7 @@ export function combineRuns(runs: WebPoint[]): WebPoint {
   };
 }
 
-const CSV_COLUMNS = ['system', 'vms', 'popularity', 'requests', 'seconds', 'requests_per_second', 'runs_requests_per_second', 'failures', 'failure_kinds', 'connections', 'qemu_cpu_percent', 'requests_per_qemu_cpu_second', 'client_cpu_percent', 'host_load', 'note'];
+const CSV_COLUMNS = ['system', 'vms', 'popularity', 'requests', 'seconds', 'requests_per_second', 'runs_requests_per_second', 'failures', 'failure_kinds', 'connections', 'qemu_cpu_percent', 'requests_per_qemu_cpu_second', 'switches_per_request', 'client_cpu_percent', 'host_load', 'note'];
 
 const csvField = (v: string | number | null) => {
   const s = v === null ? '' : String(v);
@@ -100,7 +109,7 @@ const csvField = (v: string | number | null) => {
 /** The CSV: a header line, then one line per point. */
 export function webCsv(points: WebPoint[]): string {
   const kinds = (k: Record<string, number>) => Object.entries(k).map(([name, n]) => `${name}: ${n}`).join('; ');
-  return [CSV_COLUMNS.join(','), ...points.map(p => [p.system, p.vms, p.popularity, p.requests, p.seconds, p.requestsPerSecond, p.runs.join(' '), p.failures, kinds(p.failureKinds), p.connections, p.qemuCpuPercent, p.requestsPerQemuCpuSecond, p.clientCpuPercent, p.hostLoad, p.note].map(csvField).join(','))].join('\n') + '\n';
+  return [CSV_COLUMNS.join(','), ...points.map(p => [p.system, p.vms, p.popularity, p.requests, p.seconds, p.requestsPerSecond, p.runs.join(' '), p.failures, kinds(p.failureKinds), p.connections, p.qemuCpuPercent, p.requestsPerQemuCpuSecond, p.switchesPerRequest, p.clientCpuPercent, p.hostLoad, p.note].map(csvField).join(','))].join('\n') + '\n';
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -109,9 +118,9 @@ const popularityName = (p: WebPoint['popularity']) => (p === 'zipf' ? 'Zipf(0.8)
 /** The table of the md file and the README. */
 export function webTable(points: WebPoint[]): string {
   return [
-    '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | connections opened / requests | note |',
-    '|---|--:|---|--:|---|--:|--:|--:|--:|---|',
-    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
+    '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | VM switches per request | connections opened / requests | note |',
+    '|---|--:|---|--:|---|--:|--:|--:|--:|--:|---|',
+    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${p.switchesPerRequest === null ? '-' : p.switchesPerRequest} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
   ].join('\n');
 }
 
@@ -192,9 +201,29 @@ function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: str
   });
 }
 
+/**
+ * The kernel's `vms` monitor command (COM1): per-VM lines, then the totals `vms: ... switches S; ...`,
+ * `switch: ...` and `nic: ...`. Returns the switch count and the three totals lines, or null when
+ * they do not come within 20 s.
+ */
+async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
+  const from = m.serial().length;
+  try { await sendConsole(m.consoleSocket, 'vms\n'); } catch { return null; }
+  for (let k = 0; k < 100; k++) {
+    await new Promise(res => setTimeout(res, 200));
+    const text = m.serial().slice(from);
+    const totals = /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
+    if (totals && /^nic: .*$/m.test(text.slice(totals.index))) {
+      return { switches: Number(totals[1]), lines: text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic): /.test(l)).join('\n') };
+    }
+  }
+  return null;
+}
+
 /** One load run against `m`, with QEMU's CPU share measured over it. */
 async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: WebPoint['system'], vms: number): Promise<WebPoint> {
   const hostLoad = Math.round(loadavg()[0] * 100) / 100;
+  const before = system === 'denali' ? await monitorTotals(m) : null;
   // QEMU's CPU time over the measured window: sampled when the load generator says it starts and ends.
   let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
   const r = await runLoadGenerator(ns, o, edge => {
@@ -202,28 +231,22 @@ async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: Web
   });
   const wall = (t1 - t0) / 1000;
   const qemuCpu = cpu0 !== null && cpu1 !== null && wall > 0 ? (cpu1 as number) - (cpu0 as number) : null;
-  let counters: string | null = null;
-  if (system === 'denali') {
-    const before = m.serial().length;
-    try {
-      await sendConsole(m.consoleSocket, 'net\n');
-      await new Promise(res => setTimeout(res, 1500));
-      counters = m.serial().slice(before).split('\n').filter(l => /^(switch|nic): /.test(l)).join('\n') || null;
-    } catch { counters = null; }
-  }
+  const after = system === 'denali' ? await monitorTotals(m) : null;
+  const counters = after?.lines ?? null;
+  const switchesPerRequest = before && after && r.allRequests ? Math.round(((after.switches - before.switches) / r.allRequests) * 10) / 10 : null;
   const note = r.failures ? `${fmt(r.failures)} failed: ${Object.entries(r.failureKinds).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}` : '';
   return {
     system, vms, popularity: system === 'linux' ? 'single' : o.popularity, requests: r.requests, seconds: r.seconds,
     requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
     shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
-    qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, note, runs: [r.requestsPerSecond],
+    qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, switchesPerRequest, note, runs: [r.requestsPerSecond],
     requestsPerQemuCpuSecond: qemuCpu ? Math.round(r.requestsPerSecond / (qemuCpu / wall)) : null,
   };
 }
 
 const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoint['popularity'], note: string): WebPoint => ({
   system, vms, popularity, requests: 0, seconds: 0, requestsPerSecond: 0, failures: 0, failureKinds: {}, distinctServers: 0,
-  shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, requestsPerQemuCpuSecond: null, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, note, runs: [],
+  shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, requestsPerQemuCpuSecond: null, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, switchesPerRequest: null, note, runs: [],
 });
 
 /** VM ids that printed their `httpd` line (`vm 3 ... httpd ...`). */
@@ -263,7 +286,7 @@ async function main(): Promise<number> {
   const points: WebPoint[] = [];
   // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
-    ({ ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
+    ({ ...DEFAULT_LOAD, seconds: opts.seconds, warmup: warmupSeconds(servers), idleLimit: opts.idleLimit, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
   let peer: LinuxPeer | null = null;
   let kernelElf = '';
   try {
@@ -352,10 +375,10 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
-    `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), ${DEFAULT_LOAD.warmup} s warm-up then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page. ` +
+    `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count. ` +
       (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
-      `QEMU CPU is QEMU's CPU time over the measured window as a share of one core: TCG runs the guest on one host thread, so below 100% QEMU waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. The switch's and NIC's counters after each run are in web.json. ` +
+      `QEMU CPU is QEMU's CPU time over the measured window as a share of one core: TCG runs the guest on one host thread, so below 100% QEMU waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     '![requests per second against VMs](web.png)',

@@ -134,7 +134,7 @@ test('the font has 5-column glyphs of 7 rows (9 with descenders); niceStep picks
 const point = (system: WebPoint['system'], vms: number, popularity: WebPoint['popularity'], rps: number, note = ''): WebPoint => ({
   system, vms, popularity, requests: Math.round(rps * 12), seconds: 12, requestsPerSecond: rps, failures: note ? 3 : 0,
   failureKinds: note ? { ECONNRESET: 2, timeout: 1 } : {}, distinctServers: vms, shareOfServer0: 0.5, connections: 10,
-  qemuCpuPercent: 90, requestsPerQemuCpuSecond: 133, clientCpuPercent: 80, hostLoad: 1.5, counters: null, note, runs: [rps],
+  qemuCpuPercent: 90, requestsPerQemuCpuSecond: 133, clientCpuPercent: 80, hostLoad: 1.5, counters: null, switchesPerRequest: 2.5, note, runs: [rps],
 });
 const POINTS = [
   point('linux', 1, 'single', 120),
@@ -156,10 +156,10 @@ test('the plot of the points is a valid 960x600 PNG with lines drawn', t => {
 
 test('CSV: the header, one line per point, fields with commas quoted; the table has a line per point', t => {
   const csv = webCsv(POINTS).trimEnd().split('\n');
-  t.is(csv[0], 'system,vms,popularity,requests,seconds,requests_per_second,runs_requests_per_second,failures,failure_kinds,connections,qemu_cpu_percent,requests_per_qemu_cpu_second,client_cpu_percent,host_load,note');
+  t.is(csv[0], 'system,vms,popularity,requests,seconds,requests_per_second,runs_requests_per_second,failures,failure_kinds,connections,qemu_cpu_percent,requests_per_qemu_cpu_second,switches_per_request,client_cpu_percent,host_load,note');
   t.is(csv.length, 1 + POINTS.length);
-  t.is(csv[1], 'linux,1,single,1440,12,120,120,0,,10,90,133,80,1.5,');
-  t.is(csv[csv.length - 1], 'denali,1000,zipf,8600,12,716.6666666666667,716.6666666666667,3,ECONNRESET: 2; timeout: 1,10,90,133,80,1.5,"3 failed: ECONNRESET 2, timeout 1"');
+  t.is(csv[1], 'linux,1,single,1440,12,120,120,0,,10,90,133,2.5,80,1.5,');
+  t.is(csv[csv.length - 1], 'denali,1000,zipf,8600,12,716.6666666666667,716.6666666666667,3,ECONNRESET: 2; timeout: 1,10,90,133,2.5,80,1.5,"3 failed: ECONNRESET 2, timeout 1"');
   const table = webTable(POINTS).split('\n');
   t.is(table.length, 2 + POINTS.length);
   t.regex(table[2], /^\| Linux peer \(busybox httpd\) \| 1 \| one address \| \*\*120\*\* \| 120 \| 0 \|/);
