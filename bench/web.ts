@@ -283,6 +283,19 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-web-'));
   const restoreNeighbours = raiseNeighbourLimits();
+  // Ctrl-C or a kill: QEMU goes with the process group or by its own kill below; the namespace and the
+  // neighbour limits are put back here.
+  let current: { ns: TapNamespace; m?: Machine } | null = null;
+  const interrupted = (signal: NodeJS.Signals) => {
+    current?.m?.child.kill('SIGKILL');
+    current?.ns.remove();
+    restoreNeighbours();
+    rmSync(dir, { recursive: true, force: true });
+    console.error(`bench:web: stopped by ${signal}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const points: WebPoint[] = [];
   // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
@@ -302,8 +315,10 @@ async function main(): Promise<number> {
     if (peer) {
       const ns = createTapNamespace(`denali-web-linux-${process.pid}`);
       let m: Machine | undefined;
+      current = { ns };
       try {
         m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, 'linux');
+        current.m = m;
         const state = await waitReady(m, s => s.includes(LINUX_PEER_READY), 120_000);
         if (state !== 'ready') points.push(emptyPoint('linux', 1, 'single', `the peer did not come up (${state}): ${m.serial().slice(-300).replace(/\n/g, ' ')}`));
         else {
@@ -312,7 +327,7 @@ async function main(): Promise<number> {
           points.push(combineRuns(runs));
         }
         console.log(`linux: ${JSON.stringify(points[points.length - 1])}`);
-      } finally { if (m) await stopQemu(m); ns.remove(); }
+      } finally { if (m) await stopQemu(m); ns.remove(); current = null; }
     }
 
     // ---- Denali: one boot per VM count, both popularities ----
@@ -322,9 +337,11 @@ async function main(): Promise<number> {
       const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
       const ns = createTapNamespace(`denali-web-${vms}-${process.pid}`);
       let m: Machine | undefined;
+      current = { ns };
       try {
         const bootStart = performance.now();
         m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, null, dir, `denali-${vms}`);
+        current.m = m;
         const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120);
         const bootMs = Math.round(performance.now() - bootStart);
         const listening = listeningVms(m.serial()).size;
@@ -348,9 +365,11 @@ async function main(): Promise<number> {
           if (ended.length) p.note = `${ended.length} VMs ended by the kernel during the runs (${ended[0]})${p.note ? '; ' + p.note : ''}`;
           points.push(p);
         }
-      } finally { if (m) await stopQemu(m); ns.remove(); }
+      } finally { if (m) await stopQemu(m); ns.remove(); current = null; }
     }
   } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
     restoreNeighbours();
     rmSync(dir, { recursive: true, force: true });
   }
