@@ -279,7 +279,7 @@ function options(argv: string[]) {
 async function main(): Promise<number> {
   const opts = options(process.argv.slice(2));
   const why = tapUnavailable();
-  if (why) { console.error(`bench:web: ${why.replace('--net tap', 'the web bench')}`); return 2; }
+  if (why) { console.error(`bench:web: needs a network namespace with a tap device (root, iproute2, /dev/net/tun): ${why}`); return 2; }
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-web-'));
   const restoreNeighbours = raiseNeighbourLimits();
