@@ -2,16 +2,16 @@
 // at consecutive addresses (VM i at base + i), each request to a server drawn from a popularity
 // distribution, for a fixed time. Run by bench/web.ts inside the benchmark's network namespace
 // (`ip netns exec NS node --import=tsx bench/loadgen.ts --base ... --servers N ...`); prints one JSON
-// line (LoadResult).
+// line (LoadResult), after a `window start` and a `window end` line when the measured window starts
+// and ends (bench/web.ts reads QEMU's CPU time then).
 //
 // Popularity: uniform, or Zipf with exponent s over the server ids: P(i) = (1/(i+1)^s) / H(N,s)
 // (server 0 the most popular), drawn by binary search in the cumulative distribution with a seeded
 // PRNG (mulberry32), so the same seed draws the same sequence of servers.
 // Connections: one keep-alive http.Agent per server with at most `perServer` sockets (more requests
-// for a busy server wait in its agent), and at most `concurrency` idle sockets kept over all servers:
-// beyond that the longest idle one is closed (with 1,000 servers, keeping every socket open would
-// hold connections on servers that are seldom drawn). `concurrency` loops each issue one request,
-// wait for it, draw the next.
+// for a busy server wait in its agent), and at most `idleLimit` idle sockets kept over all servers:
+// beyond that the longest idle one is closed. `concurrency` loops each issue one request, wait for
+// it, draw the next.
 // A request counts when it ends inside the measured window (after `warmup` seconds, for `seconds`
 // seconds): a success is status 200 with a body of exactly `bytes` bytes (and, with --must-contain,
 // the text with {id} replaced by the server's id in it); anything else (another status or length, a
@@ -73,11 +73,15 @@ export interface LoadOptions {
   warmup: number;
   concurrency: number;
   perServer: number;
+  /** The most idle keep-alive sockets kept over all servers; beyond, the longest idle is closed. */
+  idleLimit: number;
   bytes: number;
   path: string;
   timeoutMs: number;
   /** When set, a success's body must contain this with {id} replaced by the server id. */
   mustContain?: string;
+  /** Called when the measured window starts and ends (the command line prints `window start|end`). */
+  onWindow?: (edge: 'start' | 'end') => void;
 }
 
 export interface LoadResult {
@@ -85,6 +89,8 @@ export interface LoadResult {
   requestsPerSecond: number; failureKinds: Record<string, number>; distinctServers: number;
   /** Share of the successful requests that went to server 0 (the most popular under Zipf). */
   shareOfServer0: number;
+  /** Every request that ended, warm-up and failures included (for costs per request of the whole run). */
+  allRequests: number;
   /** Connections opened in the measured window (the other requests went on kept-alive ones). */
   connections: number; concurrency: number; perServer: number;
   /** The load generator's own CPU time over the measured window, as a share of one core. */
@@ -92,7 +98,7 @@ export interface LoadResult {
 }
 
 export const DEFAULT_LOAD: Omit<LoadOptions, 'base' | 'servers' | 'popularity'> = {
-  port: 80, zipfExponent: 0.8, seed: 1, seconds: 12, warmup: 2, concurrency: 64, perServer: 8, bytes: 2048, path: '/', timeoutMs: 5000,
+  port: 80, zipfExponent: 0.8, seed: 1, seconds: 12, warmup: 2, concurrency: 64, perServer: 8, idleLimit: 1024, bytes: 2048, path: '/', timeoutMs: 5000,
 };
 
 const addressOf = (base: string, i: number) => {
@@ -113,7 +119,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       agent.on('free', (socket: Socket) => {
         idle.delete(socket); idle.add(socket);
         if (!seen.has(socket)) { seen.add(socket); socket.once('close', () => idle.delete(socket)); }
-        while (idle.size > o.concurrency) {
+        while (idle.size > o.idleLimit) {
           const oldest = idle.values().next().value as Socket;
           idle.delete(oldest);
           oldest.destroy();
@@ -126,7 +132,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const start = performance.now();
   const measureFrom = start + o.warmup * 1000, measureTo = measureFrom + o.seconds * 1000;
-  let requests = 0, failures = 0;
+  let requests = 0, failures = 0, allRequests = 0;
   const failureKinds: Record<string, number> = {};
   const perServer = new Map<number, number>();
   const inWindow = (t: number) => t >= measureFrom && t <= measureTo;
@@ -137,6 +143,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const finish = (kind: string | null) => {
       if (done) return;
       done = true;
+      allRequests++;
       if (kind) fail(kind);
       else if (inWindow(performance.now())) { requests++; perServer.set(id, (perServer.get(id) ?? 0) + 1); }
       resolve();
@@ -163,8 +170,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   });
 
   let cpuAtStart = process.cpuUsage(), cpuInWindow = 0;
-  const windowStart = setTimeout(() => { cpuAtStart = process.cpuUsage(); }, measureFrom - start);
-  const windowEnd = setTimeout(() => { const u = process.cpuUsage(cpuAtStart); cpuInWindow = (u.user + u.system) / 1e6; }, measureTo - start);
+  const windowStart = setTimeout(() => { cpuAtStart = process.cpuUsage(); o.onWindow?.('start'); }, measureFrom - start);
+  const windowEnd = setTimeout(() => { const u = process.cpuUsage(cpuAtStart); cpuInWindow = (u.user + u.system) / 1e6; o.onWindow?.('end'); }, measureTo - start);
   const loop = async () => { while (performance.now() < measureTo) await get(draw()); };
   await Promise.race([
     Promise.all(Array.from({ length: o.concurrency }, loop)),
@@ -176,7 +183,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   return {
     servers: o.servers, popularity: o.popularity, requests, failures, seconds,
     requestsPerSecond: Math.round((requests / seconds) * 10) / 10, failureKinds,
-    distinctServers: perServer.size, shareOfServer0: requests ? Math.round(((perServer.get(0) ?? 0) / requests) * 1000) / 1000 : 0,
+    allRequests, distinctServers: perServer.size, shareOfServer0: requests ? Math.round(((perServer.get(0) ?? 0) / requests) * 1000) / 1000 : 0,
     connections, concurrency: o.concurrency, perServer: o.perServer, clientCpuPercent: Math.round((cpuInWindow / o.seconds) * 100),
   };
 }
@@ -203,7 +210,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
   return {
     base, servers: num('servers'), port: num('port', d.port), popularity, zipfExponent: num('zipf-exponent', d.zipfExponent), seed: num('seed', d.seed),
     seconds: num('seconds', d.seconds), warmup: num('warmup', d.warmup), concurrency: num('concurrency', d.concurrency),
-    perServer: num('per-server', d.perServer), bytes: num('bytes', d.bytes), path: flags.get('path') ?? d.path,
+    perServer: num('per-server', d.perServer), idleLimit: num('idle-limit', d.idleLimit), bytes: num('bytes', d.bytes), path: flags.get('path') ?? d.path,
     timeoutMs: num('timeout', d.timeoutMs), mustContain: flags.get('must-contain'),
   };
 }
@@ -212,12 +219,12 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
 export function loadArgs(o: LoadOptions): string[] {
   const args = ['--base', o.base, '--servers', String(o.servers), '--port', String(o.port), '--popularity', o.popularity, '--zipf-exponent', String(o.zipfExponent),
     '--seed', String(o.seed), '--seconds', String(o.seconds), '--warmup', String(o.warmup), '--concurrency', String(o.concurrency),
-    '--per-server', String(o.perServer), '--bytes', String(o.bytes), '--path', o.path, '--timeout', String(o.timeoutMs)];
+    '--per-server', String(o.perServer), '--idle-limit', String(o.idleLimit), '--bytes', String(o.bytes), '--path', o.path, '--timeout', String(o.timeoutMs)];
   return o.mustContain ? [...args, '--must-contain', o.mustContain] : args;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  runLoad(parseLoadArgs(process.argv.slice(2))).then(
+  runLoad({ ...parseLoadArgs(process.argv.slice(2)), onWindow: edge => process.stdout.write(`window ${edge}\n`) }).then(
     r => { process.stdout.write(JSON.stringify(r) + '\n'); process.exit(0); },
     e => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
 }

@@ -121,8 +121,9 @@ export function plotLines(p: LinePlot): Buffer {
   const xs = p.series.flatMap(s => s.points.map(q => q.x));
   const ys = [...p.series.flatMap(s => s.points.map(q => q.y)), ...(p.references ?? []).map(r => r.y)];
   const xMin = Math.min(...xs), xMax = Math.max(...xs);
-  const yStep = niceStep(Math.max(1, ...ys) * 1.1);
-  const yMax = Math.ceil((Math.max(1, ...ys) * 1.1) / yStep) * yStep;
+  // Headroom above the highest point for the legend (top right).
+  const yStep = niceStep(Math.max(1, ...ys) * 1.3);
+  const yMax = Math.ceil((Math.max(1, ...ys) * 1.3) / yStep) * yStep;
   const fx = (x: number) => p.logX
     ? left + ((Math.log10(x) - Math.log10(xMin)) / Math.max(1e-9, Math.log10(xMax) - Math.log10(xMin))) * (right - left)
     : left + ((x - xMin) / Math.max(1e-9, xMax - xMin)) * (right - left);

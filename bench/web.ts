@@ -3,11 +3,14 @@
 // For N = 1, 10, 100, 500 and 1,000 VMs of guest-src/apps/httpd.ts (VM i at 198.18.0.2 + i), one boot
 // per N: the kernel in qemu-system-i386 (TCG, real time: no -icount, real clients) with a virtio-net
 // card on a tap in a network namespace of its own (tools/net.ts), ready once every VM printed its
-// `httpd` line. Then the load generator (bench/loadgen.ts) runs inside the namespace twice, uniform
-// and Zipf(0.8) popularity over the VM ids: 64 loops at once, each drawing a VM for every request,
-// keep-alive connections (at most 8 per VM), 2 s of warm-up, then SECONDS measured; a success is a
-// 200 with the 2,048-byte page. After each run the kernel's `net` monitor command (COM1) prints the
-// switch's and the NIC's counters, kept in the results.
+// `httpd` line. Then the load generator (bench/loadgen.ts) runs inside the namespace, uniform and
+// Zipf(0.8) popularity over the VM ids alternately, RUNS times each: 64 loops at once, each drawing a
+// VM for every request, keep-alive connections (at most 8 per VM, 1,024 idle in all), a warm-up
+// (warmupSeconds), then SECONDS measured; a success is a 200 with the 2,048-byte page naming the right
+// VM. A point's figure is its median run (the host is shared: a run during a burst of other work is
+// an outlier).
+// QEMU's CPU time is read over each measured window. Before and after each run the kernel's `vms`
+// monitor command (COM1) prints its totals: VM switches, the switch's and the NIC's counters (web.json).
 // The peer, in the same run: Debian's i386 kernel with busybox httpd in an initramfs
 // (tools/linux-peer.ts) under the same qemu-system-i386 with the same flags (-m, the tap, virtio-net),
 // serving the same kind of 2 KB page from 198.18.0.2, the same load generator sending every request to
@@ -18,7 +21,8 @@
 //
 // Writes bench/results/web.csv, web.md, web.json (with each point's counters) and web.png (requests/s
 // against VMs, one line per popularity, the Linux peer as a dashed line). Needs root (namespaces, tap).
-// Options: --vms 1,10 (a subset), --seconds S (measured time per point), --no-linux, --no-denali.
+// Options: --vms 1,10 (a subset), --seconds S (measured per run, 8), --runs R (per point, 3),
+// --idle-limit N (idle keep-alive connections kept over all servers, 1,024), --no-linux, --no-denali.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +38,15 @@ import { plotLines, type Rgb } from './plot.ts';
 
 const VM_COUNTS = [1, 10, 100, 500, 1000];
 const POPULARITIES: Popularity[] = ['uniform', 'zipf'];
+/** Runs per point (the median is the figure) and the measured seconds of each. */
+const RUNS = 3;
+const SECONDS = 8;
+/**
+ * Warm-up before each measured window: 2 s, or N/200 s for N servers (5 s for 1,000), so that most VMs
+ * have their keep-alive connection (and the host its ARP entry) before the count starts: each run is a
+ * new load-generator process whose connections are all new.
+ */
+export const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 /** What httpd.ts's header asks for: TCP rings, 16 thread stacks, request buffers (touched pages only). */
 const HTTPD_MEMORY_KIB = 1024;
@@ -51,15 +64,42 @@ export interface WebPoint {
   qemuCpuPercent: number | null;
   /** The load generator's CPU time over the measured window as a share of one core. */
   clientCpuPercent: number;
+  /** Requests per second of QEMU CPU time: the figure with a starved QEMU (a loaded host) factored out. */
+  requestsPerQemuCpuSecond: number | null;
   /** The host's 1-minute load average when the point started. */
   hostLoad: number;
-  /** The kernel's `net` monitor output after the run (Denali), or null. */
+  /** The kernel's totals after the run (Denali: the `vms:`, `switch:` and `nic:` lines of its `vms` monitor command), or null. */
   counters: string | null;
+  /** VM switches per request over the whole run, warm-up included (Denali), or null. */
+  switchesPerRequest: number | null;
   /** Why the point has no figure, or what went wrong (empty when nothing did). */
   note: string;
+  /** Each run's requests/s (requestsPerSecond is their median). */
+  runs: number[];
 }
 
-const CSV_COLUMNS = ['system', 'vms', 'popularity', 'requests', 'seconds', 'requests_per_second', 'failures', 'failure_kinds', 'connections', 'qemu_cpu_percent', 'client_cpu_percent', 'host_load', 'note'];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/**
+ * One point from its runs: requests/s is the median run's (a run when other work took the host's
+ * CPUs is an outlier); requests, seconds, failures and connections are summed over all runs, the CPU
+ * shares are the median run's, the host load the highest, the notes all kept.
+ */
+export function combineRuns(runs: WebPoint[]): WebPoint {
+  if (runs.length === 1) return runs[0];
+  const mid = runs.find(r => r.requestsPerSecond === median(runs.map(x => x.requestsPerSecond)))!;
+  const sum = (f: (r: WebPoint) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const failureKinds: Record<string, number> = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.failureKinds)) failureKinds[k] = (failureKinds[k] ?? 0) + n;
+  return {
+    ...mid, requests: sum(r => r.requests), seconds: sum(r => r.seconds), failures: sum(r => r.failures), failureKinds,
+    connections: sum(r => r.connections), hostLoad: Math.max(...runs.map(r => r.hostLoad)),
+    counters: runs[runs.length - 1].counters, note: [...new Set(runs.map(r => r.note).filter(Boolean))].join('; '),
+    runs: runs.map(r => r.requestsPerSecond),
+  };
+}
+
+const CSV_COLUMNS = ['system', 'vms', 'popularity', 'requests', 'seconds', 'requests_per_second', 'runs_requests_per_second', 'failures', 'failure_kinds', 'connections', 'qemu_cpu_percent', 'requests_per_qemu_cpu_second', 'switches_per_request', 'client_cpu_percent', 'host_load', 'note'];
 
 const csvField = (v: string | number | null) => {
   const s = v === null ? '' : String(v);
@@ -69,7 +109,7 @@ const csvField = (v: string | number | null) => {
 /** The CSV: a header line, then one line per point. */
 export function webCsv(points: WebPoint[]): string {
   const kinds = (k: Record<string, number>) => Object.entries(k).map(([name, n]) => `${name}: ${n}`).join('; ');
-  return [CSV_COLUMNS.join(','), ...points.map(p => [p.system, p.vms, p.popularity, p.requests, p.seconds, p.requestsPerSecond, p.failures, kinds(p.failureKinds), p.connections, p.qemuCpuPercent, p.clientCpuPercent, p.hostLoad, p.note].map(csvField).join(','))].join('\n') + '\n';
+  return [CSV_COLUMNS.join(','), ...points.map(p => [p.system, p.vms, p.popularity, p.requests, p.seconds, p.requestsPerSecond, p.runs.join(' '), p.failures, kinds(p.failureKinds), p.connections, p.qemuCpuPercent, p.requestsPerQemuCpuSecond, p.switchesPerRequest, p.clientCpuPercent, p.hostLoad, p.note].map(csvField).join(','))].join('\n') + '\n';
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -78,9 +118,9 @@ const popularityName = (p: WebPoint['popularity']) => (p === 'zipf' ? 'Zipf(0.8)
 /** The table of the md file and the README. */
 export function webTable(points: WebPoint[]): string {
   return [
-    '| server | VMs | popularity | requests | requests/s | failures | connections | QEMU CPU | client CPU | note |',
-    '|---|--:|---|--:|--:|--:|--:|--:|--:|---|',
-    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${fmt(p.requests)} | ${p.note && !p.requests ? '-' : fmt(p.requestsPerSecond)} | ${fmt(p.failures)} | ${fmt(p.connections)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requests ? `${p.clientCpuPercent}%` : '-'} | ${p.note} |`),
+    '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | VM switches per request | connections opened / requests | note |',
+    '|---|--:|---|--:|---|--:|--:|--:|--:|--:|---|',
+    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${p.switchesPerRequest === null ? '-' : p.switchesPerRequest} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
   ].join('\n');
 }
 
@@ -144,11 +184,15 @@ function cpuSeconds(pid: number | undefined): number | null {
   } catch { return null; }
 }
 
-function runLoadGenerator(ns: TapNamespace, o: LoadOptions): Promise<LoadResult> {
+function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: string) => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(ns.exec[0], [...ns.exec.slice(1), process.execPath, '--import=tsx', join(ROOT, 'bench', 'loadgen.ts'), ...loadArgs(o)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      const before = out;
+      out += d.toString();
+      for (const m of out.slice(Math.max(0, before.lastIndexOf('\n') + 1)).matchAll(/^window (start|end)\n/gm)) onWindow(m[1]);
+    });
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('close', status => {
       if (status !== 0) return reject(new Error(`load generator failed (status ${status}): ${err.trim()}`));
@@ -157,33 +201,52 @@ function runLoadGenerator(ns: TapNamespace, o: LoadOptions): Promise<LoadResult>
   });
 }
 
+/**
+ * The kernel's `vms` monitor command (COM1): per-VM lines, then the totals `vms: ... switches S; ...`,
+ * `switch: ...` and `nic: ...`. Returns the switch count and the three totals lines, or null when
+ * they do not come within 20 s.
+ */
+async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
+  const from = m.serial().length;
+  try { await sendConsole(m.consoleSocket, 'vms\n'); } catch { return null; }
+  for (let k = 0; k < 100; k++) {
+    await new Promise(res => setTimeout(res, 200));
+    const text = m.serial().slice(from);
+    const totals = /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
+    if (totals && /^nic: .*$/m.test(text.slice(totals.index))) {
+      return { switches: Number(totals[1]), lines: text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic): /.test(l)).join('\n') };
+    }
+  }
+  return null;
+}
+
 /** One load run against `m`, with QEMU's CPU share measured over it. */
 async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: WebPoint['system'], vms: number): Promise<WebPoint> {
   const hostLoad = Math.round(loadavg()[0] * 100) / 100;
-  const cpu0 = cpuSeconds(m.child.pid), t0 = performance.now();
-  const r = await runLoadGenerator(ns, o);
-  const cpu1 = cpuSeconds(m.child.pid), wall = (performance.now() - t0) / 1000;
-  let counters: string | null = null;
-  if (system === 'denali') {
-    const before = m.serial().length;
-    try {
-      await sendConsole(m.consoleSocket, 'net\n');
-      await new Promise(res => setTimeout(res, 1500));
-      counters = m.serial().slice(before).split('\n').filter(l => /^(switch|nic): /.test(l)).join('\n') || null;
-    } catch { counters = null; }
-  }
+  const before = system === 'denali' ? await monitorTotals(m) : null;
+  // QEMU's CPU time over the measured window: sampled when the load generator says it starts and ends.
+  let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
+  const r = await runLoadGenerator(ns, o, edge => {
+    if (edge === 'start') { cpu0 = cpuSeconds(m.child.pid); t0 = performance.now(); } else { cpu1 = cpuSeconds(m.child.pid); t1 = performance.now(); }
+  });
+  const wall = (t1 - t0) / 1000;
+  const qemuCpu = cpu0 !== null && cpu1 !== null && wall > 0 ? (cpu1 as number) - (cpu0 as number) : null;
+  const after = system === 'denali' ? await monitorTotals(m) : null;
+  const counters = after?.lines ?? null;
+  const switchesPerRequest = before && after && r.allRequests ? Math.round(((after.switches - before.switches) / r.allRequests) * 10) / 10 : null;
   const note = r.failures ? `${fmt(r.failures)} failed: ${Object.entries(r.failureKinds).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}` : '';
   return {
     system, vms, popularity: system === 'linux' ? 'single' : o.popularity, requests: r.requests, seconds: r.seconds,
     requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
     shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
-    qemuCpuPercent: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / wall) * 100) : null, hostLoad, counters, note,
+    qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, switchesPerRequest, note, runs: [r.requestsPerSecond],
+    requestsPerQemuCpuSecond: qemuCpu ? Math.round(r.requestsPerSecond / (qemuCpu / wall)) : null,
   };
 }
 
 const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoint['popularity'], note: string): WebPoint => ({
   system, vms, popularity, requests: 0, seconds: 0, requestsPerSecond: 0, failures: 0, failureKinds: {}, distinctServers: 0,
-  shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, note,
+  shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, requestsPerQemuCpuSecond: null, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, switchesPerRequest: null, note, runs: [],
 });
 
 /** VM ids that printed their `httpd` line (`vm 3 ... httpd ...`). */
@@ -199,29 +262,44 @@ function raiseNeighbourLimits(): () => void {
 }
 
 function options(argv: string[]) {
-  const o = { vms: VM_COUNTS, seconds: DEFAULT_LOAD.seconds, linux: true, denali: true };
+  const o = { vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
     else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
+    else if (argv[i] === '--runs') o.runs = Number(argv[++i]);
+    else if (argv[i] === '--idle-limit') o.idleLimit = Number(argv[++i]);
     else if (argv[i] === '--no-linux') o.linux = false;
     else if (argv[i] === '--no-denali') o.denali = false;
-    else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --no-linux --no-denali)`);
+    else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --runs R --idle-limit N --no-linux --no-denali)`);
   }
-  if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 10240) || !(o.seconds > 0)) throw new Error('bench:web: --vms takes VM counts from 1 to 10240, --seconds a positive number');
+  if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 10240) || !(o.seconds > 0) || !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('bench:web: --vms takes VM counts from 1 to 10240, --seconds a positive number, --runs a positive integer');
   return o;
 }
 
 async function main(): Promise<number> {
   const opts = options(process.argv.slice(2));
   const why = tapUnavailable();
-  if (why) { console.error(`bench:web: ${why.replace('--net tap', 'the web bench')}`); return 2; }
+  if (why) { console.error(`bench:web: needs a network namespace with a tap device (root, iproute2, /dev/net/tun): ${why}`); return 2; }
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-web-'));
   const restoreNeighbours = raiseNeighbourLimits();
+  // Ctrl-C or a kill: QEMU goes with the process group or by its own kill below; the namespace and the
+  // neighbour limits are put back here.
+  let current: { ns: TapNamespace; m?: Machine } | null = null;
+  const interrupted = (signal: NodeJS.Signals) => {
+    current?.m?.child.kill('SIGKILL');
+    current?.ns.remove();
+    restoreNeighbours();
+    rmSync(dir, { recursive: true, force: true });
+    console.error(`bench:web: stopped by ${signal}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const points: WebPoint[] = [];
   // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
-    ({ ...DEFAULT_LOAD, seconds: opts.seconds, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
+    ({ ...DEFAULT_LOAD, seconds: opts.seconds, warmup: warmupSeconds(servers), idleLimit: opts.idleLimit, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
   let peer: LinuxPeer | null = null;
   let kernelElf = '';
   try {
@@ -237,13 +315,19 @@ async function main(): Promise<number> {
     if (peer) {
       const ns = createTapNamespace(`denali-web-linux-${process.pid}`);
       let m: Machine | undefined;
+      current = { ns };
       try {
         m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, 'linux');
+        current.m = m;
         const state = await waitReady(m, s => s.includes(LINUX_PEER_READY), 120_000);
         if (state !== 'ready') points.push(emptyPoint('linux', 1, 'single', `the peer did not come up (${state}): ${m.serial().slice(-300).replace(/\n/g, ' ')}`));
-        else points.push(await measure(ns, m, load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), 'linux', 1));
+        else {
+          const runs: WebPoint[] = [];
+          for (let k = 0; k < opts.runs; k++) runs.push(await measure(ns, m, load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), 'linux', 1));
+          points.push(combineRuns(runs));
+        }
         console.log(`linux: ${JSON.stringify(points[points.length - 1])}`);
-      } finally { if (m) await stopQemu(m); ns.remove(); }
+      } finally { if (m) await stopQemu(m); ns.remove(); current = null; }
     }
 
     // ---- Denali: one boot per VM count, both popularities ----
@@ -253,9 +337,11 @@ async function main(): Promise<number> {
       const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
       const ns = createTapNamespace(`denali-web-${vms}-${process.pid}`);
       let m: Machine | undefined;
+      current = { ns };
       try {
         const bootStart = performance.now();
         m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, null, dir, `denali-${vms}`);
+        current.m = m;
         const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120);
         const bootMs = Math.round(performance.now() - bootStart);
         const listening = listeningVms(m.serial()).size;
@@ -265,15 +351,25 @@ async function main(): Promise<number> {
           for (const pop of POPULARITIES) points.push(emptyPoint('denali', vms, pop, `QEMU exited before every VM listened (${listening} of ${vms}): ${tail}`));
           continue;
         }
-        for (const pop of POPULARITIES) {
+        // The popularities alternate run by run, so a burst of other work on the host hits both alike.
+        const runs = new Map<Popularity, WebPoint[]>(POPULARITIES.map(pop => [pop, []]));
+        for (let k = 0; k < opts.runs; k++) for (const pop of POPULARITIES) {
           const p = await measure(ns, m, load(vms, pop), 'denali', vms);
-          if (state === 'timeout') p.note = `only ${listening} of ${vms} VMs listened after ${Math.round(bootMs / 1000)} s${p.note ? '; ' + p.note : ''}`;
-          points.push(p);
-          console.log(`denali ${vms} ${pop}: ${p.requestsPerSecond} requests/s, ${p.failures} failures, qemu cpu ${p.qemuCpuPercent}%${p.counters ? `\n  ${p.counters.replace(/\n/g, '\n  ')}` : ''}`);
+          runs.get(pop)!.push(p);
+          console.log(`denali ${vms} ${pop} run ${k + 1}: ${p.requestsPerSecond} requests/s, ${p.failures} failures, qemu cpu ${p.qemuCpuPercent}%, load ${p.hostLoad}${p.counters ? `\n  ${p.counters.replace(/\n/g, '\n  ')}` : ''}`);
         }
-      } finally { if (m) await stopQemu(m); ns.remove(); }
+        for (const pop of POPULARITIES) {
+          const p = combineRuns(runs.get(pop)!);
+          if (state === 'timeout') p.note = `only ${listening} of ${vms} VMs listened after ${Math.round(bootMs / 1000)} s${p.note ? '; ' + p.note : ''}`;
+          const ended = [...m.serial().matchAll(/^vm \d+ ended: .*$/gm)].map(e => e[0]);
+          if (ended.length) p.note = `${ended.length} VMs ended by the kernel during the runs (${ended[0]})${p.note ? '; ' + p.note : ''}`;
+          points.push(p);
+        }
+      } finally { if (m) await stopQemu(m); ns.remove(); current = null; }
     }
   } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
     restoreNeighbours();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -286,7 +382,7 @@ async function main(): Promise<number> {
   const loads = points.map(p => p.hostLoad);
   const result = {
     commit, qemu, cpus: cpus().length, memoryMiB: MEMORY_MIB, image: HTTPD_IMAGE, vmMemoryKiB: HTTPD_MEMORY_KIB,
-    load: { ...DEFAULT_LOAD, seconds: opts.seconds }, linuxPeer: peer && { kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address },
+    load: { ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit }, runs: opts.runs, linuxPeer: peer && { kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address },
     benchSeconds: seconds, points,
   };
   mkdirSync(RESULTS, { recursive: true });
@@ -298,10 +394,10 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
-    `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server, each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), ${DEFAULT_LOAD.warmup} s warm-up then ${opts.seconds} s measured; a success is a 200 with the ${PAGE_BYTES}-byte page. ` +
+    `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count. ` +
       (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
-      `QEMU CPU is QEMU's CPU time over the run as a share of one core (TCG runs the guest on one host thread). ` +
+      `QEMU CPU is QEMU's CPU time over the measured window as a share of one core: TCG runs the guest on one host thread, so below 100% QEMU waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     '![requests per second against VMs](web.png)',

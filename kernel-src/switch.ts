@@ -33,7 +33,7 @@ import {
   NET_BUFFER_ORIGIN, NET_ORIGIN_VM, NET_ORIGIN_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
-import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength } from "./virtio-net.ts";
+import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
@@ -325,6 +325,15 @@ export function switchReport(): void {
   benchLine("net-rx-driver", nicBenchDriver(), nicBenchLength());
   benchLine("net-rx-switch", nicBenchSwitch(), nicBenchLength());
   benchLine("net-rx-copy", benchCopy, benchCopyLength);
+  // `bench-tsc net-rx-interrupt-end T bytes B`: raw TSC values (not costs, different on every run) where
+  // the last single-frame interrupts ended, oldest first (bench/net.ts: the start of the VM's wake-up).
+  for (let i: u32 = 0; i < nicBenchEndCount(); i++) {
+    consoleWriteString("bench-tsc net-rx-interrupt-end ");
+    consoleWriteDecimal(nicBenchEnd(i));
+    consoleWriteString(" bytes ");
+    consoleWriteDecimal(nicBenchEndLength(i));
+    consoleNewLine();
+  }
 }
 
 /** `bench NAME N bytes B`: instructions of one receive-path stage for a frame of B bytes. */

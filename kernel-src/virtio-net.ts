@@ -95,6 +95,16 @@ export function nicTxRingFull(): u32 { return txRingFull; }
 let benchDriver: u32 = 0;
 let benchHandler: u32 = 0;
 let benchLength: u32 = 0;
+/** The TSC at the end of the last BENCH_ENDS single-frame interrupts (a ring) and their frame lengths:
+ *  where the wake-up of the VM starts (bench/net.ts pairs them with the guest's netReceive). */
+const BENCH_ENDS: u32 = 16;
+const benchEnds = new Uint32Array(16);
+const benchEndLengths = new Uint32Array(16);
+let benchEndCount: u32 = 0;
+export function nicBenchEndCount(): u32 { return benchEndCount < BENCH_ENDS ? benchEndCount : BENCH_ENDS; }
+/** The i-th oldest of the recorded interrupt ends (0 <= i < nicBenchEndCount()). */
+export function nicBenchEnd(i: u32): u32 { return benchEnds[(benchEndCount - nicBenchEndCount() + i) % BENCH_ENDS]; }
+export function nicBenchEndLength(i: u32): u32 { return benchEndLengths[(benchEndCount - nicBenchEndCount() + i) % BENCH_ENDS]; }
 export function nicBenchDriver(): u32 { return benchDriver; }
 export function nicBenchSwitch(): u32 { return benchHandler; }
 export function nicBenchLength(): u32 { return benchLength; }
@@ -279,9 +289,13 @@ function virtioNetInterrupt(line: u32): void {
   if (offered) virtqueuePublish(receiveQueue);
   reclaimTransmitted();
   if (handled === 1) {
-    benchDriver = rdtsc() - start - handlerTime;
+    const end = rdtsc();
+    benchDriver = end - start - handlerTime;
     benchHandler = handlerTime;
     benchLength = lastLength;
+    benchEnds[benchEndCount % BENCH_ENDS] = end;
+    benchEndLengths[benchEndCount % BENCH_ENDS] = lastLength;
+    benchEndCount++;
   }
 }
 

@@ -84,7 +84,8 @@ export function netifInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32
 
 // ---- bench (bench/net.ts): receive-path costs under -icount, where rdtsc counts instructions --------
 // Per received frame with a UDP handler: the netReceive hypercall (vnic: trap, checks, the copy into
-// the VM), the stack's processing (ethernetInput without the handler) and the handler (the application).
+// the VM), the stack's processing (ethernetInput without the handler) and the handler (the application);
+// and the TSC when netReceive was called (vnic-start), which ends the VM's wake-up.
 let benchEnabled = false;
 let benchHandler: u32 = 0;
 let benchHandlerRan = false;
@@ -111,6 +112,7 @@ export function netifPoll(): i32 {
     ethernetInput(rxFrame, length);
     const handled = rdtsc();
     if (benchHandlerRan) {
+      write("bench-tsc net-rx-vnic-start "); write(start); write(" bytes "); print(length);   // a raw TSC value: where the wake-up ends
       benchLine("net-rx-vnic", received - start, length);
       benchLine("net-rx-stack", handled - received - benchHandler, length);
       benchLine("net-rx-app", benchHandler, length);

@@ -9,8 +9,9 @@
 // (connection, event) with TCP_EVENT_ACCEPTED / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
+// Fast retransmit on the third duplicate ACK (RFC 5681 §3.2).
 // Limits: out-of-order segments are dropped (and a duplicate ACK sent), so the peer retransmits;
-// no congestion control (RFC 5681), no Nagle, no delayed ACKs, no window scaling or timestamps
+// no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or timestamps
 // (RFC 7323), no urgent data, no active open.
 import { i32, u32, u8, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
@@ -146,6 +147,8 @@ class Tcb {
   timedAt: u32 = 0;
   probe: bool = false;
   ackNow: bool = false;
+  /** Duplicate ACKs in a row (RFC 5681 §2): the third triggers a fast retransmit. */
+  dupAcks: i32 = 0;
 }
 
 class Listener {
@@ -430,6 +433,7 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, optionsOffset: i32, 
   tcb.irs = segSeq;
   tcb.rcvNxt = u32(segSeq + 1);
   tcb.iss = initialSequence(remoteIp, remotePort, listener.port);
+  tcb.dupAcks = 0;
   tcb.sndUna = tcb.iss;
   tcb.sndNxt = u32(tcb.iss + 1);
   tcb.sndMax = tcb.sndNxt;
@@ -551,9 +555,22 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
       if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
       if (tcb.timing && seqLe(tcb.timedSeq, segAck)) { tcb.timing = false; rttSample(tcb, netNow - tcb.timedAt); }
       tcb.retries = 0;
+      tcb.dupAcks = 0;
       // RFC 6298 §5.2-§5.3: all acknowledged: stop the timer; else restart it.
       if (tcb.sndUna === tcb.sndMax) tcb.timerOn = false; else startTimer(tcb);
       if (acked > 0) writable = true;
+    }
+    // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": data outstanding, no data, no SYN/FIN, SEG.ACK = SND.UNA,
+    // the same window. §3.2: on the third, retransmit from SND.UNA at once (fast retransmit) instead
+    // of waiting for the RTO; no congestion window here, so no fast recovery.
+    else if (segAck === tcb.sndUna && tcb.sndUna !== tcb.sndMax && segLen === 0 && (segFlags & (TCP_SYN | TCP_FIN)) === 0 && segWnd === tcb.sndWnd) {
+      tcb.dupAcks++;
+      if (tcb.dupAcks === 3) {
+        netStats[STAT_TCP_RETRANSMIT]++;
+        tcb.timing = false;                          // Karn
+        tcb.sndNxt = tcb.sndUna;                     // sent again below, with the ACK
+        startTimer(tcb);
+      }
     }
     // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or
     // (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK."

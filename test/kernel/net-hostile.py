@@ -1,8 +1,9 @@
 # Malformed and spoofed frames from the host for test/kernel/net-hostile.test.ts, built with scapy
 # (Debian python3-scapy; run with /usr/bin/python3) and written raw to the tap with an AF_PACKET socket,
 # so frames of any length go out exactly as built (truncated, oversized, bad checksums).
-# Usage: net-hostile.py IFACE attack   -> sends everything, prints JSON {category: count, ..., "spoofed": N}
-#        net-hostile.py IFACE arp IP   -> one broadcast ARP request for IP (the switch must direct it)
+# Usage: net-hostile.py IFACE attack      -> sends everything, prints JSON {category: count, ..., "spoofed": N}
+#        net-hostile.py IFACE arp IP      -> one broadcast ARP request for IP (the switch must direct it)
+#        net-hostile.py IFACE established -> every flag combination on an established connection (below)
 # The VMs (the test's manifest): VM 0 httpd 198.18.0.2 port 80, VM 1 echo 198.18.0.3 port 7, VM 2 the
 # spoofer 198.18.0.4; their MACs are 02:00:00:00:00:0N (docs/virtual-architecture.md).
 import json
@@ -176,7 +177,42 @@ def attack():
     print(json.dumps(counts))
 
 
-if sys.argv[2] == "attack":
+def established():
+    """Every flag combination on an established connection to the echo server, in and out of its window.
+
+    The handshake is scapy's own (the test drops the host kernel's RSTs to the VM meanwhile): SYN,
+    SYN-ACK, ACK, 8 bytes echoed; then for each of the 256 flag values one segment at the VM's RCV.NXT
+    with 4 bytes of data, one just past it and one far outside the window; RST last (it ends the
+    connection). Prints what it saw."""
+    from scapy.all import srp1, sniff, AsyncSniffer
+    sport = 46000 + random.randint(0, 999)
+    base = eth(1) / IP(src=HOST, dst=VM_IP[1])
+    synack = srp1(base / TCP(sport=sport, dport=7, flags="S", seq=1000, window=8192, options=[("MSS", 1460)]), iface=iface, timeout=10)
+    if synack is None or TCP not in synack or (synack[TCP].flags & 0x12) != 0x12:
+        print(json.dumps({"error": "no SYN,ACK", "got": repr(synack)}))
+        return
+    seq, ack = 1001, (synack[TCP].seq + 1) & 0xFFFFFFFF
+    send("established", base / TCP(sport=sport, dport=7, flags="A", seq=seq, ack=ack, window=8192))
+    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: TCP in p and p[TCP].sport == 7 and p[TCP].dport == sport)
+    sniffer.start()
+    send("established", base / TCP(sport=sport, dport=7, flags="PA", seq=seq, ack=ack, window=8192) / Raw(b"denali!!"))
+    seq += 8
+    time.sleep(0.5)
+    order = [f for f in range(256) if not f & 4] + [f for f in range(256) if f & 4]
+    for flags in order:
+        for offset in (0, 1, 0x40000000):
+            send("established", base / TCP(sport=sport, dport=7, flags=flags, seq=(seq + offset) & 0xFFFFFFFF, ack=ack, window=8192) / Raw(b"zzzz"), 0.001)
+    time.sleep(0.5)
+    replies = sniffer.stop()
+    echoed = b"".join(bytes(p[TCP].payload) for p in replies)
+    counts["replies"] = len(replies)
+    counts["echoed-first"] = echoed[:8].decode("latin1")
+    print(json.dumps(counts))
+
+
+if sys.argv[2] == "established":
+    established()
+elif sys.argv[2] == "attack":
     attack()
 elif sys.argv[2] == "arp":
     arp_request(sys.argv[3])

@@ -10,11 +10,14 @@
 //   TCP with all 256 flag combinations to the web server, the echo server and a closed port, bad TCP
 //   options (zero length, past the header, MSS of length 2, 3 and 5) and header lengths, bad UDP lengths
 //   and checksums, bad ICMP and ARP, and frames that spoof a VM from the wire (another VM's IP or MAC
-//   as ARP or IPv4 sender: must not poison a VM's ARP cache);
+//   as ARP or IPv4 sender: must not poison a VM's ARP cache); then, on a connection to the echo server
+//   made by scapy, every flag combination at the server's RCV.NXT, just past it and far outside the window;
 // - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
 //   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
 //   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
 //   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl).
+// And (QEMU user networking, no root) a VM flooding the wire gets EAGAIN while the NIC's transmit ring
+// is full, and every frame netSend accepted goes out (nothing dropped silently).
 // Needs root (CI runs as root), /usr/bin/python3 with scapy (Debian python3-scapy), curl; skipped with
 // the reason otherwise.
 import test from "ava";
@@ -23,7 +26,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
+import { buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
+import { runQemu } from "../../tools/qemu.ts";
 import { buildTestGuest, writeManifest, workerArgument } from "./guests/build.ts";
 import { buildGuest } from "../../tools/build.ts";
 import { tapMissing, tapNamespace, startMachine, inNamespace, vmNetCounters, switchCounters, writeEchoClient, echoTransfer, type Machine } from "./net-machine.ts";
@@ -42,6 +46,33 @@ function missing(): string | null {
   if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
   return null;
 }
+
+const FLOODER = 5;   // guests/net.ts mode
+const FLOOD_FRAMES = 3000;
+
+// No root needed: QEMU user networking, its card sending on a 5 ms timer, so the VM fills the NIC's
+// transmit ring: netSend must say EAGAIN then (and the VM tries again), never drop silently.
+test("a VM flooding the wire gets EAGAIN while the NIC's transmit ring is full; every frame it was told was sent goes out", async (t) => {
+  const kernel = buildKernelInTemp(false);
+  try {
+    const guest = buildTestGuest("net", kernel.dir);
+    const manifest = writeManifest(kernel.dir, "flood", [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(FLOODER, FLOOD_FRAMES), ipBase: ip(10, 0, 2, 15) }]);
+    // tx=timer: QEMU sends what the ring holds every 5 ms (x-txtimer, ns), so the VM fills the ring.
+    const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] }, { memoryMiB: 64, timeoutMs: 120_000, icount: true,
+      extraArgs: ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,tx=timer,x-txtimer=5000000"] });
+    const out = serialLines(r.serial);
+    t.is(r.debugExit, 0, out.slice(-2000));
+    const flood = /^vm 0 flood sent (\d+) eagain (\d+) other (\d+)$/m.exec(out);
+    t.truthy(flood, out.slice(-2000));
+    const [sent, eagain, other] = flood!.slice(1).map(Number);
+    t.is(sent, FLOOD_FRAMES);
+    t.is(other, 0);
+    t.true(eagain > 0, "the ring was full at times");
+    t.regex(out, new RegExp(`^switch: vm-to-vm 0, vm-to-wire ${FLOOD_FRAMES}, .*; eagain: transmit ring full ${eagain}$`, "m"));
+    t.regex(out, new RegExp(`^nic: .*, tx ${FLOOD_FRAMES} frames ${FLOOD_FRAMES * 1514} bytes \\(${eagain} ring full\\)`, "m"));
+    t.log(`${FLOOD_FRAMES} frames sent, ${eagain} times EAGAIN (transmit ring full)`);
+  } finally { kernel.remove(); }
+});
 
 const why = missing();
 if (why) {
@@ -121,6 +152,21 @@ if (why) {
     t.is(after.spoofed, 7, "the VM's spoofing, counted once");
     t.is(vmNetCounters(vms).get(2)!.spoofed, 7);
     t.log(vms.match(/^(vm \d+ net|switch|nic):.*$/gm)?.join("\n"));
+  });
+
+  const noIptables = spawnSync("iptables", ["--version"]).status !== 0;
+  (noIptables ? test.serial.skip : test.serial)(`every TCP flag combination on an established connection, in and out of the window${noIptables ? " (skipped: no iptables)" : ""}`, async (t) => {
+    // scapy makes the connection itself: the host's kernel must not reset it meanwhile.
+    inNamespace(ns!, ["iptables", "-A", "OUTPUT", "-o", ns!.device, "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]);
+    let r: Record<string, unknown>;
+    try { r = python("established"); } finally { inNamespace(ns!, ["iptables", "-F"]); }
+    t.log(JSON.stringify(r));
+    t.is(r.established, 2 + 256 * 3, "handshake ACK, data, then every flag value at three sequence numbers");
+    t.is(r["echoed-first"], "denali!!", "the data sent after the handshake came back");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const vms = await machine!.monitor("vms");
+    t.regex(vms, /^vms: 3 started, 0 exited, 0 ended by the kernel, 3 idle;/m);
+    t.notRegex(machine!.out(), /^vm \d+ ended: |^(panic|trap)[: ]/m);
   });
 
   test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are the VMs' own MACs", (t) => {

@@ -3,7 +3,8 @@
 // A Node client in the namespace sends 1 MB of pseudo-random bytes (xorshift32, fixed seed) and reads
 // 1 MB back: the SHA-256 of what came back equals that of what was sent. Then the same with loss
 // injected on the host side of the tap (iptables' statistic match: every 25th TCP segment from the VM
-// and every 29th to it dropped; deterministic), which completes through retransmission: the guest's
+// and every 29th to it dropped; deterministic; tc netem is not in every kernel, this machine's lacks
+// it), which completes through retransmission: the guest's
 // stack reports its retransmissions (the echo app's `retransmits R` line) and iptables its drops.
 // Afterwards the kernel's monitor shows the VM still up, with no frame dropped or spoofed in the
 // kernel. Needs root (CI runs as root); skipped with the reason otherwise.

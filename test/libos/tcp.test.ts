@@ -233,6 +233,35 @@ test('retransmission on the alarm with exponential back-off (RFC 6298), then the
   });
 });
 
+test('fast retransmit (RFC 5681 §3.2): the third duplicate ACK resends from SND.UNA at once, before the RTO', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 7, 40040);
+    yield* p.connect();
+    const before = p.rcv;
+    p.send(ACK | PSH, bytes('lost on the way back'));
+    yield;
+    const now = w.now;
+    p.expect(w.take(), ACK | PSH, bytes('lost on the way back'), 4096, 'echo');
+    // The echo "was lost": the peer's next segments acknowledge only up to before it.
+    for (const n of [1, 2]) {
+      p.send(ACK, [], { ack: before, window: 65535 });
+      yield;
+      t.deepEqual(w.take(), [], `duplicate ACK ${n}: nothing yet`);
+    }
+    p.send(ACK, [], { ack: before, window: 65535 });
+    yield;
+    t.is(w.now, now, 'no time passed: not the RTO');
+    p.rcv = before;
+    p.received = [];
+    p.expect(w.take(), ACK | PSH, bytes('lost on the way back'), 4096, 'resent on the third duplicate ACK');
+    p.send(ACK, [], { window: 65535 });
+    yield;
+    t.deepEqual(w.take(), []);
+    t.is(w.alarmAt, null, 'all acknowledged: no timer');
+  });
+});
+
 test('retransmissions exhausted: the connection is reset', t => {
   const { wire } = runGuest(GUEST, CONFIG, function* (w) {
     yield* learnPeer(w);

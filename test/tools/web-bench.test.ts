@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32, makeSampler, popularityWeights, parseLoadArgs, loadArgs, runLoad, DEFAULT_LOAD } from '../../bench/loadgen.ts';
 import { crc32, encodePng, Bitmap, PNG_SIGNATURE, FONT, niceStep } from '../../bench/plot.ts';
-import { webCsv, webTable, webPlot, listeningVms, type WebPoint } from '../../bench/web.ts';
+import { webCsv, webTable, webPlot, listeningVms, combineRuns, type WebPoint } from '../../bench/web.ts';
 import {
   writeCpio, readCpio, moduleDepends, moduleLoadOrder, moduleName, initScript, initramfsEntries, linuxPeerPage, webPage,
   PAGE_BYTES, S_IFDIR, S_IFREG, S_IFLNK, LINUX_PEER_DIR, LINUX_PEER_READY, LINUX_PEER_NAME, prepareLinuxPeer,
@@ -134,7 +134,7 @@ test('the font has 5-column glyphs of 7 rows (9 with descenders); niceStep picks
 const point = (system: WebPoint['system'], vms: number, popularity: WebPoint['popularity'], rps: number, note = ''): WebPoint => ({
   system, vms, popularity, requests: Math.round(rps * 12), seconds: 12, requestsPerSecond: rps, failures: note ? 3 : 0,
   failureKinds: note ? { ECONNRESET: 2, timeout: 1 } : {}, distinctServers: vms, shareOfServer0: 0.5, connections: 10,
-  qemuCpuPercent: 90, clientCpuPercent: 80, hostLoad: 1.5, counters: null, note,
+  qemuCpuPercent: 90, requestsPerQemuCpuSecond: 133, clientCpuPercent: 80, hostLoad: 1.5, counters: null, switchesPerRequest: 2.5, note, runs: [rps],
 });
 const POINTS = [
   point('linux', 1, 'single', 120),
@@ -156,14 +156,28 @@ test('the plot of the points is a valid 960x600 PNG with lines drawn', t => {
 
 test('CSV: the header, one line per point, fields with commas quoted; the table has a line per point', t => {
   const csv = webCsv(POINTS).trimEnd().split('\n');
-  t.is(csv[0], 'system,vms,popularity,requests,seconds,requests_per_second,failures,failure_kinds,connections,qemu_cpu_percent,client_cpu_percent,host_load,note');
+  t.is(csv[0], 'system,vms,popularity,requests,seconds,requests_per_second,runs_requests_per_second,failures,failure_kinds,connections,qemu_cpu_percent,requests_per_qemu_cpu_second,switches_per_request,client_cpu_percent,host_load,note');
   t.is(csv.length, 1 + POINTS.length);
-  t.is(csv[1], 'linux,1,single,1440,12,120,0,,10,90,80,1.5,');
-  t.is(csv[csv.length - 1], 'denali,1000,zipf,8600,12,716.6666666666667,3,ECONNRESET: 2; timeout: 1,10,90,80,1.5,"3 failed: ECONNRESET 2, timeout 1"');
+  t.is(csv[1], 'linux,1,single,1440,12,120,120,0,,10,90,133,2.5,80,1.5,');
+  t.is(csv[csv.length - 1], 'denali,1000,zipf,8600,12,716.6666666666667,716.6666666666667,3,ECONNRESET: 2; timeout: 1,10,90,133,2.5,80,1.5,"3 failed: ECONNRESET 2, timeout 1"');
   const table = webTable(POINTS).split('\n');
   t.is(table.length, 2 + POINTS.length);
-  t.regex(table[2], /^\| Linux peer \(busybox httpd\) \| 1 \| one address \| 1,440 \| 120 \|/);
+  t.regex(table[2], /^\| Linux peer \(busybox httpd\) \| 1 \| one address \| \*\*120\*\* \| 120 \| 0 \|/);
   t.regex(table[table.length - 1], /^\| Denali\/TS httpd VMs \| 1,000 \| Zipf\(0\.8\) \|/);
+});
+
+test('combineRuns: the requests/s of the median run, sums of requests, seconds and failures, every run kept', t => {
+  const runs = [point('denali', 10, 'zipf', 900), point('denali', 10, 'zipf', 1200, '3 failed: ECONNRESET 2, timeout 1'), point('denali', 10, 'zipf', 1000)];
+  const p = combineRuns(runs);
+  t.is(p.requestsPerSecond, 1000);
+  t.deepEqual(p.runs, [900, 1200, 1000]);
+  t.is(p.requests, runs.reduce((a, r) => a + r.requests, 0));
+  t.is(p.seconds, 36);
+  t.is(p.failures, 3);
+  t.deepEqual(p.failureKinds, { ECONNRESET: 2, timeout: 1 });
+  t.is(p.note, '3 failed: ECONNRESET 2, timeout 1');
+  t.is(combineRuns([runs[0]]), runs[0]);
+  t.is(combineRuns([point('denali', 1, 'uniform', 5), point('denali', 1, 'uniform', 7)]).requestsPerSecond, 5, 'the lower middle of an even count');
 });
 
 test('listeningVms reads the `vm N httpd on port P` lines', t => {

@@ -1,0 +1,210 @@
+// npm run bench:net — the cost of receiving one packet, by stage (the Denali paper's Figure 2), in
+// instructions: QEMU runs with `-icount shift=0,sleep=off`, where rdtsc counts guest instructions, so
+// every figure is exact and the same on every run of the same build (checked: two runs must agree).
+//
+// Setup: the kernel (kernel-src/, -O2) with `-append bench` and one VM, the echo app in bench mode
+// (guest-src/apps/echo.ts, argument bit 16: its UDP port 7 hands each datagram to an application that
+// copies the data into its own buffer, and does not reply), on QEMU user networking with the host's UDP
+// port forwarded to the VM (10.0.2.15:7). The host sends UDP datagrams in Ethernet frames of 100 and of
+// 1400 bytes (UDP data 58 and 1358 bytes: 14 Ethernet + 20 IPv4 + 8 UDP headers), PACKETS of each, one
+// at a time (each its own NIC interrupt and its own wake-up of the VM). Stages:
+//   driver  kernel: the virtio-net interrupt (ISR read, used ring, buffer swap and refill, notify) without
+//           the switch (kernel-src/virtio-net.ts: `bench net-rx-driver`, the last frame of the size);
+//   switch  kernel: the switch's handling of a frame from the wire (destination VM by MAC, spoof checks,
+//           its queue, the virtual interrupt) (kernel-src/switch.ts: `bench net-rx-switch`);
+//   wakeup  from the end of that interrupt to the guest calling netReceive (`bench-tsc net-rx-interrupt-end`
+//           from the kernel and `bench-tsc net-rx-vnic-start` from the guest, raw TSC values paired by frame):
+//           leaving the interrupt, the switch to the idle VM, idle returning the batch, the guest's
+//           acknowledge and clock read (libos/stack.ts), the call of netReceive;
+//   copy    the netReceive hypercall as the guest sees it (int 0x80, checks, the one copy into the VM's
+//           memory, iret) (libos/netif.ts: `bench net-rx-vnic`); of it, the memoryCopy alone is the
+//           kernel's `bench net-rx-copy`;
+//   stack   the guest's network stack: Ethernet, IPv4 (header checks and checksum), UDP (length and
+//           checksum over the data, the port) without the application (libos: `bench net-rx-stack`);
+//   app     the application's handler (`bench net-rx-app`).
+// Driver and switch are those of the last frame of a size (they run with interrupts off); the other
+// stages are the most frequent value over the PACKETS frames of the size (a timer tick that lands inside
+// one adds the kernel's tick to that frame only; a frame that arrives while the VM is still awake skips
+// the wake-up). Not in any stage: the last, empty netReceive of each batch.
+// The isolation share is the kernel's stages (driver, switch, wake-up, copy) over the total.
+//
+// Writes bench/results/net.json and bench/results/net.md and prints the table.
+import { createSocket } from 'node:dgram';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { buildKernel, ROOT } from '../tools/build.ts';
+import { buildVms, startMachine, type Machine } from '../test/kernel/net-machine.ts';
+
+export const SIZES = [100, 1400] as const;
+export const PACKETS = 10;
+const HEADERS = 14 + 20 + 8;
+const GUEST_IP = '10.0.2.15';
+const ECHO_BENCH_ARGUMENT = 0x10000 | 7;
+const STAGES = ['driver', 'switch', 'wakeup', 'copy', 'stack', 'app'] as const;
+type Stage = typeof STAGES[number];
+export type SizeFigures = Record<Stage, number> & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
+export type NetFigures = Record<string, SizeFigures>;
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Builds the kernel and the echo VM into `dir`: what measure() boots. */
+export function buildNetBench(dir: string): { kernel: string; modules: string[]; textSize: number } {
+  const kernel = buildKernel(2, dir, dir);
+  const modules = buildVms(dir, 'net-bench', [{ image: 'guest-src/apps/echo.ts', count: 1, memoryKiB: 512, argument: ECHO_BENCH_ARGUMENT, ipBase: GUEST_IP }]);
+  return { kernel: kernel.elfPath, modules, textSize: kernel.image.textSize };
+}
+
+/** A UDP port on 127.0.0.1 that is free now (QEMU's hostfwd takes it). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>(r => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>(r => s.close(() => r()));
+  return port;
+}
+
+const guestLines = (out: string, bytes: number) => {
+  const lines: Record<string, number[]> = { 'vnic-start': [], vnic: [], stack: [], app: [] };
+  for (const m of out.matchAll(/^bench(?:-tsc)? net-rx-(vnic-start|vnic|stack|app) (\d+) bytes (\d+)$/gm)) if (Number(m[3]) === bytes) lines[m[1]].push(Number(m[2]));
+  return lines;
+};
+
+/** The most frequent value (the smaller on a tie): the common path, whatever a stray timer tick added to one frame. */
+function mode(values: number[]): number {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+}
+
+/**
+ * The wake-up of each frame: from the end of its NIC interrupt (the kernel's `net-rx-interrupt-end`
+ * TSC values, the last single-frame interrupts) to the guest's netReceive call (`net-rx-vnic-start`),
+ * pairing the last frames of this size on both sides in order.
+ */
+function wakeups(report: string, starts: number[], bytes: number): number[] {
+  const ends = [...report.matchAll(/^bench-tsc net-rx-interrupt-end (\d+) bytes (\d+)$/gm)].filter(m => Number(m[2]) === bytes).map(m => Number(m[1]));
+  const k = Math.min(ends.length, starts.length);
+  const pairs = ends.slice(-k).map((end, i) => (starts[starts.length - k + i] - end) >>> 0);
+  if (k === 0 || pairs.some(d => d > 1_000_000)) throw new Error(`bench:net: the interrupt ends and the guest's receives of ${bytes}-byte frames do not pair up: ${JSON.stringify({ ends, starts })}`);
+  return pairs;
+}
+
+/** Boots the machine, sends the packets, reads the stages; the figures per frame size. */
+export async function measure(kernel: string, modules: string[]): Promise<{ figures: NetFigures; samples: Record<string, Record<string, number[]>> }> {
+  const port = await freeUdpPort();
+  const machine: Machine = await startMachine({
+    kernel, modules, icount: true, append: 'bench', memoryMiB: 64,
+    netArgs: ['-netdev', `user,id=n0,hostfwd=udp:127.0.0.1:${port}-${GUEST_IP}:7`, '-device', 'virtio-net-pci,netdev=n0'],
+  });
+  const socket = createSocket('udp4');
+  try {
+    await machine.waitFor(/^vm 0 echo on port 7 \(bench\)$/m, 120_000);
+    await new Promise<void>(r => socket.bind(0, '127.0.0.1', () => r()));
+    const figures: NetFigures = {};
+    const samples: Record<string, Record<string, number[]>> = {};
+    for (const size of SIZES) {
+      const data = Buffer.alloc(size - HEADERS, 0x61);
+      const from = machine.out().length;
+      // One datagram at a time; repeat until PACKETS of this size reached the application (QEMU's
+      // user network may hold the first while it resolves the VM's MAC).
+      for (let sent = 0; guestLines(machine.out().slice(from), size).app.length < PACKETS; sent++) {
+        if (sent > 3 * PACKETS) throw new Error(`bench:net: ${sent} datagrams of ${size} bytes sent, only ${guestLines(machine.out().slice(from), size).app.length} measured:\n${machine.out().slice(-3000)}`);
+        socket.send(data, port, '127.0.0.1');
+        const seen = guestLines(machine.out().slice(from), size).app.length;
+        for (let i = 0; i < 40 && guestLines(machine.out().slice(from), size).app.length === seen; i++) await sleep(25);
+      }
+      const lines = guestLines(machine.out().slice(from), size);
+      const report = await machine.monitor('net', /^nic: .*$/m);
+      const kernelLine = (name: string) => {
+        const m = new RegExp(`^bench net-rx-${name} (\\d+) bytes (\\d+)$`, 'm').exec(report);
+        if (!m || Number(m[2]) !== size) throw new Error(`bench:net: no kernel net-rx-${name} line for a ${size}-byte frame:\n${report}`);
+        return Number(m[1]);
+      };
+      const wake = wakeups(report, lines['vnic-start'], size);
+      const stage: Record<Stage, number> = {
+        driver: kernelLine('driver'), switch: kernelLine('switch'), wakeup: mode(wake),
+        copy: mode(lines.vnic), stack: mode(lines.stack), app: mode(lines.app),
+      };
+      const kernelPart = stage.driver + stage.switch + stage.wakeup + stage.copy;
+      const guestPart = stage.stack + stage.app;
+      const total = kernelPart + guestPart;
+      figures[String(size)] = { ...stage, memoryCopy: kernelLine('copy'), total, kernel: kernelPart, guest: guestPart, isolationShare: Math.round((kernelPart / total) * 1000) / 10 };
+      const { 'vnic-start': _starts, ...costs } = lines;
+      samples[String(size)] = { ...costs, wakeup: wake };
+    }
+    return { figures, samples };
+  } finally {
+    socket.close();
+    await machine.stop().catch(() => machine.kill());
+  }
+}
+
+function markdown(r: { commit: string; qemu: string; figures: NetFigures }): string {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const f = r.figures;
+  const pct = (size: string, n: number) => `${fmt(n)} (${((n / f[size].total) * 100).toFixed(1)}%)`;
+  const row = (label: string, get: (s: SizeFigures, size: string) => string) => `| ${label} | ${SIZES.map(s => get(f[String(s)], String(s))).join(' | ')} |`;
+  return [
+    `Receive path of one UDP packet, in instructions, \`qemu-system-i386 -icount shift=0,sleep=off\` (\`npm run bench:net\`; commit ${r.commit}, ${r.qemu}). Identical on two runs.`,
+    '',
+    `| stage | ${SIZES.map(s => `${s}-byte frame`).join(' | ')} |`,
+    `|---|${SIZES.map(() => '---').join('|')}|`,
+    row('NIC driver (kernel: virtio-net interrupt)', (s, k) => pct(k, s.driver)),
+    row('switch (kernel: demultiplex, spoof checks, queue, virtual interrupt)', (s, k) => pct(k, s.switch)),
+    row('wake-up of the VM (virtual interrupt: leave the interrupt, switch to the VM, idle returns, acknowledge, clock)', (s, k) => pct(k, s.wakeup)),
+    row('copy into the VM (netReceive hypercall)', (s, k) => pct(k, s.copy)),
+    row('&nbsp;&nbsp;of it the memory copy', (s) => fmt(s.memoryCopy)),
+    row('guest network stack (Ethernet, IPv4, UDP, checksums)', (s, k) => pct(k, s.stack)),
+    row('application (takes the data into its buffer)', (s, k) => pct(k, s.app)),
+    row('**total**', (s) => `**${fmt(s.total)}**`),
+    row('isolation kernel (driver + switch + wake-up + copy)', (s) => `${fmt(s.kernel)} (**${s.isolationShare}%**)`),
+    row('guest (stack + application)', (s) => `${fmt(s.guest)} (${(100 - s.isolationShare).toFixed(1)}%)`),
+    row('isolation share without the application (kernel / (kernel + stack))', (s) => `${((s.kernel / (s.kernel + s.stack)) * 100).toFixed(1)}%`),
+    '',
+    `The host sends UDP datagrams through QEMU's user network to the echo app in bench mode (guest-src/apps/echo.ts) in one VM, ${PACKETS} of each size, one at a time. ` +
+      'The driver and the switch are those of the last frame of the size (they run in the interrupt, with interrupts off); the other stages are the most frequent value over the frames (a timer tick that lands in one adds to that frame only; a frame that finds the VM awake skips the wake-up). ' +
+      'The wake-up runs from the end of the NIC interrupt to the guest\'s netReceive: the kernel leaves the interrupt and switches to the idle VM, idle returns the batch, the guest acknowledges it and reads the clock (libos/stack.ts) and polls; it is counted as the isolation kernel\'s (partly guest code: the price of virtual interrupts). ' +
+      'Not counted: the last, empty netReceive of each batch.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-net-'));
+  const t0 = performance.now();
+  try {
+    const built = buildNetBench(dir);
+    console.log(`built in ${Math.round(performance.now() - t0)} ms: kernel .text ${built.textSize} bytes; echo (bench mode)`);
+    const [a, b] = await Promise.all([measure(built.kernel, built.modules), measure(built.kernel, built.modules)]);
+    if (JSON.stringify(a.figures) !== JSON.stringify(b.figures)) throw new Error(`bench:net: two -icount runs disagree:\n${JSON.stringify(a.figures)}\n${JSON.stringify(b.figures)}`);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    const result = {
+      commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src') ? ' (modified in the work tree)' : ''),
+      qemu: execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0],
+      command: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-apps-echo.elf -append bench -icount shift=0,sleep=off -netdev user,hostfwd=udp:127.0.0.1:PORT-${GUEST_IP}:7 -device virtio-net-pci (echo in bench mode, argument 0x${ECHO_BENCH_ARGUMENT.toString(16)})`,
+      packetsPerSize: PACKETS,
+      frameBytes: SIZES,
+      udpDataBytes: SIZES.map(s => s - HEADERS),
+      figures: a.figures,
+      samples: a.samples,
+      identicalOnTwoRuns: true,
+      benchSeconds: Math.round((performance.now() - t0) / 1000),
+    };
+    const md = markdown(result);
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'net.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(ROOT, 'bench', 'results', 'net.md'), md);
+    console.log('\n' + md);
+    console.log(`written: bench/results/net.json, bench/results/net.md (${result.benchSeconds} s)`);
+    return 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(code => { process.exitCode = code; }, e => { console.error(e instanceof Error ? e.stack ?? e.message : e); process.exitCode = 1; });
+}
