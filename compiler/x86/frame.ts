@@ -5,7 +5,8 @@
 //   [ebp + 0]         caller's ebp
 //   [ebp - 4*(k+1)]   vreg params+k (every other vreg: one 4-byte home each)
 //   below             frame slots (Function.slots), each aligned to its `align` (at most 16)
-//   [ebp - size]      = esp after the prologue, 16-byte aligned
+//   [ebp - size]      = esp after the prologue, 16-byte aligned; at -O2 the lowest `outgoing` bytes are
+//                     the outgoing argument area: calls store their arguments at [esp + 4*i]
 //
 // Stack alignment invariant: esp is 16-byte aligned at every `call` instruction, so at a function's
 // entry esp = 12 (mod 16) and after `push ebp` ebp = 8 (mod 16). Slot offsets are chosen so that
@@ -25,12 +26,14 @@ export interface FrameLayout {
   slotOffsets: number[];
   /** Bytes the prologue subtracts from esp (8 mod 16). */
   size: number;
+  /** Bytes of the outgoing argument area at the bottom of the frame ([esp, esp + outgoing)); 0: calls push. */
+  outgoing: number;
 }
 
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
 /** `savedRegisters` words right below ebp hold the callee-saved registers the function uses. */
-export function layoutFrame(f: IrFunction, savedRegisters = 0): FrameLayout {
+export function layoutFrame(f: IrFunction, savedRegisters = 0, outgoing = 0): FrameLayout {
   const params = f.params;
   const save = 4 * savedRegisters;
   let below = save + 4 * Math.max(0, f.vregCount - params); // bytes used below ebp
@@ -45,11 +48,11 @@ export function layoutFrame(f: IrFunction, savedRegisters = 0): FrameLayout {
     below = alignUp(below + slot.size - bias, align) + bias;
     slotOffsets.push(-below);
   }
-  const size = alignUp(below - EBP_MOD_16, 16) + EBP_MOD_16; // ebp - size = 0 (mod 16)
+  const size = alignUp(below + outgoing - EBP_MOD_16, 16) + EBP_MOD_16; // ebp - size = 0 (mod 16)
   const vregOffset = (v: VReg): number => {
     if (v < 0 || v >= f.vregCount) throw new Error(`x86 frame: ${f.name}: vreg ${v} out of range 0..${f.vregCount - 1}`);
     return v < params ? 8 + 4 * v : -save - 4 * (v - params + 1);
   };
   const saveOffsets = Array.from({ length: savedRegisters }, (_, i) => -4 * (i + 1));
-  return { vregOffset, slotOffsets, size, saveOffsets };
+  return { vregOffset, slotOffsets, size, saveOffsets, outgoing };
 }

@@ -115,8 +115,24 @@ class FunctionContext {
     if (l === undefined) throw new Error(`x86 lowering: ${this.f.name}: call to unknown function '${name}'`);
     return l;
   }
-  /** cdecl call sequence: pad so esp is 16-aligned at the call, push args right to left, call, pop. */
+  /**
+   * cdecl call sequence. With an outgoing argument area (-O2) the arguments are stored at [esp + 4*i]
+   * (esp stays 16-aligned, nothing to pop; an argument in its home goes through the stack: push m32,
+   * pop m32, which computes [esp + 4*i] after its increment, SDM Vol. 2B "POP"). Without one (-O0):
+   * pad so esp is 16-aligned at the call, push args right to left, call, pop.
+   */
   callWith(args: VReg[], emitCall: () => void): void {
+    if (this.frame.outgoing >= 4 * args.length && this.frame.outgoing > 0) {
+      args.forEach((v, i) => {
+        const at = mem(Register.ESP, 4 * i);
+        const o = this.read(v);
+        if (o.kind === "imm") this.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, at, o.value | 0));
+        else if (o.kind === "reg") this.emit(Instruction.createMemReg(Code.Mov_rm32_r32, at, o.reg));
+        else { this.emit(Instruction.createMem(Code.Push_rm32, o.mem)); this.emit(Instruction.createMem(Code.Pop_rm32, at)); }
+      });
+      emitCall();
+      return;
+    }
     const argBytes = 4 * args.length;
     const pad = (16 - (argBytes % 16)) % 16;
     if (pad > 0) this.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, pad));
@@ -696,7 +712,10 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
 /** Lowers f with a given allocation; with `traces`, records each IR instruction's code per block (for the checker). */
 function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver,
   options: LowerOptions, traces: InstrTrace[][] | null): LoweredFunction {
-  const frame = layoutFrame(f, alloc.used.length);
+  // -O2: one outgoing argument area for every call of the function (no per-call esp adjustment)
+  let outgoing = 0;
+  if (options.registerAllocation) for (const b of f.blocks) for (const i of b.instrs) if (i.op === "call" || i.op === "callIndirect") outgoing = Math.max(outgoing, 4 * i.args.length, 4);
+  const frame = layoutFrame(f, alloc.used.length, outgoing);
   const blockLabels = f.blocks.map(() => e.fresh());
   const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses);
   const startIndex = e.nextIndex;
