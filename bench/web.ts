@@ -60,7 +60,7 @@ export interface WebPoint {
   system: 'denali' | 'linux'; vms: number; popularity: Popularity | 'single';
   requests: number; seconds: number; requestsPerSecond: number; failures: number;
   failureKinds: Record<string, number>; distinctServers: number; shareOfServer0: number; connections: number;
-  /** QEMU's CPU time over the load run as a share of one host core (TCG runs the guest on one thread). */
+  /** QEMU's CPU time (all threads) over the measured window as a share of one host core. */
   qemuCpuPercent: number | null;
   /** The load generator's CPU time over the measured window as a share of one core. */
   clientCpuPercent: number;
@@ -397,7 +397,7 @@ async function main(): Promise<number> {
     `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count. ` +
       (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
-      `QEMU CPU is QEMU's CPU time over the measured window as a share of one core: TCG runs the guest on one host thread, so below 100% QEMU waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
+      `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     '![requests per second against VMs](web.png)',

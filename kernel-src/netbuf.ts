@@ -30,8 +30,8 @@ export const NET_ORIGIN_WIRE: u32 = 1;
 export const ETHERNET_FRAME_LIMIT: u32 = 1514;
 export const ETHERNET_HEADER_BYTES: u32 = 14;
 
-/** Buffers in the pool: 1 MiB. The NIC's receive ring holds some, VM queues and the transmit ring the rest. */
-export const NET_BUFFER_POOL: u32 = 512;
+/** Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy VMs hold a few each). */
+export const NET_BUFFER_POOL: u32 = 2048;
 
 let freeHead: u32 = 0;
 let freeCount: u32 = 0;

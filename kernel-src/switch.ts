@@ -42,7 +42,7 @@ export const NET_QUEUE_LIMIT: u32 = 64;
  * The pool's share: once fewer than NET_POOL_RESERVE buffers are free, a VM that already has
  * NET_QUEUE_FAIR_SHARE frames waiting gets no more, so VMs that do not read cannot starve the rest.
  */
-export const NET_POOL_RESERVE: u32 = 192;
+export const NET_POOL_RESERVE: u32 = 512;
 export const NET_QUEUE_FAIR_SHARE: u32 = 8;
 
 // Hypercall results (docs/virtual-architecture.md).

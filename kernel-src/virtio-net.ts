@@ -308,7 +308,7 @@ export function virtioNetReport(): void {
   consoleWriteDecimal(rxBytes);
   consoleWriteString(" bytes (");
   consoleWriteDecimal(rxRefused);
-  consoleWriteString(" not for a vm, ");
+  consoleWriteString(" refused by the switch, ");
   consoleWriteDecimal(rxNoBuffer);
   consoleWriteString(" no buffer, ");
   consoleWriteDecimal(rxBad);
