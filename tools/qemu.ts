@@ -77,11 +77,13 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
       if (child.exitCode !== null || child.signalCode !== null) return; // it finished; 'close' is on its way
       timedOut = true; child.kill('SIGKILL');
     }, options.timeoutMs === 0 ? 2 ** 31 - 1 : options.timeoutMs ?? 30_000);   // 0: no timeout (~24 days)
-    let shown = 0;
+    let shown = 0, untilSeen = false;
     const poll = options.until || options.onOutput ? setInterval(() => {
       const text = read();
       if (options.onOutput && text.length > shown) { options.onOutput(text.slice(shown)); shown = text.length; }
-      if (options.until && text.includes(options.until)) { stoppedByUs = true; child.kill('SIGKILL'); }
+      // One more poll after the text appears, so the lines printed right after it are in the file too.
+      if (untilSeen) { stoppedByUs = true; child.kill('SIGKILL'); }
+      else if (options.until && text.includes(options.until)) untilSeen = true;
     }, 100) : undefined;
     const abort = () => { stoppedByUs = true; child.kill('SIGKILL'); };
     if (options.signal?.aborted) abort(); else options.signal?.addEventListener('abort', abort, { once: true });
