@@ -175,6 +175,19 @@ export function terminatorUses(t: Terminator): VReg[] {
   return [];
 }
 
+/** Registers defined exactly once, by a `const`, and not parameters: their value holds everywhere. */
+export function singleDefinitionConstants(f: Function): Map<VReg, number> {
+  const defs = new Map<VReg, number>(), value = new Map<VReg, number>();
+  for (const b of f.blocks) for (const i of b.instrs) {
+    const d = definedRegister(i);
+    if (d === null) continue;
+    defs.set(d, (defs.get(d) ?? 0) + 1);
+    if (i.op === "const") value.set(d, i.value);
+  }
+  for (const [r, n] of defs) if (n !== 1 || r < f.params) value.delete(r);
+  return value;
+}
+
 export function successors(t: Terminator): number[] {
   if (t.op === "jump") return [t.target];
   if (t.op === "branch") return [t.ifTrue, t.ifFalse];

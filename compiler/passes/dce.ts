@@ -20,13 +20,7 @@ function removable(i: ir.Instr, constants: Map<number, number>): boolean {
 export function eliminateDeadCode(m: ir.Module): ir.Module {
   for (const f of m.functions) {
     // Registers defined exactly once by a const (safe to treat as known divisors).
-    const defs = new Map<number, number>();
-    const constants = new Map<number, number>();
-    for (const b of f.blocks) for (const i of b.instrs) {
-      const d = ir.definedRegister(i);
-      if (d !== null) { defs.set(d, (defs.get(d) ?? 0) + 1); if (i.op === 'const') constants.set(d, i.value); }
-    }
-    for (const [r, n] of defs) if (n !== 1 || r < f.params) constants.delete(r);
+    const constants = ir.singleDefinitionConstants(f);
     let changed = true;
     while (changed) {
       changed = false;

@@ -8,15 +8,7 @@ const log2 = (x: number): number => (x > 0 && (x & (x - 1)) === 0 ? 31 - Math.cl
 
 export function reduceStrength(m: ir.Module): ir.Module {
   for (const f of m.functions) {
-    // registers defined once, by a const: their value is known everywhere
-    const defs = new Map<number, number>(), value = new Map<number, number>();
-    for (const b of f.blocks) for (const i of b.instrs) {
-      const d = ir.definedRegister(i);
-      if (d === null) continue;
-      defs.set(d, (defs.get(d) ?? 0) + 1);
-      if (i.op === 'const') value.set(d, i.value);
-    }
-    for (const [r, n] of defs) if (n !== 1 || r < f.params) value.delete(r);
+    const value = ir.singleDefinitionConstants(f);   // registers defined once, by a const
     let next = f.vregCount;
     const constant = (v: number, out: ir.Instr[]): number => { const r = next++; out.push({ op: 'const', dst: r, value: v }); return r; };
     for (const b of f.blocks) {

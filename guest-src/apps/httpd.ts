@@ -14,11 +14,12 @@
 // Memory: give the group `"memoryKiB": 1024`: the TCP rings (128 KiB), 16 thread stacks of 16 KiB
 // (touched pages only) and the request buffers.
 import { i32, u32, u8, bool, write, print } from "dsl";
+import { formatString, formatDecimal } from "../../dsl/runtime/format.ts";
 import { bootInit, argument, vmId } from "../runtime/boot.ts";
 import { enableInterrupts } from "../runtime/events.ts";
 import { stackInitFromBoot } from "../libos/stack.ts";
 import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
-import { socketListen, socketAccept, socketRead, socketWrite, socketClose, SOCKET_TIMEOUT } from "../libos/sockets.ts";
+import { socketListen, socketAccept, socketRead, socketWrite, socketClose } from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
 const WORKERS = 16;
@@ -31,8 +32,9 @@ const IDLE_TIMEOUT_US: u32 = 10000000;
 const page = new Uint8Array(2048);
 /** One request buffer per worker: HEAD_LIMIT bytes each. */
 const buffers = new Uint8Array(16 * 4096);
-/** One response-head buffer per worker. */
-const heads = new Uint8Array(16 * 256);
+/** One response buffer per worker (a head, or an error's head and body). */
+const HEAD_BYTES = 384;
+const heads = new Uint8Array(16 * 384);
 let listener: i32 = 0;
 let served: u32 = 0;
 
@@ -43,28 +45,32 @@ const COLON = 58;
 
 // ---- the page ---------------------------------------------------------------------------------------------
 
-let pageLength: i32 = 0;
-function pageAppend(s: string): void {
-  for (let i = 0; i < s.length && pageLength < PAGE_BYTES; i++) { page[pageLength] = u8(s.charCodeAt(i)); pageLength++; }
-}
-function pageAppendNumber(x: u32): void {
-  if (x >= 10) pageAppendNumber(x / 10);
-  if (pageLength < PAGE_BYTES) { page[pageLength] = u8(48 + x % 10); pageLength++; }
+// One writer for the page and the response heads: bytes go to page[] or heads[] at outBase + outLength,
+// up to outLimit (the shared formatter, dsl/runtime/format.ts, turns strings and numbers into bytes).
+let outToHeads = false;
+let outBase: i32 = 0;
+let outLength: i32 = 0;
+let outLimit: i32 = 0;
+function startOutput(toHeads: bool, base: i32, limit: i32): void { outToHeads = toHeads; outBase = base; outLength = 0; outLimit = limit; }
+function putByte(byte: u8): void {
+  if (outLength >= outLimit) return;
+  if (outToHeads) heads[outBase + outLength] = byte; else page[outBase + outLength] = byte;
+  outLength++;
 }
 
 /** The 2,048-byte page: HTML naming the VM, padded with a comment to exactly PAGE_BYTES. */
 function buildPage(id: u32): void {
-  pageLength = 0;
-  pageAppend("<!DOCTYPE html>\n<html><head><title>Denali VM ");
-  pageAppendNumber(id);
-  pageAppend("</title></head>\n<body><h1>Denali VM ");
-  pageAppendNumber(id);
-  pageAppend("</h1>\n<p>Served by httpd in virtual machine ");
-  pageAppendNumber(id);
-  pageAppend(" of the Denali/TS isolation kernel.</p>\n<!--");
+  startOutput(false, 0, PAGE_BYTES);
+  formatString(putByte, "<!DOCTYPE html>\n<html><head><title>Denali VM ");
+  formatDecimal(putByte, id);
+  formatString(putByte, "</title></head>\n<body><h1>Denali VM ");
+  formatDecimal(putByte, id);
+  formatString(putByte, "</h1>\n<p>Served by httpd in virtual machine ");
+  formatDecimal(putByte, id);
+  formatString(putByte, " of the Denali/TS isolation kernel.</p>\n<!--");
   const tail = "--></body></html>\n";
-  while (pageLength < PAGE_BYTES - tail.length) { page[pageLength] = u8(pageLength % 64 === 63 ? LF : 46); pageLength++; }
-  pageAppend(tail);
+  while (outLength < PAGE_BYTES - tail.length) putByte(u8(outLength % 64 === 63 ? LF : 46));
+  formatString(putByte, tail);
 }
 
 // ---- parsing ----------------------------------------------------------------------------------------------
@@ -178,44 +184,26 @@ function parseHead(buffer: Uint8Array, base: i32, end: i32): i32 {
 
 // ---- responses --------------------------------------------------------------------------------------------
 
-let headLength: i32 = 0;
-let headBase: i32 = 0;
-function headAppend(s: string): void {
-  for (let i = 0; i < s.length && headLength < 256; i++) { heads[headBase + headLength] = u8(s.charCodeAt(i)); headLength++; }
-}
-function headAppendNumber(x: u32): void {
-  if (x >= 10) headAppendNumber(x / 10);
-  if (headLength < 256) { heads[headBase + headLength] = u8(48 + x % 10); headLength++; }
-}
-
 const notFound = "<html><body><h1>404 Not Found</h1></body></html>\n";
 const badRequest = "<html><body><h1>400 Bad Request</h1></body></html>\n";
 const tooLarge = "<html><body><h1>431 Request Header Fields Too Large</h1></body></html>\n";
 const notAllowed = "<html><body><h1>405 Method Not Allowed</h1></body></html>\n";
-const bodyBuffer = new Uint8Array(128);
 
 /** Sends a response; false when the connection is gone. */
 function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
-  headBase = worker * 256;
-  headLength = 0;
+  startOutput(true, worker * HEAD_BYTES, HEAD_BYTES);
   let body = "";
-  if (status === 200) headAppend("HTTP/1.1 200 OK\r\n");
-  else if (status === 404) { headAppend("HTTP/1.1 404 Not Found\r\n"); body = notFound; }
-  else if (status === 405) { headAppend("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"); body = notAllowed; }
-  else if (status === 431) { headAppend("HTTP/1.1 431 Request Header Fields Too Large\r\n"); body = tooLarge; }
-  else { headAppend("HTTP/1.1 400 Bad Request\r\n"); body = badRequest; }
-  headAppend("Server: denali-httpd\r\nContent-Type: text/html\r\nContent-Length: ");
-  headAppendNumber(status === 200 ? u32(PAGE_BYTES) : u32(body.length));
-  headAppend(keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
-  if (!withBody) return socketWrite(socket, heads, headBase, headLength) >= 0;
-  if (status === 200) {
-    // head and page in one write when they fit the send buffer, so they go out in as few segments as possible
-    if (socketWrite(socket, heads, headBase, headLength) < 0) return false;
-    return socketWrite(socket, page, 0, PAGE_BYTES) >= 0;
-  }
-  for (let i = 0; i < body.length; i++) bodyBuffer[i] = u8(body.charCodeAt(i));
-  if (socketWrite(socket, heads, headBase, headLength) < 0) return false;
-  return socketWrite(socket, bodyBuffer, 0, body.length) >= 0;
+  if (status === 200) formatString(putByte, "HTTP/1.1 200 OK\r\n");
+  else if (status === 404) { formatString(putByte, "HTTP/1.1 404 Not Found\r\n"); body = notFound; }
+  else if (status === 405) { formatString(putByte, "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"); body = notAllowed; }
+  else if (status === 431) { formatString(putByte, "HTTP/1.1 431 Request Header Fields Too Large\r\n"); body = tooLarge; }
+  else { formatString(putByte, "HTTP/1.1 400 Bad Request\r\n"); body = badRequest; }
+  formatString(putByte, "Server: denali-httpd\r\nContent-Type: text/html\r\nContent-Length: ");
+  formatDecimal(putByte, status === 200 ? u32(PAGE_BYTES) : u32(body.length));
+  formatString(putByte, keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  if (withBody) formatString(putByte, body);          // an error's short body follows its head in one write
+  if (socketWrite(socket, heads, outBase, outLength) < 0) return false;
+  return status !== 200 || !withBody || socketWrite(socket, page, 0, PAGE_BYTES) >= 0;
 }
 
 /** Serves one connection: requests until close, an error or the idle timeout. */

@@ -174,6 +174,8 @@ function onUdp(source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, o
   threadWake(UDP_CHANNEL + u32(s));
 }
 
+function udpOpen(socket: i32): bool { return socket >= 0 && socket < SOCKET_UDP_SOCKETS && udpPorts[socket] !== 0; }
+
 /** A UDP socket on `port`, or SOCKET_IN_USE. */
 export function socketUdpOpen(port: i32): i32 {
   let free = -1;
@@ -190,7 +192,7 @@ export function socketUdpOpen(port: i32): i32 {
 
 /** Closes a UDP socket: its port is unbound and queued datagrams are dropped. */
 export function socketUdpClose(socket: i32): void {
-  if (socket < 0 || socket >= SOCKET_UDP_SOCKETS || udpPorts[socket] === 0) return;
+  if (!udpOpen(socket)) return;
   udpUnbind(udpPorts[socket]);
   udpPorts[socket] = 0;
   udpCount[socket] = 0;
@@ -203,7 +205,7 @@ export function socketUdpClose(socket: i32): void {
  */
 export function socketUdpReceive(socket: i32, to: Uint8Array, offset: i32, max: i32, timeoutUs: u32): i32 {
   while (true) {
-    if (socket < 0 || socket >= SOCKET_UDP_SOCKETS || udpPorts[socket] === 0) return SOCKET_GONE;
+    if (!udpOpen(socket)) return SOCKET_GONE;
     if (udpCount[socket] > 0) {
       const slot = socket * SOCKET_UDP_QUEUE + udpHead[socket];
       const n = udpLengths[slot] < max ? udpLengths[slot] : max;
@@ -225,6 +227,6 @@ export function socketUdpDropped(): u32 { return udpDropped; }
 
 /** Sends one datagram from the socket's port; `length`, or SOCKET_GONE (not open, or too long). */
 export function socketUdpSend(socket: i32, destination: u32, destinationPort: i32, from: Uint8Array, offset: i32, length: i32): i32 {
-  if (socket < 0 || socket >= SOCKET_UDP_SOCKETS || udpPorts[socket] === 0) return SOCKET_GONE;
+  if (!udpOpen(socket)) return SOCKET_GONE;
   return udpSend(destination, destinationPort, udpPorts[socket], from, offset, length) ? length : SOCKET_GONE;
 }
