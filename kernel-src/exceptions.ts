@@ -117,7 +117,7 @@ export function reportException(frame: TrapFrame, frameAddress: u32): void {
   writeMoreRegisters(frame.esi, frame.edi, frame.ebp, interruptedStackPointer(frame, frameAddress));
   writeSegments(frame.ds, frame.es, frame.fs, frame.gs, (frame.cs & 3) !== 0 ? frame.userSs : frame.ds);
   if (frame.vector === VECTOR_PAGE_FAULT) writePageFaultDetails(frame.errorCode);
-  writeBacktrace(frame.eip, frame.ebp);
+  writeBacktrace(frame.eip, interruptedStackPointer(frame, frameAddress), frame.ebp);
   stop(frame.vector);
 }
 
@@ -137,7 +137,7 @@ export function doubleFaultTask(): void {
   writeRegister("cr2", readCr2());
   consoleWriteString(" (the last page fault address)");
   consoleNewLine();
-  writeBacktrace(kernelTss.eip, kernelTss.ebp);
+  writeBacktrace(kernelTss.eip, kernelTss.esp, kernelTss.ebp);
   stop(VECTOR_DOUBLE_FAULT);
 }
 

@@ -24,27 +24,48 @@ export const IMAGE_END_SYMBOL = "__image_end";
 export const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
 export const SYMBOL_TABLE_SYMBOL = "__symbol_table";
 
+/** One row of a function's unwind table: from `offset` (bytes from the function's start) on, the return address is at [esp + cfa]. */
+export interface UnwindRow { offset: number; cfa: number; ebpSaved: boolean }
+export const SYMBOL_ENTRY_BYTES = 16;
+/** Unwind row state: bit 31 set when the caller's ebp is at [esp + cfa - 4]; the low bits are cfa, or UNWIND_UNKNOWN. */
+export const UNWIND_EBP_SAVED = 0x80000000;
+export const UNWIND_UNKNOWN = 0x7fffffff;
+
 /**
- * The symbol table the kernel reads to symbolize backtraces (docs/calling-convention.md):
- *   u32 count; count x { u32 address, u32 size, u32 name } sorted by address; then the names, each
- *   as a DSL string: u32 length, the bytes, a 0 byte; `name` points at the bytes (the length is at name - 4).
+ * The symbol table the kernel reads to symbolize and walk backtraces (docs/calling-convention.md):
+ *   u32 count; count x { u32 address, u32 size, u32 name, u32 unwind } sorted by address; then the
+ *   unwind tables, each u32 rows; rows x { u32 offset, u32 state }; then the names, each as a DSL
+ *   string: u32 length, the bytes, a 0 byte; `name` points at the bytes (the length is at name - 4).
+ *   `unwind` is 0 for a function whose frame ebp chains ([ebp] = caller's ebp, [ebp + 4] = return address).
  */
-function symbolTable(functions: Map<string, { address: number; size: number }>): { size: number; bytes(base: number): Uint8Array } {
+function symbolTable(functions: Map<string, { address: number; size: number; unwind?: UnwindRow[] }>): { size: number; bytes(base: number): Uint8Array } {
   const entries = [...functions].sort((a, b) => a[1].address - b[1].address);
   const names = entries.map(([name]) => Buffer.from(name, "latin1"));
-  const headerSize = 4 + 12 * entries.length;
-  const size = headerSize + names.reduce((n, b) => n + alignUp(4 + b.length + 1, 4), 0);
+  const headerSize = 4 + SYMBOL_ENTRY_BYTES * entries.length;
+  const unwindSize = entries.reduce((n, [, f]) => n + (f.unwind ? 4 + 8 * f.unwind.length : 0), 0);
+  const size = headerSize + unwindSize + names.reduce((n, b) => n + alignUp(4 + b.length + 1, 4), 0);
   return {
     size,
     bytes(base: number): Uint8Array {
       const bytes = new Uint8Array(size);
       const view = new DataView(bytes.buffer);
       view.setUint32(0, entries.length, true);
-      let at = headerSize;
+      let unwindAt = headerSize, at = headerSize + unwindSize;
       entries.forEach(([, f], i) => {
-        view.setUint32(4 + 12 * i, f.address >>> 0, true);
-        view.setUint32(8 + 12 * i, f.size >>> 0, true);
-        view.setUint32(12 + 12 * i, (base + at + 4) >>> 0, true);
+        const entry = 4 + SYMBOL_ENTRY_BYTES * i;
+        view.setUint32(entry, f.address >>> 0, true);
+        view.setUint32(entry + 4, f.size >>> 0, true);
+        view.setUint32(entry + 8, (base + at + 4) >>> 0, true);
+        if (f.unwind) {
+          view.setUint32(entry + 12, (base + unwindAt) >>> 0, true);
+          view.setUint32(unwindAt, f.unwind.length, true);
+          f.unwind.forEach((row, k) => {
+            const cfa = Number.isNaN(row.cfa) ? UNWIND_UNKNOWN : row.cfa;
+            view.setUint32(unwindAt + 4 + 8 * k, row.offset, true);
+            view.setUint32(unwindAt + 8 + 8 * k, (cfa | (row.ebpSaved ? UNWIND_EBP_SAVED : 0)) >>> 0, true);
+          });
+          unwindAt += 4 + 8 * f.unwind.length;
+        }
         view.setUint32(at, names[i].length, true);
         bytes.set(names[i], at + 4);
         at += alignUp(4 + names[i].length + 1, 4);
@@ -105,10 +126,11 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   const registerAllocation = options.registerAllocation ?? true;
   const first = encodeModule(module, placeholder, textAddress, registerAllocation);
   freeAll(first.text.decoded);
-  const functionAddresses = new Map<string, { address: number; size: number }>();
+  const functionAddresses = new Map<string, { address: number; size: number; unwind?: UnwindRow[] }>();
   for (const f of first.lowered.functions) {
     const address = first.text.addresses[f.startIndex];
-    functionAddresses.set(f.name, { address, size: first.text.addresses[f.endIndex] - address });
+    const unwind = f.unwind?.map(row => ({ offset: first.text.addresses[row.index] - address, cfa: row.cfa, ebpSaved: row.ebpSaved }));
+    functionAddresses.set(f.name, { address, size: first.text.addresses[f.endIndex] - address, unwind });
   }
   const textEnd = textAddress + first.text.bytes.length;
 

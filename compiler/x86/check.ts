@@ -31,7 +31,7 @@ export interface InstrTrace {
 }
 
 /** Registers values may live in: tracked by the simulation. */
-const TRACKED = [Register.EAX, Register.ECX, Register.EDX, Register.EBX, Register.ESI, Register.EDI];
+const TRACKED = [Register.EAX, Register.ECX, Register.EDX, Register.EBX, Register.ESI, Register.EDI, Register.EBP];
 const SCRATCH = [Register.EAX, Register.ECX, Register.EDX];
 const factory = new InstructionInfoFactory();
 const accessCache = new Map<string, { reads: Register[]; writes: Register[] }>();
@@ -99,7 +99,7 @@ export function simulateInstruction(trace: InstrTrace): { badReads: OperandRead[
   return { badReads, intact: new Set(TRACKED.filter(r => state.get(r) === r)) };
 }
 
-const NAMES = new Map<Register, string>([[Register.EAX, "eax"], [Register.ECX, "ecx"], [Register.EDX, "edx"], [Register.EBX, "ebx"], [Register.ESI, "esi"], [Register.EDI, "edi"]]);
+const NAMES = new Map<Register, string>([[Register.EAX, "eax"], [Register.ECX, "ecx"], [Register.EDX, "edx"], [Register.EBX, "ebx"], [Register.ESI, "esi"], [Register.EDI, "edi"], [Register.EBP, "ebp"]]);
 const UNKNOWN = -1, UNVISITED = -2;
 
 /**

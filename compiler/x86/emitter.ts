@@ -7,7 +7,7 @@
 // empty block falling through, a block that starts a function) the later ones become aliases of
 // the first; branches are therefore materialized in `finish()`, once every alias is known.
 
-import { Instruction, Code } from "iced-x86";
+import { Instruction, Code, Register, OpKind, FlowControl } from "iced-x86";
 
 export type Label = bigint;
 
@@ -19,11 +19,27 @@ export class LabelAllocator {
 
 type Item = { kind: "instr"; instr: Instruction } | { kind: "branch"; code: Code; target: Label };
 
+/**
+ * The frame state at one instruction of a function without a frame pointer, before it executes: the
+ * return address is at [esp + cfa]; with `ebpSaved`, the caller's ebp is at [esp + cfa - 4] (ebp holds
+ * a value of this function). A row holds from its instruction to the next row's (docs/calling-convention.md).
+ */
+export interface FrameRow { index: number; cfa: number; ebpSaved: boolean }
+
 export class Emitter {
   private items: Item[] = [];
   private pending: Label[] = [];              // labels bound to the next emitted instruction
   private labelAt = new Map<Label, number>(); // label -> item index (after alias resolution)
   private alias = new Map<Label, Label>();
+  // Frame tracking (functions without a frame pointer): esp's distance to the return address, changed
+  // by every push, pop and add/sub esp emitted; calls and returns leave it alone (a cdecl callee returns
+  // with esp where it was). NaN once esp is written any other way (mov esp, r): no frame reference may follow.
+  private tracking = false;
+  private rows: FrameRow[] = [];
+  /** Bytes from esp to the return address at the next instruction emitted (tracked functions only). */
+  cfa = 0;
+  /** Whether the next instruction runs with the caller's ebp in [esp + cfa - 4]. */
+  ebpSaved = false;
 
   constructor(readonly labels: LabelAllocator = new LabelAllocator()) {}
 
@@ -42,8 +58,31 @@ export class Emitter {
   /** Index the next emitted instruction will have (for function and block boundaries). */
   get nextIndex(): number { return this.items.length; }
 
+  /** Starts tracking the frame of a function without a frame pointer: at its first instruction esp points at the return address. */
+  startFrame(): void { this.tracking = true; this.cfa = 0; this.ebpSaved = false; this.rows = []; }
+
+  /** Ends tracking; the rows of the function's instructions (one per change of state). */
+  endFrame(): FrameRow[] { this.tracking = false; const rows = this.rows; this.rows = []; return rows; }
+
+  get tracksFrame(): boolean { return this.tracking; }
+
+  private track(index: number, item: Item): void {
+    const last = this.rows[this.rows.length - 1];
+    if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved) {
+      this.rows.push({ index, cfa: this.cfa, ebpSaved: this.ebpSaved });
+    }
+    if (item.kind !== "instr") return; // jumps and calls to labels
+    const i = item.instr;
+    const isEsp = i.op0Kind === OpKind.Register && i.op0Register === Register.ESP;
+    if (isEsp && (i.code === Code.Sub_rm32_imm8 || i.code === Code.Sub_rm32_imm32)) this.cfa += Number(i.immediate(1));
+    else if (isEsp && (i.code === Code.Add_rm32_imm8 || i.code === Code.Add_rm32_imm32)) this.cfa -= Number(i.immediate(1));
+    else if (i.flowControl === FlowControl.Next && i.isStackInstruction) this.cfa -= i.stackPointerIncrement;
+    else if (isEsp) this.cfa = NaN;
+  }
+
   private push(item: Item): void {
     const index = this.items.length;
+    if (this.tracking) this.track(index, item);
     if (this.pending.length > 0) {
       const [first, ...rest] = this.pending;
       this.labelAt.set(first, index);

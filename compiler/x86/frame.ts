@@ -3,7 +3,8 @@
 //   [ebp + 8 + 4*i]   parameter i = vreg i (cdecl: the callee owns its argument area and may overwrite it)
 //   [ebp + 4]         return address
 //   [ebp + 0]         caller's ebp
-//   [ebp - 4*(k+1)]   vreg params+k (every other vreg: one 4-byte home each)
+//   [ebp - 4*(k+1)]   the k-th vreg with a home (every non-parameter vreg at -O0; at -O2 only those
+//                     the allocator left in memory, so frames stay small and displacements short)
 //   below             frame slots (Function.slots), each aligned to its `align` (at most 16)
 //   [ebp - size]      = esp after the prologue, 16-byte aligned; at -O2 the lowest `outgoing` bytes are
 //                     the outgoing argument area: calls store their arguments at [esp + 4*i]
@@ -32,11 +33,19 @@ export interface FrameLayout {
 
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-/** `savedRegisters` words right below ebp hold the callee-saved registers the function uses. */
-export function layoutFrame(f: IrFunction, savedRegisters = 0, outgoing = 0): FrameLayout {
+/**
+ * `savedRegisters` words right below ebp hold the callee-saved registers the function uses; then one
+ * home per non-parameter vreg for which `homed` holds (default: all of them). With `homesAtBottom`
+ * (a function without a frame pointer, which addresses its frame from esp) the homes lie right above
+ * the outgoing argument area instead, below the slots: their esp displacements stay short (disp8).
+ */
+export function layoutFrame(f: IrFunction, savedRegisters = 0, outgoing = 0, homed: (v: VReg) => boolean = () => true, homesAtBottom = false): FrameLayout {
   const params = f.params;
   const save = 4 * savedRegisters;
-  let below = save + 4 * Math.max(0, f.vregCount - params); // bytes used below ebp
+  const homeIndex = new Int32Array(f.vregCount).fill(-1);
+  let homes = 0;
+  for (let v = params; v < f.vregCount; v++) if (homed(v)) homeIndex[v] = homes++;
+  let below = save + (homesAtBottom ? 0 : 4 * homes); // bytes used below ebp
   const slotOffsets: number[] = [];
   for (const slot of f.slots) {
     const align = Math.max(1, slot.align);
@@ -48,10 +57,14 @@ export function layoutFrame(f: IrFunction, savedRegisters = 0, outgoing = 0): Fr
     below = alignUp(below + slot.size - bias, align) + bias;
     slotOffsets.push(-below);
   }
+  if (homesAtBottom) below += 4 * homes;
   const size = alignUp(below + outgoing - EBP_MOD_16, 16) + EBP_MOD_16; // ebp - size = 0 (mod 16)
+  const homeBase = homesAtBottom ? -size + outgoing + 4 * homes : -save; // the homes lie below homeBase
   const vregOffset = (v: VReg): number => {
     if (v < 0 || v >= f.vregCount) throw new Error(`x86 frame: ${f.name}: vreg ${v} out of range 0..${f.vregCount - 1}`);
-    return v < params ? 8 + 4 * v : -save - 4 * (v - params + 1);
+    if (v < params) return 8 + 4 * v;
+    if (homeIndex[v] < 0) throw new Error(`x86 frame: ${f.name}: vreg ${v} has no home (it lives in a register or is a constant)`);
+    return homeBase - 4 * (homeIndex[v] + 1);
   };
   const saveOffsets = Array.from({ length: savedRegisters }, (_, i) => -4 * (i + 1));
   return { vregOffset, slotOffsets, size, saveOffsets, outgoing };

@@ -15,9 +15,9 @@ import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
 import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses } from "../ir.ts";
-import { Emitter, type Label } from "./emitter.ts";
+import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
-import { allocateRegisters, liveIntervals, SCRATCH, type Allocation, type Forbidden } from "./regalloc.ts";
+import { allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden } from "./regalloc.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -34,6 +34,8 @@ export interface LoweredFunction {
   blocks: LoweredBlock[];
   frameSize: number;
   loc?: SourceLocation;
+  /** A function without a frame pointer: the frame state from each row's instruction on (the linker's unwind table). */
+  unwind?: FrameRow[];
 }
 export interface LoweredModule { instructions: Instruction[]; functions: LoweredFunction[] }
 
@@ -41,7 +43,9 @@ export const START_SYMBOL = "_start";
 
 // ---- operand helpers -----------------------------------------------------------------------------
 
-const mem = (base: Register, displacement: number): MemoryOperand => MemoryOperand.createBaseDispl(base, BigInt(displacement));
+// [base] with no displacement byte where the encoding has that form (ebp as base always needs one)
+const mem = (base: Register, displacement: number): MemoryOperand =>
+  displacement === 0 && base !== Register.EBP ? MemoryOperand.createBase(base) : MemoryOperand.createBaseDispl(base, BigInt(displacement));
 
 /** Where a vreg's value is: an immediate (a constant vreg), a register, or its frame home. */
 type Operand = { kind: "imm"; value: number } | { kind: "reg"; reg: Register } | { kind: "mem"; mem: MemoryOperand };
@@ -56,6 +60,8 @@ class FunctionContext {
     readonly blockLabels: Label[],
     readonly functionLabels: Map<string, Label>,
     readonly addresses: AddressResolver,
+    /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
+    readonly frameless: boolean,
   ) {}
   /** Address registers computed as base + index*scale right before their only load/store (see findAddressFolds). */
   folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
@@ -67,7 +73,24 @@ class FunctionContext {
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
-  home(v: VReg): MemoryOperand { return mem(Register.EBP, this.frame.vregOffset(v)); }
+  home(v: VReg): MemoryOperand { return this.frameMem(this.frame.vregOffset(v)); }
+  /**
+   * The frame word at `offset` from the frame base: [ebp + offset], or without a frame pointer
+   * [esp + cfa - 4 + offset] (the frame base is where `push ebp` would have put the caller's ebp).
+   * The operand is valid for the next instruction emitted only (esp may move after it).
+   */
+  frameMem(offset: number): MemoryOperand {
+    if (!this.frameless) return mem(Register.EBP, offset);
+    const cfa = this.e.cfa;
+    if (Number.isNaN(cfa)) throw new Error(`x86 lowering: ${this.f.name}: a frame reference where esp is not known`);
+    return mem(Register.ESP, cfa - 4 + offset);
+  }
+  /** Where the prologue saves callee-saved register r: the save area, or for ebp the frame base's own word. */
+  saveSlot(r: Register): number {
+    if (r === Register.EBP) return 0;
+    const k = this.alloc.used.filter(x => x !== Register.EBP).indexOf(r);
+    return this.frame.saveOffsets[k];
+  }
   /** Where v is, recorded as a read of v by the next instructions emitted (use for source operands). */
   read(v: VReg): Operand {
     const o = this.operand(v);
@@ -141,16 +164,34 @@ class FunctionContext {
     const pop = argBytes + pad;
     if (pop > 0) this.emit(Instruction.createRegI32(pop < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, pop));
   }
-  /** trapHandler(kind), which never returns. esp is 16-aligned in a function body, so 12 bytes of padding + the argument keep it so. */
+  /**
+   * trapHandler(kind), which never returns. With an outgoing argument area (-O2) the argument goes to
+   * [esp]; else (esp is 16-aligned in a function body) 12 bytes of padding + the argument keep it so.
+   */
   callTrap(kind: number): void {
+    if (this.frame.outgoing >= 4) {
+      this.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, mem(Register.ESP, 0), kind));
+      this.e.branch(Code.Call_rel32_32, this.functionLabel(this.module.trapHandler));
+      return;
+    }
     this.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, 12));
     this.emit(Instruction.createI32(Code.Pushd_imm8, kind));
     this.e.branch(Code.Call_rel32_32, this.functionLabel(this.module.trapHandler));
   }
   /** Restores the callee-saved registers this function used (before every return). */
   restoreSaved(): void {
-    this.alloc.used.forEach((r, i) => this.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, mem(Register.EBP, this.frame.saveOffsets[i]))));
+    for (const r of this.alloc.used) {
+      this.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, this.frameMem(this.saveSlot(r))));
+      if (r === Register.EBP) this.e.ebpSaved = false;
+    }
   }
+  /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
+  leaveFrame(frameBytes: number): void {
+    if (!this.frameless) { this.emit(Instruction.create(Code.Leaved)); return; } // mov esp, ebp; pop ebp
+    if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
+  }
+  /** Bytes the prologue of a function without a frame pointer subtracts from esp (0 for a leaf that needs no stack). */
+  frameBytes = 0;
 }
 
 const fitsImm8 = (x: number): boolean => x >= -128 && x <= 127;
@@ -466,6 +507,7 @@ const memoryFill: IntrinsicRule = (cx, [dst, value, len]) => {
 const contextSwitch: IntrinsicRule = (cx, [saveAt, resume]) => {
   const e = cx.e;
   const doSwitch = e.fresh(), done = e.fresh();
+  const cfa = e.cfa; // `mov esp, ecx` leaves the tracking; the sequence as a whole leaves esp where it was
   cx.push(resume); cx.push(saveAt);   // the arguments may live anywhere: go through the stack
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
@@ -478,6 +520,7 @@ const contextSwitch: IntrinsicRule = (cx, [saveAt, resume]) => {
   cx.emit(Instruction.create(Code.Retnd));
   e.bind(done);
   for (const r of [Register.EDI, Register.ESI, Register.EBX, Register.EBP]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  e.cfa = cfa;
 };
 
 /**
@@ -564,12 +607,14 @@ function lowerLoadSegments(cx: FunctionContext, [code, data]: VReg[]): void {
   }
   cx.use(code, Register.ECX);
   const next = e.fresh(), done = e.fresh();
+  const cfa = e.cfa; // the retf pops the pushed selector with the call's return address: esp ends where it was
   cx.emit(Instruction.createReg(Code.Push_r32, Register.ECX));
   e.branch(Code.Call_rel32_32, next);
   e.branch(Code.Jmp_rel32_32, done);
   e.bind(next);
   cx.emit(Instruction.create(Code.Retfd));
   e.bind(done);
+  e.cfa = cfa;
 }
 
 // ---- instructions --------------------------------------------------------------------------------
@@ -637,7 +682,7 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     const offset = cx.frame.slotOffsets[i.slot];
     if (offset === undefined) throw new Error(`x86 lowering: ${cx.f.name}: no frame slot ${i.slot}`);
     const target = targetRegister(cx, i.dst);
-    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, target, mem(Register.EBP, offset)));
+    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, target, cx.frameMem(offset)));
     if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   // call rel32 to the callee's label; BlockEncoder resolves it within the single .text run
@@ -693,7 +738,7 @@ function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number |
     case "return":
       if (t.value !== null) cx.use(t.value, Register.EAX);
       cx.restoreSaved();
-      cx.emit(Instruction.create(Code.Leaved)); // mov esp, ebp; pop ebp
+      cx.leaveFrame(cx.frameBytes);
       cx.emit(Instruction.create(Code.Retnd));
       return;
     case "unreachable":
@@ -712,30 +757,56 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
 /** Lowers f with a given allocation; with `traces`, records each IR instruction's code per block (for the checker). */
 function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver,
   options: LowerOptions, traces: InstrTrace[][] | null): LoweredFunction {
-  // -O2: one outgoing argument area for every call of the function (no per-call esp adjustment)
+  // -O2: one outgoing argument area for every call of the function (no per-call esp adjustment); a trap's
+  // argument goes there too (a division may trap)
   let outgoing = 0;
-  if (options.registerAllocation) for (const b of f.blocks) for (const i of b.instrs) if (i.op === "call" || i.op === "callIndirect") outgoing = Math.max(outgoing, 4 * i.args.length, 4);
-  const frame = layoutFrame(f, alloc.used.length, outgoing);
+  if (options.registerAllocation) for (const b of f.blocks) for (const i of b.instrs) {
+    if (i.op === "call" || i.op === "callIndirect") outgoing = Math.max(outgoing, 4 * i.args.length, 4);
+    else if (i.op === "trap" || (i.op === "binary" && DIVISIONS.has(i.kind))) outgoing = Math.max(outgoing, 4);
+  }
+  const frameless = omitsFramePointer(f, options);
+  // -O2: homes only for the vregs the allocator left in memory (-O0: every vreg)
+  const touched = new Uint8Array(f.vregCount);
+  for (const b of f.blocks) {
+    for (const i of b.instrs) { for (const v of usedRegisters(i)) touched[v] = 1; const d = definedRegister(i); if (d !== null) touched[d] = 1; }
+    for (const v of terminatorUses(b.term)) touched[v] = 1;
+  }
+  const homed = options.registerAllocation ? (v: VReg) => touched[v] === 1 && !alloc.registers.has(v) && !alloc.constants.has(v) : undefined;
+  const frame = layoutFrame(f, alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, frameless);
   const blockLabels = f.blocks.map(() => e.fresh());
-  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses);
+  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, frameless);
   const startIndex = e.nextIndex;
   e.bind(functionLabels.get(f.name)!);
-  // prologue: push ebp; mov ebp, esp; sub esp, N
-  cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
-  cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
-  if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
+  if (frameless) {
+    // prologue: sub esp, B (B = 4 + N: the frame base's word, where ebp is saved when it holds a value,
+    // and the frame below it; nothing at all for a leaf that keeps everything in registers)
+    const needsStack = outgoing > 0 || f.slots.length > 0 || alloc.used.length > 0 || touched.some((t, v) => t === 1 && v >= f.params && homed!(v));
+    cx.frameBytes = needsStack ? frame.size + 4 : 0;
+    e.startFrame();
+    if (cx.frameBytes > 0) cx.emit(Instruction.createRegI32(cx.frameBytes < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, cx.frameBytes));
+  } else {
+    // prologue: push ebp; mov ebp, esp; sub esp, N
+    cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
+    cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
+    if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
+  }
   // save the callee-saved registers the allocation uses; parameters that live in registers are loaded once
-  alloc.used.forEach((r, i) => cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, mem(Register.EBP, frame.saveOffsets[i]), r)));
+  for (const r of alloc.used) {
+    cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, cx.frameMem(cx.saveSlot(r)), r));
+    if (r === Register.EBP) e.ebpSaved = true;
+  }
   for (let p = 0; p < f.params; p++) {
     const r = alloc.registers.get(p);
-    if (r !== undefined) cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, mem(Register.EBP, 8 + 4 * p)));
+    if (r !== undefined) cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, cx.frameMem(8 + 4 * p)));
   }
+  const bodyCfa = e.cfa, bodyEbpSaved = e.ebpSaved;
   const blocks: LoweredBlock[] = [];
   // Each IR instruction's code, with the operand reads its rules recorded: the checker's input.
   const record = (into: InstrTrace[] | null, instr: Instr | null, uses: VReg[], dst: VReg | null, lower: () => void) => {
     cx.instrStart = e.nextIndex;
     cx.reads = [];
     lower();
+    if (frameless && instr !== null && e.cfa !== bodyCfa) throw new Error(`x86 lowering: ${f.name}: the code of '${instr.op}' leaves esp moved by ${e.cfa - bodyCfa} bytes`);
     if (into) {
       const clobbersScratch = instr?.op === "intrinsic" && !PRECISE_INTRINSICS.has(instr.name);
       into.push({ instr, skipped: false, code: e.instructionsFrom(cx.instrStart), reads: cx.reads, uses: uses.filter(v => !alloc.constants.has(v)), dst, clobbersScratch });
@@ -745,6 +816,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
     blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
     e.bind(blockLabels[index]);
+    if (frameless) { e.cfa = bodyCfa; e.ebpSaved = bodyEbpSaved; } // the previous block may have ended in an epilogue
     const trace: InstrTrace[] | null = traces ? [] : null;
     traces?.push(trace!);
     // A comparison whose only reader is this block's branch fuses into cmp + jcc.
@@ -768,8 +840,22 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
       else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
     });
   });
-  return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frame.size, loc: f.loc };
+  const unwind = frameless ? e.endFrame() : undefined;
+  return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc, unwind };
 }
+
+const DIVISIONS = new Set<BinaryOp>(["divs", "divu", "rems", "remu"]);
+
+/**
+ * -O2 omits the frame pointer (ebp is then a seventh register) except in functions that read it: a
+ * backtrace walks from readFramePointer's frame, which must be chained by ebp.
+ */
+export function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
+  if (!options.registerAllocation) return false;
+  return !f.blocks.some(b => b.instrs.some(i => i.op === "intrinsic" && i.name === "readFramePointer"));
+}
+
+
 
 /** Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches threads, say) clobbers eax, ecx, edx. */
 const PRECISE_INTRINSICS = new Set<string>([
@@ -790,6 +876,7 @@ export const MAX_ALLOCATION_ROUNDS = 12;
 
 export function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
   if (!options.registerAllocation) return allocateRegisters(f, false);
+  const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
   const forbid = (v: VReg, regs: readonly Register[]) => {
     let set = forbidden.get(v);
@@ -805,7 +892,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
   }));
   for (let round = 0; ; round++) {
     if (round === MAX_ALLOCATION_ROUNDS) for (let v = 0; v < f.vregCount; v++) forbid(v, SCRATCH);
-    const alloc = allocateRegisters(f, true, forbidden);
+    const alloc = allocateRegisters(f, true, forbidden, true, allocatable);
     const traces = traceFunction(module, f, alloc, functionLabels, addresses, options);
     const conflicts = allocationConflicts(f, alloc, traces);
     if (conflicts.length === 0) return alloc;
@@ -930,9 +1017,13 @@ function tailCall(module: Module, f: IrFunction, block: Block): Extract<Instr, {
 
 function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>): void {
   for (let i = call.args.length - 1; i >= 0; i--) cx.push(call.args[i]);
-  for (let i = 0; i < call.args.length; i++) cx.emit(Instruction.createMem(Code.Pop_rm32, mem(Register.EBP, 8 + 4 * i)));
+  for (let i = 0; i < call.args.length; i++) {
+    // pop m32 computes an esp-relative address after its increment (SDM Vol. 2B "POP")
+    if (cx.frameless) cx.emit(Instruction.createMem(Code.Pop_rm32, mem(Register.ESP, cx.e.cfa - 4 - 4 + 8 + 4 * i)));
+    else cx.emit(Instruction.createMem(Code.Pop_rm32, mem(Register.EBP, 8 + 4 * i)));
+  }
   cx.restoreSaved();
-  cx.emit(Instruction.create(Code.Leaved));
+  cx.leaveFrame(cx.frameBytes);
   cx.e.branch(Code.Jmp_rel32_32, cx.functionLabel(call.func));
 }
 

@@ -1,7 +1,7 @@
 // Contract: register allocation for one IR function (linear scan over live intervals, Poletto & Sarkar).
 // Requires: a verified IR function (non-SSA: a vreg may be defined more than once). Guarantees: each vreg
 // is either a constant (defined once, by `const`: used as an immediate, never stored), in one of the six
-// allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes overlap
+// (seven with ebp) allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes overlap
 // never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
 //
 // Lifetimes are single intervals over the linear order of instructions (blocks in index order): from
@@ -10,7 +10,7 @@
 // edge covers the whole loop. Instruction k of a block is at position start + 2k + 1 (its uses), its
 // definition at start + 2k + 2; the terminator's uses at start + 2n + 1.
 //
-// The callee-saved ebx/esi/edi survive calls with no extra code. The caller-saved eax/ecx/edx are also
+// The callee-saved ebx/esi/edi (and ebp, in a function without a frame pointer) survive calls with no extra code. The caller-saved eax/ecx/edx are also
 // lowering's scratch registers: the caller (compiler/x86/lower.ts, allocateFunction) forbids a vreg a
 // scratch register wherever the code of an instruction inside its interval writes that register, and
 // allocates again until nothing conflicts.
@@ -30,6 +30,8 @@ export const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
 export const SCRATCH = [Register.EAX, Register.ECX, Register.EDX] as const;
 /** Every register a vreg may live in, in order of preference. */
 export const ALLOCATABLE = [...SCRATCH, ...CALLEE_SAVED] as const;
+/** In a function without a frame pointer ebp is a seventh register (callee-saved, last in preference). */
+export const ALLOCATABLE_WITH_EBP = [...ALLOCATABLE, Register.EBP] as const;
 
 export interface Allocation {
   /** vreg -> register, for vregs that live in a register. */
@@ -77,7 +79,8 @@ export function loopDepths(f: IrFunction): Int32Array {
 /** The live intervals alone (no vreg gets a register). */
 export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, true, new Map(), false); }
 
-export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true): Allocation {
+export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true,
+  allocatable: readonly Register[] = ALLOCATABLE): Allocation {
   const constants = constantsOf(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
@@ -166,7 +169,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
   for (let v = 0; v < f.vregCount; v++) if (to[v] >= 0 && !constants.has(v)) candidates.push(v);
   candidates.sort((a, b) => from[a] - from[b] || a - b);
   const active: VReg[] = []; // sorted by increasing end
-  const free = new Set<Register>(ALLOCATABLE);
+  const free = new Set<Register>(allocatable);
   const usedSet = new Set<Register>();
   const allowed = (v: VReg, r: Register): boolean => !forbidden.get(v)?.has(r);
   const assign = (v: VReg, r: Register) => { registers.set(v, r); usedSet.add(r); free.delete(r); insertByEnd(active, v, to); };
@@ -178,7 +181,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
       const r = registers.get(p);
       if (r !== undefined && free.has(r) && allowed(v, r)) { choice = r; break; }
     }
-    if (choice === undefined) for (const r of ALLOCATABLE) if (free.has(r) && allowed(v, r)) { choice = r; break; }
+    if (choice === undefined) for (const r of allocatable) if (free.has(r) && allowed(v, r)) { choice = r; break; }
     if (choice !== undefined) { assign(v, choice); continue; }
     // no register: the cheapest of v and the active intervals whose register v may take goes to memory
     // (cost: weight per position covered, so a long interval read rarely gives way to a short busy one)
@@ -193,7 +196,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     active.splice(active.indexOf(victim), 1);
     assign(v, r);
   }
-  const used = CALLEE_SAVED.filter(r => usedSet.has(r));
+  const used = [...CALLEE_SAVED, Register.EBP].filter(r => usedSet.has(r));
   return { registers, constants, used, useCounts, from, to, blockStart: start, liveAfter };
 }
 
