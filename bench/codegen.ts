@@ -144,7 +144,7 @@ async function main(): Promise<void> {
         return { count: check(`interp -O${level}`, parseBenchOutput(r.serial)), whole: r.instructions };
       });
       const native = await Promise.all(([0, 2] as const).map(async level => {
-        const image = programImage(modules[level]);
+        const image = programImage(modules[level], level); // -O0: no register allocation either (the CLI's -O0)
         const elf = join(work, `${name}.O${level}.elf`);
         writeFileSync(elf, image.elf);
         const r = await qemuSlots(() => runQemu({ kernel: elf }, { icount: true, timeoutMs: 300_000 }));

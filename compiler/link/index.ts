@@ -1,6 +1,6 @@
 // Contract: compileToImage(module) -> a bootable multiboot ELF32 image, its listing and its symbol map (the linker's public API).
 //
-// Two encodings of the same instruction stream: the first with placeholder addresses (0) gives the
+// Two encodings of the same instruction stream: the first with placeholder addresses gives the
 // size of .text and every function's address; the data sections are then laid out after .text and
 // the second encoding uses the final addresses. Absolute addresses are always imm32 operands, so
 // both encodings have identical sizes (checked).
@@ -23,6 +23,7 @@ export const STACK_BOTTOM_SYMBOL = "__stack_bottom";
 export const IMAGE_END_SYMBOL = "__image_end";
 export const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
 export const SYMBOL_TABLE_SYMBOL = "__symbol_table";
+const PLACEHOLDER_DATA_ADDRESS = 0x7fff0000;
 
 /** One row of a function's unwind table: from `offset` (bytes from the function's start) on, the return address is at [esp + cfa]. */
 export interface UnwindRow { offset: number; cfa: number; ebpSaved: boolean }
@@ -122,7 +123,10 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   const textAddress = base + (withMultiboot ? MULTIBOOT_HEADER_SIZE : 0);
 
   // ---- pass 1: placeholder addresses -> text size and function addresses ----
-  const placeholder: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
+  // A data address is never below 128 (images start at 1 MiB), so it takes the same 32-bit immediate or
+  // displacement forms with the placeholder as with its final value (the lowering folds addresses into
+  // operands: compiler/x86/regalloc.ts `addresses`).
+  const placeholder: AddressResolver = { dataAddress: () => PLACEHOLDER_DATA_ADDRESS, functionAddress: () => 0, stackTop: () => 0 };
   const registerAllocation = options.registerAllocation ?? true;
   const first = encodeModule(module, placeholder, textAddress, registerAllocation);
   freeAll(first.text.decoded);

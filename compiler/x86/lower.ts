@@ -73,6 +73,19 @@ class FunctionContext {
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
+  /**
+   * The value of a constant vreg: a `const`, or a data symbol's address (a link-time constant; every
+   * address is far above 127, in the linker's first pass too, so it always takes the imm32/disp32 forms
+   * and both passes encode the same sizes).
+   */
+  constantOf(v: VReg): number | undefined {
+    const c = this.alloc.constants.get(v);
+    if (c !== undefined) return c;
+    const address = this.alloc.addresses.get(v);
+    return address === undefined ? undefined : (this.addresses.dataAddress(address.symbol) + address.offset) | 0;
+  }
+  /** Whether v is a constant (emits nothing where it is defined, an immediate where it is read). */
+  isConstant(v: VReg): boolean { return this.alloc.constants.has(v) || this.alloc.addresses.has(v); }
   home(v: VReg): MemoryOperand { return this.frameMem(this.frame.vregOffset(v)); }
   /**
    * The frame word at `offset` from the frame base: [ebp + offset], or without a frame pointer
@@ -99,7 +112,7 @@ class FunctionContext {
   }
   /** Where v is (for destinations and decisions; a source operand is read with `read`). */
   operand(v: VReg): Operand {
-    const c = this.alloc.constants.get(v);
+    const c = this.constantOf(v);
     if (c !== undefined) return { kind: "imm", value: c };
     const r = this.alloc.registers.get(v);
     if (r !== undefined) return { kind: "reg", reg: r };
@@ -278,10 +291,16 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
 }
 
+const COMMUTATIVE = new Set<BinaryOp>(["add", "mul", "and", "or", "xor"]);
+
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
-  const { kind, dst, a, b } = i;
+  const { kind, dst } = i;
+  if (cx.alloc.addresses.has(dst)) return; // address + constant: a link-time constant, nothing to compute
+  // a constant on the left of a commutative op goes right, where the immediate forms take it (50 + x: add x, 50)
+  const swap = COMMUTATIVE.has(kind) && cx.isConstant(i.a) && !cx.isConstant(i.b);
+  const a = swap ? i.b : i.a, b = swap ? i.a : i.b;
   const alu = ALU[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
-  const constantB = cx.alloc.constants.get(b);
+  const constantB = cx.constantOf(b);
   if (alu !== undefined) {
     // Straight into the destination's register when it has one (and b does not live there).
     const d = cx.operand(dst), ob = cx.operand(b), oa = cx.operand(a);
@@ -649,7 +668,7 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   store: (cx, i) => {
     const rule = STORE[i.width];
     const at = addressOperand(cx, i.address, i.offset, Register.EAX);
-    const value = cx.alloc.constants.get(i.value);
+    const value = cx.constantOf(i.value);
     if (value !== undefined) {
       const code = i.width === 1 ? Code.Mov_rm8_imm8 : i.width === 2 ? Code.Mov_rm16_imm16 : Code.Mov_rm32_imm32;
       const wrapped = i.width === 1 ? value & 0xff : i.width === 2 ? value & 0xffff : value | 0;
@@ -667,8 +686,10 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     cx.use(i.value, Register.ECX);
     cx.emit(Instruction.createMemReg(rule.code, at, rule.reg));
   },
-  // mov r32, imm32 with the absolute address (always imm32, so the size is the same in both link passes)
+  // A data address defined once is a constant: nothing to emit here (it is an imm32/disp32 where read).
+  // Otherwise mov r32, imm32 with the absolute address (always imm32: the same size in both link passes).
   globalAddress: (cx, i) => {
+    if (cx.alloc.addresses.has(i.dst)) return;
     const target = targetRegister(cx, i.dst);
     cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, target, cx.addresses.dataAddress(i.symbol) >>> 0));
     if (target === Register.EAX) cx.def(i.dst, Register.EAX);
@@ -771,7 +792,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     for (const i of b.instrs) { for (const v of usedRegisters(i)) touched[v] = 1; const d = definedRegister(i); if (d !== null) touched[d] = 1; }
     for (const v of terminatorUses(b.term)) touched[v] = 1;
   }
-  const homed = options.registerAllocation ? (v: VReg) => touched[v] === 1 && !alloc.registers.has(v) && !alloc.constants.has(v) : undefined;
+  const homed = options.registerAllocation ? (v: VReg) => touched[v] === 1 && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
   const frame = layoutFrame(f, alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, frameless);
   const blockLabels = f.blocks.map(() => e.fresh());
   const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, frameless);
@@ -809,7 +830,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     if (frameless && instr !== null && e.cfa !== bodyCfa) throw new Error(`x86 lowering: ${f.name}: the code of '${instr.op}' leaves esp moved by ${e.cfa - bodyCfa} bytes`);
     if (into) {
       const clobbersScratch = instr?.op === "intrinsic" && !PRECISE_INTRINSICS.has(instr.name);
-      into.push({ instr, skipped: false, code: e.instructionsFrom(cx.instrStart), reads: cx.reads, uses: uses.filter(v => !alloc.constants.has(v)), dst, clobbersScratch });
+      into.push({ instr, skipped: false, code: e.instructionsFrom(cx.instrStart), reads: cx.reads, uses: uses.filter(v => !cx.isConstant(v)), dst, clobbersScratch });
     }
   };
   f.blocks.forEach((block: Block, index) => {
@@ -822,7 +843,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     // A comparison whose only reader is this block's branch fuses into cmp + jcc.
     const last = block.instrs[block.instrs.length - 1];
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
-      block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !alloc.constants.has(last.dst) ? last : null;
+      block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
     if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); }
     const tail = options.registerAllocation ? tailCall(module, f, block) : null;
     block.instrs.forEach((instr, k) => {
@@ -939,7 +960,7 @@ function findAddressFolds(cx: FunctionContext, block: Block): void {
   const adjacent = (from: number, to: number): boolean => {
     for (let k = from + 1; k < to; k++) {
       const i = instrs[k];
-      if (i.op !== "const" || !cx.alloc.constants.has(i.dst)) return false;
+      if ((i.op !== "const" && i.op !== "globalAddress") || !cx.isConstant(i.dst)) return false;
     }
     return true;
   };
@@ -952,17 +973,20 @@ function findAddressFolds(cx: FunctionContext, block: Block): void {
     if (access.op !== "load" && access.op !== "store") continue;
     const address = access.address;
     if (access.op === "store" && access.value === address) continue;
-    if (cx.alloc.useCounts[address] !== 1 || cx.alloc.constants.has(address)) continue;
+    if (cx.alloc.useCounts[address] !== 1 || cx.isConstant(address)) continue;
     const p = definitionBefore(address, j);
     if (p < 0 || !adjacent(p, j)) continue;
     const add = instrs[p];
     if (add.op !== "binary" || add.kind !== "add" || add.a === address || add.b === address) continue;
-    let base = add.a, index = add.b, scale: 1 | 2 | 4 | 8 = 1, shift: Instr | null = null;
-    const q = definitionBefore(add.b, p);
+    // a constant (an address) is the base, which becomes the displacement: [i + 0x102004]
+    const constantA = cx.isConstant(add.a) || !cx.isConstant(add.b);
+    let base = constantA ? add.a : add.b, index = constantA ? add.b : add.a, scale: 1 | 2 | 4 | 8 = 1, shift: Instr | null = null;
+    const scaled = index;
+    const q = definitionBefore(scaled, p);
     const candidate = q >= 0 ? instrs[q] : null;
-    if (candidate?.op === "binary" && candidate.kind === "shl" && adjacent(q, p) && cx.alloc.useCounts[add.b] === 1 && !cx.alloc.constants.has(add.b)) {
+    if (candidate?.op === "binary" && candidate.kind === "shl" && adjacent(q, p) && cx.alloc.useCounts[scaled] === 1 && !cx.isConstant(scaled)) {
       const k = cx.alloc.constants.get(candidate.b);
-      if (k !== undefined && k >= 1 && k <= 3 && candidate.a !== add.b) { index = candidate.a; scale = (1 << k) as 2 | 4 | 8; shift = candidate; }
+      if (k !== undefined && k >= 1 && k <= 3 && candidate.a !== scaled) { index = candidate.a; scale = (1 << k) as 2 | 4 | 8; shift = candidate; }
     }
     const constantIndex = cx.alloc.constants.get(index);
     if (constantIndex !== undefined) cx.folds.set(address, { base, index: null, scale: 1, displacement: Math.imul(constantIndex, scale) });
@@ -990,10 +1014,10 @@ function findLoadFolds(cx: FunctionContext, block: Block): void {
     const compare = instrs[j];
     if (compare.op !== "binary" || JCC[compare.kind] === undefined || compare.a === compare.b) continue;
     let q = j - 1;
-    while (q >= 0 && instrs[q].op === "const" && cx.alloc.constants.has((instrs[q] as { dst: VReg }).dst)) q--;
+    while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress") && cx.isConstant((instrs[q] as { dst: VReg }).dst)) q--;
     const load = q >= 0 ? instrs[q] : null;
     if (load?.op !== "load" || load.width !== 4 || load.dst !== compare.b || load.dst === load.address) continue;
-    if (cx.alloc.useCounts[load.dst] !== 1 || cx.alloc.constants.has(load.dst) || cx.skipped.has(load)) continue;
+    if (cx.alloc.useCounts[load.dst] !== 1 || cx.isConstant(load.dst) || cx.skipped.has(load)) continue;
     cx.loadFolds.set(load.dst, load);
     cx.skipped.add(load);
   }

@@ -21,7 +21,7 @@
 // register is free when its interval starts takes that register, so the copy emits nothing.
 
 import { Register } from "iced-x86";
-import type { Function as IrFunction, VReg } from "../ir.ts";
+import type { Function as IrFunction, Instr, VReg } from "../ir.ts";
 import { definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
 
 /** Callee-saved registers: values in them survive calls. */
@@ -38,6 +38,12 @@ export interface Allocation {
   registers: Map<VReg, Register>;
   /** vreg -> constant value, for vregs defined once by `const` (never params). */
   constants: Map<VReg, number>;
+  /**
+   * vreg -> data symbol + offset, for vregs defined once by `globalAddress`, or once by an add or sub of
+   * such a vreg and a constant (never params): a link-time constant, an imm32 or disp32 wherever it is
+   * read (`cmp ecx, [0x102000]`, `mov eax, [0x102004 + ecx*4]`).
+   */
+  addresses: Map<VReg, AddressConstant>;
   /** Callee-saved registers this function uses (saved in the prologue, restored before returns). */
   used: Register[];
   /** How many times each vreg is read (by instructions and terminators). */
@@ -54,17 +60,42 @@ export interface Allocation {
 /** Registers each vreg must not be given: vreg -> set of registers. */
 export type Forbidden = Map<VReg, Set<Register>>;
 
-export function constantsOf(f: IrFunction): Map<VReg, number> {
+export interface AddressConstant { symbol: string; offset: number }
+
+export function constantsOf(f: IrFunction): Map<VReg, number> { return singleDefinitions(f).constants; }
+
+/**
+ * The vregs defined exactly once (never parameters): by `const` (constants), by `globalAddress`, or by
+ * `add`/`sub` of an address and a constant (addresses: found to a fixpoint, chains are short).
+ */
+function singleDefinitions(f: IrFunction): { constants: Map<VReg, number>; addresses: Map<VReg, AddressConstant> } {
   const defs = new Int32Array(f.vregCount);
   const constants = new Map<VReg, number>();
+  const addresses = new Map<VReg, AddressConstant>();
+  const sums: Extract<Instr, { op: 'binary' }>[] = [];
   for (const b of f.blocks) for (const i of b.instrs) {
     const d = definedRegister(i);
     if (d === null) continue;
     defs[d]++;
     if (i.op === 'const') constants.set(d, i.value);
+    else if (i.op === 'globalAddress') addresses.set(d, { symbol: i.symbol, offset: 0 });
+    else if (i.op === 'binary' && (i.kind === 'add' || i.kind === 'sub')) sums.push(i);
   }
-  for (const v of [...constants.keys()]) if (defs[v] !== 1 || v < f.params) constants.delete(v);
-  return constants;
+  const single = (v: VReg) => defs[v] === 1 && v >= f.params;
+  for (const v of [...constants.keys()]) if (!single(v)) constants.delete(v);
+  for (const v of [...addresses.keys()]) if (!single(v)) addresses.delete(v);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const i of sums) {
+      if (addresses.has(i.dst) || !single(i.dst)) continue;
+      const base = addresses.get(i.a) ?? (i.kind === 'add' ? addresses.get(i.b) : undefined);
+      const k = addresses.has(i.a) ? constants.get(i.b) : constants.get(i.a);
+      if (base === undefined || k === undefined) continue;
+      addresses.set(i.dst, { symbol: base.symbol, offset: (base.offset + (i.kind === 'add' ? k : -k)) | 0 });
+      changed = true;
+    }
+  }
+  return { constants, addresses };
 }
 
 /** Loop depth of each block: the number of back edges (t -> h, h <= t in block order) whose span [h, t] holds it. */
@@ -81,7 +112,7 @@ export function liveIntervals(f: IrFunction): Allocation { return allocateRegist
 
 export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true,
   allocatable: readonly Register[] = ALLOCATABLE): Allocation {
-  const constants = constantsOf(f);
+  const { constants, addresses } = singleDefinitions(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
     for (const i of b.instrs) for (const u of usedRegisters(i)) useCounts[u]++;
@@ -98,7 +129,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     position += 2 * b.instrs.length + 2; // each instruction, then the terminator
     end.push(position - 1);
   }
-  if (!enabled) return { registers, constants, used: [], useCounts, from, to, blockStart: start, liveAfter: [] };
+  if (!enabled) return { registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [] };
 
   // ---- liveness (backward dataflow over blocks) ----
   const n = f.blocks.length;
@@ -162,11 +193,11 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     }
     return after;
   });
-  if (!scan) return { registers, constants, used: [], useCounts, from, to, blockStart: start, liveAfter };
+  if (!scan) return { registers, constants, addresses, used: [], useCounts, from, to, blockStart: start, liveAfter };
 
   // ---- linear scan: the candidates are vregs with a lifetime that are not constants ----
   const candidates: VReg[] = [];
-  for (let v = 0; v < f.vregCount; v++) if (to[v] >= 0 && !constants.has(v)) candidates.push(v);
+  for (let v = 0; v < f.vregCount; v++) if (to[v] >= 0 && !constants.has(v) && !addresses.has(v)) candidates.push(v);
   candidates.sort((a, b) => from[a] - from[b] || a - b);
   const active: VReg[] = []; // sorted by increasing end
   const free = new Set<Register>(allocatable);
@@ -197,7 +228,7 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     assign(v, r);
   }
   const used = [...CALLEE_SAVED, Register.EBP].filter(r => usedSet.has(r));
-  return { registers, constants, used, useCounts, from, to, blockStart: start, liveAfter };
+  return { registers, constants, addresses, used, useCounts, from, to, blockStart: start, liveAfter };
 }
 
 function insertByEnd(active: VReg[], v: VReg, to: Int32Array): void {

@@ -1,0 +1,30 @@
+// A data symbol's address, and that address plus a constant (an array's first element lies 4 bytes
+// past its length word), is a link-time constant at -O2 (compiler/x86/regalloc.ts `addresses`): it
+// takes no register and no instruction, and is folded into operands as an absolute disp32/imm32.
+import test from 'ava';
+import { join } from 'node:path';
+import { compileOrThrow, programImage, ROOT } from '../../tools/build.ts';
+import { runQemu, parseProgramSerial } from '../../tools/qemu.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+test('-O2: a global array is addressed absolutely: [i*4 + address], the bounds check against [address]', async t => {
+  const image = programImage(compileOrThrow({ files: [join(ROOT, 'test', 'compiler', 'sources', 'bounds-loop.ts')] }), 2);
+  const main = image.listing.split(/\n(?=\S)/).find(s => s.startsWith('main:'))!;
+  const values = image.symbols.get('values')!.address;
+  const hex = (n: number) => n.toString(16).toUpperCase();
+  t.regex(main, new RegExp(`mov\\s+e\\w\\w,\\[e\\w\\w\\*4\\+${hex(values + 4)}h\\]`), 'the load: one instruction, the index scaled, the address a displacement');
+  t.is(main.match(new RegExp(`cmp\\s+e\\w\\w,ds:\\[${hex(values)}h\\]`, 'g'))?.length, 2, 'both bounds checks read the length at the absolute address');
+  t.notRegex(main, new RegExp(`mov\\s+e\\w\\w,${hex(values)}h`), 'the address is never loaded into a register');
+  const elf = join(mkdtempSync(join(tmpdir(), 'denali-addr-')), 'a.elf');
+  writeFileSync(elf, image.elf);
+  const run = await runQemu({ kernel: elf }, { timeoutMs: 60_000 });
+  t.is(parseProgramSerial(run.serial).stdout, `${3 * (15 * 16) / 2}\n`);
+});
+
+test('-O0 keeps loading addresses into registers (every vreg in its home)', t => {
+  const image = programImage(compileOrThrow({ files: [join(ROOT, 'test', 'compiler', 'sources', 'bounds-loop.ts')], optimize: 0 }), 0);
+  const main = image.listing.split(/\n(?=\S)/).find(s => s.startsWith('main:'))!;
+  const values = image.symbols.get('values')!.address;
+  t.regex(main, new RegExp(`mov\\s+eax,${values.toString(16).toUpperCase()}h`));
+});
