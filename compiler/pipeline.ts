@@ -19,6 +19,7 @@ import { hoistLoopInvariants } from './passes/licm.ts';
 import { fuseCopies } from './passes/fuse-copies.ts';
 import { duplicateTails } from './passes/tail-duplication.ts';
 import { layoutLoops } from './passes/loop-layout.ts';
+import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -48,6 +49,9 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['licm', hoistLoopInvariants],
   ['cse', eliminateCommonSubexpressions],     // the invariants hoisted into one preheader repeat each other
   ['copy-propagation', propagateCopies],
+  ['simplify-cfg', simplifyCfg],
+  ['dce', eliminateDeadCode],
+  ['redundant-checks', eliminateRedundantChecks], // bounds checks repeated, loop tests implied
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['fuse-copies', fuseCopies],

@@ -25,7 +25,7 @@ export interface LowerOptions {
 type Entity =
   | { kind: 'local'; type: DType; reg: ir.VReg; mutable: boolean; name: string }
   | { kind: 'global'; type: DType; symbol: string; mutable: boolean; name: string }       // a scalar in memory
-  | { kind: 'static'; type: DType; symbol: string; offset: number; name: string }        // an array/struct in static storage: value = address
+  | { kind: 'static'; type: DType; symbol: string; offset: number; name: string; length?: number } // an array/struct in static storage: value = address; an array's length (its length word never changes)
   /** `untyped`: declared without a type (const N = 8, enum members): like a literal, it takes the other operand's type. */
   | { kind: 'constant'; type: DType; value: number; name: string; untyped?: boolean }
   | { kind: 'stringConstant'; text: string; name: string }                                  // const NAME = "..."
@@ -517,7 +517,7 @@ class Lowering {
       }
       const symbol = this.uniqueName(name);
       this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
-      this.declare(d.name, { kind: 'static', type: { kind: 'array', element }, symbol, offset: ARRAY_HEADER, name });
+      this.declare(d.name, { kind: 'static', type: { kind: 'array', element }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
       return;
     }
     const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
@@ -579,13 +579,13 @@ class Lowering {
           for (const f of t.functions) relocations.push({ offset: ARRAY_HEADER + i * stride + f.offset, symbol: f.func, kind: 'function' });
         }
         this.data.push({ name: symbol, section: 'data', align, size, bytes, relocations });
-        return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name };
+        return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name, length: count };
       }
     }
     // Zeroed: .bss, its length word stored by __start before anything else runs.
     this.data.push({ name: symbol, section: 'bss', align, size, relocations: [] });
     this.startupStores.push({ symbol, offset: 0, value: count });
-    return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name };
+    return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name, length: count };
   }
 
   storageShape(init: ts.Expression): { type: DType & { kind: 'array' }; stride: number; count: number } | { type: DType & { kind: 'struct' }; stride: 0; count: 0 } | undefined {
@@ -1326,6 +1326,8 @@ class Lowering {
       const object = this.lowerExpression(node.expression);
       if (field === 'length' && (object.type.kind === 'array' || object.type.kind === 'string')) {
         if (object.type.kind === 'array' && object.type.staticLength !== undefined) return { type: I32, reg: fb.constant(object.type.staticLength) };
+        const known = this.knownLength(node.expression);
+        if (known !== undefined) return { type: I32, reg: fb.constant(known) };
         return { type: I32, reg: this.loadMemory(I32, object.reg, -ARRAY_HEADER) };
       }
       if (object.type.kind !== 'struct') this.error(node.name, 'DSL1007', `property '${field}' does not exist on ${typeName(object.type)} (only struct fields, .length and .charCodeAt are supported)`);
@@ -1347,6 +1349,14 @@ class Lowering {
     return f;
   }
 
+  /** The length of an array named directly by a module-level const in static storage (its length word is never written). */
+  knownLength(node: ts.Expression): number | undefined {
+    while (ts.isParenthesizedExpression(node)) node = node.expression;
+    if (!ts.isIdentifier(node) && !ts.isPropertyAccessExpression(node)) return undefined;
+    const e = this.entityOf(node);
+    return e?.kind === 'static' && e.type.kind === 'array' ? e.length : undefined;
+  }
+
   /** Address of a[i], bounds-checked against the array's length. */
   element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg } {
     const fb = this.fb;
@@ -1356,7 +1366,9 @@ class Lowering {
     if (index.type.kind !== 'int') this.error(node.argumentExpression, 'DSL1007', `an index must be an integer, got ${typeName(index.type)}`);
     const element = array.type.element;
     const stride = element.kind === 'struct' ? element.def.size : storageSize(element);
-    const length = array.type.staticLength !== undefined ? fb.constant(array.type.staticLength) : this.loadMemory(I32, array.reg, -ARRAY_HEADER);
+    // an inline array's length, a static array's (fixed at compile time), or the length word
+    const known = array.type.staticLength ?? this.knownLength(node.expression);
+    const length = known !== undefined ? fb.constant(known) : this.loadMemory(I32, array.reg, -ARRAY_HEADER);
     const ok = fb.newBlock(), bad = fb.newBlock();
     fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
     fb.switchTo(bad);

@@ -30,9 +30,9 @@ test('fuse-copies: a value computed only to be copied is computed in the copy\'s
 
 test('-O2 loop: i++ is one add on a register, the bounds check reads the length from memory', t => {
   const module = compileOrThrow({ files: [join(ROOT, 'test', 'compiler', 'sources', 'bounds-loop.ts')] });
-  const listing = programImage(module, 2).listing.split(/\n(?=\S)/).find(s => s.startsWith('main:'))!;
-  t.regex(listing, /add\s+e(ax|bx|cx|dx|si|di),1\n/);
-  // the length word lies at [array - 4]; a global array's address is a link-time constant, so the operand is absolute
-  t.is(listing.match(/cmp\s+e\w\w,(?:ds:)?\[(?:e\w\w-4|[0-9A-F]+h)\]/g)?.length, 2, 'both bounds checks compare with the length in memory');
-  t.notRegex(listing, /mov\s+e\w\w,\[e(?!bp)\w\w-4\]/, 'no separate load of the length');
+  const listing = programImage(module, 2).listing.split(/\n(?=\S)/).find(s => s.startsWith('total:'))!;
+  t.regex(listing, /add\s+e(ax|bx|cx|dx|si|di|bp),1\n/);
+  // an array passed in: its length word lies at [a - 4]
+  t.is(listing.match(/cmp\s+e\w\w,\[e\w\w-4\]/g)?.length, 1, 'the bounds check compares with the length in memory');
+  t.notRegex(listing, /mov\s+e\w\w,\[e\w\w-4\]/, 'no separate load of the length');
 });
