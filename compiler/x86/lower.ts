@@ -360,10 +360,10 @@ function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): 
   const [first, second] = swap ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
   const [whenTrue, whenFalse] = fused ? CMOV[fused.kind]! : CMOV_NONZERO;
   const cmov = swap ? whenFalse : whenTrue;
-  const constantCond = cx.alloc.constants.get(i.cond);
-  if (constantCond !== undefined && !fused) {
+  const condition = cx.operand(i.cond);
+  if (condition.kind === "imm" && !fused) {
     // a constant condition (fold makes these copies): the chosen operand is moved, the other one is not needed
-    const [chosen, other] = constantCond !== 0 ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
+    const [chosen, other] = condition.value !== 0 ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
     cx.read(other);
     cx.use(chosen, target);
     if (d.kind !== "reg") cx.def(i.dst, target);
