@@ -68,6 +68,7 @@ export type Instr =
   | { op: "copy"; dst: VReg; src: VReg }
   | { op: "binary"; kind: BinaryOp; dst: VReg; a: VReg; b: VReg }
   | { op: "unary"; kind: UnaryOp; dst: VReg; a: VReg }
+  | { op: "select"; dst: VReg; cond: VReg; ifTrue: VReg; ifFalse: VReg } // dst = cond != 0 ? ifTrue : ifFalse (both read)
   | { op: "load"; width: Width; signed: boolean; dst: VReg; address: VReg; offset: number }
   | { op: "store"; width: Width; address: VReg; offset: number; value: VReg }
   | { op: "globalAddress"; dst: VReg; symbol: string }         // a data symbol of the module
@@ -162,6 +163,7 @@ export function usedRegisters(i: Instr): VReg[] {
     case "copy": return [i.src];
     case "binary": return [i.a, i.b];
     case "unary": return [i.a];
+    case "select": return [i.cond, i.ifTrue, i.ifFalse];
     case "load": return [i.address];
     case "store": return [i.address, i.value];
     case "call": case "intrinsic": return i.args;

@@ -20,6 +20,7 @@ import { fuseCopies } from './passes/fuse-copies.ts';
 import { duplicateTails } from './passes/tail-duplication.ts';
 import { layoutLoops } from './passes/loop-layout.ts';
 import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
+import { convertIfs } from './passes/if-conversion.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -46,6 +47,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['fold', foldConstants],
   ['strength-reduction', reduceStrength],
   ['magic-division', divideByMagic],
+  ['if-conversion', convertIfs],              // cheap diamonds and triangles become selects (cmov)
   ['licm', hoistLoopInvariants],
   ['cse', eliminateCommonSubexpressions],     // the invariants hoisted into one preheader repeat each other
   ['copy-propagation', propagateCopies],

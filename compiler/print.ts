@@ -10,6 +10,7 @@ export function printInstr(i: ir.Instr): string {
     case 'copy': return `${v(i.dst)} = copy ${v(i.src)}`;
     case 'binary': return `${v(i.dst)} = ${i.kind} ${v(i.a)}, ${v(i.b)}`;
     case 'unary': return `${v(i.dst)} = ${i.kind} ${v(i.a)}`;
+    case 'select': return `${v(i.dst)} = select ${v(i.cond)}, ${v(i.ifTrue)}, ${v(i.ifFalse)}`;
     case 'load': return `${v(i.dst)} = load.${i.signed ? 's' : 'u'}${i.width * 8} [${v(i.address)}${off(i.offset)}]`;
     case 'store': return `store.${i.width * 8} [${v(i.address)}${off(i.offset)}], ${v(i.value)}`;
     case 'globalAddress': return `${v(i.dst)} = address ${i.symbol}`;

@@ -116,6 +116,7 @@ function checkInstr(
       if (!isInt32(instr.value)) fail(`value ${instr.value} is not an int32`);
       return;
     case "copy": reg("dst", instr.dst); reg("src", instr.src); return;
+    case "select": reg("dst", instr.dst); reg("cond", instr.cond); reg("ifTrue", instr.ifTrue); reg("ifFalse", instr.ifFalse); return;
     case "binary":
       if (!BINARY_OPS.includes(instr.kind)) fail(`unknown binary op ${String(instr.kind)}`);
       reg("dst", instr.dst); reg("a", instr.a); reg("b", instr.b);

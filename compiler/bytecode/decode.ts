@@ -7,7 +7,7 @@ import { checkModule } from "./check.ts";
 import {
   BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, READABLE_VERSIONS, FUNCTION_HAS_LOCATION,
   FUNCTION_RETURNS_VALUE, INTRINSIC_NAMES, MAGIC, OP_BINARY_BASE, OP_CALL, OP_CALL_INDIRECT,
-  OP_CALL_INDIRECT_VOID, OP_CALL_VOID, OP_CONST, OP_COPY, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS,
+  OP_CALL_INDIRECT_VOID, OP_CALL_VOID, OP_CONST, OP_COPY, OP_SELECT, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS,
   OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE, OP_SLOT_ADDRESS, OP_STORE_BASE, OP_TRAP, OP_UNARY_BASE,
   RELOCATION_KINDS, SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, SECTION_STRINGS, TERM_BRANCH,
   TERM_JUMP, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE, UNARY_OPS,
@@ -245,6 +245,7 @@ class Decoder {
     switch (opcode) {
       case OP_CONST: { const dst = r.uleb(); return { op: "const", dst, value: r.sleb() }; }
       case OP_COPY: { const dst = r.uleb(); return { op: "copy", dst, src: r.uleb() }; }
+      case OP_SELECT: { const dst = r.uleb(), cond = r.uleb(), ifTrue = r.uleb(); return { op: "select", dst, cond, ifTrue, ifFalse: r.uleb() }; }
       case OP_GLOBAL_ADDRESS: { const dst = r.uleb(); return { op: "globalAddress", dst, symbol: this.string(r) }; }
       case OP_FUNCTION_ADDRESS: { const dst = r.uleb(); return { op: "functionAddress", dst, func: this.string(r) }; }
       case OP_SLOT_ADDRESS: { const dst = r.uleb(); return { op: "slotAddress", dst, slot: r.uleb() }; }

@@ -6,7 +6,7 @@ import { checkModule } from "./check.ts";
 import {
   BINARY_OPS, DATA_SECTION_KINDS, FORMAT_VERSION, FUNCTION_HAS_LOCATION, FUNCTION_RETURNS_VALUE,
   INTRINSIC_NAMES, MAGIC, OP_BINARY_BASE, OP_CALL, OP_CALL_INDIRECT, OP_CALL_INDIRECT_VOID, OP_CALL_VOID,
-  OP_CONST, OP_COPY, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS, OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE,
+  OP_CONST, OP_COPY, OP_SELECT, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS, OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE,
   OP_SLOT_ADDRESS, OP_STORE_BASE, OP_TRAP, OP_UNARY_BASE, RELOCATION_KINDS, SECTION_DATA, SECTION_FUNCTIONS,
   SECTION_MODULE, SECTION_STRINGS, TERM_BRANCH, TERM_JUMP, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE,
   UNARY_OPS,
@@ -206,6 +206,7 @@ function writeInstr(w: ByteWriter, strings: StringTable, instr: Instr): void {
   switch (instr.op) {
     case "const": w.byte(OP_CONST); w.uleb(instr.dst); w.sleb(instr.value); return;
     case "copy": w.byte(OP_COPY); w.uleb(instr.dst); w.uleb(instr.src); return;
+    case "select": w.byte(OP_SELECT); w.uleb(instr.dst); w.uleb(instr.cond); w.uleb(instr.ifTrue); w.uleb(instr.ifFalse); return;
     case "binary":
       w.byte(OP_BINARY_BASE + BINARY_OPS.indexOf(instr.kind));
       w.uleb(instr.dst); w.uleb(instr.a); w.uleb(instr.b);

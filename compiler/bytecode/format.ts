@@ -6,9 +6,9 @@ import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 4;
-/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) and 2. */
-export const READABLE_VERSIONS = [1, 2, 3, 4] as const;
+export const FORMAT_VERSION = 5;
+/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 5 (docs/bytecode.md "History"). */
+export const READABLE_VERSIONS = [1, 2, 3, 4, 5] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -33,6 +33,7 @@ export const OP_CALL_INDIRECT_VOID = 0x09; //        target:u  argc:u  args:u*
 export const OP_INTRINSIC = 0x0a;          // dst:u  intrinsic:byte  argc:u  args:u*
 export const OP_INTRINSIC_VOID = 0x0b;     //        intrinsic:byte  argc:u  args:u*
 export const OP_TRAP = 0x0c;               // kind:byte
+export const OP_SELECT = 0x0d;             // dst:u  cond:u  ifTrue:u  ifFalse:u (version 5)
 
 /** Loads: dst:u address:u offset:s. Index = (log2 width) * 2 + (signed ? 0 : 1). */
 export const OP_LOAD_BASE = 0x10;          // 0x10 load8s 0x11 load8u 0x12 load16s 0x13 load16u 0x14 load32s 0x15 load32u

@@ -96,6 +96,7 @@ const I_AND = 9, I_OR = 10, I_XOR = 11, I_SHL = 12, I_SHRS = 13, I_SHRU = 14;
 const I_EQ = 15, I_NE = 16, I_LTS = 17, I_LES = 18, I_GTS = 19, I_GES = 20, I_LTU = 21, I_LEU = 22, I_GTU = 23, I_GEU = 24;
 const I_MULHS = 25, I_MULHU = 26;
 const I_NEG = 30, I_NOT = 31; // dst a
+const I_SELECT = 32;      // dst cond ifTrue ifFalse
 const I_LOAD8S = 40, I_LOAD8U = 41, I_LOAD16S = 42, I_LOAD16U = 43, I_LOAD32 = 44; // dst address offset
 const I_STORE8 = 46, I_STORE16 = 47, I_STORE32 = 48; // address offset value
 const I_SLOT = 50;        // dst offsetFromFrameBase
@@ -306,6 +307,7 @@ export class Machine {
             case "copy": emit(I_COPY, instr.dst, instr.src); break;
             case "binary": emit(I_BINARY + BINARY_OPS.indexOf(instr.kind), instr.dst, instr.a, instr.b); break;
             case "unary": emit(instr.kind === "neg" ? I_NEG : I_NOT, instr.dst, instr.a); break;
+            case "select": emit(I_SELECT, instr.dst, instr.cond, instr.ifTrue, instr.ifFalse); break;
             case "load": {
               const op = instr.width === 4 ? I_LOAD32
                 : instr.width === 2 ? (instr.signed ? I_LOAD16S : I_LOAD16U)
@@ -504,6 +506,7 @@ export class Machine {
 
           case I_NEG: registers[rb + code[pc + 1]] = -registers[rb + code[pc + 2]]; pc += 3; break;
           case I_NOT: registers[rb + code[pc + 1]] = ~registers[rb + code[pc + 2]]; pc += 3; break;
+          case I_SELECT: registers[rb + code[pc + 1]] = registers[rb + code[pc + 2]] !== 0 ? registers[rb + code[pc + 3]] : registers[rb + code[pc + 4]]; pc += 5; break;
 
           case I_LOAD8S: case I_LOAD8U: {
             const address = (registers[rb + code[pc + 2]] + code[pc + 3]) >>> 0;

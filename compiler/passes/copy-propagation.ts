@@ -52,6 +52,7 @@ export function renameUses(i: ir.Instr, read: (r: number) => number): ir.Instr {
     case 'copy': return { ...i, src: read(i.src) };
     case 'binary': return { ...i, a: read(i.a), b: read(i.b) };
     case 'unary': return { ...i, a: read(i.a) };
+    case 'select': return { ...i, cond: read(i.cond), ifTrue: read(i.ifTrue), ifFalse: read(i.ifFalse) };
     case 'load': return { ...i, address: read(i.address) };
     case 'store': return { ...i, address: read(i.address), value: read(i.value) };
     case 'call': case 'intrinsic': return { ...i, args: i.args.map(read) };

@@ -1,5 +1,5 @@
 // Common subexpression elimination within each block (local value numbering): a pure operation — a
-// constant, a binary/unary operation, the address of a symbol, function or slot — computed again from
+// constant, a binary/unary operation, a select, the address of a symbol, function or slot — computed again from
 // the same values becomes a copy of the first result. Operands are compared by value number: registers
 // holding the same constant, or copies of one another, count as the same. Requires: a verified Module.
 // Guarantees: the same values; a division that may trap is only reused (the first already trapped or
@@ -17,6 +17,7 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
           case 'const': return `const ${i.value}`;
           case 'binary': return `${i.kind} ${value(i.a)} ${value(i.b)}`;
           case 'unary': return `${i.kind} ${value(i.a)}`;
+          case 'select': return `select ${value(i.cond)} ${value(i.ifTrue)} ${value(i.ifFalse)}`;
           case 'globalAddress': return `global ${i.symbol}`;
           case 'functionAddress': return `function ${i.func}`;
           case 'slotAddress': return `slot ${i.slot}`;

@@ -6,7 +6,7 @@ import * as ir from '../ir.ts';
 
 function removable(i: ir.Instr, constants: Map<number, number>): boolean {
   switch (i.op) {
-    case 'const': case 'copy': case 'unary': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
+    case 'const': case 'copy': case 'unary': case 'select': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
     case 'binary':
       if (i.kind === 'divs' || i.kind === 'divu' || i.kind === 'rems' || i.kind === 'remu') {
         const divisor = constants.get(i.b);

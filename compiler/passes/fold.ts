@@ -1,6 +1,7 @@
 // Constant folding and propagation within each block.
-// Requires: a verified Module. Guarantees: binary/unary ops on known constants become `const`,
-// branches on known conditions become jumps; semantics are unchanged (division by zero is never folded,
+// Requires: a verified Module. Guarantees: binary/unary ops on known constants become `const`, a select
+// on a known condition or between one register twice becomes a copy (or const), branches on known
+// conditions become jumps; semantics are unchanged (division by zero is never folded,
 // so it still traps at run time).
 import * as ir from '../ir.ts';
 
@@ -47,6 +48,10 @@ export function foldConstants(m: ir.Module): ir.Module {
         } else if (i.op === 'unary' && known.has(i.a)) {
           const a = known.get(i.a)!;
           out = { op: 'const', dst: i.dst, value: i.kind === 'neg' ? -a | 0 : ~a };
+        } else if (i.op === 'select') {
+          const chosen = known.has(i.cond) ? (known.get(i.cond) !== 0 ? i.ifTrue : i.ifFalse) : i.ifTrue === i.ifFalse ? i.ifTrue : undefined;
+          if (chosen !== undefined) out = known.has(chosen) ? { op: 'const', dst: i.dst, value: known.get(chosen)! } : { op: 'copy', dst: i.dst, src: chosen };
+          else if (known.has(i.ifTrue) && known.get(i.ifTrue) === known.get(i.ifFalse)) out = { op: 'const', dst: i.dst, value: known.get(i.ifTrue)! };
         }
         const d = ir.definedRegister(out);
         if (d !== null) { if (out.op === 'const') known.set(d, out.value); else known.delete(d); }

@@ -71,6 +71,7 @@ function renameInstr(i: ir.Instr, reg: (r: number) => number): ir.Instr {
     case 'copy': return { ...i, dst: reg(i.dst), src: reg(i.src) };
     case 'binary': return { ...i, dst: reg(i.dst), a: reg(i.a), b: reg(i.b) };
     case 'unary': return { ...i, dst: reg(i.dst), a: reg(i.a) };
+    case 'select': return { ...i, dst: reg(i.dst), cond: reg(i.cond), ifTrue: reg(i.ifTrue), ifFalse: reg(i.ifFalse) };
     case 'load': return { ...i, dst: reg(i.dst), address: reg(i.address) };
     case 'store': return { ...i, address: reg(i.address), value: reg(i.value) };
     case 'globalAddress': case 'functionAddress': case 'slotAddress': return { ...i, dst: reg(i.dst) };

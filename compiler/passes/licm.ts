@@ -7,7 +7,7 @@ import * as ir from '../ir.ts';
 
 function hoistable(i: ir.Instr): boolean {
   switch (i.op) {
-    case 'const': case 'unary': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
+    case 'const': case 'unary': case 'select': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
     case 'binary': return i.kind !== 'divs' && i.kind !== 'divu' && i.kind !== 'rems' && i.kind !== 'remu';
     default: return false;
   }

@@ -18,7 +18,7 @@ function retarget(t: ir.Terminator, map: (id: number) => number): ir.Terminator 
   return t;
 }
 
-function simplifyFunction(f: ir.Function): void {
+export function simplifyFunction(f: ir.Function): void {
   // 1. Thread jumps: a block that is empty and just jumps elsewhere is skipped by its predecessors.
   const forward = (id: number): number => {
     const seen = new Set<number>();

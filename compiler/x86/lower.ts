@@ -69,6 +69,8 @@ class FunctionContext {
   skipped = new Set<Instr>();
   /** 32-bit loads read only by the comparison right after them: the comparison reads memory (see findLoadFolds). */
   loadFolds = new Map<VReg, Extract<Instr, { op: "load" }>>();
+  /** Comparisons read only by the select right after them: the select sets the flags itself (see findSelectFusions). */
+  selectFusions = new Map<Instr, Extract<Instr, { op: "binary" }>>();
   /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
@@ -387,6 +389,64 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
 
 const UNARY: Record<UnaryOp, Code> = { neg: Code.Neg_rm32, not: Code.Not_rm32 };
 
+// ---- select: cmov --------------------------------------------------------------------------------
+// dst = cond ? ifTrue : ifFalse without a branch: the flags first (`test cond, cond`, or `cmp a, b` of a
+// comparison read only by this select, see findSelectFusions), then `mov r, ifFalse; cmovcc r, ifTrue`
+// into dst's register (eax, then stored, when dst lives in memory). mov leaves the flags alone, so dst
+// may share cond's register. cmov has no immediate form: a constant ifTrue becomes the mov instead (the
+// condition inverted), and so does an ifTrue that already lives in dst's register (the mov would
+// overwrite it), unless ifFalse is there already; a constant left for the cmov goes through ecx (edx
+// when dst is in ecx).
+
+// cmovcc for [the condition true, the condition false]: a select on a plain register tests it against 0.
+const CMOV_NONZERO: [Code, Code] = [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32];
+const CMOV: Partial<Record<BinaryOp, [Code, Code]>> = {
+  eq: [Code.Cmove_r32_rm32, Code.Cmovne_r32_rm32], ne: [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32],
+  lts: [Code.Cmovl_r32_rm32, Code.Cmovge_r32_rm32], les: [Code.Cmovle_r32_rm32, Code.Cmovg_r32_rm32],
+  gts: [Code.Cmovg_r32_rm32, Code.Cmovle_r32_rm32], ges: [Code.Cmovge_r32_rm32, Code.Cmovl_r32_rm32],
+  ltu: [Code.Cmovb_r32_rm32, Code.Cmovae_r32_rm32], leu: [Code.Cmovbe_r32_rm32, Code.Cmova_r32_rm32],
+  gtu: [Code.Cmova_r32_rm32, Code.Cmovbe_r32_rm32], geu: [Code.Cmovae_r32_rm32, Code.Cmovb_r32_rm32],
+};
+
+function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): void {
+  const fused = cx.selectFusions.get(i);
+  const d = cx.operand(i.dst);
+  const target = d.kind === "reg" ? d.reg : Register.EAX;
+  const ifTrue = cx.operand(i.ifTrue), ifFalse = cx.operand(i.ifFalse);
+  const inTarget = (o: Operand) => o.kind === "reg" && o.reg === target;
+  // swap: the mov takes ifTrue (already in place, or a constant) and the cmov ifFalse, on the inverted condition;
+  // an ifFalse already in place never moves (a clamp `x = x > k ? k : x` is `mov ecx, k; cmovg x, ecx`)
+  const swap = i.ifTrue !== i.ifFalse && !inTarget(ifFalse) && (inTarget(ifTrue) || (ifTrue.kind === "imm" && ifFalse.kind !== "imm"));
+  const [first, second] = swap ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
+  const [whenTrue, whenFalse] = fused ? CMOV[fused.kind]! : CMOV_NONZERO;
+  const cmov = swap ? whenFalse : whenTrue;
+  const condition = cx.operand(i.cond);
+  if (condition.kind === "imm" && !fused) {
+    // a constant condition (fold makes these copies): the chosen operand is moved, the other one is not needed
+    const [chosen, other] = condition.value !== 0 ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
+    cx.read(other);
+    cx.use(chosen, target);
+    if (d.kind !== "reg") cx.def(i.dst, target);
+    return;
+  }
+  if (fused) compare(cx, fused.a, fused.b);
+  else {
+    const c = cx.read(i.cond);
+    if (c.kind === "reg") cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, c.reg, c.reg));
+    else cx.emit(Instruction.createMemI32(Code.Cmp_rm32_imm8, (c as { mem: MemoryOperand }).mem, 0));
+  }
+  cx.use(first, target);
+  const o = cx.read(second);
+  if (o.kind === "reg") cx.emit(Instruction.createRegReg(cmov, target, o.reg));
+  else if (o.kind === "mem") cx.emit(Instruction.createRegMem(cmov, target, o.mem));
+  else {
+    const scratch = target === Register.ECX ? Register.EDX : Register.ECX;
+    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, scratch, o.value >>> 0));
+    cx.emit(Instruction.createRegReg(cmov, target, scratch));
+  }
+  if (d.kind !== "reg") cx.def(i.dst, target);
+}
+
 // ---- memory: loads and stores --------------------------------------------------------------------
 // Narrow loads widen with movzx/movsx; narrow stores write the low byte/word of ecx (cl/cx).
 
@@ -657,6 +717,7 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   },
   binary: lowerBinary,
   unary: (cx, i) => { cx.use(i.a, Register.EAX); cx.emit(Instruction.createReg(UNARY[i.kind], Register.EAX)); cx.def(i.dst, Register.EAX); },
+  select: lowerSelect,
   // The address comes straight from its register when it has one: [reg + offset]; a constant address is [disp32].
   load: (cx, i) => {
     const rule = LOAD[i.width];
@@ -844,14 +905,16 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     const last = block.instrs[block.instrs.length - 1];
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
-    if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); }
+    if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); findSelectFusions(cx, block); }
     const tail = options.registerAllocation ? tailCall(module, f, block) : null;
     block.instrs.forEach((instr, k) => {
       const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
       if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
       const address = instr.op === "load" || instr.op === "store" ? instr.address : null;
       const fold = address !== null ? cx.folds.get(address) : undefined;
-      const uses = (fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])] : usedRegisters(instr))
+      const selectFusion = instr.op === "select" ? cx.selectFusions.get(instr) : undefined;
+      const uses = (fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])]
+        : selectFusion && instr.op === "select" ? [selectFusion.a, selectFusion.b, instr.ifTrue, instr.ifFalse] : usedRegisters(instr))
         .flatMap(v => sourceUses(cx, v));
       record(trace, instr, uses, definedRegister(instr), () => (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never));
     });
@@ -1020,6 +1083,27 @@ function findLoadFolds(cx: FunctionContext, block: Block): void {
     if (cx.alloc.useCounts[load.dst] !== 1 || cx.isConstant(load.dst) || cx.skipped.has(load)) continue;
     cx.loadFolds.set(load.dst, load);
     cx.skipped.add(load);
+  }
+}
+
+// ---- comparisons into selects --------------------------------------------------------------------
+// A comparison read only by the select right after it (constants emit nothing in between) is not
+// materialized: the select compares and uses the matching cmovcc (`cmp a, b; mov r, f; cmovl r, t`).
+// As with compare + branch, the comparison's operands are then read at the select; nothing emitted
+// in between can have reused their registers.
+
+function findSelectFusions(cx: FunctionContext, block: Block): void {
+  const instrs = block.instrs;
+  for (let j = 1; j < instrs.length; j++) {
+    const select = instrs[j];
+    if (select.op !== "select") continue;
+    let q = j - 1;
+    while (q >= 0 && instrs[q].op === "const" && cx.alloc.constants.has((instrs[q] as { dst: VReg }).dst)) q--;
+    const compare = q >= 0 ? instrs[q] : null;
+    if (compare?.op !== "binary" || CMOV[compare.kind] === undefined || compare.dst !== select.cond) continue;
+    if (cx.alloc.useCounts[compare.dst] !== 1 || cx.alloc.constants.has(compare.dst) || cx.skipped.has(compare)) continue;
+    cx.selectFusions.set(select, compare);
+    cx.skipped.add(compare);
   }
 }
 

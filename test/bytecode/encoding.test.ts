@@ -25,6 +25,7 @@ function everythingModule(): Module {
   for (const kind of BINARY_OPS) f.binary(kind, a, b);
   f.unary("neg", a);
   f.unary("not", b);
+  f.select(a, a, b);
   const p = f.slotAddress(s0);
   for (const width of [1, 2, 4] as const) {
     f.load(width, true, p, -0x80000000);

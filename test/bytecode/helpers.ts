@@ -53,6 +53,7 @@ export class FunctionBuilder {
   copy(src: VReg): VReg { const dst = this.reg(); this.emit({ op: "copy", dst, src }); return dst; }
   binary(kind: BinaryOp, a: VReg, b: VReg): VReg { const dst = this.reg(); this.emit({ op: "binary", kind, dst, a, b }); return dst; }
   unary(kind: UnaryOp, a: VReg): VReg { const dst = this.reg(); this.emit({ op: "unary", kind, dst, a }); return dst; }
+  select(cond: VReg, ifTrue: VReg, ifFalse: VReg): VReg { const dst = this.reg(); this.emit({ op: "select", dst, cond, ifTrue, ifFalse }); return dst; }
   load(width: Width, signed: boolean, address: VReg, offset = 0): VReg {
     const dst = this.reg(); this.emit({ op: "load", width, signed, dst, address, offset }); return dst;
   }

@@ -109,6 +109,17 @@ for (const kind of ["neg", "not"] as const) {
   });
 }
 
+test("select takes ifTrue when the condition is not 0, ifFalse when it is 0; it may write an operand", (t) => {
+  const result = run(mainModule((f) => {
+    const yes = f.const(11), no = f.const(22);
+    for (const c of [0, 1, -1, -0x80000000, 2]) f.report(f.select(f.const(c), yes, no));
+    const x = f.const(3);
+    f.emit({ op: "select", dst: x, cond: x, ifTrue: no, ifFalse: x });
+    f.report(x);
+  }));
+  t.deepEqual(result.values, [22, 11, 11, 11, 11, 22]);
+});
+
 test("an op may write one of its own operands; copy copies", (t) => {
   const result = run(mainModule((f) => {
     const x = f.const(5);
