@@ -388,18 +388,19 @@ function arrText(a: ArrRef): string { return a.name; }
 function maskIdx(a: ArrRef, idx: string): string { return a.len === null ? `${idx} & (${a.name}.length - 1)` : `${idx} & ${a.len - 1}`; }
 function objText(o: ObjRef): string { return o.idx ? `${o.name}[${expr(o.idx)} & ${o.len! - 1}]` : o.name; }
 
-// A right operand after `<` / `<<` is parenthesized: `x << f((a > b) ? ...)` can make tsc try a generic call.
+// A right operand after `<` / `<<` / `<=` starts with `0 + `: tsc reads `x << (a > (b) ? ...)` (even
+// `x << (0 | (a > (b) ...))`) as the start of type arguments, but `0 +` cannot begin a type (seed 1429).
 const BIN: Record<string, (a: string, b: string) => string> = {
   add: (a, b) => `((${a} + ${b}) | 0)`, sub: (a, b) => `((${a} - ${b}) | 0)`, mul: (a, b) => `Math.imul(${a}, ${b})`,
   and: (a, b) => `(${a} & ${b})`, or: (a, b) => `(${a} | ${b})`, xor: (a, b) => `(${a} ^ ${b})`,
   div: (a, b) => `((${a} / (${b} | 1)) | 0)`, divz: (a, b) => `((${a} / (${b} === 0 ? 7 : ${b})) | 0)`,
   rem: (a, b) => `(${a} % (${b} | 1))`, remz: (a, b) => `((${a} % (${b} === 0 ? 3 : ${b})) | 0)`,
-  shl: (a, b) => `(${a} << (${b}))`, shr: (a, b) => `(${a} >> ${b})`, ushri: (a, b) => `((${a} >>> ${b}) | 0)`,
-  shlm: (a, b) => `(${a} << ((${b}) & 31))`, shrm: (a, b) => `(${a} >> (${b} & 31))`,
+  shl: (a, b) => `(${a} << (0 + ${b}))`, shr: (a, b) => `(${a} >> ${b})`, ushri: (a, b) => `((${a} >>> ${b}) | 0)`,
+  shlm: (a, b) => `(${a} << (0 + (${b} & 31)))`, shrm: (a, b) => `(${a} >> (${b} & 31))`,
   max: (a, b) => `Math.max(${a}, ${b})`, min: (a, b) => `Math.min(${a}, ${b})`, ior: (a, b) => `(${a} || ${b})`, iand: (a, b) => `(${a} && ${b})`,
   uadd: (a, b) => `((${a} + ${b}) >>> 0)`, usub: (a, b) => `((${a} - ${b}) >>> 0)`, umul: (a, b) => `(Math.imul(${a}, ${b}) >>> 0)`,
   udiv: (a, b) => `((${a} / ((${b} | 1) >>> 0)) >>> 0)`, urem: (a, b) => `(${a} % ((${b} | 1) >>> 0))`, ushr: (a, b) => `(${a} >>> ${b})`,
-  lt: (a, b) => `(${a} < (${b}))`, le: (a, b) => `(${a} <= (${b}))`, gt: (a, b) => `(${a} > ${b})`, ge: (a, b) => `(${a} >= ${b})`,
+  lt: (a, b) => `(${a} < (0 + ${b}))`, le: (a, b) => `(${a} <= (0 + ${b}))`, gt: (a, b) => `(${a} > ${b})`, ge: (a, b) => `(${a} >= ${b})`,
   eq: (a, b) => `(${a} === ${b})`, ne: (a, b) => `(${a} !== ${b})`, eqq: (a, b) => `(${a} == ${b})`,
   land: (a, b) => `(${a} && ${b})`, lor: (a, b) => `(${a} || ${b})`, beq: (a, b) => `(bool(${a}) === bool(${b}))`,   // bool(): no narrowing by tsc
 };
