@@ -233,19 +233,23 @@ const SHIFT_IMM: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_imm8, sh
 // ---- binary ops: comparisons ---------------------------------------------------------------------
 // cmp eax, [b]; setcc al; movzx eax, al  -> 0 or 1. Signed conditions l/le/g/ge, unsigned b/be/a/ae.
 
-const SETCC: Partial<Record<BinaryOp, Code>> = {
-  eq: Code.Sete_rm8, ne: Code.Setne_rm8,
-  lts: Code.Setl_rm8, les: Code.Setle_rm8, gts: Code.Setg_rm8, ges: Code.Setge_rm8,
-  ltu: Code.Setb_rm8, leu: Code.Setbe_rm8, gtu: Code.Seta_rm8, geu: Code.Setae_rm8,
+// x86 condition codes of each comparison: [when it holds, when it does not] (SDM Vol. 1, B.1).
+const CONDITIONS: [BinaryOp, string, string][] = [
+  ["eq", "e", "ne"], ["ne", "ne", "e"], ["lts", "l", "ge"], ["les", "le", "g"], ["gts", "g", "le"], ["ges", "ge", "l"],
+  ["ltu", "b", "ae"], ["leu", "be", "a"], ["gtu", "a", "be"], ["geu", "ae", "b"],
+];
+/** The iced-x86 Code named `name` (Je_rel32_32, Cmovl_r32_rm32, Setb_rm8, ...). */
+const codeNamed = (name: string): Code => {
+  const code = (Code as unknown as Record<string, Code>)[name];
+  if (code === undefined) throw new Error(`x86 lowering: no iced-x86 Code ${name}`);
+  return code;
 };
+/** One opcode table over the comparisons, from the condition codes of each. */
+const byCondition = <T>(make: (holds: string, fails: string) => T): Partial<Record<BinaryOp, T>> =>
+  Object.fromEntries(CONDITIONS.map(([kind, holds, fails]) => [kind, make(holds, fails)]));
+const SETCC = byCondition(holds => codeNamed(`Set${holds}_rm8`));
 // A comparison consumed only by the branch that ends its block fuses into cmp + jcc: [jump if true, jump if false].
-const JCC: Partial<Record<BinaryOp, [Code, Code]>> = {
-  eq: [Code.Je_rel32_32, Code.Jne_rel32_32], ne: [Code.Jne_rel32_32, Code.Je_rel32_32],
-  lts: [Code.Jl_rel32_32, Code.Jge_rel32_32], les: [Code.Jle_rel32_32, Code.Jg_rel32_32],
-  gts: [Code.Jg_rel32_32, Code.Jle_rel32_32], ges: [Code.Jge_rel32_32, Code.Jl_rel32_32],
-  ltu: [Code.Jb_rel32_32, Code.Jae_rel32_32], leu: [Code.Jbe_rel32_32, Code.Ja_rel32_32],
-  gtu: [Code.Ja_rel32_32, Code.Jbe_rel32_32], geu: [Code.Jae_rel32_32, Code.Jb_rel32_32],
-};
+const JCC = byCondition((holds, fails): [Code, Code] => [codeNamed(`J${holds}_rel32_32`), codeNamed(`J${fails}_rel32_32`)]);
 
 // ---- binary ops: division ------------------------------------------------------------------------
 // divs/rems: divisor 0 -> trap; divisor -1 -> handled without idiv (INT_MIN / -1 raises #DE on x86,
@@ -400,13 +404,7 @@ const UNARY: Record<UnaryOp, Code> = { neg: Code.Neg_rm32, not: Code.Not_rm32 };
 
 // cmovcc for [the condition true, the condition false]: a select on a plain register tests it against 0.
 const CMOV_NONZERO: [Code, Code] = [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32];
-const CMOV: Partial<Record<BinaryOp, [Code, Code]>> = {
-  eq: [Code.Cmove_r32_rm32, Code.Cmovne_r32_rm32], ne: [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32],
-  lts: [Code.Cmovl_r32_rm32, Code.Cmovge_r32_rm32], les: [Code.Cmovle_r32_rm32, Code.Cmovg_r32_rm32],
-  gts: [Code.Cmovg_r32_rm32, Code.Cmovle_r32_rm32], ges: [Code.Cmovge_r32_rm32, Code.Cmovl_r32_rm32],
-  ltu: [Code.Cmovb_r32_rm32, Code.Cmovae_r32_rm32], leu: [Code.Cmovbe_r32_rm32, Code.Cmova_r32_rm32],
-  gtu: [Code.Cmova_r32_rm32, Code.Cmovbe_r32_rm32], geu: [Code.Cmovae_r32_rm32, Code.Cmovb_r32_rm32],
-};
+const CMOV = byCondition((holds, fails): [Code, Code] => [codeNamed(`Cmov${holds}_r32_rm32`), codeNamed(`Cmov${fails}_r32_rm32`)]);
 
 function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): void {
   const fused = cx.selectFusions.get(i);
