@@ -1,13 +1,19 @@
 // Contract: a branch on a comparison whose outcome is already known on every path to it (a bounds
-// check repeated, a loop test implied by the test before it) becomes a jump to the side it always takes.
+// check repeated, a loop test implied by the test before it, an index masked below the length) becomes
+// a jump to the side it always takes.
 //
 // Facts are comparisons known true: `kind a b` over operand keys (a register, or a constant by value:
 // a register defined once by `const`). Forward dataflow over the CFG, intersected where paths meet: the
 // edge to a branch's true side adds `kind a b`, the edge to its false side adds the negation; defining
 // a register kills every fact that names it (the IR is not SSA). A fact implies others: `x <u c1`
 // gives `x <u c2` for every c2 >= c1 (so an index checked against a longer array's length is known in
-// bounds for a shorter one's only when it is), `x <=u c` gives `x <u c + 1`, and `x <s c` with `x >=s 0`
-// gives `x <u c` for c >= 0. Requires: a verified Module. Guarantees: the same behaviour; the
+// bounds for a shorter one's only when it is), `x <=u c` gives `x <u c + 1`, and `x <s c` with x
+// non-negative gives `x <u c`. Besides the facts, values: a register defined once by `and x, c`
+// (c >= 0) is at most c, by `remu x, c` below c, by `shru x, k` below 2^(32-k): `table[h & 255]` of a
+// 256-entry table needs no check. Non-negative registers: those values, and induction variables
+// whose every definition is a constant >= 0, a copy of a non-negative register, or a non-negative
+// register plus a constant k >= 0 where a fact bounds it by INT_MAX - k (no wrap): the `i` of
+// `for (let i = 0; i < n; i++)`. Requires: a verified Module. Guarantees: the same behaviour; the
 // comparison stays (dce removes it when nothing else reads it) and the side never taken becomes
 // unreachable (simplify-cfg removes it).
 import * as ir from '../ir.ts';
@@ -84,6 +90,8 @@ function simplifyFunction(f: ir.Function): void {
     });
   }
 
+  const values = valueFacts(f, constants, entry, transfer);
+
   // ---- rewrite: a branch whose comparison is known becomes a jump ----
   f.blocks.forEach((b, bi) => {
     const facts = entry[bi];
@@ -91,7 +99,8 @@ function simplifyFunction(f: ir.Function): void {
     if (facts === null || cmp === null || b.term.op !== 'branch') return;
     const known = transfer(b, facts, cmp.at);
     const { kind, a, b: right } = cmp.instr;
-    const outcome = holds(known, kind, key(a), key(right)) ? true : holds(known, NEGATION[kind]!, key(a), key(right)) ? false : null;
+    const holds = (k: Kind) => implied(known, values, k, a, right, key);
+    const outcome = holds(kind) ? true : holds(NEGATION[kind]!) ? false : null;
     if (outcome === null) return;
     b.term = { op: 'jump', target: outcome ? b.term.ifTrue : b.term.ifFalse };
   });
@@ -100,20 +109,92 @@ function simplifyFunction(f: ir.Function): void {
 const isConstantKey = (k: string) => k.startsWith('#');
 const valueOf = (k: string) => Number(k.slice(1));
 
+interface ValueFacts {
+  /** The largest unsigned value of a register defined once by and/remu/shru with a constant. */
+  maximum: Map<ir.VReg, number>;
+  /** Registers never negative (as i32). */
+  nonNegative: Set<ir.VReg>;
+}
+
 /** Whether `a kind b` follows from the facts (directly, mirrored, or by the implications in the contract). */
-function holds(facts: Set<string>, kind: Kind, a: string, b: string): boolean {
+function implied(facts: Set<string>, values: ValueFacts, kind: Kind, av: ir.VReg, bv: ir.VReg, key: (v: ir.VReg) => string): boolean {
+  const a = key(av), b = key(bv);
   if (facts.has(`${kind} ${a} ${b}`) || facts.has(`${MIRROR[kind]} ${b} ${a}`)) return true;
-  if (kind === 'ltu' && isConstantKey(b)) {
-    const bound = valueOf(b) >>> 0;
-    for (const x of facts) {
-      const [k, p, q] = x.split(' ');
-      if (p !== a || !isConstantKey(q)) continue;
-      const c = valueOf(q);
-      if (k === 'ltu' && (c >>> 0) <= bound) return true;
-      if (k === 'leu' && (c >>> 0) < bound) return true;
-      // signed: 0 <= x < c (c >= 0) means x <u c
-      if (k === 'lts' && c >= 0 && c <= bound && (facts.has(`ges ${a} #0`) || facts.has(`les #0 ${a}`))) return true;
-    }
+  if (kind !== 'ltu' || !isConstantKey(b)) return false;
+  const bound = valueOf(b) >>> 0;
+  const max = values.maximum.get(av);
+  if (max !== undefined && max < bound) return true;
+  const nonNegative = values.nonNegative.has(av) || facts.has(`ges ${a} #0`) || facts.has(`les #0 ${a}`);
+  for (const x of facts) {
+    const [k, p, q] = x.split(' ');
+    if (p !== a || !isConstantKey(q)) continue;
+    const c = valueOf(q);
+    if (k === 'ltu' && (c >>> 0) <= bound) return true;
+    if (k === 'leu' && (c >>> 0) < bound) return true;
+    // signed: 0 <= x < c (c >= 0) means x <u c
+    if (k === 'lts' && c >= 0 && c <= bound && nonNegative) return true;
+    if (k === 'les' && c >= 0 && c < bound && nonNegative) return true;
   }
   return false;
+}
+
+type Definition = { instr: ir.Instr; block: number; at: number };
+
+/** Value ranges of single definitions and non-negative induction variables (see the contract). */
+function valueFacts(f: ir.Function, constants: Map<ir.VReg, number>, entry: (Set<string> | null)[],
+  transfer: (b: ir.Block, facts: Set<string>, upTo: number) => Set<string>): ValueFacts {
+  const defs: Definition[][] = Array.from({ length: f.vregCount }, () => []);
+  f.blocks.forEach((b, bi) => b.instrs.forEach((instr, at) => { const d = ir.definedRegister(instr); if (d !== null) defs[d].push({ instr, block: bi, at }); }));
+  const maximum = new Map<ir.VReg, number>();
+  for (let v = f.params; v < f.vregCount; v++) {
+    if (defs[v].length !== 1) continue;
+    const i = defs[v][0].instr;
+    if (i.op !== 'binary') continue;
+    const ca = constants.get(i.a), cb = constants.get(i.b);
+    if (i.kind === 'and' && cb !== undefined && cb >= 0) maximum.set(v, cb);
+    else if (i.kind === 'and' && ca !== undefined && ca >= 0) maximum.set(v, ca);
+    else if (i.kind === 'remu' && cb !== undefined && cb !== 0) maximum.set(v, (cb >>> 0) - 1);
+    else if (i.kind === 'shru' && cb !== undefined && (cb & 31) !== 0) maximum.set(v, 2 ** (32 - (cb & 31)) - 1);
+  }
+  // Non-negative: an optimistic fixpoint (assume every defined non-parameter, drop those with a
+  // definition that may give a negative value, until nothing changes).
+  const nonNegative = new Set<ir.VReg>();
+  for (let v = f.params; v < f.vregCount; v++) if (defs[v].length > 0) nonNegative.add(v);
+  const factsAt = (d: Definition) => { const e = entry[d.block]; return e === null ? null : transfer(f.blocks[d.block], e, d.at); };
+  const safe = (v: ir.VReg, d: Definition): boolean => {
+    const i = d.instr;
+    if (i.op === 'const') return i.value >= 0;
+    if (maximum.has(v)) return maximum.get(v)! <= 0x7fffffff;
+    if (i.op === 'copy') return nonNegative.has(i.src);
+    if (i.op !== 'binary' || i.kind !== 'add') return false;
+    // x + k with x non-negative and bounded by a fact where the sum is computed: no wrap
+    const k = constants.get(i.b);
+    if (k === undefined || k < 0 || !nonNegative.has(i.a)) return false;
+    const facts = factsAt(d);
+    if (facts === null) return true; // never reached
+    // the bound may be on the register x is a copy of (x = copy y earlier in the block, y not redefined since)
+    const names = new Set([`v${i.a}`]);
+    const block = f.blocks[d.block].instrs;
+    for (let k = d.at - 1; k >= 0; k--) {
+      const earlier = block[k];
+      if (ir.definedRegister(earlier) !== i.a) continue;
+      if (earlier.op === 'copy' && !block.slice(k + 1, d.at).some(j => ir.definedRegister(j) === earlier.src)) names.add(`v${earlier.src}`);
+      break;
+    }
+    for (const x of facts) {
+      const [kind, p, q] = x.split(' ');
+      if (!names.has(p) || !isConstantKey(q)) continue;
+      const c = valueOf(q);
+      if ((kind === 'lts' || kind === 'les') && c <= 0x7fffffff - k) return true;
+      if ((kind === 'ltu' || kind === 'leu') && (c >>> 0) <= 0x7fffffff - k) return true;
+    }
+    return false;
+  };
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const v of [...nonNegative]) {
+      if (!defs[v].every(d => safe(v, d))) { nonNegative.delete(v); changed = true; }
+    }
+  }
+  return { maximum, nonNegative };
 }

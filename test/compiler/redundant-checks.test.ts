@@ -1,5 +1,6 @@
 // compiler/passes/redundant-checks.ts: a bounds check whose outcome is known on every path to it
-// becomes a jump; the golden IR before and after; checks that must stay, stay; behaviour unchanged,
+// becomes a jump (repeated, implied by a shorter array's, a masked index, a loop index bounded by a
+// constant); the golden IR before and after; checks that must stay, stay; behaviour unchanged,
 // and an index out of bounds still traps after the pass.
 import test from 'ava';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -14,7 +15,7 @@ import * as ir from '../../compiler/ir.ts';
 import { ROOT } from '../../tools/build.ts';
 
 const source = join(ROOT, 'test', 'compiler', 'sources', 'checks.ts');
-const NAMES = ['twice', 'implied', 'notImplied', 'changed', 'onePath', 'bothPaths'];
+const NAMES = ['twice', 'implied', 'notImplied', 'changed', 'onePath', 'bothPaths', 'masked', 'loops'];
 
 function lowered(): ir.Module {
   const r = compile({ files: [source], optimize: 0 });
@@ -39,8 +40,8 @@ test('known checks become jumps; the others stay; golden IR before and after', t
   golden(t, 'redundant-checks.after.ir', user(after).map(printFunction).join('\n\n') + '\n');
   t.is(runModule(after).serial, expected);
   const count = (m: ir.Module) => Object.fromEntries(user(m).map(f => [f.name, boundsTraps(f)]));
-  t.deepEqual(count(before), { twice: 2, implied: 2, notImplied: 2, changed: 2, onePath: 2, bothPaths: 3 });
-  t.deepEqual(count(after), { twice: 1, implied: 1, notImplied: 2, changed: 2, onePath: 2, bothPaths: 2 });
+  t.deepEqual(count(before), { twice: 2, implied: 2, notImplied: 2, changed: 2, onePath: 2, bothPaths: 3, masked: 2, loops: 2 });
+  t.deepEqual(count(after), { twice: 1, implied: 1, notImplied: 2, changed: 2, onePath: 2, bothPaths: 2, masked: 1, loops: 1 });
 });
 
 test('the whole -O2 pipeline keeps an out-of-bounds index trapping', t => {

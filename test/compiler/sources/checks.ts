@@ -37,6 +37,17 @@ export function bothPaths(i: i32, c: i32): i32 {
   return (s + big[i]) | 0;
 }
 
+/** An index masked below the length needs no check; masked below 16, small (8) keeps its check. */
+export function masked(h: i32): i32 { return (big[h & 15] + small[h & 15]) | 0; }
+
+/** 0 <= i < 16 in the loop: big[i] needs no check; with a bound n from outside it keeps it. */
+export function loops(n: i32): i32 {
+  let s = 0;
+  for (let i = 0; i < 16; i++) s = (s + big[i]) | 0;
+  for (let i = 0; i < n; i++) s = (s + big[i]) | 0;
+  return s;
+}
+
 export function main(): i32 {
   for (let i = 0; i < 16; i++) { big[i] = i * 10; if (i < 8) small[i] = i; }
   print(twice(3));
@@ -47,5 +58,8 @@ export function main(): i32 {
   print(onePath(2, 0));
   print(bothPaths(4, 1));
   print(bothPaths(4, -1));
+  print(masked(0x7fffffff));
+  print(masked(-8));
+  print(loops(16));
   return 0;
 }
