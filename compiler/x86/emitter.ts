@@ -64,8 +64,6 @@ export class Emitter {
   /** Ends tracking; the rows of the function's instructions (one per change of state). */
   endFrame(): FrameRow[] { this.tracking = false; const rows = this.rows; this.rows = []; return rows; }
 
-  get tracksFrame(): boolean { return this.tracking; }
-
   private track(index: number, item: Item): void {
     const last = this.rows[this.rows.length - 1];
     if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved) {
