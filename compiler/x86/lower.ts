@@ -845,13 +845,9 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     else if (i.op === "trap" || (i.op === "binary" && DIVISIONS.has(i.kind))) outgoing = Math.max(outgoing, 4);
   }
   const frameless = omitsFramePointer(f, options);
-  // -O2: homes only for the vregs the allocator left in memory (-O0: every vreg)
-  const touched = new Uint8Array(f.vregCount);
-  for (const b of f.blocks) {
-    for (const i of b.instrs) { for (const v of usedRegisters(i)) touched[v] = 1; const d = definedRegister(i); if (d !== null) touched[d] = 1; }
-    for (const v of terminatorUses(b.term)) touched[v] = 1;
-  }
-  const homed = options.registerAllocation ? (v: VReg) => touched[v] === 1 && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
+  // -O2: homes only for the vregs with a lifetime that the allocator left in memory (-O0: every vreg)
+  const homed = options.registerAllocation
+    ? (v: VReg) => alloc.from[v] <= alloc.to[v] && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
   const frame = layoutFrame(f, alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, frameless);
   const blockLabels = f.blocks.map(() => e.fresh());
   const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, frameless);
@@ -860,7 +856,8 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   if (frameless) {
     // prologue: sub esp, B (B = 4 + N: the frame base's word, where ebp is saved when it holds a value,
     // and the frame below it; nothing at all for a leaf that keeps everything in registers)
-    const needsStack = outgoing > 0 || f.slots.length > 0 || alloc.used.length > 0 || touched.some((t, v) => t === 1 && v >= f.params && homed!(v));
+    let needsStack = outgoing > 0 || f.slots.length > 0 || alloc.used.length > 0;
+    for (let v = f.params; v < f.vregCount && !needsStack; v++) needsStack = homed!(v);
     cx.frameBytes = needsStack ? frame.size + 4 : 0;
     e.startFrame();
     if (cx.frameBytes > 0) cx.emit(Instruction.createRegI32(cx.frameBytes < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, cx.frameBytes));
@@ -968,8 +965,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
   // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
-    const clobbers = i.op === "call" || i.op === "callIndirect" || i.op === "trap" || i.op === "intrinsic" ||
-      (i.op === "binary" && (i.kind === "divs" || i.kind === "divu" || i.kind === "rems" || i.kind === "remu"));
+    const clobbers = i.op === "call" || i.op === "callIndirect" || i.op === "trap" || i.op === "intrinsic" || (i.op === "binary" && DIVISIONS.has(i.kind));
     if (clobbers) for (const v of intervals.liveAfter[b][k]) if (v !== definedRegister(i)) forbid(v, SCRATCH);
   }));
   for (let round = 0; ; round++) {

@@ -62,8 +62,6 @@ export type Forbidden = Map<VReg, Set<Register>>;
 
 export interface AddressConstant { symbol: string; offset: number }
 
-export function constantsOf(f: IrFunction): Map<VReg, number> { return singleDefinitions(f).constants; }
-
 /**
  * The vregs defined exactly once (never parameters): by `const` (constants), by `globalAddress`, or by
  * `add`/`sub` of an address and a constant (addresses: found to a fixpoint, chains are short).
