@@ -57,6 +57,12 @@ export const INTRINSICS = {
   // threads (docs/calling-convention.md "Contexts"): a context is a handle word, on x86 its saved esp
   contextSwitch: { args: 2, result: false },     // (saveAt, resume): store this context's handle at saveAt, resume `resume`
   contextCreate: { args: 4, result: true },      // (stackBase, stackSize, entry, arg) -> a handle that starts entry(arg)
+  // version 6: isolation (kernel-src/fpu.ts, gdt.ts)
+  lldt: { args: 1, result: false },              // (selector): load LDTR; 0 = no LDT
+  clts: { args: 0, result: false },              // clear CR0.TS (the FPU is usable again)
+  fnsave: { args: 1, result: false },            // (address): store the 108-byte x87 state, then reinitialize the FPU
+  frstor: { args: 1, result: false },            // (address): load the 108-byte x87 state
+  cpuid: { args: 3, result: false },             // (leaf, subleaf, out): eax ebx ecx edx -> the 16 bytes at out
 } as const;
 
 /** The vector of the hypercall trap (docs/virtual-architecture.md). */

@@ -109,6 +109,16 @@ export function readFlags(): u32 { return machineOnly("readFlags"); }
 export function invalidOpcode(): void { machineOnly("invalidOpcode"); }
 /** Loads ds, es, fs, gs, ss with `dataSelector` and cs with `codeSelector` (a far return). */
 export function loadSegments(_codeSelector: u16, _dataSelector: u16): void { machineOnly("loadSegments"); }
+/** Loads the LDT register with `selector` (0: no LDT; SDM Vol. 3A §3.5.1). */
+export function lldt(_selector: u16): void { machineOnly("lldt"); }
+/** Clears CR0.TS: x87 instructions stop raising #NM (SDM Vol. 3A §2.5). */
+export function clts(): void { machineOnly("clts"); }
+/** fnsave: stores the 108-byte x87 state at `address`, then reinitializes the FPU (SDM Vol. 1 §8.1.10). */
+export function fnsave(_address: u32): void { machineOnly("fnsave"); }
+/** frstor: loads the 108-byte x87 state at `address` (the layout fnsave writes). */
+export function frstor(_address: u32): void { machineOnly("frstor"); }
+/** cpuid with eax = leaf, ecx = subleaf: writes eax, ebx, ecx, edx to the 16 bytes at `out`. */
+export function cpuid(_leaf: u32, _subleaf: u32, _out: u32): void { machineOnly("cpuid"); }
 /** Unsigned division with no zero check: a zero divisor raises the divide-error exception (#DE). */
 export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return machineOnly("divideUnchecked"); }
 

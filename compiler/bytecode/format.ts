@@ -6,9 +6,9 @@ import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 5;
-/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 5 (docs/bytecode.md "History"). */
-export const READABLE_VERSIONS = [1, 2, 3, 4, 5] as const;
+export const FORMAT_VERSION = 6;
+/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 6 (docs/bytecode.md "History"). */
+export const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -71,6 +71,8 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
   "readFramePointer", "readFlags", "invalidOpcode", "loadSegments", "divideUnchecked", "hypercall",
   // version 3
   "contextSwitch", "contextCreate",
+  // version 6
+  "lldt", "clts", "fnsave", "frstor", "cpuid",
 ];
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");

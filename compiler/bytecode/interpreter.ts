@@ -135,6 +135,7 @@ const X_INVALID_OPCODE = intrinsicId("invalidOpcode"), X_DIVIDE_UNCHECKED = intr
 const X_HYPERCALL = intrinsicId("hypercall");
 const X_CONTEXT_SWITCH = intrinsicId("contextSwitch");
 const X_CONTEXT_CREATE = intrinsicId("contextCreate");
+const X_FNSAVE = intrinsicId("fnsave"), X_FRSTOR = intrinsicId("frstor"), X_CPUID = intrinsicId("cpuid");
 const THREAD_EXIT = -3;   // destination marker of a context's first frame: its entry must not return
 
 /** A suspended context (contextSwitch): the interpreter's own state of that thread, by handle. */
@@ -772,7 +773,9 @@ export class Machine {
       case X_DIVIDE_UNCHECKED:
         if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;
-      default: return 0; // cli, sti, pause, lgdt, lidt, ltr, invlpg, loadSegments: no effect here
+      case X_FNSAVE: case X_FRSTOR: case X_CPUID:
+        throw new InterpreterError(`${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);
+      default: return 0; // cli, sti, pause, lgdt, lidt, ltr, invlpg, loadSegments, lldt, clts: no effect here
     }
   }
 

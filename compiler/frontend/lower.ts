@@ -1638,7 +1638,7 @@ class Lowering {
       this.arity(call, intrinsic.args);
       const paramTypes: Record<string, IntType[]> = {
         outb: [INT_TYPES.u16, INT_TYPES.u8], outw: [INT_TYPES.u16, INT_TYPES.u16], outl: [INT_TYPES.u16, U32],
-        inb: [INT_TYPES.u16], inw: [INT_TYPES.u16], inl: [INT_TYPES.u16], ltr: [INT_TYPES.u16],
+        inb: [INT_TYPES.u16], inw: [INT_TYPES.u16], inl: [INT_TYPES.u16], ltr: [INT_TYPES.u16], lldt: [INT_TYPES.u16],
       };
       const args = call.arguments.map((_, i) => intArg(i, paramTypes[name]?.[i] ?? U32));
       const dst = intrinsic.result ? fb.newReg() : null;

@@ -646,6 +646,11 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")
   hypercall: lowerHypercall,
   contextSwitch, contextCreate,
+  lldt: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Lldt_r32m16, Register.EAX)); },
+  clts: bare(Code.Clts),
+  fnsave: memoryOperandOf(Code.Fnsave_m108byte),   // 32-bit protected-mode layout (SDM Vol. 1 §8.1.10, Figure 8-9)
+  frstor: memoryOperandOf(Code.Frstor_m108byte),
+  cpuid: lowerCpuid,
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
@@ -654,6 +659,23 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
     defIf(cx, dst, Register.EAX);
   },
 };
+
+/**
+ * cpuid(leaf, subleaf, out): eax <- leaf, ecx <- subleaf, cpuid, then eax ebx ecx edx -> [out ..
+ * out + 16). ebx and esi are callee-saved: saved first; the arguments go through the stack.
+ */
+function lowerCpuid(cx: FunctionContext, [leaf, subleaf, out]: VReg[]): void {
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EBX));
+  for (const v of [out, subleaf, leaf]) cx.push(v);
+  for (const r of [Register.EAX, Register.ECX, Register.ESI]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  cx.emit(Instruction.create(Code.Cpuid));
+  [Register.EAX, Register.EBX, Register.ECX, Register.EDX].forEach((r, i) => {
+    cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, mem(Register.ESI, 4 * i), r));
+  });
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EBX));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+}
 
 /**
  * hypercall(number, a, b, c, d): eax, ebx, ecx, edx, esi <- the arguments; int 0x80; result in eax.
@@ -940,7 +962,7 @@ export function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean
 const PRECISE_INTRINSICS = new Set<string>([
   "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
   "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
-  "loadSegments", "hypercall", "divideUnchecked",
+  "loadSegments", "hypercall", "divideUnchecked", "lldt", "clts", "fnsave", "frstor",
 ]);
 
 // ---- register allocation -------------------------------------------------------------------------

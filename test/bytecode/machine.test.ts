@@ -257,14 +257,14 @@ test("rdtsc counts IR instructions: deterministic, terminators included", (t) =>
   t.deepEqual(a, b);
 });
 
-test("control registers hold what was written; cli/sti/pause/lgdt/lidt/ltr/invlpg do nothing", (t) => {
+test("control registers hold what was written; cli/sti/pause/lgdt/lidt/ltr/invlpg/lldt/clts do nothing", (t) => {
   const result = run(mainModule((f) => {
     f.report(f.intrinsic("readCr0", []));
     f.intrinsicVoid("writeCr0", [f.const(0x80000011)]);
     f.intrinsicVoid("writeCr3", [f.const(0x00400000)]);
     f.intrinsicVoid("writeCr4", [f.const(0x10)]);
-    for (const name of ["cli", "sti", "pause"] as const) f.intrinsicVoid(name, []);
-    for (const name of ["lgdt", "lidt", "ltr", "invlpg"] as const) f.intrinsicVoid(name, [f.const(0x1000)]);
+    for (const name of ["cli", "sti", "pause", "clts"] as const) f.intrinsicVoid(name, []);
+    for (const name of ["lgdt", "lidt", "ltr", "invlpg", "lldt"] as const) f.intrinsicVoid(name, [f.const(0x1000)]);
     f.report(f.intrinsic("readCr0", []));
     f.report(f.intrinsic("readCr2", []));
     f.report(f.intrinsic("readCr3", []));
@@ -273,6 +273,14 @@ test("control registers hold what was written; cli/sti/pause/lgdt/lidt/ltr/invlp
   t.is(result.error, undefined);
   t.deepEqual(result.values, [0x11, 0x80000011 | 0, 0, 0x00400000, 0x10]);
 });
+
+for (const name of ["fnsave", "frstor", "cpuid"] as const) {
+  test(`${name} stops the interpreter with an error naming it (no x87 unit, no CPUID here)`, (t) => {
+    const args = name === "cpuid" ? [0, 0, 0x1000] : [0x1000];
+    const result = run(mainModule((f) => f.intrinsicVoid(name, args.map((x) => f.const(x)))));
+    t.is(result.error, `${name}: the interpreter has no x87 unit or CPUID, in function main`);
+  });
+}
 
 test("executing an unreachable terminator is an interpreter error", (t) => {
   const f = new FunctionBuilder("main", 2, false);

@@ -216,6 +216,36 @@ test("machine intrinsics: control registers, rdtsc, ports, lgdt/lidt/ltr/invlpg"
   t.is(r.exitCode, 0x33);
 });
 
+test("isolation intrinsics: cpuid, lldt 0, clts, fnsave/frstor round trip and reinitialization", async (t) => {
+  // x87 image (SDM Vol. 1 Figure 8-9, 32-bit protected mode): control word 0x027f (53-bit precision), tags empty
+  const image = new Uint8Array(108);
+  image.set([0x7f, 0x02], 0);
+  image.set([0xff, 0xff], 8);
+  const r = await compileAndBoot(programModule((main) => {
+    const out = main.globalAddress("out");
+    main.intrinsic("cpuid", [main.const(0), main.const(0), out]);
+    main.putHex(main.bin("geu", main.load(4, false, out, 0), main.const(1)));   // a basic leaf 1 exists
+    main.putHex(main.load(4, false, out, 4));                                      // the vendor's first 4 bytes
+    main.intrinsic("lldt", [main.const(0)]);                                       // a null LDT: no fault
+    main.intrinsic("writeCr0", [main.bin("or", main.intrinsic("readCr0", [], true)!, main.const(8))]);
+    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(8)));  // TS set
+    main.intrinsic("clts", []);
+    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(8)));  // TS clear
+    main.intrinsic("frstor", [main.globalAddress("image")]);
+    main.intrinsic("fnsave", [main.globalAddress("saved")]);
+    main.putHex(main.load(2, false, main.globalAddress("saved"), 0));             // the control word loaded
+    main.putHex(main.load(2, false, main.globalAddress("saved"), 8));             // the tags loaded
+    main.intrinsic("fnsave", [main.globalAddress("saved")]);
+    main.putHex(main.load(2, false, main.globalAddress("saved"), 0));             // fnsave reinitialized: 0x037f
+  }, [], [
+    bss("out", 16),
+    bss("saved", 108),
+    { name: "image", section: "data", align: 4, size: image.length, bytes: image, relocations: [] },
+  ]), "isolation-intrinsics");
+  t.is(r.serial, lines([1, 0x756e6547, 8, 0, 0x027f, 0xffff, 0x037f]));   // "Genu": QEMU's default CPU
+  t.is(r.exitCode, 0);
+});
+
 // ---- traps ---------------------------------------------------------------------------------------
 
 for (const op of ["divs", "divu", "rems", "remu"] as BinaryOp[]) {
