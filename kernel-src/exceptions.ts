@@ -9,14 +9,17 @@ import { u8, u32, readCr2, readCr3, readCr0 } from "dsl";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { exitMachine, EXIT_EXCEPTION_BASE } from "./machine.ts";
 import { writeBacktrace } from "./backtrace.ts";
-import { TrapFrame, interruptedStackPointer } from "./trapframe.ts";
+import { TrapFrame, interruptedStackPointer, frameFromUser } from "./trapframe.ts";
 import { kernelTss } from "./gdt.ts";
 
 export const VECTOR_DIVIDE_ERROR = 0;
+export const VECTOR_NMI = 2;
 export const VECTOR_INVALID_OPCODE = 6;
+export const VECTOR_DEVICE_NOT_AVAILABLE = 7;
 export const VECTOR_DOUBLE_FAULT = 8;
 export const VECTOR_GENERAL_PROTECTION = 13;
 export const VECTOR_PAGE_FAULT = 14;
+export const VECTOR_MACHINE_CHECK = 18;
 
 /** Mnemonic and name (SDM Table 6-1); 15, 22-27 and 31 are reserved. */
 export function exceptionName(vector: u32): string {
@@ -115,7 +118,7 @@ export function reportException(frame: TrapFrame, frameAddress: u32): void {
   writeHeader(frame.vector, frame.errorCode);
   writeRegisters(frame.eip, frame.cs, frame.eflags, frame.eax, frame.ebx, frame.ecx, frame.edx);
   writeMoreRegisters(frame.esi, frame.edi, frame.ebp, interruptedStackPointer(frame, frameAddress));
-  writeSegments(frame.ds, frame.es, frame.fs, frame.gs, (frame.cs & 3) !== 0 ? frame.userSs : frame.ds);
+  writeSegments(frame.ds, frame.es, frame.fs, frame.gs, frameFromUser(frame) ? frame.userSs : frame.ds);
   if (frame.vector === VECTOR_PAGE_FAULT) writePageFaultDetails(frame.errorCode);
   writeBacktrace(frame.eip, interruptedStackPointer(frame, frameAddress), frame.ebp);
   stop(frame.vector);

@@ -2,10 +2,16 @@
 // state segment (the ring-0 stack the CPU switches to on a trap from ring 3) and a second TSS that
 // is a task of its own, entered through the #DF task gate with its own stack: a double fault caused
 // by a kernel stack overflow still runs on good memory (the xv6 / Linux-on-i386 way).
+// Isolation: the LDT register is loaded with the null selector (the reset state, base 0 and limit 0xffff,
+// would let ring 3 load descriptors out of the kernel's low memory: lar/lsl/verr read kernel bytes, a
+// segment load sets an accessed bit there, a far call reaches whatever gates lie there); every
+// descriptor is created with its accessed bit set, so no segment load by a VM ever writes the GDT (no
+// bit another VM could read back with lar); and UMIP (CR4 bit 11, where CPUID.(7,0):ECX[2] reports it)
+// makes sgdt, sidt, sldt, smsw and str fault in ring 3 instead of telling where the kernel's tables lie.
 // Reference: Intel SDM Vol. 3A, §3.4.5 "Segment Descriptors" (Figure 3-8), §3.4.5.1 (Table 3-1, code-
 // and data-segment types), §3.5.1 "Segment Descriptor Tables", §7.2.1 "Task-State Segment" (Figure
 // 7-2), §7.2.2 "TSS Descriptor" (Figure 7-3), §7.3 "Task Switching".
-import { u16, u32, addressOf, lgdt, ltr, loadSegments, linkerAddress, readCr3 } from "dsl";
+import { bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid } from "dsl";
 
 // ---- selectors (index * 8 | table indicator 0 (GDT) | requested privilege level; SDM §3.4.2) -----------
 export const KERNEL_CODE_SELECTOR = 0x08;
@@ -24,6 +30,11 @@ const ACCESS_CODE_OR_DATA = 0x10;               // S = 1: code or data (0: syste
 const TYPE_CODE_EXECUTE_READ = 0x0a;            // Table 3-1: execute/read
 const TYPE_DATA_READ_WRITE = 0x02;              // Table 3-1: read/write, expand-up
 const TYPE_TSS_AVAILABLE_32 = 0x09;             // Table 3-2: 32-bit TSS (available)
+const TYPE_ACCESSED = 0x01;                     // Table 3-1: A, set by the CPU on a segment load if clear
+const NULL_SELECTOR = 0;                        // lldt 0: no LDT (SDM §3.5.1)
+const CR4_UMIP: u32 = 1 << 11;                  // SDM Vol. 3A §2.5: user-mode instruction prevention
+const CPUID_LEAF_FEATURES_EXTENDED = 7;
+const CPUID_7_ECX_UMIP: u32 = 1 << 2;
 // Flags nibble (bits 52-55): G (limit in 4 KiB units) and D/B (32-bit segment).
 const FLAGS_4K_32BIT = 0x0c;
 const FLAGS_BYTE_GRANULAR = 0x00;
@@ -63,6 +74,8 @@ const TSS_LIMIT = 103;                          // sizeOf(TaskStateSegment) - 1:
 const EFLAGS_RESERVED_ONE = 0x2;                // bit 1 is always 1 (SDM §2.3); IF = 0 in the #DF task
 
 const gdt = new Uint32Array(DESCRIPTOR_COUNT * 2);
+const cpuidOut = new Uint32Array(4);            // eax, ebx, ecx, edx of the last cpuid
+let umipEnabled = false;
 const gdtPseudoDescriptor = new Uint16Array(3);  // limit, base 15..0, base 31..16 (SDM §3.5.1)
 
 /** Invariant after gdtInit: TR holds KERNEL_TSS_SELECTOR; the previous task state lands here on #DF. */
@@ -109,10 +122,10 @@ export function setDoubleFaultPageDirectory(cr3: u32): void { doubleFaultTss.cr3
  */
 export function gdtInit(doubleFaultEntry: u32): void {
   setDescriptor(0, 0, 0, 0, 0);                 // the null descriptor (SDM §3.4.2)
-  setDescriptor(KERNEL_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ, FLAGS_4K_32BIT);
-  setDescriptor(KERNEL_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE, FLAGS_4K_32BIT);
-  setDescriptor(USER_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ, FLAGS_4K_32BIT);
-  setDescriptor(USER_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE, FLAGS_4K_32BIT);
+  setDescriptor(KERNEL_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(KERNEL_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(USER_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(USER_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
 
   kernelTss.ss0 = KERNEL_DATA_SELECTOR;
   kernelTss.esp0 = linkerAddress("stackTop");   // the scheduler sets each VM's kernel stack here
@@ -127,7 +140,22 @@ export function gdtInit(doubleFaultEntry: u32): void {
   lgdt(addressOf(gdtPseudoDescriptor));
   loadSegments(KERNEL_CODE_SELECTOR, KERNEL_DATA_SELECTOR);
   ltr(KERNEL_TSS_SELECTOR);
+  lldt(NULL_SELECTOR);
+  enableUmip();
 }
+
+/** Sets CR4.UMIP when CPUID says the CPU has it (QEMU's default CPU does not; `-cpu ...,+umip` does). */
+function enableUmip(): void {
+  cpuid(0, 0, addressOf(cpuidOut));
+  if (cpuidOut[0] < CPUID_LEAF_FEATURES_EXTENDED) return;
+  cpuid(CPUID_LEAF_FEATURES_EXTENDED, 0, addressOf(cpuidOut));
+  if ((cpuidOut[2] & CPUID_7_ECX_UMIP) === 0) return;
+  writeCr4(readCr4() | CR4_UMIP);
+  umipEnabled = true;
+}
+
+/** True when sgdt, sidt, sldt, smsw and str fault in ring 3 (UMIP on). */
+export function gdtUmipEnabled(): bool { return umipEnabled; }
 
 /** The ring-0 stack the CPU loads on a trap from ring 3 (SDM §6.12.1). */
 export function setKernelStack(top: u32): void { kernelTss.esp0 = top; }

@@ -10,6 +10,7 @@ import {
   MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
 } from "./multiboot.ts";
 import { interruptsInit, interruptsEnable } from "./trap.ts";
+import { gdtUmipEnabled } from "./gdt.ts";
 import { clockInit } from "./clock.ts";
 import { timerInit } from "./timer.ts";
 import { runRequestedFault } from "./faults.ts";
@@ -51,6 +52,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportMemory(info);
   reportCommandLine(info);
   interruptsInit();          // GDT and TSSs, IDT, 8259 PICs; exceptions are reported from here on
+  reportIsolation();
   memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)
   reportModules();
   clockInit();               // TSC calibration, PIT ticks at 1000 Hz, the monotonic clock
@@ -74,6 +76,14 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   // test=halt: behave as on a machine without isa-debug-exit, where the port write below does nothing.
   if (commandLineHasWord(info, "test=halt")) haltForever();
   exitMachine(EXIT_SUCCESS);
+}
+
+/** The CPU state the isolation relies on (gdt.ts, fpu.ts; docs/virtual-architecture.md "Isolation"). */
+function reportIsolation(): void {
+  consoleWriteString("cpu: ldt null, umip ");
+  consoleWriteString(gdtUmipEnabled() ? "on" : "not supported");
+  consoleWriteString(", x87 per VM (lazy), sse off");
+  consoleNewLine();
 }
 
 function reportBootLoader(info: MultibootInfo): void {

@@ -13,16 +13,17 @@
 // comparing the tick count at the start of the slice, not by a per-tick walk.
 // Invariants: `current` is VM_NONE exactly when the kernel idles; the current VM is in VM_RUNNING and
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
-import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2 } from "dsl";
+import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY } from "./vm.ts";
-import { TrapFrame } from "./trapframe.ts";
+  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086 } from "./vm.ts";
+import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
+import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
 import { clockTicks, divideWide } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
-import { exceptionName, VECTOR_PAGE_FAULT } from "./exceptions.ts";
+import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
@@ -35,6 +36,11 @@ const trapStack = new Uint32Array(8192);   // 32 KiB
 /** #PF error code bit 0: set for a protection violation, clear for a not-present page (SDM Figure 6-11). */
 const PAGE_FAULT_PRESENT: u32 = 1;
 const STACK_ALIGN_MASK: u32 = 0xfffffff0;
+// EFLAGS a VM resumes with (SDM Vol. 3A §2.3): never virtual-8086 mode, never I/O privilege, always
+// interrupts on. Ring 3 cannot change IOPL or IF itself; the mask is the last word at every switch-in.
+const EFLAGS_IO_PRIVILEGE_MASK: u32 = 3 << 12;
+const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
+const EFLAGS_FORBIDDEN: u32 = EFLAGS_VIRTUAL_8086 | EFLAGS_IO_PRIVILEGE_MASK;
 
 let active = false;
 let current: i32 = VM_NONE;
@@ -105,7 +111,7 @@ export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, add
   vm.state = VM_ENDED;
   liveCount--;
   if (reason !== END_EXIT) { faultedCount++; writeEndLine(index, vm); }
-  if (i32(index) !== current) release(vm);
+  if (i32(index) !== current) release(index, vm);
 }
 
 /** Only for VMs ended while not current (rare: O(queue length)). */
@@ -119,8 +125,10 @@ function unlinkRunnable(index: i32): void {
   }
 }
 
-function release(vm: Vm): void {
+function release(index: u32, vm: Vm): void {
   if (vm.space !== 0 && currentAddressSpace() === vm.space) switchAddressSpace(kernelAddressSpace());
+  fpuRelease(i32(index), vm.fpuArea);
+  vm.fpuArea = 0;
   vmRelease(vm);
 }
 
@@ -143,6 +151,8 @@ export function schedulerResume(frameAddress: u32): u32 {
     return switchIn();
   }
   const vm = vmAt(u32(current));
+  // Any trap out of virtual-8086 mode (a fault, an IRQ) ends the VM: its frame is not ours to resume.
+  if (frameInVirtual8086(overlay(TrapFrame, frameAddress))) schedulerEnd(u32(current), END_VIRTUAL_8086, 0, 0, 0);
   if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
   // Switch out.
   switchRequested = false;
@@ -153,7 +163,7 @@ export function schedulerResume(frameAddress: u32): u32 {
   } else if (vm.state === VM_IDLE) {
     memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
   } else {
-    release(vm);
+    release(u32(current), vm);
   }
   lastRan = current;
   current = VM_NONE;
@@ -179,6 +189,8 @@ function switchIn(): u32 {
     vm.save.eax = vm.pending;           // idle returns the whole batch
   }
   if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
+  vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
+  fpuSwitchTo(index);
   vm.switchIns++;
   switchCount++;
   vm.sliceTick = clockTicks();
@@ -195,6 +207,12 @@ function switchIn(): u32 {
 function userException(frame: TrapFrame): void {
   if (current === VM_NONE) return;
   const vm = vmAt(u32(current));
+  if (frameInVirtual8086(frame)) { schedulerEnd(u32(current), END_VIRTUAL_8086, 0, frame.eip, 0); return; }
+  if (frame.vector === VECTOR_DEVICE_NOT_AVAILABLE) {
+    vm.fpuArea = fpuClaim(current, vm.fpuArea);
+    if (vm.fpuArea === 0) schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, 0);
+    return;
+  }
   const cr2 = frame.vector === VECTOR_PAGE_FAULT ? readCr2() : 0;
   if (frame.vector === VECTOR_PAGE_FAULT && (frame.errorCode & PAGE_FAULT_PRESENT) === 0 && vmRangeValid(vm, cr2, 1)) {
     if (vmDemandPage(vm, cr2)) return;
@@ -208,6 +226,7 @@ function writeReason(vm: Vm): void {
   if (vm.endReason === END_EXIT) { consoleWriteString("exit status "); consoleWriteDecimal(vm.exitStatus); return; }
   if (vm.endReason === END_BAD_HYPERCALLS) consoleWriteString("too many bad hypercalls");
   else if (vm.endReason === END_OUT_OF_MEMORY) consoleWriteString("out of memory");
+  else if (vm.endReason === END_VIRTUAL_8086) consoleWriteString("entered virtual-8086 mode");
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
   consoleWriteString(" at eip 0x");
@@ -229,6 +248,7 @@ function writeEndLine(index: u32, vm: Vm): void {
 export function schedulerInit(): void {
   trapSetResumeHook(schedulerResume);
   trapSetUserExceptionHandler(userException);
+  fpuInit();
   setKernelStack((addressOf(trapStack) + trapStack.length * 4) & STACK_ALIGN_MASK);
 }
 
@@ -290,6 +310,10 @@ export function schedulerReport(): void {
   consoleWriteDecimal(switchCount);
   consoleWriteString("; private frames peak ");
   consoleWriteDecimal(vmPrivateFramePeak());
+  consoleWriteString("; fpu claims ");
+  consoleWriteDecimal(fpuClaimCount());
+  consoleWriteString(", saves ");
+  consoleWriteDecimal(fpuSaveCount());
   consoleNewLine();
   switchReport();
   virtioNetReport();

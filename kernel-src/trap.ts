@@ -4,8 +4,9 @@
 // spurious interrupts filtered out; any other vector is counted and ignored.
 import { bool, i32, u32, overlay, cli, sti, readFlags, readCr3, functionAddress, interruptEntryTable } from "dsl";
 import { IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt, picEndOfSpuriousInterrupt, picUnmask } from "./pic.ts";
-import { TrapFrame } from "./trapframe.ts";
-import { reportException, doubleFaultTask } from "./exceptions.ts";
+import { TrapFrame, frameFromUser } from "./trapframe.ts";
+import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } from "./exceptions.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit, idtAllowUser } from "./idt.ts";
 
@@ -23,15 +24,16 @@ function ignoreIrq(line: u32): void {}
 function noExceptionHook(frame: TrapFrame): bool { return false; }
 
 /**
- * Ring 3 (the VMs, scheduler.ts and hypercall.ts): exceptions whose frame has CPL 3 go to the user
- * exception handler instead of the kernel's report; the hypercall vector (an interrupt gate with
+ * Ring 3 (the VMs, scheduler.ts and hypercall.ts): exceptions from a VM (CPL 3 by cs, or virtual-8086
+ * mode by EFLAGS.VM: trapframe.ts frameFromUser) go to the user exception handler instead of the
+ * kernel's report, except the two that are no VM's doing: an NMI is counted and the interrupted code
+ * (VM or kernel) goes on; a machine check is a hardware error and stops the machine wherever it lands; the hypercall vector (an interrupt gate with
  * DPL 3, idt.ts) goes to its handler; every trap ends with the resume hook, which returns the frame
  * to resume (another VM's, for a switch).
  */
 export type FrameHandler = (frame: TrapFrame) => void;
 export type ResumeHook = (frameAddress: u32) => u32;
 export const HYPERCALL_VECTOR = 0x80;
-const PRIVILEGE_USER = 3;
 function noFrameHandler(frame: TrapFrame): void {}
 function sameFrame(frameAddress: u32): u32 { return frameAddress; }
 let userExceptionHandler: FrameHandler = noFrameHandler;
@@ -55,8 +57,21 @@ const exceptionHooks: ExceptionHook[] = [noExceptionHook, noExceptionHook, noExc
 export const irqCounts = new Uint32Array(IRQ_LINES);
 export const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
 let unexpectedInterrupts: u32 = 0;
+let nmiCount: u32 = 0;
 
 export function unexpectedInterruptCount(): u32 { return unexpectedInterrupts; }
+
+/** An NMI (a watchdog, a parity or channel error, QEMU's `nmi`): logged and counted, never fatal to a VM. */
+function nonMaskableInterrupt(frame: TrapFrame): void {
+  nmiCount++;
+  consoleWriteString("nmi: non-maskable interrupt ");
+  consoleWriteDecimal(nmiCount);
+  consoleWriteString(frameFromUser(frame) ? " during a VM" : " in the kernel");
+  consoleWriteString(" at eip 0x");
+  consoleWriteHex(frame.eip);
+  consoleWriteString(": resumed");
+  consoleNewLine();
+}
 
 /** Installs `handler` for IRQ `line` and unmasks the line. */
 export function irqRegister(line: u32, handler: IrqHandler): void {
@@ -71,9 +86,11 @@ export function exceptionHookClear(vector: u32): void { exceptionHooks[vector] =
 export function trapHandler(frameAddress: u32): u32 {
   const frame = overlay(TrapFrame, frameAddress);
   const vector = frame.vector;
-  const fromUser = (frame.cs & 3) === PRIVILEGE_USER;
-  if (vector < EXCEPTION_VECTORS) {
-    if (fromUser && userExceptionHandlerSet) userExceptionHandler(frame);
+  const fromUser = frameFromUser(frame);
+  if (vector === VECTOR_NMI) {
+    nonMaskableInterrupt(frame);
+  } else if (vector < EXCEPTION_VECTORS) {
+    if (fromUser && userExceptionHandlerSet && vector !== VECTOR_MACHINE_CHECK) userExceptionHandler(frame);
     else if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
   } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
     dispatchIrq(vector - IRQ_BASE_VECTOR);

@@ -44,6 +44,7 @@ export const VM_ENDED = 4;      // exited or killed; its memory is released when
 export const END_EXIT: u32 = 0x100;
 export const END_BAD_HYPERCALLS: u32 = 0x101;
 export const END_OUT_OF_MEMORY: u32 = 0x102;
+export const END_VIRTUAL_8086: u32 = 0x103;     // it entered virtual-8086 mode (trapframe.ts EFLAGS_VIRTUAL_8086)
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
@@ -96,6 +97,7 @@ export class Vm {
   txBytes: u32 = 0;
   rxDropped: u32 = 0;        // frames for the VM dropped: its queue was full, or no buffer
   txSpoofed: u32 = 0;        // frames the VM sent with another source MAC or IP (or a type it may not send): dropped
+  fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -264,6 +266,7 @@ export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, ar
   vm.txBytes = 0;
   vm.rxDropped = 0;
   vm.txSpoofed = 0;
+  vm.fpuArea = 0;
   vm.state = VM_RUNNABLE;
   vmTotal++;
   return VM_CREATE_OK;

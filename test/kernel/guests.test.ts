@@ -23,9 +23,10 @@ const HEALTHY_ROUNDS = 30;
 const HEALTHY_DONE = `vm 0 done ${HEALTHY_ROUNDS}`;
 
 /** Builds manifests/NAME.json into the kernel's temporary directory and boots it with its modules. */
-async function boot(name: string, options: { until?: string; timeoutMs?: number } = {}): Promise<{ out: string; run: MachineRun }> {
+async function boot(name: string, options: { until?: string; timeoutMs?: number; cpu?: string } = {}): Promise<{ out: string; run: MachineRun }> {
   const built = buildManifest(join(ROOT, 'manifests', `${name}.json`), { imagesDir: kernel.dir, outDir: kernel.dir });
-  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, { timeoutMs: options.timeoutMs ?? 120_000, memoryMiB: 128, icount: true, until: options.until });
+  const extraArgs = options.cpu ? ['-cpu', options.cpu] : [];
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, { timeoutMs: options.timeoutMs ?? 120_000, memoryMiB: 128, icount: true, until: options.until, extraArgs });
   return { out: serialLines(run.serial), run };
 }
 
@@ -139,6 +140,56 @@ test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad 
   // vm 14: the endless loop is still running (never ended), and vm 0 finished beside it.
   t.regex(out, /^attack endless: looping forever without a hypercall$/m);
   t.is(ended(out, 14), null);
+});
+
+// attacks-cpu: vm 1-5 guest-src/attacks/fpu.ts roles 0-4, vm 6-14 guest-src/attacks/cpumode.ts variants 0-8.
+// `v86` is the reason of a VM that entered virtual-8086 mode (QEMU's TCG lets ring 3 in), or the #GP of
+// a CPU that follows the SDM and refuses (Bochs: cs 0x1000 is then a GDT selector past the limit).
+const EIP = 'at eip 0x[0-9a-f]{8}';
+function cpuAttackReasons(v86: string, sysenter: string, tables: string | null): [number, RegExp | null][] {
+  return [[4, /^#MF x87 floating-point error at eip 0x4/], [5, /^#UD invalid opcode at eip 0x4/],
+    [6, new RegExp(`^(${v86}) ${EIP}$`)], [7, new RegExp(`^(${v86}) ${EIP}$`)], [8, new RegExp(`^(#TS invalid TSS|#GP general protection) ${EIP}$`)],
+    [9, /^#GP general protection at eip 0x4/], [10, /^#GP general protection at eip 0x4/],
+    [11, tables === null ? null : new RegExp(`^${tables} ${EIP}$`)], [12, new RegExp(`^(${sysenter}) ${EIP}$`)],
+    [13, /^#GP general protection at eip 0x4/], [14, /^#DB debug at eip 0x4/]];
+}
+
+/** The CPU-level classes: each attacker ended alone with its reason, the FPU values of each VM its own. */
+function checkCpuAttacks(t: import('ava').ExecutionContext, out: string, reasons: [number, RegExp | null][]): void {
+  noKernelFault(t, out);
+  healthyIntact(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  t.false(out.includes('LEAK'), out);
+  t.regex(out, /^fpu keeper: 50 rounds intact$/m);
+  t.regex(out, /^fpu spy: clean start$/m);
+  t.regex(out, /^fpu spy: 50 rounds intact$/m);
+  t.regex(out, /^fpu late spy: clean start$/m);
+  for (const vm of [1, 2, 3]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'), `fpu vm ${vm}`);
+  t.regex(out, /^attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
+  t.false(/^nmi: /m.test(out), 'int 2 from ring 3 is no NMI');
+  for (const [vm, reason] of reasons) {
+    if (reason) t.regex(ended(out, vm) ?? '', reason, `vm ${vm}: ${ended(out, vm)}`);
+  }
+  t.regex(out, /^vms done: every VM has ended$/m);
+}
+
+test('attacks: virtual-8086 entry, NT, the LDT, sysenter, TF, x87 state shared or left pending, SSE', async t => {
+  const { out } = await boot('attacks-cpu');
+  t.regex(out, /^cpu: ldt null, umip not supported, x87 per VM \(lazy\), sse off$/m);
+  checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', null));
+  // Without UMIP the descriptor-table registers are readable (docs/virtual-architecture.md "Side channels").
+  t.regex(out, /^attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
+  t.regex(out, /^vm 11: cpu \d+ kcycles, switches \d+, exit status 0$/m);
+  // Lazy switching: the two FPU users alternated, so the registers moved between them at every switch.
+  const fpu = /fpu claims (\d+), saves (\d+)$/m.exec(out);
+  t.true(Number(fpu?.[2]) >= 100, fpu?.[0]);
+});
+
+test('attacks: with UMIP (-cpu qemu32,+umip) sgdt, sidt, str, smsw and sldt fault in ring 3', async t => {
+  const { out } = await boot('attacks-cpu', { cpu: 'qemu32,+umip' });
+  t.regex(out, /^cpu: ldt null, umip on, x87 per VM \(lazy\), sse off$/m);
+  t.false(out.includes('tables readable'), 'UMIP hides the tables');
+  checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', '#GP general protection'));
 });
 
 test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the seed and count printed, reproducibly', async t => {
