@@ -11,6 +11,7 @@ import { exitMachine, EXIT_EXCEPTION_BASE } from "./machine.ts";
 import { writeBacktrace } from "./backtrace.ts";
 import { TrapFrame, interruptedStackPointer, frameFromUser } from "./trapframe.ts";
 import { kernelTss } from "./gdt.ts";
+import { stackOfGuard, stackName } from "./stacks.ts";
 
 export const VECTOR_DIVIDE_ERROR = 0;
 export const VECTOR_NMI = 2;
@@ -104,6 +105,18 @@ function writePageFaultDetails(errorCode: u32): void {
   consoleNewLine();
 }
 
+/** `kernel stack overflow: the NAME (guard page hit at 0x...)` when `address` lies in a stack's guard page. */
+function writeStackOverflow(address: u32): void {
+  const stack = stackOfGuard(address);
+  if (stack < 0) return;
+  consoleWriteString("kernel stack overflow: the ");
+  consoleWriteString(stackName(stack));
+  consoleWriteString(" (guard page hit at 0x");
+  consoleWriteHex(address);
+  consoleWriteString(")");
+  consoleNewLine();
+}
+
 function stop(vector: u32): void {
   consoleWriteString("exception: machine stopped");
   consoleNewLine();
@@ -119,7 +132,7 @@ export function reportException(frame: TrapFrame, frameAddress: u32): void {
   writeRegisters(frame.eip, frame.cs, frame.eflags, frame.eax, frame.ebx, frame.ecx, frame.edx);
   writeMoreRegisters(frame.esi, frame.edi, frame.ebp, interruptedStackPointer(frame, frameAddress));
   writeSegments(frame.ds, frame.es, frame.fs, frame.gs, frameFromUser(frame) ? frame.userSs : frame.ds);
-  if (frame.vector === VECTOR_PAGE_FAULT) writePageFaultDetails(frame.errorCode);
+  if (frame.vector === VECTOR_PAGE_FAULT) { writePageFaultDetails(frame.errorCode); writeStackOverflow(readCr2()); }
   writeBacktrace(frame.eip, interruptedStackPointer(frame, frameAddress), frame.ebp);
   stop(frame.vector);
 }
@@ -140,6 +153,7 @@ export function doubleFaultTask(): void {
   writeRegister("cr2", readCr2());
   consoleWriteString(" (the last page fault address)");
   consoleNewLine();
+  writeStackOverflow(readCr2());
   writeBacktrace(kernelTss.eip, kernelTss.esp, kernelTss.ebp);
   stop(VECTOR_DOUBLE_FAULT);
 }

@@ -7,6 +7,8 @@
 //   test=double-fault          #DF: a runaway recursion on a stack with an unmapped guard page below
 //                              it; the #PF cannot push its frame, which makes a double fault
 //                              (SDM Vol. 3A Table 6-5), delivered through the #DF task gate
+//   test=boot-stack-overflow   #DF: the same recursion on the kernel's own boot stack, which runs into
+//                              its guard page (stacks.ts): the report names the boot stack
 import { u32, divideUnchecked, invalidOpcode, ltr, store32, interruptEntry, functionAddress, overlay, memoryCopy } from "dsl";
 import { MultibootInfo, commandLineHasWord } from "./multiboot.ts";
 import { consoleWriteString, consoleWriteHex, consoleNewLine } from "./console.ts";
@@ -35,6 +37,7 @@ export function runRequestedFault(info: MultibootInfo): void {
   if (commandLineHasWord(info, "test=general-protection")) deliberateGeneralProtection();
   if (commandLineHasWord(info, "test=page-fault")) deliberatePageFault();
   if (commandLineHasWord(info, "test=double-fault")) deliberateDoubleFault();
+  if (commandLineHasWord(info, "test=boot-stack-overflow")) { announce("boot-stack-overflow"); overflowStack(0); }
 }
 
 function announce(name: string): void {

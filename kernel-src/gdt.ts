@@ -12,6 +12,7 @@
 // and data-segment types), §3.5.1 "Segment Descriptor Tables", §7.2.1 "Task-State Segment" (Figure
 // 7-2), §7.2.2 "TSS Descriptor" (Figure 7-3), §7.3 "Task Switching".
 import { bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid } from "dsl";
+import { doubleFaultStackTop } from "./stacks.ts";
 
 // ---- selectors (index * 8 | table indicator 0 (GDT) | requested privilege level; SDM §3.4.2) -----------
 export const KERNEL_CODE_SELECTOR = 0x08;
@@ -81,8 +82,6 @@ const gdtPseudoDescriptor = new Uint16Array(3);  // limit, base 15..0, base 31..
 /** Invariant after gdtInit: TR holds KERNEL_TSS_SELECTOR; the previous task state lands here on #DF. */
 export const kernelTss = new TaskStateSegment();
 const doubleFaultTss = new TaskStateSegment();
-/** The double-fault task's stack: small, used once, never by anything else. */
-const doubleFaultStack = new Uint32Array(2048);  // 8 KiB
 
 /** Writes descriptor `index`: base, 20-bit limit, access byte, flags nibble (SDM Figure 3-8). */
 function setDescriptor(index: u32, base: u32, limit: u32, access: u32, flags: u32): void {
@@ -100,7 +99,7 @@ function setTssDescriptor(selector: u32, tss: TaskStateSegment): void {
  */
 function prepareDoubleFaultTask(entry: u32): void {
   doubleFaultTss.eip = entry;
-  doubleFaultTss.esp = (addressOf(doubleFaultStack) + doubleFaultStack.length * 4) & 0xfffffff0;
+  doubleFaultTss.esp = doubleFaultStackTop();    // stacks.ts: its own stack, with a guard page
   doubleFaultTss.ebp = 0;                       // ends backtraces of this task
   doubleFaultTss.eflags = EFLAGS_RESERVED_ONE;
   doubleFaultTss.cs = KERNEL_CODE_SELECTOR;

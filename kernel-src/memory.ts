@@ -5,6 +5,7 @@ import { u32, linkerAddress, panic, load8, addressOf } from "dsl";
 import { MultibootInfo, hasFlag, commandLineLength, memoryMapEnd, MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT } from "./multiboot.ts";
 import { framesInit, reserveRange, framesFree, framesAvailable, framesUsed, frameAllocationCount, frameFreeCount, frameDoubleFreeCount, PAGE_SHIFT } from "./frames.ts";
 import { pagingInit, kernelSpaceTop, pagingTableFrames } from "./paging.ts";
+import { stacksGuard } from "./stacks.ts";
 import { modulesInit, moduleCount, moduleAt, moduleTableStart, moduleTableEnd, moduleNameLength } from "./modules.ts";
 import { printKallocStatistics } from "./kalloc.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
@@ -35,6 +36,9 @@ export function memoryInit(info: MultibootInfo): void {
   consoleWriteString(", ");
   consoleWriteDecimal(pagingTableFrames());
   consoleWriteString(" table frames");
+  consoleNewLine();
+  stacksGuard();
+  consoleWriteString("stacks: guard pages under the boot, trap and double-fault stacks");
   consoleNewLine();
   writeFreeMemory();
 }

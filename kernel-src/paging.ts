@@ -9,7 +9,8 @@
 //
 // Invariants: the kernel space's page tables are built once by pagingInit and shared by every address
 // space (createAddressSpace copies the kernel's page-directory entries); its entries never change
-// afterwards, so no space needs updating later. mapRange/unmapRange only touch the user part.
+// afterwards but for the stack guard pages unmapped at boot (stacks.ts), and a change to a shared
+// table is seen by every space anyway. mapRange/unmapRange only touch the user part.
 // An address space is named by the physical address of its page directory (what CR3 holds).
 // Page tables are reached through the identity map: physical = virtual below the kernel top.
 // Frames mapped by mapRange belong to the caller: unmapRange and destroyAddressSpace free page
@@ -166,6 +167,13 @@ export function unmapRange(space: u32, virtualAddress: u32, length: u32): i32 {
   }
   invalidateRange(space, virtualAddress, pages);
   return PAGING_OK;
+}
+
+/** Unmaps one page of the kernel space (a stack's guard page, stacks.ts): an access then faults. */
+export function pagingUnmapKernelPage(address: u32): void {
+  if (address === 0 || address >= kernelTop || (address & PAGE_OFFSET_MASK) !== 0) return;
+  store32(tableEntryAddress(kernelDirectory, address), 0);
+  invlpg(address);
 }
 
 /** The page-table entry for `virtualAddress` in `space` (0 when not mapped): frame | flags. */

@@ -19,6 +19,7 @@ import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRange
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
+import { trapStackTop } from "./stacks.ts";
 import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
 import { clockTicks, divideWide } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
@@ -31,11 +32,8 @@ import { virtioNetReport, nicPresent } from "./virtio-net.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 export const QUANTUM_TICKS: u32 = 10;
-/** The stack every trap from ring 3 uses (TSS.esp0); handlers run to completion with IF = 0. */
-const trapStack = new Uint32Array(8192);   // 32 KiB
 /** #PF error code bit 0: set for a protection violation, clear for a not-present page (SDM Figure 6-11). */
 const PAGE_FAULT_PRESENT: u32 = 1;
-const STACK_ALIGN_MASK: u32 = 0xfffffff0;
 // EFLAGS a VM resumes with (SDM Vol. 3A §2.3): never virtual-8086 mode, never I/O privilege, always
 // interrupts on. Ring 3 cannot change IOPL or IF itself; the mask is the last word at every switch-in.
 const EFLAGS_IO_PRIVILEGE_MASK: u32 = 3 << 12;
@@ -249,7 +247,7 @@ export function schedulerInit(): void {
   trapSetResumeHook(schedulerResume);
   trapSetUserExceptionHandler(userException);
   fpuInit();
-  setKernelStack((addressOf(trapStack) + trapStack.length * 4) & STACK_ALIGN_MASK);
+  setKernelStack(trapStackTop());     // every trap from ring 3 lands there; handlers run to completion, IF = 0
 }
 
 /** Runs the VMs: the kernel's idle loop; the next interrupt switches to the first VM. Never returns. */

@@ -81,3 +81,19 @@ test("test=double-fault: a kernel stack overflow is reported by the #DF task", a
   t.true(r.backtrace.length >= 10 && r.backtrace.every((f) => f.name === "overflowStack"), callers(r).join(" "));
   t.regex(r.out, /^ {2}\.\.\.$/m, "the runaway chain is cut short");
 });
+
+test("test=boot-stack-overflow: the boot stack runs into its guard page; the #DF report names the stack", async (t) => {
+  const r = await fault(t, "boot-stack-overflow", "#DF double fault", 8, 0);
+  const guard = /^kernel stack overflow: the boot stack \(guard page hit at 0x([0-9a-f]{8})\)$/m.exec(r.out);
+  t.truthy(guard, r.out.slice(-1500));
+  // The guard is the lowest whole page of the linker's boot stack, just below the stack's last page.
+  const cr2 = parseInt(/^cr2 0x([0-9a-f]{8}) \(the last page fault address\)$/m.exec(r.out)![1], 16);
+  t.is(cr2 >>> 12, parseInt(guard![1], 16) >>> 12);
+  t.true(r.backtrace.length >= 10 && r.backtrace.every((f) => f.name === "overflowStack"), callers(r).join(" "));
+});
+
+test("every boot reports the stack guard pages", async (t) => {
+  const r = await fault(t, "page-fault", "#PF page fault", 14, 0x2);
+  t.regex(r.out, /^stacks: guard pages under the boot, trap and double-fault stacks$/m);
+  t.notRegex(r.out, /^kernel stack overflow/m, "a null write is no stack overflow");
+});
