@@ -16,6 +16,7 @@
 // Memory: a VM that uses the FPU holds one 108-byte area from kalloc (the 128-byte class), freed when
 // it ends. Costs: nothing per switch for a VM that never touches the FPU but one CR0 write when TS
 // changes; one #NM, fnsave and frstor when FPU users alternate.
+// Bochs (like real CPUs, unlike QEMU's TCG) raises a pending x87 exception at frstor: see fpuClaim.
 // Invariants: owner is FPU_NONE or a VM not ended; TS is clear exactly when the running VM is the owner
 // (or no VM runs and TS was left as the last VM had it); interrupts are off in all of this.
 import { i32, u32, readCr0, writeCr0, clts, fnsave, frstor, addressOf, memoryFill, store16 } from "dsl";
@@ -38,6 +39,8 @@ const FPU_NONE = -1;
 
 /** The registers every VM starts with: FCW 0x037f, FSW 0, FTW all empty, pointers and data 0. */
 const cleanState = new Uint8Array(108);
+/** Where the registers of an owner that ended are stored before they are overwritten (never read). */
+const discardedState = new Uint8Array(108);
 let owner: i32 = FPU_NONE;
 let ownerArea: u32 = 0;
 let taskSwitchedSet = false;
@@ -75,7 +78,10 @@ export function fpuClaim(index: i32, area: u32): u32 {
   clts();
   taskSwitchedSet = false;
   if (owner === index) return own;            // its registers are still loaded: nothing to move
-  if (owner !== FPU_NONE) { fnsave(ownerArea); saves++; }
+  // frstor is a waiting instruction: an unmasked exception still pending in the registers (left by a
+  // VM that ended on its #MF) would fault here, in the kernel. fnsave (no-wait) stores the registers and
+  // reinitializes them, clearing it: into the owner's area, or into a discard area if nobody owns them.
+  if (owner !== FPU_NONE) { fnsave(ownerArea); saves++; } else fnsave(addressOf(discardedState));
   frstor(area === 0 ? addressOf(cleanState) : own);
   owner = index;
   ownerArea = own;
