@@ -5,7 +5,8 @@
 //   dependencies (Debian builds them as modules; the order comes from each module's `depends=` in its
 //   .modinfo, decompressed first when Debian ships .ko.xz), gives the first Ethernet interface
 //   LINUX_PEER_ADDRESS/15, starts `busybox httpd -f -p 80 -h /www` and prints LINUX_PEER_READY.
-// Everything is cached under out/linux-peer/ (gitignored): the .debs (`apt-get download`, after
+// Everything is cached under out/linux-peer/ (gitignored; the .debs in /var/cache/denali/ for root, so
+// that tools/setup.sh prepares it once per machine): the .debs (`apt-get download`, after
 // `dpkg --add-architecture i386 && apt-get update` when apt does not know i386 yet), what `dpkg-deb -x`
 // unpacked, vmlinuz and initramfs.cpio.gz. The cpio (newc) is written here, in TypeScript.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,11 @@ import { gzipSync } from 'node:zlib';
 import { ROOT } from './build.ts';
 
 export const LINUX_PEER_DIR = join(ROOT, 'out', 'linux-peer');
+/**
+ * Where the downloaded .debs are kept: a machine-wide cache for root (fresh clones, CI's among them,
+ * download once), out/linux-peer/debs otherwise.
+ */
+const DEB_CACHE = process.getuid?.() === 0 ? '/var/cache/denali/linux-peer-debs' : join(LINUX_PEER_DIR, 'debs');
 /** The peer's address: in 198.18.0.0/15 like the VMs; it lives in a namespace of its own. */
 export const LINUX_PEER_ADDRESS = '198.18.0.2';
 /** What /init prints once httpd listens. */
@@ -234,7 +240,7 @@ export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => 
     return JSON.parse(readFileSync(recordPath, 'utf8')) as LinuxPeer;
   }
   mkdirSync(dir, { recursive: true });
-  const debs = join(dir, 'debs'), root = join(dir, 'root');
+  const debs = DEB_CACHE, root = join(dir, 'root');
   mkdirSync(debs, { recursive: true });
   let kernelDeb = readdirSync(debs).find(f => f.startsWith('linux-image-') && f.endsWith('_i386.deb'));
   let busyboxDeb = readdirSync(debs).find(f => f.startsWith('busybox-static_') && f.endsWith('_i386.deb'));

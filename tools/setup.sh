@@ -36,3 +36,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The Linux peer (test/tools/web-bench.test.ts, npm run bench:web): as root only (it needs apt-get and a
+# network namespace to run); cached in out/linux-peer/, its .debs in /var/cache/denali/.
+if [ "$(id -u)" = 0 ] && [ ! -f out/linux-peer/peer.json ]; then
+  npx tsx tools/prepare-linux-peer.ts
+fi

@@ -3,7 +3,8 @@
 // says why on stderr, exits 1 and leaves the target untouched. No real disk is ever written: the
 // "devices" are regular files, missing paths, and loop devices backed by temporary files; a fake sysfs
 // and procfs (DENALI_SYSFS, DENALI_PROCFS) make a loop device look removable, partitioned or mounted.
-// The loop-device tests need root (losetup) and are skipped without it.
+// The loop-device tests need root (losetup): without it they are skipped, visibly, with the reason in
+// their title (tools/test-summary.sh lists them; under CI=true a skip fails the run).
 
 import test from "ava";
 import { spawnSync, execFileSync } from "node:child_process";
@@ -35,17 +36,28 @@ function usb(env: Record<string, string>, input = ""): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A loop device over a fresh zero-filled file, or null without root / losetup. */
-function loopDevice(t: import("ava").ExecutionContext): { dev: string; name: string; backing: string; detach(): void } | null {
+/** Why loop devices cannot be used here (not root, no losetup, no free device), or "" when they can. */
+function loopUnavailable(): string {
+  try {
+    execFileSync("losetup", ["--find"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return "";
+  } catch (e) {
+    return `no loop device: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
+const noLoop = loopUnavailable();
+
+/** A test that needs a loop device: skipped visibly (its title says why) where there is none. */
+function loopTest(title: string, body: (t: import("ava").ExecutionContext) => void): void {
+  if (noLoop) test.skip(`${title} (skipped: ${noLoop})`, () => {});
+  else test(title, body);
+}
+
+/** A loop device over a fresh zero-filled file (the test fails if losetup does). */
+function loopDevice(t: import("ava").ExecutionContext): { dev: string; name: string; backing: string; detach(): void } {
   const backing = join(dir, `stick-${Math.random().toString(36).slice(2)}.img`);
   writeFileSync(backing, Buffer.alloc(STICK_BYTES));
-  let dev: string;
-  try {
-    dev = execFileSync("losetup", ["--find", "--show", backing], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-  } catch (e) {
-    t.log(`no loop device (${(e as Error).message.split("\n")[0]}): skipped`);
-    return null;
-  }
+  const dev = execFileSync("losetup", ["--find", "--show", backing], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
   if (!/^\/dev\/loop\d+$/.test(dev)) throw new Error(`losetup returned ${dev}`);
   // Detach once only: a later detach could hit another process's loop device with the same number.
   let attached = true;
@@ -121,38 +133,33 @@ test("make usb passes DEV through to the script", (t) => {
   t.true(untouched(file));
 });
 
-test("a non-removable block device (a loop device, the real /sys) is refused", (t) => {
+loopTest("a non-removable block device (a loop device, the real /sys) is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   refused(t, usb({ DEV: loop.dev, YES: "1" }), new RegExp(`${loop.dev} is not removable \\(/sys/block/${loop.name}/removable is 0\\)`));
   t.true(untouched(loop.backing));
 });
 
-test("fake sysfs: removable = 0 is refused", (t) => {
+loopTest("fake sysfs: removable = 0 is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   refused(t, usb({ DEV: loop.dev, YES: "1", ...fakeRoots(loop.name, { removable: "0" }) }), /is not removable/);
   t.true(untouched(loop.backing));
 });
 
-test("fake sysfs: a partition is refused", (t) => {
+loopTest("fake sysfs: a partition is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   refused(t, usb({ DEV: loop.dev, YES: "1", ...fakeRoots(loop.name, { partitionItself: true }) }), /is a partition; give the whole disk/);
   t.true(untouched(loop.backing));
 });
 
-test("fake sysfs: a device that is not a whole disk (no /sys/block/NAME) is refused", (t) => {
+loopTest("fake sysfs: a device that is not a whole disk (no /sys/block/NAME) is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const roots = fakeRoots("someotherdisk");
   refused(t, usb({ DEV: loop.dev, YES: "1", ...roots }), /is not a whole disk/);
   t.true(untouched(loop.backing));
 });
 
-test("fake procfs: a mounted disk, a mounted partition, a swap partition are refused", (t) => {
+loopTest("fake procfs: a mounted disk, a mounted partition, a swap partition are refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const p1 = `${loop.name}p1`, p2 = `${loop.name}p2`;
   const cases: [Parameters<typeof fakeRoots>[1], RegExp][] = [
     [{ mounts: `${loop.dev} /mnt/stick vfat rw 0 0\n` }, new RegExp(`${loop.dev} is mounted on /mnt/stick`)],
@@ -163,9 +170,8 @@ test("fake procfs: a mounted disk, a mounted partition, a swap partition are ref
   t.true(untouched(loop.backing));
 });
 
-test("fake sysfs: without a terminal and without YES=1 it refuses to ask", (t) => {
+loopTest("fake sysfs: without a terminal and without YES=1 it refuses to ask", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const r = usb({ DEV: loop.dev, ...fakeRoots(loop.name) }, `${loop.name}\n`);
   refused(t, r, /no terminal to confirm on; .*YES=1/);
   t.regex(r.stdout, /Fake Test Stick, 8 MB, removable, not mounted/);
@@ -181,9 +187,8 @@ function usbOnTerminal(env: Record<string, string>, answer: string): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stdout };
 }
 
-test("fake sysfs, on a terminal: a wrong name typed back is refused", (t) => {
+loopTest("fake sysfs, on a terminal: a wrong name typed back is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const r = usbOnTerminal({ DEV: loop.dev, ...fakeRoots(loop.name) }, "sda");
   t.regex(r.stdout, new RegExp(`type the device name \\(${loop.name}\\) to write`));
   t.regex(r.stdout, /usb: refusing: not confirmed \(typed 'sda'\)/);
@@ -191,9 +196,8 @@ test("fake sysfs, on a terminal: a wrong name typed back is refused", (t) => {
   t.true(untouched(loop.backing));
 });
 
-test("fake sysfs, on a terminal: the right name typed back writes the ISO (dd, sync, read-back)", (t) => {
+loopTest("fake sysfs, on a terminal: the right name typed back writes the ISO (dd, sync, read-back)", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const r = usbOnTerminal({ DEV: loop.dev, ...fakeRoots(loop.name) }, loop.name);
   t.is(r.status, 0, r.stdout);
   t.regex(r.stdout, /wrote and verified 3146240 bytes/);
@@ -203,9 +207,8 @@ test("fake sysfs, on a terminal: the right name typed back writes the ISO (dd, s
   t.true(written.subarray(isoBytes.length).equals(Buffer.alloc(STICK_BYTES - isoBytes.length)), "nothing after them");
 });
 
-test("fake sysfs, YES=1 (no terminal): writes the ISO with a progress display", (t) => {
+loopTest("fake sysfs, YES=1 (no terminal): writes the ISO with a progress display", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const r = usb({ DEV: loop.dev, YES: "1", ...fakeRoots(loop.name, { partitions: [`${loop.name}p1`] }) });
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /YES=1: not asking/);
@@ -215,9 +218,8 @@ test("fake sysfs, YES=1 (no terminal): writes the ISO with a progress display", 
   t.true(readFileSync(loop.backing).subarray(0, isoBytes.length).equals(isoBytes));
 });
 
-test("a stick smaller than the image is refused", (t) => {
+loopTest("a stick smaller than the image is refused", (t) => {
   const loop = loopDevice(t);
-  if (!loop) return t.pass();
   const roots = fakeRoots(loop.name);
   writeFileSync(join(roots.DENALI_SYSFS, "block", loop.name, "size"), "1024\n");   // 512 KiB
   refused(t, usb({ DEV: loop.dev, YES: "1", ...roots }), /holds 524288 bytes, the image needs 3146240/);
