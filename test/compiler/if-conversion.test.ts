@@ -2,7 +2,7 @@
 // selects and the others stay; the verifier holds, the interpreter prints the same; golden IR before and
 // after (regenerate with UPDATE_GOLDEN=1).
 import test from 'ava';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { matchGolden } from '../harness/golden.ts';
 import { join } from 'node:path';
 import { compile, PASSES } from '../../compiler/pipeline.ts';
 import { verifyModule } from '../../compiler/verify.ts';
@@ -27,9 +27,7 @@ function beforeIfConversion(): ir.Module {
 }
 
 function golden(t: import('ava').ExecutionContext, name: string, text: string): void {
-  const file = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, text);
-  t.is(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
+  matchGolden(t, join(goldenDir, name), text, 'the IR');
 }
 
 const print = (m: ir.Module) => [...CONVERTED, ...KEPT].map(name => printFunction(m.functions.find(f => f.name === name)!)).join('\n\n') + '\n';

@@ -1,7 +1,7 @@
 // The x86 listing (iced-x86's formatter, with the source line of each block) of a small program is
 // stable: compared with a golden file. Regenerate with UPDATE_GOLDEN=1.
 import test from 'ava';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { matchGolden } from '../harness/golden.ts';
 import { join } from 'node:path';
 import { compile } from '../../compiler/pipeline.ts';
 import { compileToImage } from '../../compiler/link/index.ts';
@@ -15,7 +15,5 @@ test('listing of test/compiler/sources/passes.ts at -O2 matches its golden file'
   const sections = listing.split(/\n(?=\S)/);
   const own = sections.filter(s => /^(folded|divides|main):/.test(s.split('\n')[0])).join('\n').replaceAll(ROOT + '/', '');
   t.true(own.includes('passes.ts:'), 'blocks carry their source lines');
-  const file = join(ROOT, 'test', 'compiler', 'golden', 'passes.O2.lst');
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, own + '\n');
-  t.is(own + '\n', readFileSync(file, 'utf8'));
+  matchGolden(t, join(ROOT, 'test', 'compiler', 'golden', 'passes.O2.lst'), own + '\n', 'the listing');
 });

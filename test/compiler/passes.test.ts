@@ -2,7 +2,7 @@
 // printed IR compared with golden files (before and after), and the interpreter's output unchanged.
 // Regenerate goldens with UPDATE_GOLDEN=1.
 import test from 'ava';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { matchGolden } from '../harness/golden.ts';
 import { join } from 'node:path';
 import { compile, PASSES } from '../../compiler/pipeline.ts';
 import { verifyModule } from '../../compiler/verify.ts';
@@ -21,7 +21,6 @@ import { ROOT } from '../../tools/build.ts';
 
 const source = join(ROOT, 'test', 'compiler', 'sources', 'passes.ts');
 const goldenDir = join(ROOT, 'test', 'compiler', 'golden');
-const update = process.env.UPDATE_GOLDEN === '1';
 
 function lowered(): ir.Module {
   const r = compile({ files: [source], optimize: 0 });
@@ -30,9 +29,7 @@ function lowered(): ir.Module {
 }
 
 function golden(t: import('ava').ExecutionContext, name: string, text: string): void {
-  const file = join(goldenDir, name);
-  if (update || !existsSync(file)) writeFileSync(file, text);
-  t.is(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
+  matchGolden(t, join(goldenDir, name), text, 'the IR');
 }
 
 const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'invariant', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';

@@ -3,7 +3,7 @@
 // constant); the golden IR before and after; checks that must stay, stay; behaviour unchanged,
 // and an index out of bounds still traps after the pass.
 import test from 'ava';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { matchGolden } from '../harness/golden.ts';
 import { join } from 'node:path';
 import { compile, optimize } from '../../compiler/pipeline.ts';
 import { verifyModule } from '../../compiler/verify.ts';
@@ -26,9 +26,7 @@ const boundsTraps = (f: ir.Function) => f.blocks.filter(b => b.instrs.some(i => 
 const user = (m: ir.Module) => m.functions.filter(f => NAMES.includes(f.name));
 
 function golden(t: import('ava').ExecutionContext, name: string, text: string): void {
-  const file = join(ROOT, 'test', 'compiler', 'golden', name);
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, text);
-  t.is(text, readFileSync(file, 'utf8'), `${name} differs from its golden file`);
+  matchGolden(t, join(ROOT, 'test', 'compiler', 'golden', name), text, 'the IR');
 }
 
 test('known checks become jumps; the others stay; golden IR before and after', t => {

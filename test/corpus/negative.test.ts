@@ -2,14 +2,15 @@
 // code named in its `// error: CODE` line, and its exact diagnostics must match NAME.expected (golden).
 // Regenerate the golden files with: UPDATE_GOLDEN=1 npx ava test/corpus/negative.test.ts
 import test from 'ava';
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { compile } from '../../compiler/pipeline.ts';
+import { formatDiagnostic } from '../../compiler/frontend/diagnostics.ts';
+import { matchGolden } from '../harness/golden.ts';
 import { ROOT } from '../../tools/build.ts';
 
 const dir = join(ROOT, 'test', 'negative');
 const files = existsSync(dir) ? readdirSync(dir).filter(f => f.endsWith('.ts')).sort() : [];
-const update = process.env.UPDATE_GOLDEN === '1';
 
 test('there are at least 25 negative tests', t => { t.true(files.length >= 25, `${files.length} negative tests`); });
 
@@ -22,13 +23,9 @@ for (const name of files) {
     const result = compile({ files: [file] });
     t.is(result.module, undefined, 'the compiler must reject this program');
     t.true(result.diagnostics.length > 0);
-    const text = result.diagnostics
-      .map(d => `${relative(ROOT, d.file)}:${d.line}:${d.column} - error ${d.code}: ${d.message}`)
-      .join('\n') + '\n';
+    const text = result.diagnostics.map(formatDiagnostic).join('\n') + '\n';   // what the CLI prints
     t.true(result.diagnostics.some(d => d.code === code), `expected ${code}, got:\n${text}`);
     t.regex(text, /^test\/negative\/[\w.-]+\.ts:\d+:\d+ - error (DSL|TS)\d+: /, 'tsc-style format');
-    const golden = file.replace(/\.ts$/, '.expected');
-    if (update || !existsSync(golden)) writeFileSync(golden, text);
-    t.is(text, readFileSync(golden, 'utf8'), 'diagnostics differ from the golden file');
+    matchGolden(t, file.replace(/\.ts$/, '.expected'), text, 'the diagnostics');
   });
 }
