@@ -34,6 +34,8 @@ function golden(t: import('ava').ExecutionContext, name: string, text: string): 
 
 const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'invariant', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
 const output = (m: ir.Module) => runModule(m).serial;
+/** What the program prints, pinned: Node running the source itself (`npx denali run --target node`). */
+const PINNED_OUTPUT = '58\n11\n90\n217\n\x01EXIT 0\n';
 
 const passes: [string, (m: ir.Module) => ir.Module][] = [
   ['fold', foldConstants],
@@ -51,6 +53,7 @@ test('the -O0 IR verifies and matches its golden file', t => {
   const m = lowered();
   t.notThrows(() => verifyModule(m));
   golden(t, 'passes.O0.ir', userFunctions(m));
+  t.is(output(m), PINNED_OUTPUT);
 });
 
 for (const [name, pass] of passes) {
@@ -60,6 +63,7 @@ for (const [name, pass] of passes) {
     const after = pass(lowered());
     t.notThrows(() => verifyModule(after));
     t.is(output(after), expected);
+    t.is(output(after), PINNED_OUTPUT);
     golden(t, `passes.${name}.ir`, userFunctions(after));
   });
 }
@@ -114,7 +118,7 @@ test('the whole -O2 pipeline verifies after every pass and matches its golden fi
   let m = lowered();
   for (const [, pass] of PASSES) { m = pass(m); t.notThrows(() => verifyModule(m)); }
   golden(t, 'passes.O2.ir', userFunctions(m));
-  t.is(output(m), '58\n11\n90\n217\n\x01EXIT 0\n');
+  t.is(output(m), PINNED_OUTPUT);
 });
 
 const reducedOf = (m: ir.Module) => printFunction(m.functions.find(f => f.name === 'reduced')!);
