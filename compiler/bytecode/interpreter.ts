@@ -136,6 +136,10 @@ const X_HYPERCALL = intrinsicId("hypercall");
 const X_CONTEXT_SWITCH = intrinsicId("contextSwitch");
 const X_CONTEXT_CREATE = intrinsicId("contextCreate");
 const X_FNSAVE = intrinsicId("fnsave"), X_FRSTOR = intrinsicId("frstor"), X_CPUID = intrinsicId("cpuid");
+const X_CLI = intrinsicId("cli"), X_STI = intrinsicId("sti");
+/** Intrinsics that change only what the interpreter does not model (descriptor tables, the TLB, segments, CR0.TS). */
+const NO_MODELLED_EFFECT = new Set(["pause", "lgdt", "lidt", "ltr", "invlpg", "loadSegments", "lldt", "clts"].map(intrinsicId));
+const EFLAGS_RESERVED_ONE = 0x2, EFLAGS_INTERRUPT_ENABLE = 0x200;
 const THREAD_EXIT = -3;   // destination marker of a context's first frame: its entry must not return
 
 /** A suspended context (contextSwitch): the interpreter's own state of that thread, by handle. */
@@ -177,6 +181,7 @@ export class Machine {
   private framePointer = 0;
   private currentFunction = 0;
   private controlRegisters = [0x00000011, 0, 0, 0, 0]; // cr0 (PE | ET, as multiboot leaves it) .. cr4
+  private interruptsEnabled = false;                   // EFLAGS.IF: clear at a multiboot entry; cli/sti
   private serialBytes: number[] = [];
   private uartLineControl = 0;
   private readonly pendingArgs = new Int32Array(2); // arguments 4 and 5 of an intrinsic (hypercall)
@@ -762,8 +767,11 @@ export class Machine {
         this.memory.fill(a1 & 0xff, destination, destination + length);
         return 0;
       }
-      case X_READ_FRAME_POINTER: return 0;       // no machine frame chain here: a backtrace ends at once
-      case X_READ_FLAGS: return 0x2;             // reserved bit 1 set, interrupts off
+      case X_READ_FRAME_POINTER:
+        throw new InterpreterError(`readFramePointer: the interpreter has no machine frame chain, in function ${this.functionName()}`);
+      case X_READ_FLAGS: return EFLAGS_RESERVED_ONE | (this.interruptsEnabled ? EFLAGS_INTERRUPT_ENABLE : 0);
+      case X_CLI: this.interruptsEnabled = false; return 0;
+      case X_STI: this.interruptsEnabled = true; return 0;   // no interrupt source is modelled
       case X_INVALID_OPCODE: throw new InterpreterError(`invalid opcode (ud2), in function ${this.functionName()}`);
       case X_HYPERCALL: {
         if (!this.options.onHypercall) throw new InterpreterError(`hypercall ${a0} with no kernel to answer it, in function ${this.functionName()}`);
@@ -775,7 +783,9 @@ export class Machine {
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;
       case X_FNSAVE: case X_FRSTOR: case X_CPUID:
         throw new InterpreterError(`${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);
-      default: return 0; // cli, sti, pause, lgdt, lidt, ltr, invlpg, loadSegments, lldt, clts: no effect here
+      default:
+        if (NO_MODELLED_EFFECT.has(id)) return 0;
+        throw new InterpreterError(`${INTRINSIC_NAMES[id]}: not implemented by the interpreter, in function ${this.functionName()}`);
     }
   }
 

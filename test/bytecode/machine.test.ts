@@ -282,6 +282,19 @@ for (const name of ["fnsave", "frstor", "cpuid"] as const) {
   });
 }
 
+test("readFlags: bit 1 always, IF as cli and sti left it (clear at entry); readFramePointer stops with an error", (t) => {
+  const flags = run(mainModule((f) => {
+    f.report(f.intrinsic("readFlags", []));
+    f.intrinsicVoid("sti", []);
+    f.report(f.intrinsic("readFlags", []));
+    f.intrinsicVoid("cli", []);
+    f.report(f.intrinsic("readFlags", []));
+  }));
+  t.deepEqual(flags.values, [0x2, 0x202, 0x2]);
+  const frame = run(mainModule((f) => f.report(f.intrinsic("readFramePointer", []))));
+  t.is(frame.error, "readFramePointer: the interpreter has no machine frame chain, in function main");
+});
+
 test("executing an unreachable terminator is an interpreter error", (t) => {
   const f = new FunctionBuilder("main", 2, false);
   f.unreachable();
