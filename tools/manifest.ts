@@ -1,10 +1,11 @@
-// VM manifests: which guest images the kernel runs, how many VMs of each, their memory, argument and
+// VM manifests: which guest images the kernel runs, how many VMs of each, their memory, guaranteed
+// memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument and
 // IP addresses (docs/virtual-architecture.md, "Writing a guest"). A manifest is a JSON file validated
 // with zod; errors name the field (`manifest.groups[1].count: Too small: expected number to be >0`).
 // buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest module
 // the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 1, u32 groupCount,
-//   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase }
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 2, u32 groupCount,
+//   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
 // distinct images follow in order of first use. ipBase is in network byte order (its bytes in memory
 // are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module files in order, for QEMU
@@ -16,12 +17,17 @@ import { ROOT, buildGuest, type BuiltImage } from './build.ts';
 import { GUEST_BASE } from '../compiler/link/index.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 export const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 20;
+export const MANIFEST_GROUP_BYTES = 24;
 
 export const DEFAULT_MEMORY_KIB = 256;
 export const MAX_MEMORY_KIB = 64 * 1024;
+/**
+ * Demand-zero memory reserved for each VM when its group does not say (at most its memoryKiB): pages a
+ * VM within it always gets, whatever its neighbours do; beyond it a VM borrows from what nobody reserved.
+ */
+export const DEFAULT_GUARANTEED_KIB = 64;
 /** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
 export const MEMORY_SLACK_KIB = 8;
 /** Upper bound on the VMs of a manifest: the kernel's VM_LIMIT (kernel-src/vm.ts). */
@@ -43,9 +49,20 @@ const Group = z.object({
     .refine(s => !/[,\s]/.test(s), { message: 'must not contain commas or spaces (QEMU -initrd splits on them)' }),
   count: z.number().int().positive(),
   memoryKiB: z.number().int().min(MEMORY_SLACK_KIB + 4).max(MAX_MEMORY_KIB).multipleOf(4).default(DEFAULT_MEMORY_KIB),
+  guaranteedKiB: z.number().int().min(0).max(MAX_MEMORY_KIB).multipleOf(4).optional(),
   argument: z.number().int().min(0).max(0xffffffff).default(0),
   ipBase: z.string().regex(DOTTED_QUAD, { message: 'must be a dotted quad such as 198.18.0.2' }).optional(),
-}).strict();
+}).strict().superRefine((g, ctx) => {
+  if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
+    const message = `${g.guaranteedKiB} KiB is more than memoryKiB (${g.memoryKiB})`;
+    ctx.addIssue({ code: 'custom', path: ['guaranteedKiB'], message });
+  }
+});
+
+/** The group's guaranteed memory: its own, or DEFAULT_GUARANTEED_KIB capped at its memory. */
+export function guaranteedKiBOf(g: { memoryKiB: number; guaranteedKiB?: number }): number {
+  return g.guaranteedKiB ?? Math.min(DEFAULT_GUARANTEED_KIB, g.memoryKiB);
+}
 
 export const ManifestSchema = z.object({
   description: z.string().optional(),
@@ -95,9 +112,11 @@ export function formatIp(ip: number): string {
 }
 
 /** One group as the kernel reads it. `ipBase` is the address as a number (a.b.c.d = a << 24 | ...). */
-export interface PackedGroup { moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number }
+export interface PackedGroup {
+  moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number; guaranteedKiB: number;
+}
 
-/** The binary manifest module (the header, then one 20-byte record per group). */
+/** The binary manifest module (the header, then one 24-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -111,6 +130,7 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 8, g.memoryKiB, true);
     view.setUint32(at + 12, g.argument >>> 0, true);
     view.setUint32(at + 16, g.ipBase >>> 0, false);   // network byte order: a.b.c.d in memory
+    view.setUint32(at + 20, g.guaranteedKiB, true);
   });
   return bytes;
 }
@@ -175,7 +195,8 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
     if (g.memoryKiB < needed) problems.push(`${fieldPath(['groups', i, 'memoryKiB'])}: ${g.memoryKiB} KiB is too small for ${g.image} (${images[moduleIndex - 1].spanBytes} bytes): at least ${needed} KiB`);
     const ipBase = g.ipBase !== undefined ? parseIp(g.ipBase) : nextIp;
     if (ipBase + g.count - 1 > 0xffffffff) problems.push(`${fieldPath(['groups', i, 'ipBase'])}: ${formatIp(ipBase)} + ${g.count} VMs runs past 255.255.255.255`);
-    groups.push({ moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase });
+    const guaranteedKiB = guaranteedKiBOf(g);
+    groups.push({ moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB });
     nextIp = (ipBase + g.count) >>> 0;
   });
   if (problems.length) throw new ManifestError(problems);
@@ -196,6 +217,8 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
 export function describeManifest(b: ManifestBuild): string[] {
   return b.manifest.groups.map((g, i) => {
     const p = b.groups[i];
-    return `group ${i}: ${p.vmCount} x ${g.image} (module ${p.moduleIndex}), ${p.memoryKiB} KiB, argument ${p.argument}, ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}`;
+    return `group ${i}: ${p.vmCount} x ${g.image} (module ${p.moduleIndex}), ${p.memoryKiB} KiB` +
+      ` (${p.guaranteedKiB} guaranteed), argument ${p.argument},` +
+      ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}`;
   });
 }

@@ -75,6 +75,11 @@ test('validation: every field is checked and named', t => {
   t.deepEqual(problems(g({ argument: 2 ** 32 })), ['manifest.groups[1].argument: Too big: expected number to be <=4294967295']);
   t.deepEqual(problems(g({ ipBase: '10.0.0.256' })), ['manifest.groups[1].ipBase: must be a dotted quad such as 198.18.0.2']);
   t.deepEqual(problems(g({ image: 'guest-src/demos/counter.js' })), ['manifest.groups[1].image: must be a guest source file (guest-src/....ts)']);
+  t.deepEqual(problems(g({ guaranteedKiB: 130 })),
+    ['manifest.groups[1].guaranteedKiB: Invalid number: must be a multiple of 4']);
+  t.deepEqual(problems(g({ memoryKiB: 128, guaranteedKiB: 132 })),
+    ['manifest.groups[1].guaranteedKiB: 132 KiB is more than memoryKiB (128)']);
+  t.deepEqual(problems(g({ memoryKiB: 128, guaranteedKiB: 128 })), []);
   t.deepEqual(problems(g({ colour: 'red' })), ['manifest.groups[1]: Unrecognized key: "colour"']);
   // Several problems at once: all of them, each with its path.
   t.is(problems({ groups: [{ image: COUNTER, count: 0, memoryKiB: 0 }] }).length, 2);
@@ -95,19 +100,22 @@ test('buildManifest: a missing image and a memory size below the image are refus
 
 test('packManifest: the exact bytes of the DNMF format', t => {
   const bytes = packManifest([
-    { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2') },
-    { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3') },
+    { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
+      guaranteedKiB: 128 },
+    { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0 },
   ]);
-  t.is(bytes.length, 12 + 2 * 20);
+  t.is(bytes.length, 12 + 2 * 24);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 1);
+  t.is(v.getUint32(4, true), 2);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
-  t.deepEqual([32, 36, 40, 44].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(48, 52)], [10, 1, 2, 3]);
+  t.is(v.getUint32(32, true), 128);
+  t.deepEqual([36, 40, 44, 48].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(52, 56)], [10, 1, 2, 3]);
+  t.is(v.getUint32(56, true), 0);
 });
 
 test('buildManifest: a good manifest compiles each distinct image once and packs modules in order', t => {
@@ -115,9 +123,9 @@ test('buildManifest: a good manifest compiles each distinct image once and packs
     description: 'two images, three groups',
     groups: [
       { image: 'guest-src/demos/pingpong.ts', count: 2, argument: 7 },
-      { image: COUNTER, count: 3, memoryKiB: 128, argument: 10 },
+      { image: COUNTER, count: 3, memoryKiB: 128, argument: 10, guaranteedKiB: 96 },
       { image: 'guest-src/demos/pingpong.ts', count: 4, ipBase: '10.0.0.1' },
-      { image: COUNTER, count: 1 },
+      { image: COUNTER, count: 1, memoryKiB: 48 },
     ],
   });
   const b = buildManifest(file, { imagesDir: scratch, outDir: scratch });
@@ -125,18 +133,22 @@ test('buildManifest: a good manifest compiles each distinct image once and packs
   t.deepEqual(b.modules.map(m => relative(scratch, m)), [join('vms-good', 'manifest'), 'guest-demos-pingpong.elf', 'guest-demos-counter.elf']);
   t.deepEqual([...readFileSync(b.manifestPath)], [...b.bytes]);
   const v = new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
-  t.is(b.bytes.length, 12 + 4 * 20);
+  t.is(b.bytes.length, 12 + 4 * 24);
   t.is(v.getUint32(0, true), MANIFEST_MAGIC);
   t.is(v.getUint32(4, true), MANIFEST_VERSION);
   t.is(v.getUint32(8, true), 4);
   const group = (i: number) => {
-    const at = 12 + 20 * i;
-    return { module: v.getUint32(at, true), count: v.getUint32(at + 4, true), kib: v.getUint32(at + 8, true), argument: v.getUint32(at + 12, true), ip: [...b.bytes.slice(at + 16, at + 20)].join('.') };
+    const at = 12 + 24 * i;
+    return { module: v.getUint32(at, true), count: v.getUint32(at + 4, true), kib: v.getUint32(at + 8, true),
+      argument: v.getUint32(at + 12, true), ip: [...b.bytes.slice(at + 16, at + 20)].join('.'),
+      guaranteed: v.getUint32(at + 20, true) };
   };
-  t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2' });    // defaults: 256 KiB, the first IP
-  t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4' });   // consecutive after 2 VMs
-  t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1' });      // the same image: module 1
-  t.deepEqual(group(3), { module: 2, count: 1, kib: 256, argument: 0, ip: '10.0.0.5' });      // consecutive after an explicit base
+  // Defaults: 256 KiB, the first IP, 64 KiB guaranteed (DEFAULT_GUARANTEED_KIB, capped at the memory).
+  t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2', guaranteed: 64 });
+  // Consecutive after 2 VMs; the same image: module 1; consecutive after an explicit base.
+  t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4', guaranteed: 96 });
+  t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1', guaranteed: 64 });
+  t.deepEqual(group(3), { module: 2, count: 1, kib: 48, argument: 0, ip: '10.0.0.5', guaranteed: 48 });
   // The images are guest ELFs linked at GUEST_BASE.
   for (const m of b.modules.slice(1)) {
     const elf = readFileSync(m);

@@ -42,8 +42,9 @@ test('a bad --net or --host-port gets zod\'s message naming the option, exit sta
 });
 
 test('forwards: host port N+i to port 80 of the first VMs inside 10.0.2.0/24; the QEMU flags', t => {
-  const groups = [{ moduleIndex: 1, vmCount: 2, memoryKiB: 256, argument: 0, ipBase: parseIp('10.0.2.15') },
-    { moduleIndex: 1, vmCount: 1, memoryKiB: 256, argument: 0, ipBase: parseIp('198.18.0.2') }];
+  const groups = [
+    { moduleIndex: 1, vmCount: 2, memoryKiB: 256, argument: 0, ipBase: parseIp('10.0.2.15'), guaranteedKiB: 64 },
+    { moduleIndex: 1, vmCount: 1, memoryKiB: 256, argument: 0, ipBase: parseIp('198.18.0.2'), guaranteedKiB: 64 }];
   const addresses = vmAddresses(groups);
   t.deepEqual(addresses, [parseIp('10.0.2.15'), parseIp('10.0.2.16'), parseIp('198.18.0.2')]);
   const forwards = userForwards(addresses, 9000);

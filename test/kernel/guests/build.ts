@@ -6,6 +6,8 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileOrThrow } from "../../../tools/build.ts";
 import { compileToImage, GUEST_BASE } from "../../../compiler/link/index.ts";
+import { MANIFEST_VERSION, MANIFEST_HEADER_BYTES, MANIFEST_GROUP_BYTES, guaranteedKiBOf }
+  from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
@@ -20,23 +22,27 @@ export function buildTestGuest(name: string, dir: string): string {
   return path;
 }
 
-export interface Group { moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number }
+/** guaranteedKiB: tools/manifest.ts's default when absent. */
+export interface Group {
+  moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
+}
 
 export const MANIFEST_MAGIC = 0x464d4e44;
 
-/** The manifest bytes: magic, version 1, groupCount, then per group 5 u32 (little-endian). */
+/** The manifest bytes: magic, version, groupCount, then per group 6 u32 (little-endian). */
 export function manifestBytes(groups: Group[]): Buffer {
-  const b = Buffer.alloc(12 + 20 * groups.length);
+  const b = Buffer.alloc(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   b.writeUInt32LE(MANIFEST_MAGIC, 0);
-  b.writeUInt32LE(1, 4);
+  b.writeUInt32LE(MANIFEST_VERSION, 4);
   b.writeUInt32LE(groups.length, 8);
   groups.forEach((g, i) => {
-    const at = 12 + 20 * i;
+    const at = MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * i;
     b.writeUInt32LE(g.moduleIndex, at);
     b.writeUInt32LE(g.vmCount, at + 4);
     b.writeUInt32LE(g.memoryKiB, at + 8);
     b.writeUInt32LE(g.argument >>> 0, at + 12);
     b.writeUInt32LE((g.ipBase ?? 0x0100000a) >>> 0, at + 16);   // 10.0.0.1 in network byte order
+    b.writeUInt32LE(guaranteedKiBOf(g), at + 20);
   });
   return b;
 }
