@@ -14,6 +14,8 @@ import { MultibootInfo, MemoryMapEntry, hasFlag, memoryMapEnd, nextMemoryMapEntr
 export const PAGE_SIZE: u32 = 4096;
 export const PAGE_SHIFT = 12;
 export const PAGE_OFFSET_MASK: u32 = 0xfff;
+/** A page is 1 << PAGE_KIB_SHIFT KiB: frames to KiB. */
+export const PAGE_KIB_SHIFT = PAGE_SHIFT - 10;
 
 /** The kernel space: physical memory below this address is identity-mapped for the kernel (paging.ts). */
 export const KERNEL_SPACE_END: u32 = 0x40000000;

@@ -3,9 +3,12 @@
 // (docs/virtual-architecture.md "Hypercalls", the table there is the contract).
 // Every address and length is checked against the calling VM's range before use (vmRangeValid: no
 // overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
-// error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile.
+// error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
+// demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) ends
+// the VM "out of memory", as the #PF of the same touch would (scheduler.ts): never an EFAULT.
 import { bool, i32, u32, store32, memoryCopy, addressOf } from "dsl";
-import { vmAt, vmRangeValid, vmPrepareRange, END_EXIT, END_BAD_HYPERCALLS } from "./vm.ts";
+import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY }
+  from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
 import {
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
@@ -86,6 +89,7 @@ function hypercallDispatch(frame: TrapFrame): void {
     case HYPERCALL_YIELD: schedulerYieldCurrent(); result = 0; break;
   }
   frame.eax = u32(result);
+  if (vmTakeOutOfMemory()) { schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a); return; }
   const vm = vmAt(u32(index));
   if (!bad(result)) { vm.badCalls = 0; return; }
   vm.badCalls++;

@@ -122,6 +122,22 @@ export function destroyAddressSpace(space: u32): i32 {
   return PAGING_OK;
 }
 
+/** How many page tables mapRange(space, virtualAddress, length, ...) would allocate (a valid range). */
+export function tablesMissing(space: u32, virtualAddress: u32, length: u32): u32 {
+  if (length === 0) return 0;
+  const lastIndex = (virtualAddress + length - 1) >>> DIRECTORY_SHIFT;
+  let missing: u32 = 0;
+  for (let index = virtualAddress >>> DIRECTORY_SHIFT; index <= lastIndex; index++) {
+    if ((load32(space + index * ENTRY_BYTES) & PAGE_PRESENT) === 0) missing++;
+  }
+  return missing;
+}
+
+/** Page tables needed to map any part of [virtualAddress, virtualAddress + length), length > 0. */
+export function tablesSpanned(virtualAddress: u32, length: u32): u32 {
+  return ((virtualAddress + length - 1) >>> DIRECTORY_SHIFT) - (virtualAddress >>> DIRECTORY_SHIFT) + 1;
+}
+
 /**
  * Maps [virtualAddress, virtualAddress + length) to [physicalAddress, ...) with `rights`
  * (MAP_WRITABLE, MAP_USER; 0 = supervisor read-only), replacing any earlier mapping of those pages.

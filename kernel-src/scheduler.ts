@@ -15,11 +15,12 @@
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086 } from "./vm.ts";
+  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
+import { PAGE_KIB_SHIFT } from "./frames.ts";
 import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
 import { clockTicks, divideWide } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
@@ -200,7 +201,10 @@ function switchIn(): u32 {
 
 /**
  * An exception from ring 3 (trap.ts): a not-present page inside the VM's memory is demand-zero
- * (vm.ts); anything else ends the VM with its reason, and the scheduler goes on.
+ * (vm.ts); anything else ends the VM with its reason, and the scheduler goes on. Out of memory: a
+ * page vmDemandPage refuses is one beyond the VM's reservation with the unreserved pool empty (vm.ts
+ * "Memory quotas"), so the VM that faults is the one over its share: it ends, its figures logged
+ * (until swapping lets it wait instead); a VM within its reservation always gets its page.
  */
 function userException(frame: TrapFrame): void {
   if (current === VM_NONE) return;
@@ -227,6 +231,7 @@ function writeReason(vm: Vm): void {
   else if (vm.endReason === END_VIRTUAL_8086) consoleWriteString("entered virtual-8086 mode");
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
+  if (vm.endReason === END_OUT_OF_MEMORY) { consoleWriteString(" address 0x"); consoleWriteHex(vm.endAddress); }
   consoleWriteString(" at eip 0x");
   consoleWriteHex(vm.endEip);
 }
@@ -237,6 +242,16 @@ function writeEndLine(index: u32, vm: Vm): void {
   consoleWriteDecimal(index);
   consoleWriteString(" ended: ");
   writeReason(vm);
+  if (vm.endReason === END_OUT_OF_MEMORY) {
+    // Its figures while it still holds its memory: KiB held (pages and page tables), reserved, and the pool.
+    consoleWriteString(": holds ");
+    consoleWriteDecimal(vmHeldFrames(vm) << PAGE_KIB_SHIFT);
+    consoleWriteString(" KiB, reserved ");
+    consoleWriteDecimal(vm.reservedFrames << PAGE_KIB_SHIFT);
+    consoleWriteString(" KiB, unreserved pool ");
+    consoleWriteDecimal(vmUnreservedFrames() << PAGE_KIB_SHIFT);
+    consoleWriteString(" KiB");
+  }
   consoleNewLine();
 }
 

@@ -9,11 +9,22 @@
 //   - the last page is the boot-information page (vmWriteBootInfo), private and writable.
 // Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
 // VM owns its frame; a VM's save area holds its registers whenever it is not running (scheduler.ts).
+//
+// Memory quotas (docs/virtual-architecture.md "Memory quotas"). A VM is charged every frame held on its
+// behalf: private pages and its page directory and tables (vmHeldFrames). At creation it reserves its
+// minimum (vmReservation): its directory, every page table its range can need, its image's private
+// file pages, the boot page and the manifest's guaranteed demand pages; a VM is created only when its
+// reservation fits in the unreserved pool (vmUnreservedFrames: free frames minus what reservations still
+// promise minus KERNEL_RESERVE_FRAMES). A frame within the VM's reservation is always granted; one beyond
+// it comes from the unreserved pool, first come first served, and when that pool is empty the request
+// fails: the VM is the one out of memory (the scheduler ends it), never a neighbour within its share.
+// Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_WAKEUP, INTERRUPT_ALL } from "../guest-src/runtime/hypercalls.ts";
 import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from "../guest-src/runtime/boot.ts";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
-import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
+import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
+import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
+  MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
 import { netBufferFree } from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
@@ -98,6 +109,8 @@ export class Vm {
   rxDropped: u32 = 0;        // frames for the VM dropped: its queue was full, or no buffer
   txSpoofed: u32 = 0;        // frames the VM sent with another source MAC or IP (or a type it may not send): dropped
   fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
+  tableFrames: u32 = 0;      // its page directory and page tables (charged like privateFrames)
+  reservedFrames: u32 = 0;   // its reservation (vmReservation): frames always granted
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -129,6 +142,16 @@ export function vmTableInit(count: u32): bool {
 let vmTotal: u32 = 0;
 let privateFrameTotal: u32 = 0;
 let privateFramePeak: u32 = 0;
+/** Frames reservations still promise: the sum over live VMs of their reservation not yet taken. */
+let promisedFrames: u32 = 0;
+/** Fresh frames the last vmPrepareRange could not get: the hypercall's VM is out of memory. */
+let prepareOutOfMemory = false;
+
+/**
+ * Frames never promised to VMs: what the kernel allocates for itself after the VMs are admitted
+ * (kalloc slabs for timers, say) comes from here. 1 MiB.
+ */
+export const KERNEL_RESERVE_FRAMES: u32 = 256;
 
 export function vmCount(): u32 { return vmTotal; }
 export function vmPrivateFrames(): u32 { return privateFrameTotal; }
@@ -138,13 +161,88 @@ export function macLastBytesToVmId(b3: u32, b4: u32, b5: u32): u32 { return (b3 
 
 // ---- creation ---------------------------------------------------------------------------------------
 
+// ---- memory quotas -----------------------------------------------------------------------------------
+
+/** Frames held on the VM's behalf: private pages, page directory and tables. */
+export function vmHeldFrames(vm: Vm): u32 { return vm.privateFrames + vm.tableFrames; }
+
+/** Free frames no reservation promises, beyond the kernel's own reserve: what VMs may borrow. */
+export function vmUnreservedFrames(): u32 {
+  const free = framesFree(), kept = promisedFrames + KERNEL_RESERVE_FRAMES;
+  return free > kept ? free - kept : 0;
+}
+
+/** The part of `count` more frames that the VM's reservation covers. */
+function withinReservation(vm: Vm, count: u32): u32 {
+  const held = vmHeldFrames(vm);
+  if (held >= vm.reservedFrames) return 0;
+  const left = vm.reservedFrames - held;
+  return count < left ? count : left;
+}
+
+/**
+ * Admits `count` more frames for the VM before they are allocated (the caller then counts them in
+ * privateFrames or tableFrames): within its reservation always, beyond it only from the unreserved
+ * pool. False: the VM is over its share and the pool is empty.
+ */
+function charge(vm: Vm, count: u32): bool {
+  const within = withinReservation(vm, count);
+  if (count - within > vmUnreservedFrames()) return false;
+  promisedFrames -= within;
+  return true;
+}
+
+/** Undoes charge(vm, count) for frames not (or no longer) held; the caller has uncounted them. */
+function refund(vm: Vm, count: u32): void { promisedFrames += withinReservation(vm, count); }
+
+/**
+ * The frames VM creation reserves for images[imageIndex] with `memorySize` bytes (valid: vmSizeValid)
+ * and `guaranteedPages` demand-zero pages (at most those the range has): directory, page tables of the
+ * whole range, private file pages, boot page, guaranteed pages.
+ */
+export function vmReservation(imageIndex: u32, memorySize: u32, guaranteedPages: u32): u32 {
+  const image = images[imageIndex];
+  let filePages: u32 = 0, sharedPages: u32 = 0;
+  for (let i: u32 = 0; i < image.segmentCount; i++) {
+    const s = imageSegment(imageIndex, i);
+    if (s.memorySize === 0) continue;
+    if (segmentShared(s)) sharedPages += (s.memorySize + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
+    else filePages += (s.fileSize + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
+  }
+  const pages = memorySize >>> PAGE_SHIFT, mapped = filePages + sharedPages + 1;
+  const demandPages = pages > mapped ? pages - mapped : 0;
+  const guaranteed = guaranteedPages < demandPages ? guaranteedPages : demandPages;
+  return 1 + tablesSpanned(GUEST_BASE, memorySize) + filePages + 1 + guaranteed;
+}
+
+/** Maps pages for the VM, charging the page tables mapRange allocates; false when it may not have them. */
+function mapCharged(vm: Vm, address: u32, frame: u32, length: u32, rights: u32): bool {
+  const tables = tablesMissing(vm.space, address, length);
+  if (!charge(vm, tables)) return false;
+  const before = pagingTableFrames();
+  const ok = mapRange(vm.space, address, frame, length, rights) === PAGING_OK;
+  const made = pagingTableFrames() - before;
+  vm.tableFrames += made;
+  if (made < tables) refund(vm, tables - made);
+  return ok;
+}
+
 function allocPrivateFrame(vm: Vm): u32 {
+  if (!charge(vm, 1)) return FRAME_NONE;
   const frame = allocFrame();
-  if (frame === FRAME_NONE) return FRAME_NONE;
+  if (frame === FRAME_NONE) { refund(vm, 1); return FRAME_NONE; }
   vm.privateFrames++;
   privateFrameTotal++;
   if (privateFrameTotal > privateFramePeak) privateFramePeak = privateFrameTotal;
   return frame;
+}
+
+/** Frees a private frame allocated by allocPrivateFrame and not mapped. */
+function freePrivateFrame(vm: Vm, frame: u32): void {
+  freeFrame(frame);
+  vm.privateFrames--;
+  privateFrameTotal--;
+  refund(vm, 1);
 }
 
 /** Maps one image segment into the VM: shared read-only frames, or private copies of the file pages. */
@@ -154,7 +252,7 @@ function mapSegment(vm: Vm, imageIndex: u32, i: u32): bool {
   if (s.memorySize === 0) return true;
   if (segmentShared(s)) {
     const length = (s.memorySize + PAGE_OFFSET_MASK) & ~PAGE_OFFSET_MASK;
-    return mapRange(vm.space, s.virtualAddress, image.moduleStart + s.fileOffset, length, MAP_USER) === PAGING_OK;
+    return mapCharged(vm, s.virtualAddress, image.moduleStart + s.fileOffset, length, MAP_USER);
   }
   // Private: the pages holding file bytes now; the rest is demand-zero.
   for (let offset: u32 = 0; offset < s.fileSize; offset += PAGE_SIZE) {
@@ -163,10 +261,8 @@ function mapSegment(vm: Vm, imageIndex: u32, i: u32): bool {
     const bytes = s.fileSize - offset < PAGE_SIZE ? s.fileSize - offset : PAGE_SIZE;
     memoryCopy(frame, image.moduleStart + s.fileOffset + offset, bytes);
     if (bytes < PAGE_SIZE) memoryFill(frame + bytes, 0, PAGE_SIZE - bytes);
-    if (mapRange(vm.space, s.virtualAddress + offset, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
-      freeFrame(frame);
-      vm.privateFrames--;
-      privateFrameTotal--;
+    if (!mapCharged(vm, s.virtualAddress + offset, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
+      freePrivateFrame(vm, frame);
       return false;
     }
   }
@@ -184,11 +280,11 @@ export function byteSwap32(x: u32): u32 {
 /** Netmask given to every VM until the networking issue configures it: 255.255.0.0 (network order). */
 const NETMASK_NETWORK_ORDER: u32 = 0x0000ffff;
 
-function writeBootInfo(vm: Vm, id: u32, page: u32, vmCountTotal: u32, argument: u32, ipAddress: u32): void {
+/** The boot information, but for the VM count: vmSetBootCount writes it once every VM is created. */
+function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, ipAddress: u32): void {
   memoryFill(page, 0, PAGE_SIZE);
   store32(page + BOOT_ABI_VERSION, ABI_VERSION);
   store32(page + BOOT_VM_ID, id);
-  store32(page + BOOT_VM_COUNT, vmCountTotal);
   store32(page + BOOT_MEMORY_BASE, GUEST_BASE);
   store32(page + BOOT_MEMORY_SIZE, vm.memorySize);
   // 02:00:00:id2:id1:id0 as bytes, then the reserved u16 (0).
@@ -207,31 +303,52 @@ export const VM_CREATE_NO_SLOT = 1;
 export const VM_CREATE_BAD_SIZE = 2;
 export const VM_CREATE_NO_MEMORY = 3;
 
+/** The highest memory size: the range must end below 0xBFFFF000 (docs/virtual-architecture.md). */
+export const VM_MEMORY_LIMIT: u32 = 0xbffff000 - GUEST_BASE;
+
+/** True when `memorySize` is a page multiple, at most VM_MEMORY_LIMIT, with room for the image and boot page. */
+export function vmSizeValid(imageIndex: u32, memorySize: u32): bool {
+  if ((memorySize & PAGE_OFFSET_MASK) !== 0 || memorySize > VM_MEMORY_LIMIT || memorySize < PAGE_SIZE) return false;
+  return images[imageIndex].extentEnd - GUEST_BASE <= memorySize - PAGE_SIZE;
+}
+
 /**
- * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (page multiple, room for the
- * image and the boot page). Its save area holds the entry state; the caller puts it on the run queue.
+ * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (vmSizeValid) and its reservation
+ * (vmReservation with `guaranteedPages`), which must fit in the unreserved pool. Its save area holds the
+ * entry state; the caller puts it on the run queue and then writes the VM count (vmSetBootCount).
  */
-export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, argument: u32, ipAddressNetworkOrder: u32): u32 {
+export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, ipAddress: u32): u32 {
   if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
   const image = images[imageIndex];
-  if ((memorySize & PAGE_OFFSET_MASK) !== 0 || memorySize > 0xbffff000 - GUEST_BASE) return VM_CREATE_BAD_SIZE;
-  if (image.extentEnd - GUEST_BASE > memorySize - PAGE_SIZE || memorySize < PAGE_SIZE) return VM_CREATE_BAD_SIZE;
+  if (!vmSizeValid(imageIndex, memorySize)) return VM_CREATE_BAD_SIZE;
+  const reservation = vmReservation(imageIndex, memorySize, guaranteedPages);
+  if (reservation > vmUnreservedFrames()) return VM_CREATE_NO_MEMORY;
   const id = vmTotal;
   const vm = vmAt(id);
   vm.memorySize = memorySize;
   vm.imageIndex = imageIndex;
   vm.privateFrames = 0;
+  vm.tableFrames = 0;
+  vm.reservedFrames = reservation;
+  promisedFrames += reservation;
+  charge(vm, 1);
   vm.space = createAddressSpace();
-  if (vm.space === FRAME_NONE) return VM_CREATE_NO_MEMORY;
+  if (vm.space === FRAME_NONE) {
+    refund(vm, 1);
+    promisedFrames -= reservation;
+    vm.reservedFrames = 0;
+    return VM_CREATE_NO_MEMORY;
+  }
+  vm.tableFrames = 1;
   let ok = true;
   for (let i: u32 = 0; i < image.segmentCount && ok; i++) ok = mapSegment(vm, imageIndex, i);
   const bootPage = ok ? allocPrivateFrame(vm) : FRAME_NONE;
-  if (bootPage === FRAME_NONE || mapRange(vm.space, vmBootInfoAddress(vm), bootPage, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
-    if (bootPage !== FRAME_NONE) { freeFrame(bootPage); vm.privateFrames--; privateFrameTotal--; }
+  if (bootPage === FRAME_NONE || !mapCharged(vm, vmBootInfoAddress(vm), bootPage, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
+    if (bootPage !== FRAME_NONE) freePrivateFrame(vm, bootPage);
     releaseMemory(vm);
     return VM_CREATE_NO_MEMORY;
   }
-  writeBootInfo(vm, id, bootPage, vmCountTotal, argument, ipAddressNetworkOrder);
+  writeBootInfo(vm, id, bootPage, argument, ipAddress);
   // The entry state: an iret frame to ring 3 (SDM Vol. 3A §6.12.1), registers as the ABI says.
   const f = vm.save;
   memoryFill(addressOfFrame(f), 0, TRAP_FRAME_BYTES);
@@ -259,7 +376,7 @@ export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, ar
   vm.netHead = 0;
   vm.netTail = 0;
   vm.netCount = 0;
-  vm.ipAddress = ipAddressNetworkOrder;
+  vm.ipAddress = ipAddress;           // network byte order
   vm.rxPackets = 0;
   vm.rxBytes = 0;
   vm.txPackets = 0;
@@ -283,15 +400,16 @@ export function vmRangeValid(vm: Vm, address: u32, length: u32): bool {
   return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
 }
 
-/** Maps a zeroed private page at `address` (inside the range, not mapped); false when out of memory. */
+/**
+ * Maps a zeroed private page at `address` (inside the range, not mapped), its page table charged too;
+ * false when the VM is out of memory: over its reservation with the unreserved pool empty.
+ */
 export function vmDemandPage(vm: Vm, address: u32): bool {
   const frame = allocPrivateFrame(vm);
   if (frame === FRAME_NONE) return false;
   memoryFill(frame, 0, PAGE_SIZE);
-  if (mapRange(vm.space, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE) !== PAGING_OK) {
-    freeFrame(frame);
-    vm.privateFrames--;
-    privateFrameTotal--;
+  if (!mapCharged(vm, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
+    freePrivateFrame(vm, frame);
     return false;
   }
   return true;
@@ -299,7 +417,9 @@ export function vmDemandPage(vm: Vm, address: u32): bool {
 
 /**
  * Makes every page of a valid range usable by the kernel for a copy: demand-zero pages are mapped
- * now; with `write`, every page must be writable (shared code is not). False: fail with EFAULT.
+ * now; with `write`, every page must be writable (shared code is not). False: fail with EFAULT -- or,
+ * when a page could not be had (vmDemandPage), the VM is out of memory: vmTakeOutOfMemory then says so
+ * and the hypercall's VM is ended as on a #PF (hypercall.ts), whatever the call returns.
  */
 export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): bool {
   if (length === 0) return true;
@@ -307,7 +427,7 @@ export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): 
   for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
     const entry = pageEntry(vm.space, page);
     if ((entry & PAGE_PRESENT) === 0) {
-      if (!vmDemandPage(vm, page)) return false;
+      if (!vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
     } else if (write && (entry & PAGE_WRITABLE) === 0) {
       return false;
     }
@@ -316,10 +436,29 @@ export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): 
   return true;
 }
 
+/** True (once) when a vmPrepareRange since the last call failed for want of memory. */
+export function vmTakeOutOfMemory(): bool {
+  const was = prepareOutOfMemory;
+  prepareOutOfMemory = false;
+  return was;
+}
+
+/** Writes the number of VMs created into every created VM's boot page (after the last vmCreate). */
+export function vmSetBootCount(): void {
+  for (let id: u32 = 0; id < vmTotal; id++) {
+    const vm = vmAt(id);
+    if (vm.space === 0) continue;          // ended and released already
+    store32(entryFrame(pageEntry(vm.space, vmBootInfoAddress(vm))) + BOOT_VM_COUNT, vmTotal);
+  }
+}
+
 // ---- release ----------------------------------------------------------------------------------------
 
 /** Frees the VM's private frames, its page tables and directory. Its space must not be in CR3. */
 function releaseMemory(vm: Vm): void {
+  // The part of its reservation it never took is no longer promised.
+  promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  vm.reservedFrames = 0;
   const pages = vm.memorySize >>> PAGE_SHIFT;
   for (let page: u32 = 0; page < pages; page++) {
     const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
@@ -331,6 +470,7 @@ function releaseMemory(vm: Vm): void {
   }
   vm.privateFrames = 0;
   destroyAddressSpace(vm.space);
+  vm.tableFrames = 0;
   vm.space = 0;
 }
 

@@ -2,21 +2,74 @@
 // parsed once (elf.ts), every VM created (vm.ts) and queued, then the scheduler runs them
 // (scheduler.ts) until all have ended. Reports what a VM costs: memory (frames and page tables, at
 // creation) and, with `bench` on the command line, the instructions to start one (under -icount).
+// Admission is all or nothing: before any VM exists, every group's memory size is checked and the
+// reservations of all its VMs (vm.ts "Memory quotas") must fit in the memory left for VMs; otherwise
+// the manifest is refused with one `vms: manifest refused: ...` line and no VM runs. Should a creation
+// still fail midway (a frame the reservation promised was taken by the kernel), the VMs created run and
+// their boot pages give the number created (vmSetBootCount after the last creation), never the plan.
 import { bool, u32, rdtsc } from "dsl";
 import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
-import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, VM_CREATE_OK, VM_LIMIT, byteSwap32 } from "./vm.ts";
+import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
+  vmSetBootCount, VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, byteSwap32 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerRun, schedulerReport, schedulerStop } from "./scheduler.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { moduleAt } from "./modules.ts";
-import { framesUsed, PAGE_SHIFT } from "./frames.ts";
+import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
 import { pagingTableFrames } from "./paging.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 const KIB_SHIFT = 10;
+
+/** Starts the line `vms: manifest refused: group G: WHY` (the caller may add figures and ends it). */
+function refuse(group: u32, why: string): void {
+  consoleWriteString("vms: manifest refused: group ");
+  consoleWriteDecimal(group);
+  consoleWriteString(": ");
+  consoleWriteString(why);
+}
+
+/**
+ * Admission control: true when every group's memory size is valid for its image and the reservations
+ * of all the manifest's VMs fit in the unreserved pool together (else one line says why).
+ */
+function admit(groupCount: u32): bool {
+  const pool = vmUnreservedFrames();
+  let reserved: u32 = 0;
+  for (let g: u32 = 0; g < groupCount; g++) {
+    const group = groups[g];
+    if (group.memoryKiB > (VM_MEMORY_LIMIT >>> KIB_SHIFT) || !vmSizeValid(g, group.memoryKiB << KIB_SHIFT)) {
+      refuse(g, "memory size too small for its image, too large or not a page multiple");
+      consoleNewLine();
+      return false;
+    }
+    const each = vmReservation(g, group.memoryKiB << KIB_SHIFT, group.guaranteedKiB >>> PAGE_KIB_SHIFT);
+    if (group.vmCount > (pool - reserved) / each) {     // vmCount * each > pool - reserved, without overflow
+      refuse(g, "out of memory: its ");
+      consoleWriteDecimal(group.vmCount);
+      consoleWriteString(" VMs reserve ");
+      consoleWriteDecimal(each << PAGE_KIB_SHIFT);
+      consoleWriteString(" KiB each; ");
+      consoleWriteDecimal((pool - reserved) << PAGE_KIB_SHIFT);
+      consoleWriteString(" KiB left of the ");
+      consoleWriteDecimal(pool << PAGE_KIB_SHIFT);
+      consoleWriteString(" KiB free for VMs");
+      consoleNewLine();
+      return false;
+    }
+    reserved += group.vmCount * each;
+  }
+  consoleWriteString("vms: admitted, reservations ");
+  consoleWriteDecimal(reserved << PAGE_KIB_SHIFT);
+  consoleWriteString(" KiB of the ");
+  consoleWriteDecimal(pool << PAGE_KIB_SHIFT);
+  consoleWriteString(" KiB free for VMs");
+  consoleNewLine();
+  return true;
+}
 
 function fail(what: string, why: string): bool {
   consoleWriteString("vms: ");
@@ -46,21 +99,26 @@ export function vmsStart(bench: bool): bool {
   if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
   schedulerInit();
   hypercallInit();
+  if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();
   const tablesBefore = pagingTableFrames();
   const start = rdtsc();
-  for (let g: u32 = 0; g < groupCount; g++) {
+  let failed = false;
+  for (let g: u32 = 0; g < groupCount && !failed; g++) {
     const group = groups[g];
-    for (let k: u32 = 0; k < group.vmCount; k++) {
+    for (let k: u32 = 0; k < group.vmCount && !failed; k++) {
       const ip = byteSwap32(byteSwap32(group.ipBase) + k);
-      const created = vmCreate(g, group.memoryKiB << KIB_SHIFT, total, group.argument, ip);
+      const guaranteedPages = group.guaranteedKiB >>> PAGE_KIB_SHIFT;
+      const created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, ip);
       if (created !== VM_CREATE_OK) {
-        fail("create", created === 2 ? "memory size too small, too large or not a page multiple" : "out of memory");
-        break;
+        const badSize = created === VM_CREATE_BAD_SIZE;
+        failed = !fail("create", badSize ? "memory size too small, too large or not a page multiple" : "out of memory");
+        continue;
       }
       schedulerAdd(vmCount() - 1);
     }
   }
+  vmSetBootCount();
   const elapsed = rdtsc() - start;
   const count = vmCount();
   const frames = framesUsed() - framesBefore;
@@ -69,7 +127,7 @@ export function vmsStart(bench: bool): bool {
   consoleWriteString(" created from ");
   consoleWriteDecimal(groupCount);
   consoleWriteString(" images; memory ");
-  consoleWriteDecimal(frames << (PAGE_SHIFT - KIB_SHIFT));
+  consoleWriteDecimal(frames << PAGE_KIB_SHIFT);
   consoleWriteString(" KiB (");
   consoleWriteDecimal(vmPrivateFrames());
   consoleWriteString(" private frames, ");

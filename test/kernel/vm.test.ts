@@ -1,7 +1,8 @@
 // Contract: VMs (kernel-src/{vm,elf,manifest,scheduler,hypercall,vinterrupt,loopback,vmstart}.ts,
 // docs/virtual-architecture.md): guests from multiboot modules run in ring 3 in their own address
 // spaces, print through consoleWrite, idle on alarms, exchange frames over the loopback, are preempted,
-// and are ended alone when they fault or misuse hypercalls; the kernel prints a summary and exits.
+// and are ended alone when they fault or misuse hypercalls; the kernel prints a summary and exits. A
+// manifest is admitted whole or refused whole (kernel-src/vmstart.ts).
 import test from "ava";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -123,6 +124,19 @@ test("two VMs exchange frames over the loopback (NET interrupt, netSend/netRecei
   t.regex(r.out, /^vm 0 send 0$/m);
   t.regex(r.out, /^vm 1 received 60 bytes from vm 0 payload 42$/m);
   t.regex(r.out, /^vm 0 received 60 bytes from vm 1 payload 43$/m);
+});
+
+test("a manifest with an unusable group is refused whole: no VM starts (its boot page would miscount)", async (t) => {
+  const good: Group = { moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.counter, 3) };
+  // Group 1's memory: a page, too small for the image; then a size whose bytes overflow 32 bits.
+  for (const [name, memoryKiB] of [["small", 4], ["huge", 0x400001]] as const) {
+    const r = await boot(`refused-${name}`, [worker], [good, { ...good, memoryKiB }]);
+    t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+    const why = "memory size too small for its image, too large or not a page multiple";
+    t.true(r.out.split("\n").includes(`vms: manifest refused: group 1: ${why}`), name);
+    t.notRegex(r.out, /^vms: \d+ created/m, name);
+    t.notRegex(r.out, /count 1$/m, `${name}: no VM of group 0 ran`);
+  }
 });
 
 test("bench under -icount: hypercall, VM switch, batch delivery, VM start; identical on two runs", async (t) => {
