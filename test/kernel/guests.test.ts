@@ -6,6 +6,12 @@
 //   the kernel with its reason logged (`vm N ended: REASON at eip 0x...`), never reaches its
 //   `NOT CONTAINED` line, and the counter's output is intact (`vm 0 count 1` .. `vm 0 count 30`, in
 //   order, then `vm 0 done 30`) with the kernel never faulting;
+// - memory exhaustion (docs/virtual-architecture.md "Memory quotas"): in a 32 MiB machine, VMs that
+//   each touch 64 MiB (by stores, by readClock into every page, by stores with yields) are the only VMs
+//   ended, each "out of memory" with its figures (it held more than its reservation, the unreserved
+//   pool was empty), never with an error returned to the hypercall; VMs taking pages within their
+//   guarantee meanwhile get every page with its contents intact; a manifest whose reservations do not
+//   fit is refused whole with one line, and no VM runs;
 // - the hypercall fuzzer makes 1,000,000 calls per VM and prints its seed and count; two VMs with the
 //   same seed print the same summary (the same calls got the same answers).
 import test from 'ava';
@@ -26,11 +32,15 @@ test.after.always(() => kernel?.remove());
 const HEALTHY_ROUNDS = 30;
 const HEALTHY_DONE = `vm 0 done ${HEALTHY_ROUNDS}`;
 
+interface BootOptions { until?: string; timeoutMs?: number; cpu?: string; memoryMiB?: number }
+
 /** Builds manifests/NAME.json into the kernel's temporary directory and boots it with its modules. */
-async function boot(name: string, options: { until?: string; timeoutMs?: number; cpu?: string } = {}): Promise<{ out: string; run: MachineRun }> {
+async function boot(name: string, options: BootOptions = {}): Promise<{ out: string; run: MachineRun }> {
   const built = buildManifest(join(ROOT, 'manifests', `${name}.json`), { imagesDir: kernel.dir, outDir: kernel.dir });
   const extraArgs = options.cpu ? ['-cpu', options.cpu] : [];
-  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, { timeoutMs: options.timeoutMs ?? 120_000, memoryMiB: 128, icount: true, until: options.until, extraArgs });
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules },
+    { timeoutMs: options.timeoutMs ?? 120_000, memoryMiB: options.memoryMiB ?? 128, icount: true,
+      until: options.until, extraArgs });
   return { out: serialLines(run.serial), run };
 }
 
@@ -235,6 +245,55 @@ test('NMIs while VMs run are logged and resumed: no VM is ended by one, the kern
   t.is(ended(out, 1), null, 'the looping VM was not ended by an NMI');
   t.false(/NMI non-maskable interrupt at eip/.test(out));
   t.log(nmis.map(m => m[2]).join(', '));
+});
+
+/** A machine too small for one hog (64 MiB), big enough for the kernel and the healthy VMs. */
+const SMALL_MACHINE_MIB = 32;
+
+test('attacks: VMs taking all memory end alone (out of memory); neighbours within their guarantee keep every page',
+  async t => {
+  const { out, run } = await boot('attacks-hog', { memoryMiB: SMALL_MACHINE_MIB, timeoutMs: 240_000 });
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-2000));
+  healthyIntact(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  t.regex(out, /^vms: admitted, reservations \d+ KiB of the \d+ KiB free for VMs$/m);
+  // vm 1-2 took 2,000 pages each, one per turn, while the hogs raced for the last frames: all came, intact.
+  // (With guaranteedKiB 0 instead, vm 1 is ended out of memory: the race does reach the healthy VMs.)
+  for (const vm of [1, 2]) {
+    t.regex(out, new RegExp(`^(?:\\[vm ${vm}\\] )?vm ${vm} done 2000 pages intact$`, 'm'), `toucher ${vm}`);
+    t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
+  }
+  t.false(/CORRUPT/.test(out));
+  // vm 3-5: each ended at its own request beyond its reservation, the pool empty, with its figures.
+  const hogs = [[3, 'store to every page'], [4, 'readClock into every page, yielding'],
+    [5, 'store to every page, yielding']] as const;
+  for (const [vm, how] of hogs) {
+    t.regex(out, new RegExp(`^(?:\\[vm ${vm}\\] )?attack hog: ${how}$`, 'm'));
+    const reason = ended(out, vm) ?? '';
+    const figures = /^out of memory address 0x4[0-9a-f]{7} at eip 0x4[0-9a-f]{7}: (.*)$/.exec(reason)?.[1] ?? '';
+    const m = /^holds (\d+) KiB, reserved (\d+) KiB, unreserved pool (\d+) KiB$/.exec(figures);
+    t.truthy(m, `vm ${vm}: ${ended(out, vm)}`);
+    const [held, reserved, pool] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
+    t.true(held > reserved, `vm ${vm} held ${held} KiB beyond its reservation of ${reserved} KiB`);
+    t.true(held > 1024, `vm ${vm} had taken much of the free memory (${held} KiB)`);
+    t.true(pool <= 4, `vm ${vm}: the pool had no page left for it (${pool} KiB)`);
+  }
+  // readClock into a page the kernel could not map ended the VM (the hog prints NOT CONTAINED on an error).
+  t.false(/attack hog: readClock returned/.test(out));
+  t.regex(out, /^vms: 6 started, 3 exited, 3 ended by the kernel, 0 idle/m);
+  t.regex(out, /^vms done: every VM has ended$/m);
+});
+
+test('admission: a manifest whose reservations do not fit is refused whole, with one line; no VM runs', async t => {
+  const { out, run } = await boot('attacks-admission', { memoryMiB: SMALL_MACHINE_MIB });
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-2000));
+  t.regex(out, /^vms: manifest refused: group 1: out of memory: its 8 VMs reserve \d+ KiB each; \d+ KiB left of /m);
+  const each = Number(/reserve (\d+) KiB each/.exec(out)?.[1]);
+  t.true(each > 64 * 1024, `a VM reserves its 64 MiB guarantee and more (${each} KiB)`);
+  t.false(/^vms: \d+ created/m.test(out), 'no VM was created');
+  t.false(/^(?:\[vm \d+\] )?vm 0 count/m.test(out), 'not even the group that fitted');
 });
 
 test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the seed and count printed, reproducibly', async t => {
