@@ -151,7 +151,7 @@ let prepareOutOfMemory = false;
  * Frames never promised to VMs: what the kernel allocates for itself after the VMs are admitted
  * (kalloc slabs for timers, say) comes from here. 1 MiB.
  */
-export const KERNEL_RESERVE_FRAMES: u32 = 256;
+const KERNEL_RESERVE_FRAMES: u32 = 256;
 
 export function vmCount(): u32 { return vmTotal; }
 export function vmPrivateFrames(): u32 { return privateFrameTotal; }

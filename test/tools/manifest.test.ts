@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { ROOT, buildGuest } from '../../tools/build.ts';
 import {
   buildManifest, parseManifest, packManifest, parseIp, fieldPath, ManifestError,
-  MANIFEST_MAGIC, MANIFEST_VERSION, MAX_GROUPS,
+  MANIFEST_MAGIC, MANIFEST_VERSION, MAX_GROUPS, DEFAULT_GUARANTEED_KIB,
 } from '../../tools/manifest.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'denali-manifest-'));
@@ -143,8 +143,9 @@ test('buildManifest: a good manifest compiles each distinct image once and packs
       argument: v.getUint32(at + 12, true), ip: [...b.bytes.slice(at + 16, at + 20)].join('.'),
       guaranteed: v.getUint32(at + 20, true) };
   };
-  // Defaults: 256 KiB, the first IP, 64 KiB guaranteed (DEFAULT_GUARANTEED_KIB, capped at the memory).
-  t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2', guaranteed: 64 });
+  // Defaults: 256 KiB, the first IP, 64 KiB guaranteed (capped at the memory: group 3).
+  t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2',
+    guaranteed: DEFAULT_GUARANTEED_KIB });
   // Consecutive after 2 VMs; the same image: module 1; consecutive after an explicit base.
   t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4', guaranteed: 96 });
   t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1', guaranteed: 64 });
