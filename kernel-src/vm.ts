@@ -14,10 +14,11 @@
 // behalf: private pages and its page directory and tables (vmHeldFrames). At creation it reserves its
 // minimum (vmReservation): its directory, every page table its range can need, its image's private
 // file pages, the boot page and the manifest's guaranteed demand pages; a VM is created only when its
-// reservation fits in the unreserved pool (vmUnreservedFrames: free frames minus what reservations still
-// promise minus KERNEL_RESERVE_FRAMES). A frame within the VM's reservation is always granted; one beyond
-// it comes from the unreserved pool, first come first served, and when that pool is empty the request
-// fails: the VM is the one out of memory (the scheduler ends it), never a neighbour within its share.
+// reservation fits in the unreserved pool (vmUnreservedFrames: free frames minus what reservations
+// still promise minus the kernel's reserve, kernelReserveFrames). A frame within the VM's reservation is
+// always granted; one beyond it comes from the unreserved pool, first come first served, and when that
+// pool is empty the request fails: the VM is the one out of memory (the scheduler ends it), never a
+// neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_WAKEUP, INTERRUPT_ALL } from "../guest-src/runtime/hypercalls.ts";
@@ -130,6 +131,7 @@ export function vmAt(index: u32): Vm {
 /** Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small. */
 export function vmTableInit(count: u32): bool {
   if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
+  kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * VM_KERNEL_BYTES + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);
   const frames = (count + VM_SLOT_MASK) >>> VMS_PER_FRAME_SHIFT;
   for (let i: u32 = 0; i < frames; i++) {
     const frame = allocFrame();
@@ -148,10 +150,16 @@ let promisedFrames: u32 = 0;
 let prepareOutOfMemory = false;
 
 /**
- * Frames never promised to VMs: what the kernel allocates for itself after the VMs are admitted
- * (kalloc slabs for timers, say) comes from here. 1 MiB.
+ * Frames never promised to VMs: what the kernel allocates after the VMs are admitted comes from here.
+ * 1 MiB for itself (kalloc slabs for timers, say), plus VM_KERNEL_BYTES for each VM of the table.
  */
 const KERNEL_RESERVE_FRAMES: u32 = 256;
+/**
+ * Kernel memory a VM may make the kernel allocate besides its page tables: its x87 area (fpu.ts, 108
+ * bytes from kalloc's 128-byte class). Kept in the kernel's reserve, so it never takes promised frames.
+ */
+const VM_KERNEL_BYTES: u32 = 128;
+let kernelReserveFrames: u32 = KERNEL_RESERVE_FRAMES;
 
 export function vmCount(): u32 { return vmTotal; }
 export function vmPrivateFrames(): u32 { return privateFrameTotal; }
@@ -168,7 +176,7 @@ export function vmHeldFrames(vm: Vm): u32 { return vm.privateFrames + vm.tableFr
 
 /** Free frames no reservation promises, beyond the kernel's own reserve: what VMs may borrow. */
 export function vmUnreservedFrames(): u32 {
-  const free = framesFree(), kept = promisedFrames + KERNEL_RESERVE_FRAMES;
+  const free = framesFree(), kept = promisedFrames + kernelReserveFrames;
   return free > kept ? free - kept : 0;
 }
 
