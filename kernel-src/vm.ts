@@ -167,8 +167,6 @@ export function vmPrivateFramePeak(): u32 { return privateFramePeak; }
 
 export function macLastBytesToVmId(b3: u32, b4: u32, b5: u32): u32 { return (b3 << 16) | (b4 << 8) | b5; }
 
-// ---- creation ---------------------------------------------------------------------------------------
-
 // ---- memory quotas -----------------------------------------------------------------------------------
 
 /** Frames held on the VM's behalf: private pages, page directory and tables. */
@@ -252,6 +250,8 @@ function freePrivateFrame(vm: Vm, frame: u32): void {
   privateFrameTotal--;
   refund(vm, 1);
 }
+
+// ---- creation ---------------------------------------------------------------------------------------
 
 /** Maps one image segment into the VM: shared read-only frames, or private copies of the file pages. */
 function mapSegment(vm: Vm, imageIndex: u32, i: u32): bool {
