@@ -14,7 +14,10 @@ import { INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_WAKEUP, INTERRUPT_ALL } from 
 import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from "../guest-src/runtime/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
-import { netBufferFree } from "./netbuf.ts";
+import {
+  netBufferFree, netBufferAgeAppend, netBufferAgeRemove, NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES,
+  NET_SENDER_WIRE,
+} from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
@@ -98,6 +101,9 @@ export class Vm {
   rxDropped: u32 = 0;        // frames for the VM dropped: its queue was full, or no buffer
   txSpoofed: u32 = 0;        // frames the VM sent with another source MAC or IP (or a type it may not send): dropped
   fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
+  netSent: u32 = 0;          // frames the VM sent that wait on VMs' queues: charged to it (switch.ts budget)
+  txRefused: u32 = 0;        // netSend refused with EAGAIN by a buffer quota (its budget, the receiver's queue, the reserve)
+  rxEvicted: u32 = 0;        // frames for the VM dropped unread as the oldest in the pool (switch.ts drop-oldest)
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -267,6 +273,9 @@ export function vmCreate(imageIndex: u32, memorySize: u32, vmCountTotal: u32, ar
   vm.rxDropped = 0;
   vm.txSpoofed = 0;
   vm.fpuArea = 0;
+  vm.netSent = 0;
+  vm.txRefused = 0;
+  vm.rxEvicted = 0;
   vm.state = VM_RUNNABLE;
   vmTotal++;
   return VM_CREATE_OK;
@@ -334,18 +343,37 @@ function releaseMemory(vm: Vm): void {
   vm.space = 0;
 }
 
-/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
-export function vmRelease(vm: Vm): void {
-  let buffer = vm.netHead;
-  while (buffer !== 0) {
-    const next = loadWord(buffer);
-    netBufferFree(buffer);
-    buffer = next;
-  }
-  vm.netHead = 0;
-  vm.netTail = 0;
-  vm.netCount = 0;
-  if (vm.space !== 0) releaseMemory(vm);
+// ---- the receive queue -----------------------------------------------------------------------------
+
+/** Appends `buffer` to VM `id`'s receive queue and the pool's age list, charged to VM `sender` (or the wire). */
+export function vmQueuePut(id: u32, buffer: u32, sender: u32): void {
+  const vm = vmAt(id);
+  store32(buffer + NET_BUFFER_NEXT, 0);
+  store32(buffer + NET_BUFFER_SENDER, sender);
+  store32(buffer + NET_BUFFER_RECEIVER, id);
+  store32(buffer + NET_BUFFER_QUEUED_SWITCHES, vm.switchIns);
+  if (vm.netTail === 0) vm.netHead = buffer; else store32(vm.netTail + NET_BUFFER_NEXT, buffer);
+  vm.netTail = buffer;
+  vm.netCount++;
+  netBufferAgeAppend(buffer);
+  if (sender !== NET_SENDER_WIRE) vmAt(sender).netSent++;
 }
 
-function loadWord(address: u32): u32 { return load32(address); }
+/** Takes the oldest frame off the VM's queue and the age list, its sender's charge released; 0 if none. */
+export function vmQueueTake(vm: Vm): u32 {
+  const buffer = vm.netHead;
+  if (buffer === 0) return 0;
+  vm.netHead = load32(buffer + NET_BUFFER_NEXT);
+  if (vm.netHead === 0) vm.netTail = 0;
+  vm.netCount--;
+  netBufferAgeRemove(buffer);
+  const sender = load32(buffer + NET_BUFFER_SENDER);
+  if (sender !== NET_SENDER_WIRE) vmAt(sender).netSent--;
+  return buffer;
+}
+
+/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
+export function vmRelease(vm: Vm): void {
+  for (let buffer = vmQueueTake(vm); buffer !== 0; buffer = vmQueueTake(vm)) netBufferFree(buffer);
+  if (vm.space !== 0) releaseMemory(vm);
+}

@@ -116,7 +116,7 @@ export function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_00
 /** Per-VM counters from the monitor's `vms` output: `vm N net: rx ... dropped D, spoofed S`. */
 export function vmNetCounters(out: string): Map<number, { rxPackets: number; txPackets: number; dropped: number; spoofed: number }> {
   const map = new Map<number, { rxPackets: number; txPackets: number; dropped: number; spoofed: number }>();
-  for (const m of out.matchAll(/^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+)$/gm)) {
+  for (const m of out.matchAll(/^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+), refused \d+, evicted \d+$/gm)) {
     map.set(Number(m[1]), { rxPackets: Number(m[2]), txPackets: Number(m[3]), dropped: Number(m[4]), spoofed: Number(m[5]) });
   }
   return map;
