@@ -11,7 +11,9 @@ import { trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCo
 import { IRQ_BASE_VECTOR, IRQ_TIMER, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picMasterInService } from "./pic.ts";
 import { PIT_TICK_NANOSECONDS } from "./pit.ts";
 import { Nanoseconds, clockRead, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore, nanosecondsAddMilliseconds, multiplyWide, divideWide } from "./clock.ts";
-import { TIMER_SLOTS, TIMER_GENERATIONS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent } from "./timer.ts";
+import {
+  TIMER_SLOTS, TIMER_GENERATIONS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent,
+} from "./timer.ts";
 import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
 
 const UD2_BYTES = 2;
@@ -281,7 +283,8 @@ export function runPlatformBenchmarks(): void {
       start = rdtsc();
       for (let j: u32 = 0; j < BENCH_ITERATIONS; j++) timerCancel(timerStart(deadline, recordFiring, 0));
       const cost = (rdtsc() - start - loop) / BENCH_ITERATIONS;
-      reportBench(i + 1 === BENCH_PENDING_FEW ? "timer-start-cancel-pending-1000" : "timer-start-cancel-pending-8000", cost);
+      const few = i + 1 === BENCH_PENDING_FEW;
+      reportBench(few ? "timer-start-cancel-pending-1000" : "timer-start-cancel-pending-8000", cost);
     }
   }
   for (let i: u32 = 0; i < BENCH_PENDING_TIMERS; i++) timerCancel(handles[i]);

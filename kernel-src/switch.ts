@@ -43,14 +43,15 @@
 // source address at offset 12, destination at 16); RFC 894 (EtherTypes 0x0800 IPv4, 0x0806 ARP).
 import { bool, i32, u32, load8, load32, store32, memoryCopy, rdtsc } from "dsl";
 import {
-  Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmQueuePut, vmQueueTake, byteSwap32, VM_ENDED, VM_RUNNABLE, VM_RUNNING,
-  VIRQ_NET, MAC_PREFIX_BYTE0,
+  Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmQueuePut, vmQueueTake, byteSwap32,
+  VM_ENDED, VM_RUNNABLE, VM_RUNNING, VIRQ_NET, MAC_PREFIX_BYTE0,
 } from "./vm.ts";
 import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
-  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength, netBufferOldest, netBufferYounger,
-  NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
+  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
+  netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES,
+  NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
 import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
@@ -347,7 +348,8 @@ export function switchReceive(index: u32, address: u32, capacity: u32): i32 {
  */
 export function switchReportVm(index: u32): void {
   const vm = vmAt(index);
-  if (vm.rxPackets === 0 && vm.txPackets === 0 && vm.rxDropped === 0 && vm.txSpoofed === 0 && vm.txRefused === 0) return;
+  const used = vm.rxPackets | vm.txPackets | vm.rxDropped | vm.txSpoofed | vm.txRefused;
+  if (used === 0) return;
   consoleWriteString("vm ");
   consoleWriteDecimal(index);
   consoleWriteString(" net: rx ");

@@ -105,7 +105,8 @@ function remove(slot: i32): void {
   const last = i32(pendingCount);
   if (index !== last) {
     place(index, heap[last]);
-    if (index > 0 && timerBefore(timers[heap[index]], timers[heap[(index - 1) >> 1]])) siftUp(index); else siftDown(index);
+    const beforeParent = index > 0 && timerBefore(timers[heap[index]], timers[heap[(index - 1) >> 1]]);
+    if (beforeParent) siftUp(index); else siftDown(index);
   }
   timer.heapIndex = NONE;
   timer.generation = timer.generation + 1 === TIMER_GENERATIONS ? 1 : timer.generation + 1;

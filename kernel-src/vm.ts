@@ -7,6 +7,8 @@
 //   - every other page of the range (bss, stack, heap) is demand-zero: mapped on its first touch
 //     (vmDemandPage, from the #PF of the guest), so an idle VM holds only the pages it used;
 //   - the last page is the boot-information page (vmWriteBootInfo), private and writable.
+// Each VM has a receive queue of network buffers (vmQueuePut/vmQueueTake, FIFO): a queued frame is
+// charged to the VM that sent it (vm.netSent, switch.ts's budget) until it is taken off the queue.
 // Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
 // VM owns its frame; a VM's save area holds its registers whenever it is not running (scheduler.ts).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
@@ -15,8 +17,8 @@ import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE, MAP_USER, MAP_WRITABLE, PAGING_OK } from "./paging.ts";
 import {
-  netBufferFree, netBufferAgeAppend, netBufferAgeRemove, NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES,
-  NET_SENDER_WIRE,
+  netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
+  NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
 } from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
@@ -102,7 +104,7 @@ export class Vm {
   txSpoofed: u32 = 0;        // frames the VM sent with another source MAC or IP (or a type it may not send): dropped
   fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
   netSent: u32 = 0;          // frames the VM sent that wait on VMs' queues: charged to it (switch.ts budget)
-  txRefused: u32 = 0;        // netSend refused with EAGAIN by a buffer quota (its budget, the receiver's queue, the reserve)
+  txRefused: u32 = 0;        // netSend EAGAINs from a buffer quota (its budget, the receiver's queue, the reserve)
   rxEvicted: u32 = 0;        // frames for the VM dropped unread as the oldest in the pool (switch.ts drop-oldest)
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }

@@ -4,7 +4,8 @@
 // carrying IPv4), each with an IPv4 header inside whose source is another host's address — once to
 // itself (the switch's loopback) and once toward the wire. Then one frame of an allowed type to itself,
 // the control. Every refused frame must be dropped (counted as spoofed by the kernel): if one of them
-// arrives in its queue (frames from other VMs are skipped), `attack ethertype: NOT CONTAINED`; else `attack ethertype: refused N, control ok`.
+// arrives in its queue (frames from other VMs are skipped), `attack ethertype: NOT CONTAINED`; else
+// `attack ethertype: refused N, control ok`.
 import { bool, i32, u32, u8, print, write, exit, addressOf } from "dsl";
 import { bootInit, vmId, macOfVm, boot } from "../runtime/boot.ts";
 import { netSend, netReceive, FRAME_MAX } from "../runtime/hypercalls.ts";
@@ -38,7 +39,8 @@ function build(type: u32, destination: u32, wire: bool): void {
   frame[13] = u8(type);
   let at: i32 = 14;
   if (type === LENGTH_FIELD_SNAP) {
-    frame[14] = 0xaa; frame[15] = 0xaa; frame[16] = 3; frame[17] = 0; frame[18] = 0; frame[19] = 0; frame[20] = 8; frame[21] = 0;
+    frame[14] = 0xaa; frame[15] = 0xaa; frame[16] = 3;                       // LLC: SNAP, UI
+    frame[17] = 0; frame[18] = 0; frame[19] = 0; frame[20] = 8; frame[21] = 0;   // SNAP: OUI 0, IPv4
     at = 22;
   }
   // An IPv4 header (RFC 791) from 192.0.2.66 (not ours) to 192.0.2.1.

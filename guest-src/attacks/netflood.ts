@@ -47,7 +47,8 @@ function flooder(firstSink: u32, thousands: u32): void {
     if (refused === 0 && accepted >= POOL_HALF) notContained("netflood");
     target = target + 1 === count ? firstSink : target + 1;
   }
-  write("attack netflood: vm "); write(vmId()); write(" accepted "); write(accepted); write(", refused "); print(refused);
+  write("attack netflood: vm "); write(vmId());
+  write(" accepted "); write(accepted); write(", refused "); print(refused);
   exit(0);
 }
 

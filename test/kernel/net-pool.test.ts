@@ -16,7 +16,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
-import { tapMissing, tapNamespace, startMachine, buildVms, inNamespace, switchCounters, type Machine } from "./net-machine.ts";
+import {
+  tapMissing, tapNamespace, startMachine, buildVms, inNamespace, switchCounters, vmNetCounters, type Machine,
+} from "./net-machine.ts";
 import type { TapNamespace } from "../../tools/net.ts";
 
 const SERVER_IP = "198.18.0.2";
@@ -51,7 +53,8 @@ if (why) {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("curl reaches a web server while 32 VMs flood 256 that never read; only the flooders are throttled", async (t) => {
+  test("curl reaches a web server while 32 VMs flood 256 that never read; only the flooders are throttled",
+    async (t) => {
     kernel = buildKernelInTemp(false);
     dir = mkdtempSync(join(tmpdir(), "denali-net-pool-"));
     const modules = buildVms(dir, "pool", [
@@ -74,7 +77,8 @@ if (why) {
     t.true(before.evicted === undefined || before.evicted >= 0);
 
     for (let i = 0; i < FETCHES; i++) {
-      const page = inNamespace(ns, ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${SERVER_IP}/`]);
+      const curl = ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${SERVER_IP}/`];
+      const page = inNamespace(ns, curl);
       t.true(page.includes("<h1>Denali VM 0</h1>") && page.endsWith("\n200 2048"), `fetch ${i}: ${page.slice(-60)}`);
     }
     t.regex(inNamespace(ns, ["ping", "-c", "3", "-W", "10", SERVER_IP]), /3 received/);
@@ -89,18 +93,18 @@ if (why) {
     t.false(/^exception: |^panic: /m.test(out), out.slice(-3000));
     t.false(out.includes("NOT CONTAINED"), out.slice(-3000));
     t.regex(out, new RegExp(`^vms: ${1 + FLOODERS + SINKS} started, 0 exited, 0 ended by the kernel`, "m"));
-    const counters = new Map([...out.matchAll(/^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+), refused (\d+), evicted (\d+)$/gm)]
-      .map((m) => [Number(m[1]), { rx: Number(m[2]), tx: Number(m[3]), dropped: Number(m[4]), refused: Number(m[6]), evicted: Number(m[7]) }]));
+    const counters = vmNetCounters(out);
     t.like(counters.get(0), { dropped: 0, refused: 0, evicted: 0 }, "the web server");
     for (let vm = 1; vm <= FLOODERS; vm++) t.true((counters.get(vm)?.refused ?? 0) > 0, `flooder ${vm} refused`);
     let sinkEvicted = 0, sinkQueued = 0;
     for (let vm = FIRST_SINK; vm < FIRST_SINK + SINKS; vm++) {
       sinkEvicted += counters.get(vm)?.evicted ?? 0;
-      sinkQueued += (counters.get(vm)?.rx ?? 0) - (counters.get(vm)?.evicted ?? 0);
+      sinkQueued += (counters.get(vm)?.rxPackets ?? 0) - (counters.get(vm)?.evicted ?? 0);
     }
     const final = switchCounters(out);
     t.is(sinkEvicted, final.evicted, "every dropped frame was a sink's");
     t.true(sinkQueued <= FLOODERS * 64, `frames waiting at the sinks: ${sinkQueued}, at most the flooders' budgets`);
-    t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, wire reserve ${final["wire reserve"]}, queued at sinks ${sinkQueued}`);
+    t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, wire reserve ${final["wire reserve"]}, `
+      + `queued at sinks ${sinkQueued}`);
   });
 }

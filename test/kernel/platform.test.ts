@@ -14,7 +14,10 @@ let kernel: KernelBuild;
 test.before(() => { kernel = buildKernelInTemp(false); });
 test.after.always(() => kernel?.remove());
 
-const PLATFORM_SELFTESTS = ["wide-arithmetic", "timer-queue", "timer-handles", "clock-monotonic", "pit-ticks", "irq-counted", "timer-expiry", "spurious-irq", "exception-resume"];
+const PLATFORM_SELFTESTS = [
+  "wide-arithmetic", "timer-queue", "timer-handles", "clock-monotonic", "pit-ticks", "irq-counted", "timer-expiry",
+  "spurious-irq", "exception-resume",
+];
 
 test("test=selftest: every platform self-test passes", async (t) => {
   const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000, extraArgs: ["-append", "test=selftest"] });
@@ -51,7 +54,8 @@ test("bench under -icount: interrupt round trip, clock read, timer start+cancel,
   const none = first["timer-start-cancel"], thousand = first["timer-start-cancel-pending-1000"];
   const many = first["timer-start-cancel-pending-8000"];
   t.true(thousand !== undefined && many !== undefined, "timer-start-cancel-pending-1000 and -8000");
-  t.true(many < 1.5 * thousand && many < 5000, `timer start+cancel: ${none} (none), ${thousand} (1,000), ${many} (8,000 pending)`);
+  const figures = `timer start+cancel: ${none} (none), ${thousand} (1,000), ${many} (8,000 pending)`;
+  t.true(many < 1.5 * thousand && many < 5000, figures);
   t.log(JSON.stringify(first));
 });
 
