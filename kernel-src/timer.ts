@@ -10,7 +10,7 @@
 // generation comes round again after TIMER_GENERATIONS - 1 reuses.
 // Invariant: the heap, the free stack and the pool change only with interrupts disabled.
 import { bool, i32, u32, structArray } from "dsl";
-import { Nanoseconds, nanosecondsBefore, clockRead, clockSetTickHook } from "./clock.ts";
+import { Nanoseconds, clockRead, clockSetTickHook } from "./clock.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 
 // One alarm per VM (vinterrupt.ts): room for every VM (vm.ts VM_LIMIT, 10240) and 128 for the kernel.
@@ -174,14 +174,6 @@ function timerTick(): void {
   timerExpire(tickNow);
 }
 
-/** The earliest pending deadline into `out`; false when nothing is pending. */
-export function timerNextDeadline(out: Nanoseconds): bool {
-  if (pendingCount === 0) return false;
-  out.high = timers[heap[0]].deadlineHigh;
-  out.low = timers[heap[0]].deadlineLow;
-  return true;
-}
-
 export function timerPendingCount(): u32 { return pendingCount; }
 export function timerExpiredCount(): u32 { return expiredTotal; }
 
@@ -199,6 +191,3 @@ export function timerQueueConsistent(): bool {
   for (let i: u32 = 0; i < freeTop; i++) if (timers[freeSlots[i]].heapIndex !== NONE) return false;
   return true;
 }
-
-/** True when `deadline` is not after `now`. */
-export function timerDeadlinePassed(deadline: Nanoseconds, now: Nanoseconds): bool { return !nanosecondsBefore(now, deadline); }

@@ -113,7 +113,7 @@ export function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_00
   return r.stdout;
 }
 
-export interface VmNetCounters { rxPackets: number; txPackets: number; dropped: number; spoofed: number; refused: number; evicted: number }
+interface VmNetCounters { rxPackets: number; txPackets: number; dropped: number; spoofed: number; refused: number; evicted: number }
 
 /** Per-VM counters (the monitor's `vms`, the summary): `vm N net: rx ... dropped D, spoofed S, refused R, evicted E`. */
 export function vmNetCounters(out: string): Map<number, VmNetCounters> {
