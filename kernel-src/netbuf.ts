@@ -9,10 +9,17 @@
 //   +8   struct virtio_net_hdr (10 bytes, legacy layout without VIRTIO_NET_F_MRG_RXBUF: virtio 1.0
 //        §5.1.6 "Device Operation" and §5.1.6.1 "Legacy Interface: Device Operation")
 //   +18  the Ethernet frame, at most 1514 bytes (IEEE 802.3 without FCS); its IP header lands 4-aligned
+//   +2028 u32 the receiver's switch-in count when it was queued (switch.ts: has the receiver run since?)
+//   +2032 u32 sender     while on a VM's queue: the VM that sent it (charged for it), NET_SENDER_WIRE
+//   +2036 u32 receiver   while on a VM's queue: that VM
+//   +2040 u32 previous, +2044 u32 next: the age list (below); past the frame, where no device writes
 //
-// Invariants: a buffer is on exactly one of: the free list, a ring, a VM's queue, or in the hands of
-// the code that just took it; `freeCount` counts the free list. No locking: uniprocessor, and after
-// boot every caller runs in a trap with interrupts disabled.
+// The age list links every buffer on any VM's receive queue, oldest first, in the order they were
+// queued: since each VM's queue is first in, first out, the oldest buffer of the list is always the
+// head of its receiver's queue, so the switch's drop-oldest (switch.ts) finds old frames from its head.
+// Invariants: a buffer is on exactly one of: the free list, a ring, a VM's queue (and then on the age
+// list), or in the hands of the code that just took it; `freeCount` counts the free list. No locking:
+// uniprocessor, and after boot every caller runs in a trap with interrupts disabled.
 import { u32, load32, store32 } from "dsl";
 import { FRAME_NONE, allocFrame } from "./frames.ts";
 
@@ -27,6 +34,13 @@ export const NET_BUFFER_FRAME: u32 = 18;        // NET_BUFFER_VIRTIO_HEADER + VI
 export const NET_BUFFER_ORIGIN: u32 = 8;
 export const NET_ORIGIN_VM: u32 = 0;
 export const NET_ORIGIN_WIRE: u32 = 1;
+export const NET_BUFFER_QUEUED_SWITCHES: u32 = 2028;
+export const NET_BUFFER_SENDER: u32 = 2032;
+export const NET_BUFFER_RECEIVER: u32 = 2036;
+const NET_BUFFER_AGE_PREVIOUS: u32 = 2040;
+const NET_BUFFER_AGE_NEXT: u32 = 2044;
+/** The sender of a frame from the wire: no VM is charged for it. */
+export const NET_SENDER_WIRE: u32 = 0xffffffff;
 export const ETHERNET_FRAME_LIMIT: u32 = 1514;
 export const ETHERNET_HEADER_BYTES: u32 = 14;
 
@@ -37,6 +51,8 @@ let freeHead: u32 = 0;
 let freeCount: u32 = 0;
 let poolCount: u32 = 0;
 let allocationFailures: u32 = 0;
+let ageHead: u32 = 0;                           // the oldest queued buffer (0: none)
+let ageTail: u32 = 0;
 
 export function netBufferFreeCount(): u32 { return freeCount; }
 export function netBufferPoolCount(): u32 { return poolCount; }
@@ -75,3 +91,23 @@ export function netBufferFree(buffer: u32): void {
 export function netBufferLength(buffer: u32): u32 { return load32(buffer + NET_BUFFER_LENGTH); }
 export function netBufferSetLength(buffer: u32, length: u32): void { store32(buffer + NET_BUFFER_LENGTH, length); }
 export function netBufferFrame(buffer: u32): u32 { return buffer + NET_BUFFER_FRAME; }
+
+/** Appends a buffer that was just queued on a VM to the age list (the newest). */
+export function netBufferAgeAppend(buffer: u32): void {
+  store32(buffer + NET_BUFFER_AGE_PREVIOUS, ageTail);
+  store32(buffer + NET_BUFFER_AGE_NEXT, 0);
+  if (ageTail === 0) ageHead = buffer; else store32(ageTail + NET_BUFFER_AGE_NEXT, buffer);
+  ageTail = buffer;
+}
+
+/** Takes a buffer that leaves its VM's queue off the age list. */
+export function netBufferAgeRemove(buffer: u32): void {
+  const previous = load32(buffer + NET_BUFFER_AGE_PREVIOUS), next = load32(buffer + NET_BUFFER_AGE_NEXT);
+  if (previous === 0) ageHead = next; else store32(previous + NET_BUFFER_AGE_NEXT, next);
+  if (next === 0) ageTail = previous; else store32(next + NET_BUFFER_AGE_PREVIOUS, previous);
+}
+
+/** The buffer queued longest ago on any VM's queue, or 0 when no VM has a frame waiting. */
+export function netBufferOldest(): u32 { return ageHead; }
+/** The next younger queued buffer after `buffer` on the age list, or 0. */
+export function netBufferYounger(buffer: u32): u32 { return load32(buffer + NET_BUFFER_AGE_NEXT); }

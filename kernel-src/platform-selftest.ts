@@ -11,7 +11,9 @@ import { trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCo
 import { IRQ_BASE_VECTOR, IRQ_TIMER, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picMasterInService } from "./pic.ts";
 import { PIT_TICK_NANOSECONDS } from "./pit.ts";
 import { Nanoseconds, clockRead, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore, nanosecondsAddMilliseconds, multiplyWide, divideWide } from "./clock.ts";
-import { TIMER_SLOTS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent } from "./timer.ts";
+import {
+  TIMER_SLOTS, TIMER_GENERATIONS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent,
+} from "./timer.ts";
 import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
 
 const UD2_BYTES = 2;
@@ -20,6 +22,9 @@ const CLOCK_WAIT_READS = 200000; // ~70 M instructions: well over a PIT tick of 
 const WAIT_TICKS = 10;
 const BENCH_ITERATIONS: u32 = 1000;
 const ORDER_TIMERS = 16;
+/** Timers pending while `bench timer-start-cancel-pending-8000` measures one more start + cancel. */
+const BENCH_PENDING_TIMERS: u32 = 8000;
+const BENCH_PENDING_FEW: u32 = 1000;
 /** A wait for ticks gives up after this many TSC increments per tick expected (a stuck PIT fails). */
 const WAIT_LIMIT_TICKS = 1000;
 
@@ -51,6 +56,7 @@ function waitTicks(ticks: u32): bool {
 export function runPlatformSelfTests(): void {
   testArithmetic();
   testTimerQueueOrder();
+  testTimerHandles();
   testClockMonotonic();
   testPitTicks();
   testTimerExpiry();
@@ -103,6 +109,34 @@ function testTimerQueueOrder(): void {
   for (let i: u32 = 0; i < TIMER_SLOTS; i++) timerCancel(handles[i]);
   check("timer-queue", timerPendingCount() === 0, "cancel all");
   finish("timer-queue", before);
+}
+
+/**
+ * Start + cancel on one slot (the free stack hands the same slot back) past a full cycle of
+ * generations: no handle is 0, each differs from the one before, and a cancelled handle is refused.
+ */
+function testTimerHandles(): void {
+  const before = failureCount();
+  clockRead(now);
+  nanosecondsAddMilliseconds(later, now, 3600000);
+  let zero = false, repeated = false, staleAccepted = false, liveRefused = false;
+  let previous: u32 = 0;
+  for (let i: u32 = 0; i < TIMER_GENERATIONS + 2; i++) {
+    const handle = timerStart(later, recordFiring, 0);
+    if (handle === 0) zero = true;
+    if (handle === previous) repeated = true;
+    if (previous !== 0 && timerCancel(previous)) staleAccepted = true;
+    if (!timerCancel(handle)) liveRefused = true;
+    if (timerCancel(handle)) staleAccepted = true;
+    previous = handle;
+  }
+  check("timer-handles", !zero, "a handle was 0");
+  check("timer-handles", !repeated, "a handle repeated at once");
+  check("timer-handles", !staleAccepted, "a stale handle was accepted");
+  check("timer-handles", !liveRefused, "a live handle was refused");
+  check("timer-handles", !timerCancel(0), "handle 0 was accepted");
+  check("timer-handles", timerPendingCount() === 0 && timerQueueConsistent(), "queue not empty");
+  finish("timer-handles", before);
 }
 
 /** Thousands of readings never go backwards, across PIT ticks, and the clock moves. */
@@ -237,5 +271,22 @@ export function runPlatformBenchmarks(): void {
   start = rdtsc();
   for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) timerCancel(timerStart(deadline, recordFiring, 0));
   reportBench("timer-start-cancel", (rdtsc() - start - loop) / BENCH_ITERATIONS);
+
+  // The same with 1,000 and then 8,000 timers pending (an hour and more away), the new deadline before
+  // all of them: the worst case of a sorted list (a walk of them all) and of the heap (a sift to the
+  // root, and a sift from the root to a leaf on cancel). A heap grows by log2(8) = 3 levels from one
+  // to the other, a list by 7,000 steps.
+  for (let i: u32 = 0; i < BENCH_PENDING_TIMERS; i++) {
+    nanosecondsAddMilliseconds(later, now, 3600001 + i);
+    handles[i] = timerStart(later, recordFiring, 0);
+    if (i + 1 === BENCH_PENDING_FEW || i + 1 === BENCH_PENDING_TIMERS) {
+      start = rdtsc();
+      for (let j: u32 = 0; j < BENCH_ITERATIONS; j++) timerCancel(timerStart(deadline, recordFiring, 0));
+      const cost = (rdtsc() - start - loop) / BENCH_ITERATIONS;
+      const few = i + 1 === BENCH_PENDING_FEW;
+      reportBench(few ? "timer-start-cancel-pending-1000" : "timer-start-cancel-pending-8000", cost);
+    }
+  }
+  for (let i: u32 = 0; i < BENCH_PENDING_TIMERS; i++) timerCancel(handles[i]);
   sti();
 }

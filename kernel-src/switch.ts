@@ -1,10 +1,14 @@
 // The virtual Ethernet switch behind netSend/netReceive (hypercalls 5 and 6) and the NIC
 // (virtio-net.ts). Each VM's virtual NIC has the MAC 02:00:00 + 24-bit vmId (vm.ts) and the IPv4
 // address of the manifest (vm.ipAddress). Rules:
-//   - from a VM: the source MAC must be the VM's; an IPv4 frame's source address and an ARP packet's
-//     sender addresses must be the VM's; IPv6 (a VM has no IPv6 address) and VLAN-tagged frames may
-//     not be sent. Anything else is dropped and counted (vm.txSpoofed). A frame for a VM's MAC goes to that VM; an ARP request (broadcast) for a
-//     VM's IP goes to that VM alone; anything else goes out on the wire (or is dropped without a NIC).
+//   - from a VM: the source MAC must be the VM's, and the EtherType one of an allow-list: IPv4 and ARP
+//     (what the libos sends; the source address of IPv4 and the sender addresses of ARP must be the
+//     VM's) and the two IEEE 802 local experimental types 0x88B5/0x88B6 (raw frames between VMs, no
+//     address inside). Every other frame — IPv6 (a VM has no IPv6 address), VLAN tags, MPLS, PPPoE,
+//     RARP, an 802.3 length field (LLC/SNAP), anything unknown — may carry any inner source: it is
+//     dropped and counted (vm.txSpoofed, the switch's `spoofed` and `refused ethertype`), toward the
+//     wire and between VMs alike. A frame for a VM's MAC goes to that VM; an ARP request (broadcast)
+//     for a VM's IP goes to that VM alone; anything else goes out on the wire (or is dropped without a NIC).
 //   - from the wire: a frame for a VM's MAC goes to that VM; a broadcast ARP request for a VM's IP
 //     goes to that VM alone (never to every VM: at 10,000 VMs that would wake each one); every other
 //     frame (other broadcasts, multicast, unknown MACs) is dropped and counted. A wire frame that
@@ -18,32 +22,53 @@
 // its copy, so the guest cannot change it afterwards — and that buffer is what the receiving VM's
 // queue or the NIC's transmit ring holds. A frame from the wire is queued in the very buffer the NIC
 // wrote. netReceive then copies the frame into the VM's memory: the one copy isolation requires.
-// At most NET_QUEUE_LIMIT frames wait per VM (fewer, NET_QUEUE_FAIR_SHARE, while the buffer pool runs
-// low): a VM sender then gets EAGAIN, a wire frame is dropped (vm.rxDropped). Per-VM packet and byte counters are printed with the VM summary (switchReportVm).
+// Buffer quotas (the pool is shared: no VM, nor the wire, may empty it for the others):
+//   - a receiver: at most NET_QUEUE_LIMIT frames wait on a VM's queue; beyond, a VM sender gets EAGAIN
+//     and a wire frame is dropped (vm.rxDropped);
+//   - a sender: at most NET_SEND_BUDGET frames a VM sent wait on VMs' queues (charged to it until the
+//     receiver reads them or they are dropped: vm.netSent), NET_SEND_SHARE_LOW while the pool runs low
+//     (fewer than NET_POOL_LOW free); beyond, netSend returns EAGAIN;
+//   - the wire's reserve: a VM's netSend never takes the pool below NET_WIRE_RESERVE free buffers
+//     (EAGAIN), so the NIC can always refill its receive ring and frames from the wire get in;
+//   - drop-oldest: while fewer than NET_POOL_LOW buffers are free, each frame queued for a VM first
+//     drops the oldest frame (netbuf.ts's age list, at most EVICT_SCAN looked at) whose receiver does
+//     not read it: the receiver had the CPU since the frame was queued and left it there, or it is
+//     idle without waiting for NET (its mask leaves NET out), or it has ended. A VM that is only
+//     waiting for the CPU keeps its frames. Counted as the receiver's vm.rxEvicted.
+// A refused netSend is counted in the sender's vm.txRefused. Per-VM packet, byte and drop counters are
+// printed with the VM summary (switchReportVm), the switch's with switchReport.
 // References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
 // bytes without FCS); IEEE 802-2014 §8.2 (bit 0 of the first address byte: group address);
 // RFC 826 (ARP: htype, ptype, hlen, plen, oper, sha, spa, tha, tpa); RFC 791 §3.1 (IPv4 header:
 // source address at offset 12, destination at 16); RFC 894 (EtherTypes 0x0800 IPv4, 0x0806 ARP).
 import { bool, i32, u32, load8, load32, store32, memoryCopy, rdtsc } from "dsl";
-import { Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, byteSwap32, VM_ENDED, VIRQ_NET, MAC_PREFIX_BYTE0 } from "./vm.ts";
+import {
+  Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmQueuePut, vmQueueTake, byteSwap32,
+  VM_ENDED, VM_RUNNABLE, VM_RUNNING, VIRQ_NET, MAC_PREFIX_BYTE0,
+} from "./vm.ts";
 import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
-  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength, NET_BUFFER_FRAME, NET_BUFFER_NEXT,
-  NET_BUFFER_ORIGIN, NET_ORIGIN_VM, NET_ORIGIN_WIRE,
+  netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
+  netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES,
+  NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
 import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
-export const NET_QUEUE_LIMIT: u32 = 64;
-/**
- * The pool's share: once fewer than NET_POOL_RESERVE buffers are free, a VM that already has
- * NET_QUEUE_FAIR_SHARE frames waiting gets no more, so VMs that do not read cannot starve the rest.
- */
-export const NET_POOL_RESERVE: u32 = 512;
-export const NET_QUEUE_FAIR_SHARE: u32 = 8;
+const NET_QUEUE_LIMIT: u32 = 64;
+/** Frames a VM sent that may wait on VMs' queues at once; beyond that netSend returns EAGAIN. */
+const NET_SEND_BUDGET: u32 = 64;
+/** Free buffers a VM's netSend never takes: the NIC's receive ring (128) refilled twice over. */
+const NET_WIRE_RESERVE: u32 = 256;
+/** Below this many free buffers, each newly queued frame drops the oldest unread one. */
+const NET_POOL_LOW: u32 = 512;
+/** A sender's budget while the pool runs low. */
+const NET_SEND_SHARE_LOW: u32 = 8;
+/** Queued frames drop-oldest looks at, oldest first, for one whose receiver does not read it. */
+const EVICT_SCAN: u32 = 64;
 
 // Hypercall results (docs/virtual-architecture.md).
 export const NET_OK = 0;
@@ -58,10 +83,8 @@ const ETHERNET_TYPE = 12;
 const MAC_GROUP_BIT: u32 = 1;                 // IEEE 802-2014 §8.2
 const ETHERTYPE_IPV4: u32 = 0x0800;           // RFC 894
 const ETHERTYPE_ARP: u32 = 0x0806;            // RFC 826
-const ETHERTYPE_IPV6: u32 = 0x86dd;           // RFC 2464
-const ETHERTYPE_VLAN: u32 = 0x8100;           // IEEE 802.1Q C-tag
-const ETHERTYPE_QINQ: u32 = 0x88a8;           // IEEE 802.1ad S-tag
-const ETHERTYPE_VLAN_OLD: u32 = 0x9100;       // pre-standard double tagging
+const ETHERTYPE_LOCAL_1: u32 = 0x88b5;        // IEEE Std 802 local experimental EtherType 1
+const ETHERTYPE_LOCAL_2: u32 = 0x88b6;        // IEEE Std 802 local experimental EtherType 2
 // IPv4 header (RFC 791 §3.1), after the Ethernet header.
 const IPV4_SOURCE = 14 + 12;
 const IPV4_MINIMUM_FRAME: u32 = 14 + 20;
@@ -88,7 +111,12 @@ let droppedWire: u32 = 0;                     // from the wire: not for a VM (mu
 let droppedQueueFull: u32 = 0;
 let droppedNoBuffer: u32 = 0;
 let droppedWireSpoofed: u32 = 0;              // from the wire: a VM's MAC or IP as the source
+let droppedEtherType: u32 = 0;                // from a VM: an EtherType off the allow-list (also in droppedSpoofed)
+let droppedEvicted: u32 = 0;                  // queued, unread, dropped as the oldest while the pool ran low
 let transmitRingFull: u32 = 0;                // from a VM: EAGAIN, the NIC's transmit ring was full
+let refusedBudget: u32 = 0;                   // from a VM: EAGAIN, NET_SEND_BUDGET frames of it already queued
+let refusedReceiverFull: u32 = 0;             // from a VM: EAGAIN, the receiver's queue held NET_QUEUE_LIMIT
+let refusedReserve: u32 = 0;                  // from a VM: EAGAIN, only the wire's reserve was left
 
 // `bench net` (with `bench` on the command line): receive-path costs in instructions under -icount of
 // the last frame from the wire — driver and switch (virtio-net.ts), the copy into the VM (here).
@@ -153,9 +181,18 @@ function sourceAllowed(vm: Vm, id: u32, frame: u32, length: u32): bool {
   const type = etherType(frame);
   if (type === ETHERTYPE_IPV4) return length >= IPV4_MINIMUM_FRAME && load32(frame + IPV4_SOURCE) === vm.ipAddress;
   if (type === ETHERTYPE_ARP) return length >= ARP_FRAME && isVmMac(frame + ARP_SENDER_MAC, id) && load32(frame + ARP_SENDER_IP) === vm.ipAddress;
-  // A VM has no IPv6 address to check, and a VLAN tag would hide the EtherType (and a spoofed IP
-  // header) behind it: both are refused. Other EtherTypes (raw, experimental) carry no IP address.
-  return type !== ETHERTYPE_IPV6 && type !== ETHERTYPE_VLAN && type !== ETHERTYPE_QINQ && type !== ETHERTYPE_VLAN_OLD;
+  return etherTypeAllowed(type);
+}
+
+/**
+ * The allow-list beyond IPv4 and ARP: the local experimental types, which carry no address. Everything
+ * else is refused, since the switch cannot see the source inside it: IPv6, VLAN tags (802.1Q/ad, which
+ * hide the real EtherType), MPLS, PPPoE, RARP, an 802.3 length (< 0x600: LLC/SNAP), unknown types.
+ */
+function etherTypeAllowed(type: u32): bool {
+  if (type === ETHERTYPE_LOCAL_1 || type === ETHERTYPE_LOCAL_2) return true;
+  droppedEtherType++;
+  return false;
 }
 
 /**
@@ -170,19 +207,47 @@ function claimsVm(frame: u32, length: u32): bool {
   return false;
 }
 
-/** Queues `buffer` on VM `target` and posts NET; false when its queue is full. */
-function enqueue(target: u32, buffer: u32, length: u32): bool {
+/**
+ * Queues `buffer` (checked against the quotas by the caller) on VM `target`, charged to `sender`, and
+ * posts NET. While the pool runs low, the oldest frame waiting anywhere is dropped first.
+ */
+function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
+  if (netBufferFreeCount() < NET_POOL_LOW) evictOldest();
   const receiver = vmAt(target);
-  if (receiver.netCount >= NET_QUEUE_LIMIT) return false;
-  if (receiver.netCount >= NET_QUEUE_FAIR_SHARE && netBufferFreeCount() < NET_POOL_RESERVE) return false;
-  store32(buffer + NET_BUFFER_NEXT, 0);
-  if (receiver.netTail === 0) receiver.netHead = buffer; else store32(receiver.netTail + NET_BUFFER_NEXT, buffer);
-  receiver.netTail = buffer;
-  receiver.netCount++;
+  vmQueuePut(target, buffer, sender);
   receiver.rxPackets++;
   receiver.rxBytes += length;
   virqPost(target, VIRQ_NET);
-  return true;
+}
+
+/**
+ * Drop-oldest: frees the oldest queued frame whose receiver does not read it (the contract above) and
+ * every older frame of that receiver (the FIFO queue's head up to it: older still, unread as well).
+ */
+function evictOldest(): void {
+  let candidate = netBufferOldest();
+  for (let scanned: u32 = 0; candidate !== 0 && scanned < EVICT_SCAN; scanned++) {
+    const owner = vmAt(load32(candidate + NET_BUFFER_RECEIVER));
+    const runs = owner.state === VM_RUNNABLE || owner.state === VM_RUNNING;
+    if (!runs || owner.switchIns !== load32(candidate + NET_BUFFER_QUEUED_SWITCHES)) {
+      while (true) {                       // its queue is FIFO: the candidate is reached from the head
+        const buffer = vmQueueTake(owner);
+        if (buffer === 0) return;
+        netBufferFree(buffer);
+        owner.rxEvicted++;
+        droppedEvicted++;
+        if (buffer === candidate) return;
+      }
+    }
+    candidate = netBufferYounger(candidate);
+  }
+}
+
+/** netSend's EAGAIN for a buffer quota, counted for the sender. */
+function refuse(sender: Vm, buffer: u32): i32 {
+  if (buffer !== 0) netBufferFree(buffer);
+  sender.txRefused++;
+  return NET_ERROR_AGAIN;
 }
 
 /** netSend from VM `from`: the frame at [address, address + length). */
@@ -190,6 +255,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
   const sender = vmAt(from);
   if (length < ETHERNET_HEADER_BYTES || length > ETHERNET_FRAME_LIMIT) return NET_ERROR_MESSAGE_SIZE;
   if (!vmRangeValid(sender, address, length) || !vmPrepareRange(sender, address, length, false)) return NET_ERROR_FAULT;
+  if (netBufferFreeCount() <= NET_WIRE_RESERVE) { refusedReserve++; return refuse(sender, 0); }
   const buffer = netBufferAlloc();
   if (buffer === 0) { droppedNoBuffer++; return NET_ERROR_AGAIN; }
   // Copy once, then decide from the kernel's copy (the guest cannot change it under us).
@@ -211,7 +277,10 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
     target = vmOfMac(frame + ETHERNET_DESTINATION);
   }
   if (target >= 0) {
-    if (!enqueue(u32(target), buffer, length)) { netBufferFree(buffer); return NET_ERROR_AGAIN; }
+    const budget = netBufferFreeCount() < NET_POOL_LOW ? NET_SEND_SHARE_LOW : NET_SEND_BUDGET;
+    if (sender.netSent >= budget) { refusedBudget++; return refuse(sender, buffer); }
+    if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) { refusedReceiverFull++; return refuse(sender, buffer); }
+    enqueue(u32(target), buffer, length, from);
     vmToVm++;
   } else if (target === NO_VM && virtioNetTransmit(buffer, length)) {
     vmToWire++;
@@ -245,11 +314,12 @@ export function switchFromWire(buffer: u32, length: u32): bool {
   }
   if (target < 0) { droppedWire++; return false; }
   if (claimsVm(frame, length)) { droppedWireSpoofed++; return false; }
-  if (!enqueue(u32(target), buffer, length)) {
+  if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) {
     vmAt(u32(target)).rxDropped++;
     droppedQueueFull++;
     return false;
   }
+  enqueue(u32(target), buffer, length, NET_SENDER_WIRE);
   store32(buffer + NET_BUFFER_ORIGIN, NET_ORIGIN_WIRE);
   wireToVm++;
   return true;
@@ -259,26 +329,27 @@ export function switchFromWire(buffer: u32, length: u32): bool {
 export function switchReceive(index: u32, address: u32, capacity: u32): i32 {
   const vm = vmAt(index);
   if (!vmRangeValid(vm, address, capacity)) return NET_ERROR_FAULT;
-  const buffer = vm.netHead;
-  if (buffer === 0) return 0;
-  const length = netBufferLength(buffer);
+  const head = vm.netHead;
+  if (head === 0) return 0;
+  const length = netBufferLength(head);
   if (capacity < length) return NET_ERROR_MESSAGE_SIZE;
   if (!vmPrepareRange(vm, address, length, true)) return NET_ERROR_FAULT;
   const start = rdtsc();
-  memoryCopy(address, buffer + NET_BUFFER_FRAME, length);
+  memoryCopy(address, head + NET_BUFFER_FRAME, length);
   const copied = rdtsc() - start;
-  if (load32(buffer + NET_BUFFER_ORIGIN) === NET_ORIGIN_WIRE) { benchCopy = copied; benchCopyLength = length; }
-  vm.netHead = load32(buffer + NET_BUFFER_NEXT);
-  if (vm.netHead === 0) vm.netTail = 0;
-  vm.netCount--;
-  netBufferFree(buffer);
+  if (load32(head + NET_BUFFER_ORIGIN) === NET_ORIGIN_WIRE) { benchCopy = copied; benchCopyLength = length; }
+  netBufferFree(vmQueueTake(vm));
   return i32(length);
 }
 
-/** `vm N net: rx P packets B bytes, tx P packets B bytes, dropped D, spoofed S` when the VM used the network. */
+/**
+ * `vm N net: rx P packets B bytes, tx P packets B bytes, dropped D, spoofed S, refused R, evicted E`
+ * when the VM used the network (refused: netSend EAGAINs from the quotas; evicted: dropped unread).
+ */
 export function switchReportVm(index: u32): void {
   const vm = vmAt(index);
-  if (vm.rxPackets === 0 && vm.txPackets === 0 && vm.rxDropped === 0 && vm.txSpoofed === 0) return;
+  const used = vm.rxPackets | vm.txPackets | vm.rxDropped | vm.txSpoofed | vm.txRefused;
+  if (used === 0) return;
   consoleWriteString("vm ");
   consoleWriteDecimal(index);
   consoleWriteString(" net: rx ");
@@ -293,10 +364,18 @@ export function switchReportVm(index: u32): void {
   consoleWriteDecimal(vm.rxDropped);
   consoleWriteString(", spoofed ");
   consoleWriteDecimal(vm.txSpoofed);
+  consoleWriteString(", refused ");
+  consoleWriteDecimal(vm.txRefused);
+  consoleWriteString(", evicted ");
+  consoleWriteDecimal(vm.rxEvicted);
   consoleNewLine();
 }
 
-/** `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N; dropped spoofed N, ...`. */
+/**
+ * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N; dropped: spoofed N, refused
+ * ethertype N (of the spoofed), ..., evicted N; eagain: sender budget N, receiver full N, wire reserve N,
+ * transmit ring full N`.
+ */
 export function switchReport(): void {
   consoleWriteString("switch: vm-to-vm ");
   consoleWriteDecimal(vmToVm);
@@ -308,6 +387,8 @@ export function switchReport(): void {
   consoleWriteDecimal(arpDirected);
   consoleWriteString("; dropped: spoofed ");
   consoleWriteDecimal(droppedSpoofed);
+  consoleWriteString(", refused ethertype ");
+  consoleWriteDecimal(droppedEtherType);
   consoleWriteString(", no route ");
   consoleWriteDecimal(droppedNoRoute);
   consoleWriteString(", from wire ");
@@ -318,7 +399,15 @@ export function switchReport(): void {
   consoleWriteDecimal(droppedNoBuffer);
   consoleWriteString(", spoofed from wire ");
   consoleWriteDecimal(droppedWireSpoofed);
-  consoleWriteString("; eagain: transmit ring full ");
+  consoleWriteString(", evicted ");
+  consoleWriteDecimal(droppedEvicted);
+  consoleWriteString("; eagain: sender budget ");
+  consoleWriteDecimal(refusedBudget);
+  consoleWriteString(", receiver full ");
+  consoleWriteDecimal(refusedReceiverFull);
+  consoleWriteString(", wire reserve ");
+  consoleWriteDecimal(refusedReserve);
+  consoleWriteString(", transmit ring full ");
   consoleWriteDecimal(transmitRingFull);
   consoleNewLine();
   if (!benchEnabled || wireToVm === 0) return;

@@ -7,6 +7,8 @@
 //   - every other page of the range (bss, stack, heap) is demand-zero: mapped on its first touch
 //     (vmDemandPage, from the #PF of the guest), so an idle VM holds only the pages it used;
 //   - the last page is the boot-information page (vmWriteBootInfo), private and writable.
+// Each VM has a receive queue of network buffers (vmQueuePut/vmQueueTake, FIFO): a queued frame is
+// charged to the VM that sent it (vm.netSent, switch.ts's budget) until it is taken off the queue.
 // Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
 // VM owns its frame; a VM's save area holds its registers whenever it is not running (scheduler.ts).
 //
@@ -26,7 +28,10 @@ import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
   MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
-import { netBufferFree } from "./netbuf.ts";
+import {
+  netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
+  NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
+} from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
@@ -112,6 +117,9 @@ export class Vm {
   fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
   tableFrames: u32 = 0;      // its page directory and page tables (charged like privateFrames)
   reservedFrames: u32 = 0;   // its reservation (vmReservation): frames always granted
+  netSent: u32 = 0;          // frames the VM sent that wait on VMs' queues: charged to it (switch.ts budget)
+  txRefused: u32 = 0;        // netSend EAGAINs from a buffer quota (its budget, the receiver's queue, the reserve)
+  rxEvicted: u32 = 0;        // frames for the VM dropped unread as the oldest in the pool (switch.ts drop-oldest)
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -392,6 +400,9 @@ export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32,
   vm.rxDropped = 0;
   vm.txSpoofed = 0;
   vm.fpuArea = 0;
+  vm.netSent = 0;
+  vm.txRefused = 0;
+  vm.rxEvicted = 0;
   vm.state = VM_RUNNABLE;
   vmTotal++;
   return VM_CREATE_OK;
@@ -482,18 +493,37 @@ function releaseMemory(vm: Vm): void {
   vm.space = 0;
 }
 
-/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
-export function vmRelease(vm: Vm): void {
-  let buffer = vm.netHead;
-  while (buffer !== 0) {
-    const next = loadWord(buffer);
-    netBufferFree(buffer);
-    buffer = next;
-  }
-  vm.netHead = 0;
-  vm.netTail = 0;
-  vm.netCount = 0;
-  if (vm.space !== 0) releaseMemory(vm);
+// ---- the receive queue -----------------------------------------------------------------------------
+
+/** Appends `buffer` to VM `id`'s receive queue and the pool's age list, charged to VM `sender` (or the wire). */
+export function vmQueuePut(id: u32, buffer: u32, sender: u32): void {
+  const vm = vmAt(id);
+  store32(buffer + NET_BUFFER_NEXT, 0);
+  store32(buffer + NET_BUFFER_SENDER, sender);
+  store32(buffer + NET_BUFFER_RECEIVER, id);
+  store32(buffer + NET_BUFFER_QUEUED_SWITCHES, vm.switchIns);
+  if (vm.netTail === 0) vm.netHead = buffer; else store32(vm.netTail + NET_BUFFER_NEXT, buffer);
+  vm.netTail = buffer;
+  vm.netCount++;
+  netBufferAgeAppend(buffer);
+  if (sender !== NET_SENDER_WIRE) vmAt(sender).netSent++;
 }
 
-function loadWord(address: u32): u32 { return load32(address); }
+/** Takes the oldest frame off the VM's queue and the age list, its sender's charge released; 0 if none. */
+export function vmQueueTake(vm: Vm): u32 {
+  const buffer = vm.netHead;
+  if (buffer === 0) return 0;
+  vm.netHead = load32(buffer + NET_BUFFER_NEXT);
+  if (vm.netHead === 0) vm.netTail = 0;
+  vm.netCount--;
+  netBufferAgeRemove(buffer);
+  const sender = load32(buffer + NET_BUFFER_SENDER);
+  if (sender !== NET_SENDER_WIRE) vmAt(sender).netSent--;
+  return buffer;
+}
+
+/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
+export function vmRelease(vm: Vm): void {
+  for (let buffer = vmQueueTake(vm); buffer !== 0; buffer = vmQueueTake(vm)) netBufferFree(buffer);
+  if (vm.space !== 0) releaseMemory(vm);
+}

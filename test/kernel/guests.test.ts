@@ -13,7 +13,11 @@
 //   guarantee meanwhile get every page with its contents intact; a manifest whose reservations do not
 //   fit is refused whole with one line, and no VM runs;
 // - the hypercall fuzzer makes 1,000,000 calls per VM and prints its seed and count; two VMs with the
-//   same seed print the same summary (the same calls got the same answers).
+//   same seed print the same summary (the same calls got the same answers);
+// - the buffer pool: one VM flooding VMs that never read gets 64 frames queued (its budget) and EAGAIN
+//   for the rest; 32 such flooders overfill the pool and the non-readers' oldest frames are dropped;
+//   either way a pingpong pair beside them loses, resends and is refused nothing; frames of EtherTypes
+//   off the switch's allow-list (MPLS, PPPoE, RARP, LLC/SNAP, ...) never reach a VM and are counted.
 import test from 'ava';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -24,6 +28,7 @@ import { buildManifest } from '../../tools/manifest.ts';
 import { ROOT, buildIso } from '../../tools/build.ts';
 import { runBochs } from '../../tools/bochs.ts';
 import { buildKernelInTemp, serialLines, type KernelBuild } from './helpers.ts';
+import { vmNetCounters } from './net-machine.ts';
 
 let kernel: KernelBuild;
 test.before(() => { kernel = buildKernelInTemp(false); });
@@ -310,4 +315,71 @@ test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the see
   t.deepEqual(errors(summaries[0]), errors(summaries[1]));
   for (const vm of [1, 2]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
   t.regex(out, /^vms done: every VM has ended$/m);
+});
+
+// ---- the network-buffer pool (issue 11, item 4) and the EtherType allow-list (item 8) ----------------
+
+/** A line the guest printed: the kernel may prefix guest lines with `[vm N] `. */
+const guestLine = (text: string) => new RegExp(`^(?:\\[vm \\d+\\] )?${text}$`, 'm');
+
+/** The pingpong pair (vm 0 and 1) made every exchange, without one frame refused, dropped or resent. */
+function pairIntact(t: import('ava').ExecutionContext, out: string, exchanges: number): void {
+  t.regex(out, guestLine(`vm 0 done ${exchanges}`));
+  t.regex(out, guestLine(`vm 1 done ${exchanges}`));
+  const counters = vmNetCounters(out);
+  for (const vm of [0, 1]) {
+    const expected = { rxPackets: exchanges, txPackets: exchanges, dropped: 0, spoofed: 0, refused: 0, evicted: 0 };
+    t.deepEqual(counters.get(vm), expected, `pair vm ${vm}`);
+  }
+}
+
+test('attacks: a VM flooding VMs that never read is held to its buffer budget; refused EtherTypes never pass',
+  async t => {
+  const { out, run } = await boot('attacks-netflood');
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-3000));
+  t.false(out.includes('NOT CONTAINED'), out);
+  t.regex(out, /^vms: 20 started, 20 exited, 0 ended by the kernel/m);
+  pairIntact(t, out, 100);
+  const counters = vmNetCounters(out);
+  // vm 3: 20,000 sends, 64 queued at the sinks (its budget: they never read), the rest EAGAIN.
+  t.regex(out, guestLine('attack netflood: vm 3 accepted 64, refused 19936'));
+  t.like(counters.get(3), { txPackets: 64, refused: 19936 });
+  for (let vm = 4; vm <= 19; vm++) t.regex(out, guestLine(`vm ${vm} sink done`));
+  t.regex(out, /^switch: .*; eagain: sender budget 19936, receiver full 0, wire reserve 0, /m);
+  // vm 2: 14 EtherTypes off the allow-list, to itself and toward the wire: all 28 dropped and counted.
+  t.regex(out, guestLine('attack ethertype: refused 28, control ok'));
+  t.like(counters.get(2), { rxPackets: 1, txPackets: 1, spoofed: 28 });
+  t.regex(out, /^switch: .*; dropped: spoofed 28, refused ethertype 28, no route 0,/m);
+});
+
+test('attacks: 32 flooders overfill the buffer pool; the sinks\' oldest frames are dropped, the pair is untouched',
+  async t => {
+  const { out, run } = await boot('attacks-netflood-many', { timeoutMs: 180_000 });
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-3000));
+  t.false(out.includes('NOT CONTAINED'), out);
+  t.regex(out, /^vms: 98 started, 98 exited, 0 ended by the kernel/m);
+  pairIntact(t, out, 100);
+  const counters = vmNetCounters(out);
+  let queued = 0;
+  for (let vm = 2; vm <= 33; vm++) {
+    const m = guestLine(`attack netflood: vm ${vm} accepted (\\d+), refused (\\d+)`).exec(out);
+    t.truthy(m, `flooder ${vm}`);
+    const [accepted, refused] = [Number(m?.[1]), Number(m?.[2])];
+    const label = `flooder ${vm}: ${accepted} accepted, ${refused} refused`;
+    t.true(accepted <= 64 && refused > 0 && accepted + refused === 5000, label);
+    t.like(counters.get(vm), { txPackets: accepted, refused });
+    queued += accepted;
+  }
+  // More than the pool less its low mark was sent to VMs that never read: their oldest frames went.
+  t.true(queued > 2048 - 512, `queued ${queued}`);
+  let evicted = 0;
+  for (let vm = 34; vm <= 97; vm++) {
+    t.regex(out, guestLine(`vm ${vm} sink done`));
+    evicted += counters.get(vm)?.evicted ?? 0;
+  }
+  t.true(evicted > 0, 'sinks\' frames evicted');
+  const switchLine = `^switch: .*, evicted ${evicted}; eagain: sender budget \\d+, receiver full 0, wire reserve 0, `;
+  t.regex(out, new RegExp(switchLine, 'm'));
 });

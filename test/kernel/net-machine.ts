@@ -113,11 +113,15 @@ export function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_00
   return r.stdout;
 }
 
-/** Per-VM counters from the monitor's `vms` output: `vm N net: rx ... dropped D, spoofed S`. */
-export function vmNetCounters(out: string): Map<number, { rxPackets: number; txPackets: number; dropped: number; spoofed: number }> {
-  const map = new Map<number, { rxPackets: number; txPackets: number; dropped: number; spoofed: number }>();
-  for (const m of out.matchAll(/^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+)$/gm)) {
-    map.set(Number(m[1]), { rxPackets: Number(m[2]), txPackets: Number(m[3]), dropped: Number(m[4]), spoofed: Number(m[5]) });
+interface VmNetCounters { rxPackets: number; txPackets: number; dropped: number; spoofed: number; refused: number; evicted: number }
+
+/** Per-VM counters (the monitor's `vms`, the summary): `vm N net: rx ... dropped D, spoofed S, refused R, evicted E`. */
+export function vmNetCounters(out: string): Map<number, VmNetCounters> {
+  const map = new Map<number, VmNetCounters>();
+  const line = /^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+), refused (\d+), evicted (\d+)$/gm;
+  for (const m of out.matchAll(line)) {
+    const [rxPackets, txPackets, dropped, spoofed, refused, evicted] = m.slice(2).map(Number);
+    map.set(Number(m[1]), { rxPackets, txPackets, dropped, spoofed, refused, evicted });
   }
   return map;
 }

@@ -79,7 +79,7 @@ if (why) {
     t.regex(out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up /m);
     t.regex(out, /^vm 0 answered arp from 198\.18\.0\.1$/m);
     for (let k = 1; k <= 3; k++) t.regex(out, new RegExp(`^vm 0 answered echo ${k} from 198\\.18\\.0\\.1$`, "m"));
-    const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0$/m.exec(out);
+    const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m.exec(out);
     t.truthy(counters, out.slice(-2000));
     t.true(Number(counters![1]) >= 4 && Number(counters![3]) >= 4, counters![0]);   // ARP + 3 echoes each way
     t.log(ping.stdout.split("\n").filter((l) => /time=|rtt/.test(l)).join("\n"));

@@ -1,0 +1,110 @@
+// Contract: the network-buffer pool under a flood, against a real client (issue 11, item 4). In a
+// network namespace with a tap (QEMU inside it): VM 0 the web server (guest-src/apps/httpd.ts at
+// 198.18.0.2), VMs 1-32 flooders and VMs 33-288 sinks (guest-src/attacks/netflood.ts): the flooders
+// send frames to the sinks for ever, the sinks never read, so together they would hold every buffer.
+// - once the pool is under pressure (every flooder holds its budget of frames at the sinks and gets
+//   EAGAIN), `curl` from the namespace fetches the web server's page every time and `ping` gets its
+//   replies: frames from the wire and the server's own get buffers by dropping the sinks' oldest
+//   frames (the switch's `evicted` grows), never the server's;
+// - `stop`: no VM was ended by the kernel and the kernel did not fault; every flooder was refused
+//   (EAGAIN, counted per VM), none has more than its budget of 64 frames queued; the web server was
+//   refused and lost nothing; the sinks' dropped frames add up to the switch's `evicted`.
+// Needs root (CI runs as root), curl and ping; skipped with the reason otherwise.
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
+import {
+  tapMissing, tapNamespace, startMachine, buildVms, inNamespace, switchCounters, vmNetCounters, type Machine,
+} from "./net-machine.ts";
+import type { TapNamespace } from "../../tools/net.ts";
+
+const SERVER_IP = "198.18.0.2";
+const FLOODERS = 32;
+const SINKS = 256;
+const FIRST_SINK = 1 + FLOODERS;
+// guest-src/attacks/netflood.ts: MODE * 10^9 + FIRST_SINK * 10^5 + PARAM (0: for ever).
+const FLOODER_ARGUMENT = 1_000_000_000 + FIRST_SINK * 100_000;
+const SINK_ARGUMENT = 2_000_000_000;
+const FETCHES = 10;
+
+function missing(): string | null {
+  const tap = tapMissing();
+  if (tap) return tap;
+  if (spawnSync("curl", ["--version"]).status !== 0) return "no `curl` command (Debian curl)";
+  if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
+  return null;
+}
+
+const why = missing();
+if (why) {
+  test.skip(`a web server beside 32 flooders and 256 sinks on a tap device (skipped: ${why})`, () => {});
+} else {
+  let kernel: KernelBuild | undefined;
+  let dir: string | undefined;
+  let ns: TapNamespace | undefined;
+  let machine: Machine | undefined;
+  test.after.always(() => {
+    machine?.kill();
+    ns?.remove();
+    kernel?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("curl reaches a web server while 32 VMs flood 256 that never read; only the flooders are throttled",
+    async (t) => {
+    kernel = buildKernelInTemp(false);
+    dir = mkdtempSync(join(tmpdir(), "denali-net-pool-"));
+    const modules = buildVms(dir, "pool", [
+      { image: "guest-src/apps/httpd.ts", count: 1, memoryKiB: 1024, argument: 0, ipBase: SERVER_IP },
+      { image: "guest-src/attacks/netflood.ts", count: FLOODERS, memoryKiB: 64, argument: FLOODER_ARGUMENT },
+      { image: "guest-src/attacks/netflood.ts", count: SINKS, memoryKiB: 64, argument: SINK_ARGUMENT },
+    ]);
+    ns = tapNamespace("pool");
+    machine = await startMachine({ kernel: kernel.elf, modules, namespace: ns, memoryMiB: 256 });
+    await machine.waitFor(/^(?:\[vm \d+\] )?vm 0 httpd on port 80$/m, 120_000);
+    // The pool under pressure: every flooder holds its budget at the sinks and is refused (EAGAIN).
+    const refusedOf = async () => switchCounters(await machine!.monitor("net"))["sender budget"] ?? 0;
+    let refused = 0;
+    for (const deadline = Date.now() + 120_000; refused < 100_000 && Date.now() < deadline; ) {
+      refused = await refusedOf();
+      if (refused < 100_000) await new Promise((r) => setTimeout(r, 500));
+    }
+    t.true(refused >= 100_000, `flooders refused ${refused} times`);
+    const before = switchCounters(await machine.monitor("net"));
+    t.true(before.evicted === undefined || before.evicted >= 0);
+
+    for (let i = 0; i < FETCHES; i++) {
+      const curl = ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${SERVER_IP}/`];
+      const page = inNamespace(ns, curl);
+      t.true(page.includes("<h1>Denali VM 0</h1>") && page.endsWith("\n200 2048"), `fetch ${i}: ${page.slice(-60)}`);
+    }
+    t.regex(inNamespace(ns, ["ping", "-c", "3", "-W", "10", SERVER_IP]), /3 received/);
+    // The wire's frames and the server's got buffers by dropping the sinks' oldest frames.
+    const during = switchCounters(await machine.monitor("net"));
+    t.true(during.evicted > before.evicted, `evicted ${before.evicted} before the fetches, ${during.evicted} after`);
+    t.true(during["sender budget"] > refused, "the flooders were still flooding");
+
+    const run = await machine.stop();
+    t.truthy(run);
+    const out = machine.out();
+    t.false(/^exception: |^panic: /m.test(out), out.slice(-3000));
+    t.false(out.includes("NOT CONTAINED"), out.slice(-3000));
+    t.regex(out, new RegExp(`^vms: ${1 + FLOODERS + SINKS} started, 0 exited, 0 ended by the kernel`, "m"));
+    const counters = vmNetCounters(out);
+    t.like(counters.get(0), { dropped: 0, refused: 0, evicted: 0 }, "the web server");
+    for (let vm = 1; vm <= FLOODERS; vm++) t.true((counters.get(vm)?.refused ?? 0) > 0, `flooder ${vm} refused`);
+    let sinkEvicted = 0, sinkQueued = 0;
+    for (let vm = FIRST_SINK; vm < FIRST_SINK + SINKS; vm++) {
+      sinkEvicted += counters.get(vm)?.evicted ?? 0;
+      sinkQueued += (counters.get(vm)?.rxPackets ?? 0) - (counters.get(vm)?.evicted ?? 0);
+    }
+    const final = switchCounters(out);
+    t.is(sinkEvicted, final.evicted, "every dropped frame was a sink's");
+    t.true(sinkQueued <= FLOODERS * 64, `frames waiting at the sinks: ${sinkQueued}, at most the flooders' budgets`);
+    t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, wire reserve ${final["wire reserve"]}, `
+      + `queued at sinks ${sinkQueued}`);
+  });
+}
