@@ -112,6 +112,9 @@ export class Vm {
   fpuArea: u32 = 0;          // its saved x87 state (fpu.ts), 0 until its first x87 instruction
   tableFrames: u32 = 0;      // its page directory and page tables (charged like privateFrames)
   reservedFrames: u32 = 0;   // its reservation (vmReservation): frames always granted
+  consoleDebt: u32 = 0;      // console.ts rate limit: bytes written not yet paid back (at most the burst)
+  consoleTick: u32 = 0;      // the clock tick when consoleDebt was last paid down
+  consoleQueued: u32 = 0;    // its bytes waiting in the console ring; bit 31: its throttling was logged
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
