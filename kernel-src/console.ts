@@ -171,7 +171,8 @@ function guestAllowance(index: u32): u32 {
   const now = clockTicks();
   const elapsed = now - vm.consoleTick;
   vm.consoleTick = now;
-  const repaid = elapsed >= CONSOLE_BURST_BYTES / CONSOLE_RATE_BYTES ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
+  const full = CONSOLE_BURST_BYTES / CONSOLE_RATE_BYTES;      // ticks that repay a whole burst
+  const repaid = elapsed >= full ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
   vm.consoleDebt = repaid >= vm.consoleDebt ? 0 : vm.consoleDebt - repaid;
   let allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
   const queued = vm.consoleQueued & QUEUED_MASK;

@@ -1,10 +1,11 @@
 // Not an attacker: the healthy neighbour of the console flooder (flood.ts). Sets an alarm of
 // `argument` microseconds (2,000 when 0) 50 times, after a first one of 60 ms that lets the
-// short-lived VMs beside it finish (only the flooder competes for the CPU then); around each one it reads the global clock and the
-// TSC. It prints the worst lateness of a wake-up by each (`alarms: late clock-us C tsc T`: the
-// clock's in microseconds past the deadline, the TSC's in cycles from setAlarm to the wake-up) and the
-// whole run by each (`alarms: total clock-ns N tsc T`), so the test can check that the alarms rang on
-// time and that the global clock lost no time against the TSC. Then `alarms: done` and exit 0.
+// short-lived VMs beside it finish (only the flooder competes for the CPU then); around each alarm it
+// reads the global clock and the TSC. It prints the worst lateness of a wake-up by each
+// (`alarms: late clock-us C tsc T`: by the clock in microseconds past the deadline, by the TSC in
+// cycles from setAlarm to the wake-up) and the whole run by each (`alarms: total clock-ns N tsc T`),
+// so the test can check that the alarms rang on time and that the global clock lost no time against
+// the TSC. Then `alarms: done` and exit 0.
 import { u32, rdtsc, write, print, exit } from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
 import { setAlarm, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
