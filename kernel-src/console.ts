@@ -165,7 +165,7 @@ export function consoleWriteByte(byte: u8): void {
   interruptsRestore(flags);
 }
 
-/** The bytes VM `index` may queue now: its budget, its queue share and the ring's room. */
+/** The bytes VM `index` may queue now by its own limits: its budget and its share of the ring. */
 function guestAllowance(index: u32): u32 {
   const vm = vmAt(index);
   const now = clockTicks();
@@ -174,13 +174,10 @@ function guestAllowance(index: u32): u32 {
   const full = CONSOLE_BURST_BYTES / CONSOLE_RATE_BYTES;      // ticks that repay a whole burst
   const repaid = elapsed >= full ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
   vm.consoleDebt = repaid >= vm.consoleDebt ? 0 : vm.consoleDebt - repaid;
-  let allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
+  const allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
   const queued = vm.consoleQueued & QUEUED_MASK;
   const share = CONSOLE_VM_QUEUE_BYTES - queued;
-  if (share < allowance) allowance = share;
-  const room = CONSOLE_RING_BYTES - (ringHead - ringTail);
-  if (room < allowance) allowance = room;
-  return allowance;
+  return share < allowance ? share : allowance;
 }
 
 /** Queues `length` bytes of VM `index` from `address` (within guestAllowance, checked and mapped). */
@@ -215,8 +212,10 @@ function logThrottle(index: u32): void {
 export function consoleGuestWrite(index: u32, address: u32, length: u32): i32 {
   if (length === 0) return 0;
   const allowance = guestAllowance(index);
-  const count = length < allowance ? length : allowance;
-  if (count < length) logThrottle(index);
+  if (allowance < length) logThrottle(index);
+  const room = CONSOLE_RING_BYTES - (ringHead - ringTail);
+  let count = length < allowance ? length : allowance;
+  if (room < count) count = room;
   if (count === 0) return EAGAIN;
   if (!vmPrepareRange(vmAt(index), address, count, false)) return EFAULT;
   guestQueue(index, address, count);
