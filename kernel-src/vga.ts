@@ -32,7 +32,8 @@ const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 
 // Invariant: 0 <= cursorRow < ROWS, 0 <= cursorColumn < COLUMNS and 0 <= top < ROWS between calls;
-// when `stale` is false the screen equals the shadow.
+// when `stale` is false the screen equals the shadow in rows 0..cursorRow (below the cursor the
+// screen is blank and the shadow is cleared as the cursor enters a row).
 let cursorRow: i32 = 0;
 let cursorColumn: i32 = 0;
 const shadow = new Uint16Array(ROWS * COLUMNS);
@@ -85,10 +86,13 @@ export function vgaStale(): bool { return stale; }
 /** Clears the screen and puts the cursor at the top left. */
 export function vgaInit(): void {
   top = 0;
-  for (let row = 0; row < ROWS; row++) clearShadowRow(row);
+  clearShadowRow(0);                  // the shadow's other rows are cleared when the cursor enters them
+  const end = cellAddress(1, 0);
+  for (let at = TEXT_BUFFER; at < end; at += BYTES_PER_CELL) store16(at, BLANK_CELL);
+  for (let row = 1; row < ROWS; row++) memoryCopy(cellAddress(row, 0), TEXT_BUFFER, BYTES_PER_ROW);
   cursorRow = 0;
   cursorColumn = 0;
-  stale = true;
+  stale = false;
   cursorMoved = true;
   vgaFlush();
 }
@@ -96,7 +100,7 @@ export function vgaInit(): void {
 /** Starts a new line: a scroll at the bottom is one row of the shadow ring. */
 function newLine(): void {
   cursorColumn = 0;
-  if (cursorRow < ROWS - 1) { cursorRow++; return; }
+  if (cursorRow < ROWS - 1) { cursorRow++; clearShadowRow(cursorRow); return; }
   top = top === ROWS - 1 ? 0 : top + 1;
   clearShadowRow(ROWS - 1);
   stale = true;
