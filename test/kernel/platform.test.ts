@@ -1,6 +1,7 @@
 // Contract: the interrupt and time platform (kernel-src/{gdt,idt,pic,pit,trap,clock,timer,shell}.ts):
 // test=selftest prints "selftest NAME ok" for the timer queue order, the clock's monotonicity, PIT ticks,
-// counted IRQs, timer expiry from the tick, spurious IRQ 7/15 and resumed exceptions; `bench` prints
+// lost ticks (interrupts off for 20 tick periods: the clock keeps the time), counted IRQs, timer expiry
+// from the tick, spurious IRQ 7/15 and resumed exceptions; `bench` prints
 // deterministic instruction counts under -icount; with `console`, COM1 input (IRQ 4) drives a shell.
 
 import test from "ava";
@@ -12,7 +13,8 @@ let kernel: KernelBuild;
 test.before(() => { kernel = buildKernelInTemp(false); });
 test.after.always(() => kernel?.remove());
 
-const PLATFORM_SELFTESTS = ["wide-arithmetic", "timer-queue", "clock-monotonic", "pit-ticks", "irq-counted", "timer-expiry", "spurious-irq", "exception-resume"];
+const PLATFORM_SELFTESTS = ["wide-arithmetic", "timer-queue", "clock-monotonic", "pit-ticks", "irq-counted", "timer-expiry",
+  "lost-ticks", "spurious-irq", "exception-resume"];
 
 test("test=selftest: every platform self-test passes", async (t) => {
   const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000, extraArgs: ["-append", "test=selftest"] });
