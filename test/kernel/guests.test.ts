@@ -175,12 +175,12 @@ function checkCpuAttacks(t: import('ava').ExecutionContext, out: string, reasons
   healthyIntact(t, out);
   t.false(out.includes('NOT CONTAINED'), out);
   t.false(out.includes('LEAK'), out);
-  t.regex(out, /^fpu keeper: 50 rounds intact$/m);
-  t.regex(out, /^fpu spy: clean start$/m);
-  t.regex(out, /^fpu spy: 50 rounds intact$/m);
-  t.regex(out, /^fpu late spy: clean start$/m);
+  t.regex(out, /^\[vm 1\] fpu keeper: 50 rounds intact$/m);
+  t.regex(out, /^\[vm 2\] fpu spy: clean start$/m);
+  t.regex(out, /^\[vm 2\] fpu spy: 50 rounds intact$/m);
+  t.regex(out, /^\[vm 3\] fpu late spy: clean start$/m);
   for (const vm of [1, 2, 3]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'), `fpu vm ${vm}`);
-  t.regex(out, /^attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
+  t.regex(out, /^\[vm \d+\] attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
   t.false(/^nmi: /m.test(out), 'int 2 from ring 3 is no NMI');
   for (const [vm, reason] of reasons) {
     if (reason) t.regex(ended(out, vm) ?? '', reason, `vm ${vm}: ${ended(out, vm)}`);
@@ -193,7 +193,7 @@ test('attacks: virtual-8086 entry, NT, the LDT, sysenter, TF, x87 state shared o
   t.regex(out, /^cpu: ldt null, umip not supported, x87 per VM \(lazy\), sse off$/m);
   checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', null));
   // Without UMIP the descriptor-table registers are readable (docs/virtual-architecture.md "Side channels").
-  t.regex(out, /^attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
+  t.regex(out, /^\[vm 11\] attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
   t.regex(out, /^vm 11: cpu \d+ kcycles, switches \d+, exit status 0$/m);
   // Lazy switching: the two FPU users alternated, so the registers moved between them at every switch.
   const fpu = /fpu claims (\d+), saves (\d+)$/m.exec(out);
@@ -233,7 +233,7 @@ test('NMIs while VMs run are logged and resumed: no VM is ended by one, the kern
   let timer: NodeJS.Timeout | undefined;
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
     timeoutMs: 120_000, memoryMiB: 128, until: HEALTHY_DONE, extraArgs: ['-monitor', `unix:${monitor},server=on,wait=off`],
-    onOutput: text => { if (!timer && text.includes('vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100); },
+    onOutput: text => { if (!timer && text.includes('[vm 0] vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100); },
   });
   clearInterval(timer);
   rmSync(dir, { recursive: true, force: true });
