@@ -140,12 +140,18 @@ function testPitTicks(): void {
   const before = failureCount();
   check("pit-ticks", interruptsEnabled(), "interrupts are off");
   const irqBefore = irqCount(IRQ_TIMER);
+  const lostBefore = clockLostTicks();
   clockRead(now);
   check("pit-ticks", waitTicks(WAIT_TICKS), "no PIT ticks");
   clockRead(later);
-  check("irq-counted", irqCount(IRQ_TIMER) - irqBefore >= WAIT_TICKS, "IRQ 0 not counted");
+  // A busy host may hold the emulated CPU back past a tick: then the clock counts the lost tick from
+  // the TSC (clock.ts), so each tick is an IRQ or a lost one.
+  const lost = clockLostTicks() - lostBefore;
+  const irqs = irqCount(IRQ_TIMER) - irqBefore;
+  check("irq-counted", irqs > 0 && irqs + lost >= WAIT_TICKS, "IRQ 0 not counted");
   const elapsed = later.low - now.low;                    // < 4 s: the low halves suffice
-  check("pit-ticks", later.high - now.high <= 1 && elapsed >= (WAIT_TICKS - 1) * PIT_TICK_NANOSECONDS && elapsed <= (WAIT_TICKS + 2) * PIT_TICK_NANOSECONDS, "ten ticks are not ~10 ms of clock");
+  const low = (WAIT_TICKS - 1) * PIT_TICK_NANOSECONDS, high = (WAIT_TICKS + 2 + lost) * PIT_TICK_NANOSECONDS;
+  check("pit-ticks", later.high - now.high <= 1 && elapsed >= low && elapsed <= high, "ten ticks are not ~10 ms of clock");
   check("pit-ticks", clockTscKiloHertz() > 0, "TSC not calibrated");
   finish("pit-ticks", before);
   finish("irq-counted", before);
