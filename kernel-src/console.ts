@@ -8,7 +8,8 @@
 //   every guest line starts with `[vm N] `; bytes outside 0x20..0x7e (except newline) are written as
 //   `\xNN` (two lower-case hex digits) and the backslash as `\\`. A line of one VM interrupted by
 //   other output (another VM's line or a kernel line) is ended there and continues on a new
-//   `[vm N] ` line, so every line has one author.
+//   `[vm N] ` line, so every line has one author. On the VGA screen a guest line that wraps continues
+//   indented (vga.ts), so no screen row starts with a guest's text either.
 // - Bounded work: a guest's bytes are copied into a ring (CONSOLE_RING_BYTES) and written out later,
 //   in bounded batches: at most CONSOLE_TICK_OUTPUT device bytes per clock tick and, from the idle
 //   loop, in batches with interrupts on between them, and only while the UART can take bytes without
@@ -22,7 +23,7 @@
 // the ring changes only with interrupts disabled.
 import { bool, i32, u8, u32, load8, memoryCopy, addressOf } from "dsl";
 import { serialInit, serialWriteByte, serialTransmitReady } from "./serial.ts";
-import { vgaInit, vgaWriteByte, vgaFlush, vgaStale } from "./vga.ts";
+import { vgaInit, vgaWriteByte, vgaFlush, vgaStale, vgaIndentWraps } from "./vga.ts";
 import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "../dsl/runtime/format.ts";
 import { vmAt, vmPrepareRange } from "./vm.ts";
 import { clockTicks } from "./clock.ts";
@@ -91,6 +92,7 @@ function emitGuestByte(byte: u8): void {
 function emitTagged(tag: u32, byte: u8): void {
   if (tag === KERNEL_TAG) {
     if (lineOwner >= 0) emit(NEWLINE);      // a guest's partial line ends before a kernel byte
+    vgaIndentWraps(false);
     emit(byte);
     lineOwner = byte === NEWLINE ? LINE_START : LINE_KERNEL;
     return;
@@ -102,6 +104,7 @@ function emitTagged(tag: u32, byte: u8): void {
     formatDecimal(emit, tag);
     emitString("] ");
     lineOwner = owner;
+    vgaIndentWraps(true);
   }
   if (byte === NEWLINE) { emit(NEWLINE); lineOwner = LINE_START; }
   else emitGuestByte(byte);

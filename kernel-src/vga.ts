@@ -40,6 +40,9 @@ const shadow = new Uint16Array(ROWS * COLUMNS);
 let top: i32 = 0;
 let stale = false;
 let cursorMoved = false;
+/** Set while a guest line is written (console.ts): a row it wraps onto starts with WRAP_INDENT blanks. */
+let indentWraps = false;
+const WRAP_INDENT = 2;
 
 function cellAddress(row: i32, column: i32): u32 {
   return TEXT_BUFFER + u32(row * BYTES_PER_ROW + column * BYTES_PER_CELL);
@@ -118,7 +121,16 @@ export function vgaWriteByte(byte: u8): void {
     shadow[shadowIndex(cursorRow, cursorColumn)] = cell;
     if (!stale) store16(cellAddress(cursorRow, cursorColumn), cell);
     cursorColumn++;
-    if (cursorColumn === COLUMNS) newLine();
+    if (cursorColumn === COLUMNS) {
+      newLine();
+      if (indentWraps) cursorColumn = WRAP_INDENT;
+    }
   }
   cursorMoved = true;
 }
+
+/**
+ * While on, a line that wraps at the right edge continues indented, so a long guest line never puts
+ * text of its own at the start of a screen row (where it could pass for a kernel line).
+ */
+export function vgaIndentWraps(on: bool): void { indentWraps = on; }
