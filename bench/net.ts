@@ -68,7 +68,7 @@ async function freeUdpPort(): Promise<number> {
 
 const guestLines = (out: string, bytes: number) => {
   const lines: Record<string, number[]> = { 'vnic-start': [], vnic: [], stack: [], app: [] };
-  for (const m of out.matchAll(/^bench(?:-tsc)? net-rx-(vnic-start|vnic|stack|app) (\d+) bytes (\d+)$/gm)) if (Number(m[3]) === bytes) lines[m[1]].push(Number(m[2]));
+  for (const m of out.matchAll(/^\[vm \d+\] bench(?:-tsc)? net-rx-(vnic-start|vnic|stack|app) (\d+) bytes (\d+)$/gm)) if (Number(m[3]) === bytes) lines[m[1]].push(Number(m[2]));
   return lines;
 };
 
@@ -101,7 +101,7 @@ export async function measure(kernel: string, modules: string[]): Promise<{ figu
   });
   const socket = createSocket('udp4');
   try {
-    await machine.waitFor(/^vm 0 echo on port 7 \(bench\)$/m, 120_000);
+    await machine.waitFor(/^\[vm 0\] vm 0 echo on port 7 \(bench\)$/m, 120_000);
     await new Promise<void>(r => socket.bind(0, '127.0.0.1', () => r()));
     const figures: NetFigures = {};
     const samples: Record<string, Record<string, number[]>> = {};

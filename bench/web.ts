@@ -249,9 +249,9 @@ const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoin
   shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, requestsPerQemuCpuSecond: null, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, switchesPerRequest: null, note, runs: [],
 });
 
-/** VM ids that printed their `httpd` line (`vm 3 ... httpd ...`). */
+/** VM ids that printed their `httpd` line (`[vm 3] vm 3 ... httpd ...`: the kernel's prefix names the VM). */
 export function listeningVms(serial: string): Set<number> {
-  return new Set([...serial.matchAll(/^vm (\d+)\b.*httpd.*$/gm)].map(m => Number(m[1])));
+  return new Set([...serial.matchAll(/^\[vm (\d+)\] .*httpd.*$/gm)].map(m => Number(m[1])));
 }
 
 function raiseNeighbourLimits(): () => void {

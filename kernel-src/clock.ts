@@ -2,13 +2,20 @@
 // Coarse part: PIT ticks (pit.ts), counted by the IRQ 0 handler, each PIT_TICK_NANOSECONDS long.
 // Fine part: the time-stamp counter since the last tick, converted with the TSC rate calibrated
 // against PIT channel 2, and capped just below one tick.
+// Lost ticks: when interrupts were off for longer than a tick period the PIT's interrupts merge into
+// one, so each tick counts the whole tick periods the TSC says passed since the previous one (at least
+// one): the count follows the PIT's and the clock loses no time; the timers due in the missed periods
+// expire at that tick (timer.ts). Limit: the TSC's low half must not wrap between two ticks (over 1 s
+// of interrupts off at 4 GHz).
 // Invariant (monotonic): a reading is ticks * TICK + fine with 0 <= fine < TICK, and ticks only grow,
 // so no reading is smaller than an earlier one, even when a tick is late or interrupts were off.
+// After the timers, each tick writes out a bounded share of the console's queued output (console.ts).
 // Reference: Intel SDM Vol. 3B §18.17 "Time-Stamp Counter"; pit.ts for the PIT.
 import { bool, u32, rdtsc, rdtscHigh, pause } from "dsl";
 import { PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone, pitStopInterval } from "./pit.ts";
 import { IRQ_TIMER } from "./pic.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
+import { consoleTick } from "./console.ts";
 
 /** A 64-bit count of nanoseconds. */
 export class Nanoseconds {
@@ -25,6 +32,7 @@ let ticksHigh: u32 = 0;
 let tscAtTick: u32 = 0;                   // low half of the TSC when the last tick was counted
 let tscPerTick: u32 = 0;                  // TSC increments per PIT tick (calibrated)
 let tscKiloHertz: u32 = 0;                // the TSC rate, for reports
+let lostTotal: u32 = 0;                   // tick periods counted from the TSC, their interrupts lost
 // Fine part = (elapsed TSC * fineMultiplier) >> fineShift, exact to a fraction of a nanosecond per tick.
 let fineMultiplier: u32 = 0;
 let fineShift: u32 = 0;
@@ -112,12 +120,20 @@ export function clockInit(): void {
 
 export function clockSetTickHook(hook: TickHook): void { tickHook = hook; }
 
-/** IRQ 0 (interrupts disabled). */
+/** IRQ 0 (interrupts disabled): counts this tick and any the TSC says were lost before it. */
 function clockTick(line: u32): void {
-  tscAtTick = rdtsc();
-  ticksLow++;
-  if (ticksLow === 0) ticksHigh++;
+  const now = rdtsc();
+  // A margin of 1/64 period keeps a late tick followed by a prompt one from counting a period twice.
+  const elapsed = now - tscAtTick, margin = tscPerTick >>> 6;
+  let periods = (elapsed > margin ? elapsed - margin : 0) / tscPerTick;
+  if (periods === 0) periods = 1;
+  if (periods > 1) lostTotal += periods - 1;
+  tscAtTick = now;
+  const low = ticksLow + periods;
+  if (low < ticksLow) ticksHigh++;
+  ticksLow = low;
   tickHook();
+  consoleTick();
 }
 
 // ---- reading --------------------------------------------------------------------------------------
@@ -162,6 +178,8 @@ export function nanosecondsToMilliseconds(a: Nanoseconds): u32 {
 }
 
 export function clockTicks(): u32 { return ticksLow; }
+/** Tick periods whose interrupt was lost (interrupts off too long), counted from the TSC. */
+export function clockLostTicks(): u32 { return lostTotal; }
 export function clockTscKiloHertz(): u32 { return tscKiloHertz; }
 export function clockTscPerTick(): u32 { return tscPerTick; }
 

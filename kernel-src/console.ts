@@ -1,11 +1,66 @@
 // The kernel console: every message goes to COM1 (for the test harness and headless machines) and to
 // the VGA text screen (for a PC without a serial port). Everyone prints through these functions.
-import { i32, u8, u32, load8 } from "dsl";
-import { serialInit, serialWriteByte } from "./serial.ts";
-import { vgaInit, vgaWriteByte } from "./vga.ts";
+//
+// Contract (docs/virtual-architecture.md "Console"):
+// - Kernel lines are written as they are; they are the only unprefixed lines, so tools may trust a
+//   line that does not start with `[vm `.
+// - Guest output (the consoleWrite hypercall, consoleGuestWrite) never reaches the devices verbatim:
+//   every guest line starts with `[vm N] `; bytes outside 0x20..0x7e (except newline) are written as
+//   `\xNN` (two lower-case hex digits) and the backslash as `\\`. A line of one VM interrupted by
+//   other output (another VM's line or a kernel line) is ended there and continues on a new
+//   `[vm N] ` line, so every line has one author. On the VGA screen a guest line that wraps continues
+//   indented (vga.ts), so no screen row starts with a guest's text either.
+// - Bounded work: a guest's bytes are copied into a ring (CONSOLE_RING_BYTES) and written out later,
+//   in bounded batches: at most CONSOLE_TICK_OUTPUT device bytes per clock tick and, from the idle
+//   loop, in batches with interrupts on between them, and only while the UART can take bytes without
+//   waiting. Each VM pays for its bytes from a budget (a burst of CONSOLE_BURST_BYTES refilled at
+//   CONSOLE_RATE_BYTES per tick) and may have at most CONSOLE_VM_QUEUE_BYTES waiting; a call beyond
+//   either gets a short count, or EAGAIN when nothing fits: a flooding VM is throttled alone.
+// - Order: once guest output waits in the ring, kernel bytes queue behind it (tagged as the kernel's),
+//   so the devices show everything in the order it was written; consoleFlush writes out the whole
+//   ring (the machine's exit does it).
+// Invariant: ringTail <= ringHead (as a wrapping count) and ringHead - ringTail <= CONSOLE_RING_BYTES;
+// the ring changes only with interrupts disabled.
+import { bool, i32, u8, u32, load8, memoryCopy, addressOf } from "dsl";
+import { serialInit, serialWriteByte, serialTransmitReady } from "./serial.ts";
+import { vgaInit, vgaWriteByte, vgaFlush, vgaStale, vgaIndentWraps } from "./vga.ts";
 import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "../dsl/runtime/format.ts";
+import { vmAt, vmPrepareRange } from "./vm.ts";
+import { clockTicks } from "./clock.ts";
+import { interruptsDisable, interruptsRestore } from "./trap.ts";
+import { EAGAIN, EFAULT } from "../guest-src/runtime/hypercalls.ts";
 
 const NEWLINE = 10;
+const BACKSLASH = 0x5c;
+const PRINTABLE_FIRST = 0x20;
+const PRINTABLE_LAST = 0x7e;
+
+/** The guest-output ring (a power of two). */
+const CONSOLE_RING_BYTES: u32 = 16384;
+const RING_MASK: u32 = CONSOLE_RING_BYTES - 1;
+/** A VM's burst: what it may write at once (also the most one consoleWrite takes). */
+const CONSOLE_BURST_BYTES: u32 = 4096;
+/** A VM's sustained rate: bytes per clock tick (64 KB/s, above a 115200-baud line's 11.5 KB/s). */
+const CONSOLE_RATE_BYTES: u32 = 64;
+/** The most bytes of one VM waiting in the ring: the rest of the ring stays open to the others. */
+const CONSOLE_VM_QUEUE_BYTES: u32 = 4096;
+/** Device bytes written out per clock tick (and per idle-loop batch). */
+const CONSOLE_TICK_OUTPUT: u32 = 2048;
+const QUEUED_MASK: u32 = 0x7fffffff;
+const THROTTLE_LOGGED: u32 = 0x80000000;
+
+/** The ring's tag for a kernel byte (VM indexes are below vm.ts VM_LIMIT, 10240). */
+const KERNEL_TAG = 0xffff;
+// lineOwner: who wrote the start of the line the devices are on.
+const LINE_START = -1;
+const LINE_KERNEL = -2;
+
+const ringBytes = new Uint8Array(CONSOLE_RING_BYTES);
+const ringTags = new Uint16Array(CONSOLE_RING_BYTES);
+let ringHead: u32 = 0;                      // bytes ever queued (wrapping)
+let ringTail: u32 = 0;                      // bytes ever written out (wrapping)
+let lineOwner: i32 = LINE_START;
+let emitted: u32 = 0;                       // device bytes written by the current batch
 
 /** Must run before any other console function. */
 export function consoleInit(): void {
@@ -13,9 +68,161 @@ export function consoleInit(): void {
   vgaInit();
 }
 
-export function consoleWriteByte(byte: u8): void {
+function emit(byte: u8): void {
   serialWriteByte(byte);
   vgaWriteByte(byte);
+  emitted++;
+}
+
+function emitString(s: string): void { formatString(emit, s); }
+
+function hexDigit(x: u32): u8 { return u8(x < 10 ? 48 + x : 87 + x); }
+
+/** One byte of a guest line, escaped. */
+function emitGuestByte(byte: u8): void {
+  if (byte === BACKSLASH) { emit(BACKSLASH); emit(BACKSLASH); return; }
+  if (byte >= PRINTABLE_FIRST && byte <= PRINTABLE_LAST) { emit(byte); return; }
+  emit(BACKSLASH);
+  emit(120);                                // 'x'
+  emit(hexDigit(u32(byte) >>> 4));
+  emit(hexDigit(u32(byte) & 15));
+}
+
+/** Writes one queued byte (tag: a VM index or KERNEL_TAG) with the line rules of the contract. */
+function emitTagged(tag: u32, byte: u8): void {
+  if (tag === KERNEL_TAG) {
+    if (lineOwner >= 0) emit(NEWLINE);      // a guest's partial line ends before a kernel byte
+    vgaIndentWraps(false);
+    emit(byte);
+    lineOwner = byte === NEWLINE ? LINE_START : LINE_KERNEL;
+    return;
+  }
+  const owner = i32(tag);
+  if (lineOwner !== owner) {
+    if (lineOwner !== LINE_START) emit(NEWLINE);
+    emitString("[vm ");
+    formatDecimal(emit, tag);
+    emitString("] ");
+    lineOwner = owner;
+    vgaIndentWraps(true);
+  }
+  if (byte === NEWLINE) { emit(NEWLINE); lineOwner = LINE_START; }
+  else emitGuestByte(byte);
+}
+
+/**
+ * Writes queued bytes until the ring is empty or `limit` device bytes were written; with `wait` false
+ * also stops when the UART's transmitter is busy (no busy-waiting on the line). Interrupts disabled.
+ * True when bytes remain.
+ */
+function drain(limit: u32, wait: bool): bool {
+  emitted = 0;
+  while (ringHead !== ringTail && emitted < limit) {
+    if (!wait && !serialTransmitReady()) break;
+    const at = ringTail & RING_MASK;
+    const tag = u32(ringTags[at]);
+    const byte = ringBytes[at];
+    ringTail++;
+    if (tag !== KERNEL_TAG) vmAt(tag).consoleQueued--;
+    emitTagged(tag, byte);
+  }
+  vgaFlush();
+  return ringHead !== ringTail;
+}
+
+/** The clock tick's share of the output (clock.ts, interrupts disabled). */
+export function consoleTick(): void { if (ringHead !== ringTail) drain(CONSOLE_TICK_OUTPUT, false); }
+
+/** One batch of output from the idle loop (interrupts are enabled between batches); true if more waits. */
+export function consoleIdleBatch(): bool {
+  const flags = interruptsDisable();
+  const more = ringHead !== ringTail && drain(CONSOLE_TICK_OUTPUT, false);
+  interruptsRestore(flags);
+  return more;
+}
+
+/** Writes out everything queued, waiting for the UART (the machine's exit, a panic). */
+export function consoleFlush(): void {
+  const flags = interruptsDisable();
+  while (drain(CONSOLE_TICK_OUTPUT, true)) {}
+  interruptsRestore(flags);
+}
+
+function queue(tag: u32, byte: u8): void {
+  const at = ringHead & RING_MASK;
+  ringTags[at] = u32(tag);
+  ringBytes[at] = byte;
+  ringHead++;
+}
+
+/** A kernel byte: written at once, or queued behind waiting guest output (a full ring drains a batch). */
+export function consoleWriteByte(byte: u8): void {
+  const flags = interruptsDisable();
+  if (ringHead === ringTail) {
+    emitTagged(KERNEL_TAG, byte);
+    if (byte === NEWLINE || !vgaStale()) vgaFlush();
+  } else {
+    if (ringHead - ringTail === CONSOLE_RING_BYTES) drain(CONSOLE_TICK_OUTPUT, true);
+    queue(KERNEL_TAG, byte);
+  }
+  interruptsRestore(flags);
+}
+
+/** The bytes VM `index` may queue now by its own limits: its budget and its share of the ring. */
+function guestAllowance(index: u32): u32 {
+  const vm = vmAt(index);
+  const now = clockTicks();
+  const elapsed = now - vm.consoleTick;
+  vm.consoleTick = now;
+  const full = CONSOLE_BURST_BYTES / CONSOLE_RATE_BYTES;      // ticks that repay a whole burst
+  const repaid = elapsed >= full ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
+  vm.consoleDebt = repaid >= vm.consoleDebt ? 0 : vm.consoleDebt - repaid;
+  const allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
+  const queued = vm.consoleQueued & QUEUED_MASK;
+  const share = CONSOLE_VM_QUEUE_BYTES - queued;
+  return share < allowance ? share : allowance;
+}
+
+/** Queues `length` bytes of VM `index` from `address` (within guestAllowance, checked and mapped). */
+function guestQueue(index: u32, address: u32, length: u32): void {
+  const at = ringHead & RING_MASK;
+  const first = CONSOLE_RING_BYTES - at < length ? CONSOLE_RING_BYTES - at : length;
+  memoryCopy(addressOf(ringBytes) + at, address, first);
+  memoryCopy(addressOf(ringBytes), address + first, length - first);
+  for (let i: u32 = 0; i < length; i++) ringTags[(at + i) & RING_MASK] = u32(index);
+  ringHead += length;
+  const vm = vmAt(index);
+  vm.consoleDebt += length;
+  vm.consoleQueued += length;
+}
+
+/** Logs, once per VM, that it went over its console budget. */
+function logThrottle(index: u32): void {
+  const vm = vmAt(index);
+  if ((vm.consoleQueued & THROTTLE_LOGGED) !== 0) return;
+  vm.consoleQueued = vm.consoleQueued | THROTTLE_LOGGED;
+  consoleWriteString("vm ");
+  consoleWriteDecimal(index);
+  consoleWriteString(" console: over its output budget, throttled");
+  consoleNewLine();
+}
+
+/**
+ * The consoleWrite hypercall's body for VM `index` (interrupts disabled; the caller checked that the
+ * whole range is the VM's). Returns the bytes taken (a short count when over budget), EAGAIN when
+ * none fit, or EFAULT when the pages cannot be mapped.
+ */
+export function consoleGuestWrite(index: u32, address: u32, length: u32): i32 {
+  if (length === 0) return 0;
+  const allowance = guestAllowance(index);
+  if (allowance < length) logThrottle(index);
+  const room = CONSOLE_RING_BYTES - (ringHead - ringTail);
+  let count = length < allowance ? length : allowance;
+  if (room < count) count = room;
+  if (count === 0) return EAGAIN;
+  if (!vmPrepareRange(vmAt(index), address, count, false)) return EFAULT;
+  guestQueue(index, address, count);
+  return i32(count);
 }
 
 export function consoleWriteString(s: string): void { formatString(consoleWriteByte, s); }

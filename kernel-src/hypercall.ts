@@ -6,7 +6,7 @@
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
 // demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) ends
 // the VM "out of memory", as the #PF of the same touch would (scheduler.ts): never an EFAULT.
-import { bool, i32, u32, store32, memoryCopy, addressOf } from "dsl";
+import { bool, i32, u32, store32 } from "dsl";
 import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY }
   from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
@@ -19,17 +19,14 @@ import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } 
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
-import { consoleWriteByte } from "./console.ts";
+import { consoleGuestWrite } from "./console.ts";
 
 // The numbers and error codes are the guest ABI's single definition (docs/virtual-architecture.md),
 // shared with the guests' runtime so the two sides cannot drift apart.
 /** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the VM is ended as hostile. */
 export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
-/** consoleWrite writes at most this much per call (the result says how much): bounded kernel time. */
-export const CONSOLE_WRITE_LIMIT: u32 = 4096;
 const CLOCK_BYTES: u32 = 8;
 
-const consoleBuffer = new Uint8Array(256);
 const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
 export function hypercallTotal(): u32 { return hypercallCount; }
@@ -39,19 +36,10 @@ export function hypercallInit(): void {
   trapSetHypercallHandler(hypercallDispatch);
 }
 
+/** Queues the bytes for the console (console.ts: prefixed, escaped, rate-limited per VM). */
 function consoleWrite(index: u32, address: u32, length: u32): i32 {
-  const vm = vmAt(u32(index));
-  if (!vmRangeValid(vm, address, length)) return EFAULT;
-  const count = length > CONSOLE_WRITE_LIMIT ? CONSOLE_WRITE_LIMIT : length;
-  if (!vmPrepareRange(vm, address, count, false)) return EFAULT;
-  const chunkLimit = u32(consoleBuffer.length);
-  for (let done: u32 = 0; done < count; ) {
-    const chunk = count - done < chunkLimit ? count - done : chunkLimit;
-    memoryCopy(addressOf(consoleBuffer), address + done, chunk);
-    for (let i: u32 = 0; i < chunk; i++) consoleWriteByte(consoleBuffer[i]);
-    done += chunk;
-  }
-  return i32(count);
+  if (!vmRangeValid(vmAt(u32(index)), address, length)) return EFAULT;
+  return consoleGuestWrite(index, address, length);
 }
 
 function readClock(index: u32, address: u32): i32 {

@@ -2,6 +2,7 @@
 // Invariant: exitMachine never returns. On real hardware and in Bochs the port write does nothing
 // (an unclaimed ISA port ignores writes), so the CPU halts with interrupts off and stays there.
 import { u8, outb, cli, hlt } from "dsl";
+import { consoleFlush } from "./console.ts";
 
 // QEMU isa-debug-exit (hw/misc/debugexit.c), configured by the test harness as
 // `-device isa-debug-exit,iobase=0xf4,iosize=4`: writing v exits QEMU with status (v << 1) | 1.
@@ -23,8 +24,9 @@ export function haltForever(): void {
   while (true) hlt();
 }
 
-/** Exits QEMU with `status`; elsewhere, halts. */
+/** Writes out the console's queued output, then exits QEMU with `status`; elsewhere, halts. */
 export function exitMachine(status: u8): void {
+  consoleFlush();
   outb(DEBUG_EXIT_PORT, status);
   haltForever();
 }

@@ -26,7 +26,7 @@ import { clockTicks, divideWide } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { virtioNetReport, nicPresent } from "./virtio-net.ts";
@@ -265,12 +265,15 @@ export function schedulerInit(): void {
   setKernelStack(trapStackTop());     // every trap from ring 3 lands there; handlers run to completion, IF = 0
 }
 
-/** Runs the VMs: the kernel's idle loop; the next interrupt switches to the first VM. Never returns. */
+/**
+ * Runs the VMs: the kernel's idle loop; the next interrupt switches to the first VM. Never returns.
+ * While idle it writes out queued console output in batches, with interrupts on between them.
+ */
 export function schedulerRun(): void {
   active = true;
   while (true) {
     sti();
-    hlt();
+    if (!consoleIdleBatch()) hlt();
   }
 }
 

@@ -2,7 +2,7 @@
 // IRQ 4 once serialEnableReceiveInterrupt is called (the shell, on the `console` command-line word).
 // Register map and bits: National Semiconductor PC16550D datasheet, section 8 "Registers"
 // (Table II, "Summary of Registers"). Offsets are from the port's base address.
-import { i32, u8, u32, inb, outb } from "dsl";
+import { bool, i32, u8, u32, inb, outb } from "dsl";
 import { formatString, formatDecimal, formatHex } from "../dsl/runtime/format.ts";
 
 /** COM1's I/O base on every PC (BIOS data area word 0x400; IBM PC/AT Technical Reference). */
@@ -67,6 +67,9 @@ export function serialReadByte(): i32 {
   if ((inb(COM1 + LINE_STATUS) & LSR_DATA_READY) === 0) return -1;
   return i32(inb(COM1 + RECEIVE_BUFFER));
 }
+
+/** True when the transmitter is empty: with the FIFO on, 16 bytes can be written without waiting. */
+export function serialTransmitReady(): bool { return (inb(COM1 + LINE_STATUS) & LSR_TRANSMIT_EMPTY) !== 0; }
 
 /** Sends one byte, polling LSR first: Bochs (and a real UART) drops bytes written while THR is full. */
 export function serialWriteByte(byte: u8): void {

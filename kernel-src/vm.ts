@@ -120,6 +120,9 @@ export class Vm {
   netSent: u32 = 0;          // frames the VM sent that wait on VMs' queues: charged to it (switch.ts budget)
   txRefused: u32 = 0;        // netSend EAGAINs from a buffer quota (its budget, the receiver's queue, the reserve)
   rxEvicted: u32 = 0;        // frames for the VM dropped unread as the oldest in the pool (switch.ts drop-oldest)
+  consoleDebt: u32 = 0;      // console.ts rate limit: bytes written not yet paid back (at most the burst)
+  consoleTick: u32 = 0;      // the clock tick when consoleDebt was last paid down
+  consoleQueued: u32 = 0;    // its bytes waiting in the console ring; bit 31: its throttling was logged
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 

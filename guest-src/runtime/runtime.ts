@@ -5,7 +5,7 @@
 // of VMs sharing the console never interleave. A panic or a trap prints `panic: MESSAGE (in FUNC)` or
 // `trap: KIND` and ends the VM with status 101; exit(status) flushes and ends it with status.
 import { i32, u32, u8, addressOf } from "dsl";
-import { consoleWrite, exitVm } from "./hypercalls.ts";
+import { consoleWrite, exitVm, yieldCpu, EAGAIN } from "./hypercalls.ts";
 import { formatDecimal, formatSignedDecimal, formatHex, formatString } from "../../dsl/runtime/format.ts";
 
 /** Exit status of a VM ended by a panic or a trap (the same as a standalone program's). */
@@ -15,9 +15,19 @@ const LINE_CAPACITY = 240;
 const line = new Uint8Array(LINE_CAPACITY);
 let lineLength: i32 = 0;
 
-/** Writes out what is buffered (print does it at each newline; exit before it ends the VM). */
+/**
+ * Writes out what is buffered (print does it at each newline; exit before it ends the VM). The kernel
+ * takes what the VM's console budget allows (a short count, EAGAIN when nothing fits): the rest is
+ * written again after a yield, so output is slowed down, never lost.
+ */
 export function flush(): void {
-  if (lineLength > 0) consoleWrite(addressOf(line), u32(lineLength));
+  let done: u32 = 0;
+  while (done < u32(lineLength)) {
+    const result = consoleWrite(addressOf(line) + done, u32(lineLength) - done);
+    if (result > 0) done += u32(result);
+    else if (result === EAGAIN) yieldCpu();
+    else break;
+  }
   lineLength = 0;
 }
 

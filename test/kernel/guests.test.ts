@@ -27,7 +27,7 @@ import { runQemu, type MachineRun } from '../../tools/qemu.ts';
 import { buildManifest } from '../../tools/manifest.ts';
 import { ROOT, buildIso } from '../../tools/build.ts';
 import { runBochs } from '../../tools/bochs.ts';
-import { buildKernelInTemp, serialLines, type KernelBuild } from './helpers.ts';
+import { buildKernelInTemp, serialLines, guestLines, type KernelBuild } from './helpers.ts';
 import { vmNetCounters } from './net-machine.ts';
 
 let kernel: KernelBuild;
@@ -35,7 +35,7 @@ test.before(() => { kernel = buildKernelInTemp(false); });
 test.after.always(() => kernel?.remove());
 
 const HEALTHY_ROUNDS = 30;
-const HEALTHY_DONE = `vm 0 done ${HEALTHY_ROUNDS}`;
+const HEALTHY_DONE = `[vm 0] vm 0 done ${HEALTHY_ROUNDS}`;
 
 interface BootOptions { until?: string; timeoutMs?: number; cpu?: string; memoryMiB?: number }
 
@@ -57,8 +57,9 @@ function noKernelFault(t: import('ava').ExecutionContext, out: string): void {
 
 /** The healthy counter's lines are exactly `vm 0 count 1..N` in order, then `vm 0 done N`. */
 function healthyIntact(t: import('ava').ExecutionContext, out: string): void {
-  const lines = out.split('\n').filter(l => /^vm 0 (count|done) /.test(l));
-  const expected = [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), HEALTHY_DONE];
+  const lines = guestLines(out, 0).filter(l => /^vm 0 (count|done) /.test(l));
+  const counts = Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`);
+  const expected = [...counts, `vm 0 done ${HEALTHY_ROUNDS}`];
   t.deepEqual(lines, expected, 'the healthy VM output is intact');
 }
 
@@ -72,18 +73,18 @@ test('demos: counters, the pingpong pair through the loopback, a spinner preempt
   noKernelFault(t, out);
   t.false(run.timedOut, out.slice(-2000));
   for (let vm = 2; vm <= 5; vm++) {
-    const counts = out.split('\n').filter(l => l.startsWith(`vm ${vm} count `));
+    const counts = guestLines(out, vm).filter(l => l.startsWith(`vm ${vm} count `));
     t.deepEqual(counts, Array.from({ length: 10 }, (_, i) => `vm ${vm} count ${i + 1}`), `counter vm ${vm}`);
-    t.regex(out, new RegExp(`^vm ${vm} done 10$`, 'm'));
+    t.regex(out, new RegExp(`^\\[vm ${vm}\\] vm ${vm} done 10$`, 'm'));
   }
   for (let i = 1; i <= 5; i++) {
-    t.regex(out, new RegExp(`^vm 1 got ping ${i} from vm 0$`, 'm'));
-    t.regex(out, new RegExp(`^vm 0 got pong ${i} from vm 1$`, 'm'));
+    t.regex(out, new RegExp(`^\\[vm 1\\] vm 1 got ping ${i} from vm 0$`, 'm'));
+    t.regex(out, new RegExp(`^\\[vm 0\\] vm 0 got pong ${i} from vm 1$`, 'm'));
   }
-  t.regex(out, /^vm 0 done 5$/m);
-  t.regex(out, /^vm 1 done 5$/m);
-  t.regex(out, /^vm 6 spinning$/m);
-  t.regex(out, /^vm 6 done 3$/m);
+  t.regex(out, /^\[vm 0\] vm 0 done 5$/m);
+  t.regex(out, /^\[vm 1\] vm 1 done 5$/m);
+  t.regex(out, /^\[vm 6\] vm 6 spinning$/m);
+  t.regex(out, /^\[vm 6\] vm 6 done 3$/m);
   t.regex(out, /^vms done: every VM has ended$/m);
   for (let vm = 0; vm <= 6; vm++) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
   // The spinner was preempted (switched in many times) while the others ran.
@@ -100,7 +101,7 @@ test('attacks: privileged instructions end only their VM (#GP, #UD for ud2)', as
   t.false(out.includes('NOT CONTAINED'), out);
   PRIVILEGED.forEach((name, k) => {
     const vm = k + 1;
-    t.true(out.includes(`attack privileged: ${name}\n`), name);
+    t.true(out.includes(`[vm ${vm}] attack privileged: ${name}\n`), name);
     const reason = name === 'ud2' ? '#UD invalid opcode' : '#GP general protection';
     t.regex(ended(out, vm) ?? '', new RegExp(`^${reason} at eip 0x4[0-9a-f]{7}$`), `vm ${vm} (${name})`);
   });
@@ -112,7 +113,7 @@ test('attacks: reads and writes outside the VM page-fault at the address and end
   noKernelFault(t, out);
   healthyIntact(t, out);
   t.false(out.includes('NOT CONTAINED'), out);
-  const attempts = [...out.matchAll(/^attack memory: (read|write) 0x([0-9a-f]{8})$/gm)];
+  const attempts = [...out.matchAll(/^\[vm \d+\] attack memory: (read|write) 0x([0-9a-f]{8})$/gm)];
   t.is(attempts.length, 12);
   for (let vm = 1; vm <= 12; vm++) {
     const reason = ended(out, vm) ?? '';
@@ -130,10 +131,10 @@ test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad 
   healthyIntact(t, out);
   t.false(out.includes('NOT CONTAINED'), out);
   // vm 1-3: writes to the shared read-only code page fault at the address written.
-  for (const m of out.matchAll(/^attack codewrite: .* at 0x([0-9a-f]{8})$/gm)) t.true(out.includes(`cr2 0x${m[1]} `), `codewrite 0x${m[1]}`);
+  for (const m of out.matchAll(/^\[vm [1-3]\] attack codewrite: .* at 0x([0-9a-f]{8})$/gm)) t.true(out.includes(`cr2 0x${m[1]} `), `codewrite 0x${m[1]}`);
   for (let vm = 1; vm <= 3; vm++) t.regex(ended(out, vm) ?? '', /^#PF page fault cr2 0x4[0-9a-f]{7} at eip 0x4[0-9a-f]{7}$/, `vm ${vm}`);
   // vm 4-9: calls out of the VM fault on the fetch (eip = the target); hlt bytes in its own data: #GP.
-  const jumps = [...out.matchAll(/^attack jump: call 0x([0-9a-f]{8})$/gm)].map(m => m[1]);
+  const jumps = [...out.matchAll(/^\[vm \d+\] attack jump: call 0x([0-9a-f]{8})$/gm)].map(m => m[1]);
   t.is(jumps.length, 6);
   for (let vm = 4; vm <= 9; vm++) {
     const reason = ended(out, vm) ?? '';
@@ -150,14 +151,14 @@ test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad 
   t.regex(ended(out, 10) ?? '', /^#PF page fault cr2 0x[0-9a-f]{8} at eip 0x4[0-9a-f]{7}$/);
   // vm 11: a real #DE; vm 12: the DSL's checked division traps in the runtime and exits 101.
   t.regex(ended(out, 11) ?? '', /^#DE divide error at eip 0x4[0-9a-f]{7}$/);
-  t.regex(out, /^trap: integer division by zero$/m);
+  t.regex(out, /^\[vm 12\] trap: integer division by zero$/m);
   t.is(ended(out, 12), null, 'an exit, not a fault (the kernel logs exits only in its final summary)');
   // vm 13: every bad hypercall answered with its error code, then the flood ended it as hostile.
-  t.regex(out, /^badcall summary: 23 ok, 0 wrong$/m);
+  t.regex(out, /^\[vm 13\] badcall summary: 23 ok, 0 wrong$/m);
   t.false(out.includes('WRONG'));
   t.regex(ended(out, 13) ?? '', /^too many bad hypercalls at eip 0x4[0-9a-f]{7}$/);
   // vm 14: the endless loop is still running (never ended), and vm 0 finished beside it.
-  t.regex(out, /^attack endless: looping forever without a hypercall$/m);
+  t.regex(out, /^\[vm 14\] attack endless: looping forever without a hypercall$/m);
   t.is(ended(out, 14), null);
 });
 
@@ -179,12 +180,12 @@ function checkCpuAttacks(t: import('ava').ExecutionContext, out: string, reasons
   healthyIntact(t, out);
   t.false(out.includes('NOT CONTAINED'), out);
   t.false(out.includes('LEAK'), out);
-  t.regex(out, /^fpu keeper: 50 rounds intact$/m);
-  t.regex(out, /^fpu spy: clean start$/m);
-  t.regex(out, /^fpu spy: 50 rounds intact$/m);
-  t.regex(out, /^fpu late spy: clean start$/m);
+  t.regex(out, /^\[vm 1\] fpu keeper: 50 rounds intact$/m);
+  t.regex(out, /^\[vm 2\] fpu spy: clean start$/m);
+  t.regex(out, /^\[vm 2\] fpu spy: 50 rounds intact$/m);
+  t.regex(out, /^\[vm 3\] fpu late spy: clean start$/m);
   for (const vm of [1, 2, 3]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'), `fpu vm ${vm}`);
-  t.regex(out, /^attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
+  t.regex(out, /^\[vm \d+\] attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
   t.false(/^nmi: /m.test(out), 'int 2 from ring 3 is no NMI');
   for (const [vm, reason] of reasons) {
     if (reason) t.regex(ended(out, vm) ?? '', reason, `vm ${vm}: ${ended(out, vm)}`);
@@ -197,7 +198,7 @@ test('attacks: virtual-8086 entry, NT, the LDT, sysenter, TF, x87 state shared o
   t.regex(out, /^cpu: ldt null, umip not supported, x87 per VM \(lazy\), sse off$/m);
   checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', null));
   // Without UMIP the descriptor-table registers are readable (docs/virtual-architecture.md "Side channels").
-  t.regex(out, /^attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
+  t.regex(out, /^\[vm 11\] attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
   t.regex(out, /^vm 11: cpu \d+ kcycles, switches \d+, exit status 0$/m);
   // Lazy switching: the two FPU users alternated, so the registers moved between them at every switch.
   const fpu = /fpu claims (\d+), saves (\d+)$/m.exec(out);
@@ -237,7 +238,7 @@ test('NMIs while VMs run are logged and resumed: no VM is ended by one, the kern
   let timer: NodeJS.Timeout | undefined;
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
     timeoutMs: 120_000, memoryMiB: 128, until: HEALTHY_DONE, extraArgs: ['-monitor', `unix:${monitor},server=on,wait=off`],
-    onOutput: text => { if (!timer && text.includes('vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100); },
+    onOutput: text => { if (!timer && text.includes('[vm 0] vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100); },
   });
   clearInterval(timer);
   rmSync(dir, { recursive: true, force: true });
@@ -266,7 +267,7 @@ test('attacks: VMs taking all memory end alone (out of memory); neighbours withi
   // vm 1-2 took 2,000 pages each, one per turn, while the hogs raced for the last frames: all came, intact.
   // (With guaranteedKiB 0 instead, vm 1 is ended out of memory: the race does reach the healthy VMs.)
   for (const vm of [1, 2]) {
-    t.regex(out, new RegExp(`^(?:\\[vm ${vm}\\] )?vm ${vm} done 2000 pages intact$`, 'm'), `toucher ${vm}`);
+    t.regex(out, new RegExp(`^\\[vm ${vm}\\] vm ${vm} done 2000 pages intact$`, 'm'), `toucher ${vm}`);
     t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
   }
   t.false(/CORRUPT/.test(out));
@@ -274,7 +275,7 @@ test('attacks: VMs taking all memory end alone (out of memory); neighbours withi
   const hogs = [[3, 'store to every page'], [4, 'readClock into every page, yielding'],
     [5, 'store to every page, yielding']] as const;
   for (const [vm, how] of hogs) {
-    t.regex(out, new RegExp(`^(?:\\[vm ${vm}\\] )?attack hog: ${how}$`, 'm'));
+    t.regex(out, new RegExp(`^\\[vm ${vm}\\] attack hog: ${how}$`, 'm'));
     const reason = ended(out, vm) ?? '';
     const figures = /^out of memory address 0x4[0-9a-f]{7} at eip 0x4[0-9a-f]{7}: (.*)$/.exec(reason)?.[1] ?? '';
     const m = /^holds (\d+) KiB, reserved (\d+) KiB, unreserved pool (\d+) KiB$/.exec(figures);
@@ -306,8 +307,9 @@ test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the see
   noKernelFault(t, out);
   t.false(run.timedOut, out.slice(-2000));
   healthyIntact(t, out);
-  t.is(out.split('\n').filter(l => l === 'fuzz seed 625341585').length, 2);
-  const summaries = out.split('\n').filter(l => l.startsWith('fuzz seed 625341585 count '));
+  const fuzzers = [...guestLines(out, 1), ...guestLines(out, 2)];
+  t.is(fuzzers.filter(l => l === 'fuzz seed 625341585').length, 2);
+  const summaries = fuzzers.filter(l => l.startsWith('fuzz seed 625341585 count '));
   t.is(summaries.length, 2, out.slice(-2000));
   for (const s of summaries) t.regex(s, /^fuzz seed 625341585 count 1000000 ok \d+ einval \d+ efault \d+ eagain \d+ emsgsize \d+ other 0 idles \d+$/);
   // The same seed, the same calls: the same errors (ok/eagain may differ if a queue filled).
@@ -319,8 +321,8 @@ test('fuzzer: 1,000,000 random hypercalls per VM without a kernel fault; the see
 
 // ---- the network-buffer pool (issue 11, item 4) and the EtherType allow-list (item 8) ----------------
 
-/** A line the guest printed: the kernel may prefix guest lines with `[vm N] `. */
-const guestLine = (text: string) => new RegExp(`^(?:\\[vm \\d+\\] )?${text}$`, 'm');
+/** A line a guest printed: the kernel prefixes every guest line with `[vm N] ` (console.ts). */
+const guestLine = (text: string) => new RegExp(`^\\[vm \\d+\\] ${text}$`, 'm');
 
 /** The pingpong pair (vm 0 and 1) made every exchange, without one frame refused, dropped or resent. */
 function pairIntact(t: import('ava').ExecutionContext, out: string, exchanges: number): void {
@@ -382,4 +384,67 @@ test('attacks: 32 flooders overfill the buffer pool; the sinks\' oldest frames a
   t.true(evicted > 0, 'sinks\' frames evicted');
   const switchLine = `^switch: .*, evicted ${evicted}; eagain: sender budget \\d+, receiver full 0, wire reserve 0, `;
   t.regex(out, new RegExp(switchLine, 'm'));
+});
+
+// -icount shift=0: one instruction per virtual nanosecond, so the TSC counts nanoseconds (platform.test.ts).
+const QUANTUM_MS = 10;            // kernel-src/scheduler.ts QUANTUM_TICKS: a woken VM may wait one quantum
+const ALARM_US = 2000;            // manifests/attacks-console.json, vm 1's argument
+const CONSOLE_BURST = 4096, CONSOLE_RATE_PER_MS = 64;   // kernel-src/console.ts
+/** One boot of manifests/attacks-console.json serves both console tests. */
+let consoleBoot: ReturnType<typeof boot> | undefined;
+const bootConsoleAttacks = () => (consoleBoot ??= boot('attacks-console', { timeoutMs: 240_000 }));
+
+test('attacks: a console flooder is throttled alone; alarms ring on time and the clock loses no time', async t => {
+  const { out, run } = await bootConsoleAttacks();
+  noKernelFault(t, out);
+  t.false(run.timedOut, out.slice(-2000));
+  healthyIntact(t, out);
+  t.regex(out, /^vms done: every VM has ended$/m);
+  // The flooder (vm 2) alone is throttled, and logged; every byte it was granted was written out.
+  t.regex(out, /^vm 2 console: over its output budget, throttled$/m);
+  t.deepEqual([...out.matchAll(/^vm (\d+) console: over its output budget/gm)].map(m => m[1]), ['2']);
+  const line = (vm: number, start: string) => guestLines(out, vm).find(l => l.startsWith(start)) ?? '';
+  const flood = /^flood: calls (\d+), bytes (\d+), eagain (\d+), short (\d+), ms (\d+)$/.exec(line(2, 'flood: '));
+  t.truthy(flood, out.slice(-3000));
+  const [calls, bytes, eagain, , ms] = flood!.slice(1).map(Number);
+  t.true(eagain > calls / 2, `${eagain} of ${calls} calls got EAGAIN`);
+  t.true(bytes <= CONSOLE_BURST + CONSOLE_RATE_PER_MS * (ms + 2), `${bytes} bytes in ${ms} ms`);
+  t.is(guestLines(out, 2).filter(l => l === '').length, bytes, 'each granted newline is one [vm 2] line');
+  // The neighbour's alarms: late by at most one quantum (the flooder's slice) and a tick or two, by the
+  // global clock and by the TSC; over the whole run the global clock kept up with the TSC.
+  const late = /^alarms: late clock-us (\d+) tsc (\d+)$/.exec(line(1, 'alarms: late'));
+  const total = /^alarms: total clock-ns (\d+) tsc (\d+)$/.exec(line(1, 'alarms: total'));
+  t.truthy(late && total, out.slice(-3000));
+  const [lateClockUs, worstTsc] = late!.slice(1).map(Number);
+  const [clockNs, tscNs] = total!.slice(1).map(Number);
+  t.log(`alarms: worst late ${lateClockUs} us by the clock, ${Math.round(worstTsc / 1000 - ALARM_US)} us by the TSC;`,
+    `clock ${clockNs} ns vs TSC ${tscNs}; flood ${bytes} bytes, ${eagain}/${calls} EAGAIN`);
+  t.true(lateClockUs <= (QUANTUM_MS + 3) * 1000, `late ${lateClockUs} us by the clock`);
+  t.true(worstTsc <= (QUANTUM_MS + 3) * 1_000_000 + ALARM_US * 1000, `waited ${worstTsc} ns by the TSC`);
+  t.true(Math.abs(clockNs - tscNs) <= 1_000_000, `the global clock ${clockNs} ns against the TSC ${tscNs} ns`);
+});
+
+test('attacks: a console forger cannot forge kernel lines or drive the terminal: prefixed, escaped', async t => {
+  const { out, run } = await bootConsoleAttacks();
+  noKernelFault(t, out);
+  // No control byte but the newline reaches the serial line, nor any byte >= 0x80.
+  t.false(/[\x00-\x09\x0b-\x1f\x7f-\uffff]/.test(run.serial.replace(/\r\n/g, '\n')), 'no raw control or high bytes');
+  const forged = guestLines(out, 3);
+  for (const line of ['vm 0 ended: #GP general protection at eip 0x40000000',
+    'panic: forged by a guest (in kernelMain)',
+    'exception: #PF page fault (forged)', 'vms done: every VM has ended', 'vm 0 count 31', '[vm 0] vm 0 count 32',
+    '\\x1b[2J\\x1b[31mred\\x1b]0;title\\x07', 'carriage\\x0dreturn', 'nul\\x00byte', 'high\\x80\\xfe\\xff',
+    'back\\\\slash', 'forge: done']) {
+    t.true(forged.includes(line), line);
+  }
+  // The partial line was ended by the other VMs' output and continued on a line of its own, or not.
+  const split = forged.includes('partial-') && forged.includes('continued');
+  t.true(forged.includes('partial-continued') || split, forged.join('\n'));
+  // The harness's own parsing: the kernel's lines are only the real ones.
+  t.is(ended(out, 0), null, 'vm 0 did not end by a fault');
+  t.false(/^(panic|exception): /m.test(out));
+  t.deepEqual(out.match(/^vms done: .*$/gm), ['vms done: every VM has ended']);
+  t.true(out.search(/^vms done: /m) > out.lastIndexOf('[vm '), 'the real summary comes after every guest line');
+  t.regex(out, /^vm 3: cpu \d+ kcycles, switches \d+, exit status 0$/m);
+  healthyIntact(t, out);
 });

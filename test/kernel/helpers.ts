@@ -34,6 +34,15 @@ export function serialLines(serial: string): string {
   return serial.replace(/\r/g, "");
 }
 
+/**
+ * What VM `vm` printed, line by line, without the kernel's `[vm N] ` prefix (docs/virtual-architecture.md
+ * "Console": the prefix is the kernel's, so a guest cannot forge another VM's lines or the kernel's).
+ */
+export function guestLines(out: string, vm: number): string[] {
+  const prefix = `[vm ${vm}] `;
+  return out.split("\n").filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+}
+
 export interface MemoryMapLine { base: bigint; length: bigint; type: number; typeName: string }
 
 const MMAP_LINE = /^mmap: base 0x([0-9a-f]{16}) length 0x([0-9a-f]{16}) type (\d+) \(([^)]*)\)$/gm;

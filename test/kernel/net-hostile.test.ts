@@ -62,7 +62,7 @@ test("a VM flooding the wire gets EAGAIN while the NIC's transmit ring is full; 
       extraArgs: ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,tx=timer,x-txtimer=5000000"] });
     const out = serialLines(r.serial);
     t.is(r.debugExit, 0, out.slice(-2000));
-    const flood = /^vm 0 flood sent (\d+) eagain (\d+) other (\d+)$/m.exec(out);
+    const flood = /^\[vm 0\] vm 0 flood sent (\d+) eagain (\d+) other (\d+)$/m.exec(out);
     t.truthy(flood, out.slice(-2000));
     const [sent, eagain, other] = flood!.slice(1).map(Number);
     t.is(sent, FLOOD_FRAMES);
@@ -100,9 +100,9 @@ if (why) {
     ns = tapNamespace("hostile");
     inNamespace(ns, ["ip", "link", "set", ns.device, "mtu", "9000"]);   // lets the host send oversized frames
     machine = await startMachine({ kernel: kernel.elf, modules: [manifest, httpd, echo, spoofer], namespace: ns });
-    await machine.waitFor(/^vm 0 httpd on port 80$/m, 60_000);
-    await machine.waitFor(/^vm 1 echo on port 7$/m, 60_000);
-    await machine.waitFor(/^vm 2 spoofer sent 8$/m, 60_000);
+    await machine.waitFor(/^\[vm 0\] vm 0 httpd on port 80$/m, 60_000);
+    await machine.waitFor(/^\[vm 1\] vm 1 echo on port 7$/m, 60_000);
+    await machine.waitFor(/^\[vm 2\] vm 2 spoofer sent 8$/m, 60_000);
   });
 
   test.after.always(() => {

@@ -64,7 +64,7 @@ if (why) {
     ]);
     ns = tapNamespace("pool");
     machine = await startMachine({ kernel: kernel.elf, modules, namespace: ns, memoryMiB: 256 });
-    await machine.waitFor(/^(?:\[vm \d+\] )?vm 0 httpd on port 80$/m, 120_000);
+    await machine.waitFor(/^\[vm 0\] vm 0 httpd on port 80$/m, 120_000);
     // The pool under pressure: every flooder holds its budget at the sinks and is refused (EAGAIN).
     const refusedOf = async () => switchCounters(await machine!.monitor("net"))["sender budget"] ?? 0;
     let refused = 0;

@@ -40,8 +40,8 @@ test("PCI lists the devices; the virtio-net card comes up with its MAC and link;
   t.regex(r.out, /^pci 00:03\.0 1af4:1000 class 0200 bar0 io 0x[0-9a-f]+ size 32 .*irq \d+$/m);
   t.regex(r.out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
   // The reply came from the wire: QEMU's slirp answers with its own MAC.
-  t.regex(r.out, /^vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
-  t.regex(r.out, /^vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
   const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m.exec(r.out);
   t.truthy(counters, "per-VM counters");
   t.true(Number(counters![1]) >= 2 && Number(counters![3]) >= 2, counters![0]);
@@ -56,11 +56,11 @@ test("an ARP request for a VM's IP reaches that VM alone; VM-to-VM frames are sw
     { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.listener, 30), ipBase: ip(10, 0, 0, 3) },
   ], USER_NET);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
-  t.regex(r.out, /^vm 1 answered arp from 10\.0\.0\.1$/m);
-  t.regex(r.out, /^vm 0 arp 10\.0\.0\.2 is-at 02:00:00:00:00:01$/m);
-  t.regex(r.out, /^vm 1 answered echo 1 from 10\.0\.0\.1$/m);
-  t.regex(r.out, /^vm 0 echo reply seq 1 from 10\.0\.0\.2$/m);
-  t.regex(r.out, /^vm 2 heard 0 frames$/m);
+  t.regex(r.out, /^\[vm 1\] vm 1 answered arp from 10\.0\.0\.1$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 arp 10\.0\.0\.2 is-at 02:00:00:00:00:01$/m);
+  t.regex(r.out, /^\[vm 1\] vm 1 answered echo 1 from 10\.0\.0\.1$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq 1 from 10\.0\.0\.2$/m);
+  t.regex(r.out, /^\[vm 2\] vm 2 heard 0 frames$/m);
   t.notRegex(r.out, /^vm 2 net:/m);                                          // not even queued for it
   t.regex(r.out, /^vm 0 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
   t.regex(r.out, /^vm 1 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
@@ -73,9 +73,9 @@ test("a VM sending with another VM's MAC or IP (or ARP-spoofing it) is dropped a
     { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.listener, 20), ipBase: ip(10, 0, 0, 2) },
   ]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
-  t.regex(r.out, /^vm 0 spoofer sent 5$/m);
-  t.regex(r.out, /^vm 1 heard type 2048 from 02:00:00:00:00:00$/m);
-  t.regex(r.out, /^vm 1 heard 1 frames$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 spoofer sent 5$/m);
+  t.regex(r.out, /^\[vm 1\] vm 1 heard type 2048 from 02:00:00:00:00:00$/m);
+  t.regex(r.out, /^\[vm 1\] vm 1 heard 1 frames$/m);
   t.regex(r.out, /^vm 0 net: rx 0 packets 0 bytes, tx 1 packets 74 bytes, dropped 0, spoofed 4, refused 0, evicted 0$/m);
   t.regex(r.out, /^vm 1 net: rx 1 packets 74 bytes, tx 0 packets 0 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
   t.regex(r.out, /^switch: .*; dropped: spoofed 4, /m);

@@ -1,9 +1,9 @@
 // Contract: the interrupt and time platform (kernel-src/{gdt,idt,pic,pit,trap,clock,timer,shell}.ts):
 // test=selftest prints "selftest NAME ok" for the timer queue order, timer handles (never 0, stale ones
-// refused across a generation wrap), the clock's monotonicity, PIT ticks, counted IRQs, timer expiry
-// from the tick, spurious IRQ 7/15 and resumed exceptions; `bench` prints deterministic instruction
-// counts under -icount (a timer start + cancel with 8,000 pending costs < 1.5x that with 1,000); with
-// `console`, COM1 input (IRQ 4) drives a shell.
+// refused across a generation wrap), the clock's monotonicity, PIT ticks, lost ticks (interrupts off for
+// 20 tick periods: the clock keeps the time), counted IRQs, timer expiry from the tick, spurious IRQ 7/15
+// and resumed exceptions; `bench` prints deterministic instruction counts under -icount (a timer start +
+// cancel with 8,000 pending costs < 1.5x that with 1,000); with `console`, COM1 input (IRQ 4) drives a shell.
 
 import test from "ava";
 import { spawn } from "node:child_process";
@@ -16,7 +16,7 @@ test.after.always(() => kernel?.remove());
 
 const PLATFORM_SELFTESTS = [
   "wide-arithmetic", "timer-queue", "timer-handles", "clock-monotonic", "pit-ticks", "irq-counted", "timer-expiry",
-  "spurious-irq", "exception-resume",
+  "lost-ticks", "spurious-irq", "exception-resume",
 ];
 
 test("test=selftest: every platform self-test passes", async (t) => {
@@ -79,7 +79,7 @@ test("console: help, clock, irq, mem and exit over COM1 input (IRQ 4)", async (t
   const text = serialLines(out);
   t.is(status, (EXIT_SUCCESS << 1) | 1);
   t.regex(text, /^> help\nhelp +this list$/m);
-  t.regex(text, /^clock: uptime \d+ ms \(0x[0-9a-f]{16} ns\), ticks \d+, TSC \d+ kHz$/m);
+  t.regex(text, /^clock: uptime \d+ ms \(0x[0-9a-f]{16} ns\), ticks \d+, TSC \d+ kHz, lost ticks counted from the TSC \d+$/m);
   t.regex(text, /^irq 0 \(timer\): [1-9]\d*$/m);
   t.regex(text, /^irq 4 \(COM1\): [1-9]\d*$/m);
   t.regex(text, /^spurious: irq 7 0, irq 15 0; unexpected vectors 0; console bytes dropped 0$/m);

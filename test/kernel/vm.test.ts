@@ -35,7 +35,7 @@ async function boot(name: string, images: string[], groups: Group[], options: { 
 test("one VM prints through consoleWrite and exits; the summary shows its status", async (t) => {
   const r = await boot("hello", [hello], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: 0 }]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  t.regex(r.out, /^hello from vm 0$/m);
+  t.regex(r.out, /^\[vm 0\] hello from vm 0$/m);
   t.regex(r.out, /^vm 0: cpu \d+ kcycles, switches 1, exit status 7$/m);
   t.regex(r.out, /^vms: 1 started, 1 exited, 0 ended by the kernel, 0 idle/m);
 });
@@ -44,7 +44,7 @@ test("1,000 VMs from one image each make progress (alarm + idle rounds, counted)
   const count = 1000;
   const r = await boot("thousand", [worker], [{ moduleIndex: 0, vmCount: count, memoryKiB: 64, argument: workerArgument(MODE.counter, 3) }], { memoryMiB: 512, timeoutMs: 120_000 });
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  const counted = new Set([...r.out.matchAll(/^vm (\d+) count 3$/gm)].map((m) => Number(m[1])));
+  const counted = new Set([...r.out.matchAll(/^\[vm (\d+)\] vm \1 count 3$/gm)].map((m) => Number(m[1])));
   t.is(counted.size, count);
   const summary = vmSummaries(r.out);
   t.is(summary.size, count);
@@ -76,9 +76,9 @@ test("a VM that never yields is preempted; the others still finish", async (t) =
   const r = await boot("spinner", [worker], [
     { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.spinner) },
     { moduleIndex: 0, vmCount: 3, memoryKiB: 64, argument: workerArgument(MODE.counter, 5) },
-  ], { until: "vm 3 count 5", timeoutMs: 60_000 });
+  ], { until: "[vm 3] vm 3 count 5", timeoutMs: 60_000 });
   t.false(r.timedOut, r.out.slice(-2000));
-  for (let id = 1; id <= 3; id++) t.regex(r.out, new RegExp(`^vm ${id} count 5$`, "m"));
+  for (let id = 1; id <= 3; id++) t.regex(r.out, new RegExp(`^\\[vm ${id}\\] vm ${id} count 5$`, "m"));
 });
 
 const ATTACKS: [number, RegExp][] = [
@@ -100,10 +100,10 @@ test("faulting VMs are ended alone with a logged reason; a healthy VM finishes",
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
   for (const [kind, reason] of ATTACKS) {
     t.regex(r.out, new RegExp(`^vm ${kind} ended: ${reason.source}[0-9a-f]{6}$`, "m"), `attack ${kind}`);
-    t.notRegex(r.out, new RegExp(`^vm ${kind} survived$`, "m"));
+    t.notRegex(r.out, new RegExp(`^\\[vm ${kind}\\] vm ${kind} survived$`, "m"));
   }
   const healthy = ATTACKS.length;
-  t.regex(r.out, new RegExp(`^vm ${healthy} count 5$`, "m"));
+  t.regex(r.out, new RegExp(`^\\[vm ${healthy}\\] vm ${healthy} count 5$`, "m"));
   t.regex(r.out, new RegExp(`^vm ${healthy}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, "m"));
   t.regex(r.out, new RegExp(`^vms: ${healthy + 1} started, 1 exited, ${healthy} ended by the kernel, 0 idle`, "m"));
 });
@@ -111,7 +111,7 @@ test("faulting VMs are ended alone with a logged reason; a healthy VM finishes",
 test("bad hypercall pointers and lengths return EFAULT / EMSGSIZE / EINVAL; good ones work", async (t) => {
   const r = await boot("efault", [worker], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.efault) }]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  const results = Object.fromEntries([...r.out.matchAll(/^efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  const results = Object.fromEntries([...r.out.matchAll(/^\[vm \d+\] efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
   t.deepEqual(results, {
     kernel: -2, end: -2, wrap: -2, huge: -2, "clock-kernel": -2, "clock-code": -2, "clock-ok": 0,
     "send-small": -4, "send-kernel": -2, "receive-kernel": -2, unknown: -1, ok: 0,
@@ -121,9 +121,9 @@ test("bad hypercall pointers and lengths return EFAULT / EMSGSIZE / EINVAL; good
 test("two VMs exchange frames over the loopback (NET interrupt, netSend/netReceive)", async (t) => {
   const r = await boot("ping", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.ping) }]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  t.regex(r.out, /^vm 0 send 0$/m);
-  t.regex(r.out, /^vm 1 received 60 bytes from vm 0 payload 42$/m);
-  t.regex(r.out, /^vm 0 received 60 bytes from vm 1 payload 43$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 send 0$/m);
+  t.regex(r.out, /^\[vm 1\] vm 1 received 60 bytes from vm 0 payload 42$/m);
+  t.regex(r.out, /^\[vm 0\] vm 0 received 60 bytes from vm 1 payload 43$/m);
 });
 
 test("a manifest with an unusable group is refused whole: no VM starts (its boot page would miscount)", async (t) => {
@@ -143,7 +143,7 @@ test("bench under -icount: hypercall, VM switch, batch delivery, VM start; ident
   const run = () => boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
   const [a, b] = await Promise.all([run(), run()]);
   t.is(a.debugExit, EXIT_SUCCESS, a.out.slice(-2000));
-  const lines = (out: string) => Object.fromEntries([...out.matchAll(/^bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  const lines = (out: string) => Object.fromEntries([...out.matchAll(/^(?:\[vm \d+\] )?bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
   const bench = lines(a.out);
   for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
   t.deepEqual(bench, lines(b.out));

@@ -180,8 +180,8 @@ test('combineRuns: the requests/s of the median run, sums of requests, seconds a
   t.is(combineRuns([point('denali', 1, 'uniform', 5), point('denali', 1, 'uniform', 7)]).requestsPerSecond, 5, 'the lower middle of an even count');
 });
 
-test('listeningVms reads the `vm N httpd on port P` lines', t => {
-  t.deepEqual([...listeningVms('boot ok\nvm 0 httpd on port 80\nvm 12 httpd on port 80\nvm 3 count 1\nvm 0 httpd on port 80\n')].sort((a, b) => a - b), [0, 12]);
+test('listeningVms reads the `[vm N] vm N httpd on port P` lines, never a forged one', t => {
+  t.deepEqual([...listeningVms('boot ok\n[vm 0] vm 0 httpd on port 80\n[vm 12] vm 12 httpd on port 80\n[vm 3] vm 3 count 1\nvm 5 httpd on port 80\n[vm 0] vm 0 httpd on port 80\n')].sort((a, b) => a - b), [0, 12]);
 });
 
 // ---- initramfs
