@@ -68,6 +68,13 @@ class Lowering {
   currentFunction!: Entity & { kind: 'function' };
   loops: LoopTarget[] = [];
   frameLocals = new Set<ir.VReg>();   // registers holding the address of this function's frame storage
+  /**
+   * Evaluation order (JavaScript's, left to right): a local lives in one register, so reading it as an
+   * operand hands out that register. While an operand is lowered, this counts the locals that a later
+   * operand of the same expression may assign; a read of one of them takes a copy (`x + x++` is 2x).
+   */
+  writtenLater = new Map<Entity, number>();
+  localsWrittenMemo = new Map<ts.Node, ReadonlySet<Entity> | null>();
 
   constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
 
@@ -1135,7 +1142,7 @@ class Lowering {
       const l = this.intOperand(b.left, op, promote(r.type));
       return [l, r];
     }
-    const l = this.intOperand(b.left, op, expected);
+    const l = this.withLaterWrites([b.right], () => this.intOperand(b.left, op, expected));
     const r = this.intOperand(b.right, op, this.isLiteral(b.right) ? promote(l.type) : undefined);
     return [l, r];
   }
@@ -1182,7 +1189,7 @@ class Lowering {
     if (compound !== undefined) {
       const lv = this.lvalue(b.left);
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
-      const left: Value = { type: lv.type, reg: lv.load() };
+      const left: Value = { type: lv.type, reg: this.withLaterWrites([b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
       const stored = this.wrapForStore(r.reg, lv);
@@ -1228,11 +1235,11 @@ class Lowering {
     // bool, function and reference equality
     const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
     if (equality && (peekBool(b.left) || peekBool(b.right))) {
-      const l = this.lowerExpression(b.left), r = this.lowerExpression(b.right);
+      const l = this.withLaterWrites([b.right], () => this.lowerExpression(b.left)), r = this.lowerExpression(b.right);
       if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
       return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
     }
-    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.lowerExpression(b.left);
+    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.withLaterWrites([b.right], () => this.lowerExpression(b.left));
     if (lraw && lraw.type.kind !== 'int') {
       const r = this.lowerExpression(b.right);
       if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
@@ -1262,6 +1269,58 @@ class Lowering {
     if (trueWhenNegative) return { type: BOOL, reg: fb.binary('or', negative, unsignedResult) };
     const notNegative = fb.binary('eq', negative, fb.constant(0));
     return { type: BOOL, reg: fb.binary('and', notNegative, unsignedResult) };
+  }
+
+  // ==== evaluation order of locals ================================================================
+
+  /** The value of local `e` at this moment: its register, or a copy when a later operand may assign it. */
+  readLocal(e: Entity & { kind: 'local' }): ir.VReg {
+    if (!this.writtenLater.has(e)) return e.reg;
+    const copy = this.fb.newReg();
+    this.fb.copy(copy, e.reg);
+    return copy;
+  }
+
+  /** Runs `lowerOperand` while the locals that the `later` operands may assign are marked written later. */
+  withLaterWrites<T>(later: readonly ts.Node[], lowerOperand: () => T): T {
+    const marked: Entity[] = [];
+    for (const node of later) for (const e of this.localsWritten(node) ?? []) marked.push(e);
+    if (marked.length === 0) return lowerOperand();
+    for (const e of marked) this.writtenLater.set(e, (this.writtenLater.get(e) ?? 0) + 1);
+    try {
+      return lowerOperand();
+    } finally {
+      for (const e of marked) {
+        const n = this.writtenLater.get(e)! - 1;
+        if (n === 0) this.writtenLater.delete(e); else this.writtenLater.set(e, n);
+      }
+    }
+  }
+
+  /**
+   * The locals an expression may assign (`=`, compound assignments, `++`, `--`; a call cannot assign
+   * its caller's locals), or null. Post-order with an explicit stack and memoized per node, so deep
+   * expressions cost linear time and no host recursion.
+   */
+  localsWritten(root: ts.Node): ReadonlySet<Entity> | null {
+    const memo = this.localsWrittenMemo;
+    const stack: { node: ts.Node; childrenDone: boolean }[] = [{ node: root, childrenDone: false }];
+    while (stack.length) {
+      const { node, childrenDone } = stack.pop()!;
+      if (memo.has(node)) continue;
+      if (!childrenDone) {
+        stack.push({ node, childrenDone: true });
+        node.forEachChild(child => { if (!memo.has(child)) stack.push({ node: child, childrenDone: false }); });
+        continue;
+      }
+      const parts: ReadonlySet<Entity>[] = [];
+      node.forEachChild(child => { const s = memo.get(child); if (s) parts.push(s); });
+      const target = assignedIdentifier(node);
+      const own = target ? this.entityOf(target) : undefined;
+      if (own?.kind === 'local') parts.push(new Set([own]));
+      memo.set(node, parts.length === 0 ? null : parts.length === 1 ? parts[0] : new Set(parts.flatMap(p => [...p])));
+    }
+    return memo.get(root)!;
   }
 
   // ==== reads, lvalues, memory =====================================================================
@@ -1310,7 +1369,7 @@ class Lowering {
             if (e.untyped && expected?.kind === 'int' && fits(e.value, expected)) return { type: promote(expected), reg: fb.constant(e.value) };
             return { type: e.type, reg: fb.constant(e.value) };
           }
-          case 'local': return { type: e.type, reg: e.reg };
+          case 'local': return { type: e.type, reg: this.readLocal(e) };
           case 'stringConstant': return { type: STRING, reg: this.stringAddress(e.text) };
           case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
           case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
@@ -1388,7 +1447,7 @@ class Lowering {
       if (e?.kind === 'local') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
-        return { type: e.type, memory: false, name, load: () => e.reg, store: v => fb.copy(e.reg, v) };
+        return { type: e.type, memory: false, name, load: () => this.readLocal(e), store: v => fb.copy(e.reg, v) };
       }
       if (e?.kind === 'global') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
@@ -1425,12 +1484,13 @@ class Lowering {
         if (method === 'max' || method === 'min' || method === 'abs') return this.lowerMath(method, call, expected);
         if (method !== 'imul') this.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); only Math.imul, Math.max, Math.min, Math.abs on integers`);
         this.arity(call, 2);
-        const a = this.intOperand(call.arguments[0], 'Math.imul'), b = this.intOperand(call.arguments[1], 'Math.imul');
+        const a = this.withLaterWrites([call.arguments[1]], () => this.intOperand(call.arguments[0], 'Math.imul'));
+        const b = this.intOperand(call.arguments[1], 'Math.imul');
         return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
       }
       const e = this.entityOf(callee);
       if (!e) {
-        const object = this.lowerExpression(callee.expression);
+        const object = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee.expression));
         if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
           this.arity(call, 1);
           const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
@@ -1455,13 +1515,14 @@ class Lowering {
     if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call, expected);
     if (e?.kind === 'function') {
       this.arity(call, e.signature.params.length);
-      const args = call.arguments.map((a, i) => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`));
+      const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+        () => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
       const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
       fb.emit({ op: 'call', dst, func: e.irName, args });
       return { type: e.signature.result, reg: dst ?? fb.constant(0) };
     }
     if (e && e.kind !== 'local' && e.kind !== 'global') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
-    const target = this.lowerExpression(callee);
+    const target = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee));
     if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
     return this.callIndirect(call, target.type.signature, target.reg);
   }
@@ -1485,7 +1546,8 @@ class Lowering {
     }
     this.arity(call, 2);
     const fake = ts.factory.createBinaryExpression(call.arguments[0], method === 'max' ? K.GreaterThanToken : K.LessThanToken, call.arguments[1]);
-    const l = this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected);
+    const l = this.withLaterWrites([call.arguments[1]],
+      () => this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected));
     const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
     void fake;
     const t = arithmeticResult(l.type, r.type);
@@ -1514,7 +1576,8 @@ class Lowering {
 
   callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
     this.arity(call, signature.params.length);
-    const args = call.arguments.map((a, i) => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`));
+    const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+      () => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`)));
     const dst = signature.result.kind === 'void' ? null : this.fb.newReg();
     this.fb.emit({ op: 'callIndirect', dst, target, args });
     return { type: signature.result, reg: dst ?? this.fb.constant(0) };
@@ -1531,7 +1594,8 @@ class Lowering {
   lowerBuiltin(name: string, call: ts.CallExpression, expected?: DType): Value {
     const fb = this.fb;
     const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
-    const intArg = (i: number, t: IntType) => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true);
+    const intArg = (i: number, t: IntType) => this.withLaterWrites(call.arguments.slice(i + 1),
+      () => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
     const target = INT_TYPES[name];
     if (target || name === 'bool') {
       this.arity(call, 1);
@@ -1662,6 +1726,16 @@ const COMPOUND: Record<number, Arith> = {
   [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
   [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>', [K.GreaterThanGreaterThanGreaterThanEqualsToken]: '>>>',
 };
+
+/** The local a node assigns by name (`x = e`, `x += e`, `x++`, `--x`), or undefined. */
+function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
+  let target: ts.Expression | undefined;
+  if (ts.isBinaryExpression(node) && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
+  else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node))
+    && (node.operator === K.PlusPlusToken || node.operator === K.MinusMinusToken)) target = node.operand;
+  while (target && ts.isParenthesizedExpression(target)) target = target.expression;
+  return target && ts.isIdentifier(target) ? target : undefined;
+}
 
 function alignUp(n: number, a: number): number { return Math.ceil(n / a) * a; }
 
