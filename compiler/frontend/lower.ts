@@ -1248,6 +1248,13 @@ class Lowering {
     let l: Value & { type: IntType }, r: Value & { type: IntType };
     if (!lraw) { r = this.intOperand(b.right, b.operatorToken.getText()); l = this.intOperand(b.left, b.operatorToken.getText(), promote(r.type)); }
     else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(l.type) : undefined); }
+    return { type: BOOL, reg: this.compareIntegers(op, l, r) };
+  }
+
+  /** `l op r` for a comparison operator on integers: mathematical values, also for an i32 against a u32. */
+  compareIntegers(op: ts.SyntaxKind, l: Value & { type: IntType }, r: Value & { type: IntType }): ir.VReg {
+    const fb = this.fb;
+    const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
     const lt = promote(l.type), rt = promote(r.type);
     const kinds: Record<number, [ir.BinaryOp, ir.BinaryOp]> = {
       [K.LessThanToken]: ['lts', 'ltu'], [K.LessThanEqualsToken]: ['les', 'leu'],
@@ -1256,7 +1263,7 @@ class Lowering {
       [K.ExclamationEqualsEqualsToken]: ['ne', 'ne'], [K.ExclamationEqualsToken]: ['ne', 'ne'],
     };
     const [signedOp, unsignedOp] = kinds[op];
-    if (lt.signed === rt.signed) return { type: BOOL, reg: fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg) };
+    if (lt.signed === rt.signed) return fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg);
     // Mixed i32/u32: compare mathematical values. A negative i32 is below every u32.
     const signedIsLeft = lt.signed;
     const s = signedIsLeft ? l.reg : r.reg;
@@ -1266,9 +1273,9 @@ class Lowering {
     const lessLike = op === K.LessThanToken || op === K.LessThanEqualsToken;
     const greaterLike = op === K.GreaterThanToken || op === K.GreaterThanEqualsToken;
     const trueWhenNegative = negate || (signedIsLeft ? lessLike : greaterLike);
-    if (trueWhenNegative) return { type: BOOL, reg: fb.binary('or', negative, unsignedResult) };
+    if (trueWhenNegative) return fb.binary('or', negative, unsignedResult);
     const notNegative = fb.binary('eq', negative, fb.constant(0));
-    return { type: BOOL, reg: fb.binary('and', notNegative, unsignedResult) };
+    return fb.binary('and', notNegative, unsignedResult);
   }
 
   // ==== evaluation order of locals ================================================================
@@ -1545,14 +1552,15 @@ class Lowering {
       return { type: t, reg: result };
     }
     this.arity(call, 2);
-    const fake = ts.factory.createBinaryExpression(call.arguments[0], method === 'max' ? K.GreaterThanToken : K.LessThanToken, call.arguments[1]);
     const l = this.withLaterWrites([call.arguments[1]],
       () => this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected));
     const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
-    void fake;
-    const t = arithmeticResult(l.type, r.type);
-    const kind: ir.BinaryOp = method === 'max' ? (t.signed ? 'gts' : 'gtu') : (t.signed ? 'lts' : 'ltu');
-    fb.terminate({ op: 'branch', cond: fb.binary(kind, l.reg, r.reg), ifTrue: take.id, ifFalse: keep.id });
+    // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
+    // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
+    const mixed = promote(l.type).signed !== promote(r.type).signed;
+    const t = mixed ? (method === 'max' ? U32 : I32) : arithmeticResult(l.type, r.type);
+    const cond = this.compareIntegers(method === 'max' ? K.GreaterThanToken : K.LessThanToken, l, r);
+    fb.terminate({ op: 'branch', cond, ifTrue: take.id, ifFalse: keep.id });
     fb.switchTo(take); fb.copy(result, l.reg); fb.jumpTo(done);
     fb.switchTo(keep); fb.copy(result, r.reg); fb.jumpTo(done);
     return { type: t, reg: result };
