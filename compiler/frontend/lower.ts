@@ -383,28 +383,16 @@ class Lowering {
         return undefined;
       }
       case K.BinaryExpression: {
-        const b = node as ts.BinaryExpression;
-        const l = this.tryConstant(b.left), r = this.tryConstant(b.right);
-        if (!l || !r) return undefined;
-        const op = b.operatorToken.kind;
-        const at = arithmeticResult(l.type, r.type);
-        const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
-        const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
-        const a = l.value, c = r.value;
-        switch (op) {
-          case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
-          case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
-          case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
-          case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
-          case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
-          case K.AmpersandToken: return { value: a & c, type: I32 };
-          case K.BarToken: return { value: a | c, type: I32 };
-          case K.CaretToken: return { value: a ^ c, type: I32 };
-          case K.LessThanLessThanToken: return { value: a << c, type: I32 };
-          case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
-          case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
+        // The left spine bottom-up, without recursion: a chain `1 + 2 + ... + n` may be thousands long.
+        const spine: ts.BinaryExpression[] = [];
+        let bottom: ts.Expression = node;
+        for (; ts.isBinaryExpression(bottom); bottom = bottom.left) spine.push(bottom);
+        let value = this.tryConstant(bottom);
+        for (let i = spine.length - 1; i >= 0; i--) {
+          const right = this.tryConstant(spine[i].right);
+          value = value && right && this.binaryConstant(spine[i], value, right);
         }
-        return undefined;
+        return value;
       }
       case K.CallExpression: {
         const call = node as ts.CallExpression;
@@ -416,6 +404,29 @@ class Lowering {
         const inner = this.tryConstant(call.arguments[0]);
         return inner && { value: wrapTo(inner.value, target), type: target };
       }
+    }
+    return undefined;
+  }
+
+  /** `l op r` of two constants (the operands of `b`), or undefined when `op` is not arithmetic or divides by 0. */
+  binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType }, r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
+    const op = b.operatorToken.kind;
+    const at = arithmeticResult(l.type, r.type);
+    const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
+    const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
+    const a = l.value, c = r.value;
+    switch (op) {
+      case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
+      case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
+      case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
+      case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
+      case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
+      case K.AmpersandToken: return { value: a & c, type: I32 };
+      case K.BarToken: return { value: a | c, type: I32 };
+      case K.CaretToken: return { value: a ^ c, type: I32 };
+      case K.LessThanLessThanToken: return { value: a << c, type: I32 };
+      case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
+      case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
     }
     return undefined;
   }
@@ -625,6 +636,7 @@ class Lowering {
     this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
     this.loops = [];
     this.frameLocals = new Set();
+    this.writtenLater.clear();
     for (const [i, p] of decl.parameters.entries()) {
       if (!ts.isIdentifier(p.name)) this.error(p, 'DSL1008', 'destructuring is not supported');
       this.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
@@ -1131,7 +1143,12 @@ class Lowering {
       return e?.kind === 'constant' && e.untyped === true;
     }
     if (ts.isPrefixUnaryExpression(node) && (node.operator === K.MinusToken || node.operator === K.PlusToken || node.operator === K.TildeToken)) return this.isLiteral(node.operand);
-    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) return this.isLiteral(node.left) && this.isLiteral(node.right) && this.tryConstant(node) !== undefined;
+    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) {
+      // down the left spine without recursion (a chain may be thousands of operands long)
+      let n: ts.Expression = node;
+      for (; ts.isBinaryExpression(n) && ARITHMETIC[n.operatorToken.kind] !== undefined; n = n.left) if (!this.isLiteral(n.right)) return false;
+      return this.isLiteral(n) && this.tryConstant(node) !== undefined;
+    }
     return false;
   }
 
@@ -1196,16 +1213,60 @@ class Lowering {
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
-    const kind = ARITHMETIC[op];
-    if (kind === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
-    // `x | 0` and `x >>> 0` are conversions that cost nothing.
-    if ((op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left)) {
-      const v = this.intOperand(b.left, b.operatorToken.getText());
+    if (ARITHMETIC[op] === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
+    void discard;
+    return this.lowerArithmeticChain(b, expected);
+  }
+
+  /**
+   * An arithmetic operator and the operators down its left spine (`x + y - ... + z` nests to the left),
+   * lowered bottom-up in a loop: a chain of thousands of operands costs no host recursion. Each right
+   * operand is lowered while the right operands above it count as later operands (evaluation order).
+   */
+  lowerArithmeticChain(top: ts.BinaryExpression, expected?: DType): Value {
+    const spine = [top], expectations = [expected];
+    for (;;) {
+      const b = spine[spine.length - 1], left = b.left;
+      if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined || this.isLiteral(left)) break;
+      spine.push(left);
+      expectations.push(this.isFreeConversion(b) ? undefined : expectations[expectations.length - 1]);
+    }
+    const rightsAbove = (i: number) => spine.slice(0, i).map(b => b.right);
+    const last = spine.length - 1;
+    this.markLaterWrites(rightsAbove(last), 1);
+    let marked = last;
+    try {
+      let value = this.lowerArithmetic(spine[last], expectations[last]);
+      for (let i = last - 1; i >= 0; i--) {
+        this.markLaterWrites([spine[i].right], -1);
+        marked = i;
+        value = this.lowerArithmetic(spine[i], expectations[i], value);
+      }
+      return value;
+    } finally {
+      this.markLaterWrites(rightsAbove(marked), -1);
+    }
+  }
+
+  /** `x | 0` and `x >>> 0`: conversions that cost nothing. */
+  isFreeConversion(b: ts.BinaryExpression): boolean {
+    const op = b.operatorToken.kind;
+    return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left);
+  }
+
+  /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
+  lowerArithmetic(b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
+    const op = b.operatorToken.kind, text = b.operatorToken.getText();
+    if (this.isFreeConversion(b)) {
+      const v = left ?? this.intOperand(b.left, text);
       return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
     }
-    const [l, r] = this.operands(b, b.operatorToken.getText(), expected);
-    void discard;
-    return this.arithmetic(kind, l, r, b);
+    let l: Value & { type: IntType }, r: Value & { type: IntType };
+    if (left) {
+      l = left as Value & { type: IntType };
+      r = this.intOperand(b.right, text, this.isLiteral(b.right) ? promote(l.type) : undefined);
+    } else [l, r] = this.operands(b, text, expected);
+    return this.arithmetic(ARITHMETIC[op], l, r, b);
   }
 
   arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }, node: ts.Node): Value {
@@ -1290,15 +1351,19 @@ class Lowering {
 
   /** Runs `lowerOperand` while the locals that the `later` operands may assign are marked written later. */
   withLaterWrites<T>(later: readonly ts.Node[], lowerOperand: () => T): T {
-    const marked: Entity[] = [];
-    for (const node of later) for (const e of this.localsWritten(node) ?? []) marked.push(e);
-    if (marked.length === 0) return lowerOperand();
-    for (const e of marked) this.writtenLater.set(e, (this.writtenLater.get(e) ?? 0) + 1);
+    this.markLaterWrites(later, 1);
     try {
       return lowerOperand();
     } finally {
-      for (const e of marked) {
-        const n = this.writtenLater.get(e)! - 1;
+      this.markLaterWrites(later, -1);
+    }
+  }
+
+  /** Adds (+1) or removes (-1) the locals the `later` operands may assign to writtenLater. */
+  markLaterWrites(later: readonly ts.Node[], delta: 1 | -1): void {
+    for (const node of later) {
+      for (const e of this.localsWritten(node) ?? []) {
+        const n = (this.writtenLater.get(e) ?? 0) + delta;
         if (n === 0) this.writtenLater.delete(e); else this.writtenLater.set(e, n);
       }
     }
