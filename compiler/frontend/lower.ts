@@ -214,18 +214,29 @@ class Lowering {
     return f;
   }
 
+  /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
   declareEnum(e: ts.EnumDeclaration): void {
-    const members = new Map<string, number>();
-    const entity: Entity = { kind: 'enum', members };
-    this.declare(e.name, entity);
-    let next = 0;
-    for (const m of e.members) {
+    this.declare(e.name, { kind: 'enum', members: new Map() });
+  }
+
+  /**
+   * Declares the members of `e` from `progress.index` on, in order, while their initializers are constant
+   * (one may use a module-level constant or another enum's member not declared yet); returns true when
+   * some member was declared. `report` turns an initializer that is still not constant into DSL2011.
+   */
+  declareEnumMembers(e: ts.EnumDeclaration, progress: { index: number; next: number }, report = false): boolean {
+    const members = (this.entityOf(e.name) as Entity & { kind: 'enum' }).members;
+    const start = progress.index;
+    for (; progress.index < e.members.length; progress.index++) {
+      const m = e.members[progress.index];
+      if (m.initializer && !report && !this.guard(() => this.tryConstant(m.initializer!))) break;
+      const value = m.initializer ? this.constantValue(m.initializer, I32) : progress.next;
       const name = m.name.getText();
-      const value = m.initializer ? this.constantValue(m.initializer, I32) : next;
       members.set(name, value);
       this.declare(m.name, { kind: 'constant', type: I32, value, name, untyped: true });
-      next = value + 1;
+      progress.next = value + 1;
     }
+    return progress.index > start;
   }
 
   /** The struct layout of a class: fields in order, natural alignment, C rules. */
@@ -476,9 +487,11 @@ class Lowering {
         if (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) !== 0)
           for (const d of s.declarationList.declarations)
             if (d.initializer && ts.isIdentifier(d.name) && !ts.isStringLiteral(d.initializer) && !ts.isArrayLiteralExpression(d.initializer)) pending.push({ d });
+    const enums = this.files.flatMap(f => f.statements.filter(ts.isEnumDeclaration)).map(e => ({ e, index: 0, next: 0 }));
     let progress = true;
-    while (progress && pending.length) {
+    while (progress && (pending.length || enums.some(p => p.index < p.e.members.length))) {
       progress = false;
+      for (const p of enums) if (this.guard(() => this.declareEnumMembers(p.e, p))) progress = true;
       for (let k = pending.length - 1; k >= 0; k--) {
         const { d } = pending[k];
         const declared = d.type ? this.guard(() => this.resolveType(d.type!)) : undefined;
@@ -494,6 +507,7 @@ class Lowering {
         progress = true;
       }
     }
+    for (const p of enums) if (p.index < p.e.members.length) this.guard(() => this.declareEnumMembers(p.e, p, true));
   }
 
   lowerGlobals(file: ts.SourceFile): void {
@@ -665,6 +679,9 @@ class Lowering {
     if (!entry) this.error(at, 'DSL2010', `no function '${this.options.entry}' found: ${this.options.mode === 'program' ? 'a program exports function main(): i32' : 'the kernel needs its entry function'}`);
     if (this.options.mode === 'program') {
       if (entry.signature.params.length !== 0 || !isInt(entry.signature.result)) this.error(entry.decl, 'DSL2010', `'${this.options.entry}' must be declared as function ${this.options.entry}(): i32`);
+      // The same rule on every target: under Node a program's module exposes only its exports.
+      if (!(ts.getModifiers(entry.decl) ?? []).some(m => m.kind === K.ExportKeyword))
+        this.error(entry.decl.name ?? entry.decl, 'DSL2010', `'${this.options.entry}' must be exported: export function ${this.options.entry}(): i32`);
       this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction('programStart', at).irName, args: [] });
       const status = this.fb.newReg();
       this.fb.emit({ op: 'call', dst: status, func: entry.irName, args: [] });
