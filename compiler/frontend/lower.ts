@@ -36,7 +36,11 @@ type Entity =
   | { kind: 'typeAlias'; decl: ts.TypeAliasDeclaration };
 
 interface Value { type: DType; reg: ir.VReg }
-interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; memory: boolean; name: string }
+/**
+ * An assignable place. `wraps`: a store of a wider integer wraps to the place's width, as JavaScript's
+ * typed arrays do (typed-array elements, struct fields); elsewhere narrowing needs a conversion (DSL2003).
+ */
+interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; wraps: boolean; name: string }
 interface LoopTarget { label?: string; breakBlock: ir.Block; continueBlock?: ir.Block }
 
 class Failure extends Error {}
@@ -322,7 +326,7 @@ class Lowering {
       case K.ArrayType: {
         const element = this.resolveType((node as ts.ArrayTypeNode).elementType);
         if (element.kind === 'void' || element.kind === 'string' || element.kind === 'array') this.error(node, 'DSL1001', `arrays of ${typeName(element)} are not supported`);
-        return { kind: 'array', element };
+        return { kind: 'array', element, plain: true };
       }
       case K.FunctionType: {
         const f = node as ts.FunctionTypeNode;
@@ -549,7 +553,7 @@ class Lowering {
       }
       const symbol = this.uniqueName(name);
       this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
-      this.declare(d.name, { kind: 'static', type: { kind: 'array', element }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
+      this.declare(d.name, { kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
       return;
     }
     const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
@@ -1062,8 +1066,9 @@ class Lowering {
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
         const old = fb.newReg();
         fb.copy(old, lv.load());
+        this.checkStepWidth(u, lv);
         const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', old, fb.constant(1));
-        lv.store(this.wrapForStore(next, lv));
+        lv.store(next);
         return { type: lv.type, reg: old };
       }
       case K.BinaryExpression: return this.lowerBinary(node as ts.BinaryExpression, expected, discard);
@@ -1114,7 +1119,8 @@ class Lowering {
       case K.PlusPlusToken: case K.MinusMinusToken: {
         const lv = this.lvalue(u.operand);
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
-        const next = this.wrapForStore(fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1)), lv);
+        this.checkStepWidth(u, lv);
+        const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
         lv.store(next);
         return { type: lv.type, reg: next };
       }
@@ -1141,10 +1147,15 @@ class Lowering {
     return v as Value & { type: IntType };
   }
 
-  /** Stores into small-typed locals wrap (x++ on a u8 local gives 0 after 255), like typed-array stores. */
-  wrapForStore(reg: ir.VReg, lv: LValue): ir.VReg {
-    if (lv.type.kind === 'int' && lv.type.bits < 32 && !lv.memory) return this.convertExplicit({ type: I32, reg }, lv.type);
-    return reg;
+  /**
+   * `k++` and `k--` are `k = k + 1` and `k = k - 1`: on a u8/i8/u16/i16 variable or plain-array element
+   * the i32 sum is narrowed, which needs an explicit conversion (DSL2003) as for the assignment; Node
+   * would not wrap it. Typed-array elements and struct fields wrap on store.
+   */
+  checkStepWidth(u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
+    if (lv.type.kind !== 'int' || lv.type.bits === 32 || lv.wraps) return;
+    const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
+    this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
   }
 
   /**
@@ -1191,7 +1202,7 @@ class Lowering {
       }
       case K.EqualsToken: {
         const lv = this.lvalue(b.left);
-        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.memory);
+        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
         lv.store(v);
         return { type: lv.type, reg: v };
       }
@@ -1226,7 +1237,8 @@ class Lowering {
       const left: Value = { type: lv.type, reg: this.withLaterWrites([b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
-      const stored = this.wrapForStore(r.reg, lv);
+      // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
+      const stored = lv.wraps ? r.reg : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
@@ -1506,7 +1518,7 @@ class Lowering {
   }
 
   /** Address of a[i], bounds-checked against the array's length. */
-  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg } {
+  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg; plain: boolean } {
     const fb = this.fb;
     const array = this.lowerExpression(node.expression);
     if (array.type.kind !== 'array') this.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is ${typeName(array.type)}, not an array`);
@@ -1524,7 +1536,7 @@ class Lowering {
     fb.terminate({ op: 'unreachable' });
     fb.switchTo(ok);
     const scaled = stride === 1 ? index.reg : fb.binary('mul', index.reg, fb.constant(stride));
-    return { type: element, address: fb.binary('add', array.reg, scaled) };
+    return { type: element, address: fb.binary('add', array.reg, scaled), plain: array.type.plain === true };
   }
 
   lvalue(node: ts.Expression): LValue {
@@ -1536,12 +1548,12 @@ class Lowering {
       if (e?.kind === 'local') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
-        return { type: e.type, memory: false, name, load: () => this.readLocal(e), store: v => fb.copy(e.reg, v) };
+        return { type: e.type, wraps: false, name, load: () => this.readLocal(e), store: v => fb.copy(e.reg, v) };
       }
       if (e?.kind === 'global') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         const address = this.globalAddress(e.symbol);
-        return { type: e.type, memory: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
+        return { type: e.type, wraps: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
       }
       if (e) this.error(node, 'DSL2005', `cannot assign to '${name}'`);
       this.error(node, 'DSL2006', `unknown name '${name}'`);
@@ -1551,12 +1563,12 @@ class Lowering {
       if (object.type.kind !== 'struct') this.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
       const f = this.field(object.type.def, node);
       if (f.inline !== 'scalar') this.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
-      return { type: f.type, memory: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
+      return { type: f.type, wraps: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
     }
     if (ts.isElementAccessExpression(node)) {
-      const { type, address } = this.element(node);
+      const { type, address, plain } = this.element(node);
       if (type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign a whole struct: assign its fields`);
-      return { type, memory: true, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
+      return { type, wraps: !plain, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
     }
     this.error(node, 'DSL2005', `cannot assign to '${name}'`);
   }
