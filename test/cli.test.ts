@@ -32,6 +32,31 @@ for (const target of ['interp', 'qemu', 'node']) {
   });
 }
 
+// Issue 12, item 7: a module that imports the entry file back must see the entry module itself (one
+// instance): outside any package, where Node loads the files as CommonJS.
+const cyclicEntry = join(scratch, 'cyclic-entry.ts');
+writeFileSync(cyclicEntry, `import { i32, print } from "dsl";
+import { addFive } from "./cyclic-partner.ts";
+export let total: i32 = 10;
+export function bump(): void { total = total + 5; }
+export function main(): i32 {
+  addFive();
+  print(total);
+  return 0;
+}
+`);
+writeFileSync(join(scratch, 'cyclic-partner.ts'), `import { bump } from "./cyclic-entry.ts";
+export function addFive(): void { bump(); }
+`);
+
+for (const target of ['interp', 'node']) {
+  test(`run --target ${target}: imports that cycle back to the entry file load it once`, t => {
+    const r = denali('run', '--target', target, cyclicEntry);
+    t.is(r.stdout, '15\n', r.stderr);
+    t.is(r.status, 0);
+  });
+}
+
 test('a program outside the subset exits 2 with tsc-style diagnostics on stderr', t => {
   const bad = join(scratch, 'bad.ts');
   writeFileSync(bad, 'import { i32 } from "dsl";\nexport function main(): i32 {\n  const f = (x: i32): i32 => x;\n  return f(1);\n}\n');

@@ -28,11 +28,21 @@ export function loadProgram(rootFiles: string[]): LoadedProgram {
   project.createSourceFile('/__denali_env.d.ts', 'declare const process: { stdout: { write(s: string): void }; stderr: { write(s: string): void }; exit(code: number): never };', { overwrite: true });
   const missing = rootFiles.filter(f => !ts.sys.fileExists(f));
   if (missing.length) return { program: undefined as never, checker: undefined as never, files: [], diagnostics: missing.map(f => ({ file: f, line: 1, column: 1, code: 'DSL0001', message: `file not found: ${f}` })) };
-  for (const f of rootFiles) project.addSourceFileAtPath(resolve(f));
-  project.resolveSourceFileDependencies();
-  const program = project.getProgram().compilerObject;
+  let program: ts.Program, tscDiagnostics: readonly ts.Diagnostic[];
+  try {
+    for (const f of rootFiles) project.addSourceFileAtPath(resolve(f));
+    project.resolveSourceFileDependencies();
+    program = project.getProgram().compilerObject;
+    tscDiagnostics = ts.getPreEmitDiagnostics(program);
+  } catch (e) {
+    // tsc's parser and checker recurse on the host's stack: syntax nested thousands of levels deep
+    // exhausts it before the subset checker (which reports DSL1017 at the expression) can run.
+    if (!(e instanceof RangeError)) throw e;
+    const message = 'tsc ran out of stack: an expression or statement is nested too deeply for it; split it';
+    return { program: undefined as never, checker: undefined as never, files: [], diagnostics: rootFiles.slice(0, 1).map(f => ({ file: f, line: 1, column: 1, code: 'DSL1017', message })) };
+  }
   const diagnostics: Diagnostic[] = [];
-  for (const d of ts.getPreEmitDiagnostics(program)) {
+  for (const d of tscDiagnostics) {
     if (d.category !== ts.DiagnosticCategory.Error) continue;
     const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
     if (d.file) {

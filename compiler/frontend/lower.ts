@@ -36,7 +36,11 @@ type Entity =
   | { kind: 'typeAlias'; decl: ts.TypeAliasDeclaration };
 
 interface Value { type: DType; reg: ir.VReg }
-interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; memory: boolean; name: string }
+/**
+ * An assignable place. `wraps`: a store of a wider integer wraps to the place's width, as JavaScript's
+ * typed arrays do (typed-array elements, struct fields); elsewhere narrowing needs a conversion (DSL2003).
+ */
+interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; wraps: boolean; name: string }
 interface LoopTarget { label?: string; breakBlock: ir.Block; continueBlock?: ir.Block }
 
 class Failure extends Error {}
@@ -68,6 +72,13 @@ class Lowering {
   currentFunction!: Entity & { kind: 'function' };
   loops: LoopTarget[] = [];
   frameLocals = new Set<ir.VReg>();   // registers holding the address of this function's frame storage
+  /**
+   * Evaluation order (JavaScript's, left to right): a local lives in one register, so reading it as an
+   * operand hands out that register. While an operand is lowered, this counts the locals that a later
+   * operand of the same expression may assign; a read of one of them takes a copy (`x + x++` is 2x).
+   */
+  writtenLater = new Map<Entity, number>();
+  localsWrittenMemo = new Map<ts.Node, ReadonlySet<Entity> | null>();
 
   constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
 
@@ -207,18 +218,29 @@ class Lowering {
     return f;
   }
 
+  /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
   declareEnum(e: ts.EnumDeclaration): void {
-    const members = new Map<string, number>();
-    const entity: Entity = { kind: 'enum', members };
-    this.declare(e.name, entity);
-    let next = 0;
-    for (const m of e.members) {
+    this.declare(e.name, { kind: 'enum', members: new Map() });
+  }
+
+  /**
+   * Declares the members of `e` from `progress.index` on, in order, while their initializers are constant
+   * (one may use a module-level constant or another enum's member not declared yet); returns true when
+   * some member was declared. `report` turns an initializer that is still not constant into DSL2011.
+   */
+  declareEnumMembers(e: ts.EnumDeclaration, progress: { index: number; next: number }, report = false): boolean {
+    const members = (this.entityOf(e.name) as Entity & { kind: 'enum' }).members;
+    const start = progress.index;
+    for (; progress.index < e.members.length; progress.index++) {
+      const m = e.members[progress.index];
+      if (m.initializer && !report && !this.guard(() => this.tryConstant(m.initializer!))) break;
+      const value = m.initializer ? this.constantValue(m.initializer, I32) : progress.next;
       const name = m.name.getText();
-      const value = m.initializer ? this.constantValue(m.initializer, I32) : next;
       members.set(name, value);
       this.declare(m.name, { kind: 'constant', type: I32, value, name, untyped: true });
-      next = value + 1;
+      progress.next = value + 1;
     }
+    return progress.index > start;
   }
 
   /** The struct layout of a class: fields in order, natural alignment, C rules. */
@@ -304,7 +326,7 @@ class Lowering {
       case K.ArrayType: {
         const element = this.resolveType((node as ts.ArrayTypeNode).elementType);
         if (element.kind === 'void' || element.kind === 'string' || element.kind === 'array') this.error(node, 'DSL1001', `arrays of ${typeName(element)} are not supported`);
-        return { kind: 'array', element };
+        return { kind: 'array', element, plain: true };
       }
       case K.FunctionType: {
         const f = node as ts.FunctionTypeNode;
@@ -376,28 +398,16 @@ class Lowering {
         return undefined;
       }
       case K.BinaryExpression: {
-        const b = node as ts.BinaryExpression;
-        const l = this.tryConstant(b.left), r = this.tryConstant(b.right);
-        if (!l || !r) return undefined;
-        const op = b.operatorToken.kind;
-        const at = arithmeticResult(l.type, r.type);
-        const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
-        const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
-        const a = l.value, c = r.value;
-        switch (op) {
-          case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
-          case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
-          case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
-          case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
-          case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
-          case K.AmpersandToken: return { value: a & c, type: I32 };
-          case K.BarToken: return { value: a | c, type: I32 };
-          case K.CaretToken: return { value: a ^ c, type: I32 };
-          case K.LessThanLessThanToken: return { value: a << c, type: I32 };
-          case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
-          case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
+        // The left spine bottom-up, without recursion: a chain `1 + 2 + ... + n` may be thousands long.
+        const spine: ts.BinaryExpression[] = [];
+        let bottom: ts.Expression = node;
+        for (; ts.isBinaryExpression(bottom); bottom = bottom.left) spine.push(bottom);
+        let value = this.tryConstant(bottom);
+        for (let i = spine.length - 1; i >= 0; i--) {
+          const right = this.tryConstant(spine[i].right);
+          value = value && right && this.binaryConstant(spine[i], value, right);
         }
-        return undefined;
+        return value;
       }
       case K.CallExpression: {
         const call = node as ts.CallExpression;
@@ -409,6 +419,29 @@ class Lowering {
         const inner = this.tryConstant(call.arguments[0]);
         return inner && { value: wrapTo(inner.value, target), type: target };
       }
+    }
+    return undefined;
+  }
+
+  /** `l op r` of two constants (the operands of `b`), or undefined when `op` is not arithmetic or divides by 0. */
+  binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType }, r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
+    const op = b.operatorToken.kind;
+    const at = arithmeticResult(l.type, r.type);
+    const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
+    const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
+    const a = l.value, c = r.value;
+    switch (op) {
+      case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
+      case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
+      case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
+      case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
+      case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
+      case K.AmpersandToken: return { value: a & c, type: I32 };
+      case K.BarToken: return { value: a | c, type: I32 };
+      case K.CaretToken: return { value: a ^ c, type: I32 };
+      case K.LessThanLessThanToken: return { value: a << c, type: I32 };
+      case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
+      case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
     }
     return undefined;
   }
@@ -458,9 +491,11 @@ class Lowering {
         if (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) !== 0)
           for (const d of s.declarationList.declarations)
             if (d.initializer && ts.isIdentifier(d.name) && !ts.isStringLiteral(d.initializer) && !ts.isArrayLiteralExpression(d.initializer)) pending.push({ d });
+    const enums = this.files.flatMap(f => f.statements.filter(ts.isEnumDeclaration)).map(e => ({ e, index: 0, next: 0 }));
     let progress = true;
-    while (progress && pending.length) {
+    while (progress && (pending.length || enums.some(p => p.index < p.e.members.length))) {
       progress = false;
+      for (const p of enums) if (this.guard(() => this.declareEnumMembers(p.e, p))) progress = true;
       for (let k = pending.length - 1; k >= 0; k--) {
         const { d } = pending[k];
         const declared = d.type ? this.guard(() => this.resolveType(d.type!)) : undefined;
@@ -476,6 +511,7 @@ class Lowering {
         progress = true;
       }
     }
+    for (const p of enums) if (p.index < p.e.members.length) this.guard(() => this.declareEnumMembers(p.e, p, true));
   }
 
   lowerGlobals(file: ts.SourceFile): void {
@@ -517,7 +553,7 @@ class Lowering {
       }
       const symbol = this.uniqueName(name);
       this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
-      this.declare(d.name, { kind: 'static', type: { kind: 'array', element }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
+      this.declare(d.name, { kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
       return;
     }
     const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
@@ -618,6 +654,7 @@ class Lowering {
     this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
     this.loops = [];
     this.frameLocals = new Set();
+    this.writtenLater.clear();
     for (const [i, p] of decl.parameters.entries()) {
       if (!ts.isIdentifier(p.name)) this.error(p, 'DSL1008', 'destructuring is not supported');
       this.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
@@ -646,6 +683,9 @@ class Lowering {
     if (!entry) this.error(at, 'DSL2010', `no function '${this.options.entry}' found: ${this.options.mode === 'program' ? 'a program exports function main(): i32' : 'the kernel needs its entry function'}`);
     if (this.options.mode === 'program') {
       if (entry.signature.params.length !== 0 || !isInt(entry.signature.result)) this.error(entry.decl, 'DSL2010', `'${this.options.entry}' must be declared as function ${this.options.entry}(): i32`);
+      // The same rule on every target: under Node a program's module exposes only its exports.
+      if (!(ts.getModifiers(entry.decl) ?? []).some(m => m.kind === K.ExportKeyword))
+        this.error(entry.decl.name ?? entry.decl, 'DSL2010', `'${this.options.entry}' must be exported: export function ${this.options.entry}(): i32`);
       this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction('programStart', at).irName, args: [] });
       const status = this.fb.newReg();
       this.fb.emit({ op: 'call', dst: status, func: entry.irName, args: [] });
@@ -1026,8 +1066,9 @@ class Lowering {
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
         const old = fb.newReg();
         fb.copy(old, lv.load());
+        this.checkStepWidth(u, lv);
         const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', old, fb.constant(1));
-        lv.store(this.wrapForStore(next, lv));
+        lv.store(next);
         return { type: lv.type, reg: old };
       }
       case K.BinaryExpression: return this.lowerBinary(node as ts.BinaryExpression, expected, discard);
@@ -1078,7 +1119,8 @@ class Lowering {
       case K.PlusPlusToken: case K.MinusMinusToken: {
         const lv = this.lvalue(u.operand);
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
-        const next = this.wrapForStore(fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1)), lv);
+        this.checkStepWidth(u, lv);
+        const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
         lv.store(next);
         return { type: lv.type, reg: next };
       }
@@ -1105,10 +1147,15 @@ class Lowering {
     return v as Value & { type: IntType };
   }
 
-  /** Stores into small-typed locals wrap (x++ on a u8 local gives 0 after 255), like typed-array stores. */
-  wrapForStore(reg: ir.VReg, lv: LValue): ir.VReg {
-    if (lv.type.kind === 'int' && lv.type.bits < 32 && !lv.memory) return this.convertExplicit({ type: I32, reg }, lv.type);
-    return reg;
+  /**
+   * `k++` and `k--` are `k = k + 1` and `k = k - 1`: on a u8/i8/u16/i16 variable or plain-array element
+   * the i32 sum is narrowed, which needs an explicit conversion (DSL2003) as for the assignment; Node
+   * would not wrap it. Typed-array elements and struct fields wrap on store.
+   */
+  checkStepWidth(u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
+    if (lv.type.kind !== 'int' || lv.type.bits === 32 || lv.wraps) return;
+    const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
+    this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
   }
 
   /**
@@ -1124,7 +1171,12 @@ class Lowering {
       return e?.kind === 'constant' && e.untyped === true;
     }
     if (ts.isPrefixUnaryExpression(node) && (node.operator === K.MinusToken || node.operator === K.PlusToken || node.operator === K.TildeToken)) return this.isLiteral(node.operand);
-    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) return this.isLiteral(node.left) && this.isLiteral(node.right) && this.tryConstant(node) !== undefined;
+    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) {
+      // down the left spine without recursion (a chain may be thousands of operands long)
+      let n: ts.Expression = node;
+      for (; ts.isBinaryExpression(n) && ARITHMETIC[n.operatorToken.kind] !== undefined; n = n.left) if (!this.isLiteral(n.right)) return false;
+      return this.isLiteral(n) && this.tryConstant(node) !== undefined;
+    }
     return false;
   }
 
@@ -1135,7 +1187,7 @@ class Lowering {
       const l = this.intOperand(b.left, op, promote(r.type));
       return [l, r];
     }
-    const l = this.intOperand(b.left, op, expected);
+    const l = this.withLaterWrites([b.right], () => this.intOperand(b.left, op, expected));
     const r = this.intOperand(b.right, op, this.isLiteral(b.right) ? promote(l.type) : undefined);
     return [l, r];
   }
@@ -1150,7 +1202,7 @@ class Lowering {
       }
       case K.EqualsToken: {
         const lv = this.lvalue(b.left);
-        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.memory);
+        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
         lv.store(v);
         return { type: lv.type, reg: v };
       }
@@ -1182,23 +1234,68 @@ class Lowering {
     if (compound !== undefined) {
       const lv = this.lvalue(b.left);
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
-      const left: Value = { type: lv.type, reg: lv.load() };
+      const left: Value = { type: lv.type, reg: this.withLaterWrites([b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
-      const stored = this.wrapForStore(r.reg, lv);
+      // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
+      const stored = lv.wraps ? r.reg : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
-    const kind = ARITHMETIC[op];
-    if (kind === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
-    // `x | 0` and `x >>> 0` are conversions that cost nothing.
-    if ((op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left)) {
-      const v = this.intOperand(b.left, b.operatorToken.getText());
+    if (ARITHMETIC[op] === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
+    void discard;
+    return this.lowerArithmeticChain(b, expected);
+  }
+
+  /**
+   * An arithmetic operator and the operators down its left spine (`x + y - ... + z` nests to the left),
+   * lowered bottom-up in a loop: a chain of thousands of operands costs no host recursion. Each right
+   * operand is lowered while the right operands above it count as later operands (evaluation order).
+   */
+  lowerArithmeticChain(top: ts.BinaryExpression, expected?: DType): Value {
+    const spine = [top], expectations = [expected];
+    for (;;) {
+      const b = spine[spine.length - 1], left = b.left;
+      if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined || this.isLiteral(left)) break;
+      spine.push(left);
+      expectations.push(this.isFreeConversion(b) ? undefined : expectations[expectations.length - 1]);
+    }
+    const rightsAbove = (i: number) => spine.slice(0, i).map(b => b.right);
+    const last = spine.length - 1;
+    this.markLaterWrites(rightsAbove(last), 1);
+    let marked = last;
+    try {
+      let value = this.lowerArithmetic(spine[last], expectations[last]);
+      for (let i = last - 1; i >= 0; i--) {
+        this.markLaterWrites([spine[i].right], -1);
+        marked = i;
+        value = this.lowerArithmetic(spine[i], expectations[i], value);
+      }
+      return value;
+    } finally {
+      this.markLaterWrites(rightsAbove(marked), -1);
+    }
+  }
+
+  /** `x | 0` and `x >>> 0`: conversions that cost nothing. */
+  isFreeConversion(b: ts.BinaryExpression): boolean {
+    const op = b.operatorToken.kind;
+    return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left);
+  }
+
+  /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
+  lowerArithmetic(b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
+    const op = b.operatorToken.kind, text = b.operatorToken.getText();
+    if (this.isFreeConversion(b)) {
+      const v = left ?? this.intOperand(b.left, text);
       return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
     }
-    const [l, r] = this.operands(b, b.operatorToken.getText(), expected);
-    void discard;
-    return this.arithmetic(kind, l, r, b);
+    let l: Value & { type: IntType }, r: Value & { type: IntType };
+    if (left) {
+      l = left as Value & { type: IntType };
+      r = this.intOperand(b.right, text, this.isLiteral(b.right) ? promote(l.type) : undefined);
+    } else [l, r] = this.operands(b, text, expected);
+    return this.arithmetic(ARITHMETIC[op], l, r, b);
   }
 
   arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }, node: ts.Node): Value {
@@ -1228,11 +1325,11 @@ class Lowering {
     // bool, function and reference equality
     const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
     if (equality && (peekBool(b.left) || peekBool(b.right))) {
-      const l = this.lowerExpression(b.left), r = this.lowerExpression(b.right);
+      const l = this.withLaterWrites([b.right], () => this.lowerExpression(b.left)), r = this.lowerExpression(b.right);
       if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
       return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
     }
-    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.lowerExpression(b.left);
+    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.withLaterWrites([b.right], () => this.lowerExpression(b.left));
     if (lraw && lraw.type.kind !== 'int') {
       const r = this.lowerExpression(b.right);
       if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
@@ -1241,6 +1338,13 @@ class Lowering {
     let l: Value & { type: IntType }, r: Value & { type: IntType };
     if (!lraw) { r = this.intOperand(b.right, b.operatorToken.getText()); l = this.intOperand(b.left, b.operatorToken.getText(), promote(r.type)); }
     else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(l.type) : undefined); }
+    return { type: BOOL, reg: this.compareIntegers(op, l, r) };
+  }
+
+  /** `l op r` for a comparison operator on integers: mathematical values, also for an i32 against a u32. */
+  compareIntegers(op: ts.SyntaxKind, l: Value & { type: IntType }, r: Value & { type: IntType }): ir.VReg {
+    const fb = this.fb;
+    const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
     const lt = promote(l.type), rt = promote(r.type);
     const kinds: Record<number, [ir.BinaryOp, ir.BinaryOp]> = {
       [K.LessThanToken]: ['lts', 'ltu'], [K.LessThanEqualsToken]: ['les', 'leu'],
@@ -1249,7 +1353,7 @@ class Lowering {
       [K.ExclamationEqualsEqualsToken]: ['ne', 'ne'], [K.ExclamationEqualsToken]: ['ne', 'ne'],
     };
     const [signedOp, unsignedOp] = kinds[op];
-    if (lt.signed === rt.signed) return { type: BOOL, reg: fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg) };
+    if (lt.signed === rt.signed) return fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg);
     // Mixed i32/u32: compare mathematical values. A negative i32 is below every u32.
     const signedIsLeft = lt.signed;
     const s = signedIsLeft ? l.reg : r.reg;
@@ -1259,9 +1363,65 @@ class Lowering {
     const lessLike = op === K.LessThanToken || op === K.LessThanEqualsToken;
     const greaterLike = op === K.GreaterThanToken || op === K.GreaterThanEqualsToken;
     const trueWhenNegative = negate || (signedIsLeft ? lessLike : greaterLike);
-    if (trueWhenNegative) return { type: BOOL, reg: fb.binary('or', negative, unsignedResult) };
+    if (trueWhenNegative) return fb.binary('or', negative, unsignedResult);
     const notNegative = fb.binary('eq', negative, fb.constant(0));
-    return { type: BOOL, reg: fb.binary('and', notNegative, unsignedResult) };
+    return fb.binary('and', notNegative, unsignedResult);
+  }
+
+  // ==== evaluation order of locals ================================================================
+
+  /** The value of local `e` at this moment: its register, or a copy when a later operand may assign it. */
+  readLocal(e: Entity & { kind: 'local' }): ir.VReg {
+    if (!this.writtenLater.has(e)) return e.reg;
+    const copy = this.fb.newReg();
+    this.fb.copy(copy, e.reg);
+    return copy;
+  }
+
+  /** Runs `lowerOperand` while the locals that the `later` operands may assign are marked written later. */
+  withLaterWrites<T>(later: readonly ts.Node[], lowerOperand: () => T): T {
+    this.markLaterWrites(later, 1);
+    try {
+      return lowerOperand();
+    } finally {
+      this.markLaterWrites(later, -1);
+    }
+  }
+
+  /** Adds (+1) or removes (-1) the locals the `later` operands may assign to writtenLater. */
+  markLaterWrites(later: readonly ts.Node[], delta: 1 | -1): void {
+    for (const node of later) {
+      for (const e of this.localsWritten(node) ?? []) {
+        const n = (this.writtenLater.get(e) ?? 0) + delta;
+        if (n === 0) this.writtenLater.delete(e); else this.writtenLater.set(e, n);
+      }
+    }
+  }
+
+  /**
+   * The locals an expression may assign (`=`, compound assignments, `++`, `--`; a call cannot assign
+   * its caller's locals), or null. Post-order with an explicit stack and memoized per node, so deep
+   * expressions cost linear time and no host recursion.
+   */
+  localsWritten(root: ts.Node): ReadonlySet<Entity> | null {
+    const memo = this.localsWrittenMemo;
+    const stack: { node: ts.Node; childrenDone: boolean }[] = [{ node: root, childrenDone: false }];
+    while (stack.length) {
+      const { node, childrenDone } = stack.pop()!;
+      if (memo.has(node)) continue;
+      if (!childrenDone) {
+        stack.push({ node, childrenDone: true });
+        node.forEachChild(child => { if (!memo.has(child)) stack.push({ node: child, childrenDone: false }); });
+        continue;
+      }
+      const parts: ReadonlySet<Entity>[] = [];
+      node.forEachChild(child => { const s = memo.get(child); if (s) parts.push(s); });
+      const target = assignedIdentifier(node);
+      const own = target ? this.entityOf(target) : undefined;
+      if (own?.kind === 'local') parts.push(new Set([own]));
+      memo.set(node, parts.length === 0 ? null : parts.length === 1 ? parts[0] : new Set(parts.flatMap(p => [...p])));
+    }
+    return memo.get(root)!;
   }
 
   // ==== reads, lvalues, memory =====================================================================
@@ -1310,7 +1470,7 @@ class Lowering {
             if (e.untyped && expected?.kind === 'int' && fits(e.value, expected)) return { type: promote(expected), reg: fb.constant(e.value) };
             return { type: e.type, reg: fb.constant(e.value) };
           }
-          case 'local': return { type: e.type, reg: e.reg };
+          case 'local': return { type: e.type, reg: this.readLocal(e) };
           case 'stringConstant': return { type: STRING, reg: this.stringAddress(e.text) };
           case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
           case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
@@ -1358,7 +1518,7 @@ class Lowering {
   }
 
   /** Address of a[i], bounds-checked against the array's length. */
-  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg } {
+  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg; plain: boolean } {
     const fb = this.fb;
     const array = this.lowerExpression(node.expression);
     if (array.type.kind !== 'array') this.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is ${typeName(array.type)}, not an array`);
@@ -1376,7 +1536,7 @@ class Lowering {
     fb.terminate({ op: 'unreachable' });
     fb.switchTo(ok);
     const scaled = stride === 1 ? index.reg : fb.binary('mul', index.reg, fb.constant(stride));
-    return { type: element, address: fb.binary('add', array.reg, scaled) };
+    return { type: element, address: fb.binary('add', array.reg, scaled), plain: array.type.plain === true };
   }
 
   lvalue(node: ts.Expression): LValue {
@@ -1388,12 +1548,12 @@ class Lowering {
       if (e?.kind === 'local') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
-        return { type: e.type, memory: false, name, load: () => e.reg, store: v => fb.copy(e.reg, v) };
+        return { type: e.type, wraps: false, name, load: () => this.readLocal(e), store: v => fb.copy(e.reg, v) };
       }
       if (e?.kind === 'global') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         const address = this.globalAddress(e.symbol);
-        return { type: e.type, memory: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
+        return { type: e.type, wraps: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
       }
       if (e) this.error(node, 'DSL2005', `cannot assign to '${name}'`);
       this.error(node, 'DSL2006', `unknown name '${name}'`);
@@ -1403,12 +1563,12 @@ class Lowering {
       if (object.type.kind !== 'struct') this.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
       const f = this.field(object.type.def, node);
       if (f.inline !== 'scalar') this.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
-      return { type: f.type, memory: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
+      return { type: f.type, wraps: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
     }
     if (ts.isElementAccessExpression(node)) {
-      const { type, address } = this.element(node);
+      const { type, address, plain } = this.element(node);
       if (type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign a whole struct: assign its fields`);
-      return { type, memory: true, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
+      return { type, wraps: !plain, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
     }
     this.error(node, 'DSL2005', `cannot assign to '${name}'`);
   }
@@ -1425,12 +1585,13 @@ class Lowering {
         if (method === 'max' || method === 'min' || method === 'abs') return this.lowerMath(method, call, expected);
         if (method !== 'imul') this.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); only Math.imul, Math.max, Math.min, Math.abs on integers`);
         this.arity(call, 2);
-        const a = this.intOperand(call.arguments[0], 'Math.imul'), b = this.intOperand(call.arguments[1], 'Math.imul');
+        const a = this.withLaterWrites([call.arguments[1]], () => this.intOperand(call.arguments[0], 'Math.imul'));
+        const b = this.intOperand(call.arguments[1], 'Math.imul');
         return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
       }
       const e = this.entityOf(callee);
       if (!e) {
-        const object = this.lowerExpression(callee.expression);
+        const object = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee.expression));
         if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
           this.arity(call, 1);
           const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
@@ -1455,13 +1616,14 @@ class Lowering {
     if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call, expected);
     if (e?.kind === 'function') {
       this.arity(call, e.signature.params.length);
-      const args = call.arguments.map((a, i) => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`));
+      const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+        () => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
       const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
       fb.emit({ op: 'call', dst, func: e.irName, args });
       return { type: e.signature.result, reg: dst ?? fb.constant(0) };
     }
     if (e && e.kind !== 'local' && e.kind !== 'global') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
-    const target = this.lowerExpression(callee);
+    const target = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee));
     if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
     return this.callIndirect(call, target.type.signature, target.reg);
   }
@@ -1484,13 +1646,15 @@ class Lowering {
       return { type: t, reg: result };
     }
     this.arity(call, 2);
-    const fake = ts.factory.createBinaryExpression(call.arguments[0], method === 'max' ? K.GreaterThanToken : K.LessThanToken, call.arguments[1]);
-    const l = this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected);
+    const l = this.withLaterWrites([call.arguments[1]],
+      () => this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected));
     const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
-    void fake;
-    const t = arithmeticResult(l.type, r.type);
-    const kind: ir.BinaryOp = method === 'max' ? (t.signed ? 'gts' : 'gtu') : (t.signed ? 'lts' : 'ltu');
-    fb.terminate({ op: 'branch', cond: fb.binary(kind, l.reg, r.reg), ifTrue: take.id, ifFalse: keep.id });
+    // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
+    // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
+    const mixed = promote(l.type).signed !== promote(r.type).signed;
+    const t = mixed ? (method === 'max' ? U32 : I32) : arithmeticResult(l.type, r.type);
+    const cond = this.compareIntegers(method === 'max' ? K.GreaterThanToken : K.LessThanToken, l, r);
+    fb.terminate({ op: 'branch', cond, ifTrue: take.id, ifFalse: keep.id });
     fb.switchTo(take); fb.copy(result, l.reg); fb.jumpTo(done);
     fb.switchTo(keep); fb.copy(result, r.reg); fb.jumpTo(done);
     return { type: t, reg: result };
@@ -1514,7 +1678,8 @@ class Lowering {
 
   callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
     this.arity(call, signature.params.length);
-    const args = call.arguments.map((a, i) => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`));
+    const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+      () => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`)));
     const dst = signature.result.kind === 'void' ? null : this.fb.newReg();
     this.fb.emit({ op: 'callIndirect', dst, target, args });
     return { type: signature.result, reg: dst ?? this.fb.constant(0) };
@@ -1531,7 +1696,8 @@ class Lowering {
   lowerBuiltin(name: string, call: ts.CallExpression, expected?: DType): Value {
     const fb = this.fb;
     const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
-    const intArg = (i: number, t: IntType) => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true);
+    const intArg = (i: number, t: IntType) => this.withLaterWrites(call.arguments.slice(i + 1),
+      () => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
     const target = INT_TYPES[name];
     if (target || name === 'bool') {
       this.arity(call, 1);
@@ -1662,6 +1828,16 @@ const COMPOUND: Record<number, Arith> = {
   [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
   [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>', [K.GreaterThanGreaterThanGreaterThanEqualsToken]: '>>>',
 };
+
+/** The local a node assigns by name (`x = e`, `x += e`, `x++`, `--x`), or undefined. */
+function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
+  let target: ts.Expression | undefined;
+  if (ts.isBinaryExpression(node) && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
+  else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node))
+    && (node.operator === K.PlusPlusToken || node.operator === K.MinusMinusToken)) target = node.operand;
+  while (target && ts.isParenthesizedExpression(target)) target = target.expression;
+  return target && ts.isIdentifier(target) ? target : undefined;
+}
 
 function alignUp(n: number, a: number): number { return Math.ceil(n / a) * a; }
 

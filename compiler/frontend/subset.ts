@@ -13,10 +13,24 @@ export function checkSubset(file: ts.SourceFile): Diagnostic[] {
     out.push({ file: file.fileName, line: line + 1, column: character + 1, code, message });
   };
 
-  // Each rule returns true when it reported (then the node's children are not visited again).
-  const visit = (node: ts.Node): void => {
-    if (checkNode(node, report)) return;
-    ts.forEachChild(node, visit);
+  // Each rule returns true when it reported (then the node's children are not visited again). The walk
+  // keeps its own stack: a chain of thousands of operands must not exhaust the host's.
+  let tooDeep = false;
+  const visit = (root: ts.Node): void => {
+    const stack: { node: ts.Node; depth: number }[] = [{ node: root, depth: 1 }];
+    while (stack.length) {
+      const { node, depth } = stack.pop()!;
+      // ---- DSL1017: nesting deeper than the compiler's walks allow ----
+      if (depth > MAX_NESTING) {
+        if (!tooDeep) report(node, 'DSL1017', `this expression or statement is nested more than ${MAX_NESTING} levels deep: split it (a flat chain such as a + b + ... + z has no limit)`);
+        tooDeep = true;
+        continue;
+      }
+      if (checkNode(node, report)) continue;
+      const children: ts.Node[] = [];
+      ts.forEachChild(node, child => { children.push(child); });
+      for (let i = children.length - 1; i >= 0; i--) stack.push({ node: children[i], depth: continuesChain(node, children[i]) ? depth : depth + 1 });
+    }
   };
   // Top level: only imports, exports of declarations, functions, globals, const enums, structs, type aliases.
   for (const statement of file.statements) {
@@ -42,6 +56,23 @@ export function checkSubset(file: ts.SourceFile): Diagnostic[] {
 }
 
 type Report = (node: ts.Node, code: string, message: string) => void;
+
+/**
+ * The deepest nesting of syntax the lowering accepts (its expression and statement walks recurse on the
+ * host's stack). The left spine of an arithmetic chain does not count: lowering walks it in a loop.
+ */
+const MAX_NESTING = 1000;
+
+const CHAIN_OPERATORS = new Set([
+  K.PlusToken, K.MinusToken, K.AsteriskToken, K.SlashToken, K.PercentToken, K.AmpersandToken, K.BarToken, K.CaretToken,
+  K.LessThanLessThanToken, K.GreaterThanGreaterThanToken, K.GreaterThanGreaterThanGreaterThanToken,
+]);
+
+/** `child` is the left operand of arithmetic `parent` and itself arithmetic: the same chain, the same level. */
+function continuesChain(parent: ts.Node, child: ts.Node): boolean {
+  return ts.isBinaryExpression(parent) && parent.left === child && ts.isBinaryExpression(child)
+    && CHAIN_OPERATORS.has(parent.operatorToken.kind) && CHAIN_OPERATORS.has(child.operatorToken.kind);
+}
 
 function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
   return ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some(m => m.kind === kind);

@@ -12,7 +12,8 @@ export type DType =
   | { kind: 'void' }
   | { kind: 'string' }
   /** A reference to array elements. `staticLength` set: an inline array (struct field) with no length word. */
-  | { kind: 'array'; element: DType; staticLength?: number }
+  /** `plain`: a `T[]` array (a JavaScript Array under Node, whose elements do not wrap), not a typed array. */
+  | { kind: 'array'; element: DType; staticLength?: number; plain?: boolean }
   | { kind: 'struct'; def: StructDef }
   | { kind: 'function'; signature: Signature };
 
@@ -41,7 +42,7 @@ export function typeName(t: DType): string {
     case 'string': return 'string';
     case 'array': {
       const element = t.element;
-      if (isInt(element)) {
+      if (isInt(element) && !t.plain) {
         const name = Object.entries(TYPED_ARRAYS).find(([, v]) => v === element)?.[0];
         if (name) return name;
       }

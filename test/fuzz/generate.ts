@@ -47,7 +47,9 @@ export type Expr =
   | { k: 'tcall'; ty: Ty; table: string; len: number; idx: Expr; args: Expr[] }
   | { k: 'el'; ty: Ty; arr: ArrRef; idx: Expr }
   | { k: 'fd'; ty: Ty; obj: ObjRef; field: string; fty: FieldTy }
-  | { k: 'ap'; ty: Ty; name: string };                             // an Int32Array passed as an argument
+  | { k: 'ap'; ty: Ty; name: string }                              // an Int32Array passed as an argument
+  /** An assignment inside an expression: `(x = e)`, `(x op= e)`, `(x++)`, `(--x)` ... (op 'x++' etc. for steps). */
+  | { k: 'asg'; ty: Ty; name: string; op: string; e: Expr | null };
 
 export type LValue =
   | { k: 'v'; name: string; vty: VarTy }
@@ -87,7 +89,8 @@ const INTERESTING = [0, 1, -1, 2, 3, 5, 7, 8, 15, 16, 31, 32, 33, 63, 64, 127, 1
   0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, -0x7fffffff, INT_MIN, 1000, -1000, 0x55555555, 0x12345678];
 
 interface Scope {
-  vars: { name: string; ty: VarTy; mutable: boolean }[];
+  /** `step`: an i32 local only ever changed by ++, --, += c, -= c (c <= 9), so it cannot overflow. */
+  vars: { name: string; ty: VarTy; mutable: boolean; step?: boolean }[];
   arrs: ArrRef[];
   objs: { name: string; sname: string; len: number | null }[];
 }
@@ -255,6 +258,7 @@ export function generate(seed: number, options: GenOptions = {}): Program {
         [3, () => ({ k: 'b', ty, op: 'ushr', a: expr(ctx, r.chance(0.5) ? 'i32' : 'u32', d - 1), b: expr(ctx, 'i32', d - 1) })],
         [3, () => ({ k: 'u', ty, op: 'tou', a: expr(ctx, 'i32', d - 1) })],
         [1, () => ({ k: 't', ty, c: expr(ctx, 'bool', d - 1), a: expr(ctx, ty, d - 1), b: expr(ctx, ty, d - 1) })],
+        [1, () => mixedSign(ctx, 'max', d)],
         [3, () => leaf(ctx, ty)],
       ])();
     }
@@ -265,6 +269,8 @@ export function generate(seed: number, options: GenOptions = {}): Program {
       [3, () => { const op = r.pick(['div', 'divz', 'rem', 'remz']); return { k: 'b', ty, op, a: expr(ctx, 'i32', d - 1), b: op.endsWith('z') ? leaf(ctx, 'i32') : expr(ctx, 'i32', d - 1) }; }],
       [3, () => ({ k: 'b', ty, op: r.pick(['shl', 'shr', 'ushri', 'shlm', 'shrm']), a: expr(ctx, mixed(), d - 1), b: expr(ctx, 'i32', d - 1) })],
       [1, () => ({ k: 'b', ty, op: r.pick(['max', 'min', 'ior', 'iand']), a: expr(ctx, 'i32', d - 1), b: expr(ctx, 'i32', d - 1) })],
+      [1, () => mixedSign(ctx, 'min', d)],
+      [3, () => evaluationOrder(ctx, d)],
       [2, () => {
         const op = r.pick(['neg', 'bnot', 'abs', 'u8', 'i8', 'u16', 'i16', 'fromu', 'fromb']);
         const a = op === 'fromb' ? expr(ctx, 'bool', d - 1) : op === 'fromu' ? expr(ctx, 'u32', d - 1) : expr(ctx, r.chance(0.15) ? 'u32' : 'i32', d - 1);
@@ -274,6 +280,34 @@ export function generate(seed: number, options: GenOptions = {}): Program {
       [3, () => access(ctx, d) ?? leaf(ctx, ty)],
       [3, () => call(ctx, d) ?? leaf(ctx, ty)],
       [3, () => leaf(ctx, ty)],
+    ])();
+  }
+  /** Math.max (a u32) or Math.min (an i32) of an i32 and a u32, in either order: mathematical values. */
+  function mixedSign(ctx: Ctx, which: 'max' | 'min', d: number): Expr {
+    const signed = expr(ctx, 'i32', d - 1), unsigned = expr(ctx, 'u32', d - 1);
+    const [a, b] = r.chance(0.5) ? [signed, unsigned] : [unsigned, signed];
+    return { k: 'b', ty: which === 'max' ? 'u32' : 'i32', op: which === 'max' ? 'mmax' : 'mmin', a, b };
+  }
+  /** An assignment, compound assignment, ++ or -- of a local inside an expression, or null. */
+  function sideEffect(ctx: Ctx, d: number): (Expr & { k: 'asg' }) | null {
+    const steps = ctx.scope.vars.filter(v => v.step), plain = ctx.scope.vars.filter(v => v.mutable && v.ty === 'i32');
+    if (steps.length && (r.chance(0.5) || !plain.length)) {
+      const op = r.pick(['x++', 'x--', '++x', '--x', '+=', '-=']);
+      return { k: 'asg', ty: 'i32', name: r.pick(steps).name, op, e: op.endsWith('=') ? { k: 'c', ty: 'i32', v: r.range(1, 9) } : null };
+    }
+    if (!plain.length) return null;
+    return { k: 'asg', ty: 'i32', name: r.pick(plain).name, op: r.pick(['=', '=', '&=', '|=', '^=', '<<=', '>>=']), e: expr(ctx, 'i32', d - 1) };
+  }
+  /** A variable read as an operand before (or after) an operand that assigns it: `x + (x = e)`, `x * x++`. */
+  function evaluationOrder(ctx: Ctx, d: number): Expr {
+    const s = sideEffect(ctx, d);
+    if (!s) return leaf(ctx, 'i32');
+    const read: Expr = { k: 'v', ty: 'i32', name: s.name };
+    return r.weighted<() => Expr>([
+      [4, () => ({ k: 'b', ty: 'i32', op: r.pick(['add', 'sub', 'mul', 'xor', 'and', 'or', 'max', 'min']), a: read, b: s })],
+      [1, () => ({ k: 'b', ty: 'i32', op: r.pick(['add', 'xor']), a: s, b: read })],
+      [2, () => ({ k: 'u', ty: 'i32', op: 'fromb', a: { k: 'b', ty: 'bool', op: r.pick(['lt', 'gt', 'eq', 'ne']), a: read, b: s } })],
+      [1, () => s],
     ])();
   }
   function call(ctx: Ctx, d: number): Expr | null {
@@ -337,6 +371,11 @@ export function generate(seed: number, options: GenOptions = {}): Program {
         return { k: 'set', lv: t.lv, op: compound ? r.pick(['&=', '|=', '^=', '<<=', '>>=']) : '=', e: expr(ctx, t.ty, D) };
       }],
       [4, () => ({ k: 'print', e: expr(ctx, r.chance(0.8) ? 'i32' : 'u32', D) })],
+      [1, () => {
+        const name = fresh('st');
+        ctx.scope.vars.push({ name, ty: 'i32', mutable: false, step: true });
+        return { k: 'decl', name, vty: 'i32', konst: false, init: { k: 'c', ty: 'i32', v: r.range(-20, 20) } };
+      }],
       [deep ? 0 : 3, () => ({ k: 'if', c: expr(ctx, r.chance(0.85) ? 'bool' : 'i32', 2), t: nested(ctx, {}, r.range(1, D)), f: r.chance(0.5) ? nested(ctx, {}, r.range(1, 3)) : null })],
       [deep || ctx.mult * 30 > remaining ? 0 : 3, () => {
         const n = r.chance(0.1) ? r.int(2) : r.range(2, 10), v = fresh('k'), label = fresh('L');
@@ -397,7 +436,8 @@ const BIN: Record<string, (a: string, b: string) => string> = {
   rem: (a, b) => `(${a} % (${b} | 1))`, remz: (a, b) => `((${a} % (${b} === 0 ? 3 : ${b})) | 0)`,
   shl: (a, b) => `(${a} << (0 + ${b}))`, shr: (a, b) => `(${a} >> ${b})`, ushri: (a, b) => `((${a} >>> ${b}) | 0)`,
   shlm: (a, b) => `(${a} << (0 + (${b} & 31)))`, shrm: (a, b) => `(${a} >> (${b} & 31))`,
-  max: (a, b) => `Math.max(${a}, ${b})`, min: (a, b) => `Math.min(${a}, ${b})`, ior: (a, b) => `(${a} || ${b})`, iand: (a, b) => `(${a} && ${b})`,
+  max: (a, b) => `Math.max(${a}, ${b})`, min: (a, b) => `Math.min(${a}, ${b})`,
+  mmax: (a, b) => `Math.max(${a}, ${b})`, mmin: (a, b) => `Math.min(${a}, ${b})`, ior: (a, b) => `(${a} || ${b})`, iand: (a, b) => `(${a} && ${b})`,
   uadd: (a, b) => `((${a} + ${b}) >>> 0)`, usub: (a, b) => `((${a} - ${b}) >>> 0)`, umul: (a, b) => `(Math.imul(${a}, ${b}) >>> 0)`,
   udiv: (a, b) => `((${a} / ((${b} | 1) >>> 0)) >>> 0)`, urem: (a, b) => `(${a} % ((${b} | 1) >>> 0))`, ushr: (a, b) => `(${a} >>> ${b})`,
   lt: (a, b) => `(${a} < (0 + ${b}))`, le: (a, b) => `(${a} <= (0 + ${b}))`, gt: (a, b) => `(${a} > ${b})`, ge: (a, b) => `(${a} >= ${b})`,
@@ -440,6 +480,11 @@ export function expr(e: Expr): string {
     case 'el': return `${arrText(e.arr)}[${maskIdx(e.arr, expr(e.idx))}]`;
     case 'fd': return `${objText(e.obj)}.${e.field}`;
     case 'ap': return e.name;
+    case 'asg': {
+      if (!e.e) return e.op.startsWith('x') ? `(${e.name}${e.op.slice(1)})` : `(${e.op.slice(0, 2)}${e.name})`;
+      const value = expr(e.e);
+      return `(${e.name} ${e.op} ${e.op === '<<=' || e.op === '>>=' ? `(${value} & 31)` : value})`;
+    }
   }
 }
 
