@@ -68,7 +68,8 @@ async function freeUdpPort(): Promise<number> {
 
 const guestLines = (out: string, bytes: number) => {
   const lines: Record<string, number[]> = { 'vnic-start': [], vnic: [], stack: [], app: [] };
-  for (const m of out.matchAll(/^\[vm \d+\] bench(?:-tsc)? net-rx-(vnic-start|vnic|stack|app) (\d+) bytes (\d+)$/gm)) if (Number(m[3]) === bytes) lines[m[1]].push(Number(m[2]));
+  const pattern = /^\[vm \d+\] bench(?:-tsc)? net-rx-(vnic-start|vnic|stack|app) (\d+) bytes (\d+)$/gm;
+  for (const m of out.matchAll(pattern)) if (Number(m[3]) === bytes) lines[m[1]].push(Number(m[2]));
   return lines;
 };
 

@@ -124,7 +124,8 @@ async function main(): Promise<number> {
     const benchManifest = writeManifest(dir, 'bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
     const benchBoot = () => runQemu({ kernel: kernel.elfPath, initrd: [worker, benchManifest] }, { icount: true, memoryMiB: 64, timeoutMs: 120_000, extraArgs: ['-append', 'bench'] });
     const [a, b] = await Promise.all([benchBoot(), benchBoot()]);
-    const benchLines = (out: string) => Object.fromEntries([...clean(out).matchAll(/^(?:\[vm \d+\] )?bench (\S+) (\d+)$/gm)].map(m => [m[1], Number(m[2])]));
+    const benchLines = (out: string) => Object.fromEntries(
+      [...clean(out).matchAll(/^(?:\[vm \d+\] )?bench (\S+) (\d+)$/gm)].map(m => [m[1], Number(m[2])]));
     for (const r of [a, b]) if (r.debugExit !== 0) throw new Error(`bench:vm: the bench boot did not end cleanly (status ${r.status}):\n${clean(r.serial).slice(-3000)}`);
     const bench = benchLines(a.serial), again = benchLines(b.serial);
     if (JSON.stringify(bench) !== JSON.stringify(again)) throw new Error(`bench:vm: two -icount runs disagree:\n${JSON.stringify(bench)}\n${JSON.stringify(again)}`);
@@ -147,7 +148,8 @@ async function main(): Promise<number> {
     if (debugExit(idleRun.status) !== 0) throw new Error(`bench:vm: the idle run did not end cleanly (status ${idleRun.status}):\n${idleOut.slice(-3000)}`);
     const idleSummary = vmSummaries(idleOut);
     const counters = [...idleSummary.values()].filter(s => s.id >= 1);
-    const counted = new Set([...idleOut.matchAll(/^\[vm (\d+)\] vm \1 count (\d+)$/gm)].filter(m => Number(m[2]) === IDLE_ROUNDS).map(m => Number(m[1])));
+    const counted = new Set([...idleOut.matchAll(/^\[vm (\d+)\] vm \1 count (\d+)$/gm)]
+      .filter(m => Number(m[2]) === IDLE_ROUNDS).map(m => Number(m[1])));
     if (counters.length !== IDLE_VMS || counted.size !== IDLE_VMS || counters.some(s => s.outcome !== 'exit status 0')) throw new Error(`bench:vm: not every idle counter finished:\n${idleOut.slice(-3000)}`);
     const compute = idleSummary.get(0)!;
     const kc = stats(counters.map(s => s.kcycles));

@@ -11,7 +11,9 @@
 // Reference: Intel SDM Vol. 3A, §3.4.5 "Segment Descriptors" (Figure 3-8), §3.4.5.1 (Table 3-1, code-
 // and data-segment types), §3.5.1 "Segment Descriptor Tables", §7.2.1 "Task-State Segment" (Figure
 // 7-2), §7.2.2 "TSS Descriptor" (Figure 7-3), §7.3 "Task Switching".
-import { bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid } from "dsl";
+import {
+  bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid,
+} from "dsl";
 import { doubleFaultStackTop } from "./stacks.ts";
 
 // ---- selectors (index * 8 | table indicator 0 (GDT) | requested privilege level; SDM §3.4.2) -----------
@@ -121,10 +123,14 @@ export function setDoubleFaultPageDirectory(cr3: u32): void { doubleFaultTss.cr3
  */
 export function gdtInit(doubleFaultEntry: u32): void {
   setDescriptor(0, 0, 0, 0, 0);                 // the null descriptor (SDM §3.4.2)
-  setDescriptor(KERNEL_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
-  setDescriptor(KERNEL_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
-  setDescriptor(USER_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
-  setDescriptor(USER_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT, ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(KERNEL_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT,
+    ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(KERNEL_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT,
+    ACCESS_PRESENT | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(USER_CODE_SELECTOR >>> 3, 0, FLAT_LIMIT,
+    ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_CODE_EXECUTE_READ | TYPE_ACCESSED, FLAGS_4K_32BIT);
+  setDescriptor(USER_DATA_SELECTOR >>> 3, 0, FLAT_LIMIT,
+    ACCESS_PRESENT | ACCESS_DPL_USER | ACCESS_CODE_OR_DATA | TYPE_DATA_READ_WRITE | TYPE_ACCESSED, FLAGS_4K_32BIT);
 
   kernelTss.ss0 = KERNEL_DATA_SELECTOR;
   kernelTss.esp0 = linkerAddress("stackTop");   // the scheduler sets each VM's kernel stack here

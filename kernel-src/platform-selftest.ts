@@ -186,7 +186,8 @@ function testPitTicks(): void {
   check("irq-counted", irqs > 0 && irqs + lost >= WAIT_TICKS, "IRQ 0 not counted");
   const elapsed = later.low - now.low;                    // < 4 s: the low halves suffice
   const low = (WAIT_TICKS - 1) * PIT_TICK_NANOSECONDS, high = (WAIT_TICKS + 2 + lost) * PIT_TICK_NANOSECONDS;
-  check("pit-ticks", later.high - now.high <= 1 && elapsed >= low && elapsed <= high, "ten ticks are not ~10 ms of clock");
+  check("pit-ticks", later.high - now.high <= 1 && elapsed >= low && elapsed <= high,
+    "ten ticks are not ~10 ms of clock");
   check("pit-ticks", clockTscKiloHertz() > 0, "TSC not calibrated");
   finish("pit-ticks", before);
   finish("irq-counted", before);

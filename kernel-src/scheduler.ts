@@ -15,7 +15,8 @@
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
+  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086,
+  vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
@@ -26,7 +27,9 @@ import { clockTicks, divideWide } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch } from "./console.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
+} from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { virtioNetReport, nicPresent } from "./virtio-net.ts";

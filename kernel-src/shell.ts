@@ -13,7 +13,9 @@ import { consoleWriteByte, consoleWriteString, consoleWriteDecimal, consoleWrite
 import { serialEnableReceiveInterrupt, serialReadByte } from "./serial.ts";
 import { IRQ_COM1, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picIsMasked } from "./pic.ts";
 import { irqRegister, irqCount, spuriousCount, unexpectedInterruptCount, lineName } from "./trap.ts";
-import { Nanoseconds, clockRead, clockTicks, clockTscKiloHertz, nanosecondsToMilliseconds, clockLostTicks } from "./clock.ts";
+import {
+  Nanoseconds, clockRead, clockTicks, clockTscKiloHertz, nanosecondsToMilliseconds, clockLostTicks,
+} from "./clock.ts";
 import { timerPendingCount, timerExpiredCount } from "./timer.ts";
 import { printMemoryStatistics } from "./memory.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";

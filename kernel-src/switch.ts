@@ -50,7 +50,8 @@ import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
   netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
-  netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES,
+  netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
+  NET_BUFFER_QUEUED_SWITCHES,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
   ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";

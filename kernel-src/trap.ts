@@ -27,9 +27,9 @@ function noExceptionHook(frame: TrapFrame): bool { return false; }
  * Ring 3 (the VMs, scheduler.ts and hypercall.ts): exceptions from a VM (CPL 3 by cs, or virtual-8086
  * mode by EFLAGS.VM: trapframe.ts frameFromUser) go to the user exception handler instead of the
  * kernel's report, except the two that are no VM's doing: an NMI is counted and the interrupted code
- * (VM or kernel) goes on; a machine check is a hardware error and stops the machine wherever it lands; the hypercall vector (an interrupt gate with
- * DPL 3, idt.ts) goes to its handler; every trap ends with the resume hook, which returns the frame
- * to resume (another VM's, for a switch).
+ * (VM or kernel) goes on; a machine check is a hardware error and stops the machine wherever it lands;
+ * the hypercall vector (an interrupt gate with DPL 3, idt.ts) goes to its handler; every trap ends
+ * with the resume hook, which returns the frame to resume (another VM's, for a switch).
  */
 export type FrameHandler = (frame: TrapFrame) => void;
 export type ResumeHook = (frameAddress: u32) => u32;

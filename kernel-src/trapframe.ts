@@ -47,6 +47,7 @@ export function frameFromUser(frame: TrapFrame): bool {
 
 /** The interrupted esp: the CPU pushed ss:esp only on a privilege change (SDM §6.12.1). */
 export function interruptedStackPointer(frame: TrapFrame, frameAddress: u32): u32 {
-  return (frame.cs & PRIVILEGE_MASK) !== 0 || frameInVirtual8086(frame) ? frame.userEsp : frameAddress + TRAP_FRAME_RING0_BYTES;
+  return (frame.cs & PRIVILEGE_MASK) !== 0 || frameInVirtual8086(frame)
+    ? frame.userEsp : frameAddress + TRAP_FRAME_RING0_BYTES;
 }
 

@@ -138,7 +138,8 @@ const X_CONTEXT_CREATE = intrinsicId("contextCreate");
 const X_FNSAVE = intrinsicId("fnsave"), X_FRSTOR = intrinsicId("frstor"), X_CPUID = intrinsicId("cpuid");
 const X_CLI = intrinsicId("cli"), X_STI = intrinsicId("sti");
 /** Intrinsics that change only what the interpreter does not model (descriptor tables, the TLB, segments, CR0.TS). */
-const NO_MODELLED_EFFECT = new Set(["pause", "lgdt", "lidt", "ltr", "invlpg", "loadSegments", "lldt", "clts"].map(intrinsicId));
+const NO_MODELLED_EFFECT = new Set(
+  ["pause", "lgdt", "lidt", "ltr", "invlpg", "loadSegments", "lldt", "clts"].map(intrinsicId));
 const EFLAGS_RESERVED_ONE = 0x2, EFLAGS_INTERRUPT_ENABLE = 0x200;
 const THREAD_EXIT = -3;   // destination marker of a context's first frame: its entry must not return
 
@@ -768,7 +769,8 @@ export class Machine {
         return 0;
       }
       case X_READ_FRAME_POINTER:
-        throw new InterpreterError(`readFramePointer: the interpreter has no machine frame chain, in function ${this.functionName()}`);
+        throw new InterpreterError(
+          `readFramePointer: the interpreter has no machine frame chain, in function ${this.functionName()}`);
       case X_READ_FLAGS: return EFLAGS_RESERVED_ONE | (this.interruptsEnabled ? EFLAGS_INTERRUPT_ENABLE : 0);
       case X_CLI: this.interruptsEnabled = false; return 0;
       case X_STI: this.interruptsEnabled = true; return 0;   // no interrupt source is modelled
@@ -782,10 +784,12 @@ export class Machine {
         if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;
       case X_FNSAVE: case X_FRSTOR: case X_CPUID:
-        throw new InterpreterError(`${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);
+        throw new InterpreterError(
+          `${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);
       default:
         if (NO_MODELLED_EFFECT.has(id)) return 0;
-        throw new InterpreterError(`${INTRINSIC_NAMES[id]}: not implemented by the interpreter, in function ${this.functionName()}`);
+        throw new InterpreterError(
+          `${INTRINSIC_NAMES[id]}: not implemented by the interpreter, in function ${this.functionName()}`);
     }
   }
 

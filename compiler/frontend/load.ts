@@ -39,7 +39,10 @@ export function loadProgram(rootFiles: string[]): LoadedProgram {
     // exhausts it before the subset checker (which reports DSL1017 at the expression) can run.
     if (!(e instanceof RangeError)) throw e;
     const message = 'tsc ran out of stack: an expression or statement is nested too deeply for it; split it';
-    return { program: undefined as never, checker: undefined as never, files: [], diagnostics: rootFiles.slice(0, 1).map(f => ({ file: f, line: 1, column: 1, code: 'DSL1017', message })) };
+    return {
+      program: undefined as never, checker: undefined as never, files: [],
+      diagnostics: rootFiles.slice(0, 1).map(f => ({ file: f, line: 1, column: 1, code: 'DSL1017', message })),
+    };
   }
   const diagnostics: Diagnostic[] = [];
   for (const d of tscDiagnostics) {

@@ -424,18 +424,24 @@ class Lowering {
   }
 
   /** `l op r` of two constants (the operands of `b`), or undefined when `op` is not arithmetic or divides by 0. */
-  binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType }, r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
+  binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType },
+    r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
     const op = b.operatorToken.kind;
     const at = arithmeticResult(l.type, r.type);
-    const lit = (x: ts.Expression) => x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
+    const lit = (x: ts.Expression) =>
+      x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
     const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
     const a = l.value, c = r.value;
     switch (op) {
       case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
       case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
       case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
-      case K.SlashToken: if (c === 0) return undefined; return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
-      case K.PercentToken: if (c === 0) return undefined; return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
+      case K.SlashToken:
+        if (c === 0) return undefined;
+        return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
+      case K.PercentToken:
+        if (c === 0) return undefined;
+        return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
       case K.AmpersandToken: return { value: a & c, type: I32 };
       case K.BarToken: return { value: a | c, type: I32 };
       case K.CaretToken: return { value: a ^ c, type: I32 };
@@ -491,7 +497,8 @@ class Lowering {
         if (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) !== 0)
           for (const d of s.declarationList.declarations)
             if (d.initializer && ts.isIdentifier(d.name) && !ts.isStringLiteral(d.initializer) && !ts.isArrayLiteralExpression(d.initializer)) pending.push({ d });
-    const enums = this.files.flatMap(f => f.statements.filter(ts.isEnumDeclaration)).map(e => ({ e, index: 0, next: 0 }));
+    const enums = this.files.flatMap(f => f.statements.filter(ts.isEnumDeclaration))
+      .map(e => ({ e, index: 0, next: 0 }));
     let progress = true;
     while (progress && (pending.length || enums.some(p => p.index < p.e.members.length))) {
       progress = false;
@@ -553,7 +560,10 @@ class Lowering {
       }
       const symbol = this.uniqueName(name);
       this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
-      this.declare(d.name, { kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name, length: isConst ? init.elements.length : undefined });
+      this.declare(d.name, {
+        kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name,
+        length: isConst ? init.elements.length : undefined,
+      });
       return;
     }
     const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
@@ -685,7 +695,8 @@ class Lowering {
       if (entry.signature.params.length !== 0 || !isInt(entry.signature.result)) this.error(entry.decl, 'DSL2010', `'${this.options.entry}' must be declared as function ${this.options.entry}(): i32`);
       // The same rule on every target: under Node a program's module exposes only its exports.
       if (!(ts.getModifiers(entry.decl) ?? []).some(m => m.kind === K.ExportKeyword))
-        this.error(entry.decl.name ?? entry.decl, 'DSL2010', `'${this.options.entry}' must be exported: export function ${this.options.entry}(): i32`);
+        this.error(entry.decl.name ?? entry.decl, 'DSL2010',
+          `'${this.options.entry}' must be exported: export function ${this.options.entry}(): i32`);
       this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction('programStart', at).irName, args: [] });
       const status = this.fb.newReg();
       this.fb.emit({ op: 'call', dst: status, func: entry.irName, args: [] });
@@ -1155,7 +1166,8 @@ class Lowering {
   checkStepWidth(u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
     if (lv.type.kind !== 'int' || lv.type.bits === 32 || lv.wraps) return;
     const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
-    this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
+    this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: `
+      + `write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
   }
 
   /**
@@ -1174,7 +1186,8 @@ class Lowering {
     if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) {
       // down the left spine without recursion (a chain may be thousands of operands long)
       let n: ts.Expression = node;
-      for (; ts.isBinaryExpression(n) && ARITHMETIC[n.operatorToken.kind] !== undefined; n = n.left) if (!this.isLiteral(n.right)) return false;
+      for (; ts.isBinaryExpression(n) && ARITHMETIC[n.operatorToken.kind] !== undefined; n = n.left)
+        if (!this.isLiteral(n.right)) return false;
       return this.isLiteral(n) && this.tryConstant(node) !== undefined;
     }
     return false;
@@ -1238,11 +1251,13 @@ class Lowering {
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
-      const stored = lv.wraps ? r.reg : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
+      const stored = lv.wraps ? r.reg
+        : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
-    if (ARITHMETIC[op] === undefined) this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
+    if (ARITHMETIC[op] === undefined)
+      this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
     void discard;
     return this.lowerArithmeticChain(b, expected);
   }
@@ -1256,7 +1271,8 @@ class Lowering {
     const spine = [top], expectations = [expected];
     for (;;) {
       const b = spine[spine.length - 1], left = b.left;
-      if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined || this.isLiteral(left)) break;
+      if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined
+        || this.isLiteral(left)) break;
       spine.push(left);
       expectations.push(this.isFreeConversion(b) ? undefined : expectations[expectations.length - 1]);
     }
@@ -1280,7 +1296,8 @@ class Lowering {
   /** `x | 0` and `x >>> 0`: conversions that cost nothing. */
   isFreeConversion(b: ts.BinaryExpression): boolean {
     const op = b.operatorToken.kind;
-    return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken) && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left);
+    return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken)
+      && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left);
   }
 
   /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
@@ -1329,7 +1346,8 @@ class Lowering {
       if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
       return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
     }
-    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined : this.withLaterWrites([b.right], () => this.lowerExpression(b.left));
+    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined
+      : this.withLaterWrites([b.right], () => this.lowerExpression(b.left));
     if (lraw && lraw.type.kind !== 'int') {
       const r = this.lowerExpression(b.right);
       if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
@@ -1553,7 +1571,10 @@ class Lowering {
       if (e?.kind === 'global') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         const address = this.globalAddress(e.symbol);
-        return { type: e.type, wraps: false, name, load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v) };
+        return {
+          type: e.type, wraps: false, name,
+          load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v),
+        };
       }
       if (e) this.error(node, 'DSL2005', `cannot assign to '${name}'`);
       this.error(node, 'DSL2006', `unknown name '${name}'`);
@@ -1563,12 +1584,19 @@ class Lowering {
       if (object.type.kind !== 'struct') this.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
       const f = this.field(object.type.def, node);
       if (f.inline !== 'scalar') this.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
-      return { type: f.type, wraps: true, name, load: () => this.loadMemory(f.type, object.reg, f.offset), store: v => this.storeMemory(f.type, object.reg, f.offset, v) };
+      return {
+        type: f.type, wraps: true, name,
+        load: () => this.loadMemory(f.type, object.reg, f.offset),
+        store: v => this.storeMemory(f.type, object.reg, f.offset, v),
+      };
     }
     if (ts.isElementAccessExpression(node)) {
       const { type, address, plain } = this.element(node);
       if (type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign a whole struct: assign its fields`);
-      return { type, wraps: !plain, name, load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v) };
+      return {
+        type, wraps: !plain, name,
+        load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v),
+      };
     }
     this.error(node, 'DSL2005', `cannot assign to '${name}'`);
   }
@@ -1647,7 +1675,8 @@ class Lowering {
     }
     this.arity(call, 2);
     const l = this.withLaterWrites([call.arguments[1]],
-      () => this.intOperand(call.arguments[0], `Math.${method}`, this.isLiteral(call.arguments[0]) ? undefined : expected));
+      () => this.intOperand(call.arguments[0], `Math.${method}`,
+        this.isLiteral(call.arguments[0]) ? undefined : expected));
     const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
     // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
     // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
@@ -1832,7 +1861,8 @@ const COMPOUND: Record<number, Arith> = {
 /** The local a node assigns by name (`x = e`, `x += e`, `x++`, `--x`), or undefined. */
 function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
   let target: ts.Expression | undefined;
-  if (ts.isBinaryExpression(node) && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
+  if (ts.isBinaryExpression(node)
+    && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
   else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node))
     && (node.operator === K.PlusPlusToken || node.operator === K.MinusMinusToken)) target = node.operand;
   while (target && ts.isParenthesizedExpression(target)) target = target.expression;

@@ -22,14 +22,18 @@ export function checkSubset(file: ts.SourceFile): Diagnostic[] {
       const { node, depth } = stack.pop()!;
       // ---- DSL1017: nesting deeper than the compiler's walks allow ----
       if (depth > MAX_NESTING) {
-        if (!tooDeep) report(node, 'DSL1017', `this expression or statement is nested more than ${MAX_NESTING} levels deep: split it (a flat chain such as a + b + ... + z has no limit)`);
+        if (!tooDeep) {
+          report(node, 'DSL1017', `this expression or statement is nested more than ${MAX_NESTING} levels deep: `
+            + `split it (a flat chain such as a + b + ... + z has no limit)`);
+        }
         tooDeep = true;
         continue;
       }
       if (checkNode(node, report)) continue;
       const children: ts.Node[] = [];
       ts.forEachChild(node, child => { children.push(child); });
-      for (let i = children.length - 1; i >= 0; i--) stack.push({ node: children[i], depth: continuesChain(node, children[i]) ? depth : depth + 1 });
+      for (let i = children.length - 1; i >= 0; i--)
+        stack.push({ node: children[i], depth: continuesChain(node, children[i]) ? depth : depth + 1 });
     }
   };
   // Top level: only imports, exports of declarations, functions, globals, const enums, structs, type aliases.

@@ -646,7 +646,10 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")
   hypercall: lowerHypercall,
   contextSwitch, contextCreate,
-  lldt: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Lldt_r32m16, Register.EAX)); },
+  lldt: (cx, [selector]) => {
+    cx.use(selector, Register.EAX);
+    cx.emit(Instruction.createReg(Code.Lldt_r32m16, Register.EAX));
+  },
   clts: bare(Code.Clts),
   fnsave: memoryOperandOf(Code.Fnsave_m108byte),   // 32-bit protected-mode layout (SDM Vol. 1 §8.1.10, Figure 8-9)
   frstor: memoryOperandOf(Code.Frstor_m108byte),

@@ -87,7 +87,8 @@ export function guestMain(magic: u32, bootInfo: u32): void {
     case 1: announce("cpumode", "iretd into virtual-8086 mode at 0000:7c00 with IOPL 3");
       enterVirtual8086(0, 0x7c00, EFLAGS_IO_PRIVILEGE_3); break;
     case 2: announce("cpumode", "iretd with EFLAGS.NT set"); callCode(placeCode(nestedTaskReturnBytes), 0); break;
-    case 3: announce("cpumode", "far call 0007:00000000 through the LDT"); callCode(placeCode(farCallLdtBytes), 0); break;
+    case 3: announce("cpumode", "far call 0007:00000000 through the LDT");
+      callCode(placeCode(farCallLdtBytes), 0); break;
     case 4: {
       announce("cpumode", "lar, lsl, verr on every LDT selector, then mov es, 0x000f");
       write("attack cpumode: ldt selectors visible "); print(probeLdt());

@@ -50,7 +50,8 @@ const state = new Uint8Array(108);
 let loadEight: u32 = 0, storeEight: u32 = 0, setControl: u32 = 0, save: u32 = 0;
 
 function leak(role: string, what: string, at: u32, value: u32): void {
-  write("fpu "); write(role); write(": LEAK "); write(what); write(" at "); write(at); write(" 0x"); writeHex(value); print("");
+  write("fpu "); write(role); write(": LEAK "); write(what);
+  write(" at "); write(at); write(" 0x"); writeHex(value); print("");
   exit(STATUS_NOT_CONTAINED);
 }
 

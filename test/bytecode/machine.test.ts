@@ -282,7 +282,8 @@ for (const name of ["fnsave", "frstor", "cpuid"] as const) {
   });
 }
 
-test("readFlags: bit 1 always, IF as cli and sti left it (clear at entry); readFramePointer stops with an error", (t) => {
+test("readFlags: bit 1 always, IF as cli and sti left it (clear at entry); readFramePointer stops with an error",
+  (t) => {
   const flags = run(mainModule((f) => {
     f.report(f.intrinsic("readFlags", []));
     f.intrinsicVoid("sti", []);

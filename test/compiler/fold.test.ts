@@ -24,7 +24,8 @@ function randomPairs(count: number): [number, number][] {
   }
   return pairs;
 }
-const PAIRS: [number, number][] = [...EDGES.flatMap(a => EDGES.map(b => [a, b] as [number, number])), ...randomPairs(20_000)];
+const PAIRS: [number, number][] = [
+  ...EDGES.flatMap(a => EDGES.map(b => [a, b] as [number, number])), ...randomPairs(20_000)];
 
 for (const kind of BINARY_OPS) {
   test(`evaluateBinary ${kind} agrees with the BigInt model`, t => {

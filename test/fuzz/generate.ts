@@ -293,10 +293,16 @@ export function generate(seed: number, options: GenOptions = {}): Program {
     const steps = ctx.scope.vars.filter(v => v.step), plain = ctx.scope.vars.filter(v => v.mutable && v.ty === 'i32');
     if (steps.length && (r.chance(0.5) || !plain.length)) {
       const op = r.pick(['x++', 'x--', '++x', '--x', '+=', '-=']);
-      return { k: 'asg', ty: 'i32', name: r.pick(steps).name, op, e: op.endsWith('=') ? { k: 'c', ty: 'i32', v: r.range(1, 9) } : null };
+      return {
+        k: 'asg', ty: 'i32', name: r.pick(steps).name, op,
+        e: op.endsWith('=') ? { k: 'c', ty: 'i32', v: r.range(1, 9) } : null,
+      };
     }
     if (!plain.length) return null;
-    return { k: 'asg', ty: 'i32', name: r.pick(plain).name, op: r.pick(['=', '=', '&=', '|=', '^=', '<<=', '>>=']), e: expr(ctx, 'i32', d - 1) };
+    return {
+      k: 'asg', ty: 'i32', name: r.pick(plain).name, op: r.pick(['=', '=', '&=', '|=', '^=', '<<=', '>>=']),
+      e: expr(ctx, 'i32', d - 1),
+    };
   }
   /** A variable read as an operand before (or after) an operand that assigns it: `x + (x = e)`, `x * x++`. */
   function evaluationOrder(ctx: Ctx, d: number): Expr {
@@ -304,9 +310,13 @@ export function generate(seed: number, options: GenOptions = {}): Program {
     if (!s) return leaf(ctx, 'i32');
     const read: Expr = { k: 'v', ty: 'i32', name: s.name };
     return r.weighted<() => Expr>([
-      [4, () => ({ k: 'b', ty: 'i32', op: r.pick(['add', 'sub', 'mul', 'xor', 'and', 'or', 'max', 'min']), a: read, b: s })],
+      [4, () => ({
+        k: 'b', ty: 'i32', op: r.pick(['add', 'sub', 'mul', 'xor', 'and', 'or', 'max', 'min']), a: read, b: s,
+      })],
       [1, () => ({ k: 'b', ty: 'i32', op: r.pick(['add', 'xor']), a: s, b: read })],
-      [2, () => ({ k: 'u', ty: 'i32', op: 'fromb', a: { k: 'b', ty: 'bool', op: r.pick(['lt', 'gt', 'eq', 'ne']), a: read, b: s } })],
+      [2, () => ({
+        k: 'u', ty: 'i32', op: 'fromb', a: { k: 'b', ty: 'bool', op: r.pick(['lt', 'gt', 'eq', 'ne']), a: read, b: s },
+      })],
       [1, () => s],
     ])();
   }
@@ -437,7 +447,8 @@ const BIN: Record<string, (a: string, b: string) => string> = {
   shl: (a, b) => `(${a} << (0 + ${b}))`, shr: (a, b) => `(${a} >> ${b})`, ushri: (a, b) => `((${a} >>> ${b}) | 0)`,
   shlm: (a, b) => `(${a} << (0 + (${b} & 31)))`, shrm: (a, b) => `(${a} >> (${b} & 31))`,
   max: (a, b) => `Math.max(${a}, ${b})`, min: (a, b) => `Math.min(${a}, ${b})`,
-  mmax: (a, b) => `Math.max(${a}, ${b})`, mmin: (a, b) => `Math.min(${a}, ${b})`, ior: (a, b) => `(${a} || ${b})`, iand: (a, b) => `(${a} && ${b})`,
+  mmax: (a, b) => `Math.max(${a}, ${b})`, mmin: (a, b) => `Math.min(${a}, ${b})`,
+  ior: (a, b) => `(${a} || ${b})`, iand: (a, b) => `(${a} && ${b})`,
   uadd: (a, b) => `((${a} + ${b}) >>> 0)`, usub: (a, b) => `((${a} - ${b}) >>> 0)`, umul: (a, b) => `(Math.imul(${a}, ${b}) >>> 0)`,
   udiv: (a, b) => `((${a} / ((${b} | 1) >>> 0)) >>> 0)`, urem: (a, b) => `(${a} % ((${b} | 1) >>> 0))`, ushr: (a, b) => `(${a} >>> ${b})`,
   lt: (a, b) => `(${a} < (0 + ${b}))`, le: (a, b) => `(${a} <= (0 + ${b}))`, gt: (a, b) => `(${a} > ${b})`, ge: (a, b) => `(${a} >= ${b})`,

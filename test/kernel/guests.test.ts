@@ -131,7 +131,8 @@ test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad 
   healthyIntact(t, out);
   t.false(out.includes('NOT CONTAINED'), out);
   // vm 1-3: writes to the shared read-only code page fault at the address written.
-  for (const m of out.matchAll(/^\[vm [1-3]\] attack codewrite: .* at 0x([0-9a-f]{8})$/gm)) t.true(out.includes(`cr2 0x${m[1]} `), `codewrite 0x${m[1]}`);
+  for (const m of out.matchAll(/^\[vm [1-3]\] attack codewrite: .* at 0x([0-9a-f]{8})$/gm))
+    t.true(out.includes(`cr2 0x${m[1]} `), `codewrite 0x${m[1]}`);
   for (let vm = 1; vm <= 3; vm++) t.regex(ended(out, vm) ?? '', /^#PF page fault cr2 0x4[0-9a-f]{7} at eip 0x4[0-9a-f]{7}$/, `vm ${vm}`);
   // vm 4-9: calls out of the VM fault on the fetch (eip = the target); hlt bytes in its own data: #GP.
   const jumps = [...out.matchAll(/^\[vm \d+\] attack jump: call 0x([0-9a-f]{8})$/gm)].map(m => m[1]);
@@ -168,7 +169,8 @@ test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad 
 const EIP = 'at eip 0x[0-9a-f]{8}';
 function cpuAttackReasons(v86: string, sysenter: string, tables: string | null): [number, RegExp | null][] {
   return [[4, /^#MF x87 floating-point error at eip 0x4/], [5, /^#UD invalid opcode at eip 0x4/],
-    [6, new RegExp(`^(${v86}) ${EIP}$`)], [7, new RegExp(`^(${v86}) ${EIP}$`)], [8, new RegExp(`^(#TS invalid TSS|#GP general protection) ${EIP}$`)],
+    [6, new RegExp(`^(${v86}) ${EIP}$`)], [7, new RegExp(`^(${v86}) ${EIP}$`)],
+    [8, new RegExp(`^(#TS invalid TSS|#GP general protection) ${EIP}$`)],
     [9, /^#GP general protection at eip 0x4/], [10, /^#GP general protection at eip 0x4/],
     [11, tables === null ? null : new RegExp(`^${tables} ${EIP}$`)], [12, new RegExp(`^(${sysenter}) ${EIP}$`)],
     [13, /^#GP general protection at eip 0x4/], [14, /^#DB debug at eip 0x4/]];
@@ -184,7 +186,8 @@ function checkCpuAttacks(t: import('ava').ExecutionContext, out: string, reasons
   t.regex(out, /^\[vm 2\] fpu spy: clean start$/m);
   t.regex(out, /^\[vm 2\] fpu spy: 50 rounds intact$/m);
   t.regex(out, /^\[vm 3\] fpu late spy: clean start$/m);
-  for (const vm of [1, 2, 3]) t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'), `fpu vm ${vm}`);
+  for (const vm of [1, 2, 3])
+    t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'), `fpu vm ${vm}`);
   t.regex(out, /^\[vm \d+\] attack cpumode: ldt selectors visible 0$/m, 'no LDT descriptor is visible');
   t.false(/^nmi: /m.test(out), 'int 2 from ring 3 is no NMI');
   for (const [vm, reason] of reasons) {
@@ -209,20 +212,24 @@ test('attacks: with UMIP (-cpu qemu32,+umip) sgdt, sidt, str, smsw and sldt faul
   const { out } = await boot('attacks-cpu', { cpu: 'qemu32,+umip' });
   t.regex(out, /^cpu: ldt null, umip on, x87 per VM \(lazy\), sse off$/m);
   t.false(out.includes('tables readable'), 'UMIP hides the tables');
-  checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', '#GP general protection'));
+  checkCpuAttacks(t, out,
+    cpuAttackReasons('entered virtual-8086 mode', '#GP general protection', '#GP general protection'));
 });
 
-test('Bochs: the CPU-level attacks (modes, descriptor tables, FPU) are contained on a CPU that follows the SDM', async t => {
+test('Bochs: the CPU-level attacks (modes, descriptor tables, FPU) are contained on a CPU that follows the SDM',
+  async t => {
   // Bochs refuses virtual-8086 entry from ring 3 (#GP on cs 0x1000 as a selector), has no UMIP here, and,
   // unlike QEMU, raises a pending x87 exception at frstor (kernel-src/fpu.ts clears it before).
-  const built = buildManifest(join(ROOT, 'manifests', 'attacks-cpu.json'), { imagesDir: kernel.dir, outDir: kernel.dir });
+  const built = buildManifest(join(ROOT, 'manifests', 'attacks-cpu.json'),
+    { imagesDir: kernel.dir, outDir: kernel.dir });
   const iso = join(kernel.dir, 'attacks-cpu.iso');
   buildIso(kernel.elf, iso, built.modules);
   const run = await runBochs(iso, { memoryMiB: 128, until: 'vms: 15 started', timeoutMs: 600_000 });
   const out = serialLines(run.serial);
   t.false(run.timedOut, out.slice(-2000));
   t.regex(out, /^cpu: ldt null, umip not supported, x87 per VM \(lazy\), sse off$/m);
-  checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode|#GP general protection', '#GP general protection|#UD invalid opcode', null));
+  checkCpuAttacks(t, out, cpuAttackReasons('entered virtual-8086 mode|#GP general protection',
+    '#GP general protection|#UD invalid opcode', null));
 });
 
 test('NMIs while VMs run are logged and resumed: no VM is ended by one, the kernel goes on', async t => {
@@ -237,15 +244,19 @@ test('NMIs while VMs run are logged and resumed: no VM is ended by one, the kern
   };
   let timer: NodeJS.Timeout | undefined;
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-    timeoutMs: 120_000, memoryMiB: 128, until: HEALTHY_DONE, extraArgs: ['-monitor', `unix:${monitor},server=on,wait=off`],
-    onOutput: text => { if (!timer && text.includes('[vm 0] vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100); },
+    timeoutMs: 120_000, memoryMiB: 128, until: HEALTHY_DONE,
+    extraArgs: ['-monitor', `unix:${monitor},server=on,wait=off`],
+    onOutput: text => {
+      if (!timer && text.includes('[vm 0] vm 0 count 1')) timer = setInterval(() => { if (sent < 5) sendNmi(); }, 100);
+    },
   });
   clearInterval(timer);
   rmSync(dir, { recursive: true, force: true });
   const out = serialLines(run.serial);
   noKernelFault(t, out);
   healthyIntact(t, out);
-  const nmis = [...out.matchAll(/^nmi: non-maskable interrupt (\d+) (during a VM|in the kernel) at eip 0x[0-9a-f]{8}: resumed$/gm)];
+  const nmis = [...out.matchAll(
+    /^nmi: non-maskable interrupt (\d+) (during a VM|in the kernel) at eip 0x[0-9a-f]{8}: resumed$/gm)];
   t.true(nmis.length >= 1, `NMIs logged: ${nmis.length} of ${sent} sent`);
   t.is(ended(out, 0), null);
   t.is(ended(out, 1), null, 'the looping VM was not ended by an NMI');

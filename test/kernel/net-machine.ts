@@ -113,12 +113,18 @@ export function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_00
   return r.stdout;
 }
 
-interface VmNetCounters { rxPackets: number; txPackets: number; dropped: number; spoofed: number; refused: number; evicted: number }
+interface VmNetCounters {
+  rxPackets: number; txPackets: number; dropped: number; spoofed: number; refused: number; evicted: number;
+}
 
-/** Per-VM counters (the monitor's `vms`, the summary): `vm N net: rx ... dropped D, spoofed S, refused R, evicted E`. */
+/**
+ * Per-VM counters (the monitor's `vms`, the summary):
+ * `vm N net: rx ... dropped D, spoofed S, refused R, evicted E`.
+ */
 export function vmNetCounters(out: string): Map<number, VmNetCounters> {
   const map = new Map<number, VmNetCounters>();
-  const line = /^vm (\d+) net: rx (\d+) packets \d+ bytes, tx (\d+) packets \d+ bytes, dropped (\d+), spoofed (\d+), refused (\d+), evicted (\d+)$/gm;
+  const line = new RegExp('^vm (\\d+) net: rx (\\d+) packets \\d+ bytes, tx (\\d+) packets \\d+ bytes, '
+    + 'dropped (\\d+), spoofed (\\d+), refused (\\d+), evicted (\\d+)$', 'gm');
   for (const m of out.matchAll(line)) {
     const [rxPackets, txPackets, dropped, spoofed, refused, evicted] = m.slice(2).map(Number);
     map.set(Number(m[1]), { rxPackets, txPackets, dropped, spoofed, refused, evicted });

@@ -104,7 +104,7 @@ if (why) {
     const final = switchCounters(out);
     t.is(sinkEvicted, final.evicted, "every dropped frame was a sink's");
     t.true(sinkQueued <= FLOODERS * 64, `frames waiting at the sinks: ${sinkQueued}, at most the flooders' budgets`);
-    t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, wire reserve ${final["wire reserve"]}, `
-      + `queued at sinks ${sinkQueued}`);
+    t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, `
+      + `wire reserve ${final["wire reserve"]}, queued at sinks ${sinkQueued}`);
   });
 }

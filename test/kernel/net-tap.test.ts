@@ -64,7 +64,8 @@ if (why) {
     const exited = new Promise<number | null>((resolve) => qemu!.on("close", (status) => resolve(status)));
     const serial = () => (existsSync(serialFile) ? serialLines(readFileSync(serialFile, "latin1")) : "");
     const deadline = Date.now() + 30_000;
-    while (!/^\[vm 0\] vm 0 responder ready$/m.test(serial()) && Date.now() < deadline && qemu.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    while (!/^\[vm 0\] vm 0 responder ready$/m.test(serial()) && Date.now() < deadline && qemu.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
     t.regex(serial(), /^\[vm 0\] vm 0 responder ready$/m, serial().slice(-2000));
     const ping = spawnSync("ip", inNamespace(["ping", "-c", "3", "-i", "0.2", "-W", "5", "198.18.0.2"]).slice(1), { encoding: "utf8", timeout: 30_000 });
     t.is(ping.status, 0, `${ping.stdout}\n${ping.stderr}\n${serial().slice(-2000)}`);
@@ -78,8 +79,10 @@ if (why) {
     const out = serial();
     t.regex(out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up /m);
     t.regex(out, /^\[vm 0\] vm 0 answered arp from 198\.18\.0\.1$/m);
-    for (let k = 1; k <= 3; k++) t.regex(out, new RegExp(`^\\[vm 0\\] vm 0 answered echo ${k} from 198\\.18\\.0\\.1$`, "m"));
-    const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m.exec(out);
+    for (let k = 1; k <= 3; k++)
+      t.regex(out, new RegExp(`^\\[vm 0\\] vm 0 answered echo ${k} from 198\\.18\\.0\\.1$`, "m"));
+    const counters = new RegExp('^vm 0 net: rx (\\d+) packets (\\d+) bytes, tx (\\d+) packets (\\d+) bytes, '
+      + 'dropped 0, spoofed 0, refused 0, evicted 0$', 'm').exec(out);
     t.truthy(counters, out.slice(-2000));
     t.true(Number(counters![1]) >= 4 && Number(counters![3]) >= 4, counters![0]);   // ARP + 3 echoes each way
     t.log(ping.stdout.split("\n").filter((l) => /time=|rtt/.test(l)).join("\n"));

@@ -42,7 +42,8 @@ test("PCI lists the devices; the virtio-net card comes up with its MAC and link;
   // The reply came from the wire: QEMU's slirp answers with its own MAC.
   t.regex(r.out, /^\[vm 0\] vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
   t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
-  const counters = /^vm 0 net: rx (\d+) packets (\d+) bytes, tx (\d+) packets (\d+) bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m.exec(r.out);
+  const counters = new RegExp('^vm 0 net: rx (\\d+) packets (\\d+) bytes, tx (\\d+) packets (\\d+) bytes, '
+    + 'dropped 0, spoofed 0, refused 0, evicted 0$', 'm').exec(r.out);
   t.truthy(counters, "per-VM counters");
   t.true(Number(counters![1]) >= 2 && Number(counters![3]) >= 2, counters![0]);
   t.regex(r.out, /^nic: rx [1-9]\d* frames .* interrupts [1-9]/m);
@@ -62,8 +63,10 @@ test("an ARP request for a VM's IP reaches that VM alone; VM-to-VM frames are sw
   t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq 1 from 10\.0\.0\.2$/m);
   t.regex(r.out, /^\[vm 2\] vm 2 heard 0 frames$/m);
   t.notRegex(r.out, /^vm 2 net:/m);                                          // not even queued for it
-  t.regex(r.out, /^vm 0 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
-  t.regex(r.out, /^vm 1 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
+  t.regex(r.out,
+    /^vm 0 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
+  t.regex(r.out,
+    /^vm 1 net: rx 2 packets 116 bytes, tx 2 packets 116 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
   t.regex(r.out, /^switch: vm-to-vm 4, vm-to-wire 0, wire-to-vm 0, arp directed 1;/m);
 });
 
@@ -76,8 +79,10 @@ test("a VM sending with another VM's MAC or IP (or ARP-spoofing it) is dropped a
   t.regex(r.out, /^\[vm 0\] vm 0 spoofer sent 5$/m);
   t.regex(r.out, /^\[vm 1\] vm 1 heard type 2048 from 02:00:00:00:00:00$/m);
   t.regex(r.out, /^\[vm 1\] vm 1 heard 1 frames$/m);
-  t.regex(r.out, /^vm 0 net: rx 0 packets 0 bytes, tx 1 packets 74 bytes, dropped 0, spoofed 4, refused 0, evicted 0$/m);
-  t.regex(r.out, /^vm 1 net: rx 1 packets 74 bytes, tx 0 packets 0 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
+  t.regex(r.out,
+    /^vm 0 net: rx 0 packets 0 bytes, tx 1 packets 74 bytes, dropped 0, spoofed 4, refused 0, evicted 0$/m);
+  t.regex(r.out,
+    /^vm 1 net: rx 1 packets 74 bytes, tx 0 packets 0 bytes, dropped 0, spoofed 0, refused 0, evicted 0$/m);
   t.regex(r.out, /^switch: .*; dropped: spoofed 4, /m);
 });
 

@@ -111,7 +111,8 @@ test("faulting VMs are ended alone with a logged reason; a healthy VM finishes",
 test("bad hypercall pointers and lengths return EFAULT / EMSGSIZE / EINVAL; good ones work", async (t) => {
   const r = await boot("efault", [worker], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.efault) }]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
-  const results = Object.fromEntries([...r.out.matchAll(/^\[vm \d+\] efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  const results = Object.fromEntries(
+    [...r.out.matchAll(/^\[vm \d+\] efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
   t.deepEqual(results, {
     kernel: -2, end: -2, wrap: -2, huge: -2, "clock-kernel": -2, "clock-code": -2, "clock-ok": 0,
     "send-small": -4, "send-kernel": -2, "receive-kernel": -2, unknown: -1, ok: 0,
@@ -143,7 +144,8 @@ test("bench under -icount: hypercall, VM switch, batch delivery, VM start; ident
   const run = () => boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
   const [a, b] = await Promise.all([run(), run()]);
   t.is(a.debugExit, EXIT_SUCCESS, a.out.slice(-2000));
-  const lines = (out: string) => Object.fromEntries([...out.matchAll(/^(?:\[vm \d+\] )?bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  const lines = (out: string) =>
+    Object.fromEntries([...out.matchAll(/^(?:\[vm \d+\] )?bench (\S+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
   const bench = lines(a.out);
   for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
   t.deepEqual(bench, lines(b.out));

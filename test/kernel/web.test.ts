@@ -82,7 +82,8 @@ if (why) {
       memoryMiB: 512, timeoutMs: 0, prefix: ns.exec, extraArgs: tapNetArgs(ns.device), consoleSocket: socket,
       signal: controller.signal, onOutput: text => { serial += text; },
     });
-    for (let i = 0; i < 1800 && !serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`); i++) await new Promise(r => setTimeout(r, 100));
+    for (let i = 0; i < 1800 && !serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`); i++)
+      await new Promise(r => setTimeout(r, 100));
     t.true(serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`), serial.slice(-3000));
 
     // ping and curl every VM

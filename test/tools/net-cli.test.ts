@@ -69,7 +69,8 @@ test('--net user: web VMs at 10.0.2.15.. serve curl-able pages through forwarded
   const exited = new Promise<number | null>(resolve => child.on('close', status => resolve(status)));
   try {
     // The console is live: the VMs' lines arrive while QEMU runs.
-    for (let i = 0; i < 1200 && !/^\[vm 1\] vm 1 httpd on port 80$/m.test(out.replace(/\r/g, '')) && child.exitCode === null; i++) await new Promise(r => setTimeout(r, 100));
+    for (let i = 0; i < 1200 && !/^\[vm 1\] vm 1 httpd on port 80$/m.test(out.replace(/\r/g, ''))
+      && child.exitCode === null; i++) await new Promise(r => setTimeout(r, 100));
     out = out.replace(/\r/g, '');
     t.regex(out, /^\[vm 1\] vm 1 httpd on port 80$/m, `${out.slice(-2000)}\n${err}`);
     const url = out.search(/^net user: vm 0 10\.0\.2\.15:80 <- http:\/\/localhost:\d+\/$/m);

@@ -57,7 +57,8 @@ function loopTest(title: string, body: (t: import("ava").ExecutionContext) => vo
 function loopDevice(t: import("ava").ExecutionContext): { dev: string; name: string; backing: string; detach(): void } {
   const backing = join(dir, `stick-${Math.random().toString(36).slice(2)}.img`);
   writeFileSync(backing, Buffer.alloc(STICK_BYTES));
-  const dev = execFileSync("losetup", ["--find", "--show", backing], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  const dev = execFileSync("losetup", ["--find", "--show", backing],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
   if (!/^\/dev\/loop\d+$/.test(dev)) throw new Error(`losetup returned ${dev}`);
   // Detach once only: a later detach could hit another process's loop device with the same number.
   let attached = true;

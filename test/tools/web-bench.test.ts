@@ -181,7 +181,9 @@ test('combineRuns: the requests/s of the median run, sums of requests, seconds a
 });
 
 test('listeningVms reads the `[vm N] vm N httpd on port P` lines, never a forged one', t => {
-  t.deepEqual([...listeningVms('boot ok\n[vm 0] vm 0 httpd on port 80\n[vm 12] vm 12 httpd on port 80\n[vm 3] vm 3 count 1\nvm 5 httpd on port 80\n[vm 0] vm 0 httpd on port 80\n')].sort((a, b) => a - b), [0, 12]);
+  const log = 'boot ok\n[vm 0] vm 0 httpd on port 80\n[vm 12] vm 12 httpd on port 80\n[vm 3] vm 3 count 1\n'
+    + 'vm 5 httpd on port 80\n[vm 0] vm 0 httpd on port 80\n';
+  t.deepEqual([...listeningVms(log)].sort((a, b) => a - b), [0, 12]);
 });
 
 // ---- initramfs

@@ -105,7 +105,8 @@ function bench(): void {
     while (true) {
       const got = u32(hypercall(IDLE, 0, 0, 0, 0));
       hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-      if ((got & NET) !== 0 && hypercall(NET_RECEIVE, addressOf(frame), 64, 0, 0) > 0 && frame[STOP_MARK] === 0xff) return;
+      if ((got & NET) !== 0 && hypercall(NET_RECEIVE, addressOf(frame), 64, 0, 0) > 0
+        && frame[STOP_MARK] === 0xff) return;
     }
   }
 }
