@@ -62,9 +62,11 @@ function creation(out: string) {
   return { vms: Number(m[1]), memoryKiB: Number(m[3]), privateFrames: Number(m[4]), pageTableFrames: Number(m[5]), bytesPerVm: Number(m[6]) };
 }
 
-/** "vms: N started, E exited, K ended by the kernel, I idle; switches S; private frames peak P" */
+/** "vms: N started, E exited, K ended by the kernel, I idle; switches S; private frames peak P; fpu claims C, saves V" */
 function ending(out: string) {
-  const m = match(out, /^vms: (\d+) started, (\d+) exited, (\d+) ended by the kernel, (\d+) idle; switches (\d+); private frames peak (\d+)$/m, 'vms summary');
+  const summary = new RegExp('^vms: (\\d+) started, (\\d+) exited, (\\d+) ended by the kernel, (\\d+) idle; '
+    + 'switches (\\d+); private frames peak (\\d+); fpu claims \\d+, saves \\d+$', 'm');
+  const m = match(out, summary, 'vms summary');
   return { started: Number(m[1]), exited: Number(m[2]), endedByKernel: Number(m[3]), idle: Number(m[4]), switches: Number(m[5]), privateFramesPeak: Number(m[6]) };
 }
 

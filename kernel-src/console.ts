@@ -15,7 +15,9 @@
 //   loop, in batches with interrupts on between them, and only while the UART can take bytes without
 //   waiting. Each VM pays for its bytes from a budget (a burst of CONSOLE_BURST_BYTES refilled at
 //   CONSOLE_RATE_BYTES per tick) and may have at most CONSOLE_VM_QUEUE_BYTES waiting; a call beyond
-//   either gets a short count, or EAGAIN when nothing fits: a flooding VM is throttled alone.
+//   either gets a short count, or EAGAIN when nothing fits: a flooding VM is throttled alone. A short
+//   count ends at a newline (a line under CONSOLE_ATOMIC_LINE bytes is taken whole or not at all), so
+//   lines are not split when the ring runs short with thousands of VMs printing at once.
 // - Order: once guest output waits in the ring, kernel bytes queue behind it (tagged as the kernel's),
 //   so the devices show everything in the order it was written; consoleFlush writes out the whole
 //   ring (the machine's exit does it).
@@ -44,6 +46,8 @@ const CONSOLE_BURST_BYTES: u32 = 4096;
 const CONSOLE_RATE_BYTES: u32 = 64;
 /** The most bytes of one VM waiting in the ring: the rest of the ring stays open to the others. */
 const CONSOLE_VM_QUEUE_BYTES: u32 = 4096;
+/** A short count never splits a line shorter than this: it ends at a newline, or nothing is taken. */
+const CONSOLE_ATOMIC_LINE: u32 = 256;
 /** Device bytes written out per clock tick (and per idle-loop batch). */
 const CONSOLE_TICK_OUTPUT: u32 = 2048;
 const QUEUED_MASK: u32 = 0x7fffffff;
@@ -221,8 +225,21 @@ export function consoleGuestWrite(index: u32, address: u32, length: u32): i32 {
   if (room < count) count = room;
   if (count === 0) return EAGAIN;
   if (!vmPrepareRange(vmAt(index), address, count, false)) return EFAULT;
+  if (count < length) count = wholeLines(address, count);
+  if (count === 0) return EAGAIN;
   guestQueue(index, address, count);
   return i32(count);
+}
+
+/**
+ * A short count: up to the last newline among the first `count` bytes at `address` (mapped), so that
+ * lines stay whole when the ring or a budget runs short (thousands of VMs printing at once); with no
+ * newline there, 0 (EAGAIN: try again whole) unless `count` reaches CONSOLE_ATOMIC_LINE, a line that
+ * long being split anyway.
+ */
+function wholeLines(address: u32, count: u32): u32 {
+  for (let i = count; i > 0; i--) if (load8(address + i - 1) === NEWLINE) return i;
+  return count >= CONSOLE_ATOMIC_LINE ? count : 0;
 }
 
 export function consoleWriteString(s: string): void { formatString(consoleWriteByte, s); }

@@ -9,9 +9,13 @@ const ASCII_ZERO = 48;
 const ASCII_A_MINUS_10 = 87;     // 'a' - 10: hexadecimal digits 10..15 print as a..f
 const ASCII_MINUS = 45;
 
-const decimalDigits = new Uint8Array(10);  // a u32 has at most 10 decimal digits
-
+/**
+ * The digits live in the frame, not in a static buffer: a sink may itself format numbers (the kernel
+ * console drains its ring from inside a write, prefixing guest lines with `[vm N] `), and a shared
+ * buffer would then be overwritten under the caller's feet.
+ */
 export function formatDecimal(sink: ByteSink, x: u32): void {
+  const decimalDigits = new Uint8Array(10);  // a u32 has at most 10 decimal digits
   let count = 0;
   do {
     decimalDigits[count] = ASCII_ZERO + (x % 10);
