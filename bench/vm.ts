@@ -62,7 +62,8 @@ function creation(out: string) {
   return { vms: Number(m[1]), memoryKiB: Number(m[3]), privateFrames: Number(m[4]), pageTableFrames: Number(m[5]), bytesPerVm: Number(m[6]) };
 }
 
-/** "vms: N started, E exited, K ended by the kernel, I idle; switches S; private frames peak P; fpu claims C, saves V" */
+/** "vms: N started, E exited, K ended by the kernel, I idle; switches S; private frames peak P"
+ * (then "; fpu claims C, saves V") */
 function ending(out: string) {
   const summary = new RegExp('^vms: (\\d+) started, (\\d+) exited, (\\d+) ended by the kernel, (\\d+) idle; '
     + 'switches (\\d+); private frames peak (\\d+); fpu claims \\d+, saves \\d+$', 'm');

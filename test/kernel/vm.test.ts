@@ -34,7 +34,8 @@ async function boot(name: string, images: string[], groups: Group[], options: { 
 
 test("one VM prints through consoleWrite and exits; the summary shows its status", async (t) => {
   // Under -icount: no preemption by a slow host (one switch in, no quantum ends before it exits).
-  const r = await boot("hello", [hello], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: 0 }], { icount: true });
+  const r = await boot("hello", [hello], [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: 0 }],
+    { icount: true });
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
   t.regex(r.out, /^\[vm 0\] hello from vm 0$/m);
   t.regex(r.out, /^vm 0: cpu \d+ kcycles, switches 1, exit status 7$/m);
