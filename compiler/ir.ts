@@ -90,6 +90,13 @@ export const TRAP_NAMES = ["unreachable", "integer division by zero", "index out
 export const TRAP_UNREACHABLE: TrapKind = 0;
 export const TRAP_DIVIDE_BY_ZERO: TrapKind = 1;
 export const TRAP_BOUNDS: TrapKind = 2;
+/**
+ * Trap kinds the machine raises, never a trap op: a standalone program's stack overflow (its guard
+ * page, compiler/x86/guard.ts) and any other CPU exception. The runtimes' trap(kind) prints them as
+ * "stack overflow" and "machine fault" (dsl/runtime/program.ts).
+ */
+export const TRAP_STACK_OVERFLOW = 3;
+export const TRAP_MACHINE_FAULT = 4;
 
 export type Terminator =
   | { op: "jump"; target: number }

@@ -59,6 +59,7 @@ export class GuestImage {
   entry: u32 = 0;
   segmentCount: u32 = 0;
   extentEnd: u32 = 0;        // one past the last segment byte, page-rounded: the image's footprint
+  stackGuard: u32 = 0;       // the page under the stack segment, never mapped (elfStackGuard), or 0
 }
 
 export const images = structArray(GuestImage, 16);
@@ -128,7 +129,23 @@ export function elfParse(module: MultibootModule, imageIndex: u32): u32 {
     const previous = imageSegment(imageIndex, i - 1), s = imageSegment(imageIndex, i);
     if (s.virtualAddress < previous.virtualAddress + previous.memorySize) return ELF_ERROR_SEGMENT;
   }
+  image.stackGuard = elfStackGuard(imageIndex);
   return ELF_OK;
+}
+
+/**
+ * The stack's guard page (docs/virtual-architecture.md "Stack"): when the last segment is writable,
+ * holds no file bytes and the page under it belongs to no segment, that segment is the stack and the
+ * page under it its guard: the kernel never maps it (vm.ts), so an overflow ends the VM with "stack
+ * overflow" instead of writing over its .bss. 0 when the image has no such segment.
+ */
+function elfStackGuard(imageIndex: u32): u32 {
+  const image = images[imageIndex];
+  if (image.segmentCount < 2) return 0;
+  const stack = imageSegment(imageIndex, image.segmentCount - 1), below = imageSegment(imageIndex, image.segmentCount - 2);
+  if ((stack.flags & PF_W) === 0 || stack.fileSize !== 0) return 0;
+  const guard = stack.virtualAddress - PAGE_SIZE;
+  return below.virtualAddress + below.memorySize <= guard ? guard : 0;
 }
 
 /** A segment is shared by every VM of the image when nobody can write it and the file holds all of it. */

@@ -15,7 +15,7 @@
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086,
+  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, vmStackGuard,
   vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
@@ -220,6 +220,7 @@ function userException(frame: TrapFrame): void {
   }
   const cr2 = frame.vector === VECTOR_PAGE_FAULT ? readCr2() : 0;
   if (frame.vector === VECTOR_PAGE_FAULT && (frame.errorCode & PAGE_FAULT_PRESENT) === 0 && vmRangeValid(vm, cr2, 1)) {
+    if (vmStackGuard(vm, cr2)) { schedulerEnd(u32(current), END_STACK_OVERFLOW, 0, frame.eip, cr2); return; }
     if (vmDemandPage(vm, cr2)) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;
@@ -232,9 +233,13 @@ function writeReason(vm: Vm): void {
   if (vm.endReason === END_BAD_HYPERCALLS) consoleWriteString("too many bad hypercalls");
   else if (vm.endReason === END_OUT_OF_MEMORY) consoleWriteString("out of memory");
   else if (vm.endReason === END_VIRTUAL_8086) consoleWriteString("entered virtual-8086 mode");
+  else if (vm.endReason === END_STACK_OVERFLOW) consoleWriteString("stack overflow");
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
-  if (vm.endReason === END_OUT_OF_MEMORY) { consoleWriteString(" address 0x"); consoleWriteHex(vm.endAddress); }
+  if (vm.endReason === END_OUT_OF_MEMORY || vm.endReason === END_STACK_OVERFLOW) {
+    consoleWriteString(" address 0x");
+    consoleWriteHex(vm.endAddress);
+  }
   consoleWriteString(" at eip 0x");
   consoleWriteHex(vm.endEip);
 }

@@ -62,6 +62,7 @@ export const END_EXIT: u32 = 0x100;
 export const END_BAD_HYPERCALLS: u32 = 0x101;
 export const END_OUT_OF_MEMORY: u32 = 0x102;
 export const END_VIRTUAL_8086: u32 = 0x103;     // it entered virtual-8086 mode (trapframe.ts EFLAGS_VIRTUAL_8086)
+export const END_STACK_OVERFLOW: u32 = 0x104;   // it touched its stack's guard page (vmStackGuard)
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
@@ -422,6 +423,12 @@ export function vmRangeValid(vm: Vm, address: u32, length: u32): bool {
   return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
 }
 
+/** True when `address` is in the guard page under the VM's stack (elf.ts elfStackGuard): never mapped. */
+export function vmStackGuard(vm: Vm, address: u32): bool {
+  const guard = images[vm.imageIndex].stackGuard;
+  return guard !== 0 && address - guard < PAGE_SIZE;
+}
+
 /**
  * Maps a zeroed private page at `address` (inside the range, not mapped), its page table charged too;
  * false when the VM is out of memory: over its reservation with the unreserved pool empty.
@@ -449,6 +456,7 @@ export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): 
   for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
     const entry = pageEntry(vm.space, page);
     if ((entry & PAGE_PRESENT) === 0) {
+      if (vmStackGuard(vm, page)) return false;
       if (!vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
     } else if (write && (entry & PAGE_WRITABLE) === 0) {
       return false;

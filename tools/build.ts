@@ -15,12 +15,12 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNEL_MAIN = join(ROOT, 'kernel-src', 'main.ts');
 export const KERNEL_RUNTIME = join(ROOT, 'kernel-src', 'runtime.ts');
 
-/** Standalone programs get a 1 MiB stack (deep recursion at -O0); .bss costs no file size. */
+/** Standalone programs get a 1 MiB stack (deep recursion at -O0) over an unmapped guard page (x86/guard.ts). */
 export const PROGRAM_STACK_SIZE = 1 << 20;
 
 /** -O0 keeps every value in its frame home (for debugging); -O2 allocates registers. */
 export function programImage(module: ir.Module, optimize: 0 | 2 = 2): Image {
-  return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE, registerAllocation: optimize >= 2 });
+  return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE, registerAllocation: optimize >= 2, stackGuard: 'program' });
 }
 
 /** Compiles DSL files to a Module or throws CompileError with the diagnostics. */
@@ -46,8 +46,17 @@ export function buildImage(name: string, options: CompileOptions, imagesDir = jo
 }
 
 export const GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'runtime.ts');
-/** A guest's stack lives in its own .bss (private to each VM): small, since thousands of VMs share RAM. */
-export const GUEST_STACK_SIZE = 16 * 1024;
+/**
+ * A guest's stack is a segment of its own above an unmapped guard page (private to each VM; the kernel
+ * ends a VM that touches the guard with "stack overflow"): small, since thousands of VMs share RAM.
+ */
+const GUEST_STACK_SIZE = 16 * 1024;
+
+/** Links a guest module: at GUEST_BASE, no multiboot header, a guarded stack (docs/virtual-architecture.md). */
+export function guestImage(module: ir.Module, optimize: 0 | 2 = 2): Image {
+  return compileToImage(module, { registerAllocation: optimize >= 2, baseAddress: GUEST_BASE, multiboot: false,
+    stackSize: GUEST_STACK_SIZE, stackGuard: 'guest' });
+}
 
 /**
  * A guest image (docs/virtual-architecture.md): linked at GUEST_BASE with no multiboot header, entry
@@ -55,7 +64,7 @@ export const GUEST_STACK_SIZE = 16 * 1024;
  */
 export function buildGuest(name: string, mainFile: string, optimize: 0 | 2 = 2, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
   const module = compileOrThrow({ files: [mainFile], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME, optimize });
-  const image = compileToImage(module, { registerAllocation: optimize >= 2, baseAddress: GUEST_BASE, multiboot: false, stackSize: GUEST_STACK_SIZE });
+  const image = guestImage(module, optimize);
   mkdirSync(imagesDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const elfPath = join(imagesDir, `guest-${name}.elf`), listingPath = join(outDir, `guest-${name}.lst`), irPath = join(outDir, `guest-${name}.ir`);

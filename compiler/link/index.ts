@@ -7,7 +7,9 @@
 
 import type { Instruction } from "iced-x86";
 import { isLinkerSymbol, type DataSymbol, type LinkerSymbol, type Module } from "../ir.ts";
-import { lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule } from "../x86/index.ts";
+import { lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule, type LowerOptions } from "../x86/index.ts";
+import { STACK_FAULT_SYMBOL } from "../x86/guard.ts";
+import { guardSymbols, fillGuard } from "./guard.ts";
 import { encodeText } from "./encode.ts";
 import { writeElf32, type ElfSection, type ElfSegment, type ElfSymbol } from "./elf.ts";
 import { alignUp, layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout } from "./layout.ts";
@@ -85,6 +87,12 @@ export interface CompileOptions {
   baseAddress?: number;
   /** Put the multiboot header first (default true; guest images have none). */
   multiboot?: boolean;
+  /**
+   * An unmapped page under the stack, which becomes a `.stack` segment of its own (layout.ts). "program":
+   * _start also turns paging on and reports a fault there as a stack overflow (x86/guard.ts: standalone
+   * programs own the machine); "guest": the layout only, the kernel never maps the page (elf.ts, vm.ts).
+   */
+  stackGuard?: "program" | "guest";
 }
 
 /** Guest images are linked here: the start of every VM's flat memory (docs/virtual-architecture.md). */
@@ -105,8 +113,9 @@ export interface Image {
 
 function freeAll(instrs: Instruction[]): void { for (const i of instrs) i.free(); }
 
-function encodeModule(module: Module, addresses: AddressResolver, textAddress: number, registerAllocation: boolean): { lowered: LoweredModule; text: ReturnType<typeof encodeText> } {
-  const lowered = lowerModule(module, addresses, { registerAllocation });
+function encodeModule(module: Module, addresses: AddressResolver, textAddress: number, options: LowerOptions):
+  { lowered: LoweredModule; text: ReturnType<typeof encodeText> } {
+  const lowered = lowerModule(module, addresses, options);
   try {
     return { lowered, text: encodeText(lowered.instructions, textAddress) };
   } finally {
@@ -126,9 +135,11 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   // A data address is never below 128 (images start at 1 MiB), so it takes the same 32-bit immediate or
   // displacement forms with the placeholder as with its final value (the lowering folds addresses into
   // operands: compiler/x86/regalloc.ts `addresses`).
-  const placeholder: AddressResolver = { dataAddress: () => PLACEHOLDER_DATA_ADDRESS, functionAddress: () => 0, stackTop: () => 0 };
-  const registerAllocation = options.registerAllocation ?? true;
-  const first = encodeModule(module, placeholder, textAddress, registerAllocation);
+  const placeholder: AddressResolver = {
+    dataAddress: () => PLACEHOLDER_DATA_ADDRESS, functionAddress: () => 0, stackTop: () => 0, stackGuard: () => 0,
+  };
+  const lowerOptions: LowerOptions = { registerAllocation: options.registerAllocation ?? true, guardedStack: options.stackGuard === "program" };
+  const first = encodeModule(module, placeholder, textAddress, lowerOptions);
   freeAll(first.text.decoded);
   const functionAddresses = new Map<string, { address: number; size: number; unwind?: UnwindRow[] }>();
   for (const f of first.lowered.functions) {
@@ -141,11 +152,15 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   // ---- the embedded symbol table (for symbolized backtraces), laid out in .rodata ----
   const table = symbolTable(functionAddresses);
   const tableSymbol: DataSymbol = { name: SYMBOL_TABLE_SYMBOL, section: "rodata", align: 4, size: table.size, bytes: new Uint8Array(table.size), relocations: [] };
-  const linked: Module = { ...module, data: [...module.data, tableSymbol] };
+  const guardData = options.stackGuard === "program" ? guardSymbols() : [];
+  const linked: Module = { ...module, data: [...module.data, tableSymbol, ...guardData] };
 
   // ---- data layout ----
-  const layout: DataLayout = layoutData(linked, textEnd, stackSize);
+  const layout: DataLayout = layoutData(linked, textEnd, stackSize, options.stackGuard !== undefined);
   tableSymbol.bytes = table.bytes(layout.addresses.get(SYMBOL_TABLE_SYMBOL)!);
+  if (guardData.length > 0) {
+    fillGuard(guardData, layout.stackGuard, name => layout.addresses.get(name)!, functionAddresses.get(STACK_FAULT_SYMBOL)!.address);
+  }
   for (const name of layout.addresses.keys()) {
     if (functionAddresses.has(name)) throw new Error(`link: symbol '${name}' is both a function and a data symbol`);
   }
@@ -170,8 +185,9 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
     },
     functionAddress,
     stackTop: () => layout.stackTop,
+    stackGuard: () => layout.stackGuard,
   };
-  const second = encodeModule(module, resolver, textAddress, registerAllocation);
+  const second = encodeModule(module, resolver, textAddress, lowerOptions);
   const text = second.text.bytes;
   if (text.length !== first.text.bytes.length || second.text.addresses.some((a, i) => a !== first.text.addresses[i])) {
     freeAll(second.text.decoded);
@@ -195,9 +211,10 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   for (const [name, f] of functionAddresses) addSymbol(name, f.address, f.size, "func", ".text");
   const sectionOf = { rodata: ".rodata", data: ".data", bss: ".bss" } as const;
   for (const sym of linked.data) addSymbol(sym.name, layout.addresses.get(sym.name)!, sym.size, "object", sectionOf[sym.section]);
-  addSymbol(STACK_BOTTOM_SYMBOL, layout.stackBottom, layout.stackSize, "object", ".bss");
-  addSymbol(STACK_TOP_SYMBOL, layout.stackTop, 0, "notype", ".bss");
-  addSymbol(IMAGE_END_SYMBOL, layout.imageEnd, 0, "notype", ".bss");
+  const stackSection = layout.stack ? ".stack" : ".bss";
+  addSymbol(STACK_BOTTOM_SYMBOL, layout.stackBottom, layout.stackSize, "object", stackSection);
+  addSymbol(STACK_TOP_SYMBOL, layout.stackTop, 0, "notype", stackSection);
+  addSymbol(IMAGE_END_SYMBOL, layout.imageEnd, 0, "notype", stackSection);
 
   // ---- sections and segments ----
   const { rodata, data, bss } = layout.sections;
@@ -208,11 +225,14 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
     { name: ".rodata", kind: "progbits", address: rodata.address, size: rodata.size, align: rodata.align, bytes: rodata.bytes, flags: "r" },
     { name: ".data", kind: "progbits", address: data.address, size: data.size, align: data.align, bytes: data.bytes, flags: "rw" },
     { name: ".bss", kind: "nobits", address: bss.address, size: bss.size, align: bss.align, flags: "rw" },
+    ...(layout.stack ? [{ name: ".stack", kind: "nobits" as const, address: layout.stack.address, size: layout.stack.size,
+      align: layout.stack.align, flags: "rw" as const }] : []),
   ];
   const segments: ElfSegment[] = [{ flags: "rx", sections: withMultiboot ? [".multiboot", ".text"] : [".text"] }];
   if (rodata.size > 0) segments.push({ flags: "r", sections: [".rodata"] });
   // .data always starts a page, so the RW segment starts there even when .data is empty
   segments.push({ flags: "rw", sections: [".data", ".bss"] });
+  if (layout.stack) segments.push({ flags: "rw", sections: [".stack"] });
 
   const entryAddress = functionAddress(START_SYMBOL);
   const elf = writeElf32({ entry: entryAddress, sections, segments, symbols: elfSymbols });

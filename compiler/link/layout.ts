@@ -7,6 +7,10 @@
 //   next page   .data       initialized data                        } one R+W segment
 //   then        .bss        zeroed data, then the 64 KiB boot stack }
 // .rodata and .data start on page boundaries so paging can later map them with their own rights.
+// With a guarded stack (programs and guests: `stackGuard`), .bss ends the R+W segment and the stack is
+// a segment of its own, `.stack`, one page above it: that page (the guard) belongs to no section and is
+// never mapped, so a stack that overflows faults there instead of writing over .bss (docs/calling-
+// convention.md "Stacks"). The kernel guards its own stacks at run time (kernel-src/stacks.ts).
 
 import type { DataSymbol, Module } from "../ir.ts";
 import { PAGE_SIZE } from "./elf.ts";
@@ -18,7 +22,7 @@ export const STACK_ALIGN = 16;
 
 export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-export interface PlacedSection { name: ".rodata" | ".data" | ".bss"; address: number; size: number; align: number; bytes?: Uint8Array }
+export interface PlacedSection { name: ".rodata" | ".data" | ".bss" | ".stack"; address: number; size: number; align: number; bytes?: Uint8Array }
 
 export interface DataLayout {
   addresses: Map<string, number>;
@@ -26,6 +30,9 @@ export interface DataLayout {
   stackBottom: number;
   stackTop: number;
   stackSize: number;
+  /** The unmapped page under a guarded stack (its own `.stack` section), or 0 when the stack ends .bss. */
+  stackGuard: number;
+  stack?: PlacedSection;
   /** First address past the image (end of .bss, page-aligned): free memory starts here. */
   imageEnd: number;
 }
@@ -39,7 +46,7 @@ function checkSymbol(sym: DataSymbol): number {
 }
 
 /** Lays out the data sections starting at the page after `textEnd`. Section contents are filled by `fillData`. */
-export function layoutData(module: Module, textEnd: number, stackSize = DEFAULT_STACK_SIZE): DataLayout {
+export function layoutData(module: Module, textEnd: number, stackSize = DEFAULT_STACK_SIZE, guard = false): DataLayout {
   const addresses = new Map<string, number>();
   const place = (name: PlacedSection["name"], section: DataSymbol["section"], start: number): PlacedSection => {
     let cursor = start, maxAlign = 1;
@@ -58,11 +65,19 @@ export function layoutData(module: Module, textEnd: number, stackSize = DEFAULT_
   const data = place(".data", "data", alignUp(rodata.address + rodata.size, PAGE_SIZE));
   const bssStart = alignUp(data.address + data.size, STACK_ALIGN);
   const bss = place(".bss", "bss", bssStart);
+  if (guard) {
+    const stackGuard = alignUp(bss.address + bss.size, PAGE_SIZE);
+    const stackBottom = stackGuard + PAGE_SIZE, stackTop = stackBottom + stackSize;
+    const stack: PlacedSection = { name: ".stack", address: stackBottom, size: stackSize, align: PAGE_SIZE };
+    return { addresses, sections: { rodata, data, bss }, stack, stackBottom, stackTop, stackSize, stackGuard,
+      imageEnd: alignUp(stackTop, PAGE_SIZE) };
+  }
   const stackBottom = alignUp(bss.address + bss.size, STACK_ALIGN);
   const stackTop = stackBottom + stackSize;
   bss.size = stackTop - bss.address;
   bss.align = Math.max(bss.align, STACK_ALIGN);
-  return { addresses, sections: { rodata, data, bss }, stackBottom, stackTop, stackSize, imageEnd: alignUp(stackTop, PAGE_SIZE) };
+  return { addresses, sections: { rodata, data, bss }, stackBottom, stackTop, stackSize, stackGuard: 0,
+    imageEnd: alignUp(stackTop, PAGE_SIZE) };
 }
 
 /** Copies each symbol's bytes into its section and patches its relocations with final addresses. */

@@ -16,6 +16,7 @@ import type {
 } from "../ir.ts";
 import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses } from "../ir.ts";
 import { Emitter, type Label, type FrameRow } from "./emitter.ts";
+import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
 import { allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden } from "./regalloc.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
@@ -24,6 +25,8 @@ export interface AddressResolver {
   dataAddress(symbol: string): number;
   functionAddress(func: string): number;
   stackTop(): number;
+  /** The unmapped page under a guarded program stack (LowerOptions.guardedStack). */
+  stackGuard?(): number;
 }
 
 export interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
@@ -859,6 +862,20 @@ function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels
   return lowerWithAllocation(e, module, f, alloc, functionLabels, addresses, options, null);
 }
 
+/**
+ * Stack probes: a frame of a page or more touches each page it spans, from the top down, before
+ * anything writes it, so an overflow faults on the guard page under the stack (x86/guard.ts, the
+ * kernel's stacks.ts, a VM's stack segment) instead of stepping over it into the data below. The
+ * reads (test [esp + k], eax) are at most a page apart, starting within a page of the caller's esp.
+ */
+function probeFrame(cx: FunctionContext, bytes: number): void {
+  if (bytes < STACK_PROBE_INTERVAL) return;
+  for (let offset = bytes - STACK_PROBE_INTERVAL; offset > 0; offset -= STACK_PROBE_INTERVAL)
+    cx.emit(Instruction.createMemReg(Code.Test_rm32_r32, mem(Register.ESP, offset), Register.EAX));
+  cx.emit(Instruction.createMemReg(Code.Test_rm32_r32, mem(Register.ESP, 0), Register.EAX));
+}
+const STACK_PROBE_INTERVAL = 4096;
+
 /** Lowers f with a given allocation; with `traces`, records each IR instruction's code per block (for the checker). */
 function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver,
   options: LowerOptions, traces: InstrTrace[][] | null): LoweredFunction {
@@ -886,11 +903,13 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     cx.frameBytes = needsStack ? frame.size + 4 : 0;
     e.startFrame();
     if (cx.frameBytes > 0) cx.emit(Instruction.createRegI32(cx.frameBytes < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, cx.frameBytes));
+    probeFrame(cx, cx.frameBytes);
   } else {
     // prologue: push ebp; mov ebp, esp; sub esp, N
     cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
     cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
     if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
+    probeFrame(cx, frame.size);
   }
   // save the callee-saved registers the allocation uses; parameters that live in registers are loaded once
   for (const r of alloc.used) {
@@ -1157,11 +1176,13 @@ function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>
 // ---- _start --------------------------------------------------------------------------------------
 // The multiboot loader jumps here with eax = magic, ebx = info, no usable stack, interrupts off.
 
-function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Label>, addresses: AddressResolver): LoweredFunction {
+function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Label>, addresses: AddressResolver,
+  guard: GuardAddresses | null): LoweredFunction {
   const startIndex = e.nextIndex;
   const entry = functionLabels.get(module.entry);
   if (entry === undefined) throw new Error(`x86 lowering: entry function '${module.entry}' is not defined`);
   e.bind(functionLabels.get(START_SYMBOL)!);
+  if (guard) lowerGuardSetup(e, guard);
   e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.ESP, addresses.stackTop() >>> 0)); // stack top is 16-aligned
   e.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EBP, Register.EBP)); // ebp = 0 ends frame-pointer walks
   e.emit(Instruction.create(Code.Cld));                                             // the ABI keeps DF clear
@@ -1220,6 +1241,8 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 export interface LowerOptions {
   /** Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0). */
   registerAllocation: boolean;
+  /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
+  guardedStack?: boolean;
 }
 
 export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
@@ -1231,9 +1254,18 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
     functionLabels.set(f.name, e.fresh());
   }
   if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
-  const functions = [lowerStart(e, module, functionLabels, addresses)];
+  const guard: GuardAddresses | null = options.guardedStack
+    ? { guard: addresses.stackGuard!(), data: (symbol) => addresses.dataAddress(symbol) } : null;
+  const functions = [lowerStart(e, module, functionLabels, addresses, guard)];
   for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses, options));
   for (const entry of module.interruptEntries ?? []) functions.push(lowerInterruptEntry(e, module, entry, functionLabels));
+  if (guard) {
+    if (functionLabels.has(STACK_FAULT_SYMBOL)) throw new Error(`x86 lowering: function '${STACK_FAULT_SYMBOL}' clashes with the stack guard`);
+    const startIndex = e.nextIndex, label = e.fresh();
+    functionLabels.set(STACK_FAULT_SYMBOL, label);
+    lowerStackFault(e, label, functionLabels.get(module.trapHandler)!, guard);
+    functions.push({ name: STACK_FAULT_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 });
+  }
   return { instructions: e.finish(), functions };
 }
 

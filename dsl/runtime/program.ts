@@ -62,6 +62,8 @@ export function trap(kind: i32): void {
   writeString("trap: ");
   if (kind === 1) writeString("integer division by zero");
   else if (kind === 2) writeString("index out of bounds");
+  else if (kind === 3) writeString("stack overflow");     // TRAP_STACK_OVERFLOW: the guard page (compiler/x86/guard.ts)
+  else if (kind === 4) writeString("machine fault");      // TRAP_MACHINE_FAULT: any other CPU exception
   else writeString("unreachable code reached");
   serialWrite(10);
   programExit(101);

@@ -134,3 +134,25 @@ test("lowering rejects bad modules with a clear message", (t) => {
   bad.ret();
   t.throws(() => compileToImage({ ...m, functions: [...m.functions, bad.build()] }), { message: /unknown function 'missing'/ });
 });
+
+test("a guarded stack is a segment of its own above an unmapped page; programs boot with paging on", async (t) => {
+  for (const stackGuard of ["program", "guest"] as const) {
+    const guarded = compileToImage(helloModule(), { stackGuard, stackSize: 16 * 1024 });
+    const loads = elfy.parse(Buffer.from(guarded.elf)).body.programs.filter((p: { type: string }) => p.type === "load");
+    t.is(loads.length, 4, stackGuard);
+    const [, , data, stack] = loads;
+    t.deepEqual(stack.flags, { r: true, w: true });
+    t.is(stack.filesz, 0);
+    t.is(stack.memsz, 16 * 1024);
+    const bottom = guarded.symbols.get("__stack_bottom")!.address;
+    t.is(stack.vaddr, bottom);
+    t.is(guarded.symbols.get("__stack_top")!.address, bottom + 16 * 1024);
+    // The guard: the page under the stack, which no segment covers.
+    t.true(Math.ceil((data.vaddr + data.memsz) / 4096) * 4096 <= bottom - 4096, `${stackGuard}: a page between .bss and the stack`);
+    t.is(guarded.symbols.has("__stack_fault"), stackGuard === "program");
+  }
+  const program = compileToImage(helloModule(), { stackGuard: "program" });
+  const r = await boot(writeImage(program, "hello-guarded"));
+  t.is(r.serial, "Hello, Denali\n12345678\n");
+  t.is(r.exitCode, 42);
+});

@@ -55,3 +55,29 @@ test("compileToImage is deterministic", (t) => {
   const m = programModule((main) => main.putHex(main.call("chain", [main.const(1)])!), [chain()]);
   t.deepEqual(compileToImage(m).elf, compileToImage(m).elf);
 });
+
+test("stack probes: a frame of a page or more reads each page it spans, top down, before any write", (t) => {
+  const number = (x: string): number => x.endsWith("h") ? parseInt(x.slice(0, -1), 16) : Number(x);
+  for (const registerAllocation of [false, true]) {
+    for (const size of [100, 4000, 4096, 10000, 40000]) {
+      const f = new FunctionBuilder("big", 0, false);
+      f.store(1, f.slotAddress(f.slot(size, 16)), f.const(7));
+      f.ret(null);
+      const listing = compileToImage(programModule((main) => main.call("big", [], false), [f.build()]),
+        { registerAllocation }).listing;
+      const body = listing.slice(listing.indexOf("\nbig:"), listing.indexOf("\n\n", listing.indexOf("\nbig:")));
+      const name = `${size} bytes, registerAllocation ${registerAllocation}`;
+      const frame = number(/sub\s+esp,(\w+)/.exec(body)?.[1] ?? "0");
+      const afterSub = body.slice(body.search(/sub\s+esp,/));
+      const probes = [...afterSub.matchAll(/test\s+\[esp(?:\+(\w+))?\],eax/g)].map(m => m[1] === undefined ? 0 : number(m[1]));
+      t.true(frame >= size, `${name}: frame ${frame}`);
+      if (frame < 4096) { t.deepEqual(probes, [], name); continue; }
+      // From within a page under the caller's esp (esp + frame) down to the new esp, at most a page apart.
+      t.is(probes[probes.length - 1], 0, `${name}: the last probe is at the new esp`);
+      t.true(frame - probes[0] <= 4096, `${name}: the first probe within a page of the old esp`);
+      t.true(probes.every((p, i) => i === 0 || (probes[i - 1] > p && probes[i - 1] - p <= 4096)), `${name}: ${probes}`);
+      // Nothing is written between the sub and the last probe.
+      t.false(/mov\s+(byte ptr |dword ptr )?\[/.test(afterSub.slice(0, afterSub.lastIndexOf("test"))), `${name}: a store first`);
+    }
+  }
+});

@@ -4,19 +4,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileOrThrow } from "../../../tools/build.ts";
-import { compileToImage, GUEST_BASE } from "../../../compiler/link/index.ts";
+import { compileOrThrow, guestImage } from "../../../tools/build.ts";
 import { MANIFEST_VERSION, MANIFEST_HEADER_BYTES, MANIFEST_GROUP_BYTES, guaranteedKiBOf }
   from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
-const GUEST_STACK_SIZE = 16 * 1024;
 
 /** Compiles guests/NAME.ts into dir/NAME.elf (linked at GUEST_BASE, entry guestMain). */
 export function buildTestGuest(name: string, dir: string): string {
   const module = compileOrThrow({ files: [join(HERE, `${name}.ts`)], mode: "guest", entry: "guestMain", runtime: TEST_GUEST_RUNTIME, optimize: 2 });
-  const image = compileToImage(module, { registerAllocation: true, baseAddress: GUEST_BASE, multiboot: false, stackSize: GUEST_STACK_SIZE });
+  const image = guestImage(module);
   const path = join(dir, `${name}.elf`);
   writeFileSync(path, image.elf);
   return path;
