@@ -153,7 +153,7 @@ export function consoleFlush(): void {
 }
 
 function queue(tag: u32, byte: u8): void {
-  const at = ringHead & RING_MASK;
+  const at: u32 = ringHead & RING_MASK;
   ringTags[at] = u32(tag);
   ringBytes[at] = byte;
   ringHead++;
@@ -182,14 +182,14 @@ function guestAllowance(index: u32): u32 {
   const repaid = elapsed >= full ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
   vm.consoleDebt = repaid >= vm.consoleDebt ? 0 : vm.consoleDebt - repaid;
   const allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
-  const queued = vm.consoleQueued & QUEUED_MASK;
+  const queued: u32 = vm.consoleQueued & QUEUED_MASK;
   const share = CONSOLE_VM_QUEUE_BYTES - queued;
   return share < allowance ? share : allowance;
 }
 
 /** Queues `length` bytes of VM `index` from `address` (within guestAllowance, checked and mapped). */
 function guestQueue(index: u32, address: u32, length: u32): void {
-  const at = ringHead & RING_MASK;
+  const at: u32 = ringHead & RING_MASK;
   const first = CONSOLE_RING_BYTES - at < length ? CONSOLE_RING_BYTES - at : length;
   memoryCopy(addressOf(ringBytes) + at, address, first);
   memoryCopy(addressOf(ringBytes), address + first, length - first);

@@ -1107,7 +1107,14 @@ class Lowering {
           fb.copy(result, a.reg); fb.terminate({ op: 'jump', target: done.id });
           fb.switchTo(otherwise);
           const b = this.lowerExpression(c.whenFalse, type);
-          if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type)) && !literalLike(c.whenFalse)) type = arithmeticResult(type, b.type);
+          if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type)) && !literalLike(c.whenFalse)) {
+            // The value is one arm's, unchanged (JavaScript): no 32-bit type holds every i32 and u32 value.
+            if (type.signed !== promote(b.type).signed) {
+              this.error(c, 'DSL2003', `the arms of '?:' are ${typeName(type)} and ${typeName(b.type)}: no 32-bit type holds `
+                + `both; convert one arm explicitly (i32(...) or u32(...))`);
+            }
+            type = arithmeticResult(type, b.type);
+          }
           fb.copy(result, this.convertImplicit(b, type, c.whenFalse, 'conditional'));
           fb.terminate({ op: 'jump', target: done.id });
         }
@@ -1215,6 +1222,13 @@ class Lowering {
       }
       case K.EqualsToken: {
         const lv = this.lvalue(b.left);
+        if (lv.wraps && lv.type.kind === 'int') {
+          // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
+          // assignment's value is the right side's, unwrapped, as in JavaScript: `(bytes[0] = 300)` is 300.
+          const r = this.lowerExpression(b.right, promote(lv.type));
+          lv.store(this.convertImplicit(r, lv.type, b.right, `assignment to '${lv.name}'`, true));
+          return r;
+        }
         const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
         lv.store(v);
         return { type: lv.type, reg: v };
