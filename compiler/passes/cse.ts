@@ -24,10 +24,25 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
           default: return null;
         }
       };
+      // Reverse indexes, so a redefinition costs what it kills, not the block's size (a 5,000-term
+      // expression is one block): the registers whose canon is c, the keys held by d, the keys naming a
+      // token. Entries may be stale (the fact died another way); each is checked before it acts.
+      const copiesOf = new Map<number, number[]>(), heldBy = new Map<number, string[]>();
+      const naming = new Map<string, string[]>();
+      const index = <K, V>(map: Map<K, V[]>, k: K, v: V) => { const l = map.get(k); if (l) l.push(v); else map.set(k, [v]); };
       const kill = (d: number) => {
         canon.delete(d);
-        for (const [r, c] of canon) if (c === d) canon.delete(r);
-        for (const [k, r] of available) if (r === d || k.split(' ').slice(1).includes(String(d))) available.delete(k);
+        for (const r of copiesOf.get(d) ?? []) if (canon.get(r) === d) canon.delete(r);
+        copiesOf.delete(d);
+        for (const k of heldBy.get(d) ?? []) if (available.get(k) === d) available.delete(k);
+        heldBy.delete(d);
+        for (const k of naming.get(String(d)) ?? []) available.delete(k);
+        naming.delete(String(d));
+      };
+      const makeAvailable = (key: string, d: number) => {
+        available.set(key, d);
+        index(heldBy, d, key);
+        for (const token of key.split(' ').slice(1)) index(naming, token, key);
       };
       b.instrs = b.instrs.map(i => {
         const key = keyOf(i);
@@ -36,8 +51,8 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
         const out: ir.Instr = hit !== undefined && d !== null && hit !== d ? { op: 'copy', dst: d, src: hit } : i;
         if (d !== null) {
           kill(d);
-          if (out.op === 'copy' && value(out.src) !== d) canon.set(d, value(out.src));
-          else if (key !== null && !ir.usedRegisters(i).includes(d)) available.set(key, d);
+          if (out.op === 'copy' && value(out.src) !== d) { canon.set(d, value(out.src)); index(copiesOf, value(out.src), d); }
+          else if (key !== null && !ir.usedRegisters(i).includes(d)) makeAvailable(key, d);
         }
         return out;
       });
