@@ -9,7 +9,7 @@ import { compile } from '../compiler/pipeline.ts';
 import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
-import { runQemu, parseProgramSerial, userNetArgs, tapNetArgs, sendConsole } from './qemu.ts';
+import { runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, sendConsole } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
 import { formatIp } from './manifest.ts';
@@ -133,7 +133,12 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
   let serial: string;
   if (o.target === 'interp') {
     const r = runModule(result.module);
-    if (r.stop === 'error') { process.stdout.write(parseProgramSerial(r.serial).stdout); console.error(`interpreter: ${r.error}`); return 101; }
+    if (r.stop === 'error') {
+      const o = interpreterOutcome(r);
+      process.stdout.write(o.stdout);
+      process.stderr.write(o.stderr);
+      return 101;
+    }
     serial = r.serial;
   } else {
     const image = programImage(result.module, o.optimize);

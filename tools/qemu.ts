@@ -125,3 +125,14 @@ export function parseProgramSerial(serial: string): { stdout: string; stderr: st
   if (last && !last.startsWith('\x01')) stdout += last;
   return { stdout, stderr, status };
 }
+
+/**
+ * A program's outcome on the bytecode interpreter as `denali run --target interp` reports it: what it
+ * wrote, and when the machine stopped it with an error (a stack overflow, a wild access) exit status 101
+ * with `interpreter: MESSAGE` on stderr.
+ */
+export function interpreterOutcome(r: { serial: string; stop: string; error?: string }):
+  { stdout: string; stderr: string; status: number | null } {
+  const o = parseProgramSerial(r.serial);
+  return r.stop === 'error' ? { stdout: o.stdout, stderr: `${o.stderr}interpreter: ${r.error}\n`, status: 101 } : o;
+}
