@@ -30,7 +30,7 @@ import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "../
 import { vmAt, vmPrepareRange } from "./vm.ts";
 import { clockTicks } from "./clock.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
-import { EAGAIN, EFAULT } from "../guest-src/runtime/hypercalls.ts";
+import { EAGAIN, EFAULT } from "../abi/hypercalls.ts";
 
 const NEWLINE = 10;
 const BACKSLASH = 0x5c;

@@ -6,9 +6,7 @@
 import { bool, u32, load8, load16, load32, structArray } from "dsl";
 import { PAGE_SIZE, PAGE_OFFSET_MASK } from "./frames.ts";
 import { MultibootModule, moduleSize } from "./modules.ts";
-
-/** Every VM's memory starts here; guest images are linked at this address (docs/virtual-architecture.md). */
-export const GUEST_BASE: u32 = 0x40000000;
+import { GUEST_BASE } from "../abi/boot.ts";
 
 // e_ident (System V ABI, "ELF Identification").
 const ELF_MAGIC: u32 = 0x464c457f;          // 0x7f 'E' 'L' 'F', read little-endian

@@ -11,9 +11,10 @@ import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BA
   from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
 import {
-  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
-  HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, EINVAL, EFAULT, EAGAIN, EMSGSIZE,
-} from "../guest-src/runtime/hypercalls.ts";
+  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
+  HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
+  EINVAL, EFAULT, EMSGSIZE, HYPERCALL_ERROR_LIMIT,
+} from "../abi/hypercalls.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
 import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
@@ -21,10 +22,8 @@ import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
 
-// The numbers and error codes are the guest ABI's single definition (docs/virtual-architecture.md),
-// shared with the guests' runtime so the two sides cannot drift apart.
-/** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the VM is ended as hostile. */
-export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
+// The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
+// imported by the guests' runtime too, so the two sides cannot drift apart.
 const CLOCK_BYTES: u32 = 8;
 
 const clockNow = new Nanoseconds();

@@ -41,8 +41,6 @@ const NET_BUFFER_AGE_PREVIOUS: u32 = 2040;
 const NET_BUFFER_AGE_NEXT: u32 = 2044;
 /** The sender of a frame from the wire: no VM is charged for it. */
 export const NET_SENDER_WIRE: u32 = 0xffffffff;
-export const ETHERNET_FRAME_LIMIT: u32 = 1514;
-export const ETHERNET_HEADER_BYTES: u32 = 14;
 
 /** Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy VMs hold a few each). */
 export const NET_BUFFER_POOL: u32 = 2048;

@@ -15,8 +15,9 @@
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  VIRQ_WAKEUP, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, vmStackGuard,
+  END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, vmStackGuard,
   vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
+import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
@@ -184,7 +185,7 @@ function switchIn(): u32 {
   const vm = vmAt(u32(index));
   vm.state = VM_RUNNING;
   current = index;
-  if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | VIRQ_WAKEUP;
+  if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   vm.hasRun = true;
   if (vm.blockedInIdle) {
     vm.blockedInIdle = false;

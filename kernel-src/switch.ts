@@ -44,8 +44,10 @@
 import { bool, i32, u32, load8, load32, store32, memoryCopy, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmQueuePut, vmQueueTake, byteSwap32,
-  VM_ENDED, VM_RUNNABLE, VM_RUNNING, VIRQ_NET, MAC_PREFIX_BYTE0,
+  VM_ENDED, VM_RUNNABLE, VM_RUNNING,
 } from "./vm.ts";
+import { EFAULT, EAGAIN, EMSGSIZE, INTERRUPT_NET, FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
+import { MAC_PREFIX_BYTE0 } from "../abi/boot.ts";
 import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
@@ -53,7 +55,6 @@ import {
   netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
   NET_BUFFER_QUEUED_SWITCHES,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
-  ETHERNET_HEADER_BYTES, ETHERNET_FRAME_LIMIT,
 } from "./netbuf.ts";
 import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
@@ -71,11 +72,8 @@ const NET_SEND_SHARE_LOW: u32 = 8;
 /** Queued frames drop-oldest looks at, oldest first, for one whose receiver does not read it. */
 const EVICT_SCAN: u32 = 64;
 
-// Hypercall results (docs/virtual-architecture.md).
-export const NET_OK = 0;
-export const NET_ERROR_FAULT = -2;
-export const NET_ERROR_AGAIN = -3;
-export const NET_ERROR_MESSAGE_SIZE = -4;
+// Hypercall results: 0, or the ABI's error codes (abi/hypercalls.ts).
+const NET_OK = 0;
 
 // Ethernet (IEEE 802.3): offsets in the frame.
 const ETHERNET_DESTINATION = 0;
@@ -218,7 +216,7 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
   vmQueuePut(target, buffer, sender);
   receiver.rxPackets++;
   receiver.rxBytes += length;
-  virqPost(target, VIRQ_NET);
+  virqPost(target, INTERRUPT_NET);
 }
 
 /**
@@ -248,17 +246,17 @@ function evictOldest(): void {
 function refuse(sender: Vm, buffer: u32): i32 {
   if (buffer !== 0) netBufferFree(buffer);
   sender.txRefused++;
-  return NET_ERROR_AGAIN;
+  return EAGAIN;
 }
 
 /** netSend from VM `from`: the frame at [address, address + length). */
 export function switchSend(from: u32, address: u32, length: u32): i32 {
   const sender = vmAt(from);
-  if (length < ETHERNET_HEADER_BYTES || length > ETHERNET_FRAME_LIMIT) return NET_ERROR_MESSAGE_SIZE;
-  if (!vmRangeValid(sender, address, length) || !vmPrepareRange(sender, address, length, false)) return NET_ERROR_FAULT;
+  if (length < FRAME_MIN || length > FRAME_MAX) return EMSGSIZE;
+  if (!vmRangeValid(sender, address, length) || !vmPrepareRange(sender, address, length, false)) return EFAULT;
   if (netBufferFreeCount() <= NET_WIRE_RESERVE) { refusedReserve++; return refuse(sender, 0); }
   const buffer = netBufferAlloc();
-  if (buffer === 0) { droppedNoBuffer++; return NET_ERROR_AGAIN; }
+  if (buffer === 0) { droppedNoBuffer++; return EAGAIN; }
   // Copy once, then decide from the kernel's copy (the guest cannot change it under us).
   const frame = buffer + NET_BUFFER_FRAME;
   memoryCopy(frame, address, length);
@@ -289,7 +287,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
     // The transmit ring is full: the guest keeps its frame and tries again (EAGAIN), nothing is lost silently.
     netBufferFree(buffer);
     transmitRingFull++;
-    return NET_ERROR_AGAIN;
+    return EAGAIN;
   } else {
     netBufferFree(buffer);
     droppedNoRoute++;
@@ -329,12 +327,12 @@ export function switchFromWire(buffer: u32, length: u32): bool {
 /** netReceive for VM `index`: the oldest frame into [address, address + capacity); its length, or 0. */
 export function switchReceive(index: u32, address: u32, capacity: u32): i32 {
   const vm = vmAt(index);
-  if (!vmRangeValid(vm, address, capacity)) return NET_ERROR_FAULT;
+  if (!vmRangeValid(vm, address, capacity)) return EFAULT;
   const head = vm.netHead;
   if (head === 0) return 0;
   const length = netBufferLength(head);
-  if (capacity < length) return NET_ERROR_MESSAGE_SIZE;
-  if (!vmPrepareRange(vm, address, length, true)) return NET_ERROR_FAULT;
+  if (capacity < length) return EMSGSIZE;
+  if (!vmPrepareRange(vm, address, length, true)) return EFAULT;
   const start = rdtsc();
   memoryCopy(address, head + NET_BUFFER_FRAME, length);
   const copied = rdtsc() - start;

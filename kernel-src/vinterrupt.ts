@@ -5,16 +5,15 @@
 // result when it is switched in (scheduler.ts). Nothing is cleared on delivery: the guest
 // acknowledges with hypercall 8. The alarm is one timer per VM on the kernel timer queue (timer.ts).
 import { i32, u32 } from "dsl";
-import { EAGAIN } from "../guest-src/runtime/hypercalls.ts";
-import { vmAt, VM_IDLE, VM_ENDED, VIRQ_TIMER, VIRQ_ALL } from "./vm.ts";
+import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_ALL } from "../abi/hypercalls.ts";
+import { vmAt, VM_IDLE, VM_ENDED } from "./vm.ts";
 import { schedulerWake, schedulerBlockCurrent } from "./scheduler.ts";
 import { Nanoseconds, clockRead, multiplyWide } from "./clock.ts";
 import { timerStart, timerCancel } from "./timer.ts";
 
 const NANOSECONDS_PER_MICROSECOND: u32 = 1000;
-/** hypercall results shared with hypercall.ts. */
-export const VIRQ_OK = 0;
-export const VIRQ_ERROR_AGAIN = EAGAIN;   // the timer queue is full
+/** setAlarm's result: 0, or the ABI's EAGAIN (abi/hypercalls.ts). */
+const VIRQ_OK = 0;
 
 const deadline = new Nanoseconds();
 const product = new Nanoseconds();
@@ -30,7 +29,7 @@ export function virqPost(index: u32, bits: u32): void {
 /** The timer callback: the VM's alarm expired (interrupts disabled, from the tick). */
 function alarmExpired(index: u32): void {
   vmAt(u32(index)).alarm = 0;
-  virqPost(index, VIRQ_TIMER);
+  virqPost(index, INTERRUPT_TIMER);
 }
 
 /** setAlarm: one alarm per VM, `microseconds` from now; 0 cancels. */
@@ -44,7 +43,7 @@ export function virqSetAlarm(index: u32, microseconds: u32): i32 {
   deadline.high = deadline.high + product.high + (low < deadline.low ? 1 : 0);
   deadline.low = low;
   const handle = timerStart(deadline, alarmExpired, index);
-  if (handle === 0) return VIRQ_ERROR_AGAIN;
+  if (handle === 0) return EAGAIN;          // the timer queue is full
   vm.alarm = handle;
   return VIRQ_OK;
 }
@@ -64,7 +63,7 @@ export function virqIdle(index: u32): u32 {
 export function virqSetMask(index: u32, mask: u32): u32 {
   const vm = vmAt(u32(index));
   const previous = vm.mask;
-  vm.mask = mask & VIRQ_ALL;
+  vm.mask = mask & INTERRUPT_ALL;
   return previous;
 }
 

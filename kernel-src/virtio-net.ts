@@ -23,8 +23,8 @@ import {
 } from "./virtio.ts";
 import {
   netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES,
-  ETHERNET_FRAME_LIMIT, ETHERNET_HEADER_BYTES,
 } from "./netbuf.ts";
+import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { irqRegister } from "./trap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
@@ -48,7 +48,7 @@ const VIRTIO_NET_S_LINK_UP: u32 = 1;
 
 /** Receive buffers kept on the ring (at most the queue size); the rest of the pool serves VM queues. */
 const RECEIVE_BUFFERS: u32 = 128;
-const RECEIVE_BUFFER_BYTES: u32 = VIRTIO_NET_HEADER_BYTES + ETHERNET_FRAME_LIMIT;
+const RECEIVE_BUFFER_BYTES: u32 = VIRTIO_NET_HEADER_BYTES + FRAME_MAX;
 
 /** Called for each received frame with its buffer (netbuf.ts layout, length set); true = it took the buffer. */
 export type ReceiveHandler = (buffer: u32, length: u32) => bool;
@@ -265,7 +265,11 @@ function virtioNetInterrupt(line: u32): void {
     if (d >= rxPosted) { rxBad++; continue; }
     const written = receiveQueue.usedLength;
     offered = true;
-    if (written < VIRTIO_NET_HEADER_BYTES + ETHERNET_HEADER_BYTES || written > RECEIVE_BUFFER_BYTES) { rxBad++; offerReceive(d); continue; }
+    if (written < VIRTIO_NET_HEADER_BYTES + FRAME_MIN || written > RECEIVE_BUFFER_BYTES) {
+      rxBad++;
+      offerReceive(d);
+      continue;
+    }
     const length = written - VIRTIO_NET_HEADER_BYTES;
     rxFrames++;
     rxBytes += length;

@@ -23,8 +23,8 @@
 // neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
-import { INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_WAKEUP, INTERRUPT_ALL } from "../guest-src/runtime/hypercalls.ts";
-import { GUEST_MAGIC as ABI_GUEST_MAGIC, ABI_VERSION as GUEST_ABI_VERSION } from "../guest-src/runtime/boot.ts";
+import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
+import { GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_PREFIX_BYTE0 } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
   MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
@@ -34,21 +34,11 @@ import {
 } from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
-import { GUEST_BASE, images, imageSegment, segmentShared } from "./elf.ts";
+import { images, imageSegment, segmentShared } from "./elf.ts";
 
 /** The most VMs the kernel runs (the paper's scale: 10,000 on one machine). */
 export const VM_LIMIT = 10240;
 export const VM_NONE = -1;
-
-/** eax at a VM's entry (docs/virtual-architecture.md "Boot"): "DNLI" — the guest ABI's own constants. */
-export const GUEST_MAGIC: u32 = ABI_GUEST_MAGIC;
-export const ABI_VERSION: u32 = GUEST_ABI_VERSION;
-
-// Virtual interrupt bits (docs/virtual-architecture.md "Virtual interrupts"), as the guest ABI defines them.
-export const VIRQ_TIMER: u32 = INTERRUPT_TIMER;
-export const VIRQ_NET: u32 = INTERRUPT_NET;
-export const VIRQ_WAKEUP: u32 = INTERRUPT_WAKEUP;
-export const VIRQ_ALL: u32 = INTERRUPT_ALL;
 
 // States.
 export const VM_FREE = 0;
@@ -80,8 +70,6 @@ const BOOT_NETMASK = 32;
 const BOOT_GATEWAY = 36;
 const BOOT_IMAGE_ID = 40;
 const BOOT_ARGUMENT = 44;
-/** MAC 02:00:00 + 24-bit vmId: bit 1 of the first byte set = locally administered (IEEE 802). */
-export const MAC_PREFIX_BYTE0 = 0x02;
 
 export class Vm {
   state: u32 = 0;
@@ -384,7 +372,7 @@ export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32,
   f.eax = GUEST_MAGIC;
   f.ebx = vmBootInfoAddress(vm);
   vm.pending = 0;
-  vm.mask = VIRQ_ALL;
+  vm.mask = INTERRUPT_ALL;
   vm.blockedInIdle = false;
   vm.hasRun = false;
   vm.alarm = 0;

@@ -8,7 +8,8 @@
 // the TSC. Then `alarms: done` and exit 0.
 import { u32, rdtsc, write, print, exit } from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
-import { setAlarm, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { setAlarm } from "../runtime/hypercalls.ts";
+import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { enableInterrupts, waitForEvents, clockLow } from "../runtime/events.ts";
 
 const ROUNDS: u32 = 50;

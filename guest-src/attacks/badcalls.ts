@@ -6,8 +6,10 @@
 // `badcall summary: N ok, M wrong`, and a flood of unknown numbers with no good call between them:
 // the kernel must end the VM as hostile (`vm N ended: ...`) before the flood ends.
 import { i32, u32, hypercall, addressOf, functionAddress, load32, print, write } from "dsl";
-import { bootInit, memoryEnd, GUEST_BASE } from "../runtime/boot.ts";
-import { consoleWrite, readClock, netSend, netReceive, EINVAL, EFAULT, EMSGSIZE, FRAME_MAX } from "../runtime/hypercalls.ts";
+import { bootInit, memoryEnd } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
+import { consoleWrite, readClock, netSend, netReceive } from "../runtime/hypercalls.ts";
+import { EINVAL, EFAULT, EMSGSIZE, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { announce, notContained } from "./common.ts";
 
 const KERNEL: u32 = 0x00100000;

@@ -3,7 +3,8 @@
 // GUEST_BASE (the image's first code byte), 2 memoryCopy over the runtime's flush(). Each must page
 // fault (a write to a read-only page) and end only this VM; the other VMs of the image run on.
 import { u32, store32, store8, memoryCopy, functionAddress, addressOf } from "dsl";
-import { bootInit, argument, GUEST_BASE } from "../runtime/boot.ts";
+import { bootInit, argument } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 import { flush } from "../runtime/runtime.ts";
 import { announceAddress, notContained } from "./common.ts";
 

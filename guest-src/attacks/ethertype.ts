@@ -7,8 +7,10 @@
 // arrives in its queue (frames from other VMs are skipped), `attack ethertype: NOT CONTAINED`; else
 // `attack ethertype: refused N, control ok`.
 import { bool, i32, u32, u8, print, write, exit, addressOf } from "dsl";
-import { bootInit, vmId, macOfVm, boot } from "../runtime/boot.ts";
-import { netSend, netReceive, FRAME_MAX } from "../runtime/hypercalls.ts";
+import { bootInit, vmId, boot } from "../runtime/boot.ts";
+import { macOfVm } from "../../abi/boot.ts";
+import { netSend, netReceive } from "../runtime/hypercalls.ts";
+import { FRAME_MAX } from "../../abi/hypercalls.ts";
 import { announce, notContained } from "./common.ts";
 
 const FRAME_BYTES: u32 = 60;

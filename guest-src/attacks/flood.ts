@@ -6,7 +6,8 @@
 // `flood: calls C, bytes B, eagain E, short S, ms M` and exits with status 0.
 import { i32, u32, addressOf, write, print, exit } from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
-import { consoleWrite, EAGAIN } from "../runtime/hypercalls.ts";
+import { consoleWrite } from "../runtime/hypercalls.ts";
+import { EAGAIN } from "../../abi/hypercalls.ts";
 import { clockMicroseconds } from "../runtime/events.ts";
 import { announce } from "./common.ts";
 

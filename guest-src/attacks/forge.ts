@@ -7,7 +7,8 @@
 // VM's `[vm N] ` and escaped. Then `forge: done` and exit 0.
 import { u8, u32, addressOf, print, exit } from "dsl";
 import { bootInit } from "../runtime/boot.ts";
-import { consoleWrite, yieldCpu, EAGAIN } from "../runtime/hypercalls.ts";
+import { consoleWrite, yieldCpu } from "../runtime/hypercalls.ts";
+import { EAGAIN } from "../../abi/hypercalls.ts";
 import { clockMicroseconds } from "../runtime/events.ts";
 import { announce } from "./common.ts";
 

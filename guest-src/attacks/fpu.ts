@@ -13,7 +13,8 @@
 // A leak prints `fpu ...: LEAK ...` and exits with status 3.
 import { u8, u32, i32, print, write, writeHex, exit, addressOf, load8, load16 } from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
-import { yieldCpu, setAlarm, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { yieldCpu, setAlarm } from "../runtime/hypercalls.ts";
+import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { enableInterrupts, waitForEvents } from "../runtime/events.ts";
 import { announce, notContained, placeCode, callCode, STATUS_NOT_CONTAINED } from "./common.ts";
 

@@ -8,12 +8,13 @@
 // Prints `fuzz seed S` first, `fuzz progress K` every 100,000 calls, then
 // `fuzz seed S count C ok A einval B efault C eagain D emsgsize E other F` and exits with status 0.
 import { i32, u32, hypercall, addressOf, print, write, exit } from "dsl";
-import { bootInit, argument, memoryEnd, vmId, GUEST_BASE } from "../runtime/boot.ts";
+import { bootInit, argument, memoryEnd, vmId } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
+import { readClock, setAlarm, interruptMask, interruptAcknowledge, idle } from "../runtime/hypercalls.ts";
 import {
-  readClock, setAlarm, interruptMask, interruptAcknowledge, idle,
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_CONSOLE_WRITE, HYPERCALL_COUNT, INTERRUPT_ALL,
   EINVAL, EFAULT, EAGAIN, EMSGSIZE,
-} from "../runtime/hypercalls.ts";
+} from "../../abi/hypercalls.ts";
 
 export const DEFAULT_SEED: u32 = 0x2545f491;
 export const CALLS: u32 = 1000000;

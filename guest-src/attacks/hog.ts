@@ -9,7 +9,8 @@
 // kernel must end this VM, its neighbours within their reservations untouched (docs/virtual-architecture.md
 // "Memory quotas"). Touching every page, or a readClock error, prints NOT CONTAINED.
 import { u32, i32, store32, write, print } from "dsl";
-import { bootInit, argument, memoryEnd, GUEST_BASE, PAGE_SIZE } from "../runtime/boot.ts";
+import { bootInit, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 import { readClock, yieldCpu } from "../runtime/hypercalls.ts";
 import { announce, notContained } from "./common.ts";
 

@@ -5,7 +5,8 @@
 // `hlt` bytes (executable data: the hlt must still fault in ring 3), 5 0xFFFFFFF0.
 // Each must fault (#PF on fetch, or #GP) and end only this VM.
 import { u32, overlay, addressOf, memoryFill } from "dsl";
-import { bootInit, argument, memoryEnd, GUEST_BASE } from "../runtime/boot.ts";
+import { bootInit, argument, memoryEnd } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 import { announceAddress, notContained } from "./common.ts";
 
 type Target = () => void;

@@ -7,7 +7,8 @@
 // page's next page (the first unmapped one), 11 read the kernel's low memory (0x000B8000, VGA).
 // Each must page fault and end only this VM.
 import { u32, bool, load32, store32, print } from "dsl";
-import { bootInit, argument, memoryEnd, GUEST_BASE } from "../runtime/boot.ts";
+import { bootInit, argument, memoryEnd } from "../runtime/boot.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 import { announceAddress, notContained } from "./common.ts";
 
 function attackAddress(which: u32): u32 {

@@ -11,8 +11,10 @@
 // The kernel must throttle the flooder alone (EAGAIN beyond its budget, the sinks' oldest frames dropped
 // while the pool runs low) and count it (`vm N net: ... refused R, evicted E`).
 import { u32, u8, print, write, exit, addressOf } from "dsl";
-import { bootInit, vmId, vmCount, argument, macOfVm, boot } from "../runtime/boot.ts";
-import { netSend, setAlarm, interruptMask, EAGAIN, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { bootInit, vmId, vmCount, argument, boot } from "../runtime/boot.ts";
+import { macOfVm } from "../../abi/boot.ts";
+import { netSend, setAlarm, interruptMask } from "../runtime/hypercalls.ts";
+import { EAGAIN, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents } from "../runtime/events.ts";
 import { announce, notContained } from "./common.ts";
 

@@ -5,7 +5,8 @@
 // guard's address, before a single byte of its .bss is overwritten (the recursion checks a canary there).
 import { u32, i32, write, print, linkerAddress } from "dsl";
 import { bootInit, PAGE_SIZE } from "../runtime/boot.ts";
-import { readClock, EFAULT } from "../runtime/hypercalls.ts";
+import { readClock } from "../runtime/hypercalls.ts";
+import { EFAULT } from "../../abi/hypercalls.ts";
 import { announce, announceAddress, notContained } from "./common.ts";
 
 const CANARY: u32 = 0x5ca1ab1e;

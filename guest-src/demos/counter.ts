@@ -3,7 +3,8 @@
 // An idle VM costs no CPU: thousands of counters share one machine.
 import { u32, print, write, exit } from "dsl";
 import { bootInit, vmId, argument } from "../runtime/boot.ts";
-import { setAlarm, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { setAlarm } from "../runtime/hypercalls.ts";
+import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { enableInterrupts, waitForEvents } from "../runtime/events.ts";
 
 const DEFAULT_ROUNDS: u32 = 10;

@@ -10,8 +10,10 @@
 // then the payload: kind (u8: 1 ping, 2 pong), 3 zero bytes, sequence number (u32 little-endian),
 // zero padding up to the 60-byte Ethernet minimum.
 import { i32, u32, u8, print, write, exit, panic, addressOf } from "dsl";
-import { bootInit, vmId, vmCount, argument, macOfVm, boot } from "../runtime/boot.ts";
-import { netSend, netReceive, setAlarm, yieldCpu, EAGAIN, INTERRUPT_NET, INTERRUPT_TIMER, FRAME_MAX } from "../runtime/hypercalls.ts";
+import { bootInit, vmId, vmCount, argument, boot } from "../runtime/boot.ts";
+import { macOfVm } from "../../abi/boot.ts";
+import { netSend, netReceive, setAlarm, yieldCpu } from "../runtime/hypercalls.ts";
+import { EAGAIN, INTERRUPT_NET, INTERRUPT_TIMER, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { enableInterrupts, waitForEvents } from "../runtime/events.ts";
 
 const DEFAULT_EXCHANGES: u32 = 5;

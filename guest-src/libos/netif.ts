@@ -7,7 +7,8 @@
 // protocol builds its packet in `txFrame` after the Ethernet header and calls `ethernetSend`.
 // One frame at a time: a reply is built in txFrame while the request is still in rxFrame.
 import { i32, u32, u8, bool, addressOf, rdtsc, write, print } from "dsl";
-import { netSend, netReceive, yieldCpu, EAGAIN, FRAME_MAX } from "../runtime/hypercalls.ts";
+import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
+import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
 import { arpInput } from "./arp.ts";
 import { ipv4Input } from "./ipv4.ts";

@@ -5,7 +5,8 @@
 // batch the alarm is set to the nearest deadline.
 import { i32, u32 } from "dsl";
 import { boot } from "../runtime/boot.ts";
-import { setAlarm, INTERRUPT_NET, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { setAlarm } from "../runtime/hypercalls.ts";
+import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { netifInit, netifPoll, netifSetClock, netNow } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";

@@ -12,7 +12,7 @@
 // by the timer too. Waking is by channel (a u32 the waiter and the waker agree on): spurious wake-ups
 // are allowed, so waiters re-check their condition in a loop.
 import { i32, u32, bool, addressOf, functionAddress, contextCreate, contextSwitch, panic, structArray } from "dsl";
-import { INTERRUPT_NET, INTERRUPT_TIMER } from "../runtime/hypercalls.ts";
+import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
 import { netifSetClock } from "./netif.ts";

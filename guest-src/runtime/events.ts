@@ -3,7 +3,8 @@
 // wanted bits is pending, acknowledges the whole batch and returns it: the caller handles every bit it
 // got (a WAKEUP is only a hint to re-read the clock; NET means "call netReceive until it returns 0").
 import { u32, panic, addressOf } from "dsl";
-import { idle, interruptAcknowledge, interruptMask, readClock, INTERRUPT_ALL } from "./hypercalls.ts";
+import { idle, interruptAcknowledge, interruptMask, readClock } from "./hypercalls.ts";
+import { INTERRUPT_ALL } from "../../abi/hypercalls.ts";
 
 /** Enables every virtual interrupt (the kernel's initial mask may be anything). */
 export function enableInterrupts(): void {

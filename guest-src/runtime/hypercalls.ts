@@ -1,44 +1,12 @@
 // The hypercalls of the Denali virtual architecture (docs/virtual-architecture.md, "Hypercalls"):
 // `int 0x80` with eax = number, ebx/ecx/edx/esi = arguments, result in eax (negative: an error).
-// One typed wrapper per call; the numbers, error codes and virtual-interrupt bits as named constants.
+// One typed wrapper per call; the numbers, error codes, virtual-interrupt bits and limits are the ABI's
+// (abi/hypercalls.ts, their one definition).
 import { i32, u32, hypercall } from "dsl";
-
-// ---- numbers ---------------------------------------------------------------------------------------
-export const HYPERCALL_EXIT = 0;
-export const HYPERCALL_IDLE = 1;
-export const HYPERCALL_SET_ALARM = 2;
-export const HYPERCALL_READ_CLOCK = 3;
-export const HYPERCALL_CONSOLE_WRITE = 4;
-export const HYPERCALL_NET_SEND = 5;
-export const HYPERCALL_NET_RECEIVE = 6;
-export const HYPERCALL_INTERRUPT_MASK = 7;
-export const HYPERCALL_INTERRUPT_ACKNOWLEDGE = 8;
-export const HYPERCALL_YIELD = 9;
-/** One past the last defined number: every number from here on answers EINVAL. */
-export const HYPERCALL_COUNT = 10;
-
-// ---- error codes (results < 0) ------------------------------------------------------------------------
-/** Unknown number or bad argument. */
-export const EINVAL = -1;
-/** An address range not entirely inside the VM's own memory (or not writable where the kernel writes). */
-export const EFAULT = -2;
-/** A queue is full: try again later. */
-export const EAGAIN = -3;
-/** A frame too large or too small (Ethernet: 14..1514 bytes). */
-export const EMSGSIZE = -4;
-
-// ---- virtual interrupts (bits of the pending and enabled masks) -----------------------------------------
-/** The alarm set with setAlarm expired. */
-export const INTERRUPT_TIMER: u32 = 1;
-/** A frame was queued for netReceive. */
-export const INTERRUPT_NET: u32 = 2;
-/** The VM was switched back in after being descheduled: recalibrate against readClock. */
-export const INTERRUPT_WAKEUP: u32 = 4;
-export const INTERRUPT_ALL: u32 = 7;
-
-// ---- Ethernet frame limits for netSend ------------------------------------------------------------------
-export const FRAME_MIN = 14;
-export const FRAME_MAX = 1514;
+import {
+  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
+  HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
+} from "../../abi/hypercalls.ts";
 
 /** Ends this VM with `status`; never returns. */
 export function exitVm(status: i32): void {

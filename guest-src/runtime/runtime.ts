@@ -5,7 +5,8 @@
 // of VMs sharing the console never interleave. A panic or a trap prints `panic: MESSAGE (in FUNC)` or
 // `trap: KIND` and ends the VM with status 101; exit(status) flushes and ends it with status.
 import { i32, u32, u8, addressOf } from "dsl";
-import { consoleWrite, exitVm, yieldCpu, EAGAIN } from "./hypercalls.ts";
+import { consoleWrite, exitVm, yieldCpu } from "./hypercalls.ts";
+import { EAGAIN } from "../../abi/hypercalls.ts";
 import { formatDecimal, formatSignedDecimal, formatHex, formatString } from "../../dsl/runtime/format.ts";
 
 /** Exit status of a VM ended by a panic or a trap (the same as a standalone program's). */

@@ -8,7 +8,8 @@
 //   TCP 20  bulk: writes BULK_BYTES of a pattern (byte i = i * 7 mod 251) then closes
 // Every event is logged on the console: `tcp CONNECTION EVENT`.
 import { i32, u32, u8, print, write } from "dsl";
-import { bootInit, GUEST_MAGIC } from "../../../guest-src/runtime/boot.ts";
+import { bootInit } from "../../../guest-src/runtime/boot.ts";
+import { GUEST_MAGIC } from "../../../abi/boot.ts";
 import { enableInterrupts } from "../../../guest-src/runtime/events.ts";
 import { stackInitFromBoot, stackRun } from "../../../guest-src/libos/stack.ts";
 import { udpBind, udpSend } from "../../../guest-src/libos/udp.ts";

@@ -1,7 +1,8 @@
 // Exercises guest-src/libos/threads.ts under the test harness: sleepers, a wait with a timeout, a
 // wake-up by channel, yields taking turns, a thread ending and its slot reused, then "threads done".
 import { i32, u32, write, print } from "dsl";
-import { bootInit, GUEST_MAGIC } from "../../../guest-src/runtime/boot.ts";
+import { bootInit } from "../../../guest-src/runtime/boot.ts";
+import { GUEST_MAGIC } from "../../../abi/boot.ts";
 import { enableInterrupts, clockMicroseconds } from "../../../guest-src/runtime/events.ts";
 import { stackInitFromBoot } from "../../../guest-src/libos/stack.ts";
 import { threadsInit, threadCreate, threadsRun, threadSleep, threadWait, threadWake, threadYield, threadSelf, threadCount } from "../../../guest-src/libos/threads.ts";

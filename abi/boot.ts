@@ -1,0 +1,46 @@
+// The guest ABI's machine and boot (docs/virtual-architecture.md "The machine a VM sees", "Boot
+// information"): where a VM's memory starts, what the registers hold at its entry and the layout of
+// the boot-information page, as ONE struct. The kernel fills the page through an overlay of BootInfo
+// (kernel-src/vm.ts), the guest runtime reads it through one (guest-src/runtime/boot.ts), and host
+// tools ask the compiler for its layout (tools/abi.ts): no list of offsets exists anywhere else.
+import { i32, u8, u16, u32 } from "dsl";
+
+/** The ABI's version, the boot page's first field: a guest refuses a page of another version. */
+export const ABI_VERSION: u32 = 1;
+/** eax at a VM's entry: "DNLI". */
+export const GUEST_MAGIC: u32 = 0x444e4c49;
+/** Every VM's memory starts here; guest images are linked at this address (tools/build.ts buildGuest). */
+export const GUEST_BASE: u32 = 0x40000000;
+
+/**
+ * The boot-information page at ebx (the last page of the VM's memory), little-endian. Laid out by C
+ * rules (dsl/README.md "Structs"): fields in order, natural alignment; the offsets in the comments are
+ * what that gives, and test/abi/abi.test.ts checks them against the compiler and the docs' table.
+ */
+export class BootInfo {
+  abiVersion: u32 = 0;        //  0  ABI_VERSION
+  vmId: u32 = 0;              //  4  0 .. vmCount-1
+  vmCount: u32 = 0;           //  8  VMs the kernel runs
+  memoryBase: u32 = 0;        // 12  GUEST_BASE
+  memorySize: u32 = 0;        // 16  bytes of memory of this VM
+  mac = new Uint8Array(6);    // 20  macOfVm(vmId)
+  reserved: u16 = 0;          // 26
+  ipAddress: u32 = 0;         // 28  IPv4, network byte order
+  netmask: u32 = 0;           // 32  network byte order
+  gateway: u32 = 0;           // 36  network byte order (0: none)
+  imageId: u32 = 0;           // 40  which image (group) of the manifest
+  argument: u32 = 0;          // 44  the manifest's argument for this group
+}
+
+/** The first byte of every VM's MAC: bit 1 set = locally administered, bit 0 clear = unicast (IEEE 802). */
+export const MAC_PREFIX_BYTE0 = 0x02;
+
+/** Writes the MAC address of VM `id` (02:00:00 + id, 24 bits big-endian) into `mac` at `offset`. */
+export function macOfVm(mac: Uint8Array, offset: i32, id: u32): void {
+  mac[offset] = MAC_PREFIX_BYTE0;
+  mac[offset + 1] = 0x00;
+  mac[offset + 2] = 0x00;
+  mac[offset + 3] = u8(id >>> 16);
+  mac[offset + 4] = u8(id >>> 8);
+  mac[offset + 5] = u8(id);
+}
