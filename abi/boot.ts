@@ -14,22 +14,22 @@ export const GUEST_BASE: u32 = 0x40000000;
 
 /**
  * The boot-information page at ebx (the last page of the VM's memory), little-endian. Laid out by C
- * rules (dsl/README.md "Structs"): fields in order, natural alignment; the offsets in the comments are
- * what that gives, and test/abi/abi.test.ts checks them against the compiler and the docs' table.
+ * rules (dsl/README.md "Structs": fields in order, natural alignment); the offsets that gives are in
+ * docs/virtual-architecture.md's table, which test/abi/abi.test.ts checks against the compiler.
  */
 export class BootInfo {
-  abiVersion: u32 = 0;        //  0  ABI_VERSION
-  vmId: u32 = 0;              //  4  0 .. vmCount-1
-  vmCount: u32 = 0;           //  8  VMs the kernel runs
-  memoryBase: u32 = 0;        // 12  GUEST_BASE
-  memorySize: u32 = 0;        // 16  bytes of memory of this VM
-  mac = new Uint8Array(6);    // 20  macOfVm(vmId)
-  reserved: u16 = 0;          // 26
-  ipAddress: u32 = 0;         // 28  IPv4, network byte order
-  netmask: u32 = 0;           // 32  network byte order
-  gateway: u32 = 0;           // 36  network byte order (0: none)
-  imageId: u32 = 0;           // 40  which image (group) of the manifest
-  argument: u32 = 0;          // 44  the manifest's argument for this group
+  abiVersion: u32 = 0;        // ABI_VERSION
+  vmId: u32 = 0;              // 0 .. vmCount-1
+  vmCount: u32 = 0;           // VMs the kernel runs
+  memoryBase: u32 = 0;        // GUEST_BASE
+  memorySize: u32 = 0;        // bytes of memory of this VM
+  mac = new Uint8Array(6);    // macOfVm(vmId)
+  reserved: u16 = 0;
+  ipAddress: u32 = 0;         // IPv4, network byte order
+  netmask: u32 = 0;           // network byte order
+  gateway: u32 = 0;           // network byte order (0: none)
+  imageId: u32 = 0;           // which image (group) of the manifest
+  argument: u32 = 0;          // the manifest's argument for this group
 }
 
 /** The first byte of every VM's MAC: bit 1 set = locally administered, bit 0 clear = unicast (IEEE 802). */

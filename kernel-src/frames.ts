@@ -9,6 +9,7 @@
 // No locking: uniprocessor, and no allocation from interrupt handlers.
 import { bool, i32, u32, overlay, memoryFill, memoryCopy, addressOf } from "dsl";
 import { MultibootInfo, MemoryMapEntry, hasFlag, memoryMapEnd, nextMemoryMapEntry, MEMORY_AVAILABLE, MULTIBOOT_FLAG_MEMORY_MAP } from "./multiboot.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
 
 /** Frame size of 32-bit paging (Intel SDM Vol. 3A §4.3: a PTE maps a 4-KByte page). */
 export const PAGE_SIZE: u32 = 4096;
@@ -17,8 +18,11 @@ export const PAGE_OFFSET_MASK: u32 = 0xfff;
 /** A page is 1 << PAGE_KIB_SHIFT KiB: frames to KiB. */
 export const PAGE_KIB_SHIFT = PAGE_SHIFT - 10;
 
-/** The kernel space: physical memory below this address is identity-mapped for the kernel (paging.ts). */
-export const KERNEL_SPACE_END: u32 = 0x40000000;
+/**
+ * The kernel space: physical memory below this address is identity-mapped for the kernel (paging.ts); it
+ * ends where every VM's memory begins (abi/boot.ts GUEST_BASE), so the two never overlap.
+ */
+export const KERNEL_SPACE_END: u32 = GUEST_BASE;
 
 /** Memory below 1 MiB (real-mode IVT, BIOS data, EBDA, VGA, option ROMs) is never handed out. */
 export const LOW_MEMORY_END: u32 = 0x100000;

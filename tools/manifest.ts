@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ROOT, buildGuest, type BuiltImage } from './build.ts';
-import { GUEST_BASE } from '../compiler/link/index.ts';
+import { GUEST_BASE } from '../abi/boot.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
 export const MANIFEST_VERSION = 2;

@@ -53,6 +53,22 @@ export function lowerProgram(files: ts.SourceFile[], checker: ts.TypeChecker, op
   return lowering.run();
 }
 
+/**
+ * The layout of every struct declared in `files`, by class name, exactly as lowering lays it out: for
+ * host code that shares a DSL struct with compiled code (tools/abi.ts: the guest ABI's BootInfo).
+ */
+export function structLayouts(
+  files: ts.SourceFile[], checker: ts.TypeChecker,
+): { layouts: Map<string, StructDef>; diagnostics: Diagnostic[] } {
+  const lowering = new Lowering(files, checker, { mode: 'program', entry: '', runtimeFile: '' });
+  const layouts = new Map<string, StructDef>();
+  for (const file of files) lowering.guard(() => lowering.declareTypes(file));
+  for (const file of files)
+    for (const s of file.statements)
+      if (ts.isClassDeclaration(s) && s.name) lowering.guard(() => layouts.set(s.name!.text, lowering.structOf(s)));
+  return { layouts, diagnostics: lowering.diagnostics };
+}
+
 class Lowering {
   diagnostics: Diagnostic[] = [];
   entities = new Map<ts.Symbol, Entity>();

@@ -83,7 +83,7 @@ export interface CompileOptions {
   stackSize?: number;
   /** Register allocation and the other -O2 code generation (default true; false for -O0). */
   registerAllocation?: boolean;
-  /** Where the image starts (default 0x00100000, the kernel's); guests link at GUEST_BASE. */
+  /** Where the image starts (default 0x00100000, the kernel's); guests link at abi/boot.ts GUEST_BASE. */
   baseAddress?: number;
   /** Put the multiboot header first (default true; guest images have none). */
   multiboot?: boolean;
@@ -94,9 +94,6 @@ export interface CompileOptions {
    */
   stackGuard?: "program" | "guest";
 }
-
-/** Guest images are linked here: the start of every VM's flat memory (docs/virtual-architecture.md). */
-export const GUEST_BASE = 0x40000000;
 
 export interface SymbolInfo { address: number; size: number }
 

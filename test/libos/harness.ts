@@ -10,11 +10,14 @@ import { compile } from '../../compiler/pipeline.ts';
 import { encodeModule } from '../../compiler/bytecode/encode.ts';
 import { Machine, DEFAULT_MULTIBOOT_INFO_ADDRESS } from '../../compiler/bytecode/interpreter.ts';
 import { GUEST_RUNTIME, ROOT } from '../../tools/build.ts';
+import { bootInfoOffset } from '../../tools/abi.ts';
+import {
+  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
+  HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
+  EINVAL, EMSGSIZE, INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_ALL, FRAME_MIN, FRAME_MAX,
+} from '../../abi/hypercalls.ts';
+import { ABI_VERSION } from '../../abi/boot.ts';
 import { join } from 'node:path';
-
-export const HYPERCALL = { exit: 0, idle: 1, setAlarm: 2, readClock: 3, consoleWrite: 4, netSend: 5, netReceive: 6, interruptMask: 7, interruptAcknowledge: 8, yield: 9 } as const;
-export const INTERRUPT_TIMER = 1, INTERRUPT_NET = 2;
-const EINVAL = -1, EMSGSIZE = -4;
 
 const compiled = new Map<string, Uint8Array>();
 
@@ -83,48 +86,51 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
   const onHypercall = (number: number, a: number, b: number): number => {
     const ua = a >>> 0, ub = b >>> 0;
     switch (number) {
-      case HYPERCALL.exit: throw new GuestExit(a);
-      case HYPERCALL.idle:
+      case HYPERCALL_EXIT: throw new GuestExit(a);
+      case HYPERCALL_IDLE:
         while (wire.pending === 0) {
           wire.idles++;
           if (generator.next().done) throw new ScriptDone();
         }
         return wire.pending;
-      case HYPERCALL.setAlarm: wire.alarmAt = ua === 0 ? null : wire.now + ua; return 0;
-      case HYPERCALL.readClock: {
+      case HYPERCALL_SET_ALARM: wire.alarmAt = ua === 0 ? null : wire.now + ua; return 0;
+      case HYPERCALL_READ_CLOCK: {
         const ns = BigInt(wire.now) * 1000n;
         new DataView(memory().buffer).setBigUint64(ua, ns, true);
         return 0;
       }
-      case HYPERCALL.consoleWrite: wire.console += Buffer.from(memory().subarray(ua, ua + ub)).toString('latin1'); return ub;
-      case HYPERCALL.netSend:
-        if (ub < 14 || ub > 1514) return EMSGSIZE;
+      case HYPERCALL_CONSOLE_WRITE:
+        wire.console += Buffer.from(memory().subarray(ua, ua + ub)).toString('latin1');
+        return ub;
+      case HYPERCALL_NET_SEND:
+        if (ub < FRAME_MIN || ub > FRAME_MAX) return EMSGSIZE;
         wire.sent(memory().slice(ua, ua + ub));
         return 0;
-      case HYPERCALL.netReceive: {
+      case HYPERCALL_NET_RECEIVE: {
         const frame = wire.inbox.shift();
         if (!frame) return 0;
         if (frame.length > ub) return EMSGSIZE;
         memory().set(frame, ua);
         return frame.length;
       }
-      case HYPERCALL.interruptMask: return 7;
-      case HYPERCALL.interruptAcknowledge: wire.pending &= ~ua; return wire.pending;
-      case HYPERCALL.yield: return 0;
+      case HYPERCALL_INTERRUPT_MASK: return INTERRUPT_ALL;
+      case HYPERCALL_INTERRUPT_ACKNOWLEDGE: wire.pending &= ~ua; return wire.pending;
+      case HYPERCALL_YIELD: return 0;
       default: return EINVAL;
     }
   };
   machine = Machine.fromBytecode(guestBytecode(file, config.entry), { memorySize: 8 << 20, stepLimit: 2e8, onHypercall });
-  // The boot page (docs/virtual-architecture.md, "Boot information") where the entry's second argument points.
-  const page = new DataView(machine.memory.buffer, DEFAULT_MULTIBOOT_INFO_ADDRESS, 48);
-  page.setUint32(0, 1, true);
-  page.setUint32(8, 1, true);
-  page.setUint32(16, 8 << 20, true);
-  config.mac.forEach((byte, i) => page.setUint8(20 + i, byte));
-  ipBytes(config.ip).forEach((byte, i) => page.setUint8(28 + i, byte));
-  ipBytes(config.netmask).forEach((byte, i) => page.setUint8(32 + i, byte));
-  ipBytes(config.gateway).forEach((byte, i) => page.setUint8(36 + i, byte));
-  page.setUint32(44, config.argument ?? 0, true);
+  // The boot page (abi/boot.ts BootInfo, its layout from the compiler) where the entry's second argument points.
+  const page = new DataView(machine.memory.buffer, DEFAULT_MULTIBOOT_INFO_ADDRESS);
+  const at = bootInfoOffset;
+  page.setUint32(at('abiVersion'), ABI_VERSION, true);
+  page.setUint32(at('vmCount'), 1, true);
+  page.setUint32(at('memorySize'), 8 << 20, true);
+  config.mac.forEach((byte, i) => page.setUint8(at('mac') + i, byte));
+  ipBytes(config.ip).forEach((byte, i) => page.setUint8(at('ipAddress') + i, byte));
+  ipBytes(config.netmask).forEach((byte, i) => page.setUint8(at('netmask') + i, byte));
+  ipBytes(config.gateway).forEach((byte, i) => page.setUint8(at('gateway') + i, byte));
+  page.setUint32(at('argument'), config.argument ?? 0, true);
   try {
     const result = machine.run();
     if (result.error) throw new Error(`guest failed: ${result.error}\n${wire.console}`);

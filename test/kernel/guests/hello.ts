@@ -1,11 +1,9 @@
 // One VM prints through consoleWrite and exits with status 7.
-import { u32, print, write, exit } from "dsl";
+import { u32, print, write, exit, overlay } from "dsl";
+import { BootInfo } from "../../../abi/boot.ts";
 
 export function guestMain(magic: u32, bootInfo: u32): void {
   write("hello from vm ");
-  print(loadVmId(bootInfo));
+  print(overlay(BootInfo, bootInfo).vmId);
   exit(7);
 }
-
-import { load32 } from "dsl";
-function loadVmId(bootInfo: u32): u32 { return load32(bootInfo + 4); }

@@ -1,5 +1,5 @@
 // The network tests' guest (test/kernel/net*.test.ts): raw Ethernet frames through netSend /
-// netReceive, its behaviour chosen by the manifest argument (boot info +44): argument & 0xff = mode,
+// netReceive, its behaviour chosen by the manifest argument (BootInfo.argument): argument & 0xff = mode,
 // argument >> 8 = a parameter. Modes:
 //   0 gateway: ARP request for <own network>.2 (QEMU user networking's 10.0.2.2), prints
 //     "vm ID arp A.B.C.D is-at MAC", then an ICMP echo to it and "vm ID echo reply from A.B.C.D seq N"
@@ -16,23 +16,25 @@
 //     can, trying each again while netSend says EAGAIN (the NIC's transmit ring is full); prints
 //     "vm ID flood sent S eagain E other O" and exits
 // References: RFC 826 (ARP), RFC 791 (IPv4 header, checksum), RFC 792 (ICMP echo), RFC 1071 (checksum).
-import { bool, i32, u32, print, write, exit, hypercall, load8, load32, addressOf } from "dsl";
-
-const IDLE = 1, SET_ALARM = 2, NET_SEND = 5, NET_RECEIVE = 6, ACKNOWLEDGE = 8, YIELD = 9;
-const EAGAIN = -3;
-const TIMER = 1;
+import { bool, i32, u8, u32, print, write, exit, hypercall, addressOf, overlay } from "dsl";
+import {
+  HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE,
+  HYPERCALL_YIELD, EAGAIN, INTERRUPT_TIMER, FRAME_MAX,
+} from "../../../abi/hypercalls.ts";
+import { BootInfo } from "../../../abi/boot.ts";
 
 let vmId: u32 = 0;
 const myMac = new Uint8Array(6);
 const myIp = new Uint8Array(4);
-const tx = new Uint8Array(1514);
-const rx = new Uint8Array(1514);
+const tx = new Uint8Array(FRAME_MAX);
+const rx = new Uint8Array(FRAME_MAX);
 
 export function guestMain(magic: u32, bootInfo: u32): void {
-  vmId = load32(bootInfo + 4);
-  for (let i = 0; i < 6; i++) myMac[i] = load8(bootInfo + 20 + i);
-  for (let i = 0; i < 4; i++) myIp[i] = load8(bootInfo + 28 + i);
-  const argument = load32(bootInfo + 44);
+  const info = overlay(BootInfo, bootInfo);
+  vmId = info.vmId;
+  for (let i = 0; i < 6; i++) myMac[i] = info.mac[i];
+  for (let i = 0; i < 4; i++) myIp[i] = u8(info.ipAddress >>> (8 * i));   // network order: a.b.c.d in memory
+  const argument = info.argument;
   const mode = argument & 0xff, param = argument >>> 8;
   if (mode === 0) gateway();
   else if (mode === 1) responder(param);
@@ -70,13 +72,13 @@ function arpRequest(a: u32, b: u32, c: u32, d: u32): void {
   for (let i = 0; i < 6; i++) { tx[22 + i] = myMac[i]; tx[32 + i] = 0; }
   for (let i = 0; i < 4; i++) tx[28 + i] = myIp[i];
   tx[38] = a; tx[39] = b; tx[40] = c; tx[41] = d;
-  hypercall(NET_SEND, addressOf(tx), 42, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 42, 0, 0);
 }
 
 /** An ICMP echo request (RFC 792) to `mac`/ip with sequence `seq` and 32 bytes of payload, sent. */
 function echoRequest(mac: Uint8Array, a: u32, b: u32, c: u32, d: u32, seq: u32): void {
   buildEcho(mac, a, b, c, d, seq);
-  hypercall(NET_SEND, addressOf(tx), ECHO_FRAME, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), ECHO_FRAME, 0, 0);
 }
 
 const ECHO_FRAME: u32 = 74;
@@ -97,20 +99,20 @@ function buildEcho(mac: Uint8Array, a: u32, b: u32, c: u32, d: u32, seq: u32): v
 
 /** The next frame within `microseconds` (its length), or 0. */
 function receiveWithin(microseconds: u32): i32 {
-  hypercall(SET_ALARM, microseconds, 0, 0, 0);
+  hypercall(HYPERCALL_SET_ALARM, microseconds, 0, 0, 0);
   while (true) {
-    const n = hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0);
-    if (n !== 0) { hypercall(SET_ALARM, 0, 0, 0, 0); return n; }
-    const got = u32(hypercall(IDLE, 0, 0, 0, 0));
-    hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-    if ((got & TIMER) !== 0) return hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0);
+    const n = hypercall(HYPERCALL_NET_RECEIVE, addressOf(rx), FRAME_MAX, 0, 0);
+    if (n !== 0) { hypercall(HYPERCALL_SET_ALARM, 0, 0, 0, 0); return n; }
+    const got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+    if ((got & INTERRUPT_TIMER) !== 0) return hypercall(HYPERCALL_NET_RECEIVE, addressOf(rx), FRAME_MAX, 0, 0);
   }
 }
 
 /** The next frame, polling netReceive at most `polls` times without idling (its length), or 0. */
 function pollWithin(polls: u32): i32 {
   for (let i: u32 = 0; i < polls; i++) {
-    const n = hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0);
+    const n = hypercall(HYPERCALL_NET_RECEIVE, addressOf(rx), FRAME_MAX, 0, 0);
     if (n !== 0) return n;
   }
   return 0;
@@ -188,7 +190,7 @@ function responder(echoes: u32): void {
       ethernet(0x0806);
       put16(14, 1); put16(16, 0x0800); tx[18] = 6; tx[19] = 4; put16(20, 2);
       for (let i = 0; i < 4; i++) { tx[38 + i] = rx[28 + i]; tx[28 + i] = myIp[i]; }
-      hypercall(NET_SEND, addressOf(tx), 42, 0, 0);
+      hypercall(HYPERCALL_NET_SEND, addressOf(tx), 42, 0, 0);
       write("vm "); write(vmId); write(" answered arp from "); writeIp(28);
     } else if (type === 0x0800 && n >= 42 && rx[23] === 1 && rx[34] === 8 && rx[30] === myIp[0] && rx[31] === myIp[1] && rx[32] === myIp[2] && rx[33] === myIp[3]) {
       const total = i32(get16(16));
@@ -204,7 +206,7 @@ function responder(echoes: u32): void {
       tx[icmp] = 0;
       put16(icmp + 2, 0);
       put16(icmp + 2, checksum(icmp, total - headerLength));
-      hypercall(NET_SEND, addressOf(tx), u32(14 + total), 0, 0);
+      hypercall(HYPERCALL_NET_SEND, addressOf(tx), u32(14 + total), 0, 0);
       answered++;
       write("vm "); write(vmId); write(" answered echo "); write(answered); write(" from "); writeIp(26);
     }
@@ -214,15 +216,15 @@ function responder(echoes: u32): void {
 function listener(tens: u32): void {
   let heard: u32 = 0;
   for (let i: u32 = 0; i < tens; i++) {
-    hypercall(SET_ALARM, 10000, 0, 0, 0);
+    hypercall(HYPERCALL_SET_ALARM, 10000, 0, 0, 0);
     while (true) {
-      const got = u32(hypercall(IDLE, 0, 0, 0, 0));
-      hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-      while (hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0) > 0) {
+      const got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+      hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+      while (hypercall(HYPERCALL_NET_RECEIVE, addressOf(rx), FRAME_MAX, 0, 0) > 0) {
         heard++;
         write("vm "); write(vmId); write(" heard type "); write(get16(12)); write(" from "); writeMac(6); print("");
       }
-      if ((got & TIMER) !== 0) break;
+      if ((got & INTERRUPT_TIMER) !== 0) break;
     }
   }
   write("vm "); write(vmId); write(" heard "); write(heard); print(" frames");
@@ -236,7 +238,7 @@ function arpReply(sha: Uint8Array, a: u32, b: u32, c: u32, d: u32): void {
   for (let i = 0; i < 6; i++) { tx[22 + i] = sha[i]; tx[32 + i] = 0xff; }
   tx[28] = a; tx[29] = b; tx[30] = c; tx[31] = d;
   tx[38] = a; tx[39] = b; tx[40] = c; tx[41] = d + 1;
-  hypercall(NET_SEND, addressOf(tx), 42, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 42, 0, 0);
 }
 
 /** Frames to the victim (VM id+1, or VM param-1) that pretend to come from it (all dropped), then one honest frame. */
@@ -248,11 +250,11 @@ function spoofer(param: u32): void {
   // 1: the victim's source MAC on an IPv4 frame.
   buildEcho(victimMac, a, b, c, d, 1);
   for (let i = 0; i < 6; i++) tx[6 + i] = victimMac[i];
-  hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 74, 0, 0);
   // 2: its own MAC, the victim's IP as the IPv4 source.
   buildEcho(victimMac, a, b, c, d, 2);
   tx[29] = d; put16(24, 0); put16(24, checksum(14, 20));
-  hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 74, 0, 0);
   // 3: ARP spoofing: a request claiming the victim's IP as sender, broadcast (gratuitous ARP).
   const own = myIp[3];
   myIp[3] = d;
@@ -261,7 +263,7 @@ function spoofer(param: u32): void {
   // 4: an EtherType it may not send (IPv6).
   buildEcho(victimMac, a, b, c, d, 4);
   put16(12, 0x86dd);
-  hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 74, 0, 0);
   // 5: honest.
   echoRequest(victimMac, a, b, c, d, 5);
   if (param === 0) { write("vm "); write(vmId); print(" spoofer sent 5"); return; }
@@ -272,12 +274,12 @@ function spoofer(param: u32): void {
   // 8: a VLAN-tagged frame (the tag would hide a spoofed header from the switch).
   buildEcho(victimMac, a, b, c, d, 8);
   put16(12, 0x8100);
-  hypercall(NET_SEND, addressOf(tx), 74, 0, 0);
+  hypercall(HYPERCALL_NET_SEND, addressOf(tx), 74, 0, 0);
   write("vm "); write(vmId); print(" spoofer sent 8");
   while (true) {
-    const got = u32(hypercall(IDLE, 0, 0, 0, 0));
-    hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-    while (hypercall(NET_RECEIVE, addressOf(rx), 1514, 0, 0) > 0) {}
+    const got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+    while (hypercall(HYPERCALL_NET_RECEIVE, addressOf(rx), FRAME_MAX, 0, 0) > 0) {}
   }
 }
 
@@ -286,16 +288,16 @@ function flooder(count: u32): void {
   for (let i = 0; i < 6; i++) tx[i] = 0;
   tx[0] = 0x0a; tx[5] = 1;
   ethernet(0x88b5);                                   // IEEE 802 local experimental EtherType
-  for (let i = 14; i < 1514; i++) tx[i] = i;
+  for (let i = 14; i < FRAME_MAX; i++) tx[i] = i;
   let sent: u32 = 0, eagain: u32 = 0, other: u32 = 0;
   for (let k: u32 = 0; k < count; k++) {
     tx[14] = k; tx[15] = k >>> 8;
     while (true) {
-      const r = hypercall(NET_SEND, addressOf(tx), 1514, 0, 0);
+      const r = hypercall(HYPERCALL_NET_SEND, addressOf(tx), FRAME_MAX, 0, 0);
       if (r === 0) { sent++; break; }
       if (r !== EAGAIN || eagain >= 1000000) { other++; break; }
       eagain++;
-      hypercall(YIELD, 0, 0, 0, 0);
+      hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
     }
   }
   write("vm "); write(vmId); write(" flood sent "); write(sent); write(" eagain "); write(eagain); write(" other "); print(other);

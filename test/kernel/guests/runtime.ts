@@ -3,16 +3,16 @@
 // (docs/virtual-architecture.md). Output is buffered per line and written with one consoleWrite, so
 // lines of different VMs never interleave.
 import { i32, u32, hypercall, addressOf, load8 } from "dsl";
+import { HYPERCALL_EXIT, HYPERCALL_CONSOLE_WRITE } from "../../../abi/hypercalls.ts";
 
 const lineBuffer = new Uint8Array(256);
 let lineLength: u32 = 0;
 
 export function flush(): void {
-  if (lineLength !== 0) hypercall(4, addressOf(lineBuffer), lineLength, 0, 0);
+  if (lineLength !== 0) hypercall(HYPERCALL_CONSOLE_WRITE, addressOf(lineBuffer), lineLength, 0, 0);
   lineLength = 0;
 }
 
-const HYPERCALL_EXIT = 0;
 const EXIT_PANIC = 101;
 
 export function consoleWriteBytes(address: u32, length: u32): void {

@@ -1,4 +1,4 @@
-// The kernel tests' guest: one image, its behaviour chosen by the manifest argument (boot info +44):
+// The kernel tests' guest: one image, its behaviour chosen by the manifest argument (BootInfo.argument):
 // argument & 0xff = mode, argument >> 8 = a parameter. Modes:
 //   0 counter: `param` rounds of setAlarm(2 ms) + idle + acknowledge, then "vm ID count N", exit 0
 //   1 spinner: loops forever, never yields
@@ -7,10 +7,15 @@
 //   4 efault: hypercalls with bad pointers and lengths; prints each result, exit 0
 //   5 bench: VM pairs measure hypercall, switch and batch delivery costs ("bench NAME N" lines)
 //   6 ping: even VMs send a frame to VM id+1 and wait for the reply; odd VMs echo one frame
-import { i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked, invalidOpcode, addressOf } from "dsl";
-
-const EXIT = 0, IDLE = 1, SET_ALARM = 2, READ_CLOCK = 3, CONSOLE_WRITE = 4, NET_SEND = 5, NET_RECEIVE = 6, ACKNOWLEDGE = 8, YIELD = 9;
-const TIMER = 1, NET = 2, WAKEUP = 4;
+import {
+  i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
+  invalidOpcode, addressOf, overlay,
+} from "dsl";
+import {
+  HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
+  HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, INTERRUPT_TIMER, INTERRUPT_NET, FRAME_MAX,
+} from "../../../abi/hypercalls.ts";
+import { BootInfo, GUEST_MAGIC, GUEST_BASE } from "../../../abi/boot.ts";
 
 let vmId: u32 = 0;
 let memorySize: u32 = 0;
@@ -18,11 +23,12 @@ const frame = new Uint8Array(64);
 const clockBuffer = new Uint32Array(2);
 
 export function guestMain(magic: u32, bootInfo: u32): void {
-  vmId = load32(bootInfo + 4);
-  memorySize = load32(bootInfo + 16);
-  const argument = load32(bootInfo + 44);
+  const info = overlay(BootInfo, bootInfo);
+  vmId = info.vmId;
+  memorySize = info.memorySize;
+  const argument = info.argument;
   const mode = argument & 0xff, param = argument >>> 8;
-  if (magic !== 0x444e4c49) { print("bad magic"); exit(1); }
+  if (magic !== GUEST_MAGIC) { print("bad magic"); exit(1); }
   if (mode === 0) counter(param);
   else if (mode === 1) { while (true) {} }
   else if (mode === 2) compute(param);
@@ -36,10 +42,10 @@ export function guestMain(magic: u32, bootInfo: u32): void {
 function counter(rounds: u32): void {
   let count: u32 = 0;
   for (let i: u32 = 0; i < rounds; i++) {
-    hypercall(SET_ALARM, 2000, 0, 0, 0);
+    hypercall(HYPERCALL_SET_ALARM, 2000, 0, 0, 0);
     let got: u32 = 0;
-    while ((got & TIMER) === 0) got = u32(hypercall(IDLE, 0, 0, 0, 0));
-    hypercall(ACKNOWLEDGE, got, 0, 0, 0);
+    while ((got & INTERRUPT_TIMER) === 0) got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
     count++;
   }
   write("vm "); write(vmId); write(" count "); print(count);
@@ -57,8 +63,8 @@ function attack(kind: u32, bootInfo: u32): void {
   else if (kind === 1) print(divideUnchecked(1, kind - 1));      // #DE
   else if (kind === 2) invalidOpcode();                          // #UD
   else if (kind === 3) cli();                                    // privileged: #GP
-  else if (kind === 4) store8(0x40000000, 0);                    // shared code page: #PF
-  else if (kind === 5) print(load32(0x40000000 + memorySize));   // past the end of its memory: #PF
+  else if (kind === 4) store8(GUEST_BASE, 0);                    // shared code page: #PF
+  else if (kind === 5) print(load32(GUEST_BASE + memorySize));   // past the end of its memory: #PF
   else if (kind === 6) hlt();                                    // #GP
   else if (kind === 7) outb(0xf4, 0);                            // port I/O (isa-debug-exit!): #GP
   else if (kind === 8) { while (true) hypercall(77, 0, 0, 0, 0); }   // unknown hypercalls forever
@@ -68,18 +74,18 @@ function attack(kind: u32, bootInfo: u32): void {
 function report(name: string, result: i32): void { write("efault "); write(name); write(" "); print(result); }
 
 function efault(bootInfo: u32): void {
-  report("kernel", hypercall(CONSOLE_WRITE, 0x00100000, 16, 0, 0));
-  report("end", hypercall(CONSOLE_WRITE, 0x40000000 + memorySize - 4, 8, 0, 0));
-  report("wrap", hypercall(CONSOLE_WRITE, 0xfffffff0, 0x20, 0, 0));
-  report("huge", hypercall(CONSOLE_WRITE, 0x40000000, 0xffffffff, 0, 0));
-  report("clock-kernel", hypercall(READ_CLOCK, 0x00200000, 0, 0, 0));
-  report("clock-code", hypercall(READ_CLOCK, 0x40000000, 0, 0, 0));
-  report("clock-ok", hypercall(READ_CLOCK, addressOf(clockBuffer), 0, 0, 0));
-  report("send-small", hypercall(NET_SEND, addressOf(frame), 10, 0, 0));
-  report("send-kernel", hypercall(NET_SEND, 0x00100000, 60, 0, 0));
-  report("receive-kernel", hypercall(NET_RECEIVE, 0x00100000, 1514, 0, 0));
+  report("kernel", hypercall(HYPERCALL_CONSOLE_WRITE, 0x00100000, 16, 0, 0));
+  report("end", hypercall(HYPERCALL_CONSOLE_WRITE, GUEST_BASE + memorySize - 4, 8, 0, 0));
+  report("wrap", hypercall(HYPERCALL_CONSOLE_WRITE, 0xfffffff0, 0x20, 0, 0));
+  report("huge", hypercall(HYPERCALL_CONSOLE_WRITE, GUEST_BASE, 0xffffffff, 0, 0));
+  report("clock-kernel", hypercall(HYPERCALL_READ_CLOCK, 0x00200000, 0, 0, 0));
+  report("clock-code", hypercall(HYPERCALL_READ_CLOCK, GUEST_BASE, 0, 0, 0));
+  report("clock-ok", hypercall(HYPERCALL_READ_CLOCK, addressOf(clockBuffer), 0, 0, 0));
+  report("send-small", hypercall(HYPERCALL_NET_SEND, addressOf(frame), 10, 0, 0));
+  report("send-kernel", hypercall(HYPERCALL_NET_SEND, 0x00100000, 60, 0, 0));
+  report("receive-kernel", hypercall(HYPERCALL_NET_RECEIVE, 0x00100000, FRAME_MAX, 0, 0));
   report("unknown", hypercall(1000, 0, 0, 0, 0));
-  report("ok", hypercall(CONSOLE_WRITE, addressOf(frame), 0, 0, 0));
+  report("ok", hypercall(HYPERCALL_CONSOLE_WRITE, addressOf(frame), 0, 0, 0));
 }
 
 function bench(): void {
@@ -87,25 +93,28 @@ function bench(): void {
   const rounds: u32 = 1000;
   if ((vmId & 1) === 0) {
     let start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) hypercall(ACKNOWLEDGE, 0, 0, 0, 0);
+    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, 0, 0, 0, 0);
     write("bench hypercall-null "); print((rdtsc() - start) / rounds);
     start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) hypercall(YIELD, 0, 0, 0, 0);
+    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
     write("bench vm-switch "); print((rdtsc() - start) / (2 * rounds));
     // Batch delivery: the partner idles; a frame to it posts NET, yield switches to it, idle returns
     // the batch (NET | WAKEUP), it acknowledges, receives, idles; back here.
     setDestination(partner);
     start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) { hypercall(NET_SEND, addressOf(frame), 60, 0, 0); hypercall(YIELD, 0, 0, 0, 0); }
+    for (let i: u32 = 0; i < rounds; i++) {
+      hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
+      hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
+    }
     write("bench vinterrupt-batch-round-trip "); print((rdtsc() - start) / rounds);
     frame[STOP_MARK] = 0xff;   // tells the partner to stop
-    hypercall(NET_SEND, addressOf(frame), 60, 0, 0);
+    hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
   } else {
-    for (let i: u32 = 0; i < rounds; i++) hypercall(YIELD, 0, 0, 0, 0);
+    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
     while (true) {
-      const got = u32(hypercall(IDLE, 0, 0, 0, 0));
-      hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-      if ((got & NET) !== 0 && hypercall(NET_RECEIVE, addressOf(frame), 64, 0, 0) > 0
+      const got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+      hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+      if ((got & INTERRUPT_NET) !== 0 && hypercall(HYPERCALL_NET_RECEIVE, addressOf(frame), 64, 0, 0) > 0
         && frame[STOP_MARK] === 0xff) return;
     }
   }
@@ -126,19 +135,20 @@ function ping(): void {
   if ((vmId & 1) === 0) {
     setDestination(vmId + 1);
     frame[14] = 42;
-    write("vm "); write(vmId); write(" send "); print(hypercall(NET_SEND, addressOf(frame), 60, 0, 0));
+    write("vm "); write(vmId); write(" send "); print(hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0));
   }
   while (true) {
-    const got = u32(hypercall(IDLE, 0, 0, 0, 0));
-    hypercall(ACKNOWLEDGE, got, 0, 0, 0);
-    if ((got & NET) === 0) continue;
-    const length = hypercall(NET_RECEIVE, addressOf(frame), 64, 0, 0);
+    const got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+    if ((got & INTERRUPT_NET) === 0) continue;
+    const length = hypercall(HYPERCALL_NET_RECEIVE, addressOf(frame), 64, 0, 0);
     if (length <= 0) continue;
-    write("vm "); write(vmId); write(" received "); write(length); write(" bytes from vm "); write(load8(addressOf(frame) + 11)); write(" payload "); print(frame[14]);
+    write("vm "); write(vmId); write(" received "); write(length); write(" bytes from vm ");
+    write(load8(addressOf(frame) + 11)); write(" payload "); print(frame[14]);
     if ((vmId & 1) === 1) {
       setDestination(vmId - 1);
       frame[14] = frame[14] + 1;
-      hypercall(NET_SEND, addressOf(frame), 60, 0, 0);
+      hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
     }
     return;
   }
