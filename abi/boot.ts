@@ -12,6 +12,12 @@ export const GUEST_MAGIC: u32 = 0x444e4c49;
 /** Every VM's memory starts here; guest images are linked at this address (tools/build.ts buildGuest). */
 export const GUEST_BASE: u32 = 0x40000000;
 
+/** The first byte of every VM's MAC: bit 1 set = locally administered, bit 0 clear = unicast (IEEE 802). */
+export const MAC_PREFIX_BYTE0 = 0x02;
+
+/** The bytes of a MAC address. */
+export const MAC_BYTES = 6;
+
 /**
  * The boot-information page at ebx (the last page of the VM's memory), little-endian. Laid out by C
  * rules (dsl/README.md "Structs": fields in order, natural alignment); the offsets that gives are in
@@ -23,7 +29,7 @@ export class BootInfo {
   vmCount: u32 = 0;           // VMs the kernel runs
   memoryBase: u32 = 0;        // GUEST_BASE
   memorySize: u32 = 0;        // bytes of memory of this VM
-  mac = new Uint8Array(6);    // macOfVm(vmId)
+  mac = new Uint8Array(6);    // MAC_BYTES (a field's length is a literal): macByteOfVm(vmId, 0..5)
   reserved: u16 = 0;
   ipAddress: u32 = 0;         // IPv4, network byte order
   netmask: u32 = 0;           // network byte order
@@ -32,15 +38,14 @@ export class BootInfo {
   argument: u32 = 0;          // the manifest's argument for this group
 }
 
-/** The first byte of every VM's MAC: bit 1 set = locally administered, bit 0 clear = unicast (IEEE 802). */
-export const MAC_PREFIX_BYTE0 = 0x02;
+/** Byte `i` (0..5) of VM `id`'s MAC address: 02:00:00, then the id's low 24 bits, big-endian. */
+export function macByteOfVm(id: u32, i: i32): u8 {
+  if (i === 0) return MAC_PREFIX_BYTE0;
+  if (i < 3) return 0;
+  return u8(id >>> (8 * (5 - i)));
+}
 
-/** Writes the MAC address of VM `id` (02:00:00 + id, 24 bits big-endian) into `mac` at `offset`. */
+/** Writes the MAC address of VM `id` into `mac` at `offset`. */
 export function macOfVm(mac: Uint8Array, offset: i32, id: u32): void {
-  mac[offset] = MAC_PREFIX_BYTE0;
-  mac[offset + 1] = 0x00;
-  mac[offset + 2] = 0x00;
-  mac[offset + 3] = u8(id >>> 16);
-  mac[offset + 4] = u8(id >>> 8);
-  mac[offset + 5] = u8(id);
+  for (let i = 0; i < MAC_BYTES; i++) mac[offset + i] = macByteOfVm(id, i);
 }

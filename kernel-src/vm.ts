@@ -24,7 +24,7 @@
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
-import { GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_PREFIX_BYTE0 } from "../abi/boot.ts";
+import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, macByteOfVm } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
   MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
@@ -57,19 +57,6 @@ export const END_STACK_OVERFLOW: u32 = 0x104;   // it touched its stack's guard 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
 const EFLAGS_RESERVED_ONE: u32 = 1 << 1;
-
-// The boot-information page (docs/virtual-architecture.md "Boot information"): byte offsets.
-const BOOT_ABI_VERSION = 0;
-const BOOT_VM_ID = 4;
-const BOOT_VM_COUNT = 8;
-const BOOT_MEMORY_BASE = 12;
-const BOOT_MEMORY_SIZE = 16;
-const BOOT_MAC = 20;
-const BOOT_IP_ADDRESS = 28;
-const BOOT_NETMASK = 32;
-const BOOT_GATEWAY = 36;
-const BOOT_IMAGE_ID = 40;
-const BOOT_ARGUMENT = 44;
 
 export class Vm {
   state: u32 = 0;
@@ -288,21 +275,23 @@ export function byteSwap32(x: u32): u32 {
 /** Netmask given to every VM until the networking issue configures it: 255.255.0.0 (network order). */
 const NETMASK_NETWORK_ORDER: u32 = 0x0000ffff;
 
-/** The boot information, but for the VM count: vmSetBootCount writes it once every VM is created. */
+/**
+ * The boot information (abi/boot.ts BootInfo laid over the page), but for the VM count: vmSetBootCount
+ * writes it once every VM is created. The page starts zeroed (the reserved field stays 0).
+ */
 function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, ipAddress: u32): void {
   memoryFill(page, 0, PAGE_SIZE);
-  store32(page + BOOT_ABI_VERSION, ABI_VERSION);
-  store32(page + BOOT_VM_ID, id);
-  store32(page + BOOT_MEMORY_BASE, GUEST_BASE);
-  store32(page + BOOT_MEMORY_SIZE, vm.memorySize);
-  // 02:00:00:id2:id1:id0 as bytes, then the reserved u16 (0).
-  store32(page + BOOT_MAC, MAC_PREFIX_BYTE0 | (((id >>> 16) & 0xff) << 24));
-  store32(page + BOOT_MAC + 4, ((id >>> 8) & 0xff) | ((id & 0xff) << 8));
-  store32(page + BOOT_IP_ADDRESS, ipAddress);
-  store32(page + BOOT_NETMASK, NETMASK_NETWORK_ORDER);
-  store32(page + BOOT_GATEWAY, 0);
-  store32(page + BOOT_IMAGE_ID, vm.imageIndex);
-  store32(page + BOOT_ARGUMENT, argument);
+  const info = overlay(BootInfo, page);
+  info.abiVersion = ABI_VERSION;
+  info.vmId = id;
+  info.memoryBase = GUEST_BASE;
+  info.memorySize = vm.memorySize;
+  for (let i = 0; i < MAC_BYTES; i++) info.mac[i] = macByteOfVm(id, i);
+  info.ipAddress = ipAddress;
+  info.netmask = NETMASK_NETWORK_ORDER;
+  info.gateway = 0;
+  info.imageId = vm.imageIndex;
+  info.argument = argument;
 }
 
 /** Results of vmCreate. */
@@ -466,7 +455,7 @@ export function vmSetBootCount(): void {
   for (let id: u32 = 0; id < vmTotal; id++) {
     const vm = vmAt(id);
     if (vm.space === 0) continue;          // ended and released already
-    store32(entryFrame(pageEntry(vm.space, vmBootInfoAddress(vm))) + BOOT_VM_COUNT, vmTotal);
+    overlay(BootInfo, entryFrame(pageEntry(vm.space, vmBootInfoAddress(vm)))).vmCount = vmTotal;
   }
 }
 

@@ -21,7 +21,7 @@ import {
   HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE,
   HYPERCALL_YIELD, EAGAIN, INTERRUPT_TIMER, FRAME_MAX,
 } from "../../../abi/hypercalls.ts";
-import { BootInfo } from "../../../abi/boot.ts";
+import { BootInfo, MAC_BYTES, macOfVm } from "../../../abi/boot.ts";
 
 let vmId: u32 = 0;
 const myMac = new Uint8Array(6);
@@ -244,8 +244,8 @@ function arpReply(sha: Uint8Array, a: u32, b: u32, c: u32, d: u32): void {
 /** Frames to the victim (VM id+1, or VM param-1) that pretend to come from it (all dropped), then one honest frame. */
 function spoofer(param: u32): void {
   const victim = param === 0 ? vmId + 1 : param - 1;
-  const victimMac = new Uint8Array(6);
-  victimMac[0] = 2; victimMac[3] = victim >>> 16; victimMac[4] = victim >>> 8; victimMac[5] = victim;
+  const victimMac = new Uint8Array(MAC_BYTES);
+  macOfVm(victimMac, 0, victim);
   const a = myIp[0], b = myIp[1], c = myIp[2], d = myIp[3] + victim - vmId;
   // 1: the victim's source MAC on an IPv4 frame.
   buildEcho(victimMac, a, b, c, d, 1);

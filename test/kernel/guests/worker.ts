@@ -15,7 +15,7 @@ import {
   HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
   HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, INTERRUPT_TIMER, INTERRUPT_NET, FRAME_MAX,
 } from "../../../abi/hypercalls.ts";
-import { BootInfo, GUEST_MAGIC, GUEST_BASE } from "../../../abi/boot.ts";
+import { BootInfo, GUEST_MAGIC, GUEST_BASE, macOfVm } from "../../../abi/boot.ts";
 
 let vmId: u32 = 0;
 let memorySize: u32 = 0;
@@ -124,10 +124,8 @@ function bench(): void {
 const STOP_MARK = 16;
 
 function setDestination(id: u32): void {
-  frame[0] = 2; frame[1] = 0; frame[2] = 0;
-  frame[3] = id >>> 16; frame[4] = id >>> 8; frame[5] = id;
-  frame[6] = 2; frame[7] = 0; frame[8] = 0;
-  frame[9] = vmId >>> 16; frame[10] = vmId >>> 8; frame[11] = vmId;
+  macOfVm(frame, 0, id);
+  macOfVm(frame, 6, vmId);
   frame[12] = 0x88; frame[13] = 0xb5;   // IEEE Std 802 local experimental: on the switch's allow-list
 }
 
