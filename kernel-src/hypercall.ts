@@ -6,15 +6,11 @@
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
 // demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) ends
 // the VM "out of memory", as the #PF of the same touch would (scheduler.ts): never an EFAULT.
-import { bool, i32, u32, store32 } from "dsl";
+import { bool, i32, u32, store32, panic } from "dsl";
 import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY }
   from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
-import {
-  HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
-  HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
-  EINVAL, EFAULT, EMSGSIZE, HYPERCALL_ERROR_LIMIT,
-} from "../abi/hypercalls.ts";
+import { HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, EINVAL, EFAULT, EMSGSIZE } from "../abi/hypercalls.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
 import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
@@ -23,31 +19,76 @@ import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
 
 // The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
-// imported by the guests' runtime too, so the two sides cannot drift apart.
+// imported by the guests' runtime too, so the two sides cannot drift apart. Dispatch is one indexed call
+// through hypercallTable (xv6's syscalls[]): entry n handles number n; any other number gets EINVAL.
 const CLOCK_BYTES: u32 = 8;
 
 const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
 export function hypercallTotal(): u32 { return hypercallCount; }
 
-export function hypercallInit(): void {
-  switchInit();
-  trapSetHypercallHandler(hypercallDispatch);
+/**
+ * A hypercall: the calling VM's index and its trap frame (arguments in ebx, ecx, edx, esi); returns the
+ * result for eax. Named `call` + the number's name (HYPERCALL_SET_ALARM: callSetAlarm).
+ */
+type Hypercall = (index: u32, frame: TrapFrame) => i32;
+
+function callExit(index: u32, frame: TrapFrame): i32 {
+  schedulerEnd(index, END_EXIT, frame.ebx, frame.eip, 0);
+  return 0;
 }
 
-/** Queues the bytes for the console (console.ts: prefixed, escaped, rate-limited per VM). */
-function consoleWrite(index: u32, address: u32, length: u32): i32 {
-  if (!vmRangeValid(vmAt(u32(index)), address, length)) return EFAULT;
-  return consoleGuestWrite(index, address, length);
-}
+function callIdle(index: u32, frame: TrapFrame): i32 { return i32(virqIdle(index)); }
 
-function readClock(index: u32, address: u32): i32 {
-  const vm = vmAt(u32(index));
+function callSetAlarm(index: u32, frame: TrapFrame): i32 { return virqSetAlarm(index, frame.ebx); }
+
+/** Writes the global clock (u64 nanoseconds) to the 8 bytes at ebx. */
+function callReadClock(index: u32, frame: TrapFrame): i32 {
+  const vm = vmAt(u32(index)), address = frame.ebx;
   if (!vmRangeValid(vm, address, CLOCK_BYTES) || !vmPrepareRange(vm, address, CLOCK_BYTES, true)) return EFAULT;
   clockRead(clockNow);
   store32(address, clockNow.low);
   store32(address + 4, clockNow.high);
   return 0;
+}
+
+/** Queues ecx bytes at ebx for the console (console.ts: prefixed, escaped, rate-limited per VM). */
+function callConsoleWrite(index: u32, frame: TrapFrame): i32 {
+  if (!vmRangeValid(vmAt(u32(index)), frame.ebx, frame.ecx)) return EFAULT;
+  return consoleGuestWrite(index, frame.ebx, frame.ecx);
+}
+
+function callNetSend(index: u32, frame: TrapFrame): i32 { return switchSend(index, frame.ebx, frame.ecx); }
+
+function callNetReceive(index: u32, frame: TrapFrame): i32 { return switchReceive(index, frame.ebx, frame.ecx); }
+
+function callInterruptMask(index: u32, frame: TrapFrame): i32 { return i32(virqSetMask(index, frame.ebx)); }
+
+function callInterruptAcknowledge(index: u32, frame: TrapFrame): i32 { return i32(virqAcknowledge(index, frame.ebx)); }
+
+function callYield(index: u32, frame: TrapFrame): i32 {
+  schedulerYieldCurrent();
+  return 0;
+}
+
+/** Entry n handles hypercall number n (test/abi/abi.test.ts checks the order against abi/hypercalls.ts). */
+const hypercallTable: Hypercall[] = [
+  callExit,                     // HYPERCALL_EXIT
+  callIdle,                     // HYPERCALL_IDLE
+  callSetAlarm,                 // HYPERCALL_SET_ALARM
+  callReadClock,                // HYPERCALL_READ_CLOCK
+  callConsoleWrite,             // HYPERCALL_CONSOLE_WRITE
+  callNetSend,                  // HYPERCALL_NET_SEND
+  callNetReceive,               // HYPERCALL_NET_RECEIVE
+  callInterruptMask,            // HYPERCALL_INTERRUPT_MASK
+  callInterruptAcknowledge,     // HYPERCALL_INTERRUPT_ACKNOWLEDGE
+  callYield,                    // HYPERCALL_YIELD
+];
+
+export function hypercallInit(): void {
+  if (u32(hypercallTable.length) !== HYPERCALL_COUNT) panic("hypercallTable: not one handler per hypercall number");
+  switchInit();
+  trapSetHypercallHandler(hypercallDispatch);
 }
 
 function bad(result: i32): bool { return result === EINVAL || result === EFAULT || result === EMSGSIZE; }
@@ -58,23 +99,8 @@ function hypercallDispatch(frame: TrapFrame): void {
   if (current === VM_NONE_INDEX) return;
   const index = u32(current);
   hypercallCount++;
-  const a = frame.ebx, b = frame.ecx;
-  let result: i32 = EINVAL;
-  switch (frame.eax) {
-    case HYPERCALL_EXIT:
-      schedulerEnd(index, END_EXIT, a, frame.eip, 0);
-      result = 0;
-      break;
-    case HYPERCALL_IDLE: result = i32(virqIdle(index)); break;
-    case HYPERCALL_SET_ALARM: result = virqSetAlarm(index, a); break;
-    case HYPERCALL_READ_CLOCK: result = readClock(index, a); break;
-    case HYPERCALL_CONSOLE_WRITE: result = consoleWrite(index, a, b); break;
-    case HYPERCALL_NET_SEND: result = switchSend(index, a, b); break;
-    case HYPERCALL_NET_RECEIVE: result = switchReceive(index, a, b); break;
-    case HYPERCALL_INTERRUPT_MASK: result = i32(virqSetMask(index, a)); break;
-    case HYPERCALL_INTERRUPT_ACKNOWLEDGE: result = i32(virqAcknowledge(index, a)); break;
-    case HYPERCALL_YIELD: schedulerYieldCurrent(); result = 0; break;
-  }
+  const number = frame.eax, a = frame.ebx;
+  const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);
   if (vmTakeOutOfMemory()) { schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a); return; }
   const vm = vmAt(u32(index));

@@ -147,3 +147,15 @@ test('the docs\' GUEST_BASE, GUEST_MAGIC and ABI version are abi/boot.ts\'s', (t
     .toString('latin1'), 'DNLI');
   t.true(docs.includes(`ABI version ${boot.ABI_VERSION}.`));
 });
+
+test('the kernel\'s hypercallTable has one handler per number, in abi/hypercalls.ts\'s order', (t) => {
+  // Entry n must handle number n: the handlers are named call + the number's name (callSetAlarm).
+  const source = readFileSync(join(ROOT, 'kernel-src', 'hypercall.ts'), 'utf8');
+  const table = /const hypercallTable: Hypercall\[\] = \[([^\]]*)\]/.exec(source);
+  t.truthy(table, 'kernel-src/hypercall.ts has no hypercallTable');
+  const handlers = table![1].split('\n').map(l => l.replace(/\/\/.*$/, '').trim().replace(/,$/, '')).filter(Boolean);
+  const pascal = (snake: string) => camel(snake).replace(/^./, c => c.toUpperCase());
+  const expected = [...hypercallNames].sort((a, b) => Number(abiNumbers[a]) - Number(abiNumbers[b]))
+    .map(n => `call${pascal(n.slice('HYPERCALL_'.length))}`);
+  t.deepEqual(handlers, expected);
+});
