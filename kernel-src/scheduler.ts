@@ -14,17 +14,19 @@
 // Invariants: `current` is VM_NONE exactly when the kernel idles; the current VM is in VM_RUNNING and
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
-import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmRelease, vmDemandPage, vmRangeValid, TRAP_FRAME_BYTES, VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, vmStackGuard,
-  vmHeldFrames, vmUnreservedFrames } from "./vm.ts";
+import {
+  Vm, vmAt, vmRelease, vmDemandPage, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard, TRAP_FRAME_BYTES,
+  VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
+  END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW,
+} from "./vm.ts";
 import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
-import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease, fpuClaimCount, fpuSaveCount } from "./fpu.ts";
+import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
 import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
-import { clockTicks, divideWide } from "./clock.ts";
+import { clockTicks } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
@@ -32,8 +34,7 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
-import { switchReport, switchReportVm } from "./switch.ts";
-import { virtioNetReport, nicPresent } from "./virtio-net.ts";
+import { nicPresent } from "./virtio-net.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 export const QUANTUM_TICKS: u32 = 10;
@@ -59,6 +60,9 @@ let faultedCount: u32 = 0;
 export const VM_NONE_INDEX = -1;
 export function schedulerCurrent(): i32 { return current; }
 export function schedulerSwitchCount(): u32 { return switchCount; }
+/** VMs not ended yet, and VMs the kernel ended (a fault, too many bad calls, out of memory). */
+export function schedulerLiveCount(): u32 { return liveCount; }
+export function schedulerFaultedCount(): u32 { return faultedCount; }
 export function schedulerActive(): bool { return active; }
 
 // ---- run queue ---------------------------------------------------------------------------------------
@@ -229,7 +233,8 @@ function userException(frame: TrapFrame): void {
   schedulerEnd(u32(current), frame.vector, 0, frame.eip, cr2);
 }
 
-function writeReason(vm: Vm): void {
+/** Why an ended VM ended: `exit status N`, or the reason the kernel ended it and where. */
+export function schedulerWriteEndReason(vm: Vm): void {
   if (vm.endReason === END_EXIT) { consoleWriteString("exit status "); consoleWriteDecimal(vm.exitStatus); return; }
   if (vm.endReason === END_BAD_HYPERCALLS) consoleWriteString("too many bad hypercalls");
   else if (vm.endReason === END_OUT_OF_MEMORY) consoleWriteString("out of memory");
@@ -250,7 +255,7 @@ function writeEndLine(index: u32, vm: Vm): void {
   consoleWriteString("vm ");
   consoleWriteDecimal(index);
   consoleWriteString(" ended: ");
-  writeReason(vm);
+  schedulerWriteEndReason(vm);
   if (vm.endReason === END_OUT_OF_MEMORY) {
     // Its figures while it still holds its memory: KiB held (pages and page tables), reserved, and the pool.
     consoleWriteString(": holds ");
@@ -266,8 +271,16 @@ function writeEndLine(index: u32, vm: Vm): void {
 
 // ---- start and finish --------------------------------------------------------------------------------
 
-/** Installs the hooks; VMs may be added from now on. */
-export function schedulerInit(): void {
+function noReport(): void {}
+/** What finish() prints before the machine exits: the summary (vmreport.ts, given to schedulerInit). */
+let finishReport: () => void = noReport;
+
+/**
+ * Installs the hooks; VMs may be added from now on. `report` prints the summary when every VM has ended
+ * (vmreport.ts's vmsReport: a hook, so that the scheduler imports neither the report nor the switch).
+ */
+export function schedulerInit(report: () => void): void {
+  finishReport = report;
   trapSetResumeHook(schedulerResume);
   trapSetUserExceptionHandler(userException);
   fpuInit();
@@ -286,12 +299,6 @@ export function schedulerRun(): void {
   }
 }
 
-/** CPU time of a VM in thousands of cycles. */
-export function vmKiloCycles(vm: Vm): u32 {
-  if (vm.cyclesHigh >= 1000) return 0xffffffff;
-  return divideWide(vm.cyclesHigh, vm.cyclesLow, 1000);
-}
-
 /** The console's `stop` command while VMs run: the summary, then QEMU exits with status 0. */
 export function schedulerStop(): void { finish("stopped from the console"); }
 
@@ -300,47 +307,6 @@ function finish(why: string): void {
   consoleWriteString("vms done: ");
   consoleWriteString(why);
   consoleNewLine();
-  schedulerReport();
+  finishReport();
   exitMachine(EXIT_SUCCESS);
 }
-
-/** Per-VM CPU, switches and end reasons, the totals, the switch's and the NIC's counters (`vms`). */
-export function schedulerReport(): void {
-  const count = vmCount();
-  let exited: u32 = 0;
-  for (let i: u32 = 0; i < count; i++) {
-    const vm = vmAt(u32(i));
-    consoleWriteString("vm ");
-    consoleWriteDecimal(i);
-    consoleWriteString(": cpu ");
-    consoleWriteDecimal(vmKiloCycles(vm));
-    consoleWriteString(" kcycles, switches ");
-    consoleWriteDecimal(vm.switchIns);
-    consoleWriteString(", ");
-    if (vm.state !== VM_ENDED) consoleWriteString("still idle");
-    else writeReason(vm);
-    if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
-    consoleNewLine();
-    switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
-  }
-  consoleWriteString("vms: ");
-  consoleWriteDecimal(count);
-  consoleWriteString(" started, ");
-  consoleWriteDecimal(exited);
-  consoleWriteString(" exited, ");
-  consoleWriteDecimal(faultedCount);
-  consoleWriteString(" ended by the kernel, ");
-  consoleWriteDecimal(liveCount);
-  consoleWriteString(" idle; switches ");
-  consoleWriteDecimal(switchCount);
-  consoleWriteString("; private frames peak ");
-  consoleWriteDecimal(vmPrivateFramePeak());
-  consoleWriteString("; fpu claims ");
-  consoleWriteDecimal(fpuClaimCount());
-  consoleWriteString(", saves ");
-  consoleWriteDecimal(fpuSaveCount());
-  consoleNewLine();
-  switchReport();
-  virtioNetReport();
-}
-

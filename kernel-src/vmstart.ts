@@ -12,7 +12,8 @@ import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_O
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, byteSwap32 } from "./vm.ts";
-import { schedulerInit, schedulerAdd, schedulerRun, schedulerReport, schedulerStop } from "./scheduler.ts";
+import { schedulerInit, schedulerAdd, schedulerRun, schedulerStop } from "./scheduler.ts";
+import { vmsReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
@@ -97,7 +98,7 @@ export function vmsStart(bench: bool): bool {
     if (total > VM_LIMIT) return fail("manifest", "more VMs than VM_LIMIT");
   }
   if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
-  schedulerInit();
+  schedulerInit(vmsReport);
   hypercallInit();
   if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();
@@ -148,6 +149,6 @@ function netReport(): void { switchReport(); virtioNetReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {
-  shellMonitor(schedulerReport, netReport, schedulerStop);
+  shellMonitor(vmsReport, netReport, schedulerStop);
   schedulerRun();
 }

@@ -1,0 +1,60 @@
+// The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
+// switches and how it ended (and, when it used the network, its packet counters: switch.ts), then the
+// totals, the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts) and,
+// through the hook vmstart.ts gives schedulerInit, when every VM has ended. It lives apart from the
+// scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
+// imports the scheduler): the scheduler's state is read through its getters.
+import { u32 } from "dsl";
+import { Vm, vmAt, vmCount, vmPrivateFramePeak, VM_ENDED, END_EXIT } from "./vm.ts";
+import { schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount } from "./scheduler.ts";
+import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
+import { divideWide } from "./clock.ts";
+import { switchReport, switchReportVm } from "./switch.ts";
+import { virtioNetReport } from "./virtio-net.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+
+/** CPU time of a VM in thousands of cycles. */
+function vmKiloCycles(vm: Vm): u32 {
+  if (vm.cyclesHigh >= 1000) return 0xffffffff;
+  return divideWide(vm.cyclesHigh, vm.cyclesLow, 1000);
+}
+
+/** Per-VM CPU, switches and end reasons, the totals, the switch's and the NIC's counters (`vms`). */
+export function vmsReport(): void {
+  const count = vmCount();
+  let exited: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const vm = vmAt(u32(i));
+    consoleWriteString("vm ");
+    consoleWriteDecimal(i);
+    consoleWriteString(": cpu ");
+    consoleWriteDecimal(vmKiloCycles(vm));
+    consoleWriteString(" kcycles, switches ");
+    consoleWriteDecimal(vm.switchIns);
+    consoleWriteString(", ");
+    if (vm.state !== VM_ENDED) consoleWriteString("still idle");
+    else schedulerWriteEndReason(vm);
+    if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
+    consoleNewLine();
+    switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
+  }
+  consoleWriteString("vms: ");
+  consoleWriteDecimal(count);
+  consoleWriteString(" started, ");
+  consoleWriteDecimal(exited);
+  consoleWriteString(" exited, ");
+  consoleWriteDecimal(schedulerFaultedCount());
+  consoleWriteString(" ended by the kernel, ");
+  consoleWriteDecimal(schedulerLiveCount());
+  consoleWriteString(" idle; switches ");
+  consoleWriteDecimal(schedulerSwitchCount());
+  consoleWriteString("; private frames peak ");
+  consoleWriteDecimal(vmPrivateFramePeak());
+  consoleWriteString("; fpu claims ");
+  consoleWriteDecimal(fpuClaimCount());
+  consoleWriteString(", saves ");
+  consoleWriteDecimal(fpuSaveCount());
+  consoleNewLine();
+  switchReport();
+  virtioNetReport();
+}
