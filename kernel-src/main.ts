@@ -1,6 +1,11 @@
-// The kernel's entry: kmain runs once, on the boot CPU, with paging off and interrupts disabled,
-// on the 64 KiB stack the linker's _start set up (compiler/link). It reports what the boot loader
-// told it and, for now, stops. Next: GDT, IDT, paging, timers (each its own file, called from here).
+// The kernel's entry: kmain runs once, on the boot CPU, with paging off and interrupts disabled, on the
+// 64 KiB stack the linker's _start set up (compiler/link). It only calls the subsystems (each its own
+// file) in order and reports: the console and the banner (with the instructions it took: the boot cost
+// under -icount), the multiboot information (boot loader, memory map, command line), the GDT, IDT and
+// PICs (trap.ts), memory (frames, paging, kalloc: memory.ts), the modules, the clock and the timer
+// queue, PCI and a virtio-net card behind the virtual switch; then interrupts on, the self-tests or
+// faults the command line asks for (`test=...`), `boot ok`, and the VMs of a `manifest` module
+// (vmstart.ts) until every one has ended, or the COM1 shell (`console`); then QEMU exits.
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
 import { consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString, consoleNewLine } from "./console.ts";
 import { exitMachine, haltForever, EXIT_SUCCESS } from "./machine.ts";
@@ -24,7 +29,7 @@ import { switchInit, switchSetBench } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
 
-// Module-level string constants do not compile yet (DSL2001), so the banner is a function.
+// The banner (tests and benches wait for it), its parts as functions.
 function kernelName(): string { return "Denali/TS isolation kernel"; }
 function kernelVersion(): string { return "0.1.0"; }
 
