@@ -1,19 +1,20 @@
 // The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
 // Format (little-endian; fixed with the image builder, issue 4):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 2, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 3, u32 groupCount,
 //   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
 //                  u32 vmCount, u32 memoryKiB, u32 argument,
 //                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k)
-//                  u32 guaranteedKiB (demand-zero memory reserved for each VM: vm.ts "Memory quotas") }
+//                  u32 guaranteedKiB (demand-zero memory reserved for each VM: vm.ts "Memory quotas")
+//                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page) }
 // VM ids are assigned in order across groups. Everything is validated here before any VM exists.
 import { bool, u32, load8, load32, structArray } from "dsl";
 import { moduleCount, moduleAt, moduleSize, moduleNameLength, MultibootModule } from "./modules.ts";
 import { IMAGE_LIMIT } from "./elf.ts";
 
 export const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-export const MANIFEST_VERSION: u32 = 2;
+export const MANIFEST_VERSION: u32 = 3;
 const HEADER_BYTES: u32 = 12;
-const GROUP_BYTES: u32 = 24;
+const GROUP_BYTES: u32 = 32;
 /** The module's name: its command line, or the last path component of it (QEMU passes the file path). */
 const MANIFEST_NAME = "manifest";
 
@@ -24,6 +25,8 @@ export class ManifestGroup {
   argument: u32 = 0;
   ipBase: u32 = 0;
   guaranteedKiB: u32 = 0;
+  netmask: u32 = 0;
+  gateway: u32 = 0;
 }
 
 export const groups = structArray(ManifestGroup, 16);
@@ -85,6 +88,8 @@ export function manifestLoad(): u32 {
     group.argument = load32(at + 12);
     group.ipBase = load32(at + 16);
     group.guaranteedKiB = load32(at + 20);
+    group.netmask = load32(at + 24);
+    group.gateway = load32(at + 28);
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
   }
   groupTotal = count;

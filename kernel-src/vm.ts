@@ -272,14 +272,11 @@ export function byteSwap32(x: u32): u32 {
   return u32((x >>> 24) | ((x >>> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24));
 }
 
-/** Netmask given to every VM until the networking issue configures it: 255.255.0.0 (network order). */
-const NETMASK_NETWORK_ORDER: u32 = 0x0000ffff;
-
 /**
  * The boot information (abi/boot.ts BootInfo laid over the page), but for the VM count: vmSetBootCount
  * writes it once every VM is created. The page starts zeroed (the reserved field stays 0).
  */
-function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, ipAddress: u32): void {
+function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, network: VmNetwork): void {
   memoryFill(page, 0, PAGE_SIZE);
   const info = overlay(BootInfo, page);
   info.abiVersion = ABI_VERSION;
@@ -287,9 +284,9 @@ function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, ipAddress: u32
   info.memoryBase = GUEST_BASE;
   info.memorySize = vm.memorySize;
   for (let i = 0; i < MAC_BYTES; i++) info.mac[i] = macByteOfVm(id, i);
-  info.ipAddress = ipAddress;
-  info.netmask = NETMASK_NETWORK_ORDER;
-  info.gateway = 0;
+  info.ipAddress = network.ipAddress;
+  info.netmask = network.netmask;
+  info.gateway = network.gateway;
   info.imageId = vm.imageIndex;
   info.argument = argument;
 }
@@ -309,12 +306,21 @@ export function vmSizeValid(imageIndex: u32, memorySize: u32): bool {
   return images[imageIndex].extentEnd - GUEST_BASE <= memorySize - PAGE_SIZE;
 }
 
+/** A VM's IPv4 configuration, each in network byte order (the manifest's; written to its boot page). */
+export class VmNetwork {
+  ipAddress: u32 = 0;
+  netmask: u32 = 0;
+  gateway: u32 = 0;          // 0: none
+}
+
 /**
  * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (vmSizeValid) and its reservation
  * (vmReservation with `guaranteedPages`), which must fit in the unreserved pool. Its save area holds the
  * entry state; the caller puts it on the run queue and then writes the VM count (vmSetBootCount).
  */
-export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, ipAddress: u32): u32 {
+export function vmCreate(
+  imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, network: VmNetwork,
+): u32 {
   if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
   const image = images[imageIndex];
   if (!vmSizeValid(imageIndex, memorySize)) return VM_CREATE_BAD_SIZE;
@@ -345,7 +351,7 @@ export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32,
     releaseMemory(vm);
     return VM_CREATE_NO_MEMORY;
   }
-  writeBootInfo(vm, id, bootPage, argument, ipAddress);
+  writeBootInfo(vm, id, bootPage, argument, network);
   // The entry state: an iret frame to ring 3 (SDM Vol. 3A §6.12.1), registers as the ABI says.
   const f = vm.save;
   memoryFill(addressOfFrame(f), 0, TRAP_FRAME_BYTES);
@@ -373,7 +379,7 @@ export function vmCreate(imageIndex: u32, memorySize: u32, guaranteedPages: u32,
   vm.netHead = 0;
   vm.netTail = 0;
   vm.netCount = 0;
-  vm.ipAddress = ipAddress;           // network byte order
+  vm.ipAddress = network.ipAddress;   // network byte order
   vm.rxPackets = 0;
   vm.rxBytes = 0;
   vm.txPackets = 0;

@@ -11,7 +11,7 @@ import { bool, u32, rdtsc } from "dsl";
 import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
-  vmSetBootCount, VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, byteSwap32 } from "./vm.ts";
+  vmSetBootCount, VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
@@ -24,6 +24,7 @@ import { pagingTableFrames } from "./paging.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 const KIB_SHIFT = 10;
+const network = new VmNetwork();
 
 /** Starts the line `vms: manifest refused: group G: WHY` (the caller may add figures and ends it). */
 function refuse(group: u32, why: string): void {
@@ -108,9 +109,11 @@ export function vmsStart(bench: bool): bool {
   for (let g: u32 = 0; g < groupCount && !failed; g++) {
     const group = groups[g];
     for (let k: u32 = 0; k < group.vmCount && !failed; k++) {
-      const ip = byteSwap32(byteSwap32(group.ipBase) + k);
+      network.ipAddress = byteSwap32(byteSwap32(group.ipBase) + k);
+      network.netmask = group.netmask;
+      network.gateway = group.gateway;
       const guaranteedPages = group.guaranteedKiB >>> PAGE_KIB_SHIFT;
-      const created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, ip);
+      const created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
       if (created !== VM_CREATE_OK) {
         const badSize = created === VM_CREATE_BAD_SIZE;
         failed = !fail("create", badSize ? "memory size too small, too large or not a page multiple" : "out of memory");

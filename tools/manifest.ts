@@ -1,15 +1,16 @@
 // VM manifests: which guest images the kernel runs, how many VMs of each, their memory, guaranteed
-// memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument and
-// IP addresses (docs/virtual-architecture.md, "Writing a guest"). A manifest is a JSON file validated
-// with zod; errors name the field (`manifest.groups[1].count: Too small: expected number to be >0`).
-// buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest module
-// the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 2, u32 groupCount,
-//   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB }
+// memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument, IP
+// addresses, netmask and gateway (docs/virtual-architecture.md, "The manifest"). A manifest is a JSON
+// file validated with zod; errors name the field (`manifest.groups[1].count: Too small: expected number
+// to be >0`). buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest
+// module the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 3, u32 groupCount,
+//   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
+//                  u32 netmask, u32 gateway }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
-// distinct images follow in order of first use. ipBase is in network byte order (its bytes in memory
-// are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module files in order, for QEMU
-// `-initrd` or GRUB `module` lines.
+// distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
+// (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
+// files in order, for QEMU `-initrd` or GRUB `module` lines.
 import { z } from 'zod';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -17,9 +18,9 @@ import { ROOT, buildGuest, type BuiltImage } from './build.ts';
 import { GUEST_BASE } from '../abi/boot.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 2;
-export const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 24;
+export const MANIFEST_VERSION = 3;
+const MANIFEST_HEADER_BYTES = 12;
+export const MANIFEST_GROUP_BYTES = 32;
 
 export const DEFAULT_MEMORY_KIB = 256;
 export const MAX_MEMORY_KIB = 64 * 1024;
@@ -42,7 +43,23 @@ export const MAX_GROUPS = 16;
 export const MANIFEST_FILE_NAME = 'manifest';
 export const DEFAULT_IP_BASE = '198.18.0.2';
 
+/** A network the tools make (tools/net.ts) and what its VMs get when the manifest does not say. */
+interface KnownNetwork { network: string; netmask: string; gateway: string }
+/** `--net tap`: RFC 2544's benchmark range 198.18.0.0/15, the host (the tap's side) at 198.18.0.1. */
+export const TAP_NETWORK: KnownNetwork = { network: '198.18.0.0', netmask: '255.254.0.0', gateway: '198.18.0.1' };
+/** `--net user`: QEMU user networking's 10.0.2.0/24, whose host and router is 10.0.2.2. */
+export const USER_NETWORK: KnownNetwork = { network: '10.0.2.0', netmask: '255.255.255.0', gateway: '10.0.2.2' };
+/** Addresses in neither: a /16 and no gateway (every destination on the link, as before manifests said). */
+export const OTHER_NETMASK = '255.255.0.0';
+export const NO_GATEWAY = '0.0.0.0';
+
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const dottedQuad = () => z.string().regex(DOTTED_QUAD, { message: 'must be a dotted quad such as 198.18.0.2' });
+/** A netmask: a dotted quad whose ones are contiguous from the top (255.255.255.0, not 255.0.255.0). */
+const netmask = () => dottedQuad().refine(s => contiguousNetmask(parseIp(s)),
+  { message: 'must be a netmask: ones from the top, then zeros (255.255.255.0, 255.254.0.0, ...)' });
+/** netmask and gateway (0.0.0.0: none), for a group or for every group (the manifest's `network`). */
+const networkFields = { netmask: netmask().optional(), gateway: dottedQuad().optional() };
 
 const Group = z.object({
   image: z.string().min(1).refine(s => s.endsWith('.ts'), { message: 'must be a guest source file (guest-src/....ts)' })
@@ -51,7 +68,8 @@ const Group = z.object({
   memoryKiB: z.number().int().min(MEMORY_SLACK_KIB + 4).max(MAX_MEMORY_KIB).multipleOf(4).default(DEFAULT_MEMORY_KIB),
   guaranteedKiB: z.number().int().min(0).max(MAX_MEMORY_KIB).multipleOf(4).optional(),
   argument: z.number().int().min(0).max(0xffffffff).default(0),
-  ipBase: z.string().regex(DOTTED_QUAD, { message: 'must be a dotted quad such as 198.18.0.2' }).optional(),
+  ipBase: dottedQuad().optional(),
+  ...networkFields,
 }).strict().superRefine((g, ctx) => {
   if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
     const message = `${g.guaranteedKiB} KiB is more than memoryKiB (${g.memoryKiB})`;
@@ -64,12 +82,33 @@ export function guaranteedKiBOf(g: { memoryKiB: number; guaranteedKiB?: number }
   return g.guaranteedKiB ?? Math.min(DEFAULT_GUARANTEED_KIB, g.memoryKiB);
 }
 
-export const ManifestSchema = z.object({
+const ManifestFields = z.object({
   description: z.string().optional(),
+  network: z.object(networkFields).strict().optional(),
   groups: z.array(Group).min(1).max(MAX_GROUPS),
-}).strict().superRefine((m, ctx) => {
+}).strict();
+
+export const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
   if (total > MAX_VMS) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${MAX_VMS}` });
+  // The addresses together (zod runs this even when a field failed: then the field's own message says it).
+  if (!ManifestFields.safeParse(m).success) return;
+  groupAddresses(m).forEach((a, i) => {
+    const last = (a.ipBase + m.groups[i].count - 1) >>> 0;
+    if (last < a.ipBase) {
+      const message = `${formatIp(a.ipBase)} + ${m.groups[i].count} VMs runs past 255.255.255.255`;
+      ctx.addIssue({ code: 'custom', path: ['groups', i, 'ipBase'], message });
+      return;
+    }
+    if (a.gateway === 0) return;
+    const gateway = formatIp(a.gateway);
+    const where = `the group's addresses (${formatIp(a.ipBase)}..${formatIp(last)}, netmask ${formatIp(a.netmask)})`;
+    const outside = ((a.ipBase ^ a.gateway) & a.netmask) !== 0 || ((last ^ a.gateway) & a.netmask) !== 0;
+    const own = a.gateway >= a.ipBase && a.gateway <= last;
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: a.gatewayField, message });
+    if (outside) issue(`${gateway} is not in the network of ${where}`);
+    else if (own) issue(`${gateway} is one of ${where}`);
+  });
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -103,6 +142,51 @@ export function loadManifest(file: string): Manifest {
   return parseManifest(json);
 }
 
+/** True when the ones of `mask` are contiguous from the top bit (0.0.0.0 and 255.255.255.255 included). */
+function contiguousNetmask(mask: number): boolean {
+  const inverted = ~mask >>> 0;
+  return (inverted & (inverted + 1)) === 0;
+}
+
+/** A group's first address, netmask and gateway as numbers, and the field its gateway came from. */
+interface GroupAddresses { ipBase: number; netmask: number; gateway: number; gatewayField: (string | number)[] }
+
+/** The netmask and gateway a VM at `ip` gets when the manifest says neither: its known network's, or OTHER_NETMASK. */
+export function defaultNetwork(ip: number): { netmask: number; gateway: number } {
+  for (const known of [TAP_NETWORK, USER_NETWORK]) {
+    const mask = parseIp(known.netmask);
+    if (((ip ^ parseIp(known.network)) & mask) === 0) return { netmask: mask, gateway: parseIp(known.gateway) };
+  }
+  return { netmask: parseIp(OTHER_NETMASK), gateway: parseIp(NO_GATEWAY) };
+}
+
+/**
+ * Each group's addresses: ipBase (its own, else right after the previous group's VMs, DEFAULT_IP_BASE for
+ * the first), then netmask and gateway each from the group, else the manifest's `network`, else the
+ * default of the network ipBase is in (defaultNetwork).
+ */
+export function groupAddresses(m: Pick<Manifest, 'network' | 'groups'>): GroupAddresses[] {
+  let nextIp = parseIp(DEFAULT_IP_BASE);
+  return m.groups.map((g, i) => {
+    const ipBase = g.ipBase !== undefined ? parseIp(g.ipBase) : nextIp;
+    nextIp = (ipBase + g.count) >>> 0;
+    const fallback = defaultNetwork(ipBase);
+    const netmask = g.netmask ?? m.network?.netmask;
+    const gateway = g.gateway ?? m.network?.gateway;
+    // Where a gateway off the network comes from: its field, else (a default) the netmask's, else ipBase.
+    const gatewayField = g.gateway !== undefined ? ['groups', i, 'gateway']
+      : gateway !== undefined ? ['network', 'gateway']
+      : g.netmask !== undefined ? ['groups', i, 'netmask']
+      : netmask !== undefined ? ['network', 'netmask'] : ['groups', i, 'ipBase'];
+    return {
+      ipBase,
+      netmask: netmask !== undefined ? parseIp(netmask) : fallback.netmask,
+      gateway: gateway !== undefined ? parseIp(gateway) : fallback.gateway,
+      gatewayField,
+    };
+  });
+}
+
 export function parseIp(dotted: string): number {
   return dotted.split('.').reduce((ip, octet) => ((ip << 8) | Number(octet)) >>> 0, 0);
 }
@@ -111,12 +195,13 @@ export function formatIp(ip: number): string {
   return [24, 16, 8, 0].map(s => (ip >>> s) & 255).join('.');
 }
 
-/** One group as the kernel reads it. `ipBase` is the address as a number (a.b.c.d = a << 24 | ...). */
+/** One group as the kernel reads it. Addresses are numbers (a.b.c.d = a << 24 | ...). */
 export interface PackedGroup {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number; guaranteedKiB: number;
+  netmask: number; gateway: number;
 }
 
-/** The binary manifest module (the header, then one 24-byte record per group). */
+/** The binary manifest module (the header, then one 32-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -131,6 +216,8 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 12, g.argument >>> 0, true);
     view.setUint32(at + 16, g.ipBase >>> 0, false);   // network byte order: a.b.c.d in memory
     view.setUint32(at + 20, g.guaranteedKiB, true);
+    view.setUint32(at + 24, g.netmask >>> 0, false);  // network byte order
+    view.setUint32(at + 28, g.gateway >>> 0, false);
   });
   return bytes;
 }
@@ -188,16 +275,17 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
 
   const problems: string[] = [];
   const groups: PackedGroup[] = [];
-  let nextIp = parseIp(DEFAULT_IP_BASE);
+  const addresses = groupAddresses(manifest);
   manifest.groups.forEach((g, i) => {
     const moduleIndex = moduleOf.get(imageSource(g.image))!;
     const needed = Math.ceil(images[moduleIndex - 1].spanBytes / 4096) * 4 + MEMORY_SLACK_KIB;
     if (g.memoryKiB < needed) problems.push(`${fieldPath(['groups', i, 'memoryKiB'])}: ${g.memoryKiB} KiB is too small for ${g.image} (${images[moduleIndex - 1].spanBytes} bytes): at least ${needed} KiB`);
-    const ipBase = g.ipBase !== undefined ? parseIp(g.ipBase) : nextIp;
-    if (ipBase + g.count - 1 > 0xffffffff) problems.push(`${fieldPath(['groups', i, 'ipBase'])}: ${formatIp(ipBase)} + ${g.count} VMs runs past 255.255.255.255`);
+    const { ipBase, netmask, gateway } = addresses[i];
     const guaranteedKiB = guaranteedKiBOf(g);
-    groups.push({ moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB });
-    nextIp = (ipBase + g.count) >>> 0;
+    groups.push({
+      moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
+      netmask, gateway,
+    });
   });
   if (problems.length) throw new ManifestError(problems);
 
@@ -213,12 +301,16 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
   return { manifest, manifestPath, bytes, groups, modules, images };
 }
 
-/** One line per group, for the CLI: `group 0: 4 x guest-src/demos/counter.ts (module 1), 256 KiB, argument 0, 198.18.0.2..`. */
+/**
+ * One line per group, for the CLI: `group 0: 4 x guest-src/demos/counter.ts (module 1), 256 KiB (64 guaranteed),
+ * argument 0, ip 198.18.0.2..198.18.0.5 netmask 255.254.0.0 gateway 198.18.0.1`.
+ */
 export function describeManifest(b: ManifestBuild): string[] {
   return b.manifest.groups.map((g, i) => {
     const p = b.groups[i];
     return `group ${i}: ${p.vmCount} x ${g.image} (module ${p.moduleIndex}), ${p.memoryKiB} KiB` +
       ` (${p.guaranteedKiB} guaranteed), argument ${p.argument},` +
-      ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}`;
+      ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}` +
+      ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}`;
   });
 }

@@ -9,12 +9,14 @@
 //   198.18.0.2 up). Deleting the namespace removes the tap; QEMU is killed first.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { formatIp, parseIp, type PackedGroup } from './manifest.ts';
+import { formatIp, parseIp, TAP_NETWORK, USER_NETWORK as USER_NETWORK_DEFAULTS, type PackedGroup } from './manifest.ts';
 
 export const NET_MODES = ['none', 'user', 'tap'] as const;
 export type NetMode = typeof NET_MODES[number];
 
-export const USER_NETWORK = '10.0.2.0/24';
+/** `a.b.c.d/N` of a known network's netmask: N, the ones of the mask. */
+const prefix = (netmask: string) => 32 - Math.log2((~parseIp(netmask) >>> 0) + 1);
+export const USER_NETWORK = `${USER_NETWORK_DEFAULTS.network}/${prefix(USER_NETWORK_DEFAULTS.netmask)}`;
 export const USER_FIRST_GUEST = '10.0.2.15';
 export const DEFAULT_HOST_PORT = 8080;
 export const GUEST_PORT = 80;
@@ -22,10 +24,11 @@ export const GUEST_PORT = 80;
 export const MAX_FORWARDS = 16;
 
 export const TAP_DEVICE = 'dtap0';
-export const TAP_HOST_ADDRESS = '198.18.0.1/15';
+/** The host's side of the tap: the VMs' default gateway, on their default network (tools/manifest.ts). */
+export const TAP_HOST_ADDRESS = `${TAP_NETWORK.gateway}/${prefix(TAP_NETWORK.netmask)}`;
 
 /** The VMs' IPv4 addresses (as numbers, a.b.c.d = a << 24 | ...) in VM id order: group by group. */
-export function vmAddresses(groups: PackedGroup[]): number[] {
+export function vmAddresses(groups: Pick<PackedGroup, 'ipBase' | 'vmCount'>[]): number[] {
   return groups.flatMap(g => Array.from({ length: g.vmCount }, (_, k) => (g.ipBase + k) >>> 0));
 }
 
@@ -34,7 +37,7 @@ export interface Forward { vm: number; ip: string; hostPort: number; guestPort: 
 /** Whether slirp can forward to `ip`: inside 10.0.2.0/24, not the network, host, DNS or broadcast address. */
 export function inUserNetwork(ip: number): boolean {
   const host = ip & 255;
-  return (ip >>> 8) === (parseIp('10.0.2.0') >>> 8) && host >= 4 && host <= 254;
+  return (ip >>> 8) === (parseIp(USER_NETWORK_DEFAULTS.network) >>> 8) && host >= 4 && host <= 254;
 }
 
 /** Port forwards to the first VMs (at most MAX_FORWARDS) whose addresses slirp can reach. */
@@ -72,7 +75,7 @@ function run(args: string[]): void {
 
 /**
  * Creates network namespace `name` with loopback up, IPv6 off (no chatter on the tap) and tap device
- * `device` at 198.18.0.1/15. On failure, whatever was made is removed before the error is thrown.
+ * `device` at TAP_HOST_ADDRESS (198.18.0.1/15). On failure, whatever was made is removed before the error is thrown.
  */
 export function createTapNamespace(name: string, device = TAP_DEVICE): TapNamespace {
   const exec = ['ip', 'netns', 'exec', name];

@@ -12,7 +12,7 @@
 import { i32, u32, write, print } from "dsl";
 import { bootInit, argument, vmId } from "../runtime/boot.ts";
 import { enableInterrupts } from "../runtime/events.ts";
-import { stackInitFromBoot, stackRun } from "../libos/stack.ts";
+import { stackInitFromBoot, stackReport, stackRun } from "../libos/stack.ts";
 import { udpBind, udpSend } from "../libos/udp.ts";
 import { netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP } from "../libos/netif.ts";
 import {
@@ -87,6 +87,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const port = low === 0 ? DEFAULT_PORT : low;
   if (!udpBind(port, bench ? udpConsume : udpEcho) || !tcpListen(port, BACKLOG, tcpEcho)) { print("echo: cannot bind"); return; }
   if (bench) netifSetBench(true);
+  stackReport();
   write("vm "); write(vmId()); write(" echo on port "); write(port); print(bench ? " (bench)" : "");
   stackRun();
 }

@@ -3,12 +3,12 @@
 // returns) or, in a loop of its own, `stackHandle(events)` with each batch of virtual interrupts.
 // Timers (ARP retries, TCP retransmission and TIME-WAIT) share the one virtual alarm: after every
 // batch the alarm is set to the nearest deadline.
-import { i32, u32 } from "dsl";
-import { boot } from "../runtime/boot.ts";
+import { i32, u32, write, print } from "dsl";
+import { boot, vmId } from "../runtime/boot.ts";
 import { setAlarm } from "../runtime/hypercalls.ts";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
-import { netifInit, netifPoll, netifSetClock, netNow } from "./netif.ts";
+import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
 import { tcpInit, tcpTimer } from "./tcp.ts";
@@ -47,6 +47,21 @@ export function stackInitFromBoot(): void {
   const mac = new Uint8Array(6);
   for (let i = 0; i < 6; i++) mac[i] = info.mac[i];
   stackInit(mac, 0, fromNetworkOrder(info.ipAddress), fromNetworkOrder(info.netmask), fromNetworkOrder(info.gateway));
+}
+
+/** Writes an address given as a number (10.0.0.1 is 0x0A000001) as a.b.c.d. */
+function writeIpv4(address: u32): void {
+  write(address >>> 24); write("."); write((address >>> 16) & 0xff); write(".");
+  write((address >>> 8) & 0xff); write("."); write(address & 0xff);
+}
+
+/** Prints the interface's configuration: `vm N net A.B.C.D netmask M gateway G` (G `none` when 0). */
+export function stackReport(): void {
+  write("vm "); write(vmId()); write(" net "); writeIpv4(ourIp);
+  write(" netmask "); writeIpv4(ourNetmask);
+  write(" gateway ");
+  if (ourGateway === 0) write("none"); else writeIpv4(ourGateway);
+  print("");
 }
 
 /** Runs the timers and sets the alarm for the nearest deadline. */

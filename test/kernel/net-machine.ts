@@ -19,7 +19,10 @@ export function tapMissing(): string | null {
   return null;
 }
 
-export interface ManifestGroup { image: string; count: number; memoryKiB?: number; argument?: number; ipBase?: string }
+export interface ManifestGroup {
+  image: string; count: number; memoryKiB?: number; argument?: number;
+  ipBase?: string; netmask?: string; gateway?: string;
+}
 
 /** Builds the images of a manifest written from `groups` into `dir`; the modules for -initrd. */
 export function buildVms(dir: string, name: string, groups: ManifestGroup[]): string[] {

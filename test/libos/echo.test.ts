@@ -56,5 +56,6 @@ test('UDP and TCP echo on the argument port', t => {
     t.deepEqual(echoed, stream, 'every byte echoed in order');
     yield;
   });
-  t.is(wire.console, 'vm 0 echo on port 5007\n');
+  // The configuration the boot page gave (stackReport), then the app's line.
+  t.is(wire.console, `vm 0 net ${GUEST_IP} netmask ${CONFIG.netmask} gateway ${PEER_IP}\nvm 0 echo on port 5007\n`);
 });

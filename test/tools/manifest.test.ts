@@ -9,8 +9,9 @@ import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT, buildGuest } from '../../tools/build.ts';
 import {
-  buildManifest, parseManifest, packManifest, parseIp, fieldPath, ManifestError,
-  MANIFEST_MAGIC, MANIFEST_VERSION, MAX_GROUPS, DEFAULT_GUARANTEED_KIB,
+  buildManifest, parseManifest, packManifest, parseIp, formatIp, fieldPath, groupAddresses, ManifestError,
+  MANIFEST_MAGIC, MANIFEST_VERSION, MANIFEST_GROUP_BYTES, MAX_GROUPS, DEFAULT_GUARANTEED_KIB,
+  TAP_NETWORK, USER_NETWORK, OTHER_NETMASK, NO_GATEWAY,
 } from '../../tools/manifest.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'denali-manifest-'));
@@ -44,6 +45,22 @@ test('CLI: a bad manifest gets zod\'s message with the field path and exit statu
     t.is(r.stdout, '', command);   // nothing was built
     t.regex(r.stderr, /^denali: manifest\.groups\[1\]\.count: Too small: expected number to be >0$/m, command);
   }
+});
+
+test('CLI: a bad netmask or gateway gets zod\'s message with its field, exit status 2', t => {
+  const file = writeManifest('badnet', { network: { netmask: '255.0.255.0' },
+    groups: [{ image: COUNTER, count: 1, ipBase: '10.0.2.15', gateway: '10.0.3.2' }] });
+  const r = denali('build', '--no-iso', '--manifest', file);
+  t.is(r.status, 2);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /^denali: manifest\.network\.netmask: must be a netmask: ones from the top, then zeros/m);
+  const off = writeManifest('offnet', {
+    groups: [{ image: COUNTER, count: 1, ipBase: '10.0.2.15', gateway: '10.0.3.2' }],
+  });
+  const r2 = denali('build', '--no-iso', '--manifest', off);
+  t.is(r2.status, 2);
+  t.true(r2.stderr.split('\n').includes('denali: manifest.groups[0].gateway: 10.0.3.2 is not in the network of the '
+    + 'group\'s addresses (10.0.2.15..10.0.2.15, netmask 255.255.255.0)'), r2.stderr);
 });
 
 test('CLI: --manifest is validated as an option (missing file, missing value)', t => {
@@ -98,24 +115,79 @@ test('buildManifest: a missing image and a memory size below the image are refus
   t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
 });
 
-test('packManifest: the exact bytes of the DNMF format', t => {
+test('packManifest: the exact bytes of the DNMF format (version 3)', t => {
   const bytes = packManifest([
     { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
-      guaranteedKiB: 128 },
-    { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0 },
+      guaranteedKiB: 128, netmask: parseIp('255.254.0.0'), gateway: parseIp('198.18.0.1') },
+    { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0,
+      netmask: parseIp('255.255.255.0'), gateway: 0 },
   ]);
-  t.is(bytes.length, 12 + 2 * 24);
+  t.is(bytes.length, 12 + 2 * 32);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 2);
+  t.is(v.getUint32(4, true), 3);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
   t.is(v.getUint32(32, true), 128);
-  t.deepEqual([36, 40, 44, 48].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(52, 56)], [10, 1, 2, 3]);
-  t.is(v.getUint32(56, true), 0);
+  t.deepEqual([...bytes.slice(36, 40)], [255, 254, 0, 0]);
+  t.deepEqual([...bytes.slice(40, 44)], [198, 18, 0, 1]);
+  t.deepEqual([44, 48, 52, 56].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(60, 64)], [10, 1, 2, 3]);
+  t.is(v.getUint32(64, true), 0);
+  t.deepEqual([...bytes.slice(68, 76)], [255, 255, 255, 0, 0, 0, 0, 0]);
+});
+
+test('validation: netmask and gateway, per group or for the network, checked against the addresses', t => {
+  const g = (extra: object, network?: object) =>
+    ({ ...(network ? { network } : {}), 
+      groups: [{ image: COUNTER, count: 2 }, { image: COUNTER, count: 3, ...extra }] });
+  const notNetmask = 'must be a netmask: ones from the top, then zeros (255.255.255.0, 255.254.0.0, ...)';
+  const notQuad = 'must be a dotted quad such as 198.18.0.2';
+  t.deepEqual(problems(g({ netmask: '255.255.255.0', gateway: '198.18.0.1' })), []);
+  t.deepEqual(problems(g({ netmask: '255.255.0.255' })), [`manifest.groups[1].netmask: ${notNetmask}`]);
+  t.deepEqual(problems(g({ netmask: '255.255.255.256' })), [`manifest.groups[1].netmask: ${notQuad}`]);
+  t.deepEqual(problems(g({ gateway: '198.18.0' })), [`manifest.groups[1].gateway: ${notQuad}`]);
+  t.deepEqual(problems(g({}, { netmask: '0.255.255.0' })), [`manifest.network.netmask: ${notNetmask}`]);
+  t.deepEqual(problems(g({}, { gateway: '198.18.0.1', mask: 1 })), ['manifest.network: Unrecognized key: "mask"']);
+  // The gateway must be on the group's network (its VMs: 198.18.0.4..198.18.0.6), and not one of them.
+  const offNetwork = (field: string, gateway: string, range: string) =>
+    `manifest.${field}: ${gateway} is not in the network of the group's addresses (${range})`;
+  t.deepEqual(problems(g({ ipBase: '10.0.3.1', gateway: '10.0.2.2', netmask: '255.255.255.0' })),
+    [offNetwork('groups[1].gateway', '10.0.2.2', '10.0.3.1..10.0.3.3, netmask 255.255.255.0')]);
+  t.deepEqual(problems(g({ gateway: '198.18.0.5' })), ['manifest.groups[1].gateway: 198.18.0.5 is one of the '
+    + 'group\'s addresses (198.18.0.4..198.18.0.6, netmask 255.254.0.0)']);
+  // The manifest's network applies to every group; a group's own field wins; 0.0.0.0 is no gateway.
+  t.deepEqual(problems(g({}, { gateway: '10.0.0.1' })), [
+    offNetwork('network.gateway', '10.0.0.1', '198.18.0.2..198.18.0.3, netmask 255.254.0.0'),
+    offNetwork('network.gateway', '10.0.0.1', '198.18.0.4..198.18.0.6, netmask 255.254.0.0'),
+  ]);
+  t.deepEqual(problems(g({ gateway: '198.18.0.1' }, { gateway: '0.0.0.0', netmask: '255.0.0.0' })), []);
+  // A group's addresses that leave their default network: the default gateway is then off the network.
+  t.deepEqual(problems(g({ ipBase: '10.0.2.254' })),
+    [offNetwork('groups[1].ipBase', '10.0.2.2', '10.0.2.254..10.0.3.0, netmask 255.255.255.0')]);
+  // A netmask alone that leaves the default gateway off the network: the netmask is named.
+  t.deepEqual(problems(g({ ipBase: '198.18.5.2', netmask: '255.255.255.0' })),
+    [offNetwork('groups[1].netmask', '198.18.0.1', '198.18.5.2..198.18.5.4, netmask 255.255.255.0')]);
+  t.deepEqual(problems(g({ ipBase: '255.255.255.254' })),
+    ['manifest.groups[1].ipBase: 255.255.255.254 + 3 VMs runs past 255.255.255.255']);
+});
+
+test('groupAddresses: defaults by network (tap, user, other), then the manifest\'s network, then the group', t => {
+  const show = (m: Parameters<typeof groupAddresses>[0]) =>
+    groupAddresses(m).map(a => [formatIp(a.ipBase), formatIp(a.netmask), formatIp(a.gateway)]);
+  const groups = [
+    { image: COUNTER, count: 2 }, { image: COUNTER, count: 1, ipBase: '10.0.2.15' },
+    { image: COUNTER, count: 1, ipBase: '10.1.0.1' },
+    { image: COUNTER, count: 1, ipBase: '10.1.0.9', netmask: '255.255.255.248' },
+  ].map(g => ({ memoryKiB: 256, argument: 0, ...g }));
+  t.deepEqual(show({ groups }), [
+    ['198.18.0.2', TAP_NETWORK.netmask, TAP_NETWORK.gateway], ['10.0.2.15', USER_NETWORK.netmask, USER_NETWORK.gateway],
+    ['10.1.0.1', OTHER_NETMASK, NO_GATEWAY], ['10.1.0.9', '255.255.255.248', NO_GATEWAY]]);
+  t.deepEqual(show({ network: { netmask: '255.0.0.0', gateway: '10.0.0.1' }, groups }), [
+    ['198.18.0.2', '255.0.0.0', '10.0.0.1'], ['10.0.2.15', '255.0.0.0', '10.0.0.1'],
+    ['10.1.0.1', '255.0.0.0', '10.0.0.1'], ['10.1.0.9', '255.255.255.248', '10.0.0.1']]);
 });
 
 test('buildManifest: a good manifest compiles each distinct image once and packs modules in order', t => {
@@ -133,23 +205,25 @@ test('buildManifest: a good manifest compiles each distinct image once and packs
   t.deepEqual(b.modules.map(m => relative(scratch, m)), [join('vms-good', 'manifest'), 'guest-demos-pingpong.elf', 'guest-demos-counter.elf']);
   t.deepEqual([...readFileSync(b.manifestPath)], [...b.bytes]);
   const v = new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
-  t.is(b.bytes.length, 12 + 4 * 24);
+  t.is(b.bytes.length, 12 + 4 * MANIFEST_GROUP_BYTES);
   t.is(v.getUint32(0, true), MANIFEST_MAGIC);
   t.is(v.getUint32(4, true), MANIFEST_VERSION);
   t.is(v.getUint32(8, true), 4);
   const group = (i: number) => {
-    const at = 12 + 24 * i;
+    const at = 12 + MANIFEST_GROUP_BYTES * i;
+    const dotted = (o: number) => [...b.bytes.slice(at + o, at + o + 4)].join('.');
     return { module: v.getUint32(at, true), count: v.getUint32(at + 4, true), kib: v.getUint32(at + 8, true),
-      argument: v.getUint32(at + 12, true), ip: [...b.bytes.slice(at + 16, at + 20)].join('.'),
-      guaranteed: v.getUint32(at + 20, true) };
+      argument: v.getUint32(at + 12, true), ip: dotted(16), guaranteed: v.getUint32(at + 20, true),
+      netmask: dotted(24), gateway: dotted(28) };
   };
-  // Defaults: 256 KiB, the first IP, 64 KiB guaranteed (capped at the memory: group 3).
+  // Defaults: 256 KiB, the first IP, 64 KiB guaranteed (capped at the memory: group 3), the tap network.
+  const tap = { netmask: '255.254.0.0', gateway: '198.18.0.1' }, other = { netmask: '255.255.0.0', gateway: '0.0.0.0' };
   t.deepEqual(group(0), { module: 1, count: 2, kib: 256, argument: 7, ip: '198.18.0.2',
-    guaranteed: DEFAULT_GUARANTEED_KIB });
+    guaranteed: DEFAULT_GUARANTEED_KIB, ...tap });
   // Consecutive after 2 VMs; the same image: module 1; consecutive after an explicit base.
-  t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4', guaranteed: 96 });
-  t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1', guaranteed: 64 });
-  t.deepEqual(group(3), { module: 2, count: 1, kib: 48, argument: 0, ip: '10.0.0.5', guaranteed: 48 });
+  t.deepEqual(group(1), { module: 2, count: 3, kib: 128, argument: 10, ip: '198.18.0.4', guaranteed: 96, ...tap });
+  t.deepEqual(group(2), { module: 1, count: 4, kib: 256, argument: 0, ip: '10.0.0.1', guaranteed: 64, ...other });
+  t.deepEqual(group(3), { module: 2, count: 1, kib: 48, argument: 0, ip: '10.0.0.5', guaranteed: 48, ...other });
   // The images are guest ELFs linked at GUEST_BASE.
   for (const m of b.modules.slice(1)) {
     const elf = readFileSync(m);

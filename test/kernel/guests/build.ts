@@ -5,8 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileOrThrow, guestImage } from "../../../tools/build.ts";
-import { MANIFEST_VERSION, MANIFEST_HEADER_BYTES, MANIFEST_GROUP_BYTES, guaranteedKiBOf }
-  from "../../../tools/manifest.ts";
+import { packManifest, guaranteedKiBOf, defaultNetwork } from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
@@ -20,29 +19,31 @@ export function buildTestGuest(name: string, dir: string): string {
   return path;
 }
 
-/** guaranteedKiB: tools/manifest.ts's default when absent. */
+/**
+ * A group of the kernel's binary manifest, addresses as the tests write them: u32s whose bytes in memory
+ * are a.b.c.d (network byte order read little-endian: 10.0.0.1 is 0x0100000a). Absent: ipBase 10.0.0.1,
+ * guaranteedKiB, netmask and gateway tools/manifest.ts's defaults.
+ */
 export interface Group {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
+  netmask?: number; gateway?: number;
 }
 
-export const MANIFEST_MAGIC = 0x464d4e44;
+/** a.b.c.d as the tests write it (bytes in memory) <-> as tools/manifest.ts does (a << 24 | ...). */
+const swap = (x: number) => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 
-/** The manifest bytes: magic, version, groupCount, then per group 6 u32 (little-endian). */
-export function manifestBytes(groups: Group[]): Buffer {
-  const b = Buffer.alloc(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
-  b.writeUInt32LE(MANIFEST_MAGIC, 0);
-  b.writeUInt32LE(MANIFEST_VERSION, 4);
-  b.writeUInt32LE(groups.length, 8);
-  groups.forEach((g, i) => {
-    const at = MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * i;
-    b.writeUInt32LE(g.moduleIndex, at);
-    b.writeUInt32LE(g.vmCount, at + 4);
-    b.writeUInt32LE(g.memoryKiB, at + 8);
-    b.writeUInt32LE(g.argument >>> 0, at + 12);
-    b.writeUInt32LE((g.ipBase ?? 0x0100000a) >>> 0, at + 16);   // 10.0.0.1 in network byte order
-    b.writeUInt32LE(guaranteedKiBOf(g), at + 20);
-  });
-  return b;
+/** The manifest module, packed by tools/manifest.ts's packManifest (the DNMF format's one writer). */
+function manifestBytes(groups: Group[]): Uint8Array {
+  return packManifest(groups.map((g) => {
+    const ipBase = swap(g.ipBase ?? 0x0100000a);
+    const defaults = defaultNetwork(ipBase);
+    return {
+      moduleIndex: g.moduleIndex, vmCount: g.vmCount, memoryKiB: g.memoryKiB, argument: g.argument, ipBase,
+      guaranteedKiB: guaranteedKiBOf(g),
+      netmask: g.netmask !== undefined ? swap(g.netmask) : defaults.netmask,
+      gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway,
+    };
+  }));
 }
 
 /** Writes dir/NAME/manifest and returns its path (the module's name must be `manifest`). */
