@@ -12,6 +12,9 @@
 import { bool, u8, u16, u32, inb, inw, inl, outb, outw, outl, load16, load32, store16, store32, memoryFill } from "dsl";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
 
+/** Every virtio PCI function has this vendor id (virtio 1.0 §4.1.2); the device id says which device. */
+export const VIRTIO_VENDOR_ID: u32 = 0x1af4;
+
 // Legacy register block at the start of the I/O BAR (virtio 1.0 §4.1.4.8; 0.9.5 §2.3).
 export const VIRTIO_DEVICE_FEATURES = 0x00;   // u32 R: features bits 0..31 the device offers
 export const VIRTIO_DRIVER_FEATURES = 0x04;   // u32 RW: the subset the driver accepts
