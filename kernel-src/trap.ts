@@ -111,7 +111,7 @@ export function irqRegisterShared(line: u32, handler: IrqHandler): bool {
   if (count >= IRQ_SHARED_LIMIT) return false;
   sharedHandlers[line * IRQ_SHARED_LIMIT + count] = handler;
   sharedCounts[line] = count + 1;
-  irqHandlers[line] = dispatchShared;
+  irqHandlers[line] = count === 0 ? handler : dispatchShared;     // alone on its line: called directly
   picUnmask(line);
   return true;
 }
