@@ -48,6 +48,8 @@ const TRANSFER_LIMIT: u32 = 128;         // transfers in flight at most (the dri
 const TRANSFER_PAGES: u32 = 16;          // pages of one transfer at most
 const WORDS_PER_PAGE: u32 = PAGE_SIZE / 4;
 const POISON: u32 = 0xa5;
+/** A page-aligned address above the RAM of any machine the tests boot (3 GiB). */
+const FRAME_BEYOND_MEMORY: u32 = 0xc0000000;
 /** At least this many requests must have been in flight together (issue 15: queue depth >= 64). */
 const DEPTH_REQUIRED: u32 = 64;
 
@@ -330,11 +332,16 @@ export function runBlockSelfTest(): void {
   const outside = virtioBlkSubmit(false, 0, frames, 127, 2, singleDone, 0);
   frames[0] = frame + 512;
   const unaligned = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  frames[0] = FRAME_BEYOND_MEMORY;
+  const beyond = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  frames[0] = 0;
+  const nullFrame = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
   writeResult("read past the end", end);
   check(name, tail === BLK_ERROR_RANGE && end === BLK_ERROR_RANGE && wrap === BLK_ERROR_RANGE,
     "a request past the end was not refused");
   check(name, none === BLK_ERROR_INVALID && tooMany === BLK_ERROR_INVALID && outside === BLK_ERROR_INVALID
-    && unaligned === BLK_ERROR_INVALID, "a request with bad frames was not refused");
+    && unaligned === BLK_ERROR_INVALID && beyond === BLK_ERROR_INVALID && nullFrame === BLK_ERROR_INVALID,
+    "a request with bad frames was not refused");
 
   // The exercise, in the foreground.
   background = false;

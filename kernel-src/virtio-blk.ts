@@ -6,11 +6,12 @@
 //
 // The contract (what later swap code builds on):
 // - virtioBlkSubmit(write, sector, frames, first, count, done, tag) starts one transfer between `count`
-//   page frames (frames[first..first+count), kernel addresses = physical, page aligned, in any order:
-//   scatter-gather) and the `count * 8` sectors from `sector` on. It never waits: it returns at once,
-//   the slot number (>= 0) of the request in flight, or a negative BLK_ERROR_* when nothing was started
-//   (no disk, past the end, bad arguments, a read-only disk, every slot in flight). The frames' list is
-//   copied: the caller may reuse its array; the frames themselves belong to the device until `done`.
+//   page frames (frames[first..first+count): physical addresses of RAM the frame allocator manages,
+//   page aligned, in any order: scatter-gather) and the `count * 8` sectors from `sector` on. It never
+//   waits: it returns at once the slot number (>= 0) of the request in flight, or a negative BLK_ERROR_*
+//   when nothing was started (no disk, past the end, bad arguments, a read-only disk, every slot in
+//   flight). The frames' list is copied: the caller may reuse its array; the frames themselves belong to
+//   the device until `done`.
 // - Each started request ends exactly once with done(tag, status) from the disk's interrupt (interrupts
 //   disabled, the slot already free, so `done` may submit again): BLK_OK, or BLK_ERROR_IO /
 //   BLK_ERROR_UNSUPPORTED (the device's status byte) or BLK_ERROR_DEVICE (no status written). Errors
@@ -50,7 +51,7 @@ import {
   VIRTIO_STATUS_FAILED, VIRTIO_F_RING_INDIRECT_DESC, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
   VIRTQ_DESCRIPTOR_BYTES,
 } from "./virtio.ts";
-import { PAGE_SIZE, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame } from "./frames.ts";
+import { PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, FRAME_NONE, allocFrame, frameMemoryTop } from "./frames.ts";
 import { irqRegisterShared, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
@@ -91,7 +92,7 @@ export const BLK_ERROR_UNSUPPORTED = -2;   // done: the device reported VIRTIO_B
 export const BLK_ERROR_DEVICE = -3;        // done: the device returned the request without a status
 export const BLK_ERROR_NO_DEVICE = -4;     // submit: no disk (no --swap)
 export const BLK_ERROR_RANGE = -5;         // submit: the sectors run past the end of the disk
-export const BLK_ERROR_INVALID = -6;       // submit: no frames, too many, or a frame not page aligned
+export const BLK_ERROR_INVALID = -6;       // submit: no frames, too many, or a frame not aligned or not in RAM
 export const BLK_ERROR_READ_ONLY = -7;     // submit: a write to a read-only disk
 export const BLK_ERROR_BUSY = -8;          // submit: every slot is in flight; submit again after a completion
 
@@ -273,9 +274,10 @@ export function virtioBlkSubmit(write: bool, sector: u32, frames: Uint32Array, f
   if (!present) return BLK_ERROR_NO_DEVICE;
   if (count === 0 || count > frameLimit || first > frames.length) return BLK_ERROR_INVALID;
   if (count > frames.length - first) return BLK_ERROR_INVALID;
+  const memoryTop = frameMemoryTop();
   for (let i: u32 = 0; i < count; i++) {
     const frame = frames[first + i];
-    if (frame === FRAME_NONE || (frame & PAGE_OFFSET_MASK) !== 0) return BLK_ERROR_INVALID;
+    if (frame < LOW_MEMORY_END || frame >= memoryTop || (frame & PAGE_OFFSET_MASK) !== 0) return BLK_ERROR_INVALID;
   }
   const sectors = count * BLK_SECTORS_PER_PAGE;
   if (sectors > capacity || sector > capacity - sectors) return BLK_ERROR_RANGE;    // §5.2.6.1: never past capacity
