@@ -25,6 +25,8 @@ import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport } from "./pci.ts";
 import { virtioNetFound, virtioNetInit } from "./virtio-net.ts";
+import { virtioBlkInit } from "./virtio-blk.ts";
+import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
@@ -69,6 +71,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
     switchInit();
     virtioNetInit();
   }
+  virtioBlkInit();           // the swap disk (virtio-blk.ts), when QEMU has one (`denali boot --swap SIZE`)
   interruptsEnable();
   runRequestedTest(info);
   runRequestedFault(info);   // test=divide-error, invalid-opcode, general-protection, page-fault, double-fault
@@ -161,6 +164,8 @@ function runRequestedTest(info: MultibootInfo): void {
   if (commandLineHasWord(info, "test=panic")) deliberatePanic();
   if (commandLineHasWord(info, "test=selftest")) runMemorySelfTests();
   if (commandLineHasWord(info, "test=selftest")) runPlatformSelfTests();
+  if (commandLineHasWord(info, "test=blk")) runBlockSelfTest();
+  if (commandLineHasWord(info, "test=blk-busy")) startBlockExercise();
   if (commandLineHasWord(info, "test=pagefault-unmapped")) pagefaultUnmapped();
   if (commandLineHasWord(info, "test=pagefault-readonly")) pagefaultReadOnly();
   if (commandLineHasWord(info, "test=pagefault-null")) pagefaultNull();

@@ -35,6 +35,7 @@ import {
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./virtio-net.ts";
+import { virtioBlkInFlight } from "./virtio-blk.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 export const QUANTUM_TICKS: u32 = 10;
@@ -182,8 +183,11 @@ function switchIn(): u32 {
   if (index === VM_NONE) {
     if (liveCount === 0) finish("every VM has ended");
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
-    // card is up, whose next frame can wake a server VM: then the kernel idles until it comes.
-    if (timerPendingCount() === 0 && !nicPresent()) finish("every VM is idle with nothing to wake it");
+    // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose
+    // completion can: then the kernel idles until it comes.
+    if (timerPendingCount() === 0 && !nicPresent() && virtioBlkInFlight() === 0) {
+      finish("every VM is idle with nothing to wake it");
+    }
     return idleFrame;
   }
   const vm = vmAt(u32(index));

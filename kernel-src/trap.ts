@@ -73,10 +73,47 @@ function nonMaskableInterrupt(frame: TrapFrame): void {
   consoleNewLine();
 }
 
-/** Installs `handler` for IRQ `line` and unmasks the line. */
+/** Installs `handler` as the only handler of IRQ `line` (replacing any others) and unmasks the line. */
 export function irqRegister(line: u32, handler: IrqHandler): void {
+  sharedCounts[line] = 0;
   irqHandlers[line] = handler;
   picUnmask(line);
+}
+
+// Shared lines. A PCI function's INTx# is level-sensitive and may be wired to the same 8259 input as
+// other functions' (PCI LB 3.0 §2.2.6 "Interrupt Pins"; QEMU's i440FX puts virtio-net and virtio-blk
+// on IRQ 11): every handler of the line runs on each interrupt and checks whether its own device
+// asked (a virtio ISR read of 0: not this one). Handler k of line l is sharedHandlers[l * LIMIT + k].
+const IRQ_SHARED_LIMIT: u32 = 4;
+const sharedHandlers: IrqHandler[] = [
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq];
+const sharedCounts = new Uint32Array(IRQ_LINES);
+
+function dispatchShared(line: u32): void {
+  const count = sharedCounts[line];
+  for (let k: u32 = 0; k < count; k++) sharedHandlers[line * IRQ_SHARED_LIMIT + k](line);
+}
+
+/**
+ * Adds `handler` to IRQ `line`, which other devices' handlers may share (each must check its own
+ * device; an exclusive handler irqRegister installed there is dropped), and unmasks the line. False
+ * when the line has IRQ_SHARED_LIMIT handlers already.
+ */
+export function irqRegisterShared(line: u32, handler: IrqHandler): bool {
+  const count = sharedCounts[line];
+  if (count >= IRQ_SHARED_LIMIT) return false;
+  sharedHandlers[line * IRQ_SHARED_LIMIT + count] = handler;
+  sharedCounts[line] = count + 1;
+  irqHandlers[line] = count === 0 ? handler : dispatchShared;     // alone on its line: called directly
+  picUnmask(line);
+  return true;
 }
 
 export function exceptionHookSet(vector: u32, hook: ExceptionHook): void { exceptionHooks[vector] = hook; }

@@ -18,18 +18,18 @@ import { pciFind, pciDeviceAt, pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueSuppressInterrupts,
   virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16, virtioRead32,
-  virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES, VIRTIO_DEVICE_CONFIG,
+  virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_VENDOR_ID, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES,
+  VIRTIO_DEVICE_CONFIG,
   VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DRIVER, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FAILED, VIRTQ_DESC_F_WRITE,
 } from "./virtio.ts";
 import {
   netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES,
 } from "./netbuf.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
-import { irqRegister } from "./trap.ts";
+import { irqRegisterShared } from "./trap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
-// PCI ids (virtio 1.0 §4.1.2: vendor 0x1AF4; transitional devices 0x1000 + (device type - 1), network = 1).
-const VIRTIO_VENDOR_ID: u32 = 0x1af4;
+// PCI device id (virtio 1.0 §4.1.2: transitional devices 0x1000 + (device type - 1), network = 1).
 const VIRTIO_NET_TRANSITIONAL_DEVICE_ID: u32 = 0x1000;
 
 // Queues (virtio 1.0 §5.1.2).
@@ -171,7 +171,7 @@ export function virtioNetInit(): bool {
   }
   spare = netBufferAlloc();
   if (rxPosted === 0) return fail(d, "no receive buffers");
-  irqRegister(irqLine, virtioNetInterrupt);
+  if (!irqRegisterShared(irqLine, virtioNetInterrupt)) return fail(d, "its interrupt line has too many devices");
   present = true;
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   virtqueuePublish(receiveQueue);

@@ -1,16 +1,20 @@
 // The virtio transport of QEMU's transitional PCI devices, legacy interface (virtio 0.9.5, and virtio
 // 1.0 "Legacy Interface" sections): device registers in the I/O-port BAR0, split virtqueues in
 // physically contiguous frames the driver allocates (physical = virtual under the kernel's identity
-// map, paging.ts). Device-specific drivers (virtio-net.ts) sit on top.
+// map, paging.ts). Device-specific drivers (virtio-net.ts, virtio-blk.ts) sit on top.
 // References (OASIS virtio 1.0, cs04): §2.1 "Device Status Field"; §2.2 "Feature Bits"; §2.4
 // "Virtqueues", §2.4.2 "Legacy Interfaces: A Note on Virtqueue Layout", §2.4.5 "The Virtqueue
-// Descriptor Table", §2.4.6 "The Virtqueue Available Ring", §2.4.8 "The Virtqueue Used Ring";
-// §3.1.2 "Legacy Interface: Device Initialization"; §4.1.4.8 "Legacy Interfaces: A Note on PCI
-// Device Layout" (the register block below); Virtio PCI Card Specification 0.9.5 §2.3 and App. C.
+// Descriptor Table", §2.4.5.3 "Indirect Descriptors", §2.4.6 "The Virtqueue Available Ring", §2.4.8
+// "The Virtqueue Used Ring"; §3.1.2 "Legacy Interface: Device Initialization"; §4.1.2 "PCI Device
+// Discovery"; §4.1.4.8 "Legacy Interfaces: A Note on PCI Device Layout" (the register block below);
+// §6 "Reserved Feature Bits"; Virtio PCI Card Specification 0.9.5 §2.3 and App. C.
 // Invariants: a Virtqueue's frames are zeroed and given to the device before DRIVER_OK; `lastUsed`
 // is the used-ring index up to which the driver has consumed entries; avail.idx only grows.
 import { bool, u8, u16, u32, inb, inw, inl, outb, outw, outl, load16, load32, store16, store32, memoryFill } from "dsl";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
+
+/** Every virtio PCI function has this vendor id (virtio 1.0 §4.1.2); the device id says which device. */
+export const VIRTIO_VENDOR_ID: u32 = 0x1af4;
 
 // Legacy register block at the start of the I/O BAR (virtio 1.0 §4.1.4.8; 0.9.5 §2.3).
 export const VIRTIO_DEVICE_FEATURES = 0x00;   // u32 R: features bits 0..31 the device offers
@@ -34,14 +38,20 @@ export const VIRTIO_STATUS_FAILED: u32 = 128;
 export const VIRTIO_ISR_QUEUE: u32 = 1;
 export const VIRTIO_ISR_CONFIG: u32 = 2;
 
-// Virtqueue descriptor (virtio 1.0 §2.4.5): u64 addr, u32 len, u16 flags, u16 next = 16 bytes.
-const DESCRIPTOR_BYTES: u32 = 16;
+// Virtqueue descriptor (virtio 1.0 §2.4.5): u64 addr, u32 len, u16 flags, u16 next = 16 bytes, in the
+// ring's table and in an indirect table alike.
+export const VIRTQ_DESCRIPTOR_BYTES: u32 = 16;
+const DESCRIPTOR_BYTES = VIRTQ_DESCRIPTOR_BYTES;
 const DESCRIPTOR_ADDRESS = 0;
 const DESCRIPTOR_LENGTH = 8;
 const DESCRIPTOR_FLAGS = 12;
 const DESCRIPTOR_NEXT = 14;
 export const VIRTQ_DESC_F_NEXT: u32 = 1;
 export const VIRTQ_DESC_F_WRITE: u32 = 2;      // device writes (receive buffers)
+/** The descriptor's buffer is a table of descriptors (§2.4.5.3); needs VIRTIO_F_RING_INDIRECT_DESC. */
+export const VIRTQ_DESC_F_INDIRECT: u32 = 4;
+/** Device-independent feature bit (§6): the driver may use VIRTQ_DESC_F_INDIRECT. */
+export const VIRTIO_F_RING_INDIRECT_DESC: u32 = 1 << 28;
 
 // Available ring (virtio 1.0 §2.4.6): u16 flags, u16 idx, u16 ring[size], u16 used_event.
 const AVAILABLE_FLAGS = 0;
@@ -154,14 +164,22 @@ export function virtqueueSetup(q: Virtqueue, io: u32, index: u32): bool {
   return true;
 }
 
-/** Descriptor `d` describes [address, address + length) with `flags` (§2.4.5; no chaining here). */
-export function virtqueueSetDescriptor(q: Virtqueue, d: u32, address: u32, length: u32, flags: u32): void {
-  const at = q.descriptors + d * DESCRIPTOR_BYTES;
+/**
+ * Writes descriptor `d` of the table at `table` (the ring's or an indirect one, §2.4.5): the buffer
+ * [address, address + length) below 4 GiB, `flags`, and `next` (read by the device with VIRTQ_DESC_F_NEXT).
+ */
+export function virtioWriteDescriptor(table: u32, d: u32, address: u32, length: u32, flags: u32, next: u32): void {
+  const at = table + d * DESCRIPTOR_BYTES;
   store32(at + DESCRIPTOR_ADDRESS, address);
   store32(at + DESCRIPTOR_ADDRESS + 4, 0);
   store32(at + DESCRIPTOR_LENGTH, length);
   store16(at + DESCRIPTOR_FLAGS, u16(flags));
-  store16(at + DESCRIPTOR_NEXT, 0);
+  store16(at + DESCRIPTOR_NEXT, u16(next));
+}
+
+/** Descriptor `d` of the ring describes [address, address + length) with `flags` (§2.4.5; no chaining). */
+export function virtqueueSetDescriptor(q: Virtqueue, d: u32, address: u32, length: u32, flags: u32): void {
+  virtioWriteDescriptor(q.descriptors, d, address, length, flags, 0);
 }
 
 /** Puts descriptor `d` on the available ring; the device sees it after virtqueuePublish (§2.4.6). */
@@ -190,7 +208,16 @@ export function virtqueueHasUsed(q: Virtqueue): bool {
   return (load16(q.used + USED_INDEX) & 0xffff) !== (q.lastUsed & 0xffff);
 }
 
-/** The descriptor of the next used entry (its written length in q.usedLength); call after virtqueueHasUsed. */
+/**
+ * How many used entries wait now (§2.4.8): a bound for a handler that must not chase entries the device
+ * adds while it runs (those raise the interrupt again once the ISR has been read).
+ */
+export function virtqueueUsedPending(q: Virtqueue): u32 {
+  return (load16(q.used + USED_INDEX) - q.lastUsed) & 0xffff;
+}
+
+/** The descriptor of the next used entry (its written length in q.usedLength); call after virtqueueHasUsed
+ * or within virtqueueUsedPending. */
 export function virtqueueNextUsed(q: Virtqueue): u32 {
   const at = q.used + USED_RING + USED_ELEMENT_BYTES * (q.lastUsed % q.size);
   q.usedLength = load32(at + 4);

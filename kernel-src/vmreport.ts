@@ -11,6 +11,7 @@ import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
+import { virtioBlkReport } from "./virtio-blk.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** CPU time of a VM in thousands of cycles. */
@@ -57,4 +58,5 @@ export function vmsReport(): void {
   consoleNewLine();
   switchReport();
   virtioNetReport();
+  virtioBlkReport();
 }

@@ -1,6 +1,6 @@
 // Builds images: DSL -> IR -> x86 -> ELF (compiler/pipeline.ts, compiler/link), plus listings, IR dumps
 // and the bootable ISO (grub-mkrescue). Used by the CLI, the tests and the benchmarks.
-import { mkdirSync, writeFileSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, copyFileSync, rmSync, renameSync } from 'node:fs';
 import { join, resolve, dirname, basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -40,7 +40,11 @@ export function buildImage(name: string, options: CompileOptions, imagesDir = jo
   mkdirSync(imagesDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const elfPath = join(imagesDir, `${name}.elf`), listingPath = join(outDir, `${name}.lst`), irPath = join(outDir, `${name}.ir`);
-  writeFileSync(elfPath, image.elf);
+  // Written aside and renamed: a QEMU booting the previous image (a boot that found it stale while
+  // another rebuilds it) reads either the old file or the new one, never a half-written one.
+  const partial = `${elfPath}.${process.pid}.partial`;
+  writeFileSync(partial, image.elf);
+  renameSync(partial, elfPath);
   writeFileSync(listingPath, image.listing);
   writeFileSync(irPath, printModule(module));
   return { module, image, elfPath, listingPath, irPath };

@@ -1,15 +1,17 @@
 // `denali` — the command line: build the kernel image, run a DSL program on a target, boot the image.
 // Every option is validated with zod; a bad option prints zod's message with the option's name.
 import { z } from 'zod';
-import { existsSync, mkdtempSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { compile } from '../compiler/pipeline.ts';
 import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics.ts';
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
-import { runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, sendConsole } from './qemu.ts';
+import {
+  runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, sendConsole, createSwapImage, swapDiskArgs,
+} from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
 import { formatIp } from './manifest.ts';
@@ -29,12 +31,16 @@ usage:
                                              compile and run a DSL program; prints what it printed,
                                              exits with main() & 255 (2: compile errors, 101: trap/panic)
   denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
-                                             boot images/denali.elf (or the ISO) with the serial console here;
-                                             with a manifest, its VMs (modules: the manifest, then the images);
+                                             boot images/denali.elf (or the ISO; rebuilt when kernel-src/ is
+                                             newer) with the serial console here; with a manifest, its VMs
+                                             (modules: the manifest, then the images);
                                              --timeout 0: until stopped (the default with --net)
        [--net user|tap|none] [--host-port N] a virtio-net card: user = QEMU user networking, 127.0.0.1:N+i
                                              (default 8080) -> VM i port 80 for VMs in 10.0.2.0/24;
                                              tap (root) = a namespace of its own, tap at 198.18.0.1/15
+       [--swap SIZE]                         a swap disk: a fresh sparse raw image of SIZE (64M, 8G: K, M,
+                                             G, T binary units, 1M to 1T) out/swap-PID.img, attached as
+                                             virtio-blk and removed at exit (docs/swap.md)
   denali --help                              this text
 
 The DSL is described in dsl/README.md.`;
@@ -52,6 +58,16 @@ const RunOptions = z.object({
 const manifestOption = z.string({ message: '--manifest needs a FILE' }).min(1, { message: '--manifest needs a FILE' })
   .refine(f => existsSync(resolve(f)), { message: 'no such file' }).optional();
 const BuildOptions = z.object({ optimize: optimizeFlag, iso: z.boolean().default(true), manifest: manifestOption });
+/** Binary units of --swap sizes. */
+const SIZE_UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+const SWAP_SIZE_MESSAGE =
+  '--swap must be a size such as 64M or 8G (a whole number and K, M, G or T; whole 4K pages), from 1M to 1T';
+/** --swap SIZE: bytes of the swap disk (a whole number of 4 KiB pages; the kernel's sectors are u32). */
+const swapOption = z.string({ message: SWAP_SIZE_MESSAGE })
+  .regex(/^[0-9]+[KMGT]$/i, { message: SWAP_SIZE_MESSAGE })
+  .transform(s => Number(s.slice(0, -1)) * SIZE_UNITS[s.slice(-1).toUpperCase()])
+  .refine(bytes => bytes >= SIZE_UNITS.M && bytes <= SIZE_UNITS.T && bytes % 4096 === 0, { message: SWAP_SIZE_MESSAGE })
+  .optional();
 const BootOptions = z.object({
   medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
   /** Seconds; 0 = until interrupted. Default: 30, or 0 with --net (servers keep serving). */
@@ -61,14 +77,18 @@ const BootOptions = z.object({
   net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).default('none'),
   'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
     .max(65535, { message: '--host-port must be a port number from 1024 to 65535' }).default(DEFAULT_HOST_PORT),
+  swap: swapOption,
 }).superRefine((o, ctx) => {
   if (o.net !== 'none' && o.medium === 'bochs') ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
+  if (o.swap !== undefined && o.medium === 'bochs') {
+    ctx.addIssue({ code: 'custom', path: ['swap'], message: '--swap needs QEMU (not --bochs)' });
+  }
 });
 
 /** Parses `--name value`, `--flag`, `-O2` and positional arguments. */
 function parseArgs(args: string[]): { flags: Record<string, string | boolean>; positional: string[] } {
   const flags: Record<string, string | boolean> = {}, positional: string[] = [];
-  const valued = new Set(['--target', '--timeout', '--memory', '--manifest', '--net', '--host-port']);
+  const valued = new Set(['--target', '--timeout', '--memory', '--manifest', '--net', '--host-port', '--swap']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '-O0' || a === '-O2') flags.optimize = a;
@@ -105,7 +125,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'boot': {
         const medium = flags.cdrom ? 'cdrom' : flags.usb ? 'usb' : flags.bochs ? 'bochs' : 'kernel';
-        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory, manifest: flags.manifest, net: flags.net, 'host-port': flags['host-port'] });
+        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory,
+          manifest: flags.manifest, net: flags.net, 'host-port': flags['host-port'], swap: flags.swap });
         return o ? await boot(o) : 2;
       }
     }
@@ -194,15 +215,42 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   let iso = join(ROOT, 'images', 'denali.iso');
   // The manifest first: a bad one fails fast, before anything is built.
   const initrd = o.manifest ? buildVms(o.manifest, 2).modules : undefined;
-  if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso))) build({ optimize: 2, iso: true });
+  buildIfStale(elf, iso, o.medium);
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const timeout = o.timeout ?? 30;
-  const r = o.medium === 'bochs'
-    ? await runBochs(iso, { timeoutMs: timeout * 1000 })
-    : await runQemu(o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso }, { timeoutMs: timeout * 1000, memoryMiB: o.memory, icount: true });
-  process.stdout.write(r.serial);
-  if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);
-  return r.debugExit ?? (r.timedOut ? 124 : 0);
+  const disk = swapDisk(o.swap);
+  try {
+    const medium = o.medium === 'kernel' ? { kernel: elf, initrd }
+      : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
+    const r = o.medium === 'bochs'
+      ? await runBochs(iso, { timeoutMs: timeout * 1000 })
+      : await runQemu(medium, { timeoutMs: timeout * 1000, memoryMiB: o.memory, icount: true, extraArgs: disk.args });
+    process.stdout.write(r.serial);
+    if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);
+    return r.debugExit ?? (r.timedOut ? 124 : 0);
+  } finally {
+    disk.remove();
+  }
+}
+
+/** Builds images/denali.elf and the ISO when missing, or when kernel-src/ is newer than the ELF. */
+function buildIfStale(elf: string, iso: string, medium: z.infer<typeof BootOptions>['medium']): void {
+  const missing = !existsSync(elf) || (medium !== 'kernel' && !existsSync(iso));
+  if (missing || statSync(elf).mtimeMs < newest(join(ROOT, 'kernel-src'))) build({ optimize: 2, iso: true });
+}
+
+/**
+ * `--swap SIZE`: a fresh sparse raw image out/swap-PID.img (one per boot, so boots side by side never
+ * share one) and the QEMU flags that attach it as the kernel's virtio-blk swap disk; `remove` deletes it
+ * (swap holds nothing worth keeping once the kernel has stopped).
+ */
+function swapDisk(bytes: number | undefined): { args: string[]; remove(): void } {
+  if (bytes === undefined) return { args: [], remove: () => {} };
+  const image = join(ROOT, 'out', `swap-${process.pid}.img`);
+  mkdirSync(join(ROOT, 'out'), { recursive: true });
+  createSwapImage(image, bytes);
+  console.log(`swap image: ${relative(ROOT, image)}, ${bytes / 2 ** 20} MiB sparse, virtio-blk; removed at exit`);
+  return { args: swapDiskArgs(image), remove: () => rmSync(image, { force: true }) };
 }
 
 
@@ -214,8 +262,8 @@ function newest(dir: string): number {
 /**
  * `boot --net user|tap`: a virtio-net card on QEMU user networking (ports forwarded to the first VMs)
  * or on a tap device in a network namespace of its own (root). Real time, not -icount: real clients
- * talk to the VMs. The kernel is rebuilt when kernel-src/ is newer than images/denali.elf. Ctrl-C,
- * SIGTERM and the timeout stop QEMU; the namespace is removed in every case.
+ * talk to the VMs. Ctrl-C, SIGTERM and the timeout stop QEMU; the namespace (and the swap image) are
+ * removed in every case.
  */
 async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
   if (o.net === 'tap') { const why = tapUnavailable(); if (why) { console.error(`denali: --net: ${why}`); return 2; } }
@@ -223,11 +271,11 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
   let iso = join(ROOT, 'images', 'denali.iso');
   const vms = o.manifest ? buildVms(o.manifest, 2) : undefined;
   const initrd = vms?.modules;
-  if (!existsSync(elf) || (o.medium !== 'kernel' && !existsSync(iso)) || statSync(elf).mtimeMs < newest(join(ROOT, 'kernel-src'))) build({ optimize: 2, iso: true });
+  buildIfStale(elf, iso, o.medium);
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const addresses = vms ? vmAddresses(vms.groups) : [];
   let extraArgs: string[], prefix: string[] | undefined, namespace: TapNamespace | undefined;
-  let consoleDir: string | undefined, lines: Interface | undefined;
+  let consoleDir: string | undefined, lines: Interface | undefined, disk: ReturnType<typeof swapDisk> | undefined;
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => { interrupted = signal; controller.abort(); };
@@ -246,6 +294,8 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
       extraArgs = tapNetArgs(namespace.device);
       prefix = namespace.exec;
     }
+    disk = swapDisk(o.swap);
+    extraArgs = [...extraArgs, ...disk.args];      // after the card's: it keeps PCI slot 00:03.0
     const medium = o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
     // The console is live: COM1's output as it comes, and lines typed here go to the kernel's monitor
     // (vms, net, stop: kernel-src/shell.ts).
@@ -265,6 +315,7 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
     lines?.close();
     process.stdin.pause();
     namespace?.remove();
+    disk?.remove();
     if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -38,6 +38,26 @@ export function userNetArgs(forwards: { hostPort: number; ip: string; guestPort:
 /** `-netdev tap` on an existing tap device (no scripts) with a virtio-net card. */
 export function tapNetArgs(device: string): string[] {
   return ['-netdev', `tap,id=n0,ifname=${device},script=no,downscript=no`, '-device', 'virtio-net-pci,netdev=n0'];
+}
+
+/** A fresh sparse raw image of `bytes` (a multiple of 512) at `path`: the swap disk swapDiskArgs attaches. */
+export function createSwapImage(path: string, bytes: number): void {
+  writeFileSync(path, '');
+  truncateSync(path, bytes);
+}
+
+/**
+ * The swap disk: `image` (raw) as a virtio-blk PCI function, the disk kernel-src/virtio-blk.ts finds.
+ * Put after the network card's flags, so the card keeps its PCI slot (00:03.0). With `blkdebugRules`
+ * (a file of QEMU blkdebug `[inject-error]` sections) the requests the rules name fail with their errno,
+ * which the device reports as VIRTIO_BLK_S_IOERR: the tests of the kernel's error path.
+ */
+export function swapDiskArgs(image: string, blkdebugRules?: string): string[] {
+  const quote = (path: string) => path.replace(/,/g, ',,');     // a comma inside a QEMU option value
+  const file = blkdebugRules
+    ? `file.driver=blkdebug,file.config=${quote(blkdebugRules)},file.image.filename=${quote(image)}`
+    : `file=${quote(image)}`;
+  return ['-drive', `if=none,id=swap,format=raw,${file}`, '-device', 'virtio-blk-pci,drive=swap'];
 }
 
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */

@@ -1,0 +1,73 @@
+// Contract: `denali boot --swap SIZE` (tools/cli.ts, tools/qemu.ts; issue 15 item 2, host side). A bad
+// size gets zod's message naming the option and exit status 2, before anything is built. A good one
+// makes a fresh sparse raw image out/swap-PID.img of exactly that size, attaches it as the virtio-blk disk
+// the kernel takes as its swap device (the `swap: virtio-blk ... MiB (N sectors)` boot line), the VMs of a
+// manifest run as without it, and the image is gone when the boot ends.
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ROOT } from '../../tools/build.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'denali-swap-cli-'));
+test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
+const denali = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), ...args],
+  { encoding: 'utf8', cwd: scratch, timeout: 300_000 });
+
+const MESSAGE = new RegExp('^denali: --swap: --swap must be a size such as 64M or 8G '
+  + '\\(a whole number and K, M, G or T; whole 4K pages\\), from 1M to 1T$', 'm');
+
+test('a bad --swap gets zod\'s message naming the option, exit status 2, nothing built', t => {
+  // Each spawn loads the whole toolchain (seconds): a missing size, no unit, too large, not whole pages.
+  const bad = [['--swap'], ['--swap', '8'], ['--swap=2T'], ['--swap', '1025K']];
+  for (const args of bad) {
+    const r = denali('boot', ...args);
+    t.is(r.status, 2, args.join(' '));
+    t.is(r.stdout, '', args.join(' '));
+    t.regex(r.stderr, MESSAGE, args.join(' '));
+  }
+  const bochs = denali('boot', '--bochs', '--swap', '8G');
+  t.is(bochs.status, 2);
+  t.regex(bochs.stderr, /^denali: --swap: --swap needs QEMU \(not --bochs\)$/m);
+});
+
+test('--swap 64M: a sparse image of 64 MiB as the kernel\'s swap disk; the VMs run; the image is removed', t => {
+  const manifest = join(scratch, 'counters.json');
+  const counters = { image: 'guest-src/demos/counter.ts', count: 2, memoryKiB: 128, argument: 3 };
+  writeFileSync(manifest, JSON.stringify({ groups: [counters] }));
+  const before = new Set(readdirSync(join(ROOT, 'out')).filter(f => f.startsWith('swap-')));
+  const r = denali('boot', '--swap', '64M', '--manifest', manifest, '--timeout', '120');
+  const out = r.stdout.replace(/\r/g, '');
+  t.is(r.status, 0, `${out.slice(-2000)}\n${r.stderr}`);
+  const image = /^swap image: (out\/swap-(\d+)\.img), 64 MiB sparse, virtio-blk; removed at exit$/m.exec(out);
+  t.truthy(image, out.slice(0, 2000));
+  t.regex(out, /^swap: virtio-blk 00:0[0-9a-f]\.0 64 MiB \(131072 sectors\), queue \d+, \d+ requests of up to /m);
+  t.regex(out, /^vms done: every VM has ended$/m);
+  t.regex(out, /^vm 0: cpu \d+ kcycles, switches \d+, exit status 0$/m);
+  t.regex(out, /^vm 1: cpu \d+ kcycles, switches \d+, exit status 0$/m);
+  t.regex(out, /^blk: reads 0 \(0 pages\), writes 0 \(0 pages\), completed 0, failed 0, in flight 0 /m);
+  t.false(existsSync(join(ROOT, image![1])), 'the image is removed at exit');
+  t.deepEqual(readdirSync(join(ROOT, 'out')).filter(f => f.startsWith('swap-') && !before.has(f)), []);
+});
+
+test('the image is sparse and of the exact size while the boot runs', async t => {
+  // The image exists from before QEMU starts until after it exits: look at it meanwhile.
+  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'boot', '--swap', '8G', '--timeout', '60'],
+    { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>(resolve => child.on('close', status => resolve(status)));
+  const path = join(ROOT, 'out', `swap-${child.pid}.img`);
+  for (let i = 0; i < 600 && !existsSync(path) && child.exitCode === null; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  t.true(existsSync(path), out);
+  const stat = statSync(path);
+  t.is(stat.size, 8 * 2 ** 30);
+  t.true(stat.blocks * 512 < 2 ** 20, `allocated ${stat.blocks * 512} bytes`);
+  const status = await exited;
+  t.is(status, 0);
+  t.regex(out.replace(/\r/g, ''), /^swap: virtio-blk 00:0[0-9a-f]\.0 8192 MiB \(16777216 sectors\), /m);
+  t.false(existsSync(path));
+});
