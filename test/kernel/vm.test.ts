@@ -84,6 +84,44 @@ function imagePages(elfPath: string): { sharedPages: number; privateFilePages: n
   return { sharedPages, privateFilePages };
 }
 
+test("a computing VM is charged the same alone and beside 1,000 idle VMs, within 1% (-icount)", async (t) => {
+  // The alarms of 1,000 counters expire in timer ticks while the computing VM runs: that work is theirs
+  // (kernel-src/vinterrupt.ts alarmExpired -> schedulerChargeFor), not the computing VM's.
+  const computing: Group = { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.compute, 30) };
+  const idlers: Group = { moduleIndex: 0, vmCount: 1000, memoryKiB: 64, argument: workerArgument(MODE.counter, 20) };
+  const [alone, crowded] = await Promise.all([
+    boot("charge-alone", [worker], [computing], { icount: true }),
+    boot("charge-crowded", [worker], [computing, idlers], { icount: true, memoryMiB: 256, timeoutMs: 180_000 }),
+  ]);
+  for (const r of [alone, crowded]) t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const a = vmSummaries(alone.out).get(0)!, c = vmSummaries(crowded.out).get(0)!;
+  for (const s of [a, c]) t.is(s.outcome, "exit status 0");
+  const counters = [...vmSummaries(crowded.out).values()].filter((s) => s.id > 0);
+  t.is(counters.filter((s) => s.outcome === "exit status 0").length, 1000, "every counter ran its 20 rounds");
+  t.true(a.kcycles > 10_000, `alone: ${a.kcycles} kcycles`);
+  const difference = Math.abs(c.kcycles - a.kcycles) / a.kcycles;
+  t.true(difference < 0.01, `alone ${a.kcycles} kcycles, beside 1,000 idle VMs ${c.kcycles}: ${(difference * 100).toFixed(2)}%`);
+  t.log(`computing VM: alone ${a.kcycles} kcycles, beside 1,000 idle VMs ${c.kcycles} (${(difference * 100).toFixed(2)}%)`);
+});
+
+test("idle VMs use no CPU: accounting of idling counters against a computing VM (-icount)", async (t) => {
+  const r = await boot("idle", [worker], [
+    { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.compute, 30) },
+    { moduleIndex: 0, vmCount: 4, memoryKiB: 64, argument: workerArgument(MODE.counter, 20) },
+  ], { icount: true });
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
+  const summary = vmSummaries(r.out);
+  const busy = summary.get(0)!.kcycles;
+  t.true(busy > 1000, `busy ${busy}`);
+  for (let id = 1; id <= 4; id++) {
+    const s = summary.get(id)!;
+    t.is(s.outcome, "exit status 0");
+    // 20 rounds of 2 ms idle each: only the hypercalls and switches are charged.
+    t.true(s.kcycles * 20 < busy, `vm ${id}: ${s.kcycles} kcycles against ${busy}`);
+  }
+  t.log(JSON.stringify([...summary.values()]));
+});
+
 test("a VM that never yields is preempted; the others still finish", async (t) => {
   const r = await boot("spinner", [worker], [
     { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.spinner) },
