@@ -12,6 +12,9 @@
 //   and checksums, bad ICMP and ARP, and frames that spoof a VM from the wire (another VM's IP or MAC
 //   as ARP or IPv4 sender: must not poison a VM's ARP cache); then, on a connection to the echo server
 //   made by scapy, every flag combination at the server's RCV.NXT, just past it and far outside the window;
+// - the TCP replies to every flag combination, per class, are RFC 9293's (§3.10.7: LISTEN, CLOSED and an
+//   established connection, with RFC 5961's challenge ACKs): which segment comes back (RST, RST+ACK,
+//   SYN+ACK, ACK, the echoed data, or nothing) with which sequence and acknowledgment numbers;
 // - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
 //   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
 //   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
@@ -46,6 +49,9 @@ function missing(): string | null {
   if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
   return null;
 }
+
+/** The sweeps' result (net-hostile.py Tally): probes per reply class, and the probes answered otherwise. */
+interface TcpReplies { classes: Record<string, number>; mismatches: unknown[]; "mismatch-count": number }
 
 const FLOODER = 5;   // guests/net.ts mode
 const FLOOD_FRAMES = 3000;
@@ -139,8 +145,26 @@ if (why) {
 
   test.serial("malformed and spoofed frames from the host: the kernel and every VM stay up, the spoofing is dropped and counted", async (t) => {
     const before = switchCounters(await machine!.monitor("net"));
-    const sent = python("attack") as Record<string, number> & { refused: Record<string, number> };
-    t.log(`sent: ${JSON.stringify(sent)}`);
+    type Sent = Record<string, number> & { refused: Record<string, number>; "tcp-replies": TcpReplies };
+    const sent = python("attack") as Sent;
+    const { "tcp-replies": replies, ...counts } = sent;
+    t.log(`sent: ${JSON.stringify(counts)}`);
+    t.is(sent["fences-lost"], 0, "every probe's fence came back");
+    t.deepEqual(replies.mismatches, [], "replies that are not RFC 9293's");
+    t.is(replies["mismatch-count"], 0);
+    const listen = (port: number) => ({
+      [`port ${port} listen: RST -> nothing`]: 128,
+      [`port ${port} listen: ACK -> <SEQ=SEG.ACK><CTL=RST>`]: 64,
+      [`port ${port} listen: SYN -> <ACK=SEG.SEQ+1><CTL=SYN,ACK>`]: 16,
+      [`port ${port} listen: SYN+FIN -> nothing`]: 16,
+      [`port ${port} listen: no SYN, ACK or RST -> nothing`]: 32,
+    });
+    t.deepEqual(replies.classes, {
+      ...listen(80), ...listen(7),
+      "port 1234 closed: RST -> nothing": 128,
+      "port 1234 closed: ACK -> <SEQ=SEG.ACK><CTL=RST>": 64,
+      "port 1234 closed: no ACK -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>": 64,
+    });
     await new Promise((r) => setTimeout(r, 1000));
     const vms = await machine!.monitor("vms");
     const out = machine!.out();
@@ -161,9 +185,31 @@ if (why) {
     inNamespace(ns!, ["iptables", "-A", "OUTPUT", "-o", ns!.device, "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]);
     let r: Record<string, unknown>;
     try { r = python("established"); } finally { inNamespace(ns!, ["iptables", "-F"]); }
-    t.log(JSON.stringify(r));
-    t.is(r.established, 2 + 256 * 3, "handshake ACK, data, then every flag value at three sequence numbers");
+    const { classes, mismatches, ...rest } = r as Record<string, unknown> & TcpReplies;
+    t.log(JSON.stringify(rest));
     t.is(r["echoed-first"], "denali!!", "the data sent after the handshake came back");
+    t.is(r.probes, 256 * 3, "every flag value at three sequence numbers");
+    t.is(r["fences-lost"], 0, "every probe's fence came back");
+    t.deepEqual(mismatches, [], "replies that are not RFC 9293's");
+    t.is(r["mismatch-count"], 0);
+    // The classes, with as many probes as flag values fall in each (8 bits: FIN SYN RST PSH ACK URG ECE CWR).
+    t.deepEqual(classes, {
+      "out of window: RST -> nothing": 128,
+      "out of window: no RST -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>": 128,
+      "in window past RCV.NXT: RST -> challenge ACK": 128,
+      "in window past RCV.NXT: SYN -> challenge ACK": 64,
+      "in window past RCV.NXT: no ACK bit -> nothing": 32,
+      "in window past RCV.NXT: ACK, out of order -> duplicate ACK": 32,
+      "at RCV.NXT: RST -> reset, nothing sent": 128,
+      "at RCV.NXT: SYN -> challenge ACK": 64,
+      "at RCV.NXT: no ACK bit -> nothing": 32,
+      "at RCV.NXT: ACK -> data echoed with its ACK": 16,
+      "ACK of the echo -> nothing": 16,
+      "at RCV.NXT: ACK+FIN -> data and FIN echoed, ACK of both": 16,
+      "ACK of its FIN -> nothing": 16,
+      "after the end: ACK -> LISTEN's <SEQ=SEG.ACK><CTL=RST>": 128 + 16,
+    });
+    t.is(r.connections, 1 + 128 + 16, "a new connection after each reset and each close");
     await new Promise((resolve) => setTimeout(resolve, 500));
     const vms = await machine!.monitor("vms");
     t.regex(vms, /^vms: 3 started, 0 exited, 0 ended by the kernel, 3 idle;/m);
