@@ -18,13 +18,14 @@
 // - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
 //   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
 //   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
-//   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl).
+//   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl); the web
+//   server closes a connection on which no request comes after 10 s (the kernel's clock: `clock`).
 // And (QEMU user networking, no root) a VM flooding the wire gets EAGAIN while the NIC's transmit ring
 // is full, and every frame netSend accepted goes out (nothing dropped silently).
 // Needs root (CI runs as root), /usr/bin/python3 with scapy (Debian python3-scapy), curl; skipped with
 // the reason otherwise.
 import test from "ava";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -52,6 +53,37 @@ function missing(): string | null {
 
 /** The sweeps' result (net-hostile.py Tally): probes per reply class, and the probes answered otherwise. */
 interface TcpReplies { classes: Record<string, number>; mismatches: unknown[]; "mismatch-count": number }
+
+/** "clock: uptime N ms ..." (the monitor's `clock`). */
+const kernelUptimeMs = (out: string) => Number(/^clock: uptime (\d+) ms/m.exec(out)![1]);
+
+/** In the namespace: opens a TCP connection, sends nothing and waits for the server to end it. */
+interface IdleClose { how: string; bytes: number; seconds: number }
+
+function idleConnection(ns: TapNamespace, ip: string, port: number): Promise<IdleClose> {
+  const client = [
+    "import json, socket, sys, time",
+    `s = socket.create_connection(("${ip}", ${port}), timeout=60)`,
+    "start = time.monotonic()",
+    "try:",
+    "    data = s.recv(4096); how = 'fin' if data == b'' else 'data'",
+    "except ConnectionResetError:",
+    "    data, how = b'', 'rst'",
+    "except socket.timeout:",
+    "    data, how = b'', 'timeout'",
+    "print(json.dumps({'how': how, 'bytes': len(data), 'seconds': time.monotonic() - start}))",
+  ].join("\n");
+  return new Promise((resolve, reject) => {
+    const child = spawn(ns.exec[0], [...ns.exec.slice(1), PYTHON, "-c", client], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+    child.on("close", (status) => {
+      if (status === 0) resolve(JSON.parse(out.trim()) as IdleClose);
+      else reject(new Error(`idle client: status ${status}: ${err}`));
+    });
+  });
+}
 
 const FLOODER = 5;   // guests/net.ts mode
 const FLOOD_FRAMES = 3000;
@@ -216,7 +248,11 @@ if (why) {
     t.notRegex(machine!.out(), /^vm \d+ ended: |^(panic|trap)[: ]/m);
   });
 
-  test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are the VMs' own MACs", (t) => {
+  test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are "
+    + "the VMs' own MACs; an idle web connection is closed after 10 s", async (t) => {
+    // Meanwhile a connection to the web server that never sends a request: closed after 10 s.
+    const clockBefore = kernelUptimeMs(await machine!.monitor("clock", /^timers: .*$/m));
+    const idle = idleConnection(ns!, "198.18.0.2", 80);
     for (const address of ["198.18.0.2", "198.18.0.3"]) {
       const ping = spawnSync(ns!.exec[0], [...ns!.exec.slice(1), "ping", "-c", "2", "-i", "0.2", "-W", "5", address], { encoding: "utf8", timeout: 30_000 });
       t.is(ping.status, 0, `${address}: ${ping.stdout}${ping.stderr}`);
@@ -231,6 +267,13 @@ if (why) {
     t.regex(neighbours, /^198\.18\.0\.2 lladdr 02:00:00:00:00:00 /m);
     t.regex(neighbours, /^198\.18\.0\.3 lladdr 02:00:00:00:00:01 /m);
     t.notRegex(neighbours, /de:ad:be:ef|lladdr 02:00:00:00:00:02/, neighbours);
+    const closed = await idle;
+    const clockAfter = kernelUptimeMs(await machine!.monitor("clock", /^timers: .*$/m));
+    t.log(`idle connection: closed after ${closed.seconds.toFixed(2)} s (host), `
+      + `${clockAfter - clockBefore} ms of the kernel's clock around it`);
+    t.deepEqual([closed.how, closed.bytes], ["fin", 0], "the server closed it (FIN), sending nothing");
+    t.true(clockAfter - clockBefore >= 10_000, `kernel clock ${clockBefore} -> ${clockAfter} ms: not before 10 s`);
+    t.true(closed.seconds >= 9 && closed.seconds < 30, `closed ${closed.seconds} s after it opened (host clock)`);
   });
 
   test.serial("stop: the summary, then QEMU exits cleanly", async (t) => {
