@@ -142,12 +142,23 @@ function release(index: u32, vm: Vm): void {
 
 // ---- the switch ------------------------------------------------------------------------------------
 
-/** Adds the slice that is ending to the VM's CPU time. */
-function account(vm: Vm): void {
-  const spent = rdtsc() - vm.sliceTsc;
+/** Adds `spent` cycles to the VM's CPU time (64-bit). */
+function addCycles(vm: Vm, spent: u32): void {
   const low = vm.cyclesLow + spent;
   if (low < vm.cyclesLow) vm.cyclesHigh++;
   vm.cyclesLow = low;
+}
+
+/**
+ * Exact accounting (the Denali paper §4.1): kernel work done for VM `index` from `startTsc` until now
+ * while another VM or the kernel's idle loop ran -- its alarm expiring in a timer tick -- is charged to
+ * `index` and taken off the running VM's slice, so a VM's charge does not grow with its neighbours' alarms.
+ */
+export function schedulerChargeFor(index: u32, startTsc: u32): void {
+  if (i32(index) === current) return;          // inside its own slice: already its time
+  const spent = rdtsc() - startTsc;
+  addCycles(vmAt(index), spent);
+  if (current !== VM_NONE) vmAt(u32(current)).sliceTsc += spent;
 }
 
 /** trap.ts calls this at the end of every trap: the frame to resume. */
@@ -164,7 +175,7 @@ export function schedulerResume(frameAddress: u32): u32 {
   if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
   // Switch out.
   switchRequested = false;
-  account(vm);
+  addCycles(vm, rdtsc() - vm.sliceTsc);   // the slice that ends
   if (vm.state === VM_RUNNING) {
     memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
     enqueue(current);

@@ -9,7 +9,7 @@
 // timer expired or was cancelled, the slot reused) is recognised and ignored, until the slot's
 // generation comes round again after TIMER_GENERATIONS - 1 reuses.
 // Invariant: the heap, the free stack and the pool change only with interrupts disabled.
-import { bool, i32, u32, structArray } from "dsl";
+import { bool, i32, u32, structArray, rdtsc } from "dsl";
 import { Nanoseconds, clockRead, clockSetTickHook } from "./clock.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 
@@ -42,6 +42,8 @@ let freeTop: u32 = 0;
 let pendingCount: u32 = 0;
 let nextSequence: u32 = 0;
 let expiredTotal: u32 = 0;
+/** The TSC when the expiry of the timer whose callback runs now began (timerExpiryStart). */
+let expiryStartTsc: u32 = 0;
 const tickNow = new Nanoseconds();
 
 export function timerInit(): void {
@@ -159,6 +161,7 @@ export function timerExpire(now: Nanoseconds): u32 {
     const timer = timers[slot];
     if (timer.deadlineHigh > now.high || (timer.deadlineHigh === now.high && timer.deadlineLow > now.low)) break;
     const callback = timer.callback, argument = timer.argument;
+    expiryStartTsc = rdtsc();
     remove(slot);
     callback(argument);
     ran++;
@@ -173,6 +176,12 @@ function timerTick(): void {
   clockRead(tickNow);
   timerExpire(tickNow);
 }
+
+/**
+ * For a callback: the TSC when its timer's expiry began (before the heap removal), so the work of the
+ * expiry can be charged to the one the timer serves rather than to whoever was running (scheduler.ts).
+ */
+export function timerExpiryStart(): u32 { return expiryStartTsc; }
 
 export function timerPendingCount(): u32 { return pendingCount; }
 export function timerExpiredCount(): u32 { return expiredTotal; }

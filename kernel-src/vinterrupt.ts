@@ -7,9 +7,9 @@
 import { i32, u32 } from "dsl";
 import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_ALL } from "../abi/hypercalls.ts";
 import { vmAt, VM_IDLE, VM_ENDED } from "./vm.ts";
-import { schedulerWake, schedulerBlockCurrent } from "./scheduler.ts";
+import { schedulerWake, schedulerBlockCurrent, schedulerChargeFor } from "./scheduler.ts";
 import { Nanoseconds, clockRead, multiplyWide } from "./clock.ts";
-import { timerStart, timerCancel } from "./timer.ts";
+import { timerStart, timerCancel, timerExpiryStart } from "./timer.ts";
 
 const NANOSECONDS_PER_MICROSECOND: u32 = 1000;
 /** setAlarm's result: 0, or the ABI's EAGAIN (abi/hypercalls.ts). */
@@ -26,10 +26,14 @@ export function virqPost(index: u32, bits: u32): void {
   if (vm.state === VM_IDLE && (vm.pending & vm.mask) !== 0) schedulerWake(index);
 }
 
-/** The timer callback: the VM's alarm expired (interrupts disabled, from the tick). */
+/**
+ * The timer callback: the VM's alarm expired (interrupts disabled, from the tick). The expiry's work
+ * (the timer queue's removal, the post, the wake) is the VM's own, not the running VM's: charged to it.
+ */
 function alarmExpired(index: u32): void {
   vmAt(u32(index)).alarm = 0;
   virqPost(index, INTERRUPT_TIMER);
+  schedulerChargeFor(index, timerExpiryStart());
 }
 
 /** setAlarm: one alarm per VM, `microseconds` from now; 0 cancels. */

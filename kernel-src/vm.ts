@@ -109,6 +109,12 @@ const VM_SLOT_BYTES: u32 = 1 << VM_SLOT_SHIFT;
 const VMS_PER_FRAME_SHIFT = PAGE_SHIFT - VM_SLOT_SHIFT;
 const VM_SLOT_MASK: u32 = (1 << VMS_PER_FRAME_SHIFT) - 1;
 const vmTableFrames = new Uint32Array(640);    // VM_LIMIT >> VMS_PER_FRAME_SHIFT
+let vmTableFrameCount: u32 = 0;
+
+/** The bytes of the VM table one VM takes: its slot. */
+export function vmSlotBytes(): u32 { return VM_SLOT_BYTES; }
+/** Frames of the VM table (vmTableInit): ceil(count / (PAGE_SIZE / VM_SLOT_BYTES)). */
+export function vmTableFrameTotal(): u32 { return vmTableFrameCount; }
 
 /** VM `index` (< the count given to vmTableInit). */
 export function vmAt(index: u32): Vm {
@@ -125,6 +131,7 @@ export function vmTableInit(count: u32): bool {
     if (frame === FRAME_NONE) return false;
     memoryFill(frame, 0, PAGE_SIZE);
     vmTableFrames[i] = frame;
+    vmTableFrameCount++;
   }
   return true;
 }
@@ -259,6 +266,34 @@ function mapSegment(vm: Vm, imageIndex: u32, i: u32): bool {
     if (!mapCharged(vm, s.virtualAddress + offset, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
       freePrivateFrame(vm, frame);
       return false;
+    }
+  }
+  return true;
+}
+
+/** Pages of images[imageIndex]'s shared segments (segmentShared): what its VMs map from the module. */
+export function imageSharedPages(imageIndex: u32): u32 {
+  let pages: u32 = 0;
+  for (let i: u32 = 0; i < images[imageIndex].segmentCount; i++) {
+    const s = imageSegment(imageIndex, i);
+    if (s.memorySize !== 0 && segmentShared(s)) pages += (s.memorySize + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
+  }
+  return pages;
+}
+
+/**
+ * True when the VM's page tables map every page of its image's shared segments to the module's own
+ * frame, present, user and read-only: the code is shared, not copied (a report, not a hot path).
+ */
+export function vmMapsSharedCode(vm: Vm): bool {
+  const image = images[vm.imageIndex];
+  for (let i: u32 = 0; i < image.segmentCount; i++) {
+    const s = imageSegment(vm.imageIndex, i);
+    if (s.memorySize === 0 || !segmentShared(s)) continue;
+    for (let offset: u32 = 0; offset < s.memorySize; offset += PAGE_SIZE) {
+      const entry = pageEntry(vm.space, s.virtualAddress + offset);
+      const flags = entry & (PAGE_PRESENT | PAGE_WRITABLE | MAP_USER);
+      if (flags !== (PAGE_PRESENT | MAP_USER) || entryFrame(entry) !== image.moduleStart + s.fileOffset + offset) return false;
     }
   }
   return true;

@@ -11,7 +11,8 @@ import { bool, u32, rdtsc } from "dsl";
 import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
-  vmSetBootCount, VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32 } from "./vm.ts";
+  vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
+  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
@@ -140,12 +141,47 @@ export function vmsStart(bench: bool): bool {
   consoleWriteDecimal(count === 0 ? 0 : (frames << PAGE_SHIFT) / count);
   consoleWriteString(" bytes per VM");
   consoleNewLine();
+  reportTableAndSharing(groupCount, count);
   if (bench && count !== 0) {
     consoleWriteString("bench vm-start ");
     consoleWriteDecimal(elapsed / count);
     consoleNewLine();
   }
   return count !== 0;
+}
+
+/**
+ * After creation, what the `bytes per VM` line leaves out and what it relies on (tests read both):
+ *   vms: table F frames, a B-byte slot per VM
+ *   vms: image G: P code pages shared, mapped from the module read-only by S of its V VMs
+ * S counts the VMs whose page tables map every shared page to the module's own frame (vmMapsSharedCode).
+ */
+function reportTableAndSharing(groupCount: u32, count: u32): void {
+  consoleWriteString("vms: table ");
+  consoleWriteDecimal(vmTableFrameTotal());
+  consoleWriteString(" frames, a ");
+  consoleWriteDecimal(vmSlotBytes());
+  consoleWriteString("-byte slot per VM");
+  consoleNewLine();
+  for (let g: u32 = 0; g < groupCount; g++) {
+    let vms: u32 = 0, sharing: u32 = 0;
+    for (let id: u32 = 0; id < count; id++) {
+      const vm = vmAt(id);
+      if (vm.imageIndex !== g || vm.space === 0) continue;
+      vms++;
+      if (vmMapsSharedCode(vm)) sharing++;
+    }
+    consoleWriteString("vms: image ");
+    consoleWriteDecimal(g);
+    consoleWriteString(": ");
+    consoleWriteDecimal(imageSharedPages(g));
+    consoleWriteString(" code pages shared, mapped from the module read-only by ");
+    consoleWriteDecimal(sharing);
+    consoleWriteString(" of its ");
+    consoleWriteDecimal(vms);
+    consoleWriteString(" VMs");
+    consoleNewLine();
+  }
 }
 
 function netReport(): void { switchReport(); virtioNetReport(); }

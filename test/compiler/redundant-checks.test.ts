@@ -1,7 +1,8 @@
 // compiler/passes/redundant-checks.ts: a bounds check whose outcome is known on every path to it
 // becomes a jump (repeated, implied by a shorter array's, a masked index, a loop index bounded by a
 // constant); the golden IR before and after; checks that must stay, stay; behaviour unchanged,
-// and an index out of bounds still traps after the pass.
+// and an index out of bounds still traps after the pass -- also one element past each implication's
+// edge (sources/checks-boundary.ts), at -O2, where an off-by-one in the pass would drop the check.
 import test from 'ava';
 import { matchGolden } from '../harness/golden.ts';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { eliminateRedundantChecks } from '../../compiler/passes/redundant-checks
 import { simplifyCfg } from '../../compiler/passes/simplify-cfg.ts';
 import * as ir from '../../compiler/ir.ts';
 import { ROOT } from '../../tools/build.ts';
+import { parseProgramSerial } from '../../tools/qemu.ts';
 
 const source = join(ROOT, 'test', 'compiler', 'sources', 'checks.ts');
 const NAMES = ['twice', 'implied', 'notImplied', 'changed', 'onePath', 'bothPaths', 'masked', 'loops'];
@@ -53,4 +55,38 @@ test('the whole -O2 pipeline keeps an out-of-bounds index trapping', t => {
   main.slots = [];
   const r = runModule(m);
   t.regex(r.serial + (r.error ?? ''), /index out of bounds/);
+});
+
+/** main replaced by `return f(argument)`: runs one call of the module on the interpreter. */
+function callOnce(m: ir.Module, name: string, argument: number): { serial: string; error?: string } {
+  const main = m.functions.find(f => f.name === 'main')!;
+  main.blocks = [{ id: 0, instrs: [{ op: 'const', dst: 0, value: argument }, { op: 'call', dst: 1, func: name, args: [0] }],
+    term: { op: 'return', value: 1 } }];
+  main.vregCount = Math.max(main.vregCount, 2);
+  main.slots = [];
+  return runModule(m);
+}
+
+test('one element past every implication: the check stays at -O2 and the index traps', t => {
+  const boundary = join(ROOT, 'test', 'compiler', 'sources', 'checks-boundary.ts');
+  const lower = () => {
+    const r = compile({ files: [boundary], optimize: 0 });
+    if (!r.module) throw new Error(JSON.stringify(r.diagnostics));
+    return r.module;
+  };
+  const O0 = runModule(lower());
+  t.is(runModule(optimize(lower())).serial, O0.serial, 'in bounds: -O2 prints what -O0 prints');
+  t.deepEqual(parseProgramSerial(O0.serial), { stdout: '770\n70\n-1\n70\n-1\n6\n6\n3\n', stderr: '', status: 0 });
+  const outOfBounds: [string, number][] = [
+    ['longerByOne', 8], ['upToEight', 8], ['belowNine', 8], ['maskedSeven', 7], ['remainderSeven', 7],
+    ['shiftedSeven', -1], ['loopToNine', 0],
+  ];
+  for (const [name, argument] of outOfBounds) {
+    for (const level of [0, 2]) {
+      const m = level === 0 ? lower() : optimize(lower());
+      t.truthy(m.functions.find(f => f.name === name), `${name} -O${level} kept as a function`);
+      const r = callOnce(m, name, argument);
+      t.regex(r.serial + (r.error ?? ''), /index out of bounds/, `${name}(${argument}) -O${level}`);
+    }
+  }
 });

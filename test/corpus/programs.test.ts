@@ -29,6 +29,10 @@ for (const name of programs) {
     t.is(o.stdout, wantStdout, `${how}: output`);
     t.is(o.status, expect.exitStatus, `${how}: exit status (stderr: ${o.stderr.trim()})`);
     for (const s of expect.stderrSubstrings) t.true(o.stderr.includes(s), `${how}: stderr should contain '${s}', got '${o.stderr.trim()}'`);
+    // Nothing else on stderr: every line is one the header expects (a warning or a stray trace fails).
+    const expected = (line: string) => expect.stderrSubstrings.some(s => line.includes(s));
+    const unexpected = o.stderr.split('\n').filter(line => line !== '' && !expected(line));
+    t.deepEqual(unexpected, [], `${how}: unexpected stderr`);
   };
 
   const wantsInterp = expect.targets.includes('interp'), wantsQemu = expect.targets.includes('qemu');

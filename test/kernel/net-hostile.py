@@ -1,14 +1,22 @@
 # Malformed and spoofed frames from the host for test/kernel/net-hostile.test.ts, built with scapy
 # (Debian python3-scapy; run with /usr/bin/python3) and written raw to the tap with an AF_PACKET socket,
 # so frames of any length go out exactly as built (truncated, oversized, bad checksums).
-# Usage: net-hostile.py IFACE attack      -> sends everything, prints JSON {category: count, ..., "spoofed": N}
+# Usage: net-hostile.py IFACE attack      -> sends everything, prints JSON {category: count, ..., "spoofed": N,
+#                                            "tcp-replies": the flag sweep's replies by class (below)}
 #        net-hostile.py IFACE arp IP      -> one broadcast ARP request for IP (the switch must direct it)
 #        net-hostile.py IFACE established -> every flag combination on an established connection (below)
 # The VMs (the test's manifest): VM 0 httpd 198.18.0.2 port 80, VM 1 echo 198.18.0.3 port 7, VM 2 the
 # spoofer 198.18.0.4; their MACs are 02:00:00:00:00:0N (docs/virtual-architecture.md).
+#
+# TCP replies are checked per flag class against RFC 9293 §3.10.7 (and RFC 5961's challenge ACKs): each
+# probe is followed by a fence, an ICMP echo request to the same VM; a VM handles its frames in order and
+# sends its answers as it handles them, so the TCP segments it sends between the echo reply before and
+# the one after are the probe's replies, whatever the timing. The expected replies come from the RFC's
+# rules written out here (expect_* below), never from the guest's code.
 import json
 import random
 import socket
+import struct
 import sys
 import time
 
@@ -51,6 +59,167 @@ def patch(frame, offset, value):
     data = bytearray(bytes(frame))
     data[offset:offset + len(value)] = value
     return bytes(data)
+
+
+# ---- replies: a receiving socket, frames parsed by hand, fences -------------------------------------------
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+FENCE_ID = 0xD3A1
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+def parse(data):
+    """An IPv4 TCP or ICMP frame as a dict (lengths from the IP header: frames are padded to 60 bytes)."""
+    if len(data) < 34 or data[12:14] != b"\x08\x00":
+        return None
+    ihl = (data[14] & 15) * 4
+    total = int.from_bytes(data[16:18], "big")
+    l4, end = 14 + ihl, min(len(data), 14 + total)
+    frame = {"src": socket.inet_ntoa(data[26:30]), "dst": socket.inet_ntoa(data[30:34])}
+    if data[23] == 6 and end >= l4 + 20:
+        sport, dport, seq, ack = struct.unpack("!HHII", data[l4:l4 + 12])
+        start = l4 + (data[l4 + 12] >> 4) * 4
+        frame.update(proto="tcp", sport=sport, dport=dport, seq=seq, ack=ack, flags=data[l4 + 13], data=data[start:end])
+        return frame
+    if data[23] == 1 and end >= l4 + 8:
+        identifier, sequence = struct.unpack("!HH", data[l4 + 4:l4 + 8])
+        frame.update(proto="icmp", type=data[l4], id=identifier, seq=sequence)
+        return frame
+    return None
+
+
+class Replies:
+    """Reads what the VMs send to the host; `fence(vm)` returns the TCP segments VM `vm` sent since the last fence."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.sock.bind((iface, 0))
+        self.seq = 0
+        self.lost = 0
+
+    def frames(self, until, timeout=5.0):
+        """Frames from a VM (parsed), up to the first for which `until` is true; None on timeout."""
+        seen, deadline = [], time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data, address = self.sock.recvfrom(65535)
+            except socket.timeout:
+                return None
+            if address[2] == PACKET_OUTGOING:
+                continue
+            frame = parse(data)
+            if frame is None or frame["src"] not in VM_IP:
+                continue
+            if until(frame):
+                return seen
+            seen.append(frame)
+
+    def fence(self, vm):
+        self.seq = (self.seq + 1) & 0xFFFF
+        seq = self.seq
+        send("fence", ip_to(vm) / ICMP(id=FENCE_ID, seq=seq), 0)
+        seen = self.frames(lambda f: f["src"] == VM_IP[vm] and f.get("proto") == "icmp" and f["type"] == 0
+                           and f["id"] == FENCE_ID and f["seq"] == seq)
+        if seen is None:
+            self.lost += 1
+            return None
+        return [f for f in seen if f["src"] == VM_IP[vm] and f.get("proto") == "tcp"]
+
+    def refresh_arp(self, vm):
+        """Keeps the VM's ARP entry for the host fresh (RFC 826: a packet from a known sender updates
+        it), so no reply waits on a resolution."""
+        send("fence", eth(vm) / ARP(op=1, hwsrc=host_mac, psrc=HOST, pdst=VM_IP[vm]), 0)
+
+
+def segment(flags, seq, ack, data=b"", opts=None):
+    """The expected shape of a reply: exact flags, and seq/ack/data where given (None: any)."""
+    return {"flags": flags, "seq": seq, "ack": ack, "data": data, "options": opts}
+
+
+def matches(got, want):
+    def same(g, w):
+        return (g["flags"] == w["flags"] and w["seq"] in (None, g["seq"]) and w["ack"] in (None, g["ack"])
+                and g["data"] == w["data"])
+    return len(got) == len(want) and all(same(g, w) for g, w in zip(got, want))
+
+
+def show(segments):
+    def text(v):
+        return v.decode("latin1") if isinstance(v, bytes) else v
+    return [{k: text(f[k]) for k in ("flags", "seq", "ack", "data")} for f in segments]
+
+
+class Tally:
+    """Replies by class: how many probes of each class, and every probe whose replies were not the expected ones."""
+
+    def __init__(self):
+        self.classes = {}
+        self.mismatches = []
+
+    def check(self, name, probe, got, want):
+        self.classes[name] = self.classes.get(name, 0) + 1
+        if got is None:
+            self.mismatches.append({"class": name, "probe": probe, "got": "no fence reply"})
+        elif not matches(got, want):
+            self.mismatches.append({"class": name, "probe": probe, "got": show(got), "want": show(want)})
+
+    def result(self):
+        return {"classes": self.classes, "mismatches": self.mismatches[:20], "mismatch-count": len(self.mismatches)}
+
+
+def seg_len(flags, data):
+    return len(data) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+
+
+def expect_listen(flags, seq, ack, data):
+    """RFC 9293 §3.10.7.2 LISTEN: RST ignored; any ACK gets <SEQ=SEG.ACK><CTL=RST>; a SYN gets
+    <SEQ=ISS><ACK=SEG.SEQ+1><CTL=SYN,ACK> (its data not acknowledged: the peer sends it again);
+    anything else is dropped. SYN with FIN is dropped too (as Linux and BSD do: a scan, not an open)."""
+    if flags & RST:
+        return "listen: RST -> nothing", []
+    if flags & ACK:
+        return "listen: ACK -> <SEQ=SEG.ACK><CTL=RST>", [segment(RST, ack, None)]
+    if flags & SYN and not flags & FIN:
+        return "listen: SYN -> <ACK=SEG.SEQ+1><CTL=SYN,ACK>", [segment(SYN | ACK, None, (seq + 1) & 0xFFFFFFFF)]
+    if flags & SYN:
+        return "listen: SYN+FIN -> nothing", []
+    return "listen: no SYN, ACK or RST -> nothing", []
+
+
+def expect_closed(flags, seq, ack, data):
+    """RFC 9293 §3.10.7.1 CLOSED: RST discarded; ACK on: <SEQ=SEG.ACK><CTL=RST>; ACK off:
+    <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
+    if flags & RST:
+        return "closed: RST -> nothing", []
+    if flags & ACK:
+        return "closed: ACK -> <SEQ=SEG.ACK><CTL=RST>", [segment(RST, ack, None)]
+    reply = segment(RST | ACK, 0, (seq + seg_len(flags, data)) & 0xFFFFFFFF)
+    return "closed: no ACK -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>", [reply]
+
+
+def flag_sweep(replies, tally):
+    """Every flag value (all 8 bits) to the web server and the echo server (LISTEN) and to a closed port."""
+    for vm in (0, 1):
+        replies.refresh_arp(vm)
+        replies.fence(vm)          # the VM has the host's MAC before the first probe
+    for vm, port, expect in ((0, 80, expect_listen), (1, 7, expect_listen), (1, 1234, expect_closed)):
+        for flags in range(256):
+            if flags % 64 == 0:
+                replies.refresh_arp(vm)
+            seq, ack = random.getrandbits(32), random.getrandbits(32)
+            data = b"data" if flags & PSH else b""
+            sport = 20000 + flags
+            probe = TCP(sport=sport, dport=port, flags=flags, seq=seq, ack=ack, window=4096)
+            send("tcp-flags", ip_to(vm) / probe / (Raw(data) if data else b""), 0)
+            got = replies.fence(vm)
+            name, want = expect(flags, seq, ack, data)
+            ours = None if got is None else [f for f in got if f["dport"] == sport]
+            tally.check(f"port {port} {name}", {"flags": flags, "seq": seq, "ack": ack}, ours, want)
 
 
 def arp_request(ip):
@@ -106,10 +275,9 @@ def attack():
         send("fragment", eth(0) / f)
 
     # ---- TCP: every flag combination (all 8 bits) to the web server, the echo server, a closed port ----
-    for vm, port in ((0, 80), (1, 7), (1, 1234)):
-        for flags in range(256):
-            seq, ack = random.getrandbits(32), random.getrandbits(32)
-            send("tcp-flags", ip_to(vm) / TCP(sport=20000 + flags, dport=port, flags=flags, seq=seq, ack=ack, window=4096) / (Raw(b"data") if flags & 8 else b""), 0.001)
+    replies, tally = Replies(), Tally()
+    flag_sweep(replies, tally)
+    counts["tcp-replies"] = tally.result()
     # ---- TCP options and header lengths ---------------------------------------------------------------
     for options in (b"\x08\x00\x00\x00",             # zero-length option (timestamps kind, length 0)
                     b"\x03\x0a\x00\x00",             # length past the header
@@ -174,39 +342,122 @@ def attack():
         send("spoofed", frame)
         spoofed += 1
     counts["refused"] = refused
+    counts["fences-lost"] = replies.lost
     print(json.dumps(counts))
+
+
+class Connection:
+    """A connection to the echo server made by hand (scapy frames; the test drops the host kernel's RSTs
+    meanwhile). seq: our next sequence number (the VM's RCV.NXT); ack: the VM's SND.NXT."""
+
+    def __init__(self, replies, sport):
+        self.replies, self.sport = replies, sport
+        self.seq, self.ack, self.ok = 1000, 0, False
+        syn = TCP(sport=sport, dport=7, flags="S", seq=self.seq, window=8192, options=[("MSS", 1460)])
+        send("established", base_frame() / syn, 0)
+        got = replies.fence(1)
+        synack = [f for f in got or [] if f["dport"] == sport and f["flags"] == SYN | ACK and f["ack"] == self.seq + 1]
+        if len(synack) != 1:
+            return
+        self.seq, self.ack = self.seq + 1, (synack[0]["seq"] + 1) & 0xFFFFFFFF
+        self.send(ACK, b"")
+        self.ok = replies.fence(1) == []
+
+    def send(self, flags, data, offset=0):
+        seq = (self.seq + offset) & 0xFFFFFFFF
+        header = TCP(sport=self.sport, dport=7, flags=flags, seq=seq, ack=self.ack, window=8192)
+        send("established", base_frame() / header / (Raw(data) if data else b""), 0)
+
+    def replies_to(self, got):
+        return None if got is None else [f for f in got if f["dport"] == self.sport]
+
+
+def base_frame():
+    return eth(1) / IP(src=HOST, dst=VM_IP[1])
+
+
+def expect_established(flags, offset, c, data):
+    """RFC 9293 §3.10.7.4 with RFC 5961 (receive window 4,096, `data` 4 bytes, everything before acknowledged):
+    first the sequence number: outside the window an ACK <SEQ=SND.NXT><ACK=RCV.NXT>, unless RST; then RST:
+    at RCV.NXT it resets (nothing sent), elsewhere in the window a challenge ACK; then SYN: a challenge ACK;
+    then no ACK bit: dropped; then the text: in order it is taken (the echo server sends it back with the
+    ACK, and closes after a FIN), out of order a duplicate ACK. Returns (class, replies, what happens)."""
+    ack_now = [segment(ACK, c.ack, c.seq)]
+    if offset == 0x40000000:
+        if flags & RST:
+            return "out of window: RST -> nothing", [], "same"
+        return "out of window: no RST -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>", ack_now, "same"
+    where = "at RCV.NXT" if offset == 0 else "in window past RCV.NXT"
+    if flags & RST:
+        if offset == 0:
+            return f"{where}: RST -> reset, nothing sent", [], "reset"
+        return f"{where}: RST -> challenge ACK", ack_now, "same"
+    if flags & SYN:
+        return f"{where}: SYN -> challenge ACK", ack_now, "same"
+    if not flags & ACK:
+        return f"{where}: no ACK bit -> nothing", [], "same"
+    if offset != 0:
+        return f"{where}: ACK, out of order -> duplicate ACK", ack_now, "same"
+    if flags & FIN:
+        echo = segment(ACK | PSH | FIN, c.ack, (c.seq + len(data) + 1) & 0xFFFFFFFF, data)
+        return f"{where}: ACK+FIN -> data and FIN echoed, ACK of both", [echo], "closed"
+    echo = segment(ACK | PSH, c.ack, (c.seq + len(data)) & 0xFFFFFFFF, data)
+    return f"{where}: ACK -> data echoed with its ACK", [echo], "data"
 
 
 def established():
     """Every flag combination on an established connection to the echo server, in and out of its window.
 
-    The handshake is scapy's own (the test drops the host kernel's RSTs to the VM meanwhile): SYN,
-    SYN-ACK, ACK, 8 bytes echoed; then for each of the 256 flag values one segment at the VM's RCV.NXT
-    with 4 bytes of data, one just past it and one far outside the window; RST last (it ends the
-    connection). Prints what it saw."""
-    from scapy.all import srp1, sniff, AsyncSniffer
-    sport = 46000 + random.randint(0, 999)
-    base = eth(1) / IP(src=HOST, dst=VM_IP[1])
-    synack = srp1(base / TCP(sport=sport, dport=7, flags="S", seq=1000, window=8192, options=[("MSS", 1460)]), iface=iface, timeout=10)
-    if synack is None or TCP not in synack or (synack[TCP].flags & 0x12) != 0x12:
-        print(json.dumps({"error": "no SYN,ACK", "got": repr(synack)}))
+    After the handshake and 8 bytes echoed, for each of the 256 flag values one segment with 4 bytes of
+    data far outside the window, one just past RCV.NXT and one at RCV.NXT, each followed by a fence; the
+    replies are checked per class (expect_established). A probe that ends the connection (RST at RCV.NXT,
+    or ACK+FIN) is followed by a check that it is gone (an ACK on it meets LISTEN: <SEQ=SEG.ACK><CTL=RST>)
+    and a new connection. Prints the counts, the classes and any mismatch."""
+    replies, tally = Replies(), Tally()
+    replies.refresh_arp(1)
+    replies.fence(1)
+    ports = iter(range(46000 + random.randint(0, 99) * 100, 65000))
+    c = Connection(replies, next(ports))
+    if not c.ok:
+        print(json.dumps({"error": "no handshake"}))
         return
-    seq, ack = 1001, (synack[TCP].seq + 1) & 0xFFFFFFFF
-    send("established", base / TCP(sport=sport, dport=7, flags="A", seq=seq, ack=ack, window=8192))
-    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: TCP in p and p[TCP].sport == 7 and p[TCP].dport == sport)
-    sniffer.start()
-    send("established", base / TCP(sport=sport, dport=7, flags="PA", seq=seq, ack=ack, window=8192) / Raw(b"denali!!"))
-    seq += 8
-    time.sleep(0.5)
-    order = [f for f in range(256) if not f & 4] + [f for f in range(256) if f & 4]
-    for flags in order:
-        for offset in (0, 1, 0x40000000):
-            send("established", base / TCP(sport=sport, dport=7, flags=flags, seq=(seq + offset) & 0xFFFFFFFF, ack=ack, window=8192) / Raw(b"zzzz"), 0.001)
-    time.sleep(0.5)
-    replies = sniffer.stop()
-    echoed = b"".join(bytes(p[TCP].payload) for p in replies)
-    counts["replies"] = len(replies)
-    counts["echoed-first"] = echoed[:8].decode("latin1")
+    c.send(PSH | ACK, b"denali!!")
+    got = c.replies_to(replies.fence(1)) or []
+    counts["echoed-first"] = b"".join(f["data"] for f in got).decode("latin1")
+    c.seq, c.ack = c.seq + 8, (c.ack + sum(len(f["data"]) for f in got)) & 0xFFFFFFFF
+    c.send(ACK, b"")
+    replies.fence(1)
+    data, probes, connections = b"zzzz", 0, 1
+    for flags in range(256):
+        if flags % 32 == 0:
+            replies.refresh_arp(1)
+        for offset in (0x40000000, 1, 0):
+            name, want, effect = expect_established(flags, offset, c, data)
+            c.send(flags, data, offset)
+            probes += 1
+            probe = {"flags": flags, "offset": offset, "seq": c.seq, "ack": c.ack}
+            tally.check(name, probe, c.replies_to(replies.fence(1)), want)
+            if effect == "data":
+                c.seq, c.ack = c.seq + len(data), (c.ack + len(data)) & 0xFFFFFFFF
+                c.send(ACK, b"")                                # acknowledge the echo: nothing comes back
+                tally.check("ACK of the echo -> nothing", {"flags": ACK}, c.replies_to(replies.fence(1)), [])
+            elif effect in ("reset", "closed"):
+                if effect == "closed":                          # our ACK of its FIN: LAST-ACK -> CLOSED
+                    c.seq, c.ack = c.seq + len(data) + 1, (c.ack + len(data) + 1) & 0xFFFFFFFF
+                    c.send(ACK, b"")
+                    tally.check("ACK of its FIN -> nothing", {"flags": ACK}, c.replies_to(replies.fence(1)), [])
+                c.send(ACK, b"")                                # gone: LISTEN answers an ACK with a RST
+                tally.check("after the end: ACK -> LISTEN's <SEQ=SEG.ACK><CTL=RST>", {"flags": ACK},
+                            c.replies_to(replies.fence(1)), [segment(RST, c.ack, None)])
+                c = Connection(replies, next(ports))
+                connections += 1
+                if not c.ok:
+                    print(json.dumps({"error": "no handshake", "connections": connections, **tally.result()}))
+                    return
+    counts["probes"] = probes
+    counts["connections"] = connections
+    counts["fences-lost"] = replies.lost
+    counts.update(tally.result())
     print(json.dumps(counts))
 
 

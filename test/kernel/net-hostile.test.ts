@@ -12,16 +12,20 @@
 //   and checksums, bad ICMP and ARP, and frames that spoof a VM from the wire (another VM's IP or MAC
 //   as ARP or IPv4 sender: must not poison a VM's ARP cache); then, on a connection to the echo server
 //   made by scapy, every flag combination at the server's RCV.NXT, just past it and far outside the window;
+// - the TCP replies to every flag combination, per class, are RFC 9293's (§3.10.7: LISTEN, CLOSED and an
+//   established connection, with RFC 5961's challenge ACKs): which segment comes back (RST, RST+ACK,
+//   SYN+ACK, ACK, the echoed data, or nothing) with which sequence and acknowledgment numbers;
 // - afterwards: no VM ended and the kernel did not fault (`vms` on the monitor: 3 idle); the VM's
 //   spoofing is dropped and counted (`vm 2 net: ... spoofed 7`, the switch's `spoofed 7`), and so is the
 //   wire's (`spoofed from wire` = what was sent); the host's neighbour table holds the VMs' real MACs;
-//   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl).
+//   both VMs answer ping, the echo server a TCP round trip, and the web server its page (curl); the web
+//   server closes a connection on which no request comes after 10 s (the kernel's clock: `clock`).
 // And (QEMU user networking, no root) a VM flooding the wire gets EAGAIN while the NIC's transmit ring
 // is full, and every frame netSend accepted goes out (nothing dropped silently).
 // Needs root (CI runs as root), /usr/bin/python3 with scapy (Debian python3-scapy), curl; skipped with
 // the reason otherwise.
 import test from "ava";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -45,6 +49,40 @@ function missing(): string | null {
   if (spawnSync("curl", ["--version"]).status !== 0) return "no `curl` command (Debian curl)";
   if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
   return null;
+}
+
+/** The sweeps' result (net-hostile.py Tally): probes per reply class, and the probes answered otherwise. */
+interface TcpReplies { classes: Record<string, number>; mismatches: unknown[]; "mismatch-count": number }
+
+/** "clock: uptime N ms ..." (the monitor's `clock`). */
+const kernelUptimeMs = (out: string) => Number(/^clock: uptime (\d+) ms/m.exec(out)![1]);
+
+/** In the namespace: opens a TCP connection, sends nothing and waits for the server to end it. */
+interface IdleClose { how: string; bytes: number; seconds: number }
+
+function idleConnection(ns: TapNamespace, ip: string, port: number): Promise<IdleClose> {
+  const client = [
+    "import json, socket, sys, time",
+    `s = socket.create_connection(("${ip}", ${port}), timeout=60)`,
+    "start = time.monotonic()",
+    "try:",
+    "    data = s.recv(4096); how = 'fin' if data == b'' else 'data'",
+    "except ConnectionResetError:",
+    "    data, how = b'', 'rst'",
+    "except socket.timeout:",
+    "    data, how = b'', 'timeout'",
+    "print(json.dumps({'how': how, 'bytes': len(data), 'seconds': time.monotonic() - start}))",
+  ].join("\n");
+  return new Promise((resolve, reject) => {
+    const child = spawn(ns.exec[0], [...ns.exec.slice(1), PYTHON, "-c", client], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+    child.on("close", (status) => {
+      if (status === 0) resolve(JSON.parse(out.trim()) as IdleClose);
+      else reject(new Error(`idle client: status ${status}: ${err}`));
+    });
+  });
 }
 
 const FLOODER = 5;   // guests/net.ts mode
@@ -139,8 +177,26 @@ if (why) {
 
   test.serial("malformed and spoofed frames from the host: the kernel and every VM stay up, the spoofing is dropped and counted", async (t) => {
     const before = switchCounters(await machine!.monitor("net"));
-    const sent = python("attack") as Record<string, number> & { refused: Record<string, number> };
-    t.log(`sent: ${JSON.stringify(sent)}`);
+    type Sent = Record<string, number> & { refused: Record<string, number>; "tcp-replies": TcpReplies };
+    const sent = python("attack") as Sent;
+    const { "tcp-replies": replies, ...counts } = sent;
+    t.log(`sent: ${JSON.stringify(counts)}`);
+    t.is(sent["fences-lost"], 0, "every probe's fence came back");
+    t.deepEqual(replies.mismatches, [], "replies that are not RFC 9293's");
+    t.is(replies["mismatch-count"], 0);
+    const listen = (port: number) => ({
+      [`port ${port} listen: RST -> nothing`]: 128,
+      [`port ${port} listen: ACK -> <SEQ=SEG.ACK><CTL=RST>`]: 64,
+      [`port ${port} listen: SYN -> <ACK=SEG.SEQ+1><CTL=SYN,ACK>`]: 16,
+      [`port ${port} listen: SYN+FIN -> nothing`]: 16,
+      [`port ${port} listen: no SYN, ACK or RST -> nothing`]: 32,
+    });
+    t.deepEqual(replies.classes, {
+      ...listen(80), ...listen(7),
+      "port 1234 closed: RST -> nothing": 128,
+      "port 1234 closed: ACK -> <SEQ=SEG.ACK><CTL=RST>": 64,
+      "port 1234 closed: no ACK -> <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>": 64,
+    });
     await new Promise((r) => setTimeout(r, 1000));
     const vms = await machine!.monitor("vms");
     const out = machine!.out();
@@ -161,16 +217,42 @@ if (why) {
     inNamespace(ns!, ["iptables", "-A", "OUTPUT", "-o", ns!.device, "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]);
     let r: Record<string, unknown>;
     try { r = python("established"); } finally { inNamespace(ns!, ["iptables", "-F"]); }
-    t.log(JSON.stringify(r));
-    t.is(r.established, 2 + 256 * 3, "handshake ACK, data, then every flag value at three sequence numbers");
+    const { classes, mismatches, ...rest } = r as Record<string, unknown> & TcpReplies;
+    t.log(JSON.stringify(rest));
     t.is(r["echoed-first"], "denali!!", "the data sent after the handshake came back");
+    t.is(r.probes, 256 * 3, "every flag value at three sequence numbers");
+    t.is(r["fences-lost"], 0, "every probe's fence came back");
+    t.deepEqual(mismatches, [], "replies that are not RFC 9293's");
+    t.is(r["mismatch-count"], 0);
+    // The classes, with as many probes as flag values fall in each (8 bits: FIN SYN RST PSH ACK URG ECE CWR).
+    t.deepEqual(classes, {
+      "out of window: RST -> nothing": 128,
+      "out of window: no RST -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>": 128,
+      "in window past RCV.NXT: RST -> challenge ACK": 128,
+      "in window past RCV.NXT: SYN -> challenge ACK": 64,
+      "in window past RCV.NXT: no ACK bit -> nothing": 32,
+      "in window past RCV.NXT: ACK, out of order -> duplicate ACK": 32,
+      "at RCV.NXT: RST -> reset, nothing sent": 128,
+      "at RCV.NXT: SYN -> challenge ACK": 64,
+      "at RCV.NXT: no ACK bit -> nothing": 32,
+      "at RCV.NXT: ACK -> data echoed with its ACK": 16,
+      "ACK of the echo -> nothing": 16,
+      "at RCV.NXT: ACK+FIN -> data and FIN echoed, ACK of both": 16,
+      "ACK of its FIN -> nothing": 16,
+      "after the end: ACK -> LISTEN's <SEQ=SEG.ACK><CTL=RST>": 128 + 16,
+    });
+    t.is(r.connections, 1 + 128 + 16, "a new connection after each reset and each close");
     await new Promise((resolve) => setTimeout(resolve, 500));
     const vms = await machine!.monitor("vms");
     t.regex(vms, /^vms: 3 started, 0 exited, 0 ended by the kernel, 3 idle;/m);
     t.notRegex(machine!.out(), /^vm \d+ ended: |^(panic|trap)[: ]/m);
   });
 
-  test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are the VMs' own MACs", (t) => {
+  test.serial("afterwards both servers answer: ping, a TCP echo round trip, the web page; the host's neighbours are "
+    + "the VMs' own MACs; an idle web connection is closed after 10 s", async (t) => {
+    // Meanwhile a connection to the web server that never sends a request: closed after 10 s.
+    const clockBefore = kernelUptimeMs(await machine!.monitor("clock", /^timers: .*$/m));
+    const idle = idleConnection(ns!, "198.18.0.2", 80);
     for (const address of ["198.18.0.2", "198.18.0.3"]) {
       const ping = spawnSync(ns!.exec[0], [...ns!.exec.slice(1), "ping", "-c", "2", "-i", "0.2", "-W", "5", address], { encoding: "utf8", timeout: 30_000 });
       t.is(ping.status, 0, `${address}: ${ping.stdout}${ping.stderr}`);
@@ -185,6 +267,13 @@ if (why) {
     t.regex(neighbours, /^198\.18\.0\.2 lladdr 02:00:00:00:00:00 /m);
     t.regex(neighbours, /^198\.18\.0\.3 lladdr 02:00:00:00:00:01 /m);
     t.notRegex(neighbours, /de:ad:be:ef|lladdr 02:00:00:00:00:02/, neighbours);
+    const closed = await idle;
+    const clockAfter = kernelUptimeMs(await machine!.monitor("clock", /^timers: .*$/m));
+    t.log(`idle connection: closed after ${closed.seconds.toFixed(2)} s (host), `
+      + `${clockAfter - clockBefore} ms of the kernel's clock around it`);
+    t.deepEqual([closed.how, closed.bytes], ["fin", 0], "the server closed it (FIN), sending nothing");
+    t.true(clockAfter - clockBefore >= 10_000, `kernel clock ${clockBefore} -> ${clockAfter} ms: not before 10 s`);
+    t.true(closed.seconds >= 9 && closed.seconds < 30, `closed ${closed.seconds} s after it opened (host clock)`);
   });
 
   test.serial("stop: the summary, then QEMU exits cleanly", async (t) => {

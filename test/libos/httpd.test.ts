@@ -4,7 +4,8 @@
 // peer of its own: a GET gets the 2,048-byte page naming the VM; keep-alive serves several requests
 // on one connection, pipelined ones in order; HTTP/1.0 and `Connection: close` close after the
 // answer; unknown paths get 404, other methods 405, malformed requests 400 (and a close), a request
-// head over the limit 431; several connections at once are all served.
+// head over the limit 431; several connections at once are all served; a connection idle for 10 s of
+// the guest's clock (no byte of a request) is closed by the server, not a microsecond earlier.
 import test from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import { CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16 } from './packets.ts';
@@ -21,6 +22,8 @@ class Client {
   rcv = 0;
   established = false;
   finReceived = false;
+  /** The simulated clock when the server's FIN arrived. */
+  finAt: number | null = null;
   received: number[] = [];
   constructor(readonly w: Wire, readonly sport: number) { this.seq = 10_000 * sport; }
 
@@ -43,7 +46,7 @@ class Client {
     if (s.seq === this.rcv) {
       this.received.push(...s.data);
       this.rcv = (this.rcv + s.data.length) >>> 0;
-      if (s.flags & FIN) { this.rcv = (this.rcv + 1) >>> 0; this.finReceived = true; }
+      if (s.flags & FIN) { this.rcv = (this.rcv + 1) >>> 0; this.finReceived = true; this.finAt = this.w.now; }
     }
     this.segment(ACK);
   }
@@ -67,24 +70,42 @@ function responses(text: string): { status: number; headers: Map<string, string>
   return out;
 }
 
-/** Runs the server with `clients` ports; `steps` drives them. Frames are routed to clients by port. */
-function serve(ports: number[], steps: (clients: Client[], pump: (done: () => boolean) => Generator<void, void, void>) => Generator<void, void, void>): string {
+type Waiter = (done: () => boolean) => Generator<void, void, void>;
+
+type Steps = (clients: Client[], pump: Waiter, sleep: Waiter) => Generator<void, void, void>;
+
+/**
+ * Runs the server with `clients` ports; `steps` drives them. Frames are routed to clients by port.
+ * `pump` lets 1 ms pass whenever the guest has nothing to say; `sleep` moves the clock from one of the
+ * guest's alarms to the next (its timers decide when it acts), until `done` or 60 s of guest time.
+ */
+function serve(ports: number[], steps: Steps): string {
   const { wire } = runGuest(GUEST, HTTPD, function* (w) {
     w.send(ethernet(BROADCAST, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, [0, 0, 0, 0, 0, 0], GUEST_IP)));
     yield;
     w.take();
     const clients = ports.map(p => new Client(w, p));
+    const route = () => {
+      for (const frame of w.take()) {
+        if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) continue;
+        clients.find(c => c.sport === parseTcpFrame(frame).dport)?.handle(frame);
+      }
+    };
     function* pump(done: () => boolean): Generator<void, void, void> {
       for (let i = 0; i < 400 && !done(); i++) {
         yield;
-        for (const frame of w.take()) {
-          if (frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) continue;
-          clients.find(c => c.sport === parseTcpFrame(frame).dport)?.handle(frame);
-        }
+        route();
         if (w.pending === 0 && !done()) w.advance(1000);      // nothing to say: let time pass (timers)
       }
     }
-    yield* steps(clients, pump);
+    function* sleep(done: () => boolean): Generator<void, void, void> {
+      for (const end = w.now + 60_000_000; !done() && w.now < end;) {
+        yield;
+        route();
+        if (w.pending === 0 && !done()) w.advanceToAlarm();
+      }
+    }
+    yield* steps(clients, pump, sleep);
   });
   return wire.console;
 }
@@ -170,5 +191,33 @@ test('eight connections at once are all served with their pages', t => {
       t.is(r?.status, 200);
       t.is(r?.body.length, 2048);
     }
+  });
+});
+
+test('an idle connection is closed after 10 s of the guest clock: before a request, after a keep-alive answer, '
+  + 'and 10 s after the last byte', t => {
+  const IDLE_US = 10_000_000;
+  serve([44001, 44002, 44003], function* ([fresh, kept, slow], pump, sleep) {
+    for (const c of [fresh, kept, slow]) c.connect();
+    yield* pump(() => fresh.established && kept.established && slow.established);
+    // The server reads with its timeout from when the handshake's ACK (or the last byte) arrived.
+    const opened = fresh.w.now;
+    kept.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    slow.send('GET / HTTP/1.1\r\n');                        // half a request head
+    yield* pump(() => responses(kept.text()).length === 1);
+    const answered = kept.w.now;
+    t.is(responses(kept.text())[0].headers.get('connection'), 'keep-alive');
+    // 9 s on, one more byte of the slow head: its 10 s start again from here.
+    yield* sleep(() => slow.w.now >= opened + 9_000_000);
+    t.false(fresh.finReceived || kept.finReceived || slow.finReceived, 'nothing closed within 9 s');
+    const lastByte = slow.w.now;
+    slow.send('H');
+    yield* sleep(() => fresh.finReceived && kept.finReceived);
+    t.is(fresh.finAt! - opened, IDLE_US, 'a connection that never sent a request: closed 10 s after it opened');
+    t.is(kept.finAt! - answered, IDLE_US, 'a keep-alive connection: closed 10 s after its answer');
+    t.false(slow.finReceived, 'a byte 1 s ago: still open');
+    yield* sleep(() => slow.finReceived);
+    t.is(slow.finAt! - lastByte, IDLE_US, 'closed 10 s after its last byte');
+    t.is(slow.text(), '', 'no answer to a head that never ended');
   });
 });

@@ -1,8 +1,9 @@
-// Checks the corpus against tsc (the compiler's first stage) with the project's compiler options:
+// Contract: the corpus against tsc (the compiler's first stage) with the project's compiler options:
 //  - every program in test/programs (and its lib/ modules) type-checks cleanly;
 //  - every negative test expecting a DSL code type-checks cleanly (so the DSL checker is what rejects it);
 //  - every negative test expecting a TS code gets exactly that tsc error.
-// Usage: npx tsx test/corpus/typecheck.ts
+// Part of `make test`; alone: npx ava test/corpus/typecheck.test.ts
+import test from "ava";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,25 +45,26 @@ function diagnosticsOf(file: string): { code: string; text: string }[] {
   });
 }
 
-const optionProblems = program.getOptionsDiagnostics().concat(program.getGlobalDiagnostics());
-const failures: string[] = optionProblems.map((d) => `tsc options: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
-let checked = 0;
-for (const file of programFiles) {
-  checked++;
-  const diagnostics = diagnosticsOf(file);
-  if (diagnostics.length > 0) failures.push(`${relative(repositoryRoot, file)}: not tsc-clean\n  ${diagnostics.map((d) => d.text).join("\n  ")}`);
-}
-for (const file of negativeFiles) {
-  checked++;
-  const name = relative(repositoryRoot, file);
-  const expected = parseExpectedError(readFileSync(file, "utf8"), name);
-  const diagnostics = diagnosticsOf(file);
-  if (expected.startsWith("DSL")) {
-    if (diagnostics.length > 0) failures.push(`${name}: expects ${expected} but tsc already rejects it\n  ${diagnostics.map((d) => d.text).join("\n  ")}`);
-  } else if (diagnostics.length === 0 || !diagnostics.every((d) => d.code === expected)) {
-    failures.push(`${name}: expects tsc ${expected}, got\n  ${diagnostics.map((d) => d.text).join("\n  ") || "(none)"}`);
+test("every program is tsc-clean; every negative test is rejected by the checker it names", (t) => {
+  const optionProblems = program.getOptionsDiagnostics().concat(program.getGlobalDiagnostics());
+  const failures = optionProblems.map((d) => `tsc options: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+  for (const file of programFiles) {
+    const texts = diagnosticsOf(file).map((d) => d.text);
+    if (texts.length > 0) failures.push(`${relative(repositoryRoot, file)}: not tsc-clean\n  ${texts.join("\n  ")}`);
   }
-}
-for (const failure of failures) console.log(failure);
-console.log(`typecheck: ${checked - failures.length} ok, ${failures.length} failed`);
-process.exitCode = failures.length === 0 ? 0 : 1;
+  for (const file of negativeFiles) {
+    const name = relative(repositoryRoot, file);
+    const expected = parseExpectedError(readFileSync(file, "utf8"), name);
+    const diagnostics = diagnosticsOf(file);
+    const texts = diagnostics.map((d) => d.text).join("\n  ");
+    if (expected.startsWith("DSL")) {
+      if (diagnostics.length > 0) failures.push(`${name}: expects ${expected} but tsc already rejects it\n  ${texts}`);
+    } else if (diagnostics.length === 0 || !diagnostics.every((d) => d.code === expected)) {
+      failures.push(`${name}: expects tsc ${expected}, got\n  ${texts || "(none)"}`);
+    }
+  }
+  const counts = `${programFiles.length} programs and ${negativeFiles.length} negative tests`;
+  t.true(programFiles.length > 50 && negativeFiles.length > 20, counts);
+  t.deepEqual(failures, []);
+  t.log(`${counts} checked by tsc`);
+});
