@@ -1179,7 +1179,8 @@ class Lowering {
         this.checkStepWidth(u, lv);
         const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
         lv.store(next);
-        return { type: lv.type, reg: next };
+        // on a place that wraps, the value is the unwrapped sum (256 for a u8 element holding 255): an i32
+        return { type: lv.wraps && lv.type.kind === 'int' ? promote(lv.type) : lv.type, reg: next };
       }
       case K.ExclamationToken: return { type: BOOL, reg: fb.binary('eq', this.truth(u.operand), fb.constant(0)) };
       case K.MinusToken: {
@@ -1304,8 +1305,10 @@ class Lowering {
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
-      const stored = lv.wraps ? r.reg
-        : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
+      // A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is
+      // the result itself, as in JavaScript and as for `=`: `words[0] += -1` is -1 on a Uint32Array.
+      if (lv.wraps) { lv.store(r.reg); return r; }
+      const stored = this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
