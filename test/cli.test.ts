@@ -77,6 +77,23 @@ test('a trap exits 101 with its message on stderr, after the output so far', t =
   }
 });
 
+test('output without a final newline keeps its exit status, and a trap after it its message', t => {
+  const partial = join(scratch, 'partial.ts');
+  writeFileSync(partial, 'import { i32, write } from "dsl";\nexport function main(): i32 {\n  write("abc");\n  return 3;\n}\n');
+  const trap = join(scratch, 'partial-trap.ts');
+  writeFileSync(trap, 'import { i32, write } from "dsl";\nconst a = new Int32Array(2);\n'
+    + 'export function main(): i32 {\n  write("abc");\n  write(a[2]);\n  return 0;\n}\n');
+  for (const target of ['interp', 'qemu', 'node']) {
+    const r = denali('run', '--target', target, partial);
+    t.is(r.stdout, 'abc', target);
+    t.is(r.status, 3, `${target}: ${r.stderr}`);
+    const trapped = denali('run', '--target', target, trap);
+    t.is(trapped.stdout, 'abc', target);
+    t.is(trapped.status, 101, target);
+    t.regex(trapped.stderr, /trap: index out of bounds/, target);
+  }
+});
+
 test('--help lists the commands; a bad option gets a zod message naming it', t => {
   const help = denali('--help');
   t.is(help.status, 0);
@@ -84,6 +101,9 @@ test('--help lists the commands; a bad option gets a zod message naming it', t =
   const bad = denali('run', '--target', 'arm', program);
   t.is(bad.status, 2);
   t.regex(bad.stderr, /--target: --target must be one of/);
+  const plain = denali('run', '--target', 'interp', '--plain', program);
+  t.is(plain.status, 2);
+  t.regex(plain.stderr, /--plain: --plain applies to --target node only/);
   const missing = denali('run', '--target', 'interp');
   t.is(missing.status, 2);
   t.regex(missing.stderr, /--file: a FILE\.ts to run is required/);
