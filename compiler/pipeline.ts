@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type * as ir from './ir.ts';
 import { loadProgram } from './frontend/load.ts';
 import { checkSubset } from './frontend/subset.ts';
-import { lowerProgram } from './frontend/lower.ts';
+import { lowerProgram, type LoweringObserver } from './frontend/lower.ts';
 import type { Diagnostic } from './frontend/diagnostics.ts';
 import { verifyModule } from './verify.ts';
 import { foldConstants } from './passes/fold.ts';
@@ -32,6 +32,7 @@ export interface CompileOptions {
   optimize?: 0 | 2;                      // -O0: lowering only; -O2 (default): the passes below
   verify?: boolean;                      // run the IR verifier after every pass (default true)
   timings?: Map<string, number>;         // filled with milliseconds per phase when given
+  observer?: LoweringObserver;           // told every expression's DSL type (the TypeScript back end)
 }
 
 export interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
@@ -76,7 +77,9 @@ export function compile(options: CompileOptions): CompileResult {
   // The subset rules are syntactic: they are reported together with tsc's errors, in file order.
   const subset = time('subset', () => loaded.files.flatMap(checkSubset));
   if (loaded.diagnostics.length || subset.length) return { diagnostics: sortDiagnostics([...loaded.diagnostics, ...subset]) };
-  const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker, { mode, entry: options.entry ?? (mode === 'program' ? 'main' : mode === 'guest' ? 'guestMain' : 'kmain'), runtimeFile: runtime }));
+  const entry = options.entry ?? (mode === 'program' ? 'main' : mode === 'guest' ? 'guestMain' : 'kmain');
+  const lowered = time('lower', () => lowerProgram(loaded.files, loaded.checker,
+    { mode, entry, runtimeFile: runtime, observer: options.observer }));
   if (!lowered.module) return { diagnostics: lowered.diagnostics };
   let module = lowered.module;
   if (verify) time('verify', () => verifyModule(module));

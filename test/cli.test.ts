@@ -24,9 +24,9 @@ export function main(): i32 {
 `);
 const expected = '21\n-42\n1401181199\n';
 
-for (const target of ['interp', 'qemu', 'node']) {
+for (const target of ['interp', 'qemu', 'node', 'node --plain']) {
   test(`run --target ${target}: exact stdout and main() & 255`, t => {
-    const r = denali('run', '--target', target, program);
+    const r = denali('run', '--target', ...target.split(' '), program);
     t.is(r.stdout, expected, r.stderr);
     t.is(r.status, 300 & 255);
   });
@@ -49,9 +49,9 @@ writeFileSync(join(scratch, 'cyclic-partner.ts'), `import { bump } from "./cycli
 export function addFive(): void { bump(); }
 `);
 
-for (const target of ['interp', 'node']) {
+for (const target of ['interp', 'node', 'node --plain']) {
   test(`run --target ${target}: imports that cycle back to the entry file load it once`, t => {
-    const r = denali('run', '--target', target, cyclicEntry);
+    const r = denali('run', '--target', ...target.split(' '), cyclicEntry);
     t.is(r.stdout, '15\n', r.stderr);
     t.is(r.status, 0);
   });
@@ -69,11 +69,28 @@ test('a program outside the subset exits 2 with tsc-style diagnostics on stderr'
 test('a trap exits 101 with its message on stderr, after the output so far', t => {
   const trap = join(scratch, 'trap.ts');
   writeFileSync(trap, 'import { i32, print } from "dsl";\nlet zero: i32 = 0;\nexport function main(): i32 {\n  print(1);\n  print(10 / zero);\n  return 0;\n}\n');
-  for (const target of ['interp', 'qemu']) {
+  for (const target of ['interp', 'qemu', 'node']) {
     const r = denali('run', '--target', target, trap);
     t.is(r.stdout, '1\n', target);
     t.is(r.status, 101, target);
     t.regex(r.stderr, /trap: integer division by zero/, target);
+  }
+});
+
+test('output without a final newline keeps its exit status, and a trap after it its message', t => {
+  const partial = join(scratch, 'partial.ts');
+  writeFileSync(partial, 'import { i32, write } from "dsl";\nexport function main(): i32 {\n  write("abc");\n  return 3;\n}\n');
+  const trap = join(scratch, 'partial-trap.ts');
+  writeFileSync(trap, 'import { i32, write } from "dsl";\nconst a = new Int32Array(2);\n'
+    + 'export function main(): i32 {\n  write("abc");\n  write(a[2]);\n  return 0;\n}\n');
+  for (const target of ['interp', 'qemu', 'node']) {
+    const r = denali('run', '--target', target, partial);
+    t.is(r.stdout, 'abc', target);
+    t.is(r.status, 3, `${target}: ${r.stderr}`);
+    const trapped = denali('run', '--target', target, trap);
+    t.is(trapped.stdout, 'abc', target);
+    t.is(trapped.status, 101, target);
+    t.regex(trapped.stderr, /trap: index out of bounds/, target);
   }
 });
 
@@ -84,6 +101,9 @@ test('--help lists the commands; a bad option gets a zod message naming it', t =
   const bad = denali('run', '--target', 'arm', program);
   t.is(bad.status, 2);
   t.regex(bad.stderr, /--target: --target must be one of/);
+  const plain = denali('run', '--target', 'interp', '--plain', program);
+  t.is(plain.status, 2);
+  t.regex(plain.stderr, /--plain: --plain applies to --target node only/);
   const missing = denali('run', '--target', 'interp');
   t.is(missing.status, 2);
   t.regex(missing.stderr, /--file: a FILE\.ts to run is required/);

@@ -27,9 +27,11 @@ usage:
                                              listing out/denali.lst, IR out/denali.ir; with a VM manifest
                                              (JSON, docs/virtual-architecture.md) also its guest images and
                                              images/manifest-NAME.bin, the ISO with them as modules
-  denali run --target interp|qemu|node [-O0|-O2] [--emit-ir] FILE.ts
+  denali run --target interp|qemu|node [-O0|-O2] [--emit-ir] [--plain] FILE.ts
                                              compile and run a DSL program; prints what it printed,
-                                             exits with main() & 255 (2: compile errors, 101: trap/panic)
+                                             exits with main() & 255 (2: compile errors, 101: trap/panic);
+                                             node: the DSL's semantics made explicit in TypeScript
+                                             (faithful mode), or with --plain the file itself unchanged
   denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
                                              boot images/denali.elf (or the ISO; rebuilt when kernel-src/ is
                                              newer) with the serial console here; with a manifest, its VMs
@@ -51,8 +53,11 @@ const RunOptions = z.object({
   target: z.enum(['interp', 'qemu', 'node'], { message: "--target must be one of 'interp', 'qemu', 'node'" }),
   optimize: optimizeFlag,
   emitIr: z.boolean().default(false),
+  plain: z.boolean().default(false),
   file: z.string({ message: 'a FILE.ts to run is required' }).min(1),
   timeout: z.coerce.number().int().positive().max(3600).default(60),
+}).superRefine((o, ctx) => {
+  if (o.plain && o.target !== 'node') ctx.addIssue({ code: 'custom', path: ['plain'], message: '--plain applies to --target node only' });
 });
 /** --manifest FILE: a VM manifest (tools/manifest.ts validates its contents). */
 const manifestOption = z.string({ message: '--manifest needs a FILE' }).min(1, { message: '--manifest needs a FILE' })
@@ -116,7 +121,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const o = validate(RunOptions, { target: flags.target, optimize: flags.optimize, emitIr: flags['emit-ir'] === true, file: positional[0], timeout: flags.timeout });
+        const o = validate(RunOptions, {
+          target: flags.target, optimize: flags.optimize, emitIr: flags['emit-ir'] === true, plain: flags.plain === true,
+          file: positional[0], timeout: flags.timeout,
+        });
         return o ? await run(o) : 2;
       }
       case 'build': {
@@ -145,7 +153,8 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
   if (o.target === 'node') {
     // NODE_PATH lets a program outside any package (loaded as CommonJS) find "dsl" in our node_modules.
     const env = { ...process.env, NODE_PATH: join(ROOT, 'node_modules') };
-    const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), file], { stdio: 'inherit', env });
+    const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'node-run.mjs'), ...(o.plain ? ['--plain'] : []), file],
+      { stdio: 'inherit', env });
     return r.status ?? 101;
   }
   const result = compile({ files: [file], optimize: o.optimize });

@@ -138,11 +138,17 @@ export function parseProgramSerial(serial: string): { stdout: string; stderr: st
   const lines = serial.split('\n');
   const last = lines.pop() ?? '';
   for (const line of lines) {
-    if (line.startsWith('\x01EXIT ')) { status = Number(line.slice(6)) & 255; continue; }
-    if (line.startsWith('\x02')) { stderr += line.slice(1) + '\n'; continue; }
-    stdout += line + '\n';
+    // The runtime's control lines start where the program's output stands: after `write("abc")` with
+    // no newline yet, "abc" comes first on the same line, then \x01 or \x02.
+    const control = line.search(/[\x01\x02]/);
+    if (control < 0) { stdout += line + '\n'; continue; }
+    stdout += line.slice(0, control);
+    const rest = line.slice(control);
+    if (rest.startsWith('\x01EXIT ')) status = Number(rest.slice(6)) & 255;
+    else if (rest.startsWith('\x02')) stderr += rest.slice(1) + '\n';
   }
-  if (last && !last.startsWith('\x01')) stdout += last;
+  const control = last.search(/[\x01\x02]/);
+  stdout += control < 0 ? last : last.slice(0, control);
   return { stdout, stderr, status };
 }
 

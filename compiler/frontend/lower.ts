@@ -20,6 +20,25 @@ export interface LowerOptions {
   mode: 'program' | 'kernel' | 'guest';
   entry: string;          // 'main' for programs, the kernel's entry function otherwise
   runtimeFile: string;    // the DSL file providing printI32, printString, panicAt, trap, ...
+  /** Told the DSL type of every expression it lowers (the TypeScript back end, compiler/typescript/emit.ts). */
+  observer?: LoweringObserver;
+}
+
+/**
+ * What the lowering knows about the source and tells an observer: the typed syntax tree that the
+ * TypeScript back end re-emits with the DSL's semantics explicit. Nodes are tsc's own.
+ */
+export interface LoweringObserver {
+  /** The source files lowered, in order (the runtime file included). */
+  begin(files: readonly ts.SourceFile[]): void;
+  /** An expression's DSL type: every expression lowered, each part of a constant expression, every place assigned. */
+  typed(node: ts.Node, type: DType): void;
+  /** The value of `node` converted by the implicit rules to `target` (assignment, argument, return, initializer). */
+  converted(node: ts.Node, target: DType): void;
+  /** A compile-time value: sizeOf(S), a case label (wrapped to the switch's type). */
+  folded(node: ts.Node, value: number): void;
+  /** A call of a built-in from "dsl" (print, panic, u8, ...). */
+  builtin(call: ts.CallExpression, name: string): void;
 }
 
 type Entity =
@@ -99,6 +118,7 @@ class Lowering {
   constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
 
   run(): { module?: ir.Module; diagnostics: Diagnostic[] } {
+    this.options.observer?.begin(this.files);
     try {
       // Pass 1: declare every function, struct, enum and type alias so uses may come before declarations.
       for (const file of this.files) this.guard(() => this.declareTypes(file));
@@ -407,6 +427,7 @@ class Lowering {
         if (!inner) return undefined;
         if (u.operator === K.MinusToken) {
           if (u.operand.kind === K.NumericLiteral) return { value: -inner.value, type: fits(-inner.value, I32) ? I32 : this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`) };
+          this.options.observer?.typed(u, promote(inner.type));
           return { value: wrapTo(-inner.value, promote(inner.type)), type: promote(inner.type) };
         }
         if (u.operator === K.PlusToken) return inner;
@@ -422,6 +443,7 @@ class Lowering {
         for (let i = spine.length - 1; i >= 0; i--) {
           const right = this.tryConstant(spine[i].right);
           value = value && right && this.binaryConstant(spine[i], value, right);
+          if (value) this.options.observer?.typed(spine[i], value.type);
         }
         return value;
       }
@@ -429,7 +451,11 @@ class Lowering {
         const call = node as ts.CallExpression;
         const e = this.entityOf(call.expression);
         if (e?.kind !== 'builtin' || call.arguments.length !== 1) return undefined;
-        if (e.name === 'sizeOf') return { value: this.structOfExpression(call.arguments[0]).size, type: U32 };
+        if (e.name === 'sizeOf') {
+          const size = this.structOfExpression(call.arguments[0]).size;
+          this.options.observer?.folded(call, size);
+          return { value: size, type: U32 };
+        }
         const target = INT_TYPES[e.name];
         if (!target) return undefined;
         const inner = this.tryConstant(call.arguments[0]);
@@ -478,6 +504,8 @@ class Lowering {
     if (!c) this.error(node, 'DSL2011', 'this initializer must be a constant expression (static storage is laid out at build time)');
     if (type.kind !== 'int') this.error(node, 'DSL2001', `expected ${typeName(type)}, got an integer constant`);
     if (!fits(c.value, type) && !(type.bits === 32 && fits(c.value, c.type))) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(type)}`);
+    this.options.observer?.typed(node, c.type);
+    this.options.observer?.converted(node, type);
     return wrapTo(c.value, type);
   }
 
@@ -529,6 +557,8 @@ class Lowering {
         const type = declared ?? c.type;
         if (type.kind !== 'int' || !(fits(c.value, type) || (type.bits === 32 && fits(c.value, c.type)))) { pending.splice(k, 1); continue; }
         this.declare(d.name, { kind: 'constant', type, value: wrapTo(c.value, type as IntType), name, untyped: !declared });
+        this.options.observer?.typed(d.initializer!, c.type);
+        this.options.observer?.converted(d.initializer!, type);
         this.constantsDeclared.add(d);
         pending.splice(k, 1);
         progress = true;
@@ -607,6 +637,7 @@ class Lowering {
   zeroInitializer(d: ts.VariableDeclaration, declared: DType | undefined, isConst: boolean): ts.Expression {
     if (isConst || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
       this.error(d, 'DSL1012', `'${d.name.getText()}' needs an initializer (only integer and bool variables start at zero)`);
+    this.options.observer?.typed(d.name, declared);
     return declared.kind === 'bool' ? ts.factory.createFalse() : ts.factory.createNumericLiteral(0);
   }
 
@@ -831,6 +862,7 @@ class Lowering {
       const k = this.tryConstant(c.expression);
       if (!k) this.error(c.expression, 'DSL2011', 'a case label must be a constant');
       const v = wrapTo(k.value, value.type as IntType);
+      this.options.observer?.folded(c.expression, v);
       if (seen.has(v)) this.error(c.expression, 'DSL2008', `duplicate case ${k.value}`);
       seen.add(v);
       const next = this.fb.newBlock();
@@ -1031,6 +1063,7 @@ class Lowering {
   }
 
   convertImplicit(v: Value, target: DType, node: ts.Expression, what: string, wrapAllowed = false): ir.VReg {
+    this.options.observer?.converted(node, target);
     if (target.kind === 'int' && v.type.kind === 'int') {
       if (implicitlyConvertible(v.type, target)) return v.reg;
       const c = this.tryConstant(node);
@@ -1063,6 +1096,12 @@ class Lowering {
    * wants; `discard` marks expression statements (a void call is fine there).
    */
   lowerExpression(node: ts.Expression, expected?: DType, discard = false): Value {
+    const v = this.lowerExpressionUnobserved(node, expected, discard);
+    this.options.observer?.typed(node, v.type);
+    return v;
+  }
+
+  lowerExpressionUnobserved(node: ts.Expression, expected?: DType, discard = false): Value {
     const fb = this.fb;
     if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && this.isLiteral(node)) {
       const c = this.tryConstant(node)!;
@@ -1156,7 +1195,8 @@ class Lowering {
         this.checkStepWidth(u, lv);
         const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
         lv.store(next);
-        return { type: lv.type, reg: next };
+        // on a place that wraps, the value is the unwrapped sum (256 for a u8 element holding 255): an i32
+        return { type: lv.wraps && lv.type.kind === 'int' ? promote(lv.type) : lv.type, reg: next };
       }
       case K.ExclamationToken: return { type: BOOL, reg: fb.binary('eq', this.truth(u.operand), fb.constant(0)) };
       case K.MinusToken: {
@@ -1281,8 +1321,10 @@ class Lowering {
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
-      const stored = lv.wraps ? r.reg
-        : this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
+      // A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is
+      // the result itself, as in JavaScript and as for `=`: `words[0] += -1` is -1 on a Uint32Array.
+      if (lv.wraps) { lv.store(r.reg); return r; }
+      const stored = this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
       lv.store(stored);
       return { type: lv.type, reg: stored };
     }
@@ -1335,6 +1377,7 @@ class Lowering {
     const op = b.operatorToken.kind, text = b.operatorToken.getText();
     if (this.isFreeConversion(b)) {
       const v = left ?? this.intOperand(b.left, text);
+      this.options.observer?.typed(b, op === K.BarToken ? I32 : U32);
       return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
     }
     let l: Value & { type: IntType }, r: Value & { type: IntType };
@@ -1342,7 +1385,9 @@ class Lowering {
       l = left as Value & { type: IntType };
       r = this.intOperand(b.right, text, this.isLiteral(b.right) ? promote(l.type) : undefined);
     } else [l, r] = this.operands(b, text, expected);
-    return this.arithmetic(ARITHMETIC[op], l, r, b);
+    const v = this.arithmetic(ARITHMETIC[op], l, r, b);
+    this.options.observer?.typed(b, v.type);
+    return v;
   }
 
   arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }, node: ts.Node): Value {
@@ -1588,6 +1633,12 @@ class Lowering {
   }
 
   lvalue(node: ts.Expression): LValue {
+    const lv = this.lvalueUnobserved(node);
+    this.options.observer?.typed(node, lv.type);
+    return lv;
+  }
+
+  lvalueUnobserved(node: ts.Expression): LValue {
     const fb = this.fb;
     if (ts.isParenthesizedExpression(node)) return this.lvalue(node.expression);
     const name = node.getText();
@@ -1754,6 +1805,7 @@ class Lowering {
 
   lowerBuiltin(name: string, call: ts.CallExpression, expected?: DType): Value {
     const fb = this.fb;
+    this.options.observer?.builtin(call, name);
     const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
     const intArg = (i: number, t: IntType) => this.withLaterWrites(call.arguments.slice(i + 1),
       () => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
@@ -1795,7 +1847,12 @@ class Lowering {
         fb.terminate({ op: 'unreachable' });
         return none();
       }
-      case 'sizeOf': { this.arity(call, 1); return { type: U32, reg: fb.constant(this.structOfExpression(call.arguments[0]).size) }; }
+      case 'sizeOf': {
+        this.arity(call, 1);
+        const size = this.structOfExpression(call.arguments[0]).size;
+        this.options.observer?.folded(call, size);
+        return { type: U32, reg: fb.constant(size) };
+      }
       case 'overlay': {
         this.arity(call, 2);
         const def = this.structOfExpression(call.arguments[0]);

@@ -1,8 +1,9 @@
 // Reads the expectations a corpus program carries in its leading comment block
 // (test/programs/README.md describes the format). Shared by every runner: Node, interp, QEMU.
 
-export type Target = "interp" | "qemu" | "node";
-export const allTargets: readonly Target[] = ["interp", "qemu", "node"];
+/** `node`: Node in faithful mode (the DSL's semantics made explicit); `node-plain`: the file itself under Node. */
+export type Target = "interp" | "qemu" | "node" | "node-plain";
+export const allTargets: readonly Target[] = ["interp", "qemu", "node", "node-plain"];
 
 export interface ProgramExpectations {
   /** Printed lines, in order; the expected stdout is these joined with "\n" plus a final "\n" (or "" when none). */

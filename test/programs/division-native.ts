@@ -16,8 +16,8 @@
 // expect: 2
 // expect: 1333333333
 // expect: -14
-// targets: interp qemu
-// Not portable to Node: `/` without `| 0` truncates only in compiled code (Node gives 3.5).
+// targets: interp qemu node
+// Not for node --plain: `/` without `| 0` truncates only in compiled code (Node gives 3.5).
 import { i32, u32, print } from "dsl";
 
 function average(values: Int32Array): i32 {

@@ -1,10 +1,10 @@
 // expect: 92 167 4294967295
 // expect: [7] [12345]
-// targets: interp qemu
+// targets: interp qemu node
 // The shared decimal formatter (dsl/runtime/format.ts) is reentrant: a sink that formats numbers itself
 // while it takes the digits of another (as the kernel console does when it drains its ring in the middle
 // of a write and prefixes a guest line with `[vm N] `) leaves the outer number's digits intact.
-// Not under Node: the runtime formatter divides as the DSL does (integer division), Node would not.
+// Not for node --plain: the runtime formatter divides as the DSL does (integer division), Node would not.
 import { i32, u8, u32, print, write } from "dsl";
 import { formatDecimal } from "../../dsl/runtime/format.ts";
 

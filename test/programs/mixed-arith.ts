@@ -6,8 +6,8 @@
 // expect: -1294967296
 // expect: 3000000000
 // expect: -1
-// targets: interp qemu
-// Not portable to Node: mixing i32 and u32 gives i32 (the sum of 3000000000 and 1 prints as the
+// targets: interp qemu node
+// Not for node --plain: mixing i32 and u32 gives i32 (the sum of 3000000000 and 1 prints as the
 // i32 -1294967295), and an i32 variable re-reads the bits of a u32.
 import { i32, u32, print } from "dsl";
 

@@ -1,7 +1,7 @@
 // expect: 3010
 // exit: 101
 // stderr: stack overflow
-// targets: interp qemu
+// targets: interp qemu node
 // Frames larger than a page (a 16 KiB local array) touch every page they span before writing
 // (stack probes, compiler/x86/lower.ts probeFrame): the overflow faults on the guard page instead of
 // stepping over it and zeroing the global data below the stack. 100,000 frames of 16 KiB exceed every

@@ -2,11 +2,11 @@
 // expect: sentinel 7
 // exit: 101
 // stderr: stack overflow
-// targets: interp qemu
+// targets: interp qemu node
 // Unbounded recursion ends with a trap, never by writing over the data under the stack (issue 12): the
 // interpreter checks its stack pointer, x86 has an unmapped guard page under the program's 1 MiB stack
-// (compiler/x86/guard.ts). Node reports a RangeError, so Node is not a target until the Node runtime
-// maps it to the same trap. 10 million frames overflow every target's stack.
+// (compiler/x86/guard.ts), Node in faithful mode reports V8's RangeError as the same trap (plain Node
+// would not). 10 million frames overflow every target's stack.
 import { i32, print, write } from "dsl";
 
 const sentinel = new Int32Array(64);

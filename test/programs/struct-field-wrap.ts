@@ -8,8 +8,8 @@
 // expect: 127
 // expect: -128
 // expect: 300
-// targets: interp qemu
-// Not portable to Node: a store into a struct field wraps to the field's width in compiled code,
+// targets: interp qemu node
+// Not for node --plain: a store into a struct field wraps to the field's width in compiled code,
 // while under Node a field is a plain JavaScript property that keeps any number.
 import { i8, u8, i16, u16, i32, u32, print } from "dsl";
 

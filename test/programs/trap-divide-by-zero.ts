@@ -2,8 +2,8 @@
 // expect: 10
 // exit: 101
 // stderr: trap: integer division by zero
-// targets: interp qemu
-// Not portable to Node: Node divides by zero without trapping (Infinity | 0 is 0).
+// targets: interp qemu node
+// Not for node --plain: Node divides by zero without trapping (Infinity | 0 is 0).
 // The divisor reaches zero at run time, three calls deep.
 import { i32, print } from "dsl";
 

@@ -4,8 +4,8 @@
 // expect: 3
 // exit: 101
 // stderr: trap: index out of bounds
-// targets: interp qemu
-// Not portable to Node: a typed-array store past the end is silently ignored by JavaScript.
+// targets: interp qemu node
+// Not for node --plain: a typed-array store past the end is silently ignored by JavaScript.
 // The classic off-by-one: `i <= length`.
 import { i32, print } from "dsl";
 

@@ -1,8 +1,8 @@
 // expect: 7
 // exit: 101
 // stderr: trap: index out of bounds
-// targets: interp qemu
-// Not portable to Node: reading index -1 of an array gives undefined in JavaScript. An i32[]
+// targets: interp qemu node
+// Not for node --plain: reading index -1 of an array gives undefined in JavaScript. An i32[]
 // module-level array read at a negative index (a failed search used as an index).
 import { i32, print } from "dsl";
 

@@ -1,8 +1,8 @@
 // expect: 4294967295
 // exit: 101
 // stderr: trap: integer division by zero
-// targets: interp qemu
-// Not portable to Node: `%` by zero gives NaN in JavaScript instead of trapping. Unsigned remainder.
+// targets: interp qemu node
+// Not for node --plain: `%` by zero gives NaN in JavaScript instead of trapping. Unsigned remainder.
 import { i32, u32, print } from "dsl";
 
 function bucket(hash: u32, buckets: u32): u32 { return hash % buckets; }

@@ -1,8 +1,8 @@
 // expect: 2
 // exit: 101
 // stderr: trap: index out of bounds
-// targets: interp qemu
-// Not portable to Node: an out-of-range structArray element is undefined in JavaScript (and the
+// targets: interp qemu node
+// Not for node --plain: an out-of-range structArray element is undefined in JavaScript (and the
 // field access would throw a TypeError rather than trap). Unsigned index: 2^32 - 1 is out of range.
 import { i32, u32, print, structArray } from "dsl";
 

@@ -9,8 +9,8 @@
 // expect: 689956897
 // expect: 1820529360
 // expect: 1
-// targets: interp qemu
-// Not portable to Node: relies on + - * and ++ += *= wrapping in 32 bits without `| 0`.
+// targets: interp qemu node
+// Not for node --plain: relies on + - * and ++ += *= wrapping in 32 bits without `| 0`.
 import { i32, print } from "dsl";
 
 export function main(): i32 {

@@ -11,8 +11,8 @@
 // expect: 2644295407
 // expect: 4294967295
 // expect: 4294967295
-// targets: interp qemu
-// Not portable to Node: u32 arithmetic wraps modulo 2^32 without `>>> 0`, and a u32 holding the bits
+// targets: interp qemu node
+// Not for node --plain: u32 arithmetic wraps modulo 2^32 without `>>> 0`, and a u32 holding the bits
 // of a negative i32 prints unsigned (Node would print the negative number).
 import { i32, u32, print } from "dsl";
 
