@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as ir from '../../compiler/ir.ts';
 import { binaryModel } from '../harness/ir-model.ts';
-import { mainModule, run } from '../bytecode/helpers.ts';
+import { mainModule, report, run } from '../bytecode/helpers.ts';
 
 type Sample = { instr: ir.Instr; registers: string[] }; // the fields that name registers (`args` a list)
 
@@ -15,7 +15,8 @@ function samples(): Sample[] {
   const list: Sample[] = [
     { instr: { op: 'const', dst: 1, value: 7 }, registers: ['dst'] },
     { instr: { op: 'copy', dst: 1, src: 2 }, registers: ['dst', 'src'] },
-    { instr: { op: 'select', dst: 1, cond: 2, ifTrue: 3, ifFalse: 4 }, registers: ['dst', 'cond', 'ifTrue', 'ifFalse'] },
+    { instr: { op: 'select', dst: 1, cond: 2, ifTrue: 3, ifFalse: 4 },
+      registers: ['dst', 'cond', 'ifTrue', 'ifFalse'] },
     { instr: { op: 'load', width: 2, signed: true, dst: 1, address: 2, offset: 8 }, registers: ['dst', 'address'] },
     { instr: { op: 'store', width: 4, address: 1, offset: -4, value: 2 }, registers: ['address', 'value'] },
     { instr: { op: 'globalAddress', dst: 1, symbol: 'table' }, registers: ['dst'] },
@@ -29,8 +30,10 @@ function samples(): Sample[] {
     { instr: { op: 'trap', kind: ir.TRAP_BOUNDS }, registers: [] },
   ];
   for (const [name, p] of Object.entries(ir.OPS)) {
-    if (p.form === 'binary') list.push({ instr: { op: 'binary', kind: name as ir.BinaryOp, dst: 1, a: 2, b: 3 }, registers: ['dst', 'a', 'b'] });
-    if (p.form === 'unary') list.push({ instr: { op: 'unary', kind: name as ir.UnaryOp, dst: 1, a: 2 }, registers: ['dst', 'a'] });
+    const kind = name as never;
+    const binary: ir.Instr = { op: 'binary', kind, dst: 1, a: 2, b: 3 };
+    if (p.form === 'binary') list.push({ instr: binary, registers: ['dst', 'a', 'b'] });
+    if (p.form === 'unary') list.push({ instr: { op: 'unary', kind, dst: 1, a: 2 }, registers: ['dst', 'a'] });
   }
   return list;
 }
@@ -44,12 +47,14 @@ test('the samples hold every op of the table and every form', t => {
 test('FORMS: every field of an instruction is op, dst, a register read, the list or an immediate, once', t => {
   for (const { instr, registers } of samples()) {
     const shape = ir.FORMS[instr.op];
-    const named = ['op', ...(shape.defines === 'none' ? [] : ['dst']), ...shape.reads, ...(shape.list ? [shape.list] : []), ...shape.immediates];
+    const list = shape.list ? [shape.list] : [];
+    const named = ['op', ...(shape.defines === 'none' ? [] : ['dst']), ...shape.reads, ...list, ...shape.immediates];
     t.deepEqual([...named].sort(), Object.keys(instr).sort(), `${instr.op}: fields`);
     t.is(new Set(named).size, named.length, `${instr.op}: a field named twice`);
     const reads = registers.filter(f => f !== 'dst');
-    t.deepEqual([...shape.reads, ...(shape.list ? [shape.list] : [])].sort(), [...reads].sort(), `${instr.op}: register reads`);
-    t.is(shape.defines === 'always', instr.op !== 'store' && instr.op !== 'trap' && !('args' in instr), `${instr.op}: defines`);
+    t.deepEqual([...shape.reads, ...list].sort(), [...reads].sort(), `${instr.op}: register reads`);
+    const alwaysDefines = instr.op !== 'store' && instr.op !== 'trap' && !('args' in instr);
+    t.is(shape.defines === 'always', alwaysDefines, `${instr.op}: defines`);
   }
 });
 
@@ -71,7 +76,8 @@ test('mapUses and mapDefs rename every register of every op and nothing else', t
 });
 
 test('terminators: mapTerminatorUses renames the branch condition and the returned value', t => {
-  t.deepEqual(ir.mapTerminatorUses({ op: 'branch', cond: 1, ifTrue: 2, ifFalse: 3 }, r => r + 10), { op: 'branch', cond: 11, ifTrue: 2, ifFalse: 3 });
+  t.deepEqual(ir.mapTerminatorUses({ op: 'branch', cond: 1, ifTrue: 2, ifFalse: 3 }, r => r + 10),
+    { op: 'branch', cond: 11, ifTrue: 2, ifFalse: 3 });
   t.deepEqual(ir.mapTerminatorUses({ op: 'return', value: 4 }, r => r + 10), { op: 'return', value: 14 });
   t.deepEqual(ir.mapTerminatorUses({ op: 'return', value: null }, r => r + 10), { op: 'return', value: null });
   t.deepEqual(ir.mapTerminatorUses({ op: 'jump', target: 4 }, r => r + 10), { op: 'jump', target: 4 });
@@ -80,7 +86,7 @@ test('terminators: mapTerminatorUses renames the branch condition and the return
 test('OPS: rows are consistent (forms exist, pure means no effects, effects may trap)', t => {
   for (const [name, p] of Object.entries(ir.OPS)) {
     t.true(p.form in ir.FORMS, `${name}: form ${p.form}`);
-    if (p.form !== 'binary' && p.form !== 'unary') t.is(p.form as string, name, `${name}: an op of its own form is named by it`);
+    if (p.form !== 'binary' && p.form !== 'unary') t.is(p.form as string, name, `${name}: named by its own form`);
     if (p.pure) t.false(p.sideEffects, `${name}: pure with side effects`);
     if (p.sideEffects) t.true(p.mayTrap, `${name}: side effects but cannot trap`);
     if (p.commutative) t.is(p.form, 'binary', `${name}: commutative but not binary`);
@@ -105,8 +111,8 @@ test('commutative: exactly the binary ops whose model result never depends on th
 test('mayTrap: exactly the binary ops that reach the trap handler on a zero divisor in the interpreter', t => {
   for (const [name, p] of Object.entries(ir.OPS)) {
     if (p.form !== 'binary') continue;
-    const r = run(mainModule(f => { f.report(f.binary(name as ir.BinaryOp, f.const(7), f.const(0))); }));
-    t.is(r.traps.length > 0, p.mayTrap, `${name}: mayTrap ${p.mayTrap}, the interpreter trapped: ${r.traps.length > 0}`);
+    const r = run(mainModule(f => { report(f, f.binary(name as ir.BinaryOp, f.constant(7), f.constant(0))); }));
+    t.is(r.traps.length > 0, p.mayTrap, `${name}: mayTrap ${p.mayTrap}, interpreter traps: ${r.traps.length}`);
     if (!p.mayTrap) t.deepEqual(r.values, [binaryModel(name as ir.BinaryOp, 7, 0)]);
   }
 });
