@@ -2,7 +2,7 @@
 // rdtsc, control registers, the entry's arguments, and speed.
 
 import test from "ava";
-import { TRAP_BOUNDS, TRAP_DIVIDE_BY_ZERO, TRAP_UNREACHABLE } from "../../compiler/ir.ts";
+import { OPS, TRAP_BOUNDS, TRAP_DIVIDE_BY_ZERO, TRAP_UNREACHABLE, type BinaryOp } from "../../compiler/ir.ts";
 import { encodeModule } from "../../compiler/bytecode/encode.ts";
 import {
   DEFAULT_MULTIBOOT_INFO_ADDRESS, FUNCTION_ADDRESS_BASE, MULTIBOOT_MAGIC, runBytecode, runModule,
@@ -99,7 +99,10 @@ test("callIndirect to anything but a function address is an interpreter error", 
   t.regex(wrongArity.error!, /callIndirect to factorial with 0 arguments expecting a value, but it takes 1/);
 });
 
-for (const kind of ["divs", "divu", "rems", "remu"] as const) {
+/** The binary ops that may trap (the divisions): each traps on a zero divisor. */
+const TRAPPING = Object.entries(OPS).filter(([, p]) => p.form === "binary" && p.mayTrap).map(([k]) => k as BinaryOp);
+
+for (const kind of TRAPPING) {
   test(`${kind} by zero calls the trap handler with kind 1`, (t) => {
     const result = run(mainModule((f) => {
       report(f, f.constant(1));

@@ -2,7 +2,7 @@
 
 import test from "ava";
 import type { BinaryOp, DataSymbol, Function as IrFunction } from "../../compiler/ir.ts";
-import { TRAP_BOUNDS } from "../../compiler/ir.ts";
+import { OPS, TRAP_BOUNDS } from "../../compiler/ir.ts";
 import { compileAndBoot, programModule, testFunction, putHex, puts } from "./helpers.ts";
 
 const hex = (x: number) => (x >>> 0).toString(16).padStart(8, "0");
@@ -249,7 +249,9 @@ test("isolation intrinsics: cpuid, lldt 0, clts, fnsave/frstor round trip and re
 
 // ---- traps ---------------------------------------------------------------------------------------
 
-for (const op of ["divs", "divu", "rems", "remu"] as BinaryOp[]) {
+// every binary op that may trap (the divisions), on a zero divisor
+const TRAPPING = Object.entries(OPS).filter(([, p]) => p.form === "binary" && p.mayTrap).map(([k]) => k as BinaryOp);
+for (const op of TRAPPING) {
   test(`${op} by zero calls the trap handler with TRAP_DIVIDE_BY_ZERO`, async (t) => {
     const r = await compileAndBoot(programModule((main) => {
       puts(main, "before\n");
