@@ -8,13 +8,92 @@
 
 export type VReg = number;
 
-export type BinaryOp =
-  | "add" | "sub" | "mul"
-  | "divs" | "divu" | "rems" | "remu" // division by zero traps; divs INT_MIN/-1 wraps to INT_MIN, rems gives 0
-  | "and" | "or" | "xor"
-  | "shl" | "shrs" | "shru"          // shift count taken modulo 32 (JavaScript and x86 agree)
-  | "eq" | "ne" | "lts" | "les" | "gts" | "ges" | "ltu" | "leu" | "gtu" | "geu" // comparisons give 0 or 1
-  | "mulhs" | "mulhu";               // the high 32 bits of the 64-bit product, signed or unsigned operands
+// ---- the op table ------------------------------------------------------------------------------
+// What each operation is, in one place (QBE's ops.h, Cranelift's instruction metadata): its form (the
+// Instr variant that carries it, hence its operands and result, see FORMS) and the properties passes
+// ask about. A pass asks propertiesOf(i) (pure, mayTrap, cost ...), never keeps a list of ops; mapUses
+// and mapDefs rename the registers of every form. How to add an op: docs/adding-an-op.md.
+
+/** What an operation costs, in classes the passes weigh and the x86 back end honours. */
+type CostClass =
+  | "free"      // an immediate or a register move once registers are allocated (const, copy, a symbol's address)
+  | "alu"       // one ALU instruction (add, cmp + setcc, lea, neg, cmov)
+  | "multiply"  // imul / mul
+  | "divide"    // div / idiv behind a zero check: slow, clobbers eax and edx, may call the trap handler
+  | "memory"    // a load or a store
+  | "call";     // a call, an intrinsic, a trap: clobbers the caller-saved registers
+
+interface OpProperties {
+  /** The Instr variant (`op`) that carries this operation; binary and unary ops are its `kind`. */
+  readonly form: string;
+  /**
+   * Reads nothing but its operands and does nothing but define its result (no memory, no effect):
+   * run again on the same operands it gives the same result, or the same trap (see mayTrap).
+   */
+  readonly pure: boolean;
+  /** May end the program: division by a zero divisor (operand b), a memory fault, whatever a call does. */
+  readonly mayTrap: boolean;
+  /** Effects besides the result: memory writes, port I/O, machine state, the trap handler. */
+  readonly sideEffects: boolean;
+  /** `a op b` equals `b op a`. */
+  readonly commutative: boolean;
+  readonly cost: CostClass;
+}
+
+const pure = <F extends string>(form: F, cost: CostClass) =>
+  ({ form, pure: true, mayTrap: false, sideEffects: false, commutative: false, cost }) as const;
+const commutative = <F extends string>(form: F, cost: CostClass) =>
+  ({ ...pure(form, cost), commutative: true }) as const;
+/** Pure but for its trap: division (only by zero). */
+const pureTrapping = <F extends string>(form: F, cost: CostClass) => ({ ...pure(form, cost), mayTrap: true }) as const;
+/** Reads memory: not pure, may fault. */
+const reading = <F extends string>(form: F, cost: CostClass) =>
+  ({ ...pure(form, cost), pure: false, mayTrap: true }) as const;
+const effect = <F extends string>(form: F, cost: CostClass) =>
+  ({ form, pure: false, mayTrap: true, sideEffects: true, commutative: false, cost }) as const;
+
+/** Every operation of the IR. Values are 32-bit; signedness lives in the op (divs/divu, lts/ltu), not in registers. */
+export const OPS = {
+  const: pure("const", "free"),                 // dst = value (an int32)
+  copy: pure("copy", "free"),                   // dst = src
+  add: commutative("binary", "alu"),
+  sub: pure("binary", "alu"),
+  mul: commutative("binary", "multiply"),       // the low 32 bits of the product (signed and unsigned alike)
+  // division by zero traps; divs INT_MIN / -1 wraps to INT_MIN, rems gives 0; both round toward zero
+  divs: pureTrapping("binary", "divide"),
+  divu: pureTrapping("binary", "divide"),
+  rems: pureTrapping("binary", "divide"),
+  remu: pureTrapping("binary", "divide"),
+  and: commutative("binary", "alu"),
+  or: commutative("binary", "alu"),
+  xor: commutative("binary", "alu"),
+  shl: pure("binary", "alu"),                   // shift count taken modulo 32 (JavaScript and x86 agree)
+  shrs: pure("binary", "alu"),
+  shru: pure("binary", "alu"),
+  eq: commutative("binary", "alu"),             // comparisons give 0 or 1
+  ne: commutative("binary", "alu"),
+  lts: pure("binary", "alu"), les: pure("binary", "alu"), gts: pure("binary", "alu"), ges: pure("binary", "alu"),
+  ltu: pure("binary", "alu"), leu: pure("binary", "alu"), gtu: pure("binary", "alu"), geu: pure("binary", "alu"),
+  mulhs: commutative("binary", "multiply"),     // the high 32 bits of the 64-bit product, signed operands
+  mulhu: commutative("binary", "multiply"),     // ... unsigned operands
+  neg: pure("unary", "alu"),                    // two's complement negation
+  not: pure("unary", "alu"),                    // bitwise not
+  select: pure("select", "alu"),                // dst = cond != 0 ? ifTrue : ifFalse
+  load: reading("load", "memory"),
+  store: effect("store", "memory"),
+  globalAddress: pure("globalAddress", "free"), // a link-time constant
+  functionAddress: pure("functionAddress", "free"),
+  slotAddress: pure("slotAddress", "alu"),      // frame base + offset: one lea
+  call: effect("call", "call"),
+  callIndirect: effect("callIndirect", "call"),
+  intrinsic: effect("intrinsic", "call"),       // INTRINSICS below; all are treated alike
+  trap: effect("trap", "call"),                 // calls the trap handler, which never returns
+} as const satisfies Record<string, OpProperties>;
+
+export type Opcode = keyof typeof OPS;
+type OpcodesOf<F extends string> = { [K in Opcode]: (typeof OPS)[K]["form"] extends F ? K : never }[Opcode];
+export type BinaryOp = OpcodesOf<"binary">;
+export type UnaryOp = OpcodesOf<"unary">;
 
 /** High 32 bits of the unsigned 64-bit product, from 16-bit halves (every partial sum is exact in a double). */
 export function mulHighUnsigned(a: number, b: number): number {
@@ -28,8 +107,6 @@ export function mulHighUnsigned(a: number, b: number): number {
 export function mulHighSigned(a: number, b: number): number {
   return (mulHighUnsigned(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
 }
-
-export type UnaryOp = "neg" | "not"; // two's complement negation, bitwise not
 
 export type Width = 1 | 2 | 4;
 
@@ -160,34 +237,87 @@ export interface Module {
   trapHandler: string;  // called as trapHandler(kind) — must not return
 }
 
-// ---- helpers used by lowering and passes ---------------------------------------------------------
+// ---- operands and results of each form --------------------------------------------------------
 
-export function definedRegister(i: Instr): VReg | null {
-  switch (i.op) {
-    case "store": case "trap": return null;
-    case "call": case "callIndirect": case "intrinsic": return i.dst;
-    default: return i.dst;
-  }
+type InstrOf<F extends Instr["op"]> = Extract<Instr, { op: F }>;
+/**
+ * The fields of one form: the registers it reads (in this order), a list of registers read after them,
+ * whether it defines `dst`, and its other operands (immediates, names, the binary or unary `kind`).
+ */
+interface Shape<I extends Instr> {
+  readonly reads: readonly Exclude<keyof I, "op" | "dst">[];
+  readonly list: Exclude<keyof I, "op" | "dst"> | null;
+  /** "always": dst is a register; "optional": dst may be null (a call or intrinsic without result); "none": no dst. */
+  readonly defines: "always" | "optional" | "none";
+  readonly immediates: readonly Exclude<keyof I, "op" | "dst">[];
+}
+export const FORMS: { readonly [F in Instr["op"]]: Shape<InstrOf<F>> } = {
+  const: { reads: [], list: null, defines: "always", immediates: ["value"] },
+  copy: { reads: ["src"], list: null, defines: "always", immediates: [] },
+  binary: { reads: ["a", "b"], list: null, defines: "always", immediates: ["kind"] },
+  unary: { reads: ["a"], list: null, defines: "always", immediates: ["kind"] },
+  select: { reads: ["cond", "ifTrue", "ifFalse"], list: null, defines: "always", immediates: [] },
+  load: { reads: ["address"], list: null, defines: "always", immediates: ["width", "signed", "offset"] },
+  store: { reads: ["address", "value"], list: null, defines: "none", immediates: ["width", "offset"] },
+  globalAddress: { reads: [], list: null, defines: "always", immediates: ["symbol"] },
+  functionAddress: { reads: [], list: null, defines: "always", immediates: ["func"] },
+  slotAddress: { reads: [], list: null, defines: "always", immediates: ["slot"] },
+  call: { reads: [], list: "args", defines: "optional", immediates: ["func"] },
+  callIndirect: { reads: ["target"], list: "args", defines: "optional", immediates: [] },
+  intrinsic: { reads: [], list: "args", defines: "optional", immediates: ["name"] },
+  trap: { reads: [], list: null, defines: "none", immediates: ["kind"] },
+};
+
+/** The values of i's immediate operands (FORMS' `immediates`), in order. */
+export function immediatesOf(i: Instr): unknown[] {
+  return (FORMS[i.op] as Shape<Instr>).immediates.map(field => (i as unknown as Fields)[field]);
 }
 
+/** The op table's name of an instruction: its `kind` for binary and unary ops, else its `op`. */
+export const opcodeOf = (i: Instr): Opcode => (i.op === "binary" || i.op === "unary" ? i.kind : i.op);
+export const propertiesOf = (i: Instr): OpProperties => OPS[opcodeOf(i)];
+/** Whether i may run where it did not (hoisted out of a loop, both arms of an if): pure, and it cannot trap. */
+export const isSpeculatable = (i: Instr): boolean => { const p = propertiesOf(i); return p.pure && !p.mayTrap; };
+
+type Fields = Record<string, unknown>;
+
+export function definedRegister(i: Instr): VReg | null {
+  return FORMS[i.op].defines === "none" ? null : (i as { dst: VReg | null }).dst;
+}
+
+/** The registers i reads, in the order of its form's fields. */
 export function usedRegisters(i: Instr): VReg[] {
-  switch (i.op) {
-    case "const": case "globalAddress": case "functionAddress": case "slotAddress": case "trap": return [];
-    case "copy": return [i.src];
-    case "binary": return [i.a, i.b];
-    case "unary": return [i.a];
-    case "select": return [i.cond, i.ifTrue, i.ifFalse];
-    case "load": return [i.address];
-    case "store": return [i.address, i.value];
-    case "call": case "intrinsic": return i.args;
-    case "callIndirect": return [i.target, ...i.args];
-  }
+  const shape: Shape<Instr> = FORMS[i.op] as Shape<Instr>;
+  const regs = shape.reads.map(field => (i as unknown as Fields)[field] as VReg);
+  return shape.list === null ? regs : [...regs, ...(i as unknown as Fields)[shape.list] as VReg[]];
+}
+
+/** A copy of i with every register it reads renamed by `read`. */
+export function mapUses(i: Instr, read: (r: VReg) => VReg): Instr {
+  const shape: Shape<Instr> = FORMS[i.op] as Shape<Instr>;
+  const out: Fields = { ...i };
+  for (const field of shape.reads) out[field] = read(out[field] as VReg);
+  if (shape.list !== null) out[shape.list] = (out[shape.list] as VReg[]).map(read);
+  return out as unknown as Instr;
+}
+
+/** A copy of i with the register it defines (if any) renamed by `define`. */
+export function mapDefs(i: Instr, define: (r: VReg) => VReg): Instr {
+  const d = definedRegister(i);
+  return d === null ? { ...i } : { ...i, dst: define(d) } as Instr;
 }
 
 export function terminatorUses(t: Terminator): VReg[] {
   if (t.op === "branch") return [t.cond];
   if (t.op === "return" && t.value !== null) return [t.value];
   return [];
+}
+
+/** A copy of t with every register it reads renamed by `read`. */
+export function mapTerminatorUses(t: Terminator, read: (r: VReg) => VReg): Terminator {
+  if (t.op === "branch") return { ...t, cond: read(t.cond) };
+  if (t.op === "return" && t.value !== null) return { ...t, value: read(t.value) };
+  return { ...t };
 }
 
 /** Registers defined exactly once, by a `const`, and not parameters: their value holds everywhere. */

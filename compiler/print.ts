@@ -1,4 +1,7 @@
-// The IR printer: a stable text form for golden files, listings and debugging (`denali build --emit-ir`).
+// The IR printer: a stable text form for golden files, listings, IR text tests (test/ir) and debugging
+// (`denali run --emit-ir`). compiler/parse.ts reads it back: parse(print(x)) is x but for what the text
+// leaves out (source locations, which are `;` comments, and registers numbered above any the function
+// names); printModule elides data bytes past the 32nd unless asked for all of them.
 import * as ir from './ir.ts';
 
 const v = (r: number) => `v${r}`;
@@ -36,7 +39,9 @@ export function printTerminator(t: ir.Terminator): string {
 
 export function printFunction(f: ir.Function): string {
   const lines = [`function ${f.name}(${Array.from({ length: f.params }, (_, i) => v(i)).join(', ')})${f.returnsValue ? ' -> i32' : ''} {`];
-  for (const [i, s] of f.slots.entries()) lines.push(`  slot ${i}: ${s.size} bytes, align ${s.align}  ; ${s.name}`);
+  for (const [i, s] of f.slots.entries()) {
+    lines.push(`  slot ${i}: ${s.size} bytes, align ${s.align}, ${JSON.stringify(s.name)}`);
+  }
   for (const b of f.blocks) {
     lines.push(`b${b.id}:${b.loc ? `  ; line ${b.loc.line}` : ''}`);
     for (const i of b.instrs) lines.push(`  ${printInstr(i)}`);
@@ -46,11 +51,18 @@ export function printFunction(f: ir.Function): string {
   return lines.join('\n');
 }
 
-export function printModule(m: ir.Module): string {
-  const out: string[] = [`; entry ${m.entry}, trap handler ${m.trapHandler}`];
+/** Data bytes printed of each symbol unless `completeData` (the rest is ` ...`, which the parser refuses). */
+const DATA_BYTES_SHOWN = 32;
+
+export function printModule(m: ir.Module, options: { completeData?: boolean } = {}): string {
+  const out: string[] = [`entry ${m.entry}, trap handler ${m.trapHandler}`];
+  for (const e of m.interruptEntries ?? []) out.push(`interrupt ${e.name} vector ${e.vector} handler ${e.handler}`);
   for (const d of m.data) {
-    const bytes = d.bytes ? ` = [${Array.from(d.bytes.slice(0, 32)).join(' ')}${d.bytes.length > 32 ? ' ...' : ''}]` : '';
-    const rel = d.relocations.length ? ` relocations ${d.relocations.map(r => `+${r.offset}:${r.symbol}`).join(' ')}` : '';
+    const shown = options.completeData ? d.bytes : d.bytes?.slice(0, DATA_BYTES_SHOWN);
+    const elided = shown && d.bytes && shown.length < d.bytes.length ? ' ...' : '';
+    const bytes = shown ? ` = [${Array.from(shown).join(' ')}${elided}]` : '';
+    const relocations = d.relocations.map(r => `+${r.offset}:${r.kind}:${r.symbol}`).join(' ');
+    const rel = relocations ? ` relocations ${relocations}` : '';
     out.push(`data ${d.name} .${d.section} size ${d.size} align ${d.align}${bytes}${rel}`);
   }
   for (const f of m.functions) out.push('', printFunction(f));

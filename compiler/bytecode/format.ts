@@ -2,7 +2,7 @@
 // The byte-by-byte layout is documented in docs/bytecode.md; change both together and bump
 // FORMAT_VERSION whenever a byte's meaning changes.
 
-import { INTRINSICS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../ir.ts";
+import { INTRINSICS, OPS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../ir.ts";
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
@@ -52,6 +52,11 @@ export const BINARY_OPS: readonly BinaryOp[] = [
 /** Unary ops: dst:u a:u. Opcode = OP_UNARY_BASE + index in UNARY_OPS. */
 export const OP_UNARY_BASE = 0x40;
 export const UNARY_OPS: readonly UnaryOp[] = ["neg", "not"];
+for (const [form, encoded] of [["binary", BINARY_OPS], ["unary", UNARY_OPS]] as const) {
+  const names = encoded as readonly string[];
+  const missing = Object.keys(OPS).filter(name => OPS[name as keyof typeof OPS].form === form && !names.includes(name));
+  if (missing.length) throw new Error(`compiler/bytecode/format.ts: no encoding of the ${form} ops ${missing}`);
+}
 
 // ---- terminator opcodes ------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 import { ts } from 'ts-morph';
 import { resolve } from 'node:path';
 import * as ir from '../ir.ts';
-import { FunctionBuilder } from './builder.ts';
+import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
   type DType, type IntType, type Signature, type StructDef, type StructField,

@@ -15,7 +15,7 @@ export function propagateCopies(m: ir.Module): ir.Module {
       };
       const read = (r: number) => copyOf.get(r) ?? r;
       b.instrs = b.instrs.map(i => {
-        const out = renameUses(i, read);
+        const out = ir.mapUses(i, read);
         const d = ir.definedRegister(out);
         if (d !== null) {
           forget(d);
@@ -23,7 +23,7 @@ export function propagateCopies(m: ir.Module): ir.Module {
         }
         return out;
       });
-      b.term = renameTerminator(b.term, read);
+      b.term = ir.mapTerminatorUses(b.term, read);
     }
     propagateSingleDefinitionCopies(f);
   }
@@ -42,27 +42,7 @@ function propagateSingleDefinitionCopies(f: ir.Function): void {
   if (alias.size === 0) return;
   const read = (r: number) => { let x = r; for (let n = 0; alias.has(x) && n < alias.size; n++) x = alias.get(x)!; return x; };
   for (const b of f.blocks) {
-    b.instrs = b.instrs.map(i => renameUses(i, read));
-    b.term = renameTerminator(b.term, read);
+    b.instrs = b.instrs.map(i => ir.mapUses(i, read));
+    b.term = ir.mapTerminatorUses(b.term, read);
   }
-}
-
-export function renameUses(i: ir.Instr, read: (r: number) => number): ir.Instr {
-  switch (i.op) {
-    case 'copy': return { ...i, src: read(i.src) };
-    case 'binary': return { ...i, a: read(i.a), b: read(i.b) };
-    case 'unary': return { ...i, a: read(i.a) };
-    case 'select': return { ...i, cond: read(i.cond), ifTrue: read(i.ifTrue), ifFalse: read(i.ifFalse) };
-    case 'load': return { ...i, address: read(i.address) };
-    case 'store': return { ...i, address: read(i.address), value: read(i.value) };
-    case 'call': case 'intrinsic': return { ...i, args: i.args.map(read) };
-    case 'callIndirect': return { ...i, target: read(i.target), args: i.args.map(read) };
-    default: return i;
-  }
-}
-
-export function renameTerminator(t: ir.Terminator, read: (r: number) => number): ir.Terminator {
-  if (t.op === 'branch') return { ...t, cond: read(t.cond) };
-  if (t.op === 'return' && t.value !== null) return { ...t, value: read(t.value) };
-  return t;
 }

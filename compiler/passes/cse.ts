@@ -12,17 +12,12 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
       const canon = new Map<number, number>();                 // register -> register first holding its value
       const available = new Map<string, number>();            // expression key -> register holding it
       const value = (r: number) => canon.get(r) ?? r;
+      // a pure op's value: its opcode, its other operands, its registers' value numbers (copies are
+      // followed through `canon` instead)
       const keyOf = (i: ir.Instr): string | null => {
-        switch (i.op) {
-          case 'const': return `const ${i.value}`;
-          case 'binary': return `${i.kind} ${value(i.a)} ${value(i.b)}`;
-          case 'unary': return `${i.kind} ${value(i.a)}`;
-          case 'select': return `select ${value(i.cond)} ${value(i.ifTrue)} ${value(i.ifFalse)}`;
-          case 'globalAddress': return `global ${i.symbol}`;
-          case 'functionAddress': return `function ${i.func}`;
-          case 'slotAddress': return `slot ${i.slot}`;
-          default: return null;
-        }
+        if (!ir.propertiesOf(i).pure || i.op === 'copy') return null;
+        const immediates = i.op === 'binary' || i.op === 'unary' ? [] : ir.immediatesOf(i); // the kind is the opcode
+        return [ir.opcodeOf(i), ...immediates, ...ir.usedRegisters(i).map(value)].join(' ');
       };
       // Reverse indexes, so a redefinition costs what it kills, not the block's size (a 5,000-term
       // expression is one block): the registers whose canon is c, the keys held by d, the keys naming a

@@ -4,17 +4,12 @@
 // intrinsics and divisions that may trap are kept).
 import * as ir from '../ir.ts';
 
+/** Removable once unread: pure and cannot trap, or a division by a known non-zero constant (its only trap). */
 function removable(i: ir.Instr, constants: Map<number, number>): boolean {
-  switch (i.op) {
-    case 'const': case 'copy': case 'unary': case 'select': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
-    case 'binary':
-      if (i.kind === 'divs' || i.kind === 'divu' || i.kind === 'rems' || i.kind === 'remu') {
-        const divisor = constants.get(i.b);
-        return divisor !== undefined && divisor !== 0;
-      }
-      return true;
-    default: return false;
-  }
+  if (ir.isSpeculatable(i)) return true;
+  if (i.op !== 'binary' || ir.OPS[i.kind].cost !== 'divide') return false;
+  const divisor = constants.get(i.b);
+  return divisor !== undefined && divisor !== 0;
 }
 
 export function eliminateDeadCode(m: ir.Module): ir.Module {

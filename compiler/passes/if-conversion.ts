@@ -8,7 +8,6 @@
 // drops them, and runs after each conversion so that nested conditionals convert from the inside out).
 import * as ir from '../ir.ts';
 import { simplifyFunction } from './simplify-cfg.ts';
-import { renameUses } from './copy-propagation.ts';
 
 /** Operations an arm may hold, not counting consts, copies and symbol addresses (immediates or nothing once allocated). */
 export const MAX_ARM_COST = 3;
@@ -25,18 +24,10 @@ export function convertIfs(m: ir.Module): ir.Module {
   return m;
 }
 
-function cheap(i: ir.Instr): boolean {
-  switch (i.op) {
-    case 'const': case 'copy': case 'unary': case 'select': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
-    case 'binary': return i.kind !== 'divs' && i.kind !== 'divu' && i.kind !== 'rems' && i.kind !== 'remu';
-    default: return false;
-  }
-}
-
 /** An arm's instructions if it may run unconditionally: few, cheap, and none that can trap or touch memory. */
 function armOf(b: ir.Block): ir.Instr[] | null {
-  if (b.instrs.length > MAX_ARM_INSTRUCTIONS || !b.instrs.every(cheap)) return null;
-  const cost = b.instrs.filter(i => i.op !== 'const' && i.op !== 'copy' && i.op !== 'globalAddress' && i.op !== 'functionAddress').length;
+  if (b.instrs.length > MAX_ARM_INSTRUCTIONS || !b.instrs.every(ir.isSpeculatable)) return null;
+  const cost = b.instrs.filter(i => ir.propertiesOf(i).cost !== 'free').length;
   return cost <= MAX_ARM_COST ? b.instrs : null;
 }
 
@@ -67,11 +58,8 @@ function convertOne(f: ir.Function): boolean {
     const rename = (instrs: ir.Instr[]): { code: ir.Instr[]; final: Map<number, number> } => {
       const final = new Map<number, number>();
       const code = instrs.map(i => {
-        const read = renameUses(i, r => final.get(r) ?? r);
-        const d = ir.definedRegister(read)!;
         const fresh = f.vregCount++;
-        final.set(d, fresh);
-        return { ...read, dst: fresh } as ir.Instr;
+        return ir.mapDefs(ir.mapUses(i, r => final.get(r) ?? r), d => { final.set(d, fresh); return fresh; });
       });
       return { code, final };
     };

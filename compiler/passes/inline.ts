@@ -51,7 +51,7 @@ function inlineCall(f: ir.Function, block: ir.Block, at: number, callee: ir.Func
   call.args.forEach((arg, p) => block.instrs.push({ op: 'copy', dst: reg(p), src: arg }));
   block.term = { op: 'jump', target: firstBlock };
   for (const cb of callee.blocks) {
-    const instrs = cb.instrs.map(i => renameInstr(i, reg));
+    const instrs = cb.instrs.map(i => ir.mapDefs(ir.mapUses(i, reg), reg));
     let term: ir.Terminator;
     const t = cb.term;
     if (t.op === 'jump') term = { op: 'jump', target: firstBlock + t.target };
@@ -63,20 +63,4 @@ function inlineCall(f: ir.Function, block: ir.Block, at: number, callee: ir.Func
     f.blocks.push({ id: firstBlock + cb.id, instrs, term, loc: cb.loc ?? block.loc });
   }
   f.blocks.push(continuation);
-}
-
-function renameInstr(i: ir.Instr, reg: (r: number) => number): ir.Instr {
-  switch (i.op) {
-    case 'const': return { ...i, dst: reg(i.dst) };
-    case 'copy': return { ...i, dst: reg(i.dst), src: reg(i.src) };
-    case 'binary': return { ...i, dst: reg(i.dst), a: reg(i.a), b: reg(i.b) };
-    case 'unary': return { ...i, dst: reg(i.dst), a: reg(i.a) };
-    case 'select': return { ...i, dst: reg(i.dst), cond: reg(i.cond), ifTrue: reg(i.ifTrue), ifFalse: reg(i.ifFalse) };
-    case 'load': return { ...i, dst: reg(i.dst), address: reg(i.address) };
-    case 'store': return { ...i, address: reg(i.address), value: reg(i.value) };
-    case 'globalAddress': case 'functionAddress': case 'slotAddress': return { ...i, dst: reg(i.dst) };
-    case 'intrinsic': return { ...i, dst: i.dst === null ? null : reg(i.dst), args: i.args.map(reg) };
-    case 'trap': return i;
-    case 'call': case 'callIndirect': throw new Error('inline: callee with calls');
-  }
 }

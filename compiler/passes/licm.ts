@@ -5,13 +5,8 @@
 // once before the loop, even when the loop body would not have run, changes nothing observable).
 import * as ir from '../ir.ts';
 
-function hoistable(i: ir.Instr): boolean {
-  switch (i.op) {
-    case 'const': case 'unary': case 'select': case 'globalAddress': case 'functionAddress': case 'slotAddress': return true;
-    case 'binary': return i.kind !== 'divs' && i.kind !== 'divu' && i.kind !== 'rems' && i.kind !== 'remu';
-    default: return false;
-  }
-}
+/** Pure and cannot trap, but not a copy: licm leaves copies in the loop, as it always has (free once allocated). */
+const hoistable = (i: ir.Instr): boolean => ir.isSpeculatable(i) && i.op !== 'copy';
 
 interface Loop { header: number; body: Set<number> }
 

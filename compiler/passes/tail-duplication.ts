@@ -5,7 +5,6 @@
 // live only inside the copied block get fresh registers in the copy, so every register defined once
 // stays defined once (constants stay immediates, a comparison read by one branch still fuses with it).
 import * as ir from '../ir.ts';
-import { renameUses, renameTerminator } from './copy-propagation.ts';
 
 /** Blocks of at most this many instructions are copied. */
 export const MAX_DUPLICATED_INSTRUCTIONS = 4;
@@ -27,7 +26,7 @@ export function duplicateTails(m: ir.Module): ir.Module {
       const target = f.blocks[b.term.target];
       if (target.id === b.id || target.instrs.length > MAX_DUPLICATED_INSTRUCTIONS) continue;
       if (target.term.op !== 'branch' && target.term.op !== 'return') continue;
-      if (target.instrs.some(i => i.op === 'call' || i.op === 'callIndirect' || i.op === 'intrinsic' || i.op === 'trap')) continue;
+      if (target.instrs.some(i => ir.propertiesOf(i).cost === 'call')) continue; // calls, intrinsics, traps
       // registers defined once, inside the target, and read nowhere else are renamed in the copy;
       // any other register the target defines must not be a single definition we would duplicate
       // (and never read before their definition: that would read the previous pass through the block)
@@ -45,13 +44,9 @@ export function duplicateTails(m: ir.Module): ir.Module {
       if (!copyable) continue;
       for (const d of local.keys()) local.set(d, next++);
       const rename = (r: number) => local.get(r) ?? r;
-      const copies = target.instrs.map(i => {
-        const renamed = renameUses(i, rename);
-        const d = ir.definedRegister(renamed);
-        return d !== null && local.has(d) ? { ...renamed, dst: local.get(d)! } as ir.Instr : renamed;
-      });
+      const copies = target.instrs.map(i => ir.mapDefs(ir.mapUses(i, rename), rename));
       b.instrs = [...b.instrs, ...copies];
-      b.term = renameTerminator(structuredClone(target.term), rename);
+      b.term = ir.mapTerminatorUses(target.term, rename);
     }
     f.vregCount = next;
   }

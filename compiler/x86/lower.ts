@@ -14,7 +14,9 @@ import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
 } from "../ir.ts";
-import { INTRINSICS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses } from "../ir.ts";
+import {
+  INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses, propertiesOf,
+} from "../ir.ts";
 import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
@@ -259,7 +261,7 @@ const JCC = byCondition((holds, fails): [Code, Code] => [codeNamed(`J${holds}_re
 // the IR wants the wrapped negation for divs and 0 for rems); otherwise cdq; idiv ecx.
 // divu/remu: divisor 0 -> trap; otherwise xor edx, edx; div ecx. Quotient in eax, remainder in edx.
 
-function lowerDivision(cx: FunctionContext, kind: "divs" | "divu" | "rems" | "remu", dst: VReg, a: VReg, b: VReg): void {
+function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, b: VReg): void {
   const e = cx.e;
   const nonZero = e.fresh(), done = e.fresh();
   cx.use(b, Register.ECX);
@@ -300,13 +302,14 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
 }
 
-const COMMUTATIVE = new Set<BinaryOp>(["add", "mul", "and", "or", "xor"]);
-
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
   const { kind, dst } = i;
   if (cx.alloc.addresses.has(dst)) return; // address + constant: a link-time constant, nothing to compute
-  // a constant on the left of a commutative op goes right, where the immediate forms take it (50 + x: add x, 50)
-  const swap = COMMUTATIVE.has(kind) && cx.isConstant(i.a) && !cx.isConstant(i.b);
+  // a constant on the left of a commutative op goes right, where the immediate forms take it (50 + x: add x, 50);
+  // only the ALU ops and mul: a comparison keeps its operands (a load may be folded into b, see findLoadFolds)
+  // and mulhs/mulhu have no immediate form
+  const immediateForm = ALU[kind] !== undefined || kind === "mul";
+  const swap = OPS[kind].commutative && immediateForm && cx.isConstant(i.a) && !cx.isConstant(i.b);
   const a = swap ? i.b : i.a, b = swap ? i.a : i.b;
   const alu = ALU[kind], shift = SHIFT_CL[kind], setcc = SETCC[kind];
   const constantB = cx.constantOf(b);
@@ -367,7 +370,7 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     const target = targetRegister(cx, dst);
     cx.emit(Instruction.createRegReg(Code.Movzx_r32_rm8, target, Register.AL));
     if (target === Register.EAX) cx.def(dst, Register.EAX);
-  } else if (kind === "divs" || kind === "divu" || kind === "rems" || kind === "remu") {
+  } else if (OPS[kind].cost === "divide") {
     lowerDivision(cx, kind, dst, a, b);
   } else if (kind === "mulhs" || kind === "mulhu") {
     // one-operand mul/imul: edx:eax <- eax * r/m32; the high half is edx. A constant goes through ecx.
@@ -884,7 +887,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   let outgoing = 0;
   if (options.registerAllocation) for (const b of f.blocks) for (const i of b.instrs) {
     if (i.op === "call" || i.op === "callIndirect") outgoing = Math.max(outgoing, 4 * i.args.length, 4);
-    else if (i.op === "trap" || (i.op === "binary" && DIVISIONS.has(i.kind))) outgoing = Math.max(outgoing, 4);
+    else if (i.op === "trap" || propertiesOf(i).cost === "divide") outgoing = Math.max(outgoing, 4);
   }
   const frameless = omitsFramePointer(f, options);
   // -O2: homes only for the vregs with a lifetime that the allocator left in memory (-O0: every vreg)
@@ -967,8 +970,6 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc, unwind };
 }
 
-const DIVISIONS = new Set<BinaryOp>(["divs", "divu", "rems", "remu"]);
-
 /**
  * -O2 omits the frame pointer (ebp is then a seventh register) except in functions that read it: a
  * backtrace walks from readFramePointer's frame, which must be chained by ebp.
@@ -1009,7 +1010,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
   // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
-    const clobbers = i.op === "call" || i.op === "callIndirect" || i.op === "trap" || i.op === "intrinsic" || (i.op === "binary" && DIVISIONS.has(i.kind));
+    const cost = propertiesOf(i).cost, clobbers = cost === "call" || cost === "divide";
     if (clobbers) for (const v of intervals.liveAfter[b][k]) if (v !== definedRegister(i)) forbid(v, SCRATCH);
   }));
   for (let round = 0; ; round++) {

@@ -6,7 +6,8 @@ import { decodeModule } from "../../compiler/bytecode/decode.ts";
 import { encodeModule } from "../../compiler/bytecode/encode.ts";
 import { BINARY_OPS, BytecodeFormatError, FORMAT_VERSION, INTRINSIC_NAMES } from "../../compiler/bytecode/format.ts";
 import { INTRINSICS } from "../../compiler/ir.ts";
-import { FunctionBuilder, makeModule, mainModule } from "./helpers.ts";
+import { FunctionBuilder } from "../../compiler/builder.ts";
+import { makeModule, mainModule, report } from "./helpers.ts";
 
 /** A module that uses every instruction, terminator, optional field and data feature. */
 function everythingModule(): Module {
@@ -16,12 +17,13 @@ function everythingModule(): Module {
   sink.ret();
 
   const f = new FunctionBuilder("main", 2, false);
-  const s0 = f.slot(12, 4, "array");
-  f.slot(1, 1, "byte");
-  f.slot(64, 16, "struct");
-  for (const value of [0, 1, -1, 63, 64, -64, -65, 127, 128, 8191, 8192, -8193, 0x7fffffff, -0x80000000, 0x12345678]) f.const(value);
-  const a = f.const(7), b = f.const(-7);
-  f.copy(a);
+  const s0 = f.newSlot(12, 4, "array");
+  f.newSlot(1, 1, "byte");
+  f.newSlot(64, 16, "struct");
+  const values = [0, 1, -1, 63, 64, -64, -65, 127, 128, 8191, 8192, -8193, 0x7fffffff, -0x80000000, 0x12345678];
+  for (const value of values) f.constant(value);
+  const a = f.constant(7), b = f.constant(-7);
+  f.copy(f.newReg(), a);
   for (const kind of BINARY_OPS) f.binary(kind, a, b);
   f.unary("neg", a);
   f.unary("not", b);
@@ -41,23 +43,23 @@ function everythingModule(): Module {
   for (const name of INTRINSIC_NAMES) {
     const info = INTRINSICS[name];
     const args = Array.from({ length: info.args }, () => a);
-    if (info.result) f.intrinsic(name, args);
-    f.intrinsicVoid(name, args);
+    f.intrinsic(name, args);                                                // its result, when it has one
+    if (info.result) f.emit({ op: "intrinsic", dst: null, name, args }); // the result unused
   }
   const yes = f.newBlock(), no = f.newBlock(), last = f.newBlock();
   f.branch(a, yes, no);
-  f.at(yes).trap(0);
+  f.switchTo(yes); f.trap(0);
   f.trap(1);
   f.trap(2);
   f.jump(last);
-  f.at(no).jump(last);
-  f.at(last).unreachable();
-  const main = f.build();
+  f.switchTo(no); f.jump(last);
+  f.switchTo(last); f.unreachable();
+  const main = f.finish();
   main.loc = { file: "kernel-src/main.ts", line: 12, column: 3 };
   main.blocks[1].loc = { file: "kernel-src/main.ts", line: 40, column: 5 };
   main.blocks[2].loc = { file: "kernel-src/ünïcode.ts", line: 0, column: 0 };
 
-  return makeModule([main, callee.build(), sink.build()], [
+  return makeModule([main, callee.finish(), sink.finish()], [
     { name: "greeting", section: "rodata", align: 1, size: 5, bytes: new Uint8Array([104, 101, 108, 108, 111]), relocations: [] },
     {
       name: "table", section: "data", align: 16, size: 12, bytes: new Uint8Array(12),
@@ -94,9 +96,9 @@ test("constants at every LEB128 length boundary survive", (t) => {
   const values: number[] = [];
   for (let bits = 0; bits < 32; bits++) values.push(2 ** bits - 1, 2 ** bits, -(2 ** bits), -(2 ** bits) - 1);
   const f = new FunctionBuilder("main", 0, false);
-  for (const value of values) f.const(value);
+  for (const value of values) f.constant(value);
   f.ret();
-  const module = makeModule([f.build()]);
+  const module = makeModule([f.finish()]);
   t.deepEqual(decodeModule(encodeModule(module)), module);
 });
 
@@ -123,7 +125,10 @@ test("version 2 carries interrupt entries; version 1 bytes (without them) still 
   const base = everythingModule();
   const handler = new FunctionBuilder("onInterrupt", 1, false);
   handler.ret();
-  const module = { ...base, functions: [...base.functions, handler.build()], interruptEntries: [{ name: "__interrupt_14_onInterrupt", vector: 14, handler: "onInterrupt" }] };
+  const module = {
+    ...base, functions: [...base.functions, handler.finish()],
+    interruptEntries: [{ name: "__interrupt_14_onInterrupt", vector: 14, handler: "onInterrupt" }],
+  };
   t.deepEqual(decodeModule(encodeModule(module)).interruptEntries, module.interruptEntries);
   // A version-1 module: same bytes minus the trailing entry count of the module section.
   const plain = encodeModule(base);
@@ -174,7 +179,7 @@ test("random corruption never escapes as anything but BytecodeFormatError", (t) 
 const unchecked = (module: Module): Uint8Array => encodeModule(module, { verify: false });
 
 test("verifier: a vreg out of range is rejected, naming the place", (t) => {
-  const module = mainModule((f) => f.report(f.const(1)));
+  const module = mainModule((f) => report(f, f.constant(1)));
   module.functions[0].blocks[0].instrs.push({ op: "copy", dst: 0, src: 99 });
   t.throws(() => encodeModule(module), { instanceOf: BytecodeFormatError });
   rejects(t, unchecked(module), /function main, block 0, instruction \d+ \(copy\): src v99 is out of range/);
@@ -182,27 +187,27 @@ test("verifier: a vreg out of range is rejected, naming the place", (t) => {
 
 test("verifier: a block target out of range is rejected", (t) => {
   const f = new FunctionBuilder("main", 0, false);
-  f.jump(5);
-  rejects(t, unchecked(makeModule([f.build()])), /target block 5 is out of range/);
+  f.terminate({ op: "jump", target: 5 });
+  rejects(t, unchecked(makeModule([f.finish()])), /target block 5 is out of range/);
 });
 
 test("verifier: a slot out of range is rejected", (t) => {
   const f = new FunctionBuilder("main", 0, false);
   f.slotAddress(0);
   f.ret();
-  rejects(t, unchecked(makeModule([f.build()])), /slot 0 is out of range \(0 slots\)/);
+  rejects(t, unchecked(makeModule([f.finish()])), /slot 0 is out of range \(0 slots\)/);
 });
 
 test("verifier: unknown callee, wrong argument count, missing entry, bad relocation", (t) => {
   const f = new FunctionBuilder("main", 0, false);
   f.callVoid("nowhere", []);
   f.ret();
-  rejects(t, unchecked(makeModule([f.build()])), /unknown function nowhere/);
+  rejects(t, unchecked(makeModule([f.finish()])), /unknown function nowhere/);
 
   const g = new FunctionBuilder("main", 0, false);
-  g.callVoid("main", [g.const(1)]);
+  g.callVoid("main", [g.constant(1)]);
   g.ret();
-  rejects(t, unchecked(makeModule([g.build()])), /main takes 0 arguments, given 1/);
+  rejects(t, unchecked(makeModule([g.finish()])), /main takes 0 arguments, given 1/);
 
   const module = mainModule(() => {});
   module.entry = "start";
@@ -217,10 +222,10 @@ test("verifier: unknown callee, wrong argument count, missing entry, bad relocat
 test("verifier: return kinds and intrinsic arity", (t) => {
   const f = new FunctionBuilder("main", 0, true);
   f.ret();
-  rejects(t, unchecked(makeModule([f.build()])), /main must return a value/);
+  rejects(t, unchecked(makeModule([f.finish()])), /main must return a value/);
 
   const g = new FunctionBuilder("main", 0, false);
-  g.intrinsicVoid("outb", [g.const(1)]);
+  g.intrinsic("outb", [g.constant(1)]);
   g.ret();
-  rejects(t, unchecked(makeModule([g.build()])), /outb takes 2 arguments, given 1/);
+  rejects(t, unchecked(makeModule([g.finish()])), /outb takes 2 arguments, given 1/);
 });

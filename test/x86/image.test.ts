@@ -5,19 +5,19 @@ import { execFileSync } from "node:child_process";
 import elfy from "elfy";
 import { compileToImage, MULTIBOOT_MAGIC } from "../../compiler/link/index.ts";
 import type { Module } from "../../compiler/ir.ts";
-import { boot, programModule, writeImage, FunctionBuilder } from "./helpers.ts";
+import { boot, programModule, writeImage, testFunction, puts, putHex } from "./helpers.ts";
 
 /** The "hello" program: prints over COM1, reads a .data word and a function pointer from .rodata, exits with 42. */
 function helloModule(): Module {
-  const answer = new FunctionBuilder("answer", 0, true);
-  answer.ret(answer.const(42));
+  const answer = testFunction("answer", 0, true);
+  answer.ret(answer.constant(42));
   return programModule((main) => {
-    main.puts("Hello, Denali\n");
-    main.putHex(main.load(4, false, main.globalAddress("counter")));
+    puts(main, "Hello, Denali\n");
+    putHex(main, main.load(4, false, main.globalAddress("counter")));
     const fn = main.load(4, false, main.globalAddress("table"), 4);
-    const code = main.callIndirect(fn, [])!;
-    main.call("exit", [code], false);
-  }, [answer.build()], [
+    const code = main.callIndirect(fn, []);
+    main.callVoid("exit", [code]);
+  }, [answer.finish()], [
     { name: "table", section: "rodata", align: 4, size: 8, bytes: new Uint8Array([1, 2, 3, 4]), relocations: [{ offset: 4, symbol: "answer", kind: "function" }] },
     { name: "counter", section: "data", align: 4, size: 4, bytes: new Uint8Array([0x78, 0x56, 0x34, 0x12]), relocations: [] },
     { name: "self", section: "data", align: 8, size: 4, relocations: [{ offset: 0, symbol: "counter", kind: "data" }] },
@@ -129,10 +129,11 @@ test("lowering rejects bad modules with a clear message", (t) => {
   const m = helloModule();
   t.throws(() => compileToImage({ ...m, entry: "nope" }), { message: /entry function 'nope'/ });
   t.throws(() => compileToImage({ ...m, trapHandler: "nope" }), { message: /trap handler 'nope'/ });
-  const bad = new FunctionBuilder("bad", 0, false);
-  bad.call("missing", [], false);
+  const bad = testFunction("bad", 0, false);
+  bad.callVoid("missing", []);
   bad.ret();
-  t.throws(() => compileToImage({ ...m, functions: [...m.functions, bad.build()] }), { message: /unknown function 'missing'/ });
+  const functions = [...m.functions, bad.finish()];
+  t.throws(() => compileToImage({ ...m, functions }), { message: /unknown function 'missing'/ });
 });
 
 test("a guarded stack is a segment of its own above an unmapped page; programs boot with paging on", async (t) => {

@@ -4,7 +4,7 @@ import test from "ava";
 import { layoutFrame } from "../../compiler/x86/index.ts";
 import type { Function as IrFunction } from "../../compiler/ir.ts";
 import { compileToImage } from "../../compiler/link/index.ts";
-import { compileAndBoot, programModule, FunctionBuilder } from "./helpers.ts";
+import { compileAndBoot, programModule, testFunction, putHex } from "./helpers.ts";
 
 const fn = (params: number, vregCount: number, slots: [number, number][]): IrFunction => ({
   name: "f", params, returnsValue: false, vregCount, slots: slots.map(([size, align], i) => ({ size, align, name: `s${i}` })),
@@ -30,21 +30,22 @@ test("frame layout: params above ebp, vregs below, slots aligned given ebp = 8 (
 
 /** Empty blocks that only fall through or jump produce no instructions: their labels alias the next instruction. */
 function chain(): IrFunction {
-  const f = new FunctionBuilder("chain", 1, true);
-  const b1 = f.newBlock(), b2 = f.newBlock(), b3 = f.newBlock(), b4 = f.newBlock(), b5 = f.newBlock();
+  const f = testFunction("chain", 1, true);
+  // block k on line k + 1 (the listing shows it)
+  const [b1, b2, b3, b4, b5] = [2, 3, 4, 5, 6].map(line => f.newBlock({ file: "chain.ts", line, column: 1 }));
   f.jump(b1);                       // falls through, empty block 0
   f.switchTo(b1); f.jump(b2);       // empty, falls through
   f.switchTo(b2); f.branch(f.param(0), b3, b3); // both ways to the next block
-  f.switchTo(b3); f.branch(f.bin("eq", f.param(0), f.const(5)), b5, b4);
+  f.switchTo(b3); f.branch(f.binary("eq", f.param(0), f.constant(5)), b5, b4);
   f.switchTo(b4); f.jump(b5);       // empty, falls into b5
-  f.switchTo(b5); f.ret(f.bin("add", f.param(0), f.const(100)));
-  return f.build();
+  f.switchTo(b5); f.ret(f.binary("add", f.param(0), f.constant(100)));
+  return f.finish();
 }
 
 test("empty blocks and fall-through jumps encode and run", async (t) => {
   const r = await compileAndBoot(programModule((main) => {
-    main.putHex(main.call("chain", [main.const(5)])!);
-    main.putHex(main.call("chain", [main.const(0)])!);
+    putHex(main, main.call("chain", [main.constant(5)]));
+    putHex(main, main.call("chain", [main.constant(0)]));
   }, [chain()]), "chain");
   t.is(r.exitCode, 0);
   t.is(r.serial, "00000069\n00000064\n");
@@ -52,7 +53,7 @@ test("empty blocks and fall-through jumps encode and run", async (t) => {
 });
 
 test("compileToImage is deterministic", (t) => {
-  const m = programModule((main) => main.putHex(main.call("chain", [main.const(1)])!), [chain()]);
+  const m = programModule((main) => putHex(main, main.call("chain", [main.constant(1)])), [chain()]);
   t.deepEqual(compileToImage(m).elf, compileToImage(m).elf);
 });
 

@@ -8,7 +8,7 @@ import { checkModuleAllocation } from '../../compiler/x86/lower.ts';
 import { allocateRegisters } from '../../compiler/x86/regalloc.ts';
 import { checkAllocation, type InstrTrace } from '../../compiler/x86/check.ts';
 import { Instruction, Code, Register, MemoryOperand } from 'iced-x86';
-import { FunctionBuilder } from './helpers.ts';
+import { FunctionBuilder } from '../../compiler/builder.ts';
 
 const dir = join(ROOT, 'test', 'programs');
 const programs = readdirSync(dir).filter(f => f.endsWith('.ts')).sort();
@@ -28,9 +28,9 @@ test('the kernel: the allocation passes the checker', t => {
 test('the checker reports a value read from a register a call overwrote', t => {
   // v2 = v0 + 1 in eax; call g(); return v1 -- with v2 forced into eax across the call
   const b = new FunctionBuilder('f', 1, true);
-  const one = b.const(1);
-  const sum = b.bin('add', b.param(0), one);
-  b.call('g', [], false);
+  const one = b.constant(1);
+  const sum = b.binary('add', b.param(0), one);
+  b.callVoid('g', []);
   b.ret(sum);
   const f = { name: 'f', params: 1, returnsValue: true, vregCount: 3, slots: [], blocks: b.blocks };
   const alloc = allocateRegisters(f as never);

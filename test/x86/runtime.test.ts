@@ -2,8 +2,8 @@
 
 import test from "ava";
 import type { BinaryOp, DataSymbol, Function as IrFunction } from "../../compiler/ir.ts";
-import { TRAP_BOUNDS } from "../../compiler/ir.ts";
-import { compileAndBoot, programModule, FunctionBuilder } from "./helpers.ts";
+import { OPS, TRAP_BOUNDS } from "../../compiler/ir.ts";
+import { compileAndBoot, programModule, testFunction, putHex, puts } from "./helpers.ts";
 
 const hex = (x: number) => (x >>> 0).toString(16).padStart(8, "0");
 const lines = (xs: number[]) => xs.map((x) => hex(x) + "\n").join("");
@@ -13,44 +13,44 @@ const bss = (name: string, size: number, align = 16): DataSymbol => ({ name, sec
 
 /** sum8(a..h) = ((a*3 + b)*3 + c)*3 ... : every argument lands in a different power of 3, so order matters. */
 function sum8(): IrFunction {
-  const f = new FunctionBuilder("sum8", 8, true);
+  const f = testFunction("sum8", 8, true);
   let r = f.param(0);
-  for (let i = 1; i < 8; i++) r = f.bin("add", f.bin("mul", r, f.const(3)), f.param(i));
+  for (let i = 1; i < 8; i++) r = f.binary("add", f.binary("mul", r, f.constant(3)), f.param(i));
   f.ret(r);
-  return f.build();
+  return f.finish();
 }
 const sum8Model = (xs: number[]) => xs.reduce((r, x) => (Math.imul(r, 3) + x) | 0);
 
 function fib(): IrFunction {
-  const f = new FunctionBuilder("fib", 1, true);
+  const f = testFunction("fib", 1, true);
   const small = f.newBlock(), big = f.newBlock();
-  f.branch(f.bin("ltu", f.param(0), f.const(2)), small, big);
+  f.branch(f.binary("ltu", f.param(0), f.constant(2)), small, big);
   f.switchTo(small); f.ret(f.param(0));
   f.switchTo(big);
-  const a = f.call("fib", [f.bin("sub", f.param(0), f.const(1))])!;
-  const b = f.call("fib", [f.bin("sub", f.param(0), f.const(2))])!;
-  f.ret(f.bin("add", a, b));
-  return f.build();
+  const a = f.call("fib", [f.binary("sub", f.param(0), f.constant(1))]);
+  const b = f.call("fib", [f.binary("sub", f.param(0), f.constant(2))]);
+  f.ret(f.binary("add", a, b));
+  return f.finish();
 }
 
 function square(): IrFunction {
-  const f = new FunctionBuilder("square", 1, true);
-  f.ret(f.bin("mul", f.param(0), f.param(0)));
-  return f.build();
+  const f = testFunction("square", 1, true);
+  f.ret(f.binary("mul", f.param(0), f.param(0)));
+  return f.finish();
 }
 
 test("calls: 8 arguments in order, recursion, indirect calls", async (t) => {
   const args = [1, -2, 3, 0x7fffffff, 5, -6, 7, 0x100];
   const r = await compileAndBoot(programModule((main) => {
-    const regs = args.map((a) => main.const(a));
-    main.putHex(main.call("sum8", regs)!);
-    main.putHex(main.call("fib", [main.const(20)])!);
-    main.putHex(main.callIndirect(main.functionAddress("square"), [main.const(-12)])!);
-    main.putHex(main.callIndirect(main.functionAddress("sum8"), [...regs].reverse())!);
+    const regs = args.map((a) => main.constant(a));
+    putHex(main, main.call("sum8", regs));
+    putHex(main, main.call("fib", [main.constant(20)]));
+    putHex(main, main.callIndirect(main.functionAddress("square"), [main.constant(-12)]));
+    putHex(main, main.callIndirect(main.functionAddress("sum8"), [...regs].reverse()));
     // through a function table in .rodata (relocations of kind "function")
     const table = main.globalAddress("table");
-    main.putHex(main.callIndirect(main.load(4, false, table, 4), [main.const(9)])!);
-    main.putHex(main.callIndirect(main.load(4, false, table, 0), [main.const(10)])!);
+    putHex(main, main.callIndirect(main.load(4, false, table, 4), [main.constant(9)]));
+    putHex(main, main.callIndirect(main.load(4, false, table, 0), [main.constant(10)]));
   }, [sum8(), fib(), square()], [
     { name: "table", section: "rodata", align: 4, size: 8, relocations: [{ offset: 0, symbol: "fib", kind: "function" }, { offset: 4, symbol: "square", kind: "function" }], bytes: new Uint8Array(8) },
   ]), "calls");
@@ -65,35 +65,35 @@ test("calls: 8 arguments in order, recursion, indirect calls", async (t) => {
  * them, recurses, then reads them back: returns (sum of n over the recursion) | misalignment flags.
  */
 function nest(): IrFunction {
-  const f = new FunctionBuilder("nest", 1, true);
+  const f = testFunction("nest", 1, true);
   const specs = [[1, 1], [16, 16], [8, 8], [3, 2], [4, 4], [12, 16]];
-  const slots = specs.map(([size, align]) => f.slot(size, align));
-  let misaligned = f.const(0);
+  const slots = specs.map(([size, align], k) => f.newSlot(size, align, `slot${k}`));
+  let misaligned = f.constant(0);
   const addrs = slots.map((s, k) => {
     const a = f.slotAddress(s);
-    misaligned = f.bin("or", misaligned, f.bin("and", a, f.const(specs[k][1] - 1)));
+    misaligned = f.binary("or", misaligned, f.binary("and", a, f.constant(specs[k][1] - 1)));
     f.store(1, a, f.param(0), specs[k][0] - 1); // last byte of each slot
     f.store(1, a, f.param(0), 0);               // first byte of each slot
     return a;
   });
   const base = f.newBlock(), deeper = f.newBlock();
-  f.branch(f.bin("eq", f.param(0), f.const(0)), base, deeper);
-  f.switchTo(base); f.ret(f.bin("shl", misaligned, f.const(24)));
+  f.branch(f.binary("eq", f.param(0), f.constant(0)), base, deeper);
+  f.switchTo(base); f.ret(f.binary("shl", misaligned, f.constant(24)));
   f.switchTo(deeper);
-  let total = f.call("nest", [f.bin("sub", f.param(0), f.const(1))])!;
+  let total = f.call("nest", [f.binary("sub", f.param(0), f.constant(1))]);
   addrs.forEach((a, k) => {
-    total = f.bin("add", total, f.load(1, false, a, 0));
-    total = f.bin("add", total, f.load(1, false, a, specs[k][0] - 1));
+    total = f.binary("add", total, f.load(1, false, a, 0));
+    total = f.binary("add", total, f.load(1, false, a, specs[k][0] - 1));
   });
-  f.ret(f.bin("or", total, f.bin("shl", misaligned, f.const(24))));
-  return f.build();
+  f.ret(f.binary("or", total, f.binary("shl", misaligned, f.constant(24))));
+  return f.finish();
 }
 
 test("frame slots: aligned, distinct per activation, preserved across calls", async (t) => {
   const r = await compileAndBoot(programModule((main) => {
-    main.putHex(main.call("nest", [main.const(10)])!);
+    putHex(main, main.call("nest", [main.constant(10)]));
     // a different recursion depth: the alignment must hold at every depth
-    main.putHex(main.call("nest", [main.const(3)])!);
+    putHex(main, main.call("nest", [main.constant(3)]));
   }, [nest()]), "slots");
   t.is(r.exitCode, 0);
   const model = (n: number) => 12 * (n * (n + 1)) / 2; // 6 slots x 2 bytes x n per level
@@ -107,27 +107,28 @@ test("loads and stores of each width, with sign and zero extension", async (t) =
   const expected: number[] = [];
   const r = await compileAndBoot(programModule((main) => {
     const buf = main.globalAddress("buf");
-    main.store(4, buf, main.const(0x80ff7f01 | 0));
+    main.store(4, buf, main.constant(0x80ff7f01 | 0));
     mem.setInt32(0, 0x80ff7f01 | 0, true);
-    main.store(1, buf, main.const(0x1234), 5);
+    main.store(1, buf, main.constant(0x1234), 5);
     mem.setUint8(5, 0x34);
-    main.store(2, main.bin("add", buf, main.const(6)), main.const(0xabcdef));
+    main.store(2, main.binary("add", buf, main.constant(6)), main.constant(0xabcdef));
     mem.setUint16(6, 0xcdef, true);
-    main.store(4, buf, main.const(-2), 8);
+    main.store(4, buf, main.constant(-2), 8);
     mem.setInt32(8, -2, true);
     for (let off = 0; off < 12; off++) {
-      main.putHex(main.load(1, true, buf, off)); expected.push(mem.getInt8(off));
-      main.putHex(main.load(1, false, buf, off)); expected.push(mem.getUint8(off));
+      putHex(main, main.load(1, true, buf, off)); expected.push(mem.getInt8(off));
+      putHex(main, main.load(1, false, buf, off)); expected.push(mem.getUint8(off));
     }
     for (let off = 0; off < 11; off++) {
-      main.putHex(main.load(2, true, buf, off)); expected.push(mem.getInt16(off, true));
-      main.putHex(main.load(2, false, buf, off)); expected.push(mem.getUint16(off, true));
+      putHex(main, main.load(2, true, buf, off)); expected.push(mem.getInt16(off, true));
+      putHex(main, main.load(2, false, buf, off)); expected.push(mem.getUint16(off, true));
     }
     for (let off = 0; off < 9; off++) {
-      main.putHex(main.load(4, false, buf, off)); expected.push(mem.getInt32(off, true));
+      putHex(main, main.load(4, false, buf, off)); expected.push(mem.getInt32(off, true));
     }
     // negative offsets from a pointer past the start
-    main.putHex(main.load(2, true, main.bin("add", buf, main.const(8)), -2)); expected.push(mem.getInt16(6, true));
+    putHex(main, main.load(2, true, main.binary("add", buf, main.constant(8)), -2));
+    expected.push(mem.getInt16(6, true));
   }, [], [bss("buf", 16)]), "loadstore");
   t.is(r.exitCode, 0);
   t.is(r.serial, lines(expected));
@@ -151,18 +152,18 @@ test("memoryCopy has memmove semantics in both directions; memoryFill stores the
   const snapshot = () => { const v = new DataView(model.buffer); for (let w = 0; w < 8; w++) expected.push(v.getInt32(4 * w, true)); };
   const r = await compileAndBoot(programModule((main) => {
     const buf = main.globalAddress("buf");
-    const at = (k: number) => main.bin("add", buf, main.const(k));
-    const reset = () => { for (let i = 0; i < 32; i++) main.store(1, buf, main.const(0xa0 + i), i); init(); };
-    const dump = () => { for (let w = 0; w < 8; w++) main.putHex(main.load(4, false, buf, 4 * w)); snapshot(); };
+    const at = (k: number) => main.binary("add", buf, main.constant(k));
+    const reset = () => { for (let i = 0; i < 32; i++) main.store(1, buf, main.constant(0xa0 + i), i); init(); };
+    const dump = () => { for (let w = 0; w < 8; w++) putHex(main, main.load(4, false, buf, 4 * w)); snapshot(); };
     for (const c of cases) {
       reset();
-      main.intrinsic("memoryCopy", [at(c.dst), at(c.src), main.const(c.len)]);
+      main.intrinsic("memoryCopy", [at(c.dst), at(c.src), main.constant(c.len)]);
       model.copyWithin(c.dst, c.src, c.src + c.len);
       dump();
     }
     reset();
     for (const f of fills) {
-      main.intrinsic("memoryFill", [at(f.dst), main.const(f.value), main.const(f.len)]);
+      main.intrinsic("memoryFill", [at(f.dst), main.constant(f.value), main.constant(f.len)]);
       model.fill(f.value & 0xff, f.dst, f.dst + f.len);
       dump();
     }
@@ -182,30 +183,30 @@ test("machine intrinsics: control registers, rdtsc, ports, lgdt/lidt/ltr/invlpg"
     0x67, 0, 0, 0, 0, 0x89, 0, 0,
   ]);
   const r = await compileAndBoot(programModule((main) => {
-    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(1))); // protected mode
-    main.intrinsic("writeCr3", [main.const(0x5000)]);
-    main.putHex(main.intrinsic("readCr3", [], true)!);
-    main.intrinsic("writeCr4", [main.intrinsic("readCr4", [], true)!]);
-    main.intrinsic("writeCr0", [main.intrinsic("readCr0", [], true)!]);
-    main.intrinsic("readCr2", [], true);
-    const t0 = main.intrinsic("rdtsc", [], true)!;
+    putHex(main, main.binary("and", main.intrinsic("readCr0", []), main.constant(1))); // protected mode
+    main.intrinsic("writeCr3", [main.constant(0x5000)]);
+    putHex(main, main.intrinsic("readCr3", []));
+    main.intrinsic("writeCr4", [main.intrinsic("readCr4", [])]);
+    main.intrinsic("writeCr0", [main.intrinsic("readCr0", [])]);
+    main.intrinsic("readCr2", []);
+    const t0 = main.intrinsic("rdtsc", []);
     main.intrinsic("pause", []);
-    const t1 = main.intrinsic("rdtsc", [], true)!;
-    main.putHex(main.bin("gtu", t1, t0));
-    main.intrinsic("rdtscHigh", [], true);
+    const t1 = main.intrinsic("rdtsc", []);
+    putHex(main, main.binary("gtu", t1, t0));
+    main.intrinsic("rdtscHigh", []);
     // PCI configuration space of the host bridge (bus 0, device 0, function 0, register 0): i440FX 8086:1237
-    main.intrinsic("outl", [main.const(0xcf8), main.const(0x80000000 | 0)]);
-    main.putHex(main.intrinsic("inl", [main.const(0xcfc)], true)!);
-    main.putHex(main.intrinsic("inw", [main.const(0xcfc)], true)!);
-    main.intrinsic("outw", [main.const(0x80), main.const(0x1234)]); // POST port: harmless
+    main.intrinsic("outl", [main.constant(0xcf8), main.constant(0x80000000 | 0)]);
+    putHex(main, main.intrinsic("inl", [main.constant(0xcfc)]));
+    putHex(main, main.intrinsic("inw", [main.constant(0xcfc)]));
+    main.intrinsic("outw", [main.constant(0x80), main.constant(0x1234)]); // POST port: harmless
     main.intrinsic("cli", []);
     main.intrinsic("lgdt", [main.globalAddress("gdtr")]);
     main.intrinsic("lidt", [main.globalAddress("idtr")]);
-    main.intrinsic("ltr", [main.const(0x28)]);
-    main.putHex(main.load(1, false, main.globalAddress("gdt"), 0x28 + 5)); // ltr marks the TSS busy: type 9 -> 11
-    main.intrinsic("invlpg", [main.const(0)]);
+    main.intrinsic("ltr", [main.constant(0x28)]);
+    putHex(main, main.load(1, false, main.globalAddress("gdt"), 0x28 + 5)); // ltr marks the TSS busy: type 9 -> 11
+    main.intrinsic("invlpg", [main.constant(0)]);
     // exit through a 32-bit port write
-    main.intrinsic("outl", [main.const(0xf4), main.const(0x33)]);
+    main.intrinsic("outl", [main.constant(0xf4), main.constant(0x33)]);
   }, [], [
     { name: "gdt", section: "data", align: 8, size: gdt.length, bytes: gdt, relocations: [] },
     // pseudo-descriptors: 2-byte limit then 4-byte base (a relocation at an unaligned offset)
@@ -223,20 +224,20 @@ test("isolation intrinsics: cpuid, lldt 0, clts, fnsave/frstor round trip and re
   image.set([0xff, 0xff], 8);
   const r = await compileAndBoot(programModule((main) => {
     const out = main.globalAddress("out");
-    main.intrinsic("cpuid", [main.const(0), main.const(0), out]);
-    main.putHex(main.bin("geu", main.load(4, false, out, 0), main.const(1)));   // a basic leaf 1 exists
-    main.putHex(main.load(4, false, out, 4));                                      // the vendor's first 4 bytes
-    main.intrinsic("lldt", [main.const(0)]);                                       // a null LDT: no fault
-    main.intrinsic("writeCr0", [main.bin("or", main.intrinsic("readCr0", [], true)!, main.const(8))]);
-    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(8)));  // TS set
+    main.intrinsic("cpuid", [main.constant(0), main.constant(0), out]);
+    putHex(main, main.binary("geu", main.load(4, false, out, 0), main.constant(1)));   // a basic leaf 1 exists
+    putHex(main, main.load(4, false, out, 4));                                      // the vendor's first 4 bytes
+    main.intrinsic("lldt", [main.constant(0)]);                                       // a null LDT: no fault
+    main.intrinsic("writeCr0", [main.binary("or", main.intrinsic("readCr0", []), main.constant(8))]);
+    putHex(main, main.binary("and", main.intrinsic("readCr0", []), main.constant(8)));  // TS set
     main.intrinsic("clts", []);
-    main.putHex(main.bin("and", main.intrinsic("readCr0", [], true)!, main.const(8)));  // TS clear
+    putHex(main, main.binary("and", main.intrinsic("readCr0", []), main.constant(8)));  // TS clear
     main.intrinsic("frstor", [main.globalAddress("image")]);
     main.intrinsic("fnsave", [main.globalAddress("saved")]);
-    main.putHex(main.load(2, false, main.globalAddress("saved"), 0));             // the control word loaded
-    main.putHex(main.load(2, false, main.globalAddress("saved"), 8));             // the tags loaded
+    putHex(main, main.load(2, false, main.globalAddress("saved"), 0));             // the control word loaded
+    putHex(main, main.load(2, false, main.globalAddress("saved"), 8));             // the tags loaded
     main.intrinsic("fnsave", [main.globalAddress("saved")]);
-    main.putHex(main.load(2, false, main.globalAddress("saved"), 0));             // fnsave reinitialized: 0x037f
+    putHex(main, main.load(2, false, main.globalAddress("saved"), 0));             // fnsave reinitialized: 0x037f
   }, [], [
     bss("out", 16),
     bss("saved", 108),
@@ -248,12 +249,14 @@ test("isolation intrinsics: cpuid, lldt 0, clts, fnsave/frstor round trip and re
 
 // ---- traps ---------------------------------------------------------------------------------------
 
-for (const op of ["divs", "divu", "rems", "remu"] as BinaryOp[]) {
+// every binary op that may trap (the divisions), on a zero divisor
+const TRAPPING = Object.entries(OPS).filter(([, p]) => p.form === "binary" && p.mayTrap).map(([k]) => k as BinaryOp);
+for (const op of TRAPPING) {
   test(`${op} by zero calls the trap handler with TRAP_DIVIDE_BY_ZERO`, async (t) => {
     const r = await compileAndBoot(programModule((main) => {
-      main.puts("before\n");
-      main.putHex(main.bin(op, main.const(7), main.const(0)));
-      main.puts("after\n");
+      puts(main, "before\n");
+      putHex(main, main.binary(op, main.constant(7), main.constant(0)));
+      puts(main, "after\n");
     }), `trap-${op}`);
     t.is(r.serial, "before\nTRAP 1\n");
     t.is(r.exitCode, 0x71);
@@ -262,9 +265,9 @@ for (const op of ["divs", "divu", "rems", "remu"] as BinaryOp[]) {
 
 test("INT_MIN / -1 does not fault (divs wraps, rems gives 0)", async (t) => {
   const r = await compileAndBoot(programModule((main) => {
-    const min = main.const(-0x80000000), m1 = main.const(-1);
-    main.putHex(main.bin("divs", min, m1));
-    main.putHex(main.bin("rems", min, m1));
+    const min = main.constant(-0x80000000), m1 = main.constant(-1);
+    putHex(main, main.binary("divs", min, m1));
+    putHex(main, main.binary("rems", min, m1));
   }), "intmin");
   t.is(r.exitCode, 0);
   t.is(r.serial, "80000000\n00000000\n");

@@ -8,7 +8,8 @@ import { compileToImage } from "../../compiler/link/index.ts";
 import { checkModuleAllocation } from "../../compiler/x86/lower.ts";
 import { encodeModule } from "../../compiler/bytecode/encode.ts";
 import { runModule } from "../../compiler/bytecode/interpreter.ts";
-import { FunctionBuilder, programModule, boot, writeImage } from "./helpers.ts";
+import { programModule, boot, writeImage, testFunction, putHex } from "./helpers.ts";
+import type { FunctionBuilder } from "../../compiler/builder.ts";
 
 const INT_MIN = -0x80000000, INT_MAX = 0x7fffffff;
 const VALUES = [0, 1, -1, INT_MIN, INT_MAX, 7, -7];
@@ -21,12 +22,12 @@ const COMPARE: Partial<Record<BinaryOp, (a: number, b: number) => boolean>> = {
 
 /** A function of `params` parameters whose body `body` builds; returns its name. */
 function fn(name: string, params: number, body: (f: FunctionBuilder, p: VReg[]) => VReg): IrFunction {
-  const f = new FunctionBuilder(name, params, true);
+  const f = testFunction(name, params, true);
   f.ret(body(f, Array.from({ length: params }, (_, i) => f.param(i))));
-  return f.build();
+  return f.finish();
 }
-const select = (f: FunctionBuilder, cond: VReg, ifTrue: VReg, ifFalse: VReg, dst = f.fresh()): VReg => {
-  f.push({ op: "select", dst, cond, ifTrue, ifFalse });
+const select = (f: FunctionBuilder, cond: VReg, ifTrue: VReg, ifFalse: VReg, dst = f.newReg()): VReg => {
+  f.emit({ op: "select", dst, cond, ifTrue, ifFalse });
   return dst;
 };
 
@@ -36,25 +37,30 @@ const CASES: { f: IrFunction; model: (...x: number[]) => number; args: number }[
   { f: fn("intoTrue", 3, (f, [c, a, b]) => select(f, c, a, b, a)), model: (c, a, b) => (c !== 0 ? a : b), args: 3 },
   { f: fn("intoFalse", 3, (f, [c, a, b]) => select(f, c, a, b, b)), model: (c, a, b) => (c !== 0 ? a : b), args: 3 },
   { f: fn("intoCond", 3, (f, [c, a, b]) => select(f, c, a, b, c)), model: (c, a, b) => (c !== 0 ? a : b), args: 3 },
-  { f: fn("constTrue", 2, (f, [c, b]) => select(f, c, f.const(-5), b)), model: (c, b) => (c !== 0 ? -5 : b), args: 2 },
-  { f: fn("constFalse", 2, (f, [c, a]) => select(f, c, a, f.const(INT_MIN))), model: (c, a) => (c !== 0 ? a : INT_MIN), args: 2 },
-  { f: fn("condZero", 2, (f, [a, b]) => select(f, f.const(0), a, b)), model: (_a, b) => b, args: 2 },
-  { f: fn("condOne", 2, (f, [a, b]) => select(f, f.const(1), a, b, b)), model: (a) => a, args: 2 },
-  { f: fn("constBoth", 1, (f, [c]) => select(f, c, f.const(100), f.const(-100))), model: (c) => (c !== 0 ? 100 : -100), args: 1 },
+  { f: fn("constTrue", 2, (f, [c, b]) => select(f, c, f.constant(-5), b)),
+    model: (c, b) => (c !== 0 ? -5 : b), args: 2 },
+  { f: fn("constFalse", 2, (f, [c, a]) => select(f, c, a, f.constant(INT_MIN))),
+    model: (c, a) => (c !== 0 ? a : INT_MIN), args: 2 },
+  { f: fn("condZero", 2, (f, [a, b]) => select(f, f.constant(0), a, b)), model: (_a, b) => b, args: 2 },
+  { f: fn("condOne", 2, (f, [a, b]) => select(f, f.constant(1), a, b, b)), model: (a) => a, args: 2 },
+  { f: fn("constBoth", 1, (f, [c]) => select(f, c, f.constant(100), f.constant(-100))),
+    model: (c) => (c !== 0 ? 100 : -100), args: 1 },
   ...Object.keys(COMPARE).map((kind) => ({
-    f: fn(`min_${kind}`, 2, (f, [a, b]) => select(f, f.bin(kind as BinaryOp, a, b), a, b)),
+    f: fn(`min_${kind}`, 2, (f, [a, b]) => select(f, f.binary(kind as BinaryOp, a, b), a, b)),
     model: (a: number, b: number) => (COMPARE[kind as BinaryOp]!(a, b) ? a : b), args: 2,
   })),
-  { f: fn("clampHigh", 1, (f, [a]) => select(f, f.bin("gts", a, f.const(7)), f.const(7), a, a)), model: (a) => (a > 7 ? 7 : a), args: 1 },
-  { f: fn("againstZero", 2, (f, [a, b]) => select(f, f.bin("lts", a, f.const(0)), f.un("neg", a), b)), model: (a, b) => (a < 0 ? -a | 0 : b), args: 2 },
+  { f: fn("clampHigh", 1, (f, [a]) => select(f, f.binary("gts", a, f.constant(7)), f.constant(7), a, a)),
+    model: (a) => (a > 7 ? 7 : a), args: 1 },
+  { f: fn("againstZero", 2, (f, [a, b]) => select(f, f.binary("lts", a, f.constant(0)), f.unary("neg", a), b)),
+    model: (a, b) => (a < 0 ? -a | 0 : b), args: 2 },
   {
     // eight values live across the select and a call: most of them in memory
     f: fn("pressure", 8, (f, p) => {
-      const s = select(f, f.bin("ltu", p[0], p[1]), p[2], p[3]);
+      const s = select(f, f.binary("ltu", p[0], p[1]), p[2], p[3]);
       f.call("identity", [s]);
       const t = select(f, p[4], p[5], p[6]);
-      let sum = f.bin("xor", s, f.bin("mul", t, f.const(3)));
-      for (const v of p) sum = f.bin("add", sum, v);
+      let sum = f.binary("xor", s, f.binary("mul", t, f.constant(3)));
+      for (const v of p) sum = f.binary("add", sum, v);
       return sum;
     }),
     model: (...p: number[]) => {
@@ -72,7 +78,7 @@ function selectModule(): { module: ReturnType<typeof programModule>; expected: s
     for (const c of CASES) {
       for (let k = 0; k < VALUES.length; k++) {
         const args = Array.from({ length: c.args }, (_, i) => VALUES[(k + 3 * i) % VALUES.length]);
-        main.putHex(main.call(c.f.name, args.map((v) => main.const(v)))!);
+        putHex(main, main.call(c.f.name, args.map((v) => main.constant(v))));
         expected.push(hex(c.model(...args)));
       }
     }
