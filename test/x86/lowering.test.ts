@@ -61,10 +61,10 @@ test("stack probes: a frame of a page or more reads each page it spans, top down
   const number = (x: string): number => x.endsWith("h") ? parseInt(x.slice(0, -1), 16) : Number(x);
   for (const registerAllocation of [false, true]) {
     for (const size of [100, 4000, 4096, 10000, 40000]) {
-      const f = new FunctionBuilder("big", 0, false);
-      f.store(1, f.slotAddress(f.slot(size, 16)), f.const(7));
+      const f = testFunction("big", 0, false);
+      f.store(1, f.slotAddress(f.newSlot(size, 16, "big")), f.constant(7));
       f.ret(null);
-      const listing = compileToImage(programModule((main) => main.call("big", [], false), [f.build()]),
+      const listing = compileToImage(programModule((main) => main.callVoid("big", []), [f.finish()]),
         { registerAllocation }).listing;
       const body = listing.slice(listing.indexOf("\nbig:"), listing.indexOf("\n\n", listing.indexOf("\nbig:")));
       const name = `${size} bytes, registerAllocation ${registerAllocation}`;
