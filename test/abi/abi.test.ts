@@ -65,12 +65,16 @@ function secondDefinitions(path: string, text: string): string[] {
         report(m.index!, `${name} = ${value} is an alias of ${abiName}: import it from abi/`);
     }
   }
-  // The hypercall numbers as object keys (`{ exit: 0, idle: 1, setAlarm: 2 }`).
+  // The hypercall numbers as object keys (`{ exit: 0, idle: 1, setAlarm: 2 }`): a table of them, so two
+  // such keys near each other (one `exit: 0` alone is an exit status, not the ABI).
+  const keyed: { at: number; text: string; name: string }[] = [];
   for (const name of hypercallNames) {
     const key = camel(name.slice('HYPERCALL_'.length));
     for (const m of text.matchAll(new RegExp(`[{,]\\s*${key}\\s*:\\s*(\\d+)\\s*[,}]`, 'g')))
-      if (Number(m[1]) === abiNumbers[name]) report(m.index!, `${m[0]} copies ${name}`);
+      if (Number(m[1]) === abiNumbers[name]) keyed.push({ at: m.index!, text: m[0], name });
   }
+  for (const k of keyed)
+    if (keyed.some(o => o.name !== k.name && Math.abs(o.at - k.at) < 120)) report(k.at, `${k.text} copies ${k.name}`);
   // A raw hypercall number in guest or kernel code (numbers >= HYPERCALL_COUNT are deliberate bad calls).
   if (GUEST_OR_KERNEL.test(path))
     for (const m of text.matchAll(/\bhypercall\(\s*(\d+)\s*,/g))
