@@ -140,7 +140,8 @@ export function elfParse(module: MultibootModule, imageIndex: u32): u32 {
 function elfStackGuard(imageIndex: u32): u32 {
   const image = images[imageIndex];
   if (image.segmentCount < 2) return 0;
-  const stack = imageSegment(imageIndex, image.segmentCount - 1), below = imageSegment(imageIndex, image.segmentCount - 2);
+  const stack = imageSegment(imageIndex, image.segmentCount - 1);
+  const below = imageSegment(imageIndex, image.segmentCount - 2);
   if ((stack.flags & PF_W) === 0 || stack.fileSize !== 0) return 0;
   const guard = stack.virtualAddress - PAGE_SIZE;
   return below.virtualAddress + below.memorySize <= guard ? guard : 0;

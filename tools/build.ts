@@ -21,7 +21,8 @@ export const PROGRAM_STACK_SIZE = 1 << 20;
 
 /** -O0 keeps every value in its frame home (for debugging); -O2 allocates registers. */
 export function programImage(module: ir.Module, optimize: 0 | 2 = 2): Image {
-  return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE, registerAllocation: optimize >= 2, stackGuard: 'program' });
+  return compileToImage(module, { stackSize: PROGRAM_STACK_SIZE, registerAllocation: optimize >= 2,
+    stackGuard: 'program' });
 }
 
 /** Compiles DSL files to a Module or throws CompileError with the diagnostics. */

@@ -24,7 +24,10 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
       // token. Entries may be stale (the fact died another way); each is checked before it acts.
       const copiesOf = new Map<number, number[]>(), heldBy = new Map<number, string[]>();
       const naming = new Map<string, string[]>();
-      const index = <K, V>(map: Map<K, V[]>, k: K, v: V) => { const l = map.get(k); if (l) l.push(v); else map.set(k, [v]); };
+      const index = <K, V>(map: Map<K, V[]>, k: K, v: V) => {
+        const l = map.get(k);
+        if (l) l.push(v); else map.set(k, [v]);
+      };
       const kill = (d: number) => {
         canon.delete(d);
         for (const r of copiesOf.get(d) ?? []) if (canon.get(r) === d) canon.delete(r);
@@ -46,7 +49,10 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
         const out: ir.Instr = hit !== undefined && d !== null && hit !== d ? { op: 'copy', dst: d, src: hit } : i;
         if (d !== null) {
           kill(d);
-          if (out.op === 'copy' && value(out.src) !== d) { canon.set(d, value(out.src)); index(copiesOf, value(out.src), d); }
+          if (out.op === 'copy' && value(out.src) !== d) {
+            canon.set(d, value(out.src));
+            index(copiesOf, value(out.src), d);
+          }
           else if (key !== null && !ir.usedRegisters(i).includes(d)) makeAvailable(key, d);
         }
         return out;

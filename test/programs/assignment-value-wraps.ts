@@ -9,8 +9,7 @@
 // expect: -1
 // The value of an assignment to a place that wraps (a typed-array element) is the right side's value,
 // unwrapped, as in JavaScript; the element holds it wrapped (issue 12). A conditional whose arms differ
-// in signedness needs one arm converted (test/negative/conditional-mixed-sign.ts); converted, it
-// prints what Node prints.
+// in signedness gets one arm converted here, so it prints what Node prints.
 import { i32, u32, print, write } from "dsl";
 
 const bytes = new Uint8Array(4);

@@ -149,7 +149,8 @@ test("a guarded stack is a segment of its own above an unmapped page; programs b
     t.is(stack.vaddr, bottom);
     t.is(guarded.symbols.get("__stack_top")!.address, bottom + 16 * 1024);
     // The guard: the page under the stack, which no segment covers.
-    t.true(Math.ceil((data.vaddr + data.memsz) / 4096) * 4096 <= bottom - 4096, `${stackGuard}: a page between .bss and the stack`);
+    t.true(Math.ceil((data.vaddr + data.memsz) / 4096) * 4096 <= bottom - 4096,
+      `${stackGuard}: a page between .bss and the stack`);
     t.is(guarded.symbols.has("__stack_fault"), stackGuard === "program");
   }
   const program = compileToImage(helloModule(), { stackGuard: "program" });

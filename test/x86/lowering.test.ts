@@ -70,7 +70,8 @@ test("stack probes: a frame of a page or more reads each page it spans, top down
       const name = `${size} bytes, registerAllocation ${registerAllocation}`;
       const frame = number(/sub\s+esp,(\w+)/.exec(body)?.[1] ?? "0");
       const afterSub = body.slice(body.search(/sub\s+esp,/));
-      const probes = [...afterSub.matchAll(/test\s+\[esp(?:\+(\w+))?\],eax/g)].map(m => m[1] === undefined ? 0 : number(m[1]));
+      const probes = [...afterSub.matchAll(/test\s+\[esp(?:\+(\w+))?\],eax/g)]
+        .map(m => m[1] === undefined ? 0 : number(m[1]));
       t.true(frame >= size, `${name}: frame ${frame}`);
       if (frame < 4096) { t.deepEqual(probes, [], name); continue; }
       // From within a page under the caller's esp (esp + frame) down to the new esp, at most a page apart.
@@ -78,7 +79,8 @@ test("stack probes: a frame of a page or more reads each page it spans, top down
       t.true(frame - probes[0] <= 4096, `${name}: the first probe within a page of the old esp`);
       t.true(probes.every((p, i) => i === 0 || (probes[i - 1] > p && probes[i - 1] - p <= 4096)), `${name}: ${probes}`);
       // Nothing is written between the sub and the last probe.
-      t.false(/mov\s+(byte ptr |dword ptr )?\[/.test(afterSub.slice(0, afterSub.lastIndexOf("test"))), `${name}: a store first`);
+      const beforeLastProbe = afterSub.slice(0, afterSub.lastIndexOf("test"));
+      t.false(/mov\s+(byte ptr |dword ptr )?\[/.test(beforeLastProbe), `${name}: a store first`);
     }
   }
 });
