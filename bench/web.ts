@@ -30,7 +30,7 @@ import { tmpdir, loadavg, cpus } from 'node:os';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
 import { buildManifest } from '../tools/manifest.ts';
-import { qemuArgs, tapNetArgs, sendConsole, type BootMedium } from '../tools/qemu.ts';
+import { qemuArgs, tapNetArgs, ConsoleLine, type BootMedium } from '../tools/qemu.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
 import { prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer } from '../tools/linux-peer.ts';
 import { DEFAULT_LOAD, loadArgs, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
@@ -145,17 +145,24 @@ export function webPlot(points: WebPoint[], subtitle = ''): Buffer {
 
 // ---- running QEMU in the namespace
 
-interface Machine { child: ChildProcess; serial: () => string; exited: Promise<number | null>; consoleSocket: string }
+interface Machine {
+  child: ChildProcess; serial: () => string; exited: Promise<number | null>; line: ConsoleLine;
+}
 
 function startQemu(ns: TapNamespace, medium: BootMedium, append: string | null, dir: string, name: string): Machine {
-  const serialFile = join(dir, `${name}-com1.txt`), consoleSocket = join(dir, `${name}-com1.sock`);
+  const line = new ConsoleLine(mkdtempSync(join(dir, `${name}-`)));
   const extraArgs = [...tapNetArgs(ns.device), ...(append ? ['-append', append] : [])];
-  const args = qemuArgs(medium, { memoryMiB: MEMORY_MIB, extraArgs, consoleSocket }, serialFile);
+  const args = qemuArgs(medium, { memoryMiB: MEMORY_MIB, extraArgs, console: line });
   const child = spawn(ns.exec[0], [...ns.exec.slice(1), 'qemu-system-i386', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>(resolve => child.on('close', status => { if (stderr.trim()) console.error(`qemu (${name}): ${stderr.trim()}`); resolve(status); }));
-  return { child, serial: () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1').replace(/\r/g, '') : ''), exited, consoleSocket };
+  const exited = new Promise<number | null>(resolve => child.on('close', status => {
+    if (stderr.trim()) console.error(`qemu (${name}): ${stderr.trim()}`);
+    resolve(status);
+  }));
+  line.connect(() => child.exitCode !== null || child.signalCode !== null).catch(() => {});
+  const serial = () => line.text().replace(/\r/g, '');
+  return { child, serial, exited, line };
 }
 
 /** Polls until `ready(serial)` or QEMU exits or the time is up. */
@@ -208,7 +215,7 @@ function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: str
  */
 async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
   const from = m.serial().length;
-  try { await sendConsole(m.consoleSocket, 'vms\n'); } catch { return null; }
+  try { await m.line.send('vms\n'); } catch { return null; }
   for (let k = 0; k < 100; k++) {
     await new Promise(res => setTimeout(res, 200));
     const text = m.serial().slice(from);

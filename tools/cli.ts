@@ -10,7 +10,7 @@ import { formatDiagnostic, CompileError } from '../compiler/frontend/diagnostics
 import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
 import {
-  runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, sendConsole, createSwapImage, swapDiskArgs,
+  runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, ConsoleLine, createSwapImage, swapDiskArgs,
 } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
@@ -309,12 +309,12 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
     // The console is live: COM1's output as it comes, and lines typed here go to the kernel's monitor
     // (vms, net, stop: kernel-src/shell.ts).
     consoleDir = mkdtempSync(join(tmpdir(), 'denali-console-'));
-    const consoleSocket = join(consoleDir, 'com1.sock');
+    const line = new ConsoleLine(consoleDir);
     if (addresses.length) console.log('console: type vms, net or stop (the summary, then exit); Ctrl-C stops at once');
     lines = createInterface({ input: process.stdin, terminal: false });
-    lines.on('line', line => { sendConsole(consoleSocket, line + '\n').catch(() => {}); });
+    lines.on('line', text => { line.send(text + '\n').catch(() => {}); });
     const timeout = o.timeout ?? 0;
-    const r = await runQemu(medium, { timeoutMs: timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal, consoleSocket, onOutput: text => process.stdout.write(text) });
+    const r = await runQemu(medium, { timeoutMs: timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal, console: line, onOutput: text => process.stdout.write(text) });
     if (r.status !== 0 && r.status !== null && r.debugExit === null && !r.serial) process.stderr.write(r.stderr);
     if (interrupted) { console.error(`\n[denali boot: stopped by ${interrupted}]`); return 130; }
     if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);

@@ -1,6 +1,6 @@
 // Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -21,11 +21,11 @@ export interface QemuOptions {
   /** Aborting kills QEMU; the run resolves as stopped (not timed out). */
   signal?: AbortSignal;
   /**
-   * COM1 input as well: QEMU listens on this Unix socket (sendConsole writes to it) while still logging
-   * everything COM1 prints to the file. The kernel's console monitor reads commands (vms, net, stop).
+   * COM1 both ways (ConsoleLine): its output read from the line, commands sent on it to the kernel's
+   * console monitor (vms, net, stop).
    */
-  consoleSocket?: string;
-  /** Called with COM1 output as it arrives (polled from the file every 100 ms), for a live console. */
+  console?: ConsoleLine;
+  /** Called with COM1 output as it arrives (polled every 100 ms), for a live console. */
   onOutput?: (text: string) => void;
 }
 
@@ -60,10 +60,51 @@ export function swapDiskArgs(image: string, blkdebugRules?: string): string[] {
   return ['-drive', `if=none,id=swap,format=raw,${file}`, '-device', 'virtio-blk-pci,drive=swap'];
 }
 
+/**
+ * COM1 as a two-way line: QEMU listens on a Unix socket and does not start the machine (wait=on) until
+ * connect() is in, so the connection carries every byte COM1 prints, in order, and commands go the other
+ * way on it. (A log file beside a socket, QEMU 7.2, now and then held a byte twice.)
+ */
+export class ConsoleLine {
+  readonly path: string;
+  private output = '';
+  private socket: Promise<Socket | null> | null = null;
+  private ended: Promise<void> = Promise.resolve();
+  constructor(dir: string) { this.path = join(dir, 'com1.sock'); }
+
+  /** Connects once QEMU's socket appears; null if `gone()` (QEMU exited) first. */
+  connect(gone: () => boolean): Promise<Socket | null> {
+    return this.socket ??= (async () => {
+      let socket: Socket | null = null;
+      while (!socket) {
+        if (gone()) return null;
+        socket = existsSync(this.path) ? await new Promise<Socket | null>(resolve => {
+          const s = connect(this.path, () => resolve(s));
+          s.once('error', () => resolve(null));       // not listening yet
+        }) : null;
+        if (!socket) await new Promise(r => setTimeout(r, 20));
+      }
+      socket.on('error', () => {});
+      socket.on('data', (d: Buffer) => { this.output += d.toString('latin1'); });
+      this.ended = new Promise(r => socket.on('close', () => r()));
+      return socket;
+    })();
+  }
+  /** All COM1 output so far. */
+  text(): string { return this.output; }
+  /** Resolves once QEMU closed the line (all output is in). */
+  finished(): Promise<void> { return this.ended; }
+  async send(text: string): Promise<void> {
+    const socket = await this.socket;
+    if (!socket || socket.destroyed) throw new Error('COM1: not connected');
+    await new Promise<void>((resolve, reject) => socket.write(text, e => (e ? reject(e) : resolve())));
+  }
+}
+
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
 export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial = 'stdio'): string[] {
-  const com1 = serial === 'stdio' ? ['-serial', 'stdio']
-    : options.consoleSocket ? ['-chardev', `socket,id=com1,path=${options.consoleSocket},server=on,wait=off,logfile=${serial}`, '-serial', 'chardev:com1']
+  const com1 = options.console ? ['-chardev', `socket,id=com1,path=${options.console.path},server=on,wait=on`, '-serial', 'chardev:com1']
+    : serial === 'stdio' ? ['-serial', 'stdio']
     : ['-serial', `file:${serial}`];
   const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), ...com1, '-display', 'none', '-monitor', 'none',
     '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
@@ -81,17 +122,19 @@ export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial =
 }
 
 /**
- * Boots QEMU with COM1 written to a file: QEMU never blocks on a slow reader, so no byte is lost even
- * when the test process is busy. The timeout counts only while QEMU is really running.
+ * Boots QEMU with COM1 written to a file (QEMU never blocks on a slow reader, so no byte is lost even
+ * when the test process is busy) or to `options.console`. The timeout counts only while QEMU is really running.
  */
 export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<MachineRun> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-qemu-'));
   const serialFile = join(dir, 'com1.txt');
-  const read = () => (existsSync(serialFile) ? readFileSync(serialFile).toString('latin1') : '');
+  const read = () => options.console ? options.console.text()
+    : existsSync(serialFile) ? readFileSync(serialFile).toString('latin1') : '';
   return new Promise((resolve, reject) => {
     const command = [...(options.prefix ?? []), 'qemu-system-i386', ...qemuArgs(medium, options, serialFile)];
     const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
+    options.console?.connect(() => child.exitCode !== null || child.signalCode !== null).catch(() => {});
     let timedOut = false, stoppedByUs = false;
     const timer = setTimeout(() => {
       if (child.exitCode !== null || child.signalCode !== null) return; // it finished; 'close' is on its way
@@ -109,8 +152,9 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
     if (options.signal?.aborted) abort(); else options.signal?.addEventListener('abort', abort, { once: true });
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', e => { clearTimeout(timer); clearInterval(poll); reject(new Error(`cannot start qemu-system-i386 (${e.message}): run tools/setup.sh`)); });
-    child.on('close', (status, signal) => {
+    child.on('close', async (status, signal) => {
       clearTimeout(timer); clearInterval(poll); options.signal?.removeEventListener('abort', abort);
+      await options.console?.finished();
       // A busy test process may run the timer only after QEMU has already exited on its own: then the
       // kill found a zombie and QEMU's own exit status (not SIGKILL) shows it was no timeout.
       if (timedOut && signal !== 'SIGKILL') timedOut = false;
@@ -121,14 +165,6 @@ export function runQemu(medium: BootMedium, options: QemuOptions = {}): Promise<
       const debugExit = status !== null && (status & 1) === 1 && !stoppedByUs ? status >> 1 : null;
       resolve({ serial, status, debugExit, timedOut: timedOut && !stoppedByUs, stderr: Buffer.concat(err).toString() });
     });
-  });
-}
-
-/** Writes `text` to COM1 of a QEMU started with `consoleSocket` (connects, writes, disconnects). */
-export function sendConsole(socketPath: string, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(socketPath, () => socket.end(text, () => resolve()));
-    socket.on('error', reject);
   });
 }
 

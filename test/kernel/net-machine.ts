@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, sendConsole, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
+import { runQemu, ConsoleLine, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
 import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { serialLines } from "./helpers.ts";
@@ -59,20 +59,18 @@ export interface MachineOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Boots the kernel with the monitor on a Unix socket; resolves once the socket is up. */
+/** Boots the kernel with COM1 on a ConsoleLine (its output, and the monitor's commands). */
 export async function startMachine(options: MachineOptions): Promise<Machine> {
   const dir = mkdtempSync(join(tmpdir(), "denali-net-machine-"));
-  const socket = join(dir, "com1.sock");
-  let text = "";
+  const line = new ConsoleLine(dir);
   const abort = new AbortController();
   const extraArgs = [...(options.namespace ? tapNetArgs(options.namespace.device) : options.netArgs ?? []), ...(options.append ? ["-append", options.append] : [])];
   let done = false;
   const exited = runQemu({ kernel: options.kernel, initrd: options.modules }, {
     memoryMiB: options.memoryMiB ?? 128, timeoutMs: 0, icount: options.icount, extraArgs,
-    prefix: options.namespace?.exec, signal: abort.signal, consoleSocket: socket,
-    onOutput: (chunk) => { text += chunk; },
+    prefix: options.namespace?.exec, signal: abort.signal, console: line,
   }).finally(() => { done = true; rmSync(dir, { recursive: true, force: true }); });
-  const out = () => serialLines(text);
+  const out = () => serialLines(line.text());
   const waitFor = async (pattern: RegExp, timeoutMs = 60_000, from = 0) => {
     const deadline = Date.now() + timeoutMs;
     while (true) {
@@ -83,17 +81,16 @@ export async function startMachine(options: MachineOptions): Promise<Machine> {
       await sleep(50);
     }
   };
-  for (let i = 0; !existsSync(socket) && !done && i < 200; i++) await sleep(50);
   const monitor = async (command: string, untilLine = /^nic: .*$/m, timeoutMs = 30_000) => {
     const from = out().length;
-    await sendConsole(socket, `${command}\n`);
+    await line.send(`${command}\n`);
     const after = await waitFor(untilLine, timeoutMs, from);
     const m = untilLine.exec(after)!;
     return after.slice(0, m.index + m[0].length);
   };
   const kill = () => abort.abort();
   const stop = async (timeoutMs = 30_000) => {
-    await sendConsole(socket, "stop\n");
+    await line.send("stop\n");
     const timer = setTimeout(kill, timeoutMs);
     const run = await exited;
     clearTimeout(timer);

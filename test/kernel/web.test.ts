@@ -14,7 +14,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, sendConsole, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
+import { runQemu, ConsoleLine, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
 import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
@@ -76,10 +76,10 @@ if (why) {
     writeFileSync(manifestFile, JSON.stringify({ groups: [{ image: "guest-src/apps/httpd.ts", count: VMS, memoryKiB: 1024, argument: 0, ipBase: ipOf(0) }] }));
     const built = buildManifest(manifestFile, { optimize: 2 });
     ns = createTapNamespace(`denali-web-${process.pid}`);
-    const socket = join(dir, "com1.sock");
+    const line = new ConsoleLine(dir);
     let serial = "";
     machine = runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-      memoryMiB: 512, timeoutMs: 0, prefix: ns.exec, extraArgs: tapNetArgs(ns.device), consoleSocket: socket,
+      memoryMiB: 512, timeoutMs: 0, prefix: ns.exec, extraArgs: tapNetArgs(ns.device), console: line,
       signal: controller.signal, onOutput: text => { serial += text; },
     });
     for (let i = 0; i < 1800 && !serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`); i++)
@@ -117,7 +117,7 @@ if (why) {
     t.is(ka.status, 0, ka.stderr);
     t.deepEqual(ka.stdout.trim().split("\n"), ["200 1", "200 0", "404 0"]);
 
-    await sendConsole(socket, "stop\n");
+    await line.send("stop\n");
     const run = await machine;
     t.is(run.debugExit, 0, run.serial.slice(-3000));
     t.regex(run.serial, new RegExp(`^vms: ${VMS} started, 0 exited, 0 ended by the kernel, ${VMS} idle;`, "m"));
