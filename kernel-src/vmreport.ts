@@ -6,7 +6,9 @@
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32 } from "dsl";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, VM_ENDED, END_EXIT } from "./vm.ts";
-import { schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount } from "./scheduler.ts";
+import {
+  schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount,
+} from "./scheduler.ts";
 import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
