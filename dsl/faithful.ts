@@ -24,7 +24,9 @@ export const STACK_OVERFLOW = 'trap: stack overflow';
 function trap(kind: number): never { throw new ProgramStop(101, `trap: ${TRAP_NAMES[kind]}\n`); }
 
 /** panic(message) in function `where`: `panic: MESSAGE (in FUNCTION)`, status 101. */
-export function panicIn(message: string, where: string): never { throw new ProgramStop(101, `panic: ${message} (in ${where})\n`); }
+export function panicIn(message: string, where: string): never {
+  throw new ProgramStop(101, `panic: ${message} (in ${where})\n`);
+}
 export function panic(message: string): never { return panicIn(message, '?'); }
 export function exit(status: number): never { throw new ProgramStop(status & 255, ''); }
 
@@ -71,7 +73,7 @@ export function charCodeAt(s: string, i: number): number { return s.charCodeAt(i
 export function first(value: number, _after: unknown): number { return value; }
 
 const CONVERSIONS = { i8, u8, i16, u16, i32, u32 };
-/** A store into an integer struct field wraps to its type (a typed-array element does so by itself); its value is `value`. */
+/** A store into an integer struct field wraps to its type (a typed-array element wraps by itself); returns `value`. */
 export function storeField(object: object, field: string, value: number, type: keyof typeof CONVERSIONS): number {
   (object as Record<string, number>)[field] = CONVERSIONS[type](value);
   return value;

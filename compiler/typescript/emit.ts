@@ -22,7 +22,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LoweringObserver } from '../frontend/lower.ts';
 import type { Diagnostic } from '../frontend/diagnostics.ts';
 import { compile, PROGRAM_RUNTIME } from '../pipeline.ts';
-import { type DType, type IntType, I32, U32, promote, arithmeticResult, implicitlyConvertible, isInt, typeName } from '../frontend/types.ts';
+import {
+  type DType, type IntType, I32, U32, promote, arithmeticResult, implicitlyConvertible, isInt, typeName,
+} from '../frontend/types.ts';
 
 const K = ts.SyntaxKind;
 const f = ts.factory;
@@ -55,11 +57,12 @@ export function emitFaithful(recorder: TypeRecorder, runtimeFile: string): Emitt
     const result = ts.transform(file, [context => root => new FileEmitter(recorder, context).sourceFile(root)]);
     const text = printer.printFile(result.transformed[0] as ts.SourceFile);
     result.dispose();
-    return { source: resolve(file.fileName), text: `// Emitted by compiler/typescript/emit.ts (faithful mode) from ${file.fileName}\n${text}` };
+    const header = `// Emitted by compiler/typescript/emit.ts (faithful mode) from ${file.fileName}\n`;
+    return { source: resolve(file.fileName), text: header + text };
   });
 }
 
-/** Writes the files under `outDir`, at their paths relative to the sources' common directory; returns source -> written path. */
+/** Writes the files under `outDir` at their paths relative to the sources' common directory; source -> written path. */
 export function writeFaithful(files: EmittedFile[], outDir: string): Map<string, string> {
   const root = files.map(e => dirname(e.source)).reduce(commonDirectory);
   const written = new Map<string, string>();
@@ -93,8 +96,9 @@ const CHAINED = new Set<ts.SyntaxKind>([K.PlusToken, K.MinusToken, K.AsteriskTok
 /** Compound assignments: the binary operator each one applies. */
 const COMPOUND: Partial<Record<ts.SyntaxKind, ts.BinaryOperator>> = {
   [K.PlusEqualsToken]: K.PlusToken, [K.MinusEqualsToken]: K.MinusToken, [K.AsteriskEqualsToken]: K.AsteriskToken,
-  [K.SlashEqualsToken]: K.SlashToken, [K.PercentEqualsToken]: K.PercentToken, [K.AmpersandEqualsToken]: K.AmpersandToken,
-  [K.BarEqualsToken]: K.BarToken, [K.CaretEqualsToken]: K.CaretToken, [K.LessThanLessThanEqualsToken]: K.LessThanLessThanToken,
+  [K.SlashEqualsToken]: K.SlashToken, [K.PercentEqualsToken]: K.PercentToken,
+  [K.AmpersandEqualsToken]: K.AmpersandToken, [K.BarEqualsToken]: K.BarToken, [K.CaretEqualsToken]: K.CaretToken,
+  [K.LessThanLessThanEqualsToken]: K.LessThanLessThanToken,
   [K.GreaterThanGreaterThanEqualsToken]: K.GreaterThanGreaterThanToken,
   [K.GreaterThanGreaterThanGreaterThanEqualsToken]: K.GreaterThanGreaterThanGreaterThanToken,
 };
@@ -108,18 +112,22 @@ const runtime = (name: string, args: ts.Expression[]) =>
 const numeric = (v: number): ts.Expression =>
   v < 0 ? paren(f.createPrefixUnaryExpression(K.MinusToken, f.createNumericLiteral(-v))) : f.createNumericLiteral(v);
 /** `e` wrapped to a 32-bit type: `(e) | 0` or `(e) >>> 0`. */
-const wrap = (t: IntType, e: ts.Expression) =>
-  paren(f.createBinaryExpression(paren(e), t.signed ? K.BarToken : K.GreaterThanGreaterThanGreaterThanToken, f.createNumericLiteral(0)));
+const wrap = (t: IntType, e: ts.Expression) => paren(f.createBinaryExpression(paren(e),
+  t.signed ? K.BarToken : K.GreaterThanGreaterThanGreaterThanToken, f.createNumericLiteral(0)));
 /** The expressions in order, the value of the last (a comma list), or the one expression. */
 const sequence = (list: ts.Expression[]) => list.length === 1 ? list[0] : paren(f.createCommaListExpression(list));
-const skipParentheses = (e: ts.Expression): ts.Expression => ts.isParenthesizedExpression(e) ? skipParentheses(e.expression) : e;
+const skipParentheses = (e: ts.Expression): ts.Expression =>
+  (ts.isParenthesizedExpression(e) ? skipParentheses(e.expression) : e);
 const narrow = (t: DType): boolean => isInt(t) && t.bits < 32;
 
 /**
  * A place that an assignment reads and writes, its array/object and index already evaluated (`setup`).
  * `wraps`: a typed-array element or struct field, which converts what it stores (write(v)'s value is v).
  */
-interface Place { setup: ts.Expression[]; type: IntType; wraps: boolean; read(): ts.Expression; write(v: ts.Expression): ts.Expression }
+interface Place {
+  setup: ts.Expression[]; type: IntType; wraps: boolean;
+  read(): ts.Expression; write(v: ts.Expression): ts.Expression;
+}
 
 class FileEmitter {
   private temporaries: string[] | null = null;
@@ -136,7 +144,7 @@ class FileEmitter {
   }
 
   private readonly visit = (node: ts.Node): ts.Node => {
-    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier) && node.moduleSpecifier.text === 'dsl') {
+    if (ts.isImportDeclaration(node) && (node.moduleSpecifier as ts.StringLiteral).text === 'dsl') {
       return f.updateImportDeclaration(node, node.modifiers, node.importClause,
         f.createStringLiteral(pathToFileURL(FAITHFUL_RUNTIME).href), node.attributes);
     }
@@ -164,9 +172,10 @@ class FileEmitter {
     const visited = ts.visitEachChild(node, this.visit, this.context);
     let body = visited.body!;
     if (this.temporaries.length) {
-      const declarations = this.temporaries.map(n => f.createVariableDeclaration(n, undefined, f.createKeywordTypeNode(K.AnyKeyword)));
-      body = f.updateBlock(body, [f.createVariableStatement(undefined, f.createVariableDeclarationList(declarations, ts.NodeFlags.Let)),
-        ...body.statements]);
+      const declarations = this.temporaries.map(n =>
+        f.createVariableDeclaration(n, undefined, f.createKeywordTypeNode(K.AnyKeyword)));
+      const list = f.createVariableDeclarationList(declarations, ts.NodeFlags.Let);
+      body = f.updateBlock(body, [f.createVariableStatement(undefined, list), ...body.statements]);
     }
     [this.temporaries, this.functionName] = saved;
     return f.updateFunctionDeclaration(visited, visited.modifiers, visited.asteriskToken, visited.name,
@@ -186,7 +195,8 @@ class FileEmitter {
     const t = this.recorder.types.get(node);
     if (!t) {
       const file = node.getSourceFile(), at = file.getLineAndCharacterOfPosition(node.getStart(file));
-      throw new Error(`faithful emit: no DSL type recorded for '${node.getText()}' at ${file.fileName}:${at.line + 1}:${at.character + 1}`);
+      const where = `${file.fileName}:${at.line + 1}:${at.character + 1}`;
+      throw new Error(`faithful emit: no DSL type recorded for '${node.getText()}' at ${where}`);
     }
     return t;
   }
@@ -228,8 +238,8 @@ class FileEmitter {
     if (ts.isCallExpression(node)) return this.call(node);
     if (ts.isElementAccessExpression(node)) {
       const { base, setup } = this.stable(node.expression);
-      const read = f.createElementAccessExpression(setup ?? base(), runtime('index', [base(), this.sub(node.argumentExpression)]));
-      return read;
+      const index = runtime('index', [base(), this.sub(node.argumentExpression)]);
+      return f.createElementAccessExpression(setup ?? base(), index);
     }
     return ts.visitEachChild(node, this.visit, this.context);
   }
@@ -257,12 +267,17 @@ class FileEmitter {
    */
   private chain(top: ts.BinaryExpression): ts.Expression {
     const spine = [top];
-    for (let left = top.left; ts.isBinaryExpression(left) && CHAINED.has(left.operatorToken.kind); left = left.left) spine.push(left);
-    const additive = (b: ts.BinaryExpression | undefined) => b !== undefined && (b.operatorToken.kind === K.PlusToken || b.operatorToken.kind === K.MinusToken);
+    for (let left = top.left; ts.isBinaryExpression(left) && CHAINED.has(left.operatorToken.kind); left = left.left) {
+      spine.push(left);
+    }
+    const additive = (b: ts.BinaryExpression | undefined) =>
+      b !== undefined && (b.operatorToken.kind === K.PlusToken || b.operatorToken.kind === K.MinusToken);
     let value = this.sub(spine[spine.length - 1].left);
     for (let i = spine.length - 1; i >= 0; i--) {
       const b = spine[i], op = b.operatorToken.kind, arithmetic = ARITHMETIC[op], right = this.sub(b.right);
-      if (arithmetic && additive(b) && additive(spine[i - 1])) value = f.createBinaryExpression(value, op, paren(right));
+      if (arithmetic && additive(b) && additive(spine[i - 1])) {
+        value = f.createBinaryExpression(value, op, paren(right));
+      }
       else if (arithmetic) value = this.arithmetic(arithmetic, this.intTypeOf(b), value, right);
       else value = f.createBinaryExpression(value, op as ts.BinaryOperator, paren(right));
       if (i > 0) value = this.convert(b, value);
@@ -276,7 +291,8 @@ class FileEmitter {
       case '+': return wrap(t, f.createBinaryExpression(l, K.PlusToken, r));
       case '-': return wrap(t, f.createBinaryExpression(l, K.MinusToken, paren(r)));
       case '*': {
-        const product = f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier('Math'), 'imul'), undefined, [l, r]);
+        const imul = f.createPropertyAccessExpression(f.createIdentifier('Math'), 'imul');
+        const product = f.createCallExpression(imul, undefined, [l, r]);
         return t.signed ? product : wrap(t, product);
       }
       case '/': return runtime(t.signed ? 'divideSigned' : 'divideUnsigned', [l, r]);
@@ -293,12 +309,16 @@ class FileEmitter {
     const copy = (e: ts.Expression): ts.Expression | undefined => {
       if (ts.isIdentifier(e)) return f.createIdentifier(e.text);
       if (ts.isParenthesizedExpression(e)) return copy(e.expression);
-      if (ts.isPropertyAccessExpression(e)) { const inner = copy(e.expression); return inner && f.createPropertyAccessExpression(inner, e.name.text); }
+      if (ts.isPropertyAccessExpression(e)) {
+        const inner = copy(e.expression);
+        return inner && f.createPropertyAccessExpression(inner, e.name.text);
+      }
       return undefined;
     };
     if (copy(node)) return { base: () => copy(node)! };
     const t = this.temporary();
-    return { base: () => f.createIdentifier(t.text), setup: paren(f.createAssignment(f.createIdentifier(t.text), this.sub(node))) };
+    const setup = paren(f.createAssignment(f.createIdentifier(t.text), this.sub(node)));
+    return { base: () => f.createIdentifier(t.text), setup };
   }
 
   /**
@@ -317,13 +337,15 @@ class FileEmitter {
       return f.createAssignment(f.createElementAccessExpression(setup ?? base(), index),
         wraps ? this.unconverted(node.right) : this.sub(node.right));
     }
-    if (ts.isPropertyAccessExpression(left) && this.recorder.types.get(left.expression)?.kind === 'struct' && type && isInt(type)) {
+    const field = ts.isPropertyAccessExpression(left) && this.recorder.types.get(left.expression)?.kind === 'struct';
+    if (field && ts.isPropertyAccessExpression(left) && type && isInt(type)) {
       const object = this.sub(left.expression), value = this.unconverted(node.right);
       const from = this.intTypeOf(node.right);
       if (!narrow(type) && promote(from).signed === type.signed) {
         return f.createAssignment(f.createPropertyAccessExpression(object, left.name.text), value);
       }
-      return runtime('storeField', [object, f.createStringLiteral(left.name.text), value, f.createStringLiteral(typeName(type))]);
+      return runtime('storeField', [object, f.createStringLiteral(left.name.text), value,
+        f.createStringLiteral(typeName(type))]);
     }
     return f.updateBinaryExpression(node, this.sub(node.left), node.operatorToken, this.sub(node.right));
   }
@@ -343,7 +365,8 @@ class FileEmitter {
       const i = this.temporary();
       const at = () => f.createElementAccessExpression(base(), f.createIdentifier(i.text));
       return {
-        setup: [...(setup ? [setup] : []), f.createAssignment(f.createIdentifier(i.text), runtime('index', [base(), this.sub(node.argumentExpression)]))],
+        setup: [...(setup ? [setup] : []), f.createAssignment(f.createIdentifier(i.text),
+          runtime('index', [base(), this.sub(node.argumentExpression)]))],
         type, wraps: array.kind === 'array' && !array.plain,
         read: at, write: v => f.createAssignment(at(), v),
       };
@@ -353,7 +376,8 @@ class FileEmitter {
       const field = () => f.createPropertyAccessExpression(base(), node.name.text);
       return {
         setup: setup ? [setup] : [], type, wraps: true, read: field,
-        write: v => runtime('storeField', [base(), f.createStringLiteral(node.name.text), v, f.createStringLiteral(typeName(type))]),
+        write: v => runtime('storeField',
+          [base(), f.createStringLiteral(node.name.text), v, f.createStringLiteral(typeName(type))]),
       };
     }
     const name = () => this.sub(node);
@@ -369,7 +393,8 @@ class FileEmitter {
     const place = this.place(node.left);
     const right = this.intTypeOf(node.right);
     const arithmetic = ARITHMETIC[op];
-    const result = arithmetic ? arithmeticResult(place.type, right) : op === K.GreaterThanGreaterThanGreaterThanToken ? U32 : I32;
+    const result = arithmetic ? arithmeticResult(place.type, right)
+      : op === K.GreaterThanGreaterThanGreaterThanToken ? U32 : I32;
     const value = arithmetic
       ? this.arithmetic(arithmetic, result, place.read(), this.sub(node.right))
       : paren(f.createBinaryExpression(place.read(), op, paren(this.sub(node.right))));
@@ -381,10 +406,11 @@ class FileEmitter {
   private step(node: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, prefix: boolean): ts.Expression {
     const place = this.place(node.operand);
     const t = promote(place.type);
-    const next = () => wrap(t, f.createBinaryExpression(place.read(), node.operator === K.PlusPlusToken ? K.PlusToken : K.MinusToken,
-      f.createNumericLiteral(1)));
+    const step = node.operator === K.PlusPlusToken ? K.PlusToken : K.MinusToken;
+    const next = () => wrap(t, f.createBinaryExpression(place.read(), step, f.createNumericLiteral(1)));
     // a value nobody reads (`i++;`, a for loop's update) needs no copy of the old one
-    const discarded = ts.isExpressionStatement(node.parent) || (ts.isForStatement(node.parent) && node.parent.incrementor === node);
+    const discarded = ts.isExpressionStatement(node.parent)
+      || (ts.isForStatement(node.parent) && node.parent.incrementor === node);
     if (prefix || discarded) return sequence([...place.setup, place.write(next())]);
     return sequence([...place.setup, runtime('first', [place.read(), place.write(next())])]);
   }
@@ -392,7 +418,9 @@ class FileEmitter {
   private call(node: ts.CallExpression): ts.Expression {
     if (this.recorder.values.has(node)) return numeric(this.recorder.values.get(node)!);  // sizeOf(S)
     const builtin = this.recorder.builtins.get(node);
-    if (builtin === 'panic') return runtime('panicIn', [this.sub(node.arguments[0]), f.createStringLiteral(this.functionName)]);
+    if (builtin === 'panic') {
+      return runtime('panicIn', [this.sub(node.arguments[0]), f.createStringLiteral(this.functionName)]);
+    }
     const callee = node.expression;
     if (ts.isPropertyAccessExpression(callee)) {
       if (ts.isIdentifier(callee.expression) && callee.expression.text === 'Math' && callee.name.text === 'abs') {

@@ -1,12 +1,12 @@
 // Shrinks a failing generated program on its AST while the failure persists (same targets disagree
 // with Node, or the same compiler crash): deletes functions, globals, statements; replaces an if by a
 // branch, a loop by one trip or by its body; replaces expressions by 0, 1 or a sub-expression of the
-// same type. The printer keeps every candidate well-defined (masks, non-zero divisors), so a candidate
-// is either a valid program or rejected by the compiler / a quick name check.
+// same type. The printer keeps every candidate well-typed and its loops and recursion bounded, so a
+// candidate is either a valid program or rejected by the compiler / a quick name check.
 //   tsx test/fuzz/shrink.ts --seed N [--qemu]      regenerate seed N, check it, shrink it into out/fuzz/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate, print, type Expr, type Program, type Stmt } from './generate.ts';
+import { generate, print, type Expr, type Program, type ProgramFile, type Stmt } from './generate.ts';
 import { check, writeProgram, FUZZ_OUT, type Verdict, type RunOptions } from './harness.ts';
 
 type Path = (string | number)[];
@@ -92,7 +92,9 @@ function candidates(p: Program): Candidate[] {
 }
 
 export interface ShrinkOptions extends RunOptions { maxTests?: number; timeLimitMs?: number; log?: (s: string) => void }
-export interface ShrinkResult { program: Program; source: string; verdict: Verdict; tests: number; lines: [number, number] }
+export interface ShrinkResult { program: Program; files: ProgramFile[]; verdict: Verdict; tests: number; lines: [number, number] }
+const text = (files: ProgramFile[]) => files.map(f => f.source).join('\n');
+const lineCount = (files: ProgramFile[]) => text(files).split('\n').length;
 
 // Without QEMU in the loop, only the targets that ran are compared.
 const targetsRun = (f: string | undefined, qemu: boolean) => (f ?? '').split(',').filter(t => qemu || !t.startsWith('qemu')).sort().join(',');
@@ -108,45 +110,47 @@ export async function shrink(program: Program, original: Verdict, options: Shrin
   const run: RunOptions = { ...options, qemu: needsQemu && (options.qemu ?? true) };
   const deadline = Date.now() + (options.timeLimitMs ?? 300_000);
   const maxTests = options.maxTests ?? 2000;
-  let best = program, bestSource = print(program), verdict = original, tests = 0;
-  const startLines = bestSource.split('\n').length;
-  const seen = new Set<string>([bestSource]);
+  let best = program, bestFiles = print(program), verdict = original, tests = 0;
+  const startLines = lineCount(bestFiles);
+  const seen = new Set<string>([text(bestFiles)]);
   for (let round = 0, improved = true; improved && round < 4; round++) {
     improved = false;
     let list = candidates(best);
     for (let i = 0; i < list.length && tests < maxTests && Date.now() < deadline; i++) {
       const q = structuredClone(best);
-      let source: string;
-      try { list[i].apply(q); source = print(q); } catch { continue; }   // e.g. a global of a deleted struct
+      let files: ProgramFile[];
+      try { list[i].apply(q); files = print(q); } catch { continue; }   // e.g. a global of a deleted struct
+      const source = text(files);
       if (seen.has(source)) continue;
       seen.add(source);
       // A removed name still used: the compiler would reject it; skip without compiling.
       if (list[i].removes?.some(n => new RegExp(`\\b${n.replace('.', '\\.')}\\b`).test(source))) continue;
       tests++;
-      const v = await check(writeProgram(source, `shrink-${program.seed}`), run);
+      const v = await check(writeProgram(files, `shrink-${program.seed}`), run);
       if (!sameFailure(v, original, !!run.qemu)) continue;
-      best = q; bestSource = source; verdict = v; improved = true;
-      options.log?.(`  shrink seed ${program.seed}: ${bestSource.split('\n').length} lines (${tests} tests)`);
+      best = q; bestFiles = files; verdict = v; improved = true;
+      options.log?.(`  shrink seed ${program.seed}: ${lineCount(bestFiles)} lines (${tests} tests)`);
       list = candidates(best);
       i--;                                   // the list changed under us: try the same position again
     }
   }
-  return { program: best, source: bestSource, verdict, tests, lines: [startLines, bestSource.split('\n').length] };
+  return { program: best, files: bestFiles, verdict, tests, lines: [startLines, lineCount(bestFiles)] };
 }
 
-/** The minimized program with what every target printed, as a comment. */
-export function report(result: ShrinkResult): string {
+/** What every target printed, as a comment above the minimized main.ts. */
+function report(result: ShrinkResult): string {
   const lines = [`// Minimized by test/fuzz/shrink.ts from seed ${result.program.seed} (${result.lines[0]} -> ${result.lines[1]} lines, ${result.tests} tests).`,
     `// failure: ${result.verdict.failure}: ${result.verdict.detail ?? ''}`.split('\n').join('\n// ')];
   for (const [t, o] of Object.entries(result.verdict.outcomes)) lines.push(`// ${t}: ${JSON.stringify(o)}`);
-  return lines.join('\n') + '\n' + result.source;
+  return lines.join('\n') + '\n';
 }
 
+/** Writes the minimized program into out/fuzz/seed-N.min/ (main.ts opens with the report); returns its main.ts. */
 export function saveMinimized(result: ShrinkResult): string {
-  mkdirSync(FUZZ_OUT, { recursive: true });
-  const file = join(FUZZ_OUT, `seed-${result.program.seed}.min.ts`);
-  writeFileSync(file, report(result));
-  return file;
+  const dir = join(FUZZ_OUT, `seed-${result.program.seed}.min`);
+  mkdirSync(dir, { recursive: true });
+  for (const f of result.files) writeFileSync(join(dir, f.path), f.path === 'main.ts' ? report(result) + f.source : f.source);
+  return join(dir, 'main.ts');
 }
 
 // CLI
