@@ -1080,6 +1080,27 @@ class Lowering {
   }
 
   /** u8(x) and friends: wrap to the width, like a C cast. */
+  /**
+   * `u32(c ? a : b)` as `c ? u32(a) : u32(b)`: the same value in JavaScript, and the arms may then differ
+   * in sign (each is converted from its own type).
+   */
+  lowerConvertedConditional(c: ts.ConditionalExpression, target: IntType): Value {
+    const fb = this.fb;
+    const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
+    const result = fb.newReg();
+    this.lowerCondition(c.condition, then, otherwise);
+    for (const [block, arm] of [[then, c.whenTrue], [otherwise, c.whenFalse]] as const) {
+      fb.switchTo(block);
+      const v = this.lowerExpression(arm, target);
+      if (v.type.kind !== 'int' && v.type.kind !== 'bool') this.error(arm, 'DSL2001', `expected an integer, got ${typeName(v.type)}`);
+      fb.copy(result, v.type.kind === 'bool' ? v.reg : this.convertExplicit(v, target));
+      fb.terminate({ op: 'jump', target: done.id });
+    }
+    fb.switchTo(done);
+    this.options.observer?.typed(c, target);
+    return { type: target, reg: result };
+  }
+
   convertExplicit(v: Value, target: IntType): ir.VReg {
     const fb = this.fb;
     if (target.bits === 32) return v.reg;
@@ -1164,8 +1185,12 @@ class Lowering {
           const b = this.lowerExpression(c.whenFalse, type);
           if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type))
             && !literalLike(c.whenFalse)) {
-            // Mixed i32/u32 arms take i32 (arithmeticResult), where JavaScript keeps the arm's value: a
-            // diagnostic (DSL2003) broke existing programs and the fuzzer, so it waits (issue 12 note).
+            // The value is one arm's, unchanged (JavaScript): no 32-bit type holds every i32 and u32
+            // value. `u32(c ? a : b)` is fine: the conversion goes into the arms (lowerBuiltin).
+            if (type.signed !== promote(b.type).signed) {
+              this.error(c, 'DSL2003', `the arms of '?:' are ${typeName(type)} and ${typeName(b.type)}: no 32-bit `
+                + `type holds both; convert one arm or the whole (i32(...) or u32(...))`);
+            }
             type = arithmeticResult(type, b.type);
           }
           fb.copy(result, this.convertImplicit(b, type, c.whenFalse, 'conditional'));
@@ -1810,6 +1835,9 @@ class Lowering {
     const target = INT_TYPES[name];
     if (target || name === 'bool') {
       this.arity(call, 1);
+      let inner = call.arguments[0];
+      while (inner && ts.isParenthesizedExpression(inner)) inner = inner.expression;
+      if (target && ts.isConditionalExpression(inner)) return this.lowerConvertedConditional(inner, target);
       const v = this.lowerExpression(call.arguments[0], target);
       if (name === 'bool') {
         if (v.type.kind === 'bool') return v;
