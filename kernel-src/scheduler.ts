@@ -17,7 +17,8 @@ import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overla
 import {
   Vm, vmAt, vmRelease, vmDemandPage, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard, TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
-  END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW,
+  END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
+  END_SWAP_READ_ERROR,
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
@@ -85,6 +86,36 @@ function dequeue(): i32 {
   return index;
 }
 
+// ---- swapping's hooks (swap.ts sets them when the kernel has a swap disk) ---------------------------
+
+/** A VM blocked in idle (the current one, still in its trap). */
+export type IdleHook = (index: u32) => void;
+/** An idle VM is to run: false lets it run now; true: swap.ts brings it back first (schedulerRunWoken). */
+export type WakeHook = (index: u32) => bool;
+/** The current VM's page fault found no frame: true when it is to wait (schedulerRunWoken retries it). */
+export type MemoryHook = (index: u32) => bool;
+/** A VM's memory was released (it ended): VMs waiting for frames may have them now. */
+export type ReleaseHook = () => void;
+function noIdleHook(index: u32): void {}
+function noWakeHook(index: u32): bool { return false; }
+function noReleaseHook(): void {}
+let idleHook: IdleHook = noIdleHook;
+let wakeHook: WakeHook = noWakeHook;
+let memoryHook: MemoryHook = noWakeHook;
+let releaseHook: ReleaseHook = noReleaseHook;
+
+export function schedulerSetSwapHooks(idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook): void {
+  idleHook = idle;
+  wakeHook = wake;
+  memoryHook = memory;
+  releaseHook = released;
+}
+
+/** Puts an idle VM that swap.ts held back (read in, or memory come back) on the run queue. */
+export function schedulerRunWoken(index: u32): void {
+  if (vmAt(index).state === VM_IDLE) enqueue(i32(index));
+}
+
 /** Puts a new VM (vm.ts vmCreate) on the run queue. */
 export function schedulerAdd(index: u32): void {
   enqueue(i32(index));
@@ -93,7 +124,7 @@ export function schedulerAdd(index: u32): void {
 
 /** Wakes an idle VM (vinterrupt.ts, when one of its enabled events is pending). */
 export function schedulerWake(index: u32): void {
-  if (vmAt(u32(index)).state === VM_IDLE) enqueue(i32(index));
+  if (vmAt(u32(index)).state === VM_IDLE && !wakeHook(index)) enqueue(i32(index));
 }
 
 /** The current VM gives up the CPU until schedulerWake (idle with nothing pending). */
@@ -101,6 +132,7 @@ export function schedulerBlockCurrent(): void {
   const vm = vmAt(u32(current));
   vm.state = VM_IDLE;
   vm.blockedInIdle = true;
+  idleHook(u32(current));
 }
 
 /** The current VM goes to the back of the run queue at the end of this trap (yield). */
@@ -138,6 +170,7 @@ function release(index: u32, vm: Vm): void {
   fpuRelease(i32(index), vm.fpuArea);
   vm.fpuArea = 0;
   vmRelease(vm);
+  releaseHook();
 }
 
 // ---- the switch ------------------------------------------------------------------------------------
@@ -242,6 +275,8 @@ function userException(frame: TrapFrame): void {
   if (frame.vector === VECTOR_PAGE_FAULT && (frame.errorCode & PAGE_FAULT_PRESENT) === 0 && vmRangeValid(vm, cr2, 1)) {
     if (vmStackGuard(vm, cr2)) { schedulerEnd(u32(current), END_STACK_OVERFLOW, 0, frame.eip, cr2); return; }
     if (vmDemandPage(vm, cr2)) return;
+    // With swapping, it waits for frames being written out and then retries the access (eip unchanged).
+    if (memoryHook(u32(current))) { vm.state = VM_IDLE; return; }
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;
   }
@@ -255,8 +290,14 @@ export function schedulerWriteEndReason(vm: Vm): void {
   else if (vm.endReason === END_OUT_OF_MEMORY) consoleWriteString("out of memory");
   else if (vm.endReason === END_VIRTUAL_8086) consoleWriteString("entered virtual-8086 mode");
   else if (vm.endReason === END_STACK_OVERFLOW) consoleWriteString("stack overflow");
+  else if (vm.endReason === END_SWAP_CORRUPTION) consoleWriteString("swap corruption");
+  else if (vm.endReason === END_SWAP_READ_ERROR) consoleWriteString("swap read error");
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
+  if (vm.endReason === END_SWAP_CORRUPTION || vm.endReason === END_SWAP_READ_ERROR) {
+    consoleWriteString(" at page 0x");
+    consoleWriteHex(vm.endAddress);
+  }
   if (vm.endReason === END_OUT_OF_MEMORY || vm.endReason === END_STACK_OVERFLOW) {
     consoleWriteString(" address 0x");
     consoleWriteHex(vm.endAddress);

@@ -51,10 +51,12 @@ let monitor = false;
 let monitorVms: () => void = nothing;
 let monitorNet: () => void = nothing;
 let monitorStop: () => void = nothing;
+let monitorSwap: () => void = nothing;
 
-/** Makes COM1 a monitor while VMs run (scheduler.ts hands in the three VM commands). */
-export function shellMonitor(vms: () => void, net: () => void, stop: () => void): void {
+/** Makes COM1 a monitor while VMs run (vmstart.ts hands in the VM commands). */
+export function shellMonitor(vms: () => void, net: () => void, swap: () => void, stop: () => void): void {
   monitor = true;
+  monitorSwap = swap;
   monitorVms = vms;
   monitorNet = net;
   monitorStop = stop;
@@ -120,6 +122,7 @@ function runCommand(): void {
   else if (lineIs("irq")) commandIrq();
   else if (monitor && lineIs("vms")) monitorVms();
   else if (monitor && lineIs("net")) monitorNet();
+  else if (monitor && lineIs("swap")) monitorSwap();
   else if (monitor && (lineIs("stop") || lineIs("exit"))) monitorStop();
   else if (lineIs("exit")) exitMachine(EXIT_SUCCESS);
   else {
@@ -138,6 +141,7 @@ function commandHelp(): void {
   if (monitor) {
     consoleWriteString("vms    per-VM CPU, switches, packets and bytes"); consoleNewLine();
     consoleWriteString("net    switch and network card counters"); consoleNewLine();
+    consoleWriteString("swap   the memory cache: resident and swapped-out VMs, frames, swap traffic"); consoleNewLine();
     consoleWriteString("stop   the summary, then stop the machine (also: exit)"); consoleNewLine();
   } else {
     consoleWriteString("exit   stop the machine"); consoleNewLine();

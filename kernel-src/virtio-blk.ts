@@ -162,6 +162,8 @@ let driverInstructions: u32 = 0;
 
 export function virtioBlkPresent(): bool { return present; }
 export function virtioBlkInFlight(): u32 { return slots - freeCount; }
+/** Requests that may be submitted now (0 without a disk). */
+export function virtioBlkSlotsFree(): u32 { return freeCount; }
 export function virtioBlkPeakInFlight(): u32 { return peakInFlight; }
 export function virtioBlkCapacity(): u32 { return capacity; }
 export function virtioBlkDriverInstructions(): u32 { return driverInstructions; }

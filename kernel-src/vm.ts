@@ -22,7 +22,7 @@
 // pool is empty the request fails: the VM is the one out of memory (the scheduler ends it), never a
 // neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
-import { bool, i32, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
+import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
 import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, macByteOfVm } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
@@ -53,6 +53,14 @@ export const END_BAD_HYPERCALLS: u32 = 0x101;
 export const END_OUT_OF_MEMORY: u32 = 0x102;
 export const END_VIRTUAL_8086: u32 = 0x103;     // it entered virtual-8086 mode (trapframe.ts EFLAGS_VIRTUAL_8086)
 export const END_STACK_OVERFLOW: u32 = 0x104;   // it touched its stack's guard page (vmStackGuard)
+export const END_SWAP_CORRUPTION: u32 = 0x105;  // a page read back from swap failed its checksum (swap.ts)
+export const END_SWAP_READ_ERROR: u32 = 0x106;  // the disk failed to read a page back from swap (swap.ts)
+
+// Where a VM's memory is (swap.ts).
+export const SWAP_RESIDENT = 0;
+export const SWAP_WRITING = 1;   // its pages are being written out; still resident, still usable
+export const SWAP_OUT = 2;       // swapped out: no frame held, its pages on the disk (swapMap)
+export const SWAP_READING = 3;   // its pages are being read back; not runnable until they are in
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
@@ -67,6 +75,7 @@ export class Vm {
   mask: u32 = 0;             // virtual interrupts enabled (wake idle)
   blockedInIdle: bool = false;
   hasRun: bool = false;
+  swapState: u8 = 0;         // SWAP_*
   alarm: u32 = 0;            // timer handle (timer.ts), 0: none
   next: i32 = -1;            // run queue link
   sliceTick: u32 = 0;        // PIT tick when the current slice began
@@ -99,6 +108,9 @@ export class Vm {
   consoleDebt: u32 = 0;      // console.ts rate limit: bytes written not yet paid back (at most the burst)
   consoleTick: u32 = 0;      // the clock tick when consoleDebt was last paid down
   consoleQueued: u32 = 0;    // its bytes waiting in the console ring; bit 31: its throttling was logged
+  swapMap: u32 = 0;          // its swap map (SwapMap layout below, kalloc'd) while not resident, else 0
+  swapSector: u32 = 0;       // first sector of its region on the swap disk (vmCreate, swap.ts)
+  lruPrev: i32 = -1;         // swap.ts's list of idle resident VMs (with `next`, free while idle)
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -326,6 +338,14 @@ function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, network: VmNet
   info.argument = argument;
 }
 
+/**
+ * The swap disk's layout (swap.ts): VM i's pages at sector VM_SWAP_FIRST_SECTOR + (the memory sizes of
+ * VMs 0..i-1) / 512 + 8 * page, whether or not it is ever written out (page 0 of the disk unused).
+ */
+export const VM_SWAP_FIRST_SECTOR: u32 = 8;
+const SECTOR_SHIFT = 9;
+let swapRegionNext: u32 = VM_SWAP_FIRST_SECTOR;
+
 /** Results of vmCreate. */
 export const VM_CREATE_OK = 0;
 export const VM_CREATE_NO_SLOT = 1;
@@ -425,6 +445,11 @@ export function vmCreate(
   vm.netSent = 0;
   vm.txRefused = 0;
   vm.rxEvicted = 0;
+  vm.swapState = SWAP_RESIDENT;
+  vm.swapMap = 0;
+  vm.swapSector = swapRegionNext;
+  swapRegionNext += memorySize >>> SECTOR_SHIFT;
+  vm.lruPrev = VM_NONE;
   vm.state = VM_RUNNABLE;
   vmTotal++;
   return VM_CREATE_OK;
@@ -504,9 +529,14 @@ export function vmSetBootCount(): void {
 
 /** Frees the VM's private frames, its page tables and directory. Its space must not be in CR3. */
 function releaseMemory(vm: Vm): void {
-  // The part of its reservation it never took is no longer promised.
-  promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  // The part of its reservation it never took is no longer promised (a swapped-out VM is promised nothing).
+  if (vm.swapState !== SWAP_OUT) promisedFrames -= withinReservation(vm, vm.reservedFrames);
   vm.reservedFrames = 0;
+  if (vm.space !== 0) freeMemory(vm);
+}
+
+/** Frees the private frames, the page tables and the directory (no promise changes). */
+function freeMemory(vm: Vm): void {
   const pages = vm.memorySize >>> PAGE_SHIFT;
   for (let page: u32 = 0; page < pages; page++) {
     const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
@@ -520,6 +550,64 @@ function releaseMemory(vm: Vm): void {
   destroyAddressSpace(vm.space);
   vm.tableFrames = 0;
   vm.space = 0;
+}
+
+// ---- swapping: the VM's side (swap.ts has the policy and the disk) ------------------------------------
+// A swapped-out VM holds no frame and is promised none: its reservation counts again from the swap-in,
+// which must find it whole in the unreserved pool first (vmSwapInFrames), so a VM coming back never
+// takes what the resident VMs were promised.
+
+/** Gives back every frame of a written-out VM (private pages, tables, directory) and its promise. */
+export function vmSwapRelease(vm: Vm): void {
+  promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  freeMemory(vm);
+}
+
+/** Frames a swap-in of `pages` private pages needs free: what it maps, or the reservation if more. */
+export function vmSwapInFrames(vm: Vm, pages: u32): u32 {
+  const held = 1 + tablesSpanned(GUEST_BASE, vm.memorySize) + pages;
+  return held > vm.reservedFrames ? held : vm.reservedFrames;
+}
+
+/** A new directory with the image's shared segments mapped; false without a frame (nothing held then). */
+export function vmSwapInBegin(vm: Vm): bool {
+  const space = createAddressSpace();
+  if (space === FRAME_NONE) return false;
+  vm.space = space;
+  vm.tableFrames = 1;
+  const image = images[vm.imageIndex];
+  for (let i: u32 = 0; i < image.segmentCount; i++) {
+    const s = imageSegment(vm.imageIndex, i);
+    if (s.memorySize === 0 || !segmentShared(s)) continue;
+    const length = (s.memorySize + PAGE_OFFSET_MASK) & ~PAGE_OFFSET_MASK;
+    if (!mapCounted(vm, s.virtualAddress, image.moduleStart + s.fileOffset, length, MAP_USER)) return false;
+  }
+  return true;
+}
+
+/** Maps a fresh private frame at `address` for a swap-in (the disk fills it); FRAME_NONE without one. */
+export function vmSwapInPage(vm: Vm, address: u32): u32 {
+  const frame = allocFrame();
+  if (frame === FRAME_NONE) return FRAME_NONE;
+  vm.privateFrames++;
+  privateFrameTotal++;
+  if (privateFrameTotal > privateFramePeak) privateFramePeak = privateFrameTotal;
+  if (mapCounted(vm, address, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) return frame;
+  freeFrame(frame);
+  vm.privateFrames--;
+  privateFrameTotal--;
+  return FRAME_NONE;
+}
+
+/** The swap-in's frames are all held (or it failed): from now the VM is promised its reservation again. */
+export function vmSwapInEnd(vm: Vm): void { promisedFrames += withinReservation(vm, vm.reservedFrames); }
+
+/** mapRange with the page tables it makes counted as the VM's (not charged: vmSwapInFrames was checked). */
+function mapCounted(vm: Vm, address: u32, frame: u32, length: u32, rights: u32): bool {
+  const before = pagingTableFrames();
+  const ok = mapRange(vm.space, address, frame, length, rights) === PAGING_OK;
+  vm.tableFrames += pagingTableFrames() - before;
+  return ok;
 }
 
 // ---- the receive queue -----------------------------------------------------------------------------
@@ -554,5 +642,5 @@ export function vmQueueTake(vm: Vm): u32 {
 /** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
 export function vmRelease(vm: Vm): void {
   for (let buffer = vmQueueTake(vm); buffer !== 0; buffer = vmQueueTake(vm)) netBufferFree(buffer);
-  if (vm.space !== 0) releaseMemory(vm);
+  releaseMemory(vm);
 }

@@ -14,6 +14,7 @@ import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
+import { swapReport } from "./swap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** CPU time of a VM in thousands of cycles. */
@@ -61,4 +62,5 @@ export function vmsReport(): void {
   switchReport();
   virtioNetReport();
   virtioBlkReport();
+  swapReport();
 }

@@ -18,6 +18,8 @@ import { vmsReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
+import { virtioBlkReport } from "./virtio-blk.ts";
+import { swapInit, swapReport } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
@@ -101,6 +103,7 @@ export function vmsStart(bench: bool): bool {
   }
   if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
   schedulerInit(vmsReport);
+  swapInit();
   hypercallInit();
   if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();
@@ -185,9 +188,10 @@ function reportTableAndSharing(groupCount: u32, count: u32): void {
 }
 
 function netReport(): void { switchReport(); virtioNetReport(); }
+function swapMonitor(): void { swapReport(); virtioBlkReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {
-  shellMonitor(vmsReport, netReport, schedulerStop);
+  shellMonitor(vmsReport, netReport, swapMonitor, schedulerStop);
   schedulerRun();
 }

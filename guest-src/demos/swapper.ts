@@ -1,0 +1,51 @@
+// Demo (and the swap tests' guest, issue 15): a VM that fills memory, sleeps long enough to be swapped
+// out, and checks every byte when it wakes. The manifest's argument: bits 0-15 the pages to fill (every
+// page from the one below its boot-information page downwards; 0: 32), bits 16-31 the sleep in
+// milliseconds (0: 2,000). Each word of each page gets a value of its own (the VM id, the page, the
+// word). Prints `vm ID filled N pages`, sleeps (alarm and idle), then checks all of them and prints
+// `vm ID verified N pages, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W` and exits 1.
+import { u32, load32, store32, write, print, exit } from "dsl";
+import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
+import { setAlarm, idle, interruptAcknowledge } from "../runtime/hypercalls.ts";
+import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
+
+const DEFAULT_PAGES: u32 = 32;
+const DEFAULT_SLEEP_MS: u32 = 2000;
+const WORDS: u32 = PAGE_SIZE / 4;
+
+function pageAddress(k: u32): u32 { return memoryEnd() - (k + 2) * PAGE_SIZE; }
+
+function pattern(id: u32, k: u32, w: u32): u32 { return u32(Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ w); }
+
+/** Sleeps `ms` milliseconds: the alarm, then idle until it rings (other events are acknowledged). */
+function sleep(ms: u32): void {
+  setAlarm(ms * 1000);
+  while (true) {
+    const events = idle();
+    interruptAcknowledge(u32(events));
+    if ((u32(events) & INTERRUPT_TIMER) !== 0) return;
+  }
+}
+
+export function guestMain(magic: u32, bootInfo: u32): void {
+  bootInit(magic, bootInfo);
+  const id = vmId();
+  const asked: u32 = u32(argument() & 0xffff);
+  const pages = asked === 0 ? DEFAULT_PAGES : asked;
+  const sleepMs = (argument() >>> 16) === 0 ? DEFAULT_SLEEP_MS : argument() >>> 16;
+  for (let k: u32 = 0; k < pages; k++) {
+    for (let w: u32 = 0; w < WORDS; w++) store32(pageAddress(k) + w * 4, pattern(id, k, w));
+  }
+  write("vm "); write(id); write(" filled "); write(pages); print(" pages");
+  sleep(sleepMs);
+  for (let k: u32 = 0; k < pages; k++) {
+    for (let w: u32 = 0; w < WORDS; w++) {
+      if (load32(pageAddress(k) + w * 4) !== pattern(id, k, w)) {
+        write("vm "); write(id); write(" CORRUPT page "); write(k); write(" word "); print(w);
+        exit(1);
+      }
+    }
+  }
+  write("vm "); write(id); write(" verified "); write(pages); print(" pages, 0 bad words");
+  exit(0);
+}

@@ -1,0 +1,429 @@
+// Swapping (issue 15; the Denali paper §2 and §3.2): memory is a cache of the active VMs, the swap disk
+// (virtio-blk.ts, `denali boot --swap SIZE`) the backing store of the idle ones. Without a disk this file
+// does nothing and the kernel behaves as before (a page fault that finds no frame ends its VM).
+//
+// Policy: whole-VM swap-out of the VMs idle longest. Resident VMs blocked in idle are kept on a list,
+// oldest first (`idle`: appended when a VM blocks, removed when it wakes). When the unreserved pool
+// (vm.ts vmUnreservedFrames) counting the frames already being written out is below LOW_WATERMARK, or
+// a VM's page fault finds no frame, the VMs at the head of the list are written out until it reaches
+// HIGH_WATERMARK. A written-out VM gives back every frame: private pages, page tables, directory
+// (vm.ts vmSwapRelease); it keeps its slot in the VM table and its swap map (below). The image's shared
+// code stays where it is: in its multiboot module, never copied.
+// Swap-in: an event that wakes a swapped-out VM (its alarm, a frame from the switch: both queued as
+// usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), every page
+// it had (its working set: the pages it touched while resident) is read in one request per run of
+// adjacent pages, and the VM runs when all have arrived and passed their checksums. Others run meanwhile.
+// A page fault that finds no frame makes its VM wait (blocked, the others running) while a write-out
+// is in flight; when nothing can be written out it ends out of memory, as without a disk.
+//
+// The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR): a
+// page's sector never changes, so a run of pages is a run of sectors; a VM whose region lies past the
+// end of the disk stays resident. A swap map (kalloc'd, MAP_* words): the page count, the requests
+// in flight, flags, then for each page its page number, the CRC32C (Castagnoli, RFC 3720 B.4) of its
+// bytes as written, and its frame while it is being written or read. A page that reads back with
+// another checksum, or a read the disk fails, ends only its VM (`swap corruption at page 0x...`,
+// `swap read error at page 0x...`); a failed write leaves the VM resident.
+// Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
+// idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
+// is non-zero exactly when swapState is not SWAP_RESIDENT.
+import { bool, i32, u32, load8, load32, store32 } from "dsl";
+import {
+  Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
+  VM_NONE, VM_IDLE, VM_ENDED, END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR,
+  SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING,
+} from "./vm.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
+import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed } from "./frames.ts";
+import { pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE } from "./paging.ts";
+import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
+import {
+  virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
+  BLK_REQUEST_FRAME_LIMIT,
+} from "./virtio-blk.ts";
+import { schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent } from "./scheduler.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+
+/** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
+const LOW_WATERMARK: u32 = 256;
+/** ...until it reaches this many (2 MiB), counting the frames of write-outs in flight. */
+const HIGH_WATERMARK: u32 = 512;
+
+// The swap map, in words.
+const MAP_COUNT = 0;         // private pages
+const MAP_IN_FLIGHT = 1;     // requests not completed
+const MAP_FLAGS = 2;
+const MAP_COMING = 3;        // frames the write-out gives back (its pages and tables when it began)
+const MAP_HEADER_WORDS: u32 = 4;
+const FLAG_CANCELLED: u32 = 1;  // woken during its write-out: it stays resident
+const FLAG_FAILED: u32 = 2;     // a request failed
+/** The most private pages a swap map holds in one kalloc object (a frame); a VM with more stays resident. */
+const MAP_PAGE_LIMIT: u32 = (PAGE_SIZE / 4 - MAP_HEADER_WORDS) / 3;
+function mapBytes(count: u32): u32 { return (MAP_HEADER_WORDS + 3 * count) << 2; }
+function pageAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + i) << 2); }
+function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32(map) + i) << 2); }
+function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }
+
+const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;     // reflected
+const crcTable = new Uint32Array(256);
+const runFrames = new Uint32Array(BLK_REQUEST_FRAME_LIMIT);   // one request's frames
+
+let active = false;
+let idleHead: i32 = VM_NONE;
+let idleTail: i32 = VM_NONE;
+let framesComing: u32 = 0;         // frames write-outs in flight will give back
+/** VMs waiting: for memory after a page fault (they retry it), or to be read back in (their turn). */
+const WAIT_RING: u32 = 16384;
+const waiting = new Uint32Array(WAIT_RING);
+let waitHead: u32 = 0;
+let waitTail: u32 = 0;
+
+let swappedOut: u32 = 0;           // VMs in SWAP_OUT now
+let writeOuts: u32 = 0;
+let readIns: u32 = 0;
+let pagesWritten: u32 = 0;
+let pagesRead: u32 = 0;
+let checksumFailures: u32 = 0;
+let readErrors: u32 = 0;
+let writeFailures: u32 = 0;
+let noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
+let memoryWaits: u32 = 0;
+
+/** Turns swapping on when the kernel has a swap disk; call once the scheduler is set up. */
+export function swapInit(): void {
+  if (!virtioBlkPresent()) return;
+  for (let i: u32 = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
+    crcTable[i] = c;
+  }
+  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, serveWaiting);
+  active = true;
+}
+
+export function swapActive(): bool { return active; }
+
+/** CRC32C of the page at physical `address`. */
+function pageChecksum(address: u32): u32 {
+  let c: u32 = 0xffffffff;
+  for (let i: u32 = 0; i < PAGE_SIZE; i++) c = crcTable[(c ^ load8(address + i)) & 0xff] ^ (c >>> 8);
+  return ~c;
+}
+
+// ---- the idle list -------------------------------------------------------------------------------------
+
+function idleAppend(index: u32): void {
+  const vm = vmAt(index);
+  vm.next = VM_NONE;
+  vm.lruPrev = idleTail;
+  if (idleTail === VM_NONE) idleHead = i32(index); else vmAt(u32(idleTail)).next = i32(index);
+  idleTail = i32(index);
+}
+
+function idleRemove(index: u32): void {
+  const vm = vmAt(index);
+  if (vm.lruPrev === VM_NONE) idleHead = vm.next; else vmAt(u32(vm.lruPrev)).next = vm.next;
+  if (vm.next === VM_NONE) idleTail = vm.lruPrev; else vmAt(u32(vm.next)).lruPrev = vm.lruPrev;
+  vm.next = VM_NONE;
+  vm.lruPrev = VM_NONE;
+}
+
+function onIdleList(index: u32): bool {
+  const vm = vmAt(index);
+  return vm.lruPrev !== VM_NONE || idleHead === i32(index);
+}
+
+// ---- the scheduler's hooks -------------------------------------------------------------------------
+
+/** A resident VM blocked in idle: the newest on the list; the pool may need refilling. */
+function vmBlocked(index: u32): void {
+  const vm = vmAt(index);
+  if (vm.swapState === SWAP_RESIDENT && !onIdleList(index)) idleAppend(index);
+  balance();
+  if (waitHead !== waitTail && framesComing === 0) forceBalance();
+}
+
+/** An idle VM is woken: true when swap.ts takes it (it is not resident; it runs once read back in). */
+function vmWakes(index: u32): bool {
+  const vm = vmAt(index);
+  if (vm.swapState === SWAP_RESIDENT) {
+    if (onIdleList(index)) idleRemove(index);
+    return false;
+  }
+  if (vm.swapState === SWAP_WRITING) {             // its memory is still there: it runs, the copy is dropped
+    store32(vm.swapMap + (MAP_FLAGS << 2), load32(vm.swapMap + (MAP_FLAGS << 2)) | FLAG_CANCELLED);
+    return false;
+  }
+  if (vm.swapState === SWAP_OUT) readIn(index);
+  return true;
+}
+
+/** A page fault of the current VM found no frame: true when it is to wait (a write-out will free some). */
+function vmNeedsMemory(index: u32): bool {
+  if (!active) return false;
+  balance();
+  if (framesComing === 0) return false;
+  if (!waitFor(index)) return false;
+  memoryWaits++;
+  return true;
+}
+
+/** Queues VM `index` to be served after frames come back; false when the ring is full. */
+function waitFor(index: u32): bool {
+  if (waitTail - waitHead === WAIT_RING) return false;
+  waiting[waitTail & (WAIT_RING - 1)] = index;
+  waitTail++;
+  return true;
+}
+
+/** After frames came back: the waiting VMs in order, until one that must still wait for a swap-in. */
+function serveWaiting(): void {
+  const end = waitTail;
+  while (waitHead !== end) {
+    const index = waiting[waitHead & (WAIT_RING - 1)];
+    waitHead++;
+    const vm = vmAt(index);
+    if (vm.state === VM_ENDED) continue;
+    if (vm.swapState === SWAP_OUT) readIn(index);
+    else if (vm.swapState === SWAP_RESIDENT) schedulerRunWoken(index);   // retries its page fault
+  }
+}
+
+// ---- write-out ------------------------------------------------------------------------------------------
+
+/** Writes out idle VMs, oldest first, while the pool (with what is coming back) is short. */
+function balance(): void {
+  if (!active) return;
+  if (vmUnreservedFrames() + framesComing >= LOW_WATERMARK) return;
+  while (idleHead !== VM_NONE && vmUnreservedFrames() + framesComing < HIGH_WATERMARK) {
+    if (!writeOut(u32(idleHead))) break;                  // the disk is busy: the next event retries
+  }
+}
+
+/**
+ * Starts writing out VM `index`, the head of the idle list, and takes it off the list; false (and it
+ * stays) when the disk's queue is too full. A VM that cannot be written out leaves the list, resident.
+ */
+function writeOut(index: u32): bool {
+  const vm = vmAt(index);
+  if (i32(index) === schedulerCurrent()) return false;   // the newest, blocked in this very trap: later
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  let count: u32 = 0, runs: u32 = 0, last: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) {
+    if (!privatePage(vm, page)) continue;
+    if (count === 0 || page !== last + 1) runs++;
+    count++;
+    last = page;
+  }
+  if (runs > virtioBlkSlotsFree()) return false;
+  idleRemove(index);
+  const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
+  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) {
+    noRoom++;                                             // its region is past the end of the disk
+    return true;
+  }
+  if (count === 0 || count > MAP_PAGE_LIMIT) { noRoom++; return true; }
+  const map = kalloc(mapBytes(count));
+  if (map === KALLOC_NONE) { noRoom++; return true; }
+  store32(map, count);
+  store32(map + (MAP_IN_FLIGHT << 2), 0);
+  store32(map + (MAP_FLAGS << 2), 0);
+  store32(map + (MAP_COMING << 2), count + vm.tableFrames);
+  let i: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) {
+    if (!privatePage(vm, page)) continue;
+    const frame = entryFrame(pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT)));
+    store32(pageAt(map, i), page);
+    store32(crcAt(map, i), pageChecksum(frame));
+    store32(frameAt(map, i), frame);
+    i++;
+  }
+  vm.swapMap = map;
+  vm.swapState = SWAP_WRITING;
+  framesComing += load32(map + (MAP_COMING << 2));
+  submitRuns(index, map, true);
+  if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) writeFinished(index);   // nothing could be started
+  return true;
+}
+
+/** True when page `page` of the VM is a private page (writable: vm.ts's invariant). */
+function privatePage(vm: Vm, page: u32): bool {
+  const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
+  return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0;
+}
+
+/** One request per run of adjacent pages (at most BLK_REQUEST_FRAME_LIMIT each); failures are flagged. */
+function submitRuns(index: u32, map: u32, write: bool): void {
+  const vm = vmAt(index);
+  const count = load32(map);
+  let first: u32 = 0;
+  while (first < count) {
+    let n: u32 = 1;
+    const page = load32(pageAt(map, first));
+    while (first + n < count && n < BLK_REQUEST_FRAME_LIMIT && load32(pageAt(map, first + n)) === page + n) n++;
+    for (let k: u32 = 0; k < n; k++) runFrames[k] = load32(frameAt(map, first + k));
+    const sector = vm.swapSector + page * BLK_SECTORS_PER_PAGE;
+    const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, write ? writeDone : readDone, index);
+    if (slot >= 0) store32(map + (MAP_IN_FLIGHT << 2), load32(map + (MAP_IN_FLIGHT << 2)) + 1);
+    else store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
+    first += n;
+  }
+}
+
+/** One request of a write-out is complete (from the disk's interrupt). */
+function writeDone(index: u32, status: i32): void {
+  const map = vmAt(index).swapMap;
+  if (status !== BLK_OK) store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
+  const left = load32(map + (MAP_IN_FLIGHT << 2)) - 1;
+  store32(map + (MAP_IN_FLIGHT << 2), left);
+  if (left === 0) writeFinished(index);
+}
+
+/** Every request of the write-out is complete: the VM gives its frames back, or stays resident. */
+function writeFinished(index: u32): void {
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  const count = load32(map);
+  const flags = load32(map + (MAP_FLAGS << 2));
+  framesComing -= load32(map + (MAP_COMING << 2));
+  if ((flags & FLAG_FAILED) !== 0) writeFailures++;
+  if (vm.state === VM_ENDED || vm.state !== VM_IDLE || flags !== 0) {
+    // Woken meanwhile, ended, or the disk failed: the copy is dropped; the VM is resident as it was.
+    kfree(map, mapBytes(count));
+    vm.swapMap = 0;
+    vm.swapState = SWAP_RESIDENT;
+    if (vm.state === VM_IDLE && vm.blockedInIdle && !onIdleList(index)) idleAppend(index);
+  } else {
+    vmSwapRelease(vm);
+    vm.swapState = SWAP_OUT;
+    swappedOut++;
+    writeOuts++;
+    pagesWritten += count;
+  }
+  serveWaiting();
+  balance();
+}
+
+// ---- read-in --------------------------------------------------------------------------------------------
+
+/** Reads VM `index` back (SWAP_OUT) when the pool holds what it needs; else it waits its turn. */
+function readIn(index: u32): void {
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  const count = load32(map);
+  if (vmSwapInFrames(vm, count) > vmUnreservedFrames() || count > virtioBlkSlotsFree()) {
+    waitFor(index);
+    if (framesComing === 0) forceBalance();
+    return;
+  }
+  swappedOut--;
+  vm.swapState = SWAP_READING;
+  let ok = vmSwapInBegin(vm);
+  for (let i: u32 = 0; i < count && ok; i++) {
+    const frame = vmSwapInPage(vm, GUEST_BASE + (load32(pageAt(map, i)) << PAGE_SHIFT));
+    store32(frameAt(map, i), frame);
+    ok = frame !== FRAME_NONE;
+  }
+  if (!ok) { readFailed(index, END_OUT_OF_MEMORY, 0); return; }
+  store32(map + (MAP_FLAGS << 2), 0);
+  submitRuns(index, map, false);
+  if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) readFinished(index);
+}
+
+/** A swap-in cannot find its frames with nothing being written out: write out idle VMs regardless. */
+function forceBalance(): void {
+  while (idleHead !== VM_NONE && framesComing === 0) {
+    if (!writeOut(u32(idleHead))) break;
+  }
+}
+
+/** One request of a read-in is complete (from the disk's interrupt). */
+function readDone(index: u32, status: i32): void {
+  const map = vmAt(index).swapMap;
+  if (status !== BLK_OK) store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
+  const left = load32(map + (MAP_IN_FLIGHT << 2)) - 1;
+  store32(map + (MAP_IN_FLIGHT << 2), left);
+  if (left === 0) readFinished(index);
+}
+
+/** Every page is in: each checksum is verified; the VM runs, or ends with the first bad page. */
+function readFinished(index: u32): void {
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  const count = load32(map);
+  if ((load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0) {
+    readErrors++;
+    readFailed(index, END_SWAP_READ_ERROR, GUEST_BASE + (load32(pageAt(map, 0)) << PAGE_SHIFT));
+    return;
+  }
+  for (let i: u32 = 0; i < count; i++) {
+    if (pageChecksum(load32(frameAt(map, i))) !== load32(crcAt(map, i))) {
+      checksumFailures++;
+      readFailed(index, END_SWAP_CORRUPTION, GUEST_BASE + (load32(pageAt(map, i)) << PAGE_SHIFT));
+      return;
+    }
+  }
+  readIns++;
+  pagesRead += count;
+  kfree(map, mapBytes(count));
+  vm.swapMap = 0;
+  vm.swapState = SWAP_RESIDENT;
+  vmSwapInEnd(vm);
+  schedulerRunWoken(index);
+  serveWaiting();
+}
+
+/** The VM cannot come back: it ends with `reason` at `address`, holding what it had been given. */
+function readFailed(index: u32, reason: u32, address: u32): void {
+  const vm = vmAt(index);
+  kfree(vm.swapMap, mapBytes(load32(vm.swapMap)));
+  vm.swapMap = 0;
+  vm.swapState = SWAP_RESIDENT;
+  vmSwapInEnd(vm);
+  schedulerEnd(index, reason, 0, vm.save.eip, address);
+}
+
+// ---- reports -----------------------------------------------------------------------------------------
+
+/**
+ * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
+ * checksum failures C, read errors E, failed write-outs F, left resident N, page-fault waits M, disk T KiB`
+ * (one line; nothing without a disk).
+ */
+export function swapReport(): void {
+  if (!active) return;
+  let resident: u32 = 0;
+  for (let i: u32 = 0; i < vmCount(); i++) {
+    const vm = vmAt(i);
+    if (vm.state !== VM_ENDED && vm.swapState !== SWAP_OUT && vm.swapState !== SWAP_READING) resident++;
+  }
+  consoleWriteString("swap: resident ");
+  consoleWriteDecimal(resident);
+  consoleWriteString(", swapped out ");
+  consoleWriteDecimal(swappedOut);
+  consoleWriteString(", frames used ");
+  consoleWriteDecimal(framesUsed());
+  consoleWriteString(" free ");
+  consoleWriteDecimal(framesFree());
+  consoleWriteString(", write-outs ");
+  consoleWriteDecimal(writeOuts);
+  consoleWriteString(" (");
+  consoleWriteDecimal(pagesWritten);
+  consoleWriteString(" pages), read-ins ");
+  consoleWriteDecimal(readIns);
+  consoleWriteString(" (");
+  consoleWriteDecimal(pagesRead);
+  consoleWriteString(" pages), checksum failures ");
+  consoleWriteDecimal(checksumFailures);
+  consoleWriteString(", read errors ");
+  consoleWriteDecimal(readErrors);
+  consoleWriteString(", failed write-outs ");
+  consoleWriteDecimal(writeFailures);
+  consoleWriteString(", left resident ");
+  consoleWriteDecimal(noRoom);
+  consoleWriteString(", page-fault waits ");
+  consoleWriteDecimal(memoryWaits);
+  consoleWriteString(", disk ");
+  consoleWriteDecimal(virtioBlkCapacity() >>> 1);
+  consoleWriteString(" KiB");
+  consoleNewLine();
+}
