@@ -66,6 +66,8 @@ export function schedulerSwitchCount(): u32 { return switchCount; }
 export function schedulerLiveCount(): u32 { return liveCount; }
 export function schedulerFaultedCount(): u32 { return faultedCount; }
 export function schedulerActive(): bool { return active; }
+/** True when some VM waits on the run queue. */
+export function schedulerHasRunnable(): bool { return runHead !== VM_NONE; }
 
 // ---- run queue ---------------------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@
 // usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), every page
 // it had (its working set: the pages it touched while resident) is read in one request per run of
 // adjacent pages, and the VM runs when all have arrived and passed their checksums. Others run meanwhile.
-// A page fault that finds no frame makes its VM wait (blocked, the others running) while a write-out
-// is in flight; when nothing can be written out it ends out of memory, as without a disk.
+// A page fault that finds no frame makes its VM wait (blocked, the others running; it may be written
+// out meanwhile like an idle VM) while a write-out is in flight; when nothing can be written out it
+// ends out of memory, as without a disk.
 //
 // The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR): a
 // page's sector never changes, so a run of pages is a run of sectors; a VM whose region lies past the
@@ -40,7 +41,9 @@ import {
   virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
   BLK_REQUEST_FRAME_LIMIT,
 } from "./virtio-blk.ts";
-import { schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent } from "./scheduler.ts";
+import {
+  schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent, schedulerHasRunnable,
+} from "./scheduler.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -87,6 +90,7 @@ let readErrors: u32 = 0;
 let writeFailures: u32 = 0;
 let noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
 let memoryWaits: u32 = 0;
+let readingNow: u32 = 0;           // VMs in SWAP_READING
 
 /** Turns swapping on when the kernel has a swap disk; call once the scheduler is set up. */
 export function swapInit(): void {
@@ -157,13 +161,17 @@ function vmWakes(index: u32): bool {
   return true;
 }
 
-/** A page fault of the current VM found no frame: true when it is to wait (a write-out will free some). */
+/**
+ * A page fault of the current VM found no frame: true when it is to wait, because a write-out will free
+ * some or another VM can still run (and then idle, wait in turn and be written out, or end).
+ */
 function vmNeedsMemory(index: u32): bool {
   if (!active) return false;
   balance();
-  if (framesComing === 0) return false;
+  if (framesComing === 0 && readingNow === 0 && !schedulerHasRunnable()) return false;
   if (!waitFor(index)) return false;
   memoryWaits++;
+  if (!onIdleList(index)) idleAppend(index);             // waiting, it may be written out like an idle VM
   return true;
 }
 
@@ -184,7 +192,11 @@ function serveWaiting(): void {
     const vm = vmAt(index);
     if (vm.state === VM_ENDED) continue;
     if (vm.swapState === SWAP_OUT) readIn(index);
-    else if (vm.swapState === SWAP_RESIDENT) schedulerRunWoken(index);   // retries its page fault
+    else if (vm.swapState === SWAP_WRITING) waitFor(index);    // out first, then back in its turn
+    else if (vm.swapState === SWAP_RESIDENT && vm.state === VM_IDLE && !vm.blockedInIdle) {
+      if (onIdleList(index)) idleRemove(index);
+      schedulerRunWoken(index);                              // retries its page fault
+    }
   }
 }
 
@@ -316,6 +328,7 @@ function readIn(index: u32): void {
     return;
   }
   swappedOut--;
+  readingNow++;
   vm.swapState = SWAP_READING;
   let ok = vmSwapInBegin(vm);
   for (let i: u32 = 0; i < count && ok; i++) {
@@ -323,7 +336,7 @@ function readIn(index: u32): void {
     store32(frameAt(map, i), frame);
     ok = frame !== FRAME_NONE;
   }
-  if (!ok) { readFailed(index, END_OUT_OF_MEMORY, 0); return; }
+  if (!ok) { readingNow--; readFailed(index, END_OUT_OF_MEMORY, 0); return; }
   store32(map + (MAP_FLAGS << 2), 0);
   submitRuns(index, map, false);
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) readFinished(index);
@@ -348,6 +361,7 @@ function readDone(index: u32, status: i32): void {
 /** Every page is in: each checksum is verified; the VM runs, or ends with the first bad page. */
 function readFinished(index: u32): void {
   const vm = vmAt(index);
+  readingNow--;
   const map = vm.swapMap;
   const count = load32(map);
   if ((load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0) {

@@ -15,7 +15,9 @@ const WORDS: u32 = PAGE_SIZE / 4;
 
 function pageAddress(k: u32): u32 { return memoryEnd() - (k + 2) * PAGE_SIZE; }
 
-function pattern(id: u32, k: u32, w: u32): u32 { return u32(Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ w); }
+function pattern(id: u32, k: u32, w: u32): u32 {
+  return u32(Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ w);
+}
 
 /** Sleeps `ms` milliseconds: the alarm, then idle until it rings (other events are acknowledged). */
 function sleep(ms: u32): void {

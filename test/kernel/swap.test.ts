@@ -1,0 +1,132 @@
+// Contract: swapping (kernel-src/swap.ts, issue 15) through QEMU's virtio-blk disk: VMs of
+// guest-src/demos/swapper.ts fill 48 pages each with patterns of their own, sleep, and check every word.
+// In a 32 MiB machine they fit only by being written out while they sleep and read back when their alarm
+// rings:
+// (a) 1,000 VMs: every VM verifies all its pages (0 corruptions), thousands of pages go out and back;
+// (b) bytes of the swap image overwritten from the host while VMs sleep swapped out: every VM either
+//     verifies intact or is ended with `swap corruption at page 0x...` naming a page the host overwrote,
+//     at least one is caught, the kernel and the other VMs go on;
+// (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
+//     `out of memory`, the others verify intact, and the kernel runs to the end.
+import test from "ava";
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
+import { buildManifest } from "../../tools/manifest.ts";
+import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
+
+let kernel: KernelBuild;
+let dir: string;
+test.before(() => {
+  kernel = buildKernelInTemp(false);
+  dir = mkdtempSync(join(tmpdir(), "denali-swap-test-"));
+});
+test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+const MIB = 1 << 20;
+const PAGE = 4096;
+const SECTOR = 512;
+const VM_KIB = 256;
+const FILLED_PAGES = 48;
+/** kernel-src/vm.ts VM_SWAP_FIRST_SECTOR: VM i's region starts at this sector + i * VM_KIB * 2. */
+const FIRST_SECTOR = 8;
+
+/** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
+async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
+  onOutput?: (text: string) => void) {
+  const manifest = join(dir, `${name}.json`);
+  writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
+    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: (sleepMs << 16) | FILLED_PAGES }] }));
+  const built = buildManifest(manifest, { imagesDir: kernel.dir, outDir: kernel.dir });
+  const image = join(dir, `${name}.img`);
+  createSwapImage(image, swapBytes);
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
+    timeoutMs: 600_000, memoryMiB, extraArgs: swapDiskArgs(image), onOutput });
+  return { run, out: serialLines(run.serial), image };
+}
+
+const verified = (out: string) => [...out.matchAll(/^\[vm (\d+)\] vm \1 verified 48 pages, 0 bad words$/gm)]
+  .map(m => Number(m[1]));
+const swapLine = (out: string) =>
+  new RegExp("^swap: resident \\d+, swapped out \\d+, .*write-outs (\\d+) \\((\\d+) pages\\), "
+    + "read-ins (\\d+) \\((\\d+) pages\\), checksum failures (\\d+), read errors (\\d+),.*$", "m").exec(out);
+
+test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while asleep, back intact", async t => {
+  const { run, out } = await boot("fill", 1000, 3000, 512 * MIB, 32);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  t.is(verified(out).length, 1000, out.slice(-3000));
+  t.notRegex(out, /CORRUPT|ended:/);
+  const swap = swapLine(out);
+  t.truthy(swap, out.slice(-3000));
+  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors] = swap!.slice(1).map(Number);
+  // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back (each VM exactly once at most).
+  t.true(writeOuts >= 500 && readIns === writeOuts, swap![0]);
+  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn === pagesOut, swap![0]);
+  t.is(checksum, 0);
+  t.is(readErrors, 0);
+  t.log(swap![0]);
+});
+
+test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs end with swap corruption", async t => {
+  // VMs 0-9 fill first and are the oldest idle, so the first written out; they sleep 20 s (real time: no
+  // -icount) while the host overwrites one byte in each of their filled pages on the disk.
+  const count = 300;
+  const corrupted = new Map<number, Set<number>>();       // vm -> guest page addresses overwritten
+  let image = "";
+  let done = false, seen = "";
+  const onOutput = (text: string) => {
+    seen += text;
+    if (done || !image || !/\[vm 299\] vm 299 filled/.test(seen)) return;
+    done = true;
+    const fd = openSync(image, "r+");
+    for (let vm = 0; vm < 10; vm++) {
+      const pages = new Set<number>();
+      for (let k = 0; k < FILLED_PAGES; k += 7) {
+        const page = VM_KIB / 4 - 2 - k;                   // swapper.ts pageAddress(k)
+        const at = (FIRST_SECTOR + vm * VM_KIB * 2) * SECTOR + page * PAGE + ((vm * 131 + k * 17) % PAGE);
+        writeSync(fd, Buffer.from([0xa5 ^ vm]), 0, 1, at);
+        pages.add(0x40000000 + page * PAGE);
+      }
+      corrupted.set(vm, pages);
+    }
+    closeSync(fd);
+  };
+  const name = "corrupt";
+  image = join(dir, `${name}.img`);
+  const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput);
+  t.true(done, "the host overwrote the image");
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  const caught = [...out.matchAll(/^vm (\d+) ended: swap corruption at page 0x([0-9a-f]{8}) at eip 0x[0-9a-f]{8}$/gm)]
+    .map(m => [Number(m[1]), parseInt(m[2], 16)] as const);
+  t.true(caught.length >= 1, out.slice(-3000));
+  for (const [vm, address] of caught) {
+    t.true(corrupted.get(vm)?.has(address), `vm ${vm} page 0x${address.toString(16)} was not overwritten`);
+  }
+  const intact = new Set(verified(out));
+  for (let vm = 0; vm < count; vm++) {
+    t.true(intact.has(vm) !== caught.some(([v]) => v === vm), `vm ${vm}: intact or caught, not both, not neither`);
+  }
+  t.notRegex(out, /CORRUPT page/);
+  const swap = swapLine(out);
+  t.is(Number(swap![5]), caught.length);
+  t.log(`caught ${caught.map(([vm]) => vm).join(", ")}; ${swap![0]}`);
+});
+
+test("(c) a swap disk too small: VMs that cannot be written out run short and end out of memory, the rest go on",
+  async t => {
+  // A 2 MiB disk holds the regions of VMs 0-6 only (256 KiB each after the first page).
+  const { run, out } = await boot("small", 300, 3000, 2 * MIB, 32);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  const oom = [...out.matchAll(/^vm (\d+) ended: out of memory address 0x[0-9a-f]{8} at eip 0x[0-9a-f]{8}: /gm)];
+  t.true(oom.length >= 1, out.slice(-3000));
+  const intact = verified(out);
+  t.is(intact.length + oom.length, 300, out.slice(-3000));
+  t.notRegex(out, /CORRUPT|swap corruption/);
+  const swap = swapLine(out);
+  t.true(Number(swap![1]) >= 1, swap![0]);                       // VMs 0-6 can go out (some more than once)
+  t.true(Number(/left resident (\d+)/.exec(swap![0])![1]) >= 1, swap![0]);   // the others' regions are past the end
+  t.log(`${oom.length} ended out of memory, ${intact.length} intact; ${swap![0]}`);
+});
