@@ -96,11 +96,11 @@ export type IdleHook = (index: u32) => void;
 export type WakeHook = (index: u32) => bool;
 /** The current VM's page fault found no frame: true when it is to wait (schedulerRunWoken retries it). */
 export type MemoryHook = (index: u32) => bool;
-/** A VM's memory was released (it ended): VMs waiting for frames may have them now. */
-export type ReleaseHook = () => void;
+/** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
+export type ReleaseHook = (index: u32) => void;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
-function noReleaseHook(): void {}
+function noReleaseHook(index: u32): void {}
 let idleHook: IdleHook = noIdleHook;
 let wakeHook: WakeHook = noWakeHook;
 let memoryHook: MemoryHook = noWakeHook;
@@ -117,6 +117,9 @@ export function schedulerSetSwapHooks(idle: IdleHook, wake: WakeHook, memory: Me
 export function schedulerRunWoken(index: u32): void {
   if (vmAt(index).state === VM_IDLE) enqueue(i32(index));
 }
+
+/** Counts a new VM created swapped out (vm.ts vmCreateSwappedOut): idle until swap.ts builds it. */
+export function schedulerAddSwappedOut(index: u32): void { liveCount++; }
 
 /** Puts a new VM (vm.ts vmCreate) on the run queue. */
 export function schedulerAdd(index: u32): void {
@@ -172,7 +175,7 @@ function release(index: u32, vm: Vm): void {
   fpuRelease(i32(index), vm.fpuArea);
   vm.fpuArea = 0;
   vmRelease(vm);
-  releaseHook();
+  releaseHook(index);
 }
 
 // ---- the switch ------------------------------------------------------------------------------------

@@ -27,9 +27,10 @@
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
 // idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
 // is non-zero exactly when swapState is not SWAP_RESIDENT.
-import { bool, i32, u32, load8, load32, store32 } from "dsl";
+import { bool, i32, u8, u32, load8, load32, store32 } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
+  vmSwapInBuild,
   VM_NONE, VM_IDLE, VM_ENDED, END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR,
   SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING,
 } from "./vm.ts";
@@ -50,6 +51,8 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 const LOW_WATERMARK: u32 = 256;
 /** ...until it reaches this many (2 MiB), counting the frames of write-outs in flight. */
 const HIGH_WATERMARK: u32 = 512;
+/** A VM waiting for memory runs again once the pool has this many frames for it and each one run before. */
+const WAITER_RUN_FRAMES: u32 = 64;
 
 // The swap map, in words.
 const MAP_COUNT = 0;         // private pages
@@ -71,10 +74,18 @@ const crcTable = new Uint32Array(256);
 const runFrames = new Uint32Array(BLK_REQUEST_FRAME_LIMIT);   // one request's frames
 
 let active = false;
-let idleHead: i32 = VM_NONE;
-let idleTail: i32 = VM_NONE;
+// The candidates for writing out, oldest first, in two lists (vm.swapList): VMs blocked in idle, and
+// VMs waiting for memory after a page fault, written out only when no idle VM is left.
+const LIST_NONE: u8 = 0;
+const LIST_IDLE: u8 = 1;
+const LIST_WAITING: u8 = 2;
+const listHead = new Int32Array(3);
+const listTail = new Int32Array(3);
 let framesComing: u32 = 0;         // frames write-outs in flight will give back
-/** VMs waiting: for memory after a page fault (they retry it), or to be read back in (their turn). */
+/**
+ * VMs waiting, in order: for memory after a page fault (they retry it), or to be read back in (their
+ * turn). Each VM is on it at most once (vm.swapQueued), so it never holds more than VM_LIMIT.
+ */
 const WAIT_RING: u32 = 16384;
 const waiting = new Uint32Array(WAIT_RING);
 let waitHead: u32 = 0;
@@ -91,6 +102,9 @@ let writeFailures: u32 = 0;
 let noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
 let memoryWaits: u32 = 0;
 let readingNow: u32 = 0;           // VMs in SWAP_READING
+let granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
+let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
+let builtLate: u32 = 0;            // of those, the ones built since
 
 /** Turns swapping on when the kernel has a swap disk; call once the scheduler is set up. */
 export function swapInit(): void {
@@ -100,7 +114,8 @@ export function swapInit(): void {
     for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
     crcTable[i] = c;
   }
-  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, serveWaiting);
+  for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
+  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased);
   active = true;
 }
 
@@ -113,35 +128,54 @@ function pageChecksum(address: u32): u32 {
   return ~c;
 }
 
-// ---- the idle list -------------------------------------------------------------------------------------
+// ---- the lists of candidates ---------------------------------------------------------------------------
 
-function idleAppend(index: u32): void {
+function listAppend(index: u32, list: u8): void {
   const vm = vmAt(index);
   vm.next = VM_NONE;
-  vm.lruPrev = idleTail;
-  if (idleTail === VM_NONE) idleHead = i32(index); else vmAt(u32(idleTail)).next = i32(index);
-  idleTail = i32(index);
+  vm.lruPrev = listTail[list];
+  vm.swapList = list;
+  if (listTail[list] === VM_NONE) listHead[list] = i32(index); else vmAt(u32(listTail[list])).next = i32(index);
+  listTail[list] = i32(index);
 }
 
-function idleRemove(index: u32): void {
+/** Takes VM `index` off the list it is on, if any. */
+function listRemove(index: u32): void {
   const vm = vmAt(index);
-  if (vm.lruPrev === VM_NONE) idleHead = vm.next; else vmAt(u32(vm.lruPrev)).next = vm.next;
-  if (vm.next === VM_NONE) idleTail = vm.lruPrev; else vmAt(u32(vm.next)).lruPrev = vm.lruPrev;
+  const list = vm.swapList;
+  if (list === LIST_NONE) return;
+  if (vm.lruPrev === VM_NONE) listHead[list] = vm.next; else vmAt(u32(vm.lruPrev)).next = vm.next;
+  if (vm.next === VM_NONE) listTail[list] = vm.lruPrev; else vmAt(u32(vm.next)).lruPrev = vm.lruPrev;
   vm.next = VM_NONE;
   vm.lruPrev = VM_NONE;
+  vm.swapList = LIST_NONE;
 }
 
-function onIdleList(index: u32): bool {
-  const vm = vmAt(index);
-  return vm.lruPrev !== VM_NONE || idleHead === i32(index);
+/** The oldest candidate: an idle VM, else a waiting one; VM_NONE when there is none. */
+function oldestCandidate(): i32 {
+  return listHead[LIST_IDLE] !== VM_NONE ? listHead[LIST_IDLE] : listHead[LIST_WAITING];
 }
 
 // ---- the scheduler's hooks -------------------------------------------------------------------------
 
+/** A VM that load control ran again has taken what it took: it idles, waits again or ended. */
+function settle(vm: Vm): void {
+  if (!vm.swapGranted) return;
+  vm.swapGranted = false;
+  granted--;
+}
+
+/** VM `index` ended and its memory is free: the waiting VMs may have it. */
+function vmReleased(index: u32): void {
+  settle(vmAt(index));
+  serveWaiting();
+}
+
 /** A resident VM blocked in idle: the newest on the list; the pool may need refilling. */
 function vmBlocked(index: u32): void {
   const vm = vmAt(index);
-  if (vm.swapState === SWAP_RESIDENT && !onIdleList(index)) idleAppend(index);
+  settle(vm);
+  if (vm.swapState === SWAP_RESIDENT) { listRemove(index); listAppend(index, LIST_IDLE); }
   balance();
   if (waitHead !== waitTail && framesComing === 0) forceBalance();
 }
@@ -150,14 +184,17 @@ function vmBlocked(index: u32): void {
 function vmWakes(index: u32): bool {
   const vm = vmAt(index);
   if (vm.swapState === SWAP_RESIDENT) {
-    if (onIdleList(index)) idleRemove(index);
+    listRemove(index);
     return false;
   }
   if (vm.swapState === SWAP_WRITING) {             // its memory is still there: it runs, the copy is dropped
     store32(vm.swapMap + (MAP_FLAGS << 2), load32(vm.swapMap + (MAP_FLAGS << 2)) | FLAG_CANCELLED);
     return false;
   }
-  if (vm.swapState === SWAP_OUT) readIn(index);
+  if (vm.swapState === SWAP_OUT) {
+    if (canReadIn(vm) && !vm.swapQueued) readIn(index);
+    else if (waitFor(index) && framesComing === 0) forceBalance();
+  }
   return true;
 }
 
@@ -167,34 +204,61 @@ function vmWakes(index: u32): bool {
  */
 function vmNeedsMemory(index: u32): bool {
   if (!active) return false;
+  settle(vmAt(index));
   balance();
   if (framesComing === 0 && readingNow === 0 && !schedulerHasRunnable()) return false;
   if (!waitFor(index)) return false;
   memoryWaits++;
-  if (!onIdleList(index)) idleAppend(index);             // waiting, it may be written out like an idle VM
+  if (vmAt(index).swapList === LIST_NONE) listAppend(index, LIST_WAITING);   // it may be written out too
   return true;
 }
 
-/** Queues VM `index` to be served after frames come back; false when the ring is full. */
+/** Queues VM `index` to be served after frames come back (once; false when the ring is full). */
 function waitFor(index: u32): bool {
+  const vm = vmAt(index);
+  if (vm.swapQueued) return true;
   if (waitTail - waitHead === WAIT_RING) return false;
+  vm.swapQueued = true;
   waiting[waitTail & (WAIT_RING - 1)] = index;
   waitTail++;
   return true;
 }
 
-/** After frames came back: the waiting VMs in order, until one that must still wait for a swap-in. */
+/** Starts VM `index` later (vm.ts vmCreateSwappedOut): built when its turn comes and its reservation fits. */
+export function swapStartLater(index: u32): bool {
+  createdOut++;
+  return waitFor(index);
+}
+
+/**
+ * The waiting VMs in order, after frames came back: each memory waiter runs again (retrying its fault),
+ * each swapped-out VM is read in (or built); stops at the first that must still wait (its turn kept).
+ */
 function serveWaiting(): void {
-  const end = waitTail;
-  while (waitHead !== end) {
+  while (waitHead !== waitTail) {
     const index = waiting[waitHead & (WAIT_RING - 1)];
-    waitHead++;
     const vm = vmAt(index);
+    if (vm.state !== VM_ENDED && vm.swapState === SWAP_OUT && !canReadIn(vm)) {
+      if (framesComing === 0) forceBalance();
+      return;
+    }
+    if (vm.state !== VM_ENDED && vm.swapState === SWAP_WRITING) return;   // out first, then back in
+    // Load control: a memory waiter runs again only with room to go on, not to fault again at once (a
+    // thousand VMs each holding a page and waiting is thrashing).
+    const waiter = vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle;
+    if (waiter && vmUnreservedFrames() < WAITER_RUN_FRAMES * (granted + 1)) {
+      balance();
+      if (framesComing === 0) forceBalance();
+      return;
+    }
+    waitHead++;
+    vm.swapQueued = false;
     if (vm.state === VM_ENDED) continue;
     if (vm.swapState === SWAP_OUT) readIn(index);
-    else if (vm.swapState === SWAP_WRITING) waitFor(index);    // out first, then back in its turn
     else if (vm.swapState === SWAP_RESIDENT && vm.state === VM_IDLE && !vm.blockedInIdle) {
-      if (onIdleList(index)) idleRemove(index);
+      listRemove(index);
+      vm.swapGranted = true;
+      granted++;
       schedulerRunWoken(index);                              // retries its page fault
     }
   }
@@ -206,8 +270,8 @@ function serveWaiting(): void {
 function balance(): void {
   if (!active) return;
   if (vmUnreservedFrames() + framesComing >= LOW_WATERMARK) return;
-  while (idleHead !== VM_NONE && vmUnreservedFrames() + framesComing < HIGH_WATERMARK) {
-    if (!writeOut(u32(idleHead))) break;                  // the disk is busy: the next event retries
+  while (oldestCandidate() !== VM_NONE && vmUnreservedFrames() + framesComing < HIGH_WATERMARK) {
+    if (!writeOut(u32(oldestCandidate()))) break;                  // the disk is busy: the next event retries
   }
 }
 
@@ -218,6 +282,7 @@ function balance(): void {
 function writeOut(index: u32): bool {
   const vm = vmAt(index);
   if (i32(index) === schedulerCurrent()) return false;   // the newest, blocked in this very trap: later
+  if (vm.swapState !== SWAP_RESIDENT) { listRemove(index); return true; }   // already on its way out
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let count: u32 = 0, runs: u32 = 0, last: u32 = 0;
   for (let page: u32 = 0; page < pages; page++) {
@@ -227,7 +292,7 @@ function writeOut(index: u32): bool {
     last = page;
   }
   if (runs > virtioBlkSlotsFree()) return false;
-  idleRemove(index);
+  listRemove(index);
   const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
   if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) {
     noRoom++;                                             // its region is past the end of the disk
@@ -303,7 +368,7 @@ function writeFinished(index: u32): void {
     kfree(map, mapBytes(count));
     vm.swapMap = 0;
     vm.swapState = SWAP_RESIDENT;
-    if (vm.state === VM_IDLE && vm.blockedInIdle && !onIdleList(index)) idleAppend(index);
+    if (vm.state === VM_IDLE && vm.blockedInIdle && vm.swapList === LIST_NONE) listAppend(index, LIST_IDLE);
   } else {
     vmSwapRelease(vm);
     vm.swapState = SWAP_OUT;
@@ -317,16 +382,27 @@ function writeFinished(index: u32): void {
 
 // ---- read-in --------------------------------------------------------------------------------------------
 
-/** Reads VM `index` back (SWAP_OUT) when the pool holds what it needs; else it waits its turn. */
+/** True when VM `index` (SWAP_OUT) can be read in (or built) now: the pool and the disk have room. */
+function canReadIn(vm: Vm): bool {
+  // A VM built now goes on to take pages like a memory waiter run again: the same load control.
+  if (vm.swapMap === 0) return vm.reservedFrames + WAITER_RUN_FRAMES * (granted + 1) <= vmUnreservedFrames();
+  const count = load32(vm.swapMap);
+  return vmSwapInFrames(vm, count) <= vmUnreservedFrames() && count <= virtioBlkSlotsFree();
+}
+
+/** Reads VM `index` back in (SWAP_OUT, canReadIn), or builds it if it was created swapped out. */
 function readIn(index: u32): void {
   const vm = vmAt(index);
   const map = vm.swapMap;
-  const count = load32(map);
-  if (vmSwapInFrames(vm, count) > vmUnreservedFrames() || count > virtioBlkSlotsFree()) {
-    waitFor(index);
-    if (framesComing === 0) forceBalance();
+  if (map === 0) {
+    builtLate++;
+    vm.swapGranted = true;
+    granted++;
+    if (vmSwapInBuild(vm, index)) schedulerRunWoken(index);
+    else schedulerEnd(index, END_OUT_OF_MEMORY, 0, vm.save.eip, 0);
     return;
   }
+  const count = load32(map);
   swappedOut--;
   readingNow++;
   vm.swapState = SWAP_READING;
@@ -342,10 +418,10 @@ function readIn(index: u32): void {
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) readFinished(index);
 }
 
-/** A swap-in cannot find its frames with nothing being written out: write out idle VMs regardless. */
+/** Frames are needed and nothing is being written out: write out the oldest candidates regardless. */
 function forceBalance(): void {
-  while (idleHead !== VM_NONE && framesComing === 0) {
-    if (!writeOut(u32(idleHead))) break;
+  while (oldestCandidate() !== VM_NONE && framesComing === 0) {
+    if (!writeOut(u32(oldestCandidate()))) break;
   }
 }
 
@@ -400,7 +476,8 @@ function readFailed(index: u32, reason: u32, address: u32): void {
 
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
- * checksum failures C, read errors E, failed write-outs F, left resident N, page-fault waits M, disk T KiB`
+ * checksum failures C, read errors E, failed write-outs F, left resident N, page-fault waits M, started
+ * late L of K, disk T KiB`
  * (one line; nothing without a disk).
  */
 export function swapReport(): void {
@@ -436,6 +513,10 @@ export function swapReport(): void {
   consoleWriteDecimal(noRoom);
   consoleWriteString(", page-fault waits ");
   consoleWriteDecimal(memoryWaits);
+  consoleWriteString(", started late ");
+  consoleWriteDecimal(builtLate);
+  consoleWriteString(" of ");
+  consoleWriteDecimal(createdOut);
   consoleWriteString(", disk ");
   consoleWriteDecimal(virtioBlkCapacity() >>> 1);
   consoleWriteString(" KiB");

@@ -76,6 +76,9 @@ export class Vm {
   blockedInIdle: bool = false;
   hasRun: bool = false;
   swapState: u8 = 0;         // SWAP_*
+  swapQueued: bool = false;  // on swap.ts's waiting ring
+  swapList: u8 = 0;          // which of swap.ts's lists of candidates it is on (0: none)
+  swapGranted: bool = false; // run again by swap.ts's load control, not settled yet
   alarm: u32 = 0;            // timer handle (timer.ts), 0: none
   next: i32 = -1;            // run queue link
   sliceTick: u32 = 0;        // PIT tick when the current slice began
@@ -320,10 +323,11 @@ export function byteSwap32(x: u32): u32 {
 }
 
 /**
- * The boot information (abi/boot.ts BootInfo laid over the page), but for the VM count: vmSetBootCount
- * writes it once every VM is created. The page starts zeroed (the reserved field stays 0).
+ * The boot information (abi/boot.ts BootInfo laid over the page). The VM count is final when the VM is
+ * built after the last vmCreate (swapped out from birth); else vmSetBootCount writes it again then. The
+ * page starts zeroed (the reserved field stays 0).
  */
-function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, network: VmNetwork): void {
+function writeBootInfo(vm: Vm, id: u32, page: u32): void {
   memoryFill(page, 0, PAGE_SIZE);
   const info = overlay(BootInfo, page);
   info.abiVersion = ABI_VERSION;
@@ -331,11 +335,12 @@ function writeBootInfo(vm: Vm, id: u32, page: u32, argument: u32, network: VmNet
   info.memoryBase = GUEST_BASE;
   info.memorySize = vm.memorySize;
   for (let i = 0; i < MAC_BYTES; i++) info.mac[i] = macByteOfVm(id, i);
-  info.ipAddress = network.ipAddress;
-  info.netmask = network.netmask;
-  info.gateway = network.gateway;
+  info.ipAddress = vm.ipAddress;
+  info.netmask = imageNetmask[vm.imageIndex];
+  info.gateway = imageGateway[vm.imageIndex];
   info.imageId = vm.imageIndex;
-  info.argument = argument;
+  info.argument = imageArgument[vm.imageIndex];
+  info.vmCount = vmTotal;                  // final once every VM is created (vmSetBootCount)
 }
 
 /**
@@ -368,6 +373,12 @@ export class VmNetwork {
   gateway: u32 = 0;          // 0: none
 }
 
+// What a VM's boot page gets besides its id and address, per image (= manifest group): recorded by
+// vmCreate, read again when a VM created swapped out is built (vmSwapInBuild).
+const imageArgument = new Uint32Array(16);     // elf.ts IMAGE_LIMIT
+const imageNetmask = new Uint32Array(16);
+const imageGateway = new Uint32Array(16);
+
 /**
  * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (vmSizeValid) and its reservation
  * (vmReservation with `guaranteedPages`), which must fit in the unreserved pool. Its save area holds the
@@ -377,40 +388,64 @@ export function vmCreate(
   imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, network: VmNetwork,
 ): u32 {
   if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
-  const image = images[imageIndex];
   if (!vmSizeValid(imageIndex, memorySize)) return VM_CREATE_BAD_SIZE;
   const reservation = vmReservation(imageIndex, memorySize, guaranteedPages);
   if (reservation > vmUnreservedFrames()) return VM_CREATE_NO_MEMORY;
-  const id = vmTotal;
-  const vm = vmAt(id);
+  const vm = vmAt(vmTotal);
+  initSlot(vm, imageIndex, memorySize, reservation, argument, network);
+  promisedFrames += reservation;
+  if (!buildMemory(vm, vmTotal)) {
+    releaseMemory(vm);
+    return VM_CREATE_NO_MEMORY;
+  }
+  vm.state = VM_RUNNABLE;
+  vmTotal++;
+  return VM_CREATE_OK;
+}
+
+/**
+ * Creates VM `vmTotal` like vmCreate but holding nothing: swapped out from birth (SWAP_OUT with no swap
+ * map), promised nothing, idle. swap.ts builds its memory when the pool holds its reservation
+ * (vmSwapInBuild): with a swap disk, a manifest may ask for more VMs than memory holds at once.
+ */
+export function vmCreateSwappedOut(
+  imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, network: VmNetwork,
+): u32 {
+  if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
+  if (!vmSizeValid(imageIndex, memorySize)) return VM_CREATE_BAD_SIZE;
+  const vm = vmAt(vmTotal);
+  initSlot(vm, imageIndex, memorySize, vmReservation(imageIndex, memorySize, guaranteedPages), argument, network);
+  vm.swapState = SWAP_OUT;
+  vm.state = VM_IDLE;
+  vmTotal++;
+  return VM_CREATE_OK;
+}
+
+/**
+ * Builds the memory of a VM created swapped out (its reservation fits in the unreserved pool: swap.ts
+ * checked): it is resident from now, promised its reservation. False when a frame could not be had.
+ */
+export function vmSwapInBuild(vm: Vm, id: u32): bool {
+  vm.swapState = SWAP_RESIDENT;
+  promisedFrames += vm.reservedFrames;
+  return buildMemory(vm, id);
+}
+
+/** Everything but memory: the slot's fields, the entry state (an iret frame to ring 3), its disk region. */
+function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, argument: u32, network: VmNetwork): void {
   vm.memorySize = memorySize;
   vm.imageIndex = imageIndex;
   vm.privateFrames = 0;
   vm.tableFrames = 0;
+  vm.space = 0;
   vm.reservedFrames = reservation;
-  promisedFrames += reservation;
-  charge(vm, 1);
-  vm.space = createAddressSpace();
-  if (vm.space === FRAME_NONE) {
-    refund(vm, 1);
-    promisedFrames -= reservation;
-    vm.reservedFrames = 0;
-    return VM_CREATE_NO_MEMORY;
-  }
-  vm.tableFrames = 1;
-  let ok = true;
-  for (let i: u32 = 0; i < image.segmentCount && ok; i++) ok = mapSegment(vm, imageIndex, i);
-  const bootPage = ok ? allocPrivateFrame(vm) : FRAME_NONE;
-  if (bootPage === FRAME_NONE || !mapCharged(vm, vmBootInfoAddress(vm), bootPage, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
-    if (bootPage !== FRAME_NONE) freePrivateFrame(vm, bootPage);
-    releaseMemory(vm);
-    return VM_CREATE_NO_MEMORY;
-  }
-  writeBootInfo(vm, id, bootPage, argument, network);
+  imageArgument[imageIndex] = argument;
+  imageNetmask[imageIndex] = network.netmask;
+  imageGateway[imageIndex] = network.gateway;
   // The entry state: an iret frame to ring 3 (SDM Vol. 3A §6.12.1), registers as the ABI says.
   const f = vm.save;
   memoryFill(addressOfFrame(f), 0, TRAP_FRAME_BYTES);
-  f.eip = image.entry;
+  f.eip = images[imageIndex].entry;
   f.cs = USER_CODE_SELECTOR;
   f.eflags = EFLAGS_INTERRUPT_ENABLE | EFLAGS_RESERVED_ONE;
   f.userEsp = vmBootInfoAddress(vm);      // any value: _start sets its own stack
@@ -446,13 +481,31 @@ export function vmCreate(
   vm.txRefused = 0;
   vm.rxEvicted = 0;
   vm.swapState = SWAP_RESIDENT;
+  vm.swapQueued = false;
+  vm.swapList = 0;
+  vm.swapGranted = false;
   vm.swapMap = 0;
   vm.swapSector = swapRegionNext;
   swapRegionNext += memorySize >>> SECTOR_SHIFT;
   vm.lruPrev = VM_NONE;
-  vm.state = VM_RUNNABLE;
-  vmTotal++;
-  return VM_CREATE_OK;
+}
+
+/** The directory, the image's segments and the boot page, charged (within the reservation). */
+function buildMemory(vm: Vm, id: u32): bool {
+  if (!charge(vm, 1)) return false;
+  const space = createAddressSpace();
+  if (space === FRAME_NONE) { refund(vm, 1); return false; }
+  vm.space = space;
+  vm.tableFrames = 1;
+  let ok = true;
+  for (let i: u32 = 0; i < images[vm.imageIndex].segmentCount && ok; i++) ok = mapSegment(vm, vm.imageIndex, i);
+  const bootPage = ok ? allocPrivateFrame(vm) : FRAME_NONE;
+  if (bootPage === FRAME_NONE || !mapCharged(vm, vmBootInfoAddress(vm), bootPage, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
+    if (bootPage !== FRAME_NONE) freePrivateFrame(vm, bootPage);
+    return false;
+  }
+  writeBootInfo(vm, id, bootPage);
+  return true;
 }
 
 /** Size of the save area: the ring-3 trap frame (docs/calling-convention.md, "Interrupt entries"). */

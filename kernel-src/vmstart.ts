@@ -10,16 +10,18 @@
 import { bool, u32, rdtsc } from "dsl";
 import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
-import { vmTableInit, vmCreate, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
+import {
+  vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
-  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32 } from "./vm.ts";
-import { schedulerInit, schedulerAdd, schedulerRun, schedulerStop } from "./scheduler.ts";
+  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32,
+} from "./vm.ts";
+import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
-import { swapInit, swapReport } from "./swap.ts";
+import { swapInit, swapReport, swapActive, swapStartLater } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
@@ -52,7 +54,10 @@ function admit(groupCount: u32): bool {
       return false;
     }
     const each = vmReservation(g, group.memoryKiB << KIB_SHIFT, group.guaranteedKiB >>> PAGE_KIB_SHIFT);
-    if (group.vmCount > (pool - reserved) / each) {     // vmCount * each > pool - reserved, without overflow
+    // With a swap disk the VMs beyond memory start swapped out: each reservation must fit, not their sum.
+    const overcommit = swapActive() && each <= pool;
+    // vmCount * each > pool - reserved, without overflow:
+    if (!overcommit && group.vmCount > (pool - reserved) / each) {
       refuse(g, "out of memory: its ");
       consoleWriteDecimal(group.vmCount);
       consoleWriteString(" VMs reserve ");
@@ -72,6 +77,7 @@ function admit(groupCount: u32): bool {
   consoleWriteString(" KiB of the ");
   consoleWriteDecimal(pool << PAGE_KIB_SHIFT);
   consoleWriteString(" KiB free for VMs");
+  if (reserved > pool) consoleWriteString(" (overcommitted: the VMs beyond memory start swapped out)");
   consoleNewLine();
   return true;
 }
@@ -117,7 +123,16 @@ export function vmsStart(bench: bool): bool {
       network.netmask = group.netmask;
       network.gateway = group.gateway;
       const guaranteedPages = group.guaranteedKiB >>> PAGE_KIB_SHIFT;
-      const created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
+      let created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
+      if (created === VM_CREATE_NO_MEMORY && swapActive()) {
+        // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
+        created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
+        if (created === VM_CREATE_OK) {
+          schedulerAddSwappedOut(vmCount() - 1);
+          swapStartLater(vmCount() - 1);
+          continue;
+        }
+      }
       if (created !== VM_CREATE_OK) {
         const badSize = created === VM_CREATE_BAD_SIZE;
         failed = !fail("create", badSize ? "memory size too small, too large or not a page multiple" : "out of memory");

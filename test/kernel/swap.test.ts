@@ -7,7 +7,8 @@
 //     verifies intact or is ended with `swap corruption at page 0x...` naming a page the host overwrote,
 //     at least one is caught, the kernel and the other VMs go on;
 // (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
-//     `out of memory`, the others verify intact, and the kernel runs to the end.
+//     `out of memory`, the others verify intact, and the kernel runs to the end;
+// (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn.
 import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -129,4 +130,19 @@ test("(c) a swap disk too small: VMs that cannot be written out run short and en
   t.true(Number(swap![1]) >= 1, swap![0]);                       // VMs 0-6 can go out (some more than once)
   t.true(Number(/left resident (\d+)/.exec(swap![0])![1]) >= 1, swap![0]);   // the others' regions are past the end
   t.log(`${oom.length} ended out of memory, ${intact.length} intact; ${swap![0]}`);
+});
+
+test("(d) 2,000 VMs in a 20 MiB machine: those beyond memory start swapped out, built in turn; all intact",
+  async t => {
+  const { run, out } = await boot("late", 2000, 3000, 1024 * MIB, 20);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, new RegExp("^vms: admitted, reservations \\d+ KiB of the \\d+ KiB free for VMs "
+    + "\\(overcommitted: the VMs beyond memory start swapped out\\)$", "m"));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  t.is(verified(out).length, 2000, out.slice(-3000));
+  t.notRegex(out, /CORRUPT|ended:/);
+  const late = /started late (\d+) of (\d+),/.exec(out);
+  t.truthy(late, out.slice(-3000));
+  t.true(Number(late![2]) >= 500 && late![1] === late![2], late![0]);
+  t.log(swapLine(out)![0]);
 });
