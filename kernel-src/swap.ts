@@ -27,24 +27,25 @@
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
 // idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
 // is non-zero exactly when swapState is not SWAP_RESIDENT.
-import { bool, i32, u8, u32, load8, load32, store32 } from "dsl";
+import { bool, i32, u8, u32, load8, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
-  vmSwapInBuild,
+  vmSwapInBuild, vmPrivateFrames,
   VM_NONE, VM_IDLE, VM_ENDED, END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR,
   SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed } from "./frames.ts";
-import { pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE } from "./paging.ts";
+import { pageEntry, entryFrame, pagingTableFrames, PAGE_PRESENT, PAGE_WRITABLE } from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 import {
   virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
   BLK_REQUEST_FRAME_LIMIT,
 } from "./virtio-blk.ts";
 import {
-  schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent, schedulerHasRunnable,
+  schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent, schedulerHasRunnable, schedulerLiveCount,
 } from "./scheduler.ts";
+import { clockTicks } from "./clock.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -77,8 +78,8 @@ let active = false;
 // The candidates for writing out, oldest first, in two lists (vm.swapList): VMs blocked in idle, and
 // VMs waiting for memory after a page fault, written out only when no idle VM is left.
 const LIST_NONE: u8 = 0;
-const LIST_IDLE: u8 = 1;
-const LIST_WAITING: u8 = 2;
+const LIST_OF_IDLE_VMS: u8 = 1;
+const LIST_OF_WAITERS: u8 = 2;
 const listHead = new Int32Array(3);
 const listTail = new Int32Array(3);
 let framesComing: u32 = 0;         // frames write-outs in flight will give back
@@ -106,9 +107,25 @@ let granted: u32 = 0;              // memory waiters run again and not settled (
 let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
 let builtLate: u32 = 0;            // of those, the ones built since
 
+// Costs (npm run bench:swap; under -icount the TSC counts instructions): the kernel's own work per page
+// written out (walk, checksum, requests, release) and read in (frames, requests, checksum, map), without
+// the disk driver's (virtio-blk.ts counts that) and the trap entries; the span of read-ins in clock ticks;
+// the memory at the most VMs swapped out at once.
+let outInstructions: u32 = 0;
+let inInstructions: u32 = 0;
+let firstReadTick: u32 = 0;
+let lastReadTick: u32 = 0;
+let peakOut: u32 = 0;
+let peakResident: u32 = 0;
+let peakFrames: u32 = 0;           // VMs' private frames and all page tables then
+let peakMapBytes: u32 = 0;         // the swap maps of the swapped-out VMs then
+let mapBytesOut: u32 = 0;          // now
+let benchEnabled = false;
+
 /** Turns swapping on when the kernel has a swap disk; call once the scheduler is set up. */
-export function swapInit(): void {
+export function swapInit(bench: bool): void {
   if (!virtioBlkPresent()) return;
+  benchEnabled = bench;
   for (let i: u32 = 0; i < 256; i++) {
     let c = i;
     for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
@@ -153,7 +170,7 @@ function listRemove(index: u32): void {
 
 /** The oldest candidate: an idle VM, else a waiting one; VM_NONE when there is none. */
 function oldestCandidate(): i32 {
-  return listHead[LIST_IDLE] !== VM_NONE ? listHead[LIST_IDLE] : listHead[LIST_WAITING];
+  return listHead[LIST_OF_IDLE_VMS] !== VM_NONE ? listHead[LIST_OF_IDLE_VMS] : listHead[LIST_OF_WAITERS];
 }
 
 // ---- the scheduler's hooks -------------------------------------------------------------------------
@@ -175,7 +192,7 @@ function vmReleased(index: u32): void {
 function vmBlocked(index: u32): void {
   const vm = vmAt(index);
   settle(vm);
-  if (vm.swapState === SWAP_RESIDENT) { listRemove(index); listAppend(index, LIST_IDLE); }
+  if (vm.swapState === SWAP_RESIDENT) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }
   balance();
   if (waitHead !== waitTail && framesComing === 0) forceBalance();
 }
@@ -209,7 +226,7 @@ function vmNeedsMemory(index: u32): bool {
   if (framesComing === 0 && readingNow === 0 && !schedulerHasRunnable()) return false;
   if (!waitFor(index)) return false;
   memoryWaits++;
-  if (vmAt(index).swapList === LIST_NONE) listAppend(index, LIST_WAITING);   // it may be written out too
+  if (vmAt(index).swapList === LIST_NONE) listAppend(index, LIST_OF_WAITERS);   // it may be written out too
   return true;
 }
 
@@ -280,6 +297,13 @@ function balance(): void {
  * stays) when the disk's queue is too full. A VM that cannot be written out leaves the list, resident.
  */
 function writeOut(index: u32): bool {
+  const start = rdtsc();
+  const started = startWriteOut(index);
+  outInstructions += rdtsc() - start;
+  return started;
+}
+
+function startWriteOut(index: u32): bool {
   const vm = vmAt(index);
   if (i32(index) === schedulerCurrent()) return false;   // the newest, blocked in this very trap: later
   if (vm.swapState !== SWAP_RESIDENT) { listRemove(index); return true; }   // already on its way out
@@ -368,13 +392,17 @@ function writeFinished(index: u32): void {
     kfree(map, mapBytes(count));
     vm.swapMap = 0;
     vm.swapState = SWAP_RESIDENT;
-    if (vm.state === VM_IDLE && vm.blockedInIdle && vm.swapList === LIST_NONE) listAppend(index, LIST_IDLE);
+    if (vm.state === VM_IDLE && vm.blockedInIdle && vm.swapList === LIST_NONE) listAppend(index, LIST_OF_IDLE_VMS);
   } else {
+    const start = rdtsc();
     vmSwapRelease(vm);
     vm.swapState = SWAP_OUT;
     swappedOut++;
     writeOuts++;
     pagesWritten += count;
+    mapBytesOut += mapBytes(count);
+    notePeak();
+    outInstructions += rdtsc() - start;
   }
   serveWaiting();
   balance();
@@ -403,7 +431,10 @@ function readIn(index: u32): void {
     return;
   }
   const count = load32(map);
+  const start = rdtsc();
+  if (readIns === 0 && readingNow === 0) firstReadTick = clockTicks();
   swappedOut--;
+  mapBytesOut -= mapBytes(count);
   readingNow++;
   vm.swapState = SWAP_READING;
   let ok = vmSwapInBegin(vm);
@@ -415,6 +446,7 @@ function readIn(index: u32): void {
   if (!ok) { readingNow--; readFailed(index, END_OUT_OF_MEMORY, 0); return; }
   store32(map + (MAP_FLAGS << 2), 0);
   submitRuns(index, map, false);
+  inInstructions += rdtsc() - start;
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) readFinished(index);
 }
 
@@ -436,8 +468,15 @@ function readDone(index: u32, status: i32): void {
 
 /** Every page is in: each checksum is verified; the VM runs, or ends with the first bad page. */
 function readFinished(index: u32): void {
+  const start = rdtsc();
+  finishReadIn(index);
+  inInstructions += rdtsc() - start;
+}
+
+function finishReadIn(index: u32): void {
   const vm = vmAt(index);
   readingNow--;
+  lastReadTick = clockTicks();
   const map = vm.swapMap;
   const count = load32(map);
   if ((load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0) {
@@ -470,6 +509,17 @@ function readFailed(index: u32, reason: u32, address: u32): void {
   vm.swapState = SWAP_RESIDENT;
   vmSwapInEnd(vm);
   schedulerEnd(index, reason, 0, vm.save.eip, address);
+}
+
+/** Records the memory at the most VMs swapped out so far. */
+function notePeak(): void {
+  if (swappedOut <= peakOut) return;
+  peakOut = swappedOut;
+  const notStarted = createdOut - builtLate;
+  const live = schedulerLiveCount();
+  peakResident = live > swappedOut + notStarted + readingNow ? live - swappedOut - notStarted - readingNow : 0;
+  peakFrames = vmPrivateFrames() + pagingTableFrames();
+  peakMapBytes = mapBytesOut;
 }
 
 // ---- reports -----------------------------------------------------------------------------------------
@@ -520,5 +570,39 @@ export function swapReport(): void {
   consoleWriteString(", disk ");
   consoleWriteDecimal(virtioBlkCapacity() >>> 1);
   consoleWriteString(" KiB");
+  consoleNewLine();
+  if (benchEnabled) benchReport();
+}
+
+/**
+ * `bench swap-out-per-page N`, `bench swap-in-per-page N` (kernel instructions under -icount),
+ * `bench swap-read-span-ticks T pages P vms V` (clock ticks from the first read-in to the last),
+ * `bench swap-peak out S resident R frames F map-bytes B` (at the most VMs swapped out at once).
+ */
+function benchReport(): void {
+  benchLine("swap-out-per-page ", pagesWritten === 0 ? 0 : outInstructions / pagesWritten);
+  benchLine("swap-in-per-page ", pagesRead === 0 ? 0 : inInstructions / pagesRead);
+  consoleWriteString("bench swap-read-span-ticks ");
+  consoleWriteDecimal(lastReadTick - firstReadTick);
+  consoleWriteString(" pages ");
+  consoleWriteDecimal(pagesRead);
+  consoleWriteString(" vms ");
+  consoleWriteDecimal(readIns);
+  consoleNewLine();
+  consoleWriteString("bench swap-peak out ");
+  consoleWriteDecimal(peakOut);
+  consoleWriteString(" resident ");
+  consoleWriteDecimal(peakResident);
+  consoleWriteString(" frames ");
+  consoleWriteDecimal(peakFrames);
+  consoleWriteString(" map-bytes ");
+  consoleWriteDecimal(peakMapBytes);
+  consoleNewLine();
+}
+
+function benchLine(name: string, value: u32): void {
+  consoleWriteString("bench ");
+  consoleWriteString(name);
+  consoleWriteDecimal(value);
   consoleNewLine();
 }

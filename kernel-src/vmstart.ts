@@ -109,7 +109,7 @@ export function vmsStart(bench: bool): bool {
   }
   if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
   schedulerInit(vmsReport);
-  swapInit();
+  swapInit(bench);
   hypercallInit();
   if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();
