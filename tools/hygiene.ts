@@ -43,16 +43,29 @@ export const HOUSE: Exemptions = {
   temporaryDirs: ['compiler/frontend/'],
 };
 
-export interface Project { root: string; program: ts.Program; files: string[] }
+export interface Project {
+  root: string;
+  program: ts.Program;
+  /** The TypeScript files of the tsconfig: their exports are judged. */
+  files: string[];
+  /** The JavaScript modules under the same folders (tools/*.mjs): they use exports, theirs are not judged. */
+  scripts: string[];
+}
 
-/** The TypeScript project of `root`: the files and options of its tsconfig.json, as `tsc -p root` sees them. */
+/**
+ * The TypeScript project of `root`: the files and options of its tsconfig.json, as `tsc -p root` sees
+ * them, plus its .mjs modules read as JavaScript (allowJs without checkJs: they add no type errors).
+ */
 export function loadProject(root: string = ROOT): Project {
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, {
     ...ts.sys, onUnRecoverableConfigFileDiagnostic: d => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
   })!;
   if (config.errors.length > 0) throw new Error(ts.formatDiagnostics(config.errors, formatHost(root)));
-  const program = ts.createProgram({ rootNames: config.fileNames, options: config.options });
-  return { root, program, files: config.fileNames.map(f => resolve(f)) };
+  const include = ((config.raw?.include ?? ['.']) as string[]).map(d => `${d}/**/*`);
+  const scripts = ts.sys.readDirectory(root, ['.mjs'], config.raw?.exclude, include).map(f => resolve(f));
+  const program = ts.createProgram({ rootNames: [...config.fileNames, ...scripts],
+    options: { ...config.options, allowJs: true, checkJs: false } });
+  return { root, program, files: config.fileNames.map(f => resolve(f)), scripts };
 }
 
 const formatHost = (root: string): ts.FormatDiagnosticsHost => ({
@@ -81,7 +94,7 @@ function walk(sf: ts.SourceFile, visit: (node: ts.Node) => void): void {
 export function deadExports(project: Project, exempt: Exemptions = HOUSE): DeadExport[] {
   const { program, root } = project;
   const checker = program.getTypeChecker();
-  const own = new Set(project.files);
+  const own = new Set(project.files), users = new Set([...project.files, ...project.scripts]);
   const rel = (sf: ts.SourceFile) => relative(root, sf.fileName).split('\\').join('/');
   const sources = program.getSourceFiles().filter(sf => own.has(resolve(sf.fileName)));
   const target = (s: ts.Symbol): ts.Symbol => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
@@ -99,14 +112,17 @@ export function deadExports(project: Project, exempt: Exemptions = HOUSE): DeadE
   // A symbol is used when an identifier of another file resolves to it (through any chain of aliases).
   const used = new Set<ts.Symbol>();
   const strings = new Map<string, Set<ts.SourceFile>>();   // string literal -> the files that spell it
-  for (const sf of sources) {
+  for (const sf of program.getSourceFiles().filter(f => users.has(resolve(f.fileName)))) {
+    const use = (symbol: ts.Symbol | undefined) => {
+      for (const s of symbol ? chain(symbol) : []) if (s.declarations?.some(d => d.getSourceFile() !== sf)) used.add(s);
+    };
     walk(sf, node => {
       if (ts.isIdentifier(node)) {
-        const symbol = checker.getSymbolAtLocation(node);
-        if (!symbol) return;
-        for (const s of chain(symbol)) {
-          if (s.declarations?.some(d => d.getSourceFile() !== sf)) used.add(s);
-        }
+        use(checker.getSymbolAtLocation(node));
+      } else if (ts.isBindingElement(node) && ts.isObjectBindingPattern(node.parent)) {
+        // `const { f } = await import('./m.ts')`: the name is a local; the property it reads is m's export.
+        const property = node.propertyName ?? node.name;
+        if (ts.isIdentifier(property)) use(checker.getTypeAtLocation(node.parent).getProperty(property.text));
       } else if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
         const files = strings.get(node.text) ?? new Set();
         strings.set(node.text, files.add(sf));

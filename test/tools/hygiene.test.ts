@@ -38,6 +38,7 @@ const FIXTURE_EXEMPTIONS: Exemptions = {
 test('deadExports: finds exactly the exports no other file uses, whatever the way they are used', t => {
   const root = fixture('dead', {
     'tsconfig.json': TSCONFIG,
+    'package.json': '{ "type": "module" }',
     'lib.ts': [
       'export function imported(): number { return 1; }',
       'export function dead(): number { return 2; }',                  // used only here: dead
@@ -49,6 +50,8 @@ test('deadExports: finds exactly the exports no other file uses, whatever the wa
       'const local = 4;',
       'export { local as renamed };',
       'export const throughDefault = 5;',
+      'export const fromScript = 6;',
+      'export const destructured = 7;',
     ].join('\n'),
     'index.ts': [
       "export { imported } from './lib.ts';",
@@ -63,7 +66,8 @@ test('deadExports: finds exactly the exports no other file uses, whatever the wa
       "type I = import('./lib.ts').ViaImportType;",
       'export const sum = (q: Q, i: I, r: Reexported) => imported() + lib.viaNamespace + renamed + i.x + r.length;',
     ].join('\n'),
-    'user.ts': "import { sum } from './app.ts';\nvoid sum;\n",
+    'user.ts': "import { sum } from './app.ts';\nvoid sum;\nconst { destructured: d } = await import('./lib.ts');\nvoid d;\n",
+    'tool.mjs': "const { fromScript } = await import('./lib.ts');\nexport const notJudged = fromScript;\n",
     'runtime.ts': 'export function print(): void {}\n',                // the compiler calls it by name
     'programs/p.ts': 'export function entryByName(): void {}\nexport function neverNamed(): void {}\n',
     'runner.ts': "export const ENTRY = 'entryByName';\n",
