@@ -53,7 +53,7 @@ export class Bitmap {
   }
 }
 
-export const textWidth = (s: string, scale = 2) => Math.max(0, [...s].length * 6 - 1) * scale;
+const textWidth = (s: string, scale = 2) => Math.max(0, [...s].length * 6 - 1) * scale;
 
 // ---- PNG
 
@@ -94,8 +94,8 @@ export function encodePng(b: Bitmap): Buffer {
 
 // ---- line plots
 
-export interface Series { label: string; points: { x: number; y: number }[]; color: Rgb }
-export interface LinePlot {
+interface Series { label: string; points: { x: number; y: number }[]; color: Rgb }
+interface LinePlot {
   title: string; xLabel: string; yLabel: string;
   series: Series[];
   /** Horizontal reference lines (dashed), e.g. a peer's figure. */

@@ -46,7 +46,7 @@ const SECONDS = 8;
  * have their keep-alive connection (and the host its ARP entry) before the count starts: each run is a
  * new load-generator process whose connections are all new.
  */
-export const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
+const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 /** What httpd.ts's header asks for: TCP rings, 16 thread stacks, request buffers (touched pages only). */
 const HTTPD_MEMORY_KIB = 1024;

@@ -22,7 +22,7 @@ import { MAP_WRITABLE, PAGING_OK, currentAddressSpace, mapRange } from "./paging
 /** A static zero: its value is unknown to the compiler (module-level `let` is storage). */
 let zero: u32 = 0;
 /** The null pointer's field the page-fault test writes: CR2 must read back this address. */
-export const NULL_FIELD_ADDRESS: u32 = 0x0000001c;
+const NULL_FIELD_ADDRESS: u32 = 0x0000001c;
 
 /** The guarded stack of the double-fault test: the guard page, then GUARDED_STACK_PAGES mapped. */
 const GUARDED_STACK_GUARD: u32 = 0x7f000000;

@@ -77,7 +77,7 @@ export function serialWriteByte(byte: u8): void {
   outb(COM1 + TRANSMIT_HOLDING, byte);
 }
 
-export function serialWriteString(s: string): void { formatString(serialWriteByte, s); }
-export function serialWriteDecimal(x: u32): void { formatDecimal(serialWriteByte, x); }
+function serialWriteString(s: string): void { formatString(serialWriteByte, s); }
+function serialWriteDecimal(x: u32): void { formatDecimal(serialWriteByte, x); }
 /** Eight hexadecimal digits, lower case, no prefix. */
-export function serialWriteHex(x: u32): void { formatHex(serialWriteByte, x); }
+function serialWriteHex(x: u32): void { formatHex(serialWriteByte, x); }

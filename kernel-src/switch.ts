@@ -124,8 +124,6 @@ let benchCopy: u32 = 0;
 let benchCopyLength: u32 = 0;
 export function switchSetBench(enabled: bool): void { benchEnabled = enabled; }
 
-export function switchDroppedSpoofed(): u32 { return droppedSpoofed; }
-export function switchDroppedWireSpoofed(): u32 { return droppedWireSpoofed; }
 
 /** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
 export function switchInit(): void {
@@ -302,7 +300,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
  * A frame from the wire (virtio-net.ts, in its interrupt): `buffer` holds it (netbuf.ts layout).
  * True: a VM's queue took the buffer; false: dropped, the driver reuses the buffer.
  */
-export function switchFromWire(buffer: u32, length: u32): bool {
+function switchFromWire(buffer: u32, length: u32): bool {
   const frame = buffer + NET_BUFFER_FRAME;
   let target: i32 = NO_VM;
   if ((load8(frame + ETHERNET_DESTINATION) & MAC_GROUP_BIT) !== 0) {

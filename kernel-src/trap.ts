@@ -10,15 +10,15 @@ import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLin
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit, idtAllowUser } from "./idt.ts";
 
-export const EXCEPTION_VECTORS = 32;
+const EXCEPTION_VECTORS = 32;
 
 /** An IRQ handler gets its line; it runs with interrupts disabled, before the EOI. */
-export type IrqHandler = (line: u32) => void;
+type IrqHandler = (line: u32) => void;
 /**
  * An exception hook may resolve a fault (and adjust the frame, e.g. step over the instruction) by
  * returning true; otherwise the fault is reported and the machine stops.
  */
-export type ExceptionHook = (frame: TrapFrame) => bool;
+type ExceptionHook = (frame: TrapFrame) => bool;
 
 function ignoreIrq(line: u32): void {}
 function noExceptionHook(frame: TrapFrame): bool { return false; }
@@ -31,9 +31,9 @@ function noExceptionHook(frame: TrapFrame): bool { return false; }
  * the hypercall vector (an interrupt gate with DPL 3, idt.ts) goes to its handler; every trap ends
  * with the resume hook, which returns the frame to resume (another VM's, for a switch).
  */
-export type FrameHandler = (frame: TrapFrame) => void;
-export type ResumeHook = (frameAddress: u32) => u32;
-export const HYPERCALL_VECTOR = 0x80;
+type FrameHandler = (frame: TrapFrame) => void;
+type ResumeHook = (frameAddress: u32) => u32;
+const HYPERCALL_VECTOR = 0x80;
 function noFrameHandler(frame: TrapFrame): void {}
 function sameFrame(frameAddress: u32): u32 { return frameAddress; }
 let userExceptionHandler: FrameHandler = noFrameHandler;
@@ -54,8 +54,8 @@ const exceptionHooks: ExceptionHook[] = [noExceptionHook, noExceptionHook, noExc
   noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook];
 
 // Statistics (the shell's `irq` command). Invariant: changed only with interrupts disabled.
-export const irqCounts = new Uint32Array(IRQ_LINES);
-export const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
+const irqCounts = new Uint32Array(IRQ_LINES);
+const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
 let unexpectedInterrupts: u32 = 0;
 let nmiCount: u32 = 0;
 
@@ -168,11 +168,6 @@ export function interruptsEnabled(): bool { return (readFlags() & EFLAGS_INTERRU
 
 export function irqCount(line: u32): u32 { return irqCounts[line]; }
 export function spuriousCount(line: u32): u32 { return spuriousCounts[line]; }
-export function irqTotal(): u32 {
-  let total: u32 = 0;
-  for (let line = 0; line < IRQ_LINES; line++) total += irqCounts[line];
-  return total;
-}
 export function lineName(line: i32): string {
   switch (line) {
     case 0: return "timer";

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT } from './build.ts';
 
 export const LINE_LIMIT = 120;
-export const LONG_LINES_FILE = join(ROOT, 'tools', 'long-lines.json');
+const LONG_LINES_FILE = join(ROOT, 'tools', 'long-lines.json');
 
 /** What deadExports() counts as used without an import. Paths are relative to the project root. */
 export interface Exemptions {
@@ -78,7 +78,7 @@ export function typeErrors(project: Project): string[] {
   return ts.getPreEmitDiagnostics(project.program).map(d => ts.formatDiagnostic(d, host).trimEnd());
 }
 
-export interface DeadExport { file: string; name: string; line: number }
+interface DeadExport { file: string; name: string; line: number }
 
 /** Calls visit on every node of sf; iterative, since some test sources nest thousands of operators deep. */
 function walk(sf: ts.SourceFile, visit: (node: ts.Node) => void): void {

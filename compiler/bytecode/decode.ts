@@ -16,7 +16,7 @@ import {
 const hex = (x: number): string => "0x" + x.toString(16).padStart(2, "0");
 
 /** Reads bytes, LEB128 integers and strings, failing cleanly at the end of its window. */
-export class ByteReader {
+class ByteReader {
   constructor(private readonly bytes: Uint8Array, public position = 0, private readonly end = bytes.length) {}
 
   get atEnd(): boolean {

@@ -7,7 +7,7 @@
 
 export const PAGE_SIZE = 0x1000;
 
-export type SegmentFlags = "r" | "rx" | "rw";
+type SegmentFlags = "r" | "rx" | "rw";
 
 export interface ElfSection {
   name: string;
@@ -27,7 +27,7 @@ export interface ElfSegment { flags: SegmentFlags; sections: string[] }
 
 export interface ElfSymbol { name: string; value: number; size: number; type: "func" | "object" | "notype"; section: string }
 
-export interface ElfImage { entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[] }
+interface ElfImage { entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[] }
 
 const PT_LOAD = 1;
 const PF_X = 1, PF_W = 2, PF_R = 4;

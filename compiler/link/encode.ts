@@ -7,7 +7,7 @@
 
 import { BlockEncoder, BlockEncoderOptions, Decoder, DecoderOptions, type Instruction } from "iced-x86";
 
-export interface EncodedText {
+interface EncodedText {
   bytes: Uint8Array;
   /** Address of each input instruction, plus one final entry = end address. */
   addresses: number[];

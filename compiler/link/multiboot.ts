@@ -6,10 +6,8 @@
 // the loader then takes the layout from the ELF program headers.
 
 export const MULTIBOOT_MAGIC = 0x1badb002;
-export const MULTIBOOT_PAGE_ALIGN = 1 << 0;
-export const MULTIBOOT_MEMORY_INFO = 1 << 1;
-/** The value the loader leaves in eax, which _start passes to the entry function. */
-export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
+const MULTIBOOT_PAGE_ALIGN = 1 << 0;
+const MULTIBOOT_MEMORY_INFO = 1 << 1;
 
 export function multibootHeader(flags = MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO): Uint8Array {
   const bytes = new Uint8Array(12);

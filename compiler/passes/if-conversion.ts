@@ -10,9 +10,9 @@ import * as ir from '../ir.ts';
 import { simplifyFunction } from './simplify-cfg.ts';
 
 /** Operations an arm may hold, not counting consts, copies and symbol addresses (immediates or nothing once allocated). */
-export const MAX_ARM_COST = 3;
+const MAX_ARM_COST = 3;
 /** Registers that may be merged by selects for one branch. */
-export const MAX_SELECTS = 1;
+const MAX_SELECTS = 1;
 /** Instructions an arm may hold in all. */
 const MAX_ARM_INSTRUCTIONS = 8;
 

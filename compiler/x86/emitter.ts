@@ -12,7 +12,7 @@ import { Instruction, Code, Register, OpKind, FlowControl } from "iced-x86";
 export type Label = bigint;
 
 /** One label namespace for a whole BlockEncoder run (the whole .text: one Emitter per module), so calls across functions resolve. */
-export class LabelAllocator {
+class LabelAllocator {
   private next = 1n;
   fresh(): Label { return this.next++; }
 }

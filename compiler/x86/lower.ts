@@ -31,8 +31,8 @@ export interface AddressResolver {
   stackGuard?(): number;
 }
 
-export interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
-export interface LoweredFunction {
+interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
+interface LoweredFunction {
   name: string;
   startIndex: number; // first instruction (index into LoweredModule.instructions)
   endIndex: number;   // one past the last
@@ -974,7 +974,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
  * -O2 omits the frame pointer (ebp is then a seventh register) except in functions that read it: a
  * backtrace walks from readFramePointer's frame, which must be chained by ebp.
  */
-export function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
+function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
   if (!options.registerAllocation) return false;
   return !f.blocks.some(b => b.instrs.some(i => i.op === "intrinsic" && i.name === "readFramePointer"));
 }
@@ -996,9 +996,9 @@ const PRECISE_INTRINSICS = new Set<string>([
 // from the fourth round on a conflicting vreg loses all three scratch registers at once, so a few rounds
 // suffice, and the end point (only callee-saved registers) is the allocation the rules were written for.
 
-export const MAX_ALLOCATION_ROUNDS = 12;
+const MAX_ALLOCATION_ROUNDS = 12;
 
-export function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
+function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
   if (!options.registerAllocation) return allocateRegisters(f, false);
   const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
@@ -1025,7 +1025,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
 }
 
 /** Lowers f into a scratch stream and returns the per-instruction traces (compiler/x86/check.ts). */
-export function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
+function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
   const traces: InstrTrace[][] = [];
   lowerWithAllocation(new Emitter(), module, f, alloc, functionLabels, addresses, options, traces);
   return traces;
@@ -1202,7 +1202,7 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
 // ---- interrupt entries ---------------------------------------------------------------------------
 // The CPU pushes an error code for these vectors only (SDM Vol. 3, Table 6-1 "Protected-Mode
 // Exceptions and Interrupts": #DF 8, #TS 10, #NP 11, #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30).
-export const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 /**
  * One entry stub: make the frame uniform (a 0 error code where the CPU pushes none, then the vector),

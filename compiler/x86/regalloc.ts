@@ -25,7 +25,7 @@ import type { Function as IrFunction, Instr, VReg } from "../ir.ts";
 import { definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
 
 /** Callee-saved registers: values in them survive calls. */
-export const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
+const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
 /** Caller-saved registers, also the lowering rules' scratch: given only to intervals no instruction clobbers them in. */
 export const SCRATCH = [Register.EAX, Register.ECX, Register.EDX] as const;
 /** Every register a vreg may live in, in order of preference. */
@@ -60,7 +60,7 @@ export interface Allocation {
 /** Registers each vreg must not be given: vreg -> set of registers. */
 export type Forbidden = Map<VReg, Set<Register>>;
 
-export interface AddressConstant { symbol: string; offset: number }
+interface AddressConstant { symbol: string; offset: number }
 
 /**
  * The vregs defined exactly once (never parameters): by `const` (constants), by `globalAddress`, or by
@@ -97,7 +97,7 @@ function singleDefinitions(f: IrFunction): { constants: Map<VReg, number>; addre
 }
 
 /** Loop depth of each block: the number of back edges (t -> h, h <= t in block order) whose span [h, t] holds it. */
-export function loopDepths(f: IrFunction): Int32Array {
+function loopDepths(f: IrFunction): Int32Array {
   const depth = new Int32Array(f.blocks.length);
   f.blocks.forEach((b, t) => {
     for (const h of successors(b.term)) if (h <= t) for (let k = h; k <= t; k++) depth[k]++;
