@@ -37,18 +37,6 @@ function symbolIndex(address: u32): i32 {
 
 function symbolEntry(index: i32): u32 { return linkerAddress("symbolTable") + 4 + SYMBOL_ENTRY_BYTES * u32(index); }
 
-/** The name of the function containing `address`, or "?". */
-function symbolName(address: u32): string {
-  const index = symbolIndex(address);
-  return index < 0 ? "?" : stringAt(load32(symbolEntry(index) + 8));
-}
-
-/** The start address of the function containing `address`, or 0. */
-function symbolStart(address: u32): u32 {
-  const index = symbolIndex(address);
-  return index < 0 ? 0 : load32(symbolEntry(index));
-}
-
 /**
  * "0xADDRESS name+0xoffset". `lookup` is the address to look up: for a return address, the one before
  * it (a call that ends a function returns to the next function's first byte).
