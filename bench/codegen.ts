@@ -36,7 +36,10 @@ import { limit } from '../test/harness/limit.ts';
 
 export const CODEGEN_DIR = join(ROOT, 'bench', 'codegen');
 const C_RUNTIME_DIR = join(CODEGEN_DIR, 'c-runtime');
-/** The C comparison builds. -fno-pie, no unwind tables and no stack protector keep gcc's output a plain freestanding image. */
+/**
+ * The C comparison builds. -fno-pie, no unwind tables and no stack protector keep gcc's output a plain freestanding
+ * image.
+ */
 const GCC_FLAGS = ['-m32', '-O2', '-ffreestanding', '-fno-pic', '-fno-pie', '-nostdlib', '-fno-asynchronous-unwind-tables',
   '-fno-stack-protector', '-fcf-protection=none', '-std=gnu11', '-Wall', '-Werror', `-I${CODEGEN_DIR}`];
 const MEASURED_FUNCTION = 'bench';

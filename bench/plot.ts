@@ -34,7 +34,9 @@ export class Bitmap {
       for (let dy = -Math.floor(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.floor(r); dx <= Math.ceil(r); dx++) this.set(x + dx, y + dy, c);
     }
   }
-  /** Text in the 5x7 font (descenders 2 rows below) scaled by `scale`, its top-left corner at (x, y); returns its width. */
+  /**
+   * Text in the 5x7 font (descenders 2 rows below) scaled by `scale`, its top-left corner at (x, y); returns its width.
+   */
   text(x: number, y: number, s: string, c: Rgb, scale = 2): number {
     for (const [k, ch] of [...s].entries()) {
       const glyph = FONT[ch] ?? FONT['?'];

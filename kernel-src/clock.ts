@@ -12,7 +12,10 @@
 // After the timers, each tick writes out a bounded share of the console's queued output (console.ts).
 // Reference: Intel SDM Vol. 3B §18.17 "Time-Stamp Counter"; pit.ts for the PIT.
 import { bool, u32, rdtsc, pause } from "dsl";
-import { PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone, pitStopInterval } from "./pit.ts";
+import {
+  PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone,
+  pitStopInterval,
+} from "./pit.ts";
 import { IRQ_TIMER } from "./pic.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleTick } from "./console.ts";

@@ -9,7 +9,9 @@
 //                              (SDM Vol. 3A Table 6-5), delivered through the #DF task gate
 //   test=boot-stack-overflow   #DF: the same recursion on the kernel's own boot stack, which runs into
 //                              its guard page (stacks.ts): the report names the boot stack
-import { u32, divideUnchecked, invalidOpcode, ltr, store32, interruptEntry, functionAddress, overlay, memoryCopy } from "dsl";
+import {
+  u32, divideUnchecked, invalidOpcode, ltr, store32, interruptEntry, functionAddress, overlay, memoryCopy,
+} from "dsl";
 import { MultibootInfo, commandLineHasWord } from "./multiboot.ts";
 import { consoleWriteString, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { KERNEL_CODE_SELECTOR } from "./gdt.ts";

@@ -9,7 +9,10 @@
 // slabs go back to the frame allocator. Kernel-space frames only (identity-mapped, paging.ts).
 // No locking: uniprocessor, not called from interrupt handlers.
 import { bool, i32, u32, overlay, load32, store32 } from "dsl";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, LOW_MEMORY_END, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameIsUsed } from "./frames.ts";
+import {
+  PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, LOW_MEMORY_END, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame,
+  frameIsUsed,
+} from "./frames.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Written at the start of every slab: "SLAB" in ASCII, little-endian. */

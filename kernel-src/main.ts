@@ -7,7 +7,10 @@
 // faults the command line asks for (`test=...`), `boot ok`, and the VMs of a `manifest` module
 // (vmstart.ts) until every one has ended, or the COM1 shell (`console`); then QEMU exits.
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
-import { consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString, consoleNewLine } from "./console.ts";
+import {
+  consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString,
+  consoleNewLine,
+} from "./console.ts";
 import { exitMachine, haltForever, EXIT_SUCCESS } from "./machine.ts";
 import {
   MultibootInfo, MemoryMapEntry, multibootInfoAt, hasFlag, memoryMapEnd, nextMemoryMapEntry, memoryTypeName,
@@ -29,7 +32,9 @@ import { virtioBlkInit } from "./virtio-blk.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
-import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
+import {
+  runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull,
+} from "./memory-selftest.ts";
 
 // The banner (tests and benches wait for it), its parts as functions.
 function kernelName(): string { return "Denali/TS isolation kernel"; }

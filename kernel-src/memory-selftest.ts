@@ -8,14 +8,19 @@
 import { bool, u8, u32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
 import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
-import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
 import {
-  PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, MAP_WRITABLE, MAP_USER, PAGING_OK, PAGING_ERROR_ALIGNMENT, PAGING_ERROR_KERNEL_SPACE, PAGING_ERROR_CURRENT,
+  PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED,
+  FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed,
+} from "./frames.ts";
+import {
+  PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, MAP_WRITABLE, MAP_USER, PAGING_OK, PAGING_ERROR_ALIGNMENT,
+  PAGING_ERROR_KERNEL_SPACE, PAGING_ERROR_CURRENT,
   pagingEnabled, writeProtectEnabled, kernelAddressSpace, kernelSpaceTop, createAddressSpace, destroyAddressSpace,
   switchAddressSpace, currentAddressSpace, mapRange, unmapRange, pageEntry, entryFrame,
 } from "./paging.ts";
 import {
-  kalloc, kfree, classSize, kallocAllocations, kallocFrees, kallocBytesInUse, kallocTotalBytesInUse, kallocFrames, kallocFailedAllocations,
+  kalloc, kfree, classSize, kallocAllocations, kallocFrees, kallocBytesInUse, kallocTotalBytesInUse, kallocFrames,
+  kallocFailedAllocations,
   KALLOC_NONE, KALLOC_OK, KALLOC_ERROR_BAD_ADDRESS, KALLOC_ERROR_DOUBLE_FREE, KALLOC_CLASS_COUNT,
 } from "./kalloc.ts";
 import { moduleCount, moduleAt, moduleSize, moduleNameLength } from "./modules.ts";

@@ -6,7 +6,9 @@
 // on a frame boundary; frames.ts keeps the modules and their strings out of the free pool.
 import { u32, overlay, load8 } from "dsl";
 import { MultibootInfo, hasFlag, MULTIBOOT_STRING_LIMIT } from "./multiboot.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteCString, consoleNewLine } from "./console.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteCString, consoleNewLine,
+} from "./console.ts";
 
 /** `flags` bit 3 (spec §3.3): mods_count and mods_addr are valid. */
 const MULTIBOOT_FLAG_MODULES = 1 << 3;

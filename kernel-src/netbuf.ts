@@ -42,7 +42,10 @@ const NET_BUFFER_AGE_NEXT: u32 = 2044;
 /** The sender of a frame from the wire: no VM is charged for it. */
 export const NET_SENDER_WIRE: u32 = 0xffffffff;
 
-/** Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy VMs hold a few each). */
+/**
+ * Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy
+ * VMs hold a few each).
+ */
 const NET_BUFFER_POOL: u32 = 2048;
 
 let freeHead: u32 = 0;

@@ -15,8 +15,12 @@
 // Page tables are reached through the identity map: physical = virtual below the kernel top.
 // Frames mapped by mapRange belong to the caller: unmapRange and destroyAddressSpace free page
 // tables and directories only.
-import { bool, i32, u32, readCr0, writeCr0, readCr3, writeCr3, invlpg, load32, store32, memoryFill, memoryCopy } from "dsl";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop } from "./frames.ts";
+import {
+  bool, i32, u32, readCr0, writeCr0, readCr3, writeCr3, invlpg, load32, store32, memoryFill, memoryCopy,
+} from "dsl";
+import {
+  PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop,
+} from "./frames.ts";
 
 // Page-directory and page-table entry bits (SDM Vol. 3A §4.3, Table 4-5 "Format of a 32-Bit
 // Page-Directory Entry that References a Page Table", Table 4-6 "Format of a 32-Bit Page-Table Entry

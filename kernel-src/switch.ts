@@ -56,7 +56,10 @@ import {
   NET_BUFFER_QUEUED_SWITCHES,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
 } from "./netbuf.ts";
-import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
+import {
+  nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount,
+  nicBenchEnd, nicBenchEndLength,
+} from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */

@@ -3,7 +3,10 @@
 // exceptions.ts, hardware IRQs (32-47) to the handler registered for their line, with the 8259's
 // spurious interrupts filtered out; any other vector is counted and ignored.
 import { bool, i32, u32, overlay, cli, sti, readFlags, readCr3, functionAddress, interruptEntryTable } from "dsl";
-import { IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt, picEndOfSpuriousInterrupt, picUnmask } from "./pic.ts";
+import {
+  IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt,
+  picEndOfSpuriousInterrupt, picUnmask,
+} from "./pic.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
 import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";

@@ -17,7 +17,8 @@ import { bool, u8, u32, memoryFill, rdtsc } from "dsl";
 import { pciFind, pciDeviceAt, pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueSuppressInterrupts,
-  virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16, virtioRead32,
+  virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16,
+  virtioRead32,
   virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_VENDOR_ID, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES,
   VIRTIO_DEVICE_CONFIG,
   VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DRIVER, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FAILED, VIRTQ_DESC_F_WRITE,

@@ -58,7 +58,10 @@ export interface Project {
  */
 export function loadProject(root: string = ROOT): Project {
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, {
-    ...ts.sys, onUnRecoverableConfigFileDiagnostic: d => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); },
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: d => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
   })!;
   if (config.errors.length > 0) throw new Error(ts.formatDiagnostics(config.errors, formatHost(root)));
   const include = ((config.raw?.include ?? ['.']) as string[]).map(d => `${d}/**/*`);

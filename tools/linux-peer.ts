@@ -49,7 +49,7 @@ export function webPage(name: string, servedBy: string): string {
 export const LINUX_PEER_NAME = 'Linux peer';
 export const linuxPeerPage = () => webPage(LINUX_PEER_NAME, 'busybox httpd on Linux (the peer of the Denali/TS web-server VMs)');
 
-// ---- cpio, "new ASCII" (newc) format: the kernel's initramfs format (Documentation/driver-api/early-userspace/buffer-format.rst)
+// ---- cpio "new ASCII" (newc): the initramfs format (Documentation/driver-api/early-userspace/buffer-format.rst)
 
 interface CpioEntry { name: string; mode: number; data?: Uint8Array | string }
 export const S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;

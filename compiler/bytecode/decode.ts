@@ -2,7 +2,9 @@
 // trailing bytes, unknown opcodes, and (through checkModule) any index out of range, with a
 // BytecodeFormatError that says where. Guarantees: the module returned passes checkModule.
 
-import type { Block, DataSymbol, FrameSlot, Function, Instr, Module, SourceLocation, Terminator, TrapKind, Width } from "../ir.ts";
+import type {
+  Block, DataSymbol, FrameSlot, Function, Instr, Module, SourceLocation, Terminator, TrapKind, Width,
+} from "../ir.ts";
 import { checkModule } from "./check.ts";
 import {
   BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, READABLE_VERSIONS, FUNCTION_HAS_LOCATION,

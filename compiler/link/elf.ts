@@ -1,4 +1,5 @@
-// Contract: writes an ELF32 i386 ET_EXEC file from laid-out sections, segments and symbols (bytes by hand: headers are data).
+// Contract: writes an ELF32 i386 ET_EXEC file from laid-out sections, segments and symbols (bytes by hand: headers are
+// data).
 //
 // File layout: ELF header, program headers, then each PT_LOAD segment at a page-aligned file offset
 // (p_offset = p_vaddr mod 4096 as loaders require), then .symtab, .strtab, .shstrtab and the

@@ -1,4 +1,5 @@
-// Contract: encodes one instruction stream at a base address with a single BlockEncoder run and returns the bytes plus each instruction's address.
+// Contract: encodes one instruction stream at a base address with a single BlockEncoder run and returns the bytes plus
+// each instruction's address.
 //
 // BlockEncoder (JS build) returns only bytes, so the addresses come from decoding the result: the
 // stream holds code only (no data), and in 32-bit mode BlockEncoder maps every input instruction

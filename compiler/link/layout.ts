@@ -1,4 +1,5 @@
-// Contract: places the module's data symbols (.rodata, .data, .bss + the boot stack) at fixed addresses after .text and patches their relocations.
+// Contract: places the module's data symbols (.rodata, .data, .bss + the boot stack) at fixed addresses after .text and
+// patches their relocations.
 //
 // Memory layout (every address fixed at link time, identity-mapped at boot):
 //   0x00100000  .multiboot  the 12-byte multiboot header            } one R+X segment

@@ -1,4 +1,5 @@
-// Contract: the 12-byte multiboot v1 header (data, not instructions) that QEMU -kernel and GRUB look for in the image's first 8 KiB.
+// Contract: the 12-byte multiboot v1 header (data, not instructions) that QEMU -kernel and GRUB look for in the image's
+// first 8 KiB.
 //
 // Multiboot Specification 0.6.96, section 3.1.1: magic 0x1BADB002, flags, checksum such that
 // magic + flags + checksum = 0 (mod 2^32). Flags: bit 0 = align boot modules on 4 KiB pages,

@@ -1,4 +1,5 @@
-// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions (-O0: every vreg lives in its frame home).
+// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions (-O0: every vreg lives in its
+// frame home).
 //
 // Shape: each IR op has a small rule under a banner below. A rule reads operands with `use(v, reg)`
 // (load a vreg's home into a register) and writes results with `def(v, reg)`; a later register
@@ -12,7 +13,8 @@
 
 import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
-  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
+  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation,
+  Width, InterruptEntry,
 } from "../ir.ts";
 import {
   INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses, propertiesOf,
@@ -20,7 +22,9 @@ import {
 import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
-import { allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden } from "./regalloc.ts";
+import {
+  allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden,
+} from "./regalloc.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -76,7 +80,9 @@ class FunctionContext {
   loadFolds = new Map<VReg, Extract<Instr, { op: "load" }>>();
   /** Comparisons read only by the select right after them: the select sets the flags itself (see findSelectFusions). */
   selectFusions = new Map<Instr, Extract<Instr, { op: "binary" }>>();
-  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
+  /**
+   * Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts).
+   */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
@@ -205,7 +211,10 @@ class FunctionContext {
       if (r === Register.EBP) this.e.ebpSaved = false;
     }
   }
-  /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
+  /**
+   * Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return
+   * address).
+   */
   leaveFrame(frameBytes: number): void {
     if (!this.frameless) { this.emit(Instruction.create(Code.Leaved)); return; } // mov esp, ebp; pop ebp
     if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
@@ -291,7 +300,9 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
   cx.def(dst, Register.EAX);
 }
 
-/** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
+/**
+ * Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax.
+ */
 function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
@@ -477,7 +488,9 @@ function targetRegister(cx: FunctionContext, dst: VReg): Register {
   return d.kind === "reg" ? d.reg : Register.EAX;
 }
 
-/** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
+/**
+ * [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`.
+ */
 function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
   const fold = cx.folds.get(address);
   if (fold) {
@@ -981,7 +994,10 @@ function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
 
 
 
-/** Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches threads, say) clobbers eax, ecx, edx. */
+/**
+ * Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches
+ * threads, say) clobbers eax, ecx, edx.
+ */
 const PRECISE_INTRINSICS = new Set<string>([
   "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
   "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
@@ -1007,7 +1023,8 @@ function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<str
     if (!set) forbidden.set(v, set = new Set());
     for (const r of regs) set.add(r);
   };
-  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
+  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber
+  // them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
     const cost = propertiesOf(i).cost, clobbers = cost === "call" || cost === "divide";
@@ -1098,7 +1115,10 @@ function findAddressFolds(cx: FunctionContext, block: Block): void {
   }
 }
 
-/** The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address registers. */
+/**
+ * The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address
+ * registers.
+ */
 function sourceUses(cx: FunctionContext, v: VReg): VReg[] {
   const load = cx.loadFolds.get(v);
   if (!load) return [v];
@@ -1240,7 +1260,9 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 
 /** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export interface LowerOptions {
-  /** Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0). */
+  /**
+   * Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0).
+   */
   registerAllocation: boolean;
   /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
   guardedStack?: boolean;
@@ -1270,7 +1292,10 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
   return { instructions: e.finish(), functions };
 }
 
-/** Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the errors. */
+/**
+ * Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the
+ * errors.
+ */
 export function checkModuleAllocation(module: Module): string[] {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>([[START_SYMBOL, e.fresh()]]);

@@ -4,7 +4,10 @@
 // than discard) at least one ... packet").
 import { i32, u32, u8, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, copyBytes, equal6 } from "./bytes.ts";
-import { ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ourMac, ourIp, broadcastMac, txFrame, ethernetSend, netStats, netNow, STAT_ARP_DROP, STAT_ARP_QUEUE_DROP } from "./netif.ts";
+import {
+  ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ourMac, ourIp, broadcastMac, txFrame, ethernetSend, netStats, netNow,
+  STAT_ARP_DROP, STAT_ARP_QUEUE_DROP,
+} from "./netif.ts";
 import { FRAME_MAX } from "../../abi/hypercalls.ts";
 
 // ---- packet format (RFC 826 "Packet format") --------------------------------------------------------

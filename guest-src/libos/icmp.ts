@@ -8,7 +8,10 @@ import { ipv4Send, IP_PAYLOAD_OFFSET, IP_MAX_PAYLOAD, IP_PROTOCOL_ICMP } from ".
 // ---- message header (RFC 792, every message: type, code, checksum; echo: identifier, sequence) --------
 const ICMP_TYPE = 0;
 const ICMP_CODE = 1;
-/** "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message starting with the ICMP Type." */
+/**
+ * "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message starting with the ICMP
+ * Type."
+ */
 const ICMP_CHECKSUM = 2;
 /** Echo: Identifier (2) and Sequence Number (2) follow; then the data, returned unchanged. */
 const ICMP_IDENTIFIER = 4;

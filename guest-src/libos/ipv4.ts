@@ -3,7 +3,10 @@
 // counted and dropped (a host MAY do so only if it cannot reassemble; we document it as a limit).
 import { i32, u32, bool } from "dsl";
 import { get16, get32, put16, put32, internetChecksum } from "./bytes.ts";
-import { ETH_HEADER, txFrame, ourIp, ourNetmask, ourGateway, netStats, STAT_IP_DROP, STAT_IP_FRAGMENT, STAT_IP_NOT_OURS, STAT_IP_PROTOCOL } from "./netif.ts";
+import {
+  ETH_HEADER, txFrame, ourIp, ourNetmask, ourGateway, netStats, STAT_IP_DROP, STAT_IP_FRAGMENT, STAT_IP_NOT_OURS,
+  STAT_IP_PROTOCOL,
+} from "./netif.ts";
 import { arpOutput } from "./arp.ts";
 import { icmpInput } from "./icmp.ts";
 import { udpInput } from "./udp.ts";

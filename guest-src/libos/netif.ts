@@ -22,7 +22,9 @@ const ETH_SOURCE = 6;
 const ETH_TYPE = 12;
 /** Header length: the payload (an IP datagram or an ARP packet) starts here. */
 export const ETH_HEADER = 14;
-/** Minimum frame without the 4-byte FCS: 64 - 4 (IEEE 802.3 §4.4.2 minFrameSize; RFC 894 "the data field ... padded"). */
+/**
+ * Minimum frame without the 4-byte FCS: 64 - 4 (IEEE 802.3 §4.4.2 minFrameSize; RFC 894 "the data field ... padded").
+ */
 const ETH_MIN_FRAME = 60;
 /** Maximum payload (RFC 894: "the maximum length of an IP datagram sent over an Ethernet is 1500 octets"). */
 const ETH_MTU = 1500;

@@ -19,7 +19,10 @@ export const NO_DEADLINE: u32 = 0xffffffff;
 let alarmAt: u32 = 0xffffffff;
 
 function noTimerSource(): u32 { return 0xffffffff; }
-/** A further timer sharing the alarm (threads.ts: sleeping threads): runs what expired, returns microseconds to its next deadline. */
+/**
+ * A further timer sharing the alarm (threads.ts: sleeping threads): runs what expired, returns microseconds to its next
+ * deadline.
+ */
 let timerSource: () => u32 = noTimerSource;
 
 /** Installs the one further timer source (threads.ts does, in threadsInit). */

@@ -11,8 +11,8 @@
 //
 // Fast retransmit on the third duplicate ACK (RFC 5681 §3.2).
 // Limits: out-of-order segments are dropped (and a duplicate ACK sent), so the peer retransmits;
-// no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or timestamps
-// (RFC 7323), no urgent data, no active open.
+// no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or
+// timestamps (RFC 7323), no urgent data, no active open.
 import { i32, u32, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import { txFrame, ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
@@ -96,7 +96,10 @@ const TCP_MIN_RTO_US: u32 = 200000;
 const TCP_MAX_RTO_US: u32 = 60000000;
 /** Retransmissions of one segment before the connection is aborted (§3.8.3 R2). */
 const TCP_MAX_RETRIES = 8;
-/** TIME-WAIT lasts 2 MSL (§3.4.2: MSL = 2 minutes); shortened here, and a TIME-WAIT slot is reused when the table is full. */
+/**
+ * TIME-WAIT lasts 2 MSL (§3.4.2: MSL = 2 minutes); shortened here, and a TIME-WAIT slot is reused when the table is
+ * full.
+ */
 const TCP_TIME_WAIT_US: u32 = 2000000;
 
 const NO_DEADLINE: u32 = 0xffffffff;
@@ -389,7 +392,10 @@ export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u3
   closedInput(source, remotePort, localPort);
 }
 
-/** §3.10.7.1 CLOSED: "all data in the incoming segment is discarded ... An incoming segment not containing a RST causes a RST to be sent". */
+/**
+ * §3.10.7.1 CLOSED: "all data in the incoming segment is discarded ... An incoming segment not containing a RST causes
+ * a RST to be sent".
+ */
 function closedInput(remoteIp: u32, remotePort: i32, localPort: i32): void {
   if ((segFlags & TCP_RST) !== 0) return;
   netStats[STAT_TCP_RESET_SENT]++;

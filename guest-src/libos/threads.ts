@@ -102,7 +102,10 @@ export function threadsInit(): void {
   stackSetTimerSource(threadTimers);
 }
 
-/** Starts `entry(arg)` in a new thread (it runs when the main context next schedules); its id, or -1 when all are in use. */
+/**
+ * Starts `entry(arg)` in a new thread (it runs when the main context next schedules); its id, or -1 when all are in
+ * use.
+ */
 export function threadCreate(entry: ThreadEntry, arg: u32): i32 {
   for (let i = 1; i <= THREAD_MAX; i++) {
     if (threads[i].state !== FREE) continue;

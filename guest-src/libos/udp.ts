@@ -2,7 +2,9 @@
 // each, and sending. Datagrams for unbound ports are counted and dropped.
 import { i32, u32, bool, structArray, rdtsc } from "dsl";
 import { get16, put16, copyBytes, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
-import { txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT, netifBenchEnabled, netifBenchHandler } from "./netif.ts";
+import {
+  txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT, netifBenchEnabled, netifBenchHandler,
+} from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_UDP } from "./ipv4.ts";
 
 // ---- header (RFC 768 "Format") ------------------------------------------------------------------------

@@ -72,7 +72,10 @@ export function runtimeFunctions(): IrFunction[] {
   return [putcFunction.finish(), hex.finish(), exit.finish(), trap.finish()];
 }
 
-/** A module whose entry is `main` (built by `body`), with the runtime; main exits with code 0 after `body` unless it exits itself. */
+/**
+ * A module whose entry is `main` (built by `body`), with the runtime; main exits with code 0 after `body` unless it
+ * exits itself.
+ */
 export function programModule(body: (main: FunctionBuilder) => void, extra: IrFunction[] = [], data: DataSymbol[] = []): Module {
   const main = testFunction("main", 2, false);
   body(main);
