@@ -1,11 +1,19 @@
-// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions (-O0: every vreg lives in its
-// frame home).
+// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions: `_start`, every
+// function, the interrupt entry stubs. -O0: every vreg lives in its frame home, ebp is the frame pointer.
+// -O2: vregs get registers (below), constants become immediates, a comparison fuses into its branch
+// (cmp; jcc) or its select (cmp; cmov), address arithmetic folds into addressing modes, a 32-bit load
+// into its comparison, a self-recursive call in tail position becomes a jump, and ebp is a seventh
+// register wherever no readFramePointer needs the chain (the emitter then tracks esp for the linker's
+// unwind table).
 //
-// Shape: each IR op has a small rule under a banner below. A rule reads operands with `use(v, reg)`
-// (load a vreg's home into a register) and writes results with `def(v, reg)`; a later register
-// allocator replaces those two helpers and the frame layout, not the rules. Scratch registers are
-// eax, ecx, edx (caller-saved in cdecl); ebx/esi/edi/ebp are callee-saved and only esi/edi are ever
-// touched (memoryCopy/memoryFill), saved and restored around their use.
+// Shape: each IR op has a small rule under a banner below (INSTR_RULES). A rule reads operands with
+// `use(v, reg)`/`read(v)` and writes results with `def(v, reg)`; these FunctionContext helpers know
+// where the allocation put each vreg (register, immediate or frame home), so the rules are the same at
+// -O0 and -O2. Registers: linear scan (regalloc.ts) over ebx/esi/edi (callee-saved: saved in the
+// prologue when used) and the scratch eax/ecx/edx, which a vreg keeps only where no instruction's code
+// inside its interval writes them: a dry run of the lowering checks that (check.ts) and forbids what
+// conflicts ("register allocation" below). Frames of a page or more are probed page by page (the
+// guard pages under the stacks).
 //
 // Absolute addresses (globalAddress, functionAddress) come from an AddressResolver, so the linker
 // can lower once with placeholders to learn the text size and once more with the final addresses;
@@ -961,7 +969,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
     if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); findSelectFusions(cx, block); }
-    const tail = options.registerAllocation ? tailCall(module, f, block) : null;
+    const tail = options.registerAllocation ? tailCall(f, block) : null;
     block.instrs.forEach((instr, k) => {
       const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
       if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
@@ -991,8 +999,6 @@ function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
   if (!options.registerAllocation) return false;
   return !f.blocks.some(b => b.instrs.some(i => i.op === "intrinsic" && i.name === "readFramePointer"));
 }
-
-
 
 /**
  * Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches
@@ -1173,12 +1179,11 @@ function findSelectFusions(cx: FunctionContext, block: Block): void {
 // frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
 // still name every distinct function on the way.
 
-function tailCall(module: Module, f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
+function tailCall(f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
   const last = block.instrs[block.instrs.length - 1];
   if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return null;
   if (block.term.value !== last.dst) return null;
   if (last.func !== f.name) return null;
-  void module;
   return last;
 }
 
@@ -1258,16 +1263,14 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 
 // ---- module --------------------------------------------------------------------------------------
 
-/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export interface LowerOptions {
-  /**
-   * Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0).
-   */
+  /** -O2: registers, immediates, the fusions and tail calls (see the header). Off: every vreg in its home (-O0). */
   registerAllocation: boolean;
   /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
   guardedStack?: boolean;
 }
 
+/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>();
