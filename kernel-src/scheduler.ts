@@ -90,13 +90,13 @@ function dequeue(): i32 {
 // ---- swapping's hooks (swap.ts sets them when the kernel has a swap disk) ---------------------------
 
 /** A VM blocked in idle (the current one, still in its trap). */
-export type IdleHook = (index: u32) => void;
+type IdleHook = (index: u32) => void;
 /** An idle VM is to run: false lets it run now; true: swap.ts brings it back first (schedulerRunWoken). */
-export type WakeHook = (index: u32) => bool;
+type WakeHook = (index: u32) => bool;
 /** The current VM's page fault found no frame: true when it is to wait (schedulerRunWoken retries it). */
-export type MemoryHook = (index: u32) => bool;
+type MemoryHook = (index: u32) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
-export type ReleaseHook = (index: u32) => void;
+type ReleaseHook = (index: u32) => void;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
 function noReleaseHook(index: u32): void {}

@@ -345,7 +345,7 @@ function writeBootInfo(vm: Vm, id: u32, page: u32): void {
  * The swap disk's layout (swap.ts): VM i's pages at sector VM_SWAP_FIRST_SECTOR + (the memory sizes of
  * VMs 0..i-1) / 512 + 8 * page, whether or not it is ever written out (page 0 of the disk unused).
  */
-export const VM_SWAP_FIRST_SECTOR: u32 = 8;
+const VM_SWAP_FIRST_SECTOR: u32 = 8;
 const SECTOR_SHIFT = 9;
 let swapRegionNext: u32 = VM_SWAP_FIRST_SECTOR;
 
