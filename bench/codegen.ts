@@ -35,11 +35,14 @@ import { parseExpectations } from '../test/corpus/expectations.ts';
 import { limit } from '../test/harness/limit.ts';
 
 export const CODEGEN_DIR = join(ROOT, 'bench', 'codegen');
-export const C_RUNTIME_DIR = join(CODEGEN_DIR, 'c-runtime');
-/** The C comparison builds. -fno-pie, no unwind tables and no stack protector keep gcc's output a plain freestanding image. */
-export const GCC_FLAGS = ['-m32', '-O2', '-ffreestanding', '-fno-pic', '-fno-pie', '-nostdlib', '-fno-asynchronous-unwind-tables',
+const C_RUNTIME_DIR = join(CODEGEN_DIR, 'c-runtime');
+/**
+ * The C comparison builds. -fno-pie, no unwind tables and no stack protector keep gcc's output a plain freestanding
+ * image.
+ */
+const GCC_FLAGS = ['-m32', '-O2', '-ffreestanding', '-fno-pic', '-fno-pie', '-nostdlib', '-fno-asynchronous-unwind-tables',
   '-fno-stack-protector', '-fcf-protection=none', '-std=gnu11', '-Wall', '-Werror', `-I${CODEGEN_DIR}`];
-export const MEASURED_FUNCTION = 'bench';
+const MEASURED_FUNCTION = 'bench';
 
 export function benchPrograms(): string[] {
   return readdirSync(CODEGEN_DIR).filter(f => f.endsWith('.ts')).map(f => f.slice(0, -3)).sort();

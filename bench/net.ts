@@ -39,14 +39,14 @@ import { buildKernel, ROOT } from '../tools/build.ts';
 import { buildVms, startMachine, type Machine } from '../test/kernel/net-machine.ts';
 
 export const SIZES = [100, 1400] as const;
-export const PACKETS = 10;
+const PACKETS = 10;
 const HEADERS = 14 + 20 + 8;
 const GUEST_IP = '10.0.2.15';
 const ECHO_BENCH_ARGUMENT = 0x10000 | 7;
 const STAGES = ['driver', 'switch', 'wakeup', 'copy', 'stack', 'app'] as const;
 type Stage = typeof STAGES[number];
-export type SizeFigures = Record<Stage, number> & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
-export type NetFigures = Record<string, SizeFigures>;
+type SizeFigures = Record<Stage, number> & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
+type NetFigures = Record<string, SizeFigures>;
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

@@ -34,7 +34,9 @@ export class Bitmap {
       for (let dy = -Math.floor(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.floor(r); dx <= Math.ceil(r); dx++) this.set(x + dx, y + dy, c);
     }
   }
-  /** Text in the 5x7 font (descenders 2 rows below) scaled by `scale`, its top-left corner at (x, y); returns its width. */
+  /**
+   * Text in the 5x7 font (descenders 2 rows below) scaled by `scale`, its top-left corner at (x, y); returns its width.
+   */
   text(x: number, y: number, s: string, c: Rgb, scale = 2): number {
     for (const [k, ch] of [...s].entries()) {
       const glyph = FONT[ch] ?? FONT['?'];
@@ -53,7 +55,7 @@ export class Bitmap {
   }
 }
 
-export const textWidth = (s: string, scale = 2) => Math.max(0, [...s].length * 6 - 1) * scale;
+const textWidth = (s: string, scale = 2) => Math.max(0, [...s].length * 6 - 1) * scale;
 
 // ---- PNG
 
@@ -94,8 +96,8 @@ export function encodePng(b: Bitmap): Buffer {
 
 // ---- line plots
 
-export interface Series { label: string; points: { x: number; y: number }[]; color: Rgb }
-export interface LinePlot {
+interface Series { label: string; points: { x: number; y: number }[]; color: Rgb }
+interface LinePlot {
   title: string; xLabel: string; yLabel: string;
   series: Series[];
   /** Horizontal reference lines (dashed), e.g. a peer's figure. */

@@ -30,7 +30,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { runQemu, qemuArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
-import { buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary } from '../test/kernel/guests/build.ts';
+import {
+  buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary,
+} from '../test/kernel/guests/build.ts';
 
 const SCALE_VMS = 10_000;
 const SCALE_MEMORY_MIB = 1024;

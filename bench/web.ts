@@ -32,7 +32,9 @@ import { buildKernel, ROOT } from '../tools/build.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { qemuArgs, tapNetArgs, ConsoleLine, type BootMedium } from '../tools/qemu.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
-import { prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer } from '../tools/linux-peer.ts';
+import {
+  prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer,
+} from '../tools/linux-peer.ts';
 import { DEFAULT_LOAD, loadArgs, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
 import { plotLines, type Rgb } from './plot.ts';
 
@@ -46,7 +48,7 @@ const SECONDS = 8;
  * have their keep-alive connection (and the host its ARP entry) before the count starts: each run is a
  * new load-generator process whose connections are all new.
  */
-export const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
+const warmupSeconds = (servers: number) => Math.max(DEFAULT_LOAD.warmup, servers / 200);
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 /** What httpd.ts's header asks for: TCP rings, 16 thread stacks, request buffers (touched pages only). */
 const HTTPD_MEMORY_KIB = 1024;
@@ -68,7 +70,10 @@ export interface WebPoint {
   requestsPerQemuCpuSecond: number | null;
   /** The host's 1-minute load average when the point started. */
   hostLoad: number;
-  /** The kernel's totals after the run (Denali: the `vms:`, `switch:` and `nic:` lines of its `vms` monitor command), or null. */
+  /**
+   * The kernel's totals after the run (Denali: the `vms:`, `switch:` and `nic:` lines of its `vms` monitor command), or
+   * null.
+   */
   counters: string | null;
   /** VM switches per request over the whole run, warm-up included (Denali), or null. */
   switchesPerRequest: number | null;

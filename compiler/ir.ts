@@ -222,7 +222,7 @@ export interface DataSymbol {
 export interface InterruptEntry { name: string; vector: number; handler: string }
 
 /** Addresses only the linker knows; `globalAddress` may name them (see docs/calling-convention.md). */
-export const LINKER_SYMBOLS = ['__image_start', '__image_end', '__stack_bottom', '__stack_top', '__symbol_table'] as const;
+const LINKER_SYMBOLS = ['__image_start', '__image_end', '__stack_bottom', '__stack_top', '__symbol_table'] as const;
 export type LinkerSymbol = typeof LINKER_SYMBOLS[number];
 export const isLinkerSymbol = (name: string): name is LinkerSymbol => (LINKER_SYMBOLS as readonly string[]).includes(name);
 
@@ -338,6 +338,3 @@ export function successors(t: Terminator): number[] {
   if (t.op === "branch") return [t.ifTrue, t.ifFalse];
   return [];
 }
-
-/** Wraps any JS number to a signed 32-bit integer. */
-export const toInt32 = (x: number): number => x | 0;

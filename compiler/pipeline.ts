@@ -35,7 +35,7 @@ export interface CompileOptions {
   observer?: LoweringObserver;           // told every expression's DSL type (the TypeScript back end)
 }
 
-export interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
+interface CompileResult { module?: ir.Module; diagnostics: Diagnostic[] }
 
 /** The passes of -O2, in order. Each takes and returns a verified Module. */
 export const PASSES: [string, (m: ir.Module) => ir.Module][] = [

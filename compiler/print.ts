@@ -28,7 +28,7 @@ export function printInstr(i: ir.Instr): string {
 
 function off(n: number): string { return n === 0 ? '' : n > 0 ? ` + ${n}` : ` - ${-n}`; }
 
-export function printTerminator(t: ir.Terminator): string {
+function printTerminator(t: ir.Terminator): string {
   switch (t.op) {
     case 'jump': return `jump b${t.target}`;
     case 'branch': return `branch ${v(t.cond)}, b${t.ifTrue}, b${t.ifFalse}`;

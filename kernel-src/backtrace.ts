@@ -16,7 +16,7 @@ const UNWIND_UNKNOWN: u32 = 0x7fffffff;
 /** unwindState's answer for code whose frame ebp chains (or code the table does not know). */
 const FRAME_POINTER: u32 = 0xffffffff;
 /** Frames printed at most: a runaway recursion (stack overflow) has thousands. */
-export const BACKTRACE_MAX_FRAMES = 16;
+const BACKTRACE_MAX_FRAMES = 16;
 const FRAME_ALIGNMENT_MASK = 3;
 
 /** The index of the function containing `address`, or -1 (binary search over the sorted table). */
@@ -36,18 +36,6 @@ function symbolIndex(address: u32): i32 {
 }
 
 function symbolEntry(index: i32): u32 { return linkerAddress("symbolTable") + 4 + SYMBOL_ENTRY_BYTES * u32(index); }
-
-/** The name of the function containing `address`, or "?". */
-export function symbolName(address: u32): string {
-  const index = symbolIndex(address);
-  return index < 0 ? "?" : stringAt(load32(symbolEntry(index) + 8));
-}
-
-/** The start address of the function containing `address`, or 0. */
-export function symbolStart(address: u32): u32 {
-  const index = symbolIndex(address);
-  return index < 0 ? 0 : load32(symbolEntry(index));
-}
 
 /**
  * "0xADDRESS name+0xoffset". `lookup` is the address to look up: for a return address, the one before

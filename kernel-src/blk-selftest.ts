@@ -36,7 +36,7 @@ import {
   BLK_SECTORS_PER_PAGE, BLK_REQUEST_FRAME_LIMIT,
 } from "./virtio-blk.ts";
 
-export const PATTERN_SECTOR: u32 = 3;
+const PATTERN_SECTOR: u32 = 3;
 const PAGES: u32 = 4096;
 const BUSY_PAGES: u32 = 8192;
 const BUSY_START_MILLISECONDS: u32 = 50;

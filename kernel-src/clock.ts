@@ -11,8 +11,11 @@
 // so no reading is smaller than an earlier one, even when a tick is late or interrupts were off.
 // After the timers, each tick writes out a bounded share of the console's queued output (console.ts).
 // Reference: Intel SDM Vol. 3B §18.17 "Time-Stamp Counter"; pit.ts for the PIT.
-import { bool, u32, rdtsc, rdtscHigh, pause } from "dsl";
-import { PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone, pitStopInterval } from "./pit.ts";
+import { bool, u32, rdtsc, pause } from "dsl";
+import {
+  PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone,
+  pitStopInterval,
+} from "./pit.ts";
 import { IRQ_TIMER } from "./pic.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleTick } from "./console.ts";
@@ -38,7 +41,7 @@ let fineMultiplier: u32 = 0;
 let fineShift: u32 = 0;
 
 /** Called on every tick after the count is updated (timer.ts expires its due timers there). */
-export type TickHook = () => void;
+type TickHook = () => void;
 function noTickHook(): void {}
 let tickHook: TickHook = noTickHook;
 
@@ -182,9 +185,3 @@ export function clockTicks(): u32 { return ticksLow; }
 export function clockLostTicks(): u32 { return lostTotal; }
 export function clockTscKiloHertz(): u32 { return tscKiloHertz; }
 export function clockTscPerTick(): u32 { return tscPerTick; }
-
-/** The full 64-bit TSC as a Nanoseconds-shaped pair (for benchmarks). */
-export function readTimeStampCounter(out: Nanoseconds): void {
-  out.low = rdtsc();
-  out.high = rdtscHigh();
-}

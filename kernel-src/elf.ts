@@ -33,16 +33,16 @@ const P_MEMSZ = 20;
 const P_FLAGS = 24;
 const PROGRAM_HEADER_BYTES: u32 = 32;
 const PT_LOAD = 1;
-export const PF_X: u32 = 1;
-export const PF_W: u32 = 2;
-export const PF_R: u32 = 4;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
 
 /** More PT_LOAD segments than this is not an image of our linker (it makes three). */
-export const SEGMENT_LIMIT = 4;
+const SEGMENT_LIMIT = 4;
 /** Images registered at once (one per manifest group). */
 export const IMAGE_LIMIT = 16;
 
-export class Segment {
+class Segment {
   virtualAddress: u32 = 0;   // page-aligned, >= GUEST_BASE
   memorySize: u32 = 0;
   fileOffset: u32 = 0;       // page-aligned
@@ -51,7 +51,7 @@ export class Segment {
 }
 
 /** A parsed image: where its bytes are (the module, physical = kernel virtual) and its segments. */
-export class GuestImage {
+class GuestImage {
   moduleStart: u32 = 0;
   moduleBytes: u32 = 0;
   entry: u32 = 0;
@@ -62,16 +62,16 @@ export class GuestImage {
 
 export const images = structArray(GuestImage, 16);
 /** Image i's segments are segments[i * SEGMENT_LIMIT ..][0 .. segmentCount). */
-export const segments = structArray(Segment, 64);
+const segments = structArray(Segment, 64);
 
 export function imageSegment(imageIndex: u32, i: u32): Segment { return segments[imageIndex * SEGMENT_LIMIT + i]; }
 
 /** Results of elfParse. */
 export const ELF_OK = 0;
-export const ELF_ERROR_HEADER = 1;
-export const ELF_ERROR_SEGMENT = 2;
-export const ELF_ERROR_TOO_MANY_SEGMENTS = 3;
-export const ELF_ERROR_ENTRY = 4;
+const ELF_ERROR_HEADER = 1;
+const ELF_ERROR_SEGMENT = 2;
+const ELF_ERROR_TOO_MANY_SEGMENTS = 3;
+const ELF_ERROR_ENTRY = 4;
 
 export function elfErrorName(error: u32): string {
   switch (error) {

@@ -13,12 +13,12 @@ import { TrapFrame, interruptedStackPointer, frameFromUser } from "./trapframe.t
 import { kernelTss } from "./gdt.ts";
 import { stackOfGuard, stackName } from "./stacks.ts";
 
-export const VECTOR_DIVIDE_ERROR = 0;
+const VECTOR_DIVIDE_ERROR = 0;
 export const VECTOR_NMI = 2;
 export const VECTOR_INVALID_OPCODE = 6;
 export const VECTOR_DEVICE_NOT_AVAILABLE = 7;
-export const VECTOR_DOUBLE_FAULT = 8;
-export const VECTOR_GENERAL_PROTECTION = 13;
+const VECTOR_DOUBLE_FAULT = 8;
+const VECTOR_GENERAL_PROTECTION = 13;
 export const VECTOR_PAGE_FAULT = 14;
 export const VECTOR_MACHINE_CHECK = 18;
 

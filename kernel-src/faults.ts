@@ -9,7 +9,9 @@
 //                              (SDM Vol. 3A Table 6-5), delivered through the #DF task gate
 //   test=boot-stack-overflow   #DF: the same recursion on the kernel's own boot stack, which runs into
 //                              its guard page (stacks.ts): the report names the boot stack
-import { u32, divideUnchecked, invalidOpcode, ltr, store32, interruptEntry, functionAddress, overlay, memoryCopy } from "dsl";
+import {
+  u32, divideUnchecked, invalidOpcode, ltr, store32, interruptEntry, functionAddress, overlay, memoryCopy,
+} from "dsl";
 import { MultibootInfo, commandLineHasWord } from "./multiboot.ts";
 import { consoleWriteString, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { KERNEL_CODE_SELECTOR } from "./gdt.ts";
@@ -22,7 +24,7 @@ import { MAP_WRITABLE, PAGING_OK, currentAddressSpace, mapRange } from "./paging
 /** A static zero: its value is unknown to the compiler (module-level `let` is storage). */
 let zero: u32 = 0;
 /** The null pointer's field the page-fault test writes: CR2 must read back this address. */
-export const NULL_FIELD_ADDRESS: u32 = 0x0000001c;
+const NULL_FIELD_ADDRESS: u32 = 0x0000001c;
 
 /** The guarded stack of the double-fault test: the guard page, then GUARDED_STACK_PAGES mapped. */
 const GUARDED_STACK_GUARD: u32 = 0x7f000000;

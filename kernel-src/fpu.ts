@@ -23,7 +23,7 @@ import { i32, u32, readCr0, writeCr0, clts, fnsave, frstor, addressOf, memoryFil
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 
 /** The FNSAVE image in 32-bit protected mode (SDM Vol. 1 Figure 8-9). */
-export const FPU_STATE_BYTES: u32 = 108;
+const FPU_STATE_BYTES: u32 = 108;
 const STATE_CONTROL_WORD = 0;        // FCW
 const STATE_TAG_WORD = 8;            // FTW, two bits a register: 11 = empty
 const CONTROL_WORD_INITIAL = 0x037f; // every exception masked, 64-bit precision, round to nearest (FINIT)

@@ -8,7 +8,9 @@
 // "no frame". Memory above KERNEL_SPACE_END is not managed (reported by memoryInit).
 // No locking: uniprocessor, and no allocation from interrupt handlers.
 import { bool, i32, u32, overlay, memoryFill, memoryCopy, addressOf } from "dsl";
-import { MultibootInfo, MemoryMapEntry, hasFlag, memoryMapEnd, nextMemoryMapEntry, MEMORY_AVAILABLE, MULTIBOOT_FLAG_MEMORY_MAP } from "./multiboot.ts";
+import {
+  MultibootInfo, MemoryMapEntry, hasFlag, memoryMapEnd, nextMemoryMapEntry, MEMORY_AVAILABLE, MULTIBOOT_FLAG_MEMORY_MAP,
+} from "./multiboot.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 
 /** Frame size of 32-bit paging (Intel SDM Vol. 3A §4.3: a PTE maps a 4-KByte page). */
@@ -127,7 +129,10 @@ export function allocFrame(): u32 {
   return FRAME_NONE;
 }
 
-/** Returns the frame at `address` to the free pool. A frame already free, or one that never may be, is refused with an error. */
+/**
+ * Returns the frame at `address` to the free pool. A frame already free, or one that never may be, is refused with an
+ * error.
+ */
 export function freeFrame(address: u32): i32 {
   if ((address & PAGE_OFFSET_MASK) !== 0 || address < LOW_MEMORY_END || address >= frameMemoryTop()) return FRAME_ERROR_NOT_MANAGED;
   const frame = address >>> PAGE_SHIFT;

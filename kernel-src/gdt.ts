@@ -18,10 +18,10 @@ import { doubleFaultStackTop } from "./stacks.ts";
 
 // ---- selectors (index * 8 | table indicator 0 (GDT) | requested privilege level; SDM §3.4.2) -----------
 export const KERNEL_CODE_SELECTOR = 0x08;
-export const KERNEL_DATA_SELECTOR = 0x10;
+const KERNEL_DATA_SELECTOR = 0x10;
 export const USER_CODE_SELECTOR = 0x18 | 3;     // RPL 3
 export const USER_DATA_SELECTOR = 0x20 | 3;     // RPL 3
-export const KERNEL_TSS_SELECTOR = 0x28;
+const KERNEL_TSS_SELECTOR = 0x28;
 export const DOUBLE_FAULT_TSS_SELECTOR = 0x30;
 const DESCRIPTOR_COUNT = 7;                     // null, 4 segments, 2 TSSs
 const DESCRIPTOR_BYTES = 8;
@@ -44,7 +44,7 @@ const FLAGS_BYTE_GRANULAR = 0x00;
 const FLAT_LIMIT = 0xfffff;                     // with G = 1: 4 GiB
 
 /** The 32-bit TSS (SDM Figure 7-2); byte offsets in comments. */
-export class TaskStateSegment {
+class TaskStateSegment {
   previousTaskLink: u32 = 0; //   0 (low 16 bits)
   esp0: u32 = 0;             //   4 stack for traps from ring 3
   ss0: u32 = 0;              //   8

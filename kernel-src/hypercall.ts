@@ -25,7 +25,6 @@ const CLOCK_BYTES: u32 = 8;
 
 const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
-export function hypercallTotal(): u32 { return hypercallCount; }
 
 /**
  * A hypercall: the calling VM's index and its trap frame (arguments in ebx, ecx, edx, esi); returns the

@@ -6,8 +6,8 @@
 import { bool, u16, u32, addressOf, lidt, load32 } from "dsl";
 import { KERNEL_CODE_SELECTOR, DOUBLE_FAULT_TSS_SELECTOR } from "./gdt.ts";
 
-export const VECTOR_COUNT = 256;
-export const VECTOR_DOUBLE_FAULT = 8;
+const VECTOR_COUNT = 256;
+const VECTOR_DOUBLE_FAULT = 8;
 const GATE_BYTES = 8;
 
 // Gate type byte (Figure 6-2): P (bit 7), DPL (bits 5-6), type (bits 0-4).
@@ -30,7 +30,7 @@ export function setInterruptGate(vector: u32, entry: u32, userCallable: bool): v
 export function idtAllowUser(vector: u32): void { idt[2 * vector + 1] = idt[2 * vector + 1] | (GATE_DPL_USER << 8); }
 
 /** A task gate: delivering `vector` switches to the task whose TSS `tssSelector` names. */
-export function setTaskGate(vector: u32, tssSelector: u32): void {
+function setTaskGate(vector: u32, tssSelector: u32): void {
   idt[2 * vector] = tssSelector << 16;
   idt[2 * vector + 1] = (GATE_PRESENT | GATE_TASK) << 8;
 }

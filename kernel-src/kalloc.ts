@@ -9,7 +9,10 @@
 // slabs go back to the frame allocator. Kernel-space frames only (identity-mapped, paging.ts).
 // No locking: uniprocessor, not called from interrupt handlers.
 import { bool, i32, u32, overlay, load32, store32 } from "dsl";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, LOW_MEMORY_END, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameIsUsed } from "./frames.ts";
+import {
+  PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, LOW_MEMORY_END, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame,
+  frameIsUsed,
+} from "./frames.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Written at the start of every slab: "SLAB" in ASCII, little-endian. */
@@ -29,12 +32,11 @@ class SlabHeader {
 /** Objects start here: after the header, 64-byte aligned. */
 const SLAB_HEADER_BYTES: u32 = 64;
 
-export const SLAB_CLASS_COUNT: u32 = 7;             // 16, 32, ..., 1024
 /** Object size of each class (a power of two: object index = offset >>> shift); the last is whole frames. */
 const CLASS_SIZES: u32[] = [16, 32, 64, 128, 256, 512, 1024, 4096];
 const CLASS_SHIFTS: u32[] = [4, 5, 6, 7, 8, 9, 10, 12];
 /** Statistics index of whole-frame allocations (1025..4096 bytes). */
-export const WHOLE_FRAME_CLASS: u32 = 7;
+const WHOLE_FRAME_CLASS: u32 = 7;
 export const KALLOC_CLASS_COUNT: u32 = 8;
 
 /** kalloc's failure value (no kernel object lives at address 0). */
@@ -118,7 +120,6 @@ export function kallocFrees(classIndex: u32): u32 { return frees[classIndex]; }
 export function kallocBytesInUse(classIndex: u32): u32 { return bytesInUse[classIndex]; }
 export function kallocFrames(classIndex: u32): u32 { return slabFrames[classIndex]; }
 export function kallocFailedAllocations(): u32 { return failedAllocations; }
-export function kallocBadFrees(): u32 { return badFrees; }
 
 export function kallocTotalBytesInUse(): u32 {
   let total: u32 = 0;

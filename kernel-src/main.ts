@@ -1,13 +1,19 @@
 // The kernel's entry: kmain runs once, on the boot CPU, with paging off and interrupts disabled, on the
-// 64 KiB stack the linker's _start set up (compiler/link). It only calls the subsystems (each its own
-// file) in order and reports: the console and the banner (with the instructions it took: the boot cost
-// under -icount), the multiboot information (boot loader, memory map, command line), the GDT, IDT and
-// PICs (trap.ts), memory (frames, paging, kalloc: memory.ts), the modules, the clock and the timer
-// queue, PCI and a virtio-net card behind the virtual switch; then interrupts on, the self-tests or
-// faults the command line asks for (`test=...`), `boot ok`, and the VMs of a `manifest` module
-// (vmstart.ts) until every one has ended, or the COM1 shell (`console`); then QEMU exits.
+// 64 KiB boot stack the linker's _start set up (compiler/link; stacks.ts puts a guard page under it). It
+// only calls the subsystems (each its own file) in order and reports: the console and the banner (with
+// the instructions it took: the boot cost under -icount), the multiboot information (boot loader,
+// memory map, command line), the GDT, TSSs, IDT and PICs (trap.ts) and the CPU's isolation settings
+// (umip, lazy x87), memory (frames, reservations, paging, stack guards: memory.ts), the modules, the
+// clock and the timer queue, PCI, a virtio-net card behind the virtual switch and a virtio-blk swap
+// disk when QEMU has them; then interrupts on, the self-tests, benchmarks or faults the command line
+// asks for (`test=...`, `bench`), `boot ok`, and the VMs of a `manifest` module (vmstart.ts) with COM1
+// as their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the COM1
+// shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
-import { consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString, consoleNewLine } from "./console.ts";
+import {
+  consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString,
+  consoleNewLine,
+} from "./console.ts";
 import { exitMachine, haltForever, EXIT_SUCCESS } from "./machine.ts";
 import {
   MultibootInfo, MemoryMapEntry, multibootInfoAt, hasFlag, memoryMapEnd, nextMemoryMapEntry, memoryTypeName,
@@ -29,7 +35,9 @@ import { virtioBlkInit } from "./virtio-blk.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
-import { runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull } from "./memory-selftest.ts";
+import {
+  runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull,
+} from "./memory-selftest.ts";
 
 // The banner (tests and benches wait for it), its parts as functions.
 function kernelName(): string { return "Denali/TS isolation kernel"; }

@@ -11,14 +11,14 @@ import { bool, u32, load8, load32, structArray } from "dsl";
 import { moduleCount, moduleAt, moduleSize, moduleNameLength, MultibootModule } from "./modules.ts";
 import { IMAGE_LIMIT } from "./elf.ts";
 
-export const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-export const MANIFEST_VERSION: u32 = 3;
+const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
+const MANIFEST_VERSION: u32 = 3;
 const HEADER_BYTES: u32 = 12;
 const GROUP_BYTES: u32 = 32;
 /** The module's name: its command line, or the last path component of it (QEMU passes the file path). */
 const MANIFEST_NAME = "manifest";
 
-export class ManifestGroup {
+class ManifestGroup {
   moduleIndex: u32 = 0;
   vmCount: u32 = 0;
   memoryKiB: u32 = 0;
@@ -37,9 +37,9 @@ export function manifestGroupCount(): u32 { return groupTotal; }
 /** Results of manifestLoad. */
 export const MANIFEST_OK = 0;
 export const MANIFEST_NONE = 1;
-export const MANIFEST_ERROR_FORMAT = 2;
-export const MANIFEST_ERROR_MODULE = 3;
-export const MANIFEST_ERROR_GROUPS = 4;
+const MANIFEST_ERROR_FORMAT = 2;
+const MANIFEST_ERROR_MODULE = 3;
+const MANIFEST_ERROR_GROUPS = 4;
 
 export function manifestErrorName(error: u32): string {
   switch (error) {
@@ -62,7 +62,7 @@ function namedManifest(module: MultibootModule): bool {
 }
 
 /** The manifest's module index, or moduleCount() when there is none. */
-export function findManifest(): u32 {
+function findManifest(): u32 {
   const count = moduleCount();
   for (let i: u32 = 0; i < count; i++) if (namedManifest(moduleAt(i))) return i;
   return count;

@@ -5,17 +5,22 @@
 //   test=pagefault-readonly    writes to a read-only page (CR0.WP makes the kernel fault too)
 //   test=pagefault-null        reads through a null pointer (page 0 is not mapped)
 //   bench                      "bench NAME N": instructions per operation under QEMU -icount shift=0
-import { bool, u8, u32, i32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
+import { bool, u8, u32, load32, store32, load8, store8, rdtsc, linkerAddress, readFlags, cli, sti } from "dsl";
 import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
-import { PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED, FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed } from "./frames.ts";
 import {
-  PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, MAP_WRITABLE, MAP_USER, PAGING_OK, PAGING_ERROR_ALIGNMENT, PAGING_ERROR_KERNEL_SPACE, PAGING_ERROR_CURRENT,
-  USER_SPACE_START, pagingEnabled, writeProtectEnabled, kernelAddressSpace, kernelSpaceTop, createAddressSpace, destroyAddressSpace,
+  PAGE_SIZE, LOW_MEMORY_END, FRAME_NONE, FRAME_OK, FRAME_ERROR_DOUBLE_FREE, FRAME_ERROR_NOT_MANAGED,
+  FRAME_ERROR_RESERVED, allocFrame, freeFrame, framesFree, frameIsUsed,
+} from "./frames.ts";
+import {
+  PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, MAP_WRITABLE, MAP_USER, PAGING_OK, PAGING_ERROR_ALIGNMENT,
+  PAGING_ERROR_KERNEL_SPACE, PAGING_ERROR_CURRENT,
+  pagingEnabled, writeProtectEnabled, kernelAddressSpace, kernelSpaceTop, createAddressSpace, destroyAddressSpace,
   switchAddressSpace, currentAddressSpace, mapRange, unmapRange, pageEntry, entryFrame,
 } from "./paging.ts";
 import {
-  kalloc, kfree, classSize, kallocAllocations, kallocFrees, kallocBytesInUse, kallocTotalBytesInUse, kallocFrames, kallocFailedAllocations,
+  kalloc, kfree, classSize, kallocAllocations, kallocFrees, kallocBytesInUse, kallocTotalBytesInUse, kallocFrames,
+  kallocFailedAllocations,
   KALLOC_NONE, KALLOC_OK, KALLOC_ERROR_BAD_ADDRESS, KALLOC_ERROR_DOUBLE_FREE, KALLOC_CLASS_COUNT,
 } from "./kalloc.ts";
 import { moduleCount, moduleAt, moduleSize, moduleNameLength } from "./modules.ts";
@@ -24,10 +29,10 @@ import { moduleCount, moduleAt, moduleSize, moduleNameLength } from "./modules.t
 const TEST_PAGE: u32 = 0x40000000;
 const TEST_RANGE: u32 = 0x40400000;
 const TEST_RANGE_PAGES: u32 = 64;                 // more than paging.ts's invlpg limit: the CR3-reload path
-export const PAGEFAULT_UNMAPPED_ADDRESS: u32 = 0x40123004;
-export const PAGEFAULT_READONLY_PAGE: u32 = 0x40200000;
-export const PAGEFAULT_READONLY_ADDRESS: u32 = 0x40200008;
-export const PAGEFAULT_NULL_ADDRESS: u32 = 0x00000008;
+const PAGEFAULT_UNMAPPED_ADDRESS: u32 = 0x40123004;
+const PAGEFAULT_READONLY_PAGE: u32 = 0x40200000;
+const PAGEFAULT_READONLY_ADDRESS: u32 = 0x40200008;
+const PAGEFAULT_NULL_ADDRESS: u32 = 0x00000008;
 const BENCH_PAGE: u32 = 0x40800000;
 const BENCH_ITERATIONS: u32 = 1000;
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;     // IF (Intel SDM Vol. 1 §3.4.3, EFLAGS)

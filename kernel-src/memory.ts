@@ -2,8 +2,14 @@
 // boot information, multiboot modules and their strings), then paging. kmain calls memoryInit once,
 // after the boot report and before anything allocates; `mem` prints printMemoryStatistics.
 import { u32, linkerAddress, panic, load8, addressOf } from "dsl";
-import { MultibootInfo, hasFlag, commandLineLength, memoryMapEnd, MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT } from "./multiboot.ts";
-import { framesInit, reserveRange, framesFree, framesAvailable, framesUsed, frameAllocationCount, frameFreeCount, frameDoubleFreeCount, PAGE_SHIFT } from "./frames.ts";
+import {
+  MultibootInfo, hasFlag, commandLineLength, memoryMapEnd, MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP,
+  MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
+} from "./multiboot.ts";
+import {
+  framesInit, reserveRange, framesFree, framesAvailable, framesUsed, frameAllocationCount, frameFreeCount,
+  frameDoubleFreeCount, PAGE_SHIFT,
+} from "./frames.ts";
 import { pagingInit, kernelSpaceTop, pagingTableFrames } from "./paging.ts";
 import { stacksGuard } from "./stacks.ts";
 import { modulesInit, moduleCount, moduleAt, moduleTableStart, moduleTableEnd, moduleNameLength } from "./modules.ts";

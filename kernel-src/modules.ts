@@ -4,12 +4,14 @@
 // and the physical address of its NUL-terminated command line (the loader's "name" of the module).
 // The kernel image's header asks for page-aligned modules (flags bit 0, spec §3.1.2), so each starts
 // on a frame boundary; frames.ts keeps the modules and their strings out of the free pool.
-import { bool, u32, overlay, load8 } from "dsl";
+import { u32, overlay, load8 } from "dsl";
 import { MultibootInfo, hasFlag, MULTIBOOT_STRING_LIMIT } from "./multiboot.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteCString, consoleNewLine } from "./console.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteCString, consoleNewLine,
+} from "./console.ts";
 
 /** `flags` bit 3 (spec §3.3): mods_count and mods_addr are valid. */
-export const MULTIBOOT_FLAG_MODULES = 1 << 3;
+const MULTIBOOT_FLAG_MODULES = 1 << 3;
 
 /** One module entry (spec §3.3): 16 bytes. */
 export class MultibootModule {
@@ -21,7 +23,7 @@ export class MultibootModule {
 const MODULE_ENTRY_BYTES: u32 = 16;
 
 /** Sanity limit: more entries than this means a corrupt structure. */
-export const MODULES_LIMIT: u32 = 1024;
+const MODULES_LIMIT: u32 = 1024;
 
 let modulesAddress: u32 = 0;
 let modulesCount: u32 = 0;
@@ -52,22 +54,6 @@ export function moduleNameLength(module: MultibootModule): u32 {
   let length: u32 = 0;
   while (length < MULTIBOOT_STRING_LIMIT && load8(module.commandLine + length) !== 0) length++;
   return length;
-}
-
-/**
- * Index of the module whose command line is exactly `name` (QEMU passes each -initrd file name
- * with its arguments), or moduleCount() when there is none.
- */
-export function findModule(name: string): u32 {
-  const count = moduleCount();
-  for (let i: u32 = 0; i < count; i++) {
-    const module = moduleAt(i);
-    if (moduleNameLength(module) !== u32(name.length)) continue;
-    let same = true;
-    for (let k = 0; k < name.length; k++) if (load8(module.commandLine + u32(k)) !== name.charCodeAt(k)) { same = false; break; }
-    if (same) return i;
-  }
-  return count;
 }
 
 /** "modules: N", then "module I: start 0x... end 0x... size S name NAME" per module. */

@@ -46,10 +46,10 @@ export class MemoryMapEntry {
 
 /** Memory map entry types (spec §3.3; values 3-5 as in ACPI's E820 address range types). */
 export const MEMORY_AVAILABLE = 1;
-export const MEMORY_RESERVED = 2;
-export const MEMORY_ACPI_RECLAIMABLE = 3;
-export const MEMORY_ACPI_NVS = 4;
-export const MEMORY_BAD = 5;
+const MEMORY_RESERVED = 2;
+const MEMORY_ACPI_RECLAIMABLE = 3;
+const MEMORY_ACPI_NVS = 4;
+const MEMORY_BAD = 5;
 
 /** Sanity limit on strings the loader hands us (command line, loader name). */
 export const MULTIBOOT_STRING_LIMIT = 4096;
@@ -78,7 +78,7 @@ export function nextMemoryMapEntry(entryAddress: u32): u32 {
 }
 
 /** The entry's length in KiB (rounded down), from its 64-bit length. Exact up to 4 TiB. */
-export function entryLengthKiB(entry: MemoryMapEntry): u32 {
+function entryLengthKiB(entry: MemoryMapEntry): u32 {
   return (entry.lengthHigh << 22) | (entry.lengthLow >>> 10);
 }
 

@@ -23,10 +23,10 @@
 import { u32, load32, store32 } from "dsl";
 import { FRAME_NONE, allocFrame } from "./frames.ts";
 
-export const NET_BUFFER_BYTES: u32 = 2048;
+const NET_BUFFER_BYTES: u32 = 2048;
 const BUFFERS_PER_FRAME: u32 = 2;               // PAGE_SIZE (4096) / NET_BUFFER_BYTES
 export const NET_BUFFER_NEXT: u32 = 0;
-export const NET_BUFFER_LENGTH: u32 = 4;
+const NET_BUFFER_LENGTH: u32 = 4;
 export const NET_BUFFER_VIRTIO_HEADER: u32 = 8;
 export const VIRTIO_NET_HEADER_BYTES: u32 = 10;
 export const NET_BUFFER_FRAME: u32 = 18;        // NET_BUFFER_VIRTIO_HEADER + VIRTIO_NET_HEADER_BYTES
@@ -42,8 +42,11 @@ const NET_BUFFER_AGE_NEXT: u32 = 2044;
 /** The sender of a frame from the wire: no VM is charged for it. */
 export const NET_SENDER_WIRE: u32 = 0xffffffff;
 
-/** Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy VMs hold a few each). */
-export const NET_BUFFER_POOL: u32 = 2048;
+/**
+ * Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy
+ * VMs hold a few each).
+ */
+const NET_BUFFER_POOL: u32 = 2048;
 
 let freeHead: u32 = 0;
 let freeCount: u32 = 0;
@@ -53,8 +56,6 @@ let ageHead: u32 = 0;                           // the oldest queued buffer (0: 
 let ageTail: u32 = 0;
 
 export function netBufferFreeCount(): u32 { return freeCount; }
-export function netBufferPoolCount(): u32 { return poolCount; }
-export function netBufferFailures(): u32 { return allocationFailures; }
 
 /** Builds the pool (idempotent); the number of buffers it holds. */
 export function netBufferInit(): u32 {
@@ -88,7 +89,6 @@ export function netBufferFree(buffer: u32): void {
 
 export function netBufferLength(buffer: u32): u32 { return load32(buffer + NET_BUFFER_LENGTH); }
 export function netBufferSetLength(buffer: u32, length: u32): void { store32(buffer + NET_BUFFER_LENGTH, length); }
-export function netBufferFrame(buffer: u32): u32 { return buffer + NET_BUFFER_FRAME; }
 
 /** Appends a buffer that was just queued on a VM to the age list (the newest). */
 export function netBufferAgeAppend(buffer: u32): void {

@@ -15,8 +15,12 @@
 // Page tables are reached through the identity map: physical = virtual below the kernel top.
 // Frames mapped by mapRange belong to the caller: unmapRange and destroyAddressSpace free page
 // tables and directories only.
-import { bool, i32, u32, readCr0, writeCr0, readCr3, writeCr3, invlpg, load32, store32, memoryFill, memoryCopy } from "dsl";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop } from "./frames.ts";
+import {
+  bool, i32, u32, readCr0, writeCr0, readCr3, writeCr3, invlpg, load32, store32, memoryFill, memoryCopy,
+} from "dsl";
+import {
+  PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop,
+} from "./frames.ts";
 
 // Page-directory and page-table entry bits (SDM Vol. 3A §4.3, Table 4-5 "Format of a 32-Bit
 // Page-Directory Entry that References a Page Table", Table 4-6 "Format of a 32-Bit Page-Table Entry
@@ -25,8 +29,8 @@ import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, KERNEL_SPACE_END, FRAME_NONE, 
 export const PAGE_PRESENT: u32 = 1 << 0;     // P: the entry maps something
 export const PAGE_WRITABLE: u32 = 1 << 1;    // R/W: writes allowed (for the kernel too once CR0.WP is set)
 export const PAGE_USER: u32 = 1 << 2;        // U/S: ring 3 may access
-export const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor
-export const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
+const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor
+const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
 const PAGE_ADDRESS_MASK: u32 = 0xfffff000;   // bits 31:12: physical address of the frame or table
 
 /** Rights for mapRange: read-only supervisor is 0. */
@@ -47,7 +51,7 @@ const BYTES_PER_TABLE: u32 = 0x400000;      // 4 MiB mapped by one page table
 
 /** The first user-part directory entry: everything below is the shared kernel space. */
 const KERNEL_DIRECTORY_ENTRIES: u32 = KERNEL_SPACE_END >>> DIRECTORY_SHIFT;   // 256
-export const USER_SPACE_START: u32 = KERNEL_SPACE_END;
+const USER_SPACE_START: u32 = KERNEL_SPACE_END;
 
 /**
  * Above this many pages changed in the current space, one CR3 reload (which flushes every
@@ -59,7 +63,7 @@ const INVLPG_PAGE_LIMIT: u32 = 32;
 export const PAGING_OK = 0;
 export const PAGING_ERROR_ALIGNMENT = -1;     // address or length not page-aligned
 export const PAGING_ERROR_KERNEL_SPACE = -2;  // the range is not entirely in the user part
-export const PAGING_ERROR_NO_MEMORY = -3;     // no frame for a page table
+const PAGING_ERROR_NO_MEMORY = -3;     // no frame for a page table
 export const PAGING_ERROR_CURRENT = -4;       // destroying the address space in CR3
 
 let kernelDirectory: u32 = 0;

@@ -21,7 +21,7 @@ export function kernelPanic(message: string, functionName: string): void {
   exitMachine(EXIT_PANIC);
 }
 
-export function trapName(kind: i32): string {
+function trapName(kind: i32): string {
   switch (kind) {
     case TRAP_UNREACHABLE: return "unreachable code reached";
     case TRAP_DIVISION_BY_ZERO: return "integer division by zero";

@@ -8,7 +8,7 @@
 // Organization" (Figure 6-1, the type 0 header); §6.2.1 "Device Identification"; §6.2.2 "Device
 // Control" (Command register, Figure 6-2); §6.2.4 "Miscellaneous Registers" (Interrupt Line/Pin);
 // §6.2.5.1 "Address Maps" (BARs, Figures 6-4/6-5, and how to size them).
-// Invariant: the table holds each present function once, in scan order; pciDeviceCount() entries.
+// Invariant: the table holds each present function once, in scan order; deviceTotal entries.
 import { i32, u8, u32, inl, outl, structArray } from "dsl";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
@@ -22,34 +22,34 @@ const DEVICE_SHIFT = 11;
 const FUNCTION_SHIFT = 8;
 const REGISTER_MASK: u32 = 0xfc;
 
-export const PCI_BUSES: u32 = 256;
-export const PCI_DEVICES_PER_BUS: u32 = 32;
-export const PCI_FUNCTIONS_PER_DEVICE: u32 = 8;
+const PCI_BUSES: u32 = 256;
+const PCI_DEVICES_PER_BUS: u32 = 32;
+const PCI_FUNCTIONS_PER_DEVICE: u32 = 8;
 
 // The type 0 configuration header (PCI LB 3.0 §6.1, Figure 6-1): byte offsets.
-export const PCI_VENDOR_ID = 0x00;          // u16; 0xFFFF: no function here (§6.2.1)
-export const PCI_DEVICE_ID = 0x02;          // u16
-export const PCI_COMMAND = 0x04;            // u16 (§6.2.2)
-export const PCI_STATUS = 0x06;             // u16
-export const PCI_REVISION_CLASS = 0x08;     // revision (7:0), programming interface (15:8), subclass (23:16), base class (31:24)
-export const PCI_HEADER_TYPE = 0x0e;        // u8: bit 7 multi-function, 6:0 layout (0: device, 1: PCI-PCI bridge)
-export const PCI_BAR0 = 0x10;               // six u32 BARs at 0x10..0x24 (type 0 header)
-export const PCI_INTERRUPT_LINE = 0x3c;     // u8: the 8259 input the firmware routed INTx# to (§6.2.4)
-export const PCI_INTERRUPT_PIN = 0x3d;      // u8: 0 none, 1..4 INTA#..INTD#
+const PCI_VENDOR_ID = 0x00;          // u16; 0xFFFF: no function here (§6.2.1)
+const PCI_DEVICE_ID = 0x02;          // u16
+const PCI_COMMAND = 0x04;            // u16 (§6.2.2)
+const PCI_STATUS = 0x06;             // u16
+const PCI_REVISION_CLASS = 0x08;     // revision (7:0), programming interface (15:8), subclass (23:16), base class (31:24)
+const PCI_HEADER_TYPE = 0x0e;        // u8: bit 7 multi-function, 6:0 layout (0: device, 1: PCI-PCI bridge)
+const PCI_BAR0 = 0x10;               // six u32 BARs at 0x10..0x24 (type 0 header)
+const PCI_INTERRUPT_LINE = 0x3c;     // u8: the 8259 input the firmware routed INTx# to (§6.2.4)
+const PCI_INTERRUPT_PIN = 0x3d;      // u8: 0 none, 1..4 INTA#..INTD#
 
 const VENDOR_NONE: u32 = 0xffff;
 const HEADER_MULTI_FUNCTION: u32 = 0x80;
 const HEADER_LAYOUT_MASK: u32 = 0x7f;
 const HEADER_LAYOUT_DEVICE: u32 = 0;
 const HEADER_LAYOUT_BRIDGE: u32 = 1;
-export const PCI_BAR_COUNT: u32 = 6;
+const PCI_BAR_COUNT: u32 = 6;
 const BRIDGE_BAR_COUNT: u32 = 2;            // a type 1 header has only BAR0 and BAR1
 
 // Command register bits (PCI LB 3.0 §6.2.2, Figure 6-2).
-export const PCI_COMMAND_IO_SPACE: u32 = 1 << 0;
-export const PCI_COMMAND_MEMORY_SPACE: u32 = 1 << 1;
-export const PCI_COMMAND_BUS_MASTER: u32 = 1 << 2;
-export const PCI_COMMAND_INTERRUPT_DISABLE: u32 = 1 << 10;
+const PCI_COMMAND_IO_SPACE: u32 = 1 << 0;
+const PCI_COMMAND_MEMORY_SPACE: u32 = 1 << 1;
+const PCI_COMMAND_BUS_MASTER: u32 = 1 << 2;
+const PCI_COMMAND_INTERRUPT_DISABLE: u32 = 1 << 10;
 
 // BAR encoding (PCI LB 3.0 §6.2.5.1, Figures 6-4 and 6-5): bit 0 = 1 I/O space (address 31:2);
 // bit 0 = 0 memory space, bits 2:1 type (00 32-bit, 10 64-bit: the next BAR holds the high half),
@@ -62,9 +62,9 @@ const BAR_MEMORY_ADDRESS_MASK: u32 = 0xfffffff0;
 /** I/O addresses on x86 are 16 bits: a sized I/O BAR's upper bits may read back as 0 (§6.2.5.1). */
 const IO_SIZE_MASK: u32 = 0xffff;
 
-export const BAR_NONE = 0;
+const BAR_NONE = 0;
 export const BAR_IO = 1;
-export const BAR_MEMORY = 2;
+const BAR_MEMORY = 2;
 
 export class PciDevice {
   bus: u32 = 0;
@@ -81,11 +81,10 @@ export class PciDevice {
   barSize = new Uint32Array(6);      // bytes the BAR decodes
 }
 
-export const PCI_DEVICE_LIMIT: u32 = 32;
+const PCI_DEVICE_LIMIT: u32 = 32;
 const devices = structArray(PciDevice, 32);
 let deviceTotal: u32 = 0;
 
-export function pciDeviceCount(): u32 { return deviceTotal; }
 export function pciDeviceAt(index: u32): PciDevice { return devices[index]; }
 
 function configAddress(bus: u32, device: u32, func: u32, offset: u32): u32 {
@@ -93,27 +92,27 @@ function configAddress(bus: u32, device: u32, func: u32, offset: u32): u32 {
 }
 
 /** The configuration dword holding byte `offset`. */
-export function pciRead32(bus: u32, device: u32, func: u32, offset: u32): u32 {
+function pciRead32(bus: u32, device: u32, func: u32, offset: u32): u32 {
   outl(CONFIG_ADDRESS, configAddress(bus, device, func, offset));
   return inl(CONFIG_DATA);
 }
 
-export function pciWrite32(bus: u32, device: u32, func: u32, offset: u32, value: u32): void {
+function pciWrite32(bus: u32, device: u32, func: u32, offset: u32, value: u32): void {
   outl(CONFIG_ADDRESS, configAddress(bus, device, func, offset));
   outl(CONFIG_DATA, value);
 }
 
-export function pciRead16(bus: u32, device: u32, func: u32, offset: u32): u32 {
+function pciRead16(bus: u32, device: u32, func: u32, offset: u32): u32 {
   return (pciRead32(bus, device, func, offset) >>> ((offset & 2) << 3)) & 0xffff;
 }
 
-export function pciRead8(bus: u32, device: u32, func: u32, offset: u32): u32 {
+function pciRead8(bus: u32, device: u32, func: u32, offset: u32): u32 {
   return (pciRead32(bus, device, func, offset) >>> ((offset & 3) << 3)) & 0xff;
 }
 
 /** Writes a u16 by read-modify-write of its dword (the other half of 0x04 is Status: write 0 there,
  * its bits are write-one-to-clear, PCI LB 3.0 §6.2.3). */
-export function pciWriteCommand(bus: u32, device: u32, func: u32, command: u32): void {
+function pciWriteCommand(bus: u32, device: u32, func: u32, command: u32): void {
   pciWrite32(bus, device, func, PCI_COMMAND, command & 0xffff);
 }
 

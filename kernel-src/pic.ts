@@ -15,7 +15,7 @@ const SLAVE_DATA = 0xa1;
 export const IRQ_BASE_VECTOR = 32;
 export const IRQ_LINES = 16;
 export const IRQ_TIMER = 0;            // PIT channel 0
-export const IRQ_CASCADE = 2;          // the slave's INT output on the master
+const IRQ_CASCADE = 2;          // the slave's INT output on the master
 export const IRQ_COM1 = 4;
 export const IRQ_MASTER_SPURIOUS = 7;  // the lowest-priority line of each chip is where spurious requests land
 export const IRQ_SLAVE_SPURIOUS = 15;
@@ -67,12 +67,6 @@ function writeMasks(): void {
 export function picUnmask(line: u32): void {
   if (line < 8) masterMask &= ~(1 << line);
   else slaveMask &= ~(1 << (line - 8));
-  writeMasks();
-}
-
-export function picMask(line: u32): void {
-  if (line < 8) masterMask |= 1 << line;
-  else slaveMask |= 1 << (line - 8);
   writeMasks();
 }
 

@@ -9,7 +9,7 @@ import { bool, u8, u32, inb, outb } from "dsl";
 /** The input clock of every channel: 14.31818 MHz / 12 (IBM PC/AT Technical Reference). */
 export const PIT_INPUT_HZ = 1193182;
 /** The tick rate: 1000 Hz nominal. */
-export const PIT_RATE_HZ = 1000;
+const PIT_RATE_HZ = 1000;
 /** Channel 0's divisor: round(1193182 / 1000) = 1193, so the real rate is 1000.152 Hz. */
 export const PIT_TICK_DIVISOR = 1193;
 /** One tick: 1193 / 1193182 Hz = 999847.1 ns (the clock counts this, not a nominal 1 ms). */

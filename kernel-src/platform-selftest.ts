@@ -7,7 +7,9 @@ import { bool, u32, rdtsc, hlt, cli, sti, invalidOpcode, addressOf } from "dsl";
 import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { TrapFrame } from "./trapframe.ts";
-import { trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCount, interruptsEnabled } from "./trap.ts";
+import {
+  trapHandler, exceptionHookSet, exceptionHookClear, irqCount, spuriousCount, interruptsEnabled,
+} from "./trap.ts";
 import { IRQ_BASE_VECTOR, IRQ_TIMER, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picMasterInService } from "./pic.ts";
 import { PIT_TICK_NANOSECONDS } from "./pit.ts";
 import { Nanoseconds, clockRead, clockLostTicks, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore,

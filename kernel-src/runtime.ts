@@ -2,7 +2,9 @@
 // its checks (division by zero, bounds, unreachable) to calls of these exports, by name.
 // Everything goes to the kernel console; fatal paths go through panic.ts.
 import { i32, u8, u32 } from "dsl";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteSignedDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleWriteSignedDecimal, consoleWriteHex, consoleNewLine,
+} from "./console.ts";
 import { kernelPanic, kernelTrap } from "./panic.ts";
 import { exitMachine } from "./machine.ts";
 

@@ -39,7 +39,7 @@ import { nicPresent } from "./virtio-net.ts";
 import { virtioBlkInFlight } from "./virtio-blk.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
-export const QUANTUM_TICKS: u32 = 10;
+const QUANTUM_TICKS: u32 = 10;
 /** #PF error code bit 0: set for a protection violation, clear for a not-present page (SDM Figure 6-11). */
 const PAGE_FAULT_PRESENT: u32 = 1;
 // EFLAGS a VM resumes with (SDM Vol. 3A §2.3): never virtual-8086 mode, never I/O privilege, always
@@ -65,7 +65,6 @@ export function schedulerSwitchCount(): u32 { return switchCount; }
 /** VMs not ended yet, and VMs the kernel ended (a fault, too many bad calls, out of memory). */
 export function schedulerLiveCount(): u32 { return liveCount; }
 export function schedulerFaultedCount(): u32 { return faultedCount; }
-export function schedulerActive(): bool { return active; }
 /** True when some VM waits on the run queue. */
 export function schedulerHasRunnable(): bool { return runHead !== VM_NONE; }
 
@@ -91,13 +90,13 @@ function dequeue(): i32 {
 // ---- swapping's hooks (swap.ts sets them when the kernel has a swap disk) ---------------------------
 
 /** A VM blocked in idle (the current one, still in its trap). */
-export type IdleHook = (index: u32) => void;
+type IdleHook = (index: u32) => void;
 /** An idle VM is to run: false lets it run now; true: swap.ts brings it back first (schedulerRunWoken). */
-export type WakeHook = (index: u32) => bool;
+type WakeHook = (index: u32) => bool;
 /** The current VM's page fault found no frame: true when it is to wait (schedulerRunWoken retries it). */
-export type MemoryHook = (index: u32) => bool;
+type MemoryHook = (index: u32) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
-export type ReleaseHook = (index: u32) => void;
+type ReleaseHook = (index: u32) => void;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
 function noReleaseHook(index: u32): void {}
@@ -200,7 +199,7 @@ export function schedulerChargeFor(index: u32, startTsc: u32): void {
 }
 
 /** trap.ts calls this at the end of every trap: the frame to resume. */
-export function schedulerResume(frameAddress: u32): u32 {
+function schedulerResume(frameAddress: u32): u32 {
   if (!active) return frameAddress;
   if (current === VM_NONE) {
     idleFrame = frameAddress;           // the idle loop's ring-0 frame

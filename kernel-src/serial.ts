@@ -2,8 +2,7 @@
 // IRQ 4 once serialEnableReceiveInterrupt is called (the shell, on the `console` command-line word).
 // Register map and bits: National Semiconductor PC16550D datasheet, section 8 "Registers"
 // (Table II, "Summary of Registers"). Offsets are from the port's base address.
-import { bool, i32, u8, u32, inb, outb } from "dsl";
-import { formatString, formatDecimal, formatHex } from "../dsl/runtime/format.ts";
+import { bool, i32, u8, inb, outb } from "dsl";
 
 /** COM1's I/O base on every PC (BIOS data area word 0x400; IBM PC/AT Technical Reference). */
 const COM1 = 0x3f8;
@@ -76,8 +75,3 @@ export function serialWriteByte(byte: u8): void {
   while ((inb(COM1 + LINE_STATUS) & LSR_TRANSMIT_EMPTY) === 0) {}
   outb(COM1 + TRANSMIT_HOLDING, byte);
 }
-
-export function serialWriteString(s: string): void { formatString(serialWriteByte, s); }
-export function serialWriteDecimal(x: u32): void { formatDecimal(serialWriteByte, x); }
-/** Eight hexadecimal digits, lower case, no prefix. */
-export function serialWriteHex(x: u32): void { formatHex(serialWriteByte, x); }

@@ -9,7 +9,9 @@
 // Invariant: the ring buffer's `written` is advanced only by the IRQ handler and `read` only by the
 // shell loop; both are free-running counters (their difference is the number of bytes waiting).
 import { bool, i32, u8, u32, hlt } from "dsl";
-import { consoleWriteByte, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
+import {
+  consoleWriteByte, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine,
+} from "./console.ts";
 import { serialEnableReceiveInterrupt, serialReadByte } from "./serial.ts";
 import { IRQ_COM1, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picIsMasked } from "./pic.ts";
 import { irqRegister, irqCount, spuriousCount, unexpectedInterruptCount, lineName } from "./trap.ts";

@@ -10,9 +10,9 @@ import { i32, u32, addressOf, linkerAddress } from "dsl";
 import { PAGE_SIZE, PAGE_OFFSET_MASK } from "./frames.ts";
 import { pagingUnmapKernelPage } from "./paging.ts";
 
-export const STACK_BOOT = 0;
-export const STACK_TRAP = 1;
-export const STACK_DOUBLE_FAULT = 2;
+const STACK_BOOT = 0;
+const STACK_TRAP = 1;
+const STACK_DOUBLE_FAULT = 2;
 const STACK_COUNT = 3;
 const STACK_ALIGN_MASK: u32 = 0xfffffff0;
 

@@ -56,7 +56,10 @@ import {
   NET_BUFFER_QUEUED_SWITCHES,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
 } from "./netbuf.ts";
-import { nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount, nicBenchEnd, nicBenchEndLength } from "./virtio-net.ts";
+import {
+  nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount,
+  nicBenchEnd, nicBenchEndLength,
+} from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
@@ -124,8 +127,6 @@ let benchCopy: u32 = 0;
 let benchCopyLength: u32 = 0;
 export function switchSetBench(enabled: bool): void { benchEnabled = enabled; }
 
-export function switchDroppedSpoofed(): u32 { return droppedSpoofed; }
-export function switchDroppedWireSpoofed(): u32 { return droppedWireSpoofed; }
 
 /** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
 export function switchInit(): void {
@@ -302,7 +303,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
  * A frame from the wire (virtio-net.ts, in its interrupt): `buffer` holds it (netbuf.ts layout).
  * True: a VM's queue took the buffer; false: dropped, the driver reuses the buffer.
  */
-export function switchFromWire(buffer: u32, length: u32): bool {
+function switchFromWire(buffer: u32, length: u32): bool {
   const frame = buffer + NET_BUFFER_FRAME;
   let target: i32 = NO_VM;
   if ((load8(frame + ETHERNET_DESTINATION) & MAC_GROUP_BIT) !== 0) {

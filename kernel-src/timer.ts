@@ -22,7 +22,7 @@ const SLOT_MASK: u32 = 0x3fff;
 export const TIMER_GENERATIONS: u32 = 1 << (32 - SLOT_BITS);
 
 /** Called once, at or after the deadline, with interrupts disabled, from the tick (or timerExpire). */
-export type TimerCallback = (argument: u32) => void;
+type TimerCallback = (argument: u32) => void;
 function noCallback(argument: u32): void {}
 
 class Timer {

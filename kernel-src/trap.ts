@@ -3,22 +3,25 @@
 // exceptions.ts, hardware IRQs (32-47) to the handler registered for their line, with the 8259's
 // spurious interrupts filtered out; any other vector is counted and ignored.
 import { bool, i32, u32, overlay, cli, sti, readFlags, readCr3, functionAddress, interruptEntryTable } from "dsl";
-import { IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt, picEndOfSpuriousInterrupt, picUnmask } from "./pic.ts";
+import {
+  IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt,
+  picEndOfSpuriousInterrupt, picUnmask,
+} from "./pic.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
 import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit, idtAllowUser } from "./idt.ts";
 
-export const EXCEPTION_VECTORS = 32;
+const EXCEPTION_VECTORS = 32;
 
 /** An IRQ handler gets its line; it runs with interrupts disabled, before the EOI. */
-export type IrqHandler = (line: u32) => void;
+type IrqHandler = (line: u32) => void;
 /**
  * An exception hook may resolve a fault (and adjust the frame, e.g. step over the instruction) by
  * returning true; otherwise the fault is reported and the machine stops.
  */
-export type ExceptionHook = (frame: TrapFrame) => bool;
+type ExceptionHook = (frame: TrapFrame) => bool;
 
 function ignoreIrq(line: u32): void {}
 function noExceptionHook(frame: TrapFrame): bool { return false; }
@@ -31,9 +34,9 @@ function noExceptionHook(frame: TrapFrame): bool { return false; }
  * the hypercall vector (an interrupt gate with DPL 3, idt.ts) goes to its handler; every trap ends
  * with the resume hook, which returns the frame to resume (another VM's, for a switch).
  */
-export type FrameHandler = (frame: TrapFrame) => void;
-export type ResumeHook = (frameAddress: u32) => u32;
-export const HYPERCALL_VECTOR = 0x80;
+type FrameHandler = (frame: TrapFrame) => void;
+type ResumeHook = (frameAddress: u32) => u32;
+const HYPERCALL_VECTOR = 0x80;
 function noFrameHandler(frame: TrapFrame): void {}
 function sameFrame(frameAddress: u32): u32 { return frameAddress; }
 let userExceptionHandler: FrameHandler = noFrameHandler;
@@ -54,8 +57,8 @@ const exceptionHooks: ExceptionHook[] = [noExceptionHook, noExceptionHook, noExc
   noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook, noExceptionHook];
 
 // Statistics (the shell's `irq` command). Invariant: changed only with interrupts disabled.
-export const irqCounts = new Uint32Array(IRQ_LINES);
-export const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
+const irqCounts = new Uint32Array(IRQ_LINES);
+const spuriousCounts = new Uint32Array(IRQ_LINES);  // only lines 7 and 15 are ever counted
 let unexpectedInterrupts: u32 = 0;
 let nmiCount: u32 = 0;
 
@@ -168,11 +171,6 @@ export function interruptsEnabled(): bool { return (readFlags() & EFLAGS_INTERRU
 
 export function irqCount(line: u32): u32 { return irqCounts[line]; }
 export function spuriousCount(line: u32): u32 { return spuriousCounts[line]; }
-export function irqTotal(): u32 {
-  let total: u32 = 0;
-  for (let line = 0; line < IRQ_LINES; line++) total += irqCounts[line];
-  return total;
-}
 export function lineName(line: i32): string {
   switch (line) {
     case 0: return "timer";

@@ -27,7 +27,7 @@ export class TrapFrame {
   userSs: u32 = 0;
 }
 /** Bytes of the frame up to eflags: the interrupted esp when the trap came from ring 0. */
-export const TRAP_FRAME_RING0_BYTES = 68;
+const TRAP_FRAME_RING0_BYTES = 68;
 const PRIVILEGE_MASK = 3;
 const PRIVILEGE_USER = 3;
 /**

@@ -88,12 +88,12 @@ export const BLK_SECTORS_PER_PAGE: u32 = PAGE_SIZE / SECTOR_BYTES;
 // Results: BLK_OK, or why a request failed (done's status) or was not started (virtioBlkSubmit's result).
 export const BLK_OK = 0;
 export const BLK_ERROR_IO = -1;            // done: the device reported VIRTIO_BLK_S_IOERR
-export const BLK_ERROR_UNSUPPORTED = -2;   // done: the device reported VIRTIO_BLK_S_UNSUPP
-export const BLK_ERROR_DEVICE = -3;        // done: the device returned the request without a status
+const BLK_ERROR_UNSUPPORTED = -2;   // done: the device reported VIRTIO_BLK_S_UNSUPP
+const BLK_ERROR_DEVICE = -3;        // done: the device returned the request without a status
 export const BLK_ERROR_NO_DEVICE = -4;     // submit: no disk (no --swap)
 export const BLK_ERROR_RANGE = -5;         // submit: the sectors run past the end of the disk
 export const BLK_ERROR_INVALID = -6;       // submit: no frames, too many, or a frame not aligned or not in RAM
-export const BLK_ERROR_READ_ONLY = -7;     // submit: a write to a read-only disk
+const BLK_ERROR_READ_ONLY = -7;     // submit: a write to a read-only disk
 export const BLK_ERROR_BUSY = -8;          // submit: every slot is in flight; submit again after a completion
 
 /** What a result means, for log lines: `ok`, `I/O error`, `past the end of the disk`, ... */
@@ -120,7 +120,7 @@ const TABLES_PER_FRAME: u32 = PAGE_SIZE / TABLE_BYTES;
 const SLOT_LIMIT: u32 = 128;
 
 /** Called once per started request, from the disk's interrupt with interrupts disabled. */
-export type BlkCompletion = (tag: u32, status: i32) => void;
+type BlkCompletion = (tag: u32, status: i32) => void;
 function noCompletion(tag: u32, status: i32): void {}
 
 class BlkRequest {

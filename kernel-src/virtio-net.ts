@@ -13,11 +13,12 @@
 // §5.1.6.4 "Processing of Incoming Packets".
 // Invariants: receive descriptor d (d < rxPosted) always holds rxBuffers[d] and is either on the
 // available ring or being processed; a transmit descriptor is on txFree or holds txBuffers[d] in flight.
-import { bool, i32, u8, u32, memoryFill, rdtsc } from "dsl";
+import { bool, u8, u32, memoryFill, rdtsc } from "dsl";
 import { pciFind, pciDeviceAt, pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueSuppressInterrupts,
-  virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16, virtioRead32,
+  virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16,
+  virtioRead32,
   virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_VENDOR_ID, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES,
   VIRTIO_DEVICE_CONFIG,
   VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DRIVER, VIRTIO_STATUS_DRIVER_OK, VIRTIO_STATUS_FAILED, VIRTQ_DESC_F_WRITE,
@@ -51,7 +52,7 @@ const RECEIVE_BUFFERS: u32 = 128;
 const RECEIVE_BUFFER_BYTES: u32 = VIRTIO_NET_HEADER_BYTES + FRAME_MAX;
 
 /** Called for each received frame with its buffer (netbuf.ts layout, length set); true = it took the buffer. */
-export type ReceiveHandler = (buffer: u32, length: u32) => bool;
+type ReceiveHandler = (buffer: u32, length: u32) => bool;
 function refuseFrame(buffer: u32, length: u32): bool { return false; }
 
 const receiveQueue = new Virtqueue();
@@ -67,7 +68,7 @@ let io: u32 = 0;
 let irqLine: u32 = 0;
 let features: u32 = 0;
 let receiveHandler: ReceiveHandler = refuseFrame;
-export const nicMac = new Uint8Array(6);
+const nicMac = new Uint8Array(6);
 
 // Statistics.
 let interrupts: u32 = 0;
@@ -81,14 +82,6 @@ let txBytes: u32 = 0;
 let txRingFull: u32 = 0;
 
 export function nicPresent(): bool { return present; }
-export function nicInterrupts(): u32 { return interrupts; }
-export function nicRxFrames(): u32 { return rxFrames; }
-export function nicRxBytes(): u32 { return rxBytes; }
-export function nicRxNoBuffer(): u32 { return rxNoBuffer; }
-export function nicRxRefused(): u32 { return rxRefused; }
-export function nicTxFrames(): u32 { return txFrames; }
-export function nicTxBytes(): u32 { return txBytes; }
-export function nicTxRingFull(): u32 { return txRingFull; }
 
 // Receive-path cost of the last interrupt that brought exactly one frame (instructions under -icount):
 // the driver's part (ISR, used ring, buffer swap, refill, notify) and the switch's (the handler).
@@ -326,6 +319,3 @@ export function virtioNetReport(): void {
   consoleWriteDecimal(interrupts);
   consoleNewLine();
 }
-
-export function virtioNetStatusFailed(): bool { return present && (virtioStatus(io) & VIRTIO_STATUS_FAILED) !== 0; }
-export function virtioNetIrqLine(): i32 { return present ? i32(irqLine) : -1; }

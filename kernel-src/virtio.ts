@@ -19,12 +19,12 @@ export const VIRTIO_VENDOR_ID: u32 = 0x1af4;
 // Legacy register block at the start of the I/O BAR (virtio 1.0 §4.1.4.8; 0.9.5 §2.3).
 export const VIRTIO_DEVICE_FEATURES = 0x00;   // u32 R: features bits 0..31 the device offers
 export const VIRTIO_DRIVER_FEATURES = 0x04;   // u32 RW: the subset the driver accepts
-export const VIRTIO_QUEUE_ADDRESS = 0x08;     // u32 RW: physical page number (address >> 12) of the selected queue
-export const VIRTIO_QUEUE_SIZE = 0x0c;        // u16 R: entries of the selected queue (0: no such queue)
-export const VIRTIO_QUEUE_SELECT = 0x0e;      // u16 RW
-export const VIRTIO_QUEUE_NOTIFY = 0x10;      // u16 W: the queue index with new available buffers
-export const VIRTIO_DEVICE_STATUS = 0x12;     // u8 RW: writing 0 resets the device
-export const VIRTIO_ISR_STATUS = 0x13;        // u8 R: reading returns and clears it, and deasserts INTx#
+const VIRTIO_QUEUE_ADDRESS = 0x08;     // u32 RW: physical page number (address >> 12) of the selected queue
+const VIRTIO_QUEUE_SIZE = 0x0c;        // u16 R: entries of the selected queue (0: no such queue)
+const VIRTIO_QUEUE_SELECT = 0x0e;      // u16 RW
+const VIRTIO_QUEUE_NOTIFY = 0x10;      // u16 W: the queue index with new available buffers
+const VIRTIO_DEVICE_STATUS = 0x12;     // u8 RW: writing 0 resets the device
+const VIRTIO_ISR_STATUS = 0x13;        // u8 R: reading returns and clears it, and deasserts INTx#
 /** Device-specific configuration without MSI-X (MSI-X is never enabled here; with it, 0x18). */
 export const VIRTIO_DEVICE_CONFIG = 0x14;
 
@@ -35,8 +35,8 @@ export const VIRTIO_STATUS_DRIVER_OK: u32 = 4;
 export const VIRTIO_STATUS_FAILED: u32 = 128;
 
 // ISR status bits (virtio 1.0 §4.1.4.5 "ISR status capability", the same in the legacy block).
-export const VIRTIO_ISR_QUEUE: u32 = 1;
-export const VIRTIO_ISR_CONFIG: u32 = 2;
+const VIRTIO_ISR_QUEUE: u32 = 1;
+const VIRTIO_ISR_CONFIG: u32 = 2;
 
 // Virtqueue descriptor (virtio 1.0 §2.4.5): u64 addr, u32 len, u16 flags, u16 next = 16 bytes, in the
 // ring's table and in an indirect table alike.
@@ -58,7 +58,7 @@ const AVAILABLE_FLAGS = 0;
 const AVAILABLE_INDEX = 2;
 const AVAILABLE_RING = 4;
 /** Asks the device not to interrupt when it consumes a buffer of this queue (§2.4.7). */
-export const VIRTQ_AVAIL_F_NO_INTERRUPT: u32 = 1;
+const VIRTQ_AVAIL_F_NO_INTERRUPT: u32 = 1;
 
 // Used ring (virtio 1.0 §2.4.8): u16 flags, u16 idx, {u32 id, u32 len}[size], u16 avail_event.
 const USED_FLAGS = 0;
@@ -71,7 +71,7 @@ const VIRTQ_USED_F_NO_NOTIFY: u32 = 1;
 /** Legacy alignment of the used ring and of the queue address (virtio 1.0 §2.4.2: 4096 for PCI). */
 const QUEUE_ALIGN: u32 = 4096;
 /** The largest queue this driver accepts: 8 contiguous frames hold a 1024-entry queue. */
-export const VIRTQUEUE_SIZE_LIMIT: u32 = 1024;
+const VIRTQUEUE_SIZE_LIMIT: u32 = 1024;
 
 export class Virtqueue {
   io: u32 = 0;               // the device's I/O BAR base
@@ -117,7 +117,7 @@ function allocContiguous(pages: u32): u32 {
 export function virtioRead8(io: u32, register: u32): u32 { return inb(u16(io + register)); }
 export function virtioRead16(io: u32, register: u32): u32 { return inw(u16(io + register)); }
 export function virtioRead32(io: u32, register: u32): u32 { return inl(u16(io + register)); }
-export function virtioWrite8(io: u32, register: u32, value: u32): void { outb(u16(io + register), u8(value)); }
+function virtioWrite8(io: u32, register: u32, value: u32): void { outb(u16(io + register), u8(value)); }
 export function virtioWrite32(io: u32, register: u32, value: u32): void { outl(u16(io + register), value); }
 
 /** Writing 0 to the status resets the device (virtio 1.0 §2.1, §3.1.2 step 1). */
@@ -224,5 +224,3 @@ export function virtqueueNextUsed(q: Virtqueue): u32 {
   q.lastUsed = (q.lastUsed + 1) & 0xffff;
   return load32(at);
 }
-
-export function virtqueueBytes(q: Virtqueue): u32 { return q.pages * PAGE_SIZE; }

@@ -41,7 +41,7 @@ export const VM_LIMIT = 10240;
 export const VM_NONE = -1;
 
 // States.
-export const VM_FREE = 0;
+const VM_FREE = 0;
 export const VM_RUNNABLE = 1;   // on the run queue
 export const VM_RUNNING = 2;    // the current VM
 export const VM_IDLE = 3;       // blocked in idle, off the run queue
@@ -173,8 +173,6 @@ let kernelReserveFrames: u32 = KERNEL_RESERVE_FRAMES;
 export function vmCount(): u32 { return vmTotal; }
 export function vmPrivateFrames(): u32 { return privateFrameTotal; }
 export function vmPrivateFramePeak(): u32 { return privateFramePeak; }
-
-export function macLastBytesToVmId(b3: u32, b4: u32, b5: u32): u32 { return (b3 << 16) | (b4 << 8) | b5; }
 
 // ---- memory quotas -----------------------------------------------------------------------------------
 
@@ -315,7 +313,7 @@ export function vmMapsSharedCode(vm: Vm): bool {
 }
 
 /** The address of the boot-information page: the last page of the VM's memory. */
-export function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
+function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
 
 /** Byte-swaps a u32 (network <-> host order). */
 export function byteSwap32(x: u32): u32 {
@@ -347,13 +345,13 @@ function writeBootInfo(vm: Vm, id: u32, page: u32): void {
  * The swap disk's layout (swap.ts): VM i's pages at sector VM_SWAP_FIRST_SECTOR + (the memory sizes of
  * VMs 0..i-1) / 512 + 8 * page, whether or not it is ever written out (page 0 of the disk unused).
  */
-export const VM_SWAP_FIRST_SECTOR: u32 = 8;
+const VM_SWAP_FIRST_SECTOR: u32 = 8;
 const SECTOR_SHIFT = 9;
 let swapRegionNext: u32 = VM_SWAP_FIRST_SECTOR;
 
 /** Results of vmCreate. */
 export const VM_CREATE_OK = 0;
-export const VM_CREATE_NO_SLOT = 1;
+const VM_CREATE_NO_SLOT = 1;
 export const VM_CREATE_BAD_SIZE = 2;
 export const VM_CREATE_NO_MEMORY = 3;
 
@@ -510,7 +508,7 @@ function buildMemory(vm: Vm, id: u32): bool {
 
 /** Size of the save area: the ring-3 trap frame (docs/calling-convention.md, "Interrupt entries"). */
 export const TRAP_FRAME_BYTES: u32 = 76;
-export function addressOfFrame(f: TrapFrame): u32 { return addressOf(f); }
+function addressOfFrame(f: TrapFrame): u32 { return addressOf(f); }
 
 // ---- demand paging and user memory -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { MachineRun } from './qemu.ts';
 
-export interface BochsOptions { timeoutMs?: number; until?: string; memoryMiB?: number }
+interface BochsOptions { timeoutMs?: number; until?: string; memoryMiB?: number }
 
 export function runBochs(iso: string, options: BochsOptions = {}): Promise<MachineRun> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bochs-'));

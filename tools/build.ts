@@ -17,7 +17,7 @@ export const KERNEL_MAIN = join(ROOT, 'kernel-src', 'main.ts');
 export const KERNEL_RUNTIME = join(ROOT, 'kernel-src', 'runtime.ts');
 
 /** Standalone programs get a 1 MiB stack (deep recursion at -O0) over an unmapped guard page (x86/guard.ts). */
-export const PROGRAM_STACK_SIZE = 1 << 20;
+const PROGRAM_STACK_SIZE = 1 << 20;
 
 /** -O0 keeps every value in its frame home (for debugging); -O2 allocates registers. */
 export function programImage(module: ir.Module, optimize: 0 | 2 = 2): Image {
@@ -35,7 +35,7 @@ export function compileOrThrow(options: CompileOptions): ir.Module {
 export interface BuiltImage { module: ir.Module; image: Image; elfPath: string; listingPath: string; irPath: string }
 
 /** Compiles and links; writes NAME.elf to `imagesDir`, NAME.lst and NAME.ir to `outDir`. */
-export function buildImage(name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
+function buildImage(name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
   const module = compileOrThrow(options);
   const image = compileToImage(module, { registerAllocation: (options.optimize ?? 2) >= 2 });
   mkdirSync(imagesDir, { recursive: true });

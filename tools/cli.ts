@@ -13,7 +13,10 @@ import {
   runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, ConsoleLine, createSwapImage, swapDiskArgs,
 } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
-import { NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable, createTapNamespace, type TapNamespace } from './net.ts';
+import {
+  NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable,
+  createTapNamespace, type TapNamespace,
+} from './net.ts';
 import { formatIp } from './manifest.ts';
 import { runBochs } from './bochs.ts';
 import { ROOT, buildKernel, buildIso, programImage } from './build.ts';

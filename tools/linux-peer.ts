@@ -22,15 +22,15 @@ export const LINUX_PEER_DIR = join(ROOT, 'out', 'linux-peer');
  */
 const DEB_CACHE = process.getuid?.() === 0 ? '/var/cache/denali/linux-peer-debs' : join(LINUX_PEER_DIR, 'debs');
 /** The peer's address: in 198.18.0.0/15 like the VMs; it lives in a namespace of its own. */
-export const LINUX_PEER_ADDRESS = '198.18.0.2';
+const LINUX_PEER_ADDRESS = '198.18.0.2';
 /** What /init prints once httpd listens. */
 export const LINUX_PEER_READY = 'linux-peer: httpd listening on port 80';
-export const LINUX_KERNEL_PACKAGE = 'linux-image-686:i386';
-export const BUSYBOX_PACKAGE = 'busybox-static:i386';
+const LINUX_KERNEL_PACKAGE = 'linux-image-686:i386';
+const BUSYBOX_PACKAGE = 'busybox-static:i386';
 /** The kernel command line: the console on COM1 (qemuArgs writes it to a file), few messages. */
-export const LINUX_PEER_APPEND = 'console=ttyS0 quiet panic=-1';
+const LINUX_PEER_APPEND = 'console=ttyS0 quiet panic=-1';
 /** The modules the peer needs (their dependencies are added): the PCI transport and the NIC. */
-export const LINUX_PEER_MODULES = ['virtio_pci', 'virtio_net'];
+const LINUX_PEER_MODULES = ['virtio_pci', 'virtio_net'];
 export const PAGE_BYTES = 2048;
 
 /**
@@ -49,9 +49,9 @@ export function webPage(name: string, servedBy: string): string {
 export const LINUX_PEER_NAME = 'Linux peer';
 export const linuxPeerPage = () => webPage(LINUX_PEER_NAME, 'busybox httpd on Linux (the peer of the Denali/TS web-server VMs)');
 
-// ---- cpio, "new ASCII" (newc) format: the kernel's initramfs format (Documentation/driver-api/early-userspace/buffer-format.rst)
+// ---- cpio "new ASCII" (newc): the initramfs format (Documentation/driver-api/early-userspace/buffer-format.rst)
 
-export interface CpioEntry { name: string; mode: number; data?: Uint8Array | string }
+interface CpioEntry { name: string; mode: number; data?: Uint8Array | string }
 export const S_IFDIR = 0o040000, S_IFREG = 0o100000, S_IFLNK = 0o120000;
 
 const pad4 = (n: number) => (4 - (n % 4)) % 4;

@@ -22,17 +22,17 @@ export const MANIFEST_VERSION = 3;
 const MANIFEST_HEADER_BYTES = 12;
 export const MANIFEST_GROUP_BYTES = 32;
 
-export const DEFAULT_MEMORY_KIB = 256;
-export const MAX_MEMORY_KIB = 64 * 1024;
+const DEFAULT_MEMORY_KIB = 256;
+const MAX_MEMORY_KIB = 64 * 1024;
 /**
  * Demand-zero memory reserved for each VM when its group does not say (at most its memoryKiB): pages a
  * VM within it always gets, whatever its neighbours do; beyond it a VM borrows from what nobody reserved.
  */
 export const DEFAULT_GUARANTEED_KIB = 64;
 /** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
-export const MEMORY_SLACK_KIB = 8;
+const MEMORY_SLACK_KIB = 8;
 /** Upper bound on the VMs of a manifest: the kernel's VM_LIMIT (kernel-src/vm.ts). */
-export const MAX_VMS = 10240;
+const MAX_VMS = 10240;
 /** Upper bound on the groups of a manifest: the kernel's IMAGE_LIMIT (kernel-src/elf.ts). */
 export const MAX_GROUPS = 16;
 /**
@@ -40,8 +40,8 @@ export const MAX_GROUPS = 16;
  * path ending in `/manifest` (kernel-src/manifest.ts), so each manifest gets a directory
  * imagesDir/vms-NAME/ holding a file named `manifest`.
  */
-export const MANIFEST_FILE_NAME = 'manifest';
-export const DEFAULT_IP_BASE = '198.18.0.2';
+const MANIFEST_FILE_NAME = 'manifest';
+const DEFAULT_IP_BASE = '198.18.0.2';
 
 /** A network the tools make (tools/net.ts) and what its VMs get when the manifest does not say. */
 interface KnownNetwork { network: string; netmask: string; gateway: string }
@@ -88,7 +88,7 @@ const ManifestFields = z.object({
   groups: z.array(Group).min(1).max(MAX_GROUPS),
 }).strict();
 
-export const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
+const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
   if (total > MAX_VMS) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${MAX_VMS}` });
   // The addresses together (zod runs this even when a field failed: then the field's own message says it).
@@ -111,7 +111,7 @@ export const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   });
 });
 
-export type Manifest = z.infer<typeof ManifestSchema>;
+type Manifest = z.infer<typeof ManifestSchema>;
 
 /** A manifest that failed validation: one line per problem, each naming its field. */
 export class ManifestError extends Error {
@@ -134,7 +134,7 @@ export function parseManifest(json: unknown): Manifest {
 }
 
 /** Reads and validates a manifest file (JSON). */
-export function loadManifest(file: string): Manifest {
+function loadManifest(file: string): Manifest {
   if (!existsSync(file)) throw new ManifestError([`manifest: no such file: ${file}`]);
   let json: unknown;
   try { json = JSON.parse(readFileSync(file, 'utf8')); }
@@ -223,19 +223,19 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
 }
 
 /** Where an image's source is: paths are relative to the repository root (absolute ones are kept). */
-export function imageSource(image: string): string {
+function imageSource(image: string): string {
   return isAbsolute(image) ? image : resolve(ROOT, image);
 }
 
 /** The image's name for buildGuest: its path under guest-src without .ts, '/' -> '-' (demos-counter). */
-export function imageName(source: string): string {
+function imageName(source: string): string {
   const rel = relative(join(ROOT, 'guest-src'), source);
   const inside = !rel.startsWith('..') && !isAbsolute(rel);
   return (inside ? rel.slice(0, -extname(rel).length) : basename(source, extname(source))).replace(/[\\/]/g, '-');
 }
 
 /** Bytes from GUEST_BASE to the end of the image's last section (.bss with the stack included). */
-export function imageSpan(built: BuiltImage): number {
+function imageSpan(built: BuiltImage): number {
   return Math.max(...built.image.sections.map(s => s.address + s.size)) - GUEST_BASE;
 }
 
@@ -250,7 +250,7 @@ export interface ManifestBuild {
   images: { source: string; built: BuiltImage; spanBytes: number }[];
 }
 
-export interface ManifestBuildOptions { optimize?: 0 | 2; imagesDir?: string; outDir?: string }
+interface ManifestBuildOptions { optimize?: 0 | 2; imagesDir?: string; outDir?: string }
 
 /**
  * Validates `file`, compiles each distinct image with buildGuest and writes the packed manifest to

@@ -12,18 +12,17 @@ import { existsSync } from 'node:fs';
 import { formatIp, parseIp, TAP_NETWORK, USER_NETWORK as USER_NETWORK_DEFAULTS, type PackedGroup } from './manifest.ts';
 
 export const NET_MODES = ['none', 'user', 'tap'] as const;
-export type NetMode = typeof NET_MODES[number];
 
 /** `a.b.c.d/N` of a known network's netmask: N, the ones of the mask. */
 const prefix = (netmask: string) => 32 - Math.log2((~parseIp(netmask) >>> 0) + 1);
-export const USER_NETWORK = `${USER_NETWORK_DEFAULTS.network}/${prefix(USER_NETWORK_DEFAULTS.netmask)}`;
-export const USER_FIRST_GUEST = '10.0.2.15';
+const USER_NETWORK = `${USER_NETWORK_DEFAULTS.network}/${prefix(USER_NETWORK_DEFAULTS.netmask)}`;
+const USER_FIRST_GUEST = '10.0.2.15';
 export const DEFAULT_HOST_PORT = 8080;
-export const GUEST_PORT = 80;
+const GUEST_PORT = 80;
 /** At most this many VMs get a forwarded port ("the first VMs"). */
 export const MAX_FORWARDS = 16;
 
-export const TAP_DEVICE = 'dtap0';
+const TAP_DEVICE = 'dtap0';
 /** The host's side of the tap: the VMs' default gateway, on their default network (tools/manifest.ts). */
 export const TAP_HOST_ADDRESS = `${TAP_NETWORK.gateway}/${prefix(TAP_NETWORK.netmask)}`;
 
@@ -32,7 +31,7 @@ export function vmAddresses(groups: Pick<PackedGroup, 'ipBase' | 'vmCount'>[]): 
   return groups.flatMap(g => Array.from({ length: g.vmCount }, (_, k) => (g.ipBase + k) >>> 0));
 }
 
-export interface Forward { vm: number; ip: string; hostPort: number; guestPort: number }
+interface Forward { vm: number; ip: string; hostPort: number; guestPort: number }
 
 /** Whether slirp can forward to `ip`: inside 10.0.2.0/24, not the network, host, DNS or broadcast address. */
 export function inUserNetwork(ip: number): boolean {

@@ -2,7 +2,9 @@
 // trailing bytes, unknown opcodes, and (through checkModule) any index out of range, with a
 // BytecodeFormatError that says where. Guarantees: the module returned passes checkModule.
 
-import type { Block, DataSymbol, FrameSlot, Function, Instr, Module, SourceLocation, Terminator, TrapKind, Width } from "../ir.ts";
+import type {
+  Block, DataSymbol, FrameSlot, Function, Instr, Module, SourceLocation, Terminator, TrapKind, Width,
+} from "../ir.ts";
 import { checkModule } from "./check.ts";
 import {
   BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, READABLE_VERSIONS, FUNCTION_HAS_LOCATION,
@@ -16,7 +18,7 @@ import {
 const hex = (x: number): string => "0x" + x.toString(16).padStart(2, "0");
 
 /** Reads bytes, LEB128 integers and strings, failing cleanly at the end of its window. */
-export class ByteReader {
+class ByteReader {
   constructor(private readonly bytes: Uint8Array, public position = 0, private readonly end = bytes.length) {}
 
   get atEnd(): boolean {

@@ -13,7 +13,7 @@ import {
 } from "./format.ts";
 
 /** A growable byte buffer with LEB128 writers. */
-export class ByteWriter {
+class ByteWriter {
   private buffer = new Uint8Array(256);
   length = 0;
 
@@ -92,7 +92,7 @@ class StringTable {
   }
 }
 
-export interface EncodeOptions {
+interface EncodeOptions {
   /** Run checkModule first (default true). Only tests that need malformed bytecode turn it off. */
   verify?: boolean;
 }

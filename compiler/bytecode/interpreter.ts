@@ -20,27 +20,27 @@
 //  - rdtsc reads the count of IR instructions (terminators included) executed so far, this one included.
 
 import type { Function, Module } from "../ir.ts";
-import { TRAP_DIVIDE_BY_ZERO, TRAP_NAMES, mulHighSigned, mulHighUnsigned } from "../ir.ts";
+import { TRAP_DIVIDE_BY_ZERO, mulHighSigned, mulHighUnsigned } from "../ir.ts";
 import { decodeModule } from "./decode.ts";
 import { encodeModule } from "./encode.ts";
 import { BINARY_OPS, INTRINSIC_NAMES } from "./format.ts";
 
-export const DEFAULT_MEMORY_SIZE = 32 * 1024 * 1024;
+const DEFAULT_MEMORY_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_DATA_BASE = 0x00200000;
 export const DEFAULT_MULTIBOOT_INFO_ADDRESS = 0x00009000;
-export const DEFAULT_STEP_LIMIT = 2e9;
+const DEFAULT_STEP_LIMIT = 2e9;
 export const MULTIBOOT_MAGIC = 0x2badb002;
 export const FUNCTION_ADDRESS_BASE = 0x7f000000;
 /** Bytes of stack every call consumes besides its slots (the native return address, rounded up). */
-export const CALL_OVERHEAD = 16;
+const CALL_OVERHEAD = 16;
 /** Size of the multiboot information structure (Multiboot Specification 0.6.96, section 3.3). */
 const MULTIBOOT_INFO_SIZE = 116;
 
-export const COM1 = 0x3f8;
-export const COM1_LINE_STATUS = 0x3fd;
+const COM1 = 0x3f8;
+const COM1_LINE_STATUS = 0x3fd;
 /** Line status: transmitter holding register empty (bit 5) and transmitter empty (bit 6). */
-export const COM1_LINE_STATUS_READY = 0x60;
-export const DEBUG_EXIT_PORT = 0xf4;
+const COM1_LINE_STATUS_READY = 0x60;
+const DEBUG_EXIT_PORT = 0xf4;
 
 export interface RunOptions {
   /** Bytes of memory (default 32 MiB); a multiple of 16, at most 2 GiB. */
@@ -59,7 +59,7 @@ export interface RunOptions {
   onIn?: (port: number, width: 1 | 2 | 4) => number | undefined | void;
 }
 
-export type StopReason = "exit" | "halt" | "return" | "error";
+type StopReason = "exit" | "halt" | "return" | "error";
 
 export interface RunResult {
   /** Bytes written to COM1's data register, as latin1. */
@@ -79,7 +79,7 @@ export interface RunResult {
 }
 
 /** A run-time fault of the program: ends the run with RunResult.error. */
-export class InterpreterError extends Error {
+class InterpreterError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "InterpreterError";
@@ -825,6 +825,3 @@ export function runBytecode(bytes: Uint8Array, options: RunOptions = {}): RunRes
 export function runModule(module: Module, options: RunOptions = {}): RunResult {
   return runBytecode(encodeModule(module), options);
 }
-
-/** The name of a trap kind, for messages. */
-export const trapName = (kind: number): string => TRAP_NAMES[kind] ?? `trap ${kind}`;

@@ -1,4 +1,5 @@
-// Contract: writes an ELF32 i386 ET_EXEC file from laid-out sections, segments and symbols (bytes by hand: headers are data).
+// Contract: writes an ELF32 i386 ET_EXEC file from laid-out sections, segments and symbols (bytes by hand: headers are
+// data).
 //
 // File layout: ELF header, program headers, then each PT_LOAD segment at a page-aligned file offset
 // (p_offset = p_vaddr mod 4096 as loaders require), then .symtab, .strtab, .shstrtab and the
@@ -7,7 +8,7 @@
 
 export const PAGE_SIZE = 0x1000;
 
-export type SegmentFlags = "r" | "rx" | "rw";
+type SegmentFlags = "r" | "rx" | "rw";
 
 export interface ElfSection {
   name: string;
@@ -27,7 +28,7 @@ export interface ElfSegment { flags: SegmentFlags; sections: string[] }
 
 export interface ElfSymbol { name: string; value: number; size: number; type: "func" | "object" | "notype"; section: string }
 
-export interface ElfImage { entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[] }
+interface ElfImage { entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[] }
 
 const PT_LOAD = 1;
 const PF_X = 1, PF_W = 2, PF_R = 4;

@@ -1,4 +1,5 @@
-// Contract: encodes one instruction stream at a base address with a single BlockEncoder run and returns the bytes plus each instruction's address.
+// Contract: encodes one instruction stream at a base address with a single BlockEncoder run and returns the bytes plus
+// each instruction's address.
 //
 // BlockEncoder (JS build) returns only bytes, so the addresses come from decoding the result: the
 // stream holds code only (no data), and in 32-bit mode BlockEncoder maps every input instruction
@@ -7,7 +8,7 @@
 
 import { BlockEncoder, BlockEncoderOptions, Decoder, DecoderOptions, type Instruction } from "iced-x86";
 
-export interface EncodedText {
+interface EncodedText {
   bytes: Uint8Array;
   /** Address of each input instruction, plus one final entry = end address. */
   addresses: number[];

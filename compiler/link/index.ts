@@ -1,4 +1,5 @@
-// Contract: compileToImage(module) -> a bootable multiboot ELF32 image, its listing and its symbol map (the linker's public API).
+// Contract: compileToImage(module) -> a bootable multiboot ELF32 image, its listing and its symbol map (the linker's
+// public API).
 //
 // Two encodings of the same instruction stream: the first with placeholder addresses gives the
 // size of .text and every function's address; the data sections are then laid out after .text and
@@ -7,32 +8,39 @@
 
 import type { Instruction } from "iced-x86";
 import { isLinkerSymbol, type DataSymbol, type LinkerSymbol, type Module } from "../ir.ts";
-import { lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule, type LowerOptions } from "../x86/index.ts";
+import {
+  lowerModule, START_SYMBOL, type AddressResolver, type LoweredModule, type LowerOptions,
+} from "../x86/index.ts";
 import { STACK_FAULT_SYMBOL } from "../x86/guard.ts";
 import { guardSymbols, fillGuard } from "./guard.ts";
 import { encodeText } from "./encode.ts";
 import { writeElf32, type ElfSection, type ElfSegment, type ElfSymbol } from "./elf.ts";
-import { alignUp, layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout } from "./layout.ts";
+import {
+  alignUp, layoutData, fillData, TEXT_SEGMENT_ADDRESS, MULTIBOOT_HEADER_SIZE, DEFAULT_STACK_SIZE, type DataLayout,
+} from "./layout.ts";
 import { multibootHeader } from "./multiboot.ts";
 import { renderListing } from "./listing.ts";
 
-export { TEXT_SEGMENT_ADDRESS, DEFAULT_STACK_SIZE } from "./layout.ts";
-export { MULTIBOOT_MAGIC, MULTIBOOT_BOOTLOADER_MAGIC } from "./multiboot.ts";
-export { writeElf32 } from "./elf.ts";
+export { MULTIBOOT_MAGIC } from "./multiboot.ts";
 
-export const STACK_TOP_SYMBOL = "__stack_top";
-export const STACK_BOTTOM_SYMBOL = "__stack_bottom";
-export const IMAGE_END_SYMBOL = "__image_end";
-export const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
-export const SYMBOL_TABLE_SYMBOL = "__symbol_table";
+const STACK_TOP_SYMBOL = "__stack_top";
+const STACK_BOTTOM_SYMBOL = "__stack_bottom";
+const IMAGE_END_SYMBOL = "__image_end";
+const MULTIBOOT_HEADER_SYMBOL = "__multiboot_header";
+const SYMBOL_TABLE_SYMBOL = "__symbol_table";
 const PLACEHOLDER_DATA_ADDRESS = 0x7fff0000;
 
-/** One row of a function's unwind table: from `offset` (bytes from the function's start) on, the return address is at [esp + cfa]. */
-export interface UnwindRow { offset: number; cfa: number; ebpSaved: boolean }
-export const SYMBOL_ENTRY_BYTES = 16;
-/** Unwind row state: bit 31 set when the caller's ebp is at [esp + cfa - 4]; the low bits are cfa, or UNWIND_UNKNOWN. */
-export const UNWIND_EBP_SAVED = 0x80000000;
-export const UNWIND_UNKNOWN = 0x7fffffff;
+/**
+ * One row of a function's unwind table: from `offset` (bytes from the function's start) on, the return address is at
+ * [esp + cfa].
+ */
+interface UnwindRow { offset: number; cfa: number; ebpSaved: boolean }
+const SYMBOL_ENTRY_BYTES = 16;
+/**
+ * Unwind row state: bit 31 set when the caller's ebp is at [esp + cfa - 4]; the low bits are cfa, or UNWIND_UNKNOWN.
+ */
+const UNWIND_EBP_SAVED = 0x80000000;
+const UNWIND_UNKNOWN = 0x7fffffff;
 
 /**
  * The symbol table the kernel reads to symbolize and walk backtraces (docs/calling-convention.md):
@@ -78,7 +86,7 @@ function symbolTable(functions: Map<string, { address: number; size: number; unw
   };
 }
 
-export interface CompileOptions {
+interface CompileOptions {
   /** Bytes of boot stack reserved at the end of .bss (default 64 KiB; multiple of 16). */
   stackSize?: number;
   /** Register allocation and the other -O2 code generation (default true; false for -O0). */
@@ -95,7 +103,7 @@ export interface CompileOptions {
   stackGuard?: "program" | "guest";
 }
 
-export interface SymbolInfo { address: number; size: number }
+interface SymbolInfo { address: number; size: number }
 
 export interface Image {
   elf: Uint8Array;

@@ -1,4 +1,5 @@
-// Contract: places the module's data symbols (.rodata, .data, .bss + the boot stack) at fixed addresses after .text and patches their relocations.
+// Contract: places the module's data symbols (.rodata, .data, .bss + the boot stack) at fixed addresses after .text and
+// patches their relocations.
 //
 // Memory layout (every address fixed at link time, identity-mapped at boot):
 //   0x00100000  .multiboot  the 12-byte multiboot header            } one R+X segment
@@ -18,11 +19,11 @@ import { PAGE_SIZE } from "./elf.ts";
 export const TEXT_SEGMENT_ADDRESS = 0x00100000;
 export const MULTIBOOT_HEADER_SIZE = 16; // 12 bytes, padded so .text starts 16-aligned
 export const DEFAULT_STACK_SIZE = 64 * 1024;
-export const STACK_ALIGN = 16;
+const STACK_ALIGN = 16;
 
 export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-export interface PlacedSection { name: ".rodata" | ".data" | ".bss" | ".stack"; address: number; size: number; align: number; bytes?: Uint8Array }
+interface PlacedSection { name: ".rodata" | ".data" | ".bss" | ".stack"; address: number; size: number; align: number; bytes?: Uint8Array }
 
 export interface DataLayout {
   addresses: Map<string, number>;

@@ -1,4 +1,5 @@
-// Contract: renders the encoded .text as a human-readable listing (iced-x86 masm formatter): per function a header, per block its source line, per instruction address + bytes + text.
+// Contract: renders the encoded .text as a human-readable listing (iced-x86 masm formatter): per function a header, per
+// block its source line, per instruction address + bytes + text.
 
 import { Formatter, FormatterSyntax, type Instruction } from "iced-x86";
 import type { LoweredModule } from "../x86/index.ts";

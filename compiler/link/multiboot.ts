@@ -1,4 +1,5 @@
-// Contract: the 12-byte multiboot v1 header (data, not instructions) that QEMU -kernel and GRUB look for in the image's first 8 KiB.
+// Contract: the 12-byte multiboot v1 header (data, not instructions) that QEMU -kernel and GRUB look for in the image's
+// first 8 KiB.
 //
 // Multiboot Specification 0.6.96, section 3.1.1: magic 0x1BADB002, flags, checksum such that
 // magic + flags + checksum = 0 (mod 2^32). Flags: bit 0 = align boot modules on 4 KiB pages,
@@ -6,10 +7,8 @@
 // the loader then takes the layout from the ELF program headers.
 
 export const MULTIBOOT_MAGIC = 0x1badb002;
-export const MULTIBOOT_PAGE_ALIGN = 1 << 0;
-export const MULTIBOOT_MEMORY_INFO = 1 << 1;
-/** The value the loader leaves in eax, which _start passes to the entry function. */
-export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
+const MULTIBOOT_PAGE_ALIGN = 1 << 0;
+const MULTIBOOT_MEMORY_INFO = 1 << 1;
 
 export function multibootHeader(flags = MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO): Uint8Array {
   const bytes = new Uint8Array(12);

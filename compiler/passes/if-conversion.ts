@@ -1,6 +1,6 @@
-// Contract: if-conversion: a branch whose arms compute a few cheap values and meet again becomes straight-line code ending in `select`.
-// The shapes: a diamond (both arms jump to one join) or a triangle (one arm jumps to the other successor);
-// each arm holds at most MAX_ARM_COST operations that cannot trap or touch memory (const, copy, symbol
+// Contract: if-conversion: a branch whose arms compute a few cheap values and meet again becomes straight-line code
+// ending in `select`. The shapes: a diamond (both arms jump to one join) or a triangle (one arm jumps to the other
+// successor); each arm holds at most MAX_ARM_COST operations that cannot trap or touch memory (const, copy, symbol
 // and slot addresses, select, unary ops, binary ops but division); per branch at most MAX_SELECTS
 // registers that an arm defines and the join reads. Requires: a verified Module. Guarantees: the same
 // values (both arms run, into fresh registers, then one `select` per such register); no load, store,
@@ -9,10 +9,12 @@
 import * as ir from '../ir.ts';
 import { simplifyFunction } from './simplify-cfg.ts';
 
-/** Operations an arm may hold, not counting consts, copies and symbol addresses (immediates or nothing once allocated). */
-export const MAX_ARM_COST = 3;
+/**
+ * Operations an arm may hold, not counting consts, copies and symbol addresses (immediates or nothing once allocated).
+ */
+const MAX_ARM_COST = 3;
 /** Registers that may be merged by selects for one branch. */
-export const MAX_SELECTS = 1;
+const MAX_SELECTS = 1;
 /** Instructions an arm may hold in all. */
 const MAX_ARM_INSTRUCTIONS = 8;
 

@@ -5,7 +5,7 @@
 // callers, function references) until unused-functions removes it.
 import * as ir from '../ir.ts';
 
-export const INLINE_LIMIT = 12;
+const INLINE_LIMIT = 12;
 
 function inlinable(f: ir.Function): boolean {
   if (f.slots.length > 0) return false;

@@ -1,7 +1,8 @@
 // Strength reduction: multiplication by a power of two becomes a shift, unsigned division and remainder
-// by a power of two become a shift and a mask, signed ones a biased arithmetic shift, multiplication by 0/1 and additions of 0 become constants
-// and copies. Requires: a verified Module where constants are visible (after fold). Guarantees: the same
-// values (signed division by 2^k adds a bias to negative dividends, so it still rounds toward zero).
+// by a power of two become a shift and a mask, signed ones a biased arithmetic shift, multiplication by 0/1 and
+// additions of 0 become constants and copies. Requires: a verified Module where constants are visible (after fold).
+// Guarantees: the same values (signed division by 2^k adds a bias to negative dividends, so it still rounds toward
+// zero).
 import * as ir from '../ir.ts';
 
 const log2 = (x: number): number => (x > 0 && (x & (x - 1)) === 0 ? 31 - Math.clz32(x) : -1);

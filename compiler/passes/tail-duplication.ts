@@ -7,7 +7,7 @@
 import * as ir from '../ir.ts';
 
 /** Blocks of at most this many instructions are copied. */
-export const MAX_DUPLICATED_INSTRUCTIONS = 4;
+const MAX_DUPLICATED_INSTRUCTIONS = 4;
 
 export function duplicateTails(m: ir.Module): ir.Module {
   for (const f of m.functions) {

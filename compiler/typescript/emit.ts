@@ -29,7 +29,7 @@ import {
 const K = ts.SyntaxKind;
 const f = ts.factory;
 
-export const FAITHFUL_RUNTIME = resolve(fileURLToPath(new URL('../../dsl/faithful.ts', import.meta.url)));
+const FAITHFUL_RUNTIME = resolve(fileURLToPath(new URL('../../dsl/faithful.ts', import.meta.url)));
 /** The name the emitted files give the faithful runtime's namespace (a DSL identifier cannot start with `$dsl`). */
 const RUNTIME = '$dsl';
 
@@ -48,7 +48,7 @@ export class TypeRecorder implements LoweringObserver {
 }
 
 /** One emitted file: the DSL source it comes from and its TypeScript text. */
-export interface EmittedFile { source: string; text: string }
+interface EmittedFile { source: string; text: string }
 
 /** Emits every file the recorder saw except `runtimeFile` (the compiled programs' runtime). */
 export function emitFaithful(recorder: TypeRecorder, runtimeFile: string): EmittedFile[] {

@@ -13,20 +13,29 @@ import type { Function as IrFunction, Instr, VReg } from "../ir.ts";
 import { successors } from "../ir.ts";
 import type { Allocation } from "./regalloc.ts";
 
-/** v is read from `reg` by the first instruction at index >= `at` (relative to the IR instruction's code) that reads `reg`. */
+/**
+ * v is read from `reg` by the first instruction at index >= `at` (relative to the IR instruction's code) that reads
+ * `reg`.
+ */
 export interface OperandRead { v: VReg; reg: Register; at: number }
 
 /** The machine code of one IR instruction (or, with instr null, of a block's terminator). */
 export interface InstrTrace {
   instr: Instr | null;
-  /** Emitted nothing: folded into an addressing mode, fused into the branch, or lowered with the terminator (a tail call). */
+  /**
+   * Emitted nothing: folded into an addressing mode, fused into the branch, or lowered with the terminator (a tail
+   * call).
+   */
   skipped: boolean;
   code: Instruction[];
   reads: OperandRead[];
   /** vregs the IR says this code reads (for a folded access: the base and index instead of the address). */
   uses: VReg[];
   dst: VReg | null;
-  /** The code leaves eax, ecx and edx undefined although iced-x86 cannot see it (an intrinsic that switches threads, say). */
+  /**
+   * The code leaves eax, ecx and edx undefined although iced-x86 cannot see it (an intrinsic that switches threads,
+   * say).
+   */
   clobbersScratch: boolean;
 }
 
@@ -142,7 +151,8 @@ export function checkAllocation(f: IrFunction, alloc: Allocation, traces: InstrT
     return state;
   };
 
-  // forward dataflow to a fixpoint: a register holds v at a block's entry only if it does at the end of every visited predecessor
+  // forward dataflow to a fixpoint: a register holds v at a block's entry only if it does at the end of every visited
+  // predecessor
   const work = [0];
   const queued = new Set(work);
   while (work.length) {

@@ -1,4 +1,5 @@
-// Contract: an append-only stream of iced-x86 Instructions with symbolic labels; labels become IPs that BlockEncoder resolves.
+// Contract: an append-only stream of iced-x86 Instructions with symbolic labels; labels become IPs that BlockEncoder
+// resolves.
 //
 // The iced-x86 label technique: every created Instruction has ip 0; a label is a small nonzero
 // number written into the `ip` of the instruction it marks, and a branch whose target equals that
@@ -11,8 +12,11 @@ import { Instruction, Code, Register, OpKind, FlowControl } from "iced-x86";
 
 export type Label = bigint;
 
-/** One label namespace for a whole BlockEncoder run (the whole .text: one Emitter per module), so calls across functions resolve. */
-export class LabelAllocator {
+/**
+ * One label namespace for a whole BlockEncoder run (the whole .text: one Emitter per module), so calls across functions
+ * resolve.
+ */
+class LabelAllocator {
   private next = 1n;
   fresh(): Label { return this.next++; }
 }
@@ -58,7 +62,10 @@ export class Emitter {
   /** Index the next emitted instruction will have (for function and block boundaries). */
   get nextIndex(): number { return this.items.length; }
 
-  /** Starts tracking the frame of a function without a frame pointer: at its first instruction esp points at the return address. */
+  /**
+   * Starts tracking the frame of a function without a frame pointer: at its first instruction esp points at the return
+   * address.
+   */
   startFrame(): void { this.tracking = true; this.cfa = 0; this.ebpSaved = false; this.rows = []; }
 
   /** Ends tracking; the rows of the function's instructions (one per change of state). */

@@ -15,7 +15,7 @@
 
 import type { Function as IrFunction, VReg } from "../ir.ts";
 
-export const MAX_SLOT_ALIGN = 16;
+const MAX_SLOT_ALIGN = 16;
 const EBP_MOD_16 = 8; // ebp mod 16 after the prologue, by the invariant above
 
 export interface FrameLayout {

@@ -1,6 +1,5 @@
-// Contract: the x86-32 back end's public surface: IR Module -> iced-x86 Instructions (see lower.ts) and the frame layout.
+// Contract: the x86-32 back end's public surface: IR Module -> iced-x86 Instructions (see lower.ts) and the frame
+// layout.
 export { lowerModule, START_SYMBOL } from "./lower.ts";
-export type { AddressResolver, LoweredModule, LoweredFunction, LoweredBlock, LowerOptions } from "./lower.ts";
-export { layoutFrame, MAX_SLOT_ALIGN } from "./frame.ts";
-export type { FrameLayout } from "./frame.ts";
-export { Emitter, LabelAllocator } from "./emitter.ts";
+export type { AddressResolver, LoweredModule, LowerOptions } from "./lower.ts";
+export { layoutFrame } from "./frame.ts";

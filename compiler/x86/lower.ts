@@ -1,10 +1,19 @@
-// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions (-O0: every vreg lives in its frame home).
+// Contract: lowers an IR Module (compiler/ir.ts) to one stream of iced-x86 Instructions: `_start`, every
+// function, the interrupt entry stubs. -O0: every vreg lives in its frame home, ebp is the frame pointer.
+// -O2: vregs get registers (below), constants become immediates, a comparison fuses into its branch
+// (cmp; jcc) or its select (cmp; cmov), address arithmetic folds into addressing modes, a 32-bit load
+// into its comparison, a self-recursive call in tail position becomes a jump, and ebp is a seventh
+// register wherever no readFramePointer needs the chain (the emitter then tracks esp for the linker's
+// unwind table).
 //
-// Shape: each IR op has a small rule under a banner below. A rule reads operands with `use(v, reg)`
-// (load a vreg's home into a register) and writes results with `def(v, reg)`; a later register
-// allocator replaces those two helpers and the frame layout, not the rules. Scratch registers are
-// eax, ecx, edx (caller-saved in cdecl); ebx/esi/edi/ebp are callee-saved and only esi/edi are ever
-// touched (memoryCopy/memoryFill), saved and restored around their use.
+// Shape: each IR op has a small rule under a banner below (INSTR_RULES). A rule reads operands with
+// `use(v, reg)`/`read(v)` and writes results with `def(v, reg)`; these FunctionContext helpers know
+// where the allocation put each vreg (register, immediate or frame home), so the rules are the same at
+// -O0 and -O2. Registers: linear scan (regalloc.ts) over ebx/esi/edi (callee-saved: saved in the
+// prologue when used) and the scratch eax/ecx/edx, which a vreg keeps only where no instruction's code
+// inside its interval writes them: a dry run of the lowering checks that (check.ts) and forbids what
+// conflicts ("register allocation" below). Frames of a page or more are probed page by page (the
+// guard pages under the stacks).
 //
 // Absolute addresses (globalAddress, functionAddress) come from an AddressResolver, so the linker
 // can lower once with placeholders to learn the text size and once more with the final addresses;
@@ -12,7 +21,8 @@
 
 import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
-  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation, Width, InterruptEntry,
+  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation,
+  Width, InterruptEntry,
 } from "../ir.ts";
 import {
   INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses, propertiesOf,
@@ -20,7 +30,9 @@ import {
 import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
-import { allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden } from "./regalloc.ts";
+import {
+  allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden,
+} from "./regalloc.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -31,8 +43,8 @@ export interface AddressResolver {
   stackGuard?(): number;
 }
 
-export interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
-export interface LoweredFunction {
+interface LoweredBlock { id: number; startIndex: number; loc?: SourceLocation }
+interface LoweredFunction {
   name: string;
   startIndex: number; // first instruction (index into LoweredModule.instructions)
   endIndex: number;   // one past the last
@@ -76,7 +88,9 @@ class FunctionContext {
   loadFolds = new Map<VReg, Extract<Instr, { op: "load" }>>();
   /** Comparisons read only by the select right after them: the select sets the flags itself (see findSelectFusions). */
   selectFusions = new Map<Instr, Extract<Instr, { op: "binary" }>>();
-  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
+  /**
+   * Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts).
+   */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
@@ -205,7 +219,10 @@ class FunctionContext {
       if (r === Register.EBP) this.e.ebpSaved = false;
     }
   }
-  /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
+  /**
+   * Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return
+   * address).
+   */
   leaveFrame(frameBytes: number): void {
     if (!this.frameless) { this.emit(Instruction.create(Code.Leaved)); return; } // mov esp, ebp; pop ebp
     if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
@@ -291,7 +308,9 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
   cx.def(dst, Register.EAX);
 }
 
-/** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
+/**
+ * Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax.
+ */
 function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
@@ -477,7 +496,9 @@ function targetRegister(cx: FunctionContext, dst: VReg): Register {
   return d.kind === "reg" ? d.reg : Register.EAX;
 }
 
-/** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
+/**
+ * [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`.
+ */
 function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
   const fold = cx.folds.get(address);
   if (fold) {
@@ -948,7 +969,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
     if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); findSelectFusions(cx, block); }
-    const tail = options.registerAllocation ? tailCall(module, f, block) : null;
+    const tail = options.registerAllocation ? tailCall(f, block) : null;
     block.instrs.forEach((instr, k) => {
       const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
       if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
@@ -974,14 +995,15 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
  * -O2 omits the frame pointer (ebp is then a seventh register) except in functions that read it: a
  * backtrace walks from readFramePointer's frame, which must be chained by ebp.
  */
-export function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
+function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
   if (!options.registerAllocation) return false;
   return !f.blocks.some(b => b.instrs.some(i => i.op === "intrinsic" && i.name === "readFramePointer"));
 }
 
-
-
-/** Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches threads, say) clobbers eax, ecx, edx. */
+/**
+ * Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches
+ * threads, say) clobbers eax, ecx, edx.
+ */
 const PRECISE_INTRINSICS = new Set<string>([
   "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
   "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
@@ -996,9 +1018,9 @@ const PRECISE_INTRINSICS = new Set<string>([
 // from the fourth round on a conflicting vreg loses all three scratch registers at once, so a few rounds
 // suffice, and the end point (only callee-saved registers) is the allocation the rules were written for.
 
-export const MAX_ALLOCATION_ROUNDS = 12;
+const MAX_ALLOCATION_ROUNDS = 12;
 
-export function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
+function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
   if (!options.registerAllocation) return allocateRegisters(f, false);
   const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
@@ -1007,7 +1029,8 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
     if (!set) forbidden.set(v, set = new Set());
     for (const r of regs) set.add(r);
   };
-  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
+  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber
+  // them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
     const cost = propertiesOf(i).cost, clobbers = cost === "call" || cost === "divide";
@@ -1025,7 +1048,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
 }
 
 /** Lowers f into a scratch stream and returns the per-instruction traces (compiler/x86/check.ts). */
-export function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
+function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
   const traces: InstrTrace[][] = [];
   lowerWithAllocation(new Emitter(), module, f, alloc, functionLabels, addresses, options, traces);
   return traces;
@@ -1098,7 +1121,10 @@ function findAddressFolds(cx: FunctionContext, block: Block): void {
   }
 }
 
-/** The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address registers. */
+/**
+ * The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address
+ * registers.
+ */
 function sourceUses(cx: FunctionContext, v: VReg): VReg[] {
   const load = cx.loadFolds.get(v);
   if (!load) return [v];
@@ -1153,12 +1179,11 @@ function findSelectFusions(cx: FunctionContext, block: Block): void {
 // frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
 // still name every distinct function on the way.
 
-function tailCall(module: Module, f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
+function tailCall(f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
   const last = block.instrs[block.instrs.length - 1];
   if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return null;
   if (block.term.value !== last.dst) return null;
   if (last.func !== f.name) return null;
-  void module;
   return last;
 }
 
@@ -1202,7 +1227,7 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
 // ---- interrupt entries ---------------------------------------------------------------------------
 // The CPU pushes an error code for these vectors only (SDM Vol. 3, Table 6-1 "Protected-Mode
 // Exceptions and Interrupts": #DF 8, #TS 10, #NP 11, #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30).
-export const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 /**
  * One entry stub: make the frame uniform (a 0 error code where the CPU pushes none, then the vector),
@@ -1238,14 +1263,14 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 
 // ---- module --------------------------------------------------------------------------------------
 
-/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export interface LowerOptions {
-  /** Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0). */
+  /** -O2: registers, immediates, the fusions and tail calls (see the header). Off: every vreg in its home (-O0). */
   registerAllocation: boolean;
   /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
   guardedStack?: boolean;
 }
 
+/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>();
@@ -1270,7 +1295,10 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
   return { instructions: e.finish(), functions };
 }
 
-/** Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the errors. */
+/**
+ * Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the
+ * errors.
+ */
 export function checkModuleAllocation(module: Module): string[] {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>([[START_SYMBOL, e.fresh()]]);

@@ -1,8 +1,8 @@
 // Contract: register allocation for one IR function (linear scan over live intervals, Poletto & Sarkar).
 // Requires: a verified IR function (non-SSA: a vreg may be defined more than once). Guarantees: each vreg
 // is either a constant (defined once, by `const`: used as an immediate, never stored), in one of the six
-// (seven with ebp) allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes overlap
-// never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
+// (seven with ebp) allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes
+// overlap never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
 //
 // Lifetimes are single intervals over the linear order of instructions (blocks in index order): from
 // the first position where the vreg is defined, used or live on block entry, to the last such position
@@ -10,23 +10,25 @@
 // edge covers the whole loop. Instruction k of a block is at position start + 2k + 1 (its uses), its
 // definition at start + 2k + 2; the terminator's uses at start + 2n + 1.
 //
-// The callee-saved ebx/esi/edi (and ebp, in a function without a frame pointer) survive calls with no extra code. The caller-saved eax/ecx/edx are also
-// lowering's scratch registers: the caller (compiler/x86/lower.ts, allocateFunction) forbids a vreg a
-// scratch register wherever the code of an instruction inside its interval writes that register, and
+// The callee-saved ebx/esi/edi (and ebp, in a function without a frame pointer) survive calls with no extra code. The
+// caller-saved eax/ecx/edx are also lowering's scratch registers: the caller (compiler/x86/lower.ts, allocateFunction)
+// forbids a vreg a scratch register wherever the code of an instruction inside its interval writes that register, and
 // allocates again until nothing conflicts.
 //
 // Spill costs: each read or write of a vreg counts 10^loopDepth (loops found from the back edges of the
 // block order), divided by the interval's length; when no register is free, the cheapest of the new
-// interval and the active ones whose register it may take goes to memory. Copies are coalesced by preference: a vreg whose copy partner's
-// register is free when its interval starts takes that register, so the copy emits nothing.
+// interval and the active ones whose register it may take goes to memory. Copies are coalesced by preference: a vreg
+// whose copy partner's register is free when its interval starts takes that register, so the copy emits nothing.
 
 import { Register } from "iced-x86";
 import type { Function as IrFunction, Instr, VReg } from "../ir.ts";
 import { definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
 
 /** Callee-saved registers: values in them survive calls. */
-export const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
-/** Caller-saved registers, also the lowering rules' scratch: given only to intervals no instruction clobbers them in. */
+const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
+/**
+ * Caller-saved registers, also the lowering rules' scratch: given only to intervals no instruction clobbers them in.
+ */
 export const SCRATCH = [Register.EAX, Register.ECX, Register.EDX] as const;
 /** Every register a vreg may live in, in order of preference. */
 export const ALLOCATABLE = [...SCRATCH, ...CALLEE_SAVED] as const;
@@ -60,7 +62,7 @@ export interface Allocation {
 /** Registers each vreg must not be given: vreg -> set of registers. */
 export type Forbidden = Map<VReg, Set<Register>>;
 
-export interface AddressConstant { symbol: string; offset: number }
+interface AddressConstant { symbol: string; offset: number }
 
 /**
  * The vregs defined exactly once (never parameters): by `const` (constants), by `globalAddress`, or by
@@ -97,7 +99,7 @@ function singleDefinitions(f: IrFunction): { constants: Map<VReg, number>; addre
 }
 
 /** Loop depth of each block: the number of back edges (t -> h, h <= t in block order) whose span [h, t] holds it. */
-export function loopDepths(f: IrFunction): Int32Array {
+function loopDepths(f: IrFunction): Int32Array {
   const depth = new Int32Array(f.blocks.length);
   f.blocks.forEach((b, t) => {
     for (const h of successors(b.term)) if (h <= t) for (let k = h; k <= t; k++) depth[k]++;

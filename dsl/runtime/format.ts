@@ -3,7 +3,7 @@
 import { i32, u8, u32 } from "dsl";
 
 /** Where formatted bytes go: the serial port, the kernel console, a guest's line buffer, ... */
-export type ByteSink = (byte: u8) => void;
+type ByteSink = (byte: u8) => void;
 
 const ASCII_ZERO = 48;
 const ASCII_A_MINUS_10 = 87;     // 'a' - 10: hexadecimal digits 10..15 print as a..f

@@ -16,8 +16,8 @@ import {
   EINVAL, EFAULT, EAGAIN, EMSGSIZE,
 } from "../../abi/hypercalls.ts";
 
-export const DEFAULT_SEED: u32 = 0x2545f491;
-export const CALLS: u32 = 1000000;
+const DEFAULT_SEED: u32 = 0x2545f491;
+const CALLS: u32 = 1000000;
 const PROGRESS_EVERY: u32 = 100000;
 const SCRATCH_BYTES = 4096;
 

@@ -2,7 +2,9 @@
 // 0 cli, 1 sti, 2 hlt, 3 in (inb 0x3f8), 4 out (outb to the debug-exit port 0xf4), 5 lgdt, 6 lidt,
 // 7 mov to cr3, 8 mov from cr3, 9 mov to cr0, 10 ltr, 11 invlpg, 12 out to the PIC (0x21: mask every
 // IRQ), 13 ud2 (#UD). Each must fault (#GP, #UD) and end only this VM.
-import { u32, addressOf, cli, sti, hlt, inb, outb, lgdt, lidt, writeCr3, readCr3, writeCr0, ltr, invlpg, invalidOpcode, print } from "dsl";
+import {
+  u32, addressOf, cli, sti, hlt, inb, outb, lgdt, lidt, writeCr3, readCr3, writeCr0, ltr, invlpg, invalidOpcode, print,
+} from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
 import { announce, notContained } from "./common.ts";
 

@@ -4,34 +4,37 @@
 // than discard) at least one ... packet").
 import { i32, u32, u8, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, copyBytes, equal6 } from "./bytes.ts";
-import { ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ourMac, ourIp, broadcastMac, txFrame, ethernetSend, netStats, netNow, STAT_ARP_DROP, STAT_ARP_QUEUE_DROP } from "./netif.ts";
+import {
+  ETH_HEADER, ETHERTYPE_ARP, ETHERTYPE_IPV4, ourMac, ourIp, broadcastMac, txFrame, ethernetSend, netStats, netNow,
+  STAT_ARP_DROP, STAT_ARP_QUEUE_DROP,
+} from "./netif.ts";
 import { FRAME_MAX } from "../../abi/hypercalls.ts";
 
 // ---- packet format (RFC 826 "Packet format") --------------------------------------------------------
 /** ar$hrd: hardware address space (Ethernet = 1, RFC 826 "ares_hrd$Ethernet"). */
-export const ARP_HRD = 0;
+const ARP_HRD = 0;
 /** ar$pro: protocol address space (an EtherType: IPv4 0x0800). */
-export const ARP_PRO = 2;
+const ARP_PRO = 2;
 /** ar$hln: byte length of each hardware address (6). */
-export const ARP_HLN = 4;
+const ARP_HLN = 4;
 /** ar$pln: byte length of each protocol address (4). */
-export const ARP_PLN = 5;
+const ARP_PLN = 5;
 /** ar$op: opcode (ares_op$REQUEST = 1, ares_op$REPLY = 2). */
-export const ARP_OP = 6;
+const ARP_OP = 6;
 /** ar$sha: sender hardware address. */
-export const ARP_SHA = 8;
+const ARP_SHA = 8;
 /** ar$spa: sender protocol address. */
-export const ARP_SPA = 14;
+const ARP_SPA = 14;
 /** ar$tha: target hardware address. */
-export const ARP_THA = 18;
+const ARP_THA = 18;
 /** ar$tpa: target protocol address. */
-export const ARP_TPA = 24;
+const ARP_TPA = 24;
 /** Length of an Ethernet/IPv4 ARP packet. */
-export const ARP_PACKET = 28;
+const ARP_PACKET = 28;
 
-export const ARP_HRD_ETHERNET = 1;
-export const ARP_OP_REQUEST = 1;
-export const ARP_OP_REPLY = 2;
+const ARP_HRD_ETHERNET = 1;
+const ARP_OP_REQUEST = 1;
+const ARP_OP_REPLY = 2;
 
 // ---- the cache -------------------------------------------------------------------------------------------
 const ENTRY_FREE: u8 = 0;
@@ -39,13 +42,13 @@ const ENTRY_FREE: u8 = 0;
 const ENTRY_PENDING: u8 = 1;
 const ENTRY_RESOLVED: u8 = 2;
 
-export const ARP_CACHE_SIZE = 16;
+const ARP_CACHE_SIZE = 16;
 /** A resolved entry is forgotten after this long (RFC 1122 §2.3.2.1: entries MUST time out; Linux-like 60 s). */
-export const ARP_ENTRY_LIFETIME_US: u32 = 60000000;
+const ARP_ENTRY_LIFETIME_US: u32 = 60000000;
 /** A pending request is repeated this often (RFC 1122 §2.3.2.1: at most one request per second per address). */
-export const ARP_RETRY_US: u32 = 1000000;
+const ARP_RETRY_US: u32 = 1000000;
 /** After this many requests without an answer the entry and its queued packet are dropped. */
-export const ARP_MAX_REQUESTS = 3;
+const ARP_MAX_REQUESTS = 3;
 
 class ArpEntry {
   ip: u32 = 0;

@@ -61,7 +61,7 @@ export function checksumAdd(sum: u32, frame: Uint8Array, offset: i32, length: i3
 }
 
 /** Adds a 32-bit value (an IPv4 address) as two 16-bit words. */
-export function checksumAdd32(sum: u32, value: u32): u32 {
+function checksumAdd32(sum: u32, value: u32): u32 {
   return sum + (value >>> 16) + (value & 0xffff);
 }
 
@@ -84,6 +84,3 @@ export function internetChecksum(frame: Uint8Array, offset: i32, length: i32): i
 export function pseudoHeaderSum(source: u32, destination: u32, protocol: i32, length: i32): u32 {
   return checksumAdd32(checksumAdd32(0, source), destination) + u32(protocol) + u32(length);
 }
-
-/** Signed difference of two wrapping 32-bit clocks or sequence numbers (RFC 1982-style comparison). */
-export function wrapDiff(a: u32, b: u32): i32 { return i32(a - b); }

@@ -6,18 +6,21 @@ import { txFrame, netStats, STAT_ICMP_DROP } from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_MAX_PAYLOAD, IP_PROTOCOL_ICMP } from "./ipv4.ts";
 
 // ---- message header (RFC 792, every message: type, code, checksum; echo: identifier, sequence) --------
-export const ICMP_TYPE = 0;
-export const ICMP_CODE = 1;
-/** "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message starting with the ICMP Type." */
-export const ICMP_CHECKSUM = 2;
+const ICMP_TYPE = 0;
+const ICMP_CODE = 1;
+/**
+ * "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message starting with the ICMP
+ * Type."
+ */
+const ICMP_CHECKSUM = 2;
 /** Echo: Identifier (2) and Sequence Number (2) follow; then the data, returned unchanged. */
-export const ICMP_IDENTIFIER = 4;
-export const ICMP_SEQUENCE = 6;
-export const ICMP_HEADER = 8;
+const ICMP_IDENTIFIER = 4;
+const ICMP_SEQUENCE = 6;
+const ICMP_HEADER = 8;
 
-export const ICMP_TYPE_ECHO_REPLY = 0;
-export const ICMP_TYPE_DESTINATION_UNREACHABLE = 3;
-export const ICMP_TYPE_ECHO_REQUEST = 8;
+const ICMP_TYPE_ECHO_REPLY = 0;
+const ICMP_TYPE_DESTINATION_UNREACHABLE = 3;
+const ICMP_TYPE_ECHO_REQUEST = 8;
 
 /** Handles the ICMP message at `frame[offset..offset+length)` from `source` (addressed to our unicast address). */
 export function icmpInput(frame: Uint8Array, offset: i32, length: i32, source: u32): void {

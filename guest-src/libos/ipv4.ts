@@ -1,9 +1,12 @@
 // IPv4 (RFC 791) for a host (RFC 1122 §3): header validation on receive, dispatch to ICMP, UDP and
 // TCP, and sending with a header checksum (RFC 1071) through ARP. No reassembly: fragments are
 // counted and dropped (a host MAY do so only if it cannot reassemble; we document it as a limit).
-import { i32, u32, u8, bool } from "dsl";
+import { i32, u32, bool } from "dsl";
 import { get16, get32, put16, put32, internetChecksum } from "./bytes.ts";
-import { ETH_HEADER, ETH_MTU, txFrame, ourIp, ourNetmask, ourGateway, netStats, STAT_IP_DROP, STAT_IP_FRAGMENT, STAT_IP_NOT_OURS, STAT_IP_PROTOCOL } from "./netif.ts";
+import {
+  ETH_HEADER, txFrame, ourIp, ourNetmask, ourGateway, netStats, STAT_IP_DROP, STAT_IP_FRAGMENT, STAT_IP_NOT_OURS,
+  STAT_IP_PROTOCOL,
+} from "./netif.ts";
 import { arpOutput } from "./arp.ts";
 import { icmpInput } from "./icmp.ts";
 import { udpInput } from "./udp.ts";
@@ -11,40 +14,40 @@ import { tcpInput } from "./tcp.ts";
 
 // ---- header (RFC 791 §3.1 "Internet Header Format") ----------------------------------------------------
 /** Version (high 4 bits, = 4) and IHL (low 4 bits: header length in 32-bit words, >= 5). */
-export const IP_VERSION_IHL = 0;
+const IP_VERSION_IHL = 0;
 /** Type of Service (RFC 791 §3.1; now DSCP/ECN, RFC 2474, RFC 3168). */
-export const IP_TOS = 1;
+const IP_TOS = 1;
 /** Total Length: header and data in octets. */
-export const IP_TOTAL_LENGTH = 2;
+const IP_TOTAL_LENGTH = 2;
 /** Identification: for reassembling fragments. */
-export const IP_IDENTIFICATION = 4;
+const IP_IDENTIFICATION = 4;
 /** Flags (3 high bits: 0, DF, MF) and Fragment Offset (13 bits, in 8-octet units). */
-export const IP_FLAGS_FRAGMENT = 6;
+const IP_FLAGS_FRAGMENT = 6;
 /** Time to Live. */
-export const IP_TTL = 8;
+const IP_TTL = 8;
 /** Protocol (RFC 790 "Assigned Numbers"). */
-export const IP_PROTOCOL = 9;
+const IP_PROTOCOL = 9;
 /** Header Checksum (RFC 791 §3.1; computed as RFC 1071). */
-export const IP_CHECKSUM = 10;
-export const IP_SOURCE = 12;
-export const IP_DESTINATION = 16;
+const IP_CHECKSUM = 10;
+const IP_SOURCE = 12;
+const IP_DESTINATION = 16;
 /** The header without options (IHL = 5). */
-export const IP_HEADER = 20;
+const IP_HEADER = 20;
 
-export const IP_VERSION = 4;
+const IP_VERSION = 4;
 /** Flags: Don't Fragment (RFC 791 §3.1 "Bit 1"). */
-export const IP_FLAG_DF = 0x4000;
+const IP_FLAG_DF = 0x4000;
 /** Flags: More Fragments (RFC 791 §3.1 "Bit 2"). */
-export const IP_FLAG_MF = 0x2000;
-export const IP_FRAGMENT_OFFSET_MASK = 0x1fff;
+const IP_FLAG_MF = 0x2000;
+const IP_FRAGMENT_OFFSET_MASK = 0x1fff;
 
 export const IP_PROTOCOL_ICMP = 1;
 export const IP_PROTOCOL_TCP = 6;
 export const IP_PROTOCOL_UDP = 17;
 
 /** TTL of the datagrams we send (RFC 1700 / IANA's recommended default, 64). */
-export const IP_DEFAULT_TTL = 64;
-export const IP_BROADCAST: u32 = 0xffffffff;
+const IP_DEFAULT_TTL = 64;
+const IP_BROADCAST: u32 = 0xffffffff;
 
 /** The room for a transport header and data after the IP header in one frame. */
 export const IP_MAX_PAYLOAD: i32 = 1480;   // ETH_MTU - IP_HEADER (a literal: /tmp/compiler-requests.md, constants across an import cycle)
@@ -107,7 +110,7 @@ export function ipv4Input(frame: Uint8Array, offset: i32, length: i32): void {
 }
 
 /** The next hop for `destination`: itself on our subnet (or for broadcasts), else the gateway. */
-export function nextHop(destination: u32): u32 {
+function nextHop(destination: u32): u32 {
   if (destination === IP_BROADCAST) return destination;
   if (ourGateway === 0 || ((destination ^ ourIp) & ourNetmask) === 0) return destination;
   return ourGateway;

@@ -6,7 +6,7 @@
 // until it returns 0; each frame lands in `rxFrame` and is dispatched on its EtherType. Transmit: a
 // protocol builds its packet in `txFrame` after the Ethernet header and calls `ethernetSend`.
 // One frame at a time: a reply is built in txFrame while the request is still in rxFrame.
-import { i32, u32, u8, bool, addressOf, rdtsc, write, print } from "dsl";
+import { i32, u32, bool, addressOf, rdtsc, write, print } from "dsl";
 import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
 import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
@@ -15,17 +15,19 @@ import { ipv4Input } from "./ipv4.ts";
 
 // ---- Ethernet II header (RFC 894 "Frame Format"; IEEE 802.3 §3.2.3-§3.2.6) ---------------------------
 /** Destination MAC address, 6 bytes. */
-export const ETH_DESTINATION = 0;
+const ETH_DESTINATION = 0;
 /** Source MAC address, 6 bytes. */
-export const ETH_SOURCE = 6;
+const ETH_SOURCE = 6;
 /** EtherType, 2 bytes (RFC 894: "type field"). */
-export const ETH_TYPE = 12;
+const ETH_TYPE = 12;
 /** Header length: the payload (an IP datagram or an ARP packet) starts here. */
 export const ETH_HEADER = 14;
-/** Minimum frame without the 4-byte FCS: 64 - 4 (IEEE 802.3 §4.4.2 minFrameSize; RFC 894 "the data field ... padded"). */
-export const ETH_MIN_FRAME = 60;
+/**
+ * Minimum frame without the 4-byte FCS: 64 - 4 (IEEE 802.3 §4.4.2 minFrameSize; RFC 894 "the data field ... padded").
+ */
+const ETH_MIN_FRAME = 60;
 /** Maximum payload (RFC 894: "the maximum length of an IP datagram sent over an Ethernet is 1500 octets"). */
-export const ETH_MTU = 1500;
+const ETH_MTU = 1500;
 
 /** EtherType of IPv4 (RFC 894; IEEE registry). */
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -33,12 +35,12 @@ export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 
 // ---- counters ----------------------------------------------------------------------------------------
-export const STAT_RX_FRAMES = 0;
-export const STAT_TX_FRAMES = 1;
-export const STAT_RX_DROP_SHORT = 2;       // shorter than an Ethernet header
-export const STAT_RX_DROP_NOT_OURS = 3;    // destination neither our MAC nor broadcast
-export const STAT_RX_DROP_ETHERTYPE = 4;   // neither IPv4 nor ARP
-export const STAT_TX_DROP = 5;             // netSend failed (queue full after retries, bad size)
+const STAT_RX_FRAMES = 0;
+const STAT_TX_FRAMES = 1;
+const STAT_RX_DROP_SHORT = 2;       // shorter than an Ethernet header
+const STAT_RX_DROP_NOT_OURS = 3;    // destination neither our MAC nor broadcast
+const STAT_RX_DROP_ETHERTYPE = 4;   // neither IPv4 nor ARP
+const STAT_TX_DROP = 5;             // netSend failed (queue full after retries, bad size)
 export const STAT_ARP_DROP = 6;            // malformed or foreign ARP packets
 export const STAT_IP_DROP = 7;             // malformed IPv4 headers (length, version, checksum)
 export const STAT_IP_FRAGMENT = 8;         // fragments (dropped: no reassembly)
@@ -51,7 +53,7 @@ export const STAT_TCP_DROP = 14;           // bad length, offset or checksum
 export const STAT_TCP_RESET_SENT = 15;
 export const STAT_TCP_RETRANSMIT = 16;
 export const STAT_ARP_QUEUE_DROP = 17;     // a packet waiting for ARP replaced or expired
-export const STAT_COUNT = 18;
+const STAT_COUNT = 18;
 export const netStats = new Uint32Array(STAT_COUNT);
 
 // ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------
@@ -69,7 +71,7 @@ export let netNow: u32 = 0;
 export function netifSetClock(microseconds: u32): void { netNow = microseconds; }
 
 /** The frame being received and the frame being built for sending. */
-export const rxFrame = new Uint8Array(FRAME_MAX);
+const rxFrame = new Uint8Array(FRAME_MAX);
 export const txFrame = new Uint8Array(FRAME_MAX);
 
 /** netSend attempts on EAGAIN (the receiver's queue is full) before the frame is dropped. */
@@ -122,7 +124,7 @@ export function netifPoll(): i32 {
 }
 
 /** Dispatches one received frame on its EtherType (RFC 894). */
-export function ethernetInput(frame: Uint8Array, length: i32): void {
+function ethernetInput(frame: Uint8Array, length: i32): void {
   netStats[STAT_RX_FRAMES]++;
   if (length < ETH_HEADER || length > FRAME_MAX) { netStats[STAT_RX_DROP_SHORT]++; return; }
   if (!equal6(frame, ETH_DESTINATION, ourMac, 0) && !equal6(frame, ETH_DESTINATION, broadcastMac, 0)) {

@@ -1,6 +1,7 @@
 // A small blocking sockets API for threads (threads.ts) over the event-driven TCP (tcp.ts) — listen,
-// accept, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that cannot complete waits on a channel that the TCP event
-// handler below wakes (spurious wake-ups are fine: every call re-checks its condition in a loop).
+// accept, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that cannot complete
+// waits on a channel that the TCP event handler below wakes (spurious wake-ups are fine: every call re-checks its
+// condition in a loop).
 //
 // A socket is `connection | generation << 8`: TCP reuses a connection number once the connection is
 // gone, and the generation tells an old socket from the new connection (such calls fail with
@@ -10,18 +11,18 @@ import { i32, u32, bool } from "dsl";
 import { tcpListen, tcpRead, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort,
   TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
   TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp.ts";
-import { udpBind, udpUnbind, udpSend, UDP_MAX_DATA } from "./udp.ts";
+import { udpBind, udpSend, UDP_MAX_DATA } from "./udp.ts";
 import { threadWait, threadWake } from "./threads.ts";
 
 /** A call on a socket whose connection is gone (reset, or closed and reused) or was never ours. */
-export const SOCKET_GONE = -1;
+const SOCKET_GONE = -1;
 /** socketRead with a timeout: nothing arrived in time. */
 export const SOCKET_TIMEOUT = -2;
 /** No free listener, or the port is taken. */
-export const SOCKET_IN_USE = -3;
+const SOCKET_IN_USE = -3;
 
-export const SOCKET_LISTENERS = 8;
-export const SOCKET_ACCEPT_QUEUE = 16;
+const SOCKET_LISTENERS = 8;
+const SOCKET_ACCEPT_QUEUE = 16;
 
 // Channels (threads.ts): one per listener and one per connection.
 const ACCEPT_CHANNEL: u32 = 0x1000;
@@ -96,9 +97,6 @@ function connectionOf(socket: i32): i32 {
   return connection;
 }
 
-/** Whether the socket's connection still exists (it may be half closed). */
-export function socketAlive(socket: i32): bool { return connectionOf(socket) >= 0; }
-
 /**
  * Reads up to `max` bytes (at least one, waiting for them); 0 when the peer closed its side and
  * everything was read; SOCKET_GONE; or SOCKET_TIMEOUT after `timeoutUs` (> 0) without data.
@@ -133,18 +131,12 @@ export function socketClose(socket: i32): void {
   if (connection >= 0) tcpClose(connection);
 }
 
-/** Resets the connection at once (RST). */
-export function socketAbort(socket: i32): void {
-  const connection = connectionOf(socket);
-  if (connection >= 0) { tcpAbort(connection); gone[connection] = 1; }
-}
-
 // ---- UDP ----------------------------------------------------------------------------------------------------
 // Each UDP socket keeps up to SOCKET_UDP_QUEUE datagrams (more are dropped and counted, as a full
 // socket buffer drops them); a datagram waits in a fixed slot of UDP_MAX_DATA bytes.
 
-export const SOCKET_UDP_SOCKETS = 4;
-export const SOCKET_UDP_QUEUE = 8;
+const SOCKET_UDP_SOCKETS = 4;
+const SOCKET_UDP_QUEUE = 8;
 const udpPorts = new Int32Array(4);
 const udpHead = new Int32Array(4);
 const udpCount = new Int32Array(4);
@@ -190,14 +182,6 @@ export function socketUdpOpen(port: i32): i32 {
   return free;
 }
 
-/** Closes a UDP socket: its port is unbound and queued datagrams are dropped. */
-export function socketUdpClose(socket: i32): void {
-  if (!udpOpen(socket)) return;
-  udpUnbind(udpPorts[socket]);
-  udpPorts[socket] = 0;
-  udpCount[socket] = 0;
-}
-
 /**
  * Waits for the next datagram (at most `timeoutUs` when > 0) and copies up to `max` bytes of it
  * (the rest is discarded, as recv does); its length, SOCKET_TIMEOUT or SOCKET_GONE (not open).
@@ -222,8 +206,6 @@ export function socketUdpReceive(socket: i32, to: Uint8Array, offset: i32, max: 
 
 export function socketUdpSource(): u32 { return lastSource; }
 export function socketUdpSourcePort(): i32 { return lastSourcePort; }
-/** Datagrams dropped because their socket's queue was full. */
-export function socketUdpDropped(): u32 { return udpDropped; }
 
 /** Sends one datagram from the socket's port; `length`, or SOCKET_GONE (not open, or too long). */
 export function socketUdpSend(socket: i32, destination: u32, destinationPort: i32, from: Uint8Array, offset: i32, length: i32): i32 {

@@ -19,19 +19,22 @@ export const NO_DEADLINE: u32 = 0xffffffff;
 let alarmAt: u32 = 0xffffffff;
 
 function noTimerSource(): u32 { return 0xffffffff; }
-/** A further timer sharing the alarm (threads.ts: sleeping threads): runs what expired, returns microseconds to its next deadline. */
+/**
+ * A further timer sharing the alarm (threads.ts: sleeping threads): runs what expired, returns microseconds to its next
+ * deadline.
+ */
 let timerSource: () => u32 = noTimerSource;
 
 /** Installs the one further timer source (threads.ts does, in threadsInit). */
 export function stackSetTimerSource(source: () => u32): void { timerSource = source; }
 
 /** Converts a u32 read little-endian from network-byte-order bytes (the boot page's addresses) to a number. */
-export function fromNetworkOrder(x: u32): u32 {
+function fromNetworkOrder(x: u32): u32 {
   return u32(((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24));
 }
 
 /** Initializes every layer with an explicit address (addresses as numbers: 10.0.0.2 is 0x0A000002). */
-export function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
+function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
   netifInit(mac, macOffset, ip, netmask, gateway);
   netifSetClock(clockMicroseconds());
   arpInit();

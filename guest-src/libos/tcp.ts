@@ -11,59 +11,59 @@
 //
 // Fast retransmit on the third duplicate ACK (RFC 5681 §3.2).
 // Limits: out-of-order segments are dropped (and a duplicate ACK sent), so the peer retransmits;
-// no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or timestamps
-// (RFC 7323), no urgent data, no active open.
-import { i32, u32, u8, bool, structArray } from "dsl";
+// no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or
+// timestamps (RFC 7323), no urgent data, no active open.
+import { i32, u32, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import { txFrame, ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_TCP } from "./ipv4.ts";
 
 // ---- header (RFC 9293 §3.1 "Header Format") ----------------------------------------------------------
-export const TCP_SOURCE_PORT = 0;
-export const TCP_DESTINATION_PORT = 2;
-export const TCP_SEQUENCE = 4;
-export const TCP_ACKNOWLEDGMENT = 8;
+const TCP_SOURCE_PORT = 0;
+const TCP_DESTINATION_PORT = 2;
+const TCP_SEQUENCE = 4;
+const TCP_ACKNOWLEDGMENT = 8;
 /** Data Offset: the header length in 32-bit words, high 4 bits (then 4 reserved bits). */
-export const TCP_DATA_OFFSET = 12;
+const TCP_DATA_OFFSET = 12;
 /** Control bits: CWR ECE URG ACK PSH RST SYN FIN. */
-export const TCP_FLAGS = 13;
-export const TCP_WINDOW = 14;
-export const TCP_CHECKSUM = 16;
-export const TCP_URGENT = 18;
-export const TCP_HEADER = 20;
+const TCP_FLAGS = 13;
+const TCP_WINDOW = 14;
+const TCP_CHECKSUM = 16;
+const TCP_URGENT = 18;
+const TCP_HEADER = 20;
 
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-export const TCP_URG = 0x20;
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_PSH = 0x08;
+const TCP_ACK = 0x10;
+const TCP_URG = 0x20;
 
 // ---- options (RFC 9293 §3.2 "Specific Option Definitions") --------------------------------------------
-export const TCP_OPTION_END = 0;
-export const TCP_OPTION_NOP = 1;
+const TCP_OPTION_END = 0;
+const TCP_OPTION_NOP = 1;
 /** Maximum Segment Size: kind 2, length 4, a 16-bit MSS; only in SYN segments. */
-export const TCP_OPTION_MSS = 2;
-export const TCP_OPTION_MSS_LENGTH = 4;
+const TCP_OPTION_MSS = 2;
+const TCP_OPTION_MSS_LENGTH = 4;
 /** Send MSS when the peer sends no MSS option (§3.7.1: "536"; RFC 1122 §4.2.2.6). */
-export const TCP_DEFAULT_MSS = 536;
+const TCP_DEFAULT_MSS = 536;
 /** Our MSS: the Ethernet MTU minus the IPv4 and TCP headers (§3.7.1 MMS_R - 20). */
-export const TCP_OUR_MSS = 1460;
+const TCP_OUR_MSS = 1460;
 /** We never send segments smaller than this much data per full segment, whatever MSS the peer asks. */
-export const TCP_MIN_MSS = 64;
+const TCP_MIN_MSS = 64;
 
 // ---- states (RFC 9293 §3.3.2) ---------------------------------------------------------------------------
-export const TCP_CLOSED = 0;
-export const TCP_LISTEN = 1;
-export const TCP_SYN_SENT = 2;
-export const TCP_SYN_RECEIVED = 3;
+const TCP_CLOSED = 0;
+const TCP_LISTEN = 1;
+const TCP_SYN_SENT = 2;
+const TCP_SYN_RECEIVED = 3;
 export const TCP_ESTABLISHED = 4;
-export const TCP_FIN_WAIT_1 = 5;
-export const TCP_FIN_WAIT_2 = 6;
+const TCP_FIN_WAIT_1 = 5;
+const TCP_FIN_WAIT_2 = 6;
 export const TCP_CLOSE_WAIT = 7;
-export const TCP_CLOSING = 8;
-export const TCP_LAST_ACK = 9;
-export const TCP_TIME_WAIT = 10;
+const TCP_CLOSING = 8;
+const TCP_LAST_ACK = 9;
+const TCP_TIME_WAIT = 10;
 
 // ---- events for the application -------------------------------------------------------------------------
 /** The handshake completed: a new connection of a listener. */
@@ -79,25 +79,28 @@ export const TCP_EVENT_CLOSED = 5;
 /** Reset by the peer or aborted (retransmissions exhausted): the connection number is free. */
 export const TCP_EVENT_RESET = 6;
 
-export type TcpHandler = (connection: i32, event: i32) => void;
+type TcpHandler = (connection: i32, event: i32) => void;
 
 // ---- sizes and timers -------------------------------------------------------------------------------------
 export const TCP_MAX_CONNECTIONS = 16;
-export const TCP_MAX_LISTENERS = 8;
+const TCP_MAX_LISTENERS = 8;
 /** Receive buffer per connection: the most we advertise as RCV.WND. */
-export const TCP_RECEIVE_BUFFER = 4096;
+const TCP_RECEIVE_BUFFER = 4096;
 /** Send buffer per connection: unacknowledged and not yet sent data. */
-export const TCP_SEND_BUFFER = 4096;
+const TCP_SEND_BUFFER = 4096;
 /** RFC 6298 §2.1: "set RTO <- 1 second" before any RTT measurement. */
-export const TCP_INITIAL_RTO_US: u32 = 1000000;
+const TCP_INITIAL_RTO_US: u32 = 1000000;
 /** RFC 6298 §2.4 says 1 s; like Linux we use 200 ms (VMs on one switch have sub-millisecond RTTs). */
-export const TCP_MIN_RTO_US: u32 = 200000;
+const TCP_MIN_RTO_US: u32 = 200000;
 /** RFC 6298 §2.5: "A maximum value MAY be placed on RTO provided it is at least 60 seconds". */
-export const TCP_MAX_RTO_US: u32 = 60000000;
+const TCP_MAX_RTO_US: u32 = 60000000;
 /** Retransmissions of one segment before the connection is aborted (§3.8.3 R2). */
-export const TCP_MAX_RETRIES = 8;
-/** TIME-WAIT lasts 2 MSL (§3.4.2: MSL = 2 minutes); shortened here, and a TIME-WAIT slot is reused when the table is full. */
-export const TCP_TIME_WAIT_US: u32 = 2000000;
+const TCP_MAX_RETRIES = 8;
+/**
+ * TIME-WAIT lasts 2 MSL (§3.4.2: MSL = 2 minutes); shortened here, and a TIME-WAIT slot is reused when the table is
+ * full.
+ */
+const TCP_TIME_WAIT_US: u32 = 2000000;
 
 const NO_DEADLINE: u32 = 0xffffffff;
 /** Where a segment's data starts in txFrame (no options except in SYN segments, which carry no data). */
@@ -389,7 +392,10 @@ export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u3
   closedInput(source, remotePort, localPort);
 }
 
-/** §3.10.7.1 CLOSED: "all data in the incoming segment is discarded ... An incoming segment not containing a RST causes a RST to be sent". */
+/**
+ * §3.10.7.1 CLOSED: "all data in the incoming segment is discarded ... An incoming segment not containing a RST causes
+ * a RST to be sent".
+ */
 function closedInput(remoteIp: u32, remotePort: i32, localPort: i32): void {
   if ((segFlags & TCP_RST) !== 0) return;
   netStats[STAT_TCP_RESET_SENT]++;
@@ -704,8 +710,6 @@ export function tcpWriteSpace(connection: i32): i32 {
 }
 
 export function tcpState(connection: i32): i32 { return valid(connection) ? tcbs[connection].state : TCP_CLOSED; }
-export function tcpRemoteIp(connection: i32): u32 { return valid(connection) ? tcbs[connection].remoteIp : 0; }
-export function tcpRemotePort(connection: i32): i32 { return valid(connection) ? tcbs[connection].remotePort : 0; }
 export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? tcbs[connection].localPort : 0; }
 
 /** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */

@@ -18,9 +18,9 @@ import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./st
 import { netifSetClock } from "./netif.ts";
 
 /** Threads besides the main context. */
-export const THREAD_MAX = 16;
+const THREAD_MAX = 16;
 /** Each thread's stack (demand-zero pages in a VM: untouched stack costs no memory). */
-export const THREAD_STACK_BYTES = 16384;
+const THREAD_STACK_BYTES = 16384;
 
 const FREE = 0;
 const RUNNABLE = 1;
@@ -29,7 +29,7 @@ const WAITING = 3;
 const NONE = -1;
 const MAIN = 0;
 
-export type ThreadEntry = (arg: u32) => void;
+type ThreadEntry = (arg: u32) => void;
 
 class Thread {
   state: i32 = 0;
@@ -102,7 +102,10 @@ export function threadsInit(): void {
   stackSetTimerSource(threadTimers);
 }
 
-/** Starts `entry(arg)` in a new thread (it runs when the main context next schedules); its id, or -1 when all are in use. */
+/**
+ * Starts `entry(arg)` in a new thread (it runs when the main context next schedules); its id, or -1 when all are in
+ * use.
+ */
 export function threadCreate(entry: ThreadEntry, arg: u32): i32 {
   for (let i = 1; i <= THREAD_MAX; i++) {
     if (threads[i].state !== FREE) continue;
@@ -123,14 +126,13 @@ export function threadCreate(entry: ThreadEntry, arg: u32): i32 {
 /** The running thread's id (0: the main context). */
 export function threadSelf(): i32 { return current; }
 export function threadCount(): i32 { return liveThreads; }
-export function threadSwitches(): u32 { return switches; }
 
 function mustBeThread(what: string): void {
   if (current === MAIN) panic(what);
 }
 
 /** Ends the running thread; its stack is reused by a later threadCreate. Never returns. */
-export function threadExit(): void {
+function threadExit(): void {
   mustBeThread("threadExit from the main context");
   threads[current].state = FREE;
   liveThreads--;
@@ -189,7 +191,7 @@ function threadTimers(): u32 {
 }
 
 /** Runs every runnable thread until none is; returns how many ran. */
-export function threadsRunReady(): i32 {
+function threadsRunReady(): i32 {
   let ran = 0;
   for (let t = dequeue(); t !== NONE; t = dequeue()) { switchTo(t); ran++; }
   return ran;

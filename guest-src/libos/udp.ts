@@ -1,23 +1,25 @@
 // UDP (RFC 768): checksum with the IPv4 pseudo-header, a small table of bound ports with a handler
 // each, and sending. Datagrams for unbound ports are counted and dropped.
-import { i32, u32, u16, bool, structArray, rdtsc } from "dsl";
+import { i32, u32, bool, structArray, rdtsc } from "dsl";
 import { get16, put16, copyBytes, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
-import { txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT, netifBenchEnabled, netifBenchHandler } from "./netif.ts";
-import { ipv4Send, IP_PAYLOAD_OFFSET, IP_MAX_PAYLOAD, IP_PROTOCOL_UDP } from "./ipv4.ts";
+import {
+  txFrame, ourIp, netStats, STAT_UDP_DROP, STAT_UDP_NO_PORT, netifBenchEnabled, netifBenchHandler,
+} from "./netif.ts";
+import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_UDP } from "./ipv4.ts";
 
 // ---- header (RFC 768 "Format") ------------------------------------------------------------------------
-export const UDP_SOURCE_PORT = 0;
-export const UDP_DESTINATION_PORT = 2;
+const UDP_SOURCE_PORT = 0;
+const UDP_DESTINATION_PORT = 2;
 /** Length: "the length in octets of this user datagram including this header and the data" (minimum 8). */
-export const UDP_LENGTH = 4;
+const UDP_LENGTH = 4;
 /** Checksum over the pseudo-header, the header and the data; 0 means "none" (RFC 768 "Fields"). */
-export const UDP_CHECKSUM = 6;
-export const UDP_HEADER = 8;
+const UDP_CHECKSUM = 6;
+const UDP_HEADER = 8;
 /** The most data one datagram of ours carries (no fragmentation). */
 export const UDP_MAX_DATA: i32 = 1472;   // IP_MAX_PAYLOAD - UDP_HEADER (a literal: constants across an import cycle)
 
 /** Receives a datagram's data: `data[offset..offset+length)` from `source`:`sourcePort` to our `localPort`. */
-export type UdpHandler = (source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32) => void;
+type UdpHandler = (source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32) => void;
 
 function noHandler(source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32): void {}
 
@@ -26,7 +28,7 @@ class UdpPort {
   handler: UdpHandler = noHandler;
 }
 
-export const UDP_PORTS = 8;
+const UDP_PORTS = 8;
 const ports = structArray(UdpPort, 8);
 
 export function udpInit(): void {
@@ -45,10 +47,6 @@ export function udpBind(port: i32, handler: UdpHandler): bool {
   ports[free].port = port;
   ports[free].handler = handler;
   return true;
-}
-
-export function udpUnbind(port: i32): void {
-  for (let i = 0; i < UDP_PORTS; i++) if (ports[i].port === port) ports[i].port = 0;
 }
 
 /** Handles the UDP datagram at `frame[offset..offset+length)` (`length`: the IP payload length). */

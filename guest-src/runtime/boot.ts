@@ -23,8 +23,6 @@ export function boot(): BootInfo { return overlay(BootInfo, bootInfoAddress); }
 
 export function vmId(): u32 { return boot().vmId; }
 export function vmCount(): u32 { return boot().vmCount; }
-export function memorySize(): u32 { return boot().memorySize; }
 /** One past the last byte of this VM's memory. */
 export function memoryEnd(): u32 { return boot().memoryBase + boot().memorySize; }
 export function argument(): u32 { return boot().argument; }
-export function ipAddress(): u32 { return boot().ipAddress; }

@@ -6,9 +6,9 @@ import { FunctionBuilder } from "../../compiler/builder.ts";
 import { runModule, type RunOptions, type RunResult } from "../../compiler/bytecode/interpreter.ts";
 
 /** Test programs report a value with outl(OUT_PORT, value). */
-export const OUT_PORT = 0x500;
+const OUT_PORT = 0x500;
 /** The default trap handler reports its kind with outl(TRAP_PORT, kind), then exits through port 0xf4. */
-export const TRAP_PORT = 0x501;
+const TRAP_PORT = 0x501;
 export const TRAP_EXIT_VALUE = 0x7e;
 
 /** outl(OUT_PORT, value): the test runner collects it. */
@@ -18,7 +18,7 @@ export function outb(f: FunctionBuilder, port: number, value: VReg): void {
 }
 
 /** The standard trap handler: reports its kind on TRAP_PORT, then exits with TRAP_EXIT_VALUE. */
-export function trapHandlerFunction(name = "__trap"): Function {
+function trapHandlerFunction(name = "__trap"): Function {
   const f = new FunctionBuilder(name, 1, false);
   f.intrinsic("outl", [f.constant(TRAP_PORT), f.param(0)]);
   outb(f, 0xf4, f.constant(TRAP_EXIT_VALUE));
@@ -31,7 +31,7 @@ export function makeModule(functions: Function[], data: DataSymbol[] = [], entry
   return { functions: [...functions, trapHandlerFunction()], data, entry, trapHandler: "__trap" };
 }
 
-export interface TestRun extends RunResult {
+interface TestRun extends RunResult {
   /** Values written to OUT_PORT, as signed int32. */
   values: number[];
   /** Trap kinds that reached the trap handler. */

@@ -1,7 +1,7 @@
 // Every binary and unary op of the IR against an independent BigInt model of ir.ts's semantics.
 
 import test from "ava";
-import { OPS, type UnaryOp } from "../../compiler/ir.ts";
+import { OPS } from "../../compiler/ir.ts";
 import { BINARY_OPS } from "../../compiler/bytecode/format.ts";
 import { mainModule, run, report } from "./helpers.ts";
 import { binaryModel, unaryModel } from "../harness/ir-model.ts";

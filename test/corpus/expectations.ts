@@ -2,10 +2,10 @@
 // (test/programs/README.md describes the format). Shared by every runner: Node, interp, QEMU.
 
 /** `node`: Node in faithful mode (the DSL's semantics made explicit); `node-plain`: the file itself under Node. */
-export type Target = "interp" | "qemu" | "node" | "node-plain";
-export const allTargets: readonly Target[] = ["interp", "qemu", "node", "node-plain"];
+type Target = "interp" | "qemu" | "node" | "node-plain";
+const allTargets: readonly Target[] = ["interp", "qemu", "node", "node-plain"];
 
-export interface ProgramExpectations {
+interface ProgramExpectations {
   /** Printed lines, in order; the expected stdout is these joined with "\n" plus a final "\n" (or "" when none). */
   stdoutLines: string[];
   /** Expected exit status (main() & 255, 101 after a trap or panic). */

@@ -17,7 +17,7 @@
 // sum of two u32 in an i32 context is written `| 0`), so the program always compiles.
 
 // ---- PRNG -----------------------------------------------------------------------------------------
-export class Rng {
+class Rng {
   private s: number;
   constructor(seed: number) {
     // murmur3's finalizer first: neighbouring seeds would otherwise start with correlated draws
@@ -42,11 +42,11 @@ export class Rng {
 
 // ---- AST ------------------------------------------------------------------------------------------
 /** The type of an expression: narrow integers (u8 i8 u16 i16) compute as i32. */
-export type Ty = 'i32' | 'u32' | 'bool';
-export type IntTy = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32';
-export type VarTy = IntTy | 'bool';
-export type RetTy = VarTy | 'void';
-export type ArrCtor = 'Int8Array' | 'Uint8Array' | 'Int16Array' | 'Uint16Array' | 'Int32Array' | 'Uint32Array';
+type Ty = 'i32' | 'u32' | 'bool';
+type IntTy = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32';
+type VarTy = IntTy | 'bool';
+type RetTy = VarTy | 'void';
+type ArrCtor = 'Int8Array' | 'Uint8Array' | 'Int16Array' | 'Uint16Array' | 'Int32Array' | 'Uint32Array';
 const CTORS: readonly ArrCtor[] = ['Int8Array', 'Uint8Array', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array'];
 const ELEMENT: Record<ArrCtor, IntTy> = {
   Int8Array: 'i8', Uint8Array: 'u8', Int16Array: 'i16', Uint16Array: 'u16', Int32Array: 'i32', Uint32Array: 'u32',
@@ -58,13 +58,13 @@ const CTOR_WEIGHTS: [number, ArrCtor][] = [[4, 'Int32Array'], [2, 'Uint8Array'],
 const VAR_WEIGHTS: [number, VarTy][] = [[6, 'i32'], [2, 'u32'], [1, 'bool'], [1, 'u8'], [1, 'i8'], [1, 'u16'],
   [1, 'i16']];
 /** The expression type a stored value of `t` reads as. */
-export const category = (t: VarTy): Ty => (t === 'u32' || t === 'bool' ? t : 'i32');
+const category = (t: VarTy): Ty => (t === 'u32' || t === 'bool' ? t : 'i32');
 const isNarrow = (t: VarTy) => t === 'i8' || t === 'u8' || t === 'i16' || t === 'u16';
 
 /** An array: a typed array (module-level, local, struct field, parameter with len null) or a T[] literal (`plain`). */
-export interface ArrRef { name: string; len: number | null; elt: IntTy; plain?: boolean; field?: boolean }
+interface ArrRef { name: string; len: number | null; elt: IntTy; plain?: boolean; field?: boolean }
 /** A struct: a module-level or local instance (idx undefined) or an element of a struct array. */
-export interface ObjRef { name: string; len: number | null; idx?: Expr }
+interface ObjRef { name: string; len: number | null; idx?: Expr }
 
 export type Expr =
   | { k: 'c'; ty: Ty; v: number }
@@ -85,12 +85,12 @@ export type Expr =
   | { k: 'len'; ty: Ty; s: string }                                // s.length
   | { k: 'chr'; ty: Ty; s: string; len: number | null; idx: Expr; raw: boolean };   // s.charCodeAt(i)
 
-export type LValue =
+type LValue =
   | { k: 'v'; name: string; vty: VarTy }
   | { k: 'el'; arr: ArrRef; idx: Expr; raw: boolean }
   | { k: 'fd'; obj: ObjRef; field: string; fty: VarTy };
 
-export interface Case { vals: number[]; body: Stmt[]; brk: boolean }
+interface Case { vals: number[]; body: Stmt[]; brk: boolean }
 export type Stmt =
   | { k: 'decl'; name: string; vty: VarTy; konst: boolean; init: Expr }
   | { k: 'set'; lv: LValue; op: string; e: Expr | null }
@@ -106,24 +106,24 @@ export type Stmt =
   | { k: 'localarr'; name: string; ctor: ArrCtor; len: number }
   | { k: 'localstruct'; name: string; sname: string };
 
-export interface Param { name: string; ty: VarTy | ArrCtor | 'string' }
+interface Param { name: string; ty: VarTy | ArrCtor | 'string' }
 /**
  * A function in module `mod`. `deep`: the deep-recursion function (its body is fixed by the printer);
  * `result` is the final return value (null for void).
  */
-export interface Fn {
+interface Fn {
   name: string; mod: number; params: Param[]; ret: RetTy; body: Stmt[]; result: Expr | null;
   recursive: boolean; deep?: boolean; cost: number;
 }
-export interface StructDef { name: string; mod: number; fields: { name: string; fty: VarTy | ArrCtor; len?: number }[] }
-export type Global = { mod: number } & (
+interface StructDef { name: string; mod: number; fields: { name: string; fty: VarTy | ArrCtor; len?: number }[] }
+type Global = { mod: number } & (
   | { k: 'scalar'; name: string; ty: VarTy; init: number }
   | { k: 'arr'; name: string; ctor: ArrCtor; len: number }
   | { k: 'lit'; name: string; vals: number[] }
   | { k: 'struct'; name: string; sname: string }
   | { k: 'sarr'; name: string; sname: string; len: number }
   | { k: 'str'; name: string; text: string });
-export interface Table { name: string; type: string; fns: string[]; mod: number }
+interface Table { name: string; type: string; fns: string[]; mod: number }
 /** `modules`: how many files (the last one is main.ts); `trapMode`: unmasked indices and raw divisors allowed. */
 export interface Program {
   seed: number; modules: number; trapMode: boolean;
@@ -139,7 +139,8 @@ const INTERESTING = [0, 1, -1, 2, 3, 5, 7, 8, 15, 16, 31, 32, 33, 63, 64, 127, 1
 /** Letters for string literals: no digits and none of the declarations' names (imports are found by name). */
 const TEXT = 'aeiou AEIOU-:.,!?';
 /** Deep recursion: at most this many frames is clearly shallow; at least DEEP_MIN is clearly too deep. */
-export const SHALLOW_MAX = 300, DEEP_MIN = 10_000_000;
+const SHALLOW_MAX = 300;
+export const DEEP_MIN = 10_000_000;
 
 interface Scope {
   vars: { name: string; ty: VarTy; mutable: boolean }[];
@@ -754,7 +755,6 @@ function opaque(e: Expr): string {
   if (e.ty === 'u32') return e.v > 0x7fffffff ? lit(e.v, 'u32') : `u32(${e.v})`;
   return `i32(${lit(e.v, 'i32')})`;
 }
-const OPAQUE = new Set(['lt', 'le', 'gt', 'ge', 'eq', 'ne', 'eqq', 'land', 'lor', 'beq', 'ior', 'iand']);
 
 /** Non-zero divisors: `(b | 1)`, `(b === 0 ? 7 : b)` (b a side-effect-free leaf), `((b | 1) >>> 0)`; `...r`: as is. */
 function divisor(op: string, b: Expr, a: Expr): string {
@@ -860,7 +860,7 @@ function assignmentText(lv: LValue, op: string, e: Expr | null): string {
   return `${target} ${op.replace(/r$/, '')} ${literalLike(value) ? typed(value) : expr(value)}`;
 }
 
-export function expr(e: Expr): string {
+function expr(e: Expr): string {
   switch (e.k) {
     case 'c': return lit(e.v, e.ty);
     case 'v': return e.name;
@@ -1046,10 +1046,6 @@ export function print(p: Program): ProgramFile[] {
       'import { bool, i8, i16, i32, u8, u16, u32, print, write, structArray } from "dsl";', ...imports, ''];
     return { path: fileOf(p, mod), source: header.join('\n') + text + '\n' };
   });
-}
-
-export function generateProgram(seed: number, options?: GenOptions): ProgramFile[] {
-  return print(generate(seed, options));
 }
 
 /** The count main passes to the deep-recursion function (0 when the program has none). */

@@ -28,10 +28,10 @@ import type { Image } from '../../compiler/link/index.ts';
 import type { ProgramFile } from './generate.ts';
 
 export const FUZZ_OUT = join(ROOT, 'out', 'fuzz');
-export type Target = 'node' | 'interp-O0' | 'interp-O2' | 'qemu-O0' | 'qemu-O2';
+type Target = 'node' | 'interp-O0' | 'interp-O2' | 'qemu-O0' | 'qemu-O2';
 
 /** What a target did: its output, the message that stopped it, its exit status; or what went wrong. */
-export type Outcome = string;
+type Outcome = string;
 export interface Verdict {
   outcomes: Partial<Record<Target, Outcome>>;
   /** undefined when every target agrees with Node; else e.g. "compile-crash", "interp-O2", "batch-only:qemu-O0". */
@@ -40,8 +40,8 @@ export interface Verdict {
   detail?: string;
 }
 export interface RunOptions { qemu?: boolean; stepLimit?: number; qemuTimeoutMs?: number }
-export interface BatchProgram { name: string; files: ProgramFile[] }
-export interface BatchResult { verdicts: Map<string, Verdict>; batchFailures: { failure: string; detail: string }[] }
+interface BatchProgram { name: string; files: ProgramFile[] }
+interface BatchResult { verdicts: Map<string, Verdict>; batchFailures: { failure: string; detail: string }[] }
 
 const NODE_BATCH = join(ROOT, 'test', 'fuzz', 'node-batch.ts');
 const MARK = '\x1e';                 // marker byte around each program's name in a driver's output
@@ -185,7 +185,7 @@ function compiledTargets(options: RunOptions): CompiledTarget[] {
   return ['interp-O0', 'interp-O2', ...(options.qemu ? ['qemu-O0', 'qemu-O2'] as const : [])];
 }
 
-export function judge(outcomes: Verdict['outcomes']): Verdict {
+function judge(outcomes: Verdict['outcomes']): Verdict {
   const reference = outcomes.node;
   if (reference === undefined) return { outcomes, failure: 'node-missing', detail: 'no Node outcome' };
   if (/(^|\n)node error: /.test(reference)) return { outcomes, failure: 'node-error', detail: reference.slice(-300) };

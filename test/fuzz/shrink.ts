@@ -91,8 +91,8 @@ function candidates(p: Program): Candidate[] {
   return out;
 }
 
-export interface ShrinkOptions extends RunOptions { maxTests?: number; timeLimitMs?: number; log?: (s: string) => void }
-export interface ShrinkResult { program: Program; files: ProgramFile[]; verdict: Verdict; tests: number; lines: [number, number] }
+interface ShrinkOptions extends RunOptions { maxTests?: number; timeLimitMs?: number; log?: (s: string) => void }
+interface ShrinkResult { program: Program; files: ProgramFile[]; verdict: Verdict; tests: number; lines: [number, number] }
 const text = (files: ProgramFile[]) => files.map(f => f.source).join('\n');
 const lineCount = (files: ProgramFile[]) => text(files).split('\n').length;
 

@@ -8,7 +8,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import elfy from "elfy";
 import { qemuArgs, runQemu } from "../../tools/qemu.ts";
-import { BANNER, EXIT_PANIC, EXIT_SUCCESS, EXIT_TRAP, buildKernelInTemp, bootInstructions, lowerUpperMemory, memoryMap, serialLines, usableMemory, type KernelBuild } from "./helpers.ts";
+import {
+  BANNER, EXIT_PANIC, EXIT_SUCCESS, EXIT_TRAP, buildKernelInTemp, bootInstructions, lowerUpperMemory, memoryMap,
+  serialLines, usableMemory, type KernelBuild,
+} from "./helpers.ts";
 
 let kernel: KernelBuild;
 test.before(() => { kernel = buildKernelInTemp(false); });

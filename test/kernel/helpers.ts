@@ -43,7 +43,7 @@ export function guestLines(out: string, vm: number): string[] {
   return out.split("\n").filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
 }
 
-export interface MemoryMapLine { base: bigint; length: bigint; type: number; typeName: string }
+interface MemoryMapLine { base: bigint; length: bigint; type: number; typeName: string }
 
 const MMAP_LINE = /^mmap: base 0x([0-9a-f]{16}) length 0x([0-9a-f]{16}) type (\d+) \(([^)]*)\)$/gm;
 

@@ -34,7 +34,10 @@ import { buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 import { runQemu } from "../../tools/qemu.ts";
 import { buildTestGuest, writeManifest, workerArgument } from "./guests/build.ts";
 import { buildGuest } from "../../tools/build.ts";
-import { tapMissing, tapNamespace, startMachine, inNamespace, vmNetCounters, switchCounters, writeEchoClient, echoTransfer, type Machine } from "./net-machine.ts";
+import {
+  tapMissing, tapNamespace, startMachine, inNamespace, vmNetCounters, switchCounters, writeEchoClient, echoTransfer,
+  type Machine,
+} from "./net-machine.ts";
 import type { TapNamespace } from "../../tools/net.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -19,7 +19,7 @@ export function tapMissing(): string | null {
   return null;
 }
 
-export interface ManifestGroup {
+interface ManifestGroup {
   image: string; count: number; memoryKiB?: number; argument?: number;
   ipBase?: string; netmask?: string; gateway?: string;
 }
@@ -46,7 +46,7 @@ export interface Machine {
   namespace?: TapNamespace;
 }
 
-export interface MachineOptions {
+interface MachineOptions {
   kernel: string;
   modules: string[];
   /** Run inside this namespace with its tap (from createTapNamespace); else `netArgs` decide. */
@@ -167,7 +167,7 @@ export function writeEchoClient(dir: string): string {
   return path;
 }
 
-export interface EchoResult { sent: string; received: string; bytesSent: number; bytesReceived: number; ms: number }
+interface EchoResult { sent: string; received: string; bytesSent: number; bytesReceived: number; ms: number }
 
 /** Runs the echo client in the namespace: `bytes` (xorshift32 from `seed`) to ip:port and back. */
 export function echoTransfer(ns: TapNamespace, client: string, ip: string, port: number, bytes: number, seed: number): EchoResult {

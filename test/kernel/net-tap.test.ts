@@ -2,8 +2,8 @@
 // a network namespace of its own with a tap device (host side 198.18.0.1/15), QEMU started inside it
 // with `-netdev tap` and a virtio-net card; a VM at 198.18.0.2 answers ARP and ICMP echo (the guest
 // test/kernel/guests/net.ts, mode responder), and `ping -c 3 198.18.0.2` inside the namespace gets
-// its three replies through the driver and the switch (a fourth ping makes the guest exit). The namespace (and with it the tap) and QEMU
-// are removed in an always-run cleanup. Skipped with the reason when not root or without ping.
+// its three replies through the driver and the switch (a fourth ping makes the guest exit). The namespace (and with it
+// the tap) and QEMU are removed in an always-run cleanup. Skipped with the reason when not root or without ping.
 import test from "ava";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";

@@ -14,7 +14,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
-import { tapMissing, tapNamespace, startMachine, buildVms, inNamespace, vmNetCounters, writeEchoClient, echoTransfer, type Machine } from "./net-machine.ts";
+import {
+  tapMissing, tapNamespace, startMachine, buildVms, inNamespace, vmNetCounters, writeEchoClient, echoTransfer,
+  type Machine,
+} from "./net-machine.ts";
 import type { TapNamespace } from "../../tools/net.ts";
 
 const VM_IP = "198.18.0.2";

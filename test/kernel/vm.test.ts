@@ -71,7 +71,10 @@ test("1,000 VMs from one image each make progress (alarm + idle rounds, counted)
   t.regex(r.out, new RegExp(`^vms: image 0: ${sharedPages} code pages shared, mapped from the module read-only by ${count} of its ${count} VMs$`, "m"));
 });
 
-/** The image's pages that VMs share (read-only PT_LOAD segments all in the file) and the writable file pages each copies. */
+/**
+ * The image's pages that VMs share (read-only PT_LOAD segments all in the file) and the writable file pages each
+ * copies.
+ */
 function imagePages(elfPath: string): { sharedPages: number; privateFilePages: number } {
   type Program = { type: string; flags: { w?: boolean }; filesz: number; memsz: number };
   const programs = (elfy.parse(readFileSync(elfPath)).body.programs as Program[]).filter((p) => p.type === "load" && p.memsz > 0);

@@ -3,7 +3,10 @@
 // (more than the send and receive buffers: flow control both ways) and closes with the client.
 import test from 'ava';
 import { runGuest } from './harness.ts';
-import { CONFIG, GUEST_MAC, PEER_MAC, BROADCAST, GUEST_IP, PEER_IP, ethernet, arp, ipv4, udp, tcp, toGuest, parseIpv4Frame, parseTcpFrame, TCP, u16 } from './packets.ts';
+import {
+  CONFIG, PEER_MAC, BROADCAST, GUEST_IP, PEER_IP, ethernet, arp, ipv4, udp, tcp, toGuest, parseIpv4Frame, parseTcpFrame,
+  TCP, u16,
+} from './packets.ts';
 
 const ECHO = { ...CONFIG, argument: 5007, entry: 'testMain' };
 const { FIN, SYN, PSH, ACK } = TCP;

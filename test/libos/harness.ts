@@ -22,7 +22,7 @@ import { join } from 'node:path';
 const compiled = new Map<string, Uint8Array>();
 
 /** Compiles a guest (path relative to the repository) in guest mode at -O2 and returns its bytecode (cached). */
-export function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
+function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
   const key = `${file}#${entry}`;
   let bytes = compiled.get(key);
   if (!bytes) {
@@ -34,10 +34,10 @@ export function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
   return bytes;
 }
 
-export interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string }
+interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string }
 
 class ScriptDone extends Error {}
-export class GuestExit extends Error { constructor(readonly status: number) { super(`guest exited with status ${status}`); } }
+class GuestExit extends Error { constructor(readonly status: number) { super(`guest exited with status ${status}`); } }
 
 export const ipBytes = (ip: string): number[] => ip.split('.').map(Number);
 
@@ -71,7 +71,7 @@ export class Wire {
   /** @internal */ sent(frame: Uint8Array): void { this.outbox.push(frame); }
 }
 
-export interface RunOutcome { wire: Wire; instructions: number; exitStatus: number | null }
+interface RunOutcome { wire: Wire; instructions: number; exitStatus: number | null }
 
 /**
  * Runs `file` with a boot page for `config` until `script` returns (or the guest exits or fails,

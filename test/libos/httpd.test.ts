@@ -8,7 +8,9 @@
 // the guest's clock (no byte of a request) is closed by the server, not a microsecond earlier.
 import test from 'ava';
 import { runGuest, type Wire } from './harness.ts';
-import { CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16 } from './packets.ts';
+import {
+  CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16,
+} from './packets.ts';
 
 const GUEST = 'test/libos/guests/httpd.ts';
 const HTTPD = { ...CONFIG, entry: 'testMain' };

@@ -10,12 +10,12 @@ export const GUEST_IP = '10.0.0.2', PEER_IP = '10.0.0.1', OTHER_IP = '10.0.0.3',
 export const CONFIG = { mac: GUEST_MAC, ip: GUEST_IP, netmask: '255.255.255.0', gateway: PEER_IP };
 
 export const u16 = (x: number): number[] => [(x >>> 8) & 255, x & 255];
-export const u32 = (x: number): number[] => [(x >>> 24) & 255, (x >>> 16) & 255, (x >>> 8) & 255, x & 255];
+const u32 = (x: number): number[] => [(x >>> 24) & 255, (x >>> 16) & 255, (x >>> 8) & 255, x & 255];
 export const get16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-export const get32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const get32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
 /** RFC 1071 over `bytes` (plus an initial sum). */
-export function checksum(bytes: ArrayLike<number>, initial = 0): number {
+function checksum(bytes: ArrayLike<number>, initial = 0): number {
   let sum = initial;
   for (let i = 0; i < bytes.length; i += 2) sum += (bytes[i] << 8) | (i + 1 < bytes.length ? bytes[i + 1] : 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
@@ -23,7 +23,7 @@ export function checksum(bytes: ArrayLike<number>, initial = 0): number {
 }
 
 /** Pads to the Ethernet minimum of 60 bytes, as the guest does. */
-export const pad60 = (frame: number[]): number[] => frame.length >= 60 ? frame : [...frame, ...new Array(60 - frame.length).fill(0)];
+const pad60 = (frame: number[]): number[] => frame.length >= 60 ? frame : [...frame, ...new Array(60 - frame.length).fill(0)];
 
 export function ethernet(dst: number[], src: number[], type: number, payload: number[], pad = true): Uint8Array {
   const frame = [...dst, ...src, ...u16(type), ...payload];
@@ -34,7 +34,7 @@ export function arp(op: number, sha: number[], spa: string, tha: number[], tpa: 
   return [...u16(1), ...u16(0x0800), 6, 4, ...u16(op), ...sha, ...ipBytes(spa), ...tha, ...ipBytes(tpa)];
 }
 
-export interface IpOptions { ttl?: number; id?: number; flags?: number; fragmentOffset?: number; totalLength?: number; badChecksum?: boolean; version?: number; ihl?: number; options?: number[] }
+interface IpOptions { ttl?: number; id?: number; flags?: number; fragmentOffset?: number; totalLength?: number; badChecksum?: boolean; version?: number; ihl?: number; options?: number[] }
 
 export function ipv4(src: string, dst: string, protocol: number, payload: number[], o: IpOptions = {}): number[] {
   const options = o.options ?? [];
@@ -46,7 +46,7 @@ export function ipv4(src: string, dst: string, protocol: number, payload: number
   return [...header, ...payload];
 }
 
-export function pseudoSum(src: string, dst: string, protocol: number, length: number): number {
+function pseudoSum(src: string, dst: string, protocol: number, length: number): number {
   const words = [...ipBytes(src), ...ipBytes(dst), 0, protocol, ...u16(length)];
   let sum = 0;
   for (let i = 0; i < words.length; i += 2) sum += (words[i] << 8) | words[i + 1];
@@ -54,7 +54,7 @@ export function pseudoSum(src: string, dst: string, protocol: number, length: nu
 }
 
 /** Checksum of a transport segment with its pseudo-header (RFC 768, RFC 9293 §3.1). */
-export function transportChecksum(src: string, dst: string, protocol: number, segment: ArrayLike<number>): number {
+function transportChecksum(src: string, dst: string, protocol: number, segment: ArrayLike<number>): number {
   return checksum(segment, pseudoSum(src, dst, protocol, segment.length));
 }
 
@@ -88,7 +88,7 @@ export function tcp(src: string, dst: string, f: TcpFields): number[] {
 /** A frame from the peer to the guest carrying an IPv4 datagram. */
 export const toGuest = (datagram: number[], src: number[] = PEER_MAC): Uint8Array => ethernet(GUEST_MAC, src, 0x0800, datagram);
 
-export interface ParsedIp { src: string; dst: string; protocol: number; id: number; ttl: number; flags: number; headerChecksumOk: boolean; payload: Uint8Array; totalLength: number }
+interface ParsedIp { src: string; dst: string; protocol: number; id: number; ttl: number; flags: number; headerChecksumOk: boolean; payload: Uint8Array; totalLength: number }
 
 export function parseIpv4Frame(frame: Uint8Array): ParsedIp {
   const ip = frame.subarray(14);
@@ -101,7 +101,7 @@ export function parseIpv4Frame(frame: Uint8Array): ParsedIp {
   };
 }
 
-export interface ParsedTcp { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options: Uint8Array; data: Uint8Array; checksumOk: boolean }
+interface ParsedTcp { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options: Uint8Array; data: Uint8Array; checksumOk: boolean }
 
 export function parseTcpFrame(frame: Uint8Array): ParsedTcp & { ip: ParsedIp } {
   const ip = parseIpv4Frame(frame);

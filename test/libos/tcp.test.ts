@@ -5,7 +5,10 @@
 // segments, the receive window, retransmission with back-off, zero-window probes, many connections.
 import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
-import { CONFIG, GUEST_MAC, PEER_MAC, BROADCAST, GUEST_IP, PEER_IP, ethernet, arp, ipv4, tcp, toGuest, get16, parseTcpFrame, TCP, u16, type TcpFields } from './packets.ts';
+import {
+  CONFIG, GUEST_MAC, PEER_MAC, BROADCAST, GUEST_IP, PEER_IP, ethernet, arp, ipv4, tcp, toGuest, get16, parseTcpFrame,
+  TCP, u16, type TcpFields,
+} from './packets.ts';
 
 const GUEST = 'test/libos/guests/stack.ts';
 const { FIN, SYN, RST, PSH, ACK } = TCP;

@@ -5,7 +5,9 @@
 // another thread wakes it, and finished threads leave the table.
 import test from 'ava';
 import { runGuest } from './harness.ts';
-import { CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, udp, toGuest, parseIpv4Frame } from './packets.ts';
+import {
+  CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, udp, toGuest, parseIpv4Frame,
+} from './packets.ts';
 
 test('threads: round-robin yields, sleeps in deadline order, wait timeout, wake by channel', t => {
   const { wire } = runGuest('test/libos/guests/threads.ts', { ...CONFIG, entry: 'testMain' }, function* (w) {

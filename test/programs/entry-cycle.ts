@@ -5,7 +5,7 @@
 import { i32, print } from "dsl";
 import { addFive } from "./lib/entry-cycle-partner.ts";
 
-export let total: i32 = 10;
+let total: i32 = 10;
 export function bump(): void { total = total + 5; }
 
 export function main(): i32 {

@@ -12,7 +12,9 @@ import test from 'ava';
 import { inflateSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32, makeSampler, popularityWeights, parseLoadArgs, loadArgs, runLoad, DEFAULT_LOAD } from '../../bench/loadgen.ts';
+import {
+  mulberry32, makeSampler, popularityWeights, parseLoadArgs, loadArgs, runLoad, DEFAULT_LOAD,
+} from '../../bench/loadgen.ts';
 import { crc32, encodePng, Bitmap, PNG_SIGNATURE, FONT, niceStep } from '../../bench/plot.ts';
 import { webCsv, webTable, webPlot, listeningVms, combineRuns, type WebPoint } from '../../bench/web.ts';
 import {

@@ -1,4 +1,5 @@
-// Contract: every IR binary and unary op, run natively in QEMU on interesting values, matches a JavaScript model of ir.ts's semantics.
+// Contract: every IR binary and unary op, run natively in QEMU on interesting values, matches a JavaScript model of
+// ir.ts's semantics.
 
 import test from "ava";
 import { OPS, type BinaryOp, type UnaryOp } from "../../compiler/ir.ts";

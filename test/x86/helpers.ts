@@ -9,8 +9,8 @@ import { FunctionBuilder } from "../../compiler/builder.ts";
 import { compileToImage, type Image } from "../../compiler/link/index.ts";
 import { runQemu } from "../../tools/qemu.ts";
 
-export const COM1 = 0x3f8;
-export const DEBUG_EXIT_PORT = 0xf4;
+const COM1 = 0x3f8;
+const DEBUG_EXIT_PORT = 0xf4;
 
 // ---- test programs: IR built with compiler/builder.ts -----------------------------------------------
 
@@ -72,7 +72,10 @@ export function runtimeFunctions(): IrFunction[] {
   return [putcFunction.finish(), hex.finish(), exit.finish(), trap.finish()];
 }
 
-/** A module whose entry is `main` (built by `body`), with the runtime; main exits with code 0 after `body` unless it exits itself. */
+/**
+ * A module whose entry is `main` (built by `body`), with the runtime; main exits with code 0 after `body` unless it
+ * exits itself.
+ */
 export function programModule(body: (main: FunctionBuilder) => void, extra: IrFunction[] = [], data: DataSymbol[] = []): Module {
   const main = testFunction("main", 2, false);
   body(main);
@@ -83,7 +86,7 @@ export function programModule(body: (main: FunctionBuilder) => void, extra: IrFu
 
 // ---- booting -------------------------------------------------------------------------------------
 
-export interface BootResult { status: number | null; exitCode: number | null; serial: string; stderr: string; timedOut: boolean }
+interface BootResult { status: number | null; exitCode: number | null; serial: string; stderr: string; timedOut: boolean }
 
 const scratch = mkdtempSync(join(tmpdir(), "denali-x86-test-"));
 let imageCounter = 0;

@@ -1,4 +1,5 @@
-// Contract: unit checks of the x86 lowering that need no QEMU boot (frame layout, label aliasing), plus one boot of a control-flow-heavy function.
+// Contract: unit checks of the x86 lowering that need no QEMU boot (frame layout, label aliasing), plus one boot of a
+// control-flow-heavy function.
 
 import test from "ava";
 import { layoutFrame } from "../../compiler/x86/index.ts";

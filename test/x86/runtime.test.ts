@@ -1,4 +1,5 @@
-// Contract: calls, frames, memory access, bulk memory intrinsics, machine intrinsics and traps behave as ir.ts says, checked by booting in QEMU.
+// Contract: calls, frames, memory access, bulk memory intrinsics, machine intrinsics and traps behave as ir.ts says,
+// checked by booting in QEMU.
 
 import test from "ava";
 import type { BinaryOp, DataSymbol, Function as IrFunction } from "../../compiler/ir.ts";

@@ -1,6 +1,7 @@
-// Contract: the x86 lowering of `select` (cmov, compiler/x86/lower.ts "select: cmov"), run natively in QEMU at -O0 and -O2
-// against a JavaScript model: a plain condition, a fused comparison of each kind, constant arms, a destination that shares
-// ifTrue's, ifFalse's or cond's register, and values left in memory by register pressure; the allocation checker agrees.
+// Contract: the x86 lowering of `select` (cmov, compiler/x86/lower.ts "select: cmov"), run natively in QEMU at -O0 and
+// -O2 against a JavaScript model: a plain condition, a fused comparison of each kind, constant arms, a destination that
+// shares ifTrue's, ifFalse's or cond's register, and values left in memory by register pressure; the allocation checker
+// agrees.
 
 import test from "ava";
 import type { BinaryOp, Function as IrFunction, VReg } from "../../compiler/ir.ts";

@@ -8,7 +8,7 @@ import { compileOrThrow, guestImage } from "../../../tools/build.ts";
 import { packManifest, guaranteedKiBOf, defaultNetwork } from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
+const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
 
 /** Compiles guests/NAME.ts into dir/NAME.elf (linked at GUEST_BASE, entry guestMain). */
 export function buildTestGuest(name: string, dir: string): string {

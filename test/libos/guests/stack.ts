@@ -15,7 +15,7 @@ import { stackInitFromBoot, stackRun } from "../../../guest-src/libos/stack.ts";
 import { udpBind, udpSend } from "../../../guest-src/libos/udp.ts";
 import {
   tcpListen, tcpRead, tcpWrite, tcpClose, tcpWriteSpace, tcpAvailable,
-  TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_MAX_CONNECTIONS,
+  TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED,
 } from "../../../guest-src/libos/tcp.ts";
 
 const BULK_BYTES = 10000;

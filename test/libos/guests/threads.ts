@@ -5,7 +5,9 @@ import { bootInit } from "../../../guest-src/runtime/boot.ts";
 import { GUEST_MAGIC } from "../../../abi/boot.ts";
 import { enableInterrupts, clockMicroseconds } from "../../../guest-src/runtime/events.ts";
 import { stackInitFromBoot } from "../../../guest-src/libos/stack.ts";
-import { threadsInit, threadCreate, threadsRun, threadSleep, threadWait, threadWake, threadYield, threadSelf, threadCount } from "../../../guest-src/libos/threads.ts";
+import {
+  threadsInit, threadCreate, threadsRun, threadSleep, threadWait, threadWake, threadYield, threadSelf, threadCount,
+} from "../../../guest-src/libos/threads.ts";
 
 let start: u32 = 0;
 let finished: i32 = 0;
@@ -65,7 +67,9 @@ export function testMain(magic: u32, bootInfo: u32): void {
 }
 
 // ---- udpEchoMain: a UDP echo server with two threads on one blocking socket -------------------------------
-import { socketUdpOpen, socketUdpReceive, socketUdpSend, socketUdpSource, socketUdpSourcePort, SOCKET_TIMEOUT } from "../../../guest-src/libos/sockets.ts";
+import {
+  socketUdpOpen, socketUdpReceive, socketUdpSend, socketUdpSource, socketUdpSourcePort, SOCKET_TIMEOUT,
+} from "../../../guest-src/libos/sockets.ts";
 
 let udpSocket: i32 = 0;
 const datagram = new Uint8Array(1472);
