@@ -35,15 +35,15 @@ const FIRST_SECTOR = 8;
 
 /** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
 async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
-  onOutput?: (text: string) => void) {
+  onOutput?: (text: string) => void, icount = false) {
   const manifest = join(dir, `${name}.json`);
   writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
-    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: (sleepMs << 16) | FILLED_PAGES }] }));
+    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: sleepMs * 65536 + FILLED_PAGES }] }));
   const built = buildManifest(manifest, { imagesDir: kernel.dir, outDir: kernel.dir });
   const image = join(dir, `${name}.img`);
   createSwapImage(image, swapBytes);
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-    timeoutMs: 600_000, memoryMiB, extraArgs: swapDiskArgs(image), onOutput });
+    timeoutMs: 600_000, memoryMiB, icount, extraArgs: swapDiskArgs(image), onOutput });
   return { run, out: serialLines(run.serial), image };
 }
 
@@ -117,8 +117,10 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
 
 test("(c) a swap disk too small: VMs that cannot be written out run short and end out of memory, the rest go on",
   async t => {
-  // A 2 MiB disk holds the regions of VMs 0-6 only (256 KiB each after the first page).
-  const { run, out } = await boot("small", 300, 3000, 2 * MIB, 32);
+  // A 2 MiB disk holds the regions of VMs 0-6 only (256 KiB each after the first page). Under -icount a
+  // 60 s sleep passes only when every VM idles, so all 300 fill before any wakes and exits: 15,300 pages
+  // cannot fit in 32 MiB with 7 VMs out, whatever the host's timing.
+  const { run, out } = await boot("small", 300, 60_000, 2 * MIB, 32, undefined, true);
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
   t.regex(out, /^vms done: every VM has ended$/m);
   const oom = [...out.matchAll(/^vm (\d+) ended: out of memory address 0x[0-9a-f]{8} at eip 0x[0-9a-f]{8}: /gm)];
