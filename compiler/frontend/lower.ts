@@ -188,7 +188,6 @@ class Lowering {
     if (known) return known;
     const decl = s.declarations?.[0];
     if (decl && resolve(decl.getSourceFile().fileName) === DSL_INDEX) return { kind: 'builtin', name: s.name };
-    if (decl && ts.isShorthandPropertyAssignment(decl)) return undefined;
     return undefined;
   }
 
@@ -379,7 +378,7 @@ class Lowering {
         const ref = node as ts.TypeReferenceNode;
         const name = ref.typeName.getText();
         if (TYPED_ARRAYS[name]) return { kind: 'array', element: TYPED_ARRAYS[name] };
-        if (name === 'Array' && ref.typeArguments?.length === 1) return this.resolveType(ts.factory.createArrayTypeNode(ref.typeArguments[0]) as never) ;
+        if (name === 'Array' && ref.typeArguments?.length === 1) return this.resolveType(ts.factory.createArrayTypeNode(ref.typeArguments[0]) as never);
         const e = this.entityOf(ref.typeName);
         if (e?.kind === 'builtin') {
           if (INT_TYPES[e.name]) return INT_TYPES[e.name];
@@ -605,7 +604,7 @@ class Lowering {
         else this.error(el, 'DSL1008', `arrays of ${typeName(element)} cannot be written as literals: use structArray`);
       }
       const symbol = this.uniqueName(name);
-      this.data.push({ name: symbol, section: isConst && element.kind !== 'function' ? 'data' : 'data', align: 4, size: bytes.length, bytes, relocations });
+      this.data.push({ name: symbol, section: 'data', align: 4, size: bytes.length, bytes, relocations });
       this.declare(d.name, {
         kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name,
         length: isConst ? init.elements.length : undefined,
@@ -766,7 +765,7 @@ class Lowering {
     switch (s.kind) {
       case K.Block: return this.lowerBlock(s as ts.Block);
       case K.EmptyStatement: return;
-      case K.VariableStatement: return this.lowerLocals(s as ts.VariableStatement);
+      case K.VariableStatement: return this.lowerLocalList((s as ts.VariableStatement).declarationList);
       case K.ExpressionStatement: this.lowerExpression((s as ts.ExpressionStatement).expression, undefined, true); return;
       case K.ReturnStatement: return this.lowerReturn(s as ts.ReturnStatement);
       case K.IfStatement: {
@@ -792,7 +791,7 @@ class Lowering {
         this.lowerCondition(st.expression, body, done);
         this.fb.switchTo(body);
         this.inLoop({ label, breakBlock: done, continueBlock: header }, () => this.lowerStatement(st.statement));
-        this.fb.jumpTo(done === done ? header : header);
+        this.fb.jumpTo(header);
         this.fb.switchTo(done);
         return;
       }
@@ -898,8 +897,6 @@ class Lowering {
       this.error(st.expression, 'DSL2012', `'${st.expression.getText()}' lives in this function's frame and cannot be returned: create it in the caller (or at module level) and pass it in`);
     this.fb.terminate({ op: 'return', value: v });
   }
-
-  lowerLocals(s: ts.VariableStatement): void { this.lowerLocalList(s.declarationList); }
 
   lowerLocalList(list: ts.VariableDeclarationList): void {
     const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
@@ -1134,11 +1131,10 @@ class Lowering {
       case K.NumericLiteral: {
         const value = Number((node as ts.NumericLiteral).text);
         let type: IntType;
-        if (expected?.kind === 'int' && fits(value, expected) ) type = expected.bits === 32 ? expected : promote(expected);
+        if (expected?.kind === 'int' && fits(value, expected)) type = expected.bits === 32 ? expected : promote(expected);
         else if (fits(value, I32)) type = I32;
         else if (fits(value, U32)) type = U32;
         else this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`);
-        if (expected?.kind === 'int' && fits(value, expected)) type = expected.bits === 32 ? expected : I32;
         return { type, reg: fb.constant(value) };
       }
       case K.TrueKeyword: return { type: BOOL, reg: fb.constant(1) };
@@ -1342,7 +1338,7 @@ class Lowering {
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
       const left: Value = { type: lv.type, reg: this.withLaterWrites([b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
-      const r = this.arithmetic(compound, left as Value & { type: IntType }, right, b);
+      const r = this.arithmetic(compound, left as Value & { type: IntType }, right);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
       // A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is
       // the result itself, as in JavaScript and as for `=`: `words[0] += -1` is -1 on a Uint32Array.
@@ -1353,7 +1349,6 @@ class Lowering {
     }
     if (ARITHMETIC[op] === undefined)
       this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
-    void discard;
     return this.lowerArithmeticChain(b, expected);
   }
 
@@ -1408,12 +1403,12 @@ class Lowering {
       l = left as Value & { type: IntType };
       r = this.intOperand(b.right, text, this.isLiteral(b.right) ? promote(l.type) : undefined);
     } else [l, r] = this.operands(b, text, expected);
-    const v = this.arithmetic(ARITHMETIC[op], l, r, b);
+    const v = this.arithmetic(ARITHMETIC[op], l, r);
     this.options.observer?.typed(b, v.type);
     return v;
   }
 
-  arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }, node: ts.Node): Value {
+  arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }): Value {
     const fb = this.fb;
     const t = arithmeticResult(l.type, r.type);
     switch (kind) {
@@ -1429,7 +1424,6 @@ class Lowering {
       case '>>': return { type: I32, reg: fb.binary('shrs', l.reg, r.reg) };
       case '>>>': return { type: U32, reg: fb.binary('shru', l.reg, r.reg) };
     }
-    void node;
   }
 
   lowerComparison(b: ts.BinaryExpression): Value {
@@ -1745,7 +1739,7 @@ class Lowering {
       }
     }
     const e = ts.isIdentifier(callee) || ts.isPropertyAccessExpression(callee) ? this.entityOf(callee) : undefined;
-    if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call, expected);
+    if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call);
     if (e?.kind === 'function') {
       this.arity(call, e.signature.params.length);
       const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
@@ -1826,7 +1820,7 @@ class Lowering {
     this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction(name, at).irName, args });
   }
 
-  lowerBuiltin(name: string, call: ts.CallExpression, expected?: DType): Value {
+  lowerBuiltin(name: string, call: ts.CallExpression): Value {
     const fb = this.fb;
     this.options.observer?.builtin(call, name);
     const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
@@ -1954,7 +1948,6 @@ class Lowering {
       const resultType = name === 'inb' ? INT_TYPES.u8 : name === 'inw' ? INT_TYPES.u16 : name === 'hypercall' ? I32 : U32;
       return intrinsic.result ? { type: resultType, reg: dst! } : none();
     }
-    void expected;
     this.error(call.expression, 'DSL2006', `'${name}' from "dsl" cannot be called here`);
   }
 }

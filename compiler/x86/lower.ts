@@ -948,7 +948,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
       block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
     if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); findSelectFusions(cx, block); }
-    const tail = options.registerAllocation ? tailCall(module, f, block) : null;
+    const tail = options.registerAllocation ? tailCall(f, block) : null;
     block.instrs.forEach((instr, k) => {
       const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
       if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
@@ -1153,12 +1153,11 @@ function findSelectFusions(cx: FunctionContext, block: Block): void {
 // frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
 // still name every distinct function on the way.
 
-function tailCall(module: Module, f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
+function tailCall(f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
   const last = block.instrs[block.instrs.length - 1];
   if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return null;
   if (block.term.value !== last.dst) return null;
   if (last.func !== f.name) return null;
-  void module;
   return last;
 }
 
