@@ -2,7 +2,6 @@
 // into one IR Module. Requires: tsc and the subset checker found no errors. Guarantees: a Module the IR
 // verifier accepts, or DSL2xxx diagnostics. It never reaches back into tsc after this point.
 import { ts } from 'ts-morph';
-import { resolve } from 'node:path';
 import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
@@ -11,7 +10,11 @@ import {
   I32, U32, BOOL, VOID, STRING, INT_TYPES, TYPED_ARRAYS, isInt, typeName, sameType, storageSize, fits, wrapTo,
   promote, arithmeticResult, implicitlyConvertible,
 } from './types.ts';
-import { DSL_INDEX } from './load.ts';
+import {
+  type Entity, type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
+  alignUp,
+  writeInt,
+} from './lower/context.ts';
 
 const K = ts.SyntaxKind;
 
@@ -41,32 +44,6 @@ export interface LoweringObserver {
   builtin(call: ts.CallExpression, name: string): void;
 }
 
-type Entity =
-  | { kind: 'local'; type: DType; reg: ir.VReg; mutable: boolean; name: string }
-  | { kind: 'global'; type: DType; symbol: string; mutable: boolean; name: string }       // a scalar in memory
-  | { kind: 'static'; type: DType; symbol: string; offset: number; name: string; length?: number } // an array/struct in static storage: value = address; an array's length (its length word never changes)
-  /** `untyped`: declared without a type (const N = 8, enum members): like a literal, it takes the other operand's type. */
-  | { kind: 'constant'; type: DType; value: number; name: string; untyped?: boolean }
-  | { kind: 'stringConstant'; text: string; name: string }                                  // const NAME = "..."
-  | { kind: 'function'; name: string; irName: string; signature: Signature; decl: ts.FunctionDeclaration }
-  | { kind: 'struct'; def: StructDef }
-  | { kind: 'enum'; members: Map<string, number> }
-  | { kind: 'builtin'; name: string }
-  | { kind: 'typeAlias'; decl: ts.TypeAliasDeclaration };
-
-interface Value { type: DType; reg: ir.VReg }
-/**
- * An assignable place. `wraps`: a store of a wider integer wraps to the place's width, as JavaScript's
- * typed arrays do (typed-array elements, struct fields); elsewhere narrowing needs a conversion (DSL2003).
- */
-interface LValue { type: DType; load(): ir.VReg; store(v: ir.VReg): void; wraps: boolean; name: string }
-interface LoopTarget { label?: string; breakBlock: ir.Block; continueBlock?: ir.Block }
-
-class Failure extends Error {}
-
-/** Layout of a static array with a length word: [u32 length][elements]. The value points at the elements. */
-const ARRAY_HEADER = 4;
-
 export function lowerProgram(files: ts.SourceFile[], checker: ts.TypeChecker, options: LowerOptions): { module?: ir.Module; diagnostics: Diagnostic[] } {
   const lowering = new Lowering(files, checker, options);
   return lowering.run();
@@ -88,35 +65,7 @@ export function structLayouts(
   return { layouts, diagnostics: lowering.diagnostics };
 }
 
-class Lowering {
-  diagnostics: Diagnostic[] = [];
-  entities = new Map<ts.Symbol, Entity>();
-  functions: ir.Function[] = [];
-  data: ir.DataSymbol[] = [];
-  usedIrNames = new Set<string>();
-  strings = new Map<string, string>();
-  structs = new Map<ts.ClassDeclaration, StructDef>();
-  layingOut = new Set<ts.ClassDeclaration>();
-  startupStores: { symbol: string; offset: number; value: number }[] = []; // length words of bss arrays
-  runtime = new Map<string, Entity & { kind: 'function' }>();
-  interruptEntries = new Map<string, ir.InterruptEntry>();   // by name
-  constantsDeclared = new Set<ts.VariableDeclaration>();      // module-level constants evaluated up front
-  interruptTables = new Map<string, string>();               // handler -> table data symbol
-  // per function
-  fb!: FunctionBuilder;
-  currentFunction!: Entity & { kind: 'function' };
-  loops: LoopTarget[] = [];
-  frameLocals = new Set<ir.VReg>();   // registers holding the address of this function's frame storage
-  /**
-   * Evaluation order (JavaScript's, left to right): a local lives in one register, so reading it as an
-   * operand hands out that register. While an operand is lowered, this counts the locals that a later
-   * operand of the same expression may assign; a read of one of them takes a copy (`x + x++` is 2x).
-   */
-  writtenLater = new Map<Entity, number>();
-  localsWrittenMemo = new Map<ts.Node, ReadonlySet<Entity> | null>();
-
-  constructor(readonly files: ts.SourceFile[], readonly checker: ts.TypeChecker, readonly options: LowerOptions) {}
-
+class Lowering extends LowerContext {
   run(): { module?: ir.Module; diagnostics: Diagnostic[] } {
     this.options.observer?.begin(this.files);
     try {
@@ -147,53 +96,6 @@ class Lowering {
       if (e instanceof Failure) return { diagnostics: this.diagnostics };
       throw e;
     }
-  }
-
-  guard<T>(f: () => T): T | undefined {
-    try { return f(); } catch (e) { if (e instanceof Failure) return undefined; throw e; }
-  }
-
-  error(node: ts.Node, code: string, message: string): never {
-    const file = node.getSourceFile();
-    const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
-    this.diagnostics.push({ file: file.fileName, line: line + 1, column: character + 1, code, message });
-    throw new Failure(message);
-  }
-
-  loc(node: ts.Node): ir.SourceLocation {
-    const file = node.getSourceFile();
-    const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
-    return { file: file.fileName, line: line + 1, column: character + 1 };
-  }
-
-  uniqueName(name: string): string {
-    let n = name, i = 2;
-    while (this.usedIrNames.has(n)) n = `${name}.${i++}`;
-    this.usedIrNames.add(n);
-    return n;
-  }
-
-  // ==== symbols ==================================================================================
-
-  symbolOf(node: ts.Node): ts.Symbol | undefined {
-    let s = this.checker.getSymbolAtLocation(node);
-    if (s && s.flags & ts.SymbolFlags.Alias) s = this.checker.getAliasedSymbol(s);
-    return s;
-  }
-
-  entityOf(node: ts.Node): Entity | undefined {
-    const s = this.symbolOf(node);
-    if (!s) return undefined;
-    const known = this.entities.get(s);
-    if (known) return known;
-    const decl = s.declarations?.[0];
-    if (decl && resolve(decl.getSourceFile().fileName) === DSL_INDEX) return { kind: 'builtin', name: s.name };
-    return undefined;
-  }
-
-  declare(nameNode: ts.Node, entity: Entity): void {
-    const s = this.symbolOf(nameNode);
-    if (s) this.entities.set(s, entity);
   }
 
   // ==== declarations ===============================================================================
@@ -236,8 +138,6 @@ class Lowering {
     }
   }
 
-  isRuntime(file: ts.SourceFile): boolean { return resolve(file.fileName) === resolve(this.options.runtimeFile); }
-
   lowerRuntimeExports(file: ts.SourceFile): void {
     if (!this.isRuntime(file)) return;
     for (const s of file.statements)
@@ -245,12 +145,6 @@ class Lowering {
         const e = this.entityOf(s.name);
         if (e?.kind === 'function') this.runtime.set(e.name, e);
       }
-  }
-
-  runtimeFunction(name: string, at: ts.Node): Entity & { kind: 'function' } {
-    const f = this.runtime.get(name);
-    if (!f) this.error(at, 'DSL2006', `the runtime (${this.options.runtimeFile}) does not provide '${name}'`);
-    return f;
   }
 
   /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
@@ -641,7 +535,7 @@ class Lowering {
   }
 
   isFunctionName(node: ts.Expression): boolean { return this.entityOf(node)?.kind === 'function'; }
-  functionType(node: ts.Expression): DType { const e = this.entityOf(node) as Entity & { kind: 'function' }; return { kind: 'function', signature: e.signature }; }
+  functionType(node: ts.Expression): DType { const e = this.entityOf(node) as FunctionEntity; return { kind: 'function', signature: e.signature }; }
 
   /** Static storage for new TypedArray(N), new Struct(), structArray(S, N); undefined for other initializers. */
   staticStorage(init: ts.Expression, declared: DType | undefined, name: string): Entity | undefined {
@@ -704,7 +598,7 @@ class Lowering {
   // ==== functions ==================================================================================
 
   lowerFunction(decl: ts.FunctionDeclaration): void {
-    const e = this.entityOf(decl.name!) as Entity & { kind: 'function' };
+    const e = this.entityOf(decl.name!) as FunctionEntity;
     this.currentFunction = e;
     const returnsValue = e.signature.result.kind !== 'void';
     this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
@@ -735,7 +629,7 @@ class Lowering {
       this.fb.emit({ op: 'globalAddress', dst: address, symbol: s.symbol });
       this.fb.emit({ op: 'store', width: 4, address, offset: s.offset, value: this.fb.constant(s.value) });
     }
-    const entry = [...this.entities.values()].find(e => e.kind === 'function' && e.irName === this.options.entry) as (Entity & { kind: 'function' }) | undefined;
+    const entry = [...this.entities.values()].find(e => e.kind === 'function' && e.irName === this.options.entry) as (FunctionEntity) | undefined;
     if (!entry) this.error(at, 'DSL2010', `no function '${this.options.entry}' found: ${this.options.mode === 'program' ? 'a program exports function main(): i32' : 'the kernel needs its entry function'}`);
     if (this.options.mode === 'program') {
       if (entry.signature.params.length !== 0 || !isInt(entry.signature.result)) this.error(entry.decl, 'DSL2010', `'${this.options.entry}' must be declared as function ${this.options.entry}(): i32`);
@@ -1973,10 +1867,4 @@ function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
     && (node.operator === K.PlusPlusToken || node.operator === K.MinusMinusToken)) target = node.operand;
   while (target && ts.isParenthesizedExpression(target)) target = target.expression;
   return target && ts.isIdentifier(target) ? target : undefined;
-}
-
-function alignUp(n: number, a: number): number { return Math.ceil(n / a) * a; }
-
-function writeInt(bytes: Uint8Array, offset: number, size: number, value: number): void {
-  for (let i = 0; i < size; i++) bytes[offset + i] = (value >>> (8 * i)) & 0xff;
 }
