@@ -12,9 +12,9 @@ import {
 } from './types.ts';
 import {
   type Entity, type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
-  alignUp,
-  writeInt,
+  alignUp, writeInt,
 } from './lower/context.ts';
+import { readLocal, withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
 
 const K = ts.SyntaxKind;
 
@@ -65,7 +65,7 @@ export function structLayouts(
   return { layouts, diagnostics: lowering.diagnostics };
 }
 
-class Lowering extends LowerContext {
+export class Lowering extends LowerContext {
   run(): { module?: ir.Module; diagnostics: Diagnostic[] } {
     this.options.observer?.begin(this.files);
     try {
@@ -1176,7 +1176,7 @@ class Lowering extends LowerContext {
       const l = this.intOperand(b.left, op, promote(r.type));
       return [l, r];
     }
-    const l = this.withLaterWrites([b.right], () => this.intOperand(b.left, op, expected));
+    const l = withLaterWrites(this, [b.right], () => this.intOperand(b.left, op, expected));
     const r = this.intOperand(b.right, op, this.isLiteral(b.right) ? promote(l.type) : undefined);
     return [l, r];
   }
@@ -1230,7 +1230,7 @@ class Lowering extends LowerContext {
     if (compound !== undefined) {
       const lv = this.lvalue(b.left);
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
-      const left: Value = { type: lv.type, reg: this.withLaterWrites([b.right], () => lv.load()) };
+      const left: Value = { type: lv.type, reg: withLaterWrites(this, [b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
@@ -1262,18 +1262,18 @@ class Lowering extends LowerContext {
     }
     const rightsAbove = (i: number) => spine.slice(0, i).map(b => b.right);
     const last = spine.length - 1;
-    this.markLaterWrites(rightsAbove(last), 1);
+    markLaterWrites(this, rightsAbove(last), 1);
     let marked = last;
     try {
       let value = this.lowerArithmetic(spine[last], expectations[last]);
       for (let i = last - 1; i >= 0; i--) {
-        this.markLaterWrites([spine[i].right], -1);
+        markLaterWrites(this, [spine[i].right], -1);
         marked = i;
         value = this.lowerArithmetic(spine[i], expectations[i], value);
       }
       return value;
     } finally {
-      this.markLaterWrites(rightsAbove(marked), -1);
+      markLaterWrites(this, rightsAbove(marked), -1);
     }
   }
 
@@ -1328,12 +1328,12 @@ class Lowering extends LowerContext {
     // bool, function and reference equality
     const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
     if (equality && (peekBool(b.left) || peekBool(b.right))) {
-      const l = this.withLaterWrites([b.right], () => this.lowerExpression(b.left)), r = this.lowerExpression(b.right);
+      const l = withLaterWrites(this, [b.right], () => this.lowerExpression(b.left)), r = this.lowerExpression(b.right);
       if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
       return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
     }
     const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined
-      : this.withLaterWrites([b.right], () => this.lowerExpression(b.left));
+      : withLaterWrites(this, [b.right], () => this.lowerExpression(b.left));
     if (lraw && lraw.type.kind !== 'int') {
       const r = this.lowerExpression(b.right);
       if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
@@ -1373,61 +1373,6 @@ class Lowering extends LowerContext {
   }
 
   // ==== evaluation order of locals ================================================================
-
-  /** The value of local `e` at this moment: its register, or a copy when a later operand may assign it. */
-  readLocal(e: Entity & { kind: 'local' }): ir.VReg {
-    if (!this.writtenLater.has(e)) return e.reg;
-    const copy = this.fb.newReg();
-    this.fb.copy(copy, e.reg);
-    return copy;
-  }
-
-  /** Runs `lowerOperand` while the locals that the `later` operands may assign are marked written later. */
-  withLaterWrites<T>(later: readonly ts.Node[], lowerOperand: () => T): T {
-    this.markLaterWrites(later, 1);
-    try {
-      return lowerOperand();
-    } finally {
-      this.markLaterWrites(later, -1);
-    }
-  }
-
-  /** Adds (+1) or removes (-1) the locals the `later` operands may assign to writtenLater. */
-  markLaterWrites(later: readonly ts.Node[], delta: 1 | -1): void {
-    for (const node of later) {
-      for (const e of this.localsWritten(node) ?? []) {
-        const n = (this.writtenLater.get(e) ?? 0) + delta;
-        if (n === 0) this.writtenLater.delete(e); else this.writtenLater.set(e, n);
-      }
-    }
-  }
-
-  /**
-   * The locals an expression may assign (`=`, compound assignments, `++`, `--`; a call cannot assign
-   * its caller's locals), or null. Post-order with an explicit stack and memoized per node, so deep
-   * expressions cost linear time and no host recursion.
-   */
-  localsWritten(root: ts.Node): ReadonlySet<Entity> | null {
-    const memo = this.localsWrittenMemo;
-    const stack: { node: ts.Node; childrenDone: boolean }[] = [{ node: root, childrenDone: false }];
-    while (stack.length) {
-      const { node, childrenDone } = stack.pop()!;
-      if (memo.has(node)) continue;
-      if (!childrenDone) {
-        stack.push({ node, childrenDone: true });
-        node.forEachChild(child => { if (!memo.has(child)) stack.push({ node: child, childrenDone: false }); });
-        continue;
-      }
-      const parts: ReadonlySet<Entity>[] = [];
-      node.forEachChild(child => { const s = memo.get(child); if (s) parts.push(s); });
-      const target = assignedIdentifier(node);
-      const own = target ? this.entityOf(target) : undefined;
-      if (own?.kind === 'local') parts.push(new Set([own]));
-      memo.set(node, parts.length === 0 ? null : parts.length === 1 ? parts[0] : new Set(parts.flatMap(p => [...p])));
-    }
-    return memo.get(root)!;
-  }
-
   // ==== reads, lvalues, memory =====================================================================
 
   loadMemory(type: DType, address: ir.VReg, offset: number): ir.VReg {
@@ -1474,7 +1419,7 @@ class Lowering extends LowerContext {
             if (e.untyped && expected?.kind === 'int' && fits(e.value, expected)) return { type: promote(expected), reg: fb.constant(e.value) };
             return { type: e.type, reg: fb.constant(e.value) };
           }
-          case 'local': return { type: e.type, reg: this.readLocal(e) };
+          case 'local': return { type: e.type, reg: readLocal(this, e) };
           case 'stringConstant': return { type: STRING, reg: this.stringAddress(e.text) };
           case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
           case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
@@ -1558,7 +1503,7 @@ class Lowering extends LowerContext {
       if (e?.kind === 'local') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
         if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
-        return { type: e.type, wraps: false, name, load: () => this.readLocal(e), store: v => fb.copy(e.reg, v) };
+        return { type: e.type, wraps: false, name, load: () => readLocal(this, e), store: v => fb.copy(e.reg, v) };
       }
       if (e?.kind === 'global') {
         if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
@@ -1605,13 +1550,13 @@ class Lowering extends LowerContext {
         if (method === 'max' || method === 'min' || method === 'abs') return this.lowerMath(method, call, expected);
         if (method !== 'imul') this.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); only Math.imul, Math.max, Math.min, Math.abs on integers`);
         this.arity(call, 2);
-        const a = this.withLaterWrites([call.arguments[1]], () => this.intOperand(call.arguments[0], 'Math.imul'));
+        const a = withLaterWrites(this, [call.arguments[1]], () => this.intOperand(call.arguments[0], 'Math.imul'));
         const b = this.intOperand(call.arguments[1], 'Math.imul');
         return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
       }
       const e = this.entityOf(callee);
       if (!e) {
-        const object = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee.expression));
+        const object = withLaterWrites(this, call.arguments, () => this.lowerExpression(callee.expression));
         if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
           this.arity(call, 1);
           const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
@@ -1636,14 +1581,14 @@ class Lowering extends LowerContext {
     if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call);
     if (e?.kind === 'function') {
       this.arity(call, e.signature.params.length);
-      const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+      const args = call.arguments.map((a, i) => withLaterWrites(this, call.arguments.slice(i + 1),
         () => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
       const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
       fb.emit({ op: 'call', dst, func: e.irName, args });
       return { type: e.signature.result, reg: dst ?? fb.constant(0) };
     }
     if (e && e.kind !== 'local' && e.kind !== 'global') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
-    const target = this.withLaterWrites(call.arguments, () => this.lowerExpression(callee));
+    const target = withLaterWrites(this, call.arguments, () => this.lowerExpression(callee));
     if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
     return this.callIndirect(call, target.type.signature, target.reg);
   }
@@ -1666,7 +1611,7 @@ class Lowering extends LowerContext {
       return { type: t, reg: result };
     }
     this.arity(call, 2);
-    const l = this.withLaterWrites([call.arguments[1]],
+    const l = withLaterWrites(this, [call.arguments[1]],
       () => this.intOperand(call.arguments[0], `Math.${method}`,
         this.isLiteral(call.arguments[0]) ? undefined : expected));
     const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
@@ -1699,7 +1644,7 @@ class Lowering extends LowerContext {
 
   callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
     this.arity(call, signature.params.length);
-    const args = call.arguments.map((a, i) => this.withLaterWrites(call.arguments.slice(i + 1),
+    const args = call.arguments.map((a, i) => withLaterWrites(this, call.arguments.slice(i + 1),
       () => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`)));
     const dst = signature.result.kind === 'void' ? null : this.fb.newReg();
     this.fb.emit({ op: 'callIndirect', dst, target, args });
@@ -1718,7 +1663,7 @@ class Lowering extends LowerContext {
     const fb = this.fb;
     this.options.observer?.builtin(call, name);
     const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
-    const intArg = (i: number, t: IntType) => this.withLaterWrites(call.arguments.slice(i + 1),
+    const intArg = (i: number, t: IntType) => withLaterWrites(this, call.arguments.slice(i + 1),
       () => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
     const target = INT_TYPES[name];
     if (target || name === 'bool') {
@@ -1857,14 +1802,3 @@ const COMPOUND: Record<number, Arith> = {
   [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
   [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>', [K.GreaterThanGreaterThanGreaterThanEqualsToken]: '>>>',
 };
-
-/** The local a node assigns by name (`x = e`, `x += e`, `x++`, `--x`), or undefined. */
-function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
-  let target: ts.Expression | undefined;
-  if (ts.isBinaryExpression(node)
-    && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
-  else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node))
-    && (node.operator === K.PlusPlusToken || node.operator === K.MinusMinusToken)) target = node.operand;
-  while (target && ts.isParenthesizedExpression(target)) target = target.expression;
-  return target && ts.isIdentifier(target) ? target : undefined;
-}
