@@ -12,9 +12,15 @@ import {
 } from './types.ts';
 import {
   type Entity, type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
-  alignUp, writeInt,
+  writeInt,
 } from './lower/context.ts';
+import { tryConstant, constantValue, functionConstant, arrayLength, isLiteral } from './lower/constants.ts';
+import {
+  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, structOfExpression, resolveType, literalType,
+  checkSignature,
+} from './lower/declarations.ts';
 import { readLocal, withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
+import { Arith, ARITHMETIC, COMPOUND } from './lower/operators.ts';
 
 const K = ts.SyntaxKind;
 
@@ -58,10 +64,10 @@ export function structLayouts(
 ): { layouts: Map<string, StructDef>; diagnostics: Diagnostic[] } {
   const lowering = new Lowering(files, checker, { mode: 'program', entry: '', runtimeFile: '' });
   const layouts = new Map<string, StructDef>();
-  for (const file of files) lowering.guard(() => lowering.declareTypes(file));
+  for (const file of files) lowering.guard(() => declareTypes(lowering, file));
   for (const file of files)
     for (const s of file.statements)
-      if (ts.isClassDeclaration(s) && s.name) lowering.guard(() => layouts.set(s.name!.text, lowering.structOf(s)));
+      if (ts.isClassDeclaration(s) && s.name) lowering.guard(() => layouts.set(s.name!.text, structOf(lowering, s)));
   return { layouts, diagnostics: lowering.diagnostics };
 }
 
@@ -70,14 +76,14 @@ export class Lowering extends LowerContext {
     this.options.observer?.begin(this.files);
     try {
       // Pass 1: declare every function, struct, enum and type alias so uses may come before declarations.
-      for (const file of this.files) this.guard(() => this.declareTypes(file));
-      for (const file of this.files) this.guard(() => this.declareFile(file));
+      for (const file of this.files) this.guard(() => declareTypes(this, file));
+      for (const file of this.files) this.guard(() => declareFile(this, file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       // Pass 2: globals (need constants and structs), then function bodies.
-      this.declareConstants();
+      declareConstants(this);
       for (const file of this.files) this.guard(() => this.lowerGlobals(file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
-      for (const file of this.files) this.lowerRuntimeExports(file);
+      for (const file of this.files) lowerRuntimeExports(this, file);
       for (const file of this.files)
         for (const s of file.statements)
           if (ts.isFunctionDeclaration(s) && s.body) this.guard(() => this.lowerFunction(s));
@@ -100,126 +106,6 @@ export class Lowering extends LowerContext {
 
   // ==== declarations ===============================================================================
 
-  /** Pass 1a, over every file first: the names of structs, enums and type aliases (imports may be cyclic). */
-  declareTypes(file: ts.SourceFile): void {
-    for (const s of file.statements) {
-      if (ts.isEnumDeclaration(s)) this.guard(() => this.declareEnum(s));
-      else if (ts.isTypeAliasDeclaration(s)) this.declare(s.name, { kind: 'typeAlias', decl: s });
-      else if (ts.isClassDeclaration(s) && s.name) this.declare(s.name, { kind: 'struct', def: undefined as never });
-    }
-  }
-
-  /** Pass 1b: struct layouts and function signatures, once every type name is known. */
-  declareFile(file: ts.SourceFile): void {
-    for (const s of file.statements) if (ts.isClassDeclaration(s) && s.name) this.guard(() => this.structOf(s));
-    for (const s of file.statements) {
-      if (ts.isFunctionDeclaration(s) && s.name && s.body) {
-        this.guard(() => {
-          const signature: Signature = {
-            params: s.parameters.map(p => this.resolveType(p.type!)),
-            result: this.resolveType(s.type!),
-          };
-          for (const [i, p] of signature.params.entries()) if (p.kind === 'void') this.error(s.parameters[i], 'DSL2001', 'a parameter cannot be void');
-          const name = s.name!.text;
-          const isEntry = name === this.options.entry && !this.isRuntime(file);
-          this.declare(s.name!, { kind: 'function', name, irName: isEntry ? name : '', signature, decl: s });
-        });
-      }
-    }
-    // Function IR names: the entry keeps its name; others are made unique.
-    for (const s of file.statements) {
-      if (ts.isFunctionDeclaration(s) && s.name && s.body) {
-        const e = this.entityOf(s.name);
-        if (e?.kind === 'function') {
-          if (e.irName === '') e.irName = this.uniqueName(e.name);
-          else { if (this.usedIrNames.has(e.irName)) this.error(s.name, 'DSL2010', `the entry function '${e.irName}' is defined twice`); this.usedIrNames.add(e.irName); }
-        }
-      }
-    }
-  }
-
-  lowerRuntimeExports(file: ts.SourceFile): void {
-    if (!this.isRuntime(file)) return;
-    for (const s of file.statements)
-      if (ts.isFunctionDeclaration(s) && s.name) {
-        const e = this.entityOf(s.name);
-        if (e?.kind === 'function') this.runtime.set(e.name, e);
-      }
-  }
-
-  /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
-  declareEnum(e: ts.EnumDeclaration): void {
-    this.declare(e.name, { kind: 'enum', members: new Map() });
-  }
-
-  /**
-   * Declares the members of `e` from `progress.index` on, in order, while their initializers are constant
-   * (one may use a module-level constant or another enum's member not declared yet); returns true when
-   * some member was declared. `report` turns an initializer that is still not constant into DSL2011.
-   */
-  declareEnumMembers(e: ts.EnumDeclaration, progress: { index: number; next: number }, report = false): boolean {
-    const members = (this.entityOf(e.name) as Entity & { kind: 'enum' }).members;
-    const start = progress.index;
-    for (; progress.index < e.members.length; progress.index++) {
-      const m = e.members[progress.index];
-      if (m.initializer && !report && !this.guard(() => this.tryConstant(m.initializer!))) break;
-      const value = m.initializer ? this.constantValue(m.initializer, I32) : progress.next;
-      const name = m.name.getText();
-      members.set(name, value);
-      this.declare(m.name, { kind: 'constant', type: I32, value, name, untyped: true });
-      progress.next = value + 1;
-    }
-    return progress.index > start;
-  }
-
-  /** The struct layout of a class: fields in order, natural alignment, C rules. */
-  structOf(c: ts.ClassDeclaration): StructDef {
-    const known = this.structs.get(c);
-    if (known) return known;
-    if (this.layingOut.has(c)) this.error(c, 'DSL2001', `struct '${c.name?.text}' contains itself`);
-    this.layingOut.add(c);
-    const fields = new Map<string, StructField>();
-    let offset = 0, align = 1;
-    for (const m of c.members) {
-      if (!ts.isPropertyDeclaration(m)) continue;
-      const name = m.name.getText();
-      let type: DType, inline: StructField['inline'] = 'scalar', arrayLength = 0, size: number, fieldAlign: number;
-      const init = m.initializer!;
-      const newCall = ts.isNewExpression(init) ? init : undefined;
-      if (newCall && ts.isIdentifier(newCall.expression) && TYPED_ARRAYS[newCall.expression.text]) {
-        const element = TYPED_ARRAYS[newCall.expression.text];
-        arrayLength = this.arrayLength(newCall);
-        type = { kind: 'array', element, staticLength: arrayLength };
-        inline = 'array'; size = element.bits / 8 * arrayLength; fieldAlign = element.bits / 8;
-      } else if (newCall) {
-        const inner = this.structOfExpression(newCall.expression);
-        type = { kind: 'struct', def: inner }; inline = 'struct'; size = inner.size; fieldAlign = inner.align;
-      } else {
-        type = m.type ? this.resolveType(m.type) : this.literalType(init);
-        if (type.kind === 'struct' || type.kind === 'array') this.error(m, 'DSL2001', `field '${name}': a struct or array field must be created inline with new (references to other storage are not supported)`);
-        if (type.kind === 'void' || type.kind === 'string') this.error(m, 'DSL2001', `field '${name}' cannot have type ${typeName(type)}`);
-        size = storageSize(type); fieldAlign = size;
-      }
-      offset = alignUp(offset, fieldAlign);
-      fields.set(name, { name, offset, type, inline, arrayLength });
-      offset += size;
-      align = Math.max(align, fieldAlign);
-    }
-    const def: StructDef = { kind: 'structdef', name: c.name?.text ?? '?', size: alignUp(Math.max(offset, 1), align), align, fields };
-    this.structs.set(c, def);
-    this.layingOut.delete(c);
-    const e = this.entityOf(c.name!);
-    if (e?.kind === 'struct') (e as { def: StructDef }).def = def;
-    return def;
-  }
-
-  structOfExpression(node: ts.Expression): StructDef {
-    const s = this.symbolOf(node);
-    const decl = s?.declarations?.[0];
-    if (!decl || !ts.isClassDeclaration(decl)) this.error(node, 'DSL1009', `'new ${node.getText()}' is not supported: only typed arrays and structs can be created`);
-    return this.structOf(decl);
-  }
-
   /** Initial bytes of a struct: every field's constant initializer, nested structs included. */
   structTemplate(def: StructDef, c?: ts.ClassDeclaration): { bytes: Uint8Array; functions: { offset: number; func: string }[] } {
     const bytes = new Uint8Array(def.size);
@@ -236,229 +122,18 @@ export class Lowering extends LowerContext {
         continue;
       }
       if (field.type.kind === 'function') {
-        functions.push({ offset: field.offset, func: this.functionConstant(m.initializer!, field.type) });
+        functions.push({ offset: field.offset, func: functionConstant(this, m.initializer!, field.type) });
         continue;
       }
-      const value = this.constantValue(m.initializer!, field.type);
+      const value = constantValue(this, m.initializer!, field.type);
       writeInt(bytes, field.offset, storageSize(field.type), value);
     }
     return { bytes, functions };
   }
 
   // ==== types ======================================================================================
-
-  resolveType(node: ts.TypeNode): DType {
-    switch (node.kind) {
-      case K.BooleanKeyword: return BOOL;
-      case K.StringKeyword: return STRING;
-      case K.VoidKeyword: case K.NeverKeyword: return VOID;
-      case K.ArrayType: {
-        const element = this.resolveType((node as ts.ArrayTypeNode).elementType);
-        if (element.kind === 'void' || element.kind === 'string' || element.kind === 'array') this.error(node, 'DSL1001', `arrays of ${typeName(element)} are not supported`);
-        return { kind: 'array', element, plain: true };
-      }
-      case K.FunctionType: {
-        const f = node as ts.FunctionTypeNode;
-        if (f.parameters.length > 8) this.error(node, 'DSL1013', 'function types take at most 8 parameters');
-        return {
-          kind: 'function', signature: {
-            params: f.parameters.map(p => { if (!p.type) this.error(p, 'DSL2001', 'parameter needs a type'); return this.resolveType(p.type); }),
-            result: this.resolveType(f.type),
-          },
-        };
-      }
-      case K.ParenthesizedType: return this.resolveType((node as ts.ParenthesizedTypeNode).type);
-      case K.TypeReference: {
-        const ref = node as ts.TypeReferenceNode;
-        const name = ref.typeName.getText();
-        if (TYPED_ARRAYS[name]) return { kind: 'array', element: TYPED_ARRAYS[name] };
-        if (name === 'Array' && ref.typeArguments?.length === 1) return this.resolveType(ts.factory.createArrayTypeNode(ref.typeArguments[0]) as never);
-        const e = this.entityOf(ref.typeName);
-        if (e?.kind === 'builtin') {
-          if (INT_TYPES[e.name]) return INT_TYPES[e.name];
-          if (e.name === 'bool') return BOOL;
-        }
-        if (e?.kind === 'typeAlias') return this.resolveType(e.decl.type);
-        if (e?.kind === 'struct') return { kind: 'struct', def: this.structOf(this.symbolOf(ref.typeName)!.declarations![0] as ts.ClassDeclaration) };
-        if (e?.kind === 'enum') return I32;
-        this.error(node, 'DSL1001', `type '${name}' is not supported in the DSL`);
-      }
-    }
-    this.error(node, 'DSL1001', `type '${node.getText()}' is not supported in the DSL`);
-  }
-
-  /** Type of an unannotated initializer, for `let x = 5` and fields `f = 0`. */
-  literalType(init: ts.Expression): DType {
-    if (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword) return BOOL;
-    const c = this.tryConstant(init);
-    if (c !== undefined) return c.type;
-    this.error(init, 'DSL2001', 'the type cannot be inferred here: add a type annotation');
-  }
-
   // ==== constants ==================================================================================
-
-  /** Evaluates a constant expression with 32-bit semantics; undefined when it is not constant. */
-  tryConstant(node: ts.Expression): { value: number; type: IntType } | undefined {
-    switch (node.kind) {
-      case K.ParenthesizedExpression: return this.tryConstant((node as ts.ParenthesizedExpression).expression);
-      case K.NumericLiteral: {
-        const value = Number((node as ts.NumericLiteral).text);
-        if (!Number.isInteger(value)) return undefined;
-        if (fits(value, I32)) return { value, type: I32 };
-        if (fits(value, U32)) return { value, type: U32 };
-        this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`);
-      }
-      case K.TrueKeyword: return undefined;
-      case K.Identifier: case K.PropertyAccessExpression: {
-        const e = this.entityOf(node);
-        if (e?.kind === 'constant' && isInt(e.type)) return { value: e.value, type: e.type };
-        return undefined;
-      }
-      case K.PrefixUnaryExpression: {
-        const u = node as ts.PrefixUnaryExpression;
-        const inner = this.tryConstant(u.operand);
-        if (!inner) return undefined;
-        if (u.operator === K.MinusToken) {
-          if (u.operand.kind === K.NumericLiteral) return { value: -inner.value, type: fits(-inner.value, I32) ? I32 : this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`) };
-          this.options.observer?.typed(u, promote(inner.type));
-          return { value: wrapTo(-inner.value, promote(inner.type)), type: promote(inner.type) };
-        }
-        if (u.operator === K.PlusToken) return inner;
-        if (u.operator === K.TildeToken) return { value: ~inner.value, type: I32 };
-        return undefined;
-      }
-      case K.BinaryExpression: {
-        // The left spine bottom-up, without recursion: a chain `1 + 2 + ... + n` may be thousands long.
-        const spine: ts.BinaryExpression[] = [];
-        let bottom: ts.Expression = node;
-        for (; ts.isBinaryExpression(bottom); bottom = bottom.left) spine.push(bottom);
-        let value = this.tryConstant(bottom);
-        for (let i = spine.length - 1; i >= 0; i--) {
-          const right = this.tryConstant(spine[i].right);
-          value = value && right && this.binaryConstant(spine[i], value, right);
-          if (value) this.options.observer?.typed(spine[i], value.type);
-        }
-        return value;
-      }
-      case K.CallExpression: {
-        const call = node as ts.CallExpression;
-        const e = this.entityOf(call.expression);
-        if (e?.kind !== 'builtin' || call.arguments.length !== 1) return undefined;
-        if (e.name === 'sizeOf') {
-          const size = this.structOfExpression(call.arguments[0]).size;
-          this.options.observer?.folded(call, size);
-          return { value: size, type: U32 };
-        }
-        const target = INT_TYPES[e.name];
-        if (!target) return undefined;
-        const inner = this.tryConstant(call.arguments[0]);
-        return inner && { value: wrapTo(inner.value, target), type: target };
-      }
-    }
-    return undefined;
-  }
-
-  /** `l op r` of two constants (the operands of `b`), or undefined when `op` is not arithmetic or divides by 0. */
-  binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType },
-    r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
-    const op = b.operatorToken.kind;
-    const at = arithmeticResult(l.type, r.type);
-    const lit = (x: ts.Expression) =>
-      x.kind === K.NumericLiteral || (ts.isPrefixUnaryExpression(x) && x.operand.kind === K.NumericLiteral);
-    const t = lit(b.left) && !lit(b.right) ? promote(r.type) : lit(b.right) && !lit(b.left) ? promote(l.type) : at;
-    const a = l.value, c = r.value;
-    switch (op) {
-      case K.PlusToken: return { value: wrapTo(a + c, t), type: t };
-      case K.MinusToken: return { value: wrapTo(a - c, t), type: t };
-      case K.AsteriskToken: return { value: wrapTo(Math.imul(a, c), t), type: t };
-      case K.SlashToken:
-        if (c === 0) return undefined;
-        return { value: wrapTo(Math.trunc(wrapTo(a, t) / wrapTo(c, t)), t), type: t };
-      case K.PercentToken:
-        if (c === 0) return undefined;
-        return { value: wrapTo(wrapTo(a, t) % wrapTo(c, t), t), type: t };
-      case K.AmpersandToken: return { value: a & c, type: I32 };
-      case K.BarToken: return { value: a | c, type: I32 };
-      case K.CaretToken: return { value: a ^ c, type: I32 };
-      case K.LessThanLessThanToken: return { value: a << c, type: I32 };
-      case K.GreaterThanGreaterThanToken: return { value: a >> c, type: I32 };
-      case K.GreaterThanGreaterThanGreaterThanToken: return { value: a >>> c, type: U32 };
-    }
-    return undefined;
-  }
-
-  constantValue(node: ts.Expression, type: DType): number {
-    if (type.kind === 'bool') {
-      if (node.kind === K.TrueKeyword) return 1;
-      if (node.kind === K.FalseKeyword) return 0;
-      this.error(node, 'DSL2011', 'a bool initializer here must be true or false');
-    }
-    const c = this.tryConstant(node);
-    if (!c) this.error(node, 'DSL2011', 'this initializer must be a constant expression (static storage is laid out at build time)');
-    if (type.kind !== 'int') this.error(node, 'DSL2001', `expected ${typeName(type)}, got an integer constant`);
-    if (!fits(c.value, type) && !(type.bits === 32 && fits(c.value, c.type))) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(type)}`);
-    this.options.observer?.typed(node, c.type);
-    this.options.observer?.converted(node, type);
-    return wrapTo(c.value, type);
-  }
-
-  functionConstant(node: ts.Expression, type: DType & { kind: 'function' }): string {
-    const e = this.entityOf(node);
-    if (e?.kind !== 'function') this.error(node, 'DSL2011', 'a function-reference initializer must name a top-level function');
-    this.checkSignature(node, e.signature, type.signature);
-    return e.irName;
-  }
-
-  checkSignature(node: ts.Node, got: Signature, want: Signature): void {
-    if (!sameType({ kind: 'function', signature: got }, { kind: 'function', signature: want }))
-      this.error(node, 'DSL2001', `function type mismatch: expected ${typeName({ kind: 'function', signature: want })}, got ${typeName({ kind: 'function', signature: got })}`);
-  }
-
-  arrayLength(n: ts.NewExpression): number {
-    if (n.arguments?.length !== 1) this.error(n, 'DSL2004', 'a typed array needs exactly one argument: its constant length');
-    const c = this.tryConstant(n.arguments[0]);
-    if (!c || c.value <= 0 || c.value > 0x10000000) this.error(n.arguments[0], 'DSL2004', 'a typed array length must be a positive constant');
-    return c.value;
-  }
-
   // ==== globals ====================================================================================
-
-  /**
-   * Module-level integer constants first, across all files, until no more can be evaluated: a constant
-   * may use another module's constant whatever the order the files were visited in (import cycles).
-   */
-  declareConstants(): void {
-    const pending: { d: ts.VariableDeclaration }[] = [];
-    for (const file of this.files)
-      for (const s of file.statements)
-        if (ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) !== 0)
-          for (const d of s.declarationList.declarations)
-            if (d.initializer && ts.isIdentifier(d.name) && !ts.isStringLiteral(d.initializer) && !ts.isArrayLiteralExpression(d.initializer)) pending.push({ d });
-    const enums = this.files.flatMap(f => f.statements.filter(ts.isEnumDeclaration))
-      .map(e => ({ e, index: 0, next: 0 }));
-    let progress = true;
-    while (progress && (pending.length || enums.some(p => p.index < p.e.members.length))) {
-      progress = false;
-      for (const p of enums) if (this.guard(() => this.declareEnumMembers(p.e, p))) progress = true;
-      for (let k = pending.length - 1; k >= 0; k--) {
-        const { d } = pending[k];
-        const declared = d.type ? this.guard(() => this.resolveType(d.type!)) : undefined;
-        if (d.type && declared?.kind !== 'int') { pending.splice(k, 1); continue; }
-        const c = this.guard(() => this.tryConstant(d.initializer!));
-        if (!c) continue;
-        const name = (d.name as ts.Identifier).text;
-        const type = declared ?? c.type;
-        if (type.kind !== 'int' || !(fits(c.value, type) || (type.bits === 32 && fits(c.value, c.type)))) { pending.splice(k, 1); continue; }
-        this.declare(d.name, { kind: 'constant', type, value: wrapTo(c.value, type as IntType), name, untyped: !declared });
-        this.options.observer?.typed(d.initializer!, c.type);
-        this.options.observer?.converted(d.initializer!, type);
-        this.constantsDeclared.add(d);
-        pending.splice(k, 1);
-        progress = true;
-      }
-    }
-    for (const p of enums) if (p.index < p.e.members.length) this.guard(() => this.declareEnumMembers(p.e, p, true));
-  }
 
   lowerGlobals(file: ts.SourceFile): void {
     for (const s of file.statements) {
@@ -470,7 +145,7 @@ export class Lowering extends LowerContext {
 
   lowerGlobal(d: ts.VariableDeclaration, isConst: boolean): void {
     const name = (d.name as ts.Identifier).text;
-    const declared = d.type ? this.resolveType(d.type) : undefined;
+    const declared = d.type ? resolveType(this, d.type) : undefined;
     const init = d.initializer ?? this.zeroInitializer(d, declared, isConst);
     // new TypedArray(N) / new Struct() / structArray(S, N): static storage.
     const storage = this.staticStorage(init, declared, name);
@@ -493,8 +168,8 @@ export class Lowering extends LowerContext {
       writeInt(bytes, 0, 4, init.elements.length);
       const relocations: ir.DataSymbol['relocations'] = [];
       for (const [i, el] of init.elements.entries()) {
-        if (element.kind === 'function') relocations.push({ offset: ARRAY_HEADER + i * size, symbol: this.functionConstant(el, element), kind: 'function' });
-        else if (element.kind === 'int' || element.kind === 'bool') writeInt(bytes, ARRAY_HEADER + i * size, size, this.constantValue(el, element));
+        if (element.kind === 'function') relocations.push({ offset: ARRAY_HEADER + i * size, symbol: functionConstant(this, el, element), kind: 'function' });
+        else if (element.kind === 'int' || element.kind === 'bool') writeInt(bytes, ARRAY_HEADER + i * size, size, constantValue(this, el, element));
         else this.error(el, 'DSL1008', `arrays of ${typeName(element)} cannot be written as literals: use structArray`);
       }
       const symbol = this.uniqueName(name);
@@ -505,16 +180,16 @@ export class Lowering extends LowerContext {
       });
       return;
     }
-    const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : this.literalType(init));
+    const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : literalType(this, init));
     if (type.kind === 'function') {
-      const func = this.functionConstant(init, type);
+      const func = functionConstant(this, init, type);
       const symbol = this.uniqueName(name);
       this.data.push({ name: symbol, section: 'data', align: 4, size: 4, bytes: new Uint8Array(4), relocations: [{ offset: 0, symbol: func, kind: 'function' }] });
       this.declare(d.name, { kind: 'global', type, symbol, mutable: !isConst, name });
       return;
     }
     if (type.kind !== 'int' && type.kind !== 'bool') this.error(d, 'DSL2001', `a module-level '${name}' of type ${typeName(type)} is not supported`);
-    const value = this.constantValue(init, type);
+    const value = constantValue(this, init, type);
     if (isConst) { this.declare(d.name, { kind: 'constant', type, value, name, untyped: !declared && type.kind === 'int' }); return; }
     const size = storageSize(type);
     const symbol = this.uniqueName(name);
@@ -577,8 +252,8 @@ export class Lowering extends LowerContext {
   storageShape(init: ts.Expression): { type: DType & { kind: 'array' }; stride: number; count: number } | { type: DType & { kind: 'struct' }; stride: 0; count: 0 } | undefined {
     if (ts.isNewExpression(init) && ts.isIdentifier(init.expression)) {
       const element = TYPED_ARRAYS[init.expression.text];
-      if (element) return { type: { kind: 'array', element }, stride: element.bits / 8, count: this.arrayLength(init) };
-      const def = this.structOfExpression(init.expression);
+      if (element) return { type: { kind: 'array', element }, stride: element.bits / 8, count: arrayLength(this, init) };
+      const def = structOfExpression(this, init.expression);
       if (init.arguments?.length) this.error(init, 'DSL1004', 'structs have no constructor arguments');
       return { type: { kind: 'struct', def }, stride: 0, count: 0 };
     }
@@ -586,8 +261,8 @@ export class Lowering extends LowerContext {
       const e = this.entityOf(init.expression);
       if (e?.kind === 'builtin' && e.name === 'structArray') {
         if (init.arguments.length !== 2) this.error(init, 'DSL2007', 'structArray(Struct, count) takes 2 arguments');
-        const def = this.structOfExpression(init.arguments[0]);
-        const c = this.tryConstant(init.arguments[1]);
+        const def = structOfExpression(this, init.arguments[0]);
+        const c = tryConstant(this, init.arguments[1]);
         if (!c || c.value <= 0) this.error(init.arguments[1], 'DSL2004', 'structArray needs a positive constant count');
         return { type: { kind: 'array', element: { kind: 'struct', def } }, stride: def.size, count: c.value };
       }
@@ -752,7 +427,7 @@ export class Lowering extends LowerContext {
     let defaultBody = done;
     for (const [i, c] of clauses.entries()) {
       if (ts.isDefaultClause(c)) { defaultBody = bodies[i]; continue; }
-      const k = this.tryConstant(c.expression);
+      const k = tryConstant(this, c.expression);
       if (!k) this.error(c.expression, 'DSL2011', 'a case label must be a constant');
       const v = wrapTo(k.value, value.type as IntType);
       this.options.observer?.folded(c.expression, v);
@@ -797,7 +472,7 @@ export class Lowering extends LowerContext {
     for (const d of list.declarations) {
       if (!ts.isIdentifier(d.name)) this.error(d, 'DSL1008', 'destructuring is not supported');
       const name = d.name.text;
-      const declared = d.type ? this.resolveType(d.type) : undefined;
+      const declared = d.type ? resolveType(this, d.type) : undefined;
       if (!d.initializer) {
         this.zeroInitializer(d, declared, isConst);
         const reg = this.fb.newReg();
@@ -841,7 +516,7 @@ export class Lowering extends LowerContext {
   /** `const a: i32[] = [1, x, 3]` in a function: frame storage with a length word, elements stored in order. */
   localArrayLiteral(init: ts.ArrayLiteralExpression, declared: DType | undefined, name: string, reg: ir.VReg): DType {
     const fb = this.fb;
-    const type: DType = declared ?? { kind: 'array', element: init.elements.length && this.tryConstant(init.elements[0]) === undefined && (init.elements[0].kind === K.TrueKeyword || init.elements[0].kind === K.FalseKeyword) ? BOOL : I32 };
+    const type: DType = declared ?? { kind: 'array', element: init.elements.length && tryConstant(this, init.elements[0]) === undefined && (init.elements[0].kind === K.TrueKeyword || init.elements[0].kind === K.FalseKeyword) ? BOOL : I32 };
     if (type.kind !== 'array') this.error(init, 'DSL2001', `'${name}' is declared ${typeName(type)} but initialized with an array`);
     const element = type.element;
     if (element.kind === 'struct') this.error(init, 'DSL1008', 'arrays of structs cannot be written as literals: use structArray');
@@ -957,13 +632,13 @@ export class Lowering extends LowerContext {
     this.options.observer?.converted(node, target);
     if (target.kind === 'int' && v.type.kind === 'int') {
       if (implicitlyConvertible(v.type, target)) return v.reg;
-      const c = this.tryConstant(node);
+      const c = tryConstant(this, node);
       if (c && fits(c.value, target)) return v.reg;
       if (c && !wrapAllowed) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(target)} (${what})`);
       if (wrapAllowed) return this.convertExplicit(v, target);
       this.error(node, 'DSL2003', `narrowing ${typeName(v.type)} to ${typeName(target)} needs an explicit conversion: ${typeName(target)}(...) (${what})`);
     }
-    if (target.kind === 'function' && v.type.kind === 'function') { this.checkSignature(node, v.type.signature, target.signature); return v.reg; }
+    if (target.kind === 'function' && v.type.kind === 'function') { checkSignature(this, node, v.type.signature, target.signature); return v.reg; }
     if (target.kind === 'array' && v.type.kind === 'array' && v.type.staticLength !== undefined && sameType(target, v.type))
       this.error(node, 'DSL2001', 'an array field inside a struct cannot be passed as a value: index it, or pass the struct');
     if (!sameType(v.type, target)) this.error(node, 'DSL2001', `type mismatch: ${what} expects ${typeName(target)}, got ${typeName(v.type)}`);
@@ -1015,8 +690,8 @@ export class Lowering extends LowerContext {
 
   lowerExpressionUnobserved(node: ts.Expression, expected?: DType, discard = false): Value {
     const fb = this.fb;
-    if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && this.isLiteral(node)) {
-      const c = this.tryConstant(node)!;
+    if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && isLiteral(this, node)) {
+      const c = tryConstant(this, node)!;
       const type = expected?.kind === 'int' && fits(c.value, expected) ? promote(expected) : c.type;
       return { type, reg: fb.constant(c.value) };
     }
@@ -1054,7 +729,7 @@ export class Lowering extends LowerContext {
         const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
         const result = fb.newReg();
         this.lowerCondition(c.condition, then, otherwise);
-        const literalLike = (e: ts.Expression) => this.isLiteral(e);
+        const literalLike = (e: ts.Expression) => isLiteral(this, e);
         // The type: the non-literal arm decides; two literals take the expected type.
         let type: DType;
         fb.switchTo(then);
@@ -1146,38 +821,15 @@ export class Lowering extends LowerContext {
       + `write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
   }
 
-  /**
-   * An untyped constant expression: numeric literals and untyped named constants (const N = 8, enum
-   * members) combined by operators, e.g. `-1`, `N - 2`, `1 << SHIFT`. Like a literal, it takes the type
-   * of the other operand (Go's untyped constants); a conversion such as u32(5) makes it typed.
-   */
-  isLiteral(node: ts.Expression): boolean {
-    if (ts.isParenthesizedExpression(node)) return this.isLiteral(node.expression);
-    if (node.kind === K.NumericLiteral) return true;
-    if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
-      const e = this.entityOf(node);
-      return e?.kind === 'constant' && e.untyped === true;
-    }
-    if (ts.isPrefixUnaryExpression(node) && (node.operator === K.MinusToken || node.operator === K.PlusToken || node.operator === K.TildeToken)) return this.isLiteral(node.operand);
-    if (ts.isBinaryExpression(node) && ARITHMETIC[node.operatorToken.kind] !== undefined) {
-      // down the left spine without recursion (a chain may be thousands of operands long)
-      let n: ts.Expression = node;
-      for (; ts.isBinaryExpression(n) && ARITHMETIC[n.operatorToken.kind] !== undefined; n = n.left)
-        if (!this.isLiteral(n.right)) return false;
-      return this.isLiteral(n) && this.tryConstant(node) !== undefined;
-    }
-    return false;
-  }
-
   /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */
   operands(b: ts.BinaryExpression, op: string, expected?: DType): [Value & { type: IntType }, Value & { type: IntType }] {
-    if (this.isLiteral(b.left) && !this.isLiteral(b.right)) {
+    if (isLiteral(this, b.left) && !isLiteral(this, b.right)) {
       const r = this.intOperand(b.right, op, expected);
       const l = this.intOperand(b.left, op, promote(r.type));
       return [l, r];
     }
     const l = withLaterWrites(this, [b.right], () => this.intOperand(b.left, op, expected));
-    const r = this.intOperand(b.right, op, this.isLiteral(b.right) ? promote(l.type) : undefined);
+    const r = this.intOperand(b.right, op, isLiteral(this, b.right) ? promote(l.type) : undefined);
     return [l, r];
   }
 
@@ -1231,7 +883,7 @@ export class Lowering extends LowerContext {
       const lv = this.lvalue(b.left);
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
       const left: Value = { type: lv.type, reg: withLaterWrites(this, [b.right], () => lv.load()) };
-      const right = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(lv.type) : undefined);
+      const right = this.intOperand(b.right, b.operatorToken.getText(), isLiteral(this, b.right) ? promote(lv.type) : undefined);
       const r = this.arithmetic(compound, left as Value & { type: IntType }, right);
       // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
       // A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is
@@ -1256,7 +908,7 @@ export class Lowering extends LowerContext {
     for (;;) {
       const b = spine[spine.length - 1], left = b.left;
       if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined
-        || this.isLiteral(left)) break;
+        || isLiteral(this, left)) break;
       spine.push(left);
       expectations.push(this.isFreeConversion(b) ? undefined : expectations[expectations.length - 1]);
     }
@@ -1281,7 +933,7 @@ export class Lowering extends LowerContext {
   isFreeConversion(b: ts.BinaryExpression): boolean {
     const op = b.operatorToken.kind;
     return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken)
-      && this.tryConstant(b.right)?.value === 0 && !this.isLiteral(b.left);
+      && tryConstant(this, b.right)?.value === 0 && !isLiteral(this, b.left);
   }
 
   /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
@@ -1295,7 +947,7 @@ export class Lowering extends LowerContext {
     let l: Value & { type: IntType }, r: Value & { type: IntType };
     if (left) {
       l = left as Value & { type: IntType };
-      r = this.intOperand(b.right, text, this.isLiteral(b.right) ? promote(l.type) : undefined);
+      r = this.intOperand(b.right, text, isLiteral(this, b.right) ? promote(l.type) : undefined);
     } else [l, r] = this.operands(b, text, expected);
     const v = this.arithmetic(ARITHMETIC[op], l, r);
     this.options.observer?.typed(b, v.type);
@@ -1332,7 +984,7 @@ export class Lowering extends LowerContext {
       if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
       return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
     }
-    const lraw = this.isLiteral(b.left) && !this.isLiteral(b.right) ? undefined
+    const lraw = isLiteral(this, b.left) && !isLiteral(this, b.right) ? undefined
       : withLaterWrites(this, [b.right], () => this.lowerExpression(b.left));
     if (lraw && lraw.type.kind !== 'int') {
       const r = this.lowerExpression(b.right);
@@ -1341,7 +993,7 @@ export class Lowering extends LowerContext {
     }
     let l: Value & { type: IntType }, r: Value & { type: IntType };
     if (!lraw) { r = this.intOperand(b.right, b.operatorToken.getText()); l = this.intOperand(b.left, b.operatorToken.getText(), promote(r.type)); }
-    else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), this.isLiteral(b.right) ? promote(l.type) : undefined); }
+    else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), isLiteral(this, b.right) ? promote(l.type) : undefined); }
     return { type: BOOL, reg: this.compareIntegers(op, l, r) };
   }
 
@@ -1613,8 +1265,8 @@ export class Lowering extends LowerContext {
     this.arity(call, 2);
     const l = withLaterWrites(this, [call.arguments[1]],
       () => this.intOperand(call.arguments[0], `Math.${method}`,
-        this.isLiteral(call.arguments[0]) ? undefined : expected));
-    const r = this.intOperand(call.arguments[1], `Math.${method}`, this.isLiteral(call.arguments[1]) ? promote(l.type) : undefined);
+        isLiteral(this, call.arguments[0]) ? undefined : expected));
+    const r = this.intOperand(call.arguments[1], `Math.${method}`, isLiteral(this, call.arguments[1]) ? promote(l.type) : undefined);
     // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
     // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
     const mixed = promote(l.type).signed !== promote(r.type).signed;
@@ -1708,13 +1360,13 @@ export class Lowering extends LowerContext {
       }
       case 'sizeOf': {
         this.arity(call, 1);
-        const size = this.structOfExpression(call.arguments[0]).size;
+        const size = structOfExpression(this, call.arguments[0]).size;
         this.options.observer?.folded(call, size);
         return { type: U32, reg: fb.constant(size) };
       }
       case 'overlay': {
         this.arity(call, 2);
-        const def = this.structOfExpression(call.arguments[0]);
+        const def = structOfExpression(this, call.arguments[0]);
         return { type: { kind: 'struct', def }, reg: intArg(1, U32) };
       }
       case 'addressOf': {
@@ -1741,7 +1393,7 @@ export class Lowering extends LowerContext {
       case 'interruptEntry': {
         this.arity(call, 2);
         const handler = this.interruptHandler(call.arguments[0]);
-        const vector = this.tryConstant(call.arguments[1]);
+        const vector = tryConstant(this, call.arguments[1]);
         if (!vector || vector.value < 0 || vector.value > 255) this.error(call.arguments[1], 'DSL2011', 'interruptEntry() needs a constant vector 0..255 (the stub depends on whether the CPU pushes an error code)');
         const dst = fb.newReg();
         fb.emit({ op: 'functionAddress', dst, func: this.interruptStub(handler, vector.value) });
@@ -1790,15 +1442,3 @@ export class Lowering extends LowerContext {
     this.error(call.expression, 'DSL2006', `'${name}' from "dsl" cannot be called here`);
   }
 }
-
-type Arith = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>' | '>>>';
-const ARITHMETIC: Record<number, Arith> = {
-  [K.PlusToken]: '+', [K.MinusToken]: '-', [K.AsteriskToken]: '*', [K.SlashToken]: '/', [K.PercentToken]: '%',
-  [K.AmpersandToken]: '&', [K.BarToken]: '|', [K.CaretToken]: '^',
-  [K.LessThanLessThanToken]: '<<', [K.GreaterThanGreaterThanToken]: '>>', [K.GreaterThanGreaterThanGreaterThanToken]: '>>>',
-};
-const COMPOUND: Record<number, Arith> = {
-  [K.PlusEqualsToken]: '+', [K.MinusEqualsToken]: '-', [K.AsteriskEqualsToken]: '*', [K.SlashEqualsToken]: '/', [K.PercentEqualsToken]: '%',
-  [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
-  [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>', [K.GreaterThanGreaterThanGreaterThanEqualsToken]: '>>>',
-};

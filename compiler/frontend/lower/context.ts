@@ -24,7 +24,10 @@ export type Entity =
    * length word never changes).
    */
   | { kind: 'static'; type: DType; symbol: string; offset: number; name: string; length?: number }
-  /** `untyped`: declared without a type (const N = 8, enum members): like a literal, it takes the other operand's type. */
+  /**
+   * `untyped`: declared without a type (const N = 8, enum members): like a literal, it takes the other
+   * operand's type.
+   */
   | { kind: 'constant'; type: DType; value: number; name: string; untyped?: boolean }
   /** const NAME = "..." */
   | { kind: 'stringConstant'; text: string; name: string }
