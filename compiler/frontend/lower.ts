@@ -7,19 +7,19 @@ import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
   type DType, type IntType, type Signature, type StructDef, type StructField,
-  I32, U32, BOOL, VOID, STRING, INT_TYPES, TYPED_ARRAYS, isInt, typeName, sameType, storageSize, fits, wrapTo,
+  I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, sameType, storageSize, fits, wrapTo,
   promote, arithmeticResult, implicitlyConvertible,
 } from './types.ts';
 import {
-  type Entity, type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
-  writeInt,
+  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext, writeInt,
 } from './lower/context.ts';
-import { tryConstant, constantValue, functionConstant, arrayLength, isLiteral } from './lower/constants.ts';
+import { tryConstant, isLiteral } from './lower/constants.ts';
 import {
-  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, structOfExpression, resolveType, literalType,
+  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, structOfExpression, resolveType,
   checkSignature,
 } from './lower/declarations.ts';
 import { readLocal, withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
+import { type StorageShape, lowerGlobals, zeroInitializer, storageShape, structTemplate } from './lower/globals.ts';
 import { Arith, ARITHMETIC, COMPOUND } from './lower/operators.ts';
 
 const K = ts.SyntaxKind;
@@ -81,7 +81,7 @@ export class Lowering extends LowerContext {
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       // Pass 2: globals (need constants and structs), then function bodies.
       declareConstants(this);
-      for (const file of this.files) this.guard(() => this.lowerGlobals(file));
+      for (const file of this.files) this.guard(() => lowerGlobals(this, file));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       for (const file of this.files) lowerRuntimeExports(this, file);
       for (const file of this.files)
@@ -105,171 +105,9 @@ export class Lowering extends LowerContext {
   }
 
   // ==== declarations ===============================================================================
-
-  /** Initial bytes of a struct: every field's constant initializer, nested structs included. */
-  structTemplate(def: StructDef, c?: ts.ClassDeclaration): { bytes: Uint8Array; functions: { offset: number; func: string }[] } {
-    const bytes = new Uint8Array(def.size);
-    const functions: { offset: number; func: string }[] = [];
-    const decl = c ?? [...this.structs.entries()].find(([, d]) => d === def)![0];
-    for (const m of decl.members) {
-      if (!ts.isPropertyDeclaration(m)) continue;
-      const field = def.fields.get(m.name.getText())!;
-      if (field.inline === 'array') continue;
-      if (field.inline === 'struct') {
-        const inner = this.structTemplate((field.type as { def: StructDef }).def);
-        bytes.set(inner.bytes, field.offset);
-        for (const f of inner.functions) functions.push({ offset: field.offset + f.offset, func: f.func });
-        continue;
-      }
-      if (field.type.kind === 'function') {
-        functions.push({ offset: field.offset, func: functionConstant(this, m.initializer!, field.type) });
-        continue;
-      }
-      const value = constantValue(this, m.initializer!, field.type);
-      writeInt(bytes, field.offset, storageSize(field.type), value);
-    }
-    return { bytes, functions };
-  }
-
   // ==== types ======================================================================================
   // ==== constants ==================================================================================
   // ==== globals ====================================================================================
-
-  lowerGlobals(file: ts.SourceFile): void {
-    for (const s of file.statements) {
-      if (!ts.isVariableStatement(s)) continue;
-      const isConst = (s.declarationList.flags & ts.NodeFlags.Const) !== 0;
-      for (const d of s.declarationList.declarations) if (!this.constantsDeclared.has(d)) this.guard(() => this.lowerGlobal(d, isConst));
-    }
-  }
-
-  lowerGlobal(d: ts.VariableDeclaration, isConst: boolean): void {
-    const name = (d.name as ts.Identifier).text;
-    const declared = d.type ? resolveType(this, d.type) : undefined;
-    const init = d.initializer ?? this.zeroInitializer(d, declared, isConst);
-    // new TypedArray(N) / new Struct() / structArray(S, N): static storage.
-    const storage = this.staticStorage(init, declared, name);
-    if (storage) {
-      if (!isConst) this.error(d, 'DSL2005', `'${name}' is static storage: declare it with const (its contents stay mutable)`);
-      this.declare(d.name, storage);
-      return;
-    }
-    if (ts.isStringLiteral(init)) {
-      if (!isConst) this.error(d, 'DSL1010', `'${name}': a module-level string must be a const (strings are read-only literals)`);
-      if (declared && declared.kind !== 'string') this.error(d, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with a string`);
-      this.declare(d.name, { kind: 'stringConstant', text: init.text, name });
-      return;
-    }
-    if (ts.isArrayLiteralExpression(init)) {
-      if (!declared || declared.kind !== 'array') this.error(d, 'DSL2001', `array '${name}' needs a type annotation such as i32[]`);
-      const element = declared.element;
-      const size = storageSize(element);
-      const bytes = new Uint8Array(ARRAY_HEADER + size * init.elements.length);
-      writeInt(bytes, 0, 4, init.elements.length);
-      const relocations: ir.DataSymbol['relocations'] = [];
-      for (const [i, el] of init.elements.entries()) {
-        if (element.kind === 'function') relocations.push({ offset: ARRAY_HEADER + i * size, symbol: functionConstant(this, el, element), kind: 'function' });
-        else if (element.kind === 'int' || element.kind === 'bool') writeInt(bytes, ARRAY_HEADER + i * size, size, constantValue(this, el, element));
-        else this.error(el, 'DSL1008', `arrays of ${typeName(element)} cannot be written as literals: use structArray`);
-      }
-      const symbol = this.uniqueName(name);
-      this.data.push({ name: symbol, section: 'data', align: 4, size: bytes.length, bytes, relocations });
-      this.declare(d.name, {
-        kind: 'static', type: { kind: 'array', element, plain: true }, symbol, offset: ARRAY_HEADER, name,
-        length: isConst ? init.elements.length : undefined,
-      });
-      return;
-    }
-    const type = declared ?? (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword ? BOOL : this.isFunctionName(init) ? this.functionType(init) : literalType(this, init));
-    if (type.kind === 'function') {
-      const func = functionConstant(this, init, type);
-      const symbol = this.uniqueName(name);
-      this.data.push({ name: symbol, section: 'data', align: 4, size: 4, bytes: new Uint8Array(4), relocations: [{ offset: 0, symbol: func, kind: 'function' }] });
-      this.declare(d.name, { kind: 'global', type, symbol, mutable: !isConst, name });
-      return;
-    }
-    if (type.kind !== 'int' && type.kind !== 'bool') this.error(d, 'DSL2001', `a module-level '${name}' of type ${typeName(type)} is not supported`);
-    const value = constantValue(this, init, type);
-    if (isConst) { this.declare(d.name, { kind: 'constant', type, value, name, untyped: !declared && type.kind === 'int' }); return; }
-    const size = storageSize(type);
-    const symbol = this.uniqueName(name);
-    const bytes = new Uint8Array(size);
-    writeInt(bytes, 0, size, value);
-    this.data.push(value === 0
-      ? { name: symbol, section: 'bss', align: size, size, relocations: [] }
-      : { name: symbol, section: 'data', align: size, size, bytes, relocations: [] });
-    this.declare(d.name, { kind: 'global', type, symbol, mutable: true, name });
-  }
-
-  /** `let x: i32;` is zero-initialized (tsc checks that it is assigned before it is read). */
-  zeroInitializer(d: ts.VariableDeclaration, declared: DType | undefined, isConst: boolean): ts.Expression {
-    if (isConst || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
-      this.error(d, 'DSL1012', `'${d.name.getText()}' needs an initializer (only integer and bool variables start at zero)`);
-    this.options.observer?.typed(d.name, declared);
-    return declared.kind === 'bool' ? ts.factory.createFalse() : ts.factory.createNumericLiteral(0);
-  }
-
-  isFunctionName(node: ts.Expression): boolean { return this.entityOf(node)?.kind === 'function'; }
-  functionType(node: ts.Expression): DType { const e = this.entityOf(node) as FunctionEntity; return { kind: 'function', signature: e.signature }; }
-
-  /** Static storage for new TypedArray(N), new Struct(), structArray(S, N); undefined for other initializers. */
-  staticStorage(init: ts.Expression, declared: DType | undefined, name: string): Entity | undefined {
-    const shape = this.storageShape(init);
-    if (!shape) return undefined;
-    if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
-    const symbol = this.uniqueName(name);
-    if (shape.type.kind === 'struct') {
-      const t = this.structTemplate(shape.type.def);
-      const zero = t.bytes.every(b => b === 0) && t.functions.length === 0;
-      this.data.push(zero
-        ? { name: symbol, section: 'bss', align: shape.type.def.align, size: shape.type.def.size, relocations: [] }
-        : { name: symbol, section: 'data', align: shape.type.def.align, size: shape.type.def.size, bytes: t.bytes, relocations: t.functions.map(f => ({ offset: f.offset, symbol: f.func, kind: 'function' as const })) });
-      return { kind: 'static', type: shape.type, symbol, offset: 0, name };
-    }
-    const stride = shape.stride, count = shape.count;
-    const size = ARRAY_HEADER + stride * count;
-    const align = Math.max(4, shape.type.element.kind === 'struct' ? shape.type.element.def.align : 4);
-    if (shape.type.element.kind === 'struct') {
-      const t = this.structTemplate(shape.type.element.def);
-      if (!(t.bytes.every(b => b === 0) && t.functions.length === 0)) {
-        const bytes = new Uint8Array(size);
-        writeInt(bytes, 0, 4, count);
-        const relocations: ir.DataSymbol['relocations'] = [];
-        for (let i = 0; i < count; i++) {
-          bytes.set(t.bytes, ARRAY_HEADER + i * stride);
-          for (const f of t.functions) relocations.push({ offset: ARRAY_HEADER + i * stride + f.offset, symbol: f.func, kind: 'function' });
-        }
-        this.data.push({ name: symbol, section: 'data', align, size, bytes, relocations });
-        return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name, length: count };
-      }
-    }
-    // Zeroed: .bss, its length word stored by __start before anything else runs.
-    this.data.push({ name: symbol, section: 'bss', align, size, relocations: [] });
-    this.startupStores.push({ symbol, offset: 0, value: count });
-    return { kind: 'static', type: shape.type, symbol, offset: ARRAY_HEADER, name, length: count };
-  }
-
-  storageShape(init: ts.Expression): { type: DType & { kind: 'array' }; stride: number; count: number } | { type: DType & { kind: 'struct' }; stride: 0; count: 0 } | undefined {
-    if (ts.isNewExpression(init) && ts.isIdentifier(init.expression)) {
-      const element = TYPED_ARRAYS[init.expression.text];
-      if (element) return { type: { kind: 'array', element }, stride: element.bits / 8, count: arrayLength(this, init) };
-      const def = structOfExpression(this, init.expression);
-      if (init.arguments?.length) this.error(init, 'DSL1004', 'structs have no constructor arguments');
-      return { type: { kind: 'struct', def }, stride: 0, count: 0 };
-    }
-    if (ts.isCallExpression(init)) {
-      const e = this.entityOf(init.expression);
-      if (e?.kind === 'builtin' && e.name === 'structArray') {
-        if (init.arguments.length !== 2) this.error(init, 'DSL2007', 'structArray(Struct, count) takes 2 arguments');
-        const def = structOfExpression(this, init.arguments[0]);
-        const c = tryConstant(this, init.arguments[1]);
-        if (!c || c.value <= 0) this.error(init.arguments[1], 'DSL2004', 'structArray needs a positive constant count');
-        return { type: { kind: 'array', element: { kind: 'struct', def } }, stride: def.size, count: c.value };
-      }
-    }
-    return undefined;
-  }
-
   // ==== functions ==================================================================================
 
   lowerFunction(decl: ts.FunctionDeclaration): void {
@@ -474,7 +312,7 @@ export class Lowering extends LowerContext {
       const name = d.name.text;
       const declared = d.type ? resolveType(this, d.type) : undefined;
       if (!d.initializer) {
-        this.zeroInitializer(d, declared, isConst);
+        zeroInitializer(this, d, declared, isConst);
         const reg = this.fb.newReg();
         this.fb.emit({ op: 'const', dst: reg, value: 0 });
         this.declare(d.name, { kind: 'local', type: declared!, reg, mutable: true, name });
@@ -488,7 +326,7 @@ export class Lowering extends LowerContext {
         this.declare(d.name, { kind: 'local', type, reg, mutable: false, name });
         continue;
       }
-      const shape = this.storageShape(init);
+      const shape = storageShape(this, init);
       if (shape) {
         if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
         const reg = this.fb.newReg();
@@ -535,7 +373,7 @@ export class Lowering extends LowerContext {
   }
 
   /** A local typed array, struct or struct array in this function's frame, initialized like new would. */
-  frameStorage(shape: NonNullable<ReturnType<Lowering['storageShape']>>, name: string): ir.VReg {
+  frameStorage(shape: StorageShape, name: string): ir.VReg {
     const fb = this.fb;
     if (shape.type.kind === 'struct') {
       const def = shape.type.def;
@@ -554,7 +392,7 @@ export class Lowering extends LowerContext {
     const base = fb.binary('add', header, fb.constant(ARRAY_HEADER));
     fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(stride * count)] });
     if (element.kind === 'struct') {
-      const t = this.structTemplate(element.def);
+      const t = structTemplate(this, element.def);
       if (!(t.bytes.every(b => b === 0) && t.functions.length === 0)) {
         // for (p = base; p != end; p += stride) initialize(p)
         const p = fb.newReg();
@@ -574,7 +412,7 @@ export class Lowering extends LowerContext {
   initializeStruct(base: ir.VReg, def: StructDef, alreadyZero = false): void {
     const fb = this.fb;
     if (!alreadyZero) fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(def.size)] });
-    const t = this.structTemplate(def);
+    const t = structTemplate(this, def);
     for (let offset = 0; offset < t.bytes.length; offset++) {
       if (t.bytes[offset] !== 0) fb.emit({ op: 'store', width: 1, address: base, offset, value: fb.constant(t.bytes[offset]) });
     }
