@@ -6,20 +6,23 @@ import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
-  type DType, type IntType, type Signature, type StructDef, type StructField,
-  I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, sameType, storageSize, fits, wrapTo,
+  type DType, type IntType, type Signature, type StructDef,
+  I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, sameType, fits, wrapTo,
   promote, arithmeticResult, implicitlyConvertible,
 } from './types.ts';
 import {
-  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext, writeInt,
+  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
 } from './lower/context.ts';
 import { tryConstant, isLiteral } from './lower/constants.ts';
 import {
   declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, structOfExpression, resolveType,
   checkSignature,
 } from './lower/declarations.ts';
-import { readLocal, withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
-import { type StorageShape, lowerGlobals, zeroInitializer, storageShape, structTemplate } from './lower/globals.ts';
+import { withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
+import { lowerGlobals, zeroInitializer, storageShape } from './lower/globals.ts';
+import {
+  loadMemory, globalAddress, stringAddress, lowerRead, fieldOf, lvalue, localArrayLiteral, frameStorage,
+} from './lower/memory.ts';
 import { Arith, ARITHMETIC, COMPOUND } from './lower/operators.ts';
 
 const K = ts.SyntaxKind;
@@ -321,7 +324,7 @@ export class Lowering extends LowerContext {
       const init = d.initializer;
       if (ts.isArrayLiteralExpression(init)) {
         const reg = this.fb.newReg();
-        const type = this.localArrayLiteral(init, declared, name, reg);
+        const type = localArrayLiteral(this, init, declared, name, reg);
         this.frameLocals.add(reg);
         this.declare(d.name, { kind: 'local', type, reg, mutable: false, name });
         continue;
@@ -330,7 +333,7 @@ export class Lowering extends LowerContext {
       if (shape) {
         if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
         const reg = this.fb.newReg();
-        this.fb.copy(reg, this.frameStorage(shape, name));
+        this.fb.copy(reg, frameStorage(this, shape, name));
         this.frameLocals.add(reg);
         this.declare(d.name, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
         continue;
@@ -348,78 +351,6 @@ export class Lowering extends LowerContext {
       const reg = this.fb.newReg();
       this.fb.copy(reg, value.reg);
       this.declare(d.name, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
-    }
-  }
-
-  /** `const a: i32[] = [1, x, 3]` in a function: frame storage with a length word, elements stored in order. */
-  localArrayLiteral(init: ts.ArrayLiteralExpression, declared: DType | undefined, name: string, reg: ir.VReg): DType {
-    const fb = this.fb;
-    const type: DType = declared ?? { kind: 'array', element: init.elements.length && tryConstant(this, init.elements[0]) === undefined && (init.elements[0].kind === K.TrueKeyword || init.elements[0].kind === K.FalseKeyword) ? BOOL : I32 };
-    if (type.kind !== 'array') this.error(init, 'DSL2001', `'${name}' is declared ${typeName(type)} but initialized with an array`);
-    const element = type.element;
-    if (element.kind === 'struct') this.error(init, 'DSL1008', 'arrays of structs cannot be written as literals: use structArray');
-    if (init.elements.length === 0) this.error(init, 'DSL2004', 'an array literal needs at least one element (arrays have a fixed size)');
-    const size = storageSize(element);
-    const slot = fb.newSlot(ARRAY_HEADER + size * init.elements.length, 4, name);
-    const header = fb.newReg();
-    fb.emit({ op: 'slotAddress', dst: header, slot });
-    fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(init.elements.length) });
-    fb.emit({ op: 'binary', kind: 'add', dst: reg, a: header, b: fb.constant(ARRAY_HEADER) });
-    for (const [i, el] of init.elements.entries()) {
-      const v = this.lowerConverted(el, element, `element ${i} of '${name}'`, true);
-      this.storeMemory(element, reg, i * size, v);
-    }
-    return type;
-  }
-
-  /** A local typed array, struct or struct array in this function's frame, initialized like new would. */
-  frameStorage(shape: StorageShape, name: string): ir.VReg {
-    const fb = this.fb;
-    if (shape.type.kind === 'struct') {
-      const def = shape.type.def;
-      const slot = fb.newSlot(def.size, Math.max(def.align, 4), name);
-      const base = fb.newReg();
-      fb.emit({ op: 'slotAddress', dst: base, slot });
-      this.initializeStruct(base, def);
-      return base;
-    }
-    const { stride, count } = shape;
-    const element = shape.type.element;
-    const slot = fb.newSlot(ARRAY_HEADER + stride * count, Math.max(4, element.kind === 'struct' ? element.def.align : 4), name);
-    const header = fb.newReg();
-    fb.emit({ op: 'slotAddress', dst: header, slot });
-    fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(count) });
-    const base = fb.binary('add', header, fb.constant(ARRAY_HEADER));
-    fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(stride * count)] });
-    if (element.kind === 'struct') {
-      const t = structTemplate(this, element.def);
-      if (!(t.bytes.every(b => b === 0) && t.functions.length === 0)) {
-        // for (p = base; p != end; p += stride) initialize(p)
-        const p = fb.newReg();
-        fb.copy(p, base);
-        const end = fb.binary('add', base, fb.constant(stride * count));
-        const loop = fb.newBlock(), done = fb.newBlock();
-        fb.jumpTo(loop);
-        this.initializeStruct(p, element.def, true);
-        fb.emit({ op: 'binary', kind: 'add', dst: p, a: p, b: fb.constant(stride) });
-        fb.terminate({ op: 'branch', cond: fb.binary('ne', p, end), ifTrue: loop.id, ifFalse: done.id });
-        fb.switchTo(done);
-      }
-    }
-    return base;
-  }
-
-  initializeStruct(base: ir.VReg, def: StructDef, alreadyZero = false): void {
-    const fb = this.fb;
-    if (!alreadyZero) fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(def.size)] });
-    const t = structTemplate(this, def);
-    for (let offset = 0; offset < t.bytes.length; offset++) {
-      if (t.bytes[offset] !== 0) fb.emit({ op: 'store', width: 1, address: base, offset, value: fb.constant(t.bytes[offset]) });
-    }
-    for (const f of t.functions) {
-      const address = fb.newReg();
-      fb.emit({ op: 'functionAddress', dst: address, func: f.func });
-      fb.emit({ op: 'store', width: 4, address: base, offset: f.offset, value: address });
     }
   }
 
@@ -546,13 +477,13 @@ export class Lowering extends LowerContext {
       }
       case K.TrueKeyword: return { type: BOOL, reg: fb.constant(1) };
       case K.FalseKeyword: return { type: BOOL, reg: fb.constant(0) };
-      case K.StringLiteral: return { type: STRING, reg: this.stringAddress((node as ts.StringLiteral).text) };
+      case K.StringLiteral: return { type: STRING, reg: stringAddress(this, (node as ts.StringLiteral).text) };
       case K.Identifier: case K.PropertyAccessExpression: case K.ElementAccessExpression:
-        return this.lowerRead(node, expected);
+        return lowerRead(this, node, expected);
       case K.PrefixUnaryExpression: return this.lowerPrefix(node as ts.PrefixUnaryExpression, expected);
       case K.PostfixUnaryExpression: {
         const u = node as ts.PostfixUnaryExpression;
-        const lv = this.lvalue(u.operand);
+        const lv = lvalue(this, u.operand);
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
         const old = fb.newReg();
         fb.copy(old, lv.load());
@@ -616,7 +547,7 @@ export class Lowering extends LowerContext {
     const fb = this.fb;
     switch (u.operator) {
       case K.PlusPlusToken: case K.MinusMinusToken: {
-        const lv = this.lvalue(u.operand);
+        const lv = lvalue(this, u.operand);
         if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
         this.checkStepWidth(u, lv);
         const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
@@ -680,7 +611,7 @@ export class Lowering extends LowerContext {
         return this.lowerExpression(b.right, expected, discard);
       }
       case K.EqualsToken: {
-        const lv = this.lvalue(b.left);
+        const lv = lvalue(this, b.left);
         if (lv.wraps && lv.type.kind === 'int') {
           // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
           // assignment's value is the right side's, unwrapped, as in JavaScript: `(bytes[0] = 300)` is 300.
@@ -718,7 +649,7 @@ export class Lowering extends LowerContext {
     }
     const compound = COMPOUND[op];
     if (compound !== undefined) {
-      const lv = this.lvalue(b.left);
+      const lv = lvalue(this, b.left);
       if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
       const left: Value = { type: lv.type, reg: withLaterWrites(this, [b.right], () => lv.load()) };
       const right = this.intOperand(b.right, b.operatorToken.getText(), isLiteral(this, b.right) ? promote(lv.type) : undefined);
@@ -864,170 +795,6 @@ export class Lowering extends LowerContext {
 
   // ==== evaluation order of locals ================================================================
   // ==== reads, lvalues, memory =====================================================================
-
-  loadMemory(type: DType, address: ir.VReg, offset: number): ir.VReg {
-    const dst = this.fb.newReg();
-    if (type.kind === 'int') this.fb.emit({ op: 'load', width: (type.bits / 8) as ir.Width, signed: type.signed, dst, address, offset });
-    else if (type.kind === 'bool') this.fb.emit({ op: 'load', width: 1, signed: false, dst, address, offset });
-    else this.fb.emit({ op: 'load', width: 4, signed: false, dst, address, offset });
-    return dst;
-  }
-
-  storeMemory(type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
-    const width = (type.kind === 'int' ? type.bits / 8 : type.kind === 'bool' ? 1 : 4) as ir.Width;
-    this.fb.emit({ op: 'store', width, address, offset, value });
-  }
-
-  globalAddress(symbol: string, offset = 0): ir.VReg {
-    const dst = this.fb.newReg();
-    this.fb.emit({ op: 'globalAddress', dst, symbol });
-    return offset ? this.fb.binary('add', dst, this.fb.constant(offset)) : dst;
-  }
-
-  stringAddress(text: string): ir.VReg {
-    let symbol = this.strings.get(text);
-    if (!symbol) {
-      const encoded = Buffer.from(text, 'latin1');
-      const bytes = new Uint8Array(ARRAY_HEADER + encoded.length + 1);
-      writeInt(bytes, 0, 4, encoded.length);
-      bytes.set(encoded, ARRAY_HEADER);
-      symbol = this.uniqueName(`.str.${this.strings.size}`);
-      this.strings.set(text, symbol);
-      this.data.push({ name: symbol, section: 'rodata', align: 4, size: bytes.length, bytes, relocations: [] });
-    }
-    return this.globalAddress(symbol, ARRAY_HEADER);
-  }
-
-  /** Reads a name, a field, an element, `.length`, or an enum member. */
-  lowerRead(node: ts.Expression, expected?: DType): Value {
-    const fb = this.fb;
-    if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
-      const e = this.entityOf(node);
-      if (e) {
-        switch (e.kind) {
-          case 'constant': {
-            if (e.untyped && expected?.kind === 'int' && fits(e.value, expected)) return { type: promote(expected), reg: fb.constant(e.value) };
-            return { type: e.type, reg: fb.constant(e.value) };
-          }
-          case 'local': return { type: e.type, reg: readLocal(this, e) };
-          case 'stringConstant': return { type: STRING, reg: this.stringAddress(e.text) };
-          case 'global': return { type: e.type, reg: this.loadMemory(e.type, this.globalAddress(e.symbol), 0) };
-          case 'static': return { type: e.type, reg: this.globalAddress(e.symbol, e.offset) };
-          case 'function': { const dst = fb.newReg(); fb.emit({ op: 'functionAddress', dst, func: e.irName }); return { type: { kind: 'function', signature: e.signature }, reg: dst }; }
-          case 'builtin': this.error(node, 'DSL2006', `'${node.getText()}' is a built-in function: call it`);
-          case 'struct': case 'enum': case 'typeAlias': this.error(node, 'DSL2006', `'${node.getText()}' is a type, not a value`);
-        }
-      }
-      if (ts.isIdentifier(node)) this.error(node, 'DSL2006', `unknown name '${node.text}'`);
-    }
-    if (ts.isPropertyAccessExpression(node)) {
-      const field = node.name.text;
-      const object = this.lowerExpression(node.expression);
-      if (field === 'length' && (object.type.kind === 'array' || object.type.kind === 'string')) {
-        if (object.type.kind === 'array' && object.type.staticLength !== undefined) return { type: I32, reg: fb.constant(object.type.staticLength) };
-        const known = this.knownLength(node.expression);
-        if (known !== undefined) return { type: I32, reg: fb.constant(known) };
-        return { type: I32, reg: this.loadMemory(I32, object.reg, -ARRAY_HEADER) };
-      }
-      if (object.type.kind !== 'struct') this.error(node.name, 'DSL1007', `property '${field}' does not exist on ${typeName(object.type)} (only struct fields, .length and .charCodeAt are supported)`);
-      const f = this.field(object.type.def, node);
-      if (f.inline !== 'scalar') return { type: f.type, reg: f.offset ? fb.binary('add', object.reg, fb.constant(f.offset)) : object.reg };
-      return { type: f.type, reg: this.loadMemory(f.type, object.reg, f.offset) };
-    }
-    if (ts.isElementAccessExpression(node)) {
-      const { type, address } = this.element(node);
-      if (type.kind === 'struct') return { type, reg: address };
-      return { type, reg: this.loadMemory(type, address, 0) };
-    }
-    this.error(node, 'DSL1012', 'unsupported expression');
-  }
-
-  field(def: StructDef, node: ts.PropertyAccessExpression): StructField {
-    const f = def.fields.get(node.name.text);
-    if (!f) this.error(node.name, 'DSL1007', `struct '${def.name}' has no field '${node.name.text}'`);
-    return f;
-  }
-
-  /** The length of an array named directly by a module-level const in static storage (its length word is never written). */
-  knownLength(node: ts.Expression): number | undefined {
-    while (ts.isParenthesizedExpression(node)) node = node.expression;
-    if (!ts.isIdentifier(node) && !ts.isPropertyAccessExpression(node)) return undefined;
-    const e = this.entityOf(node);
-    return e?.kind === 'static' && e.type.kind === 'array' ? e.length : undefined;
-  }
-
-  /** Address of a[i], bounds-checked against the array's length. */
-  element(node: ts.ElementAccessExpression): { type: DType; address: ir.VReg; plain: boolean } {
-    const fb = this.fb;
-    const array = this.lowerExpression(node.expression);
-    if (array.type.kind !== 'array') this.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is ${typeName(array.type)}, not an array`);
-    const index = this.lowerExpression(node.argumentExpression, I32);
-    if (index.type.kind !== 'int') this.error(node.argumentExpression, 'DSL1007', `an index must be an integer, got ${typeName(index.type)}`);
-    const element = array.type.element;
-    const stride = element.kind === 'struct' ? element.def.size : storageSize(element);
-    // an inline array's length, a static array's (fixed at compile time), or the length word
-    const known = array.type.staticLength ?? this.knownLength(node.expression);
-    const length = known !== undefined ? fb.constant(known) : this.loadMemory(I32, array.reg, -ARRAY_HEADER);
-    const ok = fb.newBlock(), bad = fb.newBlock();
-    fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
-    fb.switchTo(bad);
-    fb.emit({ op: 'trap', kind: ir.TRAP_BOUNDS });
-    fb.terminate({ op: 'unreachable' });
-    fb.switchTo(ok);
-    const scaled = stride === 1 ? index.reg : fb.binary('mul', index.reg, fb.constant(stride));
-    return { type: element, address: fb.binary('add', array.reg, scaled), plain: array.type.plain === true };
-  }
-
-  lvalue(node: ts.Expression): LValue {
-    const lv = this.lvalueUnobserved(node);
-    this.options.observer?.typed(node, lv.type);
-    return lv;
-  }
-
-  lvalueUnobserved(node: ts.Expression): LValue {
-    const fb = this.fb;
-    if (ts.isParenthesizedExpression(node)) return this.lvalue(node.expression);
-    const name = node.getText();
-    if (ts.isIdentifier(node) || (ts.isPropertyAccessExpression(node) && this.entityOf(node))) {
-      const e = this.entityOf(node);
-      if (e?.kind === 'local') {
-        if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
-        if (e.type.kind === 'array' || e.type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign to '${e.name}': it names storage`);
-        return { type: e.type, wraps: false, name, load: () => readLocal(this, e), store: v => fb.copy(e.reg, v) };
-      }
-      if (e?.kind === 'global') {
-        if (!e.mutable) this.error(node, 'DSL2005', `cannot assign to '${e.name}': it is a const`);
-        const address = this.globalAddress(e.symbol);
-        return {
-          type: e.type, wraps: false, name,
-          load: () => this.loadMemory(e.type, address, 0), store: v => this.storeMemory(e.type, address, 0, v),
-        };
-      }
-      if (e) this.error(node, 'DSL2005', `cannot assign to '${name}'`);
-      this.error(node, 'DSL2006', `unknown name '${name}'`);
-    }
-    if (ts.isPropertyAccessExpression(node)) {
-      const object = this.lowerExpression(node.expression);
-      if (object.type.kind !== 'struct') this.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
-      const f = this.field(object.type.def, node);
-      if (f.inline !== 'scalar') this.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
-      return {
-        type: f.type, wraps: true, name,
-        load: () => this.loadMemory(f.type, object.reg, f.offset),
-        store: v => this.storeMemory(f.type, object.reg, f.offset, v),
-      };
-    }
-    if (ts.isElementAccessExpression(node)) {
-      const { type, address, plain } = this.element(node);
-      if (type.kind === 'struct') this.error(node, 'DSL2005', `cannot assign a whole struct: assign its fields`);
-      return {
-        type, wraps: !plain, name,
-        load: () => this.loadMemory(type, address, 0), store: v => this.storeMemory(type, address, 0, v),
-      };
-    }
-    this.error(node, 'DSL2005', `cannot assign to '${name}'`);
-  }
-
   // ==== calls ======================================================================================
 
   lowerCall(call: ts.CallExpression, expected?: DType): Value {
@@ -1050,7 +817,7 @@ export class Lowering extends LowerContext {
         if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
           this.arity(call, 1);
           const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
-          const length = this.loadMemory(I32, object.reg, -ARRAY_HEADER);
+          const length = loadMemory(this, I32, object.reg, -ARRAY_HEADER);
           const ok = fb.newBlock(), bad = fb.newBlock();
           fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
           fb.switchTo(bad); fb.emit({ op: 'trap', kind: ir.TRAP_BOUNDS }); fb.terminate({ op: 'unreachable' });
@@ -1060,8 +827,8 @@ export class Lowering extends LowerContext {
           return { type: I32, reg: dst };
         }
         if (object.type.kind === 'struct') {
-          const f = this.field(object.type.def, callee);
-          if (f.type.kind === 'function') return this.callIndirect(call, f.type.signature, this.loadMemory(f.type, object.reg, f.offset));
+          const f = fieldOf(this, object.type.def, callee);
+          if (f.type.kind === 'function') return this.callIndirect(call, f.type.signature, loadMemory(this, f.type, object.reg, f.offset));
         }
         if (object.type.kind === 'string') this.error(callee.name, 'DSL1010', `string method '${callee.name.text}' is not supported: strings have only length and charCodeAt`);
         this.error(callee.name, 'DSL1007', `'${callee.name.text}' is not a method of ${typeName(object.type)}`);
@@ -1184,7 +951,7 @@ export class Lowering extends LowerContext {
         this.arity(call, 1);
         const message = this.lowerExpression(call.arguments[0]);
         if (message.type.kind !== 'string') this.error(call.arguments[0], 'DSL2001', 'panic() takes a string');
-        this.callRuntime('panicAt', call, [message.reg, this.stringAddress(this.currentFunction.name)]);
+        this.callRuntime('panicAt', call, [message.reg, stringAddress(this, this.currentFunction.name)]);
         fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
         fb.terminate({ op: 'unreachable' });
         return none();
@@ -1225,7 +992,7 @@ export class Lowering extends LowerContext {
         const arg = call.arguments[0];
         const names: Record<string, string> = { imageStart: '__image_start', imageEnd: '__image_end', stackBottom: '__stack_bottom', stackTop: '__stack_top', symbolTable: '__symbol_table' };
         if (!ts.isStringLiteral(arg) || !names[arg.text]) this.error(arg, 'DSL2001', `linkerAddress() takes one of ${Object.keys(names).map(n => `"${n}"`).join(', ')}`);
-        return { type: U32, reg: this.globalAddress(names[arg.text]) };
+        return { type: U32, reg: globalAddress(this, names[arg.text]) };
       }
       case 'stringAt': { this.arity(call, 1); return { type: STRING, reg: intArg(0, U32) }; }
       case 'interruptEntry': {
@@ -1247,7 +1014,7 @@ export class Lowering extends LowerContext {
           this.data.push({ name: symbol, section: 'rodata', align: 4, size: 1024, bytes: new Uint8Array(1024), relocations });
           this.interruptTables.set(handler, symbol);
         }
-        return { type: U32, reg: this.globalAddress(symbol) };
+        return { type: U32, reg: globalAddress(this, symbol) };
       }
       case 'load8': case 'load16': case 'load32': {
         this.arity(call, 1);
