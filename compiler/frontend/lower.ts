@@ -6,23 +6,21 @@ import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
-  type DType, type IntType, type Signature, type StructDef,
-  I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, sameType, fits, wrapTo,
+  type DType, type IntType, type StructDef,
+  I32, U32, BOOL, STRING, isInt, typeName, sameType, fits, wrapTo,
   promote, arithmeticResult, implicitlyConvertible,
 } from './types.ts';
 import {
-  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, ARRAY_HEADER, LowerContext,
+  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, LowerContext,
 } from './lower/context.ts';
+import { lowerCall } from './lower/calls.ts';
 import { tryConstant, isLiteral } from './lower/constants.ts';
 import {
-  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, structOfExpression, resolveType,
-  checkSignature,
+  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, resolveType, checkSignature,
 } from './lower/declarations.ts';
 import { withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
 import { lowerGlobals, zeroInitializer, storageShape } from './lower/globals.ts';
-import {
-  loadMemory, globalAddress, stringAddress, lowerRead, fieldOf, lvalue, localArrayLiteral, frameStorage,
-} from './lower/memory.ts';
+import { stringAddress, lowerRead, lvalue, localArrayLiteral, frameStorage } from './lower/memory.ts';
 import { Arith, ARITHMETIC, COMPOUND } from './lower/operators.ts';
 
 const K = ts.SyntaxKind;
@@ -534,7 +532,7 @@ export class Lowering extends LowerContext {
         return { type, reg: result };
       }
       case K.CallExpression: {
-        const v = this.lowerCall(node as ts.CallExpression, expected);
+        const v = lowerCall(this, node as ts.CallExpression, expected);
         if (v.type.kind === 'void' && !discard) this.error(node, 'DSL2001', `'${(node as ts.CallExpression).expression.getText()}' returns nothing; its value cannot be used`);
         return v;
       }
@@ -796,254 +794,4 @@ export class Lowering extends LowerContext {
   // ==== evaluation order of locals ================================================================
   // ==== reads, lvalues, memory =====================================================================
   // ==== calls ======================================================================================
-
-  lowerCall(call: ts.CallExpression, expected?: DType): Value {
-    const fb = this.fb;
-    const callee = call.expression;
-    // Math.imul and string methods
-    if (ts.isPropertyAccessExpression(callee)) {
-      if (callee.expression.getText() === 'Math') {
-        const method = callee.name.text;
-        if (method === 'max' || method === 'min' || method === 'abs') return this.lowerMath(method, call, expected);
-        if (method !== 'imul') this.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); only Math.imul, Math.max, Math.min, Math.abs on integers`);
-        this.arity(call, 2);
-        const a = withLaterWrites(this, [call.arguments[1]], () => this.intOperand(call.arguments[0], 'Math.imul'));
-        const b = this.intOperand(call.arguments[1], 'Math.imul');
-        return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
-      }
-      const e = this.entityOf(callee);
-      if (!e) {
-        const object = withLaterWrites(this, call.arguments, () => this.lowerExpression(callee.expression));
-        if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
-          this.arity(call, 1);
-          const index = this.intOperand(call.arguments[0], 'charCodeAt', I32);
-          const length = loadMemory(this, I32, object.reg, -ARRAY_HEADER);
-          const ok = fb.newBlock(), bad = fb.newBlock();
-          fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
-          fb.switchTo(bad); fb.emit({ op: 'trap', kind: ir.TRAP_BOUNDS }); fb.terminate({ op: 'unreachable' });
-          fb.switchTo(ok);
-          const dst = fb.newReg();
-          fb.emit({ op: 'load', width: 1, signed: false, dst, address: fb.binary('add', object.reg, index.reg), offset: 0 });
-          return { type: I32, reg: dst };
-        }
-        if (object.type.kind === 'struct') {
-          const f = fieldOf(this, object.type.def, callee);
-          if (f.type.kind === 'function') return this.callIndirect(call, f.type.signature, loadMemory(this, f.type, object.reg, f.offset));
-        }
-        if (object.type.kind === 'string') this.error(callee.name, 'DSL1010', `string method '${callee.name.text}' is not supported: strings have only length and charCodeAt`);
-        this.error(callee.name, 'DSL1007', `'${callee.name.text}' is not a method of ${typeName(object.type)}`);
-      }
-    }
-    const e = ts.isIdentifier(callee) || ts.isPropertyAccessExpression(callee) ? this.entityOf(callee) : undefined;
-    if (e?.kind === 'builtin') return this.lowerBuiltin(e.name, call);
-    if (e?.kind === 'function') {
-      this.arity(call, e.signature.params.length);
-      const args = call.arguments.map((a, i) => withLaterWrites(this, call.arguments.slice(i + 1),
-        () => this.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
-      const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
-      fb.emit({ op: 'call', dst, func: e.irName, args });
-      return { type: e.signature.result, reg: dst ?? fb.constant(0) };
-    }
-    if (e && e.kind !== 'local' && e.kind !== 'global') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
-    const target = withLaterWrites(this, call.arguments, () => this.lowerExpression(callee));
-    if (target.type.kind !== 'function') this.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
-    return this.callIndirect(call, target.type.signature, target.reg);
-  }
-
-  /** Math.max(a, b), Math.min(a, b), Math.abs(a) on integers: exact, as in JavaScript (abs(INT_MIN) wraps). */
-  lowerMath(method: 'max' | 'min' | 'abs', call: ts.CallExpression, expected?: DType): Value {
-    const fb = this.fb;
-    const result = fb.newReg();
-    const take = fb.newBlock(), keep = fb.newBlock(), done = fb.newBlock();
-    if (method === 'abs') {
-      this.arity(call, 1);
-      const a = this.intOperand(call.arguments[0], 'Math.abs', expected);
-      const t = promote(a.type);
-      fb.copy(result, a.reg);
-      if (!t.signed) return { type: t, reg: result };
-      fb.terminate({ op: 'branch', cond: fb.binary('lts', a.reg, fb.constant(0)), ifTrue: take.id, ifFalse: done.id });
-      fb.switchTo(take); fb.emit({ op: 'unary', kind: 'neg', dst: result, a: a.reg }); fb.jumpTo(done);
-      fb.switchTo(keep); fb.terminate({ op: 'unreachable' });
-      fb.switchTo(done);
-      return { type: t, reg: result };
-    }
-    this.arity(call, 2);
-    const l = withLaterWrites(this, [call.arguments[1]],
-      () => this.intOperand(call.arguments[0], `Math.${method}`,
-        isLiteral(this, call.arguments[0]) ? undefined : expected));
-    const r = this.intOperand(call.arguments[1], `Math.${method}`, isLiteral(this, call.arguments[1]) ? promote(l.type) : undefined);
-    // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
-    // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
-    const mixed = promote(l.type).signed !== promote(r.type).signed;
-    const t = mixed ? (method === 'max' ? U32 : I32) : arithmeticResult(l.type, r.type);
-    const cond = this.compareIntegers(method === 'max' ? K.GreaterThanToken : K.LessThanToken, l, r);
-    fb.terminate({ op: 'branch', cond, ifTrue: take.id, ifFalse: keep.id });
-    fb.switchTo(take); fb.copy(result, l.reg); fb.jumpTo(done);
-    fb.switchTo(keep); fb.copy(result, r.reg); fb.jumpTo(done);
-    return { type: t, reg: result };
-  }
-
-  /** The handler of an interrupt entry: a top-level function (frame: u32): void, or (frame: u32): u32 to switch frames. */
-  interruptHandler(node: ts.Expression): string {
-    const e = this.entityOf(node);
-    if (e?.kind !== 'function') this.error(node, 'DSL2001', 'an interrupt handler must be a top-level function');
-    const sig = e.signature;
-    if (sig.params.length !== 1 || !isInt(sig.params[0]) || sig.params[0].bits !== 32 || !(sig.result.kind === 'void' || (isInt(sig.result) && sig.result.bits === 32)))
-      this.error(node, 'DSL2001', `interrupt handler '${e.name}' must be declared (frame: u32): void, or (frame: u32): u32 to resume another frame`);
-    return e.irName;
-  }
-
-  interruptStub(handler: string, vector: number): string {
-    const name = `__interrupt_${vector}_${handler}`;
-    if (!this.interruptEntries.has(name)) this.interruptEntries.set(name, { name, vector, handler });
-    return name;
-  }
-
-  callIndirect(call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
-    this.arity(call, signature.params.length);
-    const args = call.arguments.map((a, i) => withLaterWrites(this, call.arguments.slice(i + 1),
-      () => this.lowerConverted(a, signature.params[i], `argument ${i + 1}`)));
-    const dst = signature.result.kind === 'void' ? null : this.fb.newReg();
-    this.fb.emit({ op: 'callIndirect', dst, target, args });
-    return { type: signature.result, reg: dst ?? this.fb.constant(0) };
-  }
-
-  arity(call: ts.CallExpression, n: number): void {
-    if (call.arguments.length !== n) this.error(call, 'DSL2007', `'${call.expression.getText()}' takes ${n} argument${n === 1 ? '' : 's'}, got ${call.arguments.length}`);
-  }
-
-  callRuntime(name: string, at: ts.Node, args: ir.VReg[]): void {
-    this.fb.emit({ op: 'call', dst: null, func: this.runtimeFunction(name, at).irName, args });
-  }
-
-  lowerBuiltin(name: string, call: ts.CallExpression): Value {
-    const fb = this.fb;
-    this.options.observer?.builtin(call, name);
-    const none = (): Value => ({ type: VOID, reg: fb.constant(0) });
-    const intArg = (i: number, t: IntType) => withLaterWrites(this, call.arguments.slice(i + 1),
-      () => this.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
-    const target = INT_TYPES[name];
-    if (target || name === 'bool') {
-      this.arity(call, 1);
-      let inner = call.arguments[0];
-      while (inner && ts.isParenthesizedExpression(inner)) inner = inner.expression;
-      if (target && ts.isConditionalExpression(inner)) return this.lowerConvertedConditional(inner, target);
-      const v = this.lowerExpression(call.arguments[0], target);
-      if (name === 'bool') {
-        if (v.type.kind === 'bool') return v;
-        if (v.type.kind !== 'int') this.error(call, 'DSL2001', `bool() needs an integer, got ${typeName(v.type)}`);
-        return { type: BOOL, reg: fb.binary('ne', v.reg, fb.constant(0)) };
-      }
-      if (v.type.kind === 'bool') return { type: target, reg: v.reg };
-      if (v.type.kind !== 'int') this.error(call, 'DSL2001', `${name}() needs an integer or bool, got ${typeName(v.type)}`);
-      return { type: target, reg: this.convertExplicit(v, target) };
-    }
-    switch (name) {
-      case 'print': case 'write': {
-        this.arity(call, 1);
-        const v = this.lowerExpression(call.arguments[0]);
-        const suffix = v.type.kind === 'string' ? 'String' : v.type.kind === 'int' ? (promote(v.type).signed ? 'I32' : 'U32') : v.type.kind === 'bool' ? 'I32' : this.error(call.arguments[0], 'DSL2001', `${name}() takes an integer or a string, got ${typeName(v.type)}`);
-        this.callRuntime(`${name}${suffix}`, call, [v.reg]);
-        return none();
-      }
-      case 'writeHex': { this.arity(call, 1); this.callRuntime('writeHex', call, [intArg(0, U32)]); return none(); }
-      case 'panic': {
-        this.arity(call, 1);
-        const message = this.lowerExpression(call.arguments[0]);
-        if (message.type.kind !== 'string') this.error(call.arguments[0], 'DSL2001', 'panic() takes a string');
-        this.callRuntime('panicAt', call, [message.reg, stringAddress(this, this.currentFunction.name)]);
-        fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
-        fb.terminate({ op: 'unreachable' });
-        return none();
-      }
-      case 'exit': {
-        this.arity(call, 1);
-        this.callRuntime('exit', call, [intArg(0, I32)]);
-        fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
-        fb.terminate({ op: 'unreachable' });
-        return none();
-      }
-      case 'sizeOf': {
-        this.arity(call, 1);
-        const size = structOfExpression(this, call.arguments[0]).size;
-        this.options.observer?.folded(call, size);
-        return { type: U32, reg: fb.constant(size) };
-      }
-      case 'overlay': {
-        this.arity(call, 2);
-        const def = structOfExpression(this, call.arguments[0]);
-        return { type: { kind: 'struct', def }, reg: intArg(1, U32) };
-      }
-      case 'addressOf': {
-        this.arity(call, 1);
-        const v = this.lowerExpression(call.arguments[0]);
-        if (v.type.kind !== 'struct' && v.type.kind !== 'array' && v.type.kind !== 'string') this.error(call.arguments[0], 'DSL2001', `addressOf() takes a struct, array or string, got ${typeName(v.type)}`);
-        return { type: U32, reg: v.reg };
-      }
-      case 'functionAddress': {
-        this.arity(call, 1);
-        const v = this.lowerExpression(call.arguments[0]);
-        if (v.type.kind !== 'function') this.error(call.arguments[0], 'DSL2001', 'functionAddress() takes a function');
-        return { type: U32, reg: v.reg };
-      }
-      case 'structArray': this.error(call, 'DSL1009', 'structArray() is only supported as the initializer of a variable');
-      case 'linkerAddress': {
-        this.arity(call, 1);
-        const arg = call.arguments[0];
-        const names: Record<string, string> = { imageStart: '__image_start', imageEnd: '__image_end', stackBottom: '__stack_bottom', stackTop: '__stack_top', symbolTable: '__symbol_table' };
-        if (!ts.isStringLiteral(arg) || !names[arg.text]) this.error(arg, 'DSL2001', `linkerAddress() takes one of ${Object.keys(names).map(n => `"${n}"`).join(', ')}`);
-        return { type: U32, reg: globalAddress(this, names[arg.text]) };
-      }
-      case 'stringAt': { this.arity(call, 1); return { type: STRING, reg: intArg(0, U32) }; }
-      case 'interruptEntry': {
-        this.arity(call, 2);
-        const handler = this.interruptHandler(call.arguments[0]);
-        const vector = tryConstant(this, call.arguments[1]);
-        if (!vector || vector.value < 0 || vector.value > 255) this.error(call.arguments[1], 'DSL2011', 'interruptEntry() needs a constant vector 0..255 (the stub depends on whether the CPU pushes an error code)');
-        const dst = fb.newReg();
-        fb.emit({ op: 'functionAddress', dst, func: this.interruptStub(handler, vector.value) });
-        return { type: U32, reg: dst };
-      }
-      case 'interruptEntryTable': {
-        this.arity(call, 1);
-        const handler = this.interruptHandler(call.arguments[0]);
-        let symbol = this.interruptTables.get(handler);
-        if (!symbol) {
-          symbol = this.uniqueName(`__interrupt_table_${handler}`);
-          const relocations = Array.from({ length: 256 }, (_, v) => ({ offset: 4 * v, symbol: this.interruptStub(handler, v), kind: 'function' as const }));
-          this.data.push({ name: symbol, section: 'rodata', align: 4, size: 1024, bytes: new Uint8Array(1024), relocations });
-          this.interruptTables.set(handler, symbol);
-        }
-        return { type: U32, reg: globalAddress(this, symbol) };
-      }
-      case 'load8': case 'load16': case 'load32': {
-        this.arity(call, 1);
-        const width = (name === 'load8' ? 1 : name === 'load16' ? 2 : 4) as ir.Width;
-        const dst = fb.newReg();
-        fb.emit({ op: 'load', width, signed: false, dst, address: intArg(0, U32), offset: 0 });
-        return { type: width === 1 ? INT_TYPES.u8 : width === 2 ? INT_TYPES.u16 : U32, reg: dst };
-      }
-      case 'store8': case 'store16': case 'store32': {
-        this.arity(call, 2);
-        const width = (name === 'store8' ? 1 : name === 'store16' ? 2 : 4) as ir.Width;
-        const address = intArg(0, U32), value = intArg(1, U32);
-        fb.emit({ op: 'store', width, address, offset: 0, value });
-        return none();
-      }
-    }
-    const intrinsic = (ir.INTRINSICS as Record<string, { args: number; result: boolean }>)[name];
-    if (intrinsic) {
-      this.arity(call, intrinsic.args);
-      const paramTypes: Record<string, IntType[]> = {
-        outb: [INT_TYPES.u16, INT_TYPES.u8], outw: [INT_TYPES.u16, INT_TYPES.u16], outl: [INT_TYPES.u16, U32],
-        inb: [INT_TYPES.u16], inw: [INT_TYPES.u16], inl: [INT_TYPES.u16], ltr: [INT_TYPES.u16], lldt: [INT_TYPES.u16],
-      };
-      const args = call.arguments.map((_, i) => intArg(i, paramTypes[name]?.[i] ?? U32));
-      const dst = intrinsic.result ? fb.newReg() : null;
-      fb.emit({ op: 'intrinsic', dst, name: name as ir.IntrinsicName, args });
-      const resultType = name === 'inb' ? INT_TYPES.u8 : name === 'inw' ? INT_TYPES.u16 : name === 'hypercall' ? I32 : U32;
-      return intrinsic.result ? { type: resultType, reg: dst! } : none();
-    }
-    this.error(call.expression, 'DSL2006', `'${name}' from "dsl" cannot be called here`);
-  }
 }
