@@ -18,10 +18,9 @@ import { tryConstant, isLiteral } from './lower/constants.ts';
 import {
   declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, resolveType, checkSignature,
 } from './lower/declarations.ts';
-import { withLaterWrites, markLaterWrites } from './lower/evaluation-order.ts';
 import { lowerGlobals, zeroInitializer, storageShape } from './lower/globals.ts';
 import { stringAddress, lowerRead, lvalue, localArrayLiteral, frameStorage } from './lower/memory.ts';
-import { Arith, ARITHMETIC, COMPOUND } from './lower/operators.ts';
+import { lowerBinary } from './lower/operators.ts';
 
 const K = ts.SyntaxKind;
 
@@ -490,7 +489,7 @@ export class Lowering extends LowerContext {
         lv.store(next);
         return { type: lv.type, reg: old };
       }
-      case K.BinaryExpression: return this.lowerBinary(node as ts.BinaryExpression, expected, discard);
+      case K.BinaryExpression: return lowerBinary(this, node as ts.BinaryExpression, expected, discard);
       case K.ConditionalExpression: {
         const c = node as ts.ConditionalExpression;
         const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
@@ -586,209 +585,6 @@ export class Lowering extends LowerContext {
     const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
     this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: `
       + `write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
-  }
-
-  /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */
-  operands(b: ts.BinaryExpression, op: string, expected?: DType): [Value & { type: IntType }, Value & { type: IntType }] {
-    if (isLiteral(this, b.left) && !isLiteral(this, b.right)) {
-      const r = this.intOperand(b.right, op, expected);
-      const l = this.intOperand(b.left, op, promote(r.type));
-      return [l, r];
-    }
-    const l = withLaterWrites(this, [b.right], () => this.intOperand(b.left, op, expected));
-    const r = this.intOperand(b.right, op, isLiteral(this, b.right) ? promote(l.type) : undefined);
-    return [l, r];
-  }
-
-  lowerBinary(b: ts.BinaryExpression, expected?: DType, discard = false): Value {
-    const fb = this.fb;
-    const op = b.operatorToken.kind;
-    switch (op) {
-      case K.CommaToken: {
-        this.lowerExpression(b.left, undefined, true);
-        return this.lowerExpression(b.right, expected, discard);
-      }
-      case K.EqualsToken: {
-        const lv = lvalue(this, b.left);
-        if (lv.wraps && lv.type.kind === 'int') {
-          // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
-          // assignment's value is the right side's, unwrapped, as in JavaScript: `(bytes[0] = 300)` is 300.
-          const r = this.lowerExpression(b.right, promote(lv.type));
-          lv.store(this.convertImplicit(r, lv.type, b.right, `assignment to '${lv.name}'`, true));
-          return r;
-        }
-        const v = this.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
-        lv.store(v);
-        return { type: lv.type, reg: v };
-      }
-      case K.AmpersandAmpersandToken: case K.BarBarToken: {
-        // As in JavaScript, the value is the operand that decided: `a || b` is a when a is truthy, else b.
-        // With bool operands that is a bool; with integers an integer (conditions use lowerCondition).
-        const isAnd = op === K.AmpersandAmpersandToken;
-        const result = fb.newReg();
-        const right = fb.newBlock(this.loc(b.right)), done = fb.newBlock();
-        const l = this.lowerExpression(b.left);
-        if (l.type.kind !== 'bool' && l.type.kind !== 'int') this.error(b.left, 'DSL2001', `'${b.operatorToken.getText()}' needs bool or integer operands, got ${typeName(l.type)}`);
-        fb.copy(result, l.reg);
-        const truthy = l.type.kind === 'bool' ? l.reg : fb.binary('ne', l.reg, fb.constant(0));
-        fb.terminate({ op: 'branch', cond: truthy, ifTrue: (isAnd ? right : done).id, ifFalse: (isAnd ? done : right).id });
-        fb.switchTo(right);
-        const r = this.lowerExpression(b.right, l.type.kind === 'int' ? promote(l.type) : undefined);
-        if ((r.type.kind === 'bool') !== (l.type.kind === 'bool') || (r.type.kind !== 'bool' && r.type.kind !== 'int'))
-          this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs two bools or two integers, got ${typeName(l.type)} and ${typeName(r.type)}`);
-        fb.copy(result, r.reg);
-        fb.jumpTo(done);
-        const type = l.type.kind === 'int' && r.type.kind === 'int' ? arithmeticResult(l.type, r.type) : BOOL;
-        return { type, reg: result };
-      }
-      case K.EqualsEqualsEqualsToken: case K.EqualsEqualsToken: case K.ExclamationEqualsEqualsToken: case K.ExclamationEqualsToken:
-      case K.LessThanToken: case K.LessThanEqualsToken: case K.GreaterThanToken: case K.GreaterThanEqualsToken:
-        return this.lowerComparison(b);
-    }
-    const compound = COMPOUND[op];
-    if (compound !== undefined) {
-      const lv = lvalue(this, b.left);
-      if (lv.type.kind !== 'int') this.error(b, 'DSL2001', `'${b.operatorToken.getText()}' needs an integer target, got ${typeName(lv.type)}`);
-      const left: Value = { type: lv.type, reg: withLaterWrites(this, [b.right], () => lv.load()) };
-      const right = this.intOperand(b.right, b.operatorToken.getText(), isLiteral(this, b.right) ? promote(lv.type) : undefined);
-      const r = this.arithmetic(compound, left as Value & { type: IntType }, right);
-      // `k op= e` is `k = k op e`: the same narrowing rule as the assignment (DSL2003 unless the place wraps).
-      // A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is
-      // the result itself, as in JavaScript and as for `=`: `words[0] += -1` is -1 on a Uint32Array.
-      if (lv.wraps) { lv.store(r.reg); return r; }
-      const stored = this.convertImplicit(r, lv.type, b, `'${b.operatorToken.getText()}' on '${lv.name}'`);
-      lv.store(stored);
-      return { type: lv.type, reg: stored };
-    }
-    if (ARITHMETIC[op] === undefined)
-      this.error(b, 'DSL1012', `operator '${b.operatorToken.getText()}' is not supported`);
-    return this.lowerArithmeticChain(b, expected);
-  }
-
-  /**
-   * An arithmetic operator and the operators down its left spine (`x + y - ... + z` nests to the left),
-   * lowered bottom-up in a loop: a chain of thousands of operands costs no host recursion. Each right
-   * operand is lowered while the right operands above it count as later operands (evaluation order).
-   */
-  lowerArithmeticChain(top: ts.BinaryExpression, expected?: DType): Value {
-    const spine = [top], expectations = [expected];
-    for (;;) {
-      const b = spine[spine.length - 1], left = b.left;
-      if (!ts.isBinaryExpression(left) || ARITHMETIC[left.operatorToken.kind] === undefined
-        || isLiteral(this, left)) break;
-      spine.push(left);
-      expectations.push(this.isFreeConversion(b) ? undefined : expectations[expectations.length - 1]);
-    }
-    const rightsAbove = (i: number) => spine.slice(0, i).map(b => b.right);
-    const last = spine.length - 1;
-    markLaterWrites(this, rightsAbove(last), 1);
-    let marked = last;
-    try {
-      let value = this.lowerArithmetic(spine[last], expectations[last]);
-      for (let i = last - 1; i >= 0; i--) {
-        markLaterWrites(this, [spine[i].right], -1);
-        marked = i;
-        value = this.lowerArithmetic(spine[i], expectations[i], value);
-      }
-      return value;
-    } finally {
-      markLaterWrites(this, rightsAbove(marked), -1);
-    }
-  }
-
-  /** `x | 0` and `x >>> 0`: conversions that cost nothing. */
-  isFreeConversion(b: ts.BinaryExpression): boolean {
-    const op = b.operatorToken.kind;
-    return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken)
-      && tryConstant(this, b.right)?.value === 0 && !isLiteral(this, b.left);
-  }
-
-  /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
-  lowerArithmetic(b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
-    const op = b.operatorToken.kind, text = b.operatorToken.getText();
-    if (this.isFreeConversion(b)) {
-      const v = left ?? this.intOperand(b.left, text);
-      this.options.observer?.typed(b, op === K.BarToken ? I32 : U32);
-      return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
-    }
-    let l: Value & { type: IntType }, r: Value & { type: IntType };
-    if (left) {
-      l = left as Value & { type: IntType };
-      r = this.intOperand(b.right, text, isLiteral(this, b.right) ? promote(l.type) : undefined);
-    } else [l, r] = this.operands(b, text, expected);
-    const v = this.arithmetic(ARITHMETIC[op], l, r);
-    this.options.observer?.typed(b, v.type);
-    return v;
-  }
-
-  arithmetic(kind: Arith, l: Value & { type: IntType }, r: Value & { type: IntType }): Value {
-    const fb = this.fb;
-    const t = arithmeticResult(l.type, r.type);
-    switch (kind) {
-      case '+': return { type: t, reg: fb.binary('add', l.reg, r.reg) };
-      case '-': return { type: t, reg: fb.binary('sub', l.reg, r.reg) };
-      case '*': return { type: t, reg: fb.binary('mul', l.reg, r.reg) };
-      case '/': return { type: t, reg: fb.binary(t.signed ? 'divs' : 'divu', l.reg, r.reg) };
-      case '%': return { type: t, reg: fb.binary(t.signed ? 'rems' : 'remu', l.reg, r.reg) };
-      case '&': return { type: I32, reg: fb.binary('and', l.reg, r.reg) };
-      case '|': return { type: I32, reg: fb.binary('or', l.reg, r.reg) };
-      case '^': return { type: I32, reg: fb.binary('xor', l.reg, r.reg) };
-      case '<<': return { type: I32, reg: fb.binary('shl', l.reg, r.reg) };
-      case '>>': return { type: I32, reg: fb.binary('shrs', l.reg, r.reg) };
-      case '>>>': return { type: U32, reg: fb.binary('shru', l.reg, r.reg) };
-    }
-  }
-
-  lowerComparison(b: ts.BinaryExpression): Value {
-    const fb = this.fb;
-    const op = b.operatorToken.kind;
-    const equality = op === K.EqualsEqualsEqualsToken || op === K.EqualsEqualsToken || op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
-    const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
-    // bool, function and reference equality
-    const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
-    if (equality && (peekBool(b.left) || peekBool(b.right))) {
-      const l = withLaterWrites(this, [b.right], () => this.lowerExpression(b.left)), r = this.lowerExpression(b.right);
-      if (l.type.kind !== 'bool' || r.type.kind !== 'bool') this.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
-      return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
-    }
-    const lraw = isLiteral(this, b.left) && !isLiteral(this, b.right) ? undefined
-      : withLaterWrites(this, [b.right], () => this.lowerExpression(b.left));
-    if (lraw && lraw.type.kind !== 'int') {
-      const r = this.lowerExpression(b.right);
-      if (!equality || !sameType(lraw.type, r.type)) this.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${b.operatorToken.getText()}'`);
-      return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', lraw.reg, r.reg) };
-    }
-    let l: Value & { type: IntType }, r: Value & { type: IntType };
-    if (!lraw) { r = this.intOperand(b.right, b.operatorToken.getText()); l = this.intOperand(b.left, b.operatorToken.getText(), promote(r.type)); }
-    else { l = lraw as Value & { type: IntType }; r = this.intOperand(b.right, b.operatorToken.getText(), isLiteral(this, b.right) ? promote(l.type) : undefined); }
-    return { type: BOOL, reg: this.compareIntegers(op, l, r) };
-  }
-
-  /** `l op r` for a comparison operator on integers: mathematical values, also for an i32 against a u32. */
-  compareIntegers(op: ts.SyntaxKind, l: Value & { type: IntType }, r: Value & { type: IntType }): ir.VReg {
-    const fb = this.fb;
-    const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
-    const lt = promote(l.type), rt = promote(r.type);
-    const kinds: Record<number, [ir.BinaryOp, ir.BinaryOp]> = {
-      [K.LessThanToken]: ['lts', 'ltu'], [K.LessThanEqualsToken]: ['les', 'leu'],
-      [K.GreaterThanToken]: ['gts', 'gtu'], [K.GreaterThanEqualsToken]: ['ges', 'geu'],
-      [K.EqualsEqualsEqualsToken]: ['eq', 'eq'], [K.EqualsEqualsToken]: ['eq', 'eq'],
-      [K.ExclamationEqualsEqualsToken]: ['ne', 'ne'], [K.ExclamationEqualsToken]: ['ne', 'ne'],
-    };
-    const [signedOp, unsignedOp] = kinds[op];
-    if (lt.signed === rt.signed) return fb.binary(lt.signed ? signedOp : unsignedOp, l.reg, r.reg);
-    // Mixed i32/u32: compare mathematical values. A negative i32 is below every u32.
-    const signedIsLeft = lt.signed;
-    const s = signedIsLeft ? l.reg : r.reg;
-    const negative = fb.binary('lts', s, fb.constant(0));
-    const unsignedResult = fb.binary(unsignedOp, l.reg, r.reg);
-    // With s negative: s < u, s <= u, s != u are true; s > u, s >= u, s == u false (mirror when s is on the right).
-    const lessLike = op === K.LessThanToken || op === K.LessThanEqualsToken;
-    const greaterLike = op === K.GreaterThanToken || op === K.GreaterThanEqualsToken;
-    const trueWhenNegative = negate || (signedIsLeft ? lessLike : greaterLike);
-    if (trueWhenNegative) return fb.binary('or', negative, unsignedResult);
-    const notNegative = fb.binary('eq', negative, fb.constant(0));
-    return fb.binary('and', notNegative, unsignedResult);
   }
 
   // ==== evaluation order of locals ================================================================

@@ -16,6 +16,7 @@ import { tryConstant, isLiteral } from './constants.ts';
 import { structOfExpression } from './declarations.ts';
 import { withLaterWrites } from './evaluation-order.ts';
 import { globalAddress, stringAddress } from './memory.ts';
+import { compareIntegers } from './operators.ts';
 
 const K = ts.SyntaxKind;
 
@@ -248,7 +249,7 @@ export function lowerMath(cx: Lowering, method: 'max' | 'min' | 'abs', call: ts.
   // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.
   const mixed = promote(l.type).signed !== promote(r.type).signed;
   const t = mixed ? (method === 'max' ? U32 : I32) : arithmeticResult(l.type, r.type);
-  const cond = cx.compareIntegers(method === 'max' ? K.GreaterThanToken : K.LessThanToken, l, r);
+  const cond = compareIntegers(cx, method === 'max' ? K.GreaterThanToken : K.LessThanToken, l, r);
   fb.terminate({ op: 'branch', cond, ifTrue: take.id, ifFalse: keep.id });
   fb.switchTo(take); fb.copy(result, l.reg); fb.jumpTo(done);
   fb.switchTo(keep); fb.copy(result, r.reg); fb.jumpTo(done);

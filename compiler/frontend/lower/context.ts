@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type * as ir from '../../ir.ts';
 import type { FunctionBuilder } from '../../builder.ts';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { DType, Signature, StructDef } from '../types.ts';
+import type { DType, IntType, Signature, StructDef } from '../types.ts';
 import { DSL_INDEX } from '../load.ts';
 import type { LowerOptions } from '../lower.ts';
 
@@ -41,6 +41,7 @@ export type FunctionEntity = Entity & { kind: 'function' };
 
 /** A lowered expression: its DSL type and the register holding its value. */
 export interface Value { type: DType; reg: ir.VReg }
+export type IntValue = Value & { type: IntType };
 
 /**
  * An assignable place. `wraps`: a store of a wider integer wraps to the place's width, as JavaScript's

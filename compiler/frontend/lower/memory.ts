@@ -15,7 +15,7 @@ import type { Lowering } from '../lower.ts';
 import { type Value, type LValue, ARRAY_HEADER, writeInt } from './context.ts';
 import { tryConstant } from './constants.ts';
 import { readLocal } from './evaluation-order.ts';
-import { type StorageShape, structTemplate } from './globals.ts';
+import { structTemplate, type StorageShape } from './globals.ts';
 
 const K = ts.SyntaxKind;
 
