@@ -6,21 +6,17 @@ import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
-  type DType, type IntType, type StructDef,
-  I32, U32, BOOL, STRING, isInt, typeName, sameType, fits, wrapTo,
-  promote, arithmeticResult, implicitlyConvertible,
+  type DType, type IntType, type StructDef, isInt, typeName, sameType, wrapTo,
+  promote
 } from './types.ts';
+import { type FunctionEntity, type Value, type LoopTarget, Failure, LowerContext } from './lower/context.ts';
+import { tryConstant } from './lower/constants.ts';
 import {
-  type FunctionEntity, type Value, type LValue, type LoopTarget, Failure, LowerContext,
-} from './lower/context.ts';
-import { lowerCall } from './lower/calls.ts';
-import { tryConstant, isLiteral } from './lower/constants.ts';
-import {
-  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, resolveType, checkSignature,
+  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, resolveType,
 } from './lower/declarations.ts';
+import { lowerExpression, lowerCondition, lowerConverted } from './lower/expressions.ts';
 import { lowerGlobals, zeroInitializer, storageShape } from './lower/globals.ts';
-import { stringAddress, lowerRead, lvalue, localArrayLiteral, frameStorage } from './lower/memory.ts';
-import { lowerBinary } from './lower/operators.ts';
+import { localArrayLiteral, frameStorage } from './lower/memory.ts';
 
 const K = ts.SyntaxKind;
 
@@ -173,13 +169,13 @@ export class Lowering extends LowerContext {
       case K.Block: return this.lowerBlock(s as ts.Block);
       case K.EmptyStatement: return;
       case K.VariableStatement: return this.lowerLocalList((s as ts.VariableStatement).declarationList);
-      case K.ExpressionStatement: this.lowerExpression((s as ts.ExpressionStatement).expression, undefined, true); return;
+      case K.ExpressionStatement: lowerExpression(this, (s as ts.ExpressionStatement).expression, undefined, true); return;
       case K.ReturnStatement: return this.lowerReturn(s as ts.ReturnStatement);
       case K.IfStatement: {
         const st = s as ts.IfStatement;
         const then = this.fb.newBlock(this.loc(st.thenStatement)), done = this.fb.newBlock();
         const otherwise = st.elseStatement ? this.fb.newBlock(this.loc(st.elseStatement)) : done;
-        this.lowerCondition(st.expression, then, otherwise);
+        lowerCondition(this, st.expression, then, otherwise);
         this.fb.switchTo(then);
         this.lowerStatement(st.thenStatement);
         this.fb.jumpTo(done);
@@ -195,7 +191,7 @@ export class Lowering extends LowerContext {
         const st = s as ts.WhileStatement;
         const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement)), done = this.fb.newBlock();
         this.fb.jumpTo(header);
-        this.lowerCondition(st.expression, body, done);
+        lowerCondition(this, st.expression, body, done);
         this.fb.switchTo(body);
         this.inLoop({ label, breakBlock: done, continueBlock: header }, () => this.lowerStatement(st.statement));
         this.fb.jumpTo(header);
@@ -208,7 +204,7 @@ export class Lowering extends LowerContext {
         this.fb.jumpTo(body);
         this.inLoop({ label, breakBlock: done, continueBlock: test }, () => this.lowerStatement(st.statement));
         this.fb.jumpTo(test);
-        this.lowerCondition(st.expression, body, done);
+        lowerCondition(this, st.expression, body, done);
         this.fb.switchTo(done);
         return;
       }
@@ -216,16 +212,16 @@ export class Lowering extends LowerContext {
         const st = s as ts.ForStatement;
         if (st.initializer) {
           if (ts.isVariableDeclarationList(st.initializer)) this.lowerLocalList(st.initializer);
-          else this.lowerExpression(st.initializer, undefined, true);
+          else lowerExpression(this, st.initializer, undefined, true);
         }
         const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement));
         const update = this.fb.newBlock(st.incrementor ? this.loc(st.incrementor) : undefined), done = this.fb.newBlock();
         this.fb.jumpTo(header);
-        if (st.condition) this.lowerCondition(st.condition, body, done); else this.fb.terminate({ op: 'jump', target: body.id });
+        if (st.condition) lowerCondition(this, st.condition, body, done); else this.fb.terminate({ op: 'jump', target: body.id });
         this.fb.switchTo(body);
         this.inLoop({ label, breakBlock: done, continueBlock: update }, () => this.lowerStatement(st.statement));
         this.fb.jumpTo(update);
-        if (st.incrementor) this.lowerExpression(st.incrementor, undefined, true);
+        if (st.incrementor) lowerExpression(this, st.incrementor, undefined, true);
         this.fb.terminate({ op: 'jump', target: header.id });
         this.fb.switchTo(done);
         return;
@@ -256,7 +252,7 @@ export class Lowering extends LowerContext {
   }
 
   lowerSwitch(st: ts.SwitchStatement, label?: string): void {
-    const value = this.lowerExpression(st.expression);
+    const value = lowerExpression(this, st.expression);
     if (!isInt(value.type)) this.error(st.expression, 'DSL2001', `switch needs an integer, got ${typeName(value.type)}`);
     const done = this.fb.newBlock();
     const clauses = st.caseBlock.clauses;
@@ -295,11 +291,11 @@ export class Lowering extends LowerContext {
       return;
     }
     if (result.kind === 'void') {
-      this.lowerExpression(st.expression, undefined, true);
+      lowerExpression(this, st.expression, undefined, true);
       this.fb.terminate({ op: 'return', value: null });
       return;
     }
-    const v = this.lowerConverted(st.expression, result, 'return value');
+    const v = lowerConverted(this, st.expression, result, 'return value');
     if ((result.kind === 'struct' || result.kind === 'array') && this.frameLocals.has(v))
       this.error(st.expression, 'DSL2012', `'${st.expression.getText()}' lives in this function's frame and cannot be returned: create it in the caller (or at module level) and pass it in`);
     this.fb.terminate({ op: 'return', value: v });
@@ -338,9 +334,9 @@ export class Lowering extends LowerContext {
       let value: Value;
       if (declared) {
         if (declared.kind === 'void') this.error(d, 'DSL2001', 'a variable cannot be void');
-        value = { type: declared, reg: this.lowerConverted(init, declared, `'${name}'`) };
+        value = { type: declared, reg: lowerConverted(this, init, declared, `'${name}'`) };
       } else {
-        value = this.lowerExpression(init);
+        value = lowerExpression(this, init);
         if (value.type.kind === 'void') this.error(init, 'DSL2001', `'${init.getText()}' has no value`);
         // A `let` of a small type computes as i32 (as in JavaScript, where it is a number); a `const` keeps it.
         if (value.type.kind === 'int' && value.type.bits < 32 && !isConst) value = { type: promote(value.type), reg: value.reg };
@@ -352,241 +348,8 @@ export class Lowering extends LowerContext {
   }
 
   // ==== conditions =================================================================================
-
-  /** Branches to ifTrue/ifFalse on a condition, short-circuiting && || ! without materializing bools. */
-  lowerCondition(node: ts.Expression, ifTrue: ir.Block, ifFalse: ir.Block): void {
-    if (ts.isParenthesizedExpression(node)) return this.lowerCondition(node.expression, ifTrue, ifFalse);
-    if (ts.isPrefixUnaryExpression(node) && node.operator === K.ExclamationToken) return this.lowerCondition(node.operand, ifFalse, ifTrue);
-    if (ts.isBinaryExpression(node)) {
-      const op = node.operatorToken.kind;
-      if (op === K.AmpersandAmpersandToken) {
-        const right = this.fb.newBlock(this.loc(node.right));
-        this.lowerCondition(node.left, right, ifFalse);
-        this.fb.switchTo(right);
-        return this.lowerCondition(node.right, ifTrue, ifFalse);
-      }
-      if (op === K.BarBarToken) {
-        const right = this.fb.newBlock(this.loc(node.right));
-        this.lowerCondition(node.left, ifTrue, right);
-        this.fb.switchTo(right);
-        return this.lowerCondition(node.right, ifTrue, ifFalse);
-      }
-    }
-    if (node.kind === K.TrueKeyword) { this.fb.terminate({ op: 'jump', target: ifTrue.id }); return; }
-    if (node.kind === K.FalseKeyword) { this.fb.terminate({ op: 'jump', target: ifFalse.id }); return; }
-    const v = this.lowerExpression(node);
-    if (v.type.kind !== 'bool' && v.type.kind !== 'int') this.error(node, 'DSL2001', `a condition must be bool or an integer, got ${typeName(v.type)}`);
-    this.fb.terminate({ op: 'branch', cond: v.reg, ifTrue: ifTrue.id, ifFalse: ifFalse.id });
-  }
-
-  truth(node: ts.Expression): ir.VReg {
-    const v = this.lowerExpression(node);
-    if (v.type.kind === 'bool') return v.reg;
-    if (v.type.kind === 'int') return this.fb.binary('ne', v.reg, this.fb.constant(0));
-    this.error(node, 'DSL2001', `a condition must be bool or an integer, got ${typeName(v.type)}`);
-  }
-
   // ==== conversions ================================================================================
-
-  /** Lowers `node` and converts it to `target` by the implicit rules (a literal takes the target type). */
-  lowerConverted(node: ts.Expression, target: DType, what: string, wrapAllowed = false): ir.VReg {
-    const v = this.lowerExpression(node, target);
-    return this.convertImplicit(v, target, node, what, wrapAllowed);
-  }
-
-  convertImplicit(v: Value, target: DType, node: ts.Expression, what: string, wrapAllowed = false): ir.VReg {
-    this.options.observer?.converted(node, target);
-    if (target.kind === 'int' && v.type.kind === 'int') {
-      if (implicitlyConvertible(v.type, target)) return v.reg;
-      const c = tryConstant(this, node);
-      if (c && fits(c.value, target)) return v.reg;
-      if (c && !wrapAllowed) this.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(target)} (${what})`);
-      if (wrapAllowed) return this.convertExplicit(v, target);
-      this.error(node, 'DSL2003', `narrowing ${typeName(v.type)} to ${typeName(target)} needs an explicit conversion: ${typeName(target)}(...) (${what})`);
-    }
-    if (target.kind === 'function' && v.type.kind === 'function') { checkSignature(this, node, v.type.signature, target.signature); return v.reg; }
-    if (target.kind === 'array' && v.type.kind === 'array' && v.type.staticLength !== undefined && sameType(target, v.type))
-      this.error(node, 'DSL2001', 'an array field inside a struct cannot be passed as a value: index it, or pass the struct');
-    if (!sameType(v.type, target)) this.error(node, 'DSL2001', `type mismatch: ${what} expects ${typeName(target)}, got ${typeName(v.type)}`);
-    return v.reg;
-  }
-
-  /** u8(x) and friends: wrap to the width, like a C cast. */
-  /**
-   * `u32(c ? a : b)` as `c ? u32(a) : u32(b)`: the same value in JavaScript, and the arms may then differ
-   * in sign (each is converted from its own type).
-   */
-  lowerConvertedConditional(c: ts.ConditionalExpression, target: IntType): Value {
-    const fb = this.fb;
-    const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
-    const result = fb.newReg();
-    this.lowerCondition(c.condition, then, otherwise);
-    for (const [block, arm] of [[then, c.whenTrue], [otherwise, c.whenFalse]] as const) {
-      fb.switchTo(block);
-      const v = this.lowerExpression(arm, target);
-      if (v.type.kind !== 'int' && v.type.kind !== 'bool') this.error(arm, 'DSL2001', `expected an integer, got ${typeName(v.type)}`);
-      fb.copy(result, v.type.kind === 'bool' ? v.reg : this.convertExplicit(v, target));
-      fb.terminate({ op: 'jump', target: done.id });
-    }
-    fb.switchTo(done);
-    this.options.observer?.typed(c, target);
-    return { type: target, reg: result };
-  }
-
-  convertExplicit(v: Value, target: IntType): ir.VReg {
-    const fb = this.fb;
-    if (target.bits === 32) return v.reg;
-    if (v.type.kind === 'int' && v.type.bits <= target.bits && (v.type.signed === target.signed || (!v.type.signed && v.type.bits < target.bits))) return v.reg;
-    if (!target.signed) return fb.binary('and', v.reg, fb.constant(target.bits === 8 ? 0xff : 0xffff));
-    const shift = fb.constant(32 - target.bits);
-    return fb.binary('shrs', fb.binary('shl', v.reg, shift), shift);
-  }
-
   // ==== expressions ================================================================================
-
-  /**
-   * Lowers an expression to a register. `expected` lets an integer literal take the type the context
-   * wants; `discard` marks expression statements (a void call is fine there).
-   */
-  lowerExpression(node: ts.Expression, expected?: DType, discard = false): Value {
-    const v = this.lowerExpressionUnobserved(node, expected, discard);
-    this.options.observer?.typed(node, v.type);
-    return v;
-  }
-
-  lowerExpressionUnobserved(node: ts.Expression, expected?: DType, discard = false): Value {
-    const fb = this.fb;
-    if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && isLiteral(this, node)) {
-      const c = tryConstant(this, node)!;
-      const type = expected?.kind === 'int' && fits(c.value, expected) ? promote(expected) : c.type;
-      return { type, reg: fb.constant(c.value) };
-    }
-    switch (node.kind) {
-      case K.ParenthesizedExpression: return this.lowerExpression((node as ts.ParenthesizedExpression).expression, expected, discard);
-      case K.NumericLiteral: {
-        const value = Number((node as ts.NumericLiteral).text);
-        let type: IntType;
-        if (expected?.kind === 'int' && fits(value, expected)) type = expected.bits === 32 ? expected : promote(expected);
-        else if (fits(value, I32)) type = I32;
-        else if (fits(value, U32)) type = U32;
-        else this.error(node, 'DSL2002', `integer literal ${node.getText()} does not fit in 32 bits`);
-        return { type, reg: fb.constant(value) };
-      }
-      case K.TrueKeyword: return { type: BOOL, reg: fb.constant(1) };
-      case K.FalseKeyword: return { type: BOOL, reg: fb.constant(0) };
-      case K.StringLiteral: return { type: STRING, reg: stringAddress(this, (node as ts.StringLiteral).text) };
-      case K.Identifier: case K.PropertyAccessExpression: case K.ElementAccessExpression:
-        return lowerRead(this, node, expected);
-      case K.PrefixUnaryExpression: return this.lowerPrefix(node as ts.PrefixUnaryExpression, expected);
-      case K.PostfixUnaryExpression: {
-        const u = node as ts.PostfixUnaryExpression;
-        const lv = lvalue(this, u.operand);
-        if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
-        const old = fb.newReg();
-        fb.copy(old, lv.load());
-        this.checkStepWidth(u, lv);
-        const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', old, fb.constant(1));
-        lv.store(next);
-        return { type: lv.type, reg: old };
-      }
-      case K.BinaryExpression: return lowerBinary(this, node as ts.BinaryExpression, expected, discard);
-      case K.ConditionalExpression: {
-        const c = node as ts.ConditionalExpression;
-        const then = fb.newBlock(this.loc(c.whenTrue)), otherwise = fb.newBlock(this.loc(c.whenFalse)), done = fb.newBlock();
-        const result = fb.newReg();
-        this.lowerCondition(c.condition, then, otherwise);
-        const literalLike = (e: ts.Expression) => isLiteral(this, e);
-        // The type: the non-literal arm decides; two literals take the expected type.
-        let type: DType;
-        fb.switchTo(then);
-        if (literalLike(c.whenTrue) && !literalLike(c.whenFalse)) {
-          // lower the false arm first to learn the type
-          fb.switchTo(otherwise);
-          const b = this.lowerExpression(c.whenFalse, expected);
-          type = b.type.kind === 'int' ? promote(b.type) : b.type;
-          fb.copy(result, b.reg); fb.terminate({ op: 'jump', target: done.id });
-          fb.switchTo(then);
-          fb.copy(result, this.convertImplicit(this.lowerExpression(c.whenTrue, type), type, c.whenTrue, 'conditional'));
-          fb.terminate({ op: 'jump', target: done.id });
-        } else {
-          const a = this.lowerExpression(c.whenTrue, expected);
-          type = a.type.kind === 'int' ? promote(a.type) : a.type;
-          fb.copy(result, a.reg); fb.terminate({ op: 'jump', target: done.id });
-          fb.switchTo(otherwise);
-          const b = this.lowerExpression(c.whenFalse, type);
-          if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type))
-            && !literalLike(c.whenFalse)) {
-            // The value is one arm's, unchanged (JavaScript): no 32-bit type holds every i32 and u32
-            // value. `u32(c ? a : b)` is fine: the conversion goes into the arms (lowerBuiltin).
-            if (type.signed !== promote(b.type).signed) {
-              this.error(c, 'DSL2003', `the arms of '?:' are ${typeName(type)} and ${typeName(b.type)}: no 32-bit `
-                + `type holds both; convert one arm or the whole (i32(...) or u32(...))`);
-            }
-            type = arithmeticResult(type, b.type);
-          }
-          fb.copy(result, this.convertImplicit(b, type, c.whenFalse, 'conditional'));
-          fb.terminate({ op: 'jump', target: done.id });
-        }
-        fb.switchTo(done);
-        return { type, reg: result };
-      }
-      case K.CallExpression: {
-        const v = lowerCall(this, node as ts.CallExpression, expected);
-        if (v.type.kind === 'void' && !discard) this.error(node, 'DSL2001', `'${(node as ts.CallExpression).expression.getText()}' returns nothing; its value cannot be used`);
-        return v;
-      }
-      case K.NewExpression: this.error(node, 'DSL1009', "'new' is only supported as the initializer of a variable (new TypedArray(N), new Struct())");
-    }
-    this.error(node, 'DSL1012', `expression '${K[node.kind]}' is not supported`);
-  }
-
-  lowerPrefix(u: ts.PrefixUnaryExpression, expected?: DType): Value {
-    const fb = this.fb;
-    switch (u.operator) {
-      case K.PlusPlusToken: case K.MinusMinusToken: {
-        const lv = lvalue(this, u.operand);
-        if (lv.type.kind !== 'int') this.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
-        this.checkStepWidth(u, lv);
-        const next = fb.binary(u.operator === K.PlusPlusToken ? 'add' : 'sub', lv.load(), fb.constant(1));
-        lv.store(next);
-        // on a place that wraps, the value is the unwrapped sum (256 for a u8 element holding 255): an i32
-        return { type: lv.wraps && lv.type.kind === 'int' ? promote(lv.type) : lv.type, reg: next };
-      }
-      case K.ExclamationToken: return { type: BOOL, reg: fb.binary('eq', this.truth(u.operand), fb.constant(0)) };
-      case K.MinusToken: {
-        if (u.operand.kind === K.NumericLiteral) {
-          const value = -Number((u.operand as ts.NumericLiteral).text);
-          if (!fits(value, I32)) this.error(u, 'DSL2002', `integer literal ${u.getText()} does not fit in i32`);
-          return { type: I32, reg: fb.constant(value) };
-        }
-        const v = this.intOperand(u.operand, '-', expected);
-        return { type: promote(v.type), reg: fb.unary('neg', v.reg) };
-      }
-      case K.PlusToken: { const v = this.intOperand(u.operand, '+', expected); return { type: promote(v.type), reg: v.reg }; }
-      case K.TildeToken: { const v = this.intOperand(u.operand, '~'); return { type: I32, reg: fb.unary('not', v.reg) }; }
-    }
-    this.error(u, 'DSL1012', 'unsupported prefix operator');
-  }
-
-  intOperand(node: ts.Expression, op: string, expected?: DType): Value & { type: IntType } {
-    const v = this.lowerExpression(node, expected);
-    if (v.type.kind === 'string') this.error(node, 'DSL1010', op === '+' ? 'strings cannot be concatenated: print the parts one by one' : `operator '${op}' does not apply to strings`);
-    if (v.type.kind !== 'int') this.error(node, 'DSL2001', `operator '${op}' needs integers, got ${typeName(v.type)}`);
-    return v as Value & { type: IntType };
-  }
-
-  /**
-   * `k++` and `k--` are `k = k + 1` and `k = k - 1`: on a u8/i8/u16/i16 variable or plain-array element
-   * the i32 sum is narrowed, which needs an explicit conversion (DSL2003) as for the assignment; Node
-   * would not wrap it. Typed-array elements and struct fields wrap on store.
-   */
-  checkStepWidth(u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
-    if (lv.type.kind !== 'int' || lv.type.bits === 32 || lv.wraps) return;
-    const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
-    this.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: `
-      + `write ${lv.name} = ${typeName(lv.type)}(${lv.name} ${step} 1), or declare it i32`);
-  }
-
   // ==== evaluation order of locals ================================================================
   // ==== reads, lvalues, memory =====================================================================
   // ==== calls ======================================================================================

@@ -15,6 +15,7 @@ import { arity, callRuntime } from './calls.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { structOfExpression } from './declarations.ts';
 import { withLaterWrites } from './evaluation-order.ts';
+import { lowerExpression, intOperand, lowerConverted, convertExplicit, lowerConvertedConditional } from './expressions.ts';
 import { globalAddress, stringAddress } from './memory.ts';
 import { compareIntegers } from './operators.ts';
 
@@ -39,7 +40,7 @@ const none = (cx: Lowering): Value => ({ type: VOID, reg: cx.fb.constant(0) });
 /** Argument i converted to t, wrapping as a C cast would, while the later arguments count as written later. */
 function intArgument(cx: Lowering, call: ts.CallExpression, name: string, i: number, t: IntType): ir.VReg {
   return withLaterWrites(cx, call.arguments.slice(i + 1),
-    () => cx.lowerConverted(call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
+    () => lowerConverted(cx, call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
 }
 
 /** u8(x) ... u32(x), i8(x) ... i32(x): wrap to the width; bool(x): x != 0. */
@@ -48,8 +49,8 @@ function lowerConversion(cx: Lowering, name: string, call: ts.CallExpression, ta
   arity(cx, call, 1);
   let inner = call.arguments[0];
   while (inner && ts.isParenthesizedExpression(inner)) inner = inner.expression;
-  if (target && ts.isConditionalExpression(inner)) return cx.lowerConvertedConditional(inner, target);
-  const v = cx.lowerExpression(call.arguments[0], target);
+  if (target && ts.isConditionalExpression(inner)) return lowerConvertedConditional(cx, inner, target);
+  const v = lowerExpression(cx, call.arguments[0], target);
   if (name === 'bool') {
     if (v.type.kind === 'bool') return v;
     if (v.type.kind !== 'int') cx.error(call, 'DSL2001', `bool() needs an integer, got ${typeName(v.type)}`);
@@ -57,7 +58,7 @@ function lowerConversion(cx: Lowering, name: string, call: ts.CallExpression, ta
   }
   if (v.type.kind === 'bool') return { type: target!, reg: v.reg };
   if (v.type.kind !== 'int') cx.error(call, 'DSL2001', `${name}() needs an integer or bool, got ${typeName(v.type)}`);
-  return { type: target!, reg: cx.convertExplicit(v, target!) };
+  return { type: target!, reg: convertExplicit(cx, v, target!) };
 }
 
 // ==== output, panic, exit =========================================================================
@@ -65,7 +66,7 @@ function lowerConversion(cx: Lowering, name: string, call: ts.CallExpression, ta
 /** print(x) and write(x): the runtime's printI32/printU32/printString (writeI32, ...) by x's type. */
 function lowerPrint(cx: Lowering, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 1);
-  const v = cx.lowerExpression(call.arguments[0]);
+  const v = lowerExpression(cx, call.arguments[0]);
   const suffix = v.type.kind === 'string' ? 'String'
     : v.type.kind === 'int' ? (promote(v.type).signed ? 'I32' : 'U32')
       : v.type.kind === 'bool' ? 'I32'
@@ -79,7 +80,7 @@ function lowerPanicOrExit(cx: Lowering, call: ts.CallExpression, name: string): 
   const fb = cx.fb;
   arity(cx, call, 1);
   if (name === 'panic') {
-    const message = cx.lowerExpression(call.arguments[0]);
+    const message = lowerExpression(cx, call.arguments[0]);
     if (message.type.kind !== 'string') cx.error(call.arguments[0], 'DSL2001', 'panic() takes a string');
     callRuntime(cx, 'panicAt', call, [message.reg, stringAddress(cx, cx.currentFunction.name)]);
   } else callRuntime(cx, 'exit', call, [intArgument(cx, call, name, 0, I32)]);
@@ -99,7 +100,7 @@ const LINKER_SYMBOLS: Record<string, string> = {
 /** addressOf(x) of a struct, array or string; functionAddress(f) of a function value. */
 function lowerAddressOf(cx: Lowering, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 1);
-  const v = cx.lowerExpression(call.arguments[0]);
+  const v = lowerExpression(cx, call.arguments[0]);
   if (name === 'functionAddress') {
     if (v.type.kind !== 'function') cx.error(call.arguments[0], 'DSL2001', 'functionAddress() takes a function');
   } else if (v.type.kind !== 'struct' && v.type.kind !== 'array' && v.type.kind !== 'string')
@@ -229,7 +230,7 @@ export function lowerMath(cx: Lowering, method: 'max' | 'min' | 'abs', call: ts.
   const take = fb.newBlock(), keep = fb.newBlock(), done = fb.newBlock();
   if (method === 'abs') {
     arity(cx, call, 1);
-    const a = cx.intOperand(call.arguments[0], 'Math.abs', expected);
+    const a = intOperand(cx, call.arguments[0], 'Math.abs', expected);
     const t = promote(a.type);
     fb.copy(result, a.reg);
     if (!t.signed) return { type: t, reg: result };
@@ -241,9 +242,9 @@ export function lowerMath(cx: Lowering, method: 'max' | 'min' | 'abs', call: ts.
   }
   arity(cx, call, 2);
   const l = withLaterWrites(cx, [call.arguments[1]],
-    () => cx.intOperand(call.arguments[0], `Math.${method}`,
+    () => intOperand(cx, call.arguments[0], `Math.${method}`,
       isLiteral(cx, call.arguments[0]) ? undefined : expected));
-  const r = cx.intOperand(call.arguments[1], `Math.${method}`,
+  const r = intOperand(cx, call.arguments[1], `Math.${method}`,
     isLiteral(cx, call.arguments[1]) ? promote(l.type) : undefined);
   // Mathematical values, as in JavaScript: of an i32 and a u32 the max is >= 0 (a u32), the min is
   // below 2^31 (an i32); Math.max(-1, 0x80000000) is 2147483648.

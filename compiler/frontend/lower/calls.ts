@@ -10,6 +10,7 @@ import type { Lowering } from '../lower.ts';
 import { type Value, ARRAY_HEADER } from './context.ts';
 import { lowerBuiltin, lowerMath } from './builtins.ts';
 import { withLaterWrites } from './evaluation-order.ts';
+import { lowerExpression, intOperand, lowerConverted } from './expressions.ts';
 import { loadMemory, fieldOf } from './memory.ts';
 
 /** A call: of a function, a function value, a built-in, Math's integer methods, or a string's charCodeAt. */
@@ -25,16 +26,16 @@ export function lowerCall(cx: Lowering, call: ts.CallExpression, expected?: DTyp
         cx.error(callee, 'DSL1002', `Math.${method} is not supported (floating point); `
           + 'only Math.imul, Math.max, Math.min, Math.abs on integers');
       arity(cx, call, 2);
-      const a = withLaterWrites(cx, [call.arguments[1]], () => cx.intOperand(call.arguments[0], 'Math.imul'));
-      const b = cx.intOperand(call.arguments[1], 'Math.imul');
+      const a = withLaterWrites(cx, [call.arguments[1]], () => intOperand(cx, call.arguments[0], 'Math.imul'));
+      const b = intOperand(cx, call.arguments[1], 'Math.imul');
       return { type: I32, reg: fb.binary('mul', a.reg, b.reg) };
     }
     const e = cx.entityOf(callee);
     if (!e) {
-      const object = withLaterWrites(cx, call.arguments, () => cx.lowerExpression(callee.expression));
+      const object = withLaterWrites(cx, call.arguments, () => lowerExpression(cx, callee.expression));
       if (object.type.kind === 'string' && callee.name.text === 'charCodeAt') {
         arity(cx, call, 1);
-        const index = cx.intOperand(call.arguments[0], 'charCodeAt', I32);
+        const index = intOperand(cx, call.arguments[0], 'charCodeAt', I32);
         const length = loadMemory(cx, I32, object.reg, -ARRAY_HEADER);
         const ok = fb.newBlock(), bad = fb.newBlock();
         fb.terminate({ op: 'branch', cond: fb.binary('ltu', index.reg, length), ifTrue: ok.id, ifFalse: bad.id });
@@ -61,14 +62,14 @@ export function lowerCall(cx: Lowering, call: ts.CallExpression, expected?: DTyp
   if (e?.kind === 'function') {
     arity(cx, call, e.signature.params.length);
     const args = call.arguments.map((a, i) => withLaterWrites(cx, call.arguments.slice(i + 1),
-      () => cx.lowerConverted(a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
+      () => lowerConverted(cx, a, e.signature.params[i], `argument ${i + 1} of '${e.name}'`)));
     const dst = e.signature.result.kind === 'void' ? null : fb.newReg();
     fb.emit({ op: 'call', dst, func: e.irName, args });
     return { type: e.signature.result, reg: dst ?? fb.constant(0) };
   }
   if (e && e.kind !== 'local' && e.kind !== 'global')
     cx.error(callee, 'DSL2006', `'${callee.getText()}' is not a function`);
-  const target = withLaterWrites(cx, call.arguments, () => cx.lowerExpression(callee));
+  const target = withLaterWrites(cx, call.arguments, () => lowerExpression(cx, callee));
   if (target.type.kind !== 'function')
     cx.error(callee, 'DSL2006', `'${callee.getText()}' is not a function (it is ${typeName(target.type)})`);
   return callIndirect(cx, call, target.type.signature, target.reg);
@@ -78,7 +79,7 @@ export function lowerCall(cx: Lowering, call: ts.CallExpression, expected?: DTyp
 function callIndirect(cx: Lowering, call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
   arity(cx, call, signature.params.length);
   const args = call.arguments.map((a, i) => withLaterWrites(cx, call.arguments.slice(i + 1),
-    () => cx.lowerConverted(a, signature.params[i], `argument ${i + 1}`)));
+    () => lowerConverted(cx, a, signature.params[i], `argument ${i + 1}`)));
   const dst = signature.result.kind === 'void' ? null : cx.fb.newReg();
   cx.fb.emit({ op: 'callIndirect', dst, target, args });
   return { type: signature.result, reg: dst ?? cx.fb.constant(0) };

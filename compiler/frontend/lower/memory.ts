@@ -15,6 +15,7 @@ import type { Lowering } from '../lower.ts';
 import { type Value, type LValue, ARRAY_HEADER, writeInt } from './context.ts';
 import { tryConstant } from './constants.ts';
 import { readLocal } from './evaluation-order.ts';
+import { lowerExpression, lowerConverted } from './expressions.ts';
 import { structTemplate, type StorageShape } from './globals.ts';
 
 const K = ts.SyntaxKind;
@@ -83,7 +84,7 @@ export function lowerRead(cx: Lowering, node: ts.Expression, expected?: DType): 
   }
   if (ts.isPropertyAccessExpression(node)) {
     const name = node.name.text;
-    const object = cx.lowerExpression(node.expression);
+    const object = lowerExpression(cx, node.expression);
     if (name === 'length' && (object.type.kind === 'array' || object.type.kind === 'string')) {
       if (object.type.kind === 'array' && object.type.staticLength !== undefined)
         return { type: I32, reg: fb.constant(object.type.staticLength) };
@@ -129,11 +130,11 @@ function knownLength(cx: Lowering, node: ts.Expression): number | undefined {
 function elementAddress(cx: Lowering, node: ts.ElementAccessExpression):
   { type: DType; address: ir.VReg; plain: boolean } {
   const fb = cx.fb;
-  const array = cx.lowerExpression(node.expression);
+  const array = lowerExpression(cx, node.expression);
   if (array.type.kind !== 'array')
     cx.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is `
       + `${typeName(array.type)}, not an array`);
-  const index = cx.lowerExpression(node.argumentExpression, I32);
+  const index = lowerExpression(cx, node.argumentExpression, I32);
   if (index.type.kind !== 'int')
     cx.error(node.argumentExpression, 'DSL1007', `an index must be an integer, got ${typeName(index.type)}`);
   const element = array.type.element;
@@ -182,7 +183,7 @@ function lvalueUnobserved(cx: Lowering, node: ts.Expression): LValue {
     cx.error(node, 'DSL2006', `unknown name '${name}'`);
   }
   if (ts.isPropertyAccessExpression(node)) {
-    const object = cx.lowerExpression(node.expression);
+    const object = lowerExpression(cx, node.expression);
     if (object.type.kind !== 'struct') cx.error(node.name, 'DSL2005', `cannot assign to '${name}'`);
     const f = fieldOf(cx, object.type.def, node);
     if (f.inline !== 'scalar') cx.error(node, 'DSL2005', `cannot assign to '${name}': it is inline storage`);
@@ -226,7 +227,7 @@ export function localArrayLiteral(cx: Lowering, init: ts.ArrayLiteralExpression,
   fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(init.elements.length) });
   fb.emit({ op: 'binary', kind: 'add', dst: reg, a: header, b: fb.constant(ARRAY_HEADER) });
   for (const [i, el] of init.elements.entries()) {
-    const v = cx.lowerConverted(el, element, `element ${i} of '${name}'`, true);
+    const v = lowerConverted(cx, el, element, `element ${i} of '${name}'`, true);
     storeMemory(cx, element, reg, i * size, v);
   }
   return type;

@@ -8,9 +8,10 @@ import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { type DType, I32, U32, BOOL, typeName, sameType, promote, arithmeticResult } from '../types.ts';
 import type { Lowering } from '../lower.ts';
-import type { Value, IntValue } from './context.ts';
+import type { IntValue, Value } from './context.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { withLaterWrites, markLaterWrites } from './evaluation-order.ts';
+import { lowerExpression, intOperand, lowerConverted, convertImplicit } from './expressions.ts';
 import { lvalue } from './memory.ts';
 
 const K = ts.SyntaxKind;
@@ -38,8 +39,8 @@ export function lowerBinary(cx: Lowering, b: ts.BinaryExpression, expected?: DTy
   const op = b.operatorToken.kind;
   switch (op) {
     case K.CommaToken: {
-      cx.lowerExpression(b.left, undefined, true);
-      return cx.lowerExpression(b.right, expected, discard);
+      lowerExpression(cx, b.left, undefined, true);
+      return lowerExpression(cx, b.right, expected, discard);
     }
     case K.EqualsToken: return lowerAssignment(cx, b);
     case K.AmpersandAmpersandToken: case K.BarBarToken: return lowerLogical(cx, b);
@@ -63,11 +64,11 @@ function lowerAssignment(cx: Lowering, b: ts.BinaryExpression): Value {
   if (lv.wraps && lv.type.kind === 'int') {
     // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
     // assignment's value is the right side's, unwrapped, as in JavaScript: `(bytes[0] = 300)` is 300.
-    const r = cx.lowerExpression(b.right, promote(lv.type));
-    lv.store(cx.convertImplicit(r, lv.type, b.right, `assignment to '${lv.name}'`, true));
+    const r = lowerExpression(cx, b.right, promote(lv.type));
+    lv.store(convertImplicit(cx, r, lv.type, b.right, `assignment to '${lv.name}'`, true));
     return r;
   }
-  const v = cx.lowerConverted(b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
+  const v = lowerConverted(cx, b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
   lv.store(v);
   return { type: lv.type, reg: v };
 }
@@ -82,10 +83,10 @@ function lowerCompoundAssignment(cx: Lowering, b: ts.BinaryExpression, compound:
   const text = b.operatorToken.getText();
   if (lv.type.kind !== 'int') cx.error(b, 'DSL2001', `'${text}' needs an integer target, got ${typeName(lv.type)}`);
   const left: Value = { type: lv.type, reg: withLaterWrites(cx, [b.right], () => lv.load()) };
-  const right = cx.intOperand(b.right, text, isLiteral(cx, b.right) ? promote(lv.type) : undefined);
+  const right = intOperand(cx, b.right, text, isLiteral(cx, b.right) ? promote(lv.type) : undefined);
   const r = arithmetic(cx, compound, left as IntValue, right);
   if (lv.wraps) { lv.store(r.reg); return r; }
-  const stored = cx.convertImplicit(r, lv.type, b, `'${text}' on '${lv.name}'`);
+  const stored = convertImplicit(cx, r, lv.type, b, `'${text}' on '${lv.name}'`);
   lv.store(stored);
   return { type: lv.type, reg: stored };
 }
@@ -101,14 +102,14 @@ function lowerLogical(cx: Lowering, b: ts.BinaryExpression): Value {
   const isAnd = b.operatorToken.kind === K.AmpersandAmpersandToken, text = b.operatorToken.getText();
   const result = fb.newReg();
   const right = fb.newBlock(cx.loc(b.right)), done = fb.newBlock();
-  const l = cx.lowerExpression(b.left);
+  const l = lowerExpression(cx, b.left);
   if (l.type.kind !== 'bool' && l.type.kind !== 'int')
     cx.error(b.left, 'DSL2001', `'${text}' needs bool or integer operands, got ${typeName(l.type)}`);
   fb.copy(result, l.reg);
   const truthy = l.type.kind === 'bool' ? l.reg : fb.binary('ne', l.reg, fb.constant(0));
   fb.terminate({ op: 'branch', cond: truthy, ifTrue: (isAnd ? right : done).id, ifFalse: (isAnd ? done : right).id });
   fb.switchTo(right);
-  const r = cx.lowerExpression(b.right, l.type.kind === 'int' ? promote(l.type) : undefined);
+  const r = lowerExpression(cx, b.right, l.type.kind === 'int' ? promote(l.type) : undefined);
   if ((r.type.kind === 'bool') !== (l.type.kind === 'bool') || (r.type.kind !== 'bool' && r.type.kind !== 'int'))
     cx.error(b, 'DSL2001',
       `'${text}' needs two bools or two integers, got ${typeName(l.type)} and ${typeName(r.type)}`);
@@ -123,12 +124,12 @@ function lowerLogical(cx: Lowering, b: ts.BinaryExpression): Value {
 /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */
 function operands(cx: Lowering, b: ts.BinaryExpression, op: string, expected?: DType): [IntValue, IntValue] {
   if (isLiteral(cx, b.left) && !isLiteral(cx, b.right)) {
-    const r = cx.intOperand(b.right, op, expected);
-    const l = cx.intOperand(b.left, op, promote(r.type));
+    const r = intOperand(cx, b.right, op, expected);
+    const l = intOperand(cx, b.left, op, promote(r.type));
     return [l, r];
   }
-  const l = withLaterWrites(cx, [b.right], () => cx.intOperand(b.left, op, expected));
-  const r = cx.intOperand(b.right, op, isLiteral(cx, b.right) ? promote(l.type) : undefined);
+  const l = withLaterWrites(cx, [b.right], () => intOperand(cx, b.left, op, expected));
+  const r = intOperand(cx, b.right, op, isLiteral(cx, b.right) ? promote(l.type) : undefined);
   return [l, r];
 }
 
@@ -174,14 +175,14 @@ function isFreeConversion(cx: Lowering, b: ts.BinaryExpression): boolean {
 function lowerArithmetic(cx: Lowering, b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
   const op = b.operatorToken.kind, text = b.operatorToken.getText();
   if (isFreeConversion(cx, b)) {
-    const v = left ?? cx.intOperand(b.left, text);
+    const v = left ?? intOperand(cx, b.left, text);
     cx.options.observer?.typed(b, op === K.BarToken ? I32 : U32);
     return { type: op === K.BarToken ? I32 : U32, reg: v.reg };
   }
   let l: IntValue, r: IntValue;
   if (left) {
     l = left as IntValue;
-    r = cx.intOperand(b.right, text, isLiteral(cx, b.right) ? promote(l.type) : undefined);
+    r = intOperand(cx, b.right, text, isLiteral(cx, b.right) ? promote(l.type) : undefined);
   } else [l, r] = operands(cx, b, text, expected);
   const v = arithmetic(cx, ARITHMETIC[op], l, r);
   cx.options.observer?.typed(b, v.type);
@@ -219,26 +220,26 @@ function lowerComparison(cx: Lowering, b: ts.BinaryExpression): Value {
   // bool, function and reference equality
   const peekBool = (e: ts.Expression) => e.kind === K.TrueKeyword || e.kind === K.FalseKeyword;
   if (equality && (peekBool(b.left) || peekBool(b.right))) {
-    const l = withLaterWrites(cx, [b.right], () => cx.lowerExpression(b.left)), r = cx.lowerExpression(b.right);
+    const l = withLaterWrites(cx, [b.right], () => lowerExpression(cx, b.left)), r = lowerExpression(cx, b.right);
     if (l.type.kind !== 'bool' || r.type.kind !== 'bool')
       cx.error(b, 'DSL2001', `cannot compare ${typeName(l.type)} with ${typeName(r.type)}`);
     return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', l.reg, r.reg) };
   }
   const lraw = isLiteral(cx, b.left) && !isLiteral(cx, b.right) ? undefined
-    : withLaterWrites(cx, [b.right], () => cx.lowerExpression(b.left));
+    : withLaterWrites(cx, [b.right], () => lowerExpression(cx, b.left));
   if (lraw && lraw.type.kind !== 'int') {
-    const r = cx.lowerExpression(b.right);
+    const r = lowerExpression(cx, b.right);
     if (!equality || !sameType(lraw.type, r.type))
       cx.error(b, 'DSL2001', `cannot compare ${typeName(lraw.type)} with ${typeName(r.type)} using '${text}'`);
     return { type: BOOL, reg: fb.binary(negate ? 'ne' : 'eq', lraw.reg, r.reg) };
   }
   let l: IntValue, r: IntValue;
   if (!lraw) {
-    r = cx.intOperand(b.right, text);
-    l = cx.intOperand(b.left, text, promote(r.type));
+    r = intOperand(cx, b.right, text);
+    l = intOperand(cx, b.left, text, promote(r.type));
   } else {
     l = lraw as IntValue;
-    r = cx.intOperand(b.right, text, isLiteral(cx, b.right) ? promote(l.type) : undefined);
+    r = intOperand(cx, b.right, text, isLiteral(cx, b.right) ? promote(l.type) : undefined);
   }
   return { type: BOOL, reg: compareIntegers(cx, op, l, r) };
 }
