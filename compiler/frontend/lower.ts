@@ -6,17 +6,12 @@ import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import {
-  type DType, type IntType, type StructDef, isInt, typeName, sameType, wrapTo,
-  promote
+  type DType, type StructDef, isInt
 } from './types.ts';
-import { type FunctionEntity, type Value, type LoopTarget, Failure, LowerContext } from './lower/context.ts';
-import { tryConstant } from './lower/constants.ts';
-import {
-  declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants, resolveType,
-} from './lower/declarations.ts';
-import { lowerExpression, lowerCondition, lowerConverted } from './lower/expressions.ts';
-import { lowerGlobals, zeroInitializer, storageShape } from './lower/globals.ts';
-import { localArrayLiteral, frameStorage } from './lower/memory.ts';
+import { type FunctionEntity, Failure, LowerContext } from './lower/context.ts';
+import { declareTypes, declareFile, structOf, lowerRuntimeExports, declareConstants } from './lower/declarations.ts';
+import { lowerGlobals } from './lower/globals.ts';
+import { lowerFunction } from './lower/statements.ts';
 
 const K = ts.SyntaxKind;
 
@@ -82,7 +77,7 @@ export class Lowering extends LowerContext {
       for (const file of this.files) lowerRuntimeExports(this, file);
       for (const file of this.files)
         for (const s of file.statements)
-          if (ts.isFunctionDeclaration(s) && s.body) this.guard(() => this.lowerFunction(s));
+          if (ts.isFunctionDeclaration(s) && s.body) this.guard(() => lowerFunction(this, s));
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
       this.guard(() => this.lowerStart());
       if (this.diagnostics.length) return { diagnostics: this.diagnostics };
@@ -105,29 +100,6 @@ export class Lowering extends LowerContext {
   // ==== constants ==================================================================================
   // ==== globals ====================================================================================
   // ==== functions ==================================================================================
-
-  lowerFunction(decl: ts.FunctionDeclaration): void {
-    const e = this.entityOf(decl.name!) as FunctionEntity;
-    this.currentFunction = e;
-    const returnsValue = e.signature.result.kind !== 'void';
-    this.fb = new FunctionBuilder(e.irName, e.signature.params.length, returnsValue, this.loc(decl));
-    this.loops = [];
-    this.frameLocals = new Set();
-    this.writtenLater.clear();
-    for (const [i, p] of decl.parameters.entries()) {
-      if (!ts.isIdentifier(p.name)) this.error(p, 'DSL1008', 'destructuring is not supported');
-      this.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
-    }
-    this.lowerBlock(decl.body!);
-    if (!this.fb.isTerminated()) {
-      if (returnsValue) {
-        // tsc has checked that every path returns (TS2366); a fall-through here is unreachable.
-        this.fb.emit({ op: 'trap', kind: ir.TRAP_UNREACHABLE });
-        this.fb.terminate({ op: 'unreachable' });
-      } else this.fb.terminate({ op: 'return', value: null });
-    }
-    this.functions.push(this.fb.finish());
-  }
 
   /** __start(magic, info): stores the length words of zeroed arrays, then runs the program or the kernel. */
   lowerStart(): void {
@@ -161,192 +133,6 @@ export class Lowering extends LowerContext {
   }
 
   // ==== statements =================================================================================
-
-  lowerBlock(block: ts.Block): void { for (const s of block.statements) this.lowerStatement(s); }
-
-  lowerStatement(s: ts.Statement, label?: string): void {
-    switch (s.kind) {
-      case K.Block: return this.lowerBlock(s as ts.Block);
-      case K.EmptyStatement: return;
-      case K.VariableStatement: return this.lowerLocalList((s as ts.VariableStatement).declarationList);
-      case K.ExpressionStatement: lowerExpression(this, (s as ts.ExpressionStatement).expression, undefined, true); return;
-      case K.ReturnStatement: return this.lowerReturn(s as ts.ReturnStatement);
-      case K.IfStatement: {
-        const st = s as ts.IfStatement;
-        const then = this.fb.newBlock(this.loc(st.thenStatement)), done = this.fb.newBlock();
-        const otherwise = st.elseStatement ? this.fb.newBlock(this.loc(st.elseStatement)) : done;
-        lowerCondition(this, st.expression, then, otherwise);
-        this.fb.switchTo(then);
-        this.lowerStatement(st.thenStatement);
-        this.fb.jumpTo(done);
-        if (st.elseStatement) {
-          this.fb.switchTo(otherwise);
-          this.lowerStatement(st.elseStatement);
-          this.fb.jumpTo(done);
-        }
-        this.fb.switchTo(done);
-        return;
-      }
-      case K.WhileStatement: {
-        const st = s as ts.WhileStatement;
-        const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement)), done = this.fb.newBlock();
-        this.fb.jumpTo(header);
-        lowerCondition(this, st.expression, body, done);
-        this.fb.switchTo(body);
-        this.inLoop({ label, breakBlock: done, continueBlock: header }, () => this.lowerStatement(st.statement));
-        this.fb.jumpTo(header);
-        this.fb.switchTo(done);
-        return;
-      }
-      case K.DoStatement: {
-        const st = s as ts.DoStatement;
-        const body = this.fb.newBlock(this.loc(st.statement)), test = this.fb.newBlock(this.loc(st.expression)), done = this.fb.newBlock();
-        this.fb.jumpTo(body);
-        this.inLoop({ label, breakBlock: done, continueBlock: test }, () => this.lowerStatement(st.statement));
-        this.fb.jumpTo(test);
-        lowerCondition(this, st.expression, body, done);
-        this.fb.switchTo(done);
-        return;
-      }
-      case K.ForStatement: {
-        const st = s as ts.ForStatement;
-        if (st.initializer) {
-          if (ts.isVariableDeclarationList(st.initializer)) this.lowerLocalList(st.initializer);
-          else lowerExpression(this, st.initializer, undefined, true);
-        }
-        const header = this.fb.newBlock(this.loc(st)), body = this.fb.newBlock(this.loc(st.statement));
-        const update = this.fb.newBlock(st.incrementor ? this.loc(st.incrementor) : undefined), done = this.fb.newBlock();
-        this.fb.jumpTo(header);
-        if (st.condition) lowerCondition(this, st.condition, body, done); else this.fb.terminate({ op: 'jump', target: body.id });
-        this.fb.switchTo(body);
-        this.inLoop({ label, breakBlock: done, continueBlock: update }, () => this.lowerStatement(st.statement));
-        this.fb.jumpTo(update);
-        if (st.incrementor) lowerExpression(this, st.incrementor, undefined, true);
-        this.fb.terminate({ op: 'jump', target: header.id });
-        this.fb.switchTo(done);
-        return;
-      }
-      case K.LabeledStatement: {
-        const st = s as ts.LabeledStatement;
-        return this.lowerStatement(st.statement, st.label.text);
-      }
-      case K.BreakStatement: case K.ContinueStatement: {
-        const st = s as ts.BreakOrContinueStatement;
-        const isBreak = s.kind === K.BreakStatement;
-        const word = isBreak ? 'break' : 'continue';
-        const candidates = [...this.loops].reverse().filter(l => (st.label ? l.label === st.label.text : true) && (isBreak || l.continueBlock));
-        const target = candidates[0];
-        if (!target) this.error(s, 'DSL2008', st.label ? `unknown label '${st.label.text}' for '${word}'` : `'${word}' outside a ${isBreak ? 'loop or switch' : 'loop'}`);
-        this.fb.terminate({ op: 'jump', target: (isBreak ? target.breakBlock : target.continueBlock!).id });
-        return;
-      }
-      case K.SwitchStatement: return this.lowerSwitch(s as ts.SwitchStatement, label);
-      case K.FunctionDeclaration: this.error(s, 'DSL1003', 'nested functions are not supported');
-    }
-    this.error(s, 'DSL1012', `statement '${K[s.kind]}' is not supported`);
-  }
-
-  inLoop(target: LoopTarget, body: () => void): void {
-    this.loops.push(target);
-    try { body(); } finally { this.loops.pop(); }
-  }
-
-  lowerSwitch(st: ts.SwitchStatement, label?: string): void {
-    const value = lowerExpression(this, st.expression);
-    if (!isInt(value.type)) this.error(st.expression, 'DSL2001', `switch needs an integer, got ${typeName(value.type)}`);
-    const done = this.fb.newBlock();
-    const clauses = st.caseBlock.clauses;
-    const bodies = clauses.map(c => this.fb.newBlock(this.loc(c)));
-    const seen = new Set<number>();
-    let defaultBody = done;
-    for (const [i, c] of clauses.entries()) {
-      if (ts.isDefaultClause(c)) { defaultBody = bodies[i]; continue; }
-      const k = tryConstant(this, c.expression);
-      if (!k) this.error(c.expression, 'DSL2011', 'a case label must be a constant');
-      const v = wrapTo(k.value, value.type as IntType);
-      this.options.observer?.folded(c.expression, v);
-      if (seen.has(v)) this.error(c.expression, 'DSL2008', `duplicate case ${k.value}`);
-      seen.add(v);
-      const next = this.fb.newBlock();
-      const test = this.fb.binary('eq', value.reg, this.fb.constant(v));
-      this.fb.terminate({ op: 'branch', cond: test, ifTrue: bodies[i].id, ifFalse: next.id });
-      this.fb.switchTo(next);
-    }
-    this.fb.terminate({ op: 'jump', target: defaultBody.id });
-    this.inLoop({ label, breakBlock: done }, () => {
-      for (const [i, c] of clauses.entries()) {
-        this.fb.switchTo(bodies[i]);
-        for (const s of c.statements) this.lowerStatement(s);
-        this.fb.terminate({ op: 'jump', target: (bodies[i + 1] ?? done).id }); // fall-through
-      }
-    });
-    this.fb.switchTo(done);
-  }
-
-  lowerReturn(st: ts.ReturnStatement): void {
-    const result = this.currentFunction.signature.result;
-    if (!st.expression) {
-      if (result.kind !== 'void') this.error(st, 'DSL2009', `function '${this.currentFunction.name}' must return ${typeName(result)}`);
-      this.fb.terminate({ op: 'return', value: null });
-      return;
-    }
-    if (result.kind === 'void') {
-      lowerExpression(this, st.expression, undefined, true);
-      this.fb.terminate({ op: 'return', value: null });
-      return;
-    }
-    const v = lowerConverted(this, st.expression, result, 'return value');
-    if ((result.kind === 'struct' || result.kind === 'array') && this.frameLocals.has(v))
-      this.error(st.expression, 'DSL2012', `'${st.expression.getText()}' lives in this function's frame and cannot be returned: create it in the caller (or at module level) and pass it in`);
-    this.fb.terminate({ op: 'return', value: v });
-  }
-
-  lowerLocalList(list: ts.VariableDeclarationList): void {
-    const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
-    for (const d of list.declarations) {
-      if (!ts.isIdentifier(d.name)) this.error(d, 'DSL1008', 'destructuring is not supported');
-      const name = d.name.text;
-      const declared = d.type ? resolveType(this, d.type) : undefined;
-      if (!d.initializer) {
-        zeroInitializer(this, d, declared, isConst);
-        const reg = this.fb.newReg();
-        this.fb.emit({ op: 'const', dst: reg, value: 0 });
-        this.declare(d.name, { kind: 'local', type: declared!, reg, mutable: true, name });
-        continue;
-      }
-      const init = d.initializer;
-      if (ts.isArrayLiteralExpression(init)) {
-        const reg = this.fb.newReg();
-        const type = localArrayLiteral(this, init, declared, name, reg);
-        this.frameLocals.add(reg);
-        this.declare(d.name, { kind: 'local', type, reg, mutable: false, name });
-        continue;
-      }
-      const shape = storageShape(this, init);
-      if (shape) {
-        if (declared && !sameType(declared, shape.type)) this.error(init, 'DSL2001', `'${name}' is declared ${typeName(declared)} but initialized with ${typeName(shape.type)}`);
-        const reg = this.fb.newReg();
-        this.fb.copy(reg, frameStorage(this, shape, name));
-        this.frameLocals.add(reg);
-        this.declare(d.name, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
-        continue;
-      }
-      let value: Value;
-      if (declared) {
-        if (declared.kind === 'void') this.error(d, 'DSL2001', 'a variable cannot be void');
-        value = { type: declared, reg: lowerConverted(this, init, declared, `'${name}'`) };
-      } else {
-        value = lowerExpression(this, init);
-        if (value.type.kind === 'void') this.error(init, 'DSL2001', `'${init.getText()}' has no value`);
-        // A `let` of a small type computes as i32 (as in JavaScript, where it is a number); a `const` keeps it.
-        if (value.type.kind === 'int' && value.type.bits < 32 && !isConst) value = { type: promote(value.type), reg: value.reg };
-      }
-      const reg = this.fb.newReg();
-      this.fb.copy(reg, value.reg);
-      this.declare(d.name, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
-    }
-  }
-
   // ==== conditions =================================================================================
   // ==== conversions ================================================================================
   // ==== expressions ================================================================================

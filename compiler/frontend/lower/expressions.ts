@@ -11,7 +11,7 @@ import {
   implicitlyConvertible,
 } from '../types.ts';
 import type { Lowering } from '../lower.ts';
-import type { Value, IntValue, LValue } from './context.ts';
+import type { IntValue, Value, LValue } from './context.ts';
 import { lowerCall } from './calls.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { checkSignature } from './declarations.ts';
