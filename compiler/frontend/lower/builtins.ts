@@ -9,8 +9,7 @@ import * as ir from '../../ir.ts';
 import {
   type DType, type IntType, I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, promote, arithmeticResult,
 } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import type { Value } from './context.ts';
+import type { LowerContext, Value } from './context.ts';
 import { arity, callRuntime } from './calls.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { structOfExpression } from './declarations.ts';
@@ -22,7 +21,7 @@ import { compareIntegers } from './operators.ts';
 const K = ts.SyntaxKind;
 
 /** A call of a built-in from "dsl" (its name as "dsl" exports it). */
-export function lowerBuiltin(cx: Lowering, name: string, call: ts.CallExpression): Value {
+export function lowerBuiltin(cx: LowerContext, name: string, call: ts.CallExpression): Value {
   cx.options.observer?.builtin(call, name);
   const target = INT_TYPES[name];
   if (target || name === 'bool') return lowerConversion(cx, name, call, target);
@@ -32,19 +31,19 @@ export function lowerBuiltin(cx: Lowering, name: string, call: ts.CallExpression
   cx.error(call.expression, 'DSL2006', `'${name}' from "dsl" cannot be called here`);
 }
 
-type BuiltinRule = (cx: Lowering, call: ts.CallExpression, name: string) => Value;
+type BuiltinRule = (cx: LowerContext, call: ts.CallExpression, name: string) => Value;
 
 /** A built-in's result when it has none. */
-const none = (cx: Lowering): Value => ({ type: VOID, reg: cx.fb.constant(0) });
+const none = (cx: LowerContext): Value => ({ type: VOID, reg: cx.fb.constant(0) });
 
 /** Argument i converted to t, wrapping as a C cast would, while the later arguments count as written later. */
-function intArgument(cx: Lowering, call: ts.CallExpression, name: string, i: number, t: IntType): ir.VReg {
+function intArgument(cx: LowerContext, call: ts.CallExpression, name: string, i: number, t: IntType): ir.VReg {
   return withLaterWrites(cx, call.arguments.slice(i + 1),
     () => lowerConverted(cx, call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
 }
 
 /** u8(x) ... u32(x), i8(x) ... i32(x): wrap to the width; bool(x): x != 0. */
-function lowerConversion(cx: Lowering, name: string, call: ts.CallExpression, target: IntType | undefined): Value {
+function lowerConversion(cx: LowerContext, name: string, call: ts.CallExpression, target: IntType | undefined): Value {
   const fb = cx.fb;
   arity(cx, call, 1);
   let inner = call.arguments[0];
@@ -64,7 +63,7 @@ function lowerConversion(cx: Lowering, name: string, call: ts.CallExpression, ta
 // ==== output, panic, exit =========================================================================
 
 /** print(x) and write(x): the runtime's printI32/printU32/printString (writeI32, ...) by x's type. */
-function lowerPrint(cx: Lowering, call: ts.CallExpression, name: string): Value {
+function lowerPrint(cx: LowerContext, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 1);
   const v = lowerExpression(cx, call.arguments[0]);
   const suffix = v.type.kind === 'string' ? 'String'
@@ -76,7 +75,7 @@ function lowerPrint(cx: Lowering, call: ts.CallExpression, name: string): Value 
 }
 
 /** The runtime's panicAt(message, function name) or exit(status); neither returns. */
-function lowerPanicOrExit(cx: Lowering, call: ts.CallExpression, name: string): Value {
+function lowerPanicOrExit(cx: LowerContext, call: ts.CallExpression, name: string): Value {
   const fb = cx.fb;
   arity(cx, call, 1);
   if (name === 'panic') {
@@ -98,7 +97,7 @@ const LINKER_SYMBOLS: Record<string, string> = {
 };
 
 /** addressOf(x) of a struct, array or string; functionAddress(f) of a function value. */
-function lowerAddressOf(cx: Lowering, call: ts.CallExpression, name: string): Value {
+function lowerAddressOf(cx: LowerContext, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 1);
   const v = lowerExpression(cx, call.arguments[0]);
   if (name === 'functionAddress') {
@@ -109,7 +108,7 @@ function lowerAddressOf(cx: Lowering, call: ts.CallExpression, name: string): Va
 }
 
 /** linkerAddress("imageStart"), ...: the address of a symbol the linker defines. */
-function lowerLinkerAddress(cx: Lowering, call: ts.CallExpression): Value {
+function lowerLinkerAddress(cx: LowerContext, call: ts.CallExpression): Value {
   arity(cx, call, 1);
   const arg = call.arguments[0];
   if (!ts.isStringLiteral(arg) || !LINKER_SYMBOLS[arg.text]) {
@@ -122,14 +121,14 @@ function lowerLinkerAddress(cx: Lowering, call: ts.CallExpression): Value {
 /** load8/16/32(address): zero-extended; store8/16/32(address, value): the low bytes of value. */
 const WIDTHS: Record<string, ir.Width> = { load8: 1, load16: 2, load32: 4, store8: 1, store16: 2, store32: 4 };
 
-function lowerLoad(cx: Lowering, call: ts.CallExpression, name: string): Value {
+function lowerLoad(cx: LowerContext, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 1);
   const width = WIDTHS[name], dst = cx.fb.newReg();
   cx.fb.emit({ op: 'load', width, signed: false, dst, address: intArgument(cx, call, name, 0, U32), offset: 0 });
   return { type: width === 1 ? INT_TYPES.u8 : width === 2 ? INT_TYPES.u16 : U32, reg: dst };
 }
 
-function lowerStore(cx: Lowering, call: ts.CallExpression, name: string): Value {
+function lowerStore(cx: LowerContext, call: ts.CallExpression, name: string): Value {
   arity(cx, call, 2);
   const address = intArgument(cx, call, name, 0, U32), value = intArgument(cx, call, name, 1, U32);
   cx.fb.emit({ op: 'store', width: WIDTHS[name], address, offset: 0, value });
@@ -139,7 +138,7 @@ function lowerStore(cx: Lowering, call: ts.CallExpression, name: string): Value 
 // ==== interrupt entries ==========================================================================
 
 /** interruptEntry(handler, vector): the address of the entry stub of one vector. */
-function lowerInterruptEntry(cx: Lowering, call: ts.CallExpression): Value {
+function lowerInterruptEntry(cx: LowerContext, call: ts.CallExpression): Value {
   arity(cx, call, 2);
   const handler = interruptHandler(cx, call.arguments[0]);
   const vector = tryConstant(cx, call.arguments[1]);
@@ -152,7 +151,7 @@ function lowerInterruptEntry(cx: Lowering, call: ts.CallExpression): Value {
 }
 
 /** interruptEntryTable(handler): a read-only table of the 256 stubs' addresses, one per handler. */
-function lowerInterruptEntryTable(cx: Lowering, call: ts.CallExpression): Value {
+function lowerInterruptEntryTable(cx: LowerContext, call: ts.CallExpression): Value {
   arity(cx, call, 1);
   const handler = interruptHandler(cx, call.arguments[0]);
   let symbol = cx.interruptTables.get(handler);
@@ -209,7 +208,7 @@ const INTRINSIC_PARAMETERS: Record<string, IntType[]> = {
 };
 
 /** An intrinsic (compiler/ir.ts: INTRINSICS): one IR instruction, its arguments wrapped to their widths. */
-function lowerIntrinsic(cx: Lowering, name: ir.IntrinsicName, call: ts.CallExpression,
+function lowerIntrinsic(cx: LowerContext, name: ir.IntrinsicName, call: ts.CallExpression,
   intrinsic: { args: number; result: boolean }): Value {
   const fb = cx.fb;
   arity(cx, call, intrinsic.args);
@@ -223,7 +222,7 @@ function lowerIntrinsic(cx: Lowering, name: ir.IntrinsicName, call: ts.CallExpre
 // ==== Math =======================================================================================
 
 /** Math.max(a, b), Math.min(a, b), Math.abs(a) on integers: exact, as in JavaScript (abs(INT_MIN) wraps). */
-export function lowerMath(cx: Lowering, method: 'max' | 'min' | 'abs', call: ts.CallExpression,
+export function lowerMath(cx: LowerContext, method: 'max' | 'min' | 'abs', call: ts.CallExpression,
   expected?: DType): Value {
   const fb = cx.fb;
   const result = fb.newReg();
@@ -260,7 +259,7 @@ export function lowerMath(cx: Lowering, method: 'max' | 'min' | 'abs', call: ts.
 // ==== interrupt entries: handlers and stubs =======================================================
 
 /** An interrupt entry's handler: a top-level function (frame: u32): void, or (frame: u32): u32 to switch frames. */
-function interruptHandler(cx: Lowering, node: ts.Expression): string {
+function interruptHandler(cx: LowerContext, node: ts.Expression): string {
   const e = cx.entityOf(node);
   if (e?.kind !== 'function') cx.error(node, 'DSL2001', 'an interrupt handler must be a top-level function');
   const sig = e.signature;
@@ -272,7 +271,7 @@ function interruptHandler(cx: Lowering, node: ts.Expression): string {
 }
 
 /** The entry stub of (handler, vector), made once (the x86 back end emits the stubs: compiler/x86/lower.ts). */
-function interruptStub(cx: Lowering, handler: string, vector: number): string {
+function interruptStub(cx: LowerContext, handler: string, vector: number): string {
   const name = `__interrupt_${vector}_${handler}`;
   if (!cx.interruptEntries.has(name)) cx.interruptEntries.set(name, { name, vector, handler });
   return name;

@@ -6,15 +6,14 @@
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { type DType, type Signature, I32, typeName } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import { type Value, ARRAY_HEADER } from './context.ts';
+import { type LowerContext, type Value, ARRAY_HEADER } from './context.ts';
 import { lowerBuiltin, lowerMath } from './builtins.ts';
 import { withLaterWrites } from './evaluation-order.ts';
 import { lowerExpression, intOperand, lowerConverted } from './expressions.ts';
 import { loadMemory, fieldOf } from './memory.ts';
 
 /** A call: of a function, a function value, a built-in, Math's integer methods, or a string's charCodeAt. */
-export function lowerCall(cx: Lowering, call: ts.CallExpression, expected?: DType): Value {
+export function lowerCall(cx: LowerContext, call: ts.CallExpression, expected?: DType): Value {
   const fb = cx.fb;
   const callee = call.expression;
   // Math.imul and string methods
@@ -76,7 +75,7 @@ export function lowerCall(cx: Lowering, call: ts.CallExpression, expected?: DTyp
 }
 
 /** A call through a function value (a function reference, a struct field holding one). */
-function callIndirect(cx: Lowering, call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
+function callIndirect(cx: LowerContext, call: ts.CallExpression, signature: Signature, target: ir.VReg): Value {
   arity(cx, call, signature.params.length);
   const args = call.arguments.map((a, i) => withLaterWrites(cx, call.arguments.slice(i + 1),
     () => lowerConverted(cx, a, signature.params[i], `argument ${i + 1}`)));
@@ -86,13 +85,13 @@ function callIndirect(cx: Lowering, call: ts.CallExpression, signature: Signatur
 }
 
 /** DSL2007 unless the call has n arguments. */
-export function arity(cx: Lowering, call: ts.CallExpression, n: number): void {
+export function arity(cx: LowerContext, call: ts.CallExpression, n: number): void {
   if (call.arguments.length !== n)
     cx.error(call, 'DSL2007',
       `'${call.expression.getText()}' takes ${n} argument${n === 1 ? '' : 's'}, got ${call.arguments.length}`);
 }
 
 /** A call of one of the runtime's functions (cx.options.runtimeFile), for its effect. */
-export function callRuntime(cx: Lowering, name: string, at: ts.Node, args: ir.VReg[]): void {
+export function callRuntime(cx: LowerContext, name: string, at: ts.Node, args: ir.VReg[]): void {
   cx.fb.emit({ op: 'call', dst: null, func: cx.runtimeFunction(name, at).irName, args });
 }

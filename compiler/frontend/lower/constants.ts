@@ -7,14 +7,14 @@ import { ts } from 'ts-morph';
 import {
   type DType, type IntType, I32, U32, INT_TYPES, isInt, typeName, fits, wrapTo, promote, arithmeticResult,
 } from '../types.ts';
-import type { Lowering } from '../lower.ts';
+import type { LowerContext } from './context.ts';
 import { structOfExpression, checkSignature } from './declarations.ts';
 import { ARITHMETIC } from './operators.ts';
 
 const K = ts.SyntaxKind;
 
 /** Evaluates a constant expression with 32-bit semantics; undefined when it is not constant. */
-export function tryConstant(cx: Lowering, node: ts.Expression): { value: number; type: IntType } | undefined {
+export function tryConstant(cx: LowerContext, node: ts.Expression): { value: number; type: IntType } | undefined {
   switch (node.kind) {
     case K.ParenthesizedExpression: return tryConstant(cx, (node as ts.ParenthesizedExpression).expression);
     case K.NumericLiteral: {
@@ -108,7 +108,7 @@ export function binaryConstant(b: ts.BinaryExpression, l: { value: number; type:
 }
 
 /** The value of a constant initializer of static storage, checked against its type and wrapped to it. */
-export function constantValue(cx: Lowering, node: ts.Expression, type: DType): number {
+export function constantValue(cx: LowerContext, node: ts.Expression, type: DType): number {
   if (type.kind === 'bool') {
     if (node.kind === K.TrueKeyword) return 1;
     if (node.kind === K.FalseKeyword) return 0;
@@ -127,7 +127,7 @@ export function constantValue(cx: Lowering, node: ts.Expression, type: DType): n
 }
 
 /** The IR name of the function a function-reference initializer names (its signature checked). */
-export function functionConstant(cx: Lowering, node: ts.Expression, type: DType & { kind: 'function' }): string {
+export function functionConstant(cx: LowerContext, node: ts.Expression, type: DType & { kind: 'function' }): string {
   const e = cx.entityOf(node);
   if (e?.kind !== 'function')
     cx.error(node, 'DSL2011', 'a function-reference initializer must name a top-level function');
@@ -136,7 +136,7 @@ export function functionConstant(cx: Lowering, node: ts.Expression, type: DType 
 }
 
 /** The length of `new TypedArray(N)`: a positive constant. */
-export function arrayLength(cx: Lowering, n: ts.NewExpression): number {
+export function arrayLength(cx: LowerContext, n: ts.NewExpression): number {
   if (n.arguments?.length !== 1)
     cx.error(n, 'DSL2004', 'a typed array needs exactly one argument: its constant length');
   const c = tryConstant(cx, n.arguments[0]);
@@ -150,7 +150,7 @@ export function arrayLength(cx: Lowering, n: ts.NewExpression): number {
  * members) combined by operators, e.g. `-1`, `N - 2`, `1 << SHIFT`. Like a literal, it takes the type
  * of the other operand (Go's untyped constants); a conversion such as u32(5) makes it typed.
  */
-export function isLiteral(cx: Lowering, node: ts.Expression): boolean {
+export function isLiteral(cx: LowerContext, node: ts.Expression): boolean {
   if (ts.isParenthesizedExpression(node)) return isLiteral(cx, node.expression);
   if (node.kind === K.NumericLiteral) return true;
   if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {

@@ -9,14 +9,13 @@ import {
   type DType, type IntType, type Signature, type StructDef, type StructField, I32, BOOL, VOID, STRING, INT_TYPES,
   TYPED_ARRAYS, typeName, sameType, storageSize, fits, wrapTo,
 } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import { type Entity, alignUp } from './context.ts';
+import { type LowerContext, type Entity, alignUp } from './context.ts';
 import { tryConstant, constantValue, arrayLength } from './constants.ts';
 
 const K = ts.SyntaxKind;
 
 /** Pass 1a, over every file first: the names of structs, enums and type aliases (imports may be cyclic). */
-export function declareTypes(cx: Lowering, file: ts.SourceFile): void {
+export function declareTypes(cx: LowerContext, file: ts.SourceFile): void {
   for (const s of file.statements) {
     if (ts.isEnumDeclaration(s)) cx.guard(() => declareEnum(cx, s));
     else if (ts.isTypeAliasDeclaration(s)) cx.declare(s.name, { kind: 'typeAlias', decl: s });
@@ -25,7 +24,7 @@ export function declareTypes(cx: Lowering, file: ts.SourceFile): void {
 }
 
 /** Pass 1b: struct layouts and function signatures, once every type name is known. */
-export function declareFile(cx: Lowering, file: ts.SourceFile): void {
+export function declareFile(cx: LowerContext, file: ts.SourceFile): void {
   for (const s of file.statements) if (ts.isClassDeclaration(s) && s.name) cx.guard(() => structOf(cx, s));
   for (const s of file.statements) {
     if (ts.isFunctionDeclaration(s) && s.name && s.body) {
@@ -58,7 +57,7 @@ export function declareFile(cx: Lowering, file: ts.SourceFile): void {
   }
 }
 
-export function lowerRuntimeExports(cx: Lowering, file: ts.SourceFile): void {
+export function lowerRuntimeExports(cx: LowerContext, file: ts.SourceFile): void {
   if (!cx.isRuntime(file)) return;
   for (const s of file.statements)
     if (ts.isFunctionDeclaration(s) && s.name) {
@@ -68,7 +67,7 @@ export function lowerRuntimeExports(cx: Lowering, file: ts.SourceFile): void {
 }
 
 /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
-export function declareEnum(cx: Lowering, e: ts.EnumDeclaration): void {
+export function declareEnum(cx: LowerContext, e: ts.EnumDeclaration): void {
   cx.declare(e.name, { kind: 'enum', members: new Map() });
 }
 
@@ -77,7 +76,7 @@ export function declareEnum(cx: Lowering, e: ts.EnumDeclaration): void {
  * (one may use a module-level constant or another enum's member not declared yet); returns true when
  * some member was declared. `report` turns an initializer that is still not constant into DSL2011.
  */
-export function declareEnumMembers(cx: Lowering, e: ts.EnumDeclaration, progress: { index: number; next: number },
+export function declareEnumMembers(cx: LowerContext, e: ts.EnumDeclaration, progress: { index: number; next: number },
   report = false): boolean {
   const members = (cx.entityOf(e.name) as Entity & { kind: 'enum' }).members;
   const start = progress.index;
@@ -97,7 +96,7 @@ export function declareEnumMembers(cx: Lowering, e: ts.EnumDeclaration, progress
  * Module-level integer constants first, across all files, until no more can be evaluated: a constant
  * may use another module's constant whatever the order the files were visited in (import cycles).
  */
-export function declareConstants(cx: Lowering): void {
+export function declareConstants(cx: LowerContext): void {
   const pending: { d: ts.VariableDeclaration }[] = [];
   for (const file of cx.files)
     for (const s of file.statements)
@@ -135,7 +134,7 @@ export function declareConstants(cx: Lowering): void {
 }
 
 /** The struct layout of a class: fields in order, natural alignment, C rules. */
-export function structOf(cx: Lowering, c: ts.ClassDeclaration): StructDef {
+export function structOf(cx: LowerContext, c: ts.ClassDeclaration): StructDef {
   const known = cx.structs.get(c);
   if (known) return known;
   if (cx.layingOut.has(c)) cx.error(c, 'DSL2001', `struct '${c.name?.text}' contains itself`);
@@ -179,7 +178,7 @@ export function structOf(cx: Lowering, c: ts.ClassDeclaration): StructDef {
   return def;
 }
 
-export function structOfExpression(cx: Lowering, node: ts.Expression): StructDef {
+export function structOfExpression(cx: LowerContext, node: ts.Expression): StructDef {
   const s = cx.symbolOf(node);
   const decl = s?.declarations?.[0];
   if (!decl || !ts.isClassDeclaration(decl))
@@ -189,7 +188,7 @@ export function structOfExpression(cx: Lowering, node: ts.Expression): StructDef
 
 // ==== types written in the source ===============================================================
 
-export function resolveType(cx: Lowering, node: ts.TypeNode): DType {
+export function resolveType(cx: LowerContext, node: ts.TypeNode): DType {
   switch (node.kind) {
     case K.BooleanKeyword: return BOOL;
     case K.StringKeyword: return STRING;
@@ -238,14 +237,14 @@ export function resolveType(cx: Lowering, node: ts.TypeNode): DType {
 }
 
 /** Type of an unannotated initializer, for `let x = 5` and fields `f = 0`. */
-export function literalType(cx: Lowering, init: ts.Expression): DType {
+export function literalType(cx: LowerContext, init: ts.Expression): DType {
   if (init.kind === K.TrueKeyword || init.kind === K.FalseKeyword) return BOOL;
   const c = tryConstant(cx, init);
   if (c !== undefined) return c.type;
   cx.error(init, 'DSL2001', 'the type cannot be inferred here: add a type annotation');
 }
 
-export function checkSignature(cx: Lowering, node: ts.Node, got: Signature, want: Signature): void {
+export function checkSignature(cx: LowerContext, node: ts.Node, got: Signature, want: Signature): void {
   if (!sameType({ kind: 'function', signature: got }, { kind: 'function', signature: want }))
     cx.error(node, 'DSL2001', `function type mismatch: expected ${typeName({ kind: 'function', signature: want })}, `
       + `got ${typeName({ kind: 'function', signature: got })}`);

@@ -5,8 +5,7 @@
 // value is the local's value at the moment JavaScript would read it.
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
-import type { Lowering } from '../lower.ts';
-import type { Entity } from './context.ts';
+import type { LowerContext, Entity } from './context.ts';
 
 const K = ts.SyntaxKind;
 
@@ -22,7 +21,7 @@ export function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
 }
 
 /** The value of local `e` at this moment: its register, or a copy when a later operand may assign it. */
-export function readLocal(cx: Lowering, e: Entity & { kind: 'local' }): ir.VReg {
+export function readLocal(cx: LowerContext, e: Entity & { kind: 'local' }): ir.VReg {
   if (!cx.writtenLater.has(e)) return e.reg;
   const copy = cx.fb.newReg();
   cx.fb.copy(copy, e.reg);
@@ -30,7 +29,7 @@ export function readLocal(cx: Lowering, e: Entity & { kind: 'local' }): ir.VReg 
 }
 
 /** Runs `lowerOperand` while the locals that the `later` operands may assign are marked written later. */
-export function withLaterWrites<T>(cx: Lowering, later: readonly ts.Node[], lowerOperand: () => T): T {
+export function withLaterWrites<T>(cx: LowerContext, later: readonly ts.Node[], lowerOperand: () => T): T {
   markLaterWrites(cx, later, 1);
   try {
     return lowerOperand();
@@ -40,7 +39,7 @@ export function withLaterWrites<T>(cx: Lowering, later: readonly ts.Node[], lowe
 }
 
 /** Adds (+1) or removes (-1) the locals the `later` operands may assign to writtenLater. */
-export function markLaterWrites(cx: Lowering, later: readonly ts.Node[], delta: 1 | -1): void {
+export function markLaterWrites(cx: LowerContext, later: readonly ts.Node[], delta: 1 | -1): void {
   for (const node of later) {
     for (const e of localsWritten(cx, node) ?? []) {
       const n = (cx.writtenLater.get(e) ?? 0) + delta;
@@ -54,7 +53,7 @@ export function markLaterWrites(cx: Lowering, later: readonly ts.Node[], delta: 
  * its caller's locals), or null. Post-order with an explicit stack and memoized per node, so deep
  * expressions cost linear time and no host recursion.
  */
-export function localsWritten(cx: Lowering, root: ts.Node): ReadonlySet<Entity> | null {
+export function localsWritten(cx: LowerContext, root: ts.Node): ReadonlySet<Entity> | null {
   const memo = cx.localsWrittenMemo;
   const stack: { node: ts.Node; childrenDone: boolean }[] = [{ node: root, childrenDone: false }];
   while (stack.length) {

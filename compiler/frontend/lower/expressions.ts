@@ -10,8 +10,7 @@ import {
   type DType, type IntType, I32, U32, BOOL, STRING, typeName, sameType, fits, promote, arithmeticResult,
   implicitlyConvertible,
 } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import type { IntValue, Value, LValue } from './context.ts';
+import type { LowerContext, IntValue, Value, LValue } from './context.ts';
 import { lowerCall } from './calls.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { checkSignature } from './declarations.ts';
@@ -24,13 +23,13 @@ const K = ts.SyntaxKind;
  * Lowers an expression to a register. `expected` lets an integer literal take the type the context
  * wants; `discard` marks expression statements (a void call is fine there).
  */
-export function lowerExpression(cx: Lowering, node: ts.Expression, expected?: DType, discard = false): Value {
+export function lowerExpression(cx: LowerContext, node: ts.Expression, expected?: DType, discard = false): Value {
   const v = lowerExpressionUnobserved(cx, node, expected, discard);
   cx.options.observer?.typed(node, v.type);
   return v;
 }
 
-function lowerExpressionUnobserved(cx: Lowering, node: ts.Expression, expected?: DType, discard = false): Value {
+function lowerExpressionUnobserved(cx: LowerContext, node: ts.Expression, expected?: DType, discard = false): Value {
   const fb = cx.fb;
   if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && isLiteral(cx, node)) {
     const c = tryConstant(cx, node)!;
@@ -73,7 +72,7 @@ function lowerExpressionUnobserved(cx: Lowering, node: ts.Expression, expected?:
 }
 
 /** `k++` and `k--`: the value before the step. */
-function lowerPostfix(cx: Lowering, u: ts.PostfixUnaryExpression): Value {
+function lowerPostfix(cx: LowerContext, u: ts.PostfixUnaryExpression): Value {
   const fb = cx.fb;
   const lv = lvalue(cx, u.operand);
   if (lv.type.kind !== 'int') cx.error(u, 'DSL2001', `'${ts.tokenToString(u.operator)}' needs an integer`);
@@ -86,7 +85,7 @@ function lowerPostfix(cx: Lowering, u: ts.PostfixUnaryExpression): Value {
 }
 
 /** `c ? a : b`: the type of the arm that is not a literal (two literals: the expected type). */
-function lowerConditional(cx: Lowering, c: ts.ConditionalExpression, expected?: DType): Value {
+function lowerConditional(cx: LowerContext, c: ts.ConditionalExpression, expected?: DType): Value {
   const fb = cx.fb;
   const then = fb.newBlock(cx.loc(c.whenTrue)), otherwise = fb.newBlock(cx.loc(c.whenFalse));
   const done = fb.newBlock();
@@ -130,7 +129,7 @@ function lowerConditional(cx: Lowering, c: ts.ConditionalExpression, expected?: 
 }
 
 /** `++k`, `--k` (the value after the step), `!`, `-`, `+`, `~`. */
-function lowerPrefix(cx: Lowering, u: ts.PrefixUnaryExpression, expected?: DType): Value {
+function lowerPrefix(cx: LowerContext, u: ts.PrefixUnaryExpression, expected?: DType): Value {
   const fb = cx.fb;
   switch (u.operator) {
     case K.PlusPlusToken: case K.MinusMinusToken: {
@@ -165,7 +164,7 @@ function lowerPrefix(cx: Lowering, u: ts.PrefixUnaryExpression, expected?: DType
 }
 
 /** An operand of the integer operator `op` (DSL1010 for a string, DSL2001 for anything else not an integer). */
-export function intOperand(cx: Lowering, node: ts.Expression, op: string, expected?: DType): IntValue {
+export function intOperand(cx: LowerContext, node: ts.Expression, op: string, expected?: DType): IntValue {
   const v = lowerExpression(cx, node, expected);
   if (v.type.kind === 'string')
     cx.error(node, 'DSL1010', op === '+' ? 'strings cannot be concatenated: print the parts one by one'
@@ -179,7 +178,7 @@ export function intOperand(cx: Lowering, node: ts.Expression, op: string, expect
  * the i32 sum is narrowed, which needs an explicit conversion (DSL2003) as for the assignment; Node
  * would not wrap it. Typed-array elements and struct fields wrap on store.
  */
-function checkStepWidth(cx: Lowering, u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
+function checkStepWidth(cx: LowerContext, u: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, lv: LValue): void {
   if (lv.type.kind !== 'int' || lv.type.bits === 32 || lv.wraps) return;
   const op = ts.tokenToString(u.operator), step = u.operator === K.PlusPlusToken ? '+' : '-';
   cx.error(u, 'DSL2003', `'${op}' on ${typeName(lv.type)} '${lv.name}' narrows i32 to ${typeName(lv.type)}: `
@@ -189,7 +188,7 @@ function checkStepWidth(cx: Lowering, u: ts.PrefixUnaryExpression | ts.PostfixUn
 // ==== conditions =================================================================================
 
 /** Branches to ifTrue/ifFalse on a condition, short-circuiting && || ! without materializing bools. */
-export function lowerCondition(cx: Lowering, node: ts.Expression, ifTrue: ir.Block, ifFalse: ir.Block): void {
+export function lowerCondition(cx: LowerContext, node: ts.Expression, ifTrue: ir.Block, ifFalse: ir.Block): void {
   if (ts.isParenthesizedExpression(node)) return lowerCondition(cx, node.expression, ifTrue, ifFalse);
   if (ts.isPrefixUnaryExpression(node) && node.operator === K.ExclamationToken)
     return lowerCondition(cx, node.operand, ifFalse, ifTrue);
@@ -217,7 +216,7 @@ export function lowerCondition(cx: Lowering, node: ts.Expression, ifTrue: ir.Blo
 }
 
 /** A condition's value as a bool (an integer: != 0). */
-function truth(cx: Lowering, node: ts.Expression): ir.VReg {
+function truth(cx: LowerContext, node: ts.Expression): ir.VReg {
   const v = lowerExpression(cx, node);
   if (v.type.kind === 'bool') return v.reg;
   if (v.type.kind === 'int') return cx.fb.binary('ne', v.reg, cx.fb.constant(0));
@@ -227,7 +226,7 @@ function truth(cx: Lowering, node: ts.Expression): ir.VReg {
 // ==== conversions ================================================================================
 
 /** Lowers `node` and converts it to `target` by the implicit rules (a literal takes the target type). */
-export function lowerConverted(cx: Lowering, node: ts.Expression, target: DType, what: string,
+export function lowerConverted(cx: LowerContext, node: ts.Expression, target: DType, what: string,
   wrapAllowed = false): ir.VReg {
   const v = lowerExpression(cx, node, target);
   return convertImplicit(cx, v, target, node, what, wrapAllowed);
@@ -238,7 +237,7 @@ export function lowerConverted(cx: Lowering, node: ts.Expression, target: DType,
  * anything else narrower needs an explicit conversion (DSL2003) unless `wrapAllowed` (a place that wraps,
  * a built-in's argument). Other types must match (DSL2001). `what` names the value in the message.
  */
-export function convertImplicit(cx: Lowering, v: Value, target: DType, node: ts.Expression, what: string,
+export function convertImplicit(cx: LowerContext, v: Value, target: DType, node: ts.Expression, what: string,
   wrapAllowed = false): ir.VReg {
   cx.options.observer?.converted(node, target);
   if (target.kind === 'int' && v.type.kind === 'int') {
@@ -268,7 +267,7 @@ export function convertImplicit(cx: Lowering, v: Value, target: DType, node: ts.
  * `u32(c ? a : b)` as `c ? u32(a) : u32(b)`: the same value in JavaScript, and the arms may then differ
  * in sign (each is converted from its own type).
  */
-export function lowerConvertedConditional(cx: Lowering, c: ts.ConditionalExpression, target: IntType): Value {
+export function lowerConvertedConditional(cx: LowerContext, c: ts.ConditionalExpression, target: IntType): Value {
   const fb = cx.fb;
   const then = fb.newBlock(cx.loc(c.whenTrue)), otherwise = fb.newBlock(cx.loc(c.whenFalse));
   const done = fb.newBlock();
@@ -288,7 +287,7 @@ export function lowerConvertedConditional(cx: Lowering, c: ts.ConditionalExpress
 }
 
 /** u8(x) and friends: wrap to the width, like a C cast. */
-export function convertExplicit(cx: Lowering, v: Value, target: IntType): ir.VReg {
+export function convertExplicit(cx: LowerContext, v: Value, target: IntType): ir.VReg {
   const fb = cx.fb;
   if (target.bits === 32) return v.reg;
   // already in range: as wide or narrower with the same signedness, or unsigned and narrower

@@ -8,14 +8,13 @@
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { type DType, type StructDef, BOOL, TYPED_ARRAYS, typeName, sameType, storageSize } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import { type Entity, type FunctionEntity, ARRAY_HEADER, writeInt } from './context.ts';
+import { type LowerContext, type Entity, type FunctionEntity, ARRAY_HEADER, writeInt } from './context.ts';
 import { tryConstant, constantValue, functionConstant, arrayLength } from './constants.ts';
 import { structOfExpression, resolveType, literalType } from './declarations.ts';
 
 const K = ts.SyntaxKind;
 
-export function lowerGlobals(cx: Lowering, file: ts.SourceFile): void {
+export function lowerGlobals(cx: LowerContext, file: ts.SourceFile): void {
   for (const s of file.statements) {
     if (!ts.isVariableStatement(s)) continue;
     const isConst = (s.declarationList.flags & ts.NodeFlags.Const) !== 0;
@@ -24,7 +23,7 @@ export function lowerGlobals(cx: Lowering, file: ts.SourceFile): void {
   }
 }
 
-export function lowerGlobal(cx: Lowering, d: ts.VariableDeclaration, isConst: boolean): void {
+export function lowerGlobal(cx: LowerContext, d: ts.VariableDeclaration, isConst: boolean): void {
   const name = (d.name as ts.Identifier).text;
   const declared = d.type ? resolveType(cx, d.type) : undefined;
   const init = d.initializer ?? zeroInitializer(cx, d, declared, isConst);
@@ -96,7 +95,7 @@ export function lowerGlobal(cx: Lowering, d: ts.VariableDeclaration, isConst: bo
 }
 
 /** `let x: i32;` is zero-initialized (tsc checks that it is assigned before it is read). */
-export function zeroInitializer(cx: Lowering, d: ts.VariableDeclaration, declared: DType | undefined,
+export function zeroInitializer(cx: LowerContext, d: ts.VariableDeclaration, declared: DType | undefined,
   isConst: boolean): ts.Expression {
   if (isConst || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
     cx.error(d, 'DSL1012',
@@ -105,15 +104,17 @@ export function zeroInitializer(cx: Lowering, d: ts.VariableDeclaration, declare
   return declared.kind === 'bool' ? ts.factory.createFalse() : ts.factory.createNumericLiteral(0);
 }
 
-function isFunctionName(cx: Lowering, node: ts.Expression): boolean { return cx.entityOf(node)?.kind === 'function'; }
+function isFunctionName(cx: LowerContext, node: ts.Expression): boolean {
+  return cx.entityOf(node)?.kind === 'function';
+}
 
-function functionType(cx: Lowering, node: ts.Expression): DType {
+function functionType(cx: LowerContext, node: ts.Expression): DType {
   const e = cx.entityOf(node) as FunctionEntity;
   return { kind: 'function', signature: e.signature };
 }
 
 /** Static storage for new TypedArray(N), new Struct(), structArray(S, N); undefined for other initializers. */
-function staticStorage(cx: Lowering, init: ts.Expression, declared: DType | undefined,
+function staticStorage(cx: LowerContext, init: ts.Expression, declared: DType | undefined,
   name: string): Entity | undefined {
   const shape = storageShape(cx, init);
   if (!shape) return undefined;
@@ -161,7 +162,7 @@ export type StorageShape =
   | { type: DType & { kind: 'struct' }; stride: 0; count: 0 };
 
 /** The storage an initializer creates (module level or in a frame), or undefined when it creates none. */
-export function storageShape(cx: Lowering, init: ts.Expression): StorageShape | undefined {
+export function storageShape(cx: LowerContext, init: ts.Expression): StorageShape | undefined {
   if (ts.isNewExpression(init) && ts.isIdentifier(init.expression)) {
     const element = TYPED_ARRAYS[init.expression.text];
     if (element)
@@ -185,7 +186,7 @@ export function storageShape(cx: Lowering, init: ts.Expression): StorageShape | 
 }
 
 /** Initial bytes of a struct: every field's constant initializer, nested structs included. */
-export function structTemplate(cx: Lowering, def: StructDef):
+export function structTemplate(cx: LowerContext, def: StructDef):
   { bytes: Uint8Array; functions: { offset: number; func: string }[] } {
   const bytes = new Uint8Array(def.size);
   const functions: { offset: number; func: string }[] = [];

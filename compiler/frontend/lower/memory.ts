@@ -11,8 +11,7 @@ import * as ir from '../../ir.ts';
 import {
   type DType, type StructDef, type StructField, I32, BOOL, STRING, typeName, storageSize, fits, promote,
 } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import { type Value, type LValue, ARRAY_HEADER, writeInt } from './context.ts';
+import { type LowerContext, type Value, type LValue, ARRAY_HEADER, writeInt } from './context.ts';
 import { tryConstant } from './constants.ts';
 import { readLocal } from './evaluation-order.ts';
 import { lowerExpression, lowerConverted } from './expressions.ts';
@@ -20,7 +19,7 @@ import { structTemplate, type StorageShape } from './globals.ts';
 
 const K = ts.SyntaxKind;
 
-export function loadMemory(cx: Lowering, type: DType, address: ir.VReg, offset: number): ir.VReg {
+export function loadMemory(cx: LowerContext, type: DType, address: ir.VReg, offset: number): ir.VReg {
   const dst = cx.fb.newReg();
   if (type.kind === 'int')
     cx.fb.emit({ op: 'load', width: (type.bits / 8) as ir.Width, signed: type.signed, dst, address, offset });
@@ -29,18 +28,18 @@ export function loadMemory(cx: Lowering, type: DType, address: ir.VReg, offset: 
   return dst;
 }
 
-export function storeMemory(cx: Lowering, type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
+export function storeMemory(cx: LowerContext, type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
   const width = (type.kind === 'int' ? type.bits / 8 : type.kind === 'bool' ? 1 : 4) as ir.Width;
   cx.fb.emit({ op: 'store', width, address, offset, value });
 }
 
-export function globalAddress(cx: Lowering, symbol: string, offset = 0): ir.VReg {
+export function globalAddress(cx: LowerContext, symbol: string, offset = 0): ir.VReg {
   const dst = cx.fb.newReg();
   cx.fb.emit({ op: 'globalAddress', dst, symbol });
   return offset ? cx.fb.binary('add', dst, cx.fb.constant(offset)) : dst;
 }
 
-export function stringAddress(cx: Lowering, text: string): ir.VReg {
+export function stringAddress(cx: LowerContext, text: string): ir.VReg {
   let symbol = cx.strings.get(text);
   if (!symbol) {
     const encoded = Buffer.from(text, 'latin1');
@@ -55,7 +54,7 @@ export function stringAddress(cx: Lowering, text: string): ir.VReg {
 }
 
 /** Reads a name, a field, an element, `.length`, or an enum member. */
-export function lowerRead(cx: Lowering, node: ts.Expression, expected?: DType): Value {
+export function lowerRead(cx: LowerContext, node: ts.Expression, expected?: DType): Value {
   const fb = cx.fb;
   if (ts.isIdentifier(node) || ts.isPropertyAccessExpression(node)) {
     const e = cx.entityOf(node);
@@ -109,7 +108,7 @@ export function lowerRead(cx: Lowering, node: ts.Expression, expected?: DType): 
 }
 
 /** The field a property access names (DSL1007 when the struct has none). */
-export function fieldOf(cx: Lowering, def: StructDef, node: ts.PropertyAccessExpression): StructField {
+export function fieldOf(cx: LowerContext, def: StructDef, node: ts.PropertyAccessExpression): StructField {
   const f = def.fields.get(node.name.text);
   if (!f) cx.error(node.name, 'DSL1007', `struct '${def.name}' has no field '${node.name.text}'`);
   return f;
@@ -119,7 +118,7 @@ export function fieldOf(cx: Lowering, def: StructDef, node: ts.PropertyAccessExp
  * The length of an array named directly by a module-level const in static storage (its length word is
  * never written).
  */
-function knownLength(cx: Lowering, node: ts.Expression): number | undefined {
+function knownLength(cx: LowerContext, node: ts.Expression): number | undefined {
   while (ts.isParenthesizedExpression(node)) node = node.expression;
   if (!ts.isIdentifier(node) && !ts.isPropertyAccessExpression(node)) return undefined;
   const e = cx.entityOf(node);
@@ -127,7 +126,7 @@ function knownLength(cx: Lowering, node: ts.Expression): number | undefined {
 }
 
 /** Address of a[i], bounds-checked against the array's length. */
-function elementAddress(cx: Lowering, node: ts.ElementAccessExpression):
+function elementAddress(cx: LowerContext, node: ts.ElementAccessExpression):
   { type: DType; address: ir.VReg; plain: boolean } {
   const fb = cx.fb;
   const array = lowerExpression(cx, node.expression);
@@ -153,13 +152,13 @@ function elementAddress(cx: Lowering, node: ts.ElementAccessExpression):
 }
 
 /** The place an assignment, a compound assignment, `++` or `--` writes. */
-export function lvalue(cx: Lowering, node: ts.Expression): LValue {
+export function lvalue(cx: LowerContext, node: ts.Expression): LValue {
   const lv = lvalueUnobserved(cx, node);
   cx.options.observer?.typed(node, lv.type);
   return lv;
 }
 
-function lvalueUnobserved(cx: Lowering, node: ts.Expression): LValue {
+function lvalueUnobserved(cx: LowerContext, node: ts.Expression): LValue {
   const fb = cx.fb;
   if (ts.isParenthesizedExpression(node)) return lvalue(cx, node.expression);
   const name = node.getText();
@@ -205,7 +204,7 @@ function lvalueUnobserved(cx: Lowering, node: ts.Expression): LValue {
 }
 
 /** `const a: i32[] = [1, x, 3]` in a function: frame storage with a length word, elements stored in order. */
-export function localArrayLiteral(cx: Lowering, init: ts.ArrayLiteralExpression, declared: DType | undefined,
+export function localArrayLiteral(cx: LowerContext, init: ts.ArrayLiteralExpression, declared: DType | undefined,
   name: string, reg: ir.VReg): DType {
   const fb = cx.fb;
   // undeclared: bool elements when the first is true or false, else i32
@@ -234,7 +233,7 @@ export function localArrayLiteral(cx: Lowering, init: ts.ArrayLiteralExpression,
 }
 
 /** A local typed array, struct or struct array in this function's frame, initialized like new would. */
-export function frameStorage(cx: Lowering, shape: StorageShape, name: string): ir.VReg {
+export function frameStorage(cx: LowerContext, shape: StorageShape, name: string): ir.VReg {
   const fb = cx.fb;
   if (shape.type.kind === 'struct') {
     const def = shape.type.def;
@@ -273,7 +272,7 @@ export function frameStorage(cx: Lowering, shape: StorageShape, name: string): i
 }
 
 /** Stores a struct's initial bytes (structTemplate) at base; zeroes it first unless it is zero already. */
-function initializeStruct(cx: Lowering, base: ir.VReg, def: StructDef, alreadyZero = false): void {
+function initializeStruct(cx: LowerContext, base: ir.VReg, def: StructDef, alreadyZero = false): void {
   const fb = cx.fb;
   if (!alreadyZero)
     fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(def.size)] });

@@ -7,8 +7,7 @@
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { type DType, I32, U32, BOOL, typeName, sameType, promote, arithmeticResult } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import type { IntValue, Value } from './context.ts';
+import type { LowerContext, IntValue, Value } from './context.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { withLaterWrites, markLaterWrites } from './evaluation-order.ts';
 import { lowerExpression, intOperand, lowerConverted, convertImplicit } from './expressions.ts';
@@ -35,7 +34,7 @@ export const COMPOUND: Record<number, Arith> = {
 };
 
 /** A binary operator: `,`, assignments, && and ||, comparisons, arithmetic. */
-export function lowerBinary(cx: Lowering, b: ts.BinaryExpression, expected?: DType, discard = false): Value {
+export function lowerBinary(cx: LowerContext, b: ts.BinaryExpression, expected?: DType, discard = false): Value {
   const op = b.operatorToken.kind;
   switch (op) {
     case K.CommaToken: {
@@ -59,7 +58,7 @@ export function lowerBinary(cx: Lowering, b: ts.BinaryExpression, expected?: DTy
 // ==== assignments ================================================================================
 
 /** `place = e`: e converted to the place's type (wrapped where the place wraps); the value is e's. */
-function lowerAssignment(cx: Lowering, b: ts.BinaryExpression): Value {
+function lowerAssignment(cx: LowerContext, b: ts.BinaryExpression): Value {
   const lv = lvalue(cx, b.left);
   if (lv.wraps && lv.type.kind === 'int') {
     // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
@@ -78,7 +77,7 @@ function lowerAssignment(cx: Lowering, b: ts.BinaryExpression): Value {
  * A place that wraps (typed-array element, struct field) stores the result wrapped, and the value is the
  * result itself, as in JavaScript and as for `=`: `words[0] += -1` is -1 on a Uint32Array.
  */
-function lowerCompoundAssignment(cx: Lowering, b: ts.BinaryExpression, compound: Arith): Value {
+function lowerCompoundAssignment(cx: LowerContext, b: ts.BinaryExpression, compound: Arith): Value {
   const lv = lvalue(cx, b.left);
   const text = b.operatorToken.getText();
   if (lv.type.kind !== 'int') cx.error(b, 'DSL2001', `'${text}' needs an integer target, got ${typeName(lv.type)}`);
@@ -97,7 +96,7 @@ function lowerCompoundAssignment(cx: Lowering, b: ts.BinaryExpression, compound:
  * As in JavaScript, the value is the operand that decided: `a || b` is a when a is truthy, else b.
  * With bool operands that is a bool; with integers an integer (conditions use lowerCondition).
  */
-function lowerLogical(cx: Lowering, b: ts.BinaryExpression): Value {
+function lowerLogical(cx: LowerContext, b: ts.BinaryExpression): Value {
   const fb = cx.fb;
   const isAnd = b.operatorToken.kind === K.AmpersandAmpersandToken, text = b.operatorToken.getText();
   const result = fb.newReg();
@@ -122,7 +121,7 @@ function lowerLogical(cx: Lowering, b: ts.BinaryExpression): Value {
 // ==== arithmetic =================================================================================
 
 /** Lowers the two operands of a binary integer operator; a literal side takes the other side's type. */
-function operands(cx: Lowering, b: ts.BinaryExpression, op: string, expected?: DType): [IntValue, IntValue] {
+function operands(cx: LowerContext, b: ts.BinaryExpression, op: string, expected?: DType): [IntValue, IntValue] {
   if (isLiteral(cx, b.left) && !isLiteral(cx, b.right)) {
     const r = intOperand(cx, b.right, op, expected);
     const l = intOperand(cx, b.left, op, promote(r.type));
@@ -138,7 +137,7 @@ function operands(cx: Lowering, b: ts.BinaryExpression, op: string, expected?: D
  * lowered bottom-up in a loop: a chain of thousands of operands costs no host recursion. Each right
  * operand is lowered while the right operands above it count as later operands (evaluation order).
  */
-function lowerArithmeticChain(cx: Lowering, top: ts.BinaryExpression, expected?: DType): Value {
+function lowerArithmeticChain(cx: LowerContext, top: ts.BinaryExpression, expected?: DType): Value {
   const spine = [top], expectations = [expected];
   for (;;) {
     const b = spine[spine.length - 1], left = b.left;
@@ -165,14 +164,14 @@ function lowerArithmeticChain(cx: Lowering, top: ts.BinaryExpression, expected?:
 }
 
 /** `x | 0` and `x >>> 0`: conversions that cost nothing. */
-function isFreeConversion(cx: Lowering, b: ts.BinaryExpression): boolean {
+function isFreeConversion(cx: LowerContext, b: ts.BinaryExpression): boolean {
   const op = b.operatorToken.kind;
   return (op === K.BarToken || op === K.GreaterThanGreaterThanGreaterThanToken)
     && tryConstant(cx, b.right)?.value === 0 && !isLiteral(cx, b.left);
 }
 
 /** One arithmetic operator; `left` is its left operand when already lowered (inside a chain). */
-function lowerArithmetic(cx: Lowering, b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
+function lowerArithmetic(cx: LowerContext, b: ts.BinaryExpression, expected?: DType, left?: Value): Value {
   const op = b.operatorToken.kind, text = b.operatorToken.getText();
   if (isFreeConversion(cx, b)) {
     const v = left ?? intOperand(cx, b.left, text);
@@ -190,7 +189,7 @@ function lowerArithmetic(cx: Lowering, b: ts.BinaryExpression, expected?: DType,
 }
 
 /** `l op r` of two integers, wrapping: + - * / % in the operands' arithmetic type, bitwise ops i32, >>> u32. */
-function arithmetic(cx: Lowering, kind: Arith, l: IntValue, r: IntValue): Value {
+function arithmetic(cx: LowerContext, kind: Arith, l: IntValue, r: IntValue): Value {
   const fb = cx.fb;
   const t = arithmeticResult(l.type, r.type);
   switch (kind) {
@@ -211,7 +210,7 @@ function arithmetic(cx: Lowering, kind: Arith, l: IntValue, r: IntValue): Value 
 // ==== comparisons ================================================================================
 
 /** `==` and `!=` of bools, functions and references; `<` ... `!==` of integers (compareIntegers). */
-function lowerComparison(cx: Lowering, b: ts.BinaryExpression): Value {
+function lowerComparison(cx: LowerContext, b: ts.BinaryExpression): Value {
   const fb = cx.fb;
   const op = b.operatorToken.kind, text = b.operatorToken.getText();
   const equality = op === K.EqualsEqualsEqualsToken || op === K.EqualsEqualsToken
@@ -245,7 +244,7 @@ function lowerComparison(cx: Lowering, b: ts.BinaryExpression): Value {
 }
 
 /** `l op r` for a comparison operator on integers: mathematical values, also for an i32 against a u32. */
-export function compareIntegers(cx: Lowering, op: ts.SyntaxKind, l: IntValue, r: IntValue): ir.VReg {
+export function compareIntegers(cx: LowerContext, op: ts.SyntaxKind, l: IntValue, r: IntValue): ir.VReg {
   const fb = cx.fb;
   const negate = op === K.ExclamationEqualsEqualsToken || op === K.ExclamationEqualsToken;
   const lt = promote(l.type), rt = promote(r.type);

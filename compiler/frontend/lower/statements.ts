@@ -9,8 +9,7 @@ import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { FunctionBuilder } from '../../builder.ts';
 import { type IntType, isInt, typeName, sameType, wrapTo, promote } from '../types.ts';
-import type { Lowering } from '../lower.ts';
-import type { FunctionEntity, Value, LoopTarget } from './context.ts';
+import type { LowerContext, FunctionEntity, Value, LoopTarget } from './context.ts';
 import { tryConstant } from './constants.ts';
 import { resolveType } from './declarations.ts';
 import { lowerExpression, lowerCondition, lowerConverted } from './expressions.ts';
@@ -20,7 +19,7 @@ import { localArrayLiteral, frameStorage } from './memory.ts';
 const K = ts.SyntaxKind;
 
 /** One DSL function: its parameters are vregs 0..n-1. */
-export function lowerFunction(cx: Lowering, decl: ts.FunctionDeclaration): void {
+export function lowerFunction(cx: LowerContext, decl: ts.FunctionDeclaration): void {
   const e = cx.entityOf(decl.name!) as FunctionEntity;
   cx.currentFunction = e;
   const returnsValue = e.signature.result.kind !== 'void';
@@ -45,12 +44,12 @@ export function lowerFunction(cx: Lowering, decl: ts.FunctionDeclaration): void 
 
 // ==== statements ================================================================================
 
-function lowerBlock(cx: Lowering, block: ts.Block): void {
+function lowerBlock(cx: LowerContext, block: ts.Block): void {
   for (const s of block.statements) lowerStatement(cx, s);
 }
 
 /** One statement; `label` is the label of a labelled loop or switch (`outer: for (...)`). */
-function lowerStatement(cx: Lowering, s: ts.Statement, label?: string): void {
+function lowerStatement(cx: LowerContext, s: ts.Statement, label?: string): void {
   switch (s.kind) {
     case K.Block: return lowerBlock(cx, s as ts.Block);
     case K.EmptyStatement: return;
@@ -74,7 +73,7 @@ function lowerStatement(cx: Lowering, s: ts.Statement, label?: string): void {
   cx.error(s, 'DSL1012', `statement '${K[s.kind]}' is not supported`);
 }
 
-function lowerIf(cx: Lowering, st: ts.IfStatement): void {
+function lowerIf(cx: LowerContext, st: ts.IfStatement): void {
   const fb = cx.fb;
   const then = fb.newBlock(cx.loc(st.thenStatement)), done = fb.newBlock();
   const otherwise = st.elseStatement ? fb.newBlock(cx.loc(st.elseStatement)) : done;
@@ -91,7 +90,7 @@ function lowerIf(cx: Lowering, st: ts.IfStatement): void {
 }
 
 /** header: test -> body | done; body: ... -> header (continue: header). */
-function lowerWhile(cx: Lowering, st: ts.WhileStatement, label?: string): void {
+function lowerWhile(cx: LowerContext, st: ts.WhileStatement, label?: string): void {
   const fb = cx.fb;
   const header = fb.newBlock(cx.loc(st)), body = fb.newBlock(cx.loc(st.statement)), done = fb.newBlock();
   fb.jumpTo(header);
@@ -103,7 +102,7 @@ function lowerWhile(cx: Lowering, st: ts.WhileStatement, label?: string): void {
 }
 
 /** body: ... -> test; test -> body | done (continue: test). */
-function lowerDo(cx: Lowering, st: ts.DoStatement, label?: string): void {
+function lowerDo(cx: LowerContext, st: ts.DoStatement, label?: string): void {
   const fb = cx.fb;
   const body = fb.newBlock(cx.loc(st.statement)), test = fb.newBlock(cx.loc(st.expression)), done = fb.newBlock();
   fb.jumpTo(body);
@@ -114,7 +113,7 @@ function lowerDo(cx: Lowering, st: ts.DoStatement, label?: string): void {
 }
 
 /** initializer; header: test -> body | done; body: ... -> update; update: ... -> header (continue: update). */
-function lowerFor(cx: Lowering, st: ts.ForStatement, label?: string): void {
+function lowerFor(cx: LowerContext, st: ts.ForStatement, label?: string): void {
   const fb = cx.fb;
   if (st.initializer) {
     if (ts.isVariableDeclarationList(st.initializer)) lowerLocalList(cx, st.initializer);
@@ -133,7 +132,7 @@ function lowerFor(cx: Lowering, st: ts.ForStatement, label?: string): void {
 }
 
 /** A jump to the innermost loop (or switch, for break), or to the one labelled. */
-function lowerBreakOrContinue(cx: Lowering, st: ts.BreakOrContinueStatement): void {
+function lowerBreakOrContinue(cx: LowerContext, st: ts.BreakOrContinueStatement): void {
   const isBreak = st.kind === K.BreakStatement;
   const word = isBreak ? 'break' : 'continue';
   const candidates = [...cx.loops].reverse()
@@ -146,7 +145,7 @@ function lowerBreakOrContinue(cx: Lowering, st: ts.BreakOrContinueStatement): vo
 }
 
 /** Runs body with target as the innermost loop (or switch). */
-function inLoop(cx: Lowering, target: LoopTarget, body: () => void): void {
+function inLoop(cx: LowerContext, target: LoopTarget, body: () => void): void {
   cx.loops.push(target);
   try { body(); } finally { cx.loops.pop(); }
 }
@@ -155,7 +154,7 @@ function inLoop(cx: Lowering, target: LoopTarget, body: () => void): void {
  * switch: the value compared with each case label in order (a chain of branches), then the default;
  * each body falls through to the next; break leaves the switch.
  */
-function lowerSwitch(cx: Lowering, st: ts.SwitchStatement, label?: string): void {
+function lowerSwitch(cx: LowerContext, st: ts.SwitchStatement, label?: string): void {
   const value = lowerExpression(cx, st.expression);
   if (!isInt(value.type)) cx.error(st.expression, 'DSL2001', `switch needs an integer, got ${typeName(value.type)}`);
   const done = cx.fb.newBlock();
@@ -187,7 +186,7 @@ function lowerSwitch(cx: Lowering, st: ts.SwitchStatement, label?: string): void
   cx.fb.switchTo(done);
 }
 
-function lowerReturn(cx: Lowering, st: ts.ReturnStatement): void {
+function lowerReturn(cx: LowerContext, st: ts.ReturnStatement): void {
   const result = cx.currentFunction.signature.result;
   if (!st.expression) {
     if (result.kind !== 'void')
@@ -208,7 +207,7 @@ function lowerReturn(cx: Lowering, st: ts.ReturnStatement): void {
 }
 
 /** `let`/`const` declarations in a function: locals in vregs, local storage in frame slots. */
-function lowerLocalList(cx: Lowering, list: ts.VariableDeclarationList): void {
+function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): void {
   const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
   for (const d of list.declarations) {
     if (!ts.isIdentifier(d.name)) cx.error(d, 'DSL1008', 'destructuring is not supported');
