@@ -10,6 +10,9 @@
 //   expressions.ts   expressions, conditions, conversions; operators.ts the operators
 //   memory.ts        reads, places, bounds checks, frame storage; evaluation-order.ts operand order
 //   calls.ts         calls; builtins.ts the built-ins from "dsl" and the intrinsics
+// An observer (LowerOptions.observer: the TypeScript back end) is told, by the room that learns it, each
+// expression's DSL type, each implicit conversion, each folded constant and each built-in called.
+// structLayouts lays out the structs alone, for host code that shares them (tools/abi.ts).
 import { ts } from 'ts-morph';
 import * as ir from '../ir.ts';
 import { FunctionBuilder } from '../builder.ts';
@@ -136,7 +139,8 @@ function lowerStart(cx: LowerContext): void {
     const params = entry.signature.params.length;
     const args = params === 2 ? [0, 1] : params === 0 ? []
       : cx.error(entry.decl, 'DSL2010', `'${entryName}' takes (multibootMagic: u32, multibootInfo: u32) or nothing`);
-    fb.emit({ op: 'call', dst: entry.signature.result.kind === 'void' ? null : fb.newReg(), func: entry.irName, args });
+    const dst = entry.signature.result.kind === 'void' ? null : fb.newReg();
+    fb.emit({ op: 'call', dst, func: entry.irName, args });
     fb.terminate({ op: 'return', value: null });
   }
   cx.functions.push(fb.finish());

@@ -14,7 +14,9 @@ import { arity, callRuntime } from './calls.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { structOfExpression } from './declarations.ts';
 import { withLaterWrites } from './evaluation-order.ts';
-import { lowerExpression, intOperand, lowerConverted, convertExplicit, lowerConvertedConditional } from './expressions.ts';
+import {
+  lowerExpression, intOperand, lowerConverted, convertExplicit, lowerConvertedConditional,
+} from './expressions.ts';
 import { globalAddress, stringAddress } from './memory.ts';
 import { compareIntegers } from './operators.ts';
 
@@ -39,7 +41,7 @@ const none = (cx: LowerContext): Value => ({ type: VOID, reg: cx.fb.constant(0) 
 /** Argument i converted to t, wrapping as a C cast would, while the later arguments count as written later. */
 function intArgument(cx: LowerContext, call: ts.CallExpression, name: string, i: number, t: IntType): ir.VReg {
   return withLaterWrites(cx, call.arguments.slice(i + 1),
-    () => lowerConverted(cx, call.arguments[i], t, `argument ${i + 1} of '${name}'`, true));
+    () => lowerConverted(cx, call.arguments[i], t, `argument ${i + 1} of '${name}'`, { wraps: true }));
 }
 
 /** u8(x) ... u32(x), i8(x) ... i32(x): wrap to the width; bool(x): x != 0. */
@@ -49,7 +51,7 @@ function lowerConversion(cx: LowerContext, name: string, call: ts.CallExpression
   let inner = call.arguments[0];
   while (inner && ts.isParenthesizedExpression(inner)) inner = inner.expression;
   if (target && ts.isConditionalExpression(inner)) return lowerConvertedConditional(cx, inner, target);
-  const v = lowerExpression(cx, call.arguments[0], target);
+  const v = lowerExpression(cx, call.arguments[0], { expected: target });
   if (name === 'bool') {
     if (v.type.kind === 'bool') return v;
     if (v.type.kind !== 'int') cx.error(call, 'DSL2001', `bool() needs an integer, got ${typeName(v.type)}`);

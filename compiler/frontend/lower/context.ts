@@ -149,6 +149,11 @@ export class LowerContext {
   }
 }
 
+/** `const x = ...` (a VariableDeclaration's list carries the const flag). */
+export function isConstDeclaration(d: ts.VariableDeclaration): boolean {
+  return (d.parent.flags & ts.NodeFlags.Const) !== 0;
+}
+
 export function alignUp(n: number, a: number): number { return Math.ceil(n / a) * a; }
 
 /** Little-endian, the low `size` bytes of value at bytes[offset]. */

@@ -76,8 +76,8 @@ export function declareEnum(cx: LowerContext, e: ts.EnumDeclaration): void {
  * (one may use a module-level constant or another enum's member not declared yet); returns true when
  * some member was declared. `report` turns an initializer that is still not constant into DSL2011.
  */
-export function declareEnumMembers(cx: LowerContext, e: ts.EnumDeclaration, progress: { index: number; next: number },
-  report = false): boolean {
+function declareEnumMembers(cx: LowerContext, e: ts.EnumDeclaration, progress: { index: number; next: number },
+  { report = false }: { report?: boolean } = {}): boolean {
   const members = (cx.entityOf(e.name) as Entity & { kind: 'enum' }).members;
   const start = progress.index;
   for (; progress.index < e.members.length; progress.index++) {
@@ -122,7 +122,8 @@ export function declareConstants(cx: LowerContext): void {
         pending.splice(k, 1);
         continue;
       }
-      cx.declare(d.name, { kind: 'constant', type, value: wrapTo(c.value, type as IntType), name, untyped: !declared });
+      const value = wrapTo(c.value, type as IntType);
+      cx.declare(d.name, { kind: 'constant', type, value, name, untyped: !declared });
       cx.options.observer?.typed(d.initializer!, c.type);
       cx.options.observer?.converted(d.initializer!, type);
       cx.constantsDeclared.add(d);
@@ -130,7 +131,8 @@ export function declareConstants(cx: LowerContext): void {
       progress = true;
     }
   }
-  for (const p of enums) if (p.index < p.e.members.length) cx.guard(() => declareEnumMembers(cx, p.e, p, true));
+  for (const p of enums)
+    if (p.index < p.e.members.length) cx.guard(() => declareEnumMembers(cx, p.e, p, { report: true }));
 }
 
 /** The struct layout of a class: fields in order, natural alignment, C rules. */
@@ -182,7 +184,8 @@ export function structOfExpression(cx: LowerContext, node: ts.Expression): Struc
   const s = cx.symbolOf(node);
   const decl = s?.declarations?.[0];
   if (!decl || !ts.isClassDeclaration(decl))
-    cx.error(node, 'DSL1009', `'new ${node.getText()}' is not supported: only typed arrays and structs can be created`);
+    cx.error(node, 'DSL1009',
+      `'new ${node.getText()}' is not supported: only typed arrays and structs can be created`);
   return structOf(cx, decl);
 }
 

@@ -19,17 +19,23 @@ import { lowerBinary } from './operators.ts';
 
 const K = ts.SyntaxKind;
 
-/**
- * Lowers an expression to a register. `expected` lets an integer literal take the type the context
- * wants; `discard` marks expression statements (a void call is fine there).
- */
-export function lowerExpression(cx: LowerContext, node: ts.Expression, expected?: DType, discard = false): Value {
-  const v = lowerExpressionUnobserved(cx, node, expected, discard);
+/** How an expression is lowered. */
+export interface ExpressionOptions {
+  /** The type the context wants: an integer literal or untyped constant takes it. */
+  expected?: DType;
+  /** The value is not used (an expression statement, the left of `,`): a void call is fine there. */
+  discard?: boolean;
+}
+
+/** Lowers an expression to a register holding its value; the observer is told its type. */
+export function lowerExpression(cx: LowerContext, node: ts.Expression, options: ExpressionOptions = {}): Value {
+  const v = lowerExpressionUnobserved(cx, node, options);
   cx.options.observer?.typed(node, v.type);
   return v;
 }
 
-function lowerExpressionUnobserved(cx: LowerContext, node: ts.Expression, expected?: DType, discard = false): Value {
+function lowerExpressionUnobserved(cx: LowerContext, node: ts.Expression, options: ExpressionOptions): Value {
+  const { expected, discard = false } = options;
   const fb = cx.fb;
   if ((ts.isBinaryExpression(node) || ts.isPrefixUnaryExpression(node)) && isLiteral(cx, node)) {
     const c = tryConstant(cx, node)!;
@@ -38,7 +44,7 @@ function lowerExpressionUnobserved(cx: LowerContext, node: ts.Expression, expect
   }
   switch (node.kind) {
     case K.ParenthesizedExpression:
-      return lowerExpression(cx, (node as ts.ParenthesizedExpression).expression, expected, discard);
+      return lowerExpression(cx, (node as ts.ParenthesizedExpression).expression, { expected, discard });
     case K.NumericLiteral: {
       const value = Number((node as ts.NumericLiteral).text);
       let type: IntType;
@@ -55,7 +61,7 @@ function lowerExpressionUnobserved(cx: LowerContext, node: ts.Expression, expect
       return lowerRead(cx, node, expected);
     case K.PrefixUnaryExpression: return lowerPrefix(cx, node as ts.PrefixUnaryExpression, expected);
     case K.PostfixUnaryExpression: return lowerPostfix(cx, node as ts.PostfixUnaryExpression);
-    case K.BinaryExpression: return lowerBinary(cx, node as ts.BinaryExpression, expected, discard);
+    case K.BinaryExpression: return lowerBinary(cx, node as ts.BinaryExpression, { expected, discard });
     case K.ConditionalExpression: return lowerConditional(cx, node as ts.ConditionalExpression, expected);
     case K.CallExpression: {
       const v = lowerCall(cx, node as ts.CallExpression, expected);
@@ -98,19 +104,19 @@ function lowerConditional(cx: LowerContext, c: ts.ConditionalExpression, expecte
   if (literalLike(c.whenTrue) && !literalLike(c.whenFalse)) {
     // lower the false arm first to learn the type
     fb.switchTo(otherwise);
-    const b = lowerExpression(cx, c.whenFalse, expected);
+    const b = lowerExpression(cx, c.whenFalse, { expected });
     type = b.type.kind === 'int' ? promote(b.type) : b.type;
     fb.copy(result, b.reg); fb.terminate({ op: 'jump', target: done.id });
     fb.switchTo(then);
-    const a = lowerExpression(cx, c.whenTrue, type);
+    const a = lowerExpression(cx, c.whenTrue, { expected: type });
     fb.copy(result, convertImplicit(cx, a, type, c.whenTrue, 'conditional'));
     fb.terminate({ op: 'jump', target: done.id });
   } else {
-    const a = lowerExpression(cx, c.whenTrue, expected);
+    const a = lowerExpression(cx, c.whenTrue, { expected });
     type = a.type.kind === 'int' ? promote(a.type) : a.type;
     fb.copy(result, a.reg); fb.terminate({ op: 'jump', target: done.id });
     fb.switchTo(otherwise);
-    const b = lowerExpression(cx, c.whenFalse, type);
+    const b = lowerExpression(cx, c.whenFalse, { expected: type });
     if (type.kind === 'int' && b.type.kind === 'int' && !sameType(type, promote(b.type))
       && !literalLike(c.whenFalse)) {
       // The value is one arm's, unchanged (JavaScript): no 32-bit type holds every i32 and u32
@@ -165,7 +171,7 @@ function lowerPrefix(cx: LowerContext, u: ts.PrefixUnaryExpression, expected?: D
 
 /** An operand of the integer operator `op` (DSL1010 for a string, DSL2001 for anything else not an integer). */
 export function intOperand(cx: LowerContext, node: ts.Expression, op: string, expected?: DType): IntValue {
-  const v = lowerExpression(cx, node, expected);
+  const v = lowerExpression(cx, node, { expected });
   if (v.type.kind === 'string')
     cx.error(node, 'DSL1010', op === '+' ? 'strings cannot be concatenated: print the parts one by one'
       : `operator '${op}' does not apply to strings`);
@@ -225,28 +231,34 @@ function truth(cx: LowerContext, node: ts.Expression): ir.VReg {
 
 // ==== conversions ================================================================================
 
+/**
+ * How a value converts to a type. `wraps`: a narrower integer type wraps it, as a typed-array element,
+ * a struct field or a built-in's argument does (elsewhere narrowing needs an explicit conversion).
+ */
+export interface ConversionOptions { wraps?: boolean }
+
 /** Lowers `node` and converts it to `target` by the implicit rules (a literal takes the target type). */
 export function lowerConverted(cx: LowerContext, node: ts.Expression, target: DType, what: string,
-  wrapAllowed = false): ir.VReg {
-  const v = lowerExpression(cx, node, target);
-  return convertImplicit(cx, v, target, node, what, wrapAllowed);
+  options: ConversionOptions = {}): ir.VReg {
+  const v = lowerExpression(cx, node, { expected: target });
+  return convertImplicit(cx, v, target, node, what, options);
 }
 
 /**
  * v converted to `target` by the implicit rules: an integer widens; a constant that fits takes the type;
- * anything else narrower needs an explicit conversion (DSL2003) unless `wrapAllowed` (a place that wraps,
- * a built-in's argument). Other types must match (DSL2001). `what` names the value in the message.
+ * anything else narrower needs an explicit conversion (DSL2003) unless it `wraps`. Other types must
+ * match (DSL2001). `what` names the value in the message.
  */
 export function convertImplicit(cx: LowerContext, v: Value, target: DType, node: ts.Expression, what: string,
-  wrapAllowed = false): ir.VReg {
+  { wraps = false }: ConversionOptions = {}): ir.VReg {
   cx.options.observer?.converted(node, target);
   if (target.kind === 'int' && v.type.kind === 'int') {
     if (implicitlyConvertible(v.type, target)) return v.reg;
     const c = tryConstant(cx, node);
     if (c && fits(c.value, target)) return v.reg;
-    if (c && !wrapAllowed)
+    if (c && !wraps)
       cx.error(node, 'DSL2002', `constant ${c.value} is out of range for ${typeName(target)} (${what})`);
-    if (wrapAllowed) return convertExplicit(cx, v, target);
+    if (wraps) return convertExplicit(cx, v, target);
     cx.error(node, 'DSL2003', `narrowing ${typeName(v.type)} to ${typeName(target)} needs an explicit conversion: `
       + `${typeName(target)}(...) (${what})`);
   }
@@ -275,7 +287,7 @@ export function lowerConvertedConditional(cx: LowerContext, c: ts.ConditionalExp
   lowerCondition(cx, c.condition, then, otherwise);
   for (const [block, arm] of [[then, c.whenTrue], [otherwise, c.whenFalse]] as const) {
     fb.switchTo(block);
-    const v = lowerExpression(cx, arm, target);
+    const v = lowerExpression(cx, arm, { expected: target });
     if (v.type.kind !== 'int' && v.type.kind !== 'bool')
       cx.error(arm, 'DSL2001', `expected an integer, got ${typeName(v.type)}`);
     fb.copy(result, v.type.kind === 'bool' ? v.reg : convertExplicit(cx, v, target));

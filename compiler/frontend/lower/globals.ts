@@ -8,7 +8,9 @@
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { type DType, type StructDef, BOOL, TYPED_ARRAYS, typeName, sameType, storageSize } from '../types.ts';
-import { type LowerContext, type Entity, type FunctionEntity, ARRAY_HEADER, writeInt } from './context.ts';
+import {
+  type LowerContext, type Entity, type FunctionEntity, ARRAY_HEADER, isConstDeclaration, writeInt,
+} from './context.ts';
 import { tryConstant, constantValue, functionConstant, arrayLength } from './constants.ts';
 import { structOfExpression, resolveType, literalType } from './declarations.ts';
 
@@ -17,16 +19,15 @@ const K = ts.SyntaxKind;
 export function lowerGlobals(cx: LowerContext, file: ts.SourceFile): void {
   for (const s of file.statements) {
     if (!ts.isVariableStatement(s)) continue;
-    const isConst = (s.declarationList.flags & ts.NodeFlags.Const) !== 0;
     for (const d of s.declarationList.declarations)
-      if (!cx.constantsDeclared.has(d)) cx.guard(() => lowerGlobal(cx, d, isConst));
+      if (!cx.constantsDeclared.has(d)) cx.guard(() => lowerGlobal(cx, d));
   }
 }
 
-export function lowerGlobal(cx: LowerContext, d: ts.VariableDeclaration, isConst: boolean): void {
-  const name = (d.name as ts.Identifier).text;
+function lowerGlobal(cx: LowerContext, d: ts.VariableDeclaration): void {
+  const name = (d.name as ts.Identifier).text, isConst = isConstDeclaration(d);
   const declared = d.type ? resolveType(cx, d.type) : undefined;
-  const init = d.initializer ?? zeroInitializer(cx, d, declared, isConst);
+  const init = d.initializer ?? zeroInitializer(cx, d, declared);
   // new TypedArray(N) / new Struct() / structArray(S, N): static storage.
   const storage = staticStorage(cx, init, declared, name);
   if (storage) {
@@ -95,9 +96,9 @@ export function lowerGlobal(cx: LowerContext, d: ts.VariableDeclaration, isConst
 }
 
 /** `let x: i32;` is zero-initialized (tsc checks that it is assigned before it is read). */
-export function zeroInitializer(cx: LowerContext, d: ts.VariableDeclaration, declared: DType | undefined,
-  isConst: boolean): ts.Expression {
-  if (isConst || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
+export function zeroInitializer(cx: LowerContext, d: ts.VariableDeclaration,
+  declared: DType | undefined): ts.Expression {
+  if (isConstDeclaration(d) || !declared || (declared.kind !== 'int' && declared.kind !== 'bool'))
     cx.error(d, 'DSL1012',
       `'${d.name.getText()}' needs an initializer (only integer and bool variables start at zero)`);
   cx.options.observer?.typed(d.name, declared);

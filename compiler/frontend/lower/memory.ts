@@ -133,7 +133,7 @@ function elementAddress(cx: LowerContext, node: ts.ElementAccessExpression):
   if (array.type.kind !== 'array')
     cx.error(node, 'DSL1007', `dynamic property access is not supported: '${node.expression.getText()}' is `
       + `${typeName(array.type)}, not an array`);
-  const index = lowerExpression(cx, node.argumentExpression, I32);
+  const index = lowerExpression(cx, node.argumentExpression, { expected: I32 });
   if (index.type.kind !== 'int')
     cx.error(node.argumentExpression, 'DSL1007', `an index must be an integer, got ${typeName(index.type)}`);
   const element = array.type.element;
@@ -226,7 +226,7 @@ export function localArrayLiteral(cx: LowerContext, init: ts.ArrayLiteralExpress
   fb.emit({ op: 'store', width: 4, address: header, offset: 0, value: fb.constant(init.elements.length) });
   fb.emit({ op: 'binary', kind: 'add', dst: reg, a: header, b: fb.constant(ARRAY_HEADER) });
   for (const [i, el] of init.elements.entries()) {
-    const v = lowerConverted(cx, el, element, `element ${i} of '${name}'`, true);
+    const v = lowerConverted(cx, el, element, `element ${i} of '${name}'`, { wraps: true });
     storeMemory(cx, element, reg, i * size, v);
   }
   return type;
@@ -262,7 +262,7 @@ export function frameStorage(cx: LowerContext, shape: StorageShape, name: string
       const end = fb.binary('add', base, fb.constant(stride * count));
       const loop = fb.newBlock(), done = fb.newBlock();
       fb.jumpTo(loop);
-      initializeStruct(cx, p, element.def, true);
+      initializeStruct(cx, p, element.def, { alreadyZero: true });
       fb.emit({ op: 'binary', kind: 'add', dst: p, a: p, b: fb.constant(stride) });
       fb.terminate({ op: 'branch', cond: fb.binary('ne', p, end), ifTrue: loop.id, ifFalse: done.id });
       fb.switchTo(done);
@@ -271,8 +271,9 @@ export function frameStorage(cx: LowerContext, shape: StorageShape, name: string
   return base;
 }
 
-/** Stores a struct's initial bytes (structTemplate) at base; zeroes it first unless it is zero already. */
-function initializeStruct(cx: LowerContext, base: ir.VReg, def: StructDef, alreadyZero = false): void {
+/** Stores a struct's initial bytes (structTemplate) at base; zeroes it first unless `alreadyZero`. */
+function initializeStruct(cx: LowerContext, base: ir.VReg, def: StructDef,
+  { alreadyZero = false }: { alreadyZero?: boolean } = {}): void {
   const fb = cx.fb;
   if (!alreadyZero)
     fb.emit({ op: 'intrinsic', dst: null, name: 'memoryFill', args: [base, fb.constant(0), fb.constant(def.size)] });

@@ -10,7 +10,9 @@ import { type DType, I32, U32, BOOL, typeName, sameType, promote, arithmeticResu
 import type { LowerContext, IntValue, Value } from './context.ts';
 import { tryConstant, isLiteral } from './constants.ts';
 import { withLaterWrites, markLaterWrites } from './evaluation-order.ts';
-import { lowerExpression, intOperand, lowerConverted, convertImplicit } from './expressions.ts';
+import {
+  type ExpressionOptions, lowerExpression, intOperand, lowerConverted, convertImplicit,
+} from './expressions.ts';
 import { lvalue } from './memory.ts';
 
 const K = ts.SyntaxKind;
@@ -34,12 +36,12 @@ export const COMPOUND: Record<number, Arith> = {
 };
 
 /** A binary operator: `,`, assignments, && and ||, comparisons, arithmetic. */
-export function lowerBinary(cx: LowerContext, b: ts.BinaryExpression, expected?: DType, discard = false): Value {
-  const op = b.operatorToken.kind;
+export function lowerBinary(cx: LowerContext, b: ts.BinaryExpression, options: ExpressionOptions): Value {
+  const op = b.operatorToken.kind, { expected, discard } = options;
   switch (op) {
     case K.CommaToken: {
-      lowerExpression(cx, b.left, undefined, true);
-      return lowerExpression(cx, b.right, expected, discard);
+      lowerExpression(cx, b.left, { discard: true });
+      return lowerExpression(cx, b.right, { expected, discard });
     }
     case K.EqualsToken: return lowerAssignment(cx, b);
     case K.AmpersandAmpersandToken: case K.BarBarToken: return lowerLogical(cx, b);
@@ -63,11 +65,11 @@ function lowerAssignment(cx: LowerContext, b: ts.BinaryExpression): Value {
   if (lv.wraps && lv.type.kind === 'int') {
     // A place that wraps (typed-array element, struct field) stores the value wrapped, but the
     // assignment's value is the right side's, unwrapped, as in JavaScript: `(bytes[0] = 300)` is 300.
-    const r = lowerExpression(cx, b.right, promote(lv.type));
-    lv.store(convertImplicit(cx, r, lv.type, b.right, `assignment to '${lv.name}'`, true));
+    const r = lowerExpression(cx, b.right, { expected: promote(lv.type) });
+    lv.store(convertImplicit(cx, r, lv.type, b.right, `assignment to '${lv.name}'`, { wraps: true }));
     return r;
   }
-  const v = lowerConverted(cx, b.right, lv.type, `assignment to '${lv.name}'`, lv.wraps);
+  const v = lowerConverted(cx, b.right, lv.type, `assignment to '${lv.name}'`, { wraps: lv.wraps });
   lv.store(v);
   return { type: lv.type, reg: v };
 }
@@ -108,7 +110,7 @@ function lowerLogical(cx: LowerContext, b: ts.BinaryExpression): Value {
   const truthy = l.type.kind === 'bool' ? l.reg : fb.binary('ne', l.reg, fb.constant(0));
   fb.terminate({ op: 'branch', cond: truthy, ifTrue: (isAnd ? right : done).id, ifFalse: (isAnd ? done : right).id });
   fb.switchTo(right);
-  const r = lowerExpression(cx, b.right, l.type.kind === 'int' ? promote(l.type) : undefined);
+  const r = lowerExpression(cx, b.right, { expected: l.type.kind === 'int' ? promote(l.type) : undefined });
   if ((r.type.kind === 'bool') !== (l.type.kind === 'bool') || (r.type.kind !== 'bool' && r.type.kind !== 'int'))
     cx.error(b, 'DSL2001',
       `'${text}' needs two bools or two integers, got ${typeName(l.type)} and ${typeName(r.type)}`);

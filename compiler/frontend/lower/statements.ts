@@ -55,7 +55,7 @@ function lowerStatement(cx: LowerContext, s: ts.Statement, label?: string): void
     case K.EmptyStatement: return;
     case K.VariableStatement: return lowerLocalList(cx, (s as ts.VariableStatement).declarationList);
     case K.ExpressionStatement:
-      lowerExpression(cx, (s as ts.ExpressionStatement).expression, undefined, true);
+      lowerExpression(cx, (s as ts.ExpressionStatement).expression, { discard: true });
       return;
     case K.ReturnStatement: return lowerReturn(cx, s as ts.ReturnStatement);
     case K.IfStatement: return lowerIf(cx, s as ts.IfStatement);
@@ -117,7 +117,7 @@ function lowerFor(cx: LowerContext, st: ts.ForStatement, label?: string): void {
   const fb = cx.fb;
   if (st.initializer) {
     if (ts.isVariableDeclarationList(st.initializer)) lowerLocalList(cx, st.initializer);
-    else lowerExpression(cx, st.initializer, undefined, true);
+    else lowerExpression(cx, st.initializer, { discard: true });
   }
   const header = fb.newBlock(cx.loc(st)), body = fb.newBlock(cx.loc(st.statement));
   const update = fb.newBlock(st.incrementor ? cx.loc(st.incrementor) : undefined), done = fb.newBlock();
@@ -126,7 +126,7 @@ function lowerFor(cx: LowerContext, st: ts.ForStatement, label?: string): void {
   fb.switchTo(body);
   inLoop(cx, { label, breakBlock: done, continueBlock: update }, () => lowerStatement(cx, st.statement));
   fb.jumpTo(update);
-  if (st.incrementor) lowerExpression(cx, st.incrementor, undefined, true);
+  if (st.incrementor) lowerExpression(cx, st.incrementor, { discard: true });
   fb.terminate({ op: 'jump', target: header.id });
   fb.switchTo(done);
 }
@@ -195,7 +195,7 @@ function lowerReturn(cx: LowerContext, st: ts.ReturnStatement): void {
     return;
   }
   if (result.kind === 'void') {
-    lowerExpression(cx, st.expression, undefined, true);
+    lowerExpression(cx, st.expression, { discard: true });
     cx.fb.terminate({ op: 'return', value: null });
     return;
   }
@@ -214,7 +214,7 @@ function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): voi
     const name = d.name.text;
     const declared = d.type ? resolveType(cx, d.type) : undefined;
     if (!d.initializer) {
-      zeroInitializer(cx, d, declared, isConst);
+      zeroInitializer(cx, d, declared);
       const reg = cx.fb.newReg();
       cx.fb.emit({ op: 'const', dst: reg, value: 0 });
       cx.declare(d.name, { kind: 'local', type: declared!, reg, mutable: true, name });
