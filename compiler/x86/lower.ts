@@ -65,9 +65,10 @@ class FunctionContext {
     readonly blockLabels: Label[],
     readonly functionLabels: Map<string, Label>,
     readonly addresses: AddressResolver,
-    /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
-    readonly frameless: boolean,
-  ) {}
+    options: { frameless: boolean },
+  ) { this.frameless = options.frameless; }
+  /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
+  readonly frameless: boolean;
   /** Address registers computed as base + index*scale right before their only load/store (see findAddressFolds). */
   folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
   /** Instructions folded into an addressing mode (or a load into its comparison): not emitted. */
@@ -893,9 +894,11 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   // -O2: homes only for the vregs with a lifetime that the allocator left in memory (-O0: every vreg)
   const homed = options.registerAllocation
     ? (v: VReg) => alloc.from[v] <= alloc.to[v] && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
-  const frame = layoutFrame(f, alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, frameless);
+  const frame = layoutFrame(f, {
+    savedRegisters: alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, homesAtBottom: frameless,
+  });
   const blockLabels = f.blocks.map(() => e.fresh());
-  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, frameless);
+  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, { frameless });
   const startIndex = e.nextIndex;
   e.bind(functionLabels.get(f.name)!);
   if (frameless) {
@@ -999,7 +1002,7 @@ const PRECISE_INTRINSICS = new Set<string>([
 export const MAX_ALLOCATION_ROUNDS = 12;
 
 export function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
-  if (!options.registerAllocation) return allocateRegisters(f, false);
+  if (!options.registerAllocation) return allocateRegisters(f, { liveness: false });
   const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
   const forbid = (v: VReg, regs: readonly Register[]) => {
@@ -1015,7 +1018,7 @@ export function allocateFunction(module: Module, f: IrFunction, functionLabels: 
   }));
   for (let round = 0; ; round++) {
     if (round === MAX_ALLOCATION_ROUNDS) for (let v = 0; v < f.vregCount; v++) forbid(v, SCRATCH);
-    const alloc = allocateRegisters(f, true, forbidden, true, allocatable);
+    const alloc = allocateRegisters(f, { forbidden, allocatable });
     const traces = traceFunction(module, f, alloc, functionLabels, addresses, options);
     const conflicts = allocationConflicts(f, alloc, traces);
     if (conflicts.length === 0) return alloc;

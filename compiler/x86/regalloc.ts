@@ -106,10 +106,22 @@ export function loopDepths(f: IrFunction): Int32Array {
 }
 
 /** The live intervals alone (no vreg gets a register). */
-export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, true, new Map(), false); }
+export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, { scan: false }); }
 
-export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true,
-  allocatable: readonly Register[] = ALLOCATABLE): Allocation {
+/** What allocateRegisters computes, and under which constraints. */
+export interface AllocationOptions {
+  /** false (-O0): no liveness and no registers, every vreg in its frame home (default true). */
+  liveness?: boolean;
+  /** false: the live intervals alone, no linear scan (default true). */
+  scan?: boolean;
+  /** Registers each vreg must not be given. */
+  forbidden?: Forbidden;
+  /** The registers to hand out, in order of preference (default ALLOCATABLE). */
+  allocatable?: readonly Register[];
+}
+
+export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}): Allocation {
+  const { liveness = true, scan = true, forbidden = new Map(), allocatable = ALLOCATABLE } = options;
   const { constants, addresses } = singleDefinitions(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
@@ -127,7 +139,11 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     position += 2 * b.instrs.length + 2; // each instruction, then the terminator
     end.push(position - 1);
   }
-  if (!enabled) return { registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [] };
+  if (!liveness) {
+    return {
+      registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [],
+    };
+  }
 
   // ---- liveness (backward dataflow over blocks) ----
   const n = f.blocks.length;
