@@ -57,6 +57,11 @@ export interface Allocation {
   liveAfter: Set<VReg>[][];
 }
 
+/** Whether v is a constant (a `const`, a link-time address): no code where it is defined, an immediate where read. */
+export function isConstant(alloc: Allocation, v: VReg): boolean {
+  return alloc.constants.has(v) || alloc.addresses.has(v);
+}
+
 /** Registers each vreg must not be given: vreg -> set of registers. */
 export type Forbidden = Map<VReg, Set<Register>>;
 
