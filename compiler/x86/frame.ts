@@ -34,7 +34,7 @@ export interface FrameLayout {
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
 /** What a frame holds besides the function's slots. */
-export interface FrameOptions {
+interface FrameOptions {
   /** Words right below ebp for the callee-saved registers the function uses (default 0). */
   savedRegisters?: number;
   /** Bytes of the outgoing argument area (default 0: calls push their arguments). */

@@ -22,7 +22,7 @@ type Select = Extract<Instr, { op: "select" }>;
 type Call = Extract<Instr, { op: "call" }>;
 
 /** An address computed right before its only load or store: that access's memory operand instead. */
-export interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }
+interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }
 
 /** What emits a skipped instruction's code: the rule of another instruction, or (a Block) its terminator's. */
 type Consumer = Instr | Block;

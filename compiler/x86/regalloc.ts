@@ -114,7 +114,7 @@ export function loopDepths(f: IrFunction): Int32Array {
 export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, { scan: false }); }
 
 /** What allocateRegisters computes, and under which constraints. */
-export interface AllocationOptions {
+interface AllocationOptions {
   /** false (-O0): no liveness and no registers, every vreg in its frame home (default true). */
   liveness?: boolean;
   /** false: the live intervals alone, no linear scan (default true). */

@@ -79,7 +79,7 @@ export function tryConstant(cx: LowerContext, node: ts.Expression): { value: num
 }
 
 /** `l op r` of two constants (the operands of `b`), or undefined when `op` is not arithmetic or divides by 0. */
-export function binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType },
+function binaryConstant(b: ts.BinaryExpression, l: { value: number; type: IntType },
   r: { value: number; type: IntType }): { value: number; type: IntType } | undefined {
   const op = b.operatorToken.kind;
   const at = arithmeticResult(l.type, r.type);

@@ -67,7 +67,7 @@ export function lowerRuntimeExports(cx: LowerContext, file: ts.SourceFile): void
 }
 
 /** The enum's name now (it is a type); its members' values with the module-level constants (declareConstants). */
-export function declareEnum(cx: LowerContext, e: ts.EnumDeclaration): void {
+function declareEnum(cx: LowerContext, e: ts.EnumDeclaration): void {
   cx.declare(e.name, { kind: 'enum', members: new Map() });
 }
 

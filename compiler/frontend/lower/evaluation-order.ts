@@ -10,7 +10,7 @@ import type { LowerContext, Entity } from './context.ts';
 const K = ts.SyntaxKind;
 
 /** The local a node assigns by name (`x = e`, `x += e`, `x++`, `--x`), or undefined. */
-export function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
+function assignedIdentifier(node: ts.Node): ts.Identifier | undefined {
   let target: ts.Expression | undefined;
   if (ts.isBinaryExpression(node)
     && node.operatorToken.kind >= K.FirstAssignment && node.operatorToken.kind <= K.LastAssignment) target = node.left;
@@ -53,7 +53,7 @@ export function markLaterWrites(cx: LowerContext, later: readonly ts.Node[], del
  * its caller's locals), or null. Post-order with an explicit stack and memoized per node, so deep
  * expressions cost linear time and no host recursion.
  */
-export function localsWritten(cx: LowerContext, root: ts.Node): ReadonlySet<Entity> | null {
+function localsWritten(cx: LowerContext, root: ts.Node): ReadonlySet<Entity> | null {
   const memo = cx.localsWrittenMemo;
   const stack: { node: ts.Node; childrenDone: boolean }[] = [{ node: root, childrenDone: false }];
   while (stack.length) {

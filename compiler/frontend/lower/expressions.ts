@@ -235,7 +235,7 @@ function truth(cx: LowerContext, node: ts.Expression): ir.VReg {
  * How a value converts to a type. `wraps`: a narrower integer type wraps it, as a typed-array element,
  * a struct field or a built-in's argument does (elsewhere narrowing needs an explicit conversion).
  */
-export interface ConversionOptions { wraps?: boolean }
+interface ConversionOptions { wraps?: boolean }
 
 /** Lowers `node` and converts it to `target` by the implicit rules (a literal takes the target type). */
 export function lowerConverted(cx: LowerContext, node: ts.Expression, target: DType, what: string,

@@ -28,7 +28,7 @@ export function loadMemory(cx: LowerContext, type: DType, address: ir.VReg, offs
   return dst;
 }
 
-export function storeMemory(cx: LowerContext, type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
+function storeMemory(cx: LowerContext, type: DType, address: ir.VReg, offset: number, value: ir.VReg): void {
   const width = (type.kind === 'int' ? type.bits / 8 : type.kind === 'bool' ? 1 : 4) as ir.Width;
   cx.fb.emit({ op: 'store', width, address, offset, value });
 }
