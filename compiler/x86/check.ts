@@ -124,7 +124,7 @@ export function checkAllocation(f: IrFunction, alloc: Allocation, traces: InstrT
   for (const r of TRACKED) entry[0].set(r, UNKNOWN);
   for (let p = 0; p < f.params; p++) { const r = alloc.registers.get(p); if (r !== undefined) entry[0].set(r, p); }
 
-  const run = (b: number, report: boolean): Map<Register, number> => {
+  const run = (b: number, { report }: { report: boolean }): Map<Register, number> => {
     const state = new Map(entry[b]);
     const where = (k: number) => `${f.name}: block ${b} ${k < f.blocks[b].instrs.length ? `instruction ${k}` : "terminator"}`;
     traces[b].forEach((t, k) => {
@@ -158,7 +158,7 @@ export function checkAllocation(f: IrFunction, alloc: Allocation, traces: InstrT
   while (work.length) {
     const b = work.shift()!;
     queued.delete(b);
-    const out = run(b, false);
+    const out = run(b, { report: false });
     for (const s of successors(f.blocks[b].term)) {
       const into = entry[s];
       let changed = false;
@@ -170,6 +170,7 @@ export function checkAllocation(f: IrFunction, alloc: Allocation, traces: InstrT
       if (changed && !queued.has(s)) { work.push(s); queued.add(s); }
     }
   }
-  for (let b = 0; b < n; b++) if (b === 0 || [...entry[b].values()].some(x => x !== UNVISITED)) run(b, true);
+  for (let b = 0; b < n; b++)
+    if (b === 0 || [...entry[b].values()].some(x => x !== UNVISITED)) run(b, { report: true });
   return errors;
 }

@@ -33,13 +33,24 @@ export interface FrameLayout {
 
 const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-/**
- * `savedRegisters` words right below ebp hold the callee-saved registers the function uses; then one
- * home per non-parameter vreg for which `homed` holds (default: all of them). With `homesAtBottom`
- * (a function without a frame pointer, which addresses its frame from esp) the homes lie right above
- * the outgoing argument area instead, below the slots: their esp displacements stay short (disp8).
- */
-export function layoutFrame(f: IrFunction, savedRegisters = 0, outgoing = 0, homed: (v: VReg) => boolean = () => true, homesAtBottom = false): FrameLayout {
+/** What a frame holds besides the function's slots. */
+interface FrameOptions {
+  /** Words right below ebp for the callee-saved registers the function uses (default 0). */
+  savedRegisters?: number;
+  /** Bytes of the outgoing argument area (default 0: calls push their arguments). */
+  outgoing?: number;
+  /** The non-parameter vregs that get a home (default: all of them). */
+  homed?: (v: VReg) => boolean;
+  /**
+   * The homes lie right above the outgoing argument area, below the slots (a function without a frame
+   * pointer, which addresses its frame from esp: their esp displacements stay short, disp8).
+   */
+  homesAtBottom?: boolean;
+}
+
+/** The frame of `f`: from ebp down, the saved registers, the homes and the slots, then the outgoing area. */
+export function layoutFrame(f: IrFunction, options: FrameOptions = {}): FrameLayout {
+  const { savedRegisters = 0, outgoing = 0, homed = () => true, homesAtBottom = false } = options;
   const params = f.params;
   const save = 4 * savedRegisters;
   const homeIndex = new Int32Array(f.vregCount).fill(-1);

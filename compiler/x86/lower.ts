@@ -2,9 +2,9 @@
 // function, the interrupt entry stubs. -O0: every vreg lives in its frame home, ebp is the frame pointer.
 // -O2: vregs get registers (below), constants become immediates, a comparison fuses into its branch
 // (cmp; jcc) or its select (cmp; cmov), address arithmetic folds into addressing modes, a 32-bit load
-// into its comparison, a self-recursive call in tail position becomes a jump, and ebp is a seventh
-// register wherever no readFramePointer needs the chain (the emitter then tracks esp for the linker's
-// unwind table).
+// into its comparison, a self-recursive call in tail position becomes a jump (fusion.ts finds those
+// patterns, one interface: find, skip, uses), and ebp is a seventh register wherever no
+// readFramePointer needs the chain (the emitter then tracks esp for the linker's unwind table).
 //
 // Shape: each IR op has a small rule under a banner below (INSTR_RULES). A rule reads operands with
 // `use(v, reg)`/`read(v)` and writes results with `def(v, reg)`; these FunctionContext helpers know
@@ -21,8 +21,8 @@
 
 import { Instruction, Code, Register, MemoryOperand } from "iced-x86";
 import type {
-  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, Terminator, VReg, SourceLocation,
-  Width, InterruptEntry,
+  Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, VReg, SourceLocation, Width,
+  InterruptEntry,
 } from "../ir.ts";
 import {
   INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses, propertiesOf,
@@ -31,8 +31,11 @@ import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
 import { layoutFrame, type FrameLayout } from "./frame.ts";
 import {
-  allocateRegisters, liveIntervals, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP, type Allocation, type Forbidden,
+  allocateRegisters, liveIntervals, isConstant, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP,
+  type Allocation, type Forbidden,
 } from "./regalloc.ts";
+import { codeNamed, byCondition } from "./conditions.ts";
+import { findFusions, Fusions } from "./fusion.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -77,20 +80,13 @@ class FunctionContext {
     readonly blockLabels: Label[],
     readonly functionLabels: Map<string, Label>,
     readonly addresses: AddressResolver,
-    /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
-    readonly frameless: boolean,
-  ) {}
-  /** Address registers computed as base + index*scale right before their only load/store (see findAddressFolds). */
-  folds = new Map<VReg, { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }>();
-  /** Instructions folded into an addressing mode (or a load into its comparison): not emitted. */
-  skipped = new Set<Instr>();
-  /** 32-bit loads read only by the comparison right after them: the comparison reads memory (see findLoadFolds). */
-  loadFolds = new Map<VReg, Extract<Instr, { op: "load" }>>();
-  /** Comparisons read only by the select right after them: the select sets the flags itself (see findSelectFusions). */
-  selectFusions = new Map<Instr, Extract<Instr, { op: "binary" }>>();
-  /**
-   * Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts).
-   */
+    /** What the rules emit together (fusion.ts): none at -O0. */
+    readonly fusions: Fusions,
+    options: { frameless: boolean },
+  ) { this.frameless = options.frameless; }
+  /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
+  readonly frameless: boolean;
+  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
@@ -106,7 +102,7 @@ class FunctionContext {
     return address === undefined ? undefined : (this.addresses.dataAddress(address.symbol) + address.offset) | 0;
   }
   /** Whether v is a constant (emits nothing where it is defined, an immediate where it is read). */
-  isConstant(v: VReg): boolean { return this.alloc.constants.has(v) || this.alloc.addresses.has(v); }
+  isConstant(v: VReg): boolean { return isConstant(this.alloc, v); }
   home(v: VReg): MemoryOperand { return this.frameMem(this.frame.vregOffset(v)); }
   /**
    * The frame word at `offset` from the frame base: [ebp + offset], or without a frame pointer
@@ -219,10 +215,7 @@ class FunctionContext {
       if (r === Register.EBP) this.e.ebpSaved = false;
     }
   }
-  /**
-   * Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return
-   * address).
-   */
+  /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
   leaveFrame(frameBytes: number): void {
     if (!this.frameless) { this.emit(Instruction.create(Code.Leaved)); return; } // mov esp, ebp; pop ebp
     if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
@@ -255,20 +248,6 @@ const SHIFT_IMM: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_imm8, sh
 // ---- binary ops: comparisons ---------------------------------------------------------------------
 // cmp eax, [b]; setcc al; movzx eax, al  -> 0 or 1. Signed conditions l/le/g/ge, unsigned b/be/a/ae.
 
-// x86 condition codes of each comparison: [when it holds, when it does not] (SDM Vol. 1, B.1).
-const CONDITIONS: [BinaryOp, string, string][] = [
-  ["eq", "e", "ne"], ["ne", "ne", "e"], ["lts", "l", "ge"], ["les", "le", "g"], ["gts", "g", "le"], ["ges", "ge", "l"],
-  ["ltu", "b", "ae"], ["leu", "be", "a"], ["gtu", "a", "be"], ["geu", "ae", "b"],
-];
-/** The iced-x86 Code named `name` (Je_rel32_32, Cmovl_r32_rm32, Setb_rm8, ...). */
-const codeNamed = (name: string): Code => {
-  const code = (Code as unknown as Record<string, Code>)[name];
-  if (code === undefined) throw new Error(`x86 lowering: no iced-x86 Code ${name}`);
-  return code;
-};
-/** One opcode table over the comparisons, from the condition codes of each. */
-const byCondition = <T>(make: (holds: string, fails: string) => T): Partial<Record<BinaryOp, T>> =>
-  Object.fromEntries(CONDITIONS.map(([kind, holds, fails]) => [kind, make(holds, fails)]));
 const SETCC = byCondition(holds => codeNamed(`Set${holds}_rm8`));
 // A comparison consumed only by the branch that ends its block fuses into cmp + jcc: [jump if true, jump if false].
 const JCC = byCondition((holds, fails): [Code, Code] => [codeNamed(`J${holds}_rel32_32`), codeNamed(`J${fails}_rel32_32`)]);
@@ -308,14 +287,12 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
   cx.def(dst, Register.EAX);
 }
 
-/**
- * Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax.
- */
+/** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
 function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
   if (oa.kind !== "reg") cx.use(a, Register.EAX);
-  const load = cx.loadFolds.get(b);
+  const load = cx.fusions.loads.get(b);
   if (load) cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, left, addressOperand(cx, load.address, load.offset, left === Register.EAX ? Register.ECX : Register.EAX)));
   else if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
@@ -325,7 +302,7 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
   const { kind, dst } = i;
   if (cx.alloc.addresses.has(dst)) return; // address + constant: a link-time constant, nothing to compute
   // a constant on the left of a commutative op goes right, where the immediate forms take it (50 + x: add x, 50);
-  // only the ALU ops and mul: a comparison keeps its operands (a load may be folded into b, see findLoadFolds)
+  // only the ALU ops and mul: a comparison keeps its operands (a load may be folded into b, fusion.ts)
   // and mulhs/mulhu have no immediate form
   const immediateForm = ALU[kind] !== undefined || kind === "mul";
   const swap = OPS[kind].commutative && immediateForm && cx.isConstant(i.a) && !cx.isConstant(i.b);
@@ -420,7 +397,7 @@ const UNARY: Record<UnaryOp, Code> = { neg: Code.Neg_rm32, not: Code.Not_rm32 };
 
 // ---- select: cmov --------------------------------------------------------------------------------
 // dst = cond ? ifTrue : ifFalse without a branch: the flags first (`test cond, cond`, or `cmp a, b` of a
-// comparison read only by this select, see findSelectFusions), then `mov r, ifFalse; cmovcc r, ifTrue`
+// comparison read only by this select, fusion.ts), then `mov r, ifFalse; cmovcc r, ifTrue`
 // into dst's register (eax, then stored, when dst lives in memory). mov leaves the flags alone, so dst
 // may share cond's register. cmov has no immediate form: a constant ifTrue becomes the mov instead (the
 // condition inverted), and so does an ifTrue that already lives in dst's register (the mov would
@@ -432,7 +409,7 @@ const CMOV_NONZERO: [Code, Code] = [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32];
 const CMOV = byCondition((holds, fails): [Code, Code] => [codeNamed(`Cmov${holds}_r32_rm32`), codeNamed(`Cmov${fails}_r32_rm32`)]);
 
 function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): void {
-  const fused = cx.selectFusions.get(i);
+  const fused = cx.fusions.selects.get(i);
   const d = cx.operand(i.dst);
   const target = d.kind === "reg" ? d.reg : Register.EAX;
   const ifTrue = cx.operand(i.ifTrue), ifFalse = cx.operand(i.ifFalse);
@@ -496,11 +473,9 @@ function targetRegister(cx: FunctionContext, dst: VReg): Register {
   return d.kind === "reg" ? d.reg : Register.EAX;
 }
 
-/**
- * [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`.
- */
+/** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
 function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
-  const fold = cx.folds.get(address);
+  const fold = cx.fusions.addresses.get(address);
   if (fold) {
     // [base + index*scale + offset]: the add (and the shift) that computed the address were not emitted
     const b = cx.read(fold.base);
@@ -843,14 +818,17 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
 // ---- terminators ---------------------------------------------------------------------------------
 // A jump to the block laid out next is a fall-through and emits nothing.
 
-function lowerTerminator(cx: FunctionContext, t: Terminator, nextBlock: number | null, fused: Extract<Instr, { op: "binary" }> | null): void {
-  const e = cx.e;
+function lowerTerminator(cx: FunctionContext, block: Block, nextBlock: number | null): void {
+  const e = cx.e, t = block.term;
+  const tail = cx.fusions.tailCalls.get(block);
+  if (tail) return lowerTailCall(cx, tail);
   switch (t.op) {
     case "jump":
       if (t.target !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.target]);
       return;
     case "branch": {
       let [jumpIfTrue, jumpIfFalse] = [Code.Jne_rel32_32, Code.Je_rel32_32];
+      const fused = cx.fusions.branches.get(block);
       if (fused) {
         compare(cx, fused.a, fused.b);
         [jumpIfTrue, jumpIfFalse] = JCC[fused.kind]!;
@@ -914,9 +892,13 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   // -O2: homes only for the vregs with a lifetime that the allocator left in memory (-O0: every vreg)
   const homed = options.registerAllocation
     ? (v: VReg) => alloc.from[v] <= alloc.to[v] && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
-  const frame = layoutFrame(f, alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, frameless);
+  const frame = layoutFrame(f, {
+    savedRegisters: alloc.used.filter(r => r !== Register.EBP).length, outgoing, homed, homesAtBottom: frameless,
+  });
   const blockLabels = f.blocks.map(() => e.fresh());
-  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, frameless);
+  const fusions = options.registerAllocation ? findFusions(f, alloc) : new Fusions();
+  const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, fusions,
+    { frameless });
   const startIndex = e.nextIndex;
   e.bind(functionLabels.get(f.name)!);
   if (frameless) {
@@ -964,28 +946,17 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     if (frameless) { e.cfa = bodyCfa; e.ebpSaved = bodyEbpSaved; } // the previous block may have ended in an epilogue
     const trace: InstrTrace[] | null = traces ? [] : null;
     traces?.push(trace!);
-    // A comparison whose only reader is this block's branch fuses into cmp + jcc.
-    const last = block.instrs[block.instrs.length - 1];
-    const fused = options.registerAllocation && last?.op === "binary" && JCC[last.kind] !== undefined && block.term.op === "branch" &&
-      block.term.cond === last.dst && alloc.useCounts[last.dst] === 1 && !cx.isConstant(last.dst) ? last : null;
-    if (options.registerAllocation) { findAddressFolds(cx, block); findLoadFolds(cx, block); findSelectFusions(cx, block); }
-    const tail = options.registerAllocation ? tailCall(f, block) : null;
-    block.instrs.forEach((instr, k) => {
-      const skip = cx.skipped.has(instr) || (fused !== null && k === block.instrs.length - 1) || (tail !== null && k === block.instrs.length - 1);
-      if (skip) { trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false }); return; }
-      const address = instr.op === "load" || instr.op === "store" ? instr.address : null;
-      const fold = address !== null ? cx.folds.get(address) : undefined;
-      const selectFusion = instr.op === "select" ? cx.selectFusions.get(instr) : undefined;
-      const uses = (fold ? [...usedRegisters(instr).filter(v => v !== address), fold.base, ...(fold.index !== null ? [fold.index] : [])]
-        : selectFusion && instr.op === "select" ? [selectFusion.a, selectFusion.b, instr.ifTrue, instr.ifFalse] : usedRegisters(instr))
-        .flatMap(v => sourceUses(cx, v));
-      record(trace, instr, uses, definedRegister(instr), () => (INSTR_RULES[instr.op] as InstrRule<typeof instr.op>)(cx, instr as never));
+    block.instrs.forEach(instr => {
+      if (fusions.skips(instr)) {
+        trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false });
+        return;
+      }
+      const rule = INSTR_RULES[instr.op] as InstrRule<typeof instr.op>;
+      const uses = fusions.uses(instr, usedRegisters(instr));
+      record(trace, instr, uses, definedRegister(instr), () => rule(cx, instr as never));
     });
-    const termUses = tail ? tail.args : fused ? [fused.a, ...sourceUses(cx, fused.b)] : terminatorUses(block.term);
-    record(trace, null, termUses, null, () => {
-      if (tail) lowerTailCall(cx, tail);
-      else lowerTerminator(cx, block.term, index + 1 < f.blocks.length ? index + 1 : null, fused);
-    });
+    const next = index + 1 < f.blocks.length ? index + 1 : null;
+    record(trace, null, fusions.uses(block, terminatorUses(block.term)), null, () => lowerTerminator(cx, block, next));
   });
   const unwind = frameless ? e.endFrame() : undefined;
   return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc, unwind };
@@ -1000,10 +971,9 @@ function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
   return !f.blocks.some(b => b.instrs.some(i => i.op === "intrinsic" && i.name === "readFramePointer"));
 }
 
-/**
- * Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches
- * threads, say) clobbers eax, ecx, edx.
- */
+
+
+/** Intrinsics whose rules below are ordinary instructions that iced-x86 describes fully; any other (one that switches threads, say) clobbers eax, ecx, edx. */
 const PRECISE_INTRINSICS = new Set<string>([
   "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
   "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
@@ -1021,7 +991,7 @@ const PRECISE_INTRINSICS = new Set<string>([
 const MAX_ALLOCATION_ROUNDS = 12;
 
 function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
-  if (!options.registerAllocation) return allocateRegisters(f, false);
+  if (!options.registerAllocation) return allocateRegisters(f, { liveness: false });
   const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
   const forbid = (v: VReg, regs: readonly Register[]) => {
@@ -1029,8 +999,7 @@ function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<str
     if (!set) forbidden.set(v, set = new Set());
     for (const r of regs) set.add(r);
   };
-  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber
-  // them.
+  // Values live across a call, a trap, a division or an intrinsic never get a scratch register: these always clobber them.
   const intervals = liveIntervals(f);
   f.blocks.forEach((block, b) => block.instrs.forEach((i, k) => {
     const cost = propertiesOf(i).cost, clobbers = cost === "call" || cost === "divide";
@@ -1038,7 +1007,7 @@ function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<str
   }));
   for (let round = 0; ; round++) {
     if (round === MAX_ALLOCATION_ROUNDS) for (let v = 0; v < f.vregCount; v++) forbid(v, SCRATCH);
-    const alloc = allocateRegisters(f, true, forbidden, true, allocatable);
+    const alloc = allocateRegisters(f, { forbidden, allocatable });
     const traces = traceFunction(module, f, alloc, functionLabels, addresses, options);
     const conflicts = allocationConflicts(f, alloc, traces);
     if (conflicts.length === 0) return alloc;
@@ -1073,119 +1042,9 @@ function allocationConflicts(f: IrFunction, alloc: Allocation, traces: InstrTrac
   return conflicts;
 }
 
-// ---- addressing modes ----------------------------------------------------------------------------
-// `t = shl i, k` (k = 1..3) and `a = add b, t`, each read only by the next, and `a` read only by one
-// load or store later in the block, become that access's memory operand [b + i*2^k + offset]; with no
-// shift, [b + t + offset]. Neither b nor i may be redefined in between (they are read at the access).
-
-function findAddressFolds(cx: FunctionContext, block: Block): void {
-  const instrs = block.instrs;
-  // Only instructions that emit nothing (definitions of constant vregs) may stand between the shift,
-  // the add and the access: then no register the allocator freed after the add can have been reused.
-  const adjacent = (from: number, to: number): boolean => {
-    for (let k = from + 1; k < to; k++) {
-      const i = instrs[k];
-      if ((i.op !== "const" && i.op !== "globalAddress") || !cx.isConstant(i.dst)) return false;
-    }
-    return true;
-  };
-  const definitionBefore = (r: VReg, before: number): number => {
-    for (let k = before - 1; k >= 0; k--) if (definedRegister(instrs[k]) === r) return k;
-    return -1;
-  };
-  for (let j = 0; j < instrs.length; j++) {
-    const access = instrs[j];
-    if (access.op !== "load" && access.op !== "store") continue;
-    const address = access.address;
-    if (access.op === "store" && access.value === address) continue;
-    if (cx.alloc.useCounts[address] !== 1 || cx.isConstant(address)) continue;
-    const p = definitionBefore(address, j);
-    if (p < 0 || !adjacent(p, j)) continue;
-    const add = instrs[p];
-    if (add.op !== "binary" || add.kind !== "add" || add.a === address || add.b === address) continue;
-    // a constant (an address) is the base, which becomes the displacement: [i + 0x102004]
-    const constantA = cx.isConstant(add.a) || !cx.isConstant(add.b);
-    let base = constantA ? add.a : add.b, index = constantA ? add.b : add.a, scale: 1 | 2 | 4 | 8 = 1, shift: Instr | null = null;
-    const scaled = index;
-    const q = definitionBefore(scaled, p);
-    const candidate = q >= 0 ? instrs[q] : null;
-    if (candidate?.op === "binary" && candidate.kind === "shl" && adjacent(q, p) && cx.alloc.useCounts[scaled] === 1 && !cx.isConstant(scaled)) {
-      const k = cx.alloc.constants.get(candidate.b);
-      if (k !== undefined && k >= 1 && k <= 3 && candidate.a !== scaled) { index = candidate.a; scale = (1 << k) as 2 | 4 | 8; shift = candidate; }
-    }
-    const constantIndex = cx.alloc.constants.get(index);
-    if (constantIndex !== undefined) cx.folds.set(address, { base, index: null, scale: 1, displacement: Math.imul(constantIndex, scale) });
-    else cx.folds.set(address, { base, index, scale, displacement: 0 });
-    cx.skipped.add(add);
-    if (shift) cx.skipped.add(shift);
-  }
-}
-
-/**
- * The vregs the code reads for operand v: v itself, or for a load folded into its comparison, the load's address
- * registers.
- */
-function sourceUses(cx: FunctionContext, v: VReg): VReg[] {
-  const load = cx.loadFolds.get(v);
-  if (!load) return [v];
-  const fold = cx.folds.get(load.address);
-  return fold ? [fold.base, ...(fold.index !== null ? [fold.index] : [])] : [load.address];
-}
-
-// ---- loads into comparisons ----------------------------------------------------------------------
-// `t = load.32 [a + k]` read only by the comparison right after it (constants emit nothing in between)
-// becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`).
-
-function findLoadFolds(cx: FunctionContext, block: Block): void {
-  const instrs = block.instrs;
-  for (let j = 1; j < instrs.length; j++) {
-    const compare = instrs[j];
-    if (compare.op !== "binary" || JCC[compare.kind] === undefined || compare.a === compare.b) continue;
-    let q = j - 1;
-    while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress") && cx.isConstant((instrs[q] as { dst: VReg }).dst)) q--;
-    const load = q >= 0 ? instrs[q] : null;
-    if (load?.op !== "load" || load.width !== 4 || load.dst !== compare.b || load.dst === load.address) continue;
-    if (cx.alloc.useCounts[load.dst] !== 1 || cx.isConstant(load.dst) || cx.skipped.has(load)) continue;
-    cx.loadFolds.set(load.dst, load);
-    cx.skipped.add(load);
-  }
-}
-
-// ---- comparisons into selects --------------------------------------------------------------------
-// A comparison read only by the select right after it (constants emit nothing in between) is not
-// materialized: the select compares and uses the matching cmovcc (`cmp a, b; mov r, f; cmovl r, t`).
-// As with compare + branch, the comparison's operands are then read at the select; nothing emitted
-// in between can have reused their registers.
-
-function findSelectFusions(cx: FunctionContext, block: Block): void {
-  const instrs = block.instrs;
-  for (let j = 1; j < instrs.length; j++) {
-    const select = instrs[j];
-    if (select.op !== "select") continue;
-    let q = j - 1;
-    while (q >= 0 && instrs[q].op === "const" && cx.alloc.constants.has((instrs[q] as { dst: VReg }).dst)) q--;
-    const compare = q >= 0 ? instrs[q] : null;
-    if (compare?.op !== "binary" || CMOV[compare.kind] === undefined || compare.dst !== select.cond) continue;
-    if (cx.alloc.useCounts[compare.dst] !== 1 || cx.alloc.constants.has(compare.dst) || cx.skipped.has(compare)) continue;
-    cx.selectFusions.set(select, compare);
-    cx.skipped.add(compare);
-  }
-}
-
 // ---- tail calls ----------------------------------------------------------------------------------
-// A self-recursive `return f(args)` reuses the frame: the arguments are written over the function's own
-// incoming arguments, then `leave; jmp f`: the recursion runs in constant stack and f returns straight
-// to the original caller. Only in functions without frame slots, so no argument can point into the
-// frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
-// still name every distinct function on the way.
-
-function tailCall(f: IrFunction, block: Block): Extract<Instr, { op: "call" }> | null {
-  const last = block.instrs[block.instrs.length - 1];
-  if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return null;
-  if (block.term.value !== last.dst) return null;
-  if (last.func !== f.name) return null;
-  return last;
-}
+// The terminator of a block whose self-call was fused into it (fusion.ts, tailCalls): the arguments over
+// the function's own incoming arguments, then `leave; jmp f`.
 
 function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>): void {
   for (let i = call.args.length - 1; i >= 0; i--) cx.push(call.args[i]);
@@ -1263,14 +1122,14 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
 
 // ---- module --------------------------------------------------------------------------------------
 
+/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export interface LowerOptions {
-  /** -O2: registers, immediates, the fusions and tail calls (see the header). Off: every vreg in its home (-O0). */
+  /** Keep vregs in ebx/esi/edi, constants as immediates, fuse compare+branch (-O2). Off: every vreg in its home (-O0). */
   registerAllocation: boolean;
   /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
   guardedStack?: boolean;
 }
 
-/** Lowers every function (plus `_start`, first) into one instruction stream for a single BlockEncoder run. */
 export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>();
@@ -1295,10 +1154,7 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
   return { instructions: e.finish(), functions };
 }
 
-/**
- * Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the
- * errors.
- */
+/** Runs the register-allocation checker (compiler/x86/check.ts) over every function of a module at -O2; returns the errors. */
 export function checkModuleAllocation(module: Module): string[] {
   const e = new Emitter();
   const functionLabels = new Map<string, Label>([[START_SYMBOL, e.fresh()]]);

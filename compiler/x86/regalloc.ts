@@ -59,6 +59,11 @@ export interface Allocation {
   liveAfter: Set<VReg>[][];
 }
 
+/** Whether v is a constant (a `const`, a link-time address): no code where it is defined, an immediate where read. */
+export function isConstant(alloc: Allocation, v: VReg): boolean {
+  return alloc.constants.has(v) || alloc.addresses.has(v);
+}
+
 /** Registers each vreg must not be given: vreg -> set of registers. */
 export type Forbidden = Map<VReg, Set<Register>>;
 
@@ -108,10 +113,22 @@ function loopDepths(f: IrFunction): Int32Array {
 }
 
 /** The live intervals alone (no vreg gets a register). */
-export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, true, new Map(), false); }
+export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, { scan: false }); }
 
-export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forbidden = new Map(), scan = true,
-  allocatable: readonly Register[] = ALLOCATABLE): Allocation {
+/** What allocateRegisters computes, and under which constraints. */
+interface AllocationOptions {
+  /** false (-O0): no liveness and no registers, every vreg in its frame home (default true). */
+  liveness?: boolean;
+  /** false: the live intervals alone, no linear scan (default true). */
+  scan?: boolean;
+  /** Registers each vreg must not be given. */
+  forbidden?: Forbidden;
+  /** The registers to hand out, in order of preference (default ALLOCATABLE). */
+  allocatable?: readonly Register[];
+}
+
+export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}): Allocation {
+  const { liveness = true, scan = true, forbidden = new Map(), allocatable = ALLOCATABLE } = options;
   const { constants, addresses } = singleDefinitions(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
@@ -129,7 +146,11 @@ export function allocateRegisters(f: IrFunction, enabled = true, forbidden: Forb
     position += 2 * b.instrs.length + 2; // each instruction, then the terminator
     end.push(position - 1);
   }
-  if (!enabled) return { registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [] };
+  if (!liveness) {
+    return {
+      registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [],
+    };
+  }
 
   // ---- liveness (backward dataflow over blocks) ----
   const n = f.blocks.length;

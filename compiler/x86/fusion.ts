@@ -1,0 +1,210 @@
+// Contract: the fusions of the x86 back end (-O2): patterns of IR instructions in one block whose code
+// one lowering rule emits together, in fewer machine instructions. Requires: the function's register
+// allocation (a fused result must be read exactly once, and not be a constant). Guarantees: each
+// instruction a fusion `skip`s emits no code of its own; the rule of the instruction it fuses into (or
+// of the block's terminator) emits it, reading the skipped instruction's operands where it would have
+// read its result, so those operands stay live up to that rule (nothing emitted in between: only
+// constants, which emit nothing, may stand between the instructions of a pattern).
+//
+// Every fusion has one interface: `find` looks for its pattern in a block and records each instance in
+// Fusions, both what its rule needs (the table of that fusion) and which instructions it skips. What the
+// code of an instruction reads, for the allocation checker (`uses`), follows from what was fused into
+// it. To add a fusion: a find below, its table in Fusions, its rule in lower.ts reading the table.
+
+import type { Function as IrFunction, Block, Instr, VReg } from "../ir.ts";
+import { definedRegister, usedRegisters } from "../ir.ts";
+import { isConstant, type Allocation } from "./regalloc.ts";
+import { isComparison } from "./conditions.ts";
+
+type Binary = Extract<Instr, { op: "binary" }>;
+type Load = Extract<Instr, { op: "load" }>;
+type Select = Extract<Instr, { op: "select" }>;
+type Call = Extract<Instr, { op: "call" }>;
+
+/** An address computed right before its only load or store: that access's memory operand instead. */
+interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }
+
+/** What emits a skipped instruction's code: the rule of another instruction, or (a Block) its terminator's. */
+type Consumer = Instr | Block;
+
+/** What the fusions found in one function, for the rules that emit them and for the checker. */
+export class Fusions {
+  /** Address registers computed as base + index*scale right before their only load/store (addressFolds). */
+  readonly addresses = new Map<VReg, AddressFold>();
+  /** 32-bit loads read only by the comparison right after them, by result: it reads memory (loadFolds). */
+  readonly loads = new Map<VReg, Load>();
+  /** Comparisons read only by the select right after them: the select compares itself (selectFusions). */
+  readonly selects = new Map<Select, Binary>();
+  /** The comparison a block's branch alone reads: cmp + jcc (branchFusions). */
+  readonly branches = new Map<Block, Binary>();
+  /** A self-call whose result the block returns: the terminator reuses the frame and jumps (tailCalls). */
+  readonly tailCalls = new Map<Block, Call>();
+  private readonly consumers = new Map<Instr, Consumer>();
+  private readonly fused = new Map<Consumer, Instr[]>();
+
+  /** `instr` emits no code of its own: the rule of `consumer` emits it. */
+  skip(instr: Instr, consumer: Consumer): void {
+    this.consumers.set(instr, consumer);
+    const list = this.fused.get(consumer);
+    if (list) list.push(instr);
+    else this.fused.set(consumer, [instr]);
+  }
+
+  /** Whether `instr` emits no code of its own. */
+  skips(instr: Instr): boolean { return this.consumers.has(instr); }
+
+  /**
+   * The vregs the code of `consumer` reads, from those it reads itself (`own`: an instruction's used
+   * registers, a block's terminator's): for the result of an instruction fused into it, that
+   * instruction's operands, recursively (a folded load's address registers in place of its result).
+   */
+  uses(consumer: Consumer, own: readonly VReg[]): VReg[] {
+    const fused = this.fused.get(consumer);
+    if (!fused) return [...own];
+    const results = new Set(fused.map(definedRegister));
+    return [...own.filter(v => !results.has(v)), ...fused.flatMap(i => this.uses(i, usedRegisters(i)))];
+  }
+}
+
+/** A fusion: `find` records its instances in `block` (the fusions listed before it in FUSIONS have run). */
+interface Fusion { find(f: IrFunction, alloc: Allocation, block: Block, found: Fusions): void }
+
+// ---- compare + branch ----------------------------------------------------------------------------
+// A comparison whose only reader is the branch that ends its block fuses into cmp + jcc.
+
+const branchFusions: Fusion = {
+  find(_f, alloc, block, found) {
+    const last = block.instrs[block.instrs.length - 1];
+    if (last?.op !== "binary" || !isComparison(last.kind) || block.term.op !== "branch") return;
+    if (block.term.cond !== last.dst || alloc.useCounts[last.dst] !== 1 || isConstant(alloc, last.dst)) return;
+    found.branches.set(block, last);
+    found.skip(last, block);
+  },
+};
+
+// ---- addressing modes ----------------------------------------------------------------------------
+// `t = shl i, k` (k = 1..3) and `a = add b, t`, each read only by the next, and `a` read only by one
+// load or store later in the block, become that access's memory operand [b + i*2^k + offset]; with no
+// shift, [b + t + offset]. Neither b nor i may be redefined in between (they are read at the access).
+
+const addressFolds: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    // Only instructions that emit nothing (definitions of constant vregs) may stand between the shift,
+    // the add and the access: then no register the allocator freed after the add can have been reused.
+    const adjacent = (from: number, to: number): boolean => {
+      for (let k = from + 1; k < to; k++) {
+        const i = instrs[k];
+        if ((i.op !== "const" && i.op !== "globalAddress") || !isConstant(alloc, i.dst)) return false;
+      }
+      return true;
+    };
+    const definitionBefore = (r: VReg, before: number): number => {
+      for (let k = before - 1; k >= 0; k--) if (definedRegister(instrs[k]) === r) return k;
+      return -1;
+    };
+    for (let j = 0; j < instrs.length; j++) {
+      const access = instrs[j];
+      if (access.op !== "load" && access.op !== "store") continue;
+      const address = access.address;
+      if (access.op === "store" && access.value === address) continue;
+      if (alloc.useCounts[address] !== 1 || isConstant(alloc, address)) continue;
+      const p = definitionBefore(address, j);
+      if (p < 0 || !adjacent(p, j)) continue;
+      const add = instrs[p];
+      if (add.op !== "binary" || add.kind !== "add" || add.a === address || add.b === address) continue;
+      // a constant (an address) is the base, which becomes the displacement: [i + 0x102004]
+      const constantA = isConstant(alloc, add.a) || !isConstant(alloc, add.b);
+      const base = constantA ? add.a : add.b;
+      let index = constantA ? add.b : add.a, scale: 1 | 2 | 4 | 8 = 1, shift: Instr | null = null;
+      const scaled = index;
+      const q = definitionBefore(scaled, p);
+      const candidate = q >= 0 ? instrs[q] : null;
+      if (candidate?.op === "binary" && candidate.kind === "shl" && adjacent(q, p) && alloc.useCounts[scaled] === 1
+        && !isConstant(alloc, scaled)) {
+        const k = alloc.constants.get(candidate.b);
+        if (k !== undefined && k >= 1 && k <= 3 && candidate.a !== scaled) {
+          index = candidate.a; scale = (1 << k) as 2 | 4 | 8; shift = candidate;
+        }
+      }
+      const constantIndex = alloc.constants.get(index);
+      if (constantIndex !== undefined) {
+        found.addresses.set(address, { base, index: null, scale: 1, displacement: Math.imul(constantIndex, scale) });
+      } else found.addresses.set(address, { base, index, scale, displacement: 0 });
+      found.skip(add, access);
+      if (shift) found.skip(shift, add);
+    }
+  },
+};
+
+// ---- loads into comparisons ----------------------------------------------------------------------
+// `t = load.32 [a + k]` read only by the comparison right after it (constants emit nothing in between)
+// becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`).
+
+const loadFolds: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    for (let j = 1; j < instrs.length; j++) {
+      const compare = instrs[j];
+      if (compare.op !== "binary" || !isComparison(compare.kind) || compare.a === compare.b) continue;
+      let q = j - 1;
+      while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
+        && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
+      const load = q >= 0 ? instrs[q] : null;
+      if (load?.op !== "load" || load.width !== 4 || load.dst !== compare.b || load.dst === load.address) continue;
+      if (alloc.useCounts[load.dst] !== 1 || isConstant(alloc, load.dst) || found.skips(load)) continue;
+      found.loads.set(load.dst, load);
+      found.skip(load, compare);
+    }
+  },
+};
+
+// ---- comparisons into selects --------------------------------------------------------------------
+// A comparison read only by the select right after it (constants emit nothing in between) is not
+// materialized: the select compares and uses the matching cmovcc (`cmp a, b; mov r, f; cmovl r, t`).
+// As with compare + branch, the comparison's operands are then read at the select; nothing emitted
+// in between can have reused their registers.
+
+const selectFusions: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    for (let j = 1; j < instrs.length; j++) {
+      const select = instrs[j];
+      if (select.op !== "select") continue;
+      let q = j - 1;
+      while (q >= 0 && instrs[q].op === "const" && alloc.constants.has((instrs[q] as { dst: VReg }).dst)) q--;
+      const compare = q >= 0 ? instrs[q] : null;
+      if (compare?.op !== "binary" || !isComparison(compare.kind) || compare.dst !== select.cond) continue;
+      if (alloc.useCounts[compare.dst] !== 1 || alloc.constants.has(compare.dst) || found.skips(compare)) continue;
+      found.selects.set(select, compare);
+      found.skip(compare, select);
+    }
+  },
+};
+
+// ---- tail calls ----------------------------------------------------------------------------------
+// A self-recursive `return f(args)` reuses the frame: the arguments are written over the function's own
+// incoming arguments, then `leave; jmp f`: the recursion runs in constant stack and f returns straight
+// to the original caller. Only in functions without frame slots, so no argument can point into the
+// frame being released, and only for calls to the function itself, so that backtraces (kernel panics)
+// still name every distinct function on the way.
+
+const tailCalls: Fusion = {
+  find(f, _alloc, block, found) {
+    const last = block.instrs[block.instrs.length - 1];
+    if (last?.op !== "call" || block.term.op !== "return" || f.slots.length > 0) return;
+    if (block.term.value !== last.dst || last.func !== f.name) return;
+    found.tailCalls.set(block, last);
+    found.skip(last, block);
+  },
+};
+
+/** Every fusion, in the order they look at a block. */
+const FUSIONS: readonly Fusion[] = [branchFusions, addressFolds, loadFolds, selectFusions, tailCalls];
+
+/** The fusions of f under its register allocation. */
+export function findFusions(f: IrFunction, alloc: Allocation): Fusions {
+  const found = new Fusions();
+  for (const block of f.blocks) for (const fusion of FUSIONS) fusion.find(f, alloc, block, found);
+  return found;
+}

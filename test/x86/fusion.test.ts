@@ -1,0 +1,113 @@
+// Contract: the x86 fusions (compiler/x86/fusion.ts) on IR text: which instructions each fusion skips,
+// the table its rule reads, and what the fused code reads (`uses`, the allocation checker's input), with
+// the patterns that must not fuse (a result read twice, an operand redefined in between).
+
+import test from "ava";
+import type { Block, Function as IrFunction, VReg } from "../../compiler/ir.ts";
+import { usedRegisters, terminatorUses } from "../../compiler/ir.ts";
+import { parseFunction } from "../../compiler/parse.ts";
+import { allocateRegisters, isConstant } from "../../compiler/x86/regalloc.ts";
+import { findFusions, type Fusions } from "../../compiler/x86/fusion.ts";
+
+function fusionsOf(text: string): { f: IrFunction; found: Fusions; constant: (v: VReg) => boolean } {
+  const f = parseFunction(text);
+  const alloc = allocateRegisters(f);
+  return { f, found: findFusions(f, alloc), constant: v => isConstant(alloc, v) };
+}
+
+/** The non-constant vregs the code of block b's instruction k (k = instrs.length: its terminator) reads. */
+function uses(t: ReturnType<typeof fusionsOf>, b: number, k: number): VReg[] {
+  const block: Block = t.f.blocks[b];
+  const read = k < block.instrs.length
+    ? t.found.uses(block.instrs[k], usedRegisters(block.instrs[k]))
+    : t.found.uses(block, terminatorUses(block.term));
+  return [...new Set(read.filter(v => !t.constant(v)))].sort((x, y) => x - y);
+}
+
+const skipped = (t: ReturnType<typeof fusionsOf>, b: number): number[] =>
+  t.f.blocks[b].instrs.flatMap((i, k) => (t.found.skips(i) ? [k] : []));
+
+test("a scaled index, its load and the bounds compare all fuse into the branch", t => {
+  const x = fusionsOf(`
+function f(v0, v1, v2) -> i32 {
+b0:
+  v3 = const 2
+  v4 = shl v1, v3
+  v5 = add v0, v4
+  v6 = load.u32 [v5]
+  v7 = ltu v2, v6
+  branch v7, b1, b2
+b1:
+  return v2
+b2:
+  return v1
+}`);
+  t.deepEqual(skipped(x, 0), [1, 2, 3, 4]);
+  t.deepEqual(x.found.addresses.get(5), { base: 0, index: 1, scale: 4, displacement: 0 });
+  t.is<unknown, unknown>(x.found.loads.get(6), x.f.blocks[0].instrs[3]);
+  t.is<unknown, unknown>(x.found.branches.get(x.f.blocks[0]), x.f.blocks[0].instrs[4]);
+  // the branch's code reads the compare's operands, the folded load's base and index in place of v6
+  t.deepEqual(uses(x, 0, 5), [0, 1, 2]);
+});
+
+test("a compare read by a select fuses into it; one read twice does not", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = lts v0, v1
+  v3 = select v2, v0, v1
+  v4 = gtu v0, v1
+  v5 = select v4, v1, v0
+  v6 = add v5, v4
+  v7 = add v3, v6
+  return v7
+}`);
+  t.deepEqual(skipped(x, 0), [0]);
+  t.is<unknown, unknown>(x.found.selects.get(x.f.blocks[0].instrs[1] as never), x.f.blocks[0].instrs[0]);
+  t.false(x.found.selects.has(x.f.blocks[0].instrs[3] as never));
+  t.deepEqual(uses(x, 0, 1), [0, 1]);
+  t.deepEqual(uses(x, 0, 3), [0, 1, 4]);
+});
+
+test("an address whose base is redefined before the access is not folded", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = add v0, v1
+  v0 = const 0
+  v3 = load.u32 [v2]
+  return v3
+}`);
+  t.deepEqual(skipped(x, 0), []);
+  t.is(x.found.addresses.size, 0);
+  t.deepEqual(uses(x, 0, 2), [2]);
+});
+
+test("a self-call the block returns is lowered with the terminator, a void one too", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  branch v0, b1, b2
+b1:
+  v2 = call f(v1, v0)
+  return v2
+b2:
+  return v1
+}`);
+  t.deepEqual(skipped(x, 1), [0]);
+  t.is<unknown, unknown>(x.found.tailCalls.get(x.f.blocks[1]), x.f.blocks[1].instrs[0]);
+  t.deepEqual(uses(x, 1, 1), [0, 1]);
+  const y = fusionsOf(`
+function g(v0) {
+b0:
+  branch v0, b1, b2
+b1:
+  call g(v0)
+  return
+b2:
+  return
+}`);
+  t.deepEqual(skipped(y, 1), [0]);
+  // `return` reads nothing itself; its code passes the call's argument
+  t.deepEqual(uses(y, 1, 1), [0]);
+});
