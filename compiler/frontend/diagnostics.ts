@@ -9,7 +9,7 @@ export class CompileError extends Error {
   }
 }
 
-export function displayPath(file: string): string {
+function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel.startsWith('..') ? file : rel;
 }

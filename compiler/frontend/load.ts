@@ -7,7 +7,7 @@ import type { Diagnostic } from './diagnostics.ts';
 
 export const DSL_INDEX = resolve(fileURLToPath(new URL('../../dsl/index.ts', import.meta.url)));
 
-export const COMPILER_OPTIONS: ts.CompilerOptions = {
+const COMPILER_OPTIONS: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
   module: ts.ModuleKind.NodeNext,
   moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -20,7 +20,7 @@ export const COMPILER_OPTIONS: ts.CompilerOptions = {
   paths: { dsl: [DSL_INDEX] },
 };
 
-export interface LoadedProgram { program: ts.Program; checker: ts.TypeChecker; files: ts.SourceFile[]; diagnostics: Diagnostic[] }
+interface LoadedProgram { program: ts.Program; checker: ts.TypeChecker; files: ts.SourceFile[]; diagnostics: Diagnostic[] }
 
 export function loadProgram(rootFiles: string[]): LoadedProgram {
   const project = new Project({ compilerOptions: COMPILER_OPTIONS, skipAddingFilesFromTsConfig: true });

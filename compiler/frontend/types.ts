@@ -17,10 +17,10 @@ export type DType =
   | { kind: 'struct'; def: StructDef }
   | { kind: 'function'; signature: Signature };
 
-export const I8: IntType = { kind: 'int', bits: 8, signed: true };
-export const U8: IntType = { kind: 'int', bits: 8, signed: false };
-export const I16: IntType = { kind: 'int', bits: 16, signed: true };
-export const U16: IntType = { kind: 'int', bits: 16, signed: false };
+const I8: IntType = { kind: 'int', bits: 8, signed: true };
+const U8: IntType = { kind: 'int', bits: 8, signed: false };
+const I16: IntType = { kind: 'int', bits: 16, signed: true };
+const U16: IntType = { kind: 'int', bits: 16, signed: false };
 export const I32: IntType = { kind: 'int', bits: 32, signed: true };
 export const U32: IntType = { kind: 'int', bits: 32, signed: false };
 export const BOOL: DType = { kind: 'bool' };
@@ -74,7 +74,7 @@ export function storageSize(t: DType): number {
   return 4;
 }
 
-export function intRange(t: IntType): [number, number] {
+function intRange(t: IntType): [number, number] {
   return t.signed ? [-(2 ** (t.bits - 1)), 2 ** (t.bits - 1) - 1] : [0, 2 ** t.bits - 1];
 }
 

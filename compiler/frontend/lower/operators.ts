@@ -17,7 +17,7 @@ import { lvalue } from './memory.ts';
 
 const K = ts.SyntaxKind;
 
-export type Arith = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>' | '>>>';
+type Arith = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>' | '>>>';
 
 /** The arithmetic operators by token. */
 export const ARITHMETIC: Record<number, Arith> = {
@@ -28,7 +28,7 @@ export const ARITHMETIC: Record<number, Arith> = {
 };
 
 /** The compound assignments by token: `k op= e` is `k = k op e`. */
-export const COMPOUND: Record<number, Arith> = {
+const COMPOUND: Record<number, Arith> = {
   [K.PlusEqualsToken]: '+', [K.MinusEqualsToken]: '-', [K.AsteriskEqualsToken]: '*', [K.SlashEqualsToken]: '/',
   [K.PercentEqualsToken]: '%', [K.AmpersandEqualsToken]: '&', [K.BarEqualsToken]: '|', [K.CaretEqualsToken]: '^',
   [K.LessThanLessThanEqualsToken]: '<<', [K.GreaterThanGreaterThanEqualsToken]: '>>',
