@@ -317,7 +317,10 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
     lines = createInterface({ input: process.stdin, terminal: false });
     lines.on('line', text => { line.send(text + '\n').catch(() => {}); });
     const timeout = o.timeout ?? 0;
-    const r = await runQemu(medium, { timeoutMs: timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal, console: line, onOutput: text => process.stdout.write(text) });
+    const r = await runQemu(medium, {
+      timeoutMs: timeout * 1000, memoryMiB: o.memory, extraArgs, prefix, signal: controller.signal, console: line,
+      onOutput: text => process.stdout.write(text),
+    });
     if (r.status !== 0 && r.status !== null && r.debugExit === null && !r.serial) process.stderr.write(r.stderr);
     if (interrupted) { console.error(`\n[denali boot: stopped by ${interrupted}]`); return 130; }
     if (r.timedOut) console.error(`\n[denali boot: stopped after ${timeout} s]`);

@@ -103,7 +103,8 @@ export class ConsoleLine {
 
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
 export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial = 'stdio'): string[] {
-  const com1 = options.console ? ['-chardev', `socket,id=com1,path=${options.console.path},server=on,wait=on`, '-serial', 'chardev:com1']
+  const com1 = options.console
+    ? ['-chardev', `socket,id=com1,path=${options.console.path},server=on,wait=on`, '-serial', 'chardev:com1']
     : serial === 'stdio' ? ['-serial', 'stdio']
     : ['-serial', `file:${serial}`];
   const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), ...com1, '-display', 'none', '-monitor', 'none',
