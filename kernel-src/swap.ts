@@ -371,12 +371,15 @@ function submitRuns(index: u32, map: u32, write: bool): void {
 }
 
 /** One request of a write-out is complete (from the disk's interrupt). */
-function writeDone(index: u32, status: i32): void {
+function writeDone(index: u32, status: i32): void { if (lastRequestDone(index, status)) writeFinished(index); }
+
+/** Counts one completed request of VM `index`'s transfer (a failure flagged); true when it was the last. */
+function lastRequestDone(index: u32, status: i32): bool {
   const map = vmAt(index).swapMap;
   if (status !== BLK_OK) store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
   const left = load32(map + (MAP_IN_FLIGHT << 2)) - 1;
   store32(map + (MAP_IN_FLIGHT << 2), left);
-  if (left === 0) writeFinished(index);
+  return left === 0;
 }
 
 /** Every request of the write-out is complete: the VM gives its frames back, or stays resident. */
@@ -458,13 +461,7 @@ function forceBalance(): void {
 }
 
 /** One request of a read-in is complete (from the disk's interrupt). */
-function readDone(index: u32, status: i32): void {
-  const map = vmAt(index).swapMap;
-  if (status !== BLK_OK) store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
-  const left = load32(map + (MAP_IN_FLIGHT << 2)) - 1;
-  store32(map + (MAP_IN_FLIGHT << 2), left);
-  if (left === 0) readFinished(index);
-}
+function readDone(index: u32, status: i32): void { if (lastRequestDone(index, status)) readFinished(index); }
 
 /** Every page is in: each checksum is verified; the VM runs, or ends with the first bad page. */
 function readFinished(index: u32): void {
