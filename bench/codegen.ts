@@ -40,8 +40,9 @@ const C_RUNTIME_DIR = join(CODEGEN_DIR, 'c-runtime');
  * The C comparison builds. -fno-pie, no unwind tables and no stack protector keep gcc's output a plain freestanding
  * image.
  */
-const GCC_FLAGS = ['-m32', '-O2', '-ffreestanding', '-fno-pic', '-fno-pie', '-nostdlib', '-fno-asynchronous-unwind-tables',
-  '-fno-stack-protector', '-fcf-protection=none', '-std=gnu11', '-Wall', '-Werror', `-I${CODEGEN_DIR}`];
+const GCC_FLAGS = ['-m32', '-O2', '-ffreestanding', '-fno-pic', '-fno-pie', '-nostdlib',
+  '-fno-asynchronous-unwind-tables', '-fno-stack-protector', '-fcf-protection=none', '-std=gnu11', '-Wall', '-Werror',
+  `-I${CODEGEN_DIR}`];
 const MEASURED_FUNCTION = 'bench';
 
 export function benchPrograms(): string[] {

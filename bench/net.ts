@@ -45,7 +45,8 @@ const GUEST_IP = '10.0.2.15';
 const ECHO_BENCH_ARGUMENT = 0x10000 | 7;
 const STAGES = ['driver', 'switch', 'wakeup', 'copy', 'stack', 'app'] as const;
 type Stage = typeof STAGES[number];
-type SizeFigures = Record<Stage, number> & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
+type SizeFigures = Record<Stage, number>
+  & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
 type NetFigures = Record<string, SizeFigures>;
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));

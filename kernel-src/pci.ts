@@ -31,7 +31,8 @@ const PCI_VENDOR_ID = 0x00;          // u16; 0xFFFF: no function here (§6.2.1)
 const PCI_DEVICE_ID = 0x02;          // u16
 const PCI_COMMAND = 0x04;            // u16 (§6.2.2)
 const PCI_STATUS = 0x06;             // u16
-const PCI_REVISION_CLASS = 0x08;     // revision (7:0), programming interface (15:8), subclass (23:16), base class (31:24)
+// revision (7:0), programming interface (15:8), subclass (23:16), base class (31:24)
+const PCI_REVISION_CLASS = 0x08;
 const PCI_HEADER_TYPE = 0x0e;        // u8: bit 7 multi-function, 6:0 layout (0: device, 1: PCI-PCI bridge)
 const PCI_BAR0 = 0x10;               // six u32 BARs at 0x10..0x24 (type 0 header)
 const PCI_INTERRUPT_LINE = 0x3c;     // u8: the 8259 input the firmware routed INTx# to (§6.2.4)

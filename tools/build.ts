@@ -35,7 +35,9 @@ export function compileOrThrow(options: CompileOptions): ir.Module {
 export interface BuiltImage { module: ir.Module; image: Image; elfPath: string; listingPath: string; irPath: string }
 
 /** Compiles and links; writes NAME.elf to `imagesDir`, NAME.lst and NAME.ir to `outDir`. */
-function buildImage(name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out')): BuiltImage {
+function buildImage(
+  name: string, options: CompileOptions, imagesDir = join(ROOT, 'images'), outDir = join(ROOT, 'out'),
+): BuiltImage {
   const module = compileOrThrow(options);
   const image = compileToImage(module, { registerAllocation: (options.optimize ?? 2) >= 2 });
   mkdirSync(imagesDir, { recursive: true });

@@ -20,7 +20,9 @@ const COMPILER_OPTIONS: ts.CompilerOptions = {
   paths: { dsl: [DSL_INDEX] },
 };
 
-interface LoadedProgram { program: ts.Program; checker: ts.TypeChecker; files: ts.SourceFile[]; diagnostics: Diagnostic[] }
+interface LoadedProgram {
+  program: ts.Program; checker: ts.TypeChecker; files: ts.SourceFile[]; diagnostics: Diagnostic[];
+}
 
 export function loadProgram(rootFiles: string[]): LoadedProgram {
   const project = new Project({ compilerOptions: COMPILER_OPTIONS, skipAddingFilesFromTsConfig: true });

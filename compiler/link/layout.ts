@@ -23,7 +23,9 @@ const STACK_ALIGN = 16;
 
 export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
 
-interface PlacedSection { name: ".rodata" | ".data" | ".bss" | ".stack"; address: number; size: number; align: number; bytes?: Uint8Array }
+interface PlacedSection {
+  name: ".rodata" | ".data" | ".bss" | ".stack"; address: number; size: number; align: number; bytes?: Uint8Array;
+}
 
 export interface DataLayout {
   addresses: Map<string, number>;

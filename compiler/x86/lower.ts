@@ -990,7 +990,9 @@ const PRECISE_INTRINSICS = new Set<string>([
 
 const MAX_ALLOCATION_ROUNDS = 12;
 
-function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): Allocation {
+function allocateFunction(
+  module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions,
+): Allocation {
   if (!options.registerAllocation) return allocateRegisters(f, { liveness: false });
   const allocatable = omitsFramePointer(f, options) ? ALLOCATABLE_WITH_EBP : ALLOCATABLE;
   const forbidden: Forbidden = new Map();
@@ -1017,7 +1019,10 @@ function allocateFunction(module: Module, f: IrFunction, functionLabels: Map<str
 }
 
 /** Lowers f into a scratch stream and returns the per-instruction traces (compiler/x86/check.ts). */
-function traceFunction(module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): InstrTrace[][] {
+function traceFunction(
+  module: Module, f: IrFunction, alloc: Allocation, functionLabels: Map<string, Label>, addresses: AddressResolver,
+  options: LowerOptions,
+): InstrTrace[][] {
   const traces: InstrTrace[][] = [];
   lowerWithAllocation(new Emitter(), module, f, alloc, functionLabels, addresses, options, traces);
   return traces;

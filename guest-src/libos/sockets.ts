@@ -1,7 +1,7 @@
 // A small blocking sockets API for threads (threads.ts) over the event-driven TCP (tcp.ts) — listen,
-// accept, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that cannot complete
-// waits on a channel that the TCP event handler below wakes (spurious wake-ups are fine: every call re-checks its
-// condition in a loop).
+// accept, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that
+// cannot complete waits on a channel that the TCP event handler below wakes (spurious wake-ups are
+// fine: every call re-checks its condition in a loop).
 //
 // A socket is `connection | generation << 8`: TCP reuses a connection number once the connection is
 // gone, and the generation tells an old socket from the new connection (such calls fail with

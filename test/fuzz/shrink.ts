@@ -92,7 +92,9 @@ function candidates(p: Program): Candidate[] {
 }
 
 interface ShrinkOptions extends RunOptions { maxTests?: number; timeLimitMs?: number; log?: (s: string) => void }
-interface ShrinkResult { program: Program; files: ProgramFile[]; verdict: Verdict; tests: number; lines: [number, number] }
+interface ShrinkResult {
+  program: Program; files: ProgramFile[]; verdict: Verdict; tests: number; lines: [number, number];
+}
 const text = (files: ProgramFile[]) => files.map(f => f.source).join('\n');
 const lineCount = (files: ProgramFile[]) => text(files).split('\n').length;
 
@@ -149,7 +151,9 @@ function report(result: ShrinkResult): string {
 export function saveMinimized(result: ShrinkResult): string {
   const dir = join(FUZZ_OUT, `seed-${result.program.seed}.min`);
   mkdirSync(dir, { recursive: true });
-  for (const f of result.files) writeFileSync(join(dir, f.path), f.path === 'main.ts' ? report(result) + f.source : f.source);
+  for (const f of result.files) {
+    writeFileSync(join(dir, f.path), f.path === 'main.ts' ? report(result) + f.source : f.source);
+  }
   return join(dir, 'main.ts');
 }
 

@@ -12,7 +12,8 @@ export const CONFIG = { mac: GUEST_MAC, ip: GUEST_IP, netmask: '255.255.255.0', 
 export const u16 = (x: number): number[] => [(x >>> 8) & 255, x & 255];
 const u32 = (x: number): number[] => [(x >>> 24) & 255, (x >>> 16) & 255, (x >>> 8) & 255, x & 255];
 export const get16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-const get32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const get32 = (b: Uint8Array, o: number): number =>
+  ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
 /** RFC 1071 over `bytes` (plus an initial sum). */
 function checksum(bytes: ArrayLike<number>, initial = 0): number {
@@ -23,7 +24,8 @@ function checksum(bytes: ArrayLike<number>, initial = 0): number {
 }
 
 /** Pads to the Ethernet minimum of 60 bytes, as the guest does. */
-const pad60 = (frame: number[]): number[] => frame.length >= 60 ? frame : [...frame, ...new Array(60 - frame.length).fill(0)];
+const pad60 = (frame: number[]): number[] =>
+  frame.length >= 60 ? frame : [...frame, ...new Array(60 - frame.length).fill(0)];
 
 export function ethernet(dst: number[], src: number[], type: number, payload: number[], pad = true): Uint8Array {
   const frame = [...dst, ...src, ...u16(type), ...payload];
@@ -34,7 +36,10 @@ export function arp(op: number, sha: number[], spa: string, tha: number[], tpa: 
   return [...u16(1), ...u16(0x0800), 6, 4, ...u16(op), ...sha, ...ipBytes(spa), ...tha, ...ipBytes(tpa)];
 }
 
-interface IpOptions { ttl?: number; id?: number; flags?: number; fragmentOffset?: number; totalLength?: number; badChecksum?: boolean; version?: number; ihl?: number; options?: number[] }
+interface IpOptions {
+  ttl?: number; id?: number; flags?: number; fragmentOffset?: number; totalLength?: number; badChecksum?: boolean;
+  version?: number; ihl?: number; options?: number[];
+}
 
 export function ipv4(src: string, dst: string, protocol: number, payload: number[], o: IpOptions = {}): number[] {
   const options = o.options ?? [];
@@ -88,7 +93,10 @@ export function tcp(src: string, dst: string, f: TcpFields): number[] {
 /** A frame from the peer to the guest carrying an IPv4 datagram. */
 export const toGuest = (datagram: number[], src: number[] = PEER_MAC): Uint8Array => ethernet(GUEST_MAC, src, 0x0800, datagram);
 
-interface ParsedIp { src: string; dst: string; protocol: number; id: number; ttl: number; flags: number; headerChecksumOk: boolean; payload: Uint8Array; totalLength: number }
+interface ParsedIp {
+  src: string; dst: string; protocol: number; id: number; ttl: number; flags: number; headerChecksumOk: boolean;
+  payload: Uint8Array; totalLength: number;
+}
 
 export function parseIpv4Frame(frame: Uint8Array): ParsedIp {
   const ip = frame.subarray(14);
@@ -101,7 +109,10 @@ export function parseIpv4Frame(frame: Uint8Array): ParsedIp {
   };
 }
 
-interface ParsedTcp { sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options: Uint8Array; data: Uint8Array; checksumOk: boolean }
+interface ParsedTcp {
+  sport: number; dport: number; seq: number; ack: number; flags: number; window: number; options: Uint8Array;
+  data: Uint8Array; checksumOk: boolean;
+}
 
 export function parseTcpFrame(frame: Uint8Array): ParsedTcp & { ip: ParsedIp } {
   const ip = parseIpv4Frame(frame);

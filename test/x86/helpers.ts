@@ -86,7 +86,9 @@ export function programModule(body: (main: FunctionBuilder) => void, extra: IrFu
 
 // ---- booting -------------------------------------------------------------------------------------
 
-interface BootResult { status: number | null; exitCode: number | null; serial: string; stderr: string; timedOut: boolean }
+interface BootResult {
+  status: number | null; exitCode: number | null; serial: string; stderr: string; timedOut: boolean;
+}
 
 const scratch = mkdtempSync(join(tmpdir(), "denali-x86-test-"));
 let imageCounter = 0;
