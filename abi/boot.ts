@@ -19,6 +19,13 @@ export const MAC_PREFIX_BYTE0 = 0x02;
 export const MAC_BYTES = 6;
 
 /**
+ * The most VMs one kernel runs (BootInfo.vmCount <= it; a manifest may ask no more: tools/manifest.ts):
+ * 2^17, ten times the paper's 10,000 and more, most of them swapped out (kernel-src/swap.ts). A VM id
+ * fits in the 24 bits of a MAC address after its prefix.
+ */
+export const VM_LIMIT: u32 = 131072;
+
+/**
  * The boot-information page at ebx (the last page of the VM's memory), little-endian. Laid out by C
  * rules (dsl/README.md "Structs": fields in order, natural alignment); the offsets that gives are in
  * docs/virtual-architecture.md's table, which test/abi/abi.test.ts checks against the compiler.

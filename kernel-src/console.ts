@@ -53,14 +53,14 @@ const CONSOLE_TICK_OUTPUT: u32 = 2048;
 const QUEUED_MASK: u32 = 0x7fffffff;
 const THROTTLE_LOGGED: u32 = 0x80000000;
 
-/** The ring's tag for a kernel byte (VM indexes are below vm.ts VM_LIMIT, 10240). */
-const KERNEL_TAG = 0xffff;
+/** The ring's tag for a kernel byte (VM indexes are below abi/boot.ts VM_LIMIT, 2^17). */
+const KERNEL_TAG: u32 = 0xffffffff;
 // lineOwner: who wrote the start of the line the devices are on.
 const LINE_START = -1;
 const LINE_KERNEL = -2;
 
 const ringBytes = new Uint8Array(CONSOLE_RING_BYTES);
-const ringTags = new Uint16Array(CONSOLE_RING_BYTES);
+const ringTags = new Uint32Array(CONSOLE_RING_BYTES);
 let ringHead: u32 = 0;                      // bytes ever queued (wrapping)
 let ringTail: u32 = 0;                      // bytes ever written out (wrapping)
 let lineOwner: i32 = LINE_START;

@@ -130,6 +130,29 @@ export function allocFrame(): u32 {
 }
 
 /**
+ * `count` physically adjacent free frames (the address of the first), marked used: for tables the kernel
+ * indexes as one array (timer.ts). First fit from the lowest free frame; FRAME_NONE when no run is long
+ * enough. Each frame goes back with freeFrame.
+ */
+export function allocFrameRun(count: u32): u32 {
+  if (count === 0) return FRAME_NONE;
+  let run: u32 = 0;
+  for (let frame = searchHint << WORD_SHIFT; frame < frameLimit; frame++) {
+    const w = frame >>> WORD_SHIFT;
+    if ((frame & 31) === 0 && usedBitmap[w] === FULL_WORD) { run = 0; frame += 31; continue; }
+    if ((usedBitmap[w] & u32(1 << (frame & 31))) !== 0) { run = 0; continue; }
+    run++;
+    if (run === count) {
+      const first = frame + 1 - count;
+      freeFrameCount -= setFrames(first, frame + 1, true);
+      allocationCount += count;
+      return first << PAGE_SHIFT;
+    }
+  }
+  return FRAME_NONE;
+}
+
+/**
  * Returns the frame at `address` to the free pool. A frame already free, or one that never may be, is refused with an
  * error.
  */

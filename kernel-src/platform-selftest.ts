@@ -3,7 +3,7 @@
 //   test=selftest   "selftest NAME ok" or "selftest NAME FAILED: ..." lines
 //   bench           "bench NAME N" lines: instructions under QEMU -icount shift=0,sleep=off (where
 //                   the TSC counts instructions), and the TSC calibration result
-import { bool, u32, rdtsc, hlt, cli, sti, invalidOpcode, addressOf } from "dsl";
+import { bool, u32, rdtsc, hlt, cli, sti, invalidOpcode, addressOf, panic } from "dsl";
 import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { TrapFrame } from "./trapframe.ts";
@@ -15,7 +15,8 @@ import { PIT_TICK_NANOSECONDS } from "./pit.ts";
 import { Nanoseconds, clockRead, clockLostTicks, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore,
   nanosecondsAddMilliseconds, multiplyWide, divideWide } from "./clock.ts";
 import {
-  TIMER_SLOTS, TIMER_GENERATIONS, timerStart, timerCancel, timerExpire, timerPendingCount, timerQueueConsistent,
+  TIMER_KERNEL_SLOTS, TIMER_GENERATIONS, timerGrow, timerCapacity, timerStart, timerCancel, timerExpire, timerPendingCount,
+  timerQueueConsistent,
 } from "./timer.ts";
 import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
 
@@ -38,7 +39,9 @@ const later = new Nanoseconds();
 const deadline = new Nanoseconds();
 const fired = new Uint32Array(ORDER_TIMERS);
 let firedCount: u32 = 0;
-const handles = new Uint32Array(TIMER_SLOTS);
+/** The pool the exhaustion test grows to and fills: twice the kernel's, so growth is tested too. */
+const TEST_TIMER_SLOTS: u32 = 2 * TIMER_KERNEL_SLOTS;
+const handles = new Uint32Array(BENCH_PENDING_TIMERS);      // >= TEST_TIMER_SLOTS
 
 
 function recordFiring(argument: u32): void {
@@ -108,11 +111,17 @@ function testTimerQueueOrder(): void {
   }
   check("timer-queue", !timerCancel(handles[0]), "cancel of an expired timer");
   check("timer-queue", timerPendingCount() === 0 && timerQueueConsistent(), "queue not empty");
-  // Exhaustion is reported, not hidden.
+  // The pool grows (frames), and exhaustion is reported, not hidden.
+  check("timer-queue", timerGrow(TEST_TIMER_SLOTS) && timerCapacity() === TEST_TIMER_SLOTS, "growth");
+  check("timer-queue", timerQueueConsistent(), "queue inconsistent after growth");
   let started: u32 = 0;
-  for (let i: u32 = 0; i < TIMER_SLOTS; i++) { handles[i] = timerStart(later, recordFiring, 0); if (handles[i] !== 0) started++; }
-  check("timer-queue", started === TIMER_SLOTS && timerStart(later, recordFiring, 0) === 0, "pool exhaustion");
-  for (let i: u32 = 0; i < TIMER_SLOTS; i++) timerCancel(handles[i]);
+  for (let i: u32 = 0; i < TEST_TIMER_SLOTS; i++) {
+    handles[i] = timerStart(later, recordFiring, 0);
+    if (handles[i] !== 0) started++;
+  }
+  check("timer-queue", started === TEST_TIMER_SLOTS && timerStart(later, recordFiring, 0) === 0, "pool exhaustion");
+  check("timer-queue", timerQueueConsistent(), "queue inconsistent when full");
+  for (let i: u32 = 0; i < TEST_TIMER_SLOTS; i++) timerCancel(handles[i]);
   check("timer-queue", timerPendingCount() === 0, "cancel all");
   finish("timer-queue", before);
 }
@@ -318,7 +327,8 @@ export function runPlatformBenchmarks(): void {
   // The same with 1,000 and then 8,000 timers pending (an hour and more away), the new deadline before
   // all of them: the worst case of a sorted list (a walk of them all) and of the heap (a sift to the
   // root, and a sift from the root to a leaf on cancel). A heap grows by log2(8) = 3 levels from one
-  // to the other, a list by 7,000 steps.
+  // to the other, a list by 7,000 steps. The pool grows for them as it does for VMs (timer.ts).
+  if (!timerGrow(BENCH_PENDING_TIMERS + TIMER_KERNEL_SLOTS)) panic("bench: no memory for the timer pool");
   for (let i: u32 = 0; i < BENCH_PENDING_TIMERS; i++) {
     nanosecondsAddMilliseconds(later, now, 3600001 + i);
     handles[i] = timerStart(later, recordFiring, 0);

@@ -11,15 +11,16 @@
 // code stays where it is: in its multiboot module, never copied.
 // Swap-in: an event that wakes a swapped-out VM (its alarm, a frame from the switch: both queued as
 // usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), every page
-// it had (its working set: the pages it touched while resident) is read in one request per run of
-// adjacent pages, and the VM runs when all have arrived and passed their checksums. Others run meanwhile.
+// it had (its working set: the pages it touched while resident) is read in one request per 126 pages,
+// and the VM runs when all have arrived and passed their checksums. Others run meanwhile.
 // A page fault that finds no frame makes its VM wait (blocked, the others running; it may be written
 // out meanwhile like an idle VM) while a write-out is in flight; when nothing can be written out it
 // ends out of memory, as without a disk.
 //
-// The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR): a
-// page's sector never changes, so a run of pages is a run of sectors; a VM whose region lies past the
-// end of the disk stays resident. A swap map (kalloc'd, MAP_* words): the page count, the requests
+// The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR); a
+// write-out packs its pages at the region's start in page order, so however scattered they are in the
+// VM, the transfer is one request per 126 pages each way; a VM whose region lies past the end of the
+// disk stays resident. A swap map (kalloc'd, MAP_* words): the page count, the requests
 // in flight, flags, then for each page its page number, the CRC32C (Castagnoli, RFC 3720 B.4) of its
 // bytes as written, and its frame while it is being written or read. A page that reads back with
 // another checksum, or a read the disk fails, ends only its VM (`swap corruption at page 0x...`,
@@ -46,6 +47,7 @@ import {
   schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent, schedulerHasRunnable, schedulerLiveCount,
 } from "./scheduler.ts";
 import { clockTicks } from "./clock.ts";
+import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -85,10 +87,13 @@ const listTail = new Int32Array(3);
 let framesComing: u32 = 0;         // frames write-outs in flight will give back
 /**
  * VMs waiting, in order: for memory after a page fault (they retry it), or to be read back in (their
- * turn). Each VM is on it at most once (vm.swapQueued), so it never holds more than VM_LIMIT.
+ * turn). Each VM is on it at most once (vm.swapQueued), so a ring of the VM count rounded up to a power
+ * of two (waitMask + 1 entries, in frames: framearray.ts) never overflows.
  */
-const WAIT_RING: u32 = 16384;
-const waiting = new Uint32Array(WAIT_RING);
+const waitFrames = new Uint32Array(128);     // abi/boot.ts VM_LIMIT >> (PAGE_SHIFT - WAIT_SHIFT)
+const WAIT_SHIFT: u32 = 2;
+let waitMask: u32 = 0;
+function waitingAt(position: u32): u32 { return frameArrayAt(waitFrames, position & waitMask, WAIT_SHIFT); }
 let waitHead: u32 = 0;
 let waitTail: u32 = 0;
 
@@ -122,9 +127,17 @@ let peakMapBytes: u32 = 0;         // the swap maps of the swapped-out VMs then
 let mapBytesOut: u32 = 0;          // now
 let benchEnabled = false;
 
-/** Turns swapping on when the kernel has a swap disk; call once the scheduler is set up. */
-export function swapInit(bench: bool): void {
+/** Turns swapping on when the kernel has a swap disk, for `vms` VMs (the wait ring); once the scheduler is set up. */
+export function swapInit(bench: bool, vms: u32): void {
   if (!virtioBlkPresent()) return;
+  let ring: u32 = 1;
+  while (ring < vms) ring = ring << 1;
+  if (!frameArrayGrow(waitFrames, 0, ring, WAIT_SHIFT)) {
+    consoleWriteString("swap: no memory for the wait ring, not swapping");
+    consoleNewLine();
+    return;
+  }
+  waitMask = ring - 1;
   benchEnabled = bench;
   for (let i: u32 = 0; i < 256; i++) {
     let c = i;
@@ -234,9 +247,9 @@ function vmNeedsMemory(index: u32): bool {
 function waitFor(index: u32): bool {
   const vm = vmAt(index);
   if (vm.swapQueued) return true;
-  if (waitTail - waitHead === WAIT_RING) return false;
+  if (waitTail - waitHead > waitMask) return false;
   vm.swapQueued = true;
-  waiting[waitTail & (WAIT_RING - 1)] = index;
+  store32(waitingAt(waitTail), index);
   waitTail++;
   return true;
 }
@@ -253,7 +266,7 @@ export function swapStartLater(index: u32): bool {
  */
 function serveWaiting(): void {
   while (waitHead !== waitTail) {
-    const index = waiting[waitHead & (WAIT_RING - 1)];
+    const index = load32(waitingAt(waitHead));
     const vm = vmAt(index);
     if (vm.state !== VM_ENDED && vm.swapState === SWAP_OUT && !canReadIn(vm)) {
       if (framesComing === 0) forceBalance();
@@ -308,14 +321,9 @@ function startWriteOut(index: u32): bool {
   if (i32(index) === schedulerCurrent()) return false;   // the newest, blocked in this very trap: later
   if (vm.swapState !== SWAP_RESIDENT) { listRemove(index); return true; }   // already on its way out
   const pages = vm.memorySize >>> PAGE_SHIFT;
-  let count: u32 = 0, runs: u32 = 0, last: u32 = 0;
-  for (let page: u32 = 0; page < pages; page++) {
-    if (!privatePage(vm, page)) continue;
-    if (count === 0 || page !== last + 1) runs++;
-    count++;
-    last = page;
-  }
-  if (runs > virtioBlkSlotsFree()) return false;
+  let count: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) if (privatePage(vm, page)) count++;
+  if ((count + BLK_REQUEST_FRAME_LIMIT - 1) / BLK_REQUEST_FRAME_LIMIT > virtioBlkSlotsFree()) return false;
   listRemove(index);
   const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
   if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) {
@@ -352,17 +360,19 @@ function privatePage(vm: Vm, page: u32): bool {
   return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0;
 }
 
-/** One request per run of adjacent pages (at most BLK_REQUEST_FRAME_LIMIT each); failures are flagged. */
+/**
+ * The map's pages go to the start of the VM's region packed, in map order (page i of the map at sector
+ * region + 8i, wherever it lies in the VM), so a transfer is one request per BLK_REQUEST_FRAME_LIMIT
+ * pages however scattered the pages are; failures are flagged.
+ */
 function submitRuns(index: u32, map: u32, write: bool): void {
   const vm = vmAt(index);
   const count = load32(map);
   let first: u32 = 0;
   while (first < count) {
-    let n: u32 = 1;
-    const page = load32(pageAt(map, first));
-    while (first + n < count && n < BLK_REQUEST_FRAME_LIMIT && load32(pageAt(map, first + n)) === page + n) n++;
+    const n = count - first < BLK_REQUEST_FRAME_LIMIT ? count - first : BLK_REQUEST_FRAME_LIMIT;
     for (let k: u32 = 0; k < n; k++) runFrames[k] = load32(frameAt(map, first + k));
-    const sector = vm.swapSector + page * BLK_SECTORS_PER_PAGE;
+    const sector = vm.swapSector + first * BLK_SECTORS_PER_PAGE;
     const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, write ? writeDone : readDone, index);
     if (slot >= 0) store32(map + (MAP_IN_FLIGHT << 2), load32(map + (MAP_IN_FLIGHT << 2)) + 1);
     else store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);

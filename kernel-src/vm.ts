@@ -24,7 +24,7 @@
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
-import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, macByteOfVm } from "../abi/boot.ts";
+import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, macByteOfVm } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
   MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
@@ -35,9 +35,8 @@ import {
 import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { images, imageSegment, segmentShared } from "./elf.ts";
+import { frameArrayGrow, frameArrayFrames } from "./framearray.ts";
 
-/** The most VMs the kernel runs (the paper's scale: 10,000 on one machine). */
-export const VM_LIMIT = 10240;
 export const VM_NONE = -1;
 
 // States.
@@ -117,13 +116,12 @@ export class Vm {
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
-// The VM table lives in frames allocated when VMs are started (vmTableInit), not in the kernel image:
-// a kernel without a manifest pays nothing. VM i is slot i % VMS_PER_FRAME of frame i / VMS_PER_FRAME.
+// The VM table lives in frames allocated when VMs are started (vmTableInit, framearray.ts), not in the
+// kernel image: a kernel without a manifest pays nothing, VM_LIMIT (abi/boot.ts) costs only the
+// directory. VM i is slot i % 16 of frame i / 16.
 const VM_SLOT_SHIFT = 8;                       // 256-byte slots (sizeOf(Vm) <= VM_SLOT_BYTES, checked)
 const VM_SLOT_BYTES: u32 = 1 << VM_SLOT_SHIFT;
-const VMS_PER_FRAME_SHIFT = PAGE_SHIFT - VM_SLOT_SHIFT;
-const VM_SLOT_MASK: u32 = (1 << VMS_PER_FRAME_SHIFT) - 1;
-const vmTableFrames = new Uint32Array(640);    // VM_LIMIT >> VMS_PER_FRAME_SHIFT
+const vmTableFrames = new Uint32Array(8192);   // VM_LIMIT >> (PAGE_SHIFT - VM_SLOT_SHIFT): framearray.ts
 let vmTableFrameCount: u32 = 0;
 
 /** The bytes of the VM table one VM takes: its slot. */
@@ -133,21 +131,15 @@ export function vmTableFrameTotal(): u32 { return vmTableFrameCount; }
 
 /** VM `index` (< the count given to vmTableInit). */
 export function vmAt(index: u32): Vm {
-  return overlay(Vm, vmTableFrames[index >>> VMS_PER_FRAME_SHIFT] + ((index & VM_SLOT_MASK) << VM_SLOT_SHIFT));
+  return overlay(Vm, vmTableFrames[index >>> (PAGE_SHIFT - VM_SLOT_SHIFT)] + ((index & 15) << VM_SLOT_SHIFT));
 }
 
 /** Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small. */
 export function vmTableInit(count: u32): bool {
   if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
   kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * VM_KERNEL_BYTES + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);
-  const frames = (count + VM_SLOT_MASK) >>> VMS_PER_FRAME_SHIFT;
-  for (let i: u32 = 0; i < frames; i++) {
-    const frame = allocFrame();
-    if (frame === FRAME_NONE) return false;
-    memoryFill(frame, 0, PAGE_SIZE);
-    vmTableFrames[i] = frame;
-    vmTableFrameCount++;
-  }
+  if (!frameArrayGrow(vmTableFrames, 0, count, VM_SLOT_SHIFT)) return false;
+  vmTableFrameCount = frameArrayFrames(count, VM_SLOT_SHIFT);
   return true;
 }
 let vmTotal: u32 = 0;

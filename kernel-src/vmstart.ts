@@ -13,7 +13,7 @@ import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
-  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_LIMIT, VM_MEMORY_LIMIT, VmNetwork, byteSwap32,
+  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32,
 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport } from "./vmreport.ts";
@@ -23,6 +23,8 @@ import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
 import { swapInit, swapReport, swapActive, swapStartLater } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
+import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
+import { VM_LIMIT } from "../abi/boot.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
 import { pagingTableFrames } from "./paging.ts";
@@ -108,8 +110,9 @@ export function vmsStart(bench: bool): bool {
     if (total > VM_LIMIT) return fail("manifest", "more VMs than VM_LIMIT");
   }
   if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
+  if (!timerGrow(total + TIMER_KERNEL_SLOTS)) return fail("manifest", "no memory for the VMs' alarms");
   schedulerInit(vmsReport);
-  swapInit(bench);
+  swapInit(bench, total);
   hypercallInit();
   if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ROOT, buildGuest, type BuiltImage } from './build.ts';
-import { GUEST_BASE } from '../abi/boot.ts';
+import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
 export const MANIFEST_VERSION = 3;
@@ -31,8 +31,6 @@ const MAX_MEMORY_KIB = 64 * 1024;
 export const DEFAULT_GUARANTEED_KIB = 64;
 /** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
 const MEMORY_SLACK_KIB = 8;
-/** Upper bound on the VMs of a manifest: the kernel's VM_LIMIT (kernel-src/vm.ts). */
-const MAX_VMS = 10240;
 /** Upper bound on the groups of a manifest: the kernel's IMAGE_LIMIT (kernel-src/elf.ts). */
 export const MAX_GROUPS = 16;
 /**
@@ -90,7 +88,7 @@ const ManifestFields = z.object({
 
 const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
-  if (total > MAX_VMS) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${MAX_VMS}` });
+  if (total > VM_LIMIT) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${VM_LIMIT}` });
   // The addresses together (zod runs this even when a field failed: then the field's own message says it).
   if (!ManifestFields.safeParse(m).success) return;
   groupAddresses(m).forEach((a, i) => {

@@ -8,9 +8,11 @@
 //     at least one is caught, the kernel and the other VMs go on;
 // (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
 //     `out of memory`, the others verify intact, and the kernel runs to the end;
-// (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn.
+// (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn;
+// (e) 70,000 VMs, past 2^16 (the VM table, the timer pool, the console's tags and the swap wait ring all
+//     hold VM ids above 65,535): every one fills a page, sleeps, verifies and exits.
 import test from "ava";
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
@@ -35,10 +37,10 @@ const FIRST_SECTOR = 8;
 
 /** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
 async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
-  onOutput?: (text: string) => void, icount = false) {
+  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES) {
   const manifest = join(dir, `${name}.json`);
   writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
-    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: sleepMs * 65536 + FILLED_PAGES }] }));
+    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: sleepMs * 65536 + pages }] }));
   const built = buildManifest(manifest, { imagesDir: kernel.dir, outDir: kernel.dir });
   const image = join(dir, `${name}.img`);
   createSwapImage(image, swapBytes);
@@ -47,8 +49,12 @@ async function boot(name: string, count: number, sleepMs: number, swapBytes: num
   return { run, out: serialLines(run.serial), image };
 }
 
-const verified = (out: string) => [...out.matchAll(/^\[vm (\d+)\] vm \1 verified 48 pages, 0 bad words$/gm)]
-  .map(m => Number(m[1]));
+/** guest-src/demos/swapper.ts pattern(): word w of filled page k of VM id. */
+const pattern = (id: number, k: number, w: number) =>
+  (Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ w) >>> 0;
+const verified = (out: string, pages = FILLED_PAGES) =>
+  [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] vm \\1 verified ${pages} pages, 0 bad words$`, "gm"))]
+    .map(m => Number(m[1]));
 const swapLine = (out: string) =>
   new RegExp("^swap: resident \\d+, swapped out \\d+, .*write-outs (\\d+) \\((\\d+) pages\\), "
     + "read-ins (\\d+) \\((\\d+) pages\\), checksum failures (\\d+), read errors (\\d+),.*$", "m").exec(out);
@@ -81,14 +87,21 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
     seen += text;
     if (done || !image || !/\[vm 299\] vm 299 filled/.test(seen)) return;
     done = true;
+    // Pages go to a VM's region packed in page order (swap.ts submitRuns), so each filled page is found
+    // by its contents (swapper.ts pattern: the VM id, the page, the word).
     const fd = openSync(image, "r+");
+    const region = Buffer.alloc(VM_KIB * 1024);
     for (let vm = 0; vm < 10; vm++) {
       const pages = new Set<number>();
-      for (let k = 0; k < FILLED_PAGES; k += 7) {
-        const page = VM_KIB / 4 - 2 - k;                   // swapper.ts pageAddress(k)
-        const at = (FIRST_SECTOR + vm * VM_KIB * 2) * SECTOR + page * PAGE + ((vm * 131 + k * 17) % PAGE);
-        writeSync(fd, Buffer.from([0xa5 ^ vm]), 0, 1, at);
-        pages.add(0x40000000 + page * PAGE);
+      const base = (FIRST_SECTOR + vm * VM_KIB * 2) * SECTOR;
+      readSync(fd, region, 0, region.length, base);
+      for (let at = 0; at < region.length; at += PAGE) {
+        const k = [...Array(FILLED_PAGES).keys()].find(k => region.readUInt32LE(at) === pattern(vm, k, 0)
+          && region.readUInt32LE(at + 4) === pattern(vm, k, 1));
+        if (k === undefined || k % 7 !== 0) continue;
+        const byte = at + (vm * 131 + k * 17) % PAGE;
+        writeSync(fd, Buffer.from([region[byte] ^ 0xa5]), 0, 1, base + byte);
+        pages.add(0x40000000 + (VM_KIB / 4 - 2 - k) * PAGE);   // swapper.ts pageAddress(k)
       }
       corrupted.set(vm, pages);
     }
@@ -98,6 +111,7 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
   image = join(dir, `${name}.img`);
   const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput);
   t.true(done, "the host overwrote the image");
+  t.true([...corrupted.values()].some(pages => pages.size > 0), "filled pages found on the disk");
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
   const caught = [...out.matchAll(/^vm (\d+) ended: swap corruption at page 0x([0-9a-f]{8}) at eip 0x[0-9a-f]{8}$/gm)]
     .map(m => [Number(m[1]), parseInt(m[2], 16)] as const);
@@ -146,5 +160,20 @@ test("(d) 2,000 VMs in a 20 MiB machine: those beyond memory start swapped out, 
   const late = /started late (\d+) of (\d+),/.exec(out);
   t.truthy(late, out.slice(-3000));
   t.true(Number(late![2]) >= 500 && late![1] === late![2], late![0]);
+  t.log(swapLine(out)![0]);
+});
+
+test("(e) 70,000 VMs (ids past 2^16) in a 64 MiB machine: built in turn, every one verifies", async t => {
+  const count = 70_000;
+  const { run, out } = await boot("many", count, 1, 32 * 1024 * MIB, 64, undefined, false, 1);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  const ids = verified(out, 1);
+  t.is(new Set(ids).size, count, out.slice(-3000));
+  t.true(ids.includes(count - 1) && ids.includes(65_536), "the highest ids printed under their own tag");
+  t.notRegex(out, /CORRUPT|ended:/);
+  const late = /started late (\d+) of (\d+),/.exec(out);
+  t.truthy(late, out.slice(-3000));
+  t.true(Number(late![2]) > 65_536 - 10_000 && late![1] === late![2], late![0]);
   t.log(swapLine(out)![0]);
 });
