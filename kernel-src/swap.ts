@@ -48,6 +48,7 @@ import {
 } from "./scheduler.ts";
 import { clockTicks } from "./clock.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
+import { crc32cInit, crc32c } from "./crc32c.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -72,8 +73,6 @@ function pageAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + i) <<
 function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32(map) + i) << 2); }
 function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }
 
-const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;     // reflected
-const crcTable = new Uint32Array(256);
 const runFrames = new Uint32Array(BLK_REQUEST_FRAME_LIMIT);   // one request's frames
 
 let active = false;
@@ -139,10 +138,10 @@ export function swapInit(bench: bool, vms: u32): void {
   }
   waitMask = ring - 1;
   benchEnabled = bench;
-  for (let i: u32 = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
-    crcTable[i] = c;
+  if (!crc32cInit()) {
+    consoleWriteString("swap: CRC32C tables fail RFC 3720's known answers, not swapping");
+    consoleNewLine();
+    return;
   }
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
   schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased);
@@ -151,12 +150,8 @@ export function swapInit(bench: bool, vms: u32): void {
 
 export function swapActive(): bool { return active; }
 
-/** CRC32C of the page at physical `address`. */
-function pageChecksum(address: u32): u32 {
-  let c: u32 = 0xffffffff;
-  for (let i: u32 = 0; i < PAGE_SIZE; i++) c = crcTable[(c ^ load8(address + i)) & 0xff] ^ (c >>> 8);
-  return ~c;
-}
+/** CRC32C of the page at physical `address` (crc32c.ts). */
+function pageChecksum(address: u32): u32 { return crc32c(address, PAGE_SIZE); }
 
 // ---- the lists of candidates ---------------------------------------------------------------------------
 
