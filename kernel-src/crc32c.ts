@@ -7,8 +7,16 @@
 import { bool, u32, load32, addressOf } from "dsl";
 
 const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
-/** tables[k * 256 + b]: the CRC register after byte b and then k zero bytes (k = 0: the classic table). */
-const tables = new Uint32Array(2048);
+// t<k>[b]: the CRC register after byte b and then k zero bytes (t0: the classic table). Eight arrays of
+// 256, not one of 2,048: an index `x & 0xff` is then provably in range and the compiler drops its check.
+const t0 = new Uint32Array(256);
+const t1 = new Uint32Array(256);
+const t2 = new Uint32Array(256);
+const t3 = new Uint32Array(256);
+const t4 = new Uint32Array(256);
+const t5 = new Uint32Array(256);
+const t6 = new Uint32Array(256);
+const t7 = new Uint32Array(256);
 const vector = new Uint8Array(32);
 
 /** Builds the tables; false when they fail RFC 3720's known answers. */
@@ -16,17 +24,23 @@ export function crc32cInit(): bool {
   for (let b: u32 = 0; b < 256; b++) {
     let c = b;
     for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
-    tables[b] = c;
+    t0[b] = c;
   }
-  for (let k: u32 = 1; k < 8; k++) {
-    for (let b: u32 = 0; b < 256; b++) {
-      const previous = tables[(k - 1) * 256 + b];
-      tables[k * 256 + b] = (previous >>> 8) ^ tables[previous & 0xff];
-    }
+  for (let b: u32 = 0; b < 256; b++) {
+    t1[b] = next(t0[b]);
+    t2[b] = next(t1[b]);
+    t3[b] = next(t2[b]);
+    t4[b] = next(t3[b]);
+    t5[b] = next(t4[b]);
+    t6[b] = next(t5[b]);
+    t7[b] = next(t6[b]);
   }
   return known(0, 0, 0x8a9136aa) && known(0xff, 0, 0x62a8ab43) && known(0, 1, 0x46dd794e)
     && known(31, 0xffffffff, 0x113fdb5c);
 }
+
+/** The register `c` after one more zero byte. */
+function next(c: u32): u32 { return (c >>> 8) ^ t0[c & 0xff]; }
 
 /** RFC 3720 B.4: 32 bytes, byte i = first + step * i (mod 256), have CRC32C `expected`. */
 function known(first: u32, step: u32, expected: u32): bool {
@@ -40,9 +54,8 @@ export function crc32c(address: u32, length: u32): u32 {
   for (let i: u32 = 0; i < length; i += 8) {
     const low = load32(address + i) ^ c;
     const high = load32(address + i + 4);
-    c = tables[1792 + (low & 0xff)] ^ tables[1536 + ((low >>> 8) & 0xff)] ^ tables[1280 + ((low >>> 16) & 0xff)]
-      ^ tables[1024 + (low >>> 24)] ^ tables[768 + (high & 0xff)] ^ tables[512 + ((high >>> 8) & 0xff)]
-      ^ tables[256 + ((high >>> 16) & 0xff)] ^ tables[high >>> 24];
+    c = t7[low & 0xff] ^ t6[(low >>> 8) & 0xff] ^ t5[(low >>> 16) & 0xff] ^ t4[low >>> 24]
+      ^ t3[high & 0xff] ^ t2[(high >>> 8) & 0xff] ^ t1[(high >>> 16) & 0xff] ^ t0[high >>> 24];
   }
   return ~c;
 }
