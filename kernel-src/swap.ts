@@ -110,6 +110,8 @@ let readingNow: u32 = 0;           // VMs in SWAP_READING
 let granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
 let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
 let builtLate: u32 = 0;            // of those, the ones built since
+/** A long start prints `swap: started late K of L, ...` after every PROGRESS_EVERY VMs built late. */
+const PROGRESS_EVERY: u32 = 10000;
 
 // Costs (npm run bench:swap; under -icount the TSC counts instructions): the kernel's own work per page
 // written out (walk, checksum, requests, release) and read in (frames, requests, checksum, map), without
@@ -426,12 +428,26 @@ function canReadIn(vm: Vm): bool {
   return vmSwapInFrames(vm, count) <= vmUnreservedFrames() && count <= virtioBlkSlotsFree();
 }
 
+/** Progress of a long start: the VMs built late so far, and the cache. */
+function progressLine(): void {
+  consoleWriteString("swap: started late ");
+  consoleWriteDecimal(builtLate);
+  consoleWriteString(" of ");
+  consoleWriteDecimal(createdOut);
+  consoleWriteString(", swapped out ");
+  consoleWriteDecimal(swappedOut);
+  consoleWriteString(", frames free ");
+  consoleWriteDecimal(framesFree());
+  consoleNewLine();
+}
+
 /** Reads VM `index` back in (SWAP_OUT, canReadIn), or builds it if it was created swapped out. */
 function readIn(index: u32): void {
   const vm = vmAt(index);
   const map = vm.swapMap;
   if (map === 0) {
     builtLate++;
+    if (builtLate % PROGRESS_EVERY === 0 || builtLate === createdOut) progressLine();
     vm.swapGranted = true;
     granted++;
     if (vmSwapInBuild(vm, index)) schedulerRunWoken(index);

@@ -157,7 +157,7 @@ test("(d) 2,000 VMs in a 20 MiB machine: those beyond memory start swapped out, 
   t.regex(out, /^vms done: every VM has ended$/m);
   t.is(verified(out).length, 2000, out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
-  const late = /started late (\d+) of (\d+),/.exec(out);
+  const late = /^swap: resident.* started late (\d+) of (\d+),/m.exec(out);
   t.truthy(late, out.slice(-3000));
   t.true(Number(late![2]) >= 500 && late![1] === late![2], late![0]);
   t.log(swapLine(out)![0]);
@@ -172,8 +172,13 @@ test("(e) 70,000 VMs (ids past 2^16) in a 64 MiB machine: built in turn, every o
   t.is(new Set(ids).size, count, out.slice(-3000));
   t.true(ids.includes(count - 1) && ids.includes(65_536), "the highest ids printed under their own tag");
   t.notRegex(out, /CORRUPT|ended:/);
-  const late = /started late (\d+) of (\d+),/.exec(out);
+  const late = /^swap: resident.* started late (\d+) of (\d+),/m.exec(out);
   t.truthy(late, out.slice(-3000));
   t.true(Number(late![2]) > 65_536 - 10_000 && late![1] === late![2], late![0]);
+  // A long start reports its progress: a line per 10,000 VMs built late, and one when the last is.
+  const progress = [...out.matchAll(/^swap: started late (\d+) of (\d+), swapped out \d+, frames free \d+$/gm)];
+  const total = Number(late![2]);
+  t.deepEqual(progress.map(m => Number(m[1])),
+    [...Array(Math.floor(total / 10_000)).keys()].map(k => (k + 1) * 10_000).concat(total % 10_000 ? [total] : []));
   t.log(swapLine(out)![0]);
 });
