@@ -228,6 +228,52 @@ function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: str
   });
 }
 
+/** What `curl` to a sample of the VMs of a swap point found (issue 15: every VM boots, a sample answers). */
+interface CurlSample { vms: number; asked: number; answered: number; seconds: number; failures: string[] }
+/** How many VMs each swap point's curl sample asks, and how many curls run at once. */
+const CURL_SAMPLE = 1000;
+const CURL_WIDTH = 8;
+
+/**
+ * `curl` (inside the namespace, a new process and connection each) to CURL_SAMPLE distinct VMs drawn
+ * with a fixed seed: how many answered 200 with their own 2,048-byte page. Most of them are swapped out
+ * when asked (the load runs before favoured others), so this is the read-in path under a real client.
+ */
+async function curlSample(ns: TapNamespace, vms: number): Promise<CurlSample> {
+  let x = 0x2545f491;
+  const chosen = new Set<number>();
+  while (chosen.size < Math.min(CURL_SAMPLE, vms)) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    chosen.add(x % vms);
+  }
+  const ids = [...chosen], failures: string[] = [];
+  const t0 = performance.now();
+  let next = 0, answered = 0;
+  await Promise.all(Array.from({ length: CURL_WIDTH }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      const ip = addressOfVm(id);
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>(resolve => {
+        const child = spawn(ns.exec[0], [...ns.exec.slice(1), 'curl', '-sS', '--max-time', '30',
+          '-w', '\n%{http_code} %{size_download}', `http://${ip}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '', stderr = '';
+        child.stdout.on('data', (d: Buffer) => { stdout += d.toString('latin1'); });
+        child.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });
+        child.on('close', status => resolve({ status, stdout, stderr }));
+      });
+      if (r.status === 0 && r.stdout.includes(`<h1>Denali VM ${id}</h1>`) && r.stdout.endsWith(`\n200 ${PAGE_BYTES}`)) answered++;
+      else if (failures.length < 5) failures.push(`vm ${id} (${ip}): status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-30)}`);
+    }
+  }));
+  return { vms, asked: ids.length, answered, seconds: Math.round((performance.now() - t0) / 100) / 10, failures };
+}
+
+/** VM i's address: FIRST_VM + i. */
+function addressOfVm(i: number): string {
+  const n = (FIRST_VM.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) + i) >>> 0;
+  return [24, 16, 8, 0].map(shift => (n >>> shift) & 255).join('.');
+}
+
 /**
  * The kernel's `vms` monitor command (COM1): per-VM lines, then the totals `vms: ... switches S; ...`,
  * `switch: ...` and `nic: ...`. Returns the switch count and the three totals lines, or null when
@@ -328,6 +374,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   const points: WebPoint[] = [];
+  const samples: CurlSample[] = [];
   // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
     ({ ...DEFAULT_LOAD, seconds: opts.seconds, warmup: warmupSeconds(servers), idleLimit: opts.idleLimit, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
@@ -392,6 +439,12 @@ async function main(): Promise<number> {
           runs.get(pop)!.push(p);
           console.log(`denali ${vms} ${pop} run ${k + 1}: ${p.requestsPerSecond} requests/s, ${p.failures} failures, qemu cpu ${p.qemuCpuPercent}%, load ${p.hostLoad}${p.counters ? `\n  ${p.counters.replace(/\n/g, '\n  ')}` : ''}`);
         }
+        if (swapImage && state === 'ready') {
+          const sample = await curlSample(ns, vms);
+          samples.push(sample);
+          console.log(`denali ${vms} curl sample: ${sample.answered} of ${sample.asked} answered with their own page `
+            + `in ${sample.seconds} s${sample.failures.length ? `; ${sample.failures.join('; ')}` : ''}`);
+        }
         for (const pop of POPULARITIES) {
           const p = combineRuns(runs.get(pop)!);
           if (state === 'timeout') p.note = `only ${listening} of ${vms} VMs listened after ${Math.round(bootMs / 1000)} s${p.note ? '; ' + p.note : ''}`;
@@ -422,7 +475,7 @@ async function main(): Promise<number> {
   const result = {
     commit, qemu, cpus: cpus().length, memoryMiB: MEMORY_MIB, image: HTTPD_IMAGE, vmMemoryKiB: HTTPD_MEMORY_KIB,
     load: { ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit }, runs: opts.runs, linuxPeer: peer && { kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address },
-    benchSeconds: seconds, points,
+    benchSeconds: seconds, points, curlSamples: samples,
   };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'web.csv'), webCsv(points));
@@ -433,6 +486,8 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
+    ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs (swap): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
+    ...(samples.length ? [''] : []),
     `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400, at most ${WARMUP_LIMIT} s: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count; from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each run are in web.json. ` +
       (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
