@@ -4,15 +4,18 @@
 // Every address and length is checked against the calling VM's range before use (vmRangeValid: no
 // overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
-// demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) ends
-// the VM "out of memory", as the #PF of the same touch would (scheduler.ts): never an EFAULT.
+// demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) does
+// what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
+// the call again; when nothing can make room it ends "out of memory"; never an EFAULT.
 import { bool, i32, u32, store32, panic } from "dsl";
 import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY }
   from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, EINVAL, EFAULT, EMSGSIZE } from "../abi/hypercalls.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
-import { schedulerCurrent, schedulerEnd, schedulerYieldCurrent, VM_NONE_INDEX } from "./scheduler.ts";
+import {
+  schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, VM_NONE_INDEX,
+} from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
@@ -22,9 +25,15 @@ import { consoleGuestWrite } from "./console.ts";
 // imported by the guests' runtime too, so the two sides cannot drift apart. Dispatch is one indexed call
 // through hypercallTable (xv6's syscalls[]): entry n handles number n; any other number gets EINVAL.
 const CLOCK_BYTES: u32 = 8;
+/** `int 0x80` is CD 80: a call made again after a wait for memory starts this far back. */
+const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
 
 const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
+let memoryRetries: u32 = 0;
+
+/** Hypercalls that waited for memory and were made again (swap.ts reports them). */
+export function hypercallMemoryWaits(): u32 { return memoryRetries; }
 
 /**
  * A hypercall: the calling VM's index and its trap frame (arguments in ebx, ecx, edx, esi); returns the
@@ -101,7 +110,19 @@ function hypercallDispatch(frame: TrapFrame): void {
   const number = frame.eax, a = frame.ebx;
   const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);
-  if (vmTakeOutOfMemory()) { schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a); return; }
+  if (vmTakeOutOfMemory()) {
+    // No hypercall has an effect before its buffer is prepared, so with swapping the VM waits for frames
+    // and then makes the same call again: eip back over `int 0x80` (CD 80, the only way to this gate;
+    // prefixes before it change nothing), eax its number again, the other registers untouched.
+    if (schedulerWaitForMemory()) {
+      frame.eip -= HYPERCALL_INSTRUCTION_BYTES;
+      frame.eax = number;
+      memoryRetries++;
+      return;
+    }
+    schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a);
+    return;
+  }
   const vm = vmAt(u32(index));
   if (!bad(result)) { vm.badCalls = 0; return; }
   vm.badCalls++;

@@ -93,7 +93,7 @@ function dequeue(): i32 {
 type IdleHook = (index: u32) => void;
 /** An idle VM is to run: false lets it run now; true: swap.ts brings it back first (schedulerRunWoken). */
 type WakeHook = (index: u32) => bool;
-/** The current VM's page fault found no frame: true when it is to wait (schedulerRunWoken retries it). */
+/** The current VM's page fault or hypercall found no frame: true when it is to wait (then retried). */
 type MemoryHook = (index: u32) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
 type ReleaseHook = (index: u32) => void;
@@ -137,6 +137,17 @@ export function schedulerBlockCurrent(): void {
   vm.state = VM_IDLE;
   vm.blockedInIdle = true;
   idleHook(u32(current));
+}
+
+/**
+ * The current VM found no frame for a page (a fault, or a hypercall's buffer): with swapping it waits,
+ * blocked, for frames a write-out gives back, and true (the caller arranges the retry: the faulting
+ * access, or the hypercall made again); false when nothing can make room (the caller ends it).
+ */
+export function schedulerWaitForMemory(): bool {
+  if (!memoryHook(u32(current))) return false;
+  vmAt(u32(current)).state = VM_IDLE;
+  return true;
 }
 
 /** The current VM goes to the back of the run queue at the end of this trap (yield). */
@@ -280,7 +291,7 @@ function userException(frame: TrapFrame): void {
     if (vmStackGuard(vm, cr2)) { schedulerEnd(u32(current), END_STACK_OVERFLOW, 0, frame.eip, cr2); return; }
     if (vmDemandPage(vm, cr2)) return;
     // With swapping, it waits for frames being written out and then retries the access (eip unchanged).
-    if (memoryHook(u32(current))) { vm.state = VM_IDLE; return; }
+    if (schedulerWaitForMemory()) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;
   }

@@ -49,6 +49,7 @@ import {
 import { clockTicks } from "./clock.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
 import { crc32cInit, crc32c } from "./crc32c.ts";
+import { hypercallMemoryWaits } from "./hypercall.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -544,7 +545,7 @@ function notePeak(): void {
 
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
- * checksum failures C, read errors E, failed write-outs F, left resident N, page-fault waits M, started
+ * checksum failures C, read errors E, failed write-outs F, left resident N, memory waits M (hypercalls H), started
  * late L of K, disk T KiB`
  * (one line; nothing without a disk).
  */
@@ -579,8 +580,11 @@ export function swapReport(): void {
   consoleWriteDecimal(writeFailures);
   consoleWriteString(", left resident ");
   consoleWriteDecimal(noRoom);
-  consoleWriteString(", page-fault waits ");
+  consoleWriteString(", memory waits ");
   consoleWriteDecimal(memoryWaits);
+  consoleWriteString(" (hypercalls ");
+  consoleWriteDecimal(hypercallMemoryWaits());
+  consoleWriteString(")");
   consoleWriteString(", started late ");
   consoleWriteDecimal(builtLate);
   consoleWriteString(" of ");

@@ -2,11 +2,13 @@
 // out, and checks every byte when it wakes. The manifest's argument: bits 0-15 the pages to fill (every
 // page from the one below its boot-information page downwards; 0: 32), bits 16-31 the sleep in
 // milliseconds (0: 2,000). Each word of each page gets a value of its own (the VM id, the page, the
-// word). Prints `vm ID filled N pages`, sleeps (alarm and idle), then checks all of them and prints
+// word). Each page is first touched by a hypercall, readClock into it (so a hypercall, not only a page
+// fault, is what finds memory short; issue 15), then filled. Prints `vm ID filled N pages`, sleeps
+// (alarm and idle), then checks all of them and prints
 // `vm ID verified N pages, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W` and exits 1.
 import { u32, load32, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
-import { setAlarm, idle, interruptAcknowledge } from "../runtime/hypercalls.ts";
+import { setAlarm, idle, interruptAcknowledge, readClock } from "../runtime/hypercalls.ts";
 import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 
 const DEFAULT_PAGES: u32 = 32;
@@ -36,6 +38,8 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const pages = asked === 0 ? DEFAULT_PAGES : asked;
   const sleepMs = (argument() >>> 16) === 0 ? DEFAULT_SLEEP_MS : argument() >>> 16;
   for (let k: u32 = 0; k < pages; k++) {
+    const status = readClock(pageAddress(k));
+    if (status !== 0) { write("vm "); write(id); write(" readClock failed "); print(status); exit(2); }
     for (let w: u32 = 0; w < WORDS; w++) store32(pageAddress(k) + w * 4, pattern(id, k, w));
   }
   write("vm "); write(id); write(" filled "); write(pages); print(" pages");
