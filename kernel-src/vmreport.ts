@@ -1,7 +1,8 @@
 // The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
 // switches and how it ended (and, when it used the network, its packet counters: switch.ts), then the
-// totals, the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts) and,
-// through the hook vmstart.ts gives schedulerInit, when every VM has ended. It lives apart from the
+// totals, the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
+// first 1,000 VMs only) and, through the hook vmstart.ts gives schedulerInit, when every VM has ended
+// (all of them). It lives apart from the
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32 } from "dsl";
@@ -23,11 +24,36 @@ function vmKiloCycles(vm: Vm): u32 {
   return divideWide(vm.cyclesHigh, vm.cyclesLow, 1000);
 }
 
-/** Per-VM CPU, switches and end reasons, the totals, the switch's and the NIC's counters (`vms`). */
-export function vmsReport(): void {
+/**
+ * The console's `vms` lists at most this many VMs, then the totals: with 100,000 VMs a full list is 4 MB
+ * of COM1 output (a minute under emulation, the VMs starved meanwhile). The summary when every VM has
+ * ended (vmsReport) lists them all.
+ */
+const MONITOR_VM_LINES: u32 = 1000;
+
+/** Per-VM CPU, switches and end reasons of every VM, the totals, the counters (at the end of a run). */
+export function vmsReport(): void { report(vmCount()); }
+
+/** The console's `vms`: the first MONITOR_VM_LINES VMs and how many more, then the same totals. */
+export function vmsMonitorReport(): void {
+  const count = vmCount();
+  if (count <= MONITOR_VM_LINES) { report(count); return; }
+  report(MONITOR_VM_LINES);
+  consoleWriteString("vms: ");
+  consoleWriteDecimal(count - MONITOR_VM_LINES);
+  consoleWriteString(" more VMs not listed (the summary at the end lists every one)");
+  consoleNewLine();
+}
+
+/** Per-VM lines for VMs 0 .. listed - 1, then the totals over all VMs and the counters. */
+function report(listed: u32): void {
   const count = vmCount();
   let exited: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
+    const vm = vmAt(u32(i));
+    if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
+  }
+  for (let i: u32 = 0; i < listed; i++) {
     const vm = vmAt(u32(i));
     consoleWriteString("vm ");
     consoleWriteDecimal(i);
@@ -38,7 +64,6 @@ export function vmsReport(): void {
     consoleWriteString(", ");
     if (vm.state !== VM_ENDED) consoleWriteString("still idle");
     else schedulerWriteEndReason(vm);
-    if (vm.state === VM_ENDED && vm.endReason === END_EXIT) exited++;
     consoleNewLine();
     switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
   }
