@@ -25,7 +25,9 @@
 // Writes bench/results/web.csv, web.md, web.json (with each point's counters) and web.png (requests/s
 // against VMs, one line per popularity, the Linux peer as a dashed line). Needs root (namespaces, tap).
 // Options: --vms 1,10 (a subset), --seconds S (measured per run, 8), --runs R (per point, 3),
-// --idle-limit N (idle keep-alive connections kept over all servers, 1,024), --no-linux, --no-denali.
+// --idle-limit N (idle keep-alive connections kept over all servers, 1,024), --no-linux, --no-denali,
+// --merge (keep the points of the last bench/results/web.json this run does not measure, each marked
+// with the commit it was measured at; a 100,000-VM point alone takes about 15 minutes).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -229,7 +231,9 @@ function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: str
 }
 
 /** What `curl` to a sample of the VMs of a swap point found (issue 15: every VM boots, a sample answers). */
-interface CurlSample { vms: number; asked: number; answered: number; seconds: number; failures: string[] }
+interface CurlSample {
+  vms: number; asked: number; answered: number; seconds: number; failures: string[]; commit?: string;
+}
 /** How many VMs each swap point's curl sample asks, and how many curls run at once. */
 const CURL_SAMPLE = 1000;
 const CURL_WIDTH = 8;
@@ -335,7 +339,8 @@ function raiseNeighbourLimits(): () => void {
 }
 
 function options(argv: string[]) {
-  const o = { vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true };
+  const o = { vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true,
+    merge: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
     else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
@@ -343,6 +348,7 @@ function options(argv: string[]) {
     else if (argv[i] === '--idle-limit') o.idleLimit = Number(argv[++i]);
     else if (argv[i] === '--no-linux') o.linux = false;
     else if (argv[i] === '--no-denali') o.denali = false;
+    else if (argv[i] === '--merge') o.merge = true;
     else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --runs R --idle-limit N --no-linux --no-denali)`);
   }
   if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > VM_LIMIT) || !(o.seconds > 0)
@@ -469,6 +475,19 @@ async function main(): Promise<number> {
   // ---- results ----
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src') ? ' (modified in the work tree)' : '');
+  if (opts.merge && existsSync(join(RESULTS, 'web.json'))) {
+    // The last run's points this one did not measure, in order, each marked with the commit it came from.
+    const last = JSON.parse(readFileSync(join(RESULTS, 'web.json'), 'utf8')) as { commit: string; points: WebPoint[];
+      curlSamples?: CurlSample[] };
+    const measured = (p: WebPoint) => p.system === 'linux' ? opts.linux : opts.denali && opts.vms.includes(p.vms);
+    const kept = last.points.filter(p => !measured(p)).map(p => p.note.includes('measured at commit') ? p
+      : { ...p, note: `measured at commit ${last.commit}${p.note ? `; ${p.note}` : ''}` });
+    points.splice(0, points.length, ...[...kept, ...points].sort((a, b) =>
+      (a.system === 'linux' ? -1 : a.vms) - (b.system === 'linux' ? -1 : b.vms)));
+    const keptSamples = (last.curlSamples ?? []).filter(c => !opts.vms.includes(c.vms) || !opts.denali)
+      .map(c => ({ ...c, commit: c.commit ?? last.commit }));
+    samples.splice(0, samples.length, ...[...keptSamples, ...samples].sort((a, b) => a.vms - b.vms));
+  }
   const qemu = execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   const seconds = Math.round((performance.now() - t0) / 1000);
   const loads = points.map(p => p.hostLoad);
@@ -486,7 +505,7 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
-    ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs (swap): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
+    ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs (swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
     ...(samples.length ? [''] : []),
     `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400, at most ${WARMUP_LIMIT} s: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count; from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each run are in web.json. ` +
