@@ -3,13 +3,14 @@
 // In a 32 MiB machine they fit only by being written out while they sleep and read back when their alarm
 // rings:
 // (a) 1,000 VMs: every VM verifies all its pages (0 corruptions), thousands of pages go out and back;
-//     hypercalls that find memory short (readClock first touches each page) wait and are made again;
+//     (readClock first touches each page: a hypercall that finds memory short waits and is made again);
 // (b) bytes of the swap image overwritten from the host while VMs sleep swapped out: every VM either
 //     verifies intact or is ended with `swap corruption at page 0x...` naming a page the host overwrote,
 //     at least one is caught, the kernel and the other VMs go on;
 // (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
 //     `out of memory`, the others verify intact, and the kernel runs to the end;
-// (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn;
+// (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn,
+//     and hypercalls find memory short, wait and are made again;
 // (e) 70,000 VMs, past 2^16 (the VM table, the timer pool, the console's tags and the swap wait ring all
 //     hold VM ids above 65,535): every one fills a page, sleeps, verifies and exits.
 import test from "ava";
@@ -74,11 +75,8 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
   t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn === pagesOut, swap![0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
-  // Each page is first touched by readClock: some of those hypercalls found no frame, waited and were
-  // made again (before, they ended their VM out of memory); none of the VMs ended.
   const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap![0]);
-  t.truthy(waits, swap![0]);
-  t.true(Number(waits![2]) >= 1 && Number(waits![2]) <= Number(waits![1]), waits![0]);
+  t.true(Number(waits![2]) <= Number(waits![1]), waits![0]);
   t.log(swap![0]);
 });
 
@@ -163,6 +161,11 @@ test("(d) 2,000 VMs in a 20 MiB machine: those beyond memory start swapped out, 
   t.regex(out, /^vms done: every VM has ended$/m);
   t.is(verified(out).length, 2000, out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
+  // Each page is first touched by readClock: under this pressure some of those hypercalls find no frame,
+  // wait and are made again (before, each ended its VM out of memory), and no VM ends.
+  const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(out);
+  t.truthy(waits, out.slice(-3000));
+  t.true(Number(waits![2]) >= 1 && Number(waits![2]) <= Number(waits![1]), waits![0]);
   const late = /^swap: resident.* started late (\d+) of (\d+),/m.exec(out);
   t.truthy(late, out.slice(-3000));
   t.true(Number(late![2]) >= 500 && late![1] === late![2], late![0]);
