@@ -265,8 +265,11 @@ async function curlSample(ns: TapNamespace, vms: number): Promise<CurlSample> {
         child.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });
         child.on('close', status => resolve({ status, stdout, stderr }));
       });
-      if (r.status === 0 && r.stdout.includes(`<h1>Denali VM ${id}</h1>`) && r.stdout.endsWith(`\n200 ${PAGE_BYTES}`)) answered++;
-      else if (failures.length < 5) failures.push(`vm ${id} (${ip}): status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-30)}`);
+      const right = r.stdout.includes(`<h1>Denali VM ${id}</h1>`) && r.stdout.endsWith(`\n200 ${PAGE_BYTES}`);
+      if (r.status === 0 && right) answered++;
+      else if (failures.length < 5) {
+        failures.push(`vm ${id} (${ip}): status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-30)}`);
+      }
     }
   }));
   return { vms, asked: ids.length, answered, seconds: Math.round((performance.now() - t0) / 100) / 10, failures };
@@ -429,7 +432,8 @@ async function main(): Promise<number> {
         m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, null, dir, `denali-${vms}`, swapImage);
         current.m = m;
         const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120, s =>
-          console.log(`denali ${vms} VMs: ${listeningVms(s).size} listening after ${Math.round((performance.now() - bootStart) / 1000)} s`));
+          console.log(`denali ${vms} VMs: ${listeningVms(s).size} listening after `
+            + `${Math.round((performance.now() - bootStart) / 1000)} s`));
         const bootMs = Math.round(performance.now() - bootStart);
         const listening = listeningVms(m.serial()).size;
         console.log(`denali ${vms} VMs: ${state} after ${bootMs} ms, ${listening} listening`);
@@ -505,7 +509,8 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
-    ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs (swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
+    ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs `
+      + `(swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
     ...(samples.length ? [''] : []),
     `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400, at most ${WARMUP_LIMIT} s: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
       `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count; from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each run are in web.json. ` +
