@@ -143,7 +143,8 @@ function commandHelp(): void {
   if (monitor) {
     consoleWriteString("vms    per-VM CPU, switches, packets and bytes"); consoleNewLine();
     consoleWriteString("net    switch and network card counters"); consoleNewLine();
-    consoleWriteString("swap   the memory cache: resident and swapped-out VMs, frames, swap traffic"); consoleNewLine();
+    consoleWriteString("swap   the memory cache: resident and swapped-out VMs, frames, swap traffic, rates");
+    consoleNewLine();
     consoleWriteString("stop   the summary, then stop the machine (also: exit)"); consoleNewLine();
   } else {
     consoleWriteString("exit   stop the machine"); consoleNewLine();

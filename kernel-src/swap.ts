@@ -148,6 +148,7 @@ export function swapInit(bench: bool, vms: u32): void {
   }
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
   schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased);
+  rateTick = clockTicks();
   active = true;
 }
 
@@ -595,6 +596,35 @@ export function swapReport(): void {
   consoleNewLine();
   if (benchEnabled) benchReport();
 }
+
+// The rates of the console's `swap`: counts at its last use (or when swapping started).
+let rateTick: u32 = 0;
+let rateReadIns: u32 = 0;
+let rateWriteOuts: u32 = 0;
+
+/**
+ * For the console's `swap` (after swapReport): `swap: R read-ins/s, W write-outs/s over the last T ms`,
+ * the rates since the command was last given (or since swapping started).
+ */
+export function swapRates(): void {
+  if (!active) return;
+  const now = clockTicks();                         // 1 ms ticks (clock.ts)
+  const elapsed = now - rateTick === 0 ? u32(1) : now - rateTick;
+  consoleWriteString("swap: ");
+  consoleWriteDecimal(perSecond(readIns - rateReadIns, elapsed));
+  consoleWriteString(" read-ins/s, ");
+  consoleWriteDecimal(perSecond(writeOuts - rateWriteOuts, elapsed));
+  consoleWriteString(" write-outs/s over the last ");
+  consoleWriteDecimal(elapsed);
+  consoleWriteString(" ms");
+  consoleNewLine();
+  rateTick = now;
+  rateReadIns = readIns;
+  rateWriteOuts = writeOuts;
+}
+
+/** `count` events in `ms` milliseconds, per second (rounded down; no overflow below 4 million events). */
+function perSecond(count: u32, ms: u32): u32 { return count < 4000000 ? count * 1000 / ms : count / ms * 1000; }
 
 /**
  * `bench swap-out-per-page N`, `bench swap-in-per-page N` (kernel instructions under -icount),

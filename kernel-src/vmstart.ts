@@ -21,7 +21,7 @@ import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
-import { swapInit, swapReport, swapActive, swapStartLater } from "./swap.ts";
+import { swapInit, swapReport, swapRates, swapActive, swapStartLater } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
@@ -206,7 +206,7 @@ function reportTableAndSharing(groupCount: u32, count: u32): void {
 }
 
 function netReport(): void { switchReport(); virtioNetReport(); }
-function swapMonitor(): void { swapReport(); virtioBlkReport(); }
+function swapMonitor(): void { swapReport(); swapRates(); virtioBlkReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {

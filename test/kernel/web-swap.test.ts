@@ -119,6 +119,14 @@ if (why) {
     }));
     t.deepEqual(results.filter(x => x !== null), [], "sampled VMs whose page was wrong");
 
+    // `swap` on the console: the cache, then the rates since swapping started (the sample read VMs in).
+    const swapFrom = serial.length;
+    await line.send("swap\n");
+    for (let i = 0; i < 100 && !/^blk: /m.test(serial.slice(swapFrom)); i++) await new Promise(r => setTimeout(r, 100));
+    const rates = /^swap: (\d+) read-ins\/s, (\d+) write-outs\/s over the last (\d+) ms$/m.exec(serial.slice(swapFrom));
+    t.truthy(rates, serial.slice(swapFrom, swapFrom + 2000));
+    t.true(Number(rates![2]) >= 1 && Number(rates![3]) >= 1000, rates![0]);
+
     // `vms` on the console lists the first 1,000 VMs only, then the totals over all 2,000.
     const before = serial.length;
     await line.send("vms\n");
