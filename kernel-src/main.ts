@@ -23,7 +23,7 @@ import {
 import { interruptsInit, interruptsEnable } from "./trap.ts";
 import { gdtUmipEnabled } from "./gdt.ts";
 import { clockInit } from "./clock.ts";
-import { timerInit } from "./timer.ts";
+import { timerInit, timerCapacity, timerPoolFrames } from "./timer.ts";
 import { runRequestedFault } from "./faults.ts";
 import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest.ts";
 import { shellRun } from "./shell.ts";
@@ -72,6 +72,12 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportModules();
   clockInit();               // TSC calibration, PIT ticks at 1000 Hz, the monotonic clock
   timerInit();               // the timer queue, expired on every tick
+  consoleWriteString("timers: a pool of ");
+  consoleWriteDecimal(timerCapacity());
+  consoleWriteString(" in ");
+  consoleWriteDecimal(timerPoolFrames());
+  consoleWriteString(" frames, one more per VM when VMs start");
+  consoleNewLine();
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
   switchSetBench(commandLineHasWord(info, "bench"));

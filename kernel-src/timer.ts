@@ -109,6 +109,9 @@ export function timerGrow(slots: u32): bool {
   return true;
 }
 
+/** Frames of the pool's run (timers, heap and free stack). */
+export function timerPoolFrames(): u32 { return poolFrames; }
+
 /** Timers in the pool (timerInit's, grown by timerGrow). */
 export function timerCapacity(): u32 { return capacity; }
 

@@ -84,9 +84,12 @@ for (const memoryMiB of [64, 1024]) {
     t.is(report.tableFrames, 1 + Math.ceil(memoryMiB / 4));
     t.is(report.freeKiB, (report.free - report.tableFrames) * 4);
     t.true(report.freeKiB / 1024 >= memoryMiB - 4 && report.freeKiB / 1024 < memoryMiB, `free ${report.freeKiB} KiB of ${memoryMiB} MiB`);
-    // The exhaustion test took every free frame.
+    // The exhaustion test took every free frame but the timer pool's (timer.ts: a run of frames since
+    // issue 15, allocated before the self-tests).
+    const timers = /^timers: a pool of 128 in (\d+) frames, one more per VM when VMs start$/m.exec(out);
+    t.truthy(timers, out.slice(0, 3000));
     const exhausted = /^frames: exhausted after (\d+) frames$/m.exec(out)!;
-    t.is(Number(exhausted[1]), report.free - report.tableFrames);
+    t.is(Number(exhausted[1]), report.free - report.tableFrames - Number(timers![1]));
     t.log(`-m ${memoryMiB}: ${report.freeKiB} KiB free after paging`);
   });
 }
