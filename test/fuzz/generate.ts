@@ -748,6 +748,16 @@ function operand(e: Expr, other: Expr): string {
 const unaryOperand = (e: Expr) => (literalLike(e) ? typed(e) : expr(e));
 
 /** A constant where tsc's literal types would object (`5 === 0`, `7 || x`, `if (true)`): a conversion call hides it. */
+/**
+ * A ternary's arm of type `ty`: a 32-bit arm that is not a literal is converted to it, since an arm the
+ * AST calls i32 may still be u32 in the DSL (`-g` of a u32 variable read for an i32 operand, seed
+ * 206925), and mixed-sign arms are DSL2003.
+ */
+function arm(e: Expr, ty: string): string {
+  const text = ty === 'u32' ? opaque(e) : expr(e);
+  return (ty === 'u32' || ty === 'i32') && e.k !== 'c' ? `${ty}(${text})` : text;
+}
+
 function opaque(e: Expr): string {
   if (e.k === 't') return `(${opaque(e.c)} ? ${opaque(e.a)} : ${opaque(e.b)})`;
   if (e.k !== 'c') return expr(e);
@@ -827,7 +837,8 @@ function unary(e: Expr & { k: 'u' }): string {
     case 'u8': case 'i8': case 'u16': case 'i16': return `${e.op}(${expr(a)})`;
     case 'fromu': return `(${unaryOperand(a)} | 0)`;
     case 'tou': return `(${unaryOperand(a)} >>> 0)`;
-    case 'fromb': return `(${opaque(a)} ? 1 : 0)`;
+    // As an arm of a u32 ternary, `c ? 1 : 0` would be i32 (DSL2003 for mixed-sign arms): typed u32 then.
+    case 'fromb': return e.ty === 'u32' ? `(${opaque(a)} ? u32(1) : u32(0))` : `(${opaque(a)} ? 1 : 0)`;
     case 'not': return `!${opaque(a)}`;
     case 'tobool': return `(${opaque(a)} !== 0)`;
   }
@@ -868,8 +879,8 @@ function expr(e: Expr): string {
     case 'u': return unary(e);
     // A literal branch of a u32 ternary is typed i32 by the compiler (`c ? 0 : u` is i32, Node keeps u's
     // value): reported to the lead; until settled such literals are written u32(v).
-    case 't': return e.ty === 'u32' ? `(${opaque(e.c)} ? ${opaque(e.a)} : ${opaque(e.b)})`
-      : `(${opaque(e.c)} ? ${expr(e.a)} : ${expr(e.b)})`;
+    case 't': return e.ty === 'u32' ? `(${opaque(e.c)} ? ${arm(e.a, 'u32')} : ${arm(e.b, 'u32')})`
+      : `(${opaque(e.c)} ? ${arm(e.a, e.ty)} : ${arm(e.b, e.ty)})`;
     case 'call': return `${e.fn}(${e.args.map(expr).join(', ')})`;
     case 'rcall': return `${e.fn}(${[`${expr(e.depth)} & 3`, ...e.args.map(expr)].join(', ')})`;
     case 'self': return `${e.fn}(${['d - 1', ...e.args.map(expr)].join(', ')})`;
