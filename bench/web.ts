@@ -294,7 +294,8 @@ async function monitorTotals(m: Machine): Promise<{ switches: number; lines: str
     const text = m.serial().slice(from);
     const totals = /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
     if (totals && /^nic: .*$/m.test(text.slice(totals.index))) {
-      return { switches: Number(totals[1]), lines: text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic|blk|swap): /.test(l)).join('\n') };
+      const lines = text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic|blk|swap): /.test(l));
+      return { switches: Number(totals[1]), lines: lines.join('\n') };
     }
   }
   return null;
@@ -342,8 +343,10 @@ function raiseNeighbourLimits(): () => void {
 }
 
 function options(argv: string[]) {
-  const o = { vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true,
-    merge: false };
+  const o = {
+    vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true,
+    merge: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
     else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
@@ -510,10 +513,16 @@ async function main(): Promise<number> {
     webTable(points),
     '',
     ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs `
-      + `(swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of ${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
+      + `(swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at `
+      + `random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of `
+      + `${fmt(c.asked)}** answered 200 with their own page, in ${c.seconds} s`
+      + `${c.failures.length ? ` (first failures: ${c.failures.join('; ')})` : ''}.`),
     ...(samples.length ? [''] : []),
     `Load: bench/loadgen.ts inside the namespace, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, at most ${DEFAULT_LOAD.perServer} connections per server and ${fmt(opts.idleLimit)} idle ones in all (the longest idle closed beyond), each request to a server drawn from the popularity (Zipf: P(i) proportional to 1/(i+1)^0.8, seed ${DEFAULT_LOAD.seed}), a warm-up of ${DEFAULT_LOAD.warmup} s (N/200 s for N VMs above 400, at most ${WARMUP_LIMIT} s: all connections are new in each run) then ${opts.seconds} s measured, ${opts.runs} runs per point (the two popularities alternating), the median run's requests/s the figure; a success is a 200 with the ${PAGE_BYTES}-byte page naming the right server. ` +
-      `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count; from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each run are in web.json. ` +
+      `Denali/TS: ${HTTPD_IMAGE}, ${HTTPD_MEMORY_KIB} KiB per VM, VM i at 198.18.0.2 + i, one boot per VM count; ` +
+      `from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on ` +
+      `the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each ` +
+      'run are in web.json. ' +
       (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
       `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,

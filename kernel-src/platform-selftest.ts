@@ -15,8 +15,8 @@ import { PIT_TICK_NANOSECONDS } from "./pit.ts";
 import { Nanoseconds, clockRead, clockLostTicks, clockTicks, clockTscKiloHertz, clockTscPerTick, nanosecondsBefore,
   nanosecondsAddMilliseconds, multiplyWide, divideWide } from "./clock.ts";
 import {
-  TIMER_KERNEL_SLOTS, TIMER_GENERATIONS, timerGrow, timerCapacity, timerStart, timerCancel, timerExpire, timerPendingCount,
-  timerQueueConsistent,
+  TIMER_KERNEL_SLOTS, TIMER_GENERATIONS, timerGrow, timerCapacity, timerStart, timerCancel, timerExpire,
+  timerPendingCount, timerQueueConsistent,
 } from "./timer.ts";
 import { VECTOR_INVALID_OPCODE } from "./exceptions.ts";
 

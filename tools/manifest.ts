@@ -88,7 +88,9 @@ const ManifestFields = z.object({
 
 const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
-  if (total > VM_LIMIT) ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${VM_LIMIT}` });
+  if (total > VM_LIMIT) {
+    ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${VM_LIMIT}` });
+  }
   // The addresses together (zod runs this even when a field failed: then the field's own message says it).
   if (!ManifestFields.safeParse(m).success) return;
   groupAddresses(m).forEach((a, i) => {

@@ -104,7 +104,8 @@ test('validation: every field is checked and named', t => {
   t.deepEqual(problems({ groups: Array.from({ length: MAX_GROUPS + 1 }, () => ({ image: COUNTER, count: 1 })) }),
     [`manifest.groups: Too big: expected array to have <=${MAX_GROUPS} items`]);
   t.deepEqual(problems({ groups: [{ image: COUNTER, count: 131000, ipBase: '10.0.0.2', netmask: '255.0.0.0' },
-    { image: COUNTER, count: 73, ipBase: '10.2.0.0', netmask: '255.0.0.0' }] }), ['manifest.groups: 131073 VMs in all: at most 131072']);
+    { image: COUNTER, count: 73, ipBase: '10.2.0.0', netmask: '255.0.0.0' }] }),
+  ['manifest.groups: 131073 VMs in all: at most 131072']);
 });
 
 test('buildManifest: a missing image and a memory size below the image are refused with the field', t => {

@@ -69,7 +69,10 @@ test('load generator against a local server: successes need the right length and
   const server = http.createServer((req, res) => { res.writeHead(200, { 'Content-Length': page.length }); res.end(page); });
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
   t.teardown(() => server.close());
-  const base = { ...DEFAULT_LOAD, base: '127.0.0.1', port: (server.address() as { port: number }).port, servers: 1, popularity: 'uniform' as const, seconds: 2, warmup: 0, concurrency: 4, perServer: 2, timeoutMs: 2000 };
+  const base = {
+    ...DEFAULT_LOAD, base: '127.0.0.1', port: (server.address() as { port: number }).port, servers: 1,
+    popularity: 'uniform' as const, seconds: 2, warmup: 0, concurrency: 4, perServer: 2, timeoutMs: 2000,
+  };
   const good = await runLoad({ ...base, mustContain: '<h1>Denali VM {id}</h1>' });
   t.true(good.requests > 0);
   t.is(good.failures, 0, JSON.stringify(good.failureKinds));
