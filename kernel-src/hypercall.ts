@@ -6,15 +6,18 @@
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
 // demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) does
 // what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
-// the call again; when nothing can make room it ends "out of memory"; never an EFAULT.
+// the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
+// the swap disk is read back the same way (swap.ts): the VM waits for it and makes the call again.
 import { bool, i32, u32, store32, panic } from "dsl";
-import { vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY }
-  from "./vm.ts";
+import {
+  vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,
+  END_OUT_OF_MEMORY,
+} from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
 import { HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, EINVAL, EFAULT, EMSGSIZE } from "../abi/hypercalls.ts";
 import { trapSetHypercallHandler } from "./trap.ts";
 import {
-  schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, VM_NONE_INDEX,
+  schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
@@ -99,6 +102,12 @@ export function hypercallInit(): void {
   trapSetHypercallHandler(hypercallDispatch);
 }
 
+/** The VM waits and then makes hypercall `number` again. */
+function retry(frame: TrapFrame, number: u32): void {
+  frame.eip -= HYPERCALL_INSTRUCTION_BYTES;
+  frame.eax = number;
+}
+
 function bad(result: i32): bool { return result === EINVAL || result === EFAULT || result === EMSGSIZE; }
 
 /** The trap.ts handler for vector 0x80 from ring 3. */
@@ -110,16 +119,18 @@ function hypercallDispatch(frame: TrapFrame): void {
   const number = frame.eax, a = frame.ebx;
   const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);
+  const swappedPage = vmTakeSwappedPage();
+  if (swappedPage !== 0) {
+    // A buffer page is on the swap disk: the VM waits for it and makes the same call again (as below).
+    if (schedulerWaitForPage(swappedPage)) { retry(frame, number); return; }
+    schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, swappedPage);
+    return;
+  }
   if (vmTakeOutOfMemory()) {
     // No hypercall has an effect before its buffer is prepared, so with swapping the VM waits for frames
     // and then makes the same call again: eip back over `int 0x80` (CD 80, the only way to this gate;
     // prefixes before it change nothing), eax its number again, the other registers untouched.
-    if (schedulerWaitForMemory()) {
-      frame.eip -= HYPERCALL_INSTRUCTION_BYTES;
-      frame.eax = number;
-      memoryRetries++;
-      return;
-    }
+    if (schedulerWaitForMemory()) { retry(frame, number); memoryRetries++; return; }
     schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a);
     return;
   }

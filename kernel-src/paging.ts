@@ -29,8 +29,13 @@ import {
 export const PAGE_PRESENT: u32 = 1 << 0;     // P: the entry maps something
 export const PAGE_WRITABLE: u32 = 1 << 1;    // R/W: writes allowed (for the kernel too once CR0.WP is set)
 export const PAGE_USER: u32 = 1 << 2;        // U/S: ring 3 may access
-const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor
+export const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor on any access through the entry
 const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
+/**
+ * A not-present PTE with this bit (one of bits 11:9, ignored by the processor, §4.3) is not demand-zero:
+ * the page's contents are on the swap disk (swap.ts), its place there in bits 31:12.
+ */
+export const PAGE_SWAPPED: u32 = 1 << 9;
 const PAGE_ADDRESS_MASK: u32 = 0xfffff000;   // bits 31:12: physical address of the frame or table
 
 /** Rights for mapRange: read-only supervisor is 0. */
@@ -204,6 +209,28 @@ export function pageEntry(space: u32, virtualAddress: u32): u32 {
 }
 
 export function entryFrame(entry: u32): u32 { return entry & PAGE_ADDRESS_MASK; }
+
+/**
+ * Sets the PTE of `virtualAddress` (a user-part page) to `value`, which must be not present (a
+ * PAGE_SWAPPED entry), allocating its page table if missing; false without a frame for it. A present
+ * entry replaced is invalidated.
+ */
+export function setAbsentEntry(space: u32, virtualAddress: u32, value: u32): bool {
+  if ((value & PAGE_PRESENT) !== 0 || checkUserRange(virtualAddress & ~PAGE_OFFSET_MASK, PAGE_SIZE) !== PAGING_OK) {
+    return false;
+  }
+  const slot = directoryEntryAddress(space, virtualAddress);
+  if ((load32(slot) & PAGE_PRESENT) === 0) {
+    const table = allocZeroedTable();
+    if (table === FRAME_NONE) return false;
+    store32(slot, table | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+  }
+  const entry = tableEntryAddress(space, virtualAddress);
+  const was = load32(entry);
+  store32(entry, value);
+  if ((was & PAGE_PRESENT) !== 0) invalidateRange(space, virtualAddress & ~PAGE_OFFSET_MASK, 1);
+  return true;
+}
 
 // ---- helpers ----------------------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
 import {
-  Vm, vmAt, vmRelease, vmDemandPage, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard, TRAP_FRAME_BYTES,
+  Vm, vmAt, vmRelease, vmDemandPage, vmSwappedEntry, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard,
+  TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
   END_SWAP_READ_ERROR,
@@ -97,19 +98,26 @@ type WakeHook = (index: u32) => bool;
 type MemoryHook = (index: u32) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
 type ReleaseHook = (index: u32) => void;
+/** The current VM touched a page on the swap disk: true when it is to wait (then retried). */
+type PageHook = (index: u32, address: u32) => bool;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
 function noReleaseHook(index: u32): void {}
+function noPageHook(index: u32, address: u32): bool { return false; }
 let idleHook: IdleHook = noIdleHook;
 let wakeHook: WakeHook = noWakeHook;
 let memoryHook: MemoryHook = noWakeHook;
 let releaseHook: ReleaseHook = noReleaseHook;
+let pageHook: PageHook = noPageHook;
 
-export function schedulerSetSwapHooks(idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook): void {
+export function schedulerSetSwapHooks(
+  idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook, page: PageHook,
+): void {
   idleHook = idle;
   wakeHook = wake;
   memoryHook = memory;
   releaseHook = released;
+  pageHook = page;
 }
 
 /** Puts an idle VM that swap.ts held back (read in, or memory come back) on the run queue. */
@@ -146,6 +154,17 @@ export function schedulerBlockCurrent(): void {
  */
 export function schedulerWaitForMemory(): bool {
   if (!memoryHook(u32(current))) return false;
+  vmAt(u32(current)).state = VM_IDLE;
+  return true;
+}
+
+/**
+ * The current VM touched page `address`, whose contents are on the swap disk only (a fault, or a
+ * hypercall's buffer): it waits, blocked, while swap.ts reads it back (or finds a frame for it first),
+ * and true (the caller arranges the retry); false when the page cannot be had (the caller ends it).
+ */
+export function schedulerWaitForPage(address: u32): bool {
+  if (!pageHook(u32(current), address)) return false;
   vmAt(u32(current)).state = VM_IDLE;
   return true;
 }
@@ -289,6 +308,10 @@ function userException(frame: TrapFrame): void {
   const cr2 = frame.vector === VECTOR_PAGE_FAULT ? readCr2() : 0;
   if (frame.vector === VECTOR_PAGE_FAULT && (frame.errorCode & PAGE_FAULT_PRESENT) === 0 && vmRangeValid(vm, cr2, 1)) {
     if (vmStackGuard(vm, cr2)) { schedulerEnd(u32(current), END_STACK_OVERFLOW, 0, frame.eip, cr2); return; }
+    if (vmSwappedEntry(vm, cr2) !== 0) {            // its contents are on the swap disk: read back, then retried
+      if (!schedulerWaitForPage(cr2)) schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
+      return;
+    }
     if (vmDemandPage(vm, cr2)) return;
     // With swapping, it waits for frames being written out and then retries the access (eip unchanged).
     if (schedulerWaitForMemory()) return;

@@ -10,34 +10,40 @@
 // (vm.ts vmSwapRelease); it keeps its slot in the VM table and its swap map (below). The image's shared
 // code stays where it is: in its multiboot module, never copied.
 // Swap-in: an event that wakes a swapped-out VM (its alarm, a frame from the switch: both queued as
-// usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), every page
-// it had (its working set: the pages it touched while resident) is read in one request per 126 pages,
-// and the VM runs when all have arrived and passed their checksums. Others run meanwhile.
+// usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), its working
+// set (the pages it touched in its last residency: their accessed bits at the write-out) is read, and
+// the VM runs when those have arrived and passed their checksums. Others run meanwhile. Its other pages
+// stay on the disk, marked in its page tables (paging.ts PAGE_SWAPPED): the first touch of one, a page
+// fault or a hypercall's buffer, reads that page alone while the VM waits (SWAP_PAGING) and the others
+// run; then the access or the hypercall is made again. The map stays with the VM while any page is out.
 // A page fault that finds no frame makes its VM wait (blocked, the others running; it may be written
 // out meanwhile like an idle VM) while a write-out is in flight; when nothing can be written out it
 // ends out of memory, as without a disk.
 //
-// The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR); a
-// write-out packs its pages at the region's start in page order, so however scattered they are in the
-// VM, the transfer is one request per 126 pages each way; a VM whose region lies past the end of the
-// disk stays resident. A swap map (kalloc'd, MAP_* words): the page count, the requests
-// in flight, flags, then for each page its page number, the CRC32C (Castagnoli, RFC 3720 B.4) of its
-// bytes as written, and its frame while it is being written or read. A page that reads back with
-// another checksum, or a read the disk fails, ends only its VM (`swap corruption at page 0x...`,
-// `swap read error at page 0x...`); a failed write leaves the VM resident.
+// The disk: each VM has a region as large as its memory, in VM order (vm.ts VM_SWAP_FIRST_SECTOR), made
+// of positions (one page each, position p at 8p sectors from its start). A write-out packs the VM's
+// resident pages into the positions its pages still on the disk leave free, lowest first, the pages it
+// touched first: however scattered in the VM, a working set is read back in one request per 126 pages.
+// A VM whose region lies past the end of the disk stays resident. A swap map (kalloc'd, MAP_* words):
+// the positions, the requests in flight, flags and counts, then for each position its page number with
+// ENTRY_* flags, the CRC32C (Castagnoli, RFC 3720 B.4) of its bytes as written, and its frame while it
+// is being written or read. A page that reads back with another checksum, or a read the disk fails,
+// ends only its VM (`swap corruption at page 0x...`, `swap read error at page 0x...`); a failed write
+// leaves the VM resident.
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
 // idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
-// is non-zero exactly when swapState is not SWAP_RESIDENT.
+// is non-zero exactly when swapState is not SWAP_RESIDENT or some of its pages are on the disk only
+// (MAP_ON_DISK > 0: each such page's PTE is PAGE_SWAPPED with its position).
 import { bool, i32, u8, u32, load8, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
-  vmSwapInBuild, vmPrivateFrames,
+  vmSwapInBuild, vmPrivateFrames, vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap,
   VM_NONE, VM_IDLE, VM_ENDED, END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR,
-  SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING,
+  SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING, SWAP_PAGING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
-import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed } from "./frames.ts";
-import { pageEntry, entryFrame, pagingTableFrames, PAGE_PRESENT, PAGE_WRITABLE } from "./paging.ts";
+import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed, allocFrameRun, freeFrame } from "./frames.ts";
+import { pageEntry, entryFrame, pagingTableFrames, PAGE_PRESENT, PAGE_WRITABLE, PAGE_ACCESSED } from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 import {
   virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
@@ -56,20 +62,49 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 const LOW_WATERMARK: u32 = 256;
 /** ...until it reaches this many (2 MiB), counting the frames of write-outs in flight. */
 const HIGH_WATERMARK: u32 = 512;
+/** A page fault on a page on the disk reads up to this many adjacent positions (the page and its next ones). */
+const PAGE_IN_CLUSTER: u32 = 8;
 /** A VM waiting for memory runs again once the pool has this many frames for it and each one run before. */
 const WAITER_RUN_FRAMES: u32 = 64;
 
-// The swap map, in words.
-const MAP_COUNT = 0;         // private pages
+// The swap map, in words: word 0 is the count of positions (load32(map)), then:
 const MAP_IN_FLIGHT = 1;     // requests not completed
 const MAP_FLAGS = 2;
 const MAP_COMING = 3;        // frames the write-out gives back (its pages and tables when it began)
-const MAP_HEADER_WORDS: u32 = 4;
+const MAP_ON_DISK = 4;       // positions whose page is on the disk only
+const MAP_HOT = 5;           // of those, the working set: read back with the VM
+const MAP_READ_RUNS = 6;     // the requests that reading the working set takes
+const MAP_PREVIOUS = 7;      // during the write-out of a VM with pages on the disk: its map until then
+const MAP_FAULT = 8;         // the first position a page fault is reading
+const MAP_FAULT_PAGES = 9;   // and how many from there
+const MAP_HEADER_WORDS: u32 = 10;
 const FLAG_CANCELLED: u32 = 1;  // woken during its write-out: it stays resident
 const FLAG_FAILED: u32 = 2;     // a request failed
-/** The most private pages a swap map holds in one kalloc object (a frame); a VM with more stays resident. */
-const MAP_PAGE_LIMIT: u32 = (PAGE_SIZE / 4 - MAP_HEADER_WORDS) / 3;
+// A position's entry: the page number (pages from GUEST_BASE) with flags; ENTRY_EMPTY: no page.
+const ENTRY_PAGE_MASK: u32 = 0x000fffff;
+const ENTRY_EMPTY: u32 = ENTRY_PAGE_MASK;     // never a page: GUEST_BASE + memory ends below 4 GiB
+const ENTRY_DISK: u32 = 0x80000000;          // written, and the disk holds its only copy
+const ENTRY_HOT: u32 = 0x40000000;           // touched in its last residency (its PTE's accessed bit)
 function mapBytes(count: u32): u32 { return (MAP_HEADER_WORDS + 3 * count) << 2; }
+
+/**
+ * A map of `count` positions, 0 when there is no memory for it: kalloc'd up to a frame (337 positions),
+ * else a run of adjacent frames (a VM of more than 1.3 MiB; the run may not be found: it stays resident).
+ */
+function mapAlloc(count: u32): u32 {
+  const bytes = mapBytes(count);
+  if (bytes <= PAGE_SIZE) return kalloc(bytes);                  // KALLOC_NONE is 0
+  const run = allocFrameRun((bytes + PAGE_SIZE - 1) >>> PAGE_SHIFT);
+  if (run === FRAME_NONE) return 0;
+  store32(run, count);
+  return run;
+}
+
+function mapFree(map: u32): void {
+  const bytes = mapBytes(load32(map));
+  if (bytes <= PAGE_SIZE) { kfree(map, bytes); return; }
+  for (let offset: u32 = 0; offset < bytes; offset += PAGE_SIZE) freeFrame(map + offset);
+}
 function pageAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + i) << 2); }
 function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32(map) + i) << 2); }
 function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }
@@ -108,6 +143,8 @@ let writeFailures: u32 = 0;
 let noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
 let memoryWaits: u32 = 0;
 let readingNow: u32 = 0;           // VMs in SWAP_READING
+let pagingNow: u32 = 0;            // VMs in SWAP_PAGING
+let pageIns: u32 = 0;              // pages read back alone, on a touch
 let granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
 let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
 let builtLate: u32 = 0;            // of those, the ones built since
@@ -147,7 +184,7 @@ export function swapInit(bench: bool, vms: u32): void {
     return;
   }
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
-  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased);
+  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased, vmNeedsPage);
   rateTick = clockTicks();
   active = true;
 }
@@ -196,8 +233,19 @@ function settle(vm: Vm): void {
 
 /** VM `index` ended and its memory is free: the waiting VMs may have it. */
 function vmReleased(index: u32): void {
-  settle(vmAt(index));
+  const vm = vmAt(index);
+  settle(vm);
+  // Its map, unless a transfer still uses it (writeFinished frees it then).
+  if (vm.swapMap !== 0 && load32(vm.swapMap + (MAP_IN_FLIGHT << 2)) === 0) dropMap(vm);
   serveWaiting();
+}
+
+/** Frees the VM's swap map (and the one before it, if a write-out was replacing it). */
+function dropMap(vm: Vm): void {
+  const previous = load32(vm.swapMap + (MAP_PREVIOUS << 2));
+  if (previous !== 0) mapFree(previous);
+  mapFree(vm.swapMap);
+  vm.swapMap = 0;
 }
 
 /** A resident VM blocked in idle: the newest on the list; the pool may need refilling. */
@@ -235,7 +283,7 @@ function vmNeedsMemory(index: u32): bool {
   if (!active) return false;
   settle(vmAt(index));
   balance();
-  if (framesComing === 0 && readingNow === 0 && !schedulerHasRunnable()) return false;
+  if (framesComing === 0 && readingNow === 0 && pagingNow === 0 && !schedulerHasRunnable()) return false;
   if (!waitFor(index)) return false;
   memoryWaits++;
   if (vmAt(index).swapList === LIST_NONE) listAppend(index, LIST_OF_WAITERS);   // it may be written out too
@@ -320,31 +368,36 @@ function startWriteOut(index: u32): bool {
   if (i32(index) === schedulerCurrent()) return false;   // the newest, blocked in this very trap: later
   if (vm.swapState !== SWAP_RESIDENT) { listRemove(index); return true; }   // already on its way out
   const pages = vm.memorySize >>> PAGE_SHIFT;
-  let count: u32 = 0;
-  for (let page: u32 = 0; page < pages; page++) if (privatePage(vm, page)) count++;
-  if ((count + BLK_REQUEST_FRAME_LIMIT - 1) / BLK_REQUEST_FRAME_LIMIT > virtioBlkSlotsFree()) return false;
-  listRemove(index);
-  const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
-  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) {
-    noRoom++;                                             // its region is past the end of the disk
+  let resident: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) if (privatePage(pageEntry(vm.space, pageAddress(page)))) resident++;
+  const previous = vm.swapMap;
+  const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
+  const count = previous !== 0 && load32(previous) > onDisk + resident ? load32(previous) : onDisk + resident;
+  const regionSectors = pages * BLK_SECTORS_PER_PAGE;
+  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors
+    || count === 0) {
+    listRemove(index);
+    noRoom++;                                   // its region is past the end of the disk, or too many pages
     return true;
   }
-  if (count === 0 || count > MAP_PAGE_LIMIT) { noRoom++; return true; }
-  const map = kalloc(mapBytes(count));
-  if (map === KALLOC_NONE) { noRoom++; return true; }
-  store32(map, count);
+  const map = mapAlloc(count);
+  if (map === 0) { listRemove(index); noRoom++; return true; }
+  placePages(vm, map, count, previous, vm.blockedInIdle);
+  if (transferRuns(map) > virtioBlkSlotsFree()) { mapFree(map); return false; }
+  listRemove(index);
+  for (let i: u32 = 0; i < count; i++) {
+    const frame = load32(frameAt(map, i));
+    if (frame !== FRAME_NONE) store32(crcAt(map, i), pageChecksum(frame));
+  }
   store32(map + (MAP_IN_FLIGHT << 2), 0);
   store32(map + (MAP_FLAGS << 2), 0);
-  store32(map + (MAP_COMING << 2), count + vm.tableFrames);
-  let i: u32 = 0;
-  for (let page: u32 = 0; page < pages; page++) {
-    if (!privatePage(vm, page)) continue;
-    const frame = entryFrame(pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT)));
-    store32(pageAt(map, i), page);
-    store32(crcAt(map, i), pageChecksum(frame));
-    store32(frameAt(map, i), frame);
-    i++;
-  }
+  store32(map + (MAP_COMING << 2), resident + vm.tableFrames);
+  store32(map + (MAP_ON_DISK << 2), onDisk);
+  store32(map + (MAP_HOT << 2), 0);
+  store32(map + (MAP_READ_RUNS << 2), 0);
+  store32(map + (MAP_PREVIOUS << 2), previous);
+  store32(map + (MAP_FAULT << 2), 0);
+  store32(map + (MAP_FAULT_PAGES << 2), 0);
   vm.swapMap = map;
   vm.swapState = SWAP_WRITING;
   framesComing += load32(map + (MAP_COMING << 2));
@@ -353,24 +406,86 @@ function startWriteOut(index: u32): bool {
   return true;
 }
 
-/** True when page `page` of the VM is a private page (writable: vm.ts's invariant). */
-function privatePage(vm: Vm, page: u32): bool {
-  const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
-  return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0;
+function pageAddress(page: u32): u32 { return GUEST_BASE + (page << PAGE_SHIFT); }
+
+/** True for the PTE of a private page (present and writable: vm.ts's invariant). */
+function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0; }
+
+/**
+ * Fills a new map of `count` positions for a write-out of the VM: the pages it still has on the disk
+ * (`previous`'s) keep their positions; its resident pages take the free ones, lowest first, those it
+ * touched since they came back (accessed bit) before the others, each with its frame (to be written). Only
+ * a VM that went idle (`idled`: its work done) has its working set measured so: for a VM stopped while it
+ * waits for memory, or one that touched nothing (it did not run), all it has is its working set.
+ */
+function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): void {
+  store32(map, count);
+  for (let i: u32 = 0; i < count; i++) {
+    const kept = previous !== 0 && i < load32(previous) && (load32(pageAt(previous, i)) & ENTRY_DISK) !== 0;
+    store32(pageAt(map, i), kept ? u32(load32(pageAt(previous, i)) & ~ENTRY_HOT) : ENTRY_EMPTY);
+    store32(crcAt(map, i), kept ? load32(crcAt(previous, i)) : 0);
+    store32(frameAt(map, i), FRAME_NONE);
+  }
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  let measured = false;
+  for (let page: u32 = 0; page < pages && idled && !measured; page++) {
+    const entry = pageEntry(vm.space, pageAddress(page));
+    measured = privatePage(entry) && (entry & PAGE_ACCESSED) !== 0;
+  }
+  let next: u32 = 0;
+  for (let pass: u32 = 0; pass < 2; pass++) {
+    for (let page: u32 = 0; page < pages; page++) {
+      const entry = pageEntry(vm.space, pageAddress(page));
+      if (!privatePage(entry)) continue;
+      const hot = !measured || (entry & PAGE_ACCESSED) !== 0;
+      if (hot !== (pass === 0)) continue;
+      while (load32(pageAt(map, next)) !== ENTRY_EMPTY) next++;
+      store32(pageAt(map, next), hot ? u32(page | ENTRY_HOT) : page);
+      store32(frameAt(map, next), entryFrame(entry));
+      next++;
+    }
+  }
+}
+
+/** The requests a transfer of the map's positions that have a frame takes (runs of adjacent ones). */
+function transferRuns(map: u32): u32 {
+  let runs: u32 = 0;
+  let length: u32 = 0;
+  for (let i: u32 = 0; i < load32(map); i++) {
+    if (load32(frameAt(map, i)) === FRAME_NONE) { length = 0; continue; }
+    if (length % BLK_REQUEST_FRAME_LIMIT === 0) runs++;
+    length++;
+  }
+  return runs;
+}
+
+/** The requests reading back the working set (the positions on the disk marked hot) takes. */
+function hotRuns(map: u32): u32 {
+  let runs: u32 = 0;
+  let length: u32 = 0;
+  for (let i: u32 = 0; i < load32(map); i++) {
+    if ((load32(pageAt(map, i)) & (ENTRY_DISK | ENTRY_HOT)) !== (ENTRY_DISK | ENTRY_HOT)) { length = 0; continue; }
+    if (length % BLK_REQUEST_FRAME_LIMIT === 0) runs++;
+    length++;
+  }
+  return runs;
 }
 
 /**
- * The map's pages go to the start of the VM's region packed, in map order (page i of the map at sector
- * region + 8i, wherever it lies in the VM), so a transfer is one request per BLK_REQUEST_FRAME_LIMIT
- * pages however scattered the pages are; failures are flagged.
+ * Transfers the map's positions that have a frame, each run of adjacent positions (up to
+ * BLK_REQUEST_FRAME_LIMIT) in one request at sector region + 8 * its first position; failures are flagged.
  */
 function submitRuns(index: u32, map: u32, write: bool): void {
   const vm = vmAt(index);
   const count = load32(map);
   let first: u32 = 0;
   while (first < count) {
-    const n = count - first < BLK_REQUEST_FRAME_LIMIT ? count - first : BLK_REQUEST_FRAME_LIMIT;
-    for (let k: u32 = 0; k < n; k++) runFrames[k] = load32(frameAt(map, first + k));
+    if (load32(frameAt(map, first)) === FRAME_NONE) { first++; continue; }
+    let n: u32 = 0;
+    while (first + n < count && n < BLK_REQUEST_FRAME_LIMIT && load32(frameAt(map, first + n)) !== FRAME_NONE) {
+      runFrames[n] = load32(frameAt(map, first + n));
+      n++;
+    }
     const sector = vm.swapSector + first * BLK_SECTORS_PER_PAGE;
     const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, write ? writeDone : readDone, index);
     if (slot >= 0) store32(map + (MAP_IN_FLIGHT << 2), load32(map + (MAP_IN_FLIGHT << 2)) + 1);
@@ -399,19 +514,39 @@ function writeFinished(index: u32): void {
   const flags = load32(map + (MAP_FLAGS << 2));
   framesComing -= load32(map + (MAP_COMING << 2));
   if ((flags & FLAG_FAILED) !== 0) writeFailures++;
-  if (vm.state === VM_ENDED || vm.state !== VM_IDLE || flags !== 0) {
-    // Woken meanwhile, ended, or the disk failed: the copy is dropped; the VM is resident as it was.
-    kfree(map, mapBytes(count));
-    vm.swapMap = 0;
+  if (vm.state === VM_ENDED) {
+    dropMap(vm);
+    vm.swapState = SWAP_RESIDENT;
+  } else if (vm.state !== VM_IDLE || flags !== 0) {
+    // Woken meanwhile, or the disk failed: the copy is dropped; the VM is resident as it was, its pages
+    // still on the disk where they were (its map before).
+    vm.swapMap = load32(map + (MAP_PREVIOUS << 2));
+    mapFree(map);
     vm.swapState = SWAP_RESIDENT;
     if (vm.state === VM_IDLE && vm.blockedInIdle && vm.swapList === LIST_NONE) listAppend(index, LIST_OF_IDLE_VMS);
   } else {
     const start = rdtsc();
+    let written: u32 = 0;
+    let hot: u32 = 0;
+    for (let i: u32 = 0; i < count; i++) {
+      if (load32(frameAt(map, i)) !== FRAME_NONE) {
+        store32(pageAt(map, i), u32(load32(pageAt(map, i)) | ENTRY_DISK));
+        store32(frameAt(map, i), FRAME_NONE);
+        written++;
+      }
+      if ((load32(pageAt(map, i)) & ENTRY_HOT) !== 0) hot++;
+    }
+    store32(map + (MAP_ON_DISK << 2), load32(map + (MAP_ON_DISK << 2)) + written);
+    store32(map + (MAP_HOT << 2), hot);
+    store32(map + (MAP_READ_RUNS << 2), hotRuns(map));
+    const previous = load32(map + (MAP_PREVIOUS << 2));
+    if (previous !== 0) mapFree(previous);
+    store32(map + (MAP_PREVIOUS << 2), 0);
     vmSwapRelease(vm);
     vm.swapState = SWAP_OUT;
     swappedOut++;
     writeOuts++;
-    pagesWritten += count;
+    pagesWritten += written;
     mapBytesOut += mapBytes(count);
     notePeak();
     outInstructions += rdtsc() - start;
@@ -426,8 +561,11 @@ function writeFinished(index: u32): void {
 function canReadIn(vm: Vm): bool {
   // A VM built now goes on to take pages like a memory waiter run again: the same load control.
   if (vm.swapMap === 0) return vm.reservedFrames + WAITER_RUN_FRAMES * (granted + 1) <= vmUnreservedFrames();
-  const count = load32(vm.swapMap);
-  return vmSwapInFrames(vm, count) <= vmUnreservedFrames() && count <= virtioBlkSlotsFree();
+  // Room for every page it has on the disk, though only its working set is read: the rest may follow, a
+  // page at a time, and a VM let in short of them would wait for memory, be written out whole and thrash.
+  const map = vm.swapMap;
+  return vmSwapInFrames(vm, load32(map + (MAP_ON_DISK << 2))) <= vmUnreservedFrames()
+    && load32(map + (MAP_READ_RUNS << 2)) <= virtioBlkSlotsFree();
 }
 
 /** Progress of a long start: the VMs built late so far, and the cache. */
@@ -463,9 +601,15 @@ function readIn(index: u32): void {
   mapBytesOut -= mapBytes(count);
   readingNow++;
   vm.swapState = SWAP_READING;
+  // The working set gets frames (the disk fills them); the other pages on the disk are marked as such.
   let ok = vmSwapInBegin(vm);
   for (let i: u32 = 0; i < count && ok; i++) {
-    const frame = vmSwapInPage(vm, GUEST_BASE + (load32(pageAt(map, i)) << PAGE_SHIFT));
+    const entry = load32(pageAt(map, i));
+    store32(frameAt(map, i), FRAME_NONE);
+    if ((entry & ENTRY_DISK) === 0) continue;
+    const address = pageAddress(entry & ENTRY_PAGE_MASK);
+    if ((entry & ENTRY_HOT) === 0) { ok = vmSwapInMark(vm, address, i); continue; }
+    const frame = vmSwapInPage(vm, address);
     store32(frameAt(map, i), frame);
     ok = frame !== FRAME_NONE;
   }
@@ -473,7 +617,8 @@ function readIn(index: u32): void {
   store32(map + (MAP_FLAGS << 2), 0);
   submitRuns(index, map, false);
   inInstructions += rdtsc() - start;
-  if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) readFinished(index);
+  // Nothing to read (no working set): it is in now; its caller goes on serving the waiting VMs.
+  if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) finishReadIn(index, false);
 }
 
 /** Frames are needed and nothing is being written out: write out the oldest candidates regardless. */
@@ -486,49 +631,149 @@ function forceBalance(): void {
 /** One request of a read-in is complete (from the disk's interrupt). */
 function readDone(index: u32, status: i32): void { if (lastRequestDone(index, status)) readFinished(index); }
 
-/** Every page is in: each checksum is verified; the VM runs, or ends with the first bad page. */
+/** The working set is in: each checksum is verified; the VM runs, or ends with the first bad page. */
 function readFinished(index: u32): void {
   const start = rdtsc();
-  finishReadIn(index);
+  finishReadIn(index, true);
   inInstructions += rdtsc() - start;
 }
 
-function finishReadIn(index: u32): void {
+/** The read-in of VM `index` is complete; then `serve` the waiting VMs (not when serveWaiting is the caller). */
+function finishReadIn(index: u32, serve: bool): void {
   const vm = vmAt(index);
   readingNow--;
   lastReadTick = clockTicks();
   const map = vm.swapMap;
   const count = load32(map);
-  if ((load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0) {
-    readErrors++;
-    readFailed(index, END_SWAP_READ_ERROR, GUEST_BASE + (load32(pageAt(map, 0)) << PAGE_SHIFT));
-    return;
-  }
+  let read: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    if (pageChecksum(load32(frameAt(map, i))) !== load32(crcAt(map, i))) {
-      checksumFailures++;
-      readFailed(index, END_SWAP_CORRUPTION, GUEST_BASE + (load32(pageAt(map, i)) << PAGE_SHIFT));
+    const frame = load32(frameAt(map, i));
+    if (frame === FRAME_NONE) continue;
+    const address = pageAddress(load32(pageAt(map, i)) & ENTRY_PAGE_MASK);
+    if ((load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0) {
+      readErrors++;
+      readFailed(index, END_SWAP_READ_ERROR, address);
       return;
     }
+    if (pageChecksum(frame) !== load32(crcAt(map, i))) {
+      checksumFailures++;
+      readFailed(index, END_SWAP_CORRUPTION, address);
+      return;
+    }
+    store32(pageAt(map, i), u32(load32(pageAt(map, i)) & ~ENTRY_DISK));
+    store32(frameAt(map, i), FRAME_NONE);
+    read++;
   }
   readIns++;
-  pagesRead += count;
-  kfree(map, mapBytes(count));
-  vm.swapMap = 0;
+  pagesRead += read;
+  const left = load32(map + (MAP_ON_DISK << 2)) - read;
+  store32(map + (MAP_ON_DISK << 2), left);
+  store32(map + (MAP_HOT << 2), 0);
+  if (left === 0) dropMap(vm);
   vm.swapState = SWAP_RESIDENT;
   vmSwapInEnd(vm);
   schedulerRunWoken(index);
-  serveWaiting();
+  if (serve) serveWaiting();
 }
 
 /** The VM cannot come back: it ends with `reason` at `address`, holding what it had been given. */
 function readFailed(index: u32, reason: u32, address: u32): void {
   const vm = vmAt(index);
-  kfree(vm.swapMap, mapBytes(load32(vm.swapMap)));
-  vm.swapMap = 0;
+  dropMap(vm);
   vm.swapState = SWAP_RESIDENT;
   vmSwapInEnd(vm);
   schedulerEnd(index, reason, 0, vm.save.eip, address);
+}
+
+// ---- a page on the disk, touched ----------------------------------------------------------------------
+
+/**
+ * The current VM touched `address`, a page of it on the disk only (its PTE PAGE_SWAPPED): that page is
+ * read back while the VM waits (SWAP_PAGING), true; without a frame or a free request slot it waits for
+ * memory instead (then retries). False when it cannot wait (it ends). Read-around: the positions after
+ * it still on the disk (its next pages in the VM: a write-out places them in page order) come in the same
+ * request, up to PAGE_IN_CLUSTER, while the pool is above its low watermark.
+ */
+function vmNeedsPage(index: u32, address: u32): bool {
+  if (!active) return false;
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  const position = vmSwappedEntry(vm, address) >>> PAGE_SHIFT;
+  const page = (address - GUEST_BASE) >>> PAGE_SHIFT;
+  if (map === 0 || position >= load32(map) || load32(pageAt(map, position)) !== u32(page | ENTRY_DISK)) return false;
+  if (virtioBlkSlotsFree() === 0) return vmNeedsMemory(index);
+  const first = vmPageInFrame(vm);
+  if (first === FRAME_NONE) return vmNeedsMemory(index);
+  const start = rdtsc();
+  settle(vm);
+  runFrames[0] = first;
+  let n: u32 = 1;
+  while (n < PAGE_IN_CLUSTER && position + n < load32(map) && (load32(pageAt(map, position + n)) & ENTRY_DISK) !== 0
+    && vmUnreservedFrames() > LOW_WATERMARK) {
+    const frame = vmPageInFrame(vm);
+    if (frame === FRAME_NONE) break;
+    runFrames[n] = frame;
+    n++;
+  }
+  for (let k: u32 = 0; k < n; k++) store32(frameAt(map, position + k), runFrames[k]);
+  store32(map + (MAP_FAULT << 2), position);
+  store32(map + (MAP_FAULT_PAGES << 2), n);
+  store32(map + (MAP_FLAGS << 2), 0);
+  const sector = vm.swapSector + position * BLK_SECTORS_PER_PAGE;
+  if (virtioBlkSubmit(false, sector, runFrames, 0, n, pageInDone, index) < 0) {
+    mapPagedIn(vm, map, position, n);                    // released with the VM, which ends
+    return false;
+  }
+  store32(map + (MAP_IN_FLIGHT << 2), 1);
+  vm.swapState = SWAP_PAGING;
+  pagingNow++;
+  inInstructions += rdtsc() - start;
+  return true;
+}
+
+/** Maps the frames of positions [position, position + n) at their pages: the VM's from now. */
+function mapPagedIn(vm: Vm, map: u32, position: u32, n: u32): void {
+  for (let k: u32 = 0; k < n; k++) {
+    const frame = load32(frameAt(map, position + k));
+    store32(frameAt(map, position + k), FRAME_NONE);
+    vmPageInMap(vm, pageAddress(load32(pageAt(map, position + k)) & ENTRY_PAGE_MASK), frame);
+  }
+}
+
+/** The pages a fault asked for are read (from the disk's interrupt): checked, mapped, and the VM runs. */
+function pageInDone(index: u32, status: i32): void {
+  const start = rdtsc();
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  pagingNow--;
+  store32(map + (MAP_IN_FLIGHT << 2), 0);
+  vm.swapState = SWAP_RESIDENT;
+  const position = load32(map + (MAP_FAULT << 2));
+  const n = load32(map + (MAP_FAULT_PAGES << 2));
+  let bad: u32 = 0;                                      // the first page that fails its checksum
+  for (let k: u32 = 0; k < n && bad === 0 && status === BLK_OK; k++) {
+    if (pageChecksum(load32(frameAt(map, position + k))) !== load32(crcAt(map, position + k))) {
+      bad = pageAddress(load32(pageAt(map, position + k)) & ENTRY_PAGE_MASK);
+    }
+  }
+  mapPagedIn(vm, map, position, n);                      // released with the VM if it ends
+  if (status !== BLK_OK || bad !== 0) {
+    if (status !== BLK_OK) readErrors++; else checksumFailures++;
+    const address = status !== BLK_OK ? pageAddress(load32(pageAt(map, position)) & ENTRY_PAGE_MASK) : bad;
+    dropMap(vm);
+    schedulerEnd(index, status !== BLK_OK ? END_SWAP_READ_ERROR : END_SWAP_CORRUPTION, 0, vm.save.eip, address);
+  } else {
+    for (let k: u32 = 0; k < n; k++) {
+      store32(pageAt(map, position + k), u32(load32(pageAt(map, position + k)) & ~ENTRY_DISK));
+    }
+    pageIns += n;
+    const left = load32(map + (MAP_ON_DISK << 2)) - n;
+    store32(map + (MAP_ON_DISK << 2), left);
+    if (left === 0) dropMap(vm);
+    schedulerRunWoken(index);
+  }
+  inInstructions += rdtsc() - start;
+  serveWaiting();
 }
 
 /** Records the memory at the most VMs swapped out so far. */
@@ -546,9 +791,10 @@ function notePeak(): void {
 
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
- * checksum failures C, read errors E, failed write-outs F, left resident N, memory waits M (hypercalls H), started
- * late L of K, disk T KiB`
- * (one line; nothing without a disk).
+ * checksum failures C, read errors E, page-ins D, failed write-outs F, left resident N, memory waits M
+ * (hypercalls H), started late L of K, disk T KiB`
+ * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and read
+ * around).
  */
 export function swapReport(): void {
   if (!active) return;
@@ -577,6 +823,8 @@ export function swapReport(): void {
   consoleWriteDecimal(checksumFailures);
   consoleWriteString(", read errors ");
   consoleWriteDecimal(readErrors);
+  consoleWriteString(", page-ins ");
+  consoleWriteDecimal(pageIns);
   consoleWriteString(", failed write-outs ");
   consoleWriteDecimal(writeFailures);
   consoleWriteString(", left resident ");
@@ -633,7 +881,7 @@ function perSecond(count: u32, ms: u32): u32 { return count < 4000000 ? count * 
  */
 function benchReport(): void {
   benchLine("swap-out-per-page ", pagesWritten === 0 ? 0 : outInstructions / pagesWritten);
-  benchLine("swap-in-per-page ", pagesRead === 0 ? 0 : inInstructions / pagesRead);
+  benchLine("swap-in-per-page ", pagesRead + pageIns === 0 ? 0 : inInstructions / (pagesRead + pageIns));
   consoleWriteString("bench swap-read-span-ticks ");
   consoleWriteDecimal(lastReadTick - firstReadTick);
   consoleWriteString(" pages ");

@@ -6,7 +6,9 @@
 //   - writable segments get private frames: pages holding file bytes are copied at creation;
 //   - every other page of the range (bss, stack, heap) is demand-zero: mapped on its first touch
 //     (vmDemandPage, from the #PF of the guest), so an idle VM holds only the pages it used;
-//   - the last page is the boot-information page (vmWriteBootInfo), private and writable.
+//   - the last page is the boot-information page (vmWriteBootInfo), private and writable;
+//   - with swapping, a page whose contents are on the swap disk only has a not-present PAGE_SWAPPED entry:
+//     a touch reads it back (swap.ts, through the scheduler's page-fault path or a hypercall's retry).
 // Each VM has a receive queue of network buffers (vmQueuePut/vmQueueTake, FIFO): a queued frame is
 // charged to the VM that sent it (vm.netSent, switch.ts's budget) until it is taken off the queue.
 // Invariants: private pages, and only they, are mapped writable, so a page's R/W bit says whether the
@@ -26,8 +28,9 @@ import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, l
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
 import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, macByteOfVm } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
-import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, PAGE_PRESENT, PAGE_WRITABLE,
-  MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames } from "./paging.ts";
+import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, PAGE_PRESENT,
+  PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
+} from "./paging.ts";
 import {
   netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
   NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
@@ -60,6 +63,7 @@ export const SWAP_RESIDENT = 0;
 export const SWAP_WRITING = 1;   // its pages are being written out; still resident, still usable
 export const SWAP_OUT = 2;       // swapped out: no frame held, its pages on the disk (swapMap)
 export const SWAP_READING = 3;   // its pages are being read back; not runnable until they are in
+export const SWAP_PAGING = 4;    // resident, blocked while one page it touched is read back from the disk
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
@@ -149,6 +153,8 @@ let privateFramePeak: u32 = 0;
 let promisedFrames: u32 = 0;
 /** Fresh frames the last vmPrepareRange could not get: the hypercall's VM is out of memory. */
 let prepareOutOfMemory = false;
+/** The page the last vmPrepareRange found on the swap disk (0: none): the hypercall waits for it. */
+let prepareSwappedPage: u32 = 0;
 
 /**
  * Frames never promised to VMs: what the kernel allocates after the VMs are admitted comes from here.
@@ -534,13 +540,15 @@ export function vmDemandPage(vm: Vm, address: u32): bool {
  * Makes every page of a valid range usable by the kernel for a copy: demand-zero pages are mapped
  * now; with `write`, every page must be writable (shared code is not). False: fail with EFAULT -- or,
  * when a page could not be had (vmDemandPage), the VM is out of memory: vmTakeOutOfMemory then says so
- * and the hypercall's VM is ended as on a #PF (hypercall.ts), whatever the call returns.
+ * and the hypercall's VM is ended as on a #PF (hypercall.ts), whatever the call returns; or a page is on
+ * the swap disk: vmTakeSwappedPage names it, and the VM waits for it and makes the call again.
  */
 export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): bool {
   if (length === 0) return true;
   const last = (address + length - 1) & ~PAGE_OFFSET_MASK;
   for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
     const entry = pageEntry(vm.space, page);
+    if ((entry & PAGE_SWAPPED) !== 0) { prepareSwappedPage = page; return false; }
     if ((entry & PAGE_PRESENT) === 0) {
       if (vmStackGuard(vm, page)) return false;
       if (!vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
@@ -557,6 +565,19 @@ export function vmTakeOutOfMemory(): bool {
   const was = prepareOutOfMemory;
   prepareOutOfMemory = false;
   return was;
+}
+
+/** The page (once) a vmPrepareRange since the last call found on the swap disk; 0 when none. */
+export function vmTakeSwappedPage(): u32 {
+  const page = prepareSwappedPage;
+  prepareSwappedPage = 0;
+  return page;
+}
+
+/** The PAGE_SWAPPED entry of `address` (a page on the swap disk only), else 0. */
+export function vmSwappedEntry(vm: Vm, address: u32): u32 {
+  const entry = pageEntry(vm.space, address);
+  return (entry & PAGE_SWAPPED) !== 0 ? entry : 0;
 }
 
 /** Writes the number of VMs created into every created VM's boot page (after the last vmCreate). */
@@ -640,6 +661,22 @@ export function vmSwapInPage(vm: Vm, address: u32): u32 {
   vm.privateFrames--;
   privateFrameTotal--;
   return FRAME_NONE;
+}
+
+/** Marks page `address` as on the swap disk at `position` of the VM's region (swap.ts); false without a table. */
+export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
+  const before = pagingTableFrames();
+  const ok = setAbsentEntry(vm.space, address, (position << PAGE_SHIFT) | PAGE_SWAPPED);
+  vm.tableFrames += pagingTableFrames() - before;
+  return ok;
+}
+
+/** A private frame, charged, for a page read back on demand (not mapped yet); FRAME_NONE without one. */
+export function vmPageInFrame(vm: Vm): u32 { return allocPrivateFrame(vm); }
+
+/** Maps the frame of a page read back on demand at `address` (its PAGE_SWAPPED entry's table exists). */
+export function vmPageInMap(vm: Vm, address: u32, frame: u32): void {
+  mapRange(vm.space, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE);
 }
 
 /** The swap-in's frames are all held (or it failed): from now the VM is promised its reservation again. */

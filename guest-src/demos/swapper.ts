@@ -1,11 +1,15 @@
 // Demo (and the swap tests' guest, issue 15): a VM that fills memory, sleeps long enough to be swapped
-// out, and checks every byte when it wakes. The manifest's argument: bits 0-15 the pages to fill (every
-// page from the one below its boot-information page downwards; 0: 32), bits 16-31 the sleep in
-// milliseconds (0: 2,000). Each word of each page gets a value of its own (the VM id, the page, the
-// word). Each page is first touched by a hypercall, readClock into it (so a hypercall, not only a page
-// fault, is what finds memory short; issue 15), then filled. Prints `vm ID filled N pages`, sleeps
-// (alarm and idle), then checks all of them and prints
-// `vm ID verified N pages, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W` and exits 1.
+// out, and checks every byte when it wakes. The manifest's argument: bits 0-7 the pages to fill (every
+// page from the one below its boot-information page downwards; 0: 32), bits 8-15 the hot pages H (0:
+// none), bits 16-31 the sleep in milliseconds (0: 2,000). Each word of each page gets a value of its own
+// (the VM id, the page, the word). Each page is first touched by a hypercall, readClock into it (so a
+// hypercall, not only a page fault, is what finds memory short; issue 15), then filled. Prints `vm ID
+// filled N pages`, sleeps (alarm and idle); with H, then HOT_ROUNDS times checks its first H pages only
+// and sleeps again (its working set shrinks to them: the others stay on the disk when it comes back), and
+// makes a readClock into the page below the filled ones, whose other words hold a pattern too (a
+// hypercall's buffer on the disk: read back before the call is made again). Then it checks all of them
+// and prints `vm ID verified N pages, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W` and
+// exits 1.
 import { u32, load32, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { setAlarm, idle, interruptAcknowledge, readClock } from "../runtime/hypercalls.ts";
@@ -14,6 +18,9 @@ import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 const DEFAULT_PAGES: u32 = 32;
 const DEFAULT_SLEEP_MS: u32 = 2000;
 const WORDS: u32 = PAGE_SIZE / 4;
+const HOT_ROUNDS: u32 = 3;
+/** readClock's 8 bytes: the clock page's pattern starts after them. */
+const CLOCK_WORDS: u32 = 2;
 
 function pageAddress(k: u32): u32 { return memoryEnd() - (k + 2) * PAGE_SIZE; }
 
@@ -31,27 +38,50 @@ function sleep(ms: u32): void {
   }
 }
 
-export function guestMain(magic: u32, bootInfo: u32): void {
-  bootInit(magic, bootInfo);
-  const id = vmId();
-  const asked: u32 = u32(argument() & 0xffff);
-  const pages = asked === 0 ? DEFAULT_PAGES : asked;
-  const sleepMs = (argument() >>> 16) === 0 ? DEFAULT_SLEEP_MS : argument() >>> 16;
-  for (let k: u32 = 0; k < pages; k++) {
-    const status = readClock(pageAddress(k));
-    if (status !== 0) { write("vm "); write(id); write(" readClock failed "); print(status); exit(2); }
-    for (let w: u32 = 0; w < WORDS; w++) store32(pageAddress(k) + w * 4, pattern(id, k, w));
-  }
-  write("vm "); write(id); write(" filled "); write(pages); print(" pages");
-  sleep(sleepMs);
-  for (let k: u32 = 0; k < pages; k++) {
-    for (let w: u32 = 0; w < WORDS; w++) {
+/** readClock into `address`; a failure ends the VM. */
+function clockInto(id: u32, address: u32): void {
+  const status = readClock(address);
+  if (status !== 0) { write("vm "); write(id); write(" readClock failed "); print(status); exit(2); }
+}
+
+/** Checks words [from, WORDS) of pages [first, pages); a bad word ends the VM. */
+function check(id: u32, first: u32, pages: u32, from: u32): void {
+  for (let k: u32 = first; k < pages; k++) {
+    for (let w: u32 = from; w < WORDS; w++) {
       if (load32(pageAddress(k) + w * 4) !== pattern(id, k, w)) {
         write("vm "); write(id); write(" CORRUPT page "); write(k); write(" word "); print(w);
         exit(1);
       }
     }
   }
+}
+
+export function guestMain(magic: u32, bootInfo: u32): void {
+  bootInit(magic, bootInfo);
+  const id = vmId();
+  const asked: u32 = u32(argument() & 0xff);
+  const pages = asked === 0 ? DEFAULT_PAGES : asked;
+  const hot: u32 = u32((argument() >>> 8) & 0xff);
+  const sleepMs = (argument() >>> 16) === 0 ? DEFAULT_SLEEP_MS : argument() >>> 16;
+  for (let k: u32 = 0; k < pages; k++) {
+    clockInto(id, pageAddress(k));
+    for (let w: u32 = 0; w < WORDS; w++) store32(pageAddress(k) + w * 4, pattern(id, k, w));
+  }
+  if (hot !== 0) {
+    clockInto(id, pageAddress(pages));
+    for (let w: u32 = CLOCK_WORDS; w < WORDS; w++) store32(pageAddress(pages) + w * 4, pattern(id, pages, w));
+  }
+  write("vm "); write(id); write(" filled "); write(pages); print(" pages");
+  sleep(sleepMs);
+  for (let round: u32 = 0; hot !== 0 && round < HOT_ROUNDS; round++) {
+    check(id, 0, hot, 0);
+    sleep(sleepMs);
+  }
+  if (hot !== 0) {
+    clockInto(id, pageAddress(pages));
+    check(id, pages, pages + 1, CLOCK_WORDS);
+  }
+  check(id, 0, pages, 0);
   write("vm "); write(id); write(" verified "); write(pages); print(" pages, 0 bad words");
   exit(0);
 }

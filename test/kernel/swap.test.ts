@@ -59,7 +59,8 @@ const verified = (out: string, pages = FILLED_PAGES) =>
     .map(m => Number(m[1]));
 const swapLine = (out: string) =>
   new RegExp("^swap: resident \\d+, swapped out \\d+, .*write-outs (\\d+) \\((\\d+) pages\\), "
-    + "read-ins (\\d+) \\((\\d+) pages\\), checksum failures (\\d+), read errors (\\d+),.*$", "m").exec(out);
+    + "read-ins (\\d+) \\((\\d+) pages\\), checksum failures (\\d+), read errors (\\d+), page-ins (\\d+),.*$", "m")
+    .exec(out);
 
 test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while asleep, back intact", async t => {
   const { run, out } = await boot("fill", 1000, 3000, 512 * MIB, 32);
@@ -69,10 +70,12 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
   t.notRegex(out, /CORRUPT|ended:/);
   const swap = swapLine(out);
   t.truthy(swap, out.slice(-3000));
-  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors] = swap!.slice(1).map(Number);
-  // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back (each VM exactly once at most).
+  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns] = swap!.slice(1).map(Number);
+  // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back.
   t.true(writeOuts >= 500 && readIns === writeOuts, swap![0]);
-  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn === pagesOut, swap![0]);
+  // A page comes back once per write (with its VM's working set, or alone when touched), and these VMs
+  // touched all they had each time: nothing stays on the disk.
+  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn + pageIns === pagesOut, swap![0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap![0]);
@@ -131,6 +134,32 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
   const swap = swapLine(out);
   t.is(Number(swap![5]), caught.length);
   t.log(`caught ${caught.map(([vm]) => vm).join(", ")}; ${swap![0]}`);
+});
+
+const HOT_PAGES = 8;
+
+test("(f) working sets: VMs that touch 8 of their 48 pages come back with those; the rest when touched",
+  async t => {
+  // Each VM fills 48 pages (and the page below them), sleeps, then three times checks its first 8 pages
+  // and sleeps: written out idle each time, its working set shrinks to what it touched, and at the end a
+  // readClock into the page below (a hypercall's buffer on the disk) and the check of all 48 pages bring
+  // the others back one page at a time.
+  const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, FILLED_PAGES + HOT_PAGES * 256);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  t.is(verified(out).length, 1000, out.slice(-3000));
+  t.notRegex(out, /CORRUPT|ended:/);
+  const swap = swapLine(out);
+  t.truthy(swap, out.slice(-3000));
+  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns] = swap!.slice(1).map(Number);
+  t.true(readIns === writeOuts && writeOuts >= 2000, swap![0]);        // most VMs out and back several times
+  t.true(pagesIn + pageIns <= pagesOut, swap![0]);                    // no page read twice for one write
+  // Hundreds of VMs found their cold pages (40 filled and the clock page) on the disk at the end.
+  t.true(pageIns >= 100 * (FILLED_PAGES + 1 - HOT_PAGES), swap![0]);
+  t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap![0]}`);
+  t.is(checksum, 0);
+  t.is(readErrors, 0);
+  t.log(swap![0]);
 });
 
 test("(c) a swap disk too small: VMs that cannot be written out run short and end out of memory, the rest go on",
