@@ -210,6 +210,14 @@ export function pageEntry(space: u32, virtualAddress: u32): u32 {
 
 export function entryFrame(entry: u32): u32 { return entry & PAGE_ADDRESS_MASK; }
 
+/** Clears the accessed bit of the present PTE of `virtualAddress` (a clock's sweep: swap.ts). */
+export function clearAccessed(space: u32, virtualAddress: u32): void {
+  const slot = tableEntryAddress(space, virtualAddress);
+  store32(slot, load32(slot) & ~PAGE_ACCESSED);
+  // A cached translation would let the processor skip setting the bit again (§4.8): invalidate it.
+  invalidateRange(space, virtualAddress & ~PAGE_OFFSET_MASK, 1);
+}
+
 /**
  * Sets the PTE of `virtualAddress` (a user-part page) to `value`, which must be not present (a
  * PAGE_SWAPPED entry), allocating its page table if missing; false without a frame for it. A present

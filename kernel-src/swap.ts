@@ -8,7 +8,11 @@
 // a VM's page fault finds no frame, the VMs at the head of the list are written out until it reaches
 // HIGH_WATERMARK. A written-out VM gives back every frame: private pages, page tables, directory
 // (vm.ts vmSwapRelease); it keeps its slot in the VM table and its swap map (below). The image's shared
-// code stays where it is: in its multiboot module, never copied.
+// code stays where it is: in its multiboot module, never copied. Then the VMs waiting for memory, on a
+// second list: a small one goes out whole too; one holding more than WHOLE_VM_PAGE_LIMIT private pages
+// gives up its coldest pages instead, EVICT_BATCH at a time, by second chance over the accessed bits
+// (evictPages), and so does a large VM short of memory with nothing else coming back: a VM larger than
+// memory runs.
 // Swap-in: an event that wakes a swapped-out VM (its alarm, a frame from the switch: both queued as
 // usual) starts reading it back; once the pool holds what it needs (vm.ts vmSwapInFrames), its working
 // set (the pages it touched in its last residency: their accessed bits at the write-out) is read, and
@@ -37,9 +41,10 @@
 import { bool, i32, u8, u32, load8, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
-  vmSwapInBuild, vmPrivateFrames, vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap,
+  vmSwapInBuild, vmPrivateFrames, vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap, vmClearAccessed,
+  vmPageOutFrame,
   VM_NONE, VM_IDLE, VM_ENDED, END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR,
-  SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING, SWAP_PAGING,
+  SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING, SWAP_PAGING, SWAP_EVICTING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed, allocFrameRun, freeFrame } from "./frames.ts";
@@ -62,8 +67,14 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 const LOW_WATERMARK: u32 = 256;
 /** ...until it reaches this many (2 MiB), counting the frames of write-outs in flight. */
 const HIGH_WATERMARK: u32 = 512;
+/** A read-in brings back at most this many pages of a working set (4 MiB); the rest come when touched. */
+const READ_IN_LIMIT: u32 = 1024;
 /** A page fault on a page on the disk reads up to this many adjacent positions (the page and its next ones). */
 const PAGE_IN_CLUSTER: u32 = 8;
+/** A VM waiting for memory with more private pages than this loses pages (second chance), not goes out whole. */
+const WHOLE_VM_PAGE_LIMIT: u32 = 256;
+/** The most pages one eviction (page-granular) writes. */
+const EVICT_BATCH: u32 = 64;
 /** A VM waiting for memory runs again once the pool has this many frames for it and each one run before. */
 const WAITER_RUN_FRAMES: u32 = 64;
 
@@ -77,7 +88,8 @@ const MAP_READ_RUNS = 6;     // the requests that reading the working set takes
 const MAP_PREVIOUS = 7;      // during the write-out of a VM with pages on the disk: its map until then
 const MAP_FAULT = 8;         // the first position a page fault is reading
 const MAP_FAULT_PAGES = 9;   // and how many from there
-const MAP_HEADER_WORDS: u32 = 10;
+const MAP_HAND = 10;         // the second chance's clock hand: the next page it looks at
+const MAP_HEADER_WORDS: u32 = 11;
 const FLAG_CANCELLED: u32 = 1;  // woken during its write-out: it stays resident
 const FLAG_FAILED: u32 = 2;     // a request failed
 // A position's entry: the page number (pages from GUEST_BASE) with flags; ENTRY_EMPTY: no page.
@@ -110,6 +122,8 @@ function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32
 function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }
 
 const runFrames = new Uint32Array(BLK_REQUEST_FRAME_LIMIT);   // one request's frames
+/** virtio-blk.ts's completion: `done(tag, status)`, the tag a VM index here. */
+type Completion = (tag: u32, status: i32) => void;
 
 let active = false;
 // The candidates for writing out, oldest first, in two lists (vm.swapList): VMs blocked in idle, and
@@ -145,6 +159,7 @@ let memoryWaits: u32 = 0;
 let readingNow: u32 = 0;           // VMs in SWAP_READING
 let pagingNow: u32 = 0;            // VMs in SWAP_PAGING
 let pageIns: u32 = 0;              // pages read back alone, on a touch
+let pagesEvicted: u32 = 0;         // pages written out alone (second chance)
 let granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
 let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
 let builtLate: u32 = 0;            // of those, the ones built since
@@ -281,12 +296,20 @@ function vmWakes(index: u32): bool {
  */
 function vmNeedsMemory(index: u32): bool {
   if (!active) return false;
-  settle(vmAt(index));
+  const vm = vmAt(index);
+  settle(vm);
   balance();
+  // A large VM short of memory with nothing coming back gives up its own coldest pages (it waits meanwhile).
+  if (framesComing === 0 && vm.privateFrames > WHOLE_VM_PAGE_LIMIT && vm.swapState === SWAP_RESIDENT
+    && waitFor(index)) {
+    listRemove(index);
+    evictPages(index);
+  }
   if (framesComing === 0 && readingNow === 0 && pagingNow === 0 && !schedulerHasRunnable()) return false;
   if (!waitFor(index)) return false;
   memoryWaits++;
-  if (vmAt(index).swapList === LIST_NONE) listAppend(index, LIST_OF_WAITERS);   // it may be written out too
+  // It may go out too (or lose pages), as a waiter.
+  if (vm.swapList === LIST_NONE && vm.swapState === SWAP_RESIDENT) listAppend(index, LIST_OF_WAITERS);
   return true;
 }
 
@@ -319,7 +342,8 @@ function serveWaiting(): void {
       if (framesComing === 0) forceBalance();
       return;
     }
-    if (vm.state !== VM_ENDED && vm.swapState === SWAP_WRITING) return;   // out first, then back in
+    // Out first, then back in; a VM losing pages runs again once they are out.
+    if (vm.state !== VM_ENDED && (vm.swapState === SWAP_WRITING || vm.swapState === SWAP_EVICTING)) return;
     // Load control: a memory waiter runs again only with room to go on, not to fault again at once (a
     // thousand VMs each holding a page and waiting is thrashing).
     const waiter = vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle;
@@ -357,6 +381,13 @@ function balance(): void {
  * stays) when the disk's queue is too full. A VM that cannot be written out leaves the list, resident.
  */
 function writeOut(index: u32): bool {
+  const vm = vmAt(index);
+  // A large VM waiting for memory gives up its coldest pages instead of going out whole.
+  if (vm.swapList === LIST_OF_WAITERS && vm.privateFrames > WHOLE_VM_PAGE_LIMIT) {
+    listRemove(index);
+    evictPages(index);
+    return true;
+  }
   const start = rdtsc();
   const started = startWriteOut(index);
   outInstructions += rdtsc() - start;
@@ -398,10 +429,11 @@ function startWriteOut(index: u32): bool {
   store32(map + (MAP_PREVIOUS << 2), previous);
   store32(map + (MAP_FAULT << 2), 0);
   store32(map + (MAP_FAULT_PAGES << 2), 0);
+  store32(map + (MAP_HAND << 2), previous === 0 ? 0 : load32(previous + (MAP_HAND << 2)));
   vm.swapMap = map;
   vm.swapState = SWAP_WRITING;
   framesComing += load32(map + (MAP_COMING << 2));
-  submitRuns(index, map, true);
+  submitRuns(index, map, true, writeDone);
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) writeFinished(index);   // nothing could be started
   return true;
 }
@@ -475,7 +507,7 @@ function hotRuns(map: u32): u32 {
  * Transfers the map's positions that have a frame, each run of adjacent positions (up to
  * BLK_REQUEST_FRAME_LIMIT) in one request at sector region + 8 * its first position; failures are flagged.
  */
-function submitRuns(index: u32, map: u32, write: bool): void {
+function submitRuns(index: u32, map: u32, write: bool, done: Completion): void {
   const vm = vmAt(index);
   const count = load32(map);
   let first: u32 = 0;
@@ -487,7 +519,7 @@ function submitRuns(index: u32, map: u32, write: bool): void {
       n++;
     }
     const sector = vm.swapSector + first * BLK_SECTORS_PER_PAGE;
-    const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, write ? writeDone : readDone, index);
+    const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, done, index);
     if (slot >= 0) store32(map + (MAP_IN_FLIGHT << 2), load32(map + (MAP_IN_FLIGHT << 2)) + 1);
     else store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
     first += n;
@@ -555,16 +587,130 @@ function writeFinished(index: u32): void {
   balance();
 }
 
+// ---- page-granular eviction (second chance) ---------------------------------------------------------
+
+/**
+ * Second chance over the private pages of VM `index`, resident and about to wait for memory (it does not
+ * run until this is done: SWAP_EVICTING): from its clock hand, a page touched since the hand last passed
+ * (accessed bit) has the bit cleared and is passed over, one not touched is written out, up to
+ * EVICT_BATCH, into the lowest free positions of its map (grown to its whole region); its entry is
+ * PAGE_SWAPPED at once and its frame goes back when the write is done (evictFinished). False when nothing
+ * was started (no room on the disk, no memory for the map, no private page).
+ */
+function evictPages(index: u32): bool {
+  const vm = vmAt(index);
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  const regionSectors = pages * BLK_SECTORS_PER_PAGE;
+  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) return false;
+  if (virtioBlkSlotsFree() < EVICT_BATCH) return false;           // at worst a request per page
+  const start = rdtsc();
+  const map = vm.swapMap !== 0 && load32(vm.swapMap) >= pages ? vm.swapMap : growMap(vm, pages);
+  if (map === 0) return false;
+  let hand = load32(map + (MAP_HAND << 2)) % pages;
+  let free: u32 = 0;
+  let n: u32 = 0;
+  for (let step: u32 = 0; step < 2 * pages && n < EVICT_BATCH; step++) {
+    const address = pageAddress(hand);
+    const page = hand;
+    hand = hand + 1 === pages ? 0 : hand + 1;
+    const entry = pageEntry(vm.space, address);
+    if (!privatePage(entry)) continue;
+    if ((entry & PAGE_ACCESSED) !== 0) { vmClearAccessed(vm, address); continue; }
+    while ((load32(pageAt(map, free)) & ENTRY_DISK) !== 0 || load32(frameAt(map, free)) !== FRAME_NONE) free++;
+    store32(pageAt(map, free), page);
+    store32(crcAt(map, free), pageChecksum(entryFrame(entry)));
+    store32(frameAt(map, free), entryFrame(entry));
+    vmSwapInMark(vm, address, free);                     // not present from now (the TLB's copy invalidated)
+    free++;
+    n++;
+  }
+  store32(map + (MAP_HAND << 2), hand);
+  outInstructions += rdtsc() - start;
+  if (n === 0) return false;
+  store32(map + (MAP_IN_FLIGHT << 2), 0);
+  store32(map + (MAP_FLAGS << 2), 0);
+  store32(map + (MAP_COMING << 2), n);
+  framesComing += n;
+  vm.swapState = SWAP_EVICTING;
+  submitRuns(index, map, true, evictDone);
+  if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) evictFinished(index, false);   // nothing started: undone
+  return true;
+}
+
+/** The VM's map replaced by one of `count` positions, its entries and header kept; 0 without memory. */
+function growMap(vm: Vm, count: u32): u32 {
+  const old = vm.swapMap;
+  const map = mapAlloc(count);
+  if (map === 0) return 0;
+  store32(map, count);
+  for (let word: u32 = 1; word < MAP_HEADER_WORDS; word++) {
+    store32(map + (word << 2), old === 0 ? 0 : load32(old + (word << 2)));
+  }
+  for (let i: u32 = 0; i < count; i++) {
+    const kept = old !== 0 && i < load32(old);
+    store32(pageAt(map, i), kept ? load32(pageAt(old, i)) : ENTRY_EMPTY);
+    store32(crcAt(map, i), kept ? load32(crcAt(old, i)) : 0);
+    store32(frameAt(map, i), FRAME_NONE);
+  }
+  if (old !== 0) mapFree(old);
+  vm.swapMap = map;
+  return map;
+}
+
+/** One request of an eviction is complete (from the disk's interrupt). */
+function evictDone(index: u32, status: i32): void { if (lastRequestDone(index, status)) evictFinished(index, true); }
+
+/**
+ * The eviction's writes are done: each page written gives its frame back (its entry on the disk), or, if
+ * a request failed, every page is mapped again as it was. Then `serve` the waiting VMs (unless the caller
+ * is the eviction itself, inside the VM's own trap).
+ */
+function evictFinished(index: u32, serve: bool): void {
+  const start = rdtsc();
+  const vm = vmAt(index);
+  const map = vm.swapMap;
+  const failed = (load32(map + (MAP_FLAGS << 2)) & FLAG_FAILED) !== 0;
+  if (failed) writeFailures++;
+  framesComing -= load32(map + (MAP_COMING << 2));
+  let out: u32 = 0;
+  for (let i: u32 = 0; i < load32(map); i++) {
+    const frame = load32(frameAt(map, i));
+    if (frame === FRAME_NONE) continue;
+    store32(frameAt(map, i), FRAME_NONE);
+    const entry = load32(pageAt(map, i));
+    if (failed) {
+      vmPageInMap(vm, pageAddress(entry & ENTRY_PAGE_MASK), frame);
+      store32(pageAt(map, i), ENTRY_EMPTY);
+    } else {
+      store32(pageAt(map, i), u32(entry | ENTRY_DISK));
+      vmPageOutFrame(vm, frame);
+      out++;
+    }
+  }
+  pagesEvicted += out;
+  const left = load32(map + (MAP_ON_DISK << 2)) + out;
+  store32(map + (MAP_ON_DISK << 2), left);
+  vm.swapState = SWAP_RESIDENT;
+  if (left === 0) dropMap(vm);
+  outInstructions += rdtsc() - start;
+  if (!serve) return;
+  serveWaiting();
+  balance();
+}
+
 // ---- read-in --------------------------------------------------------------------------------------------
 
 /** True when VM `index` (SWAP_OUT) can be read in (or built) now: the pool and the disk have room. */
 function canReadIn(vm: Vm): bool {
   // A VM built now goes on to take pages like a memory waiter run again: the same load control.
   if (vm.swapMap === 0) return vm.reservedFrames + WAITER_RUN_FRAMES * (granted + 1) <= vmUnreservedFrames();
-  // Room for every page it has on the disk, though only its working set is read: the rest may follow, a
-  // page at a time, and a VM let in short of them would wait for memory, be written out whole and thrash.
+  // Room for its working set (as much as one read-in brings) and for the pages that may follow it, a few
+  // at a time: a VM let in short of them would wait for memory, be written out whole and thrash.
   const map = vm.swapMap;
-  return vmSwapInFrames(vm, load32(map + (MAP_ON_DISK << 2))) <= vmUnreservedFrames()
+  const hot = load32(map + (MAP_HOT << 2)) < READ_IN_LIMIT ? load32(map + (MAP_HOT << 2)) : READ_IN_LIMIT;
+  const onDisk = load32(map + (MAP_ON_DISK << 2));
+  const room = onDisk < hot + WAITER_RUN_FRAMES ? onDisk : hot + WAITER_RUN_FRAMES;
+  return vmSwapInFrames(vm, room) <= vmUnreservedFrames()
     && load32(map + (MAP_READ_RUNS << 2)) <= virtioBlkSlotsFree();
 }
 
@@ -603,19 +749,21 @@ function readIn(index: u32): void {
   vm.swapState = SWAP_READING;
   // The working set gets frames (the disk fills them); the other pages on the disk are marked as such.
   let ok = vmSwapInBegin(vm);
+  let hot: u32 = 0;
   for (let i: u32 = 0; i < count && ok; i++) {
     const entry = load32(pageAt(map, i));
     store32(frameAt(map, i), FRAME_NONE);
     if ((entry & ENTRY_DISK) === 0) continue;
     const address = pageAddress(entry & ENTRY_PAGE_MASK);
-    if ((entry & ENTRY_HOT) === 0) { ok = vmSwapInMark(vm, address, i); continue; }
+    if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT) { ok = vmSwapInMark(vm, address, i); continue; }
+    hot++;
     const frame = vmSwapInPage(vm, address);
     store32(frameAt(map, i), frame);
     ok = frame !== FRAME_NONE;
   }
   if (!ok) { readingNow--; readFailed(index, END_OUT_OF_MEMORY, 0); return; }
   store32(map + (MAP_FLAGS << 2), 0);
-  submitRuns(index, map, false);
+  submitRuns(index, map, false, readDone);
   inInstructions += rdtsc() - start;
   // Nothing to read (no working set): it is in now; its caller goes on serving the waiting VMs.
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) finishReadIn(index, false);
@@ -791,7 +939,7 @@ function notePeak(): void {
 
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
- * checksum failures C, read errors E, page-ins D, failed write-outs F, left resident N, memory waits M
+ * checksum failures C, read errors E, page-ins D, page-outs O, failed write-outs F, left resident N, memory waits M
  * (hypercalls H), started late L of K, disk T KiB`
  * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and read
  * around).
@@ -825,6 +973,8 @@ export function swapReport(): void {
   consoleWriteDecimal(readErrors);
   consoleWriteString(", page-ins ");
   consoleWriteDecimal(pageIns);
+  consoleWriteString(", page-outs ");
+  consoleWriteDecimal(pagesEvicted);
   consoleWriteString(", failed write-outs ");
   consoleWriteDecimal(writeFailures);
   consoleWriteString(", left resident ");
@@ -880,7 +1030,8 @@ function perSecond(count: u32, ms: u32): u32 { return count < 4000000 ? count * 
  * `bench swap-peak out S resident R frames F map-bytes B` (at the most VMs swapped out at once).
  */
 function benchReport(): void {
-  benchLine("swap-out-per-page ", pagesWritten === 0 ? 0 : outInstructions / pagesWritten);
+  const pagesOut = pagesWritten + pagesEvicted;
+  benchLine("swap-out-per-page ", pagesOut === 0 ? 0 : outInstructions / pagesOut);
   benchLine("swap-in-per-page ", pagesRead + pageIns === 0 ? 0 : inInstructions / (pagesRead + pageIns));
   consoleWriteString("bench swap-read-span-ticks ");
   consoleWriteDecimal(lastReadTick - firstReadTick);

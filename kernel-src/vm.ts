@@ -28,7 +28,8 @@ import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, l
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
 import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, macByteOfVm } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
-import { createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, PAGE_PRESENT,
+import {
+  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
   PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import {
@@ -64,6 +65,7 @@ export const SWAP_WRITING = 1;   // its pages are being written out; still resid
 export const SWAP_OUT = 2;       // swapped out: no frame held, its pages on the disk (swapMap)
 export const SWAP_READING = 3;   // its pages are being read back; not runnable until they are in
 export const SWAP_PAGING = 4;    // resident, blocked while one page it touched is read back from the disk
+export const SWAP_EVICTING = 5;  // resident, blocked (waiting for memory) while some of its pages are written out
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
@@ -670,6 +672,12 @@ export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
   vm.tableFrames += pagingTableFrames() - before;
   return ok;
 }
+
+/** Clears the accessed bit of the VM's present page at `address` (swap.ts's second chance). */
+export function vmClearAccessed(vm: Vm, address: u32): void { clearAccessed(vm.space, address); }
+
+/** Gives back the frame of a page written out alone (its entry already PAGE_SWAPPED): free and uncharged. */
+export function vmPageOutFrame(vm: Vm, frame: u32): void { freePrivateFrame(vm, frame); }
 
 /** A private frame, charged, for a page read back on demand (not mapped yet); FRAME_NONE without one. */
 export function vmPageInFrame(vm: Vm): u32 { return allocPrivateFrame(vm); }

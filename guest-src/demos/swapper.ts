@@ -1,6 +1,6 @@
 // Demo (and the swap tests' guest, issue 15): a VM that fills memory, sleeps long enough to be swapped
-// out, and checks every byte when it wakes. The manifest's argument: bits 0-7 the pages to fill (every
-// page from the one below its boot-information page downwards; 0: 32), bits 8-15 the hot pages H (0:
+// out, and checks every byte when it wakes. The manifest's argument: bits 0-11 the pages to fill (every
+// page from the one below its boot-information page downwards; 0: 32), bits 12-15 the hot pages H (0:
 // none), bits 16-31 the sleep in milliseconds (0: 2,000). Each word of each page gets a value of its own
 // (the VM id, the page, the word). Each page is first touched by a hypercall, readClock into it (so a
 // hypercall, not only a page fault, is what finds memory short; issue 15), then filled. Prints `vm ID
@@ -59,9 +59,9 @@ function check(id: u32, first: u32, pages: u32, from: u32): void {
 export function guestMain(magic: u32, bootInfo: u32): void {
   bootInit(magic, bootInfo);
   const id = vmId();
-  const asked: u32 = u32(argument() & 0xff);
+  const asked: u32 = u32(argument() & 0xfff);
   const pages = asked === 0 ? DEFAULT_PAGES : asked;
-  const hot: u32 = u32((argument() >>> 8) & 0xff);
+  const hot: u32 = u32((argument() >>> 12) & 0xf);
   const sleepMs = (argument() >>> 16) === 0 ? DEFAULT_SLEEP_MS : argument() >>> 16;
   for (let k: u32 = 0; k < pages; k++) {
     clockInto(id, pageAddress(k));

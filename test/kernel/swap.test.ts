@@ -11,6 +11,8 @@
 //     `out of memory`, the others verify intact, and the kernel runs to the end;
 // (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn,
 //     and hypercalls find memory short, wait and are made again;
+// (f) working sets: VMs touching 8 of 48 pages come back with those, the others when touched;
+// (g) VMs larger than memory lose their coldest pages alone (second chance) and get them back on touch;
 // (e) 70,000 VMs, past 2^16 (the VM table, the timer pool, the console's tags and the swap wait ring all
 //     hold VM ids above 65,535): every one fills a page, sleeps, verifies and exits.
 import test from "ava";
@@ -39,10 +41,10 @@ const FIRST_SECTOR = 8;
 
 /** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
 async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
-  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES) {
+  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES, memoryKiB = VM_KIB) {
   const manifest = join(dir, `${name}.json`);
   writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
-    memoryKiB: VM_KIB, guaranteedKiB: 0, argument: sleepMs * 65536 + pages }] }));
+    memoryKiB, guaranteedKiB: 0, argument: sleepMs * 65536 + pages }] }));
   const built = buildManifest(manifest, { imagesDir: kernel.dir, outDir: kernel.dir });
   const image = join(dir, `${name}.img`);
   createSwapImage(image, swapBytes);
@@ -144,7 +146,7 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // and sleeps: written out idle each time, its working set shrinks to what it touched, and at the end a
   // readClock into the page below (a hypercall's buffer on the disk) and the check of all 48 pages bring
   // the others back one page at a time.
-  const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, FILLED_PAGES + HOT_PAGES * 256);
+  const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, FILLED_PAGES + (HOT_PAGES << 12));
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
   t.regex(out, /^vms done: every VM has ended$/m);
   t.is(verified(out).length, 1000, out.slice(-3000));
@@ -159,6 +161,26 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap![0]}`);
   t.is(checksum, 0);
   t.is(readErrors, 0);
+  t.log(swap![0]);
+});
+
+test("(g) VMs larger than memory: two of 24 MiB fill 12 MiB each in a 16 MiB machine, their cold pages go out alone",
+  async t => {
+  // Neither fits beside the other: each waits for memory while it fills with nothing idle to write out,
+  // and gives up its coldest pages (second chance, 64 at a time; its swap map, 6,144 positions, a run of
+  // frames); then each sleeps, checks every page (the ones out come back when touched) and exits.
+  const pages = 3000;
+  const { run, out } = await boot("large", 2, 3000, 64 * MIB, 16, undefined, false, pages, 24 * 1024);
+  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^vms done: every VM has ended$/m);
+  t.deepEqual(verified(out, pages).sort(), [0, 1], out.slice(-3000));
+  t.notRegex(out, /CORRUPT|ended:/);
+  const swap = swapLine(out);
+  t.truthy(swap, out.slice(-3000));
+  const pageOuts = Number(/page-outs (\d+)/.exec(swap![0])![1]);
+  t.true(pageOuts >= 1000, swap![0]);
+  t.true(Number(swap![7]) >= 1000, swap![0]);                       // page-ins: the evicted pages come back
+  t.is(Number(swap![5]), 0);
   t.log(swap![0]);
 });
 
