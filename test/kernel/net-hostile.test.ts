@@ -46,11 +46,9 @@ const SPOOFER = 4;   // guests/net.ts mode
 const ip = (a: number, b: number, c: number, d: number) => (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
 
 function missing(): string | null {
-  const tap = tapMissing();
+  const tap = tapMissing(["curl", "curl"], ["ping", "iputils-ping"]);
   if (tap) return tap;
   if (spawnSync(PYTHON, ["-c", "import scapy.all"]).status !== 0) return `no scapy for ${PYTHON} (Debian python3-scapy)`;
-  if (spawnSync("curl", ["--version"]).status !== 0) return "no `curl` command (Debian curl)";
-  if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
   return null;
 }
 

@@ -2,20 +2,25 @@
 // the kernel booted with VMs from a JSON manifest (guest-src/ images, tools/manifest.ts), its virtio-net
 // card on a tap device inside a network namespace of its own (tools/net.ts) or on QEMU user networking,
 // COM1 as the kernel's monitor (tools/qemu.ts consoleSocket: `vms`, `net`, `stop`), its output read live.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
-import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
+import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { serialLines } from "./helpers.ts";
 
-/** Why the tap tests cannot run here (they need root, iproute2 and /dev/net/tun), or null. */
-export function tapMissing(): string | null {
-  if (process.getuid?.() !== 0) return "not root: network namespaces and tap devices need root (CI runs as root)";
-  if (spawnSync("ip", ["-V"]).status !== 0) return "no `ip` command (Debian iproute2)";
-  if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
+/**
+ * Why a tap test cannot run here, or null: root, iproute2 and /dev/net/tun (tools/net.ts tapUnavailable),
+ * then each of `commands` as [command, its Debian package] (tools/setup.sh installs them).
+ */
+export function tapMissing(...commands: [string, string][]): string | null {
+  const why = tapUnavailable();
+  if (why) return why;
+  for (const [command, pkg] of commands) {
+    if (spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0) return `no \`${command}\` (Debian ${pkg})`;
+  }
   return null;
 }
 
@@ -104,6 +109,19 @@ export function tapNamespace(tag: string): TapNamespace {
   const name = `denali-${tag}-${process.pid}`;
   spawnSync("ip", ["netns", "del", name]);
   return createTapNamespace(name);
+}
+
+/** Runs `args` inside the namespace without waiting; resolves with its status and output (killed at the timeout). */
+export function inNamespaceAsync(ns: TapNamespace, args: string[], timeoutMs = 120_000)
+  : Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise(resolve => {
+    const child = spawn(ns.exec[0], [...ns.exec.slice(1), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d: Buffer) => { stdout += d.toString("latin1"); });
+    child.stderr.on("data", (d: Buffer) => { stderr += d.toString("latin1"); });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", status => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
 }
 
 /** Runs `args` inside the namespace (synchronously); throws with stderr when it fails. */

@@ -11,7 +11,6 @@
 //   refused and lost nothing; the sinks' dropped frames add up to the switch's `evicted`.
 // Needs root (CI runs as root), curl and ping; skipped with the reason otherwise.
 import test from "ava";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,15 +29,7 @@ const FLOODER_ARGUMENT = 1_000_000_000 + FIRST_SINK * 100_000;
 const SINK_ARGUMENT = 2_000_000_000;
 const FETCHES = 10;
 
-function missing(): string | null {
-  const tap = tapMissing();
-  if (tap) return tap;
-  if (spawnSync("curl", ["--version"]).status !== 0) return "no `curl` command (Debian curl)";
-  if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
-  return null;
-}
-
-const why = missing();
+const why = tapMissing(["curl", "curl"], ["ping", "iputils-ping"]);
 if (why) {
   test.skip(`a web server beside 32 flooders and 256 sinks on a tap device (skipped: ${why})`, () => {});
 } else {

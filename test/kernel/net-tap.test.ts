@@ -12,19 +12,13 @@ import { join } from "node:path";
 import { qemuArgs } from "../../tools/qemu.ts";
 import { buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 import { buildTestGuest, writeManifest, workerArgument } from "./guests/build.ts";
+import { tapMissing } from "./net-machine.ts";
 
 const NAMESPACE = `denali-net-${process.pid}`;
 const TAP = "dtap0";
 const RESPONDER = 1;   // guests/net.ts mode
 const ip = (a: number, b: number, c: number, d: number) => (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
 
-function missing(): string | null {
-  if (process.getuid?.() !== 0) return "not root: network namespaces and tap devices need root (CI runs as root)";
-  if (spawnSync("ip", ["-V"]).status !== 0) return "no `ip` command (Debian iproute2)";
-  if (spawnSync("ping", ["-V"]).status !== 0) return "no `ping` command (Debian iputils-ping)";
-  if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
-  return null;
-}
 
 function run(args: string[]): void {
   const r = spawnSync(args[0], args.slice(1), { encoding: "utf8" });
@@ -32,7 +26,7 @@ function run(args: string[]): void {
 }
 const inNamespace = (args: string[]) => ["ip", "netns", "exec", NAMESPACE, ...args];
 
-const why = missing();
+const why = tapMissing(["ping", "iputils-ping"]);
 if (why) {
   test.skip(`tap networking (skipped: ${why})`, () => {});
 } else {

@@ -8,12 +8,12 @@
 // checksum failure.
 // Needs root (CI runs as root) and ip, curl; skipped with the reason otherwise.
 import test from "ava";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, createSwapImage, swapDiskArgs, type MachineRun } from "../../tools/qemu.ts";
-import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
+import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
+import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 
@@ -21,28 +21,6 @@ const VMS = 2000;
 const SAMPLE = 200;
 const MEMORY_MIB = 64;
 const ipOf = (vm: number) => `198.18.${(2 + vm) >> 8}.${(2 + vm) & 255}`;
-
-function missing(): string | null {
-  const why = tapUnavailable();
-  if (why) return why;
-  if (spawnSync("sh", ["-c", "command -v curl"]).status !== 0) {
-    return "no `curl` (Debian curl; tools/setup.sh installs it)";
-  }
-  return null;
-}
-
-/** Runs a command inside the namespace; resolves with its status and output. */
-function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_000)
-  : Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise(resolve => {
-    const child = spawn(ns.exec[0], [...ns.exec.slice(1), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString("latin1"); });
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString("latin1"); });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", status => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
-  });
-}
 
 /** `count` distinct VM ids below `limit`, from a fixed-seed xorshift32: the same sample every run. */
 function sample(count: number, limit: number): number[] {
@@ -55,7 +33,7 @@ function sample(count: number, limit: number): number[] {
   return [...chosen];
 }
 
-const why = missing();
+const why = tapMissing(["curl", "curl"]);
 if (why) {
   test.skip(`2,000 web-server VMs swapped in a 64 MiB machine (skipped: ${why})`, () => {});
 } else {
@@ -111,8 +89,8 @@ if (why) {
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < SAMPLE) {
         const k = next++, vm = vms[k];
-        const r = await inNamespace(ns!, ["curl", "-sS", "--max-time", "60", "-w", "\n%{http_code} %{size_download}",
-          `http://${ipOf(vm)}/`]);
+        const r = await inNamespaceAsync(ns!,
+          ["curl", "-sS", "--max-time", "60", "-w", "\n%{http_code} %{size_download}", `http://${ipOf(vm)}/`]);
         const ok = r.status === 0 && r.stdout.includes(`<h1>Denali VM ${vm}</h1>`) && r.stdout.endsWith("\n200 2048");
         results[k] = ok ? null : `vm ${vm}: status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-40)}`;
       }

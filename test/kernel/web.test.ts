@@ -10,38 +10,17 @@
 // Needs root (CI runs as root) and ip, ping, curl, ab; skipped with the reason otherwise. The namespace
 // and QEMU are removed in an always-run cleanup.
 import test from "ava";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
-import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
+import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
+import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 
 const VMS = 100;
 const ipOf = (vm: number) => `198.18.0.${2 + vm}`;
-
-function missing(): string | null {
-  const why = tapUnavailable();
-  if (why) return why;
-  for (const [tool, pkg] of [["ping", "iputils-ping"], ["curl", "curl"], ["ab", "apache2-utils"]]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `no \`${tool}\` (Debian ${pkg}; tools/setup.sh installs it)`;
-  }
-  return null;
-}
-
-/** Runs a command inside the namespace; resolves with its status and output. */
-function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise(resolve => {
-    const child = spawn(ns.exec[0], [...ns.exec.slice(1), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "", stderr = "";
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString("latin1"); });
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString("latin1"); });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", status => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
-  });
-}
 
 /** Runs `task(i)` for i in 0..count-1, `width` at a time. */
 async function pool<T>(count: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
@@ -53,7 +32,7 @@ async function pool<T>(count: number, width: number, task: (i: number) => Promis
   return results;
 }
 
-const why = missing();
+const why = tapMissing(["ping", "iputils-ping"], ["curl", "curl"], ["ab", "apache2-utils"]);
 if (why) {
   test.skip(`100 web-server VMs on a tap device (skipped: ${why})`, () => {});
 } else {
@@ -87,9 +66,9 @@ if (why) {
     t.true(serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`), serial.slice(-3000));
 
     // ping and curl every VM
-    const pings = await pool(VMS, 10, vm => inNamespace(ns!, ["ping", "-c", "1", "-W", "10", ipOf(vm)]));
+    const pings = await pool(VMS, 10, vm => inNamespaceAsync(ns!, ["ping", "-c", "1", "-W", "10", ipOf(vm)]));
     t.deepEqual(pings.map((r, vm) => r.status === 0 ? -1 : vm).filter(vm => vm >= 0), [], "VMs that did not answer ping");
-    const pages = await pool(VMS, 10, vm => inNamespace(ns!, ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${ipOf(vm)}/`]));
+    const pages = await pool(VMS, 10, vm => inNamespaceAsync(ns!, ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${ipOf(vm)}/`]));
     const wrong = pages.map((r, vm) => {
       const ok = r.status === 0 && r.stdout.includes(`<h1>Denali VM ${vm}</h1>`) && r.stdout.endsWith("\n200 2048");
       return ok ? null : `vm ${vm}: status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-40)}`;
@@ -98,7 +77,7 @@ if (why) {
 
     // ApacheBench: 4 VMs at once, 8 concurrent connections each; then with keep-alive
     for (const keepAlive of [false, true]) {
-      const runs = await Promise.all([0, 1, 2, 3].map(k => inNamespace(ns!, ["ab", ...(keepAlive ? ["-k"] : []), "-q", "-n", "400", "-c", "8", "-s", "30", `http://${ipOf(k * 25)}/`], 180_000)));
+      const runs = await Promise.all([0, 1, 2, 3].map(k => inNamespaceAsync(ns!, ["ab", ...(keepAlive ? ["-k"] : []), "-q", "-n", "400", "-c", "8", "-s", "30", `http://${ipOf(k * 25)}/`], 180_000)));
       runs.forEach((r, k) => {
         const label = `ab ${keepAlive ? "-k " : ""}vm ${k * 25}`;
         t.is(r.status, 0, `${label}: ${r.stderr}`);
@@ -112,7 +91,7 @@ if (why) {
     }
 
     // keep-alive with curl: three URLs, one connection
-    const ka = await inNamespace(ns!, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+    const ka = await inNamespaceAsync(ns!, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
       "-w", "%{http_code} %{num_connects}\n", `http://${ipOf(7)}/`, `http://${ipOf(7)}/index.html`, `http://${ipOf(7)}/nothing-here`]);
     t.is(ka.status, 0, ka.stderr);
     t.deepEqual(ka.stdout.trim().split("\n"), ["200 1", "200 0", "404 0"]);
