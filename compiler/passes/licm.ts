@@ -10,7 +10,11 @@ const hoistable = (i: ir.Instr): boolean => ir.isSpeculatable(i) && i.op !== 'co
 
 interface Loop { header: number; body: Set<number> }
 
-/** Natural loops: for each back edge t -> h (h an ancestor of t in the DFS), the blocks reaching t without h. */
+/**
+ * Natural loops: for each back edge t -> h (h an ancestor of t in the DFS), the blocks reaching t without
+ * h. Only blocks the entry reaches count: an unreachable block that jumps into a loop is not part of it
+ * (hoisting its instructions would use values defined in other unreachable blocks; fuzz seed 219355).
+ */
 export function naturalLoops(f: ir.Function): Loop[] {
   const state = new Uint8Array(f.blocks.length); // 0 new, 1 on the stack, 2 done
   const backEdges: [number, number][] = [];
@@ -35,7 +39,7 @@ export function naturalLoops(f: ir.Function): Loop[] {
       const n = work.pop()!;
       if (body.has(n)) continue;
       body.add(n);
-      for (const p of predecessors[n]) work.push(p);
+      for (const p of predecessors[n]) if (state[p] !== 0) work.push(p);
     }
     loops.set(header, body);
   }
