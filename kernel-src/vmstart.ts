@@ -21,7 +21,7 @@ import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
-import { swapInit, swapReport, swapRates, swapActive, swapStartLater } from "./swap.ts";
+import { swapInit, swapReport, swapRates, swapActive, swapStartLater, swapPrepare } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
@@ -141,6 +141,7 @@ export function vmsStart(bench: bool): bool {
         failed = !fail("create", badSize ? "memory size too small, too large or not a page multiple" : "out of memory");
         continue;
       }
+      swapPrepare(vmCount() - 1);
       schedulerAdd(vmCount() - 1);
     }
   }
