@@ -15,7 +15,7 @@
 // (g) VMs larger than memory lose their coldest pages alone (second chance) and get them back on touch;
 // (e) 70,000 VMs, past 2^16 (the VM table, the timer pool, the console's tags and the swap wait ring all
 //     hold VM ids above 65,535): every one fills a page, sleeps, verifies and exits.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,25 +64,31 @@ const swapLine = (out: string) =>
     + "read-ins (\\d+) \\((\\d+) pages\\), checksum failures (\\d+), read errors (\\d+), page-ins (\\d+),.*$", "m")
     .exec(out);
 
-test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while asleep, back intact", async t => {
-  const { run, out } = await boot("fill", 1000, 3000, 512 * MIB, 32);
+/** Every one of `count` VMs verified and none ended by the kernel; the summary's `swap:` counters. */
+function allIntact(t: ExecutionContext, run: { debugExit: number | null }, out: string, count: number) {
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
   t.regex(out, /^vms done: every VM has ended$/m);
-  t.is(verified(out).length, 1000, out.slice(-3000));
+  t.is(verified(out).length, count, out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
   const swap = swapLine(out);
-  t.truthy(swap, out.slice(-3000));
-  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns] = swap!.slice(1).map(Number);
+  if (!swap) throw new Error(`no swap: line\n${out.slice(-3000)}`);
+  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns] = swap.slice(1).map(Number);
+  return { swap, writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns };
+}
+
+test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while asleep, back intact", async t => {
+  const { run, out } = await boot("fill", 1000, 3000, 512 * MIB, 32);
+  const { swap, writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns } = allIntact(t, run, out, 1000);
   // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back.
-  t.true(writeOuts >= 500 && readIns === writeOuts, swap![0]);
+  t.true(writeOuts >= 500 && readIns === writeOuts, swap[0]);
   // A page comes back once per write (with its VM's working set, or alone when touched), and these VMs
   // touched all they had each time: nothing stays on the disk.
-  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn + pageIns === pagesOut, swap![0]);
+  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn + pageIns === pagesOut, swap[0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
-  const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap![0]);
+  const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap[0]);
   t.true(Number(waits![2]) <= Number(waits![1]), waits![0]);
-  t.log(swap![0]);
+  t.log(swap[0]);
 });
 
 test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs end with swap corruption", async t => {
@@ -146,22 +152,17 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // and sleeps: written out idle each time, its working set shrinks to what it touched, and at the end a
   // readClock into the page below (a hypercall's buffer on the disk) and the check of all 48 pages bring
   // the others back one page at a time.
-  const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, FILLED_PAGES + (HOT_PAGES << 12));
-  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
-  t.regex(out, /^vms done: every VM has ended$/m);
-  t.is(verified(out).length, 1000, out.slice(-3000));
-  t.notRegex(out, /CORRUPT|ended:/);
-  const swap = swapLine(out);
-  t.truthy(swap, out.slice(-3000));
-  const [writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns] = swap!.slice(1).map(Number);
-  t.true(readIns === writeOuts && writeOuts >= 2000, swap![0]);        // most VMs out and back several times
-  t.true(pagesIn + pageIns <= pagesOut, swap![0]);                    // no page read twice for one write
+  const hotArgument = FILLED_PAGES + (HOT_PAGES << 12);
+  const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, hotArgument);
+  const { swap, writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns } = allIntact(t, run, out, 1000);
+  t.true(readIns === writeOuts && writeOuts >= 2000, swap[0]);        // most VMs out and back several times
+  t.true(pagesIn + pageIns <= pagesOut, swap[0]);                    // no page read twice for one write
   // Hundreds of VMs found their cold pages (40 filled and the clock page) on the disk at the end.
-  t.true(pageIns >= 100 * (FILLED_PAGES + 1 - HOT_PAGES), swap![0]);
-  t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap![0]}`);
+  t.true(pageIns >= 100 * (FILLED_PAGES + 1 - HOT_PAGES), swap[0]);
+  t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
   t.is(checksum, 0);
   t.is(readErrors, 0);
-  t.log(swap![0]);
+  t.log(swap[0]);
 });
 
 test("(g) VMs larger than memory: two of 24 MiB fill 12 MiB each in a 16 MiB machine, their cold pages go out alone",

@@ -68,7 +68,8 @@ if (why) {
     // ping and curl every VM
     const pings = await pool(VMS, 10, vm => inNamespaceAsync(ns!, ["ping", "-c", "1", "-W", "10", ipOf(vm)]));
     t.deepEqual(pings.map((r, vm) => r.status === 0 ? -1 : vm).filter(vm => vm >= 0), [], "VMs that did not answer ping");
-    const pages = await pool(VMS, 10, vm => inNamespaceAsync(ns!, ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${ipOf(vm)}/`]));
+    const pages = await pool(VMS, 10, vm => inNamespaceAsync(ns!,
+      ["curl", "-sS", "--max-time", "30", "-w", "\n%{http_code} %{size_download}", `http://${ipOf(vm)}/`]));
     const wrong = pages.map((r, vm) => {
       const ok = r.status === 0 && r.stdout.includes(`<h1>Denali VM ${vm}</h1>`) && r.stdout.endsWith("\n200 2048");
       return ok ? null : `vm ${vm}: status ${r.status} ${r.stderr.trim()} ${r.stdout.slice(-40)}`;
@@ -77,7 +78,9 @@ if (why) {
 
     // ApacheBench: 4 VMs at once, 8 concurrent connections each; then with keep-alive
     for (const keepAlive of [false, true]) {
-      const runs = await Promise.all([0, 1, 2, 3].map(k => inNamespaceAsync(ns!, ["ab", ...(keepAlive ? ["-k"] : []), "-q", "-n", "400", "-c", "8", "-s", "30", `http://${ipOf(k * 25)}/`], 180_000)));
+      const ab = (k: number) => ["ab", ...(keepAlive ? ["-k"] : []), "-q", "-n", "400", "-c", "8", "-s", "30",
+        `http://${ipOf(k * 25)}/`];
+      const runs = await Promise.all([0, 1, 2, 3].map(k => inNamespaceAsync(ns!, ab(k), 180_000)));
       runs.forEach((r, k) => {
         const label = `ab ${keepAlive ? "-k " : ""}vm ${k * 25}`;
         t.is(r.status, 0, `${label}: ${r.stderr}`);
@@ -91,7 +94,8 @@ if (why) {
     }
 
     // keep-alive with curl: three URLs, one connection
-    const ka = await inNamespaceAsync(ns!, ["curl", "-sS", "--max-time", "30", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+    const ka = await inNamespaceAsync(ns!, ["curl", "-sS", "--max-time", "30",
+      "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
       "-w", "%{http_code} %{num_connects}\n", `http://${ipOf(7)}/`, `http://${ipOf(7)}/index.html`, `http://${ipOf(7)}/nothing-here`]);
     t.is(ka.status, 0, ka.stderr);
     t.deepEqual(ka.stdout.trim().split("\n"), ["200 1", "200 0", "404 0"]);
