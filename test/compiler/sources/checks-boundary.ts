@@ -1,7 +1,8 @@
 // Input for test/compiler/redundant-checks.test.ts: checks one element short of redundant, where each
 // fact or value range of the pass stops implying the check (an array one shorter, `<= 8` against 8
 // elements, a mask, remainder or shift reaching 7 against 7 elements, a loop running to 9 over 8).
-// Every check here must stay: the test calls each function with the index that fails it.
+// Every check here must stay: the test calls each function with the index that fails it (after -O2
+// too: `tested` refers to each, so inlining into main does not remove it).
 import { i32, u32, print } from "dsl";
 
 const nine = new Int32Array(9);
@@ -39,6 +40,9 @@ export function loopToNine(n: i32): i32 {
   return s;
 }
 
+type Checked = (i: i32) => i32;
+const tested: Checked[] = [longerByOne, upToEight, belowNine, maskedSeven, remainderSeven, shiftedSeven, loopToNine];
+
 export function main(): i32 {
   for (let i = 0; i < 9; i++) { nine[i] = i * 100; if (i < 8) eight[i] = i * 10; if (i < 7) seven[i] = i; }
   print(longerByOne(7));
@@ -50,5 +54,6 @@ export function main(): i32 {
   print(remainderSeven(14));
   print(shiftedSeven(0x7fffffff));
   if (seven[1] === 12345) print(loopToNine(0));   // never true here: the test calls it, and it traps
+  if (seven[1] === 12345) print(tested[0](0));
   return 0;
 }
