@@ -19,6 +19,7 @@ import { hoistLoopInvariants } from './passes/licm.ts';
 import { fuseCopies } from './passes/fuse-copies.ts';
 import { duplicateTails } from './passes/tail-duplication.ts';
 import { layoutLoops } from './passes/loop-layout.ts';
+import { orderBlocks } from './passes/block-order.ts';
 import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
 import { convertIfs } from './passes/if-conversion.ts';
 
@@ -60,6 +61,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['fuse-copies', fuseCopies],
   ['tail-duplication', duplicateTails],
   ['simplify-cfg', simplifyCfg],
+  ['block-order', orderBlocks],                // reverse postorder, traps last: more fall-throughs
   ['loop-layout', layoutLoops],
   ['unused-functions', removeUnusedFunctions],
 ];
