@@ -7,6 +7,9 @@
 // Adding a hypercall: docs/virtual-architecture.md "Adding a hypercall" lists every file it touches.
 import { u32 } from "dsl";
 
+/** The interrupt vector of `int 0x80` (its gate has DPL 3: kernel-src/hypercall.ts installs it). */
+export const HYPERCALL_VECTOR = 0x80;
+
 // ---- numbers ---------------------------------------------------------------------------------------
 export const HYPERCALL_EXIT = 0;
 export const HYPERCALL_IDLE = 1;

@@ -142,8 +142,6 @@ export const INTRINSICS = {
   cpuid: { args: 3, result: false },             // (leaf, subleaf, out): eax ebx ecx edx -> the 16 bytes at out
 } as const;
 
-/** The vector of the hypercall trap (docs/virtual-architecture.md). */
-export const HYPERCALL_VECTOR = 0x80;
 export type IntrinsicName = keyof typeof INTRINSICS;
 
 export type Instr =

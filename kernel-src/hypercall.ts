@@ -1,6 +1,9 @@
-// Hypercalls: `int 0x80` from ring 3 (an interrupt gate with DPL 3, trap.ts/idt.ts), eax = number,
-// arguments in ebx, ecx, edx, esi, the result in eax; every other register is preserved
-// (docs/virtual-architecture.md "Hypercalls", the table there is the contract).
+// Hypercalls: `int 0x80` from ring 3 (an interrupt gate with DPL 3 and its own entry stub, installed by
+// hypercallInit: not trap.ts's general dispatch), eax = number, arguments in ebx, ecx, edx, esi, the
+// result in eax; every other register is preserved (docs/virtual-architecture.md "Hypercalls", the
+// table there is the contract). The fast path: dispatch, the result, and the same frame resumed unless
+// the call made the VM leave the CPU (scheduler.ts schedulerResumeAfterHypercall); what a failed call
+// needs (a wait for a page or for memory, the count of bad calls) is looked at only when it failed.
 // Every address and length is checked against the calling VM's range before use (vmRangeValid: no
 // overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
@@ -8,16 +11,19 @@
 // what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
 // the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
 // the swap disk is read back the same way (swap.ts): the VM waits for it and makes the call again.
-import { bool, i32, u32, store32, panic } from "dsl";
+import { bool, i32, u32, store32, panic, overlay, interruptEntry } from "dsl";
 import {
   vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,
   END_OUT_OF_MEMORY,
 } from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
-import { HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, EINVAL, EFAULT, EMSGSIZE } from "../abi/hypercalls.ts";
-import { trapSetHypercallHandler } from "./trap.ts";
+import {
+  HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, HYPERCALL_VECTOR, EINVAL, EFAULT, EMSGSIZE,
+} from "../abi/hypercalls.ts";
+import { setInterruptGate } from "./idt.ts";
 import {
   schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
+  schedulerResumeAfterHypercall,
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
@@ -99,7 +105,7 @@ const hypercallTable: Hypercall[] = [
 export function hypercallInit(): void {
   if (u32(hypercallTable.length) !== HYPERCALL_COUNT) panic("hypercallTable: not one handler per hypercall number");
   switchInit();
-  trapSetHypercallHandler(hypercallDispatch);
+  setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
 }
 
 /** The VM waits and then makes hypercall `number` again. */
@@ -110,15 +116,27 @@ function retry(frame: TrapFrame, number: u32): void {
 
 function bad(result: i32): bool { return result === EINVAL || result === EFAULT || result === EMSGSIZE; }
 
-/** The trap.ts handler for vector 0x80 from ring 3. */
-function hypercallDispatch(frame: TrapFrame): void {
+/** The entry of vector 0x80 (its own stub): the frame to resume. Only a VM's `int 0x80` gets here. */
+function hypercallEntry(frameAddress: u32): u32 {
   const current = schedulerCurrent();
-  if (current === VM_NONE_INDEX) return;
+  if (current === VM_NONE_INDEX) return frameAddress;
+  const frame = overlay(TrapFrame, frameAddress);
   const index = u32(current);
   hypercallCount++;
-  const number = frame.eax, a = frame.ebx;
+  const number = frame.eax;
   const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);
+  const vm = vmAt(index);
+  if (result < 0) failed(index, frame, number, result);
+  else if (vm.badCalls !== 0) vm.badCalls = 0;
+  return schedulerResumeAfterHypercall(vm, frameAddress);
+}
+
+/**
+ * A call that returned an error: it may have failed for a buffer page on the swap disk or for want of
+ * memory (vm.ts vmPrepareRange; every caller then returns EFAULT); a bad call counts toward the limit.
+ */
+function failed(index: u32, frame: TrapFrame, number: u32, result: i32): void {
   const swappedPage = vmTakeSwappedPage();
   if (swappedPage !== 0) {
     // A buffer page is on the swap disk: the VM waits for it and makes the same call again (as below).
@@ -131,11 +149,11 @@ function hypercallDispatch(frame: TrapFrame): void {
     // and then makes the same call again: eip back over `int 0x80` (CD 80, the only way to this gate;
     // prefixes before it change nothing), eax its number again, the other registers untouched.
     if (schedulerWaitForMemory()) { retry(frame, number); memoryRetries++; return; }
-    schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, a);
+    schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, frame.ebx);
     return;
   }
-  const vm = vmAt(u32(index));
-  if (!bad(result)) { vm.badCalls = 0; return; }
+  const vm = vmAt(index);
+  if (!bad(result)) { vm.badCalls = 0; return; }     // EAGAIN and the like: an answer, not a bad call
   vm.badCalls++;
   if (vm.badCalls > HYPERCALL_ERROR_LIMIT) schedulerEnd(index, END_BAD_HYPERCALLS, 0, frame.eip, 0);
 }

@@ -26,9 +26,6 @@ export function setInterruptGate(vector: u32, entry: u32, userCallable: bool): v
   idt[2 * vector + 1] = (entry & 0xffff0000) | (access << 8);
 }
 
-/** Lets ring 3 raise `vector` with `int` (DPL 3; SDM §6.12.1.1): the hypercall gate. */
-export function idtAllowUser(vector: u32): void { idt[2 * vector + 1] = idt[2 * vector + 1] | (GATE_DPL_USER << 8); }
-
 /** A task gate: delivering `vector` switches to the task whose TSS `tssSelector` names. */
 function setTaskGate(vector: u32, tssSelector: u32): void {
   idt[2 * vector] = tssSelector << 16;

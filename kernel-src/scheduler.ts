@@ -55,6 +55,7 @@ let lastRan: i32 = VM_NONE;
 let runHead: i32 = VM_NONE;
 let runTail: i32 = VM_NONE;
 let idleFrame: u32 = 0;
+/** The current VM leaves the CPU at the end of this trap: it yielded, blocked, waits or ended. */
 let switchRequested = false;
 let liveCount: u32 = 0;
 let switchCount: u32 = 0;
@@ -82,9 +83,10 @@ function enqueue(index: i32): void {
 function dequeue(): i32 {
   const index = runHead;
   if (index === VM_NONE) return VM_NONE;
-  runHead = vmAt(u32(index)).next;
+  const vm = vmAt(u32(index));
+  runHead = vm.next;
   if (runHead === VM_NONE) runTail = VM_NONE;
-  vmAt(u32(index)).next = VM_NONE;
+  vm.next = VM_NONE;
   return index;
 }
 
@@ -144,6 +146,7 @@ export function schedulerBlockCurrent(): void {
   const vm = vmAt(u32(current));
   vm.state = VM_IDLE;
   vm.blockedInIdle = true;
+  switchRequested = true;
   idleHook(u32(current));
 }
 
@@ -155,6 +158,7 @@ export function schedulerBlockCurrent(): void {
 export function schedulerWaitForMemory(): bool {
   if (!memoryHook(u32(current))) return false;
   vmAt(u32(current)).state = VM_IDLE;
+  switchRequested = true;
   return true;
 }
 
@@ -166,6 +170,7 @@ export function schedulerWaitForMemory(): bool {
 export function schedulerWaitForPage(address: u32): bool {
   if (!pageHook(u32(current), address)) return false;
   vmAt(u32(current)).state = VM_IDLE;
+  switchRequested = true;
   return true;
 }
 
@@ -185,7 +190,7 @@ export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, add
   vm.state = VM_ENDED;
   liveCount--;
   if (reason !== END_EXIT) { faultedCount++; writeEndLine(index, vm); }
-  if (i32(index) !== current) release(index, vm);
+  if (i32(index) !== current) release(index, vm); else switchRequested = true;
 }
 
 /** Only for VMs ended while not current (rare: O(queue length)). */
@@ -240,7 +245,11 @@ function schedulerResume(frameAddress: u32): u32 {
   // Any trap out of virtual-8086 mode (a fault, an IRQ) ends the VM: its frame is not ours to resume.
   if (frameInVirtual8086(overlay(TrapFrame, frameAddress))) schedulerEnd(u32(current), END_VIRTUAL_8086, 0, 0, 0);
   if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
-  // Switch out.
+  return switchOut(vm, frameAddress);
+}
+
+/** The current VM leaves the CPU (its slice ended, it yielded, blocked or ended); the next one's frame. */
+function switchOut(vm: Vm, frameAddress: u32): u32 {
   switchRequested = false;
   addCycles(vm, rdtsc() - vm.sliceTsc);   // the slice that ends
   if (vm.state === VM_RUNNING) {
@@ -254,6 +263,16 @@ function schedulerResume(frameAddress: u32): u32 {
   lastRan = current;
   current = VM_NONE;
   return switchIn();
+}
+
+/**
+ * The hypercall entry's resume (hypercall.ts): the same frame unless the call made the VM leave the CPU
+ * (switchRequested: it yielded, blocked in idle, waits for memory or a page, or ended). The end of a
+ * slice is left to the timer's IRQ, which goes through schedulerResume: a tick that came during the
+ * call is pending and arrives as soon as the VM runs again. `vm` is the current VM (the caller has it).
+ */
+export function schedulerResumeAfterHypercall(vm: Vm, frameAddress: u32): u32 {
+  return switchRequested ? switchOut(vm, frameAddress) : frameAddress;
 }
 
 function switchIn(): u32 {

@@ -11,7 +11,7 @@ import { TrapFrame, frameFromUser } from "./trapframe.ts";
 import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } from "./exceptions.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
-import { idtInit, idtAllowUser } from "./idt.ts";
+import { idtInit } from "./idt.ts";
 
 const EXCEPTION_VECTORS = 32;
 
@@ -31,21 +31,18 @@ function noExceptionHook(frame: TrapFrame): bool { return false; }
  * mode by EFLAGS.VM: trapframe.ts frameFromUser) go to the user exception handler instead of the
  * kernel's report, except the two that are no VM's doing: an NMI is counted and the interrupted code
  * (VM or kernel) goes on; a machine check is a hardware error and stops the machine wherever it lands;
- * the hypercall vector (an interrupt gate with DPL 3, idt.ts) goes to its handler; every trap ends
- * with the resume hook, which returns the frame to resume (another VM's, for a switch).
+ * every trap ends with the resume hook, which returns the frame to resume (another VM's, for a switch).
+ * The hypercall vector has its own entry stub and handler (hypercall.ts), not this dispatch.
  */
 type FrameHandler = (frame: TrapFrame) => void;
 type ResumeHook = (frameAddress: u32) => u32;
-const HYPERCALL_VECTOR = 0x80;
 function noFrameHandler(frame: TrapFrame): void {}
 function sameFrame(frameAddress: u32): u32 { return frameAddress; }
 let userExceptionHandler: FrameHandler = noFrameHandler;
 let userExceptionHandlerSet = false;
-let hypercallHandler: FrameHandler = noFrameHandler;
 let resumeHook: ResumeHook = sameFrame;
 
 export function trapSetUserExceptionHandler(handler: FrameHandler): void { userExceptionHandler = handler; userExceptionHandlerSet = true; }
-export function trapSetHypercallHandler(handler: FrameHandler): void { hypercallHandler = handler; }
 export function trapSetResumeHook(hook: ResumeHook): void { resumeHook = hook; }
 
 const irqHandlers: IrqHandler[] = [ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
@@ -134,8 +131,6 @@ export function trapHandler(frameAddress: u32): u32 {
     else if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
   } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
     dispatchIrq(vector - IRQ_BASE_VECTOR);
-  } else if (vector === HYPERCALL_VECTOR && fromUser) {
-    hypercallHandler(frame);
   } else {
     unexpectedInterrupts++;
   }
@@ -194,7 +189,6 @@ export function lineName(line: i32): string {
 export function interruptsInit(): void {
   gdtInit(functionAddress(doubleFaultTask));
   idtInit(interruptEntryTable(trapHandler));
-  idtAllowUser(HYPERCALL_VECTOR);
   picInit();
 }
 

@@ -24,8 +24,9 @@ import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, VReg, SourceLocation, Width,
   InterruptEntry,
 } from "../ir.ts";
+import { HYPERCALL_VECTOR } from "../../abi/hypercalls.ts";
 import {
-  INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, HYPERCALL_VECTOR, definedRegister, usedRegisters, terminatorUses, propertiesOf,
+  INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, definedRegister, usedRegisters, terminatorUses, propertiesOf,
 } from "../ir.ts";
 import { Emitter, type Label, type FrameRow } from "./emitter.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
