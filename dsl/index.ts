@@ -62,6 +62,8 @@ export function overlay<T>(_ctor: new () => T, _address: u32): T { return machin
 export function addressOf(_x: object | string): u32 { return machineOnly("addressOf"); }
 /** The machine address of a function (compiled code only), e.g. for IDT gates. */
 export function functionAddress(_f: Function): u32 { return machineOnly("functionAddress"); }
+/** The high 32 bits of the unsigned 64-bit product a * b (the low ones are Math.imul's). */
+export function mulHigh(a: u32, b: u32): u32 { return Number((BigInt(a >>> 0) * BigInt(b >>> 0)) >> 32n); }
 /** The size in bytes of a struct type. */
 export function sizeOf<T>(_ctor: new () => T): u32 { return machineOnly("sizeOf"); }
 

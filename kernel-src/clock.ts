@@ -11,7 +11,7 @@
 // so no reading is smaller than an earlier one, even when a tick is late or interrupts were off.
 // After the timers, each tick writes out a bounded share of the console's queued output (console.ts).
 // Reference: Intel SDM Vol. 3B §18.17 "Time-Stamp Counter"; pit.ts for the PIT.
-import { bool, u32, rdtsc, pause } from "dsl";
+import { bool, u32, rdtsc, pause, mulHigh } from "dsl";
 import {
   PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone,
   pitStopInterval,
@@ -48,14 +48,10 @@ let tickHook: TickHook = noTickHook;
 // ---- 64-bit arithmetic on u32 halves --------------------------------------------------------------
 const wideProduct = new Nanoseconds();    // scratch result of multiplyWide (interrupts off or single user)
 
-/** out = a * b, the full 64-bit product, from 16-bit halves (each partial product fits 32 bits). */
+/** out = a * b, the full 64-bit product (Math.imul the low half, mulHigh the high: one `mul` each). */
 export function multiplyWide(out: Nanoseconds, a: u32, b: u32): void {
-  const aLow = a & 0xffff, aHigh = a >>> 16, bLow = b & 0xffff, bHigh = b >>> 16;
-  const lowLow = u32(Math.imul(aLow, bLow)), lowHigh = u32(Math.imul(aLow, bHigh));
-  const highLow = u32(Math.imul(aHigh, bLow)), highHigh = u32(Math.imul(aHigh, bHigh));
-  const middle = (lowLow >>> 16) + (lowHigh & 0xffff) + (highLow & 0xffff);
-  out.low = u32((middle << 16) | (lowLow & 0xffff));
-  out.high = highHigh + (lowHigh >>> 16) + (highLow >>> 16) + (middle >>> 16);
+  out.low = u32(Math.imul(a, b));
+  out.high = mulHigh(a, b);
 }
 
 /** (high:low) / divisor, by long division; requires high < divisor (the quotient fits 32 bits). */

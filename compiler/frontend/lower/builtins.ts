@@ -175,6 +175,12 @@ const BUILTINS: Record<string, BuiltinRule> = {
     return none(cx);
   },
   panic: lowerPanicOrExit, exit: lowerPanicOrExit,
+  // mulHigh(a, b): the high 32 bits of the unsigned 64-bit product (the IR's mulhu: one `mul`)
+  mulHigh: (cx, call, name) => {
+    arity(cx, call, 2);
+    const a = intArgument(cx, call, name, 0, U32);
+    return { type: U32, reg: cx.fb.binary('mulhu', a, intArgument(cx, call, name, 1, U32)) };
+  },
   sizeOf: (cx, call) => {
     arity(cx, call, 1);
     const size = structOfExpression(cx, call.arguments[0]).size;
