@@ -23,9 +23,9 @@
 //           checksum over the data, the port) without the application (libos: `bench net-rx-stack`);
 //   app     the application's handler (`bench net-rx-app`).
 // Driver and switch are those of the last frame of a size (they run with interrupts off); the other
-// stages are the most frequent value over the PACKETS frames of the size (a timer tick that lands inside
-// one adds the kernel's tick to that frame only; a frame that arrives while the VM is still awake skips
-// the wake-up). Not in any stage: the last, empty netReceive of each batch.
+// stages are the common value over the PACKETS frames of the size: the smallest that 30% of them took (a
+// timer tick that lands inside one adds the kernel's tick to that frame only; the guest's timers on a
+// wake-up add to some; a frame that arrives while the VM is still awake skips the wake-up). Not in any stage: the last, empty netReceive of each batch.
 // The isolation share is the kernel's stages (driver, switch, wake-up, copy) over the total.
 //
 // Writes bench/results/net.json and bench/results/net.md and prints the table.
@@ -74,10 +74,18 @@ const guestLines = (out: string, bytes: number) => {
   return lines;
 };
 
-/** The most frequent value (the smaller on a tie): the common path, whatever a stray timer tick added to one frame. */
+/**
+ * The common path: the smallest value that at least 30% of the frames took (else the most frequent).
+ * A stray timer tick adds to one frame only; the guest's work on a wake-up with the WAKEUP bit (its
+ * timers, taken when the host's pause between two datagrams let virtual time run on) adds 180
+ * instructions to a varying share of the frames, which made the plain most frequent value differ
+ * between two runs; a frame that finds the VM awake (no wake-up at all) is a rare, smaller outlier.
+ */
 function mode(values: number[]): number {
   const counts = new Map<number, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const common = [...counts].filter(([, n]) => n >= 0.3 * values.length).sort((a, b) => a[0] - b[0]);
+  if (common.length) return common[0][0];
   return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
 }
 
@@ -167,7 +175,7 @@ function markdown(r: { commit: string; qemu: string; figures: NetFigures }): str
     row('isolation share without the application (kernel / (kernel + stack))', (s) => `${((s.kernel / (s.kernel + s.stack)) * 100).toFixed(1)}%`),
     '',
     `The host sends UDP datagrams through QEMU's user network to the echo app in bench mode (guest-src/apps/echo.ts) in one VM, ${PACKETS} of each size, one at a time. ` +
-      'The driver and the switch are those of the last frame of the size (they run in the interrupt, with interrupts off); the other stages are the most frequent value over the frames (a timer tick that lands in one adds to that frame only; a frame that finds the VM awake skips the wake-up). ' +
+      'The driver and the switch are those of the last frame of the size (they run in the interrupt, with interrupts off); the other stages are the common value over the frames, the smallest that 30% of them took (a timer tick that lands in one adds to that frame only; the guest timers add 180 instructions to the wake-ups of some; a frame that finds the VM awake skips the wake-up). ' +
       'The wake-up runs from the end of the NIC interrupt to the guest\'s netReceive: the kernel leaves the interrupt and switches to the idle VM, idle returns the batch, the guest acknowledges it and reads the clock (libos/stack.ts) and polls; it is counted as the isolation kernel\'s (partly guest code: the price of virtual interrupts). ' +
       'Not counted: the last, empty netReceive of each batch.',
     '',
