@@ -72,7 +72,8 @@ const NEIGHBOUR_LIMITS = { gc_thresh1: 131072, gc_thresh2: 196608, gc_thresh3: 2
 const RESULTS = join(ROOT, 'bench', 'results');
 
 export interface WebPoint {
-  system: 'denali' | 'linux'; vms: number; popularity: Popularity | 'single';
+  /** linux: busybox httpd (a fork per connection, no keep-alive); linux-epoll: bench/peer/httpd.c. */
+  system: 'denali' | 'linux' | 'linux-epoll'; vms: number; popularity: Popularity | 'single';
   requests: number; seconds: number; requestsPerSecond: number; failures: number;
   failureKinds: Record<string, number>; distinctServers: number; shareOfServer0: number; connections: number;
   /** QEMU's CPU time (all threads) over the measured window as a share of one host core. */
@@ -138,21 +139,30 @@ export function webTable(points: WebPoint[]): string {
   return [
     '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | VM switches per request | connections opened / requests | note |',
     '|---|--:|---|--:|---|--:|--:|--:|--:|--:|---|',
-    ...points.map(p => `| ${p.system === 'linux' ? 'Linux peer (busybox httpd)' : 'Denali/TS httpd VMs'} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${p.switchesPerRequest === null ? '-' : p.switchesPerRequest} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
+    ...points.map(p => `| ${SYSTEM_NAMES[p.system]} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${p.switchesPerRequest === null ? '-' : p.switchesPerRequest} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
   ].join('\n');
 }
 
-const COLORS: Record<string, Rgb> = { uniform: [200, 40, 40], zipf: [30, 90, 200], linux: [40, 140, 40] };
+const SYSTEM_NAMES: Record<WebPoint['system'], string> = {
+  denali: 'Denali/TS httpd VMs', linux: 'Linux peer (busybox httpd)', 'linux-epoll': 'Linux peer (epoll httpd, keep-alive)',
+};
+const isLinux = (system: WebPoint['system']) => system !== 'denali';
+
+const COLORS: Record<string, Rgb> = {
+  uniform: [200, 40, 40], zipf: [30, 90, 200], linux: [40, 140, 40], 'linux-epoll': [120, 120, 40],
+};
 
 /** Figure 3: requests/s against the number of VMs (log scale), one line per popularity, Linux dashed. */
 export function webPlot(points: WebPoint[], subtitle = ''): Buffer {
   const denali = points.filter(p => p.system === 'denali' && !(p.note && !p.requests));
-  const linux = points.find(p => p.system === 'linux' && p.requests > 0);
+  const linux = points.filter(p => isLinux(p.system) && p.requests > 0);
   const series = POPULARITIES.map(pop => ({
     label: `Denali/TS, ${popularityName(pop)}`, color: COLORS[pop],
     points: denali.filter(p => p.popularity === pop).map(p => ({ x: p.vms, y: p.requestsPerSecond })),
   })).filter(s => s.points.length > 0);
-  const references = linux ? [{ label: `Linux peer, 1 server: ${fmt(linux.requestsPerSecond)}/s`, y: linux.requestsPerSecond, color: COLORS.linux }] : [];
+  const references = linux.map(p => ({
+    label: `${SYSTEM_NAMES[p.system]}, 1 server: ${fmt(p.requestsPerSecond)}/s`, y: p.requestsPerSecond, color: COLORS[p.system],
+  }));
   if (series.length === 0) series.push({ label: 'Denali/TS: no figures', color: COLORS.uniform, points: [{ x: 1, y: 0 }, { x: 1000, y: 0 }] });
   return plotLines({
     title: `Web server throughput, 2 KB pages${subtitle ? ` (${subtitle})` : ''}`,
@@ -168,11 +178,11 @@ interface Machine {
 }
 
 function startQemu(ns: TapNamespace, medium: BootMedium, append: string | null, dir: string, name: string,
-  swapImage?: string): Machine {
+  swapImage?: string, memoryMiB = MEMORY_MIB): Machine {
   const line = new ConsoleLine(mkdtempSync(join(dir, `${name}-`)));
   const extraArgs = [...tapNetArgs(ns.device), ...(append ? ['-append', append] : []),
     ...(swapImage ? swapDiskArgs(swapImage) : [])];
-  const args = qemuArgs(medium, { memoryMiB: MEMORY_MIB, extraArgs, console: line });
+  const args = qemuArgs(medium, { memoryMiB, extraArgs, console: line });
   const child = spawn(ns.exec[0], [...ns.exec.slice(1), 'qemu-system-i386', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -317,7 +327,7 @@ async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: Web
   const switchesPerRequest = before && after && r.allRequests ? Math.round(((after.switches - before.switches) / r.allRequests) * 10) / 10 : null;
   const note = r.failures ? `${fmt(r.failures)} failed: ${Object.entries(r.failureKinds).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}` : '';
   return {
-    system, vms, popularity: system === 'linux' ? 'single' : o.popularity, requests: r.requests, seconds: r.seconds,
+    system, vms, popularity: isLinux(system) ? 'single' : o.popularity, requests: r.requests, seconds: r.seconds,
     requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
     shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
     qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, switchesPerRequest, note, runs: [r.requestsPerSecond],
@@ -391,6 +401,7 @@ async function main(): Promise<number> {
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
     ({ ...DEFAULT_LOAD, seconds: opts.seconds, warmup: warmupSeconds(servers), idleLimit: opts.idleLimit, base: FIRST_VM, servers, popularity, bytes: PAGE_BYTES, mustContain });
   let peer: LinuxPeer | null = null;
+  let linuxLeastMemory: number | null = null;
   let kernelElf = '';
   try {
     // ---- build ----
@@ -412,12 +423,18 @@ async function main(): Promise<number> {
         const state = await waitReady(m, s => s.includes(LINUX_PEER_READY), 120_000);
         if (state !== 'ready') points.push(emptyPoint('linux', 1, 'single', `the peer did not come up (${state}): ${m.serial().slice(-300).replace(/\n/g, ' ')}`));
         else {
-          const runs: WebPoint[] = [];
-          for (let k = 0; k < opts.runs; k++) runs.push(await measure(ns, m, load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), 'linux', 1));
-          points.push(combineRuns(runs));
+          for (const [system, port] of [['linux', 80], ['linux-epoll', peer.epoll.port]] as const) {
+            const runs: WebPoint[] = [];
+            for (let k = 0; k < opts.runs; k++) {
+              runs.push(await measure(ns, m, { ...load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), port }, system, 1));
+            }
+            points.push(combineRuns(runs));
+            console.log(`${system}: ${JSON.stringify(points[points.length - 1])}`);
+          }
         }
-        console.log(`linux: ${JSON.stringify(points[points.length - 1])}`);
       } finally { if (m) await stopQemu(m); ns.remove(); current = null; }
+      linuxLeastMemory = await leastPeerMemory(peer, dir);
+      console.log(`linux: least -m that boots and serves: ${linuxLeastMemory ?? 'none tried served'} MiB`);
     }
 
     // ---- Denali: one boot per VM count, both popularities ----
@@ -486,11 +503,12 @@ async function main(): Promise<number> {
     // The last run's points this one did not measure, in order, each marked with the commit it came from.
     const last = JSON.parse(readFileSync(join(RESULTS, 'web.json'), 'utf8')) as { commit: string; points: WebPoint[];
       curlSamples?: CurlSample[] };
-    const measured = (p: WebPoint) => p.system === 'linux' ? opts.linux : opts.denali && opts.vms.includes(p.vms);
+    const measured = (p: WebPoint) => isLinux(p.system) ? opts.linux : opts.denali && opts.vms.includes(p.vms);
     const kept = last.points.filter(p => !measured(p)).map(p => p.note.includes('measured at commit') ? p
       : { ...p, note: `measured at commit ${last.commit}${p.note ? `; ${p.note}` : ''}` });
     points.splice(0, points.length, ...[...kept, ...points].sort((a, b) =>
-      (a.system === 'linux' ? -1 : a.vms) - (b.system === 'linux' ? -1 : b.vms)));
+      (isLinux(a.system) ? -1 : a.vms) - (isLinux(b.system) ? -1 : b.vms)));
+    if (!opts.linux) linuxLeastMemory = (last as { linuxLeastMemoryMiB?: number | null }).linuxLeastMemoryMiB ?? null;
     const keptSamples = (last.curlSamples ?? []).filter(c => !opts.vms.includes(c.vms) || !opts.denali)
       .map(c => ({ ...c, commit: c.commit ?? last.commit }));
     samples.splice(0, samples.length, ...[...keptSamples, ...samples].sort((a, b) => a.vms - b.vms));
@@ -500,7 +518,11 @@ async function main(): Promise<number> {
   const loads = points.map(p => p.hostLoad);
   const result = {
     commit, qemu, cpus: cpus().length, memoryMiB: MEMORY_MIB, image: HTTPD_IMAGE, vmMemoryKiB: HTTPD_MEMORY_KIB,
-    load: { ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit }, runs: opts.runs, linuxPeer: peer && { kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address },
+    load: { ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit }, runs: opts.runs,
+    linuxPeer: peer && {
+      kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address, epoll: peer.epoll,
+    },
+    linuxLeastMemoryMiB: linuxLeastMemory, ratioToBetterLinux: ratioToBetterLinux(points),
     benchSeconds: seconds, points, curlSamples: samples,
   };
   mkdirSync(RESULTS, { recursive: true });
@@ -512,6 +534,7 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
+    ...peerSummary(points, linuxLeastMemory),
     ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs `
       + `(swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at `
       + `random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of `
@@ -523,7 +546,7 @@ async function main(): Promise<number> {
       `from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on ` +
       `the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each ` +
       'run are in web.json. ' +
-      (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process. ` : '') +
+      (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process; the epoll httpd (bench/peer/httpd.c, ${peer.epoll.compiler} ${peer.epoll.flags.join(' ')}, port ${peer.epoll.port}) serves every connection of one epoll loop with keep-alive, as httpd.ts does. ` : '') +
       `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
@@ -533,6 +556,55 @@ async function main(): Promise<number> {
   writeFileSync(join(RESULTS, 'web.md'), md);
   console.log(md);
   return 0;
+}
+
+/** Denali/TS's best rate over the better Linux peer's (both one QEMU, the same flags), or null. */
+function ratioToBetterLinux(points: WebPoint[]): { denali: number; linux: number; ratio: number } | null {
+  const linux = Math.max(0, ...points.filter(p => isLinux(p.system)).map(p => p.requestsPerSecond));
+  const denali = Math.max(0, ...points.filter(p => p.system === 'denali').map(p => p.requestsPerSecond));
+  return linux > 0 && denali > 0 ? { denali, linux, ratio: Math.round((denali / linux) * 100) / 100 } : null;
+}
+
+/** The lines under the table: Denali/TS against the better peer, and the peer's least memory. */
+function peerSummary(points: WebPoint[], leastMiB: number | null): string[] {
+  const r = ratioToBetterLinux(points);
+  const lines: string[] = [];
+  if (r) lines.push(`Denali/TS's best rate over the better Linux peer's: ${fmt(r.denali)} / ${fmt(r.linux)} = **${r.ratio}x**.`);
+  if (leastMiB !== null) {
+    lines.push(`The least \`-m\` at which the Linux peer boots and serves its page: **${leastMiB} MiB** (tried in ` +
+      `${PEER_MEMORY_STEP_MIB} MiB steps); so ${MEMORY_MIB} MiB holds ${Math.floor(MEMORY_MIB / leastMiB)} such Linux VMs ` +
+      `where Denali/TS runs its VMs in the same ${MEMORY_MIB} MiB (and 100,000 of them with swap).`);
+  }
+  return lines.length ? [...lines, ''] : [];
+}
+
+/** Memory sizes tried for the peer, from large to small, until one does not boot or serve. */
+const PEER_MEMORY_STEP_MIB = 8;
+const PEER_MEMORY_START_MIB = 128;
+
+/**
+ * The least -m (a multiple of PEER_MEMORY_STEP_MIB) at which the peer boots and serves its page on the
+ * epoll port: boots at 128, 120, ... MiB until one fails (each boot in a namespace of its own).
+ */
+async function leastPeerMemory(peer: LinuxPeer, dir: string): Promise<number | null> {
+  let least: number | null = null;
+  for (let mib = PEER_MEMORY_START_MIB; mib >= PEER_MEMORY_STEP_MIB; mib -= PEER_MEMORY_STEP_MIB) {
+    const ns = createTapNamespace(`denali-web-mem-${process.pid}`);
+    let m: Machine | undefined;
+    let served = false;
+    try {
+      m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, `linux-${mib}`, undefined, mib);
+      if (await waitReady(m, s => s.includes(LINUX_PEER_READY), 90_000) === 'ready') {
+        const r = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '10',
+          `http://${peer.address}:${peer.epoll.port}/`], { encoding: 'latin1' });
+        served = r.status === 0 && r.stdout.includes(`<h1>${LINUX_PEER_NAME}</h1>`);
+      }
+    } finally { if (m) await stopQemu(m); ns.remove(); }
+    console.log(`linux: -m ${mib}: ${served ? 'serves' : 'does not serve'}`);
+    if (!served) break;
+    least = mib;
+  }
+  return least;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -4,7 +4,9 @@
 //   /init (busybox sh) mounts proc, sys and devtmpfs, insmods virtio_pci and virtio_net with their
 //   dependencies (Debian builds them as modules; the order comes from each module's `depends=` in its
 //   .modinfo, decompressed first when Debian ships .ko.xz), gives the first Ethernet interface
-//   LINUX_PEER_ADDRESS/15, starts `busybox httpd -f -p 80 -h /www` and prints LINUX_PEER_READY.
+//   LINUX_PEER_ADDRESS/15, starts `busybox httpd -f -p 80 -h /www` and, on LINUX_PEER_EPOLL_PORT, the
+//   fair peer bench/peer/httpd.c (keep-alive, epoll; built here with `gcc -m32 -O2 -static`), and
+//   prints LINUX_PEER_READY.
 // Everything is cached under out/linux-peer/ (gitignored; the .debs in /var/cache/denali/ for root, so
 // that tools/setup.sh prepares it once per machine): the .debs (`apt-get download`, after
 // `dpkg --add-architecture i386 && apt-get update` when apt does not know i386 yet), what `dpkg-deb -x`
@@ -13,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { ROOT } from './build.ts';
 
 export const LINUX_PEER_DIR = join(ROOT, 'out', 'linux-peer');
@@ -23,6 +26,10 @@ export const LINUX_PEER_DIR = join(ROOT, 'out', 'linux-peer');
 const DEB_CACHE = process.getuid?.() === 0 ? '/var/cache/denali/linux-peer-debs' : join(LINUX_PEER_DIR, 'debs');
 /** The peer's address: in 198.18.0.0/15 like the VMs; it lives in a namespace of its own. */
 const LINUX_PEER_ADDRESS = '198.18.0.2';
+/** The port of the fair peer (bench/peer/httpd.c); busybox httpd has port 80. */
+export const LINUX_PEER_EPOLL_PORT = 8080;
+const EPOLL_SOURCE = join(ROOT, 'bench', 'peer', 'httpd.c');
+const EPOLL_FLAGS = ['-m32', '-O2', '-static', '-Wall', '-Wextra', '-Werror'];
 /** What /init prints once httpd listens. */
 export const LINUX_PEER_READY = 'linux-peer: httpd listening on port 80';
 const LINUX_KERNEL_PACKAGE = 'linux-image-686:i386';
@@ -168,6 +175,7 @@ export function initScript(modules: string[], address = LINUX_PEER_ADDRESS): str
     'ip link set "$nic" up',
     `ip addr add ${address}/15 dev "$nic"`,
     'httpd -f -p 80 -h /www &',
+    `/bin/httpd-epoll ${LINUX_PEER_EPOLL_PORT} /www/index.html &`,
     'sleep 1',
     `echo "${LINUX_PEER_READY} ($nic ${address})"`,
     'while true; do sleep 3600; done',
@@ -175,13 +183,15 @@ export function initScript(modules: string[], address = LINUX_PEER_ADDRESS): str
   ].join('\n');
 }
 
-/** The initramfs entries: busybox, /init, the modules, /www/index.html holding `page`. */
-export function initramfsEntries(busybox: Uint8Array, modules: { name: string; bytes: Uint8Array }[], page: string, address = LINUX_PEER_ADDRESS): CpioEntry[] {
+/** The initramfs entries: busybox, the epoll server, /init, the modules, /www/index.html holding `page`. */
+export function initramfsEntries(busybox: Uint8Array, modules: { name: string; bytes: Uint8Array }[], page: string,
+  address = LINUX_PEER_ADDRESS, epoll: Uint8Array = new Uint8Array(0)): CpioEntry[] {
   const dirs = ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'www', 'lib', 'lib/modules'];
   return [
     ...dirs.map(name => ({ name, mode: S_IFDIR | 0o755 })),
     { name: 'bin/busybox', mode: S_IFREG | 0o755, data: busybox },
     { name: 'bin/sh', mode: S_IFLNK | 0o777, data: 'busybox' },
+    { name: 'bin/httpd-epoll', mode: S_IFREG | 0o755, data: epoll },
     { name: 'init', mode: S_IFREG | 0o755, data: initScript(modules.map(m => m.name), address) },
     ...modules.map(m => ({ name: `lib/modules/${m.name}.ko`, mode: S_IFREG | 0o644, data: m.bytes })),
     { name: 'www/index.html', mode: S_IFREG | 0o644, data: page },
@@ -225,7 +235,18 @@ function kernelImagePackage(): string {
 export interface LinuxPeer {
   kernel: string; initrd: string; address: string; append: string;
   kernelPackage: string; busyboxPackage: string; modules: string[];
+  /** The fair peer: bench/peer/httpd.c's sha256 (a change rebuilds), the compiler and flags, its port. */
+  epoll: { sourceSha256: string; compiler: string; flags: string[]; port: number };
 }
+
+/** bench/peer/httpd.c compiled for the peer (gcc-multilib, which tools/setup.sh installs). */
+function buildEpollServer(dir: string): { binary: Uint8Array; compiler: string } {
+  const out = join(dir, 'httpd-epoll');
+  sh('gcc', [...EPOLL_FLAGS, '-o', out, EPOLL_SOURCE]);
+  return { binary: readFileSync(out), compiler: sh('gcc', ['--version']).split('\n')[0] };
+}
+
+const epollSourceSha256 = () => createHash('sha256').update(readFileSync(EPOLL_SOURCE)).digest('hex');
 
 /**
  * The peer's kernel and initramfs, made once and cached in out/linux-peer/ (peer.json records what
@@ -237,7 +258,8 @@ export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => 
   const recordPath = join(dir, 'peer.json');
   const kernel = join(dir, 'vmlinuz'), initrd = join(dir, 'initramfs.cpio.gz'), pagePath = join(dir, 'index.html');
   if (existsSync(recordPath) && existsSync(kernel) && existsSync(initrd) && existsSync(pagePath) && readFileSync(pagePath, 'utf8') === page) {
-    return JSON.parse(readFileSync(recordPath, 'utf8')) as LinuxPeer;
+    const recorded = JSON.parse(readFileSync(recordPath, 'utf8')) as LinuxPeer;
+    if (recorded.epoll?.sourceSha256 === epollSourceSha256()) return recorded;
   }
   mkdirSync(dir, { recursive: true });
   const debs = DEB_CACHE, root = join(dir, 'root');
@@ -260,7 +282,8 @@ export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => 
   const version = vmlinuz.slice('vmlinuz-'.length);
   const modules = moduleLoadOrder(LINUX_PEER_MODULES, listModules(join(root, 'lib', 'modules', version)), readModule);
   const busybox = readFileSync(join(root, 'bin', 'busybox'));
-  const cpio = writeCpio(initramfsEntries(busybox, modules, page));
+  const epoll = buildEpollServer(dir);
+  const cpio = writeCpio(initramfsEntries(busybox, modules, page, LINUX_PEER_ADDRESS, epoll.binary));
   writeFileSync(kernel, readFileSync(join(root, 'boot', vmlinuz)));
   writeFileSync(initrd, gzipSync(cpio));
   writeFileSync(pagePath, page);
@@ -268,6 +291,7 @@ export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => 
   const peer: LinuxPeer = {
     kernel, initrd, address: LINUX_PEER_ADDRESS, append: LINUX_PEER_APPEND,
     kernelPackage: pkgVersion(kernelDeb), busyboxPackage: pkgVersion(busyboxDeb), modules: modules.map(m => m.name),
+    epoll: { sourceSha256: epollSourceSha256(), compiler: epoll.compiler, flags: EPOLL_FLAGS, port: LINUX_PEER_EPOLL_PORT },
   };
   writeFileSync(recordPath, JSON.stringify(peer, null, 2) + '\n');
   log(`linux-peer: ${peer.kernelPackage}, ${peer.busyboxPackage}; modules ${peer.modules.join(' ')}; initramfs ${statSync(initrd).size} bytes`);

@@ -19,6 +19,7 @@ import { crc32, encodePng, Bitmap, PNG_SIGNATURE, FONT, niceStep } from '../../b
 import { webCsv, webTable, webPlot, listeningVms, combineRuns, type WebPoint } from '../../bench/web.ts';
 import {
   writeCpio, readCpio, moduleDepends, moduleLoadOrder, moduleName, initScript, initramfsEntries, linuxPeerPage, webPage,
+  LINUX_PEER_EPOLL_PORT,
   PAGE_BYTES, S_IFDIR, S_IFREG, S_IFLNK, LINUX_PEER_DIR, LINUX_PEER_READY, LINUX_PEER_NAME, prepareLinuxPeer,
 } from '../../tools/linux-peer.ts';
 
@@ -243,11 +244,12 @@ test('the initramfs: /init insmods the modules in order, sets the address, start
   t.true(init.indexOf('insmod /lib/modules/failover.ko') < init.indexOf('insmod /lib/modules/net_failover.ko'));
   t.regex(init, /ip addr add 198\.18\.0\.9\/15 dev "\$nic"/);
   t.regex(init, /httpd -f -p 80 -h \/www &/);
+  t.true(init.includes(`/bin/httpd-epoll ${LINUX_PEER_EPOLL_PORT} /www/index.html &`));
   t.true(init.includes(LINUX_PEER_READY));
   const entries = initramfsEntries(new Uint8Array([0x7f, 0x45]), [{ name: 'failover', bytes: new Uint8Array([9]) }], page);
   const back = readCpio(writeCpio(entries));
   const byName = new Map(back.map(e => [e.name, e]));
-  for (const name of ['init', 'bin/busybox', 'bin/sh', 'lib/modules/failover.ko', 'www/index.html', 'proc', 'sys', 'dev']) t.true(byName.has(name), name);
+  for (const name of ['init', 'bin/busybox', 'bin/sh', 'bin/httpd-epoll', 'lib/modules/failover.ko', 'www/index.html', 'proc', 'sys', 'dev']) t.true(byName.has(name), name);
   t.is(byName.get('init')!.mode, S_IFREG | 0o755);
   t.is(Buffer.from(byName.get('www/index.html')!.data as Uint8Array).toString(), page);
 });
@@ -273,10 +275,17 @@ const peerSkip = !isRoot ? 'needs root (a namespace with a tap)' : !peerPrepared
     const r = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '2', `http://${peer.address}/`], { encoding: 'latin1' });
     if (r.status === 0) body = r.stdout;
   }
+  // The fair peer (bench/peer/httpd.c): two requests on one kept-alive connection, then a 404.
+  const url = `http://${peer.address}:${LINUX_PEER_EPOLL_PORT}`;
+  const epoll = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '5', '-w', ' connects=%{num_connects} status=%{http_code}\n',
+    `${url}/`, `${url}/index.html`, `${url}/missing`], { encoding: 'latin1' });
   await new Promise(r => setTimeout(r, 2000));   // /init prints its ready line a second after httpd starts
   controller.abort();
   const result = await run;
   t.is(body.length, PAGE_BYTES, result.serial.slice(-2000));
   t.true(body.includes(`<h1>${LINUX_PEER_NAME}</h1>`));
   t.true(result.serial.includes(LINUX_PEER_READY), result.serial.slice(-2000));
+  const summaries = [...epoll.stdout.matchAll(/ connects=(\d+) status=(\d+)$/gm)].map(m => `${m[1]} ${m[2]}`);
+  t.deepEqual(summaries, ['1 200', '0 200', '0 404'], epoll.stdout.slice(-500) + epoll.stderr);
+  t.true(epoll.stdout.includes(`<h1>${LINUX_PEER_NAME}</h1>`));
 });
