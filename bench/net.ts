@@ -25,7 +25,8 @@
 // Driver and switch are those of the last frame of a size (they run with interrupts off); the other
 // stages are the common value over the PACKETS frames of the size: the smallest that 30% of them took (a
 // timer tick that lands inside one adds the kernel's tick to that frame only; the guest's timers on a
-// wake-up add to some; a frame that arrives while the VM is still awake skips the wake-up). Not in any stage: the last, empty netReceive of each batch.
+// wake-up add to some; a frame that arrives while the VM is still awake skips the wake-up). Not in any stage: the
+// last, empty netReceive of each batch.
 // The isolation share is the kernel's stages (driver, switch, wake-up, copy) over the total.
 //
 // Writes bench/results/net.json and bench/results/net.md and prints the table.

@@ -26,7 +26,9 @@ interface Path { eax: number; ebx?: number; skip: number; what: string }
 // (VM 1 yields back), then 1,000 rounds of netSend + yield to VM 1 idling. Skips choose a call inside
 // the wanted loop: yields 0..999 of VM 0 are the switch loop (VM 1's 1,000 yields interleave).
 const PATHS: Record<string, Path> = {
-  hypercall: { eax: HYPERCALL_INTERRUPT_ACKNOWLEDGE, ebx: 0, skip: 500, what: 'null hypercall (interruptAcknowledge(0))' },
+  hypercall: {
+    eax: HYPERCALL_INTERRUPT_ACKNOWLEDGE, ebx: 0, skip: 500, what: 'null hypercall (interruptAcknowledge(0))',
+  },
   yield: { eax: HYPERCALL_YIELD, skip: 500, what: 'VM switch (yield to the partner VM)' },
   wake: { eax: HYPERCALL_YIELD, skip: 2500, what: 'yield to a partner VM idle with a frame pending (wake-up)' },
 };
@@ -55,7 +57,8 @@ async function main(): Promise<number> {
   try {
     const kernel = buildKernel(2, dir, dir);
     const worker = buildTestGuest('worker', dir);
-    const manifest = writeManifest(dir, 'bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
+    const manifest = writeManifest(dir, 'bench',
+      [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
     const listing = readFileSync(kernel.listingPath, 'utf8');
     const functions = functionsOf(listing);
     // vector 0x80's own stub (hypercall.ts), else the general one
@@ -73,20 +76,28 @@ async function main(): Promise<number> {
       'printf "steps %d\\n", $n', 'kill', 'quit', '',
     ].join('\n'));
     const qemu = spawn('qemu-system-i386', [
-      ...qemuArgs({ kernel: kernel.elfPath, initrd: [worker, manifest] }, { icount: true, memoryMiB: 64, extraArgs: ['-append', 'bench'] },
-        join(dir, 'com1.txt')),
+      ...qemuArgs({ kernel: kernel.elfPath, initrd: [worker, manifest] },
+        { icount: true, memoryMiB: 64, extraArgs: ['-append', 'bench'] }, join(dir, 'com1.txt')),
       '-S', '-gdb', `tcp::${port}`,
     ], { stdio: 'ignore' });
     try {
       await new Promise(r => setTimeout(r, 500));
-      const out = execFileSync('gdb', ['-nx', '-batch', '-x', script, kernel.elfPath], { encoding: 'utf8', maxBuffer: 1 << 28 });
+      const out = execFileSync('gdb', ['-nx', '-batch', '-x', script, kernel.elfPath],
+        { encoding: 'utf8', maxBuffer: 1 << 28 });
       const pcs = [...out.matchAll(/^pc ([0-9a-f]+)$/gm)].map(m => parseInt(m[1], 16));
       if (pcs.length === 0) throw new Error(`bench:trace: gdb traced nothing:\n${out.slice(-2000)}`);
       const byFunction = new Map<string, number>();
-      for (const pc of pcs) { const n = nameAt(functions, pc); byFunction.set(n, (byFunction.get(n) ?? 0) + 1); }
-      if (args.includes('--list')) for (const pc of pcs) console.log(`${pc.toString(16).padStart(8, '0')} ${nameAt(functions, pc)}`);
-      console.log(`${path.what}: ${pcs.length} instructions from the entry stub to the iret into ring 3 (int 0x80 itself not counted)`);
-      for (const [name, n] of [...byFunction].sort((a, b) => b[1] - a[1])) console.log(`${String(n).padStart(6)}  ${name}`);
+      for (const pc of pcs) {
+        const n = nameAt(functions, pc);
+        byFunction.set(n, (byFunction.get(n) ?? 0) + 1);
+      }
+      if (args.includes('--list')) {
+        for (const pc of pcs) console.log(`${pc.toString(16).padStart(8, '0')} ${nameAt(functions, pc)}`);
+      }
+      console.log(`${path.what}: ${pcs.length} instructions from the entry stub to the iret into ring 3`
+        + ' (int 0x80 itself not counted)');
+      const ranked = [...byFunction].sort((a, b) => b[1] - a[1]);
+      for (const [name, n] of ranked) console.log(`${String(n).padStart(6)}  ${name}`);
       return 0;
     } finally { qemu.kill('SIGKILL'); }
   } finally { rmSync(dir, { recursive: true, force: true }); }

@@ -144,7 +144,8 @@ export function webTable(points: WebPoint[]): string {
 }
 
 const SYSTEM_NAMES: Record<WebPoint['system'], string> = {
-  denali: 'Denali/TS httpd VMs', linux: 'Linux peer (busybox httpd)', 'linux-epoll': 'Linux peer (epoll httpd, keep-alive)',
+  denali: 'Denali/TS httpd VMs', linux: 'Linux peer (busybox httpd)',
+  'linux-epoll': 'Linux peer (epoll httpd, keep-alive)',
 };
 const isLinux = (system: WebPoint['system']) => system !== 'denali';
 
@@ -161,7 +162,8 @@ export function webPlot(points: WebPoint[], subtitle = ''): Buffer {
     points: denali.filter(p => p.popularity === pop).map(p => ({ x: p.vms, y: p.requestsPerSecond })),
   })).filter(s => s.points.length > 0);
   const references = linux.map(p => ({
-    label: `${SYSTEM_NAMES[p.system]}, 1 server: ${fmt(p.requestsPerSecond)}/s`, y: p.requestsPerSecond, color: COLORS[p.system],
+    label: `${SYSTEM_NAMES[p.system]}, 1 server: ${fmt(p.requestsPerSecond)}/s`, y: p.requestsPerSecond,
+    color: COLORS[p.system],
   }));
   if (series.length === 0) series.push({ label: 'Denali/TS: no figures', color: COLORS.uniform, points: [{ x: 1, y: 0 }, { x: 1000, y: 0 }] });
   return plotLines({
@@ -426,7 +428,8 @@ async function main(): Promise<number> {
           for (const [system, port] of [['linux', 80], ['linux-epoll', peer.epoll.port]] as const) {
             const runs: WebPoint[] = [];
             for (let k = 0; k < opts.runs; k++) {
-              runs.push(await measure(ns, m, { ...load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), port }, system, 1));
+              const o = { ...load(1, 'uniform', `<h1>${LINUX_PEER_NAME}</h1>`), port };
+              runs.push(await measure(ns, m, o, system, 1));
             }
             points.push(combineRuns(runs));
             console.log(`${system}: ${JSON.stringify(points[points.length - 1])}`);
@@ -520,7 +523,8 @@ async function main(): Promise<number> {
     commit, qemu, cpus: cpus().length, memoryMiB: MEMORY_MIB, image: HTTPD_IMAGE, vmMemoryKiB: HTTPD_MEMORY_KIB,
     load: { ...DEFAULT_LOAD, seconds: opts.seconds, idleLimit: opts.idleLimit }, runs: opts.runs,
     linuxPeer: peer && {
-      kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address, epoll: peer.epoll,
+      kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address,
+      epoll: peer.epoll,
     },
     linuxLeastMemoryMiB: linuxLeastMemory, ratioToBetterLinux: ratioToBetterLinux(points),
     benchSeconds: seconds, points, curlSamples: samples,
@@ -569,10 +573,14 @@ function ratioToBetterLinux(points: WebPoint[]): { denali: number; linux: number
 function peerSummary(points: WebPoint[], leastMiB: number | null): string[] {
   const r = ratioToBetterLinux(points);
   const lines: string[] = [];
-  if (r) lines.push(`Denali/TS's best rate over the better Linux peer's: ${fmt(r.denali)} / ${fmt(r.linux)} = **${r.ratio}x**.`);
+  if (r) {
+    lines.push(`Denali/TS's best rate over the better Linux peer's: ${fmt(r.denali)} / ${fmt(r.linux)}`
+      + ` = **${r.ratio}x**.`);
+  }
   if (leastMiB !== null) {
     lines.push(`The least \`-m\` at which the Linux peer boots and serves its page: **${leastMiB} MiB** (tried in ` +
-      `${PEER_MEMORY_STEP_MIB} MiB steps); so ${MEMORY_MIB} MiB holds ${Math.floor(MEMORY_MIB / leastMiB)} such Linux VMs ` +
+      `${PEER_MEMORY_STEP_MIB} MiB steps); so ${MEMORY_MIB} MiB holds ${Math.floor(MEMORY_MIB / leastMiB)} such ` +
+      'Linux VMs ' +
       `where Denali/TS runs its VMs in the same ${MEMORY_MIB} MiB (and 100,000 of them with swap).`);
   }
   return lines.length ? [...lines, ''] : [];
@@ -593,7 +601,8 @@ async function leastPeerMemory(peer: LinuxPeer, dir: string): Promise<number | n
     let m: Machine | undefined;
     let served = false;
     try {
-      m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, `linux-${mib}`, undefined, mib);
+      const medium = { kernel: peer.kernel, initrd: [peer.initrd] };
+      m = startQemu(ns, medium, peer.append, dir, `linux-${mib}`, undefined, mib);
       if (await waitReady(m, s => s.includes(LINUX_PEER_READY), 90_000) === 'ready') {
         const r = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '10',
           `http://${peer.address}:${peer.epoll.port}/`], { encoding: 'latin1' });

@@ -40,7 +40,9 @@ export function orderBlocks(m: ir.Module): ir.Module {
     const inOrder = new Set(reached);
     const rest = f.blocks.map(b => b.id).filter(id => !inOrder.has(id));
     const all = [...reached, ...rest];
-    const order = [...all.filter(id => id === 0 || !cold(f.blocks[id])), ...all.filter(id => id !== 0 && cold(f.blocks[id]))];
+    const order = [
+      ...all.filter(id => id === 0 || !cold(f.blocks[id])), ...all.filter(id => id !== 0 && cold(f.blocks[id])),
+    ];
     if (order.every((b, i) => b === i)) continue;
     const newId = new Map(order.map((b, i) => [b, i]));
     const rename = (t: ir.Terminator): ir.Terminator => {

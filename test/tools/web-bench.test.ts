@@ -249,7 +249,8 @@ test('the initramfs: /init insmods the modules in order, sets the address, start
   const entries = initramfsEntries(new Uint8Array([0x7f, 0x45]), [{ name: 'failover', bytes: new Uint8Array([9]) }], page);
   const back = readCpio(writeCpio(entries));
   const byName = new Map(back.map(e => [e.name, e]));
-  for (const name of ['init', 'bin/busybox', 'bin/sh', 'bin/httpd-epoll', 'lib/modules/failover.ko', 'www/index.html', 'proc', 'sys', 'dev']) t.true(byName.has(name), name);
+  for (const name of ['init', 'bin/busybox', 'bin/sh', 'bin/httpd-epoll',
+    'lib/modules/failover.ko', 'www/index.html', 'proc', 'sys', 'dev']) t.true(byName.has(name), name);
   t.is(byName.get('init')!.mode, S_IFREG | 0o755);
   t.is(Buffer.from(byName.get('www/index.html')!.data as Uint8Array).toString(), page);
 });
@@ -277,7 +278,8 @@ const peerSkip = !isRoot ? 'needs root (a namespace with a tap)' : !peerPrepared
   }
   // The fair peer (bench/peer/httpd.c): two requests on one kept-alive connection, then a 404.
   const url = `http://${peer.address}:${LINUX_PEER_EPOLL_PORT}`;
-  const epoll = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '5', '-w', ' connects=%{num_connects} status=%{http_code}\n',
+  const summary = ' connects=%{num_connects} status=%{http_code}\n';
+  const epoll = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '5', '-w', summary,
     `${url}/`, `${url}/index.html`, `${url}/missing`], { encoding: 'latin1' });
   await new Promise(r => setTimeout(r, 2000));   // /init prints its ready line a second after httpd starts
   controller.abort();
