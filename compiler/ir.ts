@@ -331,6 +331,21 @@ export function singleDefinitionConstants(f: Function): Map<VReg, number> {
   return value;
 }
 
+/**
+ * Lays `f`'s blocks out in `order` (a permutation of their ids, the entry first): each block takes its
+ * index as id and every jump and branch target is renamed. Nothing changes when `order` is the identity.
+ */
+export function reorderBlocks(f: Function, order: number[]): void {
+  if (order.every((b, i) => b === i)) return;
+  const newId = new Map(order.map((b, i) => [b, i]));
+  const rename = (t: Terminator): Terminator => {
+    if (t.op === "jump") return { ...t, target: newId.get(t.target)! };
+    if (t.op === "branch") return { ...t, ifTrue: newId.get(t.ifTrue)!, ifFalse: newId.get(t.ifFalse)! };
+    return t;
+  };
+  f.blocks = order.map((old, i) => ({ ...f.blocks[old], id: i, term: rename(f.blocks[old].term) }));
+}
+
 export function successors(t: Terminator): number[] {
   if (t.op === "jump") return [t.target];
   if (t.op === "branch") return [t.ifTrue, t.ifFalse];

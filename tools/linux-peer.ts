@@ -291,7 +291,9 @@ export function prepareLinuxPeer(page = linuxPeerPage(), log: (line: string) => 
   const peer: LinuxPeer = {
     kernel, initrd, address: LINUX_PEER_ADDRESS, append: LINUX_PEER_APPEND,
     kernelPackage: pkgVersion(kernelDeb), busyboxPackage: pkgVersion(busyboxDeb), modules: modules.map(m => m.name),
-    epoll: { sourceSha256: epollSourceSha256(), compiler: epoll.compiler, flags: EPOLL_FLAGS, port: LINUX_PEER_EPOLL_PORT },
+    epoll: {
+      sourceSha256: epollSourceSha256(), compiler: epoll.compiler, flags: EPOLL_FLAGS, port: LINUX_PEER_EPOLL_PORT,
+    },
   };
   writeFileSync(recordPath, JSON.stringify(peer, null, 2) + '\n');
   log(`linux-peer: ${peer.kernelPackage}, ${peer.busyboxPackage}; modules ${peer.modules.join(' ')}; initramfs ${statSync(initrd).size} bytes`);

@@ -43,14 +43,7 @@ export function orderBlocks(m: ir.Module): ir.Module {
     const order = [
       ...all.filter(id => id === 0 || !cold(f.blocks[id])), ...all.filter(id => id !== 0 && cold(f.blocks[id])),
     ];
-    if (order.every((b, i) => b === i)) continue;
-    const newId = new Map(order.map((b, i) => [b, i]));
-    const rename = (t: ir.Terminator): ir.Terminator => {
-      if (t.op === 'jump') return { ...t, target: newId.get(t.target)! };
-      if (t.op === 'branch') return { ...t, ifTrue: newId.get(t.ifTrue)!, ifFalse: newId.get(t.ifFalse)! };
-      return t;
-    };
-    f.blocks = order.map((old, i) => ({ ...f.blocks[old], id: i, term: rename(f.blocks[old].term) }));
+    ir.reorderBlocks(f, order);
   }
   return m;
 }

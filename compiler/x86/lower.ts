@@ -556,12 +556,15 @@ const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
   cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.ECX, Register.EDX));
   cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.ESI));
   e.branch(Code.Jbe_rel32_32, forward); // dst <= src: forward is always safe
-  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, new MemoryOperand(Register.ESI, Register.EDX, 1, 0n, 0, false, Register.None)));
+  // [base + edx + displacement]
+  const plusLength = (base: Register, displacement: bigint) =>
+    new MemoryOperand(base, Register.EDX, 1, displacement, displacement === 0n ? 0 : 1, false, Register.None);
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, plusLength(Register.ESI, 0n)));
   cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.EAX));
   e.branch(Code.Jae_rel32_32, forward); // dst >= src + len: no overlap
   // backward: esi <- src + len - 1, edi <- dst + len - 1 (len >= 1 here since dst < src + len)
-  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.ESI, new MemoryOperand(Register.ESI, Register.EDX, 1, -1n, 1, false, Register.None)));
-  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EDI, new MemoryOperand(Register.EDI, Register.EDX, 1, -1n, 1, false, Register.None)));
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.ESI, plusLength(Register.ESI, -1n)));
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EDI, plusLength(Register.EDI, -1n)));
   cx.emit(Instruction.create(Code.Std));
   cx.emit(Instruction.createRegI32(Code.And_rm32_imm8, Register.ECX, 3));
   cx.emit(Instruction.createRepMovsb(32));
