@@ -176,7 +176,10 @@ function markdown(r: { commit: string; qemu: string; figures: NetFigures }): str
     row('isolation share without the application (kernel / (kernel + stack))', (s) => `${((s.kernel / (s.kernel + s.stack)) * 100).toFixed(1)}%`),
     '',
     `The host sends UDP datagrams through QEMU's user network to the echo app in bench mode (guest-src/apps/echo.ts) in one VM, ${PACKETS} of each size, one at a time. ` +
-      'The driver and the switch are those of the last frame of the size (they run in the interrupt, with interrupts off); the other stages are the common value over the frames, the smallest that 30% of them took (a timer tick that lands in one adds to that frame only; the guest timers add 180 instructions to the wake-ups of some; a frame that finds the VM awake skips the wake-up). ' +
+      'The driver and the switch are those of the last frame of the size (they run in the interrupt, with ' +
+      'interrupts off); the other stages are the common value over the frames, the smallest that 30% of them ' +
+      'took (a timer tick that lands in one adds to that frame only; the guest timers add 180 instructions to ' +
+      'the wake-ups of some; a frame that finds the VM awake skips the wake-up). ' +
       'The wake-up runs from the end of the NIC interrupt to the guest\'s netReceive: the kernel leaves the interrupt and switches to the idle VM, idle returns the batch, the guest acknowledges it and reads the clock (libos/stack.ts) and polls; it is counted as the isolation kernel\'s (partly guest code: the price of virtual interrupts). ' +
       'Not counted: the last, empty netReceive of each batch.',
     '',

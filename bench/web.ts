@@ -139,7 +139,13 @@ export function webTable(points: WebPoint[]): string {
   return [
     '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | VM switches per request | connections opened / requests | note |',
     '|---|--:|---|--:|---|--:|--:|--:|--:|--:|---|',
-    ...points.map(p => `| ${SYSTEM_NAMES[p.system]} | ${fmt(p.vms)} | ${popularityName(p.popularity)} | ${p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`} | ${p.runs.map(fmt).join(', ')} | ${fmt(p.failures)} | ${p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`} | ${p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond)} | ${p.switchesPerRequest === null ? '-' : p.switchesPerRequest} | ${fmt(p.connections)} / ${fmt(p.requests)} | ${p.note} |`),
+    ...points.map(p => `| ${[
+      SYSTEM_NAMES[p.system], fmt(p.vms), popularityName(p.popularity),
+      p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`, p.runs.map(fmt).join(', '), fmt(p.failures),
+      p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`,
+      p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond),
+      p.switchesPerRequest === null ? '-' : p.switchesPerRequest, `${fmt(p.connections)} / ${fmt(p.requests)}`, p.note,
+    ].join(' | ')} |`),
   ].join('\n');
 }
 
@@ -550,7 +556,12 @@ async function main(): Promise<number> {
       `from ${fmt(SWAP_FROM)} VMs on with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB per VM (virtio-blk on ` +
       `the host's file system): memory is a cache of the VMs, the \`blk:\` and \`swap:\` counters after each ` +
       'run are in web.json. ' +
-      (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ${peer.address}; busybox httpd answers each request on a new connection (Connection: close) from a forked process; the epoll httpd (bench/peer/httpd.c, ${peer.epoll.compiler} ${peer.epoll.flags.join(' ')}, port ${peer.epoll.port}) serves every connection of one epoll loop with keep-alive, as httpd.ts does. ` : '') +
+      (peer ? `Linux peer: ${peer.kernelPackage} (i386) with ${peer.busyboxPackage} httpd in an initramfs, ` +
+        `virtio-net modules ${peer.modules.join(', ')}, under the same qemu-system-i386 flags, at ` +
+        `${peer.address}; busybox httpd answers each request on a new connection (Connection: close) ` +
+        `from a forked process; the epoll httpd (bench/peer/httpd.c, ${peer.epoll.compiler} ` +
+        `${peer.epoll.flags.join(' ')}, port ${peer.epoll.port}) serves every connection of one epoll ` +
+        `loop with keep-alive, as httpd.ts does. ` : '') +
       `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
