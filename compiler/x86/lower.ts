@@ -544,6 +544,8 @@ const memoryOperandOf = (code: Code): IntrinsicRule => (cx, [address]) => {
  * above it. esi/edi are callee-saved, so they are pushed and popped around; edx holds len.
  */
 const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
+  const constant = cx.constantOf(len);
+  if (constant !== undefined && constant >= 0) { memoryCopyConstant(cx, dst, src, constant); return; }
   const e = cx.e;
   const forward = e.fresh(), done = e.fresh();
   cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
@@ -585,6 +587,51 @@ const memoryCopy: IntrinsicRule = (cx, [dst, src, len]) => {
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
 };
+
+/**
+ * memoryCopy with a constant length (a struct, a frame): the same directions and order, the counts as
+ * immediates (no len register, no rep of zero iterations), edi/esi set from the stack as above.
+ */
+function memoryCopyConstant(cx: FunctionContext, dst: VReg, src: VReg, length: number): void {
+  if (length === 0) return;
+  const e = cx.e;
+  const forward = e.fresh(), done = e.fresh();
+  const words = length >>> 2, tail = length & 3;
+  const counted = (count: number, rep: () => Instruction) => {
+    if (count === 0) return;
+    cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.ECX, count));
+    cx.emit(rep());
+  };
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
+  cx.emit(Instruction.createReg(Code.Push_r32, Register.EDI));
+  cx.push(src); cx.push(dst);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+  cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.ESI));
+  e.branch(Code.Jbe_rel32_32, forward);
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, mem(Register.ESI, length)));
+  cx.emit(Instruction.createRegReg(Code.Cmp_r32_rm32, Register.EDI, Register.EAX));
+  e.branch(Code.Jae_rel32_32, forward);
+  // backward: the tail bytes from the last one down, then the words from the last whole one down
+  const last = tail > 0 ? length - 1 : length - 4;
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.ESI, mem(Register.ESI, last)));
+  cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EDI, mem(Register.EDI, last)));
+  cx.emit(Instruction.create(Code.Std));
+  counted(tail, () => Instruction.createRepMovsb(32));
+  if (tail > 0 && words > 0) {
+    cx.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESI, 3));
+    cx.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.EDI, 3));
+  }
+  counted(words, () => Instruction.createRepMovsd(32));
+  cx.emit(Instruction.create(Code.Cld));
+  e.branch(Code.Jmp_rel32_32, done);
+  e.bind(forward);
+  counted(words, () => Instruction.createRepMovsd(32));
+  counted(tail, () => Instruction.createRepMovsb(32));
+  e.bind(done);
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EDI));
+  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+}
 
 /**
  * memset(dst, byte, len), a word at a time: eax = the byte in all four lanes (movzx, imul 0x01010101),
