@@ -43,7 +43,25 @@ export class BootInfo {
   gateway: u32 = 0;           // network byte order (0: none)
   imageId: u32 = 0;           // which image (group) of the manifest
   argument: u32 = 0;          // the manifest's argument for this group
+  // The profile (kernel-src/profile.ts, `-append profile`; bench/request.ts): zero unless profiling.
+  profileOn: u32 = 0;         // kernel: 1 when the kernel profiles (the guest then counts its own too)
+  profileLeft: u32 = 0;       // kernel: TSC (low 32 bits) when the VM last left ring 3
+  profileAway: u32 = 0;       // kernel: TSC cycles (mod 2^32) the VM spent out of ring 3, to its last return
+  profileRequests: u32 = 0;   // guest: requests served (an application's count)
+  profileCounts = new Uint32Array(8);  // guest: TSC cycles per PROFILE_GUEST_* category, (low, high) pairs
 }
+
+/**
+ * The guest's profile categories (guest-src/runtime/profile.ts), indexes of BootInfo.profileCounts'
+ * pairs: the instructions in ring 3 that are not in a category below (the event loop, threads, timers);
+ * Ethernet, ARP and IPv4 (libos netif, arp, ipv4, icmp, udp); TCP and the sockets on it; the application.
+ */
+export const PROFILE_GUEST_RUNTIME: u32 = 0;
+export const PROFILE_GUEST_NETIF: u32 = 1;
+export const PROFILE_GUEST_TCP: u32 = 2;
+export const PROFILE_GUEST_APP: u32 = 3;
+/** How many there are (profileCounts holds two u32 per category). */
+export const PROFILE_GUEST_CATEGORIES: u32 = 4;
 
 /** Byte `i` (0..5) of VM `id`'s MAC address: 02:00:00, then the id's low 24 bits, big-endian. */
 export function macByteOfVm(id: u32, i: i32): u8 {

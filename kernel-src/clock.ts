@@ -19,6 +19,7 @@ import {
 import { IRQ_TIMER } from "./pic.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleTick } from "./console.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_TIMER } from "./profile.ts";
 
 /** A 64-bit count of nanoseconds. */
 export class Nanoseconds {
@@ -121,6 +122,8 @@ export function clockSetTickHook(hook: TickHook): void { tickHook = hook; }
 
 /** IRQ 0 (interrupts disabled): counts this tick and any the TSC says were lost before it. */
 function clockTick(line: u32): void {
+  const profiling = profileOn();
+  const previous = profiling ? profileEnter(PROFILE_TIMER) : 0;
   const now = rdtsc();
   // A margin of 1/64 period keeps a late tick followed by a prompt one from counting a period twice.
   const elapsed = now - tscAtTick, margin = tscPerTick >>> 6;
@@ -133,6 +136,7 @@ function clockTick(line: u32): void {
   ticksLow = low;
   tickHook();
   consoleTick();
+  if (profiling) profileLeave(previous);
 }
 
 // ---- reading --------------------------------------------------------------------------------------

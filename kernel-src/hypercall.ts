@@ -29,6 +29,9 @@ import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterru
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
+import {
+  profileOn, profileEntry, profileExit, profileEnter, profileLeave, PROFILE_HYPERCALL, PROFILE_SWITCH,
+} from "./profile.ts";
 
 // The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
 // imported by the guests' runtime too, so the two sides cannot drift apart. Dispatch is one indexed call
@@ -75,9 +78,21 @@ function callConsoleWrite(index: u32, frame: TrapFrame): i32 {
   return consoleGuestWrite(index, frame.ebx, frame.ecx);
 }
 
-function callNetSend(index: u32, frame: TrapFrame): i32 { return switchSend(index, frame.ebx, frame.ecx); }
+function callNetSend(index: u32, frame: TrapFrame): i32 {
+  if (!profileOn()) return switchSend(index, frame.ebx, frame.ecx);
+  const previous = profileEnter(PROFILE_SWITCH);
+  const result = switchSend(index, frame.ebx, frame.ecx);
+  profileLeave(previous);
+  return result;
+}
 
-function callNetReceive(index: u32, frame: TrapFrame): i32 { return switchReceive(index, frame.ebx, frame.ecx); }
+function callNetReceive(index: u32, frame: TrapFrame): i32 {
+  if (!profileOn()) return switchReceive(index, frame.ebx, frame.ecx);
+  const previous = profileEnter(PROFILE_SWITCH);
+  const result = switchReceive(index, frame.ebx, frame.ecx);
+  profileLeave(previous);
+  return result;
+}
 
 function callInterruptMask(index: u32, frame: TrapFrame): i32 { return i32(virqSetMask(index, frame.ebx)); }
 
@@ -105,7 +120,10 @@ const hypercallTable: Hypercall[] = [
 export function hypercallInit(): void {
   if (u32(hypercallTable.length) !== HYPERCALL_COUNT) panic("hypercallTable: not one handler per hypercall number");
   switchInit();
-  setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
+  // Profiled (profile.ts), the gate's stub calls a wrapper that marks the entry and the exit: none of it
+  // is on the unprofiled path.
+  if (profileOn()) setInterruptGate(HYPERCALL_VECTOR, interruptEntry(profiledHypercallEntry, HYPERCALL_VECTOR), true);
+  else setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
 }
 
 /** The VM waits and then makes hypercall `number` again. */
@@ -130,6 +148,14 @@ function hypercallEntry(frameAddress: u32): u32 {
   if (result < 0) failed(index, frame, number, result);
   else if (vm.badCalls !== 0) vm.badCalls = 0;
   return schedulerResumeAfterHypercall(vm, frameAddress);
+}
+
+/** hypercallEntry with the profile's marks (profile.ts): the gate's handler when the kernel profiles. */
+function profiledHypercallEntry(frameAddress: u32): u32 {
+  profileEntry(frameAddress, PROFILE_HYPERCALL);
+  const resumed = hypercallEntry(frameAddress);
+  profileExit(resumed);
+  return resumed;
 }
 
 /**

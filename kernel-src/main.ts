@@ -6,9 +6,10 @@
 // (umip, lazy x87), memory (frames, reservations, paging, stack guards: memory.ts), the modules, the
 // clock and the timer queue, PCI, a virtio-net card behind the virtual switch and a virtio-blk swap
 // disk when QEMU has them; then interrupts on, the self-tests, benchmarks or faults the command line
-// asks for (`test=...`, `bench`), `boot ok`, and the VMs of a `manifest` module (vmstart.ts) with COM1
-// as their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the COM1
-// shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
+// asks for (`test=...`, `bench`; `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module
+// (vmstart.ts) with COM1 as their monitor (the scheduler exits QEMU when every one has ended, or on
+// `stop`); else the COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as
+// without isa-debug-exit).
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
 import {
   consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString,
@@ -34,6 +35,7 @@ import { virtioNetFound, virtioNetInit } from "./virtio-net.ts";
 import { virtioBlkInit } from "./virtio-blk.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
+import { profileEnable } from "./profile.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import {
   runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull,
@@ -81,6 +83,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
   switchSetBench(commandLineHasWord(info, "bench"));
+  if (commandLineHasWord(info, "profile")) profileEnable();   // profile.ts: instructions by category
   if (virtioNetFound()) {    // the NIC (virtio-net.ts) behind the virtual switch (switch.ts)
     switchInit();
     virtioNetInit();

@@ -19,7 +19,7 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR,
+  END_SWAP_READ_ERROR, vmBootPageFrame,
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
@@ -38,6 +38,9 @@ import {
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./virtio-net.ts";
 import { virtioBlkInFlight } from "./virtio-blk.ts";
+import {
+  profileOn, profileEnter, profileLeave, profileSetVmPage, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,
+} from "./profile.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 const QUANTUM_TICKS: u32 = 10;
@@ -233,19 +236,50 @@ export function schedulerChargeFor(index: u32, startTsc: u32): void {
   if (current !== VM_NONE) vmAt(u32(current)).sliceTsc += spent;
 }
 
+// The switch paths the resume hooks take: switchOut and switchIn, or when the kernel profiles
+// (profile.ts) the same wrapped in the scheduler's marks, with the CR3 loads counted and the running
+// VM's boot page handed to the profile. An indirect call: the unprofiled path pays one instruction.
+type SwitchOut = (vm: Vm, frameAddress: u32) => u32;
+type SwitchIn = () => u32;
+let switchOutNow: SwitchOut = switchOut;
+let switchInNow: SwitchIn = switchIn;
+
+function profiledSwitchOut(vm: Vm, frameAddress: u32): u32 {
+  const previous = profileEnter(PROFILE_SCHEDULER);
+  const space = currentAddressSpace();
+  const next = switchOut(vm, frameAddress);
+  profiledSwitched(space);
+  profileLeave(previous);
+  return next;
+}
+
+function profiledSwitchIn(): u32 {
+  const previous = profileEnter(PROFILE_SCHEDULER);
+  const space = currentAddressSpace();
+  const next = switchIn();
+  profiledSwitched(space);
+  profileLeave(previous);
+  return next;
+}
+
+function profiledSwitched(space: u32): void {
+  if (currentAddressSpace() !== space) profileCountAddressSpaceSwitch();
+  profileSetVmPage(current === VM_NONE ? 0 : vmBootPageFrame(vmAt(u32(current))));
+}
+
 /** trap.ts calls this at the end of every trap: the frame to resume. */
 function schedulerResume(frameAddress: u32): u32 {
   if (!active) return frameAddress;
   if (current === VM_NONE) {
     idleFrame = frameAddress;           // the idle loop's ring-0 frame
     if (runHead === VM_NONE) return frameAddress;
-    return switchIn();
+    return switchInNow();
   }
   const vm = vmAt(u32(current));
   // Any trap out of virtual-8086 mode (a fault, an IRQ) ends the VM: its frame is not ours to resume.
   if (frameInVirtual8086(overlay(TrapFrame, frameAddress))) schedulerEnd(u32(current), END_VIRTUAL_8086, 0, 0, 0);
   if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
-  return switchOut(vm, frameAddress);
+  return switchOutNow(vm, frameAddress);
 }
 
 /** The current VM leaves the CPU (its slice ended, it yielded, blocked or ended); the next one's frame. */
@@ -272,7 +306,7 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
  * call is pending and arrives as soon as the VM runs again. `vm` is the current VM (the caller has it).
  */
 export function schedulerResumeAfterHypercall(vm: Vm, frameAddress: u32): u32 {
-  return switchRequested ? switchOut(vm, frameAddress) : frameAddress;
+  return switchRequested ? switchOutNow(vm, frameAddress) : frameAddress;
 }
 
 function switchIn(): u32 {
@@ -395,6 +429,7 @@ let finishReport: () => void = noReport;
 export function schedulerInit(report: () => void): void {
   finishReport = report;
   trapSetResumeHook(schedulerResume);
+  if (profileOn()) { switchOutNow = profiledSwitchOut; switchInNow = profiledSwitchIn; }
   trapSetUserExceptionHandler(userException);
   fpuInit();
   setKernelStack(trapStackTop());     // every trap from ring 3 lands there; handlers run to completion, IF = 0

@@ -5,7 +5,8 @@
 // Commands: help, mem, clock, irq, exit.
 // While VMs run, the same console is a monitor (shellMonitor): a line typed on COM1 runs in the IRQ
 // handler itself (every command is short), without echo or prompt (VM output shares the line), and
-// adds vms (the per-VM summary), net (switch and NIC counters) and stop (the summary, then exit).
+// adds vms (the per-VM summary), net (switch and NIC counters), swap, profile (profile.ts) and stop (the
+// summary, then exit).
 // Invariant: the ring buffer's `written` is advanced only by the IRQ handler and `read` only by the
 // shell loop; both are free-running counters (their difference is the number of bytes waiting).
 import { bool, i32, u8, u32, hlt } from "dsl";
@@ -54,10 +55,14 @@ let monitorVms: () => void = nothing;
 let monitorNet: () => void = nothing;
 let monitorStop: () => void = nothing;
 let monitorSwap: () => void = nothing;
+let monitorProfile: () => void = nothing;
 
 /** Makes COM1 a monitor while VMs run (vmstart.ts hands in the VM commands). */
-export function shellMonitor(vms: () => void, net: () => void, swap: () => void, stop: () => void): void {
+export function shellMonitor(
+  vms: () => void, net: () => void, swap: () => void, profile: () => void, stop: () => void,
+): void {
   monitor = true;
+  monitorProfile = profile;
   monitorSwap = swap;
   monitorVms = vms;
   monitorNet = net;
@@ -125,6 +130,7 @@ function runCommand(): void {
   else if (monitor && lineIs("vms")) monitorVms();
   else if (monitor && lineIs("net")) monitorNet();
   else if (monitor && lineIs("swap")) monitorSwap();
+  else if (monitor && lineIs("profile")) monitorProfile();
   else if (monitor && (lineIs("stop") || lineIs("exit"))) monitorStop();
   else if (lineIs("exit")) exitMachine(EXIT_SUCCESS);
   else {
@@ -144,6 +150,8 @@ function commandHelp(): void {
     consoleWriteString("vms    per-VM CPU, switches, packets and bytes"); consoleNewLine();
     consoleWriteString("net    switch and network card counters"); consoleNewLine();
     consoleWriteString("swap   the memory cache: resident and swapped-out VMs, frames, swap traffic, rates");
+    consoleNewLine();
+    consoleWriteString("profile instructions by category, the kernel's and the guests' (`-append profile`)");
     consoleNewLine();
     consoleWriteString("stop   the summary, then stop the machine (also: exit)"); consoleNewLine();
   } else {

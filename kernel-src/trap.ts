@@ -12,6 +12,7 @@ import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } fr
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit } from "./idt.ts";
+import { profileOn, profileEntry, profileExit, PROFILE_TRAP } from "./profile.ts";
 
 const EXCEPTION_VECTORS = 32;
 
@@ -121,6 +122,19 @@ export function exceptionHookClear(vector: u32): void { exceptionHooks[vector] =
 
 /** Every entry stub calls this; the frame returned is the one resumed (the resume hook decides). */
 export function trapHandler(frameAddress: u32): u32 {
+  if (profileOn()) return profiledTrap(frameAddress);
+  return dispatch(frameAddress);
+}
+
+/** trapHandler with the profile's marks (profile.ts). */
+function profiledTrap(frameAddress: u32): u32 {
+  profileEntry(frameAddress, PROFILE_TRAP);
+  const resumed = dispatch(frameAddress);
+  profileExit(resumed);
+  return resumed;
+}
+
+function dispatch(frameAddress: u32): u32 {
   const frame = overlay(TrapFrame, frameAddress);
   const vector = frame.vector;
   const fromUser = frameFromUser(frame);

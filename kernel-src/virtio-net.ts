@@ -28,6 +28,7 @@ import {
 } from "./netbuf.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { irqRegisterShared } from "./trap.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_NIC, PROFILE_SWITCH } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
 // PCI device id (virtio 1.0 §4.1.2: transitional devices 0x1000 + (device type - 1), network = 1).
@@ -226,6 +227,14 @@ function reclaimTransmitted(): void {
  */
 export function virtioNetTransmit(buffer: u32, length: u32): bool {
   if (!present) return false;
+  if (!profileOn()) return transmit(buffer, length);
+  const previous = profileEnter(PROFILE_NIC);
+  const sent = transmit(buffer, length);
+  profileLeave(previous);
+  return sent;
+}
+
+function transmit(buffer: u32, length: u32): bool {
   reclaimTransmitted();
   if (txFreeCount === 0) { txRingFull++; return false; }
   txFreeCount--;
@@ -247,6 +256,13 @@ export function virtioNetTransmit(buffer: u32, length: u32): bool {
  * (§5.1.6.4) and its descriptor is refilled; sent frames are reclaimed.
  */
 function virtioNetInterrupt(line: u32): void {
+  if (!profileOn()) { interrupt(); return; }
+  const previous = profileEnter(PROFILE_NIC);
+  interrupt();
+  profileLeave(previous);
+}
+
+function interrupt(): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
@@ -271,7 +287,10 @@ function virtioNetInterrupt(line: u32): void {
     const buffer = rxBuffers[d];
     netBufferSetLength(buffer, length);
     const handlerStart = rdtsc();
+    const profiling = profileOn();
+    const outer = profiling ? profileEnter(PROFILE_SWITCH) : 0;
     const taken = receiveHandler(buffer, length);
+    if (profiling) profileLeave(outer);
     handlerTime += rdtsc() - handlerStart;
     handled++;
     lastLength = length;

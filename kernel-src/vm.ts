@@ -32,6 +32,7 @@ import {
   createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
   PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
+import { profileOn } from "./profile.ts";
 import {
   netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
   NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
@@ -315,6 +316,12 @@ export function vmMapsSharedCode(vm: Vm): bool {
 /** The address of the boot-information page: the last page of the VM's memory. */
 function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
 
+/** The frame of the VM's boot page, through the kernel's map of memory; 0 when it is not resident. */
+export function vmBootPageFrame(vm: Vm): u32 {
+  const entry = pageEntry(vm.space, vmBootInfoAddress(vm));
+  return (entry & PAGE_PRESENT) !== 0 ? entryFrame(entry) : 0;
+}
+
 /** Byte-swaps a u32 (network <-> host order). */
 export function byteSwap32(x: u32): u32 {
   return u32((x >>> 24) | ((x >>> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24));
@@ -339,6 +346,7 @@ function writeBootInfo(vm: Vm, id: u32, page: u32): void {
   info.imageId = vm.imageIndex;
   info.argument = imageArgument[vm.imageIndex];
   info.vmCount = vmTotal;                  // final once every VM is created (vmSetBootCount)
+  info.profileOn = profileOn() ? 1 : 0;
 }
 
 /**

@@ -5,8 +5,12 @@
 // (all of them). It lives apart from the
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
-import { u32 } from "dsl";
-import { Vm, vmAt, vmCount, vmPrivateFramePeak, VM_ENDED, END_EXIT } from "./vm.ts";
+import { u32, overlay } from "dsl";
+import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmBootPageFrame, VM_ENDED, END_EXIT } from "./vm.ts";
+import {
+  BootInfo, PROFILE_GUEST_RUNTIME, PROFILE_GUEST_NETIF, PROFILE_GUEST_TCP, PROFILE_GUEST_CATEGORIES,
+} from "../abi/boot.ts";
+import { profileReport, profileAdd } from "./profile.ts";
 import {
   schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount,
 } from "./scheduler.ts";
@@ -16,7 +20,7 @@ import { switchReport, switchReportVm } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
 import { swapReport } from "./swap.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleWriteHex64, consoleNewLine } from "./console.ts";
 
 /** CPU time of a VM in thousands of cycles. */
 function vmKiloCycles(vm: Vm): u32 {
@@ -88,4 +92,55 @@ function report(listed: u32): void {
   virtioNetReport();
   virtioBlkReport();
   swapReport();
+}
+
+// ---- the profile (profile.ts, `-append profile`) ----------------------------------------------------------
+
+const guestSums = new Uint32Array(8);     // PROFILE_GUEST_CATEGORIES (low, high) pairs
+
+function guestCategoryName(c: u32): string {
+  switch (c) {
+    case PROFILE_GUEST_RUNTIME: return "runtime";
+    case PROFILE_GUEST_NETIF: return "netif";
+    case PROFILE_GUEST_TCP: return "tcp";
+  }
+  return "app";
+}
+
+/**
+ * The console's `profile`: the kernel's totals (profile.ts), then `profile-guest: vms N absent A requests
+ * R; runtime 0x..; netif 0x..; tcp 0x..; app 0x..`, the guests' own counts (their boot pages) summed over
+ * the N VMs whose boot page is resident (A are not: swapped out, or ended). The guest figures are what the
+ * guests wrote: a hostile guest can only misreport its own.
+ */
+export function vmsProfileReport(): void {
+  profileReport();
+  consoleNewLine();
+  for (let i: u32 = 0; i < PROFILE_GUEST_CATEGORIES * 2; i++) guestSums[i] = 0;
+  let counted: u32 = 0, absent: u32 = 0, requests: u32 = 0;
+  for (let id: u32 = 0; id < vmCount(); id++) {
+    const vm = vmAt(id);
+    const page = vm.space === 0 ? 0 : vmBootPageFrame(vm);
+    if (page === 0) { absent++; continue; }
+    const info = overlay(BootInfo, page);
+    counted++;
+    requests += info.profileRequests;
+    for (let c: u32 = 0; c < PROFILE_GUEST_CATEGORIES; c++) {
+      profileAdd(guestSums, c, info.profileCounts[c * 2]);
+      guestSums[c * 2 + 1] += info.profileCounts[c * 2 + 1];
+    }
+  }
+  consoleWriteString("profile-guest: vms ");
+  consoleWriteDecimal(counted);
+  consoleWriteString(" absent ");
+  consoleWriteDecimal(absent);
+  consoleWriteString(" requests ");
+  consoleWriteDecimal(requests);
+  for (let c: u32 = 0; c < PROFILE_GUEST_CATEGORIES; c++) {
+    consoleWriteString("; ");
+    consoleWriteString(guestCategoryName(c));
+    consoleWriteString(" ");
+    consoleWriteHex64(guestSums[c * 2 + 1], guestSums[c * 2]);
+  }
+  consoleNewLine();
 }

@@ -16,7 +16,7 @@ import {
   VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32,
 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
-import { vmsReport, vmsMonitorReport } from "./vmreport.ts";
+import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { virtioNetReport } from "./virtio-net.ts";
@@ -211,6 +211,6 @@ function swapMonitor(): void { swapReport(); swapRates(); virtioBlkReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {
-  shellMonitor(vmsMonitorReport, netReport, swapMonitor, schedulerStop);
+  shellMonitor(vmsMonitorReport, netReport, swapMonitor, vmsProfileReport, schedulerStop);
   schedulerRun();
 }

@@ -10,13 +10,16 @@
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
 //   closed after 10 s. Requests with a body (Content-Length > 0 or Transfer-Encoding) are answered
 //   and the connection closed (the body is not read).
-// One worker thread per connection, up to WORKERS at once (each waits in socketAccept).
+// One worker thread per connection, up to WORKERS at once (each waits in socketAccept). Profiled
+// (`-append profile`): serving a connection is the `app` category, each response one request.
 // Memory: give the group `"memoryKiB": 1024`: the TCP rings (128 KiB), 16 thread stacks of 16 KiB
 // (touched pages only) and the request buffers.
 import { i32, u32, u8, bool, write, print } from "dsl";
 import { formatString, formatDecimal } from "../../dsl/runtime/format.ts";
 import { bootInit, argument, vmId } from "../runtime/boot.ts";
 import { enableInterrupts } from "../runtime/events.ts";
+import { profileEnter, profileLeave, profileRequest } from "../runtime/profile.ts";
+import { PROFILE_GUEST_APP } from "../../abi/boot.ts";
 import { stackInitFromBoot } from "../libos/stack.ts";
 import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
 import { socketListen, socketAccept, socketRead, socketWrite, socketClose } from "../libos/sockets.ts";
@@ -227,6 +230,7 @@ function serve(socket: i32, worker: i32): void {
     else if (!pathIndex) code = 404;
     if (!respond(socket, worker, code, keepAlive, !methodHead)) return;
     served++;
+    profileRequest();
     if (!keepAlive) return;
     // pipelining: what follows this head is the next request
     for (let i = end; i < length; i++) buffers[base + i - end] = buffers[base + i];
@@ -237,7 +241,9 @@ function serve(socket: i32, worker: i32): void {
 function worker(index: u32): void {
   while (true) {
     const socket = socketAccept(listener);
+    const category = profileEnter(PROFILE_GUEST_APP);     // the profile's `app` (runtime/profile.ts)
     serve(socket, i32(index));
+    profileLeave(category);
     socketClose(socket);
   }
 }

@@ -11,6 +11,8 @@ import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
 import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
 import { arpInput } from "./arp.ts";
+import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { PROFILE_GUEST_NETIF } from "../../abi/boot.ts";
 import { ipv4Input } from "./ipv4.ts";
 
 // ---- Ethernet II header (RFC 894 "Frame Format"; IEEE 802.3 §3.2.3-§3.2.6) ---------------------------
@@ -103,6 +105,13 @@ function benchLine(name: string, instructions: u32, length: i32): void {
 
 /** Receives and handles every queued frame; returns how many there were. */
 export function netifPoll(): i32 {
+  const previous = profileEnter(PROFILE_GUEST_NETIF);
+  const result = pollFrames();
+  profileLeave(previous);
+  return result;
+}
+
+function pollFrames(): i32 {
   let count = 0;
   while (true) {
     const start = benchEnabled ? rdtsc() : 0;
@@ -143,6 +152,15 @@ function ethernetInput(frame: Uint8Array, length: i32): void {
  * minimum frame with zeros (RFC 894) and hands it to netSend. Returns false when it was dropped.
  */
 export function ethernetSend(frame: Uint8Array, destination: Uint8Array, destinationOffset: i32, ethertype: i32, payloadLength: i32): bool {
+  const previous = profileEnter(PROFILE_GUEST_NETIF);
+  const result = sendFrame(frame, destination, destinationOffset, ethertype, payloadLength);
+  profileLeave(previous);
+  return result;
+}
+
+function sendFrame(
+  frame: Uint8Array, destination: Uint8Array, destinationOffset: i32, ethertype: i32, payloadLength: i32,
+): bool {
   for (let i = 0; i < 6; i++) {
     frame[ETH_DESTINATION + i] = destination[destinationOffset + i];
     frame[ETH_SOURCE + i] = ourMac[i];

@@ -12,6 +12,7 @@ import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGate
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
 import { tcpInit, tcpTimer } from "./tcp.ts";
+import { profileInit } from "../runtime/profile.ts";
 
 export const NO_DEADLINE: u32 = 0xffffffff;
 
@@ -46,6 +47,7 @@ function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gatew
 
 /** Initializes every layer from the boot information (after bootInit). */
 export function stackInitFromBoot(): void {
+  profileInit();
   const info = boot();
   const mac = new Uint8Array(6);
   for (let i = 0; i < 6; i++) mac[i] = info.mac[i];

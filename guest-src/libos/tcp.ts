@@ -14,6 +14,8 @@
 // no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or
 // timestamps (RFC 7323), no urgent data, no active open.
 import { i32, u32, bool, structArray } from "dsl";
+import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import { txFrame, ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_TCP } from "./ipv4.ts";
@@ -358,6 +360,12 @@ function parseMss(frame: Uint8Array, offset: i32, length: i32): i32 {
 
 /** Handles the TCP segment at `frame[offset..offset+length)` (addressed to our unicast address). */
 export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
+  const previous = profileEnter(PROFILE_GUEST_TCP);
+  segmentInput(frame, offset, length, source, destination);
+  profileLeave(previous);
+}
+
+function segmentInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
   if (length < TCP_HEADER) { netStats[STAT_TCP_DROP]++; return; }
   const headerLength = (frame[offset + TCP_DATA_OFFSET] >>> 4) * 4;
   if (headerLength < TCP_HEADER || headerLength > length) { netStats[STAT_TCP_DROP]++; return; }
@@ -677,6 +685,13 @@ function retransmit(tcb: Tcb, index: i32): void {
 
 /** Runs the expired timers; returns microseconds until the next deadline (0xffffffff: none). */
 export function tcpTimer(): u32 {
+  const previous = profileEnter(PROFILE_GUEST_TCP);
+  const result = runTimers();
+  profileLeave(previous);
+  return result;
+}
+
+function runTimers(): u32 {
   let next = NO_DEADLINE;
   for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
     const tcb = tcbs[i];
@@ -714,6 +729,13 @@ export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? 
 
 /** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */
 export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
+  const previous = profileEnter(PROFILE_GUEST_TCP);
+  const result = readData(connection, to, offset, max);
+  profileLeave(previous);
+  return result;
+}
+
+function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
   if (!valid(connection)) return 0;
   const tcb = tcbs[connection];
   let n = tcb.rxCount < max ? tcb.rxCount : max;
@@ -740,6 +762,13 @@ export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32):
 
 /** Queues up to `length` bytes of `from[offset..]` and sends what the window allows; returns how many were queued. */
 export function tcpWrite(connection: i32, from: Uint8Array, offset: i32, length: i32): i32 {
+  const previous = profileEnter(PROFILE_GUEST_TCP);
+  const result = writeData(connection, from, offset, length);
+  profileLeave(previous);
+  return result;
+}
+
+function writeData(connection: i32, from: Uint8Array, offset: i32, length: i32): i32 {
   const space = tcpWriteSpace(connection);
   let n = length < space ? length : space;
   if (n <= 0) return 0;
@@ -761,6 +790,12 @@ export function tcpWrite(connection: i32, from: Uint8Array, offset: i32, length:
  * CLOSE-WAIT -> LAST-ACK. The application hears CLOSED when the connection is gone (or RESET).
  */
 export function tcpClose(connection: i32): void {
+  const previous = profileEnter(PROFILE_GUEST_TCP);
+  closeOurSide(connection);
+  profileLeave(previous);
+}
+
+function closeOurSide(connection: i32): void {
   if (!valid(connection)) return;
   const tcb = tcbs[connection];
   if (tcb.closing) return;

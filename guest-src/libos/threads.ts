@@ -16,6 +16,8 @@ import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
 import { netifSetClock } from "./netif.ts";
+import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
 
 /** Threads besides the main context. */
 const THREAD_MAX = 16;
@@ -81,12 +83,15 @@ function switchTo(to: i32): void {
   current = to;
   threads[to].state = RUNNING;
   switches++;
+  const category = profileEnter(PROFILE_GUEST_RUNTIME);   // the switch itself is the runtime's
   contextSwitch(addressOf(handles) + u32(from) * 4, handles[to]);
+  profileLeave(category);                                  // back in `from`: its own category again
 }
 
 /** Every thread starts here, on its own stack; it never returns (threadExit switches away for good). */
 function threadStart(index: u32): void {
   const t = threads[i32(index)];
+  profileEnter(PROFILE_GUEST_RUNTIME);                     // a new thread starts in the runtime's
   t.entry(t.arg);
   threadExit();
 }

@@ -1,0 +1,137 @@
+// The profile (`-append profile`; bench/request.ts): where the CPU's instructions go, by category, exact
+// under `qemu -icount shift=0,sleep=off` (rdtsc then counts instructions). Off, every hook is one load
+// and a branch (callers test profileOn() first). On, the time between two marks is charged to the category that was current:
+//   - the kernel's entries (trap.ts trapHandler, hypercall.ts hypercallEntry) end the interrupted
+//     category (a VM's ring 3: PROFILE_GUEST; the idle loop: PROFILE_IDLE) and start PROFILE_TRAP or
+//     PROFILE_HYPERCALL; their exits start PROFILE_GUEST (a ring-3 frame) or PROFILE_IDLE;
+//   - subsystems mark their own work and put the caller's category back (profileEnter / profileLeave):
+//     the NIC driver, the virtual switch, the timer tick, the VM switch (scheduler.ts, which also counts
+//     the CR3 loads);
+//   - the guest splits its own ring-3 time (guest-src/runtime/profile.ts) into the abi/boot.ts
+//     PROFILE_GUEST_* categories, in its boot page; to take the kernel's time (and the other VMs') out of
+//     its intervals it reads profileAway, which the kernel keeps there: at an entry from ring 3 it writes
+//     profileLeft (the TSC), at the return to that VM it adds the time since to profileAway.
+// The running VM's boot page (a frame, written through the kernel's map of memory) is the scheduler's to
+// set (profileSetVmPage) as a VM comes onto the CPU. The hooks on hot paths are switched in when the
+// kernel profiles (hypercall.ts's gate, scheduler.ts's switch paths) or tested with profileOn(). The marks' own instructions are charged too (a few
+// tens each); the count of kernel marks is reported with the totals. Under sleep=off, time in `hlt` is
+// the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
+import { bool, u32, rdtsc, overlay } from "dsl";
+import { BootInfo } from "../abi/boot.ts";
+import { TrapFrame, frameFromUser } from "./trapframe.ts";
+import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
+
+/** The kernel's idle loop (`hlt`, console output between interrupts). */
+const PROFILE_IDLE: u32 = 0;
+/** Entry stubs, dispatch, exceptions and IRQs not below, the return to the interrupted code. */
+export const PROFILE_TRAP: u32 = 1;
+/** The hypercall entry and the calls not below (clock, idle, alarm, mask, acknowledge, console). */
+export const PROFILE_HYPERCALL: u32 = 2;
+/** The PIT tick: the clock, the timer queue, alarms raising virtual interrupts. */
+export const PROFILE_TIMER: u32 = 3;
+/** The virtio-net driver: its interrupt, the rings, transmit. */
+export const PROFILE_NIC: u32 = 4;
+/** The virtual switch (switch.ts): demultiplexing, checks, queues, copies to and from VMs. */
+export const PROFILE_SWITCH: u32 = 5;
+/** The VM switch: saving and restoring frames, the run queue, the FPU hand-over. */
+export const PROFILE_SCHEDULER: u32 = 6;
+/** A VM's ring 3 (split further by the guests themselves). */
+const PROFILE_GUEST: u32 = 7;
+const CATEGORIES: u32 = 8;
+
+function categoryName(c: u32): string {
+  switch (c) {
+    case PROFILE_IDLE: return "idle";
+    case PROFILE_TRAP: return "trap";
+    case PROFILE_HYPERCALL: return "hypercall";
+    case PROFILE_TIMER: return "timer";
+    case PROFILE_NIC: return "nic";
+    case PROFILE_SWITCH: return "switch";
+    case PROFILE_SCHEDULER: return "scheduler";
+  }
+  return "guest";
+}
+
+let on = false;
+let category: u32 = PROFILE_IDLE;
+let last: u32 = 0;
+let marks: u32 = 0;
+let vmPage: u32 = 0;
+let addressSpaceSwitches: u32 = 0;
+const counts = new Uint32Array(16);       // CATEGORIES (low, high) pairs
+
+/** Turns the profile on (main.ts, the `profile` word); VMs' boot pages say so from then on. */
+export function profileEnable(): void {
+  on = true;
+  category = PROFILE_IDLE;
+  last = rdtsc();
+}
+
+/**
+ * Whether the kernel profiles. Every hook below is called only when it does (`if (profileOn()) ...`:
+ * this leaf is inlined, so a hook off costs a load and a branch where it sits).
+ */
+export function profileOn(): bool { return on; }
+
+/** Adds `cycles` to a (low, high) pair of `pairs` (a u64 in two u32). */
+export function profileAdd(pairs: Uint32Array, index: u32, cycles: u32): void {
+  const low = pairs[index * 2] + cycles;
+  if (low < cycles) pairs[index * 2 + 1]++;
+  pairs[index * 2] = low;
+}
+
+/** Ends the current category at `now` and starts `next`; returns the ended one. */
+function mark(next: u32, now: u32): u32 {
+  profileAdd(counts, category, now - last);
+  last = now;
+  marks++;
+  const previous = category;
+  category = next;
+  return previous;
+}
+
+/** Starts `next` (a subsystem's work); returns the category to put back with profileLeave. */
+export function profileEnter(next: u32): u32 { return mark(next, rdtsc()); }
+
+/** Puts back the category profileEnter returned. */
+export function profileLeave(previous: u32): void { mark(previous, rdtsc()); }
+
+/**
+ * A VM switch loaded CR3 (scheduler.ts). One instruction, so not a category: its cost is the emulator's
+ * (QEMU drops its soft TLB) or the CPU's (TLB refills), not instructions; the bench divides the count.
+ */
+export function profileCountAddressSpaceSwitch(): void { addressSpaceSwitches++; }
+
+/** The boot page (a frame address, 0: none or not resident) of the VM that now runs in ring 3. */
+export function profileSetVmPage(page: u32): void { vmPage = page; }
+
+/** An entry stub's handler begins (`entry`: PROFILE_TRAP or PROFILE_HYPERCALL). */
+export function profileEntry(frameAddress: u32, entry: u32): void {
+  const now = rdtsc();
+  mark(entry, now);
+  if (vmPage !== 0 && frameFromUser(overlay(TrapFrame, frameAddress))) overlay(BootInfo, vmPage).profileLeft = now;
+}
+
+/** An entry stub's handler returns `frameAddress`: a VM's ring 3, or the kernel's idle loop. */
+export function profileExit(frameAddress: u32): void {
+  const now = rdtsc();
+  if (!frameFromUser(overlay(TrapFrame, frameAddress))) { mark(PROFILE_IDLE, now); return; }
+  mark(PROFILE_GUEST, now);
+  if (vmPage === 0) return;
+  const info = overlay(BootInfo, vmPage);
+  info.profileAway += now - info.profileLeft;
+}
+
+/** `profile: marks M cr3 C; idle 0x..; trap 0x..; ...` (TSC cycles, u64 in hex): the kernel's totals. */
+export function profileReport(): void {
+  consoleWriteString("profile: marks ");
+  consoleWriteDecimal(marks);
+  consoleWriteString(" cr3 ");
+  consoleWriteDecimal(addressSpaceSwitches);
+  for (let i: u32 = 0; i < CATEGORIES; i++) {
+    consoleWriteString("; ");
+    consoleWriteString(categoryName(i));
+    consoleWriteString(" ");
+    consoleWriteHex64(counts[i * 2 + 1], counts[i * 2]);
+  }
+}

@@ -1,0 +1,49 @@
+// The kernel's profile (kernel-src/profile.ts, `-append profile`) as the host reads it: the monitor's
+// `profile` command prints
+//   profile: marks M cr3 C; idle 0x..; trap 0x..; ...          (the kernel's categories, TSC cycles)
+//   profile-guest: vms N absent A requests R; runtime 0x..; ... (the guests' own, summed over N VMs)
+// Under `qemu -icount shift=0,sleep=off` a TSC cycle is one instruction (idle excepted: the clock's jumps
+// over `hlt`). The category names come from the kernel's output, so this file has no list of them.
+
+interface Profile {
+  /** The kernel's marks so far (each costs a few tens of instructions, charged to the categories). */
+  marks: number;
+  /** VM switches that loaded CR3 (another VM's address space). */
+  addressSpaceSwitches: number;
+  /** The kernel's categories, in the kernel's order: TSC cycles. */
+  kernel: Record<string, number>;
+  /** VMs whose boot page was read, and those that were not resident. */
+  vms: number; absent: number;
+  /** Requests the guests' applications counted. */
+  requests: number;
+  /** The guests' categories, summed: TSC cycles. */
+  guest: Record<string, number>;
+}
+
+function pairs(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/; ([a-z-]+) 0x([0-9a-fA-F]{16})/g)) out[m[1]] = Number(BigInt(`0x${m[2]}`));
+  return out;
+}
+
+/** The last `profile:` and `profile-guest:` lines of `serial`; throws when there are none. */
+export function parseProfile(serial: string): Profile {
+  const kernel = [...serial.matchAll(/^profile: marks (\d+) cr3 (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm)].pop();
+  const guest = [...serial.matchAll(/^profile-guest: vms (\d+) absent (\d+) requests (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm)].pop();
+  if (!kernel || !guest) throw new Error(`no profile lines in the output:\n${serial.slice(-2000)}`);
+  return {
+    marks: Number(kernel[1]), addressSpaceSwitches: Number(kernel[2]), kernel: pairs(kernel[3]),
+    vms: Number(guest[1]), absent: Number(guest[2]), requests: Number(guest[3]), guest: pairs(guest[4]),
+  };
+}
+
+/** What happened between two readings (`after` - `before`), category by category. */
+export function profileDelta(before: Profile, after: Profile): Profile {
+  const minus = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
+  return {
+    marks: after.marks - before.marks,
+    addressSpaceSwitches: after.addressSpaceSwitches - before.addressSpaceSwitches, kernel: minus(after.kernel, before.kernel), vms: after.vms, absent: after.absent,
+    requests: after.requests - before.requests, guest: minus(after.guest, before.guest),
+  };
+}
