@@ -1,6 +1,6 @@
 // The profile (`-append profile`; bench/request.ts): where the CPU's instructions go, by category, exact
-// under `qemu -icount shift=0,sleep=off` (rdtsc then counts instructions). Off, every hook is one load
-// and a branch (callers test profileOn() first). On, the time between two marks is charged to the category that was current:
+// under `qemu -icount shift=0,sleep=off` (rdtsc then counts instructions). On, the time between two
+// marks is charged to the category that was current:
 //   - the kernel's entries (trap.ts trapHandler, hypercall.ts hypercallEntry) end the interrupted
 //     category (a VM's ring 3: PROFILE_GUEST; the idle loop: PROFILE_IDLE) and start PROFILE_TRAP or
 //     PROFILE_HYPERCALL; their exits start PROFILE_GUEST (a ring-3 frame) or PROFILE_IDLE;
@@ -12,10 +12,11 @@
 //     its intervals it reads profileAway, which the kernel keeps there: at an entry from ring 3 it writes
 //     profileLeft (the TSC), at the return to that VM it adds the time since to profileAway.
 // The running VM's boot page (a frame, written through the kernel's map of memory) is the scheduler's to
-// set (profileSetVmPage) as a VM comes onto the CPU. The hooks on hot paths are switched in when the
-// kernel profiles (hypercall.ts's gate, scheduler.ts's switch paths) or tested with profileOn(). The marks' own instructions are charged too (a few
-// tens each); the count of kernel marks is reported with the totals. Under sleep=off, time in `hlt` is
-// the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
+// set (profileSetVmPage) as a VM comes onto the CPU. Off, nothing of it runs: the hooks on the hot paths
+// are switched in only when the kernel profiles (hypercall.ts's gate, scheduler.ts's switch paths, trap.ts's
+// handler), the others sit behind `if (profileOn())` (a load and a branch). The marks' own instructions are
+// charged too (a few tens each); the count of kernel marks is reported with the totals. Under sleep=off,
+// time in `hlt` is the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
 import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";

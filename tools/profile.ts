@@ -29,7 +29,8 @@ function pairs(text: string): Record<string, number> {
 /** The last `profile:` and `profile-guest:` lines of `serial`; throws when there are none. */
 export function parseProfile(serial: string): Profile {
   const kernel = [...serial.matchAll(/^profile: marks (\d+) cr3 (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm)].pop();
-  const guest = [...serial.matchAll(/^profile-guest: vms (\d+) absent (\d+) requests (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm)].pop();
+  const guestLine = /^profile-guest: vms (\d+) absent (\d+) requests (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm;
+  const guest = [...serial.matchAll(guestLine)].pop();
   if (!kernel || !guest) throw new Error(`no profile lines in the output:\n${serial.slice(-2000)}`);
   return {
     marks: Number(kernel[1]), addressSpaceSwitches: Number(kernel[2]), kernel: pairs(kernel[3]),
@@ -43,7 +44,8 @@ export function profileDelta(before: Profile, after: Profile): Profile {
     Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
   return {
     marks: after.marks - before.marks,
-    addressSpaceSwitches: after.addressSpaceSwitches - before.addressSpaceSwitches, kernel: minus(after.kernel, before.kernel), vms: after.vms, absent: after.absent,
+    addressSpaceSwitches: after.addressSpaceSwitches - before.addressSpaceSwitches,
+    kernel: minus(after.kernel, before.kernel), vms: after.vms, absent: after.absent,
     requests: after.requests - before.requests, guest: minus(after.guest, before.guest),
   };
 }

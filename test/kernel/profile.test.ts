@@ -30,11 +30,15 @@ if (why) {
   let machine: Machine | undefined;
   test.after.always(() => { machine?.kill(); ns?.remove(); kernel?.remove(); });
 
-  test("profile: requests counted exactly, every category used, the guests' sum is the kernel's ring-3 count", async t => {
+  const title = "profile: requests counted exactly, every category used, the guests' sum is the kernel's ring-3 count";
+  test(title, async t => {
     kernel = buildKernelInTemp(false);
-    const modules = buildVms(kernel.dir, "profile", [{ image: "guest-src/apps/httpd.ts", count: VMS, memoryKiB: 1024, argument: 0, ipBase: ipOf(0) }]);
+    const modules = buildVms(kernel.dir, "profile",
+      [{ image: "guest-src/apps/httpd.ts", count: VMS, memoryKiB: 1024, argument: 0, ipBase: ipOf(0) }]);
     ns = tapNamespace("profile");
-    machine = await startMachine({ kernel: kernel.elf, modules, namespace: ns, icount: true, append: "profile", memoryMiB: 256 });
+    machine = await startMachine({
+      kernel: kernel.elf, modules, namespace: ns, icount: true, append: "profile", memoryMiB: 256,
+    });
     await machine.waitFor(new RegExp(`^\\[vm ${VMS - 1}\\] vm ${VMS - 1} httpd on port 80$`, "m"), 120_000);
     const before = parseProfile(await machine.monitor("profile", PROFILE_END));
     const urls = (vm: number) => Array.from({ length: FETCHES }, () => `http://${ipOf(vm)}/`);
@@ -51,7 +55,9 @@ if (why) {
       t.true(d.kernel[name] > 0, `kernel category ${name}: ${d.kernel[name]}`);
     }
     t.true(d.addressSpaceSwitches > 0, "CR3 loads");
-    for (const name of ["runtime", "netif", "tcp", "app"]) t.true(d.guest[name] > 0, `guest category ${name}: ${d.guest[name]}`);
+    for (const name of ["runtime", "netif", "tcp", "app"]) {
+      t.true(d.guest[name] > 0, `guest category ${name}: ${d.guest[name]}`);
+    }
     const guestSum = Object.values(d.guest).reduce((a, b) => a + b, 0);
     t.true(Math.abs(guestSum - d.kernel.guest) <= 0.02 * d.kernel.guest,
       `guests' categories ${guestSum} against the kernel's ring 3 ${d.kernel.guest}`);
