@@ -32,16 +32,20 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir, loadavg, cpus } from 'node:os';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
 import { buildManifest } from '../tools/manifest.ts';
-import { qemuArgs, tapNetArgs, ConsoleLine, createSwapImage, swapDiskArgs, type BootMedium } from '../tools/qemu.ts';
+import { createSwapImage } from '../tools/qemu.ts';
 import { VM_LIMIT } from '../abi/boot.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
 import {
   prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer,
 } from '../tools/linux-peer.ts';
-import { DEFAULT_LOAD, loadArgs, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
+import { DEFAULT_LOAD, type LoadOptions, type Popularity } from './loadgen.ts';
+import {
+  startQemu, waitReady, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorTotals,
+  type Machine,
+} from './machine.ts';
 import { plotLines, type Rgb } from './plot.ts';
 
 const VM_COUNTS = [1, 10, 100, 500, 1000, 10_000, 100_000];
@@ -68,7 +72,6 @@ const HTTPD_MEMORY_KIB = 1024;
 /** QEMU's memory for every boot, Denali's and Linux's: enough for 1,000 VMs. */
 const MEMORY_MIB = 1024;
 const FIRST_VM = '198.18.0.2';
-const NEIGHBOUR_LIMITS = { gc_thresh1: 131072, gc_thresh2: 196608, gc_thresh3: 262144 };
 const RESULTS = join(ROOT, 'bench', 'results');
 
 export interface WebPoint {
@@ -179,75 +182,6 @@ export function webPlot(points: WebPoint[], subtitle = ''): Buffer {
   });
 }
 
-// ---- running QEMU in the namespace
-
-interface Machine {
-  child: ChildProcess; serial: () => string; exited: Promise<number | null>; line: ConsoleLine;
-}
-
-function startQemu(ns: TapNamespace, medium: BootMedium, append: string | null, dir: string, name: string,
-  swapImage?: string, memoryMiB = MEMORY_MIB): Machine {
-  const line = new ConsoleLine(mkdtempSync(join(dir, `${name}-`)));
-  const extraArgs = [...tapNetArgs(ns.device), ...(append ? ['-append', append] : []),
-    ...(swapImage ? swapDiskArgs(swapImage) : [])];
-  const args = qemuArgs(medium, { memoryMiB, extraArgs, console: line });
-  const child = spawn(ns.exec[0], [...ns.exec.slice(1), 'qemu-system-i386', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>(resolve => child.on('close', status => {
-    if (stderr.trim()) console.error(`qemu (${name}): ${stderr.trim()}`);
-    resolve(status);
-  }));
-  line.connect(() => child.exitCode !== null || child.signalCode !== null).catch(() => {});
-  const serial = () => line.text().replace(/\r/g, '');
-  return { child, serial, exited, line };
-}
-
-/** Polls until `ready(serial)` or QEMU exits or the time is up; `progress` every 30 s meanwhile. */
-async function waitReady(m: Machine, ready: (serial: string) => boolean, timeoutMs: number,
-  progress?: (serial: string) => void): Promise<'ready' | 'exited' | 'timeout'> {
-  const start = performance.now(), until = start + timeoutMs;
-  let exited = false, reported = start;
-  void m.exited.then(() => { exited = true; });
-  while (performance.now() < until) {
-    if (ready(m.serial())) return 'ready';
-    if (exited) return 'exited';
-    if (progress && performance.now() - reported >= 30_000) { reported = performance.now(); progress(m.serial()); }
-    await new Promise(r => setTimeout(r, 200));
-  }
-  return ready(m.serial()) ? 'ready' : 'timeout';
-}
-
-async function stopQemu(m: Machine): Promise<void> {
-  m.child.kill('SIGKILL');
-  await m.exited;
-}
-
-/** User + system CPU time of a process in seconds (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid: number | undefined): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;   // clock ticks; USER_HZ is 100 on Linux
-  } catch { return null; }
-}
-
-function runLoadGenerator(ns: TapNamespace, o: LoadOptions, onWindow: (edge: string) => void): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ns.exec[0], [...ns.exec.slice(1), process.execPath, '--import=tsx', join(ROOT, 'bench', 'loadgen.ts'), ...loadArgs(o)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      const before = out;
-      out += d.toString();
-      for (const m of out.slice(Math.max(0, before.lastIndexOf('\n') + 1)).matchAll(/^window (start|end)\n/gm)) onWindow(m[1]);
-    });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('close', status => {
-      if (status !== 0) return reject(new Error(`load generator failed (status ${status}): ${err.trim()}`));
-      try { resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult); } catch { reject(new Error(`load generator printed no result: ${out} ${err}`)); }
-    });
-  });
-}
-
 /** What `curl` to a sample of the VMs of a swap point found (issue 15: every VM boots, a sample answers). */
 interface CurlSample {
   vms: number; asked: number; answered: number; seconds: number; failures: string[]; commit?: string;
@@ -299,26 +233,6 @@ function addressOfVm(i: number): string {
   return [24, 16, 8, 0].map(shift => (n >>> shift) & 255).join('.');
 }
 
-/**
- * The kernel's `vms` monitor command (COM1): per-VM lines, then the totals `vms: ... switches S; ...`,
- * `switch: ...` and `nic: ...`. Returns the switch count and the three totals lines, or null when
- * they do not come within 60 s (100,000 VMs print 100,000 lines).
- */
-async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
-  const from = m.serial().length;
-  try { await m.line.send('vms\n'); } catch { return null; }
-  for (let k = 0; k < 300; k++) {
-    await new Promise(res => setTimeout(res, 200));
-    const text = m.serial().slice(from);
-    const totals = /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
-    if (totals && /^nic: .*$/m.test(text.slice(totals.index))) {
-      const lines = text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic|blk|swap): /.test(l));
-      return { switches: Number(totals[1]), lines: lines.join('\n') };
-    }
-  }
-  return null;
-}
-
 /** One load run against `m`, with QEMU's CPU share measured over it. */
 async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: WebPoint['system'], vms: number): Promise<WebPoint> {
   const hostLoad = Math.round(loadavg()[0] * 100) / 100;
@@ -347,18 +261,6 @@ const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoin
   system, vms, popularity, requests: 0, seconds: 0, requestsPerSecond: 0, failures: 0, failureKinds: {}, distinctServers: 0,
   shareOfServer0: 0, connections: 0, qemuCpuPercent: null, clientCpuPercent: 0, requestsPerQemuCpuSecond: null, hostLoad: Math.round(loadavg()[0] * 100) / 100, counters: null, switchesPerRequest: null, note, runs: [],
 });
-
-/** VM ids that printed their `httpd` line (`[vm 3] vm 3 ... httpd ...`: the kernel's prefix names the VM). */
-export function listeningVms(serial: string): Set<number> {
-  return new Set([...serial.matchAll(/^\[vm (\d+)\] .*httpd.*$/gm)].map(m => Number(m[1])));
-}
-
-function raiseNeighbourLimits(): () => void {
-  const names = Object.keys(NEIGHBOUR_LIMITS) as (keyof typeof NEIGHBOUR_LIMITS)[];
-  const old = Object.fromEntries(names.map(n => [n, execFileSync('sysctl', ['-n', `net.ipv4.neigh.default.${n}`], { encoding: 'utf8' }).trim()]));
-  for (const n of names) if (Number(old[n]) < NEIGHBOUR_LIMITS[n]) execFileSync('sysctl', ['-q', '-w', `net.ipv4.neigh.default.${n}=${NEIGHBOUR_LIMITS[n]}`]);
-  return () => { for (const n of [...names].reverse()) spawnSync('sysctl', ['-q', '-w', `net.ipv4.neigh.default.${n}=${old[n]}`]); };
-}
 
 function options(argv: string[]) {
   const o = {
@@ -426,7 +328,8 @@ async function main(): Promise<number> {
       let m: Machine | undefined;
       current = { ns };
       try {
-        m = startQemu(ns, { kernel: peer.kernel, initrd: [peer.initrd] }, peer.append, dir, 'linux');
+        const medium = { kernel: peer.kernel, initrd: [peer.initrd] };
+        m = startQemu(ns, medium, dir, 'linux', { append: peer.append, memoryMiB: MEMORY_MIB });
         current.m = m;
         const state = await waitReady(m, s => s.includes(LINUX_PEER_READY), 120_000);
         if (state !== 'ready') points.push(emptyPoint('linux', 1, 'single', `the peer did not come up (${state}): ${m.serial().slice(-300).replace(/\n/g, ' ')}`));
@@ -458,7 +361,8 @@ async function main(): Promise<number> {
       current = { ns };
       try {
         const bootStart = performance.now();
-        m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, null, dir, `denali-${vms}`, swapImage);
+        const medium = { kernel: kernelElf, initrd: built.modules };
+        m = startQemu(ns, medium, dir, `denali-${vms}`, { swapImage, memoryMiB: MEMORY_MIB });
         current.m = m;
         const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120, s =>
           console.log(`denali ${vms} VMs: ${listeningVms(s).size} listening after `
@@ -613,7 +517,7 @@ async function leastPeerMemory(peer: LinuxPeer, dir: string): Promise<number | n
     let served = false;
     try {
       const medium = { kernel: peer.kernel, initrd: [peer.initrd] };
-      m = startQemu(ns, medium, peer.append, dir, `linux-${mib}`, undefined, mib);
+      m = startQemu(ns, medium, dir, `linux-${mib}`, { append: peer.append, memoryMiB: mib });
       if (await waitReady(m, s => s.includes(LINUX_PEER_READY), 90_000) === 'ready') {
         const r = spawnSync(ns.exec[0], [...ns.exec.slice(1), 'curl', '-s', '--max-time', '10',
           `http://${peer.address}:${peer.epoll.port}/`], { encoding: 'latin1' });

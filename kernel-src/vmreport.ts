@@ -109,8 +109,9 @@ function guestCategoryName(c: u32): string {
 
 /**
  * The console's `profile`: the kernel's totals (profile.ts), then `profile-guest: vms N absent A requests
- * R; runtime 0x..; netif 0x..; tcp 0x..; app 0x..`, the guests' own counts (their boot pages) summed over
- * the N VMs whose boot page is resident (A are not: swapped out, or ended). The guest figures are what the
+ * R switches S; runtime 0x..; netif 0x..; tcp 0x..; app 0x..`: the VM switches so far, and the guests' own
+ * counts (their boot pages) summed over the N VMs whose boot page is resident (A are not: swapped out, or
+ * ended). The guest figures are what the
  * guests wrote: a hostile guest can only misreport its own.
  */
 export function vmsProfileReport(): void {
@@ -136,6 +137,8 @@ export function vmsProfileReport(): void {
   consoleWriteDecimal(absent);
   consoleWriteString(" requests ");
   consoleWriteDecimal(requests);
+  consoleWriteString(" switches ");
+  consoleWriteDecimal(schedulerSwitchCount());
   for (let c: u32 = 0; c < PROFILE_GUEST_CATEGORIES; c++) {
     consoleWriteString("; ");
     consoleWriteString(guestCategoryName(c));

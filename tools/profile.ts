@@ -1,7 +1,7 @@
 // The kernel's profile (kernel-src/profile.ts, `-append profile`) as the host reads it: the monitor's
 // `profile` command prints
 //   profile: marks M cr3 C; idle 0x..; trap 0x..; ...          (the kernel's categories, TSC cycles)
-//   profile-guest: vms N absent A requests R; runtime 0x..; ... (the guests' own, summed over N VMs)
+//   profile-guest: vms N absent A requests R switches S; runtime 0x..; ... (the guests', summed; VM switches)
 // Under `qemu -icount shift=0,sleep=off` a TSC cycle is one instruction (idle excepted: the clock's jumps
 // over `hlt`). The category names come from the kernel's output, so this file has no list of them.
 
@@ -16,6 +16,8 @@ interface Profile {
   vms: number; absent: number;
   /** Requests the guests' applications counted. */
   requests: number;
+  /** VM switches (the scheduler's count). */
+  switches: number;
   /** The guests' categories, summed: TSC cycles. */
   guest: Record<string, number>;
 }
@@ -28,13 +30,16 @@ function pairs(text: string): Record<string, number> {
 
 /** The last `profile:` and `profile-guest:` lines of `serial`; throws when there are none. */
 export function parseProfile(serial: string): Profile {
-  const kernel = [...serial.matchAll(/^profile: marks (\d+) cr3 (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm)].pop();
-  const guestLine = /^profile-guest: vms (\d+) absent (\d+) requests (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm;
+  const kernelLine = /^profile: marks (\d+) cr3 (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm;
+  const kernel = [...serial.matchAll(kernelLine)].pop();
+  const guestLine =
+    /^profile-guest: vms (\d+) absent (\d+) requests (\d+) switches (\d+)((?:; [a-z-]+ 0x[0-9a-fA-F]{16})+)$/gm;
   const guest = [...serial.matchAll(guestLine)].pop();
   if (!kernel || !guest) throw new Error(`no profile lines in the output:\n${serial.slice(-2000)}`);
   return {
     marks: Number(kernel[1]), addressSpaceSwitches: Number(kernel[2]), kernel: pairs(kernel[3]),
-    vms: Number(guest[1]), absent: Number(guest[2]), requests: Number(guest[3]), guest: pairs(guest[4]),
+    vms: Number(guest[1]), absent: Number(guest[2]), requests: Number(guest[3]), switches: Number(guest[4]),
+    guest: pairs(guest[5]),
   };
 }
 
@@ -46,6 +51,7 @@ export function profileDelta(before: Profile, after: Profile): Profile {
     marks: after.marks - before.marks,
     addressSpaceSwitches: after.addressSpaceSwitches - before.addressSpaceSwitches,
     kernel: minus(after.kernel, before.kernel), vms: after.vms, absent: after.absent,
-    requests: after.requests - before.requests, guest: minus(after.guest, before.guest),
+    requests: after.requests - before.requests, switches: after.switches - before.switches,
+    guest: minus(after.guest, before.guest),
   };
 }

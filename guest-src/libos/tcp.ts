@@ -16,7 +16,7 @@
 import { i32, u32, bool, structArray } from "dsl";
 import { profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
-import { get16, get32, put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
+import { get16, get32, put16, put32, copyBytes, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import { txFrame, ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_TCP } from "./ipv4.ts";
 
@@ -256,6 +256,23 @@ function canSend(state: i32): bool {
   return state === TCP_ESTABLISHED || state === TCP_CLOSE_WAIT || state === TCP_FIN_WAIT_1 || state === TCP_CLOSING || state === TCP_LAST_ACK;
 }
 
+/**
+ * Copies `n` bytes out of a connection's ring (`ring[base .. base + size)`, starting `at` and wrapping)
+ * into `to[offset..]`: at most two copies (bytes.ts copyBytes, checked and a word at a time).
+ */
+function ringRead(ring: Uint8Array, base: i32, size: i32, at: i32, to: Uint8Array, offset: i32, n: i32): void {
+  const first = n < size - at ? n : size - at;
+  copyBytes(to, offset, ring, base + at, first);
+  copyBytes(to, offset + first, ring, base, n - first);
+}
+
+/** Copies `n` bytes of `from[offset..]` into a connection's ring at `at`, wrapping (as ringRead). */
+function ringWrite(ring: Uint8Array, base: i32, size: i32, at: i32, from: Uint8Array, offset: i32, n: i32): void {
+  const first = n < size - at ? n : size - at;
+  copyBytes(ring, base + at, from, offset, first);
+  copyBytes(ring, base, from, offset + first, n - first);
+}
+
 /** Sends what the window allows: queued data in MSS-sized segments, then the FIN. */
 function output(tcb: Tcb, index: i32): void {
   if (!canSend(tcb.state)) return;
@@ -272,13 +289,8 @@ function output(tcb: Tcb, index: i32): void {
     const fin = tcb.closing && u32(tcb.sndNxt + n) === tcb.finSeq;
     if (n === 0 && !fin) break;
     // copy from the ring, wrapping
-    const base = index * TCP_SEND_BUFFER;
-    let at = (tcb.txStart + dataInFlight) % TCP_SEND_BUFFER;
-    for (let i = 0; i < n; i++) {
-      txFrame[DATA_AT + i] = txRing[base + at];
-      at++;
-      if (at === TCP_SEND_BUFFER) at = 0;
-    }
+    ringRead(txRing, index * TCP_SEND_BUFFER, TCP_SEND_BUFFER, (tcb.txStart + dataInFlight) % TCP_SEND_BUFFER,
+      txFrame, DATA_AT, n);
     // RFC 6298 §3 / Karn: time one segment at a time, never a retransmitted one.
     if (!tcb.timing && n > 0 && tcb.sndNxt === tcb.sndMax) {
       tcb.timing = true;
@@ -608,13 +620,8 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   if (!inOrder) {
     tcb.ackNow = true;   // out of order: dropped; a duplicate ACK tells the peer where we are
   } else if (dataLength > 0 && receiving) {
-    const base = index * TCP_RECEIVE_BUFFER;
-    let at = (tcb.rxStart + tcb.rxCount) % TCP_RECEIVE_BUFFER;
-    for (let i = 0; i < dataLength; i++) {
-      rxRing[base + at] = frame[dataStart + i];
-      at++;
-      if (at === TCP_RECEIVE_BUFFER) at = 0;
-    }
+    ringWrite(rxRing, index * TCP_RECEIVE_BUFFER, TCP_RECEIVE_BUFFER, (tcb.rxStart + tcb.rxCount) % TCP_RECEIVE_BUFFER,
+      frame, dataStart, dataLength);
     tcb.rxCount += dataLength;
     tcb.rcvNxt = u32(tcb.rcvNxt + dataLength);
     tcb.ackNow = true;
@@ -740,14 +747,8 @@ function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
   const tcb = tcbs[connection];
   let n = tcb.rxCount < max ? tcb.rxCount : max;
   if (n < 0) n = 0;
-  const base = connection * TCP_RECEIVE_BUFFER;
-  let at = tcb.rxStart;
-  for (let i = 0; i < n; i++) {
-    to[offset + i] = rxRing[base + at];
-    at++;
-    if (at === TCP_RECEIVE_BUFFER) at = 0;
-  }
-  tcb.rxStart = at;
+  ringRead(rxRing, connection * TCP_RECEIVE_BUFFER, TCP_RECEIVE_BUFFER, tcb.rxStart, to, offset, n);
+  tcb.rxStart = (tcb.rxStart + n) % TCP_RECEIVE_BUFFER;
   tcb.rxCount -= n;
   // Receiver SWS avoidance: announce a window update once the right edge can move by
   // min(buffer / 2, MSS), and at once when the window was closed.
@@ -773,13 +774,8 @@ function writeData(connection: i32, from: Uint8Array, offset: i32, length: i32):
   let n = length < space ? length : space;
   if (n <= 0) return 0;
   const tcb = tcbs[connection];
-  const base = connection * TCP_SEND_BUFFER;
-  let at = (tcb.txStart + tcb.txCount) % TCP_SEND_BUFFER;
-  for (let i = 0; i < n; i++) {
-    txRing[base + at] = from[offset + i];
-    at++;
-    if (at === TCP_SEND_BUFFER) at = 0;
-  }
+  ringWrite(txRing, connection * TCP_SEND_BUFFER, TCP_SEND_BUFFER, (tcb.txStart + tcb.txCount) % TCP_SEND_BUFFER,
+    from, offset, n);
   tcb.txCount += n;
   if (!inHandler) output(tcb, connection);
   return n;

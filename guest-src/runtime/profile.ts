@@ -25,7 +25,11 @@ export function profileInit(): void {
 
 function mark(next: u32): u32 {
   const info = boot();
-  const now = rdtsc(), away = info.profileAway;
+  // The TSC and profileAway must be of one moment: a kernel entry between the two reads would put its
+  // time in `away` and not in `now`, and an interval shorter than that entry would count negative. So
+  // the TSC is read again until profileAway did not change around it.
+  let away = info.profileAway, now = rdtsc();
+  while (info.profileAway !== away) { away = info.profileAway; now = rdtsc(); }
   const spent = (now - lastTsc) - (away - lastAway);   // mod 2^32: exact while one interval < 2^32 cycles
   const low = info.profileCounts[category * 2] + spent;
   if (low < spent) info.profileCounts[category * 2 + 1]++;

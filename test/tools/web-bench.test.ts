@@ -16,7 +16,8 @@ import {
   mulberry32, makeSampler, popularityWeights, parseLoadArgs, loadArgs, runLoad, DEFAULT_LOAD,
 } from '../../bench/loadgen.ts';
 import { crc32, encodePng, Bitmap, PNG_SIGNATURE, FONT, niceStep } from '../../bench/plot.ts';
-import { webCsv, webTable, webPlot, listeningVms, combineRuns, type WebPoint } from '../../bench/web.ts';
+import { webCsv, webTable, webPlot, combineRuns, type WebPoint } from '../../bench/web.ts';
+import { listeningVms } from '../../bench/machine.ts';
 import {
   writeCpio, readCpio, moduleDepends, moduleLoadOrder, moduleName, initScript, initramfsEntries, linuxPeerPage, webPage,
   LINUX_PEER_EPOLL_PORT,

@@ -1,0 +1,241 @@
+// npm run bench:request — where a web request's instructions go, at 1, 100 and 1,000 VMs (issue 16):
+// the per-request breakdown of bench:web's load, kernel and guest, from the kernel's profile.
+//
+// For N = 1, 100, 1,000 httpd VMs (guest-src/apps/httpd.ts, VM i at 198.18.0.2 + i, as bench:web): one
+// boot per N of the kernel with `-append profile` (kernel-src/profile.ts) in qemu-system-i386 with
+// `-icount shift=0,sleep=off`, so that the TSC counts instructions, on a tap in a network namespace of
+// its own; the load generator (bench/loadgen.ts: 64 requests at once, keep-alive, uniform popularity)
+// runs a warm-up and then SECONDS measured. The monitor's `profile` is read as the measured window opens
+// and as it closes; the difference, over the requests the guests counted in it, is the table:
+//   kernel  trap (entry stubs, dispatch, other IRQs), hypercall (entry and the calls not below), timer
+//           (the PIT tick, alarms), nic (virtio-net), switch (the virtual switch: demultiplexing, checks,
+//           copies to and from the VMs), scheduler (the VM switch: frames, run queue, FPU);
+//   guest   runtime (the event loop, threads, timers), netif (Ethernet, ARP, IPv4), tcp (TCP and its
+//           sockets), app (httpd: parsing, the response);
+// with VM switches and CR3 loads per request. What instruction counts cannot show is the emulator's own
+// cost: QEMU's CPU time over the window per guest instruction (its soft TLB is dropped at every CR3
+// load; more VMs also mean more translated code and TLB misses): host nanoseconds per instruction.
+// Instruction counts do not depend on the host; the host figures (requests/s under -icount, ns per
+// instruction) do, and are ratios within the one run.
+//
+// Writes bench/results/request.json and request.md and prints the table. Needs root (namespaces, tap).
+// Options: --vms 1,100 (a subset), --seconds S (measured, 10).
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { buildKernel, ROOT } from '../tools/build.ts';
+import { buildManifest } from '../tools/manifest.ts';
+import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
+import { PAGE_BYTES } from '../tools/linux-peer.ts';
+import { parseProfile, profileDelta } from '../tools/profile.ts';
+import { DEFAULT_LOAD, type LoadOptions } from './loadgen.ts';
+import {
+  startQemu, waitReady, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorCommand,
+  type Machine,
+} from './machine.ts';
+
+const VM_COUNTS = [1, 100, 1000];
+const SECONDS = 10;
+const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
+const HTTPD_MEMORY_KIB = 1024;
+const MEMORY_MIB = 1024;
+const FIRST_VM = '198.18.0.2';
+const PROFILE_END = /^profile-guest: .*$/m;
+const RESULTS = join(ROOT, 'bench', 'results');
+
+/** One VM count's figures: per request unless named otherwise. */
+interface RequestPoint {
+  vms: number;
+  requests: number;
+  /** Kernel categories (idle excluded: under sleep=off it is the clock's jumps, not instructions). */
+  kernel: Record<string, number>;
+  guest: Record<string, number>;
+  kernelTotal: number; guestTotal: number; total: number;
+  /** Ring 3 by the kernel's count (its `guest` category): the guests' categories add up to it. */
+  ring3: number;
+  /** The kernel's share of all instructions. */
+  kernelShare: number;
+  switches: number; addressSpaceSwitches: number;
+  /** The profile's own marks (kernel side) per request: each costs a few tens of instructions. */
+  marks: number;
+  /** QEMU's CPU time over the window per guest instruction executed in it. */
+  hostNanosecondsPerInstruction: number | null;
+  /** Requests per second of real time under -icount (slower than bench:web's, a ratio between points). */
+  requestsPerSecond: number;
+  qemuCpuPercent: number | null;
+  failures: number;
+  hostLoad: number;
+  note: string;
+}
+
+const round = (x: number) => Math.round(x);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Per-request figures from a profile difference and QEMU's CPU seconds over the same window. */
+function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: number | null, wall: number,
+  failures: number, hostLoad: number): RequestPoint {
+  const per = (x: number) => round(x / Math.max(1, d.requests));
+  const kernelCycles = Object.entries(d.kernel).filter(([k]) => k !== 'idle' && k !== 'guest');
+  const kernel = Object.fromEntries(kernelCycles.map(([k, v]) => [k, per(v)]));
+  const guest = Object.fromEntries(Object.entries(d.guest).map(([k, v]) => [k, per(v)]));
+  const kernelAll = kernelCycles.reduce((a, [, v]) => a + v, 0);
+  const guestAll = Object.values(d.guest).reduce((a, v) => a + v, 0);
+  const all = kernelAll + guestAll;
+  return {
+    vms, requests: d.requests, kernel, guest, kernelTotal: per(kernelAll), guestTotal: per(guestAll), total: per(all),
+    ring3: per(d.kernel.guest ?? 0),
+    kernelShare: Math.round((kernelAll / all) * 1000) / 10,
+    switches: Math.round((d.switches / d.requests) * 100) / 100,
+    addressSpaceSwitches: Math.round((d.addressSpaceSwitches / d.requests) * 100) / 100,
+    marks: Math.round((d.marks / d.requests) * 10) / 10,
+    hostNanosecondsPerInstruction: qemuSeconds === null ? null : Math.round((qemuSeconds * 1e9 / all) * 100) / 100,
+    requestsPerSecond: Math.round((d.requests / wall) * 10) / 10,
+    qemuCpuPercent: qemuSeconds === null ? null : Math.round((qemuSeconds / wall) * 100),
+    failures, hostLoad, note: '',
+  };
+}
+
+async function readProfile(m: Machine) {
+  const text = await monitorCommand(m, 'profile', PROFILE_END);
+  if (text === null) throw new Error('the monitor did not answer `profile`');
+  return parseProfile(text);
+}
+
+/** One boot of `vms` VMs under -icount with the profile on, one measured run. */
+async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: number, seconds: number)
+  : Promise<RequestPoint> {
+  const manifestJson = join(dir, `request-${vms}.json`);
+  writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 }] }));
+  const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
+  const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
+    { append: 'profile', icount: true, memoryMiB: MEMORY_MIB });
+  try {
+    const state = await waitReady(m, s => listeningVms(s).size >= vms, 120_000 + vms * 300);
+    if (state !== 'ready') throw new Error(`${vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
+    const hostLoad = Math.round(loadavg()[0] * 100) / 100;
+    const load: LoadOptions = {
+      ...DEFAULT_LOAD, seconds, warmup: Math.max(DEFAULT_LOAD.warmup, vms / 200), base: FIRST_VM, servers: vms,
+      popularity: 'uniform', bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
+    };
+    const read: { before?: ReturnType<typeof parseProfile>; after?: ReturnType<typeof parseProfile> } = {};
+    let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
+    const r = await runLoadGenerator(ns, load, async edge => {
+      if (edge === 'start') {
+        cpu0 = cpuSeconds(m.child.pid); t0 = performance.now();
+        read.before = await readProfile(m);
+      } else {
+        read.after = await readProfile(m);
+        cpu1 = cpuSeconds(m.child.pid); t1 = performance.now();
+      }
+    });
+    if (!read.before || !read.after) throw new Error(`${vms} VMs: no profile at the window's edges`);
+    const d = profileDelta(read.before, read.after);
+    const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
+    const p = point(vms, d, qemuSeconds, (t1 - t0) / 1000, r.failures, hostLoad);
+    if (d.absent) p.note = `${d.absent} VMs' boot pages not resident`;
+    if (Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
+      p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
+    }
+    return p;
+  } finally {
+    await stopQemu(m);
+  }
+}
+
+/** The table: a row per category and figure, a column per VM count. */
+function requestTable(points: RequestPoint[]): string {
+  const kernelNames = [...new Set(points.flatMap(p => Object.keys(p.kernel)))];
+  const guestNames = [...new Set(points.flatMap(p => Object.keys(p.guest)))];
+  const row = (name: string, f: (p: RequestPoint) => string) => `| ${name} | ${points.map(f).join(' | ')} |`;
+  const share = (x: number, p: RequestPoint) => `${fmt(x)} (${Math.round((x / p.total) * 1000) / 10}%)`;
+  return [
+    `| per request | ${points.map(p => `${fmt(p.vms)} VM${p.vms === 1 ? '' : 's'}`).join(' | ')} |`,
+    `|---|${points.map(() => '--:').join('|')}|`,
+    ...kernelNames.map(k => row(`kernel: ${k}`, p => share(p.kernel[k] ?? 0, p))),
+    row('**kernel**', p => `**${share(p.kernelTotal, p)}**`),
+    ...guestNames.map(k => row(`guest: ${k}`, p => share(p.guest[k] ?? 0, p))),
+    row('**guest**', p => `**${share(p.guestTotal, p)}**`),
+    row('**instructions per request**', p => `**${fmt(p.total)}**`),
+    row('VM switches', p => String(p.switches)),
+    row('CR3 loads', p => String(p.addressSpaceSwitches)),
+    row('the profile\'s kernel marks (a few tens of instructions each, in the figures above)', p => String(p.marks)),
+    row('QEMU CPU time per guest instruction (host ns)', p => String(p.hostNanosecondsPerInstruction ?? '-')),
+    row('requests/s under -icount (QEMU CPU)', p => `${fmt(p.requestsPerSecond)} (${p.qemuCpuPercent ?? '-'}%)`),
+    row('requests measured (failures)', p => `${fmt(p.requests)} (${p.failures})`),
+  ].join('\n');
+}
+
+function options(argv: string[]) {
+  const o = { vms: VM_COUNTS, seconds: SECONDS };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
+    else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
+    else throw new Error(`bench:request: unknown option ${argv[i]} (--vms 1,100 --seconds S)`);
+  }
+  if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 1000) || !(o.seconds > 0)) {
+    throw new Error('bench:request: --vms takes VM counts from 1 to 1,000, --seconds a positive number');
+  }
+  return o;
+}
+
+async function main(): Promise<number> {
+  const opts = options(process.argv.slice(2));
+  const why = tapUnavailable();
+  if (why) { console.error(`bench:request: needs a network namespace with a tap device: ${why}`); return 2; }
+  if (!existsSync(join(ROOT, HTTPD_IMAGE))) throw new Error(`bench:request: no ${HTTPD_IMAGE}`);
+  const t0 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-request-'));
+  const restoreNeighbours = raiseNeighbourLimits();
+  const points: RequestPoint[] = [];
+  try {
+    const kernelElf = buildKernel(2, dir, dir).elfPath;
+    for (const vms of opts.vms) {
+      const ns = createTapNamespace(`denali-request-${vms}-${process.pid}`);
+      try {
+        points.push(await measure(ns, kernelElf, dir, vms, opts.seconds));
+        console.log(JSON.stringify(points[points.length - 1]));
+      } finally { ns.remove(); }
+    }
+  } finally {
+    restoreNeighbours();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src');
+  const commit = git('rev-parse', '--short', 'HEAD') + (dirty ? ' (modified in the work tree)' : '');
+  const qemu = execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  const seconds = Math.round((performance.now() - t0) / 1000);
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'request.json'), JSON.stringify({ commit, qemu, seconds: opts.seconds, points }, null, 2) + '\n');
+  const md = [
+    `Where a web request's instructions go (\`npm run bench:request\`, commit ${commit}, ${qemu}, TCG with`
+      + ` \`-icount shift=0,sleep=off\`, \`-m ${MEMORY_MIB}\`, \`-append profile\`; the bench took ${seconds} s).`,
+    '',
+    requestTable(points),
+    '',
+    `Load: bench:web's (bench/loadgen.ts, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, uniform over the`
+      + ` VMs, the ${PAGE_BYTES}-byte page), ${opts.seconds} s measured after a warm-up; the kernel's \`profile\``
+      + ' (kernel-src/profile.ts) read as the window opens and closes, divided by the requests the guests counted'
+      + ' in it. Kernel categories: trap (entry stubs, dispatch, other interrupts), hypercall (the entry and the'
+      + ' calls not below), timer (PIT tick, alarms), nic (virtio-net), switch (the virtual switch: checks,'
+      + ' queues, copies), scheduler (the VM switch). Guest categories (each VM counts its own, less the time it'
+      + ' was out of ring 3): runtime (event loop, threads, timers), netif (Ethernet, ARP, IPv4), tcp (TCP and'
+      + ' sockets), app (httpd). The idle loop is not counted (under sleep=off its time is the clock\'s jump).'
+      + ' Host ns per guest instruction: QEMU\'s CPU time over the window (all threads) over the instructions'
+      + ' in it; this is what instruction counts cannot show (translation, the soft TLB that every CR3 load'
+      + ' drops, device emulation), measured in the same run for every VM count.',
+    '',
+  ].join('\n');
+  writeFileSync(join(RESULTS, 'request.md'), md);
+  console.log(md);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(code => { process.exitCode = code; }, e => {
+    console.error(e instanceof Error ? e.stack ?? e.message : e);
+    process.exitCode = 1;
+  });
+}
