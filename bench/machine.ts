@@ -140,7 +140,8 @@ export function raiseNeighbourLimits(): () => void {
   const limits = { gc_thresh1: 131072, gc_thresh2: 196608, gc_thresh3: 262144 };
   const names = Object.keys(limits) as (keyof typeof limits)[];
   const key = (n: string) => `net.ipv4.neigh.default.${n}`;
-  const old = Object.fromEntries(names.map(n => [n, execFileSync('sysctl', ['-n', key(n)], { encoding: 'utf8' }).trim()]));
+  const read = (n: string) => execFileSync('sysctl', ['-n', key(n)], { encoding: 'utf8' }).trim();
+  const old = Object.fromEntries(names.map(n => [n, read(n)]));
   for (const n of names) if (Number(old[n]) < limits[n]) execFileSync('sysctl', ['-q', '-w', `${key(n)}=${limits[n]}`]);
   return () => { for (const n of [...names].reverse()) spawnSync('sysctl', ['-q', '-w', `${key(n)}=${old[n]}`]); };
 }

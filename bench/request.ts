@@ -107,7 +107,8 @@ async function readProfile(m: Machine) {
 async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: number, seconds: number)
   : Promise<RequestPoint> {
   const manifestJson = join(dir, `request-${vms}.json`);
-  writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 }] }));
+  const group = { image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 };
+  writeFileSync(manifestJson, JSON.stringify({ groups: [group] }));
   const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
   const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
     { append: 'profile', icount: true, memoryMiB: MEMORY_MIB });
@@ -203,12 +204,14 @@ async function main(): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
-  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src');
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl',
+    'guest-src');
   const commit = git('rev-parse', '--short', 'HEAD') + (dirty ? ' (modified in the work tree)' : '');
   const qemu = execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   const seconds = Math.round((performance.now() - t0) / 1000);
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, 'request.json'), JSON.stringify({ commit, qemu, seconds: opts.seconds, points }, null, 2) + '\n');
+  const json = { commit, qemu, seconds: opts.seconds, points };
+  writeFileSync(join(RESULTS, 'request.json'), JSON.stringify(json, null, 2) + '\n');
   const md = [
     `Where a web request's instructions go (\`npm run bench:request\`, commit ${commit}, ${qemu}, TCG with`
       + ` \`-icount shift=0,sleep=off\`, \`-m ${MEMORY_MIB}\`, \`-append profile\`; the bench took ${seconds} s).`,

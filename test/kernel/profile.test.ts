@@ -48,7 +48,8 @@ if (why) {
     const urls = (vm: number) => Array.from({ length: FETCHES }, () => `http://${ipOf(vm)}/`);
     const runs = await Promise.all(Array.from({ length: VMS * PARALLEL }, (_, k) => inNamespaceAsync(ns!,
       ["curl", "-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\\n", ...urls(k % VMS)])));
-    const ab = await inNamespaceAsync(ns!, ["ab", "-k", "-q", "-c", "16", "-n", String(AB_REQUESTS), `http://${ipOf(0)}/`]);
+    const ab = await inNamespaceAsync(ns!,
+      ["ab", "-k", "-q", "-c", "16", "-n", String(AB_REQUESTS), `http://${ipOf(0)}/`]);
     t.regex(ab.stdout, new RegExp(`Complete requests:\\s+${AB_REQUESTS}\\n`), ab.stdout + ab.stderr);
     t.regex(ab.stdout, /Failed requests:\s+0\n/, ab.stdout);
     const answered = runs.flatMap(r => r.stdout.trim().split("\n")).filter(code => code === "200").length;
