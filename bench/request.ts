@@ -30,7 +30,7 @@ import { buildManifest } from '../tools/manifest.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
 import { PAGE_BYTES } from '../tools/linux-peer.ts';
 import { parseProfile, profileDelta } from '../tools/profile.ts';
-import { DEFAULT_LOAD, type LoadOptions } from './loadgen.ts';
+import { DEFAULT_LOAD, type LoadOptions, type LoadResult } from './loadgen.ts';
 import {
   startQemu, waitReady, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorCommand,
   type Machine,
@@ -65,6 +65,8 @@ interface RequestPoint {
   /** Requests per second of real time under -icount (slower than bench:web's, a ratio between points). */
   requestsPerSecond: number;
   qemuCpuPercent: number | null;
+  /** The load generator's CPU time over the window, as a share of one core (it shares the host's CPUs). */
+  clientCpuPercent: number;
   failures: number;
   hostLoad: number;
   note: string;
@@ -75,7 +77,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Per-request figures from a profile difference and QEMU's CPU seconds over the same window. */
 function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: number | null, wall: number,
-  failures: number, hostLoad: number): RequestPoint {
+  r: LoadResult, hostLoad: number): RequestPoint {
   const per = (x: number) => round(x / Math.max(1, d.requests));
   const kernelCycles = Object.entries(d.kernel).filter(([k]) => k !== 'idle' && k !== 'guest');
   const kernel = Object.fromEntries(kernelCycles.map(([k, v]) => [k, per(v)]));
@@ -93,7 +95,7 @@ function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: num
     hostNanosecondsPerInstruction: qemuSeconds === null ? null : Math.round((qemuSeconds * 1e9 / all) * 100) / 100,
     requestsPerSecond: Math.round((d.requests / wall) * 10) / 10,
     qemuCpuPercent: qemuSeconds === null ? null : Math.round((qemuSeconds / wall) * 100),
-    failures, hostLoad, note: '',
+    clientCpuPercent: r.clientCpuPercent, failures: r.failures, hostLoad, note: '',
   };
 }
 
@@ -134,7 +136,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: nu
     if (!read.before || !read.after) throw new Error(`${vms} VMs: no profile at the window's edges`);
     const d = profileDelta(read.before, read.after);
     const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
-    const p = point(vms, d, qemuSeconds, (t1 - t0) / 1000, r.failures, hostLoad);
+    const p = point(vms, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad);
     if (d.absent) p.note = `${d.absent} VMs' boot pages not resident`;
     if (Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
       p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
@@ -163,7 +165,8 @@ function requestTable(points: RequestPoint[]): string {
     row('CR3 loads', p => String(p.addressSpaceSwitches)),
     row('the profile\'s kernel marks (a few tens of instructions each, in the figures above)', p => String(p.marks)),
     row('QEMU CPU time per guest instruction (host ns)', p => String(p.hostNanosecondsPerInstruction ?? '-')),
-    row('requests/s under -icount (QEMU CPU)', p => `${fmt(p.requestsPerSecond)} (${p.qemuCpuPercent ?? '-'}%)`),
+    row('requests/s under -icount (QEMU CPU, load generator CPU)',
+      p => `${fmt(p.requestsPerSecond)} (${p.qemuCpuPercent ?? '-'}%, ${p.clientCpuPercent}%)`),
     row('requests measured (failures)', p => `${fmt(p.requests)} (${p.failures})`),
   ].join('\n');
 }

@@ -38,6 +38,13 @@ const buffers = new Uint8Array(16 * 4096);
 /** One response buffer per worker (a head, or an error's head and body). */
 const HEAD_BYTES = 384;
 const heads = new Uint8Array(16 * 384);
+/**
+ * The two answers to a GET of the page, whole (head and page, one socketWrite: the head does not go in
+ * a segment of its own), built once: keep-alive in the first RESPONSE_BYTES, close in the second.
+ */
+const RESPONSE_BYTES = 2432;                  // HEAD_BYTES + PAGE_BYTES
+const responses = new Uint8Array(2 * 2432);
+const responseLengths = new Int32Array(2);
 let listener: i32 = 0;
 let served: u32 = 0;
 
@@ -50,20 +57,27 @@ const COLON = 58;
 
 // One writer for the page and the response heads: bytes go to page[] or heads[] at outBase + outLength,
 // up to outLimit (the shared formatter, dsl/runtime/format.ts, turns strings and numbers into bytes).
-let outToHeads = false;
+const TO_PAGE = 0;
+const TO_HEADS = 1;
+const TO_RESPONSES = 2;
+let outTo = TO_PAGE;
 let outBase: i32 = 0;
 let outLength: i32 = 0;
 let outLimit: i32 = 0;
-function startOutput(toHeads: bool, base: i32, limit: i32): void { outToHeads = toHeads; outBase = base; outLength = 0; outLimit = limit; }
+function startOutput(to: i32, base: i32, limit: i32): void {
+  outTo = to; outBase = base; outLength = 0; outLimit = limit;
+}
 function putByte(byte: u8): void {
   if (outLength >= outLimit) return;
-  if (outToHeads) heads[outBase + outLength] = byte; else page[outBase + outLength] = byte;
+  if (outTo === TO_HEADS) heads[outBase + outLength] = byte;
+  else if (outTo === TO_RESPONSES) responses[outBase + outLength] = byte;
+  else page[outBase + outLength] = byte;
   outLength++;
 }
 
 /** The 2,048-byte page: HTML naming the VM, padded with a comment to exactly PAGE_BYTES. */
 function buildPage(id: u32): void {
-  startOutput(false, 0, PAGE_BYTES);
+  startOutput(TO_PAGE, 0, PAGE_BYTES);
   formatString(putByte, "<!DOCTYPE html>\n<html><head><title>Denali VM ");
   formatDecimal(putByte, id);
   formatString(putByte, "</title></head>\n<body><h1>Denali VM ");
@@ -192,9 +206,8 @@ const badRequest = "<html><body><h1>400 Bad Request</h1></body></html>\n";
 const tooLarge = "<html><body><h1>431 Request Header Fields Too Large</h1></body></html>\n";
 const notAllowed = "<html><body><h1>405 Method Not Allowed</h1></body></html>\n";
 
-/** Sends a response; false when the connection is gone. */
-function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
-  startOutput(true, worker * HEAD_BYTES, HEAD_BYTES);
+/** Formats the head of a response through putByte (after startOutput); returns an error's short body. */
+function writeHead(status: i32, keepAlive: bool): string {
   let body = "";
   if (status === 200) formatString(putByte, "HTTP/1.1 200 OK\r\n");
   else if (status === 404) { formatString(putByte, "HTTP/1.1 404 Not Found\r\n"); body = notFound; }
@@ -204,9 +217,29 @@ function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBod
   formatString(putByte, "Server: denali-httpd\r\nContent-Type: text/html\r\nContent-Length: ");
   formatDecimal(putByte, status === 200 ? u32(PAGE_BYTES) : u32(body.length));
   formatString(putByte, keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  return body;
+}
+
+/** The whole answers to a GET of the page (responses[]): head and page, keep-alive and close. */
+function buildResponses(): void {
+  for (let slot = 0; slot < 2; slot++) {
+    startOutput(TO_RESPONSES, slot * RESPONSE_BYTES, RESPONSE_BYTES);
+    writeHead(200, slot === 0);
+    for (let i = 0; i < PAGE_BYTES; i++) putByte(page[i]);
+    responseLengths[slot] = outLength;
+  }
+}
+
+/** Sends a response; false when the connection is gone. */
+function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
+  if (status === 200 && withBody) {
+    const slot = keepAlive ? 0 : 1;
+    return socketWrite(socket, responses, slot * RESPONSE_BYTES, responseLengths[slot]) >= 0;
+  }
+  startOutput(TO_HEADS, worker * HEAD_BYTES, HEAD_BYTES);
+  const body = writeHead(status, keepAlive);
   if (withBody) formatString(putByte, body);          // an error's short body follows its head in one write
-  if (socketWrite(socket, heads, outBase, outLength) < 0) return false;
-  return status !== 200 || !withBody || socketWrite(socket, page, 0, PAGE_BYTES) >= 0;
+  return socketWrite(socket, heads, outBase, outLength) >= 0;
 }
 
 /** Serves one connection: requests until close, an error or the idle timeout. */
@@ -254,6 +287,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   stackInitFromBoot();
   threadsInit();
   buildPage(vmId());
+  buildResponses();
   const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
