@@ -58,6 +58,8 @@ interface RequestPoint {
   /** The kernel's share of all instructions. */
   kernelShare: number;
   switches: number; addressSpaceSwitches: number;
+  /** Hypercalls per request, by name. */
+  calls: Record<string, number>;
   /** The profile's own marks (kernel side) per request: each costs a few tens of instructions. */
   marks: number;
   /** QEMU's CPU time over the window per guest instruction executed in it. */
@@ -91,6 +93,8 @@ function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: num
     kernelShare: Math.round((kernelAll / all) * 1000) / 10,
     switches: Math.round((d.switches / d.requests) * 100) / 100,
     addressSpaceSwitches: Math.round((d.addressSpaceSwitches / d.requests) * 100) / 100,
+    calls: Object.fromEntries(Object.entries(d.calls).filter(([, n]) => n > 0)
+      .map(([name, n]) => [name, Math.round((n / d.requests) * 100) / 100])),
     marks: Math.round((d.marks / d.requests) * 10) / 10,
     hostNanosecondsPerInstruction: qemuSeconds === null ? null : Math.round((qemuSeconds * 1e9 / all) * 100) / 100,
     requestsPerSecond: Math.round((d.requests / wall) * 10) / 10,
@@ -151,6 +155,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: nu
 function requestTable(points: RequestPoint[]): string {
   const kernelNames = [...new Set(points.flatMap(p => Object.keys(p.kernel)))];
   const guestNames = [...new Set(points.flatMap(p => Object.keys(p.guest)))];
+  const callNames = [...new Set(points.flatMap(p => Object.keys(p.calls)))];
   const row = (name: string, f: (p: RequestPoint) => string) => `| ${name} | ${points.map(f).join(' | ')} |`;
   const share = (x: number, p: RequestPoint) => `${fmt(x)} (${Math.round((x / p.total) * 1000) / 10}%)`;
   return [
@@ -163,6 +168,7 @@ function requestTable(points: RequestPoint[]): string {
     row('**instructions per request**', p => `**${fmt(p.total)}**`),
     row('VM switches', p => String(p.switches)),
     row('CR3 loads', p => String(p.addressSpaceSwitches)),
+    ...callNames.map(name => row(`hypercalls: ${name}`, p => String(p.calls[name] ?? 0))),
     row('the profile\'s kernel marks (a few tens of instructions each, in the figures above)', p => String(p.marks)),
     row('QEMU CPU time per guest instruction (host ns)', p => String(p.hostNanosecondsPerInstruction ?? '-')),
     row('requests/s under -icount (QEMU CPU, load generator CPU)',

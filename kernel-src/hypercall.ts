@@ -30,7 +30,7 @@ import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
 import {
-  profileOn, profileEntry, profileExit, profileEnter, profileLeave, PROFILE_HYPERCALL, PROFILE_SWITCH,
+  profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL, PROFILE_SWITCH,
 } from "./profile.ts";
 
 // The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
@@ -153,6 +153,7 @@ function hypercallEntry(frameAddress: u32): u32 {
 /** hypercallEntry with the profile's marks (profile.ts): the gate's handler when the kernel profiles. */
 function profiledHypercallEntry(frameAddress: u32): u32 {
   profileEntry(frameAddress, PROFILE_HYPERCALL);
+  profileCountCall(overlay(TrapFrame, frameAddress).eax);
   const resumed = hypercallEntry(frameAddress);
   profileExit(resumed);
   return resumed;

@@ -19,6 +19,7 @@
 // time in `hlt` is the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
 import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
+import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
@@ -60,6 +61,7 @@ let marks: u32 = 0;
 let vmPage: u32 = 0;
 let addressSpaceSwitches: u32 = 0;
 const counts = new Uint32Array(16);       // CATEGORIES (low, high) pairs
+const calls = new Uint32Array(10);        // HYPERCALL_COUNT: hypercalls made, by number
 
 /** Turns the profile on (main.ts, the `profile` word); VMs' boot pages say so from then on. */
 export function profileEnable(): void {
@@ -106,6 +108,11 @@ export function profileCountAddressSpaceSwitch(): void { addressSpaceSwitches++;
 /** The boot page (a frame address, 0: none or not resident) of the VM that now runs in ring 3. */
 export function profileSetVmPage(page: u32): void { vmPage = page; }
 
+/** Counts a hypercall by its number (hypercall.ts's profiled entry; other numbers are not counted). */
+export function profileCountCall(number: u32): void {
+  if (number < HYPERCALL_COUNT) calls[number]++;
+}
+
 /** An entry stub's handler begins (`entry`: PROFILE_TRAP or PROFILE_HYPERCALL). */
 export function profileEntry(frameAddress: u32, entry: u32): void {
   const now = rdtsc();
@@ -123,12 +130,20 @@ export function profileExit(frameAddress: u32): void {
   info.profileAway += now - info.profileLeft;
 }
 
-/** `profile: marks M cr3 C; idle 0x..; trap 0x..; ...` (TSC cycles, u64 in hex): the kernel's totals. */
+/**
+ * `profile: marks M cr3 C calls N0 N1 ..; idle 0x..; trap 0x..; ...`: the kernel's totals, the
+ * hypercalls by number (abi/hypercalls.ts order) and the categories' TSC cycles (u64 in hex).
+ */
 export function profileReport(): void {
   consoleWriteString("profile: marks ");
   consoleWriteDecimal(marks);
   consoleWriteString(" cr3 ");
   consoleWriteDecimal(addressSpaceSwitches);
+  consoleWriteString(" calls");
+  for (let i: u32 = 0; i < HYPERCALL_COUNT; i++) {
+    consoleWriteString(" ");
+    consoleWriteDecimal(calls[i]);
+  }
   for (let i: u32 = 0; i < CATEGORIES; i++) {
     consoleWriteString("; ");
     consoleWriteString(categoryName(i));

@@ -4,7 +4,8 @@
 // with 16 keep-alive connections on one VM, between two readings of the monitor's `profile`:
 // - the guests counted exactly the requests answered (httpd's profileRequest);
 // - every kernel category a request goes through took instructions (trap, hypercall, timer, NIC,
-//   switch, VM switch, ring 3), and so did every guest category; VM switches loaded CR3;
+//   switch, VM switch, ring 3), and so did every guest category; VM switches loaded CR3; the hypercalls
+//   a server makes were counted by name (at least a netSend per answer);
 // - the two halves agree: the guests' categories (ring-3 time less what the kernel and the other VMs
 //   took, from the boot page's profileAway) add up to the kernel's ring-3 count within 2% (a broken
 //   away-count would put the kernel's instructions into the guests' and break this). A guest reading the
@@ -63,6 +64,10 @@ if (why) {
       t.true(d.kernel[name] > 0, `kernel category ${name}: ${d.kernel[name]}`);
     }
     t.true(d.addressSpaceSwitches > 0, "CR3 loads");
+    for (const name of ["idle", "readClock", "netSend", "netReceive", "interruptAcknowledge"]) {
+      t.true(d.calls[name] > 0, `hypercall ${name}: ${d.calls[name]}`);
+    }
+    t.true(d.calls.netSend >= d.requests, "a send per answer at least");
     for (const name of ["runtime", "netif", "tcp", "app"]) {
       t.true(d.guest[name] > 0, `guest category ${name}: ${d.guest[name]}`);
     }
