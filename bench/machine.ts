@@ -81,14 +81,14 @@ export async function monitorCommand(m: Machine, command: string, last: RegExp, 
 
 /**
  * The kernel's `vms` monitor command: per-VM lines (the first 1,000), then the totals `vms: ... switches
- * S; ...`, `switch: ...` and `nic: ...` (and with swap `blk:`, `swap:`). Returns the switch count and the
+ * S; ...`, `switch: ...`, `netpool: ...` and `nic: ...` (and with swap `blk:`, `swap:`). Returns the switch count and the
  * totals lines, or null when they do not come within 60 s.
  */
 export async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
   const text = await monitorCommand(m, 'vms', /^vms: \d+ started.*switches \d+;[^]*^nic: .*$/m);
   const totals = text === null ? null : /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
   if (text === null || totals === null) return null;
-  const lines = text.slice(totals.index).split('\n').filter(l => /^(vms|switch|nic|blk|swap): /.test(l));
+  const lines = text.slice(totals.index).split('\n').filter(l => /^(vms|switch|netpool|nic|blk|swap): /.test(l));
   return { switches: Number(totals[1]), lines: lines.join('\n') };
 }
 

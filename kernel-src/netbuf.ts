@@ -22,6 +22,7 @@
 // uniprocessor, and after boot every caller runs in a trap with interrupts disabled.
 import { u32, load32, store32 } from "dsl";
 import { FRAME_NONE, allocFrame } from "./frames.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 const NET_BUFFER_BYTES: u32 = 2048;
 const BUFFERS_PER_FRAME: u32 = 2;               // PAGE_SIZE (4096) / NET_BUFFER_BYTES
@@ -52,6 +53,8 @@ let freeHead: u32 = 0;
 let freeCount: u32 = 0;
 let poolCount: u32 = 0;
 let allocationFailures: u32 = 0;
+let lowestFree: u32 = 0xffffffff;              // the fewest free buffers there have been
+let queuedCount: u32 = 0;                       // buffers on the age list: queued for VMs, unread
 let ageHead: u32 = 0;                           // the oldest queued buffer (0: none)
 let ageTail: u32 = 0;
 
@@ -77,6 +80,7 @@ export function netBufferAlloc(): u32 {
   if (buffer === 0) { allocationFailures++; return 0; }
   freeHead = load32(buffer + NET_BUFFER_NEXT);
   freeCount--;
+  if (freeCount < lowestFree) lowestFree = freeCount;
   store32(buffer + NET_BUFFER_NEXT, 0);
   return buffer;
 }
@@ -96,6 +100,7 @@ export function netBufferAgeAppend(buffer: u32): void {
   store32(buffer + NET_BUFFER_AGE_NEXT, 0);
   if (ageTail === 0) ageHead = buffer; else store32(ageTail + NET_BUFFER_AGE_NEXT, buffer);
   ageTail = buffer;
+  queuedCount++;
 }
 
 /** Takes a buffer that leaves its VM's queue off the age list. */
@@ -103,6 +108,26 @@ export function netBufferAgeRemove(buffer: u32): void {
   const previous = load32(buffer + NET_BUFFER_AGE_PREVIOUS), next = load32(buffer + NET_BUFFER_AGE_NEXT);
   if (previous === 0) ageHead = next; else store32(previous + NET_BUFFER_AGE_NEXT, next);
   if (next === 0) ageTail = previous; else store32(next + NET_BUFFER_AGE_PREVIOUS, previous);
+  queuedCount--;
+}
+
+/**
+ * `netpool: P buffers, F free (fewest L), Q queued for VMs, A allocations failed`: the rest are the
+ * NIC's (its receive ring, frames on the transmit ring not yet reclaimed).
+ */
+export function netBufferReport(): void {
+  consoleWriteString("netpool: ");
+  consoleWriteDecimal(poolCount);
+  consoleWriteString(" buffers, ");
+  consoleWriteDecimal(freeCount);
+  consoleWriteString(" free (fewest ");
+  consoleWriteDecimal(lowestFree === 0xffffffff ? freeCount : lowestFree);
+  consoleWriteString("), ");
+  consoleWriteDecimal(queuedCount);
+  consoleWriteString(" queued for VMs, ");
+  consoleWriteDecimal(allocationFailures);
+  consoleWriteString(" allocations failed");
+  consoleNewLine();
 }
 
 /** The buffer queued longest ago on any VM's queue, or 0 when no VM has a frame waiting. */

@@ -52,7 +52,7 @@ import { virqPost } from "./vinterrupt.ts";
 import { groups, manifestGroupCount } from "./manifest.ts";
 import {
   netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
-  netBufferOldest, netBufferYounger, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
+  netBufferOldest, netBufferYounger, netBufferReport, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
   NET_BUFFER_QUEUED_SWITCHES,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
 } from "./netbuf.ts";
@@ -410,6 +410,7 @@ export function switchReport(): void {
   consoleWriteString(", transmit ring full ");
   consoleWriteDecimal(transmitRingFull);
   consoleNewLine();
+  netBufferReport();
   if (!benchEnabled || wireToVm === 0) return;
   benchLine("net-rx-driver", nicBenchDriver(), nicBenchLength());
   benchLine("net-rx-switch", nicBenchSwitch(), nicBenchLength());

@@ -15,7 +15,7 @@ import { i32, u32, bool, addressOf, functionAddress, contextCreate, contextSwitc
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
-import { netifSetClock } from "./netif.ts";
+import { netifSetClock, netNow } from "./netif.ts";
 import { profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
 
@@ -40,7 +40,7 @@ class Thread {
   /** What a WAITING thread waits for (0: only its deadline, i.e. sleeping). */
   channel: u32 = 0;
   hasDeadline: bool = false;
-  /** Microseconds on the global clock (clockMicroseconds) when a WAITING thread times out. */
+  /** When a WAITING thread times out: microseconds on the stack's clock (netif netNow, from the global clock). */
   wakeAt: u32 = 0;
   timedOut: bool = false;
   next: i32 = -1;
@@ -163,7 +163,7 @@ export function threadWait(channel: u32, timeoutUs: u32): bool {
   t.channel = channel;
   t.hasDeadline = timeoutUs !== 0;
   t.timedOut = false;
-  if (t.hasDeadline) t.wakeAt = clockMicroseconds() + timeoutUs;
+  if (t.hasDeadline) t.wakeAt = netNow + timeoutUs;
   switchTo(MAIN);
   return !t.timedOut;
 }
@@ -183,7 +183,7 @@ export function threadWake(channel: u32): void {
 
 /** The stack's timer source: wakes threads whose deadline passed; microseconds to the next one. */
 function threadTimers(): u32 {
-  const now = clockMicroseconds();
+  const now = netNow;
   let next = NO_DEADLINE;
   for (let i = 1; i <= THREAD_MAX; i++) {
     const t = threads[i];
@@ -204,15 +204,16 @@ function threadsRunReady(): i32 {
 
 /**
  * The main context's loop (never returns): runs the threads, then idles until a frame or the alarm
- * and hands the batch to the network stack, whose events wake the threads.
+ * and hands the batch to the network stack, whose events wake the threads. The clock (netif's netNow,
+ * every deadline's base) is read once per wake-up, in stackHandle, and once per round that does not
+ * idle (threads still runnable): not at each deadline, a readClock hypercall each.
  */
 export function threadsRun(): void {
   mustBeMain();
   while (true) {
     threadsRunReady();
-    netifSetClock(clockMicroseconds());
     stackTimers();            // timers the threads started, sleepers' deadlines: the alarm for the nearest
-    if (runHead !== NONE) continue;
+    if (runHead !== NONE) { netifSetClock(clockMicroseconds()); continue; }
     stackHandle(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
   }
 }
