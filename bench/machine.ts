@@ -88,7 +88,8 @@ export async function monitorTotals(m: Machine): Promise<{ switches: number; lin
   const text = await monitorCommand(m, 'vms', /^vms: \d+ started.*switches \d+;[^]*^nic: .*$/m);
   const totals = text === null ? null : /^vms: \d+ started.*switches (\d+);.*$/m.exec(text);
   if (text === null || totals === null) return null;
-  const lines = text.slice(totals.index).split('\n').filter(l => /^(vms|switch|netpool|nic|blk|swap): /.test(l));
+  const lines = text.slice(totals.index).split('\n')
+    .filter(l => /^(vms|switch|netpool|nic|blk|swap): /.test(l));
   return { switches: Number(totals[1]), lines: lines.join('\n') };
 }
 

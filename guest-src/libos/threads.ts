@@ -120,7 +120,8 @@ export function threadCreate(entry: ThreadEntry, arg: u32): i32 {
     t.channel = 0;
     t.hasDeadline = false;
     t.timedOut = false;
-    handles[i] = contextCreate(addressOf(stacks) + u32(i - 1) * THREAD_STACK_BYTES, THREAD_STACK_BYTES, functionAddress(threadStart), u32(i));
+    const stack = addressOf(stacks) + u32(i - 1) * THREAD_STACK_BYTES;
+    handles[i] = contextCreate(stack, THREAD_STACK_BYTES, functionAddress(threadStart), u32(i));
     liveThreads++;
     enqueue(i);
     return i;
