@@ -81,8 +81,8 @@ export async function monitorCommand(m: Machine, command: string, last: RegExp, 
 
 /**
  * The kernel's `vms` monitor command: per-VM lines (the first 1,000), then the totals `vms: ... switches
- * S; ...`, `switch: ...`, `netpool: ...` and `nic: ...` (and with swap `blk:`, `swap:`). Returns the switch count and the
- * totals lines, or null when they do not come within 60 s.
+ * S; ...`, `switch: ...`, `netpool: ...` and `nic: ...` (and with swap `blk:`, `swap:`). Returns the switch
+ * count and the totals lines, or null when they do not come within 60 s.
  */
 export async function monitorTotals(m: Machine): Promise<{ switches: number; lines: string } | null> {
   const text = await monitorCommand(m, 'vms', /^vms: \d+ started.*switches \d+;[^]*^nic: .*$/m);
