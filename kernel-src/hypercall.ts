@@ -18,7 +18,8 @@ import {
 } from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
 import {
-  HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, HYPERCALL_VECTOR, EINVAL, EFAULT, EMSGSIZE,
+  HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, HYPERCALL_VECTOR, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, EINVAL,
+  EFAULT, EMSGSIZE,
 } from "../abi/hypercalls.ts";
 import { setInterruptGate } from "./idt.ts";
 import {
@@ -30,7 +31,8 @@ import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { Nanoseconds, clockRead } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
 import {
-  profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL, PROFILE_SWITCH,
+  profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL,
+  PROFILE_SWITCH,
 } from "./profile.ts";
 
 // The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
@@ -78,18 +80,21 @@ function callConsoleWrite(index: u32, frame: TrapFrame): i32 {
   return consoleGuestWrite(index, frame.ebx, frame.ecx);
 }
 
-function callNetSend(index: u32, frame: TrapFrame): i32 {
-  if (!profileOn()) return switchSend(index, frame.ebx, frame.ecx);
+function callNetSend(index: u32, frame: TrapFrame): i32 { return switchSend(index, frame.ebx, frame.ecx); }
+
+function callNetReceive(index: u32, frame: TrapFrame): i32 { return switchReceive(index, frame.ebx, frame.ecx); }
+
+/** The network calls in the profile's PROFILE_SWITCH: hypercallTable's entries when the kernel profiles. */
+function profiledNetSend(index: u32, frame: TrapFrame): i32 {
   const previous = profileEnter(PROFILE_SWITCH);
-  const result = switchSend(index, frame.ebx, frame.ecx);
+  const result = callNetSend(index, frame);
   profileLeave(previous);
   return result;
 }
 
-function callNetReceive(index: u32, frame: TrapFrame): i32 {
-  if (!profileOn()) return switchReceive(index, frame.ebx, frame.ecx);
+function profiledNetReceive(index: u32, frame: TrapFrame): i32 {
   const previous = profileEnter(PROFILE_SWITCH);
-  const result = switchReceive(index, frame.ebx, frame.ecx);
+  const result = callNetReceive(index, frame);
   profileLeave(previous);
   return result;
 }
@@ -120,10 +125,15 @@ const hypercallTable: Hypercall[] = [
 export function hypercallInit(): void {
   if (u32(hypercallTable.length) !== HYPERCALL_COUNT) panic("hypercallTable: not one handler per hypercall number");
   switchInit();
-  // Profiled (profile.ts), the gate's stub calls a wrapper that marks the entry and the exit: none of it
-  // is on the unprofiled path.
-  if (profileOn()) setInterruptGate(HYPERCALL_VECTOR, interruptEntry(profiledHypercallEntry, HYPERCALL_VECTOR), true);
-  else setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
+  // Profiled (profile.ts), the gate's stub calls a wrapper that marks the entry and the exit, and the
+  // network calls are wrapped in the switch's category: none of it is on the unprofiled path.
+  if (profileOn()) {
+    hypercallTable[HYPERCALL_NET_SEND] = profiledNetSend;
+    hypercallTable[HYPERCALL_NET_RECEIVE] = profiledNetReceive;
+    setInterruptGate(HYPERCALL_VECTOR, interruptEntry(profiledHypercallEntry, HYPERCALL_VECTOR), true);
+  } else {
+    setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
+  }
 }
 
 /** The VM waits and then makes hypercall `number` again. */

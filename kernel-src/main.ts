@@ -68,6 +68,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportBootLoader(info);
   reportMemory(info);
   reportCommandLine(info);
+  if (commandLineHasWord(info, "profile")) profileEnable();   // profile.ts: before the handlers it wraps
   interruptsInit();          // GDT and TSSs, IDT, 8259 PICs; exceptions are reported from here on
   reportIsolation();
   memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)
@@ -83,7 +84,6 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
   switchSetBench(commandLineHasWord(info, "bench"));
-  if (commandLineHasWord(info, "profile")) profileEnable();   // profile.ts: instructions by category
   if (virtioNetFound()) {    // the NIC (virtio-net.ts) behind the virtual switch (switch.ts)
     switchInit();
     virtioNetInit();

@@ -12,9 +12,10 @@
 //     its intervals it reads profileAway, which the kernel keeps there: at an entry from ring 3 it writes
 //     profileLeft (the TSC), at the return to that VM it adds the time since to profileAway.
 // The running VM's boot page (a frame, written through the kernel's map of memory) is the scheduler's to
-// set (profileSetVmPage) as a VM comes onto the CPU. Off, nothing of it runs: the hooks on the hot paths
-// are switched in only when the kernel profiles (hypercall.ts's gate, scheduler.ts's switch paths, trap.ts's
-// handler), the others sit behind `if (profileOn())` (a load and a branch). The marks' own instructions are
+// set (profileSetVmPage) as a VM comes onto the CPU. Off, nothing of it runs: the profiled handlers are
+// installed instead of the plain ones only when the kernel profiles (hypercall.ts's gate and network calls,
+// scheduler.ts's switch paths, the NIC's interrupt and receive handler, the PIT's); trap.ts's handler
+// alone tests profileOn() (a load and a branch) on every trap. The marks' own instructions are
 // charged too (a few tens each); the count of kernel marks is reported with the totals. Under sleep=off,
 // time in `hlt` is the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
 import { bool, u32, rdtsc, overlay } from "dsl";
@@ -31,9 +32,9 @@ export const PROFILE_TRAP: u32 = 1;
 export const PROFILE_HYPERCALL: u32 = 2;
 /** The PIT tick: the clock, the timer queue, alarms raising virtual interrupts. */
 export const PROFILE_TIMER: u32 = 3;
-/** The virtio-net driver: its interrupt, the rings, transmit. */
+/** The virtio-net driver's interrupt: receive ring, refill, reclaim (a transmit is the switch's, below). */
 export const PROFILE_NIC: u32 = 4;
-/** The virtual switch (switch.ts): demultiplexing, checks, queues, copies to and from VMs. */
+/** The virtual switch (switch.ts): demultiplexing, checks, queues, copies to and from VMs, transmitting. */
 export const PROFILE_SWITCH: u32 = 5;
 /** The VM switch: saving and restoring frames, the run queue, the FPU hand-over. */
 export const PROFILE_SCHEDULER: u32 = 6;

@@ -61,6 +61,7 @@ import {
   nicBenchEnd, nicBenchEndLength,
 } from "./virtio-net.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_SWITCH } from "./profile.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
 const NET_QUEUE_LIMIT: u32 = 64;
@@ -131,7 +132,15 @@ export function switchSetBench(enabled: bool): void { benchEnabled = enabled; }
 /** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
 export function switchInit(): void {
   netBufferInit();
-  nicSetReceiveHandler(switchFromWire);
+  nicSetReceiveHandler(profileOn() ? profiledFromWire : switchFromWire);
+}
+
+/** switchFromWire in the profile's PROFILE_SWITCH (profile.ts): the NIC's handler when the kernel profiles. */
+function profiledFromWire(buffer: u32, length: u32): bool {
+  const previous = profileEnter(PROFILE_SWITCH);
+  const taken = switchFromWire(buffer, length);
+  profileLeave(previous);
+  return taken;
 }
 
 function etherType(frame: u32): u32 { return (load8(frame + ETHERNET_TYPE) << 8) | load8(frame + ETHERNET_TYPE + 1); }

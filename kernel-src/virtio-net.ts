@@ -28,7 +28,7 @@ import {
 } from "./netbuf.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { irqRegisterShared } from "./trap.ts";
-import { profileOn, profileEnter, profileLeave, PROFILE_NIC, PROFILE_SWITCH } from "./profile.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_NIC } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
 // PCI device id (virtio 1.0 §4.1.2: transitional devices 0x1000 + (device type - 1), network = 1).
@@ -165,7 +165,8 @@ export function virtioNetInit(): bool {
   }
   spare = netBufferAlloc();
   if (rxPosted === 0) return fail(d, "no receive buffers");
-  if (!irqRegisterShared(irqLine, virtioNetInterrupt)) return fail(d, "its interrupt line has too many devices");
+  const handler = profileOn() ? profiledInterrupt : virtioNetInterrupt;
+  if (!irqRegisterShared(irqLine, handler)) return fail(d, "its interrupt line has too many devices");
   present = true;
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   virtqueuePublish(receiveQueue);
@@ -227,14 +228,6 @@ function reclaimTransmitted(): void {
  */
 export function virtioNetTransmit(buffer: u32, length: u32): bool {
   if (!present) return false;
-  if (!profileOn()) return transmit(buffer, length);
-  const previous = profileEnter(PROFILE_NIC);
-  const sent = transmit(buffer, length);
-  profileLeave(previous);
-  return sent;
-}
-
-function transmit(buffer: u32, length: u32): bool {
   reclaimTransmitted();
   if (txFreeCount === 0) { txRingFull++; return false; }
   txFreeCount--;
@@ -256,13 +249,6 @@ function transmit(buffer: u32, length: u32): bool {
  * (§5.1.6.4) and its descriptor is refilled; sent frames are reclaimed.
  */
 function virtioNetInterrupt(line: u32): void {
-  if (!profileOn()) { interrupt(); return; }
-  const previous = profileEnter(PROFILE_NIC);
-  interrupt();
-  profileLeave(previous);
-}
-
-function interrupt(): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
@@ -287,10 +273,7 @@ function interrupt(): void {
     const buffer = rxBuffers[d];
     netBufferSetLength(buffer, length);
     const handlerStart = rdtsc();
-    const profiling = profileOn();
-    const outer = profiling ? profileEnter(PROFILE_SWITCH) : 0;
     const taken = receiveHandler(buffer, length);
-    if (profiling) profileLeave(outer);
     handlerTime += rdtsc() - handlerStart;
     handled++;
     lastLength = length;
@@ -313,6 +296,13 @@ function interrupt(): void {
     benchEndLengths[benchEndCount % BENCH_ENDS] = lastLength;
     benchEndCount++;
   }
+}
+
+/** The interrupt in the profile's PROFILE_NIC (profile.ts): the handler when the kernel profiles. */
+function profiledInterrupt(line: u32): void {
+  const previous = profileEnter(PROFILE_NIC);
+  virtioNetInterrupt(line);
+  profileLeave(previous);
 }
 
 /** `nic: rx F frames B bytes (...), tx F frames B bytes, interrupts I` for the summaries. */

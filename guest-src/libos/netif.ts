@@ -11,7 +11,7 @@ import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
 import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
 import { arpInput } from "./arp.ts";
-import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_NETIF } from "../../abi/boot.ts";
 import { ipv4Input } from "./ipv4.ts";
 
@@ -105,6 +105,7 @@ function benchLine(name: string, instructions: u32, length: i32): void {
 
 /** Receives and handles every queued frame; returns how many there were. */
 export function netifPoll(): i32 {
+  if (!profileActive()) return pollFrames();
   const previous = profileEnter(PROFILE_GUEST_NETIF);
   const result = pollFrames();
   profileLeave(previous);
@@ -152,6 +153,7 @@ function ethernetInput(frame: Uint8Array, length: i32): void {
  * minimum frame with zeros (RFC 894) and hands it to netSend. Returns false when it was dropped.
  */
 export function ethernetSend(frame: Uint8Array, destination: Uint8Array, destinationOffset: i32, ethertype: i32, payloadLength: i32): bool {
+  if (!profileActive()) return sendFrame(frame, destination, destinationOffset, ethertype, payloadLength);
   const previous = profileEnter(PROFILE_GUEST_NETIF);
   const result = sendFrame(frame, destination, destinationOffset, ethertype, payloadLength);
   profileLeave(previous);

@@ -14,7 +14,7 @@
 // no congestion control (RFC 5681: no slow start, no fast recovery), no Nagle, no delayed ACKs, no window scaling or
 // timestamps (RFC 7323), no urgent data, no active open.
 import { i32, u32, bool, structArray } from "dsl";
-import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, put16, put32, copyBytes, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import { txFrame, ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
@@ -372,6 +372,7 @@ function parseMss(frame: Uint8Array, offset: i32, length: i32): i32 {
 
 /** Handles the TCP segment at `frame[offset..offset+length)` (addressed to our unicast address). */
 export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
+  if (!profileActive()) { segmentInput(frame, offset, length, source, destination); return; }
   const previous = profileEnter(PROFILE_GUEST_TCP);
   segmentInput(frame, offset, length, source, destination);
   profileLeave(previous);
@@ -692,6 +693,7 @@ function retransmit(tcb: Tcb, index: i32): void {
 
 /** Runs the expired timers; returns microseconds until the next deadline (0xffffffff: none). */
 export function tcpTimer(): u32 {
+  if (!profileActive()) return runTimers();
   const previous = profileEnter(PROFILE_GUEST_TCP);
   const result = runTimers();
   profileLeave(previous);
@@ -736,6 +738,7 @@ export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? 
 
 /** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */
 export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
+  if (!profileActive()) return readData(connection, to, offset, max);
   const previous = profileEnter(PROFILE_GUEST_TCP);
   const result = readData(connection, to, offset, max);
   profileLeave(previous);
@@ -763,6 +766,7 @@ function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
 
 /** Queues up to `length` bytes of `from[offset..]` and sends what the window allows; returns how many were queued. */
 export function tcpWrite(connection: i32, from: Uint8Array, offset: i32, length: i32): i32 {
+  if (!profileActive()) return writeData(connection, from, offset, length);
   const previous = profileEnter(PROFILE_GUEST_TCP);
   const result = writeData(connection, from, offset, length);
   profileLeave(previous);
@@ -786,6 +790,7 @@ function writeData(connection: i32, from: Uint8Array, offset: i32, length: i32):
  * CLOSE-WAIT -> LAST-ACK. The application hears CLOSED when the connection is gone (or RESET).
  */
 export function tcpClose(connection: i32): void {
+  if (!profileActive()) { closeOurSide(connection); return; }
   const previous = profileEnter(PROFILE_GUEST_TCP);
   closeOurSide(connection);
   profileLeave(previous);

@@ -16,7 +16,7 @@ import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
 import { netifSetClock, netNow } from "./netif.ts";
-import { profileEnter, profileLeave } from "../runtime/profile.ts";
+import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
 
 /** Threads besides the main context. */
@@ -83,6 +83,7 @@ function switchTo(to: i32): void {
   current = to;
   threads[to].state = RUNNING;
   switches++;
+  if (!profileActive()) { contextSwitch(addressOf(handles) + u32(from) * 4, handles[to]); return; }
   const category = profileEnter(PROFILE_GUEST_RUNTIME);   // the switch itself is the runtime's
   contextSwitch(addressOf(handles) + u32(from) * 4, handles[to]);
   profileLeave(category);                                  // back in `from`: its own category again
@@ -91,7 +92,7 @@ function switchTo(to: i32): void {
 /** Every thread starts here, on its own stack; it never returns (threadExit switches away for good). */
 function threadStart(index: u32): void {
   const t = threads[i32(index)];
-  profileEnter(PROFILE_GUEST_RUNTIME);                     // a new thread starts in the runtime's
+  if (profileActive()) profileEnter(PROFILE_GUEST_RUNTIME);   // a new thread starts in the runtime's
   t.entry(t.arg);
   threadExit();
 }

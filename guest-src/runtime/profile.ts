@@ -4,8 +4,9 @@
 // command sums them over the VMs. An interval's count is its TSC cycles less those the VM spent out of
 // ring 3 meanwhile (profileAway, which the kernel keeps): exact under `qemu -icount shift=0,sleep=off`.
 // profileEnter starts a category and returns the one to put back (profileLeave); a thread switch keeps
-// each thread's own (guest-src/libos/threads.ts). Off, each call is a load and a branch.
-import { u32, rdtsc } from "dsl";
+// each thread's own (guest-src/libos/threads.ts). The wrappers on hot paths test profileActive() first
+// (inlined: a load and a branch when off) and call profileEnter/profileLeave only when on.
+import { bool, u32, rdtsc } from "dsl";
 import { boot } from "./boot.ts";
 import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
 
@@ -22,6 +23,9 @@ export function profileInit(): void {
   lastTsc = rdtsc();
   lastAway = info.profileAway;
 }
+
+/** Whether the kernel profiles: a leaf, inlined, so a wrapper off costs a load and a branch. */
+export function profileActive(): bool { return on; }
 
 function mark(next: u32): u32 {
   const info = boot();
