@@ -67,7 +67,9 @@ test('load generator options: command-line round trip, required and bad values r
 
 // Serial (ava runs serial tests before the concurrent ones): its 2-second windows must not overlap the
 // Linux-peer test below, whose synchronous builds and curls block this process's event loop for longer.
-test.serial('load generator against a local server: successes need the right length and text, the rest are failures by kind', async t => {
+const LOCAL_LOAD_TITLE = 'load generator against a local server: successes need the right length and text, '
+  + 'the rest are failures by kind';
+test.serial(LOCAL_LOAD_TITLE, async t => {
   const http = await import('node:http');
   const page = webPage('Denali VM 0', 'a test');
   const server = http.createServer((req, res) => { res.writeHead(200, { 'Content-Length': page.length }); res.end(page); });
