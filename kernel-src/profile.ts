@@ -11,17 +11,19 @@
 //     PROFILE_GUEST_* categories, in its boot page; to take the kernel's time (and the other VMs') out of
 //     its intervals it reads profileAway, which the kernel keeps there: at an entry from ring 3 it writes
 //     profileLeft (the TSC), at the return to that VM it adds the time since to profileAway.
-// The running VM's boot page (a frame, written through the kernel's map of memory) is the scheduler's to
-// set (profileSetVmPage) as a VM comes onto the CPU. Off, nothing of it runs: the profiled handlers are
-// installed instead of the plain ones only when the kernel profiles (hypercall.ts's gate and network calls,
-// scheduler.ts's switch paths, the NIC's interrupt and receive handler, the PIT's); trap.ts's handler
-// alone tests profileOn() (a load and a branch) on every trap. The marks' own instructions are
-// charged too (a few tens each); the count of kernel marks is reported with the totals. Under sleep=off,
-// time in `hlt` is the virtual clock's jump to the next event, not instructions: PROFILE_IDLE is not work.
+// The running VM (its page directory and boot page's address) is the scheduler's to set (profileSetVm) as
+// a VM comes onto the CPU; the page's frame is looked up at each use and written through the kernel's
+// map. Off, nothing of it runs: the profiled handlers are installed instead of the plain ones only when
+// the kernel profiles (hypercall.ts's gate and network calls, scheduler.ts's switch paths, the NIC's
+// interrupt and receive handler, the PIT's); trap.ts's handler alone tests profileOn() (a load and a
+// branch) on every trap. The marks' own instructions are charged too (a few tens each); the count of
+// kernel marks is reported with the totals. Under sleep=off, time in `hlt` is the virtual clock's jump to
+// the next event, not instructions: PROFILE_IDLE is not work.
 import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
 import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
+import { pageEntry, entryFrame, PAGE_PRESENT } from "./paging.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
 /** The kernel's idle loop (`hlt`, console output between interrupts). */
@@ -59,7 +61,8 @@ let on = false;
 let category: u32 = PROFILE_IDLE;
 let last: u32 = 0;
 let marks: u32 = 0;
-let vmPage: u32 = 0;
+let vmSpace: u32 = 0;                    // the running VM's page directory (0: none) and boot page
+let vmBootAddress: u32 = 0;
 let addressSpaceSwitches: u32 = 0;
 const counts = new Uint32Array(16);       // CATEGORIES (low, high) pairs
 const calls = new Uint32Array(10);        // HYPERCALL_COUNT: hypercalls made, by number
@@ -106,8 +109,19 @@ export function profileLeave(previous: u32): void { mark(previous, rdtsc()); }
  */
 export function profileCountAddressSpaceSwitch(): void { addressSpaceSwitches++; }
 
-/** The boot page (a frame address, 0: none or not resident) of the VM that now runs in ring 3. */
-export function profileSetVmPage(page: u32): void { vmPage = page; }
+/** The VM that now runs in ring 3: its page directory (0: none) and its boot page's address. */
+export function profileSetVm(space: u32, bootAddress: u32): void { vmSpace = space; vmBootAddress = bootAddress; }
+
+/**
+ * The running VM's boot page (a frame), looked up at each use: a page given up while its VM runs (a VM
+ * larger than memory loses its coldest pages) is never written through a frame that is no longer its.
+ * 0: no VM, or the page is not resident.
+ */
+function vmPage(): u32 {
+  if (vmSpace === 0) return 0;
+  const entry = pageEntry(vmSpace, vmBootAddress);
+  return (entry & PAGE_PRESENT) !== 0 ? entryFrame(entry) : 0;
+}
 
 /** Counts a hypercall by its number (hypercall.ts's profiled entry; other numbers are not counted). */
 export function profileCountCall(number: u32): void {
@@ -118,7 +132,9 @@ export function profileCountCall(number: u32): void {
 export function profileEntry(frameAddress: u32, entry: u32): void {
   const now = rdtsc();
   mark(entry, now);
-  if (vmPage !== 0 && frameFromUser(overlay(TrapFrame, frameAddress))) overlay(BootInfo, vmPage).profileLeft = now;
+  if (!frameFromUser(overlay(TrapFrame, frameAddress))) return;
+  const page = vmPage();
+  if (page !== 0) overlay(BootInfo, page).profileLeft = now;
 }
 
 /** An entry stub's handler returns `frameAddress`: a VM's ring 3, or the kernel's idle loop. */
@@ -126,8 +142,9 @@ export function profileExit(frameAddress: u32): void {
   const now = rdtsc();
   if (!frameFromUser(overlay(TrapFrame, frameAddress))) { mark(PROFILE_IDLE, now); return; }
   mark(PROFILE_GUEST, now);
-  if (vmPage === 0) return;
-  const info = overlay(BootInfo, vmPage);
+  const page = vmPage();
+  if (page === 0) return;
+  const info = overlay(BootInfo, page);
   info.profileAway += now - info.profileLeft;
 }
 

@@ -19,7 +19,7 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR, vmBootPageFrame,
+  END_SWAP_READ_ERROR, vmBootInfoAddress,
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
@@ -39,7 +39,7 @@ import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./virtio-net.ts";
 import { virtioBlkInFlight } from "./virtio-blk.ts";
 import {
-  profileOn, profileEnter, profileLeave, profileSetVmPage, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,
+  profileOn, profileEnter, profileLeave, profileSetVm, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,
 } from "./profile.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
@@ -264,7 +264,9 @@ function profiledSwitchIn(): u32 {
 
 function profiledSwitched(space: u32): void {
   if (currentAddressSpace() !== space) profileCountAddressSpaceSwitch();
-  profileSetVmPage(current === VM_NONE ? 0 : vmBootPageFrame(vmAt(u32(current))));
+  if (current === VM_NONE) { profileSetVm(0, 0); return; }
+  const vm = vmAt(u32(current));
+  profileSetVm(vm.space, vmBootInfoAddress(vm));
 }
 
 /** trap.ts calls this at the end of every trap: the frame to resume. */

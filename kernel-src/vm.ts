@@ -314,7 +314,7 @@ export function vmMapsSharedCode(vm: Vm): bool {
 }
 
 /** The address of the boot-information page: the last page of the VM's memory. */
-function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
+export function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
 
 /** The frame of the VM's boot page, through the kernel's map of memory; 0 when it is not resident. */
 export function vmBootPageFrame(vm: Vm): u32 {
