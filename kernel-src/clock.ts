@@ -11,7 +11,7 @@
 // so no reading is smaller than an earlier one, even when a tick is late or interrupts were off.
 // After the timers, each tick writes out a bounded share of the console's queued output (console.ts).
 // Reference: Intel SDM Vol. 3B §18.17 "Time-Stamp Counter"; pit.ts for the PIT.
-import { bool, u32, rdtsc, pause, mulHigh } from "dsl";
+import { bool, u32, rdtsc, pause, mulHigh, store32 } from "dsl";
 import {
   PIT_INPUT_HZ, PIT_TICK_DIVISOR, PIT_TICK_NANOSECONDS, pitStartTicks, pitStartInterval, pitIntervalDone,
   pitStopInterval,
@@ -163,6 +163,18 @@ export function clockRead(out: Nanoseconds): void {
   const sum = out.low + fine;
   if (sum < out.low) out.high++;
   out.low = sum;
+}
+
+const stored = new Nanoseconds();
+
+/**
+ * Writes the time (u64 nanoseconds, little-endian) to the 8 bytes at `address`, which the caller has
+ * checked are mapped and writable in the current address space (readClock, idle's delivery).
+ */
+export function clockStore(address: u32): void {
+  clockRead(stored);
+  store32(address, stored.low);
+  store32(address + 4, stored.high);
 }
 
 /** a < b as 64-bit values. */

@@ -11,7 +11,7 @@
 // what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
 // the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
 // the swap disk is read back the same way (swap.ts): the VM waits for it and makes the call again.
-import { bool, i32, u32, store32, panic, overlay, interruptEntry } from "dsl";
+import { bool, i32, u32, panic, overlay, interruptEntry } from "dsl";
 import {
   vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,
   END_OUT_OF_MEMORY,
@@ -28,7 +28,7 @@ import {
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
-import { Nanoseconds, clockRead } from "./clock.ts";
+import { clockStore } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
 import {
   profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL,
@@ -42,7 +42,6 @@ const CLOCK_BYTES: u32 = 8;
 /** `int 0x80` is CD 80: a call made again after a wait for memory starts this far back. */
 const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
 
-const clockNow = new Nanoseconds();
 let hypercallCount: u32 = 0;
 let memoryRetries: u32 = 0;
 
@@ -60,7 +59,15 @@ function callExit(index: u32, frame: TrapFrame): i32 {
   return 0;
 }
 
-function callIdle(index: u32, frame: TrapFrame): i32 { return i32(virqIdle(index)); }
+/** idle: ebx = the bits its delivery acknowledges, ecx = where it writes the clock then (0: nowhere). */
+function callIdle(index: u32, frame: TrapFrame): i32 {
+  const clock = frame.ecx;
+  if (clock !== 0) {
+    const vm = vmAt(u32(index));
+    if (!vmRangeValid(vm, clock, CLOCK_BYTES) || !vmPrepareRange(vm, clock, CLOCK_BYTES, true)) return EFAULT;
+  }
+  return i32(virqIdle(index, frame.ebx, clock));
+}
 
 function callSetAlarm(index: u32, frame: TrapFrame): i32 { return virqSetAlarm(index, frame.ebx); }
 
@@ -68,9 +75,7 @@ function callSetAlarm(index: u32, frame: TrapFrame): i32 { return virqSetAlarm(i
 function callReadClock(index: u32, frame: TrapFrame): i32 {
   const vm = vmAt(u32(index)), address = frame.ebx;
   if (!vmRangeValid(vm, address, CLOCK_BYTES) || !vmPrepareRange(vm, address, CLOCK_BYTES, true)) return EFAULT;
-  clockRead(clockNow);
-  store32(address, clockNow.low);
-  store32(address + 4, clockNow.high);
+  clockStore(address);
   return 0;
 }
 

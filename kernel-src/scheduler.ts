@@ -27,8 +27,10 @@ import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
-import { switchAddressSpace, currentAddressSpace, kernelAddressSpace } from "./paging.ts";
-import { clockTicks } from "./clock.ts";
+import {
+  switchAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
+} from "./paging.ts";
+import { clockTicks, clockStore } from "./clock.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
@@ -51,6 +53,9 @@ const PAGE_FAULT_PRESENT: u32 = 1;
 const EFLAGS_IO_PRIVILEGE_MASK: u32 = 3 << 12;
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
 const EFLAGS_FORBIDDEN: u32 = EFLAGS_VIRTUAL_8086 | EFLAGS_IO_PRIVILEGE_MASK;
+/** idle's clock buffer is written at switch-in only through a page table entry with all of these. */
+const CLOCK_PAGE_NEEDS: u32 = PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
+const CLOCK_BYTES: u32 = 8;
 
 let active = false;
 let current: i32 = VM_NONE;
@@ -328,11 +333,8 @@ function switchIn(): u32 {
   current = index;
   if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   vm.hasRun = true;
-  if (vm.blockedInIdle) {
-    vm.blockedInIdle = false;
-    vm.save.eax = vm.pending;           // idle returns the whole batch
-  }
   if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
+  if (vm.blockedInIdle) deliverBatch(vm);
   vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
   fpuSwitchTo(index);
   vm.switchIns++;
@@ -340,6 +342,24 @@ function switchIn(): u32 {
   vm.sliceTick = clockTicks();
   vm.sliceTsc = rdtsc();
   return addressOf(vm.save);
+}
+
+/**
+ * A VM blocked in idle is switched in: idle returns the whole batch, clears the bits it was asked to
+ * acknowledge (its ebx) and writes the clock where its ecx says (vinterrupt.ts virqIdle's contract),
+ * if that page is still mapped writable: it may have gone to the swap disk while the VM idled, and then
+ * the guest finds its buffer as it left it and reads the clock itself. The VM's space is current.
+ */
+function deliverBatch(vm: Vm): void {
+  vm.blockedInIdle = false;
+  const batch = vm.pending;
+  vm.save.eax = batch;
+  vm.pending = batch & ~vm.save.ebx;
+  const clock = vm.save.ecx;
+  if (clock === 0) return;
+  // Both ends' pages (the same one unless the 8 bytes straddle a boundary): idle checked the range.
+  const first = pageEntry(vm.space, clock), last = pageEntry(vm.space, clock + CLOCK_BYTES - 1);
+  if ((first & last & CLOCK_PAGE_NEEDS) === CLOCK_PAGE_NEEDS) clockStore(clock);
 }
 
 // ---- fault containment -----------------------------------------------------------------------------

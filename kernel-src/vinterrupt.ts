@@ -2,13 +2,15 @@
 // interrupts are queued and delivered in a batch when the VM next runs). Each VM has a pending mask
 // and an enabled mask (vm.ts). An event sets its pending bit; if the VM is idle and the bit is
 // enabled, the VM goes back on the run queue, and the scheduler hands it the whole batch as idle's
-// result when it is switched in (scheduler.ts). Nothing is cleared on delivery: the guest
-// acknowledges with hypercall 8. The alarm is one timer per VM on the kernel timer queue (timer.ts).
+// result when it is switched in (scheduler.ts). idle's first argument names the bits its delivery
+// clears (acknowledged as they are handed over, so a wake-up needs no hypercall 8); its second, an
+// address where the global clock is written as the batch is delivered (no readClock either). The alarm
+// is one timer per VM on the kernel timer queue (timer.ts).
 import { i32, u32 } from "dsl";
 import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_ALL } from "../abi/hypercalls.ts";
 import { vmAt, VM_IDLE, VM_ENDED } from "./vm.ts";
 import { schedulerWake, schedulerBlockCurrent, schedulerChargeFor } from "./scheduler.ts";
-import { Nanoseconds, clockRead, multiplyWide } from "./clock.ts";
+import { Nanoseconds, clockRead, clockStore, multiplyWide } from "./clock.ts";
 import { timerStart, timerCancel, timerExpiryStart } from "./timer.ts";
 
 const NANOSECONDS_PER_MICROSECOND: u32 = 1000;
@@ -53,14 +55,18 @@ export function virqSetAlarm(index: u32, microseconds: u32): i32 {
 }
 
 /**
- * idle: with an enabled event pending, the batch (the whole pending mask, non-zero) at once;
- * otherwise the VM blocks (0 here) and gets its batch in eax when it is switched back in.
+ * idle: with an enabled event pending, the batch (the whole pending mask, non-zero) at once, the bits
+ * of `acknowledge` cleared and the clock written at `clock` (when not 0: the caller checked it is the
+ * VM's, 8-byte aligned and writable, and the VM's space is the current one); otherwise the VM blocks (0
+ * here) and gets its batch in eax when it is switched back in (scheduler.ts does the same there).
  */
-export function virqIdle(index: u32): u32 {
+export function virqIdle(index: u32, acknowledge: u32, clock: u32): u32 {
   const vm = vmAt(u32(index));
-  if ((vm.pending & vm.mask) !== 0) return vm.pending;
-  schedulerBlockCurrent();
-  return 0;
+  const batch = vm.pending;
+  if ((batch & vm.mask) === 0) { schedulerBlockCurrent(); return 0; }
+  vm.pending = batch & ~acknowledge;
+  if (clock !== 0) clockStore(clock);
+  return batch;
 }
 
 /** interruptMask: the new enabled mask (unknown bits ignored); the previous one. */

@@ -79,7 +79,7 @@ function count(result: i32): void {
 function safeIdle(): i32 {
   setAlarm(1);
   interruptMask(INTERRUPT_ALL);
-  const pending = idle();
+  const pending = idle(0, 0);
   if (pending > 0) interruptAcknowledge(u32(pending));
   idles++;
   return pending;

@@ -32,7 +32,7 @@ function pattern(id: u32, k: u32, w: u32): u32 {
 function sleep(ms: u32): void {
   setAlarm(ms * 1000);
   while (true) {
-    const events = idle();
+    const events = idle(0, 0);
     interruptAcknowledge(u32(events));
     if ((u32(events) & INTERRUPT_TIMER) !== 0) return;
   }

@@ -7,7 +7,7 @@ import { i32, u32, write, print } from "dsl";
 import { boot, vmId } from "../runtime/boot.ts";
 import { setAlarm } from "../runtime/hypercalls.ts";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
-import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
+import { waitForEvents, clockMicroseconds, clockMicrosecondsAtWake } from "../runtime/events.ts";
 import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
@@ -87,7 +87,7 @@ export function stackTimers(): void {
 
 /** Handles one batch of virtual interrupts (as waitForEvents returned it). */
 export function stackHandle(events: u32): void {
-  netifSetClock(clockMicroseconds());
+  netifSetClock(clockMicrosecondsAtWake());
   if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again below if needed
   if ((events & INTERRUPT_NET) !== 0) netifPoll();
   stackTimers();

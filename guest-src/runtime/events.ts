@@ -2,8 +2,9 @@
 // per-VM mask, delivered in one batch as idle's result. `waitForEvents(wanted)` idles until one of the
 // wanted bits is pending, acknowledges the whole batch and returns it: the caller handles every bit it
 // got (a WAKEUP is only a hint to re-read the clock; NET means "call netReceive until it returns 0").
+// idle acknowledges the batch and writes the clock as it delivers it: a wake-up is one hypercall.
 import { u32, panic, addressOf } from "dsl";
-import { idle, interruptAcknowledge, interruptMask, readClock } from "./hypercalls.ts";
+import { idle, interruptMask, readClock } from "./hypercalls.ts";
 import { INTERRUPT_ALL } from "../../abi/hypercalls.ts";
 
 /** Enables every virtual interrupt (the kernel's initial mask may be anything). */
@@ -11,12 +12,20 @@ export function enableInterrupts(): void {
   if (interruptMask(INTERRUPT_ALL) < 0) panic("interruptMask failed");
 }
 
-/** Idles until an event in `wanted` is pending; acknowledges and returns every pending bit. */
+/** The clock idle writes as it delivers a batch; its high word CLOCK_UNSET until it does. */
+const wakeClock = new Uint32Array(2);
+/** No clock: 2^32 * 2^32 ns is 584 years after boot. */
+const CLOCK_UNSET: u32 = 0xffffffff;
+
+/**
+ * Idles until an event in `wanted` is pending; returns every pending bit, each acknowledged as idle
+ * delivered it (no hypercall for that, nor for the clock: see clockMicrosecondsAtWake).
+ */
 export function waitForEvents(wanted: u32): u32 {
   while (true) {
-    const pending = idle();
+    wakeClock[1] = CLOCK_UNSET;
+    const pending = idle(INTERRUPT_ALL, addressOf(wakeClock));
     if (pending < 0) panic("idle failed");
-    if (pending !== 0) interruptAcknowledge(u32(pending));
     if ((u32(pending) & wanted) !== 0) return u32(pending);
   }
 }
@@ -29,12 +38,27 @@ export function clockLow(): u32 {
   return clockBuffer[0];
 }
 
-/** The global clock in microseconds (u64 nanoseconds / 1000, truncated to 32 bits: wraps after 71 minutes). */
-export function clockMicroseconds(): u32 {
-  if (readClock(addressOf(clockBuffer)) < 0) panic("readClock failed");
-  // (high * 2^32 + low) / 1000 in 32-bit pieces: 2^32 = 4294967 * 1000 + 296.
-  const high = clockBuffer[1], low = clockBuffer[0];
+/** u64 nanoseconds (high * 2^32 + low) / 1000, truncated to 32 bits: wraps after 71 minutes. */
+function microseconds(high: u32, low: u32): u32 {
+  // In 32-bit pieces: 2^32 = 4294967 * 1000 + 296.
   const lowPart = low / 1000, lowRest = low % 1000;
   const carry = (high * 296 + lowRest) / 1000;
   return high * 4294967 + lowPart + carry;
+}
+
+/** The global clock in microseconds (u64 nanoseconds / 1000, truncated to 32 bits: wraps after 71 minutes). */
+export function clockMicroseconds(): u32 {
+  if (readClock(addressOf(clockBuffer)) < 0) panic("readClock failed");
+  return microseconds(clockBuffer[1], clockBuffer[0]);
+}
+
+/**
+ * Right after waitForEvents: the clock, in microseconds, when idle delivered the batch (what it wrote,
+ * taken once), or else now, with readClock (its page was on the swap disk, or no idle since the last).
+ */
+export function clockMicrosecondsAtWake(): u32 {
+  const high = wakeClock[1];
+  if (high === CLOCK_UNSET) return clockMicroseconds();
+  wakeClock[1] = CLOCK_UNSET;
+  return microseconds(high, wakeClock[0]);
 }

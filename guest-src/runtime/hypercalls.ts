@@ -14,8 +14,12 @@ export function exitVm(status: i32): void {
   while (true) {}   // not reached: the kernel does not return from exit
 }
 
-/** Gives up the CPU until a virtual interrupt is pending; returns the pending mask (not cleared). */
-export function idle(): i32 { return hypercall(HYPERCALL_IDLE, 0, 0, 0, 0); }
+/**
+ * Gives up the CPU until a virtual interrupt is pending; returns the pending mask, of which the bits of
+ * `acknowledge` are cleared as it is delivered; writes the global clock at that moment to the 8 bytes
+ * at `clock` unless it is 0 (or the page went to the swap disk meanwhile: then unchanged).
+ */
+export function idle(acknowledge: u32, clock: u32): i32 { return hypercall(HYPERCALL_IDLE, acknowledge, clock, 0, 0); }
 
 /** Raises INTERRUPT_TIMER `microseconds` from now (0 cancels the alarm). */
 export function setAlarm(microseconds: u32): i32 { return hypercall(HYPERCALL_SET_ALARM, microseconds, 0, 0, 0); }

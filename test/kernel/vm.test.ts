@@ -168,6 +168,7 @@ test("bad hypercall pointers and lengths return EFAULT / EMSGSIZE / EINVAL; good
     [...r.out.matchAll(/^\[vm \d+\] efault (\S+) (-?\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
   t.deepEqual(results, {
     kernel: -2, end: -2, wrap: -2, huge: -2, "clock-kernel": -2, "clock-code": -2, "clock-ok": 0,
+    "idle-clock-kernel": -2, "idle-clock-code": -2, "idle-clock-end": -2,
     "send-small": -4, "send-kernel": -2, "receive-kernel": -2, unknown: -1, ok: 0,
   });
 });

@@ -92,7 +92,13 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
           wire.idles++;
           if (generator.next().done) throw new ScriptDone();
         }
-        return wire.pending;
+        {
+          // idle's delivery (docs/virtual-architecture.md): the bits of a acknowledged, the clock at b.
+          const batch = wire.pending;
+          wire.pending &= ~ua;
+          if (ub !== 0) new DataView(memory().buffer).setBigUint64(ub, BigInt(wire.now) * 1000n, true);
+          return batch;
+        }
       case HYPERCALL_SET_ALARM: wire.alarmAt = ua === 0 ? null : wire.now + ua; return 0;
       case HYPERCALL_READ_CLOCK: {
         const ns = BigInt(wire.now) * 1000n;

@@ -1,6 +1,6 @@
 // The kernel tests' guest: one image, its behaviour chosen by the manifest argument (BootInfo.argument):
 // argument & 0xff = mode, argument >> 8 = a parameter. Modes:
-//   0 counter: `param` rounds of setAlarm(2 ms) + idle + acknowledge, then "vm ID count N", exit 0
+//   0 counter: `param` rounds of setAlarm(2 ms) + idle + acknowledge (or idle delivering), "vm ID count N"
 //   1 spinner: loops forever, never yields
 //   2 compute: `param` * 100000 loop iterations, then "vm ID computed", exit 0
 //   3 fault: param selects the attack (see attack()); prints "vm ID survived" if it did not fault
@@ -39,13 +39,36 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   exit(0);
 }
 
+/** idle's clock (its high word CLOCK_UNSET until idle writes it). */
+const wakeClock = new Uint32Array(2);
+const CLOCK_UNSET: u32 = 0xffffffff;
+
+/**
+ * Even rounds: idle, then acknowledge. Odd rounds: idle acknowledging the batch as it delivers it and
+ * writing the clock, which must be at least the alarm's 2 ms after the clock read before it, with
+ * TIMER no longer pending. A failed check prints "vm ID idle-delivery bad ..." and ends the count.
+ */
 function counter(rounds: u32): void {
   let count: u32 = 0;
   for (let i: u32 = 0; i < rounds; i++) {
+    const delivering = (i & 1) === 1;
+    hypercall(HYPERCALL_READ_CLOCK, addressOf(clockBuffer), 0, 0, 0);
     hypercall(HYPERCALL_SET_ALARM, 2000, 0, 0, 0);
     let got: u32 = 0;
-    while ((got & INTERRUPT_TIMER) === 0) got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
-    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+    while ((got & INTERRUPT_TIMER) === 0) {
+      wakeClock[1] = CLOCK_UNSET;
+      got = delivering ? u32(hypercall(HYPERCALL_IDLE, 0xffffffff, addressOf(wakeClock), 0, 0))
+        : u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    }
+    const still = u32(hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, delivering ? 0 : got, 0, 0, 0));
+    if (delivering) {
+      const late = wakeClock[1] === clockBuffer[1] ? wakeClock[0] - clockBuffer[0] : 0xffffffff;
+      if (wakeClock[1] === CLOCK_UNSET || late < 2000000 || (still & INTERRUPT_TIMER) !== 0) {
+        write("vm "); write(vmId); write(" idle-delivery bad "); write(wakeClock[1]); write(" "); write(late);
+        write(" "); print(still);
+        break;
+      }
+    }
     count++;
   }
   write("vm "); write(vmId); write(" count "); print(count);
@@ -81,6 +104,9 @@ function efault(bootInfo: u32): void {
   report("clock-kernel", hypercall(HYPERCALL_READ_CLOCK, 0x00200000, 0, 0, 0));
   report("clock-code", hypercall(HYPERCALL_READ_CLOCK, GUEST_BASE, 0, 0, 0));
   report("clock-ok", hypercall(HYPERCALL_READ_CLOCK, addressOf(clockBuffer), 0, 0, 0));
+  report("idle-clock-kernel", hypercall(HYPERCALL_IDLE, 0, 0x00200000, 0, 0));
+  report("idle-clock-code", hypercall(HYPERCALL_IDLE, 0, GUEST_BASE, 0, 0));
+  report("idle-clock-end", hypercall(HYPERCALL_IDLE, 0, GUEST_BASE + memorySize - 4, 0, 0));
   report("send-small", hypercall(HYPERCALL_NET_SEND, addressOf(frame), 10, 0, 0));
   report("send-kernel", hypercall(HYPERCALL_NET_SEND, 0x00100000, 60, 0, 0));
   report("receive-kernel", hypercall(HYPERCALL_NET_RECEIVE, 0x00100000, FRAME_MAX, 0, 0));
