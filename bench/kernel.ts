@@ -37,9 +37,9 @@ const DESCRIPTIONS: Record<string, string> = {
   'clock-read': 'monotonic clock read: TSC and tick count to 64-bit ns (loop cost subtracted)',
   'timer-start-cancel': 'timer queue: start + cancel of one timer (loop cost subtracted)',
   'timer-start-cancel-pending-1000':
-    'timer queue: the same with 1,000 timers pending, the new one earliest (a sift to the root)',
+    'timer queue: the same with 1,000 timers pending, the new one earliest (the timing wheel walks its bucket)',
   'timer-start-cancel-pending-8000':
-    'timer queue: the same with 8,000 timers pending (a heap: O(log n); a sorted list walked all 8,000)',
+    'timer queue: the same with 8,000 timers pending (wheel: pending / 1,024 per bucket; heap was O(log n))',
   'tsc-khz': 'TSC rate calibrated against the PIT, kHz (1 GHz under -icount)',
   'tsc-per-pit-tick': 'TSC cycles per PIT tick (1 ms)',
 };

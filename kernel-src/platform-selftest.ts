@@ -324,10 +324,10 @@ export function runPlatformBenchmarks(): void {
   for (let i: u32 = 0; i < BENCH_ITERATIONS; i++) timerCancel(timerStart(deadline, recordFiring, 0));
   reportBench("timer-start-cancel", (rdtsc() - start - loop) / BENCH_ITERATIONS);
 
-  // The same with 1,000 and then 8,000 timers pending (an hour and more away), the new deadline before
-  // all of them: the worst case of a sorted list (a walk of them all) and of the heap (a sift to the
-  // root, and a sift from the root to a leaf on cancel). A heap grows by log2(8) = 3 levels from one
-  // to the other, a list by 7,000 steps. The pool grows for them as it does for VMs (timer.ts).
+  // The same with 1,000 and then 8,000 timers pending (an hour and more away, 1 ms apart), the new
+  // deadline before all of them: the worst case of a sorted list (a walk of them all) and of the timing
+  // wheel (timer.ts: a walk back past the later timers of its bucket, about pending / 1,024 of them; a
+  // new alarm is usually the latest and walks none). The pool grows for them as it does for VMs.
   if (!timerGrow(BENCH_PENDING_TIMERS + TIMER_KERNEL_SLOTS)) panic("bench: no memory for the timer pool");
   for (let i: u32 = 0; i < BENCH_PENDING_TIMERS; i++) {
     nanosecondsAddMilliseconds(later, now, 3600001 + i);
