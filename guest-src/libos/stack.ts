@@ -85,12 +85,20 @@ export function stackTimers(): void {
   if (at !== alarmAt) { setAlarm(next); alarmAt = at; }
 }
 
-/** Handles one batch of virtual interrupts (as waitForEvents returned it). */
+/** Handles one batch of virtual interrupts (as waitForEvents returned it): its frames, then the timers. */
 export function stackHandle(events: u32): void {
-  netifSetClock(clockMicrosecondsAtWake());
-  if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again below if needed
-  if ((events & INTERRUPT_NET) !== 0) netifPoll();
+  stackPoll(events);
   stackTimers();
+}
+
+/**
+ * The first half of stackHandle, for a loop that runs stackTimers itself before it idles again (threads.ts:
+ * once per round, after the threads the batch woke, not twice): the clock, the alarm's state, the frames.
+ */
+export function stackPoll(events: u32): void {
+  netifSetClock(clockMicrosecondsAtWake());
+  if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again in stackTimers if needed
+  if ((events & INTERRUPT_NET) !== 0) netifPoll();
 }
 
 /** The event loop: idles until a frame or the alarm, handles it, forever. */

@@ -14,7 +14,7 @@
 import { i32, u32, bool, addressOf, functionAddress, contextCreate, contextSwitch, panic, structArray } from "dsl";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
-import { stackHandle, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
+import { stackPoll, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
 import { netifSetClock, netNow } from "./netif.ts";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
@@ -205,18 +205,19 @@ function threadsRunReady(): i32 {
 }
 
 /**
- * The main context's loop (never returns): runs the threads, then idles until a frame or the alarm
- * and hands the batch to the network stack, whose events wake the threads. The clock (netif's netNow,
- * every deadline's base) is read once per wake-up, in stackHandle, and once per round that does not
- * idle (threads still runnable): not at each deadline, a readClock hypercall each.
+ * The main context's loop (never returns): runs the threads, the timers (whose expiries may wake
+ * threads: then another round), then idles until a frame or the alarm and hands the batch's frames to
+ * the network stack, whose events wake the threads. The clock (netif's netNow, every deadline's base) is
+ * idle's at each wake-up (stackPoll) and read once per round that does not idle (threads still
+ * runnable): not at each deadline, a readClock hypercall each.
  */
 export function threadsRun(): void {
   mustBeMain();
   while (true) {
     threadsRunReady();
-    stackTimers();            // timers the threads started, sleepers' deadlines: the alarm for the nearest
+    stackTimers();            // expired timers (they may wake threads), then the alarm for the nearest
     if (runHead !== NONE) { netifSetClock(clockMicroseconds()); continue; }
-    stackHandle(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
+    stackPoll(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
   }
 }
 
