@@ -9,7 +9,7 @@
 //    `bench NAME N` line is an exact instruction count: the worker prints hypercall-null (a null
 //    hypercall, int 0x80 -> kernel -> iret, averaged over 1000), vm-switch (yield to the partner VM,
 //    per switch), vinterrupt-batch-round-trip (netSend a frame to the idle partner, yield: the partner's
-//    idle returns the batch NET|WAKEUP, it acknowledges, receives, idles again; per round trip); the
+//    idle returns the batch NET|WAKEUP acknowledged, it receives, idles again; per round trip); the
 //    kernel prints vm-start (creation of one VM from an already parsed image: address space, shared
 //    code mapped, private data copied, boot-information page, per VM; kernel-src/vmstart.ts).
 // 2. scale: 10,000 counter demos (1 round: a 10 ms alarm, idle, print, exit) in `-m 1024`. The kernel
@@ -46,7 +46,7 @@ const BENCH_NAMES = ['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip
 const DESCRIPTIONS: Record<string, string> = {
   'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
   'vm-switch': 'VM switch: yield from one VM to the other (save, run queue, address space switch, restore), per switch',
-  'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch NET|WAKEUP from idle, acknowledges, receives, idles; back (per round trip: 2 switches, 5 hypercalls)',
+  'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch NET|WAKEUP from idle (acknowledged, with the clock), receives, idles; back (per round trip: 2 switches, 4 hypercalls)',
   'vm-start': 'start of one VM from a parsed image: address space, shared code mapped, private data, boot-information page, queued',
 };
 

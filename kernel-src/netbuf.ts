@@ -21,7 +21,7 @@
 // list), or in the hands of the code that just took it; `freeCount` counts the free list. No locking:
 // uniprocessor, and after boot every caller runs in a trap with interrupts disabled.
 import { u32, load32, store32 } from "dsl";
-import { FRAME_NONE, allocFrame } from "./frames.ts";
+import { FRAME_NONE, allocFrame, framesFree } from "./frames.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 const NET_BUFFER_BYTES: u32 = 2048;
@@ -44,10 +44,16 @@ const NET_BUFFER_AGE_NEXT: u32 = 2044;
 export const NET_SENDER_WIRE: u32 = 0xffffffff;
 
 /**
- * Buffers in the pool: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest (1,000 busy
- * VMs hold a few each).
+ * Buffers in the pool at boot: 4 MiB. The NIC's receive ring holds 128, VM queues and the transmit ring the rest.
+ * When VMs start the pool grows by NET_BUFFERS_PER_VM each (netBufferGrow), up to NET_BUFFER_POOL_MAX (16 MiB):
+ * a client that closes its connections to every VM at once sends each a frame or two in one burst, which
+ * a pool sized for 64 busy VMs could not hold (the switch then drops the oldest: lost FINs and retries).
  */
 const NET_BUFFER_POOL: u32 = 2048;
+const NET_BUFFERS_PER_VM: u32 = 2;
+const NET_BUFFER_POOL_MAX: u32 = 8192;
+/** The growth takes at most this fraction of the free frames (1 GiB: 16 MiB, the maximum). */
+const NET_GROWTH_SHARE: u32 = 64;
 
 let freeHead: u32 = 0;
 let freeCount: u32 = 0;
@@ -62,16 +68,34 @@ export function netBufferFreeCount(): u32 { return freeCount; }
 
 /** Builds the pool (idempotent); the number of buffers it holds. */
 export function netBufferInit(): u32 {
-  if (poolCount !== 0) return poolCount;
-  for (let f: u32 = 0; f < NET_BUFFER_POOL / BUFFERS_PER_FRAME; f++) {
+  if (poolCount === 0) grow(NET_BUFFER_POOL);
+  return poolCount;
+}
+
+/**
+ * Grows the pool for `vms` VMs (vmstart.ts, before admission: the VMs get what is left), by at most a
+ * 1/NET_GROWTH_SHARE of the free memory, so a small machine keeps its frames for its VMs; the number of
+ * buffers the pool holds.
+ */
+export function netBufferGrow(vms: u32): u32 {
+  let wanted = vms < (NET_BUFFER_POOL_MAX - NET_BUFFER_POOL) / NET_BUFFERS_PER_VM
+    ? NET_BUFFER_POOL + vms * NET_BUFFERS_PER_VM : NET_BUFFER_POOL_MAX;
+  const affordable = poolCount + (framesFree() / NET_GROWTH_SHARE) * BUFFERS_PER_FRAME;
+  if (wanted > affordable) wanted = affordable;
+  if (wanted > poolCount) grow(wanted);
+  return poolCount;
+}
+
+/** Adds frames of buffers until the pool holds `buffers` or memory runs out (it keeps what it got). */
+function grow(buffers: u32): void {
+  while (poolCount < buffers) {
     const frame = allocFrame();
-    if (frame === FRAME_NONE) break;
+    if (frame === FRAME_NONE) return;
     for (let b: u32 = 0; b < BUFFERS_PER_FRAME; b++) {
       netBufferFree(frame + b * NET_BUFFER_BYTES);
       poolCount++;
     }
   }
-  return poolCount;
 }
 
 /** A buffer (its address), or 0 when the pool is empty. */

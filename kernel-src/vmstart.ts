@@ -24,6 +24,7 @@ import { virtioBlkReport } from "./virtio-blk.ts";
 import { swapInit, swapReport, swapRates, swapActive, swapStartLater, swapPrepare } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
+import { netBufferGrow } from "./netbuf.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
@@ -114,6 +115,7 @@ export function vmsStart(bench: bool): bool {
   schedulerInit(vmsReport);
   swapInit(bench, total);
   hypercallInit();
+  netBufferGrow(total);
   if (!admit(groupCount)) return false;
   const framesBefore = framesUsed();
   const tablesBefore = pagingTableFrames();

@@ -1,7 +1,8 @@
 // Contract: the network-buffer pool under a flood, against a real client (issue 11, item 4). In a
 // network namespace with a tap (QEMU inside it): VM 0 the web server (guest-src/apps/httpd.ts at
-// 198.18.0.2), VMs 1-32 flooders and VMs 33-288 sinks (guest-src/attacks/netflood.ts): the flooders
-// send frames to the sinks for ever, the sinks never read, so together they would hold every buffer.
+// 198.18.0.2), VMs 1-40 flooders and VMs 41-296 sinks (guest-src/attacks/netflood.ts): the flooders
+// send frames to the sinks for ever, the sinks never read, so together they would hold every buffer
+// (40 budgets of 64 frames: more than the pool of 2,048 and 2 per VM, kernel-src/netbuf.ts).
 // - once the pool is under pressure (every flooder holds its budget of frames at the sinks and gets
 //   EAGAIN), `curl` from the namespace fetches the web server's page every time and `ping` gets its
 //   replies: frames from the wire and the server's own get buffers by dropping the sinks' oldest
@@ -21,7 +22,7 @@ import {
 import type { TapNamespace } from "../../tools/net.ts";
 
 const SERVER_IP = "198.18.0.2";
-const FLOODERS = 32;
+const FLOODERS = 40;
 const SINKS = 256;
 const FIRST_SINK = 1 + FLOODERS;
 // guest-src/attacks/netflood.ts: MODE * 10^9 + FIRST_SINK * 10^5 + PARAM (0: for ever).
@@ -44,7 +45,7 @@ if (why) {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("curl reaches a web server while 32 VMs flood 256 that never read; only the flooders are throttled",
+  test("curl reaches a web server while 40 VMs flood 256 that never read; only the flooders are throttled",
     async (t) => {
     kernel = buildKernelInTemp(false);
     dir = mkdtempSync(join(tmpdir(), "denali-net-pool-"));
