@@ -165,7 +165,8 @@ function markdown(r: { commit: string; qemu: string; figures: NetFigures }): str
     `|---|${SIZES.map(() => '---').join('|')}|`,
     row('NIC driver (kernel: virtio-net interrupt)', (s, k) => pct(k, s.driver)),
     row('switch (kernel: demultiplex, spoof checks, queue, virtual interrupt)', (s, k) => pct(k, s.switch)),
-    row('wake-up of the VM (virtual interrupt: leave the interrupt, switch to the VM, idle returns the batch, acknowledged, with the clock)', (s, k) => pct(k, s.wakeup)),
+    row('wake-up of the VM (virtual interrupt: leave the interrupt, switch to the VM, idle returns the batch, '
+      + 'acknowledged, with the clock)', (s, k) => pct(k, s.wakeup)),
     row('copy into the VM (netReceive hypercall)', (s, k) => pct(k, s.copy)),
     row('&nbsp;&nbsp;of it the memory copy', (s) => fmt(s.memoryCopy)),
     row('guest network stack (Ethernet, IPv4, UDP, checksums)', (s, k) => pct(k, s.stack)),
@@ -180,7 +181,10 @@ function markdown(r: { commit: string; qemu: string; figures: NetFigures }): str
       'interrupts off); the other stages are the common value over the frames, the smallest that 30% of them ' +
       'took (a timer tick that lands in one adds to that frame only; the guest timers add 180 instructions to ' +
       'the wake-ups of some; a frame that finds the VM awake skips the wake-up). ' +
-      'The wake-up runs from the end of the NIC interrupt to the guest\'s netReceive: the kernel leaves the interrupt and switches to the idle VM, idle returns the batch (acknowledged as it is delivered, the clock written beside it: one hypercall) and the guest polls (libos/stack.ts); it is counted as the isolation kernel\'s (partly guest code: the price of virtual interrupts). ' +
+      'The wake-up runs from the end of the NIC interrupt to the guest\'s netReceive: the kernel leaves the ' +
+      'interrupt and switches to the idle VM, idle returns the batch (acknowledged as it is delivered, the clock ' +
+      'written beside it: one hypercall) and the guest polls (libos/stack.ts); it is counted as the isolation ' +
+      'kernel\'s (partly guest code: the price of virtual interrupts). ' +
       'Not counted: the last, empty netReceive of each batch.',
     '',
   ].join('\n');

@@ -46,7 +46,9 @@ const BENCH_NAMES = ['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip
 const DESCRIPTIONS: Record<string, string> = {
   'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
   'vm-switch': 'VM switch: yield from one VM to the other (save, run queue, address space switch, restore), per switch',
-  'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch NET|WAKEUP from idle (acknowledged, with the clock), receives, idles; back (per round trip: 2 switches, 4 hypercalls)',
+  'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch '
+    + 'NET|WAKEUP from idle (acknowledged, with the clock), receives, idles; back (per round trip: 2 switches, '
+    + '4 hypercalls)',
   'vm-start': 'start of one VM from a parsed image: address space, shared code mapped, private data, boot-information page, queued',
 };
 

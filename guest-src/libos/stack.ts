@@ -1,6 +1,6 @@
 // The network stack as a whole: initialization from the boot information and the event loop glue.
-// An application binds its UDP ports and TCP listeners, then either calls `stackRun()` (never
-// returns) or, in a loop of its own, `stackHandle(events)` with each batch of virtual interrupts.
+// An application binds its UDP ports and TCP listeners, then calls `stackRun()` (never returns), or
+// `threadsRun()` with threads (threads.ts: `stackPoll` with each batch, then `stackTimers`).
 // Timers (ARP retries, TCP retransmission and TIME-WAIT) share the one virtual alarm: after every
 // batch the alarm is set to the nearest deadline.
 import { i32, u32, write, print } from "dsl";
@@ -86,7 +86,7 @@ export function stackTimers(): void {
 }
 
 /** Handles one batch of virtual interrupts (as waitForEvents returned it): its frames, then the timers. */
-export function stackHandle(events: u32): void {
+function stackHandle(events: u32): void {
   stackPoll(events);
   stackTimers();
 }
