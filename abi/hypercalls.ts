@@ -47,5 +47,7 @@ export const INTERRUPT_ALL: u32 = 7;
 /** netSend's frame sizes: an Ethernet frame without FCS, header (14 bytes) to 1514 bytes (IEEE 802.3). */
 export const FRAME_MIN = 14;
 export const FRAME_MAX = 1514;
+/** readClock and idle write the global clock in this many bytes: u64 nanoseconds, little-endian. */
+export const CLOCK_BYTES: u32 = 8;
 /** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the kernel ends the VM as hostile. */
 export const HYPERCALL_ERROR_LIMIT: u32 = 1000;

@@ -19,7 +19,7 @@ import {
 import { TrapFrame } from "./trapframe.ts";
 import {
   HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, HYPERCALL_VECTOR, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, EINVAL,
-  EFAULT, EMSGSIZE,
+  EFAULT, EMSGSIZE, CLOCK_BYTES,
 } from "../abi/hypercalls.ts";
 import { setInterruptGate } from "./idt.ts";
 import {
@@ -38,7 +38,6 @@ import {
 // The numbers, error codes and HYPERCALL_ERROR_LIMIT are the guest ABI's one definition (abi/hypercalls.ts),
 // imported by the guests' runtime too, so the two sides cannot drift apart. Dispatch is one indexed call
 // through hypercallTable (xv6's syscalls[]): entry n handles number n; any other number gets EINVAL.
-const CLOCK_BYTES: u32 = 8;
 /** `int 0x80` is CD 80: a call made again after a wait for memory starts this far back. */
 const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
 

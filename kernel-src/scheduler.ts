@@ -21,7 +21,7 @@ import {
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
   END_SWAP_READ_ERROR, vmBootInfoAddress,
 } from "./vm.ts";
-import { INTERRUPT_WAKEUP } from "../abi/hypercalls.ts";
+import { INTERRUPT_WAKEUP, CLOCK_BYTES } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
@@ -55,7 +55,6 @@ const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
 const EFLAGS_FORBIDDEN: u32 = EFLAGS_VIRTUAL_8086 | EFLAGS_IO_PRIVILEGE_MASK;
 /** idle's clock buffer is written at switch-in only through a page table entry with all of these. */
 const CLOCK_PAGE_NEEDS: u32 = PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
-const CLOCK_BYTES: u32 = 8;
 
 let active = false;
 let current: i32 = VM_NONE;
