@@ -1,7 +1,8 @@
 // `denali` — the command line: build the kernel image, run a DSL program on a target, boot the image.
-// Every option is validated with zod; a bad option prints zod's message with the option's name.
+// The options' shapes and help are tools/cli-options.ts's (an unknown option, a missing value: exit 2);
+// every value is validated with zod; a bad one prints zod's message with the option's name.
 import { z } from 'zod';
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -21,44 +22,21 @@ import { formatIp } from './manifest.ts';
 import { runBochs } from './bochs.ts';
 import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
 import { buildManifest, describeManifest, ManifestError, type ManifestBuild } from './manifest.ts';
-
-const HELP = `denali — the Denali/TS toolchain
-
-usage:
-  denali build [-O0|-O2] [--no-iso] [--manifest FILE]
-                                             compile kernel-src/ to images/denali.elf (+ images/denali.iso),
-                                             listing out/denali.lst, IR out/denali.ir; with a VM manifest
-                                             (JSON, docs/virtual-architecture.md) also its guest images and
-                                             images/manifest-NAME.bin, the ISO with them as modules
-  denali run --target interp|qemu|node [-O0|-O2] [--emit-ir] [--plain] FILE.ts
-                                             compile and run a DSL program; prints what it printed,
-                                             exits with main() & 255 (2: compile errors, 101: trap/panic);
-                                             node: the DSL's semantics made explicit in TypeScript
-                                             (faithful mode), or with --plain the file itself unchanged
-  denali boot [--cdrom|--usb|--bochs] [--timeout SECONDS] [--memory MIB] [--manifest FILE]
-                                             boot images/denali.elf (or the ISO; rebuilt when kernel-src/ is
-                                             newer) with the serial console here; with a manifest, its VMs
-                                             (modules: the manifest, then the images);
-                                             --timeout 0: until stopped (the default with --net)
-       [--net user|tap|none] [--host-port N] a virtio-net card: user = QEMU user networking, 127.0.0.1:N+i
-                                             (default 8080) -> VM i port 80 for VMs in 10.0.2.0/24;
-                                             tap (root) = a namespace of its own, tap at 198.18.0.1/15
-       [--swap SIZE]                         a swap disk: a fresh sparse raw image of SIZE (64M, 8G: K, M,
-                                             G, T binary units, 1M to 1T) out/swap-PID.img, attached as
-                                             virtio-blk and removed at exit (docs/swap.md)
-  denali --help                              this text
-
-The DSL is described in dsl/README.md.`;
+import { COMMANDS, overallHelp, commandHelp, parseCommandLine } from './cli-options.ts';
 
 const optimizeFlag = z.enum(['-O0', '-O2']).default('-O2').transform(s => (s === '-O0' ? 0 : 2) as 0 | 2);
 
+const TIMEOUT_MESSAGE = '--timeout must be a whole number of seconds from 1 to 3600';
+const BOOT_TIMEOUT_MESSAGE = '--timeout must be a whole number of seconds from 0 (until stopped) to 86400';
+const MEMORY_MESSAGE = '--memory must be a whole number of MiB from 16 to 3072';
 const RunOptions = z.object({
   target: z.enum(['interp', 'qemu', 'node'], { message: "--target must be one of 'interp', 'qemu', 'node'" }),
   optimize: optimizeFlag,
   emitIr: z.boolean().default(false),
   plain: z.boolean().default(false),
   file: z.string({ message: 'a FILE.ts to run is required' }).min(1),
-  timeout: z.coerce.number().int().positive().max(3600).default(60),
+  timeout: z.coerce.number({ message: TIMEOUT_MESSAGE }).int({ message: TIMEOUT_MESSAGE }).positive({ message: TIMEOUT_MESSAGE })
+    .max(3600, { message: TIMEOUT_MESSAGE }).default(60),
 }).superRefine((o, ctx) => {
   if (o.plain && o.target !== 'node') ctx.addIssue({ code: 'custom', path: ['plain'], message: '--plain applies to --target node only' });
 });
@@ -79,8 +57,10 @@ const swapOption = z.string({ message: SWAP_SIZE_MESSAGE })
 const BootOptions = z.object({
   medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
   /** Seconds; 0 = until interrupted. Default: 30, or 0 with --net (servers keep serving). */
-  timeout: z.coerce.number().int().min(0).max(86400).optional(),
-  memory: z.coerce.number().int().min(16).max(3072).default(128),
+  timeout: z.coerce.number({ message: BOOT_TIMEOUT_MESSAGE }).int({ message: BOOT_TIMEOUT_MESSAGE })
+    .min(0, { message: BOOT_TIMEOUT_MESSAGE }).max(86400, { message: BOOT_TIMEOUT_MESSAGE }).optional(),
+  memory: z.coerce.number({ message: MEMORY_MESSAGE }).int({ message: MEMORY_MESSAGE })
+    .min(16, { message: MEMORY_MESSAGE }).max(3072, { message: MEMORY_MESSAGE }).default(128),
   manifest: manifestOption,
   net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).default('none'),
   'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
@@ -93,55 +73,59 @@ const BootOptions = z.object({
   }
 });
 
-/** Parses `--name value`, `--flag`, `-O2` and positional arguments. */
-function parseArgs(args: string[]): { flags: Record<string, string | boolean>; positional: string[] } {
-  const flags: Record<string, string | boolean> = {}, positional: string[] = [];
-  const valued = new Set(['--target', '--timeout', '--memory', '--manifest', '--net', '--host-port', '--swap']);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '-O0' || a === '-O2') flags.optimize = a;
-    else if (a.startsWith('--') && a.includes('=')) flags[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
-    else if (valued.has(a)) flags[a.slice(2)] = args[++i] ?? '';
-    else if (a.startsWith('-')) flags[a.replace(/^-+/, '')] = true;
-    else positional.push(a);
-  }
-  return { flags, positional };
-}
-
-function validate<T>(schema: z.ZodType<T>, input: unknown): T | null {
+function validate<T>(command: string, schema: z.ZodType<T>, input: unknown): T | null {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   for (const issue of r.error.issues) console.error(`denali: ${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}`);
-  console.error("run 'denali --help' for usage");
+  console.error(`run 'denali ${command} --help' for its options`);
   return null;
+}
+
+/** `denali-ts 0.1.0 (commit abc1234)`: package.json's version and the checkout's commit, when it is one. */
+function version(): string {
+  const { version: v } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const git = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return `denali-ts ${v} (commit ${git.status === 0 ? git.stdout.trim() : 'unknown: not a git checkout'})`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') { console.log(HELP); return command ? 0 : 2; }
-  const { flags, positional } = parseArgs(rest);
-  if (flags.help || flags.h) { console.log(HELP); return 0; }
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(overallHelp());
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === '-V') { console.log(version()); return 0; }
+  if (!(command in COMMANDS)) { console.error(`denali: unknown command '${command}'\n\n${overallHelp()}`); return 2; }
+  const parsed = parseCommandLine(command, rest);
+  if (parsed instanceof Error) {
+    console.error(`denali ${command}: ${parsed.message}\nrun 'denali ${command} --help' for its options`);
+    return 2;
+  }
+  if (parsed.help) { console.log(commandHelp(command)); return 0; }
+  // The zod schemas' input: each option by its name without dashes, flags as booleans.
+  const flag = (name: string) => parsed.options.get(name) === true;
+  const value = (name: string) => { const v = parsed.options.get(name); return typeof v === 'string' ? v : undefined; };
+  const optimize = flag('-O0') ? '-O0' : flag('-O2') ? '-O2' : undefined;
   try {
     switch (command) {
       case 'run': {
-        const o = validate(RunOptions, {
-          target: flags.target, optimize: flags.optimize, emitIr: flags['emit-ir'] === true, plain: flags.plain === true,
-          file: positional[0], timeout: flags.timeout,
+        const o = validate(command, RunOptions, {
+          target: value('--target'), optimize, emitIr: flag('--emit-ir'), plain: flag('--plain'),
+          file: parsed.positional, timeout: value('--timeout'),
         });
         return o ? await run(o) : 2;
       }
       case 'build': {
-        const o = validate(BuildOptions, { optimize: flags.optimize, iso: flags['no-iso'] !== true, manifest: flags.manifest });
+        const o = validate(command, BuildOptions, { optimize, iso: !flag('--no-iso'), manifest: value('--manifest') });
         return o ? build(o) : 2;
       }
       case 'boot': {
-        const medium = flags.cdrom ? 'cdrom' : flags.usb ? 'usb' : flags.bochs ? 'bochs' : 'kernel';
-        const o = validate(BootOptions, { medium, timeout: flags.timeout, memory: flags.memory,
-          manifest: flags.manifest, net: flags.net, 'host-port': flags['host-port'], swap: flags.swap });
+        const medium = flag('--cdrom') ? 'cdrom' : flag('--usb') ? 'usb' : flag('--bochs') ? 'bochs' : 'kernel';
+        const o = validate(command, BootOptions, { medium, timeout: value('--timeout'), memory: value('--memory'),
+          manifest: value('--manifest'), net: value('--net'), 'host-port': value('--host-port'), swap: value('--swap') });
         return o ? await boot(o) : 2;
       }
     }
-    console.error(`denali: unknown command '${command}'\n\n${HELP}`);
     return 2;
   } catch (e) {
     if (e instanceof CompileError) { console.error(e.message); return 2; }

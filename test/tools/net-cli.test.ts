@@ -22,12 +22,15 @@ const denali = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 't
 const manifest = (name: string, json: unknown) => { const f = join(scratch, `${name}.json`); writeFileSync(f, JSON.stringify(json)); return f; };
 
 test('a bad --net or --host-port gets zod\'s message naming the option, exit status 2, nothing built', t => {
-  for (const args of [['--net', 'bridge'], ['--net'], ['--net=USER']]) {
+  for (const args of [['--net', 'bridge'], ['--net=USER']]) {
     const r = denali('boot', ...args);
     t.is(r.status, 2, args.join(' '));
     t.is(r.stdout, '');
     t.regex(r.stderr, /^denali: --net: --net must be one of 'user', 'tap', 'none'$/m, args.join(' '));
   }
+  const missing = denali('boot', '--net');           // the parser's (tools/cli-options.ts), before zod
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /^denali boot: --net needs a value \(user\|tap\|none\)$/m);
   const port = denali('boot', '--net', 'user', '--host-port', '80');
   t.is(port.status, 2);
   t.regex(port.stderr, /^denali: --host-port: --host-port must be a port number from 1024 to 65535$/m);

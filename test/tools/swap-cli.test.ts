@@ -19,14 +19,17 @@ const MESSAGE = new RegExp('^denali: --swap: --swap must be a size such as 64M o
   + '\\(a whole number and K, M, G or T; whole 4K pages\\), from 1M to 1T$', 'm');
 
 test('a bad --swap gets zod\'s message naming the option, exit status 2, nothing built', t => {
-  // Each spawn loads the whole toolchain (seconds): a missing size, no unit, too large, not whole pages.
-  const bad = [['--swap'], ['--swap', '8'], ['--swap=2T'], ['--swap', '1025K']];
+  // Each spawn loads the whole toolchain (seconds): no unit, too large, not whole pages; then no size.
+  const bad = [['--swap', '8'], ['--swap=2T'], ['--swap', '1025K']];
   for (const args of bad) {
     const r = denali('boot', ...args);
     t.is(r.status, 2, args.join(' '));
     t.is(r.stdout, '', args.join(' '));
     t.regex(r.stderr, MESSAGE, args.join(' '));
   }
+  const missing = denali('boot', '--swap');          // the parser's (tools/cli-options.ts), before zod
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /^denali boot: --swap needs a value \(SIZE\)$/m);
   const bochs = denali('boot', '--bochs', '--swap', '8G');
   t.is(bochs.status, 2);
   t.regex(bochs.stderr, /^denali: --swap: --swap needs QEMU \(not --bochs\)$/m);
