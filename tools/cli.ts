@@ -2,7 +2,9 @@
 // The options' shapes and help are tools/cli-options.ts's (an unknown option, a missing value: exit 2);
 // every value is validated with zod; a bad one prints zod's message with the option's name.
 import { z } from 'zod';
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, statSync, readFileSync } from 'node:fs';
+import {
+  existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, statSync, readFileSync,
+} from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -35,8 +37,8 @@ const RunOptions = z.object({
   emitIr: z.boolean().default(false),
   plain: z.boolean().default(false),
   file: z.string({ message: 'a FILE.ts to run is required' }).min(1),
-  timeout: z.coerce.number({ message: TIMEOUT_MESSAGE }).int({ message: TIMEOUT_MESSAGE }).positive({ message: TIMEOUT_MESSAGE })
-    .max(3600, { message: TIMEOUT_MESSAGE }).default(60),
+  timeout: z.coerce.number({ message: TIMEOUT_MESSAGE }).int({ message: TIMEOUT_MESSAGE })
+    .positive({ message: TIMEOUT_MESSAGE }).max(3600, { message: TIMEOUT_MESSAGE }).default(60),
 }).superRefine((o, ctx) => {
   if (o.plain && o.target !== 'node') ctx.addIssue({ code: 'custom', path: ['plain'], message: '--plain applies to --target node only' });
 });
@@ -122,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'boot': {
         const medium = flag('--cdrom') ? 'cdrom' : flag('--usb') ? 'usb' : flag('--bochs') ? 'bochs' : 'kernel';
         const o = validate(command, BootOptions, { medium, timeout: value('--timeout'), memory: value('--memory'),
-          manifest: value('--manifest'), net: value('--net'), 'host-port': value('--host-port'), swap: value('--swap') });
+          manifest: value('--manifest'), net: value('--net'), 'host-port': value('--host-port'),
+          swap: value('--swap') });
         return o ? await boot(o) : 2;
       }
     }
