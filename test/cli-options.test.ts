@@ -28,15 +28,18 @@ const CASES: Record<string, { typo: string; meant: string; valued: string; bad: 
   },
 };
 
-test('every command is covered by these cases', t => {
-  t.deepEqual(Object.keys(CASES).sort(), Object.keys(COMMANDS).sort());
+test('every command with options is covered by these cases', t => {
+  const withOptions = Object.entries(COMMANDS).filter(([, spec]) => spec.options.length > 0).map(([name]) => name);
+  t.deepEqual(Object.keys(CASES).sort(), withOptions.sort());
 });
 
-for (const [command, c] of Object.entries(CASES)) {
-  test(`${command}: an unknown option, a missing value, a bad value: exit 2 naming it`, t => {
+for (const command of Object.keys(COMMANDS)) {
+  const c = CASES[command];
+  test(`${command}: an unknown option${c ? ', a missing value, a bad value' : ''}: exit 2 naming it`, t => {
     const unknown = denali(command, '--bogus-option');
     t.is(unknown.status, 2, unknown.stderr);
     t.regex(unknown.stderr, new RegExp(`^denali ${command}: unknown option '--bogus-option'`, 'm'));
+    if (!c) return;
     const typo = denali(command, c.typo);
     t.is(typo.status, 2);
     t.regex(typo.stderr, new RegExp(`unknown option '${c.typo}' \\(did you mean ${c.meant}\\?\\)`));

@@ -56,6 +56,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     ],
     positional: 'FILE.ts',
   },
+  doctor: {
+    summary: ['check what each feature needs on this machine: per feature ready, or what to install or change'],
+    options: [],
+  },
   boot: {
     summary: [
       'boot images/denali.elf (or the ISO; rebuilt when kernel-src/ is newer) with the serial console here;',

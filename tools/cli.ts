@@ -25,6 +25,7 @@ import { runBochs } from './bochs.ts';
 import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
 import { buildManifest, describeManifest, ManifestError, type ManifestBuild } from './manifest.ts';
 import { COMMANDS, overallHelp, commandHelp, parseCommandLine } from './cli-options.ts';
+import { doctor, missingTool } from './doctor.ts';
 
 const optimizeFlag = z.enum(['-O0', '-O2']).default('-O2').transform(s => (s === '-O0' ? 0 : 2) as 0 | 2);
 
@@ -117,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
         });
         return o ? await run(o) : 2;
       }
+      case 'doctor': return doctor();
       case 'build': {
         const o = validate(command, BuildOptions, { optimize, iso: !flag('--no-iso'), manifest: value('--manifest') });
         return o ? build(o) : 2;
@@ -161,6 +163,8 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
     }
     serial = r.serial;
   } else {
+    const missing = missingTool('qemu-system-i386');
+    if (missing) { console.error(`denali: ${missing}`); return 2; }
     const image = programImage(result.module, o.optimize);
     const dir = mkdtempSync(join(tmpdir(), 'denali-run-'));
     try {
@@ -198,6 +202,8 @@ function build(o: z.infer<typeof BuildOptions>): number {
   console.log(`images/denali.elf: ${built.image.elf.length} bytes, .text ${built.image.textSize} bytes, ${built.module.functions.length} functions (${Math.round(performance.now() - started)} ms)`);
   console.log(`out/denali.lst, out/denali.ir`);
   if (o.iso) {
+    const missing = missingTool('grub-mkrescue');
+    if (missing) { console.error(`denali: the ISO: ${missing} (--no-iso builds the ELF alone)`); return 2; }
     buildIso(built.elfPath, join(ROOT, 'images', 'denali.iso'));
     console.log('images/denali.iso (hybrid: CD or USB stick)');
     if (vms) {
@@ -209,6 +215,8 @@ function build(o: z.infer<typeof BuildOptions>): number {
 }
 
 async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
+  const missing = missingTool(o.medium === 'bochs' ? 'bochs' : 'qemu-system-i386');
+  if (missing) { console.error(`denali: ${missing}`); return 2; }
   if (o.net !== 'none') return bootNet(o);
   const elf = join(ROOT, 'images', 'denali.elf');
   let iso = join(ROOT, 'images', 'denali.iso');
@@ -265,7 +273,10 @@ function newest(dir: string): number {
  * removed in every case.
  */
 async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
-  if (o.net === 'tap') { const why = tapUnavailable(); if (why) { console.error(`denali: --net: ${why}`); return 2; } }
+  if (o.net === 'tap') {
+    const why = tapUnavailable();
+    if (why) { console.error(`denali: --net: ${why} ('npx denali doctor' lists what each feature needs)`); return 2; }
+  }
   const elf = join(ROOT, 'images', 'denali.elf');
   let iso = join(ROOT, 'images', 'denali.iso');
   const vms = o.manifest ? buildVms(o.manifest, 2) : undefined;

@@ -15,6 +15,7 @@ command -v bochs >/dev/null || need+=(bochs bochs-term)
 [ -d /usr/share/vgabios ] || need+=(vgabios)
 dpkg -s bochs-term >/dev/null 2>&1 || need+=(bochs-term)
 command -v objdump >/dev/null || need+=(binutils)
+command -v gdb >/dev/null || need+=(gdb)                # debugging; `denali doctor` checks it
 command -v ip >/dev/null || need+=(iproute2)          # network namespaces and tap devices (networking tests, as root)
 command -v ping >/dev/null || need+=(iputils-ping)    # the tap test pings a VM
 command -v iptables >/dev/null || need+=(iptables)    # net-tcp test: packet loss injected on the tap
