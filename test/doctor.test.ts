@@ -50,7 +50,8 @@ test('without qemu on PATH: QEMU not ready with its package, exit 1; boot points
     t.regex(r.stdout, /^doctor: toolchain .*: ready/m);
     const boot = denali(['boot', '--timeout', '5'], env);
     t.is(boot.status, 2);
-    t.regex(boot.stderr, /qemu-system-i386 is not installed \(Debian: apt-get install qemu-system-x86\); 'npx denali doctor'/);
+    t.regex(boot.stderr,
+      /qemu-system-i386 is not installed \(Debian: apt-get install qemu-system-x86\); 'npx denali doctor'/);
   } finally {
     rmSync(bin, { recursive: true, force: true });
   }

@@ -58,7 +58,9 @@ function diagnose(): Finding[] {
   const findings: Finding[] = [];
   const nodeMajor = Number(process.versions.node.split('.')[0]);
   const toolchain: string[] = [];
-  if (nodeMajor < NODE_MAJOR_MIN) toolchain.push(`Node ${process.versions.node}: Node ${NODE_MAJOR_MIN} or later needed`);
+  if (nodeMajor < NODE_MAJOR_MIN) {
+    toolchain.push(`Node ${process.versions.node}: Node ${NODE_MAJOR_MIN} or later needed`);
+  }
   for (const pkg of ['ts-morph', 'iced-x86', 'zod', 'ava']) {
     if (!existsSync(join(ROOT, 'node_modules', pkg))) toolchain.push(`npm package ${pkg} missing: npm ci`);
   }
@@ -73,9 +75,11 @@ function diagnose(): Finding[] {
   findings.push({ feature: 'QEMU (boot, run --target qemu, the tests)', problems: qemu, ready: `QEMU ${version}` });
 
   findings.push({ feature: 'ISO for CD and USB stick (build, boot --cdrom|--usb, make usb)',
-    problems: needs(['grub-mkrescue', '/usr/lib/grub/i386-pc', 'xorriso', 'mformat']), ready: 'GRUB, xorriso, mtools' });
+    problems: needs(['grub-mkrescue', '/usr/lib/grub/i386-pc', 'xorriso', 'mformat']),
+    ready: 'GRUB, xorriso, mtools' });
   findings.push({ feature: 'Bochs (boot --bochs)',
-    problems: needs(['bochs', '/usr/share/bochs/BIOS-bochs-latest', '/usr/share/vgabios']), ready: 'Bochs and its BIOS' });
+    problems: needs(['bochs', '/usr/share/bochs/BIOS-bochs-latest', '/usr/share/vgabios']),
+    ready: 'Bochs and its BIOS' });
 
   const tap = needs(['ip']);
   if (process.getuid?.() !== 0) tap.push('not root: tap devices and network namespaces need root (sudo)');

@@ -109,4 +109,4 @@ if ! cmp -n "$iso_bytes" -- "$ISO" "$DEV"; then
   echo "usb: the read-back differs from $ISO: the stick may be faulty" >&2
   exit 1
 fi
-echo "usb: wrote and verified $iso_bytes bytes on $DEV; boot a PC from it (README.md, Real hardware)"
+echo "usb: wrote and verified $iso_bytes bytes on $DEV; boot a PC from it (docs/hardware.md)"

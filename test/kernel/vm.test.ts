@@ -62,7 +62,7 @@ test("1,000 VMs from one image each make progress (alarm + idle rounds, counted)
     + `\\(${count * (1 + privateFilePages)} private frames, ${count * 2} page-table frames\\), (\\d+) bytes per VM$`, "m").exec(r.out);
   t.truthy(created, r.out.match(/^vms: \d+ created.*$/m)?.[0]);
   t.is(Number(created?.[1]), framesPerVm * 4096);
-  t.is(framesPerVm * 4096, 12288, "12,288 bytes per VM (README)");
+  t.is(framesPerVm * 4096, 12288, "12,288 bytes per VM (docs/figures.md)");
   // Plus its slot of the VM table: 256 bytes, 16 to a frame.
   const table = /^vms: table (\d+) frames, a (\d+)-byte slot per VM$/m.exec(r.out);
   t.deepEqual(table?.slice(1).map(Number), [Math.ceil(count / 16), 256]);
