@@ -6,12 +6,13 @@ import { accessSync, constants, existsSync, statfsSync, mkdirSync } from 'node:f
 import { delimiter, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from './build.ts';
+import { tapUnavailable } from './net.ts';
 
 /** A Debian package per tool (or file) a feature needs: what setup.sh would apt-get install. */
 const PACKAGES: Record<string, string> = {
   'qemu-system-i386': 'qemu-system-x86', 'grub-mkrescue': 'grub-common', '/usr/lib/grub/i386-pc': 'grub-pc-bin',
   xorriso: 'xorriso', mformat: 'mtools', bochs: 'bochs', '/usr/share/bochs/BIOS-bochs-latest': 'bochsbios',
-  '/usr/share/vgabios': 'vgabios', ip: 'iproute2', iptables: 'iptables', curl: 'curl', ab: 'apache2-utils',
+  '/usr/share/vgabios': 'vgabios', iptables: 'iptables', curl: 'curl', ab: 'apache2-utils',
   ping: 'iputils-ping', gdb: 'gdb', objdump: 'binutils', readelf: 'binutils', gcc: 'gcc-multilib',
 };
 /** The oldest QEMU the kernel and the tests are checked against (Debian 12's is 7.2). */
@@ -81,10 +82,8 @@ function diagnose(): Finding[] {
     problems: needs(['bochs', '/usr/share/bochs/BIOS-bochs-latest', '/usr/share/vgabios']),
     ready: 'Bochs and its BIOS' });
 
-  const tap = needs(['ip']);
-  if (process.getuid?.() !== 0) tap.push('not root: tap devices and network namespaces need root (sudo)');
-  if (!existsSync('/dev/net/tun')) tap.push('/dev/net/tun missing: load the tun module (modprobe tun)');
-  findings.push({ feature: 'tap networking (boot --net tap, the web tests and benches)', problems: tap,
+  const tap = tapUnavailable();              // what `boot --net tap` and the tap tests check themselves
+  findings.push({ feature: 'tap networking (boot --net tap, the web tests and benches)', problems: tap ? [tap] : [],
     ready: 'root, /dev/net/tun, iproute2' });
   findings.push({ feature: 'network tests (loss, clients, hostile traffic)',
     problems: needs(['iptables', 'curl', 'ab', 'ping']), ready: 'iptables, curl, ab, ping' });
