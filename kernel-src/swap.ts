@@ -47,6 +47,7 @@ import {
   SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_READING, SWAP_PAGING, SWAP_EVICTING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
+import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed, allocFrameRun, freeFrame } from "./frames.ts";
 import { pageEntry, entryFrame, pagingTableFrames, PAGE_PRESENT, PAGE_WRITABLE, PAGE_ACCESSED } from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
@@ -149,6 +150,8 @@ let waitTail: u32 = 0;
 let swappedOut: u32 = 0;           // VMs in SWAP_OUT now
 let writeOuts: u32 = 0;
 let readIns: u32 = 0;
+let wokenByAlarm: u32 = 0;         // swapped-out VMs woken with only their alarm pending
+let wokenByEvent: u32 = 0;         // ... with a frame (or another event) pending
 let pagesWritten: u32 = 0;
 let pagesRead: u32 = 0;
 let checksumFailures: u32 = 0;
@@ -194,7 +197,7 @@ export function swapInit(bench: bool, vms: u32): void {
   waitMask = ring - 1;
   benchEnabled = bench;
   if (!crc32cInit()) {
-    consoleWriteString("swap: CRC32C tables fail RFC 3720's known answers, not swapping");
+    consoleWriteString("swap: no memory for the CRC32C tables, or they fail their checks: not swapping");
     consoleNewLine();
     return;
   }
@@ -284,6 +287,7 @@ function vmWakes(index: u32): bool {
     return false;
   }
   if (vm.swapState === SWAP_OUT) {
+    if ((vm.pending & vm.mask & ~INTERRUPT_TIMER) === 0) wokenByAlarm++; else wokenByEvent++;
     if (canReadIn(vm) && !vm.swapQueued) readIn(index);
     else if (waitFor(index) && framesComing === 0) forceBalance();
   }
@@ -958,8 +962,8 @@ function notePeak(): void {
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
  * checksum failures C, read errors E, page-ins D, page-outs O, failed write-outs F, left resident N, memory waits M
- * (hypercalls H), started late L of K, disk T KiB`
- * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and read
+ * (hypercalls H), woken out by an alarm A by a frame B, started late L of K, disk T KiB`
+ * (one line; nothing without a disk; A and B: swapped-out VMs woken with only their alarm pending, or more). Read-ins bring back working sets; page-ins the pages touched (and read
  * around).
  */
 export function swapReport(): void {
@@ -1002,6 +1006,10 @@ export function swapReport(): void {
   consoleWriteString(" (hypercalls ");
   consoleWriteDecimal(hypercallMemoryWaits());
   consoleWriteString(")");
+  consoleWriteString(", woken out by an alarm ");
+  consoleWriteDecimal(wokenByAlarm);
+  consoleWriteString(" by a frame ");
+  consoleWriteDecimal(wokenByEvent);
   consoleWriteString(", started late ");
   consoleWriteDecimal(builtLate);
   consoleWriteString(" of ");

@@ -88,6 +88,10 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
   t.is(readErrors, 0);
   const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap[0]);
   t.true(Number(waits![2]) <= Number(waits![1]), waits![0]);
+  // No network: the VMs written out while asleep came back for their alarm (the others read back were
+  // waiting for memory, not woken).
+  const woken = /woken out by an alarm (\d+) by a frame (\d+)/.exec(swap[0]);
+  t.true(Number(woken![1]) >= 500 && Number(woken![1]) <= readIns && Number(woken![2]) === 0, swap[0]);
   t.log(swap[0]);
 });
 
