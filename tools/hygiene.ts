@@ -47,13 +47,14 @@ export interface Project {
   program: ts.Program;
   /** The TypeScript files of the tsconfig: their exports are judged. */
   files: string[];
-  /** The JavaScript modules under the same folders (tools/*.mjs): they use exports, theirs are not judged. */
+  /** The JavaScript modules under the same folders (tools/*.mjs, dsl/plugin/index.cjs): they use exports, theirs are
+   * not judged. */
   scripts: string[];
 }
 
 /**
  * The TypeScript project of `root`: the files and options of its tsconfig.json, as `tsc -p root` sees
- * them, plus its .mjs modules read as JavaScript (allowJs without checkJs: they add no type errors).
+ * them, plus its .mjs and .cjs modules read as JavaScript (allowJs without checkJs: they add no type errors).
  */
 export function loadProject(root: string = ROOT): Project {
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, {
@@ -64,7 +65,7 @@ export function loadProject(root: string = ROOT): Project {
   })!;
   if (config.errors.length > 0) throw new Error(ts.formatDiagnostics(config.errors, formatHost(root)));
   const include = ((config.raw?.include ?? ['.']) as string[]).map(d => `${d}/**/*`);
-  const scripts = ts.sys.readDirectory(root, ['.mjs'], config.raw?.exclude, include).map(f => resolve(f));
+  const scripts = ts.sys.readDirectory(root, ['.mjs', '.cjs'], config.raw?.exclude, include).map(f => resolve(f));
   const program = ts.createProgram({ rootNames: [...config.fileNames, ...scripts],
     options: { ...config.options, allowJs: true, checkJs: false } });
   return { root, program, files: config.fileNames.map(f => resolve(f)), scripts };
@@ -156,7 +157,7 @@ export function deadExports(project: Project, exempt: Exemptions = HOUSE): DeadE
 
 /** The files of `root` longLines() reads: tracked sources and documents (not generated results, not lockfiles). */
 export function trackedTextFiles(root: string = ROOT): string[] {
-  const out = execFileSync('git', ['ls-files', '*.ts', '*.mts', '*.mjs', '*.md', '*.sh', '*.json', 'Makefile'],
+  const out = execFileSync('git', ['ls-files', '*.ts', '*.mts', '*.mjs', '*.cjs', '*.md', '*.sh', '*.json', 'Makefile'],
     { cwd: root, encoding: 'utf8' });
   return out.split('\n').filter(f => f && !f.startsWith('bench/results/') && !f.endsWith('package-lock.json'));
 }

@@ -1,7 +1,11 @@
 // Diagnostics in tsc's format: `file:line:col - error CODE: message`. Never a stack trace for user errors.
 import { relative } from 'node:path';
 
-export interface Diagnostic { file: string; line: number; column: number; code: string; message: string }
+export interface Diagnostic {
+  file: string; line: number; column: number; code: string; message: string;
+  /** The offending syntax as offsets into the file's text, where the checker knows it (editors underline it). */
+  span?: { start: number; length: number };
+}
 
 export class CompileError extends Error {
   constructor(public diagnostics: Diagnostic[]) {

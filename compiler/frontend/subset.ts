@@ -6,11 +6,13 @@ import type { Diagnostic } from './diagnostics.ts';
 
 const K = ts.SyntaxKind;
 
-export function checkSubset(file: ts.SourceFile): Diagnostic[] {
-  const out: Diagnostic[] = [];
+export function checkSubset(file: ts.SourceFile): Required<Diagnostic>[] {
+  const out: Required<Diagnostic>[] = [];
   const report = (node: ts.Node, code: string, message: string) => {
-    const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
-    out.push({ file: file.fileName, line: line + 1, column: character + 1, code, message });
+    const start = node.getStart(file);
+    const { line, character } = file.getLineAndCharacterOfPosition(start);
+    out.push({ file: file.fileName, line: line + 1, column: character + 1, code, message,
+      span: { start, length: node.getEnd() - start } });
   };
 
   // Each rule returns true when it reported (then the node's children are not visited again). The walk

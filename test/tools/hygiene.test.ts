@@ -52,6 +52,7 @@ test('deadExports: finds exactly the exports no other file uses, whatever the wa
       'export const throughDefault = 5;',
       'export const fromScript = 6;',
       'export const destructured = 7;',
+      'export const fromCommonJs = 8;',
     ].join('\n'),
     'index.ts': [
       "export { imported } from './lib.ts';",
@@ -73,6 +74,8 @@ test('deadExports: finds exactly the exports no other file uses, whatever the wa
       'void d;',
     ].join('\n'),
     'tool.mjs': "const { fromScript } = await import('./lib.ts');\nexport const notJudged = fromScript;\n",
+    'plugin.cjs': "/** @type {typeof import('./lib.ts')} */\nconst lib = require('./loader');\n"
+      + 'module.exports = lib.fromCommonJs;\n',
     'runtime.ts': 'export function print(): void {}\n',                // the compiler calls it by name
     'programs/p.ts': 'export function entryByName(): void {}\nexport function neverNamed(): void {}\n',
     'runner.ts': "export const ENTRY = 'entryByName';\n",
