@@ -185,7 +185,7 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
 /** Validates and packs a manifest, compiling its images; prints what it made. */
 function buildVms(file: string, optimize: 0 | 2): ManifestBuild {
   const started = performance.now();
-  const b = buildManifest(resolve(file), { optimize });
+  const b = buildManifest(resolve(file), { optimize, progress: process.stderr });
   for (const line of describeManifest(b)) console.log(line);
   console.log(`modules (${Math.round(performance.now() - started)} ms): ${b.modules.map(m => m.startsWith(ROOT) ? m.slice(ROOT.length + 1) : m).join(' ')}`);
   return b;

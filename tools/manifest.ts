@@ -16,6 +16,7 @@ import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ROOT, buildGuest, type BuiltImage } from './build.ts';
 import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
+import { Progress, type ProgressStream } from './progress.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
 export const MANIFEST_VERSION = 3;
@@ -250,7 +251,11 @@ export interface ManifestBuild {
   images: { source: string; built: BuiltImage; spanBytes: number }[];
 }
 
-interface ManifestBuildOptions { optimize?: 0 | 2; imagesDir?: string; outDir?: string }
+interface ManifestBuildOptions {
+  optimize?: 0 | 2; imagesDir?: string; outDir?: string;
+  /** Where to report the compilation of the images (tools/progress.ts: a stage an image); silent without. */
+  progress?: ProgressStream;
+}
 
 /**
  * Validates `file`, compiles each distinct image with buildGuest and writes the packed manifest to
@@ -265,13 +270,15 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
 
   const images: ManifestBuild['images'] = [];
   const moduleOf = new Map<string, number>();
-  for (const g of manifest.groups) {
-    const source = imageSource(g.image);
-    if (moduleOf.has(source)) continue;
+  const sources = [...new Set(manifest.groups.map(g => imageSource(g.image)))];
+  const progress = options.progress && new Progress('images', sources.length, { stream: options.progress });
+  for (const source of sources) {
+    progress?.update(images.length, `compiling ${relative(ROOT, source)}`);
     const built = buildGuest(imageName(source), source, options.optimize ?? 2, imagesDir, outDir);
     images.push({ source, built, spanBytes: imageSpan(built) });
     moduleOf.set(source, images.length);   // module 0 is the manifest
   }
+  progress?.finish(`${images.length} images built`);
 
   const problems: string[] = [];
   const groups: PackedGroup[] = [];
