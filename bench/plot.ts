@@ -1,5 +1,6 @@
-// Line plots as PNG files without a plotting library, for the benchmarks (bench/web.ts: the paper's
-// Figure 3). A bitmap (RGB) with lines, markers and text in a 5x7 pixel font, written as a PNG
+// Line and bar plots as PNG files without a plotting library, for the benchmarks (bench/web.ts: the paper's
+// Figure 3; bench/plots.ts: the others). A bitmap (RGB) with lines, markers and text in a 5x7 pixel font,
+// written as a PNG
 // (RFC 2083 / the PNG specification: signature, IHDR, IDAT deflated with node:zlib, IEND; every row
 // with filter type 0) by encodePng.
 import { deflateSync } from 'node:zlib';
@@ -118,7 +119,7 @@ const formatTick = (v: number) => (Math.abs(v) >= 1000 ? v.toLocaleString('en-US
 export function plotLines(p: LinePlot): Buffer {
   const width = p.width ?? 960, height = p.height ?? 600;
   const b = new Bitmap(width, height);
-  const black: Rgb = [0, 0, 0], grey: Rgb = [220, 220, 220], dark: Rgb = [90, 90, 90];
+  const black: Rgb = [0, 0, 0], grey: Rgb = [220, 220, 220];
   const left = 110, right = width - 30, top = 60, bottom = height - 80;
   const xs = p.series.flatMap(s => s.points.map(q => q.x));
   const ys = [...p.series.flatMap(s => s.points.map(q => q.y)), ...(p.references ?? []).map(r => r.y)];
@@ -159,8 +160,14 @@ export function plotLines(p: LinePlot): Buffer {
     for (let k = 1; k < pts.length; k++) b.line(fx(pts[k - 1].x), fy(pts[k - 1].y), fx(pts[k].x), fy(pts[k].y), s.color, 3);
     for (const q of pts) b.fillRect(fx(q.x) - 4, fy(q.y) - 4, 9, 9, s.color);
   }
-  // legend, top right, on white
-  const entries = [...p.series.map(s => ({ label: s.label, color: s.color, dashed: false })), ...(p.references ?? []).map(r => ({ label: r.label, color: r.color, dashed: true }))];
+  drawLegend(b, [...p.series.map(s => ({ label: s.label, color: s.color, dashed: false })),
+    ...(p.references ?? []).map(r => ({ label: r.label, color: r.color, dashed: true }))], right, top);
+  return encodePng(b);
+}
+
+/** A boxed legend on white, its top right corner at (right - 10, top + 10): a sample of each line, its label. */
+function drawLegend(b: Bitmap, entries: { label: string; color: Rgb; dashed: boolean }[], right: number, top: number) {
+  const black: Rgb = [0, 0, 0], dark: Rgb = [90, 90, 90];
   const legendWidth = 60 + Math.max(...entries.map(e => textWidth(e.label, 2)));
   const lx = right - legendWidth - 10, ly = top + 10;
   b.fillRect(lx - 8, ly - 8, legendWidth + 16, entries.length * 26 + 10, [255, 255, 255]);
@@ -174,6 +181,64 @@ export function plotLines(p: LinePlot): Buffer {
     if (!e.dashed) b.fillRect(lx + 18, y - 4, 9, 9, e.color);
     b.text(lx + 56, y - 7, e.label, black, 2);
   });
+}
+
+// ---- bar plots
+
+interface BarPlot {
+  title: string;
+  /** What the bars measure (the axis along the bottom). */
+  valueLabel: string;
+  /** One group of bars a category, top to bottom, labelled on the left. */
+  categories: string[];
+  /** One bar of each group a series (values[k] for categories[k]); a legend when there are several. */
+  series: { label: string; values: number[]; color: Rgb }[];
+  /** Vertical reference lines (dashed), e.g. gcc's figure or the paper's. */
+  references?: { label: string; value: number; color: Rgb }[];
+  width?: number;
+}
+
+const BAR = 16, GROUP_GAP = 12;
+
+/** Horizontal bars (long category names fit on the left), each with its value at its end; the height follows. */
+export function plotBars(p: BarPlot): Buffer {
+  const width = p.width ?? 960;
+  const black: Rgb = [0, 0, 0], grey: Rgb = [220, 220, 220];
+  const labelScale = Math.max(...p.categories.map(c => textWidth(c, 2))) > 320 ? 1 : 2;
+  const left = 30 + Math.max(...p.categories.map(c => textWidth(c, labelScale))), right = width - 90;
+  const entries = [...p.series.map(s => ({ label: s.label, color: s.color, dashed: false })),
+    ...(p.references ?? []).map(r => ({ label: r.label, color: r.color, dashed: true }))];
+  const legendHeight = entries.length > 1 ? entries.length * 26 + 20 : 0;
+  const top = 60 + legendHeight;
+  const group = p.series.length * BAR + GROUP_GAP;
+  const bottom = top + p.categories.length * group + GROUP_GAP, height = bottom + 80;
+  const b = new Bitmap(width, height);
+  const values = [...p.series.flatMap(s => s.values), ...(p.references ?? []).map(r => r.value)];
+  const step = niceStep(Math.max(1, ...values));
+  const max = Math.ceil(Math.max(1, ...values) / step) * step;
+  const fx = (v: number) => left + (v / max) * (right - left);
+
+  b.text((width - textWidth(p.title, 2)) / 2, 18, p.title, black, 2);
+  for (let v = 0; v <= max + 1e-9; v += step) {
+    b.line(fx(v), top, fx(v), bottom, grey);
+    const label = formatTick(v);
+    b.text(fx(v) - textWidth(label, 2) / 2, bottom + 12, label, black, 2);
+  }
+  b.line(left, top, left, bottom, black, 2);
+  b.line(left, bottom, right, bottom, black, 2);
+  b.text(left + (right - left - textWidth(p.valueLabel, 2)) / 2, bottom + 42, p.valueLabel, black, 2);
+  p.categories.forEach((category, k) => {
+    const y0 = top + GROUP_GAP + k * group;
+    b.text(left - 12 - textWidth(category, labelScale), y0 + (group - GROUP_GAP) / 2 - 4.5 * labelScale, category,
+      black, labelScale);
+    p.series.forEach((s, j) => {
+      const y = y0 + j * BAR, v = s.values[k];
+      b.fillRect(left + 1, y + 1, Math.max(0, fx(v) - left - 1), BAR - 3, s.color);
+      b.text(fx(v) + 6, y + 1, formatTick(v), black, 1);
+    });
+  });
+  for (const r of p.references ?? []) b.line(fx(r.value), top, fx(r.value), bottom, r.color, 2, [10, 6]);
+  if (legendHeight) drawLegend(b, entries, width - 20, 40);
   return encodePng(b);
 }
 

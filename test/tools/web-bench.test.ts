@@ -9,13 +9,13 @@
 // made by the bench; the test downloads nothing), the peer boots in a namespace of its own and serves
 // its page.
 import test from 'ava';
-import { inflateSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   mulberry32, makeSampler, popularityWeights, parseLoadArgs, loadArgs, runLoad, DEFAULT_LOAD,
 } from '../../bench/loadgen.ts';
-import { crc32, encodePng, Bitmap, PNG_SIGNATURE, FONT, niceStep } from '../../bench/plot.ts';
+import { crc32, encodePng, Bitmap, FONT, niceStep } from '../../bench/plot.ts';
+import { parsePng, colouredPixels } from '../harness/png.ts';
 import { webCsv, webTable, webPlot, combineRuns, type WebPoint } from '../../bench/web.ts';
 import { listeningVms } from '../../bench/machine.ts';
 import {
@@ -100,28 +100,6 @@ test('crc32 is the PNG/zlib CRC-32', t => {
   t.is(crc32(Buffer.from('IEND')), 0xae426082);
 });
 
-/** Checks the chunk structure and returns { width, height, raw } (raw = the inflated IDAT). */
-function parsePng(t: import('ava').ExecutionContext, png: Buffer) {
-  t.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
-  let at = 8;
-  const chunks: { type: string; data: Buffer }[] = [];
-  while (at < png.length) {
-    const length = png.readUInt32BE(at), type = png.toString('ascii', at + 4, at + 8);
-    const data = png.subarray(at + 8, at + 8 + length);
-    t.is(png.readUInt32BE(at + 8 + length), crc32(png.subarray(at + 4, at + 8 + length)), `${type} CRC`);
-    chunks.push({ type, data });
-    at += 12 + length;
-  }
-  t.deepEqual(chunks.map(c => c.type), ['IHDR', 'IDAT', 'IEND']);
-  const ihdr = chunks[0].data;
-  t.is(ihdr.length, 13);
-  t.deepEqual([...ihdr.subarray(8)], [8, 2, 0, 0, 0]);
-  const width = ihdr.readUInt32BE(0), height = ihdr.readUInt32BE(4);
-  const raw = inflateSync(chunks[1].data);
-  t.is(raw.length, (width * 3 + 1) * height);
-  return { width, height, raw };
-}
-
 test('encodePng: signature, IHDR with the size, CRCs, rows of filter 0 with the pixels', t => {
   const b = new Bitmap(3, 2, [255, 255, 255]);
   b.set(1, 0, [10, 20, 30]);
@@ -153,13 +131,9 @@ const POINTS = [
 ];
 
 test('the plot of the points is a valid 960x600 PNG with lines drawn', t => {
-  const { width, height, raw } = parsePng(t, webPlot(POINTS, 'test'));
-  t.deepEqual([width, height], [960, 600]);
-  let coloured = 0;
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const at = y * (width * 3 + 1) + 1 + x * 3;
-    if (raw[at] !== raw[at + 1] || raw[at + 1] !== raw[at + 2]) coloured++;
-  }
+  const png = parsePng(t, webPlot(POINTS, 'test'));
+  t.deepEqual([png.width, png.height], [960, 600]);
+  const coloured = colouredPixels(png);
   t.true(coloured > 1000, `${coloured} coloured pixels`);
   // No Denali figures at all (every boot failed) still gives a picture.
   parsePng(t, webPlot([point('linux', 1, 'single', 120)]));
