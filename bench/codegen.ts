@@ -31,6 +31,8 @@ import { runModule } from '../compiler/bytecode/interpreter.ts';
 import type * as ir from '../compiler/ir.ts';
 import { runQemu, parseProgramSerial } from '../tools/qemu.ts';
 import { programImage, ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { parseExpectations } from '../test/corpus/expectations.ts';
 import { limit } from '../test/harness/limit.ts';
 
@@ -127,11 +129,14 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'denali-codegen-'));
   const qemuSlots = limit(2);
   const problems: string[] = [];
+  const progress = new Progress('bench:codegen', names.length);
+  let measured = 0;
   try {
     const startObject = join(work, 'start.o');
     execFileSync('gcc', [...GCC_FLAGS, '-c', join(C_RUNTIME_DIR, 'start.c'), '-o', startObject]);
     const gccVersion = execFileSync('gcc', ['-dumpfullversion'], { encoding: 'utf8' }).trim();
 
+    progress.update(0, 'programs compiled and run four ways');
     const rows = await Promise.all(names.map(async (name): Promise<Row> => {
       const file = join(CODEGEN_DIR, `${name}.ts`);
       const expected = expectedChecksum(name);
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
         interpWholeRun: { O0: interp[0].whole, O2: interp[1].whole },
         size: { O0: native[0].sizes, O2: native[1].sizes, gcc: c.sizes },
       };
-    }));
+    }).map(row => row.then(r => { progress.update(++measured, `${r.name} measured`); return r; })));
 
     const g = (f: (r: Row) => number) => geomean(rows.map(f));
     const summary = {
@@ -190,7 +195,9 @@ async function main(): Promise<void> {
       writeFileSync(join(ROOT, 'bench', 'results', 'codegen.md'), md);
     }
     console.log(md);
-    if (wanted.length === 0) console.log('written: bench/results/codegen.json, bench/results/codegen.md');
+    if (wanted.length === 0) writeBenchPlot('codegen');
+    progress.finish(wanted.length === 0 ? 'written: bench/results/codegen.json, codegen.md, codegen.png'
+      : `${names.length} programs measured (results not written: a subset)`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { compile, PROGRAM_RUNTIME } from '../compiler/pipeline.ts';
 import { compileToImage } from '../compiler/link/index.ts';
 import { ROOT, KERNEL_MAIN, KERNEL_RUNTIME } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 
 interface Row { name: string; lines: number; phases: Record<string, number>; totalMs: number; textBytes: number; elfBytes: number; functions: number }
 
@@ -32,14 +34,17 @@ function measure(name: string, files: string[], extra: Parameters<typeof compile
 
 const kernelFiles = readdirSync(join(ROOT, 'kernel-src')).filter(f => f.endsWith('.ts')).map(f => join(ROOT, 'kernel-src', f));
 const rows: Row[] = [];
+const programsDir = join(ROOT, 'test', 'programs');
+const programs = readdirSync(programsDir).filter(f => f.endsWith('.ts'));
+const progress = new Progress('bench:compiler', 1 + programs.length);
+progress.update(0, 'the kernel');
 const kernel = measure('kernel', [KERNEL_MAIN], { mode: 'kernel', entry: 'kmain', runtime: KERNEL_RUNTIME });
 kernel.lines = sourceLines(kernelFiles);
 rows.push(kernel);
 
-const programsDir = join(ROOT, 'test', 'programs');
 const corpus: Row = { name: 'corpus', lines: 0, phases: {}, totalMs: 0, textBytes: 0, elfBytes: 0, functions: 0 };
-const programs = readdirSync(programsDir).filter(f => f.endsWith('.ts'));
-for (const p of programs) {
+for (const [k, p] of programs.entries()) {
+  progress.update(1 + k, 'the corpus');
   const r = measure(p, [join(programsDir, p)], {});
   corpus.lines += sourceLines([join(programsDir, p), PROGRAM_RUNTIME]);
   corpus.totalMs += r.totalMs; corpus.textBytes += r.textBytes; corpus.elfBytes += r.elfBytes; corpus.functions += r.functions;
@@ -60,4 +65,5 @@ const phases = [...new Set(rows.flatMap(r => Object.keys(r.phases)))];
 console.log(`| what | source lines | total ms | lines/s | ${phases.join(' | ')} | .text bytes | functions |`);
 console.log(`|---|---|---|---|${phases.map(() => '---').join('|')}|---|---|`);
 for (const r of result.rows) console.log(`| ${r.name} | ${r.lines} | ${r.totalMs} | ${r.linesPerSecond} | ${phases.map(p => r.phases[p] ?? '').join(' | ')} | ${r.textBytes} | ${r.functions} |`);
-console.log('\nwritten: bench/results/compiler.json (phase columns in ms)');
+writeBenchPlot('compiler');
+progress.finish('written: bench/results/compiler.json (phase columns in ms), bench/results/compiler.png');

@@ -23,6 +23,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { buildKernel, ROOT, type BuiltImage } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { runQemu } from '../tools/qemu.ts';
 
 const MEMORY_MIB = 1024;
@@ -167,13 +169,17 @@ function markdown(r: KernelBench): string {
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-kernel-'));
+  const progress = new Progress('bench:kernel', 3);
   try {
+    progress.update(0, 'building the kernel');
     const built = buildKernel(2, dir, dir);
+    progress.update(1, 'two bench boots under -icount');
     const [a, b] = await Promise.all([bootBench(built.elfPath), bootBench(built.elfPath)]);
     for (const r of [a, b]) if (r.debugExit !== 0) throw new Error(`bench:kernel: the bench boot did not exit cleanly (status ${r.status}):\n${r.serial.slice(-2000)}`);
     const first = parseRun(a.serial.replace(/\r/g, '')), second = parseRun(b.serial.replace(/\r/g, ''));
     if (JSON.stringify(first) !== JSON.stringify(second)) throw new Error(`bench:kernel: two boots disagree:\n${JSON.stringify(first)}\n${JSON.stringify(second)}`);
     if (Object.keys(first.bench).length === 0) throw new Error('bench:kernel: no bench lines');
+    progress.update(2, 'entry to kmain');
     const entry = await entryToKmainRdtsc(built, dir);
     const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
     const result: KernelBench = {
@@ -192,7 +198,8 @@ async function main(): Promise<number> {
     writeFileSync(join(ROOT, 'bench', 'results', 'kernel.json'), JSON.stringify(result, null, 2) + '\n');
     writeFileSync(join(ROOT, 'bench', 'results', 'kernel.md'), md);
     console.log(md);
-    console.log('written: bench/results/kernel.json, bench/results/kernel.md');
+    writeBenchPlot('kernel');
+    progress.finish('written: bench/results/kernel.json, bench/results/kernel.md, bench/results/kernel.png');
     if (!result.memory.correct) { console.error('bench:kernel: the free memory reported is not what the memory map gives'); return 1; }
     if (result.entryToBanner >= 1_000_000) { console.error('bench:kernel: entry to banner takes a million instructions or more (issue 3: under a million)'); return 1; }
     return 0;

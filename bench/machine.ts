@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
 import { qemuArgs, tapNetArgs, ConsoleLine, swapDiskArgs, type BootMedium } from '../tools/qemu.ts';
 import type { TapNamespace } from '../tools/net.ts';
 import { loadArgs, type LoadOptions, type LoadResult } from './loadgen.ts';
@@ -43,19 +44,29 @@ export function startQemu(ns: TapNamespace, medium: BootMedium, dir: string, nam
   return { child, serial, exited, line };
 }
 
-/** Polls until `ready(serial)` or QEMU exits or the time is up; `progress` every 30 s meanwhile. */
+/** Polls until `ready(serial)` or QEMU exits or the time is up; `progress` at every poll (200 ms) meanwhile. */
 export async function waitReady(m: Machine, ready: (serial: string) => boolean, timeoutMs: number,
   progress?: (serial: string) => void): Promise<'ready' | 'exited' | 'timeout'> {
   const start = performance.now(), until = start + timeoutMs;
-  let exited = false, reported = start;
+  let exited = false;
   void m.exited.then(() => { exited = true; });
   while (performance.now() < until) {
     if (ready(m.serial())) return 'ready';
     if (exited) return 'exited';
-    if (progress && performance.now() - reported >= 30_000) { reported = performance.now(); progress(m.serial()); }
+    progress?.(m.serial());
     await new Promise(r => setTimeout(r, 200));
   }
   return ready(m.serial()) ? 'ready' : 'timeout';
+}
+
+/** waitReady until `vms` VMs listen, their count reported meanwhile (tools/progress.ts, as `name`). */
+export async function waitListening(m: Machine, vms: number, timeoutMs: number, name: string)
+  : Promise<'ready' | 'exited' | 'timeout'> {
+  const progress = new Progress(name, vms);
+  const state = await waitReady(m, s => listeningVms(s).size >= vms, timeoutMs,
+    s => progress.update(listeningVms(s).size, 'VMs listening'));
+  progress.finish(`${state}, ${listeningVms(m.serial()).size} of ${vms} VMs listening`);
+  return state;
 }
 
 export async function stopQemu(m: Machine): Promise<void> {

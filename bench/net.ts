@@ -37,6 +37,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { buildKernel, ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { buildVms, startMachine, type Machine } from '../test/kernel/net-machine.ts';
 
 export const SIZES = [100, 1400] as const;
@@ -44,7 +46,7 @@ const PACKETS = 10;
 const HEADERS = 14 + 20 + 8;
 const GUEST_IP = '10.0.2.15';
 const ECHO_BENCH_ARGUMENT = 0x10000 | 7;
-const STAGES = ['driver', 'switch', 'wakeup', 'copy', 'stack', 'app'] as const;
+export const STAGES = ['driver', 'switch', 'wakeup', 'copy', 'stack', 'app'] as const;
 type Stage = typeof STAGES[number];
 type SizeFigures = Record<Stage, number>
   & { memoryCopy: number; total: number; kernel: number; guest: number; isolationShare: number };
@@ -193,9 +195,12 @@ function markdown(r: { commit: string; qemu: string; figures: NetFigures }): str
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-net-'));
   const t0 = performance.now();
+  const progress = new Progress('bench:net', 2);
   try {
+    progress.update(0, 'building the kernel and the echo app');
     const built = buildNetBench(dir);
     console.log(`built in ${Math.round(performance.now() - t0)} ms: kernel .text ${built.textSize} bytes; echo (bench mode)`);
+    progress.update(1, 'two boots under -icount, packets of each size');
     const [a, b] = await Promise.all([measure(built.kernel, built.modules), measure(built.kernel, built.modules)]);
     if (JSON.stringify(a.figures) !== JSON.stringify(b.figures)) throw new Error(`bench:net: two -icount runs disagree:\n${JSON.stringify(a.figures)}\n${JSON.stringify(b.figures)}`);
     const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -216,7 +221,8 @@ async function main(): Promise<number> {
     writeFileSync(join(ROOT, 'bench', 'results', 'net.json'), JSON.stringify(result, null, 2) + '\n');
     writeFileSync(join(ROOT, 'bench', 'results', 'net.md'), md);
     console.log('\n' + md);
-    console.log(`written: bench/results/net.json, bench/results/net.md (${result.benchSeconds} s)`);
+    writeBenchPlot('net');
+    progress.finish('written: bench/results/net.json, bench/results/net.md, bench/results/net.png');
     return 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });

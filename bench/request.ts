@@ -26,13 +26,15 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir, loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
 import { PAGE_BYTES } from '../tools/linux-peer.ts';
 import { parseProfile, profileDelta } from '../tools/profile.ts';
 import { DEFAULT_LOAD, type LoadOptions, type LoadResult } from './loadgen.ts';
 import {
-  startQemu, waitReady, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorCommand,
+  startQemu, waitListening, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorCommand,
   type Machine,
 } from './machine.ts';
 
@@ -119,7 +121,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: nu
   const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
     { append: 'profile', icount: true, memoryMiB: MEMORY_MIB });
   try {
-    const state = await waitReady(m, s => listeningVms(s).size >= vms, 120_000 + vms * 300);
+    const state = await waitListening(m, vms, 120_000 + vms * 300, `bench:request: boot of ${vms} VMs`);
     if (state !== 'ready') throw new Error(`${vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
     const hostLoad = Math.round(loadavg()[0] * 100) / 100;
     const load: LoadOptions = {
@@ -199,9 +201,12 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-request-'));
   const restoreNeighbours = raiseNeighbourLimits();
   const points: RequestPoint[] = [];
+  const progress = new Progress('bench:request', 1 + opts.vms.length);
   try {
+    progress.update(0, 'building the kernel');
     const kernelElf = buildKernel(2, dir, dir).elfPath;
-    for (const vms of opts.vms) {
+    for (const [k, vms] of opts.vms.entries()) {
+      progress.update(1 + k, `${vms} VMs: boot and measure`);
       const ns = createTapNamespace(`denali-request-${vms}-${process.pid}`);
       try {
         points.push(await measure(ns, kernelElf, dir, vms, opts.seconds));
@@ -241,7 +246,9 @@ async function main(): Promise<number> {
     '',
   ].join('\n');
   writeFileSync(join(RESULTS, 'request.md'), md);
+  writeBenchPlot('request');
   console.log(md);
+  progress.finish('written: bench/results/request.json, request.md, request.png');
   return 0;
 }
 

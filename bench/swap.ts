@@ -18,6 +18,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { runQemu, createSwapImage, swapDiskArgs } from '../tools/qemu.ts';
 
@@ -73,14 +75,18 @@ async function boot(dir: string, kernel: string, modules: string[], icount: bool
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-swap-'));
+  const progress = new Progress('bench:swap', 3);
   try {
+    progress.update(0, 'building the kernel and the swapper');
     const kernel = buildKernel(2, dir, dir);
     const manifest = join(dir, 'swap.json');
     writeFileSync(manifest, JSON.stringify({ groups: [{ image: 'guest-src/demos/swapper.ts', count: VMS,
       memoryKiB: VM_KIB, guaranteedKiB: 0, argument: (SLEEP_MS << 16) | PAGES }] }));
     const built = buildManifest(manifest, { imagesDir: dir, outDir: dir });
+    progress.update(1, `${VMS} VMs under -icount`);
     const exact = await boot(dir, kernel.elfPath, built.modules, true, 'icount');
     console.log(`icount: ${JSON.stringify(exact)}`);
+    progress.update(2, `${VMS} VMs in real time`);
     const real = await boot(dir, kernel.elfPath, built.modules, false, 'real');
     console.log(`real time: ${JSON.stringify(real)}`);
     const seconds = real.readSpanMs / 1000;
@@ -128,6 +134,8 @@ async function main(): Promise<number> {
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench', 'results', 'swap.json'), JSON.stringify(results, null, 2) + '\n');
     writeFileSync(join(ROOT, 'bench', 'results', 'swap.md'), md);
+    writeBenchPlot('swap');
+    progress.finish('written: bench/results/swap.json, bench/results/swap.md, bench/results/swap.png');
     console.log(md);
     return 0;
   } finally {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn, execFileSync } from 'node:child_process';
 import { buildKernel } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
 import { qemuArgs } from '../tools/qemu.ts';
 import { buildTestGuest, writeManifest, workerArgument, MODE } from '../test/kernel/guests/build.ts';
 import { HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD } from '../abi/hypercalls.ts';
@@ -54,7 +55,9 @@ async function main(): Promise<number> {
   const path = PATHS[pathName];
   if (!path) { console.error(`bench:trace: --path must be one of ${Object.keys(PATHS).join(', ')}`); return 2; }
   const dir = mkdtempSync(join(tmpdir(), 'denali-trace-'));
+  const progress = new Progress('bench:trace', 2);
   try {
+    progress.update(0, 'building the kernel and the worker');
     const kernel = buildKernel(2, dir, dir);
     const worker = buildTestGuest('worker', dir);
     const manifest = writeManifest(dir, 'bench',
@@ -81,6 +84,7 @@ async function main(): Promise<number> {
       '-S', '-gdb', `tcp::${port}`,
     ], { stdio: 'ignore' });
     try {
+      progress.update(1, `gdb single-steps ${path.what}`);
       await new Promise(r => setTimeout(r, 500));
       const out = execFileSync('gdb', ['-nx', '-batch', '-x', script, kernel.elfPath],
         { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -98,6 +102,7 @@ async function main(): Promise<number> {
         + ' (int 0x80 itself not counted)');
       const ranked = [...byFunction].sort((a, b) => b[1] - a[1]);
       for (const [name, n] of ranked) console.log(`${String(n).padStart(6)}  ${name}`);
+      progress.finish(`${pcs.length} instructions traced`);
       return 0;
     } finally { qemu.kill('SIGKILL'); }
   } finally { rmSync(dir, { recursive: true, force: true }); }

@@ -28,6 +28,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync, spawn } from 'node:child_process';
 import { buildKernel, ROOT } from '../tools/build.ts';
+import { Progress } from '../tools/progress.ts';
+import { writeBenchPlot } from './plots.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { runQemu, qemuArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
 import {
@@ -117,8 +119,10 @@ const debugExit = (status: number | null) => (status !== null && (status & 1) ==
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-'));
   const t0 = performance.now();
+  const progress = new Progress('bench:vm', 4);
   try {
     // ---- build ----
+    progress.update(0, 'building the kernel and the guests');
     const kernel = buildKernel(2, dir, dir);
     const worker = buildTestGuest('worker', dir);
     const manifestJson = join(dir, 'scale.json');
@@ -128,6 +132,7 @@ async function main(): Promise<number> {
     console.log(`built in ${Math.round(performance.now() - t0)} ms: kernel .text ${kernel.image.textSize} bytes; worker; counter demo ${counterImage.spanBytes} bytes from GUEST_BASE to the end of .bss`);
 
     // ---- 1. costs under -icount, twice ----
+    progress.update(1, 'costs: two boots under -icount');
     const benchManifest = writeManifest(dir, 'bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
     const benchBoot = () => runQemu({ kernel: kernel.elfPath, initrd: [worker, benchManifest] }, { icount: true, memoryMiB: 64, timeoutMs: 120_000, extraArgs: ['-append', 'bench'] });
     const [a, b] = await Promise.all([benchBoot(), benchBoot()]);
@@ -146,6 +151,7 @@ async function main(): Promise<number> {
     console.log(`costs (2 runs, identical): ${JSON.stringify(bench)}`);
 
     // ---- 3. idle: 1,000 counters beside one computing VM, -icount ----
+    progress.update(2, 'idle: 1,000 counters beside a computing VM');
     const idleManifest = writeManifest(dir, 'idle', [
       { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.compute, COMPUTE_PARAM) },
       { moduleIndex: 0, vmCount: IDLE_VMS, memoryKiB: 64, argument: workerArgument(MODE.counter, IDLE_ROUNDS) },
@@ -174,6 +180,7 @@ async function main(): Promise<number> {
     console.log(`idle: ${JSON.stringify(idle)}`);
 
     // ---- 2. scale: 10,000 counter demos in -m 1024 ----
+    progress.update(3, `scale: ${SCALE_VMS} counter demos`);
     const created = `vms: ${SCALE_VMS} created`, done = 'vms done:';
     const scaleRun = await timedBoot({ kernel: kernel.elfPath, initrd: scaleBuild.modules }, { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] }, ['boot ok', created, done]);
     const scaleOut = clean(scaleRun.serial);
@@ -224,7 +231,8 @@ async function main(): Promise<number> {
     writeFileSync(join(ROOT, 'bench', 'results', 'vm.json'), JSON.stringify(result, null, 2) + '\n');
     writeFileSync(join(ROOT, 'bench', 'results', 'vm.md'), md);
     console.log('\n' + md);
-    console.log(`written: bench/results/vm.json, bench/results/vm.md (${result.benchSeconds} s)`);
+    writeBenchPlot('vm');
+    progress.finish('written: bench/results/vm.json, bench/results/vm.md, bench/results/vm.png');
     return 0;
   } finally {
     rmSync(dir, { recursive: true, force: true });

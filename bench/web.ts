@@ -43,10 +43,11 @@ import {
 } from '../tools/linux-peer.ts';
 import { DEFAULT_LOAD, type LoadOptions, type Popularity } from './loadgen.ts';
 import {
-  startQemu, waitReady, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorTotals,
-  type Machine,
+  startQemu, waitReady, waitListening, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits,
+  monitorTotals, type Machine,
 } from './machine.ts';
 import { plotLines, type Rgb } from './plot.ts';
+import { Progress } from '../tools/progress.ts';
 
 const VM_COUNTS = [1, 10, 100, 500, 1000, 10_000, 100_000];
 /** From this many VMs on, the boot has a swap disk (more than fit in MEMORY_MIB resident). */
@@ -306,6 +307,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   const points: WebPoint[] = [];
+  const progress = new Progress('bench:web', 2 + (opts.denali ? opts.vms.length : 0));
   const samples: CurlSample[] = [];
   // A success must be the right server's page: VM i's names it (httpd.ts: `<h1>Denali VM i</h1>`).
   const load = (servers: number, popularity: Popularity, mustContain = '<h1>Denali VM {id}</h1>'): LoadOptions =>
@@ -315,6 +317,7 @@ async function main(): Promise<number> {
   let kernelElf = '';
   try {
     // ---- build ----
+    progress.update(0, 'building');
     if (opts.linux) peer = prepareLinuxPeer(linuxPeerPage(), line => console.log(line));
     if (opts.denali) {
       if (!existsSync(join(ROOT, HTTPD_IMAGE))) throw new Error(`bench:web: no ${HTTPD_IMAGE} yet`);
@@ -324,6 +327,7 @@ async function main(): Promise<number> {
 
     // ---- the Linux peer ----
     if (peer) {
+      progress.update(1, 'the Linux peer');
       const ns = createTapNamespace(`denali-web-linux-${process.pid}`);
       let m: Machine | undefined;
       current = { ns };
@@ -350,7 +354,8 @@ async function main(): Promise<number> {
     }
 
     // ---- Denali: one boot per VM count, both popularities ----
-    for (const vms of opts.denali ? opts.vms : []) {
+    for (const [k, vms] of (opts.denali ? opts.vms : []).entries()) {
+      progress.update(2 + k, `${vms} VMs: boot and ${opts.runs} runs of each popularity`);
       const manifestJson = join(dir, `web-${vms}.json`);
       writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 }] }));
       const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
@@ -364,9 +369,7 @@ async function main(): Promise<number> {
         const medium = { kernel: kernelElf, initrd: built.modules };
         m = startQemu(ns, medium, dir, `denali-${vms}`, { swapImage, memoryMiB: MEMORY_MIB });
         current.m = m;
-        const state = await waitReady(m, s => listeningVms(s).size >= vms, 60_000 + vms * 120, s =>
-          console.log(`denali ${vms} VMs: ${listeningVms(s).size} listening after `
-            + `${Math.round((performance.now() - bootStart) / 1000)} s`));
+        const state = await waitListening(m, vms, 60_000 + vms * 120, `bench:web: boot of ${vms} VMs`);
         const bootMs = Math.round(performance.now() - bootStart);
         const listening = listeningVms(m.serial()).size;
         console.log(`denali ${vms} VMs: ${state} after ${bootMs} ms, ${listening} listening`);
@@ -474,6 +477,7 @@ async function main(): Promise<number> {
   ].join('\n');
   writeFileSync(join(RESULTS, 'web.md'), md);
   console.log(md);
+  progress.finish('written: bench/results/web.csv, web.json, web.md, web.png');
   return 0;
 }
 
