@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { ROOT } from '../../tools/build.ts';
 
 interface Location { line: number; offset: number }
-interface ServerDiagnostic { start: Location; end: Location; text: string; code: number; category: string; source?: string }
+interface ServerDiagnostic {
+  start: Location; end: Location; text: string; code: number; category: string; source?: string;
+}
 interface Response { request_seq: number; success: boolean; body?: unknown; message?: string }
 
 /** A tsserver process; request() sends one command and resolves with its response. */
@@ -85,7 +87,9 @@ test('tsconfig.json lists the plugin by the path tsserver resolves under node_mo
 
 test('a closure and an any: DSL1003 and DSL1001 at their ranges, with the checker\'s messages', async t => {
   const found = await server.diagnostics(join(ROOT, 'test/programs/adler32.ts'), CLOSURE_AND_ANY);
-  t.deepEqual(found.map(({ start, end, code, source, category, text }) => ({ start, end, code, source, category, text })), [
+  const fields = found.map(({ start, end, code, source, category, text }) =>
+    ({ start, end, code, source, category, text }));
+  t.deepEqual(fields, [
     { start: { line: 3, offset: 18 }, end: { line: 3, offset: 40 }, code: 1003, source: 'DSL', category: 'error',
       text: 'closures are not supported: arrow function (write a top-level function and pass its name)' },
     { start: { line: 4, offset: 16 }, end: { line: 4, offset: 19 }, code: 1001, source: 'DSL', category: 'error',
