@@ -963,8 +963,8 @@ function notePeak(): void {
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
  * checksum failures C, read errors E, page-ins D, page-outs O, failed write-outs F, left resident N, memory waits M
  * (hypercalls H), woken out by an alarm A by a frame B, started late L of K, disk T KiB`
- * (one line; nothing without a disk; A and B: swapped-out VMs woken with only their alarm pending, or more). Read-ins bring back working sets; page-ins the pages touched (and read
- * around).
+ * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and
+ * read around). A and B: swapped-out VMs woken with only their alarm pending, or with more.
  */
 export function swapReport(): void {
   if (!active) return;
