@@ -12,7 +12,7 @@ import { tcpListen, tcpRead, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWrit
   TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
   TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp.ts";
 import { udpBind, udpSend, UDP_MAX_DATA } from "./udp.ts";
-import { threadWait, threadWake } from "./threads.ts";
+import { threadWait, threadWake, threadWakeOne } from "./threads.ts";
 
 /** A call on a socket whose connection is gone (reset, or closed and reused) or was never ours. */
 const SOCKET_GONE = -1;
@@ -53,7 +53,7 @@ function onTcpEvent(connection: i32, event: i32): void {
     if (l < 0 || acceptCount[l] === SOCKET_ACCEPT_QUEUE) { tcpAbort(connection); return; }
     acceptQueue[l * SOCKET_ACCEPT_QUEUE + (acceptHead[l] + acceptCount[l]) % SOCKET_ACCEPT_QUEUE] = connection | (generation[connection] << 8);
     acceptCount[l]++;
-    threadWake(ACCEPT_CHANNEL + u32(l));
+    threadWakeOne(ACCEPT_CHANNEL + u32(l));      // one worker per queued connection, not a herd
     return;
   }
   if (event === TCP_EVENT_PEER_CLOSED) peerClosed[connection] = 1;

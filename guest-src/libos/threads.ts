@@ -175,6 +175,19 @@ export function threadSleep(microseconds: u32): void {
   threadWait(0, microseconds === 0 ? 1 : microseconds);
 }
 
+/**
+ * Makes one thread waiting on `channel` runnable, the lowest numbered: for a channel whose every waiter
+ * would do the same work (accepting a connection). Waking them all would switch to each and touch its
+ * stack; always the lowest keeps the same few stacks in use, so an idle VM's working set (the pages
+ * swapping brings back with it) stays small.
+ */
+export function threadWakeOne(channel: u32): void {
+  for (let i = 1; i <= THREAD_MAX; i++) {
+    const t = threads[i];
+    if (t.state === WAITING && t.channel === channel && channel !== 0) { enqueue(i); return; }
+  }
+}
+
 /** Makes every thread waiting on `channel` runnable. */
 export function threadWake(channel: u32): void {
   for (let i = 1; i <= THREAD_MAX; i++) {

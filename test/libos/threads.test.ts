@@ -29,6 +29,17 @@ test('threads: round-robin yields, sleeps in deadline order, wait timeout, wake 
   ].join('\n'));
 });
 
+test('threadWakeOne: one waiter per call, the lowest numbered that waits (the one just woken waits again)', t => {
+  const { wire } = runGuest('test/libos/guests/threads.ts', { ...CONFIG, entry: 'wakeOneMain' }, function* (w) {
+    for (let i = 0; i < 100 && !w.console.includes('dealer done'); i++) {
+      yield;
+      if (w.alarmAt !== null && w.pending === 0) w.advanceToAlarm();
+    }
+  });
+  // Waking every waiter would print four lines per wake-up; t1 took the first and waits again by the next.
+  t.is(wire.console, ['t1 took one', 't1 took one', 't2 took one', 'dealer done', ''].join('\n'));
+});
+
 test('UDP sockets: two threads share a blocking socket (the first woken takes both queued datagrams); they are echoed to their senders; receive times out', t => {
   const { wire } = runGuest('test/libos/guests/threads.ts', { ...CONFIG, entry: 'udpEchoMain' }, function* (w) {
     w.send(ethernet(BROADCAST, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, [0, 0, 0, 0, 0, 0], GUEST_IP)));

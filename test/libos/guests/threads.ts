@@ -1,12 +1,14 @@
 // Exercises guest-src/libos/threads.ts under the test harness: sleepers, a wait with a timeout, a
-// wake-up by channel, yields taking turns, a thread ending and its slot reused, then "threads done".
+// wake-up by channel, yields taking turns, a thread ending and its slot reused, then "threads done";
+// wakeOneMain: four threads wait on one channel and threadWakeOne hands out three wake-ups.
 import { i32, u32, write, print } from "dsl";
 import { bootInit } from "../../../guest-src/runtime/boot.ts";
 import { GUEST_MAGIC } from "../../../abi/boot.ts";
 import { enableInterrupts, clockMicroseconds } from "../../../guest-src/runtime/events.ts";
 import { stackInitFromBoot } from "../../../guest-src/libos/stack.ts";
 import {
-  threadsInit, threadCreate, threadsRun, threadSleep, threadWait, threadWake, threadYield, threadSelf, threadCount,
+  threadsInit, threadCreate, threadsRun, threadSleep, threadWait, threadWake, threadWakeOne, threadYield, threadSelf,
+  threadCount,
 } from "../../../guest-src/libos/threads.ts";
 
 let start: u32 = 0;
@@ -63,6 +65,36 @@ export function testMain(magic: u32, bootInfo: u32): void {
   threadCreate(yielder, 2);
   threadCreate(yielder, 2);
   write("threads "); print(threadCount());
+  threadsRun();
+}
+
+// ---- wakeOneMain: threadWakeOne wakes the lowest numbered waiter, one per call ---------------------------
+const ACCEPTS: u32 = 78;
+
+function acceptor(arg: u32): void {
+  while (true) {
+    threadWait(ACCEPTS, 0);
+    write("t"); write(threadSelf()); print(" took one");
+  }
+}
+
+function dealer(arg: u32): void {
+  threadSleep(1000);
+  threadWakeOne(ACCEPTS);
+  threadSleep(1000);
+  threadWakeOne(ACCEPTS);
+  threadWakeOne(ACCEPTS);
+  threadSleep(1000);
+  print("dealer done");
+}
+
+export function wakeOneMain(magic: u32, bootInfo: u32): void {
+  bootInit(GUEST_MAGIC, bootInfo);
+  enableInterrupts();
+  stackInitFromBoot();
+  threadsInit();
+  for (let i = 0; i < 4; i++) threadCreate(acceptor, 0);
+  threadCreate(dealer, 0);
   threadsRun();
 }
 
