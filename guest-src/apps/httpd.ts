@@ -10,7 +10,10 @@
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
 //   closed after 10 s. Requests with a body (Content-Length > 0 or Transfer-Encoding) are answered
 //   and the connection closed (the body is not read).
-// One worker thread per connection, up to WORKERS at once (each waits in socketAccept). Profiled
+// One worker thread per connection, up to WORKERS at once, started as connections need them: one spare
+// always waits in socketAccept (an accepted connection wakes one worker: libos threads.ts threadWakeOne),
+// so a VM that serves one connection at a time touches one worker's stack and buffers, not sixteen: the
+// pages swapping brings back with it (its working set). Profiled
 // (`-append profile`): serving a connection is the `app` category, each response one request.
 // Memory: give the group `"memoryKiB": 1024`: the TCP rings (128 KiB), 16 thread stacks of 16 KiB
 // (touched pages only) and the request buffers.
@@ -271,9 +274,22 @@ function serve(socket: i32, worker: i32): void {
   }
 }
 
+/** Workers started (0..WORKERS; each has its index's buffers) and those waiting in socketAccept. */
+let workers: u32 = 0;
+let idleWorkers: u32 = 0;
+
+function startWorker(): bool {
+  if (threadCreate(worker, workers) < 0) return false;
+  workers++;
+  return true;
+}
+
 function worker(index: u32): void {
   while (true) {
+    idleWorkers++;
     const socket = socketAccept(listener);
+    idleWorkers--;
+    if (idleWorkers === 0 && workers < WORKERS) startWorker();   // a spare waits for the next connection
     const category = profileEnter(PROFILE_GUEST_APP);     // the profile's `app` (runtime/profile.ts)
     serve(socket, i32(index));
     profileLeave(category);
@@ -291,7 +307,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
-  for (let i = 0; i < WORKERS; i++) if (threadCreate(worker, u32(i)) < 0) { print("httpd: cannot start a worker"); return; }
+  if (!startWorker()) { print("httpd: cannot start a worker"); return; }
   write("vm "); write(vmId()); write(" httpd on port "); print(port);
   threadsRun();
 }
