@@ -30,12 +30,17 @@ export const PAGE_PRESENT: u32 = 1 << 0;     // P: the entry maps something
 export const PAGE_WRITABLE: u32 = 1 << 1;    // R/W: writes allowed (for the kernel too once CR0.WP is set)
 export const PAGE_USER: u32 = 1 << 2;        // U/S: ring 3 may access
 export const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor on any access through the entry
-const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
+export const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
 /**
  * A not-present PTE with this bit (one of bits 11:9, ignored by the processor, §4.3) is not demand-zero:
  * the page's contents are on the swap disk (swap.ts), its place there in bits 31:12.
  */
 export const PAGE_SWAPPED: u32 = 1 << 9;
+/**
+ * A present PTE with this bit (ignored by the processor) is marked by swap.ts while it places a
+ * write-out: the page is clean and its copy on the disk is kept, not written. Cleared before it returns.
+ */
+export const PAGE_KEPT: u32 = 1 << 10;
 const PAGE_ADDRESS_MASK: u32 = 0xfffff000;   // bits 31:12: physical address of the frame or table
 
 /** Rights for mapRange: read-only supervisor is 0. */
@@ -216,6 +221,15 @@ export function clearAccessed(space: u32, virtualAddress: u32): void {
   store32(slot, load32(slot) & ~PAGE_ACCESSED);
   // A cached translation would let the processor skip setting the bit again (§4.8): invalidate it.
   invalidateRange(space, virtualAddress & ~PAGE_OFFSET_MASK, 1);
+}
+
+/**
+ * Sets the PTE bits `set` and clears `clear` of `virtualAddress`, whose page table exists: bits no
+ * cached translation depends on (the dirty bit set, PAGE_KEPT), so no invalidation.
+ */
+export function changeEntryBits(space: u32, virtualAddress: u32, set: u32, clear: u32): void {
+  const slot = tableEntryAddress(space, virtualAddress);
+  store32(slot, u32((load32(slot) | set) & ~clear));
 }
 
 /**

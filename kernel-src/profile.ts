@@ -23,7 +23,7 @@ import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
 import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
-import { pageEntry, entryFrame, PAGE_PRESENT } from "./paging.ts";
+import { pageEntry, entryFrame, changeEntryBits, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
 /** The kernel's idle loop (`hlt`, console output between interrupts). */
@@ -120,7 +120,11 @@ export function profileSetVm(space: u32, bootAddress: u32): void { vmSpace = spa
 function vmPage(): u32 {
   if (vmSpace === 0) return 0;
   const entry = pageEntry(vmSpace, vmBootAddress);
-  return (entry & PAGE_PRESENT) !== 0 ? entryFrame(entry) : 0;
+  if ((entry & PAGE_PRESENT) === 0) return 0;
+  // Written through its frame, not the VM's mapping: the processor does not set the dirty bit, so here
+  // (a clean page's copy on the swap disk is kept only while the bit is clear: swap.ts).
+  changeEntryBits(vmSpace, vmBootAddress, PAGE_DIRTY, 0);
+  return entryFrame(entry);
 }
 
 /** Counts a hypercall by its number (hypercall.ts's profiled entry; other numbers are not counted). */

@@ -34,10 +34,16 @@
 // is being written or read. A page that reads back with another checksum, or a read the disk fails,
 // ends only its VM (`swap corruption at page 0x...`, `swap read error at page 0x...`); a failed write
 // leaves the VM resident.
+// Clean pages: a page read back keeps its position as ENTRY_CLEAN while resident (the map stays); the
+// processor sets its PTE's dirty bit at the first write through the VM's mapping (ring 3's or the
+// kernel's in a hypercall; the kernel's few writes through a frame set it themselves: profile.ts), and a
+// write-out keeps the copy of a page whose bit is still clear, written neither to the disk nor through
+// the checksum again. A page-granular eviction forgets the clean copies first.
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
 // idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
-// is non-zero exactly when swapState is not SWAP_RESIDENT or some of its pages are on the disk only
-// (MAP_ON_DISK > 0: each such page's PTE is PAGE_SWAPPED with its position).
+// is non-zero when swapState is not SWAP_RESIDENT, when some of its pages are on the disk only
+// (MAP_ON_DISK > 0: each such page's PTE is PAGE_SWAPPED with its position) or when some have a clean copy
+// there (MAP_CLEAN > 0).
 import { bool, i32, u8, u32, load8, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapRelease, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd,
@@ -49,7 +55,10 @@ import {
 import { GUEST_BASE } from "../abi/boot.ts";
 import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed, allocFrameRun, freeFrame } from "./frames.ts";
-import { pageEntry, entryFrame, pagingTableFrames, PAGE_PRESENT, PAGE_WRITABLE, PAGE_ACCESSED } from "./paging.ts";
+import {
+  pageEntry, entryFrame, pagingTableFrames, changeEntryBits, PAGE_PRESENT, PAGE_WRITABLE, PAGE_ACCESSED, PAGE_DIRTY,
+  PAGE_KEPT,
+} from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 import {
   virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
@@ -90,7 +99,9 @@ const MAP_PREVIOUS = 7;      // during the write-out of a VM with pages on the d
 const MAP_FAULT = 8;         // the first position a page fault is reading
 const MAP_FAULT_PAGES = 9;   // and how many from there
 const MAP_HAND = 10;         // the second chance's clock hand: the next page it looks at
-const MAP_HEADER_WORDS: u32 = 11;
+const MAP_CLEAN = 11;        // positions whose page is resident and was read from there (ENTRY_CLEAN)
+const MAP_KEPT = 12;         // during a write-out: the clean pages it does not write
+const MAP_HEADER_WORDS: u32 = 13;
 const FLAG_CANCELLED: u32 = 1;  // woken during its write-out: it stays resident
 const FLAG_FAILED: u32 = 2;     // a request failed
 // A position's entry: the page number (pages from GUEST_BASE) with flags; ENTRY_EMPTY: no page.
@@ -98,6 +109,9 @@ const ENTRY_PAGE_MASK: u32 = 0x000fffff;
 const ENTRY_EMPTY: u32 = ENTRY_PAGE_MASK;     // never a page: GUEST_BASE + memory ends below 4 GiB
 const ENTRY_DISK: u32 = 0x80000000;          // written, and the disk holds its only copy
 const ENTRY_HOT: u32 = 0x40000000;           // touched in its last residency (its PTE's accessed bit)
+// Resident, read from this position, whose bytes (and checksum) are the page's while its PTE is not dirty:
+// a write-out keeps that copy instead of writing the page again.
+const ENTRY_CLEAN: u32 = 0x20000000;
 function mapBytes(count: u32): u32 { return (MAP_HEADER_WORDS + 3 * count) << 2; }
 
 /**
@@ -163,6 +177,7 @@ let readingNow: u32 = 0;           // VMs in SWAP_READING
 let pagingNow: u32 = 0;            // VMs in SWAP_PAGING
 let pageIns: u32 = 0;              // pages read back alone, on a touch
 let pagesEvicted: u32 = 0;         // pages written out alone (second chance)
+let pagesKept: u32 = 0;            // clean pages a write-out did not write: their copy on the disk kept
 let granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
 let createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
 let builtLate: u32 = 0;            // of those, the ones built since
@@ -343,7 +358,9 @@ export function swapPrepare(index: u32): void {
 
 /** Frees the VM's map once none of its pages is on the disk only, unless it is a large VM's (swapPrepare). */
 function dropIfEmpty(vm: Vm): void {
-  if (load32(vm.swapMap + (MAP_ON_DISK << 2)) === 0 && mapBytes(load32(vm.swapMap)) <= PAGE_SIZE) dropMap(vm);
+  const map = vm.swapMap;
+  if (load32(map + (MAP_ON_DISK << 2)) === 0 && load32(map + (MAP_CLEAN << 2)) === 0
+    && mapBytes(load32(map)) <= PAGE_SIZE) dropMap(vm);
 }
 
 /** Starts VM `index` later (vm.ts vmCreateSwappedOut): built when its turn comes and its reservation fits. */
@@ -435,7 +452,7 @@ function startWriteOut(index: u32): bool {
   }
   const map = mapAlloc(count);
   if (map === 0) { listRemove(index); noRoom++; return true; }
-  placePages(vm, map, count, previous, vm.blockedInIdle);
+  const kept = placePages(vm, map, count, previous, vm.blockedInIdle);
   if (transferRuns(map) > virtioBlkSlotsFree()) { mapFree(map); return false; }
   listRemove(index);
   for (let i: u32 = 0; i < count; i++) {
@@ -445,7 +462,9 @@ function startWriteOut(index: u32): bool {
   store32(map + (MAP_IN_FLIGHT << 2), 0);
   store32(map + (MAP_FLAGS << 2), 0);
   store32(map + (MAP_COMING << 2), resident + vm.tableFrames);
-  store32(map + (MAP_ON_DISK << 2), onDisk);
+  store32(map + (MAP_ON_DISK << 2), onDisk + kept);
+  store32(map + (MAP_CLEAN << 2), 0);
+  store32(map + (MAP_KEPT << 2), kept);
   store32(map + (MAP_HOT << 2), 0);
   store32(map + (MAP_READ_RUNS << 2), 0);
   store32(map + (MAP_PREVIOUS << 2), previous);
@@ -467,30 +486,49 @@ function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && 
 
 /**
  * Fills a new map of `count` positions for a write-out of the VM: the pages it still has on the disk
- * (`previous`'s) keep their positions; its resident pages take the free ones, lowest first, those it
- * touched since they came back (accessed bit) before the others, each with its frame (to be written). Only
- * a VM that went idle (`idled`: its work done) has its working set measured so: for a VM stopped while it
- * waits for memory, or one that touched nothing (it did not run), all it has is its working set.
+ * (`previous`'s) keep their positions, and so do its clean pages (read from a position of `previous`
+ * and not written since: their PTE is not dirty), which are not written again; its other resident pages
+ * take the free positions, lowest first, those it touched since they came back (accessed bit) before the
+ * others, each with its frame (to be written). Only a VM that went idle (`idled`: its work done) has its
+ * working set measured so: for a VM stopped while it waits for memory, or one that touched nothing (it did
+ * not run), all it has is its working set. Returns the clean pages kept.
  */
-function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): void {
+function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u32 {
   store32(map, count);
-  for (let i: u32 = 0; i < count; i++) {
-    const kept = previous !== 0 && i < load32(previous) && (load32(pageAt(previous, i)) & ENTRY_DISK) !== 0;
-    store32(pageAt(map, i), kept ? u32(load32(pageAt(previous, i)) & ~ENTRY_HOT) : ENTRY_EMPTY);
-    store32(crcAt(map, i), kept ? load32(crcAt(previous, i)) : 0);
-    store32(frameAt(map, i), FRAME_NONE);
-  }
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let measured = false;
   for (let page: u32 = 0; page < pages && idled && !measured; page++) {
     const entry = pageEntry(vm.space, pageAddress(page));
     measured = privatePage(entry) && (entry & PAGE_ACCESSED) !== 0;
   }
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const before = previous !== 0 && i < load32(previous) ? load32(pageAt(previous, i)) : ENTRY_EMPTY;
+    let entry = ENTRY_EMPTY;
+    if ((before & ENTRY_DISK) !== 0) entry = u32(before & ~ENTRY_HOT);
+    else if ((before & ENTRY_CLEAN) !== 0) {
+      const address = pageAddress(before & ENTRY_PAGE_MASK);
+      const pte = pageEntry(vm.space, address);
+      if (privatePage(pte) && (pte & PAGE_DIRTY) === 0) {
+        const hot = !measured || (pte & PAGE_ACCESSED) !== 0;
+        entry = u32((before & ENTRY_PAGE_MASK) | ENTRY_DISK | (hot ? ENTRY_HOT : 0));
+        changeEntryBits(vm.space, address, PAGE_KEPT, 0);       // the loop below passes over it
+        kept++;
+      }
+    }
+    store32(pageAt(map, i), entry);
+    store32(crcAt(map, i), entry !== ENTRY_EMPTY ? load32(crcAt(previous, i)) : 0);
+    store32(frameAt(map, i), FRAME_NONE);
+  }
   let next: u32 = 0;
   for (let pass: u32 = 0; pass < 2; pass++) {
     for (let page: u32 = 0; page < pages; page++) {
       const entry = pageEntry(vm.space, pageAddress(page));
       if (!privatePage(entry)) continue;
+      if ((entry & PAGE_KEPT) !== 0) {
+        if (pass === 1) changeEntryBits(vm.space, pageAddress(page), 0, PAGE_KEPT);
+        continue;
+      }
       const hot = !measured || (entry & PAGE_ACCESSED) !== 0;
       if (hot !== (pass === 0)) continue;
       while (load32(pageAt(map, next)) !== ENTRY_EMPTY) next++;
@@ -499,6 +537,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): v
       next++;
     }
   }
+  return kept;
 }
 
 /** The requests a transfer of the map's positions that have a frame takes (runs of adjacent ones). */
@@ -601,6 +640,7 @@ function writeFinished(index: u32): void {
     swappedOut++;
     writeOuts++;
     pagesWritten += written;
+    pagesKept += load32(map + (MAP_KEPT << 2));
     mapBytesOut += mapBytes(count);
     notePeak();
     outInstructions += rdtsc() - start;
@@ -628,6 +668,12 @@ function evictPages(index: u32): bool {
   const start = rdtsc();
   const map = vm.swapMap !== 0 && load32(vm.swapMap) >= pages ? vm.swapMap : growMap(vm, pages);
   if (map === 0) return false;
+  // Its clean copies are forgotten (their positions free): a page written alone goes to a free position.
+  for (let i: u32 = 0; i < load32(map) && load32(map + (MAP_CLEAN << 2)) !== 0; i++) {
+    if ((load32(pageAt(map, i)) & ENTRY_CLEAN) === 0) continue;
+    store32(pageAt(map, i), ENTRY_EMPTY);
+    store32(map + (MAP_CLEAN << 2), load32(map + (MAP_CLEAN << 2)) - 1);
+  }
   let hand = load32(map + (MAP_HAND << 2)) % pages;
   let free: u32 = 0;
   let n: u32 = 0;
@@ -830,10 +876,11 @@ function finishReadIn(index: u32, serve: bool): void {
       readFailed(index, END_SWAP_CORRUPTION, address);
       return;
     }
-    store32(pageAt(map, i), u32(load32(pageAt(map, i)) & ~ENTRY_DISK));
+    store32(pageAt(map, i), u32((load32(pageAt(map, i)) & ~ENTRY_DISK) | ENTRY_CLEAN));
     store32(frameAt(map, i), FRAME_NONE);
     read++;
   }
+  store32(map + (MAP_CLEAN << 2), load32(map + (MAP_CLEAN << 2)) + read);
   readIns++;
   pagesRead += read;
   const left = load32(map + (MAP_ON_DISK << 2)) - read;
@@ -934,8 +981,9 @@ function pageInDone(index: u32, status: i32): void {
     schedulerEnd(index, status !== BLK_OK ? END_SWAP_READ_ERROR : END_SWAP_CORRUPTION, 0, vm.save.eip, address);
   } else {
     for (let k: u32 = 0; k < n; k++) {
-      store32(pageAt(map, position + k), u32(load32(pageAt(map, position + k)) & ~ENTRY_DISK));
+      store32(pageAt(map, position + k), u32((load32(pageAt(map, position + k)) & ~ENTRY_DISK) | ENTRY_CLEAN));
     }
+    store32(map + (MAP_CLEAN << 2), load32(map + (MAP_CLEAN << 2)) + n);
     pageIns += n;
     const left = load32(map + (MAP_ON_DISK << 2)) - n;
     store32(map + (MAP_ON_DISK << 2), left);
@@ -961,8 +1009,8 @@ function notePeak(): void {
 
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
- * checksum failures C, read errors E, page-ins D, page-outs O, failed write-outs F, left resident N, memory waits M
- * (hypercalls H), woken out by an alarm A by a frame B, started late L of K, disk T KiB`
+ * checksum failures C, read errors E, page-ins D, page-outs O, clean pages kept K, failed write-outs F, left
+ * resident N, memory waits M (hypercalls H), woken out by an alarm A by a frame B, started late L of K, disk T KiB`
  * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and
  * read around). A and B: swapped-out VMs woken with only their alarm pending, or with more.
  */
@@ -997,6 +1045,8 @@ export function swapReport(): void {
   consoleWriteDecimal(pageIns);
   consoleWriteString(", page-outs ");
   consoleWriteDecimal(pagesEvicted);
+  consoleWriteString(", clean pages kept ");
+  consoleWriteDecimal(pagesKept);
   consoleWriteString(", failed write-outs ");
   consoleWriteDecimal(writeFailures);
   consoleWriteString(", left resident ");
