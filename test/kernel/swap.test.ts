@@ -155,9 +155,9 @@ const HOT_PAGES = 8;
 test("(f) working sets: VMs that touch 8 of their 48 pages come back with those; the rest when touched",
   async t => {
   // Each VM fills 48 pages (and the page below them), sleeps, then four times checks its first 8 pages
-  // (rewriting them in rounds 1 and 3) and sleeps: written out idle each time, its working set shrinks to what it touched, and at the end a
-  // readClock into the page below (a hypercall's buffer on the disk) and the check of all 48 pages bring
-  // the others back one page at a time.
+  // (rewriting them in rounds 1 and 3) and sleeps: written out idle each time, its working set shrinks to
+  // what it touched, and at the end a readClock into the page below (a hypercall's buffer on the disk) and
+  // the check of all 48 pages bring the others back one page at a time.
   const hotArgument = FILLED_PAGES + (HOT_PAGES << 12);
   const { run, out } = await boot("hot", 1000, 3000, 512 * MIB, 32, undefined, false, hotArgument);
   const { swap, writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns } = allIntact(t, run, out, 1000);
