@@ -3,10 +3,12 @@
 // entry. Emission after a terminator starts a new block (dead code after return/break: unreachable), a
 // second terminator of a block is ignored (nothing after the first runs), and finish() leaves a block
 // never terminated `unreachable`. Each helper below emits one instruction and returns the register it
-// defines; the instruction set itself is compiler/ir.ts (emit() takes any Instr).
+// defines; the instruction set itself is compiler/ir.ts (emit() takes any Instr). Debug information: each
+// instruction and terminator emitted takes `at` (the statement being lowered) as its `loc`, and the
+// variables declared go to the function's `variables`.
 import {
-  INTRINSICS, type BinaryOp, type Block, type FrameSlot, type Function, type Instr, type IntrinsicName,
-  type SourceLocation, type Terminator, type TrapKind, type UnaryOp, type VReg, type Width,
+  INTRINSICS, type BinaryOp, type Block, type DebugVariable, type FrameSlot, type Function, type Instr,
+  type IntrinsicName, type SourceLocation, type Terminator, type TrapKind, type UnaryOp, type VReg, type Width,
 } from './ir.ts';
 
 /** An intrinsic's result: a register when INTRINSICS says it produces a value, else null. */
@@ -15,8 +17,11 @@ type IntrinsicResult<N extends IntrinsicName> = (typeof INTRINSICS)[N]['result']
 export class FunctionBuilder {
   readonly blocks: Block[] = [];
   readonly slots: FrameSlot[] = [];
+  readonly variables: DebugVariable[] = [];
   vregCount: number;
   current: Block;
+  /** The source position the next instructions come from (undefined: none). */
+  at?: SourceLocation;
   private readonly terminated = new Set<Block>();
 
   constructor(
@@ -50,6 +55,7 @@ export class FunctionBuilder {
 
   emit(instr: Instr): void {
     if (this.isTerminated()) this.current = this.newBlock(this.current.loc); // dead code after return/break
+    if (this.at && !instr.loc) instr.loc = this.at;
     this.current.instrs.push(instr);
   }
 
@@ -57,6 +63,7 @@ export class FunctionBuilder {
 
   terminate(term: Terminator): void {
     if (this.isTerminated()) return; // dead code: nothing after a terminator runs
+    if (this.at && !term.loc) term.loc = this.at;
     this.current.term = term;
     this.terminated.add(this.current);
   }
@@ -115,6 +122,7 @@ export class FunctionBuilder {
       slots: this.slots, blocks: this.blocks,
     };
     if (this.loc) f.loc = this.loc;
+    if (this.variables.length > 0) f.variables = this.variables;
     return f;
   }
 }

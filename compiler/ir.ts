@@ -144,7 +144,14 @@ export const INTRINSICS = {
 
 export type IntrinsicName = keyof typeof INTRINSICS;
 
-export type Instr =
+/**
+ * Where an instruction or terminator came from: the statement (or loop test, loop update) it was lowered
+ * from. Debug information only (the linker's DWARF line table, compiler/link/dwarf-line.ts): no pass reads
+ * it, passes that copy an instruction keep it, instructions a pass creates have none.
+ */
+interface Located { loc?: SourceLocation }
+
+export type Instr = Located & (
   | { op: "const"; dst: VReg; value: number }                 // value is an int32 (-2^31..2^31-1)
   | { op: "copy"; dst: VReg; src: VReg }
   | { op: "binary"; kind: BinaryOp; dst: VReg; a: VReg; b: VReg }
@@ -158,7 +165,8 @@ export type Instr =
   | { op: "call"; dst: VReg | null; func: string; args: VReg[] }
   | { op: "callIndirect"; dst: VReg | null; target: VReg; args: VReg[] }
   | { op: "intrinsic"; dst: VReg | null; name: IntrinsicName; args: VReg[] }
-  | { op: "trap"; kind: TrapKind };                             // ends the program (see runtime)
+  | { op: "trap"; kind: TrapKind }                              // ends the program (see runtime)
+);
 
 export type TrapKind = 0 | 1 | 2; // see TRAP_NAMES
 export const TRAP_NAMES = ["unreachable", "integer division by zero", "index out of bounds"] as const;
@@ -173,11 +181,12 @@ export const TRAP_BOUNDS: TrapKind = 2;
 export const TRAP_STACK_OVERFLOW = 3;
 export const TRAP_MACHINE_FAULT = 4;
 
-export type Terminator =
+export type Terminator = Located & (
   | { op: "jump"; target: number }
   | { op: "branch"; cond: VReg; ifTrue: number; ifFalse: number } // cond != 0 -> ifTrue
   | { op: "return"; value: VReg | null }
-  | { op: "unreachable" };
+  | { op: "unreachable" }
+);
 
 export interface SourceLocation { file: string; line: number; column: number }
 
@@ -190,6 +199,29 @@ export interface Block {
 
 export interface FrameSlot { size: number; align: number; name: string }
 
+// ---- debug information ---------------------------------------------------------------------------
+// What a debugger needs to show the DSL's variables (the linker writes it as DWARF, compiler/link/dwarf.ts).
+// No pass reads it; a pass that makes one register stand for another renames the variables too
+// (copy-propagation.ts), and a variable whose register no longer lives anywhere is shown "optimized out".
+
+/**
+ * A variable's DSL type as the debugger shows it: integers and booleans by value; an array, a string, a
+ * struct or a function is a 4-byte reference (to the elements, the string's bytes, the struct, the code).
+ */
+export type DebugType =
+  | { kind: "int"; bits: 8 | 16 | 32; signed: boolean }
+  | { kind: "bool" }
+  | { kind: "char" }                                         // a string's bytes
+  | { kind: "pointer"; to: DebugType | null }                // null: to code (a function reference)
+  | { kind: "struct"; name: string }                         // by name: Module.debugStructs
+  | { kind: "array"; element: DebugType; length: number };   // inline in a struct only
+
+/** A class (or overlay) as a record: each field at its byte offset. */
+export interface DebugStruct { name: string; size: number; fields: { name: string; offset: number; type: DebugType }[] }
+
+/** A parameter (vreg = its index) or a local of the function, in the register that holds its value. */
+export interface DebugVariable { name: string; vreg: VReg; type: DebugType; parameter: boolean; loc?: SourceLocation }
+
 export interface Function {
   name: string;          // unique in the module, also the ELF symbol
   params: number;        // vregs 0..params-1
@@ -198,6 +230,7 @@ export interface Function {
   slots: FrameSlot[];    // addressable frame storage (local arrays and structs)
   blocks: Block[];       // blocks[0] is the entry
   loc?: SourceLocation;
+  variables?: DebugVariable[]; // the DSL's parameters and locals (debug information only)
 }
 
 /** Initialized or zeroed static storage. `relocations` patch 32-bit words with symbol addresses. */
@@ -233,6 +266,8 @@ export interface Module {
   entry: string;
   /** Names of the functions the runtime provides to lowering (trap handler). */
   trapHandler: string;  // called as trapHandler(kind) — must not return
+  /** The structs DebugVariable types name (debug information only). */
+  debugStructs?: DebugStruct[];
 }
 
 // ---- operands and results of each form --------------------------------------------------------

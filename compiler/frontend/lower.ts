@@ -83,6 +83,7 @@ export function lowerProgram(files: ts.SourceFile[], checker: ts.TypeChecker,
       module: {
         functions: cx.functions, data: cx.data, entry: '__start', trapHandler: trap.irName,
         ...(cx.interruptEntries.size ? { interruptEntries: [...cx.interruptEntries.values()] } : {}),
+        ...(cx.debugStructs.size ? { debugStructs: [...cx.debugStructs.values()] } : {}),
       },
       diagnostics: [],
     };

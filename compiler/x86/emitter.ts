@@ -30,6 +30,22 @@ type Item = { kind: "instr"; instr: Instruction } | { kind: "branch"; code: Code
  */
 export interface FrameRow { index: number; cfa: number; ebpSaved: boolean }
 
+/**
+ * The full frame state at one instruction (any function, for the linker's DWARF call frame information):
+ * the CFA (the caller's esp, the address above the return address) is esp + cfa + 4 while `base` is esp,
+ * else base + baseOffset (ebp after `mov ebp, esp`; ebx in an interrupt entry); the caller's registers
+ * saved in the frame, at CFA + offset; `interrupted`: the "return address" is a CPU interrupt frame's eip
+ * (cs and eflags above it, then the interrupted esp when it came from ring 3); `outermost`: no caller.
+ */
+export interface CallFrameRow extends FrameRow {
+  base: Register;
+  baseOffset: number;
+  saved: ReadonlyMap<Register, number>;
+  interrupted: boolean;
+  outermost: boolean;
+}
+type FrameState = Omit<CallFrameRow, "index">;
+
 export class Emitter {
   private items: Item[] = [];
   private pending: Label[] = [];              // labels bound to the next emitted instruction
@@ -39,11 +55,17 @@ export class Emitter {
   // by every push, pop and add/sub esp emitted; calls and returns leave it alone (a cdecl callee returns
   // with esp where it was). NaN once esp is written any other way (mov esp, r): no frame reference may follow.
   private tracking = false;
-  private rows: FrameRow[] = [];
+  private rows: CallFrameRow[] = [];
   /** Bytes from esp to the return address at the next instruction emitted (tracked functions only). */
   cfa = 0;
   /** Whether the next instruction runs with the caller's ebp in [esp + cfa - 4]. */
   ebpSaved = false;
+  /** The rest of the frame state (CallFrameRow), changed by the lowering through the methods below. */
+  private base: Register = Register.ESP;
+  private baseOffset = 0;
+  private saved: ReadonlyMap<Register, number> = new Map();
+  private interrupted = false;
+  private outermost = false;
 
   constructor(readonly labels: LabelAllocator = new LabelAllocator()) {}
 
@@ -66,15 +88,43 @@ export class Emitter {
    * Starts tracking the frame of a function without a frame pointer: at its first instruction esp points at the return
    * address.
    */
-  startFrame(): void { this.tracking = true; this.cfa = 0; this.ebpSaved = false; this.rows = []; }
+  startFrame(options: { cfa?: number; interrupted?: boolean; outermost?: boolean } = {}): void {
+    this.tracking = true; this.rows = [];
+    this.restoreState({ cfa: options.cfa ?? 0, ebpSaved: false, base: Register.ESP, baseOffset: 0, saved: new Map(),
+      interrupted: options.interrupted ?? false, outermost: options.outermost ?? false });
+  }
 
   /** Ends tracking; the rows of the function's instructions (one per change of state). */
-  endFrame(): FrameRow[] { this.tracking = false; const rows = this.rows; this.rows = []; return rows; }
+  endFrame(): CallFrameRow[] { this.tracking = false; const rows = this.rows; this.rows = []; return rows; }
+
+  /** The frame state for the next instruction (to restore at a block that follows an epilogue). */
+  frameState(): FrameState {
+    const { cfa, ebpSaved, base, baseOffset, saved, interrupted, outermost } = this;
+    return { cfa, ebpSaved, base, baseOffset, saved, interrupted, outermost };
+  }
+
+  restoreState(state: FrameState): void {
+    ({ cfa: this.cfa, ebpSaved: this.ebpSaved, base: this.base, baseOffset: this.baseOffset, saved: this.saved,
+      interrupted: this.interrupted, outermost: this.outermost } = state);
+  }
+
+  /** From the next instruction on the CFA is register + offset (esp: back to esp + cfa + 4). */
+  frameBase(register: Register, offset = 0): void { this.base = register; this.baseOffset = offset; }
+
+  /** From the next instruction on the caller's `register` is at CFA + offset (restored: where it was). */
+  savedAt(register: Register, offset: number): void { this.saved = new Map([...this.saved, [register, offset]]); }
+
+  restored(register: Register): void {
+    const saved = new Map(this.saved);
+    saved.delete(register);
+    this.saved = saved;
+  }
 
   private track(index: number, item: Item): void {
     const last = this.rows[this.rows.length - 1];
-    if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved) {
-      this.rows.push({ index, cfa: this.cfa, ebpSaved: this.ebpSaved });
+    if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved || last.base !== this.base || last.baseOffset !== this.baseOffset
+        || last.saved !== this.saved || last.interrupted !== this.interrupted || last.outermost !== this.outermost) {
+      this.rows.push({ index, ...this.frameState() });
     }
     if (item.kind !== "instr") return; // jumps and calls to labels
     const i = item.instr;

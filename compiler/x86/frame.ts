@@ -16,6 +16,11 @@
 import type { Function as IrFunction, VReg } from "../ir.ts";
 
 const MAX_SLOT_ALIGN = 16;
+/**
+ * The frame base (ebp, or in a function without a frame pointer where `push ebp` would have put the
+ * caller's ebp) lies 8 bytes below the CFA, the caller's esp before its call: the debugger's frame base.
+ */
+export const FRAME_BASE_BELOW_CFA = 8;
 const EBP_MOD_16 = 8; // ebp mod 16 after the prologue, by the invariant above
 
 export interface FrameLayout {

@@ -28,9 +28,10 @@ import { HYPERCALL_VECTOR } from "../../abi/hypercalls.ts";
 import {
   INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, definedRegister, usedRegisters, terminatorUses, propertiesOf,
 } from "../ir.ts";
-import { Emitter, type Label, type FrameRow } from "./emitter.ts";
+import { Emitter, type Label, type FrameRow, type CallFrameRow } from "./emitter.ts";
+import { variableHomes, type LoweredVariable, type InstructionIndices } from "./debug-info.ts";
 import { lowerGuardSetup, lowerStackFault, STACK_FAULT_SYMBOL, type GuardAddresses } from "./guard.ts";
-import { layoutFrame, type FrameLayout } from "./frame.ts";
+import { layoutFrame, FRAME_BASE_BELOW_CFA, type FrameLayout } from "./frame.ts";
 import {
   allocateRegisters, liveIntervals, isConstant, SCRATCH, ALLOCATABLE, ALLOCATABLE_WITH_EBP,
   type Allocation, type Forbidden,
@@ -57,6 +58,12 @@ interface LoweredFunction {
   loc?: SourceLocation;
   /** A function without a frame pointer: the frame state from each row's instruction on (the linker's unwind table). */
   unwind?: FrameRow[];
+  /** The full frame state from each row's instruction on (the linker's DWARF call frame information). */
+  frame: CallFrameRow[];
+  /** The source position of the code from each row's instruction on (the linker's DWARF line table). */
+  lines: { index: number; loc: SourceLocation }[];
+  /** The function's parameters and locals and where their values are (debug-info.ts). */
+  variables: LoweredVariable[];
 }
 export interface LoweredModule { instructions: Instruction[]; functions: LoweredFunction[] }
 
@@ -214,11 +221,18 @@ class FunctionContext {
     for (const r of this.alloc.used) {
       this.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, this.frameMem(this.saveSlot(r))));
       if (r === Register.EBP) this.e.ebpSaved = false;
+      else this.e.restored(r);
     }
   }
   /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
   leaveFrame(frameBytes: number): void {
-    if (!this.frameless) { this.emit(Instruction.create(Code.Leaved)); return; } // mov esp, ebp; pop ebp
+    if (!this.frameless) { // mov esp, ebp; pop ebp: esp points at the return address
+      this.emit(Instruction.create(Code.Leaved));
+      this.e.frameBase(Register.ESP);
+      this.e.cfa = 0;
+      this.e.ebpSaved = false;
+      return;
+    }
     if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
   }
   /** Bytes the prologue of a function without a frame pointer subtracts from esp (0 for a leaf that needs no stack). */
@@ -988,8 +1002,11 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     probeFrame(cx, cx.frameBytes);
   } else {
     // prologue: push ebp; mov ebp, esp; sub esp, N
+    e.startFrame();
     cx.emit(Instruction.createReg(Code.Push_r32, Register.EBP));
+    e.ebpSaved = true;
     cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBP, Register.ESP));
+    e.frameBase(Register.EBP, e.cfa + 4);
     if (frame.size > 0) cx.emit(Instruction.createRegI32(frame.size < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, frame.size));
     probeFrame(cx, frame.size);
   }
@@ -997,13 +1014,16 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   for (const r of alloc.used) {
     cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, cx.frameMem(cx.saveSlot(r)), r));
     if (r === Register.EBP) e.ebpSaved = true;
+    else e.savedAt(r, cx.saveSlot(r) - FRAME_BASE_BELOW_CFA);
   }
   for (let p = 0; p < f.params; p++) {
     const r = alloc.registers.get(p);
     if (r !== undefined) cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, r, cx.frameMem(8 + 4 * p)));
   }
-  const bodyCfa = e.cfa, bodyEbpSaved = e.ebpSaved;
+  const bodyCfa = e.cfa, body = e.frameState();
   const blocks: LoweredBlock[] = [];
+  const lines: LoweredFunction["lines"] = f.loc ? [{ index: startIndex, loc: f.loc }] : [];
+  const indices: InstructionIndices = { blocks: [], end: 0, body: e.nextIndex };
   // Each IR instruction's code, with the operand reads its rules recorded: the checker's input.
   const record = (into: InstrTrace[] | null, instr: Instr | null, uses: VReg[], dst: VReg | null, lower: () => void) => {
     cx.instrStart = e.nextIndex;
@@ -1018,24 +1038,44 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   f.blocks.forEach((block: Block, index) => {
     if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
     blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
+    indices.blocks.push([]);
     e.bind(blockLabels[index]);
-    if (frameless) { e.cfa = bodyCfa; e.ebpSaved = bodyEbpSaved; } // the previous block may have ended in an epilogue
+    e.restoreState(body); // the previous block may have ended in an epilogue
     const trace: InstrTrace[] | null = traces ? [] : null;
     traces?.push(trace!);
     block.instrs.forEach(instr => {
+      indices.blocks[index].push(e.nextIndex);
       if (fusions.skips(instr)) {
         trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false });
         return;
       }
       const rule = INSTR_RULES[instr.op] as InstrRule<typeof instr.op>;
       const uses = fusions.uses(instr, usedRegisters(instr));
+      if (instr.loc) lines.push({ index: e.nextIndex, loc: instr.loc });
       record(trace, instr, uses, definedRegister(instr), () => rule(cx, instr as never));
     });
     const next = index + 1 < f.blocks.length ? index + 1 : null;
+    if (block.term.loc) lines.push({ index: e.nextIndex, loc: block.term.loc });
+    indices.blocks[index].push(e.nextIndex);
     record(trace, null, fusions.uses(block, terminatorUses(block.term)), null, () => lowerTerminator(cx, block, next));
   });
-  const unwind = frameless ? e.endFrame() : undefined;
-  return { name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc, unwind };
+  const rows = e.endFrame();
+  indices.end = e.nextIndex;
+  return {
+    name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc,
+    unwind: frameless ? unwindRows(rows) : undefined, frame: rows, lines,
+    variables: traces ? [] : variableHomes(f, alloc, frame, indices, startIndex, addresses, homed),
+  };
+}
+
+/** The symbol table's unwind rows: cfa and ebpSaved from each change of either on (the kernel's backtraces). */
+function unwindRows(rows: CallFrameRow[]): FrameRow[] {
+  const out: FrameRow[] = [];
+  for (const { index, cfa, ebpSaved } of rows) {
+    const last = out[out.length - 1];
+    if (!last || last.cfa !== cfa || last.ebpSaved !== ebpSaved) out.push({ index, cfa, ebpSaved });
+  }
+  return out;
 }
 
 /**
@@ -1148,6 +1188,7 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
   const entry = functionLabels.get(module.entry);
   if (entry === undefined) throw new Error(`x86 lowering: entry function '${module.entry}' is not defined`);
   e.bind(functionLabels.get(START_SYMBOL)!);
+  e.startFrame({ outermost: true }); // the loader jumps here: no caller to unwind to
   if (guard) lowerGuardSetup(e, guard);
   e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.ESP, addresses.stackTop() >>> 0)); // stack top is 16-aligned
   e.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EBP, Register.EBP)); // ebp = 0 ends frame-pointer walks
@@ -1161,13 +1202,18 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
   e.bind(halt);
   e.emit(Instruction.create(Code.Hlt));
   e.branch(Code.Jmp_rel32_32, halt); // an NMI can wake hlt: halt again
-  return { name: START_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 };
+  return { name: START_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: e.endFrame(), lines: [],
+    variables: [] };
 }
 
 // ---- interrupt entries ---------------------------------------------------------------------------
 // The CPU pushes an error code for these vectors only (SDM Vol. 3, Table 6-1 "Protected-Mode
 // Exceptions and Interrupts": #DF 8, #TS 10, #NP 11, #SS 12, #GP 13, #PF 14, #AC 17, #CP 21, #VC 29, #SX 30).
 const VECTORS_WITH_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+/** The registers pushad stores, from the lowest address up (SDM Vol. 2B "PUSHA/PUSHAD"). */
+const PUSHAD_ORDER = [
+  Register.EDI, Register.ESI, Register.EBP, Register.ESP, Register.EBX, Register.EDX, Register.ECX, Register.EAX,
+] as const;
 
 /**
  * One entry stub: make the frame uniform (a 0 error code where the CPU pushes none, then the vector),
@@ -1180,25 +1226,36 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
   const handler = module.functions.find(f => f.name === entry.handler);
   if (!handler) throw new Error(`x86 lowering: interrupt entry ${entry.name}: unknown handler '${entry.handler}'`);
   e.bind(functionLabels.get(entry.name)!);
+  // the debugger unwinds through the CPU's frame: the interrupted eip is this stub's "return address"
+  e.startFrame({ cfa: VECTORS_WITH_ERROR_CODE.has(entry.vector) ? 4 : 0, interrupted: true });
   if (!VECTORS_WITH_ERROR_CODE.has(entry.vector)) e.emit(Instruction.createI32(Code.Pushd_imm8, 0));
   e.emit(Instruction.createI32(entry.vector < 128 ? Code.Pushd_imm8 : Code.Pushd_imm32, entry.vector));
   e.emit(Instruction.create(Code.Pushad));
+  // pushad's words from esp up: edi esi ebp (esp) ebx edx ecx eax, then the vector, the error code, eip
+  const pushadCfa = e.cfa;
+  PUSHAD_ORDER.forEach((r, k) => { if (r !== Register.ESP) e.savedAt(r, 4 * k - pushadCfa - 4); });
   for (const [push, segment] of [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS], [Code.Pushd_GS, Register.GS]] as const) e.emit(Instruction.createReg(push, segment));
   e.emit(Instruction.createRegReg(Code.Mov_r32m16_Sreg, Register.EAX, Register.SS));
   for (const segment of [Register.DS, Register.ES, Register.FS, Register.GS]) e.emit(Instruction.createRegReg(Code.Mov_Sreg_r32m16, segment, Register.EAX));
   e.emit(Instruction.create(Code.Cld));
   e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBX, Register.ESP));   // ebx = frame (callee-saved across the call)
+  const frameCfa = e.cfa;
+  e.frameBase(Register.EBX, frameCfa + 4);
   e.emit(Instruction.createRegI32(Code.And_rm32_imm8, Register.ESP, -16));           // the compiled code wants esp 16-aligned at calls
   e.emit(Instruction.createRegI32(Code.Sub_rm32_imm8, Register.ESP, 12));
   e.emit(Instruction.createReg(Code.Push_r32, Register.EBX));
   e.branch(Code.Call_rel32_32, functionLabels.get(entry.handler)!);
   if (handler.returnsValue) e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EBX, Register.EAX)); // the frame to resume
   e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.ESP, Register.EBX));
+  e.frameBase(Register.ESP);
+  e.cfa = frameCfa; // the frame to resume, laid out as the one made above
   for (const [pop, segment] of [[Code.Popd_GS, Register.GS], [Code.Popd_FS, Register.FS], [Code.Popd_ES, Register.ES], [Code.Popd_DS, Register.DS]] as const) e.emit(Instruction.createReg(pop, segment));
   e.emit(Instruction.create(Code.Popad));
+  for (const r of PUSHAD_ORDER) e.restored(r);
   e.emit(Instruction.createRegI32(Code.Add_rm32_imm8, Register.ESP, 8));             // vector and error code
   e.emit(Instruction.create(Code.Iretd));
-  return { name: entry.name, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 };
+  return { name: entry.name, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: e.endFrame(), lines: [],
+    variables: [] };
 }
 
 // ---- module --------------------------------------------------------------------------------------
@@ -1230,7 +1287,8 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
     const startIndex = e.nextIndex, label = e.fresh();
     functionLabels.set(STACK_FAULT_SYMBOL, label);
     lowerStackFault(e, label, functionLabels.get(module.trapHandler)!, guard);
-    functions.push({ name: STACK_FAULT_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0 });
+    functions.push({ name: STACK_FAULT_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: [], lines: [],
+      variables: [] });
   }
   return { instructions: e.finish(), functions };
 }

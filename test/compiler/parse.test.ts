@@ -13,14 +13,20 @@ import { printFunction, printModule } from '../../compiler/print.ts';
 import { parseFunction, parseModule } from '../../compiler/parse.ts';
 import { compileOrThrow, KERNEL_MAIN, KERNEL_RUNTIME, ROOT } from '../../tools/build.ts';
 
-/** f as the text gives it back: no locations; vregCount one past the highest register named (or params). */
+/**
+ * f as the text gives it back: no locations, no debug variables; vregCount one past the highest register
+ * named (or params).
+ */
 function asPrinted(f: ir.Function): ir.Function {
   const g = structuredClone(f);
   delete g.loc;
+  delete g.variables;
   let count = g.params;
   for (const b of g.blocks) {
     delete b.loc;
+    delete b.term.loc;
     for (const i of b.instrs) {
+      delete i.loc;
       for (const r of [...usedRegisters(i), definedRegister(i) ?? -1]) count = Math.max(count, r + 1);
     }
     for (const r of terminatorUses(b.term)) count = Math.max(count, r + 1);

@@ -70,6 +70,7 @@ export class LowerContext {
   startupStores: { symbol: string; offset: number; value: number }[] = []; // length words of bss arrays
   runtime = new Map<string, FunctionEntity>();
   interruptEntries = new Map<string, ir.InterruptEntry>();   // by name
+  debugStructs = new Map<string, ir.DebugStruct>();         // the structs debug variables name (debug-info.ts)
   constantsDeclared = new Set<ts.VariableDeclaration>();      // module-level constants evaluated up front
   interruptTables = new Map<string, string>();               // handler -> table data symbol
   // per function

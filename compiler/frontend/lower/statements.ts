@@ -9,12 +9,13 @@ import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
 import { FunctionBuilder } from '../../builder.ts';
 import { type IntType, isInt, typeName, sameType, wrapTo, promote } from '../types.ts';
-import type { LowerContext, FunctionEntity, Value, LoopTarget } from './context.ts';
+import type { LowerContext, Entity, FunctionEntity, Value, LoopTarget } from './context.ts';
 import { tryConstant } from './constants.ts';
 import { resolveType } from './declarations.ts';
 import { lowerExpression, lowerCondition, lowerConverted } from './expressions.ts';
 import { zeroInitializer, storageShape } from './globals.ts';
 import { localArrayLiteral, frameStorage } from './memory.ts';
+import { declareVariable } from './debug-info.ts';
 
 const K = ts.SyntaxKind;
 
@@ -29,9 +30,12 @@ export function lowerFunction(cx: LowerContext, decl: ts.FunctionDeclaration): v
   cx.writtenLater.clear();
   for (const [i, p] of decl.parameters.entries()) {
     if (!ts.isIdentifier(p.name)) cx.error(p, 'DSL1008', 'destructuring is not supported');
-    cx.declare(p.name, { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text });
+    const param = { kind: 'local', type: e.signature.params[i], reg: i, mutable: true, name: p.name.text } as const;
+    cx.declare(p.name, param);
+    declareVariable(cx, p, param, true);
   }
   lowerBlock(cx, decl.body!);
+  cx.fb.at = cx.loc(decl.body!.getLastToken()!); // falling off the end: the closing brace
   if (!cx.fb.isTerminated()) {
     if (returnsValue) {
       // tsc has checked that every path returns (TS2366); a fall-through here is unreachable.
@@ -50,6 +54,7 @@ function lowerBlock(cx: LowerContext, block: ts.Block): void {
 
 /** One statement; `label` is the label of a labelled loop or switch (`outer: for (...)`). */
 function lowerStatement(cx: LowerContext, s: ts.Statement, label?: string): void {
+  if (s.kind !== K.Block) cx.fb.at = cx.loc(s); // the debugger's line of the code that follows
   switch (s.kind) {
     case K.Block: return lowerBlock(cx, s as ts.Block);
     case K.EmptyStatement: return;
@@ -94,6 +99,7 @@ function lowerWhile(cx: LowerContext, st: ts.WhileStatement, label?: string): vo
   const fb = cx.fb;
   const header = fb.newBlock(cx.loc(st)), body = fb.newBlock(cx.loc(st.statement)), done = fb.newBlock();
   fb.jumpTo(header);
+  fb.at = cx.loc(st.expression);
   lowerCondition(cx, st.expression, body, done);
   fb.switchTo(body);
   inLoop(cx, { label, breakBlock: done, continueBlock: header }, () => lowerStatement(cx, st.statement));
@@ -108,6 +114,7 @@ function lowerDo(cx: LowerContext, st: ts.DoStatement, label?: string): void {
   fb.jumpTo(body);
   inLoop(cx, { label, breakBlock: done, continueBlock: test }, () => lowerStatement(cx, st.statement));
   fb.jumpTo(test);
+  fb.at = cx.loc(st.expression);
   lowerCondition(cx, st.expression, body, done);
   fb.switchTo(done);
 }
@@ -122,10 +129,12 @@ function lowerFor(cx: LowerContext, st: ts.ForStatement, label?: string): void {
   const header = fb.newBlock(cx.loc(st)), body = fb.newBlock(cx.loc(st.statement));
   const update = fb.newBlock(st.incrementor ? cx.loc(st.incrementor) : undefined), done = fb.newBlock();
   fb.jumpTo(header);
+  if (st.condition) fb.at = cx.loc(st.condition);
   if (st.condition) lowerCondition(cx, st.condition, body, done); else fb.terminate({ op: 'jump', target: body.id });
   fb.switchTo(body);
   inLoop(cx, { label, breakBlock: done, continueBlock: update }, () => lowerStatement(cx, st.statement));
   fb.jumpTo(update);
+  if (st.incrementor) fb.at = cx.loc(st.incrementor);
   if (st.incrementor) lowerExpression(cx, st.incrementor, { discard: true });
   fb.terminate({ op: 'jump', target: header.id });
   fb.switchTo(done);
@@ -217,7 +226,7 @@ function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): voi
       zeroInitializer(cx, d, declared);
       const reg = cx.fb.newReg();
       cx.fb.emit({ op: 'const', dst: reg, value: 0 });
-      cx.declare(d.name, { kind: 'local', type: declared!, reg, mutable: true, name });
+      declareLocal(cx, d, { kind: 'local', type: declared!, reg, mutable: true, name });
       continue;
     }
     const init = d.initializer;
@@ -225,7 +234,7 @@ function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): voi
       const reg = cx.fb.newReg();
       const type = localArrayLiteral(cx, init, declared, name, reg);
       cx.frameLocals.add(reg);
-      cx.declare(d.name, { kind: 'local', type, reg, mutable: false, name });
+      declareLocal(cx, d, { kind: 'local', type, reg, mutable: false, name });
       continue;
     }
     const shape = storageShape(cx, init);
@@ -236,7 +245,7 @@ function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): voi
       const reg = cx.fb.newReg();
       cx.fb.copy(reg, frameStorage(cx, shape, name));
       cx.frameLocals.add(reg);
-      cx.declare(d.name, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
+      declareLocal(cx, d, { kind: 'local', type: shape.type, reg, mutable: !isConst, name });
       continue;
     }
     let value: Value;
@@ -252,6 +261,11 @@ function lowerLocalList(cx: LowerContext, list: ts.VariableDeclarationList): voi
     }
     const reg = cx.fb.newReg();
     cx.fb.copy(reg, value.reg);
-    cx.declare(d.name, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
+    declareLocal(cx, d, { kind: 'local', type: value.type, reg, mutable: !isConst, name });
   }
+}
+
+function declareLocal(cx: LowerContext, d: ts.VariableDeclaration, local: Entity & { kind: 'local' }): void {
+  cx.declare(d.name, local);
+  declareVariable(cx, d, local, false);
 }
