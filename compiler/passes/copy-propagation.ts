@@ -2,7 +2,8 @@
 // is redefined; and across the function when both d and s have a single definition (then s already
 // holds its only value wherever d is read, e.g. the duplicates cse leaves among hoisted invariants).
 // Requires: a verified Module. Guarantees: the same values flow; the copies themselves stay (dce removes
-// those no longer read); a debug variable held in d is held in s. Non-SSA safe: the block-local facts die at redefinitions and block boundaries.
+// those no longer read); a debug variable held in d is held in s. Non-SSA safe: the block-local facts die
+// at redefinitions and block boundaries.
 import * as ir from '../ir.ts';
 
 export function propagateCopies(m: ir.Module): ir.Module {

@@ -2,10 +2,11 @@
 // the frame layout, as ranges of the function's emitted instructions; the linker writes them as DWARF locations
 // (compiler/link/dwarf-info.ts).
 // Requires: the allocation and the frame the function was lowered with (`homed`: the vregs with a home; all at
-// -O0), and where each IR instruction's code starts. Guarantees: a register holds a variable only over its vreg's live interval (regalloc.ts: no other
-// vreg has that register there), so the debugger never shows another value; a frame home is the vreg's
-// alone and a constant never changes, so both hold over the whole function; a parameter is in its incoming
-// argument word until the prologue has loaded it; a vreg with no lifetime has no range ("optimized out").
+// -O0), and where each IR instruction's code starts. Guarantees: a register holds a variable only over its
+// vreg's live interval (regalloc.ts: no other vreg has that register there), so the debugger never shows
+// another value; a frame home is the vreg's alone and a constant never changes, so both hold over the whole
+// function; a parameter is in its incoming argument word until the prologue has loaded it; a vreg with no
+// lifetime has no range ("optimized out").
 
 import type { Register } from "iced-x86";
 import type { DebugVariable, Function as IrFunction, VReg } from "../ir.ts";
@@ -14,7 +15,7 @@ import { FRAME_BASE_BELOW_CFA, type FrameLayout } from "./frame.ts";
 import type { AddressResolver } from "./lower.ts";
 
 /** A register, a word at `offset` from the CFA (the caller's esp), or a value known at link time. */
-export type VariablePlace =
+type VariablePlace =
   | { kind: "register"; register: Register } | { kind: "frame"; offset: number } | { kind: "value"; value: number };
 
 /** The place holds the variable from instruction `from` up to, not including, instruction `to`. */

@@ -122,8 +122,9 @@ export class Emitter {
 
   private track(index: number, item: Item): void {
     const last = this.rows[this.rows.length - 1];
-    if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved || last.base !== this.base || last.baseOffset !== this.baseOffset
-        || last.saved !== this.saved || last.interrupted !== this.interrupted || last.outermost !== this.outermost) {
+    if (!last || last.cfa !== this.cfa || last.ebpSaved !== this.ebpSaved || last.base !== this.base
+        || last.baseOffset !== this.baseOffset || last.saved !== this.saved || last.interrupted !== this.interrupted
+        || last.outermost !== this.outermost) {
       this.rows.push({ index, ...this.frameState() });
     }
     if (item.kind !== "instr") return; // jumps and calls to labels

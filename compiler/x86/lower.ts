@@ -1062,7 +1062,8 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   const rows = e.endFrame();
   indices.end = e.nextIndex;
   return {
-    name: f.name, startIndex, endIndex: e.nextIndex, blocks, frameSize: frameless ? cx.frameBytes : frame.size, loc: f.loc,
+    name: f.name, startIndex, endIndex: e.nextIndex, blocks, loc: f.loc,
+    frameSize: frameless ? cx.frameBytes : frame.size,
     unwind: frameless ? unwindRows(rows) : undefined, frame: rows, lines,
     variables: traces ? [] : variableHomes(f, alloc, frame, indices, startIndex, addresses, homed),
   };
@@ -1179,6 +1180,11 @@ function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>
   cx.e.branch(Code.Jmp_rel32_32, cx.functionLabel(call.func));
 }
 
+/** Code the lowering writes itself (no IR function): no blocks, lines or variables. */
+function stubFunction(name: string, startIndex: number, endIndex: number, frame: CallFrameRow[]): LoweredFunction {
+  return { name, startIndex, endIndex, blocks: [], frameSize: 0, frame, lines: [], variables: [] };
+}
+
 // ---- _start --------------------------------------------------------------------------------------
 // The multiboot loader jumps here with eax = magic, ebx = info, no usable stack, interrupts off.
 
@@ -1202,8 +1208,7 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
   e.bind(halt);
   e.emit(Instruction.create(Code.Hlt));
   e.branch(Code.Jmp_rel32_32, halt); // an NMI can wake hlt: halt again
-  return { name: START_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: e.endFrame(), lines: [],
-    variables: [] };
+  return stubFunction(START_SYMBOL, startIndex, e.nextIndex, e.endFrame());
 }
 
 // ---- interrupt entries ---------------------------------------------------------------------------
@@ -1254,8 +1259,7 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
   for (const r of PUSHAD_ORDER) e.restored(r);
   e.emit(Instruction.createRegI32(Code.Add_rm32_imm8, Register.ESP, 8));             // vector and error code
   e.emit(Instruction.create(Code.Iretd));
-  return { name: entry.name, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: e.endFrame(), lines: [],
-    variables: [] };
+  return stubFunction(entry.name, startIndex, e.nextIndex, e.endFrame());
 }
 
 // ---- module --------------------------------------------------------------------------------------
@@ -1287,8 +1291,7 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
     const startIndex = e.nextIndex, label = e.fresh();
     functionLabels.set(STACK_FAULT_SYMBOL, label);
     lowerStackFault(e, label, functionLabels.get(module.trapHandler)!, guard);
-    functions.push({ name: STACK_FAULT_SYMBOL, startIndex, endIndex: e.nextIndex, blocks: [], frameSize: 0, frame: [], lines: [],
-      variables: [] });
+    functions.push(stubFunction(STACK_FAULT_SYMBOL, startIndex, e.nextIndex, []));
   }
   return { instructions: e.finish(), functions };
 }

@@ -66,9 +66,10 @@ test('mapUses and mapDefs rename every register of every op and nothing else', t
     for (const [field, value] of Object.entries(instr) as [string, unknown][]) {
       const isRead = registers.includes(field) && field !== 'dst';
       const expectUse = isRead ? (Array.isArray(value) ? value.map(r => r + 100) : (value as number) + 100) : value;
-      t.deepEqual((uses as unknown as Record<string, unknown>)[field], expectUse, `${ir.opcodeOf(instr)}.${field} after mapUses`);
+      const fields = (x: ir.Instr) => x as unknown as Record<string, unknown>;
+      t.deepEqual(fields(uses)[field], expectUse, `${ir.opcodeOf(instr)}.${field} after mapUses`);
       const expectDef = field === 'dst' && value !== null ? (value as number) + 200 : value;
-      t.deepEqual((defs as unknown as Record<string, unknown>)[field], expectDef, `${ir.opcodeOf(instr)}.${field} after mapDefs`);
+      t.deepEqual(fields(defs)[field], expectDef, `${ir.opcodeOf(instr)}.${field} after mapDefs`);
     }
     t.deepEqual(ir.usedRegisters(ir.mapUses(instr, r => r + 100)), ir.usedRegisters(instr).map(r => r + 100));
     t.is(ir.definedRegister(instr), 'dst' in instr ? instr.dst : null);

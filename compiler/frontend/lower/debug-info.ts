@@ -37,6 +37,8 @@ function structType(cx: LowerContext, def: StructDef): ir.DebugType {
 }
 
 /** Records a parameter or local of the function being lowered, declared at `node`, as a debug variable. */
-export function declareVariable(cx: LowerContext, node: ts.Node, e: Entity & { kind: 'local' }, parameter: boolean): void {
+export function declareVariable(
+  cx: LowerContext, node: ts.Node, e: Entity & { kind: 'local' }, parameter: boolean,
+): void {
   cx.fb.variables.push({ name: e.name, vreg: e.reg, type: debugType(cx, e.type), parameter, loc: cx.loc(node) });
 }
