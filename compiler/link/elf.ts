@@ -2,8 +2,9 @@
 // data).
 //
 // File layout: ELF header, program headers, then each PT_LOAD segment at a page-aligned file offset
-// (p_offset = p_vaddr mod 4096 as loaders require), then .symtab, .strtab, .shstrtab and the
-// section header table. Field layouts: System V ABI, "ELF header", "Program header", "Sections",
+// (p_offset = p_vaddr mod 4096 as loaders require), then the non-allocated sections (DWARF: in no
+// segment, loaded by nobody, so they change nothing of the image in memory), .symtab, .strtab, .shstrtab
+// and the section header table. Field layouts: System V ABI, "ELF header", "Program header", "Sections",
 // "Symbol Table" (Elf32_Ehdr 52 bytes, Elf32_Phdr 32, Elf32_Shdr 40, Elf32_Sym 16).
 
 export const PAGE_SIZE = 0x1000;
@@ -28,7 +29,12 @@ export interface ElfSegment { flags: SegmentFlags; sections: string[] }
 
 export interface ElfSymbol { name: string; value: number; size: number; type: "func" | "object" | "notype"; section: string }
 
-interface ElfImage { entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[] }
+/** A section in no segment (SHF_ALLOC clear): debug information for the debugger, never loaded. */
+export interface ElfInfoSection { name: string; bytes: Uint8Array }
+
+interface ElfImage {
+  entry: number; sections: ElfSection[]; segments: ElfSegment[]; symbols: ElfSymbol[]; info?: ElfInfoSection[];
+}
 
 const PT_LOAD = 1;
 const PF_X = 1, PF_W = 2, PF_R = 4;
@@ -116,13 +122,18 @@ export function writeElf32(image: ElfImage): Uint8Array {
 
   // ---- non-allocated sections and section names ----
   const shstrtab = new StringTable();
-  const names = [...image.sections.map((s) => s.name), ".symtab", ".strtab", ".shstrtab"].map((n) => shstrtab.add(n));
+  const info = image.info ?? [];
+  const infoNames = info.map((s) => s.name);
+  const names = [...image.sections.map((s) => s.name), ...infoNames, ".symtab", ".strtab", ".shstrtab"]
+    .map((n) => shstrtab.add(n));
   const shstrtabBytes = shstrtab.bytes();
+  const infoOffsets: number[] = [];
+  for (const s of info) { infoOffsets.push(fileEnd); fileEnd += s.bytes.length; }
   const symtabOffset = alignUp(fileEnd, 4);
   const strtabOffset = symtabOffset + symtab.length;
   const shstrtabOffset = strtabOffset + strtabBytes.length;
   const shoff = alignUp(shstrtabOffset + shstrtabBytes.length, 4);
-  const shnum = image.sections.length + 4;
+  const shnum = image.sections.length + info.length + 4;
   const total = shoff + SHDR_SIZE * shnum;
 
   const out = new Uint8Array(total);
@@ -163,6 +174,7 @@ export function writeElf32(image: ElfImage): Uint8Array {
     if (s.bytes.length > s.size) throw new Error(`elf: section ${s.name} has more bytes than its size`);
     out.set(s.bytes, sectionOffset.get(s.name)!);
   }
+  info.forEach((s, i) => out.set(s.bytes, infoOffsets[i]));
   out.set(symtab, symtabOffset);
   out.set(strtabBytes, strtabOffset);
   out.set(shstrtabBytes, shstrtabOffset);
@@ -177,7 +189,11 @@ export function writeElf32(image: ElfImage): Uint8Array {
     name: names[i], type: s.kind === "progbits" ? SHT_PROGBITS : SHT_NOBITS, flags: sectionFlagBits(s),
     addr: s.address, offset: sectionOffset.get(s.name)!, size: s.size, align: s.align,
   }));
-  const n = image.sections.length;
+  info.forEach((s, i) => shdr(image.sections.length + 1 + i, {
+    name: names[image.sections.length + i], type: SHT_PROGBITS, flags: 0, addr: 0, offset: infoOffsets[i],
+    size: s.bytes.length, align: 1,
+  }));
+  const n = image.sections.length + info.length;
   shdr(n + 1, { name: names[n], type: SHT_SYMTAB, flags: 0, addr: 0, offset: symtabOffset, size: symtab.length, link: n + 2, info: 1, align: 4, entsize: SYM_SIZE });
   shdr(n + 2, { name: names[n + 1], type: SHT_STRTAB, flags: 0, addr: 0, offset: strtabOffset, size: strtabBytes.length, align: 1 });
   shdr(n + 3, { name: names[n + 2], type: SHT_STRTAB, flags: 0, addr: 0, offset: shstrtabOffset, size: shstrtabBytes.length, align: 1 });

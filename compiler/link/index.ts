@@ -20,6 +20,7 @@ import {
 } from "./layout.ts";
 import { multibootHeader } from "./multiboot.ts";
 import { renderListing } from "./listing.ts";
+import { debugSections, type DebugFunction } from "./dwarf.ts";
 
 export { MULTIBOOT_MAGIC } from "./multiboot.ts";
 
@@ -84,6 +85,18 @@ function symbolTable(functions: Map<string, { address: number; size: number; unw
       return bytes;
     },
   };
+}
+
+/** The lowered functions with every instruction index turned into its address (the DWARF writer's input). */
+function debugFunctions(lowered: LoweredModule, addresses: number[]): DebugFunction[] {
+  return lowered.functions.map(f => ({
+    name: f.name, low: addresses[f.startIndex], high: addresses[f.endIndex], loc: f.loc,
+    lines: f.lines.map(({ index, loc }) => ({ address: addresses[index], loc })),
+    frame: f.frame.map(row => ({ address: addresses[row.index], row })),
+    variables: f.variables.map(({ variable, ranges }) => ({
+      variable, ranges: ranges.map(r => ({ low: addresses[r.from], high: addresses[r.to], place: r.place })),
+    })),
+  }));
 }
 
 interface CompileOptions {
@@ -240,7 +253,10 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   if (layout.stack) segments.push({ flags: "rw", sections: [".stack"] });
 
   const entryAddress = functionAddress(START_SYMBOL);
-  const elf = writeElf32({ entry: entryAddress, sections, segments, symbols: elfSymbols });
+  const info = debugSections({
+    functions: debugFunctions(second.lowered, second.text.addresses), structs: module.debugStructs ?? [],
+  });
+  const elf = writeElf32({ entry: entryAddress, sections, segments, symbols: elfSymbols, info });
   return {
     elf, listing, symbols, textAddress, textSize: text.length, entryAddress,
     sections: sections.map((s) => ({ name: s.name, address: s.address, size: s.size })),

@@ -15,7 +15,7 @@ import { FRAME_BASE_BELOW_CFA, type FrameLayout } from "./frame.ts";
 import type { AddressResolver } from "./lower.ts";
 
 /** A register, a word at `offset` from the CFA (the caller's esp), or a value known at link time. */
-type VariablePlace =
+export type VariablePlace =
   | { kind: "register"; register: Register } | { kind: "frame"; offset: number } | { kind: "value"; value: number };
 
 /** The place holds the variable from instruction `from` up to, not including, instruction `to`. */

@@ -1181,8 +1181,11 @@ function lowerTailCall(cx: FunctionContext, call: Extract<Instr, { op: "call" }>
 }
 
 /** Code the lowering writes itself (no IR function): no blocks, lines or variables. */
-function stubFunction(name: string, startIndex: number, endIndex: number, frame: CallFrameRow[]): LoweredFunction {
-  return { name, startIndex, endIndex, blocks: [], frameSize: 0, frame, lines: [], variables: [] };
+function stubFunction(
+  name: string, startIndex: number, endIndex: number, frame: CallFrameRow[], loc: SourceLocation | undefined,
+): LoweredFunction {
+  const lines = loc ? [{ index: startIndex, loc }] : [];
+  return { name, startIndex, endIndex, blocks: [], frameSize: 0, frame, lines, variables: [], loc };
 }
 
 // ---- _start --------------------------------------------------------------------------------------
@@ -1208,7 +1211,8 @@ function lowerStart(e: Emitter, module: Module, functionLabels: Map<string, Labe
   e.bind(halt);
   e.emit(Instruction.create(Code.Hlt));
   e.branch(Code.Jmp_rel32_32, halt); // an NMI can wake hlt: halt again
-  return stubFunction(START_SYMBOL, startIndex, e.nextIndex, e.endFrame());
+  const main = module.functions.find(f => f.name === module.entry);
+  return stubFunction(START_SYMBOL, startIndex, e.nextIndex, e.endFrame(), main?.loc); // the debugger shows the entry's
 }
 
 // ---- interrupt entries ---------------------------------------------------------------------------
@@ -1259,7 +1263,7 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
   for (const r of PUSHAD_ORDER) e.restored(r);
   e.emit(Instruction.createRegI32(Code.Add_rm32_imm8, Register.ESP, 8));             // vector and error code
   e.emit(Instruction.create(Code.Iretd));
-  return stubFunction(entry.name, startIndex, e.nextIndex, e.endFrame());
+  return stubFunction(entry.name, startIndex, e.nextIndex, e.endFrame(), handler.loc); // shown as the handler's
 }
 
 // ---- module --------------------------------------------------------------------------------------
@@ -1291,7 +1295,8 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
     const startIndex = e.nextIndex, label = e.fresh();
     functionLabels.set(STACK_FAULT_SYMBOL, label);
     lowerStackFault(e, label, functionLabels.get(module.trapHandler)!, guard);
-    functions.push(stubFunction(STACK_FAULT_SYMBOL, startIndex, e.nextIndex, []));
+    const trap = module.functions.find(f => f.name === module.trapHandler);
+    functions.push(stubFunction(STACK_FAULT_SYMBOL, startIndex, e.nextIndex, [], trap?.loc));
   }
   return { instructions: e.finish(), functions };
 }
