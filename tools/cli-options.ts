@@ -62,8 +62,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   boot: {
     summary: [
-      'boot images/denali.elf (or the ISO; rebuilt when kernel-src/ is newer) with the serial console here;',
-      'with a manifest, its VMs (modules: the manifest, then the images)',
+      'boot images/denali.elf (or the ISO; rebuilt when kernel-src/ or compiler/ is newer) with the serial',
+      'console here; with a manifest, its VMs (modules: the manifest, then the images)',
     ],
     options: [
       { flag: '--cdrom', help: 'boot the ISO as a CD', group: 'medium' },
@@ -81,6 +81,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
         flag: '--swap', value: 'SIZE', help: 'a swap disk: a fresh sparse raw image of SIZE (64M, 8G; 1M to 1T), '
           + 'virtio-blk, removed at exit (docs/swap.md)',
       },
+    ],
+  },
+  debug: {
+    summary: [
+      'boot images/denali.elf (rebuilt when kernel-src/ or compiler/ is newer; with a manifest, its VMs) in QEMU',
+      'stopped before its first instruction and start gdb on it: the kernel\'s symbols and DWARF, for --vm N also',
+      'VM N\'s image\'s, and the helpers denali-vms, denali-vm N, denali-back, denali-break (docs/debugging.md)',
+    ],
+    options: [
+      MANIFEST,
+      { flag: '--vm', value: 'N', help: 'with --manifest: VM N\'s image symbols too; denali-break stops in VM N only' },
+      { flag: '--memory', value: 'MIB', help: 'guest RAM, 16 to 3072 (128)' },
+      { flag: '--commands', value: 'FILE', help: 'gdb in batch mode: run FILE\'s commands, then stop (scripts)' },
     ],
   },
 };

@@ -26,6 +26,7 @@ import { ROOT, buildKernel, buildIso, programImage } from './build.ts';
 import { buildManifest, describeManifest, ManifestError, type ManifestBuild } from './manifest.ts';
 import { COMMANDS, overallHelp, commandHelp, parseCommandLine } from './cli-options.ts';
 import { doctor, missingTool } from './doctor.ts';
+import { kernelSymbols, runDebugSession } from './debug.ts';
 
 const optimizeFlag = z.enum(['-O0', '-O2']).default('-O2').transform(s => (s === '-O0' ? 0 : 2) as 0 | 2);
 
@@ -57,6 +58,18 @@ const swapOption = z.string({ message: SWAP_SIZE_MESSAGE })
   .transform(s => Number(s.slice(0, -1)) * SIZE_UNITS[s.slice(-1).toUpperCase()])
   .refine(bytes => bytes >= SIZE_UNITS.M && bytes <= SIZE_UNITS.T && bytes % 4096 === 0, { message: SWAP_SIZE_MESSAGE })
   .optional();
+const VM_MESSAGE = '--vm must be a VM number (0 for the first VM of the manifest)';
+const DebugOptions = z.object({
+  manifest: manifestOption,
+  vm: z.coerce.number({ message: VM_MESSAGE }).int({ message: VM_MESSAGE }).min(0, { message: VM_MESSAGE }).optional(),
+  memory: z.coerce.number({ message: MEMORY_MESSAGE }).int({ message: MEMORY_MESSAGE })
+    .min(16, { message: MEMORY_MESSAGE }).max(3072, { message: MEMORY_MESSAGE }).default(128),
+  commands: z.string().refine(f => existsSync(resolve(f)), { message: 'no such file' }).optional(),
+}).superRefine((o, ctx) => {
+  if (o.vm !== undefined && o.manifest === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['vm'], message: '--vm needs a --manifest (the VMs come from it)' });
+  }
+});
 const BootOptions = z.object({
   medium: z.enum(['kernel', 'cdrom', 'usb', 'bochs']).default('kernel'),
   /** Seconds; 0 = until interrupted. Default: 30, or 0 with --net (servers keep serving). */
@@ -129,6 +142,11 @@ export async function main(argv: string[]): Promise<number> {
           manifest: value('--manifest'), net: value('--net'), 'host-port': value('--host-port'),
           swap: value('--swap') });
         return o ? await boot(o) : 2;
+      }
+      case 'debug': {
+        const o = validate(command, DebugOptions, { manifest: value('--manifest'), vm: value('--vm'),
+          memory: value('--memory'), commands: value('--commands') });
+        return o ? await debug(o) : 2;
       }
     }
     return 2;
@@ -240,10 +258,34 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   }
 }
 
-/** Builds images/denali.elf and the ISO when missing, or when kernel-src/ is newer than the ELF. */
+/** `denali debug` (tools/debug.ts): QEMU stopped at the first instruction, gdb with the symbols and helpers. */
+async function debug(o: z.infer<typeof DebugOptions>): Promise<number> {
+  for (const tool of ['qemu-system-i386', 'gdb', 'nm']) {
+    const missing = missingTool(tool);
+    if (missing) { console.error(`denali: ${missing}`); return 2; }
+  }
+  const vms = o.manifest ? buildVms(o.manifest, 2) : undefined;
+  let vm: { index: number; elf: string } | undefined;
+  if (vms && o.vm !== undefined) {
+    let first = 0;
+    const group = vms.groups.find(g => (first += g.vmCount) > o.vm!);
+    const total = vms.groups.reduce((n, g) => n + g.vmCount, 0);
+    if (!group) { console.error(`denali: --vm: the manifest has ${total} VMs (0 to ${total - 1})`); return 2; }
+    vm = { index: o.vm, elf: vms.images[group.moduleIndex - 1].built.elfPath };
+    console.log(`vm ${o.vm}: ${relative(ROOT, vm.elf)} at its link address (the guest base)`);
+  }
+  const elf = join(ROOT, 'images', 'denali.elf');
+  buildIfStale(elf, join(ROOT, 'images', 'denali.iso'), 'kernel');
+  const target = { kernel: elf, symbols: kernelSymbols(elf), vm };
+  return runDebugSession({ kernel: elf, initrd: vms?.modules }, target,
+    { memoryMiB: o.memory, commands: o.commands && resolve(o.commands) });
+}
+
+/** Builds images/denali.elf and the ISO when missing, or when kernel-src/ or compiler/ is newer than the ELF. */
 function buildIfStale(elf: string, iso: string, medium: z.infer<typeof BootOptions>['medium']): void {
   const missing = !existsSync(elf) || (medium !== 'kernel' && !existsSync(iso));
-  if (missing || statSync(elf).mtimeMs < newest(join(ROOT, 'kernel-src'))) build({ optimize: 2, iso: true });
+  const sources = Math.max(newest(join(ROOT, 'kernel-src')), newest(join(ROOT, 'compiler')));
+  if (missing || statSync(elf).mtimeMs < sources) build({ optimize: 2, iso: true });
 }
 
 /**

@@ -112,14 +112,16 @@ export function structLayouts(
 /** __start(magic, info): stores the length words of zeroed arrays, then runs the program or the kernel. */
 function lowerStart(cx: LowerContext): void {
   const at = cx.files[0], { entry: entryName, mode } = cx.options;
-  const fb = cx.fb = new FunctionBuilder(cx.uniqueName('__start'), 2, false);
+  const entry = [...cx.entities.values()].find(e => e.kind === 'function' && e.irName === entryName) as
+    FunctionEntity | undefined;
+  // the debugger shows __start (and _start, x86/lower.ts) at the entry function's declaration
+  const fb = cx.fb = new FunctionBuilder(cx.uniqueName('__start'), 2, false, entry ? cx.loc(entry.decl) : undefined);
+  fb.at = fb.loc;
   for (const s of cx.startupStores) {
     const address = fb.newReg();
     fb.emit({ op: 'globalAddress', dst: address, symbol: s.symbol });
     fb.emit({ op: 'store', width: 4, address, offset: s.offset, value: fb.constant(s.value) });
   }
-  const entry = [...cx.entities.values()].find(e => e.kind === 'function' && e.irName === entryName) as
-    FunctionEntity | undefined;
   if (!entry)
     cx.error(at, 'DSL2010', `no function '${entryName}' found: `
       + (mode === 'program' ? 'a program exports function main(): i32' : 'the kernel needs its entry function'));

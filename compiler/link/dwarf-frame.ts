@@ -54,7 +54,9 @@ function rows(w: ByteWriter, f: DebugFunction): void {
   let address = f.low;
   let cfa = `${ESP}+4`, returnKnown = true;
   let saved = new Map<number, number>();
-  if (f.frame[0].row.interrupted) w.u8(CFA.valExpression).uleb(ESP).uleb(INTERRUPTED_ESP.length).append(Uint8Array.from(INTERRUPTED_ESP));
+  if (f.frame[0].row.interrupted) {
+    w.u8(CFA.valExpression).uleb(ESP).uleb(INTERRUPTED_ESP.length).append(Uint8Array.from(INTERRUPTED_ESP));
+  }
   for (const { address: at, row } of f.frame) {
     if (at > address) { advance(w, at - address); address = at; }
     const known = !row.outermost && (row.base !== Register.ESP || !Number.isNaN(row.cfa));
@@ -62,7 +64,8 @@ function rows(w: ByteWriter, f: DebugFunction): void {
       if (known) w.u8(CFA.offset | DWARF_EIP).uleb(1); else w.u8(CFA.undefined).uleb(DWARF_EIP);
       returnKnown = known;
     }
-    const [register, offset] = row.base === Register.ESP ? [ESP, row.cfa + 4] : [dwarfRegister(row.base), row.baseOffset];
+    const [register, offset] = row.base === Register.ESP ? [ESP, row.cfa + 4]
+      : [dwarfRegister(row.base), row.baseOffset];
     if (known && `${register}+${offset}` !== cfa) {
       w.u8(CFA.defCfa).uleb(register).uleb(offset);
       cfa = `${register}+${offset}`;

@@ -57,7 +57,9 @@ interface Sections { abbrev: Abbreviations; str: StringSection; loc: ByteWriter;
 
 export function debugInfo(units: CompileUnit[], lineOffsets: number[], structs: DebugStruct[]):
   { info: Uint8Array; abbrev: Uint8Array; str: Uint8Array; loc: Uint8Array; ranges: Uint8Array } {
-  const s: Sections = { abbrev: new Abbreviations(), str: new StringSection(), loc: new ByteWriter(), ranges: new ByteWriter() };
+  const s: Sections = {
+    abbrev: new Abbreviations(), str: new StringSection(), loc: new ByteWriter(), ranges: new ByteWriter(),
+  };
   const structByName = new Map(structs.map(d => [d.name, d]));
   const info = new ByteWriter();
   units.forEach((unit, i) => compileUnit(info, s, unit, lineOffsets[i], structByName));
@@ -109,7 +111,10 @@ class UnitTypes {
       const to = t.to === null ? null : this.declare(t.to);
       at = this.here();
       if (to === null) w.uleb(s.abbrev.code(TAG.pointer, false, [[AT.byteSize, FORM.data1]])).u8(ADDRESS_SIZE);
-      else w.uleb(s.abbrev.code(TAG.pointer, false, [[AT.byteSize, FORM.data1], [AT.type, FORM.ref4]])).u8(ADDRESS_SIZE).u32(to);
+      else {
+        w.uleb(s.abbrev.code(TAG.pointer, false, [[AT.byteSize, FORM.data1], [AT.type, FORM.ref4]]));
+        w.u8(ADDRESS_SIZE).u32(to);
+      }
     } else if (t.kind === "array") {
       const element = this.declare(t.element);
       at = this.here();
@@ -124,14 +129,16 @@ class UnitTypes {
       w.uleb(s.abbrev.code(TAG.structure, true, [[AT.name, FORM.strp], [AT.byteSize, FORM.udata]]));
       name(def.name).uleb(def.size);
       def.fields.forEach((f, i) => {
-        w.uleb(s.abbrev.code(TAG.member, false, [[AT.name, FORM.strp], [AT.type, FORM.ref4], [AT.memberLocation, FORM.udata]]));
+        w.uleb(s.abbrev.code(TAG.member, false,
+          [[AT.name, FORM.strp], [AT.type, FORM.ref4], [AT.memberLocation, FORM.udata]]));
         name(f.name).u32(fieldTypes[i]).uleb(f.offset);
       });
       w.u8(0);
     } else {
       at = this.here();
       const [typeName, encoding, size] = baseType(t);
-      w.uleb(s.abbrev.code(TAG.baseType, false, [[AT.name, FORM.strp], [AT.encoding, FORM.data1], [AT.byteSize, FORM.data1]]));
+      w.uleb(s.abbrev.code(TAG.baseType, false,
+        [[AT.name, FORM.strp], [AT.encoding, FORM.data1], [AT.byteSize, FORM.data1]]));
       name(typeName).u8(encoding).u8(size);
     }
     this.offsets.set(key, at);
