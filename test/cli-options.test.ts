@@ -26,6 +26,10 @@ const CASES: Record<string, { typo: string; meant: string; valued: string; bad: 
     typo: '--host-prot', meant: '--host-port', valued: '--memory',
     bad: ['--memory', 'lots'], badMessage: /--memory: --memory must be a whole number of MiB/,
   },
+  debug: {
+    typo: '--command', meant: '--commands', valued: '--vm',
+    bad: ['--vm', '2'], badMessage: /--vm: --vm needs a --manifest/,
+  },
 };
 
 test('every command with options is covered by these cases', t => {

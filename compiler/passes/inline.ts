@@ -3,7 +3,8 @@
 // frame slots and that calls nothing (a trap is fine), is replaced by a copy of its body (registers renamed, parameters
 // copied from the arguments, each return a copy into the call's result and a jump to the rest of the
 // caller's block). Requires: a verified Module. Guarantees: the same behaviour; the callee stays (other
-// callers, function references) until unused-functions removes it.
+// callers, function references) until unused-functions removes it; the copy takes the call's source position
+// (the debugger's `next` steps over an inlined call as over any other).
 import * as ir from '../ir.ts';
 
 const INLINE_LIMIT = 16;
@@ -48,23 +49,27 @@ function inlineCall(f: ir.Function, block: ir.Block, at: number, callee: ir.Func
   const base = f.vregCount;
   f.vregCount += callee.vregCount;
   const reg = (r: number) => base + r;
+  const atCall = <T extends ir.Instr | ir.Terminator>(x: T): T => {
+    if (call.loc) x.loc = call.loc; else delete x.loc;
+    return x;
+  };
   const firstBlock = f.blocks.length;
   const continuation: ir.Block = { id: firstBlock + callee.blocks.length, instrs: block.instrs.slice(at + 1), term: block.term, loc: block.loc };
   // the caller's block: everything before the call, the parameters, a jump into the callee's entry
   block.instrs = block.instrs.slice(0, at);
-  call.args.forEach((arg, p) => block.instrs.push({ op: 'copy', dst: reg(p), src: arg }));
-  block.term = { op: 'jump', target: firstBlock };
+  call.args.forEach((arg, p) => block.instrs.push(atCall({ op: 'copy', dst: reg(p), src: arg })));
+  block.term = atCall({ op: 'jump', target: firstBlock });
   for (const cb of callee.blocks) {
-    const instrs = cb.instrs.map(i => ir.mapDefs(ir.mapUses(i, reg), reg));
+    const instrs = cb.instrs.map(i => atCall(ir.mapDefs(ir.mapUses(i, reg), reg)));
     let term: ir.Terminator;
     const t = cb.term;
     if (t.op === 'jump') term = { op: 'jump', target: firstBlock + t.target };
     else if (t.op === 'branch') term = { op: 'branch', cond: reg(t.cond), ifTrue: firstBlock + t.ifTrue, ifFalse: firstBlock + t.ifFalse };
     else if (t.op === 'return') {
-      if (call.dst !== null && t.value !== null) instrs.push({ op: 'copy', dst: call.dst, src: reg(t.value) });
+      if (call.dst !== null && t.value !== null) instrs.push(atCall({ op: 'copy', dst: call.dst, src: reg(t.value) }));
       term = { op: 'jump', target: continuation.id };
     } else term = { op: 'unreachable' };
-    f.blocks.push({ id: firstBlock + cb.id, instrs, term, loc: cb.loc ?? block.loc });
+    f.blocks.push({ id: firstBlock + cb.id, instrs, term: atCall(term), loc: cb.loc ?? block.loc });
   }
   f.blocks.push(continuation);
 }
