@@ -1,6 +1,6 @@
 // Contract: the DWARF of the images (compiler/link/dwarf.ts), read back by Debian's binutils:
-// - `readelf --debug-dump=info,line,frames,loc,ranges` on the kernel and on a guest reports no error or
-//   warning, nor does `objdump --dwarf=decodedline`;
+// - `readelf --debug-dump=info,line,frames,loc,ranges` on the kernel, a guest and a program at -O0 reports
+//   no error or warning, nor does `objdump --dwarf=decodedline`;
 // - every function of the kernel (every FUNC symbol: DSL functions, _start, interrupt entries) has a
 //   subprogram DIE at its address, a line row at its first instruction, and an FDE covering it;
 // - the debug sections are never loaded: no SHF_ALLOC, outside every PT_LOAD, and the loaded bytes are
@@ -12,23 +12,28 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildKernel, buildGuest, ROOT, type BuiltImage } from '../../tools/build.ts';
+import { writeFileSync } from 'node:fs';
+import { buildKernel, buildGuest, compileOrThrow, programImage, ROOT, type BuiltImage } from '../../tools/build.ts';
 import { missingTool } from '../../tools/doctor.ts';
 
-let dir: string, kernel: BuiltImage, guest: BuiltImage;
+let dir: string, kernel: BuiltImage, guest: BuiltImage, programO0: string;
 test.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'denali-dwarf-'));
   kernel = buildKernel(2, dir, dir);
   guest = buildGuest('counter', join(ROOT, 'guest-src', 'demos', 'counter.ts'), 2, dir, dir);
+  // -O0: every function keeps its frame pointer (push ebp; mov ebp, esp; leave), every value a frame home
+  const program = compileOrThrow({ files: [join(ROOT, 'test', 'programs', 'symbol-table.ts')], optimize: 0 });
+  programO0 = join(dir, 'program-O0.elf');
+  writeFileSync(programO0, programImage(program, 0).elf);
 });
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 const run = (tool: string, ...args: string[]) => spawnSync(tool, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
 const skip = missingTool('readelf') ?? missingTool('objdump');
 
-test('readelf and objdump read the kernel\'s and a guest\'s DWARF without an error or a warning', t => {
+test('readelf and objdump read the DWARF of the kernel, a guest, an -O0 program without a warning', t => {
   if (skip) { t.log(skip); t.pass(); return; }
-  for (const elf of [kernel.elfPath, guest.elfPath]) {
+  for (const elf of [kernel.elfPath, guest.elfPath, programO0]) {
     const dump = run('readelf', '--debug-dump=info,line,frames,loc,ranges', elf);
     t.is(dump.status, 0, elf);
     t.is(dump.stderr, '', `${elf}: readelf says nothing on stderr`);
