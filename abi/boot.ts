@@ -26,6 +26,13 @@ export const MAC_BYTES = 6;
 export const VM_LIMIT: u32 = 131072;
 
 /**
+ * The kernel's VM table (kernel-src/vm.ts): slots of 2^VM_SLOT_SHIFT bytes, 2^VMS_PER_FRAME_SHIFT to a
+ * 4 KiB frame; the debugger's helpers read it too (tools/debug.ts).
+ */
+export const VM_SLOT_SHIFT: u32 = 8;
+export const VMS_PER_FRAME_SHIFT: u32 = 4;
+
+/**
  * The boot-information page at ebx (the last page of the VM's memory), little-endian. Laid out by C
  * rules (dsl/README.md "Structs": fields in order, natural alignment); the offsets that gives are in
  * docs/virtual-architecture.md's table, which test/abi/abi.test.ts checks against the compiler.

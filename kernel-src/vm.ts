@@ -26,7 +26,9 @@
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
-import { BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, macByteOfVm } from "../abi/boot.ts";
+import {
+  BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, VM_SLOT_SHIFT, VMS_PER_FRAME_SHIFT, macByteOfVm,
+} from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import {
   createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
@@ -126,7 +128,7 @@ export class Vm {
 // The VM table lives in frames allocated when VMs are started (vmTableInit, framearray.ts), not in the
 // kernel image: a kernel without a manifest pays nothing, VM_LIMIT (abi/boot.ts) costs only the
 // directory. VM i is slot i % 16 of frame i / 16.
-const VM_SLOT_SHIFT = 8;                       // 256-byte slots (sizeOf(Vm) <= VM_SLOT_BYTES, checked)
+// 256-byte slots (abi/boot.ts VM_SLOT_SHIFT; sizeOf(Vm) <= VM_SLOT_BYTES, checked)
 const VM_SLOT_BYTES: u32 = 1 << VM_SLOT_SHIFT;
 const vmTableFrames = new Uint32Array(8192);   // VM_LIMIT >> (PAGE_SHIFT - VM_SLOT_SHIFT): framearray.ts
 let vmTableFrameCount: u32 = 0;
@@ -138,12 +140,14 @@ export function vmTableFrameTotal(): u32 { return vmTableFrameCount; }
 
 /** VM `index` (< the count given to vmTableInit). */
 export function vmAt(index: u32): Vm {
-  return overlay(Vm, vmTableFrames[index >>> (PAGE_SHIFT - VM_SLOT_SHIFT)] + ((index & 15) << VM_SLOT_SHIFT));
+  return overlay(Vm, vmTableFrames[index >>> VMS_PER_FRAME_SHIFT]
+    + ((index & ((1 << VMS_PER_FRAME_SHIFT) - 1)) << VM_SLOT_SHIFT));
 }
 
 /** Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small. */
 export function vmTableInit(count: u32): bool {
   if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
+  if (VM_SLOT_SHIFT + VMS_PER_FRAME_SHIFT !== PAGE_SHIFT) return false;   // abi/boot.ts's two agree
   kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * VM_KERNEL_BYTES + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);
   if (!frameArrayGrow(vmTableFrames, 0, count, VM_SLOT_SHIFT)) return false;
   vmTableFrameCount = frameArrayFrames(count, VM_SLOT_SHIFT);

@@ -18,11 +18,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qemuArgs, type BootMedium } from './qemu.ts';
+// vm.ts: VM i is slot i % 16 (256 bytes each) of the frame vmTableFrames[i / 16].
+import { VM_SLOT_SHIFT, VMS_PER_FRAME_SHIFT } from '../abi/boot.ts';
+import { ARRAY_HEADER } from '../compiler/frontend/lower/context.ts';
 
-/** vm.ts: VM i is slot i % 16 (256 bytes each) of the frame vmTableFrames[i / 16]. */
-const VM_SLOT_SHIFT = 8, VMS_PER_FRAME_SHIFT = 4;
-/** A static array's symbol points at its length word; the elements follow (compiler/frontend/lower/context.ts). */
-const ARRAY_HEADER_BYTES = 4;
 
 /** Where the helpers find the kernel's state: the addresses of its data symbols. */
 interface KernelSymbols { vmTotal: number; vmTableFrames: number; current: number }
@@ -39,7 +38,7 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 /** The gdbinit: symbols, the connection to QEMU's stub at `socket`, the helpers. */
 function gdbInit(target: DebugTarget, socket: string): string {
   const { vmTotal, vmTableFrames, current } = target.symbols;
-  const vmPointer = (index: string) => `(struct Vm *)(((unsigned int *)${hex(vmTableFrames + ARRAY_HEADER_BYTES)})` +
+  const vmPointer = (index: string) => `(struct Vm *)(((unsigned int *)${hex(vmTableFrames + ARRAY_HEADER)})` +
     `[${index} >> ${VMS_PER_FRAME_SHIFT}] + ((${index} & ${(1 << VMS_PER_FRAME_SHIFT) - 1}) << ${VM_SLOT_SHIFT}))`;
   const registers = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'eip', 'eflags'];
   const lines = [
