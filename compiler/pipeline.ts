@@ -22,6 +22,7 @@ import { layoutLoops } from './passes/loop-layout.ts';
 import { orderBlocks } from './passes/block-order.ts';
 import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
 import { convertIfs } from './passes/if-conversion.ts';
+import { decideBranchesByRanges } from './passes/value-ranges.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -56,6 +57,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['redundant-checks', eliminateRedundantChecks], // bounds checks repeated, loop tests implied
+  ['value-ranges', decideBranchesByRanges],    // checks of indices whose range is known (induction variables)
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
   ['fuse-copies', fuseCopies],
