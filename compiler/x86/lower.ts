@@ -358,10 +358,17 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
       else { cx.use(a, target); cx.emit(Instruction.createRegRegI32(code, target, target, constantB | 0)); }
       if (target !== Register.EAX) return;
     } else {
-      cx.use(a, Register.EAX);
-      const o = cx.read(b);
-      if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Imul_r32_rm32, Register.EAX, o.reg));
-      else cx.emit(Instruction.createRegMem(Code.Imul_r32_rm32, Register.EAX, cx.home(b)));
+      // straight into the destination's register (imul d, b); b already there: imul d, a (commutative)
+      const d = cx.operand(dst), ob = cx.operand(b);
+      const bInTarget = d.kind === "reg" && ob.kind === "reg" && ob.reg === d.reg;
+      const [first, second] = bInTarget ? [b, a] : [a, b];
+      const target = d.kind === "reg" ? d.reg : Register.EAX;
+      cx.use(first, target);
+      const o = cx.read(second);
+      if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Imul_r32_rm32, target, o.reg));
+      else if (o.kind === "mem") cx.emit(Instruction.createRegMem(Code.Imul_r32_rm32, target, o.mem));
+      else throw new Error(`x86 lowering: ${cx.f.name}: mul by a constant takes the immediate form`);
+      if (target !== Register.EAX) return;
     }
     cx.def(dst, Register.EAX);
   } else if (shift !== undefined) {
@@ -831,7 +838,13 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     else { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); }
   },
   binary: lowerBinary,
-  unary: (cx, i) => { cx.use(i.a, Register.EAX); cx.emit(Instruction.createReg(UNARY[i.kind], Register.EAX)); cx.def(i.dst, Register.EAX); },
+  // neg/not in the destination's register (eax, then stored, when it lives in memory)
+  unary: (cx, i) => {
+    const target = targetRegister(cx, i.dst);
+    cx.use(i.a, target);
+    cx.emit(Instruction.createReg(UNARY[i.kind], target));
+    if (target === Register.EAX) cx.def(i.dst, Register.EAX);
+  },
   select: lowerSelect,
   // The address comes straight from its register when it has one: [reg + offset]; a constant address is [disp32].
   load: (cx, i) => {

@@ -18,11 +18,16 @@
 // Spill costs: each read or write of a vreg counts 10^loopDepth (loops found from the back edges of the
 // block order), divided by the interval's length; when no register is free, the cheapest of the new
 // interval and the active ones whose register it may take goes to memory. Copies are coalesced by preference: a vreg
-// whose copy partner's register is free when its interval starts takes that register, so the copy emits nothing.
+// whose copy partner's register is free when its interval starts takes that register, so the copy emits nothing;
+// likewise the result of a two-address op prefers the register of its first operand (of either, when commutative),
+// and a returned value eax.
 
 import { Register } from "iced-x86";
 import type { Function as IrFunction, Instr, VReg } from "../ir.ts";
-import { definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
+import { OPS, definedRegister, usedRegisters, terminatorUses, successors } from "../ir.ts";
+
+/** Ops whose x86 rules compute in the destination's register (`op dst, b`): the result prefers a's register. */
+const TWO_ADDRESS = new Set<string>(['add', 'sub', 'mul', 'and', 'or', 'xor', 'shl', 'shrs', 'shru', 'neg', 'not']);
 
 /** Callee-saved registers: values in them survive calls. */
 const CALLEE_SAVED = [Register.EBX, Register.ESI, Register.EDI] as const;
@@ -183,6 +188,7 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
   const depth = loopDepths(f);
   const weight = new Float64Array(f.vregCount);
   const partners: VReg[][] = Array.from({ length: f.vregCount }, () => []);
+  const returned = new Set<VReg>(); // the values of return terminators: they leave in eax
   const touch = (v: VReg, p: number) => { if (p < from[v]) from[v] = p; if (p > to[v]) to[v] = p; };
   for (let p = 0; p < f.params; p++) touch(p, -1); // parameters arrive on entry
   f.blocks.forEach((b, bi) => {
@@ -195,9 +201,15 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
       const d = definedRegister(i);
       if (d !== null) { touch(d, p + 1); weight[d] += w; }
       if (i.op === 'copy') { partners[i.dst].push(i.src); partners[i.src].push(i.dst); }
+      else if ((i.op === 'binary' || i.op === 'unary') && TWO_ADDRESS.has(i.kind)) {
+        // two-address code: a result in its first operand's register (that operand dying here) needs no mov
+        partners[i.dst].push(i.a);
+        if (i.op === 'binary' && OPS[i.kind].commutative) partners[i.dst].push(i.b);
+      }
       p += 2;
     }
     for (const u of terminatorUses(b.term)) { touch(u, p); weight[u] += w; }
+    if (b.term.op === 'return' && b.term.value !== null) returned.add(b.term.value);
   });
 
   // ---- liveness after each instruction (backward through each block from its live-out set) ----
@@ -227,9 +239,10 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
   const assign = (v: VReg, r: Register) => { registers.set(v, r); usedSet.add(r); free.delete(r); insertByEnd(active, v, to); };
   for (const v of candidates) {
     while (active.length && to[active[0]] < from[v]) free.add(registers.get(active.shift()!)!);
-    // a copy partner's register first (coalescing), then the first allowed free register
+    // a returned value's eax, a copy partner's register (coalescing), then the first allowed free register
     let choice: Register | undefined;
-    for (const p of partners[v]) {
+    if (returned.has(v) && free.has(Register.EAX) && allowed(v, Register.EAX)) choice = Register.EAX;
+    for (const p of choice === undefined ? partners[v] : []) {
       const r = registers.get(p);
       if (r !== undefined && free.has(r) && allowed(v, r)) { choice = r; break; }
     }
