@@ -38,7 +38,6 @@ import {
 } from "./regalloc.ts";
 import { codeNamed, byCondition } from "./conditions.ts";
 import { findFusions, Fusions } from "./fusion.ts";
-import { rematerializeAddresses } from "./addresses.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -963,15 +962,9 @@ function lowerTerminator(cx: FunctionContext, block: Block, nextBlock: number | 
 
 // ---- functions -----------------------------------------------------------------------------------
 
-function lowerFunction(e: Emitter, module: Module, source: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): LoweredFunction {
-  const f = prepareFunction(source, options);
+function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): LoweredFunction {
   const alloc = allocateFunction(module, f, functionLabels, addresses, options);
   return lowerWithAllocation(e, module, f, alloc, functionLabels, addresses, options, null);
-}
-
-/** -O2: the function as the rules lower it, its address arithmetic recomputed at each access (addresses.ts). */
-function prepareFunction(f: IrFunction, options: LowerOptions): IrFunction {
-  return options.registerAllocation ? rematerializeAddresses(f) : f;
 }
 
 /**
@@ -1328,7 +1321,7 @@ export function checkModuleAllocation(module: Module): string[] {
   for (const f of [...module.functions, ...(module.interruptEntries ?? [])]) functionLabels.set(f.name, e.fresh());
   const addresses: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
   const options = { registerAllocation: true };
-  return module.functions.map(source => prepareFunction(source, options)).flatMap(f => {
+  return module.functions.flatMap(f => {
     const alloc = allocateFunction(module, f, functionLabels, addresses, options);
     return checkAllocation(f, alloc, traceFunction(module, f, alloc, functionLabels, addresses, options));
   });

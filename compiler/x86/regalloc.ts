@@ -78,8 +78,7 @@ interface AddressConstant { symbol: string; offset: number }
  * The vregs defined exactly once (never parameters): by `const` (constants), by `globalAddress`, or by
  * `add`/`sub` of an address and a constant (addresses: found to a fixpoint, chains are short).
  */
-export function constantDefinitions(f: IrFunction):
-  { constants: Map<VReg, number>; addresses: Map<VReg, AddressConstant> } {
+function singleDefinitions(f: IrFunction): { constants: Map<VReg, number>; addresses: Map<VReg, AddressConstant> } {
   const defs = new Int32Array(f.vregCount);
   const constants = new Map<VReg, number>();
   const addresses = new Map<VReg, AddressConstant>();
@@ -135,7 +134,7 @@ interface AllocationOptions {
 
 export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}): Allocation {
   const { liveness = true, scan = true, forbidden = new Map(), allocatable = ALLOCATABLE } = options;
-  const { constants, addresses } = constantDefinitions(f);
+  const { constants, addresses } = singleDefinitions(f);
   const useCounts = new Int32Array(f.vregCount);
   for (const b of f.blocks) {
     for (const i of b.instrs) for (const u of usedRegisters(i)) useCounts[u]++;
