@@ -1,15 +1,19 @@
-// npm run bench:request — where a web request's instructions go, at 1, 100 and 1,000 VMs (issue 16):
-// the per-request breakdown of bench:web's load, kernel and guest, from the kernel's profile.
+// npm run bench:request — where a web request's instructions go, at 1, 100 and 1,000 VMs (issue 16)
+// and with memory a cache of the VMs (the swap point; issue 15): the per-request breakdown of bench:web's
+// load, kernel and guest, from the kernel's profile.
 //
 // For N = 1, 100, 1,000 httpd VMs (guest-src/apps/httpd.ts, VM i at 198.18.0.2 + i, as bench:web): one
 // boot per N of the kernel with `-append profile` (kernel-src/profile.ts) in qemu-system-i386 with
 // `-icount shift=0,sleep=off`, so that the TSC counts instructions, on a tap in a network namespace of
 // its own; the load generator (bench/loadgen.ts: 64 requests at once, keep-alive, uniform popularity)
-// runs a warm-up and then SECONDS measured. The monitor's `profile` is read as the measured window opens
-// and as it closes; the difference, over the requests the guests counted in it, is the table:
+// runs a warm-up and then SECONDS measured. The swap point: 10,000 VMs in 128 MiB (the 100,000 a GiB of
+// bench:web's largest point) with a sparse swap disk and Zipf(0.8) requests. The monitor's `profile` is
+// read as the measured window opens and as it closes; the difference, over the requests the guests counted
+// in it, is the table:
 //   kernel  trap (entry stubs, dispatch, other IRQs), hypercall (entry and the calls not below), timer
 //           (the PIT tick, alarms), nic (virtio-net), switch (the virtual switch: demultiplexing, checks,
-//           copies to and from the VMs), scheduler (the VM switch: frames, run queue, FPU);
+//           copies to and from the VMs), scheduler (the VM switch: frames, run queue, FPU), swap
+//           (write-outs, read-ins, page-ins, their completions), disk (the virtio-blk interrupt);
 //   guest   runtime (the event loop, threads, timers), netif (Ethernet, ARP, IPv4), tcp (TCP and its
 //           sockets), app (httpd: parsing, the response);
 // with VM switches and CR3 loads per request. What instruction counts cannot show is the emulator's own
@@ -19,7 +23,7 @@
 // instruction) do, and are ratios within the one run.
 //
 // Writes bench/results/request.json and request.md and prints the table. Needs root (namespaces, tap).
-// Options: --vms 1,100 (a subset), --seconds S (measured, 10).
+// Options: --vms 1,100 (a subset), --seconds S (measured, 10), --swap VMS:MIB (the swap point), --no-swap.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,13 +36,20 @@ import { buildManifest } from '../tools/manifest.ts';
 import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/net.ts';
 import { PAGE_BYTES } from '../tools/linux-peer.ts';
 import { parseProfile, profileDelta } from '../tools/profile.ts';
-import { DEFAULT_LOAD, type LoadOptions, type LoadResult } from './loadgen.ts';
+import { DEFAULT_LOAD, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
+import { createSwapImage } from '../tools/qemu.ts';
+import { VM_LIMIT } from '../abi/boot.ts';
 import {
   startQemu, waitListening, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits, monitorCommand,
   type Machine,
 } from './machine.ts';
 
 const VM_COUNTS = [1, 100, 1000];
+/**
+ * The swap point: 10,000 VMs in 128 MiB (78,000 a GiB, as bench:web's 100,000 in 1 GiB), a swap disk,
+ * Zipf(0.8) requests: where a request's instructions go when memory is a cache of the VMs.
+ */
+const SWAP_POINT: Point = { vms: 10000, memoryMiB: 128, swap: true, popularity: 'zipf' };
 const SECONDS = 10;
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 const HTTPD_MEMORY_KIB = 1024;
@@ -50,6 +61,8 @@ const RESULTS = join(ROOT, 'bench', 'results');
 /** One VM count's figures: per request unless named otherwise. */
 interface RequestPoint {
   vms: number;
+  /** The machine's memory, and whether it had a swap disk (memory a cache of the VMs) and Zipf requests. */
+  memoryMiB: number; swap: boolean; popularity: Popularity;
   requests: number;
   /** Kernel categories (idle excluded: under sleep=off it is the clock's jumps, not instructions). */
   kernel: Record<string, number>;
@@ -80,8 +93,9 @@ const round = (x: number) => Math.round(x);
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Per-request figures from a profile difference and QEMU's CPU seconds over the same window. */
-function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: number | null, wall: number,
+function point(at: Point, d: ReturnType<typeof profileDelta>, qemuSeconds: number | null, wall: number,
   r: LoadResult, hostLoad: number): RequestPoint {
+  const { vms, memoryMiB, swap, popularity } = at;
   const per = (x: number) => round(x / Math.max(1, d.requests));
   const kernelCycles = Object.entries(d.kernel).filter(([k]) => k !== 'idle' && k !== 'guest');
   const kernel = Object.fromEntries(kernelCycles.map(([k, v]) => [k, per(v)]));
@@ -90,7 +104,8 @@ function point(vms: number, d: ReturnType<typeof profileDelta>, qemuSeconds: num
   const guestAll = Object.values(d.guest).reduce((a, v) => a + v, 0);
   const all = kernelAll + guestAll;
   return {
-    vms, requests: d.requests, kernel, guest, kernelTotal: per(kernelAll), guestTotal: per(guestAll), total: per(all),
+    vms, memoryMiB, swap, popularity, requests: d.requests, kernel, guest,
+    kernelTotal: per(kernelAll), guestTotal: per(guestAll), total: per(all),
     ring3: per(d.kernel.guest ?? 0),
     kernelShare: Math.round((kernelAll / all) * 1000) / 10,
     switches: Math.round((d.switches / d.requests) * 100) / 100,
@@ -111,22 +126,28 @@ async function readProfile(m: Machine) {
   return parseProfile(text);
 }
 
-/** One boot of `vms` VMs under -icount with the profile on, one measured run. */
-async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: number, seconds: number)
+/** A point: VMs, memory, and with a swap disk (1 MiB a VM) Zipf(0.8) requests, else uniform ones. */
+interface Point { vms: number; memoryMiB: number; swap: boolean; popularity: Popularity }
+
+/** One boot of the point's VMs under -icount with the profile on, one measured run. */
+async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Point, seconds: number)
   : Promise<RequestPoint> {
+  const { vms, memoryMiB, swap, popularity } = at;
   const manifestJson = join(dir, `request-${vms}.json`);
   const group = { image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 };
   writeFileSync(manifestJson, JSON.stringify({ groups: [group] }));
   const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
+  const swapImage = swap ? join(dir, `swap-${vms}.img`) : undefined;
+  if (swapImage) createSwapImage(swapImage, (vms + 64) * HTTPD_MEMORY_KIB * 1024);
   const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
-    { append: 'profile', icount: true, memoryMiB: MEMORY_MIB });
+    { append: 'profile', icount: true, memoryMiB, swapImage });
   try {
     const state = await waitListening(m, vms, 120_000 + vms * 300, `bench:request: boot of ${vms} VMs`);
     if (state !== 'ready') throw new Error(`${vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
     const hostLoad = Math.round(loadavg()[0] * 100) / 100;
     const load: LoadOptions = {
-      ...DEFAULT_LOAD, seconds, warmup: Math.max(DEFAULT_LOAD.warmup, vms / 200), base: FIRST_VM, servers: vms,
-      popularity: 'uniform', bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
+      ...DEFAULT_LOAD, seconds, warmup: Math.min(30, Math.max(DEFAULT_LOAD.warmup, vms / 200)), base: FIRST_VM,
+      servers: vms, popularity, bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
     };
     const read: { before?: ReturnType<typeof parseProfile>; after?: ReturnType<typeof parseProfile> } = {};
     let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
@@ -142,7 +163,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: nu
     if (!read.before || !read.after) throw new Error(`${vms} VMs: no profile at the window's edges`);
     const d = profileDelta(read.before, read.after);
     const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
-    const p = point(vms, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad);
+    const p = point(at, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad);
     if (d.absent) p.note = `${d.absent} VMs' boot pages not resident`;
     if (Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
       p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
@@ -150,6 +171,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, vms: nu
     return p;
   } finally {
     await stopQemu(m);
+    if (swapImage) rmSync(swapImage, { force: true });
   }
 }
 
@@ -161,7 +183,9 @@ function requestTable(points: RequestPoint[]): string {
   const row = (name: string, f: (p: RequestPoint) => string) => `| ${name} | ${points.map(f).join(' | ')} |`;
   const share = (x: number, p: RequestPoint) => `${fmt(x)} (${Math.round((x / p.total) * 1000) / 10}%)`;
   return [
-    `| per request | ${points.map(p => `${fmt(p.vms)} VM${p.vms === 1 ? '' : 's'}`).join(' | ')} |`,
+    `| per request | ${points.map(p => `${fmt(p.vms)} VM${p.vms === 1 ? '' : 's'}`
+      + (p.swap ? ` in ${p.memoryMiB} MiB, swap, ${p.popularity === 'zipf' ? 'Zipf(0.8)' : p.popularity}` : ''))
+      .join(' | ')} |`,
     `|---|${points.map(() => '--:').join('|')}|`,
     ...kernelNames.map(k => row(`kernel: ${k}`, p => share(p.kernel[k] ?? 0, p))),
     row('**kernel**', p => `**${share(p.kernelTotal, p)}**`),
@@ -180,16 +204,26 @@ function requestTable(points: RequestPoint[]): string {
 }
 
 function options(argv: string[]) {
-  const o = { vms: VM_COUNTS, seconds: SECONDS };
+  const o = { vms: VM_COUNTS, seconds: SECONDS, swap: SWAP_POINT as Point | null };
+  const usage = '(--vms 1,100 --seconds S --swap VMS:MIB --no-swap)';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
     else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
-    else throw new Error(`bench:request: unknown option ${argv[i]} (--vms 1,100 --seconds S)`);
+    else if (argv[i] === '--no-swap') o.swap = null;
+    else if (argv[i] === '--swap') {
+      const [vms, memoryMiB] = (argv[++i] ?? '').split(':').map(Number);
+      o.swap = { vms, memoryMiB, swap: true, popularity: 'zipf' };
+    } else throw new Error(`bench:request: unknown option ${argv[i]} ${usage}`);
   }
   if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 1000) || !(o.seconds > 0)) {
     throw new Error('bench:request: --vms takes VM counts from 1 to 1,000, --seconds a positive number');
   }
-  return o;
+  if (o.swap && !(Number.isInteger(o.swap.vms) && o.swap.vms > 1000 && o.swap.vms <= VM_LIMIT
+    && Number.isInteger(o.swap.memoryMiB) && o.swap.memoryMiB >= 32)) {
+    throw new Error(`bench:request: --swap takes VMS:MIB, 1,001 to ${VM_LIMIT} VMs in at least 32 MiB`);
+  }
+  const points: Point[] = o.vms.map(vms => ({ vms, memoryMiB: MEMORY_MIB, swap: false, popularity: 'uniform' }));
+  return { points: o.swap ? [...points, o.swap] : points, seconds: o.seconds };
 }
 
 async function main(): Promise<number> {
@@ -201,15 +235,15 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-request-'));
   const restoreNeighbours = raiseNeighbourLimits();
   const points: RequestPoint[] = [];
-  const progress = new Progress('bench:request', 1 + opts.vms.length);
+  const progress = new Progress('bench:request', 1 + opts.points.length);
   try {
     progress.update(0, 'building the kernel');
     const kernelElf = buildKernel(2, dir, dir).elfPath;
-    for (const [k, vms] of opts.vms.entries()) {
-      progress.update(1 + k, `${vms} VMs: boot and measure`);
-      const ns = createTapNamespace(`denali-request-${vms}-${process.pid}`);
+    for (const [k, at] of opts.points.entries()) {
+      progress.update(1 + k, `${at.vms} VMs${at.swap ? ` in ${at.memoryMiB} MiB with swap` : ''}: boot and measure`);
+      const ns = createTapNamespace(`denali-request-${at.vms}-${process.pid}`);
       try {
-        points.push(await measure(ns, kernelElf, dir, vms, opts.seconds));
+        points.push(await measure(ns, kernelElf, dir, at, opts.seconds));
         console.log(JSON.stringify(points[points.length - 1]));
       } finally { ns.remove(); }
     }
@@ -233,11 +267,15 @@ async function main(): Promise<number> {
     requestTable(points),
     '',
     `Load: bench:web's (bench/loadgen.ts, ${DEFAULT_LOAD.concurrency} requests at once, keep-alive, uniform over the`
-      + ` VMs, the ${PAGE_BYTES}-byte page), ${opts.seconds} s measured after a warm-up; the kernel's \`profile\``
+      + ` VMs, the ${PAGE_BYTES}-byte page; at the swap point, with a sparse swap disk of ${HTTPD_MEMORY_KIB} KiB a`
+      + ' VM, Zipf(0.8) over them, most VMs swapped out), '
+      + `${opts.seconds} s measured after a warm-up; the kernel's \`profile\``
       + ' (kernel-src/profile.ts) read as the window opens and closes, divided by the requests the guests counted'
       + ' in it. Kernel categories: trap (entry stubs, dispatch, other interrupts), hypercall (the entry and the'
       + ' calls not below), timer (PIT tick, alarms), nic (virtio-net), switch (the virtual switch: checks,'
-      + ' queues, copies), scheduler (the VM switch). Guest categories (each VM counts its own, less the time it'
+      + ' queues, copies), scheduler (the VM switch), swap (write-outs, read-ins and page-ins: placement,'
+      + ' checksums, requests, completions), disk (the virtio-blk interrupt). Guest categories (each VM counts'
+      + ' its own, less the time it'
       + ' was out of ring 3): runtime (event loop, threads, timers), netif (Ethernet, ARP, IPv4), tcp (TCP and'
       + ' sockets), app (httpd). The idle loop is not counted (under sleep=off its time is the clock\'s jump).'
       + ' Host ns per guest instruction: QEMU\'s CPU time over the window (all threads) over the instructions'

@@ -40,9 +40,13 @@ export const PROFILE_NIC: u32 = 4;
 export const PROFILE_SWITCH: u32 = 5;
 /** The VM switch: saving and restoring frames, the run queue, the FPU hand-over. */
 export const PROFILE_SCHEDULER: u32 = 6;
+/** Swapping (swap.ts): write-outs (placement, checksums, requests), read-ins and page-ins, their completion. */
+export const PROFILE_SWAP: u32 = 7;
+/** The virtio-blk driver's interrupt (the swap disk; the completions it calls are the swap's). */
+export const PROFILE_DISK: u32 = 8;
 /** A VM's ring 3 (split further by the guests themselves). */
-const PROFILE_GUEST: u32 = 7;
-const CATEGORIES: u32 = 8;
+const PROFILE_GUEST: u32 = 9;
+const CATEGORIES: u32 = 10;
 
 function categoryName(c: u32): string {
   switch (c) {
@@ -53,6 +57,8 @@ function categoryName(c: u32): string {
     case PROFILE_NIC: return "nic";
     case PROFILE_SWITCH: return "switch";
     case PROFILE_SCHEDULER: return "scheduler";
+    case PROFILE_SWAP: return "swap";
+    case PROFILE_DISK: return "disk";
   }
   return "guest";
 }
@@ -64,7 +70,7 @@ let marks: u32 = 0;
 let vmSpace: u32 = 0;                    // the running VM's page directory (0: none) and boot page
 let vmBootAddress: u32 = 0;
 let addressSpaceSwitches: u32 = 0;
-const counts = new Uint32Array(16);       // CATEGORIES (low, high) pairs
+const counts = new Uint32Array(20);       // CATEGORIES (low, high) pairs
 const calls = new Uint32Array(10);        // HYPERCALL_COUNT: hypercalls made, by number
 
 /** Turns the profile on (main.ts, the `profile` word); VMs' boot pages say so from then on. */

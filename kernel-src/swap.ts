@@ -71,6 +71,7 @@ import { clockTicks } from "./clock.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
 import { crc32cInit, crc32c } from "./crc32c.ts";
 import { hypercallMemoryWaits } from "./hypercall.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -217,7 +218,11 @@ export function swapInit(bench: bool, vms: u32): void {
     return;
   }
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
-  schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased, vmNeedsPage);
+  if (profileOn()) {
+    schedulerSetSwapHooks(profiledBlocked, profiledWakes, profiledNeedsMemory, profiledReleased, profiledNeedsPage);
+  } else {
+    schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased, vmNeedsPage);
+  }
   rateTick = clockTicks();
   active = true;
 }
@@ -279,6 +284,36 @@ function dropMap(vm: Vm): void {
   if (previous !== 0) mapFree(previous);
   mapFree(vm.swapMap);
   vm.swapMap = 0;
+}
+
+// The hooks in the profile's PROFILE_SWAP (profile.ts), installed when the kernel profiles.
+function profiledBlocked(index: u32): void {
+  const previous = profileEnter(PROFILE_SWAP);
+  vmBlocked(index);
+  profileLeave(previous);
+}
+function profiledWakes(index: u32): bool {
+  const previous = profileEnter(PROFILE_SWAP);
+  const taken = vmWakes(index);
+  profileLeave(previous);
+  return taken;
+}
+function profiledNeedsMemory(index: u32): bool {
+  const previous = profileEnter(PROFILE_SWAP);
+  const waits = vmNeedsMemory(index);
+  profileLeave(previous);
+  return waits;
+}
+function profiledReleased(index: u32): void {
+  const previous = profileEnter(PROFILE_SWAP);
+  vmReleased(index);
+  profileLeave(previous);
+}
+function profiledNeedsPage(index: u32, address: u32): bool {
+  const previous = profileEnter(PROFILE_SWAP);
+  const waits = vmNeedsPage(index, address);
+  profileLeave(previous);
+  return waits;
 }
 
 /** A resident VM blocked in idle: the newest on the list; the pool may need refilling. */

@@ -53,6 +53,7 @@ import {
 } from "./virtio.ts";
 import { PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, FRAME_NONE, allocFrame, frameMemoryTop } from "./frames.ts";
 import { irqRegisterShared, interruptsDisable, interruptsRestore } from "./trap.ts";
+import { profileOn, profileEnter, profileLeave, PROFILE_DISK, PROFILE_SWAP } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
 // PCI device id (virtio 1.0 §4.1.2: transitional devices 0x1000 + (device type - 1), block = 2).
@@ -228,7 +229,8 @@ export function virtioBlkInit(): bool {
   }
   if (slots === 0) return fail("no memory for request tables");
   for (let s: u32 = 0; s < slots; s++) { freeSlots[freeCount] = slots - 1 - s; freeCount++; }
-  if (!irqRegisterShared(irqLine, virtioBlkInterrupt)) return fail("its interrupt line has too many devices");
+  const handler = profileOn() ? profiledInterrupt : virtioBlkInterrupt;
+  if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
   present = true;
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   report(d);
@@ -337,6 +339,13 @@ function resultOf(status: u32): i32 {
  * completes meanwhile set the ISR again and are left to the next interrupt: a `done` that submits more
  * cannot keep the kernel here for ever while the VMs wait. The used length is ignored (§5.2.6.3).
  */
+/** The interrupt in the profile's PROFILE_DISK (profile.ts): the handler when the kernel profiles. */
+function profiledInterrupt(line: u32): void {
+  const previous = profileEnter(PROFILE_DISK);
+  virtioBlkInterrupt(line);
+  profileLeave(previous);
+}
+
 function virtioBlkInterrupt(line: u32): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
@@ -355,7 +364,10 @@ function virtioBlkInterrupt(line: u32): void {
     completed++;
     if (result !== BLK_OK) failed++;
     const callbackStart = rdtsc();
+    // The completion is its client's work: in the profile, swapping's (swap.ts: the disk's only client).
+    const category = profileOn() ? profileEnter(PROFILE_SWAP) : 0;
     r.done(r.tag, result);
+    if (profileOn()) profileLeave(category);
     callbacks += rdtsc() - callbackStart;
   }
   driverInstructions += rdtsc() - start - callbacks;
