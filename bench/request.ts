@@ -63,6 +63,8 @@ interface RequestPoint {
   vms: number;
   /** The machine's memory, and whether it had a swap disk (memory a cache of the VMs) and Zipf requests. */
   memoryMiB: number; swap: boolean; popularity: Popularity;
+  /** At the swap point, per request: read-ins, write-outs, pages read and written, clean pages kept. */
+  swapCounts?: Record<string, number>;
   requests: number;
   /** Kernel categories (idle excluded: under sleep=off it is the clock's jumps, not instructions). */
   kernel: Record<string, number>;
@@ -120,6 +122,20 @@ function point(at: Point, d: ReturnType<typeof profileDelta>, qemuSeconds: numbe
   };
 }
 
+/** The kernel's `swap` line's counters (the console's `swap` command). */
+const SWAP_COUNTERS: [string, RegExp][] = [
+  ['read-ins', /read-ins (\d+)/], ['pages read', /read-ins \d+ \((\d+) pages\)/],
+  ['page-ins', /page-ins (\d+)/], ['write-outs', /write-outs (\d+)/],
+  ['pages written', /write-outs \d+ \((\d+) pages\)/], ['clean pages kept', /clean pages kept (\d+)/],
+];
+
+async function readSwap(m: Machine): Promise<Record<string, number>> {
+  const text = await monitorCommand(m, 'swap', /^blk: .*$/m);
+  const line = text === null ? null : /^swap: resident .*$/m.exec(text);
+  if (line === null) throw new Error('the monitor did not answer `swap`');
+  return Object.fromEntries(SWAP_COUNTERS.map(([name, re]) => [name, Number(re.exec(line[0])![1])]));
+}
+
 async function readProfile(m: Machine) {
   const text = await monitorCommand(m, 'profile', PROFILE_END);
   if (text === null) throw new Error('the monitor did not answer `profile`');
@@ -150,13 +166,16 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Poi
       servers: vms, popularity, bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
     };
     const read: { before?: ReturnType<typeof parseProfile>; after?: ReturnType<typeof parseProfile> } = {};
+    const swapRead: { before?: Record<string, number>; after?: Record<string, number> } = {};
     let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
     const r = await runLoadGenerator(ns, load, async edge => {
       if (edge === 'start') {
         cpu0 = cpuSeconds(m.child.pid); t0 = performance.now();
         read.before = await readProfile(m);
+        if (swap) swapRead.before = await readSwap(m);
       } else {
         read.after = await readProfile(m);
+        if (swap) swapRead.after = await readSwap(m);
         cpu1 = cpuSeconds(m.child.pid); t1 = performance.now();
       }
     });
@@ -165,6 +184,11 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Poi
     const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
     const p = point(at, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad);
     if (d.absent) p.note = `${d.absent} VMs' boot pages not resident`;
+    const { before, after } = swapRead;
+    if (before && after) {
+      p.swapCounts = Object.fromEntries(Object.keys(after)
+        .map(k => [k, Math.round(((after[k] - before[k]) / Math.max(1, d.requests)) * 100) / 100]));
+    }
     if (Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
       p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
     }
@@ -192,6 +216,7 @@ function requestTable(points: RequestPoint[]): string {
     ...guestNames.map(k => row(`guest: ${k}`, p => share(p.guest[k] ?? 0, p))),
     row('**guest**', p => `**${share(p.guestTotal, p)}**`),
     row('**instructions per request**', p => `**${fmt(p.total)}**`),
+    ...SWAP_COUNTERS.map(([name]) => row(`swap: ${name}`, p => String(p.swapCounts?.[name] ?? '-'))),
     row('VM switches', p => String(p.switches)),
     row('CR3 loads', p => String(p.addressSpaceSwitches)),
     ...callNames.map(name => row(`hypercalls: ${name}`, p => String(p.calls[name] ?? 0))),
