@@ -129,7 +129,7 @@ function vmPage(): u32 {
   if ((entry & PAGE_PRESENT) === 0) return 0;
   // Written through its frame, not the VM's mapping: the processor does not set the dirty bit, so here
   // (a clean page's copy on the swap disk is kept only while the bit is clear: swap.ts).
-  changeEntryBits(vmSpace, vmBootAddress, PAGE_DIRTY, 0);
+  if ((entry & PAGE_DIRTY) === 0) changeEntryBits(vmSpace, vmBootAddress, PAGE_DIRTY, 0);   // once a residency
   return entryFrame(entry);
 }
 
