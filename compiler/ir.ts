@@ -108,6 +108,16 @@ export function mulHighSigned(a: number, b: number): number {
   return (mulHighUnsigned(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
 }
 
+/**
+ * The crc32Word intrinsic: the CRC32C register (reflected polynomial 0x82f63b78, no inversions) after the
+ * four bytes of `word`, low byte first; what SSE4.2's `crc32 r32, r/m32` computes (SDM Vol. 2A "CRC32").
+ */
+export function crc32cWord(crc: number, word: number): number {
+  let c = (crc ^ word) >>> 0;
+  for (let k = 0; k < 32; k++) c = c & 1 ? ((c >>> 1) ^ 0x82f63b78) >>> 0 : c >>> 1;
+  return c | 0;
+}
+
 export type Width = 1 | 2 | 4;
 
 /** Machine intrinsics with fixed argument counts; `result` says whether they produce a value. */
@@ -140,6 +150,8 @@ export const INTRINSICS = {
   fnsave: { args: 1, result: false },            // (address): store the 108-byte x87 state, then reinitialize the FPU
   frstor: { args: 1, result: false },            // (address): load the 108-byte x87 state
   cpuid: { args: 3, result: false },             // (leaf, subleaf, out): eax ebx ecx edx -> the 16 bytes at out
+  // version 7
+  crc32Word: { args: 2, result: true },          // (crc, word): SSE4.2 `crc32 r32, r/m32`, crc32cWord below
 } as const;
 
 export type IntrinsicName = keyof typeof INTRINSICS;

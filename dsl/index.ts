@@ -121,6 +121,11 @@ export function fnsave(_address: u32): void { machineOnly("fnsave"); }
 export function frstor(_address: u32): void { machineOnly("frstor"); }
 /** cpuid with eax = leaf, ecx = subleaf: writes eax, ebx, ecx, edx to the 16 bytes at `out`. */
 export function cpuid(_leaf: u32, _subleaf: u32, _out: u32): void { machineOnly("cpuid"); }
+/**
+ * The CRC32C register after the four bytes of `word` (SSE4.2's `crc32`: no inversions; check CPUID.1:ECX
+ * bit 20 first, the instruction is #UD without it).
+ */
+export function crc32Word(_crc: u32, _word: u32): u32 { return machineOnly("crc32Word"); }
 /** Unsigned division with no zero check: a zero divisor raises the divide-error exception (#DE). */
 export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return machineOnly("divideUnchecked"); }
 

@@ -1,15 +1,19 @@
 // CRC32C (Castagnoli; RFC 3720 appendix B.4, reflected polynomial 0x82f63b78): the checksum of every
-// page swap.ts writes out. A word at a time through two tables of 65,536 entries indexed by its halves:
-// after `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after
-// the two bytes of x followed by two zero bytes and high[x] after the two bytes of x alone (both from
-// the classic byte table). 19 instructions per 8 bytes, where slicing-by-8 (eight 256-entry tables) took
-// 42, and 6 loads instead of 10, for 512 KiB of tables (frames taken only when the kernel swaps:
-// crc32cInit). bench:swap has the figures.
-// crc32cInit builds the tables and checks every entry (by linearity, from the bit-at-a-time definition),
-// then the whole against RFC 3720's known answers (B.4: 32 bytes of zeros, of ones, ascending,
-// descending) and against the byte-at-a-time loop over a page of pseudo-random bytes; a kernel whose
-// tables are wrong must not trust its swap.
-import { bool, u32, load8, load32, store32, addressOf } from "dsl";
+// page swap.ts writes out. On a CPU with SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008; QEMU's
+// `-cpu qemu32,+sse4.2`, which tools/qemu.ts passes) by its `crc32` instruction (the crc32Word intrinsic),
+// a word per instruction with the word as its memory operand, eight to a loop round: no tables.
+// Otherwise a word at a time through two tables of 65,536 entries indexed by its halves: after
+// `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after the
+// two bytes of x followed by two zero bytes and high[x] after the two bytes of x alone (both from the
+// classic byte table). 19 instructions per 8 bytes, where slicing-by-8 (eight 256-entry tables) took 42,
+// and 6 loads instead of 10, for 512 KiB of tables (frames taken only when the kernel swaps without the
+// instruction). bench:swap has the figures.
+// crc32cInit checks the instruction against RFC 3720's known answers (B.4: 32 bytes of zeros, of ones,
+// ascending, descending) and the byte-at-a-time loop over a page of pseudo-random bytes, and falls back
+// to the tables if it disagrees. It checks every entry of the tables (by linearity, from the
+// bit-at-a-time definition), then the whole against the same answers; a kernel whose checksum is wrong
+// must not trust its swap.
+import { bool, u32, load8, load32, store32, addressOf, cpuid, crc32Word } from "dsl";
 import { allocFrameRun, FRAME_NONE } from "./frames.ts";
 
 const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
@@ -22,19 +26,31 @@ const byteTable = new Uint32Array(256);
 const vector = new Uint8Array(4096);
 let low: u32 = 0;                     // the tables' physical addresses (frames identity mapped)
 let high: u32 = 0;
+let instruction = false;              // crc32c by the crc32 instruction
+const CPUID_LEAF_FEATURES: u32 = 1;
+const CPUID_1_ECX_SSE42: u32 = 0x00100000;
+const cpuidOut = new Uint32Array(4);
+
+/** How crc32c computes (the swap's boot line). */
+export function crc32cMethod(): string {
+  return instruction ? "the crc32 instruction (SSE4.2)" : "tables (no SSE4.2)";
+}
 
 /** Builds the tables (the first call takes their frames); false when there is no memory or they are wrong. */
 export function crc32cInit(): bool {
+  for (let b: u32 = 0; b < 256; b++) byteTable[b] = bitSteps(b, 8);
+  cpuid(0, 0, addressOf(cpuidOut));
+  if (cpuidOut[0] >= CPUID_LEAF_FEATURES) {
+    cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
+    instruction = (cpuidOut[2] & CPUID_1_ECX_SSE42) !== 0;
+    if (instruction && knownAnswers()) return true;
+    instruction = false;             // absent, or wrong: a kernel must not trust it with its swap
+  }
   if (low === 0) {
     const run = allocFrameRun(TABLE_FRAMES);
     if (run === FRAME_NONE) return false;
     low = run;
     high = run + HALF_ENTRIES * 4;
-  }
-  for (let b: u32 = 0; b < 256; b++) {
-    let c = b;
-    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? u32((c >>> 1) ^ CRC32C_POLYNOMIAL) : c >>> 1;
-    byteTable[b] = c;
   }
   // high[x]: bytes x & 0xff, x >>> 8 from a zero register; low[x]: the same, then two zero bytes.
   for (let x: u32 = 0; x < HALF_ENTRIES; x++) {
@@ -42,8 +58,13 @@ export function crc32cInit(): bool {
     store32(high + (x << 2), c);
     store32(low + (x << 2), byteStep(byteStep(c, 0), 0));
   }
-  return linear(high, 16) && linear(low, 32) && known(0, 0, 0x8a9136aa) && known(0xff, 0, 0x62a8ab43)
-    && known(0, 1, 0x46dd794e) && known(31, 0xffffffff, 0x113fdb5c) && agreesOnPage();
+  return linear(high, 16) && linear(low, 32) && knownAnswers();
+}
+
+/** crc32c gives RFC 3720's known answers and agrees with the byte loop on a page. */
+function knownAnswers(): bool {
+  return known(0, 0, 0x8a9136aa) && known(0xff, 0, 0x62a8ab43) && known(0, 1, 0x46dd794e)
+    && known(31, 0xffffffff, 0x113fdb5c) && agreesOnPage();
 }
 
 /** The register `c` after `steps` bits, one at a time (the definition; slow). */
@@ -91,8 +112,9 @@ function agreesOnPage(): bool {
   return crc32c(addressOf(vector), 4096) === u32(~c);
 }
 
-/** CRC32C of the `length` bytes at `address` (`length` a multiple of 8, as a page is); after crc32cInit. */
+/** CRC32C of the `length` bytes at `address` (`length` a multiple of 32, as a page is); after crc32cInit. */
 export function crc32c(address: u32, length: u32): u32 {
+  if (instruction) return byInstruction(address, length);
   const l = low;                      // in registers for the loop (a global is loaded at each use)
   const h = high;
   const end = address + length;
@@ -101,6 +123,19 @@ export function crc32c(address: u32, length: u32): u32 {
     const a = c ^ load32(p);
     const b = load32(l + ((a & 0xffff) << 2)) ^ load32(h + ((a >>> 16) << 2)) ^ load32(p + 4);
     c = load32(l + ((b & 0xffff) << 2)) ^ load32(h + ((b >>> 16) << 2));
+  }
+  return ~c;
+}
+
+/** crc32c by the crc32 instruction, 32 bytes a round. */
+function byInstruction(address: u32, length: u32): u32 {
+  const end = address + length;
+  let c: u32 = 0xffffffff;
+  for (let p = address; p < end; p += 32) {
+    c = crc32Word(crc32Word(c, load32(p)), load32(p + 4));
+    c = crc32Word(crc32Word(c, load32(p + 8)), load32(p + 12));
+    c = crc32Word(crc32Word(c, load32(p + 16)), load32(p + 20));
+    c = crc32Word(crc32Word(c, load32(p + 24)), load32(p + 28));
   }
   return ~c;
 }

@@ -69,7 +69,7 @@ import {
 } from "./scheduler.ts";
 import { clockTicks } from "./clock.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
-import { crc32cInit, crc32c } from "./crc32c.ts";
+import { crc32cInit, crc32c, crc32cMethod } from "./crc32c.ts";
 import { hypercallMemoryWaits } from "./hypercall.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
@@ -217,6 +217,9 @@ export function swapInit(bench: bool, vms: u32): void {
     consoleNewLine();
     return;
   }
+  consoleWriteString("swap: page checksums CRC32C by ");
+  consoleWriteString(crc32cMethod());
+  consoleNewLine();
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
   if (profileOn()) {
     schedulerSetSwapHooks(profiledBlocked, profiledWakes, profiledNeedsMemory, profiledReleased, profiledNeedsPage);

@@ -101,6 +101,13 @@ export class ConsoleLine {
   }
 }
 
+/**
+ * The CPU QEMU emulates unless a caller passes its own `-cpu`: QEMU's default (qemu32) with SSE4.2, which
+ * every PC since 2008 has: the kernel checksums swapped pages with its `crc32` instruction
+ * (kernel-src/crc32c.ts; with plain qemu32 it uses tables).
+ */
+const QEMU_CPU = 'qemu32,+sse4.2';
+
 /** `serial`: where COM1 goes — a file (tests: never blocks, nothing lost) or 'stdio' (interactive). */
 export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial = 'stdio'): string[] {
   const com1 = options.console
@@ -119,6 +126,7 @@ export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial =
     args.push('-drive', `if=none,id=stick,format=raw,file=${medium.usb},readonly=on`, '-device', 'qemu-xhci', '-device', 'usb-storage,drive=stick,bootindex=0');
   }
   if (options.icount) args.push('-icount', 'shift=0,sleep=off');
+  if (!options.extraArgs?.includes('-cpu')) args.push('-cpu', QEMU_CPU);
   return [...args, ...(options.extraArgs ?? [])];
 }
 

@@ -20,7 +20,7 @@
 //  - rdtsc reads the count of IR instructions (terminators included) executed so far, this one included.
 
 import type { Function, Module } from "../ir.ts";
-import { TRAP_DIVIDE_BY_ZERO, mulHighSigned, mulHighUnsigned } from "../ir.ts";
+import { TRAP_DIVIDE_BY_ZERO, crc32cWord, mulHighSigned, mulHighUnsigned } from "../ir.ts";
 import { decodeModule } from "./decode.ts";
 import { encodeModule } from "./encode.ts";
 import { BINARY_OPS, INTRINSIC_NAMES } from "./format.ts";
@@ -136,7 +136,7 @@ const X_HYPERCALL = intrinsicId("hypercall");
 const X_CONTEXT_SWITCH = intrinsicId("contextSwitch");
 const X_CONTEXT_CREATE = intrinsicId("contextCreate");
 const X_FNSAVE = intrinsicId("fnsave"), X_FRSTOR = intrinsicId("frstor"), X_CPUID = intrinsicId("cpuid");
-const X_CLI = intrinsicId("cli"), X_STI = intrinsicId("sti");
+const X_CLI = intrinsicId("cli"), X_STI = intrinsicId("sti"), X_CRC32_WORD = intrinsicId("crc32Word");
 /** Intrinsics that change only what the interpreter does not model (descriptor tables, the TLB, segments, CR0.TS). */
 const NO_MODELLED_EFFECT = new Set(
   ["pause", "lgdt", "lidt", "ltr", "invlpg", "loadSegments", "lldt", "clts"].map(intrinsicId));
@@ -783,6 +783,7 @@ export class Machine {
       case X_DIVIDE_UNCHECKED:
         if (a1 === 0) throw new InterpreterError(`divide error (unchecked division by zero), in function ${this.functionName()}`);
         return ((a0 >>> 0) / (a1 >>> 0)) | 0;
+      case X_CRC32_WORD: return crc32cWord(a0, a1);
       case X_FNSAVE: case X_FRSTOR: case X_CPUID:
         throw new InterpreterError(
           `${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);

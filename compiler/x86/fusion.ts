@@ -20,6 +20,7 @@ type Binary = Extract<Instr, { op: "binary" }>;
 type Load = Extract<Instr, { op: "load" }>;
 type Select = Extract<Instr, { op: "select" }>;
 type Call = Extract<Instr, { op: "call" }>;
+type Intrinsic = Extract<Instr, { op: "intrinsic" }>;
 
 /** An address computed right before its only load or store: that access's memory operand instead. */
 interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }
@@ -31,7 +32,7 @@ type Consumer = Instr | Block;
 export class Fusions {
   /** Address registers computed as base + index*scale right before their only load/store (addressFolds). */
   readonly addresses = new Map<VReg, AddressFold>();
-  /** 32-bit loads read only by the comparison right after them, by result: it reads memory (loadFolds). */
+  /** 32-bit loads read only by the comparison (or crc32Word) right after them, by result (loadFolds). */
   readonly loads = new Map<VReg, Load>();
   /** Comparisons read only by the select right after them: the select compares itself (selectFusions). */
   readonly selects = new Map<Select, Binary>();
@@ -139,19 +140,23 @@ const addressFolds: Fusion = {
 
 // ---- loads into comparisons ----------------------------------------------------------------------
 // `t = load.32 [a + k]` read only by the comparison right after it (constants emit nothing in between)
-// becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`).
+// becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`);
+// the same for the word of a crc32Word (`crc32 r, [a + k]`).
 
 const loadFolds: Fusion = {
   find(_f, alloc, block, found) {
     const instrs = block.instrs;
     for (let j = 1; j < instrs.length; j++) {
       const compare = instrs[j];
-      if (compare.op !== "binary" || !isComparison(compare.kind) || compare.a === compare.b) continue;
+      const folds = compare.op === "binary" ? isComparison(compare.kind) && compare.a !== compare.b
+        : compare.op === "intrinsic" && compare.name === "crc32Word" && compare.args[0] !== compare.args[1];
+      if (!folds) continue;
+      const b = compare.op === "binary" ? compare.b : (compare as Intrinsic).args[1];
       let q = j - 1;
       while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
         && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
       const load = q >= 0 ? instrs[q] : null;
-      if (load?.op !== "load" || load.width !== 4 || load.dst !== compare.b || load.dst === load.address) continue;
+      if (load?.op !== "load" || load.width !== 4 || load.dst !== b || load.dst === load.address) continue;
       if (alloc.useCounts[load.dst] !== 1 || isConstant(alloc, load.dst) || found.skips(load)) continue;
       found.loads.set(load.dst, load);
       found.skip(load, compare);

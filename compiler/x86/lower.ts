@@ -511,9 +511,12 @@ function addressOperand(cx: FunctionContext, address: VReg, offset: number, scra
       if (ix.kind === "reg") index = ix.reg;
       else { cx.use(fold.index, Register.EDX); index = Register.EDX; }
     }
+    // [index*1 + disp32] is [index + disp]: the base form, whose displacement may take one byte
+    const scale = index === Register.None ? 1 : fold.scale;
+    if (base === Register.None && index !== Register.None && scale === 1) { base = index; index = Register.None; }
     const size = base === Register.None && index === Register.None ? 4 : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
     const absolute = base === Register.None && index === Register.None;
-    return new MemoryOperand(base, index, index === Register.None ? 1 : fold.scale, BigInt(absolute ? displacement >>> 0 : displacement), size, false, Register.None);
+    return new MemoryOperand(base, index, index === Register.None ? 1 : scale, BigInt(absolute ? displacement >>> 0 : displacement), size, false, Register.None);
   }
   const o = cx.read(address);
   if (o.kind === "reg") return mem(o.reg, offset | 0);
@@ -753,6 +756,7 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   fnsave: memoryOperandOf(Code.Fnsave_m108byte),   // 32-bit protected-mode layout (SDM Vol. 1 §8.1.10, Figure 8-9)
   frstor: memoryOperandOf(Code.Frstor_m108byte),
   cpuid: lowerCpuid,
+  crc32Word: lowerCrc32Word,
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
@@ -777,6 +781,35 @@ function lowerCpuid(cx: FunctionContext, [leaf, subleaf, out]: VReg[]): void {
   });
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EBX));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+}
+
+/**
+ * crc32Word(crc, word): `crc32 r32, r/m32` (SSE4.2; the caller checks CPUID), two-address like the ALU ops:
+ * into the destination's register when it has one and `word` is not there, else eax; an immediate word
+ * goes through ecx (the instruction has no immediate form); a 32-bit load right before it is its memory
+ * operand (fusion.ts loadFolds).
+ */
+function lowerCrc32Word(cx: FunctionContext, [crc, word]: VReg[], dst: VReg | null): void {
+  const d = dst === null ? undefined : cx.operand(dst), w = cx.operand(word);
+  const load = cx.fusions.loads.get(word);
+  const wordThere = !load && w.kind === "reg" && d?.kind === "reg" && w.reg === d.reg;
+  const target = d?.kind === "reg" && !wordThere ? d.reg : Register.EAX;
+  if (load) {
+    cx.use(crc, target);
+    const scratch = target === Register.EAX ? Register.ECX : Register.EAX;
+    const operand = addressOperand(cx, load.address, load.offset, scratch);
+    cx.emit(Instruction.createRegMem(Code.Crc32_r32_rm32, target, operand));
+  } else if (w.kind === "imm" || (w.kind === "reg" && w.reg === target)) {
+    cx.use(word, Register.ECX);
+    cx.use(crc, target);
+    cx.emit(Instruction.createRegReg(Code.Crc32_r32_rm32, target, Register.ECX));
+  } else {
+    cx.use(crc, target);
+    const o = cx.read(word);
+    if (o.kind === "reg") cx.emit(Instruction.createRegReg(Code.Crc32_r32_rm32, target, o.reg));
+    else if (o.kind === "mem") cx.emit(Instruction.createRegMem(Code.Crc32_r32_rm32, target, o.mem));
+  }
+  if (dst !== null && target === Register.EAX) cx.def(dst, Register.EAX);
 }
 
 /**
@@ -1107,7 +1140,7 @@ function omitsFramePointer(f: IrFunction, options: LowerOptions): boolean {
 const PRECISE_INTRINSICS = new Set<string>([
   "inb", "inw", "inl", "outb", "outw", "outl", "cli", "sti", "hlt", "pause", "rdtsc", "rdtscHigh", "readCr0", "writeCr0", "readCr2", "readCr3",
   "writeCr3", "readCr4", "writeCr4", "lgdt", "lidt", "ltr", "invlpg", "memoryCopy", "memoryFill", "readFramePointer", "readFlags", "invalidOpcode",
-  "loadSegments", "hypercall", "divideUnchecked", "lldt", "clts", "fnsave", "frstor",
+  "loadSegments", "hypercall", "divideUnchecked", "lldt", "clts", "fnsave", "frstor", "crc32Word",
 ]);
 
 // ---- register allocation -------------------------------------------------------------------------

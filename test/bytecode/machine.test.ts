@@ -279,6 +279,19 @@ test("control registers hold what was written; cli/sti/pause/lgdt/lidt/ltr/invlp
   t.deepEqual(result.values, [0x11, 0x80000011 | 0, 0, 0x00400000, 0x10]);
 });
 
+test("crc32Word: the CRC32C register after a word, low byte first (RFC 3720 B.4's 32 zeros, 32 ones)", (t) => {
+  const result = run(mainModule((f) => {
+    let c = f.constant(-1);
+    for (let i = 0; i < 8; i++) c = f.intrinsic("crc32Word", [c, f.constant(0)]);
+    report(f, f.unary("not", c));
+    let d = f.constant(-1);
+    for (let i = 0; i < 8; i++) d = f.intrinsic("crc32Word", [d, f.constant(-1)]);
+    report(f, f.unary("not", d));
+  }));
+  t.is(result.error, undefined);
+  t.deepEqual(result.values, [0x8a9136aa | 0, 0x62a8ab43]);   // and B.4's 32 bytes of 0xff
+});
+
 for (const name of ["fnsave", "frstor", "cpuid"] as const) {
   test(`${name} stops the interpreter with an error naming it (no x87 unit, no CPUID here)`, (t) => {
     const args = name === "cpuid" ? [0, 0, 0x1000] : [0x1000];

@@ -4,7 +4,8 @@
 // rings:
 // (a) 1,000 VMs: every VM verifies all its pages (0 corruptions), thousands of pages go out and back;
 //     (readClock first touches each page: a hypercall that finds memory short waits and is made again);
-// (b) bytes of the swap image overwritten from the host while VMs sleep swapped out: every VM either
+// (b) bytes of the swap image overwritten from the host while VMs sleep swapped out (on a CPU without
+//     SSE4.2: the checksums by tables, elsewhere by the crc32 instruction): every VM either
 //     verifies intact or is ended with `swap corruption at page 0x...` naming a page the host overwrote,
 //     at least one is caught, the kernel and the other VMs go on;
 // (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
@@ -41,7 +42,7 @@ const FIRST_SECTOR = 8;
 
 /** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
 async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
-  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES, memoryKiB = VM_KIB) {
+  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES, memoryKiB = VM_KIB, cpu?: string) {
   const manifest = join(dir, `${name}.json`);
   writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
     memoryKiB, guaranteedKiB: 0, argument: sleepMs * 65536 + pages }] }));
@@ -49,7 +50,8 @@ async function boot(name: string, count: number, sleepMs: number, swapBytes: num
   const image = join(dir, `${name}.img`);
   createSwapImage(image, swapBytes);
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-    timeoutMs: 600_000, memoryMiB, icount, extraArgs: swapDiskArgs(image), onOutput });
+    timeoutMs: 600_000, memoryMiB, icount, extraArgs: [...swapDiskArgs(image), ...(cpu ? ["-cpu", cpu] : [])],
+    onOutput });
   return { run, out: serialLines(run.serial), image };
 }
 
@@ -79,6 +81,7 @@ function allIntact(t: ExecutionContext, run: { debugExit: number | null }, out: 
 test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while asleep, back intact", async t => {
   const { run, out } = await boot("fill", 1000, 3000, 512 * MIB, 32);
   const { swap, writeOuts, pagesOut, readIns, pagesIn, checksum, readErrors, pageIns } = allIntact(t, run, out, 1000);
+  t.regex(out, /^swap: page checksums CRC32C by the crc32 instruction \(SSE4\.2\)$/m);
   // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back.
   t.true(writeOuts >= 500 && readIns === writeOuts, swap[0]);
   // A page comes back once per copy on the disk (written, or kept clean: read back and not written since),
@@ -98,6 +101,7 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
 });
 
 test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs end with swap corruption", async t => {
+  // On QEMU's plain qemu32 (no SSE4.2): the checksums come from crc32c.ts's tables, (a) has the instruction.
   // VMs 0-9 fill first and are the oldest idle, so the first written out; they sleep 20 s (real time: no
   // -icount) while the host overwrites one byte in each of their filled pages on the disk.
   const count = 300;
@@ -130,7 +134,8 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
   };
   const name = "corrupt";
   image = join(dir, `${name}.img`);
-  const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput);
+  const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput, false, FILLED_PAGES, VM_KIB, "qemu32");
+  t.regex(out, /^swap: page checksums CRC32C by tables \(no SSE4\.2\)$/m);
   t.true(done, "the host overwrote the image");
   t.true([...corrupted.values()].some(pages => pages.size > 0), "filled pages found on the disk");
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));

@@ -3,7 +3,7 @@
 
 import test from "ava";
 import type { BinaryOp, DataSymbol, Function as IrFunction } from "../../compiler/ir.ts";
-import { OPS, TRAP_BOUNDS } from "../../compiler/ir.ts";
+import { OPS, TRAP_BOUNDS, crc32cWord } from "../../compiler/ir.ts";
 import { compileAndBoot, programModule, testFunction, putHex, puts } from "./helpers.ts";
 
 const hex = (x: number) => (x >>> 0).toString(16).padStart(8, "0");
@@ -245,6 +245,29 @@ test("isolation intrinsics: cpuid, lldt 0, clts, fnsave/frstor round trip and re
     { name: "image", section: "data", align: 4, size: image.length, bytes: image, relocations: [] },
   ]), "isolation-intrinsics");
   t.is(r.serial, lines([1, 0x756e6547, 8, 0, 0x027f, 0xffff, 0x037f]));   // "Genu": QEMU's default CPU
+  t.is(r.exitCode, 0);
+});
+
+test("crc32Word is SSE4.2's crc32 (QEMU's CPU with +sse4.2): the IR's definition, words in registers and immediates",
+  async (t) => {
+  const words = [0, 1, 0xffffffff, 0x80000000, 0x12345678, 0xdeadbeef, 0x9e3779b9, 0x00ff00ff];
+  const data = new Uint8Array(4 * words.length);
+  words.forEach((w, i) => new DataView(data.buffer).setUint32(4 * i, w, true));
+  const r = await compileAndBoot(programModule((main) => {
+    const base = main.globalAddress("words");
+    let c = main.constant(-1);
+    for (let i = 0; i < words.length; i++) {
+      c = main.intrinsic("crc32Word", [c, main.load(4, false, base, 4 * i)]);     // the word in a register
+      putHex(main, c);
+    }
+    putHex(main, main.intrinsic("crc32Word", [c, main.constant(0x0badf00d)]));    // an immediate word
+    putHex(main, main.intrinsic("crc32Word", [main.constant(7), c]));             // a constant register
+  }, [], [{ name: "words", section: "data", align: 4, size: data.length, bytes: data, relocations: [] }]), "crc32");
+  const expected: number[] = [];
+  let c = -1;
+  for (const w of words) expected.push(c = crc32cWord(c, w | 0));
+  expected.push(crc32cWord(c, 0x0badf00d), crc32cWord(7, c));
+  t.is(r.serial, lines(expected));
   t.is(r.exitCode, 0);
 });
 
