@@ -56,8 +56,8 @@ import { GUEST_BASE } from "../abi/boot.ts";
 import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, framesFree, framesUsed, allocFrameRun, freeFrame } from "./frames.ts";
 import {
-  pageEntry, entryFrame, pagingTableFrames, changeEntryBits, PAGE_PRESENT, PAGE_WRITABLE, PAGE_ACCESSED, PAGE_DIRTY,
-  PAGE_KEPT,
+  pageEntry, entryFrame, pagingTableFrames, changeEntryBits, pageEntrySlot, PAGE_PRESENT, PAGE_WRITABLE,
+  PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT, PAGE_TABLE_SPAN,
 } from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 import {
@@ -477,7 +477,11 @@ function startWriteOut(index: u32): bool {
   if (vm.swapState !== SWAP_RESIDENT) { listRemove(index); return true; }   // already on its way out
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let resident: u32 = 0;
-  for (let page: u32 = 0; page < pages; page++) if (privatePage(pageEntry(vm.space, pageAddress(page)))) resident++;
+  let slot: u32 = 0;
+  for (let page: u32 = 0; page < pages; page++) {
+    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+    if (slot !== 0 && privatePage(load32(slot))) resident++;
+  }
   const previous = vm.swapMap;
   const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
   const count = previous !== 0 && load32(previous) > onDisk + resident ? load32(previous) : onDisk + resident;
@@ -519,6 +523,19 @@ function startWriteOut(index: u32): bool {
 
 function pageAddress(page: u32): u32 { return GUEST_BASE + (page << PAGE_SHIFT); }
 
+/** Pages one page table maps; GUEST_BASE is a multiple of its span, so page 0 starts a table. */
+const TABLE_PAGES_MASK: u32 = (PAGE_TABLE_SPAN >>> PAGE_SHIFT) - 1;
+
+/**
+ * The PTE slot of the VM's `page` (0: no page table there) where the previous page's was 0 or `page`
+ * starts a page table (paging.ts pageEntrySlot). A loop over a VM's pages from page 0 keeps the slot and
+ * steps it, one walk per page table: `slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 :
+ * tableSlot(space, page)`.
+ */
+function tableSlot(space: u32, page: u32): u32 {
+  return (page & TABLE_PAGES_MASK) === 0 ? pageEntrySlot(space, pageAddress(page)) : 0;
+}
+
 /** True for the PTE of a private page (present and writable: vm.ts's invariant). */
 function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0; }
 
@@ -535,8 +552,10 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   store32(map, count);
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let measured = false;
+  let slot: u32 = 0;
   for (let page: u32 = 0; page < pages && idled && !measured; page++) {
-    const entry = pageEntry(vm.space, pageAddress(page));
+    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+    const entry = slot === 0 ? 0 : load32(slot);
     measured = privatePage(entry) && (entry & PAGE_ACCESSED) !== 0;
   }
   let kept: u32 = 0;
@@ -560,11 +579,13 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   }
   let next: u32 = 0;
   for (let pass: u32 = 0; pass < 2; pass++) {
+    slot = 0;
     for (let page: u32 = 0; page < pages; page++) {
-      const entry = pageEntry(vm.space, pageAddress(page));
+      slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+      const entry = slot === 0 ? 0 : load32(slot);
       if (!privatePage(entry)) continue;
       if ((entry & PAGE_KEPT) !== 0) {
-        if (pass === 1) changeEntryBits(vm.space, pageAddress(page), 0, PAGE_KEPT);
+        if (pass === 1) store32(slot, u32(entry & ~PAGE_KEPT));   // no translation depends on the bit
         continue;
       }
       const hot = !measured || (entry & PAGE_ACCESSED) !== 0;
