@@ -1,6 +1,7 @@
 // Loop-invariant code motion: in each natural loop (found from the back edges of a depth-first walk),
 // a pure instruction that cannot trap, whose operands are defined nowhere in the loop and whose result
-// register is defined nowhere else in the function, moves to a preheader created before the loop.
+// register is defined nowhere else in the function, moves to a preheader created before the loop; a
+// preheader belongs to the loops around its loop, which are hoisted later.
 // Requires: a verified Module. Guarantees: the same values (the moved instruction is pure, so running it
 // once before the loop, even when the loop body would not have run, changes nothing observable).
 import * as ir from '../ir.ts';
@@ -53,7 +54,8 @@ export function hoistLoopInvariants(m: ir.Module): ir.Module {
       const d = ir.definedRegister(i);
       if (d !== null) defCount.set(d, (defCount.get(d) ?? 0) + 1);
     }
-    for (const loop of naturalLoops(f)) {
+    const loops = naturalLoops(f);
+    for (const loop of loops) {
       if (loop.header === 0) continue; // the entry has no room for a preheader before it
       const definedInLoop = new Set<number>();
       for (const id of loop.body) for (const i of f.blocks[id].instrs) { const d = ir.definedRegister(i); if (d !== null) definedInLoop.add(d); }
@@ -84,6 +86,9 @@ export function hoistLoopInvariants(m: ir.Module): ir.Module {
         if (t.op === 'branch') { if (t.ifTrue === loop.header) t.ifTrue = preheader.id; if (t.ifFalse === loop.header) t.ifFalse = preheader.id; }
       }
       f.blocks.push(preheader);
+      // It lies in every loop around this one (inner loops come first): their hoisting must see what it
+      // defines (fuzz: an outer invariant reading an inner one was hoisted above it, test/ir/licm-nested.ir).
+      for (const outer of loops) if (outer !== loop && outer.body.has(loop.header)) outer.body.add(preheader.id);
     }
   }
   return m;
