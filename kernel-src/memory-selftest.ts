@@ -149,6 +149,9 @@ function selftestPaging(): void {
   check(name, mapRange(space, 0x1000, first, PAGE_SIZE, MAP_WRITABLE) === PAGING_ERROR_KERNEL_SPACE, "kernel space accepted");
   check(name, mapRange(space, TEST_PAGE + 1, first, PAGE_SIZE, MAP_WRITABLE) === PAGING_ERROR_ALIGNMENT, "misaligned address accepted");
   check(name, mapRange(space, 0xfffff000, first, 2 * PAGE_SIZE, MAP_WRITABLE) === PAGING_ERROR_KERNEL_SPACE, "range past 4 GiB accepted");
+  // The device window (the last 4 MiB, paging.ts) is the kernel's: no user mapping reaches into it.
+  const intoWindow = mapRange(space, 0xffbff000, first, 2 * PAGE_SIZE, MAP_WRITABLE);
+  check(name, intoWindow === PAGING_ERROR_KERNEL_SPACE, "device window accepted");
   check(name, destroyAddressSpace(space) === PAGING_ERROR_CURRENT, "destroyed the current space");
   switchAddressSpace(kernel);
   check(name, destroyAddressSpace(space) === PAGING_OK, "destroy failed");

@@ -5,12 +5,16 @@
 //   [4 KiB, kernel top)              the kernel space: physical memory identity-mapped, supervisor-only,
 //                                    read-write; kernel top = usable RAM below KERNEL_SPACE_END, rounded
 //                                    up to 4 MiB (one page table)
-//   [KERNEL_SPACE_END, 4 GiB)        the user part: private to the address space, mapped by mapRange
+//   [KERNEL_SPACE_END, DEVICE_WINDOW) the user part: private to the address space, mapped by mapRange
+//   [DEVICE_WINDOW, 4 GiB)           the device window: PCI memory BARs (a NIC's registers) mapped by
+//                                    pagingMapDevice, supervisor-only and uncached, shared by every space
 //
 // Invariants: the kernel space's page tables are built once by pagingInit and shared by every address
 // space (createAddressSpace copies the kernel's page-directory entries); its entries never change
 // afterwards but for the stack guard pages unmapped at boot (stacks.ts), and a change to a shared
-// table is seen by every space anyway. mapRange/unmapRange only touch the user part.
+// table is seen by every space anyway. The device window's one page table is made by the first
+// pagingMapDevice, which must come before the first createAddressSpace (drivers start at boot, before
+// any VM); later mappings only add entries to that shared table. mapRange/unmapRange only touch the user part.
 // An address space is named by the physical address of its page directory (what CR3 holds).
 // Page tables are reached through the identity map: physical = virtual below the kernel top.
 // Frames mapped by mapRange belong to the caller: unmapRange and destroyAddressSpace free page
@@ -31,6 +35,10 @@ export const PAGE_WRITABLE: u32 = 1 << 1;    // R/W: writes allowed (for the ker
 export const PAGE_USER: u32 = 1 << 2;        // U/S: ring 3 may access
 export const PAGE_ACCESSED: u32 = 1 << 5;    // A: set by the processor on any access through the entry
 export const PAGE_DIRTY: u32 = 1 << 6;       // D (PTE only): set by the processor on a write
+// PWT and PCD (§4.9.1, Table 4-11 with the power-up PAT): both set select UC, uncacheable, as device
+// registers need (every read and write reaches the device, in order).
+const PAGE_WRITE_THROUGH: u32 = 1 << 3;
+const PAGE_CACHE_DISABLE: u32 = 1 << 4;
 /**
  * A not-present PTE with this bit (one of bits 11:9, ignored by the processor, §4.3) is not demand-zero:
  * the page's contents are on the swap disk (swap.ts), its place there in bits 31:12.
@@ -62,6 +70,9 @@ const BYTES_PER_TABLE: u32 = 0x400000;      // 4 MiB mapped by one page table
 /** The first user-part directory entry: everything below is the shared kernel space. */
 const KERNEL_DIRECTORY_ENTRIES: u32 = KERNEL_SPACE_END >>> DIRECTORY_SHIFT;   // 256
 const USER_SPACE_START: u32 = KERNEL_SPACE_END;
+/** The device window: the last 4 MiB of the address space (one page table), above every VM's memory. */
+const DEVICE_WINDOW: u32 = 0xffc00000;
+const DEVICE_WINDOW_PAGES: u32 = ENTRIES_PER_TABLE;
 
 /**
  * Above this many pages changed in the current space, one CR3 reload (which flushes every
@@ -79,6 +90,9 @@ export const PAGING_ERROR_CURRENT = -4;       // destroying the address space in
 let kernelDirectory: u32 = 0;
 let kernelTop: u32 = 0;
 let pageTableCount: u32 = 0;      // page tables and directories allocated, kernel's included
+let deviceWindowTable: u32 = 0;   // the device window's page table (0: no device mapped yet)
+let deviceWindowUsed: u32 = 0;    // its pages handed out so far (never given back: devices stay mapped)
+let spacesCreated: u32 = 0;       // createAddressSpace calls (the window must exist before the first)
 
 export function kernelAddressSpace(): u32 { return kernelDirectory; }
 /** One past the last identity-mapped kernel address. */
@@ -117,7 +131,38 @@ export function createAddressSpace(): u32 {
   const directory = allocZeroedTable();
   if (directory === FRAME_NONE) return FRAME_NONE;
   memoryCopy(directory, kernelDirectory, KERNEL_DIRECTORY_ENTRIES * ENTRY_BYTES);
+  const window = directoryEntryAddress(kernelDirectory, DEVICE_WINDOW);
+  store32(directoryEntryAddress(directory, DEVICE_WINDOW), load32(window));
+  spacesCreated++;
   return directory;
+}
+
+/**
+ * Maps the device registers at physical [physicalAddress, physicalAddress + length) (a PCI memory BAR)
+ * into the device window: supervisor-only, read-write, uncached (PCD and PWT). Returns the virtual
+ * address of physicalAddress, or 0 when the window is full, there is no frame for its page table, or
+ * the first mapping comes after an address space was created (the spaces made before would lack it).
+ */
+export function pagingMapDevice(physicalAddress: u32, length: u32): u32 {
+  if (length === 0) return 0;
+  const offset = physicalAddress & PAGE_OFFSET_MASK;
+  const pages = (offset + length + PAGE_SIZE - 1) >>> PAGE_SHIFT;
+  if (pages > DEVICE_WINDOW_PAGES - deviceWindowUsed) return 0;
+  if (deviceWindowTable === 0) {
+    if (spacesCreated !== 0) return 0;
+    const table = allocZeroedTable();
+    if (table === FRAME_NONE) return 0;
+    deviceWindowTable = table;
+    store32(directoryEntryAddress(kernelDirectory, DEVICE_WINDOW), table | PAGE_PRESENT | PAGE_WRITABLE);
+  }
+  const virtualAddress = DEVICE_WINDOW + (deviceWindowUsed << PAGE_SHIFT);
+  const base = physicalAddress - offset;
+  for (let page: u32 = 0; page < pages; page++) {
+    store32(deviceWindowTable + (deviceWindowUsed + page) * ENTRY_BYTES,
+      (base + (page << PAGE_SHIFT)) | PAGE_PRESENT | PAGE_WRITABLE | PAGE_WRITE_THROUGH | PAGE_CACHE_DISABLE);
+  }
+  deviceWindowUsed += pages;
+  return virtualAddress + offset;
 }
 
 export function currentAddressSpace(): u32 { return readCr3() & PAGE_ADDRESS_MASK; }
@@ -128,7 +173,7 @@ export function switchAddressSpace(space: u32): void { writeCr3(space); }
 /** Frees the user part's page tables and the directory. The current space cannot be destroyed. */
 export function destroyAddressSpace(space: u32): i32 {
   if (space === currentAddressSpace() || space === kernelDirectory) return PAGING_ERROR_CURRENT;
-  for (let index = KERNEL_DIRECTORY_ENTRIES; index < ENTRIES_PER_TABLE; index++) {
+  for (let index = KERNEL_DIRECTORY_ENTRIES; index < DEVICE_WINDOW >>> DIRECTORY_SHIFT; index++) {
     const entry = load32(space + index * ENTRY_BYTES);
     if ((entry & PAGE_PRESENT) !== 0) freeTable(entry & PAGE_ADDRESS_MASK);
   }
@@ -283,9 +328,9 @@ function invalidateRange(space: u32, virtualAddress: u32, pages: u32): void {
 
 function checkUserRange(virtualAddress: u32, length: u32): i32 {
   if (((virtualAddress | length) & PAGE_OFFSET_MASK) !== 0) return PAGING_ERROR_ALIGNMENT;
-  if (virtualAddress < USER_SPACE_START) return PAGING_ERROR_KERNEL_SPACE;
-  // The range must end at or before 4 GiB: length <= 2^32 - virtualAddress.
-  if (length > 0 - virtualAddress && length !== 0) return PAGING_ERROR_KERNEL_SPACE;
+  if (virtualAddress < USER_SPACE_START || virtualAddress >= DEVICE_WINDOW) return PAGING_ERROR_KERNEL_SPACE;
+  // The range must end at or before the device window: length <= DEVICE_WINDOW - virtualAddress.
+  if (length > DEVICE_WINDOW - virtualAddress) return PAGING_ERROR_KERNEL_SPACE;
   return PAGING_OK;
 }
 
