@@ -29,15 +29,34 @@ export interface QemuOptions {
   onOutput?: (text: string) => void;
 }
 
-/** `-netdev user` with a virtio-net card; each forward maps 127.0.0.1:hostPort to guestIp:guestPort (TCP). */
-export function userNetArgs(forwards: { hostPort: number; ip: string; guestPort: number }[] = []): string[] {
-  const fwd = forwards.map(f => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.ip}:${f.guestPort}`).join('');
-  return ['-netdev', `user,id=n0${fwd}`, '-device', 'virtio-net-pci,netdev=n0'];
+/**
+ * The network cards the kernel drives (kernel-src/nic.ts), by the name `denali boot --nic` takes, and
+ * QEMU's device for each: virtio-net, the Intel 82540EM (e1000, a PCI card) and 82574L (e1000e, PCIe;
+ * QEMU plugs it into the i440FX machine's bus as well, so no q35 is needed).
+ */
+export const NIC_MODELS = ['virtio', 'e1000', 'e1000e'] as const;
+export type NicModel = typeof NIC_MODELS[number];
+const NIC_DEVICES: Record<NicModel, string> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e' };
+
+/** `-device CARD,netdev=ID[,options]`: the card of `nic` on the network backend `netdev`. */
+export function nicDeviceArgs(nic: NicModel, netdev = 'n0', options = ''): string[] {
+  return ['-device', `${NIC_DEVICES[nic]},netdev=${netdev}${options ? `,${options}` : ''}`];
 }
 
-/** `-netdev tap` on an existing tap device (no scripts) with a virtio-net card. */
-export function tapNetArgs(device: string): string[] {
-  return ['-netdev', `tap,id=n0,ifname=${device},script=no,downscript=no`, '-device', 'virtio-net-pci,netdev=n0'];
+/**
+ * `-netdev user` with a card (virtio-net unless told); each forward maps 127.0.0.1:hostPort to
+ * guestIp:guestPort (TCP).
+ */
+export function userNetArgs(
+  forwards: { hostPort: number; ip: string; guestPort: number }[] = [], nic: NicModel = 'virtio',
+): string[] {
+  const fwd = forwards.map(f => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.ip}:${f.guestPort}`).join('');
+  return ['-netdev', `user,id=n0${fwd}`, ...nicDeviceArgs(nic)];
+}
+
+/** `-netdev tap` on an existing tap device (no scripts) with a card (virtio-net unless told). */
+export function tapNetArgs(device: string, nic: NicModel = 'virtio'): string[] {
+  return ['-netdev', `tap,id=n0,ifname=${device},script=no,downscript=no`, ...nicDeviceArgs(nic)];
 }
 
 /** A fresh sparse raw image of `bytes` (a multiple of 512) at `path`: the swap disk swapDiskArgs attaches. */
@@ -114,8 +133,10 @@ export function qemuArgs(medium: BootMedium, options: QemuOptions = {}, serial =
     ? ['-chardev', `socket,id=com1,path=${options.console.path},server=on,wait=on`, '-serial', 'chardev:com1']
     : serial === 'stdio' ? ['-serial', 'stdio']
     : ['-serial', `file:${serial}`];
+  // `-nic none`: no default card (QEMU would add an e1000, which the kernel drives): a machine has the
+  // network card its caller asks for in extraArgs (userNetArgs, tapNetArgs), or none.
   const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 64), ...com1, '-display', 'none', '-monitor', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+    '-no-reboot', '-nic', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
   if ('kernel' in medium) {
     args.push('-kernel', medium.kernel);
     if (medium.initrd?.length) args.push('-initrd', medium.initrd.join(','));
