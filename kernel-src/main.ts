@@ -4,9 +4,10 @@
 // the instructions it took: the boot cost under -icount), the multiboot information (boot loader,
 // memory map, command line), the GDT, TSSs, IDT and PICs (trap.ts) and the CPU's isolation settings
 // (umip, lazy x87), memory (frames, reservations, paging, stack guards: memory.ts), the modules, the
-// clock and the timer queue, PCI, a virtio-net card behind the virtual switch and a virtio-blk swap
-// disk when QEMU has them; then interrupts on, the self-tests, benchmarks or faults the command line
-// asks for (`test=...`, `bench`; `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module
+// clock and the timer queue, PCI, a network card (virtio-net, e1000, e1000e) behind the virtual switch
+// and a virtio-blk swap disk when the machine has them, the PCI functions no driver took; then
+// interrupts on, the self-tests, benchmarks or faults the command line asks for (`test=...`, `bench`;
+// `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module
 // (vmstart.ts) with COM1 as their monitor (the scheduler exits QEMU when every one has ended, or on
 // `stop`); else the COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as
 // without isa-debug-exit).
@@ -30,8 +31,8 @@ import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest
 import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
-import { pciInit, pciReport } from "./pci.ts";
-import { virtioNetFound, virtioNetInit } from "./virtio-net.ts";
+import { pciInit, pciReport, pciReportUnsupported } from "./pci.ts";
+import { nicFound, nicInit } from "./nic.ts";
 import { virtioBlkInit } from "./virtio-blk.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
@@ -84,11 +85,12 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
   switchSetBench(commandLineHasWord(info, "bench"));
-  if (virtioNetFound()) {    // the NIC (virtio-net.ts) behind the virtual switch (switch.ts)
+  if (nicFound()) {          // a network card a driver knows (nic.ts) behind the virtual switch (switch.ts)
     switchInit();
-    virtioNetInit();
+    nicInit();
   }
   virtioBlkInit();           // the swap disk (virtio-blk.ts), when QEMU has one (`denali boot --swap SIZE`)
+  pciReportUnsupported();    // every PCI function no driver took: its ids and class
   interruptsEnable();
   runRequestedTest(info);
   runRequestedFault(info);   // test=divide-error, invalid-opcode, general-protection, page-fault, double-fault

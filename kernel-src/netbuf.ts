@@ -1,8 +1,9 @@
 // Network buffers: one fixed-size buffer per Ethernet frame, from a pool of frames allocated once at
 // boot (never from an interrupt handler: the NIC's receive interrupt takes and gives buffers here, so
 // the pool is its own free list, not kalloc's). Every frame in the kernel lives in one of these, with
-// the same layout wherever it is — on the NIC's receive or transmit ring (virtio-net.ts), on a VM's
-// receive queue (switch.ts) — so a frame moves between them by reference, never by copy:
+// the same layout wherever it is — on the NIC's receive or transmit ring (virtio-net.ts; e1000.ts, whose
+// descriptors point at the frame itself), on a VM's receive queue (switch.ts) — so a frame moves between
+// them by reference, never by copy:
 //
 //   +0   u32 next      link of the queue the buffer is on (0: last)
 //   +4   u32 length    bytes of the Ethernet frame

@@ -2,14 +2,16 @@
 // of every bus, device and function at boot, recording each function's vendor and device ids, class,
 // base address registers (with their sizes) and interrupt line, and listing them on the console:
 //   pci 00:03.0 1af4:1000 class 0200 bar0 io 0xc000 size 32 bar1 mem 0xfebf1000 size 4096 irq 11
-// Drivers (virtio-net.ts) look their device up with pciFind and enable it with pciEnable.
+// Drivers (virtio-net.ts, e1000.ts, ...) look their device up with pciFind or pciDeviceAt and enable it
+// with pciEnable, which marks it driven; after the drivers, pciReportUnsupported lists every function no
+// driver took (bridges aside) with its ids and class, so a PC's missing driver shows on the console.
 // References: PCI Local Bus Specification 3.0 (PCI LB 3.0): §3.2.2.3.2 "Software Generation of
 // Configuration Transactions" (CONFIG_ADDRESS/CONFIG_DATA, mechanism #1); §6.1 "Configuration Space
 // Organization" (Figure 6-1, the type 0 header); §6.2.1 "Device Identification"; §6.2.2 "Device
 // Control" (Command register, Figure 6-2); §6.2.4 "Miscellaneous Registers" (Interrupt Line/Pin);
 // §6.2.5.1 "Address Maps" (BARs, Figures 6-4/6-5, and how to size them).
 // Invariant: the table holds each present function once, in scan order; deviceTotal entries.
-import { i32, u8, u32, inl, outl, structArray } from "dsl";
+import { bool, i32, u8, u32, inl, outl, structArray } from "dsl";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
 // PCI LB 3.0 §3.2.2.3.2: CONFIG_ADDRESS (0xCF8): bit 31 enable, 23:16 bus, 15:11 device, 10:8 function,
@@ -65,7 +67,7 @@ const IO_SIZE_MASK: u32 = 0xffff;
 
 const BAR_NONE = 0;
 export const BAR_IO = 1;
-const BAR_MEMORY = 2;
+export const BAR_MEMORY = 2;
 
 export class PciDevice {
   bus: u32 = 0;
@@ -80,6 +82,7 @@ export class PciDevice {
   barKind = new Uint32Array(6);      // BAR_NONE, BAR_IO, BAR_MEMORY
   barAddress = new Uint32Array(6);   // the base (low 32 bits for a 64-bit BAR)
   barSize = new Uint32Array(6);      // bytes the BAR decodes
+  claimed: bool = false;             // a driver took it (pciEnable, pciClaim)
 }
 
 const PCI_DEVICE_LIMIT: u32 = 32;
@@ -87,6 +90,7 @@ const devices = structArray(PciDevice, 32);
 let deviceTotal: u32 = 0;
 
 export function pciDeviceAt(index: u32): PciDevice { return devices[index]; }
+export function pciDeviceCount(): u32 { return deviceTotal; }
 
 function configAddress(bus: u32, device: u32, func: u32, offset: u32): u32 {
   return CONFIG_ENABLE | (bus << BUS_SHIFT) | (device << DEVICE_SHIFT) | (func << FUNCTION_SHIFT) | (offset & REGISTER_MASK);
@@ -161,6 +165,7 @@ function record(bus: u32, device: u32, func: u32): void {
   d.headerType = pciRead8(bus, device, func, PCI_HEADER_TYPE);
   d.interruptLine = pciRead8(bus, device, func, PCI_INTERRUPT_LINE);
   d.interruptPin = pciRead8(bus, device, func, PCI_INTERRUPT_PIN);
+  d.claimed = false;
   const layout = d.headerType & HEADER_LAYOUT_MASK;
   const bars = layout === HEADER_LAYOUT_DEVICE ? PCI_BAR_COUNT : layout === HEADER_LAYOUT_BRIDGE ? BRIDGE_BAR_COUNT : 0;
   for (let i: u32 = 0; i < PCI_BAR_COUNT; i++) { d.barKind[i] = BAR_NONE; d.barAddress[i] = 0; d.barSize[i] = 0; }
@@ -197,11 +202,17 @@ export function pciFind(vendorId: u32, deviceId: u32): i32 {
   return -1;
 }
 
-/** Turns on I/O decoding and bus mastering (DMA), with INTx# enabled (PCI LB 3.0 §6.2.2). */
+/** Turns on I/O and memory decoding and bus mastering (DMA), with INTx# enabled (PCI LB 3.0 §6.2.2); the
+ * function is driven from now on. */
 export function pciEnable(d: PciDevice): void {
   const command = pciRead16(d.bus, d.device, d.func, PCI_COMMAND);
-  pciWriteCommand(d.bus, d.device, d.func, (command | PCI_COMMAND_IO_SPACE | PCI_COMMAND_BUS_MASTER) & ~PCI_COMMAND_INTERRUPT_DISABLE);
+  const enable = PCI_COMMAND_IO_SPACE | PCI_COMMAND_MEMORY_SPACE | PCI_COMMAND_BUS_MASTER;
+  pciWriteCommand(d.bus, d.device, d.func, (command | enable) & ~PCI_COMMAND_INTERRUPT_DISABLE);
+  d.claimed = true;
 }
+
+/** Marks a function as seen to by a driver without enabling it (a second NIC the switch does not use). */
+export function pciClaim(d: PciDevice): void { d.claimed = true; }
 
 // ---- the boot listing ----------------------------------------------------------------------------------
 
@@ -218,22 +229,32 @@ function writeHexShort(x: u32): void {
   writeHexDigits(x, digits);
 }
 
+/** `BB:DD.F vvvv:dddd class cccc`: where a function is and what it is. */
+export function pciWriteIdentity(d: PciDevice): void {
+  pciWriteLocation(d);
+  consoleWriteString(" ");
+  writeHexDigits(d.vendorId, 4);
+  consoleWriteString(":");
+  writeHexDigits(d.deviceId, 4);
+  consoleWriteString(" class ");
+  writeHexDigits(d.classCode, 4);
+}
+
+/** `BB:DD.F`, as lspci prints it. */
+export function pciWriteLocation(d: PciDevice): void {
+  writeHexDigits(d.bus, 2);
+  consoleWriteString(":");
+  writeHexDigits(d.device, 2);
+  consoleWriteString(".");
+  writeHexDigits(d.func, 1);
+}
+
 /** One line per function: `pci BB:DD.F vvvv:dddd class cccc [barN io|mem 0xADDR size N]... [irq N]`. */
 export function pciReport(): void {
   for (let i: u32 = 0; i < deviceTotal; i++) {
     const d = devices[i];
     consoleWriteString("pci ");
-    writeHexDigits(d.bus, 2);
-    consoleWriteString(":");
-    writeHexDigits(d.device, 2);
-    consoleWriteString(".");
-    writeHexDigits(d.func, 1);
-    consoleWriteString(" ");
-    writeHexDigits(d.vendorId, 4);
-    consoleWriteString(":");
-    writeHexDigits(d.deviceId, 4);
-    consoleWriteString(" class ");
-    writeHexDigits(d.classCode, 4);
+    pciWriteIdentity(d);
     for (let b: u32 = 0; b < PCI_BAR_COUNT; b++) {
       if (d.barKind[b] === BAR_NONE) continue;
       consoleWriteString(" bar");
@@ -247,6 +268,43 @@ export function pciReport(): void {
       consoleWriteString(" irq ");
       consoleWriteDecimal(d.interruptLine);
     }
+    consoleNewLine();
+  }
+}
+
+// Base classes (PCI Code and ID Assignment Specification 1.x, §1): names for the unsupported list.
+const CLASS_BRIDGE: u32 = 0x06;
+
+function className(base: u32): string {
+  switch (base) {
+    case 0x01: return "mass storage controller";
+    case 0x02: return "network controller";
+    case 0x03: return "display controller";
+    case 0x04: return "multimedia controller";
+    case 0x05: return "memory controller";
+    case 0x07: return "communication controller";
+    case 0x08: return "system peripheral";
+    case 0x09: return "input device";
+    case 0x0c: return "serial bus controller";
+    case 0x0d: return "wireless controller";
+    default: return "other";
+  }
+}
+
+/**
+ * `pci BB:DD.F vvvv:dddd class cccc: no driver (network controller)` for every function no driver took
+ * (after the drivers' probes). Bridges (base class 06: host, ISA, PCI-to-PCI) need none: the firmware
+ * set them up, and they are not listed.
+ */
+export function pciReportUnsupported(): void {
+  for (let i: u32 = 0; i < deviceTotal; i++) {
+    const d = devices[i];
+    if (d.claimed || (d.classCode >>> 8) === CLASS_BRIDGE) continue;
+    consoleWriteString("pci ");
+    pciWriteIdentity(d);
+    consoleWriteString(": no driver (");
+    consoleWriteString(className(d.classCode >>> 8));
+    consoleWriteString(")");
     consoleNewLine();
   }
 }

@@ -34,7 +34,7 @@ export const PROFILE_TRAP: u32 = 1;
 export const PROFILE_HYPERCALL: u32 = 2;
 /** The PIT tick: the clock, the timer queue, alarms raising virtual interrupts. */
 export const PROFILE_TIMER: u32 = 3;
-/** The virtio-net driver's interrupt: receive ring, refill, reclaim (a transmit is the switch's, below). */
+/** The NIC driver's interrupt (virtio-net.ts, e1000.ts): receive ring, refill, reclaim (a transmit is the switch's). */
 export const PROFILE_NIC: u32 = 4;
 /** The virtual switch (switch.ts): demultiplexing, checks, queues, copies to and from VMs, transmitting. */
 export const PROFILE_SWITCH: u32 = 5;

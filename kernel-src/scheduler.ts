@@ -38,7 +38,7 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
-import { nicPresent } from "./virtio-net.ts";
+import { nicPresent } from "./nic.ts";
 import { virtioBlkInFlight } from "./virtio-blk.ts";
 import {
   profileOn, profileEnter, profileLeave, profileSetVm, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,

@@ -1,5 +1,5 @@
 // The virtual Ethernet switch behind netSend/netReceive (hypercalls 5 and 6) and the NIC
-// (virtio-net.ts). Each VM's virtual NIC has the MAC 02:00:00 + 24-bit vmId (vm.ts) and the IPv4
+// (nic.ts: whichever card is present). Each VM's virtual NIC has the MAC 02:00:00 + 24-bit vmId (vm.ts) and the IPv4
 // address of the manifest (vm.ipAddress). Rules:
 //   - from a VM: the source MAC must be the VM's, and the EtherType one of an allow-list: IPv4 and ARP
 //     (what the libos sends; the source address of IPv4 and the sender addresses of ARP must be the
@@ -57,9 +57,9 @@ import {
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
 } from "./netbuf.ts";
 import {
-  nicSetReceiveHandler, nicPresent, virtioNetTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount,
+  nicSetReceiveHandler, nicPresent, nicTransmit, nicBenchDriver, nicBenchSwitch, nicBenchLength, nicBenchEndCount,
   nicBenchEnd, nicBenchEndLength,
-} from "./virtio-net.ts";
+} from "./nic.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWITCH } from "./profile.ts";
 
@@ -122,14 +122,14 @@ let refusedReceiverFull: u32 = 0;             // from a VM: EAGAIN, the receiver
 let refusedReserve: u32 = 0;                  // from a VM: EAGAIN, only the wire's reserve was left
 
 // `bench net` (with `bench` on the command line): receive-path costs in instructions under -icount of
-// the last frame from the wire — driver and switch (virtio-net.ts), the copy into the VM (here).
+// the last frame from the wire — driver and switch (nic.ts), the copy into the VM (here).
 let benchEnabled = false;
 let benchCopy: u32 = 0;
 let benchCopyLength: u32 = 0;
 export function switchSetBench(enabled: bool): void { benchEnabled = enabled; }
 
 
-/** The buffer pool and the NIC's receive handler: before virtioNetInit, and when VMs start (idempotent). */
+/** The buffer pool and the NIC's receive handler: before nicInit, and when VMs start (idempotent). */
 export function switchInit(): void {
   netBufferInit();
   nicSetReceiveHandler(profileOn() ? profiledFromWire : switchFromWire);
@@ -291,7 +291,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
     if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) { refusedReceiverFull++; return refuse(sender, buffer); }
     enqueue(u32(target), buffer, length, from);
     vmToVm++;
-  } else if (target === NO_VM && virtioNetTransmit(buffer, length)) {
+  } else if (target === NO_VM && nicTransmit(buffer, length)) {
     vmToWire++;
   } else if (target === NO_VM && nicPresent()) {
     // The transmit ring is full: the guest keeps its frame and tries again (EAGAIN), nothing is lost silently.
@@ -309,7 +309,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
 }
 
 /**
- * A frame from the wire (virtio-net.ts, in its interrupt): `buffer` holds it (netbuf.ts layout).
+ * A frame from the wire (nic.ts, in the card's interrupt): `buffer` holds it (netbuf.ts layout).
  * True: a VM's queue took the buffer; false: dropped, the driver reuses the buffer.
  */
 function switchFromWire(buffer: u32, length: u32): bool {

@@ -1,6 +1,6 @@
-// The kernel's NIC driver: QEMU's `-device virtio-net-pci` through its legacy (virtio 0.9.5 /
+// A NIC driver (nic.ts): QEMU's `-device virtio-net-pci` through its legacy (virtio 0.9.5 /
 // transitional 1.0) I/O-port interface (virtio.ts). Receive is interrupt driven on the card's PCI
-// interrupt line through the 8259; each received frame's buffer is handed to the switch (switch.ts)
+// interrupt line through the 8259; each received frame's buffer is handed to the switch (nic.ts)
 // by reference and replaced on the ring by a fresh one, so the only copy of a received frame is the
 // one into the VM (netReceive). Transmit takes a buffer the switch filled (the copy out of the sender
 // VM) and returns it to the pool when the device has used it (reclaimed on the next send and on
@@ -14,7 +14,7 @@
 // Invariants: receive descriptor d (d < rxPosted) always holds rxBuffers[d] and is either on the
 // available ring or being processed; a transmit descriptor is on txFree or holds txBuffers[d] in flight.
 import { bool, u8, u32, memoryFill, rdtsc } from "dsl";
-import { pciFind, pciDeviceAt, pciEnable, PciDevice, BAR_IO } from "./pci.ts";
+import { pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueSuppressInterrupts,
   virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16,
@@ -26,6 +26,7 @@ import {
 import {
   netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES,
 } from "./netbuf.ts";
+import { NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { irqRegisterShared } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_NIC } from "./profile.ts";
@@ -52,10 +53,6 @@ const VIRTIO_NET_S_LINK_UP: u32 = 1;
 const RECEIVE_BUFFERS: u32 = 128;
 const RECEIVE_BUFFER_BYTES: u32 = VIRTIO_NET_HEADER_BYTES + FRAME_MAX;
 
-/** Called for each received frame with its buffer (netbuf.ts layout, length set); true = it took the buffer. */
-type ReceiveHandler = (buffer: u32, length: u32) => bool;
-function refuseFrame(buffer: u32, length: u32): bool { return false; }
-
 const receiveQueue = new Virtqueue();
 const transmitQueue = new Virtqueue();
 const rxBuffers = new Uint32Array(1024);      // VIRTQUEUE_SIZE_LIMIT
@@ -64,46 +61,11 @@ const txFree = new Uint32Array(1024);
 let txFreeCount: u32 = 0;
 let rxPosted: u32 = 0;
 let spare: u32 = 0;                           // a buffer ready to replace the next one the switch keeps
-let present = false;
 let io: u32 = 0;
 let irqLine: u32 = 0;
 let features: u32 = 0;
-let receiveHandler: ReceiveHandler = refuseFrame;
 const nicMac = new Uint8Array(6);
-
-// Statistics.
-let interrupts: u32 = 0;
-let rxFrames: u32 = 0;
-let rxBytes: u32 = 0;
-let rxNoBuffer: u32 = 0;
-let rxRefused: u32 = 0;
-let rxBad: u32 = 0;
-let txFrames: u32 = 0;
-let txBytes: u32 = 0;
-let txRingFull: u32 = 0;
-
-export function nicPresent(): bool { return present; }
-
-// Receive-path cost of the last interrupt that brought exactly one frame (instructions under -icount):
-// the driver's part (ISR, used ring, buffer swap, refill, notify) and the switch's (the handler).
-let benchDriver: u32 = 0;
-let benchHandler: u32 = 0;
-let benchLength: u32 = 0;
-/** The TSC at the end of the last BENCH_ENDS single-frame interrupts (a ring) and their frame lengths:
- *  where the wake-up of the VM starts (bench/net.ts pairs them with the guest's netReceive). */
-const BENCH_ENDS: u32 = 16;
-const benchEnds = new Uint32Array(16);
-const benchEndLengths = new Uint32Array(16);
-let benchEndCount: u32 = 0;
-export function nicBenchEndCount(): u32 { return benchEndCount < BENCH_ENDS ? benchEndCount : BENCH_ENDS; }
-/** The i-th oldest of the recorded interrupt ends (0 <= i < nicBenchEndCount()). */
-export function nicBenchEnd(i: u32): u32 { return benchEnds[(benchEndCount - nicBenchEndCount() + i) % BENCH_ENDS]; }
-export function nicBenchEndLength(i: u32): u32 { return benchEndLengths[(benchEndCount - nicBenchEndCount() + i) % BENCH_ENDS]; }
-export function nicBenchDriver(): u32 { return benchDriver; }
-export function nicBenchSwitch(): u32 { return benchHandler; }
-export function nicBenchLength(): u32 { return benchLength; }
-
-export function nicSetReceiveHandler(handler: ReceiveHandler): void { receiveHandler = handler; }
+const counters = new NicCounters();
 
 function linkUp(): bool {
   if ((features & VIRTIO_NET_F_STATUS) === 0) return true;   // no status field: the link is assumed up (§5.1.4)
@@ -124,18 +86,17 @@ function offerReceive(d: u32): void {
   virtqueueOffer(receiveQueue, d);
 }
 
-/** True when PCI has a virtio-net card (then switchInit, then virtioNetInit). */
-export function virtioNetFound(): bool { return pciFind(VIRTIO_VENDOR_ID, VIRTIO_NET_TRANSITIONAL_DEVICE_ID) >= 0; }
+/** True when the PCI function at `d` is a virtio-net card (its driver is this file). */
+export function virtioNetMatches(d: PciDevice): bool {
+  return d.vendorId === VIRTIO_VENDOR_ID && d.deviceId === VIRTIO_NET_TRANSITIONAL_DEVICE_ID;
+}
 
 /**
- * Finds the first virtio-net card and brings it up (virtio 1.0 §3.1.2 legacy initialization: reset,
- * ACKNOWLEDGE, DRIVER, features, queues, DRIVER_OK), with its receive ring full and its interrupt
- * line registered. False (and silent) when there is no card.
+ * Brings up the virtio-net card at `d` (nic.ts's probe; virtio 1.0 §3.1.2 legacy initialization: reset,
+ * ACKNOWLEDGE, DRIVER, features, queues, DRIVER_OK), with its receive ring full and its interrupt line
+ * registered, and attaches it to the switch (nicAttach). False, with the reason printed, when it fails.
  */
-export function virtioNetInit(): bool {
-  const found = pciFind(VIRTIO_VENDOR_ID, VIRTIO_NET_TRANSITIONAL_DEVICE_ID);
-  if (found < 0) return false;
-  const d = pciDeviceAt(u32(found));
+export function virtioNetInit(d: PciDevice): bool {
   if (d.barKind[0] !== BAR_IO) return fail(d, "BAR0 is not an I/O BAR (legacy interface disabled?)");
   pciEnable(d);
   io = d.barAddress[0];
@@ -167,7 +128,7 @@ export function virtioNetInit(): bool {
   if (rxPosted === 0) return fail(d, "no receive buffers");
   const handler = profileOn() ? profiledInterrupt : virtioNetInterrupt;
   if (!irqRegisterShared(irqLine, handler)) return fail(d, "its interrupt line has too many devices");
-  present = true;
+  nicAttach(virtioNetTransmit, virtioNetReport);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   virtqueuePublish(receiveQueue);
   report(d);
@@ -226,10 +187,9 @@ function reclaimTransmitted(): void {
  * Sends the frame in `buffer` (netbuf.ts layout, `length` bytes at NET_BUFFER_FRAME). True: the
  * driver owns the buffer now (freed once sent); false: no card or the ring is full (the caller keeps it).
  */
-export function virtioNetTransmit(buffer: u32, length: u32): bool {
-  if (!present) return false;
+function virtioNetTransmit(buffer: u32, length: u32): bool {
   reclaimTransmitted();
-  if (txFreeCount === 0) { txRingFull++; return false; }
+  if (txFreeCount === 0) { counters.txRingFull++; return false; }
   txFreeCount--;
   const d = txFree[txFreeCount];
   txBuffers[d] = buffer;
@@ -238,8 +198,8 @@ export function virtioNetTransmit(buffer: u32, length: u32): bool {
   virtqueueSetDescriptor(transmitQueue, d, buffer + NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES + length, 0);
   virtqueueOffer(transmitQueue, d);
   virtqueuePublish(transmitQueue);
-  txFrames++;
-  txBytes += length;
+  counters.txFrames++;
+  counters.txBytes += length;
   return true;
 }
 
@@ -252,28 +212,30 @@ function virtioNetInterrupt(line: u32): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
-  interrupts++;
+  counters.interrupts++;
   let offered = false;
   let handled: u32 = 0, handlerTime: u32 = 0, lastLength: u32 = 0;
   while (virtqueueHasUsed(receiveQueue)) {
     const d = virtqueueNextUsed(receiveQueue);
-    if (d >= rxPosted) { rxBad++; continue; }
+    if (d >= rxPosted) { counters.rxBad++; continue; }
     const written = receiveQueue.usedLength;
     offered = true;
     if (written < VIRTIO_NET_HEADER_BYTES + FRAME_MIN || written > RECEIVE_BUFFER_BYTES) {
-      rxBad++;
+      counters.rxBad++;
       offerReceive(d);
       continue;
     }
+    // To the switch (nic.ts's receive steps).
     const length = written - VIRTIO_NET_HEADER_BYTES;
-    rxFrames++;
-    rxBytes += length;
+    counters.rxFrames++;
+    counters.rxBytes += length;
     if (spare === 0) spare = netBufferAlloc();
-    if (spare === 0) { rxNoBuffer++; offerReceive(d); continue; }
+    if (spare === 0) { counters.rxNoBuffer++; offerReceive(d); continue; }
     const buffer = rxBuffers[d];
     netBufferSetLength(buffer, length);
     const handlerStart = rdtsc();
-    const taken = receiveHandler(buffer, length);
+    const handler = nicReceiveHandler();
+    const taken = handler(buffer, length);
     handlerTime += rdtsc() - handlerStart;
     handled++;
     lastLength = length;
@@ -281,21 +243,13 @@ function virtioNetInterrupt(line: u32): void {
       rxBuffers[d] = spare;
       spare = 0;
     } else {
-      rxRefused++;
+      counters.rxRefused++;
     }
     offerReceive(d);
   }
   if (offered) virtqueuePublish(receiveQueue);
   reclaimTransmitted();
-  if (handled === 1) {
-    const end = rdtsc();
-    benchDriver = end - start - handlerTime;
-    benchHandler = handlerTime;
-    benchLength = lastLength;
-    benchEnds[benchEndCount % BENCH_ENDS] = end;
-    benchEndLengths[benchEndCount % BENCH_ENDS] = lastLength;
-    benchEndCount++;
-  }
+  if (handled === 1) nicBenchRecord(start, rdtsc(), handlerTime, lastLength);
 }
 
 /** The interrupt in the profile's PROFILE_NIC (profile.ts): the handler when the kernel profiles. */
@@ -305,26 +259,5 @@ function profiledInterrupt(line: u32): void {
   profileLeave(previous);
 }
 
-/** `nic: rx F frames B bytes (...), tx F frames B bytes, interrupts I` for the summaries. */
-export function virtioNetReport(): void {
-  if (!present) return;
-  consoleWriteString("nic: rx ");
-  consoleWriteDecimal(rxFrames);
-  consoleWriteString(" frames ");
-  consoleWriteDecimal(rxBytes);
-  consoleWriteString(" bytes (");
-  consoleWriteDecimal(rxRefused);
-  consoleWriteString(" refused by the switch, ");
-  consoleWriteDecimal(rxNoBuffer);
-  consoleWriteString(" no buffer, ");
-  consoleWriteDecimal(rxBad);
-  consoleWriteString(" bad), tx ");
-  consoleWriteDecimal(txFrames);
-  consoleWriteString(" frames ");
-  consoleWriteDecimal(txBytes);
-  consoleWriteString(" bytes (");
-  consoleWriteDecimal(txRingFull);
-  consoleWriteString(" ring full), interrupts ");
-  consoleWriteDecimal(interrupts);
-  consoleNewLine();
-}
+/** `nic: rx ...` (nic.ts's format) for the summaries. */
+function virtioNetReport(): void { nicReportCounters(counters); }

@@ -17,7 +17,7 @@ import {
 import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
-import { virtioNetReport } from "./virtio-net.ts";
+import { nicReport } from "./nic.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
 import { swapReport } from "./swap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex64, consoleNewLine } from "./console.ts";
@@ -89,7 +89,7 @@ function report(listed: u32): void {
   consoleWriteDecimal(fpuSaveCount());
   consoleNewLine();
   switchReport();
-  virtioNetReport();
+  nicReport();
   virtioBlkReport();
   swapReport();
 }

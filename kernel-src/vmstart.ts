@@ -19,7 +19,7 @@ import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, sche
 import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
-import { virtioNetReport } from "./virtio-net.ts";
+import { nicReport } from "./nic.ts";
 import { virtioBlkReport } from "./virtio-blk.ts";
 import { swapInit, swapReport, swapRates, swapActive, swapStartLater, swapPrepare } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
@@ -208,7 +208,7 @@ function reportTableAndSharing(groupCount: u32, count: u32): void {
   }
 }
 
-function netReport(): void { switchReport(); virtioNetReport(); }
+function netReport(): void { switchReport(); nicReport(); }
 function swapMonitor(): void { swapReport(); swapRates(); virtioBlkReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */

@@ -8,12 +8,12 @@ import test from "ava";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu } from "../../tools/qemu.ts";
+import { runQemu, userNetArgs } from "../../tools/qemu.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 import { buildTestGuest, writeManifest, workerArgument, type Group } from "./guests/build.ts";
 
 const NET_MODE = { gateway: 0, responder: 1, peer: 2, listener: 3, spoofer: 4 } as const;
-const USER_NET = ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"];
+const USER_NET = userNetArgs();
 /** a.b.c.d as the manifest's u32 (network byte order: its little-endian bytes are a, b, c, d). */
 const ip = (a: number, b: number, c: number, d: number) => (a | (b << 8) | (c << 16) | (d << 24)) >>> 0;
 
@@ -96,4 +96,44 @@ test("bench net under -icount: receive-path stages (driver, switch, copy into th
   for (const name of ["net-rx-driver", "net-rx-switch", "net-rx-copy"]) t.true(name in bench, name);
   t.deepEqual(bench, lines(b.out));
   t.log(JSON.stringify(bench));
+});
+
+// The Intel cards (kernel-src/e1000.ts): the same gateway VM through each, on QEMU user networking.
+const INTEL_CARDS = [
+  { nic: "e1000", device: "100e", model: "82540EM" },
+  { nic: "e1000e", device: "10d3", model: "82574L" },
+] as const;
+const GATEWAY_VM = {
+  moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.gateway), ipBase: ip(10, 0, 2, 15),
+};
+
+for (const { nic, device, model } of INTEL_CARDS) {
+  test(`${nic} (Intel ${model}): PCI lists it, the kernel drives it (MAC from its EEPROM, link up) and lists the `
+    + "functions it has no driver for; a VM resolves and pings 10.0.2.2 through it", async (t) => {
+    const r = await boot(`gateway-${nic}`, [GATEWAY_VM], userNetArgs([], nic));
+    t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+    const listed = `^pci 00:03\\.0 8086:${device} class 0200 bar0 mem 0x[0-9a-f]+ size 131072 .*irq \\d+$`;
+    t.regex(r.out, new RegExp(listed, "m"));
+    t.regex(r.out, new RegExp(`^${nic} 00:03\\.0 ${model} mac 52:54:00:12:34:56 \\(eeprom\\) `
+      + "link up 1000 Mb/s full duplex irq \\d+ mem 0x[0-9a-f]+ rx 128 tx 256$", "m"));
+    // What the kernel has no driver for (i440FX: the PIIX3 IDE function and the VGA card); no bridge.
+    t.regex(r.out, /^pci 00:01\.1 8086:7010 class 0101: no driver \(mass storage controller\)$/m);
+    t.regex(r.out, /^pci 00:02\.0 1234:1111 class 0300: no driver \(display controller\)$/m);
+    t.notRegex(r.out, /^pci 00:0[03]\.0 .*: no driver/m);
+    t.regex(r.out, /^\[vm 0\] vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
+    t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
+    t.regex(r.out, /^vm 0 net: rx [2-9]\d* packets \d+ bytes, tx [2-9]\d* packets \d+ bytes, dropped 0, spoofed 0, /m);
+    t.regex(r.out, /^nic: rx [1-9]\d* frames \d+ bytes \(0 refused by the switch, 0 no buffer, 0 bad\), tx [1-9]/m);
+    t.log(r.out.match(/^(e1000e?|vm 0 net|switch|nic)[: ].*$/gm)?.join("\n"));
+  });
+}
+
+test("two cards: the first one found is driven, the other is listed as not driven", async (t) => {
+  const r = await boot("two-cards", [GATEWAY_VM], [...USER_NET, "-netdev", "user,id=n1", "-device", "e1000,netdev=n1"]);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  t.regex(r.out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up /m);
+  t.regex(r.out, new RegExp("^nic 00:04\\.0 8086:100e class 0200: not driven, the switch has one uplink "
+    + "\\(pci 00:03\\.0 1af4:1000 class 0200\\)$", "m"));
+  t.notRegex(r.out, /^e1000 /m);
+  t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
 });

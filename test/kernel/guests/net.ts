@@ -139,11 +139,14 @@ function isArpReplyFrom(n: i32, a: u32, b: u32, c: u32, d: u32): bool {
 }
 function isEchoReply(n: i32): bool { return n >= 42 && get16(12) === 0x0800 && rx[23] === 1 && rx[34] === 0; }
 
-/** ARP for a.b.c.d (a few tries), print its MAC, ping it; true when both answered. */
+/**
+ * ARP for a.b.c.d (tries 50 ms apart for 1.5 s: QEMU's e1000 holds back what it receives for 1 s of
+ * virtual time after the driver writes its receive control), print its MAC, ping it.
+ */
 function resolveAndPing(a: u32, b: u32, c: u32, d: u32): void {
   const mac = new Uint8Array(6);
   let resolved = false;
-  for (let attempt = 0; attempt < 10 && !resolved; attempt++) {
+  for (let attempt = 0; attempt < 30 && !resolved; attempt++) {
     arpRequest(a, b, c, d);
     for (let k = 0; k < 4 && !resolved; k++) {
       const n = receiveWithin(50000);
