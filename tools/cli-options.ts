@@ -73,8 +73,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { flag: '--memory', value: 'MIB', help: 'guest RAM, 16 to 3072 (128)' },
       MANIFEST,
       {
-        flag: '--net', value: 'user|tap|none', help: 'a virtio-net card: user = QEMU user networking, '
+        flag: '--net', value: 'user|tap|none', help: 'a network card: user = QEMU user networking, '
           + '127.0.0.1:N+i -> VM i port 80; tap (root) = a namespace of its own, tap at 198.18.0.1/15',
+      },
+      {
+        flag: '--nic', value: 'virtio|e1000|e1000e', help: 'which card (virtio); alone it means --net user '
+          + '(docs/hardware.md)',
       },
       { flag: '--host-port', value: 'N', help: 'with --net user: the first forwarded port (8080)' },
       {

@@ -14,6 +14,7 @@ import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
 import {
   runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, ConsoleLine, createSwapImage, swapDiskArgs,
+  NIC_MODELS,
 } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import {
@@ -78,16 +79,27 @@ const BootOptions = z.object({
   memory: z.coerce.number({ message: MEMORY_MESSAGE }).int({ message: MEMORY_MESSAGE })
     .min(16, { message: MEMORY_MESSAGE }).max(3072, { message: MEMORY_MESSAGE }).default(128),
   manifest: manifestOption,
-  net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).default('none'),
+  net: z.enum(NET_MODES, { message: "--net must be one of 'user', 'tap', 'none'" }).optional(),
+  nic: z.enum(NIC_MODELS, { message: "--nic must be one of 'virtio', 'e1000', 'e1000e'" }).optional(),
   'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
     .max(65535, { message: '--host-port must be a port number from 1024 to 65535' }).default(DEFAULT_HOST_PORT),
   swap: swapOption,
 }).superRefine((o, ctx) => {
-  if (o.net !== 'none' && o.medium === 'bochs') ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
+  if (o.net !== undefined && o.net !== 'none' && o.medium === 'bochs') {
+    ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
+  }
+  if (o.nic !== undefined && (o.net === 'none' || o.medium === 'bochs')) {
+    ctx.addIssue({ code: 'custom', path: ['nic'], message: '--nic needs QEMU with --net user or tap' });
+  }
   if (o.swap !== undefined && o.medium === 'bochs') {
     ctx.addIssue({ code: 'custom', path: ['swap'], message: '--swap needs QEMU (not --bochs)' });
   }
-});
+}).transform(o => ({
+  ...o,
+  // `--nic` alone: the card on QEMU user networking.
+  net: o.net ?? (o.nic !== undefined ? 'user' : 'none'),
+  nic: o.nic ?? 'virtio',
+}));
 
 function validate<T>(command: string, schema: z.ZodType<T>, input: unknown): T | null {
   const r = schema.safeParse(input);
@@ -139,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'boot': {
         const medium = flag('--cdrom') ? 'cdrom' : flag('--usb') ? 'usb' : flag('--bochs') ? 'bochs' : 'kernel';
         const o = validate(command, BootOptions, { medium, timeout: value('--timeout'), memory: value('--memory'),
-          manifest: value('--manifest'), net: value('--net'), 'host-port': value('--host-port'),
+          manifest: value('--manifest'), net: value('--net'), nic: value('--nic'), 'host-port': value('--host-port'),
           swap: value('--swap') });
         return o ? await boot(o) : 2;
       }
@@ -309,9 +321,9 @@ function newest(dir: string): number {
 }
 
 /**
- * `boot --net user|tap`: a virtio-net card on QEMU user networking (ports forwarded to the first VMs)
- * or on a tap device in a network namespace of its own (root). Real time, not -icount: real clients
- * talk to the VMs. Ctrl-C, SIGTERM and the timeout stop QEMU; the namespace (and the swap image) are
+ * `boot --net user|tap [--nic virtio|e1000|e1000e]`: a network card (virtio-net unless --nic says) on
+ * QEMU user networking (ports forwarded to the first VMs) or on a tap device in a network namespace of
+ * its own (root). Real time, not -icount: real clients talk to the VMs. Ctrl-C, SIGTERM and the timeout stop QEMU; the namespace (and the swap image) are
  * removed in every case.
  */
 async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
@@ -337,13 +349,13 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
     if (o.net === 'user') {
       const forwards = userForwards(addresses, o['host-port']);
       for (const line of describeUserNet(addresses, forwards)) console.log(line);
-      extraArgs = userNetArgs(forwards);
+      extraArgs = userNetArgs(forwards, o.nic);
     } else {
       namespace = createTapNamespace(`denali-boot-${process.pid}`);
       console.log(`net tap: namespace ${namespace.name}, ${namespace.device} ${TAP_HOST_ADDRESS}; removed on exit`);
       for (const [vm, ip] of addresses.slice(0, 16).entries()) console.log(`net tap: vm ${vm} ${formatIp(ip)}: ip netns exec ${namespace.name} curl http://${formatIp(ip)}/`);
       if (addresses.length > 16) console.log(`net tap: ... ${addresses.length} VMs in all, up to ${formatIp(addresses[addresses.length - 1])}`);
-      extraArgs = tapNetArgs(namespace.device);
+      extraArgs = tapNetArgs(namespace.device, o.nic);
       prefix = namespace.exec;
     }
     disk = swapDisk(o.swap);

@@ -1,9 +1,10 @@
-// Contract: `denali boot --net user|tap|none` (tools/cli.ts, tools/net.ts; issue 5 item 6, host side).
-// A bad --net or --host-port gets zod's message naming the option and exit status 2, before anything
-// is built. The forwards are computed from the manifest's addresses: only VMs inside QEMU's user
-// network 10.0.2.0/24 (at most the first 16) get host port N+i -> their port 80, and a manifest
-// outside it is told so. With --net user a manifest of two echo servers at 10.0.2.15.. boots: the URLs
-// are printed before the kernel's banner, the virtio-net card comes up, both web VMs answer through
+// Contract: `denali boot --net user|tap|none --nic virtio|e1000|e1000e` (tools/cli.ts, tools/net.ts;
+// issue 5 item 6, host side; issue 22's card choice). A bad --net, --nic or --host-port gets zod's
+// message naming the option and exit status 2, before anything is built. The forwards are computed from
+// the manifest's addresses: only VMs inside QEMU's user network 10.0.2.0/24 (at most the first 16) get
+// host port N+i -> their port 80, and a manifest outside it is told so; each --nic gives its QEMU card.
+// With `--nic e1000` alone (QEMU user networking) a manifest of two web servers at 10.0.2.15.. boots:
+// the URLs are printed before the kernel's banner, the e1000 card comes up, both web VMs answer through
 // their forwarded ports with their own page (the console is live), and `stop` typed on stdin ends it.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,6 +38,12 @@ test('a bad --net or --host-port gets zod\'s message naming the option, exit sta
   const bochs = denali('boot', '--bochs', '--net', 'user');
   t.is(bochs.status, 2);
   t.regex(bochs.stderr, /^denali: --net: --net needs QEMU \(not --bochs\)$/m);
+  const nic = denali('boot', '--nic', 'rtl8139');
+  t.is(nic.status, 2);
+  t.regex(nic.stderr, /^denali: --nic: --nic must be one of 'virtio', 'e1000', 'e1000e'$/m);
+  const noNet = denali('boot', '--nic', 'e1000', '--net', 'none');
+  t.is(noNet.status, 2);
+  t.regex(noNet.stderr, /^denali: --nic: --nic needs QEMU with --net user or tap$/m);
   if (process.getuid?.() !== 0) {
     const tap = denali('boot', '--net', 'tap');
     t.is(tap.status, 2);
@@ -60,12 +67,14 @@ test('forwards: host port N+i to port 80 of the first VMs inside 10.0.2.0/24; th
   t.is(userForwards(Array.from({ length: 40 }, (_, i) => parseIp('10.0.2.15') + i)).length, MAX_FORWARDS);
   t.deepEqual(userNetArgs(forwards), ['-netdev', 'user,id=n0,hostfwd=tcp:127.0.0.1:9000-10.0.2.15:80,hostfwd=tcp:127.0.0.1:9001-10.0.2.16:80', '-device', 'virtio-net-pci,netdev=n0']);
   t.deepEqual(tapNetArgs('dtap0'), ['-netdev', 'tap,id=n0,ifname=dtap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0']);
+  t.deepEqual(userNetArgs([], 'e1000').slice(2), ['-device', 'e1000,netdev=n0']);
+  t.deepEqual(tapNetArgs('dtap0', 'e1000e').slice(2), ['-device', 'e1000e,netdev=n0']);
 });
 
-test('--net user: web VMs at 10.0.2.15.. serve curl-able pages through forwarded ports; a console `stop` ends the boot', async t => {
+test('--nic e1000 (on --net user): web VMs at 10.0.2.15.. serve curl-able pages through forwarded ports; a console `stop` ends the boot', async t => {
   const file = manifest('web-user', { groups: [{ image: 'guest-src/apps/httpd.ts', count: 2, memoryKiB: 1024, argument: 0, ipBase: '10.0.2.15' }] });
   const hostPort = 20000 + (process.pid % 20000);
-  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'boot', '--manifest', file, '--net', 'user', '--host-port', String(hostPort), '--timeout', '120'], { cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'boot', '--manifest', file, '--nic', 'e1000', '--host-port', String(hostPort), '--timeout', '120'], { cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
@@ -78,7 +87,7 @@ test('--net user: web VMs at 10.0.2.15.. serve curl-able pages through forwarded
     t.regex(out, /^\[vm 1\] vm 1 httpd on port 80$/m, `${out.slice(-2000)}\n${err}`);
     const url = out.search(/^net user: vm 0 10\.0\.2\.15:80 <- http:\/\/localhost:\d+\/$/m);
     t.true(url >= 0 && url < out.search(/^Denali\/TS isolation kernel/m), 'URLs before the banner');
-    t.regex(out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
+    t.regex(out, /^e1000 00:03\.0 82540EM mac 52:54:00:12:34:56 \(eeprom\) link up /m);
     for (const vm of [0, 1]) {
       const page = await get(`http://127.0.0.1:${hostPort + vm}/`);
       t.is(page.status, 200);
