@@ -1,12 +1,13 @@
 // Test support for the network tests that talk to a running kernel (net-tcp, net-hostile, net-bench):
-// the kernel booted with VMs from a JSON manifest (guest-src/ images, tools/manifest.ts), its virtio-net
-// card on a tap device inside a network namespace of its own (tools/net.ts) or on QEMU user networking,
-// COM1 as the kernel's monitor (tools/qemu.ts consoleSocket: `vms`, `net`, `stop`), its output read live.
+// the kernel booted with VMs from a JSON manifest (guest-src/ images, tools/manifest.ts), its card
+// (virtio-net unless told) on a tap device inside a network namespace of its own (tools/net.ts) or on
+// QEMU user networking, COM1 as the kernel's monitor (tools/qemu.ts consoleSocket: `vms`, `net`, `stop`),
+// its output read live.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, ConsoleLine, tapNetArgs, type MachineRun } from "../../tools/qemu.ts";
+import { runQemu, ConsoleLine, tapNetArgs, type MachineRun, type NicModel } from "../../tools/qemu.ts";
 import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { serialLines } from "./helpers.ts";
@@ -54,8 +55,9 @@ export interface Machine {
 interface MachineOptions {
   kernel: string;
   modules: string[];
-  /** Run inside this namespace with its tap (from createTapNamespace); else `netArgs` decide. */
+  /** Run inside this namespace with its tap (from createTapNamespace) and card `nic`; else `netArgs` decide. */
   namespace?: TapNamespace;
+  nic?: NicModel;
   netArgs?: string[];
   icount?: boolean;
   append?: string;
@@ -69,7 +71,8 @@ export async function startMachine(options: MachineOptions): Promise<Machine> {
   const dir = mkdtempSync(join(tmpdir(), "denali-net-machine-"));
   const line = new ConsoleLine(dir);
   const abort = new AbortController();
-  const extraArgs = [...(options.namespace ? tapNetArgs(options.namespace.device) : options.netArgs ?? []), ...(options.append ? ["-append", options.append] : [])];
+  const netArgs = options.namespace ? tapNetArgs(options.namespace.device, options.nic) : options.netArgs ?? [];
+  const extraArgs = [...netArgs, ...(options.append ? ["-append", options.append] : [])];
   let done = false;
   const exited = runQemu({ kernel: options.kernel, initrd: options.modules }, {
     memoryMiB: options.memoryMiB ?? 128, timeoutMs: 0, icount: options.icount, extraArgs,
