@@ -1,6 +1,6 @@
 // CRC32C (Castagnoli; RFC 3720 appendix B.4, reflected polynomial 0x82f63b78): the checksum of every
 // page swap.ts writes out. On a CPU with SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008; QEMU's
-// `-cpu qemu32,+sse4.2`, which tools/qemu.ts passes) by its `crc32` instruction (the crc32Word intrinsic),
+// CPU from tools/qemu.ts) by its `crc32` instruction (the crc32Word intrinsic),
 // a word per instruction with the word as its memory operand, eight to a loop round: no tables.
 // Otherwise a word at a time through two tables of 65,536 entries indexed by its halves: after
 // `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after the
