@@ -398,3 +398,25 @@ export function successors(t: Terminator): number[] {
   if (t.op === "branch") return [t.ifTrue, t.ifFalse];
   return [];
 }
+
+/**
+ * The blocks the entry reaches, in reverse postorder of a depth-first walk that visits each block's
+ * successors in the order `visit` gives (by block id, whatever the blocks' positions).
+ */
+export function reversePostorder(f: Function, visit: (t: Terminator) => number[] = successors): number[] {
+  const byId = new Map(f.blocks.map(b => [b.id, b]));
+  const entry = f.blocks[0].id;
+  const seen = new Set<number>([entry]);
+  const post: number[] = [];
+  // iterative DFS: each entry is a block and the successors still to visit
+  const stack: [number, number[]][] = [[entry, visit(f.blocks[0].term)]];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const next = top[1].shift();
+    if (next === undefined) { post.push(top[0]); stack.pop(); continue; }
+    if (seen.has(next)) continue;
+    seen.add(next);
+    stack.push([next, visit(byId.get(next)!.term)]);
+  }
+  return post.reverse();
+}

@@ -9,24 +9,8 @@
 // through, so fewer `jmp`s are emitted (compiler/x86/lower.ts lowerTerminator).
 import * as ir from '../ir.ts';
 
-function reversePostorder(f: ir.Function): number[] {
-  const seen = new Set<number>([0]);
-  const post: number[] = [];
-  // iterative DFS: each entry is a block and the successors still to visit (ifFalse first)
-  const stack: [number, number[]][] = [[0, order(f.blocks[0].term)]];
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    const next = top[1].shift();
-    if (next === undefined) { post.push(top[0]); stack.pop(); continue; }
-    if (seen.has(next)) continue;
-    seen.add(next);
-    stack.push([next, order(f.blocks[next].term)]);
-  }
-  return post.reverse();
-}
-
 /** Successors in visiting order: the one to lay out right after the block is visited last. */
-function order(t: ir.Terminator): number[] {
+function visitingOrder(t: ir.Terminator): number[] {
   if (t.op === 'jump') return [t.target];
   if (t.op === 'branch') return [t.ifFalse, t.ifTrue];
   return [];
@@ -36,7 +20,7 @@ const cold = (b: ir.Block) => b.term.op === 'unreachable';
 
 export function orderBlocks(m: ir.Module): ir.Module {
   for (const f of m.functions) {
-    const reached = reversePostorder(f);
+    const reached = ir.reversePostorder(f, visitingOrder);
     const inOrder = new Set(reached);
     const rest = f.blocks.map(b => b.id).filter(id => !inOrder.has(id));
     const all = [...reached, ...rest];

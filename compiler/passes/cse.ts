@@ -91,23 +91,6 @@ function index<K, V>(map: Map<K, V[]>, k: K, v: V): void {
   if (l) l.push(v); else map.set(k, [v]);
 }
 
-/** Blocks reachable from the entry, in reverse postorder. */
-function reversePostorder(f: ir.Function, blocks: Map<number, ir.Block>): number[] {
-  const entry = f.blocks[0].id;
-  const seen = new Set<number>([entry]);
-  const post: number[] = [];
-  const stack: [number, number[]][] = [[entry, ir.successors(f.blocks[0].term)]];
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    const next = top[1].shift();
-    if (next === undefined) { post.push(top[0]); stack.pop(); continue; }
-    if (seen.has(next)) continue;
-    seen.add(next);
-    stack.push([next, ir.successors(blocks.get(next)!.term)]);
-  }
-  return post.reverse();
-}
-
 /** The key of an instruction whose result may be reused, or null. */
 function keyOf(facts: Facts, i: ir.Instr): string | null {
   if (i.op === 'load') {
@@ -177,7 +160,7 @@ export function eliminateCommonSubexpressions(m: ir.Module): ir.Module {
     }
     const blocks = new Map(f.blocks.map(b => [b.id, b]));
     const atEnd = new Map<number, Facts>();
-    const order = reversePostorder(f, blocks);
+    const order = ir.reversePostorder(f);
     const reached = new Set(order);
     for (const id of [...order, ...f.blocks.map(b => b.id).filter(id => !reached.has(id))]) {
       const block = blocks.get(id)!;
