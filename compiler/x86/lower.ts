@@ -516,7 +516,8 @@ function addressOperand(cx: FunctionContext, address: VReg, offset: number, scra
     if (base === Register.None && index !== Register.None && scale === 1) { base = index; index = Register.None; }
     const size = base === Register.None && index === Register.None ? 4 : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
     const absolute = base === Register.None && index === Register.None;
-    return new MemoryOperand(base, index, index === Register.None ? 1 : scale, BigInt(absolute ? displacement >>> 0 : displacement), size, false, Register.None);
+    const disp = BigInt(absolute ? displacement >>> 0 : displacement);
+    return new MemoryOperand(base, index, index === Register.None ? 1 : scale, disp, size, false, Register.None);
   }
   const o = cx.read(address);
   if (o.kind === "reg") return mem(o.reg, offset | 0);
