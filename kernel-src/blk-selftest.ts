@@ -1,5 +1,6 @@
-// Self-tests of the disk driver (virtio-blk.ts) through the real device, run from kmain on request
-// (test/kernel/blk.test.ts boots QEMU with a sparse raw image as the swap disk):
+// Self-tests of the swap disk (disk.ts and its driver: virtio-blk.ts, nvme.ts or ahci.ts) through the real
+// device, run from kmain on request (test/kernel/blk.test.ts boots QEMU with a sparse raw image as the swap
+// disk):
 //   test=blk       without a disk: a submit is refused with BLK_ERROR_NO_DEVICE (`selftest blk-absent ok`).
 //                  With one: requests the driver must refuse (past the end, no frames, too many, a frame
 //                  not page aligned) come back as errors; then the exercise in the foreground: PAGES
@@ -18,7 +19,7 @@
 // The exercise is what swap code will do: submit, return, and carry on from the `done` callback, which
 // verifies the data, gives the frames back and submits the next requests; nothing polls the device
 // (kmain's foreground wait is `hlt` until an interrupt).
-// Disk layout (the host test reads the image file): page p of the exercise at sector PATTERN_SECTOR +
+// Disk layout (the host test reads the image file): page p of the exercise at sector patternSector +
 // 8p (not page aligned on the disk: sector arithmetic is checked), word i of it patternWord(p, i); the
 // last page of the disk holds patternWord(LAST_PAGE_ID, i).
 import { bool, i32, u32, load32, store32, memoryFill, hlt, structArray } from "dsl";
@@ -30,12 +31,13 @@ import { Nanoseconds, clockRead, nanosecondsAddMilliseconds } from "./clock.ts";
 import { timerStart } from "./timer.ts";
 import { schedulerCurrent, schedulerSwitchCount, schedulerStop, VM_NONE_INDEX } from "./scheduler.ts";
 import {
-  virtioBlkSubmit, virtioBlkPresent, virtioBlkCapacity, virtioBlkPeakInFlight, virtioBlkDriverInstructions,
-  virtioBlkResultName,
-  BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_ERROR_RANGE, BLK_ERROR_INVALID, BLK_ERROR_BUSY,
+  diskSubmit, diskPresent, diskCapacity, diskPeakInFlight, diskDriverInstructions, diskResultName, diskReport,
+  diskBlockSectors, diskFrameLimit,
+  BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_ERROR_RANGE, BLK_ERROR_INVALID, BLK_ERROR_BUSY, BLK_ERROR_UNALIGNED,
   BLK_SECTORS_PER_PAGE, BLK_REQUEST_FRAME_LIMIT,
-} from "./virtio-blk.ts";
+} from "./disk.ts";
 
+/** Where the pattern pages start: this sector, or the next that begins one of the disk's blocks. */
 const PATTERN_SECTOR: u32 = 3;
 const PAGES: u32 = 4096;
 const BUSY_PAGES: u32 = 8192;
@@ -91,6 +93,8 @@ let freeTransferCount: u32 = 0;
 const pool = new Uint32Array(1024);                     // POOL_FRAMES: a stack of free frames
 let poolCount: u32 = 0;
 
+let patternSector: u32 = PATTERN_SECTOR;
+let transferLimit: u32 = TRANSFER_PAGES;   // pages of one transfer at most on this disk (diskFrameLimit)
 let phase = PHASE_IDLE;
 let background = false;
 let pages: u32 = 0;
@@ -108,6 +112,24 @@ let phaseInstructionsStart: u32 = 0;
 let completions: u32 = 0;
 let completionsDuringVm: u32 = 0;
 let switchesAtStart: u32 = 0;
+
+/**
+ * Where the pattern pages go on this disk and how large transfers may be; `blk: blocks of B bytes, pattern
+ * pages from sector S, transfers of up to N pages`.
+ */
+function layoutInit(): void {
+  const blockSectors = diskBlockSectors();
+  patternSector = (PATTERN_SECTOR + blockSectors - 1) / blockSectors * blockSectors;
+  transferLimit = diskFrameLimit() < TRANSFER_PAGES ? diskFrameLimit() : TRANSFER_PAGES;
+  consoleWriteString("blk: blocks of ");
+  consoleWriteDecimal(blockSectors * 512);
+  consoleWriteString(" bytes, pattern pages from sector ");
+  consoleWriteDecimal(patternSector);
+  consoleWriteString(", transfers of up to ");
+  consoleWriteDecimal(transferLimit);
+  consoleWriteString(" pages");
+  consoleNewLine();
+}
 
 /** Takes POOL_FRAMES frames and readies the transfer table; false when memory is short. */
 function exerciseInit(pageCount: u32): bool {
@@ -141,17 +163,18 @@ function beginPhase(next: i32): void {
   submittedPages = 0;
   donePages = 0;
   transferNumber = 0;
-  phaseInstructionsStart = virtioBlkDriverInstructions();
+  phaseInstructionsStart = diskDriverInstructions();
 }
 
 function endPhase(): void {
   const index = phase === PHASE_WRITE ? 0 : 1;
-  instructionCount[index] = virtioBlkDriverInstructions() - phaseInstructionsStart;
+  instructionCount[index] = diskDriverInstructions() - phaseInstructionsStart;
 }
 
 /** The pages of the next transfer: 1..16 when writing, 1..13 when reading (other request boundaries). */
 function transferSize(): u32 {
-  const size = phase === PHASE_WRITE ? 1 + (transferNumber * 7) % TRANSFER_PAGES : 1 + (transferNumber * 5) % 13;
+  const readPages = transferLimit < 13 ? transferLimit : 13;
+  const size = phase === PHASE_WRITE ? 1 + (transferNumber * 7) % transferLimit : 1 + (transferNumber * 5) % readPages;
   return size < pages - submittedPages ? size : pages - submittedPages;
 }
 
@@ -185,9 +208,9 @@ function pump(): void {
       transferFrames[t * TRANSFER_PAGES + i] = frame;
       if (phase === PHASE_WRITE) fillPattern(frame, transfer.firstPage + i); else memoryFill(frame, POISON, PAGE_SIZE);
     }
-    const sector = PATTERN_SECTOR + transfer.firstPage * BLK_SECTORS_PER_PAGE;
+    const sector = patternSector + transfer.firstPage * BLK_SECTORS_PER_PAGE;
     const write = phase === PHASE_WRITE;
-    const result = virtioBlkSubmit(write, sector, transferFrames, t * TRANSFER_PAGES, count, transferDone, t);
+    const result = diskSubmit(write, sector, transferFrames, t * TRANSFER_PAGES, count, transferDone, t);
     if (result < 0) {
       giveBack(t);
       if (result === BLK_ERROR_BUSY) return;     // a completion will pump again
@@ -263,7 +286,7 @@ function singleDone(tag: u32, status: i32): void { singleStatus = status; single
 /** One request of singleFrames[0..count) at `sector`, waited for with hlt: its status, or the refusal. */
 function transferOne(write: bool, sector: u32, count: u32): i32 {
   singleDoneFlag = false;
-  const result = virtioBlkSubmit(write, sector, singleFrames, 0, count, singleDone, 0);
+  const result = diskSubmit(write, sector, singleFrames, 0, count, singleDone, 0);
   if (result < 0) return result;
   while (!singleDoneFlag) hlt();       // the completion interrupt (or the next PIT tick) wakes us
   return singleStatus;
@@ -271,28 +294,33 @@ function transferOne(write: bool, sector: u32, count: u32): i32 {
 
 /** The driver's instructions for one request of `count` pages alone in flight (exact under -icount). */
 function requestCost(write: bool, count: u32): u32 {
-  const before = virtioBlkDriverInstructions();
-  const result = transferOne(write, PATTERN_SECTOR, count);
+  const before = diskDriverInstructions();
+  const result = transferOne(write, patternSector, count);
   check("blk", result === BLK_OK, "a request of the cost measurement failed");
-  return virtioBlkDriverInstructions() - before;
+  return diskDriverInstructions() - before;
 }
 
 /**
  * `blk cost: one request alone: read 1 page N, 16 pages M; write ...`: submit and interrupt, without the
- * trap entry and exit. Reads the first 16 pattern pages and writes them back unchanged.
+ * trap entry and exit. Reads the first 16 pattern pages (fewer if the disk's requests are smaller) and
+ * writes them back unchanged.
  */
 function reportRequestCosts(): void {
-  const read1 = requestCost(false, 1), read16 = requestCost(false, TRANSFER_PAGES);
-  const write1 = requestCost(true, 1), write16 = requestCost(true, TRANSFER_PAGES);
-  const lastRead = singleFrames[TRANSFER_PAGES - 1];
-  check("blk", matchesPattern(lastRead, TRANSFER_PAGES - 1), "the cost requests read wrong data");
+  const read1 = requestCost(false, 1), read16 = requestCost(false, transferLimit);
+  const write1 = requestCost(true, 1), write16 = requestCost(true, transferLimit);
+  const lastRead = singleFrames[transferLimit - 1];
+  check("blk", matchesPattern(lastRead, transferLimit - 1), "the cost requests read wrong data");
   consoleWriteString("blk cost: one request alone (driver instructions): read of 1 page ");
   consoleWriteDecimal(read1);
-  consoleWriteString(", of 16 pages ");
+  consoleWriteString(", of ");
+  consoleWriteDecimal(transferLimit);
+  consoleWriteString(" pages ");
   consoleWriteDecimal(read16);
   consoleWriteString("; write of 1 page ");
   consoleWriteDecimal(write1);
-  consoleWriteString(", of 16 pages ");
+  consoleWriteString(", of ");
+  consoleWriteDecimal(transferLimit);
+  consoleWriteString(" pages ");
   consoleWriteDecimal(write16);
   consoleNewLine();
 }
@@ -301,16 +329,16 @@ function writeResult(what: string, result: i32): void {
   consoleWriteString("blk: ");
   consoleWriteString(what);
   consoleWriteString(": ");
-  consoleWriteString(virtioBlkResultName(result));
+  consoleWriteString(diskResultName(result));
   consoleNewLine();
 }
 
 export function runBlockSelfTest(): void {
-  if (!virtioBlkPresent()) {
+  if (!diskPresent()) {
     const before = failureCount();
     const frame = allocFrame();
     singleFrames[0] = frame;
-    const result = virtioBlkSubmit(false, 0, singleFrames, 0, 1, singleDone, 0);
+    const result = diskSubmit(false, 0, singleFrames, 0, 1, singleDone, 0);
     writeResult("submit without a disk", result);
     check("blk-absent", result === BLK_ERROR_NO_DEVICE, "a submit without a disk was not refused with no-device");
     freeFrame(frame);
@@ -319,24 +347,30 @@ export function runBlockSelfTest(): void {
   }
   const name = "blk";
   const before = failureCount();
-  const capacity = virtioBlkCapacity();
+  layoutInit();
+  const capacity = diskCapacity();
   const frame = allocFrame();
   const frames = new Uint32Array(128);          // BLK_REQUEST_FRAME_LIMIT + 2
   for (let i: u32 = 0; i < frames.length; i++) frames[i] = frame;
   // Requests the driver refuses: nothing is started, the caller hears why.
-  const tail = virtioBlkSubmit(false, capacity - 4, frames, 0, 1, singleDone, 0);
-  const end = virtioBlkSubmit(false, capacity, frames, 0, 1, singleDone, 0);
-  const wrap = virtioBlkSubmit(false, 0xfffffff8, frames, 0, 1, singleDone, 0);
-  const none = virtioBlkSubmit(false, 0, frames, 0, 0, singleDone, 0);
-  const tooMany = virtioBlkSubmit(false, 0, frames, 0, BLK_REQUEST_FRAME_LIMIT + 1, singleDone, 0);
-  const outside = virtioBlkSubmit(false, 0, frames, 127, 2, singleDone, 0);
+  const tail = diskSubmit(false, capacity - 4, frames, 0, 1, singleDone, 0);
+  const end = diskSubmit(false, capacity, frames, 0, 1, singleDone, 0);
+  const wrap = diskSubmit(false, 0xfffffff8, frames, 0, 1, singleDone, 0);
+  const none = diskSubmit(false, 0, frames, 0, 0, singleDone, 0);
+  const tooMany = diskSubmit(false, 0, frames, 0, BLK_REQUEST_FRAME_LIMIT + 1, singleDone, 0);
+  const outside = diskSubmit(false, 0, frames, 127, 2, singleDone, 0);
   frames[0] = frame + 512;
-  const unaligned = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  const unaligned = diskSubmit(false, 0, frames, 0, 1, singleDone, 0);
   frames[0] = FRAME_BEYOND_MEMORY;
-  const beyond = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  const beyond = diskSubmit(false, 0, frames, 0, 1, singleDone, 0);
   frames[0] = 0;
-  const nullFrame = virtioBlkSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  const nullFrame = diskSubmit(false, 0, frames, 0, 1, singleDone, 0);
+  // A sector inside one of the disk's blocks (on a disk of 4 KiB blocks, say): refused.
+  frames[0] = frame;
+  const inside = diskBlockSectors() > 1 ? diskSubmit(false, patternSector + 1, frames, 0, 1, singleDone, 0) : 0;
   writeResult("read past the end", end);
+  if (diskBlockSectors() > 1) writeResult("read inside a block", inside);
+  check(name, diskBlockSectors() === 1 || inside === BLK_ERROR_UNALIGNED, "a request inside a block was not refused");
   check(name, tail === BLK_ERROR_RANGE && end === BLK_ERROR_RANGE && wrap === BLK_ERROR_RANGE,
     "a request past the end was not refused");
   check(name, none === BLK_ERROR_INVALID && tooMany === BLK_ERROR_INVALID && outside === BLK_ERROR_INVALID
@@ -359,7 +393,7 @@ export function runBlockSelfTest(): void {
   consoleWriteString(" mismatches, ");
   consoleWriteDecimal(errors);
   consoleWriteString(" errors, peak in flight ");
-  consoleWriteDecimal(virtioBlkPeakInFlight());
+  consoleWriteDecimal(diskPeakInFlight());
   consoleNewLine();
   writePhaseFigures("blk cost: write ", 0);
   writePhaseFigures("blk cost: read ", 1);
@@ -367,15 +401,15 @@ export function runBlockSelfTest(): void {
   if (aborted) writeResult("exercise refused", submitError);
   check(name, errors === 0, "a request of the exercise failed");
   check(name, mismatches === 0, "a page read back differs from the page written");
-  check(name, virtioBlkPeakInFlight() >= DEPTH_REQUIRED, "fewer than 64 requests were in flight at once");
-  for (let i: u32 = 0; i < TRANSFER_PAGES; i++) singleFrames[i] = pool[i];
+  check(name, diskPeakInFlight() >= DEPTH_REQUIRED, "fewer than 64 requests were in flight at once");
+  for (let i: u32 = 0; i < transferLimit; i++) singleFrames[i] = pool[i];
   if (!aborted) reportRequestCosts();
   exerciseRelease();
 
   // Right after the pattern pages the disk is still zero (sparse, never written).
   singleFrames[0] = frame;
   memoryFill(frame, POISON, PAGE_SIZE);
-  const after = transferOne(false, PATTERN_SECTOR + PAGES * BLK_SECTORS_PER_PAGE, 1);
+  const after = transferOne(false, patternSector + PAGES * BLK_SECTORS_PER_PAGE, 1);
   check(name, after === BLK_OK && isZero(frame), "the page after the pattern pages does not read as zeros");
   // The last page of the disk: the last request that fits.
   fillPattern(frame, LAST_PAGE_ID);
@@ -387,6 +421,7 @@ export function runBlockSelfTest(): void {
   check(name, lastWrite === BLK_OK, "the write of the last page failed");
   check(name, lastRead === BLK_ERROR_IO || (lastRead === BLK_OK && matchesPattern(frame, LAST_PAGE_ID)),
     "the read of the last page neither matched nor failed with an I/O error");
+  diskReport();
   freeFrame(frame);
   finish(name, before);
 }
@@ -415,7 +450,7 @@ function reportBusy(): void {
   consoleWriteString(" mismatches, ");
   consoleWriteDecimal(errors);
   consoleWriteString(" errors");
-  if (aborted) { consoleWriteString(", refused: "); consoleWriteString(virtioBlkResultName(submitError)); }
+  if (aborted) { consoleWriteString(", refused: "); consoleWriteString(diskResultName(submitError)); }
   consoleWriteString("; completions ");
   consoleWriteDecimal(completions);
   consoleWriteString(", while a VM ran ");
@@ -428,12 +463,13 @@ function reportBusy(): void {
 
 /** test=blk-busy: takes the frame pool now (before the VMs reserve memory), starts the exercise later. */
 export function startBlockExercise(): void {
-  if (!virtioBlkPresent()) {
+  if (!diskPresent()) {
     consoleWriteString("blk busy: no disk");
     consoleNewLine();
     return;
   }
   background = true;
+  layoutInit();
   if (!exerciseInit(BUSY_PAGES)) {
     consoleWriteString("blk busy: no memory for the frame pool");
     consoleNewLine();

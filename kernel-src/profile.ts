@@ -42,7 +42,7 @@ export const PROFILE_SWITCH: u32 = 5;
 export const PROFILE_SCHEDULER: u32 = 6;
 /** Swapping (swap.ts): write-outs (placement, checksums, requests), read-ins and page-ins, their completion. */
 export const PROFILE_SWAP: u32 = 7;
-/** The virtio-blk driver's interrupt (the swap disk; the completions it calls are the swap's). */
+/** The disk driver's interrupt (the swap disk, disk.ts; the completions it calls are the swap's). */
 export const PROFILE_DISK: u32 = 8;
 /** A VM's ring 3 (split further by the guests themselves). */
 const PROFILE_GUEST: u32 = 9;

@@ -39,7 +39,7 @@ import {
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./nic.ts";
-import { virtioBlkInFlight } from "./virtio-blk.ts";
+import { diskInFlight } from "./disk.ts";
 import {
   profileOn, profileEnter, profileLeave, profileSetVm, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,
 } from "./profile.ts";
@@ -322,7 +322,7 @@ function switchIn(): u32 {
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
     // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose
     // completion can: then the kernel idles until it comes.
-    if (timerPendingCount() === 0 && !nicPresent() && virtioBlkInFlight() === 0) {
+    if (timerPendingCount() === 0 && !nicPresent() && diskInFlight() === 0) {
       finish("every VM is idle with nothing to wake it");
     }
     return idleFrame;

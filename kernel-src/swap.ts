@@ -1,6 +1,6 @@
 // Swapping (issue 15; the Denali paper §2 and §3.2): memory is a cache of the active VMs, the swap disk
-// (virtio-blk.ts, `denali boot --swap SIZE`) the backing store of the idle ones. Without a disk this file
-// does nothing and the kernel behaves as before (a page fault that finds no frame ends its VM).
+// (disk.ts: virtio-blk, NVMe or AHCI; `denali boot --swap SIZE`) the backing store of the idle ones. Without
+// a disk this file does nothing and the kernel behaves as before (a page fault that finds no frame ends its VM).
 //
 // Policy: whole-VM swap-out of the VMs idle longest. Resident VMs blocked in idle are kept on a list,
 // oldest first (`idle`: appended when a VM blocks, removed when it wakes). When the unreserved pool
@@ -61,9 +61,9 @@ import {
 } from "./paging.ts";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 import {
-  virtioBlkPresent, virtioBlkSubmit, virtioBlkSlotsFree, virtioBlkCapacity, BLK_OK, BLK_SECTORS_PER_PAGE,
+  diskPresent, diskSubmit, diskSlotsFree, diskCapacity, diskFrameLimit, BLK_OK, BLK_SECTORS_PER_PAGE,
   BLK_REQUEST_FRAME_LIMIT,
-} from "./virtio-blk.ts";
+} from "./disk.ts";
 import {
   schedulerSetSwapHooks, schedulerEnd, schedulerRunWoken, schedulerCurrent, schedulerHasRunnable, schedulerLiveCount,
 } from "./scheduler.ts";
@@ -138,7 +138,9 @@ function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32
 function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }
 
 const runFrames = new Uint32Array(BLK_REQUEST_FRAME_LIMIT);   // one request's frames
-/** virtio-blk.ts's completion: `done(tag, status)`, the tag a VM index here. */
+/** The most frames one request carries on this disk (disk.ts diskFrameLimit, at most BLK_REQUEST_FRAME_LIMIT). */
+let requestFrames: u32 = 1;
+/** disk.ts's completion: `done(tag, status)`, the tag a VM index here. */
 type Completion = (tag: u32, status: i32) => void;
 
 let active = false;
@@ -187,7 +189,7 @@ const PROGRESS_EVERY: u32 = 10000;
 
 // Costs (npm run bench:swap; under -icount the TSC counts instructions): the kernel's own work per page
 // written out (walk, checksum, requests, release) and read in (frames, requests, checksum, map), without
-// the disk driver's (virtio-blk.ts counts that) and the trap entries; the span of read-ins in clock ticks;
+// the disk driver's (disk.ts counts that) and the trap entries; the span of read-ins in clock ticks;
 // the memory at the most VMs swapped out at once.
 let outInstructions: u32 = 0;
 let inInstructions: u32 = 0;
@@ -202,7 +204,8 @@ let benchEnabled = false;
 
 /** Turns swapping on when the kernel has a swap disk, for `vms` VMs (the wait ring); once the scheduler is set up. */
 export function swapInit(bench: bool, vms: u32): void {
-  if (!virtioBlkPresent()) return;
+  if (!diskPresent()) return;
+  requestFrames = diskFrameLimit();
   let ring: u32 = 1;
   while (ring < vms) ring = ring << 1;
   if (!frameArrayGrow(waitFrames, 0, ring, WAIT_SHIFT)) {
@@ -486,7 +489,7 @@ function startWriteOut(index: u32): bool {
   const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
   const count = previous !== 0 && load32(previous) > onDisk + resident ? load32(previous) : onDisk + resident;
   const regionSectors = pages * BLK_SECTORS_PER_PAGE;
-  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors
+  if (regionSectors > diskCapacity() || vm.swapSector > diskCapacity() - regionSectors
     || count === 0) {
     listRemove(index);
     noRoom++;                                   // its region is past the end of the disk, or too many pages
@@ -495,7 +498,7 @@ function startWriteOut(index: u32): bool {
   const map = mapAlloc(count);
   if (map === 0) { listRemove(index); noRoom++; return true; }
   const kept = placePages(vm, map, count, previous, vm.blockedInIdle);
-  if (transferRuns(map) > virtioBlkSlotsFree()) { mapFree(map); return false; }
+  if (transferRuns(map) > diskSlotsFree()) { mapFree(map); return false; }
   listRemove(index);
   for (let i: u32 = 0; i < count; i++) {
     const frame = load32(frameAt(map, i));
@@ -601,11 +604,12 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
 
 /** The requests a transfer of the map's positions that have a frame takes (runs of adjacent ones). */
 function transferRuns(map: u32): u32 {
+  const limit = requestFrames;
   let runs: u32 = 0;
   let length: u32 = 0;
   for (let i: u32 = 0; i < load32(map); i++) {
     if (load32(frameAt(map, i)) === FRAME_NONE) { length = 0; continue; }
-    if (length % BLK_REQUEST_FRAME_LIMIT === 0) runs++;
+    if (length % limit === 0) runs++;
     length++;
   }
   return runs;
@@ -613,33 +617,35 @@ function transferRuns(map: u32): u32 {
 
 /** The requests reading back the working set (the positions on the disk marked hot) takes. */
 function hotRuns(map: u32): u32 {
+  const limit = requestFrames;
   let runs: u32 = 0;
   let length: u32 = 0;
   for (let i: u32 = 0; i < load32(map); i++) {
     if ((load32(pageAt(map, i)) & (ENTRY_DISK | ENTRY_HOT)) !== (ENTRY_DISK | ENTRY_HOT)) { length = 0; continue; }
-    if (length % BLK_REQUEST_FRAME_LIMIT === 0) runs++;
+    if (length % limit === 0) runs++;
     length++;
   }
   return runs;
 }
 
 /**
- * Transfers the map's positions that have a frame, each run of adjacent positions (up to
- * BLK_REQUEST_FRAME_LIMIT) in one request at sector region + 8 * its first position; failures are flagged.
+ * Transfers the map's positions that have a frame, each run of adjacent positions (up to the disk's
+ * requestFrames) in one request at sector region + 8 * its first position; failures are flagged.
  */
 function submitRuns(index: u32, map: u32, write: bool, done: Completion): void {
   const vm = vmAt(index);
   const count = load32(map);
+  const limit = requestFrames;
   let first: u32 = 0;
   while (first < count) {
     if (load32(frameAt(map, first)) === FRAME_NONE) { first++; continue; }
     let n: u32 = 0;
-    while (first + n < count && n < BLK_REQUEST_FRAME_LIMIT && load32(frameAt(map, first + n)) !== FRAME_NONE) {
+    while (first + n < count && n < limit && load32(frameAt(map, first + n)) !== FRAME_NONE) {
       runFrames[n] = load32(frameAt(map, first + n));
       n++;
     }
     const sector = vm.swapSector + first * BLK_SECTORS_PER_PAGE;
-    const slot = virtioBlkSubmit(write, sector, runFrames, 0, n, done, index);
+    const slot = diskSubmit(write, sector, runFrames, 0, n, done, index);
     if (slot >= 0) store32(map + (MAP_IN_FLIGHT << 2), load32(map + (MAP_IN_FLIGHT << 2)) + 1);
     else store32(map + (MAP_FLAGS << 2), load32(map + (MAP_FLAGS << 2)) | FLAG_FAILED);
     first += n;
@@ -722,8 +728,8 @@ function evictPages(index: u32): bool {
   const vm = vmAt(index);
   const pages = vm.memorySize >>> PAGE_SHIFT;
   const regionSectors = pages * BLK_SECTORS_PER_PAGE;
-  if (regionSectors > virtioBlkCapacity() || vm.swapSector > virtioBlkCapacity() - regionSectors) return false;
-  if (virtioBlkSlotsFree() < EVICT_BATCH) return false;           // at worst a request per page
+  if (regionSectors > diskCapacity() || vm.swapSector > diskCapacity() - regionSectors) return false;
+  if (diskSlotsFree() < EVICT_BATCH) return false;           // at worst a request per page
   const start = rdtsc();
   const map = vm.swapMap !== 0 && load32(vm.swapMap) >= pages ? vm.swapMap : growMap(vm, pages);
   if (map === 0) return false;
@@ -838,7 +844,7 @@ function canReadIn(vm: Vm): bool {
   const onDisk = load32(map + (MAP_ON_DISK << 2));
   const room = onDisk < hot + WAITER_RUN_FRAMES ? onDisk : hot + WAITER_RUN_FRAMES;
   return vmSwapInFrames(vm, room) <= vmUnreservedFrames()
-    && load32(map + (MAP_READ_RUNS << 2)) <= virtioBlkSlotsFree();
+    && load32(map + (MAP_READ_RUNS << 2)) <= diskSlotsFree();
 }
 
 /** Progress of a long start: the VMs built late so far, and the cache. */
@@ -977,14 +983,15 @@ function vmNeedsPage(index: u32, address: u32): bool {
   const position = vmSwappedEntry(vm, address) >>> PAGE_SHIFT;
   const page = (address - GUEST_BASE) >>> PAGE_SHIFT;
   if (map === 0 || position >= load32(map) || load32(pageAt(map, position)) !== u32(page | ENTRY_DISK)) return false;
-  if (virtioBlkSlotsFree() === 0) return vmNeedsMemory(index);
+  if (diskSlotsFree() === 0) return vmNeedsMemory(index);
   const first = vmPageInFrame(vm);
   if (first === FRAME_NONE) return vmNeedsMemory(index);
   const start = rdtsc();
   settle(vm);
   runFrames[0] = first;
   let n: u32 = 1;
-  while (n < PAGE_IN_CLUSTER && position + n < load32(map) && (load32(pageAt(map, position + n)) & ENTRY_DISK) !== 0
+  while (n < PAGE_IN_CLUSTER && n < requestFrames && position + n < load32(map)
+    && (load32(pageAt(map, position + n)) & ENTRY_DISK) !== 0
     && vmUnreservedFrames() > LOW_WATERMARK) {
     const frame = vmPageInFrame(vm);
     if (frame === FRAME_NONE) break;
@@ -996,7 +1003,7 @@ function vmNeedsPage(index: u32, address: u32): bool {
   store32(map + (MAP_FAULT_PAGES << 2), n);
   store32(map + (MAP_FLAGS << 2), 0);
   const sector = vm.swapSector + position * BLK_SECTORS_PER_PAGE;
-  if (virtioBlkSubmit(false, sector, runFrames, 0, n, pageInDone, index) < 0) {
+  if (diskSubmit(false, sector, runFrames, 0, n, pageInDone, index) < 0) {
     mapPagedIn(vm, map, position, n);                    // released with the VM, which ends
     return false;
   }
@@ -1124,7 +1131,7 @@ export function swapReport(): void {
   consoleWriteString(" of ");
   consoleWriteDecimal(createdOut);
   consoleWriteString(", disk ");
-  consoleWriteDecimal(virtioBlkCapacity() >>> 1);
+  consoleWriteDecimal(diskCapacity() >>> 1);
   consoleWriteString(" KiB");
   consoleNewLine();
   if (benchEnabled) benchReport();

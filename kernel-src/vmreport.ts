@@ -18,7 +18,7 @@ import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { nicReport } from "./nic.ts";
-import { virtioBlkReport } from "./virtio-blk.ts";
+import { diskReport } from "./disk.ts";
 import { swapReport } from "./swap.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex64, consoleNewLine } from "./console.ts";
 
@@ -90,7 +90,7 @@ function report(listed: u32): void {
   consoleNewLine();
   switchReport();
   nicReport();
-  virtioBlkReport();
+  diskReport();
   swapReport();
 }
 

@@ -20,7 +20,7 @@ import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { nicReport } from "./nic.ts";
-import { virtioBlkReport } from "./virtio-blk.ts";
+import { diskReport } from "./disk.ts";
 import { swapInit, swapReport, swapRates, swapActive, swapStartLater, swapPrepare } from "./swap.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
@@ -209,7 +209,7 @@ function reportTableAndSharing(groupCount: u32, count: u32): void {
 }
 
 function netReport(): void { switchReport(); nicReport(); }
-function swapMonitor(): void { swapReport(); swapRates(); virtioBlkReport(); }
+function swapMonitor(): void { swapReport(); swapRates(); diskReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {
