@@ -1,6 +1,7 @@
 // The block-device interface: the kernel's swap disk (the paper's §3.2 backing store; docs/swap.md), behind
-// one request interface whichever driver found it: virtio-blk.ts (QEMU's virtio-blk). The first disk a
-// driver brings up at boot is the swap disk; the others are listed, not used. This file
+// one request interface whichever driver found it: virtio-blk.ts (QEMU's virtio-blk) or nvme.ts (an NVMe
+// controller). The first disk a driver brings up at boot is the swap disk (kmain tries virtio-blk, then
+// NVMe); the others are listed, not used. This file
 // owns what every driver shares: the results, the checks of a request, the request slots, the completions
 // and their accounting, and the `blk:` summary line. A driver owns its device: its queues, its interrupt.
 //
@@ -20,7 +21,8 @@
 //   kernel runs VMs (the scheduler does not end a run while diskInFlight() is not 0).
 // - Callable with interrupts on or off: the slot table changes only with interrupts disabled.
 // The driver's contract:
-// - Once its device works: diskAttach(capacity, blockShift, slots, frameLimit, readOnly, start).
+// - Once its device works: diskAttach(capacity, blockShift, slots, frameLimit, readOnly, start), and
+//   diskSetDriverReport(report) for a line of its own after the `blk:` summary.
 // - start(slot, write, sector, frames, first, count) hands the device a request diskSubmit has checked
 //   (interrupts disabled); it returns BLK_OK, or BLK_ERROR_NO_DEVICE when the device is gone (the slot is
 //   freed again and the caller hears it).
@@ -29,11 +31,12 @@
 //   entry: the driver's own instructions are counted without the completions' `done` callbacks.
 // Invariants: a slot is on the free stack exactly when requests[slot].busy is false; inFlight = slots -
 // freeCount.
-import { bool, i32, u8, u32, rdtsc, structArray } from "dsl";
+import { bool, i32, u8, u32, rdtsc, pause, structArray } from "dsl";
 import { PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, frameMemoryTop } from "./frames.ts";
 import { PciDevice } from "./pci.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
+import { Nanoseconds, clockRead, nanosecondsAddMilliseconds, nanosecondsBefore } from "./clock.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
 /** The interface's sector: 512 bytes, whatever the disk's own block (blockShift). */
@@ -81,6 +84,9 @@ type DiskStart = (slot: u32, write: bool, sector: u32, frames: Uint32Array, firs
 function noStart(slot: u32, write: bool, sector: u32, frames: Uint32Array, first: u32, count: u32): i32 {
   return BLK_ERROR_NO_DEVICE;
 }
+/** A driver's line (or nothing) after the `blk:` summary line: what is particular to its device. */
+type DiskReport = () => void;
+function noReport(): void {}
 
 class DiskRequest {
   done: BlkCompletion = noCompletion;
@@ -100,6 +106,7 @@ let readOnly = false;
 let capacity: u32 = 0;                                // 512-byte sectors
 let blockMask: u32 = 0;                               // sectors a disk block holds, less one
 let start: DiskStart = noStart;
+let driverReport: DiskReport = noReport;
 
 // Statistics (the summary line, the self-test).
 let interrupts: u32 = 0;
@@ -148,6 +155,9 @@ export function diskAttach(capacitySectors: u32, blockShift: u32, slotCount: u32
   }
   present = true;
 }
+
+/** `report` prints the driver's line after the `blk:` summary line. */
+export function diskSetDriverReport(report: DiskReport): void { driverReport = report; }
 
 /**
  * Starts a read (write false: disk -> frames) or a write of frames[first..first+count) at `sector`;
@@ -227,6 +237,36 @@ export function diskInterruptDone(begin: u32): void {
   callbackInstructions = 0;
 }
 
+/**
+ * Fails every request in flight with `status` (from an interrupt or with interrupts disabled): a driver's
+ * device is gone or dead, and will not touch their frames again.
+ */
+export function diskFailInFlight(status: i32): void {
+  for (let slot: u32 = 0; slot < slots; slot++) if (requests[slot].busy) diskComplete(slot, status);
+}
+
+// ---- waiting for a device at boot ------------------------------------------------------------------------
+
+/** A driver's test of its device's state, polled by diskPoll. */
+type DiskCondition = () => bool;
+const pollNow = new Nanoseconds();
+const pollDeadline = new Nanoseconds();
+
+/**
+ * Polls `condition` until it holds (true) or `milliseconds` have passed (false): for a driver's steps
+ * at boot, before any VM runs (resetting a controller, its first commands), and for none after.
+ */
+export function diskPoll(condition: DiskCondition, milliseconds: u32): bool {
+  clockRead(pollNow);
+  nanosecondsAddMilliseconds(pollDeadline, pollNow, milliseconds);
+  while (!condition()) {
+    clockRead(pollNow);
+    if (!nanosecondsBefore(pollNow, pollDeadline)) return condition();
+    pause();
+  }
+  return true;
+}
+
 // ---- what the drivers print ------------------------------------------------------------------------------
 
 function writeHexDigit(x: u32): void { consoleWriteByte(u8(x < 10 ? 48 + x : 87 + x)); }
@@ -267,7 +307,8 @@ export function diskAlreadyAttached(name: string, d: PciDevice): bool {
 
 /**
  * `blk: reads R (P pages), writes W (P pages), completed C, failed F, in flight N (peak P, B refused busy),
- * interrupts I, unknown completions U, driver cycles D`, for the summaries (nothing without a disk). D: the TSC in diskSubmit and the drivers' interrupts, without the completions'
+ * interrupts I, unknown completions U, driver cycles D`, then the driver's own line, for the summaries
+ * (nothing without a disk). D: the TSC in diskSubmit and the drivers' interrupts, without the completions'
  * callbacks: instructions under -icount (bench:swap's per-page driver cost), wrapping at 2^32.
  */
 export function diskReport(): void {
@@ -297,4 +338,5 @@ export function diskReport(): void {
   consoleWriteString(", driver cycles ");
   consoleWriteDecimal(driverInstructions);
   consoleNewLine();
+  driverReport();
 }

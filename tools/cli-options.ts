@@ -83,7 +83,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { flag: '--host-port', value: 'N', help: 'with --net user: the first forwarded port (8080)' },
       {
         flag: '--swap', value: 'SIZE', help: 'a swap disk: a fresh sparse raw image of SIZE (64M, 8G; 1M to 1T), '
-          + 'virtio-blk, removed at exit (docs/swap.md)',
+          + 'removed at exit (docs/swap.md)',
+      },
+      {
+        flag: '--disk', value: 'virtio|nvme', help: 'with --swap: the disk\'s controller: virtio-blk or NVMe '
+          + '(virtio; docs/hardware.md)',
       },
     ],
   },

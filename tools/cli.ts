@@ -14,7 +14,7 @@ import { runModule } from '../compiler/bytecode/interpreter.ts';
 import { printModule } from '../compiler/print.ts';
 import {
   runQemu, parseProgramSerial, interpreterOutcome, userNetArgs, tapNetArgs, ConsoleLine, createSwapImage, swapDiskArgs,
-  NIC_MODELS,
+  NIC_MODELS, DISK_KINDS, DISK_DRIVER_NAMES, type DiskKind,
 } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import {
@@ -84,6 +84,7 @@ const BootOptions = z.object({
   'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
     .max(65535, { message: '--host-port must be a port number from 1024 to 65535' }).default(DEFAULT_HOST_PORT),
   swap: swapOption,
+  disk: z.enum(DISK_KINDS, { message: "--disk must be one of 'virtio', 'nvme'" }).optional(),
 }).superRefine((o, ctx) => {
   if (o.net !== undefined && o.net !== 'none' && o.medium === 'bochs') {
     ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
@@ -93,6 +94,9 @@ const BootOptions = z.object({
   }
   if (o.swap !== undefined && o.medium === 'bochs') {
     ctx.addIssue({ code: 'custom', path: ['swap'], message: '--swap needs QEMU (not --bochs)' });
+  }
+  if (o.disk !== undefined && o.swap === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['disk'], message: '--disk needs --swap SIZE (the disk is the swap disk)' });
   }
 }).transform(o => ({
   ...o,
@@ -152,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
         const medium = flag('--cdrom') ? 'cdrom' : flag('--usb') ? 'usb' : flag('--bochs') ? 'bochs' : 'kernel';
         const o = validate(command, BootOptions, { medium, timeout: value('--timeout'), memory: value('--memory'),
           manifest: value('--manifest'), net: value('--net'), nic: value('--nic'), 'host-port': value('--host-port'),
-          swap: value('--swap') });
+          swap: value('--swap'), disk: value('--disk') });
         return o ? await boot(o) : 2;
       }
       case 'debug': {
@@ -255,7 +259,7 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   buildIfStale(elf, iso, o.medium);
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const timeout = o.timeout ?? 30;
-  const disk = swapDisk(o.swap);
+  const disk = swapDisk(o.swap, o.disk);
   try {
     const medium = o.medium === 'kernel' ? { kernel: elf, initrd }
       : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
@@ -301,17 +305,19 @@ function buildIfStale(elf: string, iso: string, medium: z.infer<typeof BootOptio
 }
 
 /**
- * `--swap SIZE`: a fresh sparse raw image out/swap-PID.img (one per boot, so boots side by side never
- * share one) and the QEMU flags that attach it as the kernel's virtio-blk swap disk; `remove` deletes it
- * (swap holds nothing worth keeping once the kernel has stopped).
+ * `--swap SIZE [--disk virtio|nvme]`: a fresh sparse raw image out/swap-PID.img (one per boot, so boots
+ * side by side never share one) and the QEMU flags that attach it as the kernel's swap disk on that
+ * controller (tools/qemu.ts swapDiskArgs); `remove` deletes it (swap holds nothing worth keeping once the
+ * kernel has stopped).
  */
-function swapDisk(bytes: number | undefined): { args: string[]; remove(): void } {
+function swapDisk(bytes: number | undefined, disk: DiskKind = 'virtio'): { args: string[]; remove(): void } {
   if (bytes === undefined) return { args: [], remove: () => {} };
   const image = join(ROOT, 'out', `swap-${process.pid}.img`);
   mkdirSync(join(ROOT, 'out'), { recursive: true });
   createSwapImage(image, bytes);
-  console.log(`swap image: ${relative(ROOT, image)}, ${bytes / 2 ** 20} MiB sparse, virtio-blk; removed at exit`);
-  return { args: swapDiskArgs(image), remove: () => rmSync(image, { force: true }) };
+  console.log(`swap image: ${relative(ROOT, image)}, ${bytes / 2 ** 20} MiB sparse, ${DISK_DRIVER_NAMES[disk]}; `
+    + 'removed at exit');
+  return { args: swapDiskArgs(image, disk), remove: () => rmSync(image, { force: true }) };
 }
 
 
@@ -358,7 +364,7 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
       extraArgs = tapNetArgs(namespace.device, o.nic);
       prefix = namespace.exec;
     }
-    disk = swapDisk(o.swap);
+    disk = swapDisk(o.swap, o.disk);
     extraArgs = [...extraArgs, ...disk.args];      // after the card's: it keeps PCI slot 00:03.0
     const medium = o.medium === 'kernel' ? { kernel: elf, initrd } : o.medium === 'cdrom' ? { cdrom: iso } : { usb: iso };
     // The console is live: COM1's output as it comes, and lines typed here go to the kernel's monitor

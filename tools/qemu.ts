@@ -65,18 +65,29 @@ export function createSwapImage(path: string, bytes: number): void {
   truncateSync(path, bytes);
 }
 
+/** The swap disks `denali boot --disk` offers: the kernel drives each (kernel-src/disk.ts). */
+export const DISK_KINDS = ['virtio', 'nvme'] as const;
+export type DiskKind = (typeof DISK_KINDS)[number];
+
+/** What the kernel calls each kind of disk on its `swap:` line. */
+export const DISK_DRIVER_NAMES: Record<DiskKind, string> = { virtio: 'virtio-blk', nvme: 'nvme' };
+
 /**
- * The swap disk: `image` (raw) as a virtio-blk PCI function, the disk kernel-src/virtio-blk.ts finds.
+ * The swap disk: `image` (raw) on the controller `disk` names, on QEMU's default i440FX machine:
+ * - virtio: a virtio-blk PCI function (kernel-src/virtio-blk.ts);
+ * - nvme: an NVMe controller with the image as its namespace 1 (kernel-src/nvme.ts).
  * Put after the network card's flags, so the card keeps its PCI slot (00:03.0). With `blkdebugRules`
  * (a file of QEMU blkdebug `[inject-error]` sections) the requests the rules name fail with their errno,
- * which the device reports as VIRTIO_BLK_S_IOERR: the tests of the kernel's error path.
+ * which the device reports as its own I/O error status: the tests of the kernel's error paths.
  */
-export function swapDiskArgs(image: string, blkdebugRules?: string): string[] {
+export function swapDiskArgs(image: string, disk: DiskKind = 'virtio', blkdebugRules?: string): string[] {
   const quote = (path: string) => path.replace(/,/g, ',,');     // a comma inside a QEMU option value
   const file = blkdebugRules
     ? `file.driver=blkdebug,file.config=${quote(blkdebugRules)},file.image.filename=${quote(image)}`
     : `file=${quote(image)}`;
-  return ['-drive', `if=none,id=swap,format=raw,${file}`, '-device', 'virtio-blk-pci,drive=swap'];
+  const drive = ['-drive', `if=none,id=swap,format=raw,${file}`];
+  if (disk === 'nvme') return [...drive, '-device', 'nvme,serial=denali-swap,drive=swap'];
+  return [...drive, '-device', 'virtio-blk-pci,drive=swap'];
 }
 
 /**

@@ -1,13 +1,15 @@
-// Contract: swapping (kernel-src/swap.ts, issue 15) through QEMU's virtio-blk disk: VMs of
+// Contract: swapping (kernel-src/swap.ts, issue 15) through QEMU's virtio-blk disk (and (b) through each disk
+// the kernel drives: virtio-blk, AHCI and NVMe, kernel-src/disk.ts): VMs of
 // guest-src/demos/swapper.ts fill 48 pages each with patterns of their own, sleep, and check every word.
 // In a 32 MiB machine they fit only by being written out while they sleep and read back when their alarm
 // rings:
 // (a) 1,000 VMs: every VM verifies all its pages (0 corruptions), thousands of pages go out and back;
 //     (readClock first touches each page: a hypercall that finds memory short waits and is made again);
-// (b) bytes of the swap image overwritten from the host while VMs sleep swapped out (on a CPU without
-//     SSE4.2: the checksums by tables, elsewhere by the crc32 instruction): every VM either
-//     verifies intact or is ended with `swap corruption at page 0x...` naming a page the host overwrote,
-//     at least one is caught, the kernel and the other VMs go on;
+// (b) on each disk, bytes of the swap image overwritten from the host while VMs sleep swapped out (virtio on
+//     a CPU without SSE4.2: the checksums by tables; the other disks by the crc32 instruction): every VM
+//     either verifies intact or is ended with `swap corruption at page 0x...` naming a page the host
+//     overwrote, at least one is caught, the kernel and the other VMs go on (300 VMs filling 192 KiB each in
+//     a 32 MiB machine: most are written out and read back);
 // (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
 //     `out of memory`, the others verify intact, and the kernel runs to the end;
 // (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn,
@@ -20,7 +22,9 @@ import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, rmSync, writeFileSync, openSync, readSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
+import {
+  runQemu, createSwapImage, swapDiskArgs, DISK_KINDS, DISK_DRIVER_NAMES, type DiskKind,
+} from "../../tools/qemu.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 
@@ -40,9 +44,13 @@ const FILLED_PAGES = 48;
 /** kernel-src/vm.ts VM_SWAP_FIRST_SECTOR: VM i's region starts at this sector + i * VM_KIB * 2. */
 const FIRST_SECTOR = 8;
 
-/** Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes`. */
+/**
+ * Boots `count` swapper VMs (sleeping `sleepMs`) in a `memoryMiB` machine with a swap disk of `swapBytes` (on
+ * the `disk` controller).
+ */
 async function boot(name: string, count: number, sleepMs: number, swapBytes: number, memoryMiB: number,
-  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES, memoryKiB = VM_KIB, cpu?: string) {
+  onOutput?: (text: string) => void, icount = false, pages = FILLED_PAGES, memoryKiB = VM_KIB, cpu?: string,
+  disk: DiskKind = "virtio") {
   const manifest = join(dir, `${name}.json`);
   writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/swapper.ts", count,
     memoryKiB, guaranteedKiB: 0, argument: sleepMs * 65536 + pages }] }));
@@ -50,7 +58,7 @@ async function boot(name: string, count: number, sleepMs: number, swapBytes: num
   const image = join(dir, `${name}.img`);
   createSwapImage(image, swapBytes);
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-    timeoutMs: 600_000, memoryMiB, icount, extraArgs: [...swapDiskArgs(image), ...(cpu ? ["-cpu", cpu] : [])],
+    timeoutMs: 600_000, memoryMiB, icount, extraArgs: [...swapDiskArgs(image, disk), ...(cpu ? ["-cpu", cpu] : [])],
     onOutput });
   return { run, out: serialLines(run.serial), image };
 }
@@ -100,8 +108,11 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
   t.log(swap[0]);
 });
 
-test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs end with swap corruption", async t => {
-  // On QEMU's plain qemu32 (no SSE4.2): the checksums come from crc32c.ts's tables, (a) has the instruction.
+for (const disk of DISK_KINDS) test(`(b) ${disk}: swap image bytes overwritten while VMs sleep swapped out: those VMs `
+  + "end with swap corruption, the others verify", async t => {
+  // On virtio, QEMU's plain qemu32 (no SSE4.2): the checksums come from crc32c.ts's tables; (a) and the
+  // other disks have the instruction.
+  const cpu = disk === "virtio" ? "qemu32" : undefined;
   // VMs 0-9 fill first and are the oldest idle, so the first written out; they sleep 20 s (real time: no
   // -icount) while the host overwrites one byte in each of their filled pages on the disk.
   const count = 300;
@@ -132,10 +143,13 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
     }
     closeSync(fd);
   };
-  const name = "corrupt";
+  const name = `corrupt-${disk}`;
   image = join(dir, `${name}.img`);
-  const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput, false, FILLED_PAGES, VM_KIB, "qemu32");
-  t.regex(out, /^swap: page checksums CRC32C by tables \(no SSE4\.2\)$/m);
+  const { run, out } = await boot(name, count, 20_000, 256 * MIB, 32, onOutput, false, FILLED_PAGES, VM_KIB, cpu,
+    disk);
+  t.regex(out, new RegExp(`^swap: ${DISK_DRIVER_NAMES[disk]} 00:03\\.0 (port 0 )?256 MiB `, "m"));
+  t.regex(out, cpu ? /^swap: page checksums CRC32C by tables \(no SSE4\.2\)$/m
+    : /^swap: page checksums CRC32C by the crc32 instruction \(SSE4\.2\)$/m);
   t.true(done, "the host overwrote the image");
   t.true([...corrupted.values()].some(pages => pages.size > 0), "filled pages found on the disk");
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
@@ -152,6 +166,7 @@ test("(b) swap image bytes overwritten while VMs sleep swapped out: those VMs en
   t.notRegex(out, /CORRUPT page/);
   const swap = swapLine(out);
   t.is(Number(swap![5]), caught.length);
+  t.true(Number(swap![1]) >= 100 && Number(swap![3]) >= 100, swap![0]);     // most VMs out and back
   t.log(`caught ${caught.map(([vm]) => vm).join(", ")}; ${swap![0]}`);
 });
 

@@ -1,8 +1,9 @@
-// Contract: `denali boot --swap SIZE` (tools/cli.ts, tools/qemu.ts; issue 15 item 2, host side). A bad
-// size gets zod's message naming the option and exit status 2, before anything is built. A good one
-// makes a fresh sparse raw image out/swap-PID.img of exactly that size, attaches it as the virtio-blk disk
-// the kernel takes as its swap device (the `swap: virtio-blk ... MiB (N sectors)` boot line), the VMs of a
-// manifest run as without it, and the image is gone when the boot ends.
+// Contract: `denali boot --swap SIZE [--disk virtio|nvme]` (tools/cli.ts, tools/qemu.ts; issue 15 item 2
+// and issue 22 item 3, host side). A bad size or disk gets zod's message naming the option and exit status 2,
+// before anything is built. A good one makes a fresh sparse raw image out/swap-PID.img of exactly that size,
+// attaches it as the disk (virtio-blk, or on an NVMe controller) the kernel takes as its swap device
+// (the `swap: virtio-blk|nvme ... MiB (N sectors)` boot line), the VMs of a manifest run as without it,
+// and the image is gone when the boot ends.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync, statSync, readdirSync } from 'node:fs';
@@ -33,6 +34,12 @@ test('a bad --swap gets zod\'s message naming the option, exit status 2, nothing
   const bochs = denali('boot', '--bochs', '--swap', '8G');
   t.is(bochs.status, 2);
   t.regex(bochs.stderr, /^denali: --swap: --swap needs QEMU \(not --bochs\)$/m);
+  const noSwap = denali('boot', '--disk', 'nvme');
+  t.is(noSwap.status, 2);
+  t.regex(noSwap.stderr, /^denali: --disk: --disk needs --swap SIZE \(the disk is the swap disk\)$/m);
+  const unknown = denali('boot', '--swap', '64M', '--disk', 'sata');
+  t.is(unknown.status, 2);
+  t.regex(unknown.stderr, /^denali: --disk: --disk must be one of 'virtio', 'nvme'$/m);
 });
 
 test('--swap 64M: a sparse image of 64 MiB as the kernel\'s swap disk; the VMs run; the image is removed', t => {
@@ -53,6 +60,21 @@ test('--swap 64M: a sparse image of 64 MiB as the kernel\'s swap disk; the VMs r
   t.false(existsSync(join(ROOT, image![1])), 'the image is removed at exit');
   t.deepEqual(readdirSync(join(ROOT, 'out')).filter(f => f.startsWith('swap-') && !before.has(f)), []);
 });
+
+for (const [disk, line] of [['nvme', /^swap: nvme 00:03\.0 64 MiB \(131072 sectors\), /m]] as const) {
+  test(`--swap 64M --disk ${disk}: the image on that controller is the kernel's swap disk; the VMs run`, t => {
+    const manifest = join(scratch, `counters-${disk}.json`);
+    writeFileSync(manifest, JSON.stringify({ groups: [{ image: 'guest-src/demos/counter.ts', count: 2, memoryKiB: 128,
+      argument: 3 }] }));
+    const r = denali('boot', '--swap', '64M', '--disk', disk, '--manifest', manifest, '--timeout', '120');
+    const out = r.stdout.replace(/\r/g, '');
+    t.is(r.status, 0, `${out.slice(-2000)}\n${r.stderr}`);
+    t.regex(out, new RegExp(`^swap image: out/swap-\\d+\\.img, 64 MiB sparse, ${disk}; removed at exit$`, 'm'));
+    t.regex(out, line);
+    t.regex(out, /^vms done: every VM has ended$/m);
+    t.regex(out, /^blk: reads 0 \(0 pages\), writes 0 \(0 pages\), completed 0, failed 0, in flight 0 /m);
+  });
+}
 
 test('the image is sparse and of the exact size while the boot runs', async t => {
   // The image exists from before QEMU starts until after it exits: look at it meanwhile.
