@@ -1,7 +1,7 @@
 // The block-device interface: the kernel's swap disk (the paper's §3.2 backing store; docs/swap.md), behind
-// one request interface whichever driver found it: virtio-blk.ts (QEMU's virtio-blk) or nvme.ts (an NVMe
-// controller). The first disk a driver brings up at boot is the swap disk (kmain tries virtio-blk, then
-// NVMe); the others are listed, not used. This file
+// one request interface whichever driver found it: virtio-blk.ts (QEMU's virtio-blk), nvme.ts (an NVMe
+// controller) or ahci.ts (a SATA disk on an AHCI controller). The first disk a driver brings up at boot is
+// the swap disk (kmain tries virtio-blk, NVMe, AHCI in turn); the others are listed, not used. This file
 // owns what every driver shares: the results, the checks of a request, the request slots, the completions
 // and their accounting, and the `blk:` summary line. A driver owns its device: its queues, its interrupt.
 //

@@ -5,11 +5,11 @@
 // memory map, command line), the GDT, TSSs, IDT and PICs (trap.ts) and the CPU's isolation settings
 // (umip, lazy x87), memory (frames, reservations, paging, stack guards: memory.ts), the modules, the
 // clock and the timer queue, PCI, a network card (virtio-net, e1000, e1000e) behind the virtual switch
-// and a swap disk (disk.ts: virtio-blk or NVMe) when the machine has them, the PCI functions no driver
-// took; then interrupts on, the self-tests, benchmarks or faults the command line asks for (`test=...`,
-// `bench`; `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module (vmstart.ts) with COM1 as
-// their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the COM1 shell
-// (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
+// and a swap disk (disk.ts: virtio-blk, NVMe or AHCI) when the machine has them, the PCI functions no
+// driver took; then interrupts on, the self-tests, benchmarks or faults the command line asks for
+// (`test=...`, `bench`; `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module (vmstart.ts)
+// with COM1 as their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the
+// COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
 import {
   consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString,
@@ -34,6 +34,7 @@ import { pciInit, pciReport, pciReportUnsupported } from "./pci.ts";
 import { nicFound, nicInit } from "./nic.ts";
 import { virtioBlkInit } from "./virtio-blk.ts";
 import { nvmeInit } from "./nvme.ts";
+import { ahciInit } from "./ahci.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
 import { profileEnable } from "./profile.ts";
@@ -89,10 +90,11 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
     switchInit();
     nicInit();
   }
-  // The swap disk (disk.ts; `denali boot --swap SIZE --disk virtio|nvme`): the first of these that finds
+  // The swap disk (disk.ts; `denali boot --swap SIZE --disk virtio|nvme|ahci`): the first of these that finds
   // one it can drive; each prints what it found.
   virtioBlkInit();
   nvmeInit();
+  ahciInit();
   pciReportUnsupported();    // every PCI function no driver took: its ids and class
   interruptsEnable();
   runRequestedTest(info);

@@ -86,8 +86,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
           + 'removed at exit (docs/swap.md)',
       },
       {
-        flag: '--disk', value: 'virtio|nvme', help: 'with --swap: the disk\'s controller: virtio-blk or NVMe '
-          + '(virtio; docs/hardware.md)',
+        flag: '--disk', value: 'virtio|ahci|nvme', help: 'with --swap: the disk\'s controller: virtio-blk, an AHCI '
+          + 'SATA controller, or NVMe (virtio; docs/hardware.md)',
       },
     ],
   },

@@ -84,7 +84,7 @@ const BootOptions = z.object({
   'host-port': z.coerce.number().int().min(1024, { message: '--host-port must be a port number from 1024 to 65535' })
     .max(65535, { message: '--host-port must be a port number from 1024 to 65535' }).default(DEFAULT_HOST_PORT),
   swap: swapOption,
-  disk: z.enum(DISK_KINDS, { message: "--disk must be one of 'virtio', 'nvme'" }).optional(),
+  disk: z.enum(DISK_KINDS, { message: "--disk must be one of 'virtio', 'ahci', 'nvme'" }).optional(),
 }).superRefine((o, ctx) => {
   if (o.net !== undefined && o.net !== 'none' && o.medium === 'bochs') {
     ctx.addIssue({ code: 'custom', path: ['net'], message: '--net needs QEMU (not --bochs)' });
@@ -305,7 +305,7 @@ function buildIfStale(elf: string, iso: string, medium: z.infer<typeof BootOptio
 }
 
 /**
- * `--swap SIZE [--disk virtio|nvme]`: a fresh sparse raw image out/swap-PID.img (one per boot, so boots
+ * `--swap SIZE [--disk virtio|ahci|nvme]`: a fresh sparse raw image out/swap-PID.img (one per boot, so boots
  * side by side never share one) and the QEMU flags that attach it as the kernel's swap disk on that
  * controller (tools/qemu.ts swapDiskArgs); `remove` deletes it (swap holds nothing worth keeping once the
  * kernel has stopped).

@@ -66,15 +66,17 @@ export function createSwapImage(path: string, bytes: number): void {
 }
 
 /** The swap disks `denali boot --disk` offers: the kernel drives each (kernel-src/disk.ts). */
-export const DISK_KINDS = ['virtio', 'nvme'] as const;
+export const DISK_KINDS = ['virtio', 'ahci', 'nvme'] as const;
 export type DiskKind = (typeof DISK_KINDS)[number];
 
 /** What the kernel calls each kind of disk on its `swap:` line. */
-export const DISK_DRIVER_NAMES: Record<DiskKind, string> = { virtio: 'virtio-blk', nvme: 'nvme' };
+export const DISK_DRIVER_NAMES: Record<DiskKind, string> = { virtio: 'virtio-blk', ahci: 'ahci', nvme: 'nvme' };
 
 /**
  * The swap disk: `image` (raw) on the controller `disk` names, on QEMU's default i440FX machine:
  * - virtio: a virtio-blk PCI function (kernel-src/virtio-blk.ts);
+ * - ahci: an Intel ICH9 AHCI controller (`-device ahci`, the q35 machine's own SATA controller) with the
+ *   image as the SATA disk on its port 0 (kernel-src/ahci.ts);
  * - nvme: an NVMe controller with the image as its namespace 1 (kernel-src/nvme.ts).
  * Put after the network card's flags, so the card keeps its PCI slot (00:03.0). With `blkdebugRules`
  * (a file of QEMU blkdebug `[inject-error]` sections) the requests the rules name fail with their errno,
@@ -86,6 +88,7 @@ export function swapDiskArgs(image: string, disk: DiskKind = 'virtio', blkdebugR
     ? `file.driver=blkdebug,file.config=${quote(blkdebugRules)},file.image.filename=${quote(image)}`
     : `file=${quote(image)}`;
   const drive = ['-drive', `if=none,id=swap,format=raw,${file}`];
+  if (disk === 'ahci') return [...drive, '-device', 'ahci,id=swapahci', '-device', 'ide-hd,drive=swap,bus=swapahci.0'];
   if (disk === 'nvme') return [...drive, '-device', 'nvme,serial=denali-swap,drive=swap'];
   return [...drive, '-device', 'virtio-blk-pci,drive=swap'];
 }

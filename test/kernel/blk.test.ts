@@ -1,5 +1,5 @@
 // Contract: the swap disk (kernel-src/disk.ts) through each of QEMU's real devices the kernel drives --
-// virtio-blk (virtio-blk.ts) and NVMe (nvme.ts) -- with a sparse raw image as
+// virtio-blk (virtio-blk.ts), an AHCI SATA disk (ahci.ts) and NVMe (nvme.ts) -- with a sparse raw image as
 // the disk (tools/qemu.ts createSwapImage + swapDiskArgs, what `denali boot --swap --disk` attaches), driven
 // by the kernel's self-tests (kernel-src/blk-selftest.ts). For each disk:
 // - test=blk: 4,096 pages of distinct patterns written with at least 64 requests in flight, read back into
@@ -8,8 +8,10 @@
 // - an I/O error injected by QEMU (blkdebug) on a read reaches the caller as an I/O error, the kernel goes on;
 // - test=blk-busy: the same exercise while VMs run: every completion interrupts a running VM, the VMs are
 //   switched meanwhile, and the disk shares its interrupt line with the virtio-net card.
-// And: without a disk the interface refuses with no-device; NVMe with 4 KiB blocks and transfers of at most
-// 8 pages.
+// And: without a disk the interface refuses with no-device; AHCI recovers from an error among 32 queued
+// commands (the port reset, the unfinished commands issued again one at a time, nothing lost); AHCI on the
+// q35 machine's own controller (00:1f.2, six ports, a CD drive passed over); NVMe with 4 KiB blocks and
+// transfers of at most 8 pages.
 import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +42,8 @@ const LAST_PAGE_ID = 0xfffff;
 const BOOT_LINE: Record<DiskKind, RegExp> = {
   virtio: new RegExp("^swap: virtio-blk 00:0[34]\\.0 64 MiB \\(131072 sectors\\), queue \\d+, "
     + "\\d+ requests of up to \\d+ pages, irq \\d+, status 7$", "m"),
+  ahci: new RegExp("^swap: ahci 00:0[34]\\.0 port 0 64 MiB \\(131072 sectors\\), blocks of 512 bytes, "
+    + "ncq 32 commands, 128 requests of up to 126 pages, irq \\d+, AHCI \\d+\\.\\d+, model \"QEMU HARDDISK\"$", "m"),
   nvme: new RegExp("^swap: nvme 00:0[34]\\.0 64 MiB \\(131072 sectors\\), namespace 1, blocks of 512 bytes, "
     + "queues \\d+, "
     + "128 requests of up to 126 pages, irq \\d+, NVMe \\d+\\.\\d+, model \"QEMU NVMe Ctrl\"$", "m"),
@@ -194,6 +198,40 @@ test("test=blk without a disk: the interface refuses with no-device and the kern
   t.regex(out, /^blk: submit without a disk: no disk$/m);
   t.regex(out, /^selftest blk-absent ok$/m);
   t.regex(out, /\nboot ok\n$/);
+});
+
+test("ahci: a read error among 32 queued commands: the port is reset, the unfinished command retried alone, "
+  + "nothing lost", async (t) => {
+  // Page 2000 of the exercise fails once, while its read is one of 32 NCQ commands at the device.
+  const image = freshImage("ahci-retry", 64 * MIB);
+  const rules = readErrorRules("ahci-retry", 3 + 8 * 2000, true);
+  const extraArgs = ["-append", "test=blk", ...swapDiskArgs(image, "ahci", rules)];
+  const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 120_000, extraArgs });
+  const out = serialLines(r.serial);
+  t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  selftestPassed(t, out, image);
+  const ahci = /^ahci: commands \d+ \(peak 32 at the device\), errors (\d+), recoveries (\d+), requests retried (\d+)$/m
+    .exec(out);
+  t.truthy(ahci, out.slice(-3000));
+  t.is(Number(ahci![1]), 1);
+  t.is(Number(ahci![2]), 1);
+  t.true(Number(ahci![3]) >= 1, ahci![0]);
+  t.regex(out, /^blk: reads \d+ \(\d+ pages\), writes \d+ \(\d+ pages\), completed \d+, failed 0, in flight 0 /m);
+  t.log(ahci![0]);
+});
+
+test("ahci: the q35 machine's own SATA controller (00:1f.2, six ports): a CD drive on port 0 passed over, "
+  + "the disk on port 2", async (t) => {
+  const image = freshImage("q35", 64 * MIB);
+  const extraArgs = ["-M", "q35", "-append", "test=blk", "-device", "ide-cd,bus=ide.0", "-drive",
+    `if=none,id=swap,format=raw,file=${image}`, "-device", "ide-hd,drive=swap,bus=ide.2"];
+  const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 120_000, icount: true, extraArgs });
+  const out = serialLines(r.serial);
+  t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^pci 00:1f\.2 8086:2922 class 0106 /m);
+  t.regex(out, /^disk: ahci 00:1f\.2 port 0: not an ATA disk \(an ATAPI drive\?\), signature 0xeb140101$/m);
+  t.regex(out, /^swap: ahci 00:1f\.2 port 2 64 MiB \(131072 sectors\), blocks of 512 bytes, ncq 32 commands, /m);
+  selftestPassed(t, out, image);
 });
 
 test("nvme: a namespace of 4 KiB blocks, transfers of at most 8 pages (MDTS 3): requests inside a block refused",

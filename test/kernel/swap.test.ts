@@ -6,7 +6,7 @@
 // (a) 1,000 VMs: every VM verifies all its pages (0 corruptions), thousands of pages go out and back;
 //     (readClock first touches each page: a hypercall that finds memory short waits and is made again);
 // (b) on each disk, bytes of the swap image overwritten from the host while VMs sleep swapped out (virtio on
-//     a CPU without SSE4.2: the checksums by tables; the other disks by the crc32 instruction): every VM
+//     a CPU without SSE4.2: the checksums by tables; AHCI and NVMe by the crc32 instruction): every VM
 //     either verifies intact or is ended with `swap corruption at page 0x...` naming a page the host
 //     overwrote, at least one is caught, the kernel and the other VMs go on (300 VMs filling 192 KiB each in
 //     a 32 MiB machine: most are written out and read back);

@@ -1,8 +1,8 @@
-// Contract: `denali boot --swap SIZE [--disk virtio|nvme]` (tools/cli.ts, tools/qemu.ts; issue 15 item 2
+// Contract: `denali boot --swap SIZE [--disk virtio|ahci|nvme]` (tools/cli.ts, tools/qemu.ts; issue 15 item 2
 // and issue 22 item 3, host side). A bad size or disk gets zod's message naming the option and exit status 2,
 // before anything is built. A good one makes a fresh sparse raw image out/swap-PID.img of exactly that size,
-// attaches it as the disk (virtio-blk, or on an NVMe controller) the kernel takes as its swap device
-// (the `swap: virtio-blk|nvme ... MiB (N sectors)` boot line), the VMs of a manifest run as without it,
+// attaches it as the disk (virtio-blk, or on an AHCI or NVMe controller) the kernel takes as its swap device
+// (the `swap: virtio-blk|ahci|nvme ... MiB (N sectors)` boot line), the VMs of a manifest run as without it,
 // and the image is gone when the boot ends.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,7 +39,7 @@ test('a bad --swap gets zod\'s message naming the option, exit status 2, nothing
   t.regex(noSwap.stderr, /^denali: --disk: --disk needs --swap SIZE \(the disk is the swap disk\)$/m);
   const unknown = denali('boot', '--swap', '64M', '--disk', 'sata');
   t.is(unknown.status, 2);
-  t.regex(unknown.stderr, /^denali: --disk: --disk must be one of 'virtio', 'nvme'$/m);
+  t.regex(unknown.stderr, /^denali: --disk: --disk must be one of 'virtio', 'ahci', 'nvme'$/m);
 });
 
 test('--swap 64M: a sparse image of 64 MiB as the kernel\'s swap disk; the VMs run; the image is removed', t => {
@@ -61,7 +61,8 @@ test('--swap 64M: a sparse image of 64 MiB as the kernel\'s swap disk; the VMs r
   t.deepEqual(readdirSync(join(ROOT, 'out')).filter(f => f.startsWith('swap-') && !before.has(f)), []);
 });
 
-for (const [disk, line] of [['nvme', /^swap: nvme 00:03\.0 64 MiB \(131072 sectors\), /m]] as const) {
+for (const [disk, line] of [['ahci', /^swap: ahci 00:03\.0 port 0 64 MiB \(131072 sectors\), /m],
+  ['nvme', /^swap: nvme 00:03\.0 64 MiB \(131072 sectors\), /m]] as const) {
   test(`--swap 64M --disk ${disk}: the image on that controller is the kernel's swap disk; the VMs run`, t => {
     const manifest = join(scratch, `counters-${disk}.json`);
     writeFileSync(manifest, JSON.stringify({ groups: [{ image: 'guest-src/demos/counter.ts', count: 2, memoryKiB: 128,
