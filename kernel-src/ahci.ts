@@ -45,7 +45,7 @@ import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.t
 import {
   diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll, diskSetDriverReport,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
-  BLK_SECTORS_PER_PAGE,
+  BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
 import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteByte, consoleNewLine,
@@ -259,12 +259,14 @@ export function ahciInit(): bool {
   if (!identify()) return false;
   const handler = profileOn() ? profiledInterrupt : ahciInterrupt;
   if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
-  diskAttach(capacity, blockShift, BLK_SLOT_LIMIT, BLK_REQUEST_FRAME_LIMIT, false, ahciStart);
-  diskSetDriverReport(ahciReport);
   setReg(PX_IS, 0xffffffff);
   setReg(PX_IE, IS_ENABLED);
   setHba(HBA_IS, 1 << port);
   setHba(HBA_GHC, hba(HBA_GHC) | GHC_INTERRUPTS);
+  if (!diskAttach(capacity, blockShift, BLK_SLOT_LIMIT, BLK_REQUEST_FRAME_LIMIT, false, ahciStart, ahciInterrupt)) {
+    return fail(NO_SIGNATURE);
+  }
+  diskSetDriverReport(ahciReport);
   report();
   return true;
 }

@@ -1,7 +1,9 @@
 // The block-device interface: the kernel's swap disk (the paper's §3.2 backing store; docs/swap.md), behind
 // one request interface whichever driver found it: virtio-blk.ts (QEMU's virtio-blk), nvme.ts (an NVMe
-// controller) or ahci.ts (a SATA disk on an AHCI controller). The first disk a driver brings up at boot is
-// the swap disk (kmain tries virtio-blk, NVMe, AHCI in turn); the others are listed, not used. This file
+// controller) or ahci.ts (a SATA disk on an AHCI controller). The first disk a driver brings up at boot
+// whose first sector begins with the swap signature (abi/swap-disk.ts: the kernel never writes a disk
+// nobody marked for it) is the swap disk (kmain tries virtio-blk, NVMe, AHCI in turn); the others are
+// listed, not used. This file
 // owns what every driver shares: the results, the checks of a request, the request slots, the completions
 // and their accounting, and the `blk:` summary line. A driver owns its device: its queues, its interrupt.
 //
@@ -21,8 +23,10 @@
 //   kernel runs VMs (the scheduler does not end a run while diskInFlight() is not 0).
 // - Callable with interrupts on or off: the slot table changes only with interrupts disabled.
 // The driver's contract:
-// - Once its device works: diskAttach(capacity, blockShift, slots, frameLimit, readOnly, start), and
-//   diskSetDriverReport(report) for a line of its own after the `blk:` summary.
+// - Once its device works: diskAttach(capacity, blockShift, slots, frameLimit, readOnly, start, interrupt),
+//   which reads the disk's first sector (at boot, calling the driver's interrupt handler until the read is
+//   done) and takes the disk only if it begins with the swap signature; and diskSetDriverReport(report)
+//   for a line of its own after the `blk:` summary.
 // - start(slot, write, sector, frames, first, count) hands the device a request diskSubmit has checked
 //   (interrupts disabled); it returns BLK_OK, or BLK_ERROR_NO_DEVICE when the device is gone (the slot is
 //   freed again and the caller hears it).
@@ -31,8 +35,11 @@
 //   entry: the driver's own instructions are counted without the completions' `done` callbacks.
 // Invariants: a slot is on the free stack exactly when requests[slot].busy is false; inFlight = slots -
 // freeCount.
-import { bool, i32, u8, u32, rdtsc, pause, structArray } from "dsl";
-import { PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, frameMemoryTop } from "./frames.ts";
+import { bool, i32, u8, u32, rdtsc, pause, load8, memoryFill, structArray } from "dsl";
+import { SWAP_SIGNATURE } from "../abi/swap-disk.ts";
+import {
+  PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop,
+} from "./frames.ts";
 import { PciDevice } from "./pci.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
@@ -58,6 +65,9 @@ export const BLK_ERROR_INVALID = -6;       // submit: no frames, too many, or a 
 const BLK_ERROR_READ_ONLY = -7;            // submit: a write to a read-only disk
 export const BLK_ERROR_BUSY = -8;          // submit: every slot is in flight; submit again after a completion
 export const BLK_ERROR_UNALIGNED = -9;     // submit: the sector is not the first of one of the disk's blocks
+
+/** A driver's reason when diskAttach refuses its disk. */
+export const NO_SIGNATURE = "no swap signature at the start of its first sector (docs/hardware.md)";
 
 /** What a result means, for log lines: `ok`, `I/O error`, `past the end of the disk`, ... */
 export function diskResultName(result: i32): string {
@@ -134,13 +144,18 @@ export function diskCapacity(): u32 { return capacity; }
 export function diskBlockSectors(): u32 { return blockMask + 1; }
 export function diskDriverInstructions(): u32 { return driverInstructions; }
 
+/** A driver's interrupt handler: called in a loop while diskAttach reads the signature, at boot. */
+type DiskInterrupt = (line: u32) => void;
+
 /**
  * The driver's device becomes the swap disk: `capacitySectors` of 512 bytes (at most 2^32 - 8: sectors
  * are u32 here), blocks of 512 << blockShift bytes (blockShift 0 to 3: at most a page), up to `slotCount`
- * requests in flight (at most BLK_SLOT_LIMIT) of up to `frames` frames (1 to BLK_REQUEST_FRAME_LIMIT).
+ * requests in flight (at most BLK_SLOT_LIMIT) of up to `frames` frames (1 to BLK_REQUEST_FRAME_LIMIT) --
+ * if its first sector begins with SWAP_SIGNATURE (read through `start`, completed by `interrupt` called in
+ * a loop: boot only, interrupts disabled). False, and no disk, when it does not or cannot be read.
  */
 export function diskAttach(capacitySectors: u32, blockShift: u32, slotCount: u32, frames: u32, writeProtected: bool,
-  deviceStart: DiskStart): void {
+  deviceStart: DiskStart, interrupt: DiskInterrupt): bool {
   blockMask = u32((1 << blockShift) - 1);
   capacity = u32(capacitySectors & ~blockMask);
   slots = slotCount < BLK_SLOT_LIMIT ? slotCount : BLK_SLOT_LIMIT;
@@ -154,6 +169,47 @@ export function diskAttach(capacitySectors: u32, blockShift: u32, slotCount: u32
     freeCount++;
   }
   present = true;
+  if (!signaturePresent(interrupt)) {
+    present = false;
+    slots = 0;                                        // a read still in flight is forgotten with its frame
+    freeCount = 0;
+    return false;
+  }
+  reads = 0;                                          // the figures count the swap's requests only
+  pagesRead = 0;
+  completed = 0;
+  interrupts = 0;
+  peakInFlight = 0;
+  driverInstructions = 0;
+  return true;
+}
+
+const signatureFrames = new Uint32Array(1);
+let signatureInterrupt: DiskInterrupt = noInterrupt;
+let signatureDone = false;
+let signatureStatus: i32 = 0;
+function noInterrupt(line: u32): void {}
+function signatureRead(tag: u32, status: i32): void { signatureDone = true; signatureStatus = status; }
+function signatureArrived(): bool { signatureInterrupt(0); return signatureDone; }
+/** How long the first read may take (a disk spinning up). */
+const SIGNATURE_READ_MS: u32 = 5000;
+
+/** Reads sector 0 (its page) through the new disk: true when it begins with SWAP_SIGNATURE. */
+function signaturePresent(interrupt: DiskInterrupt): bool {
+  const frame = allocFrame();
+  if (frame === FRAME_NONE) return false;
+  memoryFill(frame, 0, PAGE_SIZE);
+  signatureFrames[0] = frame;
+  signatureInterrupt = interrupt;
+  signatureDone = false;
+  const started = diskSubmit(false, 0, signatureFrames, 0, 1, signatureRead, 0) >= 0;
+  if (started && !diskPoll(signatureArrived, SIGNATURE_READ_MS)) return false;     // the device may still write it
+  let found = started && signatureStatus === BLK_OK;
+  for (let i: u32 = 0; i < SWAP_SIGNATURE.length && found; i++) {
+    found = load8(frame + i) === SWAP_SIGNATURE.charCodeAt(i);
+  }
+  freeFrame(frame);
+  return found;
 }
 
 /** `report` prints the driver's line after the `blk:` summary line. */

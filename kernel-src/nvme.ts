@@ -39,7 +39,7 @@ import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.t
 import {
   diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll, diskSetDriverReport,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_NO_DEVICE,
-  BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT, BLK_SECTORS_PER_PAGE,
+  BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT, BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
 import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteByte, consoleNewLine,
@@ -243,7 +243,9 @@ export function nvmeInit(): bool {
   if (!createQueues()) return false;
   const handler = profileOn() ? profiledInterrupt : nvmeInterrupt;
   if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
-  diskAttach(capacity, blockShift, slots, frameLimit, false, nvmeStart);
+  if (!diskAttach(capacity, blockShift, slots, frameLimit, false, nvmeStart, nvmeInterrupt)) {
+    return fail(NO_SIGNATURE);
+  }
   diskSetDriverReport(nvmeReport);
   setRegister(REG_INTMC, 1);                        // vector 0 unmasked: completions interrupt from now
   report();

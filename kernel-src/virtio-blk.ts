@@ -40,7 +40,7 @@ import { PAGE_SIZE, FRAME_NONE, allocFrame } from "./frames.ts";
 import { irqRegisterShared } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
-  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskWriteDevice, diskWriteSize,
+  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskWriteDevice, diskWriteSize, NO_SIGNATURE,
   BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
 } from "./disk.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
@@ -146,8 +146,10 @@ export function virtioBlkInit(): bool {
   if (slots === 0) return fail("no memory for request tables");
   const handler = profileOn() ? profiledInterrupt : virtioBlkInterrupt;
   if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
-  diskAttach(capacity, 0, slots, frameLimit, readOnly, virtioBlkStart);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
+  if (!diskAttach(capacity, 0, slots, frameLimit, readOnly, virtioBlkStart, virtioBlkInterrupt)) {
+    return fail(NO_SIGNATURE);
+  }
   report(d);
   return true;
 }

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { SWAP_SIGNATURE } from '../abi/swap-disk.ts';
 
 export interface MachineRun { serial: string; status: number | null; debugExit: number | null; timedOut: boolean; stderr: string }
 
@@ -59,9 +60,12 @@ export function tapNetArgs(device: string, nic: NicModel = 'virtio'): string[] {
   return ['-netdev', `tap,id=n0,ifname=${device},script=no,downscript=no`, ...nicDeviceArgs(nic)];
 }
 
-/** A fresh sparse raw image of `bytes` (a multiple of 512) at `path`: the swap disk swapDiskArgs attaches. */
+/**
+ * A fresh sparse raw image of `bytes` (a multiple of 512) at `path`, marked as a swap disk (its first bytes
+ * abi/swap-disk.ts's signature, without which the kernel does not use it): the disk swapDiskArgs attaches.
+ */
 export function createSwapImage(path: string, bytes: number): void {
-  writeFileSync(path, '');
+  writeFileSync(path, SWAP_SIGNATURE, 'latin1');
   truncateSync(path, bytes);
 }
 

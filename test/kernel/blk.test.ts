@@ -13,10 +13,13 @@
 // q35 machine's own controller (00:1f.2, six ports, a CD drive passed over); NVMe with 4 KiB blocks and
 // transfers of at most 8 pages.
 import test, { type ExecutionContext } from "ava";
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, createSwapImage, swapDiskArgs, userNetArgs, DISK_KINDS, type DiskKind } from "../../tools/qemu.ts";
+import {
+  runQemu, createSwapImage, swapDiskArgs, userNetArgs, DISK_KINDS, DISK_DRIVER_NAMES, type DiskKind,
+} from "../../tools/qemu.ts";
+import { SWAP_SIGNATURE } from "../../abi/swap-disk.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 import { buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE } from "./guests/build.ts";
 
@@ -110,7 +113,8 @@ function selftestPassed(t: ExecutionContext, out: string, image: string): void {
   const bytes = readFileSync(image);
   t.is(bytes.length, 64 * MIB);
   t.is(firstBadPage(bytes, first, SELFTEST_PAGES), -1);
-  t.true(allZero(bytes, 0, first * SECTOR), "sectors before the patterns");
+  t.is(bytes.toString("latin1", 0, SWAP_SIGNATURE.length), SWAP_SIGNATURE, "the signature createSwapImage wrote");
+  t.true(allZero(bytes, SWAP_SIGNATURE.length, first * SECTOR), "sectors before the patterns");
   const patternEnd = first * SECTOR + SELFTEST_PAGES * PAGE;
   t.true(allZero(bytes, patternEnd, bytes.length - PAGE), "sectors after the patterns");
   const last = bytes.length - PAGE;
@@ -189,6 +193,24 @@ for (const disk of DISK_KINDS) {
     t.is(firstBadPage(readFileSync(image), patternSector(out), BUSY_PAGES), -1);
   });
 }
+
+test("a disk without the swap signature in its first sector is left alone, whichever controller it is on",
+  async (t) => {
+  for (const disk of DISK_KINDS) {
+    const image = join(dir, `unmarked-${disk}.img`);
+    writeFileSync(image, "");
+    truncateSync(image, 64 * MIB);
+    const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000,
+      extraArgs: ["-append", "test=blk", ...swapDiskArgs(image, disk)] });
+    const out = serialLines(r.serial);
+    t.is(r.debugExit, EXIT_SUCCESS, out.slice(-2000));
+    t.regex(out, new RegExp(`^(swap|disk): ${DISK_DRIVER_NAMES[disk]}( 00:04\\.0)?: no swap signature at the start `
+      + "of its first sector \\(docs/hardware\\.md\\)(, not used)?$", "m"), disk);
+    t.notRegex(out, /^swap: (virtio-blk|ahci|nvme) 00/m);
+    t.regex(out, /^blk: submit without a disk: no disk$/m);
+    t.true(allZero(readFileSync(image), 0, 64 * MIB), `${disk}: nothing written`);
+  }
+});
 
 test("test=blk without a disk: the interface refuses with no-device and the kernel boots on", async (t) => {
   const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000, extraArgs: ["-append", "test=blk"] });
