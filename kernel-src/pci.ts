@@ -85,8 +85,8 @@ export class PciDevice {
   claimed: bool = false;             // a driver took it (pciEnable, pciClaim)
 }
 
-const PCI_DEVICE_LIMIT: u32 = 32;
-const devices = structArray(PciDevice, 32);
+const PCI_DEVICE_LIMIT: u32 = 128;                 // a PC often has more than 32 (QEMU: under 16)
+const devices = structArray(PciDevice, 128);       // PCI_DEVICE_LIMIT
 let deviceTotal: u32 = 0;
 
 export function pciDeviceAt(index: u32): PciDevice { return devices[index]; }
