@@ -171,6 +171,7 @@ let deviceIndex: u32 = 0;
 let commandList: u32 = 0;
 let tables: u32 = 0;                              // request s's command table at tables + s * TABLE_BYTES
 let ncq = false;
+let ncqRefused = false;                           // `ahci=no-ncq` on the command line: as on a disk without NCQ
 let commandSlots: u32 = 1;                        // what the device is given at once
 let blockShift: u32 = 0;
 let capacity: u32 = 0;
@@ -239,9 +240,11 @@ function findController(): i32 {
 /**
  * Finds the first AHCI controller with an ATA disk and brings that disk up as the swap disk (the file's
  * comment), printing the `swap: ahci ...` line; false (silent) without a controller, false with a `disk:
- * ahci ...` line when it cannot be used or another disk is the swap disk.
+ * ahci ...` line when it cannot be used or another disk is the swap disk. `noNcq`: one command at a time
+ * even when the disk queues them (the path of disks without NCQ, tested in QEMU, whose disks all have it).
  */
-export function ahciInit(): bool {
+export function ahciInit(noNcq: bool): bool {
+  ncqRefused = noNcq;
   const found = findController();
   if (found < 0) return false;
   deviceIndex = u32(found);
@@ -410,7 +413,7 @@ function identified(data: u32): bool {
   capacity = high !== 0 || low > (0xfffffff8 >>> blockShift) ? 0xfffffff8 : low << blockShift;
   if (capacity < BLK_SECTORS_PER_PAGE) return fail("a disk smaller than a page");
   const hbaSlots = ((hba(HBA_CAP) >>> CAP_SLOTS_SHIFT) & CAP_SLOTS_MASK) + 1;
-  ncq = (hba(HBA_CAP) & CAP_NCQ) !== 0 && (load16(data + 2 * ID_SATA_CAPABILITIES) & (1 << 8)) !== 0;
+  ncq = (hba(HBA_CAP) & CAP_NCQ) !== 0 && (load16(data + 2 * ID_SATA_CAPABILITIES) & (1 << 8)) !== 0 && !ncqRefused;
   const depth = (load16(data + 2 * ID_QUEUE_DEPTH) & 0x1f) + 1;
   commandSlots = ncq ? (hbaSlots < depth ? hbaSlots : depth) : 1;
   freeCommandCount = 0;

@@ -94,7 +94,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   // one it can drive; each prints what it found.
   virtioBlkInit();
   nvmeInit();
-  ahciInit();
+  ahciInit(commandLineHasWord(info, "ahci=no-ncq"));   // ahci=no-ncq: one command at a time (the tests)
   pciReportUnsupported();    // every PCI function no driver took: its ids and class
   interruptsEnable();
   runRequestedTest(info);

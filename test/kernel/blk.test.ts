@@ -8,8 +8,9 @@
 // - an I/O error injected by QEMU (blkdebug) on a read reaches the caller as an I/O error, the kernel goes on;
 // - test=blk-busy: the same exercise while VMs run: every completion interrupts a running VM, the VMs are
 //   switched meanwhile, and the disk shares its interrupt line with the virtio-net card.
-// And: without a disk the interface refuses with no-device; AHCI recovers from an error among 32 queued
-// commands (the port reset, the unfinished commands issued again one at a time, nothing lost); AHCI on the
+// And: without a disk the interface refuses with no-device, and a disk without the swap signature is left
+// alone; AHCI recovers from an error among 32 queued commands (the port reset, the unfinished commands issued
+// again one at a time, nothing lost) and works one command at a time as on a disk without NCQ; AHCI on the
 // q35 machine's own controller (00:1f.2, six ports, a CD drive passed over); NVMe with 4 KiB blocks and
 // transfers of at most 8 pages.
 import test, { type ExecutionContext } from "ava";
@@ -240,6 +241,23 @@ test("ahci: a read error among 32 queued commands: the port is reset, the unfini
   t.true(Number(ahci![3]) >= 1, ahci![0]);
   t.regex(out, /^blk: reads \d+ \(\d+ pages\), writes \d+ \(\d+ pages\), completed \d+, failed 0, in flight 0 /m);
   t.log(ahci![0]);
+});
+
+test("ahci without NCQ (ahci=no-ncq, as on a disk without it): one command at a time; a read error retried "
+  + "alone, then reported", async (t) => {
+  const image = freshImage("ahci-no-ncq", 64 * MIB);
+  const rules = readErrorRules("ahci-no-ncq", 64 * MIB / SECTOR - PAGE / SECTOR, false);
+  const extraArgs = ["-append", "test=blk ahci=no-ncq", ...swapDiskArgs(image, "ahci", rules)];
+  const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 120_000, extraArgs });
+  const out = serialLines(r.serial);
+  t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.regex(out, /^swap: ahci 00:04\.0 port 0 64 MiB \(131072 sectors\), blocks of 512 bytes, no ncq: 1 command, /m);
+  t.regex(out, /^blk: 4096 pages written and read back, 0 mismatches, 0 errors, peak in flight 128$/m);
+  t.regex(out, /^blk: read of the last page: I\/O error$/m);
+  // The failed read: an error, a recovery, the command again alone, a second error and recovery, reported.
+  t.regex(out, /^ahci: commands \d+ \(peak 1 at the device\), errors 2, recoveries 2, requests retried 1$/m);
+  t.regex(out, /^selftest blk ok$/m);
+  t.is(firstBadPage(readFileSync(image), patternSector(out), SELFTEST_PAGES), -1);
 });
 
 test("ahci: the q35 machine's own SATA controller (00:1f.2, six ports): a CD drive on port 0 passed over, "
