@@ -1,6 +1,7 @@
-// The AHCI disk driver: a SATA disk on the first AHCI controller on PCI (class 01h subclass 06h: QEMU's
-// ich9-ahci, `-device ahci` or the q35 machine's own; the SATA controller of nearly every PC) as the swap
-// disk, behind disk.ts's request interface. One port: the first with an ATA disk on it. The kernel prints:
+// The AHCI disk driver: a SATA disk on an AHCI controller on PCI (class 01h subclass 06h: QEMU's ich9-ahci,
+// `-device ahci` or the q35 machine's own; the SATA controller of nearly every PC) as the swap disk, behind
+// disk.ts's request interface. One port: the first with an ATA disk marked for swap (disk.ts), controllers
+// in PCI order, each one's ports in order. The kernel prints:
 //   swap: ahci 00:04.0 port 0 64 MiB (131072 sectors), blocks of 512 bytes, ncq 32 commands, 128 requests
 //   of up to 126 pages, irq 11, AHCI 1.0, model "QEMU HARDDISK"
 // (one line).
@@ -8,11 +9,11 @@
 // How it works (Serial ATA AHCI 1.3, "AHCI 1.3"; the commands from ATA8-ACS):
 // - Bring-up at boot (§10.1.2 "System Software Specific Initialization"): AHCI mode (GHC.AE), the firmware
 //   asked to hand the controller over if it holds it (§10.6 BOHC), every implemented port stopped (PxCMD.ST
-//   and FRE cleared, CR and FR awaited), then the chosen port (PxSSTS.DET 3: a device and a link; PxSIG an
-//   ATA disk) gets its command list and received-FIS area, FIS receive on, PxSERR and PxIS cleared, its
-//   interrupts enabled (PxIE, GHC.IE), and is started (PxCMD.ST) once the device is not busy; IDENTIFY
-//   DEVICE, waited for (boot only, bounded), gives the size (LBA48), the block size and whether the disk
-//   queues commands (NCQ).
+//   and FRE cleared, CR and FR awaited), then each port with a disk in turn (PxSSTS.DET 3: a device and a
+//   link; PxSIG an ATA disk) gets the command list and received-FIS area, FIS receive on, PxSERR and PxIS
+//   cleared, and is started (PxCMD.ST) once the device is not busy; IDENTIFY DEVICE, waited for (boot only,
+//   bounded), gives the size (LBA48), the block size and whether the disk queues commands (NCQ); then its
+//   interrupts are enabled (PxIE, GHC.IE) and its first sector read (disk.ts): unmarked, it is stopped again.
 // - Requests: disk.ts gives up to 128 in flight; the device takes up to 32 (NCQ: READ/WRITE FPDMA QUEUED,
 //   each command's tag its command slot, §5.6.4 / SATA "First-party DMA") or one at a time without NCQ
 //   (READ/WRITE DMA EXT). Each request has its own command table (its H2D register FIS and one PRD per
@@ -35,7 +36,7 @@
 // Invariants: a command slot h is busy (issued bit h) exactly while slotRequest[h] holds the disk.ts slot of
 // its request; a disk.ts slot in flight is in exactly one place: issued, the retry queue or the queue.
 import { bool, i32, u8, u32, load8, load16, load32, store32, memoryFill, rdtsc } from "dsl";
-import { pciDeviceAt, pciDeviceCount, pciEnable, BAR_MEMORY } from "./pci.ts";
+import { pciDeviceAt, pciDeviceCount, pciEnable, pciClaim, BAR_MEMORY } from "./pci.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, allocFrameRun, freeFrame } from "./frames.ts";
 import { irqRegisterShared } from "./trap.ts";
@@ -43,7 +44,8 @@ import { Nanoseconds, clockRead, nanosecondsAddMilliseconds } from "./clock.ts";
 import { timerStart } from "./timer.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
-  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll, diskSetDriverReport,
+  diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
+  diskSetDriverReport,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
   BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -166,6 +168,7 @@ const LINK_MS: u32 = 1000;                        // COMRESET: the link back (DE
 
 let abar: u32 = 0;                                // kernel address of the registers (paging.ts device window)
 let port: u32 = 0;
+let portStarted = false;                          // bringing up `port`: fail() names it
 let portRegisters: u32 = 0;
 let deviceIndex: u32 = 0;
 let commandList: u32 = 0;
@@ -212,6 +215,7 @@ let retried: u32 = 0;
 function fail(why: string): bool {
   consoleWriteString("disk: ");
   diskWriteDevice("ahci", pciDeviceAt(deviceIndex));
+  if (portStarted) { consoleWriteString(" port "); consoleWriteDecimal(port); }
   consoleWriteString(": ");
   consoleWriteString(why);
   consoleWriteString(", not used");
@@ -231,12 +235,6 @@ function deviceIdle(): bool { return (reg(PX_TFD) & (TFD_BUSY | TFD_DATA_REQUEST
 function linkUp(): bool { return (reg(PX_SSTS) & SSTS_DETECT_MASK) === SSTS_DEVICE_AND_LINK; }
 function firstSlotDone(): bool { return (reg(PX_CI) & 1) === 0 || (reg(PX_IS) & IS_ERRORS) !== 0; }
 
-/** The first AHCI controller's index among the PCI functions, or -1. */
-function findController(): i32 {
-  for (let i: u32 = 0; i < pciDeviceCount(); i++) if (pciDeviceAt(i).classCode === AHCI_CLASS) return i32(i);
-  return -1;
-}
-
 /**
  * Finds the first AHCI controller with an ATA disk and brings that disk up as the swap disk (the file's
  * comment), printing the `swap: ahci ...` line; false (silent) without a controller, false with a `disk:
@@ -245,23 +243,51 @@ function findController(): i32 {
  */
 export function ahciInit(noNcq: bool): bool {
   ncqRefused = noNcq;
-  const found = findController();
-  if (found < 0) return false;
-  deviceIndex = u32(found);
+  let attached = false;
+  for (let i: u32 = 0; i < pciDeviceCount(); i++) {
+    const d = pciDeviceAt(i);
+    if (d.classCode !== AHCI_CLASS) continue;
+    pciClaim(d);                                    // driven or not, it is not a device without a driver
+    if (!diskAlreadyAttached("ahci", d) && bringUp(i)) attached = true;
+  }
+  return attached;
+}
+
+/** Controller `index` (a PCI function) with the swap disk on one of its ports, or false with a `disk:` line. */
+function bringUp(index: u32): bool {
+  deviceIndex = index;
   const d = pciDeviceAt(deviceIndex);
-  if (diskAlreadyAttached("ahci", d)) return false;
   if (d.barKind[ABAR] !== BAR_MEMORY) return fail("BAR5 (ABAR) is not a memory BAR below 4 GiB");
   pciEnable(d);
   irqLine = d.interruptLine;
   abar = pagingMapDevice(d.barAddress[ABAR], d.barSize[ABAR] < ABAR_MAP_LIMIT ? d.barSize[ABAR] : ABAR_MAP_LIMIT);
   if (abar === 0) return fail("no room to map its registers");
   if (!takeController()) return false;
-  const chosen = choosePort();
-  if (chosen < 0) return false;
-  port = u32(chosen);
-  if (!identify()) return false;
-  const handler = profileOn() ? profiledInterrupt : ahciInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
+  if (!portsReady()) return false;
+  const implemented = hba(HBA_PI);
+  let ports: u32 = 0;
+  let disks: u32 = 0;
+  for (let p: u32 = 0; p < 32; p++) {
+    if ((implemented & (1 << p)) === 0) continue;
+    ports++;
+    port = p;
+    portRegisters = abar + PORTS + p * PORT_BYTES;
+    if (!linkUp()) continue;
+    if (!startPort(p)) { stopPort(); continue; }
+    disks++;
+    portStarted = true;
+    const ok = identify() && attach();
+    portStarted = false;
+    if (ok) { report(); return true; }
+    setReg(PX_IE, 0);
+    stopPort();                                   // it holds on to none of the kernel's memory
+  }
+  if (disks === 0) noDisk(ports);
+  return false;
+}
+
+/** The swap disk if its first sector holds the signature (disk.ts), with its interrupt line from then on. */
+function attach(): bool {
   setReg(PX_IS, 0xffffffff);
   setReg(PX_IE, IS_ENABLED);
   setHba(HBA_IS, 1 << port);
@@ -269,8 +295,12 @@ export function ahciInit(noNcq: bool): bool {
   if (!diskAttach(capacity, blockShift, BLK_SLOT_LIMIT, BLK_REQUEST_FRAME_LIMIT, false, ahciStart, ahciInterrupt)) {
     return fail(NO_SIGNATURE);
   }
+  const handler = profileOn() ? profiledInterrupt : ahciInterrupt;
+  if (!irqRegisterShared(irqLine, handler)) {
+    diskDetach();
+    return fail("its interrupt line has too many devices");
+  }
   diskSetDriverReport(ahciReport);
-  report();
   return true;
 }
 
@@ -308,12 +338,8 @@ function anyLinkUp(): bool {
   return false;
 }
 
-/**
- * The first implemented port with an ATA disk on it (a device and a link, PxSSTS.DET 3; the ATA signature),
- * started (startPort); -1 when there is none (`disk: ahci ...: no ATA disk on its N ports` printed, and a
- * line for each port whose device is not one).
- */
-function choosePort(): i32 {
+/** The devices spun up (when the HBA staggers spin-up) and the command list and tables in memory. */
+function portsReady(): bool {
   const implemented = hba(HBA_PI);
   if ((hba(HBA_CAP) & CAP_STAGGERED_SPIN_UP) !== 0) {        // spin the devices up, give the links time
     for (let p: u32 = 0; p < 32; p++) {
@@ -323,25 +349,20 @@ function choosePort(): i32 {
     }
     diskPoll(anyLinkUp, LINK_MS);
   }
-  commandList = allocFrame();
-  tables = allocFrameRun(TABLE_FRAMES);
-  if (commandList === FRAME_NONE || tables === FRAME_NONE) { fail("no memory for its command tables"); return -1; }
-  let ports: u32 = 0;
-  for (let p: u32 = 0; p < 32; p++) {
-    if ((implemented & (1 << p)) === 0) continue;
-    ports++;
-    portRegisters = abar + PORTS + p * PORT_BYTES;
-    if (!linkUp()) continue;
-    if (startPort(p)) return i32(p);
-    stopPort();
-  }
+  if (commandList === FRAME_NONE) commandList = allocFrame();         // a controller tried before left them
+  if (tables === FRAME_NONE) tables = allocFrameRun(TABLE_FRAMES);
+  if (commandList === FRAME_NONE || tables === FRAME_NONE) return fail("no memory for its command tables");
+  return true;
+}
+
+/** `disk: ahci BB:DD.F: no ATA disk on its N ports, not used`. */
+function noDisk(ports: u32): void {
   consoleWriteString("disk: ");
   diskWriteDevice("ahci", pciDeviceAt(deviceIndex));
   consoleWriteString(": no ATA disk on its ");
   consoleWriteDecimal(ports);
   consoleWriteString(" ports, not used");
   consoleNewLine();
-  return -1;
 }
 
 /** `disk: ahci BB:DD.F port P: WHY` for a port with a device the kernel does not use; false. */

@@ -40,7 +40,7 @@ import { SWAP_SIGNATURE } from "../abi/swap-disk.ts";
 import {
   PAGE_SIZE, PAGE_OFFSET_MASK, LOW_MEMORY_END, FRAME_NONE, allocFrame, freeFrame, frameMemoryTop,
 } from "./frames.ts";
-import { PciDevice } from "./pci.ts";
+import { PciDevice, pciWriteLocation } from "./pci.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
 import { Nanoseconds, clockRead, nanosecondsAddMilliseconds, nanosecondsBefore } from "./clock.ts";
@@ -212,6 +212,13 @@ function signaturePresent(interrupt: DiskInterrupt): bool {
   return found;
 }
 
+/** The attached disk is not the swap disk after all (its driver could not finish): no disk. */
+export function diskDetach(): void {
+  present = false;
+  slots = 0;
+  freeCount = 0;
+}
+
 /** `report` prints the driver's line after the `blk:` summary line. */
 export function diskSetDriverReport(report: DiskReport): void { driverReport = report; }
 
@@ -325,18 +332,11 @@ export function diskPoll(condition: DiskCondition, milliseconds: u32): bool {
 
 // ---- what the drivers print ------------------------------------------------------------------------------
 
-function writeHexDigit(x: u32): void { consoleWriteByte(u8(x < 10 ? 48 + x : 87 + x)); }
-function writeHexByte(x: u32): void { writeHexDigit((x >>> 4) & 15); writeHexDigit(x & 15); }
-
 /** `NAME BB:DD.F` (a driver's lines about its device start so). */
 export function diskWriteDevice(name: string, d: PciDevice): void {
   consoleWriteString(name);
   consoleWriteString(" ");
-  writeHexByte(d.bus);
-  consoleWriteString(":");
-  writeHexByte(d.device);
-  consoleWriteString(".");
-  consoleWriteDecimal(d.func);
+  pciWriteLocation(d);
 }
 
 /** ` N MiB (S sectors)` for a capacity of `sectors` of 512 bytes. */

@@ -1,6 +1,7 @@
-// The NVMe disk driver: the first NVMe controller on PCI (class 01h subclass 08h: QEMU's `-device nvme`, the
-// M.2 SSDs of today's PCs) as the swap disk, behind disk.ts's request interface. One namespace (the first
-// active one), the admin queue and one I/O queue pair; its pin interrupt (INTx, through the 8259, shared
+// The NVMe disk driver: an NVMe controller on PCI (class 01h subclass 08h: QEMU's `-device nvme`, the M.2
+// SSDs of today's PCs) as the swap disk, behind disk.ts's request interface: the first, in PCI order, whose
+// namespace is marked for swap (disk.ts; the others are disabled again). One namespace (the first active
+// one), the admin queue and one I/O queue pair; its pin interrupt (INTx, through the 8259, shared
 // with whatever else is on the line). The kernel prints it at boot:
 //   swap: nvme 00:04.0 64 MiB (131072 sectors), namespace 1, blocks of 512 bytes, queues 256, 128 requests
 //   of up to 126 pages, irq 11, NVMe 1.4, model "QEMU NVMe Ctrl"
@@ -31,13 +32,14 @@
 // most `slots` commands are outstanding, so neither queue overflows (entries >= slots + 1, and at most
 // COMPLETION_BATCH completions are held unreleased while new commands go out).
 import { bool, i32, u8, u32, load8, load32, store32, memoryFill, rdtsc } from "dsl";
-import { pciDeviceAt, pciDeviceCount, pciEnable, BAR_MEMORY } from "./pci.ts";
+import { pciDeviceAt, pciDeviceCount, pciEnable, pciClaim, BAR_MEMORY } from "./pci.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, allocFrameRun, freeFrame } from "./frames.ts";
 import { irqRegisterShared } from "./trap.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
-  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll, diskSetDriverReport,
+  diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
+  diskSetDriverReport,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_NO_DEVICE,
   BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT, BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -201,23 +203,33 @@ function adminCommand(opcode: u32, nsid: u32, prp1: u32, cdw10: u32, cdw11: u32)
   return adminStatus === 0;
 }
 
-/** The first NVMe controller's index among the PCI functions, or -1. */
-function findController(): i32 {
-  for (let i: u32 = 0; i < pciDeviceCount(); i++) if (pciDeviceAt(i).classCode === NVME_CLASS) return i32(i);
-  return -1;
-}
-
 /**
- * Finds the first NVMe controller and brings it up as the swap disk (the file's comment), printing the
- * `swap: nvme ...` line; false (silent) when there is none, false with a `disk: nvme ...: WHY, not used`
- * line when it cannot be used, or with `disk: nvme ... found, not used` when another disk is the swap disk.
+ * Brings up the first NVMe controller that can be the swap disk (the file's comment), trying each in PCI
+ * order, and prints the `swap: nvme ...` line; false (silent) when there is none. A controller that cannot
+ * be used gets a `disk: nvme ...: WHY, not used` line (and is disabled again if it was enabled), and every
+ * one gets `disk: nvme ... found, not used` when another disk is the swap disk already.
  */
 export function nvmeInit(): bool {
-  const found = findController();
-  if (found < 0) return false;
-  deviceIndex = u32(found);
+  let attached = false;
+  for (let i: u32 = 0; i < pciDeviceCount(); i++) {
+    const d = pciDeviceAt(i);
+    if (d.classCode !== NVME_CLASS) continue;
+    pciClaim(d);                                    // driven or not, it is not a device without a driver
+    if (!diskAlreadyAttached("nvme", d) && bringUp(i)) attached = true;
+  }
+  return attached;
+}
+
+/** Controller `index` (a PCI function) as the swap disk, or false with its `disk:` line. */
+function bringUp(index: u32): bool {
+  deviceIndex = index;
+  adminTail = 0;
+  adminHead = 0;
+  adminPhase = 1;
+  sqTail = 0;
+  cqHead = 0;
+  cqPhase = 1;
   const device = pciDeviceAt(deviceIndex);
-  if (diskAlreadyAttached("nvme", device)) return false;
   if (device.barKind[0] !== BAR_MEMORY) return fail("BAR0 is not a memory BAR below 4 GiB");
   pciEnable(device);
   irqLine = device.interruptLine;
@@ -239,16 +251,26 @@ export function nvmeInit(): bool {
   entries = supported < IO_ENTRIES_LIMIT ? supported : IO_ENTRIES_LIMIT;
   if (entries < 2) return fail("queues of one entry");
   if (!enableController()) return false;
-  if (!identify()) return false;
-  if (!createQueues()) return false;
-  const handler = profileOn() ? profiledInterrupt : nvmeInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
+  if (!identify() || !createQueues() || !attach()) {
+    setRegister(REG_CC, 0);                         // disabled: it holds on to none of the kernel's memory
+    return false;
+  }
+  report();
+  return true;
+}
+
+/** The swap disk if its first sector holds the signature (disk.ts), with its interrupt line from then on. */
+function attach(): bool {
   if (!diskAttach(capacity, blockShift, slots, frameLimit, false, nvmeStart, nvmeInterrupt)) {
     return fail(NO_SIGNATURE);
   }
+  const handler = profileOn() ? profiledInterrupt : nvmeInterrupt;
+  if (!irqRegisterShared(irqLine, handler)) {
+    diskDetach();
+    return fail("its interrupt line has too many devices");
+  }
   diskSetDriverReport(nvmeReport);
   setRegister(REG_INTMC, 1);                        // vector 0 unmasked: completions interrupt from now
-  report();
   return true;
 }
 
@@ -258,8 +280,8 @@ function enableController(): bool {
     setRegister(REG_CC, register(REG_CC) & ~CC_ENABLE);
     if (!diskPoll(controllerStopped, timeoutMs)) return fail("it does not stop (CSTS.RDY stays 1)");
   }
-  adminSubmissions = allocFrame();
-  adminCompletions = allocFrame();
+  if (adminSubmissions === 0) adminSubmissions = allocFrame();      // a controller tried before left them
+  if (adminCompletions === 0) adminCompletions = allocFrame();
   if (adminSubmissions === FRAME_NONE || adminCompletions === FRAME_NONE) return fail("no memory for its queues");
   memoryFill(adminSubmissions, 0, PAGE_SIZE);
   memoryFill(adminCompletions, 0, PAGE_SIZE);
@@ -315,14 +337,14 @@ function identifyInto(data: u32): bool {
 function createQueues(): bool {
   // The submission entries (up to 16 KiB) in adjacent frames: the queue is physically contiguous (PC 1).
   const submissionFrames = (entries * SUBMISSION_BYTES + PAGE_SIZE - 1) >>> PAGE_SHIFT;
-  submissions = allocFrameRun(submissionFrames);
-  completions = allocFrame();
+  if (submissions === 0) submissions = allocFrameRun(IO_ENTRIES_LIMIT * SUBMISSION_BYTES >>> PAGE_SHIFT);
+  if (completions === 0) completions = allocFrame();
   if (submissions === FRAME_NONE || completions === FRAME_NONE) return fail("no memory for its I/O queues");
   memoryFill(submissions, 0, submissionFrames << PAGE_SHIFT);
   memoryFill(completions, 0, PAGE_SIZE);
   slots = entries - 1 < BLK_SLOT_LIMIT ? entries - 1 : BLK_SLOT_LIMIT;
   let frame: u32 = FRAME_NONE;
-  for (let s: u32 = 0; s < slots; s++) {
+  for (let s: u32 = 0; s < BLK_SLOT_LIMIT && prpLists[BLK_SLOT_LIMIT - 1] === 0; s++) {   // once, for any controller
     if (s % PRP_LISTS_PER_FRAME === 0) {
       frame = allocFrame();
       if (frame === FRAME_NONE) return fail("no memory for PRP lists");

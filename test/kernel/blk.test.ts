@@ -8,11 +8,11 @@
 // - an I/O error injected by QEMU (blkdebug) on a read reaches the caller as an I/O error, the kernel goes on;
 // - test=blk-busy: the same exercise while VMs run: every completion interrupts a running VM, the VMs are
 //   switched meanwhile, and the disk shares its interrupt line with the virtio-net card.
-// And: without a disk the interface refuses with no-device, and a disk without the swap signature is left
-// alone; AHCI recovers from an error among 32 queued commands (the port reset, the unfinished commands issued
-// again one at a time, nothing lost) and works one command at a time as on a disk without NCQ; AHCI on the
-// q35 machine's own controller (00:1f.2, six ports, a CD drive passed over); NVMe with 4 KiB blocks and
-// transfers of at most 8 pages.
+// And: without a disk the interface refuses with no-device, a disk without the swap signature is left alone,
+// and the marked one is found among several controllers; AHCI recovers from an error among 32 queued
+// commands (the port reset, the unfinished commands issued again one at a time, nothing lost) and works one
+// command at a time as on a disk without NCQ; AHCI on the q35 machine's own controller (00:1f.2, six ports,
+// a CD drive passed over); NVMe with 4 KiB blocks and transfers of at most 8 pages.
 import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -205,12 +205,49 @@ test("a disk without the swap signature in its first sector is left alone, which
       extraArgs: ["-append", "test=blk", ...swapDiskArgs(image, disk)] });
     const out = serialLines(r.serial);
     t.is(r.debugExit, EXIT_SUCCESS, out.slice(-2000));
-    t.regex(out, new RegExp(`^(swap|disk): ${DISK_DRIVER_NAMES[disk]}( 00:04\\.0)?: no swap signature at the start `
-      + "of its first sector \\(docs/hardware\\.md\\)(, not used)?$", "m"), disk);
+    t.regex(out, new RegExp(`^(swap|disk): ${DISK_DRIVER_NAMES[disk]}( 00:03\\.0( port 0)?)?: no swap signature `
+      + "at the start of its first sector \\(docs/hardware\\.md\\)(, not used)?$", "m"), disk);
     t.notRegex(out, /^swap: (virtio-blk|ahci|nvme) 00/m);
     t.regex(out, /^blk: submit without a disk: no disk$/m);
     t.true(allZero(readFileSync(image), 0, 64 * MIB), `${disk}: nothing written`);
   }
+});
+
+test("several controllers: each NVMe or AHCI controller tried in turn, the marked disk is the swap disk, "
+  + "the others named", async (t) => {
+  const unmarked = (name: string) => {
+    const image = join(dir, `${name}.img`);
+    writeFileSync(image, "");
+    truncateSync(image, 64 * MIB);
+    return `if=none,id=${name},format=raw,file=${image}`;
+  };
+  const marked = (name: string) => `if=none,id=${name},format=raw,file=${freshImage(name, 64 * MIB)}`;
+  // NVMe at 00:03.0 unmarked, 00:04.0 marked; AHCI at 00:05.0 and 00:06.0 found after it.
+  const nvme = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000, extraArgs: [
+    "-drive", unmarked("n1"), "-drive", marked("n2"), "-device", "nvme,serial=n1,drive=n1", "-device",
+    "nvme,serial=n2,drive=n2", "-device", "ahci,id=a1", "-device", "ahci,id=a2"] });
+  const a = serialLines(nvme.serial);
+  t.is(nvme.debugExit, EXIT_SUCCESS, a.slice(-2000));
+  const unmarkedLine = (name: string) => new RegExp(`^disk: ${name}: no swap signature at the start of its first `
+    + "sector \\(docs/hardware\\.md\\), not used$", "m");
+  t.regex(a, unmarkedLine("nvme 00:03\\.0"));
+  t.regex(a, /^swap: nvme 00:04\.0 64 MiB /m);
+  t.regex(a, /^disk: ahci 00:05\.0 found, not used: the swap disk is another$/m);
+  t.regex(a, /^disk: ahci 00:06\.0 found, not used: the swap disk is another$/m);
+  t.regex(a, /^pci 00:01\.1 8086:7010 class 0101: no driver \(mass storage controller\)$/m);    // PIIX IDE
+  t.notRegex(a, /^pci 00:0[3-6]\.0 .*: no driver/m);
+  // AHCI at 00:03.0 with an unmarked disk, at 00:04.0 with none, at 00:05.0 with an unmarked one on port 2
+  // and the marked one on port 3.
+  const ahci = await runQemu({ kernel: kernel.elf }, { timeoutMs: 60_000, extraArgs: [
+    "-drive", unmarked("s1"), "-drive", unmarked("s2"), "-drive", marked("s3"), "-device", "ahci,id=a1", "-device",
+    "ide-hd,drive=s1,bus=a1.0", "-device", "ahci,id=a2", "-device", "ahci,id=a3", "-device", "ide-hd,drive=s2,bus=a3.2",
+    "-device", "ide-hd,drive=s3,bus=a3.3"] });
+  const b = serialLines(ahci.serial);
+  t.is(ahci.debugExit, EXIT_SUCCESS, b.slice(-2000));
+  t.regex(b, unmarkedLine("ahci 00:03\\.0 port 0"));
+  t.regex(b, unmarkedLine("ahci 00:05\\.0 port 2"));
+  t.regex(b, /^disk: ahci 00:04\.0: no ATA disk on its 6 ports, not used$/m);
+  t.regex(b, /^swap: ahci 00:05\.0 port 3 64 MiB /m);
 });
 
 test("test=blk without a disk: the interface refuses with no-device and the kernel boots on", async (t) => {
@@ -251,7 +288,7 @@ test("ahci without NCQ (ahci=no-ncq, as on a disk without it): one command at a 
   const r = await runQemu({ kernel: kernel.elf }, { timeoutMs: 120_000, extraArgs });
   const out = serialLines(r.serial);
   t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
-  t.regex(out, /^swap: ahci 00:04\.0 port 0 64 MiB \(131072 sectors\), blocks of 512 bytes, no ncq: 1 command, /m);
+  t.regex(out, /^swap: ahci 00:03\.0 port 0 64 MiB \(131072 sectors\), blocks of 512 bytes, no ncq: 1 command, /m);
   t.regex(out, /^blk: 4096 pages written and read back, 0 mismatches, 0 errors, peak in flight 128$/m);
   t.regex(out, /^blk: read of the last page: I\/O error$/m);
   // The failed read: an error, a recovery, the command again alone, a second error and recovery, reported.
