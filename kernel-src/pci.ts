@@ -68,6 +68,8 @@ const IO_SIZE_MASK: u32 = 0xffff;
 const BAR_NONE = 0;
 export const BAR_IO = 1;
 export const BAR_MEMORY = 2;
+/** A 64-bit memory BAR the firmware placed above 4 GiB: listed, never mapped. */
+const BAR_ABOVE_4G = 3;
 
 export class PciDevice {
   bus: u32 = 0;
@@ -79,7 +81,7 @@ export class PciDevice {
   headerType: u32 = 0;
   interruptLine: u32 = 0;
   interruptPin: u32 = 0;
-  barKind = new Uint32Array(6);      // BAR_NONE, BAR_IO, BAR_MEMORY
+  barKind = new Uint32Array(6);      // BAR_NONE, BAR_IO, BAR_MEMORY, BAR_ABOVE_4G
   barAddress = new Uint32Array(6);   // the base (low 32 bits for a 64-bit BAR)
   barSize = new Uint32Array(6);      // bytes the BAR decodes
   claimed: bool = false;             // a driver took it (pciEnable, pciClaim)
@@ -148,7 +150,12 @@ function sizeBar(d: PciDevice, index: u32): u32 {
   d.barAddress[index] = original & BAR_MEMORY_ADDRESS_MASK;
   d.barSize[index] = u32(~writable + 1);
   // A 64-bit BAR: the next slot is the high half (we record the low 32 bits; the kernel maps below 4 GiB).
-  return (original & BAR_MEMORY_TYPE_MASK) === BAR_MEMORY_TYPE_64 ? 2 : 1;
+  if ((original & BAR_MEMORY_TYPE_MASK) !== BAR_MEMORY_TYPE_64) return 1;
+  // Placed above 4 GiB (firmware with "above 4G decoding" on): out of this 32-bit kernel's reach (no PAE).
+  // Not a BAR to map, and never taken for the one at its low 32 bits.
+  const high = index + 1 < PCI_BAR_COUNT ? pciRead32(d.bus, d.device, d.func, offset + 4) : 0;
+  if (high !== 0) d.barKind[index] = BAR_ABOVE_4G;
+  return 2;
 }
 
 function record(bus: u32, device: u32, func: u32): void {
@@ -259,7 +266,8 @@ export function pciReport(): void {
       if (d.barKind[b] === BAR_NONE) continue;
       consoleWriteString(" bar");
       consoleWriteDecimal(b);
-      consoleWriteString(d.barKind[b] === BAR_IO ? " io 0x" : " mem 0x");
+      const kind = d.barKind[b];
+      consoleWriteString(kind === BAR_IO ? " io 0x" : kind === BAR_MEMORY ? " mem 0x" : " mem above 4G, low 0x");
       writeHexShort(d.barAddress[b]);
       consoleWriteString(" size ");
       consoleWriteDecimal(d.barSize[b]);
