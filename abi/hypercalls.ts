@@ -5,6 +5,8 @@
 // (guest-src/runtime/hypercalls.ts wraps each call), the test guests and harnesses, and checked
 // against the docs' tables by test/abi/abi.test.ts. Nothing here may be defined anywhere else.
 // Adding a hypercall: docs/virtual-architecture.md "Adding a hypercall" lists every file it touches.
+// The management calls (10..14) answer only the control VM (a manifest group with `control`); every
+// other VM gets EPERM (docs/virtual-architecture.md "Management hypercalls").
 import { u32 } from "dsl";
 
 /** The interrupt vector of `int 0x80` (its gate has DPL 3: kernel-src/hypercall.ts installs it). */
@@ -21,8 +23,13 @@ export const HYPERCALL_NET_RECEIVE = 6;
 export const HYPERCALL_INTERRUPT_MASK = 7;
 export const HYPERCALL_INTERRUPT_ACKNOWLEDGE = 8;
 export const HYPERCALL_YIELD = 9;
+export const HYPERCALL_VM_CREATE = 10;
+export const HYPERCALL_VM_STOP = 11;
+export const HYPERCALL_VM_LIST = 12;
+export const HYPERCALL_VM_CONSOLE = 13;
+export const HYPERCALL_MACHINE_STATUS = 14;
 /** One past the last defined number: every number from here on answers EINVAL. */
-export const HYPERCALL_COUNT = 10;
+export const HYPERCALL_COUNT = 15;
 
 // ---- error codes (results < 0) ------------------------------------------------------------------------
 /** Unknown number or bad argument. */
@@ -33,6 +40,24 @@ export const EFAULT = -2;
 export const EAGAIN = -3;
 /** A frame too large or too small (Ethernet: FRAME_MIN..FRAME_MAX bytes). */
 export const EMSGSIZE = -4;
+/** A management call from a VM without the control capability. */
+export const EPERM = -5;
+/** Not enough memory for what was asked (the VMs' reservations, the kernel's tables, the image's frames). */
+export const ENOMEM = -6;
+/** A pushed image is not an ELF32 i386 executable (its header: magic, class, data, type, machine, table). */
+export const ENOEXEC = -7;
+/** A pushed image's PT_LOAD segment is misaligned, overlaps another, or lies outside the guest range or the file. */
+export const EBADSEGMENT = -8;
+/** A pushed image has more PT_LOAD segments than a guest image may (4). */
+export const ETOOMANYSEGMENTS = -9;
+/** A pushed image's entry point is not in an executable segment. */
+export const EBADENTRY = -10;
+/** The IPv4 addresses asked for overlap those of VMs that exist. */
+export const EADDRINUSE = -11;
+/** No such VM (an id never created), or it has ended (vmStop). */
+export const ESRCH = -12;
+/** No room: the VM table is full (VM_LIMIT) or every image slot holds VMs. */
+export const ENOSPC = -13;
 
 // ---- virtual interrupts (bits of the pending and enabled masks) -----------------------------------------
 /** The alarm set with setAlarm expired. */
@@ -51,3 +76,82 @@ export const FRAME_MAX = 1514;
 export const CLOCK_BYTES: u32 = 8;
 /** Consecutive bad calls (EINVAL, EFAULT, EMSGSIZE) after which the kernel ends the VM as hostile. */
 export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
+
+// ---- management (the control VM's calls) ------------------------------------------------------------------
+/** vmCreate: the most VMs one call creates, and the largest image it takes (bytes). */
+export const VM_CREATE_LIMIT: u32 = 4096;
+export const IMAGE_BYTES_LIMIT: u32 = 8 * 1024 * 1024;
+
+/**
+ * vmCreate's request (ebx points at one; the kernel copies it once): `count` VMs of the ELF image at
+ * [imageAddress, imageAddress + imageLength) in the caller's memory, each with `memoryKiB` of memory of
+ * which `guaranteedKiB` reserved, `argument` in its boot page, and consecutive IPv4 addresses from
+ * `ipAddress` (network byte order, not 0) with `netmask` and `gateway` (network byte order; netmask 0:
+ * the control VM's own netmask and gateway).
+ */
+export class VmCreateRequest {
+  imageAddress: u32 = 0;
+  imageLength: u32 = 0;
+  count: u32 = 0;
+  memoryKiB: u32 = 0;
+  guaranteedKiB: u32 = 0;
+  argument: u32 = 0;
+  ipAddress: u32 = 0;
+  netmask: u32 = 0;
+  gateway: u32 = 0;
+}
+
+// VmStatus.state
+export const VM_STATE_RUNNABLE: u32 = 1;   // waiting for the CPU
+export const VM_STATE_RUNNING: u32 = 2;    // on the CPU (the caller itself)
+export const VM_STATE_IDLE: u32 = 3;       // idle until an event (or waiting for memory or a page)
+export const VM_STATE_ENDED: u32 = 4;      // see endReason
+// VmStatus.flags
+export const VM_FLAG_SWAPPED: u32 = 1;     // its memory is on the swap disk (or on its way there or back)
+export const VM_FLAG_CONTROL: u32 = 2;     // the control VM
+// VmStatus.endReason: an x86 exception vector (0..31, the VM faulted), or one of these.
+export const VM_END_EXIT: u32 = 0x100;             // it called exit (exitStatus)
+export const VM_END_BAD_HYPERCALLS: u32 = 0x101;   // more than HYPERCALL_ERROR_LIMIT bad calls in a row
+export const VM_END_OUT_OF_MEMORY: u32 = 0x102;
+export const VM_END_VIRTUAL_8086: u32 = 0x103;
+export const VM_END_STACK_OVERFLOW: u32 = 0x104;
+export const VM_END_SWAP_CORRUPTION: u32 = 0x105;
+export const VM_END_SWAP_READ_ERROR: u32 = 0x106;
+export const VM_END_STOPPED: u32 = 0x107;          // stopped by the control VM (vmStop)
+
+/** vmList's record of one VM: what the console's `vms` shows (its accounting). */
+export class VmStatus {
+  id: u32 = 0;
+  state: u32 = 0;              // VM_STATE_*
+  flags: u32 = 0;              // VM_FLAG_*
+  endReason: u32 = 0;          // when ended: VM_END_* or an exception vector
+  exitStatus: u32 = 0;         // when it called exit
+  ipAddress: u32 = 0;          // network byte order
+  memoryKiB: u32 = 0;          // its memory size
+  residentKiB: u32 = 0;        // frames held for it now: pages and page tables
+  reservedKiB: u32 = 0;        // its reservation
+  cpuLow: u32 = 0;             // TSC cycles it ran (64-bit)
+  cpuHigh: u32 = 0;
+  switches: u32 = 0;           // times it was switched in
+  rxPackets: u32 = 0;          // frames queued for it, and their bytes
+  rxBytes: u32 = 0;
+  txPackets: u32 = 0;          // frames it sent that the switch forwarded, and their bytes
+  txBytes: u32 = 0;
+  dropped: u32 = 0;            // frames for it dropped (queue full, no buffer)
+  spoofed: u32 = 0;            // frames it sent with another address or type: dropped
+  refused: u32 = 0;            // its netSend EAGAINs from the buffer quotas
+  evicted: u32 = 0;            // frames for it dropped unread while the pool ran low
+  consoleBytes: u32 = 0;       // bytes it has written to the console
+  argument: u32 = 0;           // its boot page's argument
+}
+
+/** machineStatus's record: the machine's memory and VMs. Frames are 4 KiB. */
+export class MachineStatus {
+  framesTotal: u32 = 0;        // frames the kernel manages
+  framesFree: u32 = 0;         // free now
+  framesUnreserved: u32 = 0;   // free and promised to no VM's reservation nor the kernel's reserve
+  vmSlots: u32 = 0;            // VM ids in use (created so far, ended ones included; vmList goes to here)
+  vmsLive: u32 = 0;            // VMs not ended
+  controlVm: u32 = 0;          // the control VM's id
+  consoleKeptBytes: u32 = 0;   // vmConsole keeps this many of each VM's last bytes
+}

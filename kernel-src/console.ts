@@ -21,13 +21,17 @@
 // - Order: once guest output waits in the ring, kernel bytes queue behind it (tagged as the kernel's),
 //   so the devices show everything in the order it was written; consoleFlush writes out the whole
 //   ring (the machine's exit does it).
+// - Kept output (a kernel with a control VM: consoleKeepStart): each VM's last CONSOLE_KEPT_BYTES bytes,
+//   as it wrote them (not escaped), in a ring of its own (kalloc'd at its first write, kept with its
+//   slot), which the control VM reads (vmConsole: consoleKeptCopy) along with the count ever written.
 // Invariant: ringTail <= ringHead (as a wrapping count) and ringHead - ringTail <= CONSOLE_RING_BYTES;
 // the ring changes only with interrupts disabled.
-import { bool, i32, u8, u32, load8, memoryCopy, addressOf } from "dsl";
+import { bool, i32, u8, u32, load8, load32, store32, memoryCopy, addressOf } from "dsl";
+import { kalloc, KALLOC_NONE } from "./kalloc.ts";
 import { serialInit, serialWriteByte, serialTransmitReady } from "./serial.ts";
 import { vgaInit, vgaWriteByte, vgaFlush, vgaStale, vgaIndentWraps } from "./vga.ts";
 import { formatString, formatDecimal, formatSignedDecimal, formatHex } from "../dsl/runtime/format.ts";
-import { vmAt, vmPrepareRange } from "./vm.ts";
+import { Vm, vmAt, vmPrepareRange } from "./vm.ts";
 import { clockTicks } from "./clock.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
 import { EAGAIN, EFAULT } from "../abi/hypercalls.ts";
@@ -50,7 +54,8 @@ const CONSOLE_VM_QUEUE_BYTES: u32 = 4096;
 const CONSOLE_ATOMIC_LINE: u32 = 256;
 /** Device bytes written out per clock tick (and per idle-loop batch). */
 const CONSOLE_TICK_OUTPUT: u32 = 2048;
-const QUEUED_MASK: u32 = 0x7fffffff;
+/** Vm.consoleQueued: the VM's bytes waiting in the ring (this mask), and THROTTLE_LOGGED. */
+export const CONSOLE_QUEUED_COUNT: u32 = 0x7fffffff;
 const THROTTLE_LOGGED: u32 = 0x80000000;
 
 /** The ring's tag for a kernel byte (VM indexes are below abi/boot.ts VM_LIMIT, 2^17). */
@@ -182,7 +187,7 @@ function guestAllowance(index: u32): u32 {
   const repaid = elapsed >= full ? CONSOLE_BURST_BYTES : elapsed * CONSOLE_RATE_BYTES;
   vm.consoleDebt = repaid >= vm.consoleDebt ? 0 : vm.consoleDebt - repaid;
   const allowance = CONSOLE_BURST_BYTES - vm.consoleDebt;
-  const queued: u32 = vm.consoleQueued & QUEUED_MASK;
+  const queued: u32 = vm.consoleQueued & CONSOLE_QUEUED_COUNT;
   const share = CONSOLE_VM_QUEUE_BYTES - queued;
   return share < allowance ? share : allowance;
 }
@@ -198,6 +203,85 @@ function guestQueue(index: u32, address: u32, length: u32): void {
   const vm = vmAt(index);
   vm.consoleDebt += length;
   vm.consoleQueued += length;
+  if (keeping) keep(vm, address, length);
+}
+
+// ---- kept output (the control VM's vmConsole) ----------------------------------------------------------
+// A VM's kept-output area: u32 bytes it ever wrote (wrapping), u32 where the next byte goes in the ring,
+// u32 bytes the ring holds (at most CONSOLE_KEPT_BYTES), then the ring.
+const KEPT_AREA_BYTES: u32 = 1024;
+const KEPT_TOTAL = 0;
+const KEPT_POSITION = 4;
+const KEPT_HELD = 8;
+const KEPT_RING = 12;
+/** The last bytes of each VM's output that are kept. */
+export const CONSOLE_KEPT_BYTES: u32 = KEPT_AREA_BYTES - KEPT_RING;
+let keeping = false;
+
+/** From now on every VM's last CONSOLE_KEPT_BYTES bytes are kept (vmstart.ts, with a control VM). */
+export function consoleKeepStart(): void { keeping = true; }
+
+/** Forgets what VM `vm` wrote (its slot holds a new VM: vm.ts initSlot); the area stays with the slot. */
+export function consoleKeptClear(vm: Vm): void {
+  if (vm.consoleKeep === 0) return;
+  store32(vm.consoleKeep + KEPT_TOTAL, 0);
+  store32(vm.consoleKeep + KEPT_POSITION, 0);
+  store32(vm.consoleKeep + KEPT_HELD, 0);
+}
+
+/** Appends `length` bytes at `address` (mapped) to the VM's kept ring; nothing when no area can be had. */
+function keep(vm: Vm, address: u32, length: u32): void {
+  if (vm.consoleKeep === 0) {
+    const area = kalloc(KEPT_AREA_BYTES);
+    if (area === KALLOC_NONE) return;
+    vm.consoleKeep = area;
+    consoleKeptClear(vm);
+  }
+  const area = vm.consoleKeep;
+  store32(area + KEPT_TOTAL, load32(area + KEPT_TOTAL) + length);
+  const held = load32(area + KEPT_HELD) + length;
+  store32(area + KEPT_HELD, held < CONSOLE_KEPT_BYTES ? held : CONSOLE_KEPT_BYTES);
+  // Only the last CONSOLE_KEPT_BYTES of this write can survive it.
+  const skip = length > CONSOLE_KEPT_BYTES ? length - CONSOLE_KEPT_BYTES : 0;
+  let at = load32(area + KEPT_POSITION), from = address + skip, left = length - skip;
+  while (left !== 0) {
+    const chunk = CONSOLE_KEPT_BYTES - at < left ? CONSOLE_KEPT_BYTES - at : left;
+    memoryCopy(area + KEPT_RING + at, from, chunk);
+    from += chunk;
+    left -= chunk;
+    at += chunk;
+    if (at === CONSOLE_KEPT_BYTES) at = 0;
+  }
+  store32(area + KEPT_POSITION, at);
+}
+
+/** Bytes VM `vm` ever wrote to the console (mod 2^32; 0 unless the kernel keeps output). */
+export function consoleKeptTotal(vm: Vm): u32 { return vm.consoleKeep === 0 ? 0 : load32(vm.consoleKeep + KEPT_TOTAL); }
+
+/** Bytes of VM `vm`'s output kept now (at most CONSOLE_KEPT_BYTES). */
+export function consoleKeptHeld(vm: Vm): u32 { return vm.consoleKeep === 0 ? 0 : load32(vm.consoleKeep + KEPT_HELD); }
+
+/**
+ * Copies the VM's last kept bytes, oldest first, at most `capacity` of them, to `address` (checked and
+ * mapped writable by the caller); returns how many.
+ */
+export function consoleKeptCopy(vm: Vm, address: u32, capacity: u32): u32 {
+  const area = vm.consoleKeep;
+  if (area === 0) return 0;
+  const held = load32(area + KEPT_HELD);
+  const count = capacity < held ? capacity : held;
+  // The oldest of the last `count` bytes: `count` before the position, around the ring.
+  const position = load32(area + KEPT_POSITION);
+  let at = position >= count ? position - count : position + CONSOLE_KEPT_BYTES - count;
+  let to = address, left = count;
+  while (left !== 0) {
+    const chunk = CONSOLE_KEPT_BYTES - at < left ? CONSOLE_KEPT_BYTES - at : left;
+    memoryCopy(to, area + KEPT_RING + at, chunk);
+    to += chunk;
+    left -= chunk;
+    at = 0;
+  }
+  return count;
 }
 
 /** Logs, once per VM, that it went over its console budget. */

@@ -1,12 +1,14 @@
 // Guest images: ELF32 executables (our compiler's guest link, docs/calling-convention.md "Image
-// layout") read straight from a multiboot module. Only what loading needs is parsed: the file header
+// layout") read straight from a multiboot module, or from the kernel's copy of an image the control VM
+// pushed (control.ts): both are checked here alike. Only what loading needs is parsed: the file header
 // and the PT_LOAD program headers. Every check happens here, once, before any VM uses the image.
 // Reference: System V ABI, "Object Files" (ELF header, e_ident) and "Program Loading" (program
 // header, PT_LOAD, p_flags); the Intel386 supplement (EM_386, ELFCLASS32, ELFDATA2LSB).
-import { bool, u32, load8, load16, load32, structArray } from "dsl";
+import { bool, i32, u32, load8, load16, load32, structArray } from "dsl";
 import { PAGE_SIZE, PAGE_OFFSET_MASK } from "./frames.ts";
 import { MultibootModule, moduleSize } from "./modules.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
+import { ENOEXEC, EBADSEGMENT, ETOOMANYSEGMENTS, EBADENTRY } from "../abi/hypercalls.ts";
 
 // e_ident (System V ABI, "ELF Identification").
 const ELF_MAGIC: u32 = 0x464c457f;          // 0x7f 'E' 'L' 'F', read little-endian
@@ -39,8 +41,8 @@ const PF_R: u32 = 4;
 
 /** More PT_LOAD segments than this is not an image of our linker (it makes three). */
 const SEGMENT_LIMIT = 4;
-/** Images registered at once (one per manifest group). */
-export const IMAGE_LIMIT = 16;
+/** Images registered at once: one per VM group (groups.ts GROUP_LIMIT: a manifest group or a vmCreate). */
+export const IMAGE_LIMIT = 64;
 
 class Segment {
   virtualAddress: u32 = 0;   // page-aligned, >= GUEST_BASE
@@ -60,9 +62,9 @@ class GuestImage {
   stackGuard: u32 = 0;       // the page under the stack segment, never mapped (elfStackGuard), or 0
 }
 
-export const images = structArray(GuestImage, 16);
+export const images = structArray(GuestImage, 64);          // IMAGE_LIMIT
 /** Image i's segments are segments[i * SEGMENT_LIMIT ..][0 .. segmentCount). */
-const segments = structArray(Segment, 64);
+const segments = structArray(Segment, 256);                 // IMAGE_LIMIT * SEGMENT_LIMIT
 
 export function imageSegment(imageIndex: u32, i: u32): Segment { return segments[imageIndex * SEGMENT_LIMIT + i]; }
 
@@ -83,12 +85,29 @@ export function elfErrorName(error: u32): string {
   return "ok";
 }
 
+/** The hypercall error of an elfParse error (vmCreate's refusal of a pushed image: abi/hypercalls.ts). */
+export function elfErrorResult(error: u32): i32 {
+  switch (error) {
+    case ELF_ERROR_HEADER: return ENOEXEC;
+    case ELF_ERROR_SEGMENT: return EBADSEGMENT;
+    case ELF_ERROR_TOO_MANY_SEGMENTS: return ETOOMANYSEGMENTS;
+  }
+  return EBADENTRY;
+}
+
 function pageAligned(x: u32): bool { return (x & PAGE_OFFSET_MASK) === 0; }
 
 /** Parses `module` into images[imageIndex]; ELF_OK or an error code (elfErrorName). */
 export function elfParse(module: MultibootModule, imageIndex: u32): u32 {
+  return elfParseAt(module.start, moduleSize(module), imageIndex);
+}
+
+/**
+ * Parses the `size` bytes of an ELF file at physical address `base` (page-aligned: a module, or the
+ * kernel's copy of a pushed image) into images[imageIndex]; ELF_OK or an error code (elfErrorName).
+ */
+export function elfParseAt(base: u32, size: u32, imageIndex: u32): u32 {
   const image = images[imageIndex];
-  const base = module.start, size = moduleSize(module);
   image.moduleStart = base;
   image.moduleBytes = size;
   image.segmentCount = 0;
@@ -145,6 +164,16 @@ function elfStackGuard(imageIndex: u32): u32 {
   if ((stack.flags & PF_W) === 0 || stack.fileSize !== 0) return 0;
   const guard = stack.virtualAddress - PAGE_SIZE;
   return below.virtualAddress + below.memorySize <= guard ? guard : 0;
+}
+
+/** One past the last file byte any segment of a parsed image loads: the part of the file VMs use. */
+export function imageFileEnd(imageIndex: u32): u32 {
+  let end: u32 = 0;
+  for (let i: u32 = 0; i < images[imageIndex].segmentCount; i++) {
+    const s = imageSegment(imageIndex, i);
+    if (s.fileOffset + s.fileSize > end) end = s.fileOffset + s.fileSize;
+  }
+  return end;
 }
 
 /** A segment is shared by every VM of the image when nobody can write it and the file holds all of it. */

@@ -30,6 +30,7 @@ import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterru
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { clockStore } from "./clock.ts";
 import { consoleGuestWrite } from "./console.ts";
+import { callVmCreate, callVmStop, callVmList, callVmConsole, callMachineStatus } from "./control.ts";
 import {
   profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL,
   PROFILE_SWITCH,
@@ -124,6 +125,11 @@ const hypercallTable: Hypercall[] = [
   callInterruptMask,            // HYPERCALL_INTERRUPT_MASK
   callInterruptAcknowledge,     // HYPERCALL_INTERRUPT_ACKNOWLEDGE
   callYield,                    // HYPERCALL_YIELD
+  callVmCreate,                 // HYPERCALL_VM_CREATE (control.ts: the control VM's management calls)
+  callVmStop,                   // HYPERCALL_VM_STOP
+  callVmList,                   // HYPERCALL_VM_LIST
+  callVmConsole,                // HYPERCALL_VM_CONSOLE
+  callMachineStatus,            // HYPERCALL_MACHINE_STATUS
 ];
 
 export function hypercallInit(): void {

@@ -1,20 +1,25 @@
 // The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
 // Format (little-endian; fixed with the image builder, issue 4):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 3, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 4, u32 groupCount,
 //   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
 //                  u32 vmCount, u32 memoryKiB, u32 argument,
 //                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k)
 //                  u32 guaranteedKiB (demand-zero memory reserved for each VM: vm.ts "Memory quotas")
-//                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page) }
-// VM ids are assigned in order across groups. Everything is validated here before any VM exists.
-import { bool, u32, load8, load32, structArray } from "dsl";
+//                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page)
+//                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability) }
+// VM ids are assigned in order across groups. Everything is validated here before any VM exists: at
+// most one VM in all may have the control capability (a control group of one VM, and one such group).
+import { bool, i32, u32, load8, load32, structArray } from "dsl";
 import { moduleCount, moduleAt, moduleSize, moduleNameLength, MultibootModule } from "./modules.ts";
-import { IMAGE_LIMIT } from "./elf.ts";
 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-const MANIFEST_VERSION: u32 = 3;
+const MANIFEST_VERSION: u32 = 4;
 const HEADER_BYTES: u32 = 12;
-const GROUP_BYTES: u32 = 32;
+const GROUP_BYTES: u32 = 36;
+/** The most groups a manifest has (tools/manifest.ts MAX_GROUPS); the rest of the image slots are vmCreate's. */
+const MANIFEST_GROUP_LIMIT: u32 = 16;
+/** flags: the group's VM (one) may use the management hypercalls (control.ts). */
+const GROUP_FLAG_CONTROL: u32 = 1;
 /** The module's name: its command line, or the last path component of it (QEMU passes the file path). */
 const MANIFEST_NAME = "manifest";
 
@@ -27,12 +32,16 @@ class ManifestGroup {
   guaranteedKiB: u32 = 0;
   netmask: u32 = 0;
   gateway: u32 = 0;
+  flags: u32 = 0;
 }
 
-export const groups = structArray(ManifestGroup, 16);
+export const groups = structArray(ManifestGroup, 16);      // MANIFEST_GROUP_LIMIT
 let groupTotal: u32 = 0;
+/** The manifest group whose VM has the control capability, or -1. */
+let controlGroup: i32 = -1;
 
 export function manifestGroupCount(): u32 { return groupTotal; }
+export function manifestControlGroup(): i32 { return controlGroup; }
 
 /** Results of manifestLoad. */
 export const MANIFEST_OK = 0;
@@ -40,6 +49,7 @@ export const MANIFEST_NONE = 1;
 const MANIFEST_ERROR_FORMAT = 2;
 const MANIFEST_ERROR_MODULE = 3;
 const MANIFEST_ERROR_GROUPS = 4;
+const MANIFEST_ERROR_CONTROL = 5;
 
 export function manifestErrorName(error: u32): string {
   switch (error) {
@@ -47,6 +57,7 @@ export function manifestErrorName(error: u32): string {
     case 2: return "bad magic, version or size";
     case 3: return "a group names a module that does not exist or is the manifest itself";
     case 4: return "no groups, or more than the kernel supports";
+    case 5: return "the control capability is given to more than one VM, or to an unknown flag";
   }
   return "ok";
 }
@@ -71,13 +82,14 @@ function findManifest(): u32 {
 /** Finds and validates the manifest into `groups`; MANIFEST_OK, MANIFEST_NONE or an error. */
 export function manifestLoad(): u32 {
   groupTotal = 0;
+  controlGroup = -1;
   const index = findManifest();
   if (index === moduleCount()) return MANIFEST_NONE;
   const module = moduleAt(index);
   const base = module.start, size = moduleSize(module);
   if (size < HEADER_BYTES || load32(base) !== MANIFEST_MAGIC || load32(base + 4) !== MANIFEST_VERSION) return MANIFEST_ERROR_FORMAT;
   const count = load32(base + 8);
-  if (count === 0 || count > IMAGE_LIMIT) return MANIFEST_ERROR_GROUPS;
+  if (count === 0 || count > MANIFEST_GROUP_LIMIT) return MANIFEST_ERROR_GROUPS;
   if (count * GROUP_BYTES > size - HEADER_BYTES) return MANIFEST_ERROR_FORMAT;
   for (let g: u32 = 0; g < count; g++) {
     const at = base + HEADER_BYTES + g * GROUP_BYTES;
@@ -90,7 +102,13 @@ export function manifestLoad(): u32 {
     group.guaranteedKiB = load32(at + 20);
     group.netmask = load32(at + 24);
     group.gateway = load32(at + 28);
+    group.flags = load32(at + 32);
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
+    if ((group.flags & ~GROUP_FLAG_CONTROL) !== 0) return MANIFEST_ERROR_CONTROL;
+    if ((group.flags & GROUP_FLAG_CONTROL) !== 0) {
+      if (controlGroup >= 0 || group.vmCount !== 1) return MANIFEST_ERROR_CONTROL;
+      controlGroup = i32(g);
+    }
   }
   groupTotal = count;
   return MANIFEST_OK;

@@ -19,7 +19,7 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR, vmBootInfoAddress,
+  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress,
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP, CLOCK_BYTES } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
@@ -404,6 +404,7 @@ export function schedulerWriteEndReason(vm: Vm): void {
   else if (vm.endReason === END_STACK_OVERFLOW) consoleWriteString("stack overflow");
   else if (vm.endReason === END_SWAP_CORRUPTION) consoleWriteString("swap corruption");
   else if (vm.endReason === END_SWAP_READ_ERROR) consoleWriteString("swap read error");
+  else if (vm.endReason === END_STOPPED) consoleWriteString("stopped by the control VM");
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
   if (vm.endReason === END_SWAP_CORRUPTION || vm.endReason === END_SWAP_READ_ERROR) {

@@ -279,6 +279,9 @@ function settle(vm: Vm): void {
 function vmReleased(index: u32): void {
   const vm = vmAt(index);
   settle(vm);
+  // A VM the control VM stopped (control.ts) may be on the idle list, or out on the disk.
+  listRemove(index);
+  if (vm.swapState === SWAP_OUT) { if (vm.swapMap !== 0) swappedOut--; else createdOut--; }
   // Its map, unless a transfer still uses it (writeFinished frees it then).
   if (vm.swapMap !== 0 && load32(vm.swapMap + (MAP_IN_FLIGHT << 2)) === 0) dropMap(vm);
   serveWaiting();

@@ -49,7 +49,7 @@ import {
 import { EFAULT, EAGAIN, EMSGSIZE, INTERRUPT_NET, FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { MAC_PREFIX_BYTE0 } from "../abi/boot.ts";
 import { virqPost } from "./vinterrupt.ts";
-import { groups, manifestGroupCount } from "./manifest.ts";
+import { groupVmOfAddress } from "./groups.ts";
 import {
   netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
   netBufferOldest, netBufferYounger, netBufferReport, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
@@ -159,22 +159,11 @@ function vmOfMac(at: u32): i32 {
   return vmAt(id).state === VM_ENDED ? ENDED_VM : i32(id);
 }
 
-/** The VM holding IPv4 address `ip` (network byte order): from the manifest's groups, O(groups). */
+/** The VM holding IPv4 address `ip` (network byte order): from the VM groups (groups.ts), O(groups). */
 function vmOfIp(ip: u32): i32 {
-  const host = byteSwap32(ip);
-  let first: u32 = 0;
-  const count = manifestGroupCount();
-  for (let g: u32 = 0; g < count; g++) {
-    const group = groups[g];
-    const offset = host - byteSwap32(group.ipBase);
-    if (offset < group.vmCount) {
-      const id = first + offset;
-      if (id >= vmCount()) return NO_VM;
-      return vmAt(id).state === VM_ENDED ? ENDED_VM : i32(id);
-    }
-    first += group.vmCount;
-  }
-  return NO_VM;
+  const id = groupVmOfAddress(byteSwap32(ip));
+  if (id < 0) return NO_VM;
+  return vmAt(u32(id)).state === VM_ENDED ? ENDED_VM : id;
 }
 
 /** An ARP request (RFC 826, oper 1) for a VM's address: that VM, else NO_VM / ENDED_VM. */

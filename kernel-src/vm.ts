@@ -25,7 +25,10 @@
 // neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
-import { INTERRUPT_ALL } from "../abi/hypercalls.ts";
+import {
+  INTERRUPT_ALL, VM_END_EXIT, VM_END_BAD_HYPERCALLS, VM_END_OUT_OF_MEMORY, VM_END_VIRTUAL_8086, VM_END_STACK_OVERFLOW,
+  VM_END_SWAP_CORRUPTION, VM_END_SWAP_READ_ERROR, VM_END_STOPPED,
+} from "../abi/hypercalls.ts";
 import {
   BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, VM_SLOT_SHIFT, VMS_PER_FRAME_SHIFT, macByteOfVm,
 } from "../abi/boot.ts";
@@ -43,6 +46,8 @@ import { TrapFrame } from "./trapframe.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { images, imageSegment, segmentShared } from "./elf.ts";
 import { frameArrayGrow, frameArrayFrames } from "./framearray.ts";
+import { groupVmReleased, groupFirstVm, groupVmCount, GROUP_NONE } from "./groups.ts";
+import { consoleKeptClear, CONSOLE_QUEUED_COUNT } from "./console.ts";
 
 export const VM_NONE = -1;
 
@@ -53,14 +58,15 @@ export const VM_RUNNING = 2;    // the current VM
 export const VM_IDLE = 3;       // blocked in idle, off the run queue
 export const VM_ENDED = 4;      // exited or killed; its memory is released when it is switched out
 
-/** Why a VM ended: an exception vector (0..31), or one of these. */
-export const END_EXIT: u32 = 0x100;
-export const END_BAD_HYPERCALLS: u32 = 0x101;
-export const END_OUT_OF_MEMORY: u32 = 0x102;
-export const END_VIRTUAL_8086: u32 = 0x103;     // it entered virtual-8086 mode (trapframe.ts EFLAGS_VIRTUAL_8086)
-export const END_STACK_OVERFLOW: u32 = 0x104;   // it touched its stack's guard page (vmStackGuard)
-export const END_SWAP_CORRUPTION: u32 = 0x105;  // a page read back from swap failed its checksum (swap.ts)
-export const END_SWAP_READ_ERROR: u32 = 0x106;  // the disk failed to read a page back from swap (swap.ts)
+/** Why a VM ended: an exception vector (0..31), or one of these (the ABI's: the control VM reads them). */
+export const END_EXIT: u32 = VM_END_EXIT;
+export const END_BAD_HYPERCALLS: u32 = VM_END_BAD_HYPERCALLS;
+export const END_OUT_OF_MEMORY: u32 = VM_END_OUT_OF_MEMORY;
+export const END_VIRTUAL_8086: u32 = VM_END_VIRTUAL_8086;       // it entered virtual-8086 mode (trapframe.ts)
+export const END_STACK_OVERFLOW: u32 = VM_END_STACK_OVERFLOW;   // it touched its stack's guard page (vmStackGuard)
+export const END_SWAP_CORRUPTION: u32 = VM_END_SWAP_CORRUPTION; // a page read back from swap failed its checksum
+export const END_SWAP_READ_ERROR: u32 = VM_END_SWAP_READ_ERROR; // the disk failed to read a page back from swap
+export const END_STOPPED: u32 = VM_END_STOPPED;                 // the control VM stopped it (control.ts)
 
 // Where a VM's memory is (swap.ts).
 export const SWAP_RESIDENT = 0;
@@ -122,6 +128,7 @@ export class Vm {
   swapMap: u32 = 0;          // its swap map (SwapMap layout below, kalloc'd) while not resident, else 0
   swapSector: u32 = 0;       // first sector of its region on the swap disk (vmCreate, swap.ts)
   lruPrev: i32 = -1;         // swap.ts's list of idle resident VMs (with `next`, free while idle)
+  consoleKeep: u32 = 0;      // console.ts: its last console bytes (a kernel with a control VM), 0: none
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -144,15 +151,32 @@ export function vmAt(index: u32): Vm {
     + ((index & ((1 << VMS_PER_FRAME_SHIFT) - 1)) << VM_SLOT_SHIFT));
 }
 
-/** Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small. */
-export function vmTableInit(count: u32): bool {
+/**
+ * Allocates zeroed table frames for `count` VMs; false when out of memory or the slot is too small.
+ * `extraBytes`: kernel memory each VM may take beyond vmKernelBytes' (console.ts's kept console bytes).
+ */
+export function vmTableInit(count: u32, extraBytes: u32): bool {
   if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
   if (VM_SLOT_SHIFT + VMS_PER_FRAME_SHIFT !== PAGE_SHIFT) return false;   // abi/boot.ts's two agree
-  kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * VM_KERNEL_BYTES + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);
-  if (!frameArrayGrow(vmTableFrames, 0, count, VM_SLOT_SHIFT)) return false;
+  vmKernelBytes = VM_KERNEL_BYTES + extraBytes;
+  return vmTableGrow(count);
+}
+
+/**
+ * Makes room in the table for VM ids below `count` (vmCreate at run time: control.ts); the kernel's
+ * reserve grows with it. False when out of memory or over VM_LIMIT (the table keeps what it had).
+ */
+export function vmTableGrow(count: u32): bool {
+  if (count > VM_LIMIT) return false;
+  if (count <= vmTableCapacity) return true;
+  if (!frameArrayGrow(vmTableFrames, vmTableCapacity, count, VM_SLOT_SHIFT)) return false;
+  vmTableCapacity = count;
   vmTableFrameCount = frameArrayFrames(count, VM_SLOT_SHIFT);
+  kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * vmKernelBytes + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);
   return true;
 }
+/** VM ids the table has room for. */
+let vmTableCapacity: u32 = 0;
 let vmTotal: u32 = 0;
 let privateFrameTotal: u32 = 0;
 let privateFramePeak: u32 = 0;
@@ -173,6 +197,7 @@ const KERNEL_RESERVE_FRAMES: u32 = 256;
  * bytes from kalloc's 128-byte class). Kept in the kernel's reserve, so it never takes promised frames.
  */
 const VM_KERNEL_BYTES: u32 = 128;
+let vmKernelBytes: u32 = VM_KERNEL_BYTES;
 let kernelReserveFrames: u32 = KERNEL_RESERVE_FRAMES;
 
 export function vmCount(): u32 { return vmTotal; }
@@ -383,11 +408,16 @@ export class VmNetwork {
   gateway: u32 = 0;          // 0: none
 }
 
-// What a VM's boot page gets besides its id and address, per image (= manifest group): recorded by
+// What a VM's boot page gets besides its id and address, per image (= group, groups.ts): recorded by
 // vmCreate, read again when a VM created swapped out is built (vmSwapInBuild).
-const imageArgument = new Uint32Array(16);     // elf.ts IMAGE_LIMIT
-const imageNetmask = new Uint32Array(16);
-const imageGateway = new Uint32Array(16);
+const imageArgument = new Uint32Array(64);     // elf.ts IMAGE_LIMIT
+const imageNetmask = new Uint32Array(64);
+const imageGateway = new Uint32Array(64);
+
+/** The argument, netmask and gateway (network byte order) the VMs of group `imageIndex` get. */
+export function vmGroupArgument(imageIndex: u32): u32 { return imageArgument[imageIndex]; }
+export function vmGroupNetmask(imageIndex: u32): u32 { return imageNetmask[imageIndex]; }
+export function vmGroupGateway(imageIndex: u32): u32 { return imageGateway[imageIndex]; }
 
 /**
  * Creates VM `vmTotal` from images[imageIndex] with `memorySize` bytes (vmSizeValid) and its reservation
@@ -397,19 +427,31 @@ const imageGateway = new Uint32Array(16);
 export function vmCreate(
   imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, network: VmNetwork,
 ): u32 {
-  if (vmTotal >= VM_LIMIT) return VM_CREATE_NO_SLOT;
+  return vmCreateAt(vmTotal, imageIndex, memorySize, guaranteedPages, argument, network);
+}
+
+/**
+ * vmCreate into slot `id`: vmCount() (a new id), or the slot of a VM that ended and whose group ended
+ * too (control.ts reuses such ids; the table has room for `id`: vmTableGrow).
+ */
+export function vmCreateAt(
+  id: u32, imageIndex: u32, memorySize: u32, guaranteedPages: u32, argument: u32, network: VmNetwork,
+): u32 {
+  if (id >= VM_LIMIT || id > vmTotal) return VM_CREATE_NO_SLOT;
   if (!vmSizeValid(imageIndex, memorySize)) return VM_CREATE_BAD_SIZE;
   const reservation = vmReservation(imageIndex, memorySize, guaranteedPages);
   if (reservation > vmUnreservedFrames()) return VM_CREATE_NO_MEMORY;
-  const vm = vmAt(vmTotal);
+  const vm = vmAt(id);
   initSlot(vm, imageIndex, memorySize, reservation, argument, network);
   promisedFrames += reservation;
-  if (!buildMemory(vm, vmTotal)) {
+  if (!buildMemory(vm, id)) {
     releaseMemory(vm);
+    vm.state = VM_ENDED;                  // a reused slot stays what it was: an ended VM of no group
+    vm.imageIndex = GROUP_NONE;
     return VM_CREATE_NO_MEMORY;
   }
   vm.state = VM_RUNNABLE;
-  vmTotal++;
+  if (id === vmTotal) vmTotal++;
   return VM_CREATE_OK;
 }
 
@@ -441,8 +483,12 @@ export function vmSwapInBuild(vm: Vm, id: u32): bool {
   return buildMemory(vm, id);
 }
 
-/** Everything but memory: the slot's fields, the entry state (an iret frame to ring 3), its disk region. */
+/**
+ * Everything but memory: the slot's fields, the entry state (an iret frame to ring 3), its disk region: a
+ * new one, or the slot's own when it is reused for no more memory than it had (a fresh slot has none).
+ */
 function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, argument: u32, network: VmNetwork): void {
+  const keepRegion = vm.swapSector !== 0 && memorySize <= vm.memorySize;
   vm.memorySize = memorySize;
   vm.imageIndex = imageIndex;
   vm.privateFrames = 0;
@@ -487,7 +533,9 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   vm.rxDropped = 0;
   vm.txSpoofed = 0;
   vm.fpuArea = 0;
-  vm.netSent = 0;
+  // A reused slot (control.ts) keeps the charges its last VM left behind: frames it sent still waiting
+  // on queues, its bytes still waiting in the console ring. They are taken off this slot's count as they
+  // go, so the counts stay exact; the new VM has that much less room until then. A fresh slot has none.
   vm.txRefused = 0;
   vm.rxEvicted = 0;
   vm.swapState = SWAP_RESIDENT;
@@ -495,9 +543,18 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   vm.swapList = 0;
   vm.swapGranted = false;
   vm.swapMap = 0;
-  vm.swapSector = swapRegionNext;
-  swapRegionNext += memorySize >>> SECTOR_SHIFT;
+  if (!keepRegion) {
+    vm.swapSector = swapRegionNext;
+    swapRegionNext += memorySize >>> SECTOR_SHIFT;
+  }
   vm.lruPrev = VM_NONE;
+  vm.state = VM_FREE;
+  vm.endReason = 0;
+  vm.exitStatus = 0;
+  vm.consoleDebt = 0;
+  vm.consoleTick = 0;
+  vm.consoleQueued = vm.consoleQueued & CONSOLE_QUEUED_COUNT;   // its own throttling not logged yet
+  consoleKeptClear(vm);                    // nothing kept of the slot's last VM
 }
 
 /** The directory, the image's segments and the boot page, charged (within the reservation). */
@@ -595,8 +652,14 @@ export function vmSwappedEntry(vm: Vm, address: u32): u32 {
 }
 
 /** Writes the number of VMs created into every created VM's boot page (after the last vmCreate). */
-export function vmSetBootCount(): void {
-  for (let id: u32 = 0; id < vmTotal; id++) {
+export function vmSetBootCount(): void { vmSetBootCountOf(0, vmTotal); }
+
+/**
+ * Writes vmCount() into the boot pages of VMs [first, end), just created (control.ts, after a vmCreate's
+ * batch: the VMs that existed before keep the count of their own start).
+ */
+export function vmSetBootCountOf(first: u32, end: u32): void {
+  for (let id = first; id < end; id++) {
     const vm = vmAt(id);
     if (vm.space === 0) continue;          // ended and released already
     overlay(BootInfo, entryFrame(pageEntry(vm.space, vmBootInfoAddress(vm)))).vmCount = vmTotal;
@@ -739,8 +802,16 @@ export function vmQueueTake(vm: Vm): u32 {
   return buffer;
 }
 
-/** Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. */
+/**
+ * Releases everything an ended VM holds (memory, queued frames). Its space must not be in CR3. The last
+ * VM of its group released ends the group (groups.ts): its image is freed, and its VMs' slots belong to
+ * no group from then on (GROUP_NONE), which lets control.ts reuse their ids.
+ */
 export function vmRelease(vm: Vm): void {
   for (let buffer = vmQueueTake(vm); buffer !== 0; buffer = vmQueueTake(vm)) netBufferFree(buffer);
   releaseMemory(vm);
+  const group = vm.imageIndex;
+  if (!groupVmReleased(group)) return;
+  const first = groupFirstVm(group), end = first + groupVmCount(group);
+  for (let id = first; id < end; id++) if (vmAt(id).imageIndex === group) vmAt(id).imageIndex = GROUP_NONE;
 }

@@ -7,8 +7,10 @@
 // the manifest is refused with one `vms: manifest refused: ...` line and no VM runs. Should a creation
 // still fail midway (a frame the reservation promised was taken by the kernel), the VMs created run and
 // their boot pages give the number created (vmSetBootCount after the last creation), never the plan.
-import { bool, u32, rdtsc } from "dsl";
-import { manifestLoad, manifestErrorName, manifestGroupCount, groups, MANIFEST_OK, MANIFEST_NONE } from "./manifest.ts";
+import { bool, i32, u32, rdtsc } from "dsl";
+import {
+  manifestLoad, manifestErrorName, manifestGroupCount, manifestControlGroup, groups, MANIFEST_OK, MANIFEST_NONE,
+} from "./manifest.ts";
 import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
@@ -29,7 +31,11 @@ import { VM_LIMIT } from "../abi/boot.ts";
 import { moduleAt } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
 import { pagingTableFrames } from "./paging.ts";
-import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleNewLine, consoleKeepStart, CONSOLE_KEPT_BYTES,
+} from "./console.ts";
+import { groupStart } from "./groups.ts";
+import { controlStart } from "./control.ts";
 
 const KIB_SHIFT = 10;
 const network = new VmNetwork();
@@ -110,10 +116,14 @@ export function vmsStart(bench: bool): bool {
     total += groups[g].vmCount;
     if (total > VM_LIMIT) return fail("manifest", "more VMs than VM_LIMIT");
   }
-  if (!vmTableInit(total)) return fail("manifest", "no memory for the VM table");
+  // With a control VM, every VM's last console bytes are kept for it (console.ts), in the kernel's reserve;
+  // and VMs may come at run time: the swap wait ring is made for as many as there can ever be.
+  const control = manifestControlGroup() >= 0;
+  if (!vmTableInit(total, control ? CONSOLE_KEPT_BYTES : 0)) return fail("manifest", "no memory for the VM table");
   if (!timerGrow(total + TIMER_KERNEL_SLOTS)) return fail("manifest", "no memory for the VMs' alarms");
+  if (control) consoleKeepStart();
   schedulerInit(vmsReport);
-  swapInit(bench, total);
+  swapInit(bench, control ? VM_LIMIT : total);
   hypercallInit();
   netBufferGrow(total);
   if (!admit(groupCount)) return false;
@@ -122,7 +132,7 @@ export function vmsStart(bench: bool): bool {
   const start = rdtsc();
   let failed = false;
   for (let g: u32 = 0; g < groupCount && !failed; g++) {
-    const group = groups[g];
+    const group = groups[g], first = vmCount();
     for (let k: u32 = 0; k < group.vmCount && !failed; k++) {
       network.ipAddress = byteSwap32(byteSwap32(group.ipBase) + k);
       network.netmask = group.netmask;
@@ -146,6 +156,9 @@ export function vmsStart(bench: bool): bool {
       swapPrepare(vmCount() - 1);
       schedulerAdd(vmCount() - 1);
     }
+    // The group (groups.ts): its VMs' addresses, for the switch; it ends when its last VM is released.
+    if (vmCount() !== first) groupStart(g, first, vmCount() - first, byteSwap32(group.ipBase), 0, 0);
+    if (i32(g) === manifestControlGroup() && vmCount() !== first) controlStart(first);
   }
   vmSetBootCount();
   const elapsed = rdtsc() - start;

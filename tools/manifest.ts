@@ -1,12 +1,13 @@
 // VM manifests: which guest images the kernel runs, how many VMs of each, their memory, guaranteed
 // memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument, IP
-// addresses, netmask and gateway (docs/virtual-architecture.md, "The manifest"). A manifest is a JSON
+// addresses, netmask and gateway, and which one VM (if any) has the control capability (the management
+// hypercalls: docs/virtual-architecture.md "Management hypercalls"; "The manifest"). A manifest is a JSON
 // file validated with zod; errors name the field (`manifest.groups[1].count: Too small: expected number
 // to be >0`). buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest
 // module the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 3, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 4, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
-//                  u32 netmask, u32 gateway }
+//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL) }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
 // distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
 // (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
@@ -19,9 +20,11 @@ import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
 import { Progress, type ProgressStream } from './progress.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 3;
+export const MANIFEST_VERSION = 4;
 const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 32;
+export const MANIFEST_GROUP_BYTES = 36;
+/** A group's flags: its VM has the control capability (kernel-src/manifest.ts). */
+const GROUP_FLAG_CONTROL = 1;
 
 const DEFAULT_MEMORY_KIB = 256;
 const MAX_MEMORY_KIB = 64 * 1024;
@@ -32,7 +35,7 @@ const MAX_MEMORY_KIB = 64 * 1024;
 export const DEFAULT_GUARANTEED_KIB = 64;
 /** Memory a VM needs beyond its image: at least the boot-information page and a little heap. */
 const MEMORY_SLACK_KIB = 8;
-/** Upper bound on the groups of a manifest: the kernel's IMAGE_LIMIT (kernel-src/elf.ts). */
+/** Upper bound on the groups of a manifest: kernel-src/manifest.ts MANIFEST_GROUP_LIMIT. */
 export const MAX_GROUPS = 16;
 /**
  * The manifest module's file name: the kernel finds the manifest by its module name, `manifest` or a
@@ -68,11 +71,17 @@ const Group = z.object({
   guaranteedKiB: z.number().int().min(0).max(MAX_MEMORY_KIB).multipleOf(4).optional(),
   argument: z.number().int().min(0).max(0xffffffff).default(0),
   ipBase: dottedQuad().optional(),
+  /** The group's VM may use the management hypercalls: one VM at most, in all the manifest. */
+  control: z.boolean().default(false),
   ...networkFields,
 }).strict().superRefine((g, ctx) => {
   if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
     const message = `${g.guaranteedKiB} KiB is more than memoryKiB (${g.memoryKiB})`;
     ctx.addIssue({ code: 'custom', path: ['guaranteedKiB'], message });
+  }
+  if (g.control && g.count !== 1) {
+    const message = `the control capability is one VM's: a control group has count 1, not ${g.count}`;
+    ctx.addIssue({ code: 'custom', path: ['control'], message });
   }
 });
 
@@ -91,6 +100,11 @@ const ManifestSchema = ManifestFields.superRefine((m, ctx) => {
   const total = m.groups.reduce((sum, g) => sum + g.count, 0);
   if (total > VM_LIMIT) {
     ctx.addIssue({ code: 'custom', path: ['groups'], message: `${total} VMs in all: at most ${VM_LIMIT}` });
+  }
+  const controls = m.groups.flatMap((g, i) => (g.control ? [i] : []));
+  for (const i of controls.slice(1)) {
+    const message = `only one VM may have the control capability; groups[${controls[0]}] has it already`;
+    ctx.addIssue({ code: 'custom', path: ['groups', i, 'control'], message });
   }
   // The addresses together (zod runs this even when a field failed: then the field's own message says it).
   if (!ManifestFields.safeParse(m).success) return;
@@ -166,7 +180,9 @@ export function defaultNetwork(ip: number): { netmask: number; gateway: number }
  * the first), then netmask and gateway each from the group, else the manifest's `network`, else the
  * default of the network ipBase is in (defaultNetwork).
  */
-export function groupAddresses(m: Pick<Manifest, 'network' | 'groups'>): GroupAddresses[] {
+export function groupAddresses(m: {
+  network?: Manifest['network']; groups: Pick<Manifest['groups'][number], 'count' | 'ipBase' | 'netmask' | 'gateway'>[];
+}): GroupAddresses[] {
   let nextIp = parseIp(DEFAULT_IP_BASE);
   return m.groups.map((g, i) => {
     const ipBase = g.ipBase !== undefined ? parseIp(g.ipBase) : nextIp;
@@ -199,10 +215,10 @@ export function formatIp(ip: number): string {
 /** One group as the kernel reads it. Addresses are numbers (a.b.c.d = a << 24 | ...). */
 export interface PackedGroup {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number; guaranteedKiB: number;
-  netmask: number; gateway: number;
+  netmask: number; gateway: number; control?: boolean;
 }
 
-/** The binary manifest module (the header, then one 32-byte record per group). */
+/** The binary manifest module (the header, then one 36-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -219,6 +235,7 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 20, g.guaranteedKiB, true);
     view.setUint32(at + 24, g.netmask >>> 0, false);  // network byte order
     view.setUint32(at + 28, g.gateway >>> 0, false);
+    view.setUint32(at + 32, g.control ? GROUP_FLAG_CONTROL : 0, true);
   });
   return bytes;
 }
@@ -291,7 +308,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
     const guaranteedKiB = guaranteedKiBOf(g);
     groups.push({
       moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
-      netmask, gateway,
+      netmask, gateway, control: g.control,
     });
   });
   if (problems.length) throw new ManifestError(problems);
@@ -318,6 +335,7 @@ export function describeManifest(b: ManifestBuild): string[] {
     return `group ${i}: ${p.vmCount} x ${g.image} (module ${p.moduleIndex}), ${p.memoryKiB} KiB` +
       ` (${p.guaranteedKiB} guaranteed), argument ${p.argument},` +
       ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}` +
-      ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}`;
+      ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}` +
+      (p.control ? ', control' : '');
   });
 }

@@ -2,14 +2,17 @@
 // `badcall NAME -> RESULT ok` (or `... WRONG, expected E`), with a good call (the print itself) between
 // bad ones so the kernel's bad-call limit is not reached yet: pointers into the kernel, below
 // GUEST_BASE, across the end of memory, wrapping around 4 GiB, into the VM's own read-only code (the
-// kernel must not write there for it), huge lengths, bad frame sizes, unknown numbers. Then
+// kernel must not write there for it), huge lengths, bad frame sizes, unknown numbers, the management
+// calls (EPERM: this VM has no control capability, whatever the arguments, valid ones too). Then
 // `badcall summary: N ok, M wrong`, and a flood of unknown numbers with no good call between them:
 // the kernel must end the VM as hostile (`vm N ended: ...`) before the flood ends.
 import { i32, u32, hypercall, addressOf, functionAddress, load32, print, write } from "dsl";
 import { bootInit, memoryEnd } from "../runtime/boot.ts";
 import { GUEST_BASE } from "../../abi/boot.ts";
-import { consoleWrite, readClock, netSend, netReceive } from "../runtime/hypercalls.ts";
-import { EINVAL, EFAULT, EMSGSIZE, FRAME_MAX } from "../../abi/hypercalls.ts";
+import {
+  consoleWrite, readClock, netSend, netReceive, vmCreate, vmStop, vmList, vmConsole, machineStatus,
+} from "../runtime/hypercalls.ts";
+import { EINVAL, EFAULT, EMSGSIZE, EPERM, FRAME_MAX, HYPERCALL_COUNT } from "../../abi/hypercalls.ts";
 import { announce, notContained } from "./common.ts";
 
 const KERNEL: u32 = 0x00100000;
@@ -55,7 +58,12 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   checkEither("netReceive kernel", netReceive(KERNEL, FRAME_MAX), EFAULT, 0);
   checkEither("netReceive across-end", netReceive(end - 4, FRAME_MAX), EFAULT, 0);
   checkEither("netReceive own-code", netReceive(code, FRAME_MAX), EFAULT, 0);
-  check("unknown 10", hypercall(10, 0, 0, 0, 0), EINVAL);
+  check("vmCreate", vmCreate(valid), EPERM);
+  check("vmStop", vmStop(0), EPERM);
+  check("vmList", vmList(0, valid, 1024), EPERM);
+  check("vmConsole", vmConsole(0, valid, 1024), EPERM);
+  check("machineStatus", machineStatus(valid), EPERM);
+  check("unknown HYPERCALL_COUNT", hypercall(HYPERCALL_COUNT, 0, 0, 0, 0), EINVAL);
   check("unknown 0x80000000", hypercall(0x80000000, KERNEL, KERNEL, KERNEL, KERNEL), EINVAL);
   check("unknown 0xffffffff", hypercall(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff), EINVAL);
   check("unknown 0x100", hypercall(0x100, valid, 16, 0, 0), EINVAL);

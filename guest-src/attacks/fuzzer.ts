@@ -6,14 +6,15 @@
 // with an alarm set and every interrupt enabled (so idle returns). Every 4th call is a good one
 // (readClock into the scratch buffer) so the kernel's limit on bad calls in a row is not reached.
 // Prints `fuzz seed S` first, `fuzz progress K` every 100,000 calls, then
-// `fuzz seed S count C ok A einval B efault C eagain D emsgsize E other F` and exits with status 0.
+// `fuzz seed S count C ok A einval B efault C eagain D emsgsize E eperm P other F` and exits with status 0
+// (eperm: the management calls, which a VM without the control capability is refused).
 import { i32, u32, hypercall, addressOf, print, write, exit } from "dsl";
 import { bootInit, argument, memoryEnd, vmId } from "../runtime/boot.ts";
 import { GUEST_BASE } from "../../abi/boot.ts";
 import { readClock, setAlarm, interruptMask, interruptAcknowledge, idle } from "../runtime/hypercalls.ts";
 import {
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_CONSOLE_WRITE, HYPERCALL_COUNT, INTERRUPT_ALL,
-  EINVAL, EFAULT, EAGAIN, EMSGSIZE,
+  EINVAL, EFAULT, EAGAIN, EMSGSIZE, EPERM,
 } from "../../abi/hypercalls.ts";
 
 const DEFAULT_SEED: u32 = 0x2545f491;
@@ -64,7 +65,8 @@ function hypercallNumber(): u32 {
   return any < HYPERCALL_COUNT ? HYPERCALL_COUNT + any : any;        // unknown (never 0 or 1)
 }
 
-let ok: u32 = 0, einval: u32 = 0, efault: u32 = 0, eagain: u32 = 0, emsgsize: u32 = 0, other: u32 = 0, idles: u32 = 0;
+let ok: u32 = 0, einval: u32 = 0, efault: u32 = 0, eagain: u32 = 0, emsgsize: u32 = 0, eperm: u32 = 0, other: u32 = 0;
+let idles: u32 = 0;
 
 function count(result: i32): void {
   if (result >= 0) ok++;
@@ -72,6 +74,7 @@ function count(result: i32): void {
   else if (result === EFAULT) efault++;
   else if (result === EAGAIN) eagain++;
   else if (result === EMSGSIZE) emsgsize++;
+  else if (result === EPERM) eperm++;
   else other++;
 }
 
@@ -112,7 +115,8 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   }
   write("fuzz seed "); write(seed); write(" count "); write(calls);
   write(" ok "); write(ok); write(" einval "); write(einval); write(" efault "); write(efault);
-  write(" eagain "); write(eagain); write(" emsgsize "); write(emsgsize); write(" other "); write(other);
+  write(" eagain "); write(eagain); write(" emsgsize "); write(emsgsize); write(" eperm "); write(eperm);
+  write(" other "); write(other);
   write(" idles "); print(idles);
   exit(0);
 }

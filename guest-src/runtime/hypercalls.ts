@@ -6,6 +6,7 @@ import { i32, u32, hypercall } from "dsl";
 import {
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
   HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
+  HYPERCALL_VM_CREATE, HYPERCALL_VM_STOP, HYPERCALL_VM_LIST, HYPERCALL_VM_CONSOLE, HYPERCALL_MACHINE_STATUS,
 } from "../../abi/hypercalls.ts";
 
 /** Ends this VM with `status`; never returns. */
@@ -44,3 +45,27 @@ export function interruptAcknowledge(bits: u32): i32 { return hypercall(HYPERCAL
 
 /** Gives the rest of this quantum to the other runnable VMs (`yield` is a reserved word). */
 export function yieldCpu(): i32 { return hypercall(HYPERCALL_YIELD, 0, 0, 0, 0); }
+
+// ---- management: the control VM's calls (every other VM gets EPERM) -----------------------------------------
+
+/**
+ * Creates VMs as the VmCreateRequest (abi/hypercalls.ts) at `request` says; the first new VM's id (the
+ * others follow), or an error (a refused image: ENOEXEC, EBADSEGMENT, ETOOMANYSEGMENTS, EBADENTRY).
+ */
+export function vmCreate(request: u32): i32 { return hypercall(HYPERCALL_VM_CREATE, request, 0, 0, 0); }
+
+/** Stops VM `id` (its memory freed at once); 0, or ESRCH, EINVAL (the caller itself), EAGAIN (swap in flight). */
+export function vmStop(id: u32): i32 { return hypercall(HYPERCALL_VM_STOP, id, 0, 0, 0); }
+
+/** Writes a VmStatus per VM from `first` into `capacity` bytes at `buffer`; how many (0: none left). */
+export function vmList(first: u32, buffer: u32, capacity: u32): i32 {
+  return hypercall(HYPERCALL_VM_LIST, first, buffer, capacity, 0);
+}
+
+/** Copies VM `id`'s last console bytes (at most `capacity`) to `buffer`, oldest first; how many. */
+export function vmConsole(id: u32, buffer: u32, capacity: u32): i32 {
+  return hypercall(HYPERCALL_VM_CONSOLE, id, buffer, capacity, 0);
+}
+
+/** Writes a MachineStatus (memory and VM counts) at `address`. */
+export function machineStatus(address: u32): i32 { return hypercall(HYPERCALL_MACHINE_STATUS, address, 0, 0, 0); }

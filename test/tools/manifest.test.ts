@@ -118,28 +118,46 @@ test('buildManifest: a missing image and a memory size below the image are refus
   t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
 });
 
-test('packManifest: the exact bytes of the DNMF format (version 3)', t => {
+test('packManifest: the exact bytes of the DNMF format (version 4)', t => {
   const bytes = packManifest([
     { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
       guaranteedKiB: 128, netmask: parseIp('255.254.0.0'), gateway: parseIp('198.18.0.1') },
     { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0,
-      netmask: parseIp('255.255.255.0'), gateway: 0 },
+      netmask: parseIp('255.255.255.0'), gateway: 0, control: true },
   ]);
-  t.is(bytes.length, 12 + 2 * 32);
+  t.is(bytes.length, 12 + 2 * 36);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 3);
+  t.is(v.getUint32(4, true), 4);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
   t.is(v.getUint32(32, true), 128);
   t.deepEqual([...bytes.slice(36, 40)], [255, 254, 0, 0]);
   t.deepEqual([...bytes.slice(40, 44)], [198, 18, 0, 1]);
-  t.deepEqual([44, 48, 52, 56].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(60, 64)], [10, 1, 2, 3]);
-  t.is(v.getUint32(64, true), 0);
-  t.deepEqual([...bytes.slice(68, 76)], [255, 255, 255, 0, 0, 0, 0, 0]);
+  t.is(v.getUint32(44, true), 0);                                   // flags: no control
+  t.deepEqual([48, 52, 56, 60].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(64, 68)], [10, 1, 2, 3]);
+  t.is(v.getUint32(68, true), 0);
+  t.deepEqual([...bytes.slice(72, 80)], [255, 255, 255, 0, 0, 0, 0, 0]);
+  t.is(v.getUint32(80, true), 1);                                   // flags: GROUP_FLAG_CONTROL
+});
+
+test('validation: the control capability is one VM\'s (a group of count 1, one such group)', t => {
+  const ok = parseManifest({ groups: [{ image: COUNTER, count: 1, control: true }, { image: COUNTER, count: 4 }] });
+  t.deepEqual(ok.groups.map(g => g.control), [true, false]);
+  const many = t.throws(() => parseManifest({ groups: [{ image: COUNTER, count: 2, control: true }] }),
+    { instanceOf: ManifestError });
+  t.deepEqual(many.issues,
+    ['manifest.groups[0].control: the control capability is one VM\'s: a control group has count 1, not 2']);
+  const two = t.throws(() => parseManifest({ groups: [{ image: COUNTER, count: 1, control: true },
+    { image: COUNTER, count: 1 }, { image: COUNTER, count: 1, control: true }] }), { instanceOf: ManifestError });
+  t.deepEqual(two.issues,
+    ['manifest.groups[2].control: only one VM may have the control capability; groups[0] has it already']);
+  const notBool = t.throws(() => parseManifest({ groups: [{ image: COUNTER, count: 1, control: 'yes' }] }),
+    { instanceOf: ManifestError });
+  t.regex(notBool.issues[0], /^manifest\.groups\[0\]\.control: /);
 });
 
 test('validation: netmask and gateway, per group or for the network, checked against the addresses', t => {

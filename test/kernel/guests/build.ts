@@ -1,7 +1,7 @@
 // Test support for the VM tests (test/kernel/vm*.test.ts): builds the guests of this directory with
 // their own small runtime (runtime.ts), writes manifests in the kernel's format (kernel-src/manifest.ts)
 // and boots the kernel with them as multiboot modules (the manifest module's file is named `manifest`).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileOrThrow, guestImage } from "../../../tools/build.ts";
@@ -20,13 +20,39 @@ export function buildTestGuest(name: string, dir: string): string {
 }
 
 /**
+ * Compiles guests/control.ts (the control VM of control.test.ts) with the ELF file `imagePath` embedded
+ * at build time: the module's zeroed array `pushedImage` becomes initialized data holding the file's
+ * length (bytes 0..3) and its bytes (from 4). Writes dir/control.elf.
+ */
+export function buildControlGuest(dir: string, imagePath: string): string {
+  const module = compileOrThrow({
+    files: [join(HERE, "control.ts")], mode: "guest", entry: "guestMain", runtime: TEST_GUEST_RUNTIME, optimize: 2,
+  });
+  const symbol = module.data.find((d) => d.name === "pushedImage");
+  const file = readFileSync(imagePath);
+  const header = 4;                       // a typed array's length word (compiler/frontend/lower/globals.ts)
+  if (!symbol || symbol.section !== "bss" || header + 4 + file.length > symbol.size) {
+    throw new Error(`guests/control.ts: no bss array pushedImage large enough for ${imagePath} (${file.length} bytes)`);
+  }
+  const bytes = new Uint8Array(symbol.size);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, (symbol.size - header) >>> 0, true);   // the array's length, as __start would store it
+  view.setUint32(header, file.length, true);
+  bytes.set(file, header + 4);
+  Object.assign(symbol, { section: "data", bytes });
+  const path = join(dir, "control.elf");
+  writeFileSync(path, guestImage(module).elf);
+  return path;
+}
+
+/**
  * A group of the kernel's binary manifest, addresses as the tests write them: u32s whose bytes in memory
  * are a.b.c.d (network byte order read little-endian: 10.0.0.1 is 0x0100000a). Absent: ipBase 10.0.0.1,
  * guaranteedKiB, netmask and gateway tools/manifest.ts's defaults.
  */
 export interface Group {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
-  netmask?: number; gateway?: number;
+  netmask?: number; gateway?: number; control?: boolean;
 }
 
 /** a.b.c.d as the tests write it (bytes in memory) <-> as tools/manifest.ts does (a << 24 | ...). */
@@ -41,7 +67,7 @@ function manifestBytes(groups: Group[]): Uint8Array {
       moduleIndex: g.moduleIndex, vmCount: g.vmCount, memoryKiB: g.memoryKiB, argument: g.argument, ipBase,
       guaranteedKiB: guaranteedKiBOf(g),
       netmask: g.netmask !== undefined ? swap(g.netmask) : defaults.netmask,
-      gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway,
+      gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway, control: g.control,
     };
   }));
 }
@@ -58,7 +84,9 @@ export function writeManifest(dir: string, name: string, groups: Group[]): strin
 /** argument = mode | param << 8 (guests/worker.ts). */
 export function workerArgument(mode: number, param = 0): number { return (mode | (param << 8)) >>> 0; }
 
-export const MODE = { counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6 } as const;
+export const MODE = {
+  counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7,
+} as const;
 
 export interface VmSummary { id: number; kcycles: number; switches: number; outcome: string }
 

@@ -1,15 +1,25 @@
 // A minimal guest runtime for the kernel's VM tests (until guest-src/runtime/ exists): the exports the
 // compiler lowers print/write/writeHex/panic/exit/traps to, each in terms of hypercalls
 // (docs/virtual-architecture.md). Output is buffered per line and written with one consoleWrite, so
-// lines of different VMs never interleave.
-import { i32, u32, hypercall, addressOf, load8 } from "dsl";
-import { HYPERCALL_EXIT, HYPERCALL_CONSOLE_WRITE } from "../../../abi/hypercalls.ts";
+// lines of different VMs never interleave; over the VM's console budget (a short count or EAGAIN) the
+// rest is written again after a yield, so nothing is lost.
+import { i32, u32, hypercall, addressOf, load8, memoryCopy } from "dsl";
+import { HYPERCALL_EXIT, HYPERCALL_CONSOLE_WRITE, HYPERCALL_YIELD, EAGAIN } from "../../../abi/hypercalls.ts";
 
 const lineBuffer = new Uint8Array(256);
 let lineLength: u32 = 0;
 
 export function flush(): void {
-  if (lineLength !== 0) hypercall(HYPERCALL_CONSOLE_WRITE, addressOf(lineBuffer), lineLength, 0, 0);
+  while (lineLength !== 0) {
+    const taken = hypercall(HYPERCALL_CONSOLE_WRITE, addressOf(lineBuffer), lineLength, 0, 0);
+    if (taken <= 0) {
+      if (taken !== EAGAIN) break;                   // over budget: try again; anything else: give up
+      hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
+      continue;
+    }
+    lineLength -= u32(taken);
+    memoryCopy(addressOf(lineBuffer), addressOf(lineBuffer) + u32(taken), lineLength);
+  }
   lineLength = 0;
 }
 

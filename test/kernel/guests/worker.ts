@@ -7,6 +7,8 @@
 //   4 efault: hypercalls with bad pointers and lengths; prints each result, exit 0
 //   5 bench: VM pairs measure hypercall, switch and batch delivery costs ("bench NAME N" lines)
 //   6 ping: even VMs send a frame to VM id+1 and wait for the reply; odd VMs echo one frame
+//   7 management: each management hypercall with valid arguments, "vm ID management NAME RESULT" (a VM
+//     without the control capability: EPERM each time, even with a control VM beside it)
 import {
   i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
   invalidOpcode, addressOf, overlay,
@@ -14,6 +16,7 @@ import {
 import {
   HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
   HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, INTERRUPT_TIMER, INTERRUPT_NET, FRAME_MAX,
+  HYPERCALL_VM_CREATE, HYPERCALL_VM_STOP, HYPERCALL_VM_LIST, HYPERCALL_VM_CONSOLE, HYPERCALL_MACHINE_STATUS,
 } from "../../../abi/hypercalls.ts";
 import { BootInfo, GUEST_MAGIC, GUEST_BASE, macOfVm } from "../../../abi/boot.ts";
 
@@ -36,6 +39,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 4) efault(bootInfo);
   else if (mode === 5) bench();
   else if (mode === 6) ping();
+  else if (mode === 7) management();
   exit(0);
 }
 
@@ -112,6 +116,21 @@ function efault(bootInfo: u32): void {
   report("receive-kernel", hypercall(HYPERCALL_NET_RECEIVE, 0x00100000, FRAME_MAX, 0, 0));
   report("unknown", hypercall(1000, 0, 0, 0, 0));
   report("ok", hypercall(HYPERCALL_CONSOLE_WRITE, addressOf(frame), 0, 0, 0));
+}
+
+function managementReport(name: string, result: i32): void {
+  write("vm "); write(vmId); write(" management "); write(name); write(" "); print(result);
+}
+
+/** The management calls with arguments that would be valid for the control VM (a request of zeros). */
+function management(): void {
+  const buffer = addressOf(frame);
+  managementReport("vmCreate", hypercall(HYPERCALL_VM_CREATE, buffer, 0, 0, 0));
+  managementReport("vmStop", hypercall(HYPERCALL_VM_STOP, 0, 0, 0, 0));
+  managementReport("vmStop-self", hypercall(HYPERCALL_VM_STOP, vmId, 0, 0, 0));
+  managementReport("vmList", hypercall(HYPERCALL_VM_LIST, 0, buffer, 64, 0));
+  managementReport("vmConsole", hypercall(HYPERCALL_VM_CONSOLE, 0, buffer, 64, 0));
+  managementReport("machineStatus", hypercall(HYPERCALL_MACHINE_STATUS, buffer, 0, 0, 0));
 }
 
 function bench(): void {
