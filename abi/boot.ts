@@ -56,7 +56,14 @@ export class BootInfo {
   profileAway: u32 = 0;       // kernel: TSC cycles (mod 2^32) the VM spent out of ring 3, to its last return
   profileRequests: u32 = 0;   // guest: requests served (an application's count)
   profileCounts = new Uint32Array(8);  // guest: TSC cycles per PROFILE_GUEST_* category, (low, high) pairs
+  // The control VM's key (docs/virtual-architecture.md "Management hypercalls"): the bytes of the boot
+  // module named `control-key` (at most CONTROL_KEY_LIMIT), in the control VM's page only; 0 elsewhere.
+  controlKeyLength: u32 = 0;
+  controlKey = new Uint8Array(64);     // CONTROL_KEY_LIMIT
 }
+
+/** The most bytes of the control VM's key (BootInfo.controlKey). */
+export const CONTROL_KEY_LIMIT: u32 = 64;
 
 /**
  * The guest's profile categories (guest-src/runtime/profile.ts), indexes of BootInfo.profileCounts'

@@ -9,8 +9,8 @@
 //                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability) }
 // VM ids are assigned in order across groups. Everything is validated here before any VM exists: at
 // most one VM in all may have the control capability (a control group of one VM, and one such group).
-import { bool, i32, u32, load8, load32, structArray } from "dsl";
-import { moduleCount, moduleAt, moduleSize, moduleNameLength, MultibootModule } from "./modules.ts";
+import { i32, u32, load32, structArray } from "dsl";
+import { moduleCount, moduleAt, moduleSize, moduleFind } from "./modules.ts";
 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
 const MANIFEST_VERSION: u32 = 4;
@@ -62,28 +62,11 @@ export function manifestErrorName(error: u32): string {
   return "ok";
 }
 
-/** True when the module's command line is `manifest` or ends with `/manifest`. */
-function namedManifest(module: MultibootModule): bool {
-  const length = moduleNameLength(module), nameLength = u32(MANIFEST_NAME.length);
-  if (length < nameLength) return false;
-  const start = length - nameLength;
-  if (start > 0 && load8(module.commandLine + start - 1) !== 47) return false;   // '/'
-  for (let k: u32 = 0; k < nameLength; k++) if (load8(module.commandLine + start + k) !== MANIFEST_NAME.charCodeAt(k)) return false;
-  return true;
-}
-
-/** The manifest's module index, or moduleCount() when there is none. */
-function findManifest(): u32 {
-  const count = moduleCount();
-  for (let i: u32 = 0; i < count; i++) if (namedManifest(moduleAt(i))) return i;
-  return count;
-}
-
 /** Finds and validates the manifest into `groups`; MANIFEST_OK, MANIFEST_NONE or an error. */
 export function manifestLoad(): u32 {
   groupTotal = 0;
   controlGroup = -1;
-  const index = findManifest();
+  const index = moduleFind(MANIFEST_NAME);
   if (index === moduleCount()) return MANIFEST_NONE;
   const module = moduleAt(index);
   const base = module.start, size = moduleSize(module);

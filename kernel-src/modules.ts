@@ -4,7 +4,7 @@
 // and the physical address of its NUL-terminated command line (the loader's "name" of the module).
 // The kernel image's header asks for page-aligned modules (flags bit 0, spec §3.1.2), so each starts
 // on a frame boundary; frames.ts keeps the modules and their strings out of the free pool.
-import { u32, overlay, load8 } from "dsl";
+import { bool, i32, u32, overlay, load8 } from "dsl";
 import { MultibootInfo, hasFlag, MULTIBOOT_STRING_LIMIT } from "./multiboot.ts";
 import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteCString, consoleNewLine,
@@ -21,6 +21,8 @@ export class MultibootModule {
   reserved: u32 = 0;     // 12 reserved, 0
 }
 const MODULE_ENTRY_BYTES: u32 = 16;
+
+const SLASH = 47;
 
 /** Sanity limit: more entries than this means a corrupt structure. */
 const MODULES_LIMIT: u32 = 1024;
@@ -54,6 +56,25 @@ export function moduleNameLength(module: MultibootModule): u32 {
   let length: u32 = 0;
   while (length < MULTIBOOT_STRING_LIMIT && load8(module.commandLine + length) !== 0) length++;
   return length;
+}
+
+/** True when the module's command line is `name` or ends with `/name` (QEMU passes the file's path). */
+function moduleIsNamed(module: MultibootModule, name: string): bool {
+  const length = moduleNameLength(module), nameLength = u32(name.length);
+  if (length < nameLength) return false;
+  const start = length - nameLength;
+  if (start > 0 && load8(module.commandLine + start - 1) !== SLASH) return false;
+  for (let k: u32 = 0; k < nameLength; k++) {
+    if (load8(module.commandLine + start + k) !== u32(name.charCodeAt(i32(k)))) return false;
+  }
+  return true;
+}
+
+/** The index of the first module named `name` (moduleIsNamed), or moduleCount() when there is none. */
+export function moduleFind(name: string): u32 {
+  const count = moduleCount();
+  for (let i: u32 = 0; i < count; i++) if (moduleIsNamed(moduleAt(i), name)) return i;
+  return count;
 }
 
 /** "modules: N", then "module I: start 0x... end 0x... size S name NAME" per module. */

@@ -31,6 +31,7 @@ import {
 } from "../abi/hypercalls.ts";
 import {
   BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, VM_SLOT_SHIFT, VMS_PER_FRAME_SHIFT, macByteOfVm,
+  CONTROL_KEY_LIMIT,
 } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
 import {
@@ -376,6 +377,23 @@ function writeBootInfo(vm: Vm, id: u32, page: u32): void {
   info.argument = imageArgument[vm.imageIndex];
   info.vmCount = vmTotal;                  // final once every VM is created (vmSetBootCount)
   info.profileOn = profileOn() ? 1 : 0;
+  if (i32(id) === controlKeyVm) {
+    info.controlKeyLength = controlKeyLength;
+    memoryCopy(addressOf(info.controlKey), controlKeyAddress, controlKeyLength);
+  }
+}
+
+// The control VM's key (abi/boot.ts BootInfo.controlKey): where it is (a boot module, kept reserved) and
+// which VM's boot page gets it.
+let controlKeyVm: i32 = VM_NONE;
+let controlKeyAddress: u32 = 0;
+let controlKeyLength: u32 = 0;
+
+/** VM `id`, when it is built, gets the `length` (<= CONTROL_KEY_LIMIT) bytes at `address` as its key. */
+export function vmSetControlKey(id: u32, address: u32, length: u32): void {
+  controlKeyVm = i32(id);
+  controlKeyAddress = address;
+  controlKeyLength = length < CONTROL_KEY_LIMIT ? length : CONTROL_KEY_LIMIT;
 }
 
 /**

@@ -15,7 +15,7 @@ import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
-  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32,
+  VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32, vmSetControlKey,
 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
@@ -28,7 +28,7 @@ import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
 import { netBufferGrow } from "./netbuf.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
-import { moduleAt } from "./modules.ts";
+import { moduleAt, moduleFind, moduleCount, moduleSize } from "./modules.ts";
 import { framesUsed, PAGE_SHIFT, PAGE_KIB_SHIFT } from "./frames.ts";
 import { pagingTableFrames } from "./paging.ts";
 import {
@@ -91,6 +91,16 @@ function admit(groupCount: u32): bool {
   return true;
 }
 
+/** The name of the boot module holding the control VM's key (tools/cli.ts `boot` makes it). */
+const CONTROL_KEY_MODULE = "control-key";
+
+/** VM `id`, the control VM, gets the key module's bytes in its boot page (none: length 0, it serves no one). */
+function giveControlKey(id: u32): void {
+  const index = moduleFind(CONTROL_KEY_MODULE);
+  if (index === moduleCount()) { vmSetControlKey(id, 0, 0); return; }
+  vmSetControlKey(id, moduleAt(index).start, moduleSize(moduleAt(index)));
+}
+
 function fail(what: string, why: string): bool {
   consoleWriteString("vms: ");
   consoleWriteString(what);
@@ -133,6 +143,7 @@ export function vmsStart(bench: bool): bool {
   let failed = false;
   for (let g: u32 = 0; g < groupCount && !failed; g++) {
     const group = groups[g], first = vmCount();
+    if (i32(g) === manifestControlGroup()) giveControlKey(first);
     for (let k: u32 = 0; k < group.vmCount && !failed; k++) {
       network.ipAddress = byteSwap32(byteSwap32(group.ipBase) + k);
       network.netmask = group.netmask;
