@@ -30,6 +30,18 @@ const CASES: Record<string, { typo: string; meant: string; valued: string; bad: 
     typo: '--command', meant: '--commands', valued: '--vm',
     bad: ['--vm', '2'], badMessage: /--vm: --vm needs a --manifest/,
   },
+  push: {
+    typo: '--cuont', meant: '--count', valued: '--count',
+    bad: ['--to', 'ftp://x'], badMessage: /--to: --to must be the control API's URL/,
+  },
+  vms: {
+    typo: '--tp', meant: '--to', valued: '--key',
+    bad: ['--to', 'http://127.0.0.1:9', '--key', '/nonexistent/key'], badMessage: /--key: no such file/,
+  },
+  stop: {
+    typo: '--kye', meant: '--key', valued: '--to',
+    bad: ['--to', 'nowhere'], badMessage: /--to: --to must be the control API's URL/,
+  },
 };
 
 test('every command with options is covered by these cases', t => {

@@ -91,6 +91,36 @@ export const COMMANDS: Record<string, CommandSpec> = {
       },
     ],
   },
+  push: {
+    summary: [
+      'compile a guest and start VMs of it on a running kernel, through its control VM\'s API (docs/control.md):',
+      'signs the requests with the key, prints each new VM\'s id and address',
+    ],
+    options: [
+      { flag: '--to', value: 'URL', help: 'the control API (what `denali boot` prints: control: URL key FILE)',
+        required: true },
+      { flag: '--key', value: 'FILE', help: 'the control VM\'s key file (64 hex digits)', required: true },
+      { flag: '--count', value: 'N', help: 'VMs to start, 1 to 1000 (1)' },
+      { flag: '--memory', value: 'KIB', help: 'each VM\'s memory in KiB, a multiple of 4 (1024)' },
+      { flag: '--argument', value: 'N', help: 'the VMs\' boot argument (0)' },
+    ],
+    positional: 'FILE.ts',
+  },
+  vms: {
+    summary: ['list the VMs of a running kernel through its control VM\'s API: state, address, memory, CPU, packets'],
+    options: [
+      { flag: '--to', value: 'URL', help: 'the control API', required: true },
+      { flag: '--key', value: 'FILE', help: 'the control VM\'s key file', required: true },
+    ],
+  },
+  stop: {
+    summary: ['stop a VM of a running kernel through its control VM\'s API (its memory is free at once)'],
+    options: [
+      { flag: '--to', value: 'URL', help: 'the control API', required: true },
+      { flag: '--key', value: 'FILE', help: 'the control VM\'s key file', required: true },
+    ],
+    positional: 'ID',
+  },
   debug: {
     summary: [
       'boot images/denali.elf (rebuilt when kernel-src/ or compiler/ is newer; with a manifest, its VMs) in QEMU',

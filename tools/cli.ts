@@ -18,8 +18,8 @@ import {
 } from './qemu.ts';
 import { createInterface, type Interface } from 'node:readline';
 import {
-  NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, vmAddresses, userForwards, describeUserNet, tapUnavailable,
-  createTapNamespace, type TapNamespace,
+  NET_MODES, DEFAULT_HOST_PORT, TAP_HOST_ADDRESS, MAX_FORWARDS, vmAddresses, userForwards, describeUserNet,
+  tapUnavailable, createTapNamespace, type TapNamespace,
 } from './net.ts';
 import { formatIp } from './manifest.ts';
 import { runBochs } from './bochs.ts';
@@ -28,6 +28,8 @@ import { buildManifest, describeManifest, ManifestError, type ManifestBuild } fr
 import { COMMANDS, overallHelp, commandHelp, parseCommandLine } from './cli-options.ts';
 import { doctor, missingTool } from './doctor.ts';
 import { kernelSymbols, runDebugSession } from './debug.ts';
+import { PushOptions, ListOptions, StopOptions, push, listVms, stopVm } from './control-cli.ts';
+import { controlKeyFile } from './control-client.ts';
 
 const optimizeFlag = z.enum(['-O0', '-O2']).default('-O2').transform(s => (s === '-O0' ? 0 : 2) as 0 | 2);
 
@@ -159,6 +161,19 @@ export async function main(argv: string[]): Promise<number> {
           swap: value('--swap'), disk: value('--disk') });
         return o ? await boot(o) : 2;
       }
+      case 'push': {
+        const o = validate(command, PushOptions, { to: value('--to'), key: value('--key'), file: parsed.positional,
+          count: value('--count'), memory: value('--memory'), argument: value('--argument') });
+        return o ? await push(o) : 2;
+      }
+      case 'vms': {
+        const o = validate(command, ListOptions, { to: value('--to'), key: value('--key') });
+        return o ? await listVms(o) : 2;
+      }
+      case 'stop': {
+        const o = validate(command, StopOptions, { to: value('--to'), key: value('--key'), id: parsed.positional });
+        return o ? await stopVm(o) : 2;
+      }
       case 'debug': {
         const o = validate(command, DebugOptions, { manifest: value('--manifest'), vm: value('--vm'),
           memory: value('--memory'), commands: value('--commands') });
@@ -216,10 +231,20 @@ async function run(o: z.infer<typeof RunOptions>): Promise<number> {
   return status;
 }
 
-/** Validates and packs a manifest, compiling its images; prints what it made. */
+/**
+ * The control VM's key file: out/control-key, created on first use. Its name is the boot module's
+ * the kernel gives the control VM (kernel-src/vmstart.ts CONTROL_KEY_MODULE).
+ */
+const CONTROL_KEY_FILE = join(ROOT, 'out', 'control-key');
+
+/**
+ * Validates and packs a manifest, compiling its images; prints what it made. A manifest with a control
+ * VM gets the key file as its last module (created on first use).
+ */
 function buildVms(file: string, optimize: 0 | 2): ManifestBuild {
   const started = performance.now();
   const b = buildManifest(resolve(file), { optimize, progress: process.stderr });
+  if (b.groups.some(g => g.control)) b.modules.push(controlKeyFile(CONTROL_KEY_FILE));
   for (const line of describeManifest(b)) console.log(line);
   console.log(`modules (${Math.round(performance.now() - started)} ms): ${b.modules.map(m => m.startsWith(ROOT) ? m.slice(ROOT.length + 1) : m).join(' ')}`);
   return b;
@@ -255,7 +280,9 @@ async function boot(o: z.infer<typeof BootOptions>): Promise<number> {
   const elf = join(ROOT, 'images', 'denali.elf');
   let iso = join(ROOT, 'images', 'denali.iso');
   // The manifest first: a bad one fails fast, before anything is built.
-  const initrd = o.manifest ? buildVms(o.manifest, 2).modules : undefined;
+  const vms = o.manifest ? buildVms(o.manifest, 2) : undefined;
+  const initrd = vms?.modules;
+  if (vms && controlVm(vms)) console.log('control: no network to reach it: boot with --net user or --net tap');
   buildIfStale(elf, iso, o.medium);
   if (initrd && o.medium !== 'kernel') { buildIso(elf, MANIFEST_ISO, initrd); iso = MANIFEST_ISO; }
   const timeout = o.timeout ?? 30;
@@ -321,6 +348,29 @@ function swapDisk(bytes: number | undefined, disk: DiskKind = 'virtio'): { args:
 }
 
 
+/** The manifest's control VM: its index, address (a.b.c.d = a << 24 | ...) and API port; undefined without one. */
+function controlVm(vms: ManifestBuild): { vm: number; ip: number; port: number } | undefined {
+  let first = 0;
+  for (const g of vms.groups) {
+    if (g.control) return { vm: first, ip: g.ipBase, port: g.argument === 0 ? 80 : g.argument };
+    first += g.vmCount;
+  }
+  return undefined;
+}
+
+/** The addresses after the control VM's that the manifest's VMs do not have (forwarded for pushed VMs). */
+function pushedAddresses(controlIp: number, addresses: number[]): number[] {
+  const taken = new Set(addresses);
+  return Array.from({ length: MAX_FORWARDS }, (_, k) => (controlIp + 1 + k) >>> 0).filter(ip => !taken.has(ip))
+    .slice(0, Math.max(0, MAX_FORWARDS - addresses.length));
+}
+
+/** A path as a user types it here: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r.startsWith('..') ? path : r;
+}
+
 /** The newest modification time of the files under `dir` (ms). */
 function newest(dir: string): number {
   return Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true }).filter(e => e.isFile()).map(e => statSync(join(e.parentPath, e.name)).mtimeMs));
@@ -352,9 +402,22 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);
   try {
+    const control = vms ? controlVm(vms) : undefined;
     if (o.net === 'user') {
-      const forwards = userForwards(addresses, o['host-port']);
-      for (const line of describeUserNet(addresses, forwards)) console.log(line);
+      // With a control VM, the addresses after its own get ports too: the VMs it will start.
+      const pushed = control ? pushedAddresses(control.ip, addresses) : [];
+      const forwards = userForwards([...addresses, ...pushed], o['host-port']);
+      for (const line of describeUserNet(addresses, forwards.filter(f => f.vm < addresses.length))) console.log(line);
+      for (const f of forwards.filter(f => f.vm >= addresses.length)) {
+        console.log(`net user: ${f.ip}:${f.guestPort} <- http://localhost:${f.hostPort}/ (a VM pushed at run time)`);
+      }
+      const own = forwards.find(f => control && f.vm === control.vm);
+      if (control && own && control.port === own.guestPort) {
+        console.log(`control: http://localhost:${own.hostPort} key ${shown(CONTROL_KEY_FILE)}`);
+      } else if (control) {
+        console.log('control: not reachable: give the control group an address in 10.0.2.0/24 and argument 0 '
+          + '(port 80)');
+      }
       extraArgs = userNetArgs(forwards, o.nic);
     } else {
       namespace = createTapNamespace(`denali-boot-${process.pid}`);
@@ -363,6 +426,10 @@ async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
       if (addresses.length > 16) console.log(`net tap: ... ${addresses.length} VMs in all, up to ${formatIp(addresses[addresses.length - 1])}`);
       extraArgs = tapNetArgs(namespace.device, o.nic);
       prefix = namespace.exec;
+      if (control) {
+        console.log(`control: http://${formatIp(control.ip)}:${control.port} key ${shown(CONTROL_KEY_FILE)}`);
+        console.log(`control: from inside the namespace: ip netns exec ${namespace.name} npx denali push --to ...`);
+      }
     }
     disk = swapDisk(o.swap, o.disk);
     extraArgs = [...extraArgs, ...disk.args];      // after the card's: it keeps PCI slot 00:03.0

@@ -1,0 +1,109 @@
+// `denali push`, `denali vms`, `denali stop` (issue 19 item 3; docs/control.md): a running kernel's
+// control VM driven from the host through its HTTP API, every request signed with the key file
+// (tools/control-client.ts). push compiles the guest (buildGuest), sends the image (POST /images),
+// starts the VMs (POST /vms), forgets the image (DELETE /images/K: the kernel keeps its own copy) and
+// prints `vm ID IP` per VM. Errors name their cause (unreachable, 401 and the key, a refused image and
+// why) and exit 1; bad options exit 2 (zod, in cli.ts).
+import { z } from 'zod';
+import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { buildGuest } from './build.ts';
+import { readControlKey, controlCall, ControlError } from './control-client.ts';
+
+const URL_MESSAGE = '--to must be the control API\'s URL, http://HOST:PORT';
+const isHttpUrl = (s: string) => { try { return new URL(s).protocol === 'http:'; } catch { return false; } };
+const target = z.string({ message: URL_MESSAGE }).refine(isHttpUrl, { message: URL_MESSAGE });
+const keyFile = z.string({ message: '--key needs the key FILE' }).min(1).refine(f => existsSync(resolve(f)),
+  { message: 'no such file' });
+const COUNT_MESSAGE = '--count must be a whole number from 1 to 1000';
+const MEMORY_MESSAGE = '--memory must be a whole number of KiB, a multiple of 4, from 16 to 65536';
+const ARGUMENT_MESSAGE = '--argument must be a whole number from 0 to 4294967295';
+
+export const PushOptions = z.object({
+  to: target, key: keyFile,
+  file: z.string({ message: 'a guest FILE.ts to push is required' }).min(1)
+    .refine(f => f.endsWith('.ts') && existsSync(resolve(f)),
+      { message: 'must be an existing guest source file (.ts)' }),
+  count: z.coerce.number({ message: COUNT_MESSAGE }).int({ message: COUNT_MESSAGE }).min(1, { message: COUNT_MESSAGE })
+    .max(1000, { message: COUNT_MESSAGE }).default(1),
+  memory: z.coerce.number({ message: MEMORY_MESSAGE }).int({ message: MEMORY_MESSAGE }).min(16,
+    { message: MEMORY_MESSAGE })
+    .max(65536, { message: MEMORY_MESSAGE }).multipleOf(4, { message: MEMORY_MESSAGE }).default(1024),
+  argument: z.coerce.number({ message: ARGUMENT_MESSAGE }).int({ message: ARGUMENT_MESSAGE })
+    .min(0, { message: ARGUMENT_MESSAGE }).max(0xffffffff, { message: ARGUMENT_MESSAGE }).default(0),
+});
+export const ListOptions = z.object({ to: target, key: keyFile });
+const ID_MESSAGE = 'a VM ID (a whole number) is required';
+export const StopOptions = z.object({
+  to: target, key: keyFile,
+  id: z.coerce.number({ message: ID_MESSAGE }).int({ message: ID_MESSAGE }).min(0, { message: ID_MESSAGE }),
+});
+
+/** Runs `fn`; a ControlError (or a bad key file) is printed as `denali: WHY` and exits 1. */
+async function guarded(fn: () => Promise<void>): Promise<number> {
+  try { await fn(); return 0; } catch (e) {
+    if (e instanceof ControlError) { console.error(`denali: ${e.message}`); return 1; }
+    throw e;
+  }
+}
+
+interface Created { first: number; vms: { id: number; ip: string }[] }
+
+export function push(o: z.infer<typeof PushOptions>): Promise<number> {
+  return guarded(async () => {
+    const key = readControlKey(resolve(o.key));
+    const dir = mkdtempSync(join(tmpdir(), 'denali-push-'));
+    let image: Buffer;
+    try { image = readFileSync(buildGuest('pushed', resolve(o.file), 2, dir, dir).elfPath); }
+    finally { rmSync(dir, { recursive: true, force: true }); }
+    const stored = await controlCall(o.to, key, 'POST', '/images', image) as { image: number };
+    try {
+      const body = Buffer.from(JSON.stringify({ image: stored.image, count: o.count, memoryKiB: o.memory,
+        argument: o.argument }));
+      const created = await controlCall(o.to, key, 'POST', '/vms', body) as Created;
+      for (const vm of created.vms) console.log(`vm ${vm.id} ${vm.ip}`);
+    } finally {
+      await controlCall(o.to, key, 'DELETE', `/images/${stored.image}`).catch(() => {});
+    }
+  });
+}
+
+interface ListedVm {
+  id: number; state: string; ip: string; memoryKiB: number; residentKiB: number; cpuKcycles: number; switches: number;
+  rxPackets: number; txPackets: number; control: boolean;
+  end: { reason: string; status?: number; vector?: number } | null;
+}
+
+/** `vm ID IP STATE memory M KiB resident R KiB cpu K kcycles switches S rx P tx Q`, then the machine's line. */
+export function listVms(o: z.infer<typeof ListOptions>): Promise<number> {
+  return guarded(async () => {
+    const key = readControlKey(resolve(o.key));
+    let from: number | null = 0;
+    let machine: Record<string, number> = {};
+    while (from !== null) {
+      const page = await controlCall(o.to, key, 'GET', from === 0 ? '/vms' : `/vms?from=${from}`) as
+        { machine: Record<string, number>; vms: ListedVm[]; next: number | null };
+      machine = page.machine;
+      for (const v of page.vms) {
+        const status = v.end?.status !== undefined ? ` ${v.end.status}` : '';
+        const vector = v.end?.vector !== undefined ? ` vector ${v.end.vector}` : '';
+        const end = v.end ? ` (${v.end.reason}${status}${vector})` : '';
+        console.log(`vm ${v.id} ${v.ip} ${v.state}${end}${v.control ? ' control' : ''} memory ${v.memoryKiB} KiB `
+          + `resident ${v.residentKiB} KiB cpu ${v.cpuKcycles} kcycles switches ${v.switches} `
+          + `rx ${v.rxPackets} tx ${v.txPackets}`);
+      }
+      from = page.next;
+    }
+    console.log(`machine: ${machine.vmsLive} VMs live of ${machine.vmSlots} ids, frames free ${machine.framesFree} of `
+      + `${machine.framesTotal} (${machine.framesUnreserved} unreserved)`);
+  });
+}
+
+export function stopVm(o: z.infer<typeof StopOptions>): Promise<number> {
+  return guarded(async () => {
+    const key = readControlKey(resolve(o.key));
+    await controlCall(o.to, key, 'DELETE', `/vms/${o.id}`);
+    console.log(`vm ${o.id} stopped`);
+  });
+}
