@@ -1,7 +1,9 @@
 // The control VM of test/kernel/control.test.ts: it drives the management hypercalls (kernel-src/control.ts)
 // and prints what it saw, one `control ...` line each, for the test to check. The image it pushes is
 // embedded at build time (guests/build.ts buildControlGuest writes it into `pushedImage`: its length
-// in bytes 0..3, the ELF from byte 4). The argument is N, the VMs of each round. In order:
+// in bytes 0..3, the ELF from byte 4). The argument's low 16 bits are N, the VMs of each round; with bit 16
+// (NO_GUARANTEE) the rounds' VMs reserve no demand-zero memory (so that they can crowd a swap disk).
+// In order:
 //   control start frames-free F slots S live L control C kept K
 //   control others-ended yes                        the manifest's other VMs have ended (their ids free)
 //   control refused NAME RESULT unchanged yes|no     a corrupted copy of the image, or bad arguments:
@@ -10,14 +12,14 @@
 //   control round R ready yes|no                    every new VM has written to the console and idles
 //   control round R vm ID state S flags F ip A.B.C.D memory M resident K reserved V console C argument X
 //   control round R console ID TEXT                 the first line VM FIRST wrote (vmConsole)
-//   control round R stopped N failed 0 ended-stopped N
-//   control round R frames before B during D after A
+//   control round R stopped N failed 0 ended-stopped N busy B   (B: stops answered EAGAIN, then retried)
+//   control round R frames before B during D after A own O1 O2 O3   (free frames; the control VM's own)
 //   control errors ...                              vmStop, vmList and vmConsole refusals
 //   control done
 import { bool, i32, u32, print, write, exit, overlay, addressOf, sizeOf, memoryCopy } from "dsl";
 import { BootInfo } from "../../../abi/boot.ts";
 import {
-  VmCreateRequest, VmStatus, MachineStatus, VM_STATE_IDLE, VM_STATE_ENDED, VM_END_STOPPED, INTERRUPT_TIMER,
+  VmCreateRequest, VmStatus, MachineStatus, VM_STATE_IDLE, VM_STATE_ENDED, VM_END_STOPPED, INTERRUPT_TIMER, EAGAIN,
 } from "../../../abi/hypercalls.ts";
 import {
   vmCreate, vmStop, vmList, vmConsole, machineStatus, setAlarm, idle, interruptAcknowledge,
@@ -37,6 +39,8 @@ const PUSHED_MEMORY_KIB: u32 = 256;
 const WAIT_ROUNDS = 500;
 
 let memoryEnd: u32 = 0;
+const NO_GUARANTEE: u32 = 0x10000;
+let guaranteedKiB: u32 = 64;
 let imageLength: u32 = 0;
 let framesBefore: u32 = 0, slotsBefore: u32 = 0, liveBefore: u32 = 0;
 
@@ -52,7 +56,7 @@ function setRequest(address: u32, length: u32, count: u32, memoryKiB: u32): void
   request.imageLength = length;
   request.count = count;
   request.memoryKiB = memoryKiB;
-  request.guaranteedKiB = 64;
+  request.guaranteedKiB = guaranteedKiB;
   request.argument = 0;
   request.ipAddress = FIRST_IP;
   request.netmask = 0;
@@ -150,24 +154,64 @@ function writeIp(ip: u32): void {
 
 function record(k: u32): VmStatus { return overlay(VmStatus, addressOf(records) + k * sizeOf(VmStatus)); }
 
-/** Lists VMs [first, first + count) into `records`; how many came. */
+/** Records `records` holds (a page of vmList). */
+const PAGE_RECORDS: u32 = 128;
+
+/** Lists VMs [first, first + count) into `records` (count <= PAGE_RECORDS); how many came. */
 function list(first: u32, count: u32): u32 {
-  const got = vmList(first, addressOf(records), count * sizeOf(VmStatus));
+  const got = vmList(first, addressOf(records), (count < PAGE_RECORDS ? count : PAGE_RECORDS) * sizeOf(VmStatus));
   return got < 0 ? 0 : u32(got);
 }
 
 /** True once every VM of [first, first + count) has written to the console and idles. */
 function ready(first: u32, count: u32): bool {
-  if (list(first, count) !== count) return false;
-  for (let k: u32 = 0; k < count; k++) {
-    const r = record(k);
-    if (r.state !== VM_STATE_IDLE || r.consoleBytes === 0) return false;
+  for (let from: u32 = 0; from < count; from += PAGE_RECORDS) {
+    const page = count - from < PAGE_RECORDS ? count - from : PAGE_RECORDS;
+    if (list(first + from, page) !== page) return false;
+    for (let k: u32 = 0; k < page; k++) {
+      const r = record(k);
+      if (r.state !== VM_STATE_IDLE || r.consoleBytes === 0) return false;
+    }
   }
   return true;
 }
 
+/** VMs of [first, first + count) that ended stopped by us. */
+function countStopped(first: u32, count: u32): u32 {
+  let stopped: u32 = 0;
+  for (let from: u32 = 0; from < count; from += PAGE_RECORDS) {
+    const got = list(first + from, count - from);
+    for (let k: u32 = 0; k < got; k++) {
+      if (record(k).state === VM_STATE_ENDED && record(k).endReason === VM_END_STOPPED) stopped++;
+    }
+  }
+  return stopped;
+}
+
+function printRecords(number: u32, first: u32, count: u32): void {
+  for (let from: u32 = 0; from < count; from += PAGE_RECORDS) {
+    const got = list(first + from, count - from);
+    for (let k: u32 = 0; k < got; k++) {
+      const r = record(k);
+      write("control round "); write(number); write(" vm "); write(r.id); write(" state "); write(r.state);
+      write(" flags "); write(r.flags); write(" ip "); writeIp(r.ipAddress); write(" memory "); write(r.memoryKiB);
+      write(" resident "); write(r.residentKiB); write(" reserved "); write(r.reservedKiB); write(" console ");
+      write(r.consoleBytes); write(" argument "); print(r.argument);
+    }
+  }
+}
+
+/**
+ * The frames the control VM holds itself (pages and tables): with a swap disk it is written out and read
+ * back too, holding fewer or more of its pages after: the free frames plus these are what the others hold.
+ */
+function ownFrames(): u32 {
+  if (vmList(status().controlVm, addressOf(records), sizeOf(VmStatus)) !== 1) return 0;
+  return record(0).residentKiB / 4;
+}
+
 function round(number: u32, count: u32): void {
-  const before = status().framesFree;
+  const before = status().framesFree, ownBefore = ownFrames();
   setRequest(imageAt(), imageLength, count, PUSHED_MEMORY_KIB);
   request.argument = 7;
   const first = vmCreate(addressOf(request));
@@ -176,15 +220,8 @@ function round(number: u32, count: u32): void {
   let waited = 0;
   while (!ready(u32(first), count) && waited < WAIT_ROUNDS) { sleep(20000); waited++; }
   write("control round "); write(number); print(ready(u32(first), count) ? " ready yes" : " ready no");
-  const during = status().framesFree;
-  list(u32(first), count);
-  for (let k: u32 = 0; k < count; k++) {
-    const r = record(k);
-    write("control round "); write(number); write(" vm "); write(r.id); write(" state "); write(r.state);
-    write(" flags "); write(r.flags); write(" ip "); writeIp(r.ipAddress); write(" memory "); write(r.memoryKiB);
-    write(" resident "); write(r.residentKiB); write(" reserved "); write(r.reservedKiB); write(" console ");
-    write(r.consoleBytes); write(" argument "); print(r.argument);
-  }
+  const during = status().framesFree, ownDuring = ownFrames();
+  printRecords(number, u32(first), count);
   const got = vmConsole(u32(first), addressOf(text), u32(text.length));
   write("control round "); write(number); write(" console "); write(first); write(" ");
   let line: u32 = 0;
@@ -192,16 +229,23 @@ function round(number: u32, count: u32): void {
   consoleWriteBytes(addressOf(text), line);                  // as it wrote them (the kernel escapes)
   print("");
   let failed: u32 = 0;
-  for (let k: u32 = 0; k < count; k++) if (vmStop(u32(first) + k) !== 0) failed++;
-  let stopped: u32 = 0;
-  list(u32(first), count);
+  let busy: u32 = 0;
   for (let k: u32 = 0; k < count; k++) {
-    if (record(k).state === VM_STATE_ENDED && record(k).endReason === VM_END_STOPPED) stopped++;
+    // EAGAIN: its pages are in flight to or from the swap disk; again a little later.
+    let result = vmStop(u32(first) + k);
+    for (let tries = 0; result === EAGAIN && tries < WAIT_ROUNDS; tries++) {
+      busy++;
+      sleep(10000);
+      result = vmStop(u32(first) + k);
+    }
+    if (result !== 0) failed++;
   }
+  const stopped = countStopped(u32(first), count);
   write("control round "); write(number); write(" stopped "); write(count - failed); write(" failed "); write(failed);
-  write(" ended-stopped "); print(stopped);
+  write(" ended-stopped "); write(stopped); write(" busy "); print(busy);
   write("control round "); write(number); write(" frames before "); write(before); write(" during "); write(during);
-  write(" after "); print(status().framesFree);
+  write(" after "); write(status().framesFree);
+  write(" own "); write(ownBefore); write(" "); write(ownDuring); write(" "); print(ownFrames());
 }
 
 function errors(): void {
@@ -219,7 +263,7 @@ function errors(): void {
 export function guestMain(magic: u32, bootInfo: u32): void {
   const info = overlay(BootInfo, bootInfo);
   memoryEnd = info.memoryBase + info.memorySize;
-  const count = info.argument;
+  const count = info.argument & 0xffff;
   imageLength = u32(pushedImage[0] | (pushedImage[1] << 8) | (pushedImage[2] << 16) | (pushedImage[3] << 24));
   const m = status();
   write("control start frames-free "); write(m.framesFree); write(" slots "); write(m.vmSlots);
@@ -230,6 +274,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   while (status().vmsLive > 1 && waited < WAIT_ROUNDS) { sleep(20000); waited++; }
   write("control others-ended "); print(status().vmsLive === 1 ? "yes" : "no");
   refusals();
+  if ((info.argument & NO_GUARANTEE) !== 0) guaranteedKiB = 0;
   round(1, count);
   round(2, count);
   errors();
