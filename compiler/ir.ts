@@ -152,6 +152,10 @@ export const INTRINSICS = {
   cpuid: { args: 3, result: false },             // (leaf, subleaf, out): eax ebx ecx edx -> the 16 bytes at out
   // version 7
   crc32Word: { args: 2, result: true },          // (crc, word): SSE4.2 `crc32 r32, r/m32`, crc32cWord below
+  // version 8: model-specific registers (kernel-src/lapic.ts: IA32_APIC_BASE)
+  readMsr: { args: 1, result: true },            // (index): rdmsr, the low half (eax)
+  readMsrHigh: { args: 1, result: true },        // (index): rdmsr, the high half (edx)
+  writeMsr: { args: 3, result: false },          // (index, low, high): wrmsr with edx:eax = high:low
 } as const;
 
 export type IntrinsicName = keyof typeof INTRINSICS;

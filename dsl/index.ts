@@ -126,6 +126,12 @@ export function cpuid(_leaf: u32, _subleaf: u32, _out: u32): void { machineOnly(
  * bit 20 first, the instruction is #UD without it).
  */
 export function crc32Word(_crc: u32, _word: u32): u32 { return machineOnly("crc32Word"); }
+/** rdmsr: the low half (eax) of model-specific register `index` (SDM Vol. 4); #GP if it does not exist. */
+export function readMsr(_index: u32): u32 { return machineOnly("readMsr"); }
+/** rdmsr: the high half (edx) of model-specific register `index`. */
+export function readMsrHigh(_index: u32): u32 { return machineOnly("readMsrHigh"); }
+/** wrmsr: model-specific register `index` <- high:low (edx:eax); #GP on a reserved bit or a missing MSR. */
+export function writeMsr(_index: u32, _low: u32, _high: u32): void { machineOnly("writeMsr"); }
 /** Unsigned division with no zero check: a zero divisor raises the divide-error exception (#DE). */
 export function divideUnchecked(_dividend: u32, _divisor: u32): u32 { return machineOnly("divideUnchecked"); }
 

@@ -6,9 +6,9 @@ import { INTRINSICS, OPS, type BinaryOp, type IntrinsicName, type UnaryOp } from
 
 /** "DNBC" in ASCII. */
 export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 7;
-/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 6 (docs/bytecode.md "History"). */
-export const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7] as const;
+export const FORMAT_VERSION = 8;
+/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 8 (docs/bytecode.md "History"). */
+export const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
 
 /** Section ids, in the order they must appear. */
 export const SECTION_STRINGS = 1;
@@ -80,6 +80,8 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
   "lldt", "clts", "fnsave", "frstor", "cpuid",
   // version 7
   "crc32Word",
+  // version 8
+  "readMsr", "readMsrHigh", "writeMsr",
 ];
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");

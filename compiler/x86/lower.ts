@@ -758,6 +758,18 @@ const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   frstor: memoryOperandOf(Code.Frstor_m108byte),
   cpuid: lowerCpuid,
   crc32Word: lowerCrc32Word,
+  // rdmsr/wrmsr (SDM Vol. 2B): ecx the register's index, edx:eax its value
+  readMsr: (cx, [index], dst) => {
+    cx.use(index, Register.ECX);
+    cx.emit(Instruction.create(Code.Rdmsr));
+    defIf(cx, dst, Register.EAX);
+  },
+  readMsrHigh: (cx, [index], dst) => {
+    cx.use(index, Register.ECX);
+    cx.emit(Instruction.create(Code.Rdmsr));
+    defIf(cx, dst, Register.EDX);
+  },
+  writeMsr: lowerWriteMsr,
   divideUnchecked: (cx, [a, b], dst) => {
     cx.use(a, Register.EAX);
     cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EDX, Register.EDX));
@@ -782,6 +794,14 @@ function lowerCpuid(cx: FunctionContext, [leaf, subleaf, out]: VReg[]): void {
   });
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EBX));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+}
+
+/** writeMsr(index, low, high): ecx, eax, edx <- the arguments (through the stack: they may sit in each other's
+ * registers), wrmsr. */
+function lowerWriteMsr(cx: FunctionContext, [index, low, high]: VReg[]): void {
+  for (const v of [high, low, index]) cx.push(v);
+  for (const r of [Register.ECX, Register.EAX, Register.EDX]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  cx.emit(Instruction.create(Code.Wrmsr));
 }
 
 /**

@@ -300,6 +300,14 @@ for (const name of ["fnsave", "frstor", "cpuid"] as const) {
   });
 }
 
+for (const name of ["readMsr", "readMsrHigh", "writeMsr"] as const) {
+  test(`${name} stops the interpreter with an error naming it (no model-specific registers here)`, (t) => {
+    const args = name === "writeMsr" ? [0x1b, 0, 0] : [0x1b];
+    const result = run(mainModule((f) => f.intrinsic(name, args.map((x) => f.constant(x)))));
+    t.is(result.error, `${name}: the interpreter has no model-specific registers, in function main`);
+  });
+}
+
 test("readFlags: bit 1 always, IF as cli and sti left it (clear at entry); readFramePointer stops with an error",
   (t) => {
   const flags = run(mainModule((f) => {

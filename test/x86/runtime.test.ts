@@ -271,6 +271,22 @@ test("crc32Word is SSE4.2's crc32 (QEMU's CPU with +sse4.2): the IR's definition
   t.is(r.exitCode, 0);
 });
 
+test("readMsr, readMsrHigh, writeMsr: IA32_APIC_BASE as QEMU resets it; IA32_SYSENTER_CS written and read back",
+  async (t) => {
+  const r = await compileAndBoot(programModule((main) => {
+    putHex(main, main.intrinsic("readMsr", [main.constant(0x1b)]));        // base 0xfee00000, enabled, BSP
+    putHex(main, main.intrinsic("readMsrHigh", [main.constant(0x1b)]));
+    const index = main.constant(0x174), value = main.constant(0x1234);
+    main.intrinsic("writeMsr", [index, value, main.constant(0)]);
+    putHex(main, main.intrinsic("readMsr", [index]));
+    const low = main.intrinsic("readMsr", [index]);
+    main.intrinsic("writeMsr", [index, main.binary("add", low, main.constant(8)), main.constant(0)]);
+    putHex(main, main.intrinsic("readMsr", [index]));
+  }, [], []), "msr");
+  t.is(r.serial, lines([0xfee00900, 0, 0x1234, 0x123c]));
+  t.is(r.exitCode, 0);
+});
+
 // ---- traps ---------------------------------------------------------------------------------------
 
 // every binary op that may trap (the divisions), on a zero divisor
