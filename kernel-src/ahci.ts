@@ -3,7 +3,7 @@
 // disk.ts's request interface. One port: the first with an ATA disk marked for swap (disk.ts), controllers
 // in PCI order, each one's ports in order. The kernel prints:
 //   swap: ahci 00:04.0 port 0 64 MiB (131072 sectors), blocks of 512 bytes, ncq 32 commands, 128 requests
-//   of up to 126 pages, irq 11, AHCI 1.0, model "QEMU HARDDISK"
+//   of up to 126 pages, irq msi vector 0x40, AHCI 1.0, model "QEMU HARDDISK"
 // (one line).
 //
 // How it works (Serial ATA AHCI 1.3, "AHCI 1.3"; the commands from ATA8-ACS):
@@ -19,7 +19,9 @@
 //   (READ/WRITE DMA EXT). Each request has its own command table (its H2D register FIS and one PRD per
 //   frame, §4.2.3); a request that finds every command slot busy waits in a queue in the driver and is
 //   issued from the interrupt that frees a slot. Nothing waits.
-// - The interrupt (its PCI line, possibly shared): the port's PxIS is read and cleared; the commands the
+// - The interrupt (msi.ts: MSI where the controller offers it, as QEMU's ich9-ahci does, and the local APIC
+//   is in use; else its PCI line, possibly shared; enabled once the disk is attached; a message comes again
+//   for events left in IS after the clear): the port's PxIS is read and cleared; the commands the
 //   device finished (their bits cleared in PxSACT, or in PxCI without NCQ) end with BLK_OK and the queued
 //   requests take their command slots.
 // - Errors (§6.2.2 "Software Error Recovery"): a task-file error (PxIS.TFES, PxTFD.STS.ERR), a fatal
@@ -39,13 +41,13 @@ import { bool, i32, u8, u32, load8, load16, load32, store32, memoryFill, rdtsc }
 import { pciDeviceAt, pciDeviceCount, pciEnable, pciClaim, BAR_MEMORY } from "./pci.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, allocFrameRun, freeFrame } from "./frames.ts";
-import { irqRegisterShared } from "./trap.ts";
+import { deviceInterruptAttach, deviceInterruptWrite } from "./msi.ts";
 import { Nanoseconds, clockRead, nanosecondsAddMilliseconds } from "./clock.ts";
 import { timerStart } from "./timer.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
   diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
-  diskSetDriverReport,
+  diskSetDriverReport, diskSetInterruptMode,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
   BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -178,7 +180,6 @@ let ncqRefused = false;                           // `ahci=no-ncq` on the comman
 let commandSlots: u32 = 1;                        // what the device is given at once
 let blockShift: u32 = 0;
 let capacity: u32 = 0;
-let irqLine: u32 = 0;
 let gone = false;
 
 // Requests (disk.ts slots): how each is issued; command slots: which request each carries.
@@ -259,7 +260,6 @@ function bringUp(index: u32): bool {
   const d = pciDeviceAt(deviceIndex);
   if (d.barKind[ABAR] !== BAR_MEMORY) return fail("BAR5 (ABAR) is not a memory BAR below 4 GiB");
   pciEnable(d);
-  irqLine = d.interruptLine;
   abar = pagingMapDevice(d.barAddress[ABAR], d.barSize[ABAR] < ABAR_MAP_LIMIT ? d.barSize[ABAR] : ABAR_MAP_LIMIT);
   if (abar === 0) return fail("no room to map its registers");
   if (!takeController()) return false;
@@ -296,11 +296,12 @@ function attach(): bool {
     return fail(NO_SIGNATURE);
   }
   const handler = profileOn() ? profiledInterrupt : ahciInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) {
+  if (!deviceInterruptAttach(pciDeviceAt(deviceIndex), handler)) {
     diskDetach();
-    return fail("its interrupt line has too many devices");
+    return fail("no MSI and no interrupt line routed to the 8259 it can use");
   }
   diskSetDriverReport(ahciReport);
+  diskSetInterruptMode(pciDeviceAt(deviceIndex).interruptMode);
   return true;
 }
 
@@ -492,8 +493,8 @@ function report(): void {
   consoleWriteDecimal(BLK_SLOT_LIMIT);
   consoleWriteString(" requests of up to ");
   consoleWriteDecimal(BLK_REQUEST_FRAME_LIMIT);
-  consoleWriteString(" pages, irq ");
-  consoleWriteDecimal(irqLine);
+  consoleWriteString(" pages, ");
+  deviceInterruptWrite(pciDeviceAt(deviceIndex));
   const version = hba(HBA_VS);
   consoleWriteString(", AHCI ");
   consoleWriteDecimal(version >>> 16);
@@ -614,7 +615,7 @@ function profiledInterrupt(line: u32): void {
  */
 function ahciInterrupt(line: u32): void {
   const start = rdtsc();
-  if ((hba(HBA_IS) & (1 << port)) === 0) return;  // the line is shared and it was not us
+  if ((hba(HBA_IS) & (1 << port)) === 0) return;  // the line is shared and it was not us (or a late message)
   const events = reg(PX_IS);
   setReg(PX_IS, events);
   setHba(HBA_IS, 1 << port);

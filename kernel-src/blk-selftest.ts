@@ -23,6 +23,7 @@
 // 8p (not page aligned on the disk: sector arithmetic is checked), word i of it patternWord(p, i); the
 // last page of the disk holds patternWord(LAST_PAGE_ID, i).
 import { bool, i32, u32, load32, store32, memoryFill, hlt, structArray } from "dsl";
+import { messageInterruptsReport } from "./msi.ts";
 import { check, finish, failureCount } from "./selftest.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { PAGE_SIZE, FRAME_NONE, allocFrame, freeFrame } from "./frames.ts";
@@ -422,6 +423,7 @@ export function runBlockSelfTest(): void {
   check(name, lastRead === BLK_ERROR_IO || (lastRead === BLK_OK && matchesPattern(frame, LAST_PAGE_ID)),
     "the read of the last page neither matched nor failed with an I/O error");
   diskReport();
+  messageInterruptsReport();
   freeFrame(frame);
   finish(name, before);
 }

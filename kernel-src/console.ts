@@ -331,6 +331,15 @@ export function consoleWriteDecimal(x: u32): void { formatDecimal(consoleWriteBy
 export function consoleWriteSignedDecimal(x: i32): void { formatSignedDecimal(consoleWriteByte, x); }
 /** Eight hexadecimal digits, lower case, no prefix. */
 export function consoleWriteHex(x: u32): void { formatHex(consoleWriteByte, x); }
+/** Hexadecimal without leading zeros (at least one digit), no "0x". */
+export function consoleWriteHexShort(x: u32): void {
+  let shift: u32 = 28;
+  while (shift > 0 && (x >>> shift) === 0) shift -= 4;
+  for (let s = i32(shift); s >= 0; s -= 4) {
+    const digit = (x >>> s) & 15;
+    consoleWriteByte(u8(digit < 10 ? 48 + digit : 87 + digit));
+  }
+}
 export function consoleNewLine(): void { consoleWriteByte(NEWLINE); }
 
 /** A 64-bit value given as two halves, as "0x" and 16 hexadecimal digits. */

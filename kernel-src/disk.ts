@@ -42,6 +42,7 @@ import {
 } from "./frames.ts";
 import { PciDevice, pciWriteLocation } from "./pci.ts";
 import { interruptsDisable, interruptsRestore } from "./trap.ts";
+import { interruptModeName } from "./msi.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
 import { Nanoseconds, clockRead, nanosecondsAddMilliseconds, nanosecondsBefore } from "./clock.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
@@ -117,6 +118,7 @@ let capacity: u32 = 0;                                // 512-byte sectors
 let blockMask: u32 = 0;                               // sectors a disk block holds, less one
 let start: DiskStart = noStart;
 let driverReport: DiskReport = noReport;
+let interruptMode: u32 = 0;                  // pci.ts INTERRUPT_MODE_*: how its interrupts arrive
 
 // Statistics (the summary line, the self-test).
 let interrupts: u32 = 0;
@@ -221,6 +223,9 @@ export function diskDetach(): void {
 
 /** `report` prints the driver's line after the `blk:` summary line. */
 export function diskSetDriverReport(report: DiskReport): void { driverReport = report; }
+
+/** How the disk's interrupts arrive (its PciDevice's interruptMode, msi.ts), for the `blk:` line. */
+export function diskSetInterruptMode(mode: u32): void { interruptMode = mode; }
 
 /**
  * Starts a read (write false: disk -> frames) or a write of frames[first..first+count) at `sector`;
@@ -363,9 +368,10 @@ export function diskAlreadyAttached(name: string, d: PciDevice): bool {
 
 /**
  * `blk: reads R (P pages), writes W (P pages), completed C, failed F, in flight N (peak P, B refused busy),
- * interrupts I, unknown completions U, driver cycles D`, then the driver's own line, for the summaries
- * (nothing without a disk). D: the TSC in diskSubmit and the drivers' interrupts, without the completions'
- * callbacks: instructions under -icount (bench:swap's per-page driver cost), wrapping at 2^32.
+ * interrupts I (msi), unknown completions U, driver cycles D` (the interrupts' mode: msi, msi-x or INTx),
+ * then the driver's own line, for the summaries (nothing without a disk). D: the TSC in diskSubmit and the
+ * drivers' interrupts, without the completions' callbacks: instructions under -icount (bench:swap's per-page
+ * driver cost), wrapping at 2^32.
  */
 export function diskReport(): void {
   if (!present) return;
@@ -389,7 +395,9 @@ export function diskReport(): void {
   consoleWriteDecimal(refusedBusy);
   consoleWriteString(" refused busy), interrupts ");
   consoleWriteDecimal(interrupts);
-  consoleWriteString(", unknown completions ");
+  consoleWriteString(" (");
+  consoleWriteString(interruptModeName(interruptMode));
+  consoleWriteString("), unknown completions ");
   consoleWriteDecimal(unknownCompletions);
   consoleWriteString(", driver cycles ");
   consoleWriteDecimal(driverInstructions);

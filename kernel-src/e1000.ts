@@ -14,9 +14,11 @@
 //     (TDT) moves; a descriptor whose DD is set has been sent and its buffer goes back to the pool
 //     (reclaimed on the next send and on every interrupt; transmit interrupts are not enabled). One slot
 //     stays empty, so head = tail means an empty ring.
-//   - interrupts: legacy INTx# through the 8259 (the line may be shared: ICR says whether the card
-//     asked), for a received frame (RXT0, no delay timer), a receiver overrun, the ring running low and a
-//     link change (printed). MSI is not used: the kernel has no local APIC driver to take messages.
+//   - interrupts (msi.ts): MSI where the card offers it (the 82574L; QEMU's 82540EM has no MSI capability)
+//     and the local APIC is in use, a vector of its own; else legacy INTx# through the 8259 (the line may
+//     be shared: ICR says whether the card asked). For a received frame (RXT0, no delay timer), a receiver
+//     overrun, the ring running low and a link change (printed). The 82574L's MSI-X (causes routed to
+//     vectors through IVAR) is not used: MSI comes first.
 //   - no checksum offload either way: RXCSUM off, legacy transmit descriptors without IC.
 //   - the MAC address from the EEPROM (words 0-2, through EERD), else from receive address 0 (RAL0/RAH0,
 //     which the card loads from the EEPROM at reset); written back to RAL0/RAH0 as valid.
@@ -42,7 +44,7 @@ import { FRAME_NONE, allocFrame } from "./frames.ts";
 import { netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_FRAME } from "./netbuf.ts";
 import { NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
-import { irqRegisterShared } from "./trap.ts";
+import { deviceInterruptAttach, deviceInterruptIsMessage, interruptModeName, deviceInterruptWrite } from "./msi.ts";
 import { clockTscKiloHertz } from "./clock.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_NIC } from "./profile.ts";
 import {
@@ -180,7 +182,8 @@ const EEPROM_TIMEOUT_MS: u32 = 10;
 let model: u32 = E1000_MODEL_NONE;
 let registers: u32 = 0;                           // BAR0's virtual address in the device window
 let registersPhysical: u32 = 0;
-let irqLine: u32 = 0;
+let interruptMode: u32 = 0;                      // how its interrupt arrives (pci.ts INTERRUPT_MODE_*)
+let byMessage = false;                            // its interrupt is a message (MSI): never shared
 let rxRing: u32 = 0;                              // descriptor rings: frames, physical = virtual
 let txRing: u32 = 0;
 const rxBuffers = new Uint32Array(128);           // RX_RING
@@ -329,12 +332,10 @@ export function e1000Init(d: PciDevice): bool {
   model = e1000Model(d);
   registers = 0;
   if (d.barKind[0] !== BAR_MEMORY) return fail(d, "BAR0 is not a memory BAR");
-  if (d.interruptPin === 0 || d.interruptLine >= 16) return fail(d, "no interrupt line routed to the 8259");
   pciEnable(d);
   registersPhysical = d.barAddress[0];
   registers = pagingMapDevice(registersPhysical, d.barSize[0]);
   if (registers === 0) return fail(d, "no room to map its registers");
-  irqLine = d.interruptLine;
   if (!reset()) return fail(d, "it did not come out of reset");
   const control = readRegister(CTRL) & ~(CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_VME | CTRL_FRCSPD | CTRL_FRCDPLX);
   writeRegister(CTRL, control | CTRL_SLU | CTRL_ASDE);
@@ -347,7 +348,9 @@ export function e1000Init(d: PciDevice): bool {
   if (!setUpReceive()) return fail(d, "no memory for its receive ring");
   if (!setUpTransmit()) return fail(d, "no memory for its transmit ring");
   const handler = profileOn() ? profiledInterrupt : e1000Interrupt;
-  if (!irqRegisterShared(irqLine, handler)) return fail(d, "its interrupt line has too many devices");
+  if (!deviceInterruptAttach(d, handler)) return fail(d, "no MSI and no interrupt line routed to the 8259 it can use");
+  byMessage = deviceInterruptIsMessage(d);
+  interruptMode = d.interruptMode;
   linkUp = (readRegister(STATUS) & STATUS_LU) !== 0;
   writeRegister(IMS, INTERRUPTS_ENABLED);
   nicAttach(e1000Transmit, e1000Report);
@@ -371,8 +374,8 @@ function writeLink(): void {
 }
 
 /**
- * `e1000 00:03.0 82540EM mac 52:54:00:12:34:56 (eeprom) link up 1000 Mb/s full duplex irq 11 mem 0xfebc0000
- * rx 128 tx 256`.
+ * `e1000 00:03.0 82540EM mac 52:54:00:12:34:56 (eeprom) link up 1000 Mb/s full duplex irq 11 (INTx) mem
+ * 0xfebc0000 rx 128 tx 256` (`irq msi vector 0x40` for an 82574L with MSI).
  */
 function report(d: PciDevice): void {
   consoleWriteString(driverName(model));
@@ -387,8 +390,8 @@ function report(d: PciDevice): void {
   }
   consoleWriteString(macFromEeprom ? " (eeprom) " : " (registers) ");
   writeLink();
-  consoleWriteString(" irq ");
-  consoleWriteDecimal(irqLine);
+  consoleWriteString(" ");
+  deviceInterruptWrite(d);
   consoleWriteString(" mem 0x");
   consoleWriteHex(registersPhysical);
   consoleWriteString(" rx ");
@@ -506,16 +509,16 @@ function linkChanged(): void {
 }
 
 /**
- * The card's interrupt (its PCI line through the 8259, interrupts disabled): reading ICR returns the
- * causes and clears them on the 82540; the 82574's are written back as well (ICR bits are
- * write-one-to-clear on both) so its INTx# drops whatever its auto-clear setting. Then the receive ring,
- * a link change, and the sent frames.
+ * The card's interrupt (its message, or its PCI line through the 8259; interrupts disabled): reading ICR
+ * returns the causes and clears them on the 82540; the 82574's are written back as well (ICR bits are
+ * write-one-to-clear on both) so its INTx# drops whatever its auto-clear setting, and a cause that comes
+ * later sends a new message. Then the receive ring, a link change, and the sent frames.
  */
-function e1000Interrupt(line: u32): void {
+function e1000Interrupt(lineOrVector: u32): void {
   const start = rdtsc();
   const causes = readRegister(ICR);
   if (model === MODEL_82574L) {
-    if ((causes & ICR_INT_ASSERTED) === 0) return;   // the line is shared and it was not us
+    if (!byMessage && (causes & ICR_INT_ASSERTED) === 0) return;   // the line is shared and it was not us
     writeRegister(ICR, causes);
   } else if ((causes & INTERRUPTS_ENABLED) === 0) {
     return;
@@ -530,11 +533,11 @@ function e1000Interrupt(line: u32): void {
 }
 
 /** The interrupt in the profile's PROFILE_NIC (profile.ts): the handler when the kernel profiles. */
-function profiledInterrupt(line: u32): void {
+function profiledInterrupt(lineOrVector: u32): void {
   const previous = profileEnter(PROFILE_NIC);
-  e1000Interrupt(line);
+  e1000Interrupt(lineOrVector);
   profileLeave(previous);
 }
 
 /** `nic: rx ...` (nic.ts's format) for the summaries. */
-function e1000Report(): void { nicReportCounters(counters); }
+function e1000Report(): void { nicReportCounters(counters, interruptModeName(interruptMode)); }

@@ -4,9 +4,10 @@
 // the instructions it took: the boot cost under -icount), the multiboot information (boot loader,
 // memory map, command line), the GDT, TSSs, IDT and PICs (trap.ts) and the CPU's isolation settings
 // (umip, lazy x87), memory (frames, reservations, paging, stack guards: memory.ts), the modules, the
-// clock and the timer queue, PCI, a network card (virtio-net, e1000, e1000e) behind the virtual switch
-// and a swap disk (disk.ts: virtio-blk, NVMe or AHCI) when the machine has them, the PCI functions no
-// driver took; then interrupts on, the self-tests, benchmarks or faults the command line asks for
+// clock and the timer queue, PCI, the local APIC (for the devices' MSI: lapic.ts), a network card
+// (virtio-net, e1000, e1000e) behind the virtual switch and a swap disk (disk.ts: virtio-blk, NVMe or AHCI)
+// when the machine has them, the PCI functions no driver took; then interrupts on, the self-tests, benchmarks
+// or faults the command line asks for
 // (`test=...`, `bench`; `profile`: profile.ts), `boot ok`, and the VMs of a `manifest` module (vmstart.ts)
 // with COM1 as their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the
 // COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
@@ -31,6 +32,7 @@ import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport, pciReportUnsupported } from "./pci.ts";
+import { lapicInit } from "./lapic.ts";
 import { nicFound, nicInit } from "./nic.ts";
 import { virtioBlkInit } from "./virtio-blk.ts";
 import { nvmeInit } from "./nvme.ts";
@@ -85,6 +87,8 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   consoleNewLine();
   pciInit();                 // PCI configuration space: every function, its BARs and interrupt line
   pciReport();
+  // The local APIC, for the devices' MSI and MSI-X (lapic.ts, msi.ts); irq=intx: every device on INTx#.
+  lapicInit(commandLineHasWord(info, "irq=intx"));
   switchSetBench(commandLineHasWord(info, "bench"));
   if (nicFound()) {          // a network card a driver knows (nic.ts) behind the virtual switch (switch.ts)
     switchInit();

@@ -124,9 +124,9 @@ export function nicInit(): void {
 
 /**
  * `nic: rx F frames B bytes (R refused by the switch, N no buffer, X bad), tx F frames B bytes (K ring full),
- * interrupts I`.
+ * interrupts I (msi)`: `mode` how they arrived (msi.ts interruptModeName).
  */
-export function nicReportCounters(c: NicCounters): void {
+export function nicReportCounters(c: NicCounters, mode: string): void {
   consoleWriteString("nic: rx ");
   consoleWriteDecimal(c.rxFrames);
   consoleWriteString(" frames ");
@@ -145,6 +145,9 @@ export function nicReportCounters(c: NicCounters): void {
   consoleWriteDecimal(c.txRingFull);
   consoleWriteString(" ring full), interrupts ");
   consoleWriteDecimal(c.interrupts);
+  consoleWriteString(" (");
+  consoleWriteString(mode);
+  consoleWriteString(")");
   consoleNewLine();
 }
 

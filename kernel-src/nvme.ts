@@ -1,10 +1,11 @@
 // The NVMe disk driver: an NVMe controller on PCI (class 01h subclass 08h: QEMU's `-device nvme`, the M.2
 // SSDs of today's PCs) as the swap disk, behind disk.ts's request interface: the first, in PCI order, whose
 // namespace is marked for swap (disk.ts; the others are disabled again). One namespace (the first active
-// one), the admin queue and one I/O queue pair; its pin interrupt (INTx, through the 8259, shared
-// with whatever else is on the line). The kernel prints it at boot:
+// one), the admin queue and one I/O queue pair; its interrupt by MSI-X or MSI where the controller offers
+// it and the local APIC is in use (msi.ts; QEMU's offers MSI-X), else its pin interrupt (INTx, through the
+// 8259, shared with whatever else is on the line). The kernel prints it at boot:
 //   swap: nvme 00:04.0 64 MiB (131072 sectors), namespace 1, blocks of 512 bytes, queues 256, 128 requests
-//   of up to 126 pages, irq 11, NVMe 1.4, model "QEMU NVMe Ctrl"
+//   of up to 126 pages, irq msi-x vector 0x40, NVMe 1.4, model "QEMU NVMe Ctrl"
 // (one line).
 //
 // How it works (NVM Express Base Specification 1.4, "NVMe 1.4"):
@@ -19,11 +20,14 @@
 //   first frame, PRP2 the second, or for three or more the slot's own PRP list (up to 125 entries, in one
 //   page); then the queue's tail doorbell. Nothing waits.
 // - The interrupt (§7.5.1 pin-based: asserted while the completion queue holds entries the host has not
-//   released): each new completion queue entry (its phase tag the expected one, §4.6) ends the request of
-//   its command identifier with its status; the head doorbell releases them. At most COMPLETION_BATCH a
-//   time: the rest keep the line asserted and come with the next interrupt (a `done` that submits more
-//   cannot hold the kernel here). An interrupt with no new entry checks CSTS: a controller gone (all ones:
-//   removed) or fatal (CFS) fails every request in flight (BLK_ERROR_NO_DEVICE) and every later one.
+//   released; §7.5.2 MSI-X: a message when entries are posted, programmed before the controller is enabled,
+//   as the queues are bound to their vector when made): each new completion queue entry (its phase tag the
+//   expected one, §4.6) ends the request of its command identifier with its status; the head doorbell
+//   releases them. At most COMPLETION_BATCH a time on the pin: the rest keep the line asserted and come with
+//   the next interrupt (a `done` that submits more cannot hold the kernel here); with a message, which
+//   comes once, batch after batch up to a queue's worth (an entry posted after that sends another). An
+//   interrupt with no new entry checks CSTS: a controller gone (all ones: removed) or fatal (CFS) fails every
+//   request in flight (BLK_ERROR_NO_DEVICE) and every later one.
 // Results: status 0 is BLK_OK; Invalid Command Opcode / Invalid Field in Command BLK_ERROR_UNSUPPORTED;
 // every other status (media errors such as Unrecovered Read Error, internal errors) BLK_ERROR_IO.
 // Not handled: namespaces formatted with metadata or protection information (refused), blocks larger than
@@ -32,14 +36,16 @@
 // most `slots` commands are outstanding, so neither queue overflows (entries >= slots + 1, and at most
 // COMPLETION_BATCH completions are held unreleased while new commands go out).
 import { bool, i32, u8, u32, load8, load32, store32, memoryFill, rdtsc } from "dsl";
-import { pciDeviceAt, pciDeviceCount, pciEnable, pciClaim, BAR_MEMORY } from "./pci.ts";
+import { pciDeviceAt, pciDeviceCount, pciEnable, pciClaim, BAR_MEMORY, INTERRUPT_MODE_MSIX } from "./pci.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrame, allocFrameRun, freeFrame } from "./frames.ts";
-import { irqRegisterShared } from "./trap.ts";
+import {
+  deviceInterruptAttachMessage, deviceInterruptAttachIntx, deviceInterruptWrite,
+} from "./msi.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
   diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
-  diskSetDriverReport,
+  diskSetDriverReport, diskSetInterruptMode,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_NO_DEVICE,
   BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT, BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -148,7 +154,8 @@ let blockShift: u32 = 0;                              // a block is 512 << block
 let capacity: u32 = 0;                                // 512-byte sectors
 let slots: u32 = 0;
 let frameLimit: u32 = 0;
-let irqLine: u32 = 0;
+let byMessage = false;                                // interrupts by MSI-X or MSI (msi.ts), not the pin
+let interruptReady = false;                           // the swap disk attached: its messages are handled
 let gone = false;
 const prpLists = new Uint32Array(128);                // BLK_SLOT_LIMIT: slot s's PRP list
 let errors: u32 = 0;
@@ -232,7 +239,6 @@ function bringUp(index: u32): bool {
   const device = pciDeviceAt(deviceIndex);
   if (device.barKind[0] !== BAR_MEMORY) return fail("BAR0 is not a memory BAR below 4 GiB");
   pciEnable(device);
-  irqLine = device.interruptLine;
   const mapBytes = device.barSize[0] < REGISTER_MAP_BYTES ? device.barSize[0] : REGISTER_MAP_BYTES;
   registers = pagingMapDevice(device.barAddress[0], mapBytes);
   if (registers === 0) return fail("no room to map its registers");
@@ -250,6 +256,8 @@ function bringUp(index: u32): bool {
   const supported = u32(capLow & CAP_MQES_MASK) + 1;
   entries = supported < IO_ENTRIES_LIMIT ? supported : IO_ENTRIES_LIMIT;
   if (entries < 2) return fail("queues of one entry");
+  interruptReady = false;
+  byMessage = deviceInterruptAttachMessage(device, nvmeMessage);
   if (!enableController()) return false;
   if (!identify() || !createQueues() || !attach()) {
     setRegister(REG_CC, 0);                         // disabled: it holds on to none of the kernel's memory
@@ -265,12 +273,15 @@ function attach(): bool {
     return fail(NO_SIGNATURE);
   }
   const handler = profileOn() ? profiledInterrupt : nvmeInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) {
+  if (!byMessage && !deviceInterruptAttachIntx(pciDeviceAt(deviceIndex), handler)) {
     diskDetach();
-    return fail("its interrupt line has too many devices");
+    return fail("no MSI-X and no interrupt line routed to the 8259 it can use");
   }
   diskSetDriverReport(nvmeReport);
-  setRegister(REG_INTMC, 1);                        // vector 0 unmasked: completions interrupt from now
+  diskSetInterruptMode(pciDeviceAt(deviceIndex).interruptMode);
+  interruptReady = true;
+  // Vector 0 unmasked: completions interrupt from now (INTMS/INTMC are not for MSI-X, §3.1.3/§3.1.4).
+  if (pciDeviceAt(deviceIndex).interruptMode !== INTERRUPT_MODE_MSIX) setRegister(REG_INTMC, 1);
   return true;
 }
 
@@ -387,8 +398,8 @@ function report(): void {
   consoleWriteDecimal(slots);
   consoleWriteString(" requests of up to ");
   consoleWriteDecimal(frameLimit);
-  consoleWriteString(" pages, irq ");
-  consoleWriteDecimal(irqLine);
+  consoleWriteString(" pages, ");
+  deviceInterruptWrite(pciDeviceAt(deviceIndex));
   const version = register(REG_VS);
   consoleWriteString(", NVMe ");
   consoleWriteDecimal(version >>> 16);
@@ -440,6 +451,16 @@ function resultOf(status: u32): i32 {
   return BLK_ERROR_IO;
 }
 
+/**
+ * The controller's message (its vector is its own): ignored until it is the swap disk (the admin commands
+ * at boot complete on vector 0 too, and are waited for), then the interrupt.
+ */
+function nvmeMessage(vector: u32): void {
+  if (!interruptReady) return;
+  if (profileOn()) profiledInterrupt(vector);
+  else nvmeInterrupt(vector);
+}
+
 /** The interrupt in the profile's PROFILE_DISK (profile.ts): the handler when the kernel profiles. */
 function profiledInterrupt(line: u32): void {
   const previous = profileEnter(PROFILE_DISK);
@@ -448,20 +469,35 @@ function profiledInterrupt(line: u32): void {
 }
 
 /**
- * The controller's pin interrupt (possibly shared; interrupts disabled): up to COMPLETION_BATCH new
- * completion entries end their requests, then the head doorbell releases them. None new: not ours, or the
+ * The controller's interrupt (its pin, possibly shared, or its message; interrupts disabled): up to
+ * COMPLETION_BATCH new completion entries (with a message, batch after batch up to a queue's worth) end
+ * their requests, then the head doorbell releases them. None new: not ours, or the
  * controller is gone or dead (CSTS): then every request in flight fails.
  */
-function nvmeInterrupt(line: u32): void {
+function nvmeInterrupt(lineOrVector: u32): void {
   const start = rdtsc();
+  const status = load32(completions + cqHead * COMPLETION_BYTES + CQE_DW3);
+  if (((status >>> CQE_PHASE_SHIFT) & 1) !== cqPhase) {
+    if (!gone) checkController();
+    return;
+  }
+  // On the pin one batch; with a message, batches until the queue is empty or a queue's worth is done.
+  let total: u32 = 0;
+  let handled = completeBatch();
+  total += handled;
+  while (byMessage && handled === COMPLETION_BATCH && total < entries) {
+    handled = completeBatch();
+    total += handled;
+  }
+  diskInterruptDone(start);
+}
+
+/** Up to COMPLETION_BATCH new completion entries end their requests, then the head doorbell; how many. */
+function completeBatch(): u32 {
   const queue = completions;
   let head = cqHead;
   let phase = cqPhase;
   let status = load32(queue + head * COMPLETION_BYTES + CQE_DW3);
-  if (((status >>> CQE_PHASE_SHIFT) & 1) !== phase) {
-    if (!gone) checkController();
-    return;
-  }
   let handled: u32 = 0;
   while (handled < COMPLETION_BATCH && ((status >>> CQE_PHASE_SHIFT) & 1) === phase) {
     head++;
@@ -472,8 +508,8 @@ function nvmeInterrupt(line: u32): void {
     diskComplete(status & 0xffff, resultOf(status >>> CQE_STATUS_SHIFT));   // an unknown identifier: counted
     status = load32(queue + head * COMPLETION_BYTES + CQE_DW3);
   }
-  store32(doorbell(IO_QUEUE, 1), head);
-  diskInterruptDone(start);
+  if (handled !== 0) store32(doorbell(IO_QUEUE, 1), head);
+  return handled;
 }
 
 /** No completion behind an interrupt: a controller gone (all ones) or fatal (CFS) fails its requests. */

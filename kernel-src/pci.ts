@@ -9,10 +9,20 @@
 // Configuration Transactions" (CONFIG_ADDRESS/CONFIG_DATA, mechanism #1); §6.1 "Configuration Space
 // Organization" (Figure 6-1, the type 0 header); §6.2.1 "Device Identification"; §6.2.2 "Device
 // Control" (Command register, Figure 6-2); §6.2.4 "Miscellaneous Registers" (Interrupt Line/Pin);
-// §6.2.5.1 "Address Maps" (BARs, Figures 6-4/6-5, and how to size them).
+// §6.2.5.1 "Address Maps" (BARs, Figures 6-4/6-5, and how to size them); §6.7 "Capabilities List"
+// (Status bit 4, the pointer at 34h); §6.8.1 "MSI Capability Structure" (Figures 6-9, 6-10: Message
+// Control, Address, Upper Address, Data, Mask Bits); §6.8.2 "MSI-X Capability and Table Structure"
+// (Figures 6-11..6-13: Message Control, Table Offset/BIR, the table's 16-byte entries) (PCI LB 3.0 with
+// the MSI-X ECN; PCI Express Base 3.0 §7.7 and §7.8.x has the same structures).
+// Each function's capability list is walked at the scan: where it offers MSI (id 05h) or MSI-X (id 11h),
+// the listing says so (`... irq 11 msi msi-x`) and pciEnableMsi/pciEnableMsix program a vector for
+// msi.ts (which chooses between them and INTx#).
 // Invariant: the table holds each present function once, in scan order; deviceTotal entries.
-import { bool, i32, u8, u32, inl, outl, structArray } from "dsl";
-import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
+import { bool, i32, u8, u32, inl, outl, store32, structArray } from "dsl";
+import { pagingMapDevice } from "./paging.ts";
+import {
+  consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleWriteHexShort, consoleNewLine,
+} from "./console.ts";
 
 // PCI LB 3.0 §3.2.2.3.2: CONFIG_ADDRESS (0xCF8): bit 31 enable, 23:16 bus, 15:11 device, 10:8 function,
 // 7:2 register (dword); CONFIG_DATA (0xCFC) then reads or writes that dword.
@@ -39,6 +49,40 @@ const PCI_HEADER_TYPE = 0x0e;        // u8: bit 7 multi-function, 6:0 layout (0:
 const PCI_BAR0 = 0x10;               // six u32 BARs at 0x10..0x24 (type 0 header)
 const PCI_INTERRUPT_LINE = 0x3c;     // u8: the 8259 input the firmware routed INTx# to (§6.2.4)
 const PCI_INTERRUPT_PIN = 0x3d;      // u8: 0 none, 1..4 INTA#..INTD#
+const PCI_CAPABILITIES_POINTER = 0x34;   // u8: the first capability (§6.7), type 0 and type 1 headers alike
+const STATUS_CAPABILITIES_LIST: u32 = 1 << 4;
+const CAPABILITY_POINTER_MASK: u32 = 0xfc;   // the bottom two bits are reserved
+const CAPABILITY_FIRST_OFFSET: u32 = 0x40;   // capabilities live after the 64-byte header
+/** A bound on the walk: a looping or corrupt list (hostile hardware) ends here (48 dwords after the header). */
+const CAPABILITY_WALK_LIMIT: u32 = 48;
+const CAPABILITY_ID_MSI: u32 = 0x05;
+const CAPABILITY_ID_MSIX: u32 = 0x11;
+
+// MSI capability (§6.8.1): Message Control at +2 (bit 0 enable, 6:4 multiple message enable, bit 7 64-bit
+// address capable, bit 8 per-vector masking capable), Message Address at +4, then for a 64-bit one the
+// Upper Address at +8 and Data at +0Ch (Mask Bits at +10h), else Data at +8 (Mask Bits at +0Ch).
+const MSI_CONTROL = 2;
+const MSI_ADDRESS = 4;
+const MSI_CONTROL_ENABLE: u32 = 1 << 0;
+const MSI_CONTROL_MULTIPLE_ENABLE_MASK: u32 = 7 << 4;
+const MSI_CONTROL_64_BIT: u32 = 1 << 7;
+const MSI_CONTROL_PER_VECTOR_MASK: u32 = 1 << 8;
+
+// MSI-X capability (§6.8.2): Message Control at +2 (10:0 table size - 1, bit 14 function mask, bit 15
+// enable), Table Offset/BIR at +4 (2:0 the BAR, 31:3 the offset in it). A table entry: address low, high,
+// data, vector control (bit 0 masked).
+const MSIX_CONTROL = 2;
+const MSIX_TABLE = 4;
+const MSIX_CONTROL_TABLE_SIZE_MASK: u32 = 0x7ff;
+const MSIX_CONTROL_FUNCTION_MASK: u32 = 1 << 14;
+const MSIX_CONTROL_ENABLE: u32 = 1 << 15;
+const MSIX_TABLE_BIR_MASK: u32 = 7;
+const MSIX_ENTRY_BYTES: u32 = 16;
+const MSIX_ENTRY_ADDRESS = 0;
+const MSIX_ENTRY_UPPER_ADDRESS = 4;
+const MSIX_ENTRY_DATA = 8;
+const MSIX_ENTRY_VECTOR_CONTROL = 12;
+const MSIX_VECTOR_MASKED: u32 = 1;
 
 const VENDOR_NONE: u32 = 0xffff;
 const HEADER_MULTI_FUNCTION: u32 = 0x80;
@@ -85,7 +129,17 @@ export class PciDevice {
   barAddress = new Uint32Array(6);   // the base (low 32 bits for a 64-bit BAR)
   barSize = new Uint32Array(6);      // bytes the BAR decodes
   claimed: bool = false;             // a driver took it (pciEnable, pciClaim)
+  msiCapability: u32 = 0;            // config offset of its MSI capability, 0: none
+  msixCapability: u32 = 0;           // config offset of its MSI-X capability, 0: none
+  interruptMode: u32 = 0;            // how its driver's interrupt arrives (msi.ts): INTERRUPT_MODE_*
+  interruptVector: u32 = 0;          // the vector of its messages (MSI, MSI-X)
 }
+
+/** How a driven function interrupts (msi.ts sets it): not yet, its INTx# line, MSI, MSI-X. */
+const INTERRUPT_MODE_NONE: u32 = 0;
+export const INTERRUPT_MODE_INTX: u32 = 1;
+export const INTERRUPT_MODE_MSI: u32 = 2;
+export const INTERRUPT_MODE_MSIX: u32 = 3;
 
 const PCI_DEVICE_LIMIT: u32 = 128;                 // a PC often has more than 32 (QEMU: under 16)
 const devices = structArray(PciDevice, 128);       // PCI_DEVICE_LIMIT
@@ -107,6 +161,14 @@ function pciRead32(bus: u32, device: u32, func: u32, offset: u32): u32 {
 function pciWrite32(bus: u32, device: u32, func: u32, offset: u32, value: u32): void {
   outl(CONFIG_ADDRESS, configAddress(bus, device, func, offset));
   outl(CONFIG_DATA, value);
+}
+
+/** Writes the u16 at `offset` (2-aligned) by read-modify-write of its dword: only for registers whose other
+ * half has no write-one-to-clear bits (a capability's id and next pointer are read-only). */
+function pciWrite16(bus: u32, device: u32, func: u32, offset: u32, value: u32): void {
+  const shift = (offset & 2) << 3;
+  const dword = pciRead32(bus, device, func, offset);
+  pciWrite32(bus, device, func, offset, u32((dword & ~(0xffff << shift)) | ((value & 0xffff) << shift)));
 }
 
 function pciRead16(bus: u32, device: u32, func: u32, offset: u32): u32 {
@@ -173,6 +235,9 @@ function record(bus: u32, device: u32, func: u32): void {
   d.interruptLine = pciRead8(bus, device, func, PCI_INTERRUPT_LINE);
   d.interruptPin = pciRead8(bus, device, func, PCI_INTERRUPT_PIN);
   d.claimed = false;
+  d.interruptMode = INTERRUPT_MODE_NONE;
+  d.interruptVector = 0;
+  findCapabilities(d);
   const layout = d.headerType & HEADER_LAYOUT_MASK;
   const bars = layout === HEADER_LAYOUT_DEVICE ? PCI_BAR_COUNT : layout === HEADER_LAYOUT_BRIDGE ? BRIDGE_BAR_COUNT : 0;
   for (let i: u32 = 0; i < PCI_BAR_COUNT; i++) { d.barKind[i] = BAR_NONE; d.barAddress[i] = 0; d.barSize[i] = 0; }
@@ -182,6 +247,21 @@ function record(bus: u32, device: u32, func: u32): void {
   pciWriteCommand(bus, device, func, command & ~(PCI_COMMAND_IO_SPACE | PCI_COMMAND_MEMORY_SPACE));
   for (let i: u32 = 0; i < bars; ) i += sizeBar(d, i);
   pciWriteCommand(bus, device, func, command);
+}
+
+/** Records where the MSI and MSI-X capabilities are (§6.7), walking at most CAPABILITY_WALK_LIMIT entries. */
+function findCapabilities(d: PciDevice): void {
+  d.msiCapability = 0;
+  d.msixCapability = 0;
+  if ((pciRead16(d.bus, d.device, d.func, PCI_STATUS) & STATUS_CAPABILITIES_LIST) === 0) return;
+  let at = pciRead8(d.bus, d.device, d.func, PCI_CAPABILITIES_POINTER) & CAPABILITY_POINTER_MASK;
+  for (let walked: u32 = 0; walked < CAPABILITY_WALK_LIMIT && at >= CAPABILITY_FIRST_OFFSET; walked++) {
+    const header = pciRead16(d.bus, d.device, d.func, at);
+    const id = header & 0xff;
+    if (id === CAPABILITY_ID_MSI && d.msiCapability === 0) d.msiCapability = at;
+    if (id === CAPABILITY_ID_MSIX && d.msixCapability === 0) d.msixCapability = at;
+    at = (header >>> 8) & CAPABILITY_POINTER_MASK;
+  }
 }
 
 /** Scans every bus/device/function (PCI LB 3.0 §6.2.1: vendor 0xFFFF = absent; function 0's header
@@ -218,6 +298,64 @@ export function pciEnable(d: PciDevice): void {
   d.claimed = true;
 }
 
+/** Sets Interrupt Disable (PCI LB 3.0 §6.2.2, bit 10): the function's INTx# stays deasserted. */
+function disableIntx(d: PciDevice): void {
+  const command = pciRead16(d.bus, d.device, d.func, PCI_COMMAND);
+  pciWriteCommand(d.bus, d.device, d.func, command | PCI_COMMAND_INTERRUPT_DISABLE);
+}
+
+/**
+ * MSI with one message (§6.8.1): the address and data, vector 0 unmasked where the function masks per
+ * vector, Multiple Message Enable 0 (one vector), then MSI Enable and INTx# disabled. False without the
+ * capability.
+ */
+export function pciEnableMsi(d: PciDevice, address: u32, data: u32): bool {
+  const cap = d.msiCapability;
+  if (cap === 0) return false;
+  const control = pciRead16(d.bus, d.device, d.func, cap + MSI_CONTROL);
+  const wide = (control & MSI_CONTROL_64_BIT) !== 0;
+  pciWrite32(d.bus, d.device, d.func, cap + MSI_ADDRESS, address);
+  if (wide) pciWrite32(d.bus, d.device, d.func, cap + MSI_ADDRESS + 4, 0);
+  const dataOffset = cap + (wide ? 0xc : 0x8);
+  pciWrite32(d.bus, d.device, d.func, dataOffset, data & 0xffff);
+  if ((control & MSI_CONTROL_PER_VECTOR_MASK) !== 0) pciWrite32(d.bus, d.device, d.func, dataOffset + 4, 0);
+  const enabled = (control & ~MSI_CONTROL_MULTIPLE_ENABLE_MASK) | MSI_CONTROL_ENABLE;
+  pciWrite16(d.bus, d.device, d.func, cap + MSI_CONTROL, enabled);
+  disableIntx(d);
+  return true;
+}
+
+/**
+ * MSI-X (§6.8.2): the table mapped (its BAR must be a memory BAR below 4 GiB), the function masked and
+ * MSI-X enabled, entry 0 given the address and data and unmasked, every other entry masked, the function
+ * unmasked; INTx# disabled. False (nothing changed) without the capability or a table to map.
+ */
+export function pciEnableMsix(d: PciDevice, address: u32, data: u32): bool {
+  const cap = d.msixCapability;
+  if (cap === 0) return false;
+  const control = pciRead16(d.bus, d.device, d.func, cap + MSIX_CONTROL);
+  const entries = (control & MSIX_CONTROL_TABLE_SIZE_MASK) + 1;
+  const where = pciRead32(d.bus, d.device, d.func, cap + MSIX_TABLE);
+  const bar = where & MSIX_TABLE_BIR_MASK;
+  if (bar >= PCI_BAR_COUNT || d.barKind[bar] !== BAR_MEMORY) return false;
+  const offset = where & ~MSIX_TABLE_BIR_MASK;
+  if (offset >= d.barSize[bar] || entries * MSIX_ENTRY_BYTES > d.barSize[bar] - offset) return false;
+  const table = pagingMapDevice(d.barAddress[bar] + offset, entries * MSIX_ENTRY_BYTES);
+  if (table === 0) return false;
+  const base = control & ~MSIX_CONTROL_FUNCTION_MASK;
+  pciWrite16(d.bus, d.device, d.func, cap + MSIX_CONTROL, base | MSIX_CONTROL_ENABLE | MSIX_CONTROL_FUNCTION_MASK);
+  for (let i: u32 = 1; i < entries; i++) {
+    store32(table + i * MSIX_ENTRY_BYTES + MSIX_ENTRY_VECTOR_CONTROL, MSIX_VECTOR_MASKED);
+  }
+  store32(table + MSIX_ENTRY_ADDRESS, address);
+  store32(table + MSIX_ENTRY_UPPER_ADDRESS, 0);
+  store32(table + MSIX_ENTRY_DATA, data);
+  store32(table + MSIX_ENTRY_VECTOR_CONTROL, 0);
+  pciWrite16(d.bus, d.device, d.func, cap + MSIX_CONTROL, base | MSIX_CONTROL_ENABLE);
+  disableIntx(d);
+  return true;
+}
+
 /** Marks a function as seen to by a driver without enabling it (a second NIC the switch does not use). */
 export function pciClaim(d: PciDevice): void { d.claimed = true; }
 
@@ -230,11 +368,6 @@ function writeHexDigits(x: u32, digits: u32): void {
   }
 }
 
-function writeHexShort(x: u32): void {
-  let digits: u32 = 1;
-  while (digits < 8 && (x >>> (digits * 4)) !== 0) digits++;
-  writeHexDigits(x, digits);
-}
 
 /** `BB:DD.F vvvv:dddd class cccc`: where a function is and what it is. */
 export function pciWriteIdentity(d: PciDevice): void {
@@ -256,7 +389,7 @@ export function pciWriteLocation(d: PciDevice): void {
   writeHexDigits(d.func, 1);
 }
 
-/** One line per function: `pci BB:DD.F vvvv:dddd class cccc [barN io|mem 0xADDR size N]... [irq N]`. */
+/** One line per function: `pci BB:DD.F vvvv:dddd class cccc [barN io|mem 0xADDR size N]... [irq N] [msi] [msi-x]`. */
 export function pciReport(): void {
   for (let i: u32 = 0; i < deviceTotal; i++) {
     const d = devices[i];
@@ -268,7 +401,7 @@ export function pciReport(): void {
       consoleWriteDecimal(b);
       const kind = d.barKind[b];
       consoleWriteString(kind === BAR_IO ? " io 0x" : kind === BAR_MEMORY ? " mem 0x" : " mem above 4G, low 0x");
-      writeHexShort(d.barAddress[b]);
+      consoleWriteHexShort(d.barAddress[b]);
       consoleWriteString(" size ");
       consoleWriteDecimal(d.barSize[b]);
     }
@@ -276,6 +409,8 @@ export function pciReport(): void {
       consoleWriteString(" irq ");
       consoleWriteDecimal(d.interruptLine);
     }
+    if (d.msiCapability !== 0) consoleWriteString(" msi");
+    if (d.msixCapability !== 0) consoleWriteString(" msi-x");
     consoleNewLine();
   }
 }

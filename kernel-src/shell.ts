@@ -10,6 +10,8 @@
 // Invariant: the ring buffer's `written` is advanced only by the IRQ handler and `read` only by the
 // shell loop; both are free-running counters (their difference is the number of bytes waiting).
 import { bool, i32, u8, u32, hlt } from "dsl";
+import { messageInterruptsReport } from "./msi.ts";
+import { lapicSpuriousCount } from "./lapic.ts";
 import {
   consoleWriteByte, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine,
 } from "./console.ts";
@@ -191,10 +193,13 @@ function commandIrq(): void {
     consoleWriteDecimal(irqCount(irq));
     consoleNewLine();
   }
+  messageInterruptsReport();
   consoleWriteString("spurious: irq 7 ");
   consoleWriteDecimal(spuriousCount(IRQ_MASTER_SPURIOUS));
   consoleWriteString(", irq 15 ");
   consoleWriteDecimal(spuriousCount(IRQ_SLAVE_SPURIOUS));
+  consoleWriteString(", local APIC ");
+  consoleWriteDecimal(lapicSpuriousCount());
   consoleWriteString("; unexpected vectors ");
   consoleWriteDecimal(unexpectedInterruptCount());
   consoleWriteString("; console bytes dropped ");

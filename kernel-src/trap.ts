@@ -1,7 +1,10 @@
 // Where every interrupt and exception arrives: the compiler-generated entry stubs (idt.ts) call
 // trapHandler(frame) with interrupts disabled (interrupt gates). Exceptions (vectors 0-31) go to
 // exceptions.ts, hardware IRQs (32-47) to the handler registered for their line, with the 8259's
-// spurious interrupts filtered out; any other vector is counted and ignored.
+// spurious interrupts filtered out; the message vectors (MESSAGE_VECTOR_FIRST.., a PCI function's MSI or
+// MSI-X: msi.ts) to the handler allocated each, then the local APIC's EOI (lapic.ts); the local APIC's
+// spurious vector is counted (no EOI); any other vector is counted and ignored (with an EOI when the local
+// APIC is in use: only it can have delivered it, and its in-service bit would block the vectors below).
 import { bool, i32, u32, overlay, cli, sti, readFlags, readCr3, functionAddress, interruptEntryTable } from "dsl";
 import {
   IRQ_BASE_VECTOR, IRQ_LINES, IRQ_MASTER_SPURIOUS, IRQ_SLAVE_SPURIOUS, picInit, picIsSpurious, picEndOfInterrupt,
@@ -13,6 +16,7 @@ import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLin
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit } from "./idt.ts";
 import { profileOn, profileEntry, profileExit, PROFILE_TRAP } from "./profile.ts";
+import { LAPIC_SPURIOUS_VECTOR, lapicPresent, lapicEndOfInterrupt, lapicSpurious } from "./lapic.ts";
 
 const EXCEPTION_VECTORS = 32;
 
@@ -117,6 +121,45 @@ export function irqRegisterShared(line: u32, handler: IrqHandler): bool {
   return true;
 }
 
+// Message vectors: one per PCI function that interrupts by MSI or MSI-X (msi.ts), never shared, above the
+// 8259's (priority class 4, SDM Vol. 3A §10.8.3.1) and below the hypercall's 0x80.
+const MESSAGE_VECTOR_FIRST: u32 = 0x40;
+const MESSAGE_VECTORS: u32 = 16;
+const messageHandlers: IrqHandler[] = [ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq,
+  ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq, ignoreIrq];
+const messageCounts = new Uint32Array(16);          // MESSAGE_VECTORS
+let messageVectorsUsed: u32 = 0;
+
+/** The next free message vector with `handler` installed, or 0 when all MESSAGE_VECTORS are taken. */
+export function irqAllocateMessageVector(handler: IrqHandler): u32 {
+  if (messageVectorsUsed >= MESSAGE_VECTORS) return 0;
+  const index = messageVectorsUsed;
+  messageVectorsUsed++;
+  messageHandlers[index] = handler;
+  messageCounts[index] = 0;
+  return MESSAGE_VECTOR_FIRST + index;
+}
+
+/** Gives back the vector irqAllocateMessageVector returned last (its device could not be programmed). */
+export function irqReleaseMessageVector(vector: u32): void {
+  if (messageVectorsUsed === 0 || vector !== MESSAGE_VECTOR_FIRST + messageVectorsUsed - 1) return;
+  messageVectorsUsed--;
+  messageHandlers[messageVectorsUsed] = ignoreIrq;
+}
+
+/** Interrupts delivered on message vector `vector` so far. */
+export function messageVectorCount(vector: u32): u32 {
+  return vector >= MESSAGE_VECTOR_FIRST && vector < MESSAGE_VECTOR_FIRST + messageVectorsUsed
+    ? messageCounts[vector - MESSAGE_VECTOR_FIRST] : 0;
+}
+
+function dispatchMessage(vector: u32): void {
+  const index = vector - MESSAGE_VECTOR_FIRST;
+  messageCounts[index]++;
+  messageHandlers[index](vector);
+  lapicEndOfInterrupt();
+}
+
 export function exceptionHookSet(vector: u32, hook: ExceptionHook): void { exceptionHooks[vector] = hook; }
 export function exceptionHookClear(vector: u32): void { exceptionHooks[vector] = noExceptionHook; }
 
@@ -145,8 +188,13 @@ function dispatch(frameAddress: u32): u32 {
     else if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
   } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
     dispatchIrq(vector - IRQ_BASE_VECTOR);
+  } else if (vector >= MESSAGE_VECTOR_FIRST && vector < MESSAGE_VECTOR_FIRST + MESSAGE_VECTORS && lapicPresent()) {
+    dispatchMessage(vector);
+  } else if (vector === LAPIC_SPURIOUS_VECTOR && lapicPresent()) {
+    lapicSpurious();
   } else {
     unexpectedInterrupts++;
+    if (lapicPresent()) lapicEndOfInterrupt();
   }
   return resumeHook(frameAddress);
 }

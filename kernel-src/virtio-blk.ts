@@ -2,7 +2,7 @@
 // transitional 1.0) I/O-port interface (virtio.ts), the swap device of the paper's §3.2 ("swapping
 // inactive VMs to disk"; `denali boot --swap SIZE` attaches it, docs/swap.md). The kernel uses the first
 // virtio-blk function it finds on PCI as its swap disk and prints it at boot:
-//   swap: virtio-blk 00:04.0 64 MiB (131072 sectors), queue 256, 128 requests of up to 126 pages, irq 11
+//   swap: virtio-blk 00:04.0 64 MiB (131072 sectors), queue 256, 128 requests of up to 126 pages, irq 11 (INTx)
 //
 // The request interface, its checks, slots and accounting are disk.ts's (the block-device interface every
 // disk driver serves); this file hands the device each request diskSubmit has checked (virtioBlkStart) and
@@ -37,10 +37,11 @@ import {
   VIRTQ_DESCRIPTOR_BYTES,
 } from "./virtio.ts";
 import { PAGE_SIZE, FRAME_NONE, allocFrame } from "./frames.ts";
-import { irqRegisterShared } from "./trap.ts";
+import { deviceInterruptAttachIntx, deviceInterruptWrite } from "./msi.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
   diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskWriteDevice, diskWriteSize, NO_SIGNATURE,
+  diskSetInterruptMode,
   BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
 } from "./disk.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
@@ -84,7 +85,6 @@ let slots: u32 = 0;
 let frameLimit: u32 = 0;
 let readOnly = false;
 let io: u32 = 0;
-let irqLine: u32 = 0;
 let capacity: u32 = 0;                                // sectors
 
 function fail(why: string): bool {
@@ -109,7 +109,6 @@ export function virtioBlkInit(): bool {
   if (d.barKind[0] !== BAR_IO) return fail("BAR0 is not an I/O BAR (legacy interface disabled?)");
   pciEnable(d);
   io = d.barAddress[0];
-  irqLine = d.interruptLine;
   virtioReset(io);
   virtioAddStatus(io, VIRTIO_STATUS_ACKNOWLEDGE);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER);
@@ -145,16 +144,20 @@ export function virtioBlkInit(): bool {
   }
   if (slots === 0) return fail("no memory for request tables");
   const handler = profileOn() ? profiledInterrupt : virtioBlkInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) return fail("its interrupt line has too many devices");
+  if (!deviceInterruptAttachIntx(d, handler)) return fail("no interrupt line routed to the 8259 it can use");
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   if (!diskAttach(capacity, 0, slots, frameLimit, readOnly, virtioBlkStart, virtioBlkInterrupt)) {
     return fail(NO_SIGNATURE);
   }
+  diskSetInterruptMode(d.interruptMode);
   report(d);
   return true;
 }
 
-/** `swap: virtio-blk 00:04.0 64 MiB (131072 sectors), queue 256, 128 requests of up to 126 pages, irq 11`. */
+/**
+ * `swap: virtio-blk 00:04.0 64 MiB (131072 sectors), queue 256, 128 requests of up to 126 pages, irq 11 (INTx)`
+ * (MSI-X is not used: it moves the legacy device configuration, msi.ts).
+ */
 function report(d: PciDevice): void {
   consoleWriteString("swap: ");
   diskWriteDevice("virtio-blk", d);
@@ -165,8 +168,8 @@ function report(d: PciDevice): void {
   consoleWriteDecimal(slots);
   consoleWriteString(" requests of up to ");
   consoleWriteDecimal(frameLimit);
-  consoleWriteString(" pages, irq ");
-  consoleWriteDecimal(irqLine);
+  consoleWriteString(" pages, ");
+  deviceInterruptWrite(d);
   if (readOnly) consoleWriteString(", read-only");
   consoleWriteString(", status ");
   consoleWriteDecimal(virtioStatus(io));

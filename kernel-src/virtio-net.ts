@@ -28,7 +28,7 @@ import {
 } from "./netbuf.ts";
 import { NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
-import { irqRegisterShared } from "./trap.ts";
+import { deviceInterruptAttachIntx, deviceInterruptWrite } from "./msi.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_NIC } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteByte, consoleNewLine } from "./console.ts";
 
@@ -62,7 +62,6 @@ let txFreeCount: u32 = 0;
 let rxPosted: u32 = 0;
 let spare: u32 = 0;                           // a buffer ready to replace the next one the switch keeps
 let io: u32 = 0;
-let irqLine: u32 = 0;
 let features: u32 = 0;
 const nicMac = new Uint8Array(6);
 const counters = new NicCounters();
@@ -100,7 +99,6 @@ export function virtioNetInit(d: PciDevice): bool {
   if (d.barKind[0] !== BAR_IO) return fail(d, "BAR0 is not an I/O BAR (legacy interface disabled?)");
   pciEnable(d);
   io = d.barAddress[0];
-  irqLine = d.interruptLine;
   virtioReset(io);
   virtioAddStatus(io, VIRTIO_STATUS_ACKNOWLEDGE);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER);
@@ -127,7 +125,7 @@ export function virtioNetInit(d: PciDevice): bool {
   spare = netBufferAlloc();
   if (rxPosted === 0) return fail(d, "no receive buffers");
   const handler = profileOn() ? profiledInterrupt : virtioNetInterrupt;
-  if (!irqRegisterShared(irqLine, handler)) return fail(d, "its interrupt line has too many devices");
+  if (!deviceInterruptAttachIntx(d, handler)) return fail(d, "no interrupt line routed to the 8259 it can use");
   nicAttach(virtioNetTransmit, virtioNetReport);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   virtqueuePublish(receiveQueue);
@@ -141,7 +139,7 @@ function writeHexByte(x: u32): void {
   consoleWriteByte(u8(low < 10 ? 48 + low : 87 + low));
 }
 
-/** `virtio-net 00:03.0 mac 52:54:00:12:34:56 link up irq 11 io 0xc000 rx 256 (128 buffers) tx 256`. */
+/** `virtio-net 00:03.0 mac 52:54:00:12:34:56 link up irq 11 (INTx) io 0xc000 rx 256 (128 buffers) tx 256`. */
 function report(d: PciDevice): void {
   consoleWriteString("virtio-net ");
   writeHexByte(d.bus);
@@ -155,8 +153,8 @@ function report(d: PciDevice): void {
     writeHexByte(nicMac[i]);
   }
   consoleWriteString(linkUp() ? " link up" : " link down");
-  consoleWriteString(" irq ");
-  consoleWriteDecimal(irqLine);
+  consoleWriteString(" ");
+  deviceInterruptWrite(d);
   consoleWriteString(" io 0x");
   writeHexByte(io >>> 8);
   writeHexByte(io);
@@ -260,4 +258,4 @@ function profiledInterrupt(line: u32): void {
 }
 
 /** `nic: rx ...` (nic.ts's format) for the summaries. */
-function virtioNetReport(): void { nicReportCounters(counters); }
+function virtioNetReport(): void { nicReportCounters(counters, "INTx"); }

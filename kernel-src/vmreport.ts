@@ -6,6 +6,7 @@
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32, overlay } from "dsl";
+import { messageInterruptsReport } from "./msi.ts";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmBootPageFrame, VM_ENDED, END_EXIT } from "./vm.ts";
 import {
   BootInfo, PROFILE_GUEST_RUNTIME, PROFILE_GUEST_NETIF, PROFILE_GUEST_TCP, PROFILE_GUEST_CATEGORIES,
@@ -91,6 +92,7 @@ function report(listed: u32): void {
   switchReport();
   nicReport();
   diskReport();
+  messageInterruptsReport();
   swapReport();
 }
 

@@ -136,7 +136,8 @@ const X_HYPERCALL = intrinsicId("hypercall");
 const X_CONTEXT_SWITCH = intrinsicId("contextSwitch");
 const X_CONTEXT_CREATE = intrinsicId("contextCreate");
 const X_FNSAVE = intrinsicId("fnsave"), X_FRSTOR = intrinsicId("frstor"), X_CPUID = intrinsicId("cpuid");
-const X_READ_MSR = intrinsicId("readMsr"), X_READ_MSR_HIGH = intrinsicId("readMsrHigh"), X_WRITE_MSR = intrinsicId("writeMsr");
+const X_READ_MSR = intrinsicId("readMsr"), X_READ_MSR_HIGH = intrinsicId("readMsrHigh");
+const X_WRITE_MSR = intrinsicId("writeMsr");
 const X_CLI = intrinsicId("cli"), X_STI = intrinsicId("sti"), X_CRC32_WORD = intrinsicId("crc32Word");
 /** Intrinsics that change only what the interpreter does not model (descriptor tables, the TLB, segments, CR0.TS). */
 const NO_MODELLED_EFFECT = new Set(
@@ -790,7 +791,8 @@ export class Machine {
           `${INTRINSIC_NAMES[id]}: the interpreter has no x87 unit or CPUID, in function ${this.functionName()}`);
       case X_READ_MSR: case X_READ_MSR_HIGH: case X_WRITE_MSR:
         throw new InterpreterError(
-          `${INTRINSIC_NAMES[id]}: the interpreter has no model-specific registers, in function ${this.functionName()}`);
+          `${INTRINSIC_NAMES[id]}: the interpreter has no model-specific registers, in function ${this.functionName()}`,
+        );
       default:
         if (NO_MODELLED_EFFECT.has(id)) return 0;
         throw new InterpreterError(

@@ -37,8 +37,8 @@ test("PCI lists the devices; the virtio-net card comes up with its MAC and link;
   const r = await boot("gateway", [{ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.gateway), ipBase: ip(10, 0, 2, 15) }], USER_NET);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
   t.regex(r.out, /^pci 00:00\.0 8086:1237 class 0600$/m);                   // i440FX host bridge
-  t.regex(r.out, /^pci 00:03\.0 1af4:1000 class 0200 bar0 io 0x[0-9a-f]+ size 32 .*irq \d+$/m);
-  t.regex(r.out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ /m);
+  t.regex(r.out, /^pci 00:03\.0 1af4:1000 class 0200 bar0 io 0x[0-9a-f]+ size 32 .*irq \d+ msi-x$/m);
+  t.regex(r.out, /^virtio-net 00:03\.0 mac 52:54:00:12:34:56 link up irq \d+ \(INTx\) /m);
   // The reply came from the wire: QEMU's slirp answers with its own MAC.
   t.regex(r.out, /^\[vm 0\] vm 0 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02$/m);
   t.regex(r.out, /^\[vm 0\] vm 0 echo reply seq \d from 10\.0\.2\.2$/m);
@@ -46,7 +46,7 @@ test("PCI lists the devices; the virtio-net card comes up with its MAC and link;
     + 'dropped 0, spoofed 0, refused 0, evicted 0$', 'm').exec(r.out);
   t.truthy(counters, "per-VM counters");
   t.true(Number(counters![1]) >= 2 && Number(counters![3]) >= 2, counters![0]);
-  t.regex(r.out, /^nic: rx [1-9]\d* frames .* interrupts [1-9]/m);
+  t.regex(r.out, /^nic: rx [1-9]\d* frames .* interrupts [1-9]\d* \(INTx\)$/m);
   t.log(r.out.match(/^(virtio-net|vm 0 net|switch|nic):.*$|^virtio-net .*$/gm)?.join("\n"));
 });
 
@@ -98,24 +98,31 @@ test("bench net under -icount: receive-path stages (driver, switch, copy into th
   t.log(JSON.stringify(bench));
 });
 
-// The Intel cards (kernel-src/e1000.ts): the same gateway VM through each, on QEMU user networking.
+// The Intel cards (kernel-src/e1000.ts): the same gateway VM through each, on QEMU user networking. The
+// 82540EM has no MSI: INTx#; the 82574L offers MSI and MSI-X and interrupts by MSI (kernel-src/msi.ts),
+// or by INTx# with irq=intx on the command line (the local APIC left unused).
 const INTEL_CARDS = [
-  { nic: "e1000", device: "100e", model: "82540EM" },
-  { nic: "e1000e", device: "10d3", model: "82574L" },
+  { nic: "e1000", device: "100e", model: "82540EM", append: "", caps: "", irq: "\\d+ \\(INTx\\)", mode: "INTx" },
+  { nic: "e1000e", device: "10d3", model: "82574L", append: "", caps: " msi msi-x", irq: "msi vector 0x4[0-9a-f]",
+    mode: "msi" },
+  { nic: "e1000e", device: "10d3", model: "82574L", append: "irq=intx", caps: " msi msi-x", irq: "\\d+ \\(INTx\\)",
+    mode: "INTx" },
 ] as const;
 const GATEWAY_VM = {
   moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(NET_MODE.gateway), ipBase: ip(10, 0, 2, 15),
 };
 
-for (const { nic, device, model } of INTEL_CARDS) {
-  test(`${nic} (Intel ${model}): PCI lists it, the kernel drives it (MAC from its EEPROM, link up) and lists the `
-    + "functions it has no driver for; a VM resolves and pings 10.0.2.2 through it", async (t) => {
-    const r = await boot(`gateway-${nic}`, [GATEWAY_VM], userNetArgs([], nic));
+for (const { nic, device, model, append, caps, irq, mode } of INTEL_CARDS) {
+  test(`${nic} (Intel ${model})${append ? ` with ${append}` : ""}: PCI lists it, the kernel drives it (MAC from its `
+    + `EEPROM, link up, interrupts by ${mode}) and lists the functions it has no driver for; a VM resolves and pings `
+    + "10.0.2.2 through it", async (t) => {
+    const r = await boot(`gateway-${nic}${append ? "-intx" : ""}`, [GATEWAY_VM],
+      [...(append ? ["-append", append] : []), ...userNetArgs([], nic)]);
     t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
-    const listed = `^pci 00:03\\.0 8086:${device} class 0200 bar0 mem 0x[0-9a-f]+ size 131072 .*irq \\d+$`;
+    const listed = `^pci 00:03\\.0 8086:${device} class 0200 bar0 mem 0x[0-9a-f]+ size 131072 .*irq \\d+${caps}$`;
     t.regex(r.out, new RegExp(listed, "m"));
     t.regex(r.out, new RegExp(`^${nic} 00:03\\.0 ${model} mac 52:54:00:12:34:56 \\(eeprom\\) `
-      + "link up 1000 Mb/s full duplex irq \\d+ mem 0x[0-9a-f]+ rx 128 tx 256$", "m"));
+      + `link up 1000 Mb/s full duplex irq ${irq} mem 0x[0-9a-f]+ rx 128 tx 256$`, "m"));
     // What the kernel has no driver for (i440FX: the PIIX3 IDE function and the VGA card); no bridge.
     t.regex(r.out, /^pci 00:01\.1 8086:7010 class 0101: no driver \(mass storage controller\)$/m);
     t.regex(r.out, /^pci 00:02\.0 1234:1111 class 0300: no driver \(display controller\)$/m);
@@ -127,7 +134,13 @@ for (const { nic, device, model } of INTEL_CARDS) {
     t.regex(r.out, new RegExp(`^vm 0 net: rx ${twoOrMore} packets \\d+ bytes, tx ${twoOrMore} packets \\d+ bytes, `
       + "dropped 0, spoofed 0, ", "m"));
     t.regex(r.out, /^nic: rx [1-9]\d* frames \d+ bytes \(0 refused by the switch, 0 no buffer, 0 bad\), tx [1-9]/m);
-    t.log(r.out.match(/^(e1000e?|vm 0 net|switch|nic)[: ].*$/gm)?.join("\n"));
+    // Delivered that way: the card's count, and for a message the count where its vector arrived.
+    const interrupts = new RegExp(`^nic: .* interrupts ([1-9]\\d*) \\(${mode}\\)$`, "m").exec(r.out);
+    t.truthy(interrupts, r.out.slice(-2000));
+    const messages = /^msi: 00:03\.0 vector 0x4[0-9a-f] \(msi\) interrupts (\d+)$/m.exec(r.out);
+    if (mode === "msi") t.true(Number(messages?.[1]) >= Number(interrupts![1]), messages?.[0] ?? "no msi: line");
+    else t.is(messages, null);
+    t.log(r.out.match(/^(e1000e?|vm 0 net|switch|nic|msi|lapic)[: ].*$/gm)?.join("\n"));
   });
 }
 
