@@ -18,7 +18,8 @@
 // batch) gets no second message for it. The drivers take that into account (nvme.ts's batch).
 import { bool, u32 } from "dsl";
 import {
-  PciDevice, pciDeviceAt, pciDeviceCount, pciWriteLocation, pciEnableMsi, pciEnableMsix, INTERRUPT_MODE_INTX, INTERRUPT_MODE_MSI, INTERRUPT_MODE_MSIX,
+  PciDevice, pciDeviceAt, pciDeviceCount, pciWriteLocation, pciEnableMsi, pciEnableMsix, INTERRUPT_MODE_INTX,
+  INTERRUPT_MODE_MSI, INTERRUPT_MODE_MSIX,
 } from "./pci.ts";
 import { lapicPresent, lapicMessageAddress, lapicMessageData } from "./lapic.ts";
 import { irqRegisterShared, irqAllocateMessageVector, irqReleaseMessageVector, messageVectorCount } from "./trap.ts";
