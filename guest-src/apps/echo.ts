@@ -4,8 +4,10 @@
 // byte it sent has been echoed, the server closes too (a FIN after the last byte). Flow control end
 // to end: the server reads only what it can write back, so a client that does not read sees the
 // window close. When a connection ends after the stack retransmitted or dropped TCP segments (since
-// the last such line), the server prints `vm N echo: connection C closed|reset, retransmits R, tcp
-// drops D` (the stack's counters so far).
+// the last such line), the server prints `vm N echo: connection C closed|reset, retransmits R, timeouts T,
+// recoveries F, tcp drops D` (the stack's counters so far: segments sent again, RTO expirations, fast
+// retransmits, segments dropped as malformed).
+// Its connections use the TCP's large buffers (tcp-buffers.ts) while one is free.
 // Bench mode (argument bit 16, bench/net.ts): the UDP port does not echo; its handler copies the
 // datagram's data into the application's buffer (what a receiving application does at least), and the
 // stack prints per received frame `bench net-rx-vnic|stack|app N bytes B` (libos/netif.ts).
@@ -14,7 +16,9 @@ import { bootInit, argument, vmId } from "../runtime/boot.ts";
 import { enableInterrupts } from "../runtime/events.ts";
 import { stackInitFromBoot, stackReport, stackRun } from "../libos/stack.ts";
 import { udpBind, udpSend } from "../libos/udp.ts";
-import { netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP } from "../libos/netif.ts";
+import {
+  netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
+} from "../libos/netif.ts";
 import {
   tcpListen, tcpRead, tcpWrite, tcpClose, tcpAvailable, tcpWriteSpace, TCP_MAX_CONNECTIONS,
   TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
@@ -66,7 +70,10 @@ function report(connection: i32, how: string): void {
   reportedRetransmits = netStats[STAT_TCP_RETRANSMIT];
   reportedDrops = netStats[STAT_TCP_DROP];
   write("vm "); write(vmId()); write(" echo: connection "); write(connection); write(" "); write(how);
-  write(", retransmits "); write(netStats[STAT_TCP_RETRANSMIT]); write(", tcp drops "); print(netStats[STAT_TCP_DROP]);
+  write(", retransmits "); write(netStats[STAT_TCP_RETRANSMIT]);
+  write(", timeouts "); write(netStats[STAT_TCP_TIMEOUT]);
+  write(", recoveries "); write(netStats[STAT_TCP_RECOVERY]);
+  write(", tcp drops "); print(netStats[STAT_TCP_DROP]);
 }
 
 function tcpEcho(connection: i32, event: i32): void {
@@ -85,7 +92,10 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const bench = (argument() & BENCH_MODE) !== 0;
   const low = i32(argument() & 0xffff);
   const port = low === 0 ? DEFAULT_PORT : low;
-  if (!udpBind(port, bench ? udpConsume : udpEcho) || !tcpListen(port, BACKLOG, tcpEcho)) { print("echo: cannot bind"); return; }
+  if (!udpBind(port, bench ? udpConsume : udpEcho) || !tcpListen(port, BACKLOG, tcpEcho, true)) {
+    print("echo: cannot bind");
+    return;
+  }
   if (bench) netifSetBench(true);
   stackReport();
   write("vm "); write(vmId()); write(" echo on port "); write(port); print(bench ? " (bench)" : "");

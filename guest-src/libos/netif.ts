@@ -53,9 +53,11 @@ export const STAT_UDP_DROP = 12;           // bad length or checksum
 export const STAT_UDP_NO_PORT = 13;
 export const STAT_TCP_DROP = 14;           // bad length, offset or checksum
 export const STAT_TCP_RESET_SENT = 15;
-export const STAT_TCP_RETRANSMIT = 16;
+export const STAT_TCP_RETRANSMIT = 16;      // segments sent again (any cause)
 export const STAT_ARP_QUEUE_DROP = 17;     // a packet waiting for ARP replaced or expired
-const STAT_COUNT = 18;
+export const STAT_TCP_TIMEOUT = 18;        // retransmission timer expirations (not window probes)
+export const STAT_TCP_RECOVERY = 19;       // fast retransmits: recoveries entered
+const STAT_COUNT = 20;
 export const netStats = new Uint32Array(STAT_COUNT);
 
 // ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------

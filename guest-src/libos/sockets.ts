@@ -69,7 +69,7 @@ export function socketListen(port: i32, backlog: i32): i32 {
     if (listenPorts[i] === port) return SOCKET_IN_USE;
     if (listenPorts[i] === 0 && free < 0) free = i;
   }
-  if (free < 0 || !tcpListen(port, backlog, onTcpEvent)) return SOCKET_IN_USE;
+  if (free < 0 || !tcpListen(port, backlog, onTcpEvent, false)) return SOCKET_IN_USE;
   listenPorts[free] = port;
   acceptHead[free] = 0;
   acceptCount[free] = 0;

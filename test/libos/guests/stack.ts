@@ -6,6 +6,8 @@
 //   TCP 13  greeting: writes "hello from denali\n" on accept and closes
 //   TCP 19  hold: never reads (the receive window fills up); closes when the peer does
 //   TCP 20  bulk: writes BULK_BYTES of a pattern (byte i = i * 7 mod 251) then closes
+//   TCP 21  bulk with the large buffers (32 KiB each way): LARGE_BULK_BYTES of the same pattern, then closes
+//   TCP 22  echo with the large buffers
 // Every event is logged on the console: `tcp CONNECTION EVENT`.
 import { i32, u32, u8, print, write } from "dsl";
 import { bootInit } from "../../../guest-src/runtime/boot.ts";
@@ -19,8 +21,10 @@ import {
 } from "../../../guest-src/libos/tcp.ts";
 
 const BULK_BYTES = 10000;
+const LARGE_BULK_BYTES = 200000;
 const buffer = new Uint8Array(4096);
 const bulkSent = new Int32Array(16);
+const bulkTotal = new Int32Array(16);
 
 function udpEcho(source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32): void {
   udpSend(source, sourcePort, localPort, data, offset, length);
@@ -31,11 +35,15 @@ function log(connection: i32, event: i32): void { write("tcp "); write(connectio
 function echo(connection: i32, event: i32): void {
   log(connection, event);
   if (event === TCP_EVENT_DATA || event === TCP_EVENT_WRITABLE) {
-    let n = tcpAvailable(connection);
-    const space = tcpWriteSpace(connection);
-    if (n > space) n = space;
-    n = tcpRead(connection, buffer, 0, n);
-    tcpWrite(connection, buffer, 0, n);
+    while (true) {
+      let n = tcpAvailable(connection);
+      const space = tcpWriteSpace(connection);
+      if (n > space) n = space;
+      if (n > 4096) n = 4096;
+      if (n <= 0) break;
+      n = tcpRead(connection, buffer, 0, n);
+      tcpWrite(connection, buffer, 0, n);
+    }
   } else if (event === TCP_EVENT_PEER_CLOSED) {
     tcpClose(connection);
   }
@@ -65,17 +73,29 @@ function hold(connection: i32, event: i32): void {
 
 function bulk(connection: i32, event: i32): void {
   log(connection, event);
-  if (event === TCP_EVENT_ACCEPTED) bulkSent[connection] = 0;
+  if (event === TCP_EVENT_ACCEPTED) { bulkSent[connection] = 0; bulkTotal[connection] = BULK_BYTES; }
+  pump(connection, event);
+}
+
+function largeBulk(connection: i32, event: i32): void {
+  log(connection, event);
+  if (event === TCP_EVENT_ACCEPTED) { bulkSent[connection] = 0; bulkTotal[connection] = LARGE_BULK_BYTES; }
+  pump(connection, event);
+}
+
+/** Writes the pattern while there is room, until the connection's total; then closes. */
+function pump(connection: i32, event: i32): void {
   if (event === TCP_EVENT_ACCEPTED || event === TCP_EVENT_WRITABLE) {
-    while (bulkSent[connection] < BULK_BYTES) {
-      let n = BULK_BYTES - bulkSent[connection];
+    const total = bulkTotal[connection];
+    while (bulkSent[connection] < total) {
+      let n = total - bulkSent[connection];
       if (n > 4096) n = 4096;
       for (let i = 0; i < n; i++) buffer[i] = u8(((bulkSent[connection] + i) * 7) % 251);
       const written = tcpWrite(connection, buffer, 0, n);
       if (written === 0) break;
       bulkSent[connection] += written;
     }
-    if (bulkSent[connection] === BULK_BYTES) { bulkSent[connection]++; tcpClose(connection); }
+    if (bulkSent[connection] === total) { bulkSent[connection]++; tcpClose(connection); }
   }
 }
 
@@ -84,11 +104,13 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   udpBind(7, udpEcho);
-  tcpListen(7, 4, echo);
-  tcpListen(9, 4, discard);
-  tcpListen(13, 4, greet);
-  tcpListen(19, 4, hold);
-  tcpListen(20, 4, bulk);
+  tcpListen(7, 4, echo, false);
+  tcpListen(9, 4, discard, false);
+  tcpListen(13, 4, greet, false);
+  tcpListen(19, 4, hold, false);
+  tcpListen(20, 4, bulk, false);
+  tcpListen(21, 4, largeBulk, true);
+  tcpListen(22, 4, echo, true);
   print("stack up");
   stackRun();
 }

@@ -1,0 +1,173 @@
+// Contract: the TCP's sending side: building segments (header, options, checksum) in txFrame and
+// handing them to IPv4, and output(), which sends what a connection owes its peer in this order: the
+// retransmission loss recovery asked for (tcp-congestion.ts), then new data and the FIN within cwnd and
+// the peer's window with sender SWS avoidance (RFC 9293 §3.8.6.2.1), one-byte zero-window probes
+// (§3.8.6.1); and the retransmission timer (RFC 6298 §5). Every segment of a connection carries
+// ACK = RCV.NXT and our window.
+// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, ackNow (clearing), timerOn/timerAt, timing.
+import { i32, u32, bool } from "dsl";
+import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
+import { txFrame, ourIp, netNow, netStats, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
+import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_TCP } from "./ipv4.ts";
+import {
+  Tcb, seqLt, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK,
+} from "./tcp-tcb.ts";
+import {
+  TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
+  TCP_CHECKSUM, TCP_URGENT, TCP_HEADER, TCP_FIN, TCP_SYN, TCP_PSH, TCP_ACK, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH,
+  TCP_OUR_MSS,
+} from "./tcp-header.ts";
+import { sendPeek } from "./tcp-buffers.ts";
+import { congestionRestartAfterIdle, congestionAllowance } from "./tcp-congestion.ts";
+
+/** Bytes of options the next emit sends (written at txFrame's TCP_HEADER by its caller); emit clears it. */
+let emitOptions = 0;
+
+/**
+ * Completes the segment in txFrame (its emitOptions bytes of options already at TCP_HEADER, its
+ * `dataLength` bytes of data after them) with the header and checksum, and sends it.
+ */
+function emit(remoteIp: u32, localPort: i32, remotePort: i32, seq: u32, ack: u32, flags: i32, window: i32,
+  dataLength: i32): void {
+  const p = IP_PAYLOAD_OFFSET;
+  const headerLength = TCP_HEADER + emitOptions;
+  emitOptions = 0;
+  put16(txFrame, p + TCP_SOURCE_PORT, localPort);
+  put16(txFrame, p + TCP_DESTINATION_PORT, remotePort);
+  put32(txFrame, p + TCP_SEQUENCE, seq);
+  put32(txFrame, p + TCP_ACKNOWLEDGMENT, ack);
+  txFrame[p + TCP_DATA_OFFSET] = (headerLength / 4) << 4;
+  txFrame[p + TCP_FLAGS] = flags;
+  put16(txFrame, p + TCP_WINDOW, window);
+  put16(txFrame, p + TCP_CHECKSUM, 0);
+  put16(txFrame, p + TCP_URGENT, 0);
+  const length = headerLength + dataLength;
+  // §3.1 Checksum: over the pseudo-header (source, destination, zero, PTCL, TCP length), header and data.
+  const sum = checksumAdd(pseudoHeaderSum(ourIp, remoteIp, IP_PROTOCOL_TCP, length), txFrame, p, length);
+  put16(txFrame, p + TCP_CHECKSUM, checksumFinish(sum));
+  ipv4Send(remoteIp, IP_PROTOCOL_TCP, length);
+}
+
+/** A RST (or RST,ACK) outside any connection's flow: no options, no data, window 0. */
+export function emitReset(remoteIp: u32, localPort: i32, remotePort: i32, seq: u32, ack: u32, flags: i32): void {
+  netStats[STAT_TCP_RESET_SENT]++;
+  emit(remoteIp, localPort, remotePort, seq, ack, flags, 0, 0);
+}
+
+/** RCV.WND: the free room of the receive buffer. */
+export function receiveWindow(tcb: Tcb): i32 { return tcb.rxSize - tcb.rxCount; }
+
+/** Writes a SYN's options at txFrame's TCP_HEADER: our MSS. */
+function writeSynOptions(tcb: Tcb): i32 {
+  const at = IP_PAYLOAD_OFFSET + TCP_HEADER;
+  txFrame[at] = TCP_OPTION_MSS;
+  txFrame[at + 1] = TCP_OPTION_MSS_LENGTH;
+  put16(txFrame, at + 2, TCP_OUR_MSS);
+  return TCP_OPTION_MSS_LENGTH;
+}
+
+/**
+ * A segment of connection `tcb` at `seq` with ACK = RCV.NXT and the current window; its `dataLength` bytes of
+ * data are the queued bytes from `skip` bytes past SND.UNA.
+ */
+function sendSegment(tcb: Tcb, seq: u32, flags: i32, skip: i32, dataLength: i32): void {
+  const window = receiveWindow(tcb);
+  tcb.rcvEdge = u32(tcb.rcvNxt + window);
+  tcb.ackNow = false;
+  const options = (flags & TCP_SYN) !== 0 ? writeSynOptions(tcb) : 0;
+  if (dataLength > 0) sendPeek(tcb, skip, txFrame, IP_PAYLOAD_OFFSET + TCP_HEADER + options, dataLength);
+  emitOptions = options;
+  emit(tcb.remoteIp, tcb.localPort, tcb.remotePort, seq, tcb.rcvNxt, flags | TCP_ACK, window, dataLength);
+}
+
+export function sendAck(tcb: Tcb): void { sendSegment(tcb, tcb.sndNxt, TCP_ACK, 0, 0); }
+
+export function sendSynAck(tcb: Tcb): void { sendSegment(tcb, tcb.iss, TCP_SYN | TCP_ACK, 0, 0); }
+
+/** Starts the retransmission timer with the RTO (RFC 6298 §5.1, §5.3). */
+export function startTimer(tcb: Tcb): void {
+  tcb.timerOn = true;
+  tcb.timerAt = netNow + tcb.rto;
+}
+
+/** May data be sent in this state (after the handshake, before our FIN is acknowledged)? */
+function canSend(state: i32): bool {
+  return state === TCP_ESTABLISHED || state === TCP_CLOSE_WAIT || state === TCP_FIN_WAIT_1 || state === TCP_CLOSING
+    || state === TCP_LAST_ACK;
+}
+
+/** The most data one segment carries (RFC 6691: SMSS less the options of a segment, none here). */
+function segmentRoom(tcb: Tcb): i32 { return tcb.sndMss; }
+
+/**
+ * Sends again one segment of data already sent, from `seq` (at or after SND.UNA) to at most `limit`, with
+ * the FIN if it ends there; returns the sequence space it covered (0: nothing to send).
+ */
+function sendOld(tcb: Tcb, seq: u32, limit: u32): i32 {
+  const skip = i32(seq - tcb.sndUna);
+  let n = tcb.txCount - skip;
+  const room = i32(limit - seq);
+  if (n > room) n = room;
+  const most = segmentRoom(tcb);
+  if (n > most) n = most;
+  if (n < 0) n = 0;
+  const fin = tcb.closing && u32(seq + n) === tcb.finSeq && seqLt(tcb.finSeq, tcb.sndMax);
+  if (n === 0 && !fin) return 0;
+  if (seqLt(seq, tcb.timedSeq)) tcb.timing = false;      // Karn: the timed segment is being sent again
+  netStats[STAT_TCP_RETRANSMIT]++;
+  sendSegment(tcb, seq, (n > 0 ? TCP_PSH : 0) | (fin ? TCP_FIN : 0), skip, n);
+  tcb.lastSendAt = netNow;
+  return n + (fin ? 1 : 0);
+}
+
+/**
+ * New data (or, after a timeout, data again from SND.NXT): as much as cwnd, the peer's window and the
+ * queue allow, in segments of at most SMSS, with sender SWS avoidance (§3.8.6.2.1: a full segment, all
+ * that is queued, half the largest window offered, or anything when nothing is in flight); then the FIN.
+ */
+function sendNew(tcb: Tcb): void {
+  congestionRestartAfterIdle(tcb, netNow);
+  while (true) {
+    const inFlight = i32(tcb.sndNxt - tcb.sndUna);
+    const dataInFlight = inFlight < tcb.txCount ? inFlight : tcb.txCount;
+    const unsent = tcb.txCount - dataInFlight;
+    let usable = i32(tcb.sndWnd) - inFlight;
+    if (tcb.probe && tcb.sndWnd === 0) usable = 1 - inFlight;   // §3.8.6.1 zero-window probe: one byte
+    const most = segmentRoom(tcb);
+    let n = unsent;
+    if (n > usable) n = usable;
+    if (n > most) n = most;
+    const allowance = congestionAllowance(tcb);
+    if (n > allowance) n = allowance;
+    if (n < 0) n = 0;
+    if (n > 0 && n < most && n < unsent && n < i32(tcb.sndWndMax / 2) && inFlight > 0) n = 0;   // SWS
+    const fin = tcb.closing && u32(tcb.sndNxt + n) === tcb.finSeq;
+    if (n === 0 && !fin) break;
+    if (seqLt(tcb.sndNxt, tcb.sndMax)) netStats[STAT_TCP_RETRANSMIT]++;   // going back after a timeout
+    // RFC 6298 §3 / Karn: time one segment at a time, never a retransmitted one.
+    if (!tcb.timing && n > 0 && tcb.sndNxt === tcb.sndMax) {
+      tcb.timing = true;
+      tcb.timedSeq = u32(tcb.sndNxt + n);
+      tcb.timedAt = netNow;
+    }
+    sendSegment(tcb, tcb.sndNxt, (n > 0 ? TCP_PSH : 0) | (fin ? TCP_FIN : 0), dataInFlight, n);
+    tcb.sndNxt = u32(tcb.sndNxt + n + (fin ? 1 : 0));
+    if (seqLt(tcb.sndMax, tcb.sndNxt)) tcb.sndMax = tcb.sndNxt;
+    tcb.lastSendAt = netNow;
+    if (!tcb.timerOn) startTimer(tcb);   // RFC 6298 §5.1
+    if (fin) break;
+  }
+}
+
+/** Sends what is due: a retransmission loss recovery asks for, then new data and the FIN. */
+export function output(tcb: Tcb): void {
+  if (!canSend(tcb.state)) return;
+  if (tcb.retransmitFirst) {
+    tcb.retransmitFirst = false;
+    sendOld(tcb, tcb.sndUna, tcb.sndMax);
+  }
+  sendNew(tcb);
+  tcb.probe = false;
+  // Data waits for a window: the persist timer (§3.8.6.1) is the retransmission timer here.
+  if (!tcb.timerOn && tcb.txCount > i32(tcb.sndNxt - tcb.sndUna)) startTimer(tcb);
+}

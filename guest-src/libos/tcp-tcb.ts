@@ -1,0 +1,97 @@
+// Contract: the Transmission Control Block (RFC 9293 §3.3.1) shared by the TCP's files: tcp.ts (segments,
+// states, the application's calls), tcp-output.ts (sending, the timer), tcp-congestion.ts (RFC 5681, 6582
+// and 6298: what may be sent and when to retransmit) and tcp-buffers.ts (the send and receive rings).
+// Holds no behaviour beyond sequence arithmetic: every file reads and writes the fields its own header
+// comment names.
+import { i32, u32, bool } from "dsl";
+
+// ---- states (RFC 9293 §3.3.2) ---------------------------------------------------------------------------
+export const TCP_CLOSED = 0;
+const TCP_LISTEN = 1;
+const TCP_SYN_SENT = 2;
+export const TCP_SYN_RECEIVED = 3;
+export const TCP_ESTABLISHED = 4;
+export const TCP_FIN_WAIT_1 = 5;
+export const TCP_FIN_WAIT_2 = 6;
+export const TCP_CLOSE_WAIT = 7;
+export const TCP_CLOSING = 8;
+export const TCP_LAST_ACK = 9;
+export const TCP_TIME_WAIT = 10;
+
+export type TcpHandler = (connection: i32, event: i32) => void;
+
+export function noHandler(connection: i32, event: i32): void {}
+
+export class Tcb {
+  state: i32 = 0;
+  remoteIp: u32 = 0;
+  localPort: i32 = 0;
+  remotePort: i32 = 0;
+  listener: i32 = 0;
+  handler: TcpHandler = noHandler;
+  // send sequence variables
+  iss: u32 = 0;
+  sndUna: u32 = 0;
+  sndNxt: u32 = 0;
+  /** The highest SND.NXT so far (RFC 6675's HighData; a timeout moves SND.NXT back to SND.UNA). */
+  sndMax: u32 = 0;
+  sndWnd: u32 = 0;
+  /** The largest window the peer has offered (sender SWS avoidance, RFC 9293 §3.8.6.2.1). */
+  sndWndMax: u32 = 0;
+  sndWl1: u32 = 0;
+  sndWl2: u32 = 0;
+  /** SMSS: the most data a segment without options carries to this peer. */
+  sndMss: i32 = 0;
+  // receive sequence variables
+  irs: u32 = 0;
+  rcvNxt: u32 = 0;
+  /** RCV.NXT + RCV.WND as last advertised (the right edge never moves left, §3.8.6.2.2). */
+  rcvEdge: u32 = 0;
+  // buffers (tcp-buffers.ts): rings in the pool at rxBase / txBase of rxSize / txSize bytes
+  rxBase: i32 = 0;
+  rxSize: i32 = 0;
+  txBase: i32 = 0;
+  txSize: i32 = 0;
+  /** The large slot these rings are in, or -1 (the connection's own small slot). */
+  largeSlot: i32 = 0;
+  rxStart: i32 = 0;
+  /** In-order bytes waiting for the application, from rxStart. */
+  rxCount: i32 = 0;
+  /** txStart is the byte at SND.UNA; txCount bytes from there are queued (sent or not). */
+  txStart: i32 = 0;
+  txCount: i32 = 0;
+  /** The application closed: a FIN goes at finSeq after the queued data. */
+  closing: bool = false;
+  finSeq: u32 = 0;
+  // retransmission timer (RFC 6298) and TIME-WAIT
+  timerOn: bool = false;
+  timerAt: u32 = 0;
+  rto: u32 = 0;
+  srtt: u32 = 0;
+  rttvar: u32 = 0;
+  /** Timeouts in a row for the oldest unacknowledged segment (§3.8.3 R2). */
+  retries: i32 = 0;
+  timing: bool = false;
+  timedSeq: u32 = 0;
+  timedAt: u32 = 0;
+  probe: bool = false;
+  ackNow: bool = false;
+  // congestion control (RFC 5681, RFC 6582): tcp-congestion.ts
+  cwnd: u32 = 0;
+  ssthresh: u32 = 0;
+  /** Duplicate ACKs in a row (RFC 5681 §2). */
+  dupAcks: i32 = 0;
+  /** In fast recovery (NewReno, RFC 6582). */
+  inRecovery: bool = false;
+  /** RFC 6582 "recover": SND.MAX when the loss was found (one past it). */
+  recover: u32 = 0;
+  /** NewReno: the first partial ACK of this recovery restarted the timer (RFC 6582 §3.2 step 5). */
+  partialAcked: bool = false;
+  /** The segment at SND.UNA is to be sent again at once (fast retransmit, NewReno partial ACK). */
+  retransmitFirst: bool = false;
+  /** When data was last sent (RFC 5681 §4.1 restart after idle). */
+  lastSendAt: u32 = 0;
+}
+
+export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }
+export function seqLe(a: u32, b: u32): bool { return i32(a - b) <= 0; }
