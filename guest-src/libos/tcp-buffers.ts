@@ -1,13 +1,13 @@
 // Contract: the TCP's send and receive buffers, rings carved from one pool. Every connection slot owns a
 // small slot (TCP_SMALL_BUFFER each way, the window of a request/response service); a listener that asks
 // for large buffers gets one of TCP_LARGE_SLOTS large slots (TCP_LARGE_BUFFER each way: enough segments in
-// flight for fast retransmit to work) while one is free, else the small one. A ring's start goes back to 0
-// whenever it is empty, so
+// flight for fast retransmit and SACK recovery to work) while one is free, else the small one. A ring's
+// start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data is held), so
 // a connection touches only the pages its largest burst needs: the pool is bss, and pages never touched
 // cost a VM nothing. Reads and writes go through bytes.ts copyBytes (bounds-checked, a word at a time).
 //
 // Owns Tcb.rxBase/rxSize/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
-// acknowledged) and grow in tcp.ts.
+// acknowledged) and grow in tcp.ts and tcp-reassembly.ts.
 import { i32, bool } from "dsl";
 import { copyBytes } from "./bytes.ts";
 import { Tcb } from "./tcp-tcb.ts";
@@ -82,7 +82,7 @@ export function receiveTake(tcb: Tcb, to: Uint8Array, offset: i32, n: i32): void
   ringRead(tcb.rxBase, tcb.rxSize, tcb.rxStart, to, offset, n);
   tcb.rxStart = (tcb.rxStart + n) % tcb.rxSize;
   tcb.rxCount -= n;
-  if (tcb.rxCount === 0) tcb.rxStart = 0;
+  if (tcb.rxCount === 0 && tcb.oooCount === 0) tcb.rxStart = 0;
 }
 
 /** Queues `n` bytes to send after those queued (txCount is the caller's). */

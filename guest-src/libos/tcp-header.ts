@@ -1,5 +1,5 @@
 // Contract: the TCP header and options as they are on the wire (RFC 9293 §3.1 "Header Format", §3.2
-// "Specific Option Definitions"), and the segment sizes of §3.7.1. Only
+// "Specific Option Definitions"; RFC 2018 §2-§3 for SACK), and the segment sizes of §3.7.1. Only
 // constants: tcp.ts parses segments with them, tcp-output.ts builds them.
 
 // ---- header -------------------------------------------------------------------------------------------------
@@ -28,6 +28,11 @@ export const TCP_OPTION_NOP = 1;
 /** Maximum Segment Size: kind 2, length 4, a 16-bit MSS; only in SYN segments. */
 export const TCP_OPTION_MSS = 2;
 export const TCP_OPTION_MSS_LENGTH = 4;
+/** SACK-permitted: kind 4, length 2; only in SYN segments (RFC 2018 §2). */
+export const TCP_OPTION_SACK_PERMITTED = 4;
+export const TCP_OPTION_SACK_PERMITTED_LENGTH = 2;
+/** SACK: kind 5, length 2 + 8 per block (RFC 2018 §3). */
+export const TCP_OPTION_SACK = 5;
 
 // ---- segment sizes (§3.7.1) -------------------------------------------------------------------------------------
 /** Send MSS when the peer sends no MSS option (§3.7.1: "536"; RFC 1122 §4.2.2.6). */

@@ -3,7 +3,8 @@
 // retransmission loss recovery asked for (tcp-congestion.ts), then new data and the FIN within cwnd and
 // the peer's window with sender SWS avoidance (RFC 9293 §3.8.6.2.1), one-byte zero-window probes
 // (§3.8.6.1); and the retransmission timer (RFC 6298 §5). Every segment of a connection carries
-// ACK = RCV.NXT and our window.
+// ACK = RCV.NXT, our window and, when SACK was agreed and data is held out of order, the SACK blocks
+// (RFC 2018 §4).
 // Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, ackNow (clearing), timerOn/timerAt, timing.
 import { i32, u32, bool } from "dsl";
 import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
@@ -14,10 +15,11 @@ import {
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
-  TCP_CHECKSUM, TCP_URGENT, TCP_HEADER, TCP_FIN, TCP_SYN, TCP_PSH, TCP_ACK, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH,
-  TCP_OUR_MSS,
+  TCP_CHECKSUM, TCP_URGENT, TCP_HEADER, TCP_FIN, TCP_SYN, TCP_PSH, TCP_ACK, TCP_OPTION_NOP, TCP_OPTION_MSS,
+  TCP_OPTION_MSS_LENGTH, TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OUR_MSS,
 } from "./tcp-header.ts";
 import { sendPeek } from "./tcp-buffers.ts";
+import { sackOptionLength, writeSackOption } from "./tcp-reassembly.ts";
 import { congestionRestartAfterIdle, congestionAllowance } from "./tcp-congestion.ts";
 
 /** Bytes of options the next emit sends (written at txFrame's TCP_HEADER by its caller); emit clears it. */
@@ -57,24 +59,34 @@ export function emitReset(remoteIp: u32, localPort: i32, remotePort: i32, seq: u
 /** RCV.WND: the free room of the receive buffer. */
 export function receiveWindow(tcb: Tcb): i32 { return tcb.rxSize - tcb.rxCount; }
 
-/** Writes a SYN's options at txFrame's TCP_HEADER: our MSS. */
+/** Writes a SYN's options at txFrame's TCP_HEADER: our MSS, and SACK-permitted when the peer's SYN had it. */
 function writeSynOptions(tcb: Tcb): i32 {
   const at = IP_PAYLOAD_OFFSET + TCP_HEADER;
   txFrame[at] = TCP_OPTION_MSS;
   txFrame[at + 1] = TCP_OPTION_MSS_LENGTH;
   put16(txFrame, at + 2, TCP_OUR_MSS);
-  return TCP_OPTION_MSS_LENGTH;
+  if (!tcb.sackPermitted) return TCP_OPTION_MSS_LENGTH;
+  txFrame[at + 4] = TCP_OPTION_NOP;
+  txFrame[at + 5] = TCP_OPTION_NOP;
+  txFrame[at + 6] = TCP_OPTION_SACK_PERMITTED;
+  txFrame[at + 7] = TCP_OPTION_SACK_PERMITTED_LENGTH;
+  return TCP_OPTION_MSS_LENGTH + 4;
 }
 
 /**
- * A segment of connection `tcb` at `seq` with ACK = RCV.NXT and the current window; its `dataLength` bytes of
- * data are the queued bytes from `skip` bytes past SND.UNA.
+ * A segment of connection `tcb` at `seq` with ACK = RCV.NXT, the current window and our SACK blocks;
+ * its `dataLength` bytes of data are the queued bytes from `skip` bytes past SND.UNA.
  */
 function sendSegment(tcb: Tcb, seq: u32, flags: i32, skip: i32, dataLength: i32): void {
   const window = receiveWindow(tcb);
   tcb.rcvEdge = u32(tcb.rcvNxt + window);
   tcb.ackNow = false;
-  const options = (flags & TCP_SYN) !== 0 ? writeSynOptions(tcb) : 0;
+  let options = 0;
+  if ((flags & TCP_SYN) !== 0) options = writeSynOptions(tcb);
+  else {
+    options = sackOptionLength(tcb);
+    if (options > 0) writeSackOption(tcb, txFrame, IP_PAYLOAD_OFFSET + TCP_HEADER);
+  }
   if (dataLength > 0) sendPeek(tcb, skip, txFrame, IP_PAYLOAD_OFFSET + TCP_HEADER + options, dataLength);
   emitOptions = options;
   emit(tcb.remoteIp, tcb.localPort, tcb.remotePort, seq, tcb.rcvNxt, flags | TCP_ACK, window, dataLength);
@@ -96,8 +108,8 @@ function canSend(state: i32): bool {
     || state === TCP_LAST_ACK;
 }
 
-/** The most data one segment carries (RFC 6691: SMSS less the options of a segment, none here). */
-function segmentRoom(tcb: Tcb): i32 { return tcb.sndMss; }
+/** The most data one segment carries now: SMSS less the options it will carry (RFC 6691). */
+function segmentRoom(tcb: Tcb): i32 { return tcb.sndMss - sackOptionLength(tcb); }
 
 /**
  * Sends again one segment of data already sent, from `seq` (at or after SND.UNA) to at most `limit`, with

@@ -1,8 +1,8 @@
 // Contract: the Transmission Control Block (RFC 9293 §3.3.1) shared by the TCP's files: tcp.ts (segments,
-// states, the application's calls), tcp-output.ts (sending, the timer), tcp-congestion.ts (RFC 5681, 6582
-// and 6298: what may be sent and when to retransmit) and tcp-buffers.ts (the send and receive rings).
-// Holds no behaviour beyond sequence arithmetic: every file reads and writes the fields its own header
-// comment names.
+// states, the application's calls), tcp-output.ts (sending, the timer), tcp-congestion.ts (RFC 5681,
+// 6582 and 6298: what may be sent and what to retransmit), tcp-reassembly.ts (the out-of-order
+// queue and the SACK blocks we report) and tcp-buffers.ts (the send and receive rings). Holds no behaviour
+// beyond sequence arithmetic: every file reads and writes the fields its own header comment names.
 import { i32, u32, bool } from "dsl";
 
 // ---- states (RFC 9293 §3.3.2) ---------------------------------------------------------------------------
@@ -21,6 +21,12 @@ export const TCP_TIME_WAIT = 10;
 export type TcpHandler = (connection: i32, event: i32) => void;
 
 export function noHandler(connection: i32, event: i32): void {}
+
+/**
+ * Out-of-order ranges kept per connection. RFC 2018 §3: an ACK carries at most 4 SACK blocks, so 4 ranges
+ * report everything a peer could use.
+ */
+export const TCP_RANGES = 4;
 
 export class Tcb {
   state: i32 = 0;
@@ -63,6 +69,9 @@ export class Tcb {
   /** The application closed: a FIN goes at finSeq after the queued data. */
   closing: bool = false;
   finSeq: u32 = 0;
+  // options agreed in the handshake
+  /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
+  sackPermitted: bool = false;
   // retransmission timer (RFC 6298) and TIME-WAIT
   timerOn: bool = false;
   timerAt: u32 = 0;
@@ -91,6 +100,13 @@ export class Tcb {
   retransmitFirst: bool = false;
   /** When data was last sent (RFC 5681 §4.1 restart after idle). */
   lastSendAt: u32 = 0;
+  // receive: out-of-order data in the ring beyond RCV.NXT (tcp-reassembly.ts), most recently changed first
+  oooCount: i32 = 0;
+  oooStart = new Uint32Array(4);   // TCP_RANGES (a field's length must be a literal today)
+  oooEnd = new Uint32Array(4);
+  /** A FIN arrived out of order: it counts once RCV.NXT reaches finPendingSeq. */
+  finPending: bool = false;
+  finPendingSeq: u32 = 0;
 }
 
 export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }

@@ -1,8 +1,9 @@
 // TCP (RFC 9293) for a server: passive opens only. Segment validation and checksum (§3.1), the MSS
-// option (§3.2, §3.7.1), the three-way handshake from LISTEN (§3.5), in-order receive with the receive
-// window (§3.8.6, §3.10.7.4), sending under congestion control with fast retransmit, NewReno and the RFC
-// 6298 timer (tcp-congestion.ts; segments built and sent by tcp-output.ts), sender SWS avoidance
-// (§3.8.6.2.1), zero-window probes (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no
+// option (§3.2, §3.7.1), the three-way handshake from LISTEN (§3.5), receive with the receive window
+// (§3.8.6, §3.10.7.4) and an out-of-order queue reported in SACK blocks (tcp-reassembly.ts, RFC 2018),
+// sending under congestion control with fast retransmit, NewReno and the RFC 6298 timer
+// (tcp-congestion.ts; segments built and sent by tcp-output.ts), sender SWS avoidance (§3.8.6.2.1),
+// zero-window probes (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no
 // connection (§3.10.7.1) and RFC 5961's challenge ACKs (§3.10.7.4), a table of connections with a listen
 // backlog; send and receive rings from tcp-buffers.ts.
 //
@@ -10,15 +11,15 @@
 // (connection, event) with TCP_EVENT_ACCEPTED / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
-// Limits: out-of-order segments are dropped (and a duplicate ACK sent), so the peer retransmits; no SACK,
-// no Nagle, no delayed ACKs, no window scaling or timestamps (RFC 7323: windows stay under 64 KiB, no
-// PAWS), no urgent data, no active open, 16 connections.
+// Limits: the peer's SACK blocks are not used (recovery is NewReno's); no Nagle, no delayed ACKs, no window
+// scaling or timestamps (RFC 7323: windows stay under 64 KiB, no PAWS), no urgent data, no active open,
+// 16 connections.
 import { i32, u32, bool, structArray } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
-  netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
+  netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY, STAT_TCP_OUT_OF_ORDER,
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
@@ -28,12 +29,13 @@ import {
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_OPTION_END, TCP_OPTION_NOP, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH,
-  TCP_DEFAULT_MSS, TCP_OUR_MSS, TCP_MIN_MSS,
+  TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_DEFAULT_MSS, TCP_OUR_MSS,
+  TCP_MIN_MSS,
 } from "./tcp-header.ts";
 import {
-  TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, buffersRelease, receiveStore, receiveTake, sendQueue,
-  sendAcknowledged,
+  TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, buffersRelease, receiveTake, sendQueue, sendAcknowledged,
 } from "./tcp-buffers.ts";
+import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
   congestionOnTimeout,
@@ -166,8 +168,15 @@ function initialSequence(remoteIp: u32, remotePort: i32, localPort: i32): u32 {
   return u32(h + (netNow >>> 2));
 }
 
-/** The options of the SYN at `frame[offset..offset+length)` (§3.2): its MSS (0 if absent, -1 if malformed). */
+/** SACK-permitted was in the SYN parseSynOptions read last. */
+let synSackPermitted = false;
+
+/**
+ * The options of the SYN at `frame[offset..offset+length)` (§3.2): returns its MSS (0 if absent, -1 if an option
+ * is malformed) and sets synSackPermitted.
+ */
 function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i32 {
+  synSackPermitted = false;
   let mss = 0;
   let i = offset;
   const end = offset + length;
@@ -181,6 +190,8 @@ function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i32 {
     if (kind === TCP_OPTION_MSS) {
       if (optionLength !== TCP_OPTION_MSS_LENGTH) return -1;
       mss = get16(frame, i + 2);
+    } else if (kind === TCP_OPTION_SACK_PERMITTED && optionLength === TCP_OPTION_SACK_PERMITTED_LENGTH) {
+      synSackPermitted = true;
     }
     i += optionLength;   // §3.2: unknown options are skipped by their length
   }
@@ -295,7 +306,9 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   if (sendMss > TCP_OUR_MSS) sendMss = TCP_OUR_MSS;
   if (sendMss < TCP_MIN_MSS) sendMss = TCP_MIN_MSS;
   tcb.sndMss = sendMss;
+  tcb.sackPermitted = synSackPermitted;   // RFC 2018 §2: we answer SACK-permitted with our own
   buffersAssign(tcb, index, listener.large);
+  reassemblyClear(tcb);
   congestionInit(tcb, netNow);
   tcb.closing = false;
   tcb.retries = 0;
@@ -469,26 +482,32 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
 
 /**
  * "seventh, process the segment text" (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2): `n` bytes at `seq` (trimmed to
- * the window), in order only. Returns true when data arrived.
+ * the window), in order or held out of order (tcp-reassembly.ts). Returns true when in-order data arrived.
  */
 function receiveText(tcb: Tcb, seq: u32, frame: Uint8Array, dataStart: i32, n: i32): bool {
   if (n <= 0) return false;
   if (tcb.state !== TCP_ESTABLISHED && tcb.state !== TCP_FIN_WAIT_1 && tcb.state !== TCP_FIN_WAIT_2) return false;
-  tcb.ackNow = true;   // out of order: dropped; a duplicate ACK tells the peer where we are
-  if (seq !== tcb.rcvNxt) return false;
-  receiveStore(tcb, 0, frame, dataStart, n);
-  tcb.rxCount += n;
-  tcb.rcvNxt = u32(tcb.rcvNxt + n);
-  return true;
+  // RFC 5681 §4.2: an out-of-order segment and one that fills a gap are acknowledged at once.
+  tcb.ackNow = true;
+  if (seq !== tcb.rcvNxt) netStats[STAT_TCP_OUT_OF_ORDER]++;
+  return reassemblyInput(tcb, seq, frame, dataStart, n) > 0;
 }
 
 /**
- * "eighth, check the FIN bit": only an in-order FIN at `finAt` (after all the data) counts. Returns true when
- * the peer's FIN was taken now.
+ * "eighth, check the FIN bit": a FIN at `finAt` counts once all the data before it is in (one held out of
+ * order waits for the gap to fill). Returns true when the peer's FIN was taken now.
  */
 function receiveFin(tcb: Tcb, fin: bool, finAt: u32): bool {
   if (tcb.state === TCP_SYN_RECEIVED || tcb.state === TCP_CLOSED) return false;
-  if (!fin || finAt !== tcb.rcvNxt) return false;
+  if (fin && seqLt(tcb.rcvNxt, finAt) && !tcb.finPending) {
+    tcb.finPending = true;
+    tcb.finPendingSeq = finAt;
+    tcb.ackNow = true;
+  }
+  let now = fin && finAt === tcb.rcvNxt;
+  if (tcb.finPending && tcb.finPendingSeq === tcb.rcvNxt) now = true;
+  if (!now) return false;
+  tcb.finPending = false;
   tcb.rcvNxt = u32(tcb.rcvNxt + 1);
   tcb.ackNow = true;
   const state = tcb.state;

@@ -376,12 +376,17 @@ def base_frame():
     return eth(1) / IP(src=HOST, dst=VM_IP[1])
 
 
+# Where the out-of-order probes go: inside the window, beyond the in-order data a connection receives.
+IN_WINDOW = 2048
+
+
 def expect_established(flags, offset, c, data):
-    """RFC 9293 §3.10.7.4 with RFC 5961 (receive window 4,096, `data` 4 bytes, everything before acknowledged):
+    """RFC 9293 §3.10.7.4 with RFC 5961 (receive window 32,768, `data` 4 bytes, everything before acknowledged):
     first the sequence number: outside the window an ACK <SEQ=SND.NXT><ACK=RCV.NXT>, unless RST; then RST:
     at RCV.NXT it resets (nothing sent), elsewhere in the window a challenge ACK; then SYN: a challenge ACK;
     then no ACK bit: dropped; then the text: in order it is taken (the echo server sends it back with the
-    ACK, and closes after a FIN), out of order a duplicate ACK. Returns (class, replies, what happens)."""
+    ACK, and closes after a FIN), out of order a duplicate ACK (the data is held). Returns (class, replies,
+    what happens)."""
     ack_now = [segment(ACK, c.ack, c.seq)]
     if offset == 0x40000000:
         if flags & RST:
@@ -409,10 +414,11 @@ def established():
     """Every flag combination on an established connection to the echo server, in and out of its window.
 
     After the handshake and 8 bytes echoed, for each of the 256 flag values one segment with 4 bytes of
-    data far outside the window, one just past RCV.NXT and one at RCV.NXT, each followed by a fence; the
-    replies are checked per class (expect_established). A probe that ends the connection (RST at RCV.NXT,
-    or ACK+FIN) is followed by a check that it is gone (an ACK on it meets LISTEN: <SEQ=SEG.ACK><CTL=RST>)
-    and a new connection. Prints the counts, the classes and any mismatch."""
+    data far outside the window, one 2,048 bytes past RCV.NXT (inside the window: held out of order, where
+    the in-order probes of one connection, 4 bytes each, never reach) and one at RCV.NXT, each followed by
+    a fence; the replies are checked per class (expect_established). A probe that ends the connection (RST
+    at RCV.NXT, or ACK+FIN) is followed by a check that it is gone (an ACK on it meets LISTEN:
+    <SEQ=SEG.ACK><CTL=RST>) and a new connection. Prints the counts, the classes and any mismatch."""
     replies, tally = Replies(), Tally()
     replies.refresh_arp(1)
     replies.fence(1)
@@ -431,7 +437,7 @@ def established():
     for flags in range(256):
         if flags % 32 == 0:
             replies.refresh_arp(1)
-        for offset in (0x40000000, 1, 0):
+        for offset in (0x40000000, IN_WINDOW, 0):
             name, want, effect = expect_established(flags, offset, c, data)
             c.send(flags, data, offset)
             probes += 1

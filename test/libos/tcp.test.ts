@@ -104,6 +104,7 @@ test('malformed segments are dropped: bad checksum, data offset, truncation, por
     yield;
     const [synAck] = w.take();
     p.iss = p.rcv = parseTcpFrame(synAck).seq;
+    p.sackPermitted = true;   // the SACK-permitted among them is answered
     p.expect([synAck], SYN | ACK, [], 4096, 'options skipped');
     p.send(ACK, [], { window: 65535 });
     yield;
