@@ -5,8 +5,9 @@
 // to end: the server reads only what it can write back, so a client that does not read sees the
 // window close. When a connection ends after the stack retransmitted or dropped TCP segments (since
 // the last such line), the server prints `vm N echo: connection C closed|reset, retransmits R, timeouts T,
-// recoveries F, out of order O, tcp drops D` (the stack's counters so far: segments sent again, RTO
-// expirations, fast retransmits, segments held out of order, segments dropped as malformed).
+// recoveries F, probes P, out of order O, tcp drops D` (the stack's counters so far: segments sent again,
+// RTO expirations, fast retransmits, tail loss probes, segments held out of order, segments dropped as
+// malformed).
 // Its connections use the TCP's large buffers (tcp-buffers.ts) while one is free.
 // Bench mode (argument bit 16, bench/net.ts): the UDP port does not echo; its handler copies the
 // datagram's data into the application's buffer (what a receiving application does at least), and the
@@ -18,7 +19,7 @@ import { stackInitFromBoot, stackReport, stackRun } from "../libos/stack.ts";
 import { udpBind, udpSend } from "../libos/udp.ts";
 import {
   netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
-  STAT_TCP_OUT_OF_ORDER,
+  STAT_TCP_OUT_OF_ORDER, STAT_TCP_TAIL_PROBE,
 } from "../libos/netif.ts";
 import {
   tcpListen, tcpRead, tcpWrite, tcpClose, tcpAvailable, tcpWriteSpace, TCP_MAX_CONNECTIONS,
@@ -73,7 +74,7 @@ function report(connection: i32, how: string): void {
   write("vm "); write(vmId()); write(" echo: connection "); write(connection); write(" "); write(how);
   write(", retransmits "); write(netStats[STAT_TCP_RETRANSMIT]);
   write(", timeouts "); write(netStats[STAT_TCP_TIMEOUT]);
-  write(", recoveries "); write(netStats[STAT_TCP_RECOVERY]);
+  write(", recoveries "); write(netStats[STAT_TCP_RECOVERY]); write(", probes "); write(netStats[STAT_TCP_TAIL_PROBE]);
   write(", out of order "); write(netStats[STAT_TCP_OUT_OF_ORDER]);
   write(", tcp drops "); print(netStats[STAT_TCP_DROP]);
 }

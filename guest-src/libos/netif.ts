@@ -56,9 +56,10 @@ export const STAT_TCP_RESET_SENT = 15;
 export const STAT_TCP_RETRANSMIT = 16;      // segments sent again (any cause)
 export const STAT_ARP_QUEUE_DROP = 17;     // a packet waiting for ARP replaced or expired
 export const STAT_TCP_TIMEOUT = 18;        // retransmission timer expirations (not window probes)
-export const STAT_TCP_RECOVERY = 19;       // fast retransmits: recoveries entered
+export const STAT_TCP_RECOVERY = 19;       // fast retransmits: NewReno or SACK recoveries entered
 export const STAT_TCP_OUT_OF_ORDER = 20;   // segments held out of order
-const STAT_COUNT = 21;
+export const STAT_TCP_TAIL_PROBE = 21;     // tail loss probes sent (RFC 8985 §7)
+const STAT_COUNT = 22;
 export const netStats = new Uint32Array(STAT_COUNT);
 
 // ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------

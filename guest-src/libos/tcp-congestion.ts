@@ -8,21 +8,42 @@
 // - RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment go past cwnd.
 // - RFC 5827 early retransmit: with fewer than 4 segments outstanding and nothing new to send, the loss
 //   is signalled by one duplicate ACK fewer than segments outstanding (at least 1).
-// - RFC 6582 NewReno: recover = SND.MAX at the loss; cwnd = ssthresh + 3*SMSS and inflated by SMSS per
-//   further duplicate; a partial ACK resends the next segment and deflates cwnd by what it acknowledged
-//   (adding SMSS back when that was at least SMSS), restarting the timer only for the first; a full ACK
-//   leaves with cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS); a third duplicate ACK that does not
-//   cover recover starts no new recovery (§3.2 step 2, §4 "avoid multiple fast retransmits").
+// - RFC 6582 NewReno (peers without SACK): recover = SND.MAX at the loss; cwnd = ssthresh + 3*SMSS and
+//   inflated by SMSS per further duplicate; a partial ACK resends the next segment and deflates cwnd by
+//   what it acknowledged (adding SMSS back when that was at least SMSS), restarting the timer only for
+//   the first; a full ACK leaves with cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS); a third
+//   duplicate ACK that does not cover recover starts no new recovery (§3.2 step 2, §4 "avoid multiple
+//   fast retransmits").
+// - RFC 6675 SACK loss recovery (peers with SACK): the scoreboard of SACKed ranges (at most TCP_RANGES,
+//   the lowest kept), IsLost (DupThresh discontiguous ranges or more than (DupThresh - 1)*SMSS bytes
+//   SACKed above), pipe, NextSeg's rules 1 (lost holes), 2 (new data) and 3 (other holes below the
+//   highest SACK when no new data can go), cwnd = ssthresh during recovery; recovery also starts when
+//   IsLost(SND.UNA) before the third duplicate. Beyond RFC 6675 (as Linux did before RACK, RFC 8985's
+//   rule in sequence rather than time): when a segment's worth of data sent after our latest
+//   retransmission is SACKed, the holes still missing were retransmitted in vain and are sent again,
+//   instead of waiting for the RTO.
+// - RFC 8985 §6 RACK's reordering window, by sequence rather than send time: when SACKed data lies above
+//   the hole at SND.UNA and no recovery starts from duplicate ACKs, a timer of reo_wnd = SRTT/4 (at least
+//   2 ms) runs; if the hole is still there when it expires, recovery starts (the hole is retransmitted).
+//   This repairs a loss followed by only one or two delivered segments, when more data waits on cwnd.
+// - RFC 8985 §7 tail loss probes (with SACK, outside a timeout): after PTO = 2*SRTT (plus the 200 ms
+//   worst-case delayed ACK when one segment is outstanding; at least 10 ms here, for the scheduling
+//   jitter of VMs on a shared CPU) without an ACK, one segment goes: new data if the peer's window
+//   allows, else the last segment again; its ACK or SACK then starts the repair that no duplicate ACK
+//   would have. A probe that repaired a loss (its ACK came with no D-SACK, RFC 2883) halves cwnd (§7.4).
+//   Beyond RFC 8985, the PTO also runs in SACK recovery (restarted by partial ACKs): when it expires, the
+//   first hole is sent again. This repairs a lost retransmission when nothing sent after it can reveal
+//   the loss (the send buffer or cwnd allows no new data), which RFC 6675 and RACK leave to the RTO.
 // - RFC 6298 the retransmission timeout: SRTT, RTTVAR, RTO = SRTT + 4*RTTVAR, Karn's rule (tcp-output.ts
 //   times one segment at a time, never a retransmitted one), back-off by doubling, at most 60 s.
 //   Deviation: the minimum RTO is 200 ms, not §2.4's 1 s, as in Linux (TCP_RTO_MIN): these VMs talk
 //   over a switch and a LAN with round trips under a millisecond, where a 1 s floor turns every loss the
 //   duplicate ACKs cannot repair into a second of silence; 200 ms still exceeds the 40 to 200 ms a
 //   delayed-ACK peer may hold its ACK (RFC 5681 §4.2's 500 ms bound is the worst case; Linux uses 40).
-// Owns Tcb.cwnd/ssthresh/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/lastSendAt and
-// srtt/rttvar/rto.
+// Owns Tcb.cwnd/ssthresh/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/highRxt/rxtMark/
+// lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive and srtt/rttvar/rto.
 import { i32, u32, bool } from "dsl";
-import { Tcb, seqLt, seqLe } from "./tcp-tcb.ts";
+import { Tcb, TCP_RANGES, TCP_LAST_ACK, seqLt, seqLe } from "./tcp-tcb.ts";
 
 /** RFC 6298 §2.1: "set RTO <- 1 second" before any RTT measurement. */
 export const TCP_INITIAL_RTO_US: u32 = 1000000;
@@ -30,13 +51,19 @@ export const TCP_INITIAL_RTO_US: u32 = 1000000;
 const TCP_MIN_RTO_US: u32 = 200000;
 /** RFC 6298 §2.5: "A maximum value MAY be placed on RTO provided it is at least 60 seconds". */
 const TCP_MAX_RTO_US: u32 = 60000000;
-/** RFC 5681 §3.2: duplicate ACKs that signal a loss. */
+/** RFC 5681 §3.2, RFC 6675 §2: duplicate ACKs that signal a loss. */
 const DUP_THRESHOLD = 3;
 /** RFC 5681 §3.1: "initial value of ssthresh SHOULD be set arbitrarily high (e.g., to the size of the largest
  * possible advertised window)": 65535 without window scaling. */
 const SSTHRESH_INITIAL: u32 = 65535;
 /** cwnd stops growing here (far past any window we can be offered), so it never wraps. */
 const CWND_LIMIT: u32 = 0x1000000;
+/** RFC 8985 §7.2 WCDelAckT: how long a peer may hold the ACK of a lone segment. */
+const TLP_DELAYED_ACK_US: u32 = 200000;
+/** The shortest PTO (see above). */
+const TLP_MIN_US: u32 = 10000;
+/** The shortest reordering window: the virtual alarm's useful resolution under load. */
+const REORDER_MIN_US: u32 = 2000;
 
 /** RFC 5681 §3.1 eq. 1: IW by SMSS (2, 3 or 4 segments). */
 function initialWindow(mss: i32): u32 {
@@ -54,6 +81,7 @@ export function congestionInit(tcb: Tcb, now: u32): void {
   tcb.recover = tcb.sndMax;            // RFC 6582 §3.2 step 1: "initialized to the initial send sequence number"
   tcb.partialAcked = false;
   tcb.retransmitFirst = false;
+  tcb.sackedCount = 0;
   tcb.lastSendAt = now;
   tcb.rto = TCP_INITIAL_RTO_US;
   tcb.srtt = 0;
@@ -63,7 +91,7 @@ export function congestionInit(tcb: Tcb, now: u32): void {
 /**
  * RFC 5681 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS), counted in whole segments as Linux counts cwnd:
  * half the segments in flight, rounded up, times SMSS (in bytes, a FlightSize of segments shorter than
- * SMSS halves to a few bytes short of whole segments, and recovery waits on them).
+ * SMSS, shortened by SACK options, halves to a few bytes short of whole segments, and recovery stalls).
  */
 function halveFlight(tcb: Tcb): u32 {
   const mss = u32(tcb.sndMss);
@@ -100,7 +128,7 @@ export function rtoBackOff(tcb: Tcb): void {
 // ---- acknowledgments ----------------------------------------------------------------------------------------
 
 /**
- * SND.UNA moved forward by `acked` (tcp.ts has moved it). Grows cwnd, or in
+ * SND.UNA moved forward by `acked` (tcp.ts has moved it and trimmed the scoreboard). Grows cwnd, or in
  * recovery handles the partial or full ACK. Returns false when the retransmission timer must keep running
  * as it is (RFC 6582's later partial ACKs), true when it restarts as usual (RFC 6298 §5.3).
  */
@@ -108,7 +136,7 @@ export function congestionOnAck(tcb: Tcb, acked: u32): bool {
   const mss = u32(tcb.sndMss);
   if (tcb.inRecovery) {
     if (seqLe(tcb.recover, tcb.sndUna)) {
-      // Full ACK (RFC 6582 §3.2 step 3 option 1).
+      // Full ACK (RFC 6582 §3.2 step 3 option 1; RFC 6675 leaves recovery with cwnd = ssthresh).
       const flight = u32(tcb.sndMax - tcb.sndUna);
       const bound = (flight > mss ? flight : mss) + mss;
       tcb.cwnd = tcb.ssthresh < bound ? tcb.ssthresh : bound;
@@ -116,6 +144,7 @@ export function congestionOnAck(tcb: Tcb, acked: u32): bool {
       tcb.dupAcks = 0;
       return true;
     }
+    if (tcb.sackPermitted) return true;           // RFC 6675 (C): the pipe decides what goes next
     // NewReno partial ACK (RFC 6582 §3.2 step 5): resend the next segment, deflate, restart the timer once.
     tcb.retransmitFirst = true;
     tcb.cwnd = tcb.cwnd > acked ? tcb.cwnd - acked : 0;
@@ -139,10 +168,11 @@ export function congestionOnAck(tcb: Tcb, acked: u32): bool {
 /** A duplicate ACK (tcp.ts has counted it in dupAcks). Inflates cwnd in NewReno, or starts recovery. */
 export function congestionOnDuplicate(tcb: Tcb): void {
   if (tcb.inRecovery) {
-    tcb.cwnd += u32(tcb.sndMss);   // RFC 5681 §3.2 step 4
+    if (!tcb.sackPermitted) tcb.cwnd += u32(tcb.sndMss);   // RFC 5681 §3.2 step 4
     return;
   }
-  if (tcb.dupAcks < duplicateThreshold(tcb)) return;   // RFC 3042 meanwhile
+  const lost = tcb.dupAcks >= duplicateThreshold(tcb) || (tcb.sackPermitted && holeLost(tcb, 0));
+  if (!lost) return;   // RFC 3042 meanwhile
   // RFC 6582 §3.2 step 2: a new recovery only once the ACKs cover the previous one's `recover`.
   if (seqLt(tcb.sndUna, tcb.recover)) return;
   enterRecovery(tcb);
@@ -158,19 +188,42 @@ function duplicateThreshold(tcb: Tcb): i32 {
   return segments > 2 ? segments - 1 : 1;
 }
 
+/** RFC 8985 §6.2 reo_wnd: a quarter of SRTT (min_RTT is not tracked), at least REORDER_MIN_US. */
+export function reorderWindow(tcb: Tcb): u32 {
+  const w = tcb.srtt / 4;
+  return w > REORDER_MIN_US ? w : REORDER_MIN_US;
+}
+
+/**
+ * The reordering timer expired (RFC 8985 §6.3, by sequence: data above the hole at SND.UNA was SACKed a
+ * reordering window ago and the hole is still there): the hole is lost, recovery starts as on the third
+ * duplicate ACK. Returns true when it did.
+ */
+export function congestionOnReorderTimeout(tcb: Tcb): bool {
+  if (tcb.inRecovery || tcb.sackedCount === 0 || seqLt(tcb.sndUna, tcb.recover)) return false;
+  enterRecovery(tcb);
+  return true;
+}
+
 function enterRecovery(tcb: Tcb): void {
   tcb.ssthresh = halveFlight(tcb);
   tcb.recover = tcb.sndMax;
   tcb.inRecovery = true;
   tcb.partialAcked = false;
-  tcb.retransmitFirst = true;                                   // RFC 5681 §3.2 step 2
-  tcb.cwnd = tcb.ssthresh + u32(DUP_THRESHOLD * tcb.sndMss);   // RFC 5681 §3.2 step 3
+  tcb.retransmitFirst = true;                     // RFC 5681 §3.2 step 2, RFC 6675 (4.3)
+  if (tcb.sackPermitted) {
+    tcb.cwnd = tcb.ssthresh;                      // RFC 6675 (4.2)
+    tcb.highRxt = tcb.sndUna;
+    tcb.rxtMark = tcb.sndMax;
+  } else {
+    tcb.cwnd = tcb.ssthresh + u32(DUP_THRESHOLD * tcb.sndMss);   // RFC 5681 §3.2 step 3
+  }
 }
 
 /**
  * The retransmission timer expired with data outstanding (not a window probe). RFC 5681 eq. 4 the first
  * time a segment times out (held when it times out again), cwnd = 1 SMSS, RFC 6582 §3.2 step 4 (recover =
- * SND.MAX, recovery over).
+ * SND.MAX, recovery over), RFC 2018 §8 (SACK information is not trusted after a timeout).
  */
 export function congestionOnTimeout(tcb: Tcb, first: bool): void {
   if (first) tcb.ssthresh = halveFlight(tcb);
@@ -179,6 +232,43 @@ export function congestionOnTimeout(tcb: Tcb, first: bool): void {
   tcb.inRecovery = false;
   tcb.dupAcks = 0;
   tcb.retransmitFirst = false;
+  tcb.sackedCount = 0;
+  tcb.tlpActive = false;
+}
+
+/**
+ * RFC 8985 §7.2: the probe timeout to arm now instead of the RTO, or 0 for none (no SACK, after a timeout,
+ * a probe already out, no RTT yet, nothing in flight, or not sooner than the RTO). Beyond RFC 8985, also in
+ * SACK recovery (see tcp-output.ts tailLossProbe).
+ */
+export function probeTimeout(tcb: Tcb): u32 {
+  if (!tcb.sackPermitted || tcb.tlpActive || tcb.srtt === 0 || tcb.sndNxt !== tcb.sndMax || tcb.retries !== 0) return 0;
+  const flight = u32(tcb.sndMax - tcb.sndUna);
+  if (flight === 0) return 0;
+  let pto = 2 * tcb.srtt;
+  // One segment out: the peer may hold its ACK, unless it is our FIN after the peer's (its FIN-WAIT-2 or
+  // CLOSING answers at once, RFC 9293 §3.10.7.4 "eighth"; Linux does).
+  if (flight <= u32(tcb.sndMss) && tcb.state !== TCP_LAST_ACK) pto += TLP_DELAYED_ACK_US;
+  if (pto < TLP_MIN_US) pto = TLP_MIN_US;
+  return pto < tcb.rto ? pto : 0;
+}
+
+/**
+ * An ACK after a probe (RFC 8985 §7.4, decided as Linux does): once SND.UNA covers it the episode ends. A
+ * probe of new data, a D-SACK (both copies arrived) or a pure duplicate ACK at its end mean no loss; an ACK
+ * past its end (or of everything) without a D-SACK means the probe repaired one, answered as a loss:
+ * ssthresh = cwnd = max(cwnd / 2, 2*SMSS). An ACK exactly at its end waits for the next.
+ */
+export function probeAcknowledged(tcb: Tcb, advanced: bool): void {
+  if (!tcb.tlpActive || seqLt(tcb.sndUna, tcb.tlpEnd)) return;
+  if (!tcb.tlpRetransmitted || tcb.tlpDsack || !advanced) { tcb.tlpActive = false; return; }
+  if (tcb.sndUna === tcb.tlpEnd && tcb.sndUna !== tcb.sndMax) return;
+  tcb.tlpActive = false;
+  if (tcb.inRecovery) return;
+  const half = tcb.cwnd / 2;
+  const floor = u32(2 * tcb.sndMss);
+  tcb.ssthresh = half > floor ? half : floor;
+  tcb.cwnd = tcb.ssthresh;
 }
 
 /** RFC 5681 §4.1: about to send after nothing was outstanding; idle longer than the RTO restarts at IW. */
@@ -189,12 +279,136 @@ export function congestionRestartAfterIdle(tcb: Tcb, now: u32): void {
 }
 
 /**
- * Bytes of new data cwnd lets go now, beyond SND.NXT (the receiver's window is tcp-output.ts's): cwnd minus
- * what is in flight, plus RFC 3042's one segment per duplicate ACK before the third.
+ * Bytes of new data cwnd lets go now, beyond SND.NXT (the receiver's window is tcp-output.ts's). Outside recovery
+ * cwnd minus what is in flight, plus RFC 3042's one segment per duplicate ACK before the third; in SACK
+ * recovery cwnd minus pipe.
  */
 export function congestionAllowance(tcb: Tcb): i32 {
   let window = tcb.cwnd;
-  const used = u32(tcb.sndNxt - tcb.sndUna);
-  if (!tcb.inRecovery && tcb.dupAcks > 0 && tcb.dupAcks < DUP_THRESHOLD) window += u32(tcb.dupAcks * tcb.sndMss);
+  let used = u32(tcb.sndNxt - tcb.sndUna);
+  if (tcb.inRecovery && tcb.sackPermitted) used = pipe(tcb);
+  else if (!tcb.inRecovery && tcb.dupAcks > 0 && tcb.dupAcks < DUP_THRESHOLD) window += u32(tcb.dupAcks * tcb.sndMss);
   return window > used ? i32(window - used) : 0;
+}
+
+// ---- the SACK scoreboard (RFC 6675 §3-§4) ---------------------------------------------------------------------
+
+/**
+ * Records the SACK block [start, end) of an arriving ACK (after SND.UNA moved). Blocks outside
+ * (SND.UNA, SND.MAX] are ignored (RFC 2018 §8 leaves the sender free to). Returns true when it SACKs
+ * bytes not SACKed before (RFC 6675 §2: such an ACK counts as a duplicate).
+ */
+export function scoreboardAdd(tcb: Tcb, start: u32, end: u32): bool {
+  let s = seqLt(start, tcb.sndUna) ? tcb.sndUna : start;
+  let e = end;
+  if (!seqLt(s, e) || seqLt(tcb.sndMax, e)) return false;
+  for (let i = 0; i < tcb.sackedCount; i++) {
+    if (seqLe(tcb.sackedStart[i], s) && seqLe(e, tcb.sackedEnd[i])) return false;   // nothing new
+  }
+  // Merge every range it overlaps or touches, then insert in order; full: the highest range goes.
+  let i = 0;
+  while (i < tcb.sackedCount) {
+    if (seqLe(tcb.sackedStart[i], e) && seqLe(s, tcb.sackedEnd[i])) {
+      if (seqLt(tcb.sackedStart[i], s)) s = tcb.sackedStart[i];
+      if (seqLt(e, tcb.sackedEnd[i])) e = tcb.sackedEnd[i];
+      removeSacked(tcb, i);
+    } else {
+      i++;
+    }
+  }
+  let at = 0;
+  while (at < tcb.sackedCount && seqLt(tcb.sackedStart[at], s)) at++;
+  if (tcb.sackedCount === TCP_RANGES) {
+    if (at === TCP_RANGES) return true;            // above every range we keep: forgotten, still news
+    tcb.sackedCount--;
+  }
+  for (let k = tcb.sackedCount; k > at; k--) {
+    tcb.sackedStart[k] = tcb.sackedStart[k - 1];
+    tcb.sackedEnd[k] = tcb.sackedEnd[k - 1];
+  }
+  tcb.sackedStart[at] = s;
+  tcb.sackedEnd[at] = e;
+  tcb.sackedCount++;
+  return true;
+}
+
+function removeSacked(tcb: Tcb, index: i32): void {
+  for (let k = index; k < tcb.sackedCount - 1; k++) {
+    tcb.sackedStart[k] = tcb.sackedStart[k + 1];
+    tcb.sackedEnd[k] = tcb.sackedEnd[k + 1];
+  }
+  tcb.sackedCount--;
+}
+
+/** SND.UNA moved: ranges it covers go, a range it enters starts at it. */
+export function scoreboardAcknowledged(tcb: Tcb): void {
+  while (tcb.sackedCount > 0 && seqLe(tcb.sackedEnd[0], tcb.sndUna)) removeSacked(tcb, 0);
+  if (tcb.sackedCount > 0 && seqLt(tcb.sackedStart[0], tcb.sndUna)) tcb.sackedStart[0] = tcb.sndUna;
+}
+
+/** IsLost for the hole below range `index` (every byte of it has the same SACKed data above). */
+function holeLost(tcb: Tcb, index: i32): bool {
+  if (index >= tcb.sackedCount) return false;
+  if (tcb.sackedCount - index >= DUP_THRESHOLD) return true;
+  let above: u32 = 0;
+  for (let i = index; i < tcb.sackedCount; i++) above += u32(tcb.sackedEnd[i] - tcb.sackedStart[i]);
+  return above > u32((DUP_THRESHOLD - 1) * tcb.sndMss);
+}
+
+/** RFC 6675 SetPipe: bytes in flight, neither SACKed nor lost, plus those retransmitted (up to HighRxt). */
+function pipe(tcb: Tcb): u32 {
+  let total: u32 = 0;
+  let at = tcb.sndUna;
+  for (let i = 0; i <= tcb.sackedCount; i++) {
+    const end = i < tcb.sackedCount ? tcb.sackedStart[i] : tcb.sndNxt;
+    if (seqLt(at, end)) {
+      if (!holeLost(tcb, i)) total += u32(end - at);
+      if (seqLt(at, tcb.highRxt)) total += u32((seqLt(tcb.highRxt, end) ? tcb.highRxt : end) - at);
+    }
+    if (i < tcb.sackedCount) at = tcb.sackedEnd[i];
+  }
+  return total;
+}
+
+/** Where the hole nextHole found starts and ends (the retransmission stops there). */
+export let holeStart: u32 = 0;
+export let holeEnd: u32 = 0;
+
+/**
+ * RFC 6675 NextSeg rules 1 and 3: the first byte not SACKed, above HighRxt and below the highest SACKed
+ * byte, that is lost (or, with `anyHole`, whether lost or not: rule 3, when no new data can be sent);
+ * sets holeEnd. Returns false when there is none.
+ */
+export function nextHole(tcb: Tcb, anyHole: bool): bool {
+  let at = tcb.sndUna;
+  for (let i = 0; i < tcb.sackedCount; i++) {
+    const start = seqLt(at, tcb.highRxt) ? tcb.highRxt : at;
+    if (seqLt(start, tcb.sackedStart[i]) && (anyHole || holeLost(tcb, i))) {
+      holeStart = start;
+      holeEnd = tcb.sackedStart[i];
+      return true;
+    }
+    at = tcb.sackedEnd[i];
+  }
+  return false;
+}
+
+/** A retransmission of [seq, end) went out in SACK recovery: HighRxt and the mark of SND.MAX move. */
+export function recoverySent(tcb: Tcb, end: u32): void {
+  if (seqLt(tcb.highRxt, end)) tcb.highRxt = end;
+  tcb.rxtMark = tcb.sndMax;
+}
+
+/**
+ * After the scoreboard took an ACK's blocks in SACK recovery: when a segment's worth of data sent after the
+ * latest retransmission is SACKed, the retransmissions still missing were lost too: HighRxt goes back to
+ * SND.UNA so NextSeg sends them again.
+ */
+export function detectLostRetransmissions(tcb: Tcb): void {
+  if (!tcb.inRecovery || !tcb.sackPermitted || tcb.sackedCount === 0 || !seqLt(tcb.sndUna, tcb.highRxt)) return;
+  const highest = tcb.sackedEnd[tcb.sackedCount - 1];
+  if (seqLe(u32(tcb.rxtMark + u32(tcb.sndMss)), highest)) {
+    tcb.highRxt = tcb.sndUna;
+    tcb.rxtMark = tcb.sndMax;
+  }
 }

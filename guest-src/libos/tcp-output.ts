@@ -1,17 +1,21 @@
 // Contract: the TCP's sending side: building segments (header, options, checksum) in txFrame and
 // handing them to IPv4, and output(), which sends what a connection owes its peer in this order: the
-// retransmission loss recovery asked for (tcp-congestion.ts), then new data and the FIN within cwnd and
-// the peer's window with sender SWS avoidance (RFC 9293 §3.8.6.2.1), one-byte zero-window probes
-// (§3.8.6.1); and the retransmission timer (RFC 6298 §5). Every segment of a connection carries
-// ACK = RCV.NXT, our window and, when SACK was agreed and data is held out of order, the SACK blocks
-// (RFC 2018 §4).
-// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, ackNow (clearing), timerOn/timerAt, timing.
+// retransmission loss recovery asked for (tcp-congestion.ts), further SACK-recovery retransmissions while
+// cwnd - pipe allows, then new data and the FIN within cwnd and the peer's window with sender SWS
+// avoidance (RFC 9293 §3.8.6.2.1), one-byte zero-window probes (§3.8.6.1); and the timer a connection
+// with data in flight runs: the RTO (RFC 6298 §5), or a tail loss probe's PTO (RFC 8985 §7) that sends
+// one segment when it expires. Every segment of a connection carries ACK = RCV.NXT, our window and, when
+// SACK was agreed and data is held out of order, the SACK blocks (RFC 2018 §4).
+// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, ackNow (clearing), timerOn/timerAt/timerKind, timing.
 import { i32, u32, bool } from "dsl";
 import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
-import { txFrame, ourIp, netNow, netStats, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT } from "./netif.ts";
+import {
+  txFrame, ourIp, netNow, netStats, STAT_TCP_RESET_SENT, STAT_TCP_RETRANSMIT, STAT_TCP_TAIL_PROBE,
+} from "./netif.ts";
 import { ipv4Send, IP_PAYLOAD_OFFSET, IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, seqLt, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK,
+  Tcb, seqLt, TIMER_RTO, TIMER_PROBE, TIMER_REORDER, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_CLOSE_WAIT, TCP_CLOSING,
+  TCP_LAST_ACK,
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
@@ -20,7 +24,10 @@ import {
 } from "./tcp-header.ts";
 import { sendPeek } from "./tcp-buffers.ts";
 import { sackOptionLength, writeSackOption } from "./tcp-reassembly.ts";
-import { congestionRestartAfterIdle, congestionAllowance } from "./tcp-congestion.ts";
+import {
+  congestionRestartAfterIdle, congestionAllowance, nextHole, holeStart, holeEnd, recoverySent, probeTimeout,
+  reorderWindow,
+} from "./tcp-congestion.ts";
 
 /** Bytes of options the next emit sends (written at txFrame's TCP_HEADER by its caller); emit clears it. */
 let emitOptions = 0;
@@ -99,7 +106,27 @@ export function sendSynAck(tcb: Tcb): void { sendSegment(tcb, tcb.iss, TCP_SYN |
 /** Starts the retransmission timer with the RTO (RFC 6298 §5.1, §5.3). */
 export function startTimer(tcb: Tcb): void {
   tcb.timerOn = true;
+  tcb.timerKind = TIMER_RTO;
   tcb.timerAt = netNow + tcb.rto;
+}
+
+/** Starts the timer for data in flight: a probe timeout when RFC 8985 §7.2 allows one, else the RTO. */
+export function armTimer(tcb: Tcb): void {
+  const pto = probeTimeout(tcb);
+  if (pto === 0) { startTimer(tcb); return; }
+  tcb.timerOn = true;
+  tcb.timerKind = TIMER_PROBE;
+  tcb.timerAt = netNow + pto;
+}
+
+/** A hole at SND.UNA has SACKed data above it: the reordering timer runs (unless it does, or the RTO is sooner). */
+export function armReorderTimer(tcb: Tcb): void {
+  if (tcb.timerOn && tcb.timerKind === TIMER_REORDER) return;
+  const at = u32(netNow + reorderWindow(tcb));
+  if (tcb.timerOn && tcb.timerKind === TIMER_RTO && i32(tcb.timerAt - at) <= 0) return;
+  tcb.timerOn = true;
+  tcb.timerKind = TIMER_REORDER;
+  tcb.timerAt = at;
 }
 
 /** May data be sent in this state (after the handshake, before our FIN is acknowledged)? */
@@ -132,6 +159,18 @@ function sendOld(tcb: Tcb, seq: u32, limit: u32): i32 {
   return n + (fin ? 1 : 0);
 }
 
+/** SACK recovery (RFC 6675 (4.4), (C)): while cwnd - pipe >= SMSS, the holes NextSeg names go again. */
+function sackRetransmissions(tcb: Tcb): void {
+  while (congestionAllowance(tcb) >= segmentRoom(tcb)) {
+    const inFlight = i32(tcb.sndNxt - tcb.sndUna);
+    const newData = tcb.txCount > inFlight && i32(tcb.sndWnd) > inFlight;   // NextSeg rule 2 possible
+    if (!nextHole(tcb, !newData)) return;
+    const sent = sendOld(tcb, holeStart, holeEnd);
+    if (sent === 0) return;
+    recoverySent(tcb, u32(holeStart + sent));
+  }
+}
+
 /**
  * New data (or, after a timeout, data again from SND.NXT): as much as cwnd, the peer's window and the
  * queue allow, in segments of at most SMSS, with sender SWS avoidance (§3.8.6.2.1: a full segment, all
@@ -150,9 +189,9 @@ function sendNew(tcb: Tcb): void {
     if (n > usable) n = usable;
     if (n > most) n = most;
     const allowance = congestionAllowance(tcb);
-    if (n > allowance) n = allowance;
+    if (n > allowance && !tcb.probing) n = allowance;                        // a tail loss probe goes anyway
     if (n < 0) n = 0;
-    if (n > 0 && n < most && n < unsent && n < i32(tcb.sndWndMax / 2) && inFlight > 0) n = 0;   // SWS
+    if (n > 0 && n < most && n < unsent && n < i32(tcb.sndWndMax / 2) && inFlight > 0 && !tcb.probing) n = 0;   // SWS
     const fin = tcb.closing && u32(tcb.sndNxt + n) === tcb.finSeq;
     if (n === 0 && !fin) break;
     if (seqLt(tcb.sndNxt, tcb.sndMax)) netStats[STAT_TCP_RETRANSMIT]++;   // going back after a timeout
@@ -166,8 +205,12 @@ function sendNew(tcb: Tcb): void {
     tcb.sndNxt = u32(tcb.sndNxt + n + (fin ? 1 : 0));
     if (seqLt(tcb.sndMax, tcb.sndNxt)) tcb.sndMax = tcb.sndNxt;
     tcb.lastSendAt = netNow;
-    if (!tcb.timerOn) startTimer(tcb);   // RFC 6298 §5.1
-    if (fin) break;
+    // RFC 6298 §5.1: start the timer if it is off; RFC 8985 §7.2: a new segment moves the PTO (and replaces an
+    // RTO once a probe may run: two segments out, say, where one could not).
+    if (!tcb.timerOn || tcb.timerKind === TIMER_PROBE || (tcb.timerKind === TIMER_RTO && probeTimeout(tcb) !== 0)) {
+      armTimer(tcb);
+    }
+    if (fin || tcb.probing) break;
   }
 }
 
@@ -176,10 +219,50 @@ export function output(tcb: Tcb): void {
   if (!canSend(tcb.state)) return;
   if (tcb.retransmitFirst) {
     tcb.retransmitFirst = false;
-    sendOld(tcb, tcb.sndUna, tcb.sndMax);
+    const sent = sendOld(tcb, tcb.sndUna, tcb.sndMax);
+    if (tcb.inRecovery && tcb.sackPermitted) recoverySent(tcb, u32(tcb.sndUna + sent));
   }
+  if (tcb.inRecovery && tcb.sackPermitted) sackRetransmissions(tcb);
   sendNew(tcb);
   tcb.probe = false;
   // Data waits for a window: the persist timer (§3.8.6.1) is the retransmission timer here.
   if (!tcb.timerOn && tcb.txCount > i32(tcb.sndNxt - tcb.sndUna)) startTimer(tcb);
+  // A probe timeout may no longer run (a timeout began, or the peer has no SACK): the RTO instead.
+  if (tcb.timerOn && tcb.timerKind === TIMER_PROBE && probeTimeout(tcb) === 0) startTimer(tcb);
 }
+
+/**
+ * The probe timeout expired (RFC 8985 §7.3): one segment goes, new data when the peer's window allows,
+ * else the last segment sent; in SACK recovery the first hole (tcp-congestion.ts); then the RTO runs.
+ */
+export function tailLossProbe(tcb: Tcb): void {
+  tcb.timerOn = false;
+  if (!canSend(tcb.state) || tcb.sndUna === tcb.sndMax) return;
+  netStats[STAT_TCP_TAIL_PROBE]++;
+  if (tcb.inRecovery) {
+    // In SACK recovery: the first hole again (its retransmission is presumed lost), then the RTO.
+    tcb.highRxt = tcb.sndUna;
+    tcb.retransmitFirst = true;
+    output(tcb);
+    startTimer(tcb);
+    return;
+  }
+  const before = tcb.sndMax;
+  tcb.probing = true;
+  sendNew(tcb);
+  tcb.probing = false;
+  tcb.tlpRetransmitted = tcb.sndMax === before;
+  if (tcb.tlpRetransmitted) {
+    const finSent = tcb.closing && seqLt(tcb.finSeq, tcb.sndMax);
+    const dataEnd = finSent ? tcb.finSeq : tcb.sndMax;
+    let n = i32(dataEnd - tcb.sndUna);
+    const room = segmentRoom(tcb);
+    if (n > room) n = room;
+    sendOld(tcb, u32(dataEnd - n), tcb.sndMax);
+  }
+  tcb.tlpActive = true;
+  tcb.tlpEnd = tcb.sndMax;
+  tcb.tlpDsack = false;
+  startTimer(tcb);
+}
+

@@ -1,6 +1,6 @@
 // Contract: the Transmission Control Block (RFC 9293 §3.3.1) shared by the TCP's files: tcp.ts (segments,
-// states, the application's calls), tcp-output.ts (sending, the timer), tcp-congestion.ts (RFC 5681,
-// 6582 and 6298: what may be sent and what to retransmit), tcp-reassembly.ts (the out-of-order
+// states, the application's calls), tcp-output.ts (sending, the timers), tcp-congestion.ts (RFC 5681,
+// 6582, 6675, 8985 and 6298: what may be sent and what to retransmit), tcp-reassembly.ts (the out-of-order
 // queue and the SACK blocks we report) and tcp-buffers.ts (the send and receive rings). Holds no behaviour
 // beyond sequence arithmetic: every file reads and writes the fields its own header comment names.
 import { i32, u32, bool } from "dsl";
@@ -18,13 +18,21 @@ export const TCP_CLOSING = 8;
 export const TCP_LAST_ACK = 9;
 export const TCP_TIME_WAIT = 10;
 
+// ---- what a connection's one timer is running for ------------------------------------------------------------
+/** The retransmission timeout (RFC 6298), also the persist timer and TIME-WAIT's. */
+export const TIMER_RTO = 0;
+/** A tail loss probe's timeout (RFC 8985 §7.2). */
+export const TIMER_PROBE = 1;
+/** The reordering window of a hole with SACKed data above it (RFC 8985 §6.3, tcp-congestion.ts). */
+export const TIMER_REORDER = 2;
+
 export type TcpHandler = (connection: i32, event: i32) => void;
 
 export function noHandler(connection: i32, event: i32): void {}
 
 /**
- * Out-of-order ranges kept per connection. RFC 2018 §3: an ACK carries at most 4 SACK blocks, so 4 ranges
- * report everything a peer could use.
+ * Sequence ranges kept per connection: out-of-order data held (receive) and SACKed data (send). RFC 2018
+ * §3: an ACK carries at most 4 SACK blocks, so 4 ranges report everything a peer could use.
  */
 export const TCP_RANGES = 4;
 
@@ -85,21 +93,36 @@ export class Tcb {
   timedAt: u32 = 0;
   probe: bool = false;
   ackNow: bool = false;
-  // congestion control (RFC 5681, RFC 6582): tcp-congestion.ts
+  // congestion control (RFC 5681, RFC 6582, RFC 6675): tcp-congestion.ts
   cwnd: u32 = 0;
   ssthresh: u32 = 0;
-  /** Duplicate ACKs in a row (RFC 5681 §2). */
+  /** Duplicate ACKs in a row (RFC 5681 §2; with SACK, RFC 6675 §2's DupAcks). */
   dupAcks: i32 = 0;
-  /** In fast recovery (NewReno, RFC 6582). */
+  /** In fast recovery (NewReno, RFC 6582) or SACK loss recovery (RFC 6675). */
   inRecovery: bool = false;
-  /** RFC 6582 "recover": SND.MAX when the loss was found (one past it). */
+  /** RFC 6582 "recover", RFC 6675 "RecoveryPoint": SND.MAX when the loss was found (one past it). */
   recover: u32 = 0;
   /** NewReno: the first partial ACK of this recovery restarted the timer (RFC 6582 §3.2 step 5). */
   partialAcked: bool = false;
   /** The segment at SND.UNA is to be sent again at once (fast retransmit, NewReno partial ACK). */
   retransmitFirst: bool = false;
+  /** RFC 6675 HighRxt: the retransmissions of this recovery reached here (one past). */
+  highRxt: u32 = 0;
+  /** SND.MAX when the latest retransmission of this recovery was sent (lost retransmission detection). */
+  rxtMark: u32 = 0;
   /** When data was last sent (RFC 5681 §4.1 restart after idle). */
   lastSendAt: u32 = 0;
+  // tail loss probes (RFC 8985 §7): tcp-congestion.ts decides, tcp-output.ts sends
+  /** What the running timer is: TIMER_RTO, TIMER_PROBE (a PTO) or TIMER_REORDER. */
+  timerKind: i32 = 0;
+  /** tcp-output.ts is sending the probe: one segment, cwnd aside. */
+  probing: bool = false;
+  /** A probe is outstanding (TLP.end_seq is not None) and ends at tlpEnd. */
+  tlpActive: bool = false;
+  tlpEnd: u32 = 0;
+  /** The probe sent old data again (no new data could go), and whether a D-SACK (RFC 2883) said it was not needed. */
+  tlpRetransmitted: bool = false;
+  tlpDsack: bool = false;
   // receive: out-of-order data in the ring beyond RCV.NXT (tcp-reassembly.ts), most recently changed first
   oooCount: i32 = 0;
   oooStart = new Uint32Array(4);   // TCP_RANGES (a field's length must be a literal today)
@@ -107,6 +130,10 @@ export class Tcb {
   /** A FIN arrived out of order: it counts once RCV.NXT reaches finPendingSeq. */
   finPending: bool = false;
   finPendingSeq: u32 = 0;
+  // send: the SACK scoreboard (RFC 6675 §3), SACKed ranges above SND.UNA in sequence order
+  sackedCount: i32 = 0;
+  sackedStart = new Uint32Array(4);
+  sackedEnd = new Uint32Array(4);
 }
 
 export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }

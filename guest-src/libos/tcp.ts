@@ -1,19 +1,19 @@
 // TCP (RFC 9293) for a server: passive opens only. Segment validation and checksum (§3.1), the MSS
 // option (§3.2, §3.7.1), the three-way handshake from LISTEN (§3.5), receive with the receive window
-// (§3.8.6, §3.10.7.4) and an out-of-order queue reported in SACK blocks (tcp-reassembly.ts, RFC 2018),
-// sending under congestion control with fast retransmit, NewReno and the RFC 6298 timer
-// (tcp-congestion.ts; segments built and sent by tcp-output.ts), sender SWS avoidance (§3.8.6.2.1),
-// zero-window probes (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no
-// connection (§3.10.7.1) and RFC 5961's challenge ACKs (§3.10.7.4), a table of connections with a listen
-// backlog; send and receive rings from tcp-buffers.ts.
+// (§3.8.6, §3.10.7.4) and an out-of-order queue (tcp-reassembly.ts), SACK both ways (RFC 2018: the
+// blocks we report, the peer's used by loss recovery), sending under congestion control with fast
+// retransmit, NewReno and SACK recovery, tail loss probes and the RFC 6298 timer (tcp-congestion.ts;
+// segments built and sent by tcp-output.ts), sender SWS avoidance (§3.8.6.2.1), zero-window probes
+// (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no connection (§3.10.7.1) and RFC
+// 5961's challenge ACKs (§3.10.7.4), a table of connections with a listen backlog; send and receive rings
+// from tcp-buffers.ts.
 //
 // Applications are event-driven: `tcpListen(port, backlog, handler, largeBuffers)`; the handler gets
 // (connection, event) with TCP_EVENT_ACCEPTED / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
-// Limits: the peer's SACK blocks are not used (recovery is NewReno's); no Nagle, no delayed ACKs, no window
-// scaling or timestamps (RFC 7323: windows stay under 64 KiB, no PAWS), no urgent data, no active open,
-// 16 connections.
+// Limits: no Nagle, no delayed ACKs, no window scaling or timestamps (RFC 7323: windows stay under
+// 64 KiB, no PAWS), no urgent data, no active open, 16 connections.
 import { i32, u32, bool, structArray } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
@@ -23,13 +23,13 @@ import {
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, TcpHandler, noHandler, seqLt, seqLe, TCP_CLOSED, TCP_SYN_RECEIVED, TCP_ESTABLISHED, TCP_FIN_WAIT_1,
-  TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
+  Tcb, TcpHandler, noHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_RECEIVED, TCP_ESTABLISHED,
+  TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_OPTION_END, TCP_OPTION_NOP, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH,
-  TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_DEFAULT_MSS, TCP_OUR_MSS,
+  TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OPTION_SACK, TCP_DEFAULT_MSS, TCP_OUR_MSS,
   TCP_MIN_MSS,
 } from "./tcp-header.ts";
 import {
@@ -38,9 +38,12 @@ import {
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
-  congestionOnTimeout,
+  congestionOnTimeout, scoreboardAdd, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
+  congestionOnReorderTimeout,
 } from "./tcp-congestion.ts";
-import { emitReset, receiveWindow, sendAck, sendSynAck, startTimer, output } from "./tcp-output.ts";
+import {
+  emitReset, receiveWindow, sendAck, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
+} from "./tcp-output.ts";
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
 export { TCP_MAX_CONNECTIONS } from "./tcp-buffers.ts";
@@ -196,6 +199,46 @@ function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i32 {
     i += optionLength;   // §3.2: unknown options are skipped by their length
   }
   return mss;
+}
+
+/**
+ * Takes the SACK blocks (RFC 2018 §3) of the current segment's options into the scoreboard; returns true
+ * when one SACKed bytes not SACKed before. A malformed option ends the scan (the segment still counts).
+ */
+function takeSackBlocks(tcb: Tcb, frame: Uint8Array): bool {
+  let news = false;
+  let i = segOptions;
+  const end = segOptions + segOptionsLength;
+  while (i < end) {
+    const kind = frame[i];
+    if (kind === TCP_OPTION_END) break;
+    if (kind === TCP_OPTION_NOP) { i++; continue; }
+    if (i + 1 >= end) break;
+    const optionLength = frame[i + 1];
+    if (optionLength < 2 || i + optionLength > end) break;
+    if (kind === TCP_OPTION_SACK && (optionLength - 2) % 8 === 0) {
+      // RFC 2883 §4: a first block at or below the ACK field reports a duplicate segment (D-SACK).
+      if (optionLength >= 10 && seqLe(get32(frame, i + 6), segAck)) tcb.tlpDsack = true;
+      for (let b = i + 2; b < i + optionLength; b += 8) {
+        if (scoreboardAdd(tcb, get32(frame, b), get32(frame, b + 4))) news = true;
+      }
+    }
+    i += optionLength;
+  }
+  return news;
+}
+
+/** Whether the current segment carries a SACK option at all. */
+function hasSackOption(frame: Uint8Array): bool {
+  let i = segOptions;
+  const end = segOptions + segOptionsLength;
+  while (i < end && frame[i] !== TCP_OPTION_END) {
+    if (frame[i] === TCP_OPTION_NOP) { i++; continue; }
+    if (frame[i] === TCP_OPTION_SACK) return true;
+    if (i + 1 >= end || frame[i + 1] < 2) return false;
+    i += frame[i + 1];
+  }
+  return false;
 }
 
 // ---- receiving ---------------------------------------------------------------------------------------------
@@ -428,8 +471,8 @@ function establish(tcb: Tcb): bool {
 }
 
 /**
- * "fifth, check the ACK field" in a synchronized state: SND.UNA, the RTT, congestion control, duplicate ACKs,
- * the send window. Returns -1 when the segment is done with, 1 when sent data was
+ * "fifth, check the ACK field" in a synchronized state: SND.UNA, the scoreboard, the RTT, congestion control,
+ * duplicate ACKs, the send window. Returns -1 when the segment is done with, 1 when sent data was
  * acknowledged (room to write), else 0.
  */
 function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
@@ -446,25 +489,32 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
     sendAcknowledged(tcb, acked);
     tcb.sndUna = segAck;
     if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
+    scoreboardAcknowledged(tcb);
     if (tcb.timing && seqLe(tcb.timedSeq, segAck)) { tcb.timing = false; rttSample(tcb, netNow - tcb.timedAt); }
     tcb.retries = 0;
     restartTimer = congestionOnAck(tcb, advance);
     if (acked > 0) writable = true;
   }
-  // Duplicate ACKs (RFC 5681 §2): data outstanding, no data, no SYN/FIN, SEG.ACK = SND.UNA, the same
-  // window (not zero: the answer to a window probe).
+  const sacked = tcb.sackPermitted && segOptionsLength > 0 && takeSackBlocks(tcb, frame);
+  if (sacked) detectLostRetransmissions(tcb);
+  probeAcknowledged(tcb, advanced);   // after the blocks: a D-SACK among them says the probe was not needed
+  // Duplicate ACKs: RFC 6675 §2 with SACK (any ACK SACKing new data), else RFC 5681 §2: data outstanding,
+  // no data, no SYN/FIN, SEG.ACK = SND.UNA, the same window (not zero: the answer to a window probe).
   const outstanding = tcb.sndUna !== tcb.sndMax;
-  const duplicate = !advanced && segAck === tcb.sndUna && segLen === 0 && (segFlags & (TCP_SYN | TCP_FIN)) === 0
-    && segWnd === tcb.sndWnd && segWnd !== 0;
-  if (outstanding && duplicate) {
+  const plain = !advanced && segAck === tcb.sndUna && segLen === 0 && (segFlags & (TCP_SYN | TCP_FIN)) === 0
+    && segWnd === tcb.sndWnd && segWnd !== 0 && !(tcb.sackPermitted && hasSackOption(frame));
+  if (outstanding && (sacked || plain)) {
     tcb.dupAcks++;
     congestionOnDuplicate(tcb);
     if (tcb.inRecovery && !wasInRecovery) netStats[STAT_TCP_RECOVERY]++;
   }
-  // RFC 6298 §5.2-§5.3: all acknowledged: stop the timer; else restart it.
-  if (advanced) {
-    if (!outstanding) tcb.timerOn = false;
-    else if (restartTimer) startTimer(tcb);
+  // RFC 6298 §5.2-§5.3: all acknowledged: stop the timer; else restart it. A hole with SACKed data above it
+  // and no recovery yet: RACK's reordering timer (tcp-congestion.ts); recovery began: the PTO or RTO again.
+  if (!outstanding) tcb.timerOn = false;
+  else {
+    if (advanced && restartTimer) armTimer(tcb);
+    if (sacked && !tcb.inRecovery) armReorderTimer(tcb);
+    else if (tcb.inRecovery && tcb.timerKind === TIMER_REORDER) armTimer(tcb);
   }
   // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or
   // (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK."
@@ -562,6 +612,14 @@ function retransmit(tcb: Tcb, index: i32): void {
   output(tcb);
 }
 
+/** The reordering window passed with the hole still there: recovery retransmits it; then the PTO or RTO runs. */
+function reorderTimeout(tcb: Tcb): void {
+  tcb.timerOn = false;
+  if (congestionOnReorderTimeout(tcb)) netStats[STAT_TCP_RECOVERY]++;
+  output(tcb);
+  if (!tcb.timerOn && tcb.sndUna !== tcb.sndMax) armTimer(tcb);
+}
+
 /** Runs the expired timers; returns microseconds until the next deadline (0xffffffff: none). */
 export function tcpTimer(): u32 {
   if (!profileActive()) return runTimers();
@@ -578,7 +636,9 @@ function runTimers(): u32 {
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     if (i32(netNow - tcb.timerAt) >= 0) {
       if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it
-      retransmit(tcb, i);
+      if (tcb.timerKind === TIMER_PROBE) tailLossProbe(tcb);
+      else if (tcb.timerKind === TIMER_REORDER) reorderTimeout(tcb);
+      else retransmit(tcb, i);
       if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     }
     const left = u32(tcb.timerAt - netNow);

@@ -1,14 +1,18 @@
-// Contract: the out-of-order queue and SACK (guest-src/libos/tcp-reassembly.ts) on the simulated wire,
-// every segment the guest sends checked byte for byte (test/libos/tcp-peer.ts): a segment ahead of
-// RCV.NXT is held and delivered with the gap's data under one cumulative ACK; held ranges are reported as
-// SACK blocks in RFC 2018 §4's order (also on data segments), at most four, a fifth dropped; a FIN held
-// out of order counts when the gap fills; SACK-permitted in the handshake.
+// Contract: the out-of-order queue and SACK (guest-src/libos/tcp-reassembly.ts, tcp-congestion.ts) on the
+// simulated wire, every segment the guest sends checked byte for byte (test/libos/tcp-peer.ts): a segment
+// ahead of RCV.NXT is held and delivered with the gap's data under one cumulative ACK; held ranges are
+// reported as SACK blocks in RFC 2018 §4's order (also on data segments), at most four, a fifth dropped;
+// a FIN held out of order counts when the gap fills; SACK-permitted in the handshake; the sender's RFC 6675
+// recovery sends only the holes (IsLost, pipe, NextSeg), a retransmission found lost is sent again, and
+// RFC 8985's tail loss probe and reordering timer start repairs no duplicate ACK would.
 import test from 'ava';
 import { runGuest } from './harness.ts';
 import { CONFIG, TCP } from './packets.ts';
 import { GUEST, bytes, learnPeer, Peer } from './tcp-peer.ts';
 
 const { FIN, ACK, PSH } = TCP;
+const MSS = 1460;
+const LARGE = 32768;
 
 /** Sends `data` at `offset` bytes past `base` (our sequence space), leaving p.seq where it was. */
 function sendAt(p: Peer, base: number, offset: number, data: number[], flags = ACK | PSH): void {
@@ -123,4 +127,107 @@ test('a FIN held out of order counts once the gap before it fills', t => {
       'the data echoed, the FIN taken (ACK past it), and the echo app closes too');
   });
   t.regex(wire.console, /tcp 0 2\ntcp 0 4\n$/, 'DATA then PEER_CLOSED');
+});
+
+/** Opens a SACK connection to the large bulk port and grows cwnd to 6 segments: 3..8 in flight. */
+function* sixInFlight(p: Peer): Generator<void, void, void> {
+  yield* p.connect(1460, 65535, true);
+  p.w.take();
+  for (let k = 1; k <= 3; k++) { p.ackAt(k * MSS); yield; p.w.take(); }
+}
+
+function expectSegments(p: Peer, frames: Uint8Array[], segments: number[], message: string): void {
+  p.t.is(frames.length, segments.length, `${message}: ${segments.length} segments`);
+  frames.forEach((f, i) => p.checkBulk(f, segments[i] * MSS, MSS, `${message}: segment ${segments[i]}`));
+}
+
+test('SACK recovery (RFC 6675): IsLost, pipe and NextSeg send the holes only, then new data; a full ACK ends it', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 21, 43010, 1000, LARGE);
+    yield* sixInFlight(p);
+    const s = (k: number) => k * MSS;
+    // 3 and 5 are lost.
+    p.ackAt(s(3), [[s(4), s(5)]]);
+    yield;
+    expectSegments(p, w.take(), [9], 'SACK of 4: a duplicate (RFC 6675 §2); limited transmit');
+    p.ackAt(s(3), [[s(6), s(7)], [s(4), s(5)]]);
+    yield;
+    expectSegments(p, w.take(), [10], 'SACK of 6: a second duplicate');
+    p.ackAt(s(3), [[s(6), s(8)], [s(4), s(5)]]);
+    yield;
+    expectSegments(p, w.take(), [3], 'third: recovery, segment 3 again; cwnd = ssthresh = 4, pipe 5');
+    p.ackAt(s(3), [[s(6), s(9)], [s(4), s(5)]]);
+    yield;
+    expectSegments(p, w.take(), [5], 'SACK of 8: 5 now IsLost (3 segments SACKed above): sent, pipe back to 4');
+    p.ackAt(s(5), [[s(6), s(9)]]);
+    yield;
+    expectSegments(p, w.take(), [11], 'the retransmitted 3 arrived: no hole left to send, new data (NextSeg rule 2)');
+    p.ackAt(s(9));
+    yield;
+    expectSegments(p, w.take(), [12], 'the retransmitted 5 arrived: still below the recovery point');
+    p.ackAt(s(11));
+    yield;
+    expectSegments(p, w.take(), [13], 'the recovery point reached: cwnd = min(ssthresh, FlightSize + SMSS) = 3');
+  });
+});
+
+test('a lost retransmission: once data sent after it is SACKed, the hole goes again (no RTO)', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 21, 43011, 1000, LARGE);
+    yield* sixInFlight(p);
+    const s = (k: number) => k * MSS;
+    p.ackAt(s(3), [[s(4), s(5)]]);
+    yield;
+    expectSegments(p, w.take(), [9], 'limited transmit');
+    p.ackAt(s(3), [[s(4), s(6)]]);
+    yield;
+    expectSegments(p, w.take(), [10], 'limited transmit');
+    p.ackAt(s(3), [[s(4), s(7)]]);
+    yield;
+    expectSegments(p, w.take(), [3], 'recovery: 3 again');
+    p.ackAt(s(3), [[s(4), s(8)]]);
+    yield;
+    t.deepEqual(w.take(), [], 'pipe = cwnd');
+    for (const k of [9, 10, 11]) {
+      p.ackAt(s(3), [[s(4), s(k)]]);
+      yield;
+      expectSegments(p, w.take(), [k + 2], `SACK up to ${k}: one new segment`);
+    }
+    // Segment 11 was sent after the retransmission of 3; its SACK says that retransmission was lost.
+    p.ackAt(s(3), [[s(4), s(12)]]);
+    yield;
+    expectSegments(p, w.take(), [3, 14], 'segment 3 a third time, then new data');
+  });
+});
+
+test('tail loss probe (RFC 8985 §7): after PTO, new data when it may go, else the last segment again', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 21, 43012, 1000, LARGE);
+    yield* p.connect(1460, 65535, true);
+    expectSegments(p, w.take(), [0, 1, 2], 'IW');
+    t.is(w.alarmAt! - w.now, 10_000, 'PTO = 2 SRTT, at least 10 ms');
+    w.advanceToAlarm();
+    yield;
+    expectSegments(p, w.take(), [3], 'the probe: a new segment, past cwnd');
+    t.is(w.alarmAt! - w.now, 200_000, 'then the RTO');
+    // With the peer's window full, the probe is the last segment again.
+    const q = new Peer(t, w, 21, 43013, 1000, LARGE);
+    yield* q.connect(1460, 3 * MSS, true);
+    expectSegments(q, w.take(), [0, 1, 2], 'IW, the window full');
+    w.advanceToAlarm();
+    yield;
+    expectSegments(q, w.take(), [2], 'the probe: segment 2 again');
+    // 0 and 1 were lost: the probe's SACK shows it. One duplicate with 3 segments out is not enough for
+    // RFC 5827 (2 needed); RACK's reordering timer starts recovery.
+    q.ackAt(0, [[2 * MSS, 3 * MSS]], 3 * MSS);
+    yield;
+    t.deepEqual(w.take(), []);
+    t.is(w.alarmAt! - w.now, 2_000, 'the reordering window: SRTT / 4, at least 2 ms');
+    w.advanceToAlarm();
+    yield;
+    expectSegments(q, w.take(), [0], 'the hole at SND.UNA is lost: recovery sends it');
+  });
 });
