@@ -1,7 +1,9 @@
 // Contract: the sender's congestion control and loss recovery; decides how much may be in flight and
 // what to retransmit, never sends (tcp-output.ts does, from output()). Sources:
 // - RFC 5681: the initial window (§3.1 eq. 1), slow start (eq. 2: cwnd += min(N, SMSS) per ACK of new
-//   data), congestion avoidance (eq. 3: cwnd += SMSS*SMSS/cwnd), ssthresh after a loss (eq. 4:
+//   data), congestion avoidance by byte counting (§3.1: cwnd += SMSS each time the bytes acknowledged
+//   reach cwnd, so a peer that acknowledges every other segment does not halve the growth, as eq. 3
+//   would; RFC 3465), ssthresh after a loss (eq. 4:
 //   max(FlightSize / 2, 2*SMSS), counted in whole segments), cwnd = 1 SMSS after a timeout, fast
 //   retransmit on the third duplicate ACK (§3.2), restart after an idle period longer than the RTO (§4.1:
 //   cwnd = min(IW, cwnd)).
@@ -40,7 +42,7 @@
 //   over a switch and a LAN with round trips under a millisecond, where a 1 s floor turns every loss the
 //   duplicate ACKs cannot repair into a second of silence; 200 ms still exceeds the 40 to 200 ms a
 //   delayed-ACK peer may hold its ACK (RFC 5681 §4.2's 500 ms bound is the worst case; Linux uses 40).
-// Owns Tcb.cwnd/ssthresh/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/highRxt/rxtMark/
+// Owns Tcb.cwnd/ssthresh/bytesAcked/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/highRxt/rxtMark/
 // lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive and srtt/rttvar/rto.
 import { i32, u32, bool } from "dsl";
 import { Tcb, TCP_RANGES, TCP_LAST_ACK, seqLt, seqLe } from "./tcp-tcb.ts";
@@ -76,6 +78,7 @@ function initialWindow(mss: i32): u32 {
 export function congestionInit(tcb: Tcb, now: u32): void {
   tcb.cwnd = initialWindow(tcb.sndMss);
   tcb.ssthresh = SSTHRESH_INITIAL;
+  tcb.bytesAcked = 0;
   tcb.dupAcks = 0;
   tcb.inRecovery = false;
   tcb.recover = tcb.sndMax;            // RFC 6582 §3.2 step 1: "initialized to the initial send sequence number"
@@ -157,9 +160,13 @@ export function congestionOnAck(tcb: Tcb, acked: u32): bool {
   tcb.dupAcks = 0;
   if (tcb.cwnd < tcb.ssthresh) {
     tcb.cwnd += acked < mss ? acked : mss;                    // slow start, eq. 2
+    tcb.bytesAcked = 0;
   } else {
-    const step = mss * mss / tcb.cwnd;                         // congestion avoidance, eq. 3
-    tcb.cwnd += step > 0 ? step : 1;
+    tcb.bytesAcked += acked;                                   // congestion avoidance, byte counting
+    if (tcb.bytesAcked >= tcb.cwnd) {
+      tcb.bytesAcked -= tcb.cwnd;
+      tcb.cwnd += mss;
+    }
   }
   if (tcb.cwnd > CWND_LIMIT) tcb.cwnd = CWND_LIMIT;
   return true;
@@ -207,6 +214,7 @@ export function congestionOnReorderTimeout(tcb: Tcb): bool {
 
 function enterRecovery(tcb: Tcb): void {
   tcb.ssthresh = halveFlight(tcb);
+  tcb.bytesAcked = 0;
   tcb.recover = tcb.sndMax;
   tcb.inRecovery = true;
   tcb.partialAcked = false;
@@ -228,6 +236,7 @@ function enterRecovery(tcb: Tcb): void {
 export function congestionOnTimeout(tcb: Tcb, first: bool): void {
   if (first) tcb.ssthresh = halveFlight(tcb);
   tcb.cwnd = u32(tcb.sndMss);
+  tcb.bytesAcked = 0;
   tcb.recover = tcb.sndMax;
   tcb.inRecovery = false;
   tcb.dupAcks = 0;

@@ -96,6 +96,8 @@ export class Tcb {
   // congestion control (RFC 5681, RFC 6582, RFC 6675): tcp-congestion.ts
   cwnd: u32 = 0;
   ssthresh: u32 = 0;
+  /** Bytes acknowledged in congestion avoidance since cwnd last grew (RFC 5681 §3.1 byte counting). */
+  bytesAcked: u32 = 0;
   /** Duplicate ACKs in a row (RFC 5681 §2; with SACK, RFC 6675 §2's DupAcks). */
   dupAcks: i32 = 0;
   /** In fast recovery (NewReno, RFC 6582) or SACK loss recovery (RFC 6675). */
