@@ -128,7 +128,7 @@ export function inNamespaceAsync(ns: TapNamespace, args: string[], timeoutMs = 1
 }
 
 /** Runs `args` inside the namespace (synchronously); throws with stderr when it fails. */
-export function inNamespace(ns: TapNamespace, args: string[], timeoutMs = 120_000): string {
+export function inNamespace(ns: Pick<TapNamespace, "exec">, args: string[], timeoutMs = 120_000): string {
   const r = spawnSync(ns.exec[0], [...ns.exec.slice(1), ...args], { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${args.join(" ")}: status ${r.status} ${r.signal ?? ""}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
@@ -191,7 +191,98 @@ export function writeEchoClient(dir: string): string {
 interface EchoResult { sent: string; received: string; bytesSent: number; bytesReceived: number; ms: number }
 
 /** Runs the echo client in the namespace: `bytes` (xorshift32 from `seed`) to ip:port and back. */
-export function echoTransfer(ns: TapNamespace, client: string, ip: string, port: number, bytes: number, seed: number): EchoResult {
+export function echoTransfer(ns: Pick<TapNamespace, "exec">, client: string, ip: string, port: number, bytes: number,
+  seed: number): EchoResult {
   const out = inNamespace(ns, [process.execPath, client, ip, String(port), String(bytes), String(seed)], 150_000);
   return JSON.parse(out.trim().split("\n").pop()!) as EchoResult;
+}
+
+/**
+ * A routed path with loss, for TCP under real loss both ways: the tap namespace forwards between the VMs
+ * and a client namespace (veth, 10.77.0.2/30), and between the client and a server namespace (veth,
+ * 10.78.0.2/30) where a Linux peer can stand in for a VM. Loss is iptables' statistic match on FORWARD, so
+ * a dropped frame is lost for its sender, whichever side that is (a rule on OUTPUT would only fail the
+ * local sender's transmission, which Linux retries at once). The client's and server's veths carry one
+ * TCP segment per packet (gso_max_segs 1): each drop decision is one frame's, as on the tap.
+ */
+export interface LossyPath {
+  client: Pick<TapNamespace, "name" | "exec">;
+  server: Pick<TapNamespace, "name" | "exec">;
+  serverIp: string;
+  /** Drops frames with probability `p` both ways between the client and `toward` (the VMs or the server); 0: none. */
+  setLoss(toward: "vm" | "server", p: number): void;
+  /** Frames the FORWARD rules dropped so far: [from the far side, to it]. */
+  drops(): number[];
+  /** RetransSegs of a namespace's TCP (/proc/net/snmp). */
+  retransmitted(ns: Pick<TapNamespace, "exec">): number;
+  /** TCPTimeouts of a namespace's TCP (/proc/net/netstat): its retransmission timer's expirations. */
+  timeouts(ns: Pick<TapNamespace, "exec">): number;
+  remove(): void;
+}
+
+export function createLossyPath(ns: TapNamespace): LossyPath {
+  const tag = String(process.pid % 100000);
+  const names = [`denali-cl-${tag}`, `denali-sv-${tag}`];
+  const [client, server] = names.map((name) => ({ name, exec: ["ip", "netns", "exec", name] }));
+  const run = (args: string[]) => {
+    const r = spawnSync(args[0], args.slice(1), { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${args.join(" ")}: ${r.stderr}`);
+  };
+  const remove = () => { for (const name of names) spawnSync("ip", ["netns", "del", name]); };
+  const router = ["ip", "netns", "exec", ns.name];
+  const links = [["dlc", client, "10.77.0"], ["dls", server, "10.78.0"]] as const;
+  remove();
+  try {
+    for (const name of names) run(["ip", "netns", "add", name]);
+    run([...router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    for (const [prefix, far, net] of links) {
+      run(["ip", "link", "add", `${prefix}0-${tag}`, "netns", ns.name, "type", "veth",
+        "peer", "name", `${prefix}1-${tag}`, "netns", far.name]);
+      run([...router, "ip", "addr", "add", `${net}.1/30`, "dev", `${prefix}0-${tag}`]);
+      run([...router, "ip", "link", "set", `${prefix}0-${tag}`, "up"]);
+      run([...far.exec, "ip", "addr", "add", `${net}.2/30`, "dev", `${prefix}1-${tag}`]);
+      run([...far.exec, "ip", "link", "set", `${prefix}1-${tag}`, "up", "gso_max_segs", "1"]);
+      run([...far.exec, "ip", "link", "set", "lo", "up"]);
+      run([...far.exec, "ip", "route", "add", "default", "via", `${net}.1`]);
+    }
+  } catch (e) { remove(); throw e; }
+  const setLoss = (toward: "vm" | "server", p: number) => {
+    inNamespace(ns, ["iptables", "-F", "FORWARD"]);
+    if (p <= 0) return;
+    const device = toward === "vm" ? ns.device : `dls0-${tag}`;
+    for (const way of ["-i", "-o"]) {
+      inNamespace(ns, ["iptables", "-A", "FORWARD", way, device, "-m", "statistic", "--mode", "random", "--probability",
+        String(p), "-j", "DROP"]);
+    }
+  };
+  const drops = () => [...inNamespace(ns, ["iptables", "-L", "FORWARD", "-v", "-n", "-x"])
+    .matchAll(/^\s*(\d+)\s+\d+\s+DROP/gm)].map((m) => Number(m[1]));
+  const retransmitted = (where: Pick<TapNamespace, "exec">) =>
+    Number(/^Tcp: \d.*$/m.exec(inNamespace(where, ["cat", "/proc/net/snmp"]))![0].split(" ")[12]);
+  const timeouts = (where: Pick<TapNamespace, "exec">) => {
+    const [names, values] = inNamespace(where, ["cat", "/proc/net/netstat"]).split("\n").map((l) => l.split(" "));
+    return Number(values[names.indexOf("TCPTimeouts")]);
+  };
+  return { client, server, serverIp: "10.78.0.2", setLoss, drops, retransmitted, timeouts, remove };
+}
+
+/** A Linux TCP echo server (Node) for the server side of a LossyPath: every connection's bytes sent back. */
+const ECHO_SERVER = `
+import net from 'node:net';
+const server = net.createServer((s) => { s.on('error', () => {}); s.pipe(s); });
+server.listen(Number(process.argv[2]), () => console.log('listening'));
+`;
+
+/** Starts the echo server in `ns` on `port`; resolves once it listens, with a function that stops it. */
+export async function startLinuxEchoServer(ns: Pick<TapNamespace, "exec">, dir: string, port: number)
+  : Promise<() => void> {
+  const path = join(dir, "echo-server.mjs");
+  writeFileSync(path, ECHO_SERVER);
+  const child = spawn(ns.exec[0], [...ns.exec.slice(1), process.execPath, path, String(port)],
+    { stdio: ["ignore", "pipe", "ignore"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => { if (d.toString().includes("listening")) resolve(); });
+    child.on("exit", (code) => reject(new Error(`echo server exited with ${code}`)));
+  });
+  return () => child.kill();
 }
