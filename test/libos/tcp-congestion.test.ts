@@ -1,11 +1,11 @@
 // Contract: the sender's congestion control (guest-src/libos/tcp-congestion.ts) on the simulated wire, one
 // RFC rule a test, every segment the guest sends checked byte for byte (test/libos/tcp-peer.ts): RFC 5681's
 // initial window, slow start and congestion avoidance seen in how many segments each ACK releases, the
-// timeout's cwnd of one segment, RFC 6298's RTO from SRTT and RTTVAR with Karn's rule and back-off, RFC
-// 3042's limited transmit, fast retransmit on the third duplicate ACK and RFC 6582's NewReno partial and
-// full ACKs, and the restart after an idle period. The guest is test/libos/guests/stack.ts: port 21 sends
-// 200,000 bytes of a pattern with 32 KiB buffers, port 22 echoes with 32 KiB buffers; the peer offers
-// no SACK here (tcp-sack.test.ts has the SACK side).
+// timeout's cwnd of one segment, RFC 6298's RTO from SRTT and RTTVAR with Karn's rule, back-off and the
+// 3 s after a SYN,ACK timed out, RFC 3042's limited transmit, fast retransmit on the third duplicate ACK
+// and RFC 6582's NewReno partial and full ACKs, and the restart after an idle period. The guest is
+// test/libos/guests/stack.ts: port 21 sends 200,000 bytes of a pattern with 32 KiB buffers, port 22 echoes
+// with 32 KiB buffers; the peer offers no SACK here (tcp-sack.test.ts has the SACK side).
 import test from 'ava';
 import { runGuest } from './harness.ts';
 import { CONFIG, parseTcpFrame, TCP } from './packets.ts';
@@ -118,6 +118,25 @@ test('RTO from SRTT and RTTVAR (RFC 6298 §2), Karn\'s rule and the backed-off R
     yield;
     w.take();
     t.is(w.alarmAt! - w.now, 315_000, 'the new segment timed: R = 30 ms, SRTT 82.5 ms, RTTVAR 58.125 ms');
+  });
+});
+
+test('RFC 6298 §5.7: after the SYN,ACK timed out, data starts with an RTO of 3 s (no RTT sample from it)', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 21, 42005, 1000, LARGE);
+    p.send(SYN, [], { options: [2, 4, MSS >> 8, MSS & 255], window: 65535 });
+    yield;
+    const [synAck] = w.take();
+    p.iss = p.rcv = parseTcpFrame(synAck).seq;
+    t.is(w.advanceToAlarm(), 1_000_000, 'the initial RTO');
+    yield;
+    const [again] = w.take();
+    p.expect([again], SYN | ACK, [], LARGE, 'the SYN,ACK again');
+    p.send(ACK);
+    yield;
+    expectSegments(p, w.take(), 0, 3, 'IW');
+    t.is(w.alarmAt! - w.now, 3_000_000, 'RTO re-initialized to 3 s');
   });
 });
 
