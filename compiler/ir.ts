@@ -6,6 +6,10 @@
 // Function parameters are vregs 0..params-1 on entry. A block ends with exactly one terminator.
 // Both back ends (compiler/x86, compiler/bytecode) read this and nothing else.
 
+import {
+  LINKER_IMAGE_END, LINKER_IMAGE_START, LINKER_STACK_BOTTOM, LINKER_STACK_TOP, LINKER_SYMBOL_TABLE,
+} from "../abi/bytecode.ts";
+
 export type VReg = number;
 
 // ---- the op table ------------------------------------------------------------------------------
@@ -269,7 +273,9 @@ export interface DataSymbol {
 export interface InterruptEntry { name: string; vector: number; handler: string }
 
 /** Addresses only the linker knows; `globalAddress` may name them (see docs/calling-convention.md). */
-const LINKER_SYMBOLS = ['__image_start', '__image_end', '__stack_bottom', '__stack_top', '__symbol_table'] as const;
+const LINKER_SYMBOLS = [
+  LINKER_IMAGE_START, LINKER_IMAGE_END, LINKER_STACK_BOTTOM, LINKER_STACK_TOP, LINKER_SYMBOL_TABLE,
+] as const;
 export type LinkerSymbol = typeof LINKER_SYMBOLS[number];
 export const isLinkerSymbol = (name: string): name is LinkerSymbol => (LINKER_SYMBOLS as readonly string[]).includes(name);
 

@@ -10,9 +10,10 @@ import {
   BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, READABLE_VERSIONS, FUNCTION_HAS_LOCATION,
   FUNCTION_RETURNS_VALUE, INTRINSIC_NAMES, MAGIC, OP_BINARY_BASE, OP_CALL, OP_CALL_INDIRECT,
   OP_CALL_INDIRECT_VOID, OP_CALL_VOID, OP_CONST, OP_COPY, OP_SELECT, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS,
-  OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE, OP_SLOT_ADDRESS, OP_STORE_BASE, OP_TRAP, OP_UNARY_BASE,
-  RELOCATION_KINDS, SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, SECTION_STRINGS, TERM_BRANCH,
-  TERM_JUMP, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE, UNARY_OPS,
+  OP_INTRINSIC, OP_INTRINSIC_VOID, OP_LOAD_BASE, LOAD_OPCODE_COUNT, OP_SLOT_ADDRESS, OP_STORE_BASE,
+  STORE_OPCODE_COUNT, OP_TRAP, TRAP_KIND_COUNT, OP_UNARY_BASE, RELOCATION_KINDS, SECTION_DATA,
+  SECTION_FUNCTIONS, SECTION_MODULE, SECTION_STRINGS, TERM_BRANCH, TERM_JUMP, TERM_RETURN, TERM_RETURN_VOID,
+  TERM_UNREACHABLE, UNARY_OPS,
 } from "./format.ts";
 
 const hex = (x: number): string => "0x" + x.toString(16).padStart(2, "0");
@@ -272,18 +273,18 @@ class Decoder {
       case OP_TRAP: {
         const kindAt = r.position;
         const kind = r.byte();
-        if (kind > 2) r.fail(`function ${functionName}: unknown trap kind ${kind}`, kindAt);
+        if (kind >= TRAP_KIND_COUNT) r.fail(`function ${functionName}: unknown trap kind ${kind}`, kindAt);
         return { op: "trap", kind: kind as TrapKind };
       }
     }
-    if (opcode >= OP_LOAD_BASE && opcode < OP_LOAD_BASE + 6) {
+    if (opcode >= OP_LOAD_BASE && opcode < OP_LOAD_BASE + LOAD_OPCODE_COUNT) {
       const index = opcode - OP_LOAD_BASE;
       const width = (1 << (index >> 1)) as Width;
       const dst = r.uleb();
       const address = r.uleb();
       return { op: "load", width, signed: (index & 1) === 0, dst, address, offset: r.sleb() };
     }
-    if (opcode >= OP_STORE_BASE && opcode < OP_STORE_BASE + 3) {
+    if (opcode >= OP_STORE_BASE && opcode < OP_STORE_BASE + STORE_OPCODE_COUNT) {
       const width = (1 << (opcode - OP_STORE_BASE)) as Width;
       const address = r.uleb();
       const offset = r.sleb();

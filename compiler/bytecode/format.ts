@@ -2,46 +2,34 @@
 // The byte-by-byte layout is documented in docs/bytecode.md; change both together and bump
 // FORMAT_VERSION whenever a byte's meaning changes.
 
-import { INTRINSICS, OPS, type BinaryOp, type IntrinsicName, type UnaryOp } from "../ir.ts";
+import { INTRINSICS, OPS, TRAP_NAMES, type BinaryOp, type IntrinsicName, type UnaryOp } from "../ir.ts";
+import {
+  BINARY_OPCODE_COUNT, BYTECODE_MAGIC, DATA_SECTION_BSS, DATA_SECTION_KIND_COUNT, FORMAT_VERSION,
+  INTRINSIC_ARGUMENTS, INTRINSIC_COUNT, INTRINSIC_RESULTS, RELOCATION_DATA, RELOCATION_KIND_COUNT, TRAP_KIND_COUNT, UNARY_OPCODE_COUNT,
+} from "../../abi/bytecode.ts";
 
-/** "DNBC" in ASCII. */
-export const MAGIC = [0x44, 0x4e, 0x42, 0x43] as const;
-export const FORMAT_VERSION = 8;
-/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to 8 (docs/bytecode.md "History"). */
+// The numbers themselves (opcodes, section ids, flags) are abi/bytecode.ts, shared with the kernel's verifier.
+export {
+  FORMAT_VERSION, FUNCTION_HAS_LOCATION, FUNCTION_RETURNS_VALUE, OP_BINARY_BASE, OP_CALL, OP_CALL_INDIRECT,
+  OP_CALL_INDIRECT_VOID, OP_CALL_VOID, OP_CONST, OP_COPY, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS, OP_INTRINSIC,
+  OP_INTRINSIC_VOID, OP_LOAD_BASE, LOAD_OPCODE_COUNT, OP_SELECT, OP_SLOT_ADDRESS, OP_STORE_BASE, STORE_OPCODE_COUNT,
+  OP_TRAP, OP_UNARY_BASE,
+  SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, SECTION_STRINGS, TERM_BRANCH, TERM_JUMP, TERM_RETURN,
+  TERM_RETURN_VOID, TERM_UNREACHABLE, TRAP_KIND_COUNT,
+} from "../../abi/bytecode.ts";
+
+/** "DNBC" in ASCII: the bytes of BYTECODE_MAGIC. */
+export const MAGIC = [0, 8, 16, 24].map(shift => (BYTECODE_MAGIC >>> shift) & 0xff);
+/** Versions this decoder reads: 1 (no interrupt entries, 25 intrinsics) to FORMAT_VERSION (docs/bytecode.md). */
 export const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
-
-/** Section ids, in the order they must appear. */
-export const SECTION_STRINGS = 1;
-export const SECTION_DATA = 2;
-export const SECTION_FUNCTIONS = 3;
-export const SECTION_MODULE = 4;
+if (READABLE_VERSIONS[READABLE_VERSIONS.length - 1] !== FORMAT_VERSION) {
+  throw new Error("compiler/bytecode/format.ts: READABLE_VERSIONS does not end with FORMAT_VERSION");
+}
 
 export const DATA_SECTION_KINDS = ["rodata", "data", "bss"] as const;
 export const RELOCATION_KINDS = ["data", "function"] as const;
 
-// ---- instruction opcodes (one byte each) -------------------------------------------------------
-
-export const OP_CONST = 0x01;              // dst:u  value:s
-export const OP_COPY = 0x02;               // dst:u  src:u
-export const OP_GLOBAL_ADDRESS = 0x03;     // dst:u  symbol:string
-export const OP_FUNCTION_ADDRESS = 0x04;   // dst:u  function:string
-export const OP_SLOT_ADDRESS = 0x05;       // dst:u  slot:u
-export const OP_CALL = 0x06;               // dst:u  function:string  argc:u  args:u*
-export const OP_CALL_VOID = 0x07;          //        function:string  argc:u  args:u*
-export const OP_CALL_INDIRECT = 0x08;      // dst:u  target:u  argc:u  args:u*
-export const OP_CALL_INDIRECT_VOID = 0x09; //        target:u  argc:u  args:u*
-export const OP_INTRINSIC = 0x0a;          // dst:u  intrinsic:byte  argc:u  args:u*
-export const OP_INTRINSIC_VOID = 0x0b;     //        intrinsic:byte  argc:u  args:u*
-export const OP_TRAP = 0x0c;               // kind:byte
-export const OP_SELECT = 0x0d;             // dst:u  cond:u  ifTrue:u  ifFalse:u (version 5)
-
-/** Loads: dst:u address:u offset:s. Index = (log2 width) * 2 + (signed ? 0 : 1). */
-export const OP_LOAD_BASE = 0x10;          // 0x10 load8s 0x11 load8u 0x12 load16s 0x13 load16u 0x14 load32s 0x15 load32u
-/** Stores: address:u offset:s value:u. Index = log2 width. */
-export const OP_STORE_BASE = 0x18;         // 0x18 store8 0x19 store16 0x1a store32
-
 /** Binary ops: dst:u a:u b:u. Opcode = OP_BINARY_BASE + index in BINARY_OPS. */
-export const OP_BINARY_BASE = 0x20;
 export const BINARY_OPS: readonly BinaryOp[] = [
   "add", "sub", "mul", "divs", "divu", "rems", "remu",
   "and", "or", "xor", "shl", "shrs", "shru",
@@ -50,21 +38,12 @@ export const BINARY_OPS: readonly BinaryOp[] = [
   "mulhs", "mulhu",
 ];
 /** Unary ops: dst:u a:u. Opcode = OP_UNARY_BASE + index in UNARY_OPS. */
-export const OP_UNARY_BASE = 0x40;
 export const UNARY_OPS: readonly UnaryOp[] = ["neg", "not"];
 for (const [form, encoded] of [["binary", BINARY_OPS], ["unary", UNARY_OPS]] as const) {
   const names = encoded as readonly string[];
   const missing = Object.keys(OPS).filter(name => OPS[name as keyof typeof OPS].form === form && !names.includes(name));
   if (missing.length) throw new Error(`compiler/bytecode/format.ts: no encoding of the ${form} ops ${missing}`);
 }
-
-// ---- terminator opcodes ------------------------------------------------------------------------
-
-export const TERM_JUMP = 0x60;        // target:u
-export const TERM_BRANCH = 0x61;      // cond:u ifTrue:u ifFalse:u
-export const TERM_RETURN = 0x62;      // value:u
-export const TERM_RETURN_VOID = 0x63;
-export const TERM_UNREACHABLE = 0x64;
 
 /** Intrinsic numbers: the index in this list (the order of INTRINSICS in ir.ts at version 1). */
 export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
@@ -86,10 +65,24 @@ export const INTRINSIC_NAMES: readonly IntrinsicName[] = [
 if (INTRINSIC_NAMES.length !== Object.keys(INTRINSICS).length) {
   throw new Error("compiler/bytecode/format.ts: INTRINSIC_NAMES is out of date with ir.ts INTRINSICS");
 }
-
-/** Flags of a function header. */
-export const FUNCTION_RETURNS_VALUE = 1;
-export const FUNCTION_HAS_LOCATION = 2;
+// The kernel's verifier reads the counts and the arity and result tables of abi/bytecode.ts: they must say what
+// ir.ts and the lists above say.
+const outOfStep = [
+  INTRINSIC_COUNT !== INTRINSIC_NAMES.length || INTRINSIC_ARGUMENTS.length !== INTRINSIC_COUNT
+    || INTRINSIC_RESULTS.length !== INTRINSIC_COUNT ? "INTRINSIC_COUNT and its tables" : "",
+  ...INTRINSIC_NAMES.map((name, n) => INTRINSICS[name].args !== INTRINSIC_ARGUMENTS[n]
+    || INTRINSICS[name].result !== INTRINSIC_RESULTS[n] ? `intrinsic ${n} (${name})` : ""),
+  BINARY_OPCODE_COUNT !== BINARY_OPS.length ? "BINARY_OPCODE_COUNT" : "",
+  UNARY_OPCODE_COUNT !== UNARY_OPS.length ? "UNARY_OPCODE_COUNT" : "",
+  DATA_SECTION_KIND_COUNT !== DATA_SECTION_KINDS.length || DATA_SECTION_KINDS[DATA_SECTION_BSS] !== "bss"
+    ? "DATA_SECTION_KIND_COUNT, DATA_SECTION_BSS" : "",
+  RELOCATION_KIND_COUNT !== RELOCATION_KINDS.length || RELOCATION_KINDS[RELOCATION_DATA] !== "data"
+    ? "RELOCATION_KIND_COUNT, RELOCATION_DATA" : "",
+  TRAP_KIND_COUNT !== TRAP_NAMES.length ? "TRAP_KIND_COUNT" : "",
+].filter(Boolean);
+if (outOfStep.length) {
+  throw new Error(`abi/bytecode.ts is out of step with ir.ts and format.ts: ${outOfStep.join(", ")}`);
+}
 
 /** Bad bytecode: wrong magic or version, truncated input, an index out of range. */
 export class BytecodeFormatError extends Error {
