@@ -132,7 +132,9 @@ class Decoder {
 
   readStrings(r: ByteReader): void {
     const count = r.uleb();
-    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    // ignoreBOM: a leading U+FEFF is part of the name (by default TextDecoder drops it, and two different
+    // strings would decode to the same name)
+    const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     for (let i = 0; i < count; i++) {
       const at = r.position;
       const raw = r.take(r.uleb());

@@ -92,6 +92,14 @@ test("round trip: a minimal module and one with a Buffer as input", (t) => {
   t.deepEqual(decodeModule(Buffer.from(bytes)), module);
 });
 
+test("round trip: a name that starts with U+FEFF keeps it (not read as a byte order mark)", (t) => {
+  const f = new FunctionBuilder("\uFEFFmain", 2, false);
+  f.ret();
+  const module = makeModule([f.finish(), new FunctionBuilder("main", 2, false).finish()]);
+  module.functions[1].blocks[0].term = { op: "return", value: null };
+  t.deepEqual(decodeModule(encodeModule(module)).functions.map((g) => g.name), ["\uFEFFmain", "main", "__trap"]);
+});
+
 test("constants at every LEB128 length boundary survive", (t) => {
   const values: number[] = [];
   for (let bits = 0; bits < 32; bits++) values.push(2 ** bits - 1, 2 ** bits, -(2 ** bits), -(2 ** bits) - 1);
