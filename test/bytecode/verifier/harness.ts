@@ -1,15 +1,19 @@
 // Runs the kernel's bytecode verifier (kernel-src/bytecode-verify.ts, compiled as the program driver.ts)
-// on images given from the host, on the bytecode interpreter. The images go into the driver's `images`
-// array as initialized data (the IR module is patched before it is run), so the verifier reads them at
-// run time from memory, as the kernel will.
+// on images given from the host: on the bytecode interpreter and natively in QEMU. The images go into
+// the driver's `images` array as initialized data (the IR module is patched before it is run or linked),
+// so both targets see exactly the same bytes at run time. Also compiles the modules the verifier must
+// accept: the guests of guest-src/ and the programs of test/programs/ as bytecode guests.
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { definedRegister, type DataSymbol, type Instr, type Module } from "../../../compiler/ir.ts";
 import { FunctionBuilder } from "../../../compiler/builder.ts";
-import { compileOrThrow, ROOT } from "../../../tools/build.ts";
-import { parseProgramSerial } from "../../../tools/qemu.ts";
+import { compileOrThrow, GUEST_RUNTIME, programImage, ROOT } from "../../../tools/build.ts";
+import { parseProgramSerial, runQemu } from "../../../tools/qemu.ts";
 import { runModule } from "../../../compiler/bytecode/interpreter.ts";
 
 const DRIVER = join(ROOT, "test", "bytecode", "verifier", "driver.ts");
+/** The runtime of a test/programs program compiled as a bytecode guest (hypercalls, no port I/O). */
+const PROGRAM_GUEST_RUNTIME = join(ROOT, "guest-src", "runtime", "program.ts");
 const IMAGES_SYMBOL = "images";
 
 interface Verdict { error: number; functionIndex: number; offset: number; reason: string }
@@ -166,4 +170,45 @@ export function verifyOnInterpreter(inputs: (Uint8Array | Input)[], checkReads =
     instructions += run.instructions;
   }
   return { verdicts, instructions };
+}
+
+/** Verifies the images (one batch) natively: the driver linked for x86 with them, booted in QEMU. */
+export async function verifyInQemu(inputs: (Uint8Array | Input)[], elfPath: string): Promise<Verdict[]> {
+  const module = driverModule();
+  const [batch, ...rest] = batches(inputs.map(asInput), capacity(module));
+  if (rest.length) throw new Error("verifyInQemu: the images must fit in one batch");
+  writeFileSync(elfPath, programImage(withImages(module, batch), 2).elf);
+  const run = await runQemu({ kernel: elfPath }, { timeoutMs: 120_000 });
+  if (run.timedOut) throw new Error("QEMU timed out");
+  const outcome = parseProgramSerial(run.serial);
+  if (outcome.status !== 0 || outcome.stderr !== "") {
+    throw new Error(`the verifier stopped in QEMU: ${outcome.stderr} (status ${outcome.status})`);
+  }
+  return parseVerdicts(outcome.stdout, batch.length);
+}
+
+/**
+ * The guests of guest-src/ (apps, demos, attacks) as the image builder compiles them, at -O2 (without the
+ * IR verifier between passes, which the compiler's own tests run: the same module, compiled faster).
+ */
+export function guestModules(): { name: string; module: Module }[] {
+  const out: { name: string; module: Module }[] = [];
+  for (const folder of ["apps", "demos", "attacks"]) {
+    for (const file of readdirSync(join(ROOT, "guest-src", folder)).sort()) {
+      if (!file.endsWith(".ts") || file === "common.ts") continue;
+      const module = compileOrThrow({ files: [join(ROOT, "guest-src", folder, file)], mode: "guest", entry: "guestMain",
+        runtime: GUEST_RUNTIME, optimize: 2, verify: false });
+      out.push({ name: `${folder}/${file}`, module });
+    }
+  }
+  return out;
+}
+
+/** The programs of test/programs/ compiled at -O2 as bytecode guests (guest-src/runtime/program.ts). */
+export function programModules(): { name: string; module: Module }[] {
+  const dir = join(ROOT, "test", "programs");
+  return readdirSync(dir).filter((file) => file.endsWith(".ts")).sort().map((file) => ({
+    name: file,
+    module: compileOrThrow({ files: [join(dir, file)], runtime: PROGRAM_GUEST_RUNTIME, optimize: 2, verify: false }),
+  }));
 }
