@@ -6,6 +6,9 @@
 // boundary. Every image also goes through the host's decodeModule + checkModule: the format's rules are
 // refused there too, the verifier's own rules (policy, limits, one copy of each string) are not.
 import test, { type ExecutionContext } from "ava";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../../tools/build.ts";
 import { decodeModule } from "../../compiler/bytecode/decode.ts";
 import { INTRINSIC_NAMES } from "../../compiler/bytecode/format.ts";
 import { INTRINSICS, type Module } from "../../compiler/ir.ts";
@@ -362,4 +365,14 @@ test("one 1 KiB string stored 500 times: refused at the first equal pair the sor
   // compared the equal strings in full at each of its ~9,000 steps took 900 a byte.
   t.true(instructions < 100 * image.length, `${instructions} instructions for ${image.length} bytes`);
   t.log(`${instructions} instructions for ${image.length} bytes`);
+});
+
+test("docs/bytecode.md lists every error code with its name and reason", (t) => {
+  const text = readFileSync(join(ROOT, "docs", "bytecode.md"), "utf8");
+  const documented = [...text.matchAll(/^\| (\d+) \| `(\w+)` \| (.*) \|$/gm)].map((m) => [Number(m[1]), m[2], m[3]]);
+  const defined = Object.entries(V)
+    .filter(([name, value]) => /^(ERROR_|VERIFY_OK$)/.test(name) && typeof value === "number")
+    .map(([name, value]) => [value as number, name, V.bytecodeErrorName(value as number)])
+    .sort((a, b) => +a[0] - +b[0]);
+  t.deepEqual(documented, defined);
 });
