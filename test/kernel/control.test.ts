@@ -102,10 +102,11 @@ test(`${N} VMs pushed at run time run with their own addresses, are listed, read
     t.is(r.vms.size, N);
     for (let k = 0; k < N; k++) {
       const id = r.first + k;
-      // Idle (echo waits for frames), not swapped, 10.0.1.(k+1), 256 KiB, holding and reserving memory, printed.
+      // Idle (echo waits for frames), not swapped, 10.0.1.(k+1), 512 KiB (the TCP pool is bss), holding and
+      // reserving memory, printed.
       const ip = `10\\.0\\.${1 + ((k + 1) >> 8)}\\.${(k + 1) & 255}`;
       t.regex(r.vms.get(id) ?? "", new RegExp(`^state ${VM_STATE_IDLE} flags 0 ip ${ip} `
-        + `memory 256 resident [1-9]\\d* reserved [1-9]\\d* console [1-9]\\d* argument 7$`), `round ${n} vm ${id}`);
+        + `memory 512 resident [1-9]\\d* reserved [1-9]\\d* console [1-9]\\d* argument 7$`), `round ${n} vm ${id}`);
     }
     t.is(r.stopped, `control round ${n} stopped ${N} failed 0 ended-stopped ${N} busy 0`);
     // vmConsole gave back what the first VM printed (the echo app's address line, its port the argument 7).

@@ -8,7 +8,7 @@
 //   control others-ended yes                        the manifest's other VMs have ended (their ids free)
 //   control refused NAME RESULT unchanged yes|no     a corrupted copy of the image, or bad arguments:
 //                                                    the error, and whether frames, slots, live VMs stayed
-//   control round R created FIRST                   N VMs of the image at 10.0.1.1.., 256 KiB each
+//   control round R created FIRST                   N VMs of the image at 10.0.1.1.., 512 KiB each
 //   control round R ready yes|no                    every new VM has written to the console and idles
 //   control round R vm ID state S flags F ip A.B.C.D memory M resident K reserved V console C argument X
 //   control round R console ID TEXT                 the first line VM FIRST wrote (vmConsole)
@@ -35,7 +35,7 @@ const records = new Uint8Array(16384);
 const text = new Uint8Array(2048);
 /** 10.0.1.1 in network byte order (its bytes in memory a.b.c.d). */
 const FIRST_IP: u32 = 0x0101000a;
-const PUSHED_MEMORY_KIB: u32 = 256;
+const PUSHED_MEMORY_KIB: u32 = 512;
 const WAIT_ROUNDS = 500;
 
 let memoryEnd: u32 = 0;
