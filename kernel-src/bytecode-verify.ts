@@ -18,6 +18,7 @@ import {
   BYTECODE_MAGIC, DATA_SECTION_BSS, DATA_SECTION_KIND_COUNT, FORMAT_VERSION, RELOCATION_DATA,
   RELOCATION_KIND_COUNT, SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, SECTION_STRINGS,
 } from "../abi/bytecode.ts";
+import { IMAGE_BYTES_LIMIT } from "../abi/hypercalls.ts";
 import {
   ERROR_ALIGNMENT, ERROR_DATA_BYTES, ERROR_DATA_KIND, ERROR_DATA_SIZE, ERROR_DUPLICATE_DATA, ERROR_ENTRY,
   ERROR_IMAGE_SIZE, ERROR_INTERRUPT_ENTRIES, ERROR_MAGIC, ERROR_RELOCATION_KIND, ERROR_RELOCATION_OFFSET,
@@ -29,8 +30,6 @@ import {
 import { dataNamed, functionNamed, nameData, readString, readStringTable } from "./bytecode-strings.ts";
 import { functionParameters, readFunctions } from "./bytecode-code.ts";
 
-/** Bytes of an image (httpd's is 45 KB). */
-export const IMAGE_BYTES_LIMIT: u32 = 0x800000;
 /** Bytes of one data symbol and of all of them laid out in order, each aligned; and their alignment. */
 export const DATA_BYTES_LIMIT: u32 = 0x4000000;
 export const DATA_ALIGN_LIMIT: u32 = 4096;

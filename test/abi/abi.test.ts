@@ -38,6 +38,9 @@ function aliasToken(name: string): string | undefined {
   if (name === 'GUEST_BASE' || name === 'GUEST_MAGIC') return name.split('_')[1];
   const m = /^(?:HYPERCALL|INTERRUPT)_(?:\w+_)?([A-Z]+)$/.exec(name);
   const collective = ['HYPERCALL_COUNT', 'HYPERCALL_ERROR_LIMIT', 'INTERRUPT_ALL'];
+  // A generic last word (a device register's MASK) says nothing alone: the alias must end with two words.
+  const generic = ['MASK'];
+  if (m && generic.includes(m[1])) return name.split('_').slice(-2).join('_');
   return m && !collective.includes(name) ? m[1] : undefined;
 }
 
@@ -63,7 +66,7 @@ function secondDefinitions(path: string, text: string): string[] {
     const [, name, value] = m;
     for (const abiName of abiNames) {
       const token = aliasToken(abiName);
-      if (token && name.split('_').pop() === token && abiNumbers[abiName] === literal(value))
+      if (token && (name === token || name.endsWith(`_${token}`)) && abiNumbers[abiName] === literal(value))
         report(m.index!, `${name} = ${value} is an alias of ${abiName}: import it from abi/`);
     }
   }

@@ -15,14 +15,15 @@ import { INTRINSICS, type Module } from "../../compiler/ir.ts";
 import { FunctionBuilder } from "../../compiler/builder.ts";
 import {
   OP_CALL, OP_CALL_INDIRECT_VOID, OP_COPY, OP_FUNCTION_ADDRESS, OP_GLOBAL_ADDRESS, OP_INTRINSIC,
-  OP_INTRINSIC_VOID, OP_SLOT_ADDRESS, OP_TRAP, TERM_JUMP,
+  OP_INTRINSIC_VOID, OP_SLOT_ADDRESS, OP_TRAP, TERM_JUMP, FORMAT_VERSION, INTRINSIC_COUNT,
 } from "../../abi/bytecode.ts";
 import * as V from "../../kernel-src/bytecode-reader.ts";
 import { STRING_BYTES_LIMIT, STRING_LIMIT } from "../../kernel-src/bytecode-strings.ts";
 import {
   BLOCK_LIMIT, FRAME_BYTES_LIMIT, PARAMETER_LIMIT, REGISTER_LIMIT, SLOT_ALIGN_LIMIT, SLOT_LIMIT,
 } from "../../kernel-src/bytecode-code.ts";
-import { DATA_ALIGN_LIMIT, DATA_BYTES_LIMIT, IMAGE_BYTES_LIMIT } from "../../kernel-src/bytecode-verify.ts";
+import { DATA_ALIGN_LIMIT, DATA_BYTES_LIMIT } from "../../kernel-src/bytecode-verify.ts";
+import { IMAGE_BYTES_LIMIT } from "../../abi/hypercalls.ts";
 import { verifyOnInterpreter, type Input } from "./verifier/harness.ts";
 import {
   baseModule, encode, find, firstDifference, mutated, onlyDifference, sections, stringIndex, strings, uleb,
@@ -93,7 +94,7 @@ function formatCases(): Case[] {
   const constAt = find(base, [1, 2, 5]);                          // const v2, 5
   return [
     oneByte("bad magic", 0, 0x45, V.ERROR_MAGIC, NONE, "rejects"),
-    oneByte("unknown version", 4, 8, V.ERROR_VERSION, NONE, "rejects"),
+    oneByte("unknown version", 4, FORMAT_VERSION + 1, V.ERROR_VERSION, NONE, "rejects"),
     { name: "three bytes", image: base.subarray(0, 3), error: V.ERROR_MAGIC, offset: 0, host: "rejects" },
     { name: "no version byte", image: base.subarray(0, 5), error: V.ERROR_TRUNCATED, offset: 5, host: "rejects" },
     oneByte("section out of order", s1.at, 2, V.ERROR_SECTION_ID, NONE, "rejects"),
@@ -163,7 +164,7 @@ function referenceCases(): Case[] {
     oneByte("register out of range", copyAt + 2, 100, V.ERROR_REGISTER, MAIN, "rejects"),
     oneByte("branch target out of range", trapThenJumpAt + 3, 3, V.ERROR_BLOCK_TARGET, MAIN, "rejects"),
     oneByte("slot out of range", find(base, [OP_SLOT_ADDRESS, 6, 0]) + 2, 1, V.ERROR_SLOT, MAIN, "rejects"),
-    oneByte("unknown intrinsic number", memoryFillAt + 1, 39, V.ERROR_INTRINSIC, MAIN, "rejects"),
+    oneByte("unknown intrinsic number", memoryFillAt + 1, INTRINSIC_COUNT, V.ERROR_INTRINSIC, MAIN, "rejects"),
     { name: "wrong intrinsic argument count", image: intrinsicArity, error: V.ERROR_INTRINSIC_ARGUMENTS,
       functionIndex: MAIN, offset: find(intrinsicArity, [OP_INTRINSIC_VOID, 24, 2]), host: "rejects" },
     { name: "result of an intrinsic without one", image: intrinsicResult, error: V.ERROR_INTRINSIC_RESULT,
