@@ -71,7 +71,7 @@ let vmSpace: u32 = 0;                    // the running VM's page directory (0: 
 let vmBootAddress: u32 = 0;
 let addressSpaceSwitches: u32 = 0;
 const counts = new Uint32Array(20);       // CATEGORIES (low, high) pairs
-const calls = new Uint32Array(10);        // HYPERCALL_COUNT: hypercalls made, by number
+const calls = new Uint32Array(HYPERCALL_COUNT);   // hypercalls made, by number
 
 /** Turns the profile on (main.ts, the `profile` word); VMs' boot pages say so from then on. */
 export function profileEnable(): void {
