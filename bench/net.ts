@@ -165,7 +165,10 @@ export async function measure(kernel: string, modules: string[], nic: NicModel =
 /** Two boots of card `nic` under -icount, which must agree; their figures. */
 async function measureTwice(kernel: string, modules: string[], nic: NicModel, append = 'bench') {
   const [a, b] = await Promise.all([measure(kernel, modules, nic, append), measure(kernel, modules, nic, append)]);
-  if (JSON.stringify(a.figures) !== JSON.stringify(b.figures)) throw new Error(`bench:net: two -icount runs (${nic}) disagree:\n${JSON.stringify(a.figures)}\n${JSON.stringify(b.figures)}`);
+  if (JSON.stringify(a.figures) !== JSON.stringify(b.figures)) {
+    throw new Error(`bench:net: two -icount runs (${nic}) disagree:\n`
+      + `${JSON.stringify(a.figures)}\n${JSON.stringify(b.figures)}`);
+  }
   return a;
 }
 
@@ -261,7 +264,9 @@ async function main(): Promise<number> {
     const result = {
       commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src') ? ' (modified in the work tree)' : ''),
       qemu: execFileSync('qemu-system-i386', ['--version'], { encoding: 'utf8' }).split('\n')[0],
-      command: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-apps-echo.elf -append bench -icount shift=0,sleep=off -netdev user,hostfwd=udp:127.0.0.1:PORT-${GUEST_IP}:7 -device virtio-net-pci|e1000|e1000e (echo in bench mode, argument 0x${ECHO_BENCH_ARGUMENT.toString(16)})`,
+      command: 'qemu-system-i386 -kernel denali.elf -initrd manifest,guest-apps-echo.elf -append bench '
+        + `-icount shift=0,sleep=off -netdev user,hostfwd=udp:127.0.0.1:PORT-${GUEST_IP}:7 `
+        + `-device virtio-net-pci|e1000|e1000e (echo in bench mode, argument 0x${ECHO_BENCH_ARGUMENT.toString(16)})`,
       packetsPerSize: PACKETS,
       frameBytes: SIZES,
       udpDataBytes: SIZES.map(s => s - HEADERS),

@@ -379,8 +379,8 @@ function newest(dir: string): number {
 /**
  * `boot --net user|tap [--nic virtio|e1000|e1000e]`: a network card (virtio-net unless --nic says) on
  * QEMU user networking (ports forwarded to the first VMs) or on a tap device in a network namespace of
- * its own (root). Real time, not -icount: real clients talk to the VMs. Ctrl-C, SIGTERM and the timeout stop QEMU; the namespace (and the swap image) are
- * removed in every case.
+ * its own (root). Real time, not -icount: real clients talk to the VMs. Ctrl-C, SIGTERM and the timeout
+ * stop QEMU; the namespace (and the swap image) are removed in every case.
  */
 async function bootNet(o: z.infer<typeof BootOptions>): Promise<number> {
   if (o.net === 'tap') {

@@ -160,7 +160,8 @@ function hostileSuite(nic: NicModel): void {
 
   const python = (...args: string[]) => JSON.parse(inNamespace(ns!, [PYTHON, join(HERE, "net-hostile.py"), ns!.device, ...args]).trim().split("\n").pop()!);
 
-  test.serial("a VM sending with another VM's MAC or IP is dropped and counted; an ARP request from the wire reaches its VM alone" + on, async (t) => {
+  test.serial("a VM sending with another VM's MAC or IP is dropped and counted; an ARP request from the wire "
+    + "reaches its VM alone" + on, async (t) => {
     // VM 1 answers the spoofer's honest echo request after resolving VM 2's address; VM 2 never answers,
     // so VM 1 asks three times, 1 s apart (libos/arp.ts), then gives up: wait for the third request.
     let before = await machine!.monitor("vms");
@@ -183,7 +184,8 @@ function hostileSuite(nic: NicModel): void {
     t.is(switchCounters(after)["arp directed"], switchCounters(before)["arp directed"] + 1);
   });
 
-  test.serial("malformed and spoofed frames from the host: the kernel and every VM stay up, the spoofing is dropped and counted" + on, async (t) => {
+  test.serial("malformed and spoofed frames from the host: the kernel and every VM stay up, the spoofing is dropped "
+    + "and counted" + on, async (t) => {
     const before = switchCounters(await machine!.monitor("net"));
     type Sent = Record<string, number> & { refused: Record<string, number>; "tcp-replies": TcpReplies };
     const sent = python("attack") as Sent;
@@ -220,7 +222,9 @@ function hostileSuite(nic: NicModel): void {
   });
 
   const noIptables = spawnSync("iptables", ["--version"]).status !== 0;
-  (noIptables ? test.serial.skip : test.serial)(`every TCP flag combination on an established connection, in and out of the window${on}${noIptables ? " (skipped: no iptables)" : ""}`, async (t) => {
+  const flagsTitle = 'every TCP flag combination on an established connection, in and out of the window'
+    + `${on}${noIptables ? " (skipped: no iptables)" : ""}`;
+  (noIptables ? test.serial.skip : test.serial)(flagsTitle, async (t) => {
     // scapy makes the connection itself: the host's kernel must not reset it meanwhile.
     inNamespace(ns!, ["iptables", "-A", "OUTPUT", "-o", ns!.device, "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP"]);
     let r: Record<string, unknown>;

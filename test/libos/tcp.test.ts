@@ -109,7 +109,8 @@ test('malformed segments are dropped: bad checksum, data offset, truncation, por
     p.send(ACK, [], { window: 65535 });
     yield;
     const sizes = w.take().map(f => parseTcpFrame(f).data.length);
-    t.deepEqual(sizes, new Array(4).fill(256), 'bulk data in MSS-sized segments: the initial window, 4 of 256 (RFC 5681 §3.1)');
+    t.deepEqual(sizes, new Array(4).fill(256),
+      'bulk data in MSS-sized segments: the initial window, 4 of 256 (RFC 5681 §3.1)');
   });
 });
 

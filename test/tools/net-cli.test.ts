@@ -71,10 +71,13 @@ test('forwards: host port N+i to port 80 of the first VMs inside 10.0.2.0/24; th
   t.deepEqual(tapNetArgs('dtap0', 'e1000e').slice(2), ['-device', 'e1000e,netdev=n0']);
 });
 
-test('--nic e1000 (on --net user): web VMs at 10.0.2.15.. serve curl-able pages through forwarded ports; a console `stop` ends the boot', async t => {
+test('--nic e1000 (on --net user): web VMs at 10.0.2.15.. serve curl-able pages through forwarded ports; '
+  + 'a console `stop` ends the boot', async t => {
   const file = manifest('web-user', { groups: [{ image: 'guest-src/apps/httpd.ts', count: 2, memoryKiB: 1024, argument: 0, ipBase: '10.0.2.15' }] });
   const hostPort = 20000 + (process.pid % 20000);
-  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'boot', '--manifest', file, '--nic', 'e1000', '--host-port', String(hostPort), '--timeout', '120'], { cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
+  const bootArgs = ['boot', '--manifest', file, '--nic', 'e1000', '--host-port', String(hostPort), '--timeout', '120'];
+  const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), ...bootArgs],
+    { cwd: scratch, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
