@@ -1,7 +1,8 @@
 // ARP, the Address Resolution Protocol (RFC 826) for IPv4 over Ethernet: answers requests for our
 // address, keeps a small cache of IPv4 -> MAC mappings with expiry, resolves next hops for ipv4.ts and
-// holds one outgoing packet while a resolution is under way (RFC 1122 §2.3.2.2: "SHOULD save (rather
-// than discard) at least one ... packet").
+// holds up to ARP_QUEUE outgoing packets while resolutions are under way (RFC 1122 §2.3.2.2: "SHOULD save
+// (rather than discard) at least one ... packet"; more than one, so that two connections opened at once to
+// an unresolved peer both keep their SYN), sent in order when the reply comes; when full, the oldest goes.
 import { i32, u32, u8, bool, structArray } from "dsl";
 import { get16, get32, put16, put32, copyBytes, equal6 } from "./bytes.ts";
 import {
@@ -47,7 +48,7 @@ const ARP_CACHE_SIZE = 16;
 const ARP_ENTRY_LIFETIME_US: u32 = 60000000;
 /** A pending request is repeated this often (RFC 1122 §2.3.2.1: at most one request per second per address). */
 const ARP_RETRY_US: u32 = 1000000;
-/** After this many requests without an answer the entry and its queued packet are dropped. */
+/** After this many requests without an answer the entry and its queued packets are dropped. */
 const ARP_MAX_REQUESTS = 3;
 
 class ArpEntry {
@@ -62,15 +63,44 @@ const cache = structArray(ArpEntry, 16);
 /** Entry i's MAC is macs[6 * i .. 6 * i + 6) (an array field of a struct cannot be passed as a value). */
 const macs = new Uint8Array(16 * 6);
 
-/** The one packet waiting for a resolution: a whole Ethernet frame (header to be filled in). */
-const queuedFrame = new Uint8Array(FRAME_MAX);
-let queuedLength: i32 = 0;
-let queuedIp: u32 = 0;
+/** Packets waiting for a resolution, oldest first: whole Ethernet frames (header to be filled in). */
+const ARP_QUEUE = 4;
+const queuedFrames = new Uint8Array(4 * 1514);   // ARP_QUEUE * FRAME_MAX
+const queuedLengths = new Int32Array(4);
+const queuedIps = new Uint32Array(4);
+let queuedCount: i32 = 0;
+/** A queued frame is copied here to be sent (ethernetSend writes the header at offset 0). */
+const releaseFrame = new Uint8Array(FRAME_MAX);
+
+/** Removes queued packet `k` (keeping the order of the others). */
+function dequeue(k: i32): void {
+  for (let j = k; j + 1 < queuedCount; j++) {
+    copyBytes(queuedFrames, j * FRAME_MAX, queuedFrames, (j + 1) * FRAME_MAX, queuedLengths[j + 1] + ETH_HEADER);
+    queuedLengths[j] = queuedLengths[j + 1];
+    queuedIps[j] = queuedIps[j + 1];
+  }
+  queuedCount--;
+}
+
+/** Sends (`index` >= 0: to that entry's MAC) or drops (-1) every packet queued for `ip`. */
+function releaseQueued(ip: u32, index: i32): void {
+  let k = 0;
+  while (k < queuedCount) {
+    if (queuedIps[k] !== ip) { k++; continue; }
+    if (index >= 0) {
+      copyBytes(releaseFrame, ETH_HEADER, queuedFrames, k * FRAME_MAX + ETH_HEADER, queuedLengths[k]);
+      ethernetSend(releaseFrame, macs, 6 * index, ETHERTYPE_IPV4, queuedLengths[k]);
+    } else {
+      netStats[STAT_ARP_QUEUE_DROP]++;
+    }
+    dequeue(k);
+  }
+}
 
 
 export function arpInit(): void {
   for (let i = 0; i < ARP_CACHE_SIZE; i++) cache[i].state = ENTRY_FREE;
-  queuedLength = 0;
+  queuedCount = 0;
 }
 
 function find(ip: u32): i32 {
@@ -95,10 +125,7 @@ function update(index: i32, frame: Uint8Array, shaOffset: i32): void {
   entry.state = ENTRY_RESOLVED;
   entry.deadline = netNow + ARP_ENTRY_LIFETIME_US;
   entry.requests = 0;
-  if (queuedLength > 0 && queuedIp === entry.ip) {
-    ethernetSend(queuedFrame, macs, 6 * index, ETHERTYPE_IPV4, queuedLength);
-    queuedLength = 0;
-  }
+  releaseQueued(entry.ip, index);
 }
 
 /** Builds an ARP packet in txFrame and sends it to `destinationMac`. */
@@ -164,8 +191,8 @@ export function arpInput(frame: Uint8Array, offset: i32, length: i32): void {
 
 /**
  * Sends the IPv4 packet in `frame` (`payloadLength` bytes after the Ethernet header) to next hop `ip`.
- * When the MAC is unknown the frame is kept (replacing an older waiting one) and a resolution starts
- * (or continues); it is sent when the reply comes. Returns true when it went out now.
+ * When the MAC is unknown the frame is queued (the oldest waiting one dropped when the queue is full) and a
+ * resolution starts (or continues); it is sent when the reply comes. Returns true when it went out now.
  */
 export function arpOutput(ip: u32, frame: Uint8Array, payloadLength: i32): bool {
   if (ip === 0xffffffff) return ethernetSend(frame, broadcastMac, 0, ETHERTYPE_IPV4, payloadLength);
@@ -175,11 +202,12 @@ export function arpOutput(ip: u32, frame: Uint8Array, payloadLength: i32): bool 
     cache[index].state = ENTRY_FREE;   // expired: resolve it again
     index = -1;
   }
-  // Queue first: the request is built in txFrame, which may be `frame`.
-  if (queuedLength > 0) netStats[STAT_ARP_QUEUE_DROP]++;
-  copyBytes(queuedFrame, ETH_HEADER, frame, ETH_HEADER, payloadLength);
-  queuedLength = payloadLength;
-  queuedIp = ip;
+  // Queue first: the request is built in txFrame, which may be `frame`. A full queue loses its oldest.
+  if (queuedCount === ARP_QUEUE) { netStats[STAT_ARP_QUEUE_DROP]++; dequeue(0); }
+  copyBytes(queuedFrames, queuedCount * FRAME_MAX + ETH_HEADER, frame, ETH_HEADER, payloadLength);
+  queuedLengths[queuedCount] = payloadLength;
+  queuedIps[queuedCount] = ip;
+  queuedCount++;
   if (index < 0) {
     index = allocate();
     const entry = cache[index];
@@ -201,7 +229,7 @@ export function arpTimer(): u32 {
     if (i32(netNow - entry.deadline) >= 0) {
       if (entry.requests >= ARP_MAX_REQUESTS) {
         entry.state = ENTRY_FREE;
-        if (queuedLength > 0 && queuedIp === entry.ip) { queuedLength = 0; netStats[STAT_ARP_QUEUE_DROP]++; }
+        releaseQueued(entry.ip, -1);
         continue;
       }
       entry.requests++;

@@ -1,5 +1,5 @@
 // A small blocking sockets API for threads (threads.ts) over the event-driven TCP (tcp.ts) — listen,
-// accept, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that
+// accept, connect, read, write, close — and UDP (udp.ts) — open, receive (with the sender), send. A call that
 // cannot complete waits on a channel that the TCP event handler below wakes (spurious wake-ups are
 // fine: every call re-checks its condition in a loop).
 //
@@ -8,18 +8,24 @@
 // SOCKET_GONE instead of touching a stranger's connection). Accepted connections wait in a queue per
 // listener (at most SOCKET_ACCEPT_QUEUE; more are aborted, like a full backlog).
 import { i32, u32, bool } from "dsl";
-import { tcpListen, tcpRead, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort,
-  TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
-  TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp.ts";
+import {
+  tcpListen, tcpConnect, tcpRead, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort,
+  TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA, TCP_EVENT_WRITABLE,
+  TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET, TCP_ESTABLISHED, TCP_CLOSE_WAIT,
+} from "./tcp.ts";
 import { udpBind, udpSend, UDP_MAX_DATA } from "./udp.ts";
 import { threadWait, threadWake, threadWakeOne } from "./threads.ts";
 
 /** A call on a socket whose connection is gone (reset, or closed and reused) or was never ours. */
 const SOCKET_GONE = -1;
-/** socketRead with a timeout: nothing arrived in time. */
+/** socketRead with a timeout: nothing arrived in time; socketConnect: the SYN was never answered (ETIMEDOUT). */
 export const SOCKET_TIMEOUT = -2;
 /** No free listener, or the port is taken. */
 const SOCKET_IN_USE = -3;
+/** socketConnect: the peer answered with a RST (ECONNREFUSED). */
+export const SOCKET_REFUSED = -4;
+/** socketConnect: a bad address or port, or no free connection or ephemeral port. */
+const SOCKET_UNAVAILABLE = -5;
 
 const SOCKET_LISTENERS = 8;
 const SOCKET_ACCEPT_QUEUE = 16;
@@ -37,6 +43,8 @@ const acceptCount = new Int32Array(8);
 const generation = new Int32Array(16);
 const peerClosed = new Uint8Array(16);
 const gone = new Uint8Array(16);
+/** Per TCP connection opened by socketConnect: 0 while in SYN-SENT, then its TCP_EVENT (CONNECTED, REFUSED...). */
+const opened = new Int32Array(16);
 
 function listenerOfPort(port: i32): i32 {
   for (let i = 0; i < SOCKET_LISTENERS; i++) if (listenPorts[i] === port) return i;
@@ -56,7 +64,10 @@ function onTcpEvent(connection: i32, event: i32): void {
     threadWakeOne(ACCEPT_CHANNEL + u32(l));      // one worker per queued connection, not a herd
     return;
   }
-  if (event === TCP_EVENT_PEER_CLOSED) peerClosed[connection] = 1;
+  if (event === TCP_EVENT_CONNECTED || event === TCP_EVENT_REFUSED || event === TCP_EVENT_TIMED_OUT) {
+    opened[connection] = event;
+    if (event !== TCP_EVENT_CONNECTED) gone[connection] = 1;
+  } else if (event === TCP_EVENT_PEER_CLOSED) peerClosed[connection] = 1;
   else if (event === TCP_EVENT_CLOSED || event === TCP_EVENT_RESET) gone[connection] = 1;
   else if (event !== TCP_EVENT_DATA && event !== TCP_EVENT_WRITABLE) return;
   threadWake(CONNECTION_CHANNEL + u32(connection));
@@ -87,6 +98,31 @@ export function socketAccept(listener: i32): i32 {
       continue;
     }
     threadWait(ACCEPT_CHANNEL + u32(listener), 0);
+  }
+}
+
+/**
+ * Opens a TCP connection to `ip`:`port` (an address as a number: 10.0.0.1 is 0x0A000001) from an ephemeral port
+ * and waits for the handshake: its socket, or SOCKET_REFUSED, SOCKET_TIMEOUT (no answer to the SYN and its
+ * retransmissions, about 4 minutes), SOCKET_UNAVAILABLE.
+ */
+export function socketConnect(ip: u32, port: i32): i32 {
+  const connection = tcpConnect(ip, port, onTcpEvent, false);
+  if (connection < 0) return SOCKET_UNAVAILABLE;
+  const mine = (generation[connection] + 1) & 0x7fffff;
+  generation[connection] = mine;
+  peerClosed[connection] = 0;
+  gone[connection] = 0;
+  opened[connection] = 0;
+  while (true) {
+    // A failed open frees the slot at once; an accepted connection may take it before we run (it leaves
+    // `opened` alone; another connect resets it, and then the generation says ours ended).
+    const outcome = opened[connection];
+    if (outcome === TCP_EVENT_REFUSED) return SOCKET_REFUSED;
+    if (outcome === TCP_EVENT_TIMED_OUT) return SOCKET_TIMEOUT;
+    if (generation[connection] !== mine) return SOCKET_GONE;
+    if (outcome === TCP_EVENT_CONNECTED) return connection | (mine << 8);
+    threadWait(CONNECTION_CHANNEL + u32(connection), 0);
   }
 }
 

@@ -103,6 +103,16 @@ export function sendAck(tcb: Tcb): void { sendSegment(tcb, tcb.sndNxt, TCP_ACK, 
 
 export function sendSynAck(tcb: Tcb): void { sendSegment(tcb, tcb.iss, TCP_SYN | TCP_ACK, 0, 0); }
 
+/**
+ * An active open's SYN (RFC 9293 §3.10.1: <SEQ=ISS><CTL=SYN>): no ACK, our window, the same options as our
+ * SYN,ACK (the MSS, and SACK-permitted: tcb.sackPermitted is true until the peer's SYN,ACK says otherwise).
+ */
+export function sendSyn(tcb: Tcb): void {
+  const window = receiveWindow(tcb);
+  emitOptions = writeSynOptions(tcb);
+  emit(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.iss, 0, TCP_SYN, window, 0);
+}
+
 /** Starts the retransmission timer with the RTO (RFC 6298 §5.1, §5.3). */
 export function startTimer(tcb: Tcb): void {
   tcb.timerOn = true;

@@ -8,7 +8,7 @@ import { i32, u32, bool } from "dsl";
 // ---- states (RFC 9293 §3.3.2) ---------------------------------------------------------------------------
 export const TCP_CLOSED = 0;
 const TCP_LISTEN = 1;
-const TCP_SYN_SENT = 2;
+export const TCP_SYN_SENT = 2;
 export const TCP_SYN_RECEIVED = 3;
 export const TCP_ESTABLISHED = 4;
 export const TCP_FIN_WAIT_1 = 5;

@@ -1,5 +1,6 @@
-// TCP (RFC 9293) for a server: passive opens only. Segment validation and checksum (§3.1), the MSS
-// option (§3.2, §3.7.1), the three-way handshake from LISTEN (§3.5), receive with the receive window
+// TCP (RFC 9293): passive opens (tcpListen) and active ones (tcpConnect, from RFC 6056 ephemeral ports).
+// Segment validation and checksum (§3.1), the MSS option (§3.2, §3.7.1), the three-way handshake from
+// LISTEN and from SYN-SENT (§3.5, §3.10.7.3), receive with the receive window
 // (§3.8.6, §3.10.7.4) and an out-of-order queue (tcp-reassembly.ts), SACK both ways (RFC 2018: the
 // blocks we report, the peer's used by loss recovery), sending under congestion control with fast
 // retransmit, NewReno and SACK recovery, tail loss probes and the RFC 6298 timer (tcp-congestion.ts;
@@ -8,41 +9,41 @@
 // 5961's challenge ACKs (§3.10.7.4), a table of connections with a listen backlog; send and receive rings
 // from tcp-buffers.ts.
 //
-// Applications are event-driven: `tcpListen(port, backlog, handler, largeBuffers)`; the handler gets
-// (connection, event) with TCP_EVENT_ACCEPTED / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
+// Applications are event-driven: `tcpListen(port, backlog, handler, largeBuffers)` or `tcpConnect(ip, port,
+// handler, largeBuffers)`; the handler gets (connection, event) with TCP_EVENT_ACCEPTED or CONNECTED (or
+// REFUSED, TIMED_OUT: the open failed) / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
 // Limits: no Nagle, no delayed ACKs, no window scaling or timestamps (RFC 7323: windows stay under
-// 64 KiB, no PAWS), no urgent data, no active open, 16 connections.
+// 64 KiB, no PAWS), no urgent data, no simultaneous open, 16 connections.
 import { i32, u32, bool, structArray } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
-  netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY, STAT_TCP_OUT_OF_ORDER,
+  ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY, STAT_TCP_OUT_OF_ORDER,
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, TcpHandler, noHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_RECEIVED, TCP_ESTABLISHED,
-  TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
+  Tcb, TcpHandler, noHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
+  TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
-  TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_OPTION_END, TCP_OPTION_NOP, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH,
-  TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OPTION_SACK, TCP_DEFAULT_MSS, TCP_OUR_MSS,
-  TCP_MIN_MSS,
+  TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_DEFAULT_MSS, TCP_OUR_MSS, TCP_MIN_MSS,
 } from "./tcp-header.ts";
 import {
   TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, buffersRelease, receiveTake, sendQueue, sendAcknowledged,
 } from "./tcp-buffers.ts";
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
+import { synSackPermitted, parseSynOptions, takeSackBlocks, hasSackOption } from "./tcp-options.ts";
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
-  congestionOnTimeout, scoreboardAdd, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
+  congestionOnTimeout, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
   congestionOnReorderTimeout,
 } from "./tcp-congestion.ts";
 import {
-  emitReset, receiveWindow, sendAck, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
+  emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
 } from "./tcp-output.ts";
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
@@ -61,6 +62,12 @@ export const TCP_EVENT_PEER_CLOSED = 4;
 export const TCP_EVENT_CLOSED = 5;
 /** Reset by the peer or aborted (retransmissions exhausted): the connection number is free. */
 export const TCP_EVENT_RESET = 6;
+/** An active open (tcpConnect) completed: ESTABLISHED, tcpWrite away. */
+export const TCP_EVENT_CONNECTED = 7;
+/** An active open was refused (a RST acknowledging our SYN): the connection number is free. */
+export const TCP_EVENT_REFUSED = 8;
+/** An active open gave up (no answer to its SYN and its retransmissions): the connection number is free. */
+export const TCP_EVENT_TIMED_OUT = 9;
 
 // ---- sizes and timers -------------------------------------------------------------------------------------
 const TCP_MAX_LISTENERS = 8;
@@ -107,6 +114,8 @@ export function tcpInit(): void {
   for (let i = 0; i < TCP_MAX_LISTENERS; i++) listeners[i].port = 0;
   buffersInit();
   issSecret = (netNow * 2654435761) ^ 0x5bd1e995;
+  portSecret = hashTuple(issSecret, ourIp, 0x9e3779b9);
+  nextEphemeral = 0;
 }
 
 /**
@@ -161,84 +170,150 @@ function release(index: i32, event: i32): void {
   if (event !== 0 && wasKnown) tcb.handler(index, event);
 }
 
+/** A keyed hash of (address, two ports): F of RFC 6528 and RFC 6056 (the secret keeps it unguessable). */
+function hashTuple(secret: u32, remoteIp: u32, ports: u32): u32 {
+  let h: u32 = secret ^ remoteIp;
+  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
+  h = h ^ ports;
+  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
+  return h ^ (h >>> 16);
+}
+
 /** RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs clock. */
 function initialSequence(remoteIp: u32, remotePort: i32, localPort: i32): u32 {
-  let h: u32 = issSecret ^ remoteIp;
-  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
-  h = h ^ u32((remotePort << 16) | localPort);
-  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
-  h = h ^ (h >>> 16);
-  return u32(h + (netNow >>> 2));
+  return u32(hashTuple(issSecret, remoteIp, u32((remotePort << 16) | localPort)) + (netNow >>> 2));
 }
 
-/** SACK-permitted was in the SYN parseSynOptions read last. */
-let synSackPermitted = false;
+/** §3.7.1: the send MSS is the peer's MSS option (`mss`, 0 when absent: 536), at most what our MTU allows. */
+function sendMssOf(mss: i32): i32 {
+  let sendMss = mss === 0 ? TCP_DEFAULT_MSS : mss;
+  if (sendMss > TCP_OUR_MSS) sendMss = TCP_OUR_MSS;
+  if (sendMss < TCP_MIN_MSS) sendMss = TCP_MIN_MSS;
+  return sendMss;
+}
 
-/**
- * The options of the SYN at `frame[offset..offset+length)` (§3.2): returns its MSS (0 if absent, -1 if an option
- * is malformed) and sets synSackPermitted.
- */
-function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i32 {
-  synSackPermitted = false;
-  let mss = 0;
-  let i = offset;
-  const end = offset + length;
-  while (i < end) {
-    const kind = frame[i];
-    if (kind === TCP_OPTION_END) break;
-    if (kind === TCP_OPTION_NOP) { i++; continue; }
-    if (i + 1 >= end) return -1;
-    const optionLength = frame[i + 1];
-    if (optionLength < 2 || i + optionLength > end) return -1;   // §3.2: an illegal option length
-    if (kind === TCP_OPTION_MSS) {
-      if (optionLength !== TCP_OPTION_MSS_LENGTH) return -1;
-      mss = get16(frame, i + 2);
-    } else if (kind === TCP_OPTION_SACK_PERMITTED && optionLength === TCP_OPTION_SACK_PERMITTED_LENGTH) {
-      synSackPermitted = true;
-    }
-    i += optionLength;   // §3.2: unknown options are skipped by their length
-  }
-  return mss;
+// ---- active open (§3.10.1 OPEN, active) ----------------------------------------------------------------------
+
+/** RFC 6056 §2.1: the ephemeral ports, 49152-65535 (IANA's dynamic range). */
+const EPHEMERAL_FIRST = 49152;
+const EPHEMERAL_COUNT = 16384;
+/** RFC 6056 §3.3.3 Algorithm 3: next_ephemeral, and the secret key of its F. */
+let nextEphemeral: u32 = 0;
+let portSecret: u32 = 0;
+
+/** check_suitable_port: no connection in any state (TIME-WAIT too) has this 4-tuple, and no listener the port. */
+function portSuitable(remoteIp: u32, remotePort: i32, port: i32): bool {
+  for (let i = 0; i < TCP_MAX_LISTENERS; i++) if (listeners[i].port === port) return false;
+  return lookup(remoteIp, remotePort, port) < 0;
 }
 
 /**
- * Takes the SACK blocks (RFC 2018 §3) of the current segment's options into the scoreboard; returns true
- * when one SACKed bytes not SACKed before. A malformed option ends the scan (the segment still counts).
+ * RFC 6056 §3.3.3 Algorithm 3 ("Simple Hash-Based"): port = min + (F(remote address, remote port, secret) +
+ * next_ephemeral) % num, trying the next while one is in use; a peer cannot guess the sequence another
+ * peer sees, and successive connections to one peer get successive ports. 0 when every port is in use.
  */
-function takeSackBlocks(tcb: Tcb, frame: Uint8Array): bool {
-  let news = false;
-  let i = segOptions;
-  const end = segOptions + segOptionsLength;
-  while (i < end) {
-    const kind = frame[i];
-    if (kind === TCP_OPTION_END) break;
-    if (kind === TCP_OPTION_NOP) { i++; continue; }
-    if (i + 1 >= end) break;
-    const optionLength = frame[i + 1];
-    if (optionLength < 2 || i + optionLength > end) break;
-    if (kind === TCP_OPTION_SACK && (optionLength - 2) % 8 === 0) {
-      // RFC 2883 §4: a first block at or below the ACK field reports a duplicate segment (D-SACK).
-      if (optionLength >= 10 && seqLe(get32(frame, i + 6), segAck)) tcb.tlpDsack = true;
-      for (let b = i + 2; b < i + optionLength; b += 8) {
-        if (scoreboardAdd(tcb, get32(frame, b), get32(frame, b + 4))) news = true;
-      }
-    }
-    i += optionLength;
+function ephemeralPort(remoteIp: u32, remotePort: i32): i32 {
+  const offset = hashTuple(portSecret, remoteIp, u32(remotePort));
+  for (let count = 0; count < EPHEMERAL_COUNT; count++) {
+    const port = EPHEMERAL_FIRST + i32((offset + nextEphemeral) % u32(EPHEMERAL_COUNT));
+    nextEphemeral++;
+    if (portSuitable(remoteIp, remotePort, port)) return port;
   }
-  return news;
+  return 0;
 }
 
-/** Whether the current segment carries a SACK option at all. */
-function hasSackOption(frame: Uint8Array): bool {
-  let i = segOptions;
-  const end = segOptions + segOptionsLength;
-  while (i < end && frame[i] !== TCP_OPTION_END) {
-    if (frame[i] === TCP_OPTION_NOP) { i++; continue; }
-    if (frame[i] === TCP_OPTION_SACK) return true;
-    if (i + 1 >= end || frame[i + 1] < 2) return false;
-    i += frame[i + 1];
+/**
+ * Opens a connection to `remoteIp`:`remotePort` from an ephemeral port (§3.10.1 active OPEN: SYN-SENT, our SYN
+ * <SEQ=ISS><CTL=SYN> with the MSS and SACK-permitted sent at once; IPv4 resolves the next hop by ARP first,
+ * holding the SYN). The handler hears CONNECTED, or REFUSED (a RST) or TIMED_OUT (TCP_MAX_RETRIES
+ * retransmissions of the SYN with the RTO's back-off: 243 s, §3.8.3's "at least 3 minutes"), then the
+ * usual events. Returns the connection number, or -1 (a bad address or port, no free connection or port).
+ * Simultaneous open (a SYN without ACK in SYN-SENT, §3.5 figure 8) is not supported: such a SYN is dropped.
+ */
+export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, largeBuffers: bool): i32 {
+  if (remotePort <= 0 || remotePort > 0xffff || remoteIp === 0 || remoteIp === ourIp || remoteIp === 0xffffffff
+    || (remoteIp >>> 28) === 14 || (remoteIp >>> 24) === 127) return -1;   // none, ours, broadcast, multicast, loopback
+  const localPort = ephemeralPort(remoteIp, remotePort);
+  if (localPort === 0) return -1;
+  const index = allocate();
+  if (index < 0) return -1;
+  const tcb = tcbs[index];
+  tcb.state = TCP_SYN_SENT;
+  tcb.remoteIp = remoteIp;
+  tcb.remotePort = remotePort;
+  tcb.localPort = localPort;
+  tcb.listener = -1;
+  tcb.handler = handler;
+  // "An initial send sequence number (ISS) is selected. A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent.
+  // Set SND.UNA to ISS, SND.NXT to ISS+1, enter SYN-SENT state".
+  tcb.iss = initialSequence(remoteIp, remotePort, localPort);
+  tcb.sndUna = tcb.iss;
+  tcb.sndNxt = u32(tcb.iss + 1);
+  tcb.sndMax = tcb.sndNxt;
+  tcb.sndWnd = 0; tcb.sndWndMax = 0; tcb.sndWl1 = 0; tcb.sndWl2 = tcb.iss;
+  tcb.irs = 0; tcb.rcvNxt = 0;
+  tcb.sndMss = TCP_DEFAULT_MSS;   // until the SYN,ACK's option says
+  tcb.sackPermitted = true;       // offered in our SYN (RFC 2018 §2); the SYN,ACK decides
+  buffersAssign(tcb, index, largeBuffers);
+  reassemblyClear(tcb);
+  congestionInit(tcb, netNow);
+  tcb.closing = false;
+  tcb.retries = 0;
+  tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
+  sendSyn(tcb);
+  startTimer(tcb);
+  return index;
+}
+
+/** §3.10.7.3 SYN-SENT (simultaneous open left out: a SYN without an ACK is dropped). */
+function synSentInput(index: i32, frame: Uint8Array): void {
+  const tcb = tcbs[index];
+  const ack = (segFlags & TCP_ACK) !== 0;
+  // "first, check the ACK bit: If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set,
+  // if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
+  if (ack && (seqLe(segAck, tcb.iss) || seqLt(tcb.sndNxt, segAck))) {
+    if ((segFlags & TCP_RST) === 0) emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, segAck, 0, TCP_RST);
+    return;
   }
-  return false;
+  // "second, check the RST bit: ... If the ACK was acceptable, then signal to the user 'error: connection
+  // reset', drop the segment, enter CLOSED state, delete TCB, and return. Otherwise (no ACK), drop the segment".
+  if ((segFlags & TCP_RST) !== 0) {
+    if (ack) release(index, TCP_EVENT_REFUSED);
+    return;
+  }
+  // "fourth, check the SYN bit": a SYN acknowledging ours (SND.UNA > ISS) enters ESTABLISHED.
+  if ((segFlags & TCP_SYN) === 0 || !ack) return;
+  const mss = parseSynOptions(frame, segOptions, segOptionsLength);
+  if (mss < 0) { netStats[STAT_TCP_DROP]++; return; }
+  // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ. SND.UNA should be advanced to equal SEG.ACK";
+  // the window as §3.10.7.4 sets it: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+  tcb.irs = segSeq;
+  tcb.rcvNxt = u32(segSeq + 1);
+  tcb.sndUna = segAck;
+  tcb.sndWnd = segWnd;   // never scaled in a SYN (RFC 7323 §2.2)
+  tcb.sndWndMax = segWnd;
+  tcb.sndWl1 = segSeq;
+  tcb.sndWl2 = segAck;
+  tcb.sndMss = sendMssOf(mss);
+  tcb.sackPermitted = synSackPermitted;
+  // Congestion control starts with the MSS now known; the SYN's round trip is the first RTT sample unless it
+  // was sent again (Karn), and then RFC 6298 §5.7's 3 s RTO holds until a sample.
+  const sentAt = tcb.timerAt - tcb.rto;
+  const retried = tcb.retries > 0;
+  congestionInit(tcb, netNow);
+  if (retried) tcb.rto = TCP_SYN_TIMEOUT_RTO_US; else rttSample(tcb, netNow - sentAt);
+  tcb.state = TCP_ESTABLISHED;
+  tcb.timerOn = false;
+  tcb.retries = 0;
+  // "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it. Data or controls that were queued
+  // for transmission may be included." Text or a FIN on the SYN,ACK is not taken (the peer sends it again).
+  tcb.ackNow = true;
+  inHandler = true;
+  tcb.handler(index, TCP_EVENT_CONNECTED);
+  inHandler = false;
+  if (tcb.state === TCP_CLOSED) return;   // aborted by the application
+  output(tcb);
+  if (tcb.ackNow) sendAck(tcb);
 }
 
 // ---- receiving ---------------------------------------------------------------------------------------------
@@ -279,6 +354,7 @@ function segmentInput(frame: Uint8Array, offset: i32, length: i32, source: u32, 
     release(index, 0);
     index = -1;
   }
+  if (index >= 0 && tcbs[index].state === TCP_SYN_SENT) { synSentInput(index, frame); return; }
   if (index >= 0) { segmentArrives(index, frame); return; }
   for (let i = 0; i < TCP_MAX_LISTENERS; i++) {
     if (listeners[i].port === localPort) {
@@ -344,11 +420,7 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   tcb.sndWndMax = segWnd;
   tcb.sndWl1 = segSeq;
   tcb.sndWl2 = tcb.iss;
-  // §3.7.1: the send MSS is the peer's MSS option or 536, at most what our MTU allows.
-  let sendMss = mss === 0 ? TCP_DEFAULT_MSS : mss;
-  if (sendMss > TCP_OUR_MSS) sendMss = TCP_OUR_MSS;
-  if (sendMss < TCP_MIN_MSS) sendMss = TCP_MIN_MSS;
-  tcb.sndMss = sendMss;
+  tcb.sndMss = sendMssOf(mss);
   tcb.sackPermitted = synSackPermitted;   // RFC 2018 §2: we answer SACK-permitted with our own
   buffersAssign(tcb, index, listener.large);
   reassemblyClear(tcb);
@@ -495,14 +567,15 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
     restartTimer = congestionOnAck(tcb, advance);
     if (acked > 0) writable = true;
   }
-  const sacked = tcb.sackPermitted && segOptionsLength > 0 && takeSackBlocks(tcb, frame);
+  const sacked = tcb.sackPermitted && segOptionsLength > 0
+    && takeSackBlocks(tcb, frame, segOptions, segOptionsLength, segAck);
   if (sacked) detectLostRetransmissions(tcb);
   probeAcknowledged(tcb, advanced);   // after the blocks: a D-SACK among them says the probe was not needed
   // Duplicate ACKs: RFC 6675 §2 with SACK (any ACK SACKing new data), else RFC 5681 §2: data outstanding,
   // no data, no SYN/FIN, SEG.ACK = SND.UNA, the same window (not zero: the answer to a window probe).
   const outstanding = tcb.sndUna !== tcb.sndMax;
   const plain = !advanced && segAck === tcb.sndUna && segLen === 0 && (segFlags & (TCP_SYN | TCP_FIN)) === 0
-    && segWnd === tcb.sndWnd && segWnd !== 0 && !(tcb.sackPermitted && hasSackOption(frame));
+    && segWnd === tcb.sndWnd && segWnd !== 0 && !(tcb.sackPermitted && hasSackOption(frame, segOptions, segOptionsLength));
   if (outstanding && (sacked || plain)) {
     tcb.dupAcks++;
     congestionOnDuplicate(tcb);
@@ -588,6 +661,7 @@ function retransmit(tcb: Tcb, index: i32): void {
   if (!probing) {
     tcb.retries++;
     if (tcb.retries > TCP_MAX_RETRIES) {
+      if (tcb.state === TCP_SYN_SENT) { release(index, TCP_EVENT_TIMED_OUT); return; }   // nobody to tell
       // §3.8.3 R2 exceeded: abort, telling the peer.
       if (tcb.state !== TCP_SYN_RECEIVED) {
         emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
@@ -596,14 +670,14 @@ function retransmit(tcb: Tcb, index: i32): void {
       return;
     }
     netStats[STAT_TCP_TIMEOUT]++;
-    if (tcb.state !== TCP_SYN_RECEIVED) congestionOnTimeout(tcb, tcb.retries === 1);
+    if (tcb.state !== TCP_SYN_RECEIVED && tcb.state !== TCP_SYN_SENT) congestionOnTimeout(tcb, tcb.retries === 1);
   }
   rtoBackOff(tcb);
   tcb.timing = false;                                // Karn: no sample from a retransmitted segment
   tcb.timerOn = false;
-  if (tcb.state === TCP_SYN_RECEIVED) {
+  if (tcb.state === TCP_SYN_SENT || tcb.state === TCP_SYN_RECEIVED) {
     netStats[STAT_TCP_RETRANSMIT]++;
-    sendSynAck(tcb);
+    if (tcb.state === TCP_SYN_SENT) sendSyn(tcb); else sendSynAck(tcb);
     startTimer(tcb);
     return;
   }
@@ -728,6 +802,7 @@ function closeOurSide(connection: i32): void {
   if (!valid(connection)) return;
   const tcb = tcbs[connection];
   if (tcb.closing) return;
+  if (tcb.state === TCP_SYN_SENT) { release(connection, 0); return; }   // §3.10.4: "Delete the TCB"
   if (tcb.state === TCP_ESTABLISHED) tcb.state = TCP_FIN_WAIT_1;
   else if (tcb.state === TCP_CLOSE_WAIT) tcb.state = TCP_LAST_ACK;
   else return;
@@ -736,10 +811,10 @@ function closeOurSide(connection: i32): void {
   if (!inHandler) output(tcb);
 }
 
-/** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> and frees the connection at once (no event). */
+/** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> (not in SYN-SENT) and frees the connection at once (no event). */
 export function tcpAbort(connection: i32): void {
   if (!valid(connection)) return;
   const tcb = tcbs[connection];
-  if (tcb.state !== TCP_TIME_WAIT) emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
+  if (tcb.state !== TCP_TIME_WAIT && tcb.state !== TCP_SYN_SENT) emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
   release(connection, 0);
 }
