@@ -161,6 +161,12 @@ export function socketWrite(socket: i32, from: Uint8Array, offset: i32, length: 
   return length;
 }
 
+/** The local port of a socket's connection (an accepted one's listening port, a connected one's ephemeral), or 0. */
+export function socketLocalPort(socket: i32): i32 {
+  const connection = connectionOf(socket);
+  return connection < 0 ? 0 : tcpLocalPort(connection);
+}
+
 /** Closes our side (the FIN follows the queued data); the socket is not used again. */
 export function socketClose(socket: i32): void {
   const connection = connectionOf(socket);

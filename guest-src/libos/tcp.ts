@@ -21,7 +21,8 @@ import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
-  ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY, STAT_TCP_OUT_OF_ORDER,
+  ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
+  STAT_TCP_OUT_OF_ORDER,
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
@@ -575,7 +576,8 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
   // no data, no SYN/FIN, SEG.ACK = SND.UNA, the same window (not zero: the answer to a window probe).
   const outstanding = tcb.sndUna !== tcb.sndMax;
   const plain = !advanced && segAck === tcb.sndUna && segLen === 0 && (segFlags & (TCP_SYN | TCP_FIN)) === 0
-    && segWnd === tcb.sndWnd && segWnd !== 0 && !(tcb.sackPermitted && hasSackOption(frame, segOptions, segOptionsLength));
+    && segWnd === tcb.sndWnd && segWnd !== 0
+    && !(tcb.sackPermitted && hasSackOption(frame, segOptions, segOptionsLength));
   if (outstanding && (sacked || plain)) {
     tcb.dupAcks++;
     congestionOnDuplicate(tcb);
@@ -811,10 +813,12 @@ function closeOurSide(connection: i32): void {
   if (!inHandler) output(tcb);
 }
 
-/** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> (not in SYN-SENT) and frees the connection at once (no event). */
+/** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> (not in SYN-SENT), frees the connection at once (no event). */
 export function tcpAbort(connection: i32): void {
   if (!valid(connection)) return;
   const tcb = tcbs[connection];
-  if (tcb.state !== TCP_TIME_WAIT && tcb.state !== TCP_SYN_SENT) emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
+  if (tcb.state !== TCP_TIME_WAIT && tcb.state !== TCP_SYN_SENT) {
+    emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
+  }
   release(connection, 0);
 }

@@ -28,14 +28,15 @@ const arpReply = () => ethernet(GUEST_MAC, PEER_MAC, 0x0806, arp(2, PEER_MAC, PE
 function checkSyn(t: ExecutionContext, frame: Uint8Array | undefined, message: string, port?: number, iss?: number) {
   if (!frame) { t.fail(`no SYN: ${message}`); return { port: 0, iss: 0 }; }
   const seg = parseTcpFrame(frame);
-  const fields: TcpFields = { sport: port ?? seg.sport, dport: 80, seq: iss ?? seg.seq, ack: 0, flags: SYN, window: 4096,
-    options: SYN_OPTIONS };
+  const fields: TcpFields = {
+    sport: port ?? seg.sport, dport: 80, seq: iss ?? seg.seq, ack: 0, flags: SYN, window: 4096, options: SYN_OPTIONS,
+  };
   t.deepEqual(hex([frame]), hex([expected(frame, fields)]), message);
   t.true(seg.sport >= 49152 && seg.sport <= 65535, `an ephemeral port (RFC 6056): ${seg.sport}`);
   return { port: seg.sport, iss: seg.seq };
 }
 
-/** The guest asks for the peer's MAC as it connects (a thread runs before the first idle); the answer releases the SYN. */
+/** The guest asks for the peer's MAC as it connects (a thread runs before the first idle); the reply frees its SYN. */
 function* resolvePeer(w: Wire): Generator<void, void, void> {
   yield;
   if (w.take().length === 1) w.send(arpReply());
@@ -53,7 +54,7 @@ function* tcpFrames(w: Wire): Generator<void, Uint8Array[], void> {
   return out;
 }
 
-test('connect: ARP for the peer first, then the SYN from an ephemeral port; a whole exchange; our FIN first, TIME-WAIT', t => {
+test('connect: ARP for the peer, then the SYN from an ephemeral port; an exchange; our FIN first, TIME-WAIT', t => {
   const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
     yield;
     t.deepEqual(hex(w.take()), hex([arpRequest(PEER_IP)]), 'the next hop resolved before the SYN');
@@ -133,7 +134,7 @@ test('SYN retransmitted with the RTO doubling (1 s, 2 s ... 60 s), then connect 
   t.is(wire.console, 'connect -2\n', '243 s after the first SYN: §3.8.3\'s "at least 3 minutes"');
 });
 
-test('SYN-SENT: an unacceptable ACK gets a RST, RSTs without an acceptable ACK are ignored, an acceptable RST refuses', t => {
+test('SYN-SENT: a bad ACK gets a RST, RSTs without an acceptable ACK are ignored, an acceptable RST refuses', t => {
   const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
     yield* resolvePeer(w);
     const { port, iss } = checkSyn(t, w.take()[0], 'SYN');
