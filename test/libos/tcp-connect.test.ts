@@ -4,7 +4,7 @@
 // ARP for the peer (or the gateway, off the subnet) before the SYN; the SYN with MSS and SACK-permitted from an
 // RFC 6056 ephemeral port; SYN retransmissions with the RTO's back-off, then the give-up (SOCKET_TIMEOUT); RST
 // refusal (SOCKET_REFUSED) and the SYN-SENT rules for unacceptable ACKs and RSTs; a whole exchange closed from
-// the client side into TIME-WAIT; two connections to one peer from distinct ports.
+// the client side into TIME-WAIT; two connections to one peer from distinct ports, a listener's port skipped.
 import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import {
@@ -161,13 +161,15 @@ test('SYN-SENT: a bad ACK gets a RST, RSTs without an acceptable ACK are ignored
   t.is(wire.console, 'connect -4\n');
 });
 
-test('two connections to one peer at once: two ephemeral ports, distinct, both in 49152-65535', t => {
-  const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'twoMain' }, function* (w) {
+/** Runs twoMain (listening on `listen` when not 0): the two SYNs' ports, both connections then established. */
+function twoConnections(t: ExecutionContext, listen: number): number[] {
+  const ports: number[] = [];
+  const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'twoMain', argument: listen }, function* (w) {
     yield* resolvePeer(w);
     const out = w.take();
-    t.is(out.length, 2, 'two SYNs');
+    t.is(out.length, 2, 'two SYNs (both held while ARP resolved)');
     const syns = out.map((f, i) => checkSyn(t, f, `SYN ${i}`));
-    t.not(syns[0].port, syns[1].port, 'distinct ports');
+    ports.push(...syns.map(s => s.port));
     for (const { port, iss } of syns) {
       const p = new Peer(t, w, port, 80, 1234);
       p.rcv = (iss + 1) >>> 0;
@@ -177,4 +179,15 @@ test('two connections to one peer at once: two ephemeral ports, distinct, both i
     }
   });
   t.is(wire.console, 't1 connect 0\nt2 connect 0\n');
+  return ports;
+}
+
+test('two connections to one peer at once: distinct ephemeral ports (RFC 6056 Algorithm 3), not a listener\'s', t => {
+  const [first, second] = twoConnections(t, 0);
+  t.not(first, second, 'distinct ports');
+  // The guest's clock, and so its secret, is the same in every run: a listener on the second port moves it on.
+  const [again, moved] = twoConnections(t, second);
+  t.is(again, first, 'the same first port');
+  t.not(moved, second, 'not the listener\'s port');
+  t.not(moved, first);
 });
