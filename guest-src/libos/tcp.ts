@@ -307,10 +307,18 @@ function synSentInput(index: i32, frame: Uint8Array): void {
   tcb.timerOn = false;
   tcb.retries = 0;
   // "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it. Data or controls that were queued
-  // for transmission may be included." Text or a FIN on the SYN,ACK is not taken (the peer sends it again).
+  // for transmission may be included. If there are other controls or text in the segment, then continue
+  // processing at the sixth step": text on the SYN,ACK (within our window) and a FIN after it are taken.
   tcb.ackNow = true;
+  let dataLength = segLen;
+  let fin = (segFlags & TCP_FIN) !== 0;
+  if (dataLength > receiveWindow(tcb)) { dataLength = receiveWindow(tcb); fin = false; }
+  const data = receiveText(tcb, tcb.rcvNxt, frame, segData, dataLength);
+  const peerClosed = receiveFin(tcb, fin, u32(segSeq + 1 + dataLength));
   inHandler = true;
   tcb.handler(index, TCP_EVENT_CONNECTED);
+  if (data && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_DATA);
+  if (peerClosed && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_PEER_CLOSED);
   inHandler = false;
   if (tcb.state === TCP_CLOSED) return;   // aborted by the application
   output(tcb);

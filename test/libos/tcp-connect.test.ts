@@ -4,7 +4,8 @@
 // ARP for the peer (or the gateway, off the subnet) before the SYN; the SYN with MSS and SACK-permitted from an
 // RFC 6056 ephemeral port; SYN retransmissions with the RTO's back-off, then the give-up (SOCKET_TIMEOUT); RST
 // refusal (SOCKET_REFUSED) and the SYN-SENT rules for unacceptable ACKs and RSTs; a whole exchange closed from
-// the client side into TIME-WAIT; two connections to one peer from distinct ports, a listener's port skipped.
+// the client side into TIME-WAIT; text and a FIN on the SYN,ACK; two connections to one peer from distinct
+// ports, a listener's port skipped.
 import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import {
@@ -87,6 +88,26 @@ test('connect: ARP for the peer, then the SYN from an ephemeral port; an exchang
     w.send(p.segment(FIN | ACK, [], { seq: (p.seq - 1) >>> 0 }));
     yield;
     p.expect(w.take(), ACK, [], 4096, 'a retransmitted FIN in TIME-WAIT is acknowledged again');
+  });
+  t.is(wire.console, 'connect 0\nread 5: 112 111 110 103 10\nclosed\n');
+});
+
+test('a SYN,ACK carrying text and a FIN: both taken (§3.10.7.3 "continue processing at the sixth step")', t => {
+  const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
+    yield* resolvePeer(w);
+    const { port, iss } = checkSyn(t, w.take()[0], 'SYN');
+    const p = new Peer(t, w, port, 80, 31337);
+    p.iss = iss;
+    p.rcv = (iss + 1) >>> 0;
+    p.send(SYN | ACK | FIN, bytes('pong\n'), { options: MSS_OPTION });
+    yield;
+    const [ack, request, ourFin] = w.take();
+    p.expect([ack], ACK, [], 4096 - 5, 'one ACK for the SYN, the text and the FIN');
+    p.expect([request], ACK | PSH, bytes('ping\n'), 4096 - 5, 'the request still goes (CLOSE-WAIT), before the read');
+    p.expect([ourFin], FIN | ACK, [], 4096, 'the answer read, our FIN: LAST-ACK');
+    p.send(ACK);
+    yield;
+    t.deepEqual(w.take(), [], 'closed');
   });
   t.is(wire.console, 'connect 0\nread 5: 112 111 110 103 10\nclosed\n');
 });
