@@ -81,13 +81,23 @@ export const HYPERCALL_ERROR_LIMIT: u32 = 1000;
 /** vmCreate: the most VMs one call creates, and the largest image it takes (bytes). */
 export const VM_CREATE_LIMIT: u32 = 4096;
 export const IMAGE_BYTES_LIMIT: u32 = 8 * 1024 * 1024;
+/**
+ * CPU shares (docs/virtual-architecture.md "Scheduling and accounting"): a VM's weight,
+ * SHARE_WEIGHT_MIN..MAX (0 in a request: SHARE_WEIGHT_DEFAULT), and its cap, a percentage of the CPU
+ * 1..SHARE_CAP_MAX (0: none).
+ */
+export const SHARE_WEIGHT_MIN: u32 = 1;
+export const SHARE_WEIGHT_MAX: u32 = 10000;
+export const SHARE_WEIGHT_DEFAULT: u32 = 100;
+export const SHARE_CAP_MAX: u32 = 100;
 
 /**
  * vmCreate's request (ebx points at one; the kernel copies it once): `count` VMs of the ELF image at
  * [imageAddress, imageAddress + imageLength) in the caller's memory, each with `memoryKiB` of memory of
  * which `guaranteedKiB` reserved, `argument` in its boot page, and consecutive IPv4 addresses from
  * `ipAddress` (network byte order, not 0) with `netmask` and `gateway` (network byte order; netmask 0:
- * the control VM's own netmask and gateway).
+ * the control VM's own netmask and gateway), and each the CPU weight `cpuWeight` (0: the default) and
+ * cap `cpuCapPercent` (0: none).
  */
 export class VmCreateRequest {
   imageAddress: u32 = 0;
@@ -99,6 +109,8 @@ export class VmCreateRequest {
   ipAddress: u32 = 0;
   netmask: u32 = 0;
   gateway: u32 = 0;
+  cpuWeight: u32 = 0;          // 0: SHARE_WEIGHT_DEFAULT
+  cpuCapPercent: u32 = 0;      // 0: no cap
 }
 
 // VmStatus.state
@@ -143,6 +155,8 @@ export class VmStatus {
   evicted: u32 = 0;            // frames for it dropped unread while the pool ran low
   consoleBytes: u32 = 0;       // bytes it has written to the console
   argument: u32 = 0;           // its boot page's argument
+  cpuWeight: u32 = 0;          // its CPU weight (SHARE_WEIGHT_MIN..MAX)
+  cpuCapPercent: u32 = 0;      // its CPU cap, 0: none
 }
 
 /** machineStatus's record: the machine's memory and VMs. Frames are 4 KiB. */

@@ -24,8 +24,9 @@ import { bool, i32, u32, addressOf, sizeOf, memoryCopy, memoryFill } from "dsl";
 import {
   EPERM, EINVAL, EFAULT, EAGAIN, ENOMEM, EADDRINUSE, ESRCH, ENOSPC, VM_CREATE_LIMIT, IMAGE_BYTES_LIMIT,
   VmCreateRequest, VmStatus, MachineStatus, VM_STATE_RUNNABLE, VM_STATE_RUNNING, VM_STATE_IDLE, VM_STATE_ENDED,
-  VM_FLAG_SWAPPED, VM_FLAG_CONTROL,
+  VM_FLAG_SWAPPED, VM_FLAG_CONTROL, SHARE_WEIGHT_MAX, SHARE_CAP_MAX,
 } from "../abi/hypercalls.ts";
+import { shareAt } from "./share.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
 import { TrapFrame } from "./trapframe.ts";
 import {
@@ -82,6 +83,7 @@ function requestValid(): bool {
   if (r.imageLength === 0 || r.imageLength > IMAGE_BYTES_LIMIT) return false;
   if (r.memoryKiB === 0 || (r.memoryKiB & 3) !== 0 || r.memoryKiB > (VM_MEMORY_LIMIT >>> KIB_SHIFT)) return false;
   if ((r.guaranteedKiB & 3) !== 0 || r.guaranteedKiB > r.memoryKiB) return false;
+  if (r.cpuWeight > SHARE_WEIGHT_MAX || r.cpuCapPercent > SHARE_CAP_MAX) return false;
   const first = byteSwap32(r.ipAddress);
   return first !== 0 && first + (r.count - 1) >= first;          // the addresses do not wrap
 }
@@ -156,7 +158,7 @@ function createVms(group: u32, run: u32, pages: u32): i32 {
   groupStart(group, first, count, ipBase, run, pages);
   for (let k: u32 = 0; k < count; k++) {
     swapPrepare(first + k);
-    schedulerAdd(first + k);
+    schedulerAdd(first + k, r.cpuWeight, r.cpuCapPercent);
   }
   vmSetBootCountOf(first, first + count);
   return i32(first);
@@ -244,6 +246,9 @@ function describe(id: u32): void {
   s.evicted = vm.rxEvicted;
   s.consoleBytes = consoleKeptTotal(vm);
   s.argument = vm.imageIndex !== GROUP_NONE ? vmGroupArgument(vm.imageIndex) : 0;
+  const share = shareAt(id);
+  s.cpuWeight = u32(share.weight);
+  s.cpuCapPercent = u32(share.capPercent);
 }
 
 /**

@@ -1,21 +1,24 @@
 // The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
 // Format (little-endian; fixed with the image builder, issue 4):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 4, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 5, u32 groupCount,
 //   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
 //                  u32 vmCount, u32 memoryKiB, u32 argument,
 //                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k)
 //                  u32 guaranteedKiB (demand-zero memory reserved for each VM: vm.ts "Memory quotas")
 //                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page)
-//                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability) }
+//                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability)
+//                  u32 cpuWeight    (each VM's CPU weight, SHARE_WEIGHT_MIN..MAX: scheduler.ts)
+//                  u32 cpuCapPercent (each VM's CPU cap, 1..SHARE_CAP_MAX; 0: none) }
 // VM ids are assigned in order across groups. Everything is validated here before any VM exists: at
 // most one VM in all may have the control capability (a control group of one VM, and one such group).
 import { i32, u32, load32, structArray } from "dsl";
 import { moduleCount, moduleAt, moduleSize, moduleFind } from "./modules.ts";
+import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX } from "../abi/hypercalls.ts";
 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-const MANIFEST_VERSION: u32 = 4;
+const MANIFEST_VERSION: u32 = 5;
 const HEADER_BYTES: u32 = 12;
-const GROUP_BYTES: u32 = 36;
+const GROUP_BYTES: u32 = 44;
 /** The most groups a manifest has (tools/manifest.ts MAX_GROUPS); the rest of the image slots are vmCreate's. */
 const MANIFEST_GROUP_LIMIT: u32 = 16;
 /** flags: the group's VM (one) may use the management hypercalls (control.ts). */
@@ -33,6 +36,8 @@ class ManifestGroup {
   netmask: u32 = 0;
   gateway: u32 = 0;
   flags: u32 = 0;
+  cpuWeight: u32 = 0;
+  cpuCapPercent: u32 = 0;
 }
 
 export const groups = structArray(ManifestGroup, 16);      // MANIFEST_GROUP_LIMIT
@@ -50,6 +55,7 @@ const MANIFEST_ERROR_FORMAT = 2;
 const MANIFEST_ERROR_MODULE = 3;
 const MANIFEST_ERROR_GROUPS = 4;
 const MANIFEST_ERROR_CONTROL = 5;
+const MANIFEST_ERROR_SHARE = 6;
 
 export function manifestErrorName(error: u32): string {
   switch (error) {
@@ -58,6 +64,7 @@ export function manifestErrorName(error: u32): string {
     case 3: return "a group names a module that does not exist or is the manifest itself";
     case 4: return "no groups, or more than the kernel supports";
     case 5: return "the control capability is given to more than one VM, or to an unknown flag";
+    case 6: return "a CPU weight or cap out of range";
   }
   return "ok";
 }
@@ -86,6 +93,10 @@ export function manifestLoad(): u32 {
     group.netmask = load32(at + 24);
     group.gateway = load32(at + 28);
     group.flags = load32(at + 32);
+    group.cpuWeight = load32(at + 36);
+    group.cpuCapPercent = load32(at + 40);
+    if (group.cpuWeight < SHARE_WEIGHT_MIN || group.cpuWeight > SHARE_WEIGHT_MAX) return MANIFEST_ERROR_SHARE;
+    if (group.cpuCapPercent > SHARE_CAP_MAX) return MANIFEST_ERROR_SHARE;
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
     if ((group.flags & ~GROUP_FLAG_CONTROL) !== 0) return MANIFEST_ERROR_CONTROL;
     if ((group.flags & GROUP_FLAG_CONTROL) !== 0) {

@@ -1,5 +1,5 @@
-// The scheduler: preemptive round robin over the runnable VMs, driven by the PIT tick (pit.ts, 1 kHz),
-// and fault containment (a ring-3 exception ends only its VM).
+// The scheduler: stride scheduling over the runnable VMs by their CPU weights, with optional caps, driven
+// by the PIT tick (pit.ts, 1 kHz), and fault containment (a ring-3 exception ends only its VM).
 //
 // How a switch works: every trap from ring 3 lands on one kernel trap stack (TSS.esp0); trap.ts calls
 // schedulerResume(frame) last, and the stub resumes whatever frame address it returns
@@ -8,9 +8,19 @@
 // that VM's registers and irets into it. With nothing runnable the kernel resumes its own idle loop
 // (sti; hlt in schedulerRun), whose ring-0 frame was recorded when it was last interrupted.
 //
-// Costs: O(1) per tick and per switch. Runnable VMs are a FIFO linked through vm.next; idle VMs are on
-// no list and are never scanned (an event wakes one VM: vinterrupt.ts). The quantum is checked by
-// comparing the tick count at the start of the slice, not by a per-tick walk.
+// Policy (docs/virtual-architecture.md "Scheduling and accounting"): each VM has a weight and a pass,
+// its virtual time (share.ts). The next VM is the runnable one with the least pass; when it leaves the
+// CPU its pass grows by the TSC cycles it ran divided by its weight, so over time VMs get the CPU in
+// proportion to their weights. A VM that joins the run heap (new, or woken after idling) gets a pass of
+// at least the virtual time, the pass of the VM last picked (every VM in the heap has at least that):
+// idling banks no credit. A yield counts as a whole quantum run from the least pass in the heap. A capped VM
+// that has run its share of a cap period (CAP_PERIOD_TICKS) is held off, on the throttled list, until
+// the next period; with no other VM to run, the kernel idles (hlt). Running past its budget within a
+// tick is a debt it pays next period.
+// Costs: O(1) per tick, O(log n) per switch. Runnable VMs are a binary heap (positions in share.ts's
+// table); idle VMs are on no list and are never scanned (an event wakes one VM: vinterrupt.ts); throttled
+// VMs are walked once a period. The quantum is checked by comparing the tick count at the start of the
+// slice, not by a per-tick walk.
 // Invariants: `current` is VM_NONE exactly when the kernel idles; the current VM is in VM_RUNNING and
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
 import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
@@ -30,7 +40,8 @@ import { PAGE_KIB_SHIFT } from "./frames.ts";
 import {
   switchAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
 } from "./paging.ts";
-import { clockTicks, clockStore } from "./clock.ts";
+import { clockTicks, clockStore, clockTscPerTick } from "./clock.ts";
+import { VmShare, shareAt, shareSet } from "./share.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
@@ -46,6 +57,8 @@ import {
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
 const QUANTUM_TICKS: u32 = 10;
+/** A cap period: 100 ticks; a VM capped at P% runs P ticks' worth of TSC cycles in each. */
+const CAP_PERIOD_TICKS: u32 = 100;
 /** #PF error code bit 0: set for a protection violation, clear for a not-present page (SDM Figure 6-11). */
 const PAGE_FAULT_PRESENT: u32 = 1;
 // EFLAGS a VM resumes with (SDM Vol. 3A §2.3): never virtual-8086 mode, never I/O privilege, always
@@ -59,8 +72,19 @@ const CLOCK_PAGE_NEEDS: u32 = PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
 let active = false;
 let current: i32 = VM_NONE;
 let lastRan: i32 = VM_NONE;
-let runHead: i32 = VM_NONE;
-let runTail: i32 = VM_NONE;
+/** VMs in the run heap: positions [0, heapSize) of share.ts's table. */
+let heapSize: u32 = 0;
+/** The virtual time: the pass of the VM last picked; every VM in the heap has a pass at least this. */
+let virtualLow: u32 = 0;
+let virtualHigh: u32 = 0;
+/** The current VM yielded: its pass goes past the least in the heap. */
+let yielded = false;
+/** Cap periods: their number, the tick the current one began, and the VMs held off until the next. */
+let capPeriod: u32 = 0;
+let capPeriodTick: u32 = 0;
+let throttledHead: i32 = VM_NONE;
+let throttledCount: u32 = 0;
+let decisionCount: u32 = 0;
 let idleFrame: u32 = 0;
 /** The current VM leaves the CPU at the end of this trap: it yielded, blocked, waits or ended. */
 let switchRequested = false;
@@ -74,27 +98,158 @@ export function schedulerSwitchCount(): u32 { return switchCount; }
 /** VMs not ended yet, and VMs the kernel ended (a fault, too many bad calls, out of memory). */
 export function schedulerLiveCount(): u32 { return liveCount; }
 export function schedulerFaultedCount(): u32 { return faultedCount; }
-/** True when some VM waits on the run queue. */
-export function schedulerHasRunnable(): bool { return runHead !== VM_NONE; }
+/** True when some VM waits in the run heap (throttled VMs wait for their next period instead). */
+export function schedulerHasRunnable(): bool { return heapSize !== 0; }
+/** VMs held off by their cap now, and the picks made so far (one per switch-in). */
+export function schedulerThrottledCount(): u32 { return throttledCount; }
+export function schedulerDecisionCount(): u32 { return decisionCount; }
 
-// ---- run queue ---------------------------------------------------------------------------------------
+// ---- the run heap (stride scheduling) ------------------------------------------------------------------
 
-function enqueue(index: i32): void {
-  const vm = vmAt(u32(index));
-  vm.next = VM_NONE;
-  vm.state = VM_RUNNABLE;
-  if (runTail === VM_NONE) runHead = index; else vmAt(u32(runTail)).next = index;
-  runTail = index;
+/** True when VM a (share sa) goes before VM b: the lesser pass, ties to the lower id. */
+function before(sa: VmShare, a: i32, sb: VmShare, b: i32): bool {
+  if (sa.passHigh !== sb.passHigh) return sa.passHigh < sb.passHigh;
+  if (sa.passLow !== sb.passLow) return sa.passLow < sb.passLow;
+  return a < b;
 }
 
-function dequeue(): i32 {
-  const index = runHead;
-  if (index === VM_NONE) return VM_NONE;
+/** Puts VM `index` at heap position `position`. */
+function heapPlace(position: u32, index: i32): void {
+  shareAt(position).heapVm = index;
+  shareAt(u32(index)).heapPosition = i32(position);
+}
+
+function siftUp(position: u32): void {
+  const index = shareAt(position).heapVm, share = shareAt(u32(index));
+  while (position > 0) {
+    const parent = (position - 1) >>> 1;
+    const above = shareAt(parent).heapVm;
+    if (!before(share, index, shareAt(u32(above)), above)) break;
+    heapPlace(position, above);
+    position = parent;
+  }
+  heapPlace(position, index);
+}
+
+function siftDown(position: u32): void {
+  const index = shareAt(position).heapVm, share = shareAt(u32(index));
+  const size = heapSize;
+  while (true) {
+    const left = 2 * position + 1;
+    if (left >= size) break;
+    let child = left, childIndex = shareAt(left).heapVm;
+    if (left + 1 < size) {
+      const rightIndex = shareAt(left + 1).heapVm;
+      if (before(shareAt(u32(rightIndex)), rightIndex, shareAt(u32(childIndex)), childIndex)) {
+        child = left + 1;
+        childIndex = rightIndex;
+      }
+    }
+    if (!before(shareAt(u32(childIndex)), childIndex, share, index)) break;
+    heapPlace(position, childIndex);
+    position = child;
+  }
+  heapPlace(position, index);
+}
+
+/** Takes VM `index` out of the heap (it is in it). */
+function heapRemove(index: i32): void {
+  const share = shareAt(u32(index));
+  const position = u32(share.heapPosition);
+  share.heapPosition = -1;
+  heapSize--;
+  if (position === heapSize) return;
+  heapPlace(position, shareAt(heapSize).heapVm);
+  siftDown(position);
+  siftUp(u32(shareAt(u32(shareAt(position).heapVm)).heapPosition));
+}
+
+/** Raises a pass to at least (high, low). */
+function passAtLeast(share: VmShare, high: u32, low: u32): void {
+  if (share.passHigh > high || (share.passHigh === high && share.passLow >= low)) return;
+  share.passHigh = high;
+  share.passLow = low;
+}
+
+/** Adds `cycles` / weight to the VM's pass. */
+function passCharge(share: VmShare, cycles: u32): void {
+  const step = cycles / u32(share.weight);
+  const low = share.passLow + step;
+  if (low < share.passLow) share.passHigh++;
+  share.passLow = low;
+}
+
+/** A capped VM's budget in a period: P% of CAP_PERIOD_TICKS ticks of TSC cycles (P ticks' worth). */
+function capBudget(share: VmShare): u32 { return u32(share.capPercent) * clockTscPerTick(); }
+
+/** Brings the VM's cap count to the current period: a debt from the one before is carried over. */
+function capRoll(share: VmShare): void {
+  if (share.capPeriod === capPeriod) return;
+  const budget = capBudget(share);
+  share.capUsed = capPeriod - share.capPeriod === 1 && share.capUsed > budget ? share.capUsed - budget : 0;
+  share.capPeriod = capPeriod;
+}
+
+function capCharge(share: VmShare, cycles: u32): void {
+  capRoll(share);
+  const used = share.capUsed + cycles;
+  share.capUsed = used < cycles ? 0xffffffff : used;
+}
+
+/** True when a capped VM has run its budget of this period (with `running` cycles of its slice so far). */
+function capSpent(share: VmShare, running: u32): bool {
+  if (share.capPercent === 0) return false;
+  capRoll(share);
+  return share.capUsed + running >= capBudget(share) || share.capUsed + running < running;
+}
+
+/** VM `index` waits for the CPU: in the heap, no earlier than the virtual time; or throttled. */
+function enqueue(index: i32): void {
   const vm = vmAt(u32(index));
-  runHead = vm.next;
-  if (runHead === VM_NONE) runTail = VM_NONE;
-  vm.next = VM_NONE;
+  vm.state = VM_RUNNABLE;
+  const share = shareAt(u32(index));
+  if (capSpent(share, 0)) {
+    share.throttled = 1;
+    share.throttledNext = throttledHead;
+    throttledHead = index;
+    throttledCount++;
+    return;
+  }
+  passAtLeast(share, virtualHigh, virtualLow);
+  heapPlace(heapSize, index);
+  heapSize++;
+  siftUp(heapSize - 1);
+}
+
+/** The runnable VM with the least pass, out of the heap; the virtual time becomes its pass. */
+function dequeue(): i32 {
+  if (heapSize === 0) return VM_NONE;
+  const index = shareAt(0).heapVm;
+  heapRemove(index);
+  const share = shareAt(u32(index));
+  virtualHigh = share.passHigh;
+  virtualLow = share.passLow;
+  decisionCount++;
   return index;
+}
+
+/** A new cap period (CAP_PERIOD_TICKS since the last): the throttled VMs may run again. */
+function capPeriodCheck(): void {
+  const now = clockTicks();
+  if (now - capPeriodTick < CAP_PERIOD_TICKS) return;
+  capPeriod++;
+  capPeriodTick = now - now % CAP_PERIOD_TICKS;
+  let at = throttledHead;
+  throttledHead = VM_NONE;
+  throttledCount = 0;
+  while (at !== VM_NONE) {
+    const share = shareAt(u32(at));
+    const next = share.throttledNext;
+    share.throttled = 0;
+    share.throttledNext = VM_NONE;
+    if (vmAt(u32(at)).state === VM_RUNNABLE) enqueue(at);   // over budget still (a debt): held again
+    at = next;
+  }
 }
 
 // ---- swapping's hooks (swap.ts sets them when the kernel has a swap disk) ---------------------------
@@ -134,11 +289,31 @@ export function schedulerRunWoken(index: u32): void {
   if (vmAt(index).state === VM_IDLE) enqueue(i32(index));
 }
 
-/** Counts a new VM created swapped out (vm.ts vmCreateSwappedOut): idle until swap.ts builds it. */
-export function schedulerAddSwappedOut(index: u32): void { liveCount++; }
+/** A new VM's share: `weight` (0: the default) and `capPercent` (0: none), its pass the virtual time. */
+function shareStart(index: u32, weight: u32, capPercent: u32): void {
+  shareSet(index, weight, capPercent);
+  const share = shareAt(index);
+  share.passHigh = virtualHigh;
+  share.passLow = virtualLow;
+  share.capUsed = 0;
+  share.capPeriod = capPeriod;
+  share.heapPosition = -1;
+  share.throttled = 0;
+  share.throttledNext = VM_NONE;
+}
 
-/** Puts a new VM (vm.ts vmCreate) on the run queue. */
-export function schedulerAdd(index: u32): void {
+/**
+ * Counts a new VM created swapped out (vm.ts vmCreateSwappedOut): idle until swap.ts builds it. Its
+ * CPU weight and cap as schedulerAdd's.
+ */
+export function schedulerAddSwappedOut(index: u32, weight: u32, capPercent: u32): void {
+  shareStart(index, weight, capPercent);
+  liveCount++;
+}
+
+/** Puts a new VM (vm.ts vmCreate) in the run heap, with its CPU `weight` (0: the default) and cap (0: none). */
+export function schedulerAdd(index: u32, weight: u32, capPercent: u32): void {
+  shareStart(index, weight, capPercent);
   enqueue(i32(index));
   liveCount++;
 }
@@ -181,8 +356,8 @@ export function schedulerWaitForPage(address: u32): bool {
   return true;
 }
 
-/** The current VM goes to the back of the run queue at the end of this trap (yield). */
-export function schedulerYieldCurrent(): void { switchRequested = true; }
+/** The current VM leaves the CPU at the end of this trap, charged a whole quantum (yield). */
+export function schedulerYieldCurrent(): void { switchRequested = true; yielded = true; }
 
 /** Ends VM `index` (exit or fault): its alarm is cancelled; its memory goes when it is switched out. */
 export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, address: u32): void {
@@ -200,13 +375,18 @@ export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, add
   if (i32(index) !== current) release(index, vm); else switchRequested = true;
 }
 
-/** Only for VMs ended while not current (rare: O(queue length)). */
+/** A runnable VM ended while not current: out of the heap (O(log n)), or off the throttled list (rare). */
 function unlinkRunnable(index: i32): void {
+  const share = shareAt(u32(index));
+  if (share.throttled === 0) { if (share.heapPosition >= 0) heapRemove(index); return; }
+  share.throttled = 0;
+  throttledCount--;
   let previous = VM_NONE;
-  for (let at = runHead; at !== VM_NONE; at = vmAt(u32(at)).next) {
+  for (let at = throttledHead; at !== VM_NONE; at = shareAt(u32(at)).throttledNext) {
     if (at !== index) { previous = at; continue; }
-    if (previous === VM_NONE) runHead = vmAt(u32(at)).next; else vmAt(u32(previous)).next = vmAt(u32(at)).next;
-    if (runTail === at) runTail = previous;
+    if (previous === VM_NONE) throttledHead = share.throttledNext;
+    else shareAt(u32(previous)).throttledNext = share.throttledNext;
+    share.throttledNext = VM_NONE;
     return;
   }
 }
@@ -237,6 +417,7 @@ export function schedulerChargeFor(index: u32, startTsc: u32): void {
   if (i32(index) === current) return;          // inside its own slice: already its time
   const spent = rdtsc() - startTsc;
   addCycles(vmAt(index), spent);
+  passCharge(shareAt(index), spent);
   if (current !== VM_NONE) vmAt(u32(current)).sliceTsc += spent;
 }
 
@@ -276,22 +457,38 @@ function profiledSwitched(space: u32): void {
 /** trap.ts calls this at the end of every trap: the frame to resume. */
 function schedulerResume(frameAddress: u32): u32 {
   if (!active) return frameAddress;
+  capPeriodCheck();
   if (current === VM_NONE) {
     idleFrame = frameAddress;           // the idle loop's ring-0 frame
-    if (runHead === VM_NONE) return frameAddress;
+    if (heapSize === 0) return frameAddress;
     return switchInNow();
   }
   const vm = vmAt(u32(current));
   // Any trap out of virtual-8086 mode (a fault, an IRQ) ends the VM: its frame is not ours to resume.
   if (frameInVirtual8086(overlay(TrapFrame, frameAddress))) schedulerEnd(u32(current), END_VIRTUAL_8086, 0, 0, 0);
-  if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS) return frameAddress;
+  if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS
+    && !capSpent(shareAt(u32(current)), rdtsc() - vm.sliceTsc)) return frameAddress;
   return switchOutNow(vm, frameAddress);
 }
 
 /** The current VM leaves the CPU (its slice ended, it yielded, blocked or ended); the next one's frame. */
 function switchOut(vm: Vm, frameAddress: u32): u32 {
   switchRequested = false;
-  addCycles(vm, rdtsc() - vm.sliceTsc);   // the slice that ends
+  const spent = rdtsc() - vm.sliceTsc;
+  addCycles(vm, spent);                   // the slice that ends
+  const share = shareAt(u32(current));
+  passCharge(share, spent);
+  if (share.capPercent !== 0) capCharge(share, spent);
+  if (yielded) {
+    yielded = false;
+    // As if it had run a whole quantum from the least pass waiting: behind the VMs waiting, as at the
+    // back of a round robin's queue (a VM that yields between rounds alternates with its peers).
+    if (heapSize !== 0) {
+      const least = shareAt(u32(shareAt(0).heapVm));
+      passAtLeast(share, least.passHigh, least.passLow);
+      passCharge(share, QUANTUM_TICKS * clockTscPerTick());
+    }
+  }
   if (vm.state === VM_RUNNING) {
     memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
     enqueue(current);
@@ -322,7 +519,7 @@ function switchIn(): u32 {
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
     // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose
     // completion can: then the kernel idles until it comes.
-    if (timerPendingCount() === 0 && !nicPresent() && diskInFlight() === 0) {
+    if (timerPendingCount() === 0 && !nicPresent() && diskInFlight() === 0 && throttledHead === VM_NONE) {
       finish("every VM is idle with nothing to wake it");
     }
     return idleFrame;

@@ -1,6 +1,7 @@
 // The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
-// switches and how it ended (and, when it used the network, its packet counters: switch.ts), then the
-// totals, the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
+// switches and how it ended (and, when it used the network, its packet counters: switch.ts; when its CPU
+// weight or cap is not the default, `vm N share: weight W, cap P%`), then the totals, the scheduler's,
+// the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
 // first 1,000 VMs only) and, through the hook vmstart.ts gives schedulerInit, when every VM has ended
 // (all of them). It lives apart from the
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
@@ -13,8 +14,11 @@ import {
 } from "../abi/boot.ts";
 import { profileReport, profileAdd } from "./profile.ts";
 import {
-  schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount,
+  schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount, schedulerDecisionCount,
+  schedulerThrottledCount,
 } from "./scheduler.ts";
+import { shareAt } from "./share.ts";
+import { SHARE_WEIGHT_DEFAULT } from "../abi/hypercalls.ts";
 import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
@@ -70,6 +74,7 @@ function report(listed: u32): void {
     if (vm.state !== VM_ENDED) consoleWriteString("still idle");
     else schedulerWriteEndReason(vm);
     consoleNewLine();
+    shareReportVm(i);
     switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
   }
   consoleWriteString("vms: ");
@@ -89,11 +94,30 @@ function report(listed: u32): void {
   consoleWriteString(", saves ");
   consoleWriteDecimal(fpuSaveCount());
   consoleNewLine();
+  consoleWriteString("vms: scheduler: ");
+  consoleWriteDecimal(schedulerDecisionCount());
+  consoleWriteString(" picks from the run heap, ");
+  consoleWriteDecimal(schedulerThrottledCount());
+  consoleWriteString(" VMs held by their caps now");
+  consoleNewLine();
   switchReport();
   nicReport();
   diskReport();
   messageInterruptsReport();
   swapReport();
+}
+
+/** `vm N share: weight W, cap P%` (`cap none`) when VM i's CPU share is not the default one. */
+function shareReportVm(i: u32): void {
+  const share = shareAt(i);
+  if (u32(share.weight) === SHARE_WEIGHT_DEFAULT && share.capPercent === 0) return;
+  consoleWriteString("vm ");
+  consoleWriteDecimal(i);
+  consoleWriteString(" share: weight ");
+  consoleWriteDecimal(u32(share.weight));
+  if (share.capPercent === 0) consoleWriteString(", cap none");
+  else { consoleWriteString(", cap "); consoleWriteDecimal(u32(share.capPercent)); consoleWriteString("%"); }
+  consoleNewLine();
 }
 
 // ---- the profile (profile.ts, `-append profile`) ----------------------------------------------------------

@@ -154,7 +154,7 @@ export function vmsStart(bench: bool): bool {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
         if (created === VM_CREATE_OK) {
-          schedulerAddSwappedOut(vmCount() - 1);
+          schedulerAddSwappedOut(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);
           swapStartLater(vmCount() - 1);
           continue;
         }
@@ -165,7 +165,7 @@ export function vmsStart(bench: bool): bool {
         continue;
       }
       swapPrepare(vmCount() - 1);
-      schedulerAdd(vmCount() - 1);
+      schedulerAdd(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);
     }
     // The group (groups.ts): its VMs' addresses, for the switch; it ends when its last VM is released.
     if (vmCount() !== first) groupStart(g, first, vmCount() - first, byteSwap32(group.ipBase), 0, 0);

@@ -1,13 +1,14 @@
 // VM manifests: which guest images the kernel runs, how many VMs of each, their memory, guaranteed
 // memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument, IP
-// addresses, netmask and gateway, and which one VM (if any) has the control capability (the management
+// addresses, netmask and gateway, each VM's CPU weight and cap (kernel-src/scheduler.ts), and which one VM
+// (if any) has the control capability (the management
 // hypercalls: docs/virtual-architecture.md "Management hypercalls"; "The manifest"). A manifest is a JSON
 // file validated with zod; errors name the field (`manifest.groups[1].count: Too small: expected number
 // to be >0`). buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest
 // module the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 4, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 5, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
-//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL) }
+//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL), u32 cpuWeight, u32 cpuCapPercent }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
 // distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
 // (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
@@ -17,12 +18,13 @@ import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ROOT, buildGuest, type BuiltImage } from './build.ts';
 import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
+import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX } from '../abi/hypercalls.ts';
 import { Progress, type ProgressStream } from './progress.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 4;
+export const MANIFEST_VERSION = 5;
 const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 36;
+export const MANIFEST_GROUP_BYTES = 44;
 /** A group's flags: its VM has the control capability (kernel-src/manifest.ts). */
 const GROUP_FLAG_CONTROL = 1;
 
@@ -73,6 +75,10 @@ const Group = z.object({
   ipBase: dottedQuad().optional(),
   /** The group's VM may use the management hypercalls: one VM at most, in all the manifest. */
   control: z.boolean().default(false),
+  /** Each VM's CPU weight: runnable VMs get the CPU in proportion (kernel-src/scheduler.ts). */
+  cpuWeight: z.number().int().min(SHARE_WEIGHT_MIN).max(SHARE_WEIGHT_MAX).default(SHARE_WEIGHT_DEFAULT),
+  /** Each VM's CPU cap, a percentage of the CPU it may not exceed in any 100 ms period; absent: none. */
+  cpuCapPercent: z.number().int().min(1).max(SHARE_CAP_MAX).optional(),
   ...networkFields,
 }).strict().superRefine((g, ctx) => {
   if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
@@ -216,9 +222,11 @@ export function formatIp(ip: number): string {
 export interface PackedGroup {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number; guaranteedKiB: number;
   netmask: number; gateway: number; control?: boolean;
+  /** Absent: SHARE_WEIGHT_DEFAULT; cpuCapPercent absent: no cap. */
+  cpuWeight?: number; cpuCapPercent?: number;
 }
 
-/** The binary manifest module (the header, then one 36-byte record per group). */
+/** The binary manifest module (the header, then one 44-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -236,6 +244,8 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 24, g.netmask >>> 0, false);  // network byte order
     view.setUint32(at + 28, g.gateway >>> 0, false);
     view.setUint32(at + 32, g.control ? GROUP_FLAG_CONTROL : 0, true);
+    view.setUint32(at + 36, g.cpuWeight ?? SHARE_WEIGHT_DEFAULT, true);
+    view.setUint32(at + 40, g.cpuCapPercent ?? 0, true);
   });
   return bytes;
 }
@@ -308,7 +318,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
     const guaranteedKiB = guaranteedKiBOf(g);
     groups.push({
       moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
-      netmask, gateway, control: g.control,
+      netmask, gateway, control: g.control, cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
     });
   });
   if (problems.length) throw new ManifestError(problems);
@@ -336,6 +346,7 @@ export function describeManifest(b: ManifestBuild): string[] {
       ` (${p.guaranteedKiB} guaranteed), argument ${p.argument},` +
       ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}` +
       ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}` +
-      (p.control ? ', control' : '');
+      `, cpu weight ${p.cpuWeight ?? SHARE_WEIGHT_DEFAULT}` +
+      (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + (p.control ? ', control' : '');
   });
 }

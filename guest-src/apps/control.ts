@@ -36,7 +36,7 @@ import {
   replySetBodyLength, replyArea,
 } from "./control/reply.ts";
 import { parseCreate, createFields, FIELD_IMAGE, FIELD_COUNT, FIELD_MEMORY, FIELD_GUARANTEED, FIELD_ARGUMENT,
-  FIELD_IP, FIELD_NETMASK, FIELD_GATEWAY } from "./control/create.ts";
+  FIELD_IP, FIELD_NETMASK, FIELD_GATEWAY, FIELD_WEIGHT, FIELD_CAP } from "./control/create.ts";
 
 const DEFAULT_PORT = 80;
 const WORKERS = 2;
@@ -55,7 +55,7 @@ const CREATE_LIMIT: u32 = 1000;
 const requests = structArray(Request, 2);           // WORKERS
 const heads = new Uint8Array(2 * 4096);            // WORKERS x HEAD_LIMIT
 const smallBodies = new Uint8Array(2 * 1024);      // WORKERS x SMALL_BODY_BYTES
-const records = new Uint8Array(2 * 100 * 88);      // WORKERS x PAGE_VMS x sizeOf(VmStatus)
+const records = new Uint8Array(2 * 100 * 96);      // WORKERS x PAGE_VMS x sizeOf(VmStatus)
 const images = new Uint8Array(4 * 1048576);        // IMAGE_SLOTS x IMAGE_SLOT_BYTES
 const imageLengths = new Int32Array(4);
 /** Per slot: 0 free, 1 holds an image, 2 receiving one (by a worker, not yet authenticated). */
@@ -143,6 +143,8 @@ function putVm(s: VmStatus): void {
   putString(",\"state\":\""); putString(stateName(s)); putString("\",\"ip\":"); putIp(s.ipAddress);
   field("memoryKiB", s.memoryKiB); field("residentKiB", s.residentKiB); field("reservedKiB", s.reservedKiB);
   field("cpuKcycles", thousands(s.cpuHigh, s.cpuLow)); field("switches", s.switches);
+  field("cpuWeight", s.cpuWeight);
+  putString(",\"cpuCapPercent\":"); if (s.cpuCapPercent === 0) putString("null"); else putDecimal(s.cpuCapPercent);
   field("rxPackets", s.rxPackets); field("rxBytes", s.rxBytes); field("txPackets", s.txPackets); field("txBytes",
     s.txBytes);
   field("dropped", s.dropped); field("spoofed", s.spoofed); field("refused", s.refused); field("evicted", s.evicted);
@@ -283,12 +285,14 @@ function freeAddresses(worker: i32, start: u32, count: u32): u32 {
   return candidate;
 }
 
+/** POST /vms's refusal of a body it cannot parse. */
+const CREATE_FIELDS =
+  "a JSON object of image, count, memoryKiB, guaranteedKiB, argument, ip, netmask, gateway, cpuWeight, cpuCapPercent";
+
 /** POST /vms: creates the VMs the JSON body asks for. */
 function createVms(socket: i32, worker: i32, length: i32, keepAlive: bool): bool {
   if (!parseCreate(smallBodies, worker * SMALL_BODY_BYTES, length)) {
-    return replyError(socket, worker, 400, "EINVAL",
-      "the body must be a JSON object of image, count, memoryKiB, guaranteedKiB, argument, ip, netmask, gateway",
-        keepAlive);
+    return replyError(socket, worker, 400, "EINVAL", CREATE_FIELDS, keepAlive);
   }
   const k = createFields[FIELD_IMAGE];
   if (k >= u32(IMAGE_SLOTS) || imageStates[k] !== SLOT_IMAGE) return replyError(socket, worker, 404, "ENOENT",
@@ -304,6 +308,8 @@ function createVms(socket: i32, worker: i32, length: i32, keepAlive: bool): bool
   create.argument = createFields[FIELD_ARGUMENT];
   create.netmask = createFields[FIELD_NETMASK];
   create.gateway = createFields[FIELD_GATEWAY];
+  create.cpuWeight = createFields[FIELD_WEIGHT];
+  create.cpuCapPercent = createFields[FIELD_CAP];
   const given = createFields[FIELD_IP] !== 0;
   let first = given ? byteSwap(createFields[FIELD_IP]) : freeAddresses(worker, ownIp + 1, count);
   let result: i32 = EADDRINUSE;
@@ -517,7 +523,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   threadsInit();
-  // The record buffers are sized for PAGE_VMS records of 88 bytes per worker: a larger VmStatus must grow them.
+  // The record buffers are sized for PAGE_VMS records of 96 bytes per worker: a larger VmStatus must grow them.
   if (u32(records.length) < u32(WORKERS) * PAGE_VMS * sizeOf(VmStatus)) panic("records too small for VmStatus");
   ownIp = byteSwap(boot().ipAddress);
   const keyLength = takeKey();

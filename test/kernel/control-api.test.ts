@@ -155,6 +155,10 @@ test.serial("an image that is not a guest is refused with the reason, and nothin
   t.is((await send("DELETE", `/images/${image}`)).status, 200);
   t.is((await send("POST", "/vms", Buffer.from("{\"count\": 2}"))).status, 400);
   t.is((await send("POST", "/vms", Buffer.from("{\"image\": 0, \"count\": 2"))).status, 400);
+  for (const share of [{ cpuWeight: 0 }, { cpuWeight: 10001 }, { cpuCapPercent: 0 }, { cpuCapPercent: 101 }]) {
+    const refused = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: 0, ...share })));
+    t.is(refused.status, 400, JSON.stringify(share));
+  }
   t.is((await listVms()).vms.length, 1);
 });
 
@@ -164,7 +168,7 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(json(pushed).bytes, httpd.length);
   const before = (await listVms()).machine;
   const created = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: json(pushed).image, count: PUSHED,
-    memoryKiB: 1024 })));
+    memoryKiB: 1024, cpuWeight: 300, cpuCapPercent: 50 })));
   t.is(created.status, 201, created.body.toString());
   const vms = json(created).vms as { id: number; ip: string }[];
   t.deepEqual(vms.map((v) => v.ip), Array.from({ length: PUSHED }, (_, k) => `10.0.2.${16 + k}`));
@@ -181,6 +185,11 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   }
   const one = await send("GET", `/vms/${vms[0].id}`);
   t.is(json(one).id, vms[0].id);
+  t.is(json(one).cpuWeight, 300);
+  t.is(json(one).cpuCapPercent, 50);
+  t.true((json(one).cpuKcycles as number) > 0, "it served a page: its CPU is charged");
+  const control = json(await send("GET", "/vms/0"));
+  t.deepEqual([control.cpuWeight, control.cpuCapPercent], [100, null], "the manifest's defaults: 100, no cap");
   const console_ = await send("GET", `/vms/${vms[0].id}/console`);
   t.is(console_.body.toString("latin1"), `vm ${vms[0].id} httpd on port 80\n`);
   for (const vm of vms) t.is((await send("DELETE", `/vms/${vm.id}`)).status, 200);

@@ -118,18 +118,18 @@ test('buildManifest: a missing image and a memory size below the image are refus
   t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
 });
 
-test('packManifest: the exact bytes of the DNMF format (version 4)', t => {
+test('packManifest: the exact bytes of the DNMF format (version 5)', t => {
   const bytes = packManifest([
     { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
       guaranteedKiB: 128, netmask: parseIp('255.254.0.0'), gateway: parseIp('198.18.0.1') },
     { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0,
-      netmask: parseIp('255.255.255.0'), gateway: 0, control: true },
+      netmask: parseIp('255.255.255.0'), gateway: 0, control: true, cpuWeight: 400, cpuCapPercent: 10 },
   ]);
-  t.is(bytes.length, 12 + 2 * 36);
+  t.is(bytes.length, 12 + 2 * 44);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 4);
+  t.is(v.getUint32(4, true), 5);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
@@ -137,11 +137,26 @@ test('packManifest: the exact bytes of the DNMF format (version 4)', t => {
   t.deepEqual([...bytes.slice(36, 40)], [255, 254, 0, 0]);
   t.deepEqual([...bytes.slice(40, 44)], [198, 18, 0, 1]);
   t.is(v.getUint32(44, true), 0);                                   // flags: no control
-  t.deepEqual([48, 52, 56, 60].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(64, 68)], [10, 1, 2, 3]);
-  t.is(v.getUint32(68, true), 0);
-  t.deepEqual([...bytes.slice(72, 80)], [255, 255, 255, 0, 0, 0, 0, 0]);
-  t.is(v.getUint32(80, true), 1);                                   // flags: GROUP_FLAG_CONTROL
+  t.deepEqual([48, 52].map(o => v.getUint32(o, true)), [100, 0]);  // cpuWeight default, no cap
+  t.deepEqual([56, 60, 64, 68].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(72, 76)], [10, 1, 2, 3]);
+  t.is(v.getUint32(76, true), 0);
+  t.deepEqual([...bytes.slice(80, 88)], [255, 255, 255, 0, 0, 0, 0, 0]);
+  t.is(v.getUint32(88, true), 1);                                   // flags: GROUP_FLAG_CONTROL
+  t.deepEqual([92, 96].map(o => v.getUint32(o, true)), [400, 10]);
+});
+
+test('validation: CPU weight 1..10000 (default 100), cap 1..100 percent (default none)', t => {
+  const ok = parseManifest({ groups: [{ image: COUNTER, count: 1, cpuWeight: 1, cpuCapPercent: 100 },
+    { image: COUNTER, count: 2, cpuWeight: 10000, cpuCapPercent: 1 }, { image: COUNTER, count: 1 }] });
+  t.deepEqual(ok.groups.map(g => [g.cpuWeight, g.cpuCapPercent]), [[1, 100], [10000, 1], [100, undefined]]);
+  const bad = (group: object) => t.throws(() => parseManifest({ groups: [{ image: COUNTER, count: 1, ...group }] }),
+    { instanceOf: ManifestError }).issues;
+  t.regex(bad({ cpuWeight: 0 })[0], /^manifest\.groups\[0\]\.cpuWeight: Too small/);
+  t.regex(bad({ cpuWeight: 10001 })[0], /^manifest\.groups\[0\]\.cpuWeight: Too big/);
+  t.regex(bad({ cpuWeight: 1.5 })[0], /^manifest\.groups\[0\]\.cpuWeight: /);
+  t.regex(bad({ cpuCapPercent: 0 })[0], /^manifest\.groups\[0\]\.cpuCapPercent: Too small/);
+  t.regex(bad({ cpuCapPercent: 101 })[0], /^manifest\.groups\[0\]\.cpuCapPercent: Too big/);
 });
 
 test('validation: the control capability is one VM\'s (a group of count 1, one such group)', t => {

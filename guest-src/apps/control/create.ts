@@ -2,11 +2,13 @@
 // once, in any order, nothing else:
 //   "image": K (required), "count": N (1), "memoryKiB": M (256), "guaranteedKiB": G (64, at most M),
 //   "argument": A (0), "ip": "a.b.c.d" (the control VM picks free ones), "netmask": "a.b.c.d" and
-//   "gateway": "a.b.c.d" (the control VM's own when netmask is absent).
+//   "gateway": "a.b.c.d" (the control VM's own when netmask is absent), "cpuWeight": W (1..10000;
+//   absent: the kernel's default, 100), "cpuCapPercent": P (1..100; absent: no cap).
 // Numbers are non-negative integers below 2^32; addresses are dotted quads, kept in network byte order
 // (what VmCreateRequest takes). parseCreate fills createFields; false for anything else (the client is
 // answered 400). Contract: it reads only buffer[base .. base + length).
 import { i32, u32, bool } from "dsl";
+import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX } from "../../../abi/hypercalls.ts";
 
 export const FIELD_IMAGE = 0;
 export const FIELD_COUNT = 1;
@@ -16,10 +18,12 @@ export const FIELD_ARGUMENT = 4;
 export const FIELD_IP = 5;
 export const FIELD_NETMASK = 6;
 export const FIELD_GATEWAY = 7;
-const FIELD_COUNT_ALL = 8;
-/** The members' values after parseCreate (defaults for those absent). */
-export const createFields = new Uint32Array(8);
-const seen = new Uint8Array(8);
+export const FIELD_WEIGHT = 8;
+export const FIELD_CAP = 9;
+const FIELD_COUNT_ALL = 10;
+/** The members' values after parseCreate (defaults for those absent; weight and cap absent: 0). */
+export const createFields = new Uint32Array(10);
+const seen = new Uint8Array(10);
 
 const DEFAULT_MEMORY_KIB: u32 = 256;
 const DEFAULT_GUARANTEED_KIB: u32 = 64;
@@ -58,6 +62,8 @@ function memberName(): i32 {
   if (named(start, end, "ip")) return FIELD_IP;
   if (named(start, end, "netmask")) return FIELD_NETMASK;
   if (named(start, end, "gateway")) return FIELD_GATEWAY;
+  if (named(start, end, "cpuWeight")) return FIELD_WEIGHT;
+  if (named(start, end, "cpuCapPercent")) return FIELD_CAP;
   return -1;
 }
 
@@ -120,7 +126,8 @@ export function parseCreate(bytes: Uint8Array, base: i32, length: i32): bool {
     const field = memberName();
     if (field < 0 || seen[field] !== 0 || !expect(58)) return false;
     seen[field] = 1;
-    const ok = field >= FIELD_IP ? address(field) : integer(field);
+    const dotted = field === FIELD_IP || field === FIELD_NETMASK || field === FIELD_GATEWAY;
+    const ok = dotted ? address(field) : integer(field);
     if (!ok) return false;
     if (expect(44)) continue;                      // ,
     if (!expect(125)) return false;                // }
@@ -128,6 +135,9 @@ export function parseCreate(bytes: Uint8Array, base: i32, length: i32): bool {
   }
   skipSpace();
   if (at !== limit || seen[FIELD_IMAGE] === 0) return false;
+  const weight = createFields[FIELD_WEIGHT], cap = createFields[FIELD_CAP];
+  if (seen[FIELD_WEIGHT] !== 0 && (weight < SHARE_WEIGHT_MIN || weight > SHARE_WEIGHT_MAX)) return false;
+  if (seen[FIELD_CAP] !== 0 && (cap === 0 || cap > SHARE_CAP_MAX)) return false;
   if (seen[FIELD_GUARANTEED] === 0) {
     const memory = createFields[FIELD_MEMORY];
     createFields[FIELD_GUARANTEED] = memory < DEFAULT_GUARANTEED_KIB ? memory : DEFAULT_GUARANTEED_KIB;

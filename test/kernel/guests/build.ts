@@ -52,7 +52,7 @@ export function buildControlGuest(dir: string, imagePath: string): string {
  */
 export interface Group {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
-  netmask?: number; gateway?: number; control?: boolean;
+  netmask?: number; gateway?: number; control?: boolean; cpuWeight?: number; cpuCapPercent?: number;
 }
 
 /** a.b.c.d as the tests write it (bytes in memory) <-> as tools/manifest.ts does (a << 24 | ...). */
@@ -68,6 +68,7 @@ function manifestBytes(groups: Group[]): Uint8Array {
       guaranteedKiB: guaranteedKiBOf(g),
       netmask: g.netmask !== undefined ? swap(g.netmask) : defaults.netmask,
       gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway, control: g.control,
+      cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
     };
   }));
 }
@@ -85,7 +86,7 @@ export function writeManifest(dir: string, name: string, groups: Group[]): strin
 export function workerArgument(mode: number, param = 0): number { return (mode | (param << 8)) >>> 0; }
 
 export const MODE = {
-  counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7,
+  counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7, stopper: 8,
 } as const;
 
 export interface VmSummary { id: number; kcycles: number; switches: number; outcome: string }

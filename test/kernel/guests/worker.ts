@@ -9,6 +9,8 @@
 //   6 ping: even VMs send a frame to VM id+1 and wait for the reply; odd VMs echo one frame
 //   7 management: each management hypercall with valid arguments, "vm ID management NAME RESULT" (a VM
 //     without the control capability: EPERM each time, even with a control VM beside it)
+//   8 stopper (the control VM): `param` rounds of a 100 ms alarm and idle, "vm ID stopper kcycles K"
+//     (the TSC cycles they took), then stops every other VM (vmStop) and exits: a scheduler test's end
 import {
   i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
   invalidOpcode, addressOf, overlay,
@@ -40,6 +42,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 5) bench();
   else if (mode === 6) ping();
   else if (mode === 7) management();
+  else if (mode === 8) stopper(param);
   exit(0);
 }
 
@@ -76,6 +79,20 @@ function counter(rounds: u32): void {
     count++;
   }
   write("vm "); write(vmId); write(" count "); print(count);
+}
+
+function stopper(rounds: u32): void {
+  let kcycles: u32 = 0;
+  for (let i: u32 = 0; i < rounds; i++) {
+    const start = rdtsc();
+    hypercall(HYPERCALL_SET_ALARM, 100000, 0, 0, 0);
+    let got: u32 = 0;
+    while ((got & INTERRUPT_TIMER) === 0) got = u32(hypercall(HYPERCALL_IDLE, 0, 0, 0, 0));
+    hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, got, 0, 0, 0);
+    kcycles += (rdtsc() - start) / 1000;
+  }
+  for (let id: u32 = 0; id < 64; id++) if (id !== vmId) hypercall(HYPERCALL_VM_STOP, id, 0, 0, 0);
+  write("vm "); write(vmId); write(" stopper kcycles "); print(kcycles);
 }
 
 function compute(param: u32): void {

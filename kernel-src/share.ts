@@ -1,0 +1,55 @@
+// CPU shares: each VM's weight, optional cap and the scheduler's stride state (scheduler.ts), in a table
+// beside the VM table (the Vm slot is full: vm.ts). Slot i is VM i's; it also holds position i of the
+// scheduler's run heap (heapVm), so the heap needs no memory of its own: it never holds more VMs than
+// there are VM ids. The table grows with the VM table (vm.ts vmTableGrow calls shareTableGrow), in
+// frames (framearray.ts), so a kernel with few VMs pays for few.
+// Units: pass is a VM's virtual time, TSC cycles it ran divided by its weight (64-bit); capUsed counts
+// the cycles it ran in cap period capPeriod (scheduler.ts). Weights are SHARE_WEIGHT_MIN..MAX (default
+// SHARE_WEIGHT_DEFAULT), caps a percentage 1..100 of the CPU, 0 for none: the manifest (tools/manifest.ts)
+// and the control VM's vmCreate (control.ts) check them; shareSet clamps whatever it is given.
+import { bool, i32, u8, u16, u32, overlay, sizeOf } from "dsl";
+import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
+import { VM_LIMIT } from "../abi/boot.ts";
+import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX } from "../abi/hypercalls.ts";
+
+export class VmShare {
+  passLow: u32 = 0;          // virtual time: cycles run / weight (64-bit)
+  passHigh: u32 = 0;
+  capUsed: u32 = 0;          // cycles run in cap period capPeriod
+  capPeriod: u32 = 0;
+  heapVm: i32 = -1;          // the run heap's element at position (this slot's index)
+  heapPosition: i32 = -1;    // this VM's position in the run heap, -1: not in it
+  throttledNext: i32 = -1;   // the list of VMs held off until the next cap period
+  weight: u16 = 0;
+  capPercent: u8 = 0;        // 0: no cap
+  throttled: u8 = 0;         // 1: on the throttled list
+}
+
+/** 32-byte slots (sizeOf(VmShare), checked by shareTableGrow). */
+const SHARE_SHIFT: u32 = 5;
+const shareFrames = new Uint32Array(1024);   // VM_LIMIT >> (PAGE_SHIFT - SHARE_SHIFT)
+let shareCapacity: u32 = 0;
+
+/** VM `index`'s share record. */
+export function shareAt(index: u32): VmShare {
+  return overlay(VmShare, frameArrayAt(shareFrames, index, SHARE_SHIFT));
+}
+
+/** Makes room for VM ids below `count` (zeroed records); false when out of memory. */
+export function shareTableGrow(count: u32): bool {
+  if (count > VM_LIMIT || sizeOf(VmShare) > (u32(1) << SHARE_SHIFT)) return false;
+  if (count <= shareCapacity) return true;
+  if (!frameArrayGrow(shareFrames, shareCapacity, count, SHARE_SHIFT)) return false;
+  shareCapacity = count;
+  return true;
+}
+
+/** Sets VM `index`'s weight (0: the default) and cap (0: none), clamped to their ranges. */
+export function shareSet(index: u32, weight: u32, capPercent: u32): void {
+  const share = shareAt(index);
+  let w = weight === 0 ? SHARE_WEIGHT_DEFAULT : weight;
+  if (w < SHARE_WEIGHT_MIN) w = SHARE_WEIGHT_MIN;
+  if (w > SHARE_WEIGHT_MAX) w = SHARE_WEIGHT_MAX;
+  share.weight = u16(w);
+  share.capPercent = u8(capPercent > SHARE_CAP_MAX ? SHARE_CAP_MAX : capPercent);
+}
