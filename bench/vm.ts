@@ -21,6 +21,10 @@
 // 3. idle: 1,000 worker counters (20 rounds of a 2 ms alarm + idle) beside one computing worker,
 //    under -icount: the per-VM CPU accounting of the kernel's summary (kcycles = thousands of
 //    instructions) shows the idle VMs cost only their hypercalls and switches, whatever they wait.
+// 4. decision: the scheduler's cost per decision with 10 and with 10,000 runnable VMs (spinning
+//    workers beside a stopper, worker mode 8, that ends the run after 300 ms), `-append bench` under
+//    -icount: the kernel times its run heap's work (putting the VM that leaves into the heap, picking
+//    the next) and prints `bench scheduler-decision N`, instructions per pick.
 //
 // Writes bench/results/vm.json and bench/results/vm.md and prints the table.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -44,6 +48,8 @@ const IDLE_ROUNDS = 20;          // worker counter mode: 20 x (setAlarm 2 ms, id
 const IDLE_ALARM_MS = 2;
 const COMPUTE_PARAM = 30;        // worker compute mode: 30 x 100,000 loop iterations
 const BENCH_NAMES = ['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip', 'vm-start'] as const;
+const DECISION_VMS = [10, 10_000];
+const DECISION_ROUNDS = 3;       // worker stopper mode: 3 x 100 ms, then it stops the others
 
 const DESCRIPTIONS: Record<string, string> = {
   'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
@@ -119,7 +125,7 @@ const debugExit = (status: number | null) => (status !== null && (status & 1) ==
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-'));
   const t0 = performance.now();
-  const progress = new Progress('bench:vm', 4);
+  const progress = new Progress('bench:vm', 5);
   try {
     // ---- build ----
     progress.update(0, 'building the kernel and the guests');
@@ -210,6 +216,22 @@ async function main(): Promise<number> {
     };
     console.log(`scale: ${JSON.stringify(scale)}`);
 
+    // ---- 4. decision: the run heap's cost per pick, 10 and 10,000 runnable VMs ----
+    progress.update(4, 'decision: the scheduler with 10 and 10,000 runnable VMs');
+    const decision: Record<string, number> = {};
+    for (const n of DECISION_VMS) {
+      const manifest = writeManifest(dir, `decision-${n}`, [
+        { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.stopper, DECISION_ROUNDS), control: true },
+        { moduleIndex: 0, vmCount: n, memoryKiB: 64, argument: workerArgument(MODE.spinner), ipBase: 0x0200000a },
+      ]);
+      const r = await runQemu({ kernel: kernel.elfPath, initrd: [worker, manifest] }, { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] });
+      const out = clean(r.serial);
+      if (r.debugExit !== 0) throw new Error(`bench:vm: the decision run (${n} VMs) did not end cleanly (status ${r.status}):\n${out.slice(-3000)}`);
+      decision[n] = Number(match(out, /^bench scheduler-decision (\d+)$/m, 'bench scheduler-decision')[1]);
+      decision[`picks${n}`] = Number(match(out, /^vms: scheduler: (\d+) picks/m, 'vms: scheduler')[1]);
+    }
+    console.log(`decision: ${JSON.stringify(decision)}`);
+
     // ---- results ----
     const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
     const result = {
@@ -219,11 +241,13 @@ async function main(): Promise<number> {
         costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
         scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
         idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
+        decision: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N spinning workers, N = ${DECISION_VMS.join(', ')})`,
       },
       costs: Object.fromEntries(BENCH_NAMES.map(n => [n, bench[n]])),
       identicalOnTwoRuns: true,
       scale,
       idle,
+      decision: DECISION_VMS.map(n => ({ runnable: n, instructionsPerDecision: decision[n], picks: decision[`picks${n}`] })),
       benchSeconds: Math.round((performance.now() - t0) / 1000),
     };
     const md = markdown(result);
@@ -253,6 +277,7 @@ type Result = {
     kcyclesPerRound: number; hostMs: number; countersAboveTwiceMedian: number[];
     summary: ReturnType<typeof ending>;
   };
+  decision: { runnable: number; instructionsPerDecision: number; picks: number }[];
 };
 
 function markdown(r: Result): string {
@@ -293,6 +318,12 @@ function markdown(r: Result): string {
     `A counter is charged ${fmt(i.counterKcycles.median)} kcycles (${(i.counterKcycles.median / (i.rounds * i.alarmMs * 1000) * 100).toFixed(2)}% of the ${fmt(i.rounds * i.alarmMs * 1000)} kcycles that ${i.rounds * i.alarmMs} ms are at the 1 GHz -icount clock): ` +
       `its hypercalls (setAlarm, idle, acknowledge per round) and its ${i.rounds + 1} switches in; the time it waits costs nothing (an idle VM is on no queue). ` +
       `${i.countersAboveTwiceMedian.length} counters are charged more than twice the median (VMs ${i.countersAboveTwiceMedian.join(', ')}): the kernel charges a VM from its switch in to its switch out, so a timer tick that expires many other VMs' alarms while it runs is counted as its time.`,
+    '',
+    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append bench` times putting the VM that leaves into the heap and picking the next), spinning VMs beside a stopper, under -icount:',
+    '',
+    '| runnable VMs | instructions per decision | picks timed |',
+    '|---|---|---|',
+    ...r.decision.map(d => `| ${fmt(d.runnable)} | ${fmt(d.instructionsPerDecision)} | ${fmt(d.picks)} |`),
     '',
   ].join('\n');
 }

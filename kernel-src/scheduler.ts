@@ -85,6 +85,9 @@ let capPeriodTick: u32 = 0;
 let throttledHead: i32 = VM_NONE;
 let throttledCount: u32 = 0;
 let decisionCount: u32 = 0;
+/** `bench` on the command line: the heap's work is timed (heapCycles, TSC cycles: instructions under -icount). */
+let timeHeap = false;
+let heapCycles: u32 = 0;
 let idleFrame: u32 = 0;
 /** The current VM leaves the CPU at the end of this trap: it yielded, blocked, waits or ended. */
 let switchRequested = false;
@@ -103,6 +106,8 @@ export function schedulerHasRunnable(): bool { return heapSize !== 0; }
 /** VMs held off by their cap now, and the picks made so far (one per switch-in). */
 export function schedulerThrottledCount(): u32 { return throttledCount; }
 export function schedulerDecisionCount(): u32 { return decisionCount; }
+/** With `bench`: TSC cycles spent putting VMs into the run heap and picking from it, per pick. */
+export function schedulerCyclesPerDecision(): u32 { return decisionCount === 0 ? 0 : heapCycles / decisionCount; }
 
 // ---- the run heap (stride scheduling) ------------------------------------------------------------------
 
@@ -119,8 +124,8 @@ function heapPlace(position: u32, index: i32): void {
   shareAt(u32(index)).heapPosition = i32(position);
 }
 
-function siftUp(position: u32): void {
-  const index = shareAt(position).heapVm, share = shareAt(u32(index));
+/** Places VM `index` (share `share`) at `position` or above, moving greater parents down. */
+function siftUp(position: u32, index: i32, share: VmShare): void {
   while (position > 0) {
     const parent = (position - 1) >>> 1;
     const above = shareAt(parent).heapVm;
@@ -131,8 +136,8 @@ function siftUp(position: u32): void {
   heapPlace(position, index);
 }
 
-function siftDown(position: u32): void {
-  const index = shareAt(position).heapVm, share = shareAt(u32(index));
+/** Places VM `index` (share `share`) at `position` or below, moving lesser children up. */
+function siftDown(position: u32, index: i32, share: VmShare): void {
   const size = heapSize;
   while (true) {
     const left = 2 * position + 1;
@@ -152,16 +157,15 @@ function siftDown(position: u32): void {
   heapPlace(position, index);
 }
 
-/** Takes VM `index` out of the heap (it is in it). */
-function heapRemove(index: i32): void {
-  const share = shareAt(u32(index));
+/** Takes VM `index` (share `share`) out of the heap (it is in it). */
+function heapRemove(index: i32, share: VmShare): void {
   const position = u32(share.heapPosition);
   share.heapPosition = -1;
   heapSize--;
   if (position === heapSize) return;
-  heapPlace(position, shareAt(heapSize).heapVm);
-  siftDown(position);
-  siftUp(u32(shareAt(u32(shareAt(position).heapVm)).heapPosition));
+  const last = shareAt(heapSize).heapVm, lastShare = shareAt(u32(last));
+  siftDown(position, last, lastShare);
+  if (position !== 0 && lastShare.heapPosition === i32(position)) siftUp(position, last, lastShare);
 }
 
 /** Raises a pass to at least (high, low). */
@@ -205,6 +209,13 @@ function capSpent(share: VmShare, running: u32): bool {
 
 /** VM `index` waits for the CPU: in the heap, no earlier than the virtual time; or throttled. */
 function enqueue(index: i32): void {
+  if (!timeHeap) { enqueueNow(index); return; }
+  const start = rdtsc();
+  enqueueNow(index);
+  heapCycles += rdtsc() - start;
+}
+
+function enqueueNow(index: i32): void {
   const vm = vmAt(u32(index));
   vm.state = VM_RUNNABLE;
   const share = shareAt(u32(index));
@@ -216,17 +227,23 @@ function enqueue(index: i32): void {
     return;
   }
   passAtLeast(share, virtualHigh, virtualLow);
-  heapPlace(heapSize, index);
   heapSize++;
-  siftUp(heapSize - 1);
+  siftUp(heapSize - 1, index, share);
 }
 
 /** The runnable VM with the least pass, out of the heap; the virtual time becomes its pass. */
 function dequeue(): i32 {
+  if (!timeHeap) return dequeueNow();
+  const start = rdtsc();
+  const index = dequeueNow();
+  heapCycles += rdtsc() - start;
+  return index;
+}
+
+function dequeueNow(): i32 {
   if (heapSize === 0) return VM_NONE;
-  const index = shareAt(0).heapVm;
-  heapRemove(index);
-  const share = shareAt(u32(index));
+  const index = shareAt(0).heapVm, share = shareAt(u32(index));
+  heapRemove(index, share);
   virtualHigh = share.passHigh;
   virtualLow = share.passLow;
   decisionCount++;
@@ -378,7 +395,7 @@ export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, add
 /** A runnable VM ended while not current: out of the heap (O(log n)), or off the throttled list (rare). */
 function unlinkRunnable(index: i32): void {
   const share = shareAt(u32(index));
-  if (share.throttled === 0) { if (share.heapPosition >= 0) heapRemove(index); return; }
+  if (share.throttled === 0) { if (share.heapPosition >= 0) heapRemove(index, share); return; }
   share.throttled = 0;
   throttledCount--;
   let previous = VM_NONE;
@@ -644,9 +661,11 @@ let finishReport: () => void = noReport;
 /**
  * Installs the hooks; VMs may be added from now on. `report` prints the summary when every VM has ended
  * (vmreport.ts's vmsReport: a hook, so that the scheduler imports neither the report nor the switch).
+ * `bench`: the run heap's work is timed (schedulerCyclesPerDecision).
  */
-export function schedulerInit(report: () => void): void {
+export function schedulerInit(report: () => void, bench: bool): void {
   finishReport = report;
+  timeHeap = bench;
   trapSetResumeHook(schedulerResume);
   if (profileOn()) { switchOutNow = profiledSwitchOut; switchInNow = profiledSwitchIn; }
   trapSetUserExceptionHandler(userException);

@@ -8,7 +8,8 @@
 // SHARE_WEIGHT_DEFAULT), caps a percentage 1..100 of the CPU, 0 for none: the manifest (tools/manifest.ts)
 // and the control VM's vmCreate (control.ts) check them; shareSet clamps whatever it is given.
 import { bool, i32, u8, u16, u32, overlay, sizeOf } from "dsl";
-import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
+import { frameArrayGrow } from "./framearray.ts";
+import { PAGE_SHIFT } from "./frames.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
 import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX } from "../abi/hypercalls.ts";
 
@@ -25,19 +26,22 @@ export class VmShare {
   throttled: u8 = 0;         // 1: on the throttled list
 }
 
-/** 32-byte slots (sizeOf(VmShare), checked by shareTableGrow). */
+/** 32-byte slots (sizeOf(VmShare), checked by shareTableGrow), 128 to a frame. */
 const SHARE_SHIFT: u32 = 5;
+const SHARES_PER_FRAME_SHIFT: u32 = 7;     // PAGE_SHIFT - SHARE_SHIFT
 const shareFrames = new Uint32Array(1024);   // VM_LIMIT >> (PAGE_SHIFT - SHARE_SHIFT)
 let shareCapacity: u32 = 0;
 
-/** VM `index`'s share record. */
+/** VM `index`'s share record (framearray.ts's frameArrayAt with constant shifts: the scheduler's hot path). */
 export function shareAt(index: u32): VmShare {
-  return overlay(VmShare, frameArrayAt(shareFrames, index, SHARE_SHIFT));
+  return overlay(VmShare, shareFrames[index >>> SHARES_PER_FRAME_SHIFT]
+    + ((index & ((1 << SHARES_PER_FRAME_SHIFT) - 1)) << SHARE_SHIFT));
 }
 
 /** Makes room for VM ids below `count` (zeroed records); false when out of memory. */
 export function shareTableGrow(count: u32): bool {
   if (count > VM_LIMIT || sizeOf(VmShare) > (u32(1) << SHARE_SHIFT)) return false;
+  if (SHARE_SHIFT + SHARES_PER_FRAME_SHIFT !== PAGE_SHIFT) return false;
   if (count <= shareCapacity) return true;
   if (!frameArrayGrow(shareFrames, shareCapacity, count, SHARE_SHIFT)) return false;
   shareCapacity = count;

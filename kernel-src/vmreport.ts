@@ -15,7 +15,7 @@ import {
 import { profileReport, profileAdd } from "./profile.ts";
 import {
   schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount, schedulerDecisionCount,
-  schedulerThrottledCount,
+  schedulerThrottledCount, schedulerCyclesPerDecision,
 } from "./scheduler.ts";
 import { shareAt } from "./share.ts";
 import { SHARE_WEIGHT_DEFAULT } from "../abi/hypercalls.ts";
@@ -100,6 +100,12 @@ function report(listed: u32): void {
   consoleWriteDecimal(schedulerThrottledCount());
   consoleWriteString(" VMs held by their caps now");
   consoleNewLine();
+  const perDecision = schedulerCyclesPerDecision();
+  if (perDecision !== 0) {              // `bench` (scheduler.ts): the run heap's cost per pick
+    consoleWriteString("bench scheduler-decision ");
+    consoleWriteDecimal(perDecision);
+    consoleNewLine();
+  }
   switchReport();
   nicReport();
   diskReport();

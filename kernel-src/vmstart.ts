@@ -132,7 +132,7 @@ export function vmsStart(bench: bool): bool {
   if (!vmTableInit(total, control ? CONSOLE_KEPT_BYTES : 0)) return fail("manifest", "no memory for the VM table");
   if (!timerGrow(total + TIMER_KERNEL_SLOTS)) return fail("manifest", "no memory for the VMs' alarms");
   if (control) consoleKeepStart();
-  schedulerInit(vmsReport);
+  schedulerInit(vmsReport, bench);
   swapInit(bench, control ? VM_LIMIT : total);
   hypercallInit();
   netBufferGrow(total);
