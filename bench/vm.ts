@@ -21,8 +21,8 @@
 // 3. idle: 1,000 worker counters (20 rounds of a 2 ms alarm + idle) beside one computing worker,
 //    under -icount: the per-VM CPU accounting of the kernel's summary (kcycles = thousands of
 //    instructions) shows the idle VMs cost only their hypercalls and switches, whatever they wait.
-// 4. decision: the scheduler's cost per decision with 10 and with 10,000 runnable VMs (spinning
-//    workers beside a stopper, worker mode 8, that ends the run after 300 ms), `-append bench` under
+// 4. decision: the scheduler's cost per decision with 10 and with 10,000 runnable VMs (workers that
+//    yield forever, mode 9, beside a stopper, mode 8, that ends the run after 300 ms), `-append bench` under
 //    -icount: the kernel times its run heap's work (putting the VM that leaves into the heap, picking
 //    the next) and prints `bench scheduler-decision N`, instructions per pick.
 //
@@ -222,7 +222,7 @@ async function main(): Promise<number> {
     for (const n of DECISION_VMS) {
       const manifest = writeManifest(dir, `decision-${n}`, [
         { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.stopper, DECISION_ROUNDS), control: true },
-        { moduleIndex: 0, vmCount: n, memoryKiB: 64, argument: workerArgument(MODE.spinner), ipBase: 0x0200000a },
+        { moduleIndex: 0, vmCount: n, memoryKiB: 64, argument: workerArgument(MODE.yielder), ipBase: 0x0200000a },
       ]);
       const r = await runQemu({ kernel: kernel.elfPath, initrd: [worker, manifest] }, { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] });
       const out = clean(r.serial);
@@ -241,7 +241,7 @@ async function main(): Promise<number> {
         costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
         scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
         idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
-        decision: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N spinning workers, N = ${DECISION_VMS.join(', ')})`,
+        decision: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N workers yielding, N = ${DECISION_VMS.join(', ')})`,
       },
       costs: Object.fromEntries(BENCH_NAMES.map(n => [n, bench[n]])),
       identicalOnTwoRuns: true,
@@ -319,7 +319,7 @@ function markdown(r: Result): string {
       `its hypercalls (setAlarm, idle, acknowledge per round) and its ${i.rounds + 1} switches in; the time it waits costs nothing (an idle VM is on no queue). ` +
       `${i.countersAboveTwiceMedian.length} counters are charged more than twice the median (VMs ${i.countersAboveTwiceMedian.join(', ')}): the kernel charges a VM from its switch in to its switch out, so a timer tick that expires many other VMs' alarms while it runs is counted as its time.`,
     '',
-    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append bench` times putting the VM that leaves into the heap and picking the next), spinning VMs beside a stopper, under -icount:',
+    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append bench` times putting the VM that leaves into the heap and picking the next), VMs that yield forever beside a stopper, under -icount:',
     '',
     '| runnable VMs | instructions per decision | picks timed |',
     '|---|---|---|',

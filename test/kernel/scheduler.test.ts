@@ -70,7 +70,9 @@ test("a VM capped at 10% gets 10% +-1% of the CPU while the host is otherwise id
 
 test("a cap holds a VM beside an uncapped one, which takes the rest; weights decide among the uncapped", async (t) => {
   // Weight 10000 against 1 would take nearly everything, but its cap is 20%: the weight-1 VM gets the rest.
-  const r = await run("cap-weight", 10, [spinner(1, { cpuWeight: 10000, cpuCapPercent: 20 }), spinner(1, { cpuWeight: 1 })]);
+  const r = await run("cap-weight", 10, [
+    spinner(1, { cpuWeight: 10000, cpuCapPercent: 20 }), spinner(1, { cpuWeight: 1 }),
+  ]);
   t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-2000));
   const capped = r.summary.get(1)!.kcycles / r.elapsedKcycles, other = r.summary.get(2)!.kcycles / r.elapsedKcycles;
   t.true(Math.abs(capped - 0.20) <= 0.01, `capped: ${(capped * 100).toFixed(2)}%`);

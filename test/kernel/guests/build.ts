@@ -86,7 +86,7 @@ export function writeManifest(dir: string, name: string, groups: Group[]): strin
 export function workerArgument(mode: number, param = 0): number { return (mode | (param << 8)) >>> 0; }
 
 export const MODE = {
-  counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7, stopper: 8,
+  counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7, stopper: 8, yielder: 9,
 } as const;
 
 export interface VmSummary { id: number; kcycles: number; switches: number; outcome: string }

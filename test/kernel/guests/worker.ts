@@ -12,6 +12,7 @@
 //   8 stopper (the control VM): `param` rounds of a 100 ms alarm and idle, "vm ID stopper kcycles K"
 //     (the TSC cycles they took), then stops every other VM below id 16384 (vmStop) and exits: a
 //     scheduler test's end
+//   9 yielder: yields forever (a VM always runnable that makes the scheduler decide often: bench:vm)
 import {
   i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
   invalidOpcode, addressOf, overlay,
@@ -44,6 +45,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 6) ping();
   else if (mode === 7) management();
   else if (mode === 8) stopper(param);
+  else if (mode === 9) { while (true) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0); }
   exit(0);
 }
 
