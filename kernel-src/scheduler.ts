@@ -216,19 +216,48 @@ function enqueue(index: i32): void {
 }
 
 function enqueueNow(index: i32): void {
-  const vm = vmAt(u32(index));
-  vm.state = VM_RUNNABLE;
+  vmAt(u32(index)).state = VM_RUNNABLE;
   const share = shareAt(u32(index));
-  if (capSpent(share, 0)) {
-    share.throttled = 1;
-    share.throttledNext = throttledHead;
-    throttledHead = index;
-    throttledCount++;
-    return;
-  }
+  if (capSpent(share, 0)) { throttle(index, share); return; }
   passAtLeast(share, virtualHigh, virtualLow);
   heapSize++;
   siftUp(heapSize - 1, index, share);
+}
+
+/** A capped VM over its budget waits on the throttled list for the next period. */
+function throttle(index: i32, share: VmShare): void {
+  share.throttled = 1;
+  share.throttledNext = throttledHead;
+  throttledHead = index;
+  throttledCount++;
+}
+
+/**
+ * The current VM `index` leaves the CPU runnable (its slice ended, or it yielded) and the next one is
+ * picked: enqueue and dequeue in one sift (the leaving VM takes the top's place and sinks), or none when
+ * the leaving VM still has the least pass.
+ */
+function requeueAndPick(index: i32): i32 {
+  if (!timeHeap) return requeueAndPickNow(index);
+  const start = rdtsc();
+  const next = requeueAndPickNow(index);
+  heapCycles += rdtsc() - start;
+  return next;
+}
+
+function requeueAndPickNow(index: i32): i32 {
+  const share = shareAt(u32(index));
+  vmAt(u32(index)).state = VM_RUNNABLE;
+  if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return dequeueNow(); }
+  decisionCount++;
+  if (heapSize === 0) { virtualHigh = share.passHigh; virtualLow = share.passLow; return index; }
+  const top = shareAt(0).heapVm, topShare = shareAt(u32(top));
+  if (before(share, index, topShare, top)) { virtualHigh = share.passHigh; virtualLow = share.passLow; return index; }
+  topShare.heapPosition = -1;
+  siftDown(0, index, share);
+  virtualHigh = topShare.passHigh;
+  virtualLow = topShare.passLow;
+  return top;
 }
 
 /** The runnable VM with the least pass, out of the heap; the virtual time becomes its pass. */
@@ -508,7 +537,9 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
   }
   if (vm.state === VM_RUNNING) {
     memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
-    enqueue(current);
+    lastRan = current;
+    current = VM_NONE;
+    return switchInTo(requeueAndPick(lastRan));
   } else if (vm.state === VM_IDLE) {
     memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
   } else {
@@ -529,8 +560,10 @@ export function schedulerResumeAfterHypercall(vm: Vm, frameAddress: u32): u32 {
   return switchRequested ? switchOutNow(vm, frameAddress) : frameAddress;
 }
 
-function switchIn(): u32 {
-  const index = dequeue();
+function switchIn(): u32 { return switchInTo(dequeue()); }
+
+/** Runs VM `index` (out of the heap, or VM_NONE: the idle loop); the frame to resume. */
+function switchInTo(index: i32): u32 {
   if (index === VM_NONE) {
     if (liveCount === 0) finish("every VM has ended");
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
