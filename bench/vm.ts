@@ -221,12 +221,19 @@ async function main(): Promise<number> {
     const decision: Record<string, number> = {};
     for (const n of DECISION_VMS) {
       const manifest = writeManifest(dir, `decision-${n}`, [
-        { moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.stopper, DECISION_ROUNDS), control: true },
+        {
+          moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: workerArgument(MODE.stopper, DECISION_ROUNDS),
+          control: true,
+        },
         { moduleIndex: 0, vmCount: n, memoryKiB: 64, argument: workerArgument(MODE.yielder), ipBase: 0x0200000a },
       ]);
-      const r = await runQemu({ kernel: kernel.elfPath, initrd: [worker, manifest] }, { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] });
+      const r = await runQemu({ kernel: kernel.elfPath, initrd: [worker, manifest] },
+        { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench'] });
       const out = clean(r.serial);
-      if (r.debugExit !== 0) throw new Error(`bench:vm: the decision run (${n} VMs) did not end cleanly (status ${r.status}):\n${out.slice(-3000)}`);
+      if (r.debugExit !== 0) {
+        throw new Error(`bench:vm: the decision run (${n} VMs) did not end cleanly (status ${r.status}):\n`
+          + out.slice(-3000));
+      }
       decision[n] = Number(match(out, /^bench scheduler-decision (\d+)$/m, 'bench scheduler-decision')[1]);
       decision[`picks${n}`] = Number(match(out, /^vms: scheduler: (\d+) picks/m, 'vms: scheduler')[1]);
     }
@@ -241,13 +248,16 @@ async function main(): Promise<number> {
         costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
         scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
         idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
-        decision: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N workers yielding, N = ${DECISION_VMS.join(', ')})`,
+        decision: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench '
+          + `-icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N workers yielding, `
+          + `N = ${DECISION_VMS.join(', ')})`,
       },
       costs: Object.fromEntries(BENCH_NAMES.map(n => [n, bench[n]])),
       identicalOnTwoRuns: true,
       scale,
       idle,
-      decision: DECISION_VMS.map(n => ({ runnable: n, instructionsPerDecision: decision[n], picks: decision[`picks${n}`] })),
+      decision: DECISION_VMS.map(n => (
+        { runnable: n, instructionsPerDecision: decision[n], picks: decision[`picks${n}`] })),
       benchSeconds: Math.round((performance.now() - t0) / 1000),
     };
     const md = markdown(result);
@@ -319,7 +329,9 @@ function markdown(r: Result): string {
       `its hypercalls (setAlarm, idle, acknowledge per round) and its ${i.rounds + 1} switches in; the time it waits costs nothing (an idle VM is on no queue). ` +
       `${i.countersAboveTwiceMedian.length} counters are charged more than twice the median (VMs ${i.countersAboveTwiceMedian.join(', ')}): the kernel charges a VM from its switch in to its switch out, so a timer tick that expires many other VMs' alarms while it runs is counted as its time.`,
     '',
-    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append bench` times putting the VM that leaves into the heap and picking the next), VMs that yield forever beside a stopper, under -icount:',
+    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append bench` '
+      + 'times putting the VM that leaves into the heap and picking the next), VMs that yield forever beside a '
+      + 'stopper, under -icount:',
     '',
     '| runnable VMs | instructions per decision | picks timed |',
     '|---|---|---|',
