@@ -308,26 +308,36 @@ type WakeHook = (index: u32) => bool;
 type MemoryHook = (index: u32) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
 type ReleaseHook = (index: u32) => void;
-/** The current VM touched a page on the swap disk: true when it is to wait (then retried). */
-type PageHook = (index: u32, address: u32) => bool;
+/** The current VM touched a page on the swap disk: PAGE_HOOK_WAITS, PAGE_HOOK_MAPPED or PAGE_HOOK_FAILED. */
+type PageHook = (index: u32, address: u32) => u32;
+/** The page hook's answers: the page cannot be had (the VM ends)... */
+export const PAGE_HOOK_FAILED: u32 = 0;
+/** ...the VM waits while it is read back (then retries)... */
+export const PAGE_HOOK_WAITS: u32 = 1;
+/** ...or it is mapped already (an eviction was still writing it): the access is made again at once. */
+export const PAGE_HOOK_MAPPED: u32 = 2;
+/** The current VM took a frame for a demand-zero page: swapping checks its pool. */
+type TookHook = (index: u32) => void;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
 function noReleaseHook(index: u32): void {}
-function noPageHook(index: u32, address: u32): bool { return false; }
+function noPageHook(index: u32, address: u32): u32 { return PAGE_HOOK_FAILED; }
 let idleHook: IdleHook = noIdleHook;
 let wakeHook: WakeHook = noWakeHook;
 let memoryHook: MemoryHook = noWakeHook;
 let releaseHook: ReleaseHook = noReleaseHook;
 let pageHook: PageHook = noPageHook;
+let tookHook: TookHook = noReleaseHook;
 
 export function schedulerSetSwapHooks(
-  idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook, page: PageHook,
+  idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook, page: PageHook, took: TookHook,
 ): void {
   idleHook = idle;
   wakeHook = wake;
   memoryHook = memory;
   releaseHook = released;
   pageHook = page;
+  tookHook = took;
 }
 
 /** Puts an idle VM that swap.ts held back (read in, or memory come back) on the run queue. */
@@ -393,10 +403,13 @@ export function schedulerWaitForMemory(): bool {
 /**
  * The current VM touched page `address`, whose contents are on the swap disk only (a fault, or a
  * hypercall's buffer): it waits, blocked, while swap.ts reads it back (or finds a frame for it first),
- * and true (the caller arranges the retry); false when the page cannot be had (the caller ends it).
+ * or its frame, still being written out, is mapped again at once (the VM goes on), and true (the caller
+ * arranges the retry); false when the page cannot be had (the caller ends it).
  */
 export function schedulerWaitForPage(address: u32): bool {
-  if (!pageHook(u32(current), address)) return false;
+  const result = pageHook(u32(current), address);
+  if (result === PAGE_HOOK_FAILED) return false;
+  if (result === PAGE_HOOK_MAPPED) return true;
   vmAt(u32(current)).state = VM_IDLE;
   switchRequested = true;
   return true;
@@ -633,7 +646,7 @@ function userException(frame: TrapFrame): void {
       if (!schedulerWaitForPage(cr2)) schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
       return;
     }
-    if (vmDemandPage(vm, cr2)) return;
+    if (vmDemandPage(vm, cr2)) { tookHook(u32(current)); return; }
     // With swapping, it waits for frames being written out and then retries the access (eip unchanged).
     if (schedulerWaitForMemory()) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);

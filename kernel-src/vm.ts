@@ -131,6 +131,8 @@ export class Vm {
   swapSector: u32 = 0;       // first sector of its region on the swap disk (vmCreate, swap.ts)
   lruPrev: i32 = -1;         // swap.ts's list of idle resident VMs (with `next`, free while idle)
   consoleKeep: u32 = 0;      // console.ts: its last console bytes (a kernel with a control VM), 0: none
+  evictHand: u32 = 0;        // swap-evict.ts's clock hand over its pages: the next one it looks at
+  sweepMark: u32 = 0;        // its switchIns when that hand last looked, or when pages were last mapped for it
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
@@ -575,6 +577,8 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   vm.consoleTick = 0;
   vm.consoleQueued = vm.consoleQueued & CONSOLE_QUEUED_COUNT;   // its own throttling not logged yet
   consoleKeptClear(vm);                    // nothing kept of the slot's last VM
+  vm.evictHand = 0;
+  vm.sweepMark = 0;
 }
 
 /** The directory, the image's segments and the boot page, charged (within the reservation). */
@@ -771,8 +775,15 @@ export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
 /** Clears the accessed bit of the VM's present page at `address` (swap.ts's second chance). */
 export function vmClearAccessed(vm: Vm, address: u32): void { clearAccessed(vm.space, address); }
 
-/** Gives back the frame of a page written out alone (its entry already PAGE_SWAPPED): free and uncharged. */
-export function vmPageOutFrame(vm: Vm, frame: u32): void { freePrivateFrame(vm, frame); }
+/**
+ * Gives back the frame of a page written out alone (its entry already PAGE_SWAPPED): free and uncharged.
+ * A VM that ended meanwhile (its memory released, this frame not among it) is charged nothing any more.
+ */
+export function vmPageOutFrame(vm: Vm, frame: u32): void {
+  if (vm.space !== 0) { freePrivateFrame(vm, frame); return; }
+  freeFrame(frame);
+  privateFrameTotal--;
+}
 
 /** A private frame, charged, for a page read back on demand (not mapped yet); FRAME_NONE without one. */
 export function vmPageInFrame(vm: Vm): u32 { return allocPrivateFrame(vm); }

@@ -24,7 +24,7 @@ import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { nicReport } from "./nic.ts";
 import { diskReport } from "./disk.ts";
-import { swapReport } from "./swap.ts";
+import { swapReport } from "./swap-report.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex64, consoleNewLine } from "./console.ts";
 
 /** CPU time of a VM in thousands of cycles. */

@@ -92,11 +92,14 @@ test("(a) 1,000 VMs filling 192 KiB each in a 32 MiB machine: written out while 
   t.regex(out, /^swap: page checksums CRC32C by the crc32 instruction \(SSE4\.2\)$/m);
   // 1,000 x 51 pages is 200 MiB: most VMs must have been out and back.
   t.true(writeOuts >= 500 && readIns === writeOuts, swap[0]);
-  // A page comes back once per copy on the disk (written, or kept clean: read back and not written since),
-  // with its VM's working set or alone when touched, and these VMs touched all they had each time: nothing
-  // stays on the disk.
+  // A page comes back at most once per copy on the disk (written whole, kept clean: read back and not
+  // written since, or written alone: page-outs), with its VM's working set or alone when touched. These VMs
+  // touch all their filled pages each time; only pages given up alone while their VM ran (a stack or data
+  // page it never touches again) may stay on the disk.
   const kept = Number(/clean pages kept (\d+)/.exec(swap[0])![1]);
-  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn + pageIns === pagesOut + kept, swap[0]);
+  const pageOuts = Number(/page-outs (\d+)/.exec(swap[0])![1]);
+  t.true(pagesOut >= 500 * FILLED_PAGES && pagesIn + pageIns <= pagesOut + pageOuts + kept, swap[0]);
+  t.true(pagesIn + pageIns >= pagesOut + kept - pageOuts, swap[0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   const waits = /memory waits (\d+) \(hypercalls (\d+)\)/.exec(swap[0]);
@@ -186,7 +189,8 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // kept; rewritten ones (rounds 1 and 3) were written again (a kept stale copy fails the guest's check).
   const kept = Number(/clean pages kept (\d+)/.exec(swap[0])![1]);
   t.true(kept >= 500 * HOT_PAGES, swap[0]);
-  t.true(pagesIn + pageIns <= pagesOut + kept, swap[0]);             // no page read twice for one copy
+  const pageOuts = Number(/page-outs (\d+)/.exec(swap[0])![1]);   // pages written alone (running VMs)
+  t.true(pagesIn + pageIns <= pagesOut + pageOuts + kept, swap[0]);  // no page read twice for one copy
   // Hundreds of VMs found their cold pages (40 filled and the clock page) on the disk at the end.
   t.true(pageIns >= 100 * (FILLED_PAGES + 1 - HOT_PAGES), swap[0]);
   t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
