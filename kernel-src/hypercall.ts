@@ -10,7 +10,7 @@
 // demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) does
 // what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
 // the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
-// the swap disk is read back the same way (swap.ts): the VM waits for it and makes the call again.
+// the swap disk is read back the same way (swap-in.ts): the VM waits for it and makes the call again.
 import { bool, i32, u32, panic, overlay, interruptEntry } from "dsl";
 import {
   vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,

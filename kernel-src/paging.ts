@@ -45,7 +45,7 @@ const PAGE_CACHE_DISABLE: u32 = 1 << 4;
  */
 export const PAGE_SWAPPED: u32 = 1 << 9;
 /**
- * A present PTE with this bit (ignored by the processor) is marked by swap.ts while it places a
+ * A present PTE with this bit (ignored by the processor) is marked by swap-out.ts while it places a
  * write-out: the page is clean and its copy on the disk is kept, not written. Cleared before it returns.
  */
 export const PAGE_KEPT: u32 = 1 << 10;
@@ -274,7 +274,7 @@ export function pageEntrySlot(space: u32, virtualAddress: u32): u32 {
   return (directoryEntry & PAGE_ADDRESS_MASK) + ((virtualAddress >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES;
 }
 
-/** Clears the accessed bit of the present PTE of `virtualAddress` (a clock's sweep: swap.ts). */
+/** Clears the accessed bit of the present PTE of `virtualAddress` (a clock's sweep: swap-evict.ts). */
 export function clearAccessed(space: u32, virtualAddress: u32): void {
   const slot = tableEntryAddress(space, virtualAddress);
   store32(slot, load32(slot) & ~PAGE_ACCESSED);

@@ -772,7 +772,7 @@ export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
   return ok;
 }
 
-/** Clears the accessed bit of the VM's present page at `address` (swap.ts's second chance). */
+/** Clears the accessed bit of the VM's present page at `address` (swap-evict.ts's second chance). */
 export function vmClearAccessed(vm: Vm, address: u32): void { clearAccessed(vm.space, address); }
 
 /**
