@@ -24,7 +24,7 @@
 // (its registers are on the trap stack; it may be inside a hypercall between preparing a buffer and
 // using it); page tables, directories and the kernel's frames are never a VM's private PTEs and stay.
 // Interrupts are disabled in all of this.
-import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
+import { bool, i32, u16, u32, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapInMark, vmClearAccessed, vmPageOutFrame, vmPageInMap,
   VM_RUNNABLE, VM_ENDED, SWAP_RESIDENT, SWAP_EVICTING,
@@ -168,8 +168,8 @@ export function sweepRunning(target: u32): void {
     if (vm.state !== VM_RUNNABLE || vm.swapState !== SWAP_RESIDENT || vm.privateFrames === 0 || evicting(vm)
       || !regionFits(vm)) continue;
     // Its accessed bits say something only if it ran since the hand last looked (or since it was given pages).
-    if (vm.switchIns === vm.sweepMark) continue;
-    vm.sweepMark = vm.switchIns;
+    if (switchMark(vm) === vm.sweepMark) continue;
+    evictMark(vm);
     const n = sweepPages(vm, steps, stackPage(vm));
     steps -= swept;
     if (n !== 0) evictChosen(index, n, false);
@@ -181,7 +181,10 @@ export function sweepRunning(target: u32): void {
  * Pages were just mapped for the VM (read in, built, read back on touch), their accessed bits clear:
  * the running sweep leaves it alone until it has run (been switched in) again.
  */
-export function evictMark(vm: Vm): void { vm.sweepMark = vm.switchIns; }
+export function evictMark(vm: Vm): void { vm.sweepMark = switchMark(vm); }
+
+/** The low 16 bits of the VM's switch-ins (a VM switched in 65,536 times between looks is passed over once). */
+function switchMark(vm: Vm): u16 { return u16(vm.switchIns & 0xffff); }
 
 /** The page (number from GUEST_BASE) of the VM's saved stack pointer; ENTRY_EMPTY when outside its memory. */
 function stackPage(vm: Vm): u32 {

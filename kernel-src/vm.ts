@@ -24,7 +24,7 @@
 // pool is empty the request fails: the VM is the one out of memory (the scheduler ends it), never a
 // neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
-import { bool, i32, u8, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
+import { bool, i32, u8, u16, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import {
   INTERRUPT_ALL, VM_END_EXIT, VM_END_BAD_HYPERCALLS, VM_END_OUT_OF_MEMORY, VM_END_VIRTUAL_8086, VM_END_STACK_OVERFLOW,
   VM_END_SWAP_CORRUPTION, VM_END_SWAP_READ_ERROR, VM_END_STOPPED,
@@ -95,6 +95,9 @@ export class Vm {
   swapQueued: bool = false;  // on swap.ts's waiting ring
   swapList: u8 = 0;          // which of swap.ts's lists of candidates it is on (0: none)
   swapGranted: bool = false; // run again by swap.ts's load control, not settled yet
+  // The low 16 bits of its switchIns when swap-evict.ts's hand last looked at it, or when pages were last
+  // mapped for it (in the small fields' padding: the slot is full).
+  sweepMark: u16 = 0;
   alarm: u32 = 0;            // timer handle (timer.ts), 0: none
   next: i32 = -1;            // run queue link
   sliceTick: u32 = 0;        // PIT tick when the current slice began
@@ -132,7 +135,6 @@ export class Vm {
   lruPrev: i32 = -1;         // swap.ts's list of idle resident VMs (with `next`, free while idle)
   consoleKeep: u32 = 0;      // console.ts: its last console bytes (a kernel with a control VM), 0: none
   evictHand: u32 = 0;        // swap-evict.ts's clock hand over its pages: the next one it looks at
-  sweepMark: u32 = 0;        // its switchIns when that hand last looked, or when pages were last mapped for it
   save = new TrapFrame();    // registers while not running (an iret frame from ring 3)
 }
 
