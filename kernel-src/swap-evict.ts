@@ -140,7 +140,9 @@ function evictChosen(index: u32, n: u32, waiting: bool): bool {
  */
 export function evictWaiter(index: u32): bool {
   const vm = vmAt(index);
-  if (!regionFits(vm) || diskSlotsFree() < EVICT_BATCH || evicting(vm)) return false;   // a request per page at worst
+  if (vm.swapState !== SWAP_RESIDENT || !regionFits(vm) || diskSlotsFree() < EVICT_BATCH || evicting(vm)) {
+    return false;                                        // (the disk: a request per page at worst)
+  }
   const start = rdtsc();
   // One lap clears the bits it finds set; if it took nothing, a second takes what was not touched since.
   let n = sweepPages(vm, vm.memorySize >>> PAGE_SHIFT, ENTRY_EMPTY);

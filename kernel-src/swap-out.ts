@@ -35,12 +35,13 @@ export function writeOut(index: u32): bool {
   const vm = vmAt(index);
   // A large VM waiting for memory gives up its coldest pages instead of going out whole.
   // It stays a candidate (at the tail) while it waits: after these pages, memory may still be short, and
-  // with no other VM left to write out, a waiter off the lists would wait forever.
+  // with no other VM left to write out, a waiter off the lists would wait forever. False when nothing was
+  // started (the disk busy: the next event retries).
   if (vm.swapList === LIST_OF_WAITERS && vm.privateFrames > WHOLE_VM_PAGE_LIMIT) {
     if (evicting(vm)) return false;                    // its pages are on their way out: the end balances
     listRemove(index);
-    if (evictWaiter(index)) listAppend(index, LIST_OF_WAITERS);
-    return true;
+    listAppend(index, LIST_OF_WAITERS);
+    return evictWaiter(index);
   }
   const start = rdtsc();
   const started = startWriteOut(index);
@@ -184,7 +185,10 @@ function writeFinished(index: u32): void {
     vm.swapMap = load32(map + (MAP_PREVIOUS << 2));
     mapFree(map);
     vm.swapState = SWAP_RESIDENT;
-    if (vm.state === VM_IDLE && vm.blockedInIdle && vm.swapList === LIST_NONE) listAppend(index, LIST_OF_IDLE_VMS);
+    // A candidate again: idle, or waiting for memory (a page it touched meanwhile: swap-in.ts vmNeedsPage).
+    if (vm.state === VM_IDLE && vm.swapList === LIST_NONE) {
+      if (vm.blockedInIdle) listAppend(index, LIST_OF_IDLE_VMS); else listAppend(index, LIST_OF_WAITERS);
+    }
   } else {
     const start = rdtsc();
     let written: u32 = 0;

@@ -23,10 +23,12 @@
 // ends out of memory, as without a disk. Load control: a waiter runs again only when the pool holds
 // WAITER_RUN_FRAMES for it and for each one let go before it that has not settled.
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
-// idle list exactly when it is resident, blocked in idle and not the target of a write-out; `vm.swapMap`
-// is non-zero when swapState is not SWAP_RESIDENT, when some of its pages are on the disk only
-// (MAP_ON_DISK > 0: each such page's PTE is PAGE_SWAPPED with its position), when some have a clean copy
-// there (MAP_CLEAN > 0), or while an eviction writes some of its pages (MAP_EVICT_IN_FLIGHT > 0).
+// idle list exactly when it is resident, blocked in idle and not the target of a write-out; a VM waiting
+// for memory is on the waiters' list until it runs again, goes out whole or ends, losing pages or not
+// (off it, behind a swapped-out VM at the head of the wait ring with no room to come back, it waited
+// forever); `vm.swapMap` is non-zero when swapState is not SWAP_RESIDENT, when some of its pages are on
+// the disk only (MAP_ON_DISK > 0: each such page's PTE is PAGE_SWAPPED with its position), when some have
+// a clean copy there (MAP_CLEAN > 0), or while an eviction writes some of its pages (MAP_EVICT_IN_FLIGHT > 0).
 import { bool, i32, u8, u32, load32, store32 } from "dsl";
 import {
   Vm, vmAt, vmUnreservedFrames, VM_NONE, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_EVICTING,
@@ -38,7 +40,7 @@ import { schedulerSetSwapHooks, schedulerRunWoken, schedulerHasRunnable } from "
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
 import { crc32cInit, crc32cMethod } from "./crc32c.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
-import { consoleWriteString, consoleNewLine } from "./console.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, FLAG_CANCELLED, mapBytes, mapSetRequestFrames, growMap, dropMap,
 } from "./swap-map.ts";
@@ -233,7 +235,6 @@ export function vmNeedsMemory(index: u32): bool {
   // A large VM short of memory with nothing coming back gives up its own coldest pages (it waits meanwhile).
   if (counts.framesComing === 0 && vm.privateFrames > WHOLE_VM_PAGE_LIMIT && vm.swapState === SWAP_RESIDENT
     && waitFor(index)) {
-    listRemove(index);
     evictWaiter(index);
   }
   if (counts.framesComing === 0 && counts.readingNow === 0 && counts.pagingNow === 0 && !schedulerHasRunnable()) {
@@ -241,8 +242,11 @@ export function vmNeedsMemory(index: u32): bool {
   }
   if (!waitFor(index)) return false;
   counts.memoryWaits++;
-  // It may go out too (or lose pages), as a waiter.
-  if (vm.swapList === LIST_NONE && vm.swapState === SWAP_RESIDENT) listAppend(index, LIST_OF_WAITERS);
+  // It may go out too (or lose more pages), as a waiter: on the list for as long as it waits, losing pages
+  // or not (a waiter off it, behind a swapped-out VM that cannot come back, would wait forever).
+  if (vm.swapList === LIST_NONE && (vm.swapState === SWAP_RESIDENT || vm.swapState === SWAP_EVICTING)) {
+    listAppend(index, LIST_OF_WAITERS);
+  }
   return true;
 }
 
@@ -352,4 +356,40 @@ function forceBalance(): void {
   while (oldestCandidate() !== VM_NONE && counts.framesComing === 0) {
     if (!writeOut(u32(oldestCandidate()))) break;
   }
+}
+
+/** The console's `swap` (vmstart.ts): who waits, for what, and the candidates for writing out. */
+export function swapWaitReport(): void {
+  let memory: u32 = 0;
+  let readIn: u32 = 0;
+  let other: u32 = 0;
+  for (let p = waitHead; p !== waitTail; p++) {
+    const vm = vmAt(load32(waitingAt(p)));
+    if (vm.swapState === SWAP_OUT) readIn++;
+    else if (vm.state === VM_IDLE && !vm.blockedInIdle) memory++;
+    else other++;
+  }
+  consoleWriteString("swap: waiting ");
+  consoleWriteDecimal(waitTail - waitHead);
+  consoleWriteString(" (for memory ");
+  consoleWriteDecimal(memory);
+  consoleWriteString(", to be read in ");
+  consoleWriteDecimal(readIn);
+  consoleWriteString(", woken since ");
+  consoleWriteDecimal(other);
+  consoleWriteString("), candidates: idle ");
+  consoleWriteDecimal(listLength(LIST_OF_IDLE_VMS));
+  consoleWriteString(", waiters ");
+  consoleWriteDecimal(listLength(LIST_OF_WAITERS));
+  consoleWriteString("; frames coming ");
+  consoleWriteDecimal(counts.framesComing);
+  consoleWriteString(", unreserved ");
+  consoleWriteDecimal(vmUnreservedFrames());
+  consoleNewLine();
+}
+
+function listLength(list: u8): u32 {
+  let n: u32 = 0;
+  for (let i = listHead[list]; i !== VM_NONE; i = vmAt(u32(i)).next) n++;
+  return n;
 }

@@ -23,7 +23,7 @@ import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
 import { nicReport } from "./nic.ts";
 import { diskReport } from "./disk.ts";
-import { swapInit, swapActive, swapStartLater, swapPrepare } from "./swap.ts";
+import { swapInit, swapActive, swapStartLater, swapPrepare, swapWaitReport } from "./swap.ts";
 import { swapReport, swapRates } from "./swap-report.ts";
 import { hypercallInit } from "./hypercall.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
@@ -234,7 +234,7 @@ function reportTableAndSharing(groupCount: u32, count: u32): void {
 }
 
 function netReport(): void { switchReport(); nicReport(); }
-function swapMonitor(): void { swapReport(); swapRates(); diskReport(); }
+function swapMonitor(): void { swapReport(); swapRates(); swapWaitReport(); diskReport(); }
 
 /** Runs the VMs with COM1 as a monitor (shell.ts: vms, net, stop); returns only if they all end. */
 export function vmsRun(): void {

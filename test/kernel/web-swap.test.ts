@@ -104,6 +104,14 @@ if (why) {
     const rates = /^swap: (\d+) read-ins\/s, (\d+) write-outs\/s over the last (\d+) ms$/m.exec(serial.slice(swapFrom));
     t.truthy(rates, serial.slice(swapFrom, swapFrom + 2000));
     t.true(Number(rates![2]) >= 1 && Number(rates![3]) >= 1000, rates![0]);
+    // Who waits, and the candidates for writing out (the VMs idle now: nothing waits, most are idle).
+    const waiting = new RegExp("^swap: waiting (\\d+) \\(for memory (\\d+), to be read in (\\d+), "
+      + "woken since (\\d+)\\), candidates: idle (\\d+), waiters (\\d+); "
+      + "frames coming (\\d+), unreserved (\\d+)$", "m")
+      .exec(serial.slice(swapFrom));
+    t.truthy(waiting, serial.slice(swapFrom, swapFrom + 2000));
+    t.is(Number(waiting![1]), Number(waiting![2]) + Number(waiting![3]) + Number(waiting![4]), waiting![0]);
+    t.true(Number(waiting![5]) >= 1, waiting![0]);
 
     // `vms` on the console lists the first 1,000 VMs only, then the totals over all 2,000.
     const before = serial.length;
