@@ -9,6 +9,7 @@
 //   swap      instructions per page written out and read back, under -icount and in real time
 //   request   instructions per web request by part, kernel and guest, at each VM count
 //   web       requests/s against VMs, bench/web.ts's own webPlot (the paper's Figure 3)
+//   relay     MB/s of a TCP echo through a wire that delays, reorders and duplicates, Denali/TS and Linux
 // Reads the fields it draws and nothing else: a results file stays what its bench defines.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,6 +91,13 @@ const BENCH_PLOTS = {
       parts.map(part => [part, points.map(p => value(p, part))]));
   },
   web: (json: Json) => webPlot(json.points as WebPoint[], `qemu-system-i386 TCG${commitOf(json)}`),
+  relay: (json: Json) => {
+    const points = json.points as { system: string; wire: string; mbs: number }[];
+    const wires = [...new Set(points.map(p => p.wire))];
+    const mbs = (system: string, wire: string) => points.find(p => p.system === system && p.wire === wire)?.mbs ?? 0;
+    return bars(`10 MiB TCP echo through the relay${commitOf(json)}`, 'MB/s (both directions)',
+      ['Denali/TS echo VM', 'Linux to Linux'], wires.map(w => [w, [mbs('denali', w), mbs('linux', w)]]));
+  },
 };
 
 type BenchName = keyof typeof BENCH_PLOTS;

@@ -19,6 +19,7 @@ command -v gdb >/dev/null || need+=(gdb)                # debugging; `denali doc
 command -v ip >/dev/null || need+=(iproute2)          # network namespaces and tap devices (networking tests, as root)
 command -v ping >/dev/null || need+=(iputils-ping)    # the tap test pings a VM
 command -v iptables >/dev/null || need+=(iptables)    # net-tcp test: packet loss injected on the tap
+command -v socat >/dev/null || need+=(socat)          # net-relay test, bench:relay: a tap bridged to the relay
 command -v curl >/dev/null || need+=(curl)            # net-hostile test: the web server still serves
 /usr/bin/python3 -c 'import scapy.all' >/dev/null 2>&1 || need+=(python3-scapy)   # net-hostile test: raw malformed frames
 command -v curl >/dev/null || need+=(curl)            # the web tests fetch pages from the VMs

@@ -59,6 +59,8 @@ interface MachineOptions {
   namespace?: TapNamespace;
   nic?: NicModel;
   netArgs?: string[];
+  /** Without `namespace`: run QEMU inside this one, its card on `netArgs` (e.g. a relay's: net-relay-path.ts). */
+  inside?: Pick<TapNamespace, "exec">;
   icount?: boolean;
   append?: string;
   memoryMiB?: number;
@@ -76,7 +78,7 @@ export async function startMachine(options: MachineOptions): Promise<Machine> {
   let done = false;
   const exited = runQemu({ kernel: options.kernel, initrd: options.modules }, {
     memoryMiB: options.memoryMiB ?? 128, timeoutMs: 0, icount: options.icount, extraArgs,
-    prefix: options.namespace?.exec, signal: abort.signal, console: line,
+    prefix: options.namespace?.exec ?? options.inside?.exec, signal: abort.signal, console: line,
   }).finally(() => { done = true; rmSync(dir, { recursive: true, force: true }); });
   const out = () => serialLines(line.text());
   const waitFor = async (pattern: RegExp, timeoutMs = 60_000, from = 0) => {
@@ -192,8 +194,8 @@ interface EchoResult { sent: string; received: string; bytesSent: number; bytesR
 
 /** Runs the echo client in the namespace: `bytes` (xorshift32 from `seed`) to ip:port and back. */
 export function echoTransfer(ns: Pick<TapNamespace, "exec">, client: string, ip: string, port: number, bytes: number,
-  seed: number): EchoResult {
-  const out = inNamespace(ns, [process.execPath, client, ip, String(port), String(bytes), String(seed)], 150_000);
+  seed: number, timeoutMs = 150_000): EchoResult {
+  const out = inNamespace(ns, [process.execPath, client, ip, String(port), String(bytes), String(seed)], timeoutMs);
   return JSON.parse(out.trim().split("\n").pop()!) as EchoResult;
 }
 
