@@ -47,7 +47,7 @@ import { timerStart } from "./timer.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
   diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
-  diskSetDriverReport, diskSetInterruptMode,
+  diskSetDriverReport, diskSetInterruptMode, diskWriteVersion,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_NO_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
   BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -495,12 +495,7 @@ function report(): void {
   consoleWriteDecimal(BLK_REQUEST_FRAME_LIMIT);
   consoleWriteString(" pages, ");
   deviceInterruptWrite(pciDeviceAt(deviceIndex));
-  const version = hba(HBA_VS);
-  consoleWriteString(", AHCI ");
-  consoleWriteDecimal(version >>> 16);
-  consoleWriteString(".");
-  consoleWriteDecimal((version >>> 8) & 0xff);
-  consoleWriteString(", model \"");
+  diskWriteVersion("AHCI", hba(HBA_VS));
   writeModel();
   consoleWriteString("\"");
   consoleNewLine();

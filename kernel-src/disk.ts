@@ -354,6 +354,20 @@ export function diskWriteSize(sectors: u32): void {
 }
 
 /**
+ * `, STANDARD M.m, model "` of a controller's version register (major in bits 31:16, minor in 15:8: AHCI 1.3.1
+ * §3.1.10, NVMe 2.0 §3.1.3.2); the caller writes the model and the closing quote.
+ */
+export function diskWriteVersion(standard: string, version: u32): void {
+  consoleWriteString(", ");
+  consoleWriteString(standard);
+  consoleWriteString(" ");
+  consoleWriteDecimal(version >>> 16);
+  consoleWriteString(".");
+  consoleWriteDecimal((version >>> 8) & 0xff);
+  consoleWriteString(", model \"");
+}
+
+/**
  * `disk: NAME BB:DD.F found, not used: the swap disk is another` for a second disk (the kernel swaps to
  * one). True when the swap disk is already attached (the caller then leaves its device alone).
  */

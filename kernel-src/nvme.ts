@@ -45,7 +45,7 @@ import {
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
   diskAttach, diskDetach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskFailInFlight, diskPoll,
-  diskSetDriverReport, diskSetInterruptMode,
+  diskSetDriverReport, diskSetInterruptMode, diskWriteVersion,
   diskWriteDevice, diskWriteSize, BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_NO_DEVICE,
   BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT, BLK_SECTORS_PER_PAGE, NO_SIGNATURE,
 } from "./disk.ts";
@@ -400,12 +400,7 @@ function report(): void {
   consoleWriteDecimal(frameLimit);
   consoleWriteString(" pages, ");
   deviceInterruptWrite(pciDeviceAt(deviceIndex));
-  const version = register(REG_VS);
-  consoleWriteString(", NVMe ");
-  consoleWriteDecimal(version >>> 16);
-  consoleWriteString(".");
-  consoleWriteDecimal((version >>> 8) & 0xff);
-  consoleWriteString(", model \"");
+  diskWriteVersion("NVMe", register(REG_VS));
   writeModel();
   consoleWriteString("\"");
   consoleNewLine();

@@ -71,7 +71,8 @@ async function startRelay(options: RelayOptions): Promise<{ counters: RelayCount
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
-    a: { type: 'string' }, b: { type: 'string' }, 'to-a': { type: 'string' }, 'to-b': { type: 'string' }, delay: { type: 'string' }, reorder: { type: 'string' },
+    a: { type: 'string' }, b: { type: 'string' }, 'to-a': { type: 'string' }, 'to-b': { type: 'string' },
+    delay: { type: 'string' }, reorder: { type: 'string' },
     'reorder-delay': { type: 'string' }, duplicate: { type: 'string' }, seed: { type: 'string' },
   } });
   const parsed = Options.safeParse({ ...values, reorderDelay: values['reorder-delay'], toA: values['to-a'],

@@ -57,8 +57,8 @@ if (why) {
     const r = echoTransfer(ns!, client, VM_IP, PORT, BYTES, 17, 300_000);   // about a minute; more when loaded
     t.is(r.bytesReceived, BYTES, machine!.out().slice(-2000));
     t.is(r.received, r.sent);
-    const report = await machine!.waitFor(/^\[vm 0\] vm 0 echo: connection \d+ (?:closed|reset), retransmits (\d+), .*$/m,
-      30_000, before);
+    const report = await machine!.waitFor(
+      /^\[vm 0\] vm 0 echo: connection \d+ (?:closed|reset), retransmits (\d+), .*$/m, 30_000, before);
     t.regex(report, /closed/, report);
     const outOfOrder = Number(/out of order (\d+)/.exec(report)?.[1] ?? NaN);
     t.true(outOfOrder > 0, report);                         // the guest's TCP did see the reordering
