@@ -19,7 +19,7 @@
 // Bochs (like real CPUs, unlike QEMU's TCG) raises a pending x87 exception at frstor: see fpuClaim.
 // Invariants: owner is FPU_NONE or a VM not ended; TS is clear exactly when the running VM is the owner
 // (or no VM runs and TS was left as the last VM had it); interrupts are off in all of this.
-import { i32, u32, readCr0, writeCr0, clts, fnsave, frstor, addressOf, memoryFill, store16 } from "dsl";
+import { bool, i32, u32, readCr0, writeCr0, clts, fnsave, frstor, addressOf, memoryFill, store16 } from "dsl";
 import { kalloc, kfree, KALLOC_NONE } from "./kalloc.ts";
 
 /** The FNSAVE image in 32-bit protected mode (SDM Vol. 1 Figure 8-9). */
@@ -56,6 +56,9 @@ export function fpuInit(): void {
   taskSwitchedSet = true;
   owner = FPU_NONE;
 }
+
+/** True when switching VM `index` in changes CR0.TS (small: the compiler inlines it into the switch). */
+export function fpuSwitchNeeded(index: i32): bool { return (index !== owner) !== taskSwitchedSet; }
 
 /** The scheduler switches VM `index` in: TS clear only if it owns the registers. */
 export function fpuSwitchTo(index: i32): void {

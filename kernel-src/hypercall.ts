@@ -2,8 +2,8 @@
 // hypercallInit: not trap.ts's general dispatch), eax = number, arguments in ebx, ecx, edx, esi, the
 // result in eax; every other register is preserved (docs/virtual-architecture.md "Hypercalls", the
 // table there is the contract). The fast path: dispatch, the result, and the same frame resumed unless
-// the call made the VM leave the CPU (scheduler.ts schedulerResumeAfterHypercall); what a failed call
-// needs (a wait for a page or for memory, the count of bad calls) is looked at only when it failed.
+// the call made the VM leave the CPU (scheduler.ts schedulerSwitchRequested, schedulerLeaveFunction); what a
+// failed call needs (a wait for a page or for memory, the count of bad calls) is looked at only when it failed.
 // Every address and length is checked against the calling VM's range before use (vmRangeValid: no
 // overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
 // error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
@@ -13,7 +13,7 @@
 // the swap disk is read back the same way (swap-in.ts): the VM waits for it and makes the call again.
 import { bool, i32, u32, panic, overlay, interruptEntry } from "dsl";
 import {
-  vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,
+  Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT, END_BAD_HYPERCALLS,
   END_OUT_OF_MEMORY,
 } from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
@@ -24,7 +24,7 @@ import {
 import { setInterruptGate } from "./idt.ts";
 import {
   schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
-  schedulerResumeAfterHypercall,
+  schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave,
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
@@ -43,6 +43,9 @@ import {
 const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
 
 let hypercallCount: u32 = 0;
+function noLeave(vm: Vm, frameAddress: u32): u32 { return frameAddress; }
+/** The scheduler's switch-out for a call that makes the VM leave the CPU (set by hypercallInit). */
+let leave: SchedulerLeave = noLeave;
 let memoryRetries: u32 = 0;
 
 /** Hypercalls that waited for memory and were made again (swap.ts reports them). */
@@ -135,6 +138,7 @@ const hypercallTable: Hypercall[] = [
 export function hypercallInit(): void {
   if (u32(hypercallTable.length) !== HYPERCALL_COUNT) panic("hypercallTable: not one handler per hypercall number");
   switchInit();
+  leave = schedulerLeaveFunction();
   // Profiled (profile.ts), the gate's stub calls a wrapper that marks the entry and the exit, and the
   // network calls are wrapped in the switch's category: none of it is on the unprofiled path.
   if (profileOn()) {
@@ -167,7 +171,7 @@ function hypercallEntry(frameAddress: u32): u32 {
   const vm = vmAt(index);
   if (result < 0) failed(index, frame, number, result);
   else if (vm.badCalls !== 0) vm.badCalls = 0;
-  return schedulerResumeAfterHypercall(vm, frameAddress);
+  return schedulerSwitchRequested() ? leave(vm, frameAddress) : frameAddress;
 }
 
 /** hypercallEntry with the profile's marks (profile.ts): the gate's handler when the kernel profiles. */

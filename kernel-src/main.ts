@@ -107,7 +107,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   consoleWriteString("boot ok");
   consoleNewLine();
   // A `manifest` module: run its VMs until every one has ended (the scheduler exits QEMU then).
-  if (vmsStart(commandLineHasWord(info, "bench"))) vmsRun();
+  if (vmsStart(commandLineHasWord(info, "bench"), commandLineHasWord(info, "scheduler=timed"))) vmsRun();
   if (commandLineHasWord(info, "console")) shellRun();   // commands on COM1 until `exit`
   // test=halt: behave as on a machine without isa-debug-exit, where the port write below does nothing.
   if (commandLineHasWord(info, "test=halt")) haltForever();

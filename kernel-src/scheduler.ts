@@ -33,7 +33,7 @@ import {
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP, CLOCK_BYTES } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
-import { fpuInit, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
+import { fpuInit, fpuSwitchNeeded, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
@@ -41,7 +41,7 @@ import {
   switchAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
 } from "./paging.ts";
 import { clockTicks, clockStore, clockTscPerTick } from "./clock.ts";
-import { VmShare, shareAt, shareSet } from "./share.ts";
+import { VmShare, shareAt, shareSet, shareFirst, shareCharge, sharePassAdd } from "./share.ts";
 import { timerCancel, timerPendingCount } from "./timer.ts";
 import { trapSetResumeHook, trapSetUserExceptionHandler } from "./trap.ts";
 import { exceptionName, VECTOR_PAGE_FAULT, VECTOR_DEVICE_NOT_AVAILABLE } from "./exceptions.ts";
@@ -85,9 +85,14 @@ let capPeriodTick: u32 = 0;
 let throttledHead: i32 = VM_NONE;
 let throttledCount: u32 = 0;
 let decisionCount: u32 = 0;
-/** `bench` on the command line: the heap's work is timed (heapCycles, TSC cycles: instructions under -icount). */
-let timeHeap = false;
-let heapCycles: u32 = 0;
+/**
+ * `scheduler=timed` on the command line: switchOut is timed (timedSwitchOut: its TSC cycles, instructions
+ * under -icount, from the leaving VM's charge to the next VM's frame). Off, the switch path pays nothing.
+ */
+let timedCycles: u32 = 0;
+let timedCount: u32 = 0;
+/** A quantum in TSC cycles (QUANTUM_TICKS ticks; set by schedulerInit, the clock calibrated). */
+let quantumCycles: u32 = 0;
 let idleFrame: u32 = 0;
 /** The current VM leaves the CPU at the end of this trap: it yielded, blocked, waits or ended. */
 let switchRequested = false;
@@ -106,16 +111,18 @@ export function schedulerHasRunnable(): bool { return heapSize !== 0; }
 /** VMs held off by their cap now, and the picks made so far (one per switch-in). */
 export function schedulerThrottledCount(): u32 { return throttledCount; }
 export function schedulerDecisionCount(): u32 { return decisionCount; }
-/** With `bench`: TSC cycles spent putting VMs into the run heap and picking from it, per pick. */
-export function schedulerCyclesPerDecision(): u32 { return decisionCount === 0 ? 0 : heapCycles / decisionCount; }
+/**
+ * With `scheduler=timed`: TSC cycles per switch-out (the leaving VM charged and saved, put back in the
+ * run heap and the next picked, the next switched in); 0 when not timed.
+ */
+export function schedulerCyclesPerSwitchOut(): u32 { return timedCount === 0 ? 0 : timedCycles / timedCount; }
 
 // ---- the run heap (stride scheduling) ------------------------------------------------------------------
 
 /** True when VM a (share sa) goes before VM b: the lesser pass, ties to the lower id. */
 function before(sa: VmShare, a: i32, sb: VmShare, b: i32): bool {
-  if (sa.passHigh !== sb.passHigh) return sa.passHigh < sb.passHigh;
-  if (sa.passLow !== sb.passLow) return sa.passLow < sb.passLow;
-  return a < b;
+  const highA = sa.passHigh, highB = sb.passHigh, lowA = sa.passLow, lowB = sb.passLow;
+  return highA !== highB ? highA < highB : lowA !== lowB ? lowA < lowB : a < b;
 }
 
 /** Puts VM `index` at heap position `position`. */
@@ -170,16 +177,9 @@ function heapRemove(index: i32, share: VmShare): void {
 
 /** Raises a pass to at least (high, low). */
 function passAtLeast(share: VmShare, high: u32, low: u32): void {
-  if (share.passHigh > high || (share.passHigh === high && share.passLow >= low)) return;
+  const own = share.passHigh;
+  if (own > high || (own === high && share.passLow >= low)) return;
   share.passHigh = high;
-  share.passLow = low;
-}
-
-/** Adds `cycles` / weight to the VM's pass. */
-function passCharge(share: VmShare, cycles: u32): void {
-  const step = cycles / u32(share.weight);
-  const low = share.passLow + step;
-  if (low < share.passLow) share.passHigh++;
   share.passLow = low;
 }
 
@@ -209,13 +209,6 @@ function capSpent(share: VmShare, running: u32): bool {
 
 /** VM `index` waits for the CPU: in the heap, no earlier than the virtual time; or throttled. */
 function enqueue(index: i32): void {
-  if (!timeHeap) { enqueueNow(index); return; }
-  const start = rdtsc();
-  enqueueNow(index);
-  heapCycles += rdtsc() - start;
-}
-
-function enqueueNow(index: i32): void {
   vmAt(u32(index)).state = VM_RUNNABLE;
   const share = shareAt(u32(index));
   if (capSpent(share, 0)) { throttle(index, share); return; }
@@ -232,44 +225,8 @@ function throttle(index: i32, share: VmShare): void {
   throttledCount++;
 }
 
-/**
- * The current VM `index` leaves the CPU runnable (its slice ended, or it yielded) and the next one is
- * picked: enqueue and dequeue in one sift (the leaving VM takes the top's place and sinks), or none when
- * the leaving VM still has the least pass.
- */
-function requeueAndPick(index: i32): i32 {
-  if (!timeHeap) return requeueAndPickNow(index);
-  const start = rdtsc();
-  const next = requeueAndPickNow(index);
-  heapCycles += rdtsc() - start;
-  return next;
-}
-
-function requeueAndPickNow(index: i32): i32 {
-  const share = shareAt(u32(index));
-  vmAt(u32(index)).state = VM_RUNNABLE;
-  if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return dequeueNow(); }
-  decisionCount++;
-  if (heapSize === 0) { virtualHigh = share.passHigh; virtualLow = share.passLow; return index; }
-  const top = shareAt(0).heapVm, topShare = shareAt(u32(top));
-  if (before(share, index, topShare, top)) { virtualHigh = share.passHigh; virtualLow = share.passLow; return index; }
-  topShare.heapPosition = -1;
-  siftDown(0, index, share);
-  virtualHigh = topShare.passHigh;
-  virtualLow = topShare.passLow;
-  return top;
-}
-
 /** The runnable VM with the least pass, out of the heap; the virtual time becomes its pass. */
 function dequeue(): i32 {
-  if (!timeHeap) return dequeueNow();
-  const start = rdtsc();
-  const index = dequeueNow();
-  heapCycles += rdtsc() - start;
-  return index;
-}
-
-function dequeueNow(): i32 {
   if (heapSize === 0) return VM_NONE;
   const index = shareAt(0).heapVm, share = shareAt(u32(index));
   heapRemove(index, share);
@@ -347,7 +304,7 @@ export function schedulerRunWoken(index: u32): void {
 
 /** A new VM's share: `weight` (0: the default) and `capPercent` (0: none), its pass the virtual time. */
 function shareStart(index: u32, weight: u32, capPercent: u32): void {
-  shareSet(index, weight, capPercent);
+  shareSet(index, weight, capPercent, quantumCycles);
   const share = shareAt(index);
   share.passHigh = virtualHigh;
   share.passLow = virtualLow;
@@ -476,7 +433,7 @@ export function schedulerChargeFor(index: u32, startTsc: u32): void {
   if (i32(index) === current) return;          // inside its own slice: already its time
   const spent = rdtsc() - startTsc;
   addCycles(vmAt(index), spent);
-  passCharge(shareAt(index), spent);
+  shareCharge(shareAt(index), spent);
   if (current !== VM_NONE) vmAt(u32(current)).sliceTsc += spent;
 }
 
@@ -484,9 +441,19 @@ export function schedulerChargeFor(index: u32, startTsc: u32): void {
 // (profile.ts) the same wrapped in the scheduler's marks, with the CR3 loads counted and the running
 // VM's boot page handed to the profile. An indirect call: the unprofiled path pays one instruction.
 type SwitchOut = (vm: Vm, frameAddress: u32) => u32;
+export type SchedulerLeave = (vm: Vm, frameAddress: u32) => u32;
 type SwitchIn = () => u32;
 let switchOutNow: SwitchOut = switchOut;
 let switchInNow: SwitchIn = switchIn;
+
+/** switchOut timed (`scheduler=timed`): the scheduler's cost per switch, with 10 or 10,000 VMs waiting. */
+function timedSwitchOut(vm: Vm, frameAddress: u32): u32 {
+  const start = rdtsc();
+  const next = switchOut(vm, frameAddress);
+  timedCycles += rdtsc() - start;
+  timedCount++;
+  return next;
+}
 
 function profiledSwitchOut(vm: Vm, frameAddress: u32): u32 {
   const previous = profileEnter(PROFILE_SCHEDULER);
@@ -530,48 +497,81 @@ function schedulerResume(frameAddress: u32): u32 {
   return switchOutNow(vm, frameAddress);
 }
 
-/** The current VM leaves the CPU (its slice ended, it yielded, blocked or ended); the next one's frame. */
+/**
+ * The current VM leaves the CPU (its slice ended, it yielded, blocked or ended); the next one's frame.
+ * A VM that leaves runnable is put back and the next one picked in one step, written out here (the
+ * switch's hot path, no call but the switch-in): the leaving VM takes the heap top's place and sinks,
+ * or stays on when it still has the least pass; with no VM waiting it goes on. A yield is charged
+ * first: as if it had run a whole quantum from the least pass waiting, behind the VMs waiting, as at
+ * the back of a round robin's queue (a VM that yields between rounds alternates with its peers).
+ */
 function switchOut(vm: Vm, frameAddress: u32): u32 {
   switchRequested = false;
+  const index = current;
   const spent = rdtsc() - vm.sliceTsc;
   addCycles(vm, spent);                   // the slice that ends
-  const share = shareAt(u32(current));
-  passCharge(share, spent);
+  const share = shareAt(u32(index));
+  shareCharge(share, spent);
   if (share.capPercent !== 0) capCharge(share, spent);
-  if (yielded) {
+  lastRan = index;
+  if (vm.state !== VM_RUNNING) {
     yielded = false;
-    // As if it had run a whole quantum from the least pass waiting: behind the VMs waiting, as at the
-    // back of a round robin's queue (a VM that yields between rounds alternates with its peers).
-    if (heapSize !== 0) {
-      const least = shareAt(u32(shareAt(0).heapVm));
-      passAtLeast(share, least.passHigh, least.passLow);
-      passCharge(share, QUANTUM_TICKS * clockTscPerTick());
+    if (vm.state === VM_IDLE) memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+    else release(u32(index), vm);
+    current = VM_NONE;
+    return switchIn();
+  }
+  memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+  vm.state = VM_RUNNABLE;
+  current = VM_NONE;
+  if (heapSize === 0) {                   // no VM waits: it goes on, unless its cap holds it
+    yielded = false;
+    if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(VM_NONE); }
+    decisionCount++;
+    virtualHigh = share.passHigh;
+    virtualLow = share.passLow;
+    return switchInTo(index);
+  }
+  const top = shareFirst().heapVm, topShare = shareAt(u32(top));
+  if (yielded) {                          // its pass goes past the least waiting: it sinks
+    yielded = false;
+    passAtLeast(share, topShare.passHigh, topShare.passLow);
+    sharePassAdd(share, share.quantumPass);
+  } else {
+    // before(share, index, topShare, top), written out: does the leaving VM still go first?
+    const high = share.passHigh, topHigh = topShare.passHigh, low = share.passLow, topLow = topShare.passLow;
+    if (high < topHigh || (high === topHigh && (low < topLow || (low === topLow && index < top)))) {
+      if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(dequeue()); }
+      decisionCount++;
+      virtualHigh = high;
+      virtualLow = low;
+      return switchInTo(index);
     }
   }
-  if (vm.state === VM_RUNNING) {
-    memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
-    lastRan = current;
-    current = VM_NONE;
-    return switchInTo(requeueAndPick(lastRan));
-  } else if (vm.state === VM_IDLE) {
-    memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
-  } else {
-    release(u32(current), vm);
-  }
-  lastRan = current;
-  current = VM_NONE;
-  return switchIn();
+  if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(dequeue()); }
+  decisionCount++;
+  topShare.heapPosition = -1;
+  if (heapSize === 1) { shareFirst().heapVm = index; share.heapPosition = 0; } else siftDown(0, index, share);
+  virtualHigh = topShare.passHigh;
+  virtualLow = topShare.passLow;
+  return switchInTo(top);
 }
 
 /**
  * The hypercall entry's resume (hypercall.ts): the same frame unless the call made the VM leave the CPU
- * (switchRequested: it yielded, blocked in idle, waits for memory or a page, or ended). The end of a
- * slice is left to the timer's IRQ, which goes through schedulerResume: a tick that came during the
- * call is pending and arrives as soon as the VM runs again. `vm` is the current VM (the caller has it).
+ * (schedulerSwitchRequested: it yielded, blocked in idle, waits for memory or a page, or ended; a test
+ * the compiler inlines into the entry), then schedulerLeave's. The end of a slice is left to the timer's
+ * IRQ, which goes through schedulerResume: a tick that came during the call is pending and arrives as
+ * soon as the VM runs again.
  */
-export function schedulerResumeAfterHypercall(vm: Vm, frameAddress: u32): u32 {
-  return switchRequested ? switchOutNow(vm, frameAddress) : frameAddress;
-}
+export function schedulerSwitchRequested(): bool { return switchRequested; }
+
+/**
+ * What makes the current VM leave the CPU at the end of its hypercall, (vm, frameAddress) to the next
+ * one's frame: switchOut, or its timed or profiled form. hypercall.ts calls it through its own reference
+ * (taken after schedulerInit), so the switch from a hypercall pays one indirect call.
+ */
+export function schedulerLeaveFunction(): SchedulerLeave { return switchOutNow; }
 
 function switchIn(): u32 { return switchInTo(dequeue()); }
 
@@ -595,7 +595,7 @@ function switchInTo(index: i32): u32 {
   if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
   if (vm.blockedInIdle) deliverBatch(vm);
   vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
-  fpuSwitchTo(index);
+  if (fpuSwitchNeeded(index)) fpuSwitchTo(index);
   vm.switchIns++;
   switchCount++;
   vm.sliceTick = clockTicks();
@@ -707,11 +707,12 @@ let finishReport: () => void = noReport;
 /**
  * Installs the hooks; VMs may be added from now on. `report` prints the summary when every VM has ended
  * (vmreport.ts's vmsReport: a hook, so that the scheduler imports neither the report nor the switch).
- * `bench`: the run heap's work is timed (schedulerCyclesPerDecision).
+ * `timed`: every switch-out is timed (schedulerCyclesPerSwitchOut; `scheduler=timed`), not when profiling.
  */
-export function schedulerInit(report: () => void, bench: bool): void {
+export function schedulerInit(report: () => void, timed: bool): void {
   finishReport = report;
-  timeHeap = bench;
+  if (timed) switchOutNow = timedSwitchOut;
+  quantumCycles = QUANTUM_TICKS * clockTscPerTick();
   trapSetResumeHook(schedulerResume);
   if (profileOn()) { switchOutNow = profiledSwitchOut; switchInNow = profiledSwitchIn; }
   trapSetUserExceptionHandler(userException);

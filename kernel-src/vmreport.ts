@@ -15,7 +15,7 @@ import {
 import { profileReport, profileAdd } from "./profile.ts";
 import {
   schedulerWriteEndReason, schedulerSwitchCount, schedulerLiveCount, schedulerFaultedCount, schedulerDecisionCount,
-  schedulerThrottledCount, schedulerCyclesPerDecision,
+  schedulerThrottledCount, schedulerCyclesPerSwitchOut,
 } from "./scheduler.ts";
 import { shareAt } from "./share.ts";
 import { SHARE_WEIGHT_DEFAULT } from "../abi/hypercalls.ts";
@@ -100,10 +100,10 @@ function report(listed: u32): void {
   consoleWriteDecimal(schedulerThrottledCount());
   consoleWriteString(" VMs held by their caps now");
   consoleNewLine();
-  const perDecision = schedulerCyclesPerDecision();
-  if (perDecision !== 0) {              // `bench` (scheduler.ts): the run heap's cost per pick
-    consoleWriteString("bench scheduler-decision ");
-    consoleWriteDecimal(perDecision);
+  const perSwitchOut = schedulerCyclesPerSwitchOut();
+  if (perSwitchOut !== 0) {              // `scheduler=timed` (scheduler.ts): a switch-out's cost
+    consoleWriteString("bench scheduler-switch-out ");
+    consoleWriteDecimal(perSwitchOut);
     consoleNewLine();
   }
   switchReport();

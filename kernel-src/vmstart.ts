@@ -113,9 +113,10 @@ function fail(what: string, why: string): bool {
 
 /**
  * Creates every VM the manifest asks for; false when there is no manifest (boot as before) or it is
- * unusable (reported). Interrupts may be on: nothing runs a VM before schedulerRun.
+ * unusable (reported). Interrupts may be on: nothing runs a VM before schedulerRun. `timeScheduler`
+ * (`scheduler=timed` on the command line): the scheduler times its run heap (schedulerInit).
  */
-export function vmsStart(bench: bool): bool {
+export function vmsStart(bench: bool, timeScheduler: bool): bool {
   const status = manifestLoad();
   if (status === MANIFEST_NONE) return false;
   if (status !== MANIFEST_OK) return fail("manifest", manifestErrorName(status));
@@ -133,7 +134,7 @@ export function vmsStart(bench: bool): bool {
   if (!vmTableInit(total, control ? CONSOLE_KEPT_BYTES : 0)) return fail("manifest", "no memory for the VM table");
   if (!timerGrow(total + TIMER_KERNEL_SLOTS)) return fail("manifest", "no memory for the VMs' alarms");
   if (control) consoleKeepStart();
-  schedulerInit(vmsReport, bench);
+  schedulerInit(vmsReport, timeScheduler);
   swapInit(bench, control ? VM_LIMIT : total);
   hypercallInit();
   netBufferGrow(total);
