@@ -24,7 +24,7 @@ import {
 import { setInterruptGate } from "./idt.ts";
 import {
   schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
-  schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave,
+  schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave, schedulerCurrentVm,
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
@@ -168,7 +168,7 @@ function hypercallEntry(frameAddress: u32): u32 {
   const number = frame.eax;
   const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);
-  const vm = vmAt(index);
+  const vm = schedulerCurrentVm();
   if (result < 0) failed(index, frame, number, result);
   else if (vm.badCalls !== 0) vm.badCalls = 0;
   return schedulerSwitchRequested() ? leave(vm, frameAddress) : frameAddress;

@@ -71,6 +71,7 @@ const CLOCK_PAGE_NEEDS: u32 = PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER;
 
 let active = false;
 let current: i32 = VM_NONE;
+/** The VM switched in last: the one that ran before whichever is switched in next (switchInTo). */
 let lastRan: i32 = VM_NONE;
 /** VMs in the run heap: positions [0, heapSize) of share.ts's table. */
 let heapSize: u32 = 0;
@@ -84,7 +85,6 @@ let capPeriod: u32 = 0;
 let capPeriodTick: u32 = 0;
 let throttledHead: i32 = VM_NONE;
 let throttledCount: u32 = 0;
-let decisionCount: u32 = 0;
 /**
  * `scheduler=timed` on the command line: switchOut is timed (timedSwitchOut: its TSC cycles, instructions
  * under -icount, from the leaving VM's charge to the next VM's frame). Off, the switch path pays nothing.
@@ -102,6 +102,10 @@ let faultedCount: u32 = 0;
 
 export const VM_NONE_INDEX = -1;
 export function schedulerCurrent(): i32 { return current; }
+/** The current VM's record (set with `current` by switchInTo; stale while `current` is VM_NONE). */
+let currentRecord: u32 = 0;
+/** vmAt(schedulerCurrent()) without the table walk (the hypercall entry's): only while a VM is current. */
+export function schedulerCurrentVm(): Vm { return overlay(Vm, currentRecord); }
 export function schedulerSwitchCount(): u32 { return switchCount; }
 /** VMs not ended yet, and VMs the kernel ended (a fault, too many bad calls, out of memory). */
 export function schedulerLiveCount(): u32 { return liveCount; }
@@ -110,7 +114,7 @@ export function schedulerFaultedCount(): u32 { return faultedCount; }
 export function schedulerHasRunnable(): bool { return heapSize !== 0; }
 /** VMs held off by their cap now, and the picks made so far (one per switch-in). */
 export function schedulerThrottledCount(): u32 { return throttledCount; }
-export function schedulerDecisionCount(): u32 { return decisionCount; }
+export function schedulerDecisionCount(): u32 { return switchCount; }   // each pick is one switch-in
 /**
  * With `scheduler=timed`: TSC cycles per switch-out (the leaving VM charged and saved, put back in the
  * run heap and the next picked, the next switched in); 0 when not timed.
@@ -232,7 +236,6 @@ function dequeue(): i32 {
   heapRemove(index, share);
   virtualHigh = share.passHigh;
   virtualLow = share.passLow;
-  decisionCount++;
   return index;
 }
 
@@ -512,8 +515,10 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
   addCycles(vm, spent);                   // the slice that ends
   const share = shareAt(u32(index));
   shareCharge(share, spent);
-  if (share.capPercent !== 0) capCharge(share, spent);
-  lastRan = index;
+  if (share.capPercent !== 0) {
+    capCharge(share, spent);
+    if (vm.state === VM_RUNNING && capSpent(share, 0)) return switchOutHeld(vm, frameAddress, index, share);
+  }
   if (vm.state !== VM_RUNNING) {
     yielded = false;
     if (vm.state === VM_IDLE) memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
@@ -522,12 +527,9 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
     return switchIn();
   }
   memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
-  vm.state = VM_RUNNABLE;
-  current = VM_NONE;
-  if (heapSize === 0) {                   // no VM waits: it goes on, unless its cap holds it
+  vm.state = VM_RUNNABLE;                 // `current` stays until switchInTo replaces it
+  if (heapSize === 0) {                   // no VM waits: it goes on
     yielded = false;
-    if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(VM_NONE); }
-    decisionCount++;
     virtualHigh = share.passHigh;
     virtualLow = share.passLow;
     return switchInTo(index);
@@ -535,26 +537,44 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
   const top = shareFirst().heapVm, topShare = shareAt(u32(top));
   if (yielded) {                          // its pass goes past the least waiting: it sinks
     yielded = false;
-    passAtLeast(share, topShare.passHigh, topShare.passLow);
-    sharePassAdd(share, share.quantumPass);
+    // passAtLeast(share, the top's pass) and sharePassAdd(share, share.quantumPass), written out
+    let high = share.passHigh, low = share.passLow;
+    const topHigh = topShare.passHigh, topLow = topShare.passLow;
+    if (high < topHigh || (high === topHigh && low < topLow)) { high = topHigh; low = topLow; }
+    const sum = low + share.quantumPass;
+    share.passHigh = sum < low ? high + 1 : high;
+    share.passLow = sum;
   } else {
     // before(share, index, topShare, top), written out: does the leaving VM still go first?
     const high = share.passHigh, topHigh = topShare.passHigh, low = share.passLow, topLow = topShare.passLow;
     if (high < topHigh || (high === topHigh && (low < topLow || (low === topLow && index < top)))) {
-      if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(dequeue()); }
-      decisionCount++;
       virtualHigh = high;
       virtualLow = low;
       return switchInTo(index);
     }
   }
-  if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return switchInTo(dequeue()); }
-  decisionCount++;
   topShare.heapPosition = -1;
   if (heapSize === 1) { shareFirst().heapVm = index; share.heapPosition = 0; } else siftDown(0, index, share);
   virtualHigh = topShare.passHigh;
   virtualLow = topShare.passLow;
   return switchInTo(top);
+}
+
+/**
+ * A capped VM leaves runnable with its period's budget spent (switchOut): charged a yield as switchOut
+ * would, held on the throttled list until the next period, and the next VM picked.
+ */
+function switchOutHeld(vm: Vm, frameAddress: u32, index: i32, share: VmShare): u32 {
+  memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+  vm.state = VM_RUNNABLE;
+  if (yielded && heapSize !== 0) {
+    const least = shareAt(u32(shareFirst().heapVm));
+    passAtLeast(share, least.passHigh, least.passLow);
+    sharePassAdd(share, share.quantumPass);
+  }
+  yielded = false;
+  throttle(index, share);
+  return switchInTo(dequeue());
 }
 
 /**
@@ -578,6 +598,7 @@ function switchIn(): u32 { return switchInTo(dequeue()); }
 /** Runs VM `index` (out of the heap, or VM_NONE: the idle loop); the frame to resume. */
 function switchInTo(index: i32): u32 {
   if (index === VM_NONE) {
+    current = VM_NONE;
     if (liveCount === 0) finish("every VM has ended");
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
     // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose
@@ -590,8 +611,10 @@ function switchInTo(index: i32): u32 {
   const vm = vmAt(u32(index));
   vm.state = VM_RUNNING;
   current = index;
+  currentRecord = addressOf(vm);
   if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   vm.hasRun = true;
+  lastRan = index;
   if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
   if (vm.blockedInIdle) deliverBatch(vm);
   vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;

@@ -33,7 +33,8 @@ export class VmShare {
 /** 64-byte slots (sizeOf(VmShare), 40, checked by shareTableGrow), 64 to a frame. */
 const SHARE_SHIFT: u32 = 6;
 const SHARES_PER_FRAME_SHIFT: u32 = 6;     // PAGE_SHIFT - SHARE_SHIFT
-const shareFrames = new Uint32Array(2048);   // VM_LIMIT >> (PAGE_SHIFT - SHARE_SHIFT)
+const SHARE_DIRECTORY_LENGTH: u32 = 2048;     // VM_LIMIT >> (PAGE_SHIFT - SHARE_SHIFT), a power of 2
+const shareFrames = new Uint32Array(SHARE_DIRECTORY_LENGTH);
 let shareCapacity: u32 = 0;
 
 /** VM `index`'s share record (framearray.ts's frameArrayAt with constant shifts: the scheduler's hot path). */
@@ -63,6 +64,7 @@ export function sharePassAdd(share: VmShare, step: u32): void {
 export function shareTableGrow(count: u32): bool {
   if (count > VM_LIMIT || sizeOf(VmShare) > (u32(1) << SHARE_SHIFT)) return false;
   if (SHARE_SHIFT + SHARES_PER_FRAME_SHIFT !== PAGE_SHIFT) return false;
+  if ((VM_LIMIT >>> SHARES_PER_FRAME_SHIFT) !== SHARE_DIRECTORY_LENGTH) return false;
   if (count <= shareCapacity) return true;
   if (!frameArrayGrow(shareFrames, shareCapacity, count, SHARE_SHIFT)) return false;
   shareCapacity = count;
