@@ -21,10 +21,11 @@
 // 3. idle: 1,000 worker counters (20 rounds of a 2 ms alarm + idle) beside one computing worker,
 //    under -icount: the per-VM CPU accounting of the kernel's summary (kcycles = thousands of
 //    instructions) shows the idle VMs cost only their hypercalls and switches, whatever they wait.
-// 4. decision: the scheduler's cost per decision with 10 and with 10,000 runnable VMs (workers that
+// 4. decision: the scheduler's cost per switch with 10 and with 10,000 runnable VMs (workers that
 //    yield forever, mode 9, beside a stopper, mode 8, that ends the run after 300 ms), `-append 'bench
-//    scheduler=timed'` under -icount (the timing only there: the costs above do not pay for it): the kernel times its run heap's work (putting the VM that leaves into the heap, picking
-//    the next) and prints `bench scheduler-decision N`, instructions per pick.
+//    scheduler=timed'` under -icount (the timing only there: the costs above do not pay for it): the
+//    kernel times each switch-out (the leaving VM charged and saved, put back in the run heap, the next
+//    picked and switched in) and prints `bench scheduler-switch-out N`, instructions per switch.
 //
 // Writes bench/results/vm.json and bench/results/vm.md and prints the table.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -234,7 +235,7 @@ async function main(): Promise<number> {
         throw new Error(`bench:vm: the decision run (${n} VMs) did not end cleanly (status ${r.status}):\n`
           + out.slice(-3000));
       }
-      decision[n] = Number(match(out, /^bench scheduler-decision (\d+)$/m, 'bench scheduler-decision')[1]);
+      decision[n] = Number(match(out, /^bench scheduler-switch-out (\d+)$/m, 'bench scheduler-switch-out')[1]);
       decision[`picks${n}`] = Number(match(out, /^vms: scheduler: (\d+) picks/m, 'vms: scheduler')[1]);
     }
     console.log(`decision: ${JSON.stringify(decision)}`);
@@ -257,7 +258,7 @@ async function main(): Promise<number> {
       scale,
       idle,
       decision: DECISION_VMS.map(n => (
-        { runnable: n, instructionsPerDecision: decision[n], picks: decision[`picks${n}`] })),
+        { runnable: n, instructionsPerSwitchOut: decision[n], picks: decision[`picks${n}`] })),
       benchSeconds: Math.round((performance.now() - t0) / 1000),
     };
     const md = markdown(result);
@@ -287,7 +288,7 @@ type Result = {
     kcyclesPerRound: number; hostMs: number; countersAboveTwiceMedian: number[];
     summary: ReturnType<typeof ending>;
   };
-  decision: { runnable: number; instructionsPerDecision: number; picks: number }[];
+  decision: { runnable: number; instructionsPerSwitchOut: number; picks: number }[];
 };
 
 function markdown(r: Result): string {
@@ -329,13 +330,13 @@ function markdown(r: Result): string {
       `its hypercalls (setAlarm, idle, acknowledge per round) and its ${i.rounds + 1} switches in; the time it waits costs nothing (an idle VM is on no queue). ` +
       `${i.countersAboveTwiceMedian.length} counters are charged more than twice the median (VMs ${i.countersAboveTwiceMedian.join(', ')}): the kernel charges a VM from its switch in to its switch out, so a timer tick that expires many other VMs' alarms while it runs is counted as its time.`,
     '',
-    'The scheduler\'s cost per decision (stride scheduling, a binary heap of the runnable VMs: `-append "bench scheduler=timed"` '
-      + 'times putting the VM that leaves into the heap and picking the next), VMs that yield forever beside a '
-      + 'stopper, under -icount:',
+    'The scheduler\'s cost per switch (stride scheduling, a binary heap of the runnable VMs: `-append "bench '
+      + 'scheduler=timed"` times each switch-out: the leaving VM charged and saved, put back in the heap, the next '
+      + 'picked and switched in), VMs that yield forever beside a stopper, under -icount:',
     '',
-    '| runnable VMs | instructions per decision | picks timed |',
+    '| runnable VMs | instructions per switch-out | picks (switches in) |',
     '|---|---|---|',
-    ...r.decision.map(d => `| ${fmt(d.runnable)} | ${fmt(d.instructionsPerDecision)} | ${fmt(d.picks)} |`),
+    ...r.decision.map(d => `| ${fmt(d.runnable)} | ${fmt(d.instructionsPerSwitchOut)} | ${fmt(d.picks)} |`),
     '',
   ].join('\n');
 }

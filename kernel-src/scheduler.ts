@@ -129,22 +129,18 @@ function before(sa: VmShare, a: i32, sb: VmShare, b: i32): bool {
   return highA !== highB ? highA < highB : lowA !== lowB ? lowA < lowB : a < b;
 }
 
-/** Puts VM `index` at heap position `position`. */
-function heapPlace(position: u32, index: i32): void {
-  shareAt(position).heapVm = index;
-  shareAt(u32(index)).heapPosition = i32(position);
-}
-
 /** Places VM `index` (share `share`) at `position` or above, moving greater parents down. */
 function siftUp(position: u32, index: i32, share: VmShare): void {
   while (position > 0) {
     const parent = (position - 1) >>> 1;
-    const above = shareAt(parent).heapVm;
-    if (!before(share, index, shareAt(u32(above)), above)) break;
-    heapPlace(position, above);
+    const above = shareAt(parent).heapVm, aboveShare = shareAt(u32(above));
+    if (!before(share, index, aboveShare, above)) break;
+    shareAt(position).heapVm = above;      // the parent moves down to `position`
+    aboveShare.heapPosition = i32(position);
     position = parent;
   }
-  heapPlace(position, index);
+  shareAt(position).heapVm = index;
+  share.heapPosition = i32(position);
 }
 
 /** Places VM `index` (share `share`) at `position` or below, moving lesser children up. */
@@ -161,11 +157,14 @@ function siftDown(position: u32, index: i32, share: VmShare): void {
         childIndex = rightIndex;
       }
     }
-    if (!before(shareAt(u32(childIndex)), childIndex, share, index)) break;
-    heapPlace(position, childIndex);
+    const childShare = shareAt(u32(childIndex));
+    if (!before(childShare, childIndex, share, index)) break;
+    shareAt(position).heapVm = childIndex;  // the lesser child moves up to `position`
+    childShare.heapPosition = i32(position);
     position = child;
   }
-  heapPlace(position, index);
+  shareAt(position).heapVm = index;
+  share.heapPosition = i32(position);
 }
 
 /** Takes VM `index` (share `share`) out of the heap (it is in it). */
@@ -212,13 +211,17 @@ function capSpent(share: VmShare, running: u32): bool {
 }
 
 /** VM `index` waits for the CPU: in the heap, no earlier than the virtual time; or throttled. */
-function enqueue(index: i32): void {
-  vmAt(u32(index)).state = VM_RUNNABLE;
+function enqueue(index: i32): void { enqueueVm(index, vmAt(u32(index))); }
+
+/** enqueue with VM `index`'s record `vm` at hand (a wake-up's path); into an empty heap without a sift. */
+function enqueueVm(index: i32, vm: Vm): void {
+  vm.state = VM_RUNNABLE;
   const share = shareAt(u32(index));
-  if (capSpent(share, 0)) { throttle(index, share); return; }
+  if (share.capPercent !== 0 && capSpent(share, 0)) { throttle(index, share); return; }
   passAtLeast(share, virtualHigh, virtualLow);
-  heapSize++;
-  siftUp(heapSize - 1, index, share);
+  const position = heapSize;
+  heapSize = position + 1;
+  if (position === 0) { shareFirst().heapVm = index; share.heapPosition = 0; } else siftUp(position, index, share);
 }
 
 /** A capped VM over its budget waits on the throttled list for the next period. */
@@ -232,17 +235,15 @@ function throttle(index: i32, share: VmShare): void {
 /** The runnable VM with the least pass, out of the heap; the virtual time becomes its pass. */
 function dequeue(): i32 {
   if (heapSize === 0) return VM_NONE;
-  const index = shareAt(0).heapVm, share = shareAt(u32(index));
-  heapRemove(index, share);
+  const index = shareFirst().heapVm, share = shareAt(u32(index));
+  if (heapSize === 1) { heapSize = 0; share.heapPosition = -1; } else heapRemove(index, share);
   virtualHigh = share.passHigh;
   virtualLow = share.passLow;
   return index;
 }
 
-/** A new cap period (CAP_PERIOD_TICKS since the last): the throttled VMs may run again. */
-function capPeriodCheck(): void {
-  const now = clockTicks();
-  if (now - capPeriodTick < CAP_PERIOD_TICKS) return;
+/** A new cap period (CAP_PERIOD_TICKS since the last, at tick `now`): the throttled VMs may run again. */
+function capPeriodBegin(now: u32): void {
   capPeriod++;
   capPeriodTick = now - now % CAP_PERIOD_TICKS;
   let at = throttledHead;
@@ -336,7 +337,8 @@ export function schedulerAdd(index: u32, weight: u32, capPercent: u32): void {
 
 /** Wakes an idle VM (vinterrupt.ts, when one of its enabled events is pending). */
 export function schedulerWake(index: u32): void {
-  if (vmAt(u32(index)).state === VM_IDLE && !wakeHook(index)) enqueue(i32(index));
+  const vm = vmAt(index);
+  if (vm.state === VM_IDLE && !wakeHook(index)) enqueueVm(i32(index), vm);
 }
 
 /** The current VM gives up the CPU until schedulerWake (idle with nothing pending). */
@@ -486,7 +488,8 @@ function profiledSwitched(space: u32): void {
 /** trap.ts calls this at the end of every trap: the frame to resume. */
 function schedulerResume(frameAddress: u32): u32 {
   if (!active) return frameAddress;
-  capPeriodCheck();
+  const now = clockTicks();
+  if (now - capPeriodTick >= CAP_PERIOD_TICKS) capPeriodBegin(now);     // a new cap period
   if (current === VM_NONE) {
     idleFrame = frameAddress;           // the idle loop's ring-0 frame
     if (heapSize === 0) return frameAddress;
