@@ -229,7 +229,10 @@ async function main(): Promise<number> {
         { moduleIndex: 0, vmCount: n, memoryKiB: 64, argument: workerArgument(MODE.yielder), ipBase: 0x0200000a },
       ]);
       const r = await runQemu({ kernel: kernel.elfPath, initrd: [worker, manifest] },
-        { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000, extraArgs: ['-append', 'bench scheduler=timed'] });
+        {
+          icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 240_000,
+          extraArgs: ['-append', 'bench scheduler=timed'],
+        });
       const out = clean(r.serial);
       if (r.debugExit !== 0) {
         throw new Error(`bench:vm: the decision run (${n} VMs) did not end cleanly (status ${r.status}):\n`
@@ -249,7 +252,8 @@ async function main(): Promise<number> {
         costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
         scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
         idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
-        decision: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append "bench scheduler=timed" '
+        decision: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest '
+          + '-append "bench scheduler=timed" '
           + `-icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N workers yielding, `
           + `N = ${DECISION_VMS.join(', ')})`,
       },
