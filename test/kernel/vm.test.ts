@@ -203,5 +203,9 @@ test("bench under -icount: hypercall, VM switch, batch delivery, VM start; ident
   const bench = lines(a.out);
   for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
   t.deepEqual(bench, lines(b.out));
+  // Issue 16's targets, deterministic instruction counts under -icount (docs/figures.md "VMs"): the fast
+  // paths of the hypercall entry and the scheduler's switch must not slip back.
+  t.true(bench["hypercall-null"] <= 150, `hypercall-null ${bench["hypercall-null"]} > 150`);
+  t.true(bench["vm-switch"] <= 300, `vm-switch ${bench["vm-switch"]} > 300`);
   t.log(JSON.stringify(bench));
 });
