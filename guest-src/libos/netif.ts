@@ -74,7 +74,12 @@ export let ourGateway: u32 = 0;
 
 /** The clock (microseconds, wrapping) as of the current event batch: stack.ts sets it before any work. */
 export let netNow: u32 = 0;
-export function netifSetClock(microseconds: u32): void { netNow = microseconds; }
+/** The same clock in milliseconds (wrapping after 49.7 days): TCP's timestamps (RFC 7323 §5.4). */
+export let netMillis: u32 = 0;
+export function netifSetClock(microseconds: u32, milliseconds: u32): void {
+  netNow = microseconds;
+  netMillis = milliseconds;
+}
 
 /** The frame being received and the frame being built for sending. */
 const rxFrame = new Uint8Array(FRAME_MAX);

@@ -7,7 +7,7 @@ import { i32, u32, write, print } from "dsl";
 import { boot, vmId } from "../runtime/boot.ts";
 import { setAlarm } from "../runtime/hypercalls.ts";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
-import { waitForEvents, clockMicroseconds, clockMicrosecondsAtWake } from "../runtime/events.ts";
+import { waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, lastClockMilliseconds } from "../runtime/events.ts";
 import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
@@ -37,7 +37,8 @@ function fromNetworkOrder(x: u32): u32 {
 /** Initializes every layer with an explicit address (addresses as numbers: 10.0.0.2 is 0x0A000002). */
 function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
   netifInit(mac, macOffset, ip, netmask, gateway);
-  netifSetClock(clockMicroseconds());
+  const now = clockMicroseconds();
+  netifSetClock(now, lastClockMilliseconds);
   arpInit();
   udpInit();
   tcpInit();
@@ -96,7 +97,8 @@ function stackHandle(events: u32): void {
  * once per round, after the threads the batch woke, not twice): the clock, the alarm's state, the frames.
  */
 export function stackPoll(events: u32): void {
-  netifSetClock(clockMicrosecondsAtWake());
+  const now = clockMicrosecondsAtWake();
+  netifSetClock(now, lastClockMilliseconds);
   if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again in stackTimers if needed
   if ((events & INTERRUPT_NET) !== 0) netifPoll();
 }
