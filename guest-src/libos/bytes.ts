@@ -39,6 +39,17 @@ export function copyBytes(to: Uint8Array, toOffset: i32, from: Uint8Array, fromO
   memoryCopy(addressOf(to) + u32(toOffset), addressOf(from) + u32(fromOffset), u32(length));
 }
 
+/**
+ * Copies `length` bytes between `array[offset..]` and the memory at `address` (`toArray`: into the array), the
+ * array's range checked (the address is the caller's: memory it owns outside any array, tcp-buffers.ts's rings).
+ */
+export function copyWithAddress(array: Uint8Array, offset: i32, address: u32, length: i32, toArray: bool): void {
+  if (length <= 0) return;
+  if (!inside(array, offset, length)) panic("copyWithAddress: range out of bounds");
+  const at = addressOf(array) + u32(offset);
+  if (toArray) memoryCopy(at, address, u32(length)); else memoryCopy(address, at, u32(length));
+}
+
 /** True when the 6 bytes at `a[ao]` and `b[bo]` are equal (MAC addresses). */
 export function equal6(a: Uint8Array, ao: i32, b: Uint8Array, bo: i32): bool {
   for (let i = 0; i < 6; i++) if (a[ao + i] !== b[bo + i]) return false;

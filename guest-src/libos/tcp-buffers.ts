@@ -1,31 +1,51 @@
-// Contract: the TCP's send and receive buffers, rings carved from one pool. Every connection slot owns a
-// small slot (TCP_SMALL_BUFFER each way, the window of a request/response service); a listener that asks
-// for large buffers gets one of TCP_LARGE_SLOTS large slots (TCP_LARGE_BUFFER each way: enough segments in
-// flight for fast retransmit and SACK recovery to work) while one is free, else the small one. A ring's
-// start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data is held), so
-// a connection touches only the pages its largest burst needs: the pool is bss, and pages never touched
-// cost a VM nothing. Reads and writes go through bytes.ts copyBytes (bounds-checked, a word at a time).
+// Contract: the TCP's send and receive buffers, rings addressed by their memory address. Every connection
+// slot owns a small slot (TCP_SMALL_BUFFER each way, the window of a request/response service) in a
+// pool in the image's bss; a listener or an active open that asks for large buffers gets one of the
+// large slots while one is free, else its small one. The large slots are not in the image: they lie in
+// the VM's memory above it (linkerAddress("imageEnd") up to the boot page, the VM's last page), sized
+// as the stack starts from what is there: up to TCP_LARGE_SLOTS slots of the largest power of two each
+// way from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them all fit (fewer slots of the
+// minimum when even that does not; none in a VM without room for one). A 1 MiB VM gets 4 x 64 KiB each
+// way, an 8 MiB one 4 x 256 KiB: windows past 64 KiB need RFC 7323's scaling (tcp-extensions.ts).
+// A ring's start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data
+// is held), so a connection touches only the pages its largest burst needs: pages never touched cost a
+// VM nothing. Reads and writes go through bytes.ts copyWithAddress (the application's array
+// bounds-checked, a word at a time).
 //
 // Owns Tcb.rxBase/rxSize/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
 // acknowledged) and grow in tcp.ts and tcp-reassembly.ts.
-import { i32, bool } from "dsl";
-import { copyBytes } from "./bytes.ts";
+import { i32, u32, bool, addressOf, linkerAddress } from "dsl";
+import { copyWithAddress } from "./bytes.ts";
+import { memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { Tcb } from "./tcp-tcb.ts";
 
 export const TCP_MAX_CONNECTIONS = 16;
 /** Receive (and send) buffer of a small slot: the most we advertise as RCV.WND. */
 const TCP_SMALL_BUFFER = 4096;
-/** Receive (and send) buffer of a large slot: under 64 KiB, so the window needs no scaling (RFC 7323). */
-const TCP_LARGE_BUFFER = 32768;
+/** The bounds of a large slot's buffer each way (powers of two). */
+const TCP_LARGE_BUFFER_MIN = 32768;
+const TCP_LARGE_BUFFER_MAX = 262144;
 const TCP_LARGE_SLOTS = 4;
 
 const SMALL_SLOT = 2 * TCP_SMALL_BUFFER;
-const LARGE_SLOT = 2 * TCP_LARGE_BUFFER;
-const LARGE_AREA = TCP_MAX_CONNECTIONS * SMALL_SLOT;
-const pool = new Uint8Array(16 * 2 * 4096 + 4 * 2 * 32768);   // LARGE_AREA + TCP_LARGE_SLOTS * LARGE_SLOT
+const pool = new Uint8Array(16 * 2 * 4096);   // TCP_MAX_CONNECTIONS * SMALL_SLOT
 const largeTaken = new Uint8Array(TCP_LARGE_SLOTS);
+/** The large slots: largeSlots of 2 * largeBuffer bytes from largeArea (set by buffersInit). */
+let largeArea: u32 = 0;
+let largeBuffer = 0;
+let largeSlots = 0;
 
+/** Sizes the large slots from the memory above the image (after bootInit); none is taken. */
 export function buffersInit(): void {
+  const start = linkerAddress("imageEnd");
+  const end = memoryEnd() - PAGE_SIZE;
+  const room = end > start ? end - start : 0;
+  let buffer = TCP_LARGE_BUFFER_MAX;
+  while (buffer > TCP_LARGE_BUFFER_MIN && u32(2 * buffer * TCP_LARGE_SLOTS) > room) buffer = buffer / 2;
+  const fit = room / u32(2 * buffer);
+  largeSlots = fit < u32(TCP_LARGE_SLOTS) ? i32(fit) : TCP_LARGE_SLOTS;
+  largeBuffer = buffer;
+  largeArea = start;
   for (let i = 0; i < TCP_LARGE_SLOTS; i++) largeTaken[i] = 0;
 }
 
@@ -33,18 +53,18 @@ export function buffersInit(): void {
 export function buffersAssign(tcb: Tcb, index: i32, large: bool): void {
   let slot = -1;
   if (large) {
-    for (let i = 0; i < TCP_LARGE_SLOTS && slot < 0; i++) if (largeTaken[i] === 0) slot = i;
+    for (let i = 0; i < largeSlots && slot < 0; i++) if (largeTaken[i] === 0) slot = i;
   }
   tcb.largeSlot = slot;
   if (slot >= 0) {
     largeTaken[slot] = 1;
-    tcb.rxBase = LARGE_AREA + slot * LARGE_SLOT;
-    tcb.rxSize = TCP_LARGE_BUFFER;
+    tcb.rxBase = largeArea + u32(slot * 2 * largeBuffer);
+    tcb.rxSize = largeBuffer;
   } else {
-    tcb.rxBase = index * SMALL_SLOT;
+    tcb.rxBase = addressOf(pool) + u32(index * SMALL_SLOT);
     tcb.rxSize = TCP_SMALL_BUFFER;
   }
-  tcb.txBase = tcb.rxBase + tcb.rxSize;
+  tcb.txBase = tcb.rxBase + u32(tcb.rxSize);
   tcb.txSize = tcb.rxSize;
   tcb.rxStart = 0; tcb.rxCount = 0; tcb.txStart = 0; tcb.txCount = 0;
 }
@@ -56,22 +76,21 @@ export function buffersRelease(tcb: Tcb): void {
 }
 
 /**
- * Copies `n` bytes out of a ring (`pool[base .. base + size)`, starting `at` and wrapping) into `to[offset..]`:
+ * Copies `n` bytes out of a ring (`size` bytes at `base`, starting `at` and wrapping) into `to[offset..]`:
  * at most two copies.
  */
-function ringRead(base: i32, size: i32, at: i32, to: Uint8Array, offset: i32, n: i32): void {
+function ringRead(base: u32, size: i32, at: i32, to: Uint8Array, offset: i32, n: i32): void {
   const first = n < size - at ? n : size - at;
-  copyBytes(to, offset, pool, base + at, first);
-  copyBytes(to, offset + first, pool, base, n - first);
+  copyWithAddress(to, offset, base + u32(at), first, true);
+  copyWithAddress(to, offset + first, base, n - first, true);
 }
 
 /** Copies `n` bytes of `from[offset..]` into a ring at `at`, wrapping (as ringRead). */
-function ringWrite(base: i32, size: i32, at: i32, from: Uint8Array, offset: i32, n: i32): void {
+function ringWrite(base: u32, size: i32, at: i32, from: Uint8Array, offset: i32, n: i32): void {
   const first = n < size - at ? n : size - at;
-  copyBytes(pool, base + at, from, offset, first);
-  copyBytes(pool, base, from, offset + first, n - first);
+  copyWithAddress(from, offset, base + u32(at), first, false);
+  copyWithAddress(from, offset + first, base, n - first, false);
 }
-
 /** Stores `n` received bytes `ahead` bytes past the in-order data (0: in order; more: out of order). */
 export function receiveStore(tcb: Tcb, ahead: i32, from: Uint8Array, offset: i32, n: i32): void {
   ringWrite(tcb.rxBase, tcb.rxSize, (tcb.rxStart + tcb.rxCount + ahead) % tcb.rxSize, from, offset, n);

@@ -55,11 +55,11 @@ const TCP_MIN_RTO_US: u32 = 200000;
 const TCP_MAX_RTO_US: u32 = 60000000;
 /** RFC 5681 §3.2, RFC 6675 §2: duplicate ACKs that signal a loss. */
 const DUP_THRESHOLD = 3;
-/** RFC 5681 §3.1: "initial value of ssthresh SHOULD be set arbitrarily high (e.g., to the size of the largest
- * possible advertised window)": 65535 without window scaling. */
-const SSTHRESH_INITIAL: u32 = 65535;
-/** cwnd stops growing here (far past any window we can be offered), so it never wraps. */
+/** cwnd stops growing here (past any window our buffers let us use), so it never wraps. */
 const CWND_LIMIT: u32 = 0x1000000;
+/** RFC 5681 §3.1: "initial value of ssthresh SHOULD be set arbitrarily high (e.g., to the size of the largest
+ * possible advertised window)": with window scaling (RFC 7323) that is past CWND_LIMIT. */
+const SSTHRESH_INITIAL: u32 = CWND_LIMIT;
 /** RFC 8985 §7.2 WCDelAckT: how long a peer may hold the ACK of a lone segment. */
 const TLP_DELAYED_ACK_US: u32 = 200000;
 /** The shortest PTO (see above). */

@@ -1,5 +1,6 @@
 // Contract: the TCP header and options as they are on the wire (RFC 9293 §3.1 "Header Format", §3.2
-// "Specific Option Definitions"; RFC 2018 §2-§3 for SACK), and the segment sizes of §3.7.1. Only
+// "Specific Option Definitions"; RFC 2018 §2-§3 for SACK; RFC 7323 §2.2, §3.2 for Window Scale and
+// Timestamps), and the segment sizes of §3.7.1. Only
 // constants: tcp.ts parses segments with them, tcp-output.ts builds them.
 
 // ---- header -------------------------------------------------------------------------------------------------
@@ -33,6 +34,12 @@ export const TCP_OPTION_SACK_PERMITTED = 4;
 export const TCP_OPTION_SACK_PERMITTED_LENGTH = 2;
 /** SACK: kind 5, length 2 + 8 per block (RFC 2018 §3). */
 export const TCP_OPTION_SACK = 5;
+/** Window Scale: kind 3, length 3, a shift count; only in SYN segments (RFC 7323 §2.2). */
+export const TCP_OPTION_WINDOW_SCALE = 3;
+export const TCP_OPTION_WINDOW_SCALE_LENGTH = 3;
+/** Timestamps: kind 8, length 10, TSval and TSecr (RFC 7323 §3.2). */
+export const TCP_OPTION_TIMESTAMPS = 8;
+export const TCP_OPTION_TIMESTAMPS_LENGTH = 10;
 
 // ---- segment sizes (§3.7.1) -------------------------------------------------------------------------------------
 /** Send MSS when the peer sends no MSS option (§3.7.1: "536"; RFC 1122 §4.2.2.6). */

@@ -1,18 +1,26 @@
 // Contract: reading the TCP options of a received segment (RFC 9293 §3.2: unknown kinds skipped by their
 // length, an illegal length makes a SYN's options malformed): a SYN's MSS and SACK-permitted (RFC 2018 §2),
 // and the SACK blocks of an ACK (RFC 2018 §3, with RFC 2883's D-SACK noticed) into the scoreboard of
-// tcp-congestion.ts. Stateless but for synSackPermitted, the last SYN's answer.
+// tcp-congestion.ts; RFC 7323's Window Scale (§2.2) and Timestamps (§3.2) of a SYN and the Timestamps of
+// every other segment. Stateless but for the exported results of the last parse.
 import { i32, u32, bool } from "dsl";
 import { get16, get32 } from "./bytes.ts";
 import { Tcb, seqLe } from "./tcp-tcb.ts";
 import {
   TCP_OPTION_END, TCP_OPTION_NOP, TCP_OPTION_MSS, TCP_OPTION_MSS_LENGTH, TCP_OPTION_SACK_PERMITTED,
-  TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OPTION_SACK,
+  TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OPTION_SACK, TCP_OPTION_WINDOW_SCALE, TCP_OPTION_WINDOW_SCALE_LENGTH,
+  TCP_OPTION_TIMESTAMPS, TCP_OPTION_TIMESTAMPS_LENGTH,
 } from "./tcp-header.ts";
 import { scoreboardAdd } from "./tcp-congestion.ts";
 
 /** SACK-permitted was in the SYN parseSynOptions read last. */
 export let synSackPermitted = false;
+/** Its Window Scale shift, -1 when absent (RFC 7323 §2.2). */
+export let synWindowShift = -1;
+/** The Timestamps option of the segment parseSynOptions or parseTimestamps read last: present, TSval, TSecr. */
+export let segTimestamps = false;
+export let segTsVal: u32 = 0;
+export let segTsEcr: u32 = 0;
 
 /**
  * The options of the SYN at `frame[offset..offset+length)` (§3.2): returns its MSS (0 if absent, -1 if an option
@@ -20,6 +28,8 @@ export let synSackPermitted = false;
  */
 export function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i32 {
   synSackPermitted = false;
+  synWindowShift = -1;
+  segTimestamps = false;
   let mss = 0;
   let i = offset;
   const end = offset + length;
@@ -35,6 +45,10 @@ export function parseSynOptions(frame: Uint8Array, offset: i32, length: i32): i3
       mss = get16(frame, i + 2);
     } else if (kind === TCP_OPTION_SACK_PERMITTED && optionLength === TCP_OPTION_SACK_PERMITTED_LENGTH) {
       synSackPermitted = true;
+    } else if (kind === TCP_OPTION_WINDOW_SCALE && optionLength === TCP_OPTION_WINDOW_SCALE_LENGTH) {
+      synWindowShift = frame[i + 2];
+    } else if (kind === TCP_OPTION_TIMESTAMPS && optionLength === TCP_OPTION_TIMESTAMPS_LENGTH) {
+      takeTimestamps(frame, i);
     }
     i += optionLength;   // §3.2: unknown options are skipped by their length
   }
@@ -67,6 +81,28 @@ export function takeSackBlocks(tcb: Tcb, frame: Uint8Array, offset: i32, length:
     i += optionLength;
   }
   return news;
+}
+
+function takeTimestamps(frame: Uint8Array, at: i32): void {
+  segTimestamps = true;
+  segTsVal = get32(frame, at + 2);
+  segTsEcr = get32(frame, at + 6);
+}
+
+/** Finds the Timestamps option (RFC 7323 §3.2) among the options at `frame[offset..offset+length)`: segTimestamps. */
+export function parseTimestamps(frame: Uint8Array, offset: i32, length: i32): void {
+  segTimestamps = false;
+  let i = offset;
+  const end = offset + length;
+  while (i < end && frame[i] !== TCP_OPTION_END) {
+    if (frame[i] === TCP_OPTION_NOP) { i++; continue; }
+    if (i + 1 >= end || frame[i + 1] < 2 || i + frame[i + 1] > end) return;
+    if (frame[i] === TCP_OPTION_TIMESTAMPS && frame[i + 1] === TCP_OPTION_TIMESTAMPS_LENGTH) {
+      takeTimestamps(frame, i);
+      return;
+    }
+    i += frame[i + 1];
+  }
 }
 
 /** Whether the options at `frame[offset..offset+length)` hold a SACK option at all. */

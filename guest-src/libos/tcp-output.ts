@@ -4,9 +4,10 @@
 // cwnd - pipe allows, then new data and the FIN within cwnd and the peer's window with sender SWS
 // avoidance (RFC 9293 §3.8.6.2.1), one-byte zero-window probes (§3.8.6.1); and the timer a connection
 // with data in flight runs: the RTO (RFC 6298 §5), or a tail loss probe's PTO (RFC 8985 §7) that sends
-// one segment when it expires. Every segment of a connection carries ACK = RCV.NXT, our window and, when
-// SACK was agreed and data is held out of order, the SACK blocks (RFC 2018 §4).
-// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, ackNow (clearing), timerOn/timerAt/timerKind, timing.
+// one segment when it expires. Every segment of a connection carries ACK = RCV.NXT, our window (scaled
+// after the SYN, RFC 7323 §2), the Timestamps option when agreed (RFC 7323 §3, first), and, when SACK
+// was agreed and data is held out of order, the SACK blocks (RFC 2018 §4; 3 at most beside timestamps).
+// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, lastAckSent, ackNow (clearing), timerOn/timerAt/timerKind, timing.
 import { i32, u32, bool } from "dsl";
 import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
@@ -21,7 +22,9 @@ import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_CHECKSUM, TCP_URGENT, TCP_HEADER, TCP_FIN, TCP_SYN, TCP_PSH, TCP_ACK, TCP_OPTION_NOP, TCP_OPTION_MSS,
   TCP_OPTION_MSS_LENGTH, TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OUR_MSS,
+  TCP_OPTION_WINDOW_SCALE, TCP_OPTION_WINDOW_SCALE_LENGTH, TCP_OPTION_TIMESTAMPS_LENGTH,
 } from "./tcp-header.ts";
+import { windowField, writeTimestamps } from "./tcp-extensions.ts";
 import { sendPeek } from "./tcp-buffers.ts";
 import { sackOptionLength, writeSackOption } from "./tcp-reassembly.ts";
 import {
@@ -66,18 +69,56 @@ export function emitReset(remoteIp: u32, localPort: i32, remotePort: i32, seq: u
 /** RCV.WND: the free room of the receive buffer. */
 export function receiveWindow(tcb: Tcb): i32 { return tcb.rxSize - tcb.rxCount; }
 
-/** Writes a SYN's options at txFrame's TCP_HEADER: our MSS, and SACK-permitted when the peer's SYN had it. */
+/** Bytes of the Timestamps option of a segment after the SYN: NOP, NOP, the option; 0 without timestamps. */
+function timestampsLength(tcb: Tcb): i32 { return tcb.timestamps ? 2 + TCP_OPTION_TIMESTAMPS_LENGTH : 0; }
+
+/**
+ * Writes a SYN's options at txFrame's TCP_HEADER: our MSS, then what the peer's SYN offered (in our own SYN:
+ * everything): SACK-permitted and Timestamps (packed together, else each after two NOPs), NOP and Window Scale.
+ */
 function writeSynOptions(tcb: Tcb): i32 {
-  const at = IP_PAYLOAD_OFFSET + TCP_HEADER;
+  const start = IP_PAYLOAD_OFFSET + TCP_HEADER;
+  let at = start;
   txFrame[at] = TCP_OPTION_MSS;
   txFrame[at + 1] = TCP_OPTION_MSS_LENGTH;
   put16(txFrame, at + 2, TCP_OUR_MSS);
-  if (!tcb.sackPermitted) return TCP_OPTION_MSS_LENGTH;
-  txFrame[at + 4] = TCP_OPTION_NOP;
-  txFrame[at + 5] = TCP_OPTION_NOP;
-  txFrame[at + 6] = TCP_OPTION_SACK_PERMITTED;
-  txFrame[at + 7] = TCP_OPTION_SACK_PERMITTED_LENGTH;
-  return TCP_OPTION_MSS_LENGTH + 4;
+  at += TCP_OPTION_MSS_LENGTH;
+  if (!tcb.sackPermitted || !tcb.timestamps) {
+    txFrame[at] = TCP_OPTION_NOP;
+    txFrame[at + 1] = TCP_OPTION_NOP;
+    if (tcb.sackPermitted || tcb.timestamps) at += 2;
+  }
+  if (tcb.sackPermitted) {
+    txFrame[at] = TCP_OPTION_SACK_PERMITTED;
+    txFrame[at + 1] = TCP_OPTION_SACK_PERMITTED_LENGTH;
+    at += TCP_OPTION_SACK_PERMITTED_LENGTH;
+  }
+  if (tcb.timestamps) {
+    writeTimestamps(tcb, txFrame, at);
+    at += TCP_OPTION_TIMESTAMPS_LENGTH;
+  }
+  if (tcb.windowScaling) {
+    txFrame[at] = TCP_OPTION_NOP;
+    txFrame[at + 1] = TCP_OPTION_WINDOW_SCALE;
+    txFrame[at + 2] = TCP_OPTION_WINDOW_SCALE_LENGTH;
+    txFrame[at + 3] = tcb.rcvScale;
+    at += 4;
+  }
+  return at - start;
+}
+
+/** Writes the options of a segment after the SYN (Timestamps, then SACK blocks); returns their length. */
+function writeOptions(tcb: Tcb): i32 {
+  const at = IP_PAYLOAD_OFFSET + TCP_HEADER;
+  const stamps = timestampsLength(tcb);
+  if (stamps > 0) {
+    txFrame[at] = TCP_OPTION_NOP;
+    txFrame[at + 1] = TCP_OPTION_NOP;
+    writeTimestamps(tcb, txFrame, at + 2);
+  }
+  const sack = sackOptionLength(tcb);
+  if (sack > 0) writeSackOption(tcb, txFrame, at + stamps);
+  return stamps + sack;
 }
 
 /**
@@ -85,15 +126,12 @@ function writeSynOptions(tcb: Tcb): i32 {
  * its `dataLength` bytes of data are the queued bytes from `skip` bytes past SND.UNA.
  */
 function sendSegment(tcb: Tcb, seq: u32, flags: i32, skip: i32, dataLength: i32): void {
-  const window = receiveWindow(tcb);
-  tcb.rcvEdge = u32(tcb.rcvNxt + window);
+  const syn = (flags & TCP_SYN) !== 0;
+  const window = windowField(tcb, receiveWindow(tcb), syn);
+  tcb.rcvEdge = u32(tcb.rcvNxt + u32(syn ? window : window << tcb.rcvScale));
+  tcb.lastAckSent = tcb.rcvNxt;
   tcb.ackNow = false;
-  let options = 0;
-  if ((flags & TCP_SYN) !== 0) options = writeSynOptions(tcb);
-  else {
-    options = sackOptionLength(tcb);
-    if (options > 0) writeSackOption(tcb, txFrame, IP_PAYLOAD_OFFSET + TCP_HEADER);
-  }
+  const options = syn ? writeSynOptions(tcb) : writeOptions(tcb);
   if (dataLength > 0) sendPeek(tcb, skip, txFrame, IP_PAYLOAD_OFFSET + TCP_HEADER + options, dataLength);
   emitOptions = options;
   emit(tcb.remoteIp, tcb.localPort, tcb.remotePort, seq, tcb.rcvNxt, flags | TCP_ACK, window, dataLength);
@@ -108,7 +146,7 @@ export function sendSynAck(tcb: Tcb): void { sendSegment(tcb, tcb.iss, TCP_SYN |
  * SYN,ACK (the MSS, and SACK-permitted: tcb.sackPermitted is true until the peer's SYN,ACK says otherwise).
  */
 export function sendSyn(tcb: Tcb): void {
-  const window = receiveWindow(tcb);
+  const window = windowField(tcb, receiveWindow(tcb), true);
   emitOptions = writeSynOptions(tcb);
   emit(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.iss, 0, TCP_SYN, window, 0);
 }
@@ -146,7 +184,7 @@ function canSend(state: i32): bool {
 }
 
 /** The most data one segment carries now: SMSS less the options it will carry (RFC 6691). */
-function segmentRoom(tcb: Tcb): i32 { return tcb.sndMss - sackOptionLength(tcb); }
+function segmentRoom(tcb: Tcb): i32 { return tcb.sndMss - timestampsLength(tcb) - sackOptionLength(tcb); }
 
 /**
  * Sends again one segment of data already sent, from `seq` (at or after SND.UNA) to at most `limit`, with

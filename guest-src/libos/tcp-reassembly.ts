@@ -91,18 +91,27 @@ function pullHeld(tcb: Tcb): i32 {
   return moved;
 }
 
+/** SACK blocks our next segment carries: the held ranges, 3 at most beside timestamps (RFC 2018 §3: 40 bytes). */
+function sackBlocks(tcb: Tcb): i32 {
+  if (!tcb.sackPermitted) return 0;
+  const most = tcb.timestamps ? TCP_RANGES - 1 : TCP_RANGES;
+  return tcb.oooCount < most ? tcb.oooCount : most;
+}
+
 /** Bytes of the SACK option our next segment carries: NOP, NOP, kind, length, 8 per block; 0 if none. */
 export function sackOptionLength(tcb: Tcb): i32 {
-  return tcb.sackPermitted && tcb.oooCount > 0 ? 4 + 8 * tcb.oooCount : 0;
+  const blocks = sackBlocks(tcb);
+  return blocks > 0 ? 4 + 8 * blocks : 0;
 }
 
 /** Writes the SACK option (RFC 2018 §3) at `frame[at..]`: the held ranges, most recently changed first. */
 export function writeSackOption(tcb: Tcb, frame: Uint8Array, at: i32): void {
+  const blocks = sackBlocks(tcb);
   frame[at] = TCP_OPTION_NOP;
   frame[at + 1] = TCP_OPTION_NOP;
   frame[at + 2] = TCP_OPTION_SACK;
-  frame[at + 3] = 2 + 8 * tcb.oooCount;
-  for (let i = 0; i < tcb.oooCount; i++) {
+  frame[at + 3] = 2 + 8 * blocks;
+  for (let i = 0; i < blocks; i++) {
     put32(frame, at + 4 + 8 * i, tcb.oooStart[i]);
     put32(frame, at + 8 + 8 * i, tcb.oooEnd[i]);
   }

@@ -61,10 +61,10 @@ export class Tcb {
   rcvNxt: u32 = 0;
   /** RCV.NXT + RCV.WND as last advertised (the right edge never moves left, §3.8.6.2.2). */
   rcvEdge: u32 = 0;
-  // buffers (tcp-buffers.ts): rings in the pool at rxBase / txBase of rxSize / txSize bytes
-  rxBase: i32 = 0;
+  // buffers (tcp-buffers.ts): rings at the addresses rxBase / txBase of rxSize / txSize bytes
+  rxBase: u32 = 0;
   rxSize: i32 = 0;
-  txBase: i32 = 0;
+  txBase: u32 = 0;
   txSize: i32 = 0;
   /** The large slot these rings are in, or -1 (the connection's own small slot). */
   largeSlot: i32 = 0;
@@ -80,6 +80,21 @@ export class Tcb {
   // options agreed in the handshake
   /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
   sackPermitted: bool = false;
+  // RFC 7323 (tcp-extensions.ts): in SYN-SENT "offered in our SYN", until the SYN,ACK says
+  /** Both SYNs carried Window Scale. */
+  windowScaling: bool = false;
+  /** Snd.Wind.Scale, the shift of the peer's window fields, and Rcv.Wind.Scale, of ours (0 without scaling). */
+  sndScale: i32 = 0;
+  rcvScale: i32 = 0;
+  /** Both SYNs carried Timestamps (Snd.TS.OK): every segment but a RST carries them. */
+  timestamps: bool = false;
+  /** TS.Recent, the TSval we echo, and our millisecond clock when it was set (PAWS's 24-day rule, §5.5). */
+  tsRecent: u32 = 0;
+  tsRecentAt: u32 = 0;
+  /** Last.ACK.sent: the ACK field of the latest segment we sent (§4.3). */
+  lastAckSent: u32 = 0;
+  /** This connection's offset of the timestamp clock (§7.1: TSval = the clock + a per-connection offset). */
+  tsOffset: u32 = 0;
   // retransmission timer (RFC 6298) and TIME-WAIT
   timerOn: bool = false;
   timerAt: u32 = 0;

@@ -14,8 +14,10 @@
 // REFUSED, TIMED_OUT: the open failed) / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
-// Limits: no Nagle, no delayed ACKs, no window scaling or timestamps (RFC 7323: windows stay under
-// 64 KiB, no PAWS), no urgent data, no simultaneous open, 16 connections.
+// Window scaling, timestamps and PAWS (RFC 7323) in tcp-extensions.ts; RFC 5961's challenge ACKs (blind RST,
+// SYN and data injection) rate-limited.
+//
+// Limits: no Nagle, no delayed ACKs, no urgent data, no simultaneous open, 16 connections.
 import { i32, u32, bool, structArray } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
@@ -37,7 +39,14 @@ import {
   TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, buffersRelease, receiveTake, sendQueue, sendAcknowledged,
 } from "./tcp-buffers.ts";
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
-import { synSackPermitted, parseSynOptions, takeSackBlocks, hasSackOption } from "./tcp-options.ts";
+import {
+  synSackPermitted, synWindowShift, segTimestamps, segTsVal, segTsEcr, parseSynOptions, parseTimestamps, takeSackBlocks,
+  hasSackOption,
+} from "./tcp-options.ts";
+import {
+  NO_SAMPLE, windowShiftFor, peerWindow, agreeWindowScale, agreeTimestamps, pawsReject, pawsAck, timestampsTake,
+  timestampRtt,
+} from "./tcp-extensions.ts";
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
   congestionOnTimeout, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
@@ -117,6 +126,9 @@ export function tcpInit(): void {
   issSecret = (netNow * 2654435761) ^ 0x5bd1e995;
   portSecret = hashTuple(issSecret, ourIp, 0x9e3779b9);
   nextEphemeral = 0;
+  challengePeriodStart = u32(netNow - CHALLENGE_PERIOD_US);
+  challengeLeft = 0;
+  challengeSeed = portSecret;
 }
 
 /**
@@ -256,6 +268,12 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   tcb.sndMss = TCP_DEFAULT_MSS;   // until the SYN,ACK's option says
   tcb.sackPermitted = true;       // offered in our SYN (RFC 2018 §2); the SYN,ACK decides
   buffersAssign(tcb, index, largeBuffers);
+  tcb.windowScaling = true;       // offered too (RFC 7323 §2.2, §3.2), our shift from the receive buffer
+  tcb.sndScale = 0;
+  tcb.rcvScale = windowShiftFor(tcb.rxSize);
+  tcb.timestamps = true;
+  tcb.tsRecent = 0;               // TSecr of a SYN is 0 (§3.2)
+  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((localPort << 16) | remotePort));
   reassemblyClear(tcb);
   congestionInit(tcb, netNow);
   tcb.closing = false;
@@ -297,6 +315,8 @@ function synSentInput(index: i32, frame: Uint8Array): void {
   tcb.sndWl2 = segAck;
   tcb.sndMss = sendMssOf(mss);
   tcb.sackPermitted = synSackPermitted;
+  agreeWindowScale(tcb, synWindowShift);
+  agreeTimestamps(tcb, segTimestamps, segTsVal);
   // Congestion control starts with the MSS now known; the SYN's round trip is the first RTT sample unless it
   // was sent again (Karn), and then RFC 6298 §5.7's 3 s RTO holds until a sample.
   const sentAt = tcb.timerAt - tcb.rto;
@@ -324,6 +344,34 @@ function synSentInput(index: i32, frame: Uint8Array): void {
   output(tcb);
   if (tcb.ackNow) sendAck(tcb);
 }
+
+// ---- challenge ACKs (RFC 5961) -----------------------------------------------------------------------------
+
+/** RFC 5961 §7: challenge ACKs a second, across the VM's connections (randomized as below). */
+const CHALLENGE_ACK_LIMIT = 100;
+const CHALLENGE_PERIOD_US: u32 = 1000000;
+let challengePeriodStart: u32 = 0;
+/** Challenge ACKs still allowed in this period. */
+let challengeLeft = 0;
+
+/**
+ * An ACK <SEQ=SND.NXT><ACK=RCV.NXT> challenging a RST, SYN or ACK a blind attacker could have sent (RFC 5961 §3.2,
+ * §4.2, §5.2), within §7's limit: at most a number of them a second, drawn each second between half and one and
+ * a half CHALLENGE_ACK_LIMIT (as Linux since CVE-2016-5696: a fixed count shared by every connection would tell
+ * an off-path attacker, counting the ACKs of its own connection, when it hit another's window).
+ */
+function challengeAck(tcb: Tcb): void {
+  if (u32(netNow - challengePeriodStart) >= CHALLENGE_PERIOD_US) {
+    challengePeriodStart = netNow;
+    challengeSeed = hashTuple(issSecret, challengeSeed, netNow);
+    challengeLeft = CHALLENGE_ACK_LIMIT / 2 + i32(challengeSeed % u32(CHALLENGE_ACK_LIMIT));
+  }
+  if (challengeLeft <= 0) return;
+  challengeLeft--;
+  sendAck(tcb);
+}
+
+let challengeSeed: u32 = 0;
 
 // ---- receiving ---------------------------------------------------------------------------------------------
 
@@ -432,6 +480,9 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   tcb.sndMss = sendMssOf(mss);
   tcb.sackPermitted = synSackPermitted;   // RFC 2018 §2: we answer SACK-permitted with our own
   buffersAssign(tcb, index, listener.large);
+  agreeWindowScale(tcb, synWindowShift);    // RFC 7323: answered likewise
+  agreeTimestamps(tcb, segTimestamps, segTsVal);
+  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((listener.port << 16) | remotePort));
   reassemblyClear(tcb);
   congestionInit(tcb, netNow);
   tcb.closing = false;
@@ -452,6 +503,14 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
     sendSynAck(tcb);
     return;
   }
+  // RFC 7323: the window field is scaled (§2.3); PAWS (§5.3 R1) and a missing Timestamps option (§3.2).
+  const rst = (segFlags & TCP_RST) !== 0;
+  if ((segFlags & TCP_SYN) === 0) segWnd = peerWindow(tcb, segWnd);
+  if (tcb.timestamps) parseTimestamps(frame, segOptions, segOptionsLength);
+  if (pawsReject(tcb, segTimestamps, segTsVal, rst)) {
+    if (pawsAck) sendAck(tcb);
+    return;
+  }
   // "first, check sequence number": the four acceptability cases of §3.10.7.4.
   const length = segLen + ((segFlags & TCP_SYN) !== 0 ? 1 : 0) + ((segFlags & TCP_FIN) !== 0 ? 1 : 0);
   let acceptable: bool;
@@ -470,10 +529,13 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   let dataLength = segLen;
   if (!acceptable && window === 0 && fromStart === 0) { acceptable = true; dataLength = 0; fin = false; }
   if (!acceptable) {
-    // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the RST bit is set)"
-    if ((segFlags & TCP_RST) === 0) sendAck(tcb);
+    // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the RST bit is
+    // set)"; for a SYN (RFC 5961 §4.2: whatever its sequence number) that is a challenge ACK.
+    if (rst) return;
+    if ((segFlags & TCP_SYN) !== 0) challengeAck(tcb); else sendAck(tcb);
     return;
   }
+  timestampsTake(tcb, segTimestamps, segTsVal, segSeq);   // RFC 7323 §4.3 R3
   // Trim to the window: drop what precedes RCV.NXT (already received) and what passes its right edge.
   if (fromStart < 0) {
     const skip = -fromStart;
@@ -487,8 +549,8 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
 
   // "second, check the RST bit" (RFC 5961 §3.2): exactly at RCV.NXT resets, elsewhere in the window
   // gets a challenge ACK.
-  if ((segFlags & TCP_RST) !== 0) {
-    if (segSeq !== rcvNxt) { sendAck(tcb); return; }
+  if (rst) {
+    if (segSeq !== rcvNxt) { challengeAck(tcb); return; }
     if (state === TCP_SYN_RECEIVED) { release(index, 0); return; }   // "return this connection to LISTEN"
     const reset = state === TCP_ESTABLISHED || state === TCP_FIN_WAIT_1 || state === TCP_FIN_WAIT_2
       || state === TCP_CLOSE_WAIT;
@@ -496,7 +558,7 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
     return;
   }
   // "fourth, check the SYN bit": in a synchronized state (RFC 5961 §4) a challenge ACK, nothing else.
-  if ((segFlags & TCP_SYN) !== 0) { sendAck(tcb); return; }
+  if ((segFlags & TCP_SYN) !== 0) { challengeAck(tcb); return; }
   // "fifth, check the ACK field": "if the ACK bit is off, drop the segment and return".
   if ((segFlags & TCP_ACK) === 0) return;
   let accepted = false, writable = false;
@@ -557,8 +619,9 @@ function establish(tcb: Tcb): bool {
  * acknowledged (room to write), else 0.
  */
 function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
-  // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the segment, and return."
-  if (seqLt(tcb.sndMax, segAck)) { sendAck(tcb); return -1; }
+  // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the segment, and return";
+  // RFC 5961 §5.2: nor one below SND.UNA - MAX.SND.WND (data injection): a challenge ACK, the segment dropped.
+  if (seqLt(tcb.sndMax, segAck) || seqLt(segAck, u32(tcb.sndUna - tcb.sndWndMax))) { challengeAck(tcb); return -1; }
   let writable = false, restartTimer = true;
   const advanced = seqLt(tcb.sndUna, segAck);
   const wasInRecovery = tcb.inRecovery;
@@ -571,7 +634,12 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
     tcb.sndUna = segAck;
     if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
     scoreboardAcknowledged(tcb);
+    // The RTT: the timed segment's, else (none timed: Karn's rule after a retransmission) RTTM's (tcp-extensions.ts).
     if (tcb.timing && seqLe(tcb.timedSeq, segAck)) { tcb.timing = false; rttSample(tcb, netNow - tcb.timedAt); }
+    else if (!tcb.timing) {
+      const r = timestampRtt(tcb, segTimestamps, segTsEcr);
+      if (r !== NO_SAMPLE) rttSample(tcb, r);
+    }
     tcb.retries = 0;
     restartTimer = congestionOnAck(tcb, advance);
     if (acked > 0) writable = true;

@@ -12,12 +12,17 @@ import {
   CONFIG, GUEST_MAC, PEER_MAC, BROADCAST, GUEST_IP, PEER_IP, REMOTE_IP, ethernet, arp, ipv4, tcp, toGuest, get16,
   parseTcpFrame, TCP, u16, type TcpFields,
 } from './packets.ts';
-import { MSS_OPTION, hex, bytes, expected, Peer } from './tcp-peer.ts';
+import { MSS_OPTION, hex, bytes, expected, Peer, be32, guestTimestamps } from './tcp-peer.ts';
 
 const { FIN, SYN, RST, PSH, ACK } = TCP;
 const GUEST = 'test/libos/guests/client.ts';
-/** Our SYN's options, as in our SYN,ACK: MSS 1460, NOP, NOP, SACK-permitted. */
-const SYN_OPTIONS = [...MSS_OPTION, 1, 1, 4, 2];
+/**
+ * Our SYN's options: MSS 1460, SACK-permitted, Timestamps (TSval, TSecr 0; RFC 7323 §3.2), NOP, Window Scale 0
+ * (RFC 7323 §2: the 4 KiB buffer needs no shift, the option lets the peer scale its own window).
+ */
+const synOptions = (tsVal: number) => [...MSS_OPTION, 4, 2, 8, 10, ...be32(tsVal), 0, 0, 0, 0, 1, 3, 3, 0];
+/** A SYN's TSval (its clock offset is the guest's secret; later SYNs are checked against it). */
+const synTsVal = (frame: Uint8Array) => guestTimestamps(frame)?.[0] ?? 0;
 const ZERO_MAC = [0, 0, 0, 0, 0, 0];
 const ipNumber = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
 
@@ -25,16 +30,21 @@ const ipNumber = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number
 const arpRequest = (ip: string) => ethernet(BROADCAST, GUEST_MAC, 0x0806, arp(1, GUEST_MAC, GUEST_IP, ZERO_MAC, ip));
 const arpReply = () => ethernet(GUEST_MAC, PEER_MAC, 0x0806, arp(2, PEER_MAC, PEER_IP, GUEST_MAC, GUEST_IP));
 
-/** Checks that `frame` is the guest's SYN to PEER_IP:80 and returns its port and ISS. */
-function checkSyn(t: ExecutionContext, frame: Uint8Array | undefined, message: string, port?: number, iss?: number) {
-  if (!frame) { t.fail(`no SYN: ${message}`); return { port: 0, iss: 0 }; }
+/**
+ * Checks that `frame` is the guest's SYN to PEER_IP:80 and returns its port, ISS and timestamp offset (its TSval
+ * less the clock in ms at `now`); given the first SYN's, a retransmission's TSval is checked against the clock.
+ */
+function checkSyn(t: ExecutionContext, frame: Uint8Array | undefined, message: string, port?: number, iss?: number,
+  tsOffset?: number, now = 0) {
+  if (!frame) { t.fail(`no SYN: ${message}`); return { port: 0, iss: 0, tsOffset: 0 }; }
   const seg = parseTcpFrame(frame);
   const fields: TcpFields = {
-    sport: port ?? seg.sport, dport: 80, seq: iss ?? seg.seq, ack: 0, flags: SYN, window: 4096, options: SYN_OPTIONS,
+    sport: port ?? seg.sport, dport: 80, seq: iss ?? seg.seq, ack: 0, flags: SYN, window: 4096,
+    options: synOptions(tsOffset === undefined ? synTsVal(frame) : (Math.floor(now / 1000) + tsOffset) >>> 0),
   };
   t.deepEqual(hex([frame]), hex([expected(frame, fields)]), message);
   t.true(seg.sport >= 49152 && seg.sport <= 65535, `an ephemeral port (RFC 6056): ${seg.sport}`);
-  return { port: seg.sport, iss: seg.seq };
+  return { port: seg.sport, iss: seg.seq, tsOffset: (synTsVal(frame) - Math.floor(now / 1000)) >>> 0 };
 }
 
 /** The guest asks for the peer's MAC as it connects (a thread runs before the first idle); the reply frees its SYN. */
@@ -121,7 +131,8 @@ test('connect off the subnet: ARP resolves the gateway, the SYN goes to its MAC'
     const [frame] = w.take();
     const seg = parseTcpFrame(frame);
     const want = ethernet(PEER_MAC, GUEST_MAC, 0x0800, ipv4(GUEST_IP, REMOTE_IP, 6, tcp(GUEST_IP, REMOTE_IP,
-      { sport: seg.sport, dport: 80, seq: seg.seq, ack: 0, flags: SYN, window: 4096, options: SYN_OPTIONS }),
+      { sport: seg.sport, dport: 80, seq: seg.seq, ack: 0, flags: SYN, window: 4096,
+        options: synOptions(synTsVal(frame)) }),
     { id: get16(frame, 18), flags: 2 }));
     t.deepEqual(hex([frame]), hex([want]), 'SYN to 192.0.2.9 through the gateway\'s MAC');
   });
@@ -130,14 +141,15 @@ test('connect off the subnet: ARP resolves the gateway, the SYN goes to its MAC'
 test('SYN retransmitted with the RTO doubling (1 s, 2 s ... 60 s), then connect gives up (SOCKET_TIMEOUT)', t => {
   const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
     yield* resolvePeer(w);
-    const first = checkSyn(t, w.take()[0], 'the first SYN');
+    const first = checkSyn(t, w.take()[0], 'the first SYN', undefined, undefined, undefined, w.now);
     const gaps: number[] = [];
     for (let k = 0; k < 8; k++) {
       gaps.push(w.advanceToAlarm() / 1e6);
       yield;
       const out = yield* tcpFrames(w);
       t.is(out.length, 1, `retransmission ${k + 1}`);
-      checkSyn(t, out[0], `retransmission ${k + 1}: the same SYN`, first.port, first.iss);
+      checkSyn(t, out[0], `retransmission ${k + 1}: the same SYN, TSval from the clock`, first.port, first.iss,
+        first.tsOffset, w.now);
     }
     t.deepEqual(gaps, [1, 2, 4, 8, 16, 32, 60, 60], 'RFC 6298 §5.5 back-off, at most 60 s');
     t.is(w.console, '', 'still connecting after 183 s');

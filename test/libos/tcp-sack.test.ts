@@ -12,7 +12,8 @@ import { GUEST, bytes, learnPeer, Peer } from './tcp-peer.ts';
 
 const { FIN, ACK, PSH } = TCP;
 const MSS = 1460;
-const LARGE = 32768;
+/** The window of a large-buffer port (256 KiB each way in the harness's 8 MiB VM): 65535 without scaling. */
+const LARGE = 65535;
 
 /** Sends `data` at `offset` bytes past `base` (our sequence space), leaving p.seq where it was. */
 function sendAt(p: Peer, base: number, offset: number, data: number[], flags = ACK | PSH): void {
