@@ -92,7 +92,7 @@ export function pawsReject(tcb: Tcb, present: bool, tsVal: u32, rst: bool): bool
   return true;
 }
 
-/** §4.3 R3: an acceptable segment at `seq` with SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent updates TS.Recent. */
+/** §4.3 R3: an acceptable segment with SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent updates TS.Recent. */
 export function timestampsTake(tcb: Tcb, present: bool, tsVal: u32, seq: u32): void {
   if (!tcb.timestamps || !present) return;
   if (seqLe(tcb.tsRecent, tsVal) && seqLe(seq, tcb.lastAckSent)) {

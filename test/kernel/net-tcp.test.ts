@@ -31,6 +31,43 @@ import {
 import type { TapNamespace } from "../../tools/net.ts";
 
 const VM_IP = "198.18.0.2";
+/**
+ * Python run in the tap namespace: captures on the tap (argv 1) while it makes one connection to argv 2:argv 3,
+ * sends a byte and reads its echo; prints each TCP segment as `linux|vm flags=F window=W options=HEX`.
+ */
+const CAPTURE = `
+import socket, struct, sys
+device, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+sniffer.bind((device, 0))
+sniffer.settimeout(0.5)
+c = socket.create_connection((ip, port), timeout=10)
+c.sendall(b"x")
+c.recv(1)
+c.close()
+try:
+    while True:
+        f = sniffer.recv(65535)
+        if struct.unpack("!H", f[12:14])[0] != 0x800 or f[23] != 6: continue
+        ihl = (f[14] & 15) * 4
+        s = f[14 + ihl:]
+        offset = (s[12] >> 4) * 4
+        who = "vm" if socket.inet_ntoa(f[26:30]) == ip else "linux"
+        print("%s flags=%d window=%d options=%s" % (who, s[13], struct.unpack("!H", s[14:16])[0], s[20:offset].hex()))
+except socket.timeout:
+    pass
+`;
+/** The kinds of the TCP options in `hex` (RFC 9293 §3.2: NOP and EOL one byte, the others by their length). */
+function optionKinds(hex: string): number[] {
+  const b = Buffer.from(hex, "hex");
+  const kinds: number[] = [];
+  for (let i = 0; i < b.length && b[i] !== 0;) {
+    if (b[i] === 1) { i++; continue; }
+    kinds.push(b[i]);
+    i += Math.max(2, b[i + 1] ?? 2);
+  }
+  return kinds;
+}
 const PORT = 7;
 const BYTES = 1 << 20;
 const LOSSY_BYTES = 4 << 20;
@@ -93,6 +130,25 @@ if (why) {
     t.is(r.bytesReceived, BYTES, machine!.out().slice(-2000));
     t.is(r.received, r.sent);
     t.log(`1 MB echoed in ${r.ms} ms`);
+  });
+
+  test.serial("Linux and the VM agree window scaling, timestamps and SACK (RFC 7323, RFC 2018), captured", (t) => {
+    // A capture on the tap (an AF_PACKET socket in the namespace) of one short connection: both SYNs offer
+    // Window Scale, Timestamps and SACK-permitted, and every later segment, both ways, carries Timestamps.
+    const capture = ["python3", "-c", CAPTURE, ns!.device, VM_IP, String(PORT)];
+    const lines = inNamespace(ns!, capture, 30_000).trim().split("\n");
+    t.log(lines.join("\n"));
+    const segments = lines.map((l) => /^(\S+) flags=(\d+) window=\d+ options=(\w*)$/.exec(l)).filter((m) => m !== null)
+      .map(([, from, flags, options]) => ({ from, flags: Number(flags), kinds: optionKinds(options) }));
+    const syn = segments.find((s) => s.flags === 0x02 && s.from === "linux");
+    const synAck = segments.find((s) => s.flags === 0x12 && s.from === "vm");
+    for (const [name, s] of [["Linux's SYN", syn], ["the VM's SYN,ACK", synAck]] as const) {
+      t.deepEqual(s && [2, 3, 4, 8].filter((k) => s.kinds.includes(k)), [2, 3, 4, 8],
+        `${name}: MSS, Window Scale, SACK-permitted, Timestamps`);
+    }
+    const later = segments.filter((s) => (s.flags & 0x02) === 0);
+    t.true(later.some((s) => s.from === "vm") && later.some((s) => s.from === "linux"), "segments both ways");
+    t.true(later.every((s) => s.kinds.includes(8)), "every segment after the SYNs carries Timestamps");
   });
 
   if (noIptables) {
