@@ -1,7 +1,8 @@
-// Contract: the Transmission Control Block (RFC 9293 §3.3.1) shared by the TCP's files: tcp.ts (segments,
-// states, the application's calls), tcp-output.ts (sending, the timers), tcp-congestion.ts (RFC 5681,
+// Contract: the Transmission Control Block (RFC 9293 §3.3.1) shared by the TCP's files: tcp.ts (segments
+// and states), tcp-output.ts (sending, the timers), tcp-congestion.ts (RFC 5681,
 // 6582, 6675, 8985 and 6298: what may be sent and what to retransmit), tcp-reassembly.ts (the out-of-order
-// queue and the SACK blocks we report) and tcp-buffers.ts (the send and receive rings). Holds no behaviour
+// queue and the SACK blocks we report), tcp-buffers.ts (the send and receive rings) and tcp-extensions.ts
+// (RFC 7323); tcp-table.ts holds them, tcp-calls.ts serves the application. Holds no behaviour
 // beyond sequence arithmetic: every file reads and writes the fields its own header comment names.
 import { i32, u32, bool } from "dsl";
 

@@ -5,20 +5,19 @@
 // blocks we report, the peer's used by loss recovery), sending under congestion control with fast
 // retransmit, NewReno and SACK recovery, tail loss probes and the RFC 6298 timer (tcp-congestion.ts;
 // segments built and sent by tcp-output.ts), sender SWS avoidance (§3.8.6.2.1), zero-window probes
-// (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no connection (§3.10.7.1) and RFC
-// 5961's challenge ACKs (§3.10.7.4), a table of connections with a listen backlog; send and receive rings
-// from tcp-buffers.ts.
+// (§3.8.6.1), FIN both ways and TIME-WAIT (§3.6), RST for segments of no connection (§3.10.7.1), RFC
+// 5961's challenge ACKs (blind RST, SYN and data injection, §3.10.7.4) under a VM-wide rate limit, window
+// scaling, timestamps and PAWS (RFC 7323, tcp-extensions.ts); the connection and listener tables
+// (tcp-table.ts) with a listen backlog; send and receive rings from tcp-buffers.ts; the application's
+// calls in tcp-calls.ts.
 //
 // Applications are event-driven: `tcpListen(port, backlog, handler, largeBuffers)` or `tcpConnect(ip, port,
 // handler, largeBuffers)`; the handler gets (connection, event) with TCP_EVENT_ACCEPTED or CONNECTED (or
 // REFUSED, TIMED_OUT: the open failed) / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
-// Window scaling, timestamps and PAWS (RFC 7323) in tcp-extensions.ts; RFC 5961's challenge ACKs (blind RST,
-// SYN and data injection) rate-limited.
-//
 // Limits: no Nagle, no delayed ACKs, no urgent data, no simultaneous open, 16 connections.
-import { i32, u32, bool, structArray } from "dsl";
+import { i32, u32, bool } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
@@ -28,16 +27,14 @@ import {
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, TcpHandler, noHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
+  Tcb, TcpHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
   TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_DEFAULT_MSS, TCP_OUR_MSS, TCP_MIN_MSS,
 } from "./tcp-header.ts";
-import {
-  TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, buffersRelease, receiveTake, sendQueue, sendAcknowledged,
-} from "./tcp-buffers.ts";
+import { TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, sendAcknowledged } from "./tcp-buffers.ts";
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
 import {
   synSackPermitted, synWindowShift, segTimestamps, segTsVal, segTsEcr, parseSynOptions, parseTimestamps, takeSackBlocks,
@@ -55,8 +52,14 @@ import {
 import {
   emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
 } from "./tcp-output.ts";
+import {
+  TCP_MAX_LISTENERS, tcbs, listeners, setInHandler, lookup, allocate, release,
+} from "./tcp-table.ts";
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
+export {
+  tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpWrite, tcpClose, tcpAbort,
+} from "./tcp-calls.ts";
 export { TCP_MAX_CONNECTIONS } from "./tcp-buffers.ts";
 
 // ---- events for the application -------------------------------------------------------------------------
@@ -80,7 +83,6 @@ export const TCP_EVENT_REFUSED = 8;
 export const TCP_EVENT_TIMED_OUT = 9;
 
 // ---- sizes and timers -------------------------------------------------------------------------------------
-const TCP_MAX_LISTENERS = 8;
 /** Retransmissions of one segment before the connection is aborted (§3.8.3 R2). */
 const TCP_MAX_RETRIES = 8;
 /** RFC 6298 §5.7: the RTO once the handshake completes when the SYN,ACK had to be sent again. */
@@ -93,18 +95,6 @@ const TCP_TIME_WAIT_US: u32 = 2000000;
 
 const NO_DEADLINE: u32 = 0xffffffff;
 
-class Listener {
-  port: i32 = 0;
-  backlog: i32 = 0;
-  handler: TcpHandler = noHandler;
-  /** Its connections ask for a large buffer slot (tcp-buffers.ts). */
-  large: bool = false;
-}
-
-const tcbs = structArray(Tcb, 16);
-const listeners = structArray(Listener, 8);
-/** True while a handler runs inside segment processing: writes are sent once, after it, with the ACK. */
-let inHandler = false;
 /** A secret for initial sequence numbers (RFC 6528 §3: ISN = M + F(4-tuple, secretkey)). */
 let issSecret: u32 = 0;
 
@@ -151,37 +141,6 @@ export function tcpListen(port: i32, backlog: i32, handler: TcpHandler, largeBuf
 }
 
 // ---- connections -------------------------------------------------------------------------------------------
-
-function lookup(remoteIp: u32, remotePort: i32, localPort: i32): i32 {
-  for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
-    const tcb = tcbs[i];
-    if (tcb.state !== TCP_CLOSED && tcb.remoteIp === remoteIp && tcb.remotePort === remotePort
-      && tcb.localPort === localPort) return i;
-  }
-  return -1;
-}
-
-/** A free slot, else the TIME-WAIT connection closest to its end; -1 when every slot is busy. */
-function allocate(): i32 {
-  let victim = -1;
-  for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
-    const state = tcbs[i].state;
-    if (state === TCP_CLOSED) return i;
-    if (state === TCP_TIME_WAIT && (victim < 0 || seqLt(tcbs[i].timerAt, tcbs[victim].timerAt))) victim = i;
-  }
-  if (victim >= 0) release(victim, 0);
-  return victim;
-}
-
-/** Frees the connection and tells the application (`event`: CLOSED or RESET; 0 tells nobody). */
-function release(index: i32, event: i32): void {
-  const tcb = tcbs[index];
-  const wasKnown = tcb.state !== TCP_SYN_RECEIVED;
-  tcb.state = TCP_CLOSED;
-  tcb.timerOn = false;
-  buffersRelease(tcb);
-  if (event !== 0 && wasKnown) tcb.handler(index, event);
-}
 
 /** A keyed hash of (address, two ports): F of RFC 6528 and RFC 6056 (the secret keeps it unguessable). */
 function hashTuple(secret: u32, remoteIp: u32, ports: u32): u32 {
@@ -335,11 +294,11 @@ function synSentInput(index: i32, frame: Uint8Array): void {
   if (dataLength > receiveWindow(tcb)) { dataLength = receiveWindow(tcb); fin = false; }
   const data = receiveText(tcb, tcb.rcvNxt, frame, segData, dataLength);
   const peerClosed = receiveFin(tcb, fin, u32(segSeq + 1 + dataLength));
-  inHandler = true;
+  setInHandler(true);
   tcb.handler(index, TCP_EVENT_CONNECTED);
   if (data && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_DATA);
   if (peerClosed && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_PEER_CLOSED);
-  inHandler = false;
+  setInHandler(false);
   if (tcb.state === TCP_CLOSED) return;   // aborted by the application
   output(tcb);
   if (tcb.ackNow) sendAck(tcb);
@@ -578,14 +537,14 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   const data = receiveText(tcb, seq, frame, dataStart, dataLength);
   const peerClosed = receiveFin(tcb, fin, u32(seq + dataLength));
   // The application hears of it, then whatever it queued goes out (carrying the ACK), else a bare ACK.
-  inHandler = true;
+  setInHandler(true);
   if (accepted) tcb.handler(index, TCP_EVENT_ACCEPTED);
   if (data && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_DATA);
   if (writable && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_WRITABLE);
   if (peerClosed && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_PEER_CLOSED);
   // TIME-WAIT is the stack's business: for the application the connection is over.
   if (tcb.state === TCP_TIME_WAIT && state !== TCP_TIME_WAIT) tcb.handler(index, TCP_EVENT_CLOSED);
-  inHandler = false;
+  setInHandler(false);
   if (tcb.state === TCP_CLOSED) return;   // aborted by the application
   output(tcb);
   if (tcb.ackNow) sendAck(tcb);
@@ -797,104 +756,4 @@ function runTimers(): u32 {
     if (left < next) next = left;
   }
   return next;
-}
-
-// ---- the application's calls ----------------------------------------------------------------------------
-
-function valid(connection: i32): bool {
-  return connection >= 0 && connection < TCP_MAX_CONNECTIONS && tcbs[connection].state !== TCP_CLOSED;
-}
-
-/** Bytes waiting to be read. */
-export function tcpAvailable(connection: i32): i32 { return valid(connection) ? tcbs[connection].rxCount : 0; }
-
-/** Room in the send buffer. */
-export function tcpWriteSpace(connection: i32): i32 {
-  if (!valid(connection)) return 0;
-  const tcb = tcbs[connection];
-  if (tcb.closing || (tcb.state !== TCP_ESTABLISHED && tcb.state !== TCP_CLOSE_WAIT)) return 0;
-  return tcb.txSize - tcb.txCount;
-}
-
-export function tcpState(connection: i32): i32 { return valid(connection) ? tcbs[connection].state : TCP_CLOSED; }
-export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? tcbs[connection].localPort : 0; }
-
-/** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */
-export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
-  if (!profileActive()) return readData(connection, to, offset, max);
-  const previous = profileEnter(PROFILE_GUEST_TCP);
-  const result = readData(connection, to, offset, max);
-  profileLeave(previous);
-  return result;
-}
-
-function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
-  if (!valid(connection)) return 0;
-  const tcb = tcbs[connection];
-  let n = tcb.rxCount < max ? tcb.rxCount : max;
-  if (n < 0) n = 0;
-  receiveTake(tcb, to, offset, n);
-  // Receiver SWS avoidance: announce a window update once the right edge can move by
-  // min(buffer / 2, MSS), and at once when the window was closed.
-  const edge = u32(tcb.rcvNxt + receiveWindow(tcb));
-  const gain = i32(edge - tcb.rcvEdge);
-  const closed = tcb.rcvEdge === tcb.rcvNxt;
-  if (n > 0 && tcb.state !== TCP_SYN_RECEIVED && (closed || gain >= tcb.rxSize / 2 || gain >= TCP_OUR_MSS)) {
-    if (inHandler) tcb.ackNow = true; else sendAck(tcb);
-  }
-  return n;
-}
-
-/** Queues up to `length` bytes of `from[offset..]` and sends what the window allows; returns how many were queued. */
-export function tcpWrite(connection: i32, from: Uint8Array, offset: i32, length: i32): i32 {
-  if (!profileActive()) return writeData(connection, from, offset, length);
-  const previous = profileEnter(PROFILE_GUEST_TCP);
-  const result = writeData(connection, from, offset, length);
-  profileLeave(previous);
-  return result;
-}
-
-function writeData(connection: i32, from: Uint8Array, offset: i32, length: i32): i32 {
-  const space = tcpWriteSpace(connection);
-  const n = length < space ? length : space;
-  if (n <= 0) return 0;
-  const tcb = tcbs[connection];
-  sendQueue(tcb, from, offset, n);
-  tcb.txCount += n;
-  if (!inHandler) output(tcb);
-  return n;
-}
-
-/**
- * Closes our direction (§3.10.4 CLOSE): the FIN follows the queued data. ESTABLISHED -> FIN-WAIT-1,
- * CLOSE-WAIT -> LAST-ACK. The application hears CLOSED when the connection is gone (or RESET).
- */
-export function tcpClose(connection: i32): void {
-  if (!profileActive()) { closeOurSide(connection); return; }
-  const previous = profileEnter(PROFILE_GUEST_TCP);
-  closeOurSide(connection);
-  profileLeave(previous);
-}
-
-function closeOurSide(connection: i32): void {
-  if (!valid(connection)) return;
-  const tcb = tcbs[connection];
-  if (tcb.closing) return;
-  if (tcb.state === TCP_SYN_SENT) { release(connection, 0); return; }   // §3.10.4: "Delete the TCB"
-  if (tcb.state === TCP_ESTABLISHED) tcb.state = TCP_FIN_WAIT_1;
-  else if (tcb.state === TCP_CLOSE_WAIT) tcb.state = TCP_LAST_ACK;
-  else return;
-  tcb.closing = true;
-  tcb.finSeq = u32(tcb.sndUna + tcb.txCount);
-  if (!inHandler) output(tcb);
-}
-
-/** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> (not in SYN-SENT), frees the connection at once (no event). */
-export function tcpAbort(connection: i32): void {
-  if (!valid(connection)) return;
-  const tcb = tcbs[connection];
-  if (tcb.state !== TCP_TIME_WAIT && tcb.state !== TCP_SYN_SENT) {
-    emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
-  }
-  release(connection, 0);
 }
