@@ -108,6 +108,9 @@ export class Tcb {
   timedSeq: u32 = 0;
   timedAt: u32 = 0;
   probe: bool = false;
+  /** In the persist condition (a zero window, probes going, tcp.ts) since persistSince. */
+  persisting: bool = false;
+  persistSince: u32 = 0;
   ackNow: bool = false;
   // congestion control (RFC 5681, RFC 6582, RFC 6675): tcp-congestion.ts
   cwnd: u32 = 0;

@@ -83,8 +83,15 @@ export const TCP_EVENT_REFUSED = 8;
 export const TCP_EVENT_TIMED_OUT = 9;
 
 // ---- sizes and timers -------------------------------------------------------------------------------------
-/** Retransmissions of one segment before the connection is aborted (§3.8.3 R2). */
+/** Retransmissions of one segment, or zero-window probes unanswered, before the connection is aborted (§3.8.3 R2). */
 const TCP_MAX_RETRIES = 8;
+/**
+ * The persist condition (§3.8.6.1: probes of one byte at the RTO, backed off to 60 s) is kept while the peer
+ * answers the probes (RFC 1122 §4.2.2.17), but for 10 minutes at most: then the connection is aborted with a RST.
+ * A peer that never opens its window would pin the connection's buffers for ever (RFC 6429 lets a sender
+ * end a persist condition to free resources; Linux does only on a user timeout).
+ */
+const TCP_PERSIST_LIMIT_US: u32 = 600000000;
 /** RFC 6298 §5.7: the RTO once the handshake completes when the SYN,ACK had to be sent again. */
 const TCP_SYN_TIMEOUT_RTO_US: u32 = 3000000;
 /**
@@ -237,6 +244,7 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   congestionInit(tcb, netNow);
   tcb.closing = false;
   tcb.retries = 0;
+  tcb.persisting = false;
   tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
   sendSyn(tcb);
   startTimer(tcb);
@@ -446,6 +454,7 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   congestionInit(tcb, netNow);
   tcb.closing = false;
   tcb.retries = 0;
+  tcb.persisting = false;
   tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
   // Data in the SYN is not queued (it will be retransmitted after the handshake).
   sendSynAck(tcb);
@@ -582,6 +591,7 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
   // RFC 5961 §5.2: nor one below SND.UNA - MAX.SND.WND (data injection): a challenge ACK, the segment dropped.
   if (seqLt(tcb.sndMax, segAck) || seqLt(segAck, u32(tcb.sndUna - tcb.sndWndMax))) { challengeAck(tcb); return -1; }
   let writable = false, restartTimer = true;
+  if (tcb.persisting) tcb.retries = 0;   // the peer answers our window probes
   const advanced = seqLt(tcb.sndUna, segAck);
   const wasInRecovery = tcb.inRecovery;
   if (advanced) {
@@ -631,7 +641,7 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
   const newer = seqLt(tcb.sndWl1, segSeq) || (tcb.sndWl1 === segSeq && seqLe(tcb.sndWl2, segAck));
   if (seqLe(tcb.sndUna, segAck) && newer) {
     // A window reopening after zero: a probe byte past it was dropped by the peer; send from SND.UNA.
-    if (tcb.sndWnd === 0 && segWnd !== 0) tcb.sndNxt = tcb.sndUna;
+    if (tcb.sndWnd === 0 && segWnd !== 0) { tcb.sndNxt = tcb.sndUna; tcb.persisting = false; }
     tcb.sndWnd = segWnd;
     if (segWnd > tcb.sndWndMax) tcb.sndWndMax = segWnd;
     tcb.sndWl1 = segSeq;
@@ -694,9 +704,18 @@ function enterTimeWait(tcb: Tcb): void {
  * again from SND.UNA; or, with a zero window and nothing in flight, send a probe (§3.8.6.1).
  */
 function retransmit(tcb: Tcb, index: i32): void {
-  const probing = tcb.sndUna === tcb.sndMax && tcb.sndWnd === 0 && tcb.txCount > 0;
+  // The persist condition: a zero window with data waiting, nothing in flight but our last probe's byte.
+  const probing = tcb.sndWnd === 0 && tcb.txCount > 0 && (tcb.sndUna === tcb.sndMax || tcb.persisting);
+  if (probing && !tcb.persisting) { tcb.persisting = true; tcb.persistSince = netNow; tcb.retries = 0; }
+  else tcb.retries++;
+  if (probing && (tcb.retries > TCP_MAX_RETRIES || u32(netNow - tcb.persistSince) >= TCP_PERSIST_LIMIT_US)) {
+    // At SND.UNA, not SND.NXT past the probe's byte: the peer's window ends there, a RST beyond it would only be
+    // challenged (RFC 5961 §3.2; Linux's tcp_acceptable_seq).
+    emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndUna, 0, TCP_RST);
+    release(index, TCP_EVENT_RESET);
+    return;
+  }
   if (!probing) {
-    tcb.retries++;
     if (tcb.retries > TCP_MAX_RETRIES) {
       if (tcb.state === TCP_SYN_SENT) { release(index, TCP_EVENT_TIMED_OUT); return; }   // nobody to tell
       // §3.8.3 R2 exceeded: abort, telling the peer.

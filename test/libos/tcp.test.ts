@@ -4,7 +4,7 @@
 // the handshake with the MSS option, echo, FIN both ways, RST for unknown connections, malformed
 // segments, the receive window, retransmission with back-off, zero-window probes, many connections.
 import test from 'ava';
-import { runGuest } from './harness.ts';
+import { runGuest, type Wire } from './harness.ts';
 import {
   CONFIG, GUEST_MAC, PEER_MAC, PEER_IP, GUEST_IP, ethernet, arp, ipv4, tcp, toGuest, get16, parseTcpFrame, TCP, u16,
   type TcpFields,
@@ -288,6 +288,63 @@ test('zero window from the peer: nothing sent, a one-byte probe on the persist t
     p.send(ACK, [], { window: 2000 });
     yield;
     t.deepEqual(w.take().map(f => parseTcpFrame(f).data.length), [1460], 'the window moved: the next');
+  });
+});
+
+/** The guest's frames of this round, its ARP requests for the peer answered (its cache entries expire). */
+function* answeringArp(w: Wire): Generator<void, Uint8Array[], void> {
+  let out = w.take();
+  while (out.some(f => get16(f, 12) === 0x0806)) {
+    w.send(ethernet(GUEST_MAC, PEER_MAC, 0x0806, arp(2, PEER_MAC, PEER_IP, GUEST_MAC, GUEST_IP)));
+    yield;
+    out = [...out.filter(f => get16(f, 12) !== 0x0806), ...w.take()];
+  }
+  return out;
+}
+
+test('a zero window that never opens: probes backed off to 60 s while answered, reset after 10 min', t => {
+  const { wire } = runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 20, 40051);
+    yield* p.connect(1460, 0);
+    const gaps: number[] = [];
+    let elapsed = 0;
+    for (;;) {
+      const gap = w.advanceToAlarm();
+      yield;
+      const out = yield* answeringArp(w);
+      if (gaps.length > 0) elapsed += gap;
+      gaps.push(gap / 1e6);
+      if (parseTcpFrame(out[0]).flags & RST) {
+        const rst = expected(out[0], { sport: 20, dport: 40051, seq: p.rcv, ack: 0, flags: RST, window: 0 });
+        t.deepEqual(hex(out), hex([rst]), 'the RST at SND.UNA (the peer\'s window ends there)');
+        break;
+      }
+      p.expect(out, ACK | PSH, [0], 4096, `probe ${gaps.length}`);
+      p.rcv = (p.rcv - 1) >>> 0; p.received = [];   // not accepted: the window is zero
+      p.send(ACK, [], { window: 0 });                 // but answered
+      yield;
+      t.deepEqual(yield* answeringArp(w), []);
+    }
+    t.deepEqual(gaps, [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 60, 60, 60, 60, 60, 60, 60, 60, 60],
+      'RFC 6298 back-off up to 60 s; kept while the peer answers');
+    t.true(elapsed >= 600e6 && elapsed < 660e6, `reset 10 minutes after the first probe: ${elapsed / 1e6} s`);
+  });
+  t.regex(wire.console, /tcp 0 6\n$/, 'the application hears RESET');
+  // A peer that answers no probe at all is given up after 8 unanswered ones (§3.8.3 R2).
+  runGuest(GUEST, CONFIG, function* (w) {
+    yield* learnPeer(w);
+    const p = new Peer(t, w, 20, 40052);
+    yield* p.connect(1460, 0);
+    let probes = 0;
+    for (;;) {
+      w.advanceToAlarm();
+      yield;
+      const [frame] = yield* answeringArp(w);
+      if (parseTcpFrame(frame).flags & RST) break;
+      probes++;
+    }
+    t.is(probes, 9, 'the first probe and 8 unanswered retransmissions of it, then the RST');
   });
 });
 
