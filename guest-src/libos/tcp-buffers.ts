@@ -5,8 +5,9 @@
 // the VM's memory above it (linkerAddress("imageEnd") up to the boot page, the VM's last page), sized
 // as the stack starts from what is there: up to TCP_LARGE_SLOTS slots of the largest power of two each
 // way from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them all fit (fewer slots of the
-// minimum when even that does not; none in a VM without room for one). A 1 MiB VM gets 4 x 64 KiB each
-// way, an 8 MiB one 4 x 256 KiB: windows past 64 KiB need RFC 7323's scaling (tcp-extensions.ts).
+// minimum when even that does not; none in a VM without room for one). The echo app (a 236 KiB image)
+// gets 4 x 32 KiB each way in 512 KiB, 4 x 64 KiB in 1 MiB, 4 x 256 KiB from 3 MiB: windows past 64 KiB
+// need RFC 7323's scaling (tcp-extensions.ts).
 // A ring's start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data
 // is held), so a connection touches only the pages its largest burst needs: pages never touched cost a
 // VM nothing. Reads and writes go through bytes.ts copyWithAddress (the application's array
