@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   try {
     progress.update(0, 'building the kernel and the echo app');
     const kernel = buildKernel(2, dir, dir).elfPath;
-    const modules = buildVms(dir, 'relay', [{ image: 'guest-src/apps/echo.ts', count: 1, memoryKiB: 512,
+    const modules = buildVms(dir, 'relay', [{ image: 'guest-src/apps/echo.ts', count: 1, memoryKiB: 4096,
       argument: PORT, ipBase: '198.18.0.2' }]);
     const points: Point[] = [];
     for (const wire of Object.keys(WIRES)) {

@@ -37,7 +37,7 @@ if (why) {
     dir = mkdtempSync(join(tmpdir(), "denali-net-relay-"));
     ns = tapNamespace("relay");
     path = await createRelayPath(ns, ISSUE_17_IMPAIRMENTS);
-    const modules = buildVms(dir, "echo", [{ image: "guest-src/apps/echo.ts", count: 1, memoryKiB: 512,
+    const modules = buildVms(dir, "echo", [{ image: "guest-src/apps/echo.ts", count: 1, memoryKiB: 4096,
       argument: PORT, ipBase: VM_IP }]);
     machine = await startMachine({ kernel: kernel.elf, modules, netArgs: path.qemuArgs(), inside: ns });
     await machine.waitFor(/^\[vm 0\] vm 0 echo on port 7$/m, 60_000);
