@@ -171,7 +171,14 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   const table = symbolTable(functionAddresses);
   const tableSymbol: DataSymbol = { name: SYMBOL_TABLE_SYMBOL, section: "rodata", align: 4, size: table.size, bytes: new Uint8Array(table.size), relocations: [] };
   const guardData = options.stackGuard === "program" ? guardSymbols() : [];
-  const linked: Module = { ...module, data: [...module.data, tableSymbol, ...guardData] };
+  // ---- jump tables (x86/fusion.ts, jumpTables): a word per target, the address of its code in .text ----
+  const jumpTables: DataSymbol[] = first.lowered.functions.flatMap(f => f.jumpTables).map(t => {
+    const bytes = new Uint8Array(4 * t.targets.length);
+    const view = new DataView(bytes.buffer);
+    t.targets.forEach((index, k) => view.setUint32(4 * k, first.text.addresses[index] >>> 0, true));
+    return { name: t.symbol, section: "rodata", align: 4, size: bytes.length, bytes, relocations: [] };
+  });
+  const linked: Module = { ...module, data: [...module.data, tableSymbol, ...guardData, ...jumpTables] };
 
   // ---- data layout ----
   const layout: DataLayout = layoutData(linked, textEnd, stackSize, options.stackGuard !== undefined);

@@ -12,7 +12,7 @@
 // it. To add a fusion: a find below, its table in Fusions, its rule in lower.ts reading the table.
 
 import type { Function as IrFunction, Block, Instr, VReg } from "../ir.ts";
-import { definedRegister, usedRegisters } from "../ir.ts";
+import { definedRegister, usedRegisters, successors } from "../ir.ts";
 import { isConstant, type Allocation } from "./regalloc.ts";
 import { isComparison } from "./conditions.ts";
 
@@ -24,6 +24,12 @@ type Intrinsic = Extract<Instr, { op: "intrinsic" }>;
 
 /** An address computed right before its only load or store: that access's memory operand instead. */
 interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; displacement: number }
+
+/**
+ * `switch (value)` as a table: the block ids `targets[value - low]` for value in [low, low + targets.length),
+ * `otherwise` for every other value (also the holes of the table).
+ */
+export interface JumpTable { value: VReg; low: number; targets: number[]; otherwise: number }
 
 /** What emits a skipped instruction's code: the rule of another instruction, or (a Block) its terminator's. */
 type Consumer = Instr | Block;
@@ -40,6 +46,10 @@ export class Fusions {
   readonly branches = new Map<Block, Binary>();
   /** A self-call whose result the block returns: the terminator reuses the frame and jumps (tailCalls). */
   readonly tailCalls = new Map<Block, Call>();
+  /** A chain of equality tests of one value whose head's terminator jumps through a table (jumpTables). */
+  readonly jumpTables = new Map<Block, JumpTable>();
+  /** The chain's other blocks: reached only through the head, they emit nothing (not even their terminator). */
+  readonly silentBlocks = new Set<Block>();
   private readonly consumers = new Map<Instr, Consumer>();
   private readonly fused = new Map<Consumer, Instr[]>();
 
@@ -78,6 +88,7 @@ const branchFusions: Fusion = {
     const last = block.instrs[block.instrs.length - 1];
     if (last?.op !== "binary" || !isComparison(last.kind) || block.term.op !== "branch") return;
     if (block.term.cond !== last.dst || alloc.useCounts[last.dst] !== 1 || isConstant(alloc, last.dst)) return;
+    if (found.skips(last)) return;
     found.branches.set(block, last);
     found.skip(last, block);
   },
@@ -204,12 +215,89 @@ const tailCalls: Fusion = {
   },
 };
 
+// ---- jump tables ---------------------------------------------------------------------------------
+// A `switch` lowers to a chain of blocks, each testing `eq x, k` (or `ne`) of the same x against a
+// constant and branching to its case, else to the next test. When the head's test is the last code of
+// its block (constants may follow) and each later test is alone in a block whose only predecessor is the
+// previous test, the comparisons fuse into the head's terminator: a bounds check and an indirect jump
+// through a table in .rodata (lower.ts, lowerJumpTable), whose words the linker fills with the targets'
+// addresses. The chain's other blocks then emit nothing: only the head reaches them, and the table goes
+// straight to where they would have led, with every register as it was at the head's end (the
+// allocation checker, walking them as empty code, sees exactly that). Only for a dense chain: at least
+// JUMP_TABLE_MIN_CASES distinct values whose range is at most JUMP_TABLE_MAX_SPREAD times their number
+// (the rest of the range goes to the chain's last `else`); a sparse switch keeps its compares.
+
+const JUMP_TABLE_MIN_CASES = 4;
+const JUMP_TABLE_MAX_SPREAD = 3;
+const JUMP_TABLE_MAX_ENTRIES = 1024;
+
+/** A block's test `x == k` (its last non-constant instruction, read only by its branch), with where each side goes. */
+interface Test { x: VReg; k: number; compare: Binary; match: number; next: number; at: number }
+
+function testOf(alloc: Allocation, block: Block): Test | null {
+  if (block.term.op !== "branch") return null;
+  let at = block.instrs.length - 1;
+  while (at >= 0 && block.instrs[at].op === "const" && isConstant(alloc, (block.instrs[at] as { dst: VReg }).dst)) at--;
+  const compare = block.instrs[at];
+  if (compare?.op !== "binary" || (compare.kind !== "eq" && compare.kind !== "ne")) return null;
+  if (block.term.cond !== compare.dst || alloc.useCounts[compare.dst] !== 1) return null;
+  if (isConstant(alloc, compare.dst)) return null;
+  const ka = alloc.constants.get(compare.a), kb = alloc.constants.get(compare.b);
+  if ((ka === undefined) === (kb === undefined)) return null; // one operand a constant, the other not
+  const [x, k] = kb !== undefined ? [compare.a, kb] : [compare.b, ka!];
+  if (compare.dst === x) return null;
+  const { ifTrue, ifFalse } = block.term;
+  if (ifTrue === ifFalse) return null;
+  return compare.kind === "eq" ? { x, k, compare, match: ifTrue, next: ifFalse, at }
+    : { x, k, compare, match: ifFalse, next: ifTrue, at };
+}
+
+function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void {
+  const predecessors = new Int32Array(f.blocks.length);
+  for (const b of f.blocks) for (const s of new Set(successors(b.term))) predecessors[s]++;
+  const tests = f.blocks.map(b => testOf(alloc, b));
+  // a later test of a chain: only the test and constants in it, reached only from the previous test of the same x
+  const continues = (test: Test, b: number): boolean => {
+    const t = tests[b];
+    if (t === null || t.x !== test.x || predecessors[b] !== 1 || b === 0) return false;
+    return f.blocks[b].instrs.every(i => i === t.compare || (i.op === "const" && isConstant(alloc, i.dst)));
+  };
+  const continuation = new Set<number>();
+  tests.forEach(t => { if (t && continues(t, t.next)) continuation.add(t.next); });
+  tests.forEach((head, h) => {
+    if (head === null || continuation.has(h) || isConstant(alloc, head.x)) return;
+    const cases = new Map<number, number>(), chain: number[] = [];
+    let test = head, b = h;
+    for (;;) {
+      if (!cases.has(test.k)) cases.set(test.k, test.match);
+      if (!continues(test, test.next) || test.next === h || chain.includes(test.next)) break;
+      chain.push(b = test.next);
+      test = tests[b]!;
+    }
+    if (cases.size < JUMP_TABLE_MIN_CASES) return;
+    const values = [...cases.keys()];
+    const low = Math.min(...values), spread = Math.max(...values) - low + 1;
+    if (spread > JUMP_TABLE_MAX_SPREAD * cases.size || spread > JUMP_TABLE_MAX_ENTRIES) return;
+    const targets = Array.from({ length: spread }, (_, k) => cases.get(low + k) ?? test.next);
+    found.jumpTables.set(f.blocks[h], { value: head.x, low, targets, otherwise: test.next });
+    found.skip(head.compare, f.blocks[h]);
+    for (const c of chain) {
+      found.silentBlocks.add(f.blocks[c]);
+      for (const i of f.blocks[c].instrs) if (i.op !== "const") found.skip(i, f.blocks[h]);
+    }
+  });
+}
+
 /** Every fusion, in the order they look at a block. */
 const FUSIONS: readonly Fusion[] = [branchFusions, addressFolds, loadFolds, selectFusions, tailCalls];
 
 /** The fusions of f under its register allocation. */
 export function findFusions(f: IrFunction, alloc: Allocation): Fusions {
   const found = new Fusions();
-  for (const block of f.blocks) for (const fusion of FUSIONS) fusion.find(f, alloc, block, found);
+  findJumpTables(f, alloc, found);
+  for (const block of f.blocks) {
+    if (found.silentBlocks.has(block)) continue;
+    for (const fusion of FUSIONS) fusion.find(f, alloc, block, found);
+  }
   return found;
 }

@@ -37,7 +37,7 @@ import {
   type Allocation, type Forbidden,
 } from "./regalloc.ts";
 import { codeNamed, byCondition } from "./conditions.ts";
-import { findFusions, Fusions } from "./fusion.ts";
+import { findFusions, Fusions, type JumpTable } from "./fusion.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -64,7 +64,13 @@ interface LoweredFunction {
   lines: { index: number; loc: SourceLocation }[];
   /** The function's parameters and locals and where their values are (debug-info.ts). */
   variables: LoweredVariable[];
+  /**
+   * Its jump tables (fusion.ts, jumpTables): each a .rodata symbol of one word per target, the address of the
+   * instruction at each index (the linker fills them in).
+   */
+  jumpTables: LoweredJumpTable[];
 }
+interface LoweredJumpTable { symbol: string; targets: number[] }
 export interface LoweredModule { instructions: Instruction[]; functions: LoweredFunction[] }
 
 export const START_SYMBOL = "_start";
@@ -237,6 +243,8 @@ class FunctionContext {
   }
   /** Bytes the prologue of a function without a frame pointer subtracts from esp (0 for a leaf that needs no stack). */
   frameBytes = 0;
+  /** The jump tables lowered so far: their symbols and target block ids. */
+  jumpTables: { symbol: string; blocks: number[] }[] = [];
 }
 
 const fitsImm8 = (x: number): boolean => x >= -128 && x <= 127;
@@ -979,6 +987,8 @@ function lowerTerminator(cx: FunctionContext, block: Block, nextBlock: number | 
   const e = cx.e, t = block.term;
   const tail = cx.fusions.tailCalls.get(block);
   if (tail) return lowerTailCall(cx, tail);
+  const table = cx.fusions.jumpTables.get(block);
+  if (table) return lowerJumpTable(cx, table);
   switch (t.op) {
     case "jump":
       if (t.target !== nextBlock) e.branch(Code.Jmp_rel32_32, cx.blockLabels[t.target]);
@@ -1012,6 +1022,35 @@ function lowerTerminator(cx: FunctionContext, block: Block, nextBlock: number | 
       cx.emit(Instruction.create(Code.Ud2)); // #UD if control ever gets here
       return;
   }
+}
+
+/** The name of a function's k-th jump table: a .rodata symbol (a `.` never occurs in a DSL name). */
+const jumpTableSymbol = (func: string, k: number): string => `${func}.switch${k}`;
+
+/**
+ * A chain of equality tests as a table (fusion.ts, jumpTables): `index = value - low` (in a register; eax
+ * when value is not in one or low is not 0), `cmp index, n - 1; ja otherwise` (unsigned: below low too),
+ * `jmp [index*4 + table]`.
+ */
+function lowerJumpTable(cx: FunctionContext, table: JumpTable): void {
+  const symbol = jumpTableSymbol(cx.f.name, cx.jumpTables.length);
+  cx.jumpTables.push({ symbol, blocks: table.targets });
+  let index = Register.EAX;
+  const o = cx.operand(table.value);
+  if (o.kind === "reg" && table.low === 0) { cx.read(table.value); index = o.reg; } else if (o.kind === "reg") {
+    cx.read(table.value);
+    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, Register.EAX, mem(o.reg, -table.low | 0)));
+  } else {
+    cx.use(table.value, Register.EAX);
+    const sub = fitsImm8(table.low) ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32;
+    if (table.low !== 0) cx.emit(Instruction.createRegI32(sub, Register.EAX, table.low | 0));
+  }
+  const last = table.targets.length - 1;
+  cx.emit(Instruction.createRegI32(fitsImm8(last) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, index, last));
+  cx.e.branch(Code.Ja_rel32_32, cx.blockLabels[table.otherwise]);
+  const address = cx.addresses.dataAddress(symbol) >>> 0;
+  const entry = new MemoryOperand(Register.None, index, 4, BigInt(address), 4, false, Register.None);
+  cx.emit(Instruction.createMem(Code.Jmp_rm32, entry));
 }
 
 // ---- functions -----------------------------------------------------------------------------------
@@ -1110,6 +1149,14 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     e.restoreState(body); // the previous block may have ended in an epilogue
     const trace: InstrTrace[] | null = traces ? [] : null;
     traces?.push(trace!);
+    if (fusions.silentBlocks.has(block)) {
+      // a later test of a jump table's chain: the head's table jumps past it, so it emits nothing at all
+      for (const instr of [...block.instrs, null]) {
+        indices.blocks[index].push(e.nextIndex);
+        trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false });
+      }
+      return;
+    }
     block.instrs.forEach(instr => {
       indices.blocks[index].push(e.nextIndex);
       if (fusions.skips(instr)) {
@@ -1133,6 +1180,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     frameSize: frameless ? cx.frameBytes : frame.size,
     unwind: frameless ? unwindRows(rows) : undefined, frame: rows, lines,
     variables: traces ? [] : variableHomes(f, alloc, frame, indices, startIndex, addresses, homed),
+    jumpTables: cx.jumpTables.map(t => ({ symbol: t.symbol, targets: t.blocks.map(id => blocks[id].startIndex) })),
   };
 }
 
@@ -1252,7 +1300,7 @@ function stubFunction(
   name: string, startIndex: number, endIndex: number, frame: CallFrameRow[], loc: SourceLocation | undefined,
 ): LoweredFunction {
   const lines = loc ? [{ index: startIndex, loc }] : [];
-  return { name, startIndex, endIndex, blocks: [], frameSize: 0, frame, lines, variables: [], loc };
+  return { name, startIndex, endIndex, blocks: [], frameSize: 0, frame, lines, variables: [], loc, jumpTables: [] };
 }
 
 // ---- _start --------------------------------------------------------------------------------------

@@ -111,3 +111,44 @@ b2:
   // `return` reads nothing itself; its code passes the call's argument
   t.deepEqual(uses(y, 1, 1), [0]);
 });
+
+/** `switch (v0)` as the front end lowers it: a test block per case value, then the default's block. */
+function chain(values: number[], options: { ne?: number; extraPredecessorOf?: number } = {}): string {
+  const n = values.length, out = ["function f(v0, v1) -> i32 {", "b0:"];
+  if (options.extraPredecessorOf !== undefined) out.push(`  branch v1, b${options.extraPredecessorOf}, b1`, "b1:");
+  const base = options.extraPredecessorOf !== undefined ? 1 : 0;
+  values.forEach((k, i) => {
+    if (i > 0) out.push(`b${base + i}:`);
+    const kind = i === options.ne ? "ne" : "eq";
+    const [hit, miss] = [`b${base + n + i}`, `b${base + i + 1 === base + n ? base + 2 * n : base + i + 1}`];
+    out.push(`  v${10 + i} = const ${k}`, `  v${30 + i} = ${kind} v0, v${10 + i}`,
+      `  branch v${30 + i}, ${kind === "eq" ? hit : miss}, ${kind === "eq" ? miss : hit}`);
+  });
+  values.forEach((_, i) => out.push(`b${base + n + i}:`, `  v${50 + i} = const ${i}`, `  return v${50 + i}`));
+  out.push(`b${base + 2 * n}:`, "  return v1", "}");
+  return out.join("\n");
+}
+
+test("a dense chain of equality tests becomes a jump table; its later tests emit nothing", t => {
+  const x = fusionsOf(chain([3, 4, 6, 5, 8]));
+  const table = x.found.jumpTables.get(x.f.blocks[0]);
+  // 3..8: the hole at 7 goes where the chain's last test fails (the default's block, b10)
+  t.deepEqual(table, { value: 0, low: 3, targets: [5, 6, 8, 7, 10, 9], otherwise: 10 });
+  for (let b = 1; b < 5; b++) t.true(x.found.silentBlocks.has(x.f.blocks[b]), `b${b}`);
+  t.deepEqual(skipped(x, 0), [1]);
+  t.deepEqual(uses(x, 0, 2), [0]);
+  // a `ne` test (its true side goes on) is the same test
+  const y = fusionsOf(chain([0, 1, 2, 3], { ne: 2 }));
+  t.deepEqual(y.found.jumpTables.get(y.f.blocks[0])?.targets, [4, 5, 6, 7]);
+});
+
+test("a sparse, short or shared chain keeps its compares", t => {
+  const sparse = fusionsOf(chain([1, 100, 10000, 1000000]));
+  t.is(sparse.found.jumpTables.size, 0);
+  t.is(sparse.found.branches.size, 4);
+  t.is(fusionsOf(chain([0, 1, 2])).found.jumpTables.size, 0);
+  // the third test has a second predecessor: the chain ends before it and is too short from either head
+  const shared = fusionsOf(chain([0, 1, 2, 3, 4], { extraPredecessorOf: 3 }));
+  t.is(shared.found.jumpTables.size, 0);
+  t.is(shared.found.silentBlocks.size, 0);
+});

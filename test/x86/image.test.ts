@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import elfy from "elfy";
 import { compileToImage, MULTIBOOT_MAGIC } from "../../compiler/link/index.ts";
 import type { Module } from "../../compiler/ir.ts";
+import { parseFunction } from "../../compiler/parse.ts";
 import { boot, programModule, writeImage, testFunction, puts, putHex } from "./helpers.ts";
 
 /** The "hello" program: prints over COM1, reads a .data word and a function pointer from .rodata, exits with 42. */
@@ -157,4 +158,35 @@ test("a guarded stack is a segment of its own above an unmapped page; programs b
   const r = await boot(writeImage(program, "hello-guarded"));
   t.is(r.serial, "Hello, Denali\n12345678\n");
   t.is(r.exitCode, 42);
+});
+
+test("a jump table: a .rodata symbol of its targets' addresses in the function, read by jmp [index*4 + table]",
+  async (t) => {
+  // switch (v0) { case 0..4: return 10 + k } (the third case via `ne`), default: return 99
+  const lines = ["function pick(v0) -> i32 {"];
+  for (let k = 0; k < 5; k++) {
+    const kind = k === 2 ? "ne" : "eq", hit = `b${5 + k}`, miss = `b${k + 1 === 5 ? 10 : k + 1}`;
+    lines.push(`b${k}:`, `  v${1 + k} = const ${k}`, `  v${6 + k} = ${kind} v0, v${1 + k}`,
+      `  branch v${6 + k}, ${kind === "eq" ? hit : miss}, ${kind === "eq" ? miss : hit}`);
+  }
+  for (let k = 0; k < 5; k++) lines.push(`b${5 + k}:`, `  v${11 + k} = const ${10 + k}`, `  return v${11 + k}`);
+  lines.push("b10:", "  v16 = const 99", "  return v16", "}");
+  const m = programModule((main) => {
+    for (const x of [0, 2, 4, 5, -1]) putHex(main, main.call("pick", [main.constant(x)]));
+  }, [parseFunction(lines.join("\n"))]);
+  const linked = compileToImage(m);
+  const table = linked.symbols.get("pick.switch0"), pick = linked.symbols.get("pick");
+  t.truthy(table && pick);
+  t.is(table!.size, 20);
+  const rodata = linked.sections.find(s => s.name === ".rodata")!;
+  t.true(table!.address >= rodata.address && table!.address + 20 <= rodata.address + rodata.size);
+  const elf = elfy.parse(Buffer.from(linked.elf));
+  const section = elf.body.sections.find((s: { name: string }) => s.name === ".rodata");
+  const words = Array.from({ length: 5 }, (_, k) => section.data.readUInt32LE(table!.address - rodata.address + 4 * k));
+  for (const w of words) t.true(w > pick!.address && w < pick!.address + pick!.size, `0x${w.toString(16)} is in pick`);
+  t.is(new Set(words).size, 5);
+  const at = table!.address.toString(16).toUpperCase();
+  t.regex(linked.listing, new RegExp(`jmp +dword ptr \\[e[a-z]x\\*4\\+${at}h\\]`));
+  const r = await boot(writeImage(linked, "jump-table"));
+  t.is(r.serial, ["0000000a", "0000000c", "0000000e", "00000063", "00000063", ""].join("\n"));
 });
