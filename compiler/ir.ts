@@ -124,6 +124,13 @@ export function crc32cWord(crc: number, word: number): number {
 
 export type Width = 1 | 2 | 4;
 
+/**
+ * An array (or string) is [u32 length][elements], and its value points at the elements: its length is the
+ * 4-byte word at offset -ARRAY_HEADER. The front end writes that word only where it creates the array, so
+ * it changes only through a memory write (redundant-checks.ts relies on it between two writes).
+ */
+export const ARRAY_HEADER = 4;
+
 /** Machine intrinsics with fixed argument counts; `result` says whether they produce a value. */
 export const INTRINSICS = {
   inb: { args: 1, result: true }, inw: { args: 1, result: true }, inl: { args: 1, result: true },

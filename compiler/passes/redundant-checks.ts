@@ -13,8 +13,18 @@
 // 256-entry table needs no check. Non-negative registers: those values, and induction variables
 // whose every definition is a constant >= 0, a copy of a non-negative register, or a non-negative
 // register plus a constant k >= 0 where a fact bounds it by INT_MAX - k (no wrap): the `i` of
-// `for (let i = 0; i < n; i++)`. Requires: a verified Module. Guarantees: the same behaviour; the
-// comparison stays (dce removes it when nothing else reads it) and the side never taken becomes
+// `for (let i = 0; i < n; i++)`; also x + 1 where any fact bounds x by `<s` (x < INT_MAX).
+// Array lengths: a register defined once by a load of a length word (`load.s32 [vA - 4]`, ir.ts
+// ARRAY_HEADER) is `len(vA)` in a fact or a check when nothing between its load and the comparison
+// (and the block's end, for the fact of an edge) may write memory or redefine vA; a memory write kills
+// every length fact (leaving `x <s *` of `x <s len`), redefining vA kills those of len(vA). So a loop
+// test `i <s a.length` (reloaded each iteration) and a check `i <u a.length` in the body meet, and
+// `0 <= i <s b`, or `0 <= i <s n` with `n <=s b` (or `n <s b`), gives `i <u b`: `for (let i = 0; i <
+// a.length; i++) a[i]`, and `if (n > a.length) return; for (let i = 0; i < n; i++) a[i]`, need no
+// check. A length load whose word an earlier load read on every path with no write since cannot fault:
+// once unread (its checks gone), it goes, with the comparisons that read it.
+// Requires: a verified Module. Guarantees: the same behaviour; the comparison stays (dce removes it
+// when nothing else reads it; those of a removed length load go here) and the side never taken becomes
 // unreachable (simplify-cfg removes it).
 import * as ir from '../ir.ts';
 
@@ -34,13 +44,44 @@ export function eliminateRedundantChecks(m: ir.Module): ir.Module {
 
 function simplifyFunction(f: ir.Function): void {
   const constants = ir.singleDefinitionConstants(f);
+  const lengths = lengthLoads(f);
   const key = (v: ir.VReg): string => constants.has(v) ? `#${constants.get(v)! | 0}` : `v${v}`;
-  const fact = (kind: Kind, a: ir.VReg, b: ir.VReg): string => `${kind} ${key(a)} ${key(b)}`;
+  /**
+   * v's key in a comparison at `at` in block b whose fact must hold up to `until`: a length register loaded
+   * in b before `at`, with no memory write and no redefinition of the array register from the load to
+   * `until`, is the length of its array, `len(vA)`; any other register is itself.
+   */
+  const keyIn = (b: ir.Block, at: number, until: number) => (v: ir.VReg): string => {
+    const array = lengths.get(v);
+    if (array === undefined) return key(v);
+    let load = -1;
+    for (let k = at - 1; k >= 0 && load < 0; k--) if (ir.definedRegister(b.instrs[k]) === v) load = k;
+    if (load < 0) return key(v);
+    for (let k = load + 1; k < until; k++) {
+      const i = b.instrs[k];
+      if (ir.propertiesOf(i).sideEffects || ir.definedRegister(i) === array) return key(v);
+    }
+    return `len(v${array})`;
+  };
   const names = (facts: Set<string>, v: ir.VReg): string[] => {
-    const k = `v${v}`;
-    return [...facts].filter(x => { const [, a, b] = x.split(' '); return a === k || b === k; });
+    const k = `v${v}`, length = `len(v${v})`;
+    const named = (t: string) => t === k || t === length;
+    return [...facts].filter(x => { const [, a, b] = x.split(' '); return named(a) || named(b); });
   };
   const kill = (facts: Set<string>, v: ir.VReg | null) => { if (v !== null && !constants.has(v)) for (const x of names(facts, v)) facts.delete(x); };
+  /** What i kills: the facts naming the register it defines; after a possible memory write, every length's. */
+  const killBy = (facts: Set<string>, i: ir.Instr) => {
+    kill(facts, ir.definedRegister(i));
+    if (!ir.propertiesOf(i).sideEffects) return;
+    for (const x of [...facts]) {
+      if (!x.includes('len(')) continue;
+      facts.delete(x);
+      // x <s (a length) still says x <s something, so x + 1 cannot wrap (valueFacts)
+      const [kind, p, q] = x.split(' ');
+      if (kind === 'lts' && !p.startsWith('len(')) facts.add(`lts ${p} *`);
+      else if (kind === 'gts' && !q.startsWith('len(')) facts.add(`lts ${q} *`);
+    }
+  };
 
   /** The comparison a block's branch reads: the last definition of the condition in the block, if it is one. */
   const comparisonOf = (b: ir.Block): { at: number; instr: Extract<ir.Instr, { op: 'binary' }> } | null => {
@@ -59,7 +100,7 @@ function simplifyFunction(f: ir.Function): void {
   entry[0] = new Set();
   const transfer = (b: ir.Block, facts: Set<string>, upTo: number): Set<string> => {
     const out = new Set(facts);
-    for (let k = 0; k < upTo; k++) kill(out, ir.definedRegister(b.instrs[k]));
+    for (let k = 0; k < upTo; k++) killBy(out, b.instrs[k]);
     return out;
   };
   const edgeFacts = (b: ir.Block, out: Set<string>): Map<number, Set<string>> => {
@@ -71,8 +112,9 @@ function simplifyFunction(f: ir.Function): void {
       // the operands must still hold the compared values at the end of the block
       const redefined = b.instrs.slice(cmp.at + 1).some(i => { const d = ir.definedRegister(i); return d === a || d === right; });
       if (!redefined) {
-        edges.get(b.term.ifTrue)!.add(fact(kind, a, right));
-        edges.get(b.term.ifFalse)!.add(fact(NEGATION[kind]!, a, right));
+        const k = keyIn(b, cmp.at, b.instrs.length);
+        edges.get(b.term.ifTrue)!.add(`${kind} ${k(a)} ${k(right)}`);
+        edges.get(b.term.ifFalse)!.add(`${NEGATION[kind]!} ${k(a)} ${k(right)}`);
       }
     }
     return edges;
@@ -99,11 +141,50 @@ function simplifyFunction(f: ir.Function): void {
     if (facts === null || cmp === null || b.term.op !== 'branch') return;
     const known = transfer(b, facts, cmp.at);
     const { kind, a, b: right } = cmp.instr;
-    const holds = (k: Kind) => implied(known, values, k, a, right, key);
+    const holds = (k: Kind) => implied(known, values, k, a, right, keyIn(b, cmp.at, cmp.at));
     const outcome = holds(kind) ? true : holds(NEGATION[kind]!) ? false : null;
     if (outcome === null) return;
     b.term = { op: 'jump', target: outcome ? b.term.ifTrue : b.term.ifFalse };
   });
+
+  // ---- a length load repeated (an earlier load of the word on every path, no write since) cannot fault:
+  // once the checks that read it are gone, it goes with them ----
+  const repeated = new Set<ir.Instr>();
+  f.blocks.forEach((b, bi) => {
+    const facts = entry[bi];
+    if (facts === null) return;
+    b.instrs.forEach((i, k) => {
+      const array = lengths.get(ir.definedRegister(i) ?? -1);
+      if (i.op !== 'load' || array === undefined) return;
+      const known = `len(v${array})`;
+      if ([...transfer(b, facts, k)].some(x => x.split(' ').includes(known))) repeated.add(i);
+    });
+  });
+  const repeatedLengths = new Set([...repeated].map(i => ir.definedRegister(i)!));
+  const readsRepeated = (i: ir.Instr) => i.op === 'binary' && ir.isSpeculatable(i)
+    && (repeatedLengths.has(i.a) || repeatedLengths.has(i.b));
+  removeUnused(f, i => repeated.has(i) || readsRepeated(i));
+}
+
+/** Removes the instructions `removable` allows whose results nothing reads (again, until none is left). */
+function removeUnused(f: ir.Function, removable: (i: ir.Instr) => boolean): void {
+  const uses = new Int32Array(f.vregCount);
+  for (const b of f.blocks) {
+    for (const i of b.instrs) for (const u of ir.usedRegisters(i)) uses[u]++;
+    for (const u of ir.terminatorUses(b.term)) uses[u]++;
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const b of f.blocks) {
+      b.instrs = b.instrs.filter(i => {
+        const d = ir.definedRegister(i);
+        if (d === null || uses[d] > 0 || !removable(i)) return true;
+        for (const u of ir.usedRegisters(i)) uses[u]--;
+        changed = true;
+        return false;
+      });
+    }
+  }
 }
 
 const isConstantKey = (k: string) => k.startsWith('#');
@@ -120,7 +201,20 @@ interface ValueFacts {
 function implied(facts: Set<string>, values: ValueFacts, kind: Kind, av: ir.VReg, bv: ir.VReg, key: (v: ir.VReg) => string): boolean {
   const a = key(av), b = key(bv);
   if (facts.has(`${kind} ${a} ${b}`) || facts.has(`${MIRROR[kind]} ${b} ${a}`)) return true;
-  if (kind !== 'ltu' || !isConstantKey(b)) return false;
+  if (kind !== 'ltu') return false;
+  if (!isConstantKey(b)) {
+    // 0 <= a <s b, or 0 <= a <s n <=s b (n <= an array's length, say): a <u b
+    if (!(values.nonNegative.has(av) || facts.has(`ges ${a} #0`) || facts.has(`les #0 ${a}`))) return false;
+    const below = (x: string, y: string) => facts.has(`lts ${x} ${y}`) || facts.has(`gts ${y} ${x}`);
+    const atMost = (x: string, y: string) => facts.has(`les ${x} ${y}`) || facts.has(`ges ${y} ${x}`);
+    if (below(a, b)) return true;
+    for (const x of facts) {
+      const [k, p, q] = x.split(' ');
+      const n = k === 'lts' && p === a ? q : k === 'gts' && q === a ? p : null;
+      if (n !== null && n !== a && (atMost(n, b) || below(n, b))) return true;
+    }
+    return false;
+  }
   const bound = valueOf(b) >>> 0;
   const max = values.maximum.get(av);
   if (max !== undefined && max < bound) return true;
@@ -183,6 +277,8 @@ function valueFacts(f: ir.Function, constants: Map<ir.VReg, number>, entry: (Set
     }
     for (const x of facts) {
       const [kind, p, q] = x.split(' ');
+      // x <s anything: x < INT_MAX, so x + 1 cannot wrap
+      if (kind === 'lts' && names.has(p) && k === 1) return true;
       if (!names.has(p) || !isConstantKey(q)) continue;
       const c = valueOf(q);
       if ((kind === 'lts' || kind === 'les') && c <= 0x7fffffff - k) return true;
@@ -197,4 +293,21 @@ function valueFacts(f: ir.Function, constants: Map<ir.VReg, number>, entry: (Set
     }
   }
   return { maximum, nonNegative };
+}
+
+/**
+ * Length registers: each defined once, by a 4-byte load of the word before an array's (or string's)
+ * elements, `load.s32 [vA - 4]` (ir.ts ARRAY_HEADER), mapped to vA.
+ */
+function lengthLoads(f: ir.Function): Map<ir.VReg, ir.VReg> {
+  const definitions = new Int32Array(f.vregCount);
+  const loads = new Map<ir.VReg, ir.VReg>();
+  for (const b of f.blocks) for (const i of b.instrs) {
+    const d = ir.definedRegister(i);
+    if (d === null) continue;
+    definitions[d]++;
+    if (i.op === 'load' && i.width === 4 && i.offset === -ir.ARRAY_HEADER && i.address !== d) loads.set(d, i.address);
+  }
+  for (const v of [...loads.keys()]) if (definitions[v] !== 1 || v < f.params) loads.delete(v);
+  return loads;
 }

@@ -55,8 +55,8 @@ export interface LoopTarget { label?: string; breakBlock: ir.Block; continueBloc
 /** Thrown by `error` after the diagnostic is recorded; caught by `guard`. */
 export class Failure extends Error {}
 
-/** Layout of a static array with a length word: [u32 length][elements]. The value points at the elements. */
-export const ARRAY_HEADER = 4;
+/** Layout of an array with a length word: [u32 length][elements]; the value points at the elements (ir.ts). */
+export { ARRAY_HEADER } from '../../ir.ts';
 
 export class LowerContext {
   diagnostics: Diagnostic[] = [];
