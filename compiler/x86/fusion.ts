@@ -18,6 +18,7 @@ import { isComparison } from "./conditions.ts";
 
 type Binary = Extract<Instr, { op: "binary" }>;
 type Load = Extract<Instr, { op: "load" }>;
+type Store = Extract<Instr, { op: "store" }>;
 type Select = Extract<Instr, { op: "select" }>;
 type Call = Extract<Instr, { op: "call" }>;
 type Intrinsic = Extract<Instr, { op: "intrinsic" }>;
@@ -44,6 +45,8 @@ export class Fusions {
   readonly selects = new Map<Select, Binary>();
   /** The comparison a block's branch alone reads: cmp + jcc (branchFusions). */
   readonly branches = new Map<Block, Binary>();
+  /** A 32-bit store of `op(load of the same word, b)`: one `op [mem], b` (readModifyWrites), by store. */
+  readonly readModifyWrites = new Map<Store, Binary>();
   /** A self-call whose result the block returns: the terminator reuses the frame and jumps (tailCalls). */
   readonly tailCalls = new Map<Block, Call>();
   /** A chain of equality tests of one value whose head's terminator jumps through a table (jumpTables). */
@@ -64,6 +67,9 @@ export class Fusions {
   /** Whether `instr` emits no code of its own. */
   skips(instr: Instr): boolean { return this.consumers.has(instr); }
 
+  /** What emits a skipped instruction's code. */
+  consumerOf(instr: Instr): Consumer | undefined { return this.consumers.get(instr); }
+
   /**
    * The vregs the code of `consumer` reads, from those it reads itself (`own`: an instruction's used
    * registers, a block's terminator's): for the result of an instruction fused into it, that
@@ -72,8 +78,9 @@ export class Fusions {
   uses(consumer: Consumer, own: readonly VReg[]): VReg[] {
     const fused = this.fused.get(consumer);
     if (!fused) return [...own];
+    // no fused result is ever in a register: not the consumer's operand, nor another fused instruction's
     const results = new Set(fused.map(definedRegister));
-    return [...own.filter(v => !results.has(v)), ...fused.flatMap(i => this.uses(i, usedRegisters(i)))];
+    return [...own, ...fused.flatMap(i => this.uses(i, usedRegisters(i)))].filter(v => !results.has(v));
   }
 }
 
@@ -91,6 +98,42 @@ const branchFusions: Fusion = {
     if (found.skips(last)) return;
     found.branches.set(block, last);
     found.skip(last, block);
+  },
+};
+
+// ---- read-modify-write ---------------------------------------------------------------------------
+// `t = load.32 [a + k]`, `u = op t, b` (op: add sub and or xor; b not t), `store.32 [a + k], u`, each
+// result read only by the next, nothing but constants in between: one `op dword [a + k], b` (a
+// counter's `histogram[i]++`). The load and the op emit nothing; the store's rule does it all, reading
+// a (or its folded base and index) and b there.
+
+const RMW_OPS = new Set<string>(["add", "sub", "and", "or", "xor"]);
+
+const readModifyWrites: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    const constant = (i: Instr) => (i.op === "const" || i.op === "globalAddress") && isConstant(alloc, i.dst);
+    /** The next instruction after `from` that is not a constant's definition (which emits nothing). */
+    const next = (from: number): number => {
+      let k = from + 1;
+      while (k < instrs.length && constant(instrs[k])) k++;
+      return k;
+    };
+    for (let j = 0; j < instrs.length; j++) {
+      const load = instrs[j];
+      if (load.op !== "load" || load.width !== 4 || alloc.useCounts[load.dst] !== 1) continue;
+      if (isConstant(alloc, load.dst)) continue;
+      const p = next(j), q = next(p);
+      const op = instrs[p], store = instrs[q];
+      if (op?.op !== "binary" || !RMW_OPS.has(op.kind) || op.a !== load.dst || op.b === load.dst) continue;
+      if (alloc.useCounts[op.dst] !== 1 || isConstant(alloc, op.dst) || op.dst === load.address) continue;
+      if (store?.op !== "store" || store.width !== 4 || store.value !== op.dst) continue;
+      if (store.address !== load.address || store.offset !== load.offset || load.dst === load.address) continue;
+      if (found.skips(load) || found.skips(op)) continue;
+      found.readModifyWrites.set(store, op);
+      found.skip(load, store);
+      found.skip(op, store);
+    }
   },
 };
 
@@ -120,9 +163,13 @@ const addressFolds: Fusion = {
       if (access.op !== "load" && access.op !== "store") continue;
       const address = access.address;
       if (access.op === "store" && access.value === address) continue;
-      if (alloc.useCounts[address] !== 1 || isConstant(alloc, address)) continue;
+      if (access.op === "load" && found.skips(access)) continue; // a read-modify-write's: its store folds the address
+      const rmw = access.op === "store" ? found.readModifyWrites.get(access) : undefined;
+      if (alloc.useCounts[address] !== (rmw ? 2 : 1) || isConstant(alloc, address)) continue;
       const p = definitionBefore(address, j);
-      if (p < 0 || !adjacent(p, j)) continue;
+      // between the address and the access only constants, or a read-modify-write's load and op (no code)
+      const quiet = (k: number) => adjacent(k - 1, k + 1) || found.consumerOf(instrs[k]) === access;
+      if (p < 0 || (rmw ? !instrs.slice(p + 1, j).every((_, k) => quiet(p + 1 + k)) : !adjacent(p, j))) continue;
       const add = instrs[p];
       if (add.op !== "binary" || add.kind !== "add" || add.a === address || add.b === address) continue;
       // a constant (an address) is the base, which becomes the displacement: [i + 0x102004]
@@ -289,7 +336,9 @@ function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void 
 }
 
 /** Every fusion, in the order they look at a block. */
-const FUSIONS: readonly Fusion[] = [branchFusions, addressFolds, loadFolds, selectFusions, tailCalls];
+const FUSIONS: readonly Fusion[] = [
+  branchFusions, readModifyWrites, addressFolds, loadFolds, selectFusions, tailCalls,
+];
 
 /** The fusions of f under its register allocation. */
 export function findFusions(f: IrFunction, alloc: Allocation): Fusions {

@@ -534,6 +534,30 @@ function addressOperand(cx: FunctionContext, address: VReg, offset: number, scra
   return mem(scratch, offset | 0);
 }
 
+// ---- read-modify-write ---------------------------------------------------------------------------
+// A store of `op(load of the same word, b)` (fusion.ts, readModifyWrites): `op dword [mem], b`, with b
+// an immediate, a register, or (from its frame home) ecx.
+
+const MEMORY_ALU: Partial<Record<BinaryOp, [rm32r32: Code, imm32: Code, imm8: Code]>> = {
+  add: [Code.Add_rm32_r32, Code.Add_rm32_imm32, Code.Add_rm32_imm8],
+  sub: [Code.Sub_rm32_r32, Code.Sub_rm32_imm32, Code.Sub_rm32_imm8],
+  and: [Code.And_rm32_r32, Code.And_rm32_imm32, Code.And_rm32_imm8],
+  or: [Code.Or_rm32_r32, Code.Or_rm32_imm32, Code.Or_rm32_imm8],
+  xor: [Code.Xor_rm32_r32, Code.Xor_rm32_imm32, Code.Xor_rm32_imm8],
+};
+
+function lowerReadModifyWrite(
+  cx: FunctionContext, store: Extract<Instr, { op: "store" }>, op: Extract<Instr, { op: "binary" }>,
+): void {
+  const [rm, imm32, imm8] = MEMORY_ALU[op.kind]!;
+  const b = cx.operand(op.b);
+  if (b.kind === "mem") cx.use(op.b, Register.ECX);
+  else if (b.kind === "reg") cx.read(op.b);
+  const at = addressOperand(cx, store.address, store.offset, Register.EAX);
+  if (b.kind === "imm") cx.emit(Instruction.createMemI32(fitsImm8(b.value) ? imm8 : imm32, at, b.value | 0));
+  else cx.emit(Instruction.createMemReg(rm, at, b.kind === "reg" ? b.reg : Register.ECX));
+}
+
 // ---- intrinsics ----------------------------------------------------------------------------------
 
 type IntrinsicRule = (cx: FunctionContext, args: VReg[], dst: VReg | null) => void;
@@ -917,6 +941,8 @@ const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   store: (cx, i) => {
+    const rmw = cx.fusions.readModifyWrites.get(i);
+    if (rmw) return lowerReadModifyWrite(cx, i, rmw);
     const rule = STORE[i.width];
     const at = addressOperand(cx, i.address, i.offset, Register.EAX);
     const value = cx.constantOf(i.value);

@@ -152,3 +152,33 @@ test("a sparse, short or shared chain keeps its compares", t => {
   t.is(shared.found.jumpTables.size, 0);
   t.is(shared.found.silentBlocks.size, 0);
 });
+
+test("a load, an op of it and a store of the result to the same word fuse into one op on memory", t => {
+  const x = fusionsOf(`
+function f(v0, v1, v2) {
+b0:
+  v3 = const 2
+  v4 = shl v1, v3
+  v5 = add v0, v4
+  v6 = load.u32 [v5]
+  v7 = const 1
+  v8 = add v6, v7
+  store.32 [v5], v8
+  v9 = load.u32 [v0 + 8]
+  v10 = xor v9, v2
+  store.32 [v0 + 8], v10
+  v11 = load.u32 [v0 + 12]
+  v12 = sub v11, v2
+  store.32 [v0 + 16], v12
+  return
+}`);
+  // histogram[v1]++: the address folds into the store, which reads only v0 and v1
+  t.deepEqual(skipped(x, 0), [1, 2, 3, 5, 7, 8]);
+  t.is<unknown, unknown>(x.found.readModifyWrites.get(x.f.blocks[0].instrs[6] as never), x.f.blocks[0].instrs[5]);
+  t.deepEqual(x.found.addresses.get(5), { base: 0, index: 1, scale: 4, displacement: 0 });
+  t.deepEqual(uses(x, 0, 6), [0, 1]);
+  t.deepEqual(uses(x, 0, 9), [0, 2]);
+  // another word: a plain load, op and store
+  t.is(x.found.readModifyWrites.size, 2);
+  t.deepEqual(uses(x, 0, 12), [0, 12]);
+});
