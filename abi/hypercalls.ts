@@ -90,6 +90,13 @@ export const SHARE_WEIGHT_MIN: u32 = 1;
 export const SHARE_WEIGHT_MAX: u32 = 10000;
 export const SHARE_WEIGHT_DEFAULT: u32 = 100;
 export const SHARE_CAP_MAX: u32 = 100;
+/**
+ * Network rate limits (docs/virtual-architecture.md "Network rate limits"; kernel-src/netlimit.ts): a VM's
+ * packets/s and bytes/s on send and on receive, each 0 for none. A byte rate is at least NET_BYTE_RATE_MIN
+ * (one largest frame a second); each bucket lets NET_LIMIT_BURST_MILLISECONDS of its rate through at once.
+ */
+export const NET_BYTE_RATE_MIN: u32 = FRAME_MAX;
+export const NET_LIMIT_BURST_MILLISECONDS: u32 = 20;
 
 /**
  * vmCreate's request (ebx points at one; the kernel copies it once): `count` VMs of the ELF image at
@@ -97,7 +104,8 @@ export const SHARE_CAP_MAX: u32 = 100;
  * which `guaranteedKiB` reserved, `argument` in its boot page, and consecutive IPv4 addresses from
  * `ipAddress` (network byte order, not 0) with `netmask` and `gateway` (network byte order; netmask 0:
  * the control VM's own netmask and gateway), and each the CPU weight `cpuWeight` (0: the default) and
- * cap `cpuCapPercent` (0: none).
+ * cap `cpuCapPercent` (0: none), and the network rate limits (0: none; a byte rate 0 or at least
+ * NET_BYTE_RATE_MIN).
  */
 export class VmCreateRequest {
   imageAddress: u32 = 0;
@@ -111,6 +119,10 @@ export class VmCreateRequest {
   gateway: u32 = 0;
   cpuWeight: u32 = 0;          // 0: SHARE_WEIGHT_DEFAULT
   cpuCapPercent: u32 = 0;      // 0: no cap
+  txPacketsPerSecond: u32 = 0; // frames it may send a second, 0: no limit
+  txBytesPerSecond: u32 = 0;   // bytes it may send a second, 0: no limit
+  rxPacketsPerSecond: u32 = 0; // frames it may be given a second, 0: no limit
+  rxBytesPerSecond: u32 = 0;   // bytes it may be given a second, 0: no limit
 }
 
 // VmStatus.state
@@ -157,6 +169,12 @@ export class VmStatus {
   argument: u32 = 0;           // its boot page's argument
   cpuWeight: u32 = 0;          // its CPU weight (SHARE_WEIGHT_MIN..MAX)
   cpuCapPercent: u32 = 0;      // its CPU cap, 0: none
+  txPacketsPerSecond: u32 = 0; // its network rate limits (VmCreateRequest), 0: none
+  txBytesPerSecond: u32 = 0;
+  rxPacketsPerSecond: u32 = 0;
+  rxBytesPerSecond: u32 = 0;
+  txLimited: u32 = 0;          // frames it sent dropped by its send limits
+  rxLimited: u32 = 0;          // frames for it dropped by its receive limits
 }
 
 /** machineStatus's record: the machine's memory and VMs. Frames are 4 KiB. */

@@ -24,9 +24,10 @@ import { bool, i32, u32, addressOf, sizeOf, memoryCopy, memoryFill } from "dsl";
 import {
   EPERM, EINVAL, EFAULT, EAGAIN, ENOMEM, EADDRINUSE, ESRCH, ENOSPC, VM_CREATE_LIMIT, IMAGE_BYTES_LIMIT,
   VmCreateRequest, VmStatus, MachineStatus, VM_STATE_RUNNABLE, VM_STATE_RUNNING, VM_STATE_IDLE, VM_STATE_ENDED,
-  VM_FLAG_SWAPPED, VM_FLAG_CONTROL, SHARE_WEIGHT_MAX, SHARE_CAP_MAX,
+  VM_FLAG_SWAPPED, VM_FLAG_CONTROL, SHARE_WEIGHT_MAX, SHARE_CAP_MAX, NET_BYTE_RATE_MIN,
 } from "../abi/hypercalls.ts";
 import { shareAt } from "./share.ts";
+import { netLimitAt, netLimitSet } from "./netlimit.ts";
 import { VM_LIMIT } from "../abi/boot.ts";
 import { TrapFrame } from "./trapframe.ts";
 import {
@@ -76,6 +77,9 @@ function writable(vm: Vm, address: u32, length: u32): bool {
 
 // ---- vmCreate -------------------------------------------------------------------------------------------
 
+/** A byte rate limit: 0 (none) or at least NET_BYTE_RATE_MIN (one largest frame a second). */
+function byteRateValid(rate: u32): bool { return rate === 0 || rate >= NET_BYTE_RATE_MIN; }
+
 /** The request's fields make sense on their own (EINVAL otherwise). */
 function requestValid(): bool {
   const r = request;
@@ -84,6 +88,7 @@ function requestValid(): bool {
   if (r.memoryKiB === 0 || (r.memoryKiB & 3) !== 0 || r.memoryKiB > (VM_MEMORY_LIMIT >>> KIB_SHIFT)) return false;
   if ((r.guaranteedKiB & 3) !== 0 || r.guaranteedKiB > r.memoryKiB) return false;
   if (r.cpuWeight > SHARE_WEIGHT_MAX || r.cpuCapPercent > SHARE_CAP_MAX) return false;
+  if (!byteRateValid(r.txBytesPerSecond) || !byteRateValid(r.rxBytesPerSecond)) return false;
   const first = byteSwap32(r.ipAddress);
   return first !== 0 && first + (r.count - 1) >= first;          // the addresses do not wrap
 }
@@ -158,6 +163,7 @@ function createVms(group: u32, run: u32, pages: u32): i32 {
   groupStart(group, first, count, ipBase, run, pages);
   for (let k: u32 = 0; k < count; k++) {
     swapPrepare(first + k);
+    netLimitSet(first + k, r.txPacketsPerSecond, r.txBytesPerSecond, r.rxPacketsPerSecond, r.rxBytesPerSecond);
     schedulerAdd(first + k, r.cpuWeight, r.cpuCapPercent);
   }
   vmSetBootCountOf(first, first + count);
@@ -249,6 +255,13 @@ function describe(id: u32): void {
   const share = shareAt(id);
   s.cpuWeight = u32(share.weight);
   s.cpuCapPercent = u32(share.capPercent);
+  const limit = netLimitAt(id);
+  s.txPacketsPerSecond = limit.txPacketRate;
+  s.txBytesPerSecond = limit.txByteRate;
+  s.rxPacketsPerSecond = limit.rxPacketRate;
+  s.rxBytesPerSecond = limit.rxByteRate;
+  s.txLimited = limit.txLimited;
+  s.rxLimited = limit.rxLimited;
 }
 
 /**

@@ -1,6 +1,6 @@
 // The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
 // Format (little-endian; fixed with the image builder, issue 4):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 5, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 6, u32 groupCount,
 //   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
 //                  u32 vmCount, u32 memoryKiB, u32 argument,
 //                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k)
@@ -8,17 +8,20 @@
 //                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page)
 //                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability)
 //                  u32 cpuWeight    (each VM's CPU weight, SHARE_WEIGHT_MIN..MAX: scheduler.ts)
-//                  u32 cpuCapPercent (each VM's CPU cap, 1..SHARE_CAP_MAX; 0: none) }
+//                  u32 cpuCapPercent (each VM's CPU cap, 1..SHARE_CAP_MAX; 0: none)
+//                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond
+//                                   (each VM's network rate limits, 0: none; bytes 0 or >= NET_BYTE_RATE_MIN:
+//                                   netlimit.ts) }
 // VM ids are assigned in order across groups. Everything is validated here before any VM exists: at
 // most one VM in all may have the control capability (a control group of one VM, and one such group).
-import { i32, u32, load32, structArray } from "dsl";
+import { bool, i32, u32, load32, structArray } from "dsl";
 import { moduleCount, moduleAt, moduleSize, moduleFind } from "./modules.ts";
-import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX } from "../abi/hypercalls.ts";
+import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX, NET_BYTE_RATE_MIN } from "../abi/hypercalls.ts";
 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-const MANIFEST_VERSION: u32 = 5;
+const MANIFEST_VERSION: u32 = 6;
 const HEADER_BYTES: u32 = 12;
-const GROUP_BYTES: u32 = 44;
+const GROUP_BYTES: u32 = 60;
 /** The most groups a manifest has (tools/manifest.ts MAX_GROUPS); the rest of the image slots are vmCreate's. */
 const MANIFEST_GROUP_LIMIT: u32 = 16;
 /** flags: the group's VM (one) may use the management hypercalls (control.ts). */
@@ -38,6 +41,10 @@ class ManifestGroup {
   flags: u32 = 0;
   cpuWeight: u32 = 0;
   cpuCapPercent: u32 = 0;
+  txPacketsPerSecond: u32 = 0;
+  txBytesPerSecond: u32 = 0;
+  rxPacketsPerSecond: u32 = 0;
+  rxBytesPerSecond: u32 = 0;
 }
 
 export const groups = structArray(ManifestGroup, 16);      // MANIFEST_GROUP_LIMIT
@@ -56,6 +63,7 @@ const MANIFEST_ERROR_MODULE = 3;
 const MANIFEST_ERROR_GROUPS = 4;
 const MANIFEST_ERROR_CONTROL = 5;
 const MANIFEST_ERROR_SHARE = 6;
+const MANIFEST_ERROR_LIMIT = 7;
 
 export function manifestErrorName(error: u32): string {
   switch (error) {
@@ -65,9 +73,13 @@ export function manifestErrorName(error: u32): string {
     case 4: return "no groups, or more than the kernel supports";
     case 5: return "the control capability is given to more than one VM, or to an unknown flag";
     case 6: return "a CPU weight or cap out of range";
+    case 7: return "a network byte rate limit below one largest frame a second";
   }
   return "ok";
 }
+
+/** A byte rate limit: 0 (none) or at least NET_BYTE_RATE_MIN. */
+function byteRateValid(rate: u32): bool { return rate === 0 || rate >= NET_BYTE_RATE_MIN; }
 
 /** Finds and validates the manifest into `groups`; MANIFEST_OK, MANIFEST_NONE or an error. */
 export function manifestLoad(): u32 {
@@ -97,6 +109,11 @@ export function manifestLoad(): u32 {
     group.cpuCapPercent = load32(at + 40);
     if (group.cpuWeight < SHARE_WEIGHT_MIN || group.cpuWeight > SHARE_WEIGHT_MAX) return MANIFEST_ERROR_SHARE;
     if (group.cpuCapPercent > SHARE_CAP_MAX) return MANIFEST_ERROR_SHARE;
+    group.txPacketsPerSecond = load32(at + 44);
+    group.txBytesPerSecond = load32(at + 48);
+    group.rxPacketsPerSecond = load32(at + 52);
+    group.rxBytesPerSecond = load32(at + 56);
+    if (!byteRateValid(group.txBytesPerSecond) || !byteRateValid(group.rxBytesPerSecond)) return MANIFEST_ERROR_LIMIT;
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
     if ((group.flags & ~GROUP_FLAG_CONTROL) !== 0) return MANIFEST_ERROR_CONTROL;
     if ((group.flags & GROUP_FLAG_CONTROL) !== 0) {

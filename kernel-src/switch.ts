@@ -35,6 +35,11 @@
 //     not read it: the receiver had the CPU since the frame was queued and left it there, or it is
 //     idle without waiting for NET (its mask leaves NET out), or it has ended. A VM that is only
 //     waiting for the CPU keeps its frames. Counted as the receiver's vm.rxEvicted.
+// Rate limits (netlimit.ts): a VM's packets/s and bytes/s on send and on receive. A frame over the sender's
+// send limits is dropped before it is copied, first of all the checks above (netSend returns 0), counted in
+// its txLimited and the switch's `send limit`; a frame over the receiver's receive limits (from a VM or the
+// wire) is dropped instead of queued, counted in its rxLimited and the switch's `receive limit` (the
+// sender's frame was taken: counted in its txPackets, charged to its send limits).
 // A refused netSend is counted in the sender's vm.txRefused. Per-VM packet, byte and drop counters are
 // printed with the VM summary (switchReportVm), the switch's with switchReport.
 // References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
@@ -62,6 +67,7 @@ import {
 } from "./nic.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWITCH } from "./profile.ts";
+import { netLimitSendAllowed, netLimitSendTaken, netLimitReceiveAllowed } from "./netlimit.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
 const NET_QUEUE_LIMIT: u32 = 64;
@@ -120,6 +126,8 @@ let transmitRingFull: u32 = 0;                // from a VM: EAGAIN, the NIC's tr
 let refusedBudget: u32 = 0;                   // from a VM: EAGAIN, NET_SEND_BUDGET frames of it already queued
 let refusedReceiverFull: u32 = 0;             // from a VM: EAGAIN, the receiver's queue held NET_QUEUE_LIMIT
 let refusedReserve: u32 = 0;                  // from a VM: EAGAIN, only the wire's reserve was left
+let droppedSendLimit: u32 = 0;                // from a VM: over its send rate limits (netlimit.ts)
+let droppedReceiveLimit: u32 = 0;             // for a VM: over its receive rate limits
 
 // `bench net` (with `bench` on the command line): receive-path costs in instructions under -icount of
 // the last frame from the wire — driver and switch (nic.ts), the copy into the VM (here).
@@ -253,6 +261,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
   const sender = vmAt(from);
   if (length < FRAME_MIN || length > FRAME_MAX) return EMSGSIZE;
   if (!vmRangeValid(sender, address, length) || !vmPrepareRange(sender, address, length, false)) return EFAULT;
+  if (!netLimitSendAllowed(from, length)) { droppedSendLimit++; return NET_OK; }
   if (netBufferFreeCount() <= NET_WIRE_RESERVE) { refusedReserve++; return refuse(sender, 0); }
   const buffer = netBufferAlloc();
   if (buffer === 0) { droppedNoBuffer++; return EAGAIN; }
@@ -278,8 +287,13 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
     const budget = netBufferFreeCount() < NET_POOL_LOW ? NET_SEND_SHARE_LOW : NET_SEND_BUDGET;
     if (sender.netSent >= budget) { refusedBudget++; return refuse(sender, buffer); }
     if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) { refusedReceiverFull++; return refuse(sender, buffer); }
-    enqueue(u32(target), buffer, length, from);
-    vmToVm++;
+    if (netLimitReceiveAllowed(u32(target), length)) {
+      enqueue(u32(target), buffer, length, from);
+      vmToVm++;
+    } else {
+      netBufferFree(buffer);
+      droppedReceiveLimit++;
+    }
   } else if (target === NO_VM && nicTransmit(buffer, length)) {
     vmToWire++;
   } else if (target === NO_VM && nicPresent()) {
@@ -294,6 +308,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
   }
   sender.txPackets++;
   sender.txBytes += length;
+  netLimitSendTaken(from, length);
   return NET_OK;
 }
 
@@ -317,6 +332,7 @@ function switchFromWire(buffer: u32, length: u32): bool {
     droppedQueueFull++;
     return false;
   }
+  if (!netLimitReceiveAllowed(u32(target), length)) { droppedReceiveLimit++; return false; }
   enqueue(u32(target), buffer, length, NET_SENDER_WIRE);
   store32(buffer + NET_BUFFER_ORIGIN, NET_ORIGIN_WIRE);
   wireToVm++;
@@ -371,8 +387,8 @@ export function switchReportVm(index: u32): void {
 
 /**
  * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N; dropped: spoofed N, refused
- * ethertype N (of the spoofed), ..., evicted N; eagain: sender budget N, receiver full N, wire reserve N,
- * transmit ring full N`.
+ * ethertype N (of the spoofed), ..., evicted N, send limit N, receive limit N; eagain: sender budget N,
+ * receiver full N, wire reserve N, transmit ring full N`.
  */
 export function switchReport(): void {
   consoleWriteString("switch: vm-to-vm ");
@@ -399,6 +415,10 @@ export function switchReport(): void {
   consoleWriteDecimal(droppedWireSpoofed);
   consoleWriteString(", evicted ");
   consoleWriteDecimal(droppedEvicted);
+  consoleWriteString(", send limit ");
+  consoleWriteDecimal(droppedSendLimit);
+  consoleWriteString(", receive limit ");
+  consoleWriteDecimal(droppedReceiveLimit);
   consoleWriteString("; eagain: sender budget ");
   consoleWriteDecimal(refusedBudget);
   consoleWriteString(", receiver full ");

@@ -48,6 +48,7 @@ import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
 import { images, imageSegment, segmentShared } from "./elf.ts";
 import { frameArrayGrow, frameArrayFrames } from "./framearray.ts";
 import { shareTableGrow } from "./share.ts";
+import { netLimitTableGrow } from "./netlimit.ts";
 import { groupVmReleased, groupFirstVm, groupVmCount, GROUP_NONE } from "./groups.ts";
 import { consoleKeptClear, CONSOLE_QUEUED_COUNT } from "./console.ts";
 
@@ -177,6 +178,7 @@ export function vmTableGrow(count: u32): bool {
   if (count <= vmTableCapacity) return true;
   if (!frameArrayGrow(vmTableFrames, vmTableCapacity, count, VM_SLOT_SHIFT)) return false;
   if (!shareTableGrow(count)) return false;          // the CPU shares beside it (share.ts)
+  if (!netLimitTableGrow(count)) return false;       // and the network rate limits (netlimit.ts)
   vmTableCapacity = count;
   vmTableFrameCount = frameArrayFrames(count, VM_SLOT_SHIFT);
   kernelReserveFrames = KERNEL_RESERVE_FRAMES + ((count * vmKernelBytes + PAGE_OFFSET_MASK) >>> PAGE_SHIFT);

@@ -1,6 +1,7 @@
 // The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
 // switches and how it ended (and, when it used the network, its packet counters: switch.ts; when its CPU
-// weight or cap is not the default, `vm N share: weight W, cap P%`), then the totals, the scheduler's,
+// weight or cap is not the default, `vm N share: weight W, cap P%`; when it has network rate limits,
+// `vm N limits: ...`: netlimit.ts), then the totals, the scheduler's,
 // the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
 // first 1,000 VMs only) and, through the hook vmstart.ts gives schedulerInit, when every VM has ended
 // (all of them). It lives apart from the
@@ -22,6 +23,7 @@ import { SHARE_WEIGHT_DEFAULT } from "../abi/hypercalls.ts";
 import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
+import { netLimitReportVm } from "./netlimit.ts";
 import { nicReport } from "./nic.ts";
 import { diskReport } from "./disk.ts";
 import { swapReport } from "./swap-report.ts";
@@ -76,6 +78,7 @@ function report(listed: u32): void {
     consoleNewLine();
     shareReportVm(i);
     switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
+    netLimitReportVm(i);   // its rate limits and what they dropped, when it has any
   }
   consoleWriteString("vms: ");
   consoleWriteDecimal(count);

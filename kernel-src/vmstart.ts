@@ -36,6 +36,7 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleNewLine, consoleKeepStart, CONSOLE_KEPT_BYTES,
 } from "./console.ts";
 import { groupStart } from "./groups.ts";
+import { netLimitSet } from "./netlimit.ts";
 import { controlStart } from "./control.ts";
 
 const KIB_SHIFT = 10;
@@ -156,6 +157,8 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
         if (created === VM_CREATE_OK) {
+          netLimitSet(vmCount() - 1, group.txPacketsPerSecond, group.txBytesPerSecond, group.rxPacketsPerSecond,
+            group.rxBytesPerSecond);
           schedulerAddSwappedOut(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);
           swapStartLater(vmCount() - 1);
           continue;
@@ -167,6 +170,8 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
         continue;
       }
       swapPrepare(vmCount() - 1);
+      netLimitSet(vmCount() - 1, group.txPacketsPerSecond, group.txBytesPerSecond, group.rxPacketsPerSecond,
+        group.rxBytesPerSecond);
       schedulerAdd(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);
     }
     // The group (groups.ts): its VMs' addresses, for the switch; it ends when its last VM is released.

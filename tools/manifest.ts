@@ -6,9 +6,10 @@
 // file validated with zod; errors name the field (`manifest.groups[1].count: Too small: expected number
 // to be >0`). buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest
 // module the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 5, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 6, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
-//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL), u32 cpuWeight, u32 cpuCapPercent }
+//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL), u32 cpuWeight, u32 cpuCapPercent,
+//                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
 // distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
 // (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
@@ -18,13 +19,15 @@ import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ROOT, buildGuest, type BuiltImage } from './build.ts';
 import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
-import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX } from '../abi/hypercalls.ts';
+import {
+  SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX, NET_BYTE_RATE_MIN,
+} from '../abi/hypercalls.ts';
 import { Progress, type ProgressStream } from './progress.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 5;
+export const MANIFEST_VERSION = 6;
 const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 44;
+export const MANIFEST_GROUP_BYTES = 60;
 /** A group's flags: its VM has the control capability (kernel-src/manifest.ts). */
 const GROUP_FLAG_CONTROL = 1;
 
@@ -65,6 +68,21 @@ const netmask = () => dottedQuad().refine(s => contiguousNetmask(parseIp(s)),
 /** netmask and gateway (0.0.0.0: none), for a group or for every group (the manifest's `network`). */
 const networkFields = { netmask: netmask().optional(), gateway: dottedQuad().optional() };
 
+/** A rate limit: a u32, 0 or absent for none (kernel-src/netlimit.ts). */
+const packetRate = () => z.number().int().min(0).max(0xffffffff).optional();
+const byteRate = () => packetRate().refine(r => r === undefined || r === 0 || r >= NET_BYTE_RATE_MIN,
+  { message: `must be 0 (no limit) or at least ${NET_BYTE_RATE_MIN} (one largest frame a second)` });
+/** Each VM's network rate limits on send (tx) and receive (rx), per second of the kernel clock. */
+const limitFields = {
+  txPacketsPerSecond: packetRate(), txBytesPerSecond: byteRate(),
+  rxPacketsPerSecond: packetRate(), rxBytesPerSecond: byteRate(),
+};
+/** The limit fields of a group, packed in this order. */
+const LIMIT_FIELDS = [
+  'txPacketsPerSecond', 'txBytesPerSecond', 'rxPacketsPerSecond', 'rxBytesPerSecond',
+] as const;
+export type NetLimits = Partial<Record<typeof LIMIT_FIELDS[number], number>>;
+
 const Group = z.object({
   image: z.string().min(1).refine(s => s.endsWith('.ts'), { message: 'must be a guest source file (guest-src/....ts)' })
     .refine(s => !/[,\s]/.test(s), { message: 'must not contain commas or spaces (QEMU -initrd splits on them)' }),
@@ -79,6 +97,7 @@ const Group = z.object({
   cpuWeight: z.number().int().min(SHARE_WEIGHT_MIN).max(SHARE_WEIGHT_MAX).default(SHARE_WEIGHT_DEFAULT),
   /** Each VM's CPU cap, a percentage of the CPU it may not exceed in any 100 ms period; absent: none. */
   cpuCapPercent: z.number().int().min(1).max(SHARE_CAP_MAX).optional(),
+  ...limitFields,
   ...networkFields,
 }).strict().superRefine((g, ctx) => {
   if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
@@ -224,9 +243,19 @@ export interface PackedGroup {
   netmask: number; gateway: number; control?: boolean;
   /** Absent: SHARE_WEIGHT_DEFAULT; cpuCapPercent absent: no cap. */
   cpuWeight?: number; cpuCapPercent?: number;
+  /** Network rate limits; absent: none. */
+  limits?: NetLimits;
 }
 
-/** The binary manifest module (the header, then one 44-byte record per group). */
+/** `, limits tx 100 packets/s 0 bytes/s, rx ...` when any limit is set (0: none), else ''. */
+function describeLimits(limits: NetLimits | undefined): string {
+  if (!limits || LIMIT_FIELDS.every(name => !limits[name])) return '';
+  const v = (name: typeof LIMIT_FIELDS[number]) => limits[name] ?? 0;
+  return `, limits tx ${v('txPacketsPerSecond')} packets/s ${v('txBytesPerSecond')} bytes/s,` +
+    ` rx ${v('rxPacketsPerSecond')} packets/s ${v('rxBytesPerSecond')} bytes/s`;
+}
+
+/** The binary manifest module (the header, then one 60-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -246,6 +275,7 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 32, g.control ? GROUP_FLAG_CONTROL : 0, true);
     view.setUint32(at + 36, g.cpuWeight ?? SHARE_WEIGHT_DEFAULT, true);
     view.setUint32(at + 40, g.cpuCapPercent ?? 0, true);
+    LIMIT_FIELDS.forEach((name, k) => view.setUint32(at + 44 + 4 * k, g.limits?.[name] ?? 0, true));
   });
   return bytes;
 }
@@ -319,6 +349,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
     groups.push({
       moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
       netmask, gateway, control: g.control, cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
+      limits: Object.fromEntries(LIMIT_FIELDS.map(name => [name, g[name] ?? 0])),
     });
   });
   if (problems.length) throw new ManifestError(problems);
@@ -347,6 +378,6 @@ export function describeManifest(b: ManifestBuild): string[] {
       ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}` +
       ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}` +
       `, cpu weight ${p.cpuWeight ?? SHARE_WEIGHT_DEFAULT}` +
-      (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + (p.control ? ', control' : '');
+      (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + describeLimits(p.limits) + (p.control ? ', control' : '');
   });
 }

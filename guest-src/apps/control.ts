@@ -36,7 +36,8 @@ import {
   replySetBodyLength, replyArea,
 } from "./control/reply.ts";
 import { parseCreate, createFields, FIELD_IMAGE, FIELD_COUNT, FIELD_MEMORY, FIELD_GUARANTEED, FIELD_ARGUMENT,
-  FIELD_IP, FIELD_NETMASK, FIELD_GATEWAY, FIELD_WEIGHT, FIELD_CAP } from "./control/create.ts";
+  FIELD_IP, FIELD_NETMASK, FIELD_GATEWAY, FIELD_WEIGHT, FIELD_CAP, FIELD_TX_PACKETS, FIELD_TX_BYTES, FIELD_RX_PACKETS,
+  FIELD_RX_BYTES } from "./control/create.ts";
 
 const DEFAULT_PORT = 80;
 const WORKERS = 2;
@@ -55,7 +56,7 @@ const CREATE_LIMIT: u32 = 1000;
 const requests = structArray(Request, 2);           // WORKERS
 const heads = new Uint8Array(2 * 4096);            // WORKERS x HEAD_LIMIT
 const smallBodies = new Uint8Array(2 * 1024);      // WORKERS x SMALL_BODY_BYTES
-const records = new Uint8Array(2 * 100 * 96);      // WORKERS x PAGE_VMS x sizeOf(VmStatus)
+const records = new Uint8Array(2 * 100 * 120);     // WORKERS x PAGE_VMS x sizeOf(VmStatus)
 const images = new Uint8Array(4 * 1048576);        // IMAGE_SLOTS x IMAGE_SLOT_BYTES
 const imageLengths = new Int32Array(4);
 /** Per slot: 0 free, 1 holds an image, 2 receiving one (by a worker, not yet authenticated). */
@@ -138,13 +139,22 @@ function thousands(high: u32, low: u32): u32 {
 function field(name: string,
   value: u32): void { putString(",\""); putString(name); putString("\":"); putDecimal(value); }
 
+/** `,"name":value`, or `,"name":null` for 0 (none: a cap or a limit not set). */
+function optional(name: string, value: u32): void {
+  putString(",\""); putString(name); putString("\":");
+  if (value === 0) putString("null"); else putDecimal(value);
+}
+
 function putVm(s: VmStatus): void {
   putString("{\"id\":"); putDecimal(s.id);
   putString(",\"state\":\""); putString(stateName(s)); putString("\",\"ip\":"); putIp(s.ipAddress);
   field("memoryKiB", s.memoryKiB); field("residentKiB", s.residentKiB); field("reservedKiB", s.reservedKiB);
   field("cpuKcycles", thousands(s.cpuHigh, s.cpuLow)); field("switches", s.switches);
   field("cpuWeight", s.cpuWeight);
-  putString(",\"cpuCapPercent\":"); if (s.cpuCapPercent === 0) putString("null"); else putDecimal(s.cpuCapPercent);
+  optional("cpuCapPercent", s.cpuCapPercent);
+  optional("txPacketsPerSecond", s.txPacketsPerSecond); optional("txBytesPerSecond", s.txBytesPerSecond);
+  optional("rxPacketsPerSecond", s.rxPacketsPerSecond); optional("rxBytesPerSecond", s.rxBytesPerSecond);
+  field("txLimited", s.txLimited); field("rxLimited", s.rxLimited);
   field("rxPackets", s.rxPackets); field("rxBytes", s.rxBytes); field("txPackets", s.txPackets); field("txBytes",
     s.txBytes);
   field("dropped", s.dropped); field("spoofed", s.spoofed); field("refused", s.refused); field("evicted", s.evicted);
@@ -287,7 +297,7 @@ function freeAddresses(worker: i32, start: u32, count: u32): u32 {
 
 /** POST /vms's refusal of a body it cannot parse. */
 const CREATE_FIELDS =
-  "a JSON object of image, count, memoryKiB, guaranteedKiB, argument, ip, netmask, gateway, cpuWeight, cpuCapPercent";
+  "a JSON object of image, count, memoryKiB, ... (the fields of docs/control.md), each in its range";
 
 /** POST /vms: creates the VMs the JSON body asks for. */
 function createVms(socket: i32, worker: i32, length: i32, keepAlive: bool): bool {
@@ -310,6 +320,10 @@ function createVms(socket: i32, worker: i32, length: i32, keepAlive: bool): bool
   create.gateway = createFields[FIELD_GATEWAY];
   create.cpuWeight = createFields[FIELD_WEIGHT];
   create.cpuCapPercent = createFields[FIELD_CAP];
+  create.txPacketsPerSecond = createFields[FIELD_TX_PACKETS];
+  create.txBytesPerSecond = createFields[FIELD_TX_BYTES];
+  create.rxPacketsPerSecond = createFields[FIELD_RX_PACKETS];
+  create.rxBytesPerSecond = createFields[FIELD_RX_BYTES];
   const given = createFields[FIELD_IP] !== 0;
   let first = given ? byteSwap(createFields[FIELD_IP]) : freeAddresses(worker, ownIp + 1, count);
   let result: i32 = EADDRINUSE;
@@ -523,7 +537,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   threadsInit();
-  // The record buffers are sized for PAGE_VMS records of 96 bytes per worker: a larger VmStatus must grow them.
+  // The record buffers are sized for PAGE_VMS records of 120 bytes per worker: a larger VmStatus must grow them.
   if (u32(records.length) < u32(WORKERS) * PAGE_VMS * sizeOf(VmStatus)) panic("records too small for VmStatus");
   ownIp = byteSwap(boot().ipAddress);
   const keyLength = takeKey();

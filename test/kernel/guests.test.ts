@@ -421,7 +421,8 @@ test('attacks: 32 flooders overfill the buffer pool; the sinks\' oldest frames a
     evicted += counters.get(vm)?.evicted ?? 0;
   }
   t.true(evicted > 0, 'sinks\' frames evicted');
-  const switchLine = `^switch: .*, evicted ${evicted}; eagain: sender budget \\d+, receiver full 0, wire reserve 0, `;
+  const switchLine = `^switch: .*, evicted ${evicted}, send limit 0, receive limit 0; `
+    + `eagain: sender budget \\d+, receiver full 0, wire reserve 0, `;
   t.regex(out, new RegExp(switchLine, 'm'));
 });
 

@@ -118,18 +118,21 @@ test('buildManifest: a missing image and a memory size below the image are refus
   t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
 });
 
-test('packManifest: the exact bytes of the DNMF format (version 5)', t => {
+test('packManifest: the exact bytes of the DNMF format (version 6)', t => {
   const bytes = packManifest([
     { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
       guaranteedKiB: 128, netmask: parseIp('255.254.0.0'), gateway: parseIp('198.18.0.1') },
     { moduleIndex: 2, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: parseIp('10.1.2.3'), guaranteedKiB: 0,
-      netmask: parseIp('255.255.255.0'), gateway: 0, control: true, cpuWeight: 400, cpuCapPercent: 10 },
+      netmask: parseIp('255.255.255.0'), gateway: 0, control: true, cpuWeight: 400, cpuCapPercent: 10,
+      limits: {
+        txPacketsPerSecond: 1000, txBytesPerSecond: 0xfffffffe, rxPacketsPerSecond: 7, rxBytesPerSecond: 1514,
+      } },
   ]);
-  t.is(bytes.length, 12 + 2 * 44);
+  t.is(bytes.length, 12 + 2 * 60);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 5);
+  t.is(v.getUint32(4, true), 6);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
@@ -138,12 +141,29 @@ test('packManifest: the exact bytes of the DNMF format (version 5)', t => {
   t.deepEqual([...bytes.slice(40, 44)], [198, 18, 0, 1]);
   t.is(v.getUint32(44, true), 0);                                   // flags: no control
   t.deepEqual([48, 52].map(o => v.getUint32(o, true)), [100, 0]);  // cpuWeight default, no cap
-  t.deepEqual([56, 60, 64, 68].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(72, 76)], [10, 1, 2, 3]);
-  t.is(v.getUint32(76, true), 0);
-  t.deepEqual([...bytes.slice(80, 88)], [255, 255, 255, 0, 0, 0, 0, 0]);
-  t.is(v.getUint32(88, true), 1);                                   // flags: GROUP_FLAG_CONTROL
-  t.deepEqual([92, 96].map(o => v.getUint32(o, true)), [400, 10]);
+  t.deepEqual([56, 60, 64, 68].map(o => v.getUint32(o, true)), [0, 0, 0, 0]);   // no rate limits
+  t.deepEqual([72, 76, 80, 84].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(88, 92)], [10, 1, 2, 3]);
+  t.is(v.getUint32(92, true), 0);
+  t.deepEqual([...bytes.slice(96, 104)], [255, 255, 255, 0, 0, 0, 0, 0]);
+  t.is(v.getUint32(104, true), 1);                                  // flags: GROUP_FLAG_CONTROL
+  t.deepEqual([108, 112].map(o => v.getUint32(o, true)), [400, 10]);
+  t.deepEqual([116, 120, 124, 128].map(o => v.getUint32(o, true)), [1000, 0xfffffffe, 7, 1514]);
+});
+
+test('validation: network rate limits are u32s (0: none), byte rates 0 or at least one 1514-byte frame', t => {
+  const limits = { txPacketsPerSecond: 5000, txBytesPerSecond: 1514, rxPacketsPerSecond: 0, rxBytesPerSecond: 2e6 };
+  const ok = parseManifest({ groups: [{ image: COUNTER, count: 1, ...limits }, { image: COUNTER, count: 1 }] });
+  t.like(ok.groups[0], limits);
+  t.is(ok.groups[1].txPacketsPerSecond, undefined);
+  const bad = (group: object) => t.throws(() => parseManifest({ groups: [{ image: COUNTER, count: 1, ...group }] }),
+    { instanceOf: ManifestError }).issues;
+  t.regex(bad({ txBytesPerSecond: 1513 })[0],
+    /^manifest\.groups\[0\]\.txBytesPerSecond: must be 0 \(no limit\) or at least 1514/);
+  t.regex(bad({ rxBytesPerSecond: 1 })[0], /^manifest\.groups\[0\]\.rxBytesPerSecond: must be 0/);
+  t.regex(bad({ rxPacketsPerSecond: -1 })[0], /^manifest\.groups\[0\]\.rxPacketsPerSecond: Too small/);
+  t.regex(bad({ txPacketsPerSecond: 2 ** 32 })[0], /^manifest\.groups\[0\]\.txPacketsPerSecond: Too big/);
+  t.regex(bad({ txPacketsPerSecond: 1.5 })[0], /^manifest\.groups\[0\]\.txPacketsPerSecond: /);
 });
 
 test('validation: CPU weight 1..10000 (default 100), cap 1..100 percent (default none)', t => {

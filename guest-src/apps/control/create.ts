@@ -3,12 +3,16 @@
 //   "image": K (required), "count": N (1), "memoryKiB": M (256), "guaranteedKiB": G (64, at most M),
 //   "argument": A (0), "ip": "a.b.c.d" (the control VM picks free ones), "netmask": "a.b.c.d" and
 //   "gateway": "a.b.c.d" (the control VM's own when netmask is absent), "cpuWeight": W (1..10000;
-//   absent: the kernel's default, 100), "cpuCapPercent": P (1..100; absent: no cap).
+//   absent: the kernel's default, 100), "cpuCapPercent": P (1..100; absent: no cap), the network rate
+//   limits "txPacketsPerSecond", "txBytesPerSecond", "rxPacketsPerSecond", "rxBytesPerSecond" (absent or 0:
+//   none; a byte rate at least NET_BYTE_RATE_MIN).
 // Numbers are non-negative integers below 2^32; addresses are dotted quads, kept in network byte order
 // (what VmCreateRequest takes). parseCreate fills createFields; false for anything else (the client is
 // answered 400). Contract: it reads only buffer[base .. base + length).
 import { i32, u32, bool } from "dsl";
-import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX } from "../../../abi/hypercalls.ts";
+import {
+  SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX, NET_BYTE_RATE_MIN,
+} from "../../../abi/hypercalls.ts";
 
 export const FIELD_IMAGE = 0;
 export const FIELD_COUNT = 1;
@@ -20,10 +24,14 @@ export const FIELD_NETMASK = 6;
 export const FIELD_GATEWAY = 7;
 export const FIELD_WEIGHT = 8;
 export const FIELD_CAP = 9;
-const FIELD_COUNT_ALL = 10;
-/** The members' values after parseCreate (defaults for those absent; weight and cap absent: 0). */
-export const createFields = new Uint32Array(10);
-const seen = new Uint8Array(10);
+export const FIELD_TX_PACKETS = 10;
+export const FIELD_TX_BYTES = 11;
+export const FIELD_RX_PACKETS = 12;
+export const FIELD_RX_BYTES = 13;
+const FIELD_COUNT_ALL = 14;
+/** The members' values after parseCreate (defaults for those absent; weight, cap and limits absent: 0). */
+export const createFields = new Uint32Array(14);
+const seen = new Uint8Array(14);
 
 const DEFAULT_MEMORY_KIB: u32 = 256;
 const DEFAULT_GUARANTEED_KIB: u32 = 64;
@@ -64,6 +72,10 @@ function memberName(): i32 {
   if (named(start, end, "gateway")) return FIELD_GATEWAY;
   if (named(start, end, "cpuWeight")) return FIELD_WEIGHT;
   if (named(start, end, "cpuCapPercent")) return FIELD_CAP;
+  if (named(start, end, "txPacketsPerSecond")) return FIELD_TX_PACKETS;
+  if (named(start, end, "txBytesPerSecond")) return FIELD_TX_BYTES;
+  if (named(start, end, "rxPacketsPerSecond")) return FIELD_RX_PACKETS;
+  if (named(start, end, "rxBytesPerSecond")) return FIELD_RX_BYTES;
   return -1;
 }
 
@@ -138,6 +150,8 @@ export function parseCreate(bytes: Uint8Array, base: i32, length: i32): bool {
   const weight = createFields[FIELD_WEIGHT], cap = createFields[FIELD_CAP];
   if (seen[FIELD_WEIGHT] !== 0 && (weight < SHARE_WEIGHT_MIN || weight > SHARE_WEIGHT_MAX)) return false;
   if (seen[FIELD_CAP] !== 0 && (cap === 0 || cap > SHARE_CAP_MAX)) return false;
+  const txBytes = createFields[FIELD_TX_BYTES], rxBytes = createFields[FIELD_RX_BYTES];
+  if ((txBytes !== 0 && txBytes < NET_BYTE_RATE_MIN) || (rxBytes !== 0 && rxBytes < NET_BYTE_RATE_MIN)) return false;
   if (seen[FIELD_GUARANTEED] === 0) {
     const memory = createFields[FIELD_MEMORY];
     createFields[FIELD_GUARANTEED] = memory < DEFAULT_GUARANTEED_KIB ? memory : DEFAULT_GUARANTEED_KIB;

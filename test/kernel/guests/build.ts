@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileOrThrow, guestImage } from "../../../tools/build.ts";
-import { packManifest, guaranteedKiBOf, defaultNetwork } from "../../../tools/manifest.ts";
+import { packManifest, guaranteedKiBOf, defaultNetwork, type NetLimits } from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TEST_GUEST_RUNTIME = join(HERE, "runtime.ts");
@@ -53,6 +53,7 @@ export function buildControlGuest(dir: string, imagePath: string): string {
 export interface Group {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
   netmask?: number; gateway?: number; control?: boolean; cpuWeight?: number; cpuCapPercent?: number;
+  limits?: NetLimits;
 }
 
 /** a.b.c.d as the tests write it (bytes in memory) <-> as tools/manifest.ts does (a << 24 | ...). */
@@ -68,7 +69,7 @@ function manifestBytes(groups: Group[]): Uint8Array {
       guaranteedKiB: guaranteedKiBOf(g),
       netmask: g.netmask !== undefined ? swap(g.netmask) : defaults.netmask,
       gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway, control: g.control,
-      cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
+      cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent, limits: g.limits,
     };
   }));
 }
