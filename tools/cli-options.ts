@@ -5,6 +5,10 @@
 // extra argument is an error naming it (with the closest option when one is near: "did you mean
 // --host-port?"), and the caller exits 2; the values themselves are checked by zod in cli.ts.
 
+import {
+  SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX, NET_BYTE_RATE_MIN,
+} from '../abi/hypercalls.ts';
+
 /** One option: `flag` (`--memory`, `-O2`), its value's placeholder when it takes one, a line of help. */
 interface OptionSpec {
   flag: string;
@@ -103,6 +107,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { flag: '--count', value: 'N', help: 'VMs to start, 1 to 1000 (1)' },
       { flag: '--memory', value: 'KIB', help: 'each VM\'s memory in KiB, a multiple of 4 (1024)' },
       { flag: '--argument', value: 'N', help: 'the VMs\' boot argument (0)' },
+      { flag: '--weight', value: 'N',
+        help: `each VM's CPU weight, ${SHARE_WEIGHT_MIN} to ${SHARE_WEIGHT_MAX} (${SHARE_WEIGHT_DEFAULT})` },
+      { flag: '--cap', value: 'PCT', help: `each VM's CPU cap, a percentage 1 to ${SHARE_CAP_MAX} per 100 ms (none)` },
+      { flag: '--tx-packets', value: 'N', help: 'frames each VM may send a second (0: no limit)' },
+      { flag: '--tx-bytes', value: 'N', help: `bytes each VM may send a second, 0 or at least ${NET_BYTE_RATE_MIN}`
+        + ' (0: no limit)' },
+      { flag: '--rx-packets', value: 'N', help: 'frames each VM may be given a second (0: no limit)' },
+      { flag: '--rx-bytes', value: 'N', help: `bytes each VM may be given a second, 0 or at least ${NET_BYTE_RATE_MIN}`
+        + ' (0: no limit)' },
     ],
     positional: 'FILE.ts',
   },

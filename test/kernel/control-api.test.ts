@@ -155,7 +155,8 @@ test.serial("an image that is not a guest is refused with the reason, and nothin
   t.is((await send("DELETE", `/images/${image}`)).status, 200);
   t.is((await send("POST", "/vms", Buffer.from("{\"count\": 2}"))).status, 400);
   t.is((await send("POST", "/vms", Buffer.from("{\"image\": 0, \"count\": 2"))).status, 400);
-  for (const share of [{ cpuWeight: 0 }, { cpuWeight: 10001 }, { cpuCapPercent: 0 }, { cpuCapPercent: 101 }]) {
+  for (const share of [{ cpuWeight: 0 }, { cpuWeight: 10001 }, { cpuCapPercent: 0 }, { cpuCapPercent: 101 },
+    { txBytesPerSecond: 1513 }, { rxBytesPerSecond: 1 }, { txPacketsPerSecond: -1 }]) {
     const refused = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: 0, ...share })));
     t.is(refused.status, 400, JSON.stringify(share));
   }
@@ -168,7 +169,7 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(json(pushed).bytes, httpd.length);
   const before = (await listVms()).machine;
   const created = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: json(pushed).image, count: PUSHED,
-    memoryKiB: 1024, cpuWeight: 300, cpuCapPercent: 50 })));
+    memoryKiB: 1024, cpuWeight: 300, cpuCapPercent: 50, txPacketsPerSecond: 20000, rxBytesPerSecond: 10_000_000 })));
   t.is(created.status, 201, created.body.toString());
   const vms = json(created).vms as { id: number; ip: string }[];
   t.deepEqual(vms.map((v) => v.ip), Array.from({ length: PUSHED }, (_, k) => `10.0.2.${16 + k}`));
@@ -187,9 +188,13 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(json(one).id, vms[0].id);
   t.is(json(one).cpuWeight, 300);
   t.is(json(one).cpuCapPercent, 50);
+  t.like(json(one), { txPacketsPerSecond: 20000, txBytesPerSecond: null, rxPacketsPerSecond: null,
+    rxBytesPerSecond: 10_000_000, txLimited: 0, rxLimited: 0 });
   t.true((json(one).cpuKcycles as number) > 0, "it served a page: its CPU is charged");
   const control = json(await send("GET", "/vms/0"));
   t.deepEqual([control.cpuWeight, control.cpuCapPercent], [100, null], "the manifest's defaults: 100, no cap");
+  t.like(control, { txPacketsPerSecond: null, txBytesPerSecond: null, rxPacketsPerSecond: null,
+    rxBytesPerSecond: null }, "no rate limits");
   const console_ = await send("GET", `/vms/${vms[0].id}/console`);
   t.is(console_.body.toString("latin1"), `vm ${vms[0].id} httpd on port 80\n`);
   for (const vm of vms) t.is((await send("DELETE", `/vms/${vm.id}`)).status, 200);
@@ -215,7 +220,8 @@ function denali(...args: string[]): Promise<{ status: number | null; stdout: str
 
 test.serial("the CLI: push prints the new VMs, vms lists them, stop stops one; errors name their cause", async (t) => {
   const to = ["--to", URL_, "--key", keyPath];
-  const pushed = await denali("push", ...to, join(ROOT, "guest-src", "apps", "httpd.ts"), "--count", "2");
+  const pushed = await denali("push", ...to, join(ROOT, "guest-src", "apps", "httpd.ts"), "--count", "2",
+    "--weight", "50", "--cap", "30", "--tx-packets", "8000", "--rx-bytes", "4000000");
   t.is(pushed.status, 0, pushed.stderr);
   const lines = pushed.stdout.trim().split("\n");
   t.is(lines.length, 2);
@@ -226,7 +232,8 @@ test.serial("the CLI: push prints the new VMs, vms lists them, stop stops one; e
   const listed = await denali("vms", ...to);
   t.is(listed.status, 0, listed.stderr);
   for (const id of ids) t.regex(listed.stdout,
-    new RegExp(`^vm ${id} 10\\.0\\.2\\.\\d+ (idle|runnable) memory 1024 KiB `, "m"));
+    new RegExp(`^vm ${id} 10\\.0\\.2\\.\\d+ (idle|runnable) memory 1024 KiB .* weight 50 cap 30% `
+      + `limits tx 8000/s 0 B/s rx 0/s 4000000 B/s dropped tx 0 rx 0$`, "m"));
   t.regex(listed.stdout, /^vm 0 10\.0\.2\.15 running control memory 8192 KiB /m);
   t.regex(listed.stdout, /^machine: 3 VMs live of \d+ ids, frames free \d+ of \d+ \(\d+ unreserved\)$/m);
   const stopped = await denali("stop", ...to, String(ids[0]));

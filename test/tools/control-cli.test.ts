@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { ROOT } from '../../tools/build.ts';
 import { readControlKey, controlKeyFile, signRequest, ControlError } from '../../tools/control-client.ts';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const scratch = mkdtempSync(join(tmpdir(), 'denali-control-cli-'));
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
@@ -33,6 +35,14 @@ test('push, vms, stop: bad options get zod\'s message naming the option, exit 2,
       /^denali: --count: --count must be a whole number from 1 to 1000$/m],
     [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--memory', '1025'],
       /^denali: --memory: --memory must be a whole number of KiB, a multiple of 4/m],
+    [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--weight', '0'],
+      /^denali: --weight: --weight must be a whole number from 1 to 10000$/m],
+    [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--cap', '101'],
+      /^denali: --cap: --cap must be a whole percentage from 1 to 100$/m],
+    [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--tx-packets', '-1'],
+      /^denali: --tx-packets: --tx-packets must be a whole number of packets a second/m],
+    [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--rx-bytes', '1513'],
+      /^denali: --rx-bytes: --rx-bytes must be 0 \(no limit\) or a whole number of bytes a second from 1514$/m],
   ];
   for (const [args, message] of cases) {
     const r = denali(...args.map(a => (a === 'guest-src/apps/httpd.ts' ? join(ROOT, a) : a)));
@@ -43,6 +53,53 @@ test('push, vms, stop: bad options get zod\'s message naming the option, exit 2,
   const short = denali('vms', '--to', 'http://127.0.0.1:9', '--key', join(scratch, 'short'));
   t.is(short.status, 1);
   t.regex(short.stderr, /^denali: .*short is not a key: it must hold 64 hex digits$/m);
+});
+
+test('push --weight --cap and the rate flags: POST /vms carries them, signed; absent flags are left out', async t => {
+  const key = readControlKey(controlKeyFile(join(scratch, 'push-key')));
+  const seen: { method: string; url: string; body: string; signed: boolean }[] = [];
+  // A stand-in for the control API: checks each request's signature, answers as guest-src/apps/control.ts does.
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks), timestamp = String(req.headers['x-denali-timestamp']);
+      const signed = req.headers['x-denali-signature'] === signRequest(key, req.method!, req.url!, timestamp, body);
+      seen.push({ method: req.method!, url: req.url!, body: body.toString(), signed });
+      const answer = req.url === '/images' ? { image: 3, bytes: body.length }
+        : req.url === '/vms' ? { image: 3, first: 7, count: 1, vms: [{ id: 7, ip: '10.0.2.16' }] } : {};
+      res.writeHead(req.url === '/images' || req.url === '/vms' ? 201 : 200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>(done => server.listen(0, '127.0.0.1', done));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const run = (...extra: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>(done => {
+    const child = spawn(process.execPath, [join(ROOT, 'tools', 'denali.mjs'), 'push', '--to', url, '--key',
+      join(scratch, 'push-key'), join(ROOT, 'guest-src', 'demos', 'counter.ts'), ...extra], { cwd: scratch });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('close', status => done({ status, stdout, stderr }));
+  });
+  try {
+    const full = await run('--count', '1', '--weight', '300', '--cap', '25', '--tx-packets', '5000', '--tx-bytes',
+      '1514', '--rx-packets', '0', '--rx-bytes', '2000000');
+    t.is(full.status, 0, full.stderr);
+    t.is(full.stdout, 'vm 7 10.0.2.16\n');
+    t.deepEqual(seen.map(r => `${r.method} ${r.url} ${r.signed}`),
+      ['POST /images true', 'POST /vms true', 'DELETE /images/3 true']);
+    t.deepEqual(JSON.parse(seen[1].body), { image: 3, count: 1, memoryKiB: 1024, argument: 0, cpuWeight: 300,
+      cpuCapPercent: 25, txPacketsPerSecond: 5000, txBytesPerSecond: 1514, rxPacketsPerSecond: 0,
+      rxBytesPerSecond: 2000000 });
+    seen.length = 0;
+    const plain = await run();
+    t.is(plain.status, 0, plain.stderr);
+    t.deepEqual(JSON.parse(seen[1].body), { image: 3, count: 1, memoryKiB: 1024, argument: 0 },
+      'the API\'s defaults: weight 100, no cap, no limits');
+  } finally {
+    server.close();
+  }
 });
 
 test('the key file: 64 hex digits made once, read back; the signature is HMAC-SHA256 over the request', t => {
