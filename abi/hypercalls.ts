@@ -104,8 +104,9 @@ export const NET_LIMIT_BURST_MILLISECONDS: u32 = 20;
  * which `guaranteedKiB` reserved, `argument` in its boot page, and consecutive IPv4 addresses from
  * `ipAddress` (network byte order, not 0) with `netmask` and `gateway` (network byte order; netmask 0:
  * the control VM's own netmask and gateway), and each the CPU weight `cpuWeight` (0: the default) and
- * cap `cpuCapPercent` (0: none), and the network rate limits (0: none; a byte rate 0 or at least
- * NET_BYTE_RATE_MIN).
+ * cap `cpuCapPercent` (0: none), the network rate limits (0: none; a byte rate 0 or at least
+ * NET_BYTE_RATE_MIN), and the memory cap `memoryCapKiB` (0: none; else a multiple of 4, at least the VM's
+ * reservation: the frames it may hold at once, pages and page tables).
  */
 export class VmCreateRequest {
   imageAddress: u32 = 0;
@@ -123,6 +124,7 @@ export class VmCreateRequest {
   txBytesPerSecond: u32 = 0;   // bytes it may send a second, 0: no limit
   rxPacketsPerSecond: u32 = 0; // frames it may be given a second, 0: no limit
   rxBytesPerSecond: u32 = 0;   // bytes it may be given a second, 0: no limit
+  memoryCapKiB: u32 = 0;       // memory it may hold at once (pages and page tables), 0: no cap
 }
 
 // VmStatus.state
@@ -175,6 +177,7 @@ export class VmStatus {
   rxBytesPerSecond: u32 = 0;
   txLimited: u32 = 0;          // frames it sent dropped by its send limits
   rxLimited: u32 = 0;          // frames for it dropped by its receive limits
+  memoryCapKiB: u32 = 0;       // its memory cap, 0: none
 }
 
 /** machineStatus's record: the machine's memory and VMs. Frames are 4 KiB. */

@@ -33,7 +33,8 @@ import { TrapFrame } from "./trapframe.ts";
 import {
   Vm, VmNetwork, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmCreateAt, vmRelease, vmTableGrow, vmSetBootCountOf, vmHeldFrames, vmGroupArgument, vmGroupNetmask,
-  vmGroupGateway, byteSwap32, VM_CREATE_OK, VM_MEMORY_LIMIT, VM_RUNNABLE, VM_RUNNING, VM_ENDED, END_STOPPED,
+  vmGroupGateway, byteSwap32, vmSetMemoryCap, VM_CREATE_OK, VM_MEMORY_LIMIT, VM_RUNNABLE, VM_RUNNING, VM_ENDED,
+  END_STOPPED,
   SWAP_RESIDENT, SWAP_OUT, SWAP_READING, SWAP_WRITING,
 } from "./vm.ts";
 import { elfParseAt, elfErrorResult, imageFileEnd, ELF_OK } from "./elf.ts";
@@ -123,6 +124,14 @@ function growTables(end: u32): bool {
   return true;
 }
 
+/** The memory cap, if any, holds the VMs' reservation (EINVAL otherwise). */
+function capValid(group: u32, memorySize: u32): bool {
+  const cap = request.memoryCapKiB;
+  if (cap === 0) return true;
+  const reservation = vmReservation(group, memorySize, request.guaranteedKiB >>> PAGE_KIB_SHIFT);
+  return (cap & 3) === 0 && (cap >>> PAGE_KIB_SHIFT) >= reservation;
+}
+
 /** The VMs' reservations fit in the unreserved pool together. */
 function admitted(group: u32, memorySize: u32, count: u32): bool {
   const each = vmReservation(group, memorySize, request.guaranteedKiB >>> PAGE_KIB_SHIFT);
@@ -145,7 +154,7 @@ function undoCreation(first: u32, made: u32): void {
  */
 function createVms(group: u32, run: u32, pages: u32): i32 {
   const r = request, memorySize = r.memoryKiB << KIB_SHIFT, count = r.count;
-  if (!vmSizeValid(group, memorySize)) return EINVAL;
+  if (!vmSizeValid(group, memorySize) || !capValid(group, memorySize)) return EINVAL;
   const ipBase = byteSwap32(r.ipAddress);
   if (groupAddressesTaken(ipBase, count)) return EADDRINUSE;
   if (!admitted(group, memorySize, count)) return ENOMEM;
@@ -164,6 +173,7 @@ function createVms(group: u32, run: u32, pages: u32): i32 {
   for (let k: u32 = 0; k < count; k++) {
     swapPrepare(first + k);
     netLimitSet(first + k, r.txPacketsPerSecond, r.txBytesPerSecond, r.rxPacketsPerSecond, r.rxBytesPerSecond);
+    vmSetMemoryCap(vmAt(first + k), r.memoryCapKiB >>> PAGE_KIB_SHIFT);
     schedulerAdd(first + k, r.cpuWeight, r.cpuCapPercent);
   }
   vmSetBootCountOf(first, first + count);
@@ -249,7 +259,7 @@ function describe(id: u32): void {
   s.dropped = vm.rxDropped;
   s.spoofed = vm.txSpoofed;
   s.refused = vm.txRefused;
-  s.evicted = vm.rxEvicted;
+  s.evicted = netLimitAt(id).rxEvicted;
   s.consoleBytes = consoleKeptTotal(vm);
   s.argument = vm.imageIndex !== GROUP_NONE ? vmGroupArgument(vm.imageIndex) : 0;
   const share = shareAt(id);
@@ -262,6 +272,7 @@ function describe(id: u32): void {
   s.rxBytesPerSecond = limit.rxByteRate;
   s.txLimited = limit.txLimited;
   s.rxLimited = limit.rxLimited;
+  s.memoryCapKiB = vm.memoryCapFrames << PAGE_KIB_SHIFT;
 }
 
 /**

@@ -11,7 +11,8 @@
 //                  u32 cpuCapPercent (each VM's CPU cap, 1..SHARE_CAP_MAX; 0: none)
 //                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond
 //                                   (each VM's network rate limits, 0: none; bytes 0 or >= NET_BYTE_RATE_MIN:
-//                                   netlimit.ts) }
+//                                   netlimit.ts)
+//                  u32 memoryCapKiB (each VM's memory cap, 0: none; else at least its reservation: vm.ts) }
 // VM ids are assigned in order across groups. Everything is validated here before any VM exists: at
 // most one VM in all may have the control capability (a control group of one VM, and one such group).
 import { bool, i32, u32, load32, structArray } from "dsl";
@@ -21,7 +22,7 @@ import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX, NET_BYTE_RATE_MIN } 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
 const MANIFEST_VERSION: u32 = 6;
 const HEADER_BYTES: u32 = 12;
-const GROUP_BYTES: u32 = 60;
+const GROUP_BYTES: u32 = 64;
 /** The most groups a manifest has (tools/manifest.ts MAX_GROUPS); the rest of the image slots are vmCreate's. */
 const MANIFEST_GROUP_LIMIT: u32 = 16;
 /** flags: the group's VM (one) may use the management hypercalls (control.ts). */
@@ -45,6 +46,7 @@ class ManifestGroup {
   txBytesPerSecond: u32 = 0;
   rxPacketsPerSecond: u32 = 0;
   rxBytesPerSecond: u32 = 0;
+  memoryCapKiB: u32 = 0;
 }
 
 export const groups = structArray(ManifestGroup, 16);      // MANIFEST_GROUP_LIMIT
@@ -73,7 +75,7 @@ export function manifestErrorName(error: u32): string {
     case 4: return "no groups, or more than the kernel supports";
     case 5: return "the control capability is given to more than one VM, or to an unknown flag";
     case 6: return "a CPU weight or cap out of range";
-    case 7: return "a network byte rate limit below one largest frame a second";
+    case 7: return "a network byte rate limit below one largest frame a second, or a memory cap not in pages";
   }
   return "ok";
 }
@@ -114,6 +116,8 @@ export function manifestLoad(): u32 {
     group.rxPacketsPerSecond = load32(at + 52);
     group.rxBytesPerSecond = load32(at + 56);
     if (!byteRateValid(group.txBytesPerSecond) || !byteRateValid(group.rxBytesPerSecond)) return MANIFEST_ERROR_LIMIT;
+    group.memoryCapKiB = load32(at + 60);
+    if ((group.memoryCapKiB & 3) !== 0) return MANIFEST_ERROR_LIMIT;
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
     if ((group.flags & ~GROUP_FLAG_CONTROL) !== 0) return MANIFEST_ERROR_CONTROL;
     if ((group.flags & GROUP_FLAG_CONTROL) !== 0) {

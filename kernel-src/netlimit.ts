@@ -15,7 +15,8 @@
 // would be queued; an excess frame is dropped and counted in rxLimited (the sender's send was taken).
 // Storage: one 64-byte NetLimit slot per VM id, in frames beside the VM table (like share.ts: vm.ts
 // vmTableGrow calls netLimitTableGrow), zeroed (no limits) and grown with it; netLimitSet resets a slot
-// when its VM is created, so a reused id starts with full buckets and zero counts.
+// when its VM is created, so a reused id starts with full buckets and zero counts. The slot also holds the
+// switch's rxEvicted count (the Vm slot is full: vm.ts).
 import { bool, u32, overlay, sizeOf, mulHigh } from "dsl";
 import { frameArrayGrow } from "./framearray.ts";
 import { PAGE_SHIFT } from "./frames.ts";
@@ -44,6 +45,7 @@ class NetLimit {
   rxByteDue = new Due();
   txLimited: u32 = 0;         // frames it sent dropped by its send limits
   rxLimited: u32 = 0;         // frames for it dropped by its receive limits
+  rxEvicted: u32 = 0;         // frames for it dropped unread as the oldest in the pool (switch.ts drop-oldest)
 }
 
 /** 64-byte slots (sizeOf(NetLimit), checked by netLimitTableGrow), 64 to a frame. */
@@ -86,6 +88,7 @@ export function netLimitSet(index: u32, txPackets: u32, txBytes: u32, rxPackets:
   clearDue(limit.rxByteDue);
   limit.txLimited = 0;
   limit.rxLimited = 0;
+  limit.rxEvicted = 0;
 }
 
 // ---- buckets ------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress,
+  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal,
 } from "./vm.ts";
 import { INTERRUPT_WAKEUP, CLOCK_BYTES } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
@@ -673,8 +673,9 @@ function userException(frame: TrapFrame): void {
       return;
     }
     if (vmDemandPage(vm, cr2)) { tookHook(u32(current)); return; }
-    // With swapping, it waits for frames being written out and then retries the access (eip unchanged).
-    if (schedulerWaitForMemory()) return;
+    // With swapping, it waits for frames being written out and then retries the access (eip unchanged);
+    // not when its own memory cap refused the page (vm.ts): none would come.
+    if (!vmTakeCapRefusal() && schedulerWaitForMemory()) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;
   }

@@ -34,7 +34,7 @@
 //     drops the oldest frame (netbuf.ts's age list, at most EVICT_SCAN looked at) whose receiver does
 //     not read it: the receiver had the CPU since the frame was queued and left it there, or it is
 //     idle without waiting for NET (its mask leaves NET out), or it has ended. A VM that is only
-//     waiting for the CPU keeps its frames. Counted as the receiver's vm.rxEvicted.
+//     waiting for the CPU keeps its frames. Counted as the receiver's rxEvicted (in netlimit.ts's slot).
 // Rate limits (netlimit.ts): a VM's packets/s and bytes/s on send and on receive. A frame over the sender's
 // send limits is dropped before it is copied, first of all the checks above (netSend returns 0), counted in
 // its txLimited and the switch's `send limit`; a frame over the receiver's receive limits (from a VM or the
@@ -67,7 +67,7 @@ import {
 } from "./nic.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWITCH } from "./profile.ts";
-import { netLimitSendAllowed, netLimitSendTaken, netLimitReceiveAllowed } from "./netlimit.ts";
+import { netLimitAt, netLimitSendAllowed, netLimitSendTaken, netLimitReceiveAllowed } from "./netlimit.ts";
 
 /** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
 const NET_QUEUE_LIMIT: u32 = 64;
@@ -233,14 +233,14 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
 function evictOldest(): void {
   let candidate = netBufferOldest();
   for (let scanned: u32 = 0; candidate !== 0 && scanned < EVICT_SCAN; scanned++) {
-    const owner = vmAt(load32(candidate + NET_BUFFER_RECEIVER));
+    const receiver = load32(candidate + NET_BUFFER_RECEIVER), owner = vmAt(receiver);
     const runs = owner.state === VM_RUNNABLE || owner.state === VM_RUNNING;
     if (!runs || owner.switchIns !== load32(candidate + NET_BUFFER_QUEUED_SWITCHES)) {
       while (true) {                       // its queue is FIFO: the candidate is reached from the head
         const buffer = vmQueueTake(owner);
         if (buffer === 0) return;
         netBufferFree(buffer);
-        owner.rxEvicted++;
+        netLimitAt(receiver).rxEvicted++;
         droppedEvicted++;
         if (buffer === candidate) return;
       }
@@ -381,7 +381,7 @@ export function switchReportVm(index: u32): void {
   consoleWriteString(", refused ");
   consoleWriteDecimal(vm.txRefused);
   consoleWriteString(", evicted ");
-  consoleWriteDecimal(vm.rxEvicted);
+  consoleWriteDecimal(netLimitAt(index).rxEvicted);
   consoleNewLine();
 }
 

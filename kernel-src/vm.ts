@@ -22,7 +22,12 @@
 // still promise minus the kernel's reserve, kernelReserveFrames). A frame within the VM's reservation is
 // always granted; one beyond it comes from the unreserved pool, first come first served, and when that
 // pool is empty the request fails: the VM is the one out of memory (the scheduler ends it), never a
-// neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables).
+// neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables), or
+// its memory cap when it has one (vmSetMemoryCap: the manifest's or vmCreate's memoryCapKiB, at least its
+// reservation): a frame beyond the cap is refused like one from an empty pool, but the VM may not wait
+// for memory then (vmTakeCapRefusal): it ends "out of memory", alone. (With swap, a VM at its cap is meant
+// to push its own cold pages out to the disk instead, as swap-evict.ts does for the pool; that is not done
+// yet, so it ends the same way.)
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u16, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import {
@@ -127,7 +132,7 @@ export class Vm {
   reservedFrames: u32 = 0;   // its reservation (vmReservation): frames always granted
   netSent: u32 = 0;          // frames the VM sent that wait on VMs' queues: charged to it (switch.ts budget)
   txRefused: u32 = 0;        // netSend EAGAINs from a buffer quota (its budget, the receiver's queue, the reserve)
-  rxEvicted: u32 = 0;        // frames for the VM dropped unread as the oldest in the pool (switch.ts drop-oldest)
+  memoryCapFrames: u32 = 0;  // its memory cap: frames it may hold at once (vmHeldFrames), 0: none (vmSetMemoryCap)
   consoleDebt: u32 = 0;      // console.ts rate limit: bytes written not yet paid back (at most the burst)
   consoleTick: u32 = 0;      // the clock tick when consoleDebt was last paid down
   consoleQueued: u32 = 0;    // its bytes waiting in the console ring; bit 31: its throttling was logged
@@ -238,11 +243,29 @@ function withinReservation(vm: Vm, count: u32): u32 {
  * pool. False: the VM is over its share and the pool is empty.
  */
 function charge(vm: Vm, count: u32): bool {
+  capRefusal = vm.memoryCapFrames !== 0 && vmHeldFrames(vm) + count > vm.memoryCapFrames;
+  if (capRefusal) return false;
   const within = withinReservation(vm, count);
   if (count - within > vmUnreservedFrames()) return false;
   promisedFrames -= within;
   return true;
 }
+
+/** Whether the last charge was refused by the VM's memory cap (not the pool); vmTakeCapRefusal clears it. */
+let capRefusal = false;
+
+/**
+ * True (once) when the last refused frame was refused by the VM's own memory cap: the VM must not wait
+ * for memory (the scheduler's page fault, hypercall.ts's retry), none will come; it is out of memory.
+ */
+export function vmTakeCapRefusal(): bool {
+  const refused = capRefusal;
+  capRefusal = false;
+  return refused;
+}
+
+/** Sets the VM's memory cap, `frames` it may hold at once (0: none; callers keep it at least its reservation). */
+export function vmSetMemoryCap(vm: Vm, frames: u32): void { vm.memoryCapFrames = frames; }
 
 /** Undoes charge(vm, count) for frames not (or no longer) held; the caller has uncounted them. */
 function refund(vm: Vm, count: u32): void { promisedFrames += withinReservation(vm, count); }
@@ -563,7 +586,6 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   // on queues, its bytes still waiting in the console ring. They are taken off this slot's count as they
   // go, so the counts stay exact; the new VM has that much less room until then. A fresh slot has none.
   vm.txRefused = 0;
-  vm.rxEvicted = 0;
   vm.swapState = SWAP_RESIDENT;
   vm.swapQueued = false;
   vm.swapList = 0;
@@ -574,6 +596,7 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
     swapRegionNext += memorySize >>> SECTOR_SHIFT;
   }
   vm.lruPrev = VM_NONE;
+  vm.memoryCapFrames = 0;            // none while it is built (its reservation); set after (vmSetMemoryCap)
   vm.state = VM_FREE;
   vm.endReason = 0;
   vm.exitStatus = 0;

@@ -1,7 +1,8 @@
 // The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
 // switches and how it ended (and, when it used the network, its packet counters: switch.ts; when its CPU
 // weight or cap is not the default, `vm N share: weight W, cap P%`; when it has network rate limits,
-// `vm N limits: ...`: netlimit.ts), then the totals, the scheduler's,
+// `vm N limits: ...`: netlimit.ts; with a memory cap, `vm N memory cap C KiB, holds H KiB`), then the
+// totals, the scheduler's,
 // the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
 // first 1,000 VMs only) and, through the hook vmstart.ts gives schedulerInit, when every VM has ended
 // (all of them). It lives apart from the
@@ -22,6 +23,7 @@ import { shareAt } from "./share.ts";
 import { SHARE_WEIGHT_DEFAULT } from "../abi/hypercalls.ts";
 import { fpuClaimCount, fpuSaveCount } from "./fpu.ts";
 import { divideWide } from "./clock.ts";
+import { PAGE_KIB_SHIFT } from "./frames.ts";
 import { switchReport, switchReportVm } from "./switch.ts";
 import { netLimitReportVm } from "./netlimit.ts";
 import { nicReport } from "./nic.ts";
@@ -79,6 +81,7 @@ function report(listed: u32): void {
     shareReportVm(i);
     switchReportVm(i);     // per-VM packet and byte counters, when the VM used the network
     netLimitReportVm(i);   // its rate limits and what they dropped, when it has any
+    if (vm.memoryCapFrames !== 0) memoryCapReportVm(i, vm);
   }
   consoleWriteString("vms: ");
   consoleWriteDecimal(count);
@@ -114,6 +117,18 @@ function report(listed: u32): void {
   diskReport();
   messageInterruptsReport();
   swapReport();
+}
+
+/** `vm N memory cap C KiB, holds H KiB` for a VM with a memory cap (vm.ts). */
+function memoryCapReportVm(i: u32, vm: Vm): void {
+  consoleWriteString("vm ");
+  consoleWriteDecimal(i);
+  consoleWriteString(" memory cap ");
+  consoleWriteDecimal(vm.memoryCapFrames << PAGE_KIB_SHIFT);
+  consoleWriteString(" KiB, holds ");
+  consoleWriteDecimal((vm.privateFrames + vm.tableFrames) << PAGE_KIB_SHIFT);
+  consoleWriteString(" KiB");
+  consoleNewLine();
 }
 
 /** `vm N share: weight W, cap P%` (`cap none`) when VM i's CPU share is not the default one. */

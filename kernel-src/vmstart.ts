@@ -16,6 +16,7 @@ import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
   VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32, vmSetControlKey,
+  vmSetMemoryCap,
 } from "./vm.ts";
 import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
 import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
@@ -65,6 +66,13 @@ function admit(groupCount: u32): bool {
       return false;
     }
     const each = vmReservation(g, group.memoryKiB << KIB_SHIFT, group.guaranteedKiB >>> PAGE_KIB_SHIFT);
+    if (group.memoryCapKiB !== 0 && (group.memoryCapKiB >>> PAGE_KIB_SHIFT) < each) {
+      refuse(g, "memory cap below the reservation of its VMs, ");
+      consoleWriteDecimal(each << PAGE_KIB_SHIFT);
+      consoleWriteString(" KiB");
+      consoleNewLine();
+      return false;
+    }
     // With a swap disk the VMs beyond memory start swapped out: each reservation must fit, not their sum.
     const overcommit = swapActive() && each <= pool;
     // vmCount * each > pool - reserved, without overflow:
@@ -157,6 +165,7 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
         if (created === VM_CREATE_OK) {
+          vmSetMemoryCap(vmAt(vmCount() - 1), group.memoryCapKiB >>> PAGE_KIB_SHIFT);
           netLimitSet(vmCount() - 1, group.txPacketsPerSecond, group.txBytesPerSecond, group.rxPacketsPerSecond,
             group.rxBytesPerSecond);
           schedulerAddSwappedOut(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);
@@ -170,6 +179,7 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
         continue;
       }
       swapPrepare(vmCount() - 1);
+      vmSetMemoryCap(vmAt(vmCount() - 1), group.memoryCapKiB >>> PAGE_KIB_SHIFT);
       netLimitSet(vmCount() - 1, group.txPacketsPerSecond, group.txBytesPerSecond, group.rxPacketsPerSecond,
         group.rxBytesPerSecond);
       schedulerAdd(vmCount() - 1, group.cpuWeight, group.cpuCapPercent);

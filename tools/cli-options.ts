@@ -114,6 +114,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { flag: '--tx-bytes', value: 'N', help: `bytes each VM may send a second, 0 or at least ${NET_BYTE_RATE_MIN}`
         + ' (0: no limit)' },
       { flag: '--rx-packets', value: 'N', help: 'frames each VM may be given a second (0: no limit)' },
+      { flag: '--memory-cap', value: 'KIB', help: 'memory each VM may hold at once (pages and page tables), a '
+        + 'multiple of 4, at least its reservation (none)' },
       { flag: '--rx-bytes', value: 'N', help: `bytes each VM may be given a second, 0 or at least ${NET_BYTE_RATE_MIN}`
         + ' (0: no limit)' },
     ],

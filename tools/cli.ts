@@ -165,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
         const o = validate(command, PushOptions, { to: value('--to'), key: value('--key'), file: parsed.positional,
           count: value('--count'), memory: value('--memory'), argument: value('--argument'), weight: value('--weight'),
           cap: value('--cap'), 'tx-packets': value('--tx-packets'), 'tx-bytes': value('--tx-bytes'),
-          'rx-packets': value('--rx-packets'), 'rx-bytes': value('--rx-bytes') });
+          'rx-packets': value('--rx-packets'), 'rx-bytes': value('--rx-bytes'), 'memory-cap': value('--memory-cap') });
         return o ? await push(o) : 2;
       }
       case 'vms': {

@@ -3,7 +3,8 @@
 // (tools/control-client.ts). push compiles the guest (buildGuest), sends the image (POST /images),
 // starts the VMs (POST /vms), forgets the image (DELETE /images/K: the kernel keeps its own copy) and
 // prints `vm ID IP` per VM; --weight, --cap and the rate flags (--tx-packets, --tx-bytes, --rx-packets,
-// --rx-bytes, per second) go into POST /vms as cpuWeight, cpuCapPercent and the rate limits. Errors name
+// --rx-bytes, per second) and --memory-cap go into POST /vms as cpuWeight, cpuCapPercent, the rate limits
+// and memoryCapKiB. Errors name
 // their cause (unreachable, 401 and the key, a refused image and why) and exit 1; bad options exit 2 (zod,
 // in cli.ts).
 import { z } from 'zod';
@@ -26,6 +27,7 @@ const MEMORY_MESSAGE = '--memory must be a whole number of KiB, a multiple of 4,
 const ARGUMENT_MESSAGE = '--argument must be a whole number from 0 to 4294967295';
 const WEIGHT_MESSAGE = `--weight must be a whole number from ${SHARE_WEIGHT_MIN} to ${SHARE_WEIGHT_MAX}`;
 const CAP_MESSAGE = `--cap must be a whole percentage from 1 to ${SHARE_CAP_MAX}`;
+const MEMORY_CAP_MESSAGE = '--memory-cap must be a whole number of KiB, a multiple of 4';
 
 /** A whole number from `min` to `max`, or absent; `message` for anything else. */
 const wholeNumber = (min: number, max: number, message: string) => z.coerce.number({ message })
@@ -56,6 +58,9 @@ export const PushOptions = z.object({
   cap: wholeNumber(1, SHARE_CAP_MAX, CAP_MESSAGE),
   'tx-packets': packetRate('--tx-packets'), 'tx-bytes': byteRate('--tx-bytes'),
   'rx-packets': packetRate('--rx-packets'), 'rx-bytes': byteRate('--rx-bytes'),
+  'memory-cap': z.coerce.number({ message: MEMORY_CAP_MESSAGE }).int({ message: MEMORY_CAP_MESSAGE })
+    .min(4, { message: MEMORY_CAP_MESSAGE }).max(0xffffffff, { message: MEMORY_CAP_MESSAGE })
+    .multipleOf(4, { message: MEMORY_CAP_MESSAGE }).optional(),
 });
 
 /** POST /vms's body for push's options (absent flags: the API's defaults). */
@@ -63,7 +68,7 @@ function createBody(image: number, o: z.infer<typeof PushOptions>): Record<strin
   const body: Record<string, number | undefined> = {
     image, count: o.count, memoryKiB: o.memory, argument: o.argument, cpuWeight: o.weight, cpuCapPercent: o.cap,
     txPacketsPerSecond: o['tx-packets'], txBytesPerSecond: o['tx-bytes'],
-    rxPacketsPerSecond: o['rx-packets'], rxBytesPerSecond: o['rx-bytes'],
+    rxPacketsPerSecond: o['rx-packets'], rxBytesPerSecond: o['rx-bytes'], memoryCapKiB: o['memory-cap'],
   };
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Record<string, number>;
 }

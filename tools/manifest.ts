@@ -9,7 +9,8 @@
 //   u32 magic 0x464D4E44 ("DNMF"), u32 version 6, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
 //                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL), u32 cpuWeight, u32 cpuCapPercent,
-//                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond }
+//                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond,
+//                  u32 memoryCapKiB }
 // moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
 // distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
 // (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
@@ -27,7 +28,7 @@ import { Progress, type ProgressStream } from './progress.ts';
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
 export const MANIFEST_VERSION = 6;
 const MANIFEST_HEADER_BYTES = 12;
-export const MANIFEST_GROUP_BYTES = 60;
+export const MANIFEST_GROUP_BYTES = 64;
 /** A group's flags: its VM has the control capability (kernel-src/manifest.ts). */
 const GROUP_FLAG_CONTROL = 1;
 
@@ -98,6 +99,8 @@ const Group = z.object({
   /** Each VM's CPU cap, a percentage of the CPU it may not exceed in any 100 ms period; absent: none. */
   cpuCapPercent: z.number().int().min(1).max(SHARE_CAP_MAX).optional(),
   ...limitFields,
+  /** Each VM's memory cap: what it may hold at once (pages, page tables); at least its reservation (kernel-checked). */
+  memoryCapKiB: z.number().int().min(4).max(0xffffffff).multipleOf(4).optional(),
   ...networkFields,
 }).strict().superRefine((g, ctx) => {
   if (g.guaranteedKiB !== undefined && g.guaranteedKiB > g.memoryKiB) {
@@ -245,6 +248,8 @@ export interface PackedGroup {
   cpuWeight?: number; cpuCapPercent?: number;
   /** Network rate limits; absent: none. */
   limits?: NetLimits;
+  /** Absent: no memory cap. */
+  memoryCapKiB?: number;
 }
 
 /** `, limits tx 100 packets/s 0 bytes/s, rx ...` when any limit is set (0: none), else ''. */
@@ -255,7 +260,7 @@ function describeLimits(limits: NetLimits | undefined): string {
     ` rx ${v('rxPacketsPerSecond')} packets/s ${v('rxBytesPerSecond')} bytes/s`;
 }
 
-/** The binary manifest module (the header, then one 60-byte record per group). */
+/** The binary manifest module (the header, then one 64-byte record per group). */
 export function packManifest(groups: PackedGroup[]): Uint8Array {
   const bytes = new Uint8Array(MANIFEST_HEADER_BYTES + MANIFEST_GROUP_BYTES * groups.length);
   const view = new DataView(bytes.buffer);
@@ -276,6 +281,7 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 36, g.cpuWeight ?? SHARE_WEIGHT_DEFAULT, true);
     view.setUint32(at + 40, g.cpuCapPercent ?? 0, true);
     LIMIT_FIELDS.forEach((name, k) => view.setUint32(at + 44 + 4 * k, g.limits?.[name] ?? 0, true));
+    view.setUint32(at + 60, g.memoryCapKiB ?? 0, true);
   });
   return bytes;
 }
@@ -349,7 +355,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
     groups.push({
       moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
       netmask, gateway, control: g.control, cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
-      limits: Object.fromEntries(LIMIT_FIELDS.map(name => [name, g[name] ?? 0])),
+      limits: Object.fromEntries(LIMIT_FIELDS.map(name => [name, g[name] ?? 0])), memoryCapKiB: g.memoryCapKiB,
     });
   });
   if (problems.length) throw new ManifestError(problems);
@@ -378,6 +384,7 @@ export function describeManifest(b: ManifestBuild): string[] {
       ` ip ${formatIp(p.ipBase)}..${formatIp((p.ipBase + p.vmCount - 1) >>> 0)}` +
       ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}` +
       `, cpu weight ${p.cpuWeight ?? SHARE_WEIGHT_DEFAULT}` +
-      (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + describeLimits(p.limits) + (p.control ? ', control' : '');
+      (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + describeLimits(p.limits) +
+      (p.memoryCapKiB ? `, memory cap ${p.memoryCapKiB} KiB` : '') + (p.control ? ', control' : '');
   });
 }

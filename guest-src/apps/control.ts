@@ -37,7 +37,7 @@ import {
 } from "./control/reply.ts";
 import { parseCreate, createFields, FIELD_IMAGE, FIELD_COUNT, FIELD_MEMORY, FIELD_GUARANTEED, FIELD_ARGUMENT,
   FIELD_IP, FIELD_NETMASK, FIELD_GATEWAY, FIELD_WEIGHT, FIELD_CAP, FIELD_TX_PACKETS, FIELD_TX_BYTES, FIELD_RX_PACKETS,
-  FIELD_RX_BYTES } from "./control/create.ts";
+  FIELD_RX_BYTES, FIELD_MEMORY_CAP } from "./control/create.ts";
 
 const DEFAULT_PORT = 80;
 const WORKERS = 2;
@@ -56,7 +56,7 @@ const CREATE_LIMIT: u32 = 1000;
 const requests = structArray(Request, 2);           // WORKERS
 const heads = new Uint8Array(2 * 4096);            // WORKERS x HEAD_LIMIT
 const smallBodies = new Uint8Array(2 * 1024);      // WORKERS x SMALL_BODY_BYTES
-const records = new Uint8Array(2 * 100 * 120);     // WORKERS x PAGE_VMS x sizeOf(VmStatus)
+const records = new Uint8Array(2 * 100 * 124);     // WORKERS x PAGE_VMS x sizeOf(VmStatus)
 const images = new Uint8Array(4 * 1048576);        // IMAGE_SLOTS x IMAGE_SLOT_BYTES
 const imageLengths = new Int32Array(4);
 /** Per slot: 0 free, 1 holds an image, 2 receiving one (by a worker, not yet authenticated). */
@@ -154,7 +154,7 @@ function putVm(s: VmStatus): void {
   optional("cpuCapPercent", s.cpuCapPercent);
   optional("txPacketsPerSecond", s.txPacketsPerSecond); optional("txBytesPerSecond", s.txBytesPerSecond);
   optional("rxPacketsPerSecond", s.rxPacketsPerSecond); optional("rxBytesPerSecond", s.rxBytesPerSecond);
-  field("txLimited", s.txLimited); field("rxLimited", s.rxLimited);
+  field("txLimited", s.txLimited); field("rxLimited", s.rxLimited); optional("memoryCapKiB", s.memoryCapKiB);
   field("rxPackets", s.rxPackets); field("rxBytes", s.rxBytes); field("txPackets", s.txPackets); field("txBytes",
     s.txBytes);
   field("dropped", s.dropped); field("spoofed", s.spoofed); field("refused", s.refused); field("evicted", s.evicted);
@@ -261,7 +261,7 @@ function createError(socket: i32, worker: i32, result: i32, keepAlive: bool): bo
         "refused image: the entry point is in no executable segment", keepAlive);
     case EINVAL:
       return replyError(socket, worker, 400, "EINVAL",
-        "bad count, memoryKiB (a multiple of 4, room for the image), guaranteedKiB or ip", keepAlive);
+        "bad count, memoryKiB (a multiple of 4, room for the image), guaranteedKiB, memoryCapKiB or ip", keepAlive);
     case EADDRINUSE: return replyError(socket, worker, 409, "EADDRINUSE", "the addresses are in use", keepAlive);
     case ENOMEM: return replyError(socket, worker, 507, "ENOMEM", "not enough memory for the VMs' reservations",
       keepAlive);
@@ -324,6 +324,7 @@ function createVms(socket: i32, worker: i32, length: i32, keepAlive: bool): bool
   create.txBytesPerSecond = createFields[FIELD_TX_BYTES];
   create.rxPacketsPerSecond = createFields[FIELD_RX_PACKETS];
   create.rxBytesPerSecond = createFields[FIELD_RX_BYTES];
+  create.memoryCapKiB = createFields[FIELD_MEMORY_CAP];
   const given = createFields[FIELD_IP] !== 0;
   let first = given ? byteSwap(createFields[FIELD_IP]) : freeAddresses(worker, ownIp + 1, count);
   let result: i32 = EADDRINUSE;
@@ -537,7 +538,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   threadsInit();
-  // The record buffers are sized for PAGE_VMS records of 120 bytes per worker: a larger VmStatus must grow them.
+  // The record buffers are sized for PAGE_VMS records of 124 bytes per worker: a larger VmStatus must grow them.
   if (u32(records.length) < u32(WORKERS) * PAGE_VMS * sizeOf(VmStatus)) panic("records too small for VmStatus");
   ownIp = byteSwap(boot().ipAddress);
   const keyLength = takeKey();

@@ -156,7 +156,7 @@ test.serial("an image that is not a guest is refused with the reason, and nothin
   t.is((await send("POST", "/vms", Buffer.from("{\"count\": 2}"))).status, 400);
   t.is((await send("POST", "/vms", Buffer.from("{\"image\": 0, \"count\": 2"))).status, 400);
   for (const share of [{ cpuWeight: 0 }, { cpuWeight: 10001 }, { cpuCapPercent: 0 }, { cpuCapPercent: 101 },
-    { txBytesPerSecond: 1513 }, { rxBytesPerSecond: 1 }, { txPacketsPerSecond: -1 }]) {
+    { txBytesPerSecond: 1513 }, { rxBytesPerSecond: 1 }, { txPacketsPerSecond: -1 }, { memoryCapKiB: 6 }]) {
     const refused = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: 0, ...share })));
     t.is(refused.status, 400, JSON.stringify(share));
   }
@@ -168,8 +168,12 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(pushed.status, 201, pushed.body.toString());
   t.is(json(pushed).bytes, httpd.length);
   const before = (await listVms()).machine;
+  const belowReservation = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: json(pushed).image,
+    memoryKiB: 1024, memoryCapKiB: 4 })));
+  t.is(belowReservation.status, 400, "a memory cap below the reservation");
   const created = await send("POST", "/vms", Buffer.from(JSON.stringify({ image: json(pushed).image, count: PUSHED,
-    memoryKiB: 1024, cpuWeight: 300, cpuCapPercent: 50, txPacketsPerSecond: 20000, rxBytesPerSecond: 10_000_000 })));
+    memoryKiB: 1024, cpuWeight: 300, cpuCapPercent: 50, txPacketsPerSecond: 20000, rxBytesPerSecond: 10_000_000,
+    memoryCapKiB: 768 })));
   t.is(created.status, 201, created.body.toString());
   const vms = json(created).vms as { id: number; ip: string }[];
   t.deepEqual(vms.map((v) => v.ip), Array.from({ length: PUSHED }, (_, k) => `10.0.2.${16 + k}`));
@@ -189,12 +193,12 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(json(one).cpuWeight, 300);
   t.is(json(one).cpuCapPercent, 50);
   t.like(json(one), { txPacketsPerSecond: 20000, txBytesPerSecond: null, rxPacketsPerSecond: null,
-    rxBytesPerSecond: 10_000_000, txLimited: 0, rxLimited: 0 });
+    rxBytesPerSecond: 10_000_000, txLimited: 0, rxLimited: 0, memoryCapKiB: 768 });
   t.true((json(one).cpuKcycles as number) > 0, "it served a page: its CPU is charged");
   const control = json(await send("GET", "/vms/0"));
   t.deepEqual([control.cpuWeight, control.cpuCapPercent], [100, null], "the manifest's defaults: 100, no cap");
   t.like(control, { txPacketsPerSecond: null, txBytesPerSecond: null, rxPacketsPerSecond: null,
-    rxBytesPerSecond: null }, "no rate limits");
+    rxBytesPerSecond: null, memoryCapKiB: null }, "no rate limits, no memory cap");
   const console_ = await send("GET", `/vms/${vms[0].id}/console`);
   t.is(console_.body.toString("latin1"), `vm ${vms[0].id} httpd on port 80\n`);
   for (const vm of vms) t.is((await send("DELETE", `/vms/${vm.id}`)).status, 200);

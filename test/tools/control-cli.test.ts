@@ -43,6 +43,8 @@ test('push, vms, stop: bad options get zod\'s message naming the option, exit 2,
       /^denali: --tx-packets: --tx-packets must be a whole number of packets a second/m],
     [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--rx-bytes', '1513'],
       /^denali: --rx-bytes: --rx-bytes must be 0 \(no limit\) or a whole number of bytes a second from 1514$/m],
+    [['push', '--to', 'http://127.0.0.1:9', '--key', key, 'guest-src/apps/httpd.ts', '--memory-cap', '1030'],
+      /^denali: --memory-cap: --memory-cap must be a whole number of KiB, a multiple of 4$/m],
   ];
   for (const [args, message] of cases) {
     const r = denali(...args.map(a => (a === 'guest-src/apps/httpd.ts' ? join(ROOT, a) : a)));
@@ -84,14 +86,14 @@ test('push --weight --cap and the rate flags: POST /vms carries them, signed; ab
   });
   try {
     const full = await run('--count', '1', '--weight', '300', '--cap', '25', '--tx-packets', '5000', '--tx-bytes',
-      '1514', '--rx-packets', '0', '--rx-bytes', '2000000');
+      '1514', '--rx-packets', '0', '--rx-bytes', '2000000', '--memory-cap', '512');
     t.is(full.status, 0, full.stderr);
     t.is(full.stdout, 'vm 7 10.0.2.16\n');
     t.deepEqual(seen.map(r => `${r.method} ${r.url} ${r.signed}`),
       ['POST /images true', 'POST /vms true', 'DELETE /images/3 true']);
     t.deepEqual(JSON.parse(seen[1].body), { image: 3, count: 1, memoryKiB: 1024, argument: 0, cpuWeight: 300,
       cpuCapPercent: 25, txPacketsPerSecond: 5000, txBytesPerSecond: 1514, rxPacketsPerSecond: 0,
-      rxBytesPerSecond: 2000000 });
+      rxBytesPerSecond: 2000000, memoryCapKiB: 512 });
     seen.length = 0;
     const plain = await run();
     t.is(plain.status, 0, plain.stderr);

@@ -126,9 +126,9 @@ test('packManifest: the exact bytes of the DNMF format (version 6)', t => {
       netmask: parseIp('255.255.255.0'), gateway: 0, control: true, cpuWeight: 400, cpuCapPercent: 10,
       limits: {
         txPacketsPerSecond: 1000, txBytesPerSecond: 0xfffffffe, rxPacketsPerSecond: 7, rxBytesPerSecond: 1514,
-      } },
+      }, memoryCapKiB: 512 },
   ]);
-  t.is(bytes.length, 12 + 2 * 60);
+  t.is(bytes.length, 12 + 2 * 64);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
@@ -141,17 +141,18 @@ test('packManifest: the exact bytes of the DNMF format (version 6)', t => {
   t.deepEqual([...bytes.slice(40, 44)], [198, 18, 0, 1]);
   t.is(v.getUint32(44, true), 0);                                   // flags: no control
   t.deepEqual([48, 52].map(o => v.getUint32(o, true)), [100, 0]);  // cpuWeight default, no cap
-  t.deepEqual([56, 60, 64, 68].map(o => v.getUint32(o, true)), [0, 0, 0, 0]);   // no rate limits
-  t.deepEqual([72, 76, 80, 84].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
-  t.deepEqual([...bytes.slice(88, 92)], [10, 1, 2, 3]);
-  t.is(v.getUint32(92, true), 0);
-  t.deepEqual([...bytes.slice(96, 104)], [255, 255, 255, 0, 0, 0, 0, 0]);
-  t.is(v.getUint32(104, true), 1);                                  // flags: GROUP_FLAG_CONTROL
-  t.deepEqual([108, 112].map(o => v.getUint32(o, true)), [400, 10]);
-  t.deepEqual([116, 120, 124, 128].map(o => v.getUint32(o, true)), [1000, 0xfffffffe, 7, 1514]);
+  t.deepEqual([56, 60, 64, 68, 72].map(o => v.getUint32(o, true)), [0, 0, 0, 0, 0]);  // no limits, no memory cap
+  t.deepEqual([76, 80, 84, 88].map(o => v.getUint32(o, true)), [2, 1, 64, 0]);
+  t.deepEqual([...bytes.slice(92, 96)], [10, 1, 2, 3]);
+  t.is(v.getUint32(96, true), 0);
+  t.deepEqual([...bytes.slice(100, 108)], [255, 255, 255, 0, 0, 0, 0, 0]);
+  t.is(v.getUint32(108, true), 1);                                  // flags: GROUP_FLAG_CONTROL
+  t.deepEqual([112, 116].map(o => v.getUint32(o, true)), [400, 10]);
+  t.deepEqual([120, 124, 128, 132].map(o => v.getUint32(o, true)), [1000, 0xfffffffe, 7, 1514]);
+  t.is(v.getUint32(136, true), 512);                                // memoryCapKiB
 });
 
-test('validation: network rate limits are u32s (0: none), byte rates 0 or at least one 1514-byte frame', t => {
+test('validation: rate limits are u32s (0: none), byte rates 0 or at least 1514; a memory cap in 4 KiB pages', t => {
   const limits = { txPacketsPerSecond: 5000, txBytesPerSecond: 1514, rxPacketsPerSecond: 0, rxBytesPerSecond: 2e6 };
   const ok = parseManifest({ groups: [{ image: COUNTER, count: 1, ...limits }, { image: COUNTER, count: 1 }] });
   t.like(ok.groups[0], limits);
@@ -164,6 +165,9 @@ test('validation: network rate limits are u32s (0: none), byte rates 0 or at lea
   t.regex(bad({ rxPacketsPerSecond: -1 })[0], /^manifest\.groups\[0\]\.rxPacketsPerSecond: Too small/);
   t.regex(bad({ txPacketsPerSecond: 2 ** 32 })[0], /^manifest\.groups\[0\]\.txPacketsPerSecond: Too big/);
   t.regex(bad({ txPacketsPerSecond: 1.5 })[0], /^manifest\.groups\[0\]\.txPacketsPerSecond: /);
+  t.is(parseManifest({ groups: [{ image: COUNTER, count: 1, memoryCapKiB: 128 }] }).groups[0].memoryCapKiB, 128);
+  t.regex(bad({ memoryCapKiB: 130 })[0], /^manifest\.groups\[0\]\.memoryCapKiB: /);
+  t.regex(bad({ memoryCapKiB: 0 })[0], /^manifest\.groups\[0\]\.memoryCapKiB: Too small/);
 });
 
 test('validation: CPU weight 1..10000 (default 100), cap 1..100 percent (default none)', t => {

@@ -5,7 +5,8 @@
 //   "gateway": "a.b.c.d" (the control VM's own when netmask is absent), "cpuWeight": W (1..10000;
 //   absent: the kernel's default, 100), "cpuCapPercent": P (1..100; absent: no cap), the network rate
 //   limits "txPacketsPerSecond", "txBytesPerSecond", "rxPacketsPerSecond", "rxBytesPerSecond" (absent or 0:
-//   none; a byte rate at least NET_BYTE_RATE_MIN).
+//   none; a byte rate at least NET_BYTE_RATE_MIN), "memoryCapKiB": C (absent or 0: none; a multiple of 4:
+//   the kernel refuses one below the VMs' reservation).
 // Numbers are non-negative integers below 2^32; addresses are dotted quads, kept in network byte order
 // (what VmCreateRequest takes). parseCreate fills createFields; false for anything else (the client is
 // answered 400). Contract: it reads only buffer[base .. base + length).
@@ -28,10 +29,11 @@ export const FIELD_TX_PACKETS = 10;
 export const FIELD_TX_BYTES = 11;
 export const FIELD_RX_PACKETS = 12;
 export const FIELD_RX_BYTES = 13;
-const FIELD_COUNT_ALL = 14;
-/** The members' values after parseCreate (defaults for those absent; weight, cap and limits absent: 0). */
-export const createFields = new Uint32Array(14);
-const seen = new Uint8Array(14);
+export const FIELD_MEMORY_CAP = 14;
+const FIELD_COUNT_ALL = 15;
+/** The members' values after parseCreate (defaults for those absent; weight, caps and limits absent: 0). */
+export const createFields = new Uint32Array(15);
+const seen = new Uint8Array(15);
 
 const DEFAULT_MEMORY_KIB: u32 = 256;
 const DEFAULT_GUARANTEED_KIB: u32 = 64;
@@ -76,6 +78,7 @@ function memberName(): i32 {
   if (named(start, end, "txBytesPerSecond")) return FIELD_TX_BYTES;
   if (named(start, end, "rxPacketsPerSecond")) return FIELD_RX_PACKETS;
   if (named(start, end, "rxBytesPerSecond")) return FIELD_RX_BYTES;
+  if (named(start, end, "memoryCapKiB")) return FIELD_MEMORY_CAP;
   return -1;
 }
 
@@ -152,6 +155,7 @@ export function parseCreate(bytes: Uint8Array, base: i32, length: i32): bool {
   if (seen[FIELD_CAP] !== 0 && (cap === 0 || cap > SHARE_CAP_MAX)) return false;
   const txBytes = createFields[FIELD_TX_BYTES], rxBytes = createFields[FIELD_RX_BYTES];
   if ((txBytes !== 0 && txBytes < NET_BYTE_RATE_MIN) || (rxBytes !== 0 && rxBytes < NET_BYTE_RATE_MIN)) return false;
+  if ((createFields[FIELD_MEMORY_CAP] & 3) !== 0) return false;
   if (seen[FIELD_GUARANTEED] === 0) {
     const memory = createFields[FIELD_MEMORY];
     createFields[FIELD_GUARANTEED] = memory < DEFAULT_GUARANTEED_KIB ? memory : DEFAULT_GUARANTEED_KIB;

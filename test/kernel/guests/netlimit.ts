@@ -1,4 +1,4 @@
-// The guest of test/kernel/netlimit.test.ts (the switch's rate limits: kernel-src/netlimit.ts). Times are
+// The guest of test/kernel/limits.test.ts (the switch's rate limits: kernel-src/netlimit.ts). Times are
 // the kernel clock's (readClock) since boot, in milliseconds; a run lasts under 4.29 s (the clock's low
 // word). argument = role | target << 2 | perMillisecond << 8 | frameWords << 14 | start << 22 (bits: 2, 6,
 // 6, 8, 10; start in units of 10 ms, frames of frameWords x 8 bytes):

@@ -1,27 +1,36 @@
-// Contract: the switch's per-VM rate limits (kernel-src/netlimit.ts; docs/virtual-architecture.md "Network
-// rate limits") under -icount (deterministic: the kernel clock counts instructions), with guests/netlimit.ts:
+// Contract: per-VM limits beyond the CPU's. The switch's rate limits (kernel-src/netlimit.ts;
+// docs/virtual-architecture.md "Network rate limits") under -icount (deterministic: the kernel clock counts
+// instructions), with guests/netlimit.ts:
 //   - isolation: an echo pair's exchanges per 50 ms window of the kernel clock, first alone, then while a
 //     third VM floods the responder at twice its packet limit: the ratio, measured in the one run, is at
 //     least 0.9; the flooder's netSend results and the kernel's counters agree exactly;
 //   - enforcement: a flooder that sends as fast as it can passes exactly what a token bucket of its rate
 //     and NET_LIMIT_BURST_MILLISECONDS of depth allows over the time it flooded (packets/s, then bytes/s),
 //     and a receiver's packet limit holds an unlimited sender to its rate, every frame accounted for.
+// The memory cap (kernel-src/vm.ts "Memory quotas"), with guest-src/demos/toucher.ts: a VM touching pages
+// beyond its cap ends "out of memory" alone, its neighbours (one uncapped, one with room under its cap)
+// get every page intact, with and without a swap disk; a cap below the VMs' reservation is refused before
+// any VM starts.
 import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu } from "../../tools/qemu.ts";
+import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, guestLines, type KernelBuild } from "./helpers.ts";
-import { buildTestGuest, writeManifest, type Group } from "./guests/build.ts";
+import { buildTestGuest, writeManifest, vmSummaries, type Group } from "./guests/build.ts";
+import { buildGuest, ROOT } from "../../tools/build.ts";
 import { NET_LIMIT_BURST_MILLISECONDS } from "../../abi/hypercalls.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 
 let kernel: KernelBuild;
 let dir: string;
 let guest: string;
+let toucher: string;
 test.before(() => {
   kernel = buildKernelInTemp(false);
-  dir = mkdtempSync(join(tmpdir(), "denali-netlimit-test-"));
+  dir = mkdtempSync(join(tmpdir(), "denali-limits-test-"));
   guest = buildTestGuest("netlimit", dir);
+  toucher = buildGuest("toucher", join(ROOT, "guest-src", "demos", "toucher.ts"), 2, dir, dir).elfPath;
 });
 test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: true, force: true }); });
 
@@ -34,10 +43,10 @@ function argument(role: number, o: { target?: number; perMs?: number; bytes?: nu
 const vm = (arg: number, extra: Partial<Group> = {}): Group =>
   ({ moduleIndex: 0, vmCount: 1, memoryKiB: 64, argument: arg, ...extra });
 
-async function run(name: string, groups: Group[]) {
+async function run(name: string, groups: Group[], image = guest, extraArgs: string[] = []) {
   const manifest = writeManifest(dir, name, groups);
-  const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] }, {
-    memoryMiB: 64, timeoutMs: 240_000, icount: true,
+  const r = await runQemu({ kernel: kernel.elf, initrd: [image, manifest] }, {
+    memoryMiB: 64, timeoutMs: 240_000, icount: true, extraArgs,
   });
   if (process.env.NETLIMIT_SERIAL) writeFileSync(join(process.env.NETLIMIT_SERIAL, `${name}.txt`), r.serial);
   return { out: serialLines(r.serial), debugExit: r.debugExit };
@@ -141,4 +150,38 @@ test("limits hold a flooder to its packets/s and bytes/s, and a receiver to its 
   t.is(c.accepted, net(r.out, 2).txPackets);
   t.is(c.accepted, received + limited(r.out, 4).rx);
   t.log(lines.join("\n"));
+});
+
+test("a VM touching memory beyond its cap ends out of memory alone; a cap below the reservation is refused",
+  async (t) => {
+  const pages = 200;                      // 800 KiB of pages, one at a time (guest-src/demos/toucher.ts)
+  const touch = (extra: Partial<Group>): Group =>
+    ({ moduleIndex: 0, vmCount: 1, memoryKiB: 1024, argument: pages, ...extra });
+  const groups = [touch({ memoryCapKiB: 256 }), touch({}), touch({ memoryCapKiB: 1024 })];
+  // With a swap disk too (no memory pressure here: the wait for memory under pressure, which a capped VM
+  // must skip, is not exercised), the capped VM ends the same way.
+  const disk = join(dir, "swap.img");
+  createSwapImage(disk, 16 << 20);
+  const withSwap = await run("memory-cap-swap", groups, toucher, swapDiskArgs(disk, "virtio"));
+  t.is(withSwap.debugExit, EXIT_SUCCESS, withSwap.out.slice(-3000));
+  t.regex(withSwap.out, /^swap: /m, "the swap disk is in use");
+  t.regex(vmSummaries(withSwap.out).get(0)!.outcome, /^out of memory/);
+  const r = await run("memory-cap", groups, toucher);
+  t.is(r.debugExit, EXIT_SUCCESS, r.out.slice(-3000));
+  const summary = vmSummaries(r.out);
+  t.regex(summary.get(0)!.outcome, /^out of memory/, r.out.slice(-3000));
+  t.regex(r.out, /^vm 0 memory cap 256 KiB, holds 0 KiB$/m, "its memory given back");
+  // It touches pages downwards from below its boot page (the top): it faulted on the page that would
+  // have taken it past 64 frames, its page directory, page table, boot page and data among them.
+  const address = Number(/^vm 0: .*, out of memory address (0x[0-9a-f]+) /m.exec(r.out)?.[1]);
+  const fromTop = (GUEST_BASE + 1024 * 1024 - address) / 4096;
+  t.true(fromTop > 64 - 8 && fromTop <= 64, `faulted ${fromTop} pages below the top`);
+  for (const id of [1, 2]) {
+    t.regex(r.out, new RegExp(`^\\[vm ${id}\\] vm ${id} done ${pages} pages intact$`, "m"), `vm ${id}`);
+    t.is(summary.get(id)!.outcome, "exit status 0");
+  }
+  const refused = await run("memory-cap-low", [touch({ memoryCapKiB: 16 })], toucher);
+  t.regex(refused.out, /^vms: manifest refused: group 0: memory cap below the reservation of its VMs, \d+ KiB$/m,
+    refused.out.slice(-2000));
+  t.log(r.out.split("\n").filter((l) => /^vm \d: |memory cap/.test(l)).join("\n"));
 });
