@@ -69,7 +69,7 @@ test("QEMU, the ISO as a CD: every self-test passes", async (t) => {
 });
 
 test("QEMU, the ISO as a USB stick (xHCI usb-storage): every self-test passes", async (t) => {
-  const r = await runQemu({ usb: iso }, { memoryMiB: 128, icount: true, timeoutMs: 150_000 });
+  const r = await runQemu({ usb: iso }, { memoryMiB: 128, icount: true, timeoutMs: 300_000 });
   t.false(r.timedOut, serialLines(r.serial).slice(-2000));
   t.is(r.debugExit, EXIT_SUCCESS);
   await checkSelftests(t, r.serial);

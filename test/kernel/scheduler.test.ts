@@ -30,7 +30,7 @@ async function run(name: string, rounds: number, groups: Group[]) {
   };
   const manifest = writeManifest(dir, name, [stopper, ...groups]);
   const r = await runQemu({ kernel: kernel.elf, initrd: [worker, manifest] }, {
-    memoryMiB: 64, timeoutMs: 240_000, icount: true,
+    memoryMiB: 64, timeoutMs: 480_000, icount: true,   // seconds when quiet; minutes on a loaded host
   });
   const out = serialLines(r.serial);
   const elapsed = /^\[vm 0\] vm 0 stopper kcycles (\d+)$/m.exec(out);
