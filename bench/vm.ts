@@ -26,17 +26,25 @@
 //    scheduler=timed'` under -icount (the timing only there: the costs above do not pay for it): the
 //    kernel times each switch-out (the leaving VM charged and saved, put back in the run heap, the next
 //    picked and switched in) and prints `bench scheduler-switch-out N`, instructions per switch.
+// 5. push: the control VM (guest-src/apps/control.ts, argument bit 16: bench mode) on user networking under
+//    -icount; the worker image pushed once (POST /images), then PUSH_RUNS single VMs started from it (POST
+//    /vms, worker mode 10): from the control VM's `bench-tsc push-request T` (the TSC when the request's
+//    head was in, before authentication) to the pushed VM's `bench-tsc vm-entry T` (the TSC its image reads
+//    first): authentication (HMAC-SHA256), the JSON, the vmCreate hypercall (the image checked, the address
+//    space built), the reply and the scheduling of the new VM. The median of the runs.
 //
 // Writes bench/results/vm.json and bench/results/vm.md and prints the table.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync, spawn } from 'node:child_process';
-import { buildKernel, ROOT } from '../tools/build.ts';
+import { createServer, type AddressInfo } from 'node:net';
+import { buildKernel, buildGuest, ROOT } from '../tools/build.ts';
+import { controlKeyFile, readControlKey, controlCall } from '../tools/control-client.ts';
 import { Progress } from '../tools/progress.ts';
 import { writeBenchPlot } from './plots.ts';
 import { buildManifest } from '../tools/manifest.ts';
-import { runQemu, qemuArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
+import { runQemu, qemuArgs, userNetArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
 import {
   buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary,
 } from '../test/kernel/guests/build.ts';
@@ -51,6 +59,8 @@ const COMPUTE_PARAM = 30;        // worker compute mode: 30 x 100,000 loop itera
 const BENCH_NAMES = ['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip', 'vm-start'] as const;
 const DECISION_VMS = [10, 10_000];
 const DECISION_ROUNDS = 3;       // worker stopper mode: 3 x 100 ms, then it stops the others
+const PUSH_RUNS = 5;
+const CONTROL_BENCH_ARGUMENT = 0x10000;   // guest-src/apps/control.ts ARGUMENT_BENCH, port 80
 
 const DESCRIPTIONS: Record<string, string> = {
   'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
@@ -126,7 +136,7 @@ const debugExit = (status: number | null) => (status !== null && (status & 1) ==
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-'));
   const t0 = performance.now();
-  const progress = new Progress('bench:vm', 5);
+  const progress = new Progress('bench:vm', 6);
   try {
     // ---- build ----
     progress.update(0, 'building the kernel and the guests');
@@ -243,6 +253,11 @@ async function main(): Promise<number> {
     }
     console.log(`decision: ${JSON.stringify(decision)}`);
 
+    // ---- 5. push: a VM started through the control API, from the request to its first instruction ----
+    progress.update(5, 'push: VMs started through the control API under -icount');
+    const push = await measurePush(kernel.elfPath, worker, dir);
+    console.log(`push: ${JSON.stringify(push)}`);
+
     // ---- results ----
     const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
     const result = {
@@ -252,6 +267,9 @@ async function main(): Promise<number> {
         costs: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -append bench -icount shift=0,sleep=off -m 64 (2 worker VMs, bench mode)',
         scale: `qemu-system-i386 -kernel denali.elf -initrd manifest,guest-demos-counter.elf -append bench -icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (${SCALE_VMS} counters, ${SCALE_VM_KIB} KiB each, 1 round)`,
         idle: `qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest -icount shift=0,sleep=off -m 256 (1 compute VM + ${IDLE_VMS} counters, ${IDLE_ROUNDS} rounds of ${IDLE_ALARM_MS} ms)`,
+        push: 'qemu-system-i386 -kernel denali.elf -initrd apps-control.elf,manifest,control-key '
+          + '-icount shift=0,sleep=off -m 128 -netdev user,hostfwd=tcp:127.0.0.1:PORT-10.0.2.15:80 (the control VM '
+          + `in bench mode; the worker pushed, then ${PUSH_RUNS} x POST /vms of one VM in mode 10)`,
         decision: 'qemu-system-i386 -kernel denali.elf -initrd worker.elf,manifest '
           + '-append "bench scheduler=timed" '
           + `-icount shift=0,sleep=off -m ${SCALE_MEMORY_MIB} (1 stopper + N workers yielding, `
@@ -263,6 +281,7 @@ async function main(): Promise<number> {
       idle,
       decision: DECISION_VMS.map(n => (
         { runnable: n, instructionsPerSwitchOut: decision[n], picks: decision[`picks${n}`] })),
+      push,
       benchSeconds: Math.round((performance.now() - t0) / 1000),
     };
     const md = markdown(result);
@@ -276,6 +295,59 @@ async function main(): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Step 5: the control VM booted under -icount with its API forwarded to a free host port; the worker image
+ * pushed, then PUSH_RUNS VMs of it started one at a time, each measured from the control VM's
+ * `bench-tsc push-request` to the new VM's `bench-tsc vm-entry` (32-bit TSC values: their difference mod 2^32).
+ */
+async function measurePush(kernel: string, worker: string, dir: string) {
+  const control = buildGuest('apps-control', join(ROOT, 'guest-src', 'apps', 'control.ts'), 2, dir, dir);
+  const keyFile = controlKeyFile(join(dir, 'control-key'));
+  const key = readControlKey(keyFile);
+  const manifest = writeManifest(dir, 'push', [{ moduleIndex: 0, vmCount: 1, memoryKiB: 8192,
+    argument: CONTROL_BENCH_ARGUMENT, control: true, ipBase: 0x0f02000a, guaranteedKiB: 1024 }]);
+  const port = await freeTcpPort();
+  const url = `http://127.0.0.1:${port}`;
+  let serial = '';
+  const abort = new AbortController();
+  const machine = runQemu({ kernel, initrd: [control.elfPath, manifest, keyFile] }, {
+    memoryMiB: 128, icount: true, timeoutMs: 600_000, signal: abort.signal,
+    extraArgs: userNetArgs([{ hostPort: port, ip: '10.0.2.15', guestPort: 80 }]),
+    onOutput: text => { serial += text.replace(/\r/g, ''); },
+  });
+  const until = async (re: RegExp, count: number) => {
+    for (let i = 0; i < 6000 && [...serial.matchAll(re)].length < count; i++) await new Promise(r => setTimeout(r, 50));
+    const all = [...serial.matchAll(re)];
+    if (all.length < count) throw new Error(`bench:vm push: no ${re} (${count}):\n${serial.slice(-3000)}`);
+    return all;
+  };
+  try {
+    await until(/control API on port 80/g, 1);
+    const pushed = await controlCall(url, key, 'POST', '/images', readFileSync(worker)) as { image: number };
+    const runs: number[] = [];
+    for (let k = 1; k <= PUSH_RUNS; k++) {
+      await controlCall(url, key, 'POST', '/vms', Buffer.from(JSON.stringify({ image: pushed.image, count: 1,
+        memoryKiB: 64, argument: workerArgument(MODE.entry) })));
+      const request = (await until(/^\[vm 0\] bench-tsc push-request (\d+)$/gm, k))[k - 1];
+      const entry = (await until(/^\[vm \d+\] bench-tsc vm-entry (\d+)$/gm, k))[k - 1];
+      runs.push((Number(entry[1]) - Number(request[1]) + 2 ** 32) % 2 ** 32);
+    }
+    return { runs, median: [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)] };
+  } finally {
+    abort.abort();
+    await machine;
+  }
+}
+
+/** A TCP port on 127.0.0.1 that is free now (QEMU's hostfwd takes it). */
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>(r => server.close(() => r()));
+  return port;
 }
 
 type Result = {
@@ -293,6 +365,7 @@ type Result = {
     summary: ReturnType<typeof ending>;
   };
   decision: { runnable: number; instructionsPerSwitchOut: number; picks: number }[];
+  push: Awaited<ReturnType<typeof measurePush>>;
 };
 
 function markdown(r: Result): string {
@@ -341,6 +414,11 @@ function markdown(r: Result): string {
     '| runnable VMs | instructions per switch-out | picks (switches in) |',
     '|---|---|---|',
     ...r.decision.map(d => `| ${fmt(d.runnable)} | ${fmt(d.instructionsPerSwitchOut)} | ${fmt(d.picks)} |`),
+    '',
+    `Start of a pushed VM: the worker image pushed to the control VM (POST /images), then ${r.push.runs.length} `
+      + 'single VMs started from it (POST /vms), under -icount; instructions from the control VM having the '
+      + 'request\'s head (before its HMAC-SHA256 is checked) to the first thing the new VM\'s image does: '
+      + `**${fmt(r.push.median)}** (median; runs ${r.push.runs.map(fmt).join(', ')}).`,
     '',
   ].join('\n');
 }

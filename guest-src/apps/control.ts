@@ -12,9 +12,11 @@
 // HMAC-SHA256 under the key the kernel gave at boot (BootInfo.controlKey: 64 hex digits, or raw bytes);
 // missing or wrong, or a timestamp not above the last accepted one (a replay): 401, and nothing changes.
 // A malformed request: 400; a body larger than its route takes: 413; both close the connection.
-// Prints `vm N control API on port P` once it listens (P: the argument, 80 when 0).
+// Prints `vm N control API on port P` once it listens (P: the argument's low 16 bits, 80 when 0). Argument
+// bit 16 (ARGUMENT_BENCH, npm run bench:vm): as each POST /vms is handled, `bench-tsc push-request T`, T the
+// TSC (under -icount an instruction count) when its head was in, before authentication and parsing.
 // WORKERS connections are served at once, each by a thread with its own buffers.
-import { i32, u32, bool, write, print, panic, addressOf, sizeOf, overlay, structArray } from "dsl";
+import { i32, u32, bool, write, print, panic, addressOf, sizeOf, overlay, structArray, rdtsc } from "dsl";
 import { bootInit, boot, argument, vmId } from "../runtime/boot.ts";
 import { enableInterrupts } from "../runtime/events.ts";
 import { vmCreate, vmStop, vmList, vmConsole, machineStatus } from "../runtime/hypercalls.ts";
@@ -40,6 +42,9 @@ import { parseCreate, createFields, FIELD_IMAGE, FIELD_COUNT, FIELD_MEMORY, FIEL
   FIELD_RX_BYTES, FIELD_MEMORY_CAP } from "./control/create.ts";
 
 const DEFAULT_PORT = 80;
+/** Argument bit 16: bench mode (the header's `bench-tsc push-request` lines). */
+const ARGUMENT_BENCH: u32 = 0x10000;
+let benchMode = false;
 const WORKERS = 2;
 const BACKLOG = 8;
 const HEAD_LIMIT = 4096;
@@ -450,6 +455,7 @@ function readBody(socket: i32, r: Request, from: i32, ready: i32, to: Uint8Array
  * the bytes of the buffer it consumed (head and body), or -1 when the connection is to be closed.
  */
 function handle(socket: i32, worker: i32, end: i32, length: i32): i32 {
+  const arrived = rdtsc();
   const base = worker * HEAD_LIMIT;
   const r = requests[worker];
   if (parseHead(r, heads, base, end) !== STATUS_OK || r.transferEncoding) {
@@ -460,6 +466,10 @@ function handle(socket: i32, worker: i32, end: i32, length: i32): i32 {
   const bodyLength = r.contentLength < 0 ? 0 : r.contentLength;
   const where = route(r);
   const isImage = where === ROUTE_IMAGES && r.method === METHOD_POST;
+  if (benchMode && where === ROUTE_VMS && r.method === METHOD_POST) {
+    write("bench-tsc push-request ");
+    print(arrived);
+  }
   if (r.method === METHOD_POST && r.contentLength < 0) {
     replyError(socket, worker, 411, "ELENGTH", "a body needs Content-Length", false);
     return -1;
@@ -542,7 +552,8 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   if (u32(records.length) < u32(WORKERS) * PAGE_VMS * sizeOf(VmStatus)) panic("records too small for VmStatus");
   ownIp = byteSwap(boot().ipAddress);
   const keyLength = takeKey();
-  const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
+  const port = (argument() & 0xffff) === 0 ? DEFAULT_PORT : i32(argument() & 0xffff);
+  benchMode = (argument() & ARGUMENT_BENCH) !== 0;
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("control: cannot listen"); return; }
   for (let w: u32 = 0; w < u32(WORKERS); w++) if (threadCreate(workerThread,

@@ -13,6 +13,8 @@
 //     (the TSC cycles they took), then stops every other VM below id 16384 (vmStop) and exits: a
 //     scheduler test's end
 //   9 yielder: yields forever (a VM always runnable that makes the scheduler decide often: bench:vm)
+//  10 entry: "bench-tsc vm-entry T", T the TSC read as the first thing the image does, then exit 0 (a VM
+//     pushed through the control API: bench:vm's start of a pushed VM)
 import {
   i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
   invalidOpcode, addressOf, overlay,
@@ -30,6 +32,7 @@ const frame = new Uint8Array(64);
 const clockBuffer = new Uint32Array(2);
 
 export function guestMain(magic: u32, bootInfo: u32): void {
+  const entered = rdtsc();
   const info = overlay(BootInfo, bootInfo);
   vmId = info.vmId;
   memorySize = info.memorySize;
@@ -46,6 +49,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 7) management();
   else if (mode === 8) stopper(param);
   else if (mode === 9) { while (true) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0); }
+  else if (mode === 10) { write("bench-tsc vm-entry "); print(entered); }
   exit(0);
 }
 
