@@ -18,7 +18,7 @@ import { enableInterrupts } from "../runtime/events.ts";
 import { stackInitFromBoot, stackReport, stackRun } from "../libos/stack.ts";
 import { udpBind, udpSend } from "../libos/udp.ts";
 import {
-  netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
+  netStats, netifSetBench, STAT_TCP_RETRANSMIT, STAT_TCP_DROP, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY, STAT_TCP_UNDONE,
   STAT_TCP_OUT_OF_ORDER, STAT_TCP_TAIL_PROBE,
 } from "../libos/netif.ts";
 import {
@@ -76,7 +76,7 @@ function report(connection: i32, how: string): void {
   write(", timeouts "); write(netStats[STAT_TCP_TIMEOUT]);
   write(", recoveries "); write(netStats[STAT_TCP_RECOVERY]); write(", probes "); write(netStats[STAT_TCP_TAIL_PROBE]);
   write(", out of order "); write(netStats[STAT_TCP_OUT_OF_ORDER]);
-  write(", tcp drops "); print(netStats[STAT_TCP_DROP]);
+  write(", tcp drops "); write(netStats[STAT_TCP_DROP]); write(", undone "); print(netStats[STAT_TCP_UNDONE]);
 }
 
 function tcpEcho(connection: i32, event: i32): void {

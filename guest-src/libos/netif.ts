@@ -59,7 +59,8 @@ export const STAT_TCP_TIMEOUT = 18;        // retransmission timer expirations (
 export const STAT_TCP_RECOVERY = 19;       // fast retransmits: NewReno or SACK recoveries entered
 export const STAT_TCP_OUT_OF_ORDER = 20;   // segments held out of order
 export const STAT_TCP_TAIL_PROBE = 21;     // tail loss probes sent (RFC 8985 §7)
-const STAT_COUNT = 22;
+export const STAT_TCP_UNDONE = 22;         // recoveries undone as spurious (Eifel, RFC 3522)
+const STAT_COUNT = 23;
 export const netStats = new Uint32Array(STAT_COUNT);
 
 // ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------

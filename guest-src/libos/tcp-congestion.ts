@@ -28,6 +28,19 @@
 //   the hole at SND.UNA and no recovery starts from duplicate ACKs, a timer of reo_wnd = SRTT/4 (at least
 //   2 ms) runs; if the hole is still there when it expires, recovery starts (the hole is retransmitted).
 //   This repairs a loss followed by only one or two delivered segments, when more data waits on cwnd.
+// - Reordering (RFC 8985 §6.2 step 2, as Linux's tcp_check_sack_reordering): when SND.UNA moves past data
+//   that was never sent again (or that Eifel below found arrived first) while data above it had been
+//   SACKed, the hole was reordered, not lost: its degree (segments from SND.UNA to the highest SACKed
+//   byte) + 1 becomes the connection's DupThresh (never lowered, at most MAX_REORDERING), used by IsLost
+//   to start a recovery; and from then on duplicate ACK counts start none (RFC 8985 replaces DupThresh
+//   by the reordering window): the reordering timer or IsLost with the raised DupThresh do. Inside a
+//   recovery IsLost keeps RFC 6675's DupThresh of 3 for the holes to resend. The reordering window grows
+//   by SRTT/4 for each round trip that brought a D-SACK (RFC 8985 §6.2 step 4 reo_wnd_mult, at most
+//   SRTT; back to SRTT/4 after 16 recoveries without one).
+// - Eifel detection (RFC 3522) with a simplified RFC 4015 response: the TSval of a recovery's first
+//   retransmission is kept; when the ACK that first covers SND.UNA at the recovery's start echoes an
+//   older TSecr, the original arrived and the recovery was spurious: it ends, cwnd and ssthresh return to
+//   their values before it (cwnd not below its current one), and the reordering is recorded as above.
 // - RFC 8985 §7 tail loss probes (with SACK, outside a timeout): after PTO = 2*SRTT (plus the 200 ms
 //   worst-case delayed ACK when one segment is outstanding; at least 10 ms here, for the scheduling
 //   jitter of VMs on a shared CPU) without an ACK, one segment goes: new data if the peer's window
@@ -43,7 +56,8 @@
 //   duplicate ACKs cannot repair into a second of silence; 200 ms still exceeds the 40 to 200 ms a
 //   delayed-ACK peer may hold its ACK (RFC 5681 §4.2's 500 ms bound is the worst case; Linux uses 40).
 // Owns Tcb.cwnd/ssthresh/bytesAcked/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/highRxt/rxtMark/
-// lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive and srtt/rttvar/rto.
+// lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive, srtt/rttvar/rto, dupThresh/reorderSeen/reoWndMult/
+// reoRoundEnd/reoPersist and undoArmed/undoUna/undoCwnd/undoSsthresh.
 import { i32, u32, bool } from "dsl";
 import { Tcb, TCP_RANGES, TCP_LAST_ACK, seqLt, seqLe } from "./tcp-tcb.ts";
 
@@ -55,6 +69,10 @@ const TCP_MIN_RTO_US: u32 = 200000;
 const TCP_MAX_RTO_US: u32 = 60000000;
 /** RFC 5681 §3.2, RFC 6675 §2: duplicate ACKs that signal a loss. */
 const DUP_THRESHOLD = 3;
+/** The highest DupThresh reordering raises (Linux's default tcp_max_reordering is 300; 127 here). */
+const MAX_REORDERING = 127;
+/** RFC 8985 §6.2 step 4: reo_wnd_mult stays raised for this many recoveries after the latest D-SACK round. */
+const REORDER_PERSIST = 16;
 /** cwnd stops growing here (past any window our buffers let us use), so it never wraps. */
 const CWND_LIMIT: u32 = 0x1000000;
 /** RFC 5681 §3.1: "initial value of ssthresh SHOULD be set arbitrarily high (e.g., to the size of the largest
@@ -85,6 +103,15 @@ export function congestionInit(tcb: Tcb, now: u32): void {
   tcb.partialAcked = false;
   tcb.retransmitFirst = false;
   tcb.sackedCount = 0;
+  tcb.rxtHigh = tcb.sndMax;
+  tcb.dupThresh = DUP_THRESHOLD;
+  tcb.reorderSeen = false;
+  tcb.reoWndMult = 1;
+  tcb.reoRoundEnd = tcb.sndMax;
+  tcb.reoPersist = 0;
+  tcb.dsackSeen = false;
+  tcb.undoArmed = false;
+  tcb.undoTsSet = false;
   tcb.lastSendAt = now;
   tcb.rto = TCP_INITIAL_RTO_US;
   tcb.srtt = 0;
@@ -178,7 +205,8 @@ export function congestionOnDuplicate(tcb: Tcb): void {
     if (!tcb.sackPermitted) tcb.cwnd += u32(tcb.sndMss);   // RFC 5681 §3.2 step 4
     return;
   }
-  const lost = tcb.dupAcks >= duplicateThreshold(tcb) || (tcb.sackPermitted && holeLost(tcb, 0));
+  const lost = (!tcb.reorderSeen && tcb.dupAcks >= duplicateThreshold(tcb))
+    || (tcb.sackPermitted && holeLost(tcb, 0, tcb.dupThresh));
   if (!lost) return;   // RFC 3042 meanwhile
   // RFC 6582 §3.2 step 2: a new recovery only once the ACKs cover the previous one's `recover`.
   if (seqLt(tcb.sndUna, tcb.recover)) return;
@@ -195,10 +223,59 @@ function duplicateThreshold(tcb: Tcb): i32 {
   return segments > 2 ? segments - 1 : 1;
 }
 
-/** RFC 8985 §6.2 reo_wnd: a quarter of SRTT (min_RTT is not tracked), at least REORDER_MIN_US. */
+/**
+ * RFC 8985 §6.2 reo_wnd: a quarter of SRTT (min_RTT is not tracked) times reo_wnd_mult, at most SRTT, at least
+ * REORDER_MIN_US.
+ */
 export function reorderWindow(tcb: Tcb): u32 {
-  const w = tcb.srtt / 4;
+  let w = tcb.srtt / 4 * u32(tcb.reoWndMult);
+  if (w > tcb.srtt) w = tcb.srtt;
   return w > REORDER_MIN_US ? w : REORDER_MIN_US;
+}
+
+/**
+ * SND.UNA is about to move to `ack` (the scoreboard still holds what was SACKed before); `tsPresent`, `tsEcr`:
+ * the ACK's timestamp echo. Eifel detection, then reordering detection (see above). Returns true when the
+ * recovery was undone.
+ */
+export function reorderingOnAck(tcb: Tcb, ack: u32, tsPresent: bool, tsEcr: u32): bool {
+  let spurious = false;
+  if (tcb.undoArmed && seqLt(tcb.undoUna, ack)) {
+    tcb.undoArmed = false;
+    spurious = tcb.inRecovery && tcb.undoTsSet && tcb.timestamps && tsPresent && seqLt(tsEcr, tcb.undoTsVal);
+  }
+  if (tcb.sackedCount > 0 && (spurious || seqLe(tcb.rxtHigh, tcb.sndUna))) {
+    const highest = tcb.sackedEnd[tcb.sackedCount - 1];
+    if (seqLt(tcb.sndUna, highest)) {
+      const mss = u32(tcb.sndMss);
+      const degree = i32((u32(highest - tcb.sndUna) + mss - 1) / mss);
+      const thresh = degree + 1 < MAX_REORDERING ? degree + 1 : MAX_REORDERING;
+      if (thresh > tcb.dupThresh) tcb.dupThresh = thresh;
+      tcb.reorderSeen = true;
+    }
+  }
+  if (seqLt(tcb.rxtHigh, ack)) tcb.rxtHigh = ack;   // kept near SND.UNA, never wrapping behind it
+  if (!spurious) return false;
+  // RFC 4015 §3.2, simplified: the recovery ends; cwnd and ssthresh as before it.
+  if (tcb.cwnd < tcb.undoCwnd) tcb.cwnd = tcb.undoCwnd;
+  if (tcb.ssthresh < tcb.undoSsthresh) tcb.ssthresh = tcb.undoSsthresh;
+  tcb.inRecovery = false;
+  tcb.dupAcks = 0;
+  tcb.retransmitFirst = false;
+  tcb.recover = ack;                    // a later loss may start a recovery at once
+  return true;
+}
+
+/**
+ * After an ACK's SACK blocks: a D-SACK grows reo_wnd_mult, once per round trip (RFC 8985 §6.2 step 4).
+ */
+export function reorderingOnDsack(tcb: Tcb): void {
+  if (!tcb.dsackSeen) return;
+  tcb.dsackSeen = false;
+  if (seqLt(tcb.sndUna, tcb.reoRoundEnd)) return;
+  if (tcb.reoWndMult < 4) tcb.reoWndMult++;   // 4 * SRTT/4 = SRTT, the cap
+  tcb.reoRoundEnd = tcb.sndMax;
+  tcb.reoPersist = REORDER_PERSIST;
 }
 
 /**
@@ -213,6 +290,15 @@ export function congestionOnReorderTimeout(tcb: Tcb): bool {
 }
 
 function enterRecovery(tcb: Tcb): void {
+  tcb.undoArmed = true;                           // Eifel: tcp-output.ts records the first retransmission's TSval
+  tcb.undoTsSet = false;
+  tcb.undoUna = tcb.sndUna;
+  tcb.undoCwnd = tcb.cwnd;
+  tcb.undoSsthresh = tcb.ssthresh;
+  if (tcb.reoPersist > 0) {
+    tcb.reoPersist--;
+    if (tcb.reoPersist === 0) tcb.reoWndMult = 1;
+  }
   tcb.ssthresh = halveFlight(tcb);
   tcb.bytesAcked = 0;
   tcb.recover = tcb.sndMax;
@@ -243,6 +329,7 @@ export function congestionOnTimeout(tcb: Tcb, first: bool): void {
   tcb.retransmitFirst = false;
   tcb.sackedCount = 0;
   tcb.tlpActive = false;
+  tcb.undoArmed = false;
 }
 
 /**
@@ -355,13 +442,13 @@ export function scoreboardAcknowledged(tcb: Tcb): void {
   if (tcb.sackedCount > 0 && seqLt(tcb.sackedStart[0], tcb.sndUna)) tcb.sackedStart[0] = tcb.sndUna;
 }
 
-/** IsLost for the hole below range `index` (every byte of it has the same SACKed data above). */
-function holeLost(tcb: Tcb, index: i32): bool {
+/** IsLost, DupThresh `thresh`, for the hole below range `index` (every byte of it has the same SACKed data above). */
+function holeLost(tcb: Tcb, index: i32, thresh: i32): bool {
   if (index >= tcb.sackedCount) return false;
-  if (tcb.sackedCount - index >= DUP_THRESHOLD) return true;
+  if (tcb.sackedCount - index >= thresh) return true;
   let above: u32 = 0;
   for (let i = index; i < tcb.sackedCount; i++) above += u32(tcb.sackedEnd[i] - tcb.sackedStart[i]);
-  return above > u32((DUP_THRESHOLD - 1) * tcb.sndMss);
+  return above > u32((thresh - 1) * tcb.sndMss);
 }
 
 /** RFC 6675 SetPipe: bytes in flight, neither SACKed nor lost, plus those retransmitted (up to HighRxt). */
@@ -371,7 +458,7 @@ function pipe(tcb: Tcb): u32 {
   for (let i = 0; i <= tcb.sackedCount; i++) {
     const end = i < tcb.sackedCount ? tcb.sackedStart[i] : tcb.sndNxt;
     if (seqLt(at, end)) {
-      if (!holeLost(tcb, i)) total += u32(end - at);
+      if (!holeLost(tcb, i, DUP_THRESHOLD)) total += u32(end - at);
       if (seqLt(at, tcb.highRxt)) total += u32((seqLt(tcb.highRxt, end) ? tcb.highRxt : end) - at);
     }
     if (i < tcb.sackedCount) at = tcb.sackedEnd[i];
@@ -392,7 +479,7 @@ export function nextHole(tcb: Tcb, anyHole: bool): bool {
   let at = tcb.sndUna;
   for (let i = 0; i < tcb.sackedCount; i++) {
     const start = seqLt(at, tcb.highRxt) ? tcb.highRxt : at;
-    if (seqLt(start, tcb.sackedStart[i]) && (anyHole || holeLost(tcb, i))) {
+    if (seqLt(start, tcb.sackedStart[i]) && (anyHole || holeLost(tcb, i, DUP_THRESHOLD))) {
       holeStart = start;
       holeEnd = tcb.sackedStart[i];
       return true;

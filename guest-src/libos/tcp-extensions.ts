@@ -63,7 +63,7 @@ export function agreeTimestamps(tcb: Tcb, present: bool, tsVal: u32): void {
 }
 
 /** Our TSval now (§5.4: a clock of 1 ms a tick, offset per connection). */
-function timestampValue(tcb: Tcb): u32 { return u32(netMillis + tcb.tsOffset); }
+export function timestampValue(tcb: Tcb): u32 { return u32(netMillis + tcb.tsOffset); }
 
 /** Writes the Timestamps option (kind, length, TSval, TSecr = TS.Recent) at `frame[at..at+10)`. */
 export function writeTimestamps(tcb: Tcb, frame: Uint8Array, at: i32): void {

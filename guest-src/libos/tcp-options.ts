@@ -73,7 +73,7 @@ export function takeSackBlocks(tcb: Tcb, frame: Uint8Array, offset: i32, length:
     if (optionLength < 2 || i + optionLength > end) break;
     if (kind === TCP_OPTION_SACK && (optionLength - 2) % 8 === 0) {
       // RFC 2883 §4: a first block at or below the ACK field reports a duplicate segment (D-SACK).
-      if (optionLength >= 10 && seqLe(get32(frame, i + 6), ack)) tcb.tlpDsack = true;
+      if (optionLength >= 10 && seqLe(get32(frame, i + 6), ack)) { tcb.tlpDsack = true; tcb.dsackSeen = true; }
       for (let b = i + 2; b < i + optionLength; b += 8) {
         if (scoreboardAdd(tcb, get32(frame, b), get32(frame, b + 4))) news = true;
       }

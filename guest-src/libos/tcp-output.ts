@@ -7,7 +7,8 @@
 // one segment when it expires. Every segment of a connection carries ACK = RCV.NXT, our window (scaled
 // after the SYN, RFC 7323 §2), the Timestamps option when agreed (RFC 7323 §3, first), and, when SACK
 // was agreed and data is held out of order, the SACK blocks (RFC 2018 §4; 3 at most beside timestamps).
-// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, lastAckSent, ackNow (clearing), timerOn/timerAt/timerKind, timing.
+// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, lastAckSent, ackNow (clearing), timerOn/timerAt/timerKind, timing,
+// rxtHigh and undoTsSet/undoTsVal (the retransmissions' marks).
 import { i32, u32, bool } from "dsl";
 import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
@@ -24,7 +25,7 @@ import {
   TCP_OPTION_MSS_LENGTH, TCP_OPTION_SACK_PERMITTED, TCP_OPTION_SACK_PERMITTED_LENGTH, TCP_OUR_MSS,
   TCP_OPTION_WINDOW_SCALE, TCP_OPTION_WINDOW_SCALE_LENGTH, TCP_OPTION_TIMESTAMPS_LENGTH,
 } from "./tcp-header.ts";
-import { windowField, writeTimestamps } from "./tcp-extensions.ts";
+import { windowField, writeTimestamps, timestampValue } from "./tcp-extensions.ts";
 import { sendPeek } from "./tcp-buffers.ts";
 import { sackOptionLength, writeSackOption } from "./tcp-reassembly.ts";
 import {
@@ -202,6 +203,9 @@ function sendOld(tcb: Tcb, seq: u32, limit: u32): i32 {
   if (n === 0 && !fin) return 0;
   if (seqLt(seq, tcb.timedSeq)) tcb.timing = false;      // Karn: the timed segment is being sent again
   netStats[STAT_TCP_RETRANSMIT]++;
+  const end = u32(seq + n + (fin ? 1 : 0));
+  if (seqLt(tcb.rxtHigh, end)) tcb.rxtHigh = end;
+  if (tcb.undoArmed && !tcb.undoTsSet) { tcb.undoTsSet = true; tcb.undoTsVal = timestampValue(tcb); }   // Eifel
   sendSegment(tcb, seq, (n > 0 ? TCP_PSH : 0) | (fin ? TCP_FIN : 0), skip, n);
   tcb.lastSendAt = netNow;
   return n + (fin ? 1 : 0);
@@ -242,7 +246,11 @@ function sendNew(tcb: Tcb): void {
     if (n > 0 && n < most && n < unsent && n < i32(tcb.sndWndMax / 2) && inFlight > 0 && !tcb.probing) n = 0;   // SWS
     const fin = tcb.closing && u32(tcb.sndNxt + n) === tcb.finSeq;
     if (n === 0 && !fin) break;
-    if (seqLt(tcb.sndNxt, tcb.sndMax)) netStats[STAT_TCP_RETRANSMIT]++;   // going back after a timeout
+    if (seqLt(tcb.sndNxt, tcb.sndMax)) {                                  // going back after a timeout
+      netStats[STAT_TCP_RETRANSMIT]++;
+      const end = u32(tcb.sndNxt + n + (fin ? 1 : 0));
+      if (seqLt(tcb.rxtHigh, end)) tcb.rxtHigh = end;
+    }
     // RFC 6298 §3 / Karn: time one segment at a time, never a retransmitted one.
     if (!tcb.timing && n > 0 && tcb.sndNxt === tcb.sndMax) {
       tcb.timing = true;

@@ -131,6 +131,27 @@ export class Tcb {
   highRxt: u32 = 0;
   /** SND.MAX when the latest retransmission of this recovery was sent (lost retransmission detection). */
   rxtMark: u32 = 0;
+  /** One past the highest byte ever sent again (any retransmission): data below SND.UNA-to-here was not. */
+  rxtHigh: u32 = 0;
+  // reordering (RFC 8985 §6.2, Linux's tp->reordering) and Eifel undo (RFC 3522, RFC 4015): tcp-congestion.ts
+  /** DupThresh of this connection: 3, raised to the degree of reordering seen + 1 (at most 127). */
+  dupThresh: i32 = 0;
+  /** Reordering was seen: recovery starts from RACK's reordering window, not from duplicate ACK counts. */
+  reorderSeen: bool = false;
+  /** RFC 8985 §6.2 reo_wnd_mult, the round it last grew in (until SND.UNA passes reoRoundEnd), reo_wnd_persist. */
+  reoWndMult: i32 = 0;
+  reoRoundEnd: u32 = 0;
+  reoPersist: i32 = 0;
+  /** A D-SACK (RFC 2883) arrived in the ACK being processed (tcp-options.ts sets it). */
+  dsackSeen: bool = false;
+  /** The recovery may be undone (Eifel): SND.UNA at its start, cwnd and ssthresh before it. */
+  undoArmed: bool = false;
+  undoUna: u32 = 0;
+  undoCwnd: u32 = 0;
+  undoSsthresh: u32 = 0;
+  /** The TSval of the recovery's first retransmission (tcp-output.ts records it), once sent. */
+  undoTsSet: bool = false;
+  undoTsVal: u32 = 0;
   /** When data was last sent (RFC 5681 §4.1 restart after idle). */
   lastSendAt: u32 = 0;
   // tail loss probes (RFC 8985 §7): tcp-congestion.ts decides, tcp-output.ts sends

@@ -23,7 +23,7 @@ import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
   ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
-  STAT_TCP_OUT_OF_ORDER,
+  STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE,
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
@@ -47,7 +47,7 @@ import {
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
   congestionOnTimeout, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
-  congestionOnReorderTimeout,
+  congestionOnReorderTimeout, reorderingOnAck, reorderingOnDsack,
 } from "./tcp-congestion.ts";
 import {
   emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
@@ -599,6 +599,8 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
   const advanced = seqLt(tcb.sndUna, segAck);
   const wasInRecovery = tcb.inRecovery;
   if (advanced) {
+    // Reordering seen, or the recovery spurious (Eifel): decided before SND.UNA and the scoreboard move.
+    if (reorderingOnAck(tcb, segAck, segTimestamps, segTsEcr)) netStats[STAT_TCP_UNDONE]++;
     // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any segments on the
     // retransmission queue that are thereby entirely acknowledged are removed."
     const advance = u32(segAck - tcb.sndUna);
@@ -620,6 +622,7 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
   const sacked = tcb.sackPermitted && segOptionsLength > 0
     && takeSackBlocks(tcb, frame, segOptions, segOptionsLength, segAck);
   if (sacked) detectLostRetransmissions(tcb);
+  reorderingOnDsack(tcb);
   probeAcknowledged(tcb, advanced);   // after the blocks: a D-SACK among them says the probe was not needed
   // Duplicate ACKs: RFC 6675 §2 with SACK (any ACK SACKing new data), else RFC 5681 §2: data outstanding,
   // no data, no SYN/FIN, SEG.ACK = SND.UNA, the same window (not zero: the answer to a window probe).
