@@ -84,7 +84,7 @@ test('after reordering was seen, a lost segment is found by IsLost with the rais
   });
 });
 
-test('after reordering was seen, a lost segment with little SACKed above it goes when the reordering window ends', t => {
+test('after reordering was seen, a loss with little SACKed above it goes when the reordering window ends', t => {
   runGuest(GUEST, CONFIG, function* (w) {
     yield* learnPeer(w);
     const p = new Peer(t, w, 21, 45002, 1000, LARGE);
