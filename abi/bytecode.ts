@@ -41,6 +41,16 @@ export const LINKER_STACK_BOTTOM = "__stack_bottom";
 export const LINKER_STACK_TOP = "__stack_top";
 export const LINKER_SYMBOL_TABLE = "__symbol_table";
 
+// ---- a bytecode VM's memory (docs/bytecode.md "Bytecode VMs") ---------------------------------------
+
+/**
+ * A bytecode VM's linear memory is [GUEST_BASE, GUEST_BASE + memorySize), as a hardware VM's: the data
+ * symbols from GUEST_BASE in module order, each aligned as it asks, then its stack of this many bytes
+ * (frame slots; the registers are the interpreter's), the boot page last. tools/manifest.ts sizes a
+ * group by it, the kernel checks a group's memory against it.
+ */
+export const BYTECODE_STACK_BYTES: u32 = 16 * 1024;
+
 // ---- instruction opcodes (one byte each) -------------------------------------------------------
 
 export const OP_CONST = 0x01;              // dst:u  value:s

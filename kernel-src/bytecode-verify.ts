@@ -44,6 +44,12 @@ const sectionEnd = new Uint32Array(5);
 /** Bytes of the data symbols read so far, laid out in order and aligned. */
 let dataBytes: u32 = 0;
 
+/**
+ * After verifyBytecode returned VERIFY_OK: the bytes its data symbols take laid out in order from an
+ * aligned base, each aligned as it asks (a bytecode VM's memory starts with them: abi/bytecode.ts).
+ */
+export function bytecodeDataBytes(): u32 { return dataBytes; }
+
 /** Verifies the DNBC image of `length` bytes at `address`: VERIFY_OK or the first problem's code (verdict). */
 export function verifyBytecode(address: u32, length: u32): u32 {
   readerStart(address, length);

@@ -1,12 +1,13 @@
 // The manifest: what to run, as a multiboot module named `manifest` (packed by tools/manifest.ts).
 // Format (little-endian; fixed with the image builder, issue 4):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 6, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 7, u32 groupCount,
 //   groupCount x { u32 moduleIndex  (the multiboot module holding the group's guest ELF)
 //                  u32 vmCount, u32 memoryKiB, u32 argument,
 //                  u32 ipBase       (network byte order; VM k of the group gets ipBase + k)
 //                  u32 guaranteedKiB (demand-zero memory reserved for each VM: vm.ts "Memory quotas")
 //                  u32 netmask, u32 gateway (network byte order; given to each VM in its boot page)
-//                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability)
+//                  u32 flags        (GROUP_FLAG_CONTROL: its VM has the control capability;
+//                                    GROUP_FLAG_BYTECODE: its module is DNBC, its VMs bytecode VMs)
 //                  u32 cpuWeight    (each VM's CPU weight, SHARE_WEIGHT_MIN..MAX: scheduler.ts)
 //                  u32 cpuCapPercent (each VM's CPU cap, 1..SHARE_CAP_MAX; 0: none)
 //                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond
@@ -20,13 +21,15 @@ import { moduleCount, moduleAt, moduleSize, moduleFind } from "./modules.ts";
 import { SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_CAP_MAX, NET_BYTE_RATE_MIN } from "../abi/hypercalls.ts";
 
 const MANIFEST_MAGIC: u32 = 0x464d4e44;   // "DNMF" little-endian
-const MANIFEST_VERSION: u32 = 6;
+const MANIFEST_VERSION: u32 = 7;
 const HEADER_BYTES: u32 = 12;
 const GROUP_BYTES: u32 = 64;
 /** The most groups a manifest has (tools/manifest.ts MAX_GROUPS); the rest of the image slots are vmCreate's. */
 const MANIFEST_GROUP_LIMIT: u32 = 16;
 /** flags: the group's VM (one) may use the management hypercalls (control.ts). */
 const GROUP_FLAG_CONTROL: u32 = 1;
+/** flags: the group's module is a DNBC image its VMs run as bytecode VMs (docs/bytecode.md "Bytecode VMs"). */
+const GROUP_FLAG_BYTECODE: u32 = 2;
 /** The module's name: its command line, or the last path component of it (QEMU passes the file path). */
 const MANIFEST_NAME = "manifest";
 
@@ -56,6 +59,8 @@ let controlGroup: i32 = -1;
 
 export function manifestGroupCount(): u32 { return groupTotal; }
 export function manifestControlGroup(): i32 { return controlGroup; }
+/** True when group `g`'s VMs are bytecode VMs. */
+export function manifestGroupBytecode(g: u32): bool { return (groups[g].flags & GROUP_FLAG_BYTECODE) !== 0; }
 
 /** Results of manifestLoad. */
 export const MANIFEST_OK = 0;
@@ -73,7 +78,7 @@ export function manifestErrorName(error: u32): string {
     case 2: return "bad magic, version or size";
     case 3: return "a group names a module that does not exist or is the manifest itself";
     case 4: return "no groups, or more than the kernel supports";
-    case 5: return "the control capability is given to more than one VM, or to an unknown flag";
+    case 5: return "the control capability is given to more than one VM, or an unknown flag is set";
     case 6: return "a CPU weight or cap out of range";
     case 7: return "a network byte rate limit below one largest frame a second, or a memory cap not in pages";
   }
@@ -119,7 +124,7 @@ export function manifestLoad(): u32 {
     group.memoryCapKiB = load32(at + 60);
     if ((group.memoryCapKiB & 3) !== 0) return MANIFEST_ERROR_LIMIT;
     if (group.moduleIndex >= moduleCount() || group.moduleIndex === index) return MANIFEST_ERROR_MODULE;
-    if ((group.flags & ~GROUP_FLAG_CONTROL) !== 0) return MANIFEST_ERROR_CONTROL;
+    if ((group.flags & ~(GROUP_FLAG_CONTROL | GROUP_FLAG_BYTECODE)) !== 0) return MANIFEST_ERROR_CONTROL;
     if ((group.flags & GROUP_FLAG_CONTROL) !== 0) {
       if (controlGroup >= 0 || group.vmCount !== 1) return MANIFEST_ERROR_CONTROL;
       controlGroup = i32(g);

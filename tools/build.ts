@@ -9,6 +9,8 @@ import { compile, type CompileOptions } from '../compiler/pipeline.ts';
 import { compileToImage, type Image } from '../compiler/link/index.ts';
 import { GUEST_BASE } from '../abi/boot.ts';
 import { printModule } from '../compiler/print.ts';
+import { encodeModule } from '../compiler/bytecode/encode.ts';
+import { BYTECODE_STACK_BYTES } from '../abi/bytecode.ts';
 import { CompileError } from '../compiler/frontend/diagnostics.ts';
 import type * as ir from '../compiler/ir.ts';
 
@@ -80,6 +82,37 @@ export function buildGuest(name: string, mainFile: string, optimize: 0 | 2 = 2, 
   writeFileSync(listingPath, image.listing);
   writeFileSync(irPath, printModule(module));
   return { module, image, elfPath, listingPath, irPath };
+}
+
+/** A guest compiled to DNBC bytecode for a bytecode VM (docs/bytecode.md "Bytecode VMs"). */
+export interface BuiltBytecode {
+  module: ir.Module; bytes: Uint8Array; path: string; irPath: string;
+  /** Bytes of its memory before the boot page: its data laid out from GUEST_BASE, then its stack. */
+  spanBytes: number;
+}
+
+/**
+ * The same guest as buildGuest (the same compiler, -O2 passes, runtime and entry), encoded as DNBC
+ * instead of linked: imagesDir/guest-NAME.dnbc, the module a bytecode group's VMs run.
+ */
+export function buildGuestBytecode(name: string, mainFile: string, imagesDir = join(ROOT, 'images'),
+  outDir = join(ROOT, 'out')): BuiltBytecode {
+  const module = compileOrThrow({ files: [mainFile], mode: 'guest', entry: 'guestMain', runtime: GUEST_RUNTIME,
+    optimize: 2 });
+  const bytes = encodeModule(module);
+  mkdirSync(imagesDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const path = join(imagesDir, `guest-${name}.dnbc`), irPath = join(outDir, `guest-${name}.bytecode.ir`);
+  writeFileSync(path, bytes);
+  writeFileSync(irPath, printModule(module));
+  return { module, bytes, path, irPath, spanBytes: bytecodeSpan(module) };
+}
+
+/** The data laid out in order from 0, each symbol aligned, then BYTECODE_STACK_BYTES (abi/bytecode.ts). */
+function bytecodeSpan(module: ir.Module): number {
+  let end = 0;
+  for (const d of module.data) end = Math.ceil(end / d.align) * d.align + d.size;
+  return Math.ceil(end / 16) * 16 + BYTECODE_STACK_BYTES;
 }
 
 export function buildKernel(optimize: 0 | 2 = 2, imagesDir?: string, outDir?: string): BuiltImage {

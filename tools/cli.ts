@@ -316,7 +316,12 @@ async function debug(o: z.infer<typeof DebugOptions>): Promise<number> {
     const group = vms.groups.find(g => (first += g.vmCount) > o.vm!);
     const total = vms.groups.reduce((n, g) => n + g.vmCount, 0);
     if (!group) { console.error(`denali: --vm: the manifest has ${total} VMs (0 to ${total - 1})`); return 2; }
-    vm = { index: o.vm, elf: vms.images[group.moduleIndex - 1].built.elfPath };
+    const image = vms.images[group.moduleIndex - 1];
+    if (image.isolation === 'bytecode') {
+      console.error(`denali: --vm: vm ${o.vm} is a bytecode VM (no ELF to debug)`);
+      return 2;
+    }
+    vm = { index: o.vm, elf: image.built.elfPath };
     console.log(`vm ${o.vm}: ${relative(ROOT, vm.elf)} at its link address (the guest base)`);
   }
   const elf = join(ROOT, 'images', 'denali.elf');

@@ -2,23 +2,27 @@
 // memory (the reservation's demand pages, docs/virtual-architecture.md "Memory quotas"), argument, IP
 // addresses, netmask and gateway, each VM's CPU weight and cap (kernel-src/scheduler.ts), and which one VM
 // (if any) has the control capability (the management
-// hypercalls: docs/virtual-architecture.md "Management hypercalls"; "The manifest"). A manifest is a JSON
+// hypercalls: docs/virtual-architecture.md "Management hypercalls"; "The manifest"), and each group's
+// isolation: `hardware` (an ELF run in ring 3 in its own address space) or `bytecode` (the same guest
+// compiled to DNBC, verified and interpreted by the kernel: docs/bytecode.md "Bytecode VMs"). A manifest is a JSON
 // file validated with zod; errors name the field (`manifest.groups[1].count: Too small: expected number
 // to be >0`). buildManifest compiles each distinct image once (buildGuest) and packs the binary manifest
 // module the kernel reads (packManifest, written to imagesDir/vms-NAME/manifest, little-endian):
-//   u32 magic 0x464D4E44 ("DNMF"), u32 version 6, u32 groupCount,
+//   u32 magic 0x464D4E44 ("DNMF"), u32 version 7, u32 groupCount,
 //   groupCount x { u32 moduleIndex, u32 vmCount, u32 memoryKiB, u32 argument, u32 ipBase, u32 guaranteedKiB,
-//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL), u32 cpuWeight, u32 cpuCapPercent,
+//                  u32 netmask, u32 gateway, u32 flags (GROUP_FLAG_CONTROL, GROUP_FLAG_BYTECODE), u32 cpuWeight,
+//                  u32 cpuCapPercent,
 //                  u32 txPacketsPerSecond, u32 txBytesPerSecond, u32 rxPacketsPerSecond, u32 rxBytesPerSecond,
 //                  u32 memoryCapKiB }
-// moduleIndex is the multiboot module holding the group's guest ELF: the manifest is module 0, the
-// distinct images follow in order of first use. ipBase, netmask and gateway are in network byte order
+// moduleIndex is the multiboot module holding the group's guest: an ELF, or with GROUP_FLAG_BYTECODE a DNBC
+// image (version 7 added the flag). The manifest is module 0, the distinct images (a source and its
+// isolation) follow in order of first use. ipBase, netmask and gateway are in network byte order
 // (their bytes in memory are a.b.c.d); VM k of a group gets ipBase + k. The result lists the module
 // files in order, for QEMU `-initrd` or GRUB `module` lines.
 import { z } from 'zod';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
-import { ROOT, buildGuest, type BuiltImage } from './build.ts';
+import { ROOT, buildGuest, buildGuestBytecode, type BuiltImage, type BuiltBytecode } from './build.ts';
 import { GUEST_BASE, VM_LIMIT } from '../abi/boot.ts';
 import {
   SHARE_WEIGHT_MIN, SHARE_WEIGHT_MAX, SHARE_WEIGHT_DEFAULT, SHARE_CAP_MAX, NET_BYTE_RATE_MIN,
@@ -26,11 +30,13 @@ import {
 import { Progress, type ProgressStream } from './progress.ts';
 
 export const MANIFEST_MAGIC = 0x464d4e44;   // "DNMF" as a little-endian u32
-export const MANIFEST_VERSION = 6;
+export const MANIFEST_VERSION = 7;
 const MANIFEST_HEADER_BYTES = 12;
 export const MANIFEST_GROUP_BYTES = 64;
 /** A group's flags: its VM has the control capability (kernel-src/manifest.ts). */
 const GROUP_FLAG_CONTROL = 1;
+/** A group's flags: its module is DNBC bytecode, its VMs bytecode VMs (kernel-src/manifest.ts). */
+const GROUP_FLAG_BYTECODE = 2;
 
 const DEFAULT_MEMORY_KIB = 256;
 const MAX_MEMORY_KIB = 64 * 1024;
@@ -94,6 +100,8 @@ const Group = z.object({
   ipBase: dottedQuad().optional(),
   /** The group's VM may use the management hypercalls: one VM at most, in all the manifest. */
   control: z.boolean().default(false),
+  /** How the group's VMs are isolated: page tables and ring 3, or the kernel's verifier and interpreter. */
+  isolation: z.enum(['hardware', 'bytecode']).default('hardware'),
   /** Each VM's CPU weight: runnable VMs get the CPU in proportion (kernel-src/scheduler.ts). */
   cpuWeight: z.number().int().min(SHARE_WEIGHT_MIN).max(SHARE_WEIGHT_MAX).default(SHARE_WEIGHT_DEFAULT),
   /** Each VM's CPU cap, a percentage of the CPU it may not exceed in any 100 ms period; absent: none. */
@@ -244,6 +252,8 @@ export function formatIp(ip: number): string {
 export interface PackedGroup {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase: number; guaranteedKiB: number;
   netmask: number; gateway: number; control?: boolean;
+  /** The module is DNBC bytecode (a bytecode VM group); absent: an ELF. */
+  bytecode?: boolean;
   /** Absent: SHARE_WEIGHT_DEFAULT; cpuCapPercent absent: no cap. */
   cpuWeight?: number; cpuCapPercent?: number;
   /** Network rate limits; absent: none. */
@@ -277,7 +287,7 @@ export function packManifest(groups: PackedGroup[]): Uint8Array {
     view.setUint32(at + 20, g.guaranteedKiB, true);
     view.setUint32(at + 24, g.netmask >>> 0, false);  // network byte order
     view.setUint32(at + 28, g.gateway >>> 0, false);
-    view.setUint32(at + 32, g.control ? GROUP_FLAG_CONTROL : 0, true);
+    view.setUint32(at + 32, (g.control ? GROUP_FLAG_CONTROL : 0) | (g.bytecode ? GROUP_FLAG_BYTECODE : 0), true);
     view.setUint32(at + 36, g.cpuWeight ?? SHARE_WEIGHT_DEFAULT, true);
     view.setUint32(at + 40, g.cpuCapPercent ?? 0, true);
     LIMIT_FIELDS.forEach((name, k) => view.setUint32(at + 44 + 4 * k, g.limits?.[name] ?? 0, true));
@@ -309,9 +319,9 @@ export interface ManifestBuild {
   manifestPath: string;
   bytes: Uint8Array;
   groups: PackedGroup[];
-  /** Every module file in order: the manifest, then the distinct guest ELFs. */
+  /** Every module file in order: the manifest, then the distinct guest images (ELF or DNBC). */
   modules: string[];
-  images: { source: string; built: BuiltImage; spanBytes: number }[];
+  images: BuiltGroupImage[];
 }
 
 interface ManifestBuildOptions {
@@ -319,6 +329,13 @@ interface ManifestBuildOptions {
   /** Where to report the compilation of the images (tools/progress.ts: a stage an image); silent without. */
   progress?: ProgressStream;
 }
+
+/** One distinct image: a source with its isolation, built as an ELF or as DNBC bytecode. */
+type BuiltGroupImage = { source: string; spanBytes: number; path: string } &
+  ({ isolation: 'hardware'; built: BuiltImage } | { isolation: 'bytecode'; built: BuiltBytecode });
+
+/** The key of a group's image: the same source is one image per isolation. */
+const imageKey = (source: string, isolation: string) => `${isolation}:${source}`;
 
 /**
  * Validates `file`, compiles each distinct image with buildGuest and writes the packed manifest to
@@ -333,13 +350,20 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
 
   const images: ManifestBuild['images'] = [];
   const moduleOf = new Map<string, number>();
-  const sources = [...new Set(manifest.groups.map(g => imageSource(g.image)))];
-  const progress = options.progress && new Progress('images', sources.length, { stream: options.progress });
-  for (const source of sources) {
-    progress?.update(images.length, `compiling ${relative(ROOT, source)}`);
-    const built = buildGuest(imageName(source), source, options.optimize ?? 2, imagesDir, outDir);
-    images.push({ source, built, spanBytes: imageSpan(built) });
-    moduleOf.set(source, images.length);   // module 0 is the manifest
+  const keys = new Map(manifest.groups.map(g => [imageKey(imageSource(g.image), g.isolation),
+    { source: imageSource(g.image), isolation: g.isolation }]));
+  const progress = options.progress && new Progress('images', keys.size, { stream: options.progress });
+  for (const [key, { source, isolation }] of keys) {
+    const how = isolation === 'bytecode' ? ' (bytecode)' : '';
+    progress?.update(images.length, `compiling ${relative(ROOT, source)}${how}`);
+    if (isolation === 'bytecode') {
+      const built = buildGuestBytecode(imageName(source), source, imagesDir, outDir);
+      images.push({ source, isolation, built, spanBytes: built.spanBytes, path: built.path });
+    } else {
+      const built = buildGuest(imageName(source), source, options.optimize ?? 2, imagesDir, outDir);
+      images.push({ source, isolation, built, spanBytes: imageSpan(built), path: built.elfPath });
+    }
+    moduleOf.set(key, images.length);   // module 0 is the manifest
   }
   progress?.finish(`${images.length} images built`);
 
@@ -347,7 +371,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
   const groups: PackedGroup[] = [];
   const addresses = groupAddresses(manifest);
   manifest.groups.forEach((g, i) => {
-    const moduleIndex = moduleOf.get(imageSource(g.image))!;
+    const moduleIndex = moduleOf.get(imageKey(imageSource(g.image), g.isolation))!;
     const needed = Math.ceil(images[moduleIndex - 1].spanBytes / 4096) * 4 + MEMORY_SLACK_KIB;
     if (g.memoryKiB < needed) problems.push(`${fieldPath(['groups', i, 'memoryKiB'])}: ${g.memoryKiB} KiB is too small for ${g.image} (${images[moduleIndex - 1].spanBytes} bytes): at least ${needed} KiB`);
     const { ipBase, netmask, gateway } = addresses[i];
@@ -356,6 +380,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
       moduleIndex, vmCount: g.count, memoryKiB: g.memoryKiB, argument: g.argument, ipBase, guaranteedKiB,
       netmask, gateway, control: g.control, cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent,
       limits: Object.fromEntries(LIMIT_FIELDS.map(name => [name, g[name] ?? 0])), memoryCapKiB: g.memoryCapKiB,
+      bytecode: g.isolation === 'bytecode',
     });
   });
   if (problems.length) throw new ManifestError(problems);
@@ -366,7 +391,7 @@ export function buildManifest(file: string, options: ManifestBuildOptions = {}):
   mkdirSync(manifestDir, { recursive: true });
   const manifestPath = join(manifestDir, MANIFEST_FILE_NAME);
   writeFileSync(manifestPath, bytes);
-  const modules = [manifestPath, ...images.map(i => i.built.elfPath)];
+  const modules = [manifestPath, ...images.map(i => i.path)];
   const commas = modules.filter(m => /[,\s]/.test(m));
   if (commas.length) throw new ManifestError(commas.map(m => `manifest: module path ${m} contains a comma or a space (QEMU -initrd splits on them)`));
   return { manifest, manifestPath, bytes, groups, modules, images };
@@ -385,6 +410,7 @@ export function describeManifest(b: ManifestBuild): string[] {
       ` netmask ${formatIp(p.netmask)} gateway ${p.gateway === 0 ? 'none' : formatIp(p.gateway)}` +
       `, cpu weight ${p.cpuWeight ?? SHARE_WEIGHT_DEFAULT}` +
       (p.cpuCapPercent ? ` cap ${p.cpuCapPercent}%` : '') + describeLimits(p.limits) +
-      (p.memoryCapKiB ? `, memory cap ${p.memoryCapKiB} KiB` : '') + (p.control ? ', control' : '');
+      (p.memoryCapKiB ? `, memory cap ${p.memoryCapKiB} KiB` : '') + (p.control ? ', control' : '') +
+      (p.bytecode ? ', bytecode' : '');
   });
 }

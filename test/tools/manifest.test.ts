@@ -118,7 +118,7 @@ test('buildManifest: a missing image and a memory size below the image are refus
   t.regex(e2.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts \(\d+ bytes\): at least \d+ KiB$/);
 });
 
-test('packManifest: the exact bytes of the DNMF format (version 6)', t => {
+test('packManifest: the exact bytes of the DNMF format (version 7)', t => {
   const bytes = packManifest([
     { moduleIndex: 1, vmCount: 3, memoryKiB: 256, argument: 0xfedcba98, ipBase: parseIp('198.18.0.2'),
       guaranteedKiB: 128, netmask: parseIp('255.254.0.0'), gateway: parseIp('198.18.0.1') },
@@ -132,7 +132,7 @@ test('packManifest: the exact bytes of the DNMF format (version 6)', t => {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   t.is(v.getUint32(0, true), 0x464d4e44);
   t.deepEqual([...bytes.slice(0, 4)], [0x44, 0x4e, 0x4d, 0x46]);   // "DNMF" as bytes
-  t.is(v.getUint32(4, true), 6);
+  t.is(v.getUint32(4, true), 7);
   t.is(v.getUint32(8, true), 2);
   t.deepEqual([12, 16, 20, 24].map(o => v.getUint32(o, true)), [1, 3, 256, 0xfedcba98]);
   t.deepEqual([...bytes.slice(28, 32)], [198, 18, 0, 2]);          // network byte order
@@ -168,6 +168,35 @@ test('validation: rate limits are u32s (0: none), byte rates 0 or at least 1514;
   t.is(parseManifest({ groups: [{ image: COUNTER, count: 1, memoryCapKiB: 128 }] }).groups[0].memoryCapKiB, 128);
   t.regex(bad({ memoryCapKiB: 130 })[0], /^manifest\.groups\[0\]\.memoryCapKiB: /);
   t.regex(bad({ memoryCapKiB: 0 })[0], /^manifest\.groups\[0\]\.memoryCapKiB: Too small/);
+  const bytecode = packManifest([{ moduleIndex: 1, vmCount: 1, memoryKiB: 64, argument: 0, ipBase: 0, guaranteedKiB: 0,
+    netmask: 0, gateway: 0, bytecode: true }]);
+  t.is(new DataView(bytecode.buffer).getUint32(12 + 32, true), 2);   // flags: GROUP_FLAG_BYTECODE
+});
+
+test('buildManifest: isolation bytecode compiles the guest to DNBC, one module per source and isolation', t => {
+  t.deepEqual(problems({ groups: [{ image: COUNTER, count: 1, isolation: 'software' }] }),
+    ['manifest.groups[0].isolation: Invalid option: expected one of "hardware"|"bytecode"']);
+  t.is(parseManifest({ groups: [{ image: COUNTER, count: 1 }] }).groups[0].isolation, 'hardware');
+  const file = writeManifest('isolation', { groups: [
+    { image: COUNTER, count: 2, isolation: 'bytecode' }, { image: COUNTER, count: 1 },
+    { image: COUNTER, count: 3, isolation: 'bytecode', memoryKiB: 64 },
+  ] });
+  const b = buildManifest(file, { imagesDir: scratch, outDir: scratch });
+  t.deepEqual(b.modules.map(m => relative(scratch, m)),
+    [join('vms-isolation', 'manifest'), 'guest-demos-counter.dnbc', 'guest-demos-counter.elf']);
+  t.deepEqual(b.groups.map(g => [g.moduleIndex, g.bytecode]), [[1, true], [2, false], [1, true]]);
+  const dnbc = readFileSync(b.modules[1]);
+  t.is(dnbc.subarray(0, 4).toString('latin1'), 'DNBC');
+  const v = new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+  t.deepEqual([0, 1, 2].map(i => v.getUint32(12 + MANIFEST_GROUP_BYTES * i + 32, true)), [2, 0, 2]);
+  const image = b.images[0];
+  t.true(image.isolation === 'bytecode' && image.spanBytes > 16 * 1024);   // its data and its stack
+  // The memory check holds for bytecode groups too: their data and stack must fit.
+  const small = writeManifest('bytecode-small',
+    { groups: [{ image: COUNTER, count: 1, memoryKiB: 12, isolation: 'bytecode' }] });
+  const e = t.throws(() => buildManifest(small, { imagesDir: scratch, outDir: scratch }),
+    { instanceOf: ManifestError });
+  t.regex(e.issues[0], /^manifest\.groups\[0\]\.memoryKiB: 12 KiB is too small for guest-src\/demos\/counter\.ts/);
 });
 
 test('validation: CPU weight 1..10000 (default 100), cap 1..100 percent (default none)', t => {
