@@ -50,6 +50,12 @@ export const LINKER_SYMBOL_TABLE = "__symbol_table";
  * group by it, the kernel checks a group's memory against it.
  */
 export const BYTECODE_STACK_BYTES: u32 = 16 * 1024;
+/**
+ * The value `functionAddress(f)` gives: FUNCTION_ADDRESS_BASE + 16 * (f's index in section 3), on the host
+ * interpreter and in the kernel's alike; callIndirect takes no other value.
+ */
+export const FUNCTION_ADDRESS_BASE: u32 = 0x7f000000;
+export const FUNCTION_ADDRESS_STRIDE: u32 = 16;
 
 // ---- instruction opcodes (one byte each) -------------------------------------------------------
 

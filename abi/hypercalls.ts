@@ -144,6 +144,12 @@ export const VM_END_STACK_OVERFLOW: u32 = 0x104;
 export const VM_END_SWAP_CORRUPTION: u32 = 0x105;
 export const VM_END_SWAP_READ_ERROR: u32 = 0x106;
 export const VM_END_STOPPED: u32 = 0x107;          // stopped by the control VM (vmStop)
+// A bytecode VM's traps (kernel-src/bytecode-interp.ts); its stack overflow is VM_END_STACK_OVERFLOW.
+export const VM_END_BYTECODE_BOUNDS: u32 = 0x108;       // a load, store, copy or fill outside its memory
+export const VM_END_BYTECODE_UNREACHABLE: u32 = 0x109;  // it executed `unreachable`
+export const VM_END_BYTECODE_CALL: u32 = 0x10a;         // an indirect call of no function, or with the wrong shape
+export const VM_END_BYTECODE_TRAP_RETURNED: u32 = 0x10b; // its trap handler returned
+export const VM_END_BYTECODE_UNSUPPORTED: u32 = 0x10c;  // an intrinsic the interpreter does not implement yet
 
 /** vmList's record of one VM: what the console's `vms` shows (its accounting). */
 export class VmStatus {

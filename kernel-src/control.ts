@@ -44,7 +44,7 @@ import {
 import {
   PAGE_SHIFT, PAGE_OFFSET_MASK, PAGE_KIB_SHIFT, FRAME_NONE, allocFrameRun, framesFree, framesAvailable,
 } from "./frames.ts";
-import { schedulerAdd, schedulerEnd, schedulerLiveCount } from "./scheduler.ts";
+import { schedulerAdd, schedulerEnd, schedulerLiveCount, schedulerSetBytecodeGroup } from "./scheduler.ts";
 import { timerGrow, TIMER_KERNEL_SLOTS } from "./timer.ts";
 import { netBufferGrow } from "./netbuf.ts";
 import { swapPrepare } from "./swap.ts";
@@ -195,6 +195,7 @@ export function callVmCreate(index: u32, frame: TrapFrame): i32 {
   if (!vmPrepareRange(caller, request.imageAddress, length, false)) return EFAULT;
   const group = groupFree();
   if (group === GROUP_NONE) return ENOSPC;
+  schedulerSetBytecodeGroup(group, false);          // the number may have been a bytecode group's
   let pages = (length + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
   const run = allocFrameRun(pages);
   if (run === FRAME_NONE) return ENOMEM;

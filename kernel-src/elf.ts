@@ -166,6 +166,20 @@ function elfStackGuard(imageIndex: u32): u32 {
   return below.virtualAddress + below.memorySize <= guard ? guard : 0;
 }
 
+/**
+ * Group `imageIndex` runs no ELF (a bytecode group, vmstart.ts): its image has no segments, and its VMs'
+ * memory must hold `extentEnd - GUEST_BASE` bytes before the boot page (vm.ts vmSizeValid).
+ */
+export function imageWithoutSegments(imageIndex: u32, extentEnd: u32): void {
+  const image = images[imageIndex];
+  image.moduleStart = 0;
+  image.moduleBytes = 0;
+  image.entry = 0;
+  image.segmentCount = 0;
+  image.extentEnd = extentEnd;
+  image.stackGuard = 0;
+}
+
 /** One past the last file byte any segment of a parsed image loads: the part of the file VMs use. */
 export function imageFileEnd(imageIndex: u32): u32 {
   let end: u32 = 0;

@@ -24,7 +24,7 @@ import {
 import { setInterruptGate } from "./idt.ts";
 import {
   schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
-  schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave, schedulerCurrentVm,
+  schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave, schedulerCurrentVm, schedulerBytecodeLeaves,
 } from "./scheduler.ts";
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
@@ -41,6 +41,8 @@ import {
 // through hypercallTable (xv6's syscalls[]): entry n handles number n; any other number gets EINVAL.
 /** `int 0x80` is CD 80: a call made again after a wait for memory starts this far back. */
 const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
+/** A selector's requested privilege level: the ring a trap came from (SDM Vol. 3A §3.4.2). */
+const RING_MASK: u32 = 3;
 
 let hypercallCount: u32 = 0;
 function noLeave(vm: Vm, frameAddress: u32): u32 { return frameAddress; }
@@ -163,6 +165,8 @@ function hypercallEntry(frameAddress: u32): u32 {
   const current = schedulerCurrent();
   if (current === VM_NONE_INDEX) return frameAddress;
   const frame = overlay(TrapFrame, frameAddress);
+  // From ring 0 it is the idle loop's own `int 0x80`: the bytecode VM it runs leaves the CPU (scheduler.ts).
+  if ((frame.cs & RING_MASK) === 0) return schedulerBytecodeLeaves(frameAddress);
   const index = u32(current);
   hypercallCount++;
   const number = frame.eax;
@@ -172,6 +176,21 @@ function hypercallEntry(frameAddress: u32): u32 {
   if (result < 0) failed(index, frame, number, result);
   else if (vm.badCalls !== 0) vm.badCalls = 0;
   return schedulerSwitchRequested() ? leave(vm, frameAddress) : frameAddress;
+}
+
+/**
+ * A bytecode VM's hypercall (bytecode-interp.ts): a direct call, its registers in `frame` (the VM's save
+ * area: eax the number, then the result; ebx, ecx, edx, esi the arguments), dispatched as the gate's path
+ * does. What the call did to the VM (it left the CPU, ended) is for the caller to see afterwards.
+ */
+export function hypercallDirect(index: u32, frame: TrapFrame): void {
+  hypercallCount++;
+  const number = frame.eax;
+  const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
+  frame.eax = u32(result);
+  const vm = vmAt(index);
+  if (result < 0) failed(index, frame, number, result);
+  else if (vm.badCalls !== 0) vm.badCalls = 0;
 }
 
 /** hypercallEntry with the profile's marks (profile.ts): the gate's handler when the kernel profiles. */

@@ -21,9 +21,15 @@
 // table); idle VMs are on no list and are never scanned (an event wakes one VM: vinterrupt.ts); throttled
 // VMs are walked once a period. The quantum is checked by comparing the tick count at the start of the
 // slice, not by a per-tick walk.
+// Bytecode VMs (issue 18: bytecode-interp.ts, set up by vmstart.ts through schedulerSetBytecode) run in
+// the kernel's idle loop: switching one in returns the idle loop's frame with the VM current and its space
+// loaded, and the loop runs it a slice at a time with interrupts off (bytecodeSlice), letting interrupts in
+// between slices; the timer's IRQ then ends its quantum as a hardware VM's, through schedulerResume, whose
+// frame is the idle loop's (recorded as idleFrame). One that idles, yields or ends in its slice leaves at
+// once: the loop's own `int 0x80` (schedulerBytecodeLeaves). Its save area is never a frame to resume.
 // Invariants: `current` is VM_NONE exactly when the kernel idles; the current VM is in VM_RUNNING and
 // on no queue; interrupts are disabled in all of this (interrupt gates), uniprocessor.
-import { bool, i32, u32, rdtsc, sti, hlt, addressOf, memoryCopy, readCr2, overlay } from "dsl";
+import { bool, i32, u32, rdtsc, sti, cli, hlt, addressOf, memoryCopy, readCr2, overlay, hypercall } from "dsl";
 import {
   Vm, vmAt, vmRelease, vmDemandPage, vmSwappedEntry, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard,
   TRAP_FRAME_BYTES,
@@ -31,7 +37,10 @@ import {
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
   END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal,
 } from "./vm.ts";
-import { INTERRUPT_WAKEUP, CLOCK_BYTES } from "../abi/hypercalls.ts";
+import {
+  INTERRUPT_WAKEUP, CLOCK_BYTES, HYPERCALL_YIELD, VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE,
+  VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED, VM_END_BYTECODE_UNSUPPORTED,
+} from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchNeeded, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
@@ -106,6 +115,37 @@ export function schedulerCurrent(): i32 { return current; }
 let currentRecord: u32 = 0;
 /** vmAt(schedulerCurrent()) without the table walk (the hypercall entry's): only while a VM is current. */
 export function schedulerCurrentVm(): Vm { return overlay(Vm, currentRecord); }
+/** The current VM leaves the CPU at the end of this trap (or, a bytecode VM, after its slice). */
+export function schedulerLeaving(): bool { return switchRequested; }
+
+// ---- bytecode VMs' hooks (vmstart.ts sets them; the scheduler imports no interpreter) ----------------
+
+/** Runs the current bytecode VM for one slice (bytecode-interp.ts bytecodeSlice). */
+type BytecodeSlice = (index: u32) => void;
+function noSlice(index: u32): void {}
+let bytecodeSlice: BytecodeSlice = noSlice;
+/** Frees what the interpreter holds for an ended bytecode VM (bytecode-interp.ts bytecodeVmRelease). */
+let bytecodeRelease: BytecodeSlice = noSlice;
+/** 1 for a group (= vm.imageIndex) whose VMs are bytecode VMs. */
+const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT
+/** A group number masked into the table: GROUP_NONE (an ended group's VMs) lands on 63, a hardware group. */
+const BYTECODE_GROUP_MASK: u32 = 63;
+
+export function schedulerSetBytecode(slice: BytecodeSlice, released: BytecodeSlice): void {
+  bytecodeSlice = slice;
+  bytecodeRelease = released;
+}
+
+/** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones: a reused group number). */
+export function schedulerSetBytecodeGroup(group: u32, on: bool): void { bytecodeGroups[group] = on ? 1 : 0; }
+
+/** True when VM `vm` is a bytecode VM. */
+function schedulerIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
+
+/** The VM's registers into its save area, unless it is a bytecode VM blocked in a hypercall (deliverBatch's). */
+function saveFrame(vm: Vm, frameAddress: u32): void {
+  if (!schedulerIsBytecode(vm)) memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+}
 export function schedulerSwitchCount(): u32 { return switchCount; }
 /** VMs not ended yet, and VMs the kernel ended (a fault, too many bad calls, out of memory). */
 export function schedulerLiveCount(): u32 { return liveCount; }
@@ -414,6 +454,7 @@ function unlinkRunnable(index: i32): void {
 
 function release(index: u32, vm: Vm): void {
   if (vm.space !== 0 && currentAddressSpace() === vm.space) switchAddressSpace(kernelAddressSpace());
+  if (schedulerIsBytecode(vm)) bytecodeRelease(index);
   fpuRelease(i32(index), vm.fpuArea);
   vm.fpuArea = 0;
   vmRelease(vm);
@@ -496,6 +537,7 @@ function schedulerResume(frameAddress: u32): u32 {
     return switchInNow();
   }
   const vm = vmAt(u32(current));
+  if (schedulerIsBytecode(vm)) idleFrame = frameAddress;   // the idle loop, which runs its slices
   // Any trap out of virtual-8086 mode (a fault, an IRQ) ends the VM: its frame is not ours to resume.
   if (frameInVirtual8086(overlay(TrapFrame, frameAddress))) schedulerEnd(u32(current), END_VIRTUAL_8086, 0, 0, 0);
   if (vm.state === VM_RUNNING && !switchRequested && clockTicks() - vm.sliceTick < QUANTUM_TICKS
@@ -524,11 +566,12 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
   }
   if (vm.state !== VM_RUNNING) {
     yielded = false;
-    if (vm.state === VM_IDLE) memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+    if (vm.state === VM_IDLE) saveFrame(vm, frameAddress);
     else release(u32(index), vm);
     current = VM_NONE;
     return switchIn();
   }
+  // A bytecode VM's registers are the interpreter's: the idle loop's frame copied here is never resumed.
   memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
   vm.state = VM_RUNNABLE;                 // `current` stays until switchInTo replaces it
   if (heapSize === 0) {                   // no VM waits: it goes on
@@ -568,7 +611,7 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
  * would, held on the throttled list until the next period, and the next VM picked.
  */
 function switchOutHeld(vm: Vm, frameAddress: u32, index: i32, share: VmShare): u32 {
-  memoryCopy(addressOf(vm.save), frameAddress, TRAP_FRAME_BYTES);
+  saveFrame(vm, frameAddress);
   vm.state = VM_RUNNABLE;
   if (yielded && heapSize !== 0) {
     const least = shareAt(u32(shareFirst().heapVm));
@@ -620,13 +663,24 @@ function switchInTo(index: i32): u32 {
   lastRan = index;
   if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
   if (vm.blockedInIdle) deliverBatch(vm);
-  vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
-  if (fpuSwitchNeeded(index)) fpuSwitchTo(index);
   vm.switchIns++;
   switchCount++;
   vm.sliceTick = clockTicks();
   vm.sliceTsc = rdtsc();
+  if (bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0) return idleFrame;   // the idle loop runs it
+  vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
+  if (fpuSwitchNeeded(index)) fpuSwitchTo(index);
   return addressOf(vm.save);
+}
+
+/**
+ * The idle loop's own `int 0x80` (hypercall.ts sends a trap from ring 0 here): the bytecode VM it runs
+ * leaves the CPU now (it idles, yields or ended in its slice) rather than at the next tick.
+ */
+export function schedulerBytecodeLeaves(frameAddress: u32): u32 {
+  idleFrame = frameAddress;
+  if (current === VM_NONE || !switchRequested) return frameAddress;
+  return switchOutNow(vmAt(u32(current)), frameAddress);
 }
 
 /**
@@ -692,6 +746,10 @@ export function schedulerWriteEndReason(vm: Vm): void {
   else if (vm.endReason === END_SWAP_CORRUPTION) consoleWriteString("swap corruption");
   else if (vm.endReason === END_SWAP_READ_ERROR) consoleWriteString("swap read error");
   else if (vm.endReason === END_STOPPED) consoleWriteString("stopped by the control VM");
+  else if (vm.endReason >= VM_END_BYTECODE_BOUNDS && vm.endReason <= VM_END_BYTECODE_UNSUPPORTED) {
+    writeBytecodeEnd(vm);
+    return;
+  }
   else consoleWriteString(exceptionName(vm.endReason));
   if (vm.endReason === VECTOR_PAGE_FAULT) { consoleWriteString(" cr2 0x"); consoleWriteHex(vm.endAddress); }
   if (vm.endReason === END_SWAP_CORRUPTION || vm.endReason === END_SWAP_READ_ERROR) {
@@ -702,8 +760,27 @@ export function schedulerWriteEndReason(vm: Vm): void {
     consoleWriteString(" address 0x");
     consoleWriteHex(vm.endAddress);
   }
+  if (schedulerIsBytecode(vm)) {                 // no eip: the function it was running (bytecode-interp.ts)
+    consoleWriteString(" in function ");
+    consoleWriteDecimal(vm.endEip);
+    return;
+  }
   consoleWriteString(" at eip 0x");
   consoleWriteHex(vm.endEip);
+}
+
+/** A bytecode VM's trap: `memory access out of range at 0x... in function F` (endEip: the function). */
+function writeBytecodeEnd(vm: Vm): void {
+  const reason = vm.endReason;
+  consoleWriteString("bytecode: ");
+  if (reason === VM_END_BYTECODE_BOUNDS) consoleWriteString("memory access out of range at 0x");
+  else if (reason === VM_END_BYTECODE_UNREACHABLE) consoleWriteString("unreachable executed, opcode 0x");
+  else if (reason === VM_END_BYTECODE_CALL) consoleWriteString("bad indirect call of 0x");
+  else if (reason === VM_END_BYTECODE_TRAP_RETURNED) consoleWriteString("its trap handler returned, 0x");
+  else consoleWriteString("not supported by the interpreter yet: 0x");
+  consoleWriteHex(vm.endAddress);
+  consoleWriteString(" in function ");
+  consoleWriteDecimal(vm.endEip);
 }
 
 /** `vm N ended: REASON at eip 0x...` (docs/virtual-architecture.md "Faults"). */
@@ -754,6 +831,18 @@ export function schedulerInit(report: () => void, timed: bool): void {
 export function schedulerRun(): void {
   active = true;
   while (true) {
+    // A bytecode VM current and running: a slice with interrupts off, then they come in (sti's shadow
+    // ends after the next instruction) before the next slice. One that leaves goes to the scheduler now.
+    cli();
+    if (current !== VM_NONE && !switchRequested) {
+      const vm = vmAt(u32(current));
+      if (vm.state === VM_RUNNING && schedulerIsBytecode(vm)) {
+        bytecodeSlice(u32(current));
+        if (switchRequested) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);   // schedulerBytecodeLeaves, from ring 0
+        sti();
+        continue;
+      }
+    }
     sti();
     if (!consoleIdleBatch()) hlt();
   }

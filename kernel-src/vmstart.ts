@@ -10,24 +10,32 @@
 // A bytecode group (manifest.ts GROUP_FLAG_BYTECODE) has a DNBC module: it is verified first
 // (bytecode-verify.ts); a bad image refuses that group alone with the verifier's reason, function and
 // offset (`vms: group G refused: bytecode image: REASON in function F at offset O; its N VMs not started`)
-// and the other groups start. A good one is reported verified; its VMs need the in-kernel interpreter
-// (issue 18), which this kernel does not have yet: they are not started either, and the line says so.
+// and the other groups start. A good one is pre-decoded (bytecode-decode.ts) and its VMs run on the
+// in-kernel interpreter (bytecode-interp.ts, scheduled by scheduler.ts like the others), every page of
+// their memory mapped at creation.
 import { bool, i32, u32, rdtsc } from "dsl";
 import {
   manifestLoad, manifestErrorName, manifestGroupCount, manifestControlGroup, manifestGroupBytecode, groups, MANIFEST_OK,
   MANIFEST_NONE,
 } from "./manifest.ts";
 import { verifyBytecode, bytecodeDataBytes } from "./bytecode-verify.ts";
-import { verdict, bytecodeErrorName, VERIFY_OK, NO_FUNCTION } from "./bytecode-reader.ts";
+import { verdict, bytecodeErrorName, alignUp, VERIFY_OK, NO_FUNCTION } from "./bytecode-reader.ts";
+import { bytecodeDecode, decodedImages, BYTECODE_DATA_ALIGN } from "./bytecode-decode.ts";
+import { bytecodeSlice, bytecodeVmPrepare, bytecodeVmRelease } from "./bytecode-interp.ts";
 import { BYTECODE_STACK_BYTES } from "../abi/bytecode.ts";
-import { elfParse, elfErrorName, ELF_OK } from "./elf.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
+import { diskPresent } from "./disk.ts";
+import { elfParse, elfErrorName, imageWithoutSegments, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
   VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32, vmSetControlKey,
-  vmSetMemoryCap,
+  vmSetMemoryCap, vmPrepareRange, vmTakeOutOfMemory,
 } from "./vm.ts";
-import { schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop } from "./scheduler.ts";
+import {
+  schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop, schedulerSetBytecode,
+  schedulerSetBytecodeGroup,
+} from "./scheduler.ts";
 import { vmsReport, vmsMonitorReport, vmsProfileReport } from "./vmreport.ts";
 import { shellMonitor } from "./shell.ts";
 import { switchReport } from "./switch.ts";
@@ -51,10 +59,8 @@ import { controlStart } from "./control.ts";
 
 const KIB_SHIFT = 10;
 const network = new VmNetwork();
-/** 1 for a group whose VMs are not started (a bytecode group: refused, or no interpreter yet). */
+/** 1 for a group whose VMs are not started (a bytecode group refused). */
 const groupSkipped = new Uint8Array(16);   // manifest.ts MANIFEST_GROUP_LIMIT
-/** A bytecode VM's memory rounds its data up to this before its stack (tools/build.ts bytecodeSpan). */
-const BYTECODE_DATA_ALIGN: u32 = 16;
 const PAGE_BYTES: u32 = 4096;
 
 /** Starts the line `vms: manifest refused: group G: WHY` (the caller may add figures and ends it). */
@@ -63,6 +69,11 @@ function refuse(group: u32, why: string): void {
   consoleWriteDecimal(group);
   consoleWriteString(": ");
   consoleWriteString(why);
+}
+
+/** The demand pages each VM of group `g` is guaranteed: a bytecode VM holds all its memory from the start. */
+function guaranteedPagesOf(g: u32): u32 {
+  return (manifestGroupBytecode(g) ? groups[g].memoryKiB : groups[g].guaranteedKiB) >>> PAGE_KIB_SHIFT;
 }
 
 /**
@@ -80,7 +91,7 @@ function admit(groupCount: u32): bool {
       consoleNewLine();
       return false;
     }
-    const each = vmReservation(g, group.memoryKiB << KIB_SHIFT, group.guaranteedKiB >>> PAGE_KIB_SHIFT);
+    const each = vmReservation(g, group.memoryKiB << KIB_SHIFT, guaranteedPagesOf(g));
     if (group.memoryCapKiB !== 0 && (group.memoryCapKiB >>> PAGE_KIB_SHIFT) < each) {
       refuse(g, "memory cap below the reservation of its VMs, ");
       consoleWriteDecimal(each << PAGE_KIB_SHIFT);
@@ -127,11 +138,12 @@ function giveControlKey(id: u32): void {
 }
 
 /**
- * Verifies bytecode group `g`'s module: a refusal names the verifier's reason, the function (its index in
- * the image's function section, or none) and the byte offset; an image that passes must leave room in the
- * group's memory for its data, its stack and the boot page. Either way one line says what became of it.
+ * Verifies bytecode group `g`'s module and pre-decodes it: true when its VMs can start. A refusal names the
+ * verifier's reason, the function (its index in the image's function section, if any) and the byte offset;
+ * an image that passes must leave room in the group's memory for its data, its stack and the boot page.
+ * One line says what became of the group.
  */
-function checkBytecodeGroup(g: u32, module: MultibootModule): void {
+function startBytecodeGroup(g: u32, module: MultibootModule): bool {
   const error = verifyBytecode(module.start, moduleSize(module));
   consoleWriteString("vms: group ");
   consoleWriteDecimal(g);
@@ -144,23 +156,53 @@ function checkBytecodeGroup(g: u32, module: MultibootModule): void {
     }
     consoleWriteString(" at offset ");
     consoleWriteDecimal(verdict.offset);
-  } else {
-    const data = (bytecodeDataBytes() + BYTECODE_DATA_ALIGN - 1) & ~(BYTECODE_DATA_ALIGN - 1);
-    const memory = groups[g].memoryKiB << KIB_SHIFT;
-    if (u32(data) > memory || memory - u32(data) < BYTECODE_STACK_BYTES + PAGE_BYTES) {
-      consoleWriteString(" refused: bytecode image: memory size too small for its data and stack");
-    } else {
-      consoleWriteString(": bytecode image verified, ");
-      consoleWriteDecimal(moduleSize(module));
-      consoleWriteString(" bytes, ");
-      consoleWriteDecimal(u32(data));
-      consoleWriteString(" bytes of data; no bytecode interpreter in this kernel yet");
-    }
+    return notStarted(g);
   }
+  const data = alignUp(bytecodeDataBytes(), BYTECODE_DATA_ALIGN);
+  const memory = groups[g].memoryKiB << KIB_SHIFT;
+  if (data > memory || memory - data < BYTECODE_STACK_BYTES + PAGE_BYTES) {
+    consoleWriteString(" refused: bytecode image: memory size too small for its data and stack");
+    return notStarted(g);
+  }
+  if (diskPresent()) {
+    consoleWriteString(" refused: bytecode VMs do not swap yet, and this kernel has a swap disk");
+    return notStarted(g);
+  }
+  if (!bytecodeDecode(g, module.start, moduleSize(module))) {
+    consoleWriteString(" refused: bytecode image: no memory to pre-decode it, or a function of too many blocks");
+    return notStarted(g);
+  }
+  imageWithoutSegments(g, decodedImages[g].stackTop);
+  schedulerSetBytecodeGroup(g, true);
+  consoleWriteString(": bytecode image verified, ");
+  consoleWriteDecimal(moduleSize(module));
+  consoleWriteString(" bytes, ");
+  consoleWriteDecimal(data);
+  consoleWriteString(" bytes of data");
+  consoleNewLine();
+  return true;
+}
+
+function notStarted(g: u32): bool {
   consoleWriteString("; its ");
   consoleWriteDecimal(groups[g].vmCount);
   consoleWriteString(" VMs not started");
   consoleNewLine();
+  return false;
+}
+
+/**
+ * A bytecode VM just created (vmCreate made its directory and boot page): every page of its memory mapped
+ * now (its reservation holds them all: the interpreter never meets a page fault), and its interpreter
+ * area. False when either could not be had.
+ */
+function prepareBytecodeVm(id: u32, g: u32): bool {
+  const vm = vmAt(id);
+  if (!vmPrepareRange(vm, GUEST_BASE, vm.memorySize - PAGE_BYTES, true)) {
+    vmTakeOutOfMemory();
+    return false;
+  }
+  return bytecodeVmPrepare(id, g);
 }
 
 function fail(what: string, why: string): bool {
@@ -185,13 +227,13 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
   let total: u32 = 0;
   for (let g: u32 = 0; g < groupCount; g++) {
     groupSkipped[g] = 0;
+    schedulerSetBytecodeGroup(g, false);
     if (manifestGroupBytecode(g)) {
-      groupSkipped[g] = 1;
-      checkBytecodeGroup(g, moduleAt(groups[g].moduleIndex));
-      continue;
+      if (!startBytecodeGroup(g, moduleAt(groups[g].moduleIndex))) { groupSkipped[g] = 1; continue; }
+    } else {
+      const parsed = elfParse(moduleAt(groups[g].moduleIndex), g);
+      if (parsed !== ELF_OK) return fail("image", elfErrorName(parsed));
     }
-    const parsed = elfParse(moduleAt(groups[g].moduleIndex), g);
-    if (parsed !== ELF_OK) return fail("image", elfErrorName(parsed));
     total += groups[g].vmCount;
     if (total > VM_LIMIT) return fail("manifest", "more VMs than VM_LIMIT");
   }
@@ -202,6 +244,7 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
   if (!timerGrow(total + TIMER_KERNEL_SLOTS)) return fail("manifest", "no memory for the VMs' alarms");
   if (control) consoleKeepStart();
   schedulerInit(vmsReport, timeScheduler);
+  schedulerSetBytecode(bytecodeSlice, bytecodeVmRelease);
   swapInit(bench, control ? VM_LIMIT : total);
   hypercallInit();
   netBufferGrow(total);
@@ -218,8 +261,13 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
       network.ipAddress = byteSwap32(byteSwap32(group.ipBase) + k);
       network.netmask = group.netmask;
       network.gateway = group.gateway;
-      const guaranteedPages = group.guaranteedKiB >>> PAGE_KIB_SHIFT;
+      const bytecode = manifestGroupBytecode(g);
+      const guaranteedPages = guaranteedPagesOf(g);
       let created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
+      if (created === VM_CREATE_OK && bytecode && !prepareBytecodeVm(vmCount() - 1, g)) {
+        failed = !fail("create", "out of memory for a bytecode VM's pages or interpreter area");
+        continue;
+      }
       if (created === VM_CREATE_NO_MEMORY && swapActive()) {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);

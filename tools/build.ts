@@ -109,7 +109,7 @@ export function buildGuestBytecode(name: string, mainFile: string, imagesDir = j
 }
 
 /** The data laid out in order from 0, each symbol aligned, then BYTECODE_STACK_BYTES (abi/bytecode.ts). */
-function bytecodeSpan(module: ir.Module): number {
+export function bytecodeSpan(module: ir.Module): number {
   let end = 0;
   for (const d of module.data) end = Math.ceil(end / d.align) * d.align + d.size;
   return Math.ceil(end / 16) * 16 + BYTECODE_STACK_BYTES;

@@ -30,7 +30,8 @@ export const DEFAULT_DATA_BASE = 0x00200000;
 export const DEFAULT_MULTIBOOT_INFO_ADDRESS = 0x00009000;
 const DEFAULT_STEP_LIMIT = 2e9;
 export const MULTIBOOT_MAGIC = 0x2badb002;
-export const FUNCTION_ADDRESS_BASE = 0x7f000000;
+export { FUNCTION_ADDRESS_BASE } from "../../abi/bytecode.ts";
+import { FUNCTION_ADDRESS_BASE } from "../../abi/bytecode.ts";
 /** Bytes of stack every call consumes besides its slots (the native return address, rounded up). */
 const CALL_OVERHEAD = 16;
 /** Size of the multiboot information structure (Multiboot Specification 0.6.96, section 3.3). */

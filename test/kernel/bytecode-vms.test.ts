@@ -1,12 +1,15 @@
-// Contract: bytecode groups (issue 18, docs/bytecode.md "Bytecode VMs") in QEMU. A manifest group with
+// Contract: bytecode VMs (issue 18, docs/bytecode.md "Bytecode VMs") in QEMU. A manifest group with
 // `"isolation": "bytecode"` is compiled to DNBC (tools/manifest.ts) and the kernel verifies its module
-// before any VM of it exists (kernel-src/bytecode-verify.ts, from vmstart.ts):
+// before any VM of it exists (kernel-src/bytecode-verify.ts, from vmstart.ts), then runs its VMs on the
+// in-kernel interpreter (kernel-src/bytecode-interp.ts):
 // - a corrupted image (an unknown opcode planted at a known byte of a known function) refuses that group
 //   alone, the line naming the verifier's reason, the function index and the byte offset the host
 //   computed; none of its VMs runs;
-// - a good image is reported verified with its size and data bytes;
-// - the hardware neighbour in the same manifest starts, counts every round and exits 0, the kernel never
-//   faulting.
+// - the counter demo as a bytecode VM (alarms, idle, console writes: hypercalls as direct calls) prints
+//   exactly what the same source prints as a hardware VM beside it, and exits 0;
+// - hostile bytecode guests (stores and loads outside their memory, unbounded recursion, #DE, the checked
+//   division's trap, calls of wild addresses, an endless loop) are each ended alone with their reason
+//   while a hardware counter beside them counts every round; the endless one is preempted.
 import test from 'ava';
 import { join } from 'node:path';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -16,7 +19,10 @@ import { encodeModule } from '../../compiler/bytecode/encode.ts';
 import { OP_CONST } from '../../abi/bytecode.ts';
 import { buildKernelInTemp, serialLines, guestLines, type KernelBuild } from './helpers.ts';
 import { find, uleb } from '../bytecode/verifier/images.ts';
-import { vmSummaries } from './guests/build.ts';
+import { vmSummaries, writeManifest } from './guests/build.ts';
+import { readdirSync } from 'node:fs';
+import { ROOT, compileOrThrow, bytecodeSpan } from '../../tools/build.ts';
+import { parseExpectations, expectedStdout } from '../corpus/expectations.ts';
 
 let kernel: KernelBuild;
 test.before(() => { kernel = buildKernelInTemp(false); });
@@ -70,11 +76,102 @@ test('a corrupted bytecode image refuses its group alone, naming reason, functio
   t.regex(out, new RegExp('^vms: group 1 refused: bytecode image: unknown instruction opcode' +
     ` in function ${functionIndex} at offset ${offset}; its 2 VMs not started$`, 'm'));
   const good = readFileSync(built.modules[3]).length;
-  t.regex(out, new RegExp(`^vms: group 2: bytecode image verified, ${good} bytes, \\d+ bytes of data;`, 'm'));
-  // Only the hardware VM was created: it is vm 0 and counts every round.
-  t.regex(out, /^vms: 1 created from 3 images;/m);
+  t.regex(out, new RegExp(`^vms: group 2: bytecode image verified, ${good} bytes, \\d+ bytes of data$`, 'm'));
+  // The hardware counter is vm 0, the bytecode counter vm 1: the same lines but for the id, both exit 0.
+  t.regex(out, /^vms: 2 created from 3 images;/m);
+  for (const vm of [0, 1]) {
+    const counts = guestLines(out, vm).filter(l => new RegExp(`^vm ${vm} (count|done) `).test(l));
+    const expected = Array.from({ length: ROUNDS }, (_, i) => `vm ${vm} count ${i + 1}`);
+    t.deepEqual(counts, [...expected, `vm ${vm} done ${ROUNDS}`]);
+    t.regex(vmSummaries(out).get(vm)?.outcome ?? '', /^exit status 0$/);
+  }
+  t.deepEqual(guestLines(out, 1).map(l => l.replace('vm 1', 'vm 0')), guestLines(out, 0));
+  const cpu = [0, 1].map(vm => vmSummaries(out).get(vm)?.kcycles ?? 0);
+  t.log(`counter, ${ROUNDS} rounds, under -icount: hardware ${cpu[0]} kcycles, bytecode ${cpu[1]} kcycles`);
+  t.false(/^vm \d+ ended: /m.test(out), 'no VM ended by the kernel');
+});
+
+/** Hostile bytecode guests, vm 1.. in order: the image, its argument and the end line's reason. */
+const HOSTILE: { image: string; argument: number; reason: RegExp }[] = [
+  { image: 'memory', argument: 1, reason: /^bytecode: memory access out of range at 0x00100000 in function \d+$/ },
+  { image: 'memory', argument: 3, reason: /^bytecode: memory access out of range at 0x3ffffffc in function \d+$/ },
+  { image: 'memory', argument: 6, reason: /^bytecode: memory access out of range at 0x40010000 in function \d+$/ },
+  { image: 'memory', argument: 9, reason: /^bytecode: memory access out of range at 0xfffffffc in function \d+$/ },
+  { image: 'stack', argument: 0, reason: /^stack overflow address 0x[0-9a-f]{8} in function \d+$/ },
+  { image: 'divide', argument: 0, reason: /^#DE divide error in function \d+$/ },
+  { image: 'jump', argument: 0, reason: /^bytecode: bad indirect call of 0x00100000 in function \d+$/ },
+  { image: 'jump', argument: 3, reason: /^bytecode: bad indirect call of 0x40010000 in function \d+$/ },
+];
+const HEALTHY_ROUNDS = 10;
+
+test('hostile bytecode guests end alone with their reasons; an endless one is preempted', async t => {
+  const json = join(kernel.dir, 'bytecode-hostile.json');
+  const divideChecked = 1 + HOSTILE.length, endless = divideChecked + 1;
+  writeFileSync(json, JSON.stringify({ groups: [
+    { image: 'guest-src/demos/counter.ts', count: 1, memoryKiB: 128, argument: HEALTHY_ROUNDS },
+    ...HOSTILE.map(h => ({ image: `guest-src/attacks/${h.image}.ts`, count: 1, memoryKiB: 64, argument: h.argument,
+      isolation: 'bytecode' })),
+    { image: 'guest-src/attacks/divide.ts', count: 1, memoryKiB: 64, argument: 1, isolation: 'bytecode' },
+    { image: 'guest-src/attacks/endless.ts', count: 1, memoryKiB: 64, argument: 0, isolation: 'bytecode' },
+  ] }));
+  const built = buildManifest(json, { imagesDir: kernel.dir, outDir: kernel.dir });
+  const done = `[vm 0] vm 0 done ${HEALTHY_ROUNDS}`;
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules },
+    { timeoutMs: 180_000, memoryMiB: 64, icount: true, until: done });
+  const out = serialLines(run.serial);
+  t.true(out.includes(done), out.slice(-3000));
+  t.false(/^exception: /m.test(out), 'no kernel exception');
+  t.false(/NOT CONTAINED/.test(out));
+  HOSTILE.forEach((h, i) => {
+    const reason = new RegExp(`^vm ${i + 1} ended: (.*)$`, 'm').exec(out)?.[1] ?? '(not ended)';
+    t.regex(reason, h.reason, `vm ${i + 1}: ${h.image} ${h.argument}`);
+  });
+  // The checked division is the guest's own trap handler: it prints and exits 101, the kernel ends nothing.
+  t.true(guestLines(out, divideChecked).includes('trap: integer division by zero'));
+  t.false(new RegExp(`^vm ${divideChecked} ended: `, 'm').test(out));
+  // The endless loop announced itself and was never ended: preempted, the counter finished beside it.
+  t.true(guestLines(out, endless).some(l => l.startsWith('attack endless:')));
+  t.false(new RegExp(`^vm ${endless} ended: `, 'm').test(out));
   const counts = guestLines(out, 0).filter(l => /^vm 0 (count|done) /.test(l));
-  t.deepEqual(counts, [...Array.from({ length: ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), `vm 0 done ${ROUNDS}`]);
-  t.regex(vmSummaries(out).get(0)?.outcome ?? '', /exit status 0/);
-  t.deepEqual(guestLines(out, 1), []);
+  t.deepEqual(counts, [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), done.slice(7)]);
+});
+
+/** Every CORPUS_STRIDE-th program of test/programs/ that exits 0 with nothing on stderr: 15 at most (groups). */
+const CORPUS_STRIDE = 5;
+const CORPUS_LIMIT = 15;
+/**
+ * Programs that recurse deeper than a VM's stack holds (16 KiB, as a hardware guest's; the interpreter's
+ * call records take 16 KiB too): they end with "stack overflow" as a VM, as they would natively as one.
+ */
+const DEEPER_THAN_A_VM = ['recursion.ts', 'register-pressure.ts'];
+const PROGRAM_GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'program.ts');
+
+test('corpus programs as bytecode VMs print what they carry in their expect lines', async t => {
+  const dir = join(ROOT, 'test', 'programs');
+  const chosen = readdirSync(dir).filter(f => f.endsWith('.ts')).sort().map(file => {
+    const expectations = parseExpectations(readFileSync(join(dir, file), 'utf8'), file);
+    return { file, expectations };
+  }).filter(p => p.expectations.exitStatus === 0 && p.expectations.stderrSubstrings.length === 0
+    && p.expectations.targets.includes('interp'))
+    .filter(p => !DEEPER_THAN_A_VM.includes(p.file))
+    .filter((_, i) => i % CORPUS_STRIDE === 0).slice(0, CORPUS_LIMIT);
+  const modules = chosen.map(p => {
+    const module = compileOrThrow({ files: [join(dir, p.file)], runtime: PROGRAM_GUEST_RUNTIME, optimize: 2 });
+    const path = join(kernel.dir, `corpus-${p.file.replace(/\.ts$/, '')}.dnbc`);
+    writeFileSync(path, encodeModule(module));
+    return { path, memoryKiB: Math.ceil((bytecodeSpan(module) + 4096) / 4096) * 4 + 8 };
+  });
+  const manifest = writeManifest(kernel.dir, 'corpus', modules.map((m, i) => ({
+    moduleIndex: i, vmCount: 1, memoryKiB: m.memoryKiB, argument: 0, bytecode: true })));
+  const run = await runQemu({ kernel: kernel.elf, initrd: [...modules.map(m => m.path), manifest] },
+    { timeoutMs: 300_000, memoryMiB: 64, icount: true });
+  const out = serialLines(run.serial);
+  t.false(run.timedOut, out.slice(-2000));
+  t.false(/^exception: /m.test(out), 'no kernel exception');
+  chosen.forEach((p, vm) => {
+    const printed = guestLines(out, vm).map(l => l + '\n').join('');
+    t.is(printed, expectedStdout(p.expectations), `${p.file} (vm ${vm})`);
+    t.is(vmSummaries(out).get(vm)?.outcome, 'exit status 0', `${p.file} (vm ${vm})`);
+  });
+  t.log(`${chosen.length} programs: ${chosen.map(p => p.file).join(' ')}`);
 });

@@ -54,6 +54,8 @@ export interface Group {
   moduleIndex: number; vmCount: number; memoryKiB: number; argument: number; ipBase?: number; guaranteedKiB?: number;
   netmask?: number; gateway?: number; control?: boolean; cpuWeight?: number; cpuCapPercent?: number;
   limits?: NetLimits; memoryCapKiB?: number;
+  /** The module is DNBC bytecode: the group's VMs are bytecode VMs. */
+  bytecode?: boolean;
 }
 
 /** a.b.c.d as the tests write it (bytes in memory) <-> as tools/manifest.ts does (a << 24 | ...). */
@@ -70,7 +72,7 @@ function manifestBytes(groups: Group[]): Uint8Array {
       netmask: g.netmask !== undefined ? swap(g.netmask) : defaults.netmask,
       gateway: g.gateway !== undefined ? swap(g.gateway) : defaults.gateway, control: g.control,
       cpuWeight: g.cpuWeight, cpuCapPercent: g.cpuCapPercent, limits: g.limits,
-      memoryCapKiB: g.memoryCapKiB,
+      memoryCapKiB: g.memoryCapKiB, bytecode: g.bytecode,
     };
   }));
 }

@@ -1,0 +1,332 @@
+// Pre-decoding of a verified DNBC image (issue 18, docs/bytecode.md "Bytecode VMs"): once per bytecode
+// group, right after verifyBytecode accepted its module (the verifier's name tables, bytecode-strings.ts,
+// still describe that image), into a compact internal form the interpreter (bytecode-interp.ts) runs:
+//   - a function table: per function FUNCTION_WORDS words (its code's address, parameters, registers,
+//     frame bytes, frame alignment, whether it returns a value);
+//   - code: u32 words, an opcode then its operands, every operand resolved: registers as byte offsets
+//     into the register file, names as function indices or addresses in the VM (GUEST_BASE + data offset,
+//     FUNCTION_ADDRESS_BASE + 16 * index), slots as offsets in the frame, block targets as code addresses;
+//     a call, intrinsic or return without a result carries NO_REGISTER;
+//   - the data image: the data symbols laid out from 0 in order, each aligned, bytes copied, relocations
+//     patched; every VM of the group starts with a copy at GUEST_BASE.
+// Requires: a verified image (every index in range, every count consistent); the reader's bounds checks
+// still apply, so a byte misread cannot run past the image. Guarantees: the code of a function is at most
+// twice its bytes in words; targets are addresses of instruction starts in the same function.
+// Memory: frames from allocFrameRun, kept while the kernel runs (a group's image is never unloaded yet).
+import { bool, u32, load32, store32, memoryCopy, memoryFill, structArray } from "dsl";
+import {
+  OP_CONST, OP_COPY, OP_GLOBAL_ADDRESS, OP_FUNCTION_ADDRESS, OP_SLOT_ADDRESS, OP_CALL, OP_CALL_VOID, OP_CALL_INDIRECT,
+  OP_CALL_INDIRECT_VOID, OP_INTRINSIC, OP_INTRINSIC_VOID, OP_TRAP, OP_SELECT, OP_LOAD_BASE, LOAD_OPCODE_COUNT,
+  OP_STORE_BASE, STORE_OPCODE_COUNT, OP_BINARY_BASE, BINARY_OPCODE_COUNT, OP_UNARY_BASE, UNARY_OPCODE_COUNT, TERM_JUMP,
+  TERM_BRANCH, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE, FUNCTION_RETURNS_VALUE, FUNCTION_HAS_LOCATION,
+  SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, RELOCATION_DATA, LINKER_IMAGE_START, LINKER_IMAGE_END,
+  LINKER_STACK_BOTTOM, LINKER_STACK_TOP, BYTECODE_STACK_BYTES, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE,
+} from "../abi/bytecode.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
+import { readerStart, readerWindow, readByte, readUnsigned, skipBytes, here, alignUp } from "./bytecode-reader.ts";
+import { functionNamed, stringIs, STRING_LIMIT } from "./bytecode-strings.ts";
+import { allocFrameRun, FRAME_NONE, PAGE_SHIFT, PAGE_OFFSET_MASK } from "./frames.ts";
+
+/** The register operand of an instruction that has no result. */
+export const NO_REGISTER: u32 = 0xffffffff;
+/** Words of a function record: FUNCTION_CODE .. FUNCTION_RETURNS. */
+export const FUNCTION_WORDS: u32 = 6;
+export const FUNCTION_CODE: u32 = 0;       // the address of its first code word
+export const FUNCTION_PARAMETERS: u32 = 1;
+export const FUNCTION_REGISTERS: u32 = 2;
+export const FUNCTION_FRAME_BYTES: u32 = 3;
+export const FUNCTION_FRAME_ALIGN: u32 = 4;
+export const FUNCTION_RETURNS: u32 = 5;
+/** A bytecode VM's data is rounded up to this before its stack (tools/build.ts bytecodeSpan). */
+export const BYTECODE_DATA_ALIGN: u32 = 16;
+/** Frame offset of each slot of the function being decoded (bytecode-code.ts SLOT_LIMIT). */
+const slotOffsets = new Uint32Array(256);
+/** Blocks of one function the pre-decoder takes (the verifier's limit is higher: such an image is refused). */
+const DECODE_BLOCK_LIMIT: u32 = 8192;
+/** Frame slots are aligned to at least this (a native frame's alignment: docs/bytecode.md "Stack"). */
+const FRAME_MIN_ALIGN: u32 = 16;
+
+/** What the interpreter needs of one group's image. */
+class DecodedImage {
+  functions: u32 = 0;        // address of the function table
+  functionCount: u32 = 0;
+  entry: u32 = 0;            // function index of the entry (magic, bootInfo)
+  trapHandler: u32 = 0;      // function index of trap(kind)
+  dataImage: u32 = 0;        // address of the data image (dataBytes bytes)
+  dataBytes: u32 = 0;        // rounded up to BYTECODE_DATA_ALIGN
+  stackBottom: u32 = 0;      // GUEST_BASE + dataBytes
+  stackTop: u32 = 0;         // stackBottom + BYTECODE_STACK_BYTES
+}
+
+export const decodedImages = structArray(DecodedImage, 64);   // elf.ts IMAGE_LIMIT, one per group
+
+/** Data offset (from the data's start) of the data symbol named by string s (valid while decoding). */
+const dataOffsetOfString = new Uint32Array(STRING_LIMIT);
+/** Code address of each block of the function being decoded. */
+const blockStart = new Uint32Array(DECODE_BLOCK_LIMIT);
+/** Where the next code word goes, and the end of the code area. */
+let out: u32 = 0;
+let group: u32 = 0;
+let decodeFailed = false;
+
+function emit(word: u32): void {
+  store32(out, word);
+  out += 4;
+}
+
+/** A signed LEB128 (verified: at most 5 bytes, an int32). */
+function readSigned(): u32 {
+  let value: u32 = 0, shift: u32 = 0, byte: u32 = 0x80;
+  while ((byte & 0x80) !== 0) {
+    byte = readByte();
+    value = u32(value | ((byte & 0x7f) << shift));
+    shift += 7;
+  }
+  if (shift < 32 && (byte & 0x40) !== 0) value = u32(value | (0xffffffff << shift));
+  return value;
+}
+
+/** A register operand as its byte offset in the register file. */
+function readRegisterOffset(): u32 { return readUnsigned() << 2; }
+
+/** Where sections 2..4 start and end (the verifier read them; the framing is trusted now). */
+const sectionStart = new Uint32Array(5);
+const sectionEnd = new Uint32Array(5);
+
+function locateSections(length: u32): void {
+  readerStart(sectionBase, length);
+  readerWindow(6, length);
+  for (let id: u32 = 1; id <= SECTION_MODULE; id++) {
+    readByte();
+    const size = readUnsigned();
+    sectionStart[id] = here();
+    sectionEnd[id] = here() + size;
+    skipBytes(size);
+  }
+}
+let sectionBase: u32 = 0;
+
+/**
+ * Pre-decodes the image of `length` bytes at `address` (verifyBytecode accepted it just now) for group `g`:
+ * false when the kernel has no frames for it or a function has more blocks than DECODE_BLOCK_LIMIT.
+ */
+export function bytecodeDecode(g: u32, address: u32, length: u32): bool {
+  group = g;
+  decodeFailed = false;
+  sectionBase = address;
+  locateSections(length);
+  const image = decodedImages[g];
+  if (!decodeData(image)) return false;
+  readerWindow(sectionStart[SECTION_FUNCTIONS], sectionEnd[SECTION_FUNCTIONS]);
+  const count = readUnsigned();
+  // Code words: at most one a byte of section 3 plus one an instruction (a void call's NO_REGISTER).
+  const bytes = count * FUNCTION_WORDS * 4 + 8 * (sectionEnd[SECTION_FUNCTIONS] - sectionStart[SECTION_FUNCTIONS]);
+  const frames = (bytes + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
+  const table = allocFrameRun(frames);
+  if (table === FRAME_NONE) return false;
+  image.functions = table;
+  image.functionCount = count;
+  out = table + count * FUNCTION_WORDS * 4;
+  for (let i: u32 = 0; i < count && !decodeFailed; i++) decodeFunction(table + i * FUNCTION_WORDS * 4);
+  if (decodeFailed) return false;
+  readerWindow(sectionStart[SECTION_MODULE], sectionEnd[SECTION_MODULE]);
+  image.entry = functionNamed(readUnsigned()) - 1;
+  image.trapHandler = functionNamed(readUnsigned()) - 1;
+  return true;
+}
+
+// ---- data ----------------------------------------------------------------------------------------
+
+/** Lays the data out (first reading: offsets; second: bytes and relocations into the data image). */
+function decodeData(image: DecodedImage): bool {
+  readerWindow(sectionStart[SECTION_DATA], sectionEnd[SECTION_DATA]);
+  let count = readUnsigned(), end: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const name = readUnsigned();
+    readByte();
+    const align = readUnsigned(), size = readUnsigned();
+    end = alignUp(end, align);
+    dataOffsetOfString[name] = end;
+    end += size;
+    if (readByte() === 1) skipBytes(readUnsigned());
+    const relocations = readUnsigned();
+    for (let r: u32 = 0; r < relocations; r++) { readUnsigned(); readUnsigned(); readByte(); }
+  }
+  image.dataBytes = alignUp(end, BYTECODE_DATA_ALIGN);
+  image.stackBottom = GUEST_BASE + image.dataBytes;
+  image.stackTop = image.stackBottom + BYTECODE_STACK_BYTES;
+  const frames = (image.dataBytes + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
+  image.dataImage = frames === 0 ? 0 : allocFrameRun(frames);
+  if (frames !== 0 && image.dataImage === FRAME_NONE) return false;
+  if (frames !== 0) memoryFill(image.dataImage, 0, frames << PAGE_SHIFT);
+  readerWindow(sectionStart[SECTION_DATA], sectionEnd[SECTION_DATA]);
+  count = readUnsigned();
+  for (let i: u32 = 0; i < count; i++) {
+    const at = image.dataImage + dataOffsetOfString[readUnsigned()];
+    readByte();
+    readUnsigned();
+    readUnsigned();
+    if (readByte() === 1) {
+      const length = readUnsigned();
+      memoryCopy(at, sectionBase + here(), length);
+      skipBytes(length);
+    }
+    const relocations = readUnsigned();
+    for (let r: u32 = 0; r < relocations; r++) {
+      const offset = readUnsigned(), symbol = readUnsigned(), kind = readByte();
+      store32(at + offset, kind === RELOCATION_DATA ? symbolAddress(image, symbol) : functionAddress(symbol));
+    }
+  }
+  return true;
+}
+
+/** The address in the VM of data symbol or linker symbol `s` (the verifier allowed only these). */
+function symbolAddress(image: DecodedImage, s: u32): u32 {
+  if (stringIs(s, LINKER_IMAGE_START)) return GUEST_BASE;
+  if (stringIs(s, LINKER_STACK_BOTTOM)) return image.stackBottom;
+  if (stringIs(s, LINKER_STACK_TOP) || stringIs(s, LINKER_IMAGE_END)) return image.stackTop;
+  return GUEST_BASE + dataOffsetOfString[s];
+}
+
+function functionAddress(s: u32): u32 {
+  return FUNCTION_ADDRESS_BASE + (functionNamed(s) - 1) * FUNCTION_ADDRESS_STRIDE;
+}
+
+// ---- code ----------------------------------------------------------------------------------------
+
+function skipLocation(): void { readUnsigned(); readUnsigned(); readUnsigned(); }
+
+/** One function into its record at `record` and code at `out`. */
+function decodeFunction(record: u32): void {
+  readUnsigned();                                   // name
+  const flags = readByte();
+  store32(record + FUNCTION_PARAMETERS * 4, readUnsigned());
+  store32(record + FUNCTION_REGISTERS * 4, readUnsigned());
+  store32(record + FUNCTION_RETURNS * 4, (flags & FUNCTION_RETURNS_VALUE) !== 0 ? 1 : 0);
+  if ((flags & FUNCTION_HAS_LOCATION) !== 0) skipLocation();
+  const slots = readUnsigned();
+  let frameBytes: u32 = 0, frameAlign = FRAME_MIN_ALIGN;
+  for (let s: u32 = 0; s < slots; s++) {
+    readUnsigned();
+    const size = readUnsigned(), align = readUnsigned();
+    frameBytes = alignUp(frameBytes, align);
+    slotOffsets[s] = frameBytes;
+    frameBytes += size;
+    if (align > frameAlign) frameAlign = align;
+  }
+  store32(record + FUNCTION_FRAME_BYTES * 4, alignUp(frameBytes, frameAlign));
+  store32(record + FUNCTION_FRAME_ALIGN * 4, frameAlign);
+  const blocks = readUnsigned();
+  if (blocks > DECODE_BLOCK_LIMIT) { decodeFailed = true; return; }
+  const code = out;
+  store32(record + FUNCTION_CODE * 4, code);
+  for (let b: u32 = 0; b < blocks; b++) {
+    blockStart[b] = out;
+    if (readByte() === 1) skipLocation();
+    const instructions = readUnsigned();
+    for (let i: u32 = 0; i < instructions; i++) decodeInstruction();
+    decodeTerminator();
+  }
+  patchTargets(code, out);
+}
+
+function decodeArguments(): void {
+  const count = readUnsigned();
+  emit(count);
+  for (let a: u32 = 0; a < count; a++) emit(readRegisterOffset());
+}
+
+function decodeInstruction(): void {
+  const op = readByte();
+  if (op >= OP_LOAD_BASE && op < OP_LOAD_BASE + LOAD_OPCODE_COUNT) {
+    emit(op); emit(readRegisterOffset()); emit(readRegisterOffset()); emit(readSigned());
+    return;
+  }
+  if (op >= OP_STORE_BASE && op < OP_STORE_BASE + STORE_OPCODE_COUNT) {
+    emit(op); emit(readRegisterOffset()); emit(readSigned()); emit(readRegisterOffset());
+    return;
+  }
+  if (op >= OP_BINARY_BASE && op < OP_BINARY_BASE + BINARY_OPCODE_COUNT) {
+    emit(op); emit(readRegisterOffset()); emit(readRegisterOffset()); emit(readRegisterOffset());
+    return;
+  }
+  if (op >= OP_UNARY_BASE && op < OP_UNARY_BASE + UNARY_OPCODE_COUNT) {
+    emit(op); emit(readRegisterOffset()); emit(readRegisterOffset());
+    return;
+  }
+  switch (op) {
+    case OP_CONST: emit(OP_CONST); emit(readRegisterOffset()); emit(readSigned()); return;
+    case OP_COPY: emit(OP_COPY); emit(readRegisterOffset()); emit(readRegisterOffset()); return;
+    case OP_GLOBAL_ADDRESS:
+      emit(OP_CONST); emit(readRegisterOffset()); emit(symbolAddress(decodedImages[group], readUnsigned()));
+      return;
+    case OP_FUNCTION_ADDRESS: emit(OP_CONST); emit(readRegisterOffset()); emit(functionAddress(readUnsigned())); return;
+    case OP_SLOT_ADDRESS: {
+      emit(OP_SLOT_ADDRESS); emit(readRegisterOffset());
+      emit(slotOffsets[readUnsigned()]);
+      return;
+    }
+    case OP_CALL: case OP_CALL_VOID: {
+      emit(OP_CALL); emit(op === OP_CALL ? readRegisterOffset() : NO_REGISTER);
+      emit(functionNamed(readUnsigned()) - 1);
+      decodeArguments();
+      return;
+    }
+    case OP_CALL_INDIRECT: case OP_CALL_INDIRECT_VOID: {
+      emit(OP_CALL_INDIRECT); emit(op === OP_CALL_INDIRECT ? readRegisterOffset() : NO_REGISTER);
+      emit(readRegisterOffset());
+      decodeArguments();
+      return;
+    }
+    case OP_INTRINSIC: case OP_INTRINSIC_VOID: {
+      emit(OP_INTRINSIC); emit(op === OP_INTRINSIC ? readRegisterOffset() : NO_REGISTER);
+      emit(readByte());
+      decodeArguments();
+      return;
+    }
+    case OP_TRAP: emit(OP_TRAP); emit(readByte()); return;
+    case OP_SELECT:
+      emit(OP_SELECT); emit(readRegisterOffset()); emit(readRegisterOffset()); emit(readRegisterOffset());
+      emit(readRegisterOffset());
+      return;
+  }
+}
+
+function decodeTerminator(): void {
+  const op = readByte();
+  switch (op) {
+    case TERM_JUMP: emit(TERM_JUMP); emit(readUnsigned()); return;
+    case TERM_BRANCH: emit(TERM_BRANCH); emit(readRegisterOffset()); emit(readUnsigned()); emit(readUnsigned()); return;
+    case TERM_RETURN: emit(TERM_RETURN); emit(readRegisterOffset()); return;
+    case TERM_RETURN_VOID: emit(TERM_RETURN); emit(NO_REGISTER); return;
+    case TERM_UNREACHABLE: emit(TERM_UNREACHABLE); return;
+  }
+}
+
+/** Words of the instruction at `at` (its opcode and operands). */
+function instructionWords(at: u32): u32 {
+  const op = load32(at);
+  if (op >= OP_LOAD_BASE && op < OP_STORE_BASE + STORE_OPCODE_COUNT) return 4;
+  if (op >= OP_BINARY_BASE && op < OP_BINARY_BASE + BINARY_OPCODE_COUNT) return 4;
+  if (op >= OP_UNARY_BASE && op < OP_UNARY_BASE + UNARY_OPCODE_COUNT) return 3;
+  switch (op) {
+    case OP_CALL: case OP_CALL_INDIRECT: case OP_INTRINSIC: return 4 + load32(at + 12);
+    case OP_TRAP: case TERM_JUMP: case TERM_RETURN: return 2;
+    case OP_SELECT: return 5;
+    case TERM_BRANCH: return 4;
+    case TERM_UNREACHABLE: return 1;
+  }
+  return 3;                                   // const, copy, slotAddress
+}
+
+/** Block indices of the function's jumps and branches in [code, end) become code addresses. */
+function patchTargets(code: u32, end: u32): void {
+  for (let at = code; at < end; at += instructionWords(at) * 4) {
+    const op = load32(at);
+    if (op === TERM_JUMP) store32(at + 4, blockStart[load32(at + 4)]);
+    if (op === TERM_BRANCH) {
+      store32(at + 8, blockStart[load32(at + 8)]);
+      store32(at + 12, blockStart[load32(at + 12)]);
+    }
+  }
+}

@@ -1,0 +1,449 @@
+// The in-kernel interpreter of bytecode VMs (issue 18, docs/bytecode.md "Bytecode VMs"): runs the code
+// bytecode-decode.ts pre-decoded from a verified image, for VM `index`, a slice of BYTECODE_FUEL
+// instructions at a time (the scheduler's idle loop calls bytecodeSlice with interrupts off; between
+// slices the timer's IRQ comes in, so a bytecode VM is preempted and charged like a hardware one).
+// The reference semantics is compiler/bytecode/interpreter.ts (32-bit wrapping integers, division by
+// zero and `trap k` call the image's trap handler, function addresses FUNCTION_ADDRESS_BASE + 16 i).
+//
+// Isolation: the VM's memory is [GUEST_BASE, GUEST_BASE + memorySize) of its own address space, every
+// page mapped at creation (vmstart.ts), and the VM's space is loaded while it runs (scheduler.ts): every
+// load, store, memoryCopy and memoryFill is checked against that range before it is made, so the
+// bytecode reaches nothing else. Registers, return addresses and call records live in the VM's
+// interpreter area (kernel frames the guest cannot address); what is read back from the guest's memory
+// (an indirect call's target) is checked before use. A trap ends the VM alone with its reason
+// (schedulerEnd): an access outside its memory, a call stack beyond its area or a frame below its stack
+// (stack overflow), `unreachable`, a bad indirect call, a trap handler that returns, an intrinsic the
+// interpreter does not implement yet (the threads' contextSwitch and contextCreate).
+//
+// Hypercalls are direct calls into the dispatcher (hypercall.ts hypercallDirect) with the same ABI as a
+// hardware VM's: the VM's save area holds eax (number, then result), ebx, ecx, edx, esi; idle's batch
+// arrives in eax at the switch-in (scheduler.ts deliverBatch) and is stored into the call's result then.
+// A bytecode VM's save area holds no frame to resume (the idle loop's frame is copied over it when the VM
+// is preempted): eip holds the function running at a hypercall (what exit's end line names). Its
+// interpreter area's address is kept in vm.fpuArea (a bytecode VM has no x87 state; freed here, before
+// the scheduler's fpuRelease would look at it).
+import {
+  bool, i32, u8, u16, u32, load8, load16, load32, store8, store16, store32, memoryCopy, memoryFill, overlay, mulHigh,
+  rdtsc, rdtscHigh,
+} from "dsl";
+import {
+  OP_CONST, OP_COPY, OP_SLOT_ADDRESS, OP_CALL, OP_CALL_INDIRECT, OP_INTRINSIC, OP_TRAP, OP_SELECT, TERM_JUMP,
+  TERM_BRANCH, TERM_RETURN, TERM_UNREACHABLE, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE, OP_BINARY_BASE,
+  BINARY_OPCODE_COUNT, OP_LOAD_BASE, LOAD_OPCODE_COUNT, OP_STORE_BASE, STORE_OPCODE_COUNT, OP_UNARY_BASE,
+} from "../abi/bytecode.ts";
+import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
+import {
+  VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE, VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED,
+  VM_END_BYTECODE_UNSUPPORTED,
+} from "../abi/hypercalls.ts";
+import {
+  decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS, FUNCTION_REGISTERS,
+  FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
+} from "./bytecode-decode.ts";
+import { Vm, vmAt, vmBootInfoAddress, END_EXIT, END_STACK_OVERFLOW, VM_RUNNING } from "./vm.ts";
+import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
+import { hypercallDirect } from "./hypercall.ts";
+import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
+
+/** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
+const BYTECODE_FUEL: u32 = 4096;
+/** A VM's interpreter area: its state, then its call records and registers. */
+const AREA_FRAMES: u32 = 4;
+/** Words of a call record before its registers: ACTIVATION_PREVIOUS .. ACTIVATION_FUNCTION. */
+const ACTIVATION_BYTES: u32 = 20;
+const ACTIVATION_PREVIOUS = 0;     // the caller's record (0: this is the entry's)
+const ACTIVATION_RETURN = 4;       // the code address to go on at (0: a trap handler's, which must not return)
+const ACTIVATION_RESULT = 8;       // the address of the caller's register for the result (0: none)
+const ACTIVATION_STACK = 12;       // the guest stack pointer to restore
+const ACTIVATION_FUNCTION = 16;    // its function index
+/** A call takes this much of the guest's stack besides its slots (the reference's native return address). */
+const CALL_OVERHEAD: u32 = 16;
+/** The trap kind of a division by zero (compiler/ir.ts TRAP_DIVIDE_BY_ZERO). */
+const TRAP_DIVIDE_BY_ZERO: u32 = 1;
+/** The exception vectors a hardware VM would end with: #DE for divideUnchecked by 0, #UD for invalidOpcode. */
+const VECTOR_DIVIDE_ERROR: u32 = 0;
+const VECTOR_INVALID_OPCODE: u32 = 6;
+// Intrinsic numbers the guest policy allows (bytecode-code.ts GUEST_INTRINSICS; abi/bytecode.ts numbering).
+const INTRINSIC_PAUSE = 9;
+const INTRINSIC_RDTSC = 10;
+const INTRINSIC_RDTSC_HIGH = 11;
+const INTRINSIC_MEMORY_COPY = 23;
+const INTRINSIC_MEMORY_FILL = 24;
+const INTRINSIC_INVALID_OPCODE = 27;
+const INTRINSIC_DIVIDE_UNCHECKED = 29;
+const INTRINSIC_HYPERCALL = 30;
+const INTRINSIC_CRC32_WORD = 38;
+// Opcodes by name (abi/bytecode.ts has the bases; format.ts names each op).
+const BINARY_END = OP_BINARY_BASE + BINARY_OPCODE_COUNT;
+const LOAD_END = OP_LOAD_BASE + LOAD_OPCODE_COUNT;
+const STORE_END = OP_STORE_BASE + STORE_OPCODE_COUNT;
+const OP_LOAD_8S = OP_LOAD_BASE;
+const OP_LOAD_8U = OP_LOAD_BASE + 1;
+const OP_LOAD_16S = OP_LOAD_BASE + 2;
+const OP_LOAD_16U = OP_LOAD_BASE + 3;
+const OP_STORE_8 = OP_STORE_BASE;
+const OP_STORE_16 = OP_STORE_BASE + 1;
+const OP_NEGATE = OP_UNARY_BASE;
+const OP_NOT = OP_UNARY_BASE + 1;
+/** Binary kinds (opcode - OP_BINARY_BASE, format.ts BINARY_OPS) from divs to remu: they trap on a zero divisor. */
+const BINARY_DIVS: u32 = 3;
+const BINARY_REMU: u32 = 6;
+/** CRC32C's polynomial, reflected (compiler/ir.ts crc32cWord). */
+const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
+
+/** The state of a VM's interpretation between slices, at the start of its area. */
+class InterpreterState {
+  pc: u32 = 0;               // the next instruction's code address
+  fp: u32 = 0;               // the current call record
+  top: u32 = 0;              // one past the current record's registers
+  sp: u32 = 0;               // the guest stack pointer (frames of slots grow down from stackTop)
+  areaEnd: u32 = 0;
+  group: u32 = 0;
+  pendingResult: u32 = 0;    // a hypercall's result register, stored again at the next slice (0: none)
+  started: u32 = 0;
+}
+const STATE_BYTES: u32 = 64;
+
+/**
+ * Gives VM `id` of bytecode group `group` its interpreter area and its first call, entry(magic, bootInfo)
+ * (the data image is copied in at its first slice, when its space is loaded). False without frames.
+ */
+export function bytecodeVmPrepare(id: u32, group: u32): bool {
+  const area = allocFrameRun(AREA_FRAMES);
+  if (area === FRAME_NONE) return false;
+  const vm = vmAt(id);
+  vm.fpuArea = area;
+  const state = overlay(InterpreterState, area);
+  memoryFill(area, 0, STATE_BYTES);
+  state.areaEnd = area + AREA_FRAMES * PAGE_SIZE;
+  state.group = group;
+  state.fp = 0;
+  state.top = area + STATE_BYTES;
+  state.sp = decodedImages[group].stackTop;
+  return true;
+}
+
+/** Frees the interpreter area of bytecode VM `id` (it ended). */
+export function bytecodeVmRelease(id: u32): void {
+  const vm = vmAt(id);
+  if (vm.fpuArea === 0) return;
+  for (let k: u32 = 0; k < AREA_FRAMES; k++) freeFrame(vm.fpuArea + k * PAGE_SIZE);
+  vm.fpuArea = 0;
+}
+
+/** The first slice: the data image into the VM's memory (its space is loaded), then entry(magic, bootInfo). */
+function start(index: u32, vm: Vm, state: InterpreterState): bool {
+  const image = decodedImages[state.group];
+  if (image.dataBytes !== 0) memoryCopy(GUEST_BASE, image.dataImage, image.dataBytes);
+  state.started = 1;
+  const registers = enter(index, state, image.entry, 0, 0);
+  if (registers === 0) return false;
+  store32(registers, GUEST_MAGIC);
+  store32(registers + 4, vmBootInfoAddress(vm));
+  return true;
+}
+
+/** Runs VM `index` (the current VM, its space loaded, interrupts off) for one slice. */
+export function bytecodeSlice(index: u32): void {
+  const vm = vmAt(index);
+  const state = overlay(InterpreterState, vm.fpuArea);
+  if (state.started === 0 && !start(index, vm, state)) return;
+  if (state.pendingResult !== 0) {
+    store32(state.pendingResult, vm.save.eax);
+    state.pendingResult = 0;
+  }
+  run(index, vm, state);
+}
+
+/** Ends the VM for a trap of the interpreter's: `reason`, the function running, `address` (or 0). */
+function trapEnd(index: u32, state: InterpreterState, reason: u32, address: u32): void {
+  const running = state.fp === 0 ? 0 : load32(state.fp + ACTIVATION_FUNCTION);
+  schedulerEnd(index, reason, 0, running, address);
+}
+
+/**
+ * Pushes a call record for `callee` above the current one, returning to `returnPc`, its result into the
+ * register at `resultAddress` (0: none): its registers' address (zeroed; the caller stores the arguments),
+ * or 0 when the VM ended for a stack overflow.
+ */
+function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, resultAddress: u32): u32 {
+  const image = decodedImages[state.group];
+  const record = image.functions + callee * FUNCTION_WORDS * 4;
+  const fp = state.top;
+  const registers = fp + ACTIVATION_BYTES;
+  const bytes = load32(record + FUNCTION_REGISTERS * 4) << 2;
+  const frameBytes = load32(record + FUNCTION_FRAME_BYTES * 4) + CALL_OVERHEAD;
+  const sp = u32((state.sp - frameBytes) & ~(load32(record + FUNCTION_FRAME_ALIGN * 4) - 1));
+  if (registers > state.areaEnd || bytes > state.areaEnd - registers || sp < image.stackBottom || sp > state.sp) {
+    trapEnd(index, state, END_STACK_OVERFLOW, sp);
+    return 0;
+  }
+  store32(fp + ACTIVATION_PREVIOUS, state.fp);
+  store32(fp + ACTIVATION_RETURN, returnPc);
+  store32(fp + ACTIVATION_RESULT, resultAddress);
+  store32(fp + ACTIVATION_STACK, state.sp);
+  store32(fp + ACTIVATION_FUNCTION, callee);
+  memoryFill(registers, 0, bytes);
+  state.fp = fp;
+  state.top = registers + bytes;
+  state.sp = sp;
+  state.pc = load32(record + FUNCTION_CODE * 4);
+  return registers;
+}
+
+/** A call at `at` (OP_CALL or OP_CALL_INDIRECT: dst, callee or target, argc, args); false if the VM ended. */
+function call(index: u32, state: InterpreterState, at: u32, indirect: bool): bool {
+  const image = decodedImages[state.group];
+  const callerRegisters = state.fp + ACTIVATION_BYTES;
+  const dst = load32(at + 4);
+  let callee = load32(at + 8);
+  const count = load32(at + 12);
+  if (indirect) {
+    const target = load32(callerRegisters + callee) - FUNCTION_ADDRESS_BASE;
+    callee = target / FUNCTION_ADDRESS_STRIDE;
+    const record = image.functions + callee * FUNCTION_WORDS * 4;
+    if (target % FUNCTION_ADDRESS_STRIDE !== 0 || callee >= image.functionCount
+      || load32(record + FUNCTION_PARAMETERS * 4) !== count
+      || (dst !== NO_REGISTER && load32(record + FUNCTION_RETURNS * 4) === 0)) {
+      trapEnd(index, state, VM_END_BYTECODE_CALL, target + FUNCTION_ADDRESS_BASE);
+      return false;
+    }
+  }
+  const resultAddress = dst === NO_REGISTER ? 0 : callerRegisters + dst;
+  const registers = enter(index, state, callee, at + (4 + count) * 4, resultAddress);
+  if (registers === 0) return false;
+  for (let k: u32 = 0; k < count; k++) store32(registers + k * 4, load32(callerRegisters + load32(at + 16 + k * 4)));
+  return true;
+}
+
+/** Calls the trap handler with `kind` (it must not return); false if the VM ended. */
+function trap(index: u32, state: InterpreterState, kind: u32): bool {
+  const registers = enter(index, state, decodedImages[state.group].trapHandler, 0, 0);
+  if (registers === 0) return false;
+  store32(registers, kind);
+  return true;
+}
+
+/** Returns from the current call with the register at offset `value` (NO_REGISTER: none); false if ended. */
+function leave(index: u32, state: InterpreterState, value: u32): bool {
+  const fp = state.fp;
+  const result = value === NO_REGISTER ? 0 : load32(fp + ACTIVATION_BYTES + value);
+  const previous = load32(fp + ACTIVATION_PREVIOUS), returnPc = load32(fp + ACTIVATION_RETURN);
+  if (previous === 0) {                  // the entry returned: as exit(its value)
+    schedulerEnd(index, END_EXIT, result, load32(fp + ACTIVATION_FUNCTION), 0);
+    return false;
+  }
+  if (returnPc === 0) {
+    trapEnd(index, state, VM_END_BYTECODE_TRAP_RETURNED, 0);
+    return false;
+  }
+  const resultAddress = load32(fp + ACTIVATION_RESULT);
+  if (resultAddress !== 0) store32(resultAddress, result);
+  state.sp = load32(fp + ACTIVATION_STACK);
+  state.top = fp;
+  state.fp = previous;
+  state.pc = returnPc;
+  return true;
+}
+
+/** True when [address, address + length) is inside the VM's memory. */
+function inMemory(vm: Vm, address: u32, length: u32): bool {
+  return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
+}
+
+/** CRC32C of the word's four bytes, low byte first, bit by bit (compiler/ir.ts crc32cWord). */
+function crc32Word(crc: u32, word: u32): u32 {
+  let c = u32(crc ^ word);
+  for (let bit = 0; bit < 32; bit++) c = u32((c >>> 1) ^ (CRC32C_POLYNOMIAL & u32(-i32(c & 1))));
+  return c;
+}
+
+/** The intrinsic at `at` (dst, number, argc, args); false when the VM ended or leaves the CPU. */
+function intrinsic(index: u32, vm: Vm, state: InterpreterState, at: u32): bool {
+  const registers = state.fp + ACTIVATION_BYTES;
+  const dst = load32(at + 4), number = load32(at + 8), count = load32(at + 12);
+  const a0 = count > 0 ? load32(registers + load32(at + 16)) : 0;
+  const a1 = count > 1 ? load32(registers + load32(at + 20)) : 0;
+  const a2 = count > 2 ? load32(registers + load32(at + 24)) : 0;
+  let result: u32 = 0;
+  switch (number) {
+    case INTRINSIC_PAUSE: break;
+    case INTRINSIC_RDTSC: result = rdtsc(); break;
+    case INTRINSIC_RDTSC_HIGH: result = rdtscHigh(); break;
+    case INTRINSIC_MEMORY_COPY:
+      if (a2 !== 0 && (!inMemory(vm, a0, a2) || !inMemory(vm, a1, a2))) {
+        trapEnd(index, state, VM_END_BYTECODE_BOUNDS, inMemory(vm, a0, a2) ? a1 : a0);
+        return false;
+      }
+      if (a2 !== 0) memoryCopy(a0, a1, a2);
+      break;
+    case INTRINSIC_MEMORY_FILL:
+      if (a2 !== 0 && !inMemory(vm, a0, a2)) { trapEnd(index, state, VM_END_BYTECODE_BOUNDS, a0); return false; }
+      if (a2 !== 0) memoryFill(a0, u8(a1), a2);
+      break;
+    case INTRINSIC_INVALID_OPCODE: trapEnd(index, state, VECTOR_INVALID_OPCODE, 0); return false;
+    case INTRINSIC_DIVIDE_UNCHECKED:
+      if (a1 === 0) { trapEnd(index, state, VECTOR_DIVIDE_ERROR, 0); return false; }
+      result = a0 / a1;
+      break;
+    case INTRINSIC_CRC32_WORD: result = crc32Word(a0, a1); break;
+    case INTRINSIC_HYPERCALL: return hypercall(index, vm, state, at, registers, a0, a1, a2);
+    default: trapEnd(index, state, VM_END_BYTECODE_UNSUPPORTED, number); return false;
+  }
+  if (dst !== NO_REGISTER) store32(registers + dst, result);
+  state.pc = at + (4 + count) * 4;
+  return true;
+}
+
+/** hypercall(number, a, b, c, d) through the dispatcher, the VM's save area as its registers. */
+function hypercall(index: u32, vm: Vm, state: InterpreterState, at: u32, registers: u32, number: u32, a: u32,
+  b: u32): bool {
+  const frame = vm.save;
+  frame.eax = number;
+  frame.ebx = a;
+  frame.ecx = b;
+  frame.edx = load32(registers + load32(at + 28));
+  frame.esi = load32(registers + load32(at + 32));
+  frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
+  state.pc = at + 9 * 4;               // 4 words, 5 arguments: go on after it (the call is made once)
+  hypercallDirect(index, frame);
+  const dst = load32(at + 4);
+  if (dst !== NO_REGISTER) store32(registers + dst, frame.eax);
+  if (vm.state !== VM_RUNNING || schedulerLeaving()) {
+    // Idle's batch comes in eax when the VM is switched in again: stored into the result then.
+    if (dst !== NO_REGISTER && vm.blockedInIdle) state.pendingResult = registers + dst;
+    return false;
+  }
+  return true;
+}
+
+/** The high 32 bits of the signed 64-bit product (mulhs). */
+function mulHighSigned(a: u32, b: u32): u32 {
+  let high = mulHigh(a, b);
+  if (i32(a) < 0) high -= b;
+  if (i32(b) < 0) high -= a;
+  return high;
+}
+
+/** A binary operation (opcode - OP_BINARY_BASE = `kind`) of a and b; b is not 0 for the divisions. */
+function binary(kind: u32, a: u32, b: u32): u32 {
+  switch (kind) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return u32(Math.imul(i32(a), i32(b)));
+    case 3: return u32(i32(a) / i32(b));
+    case 4: return a / b;
+    case 5: return u32(i32(a) % i32(b));
+    case 6: return a % b;
+    case 7: return u32(a & b);
+    case 8: return u32(a | b);
+    case 9: return u32(a ^ b);
+    case 10: return u32(a << b);
+    case 11: return u32(i32(a) >> b);
+    case 12: return a >>> b;
+    case 13: return a === b ? 1 : 0;
+    case 14: return a !== b ? 1 : 0;
+    case 15: return i32(a) < i32(b) ? 1 : 0;
+    case 16: return i32(a) <= i32(b) ? 1 : 0;
+    case 17: return i32(a) > i32(b) ? 1 : 0;
+    case 18: return i32(a) >= i32(b) ? 1 : 0;
+    case 19: return a < b ? 1 : 0;
+    case 20: return a <= b ? 1 : 0;
+    case 21: return a > b ? 1 : 0;
+    case 22: return a >= b ? 1 : 0;
+    case 23: return mulHighSigned(a, b);
+  }
+  return mulHigh(a, b);
+}
+
+/**
+ * The interpreter's loop: at most BYTECODE_FUEL instructions, or until the VM ends or leaves the CPU.
+ * The state lives in locals (pc, registers, the memory's bounds); calls, returns, intrinsics and traps
+ * write it back to `state` and read it again.
+ */
+function run(index: u32, vm: Vm, state: InterpreterState): void {
+  let pc = state.pc, registers = state.fp + ACTIVATION_BYTES;
+  const size = vm.memorySize;
+  for (let fuel = BYTECODE_FUEL; fuel > 0; fuel--) {
+    const op = load32(pc);
+    if (op >= OP_BINARY_BASE && op < BINARY_END) {       // binary: dst a b
+      const kind = op - OP_BINARY_BASE, b = load32(registers + load32(pc + 12));
+      if (b === 0 && kind >= BINARY_DIVS && kind <= BINARY_REMU) {
+        state.pc = pc;
+        if (!trap(index, state, TRAP_DIVIDE_BY_ZERO)) return;
+        pc = state.pc;
+        registers = state.fp + ACTIVATION_BYTES;
+        continue;
+      }
+      store32(registers + load32(pc + 4), binary(kind, load32(registers + load32(pc + 8)), b));
+      pc += 16;
+      continue;
+    }
+    if (op >= OP_LOAD_BASE && op < LOAD_END) {           // load: dst address offset
+      const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
+      const width: u32 = u32(1 << ((op - OP_LOAD_BASE) >>> 1));
+      if (address - GUEST_BASE > size - width) {
+        state.pc = pc;
+        trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
+        return;
+      }
+      let value: u32 = 0;
+      if (op === OP_LOAD_8S) value = u32((load8(address) << 24) >> 24);
+      else if (op === OP_LOAD_8U) value = load8(address);
+      else if (op === OP_LOAD_16S) value = u32((load16(address) << 16) >> 16);
+      else if (op === OP_LOAD_16U) value = load16(address);
+      else value = load32(address);
+      store32(registers + load32(pc + 4), value);
+      pc += 16;
+      continue;
+    }
+    if (op >= OP_STORE_BASE && op < STORE_END) {         // store: address offset value
+      const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
+      const width: u32 = u32(1 << (op - OP_STORE_BASE));
+      if (address - GUEST_BASE > size - width) {
+        state.pc = pc;
+        trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
+        return;
+      }
+      const value = load32(registers + load32(pc + 12));
+      if (op === OP_STORE_8) store8(address, u8(value));
+      else if (op === OP_STORE_16) store16(address, u16(value));
+      else store32(address, value);
+      pc += 16;
+      continue;
+    }
+    switch (op) {
+      case OP_CONST: store32(registers + load32(pc + 4), load32(pc + 8)); pc += 12; continue;
+      case OP_COPY: store32(registers + load32(pc + 4), load32(registers + load32(pc + 8))); pc += 12; continue;
+      case OP_SLOT_ADDRESS: store32(registers + load32(pc + 4), state.sp + load32(pc + 8)); pc += 12; continue;
+      case OP_SELECT: {
+        const chosen = load32(registers + load32(pc + 8)) !== 0 ? load32(pc + 12) : load32(pc + 16);
+        store32(registers + load32(pc + 4), load32(registers + chosen));
+        pc += 20;
+        continue;
+      }
+      case OP_NEGATE:
+        store32(registers + load32(pc + 4), u32(0 - load32(registers + load32(pc + 8))));
+        pc += 12;
+        continue;
+      case OP_NOT: store32(registers + load32(pc + 4), u32(~load32(registers + load32(pc + 8)))); pc += 12; continue;
+      case TERM_JUMP: pc = load32(pc + 4); continue;
+      case TERM_BRANCH: pc = load32(registers + load32(pc + 4)) !== 0 ? load32(pc + 8) : load32(pc + 12); continue;
+    }
+    // The rest leave the loop's locals: state.pc first, everything read back after.
+    state.pc = pc;
+    let going = true;
+    if (op === OP_CALL || op === OP_CALL_INDIRECT) going = call(index, state, pc, op === OP_CALL_INDIRECT);
+    else if (op === OP_INTRINSIC) going = intrinsic(index, vm, state, pc);
+    else if (op === OP_TRAP) going = trap(index, state, load32(pc + 4));
+    else if (op === TERM_RETURN) going = leave(index, state, load32(pc + 4));
+    else {
+      trapEnd(index, state, op === TERM_UNREACHABLE ? VM_END_BYTECODE_UNREACHABLE : VM_END_BYTECODE_UNSUPPORTED, op);
+      return;
+    }
+    if (!going) return;
+    pc = state.pc;
+    registers = state.fp + ACTIVATION_BYTES;
+  }
+  state.pc = pc;
+}
