@@ -202,6 +202,20 @@ function ephemeralPort(remoteIp: u32, remotePort: i32): i32 {
 }
 
 /**
+ * What both opens set up on a new connection: the timestamp offset of its 4-tuple (`ports`: local << 16 |
+ * remote), an empty reassembly queue, congestion control's start, and no close, retry, probe or timing yet.
+ */
+function startConnection(tcb: Tcb, remoteIp: u32, ports: u32): void {
+  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, ports);
+  reassemblyClear(tcb);
+  congestionInit(tcb, netNow);
+  tcb.closing = false;
+  tcb.retries = 0;
+  tcb.persisting = false;
+  tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
+}
+
+/**
  * Opens a connection to `remoteIp`:`remotePort` from an ephemeral port (§3.10.1 active OPEN: SYN-SENT, our SYN
  * <SEQ=ISS><CTL=SYN> with the MSS and SACK-permitted sent at once; IPv4 resolves the next hop by ARP first,
  * holding the SYN). The handler hears CONNECTED, or REFUSED (a RST) or TIMED_OUT (TCP_MAX_RETRIES
@@ -239,13 +253,7 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   tcb.rcvScale = windowShiftFor(tcb.rxSize);
   tcb.timestamps = true;
   tcb.tsRecent = 0;               // TSecr of a SYN is 0 (§3.2)
-  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((localPort << 16) | remotePort));
-  reassemblyClear(tcb);
-  congestionInit(tcb, netNow);
-  tcb.closing = false;
-  tcb.retries = 0;
-  tcb.persisting = false;
-  tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
+  startConnection(tcb, remoteIp, u32((localPort << 16) | remotePort));
   sendSyn(tcb);
   startTimer(tcb);
   return index;
@@ -453,13 +461,7 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   buffersAssign(tcb, index, listener.large);
   agreeWindowScale(tcb, synWindowShift);    // RFC 7323: answered likewise
   agreeTimestamps(tcb, segTimestamps, segTsVal);
-  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((listener.port << 16) | remotePort));
-  reassemblyClear(tcb);
-  congestionInit(tcb, netNow);
-  tcb.closing = false;
-  tcb.retries = 0;
-  tcb.persisting = false;
-  tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
+  startConnection(tcb, remoteIp, u32((listener.port << 16) | remotePort));
   // Data in the SYN is not queued (it will be retransmitted after the handshake).
   sendSynAck(tcb);
   startTimer(tcb);

@@ -100,7 +100,8 @@ test('malformed segments are dropped: bad checksum, data offset, truncation, por
     }
     // unknown options are skipped by their length; the MSS after them counts; the SYN is answered
     const p = new Peer(t, w, 20, 40011);
-    p.send(SYN, [], { options: [1, 1, 4, 2, 30, 10, 0, 0, 0, 1, 0, 0, 0, 2, 2, 4, 1, 0, 0, 0] });   // NOP NOP SACK-perm kind 30 (10) MSS=256 EOL
+    // NOP NOP SACK-perm, kind 30 (10 bytes), MSS=256, EOL
+    p.send(SYN, [], { options: [1, 1, 4, 2, 30, 10, 0, 0, 0, 1, 0, 0, 0, 2, 2, 4, 1, 0, 0, 0] });
     yield;
     const [synAck] = w.take();
     p.iss = p.rcv = parseTcpFrame(synAck).seq;
