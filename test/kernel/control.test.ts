@@ -154,7 +154,7 @@ test("the kernel refuses a manifest that gives the control capability to more th
     return serialLines(r.serial);
   };
   const computing = { moduleIndex: 0, memoryKiB: 64, argument: workerArgument(MODE.compute, 1) };
-  const refusal = /^vms: manifest: the control capability is given to more than one VM, or to an unknown flag$/m;
+  const refusal = /^vms: manifest: the control capability is given to more than one VM, or an unknown flag is set$/m;
   const two = await boot("two-controls", [{ ...computing, vmCount: 1, control: true },
     { ...computing, vmCount: 1, control: true, ipBase: 0x0200000a }]);
   t.regex(two, refusal);
