@@ -19,10 +19,15 @@ import { HYPERCALL_CONSOLE_WRITE, HYPERCALL_COUNT } from '../../abi/hypercalls.t
 const HYPERCALL = join(ROOT, 'kernel-src', 'hypercall.ts');
 const HTTPD = join(ROOT, 'guest-src', 'apps', 'httpd.ts');
 
-/** The 1-based line of `file` that contains `text` (exactly one). */
-function lineOf(file: string, text: string): number {
+/**
+ * The 1-based line of `file` that contains `text`: exactly one, or with `after`, the first one below the line
+ * holding `after` (a function's header).
+ */
+function lineOf(file: string, text: string, after?: string): number {
   const lines = readFileSync(file, 'utf8').split('\n');
-  const found = lines.flatMap((l, i) => (l.includes(text) ? [i + 1] : []));
+  const from = after === undefined ? 0 : lines.findIndex(l => l.includes(after));
+  let found = lines.flatMap((l, i) => (i >= from && l.includes(text) ? [i + 1] : []));
+  if (after !== undefined && from >= 0) found = found.slice(0, 1);
   if (found.length !== 1) throw new Error(`${file}: ${found.length} lines contain '${text}'`);
   return found[0];
 }
@@ -47,7 +52,9 @@ const skip = missingTool('gdb') ?? missingTool('qemu-system-i386');
 test.serial('kernel: break by file:line in a hypercall, bt to the interrupt entry, locals, print, next', t => {
   if (skip) { t.log(skip); t.pass(); return; }
   const write = lineOf(HYPERCALL, 'if (!vmRangeValid(vmAt(u32(index)), frame.ebx, frame.ecx)) return EFAULT;');
-  const dispatch = lineOf(HYPERCALL, 'const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame)');
+  // The gate's dispatch (hypercallDirect, bytecode VMs' path, has the same line further down).
+  const dispatch = lineOf(HYPERCALL, 'const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame)',
+    'function hypercallEntry(');
   const out = debug(t, ['--manifest', join(ROOT, 'manifests', 'demo.json')], [
     `break kernel-src/hypercall.ts:${dispatch}`,
     'continue',
