@@ -96,7 +96,12 @@ export function readIn(index: u32): void {
     store32(frameAt(map, i), FRAME_NONE);
     if ((entry & ENTRY_DISK) === 0) continue;
     const address = pageAddress(entry & ENTRY_PAGE_MASK);
-    if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT) { ok = vmSwapInMark(vm, address, i); continue; }
+    if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT) {
+      // Left on the disk, read when touched (vmNeedsPage): no longer part of a working set to come.
+      store32(pageAt(map, i), u32(entry & ~ENTRY_HOT));
+      ok = vmSwapInMark(vm, address, i);
+      continue;
+    }
     hot++;
     const frame = vmSwapInPage(vm, address);
     store32(frameAt(map, i), frame);
