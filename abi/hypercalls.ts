@@ -184,6 +184,7 @@ export class VmStatus {
   txLimited: u32 = 0;          // frames it sent dropped by its send limits
   rxLimited: u32 = 0;          // frames for it dropped by its receive limits
   memoryCapKiB: u32 = 0;       // its memory cap, 0: none
+  swapKiB: u32 = 0;            // its pages whose only copy is on the swap disk
 }
 
 /** machineStatus's record: the machine's memory and VMs. Frames are 4 KiB. */

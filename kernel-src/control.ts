@@ -21,6 +21,7 @@
 // pays for it (the calls run in its hypercall, interrupts off). A VM being written to or read from the
 // swap disk is not stopped mid-transfer: vmStop answers EAGAIN, try again.
 import { bool, i32, u32, addressOf, sizeOf, memoryCopy, memoryFill } from "dsl";
+import { mapPagesOnDisk } from "./swap-map.ts";
 import {
   EPERM, EINVAL, EFAULT, EAGAIN, ENOMEM, EADDRINUSE, ESRCH, ENOSPC, VM_CREATE_LIMIT, IMAGE_BYTES_LIMIT,
   VmCreateRequest, VmStatus, MachineStatus, VM_STATE_RUNNABLE, VM_STATE_RUNNING, VM_STATE_IDLE, VM_STATE_ENDED,
@@ -274,6 +275,7 @@ function describe(id: u32): void {
   s.txLimited = limit.txLimited;
   s.rxLimited = limit.rxLimited;
   s.memoryCapKiB = vm.memoryCapFrames << PAGE_KIB_SHIFT;
+  s.swapKiB = mapPagesOnDisk(vm) << PAGE_KIB_SHIFT;
 }
 
 /**

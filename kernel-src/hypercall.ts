@@ -13,7 +13,7 @@
 // the swap disk is read back the same way (swap-in.ts): the VM waits for it and makes the call again.
 import { bool, i32, u32, panic, overlay, interruptEntry } from "dsl";
 import {
-  Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, vmTakeCapRefusal, END_EXIT,
+  Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT,
   END_BAD_HYPERCALLS, END_OUT_OF_MEMORY,
 } from "./vm.ts";
 import { TrapFrame } from "./trapframe.ts";
@@ -218,7 +218,7 @@ function failed(index: u32, frame: TrapFrame, number: u32, result: i32): void {
     // No hypercall has an effect before its buffer is prepared, so with swapping the VM waits for frames
     // and then makes the same call again: eip back over `int 0x80` (CD 80, the only way to this gate;
     // prefixes before it change nothing), eax its number again, the other registers untouched.
-    if (!vmTakeCapRefusal() && schedulerWaitForMemory()) { retry(frame, number); memoryRetries++; return; }
+    if (schedulerWaitForMemory()) { retry(frame, number); memoryRetries++; return; }
     schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, frame.ebx);
     return;
   }

@@ -305,8 +305,11 @@ function capPeriodBegin(now: u32): void {
 type IdleHook = (index: u32) => void;
 /** An idle VM is to run: false lets it run now; true: swap.ts brings it back first (schedulerRunWoken). */
 type WakeHook = (index: u32) => bool;
-/** The current VM's page fault or hypercall found no frame: true when it is to wait (then retried). */
-type MemoryHook = (index: u32) => bool;
+/**
+ * The current VM's page fault or hypercall found no frame (`capped`: its own memory cap refused it, not the
+ * pool): true when it is to wait (then retried).
+ */
+type MemoryHook = (index: u32, capped: bool) => bool;
 /** VM `index`'s memory was released (it ended): VMs waiting for frames may have them now. */
 type ReleaseHook = (index: u32) => void;
 /** The current VM touched a page on the swap disk: PAGE_HOOK_WAITS, PAGE_HOOK_MAPPED or PAGE_HOOK_FAILED. */
@@ -321,11 +324,12 @@ export const PAGE_HOOK_MAPPED: u32 = 2;
 type TookHook = (index: u32) => void;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
+function noMemoryHook(index: u32, capped: bool): bool { return false; }
 function noReleaseHook(index: u32): void {}
 function noPageHook(index: u32, address: u32): u32 { return PAGE_HOOK_FAILED; }
 let idleHook: IdleHook = noIdleHook;
 let wakeHook: WakeHook = noWakeHook;
-let memoryHook: MemoryHook = noWakeHook;
+let memoryHook: MemoryHook = noMemoryHook;
 let releaseHook: ReleaseHook = noReleaseHook;
 let pageHook: PageHook = noPageHook;
 let tookHook: TookHook = noReleaseHook;
@@ -392,11 +396,12 @@ export function schedulerBlockCurrent(): void {
 
 /**
  * The current VM found no frame for a page (a fault, or a hypercall's buffer): with swapping it waits,
- * blocked, for frames a write-out gives back, and true (the caller arranges the retry: the faulting
- * access, or the hypercall made again); false when nothing can make room (the caller ends it).
+ * blocked, for frames a write-out gives back (or, when its own memory cap refused the frame, vm.ts
+ * vmTakeCapRefusal, for its own cold pages to go out), and true (the caller arranges the retry: the
+ * faulting access, or the hypercall made again); false when nothing can make room (the caller ends it).
  */
 export function schedulerWaitForMemory(): bool {
-  if (!memoryHook(u32(current))) return false;
+  if (!memoryHook(u32(current), vmTakeCapRefusal())) return false;
   vmAt(u32(current)).state = VM_IDLE;
   switchRequested = true;
   return true;
@@ -727,9 +732,9 @@ function userException(frame: TrapFrame): void {
       return;
     }
     if (vmDemandPage(vm, cr2)) { tookHook(u32(current)); return; }
-    // With swapping, it waits for frames being written out and then retries the access (eip unchanged);
-    // not when its own memory cap refused the page (vm.ts): none would come.
-    if (!vmTakeCapRefusal() && schedulerWaitForMemory()) return;
+    // With swapping, it waits for frames being written out (at its memory cap: its own) and then retries
+    // the access (eip unchanged).
+    if (schedulerWaitForMemory()) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;
   }

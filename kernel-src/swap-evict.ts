@@ -3,8 +3,9 @@
 // and is passed over; one whose bit is clear is taken, up to EVICT_BATCH a time, into the lowest free
 // positions of its VM's map (grown to its whole region), so that a batch goes out in one request per run.
 // Two users:
-// - a VM waiting for memory that holds more than WHOLE_VM_PAGE_LIMIT pages (evictWaiter): it does not run
-//   until the write is done (SWAP_EVICTING); its whole region is swept if need be;
+// - a VM waiting for memory that holds more than WHOLE_VM_PAGE_LIMIT pages, or one at its memory cap
+//   (evictWaiter; swap.ts atCap): it does not run until the write is done (SWAP_EVICTING); its whole
+//   region is swept if need be;
 // - runnable VMs, when the pool is short and no idle VM is left to write out whole (sweepRunning): a
 //   second hand steps over the VM table, at most SWEEP_VMS slots and SWEEP_PAGES PTEs a call (bounded
 //   work, carried on at the next call), and takes up to EVICT_BATCH pages from each runnable VM it finds
@@ -40,6 +41,7 @@ import {
 } from "./swap-map.ts";
 import { counts } from "./swap-report.ts";
 import { serveWaiting, balance } from "./swap.ts";
+import { schedulerRunWoken } from "./scheduler.ts";
 
 /** The most pages one eviction (page-granular) writes. */
 const EVICT_BATCH: u32 = 64;
@@ -65,6 +67,9 @@ function regionFits(vm: Vm): bool {
   const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
   return regionSectors <= diskCapacity() && vm.swapSector <= diskCapacity() - regionSectors;
 }
+
+/** True when some of the VM's pages could be evicted, given a free disk (its region fits, it has private pages). */
+export function evictPossible(vm: Vm): bool { return regionFits(vm) && vm.privateFrames !== 0; }
 
 /**
  * Second chance from the VM's page hand over at most `steps` PTEs, and at most one lap (a page is never
@@ -264,6 +269,8 @@ function evictFinished(index: u32, serve: bool): void {
   store32(map + (MAP_ON_DISK << 2), load32(map + (MAP_ON_DISK << 2)) + out);
   store32(map + (MAP_CLEAN << 2), load32(map + (MAP_CLEAN << 2)) + clean);
   if (waiting) vm.swapState = SWAP_RESIDENT;
+  // A VM at its memory cap (swap.ts atCap) waits for its own pages on no ring: it runs again now.
+  if (waiting && !ended && !vm.swapQueued && !vm.blockedInIdle) schedulerRunWoken(index);
   if (ended) { if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) dropMap(vm); }
   else dropIfEmpty(vm);
   counts.outInstructions += rdtsc() - start;

@@ -11,7 +11,7 @@
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmUnreservedFrames, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd, vmSwapInBuild,
-  vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap,
+  vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap, vmTakeCapRefusal,
   END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR, SWAP_RESIDENT, SWAP_READING, SWAP_PAGING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
@@ -191,7 +191,7 @@ export function vmNeedsPage(index: u32, address: u32): u32 {
   const vm = vmAt(index);
   // Woken during its write-out (SWAP_WRITING, cancelled): its map is the write-out's until that ends, and
   // a page-in beside it would share its counters; it waits for memory meanwhile, then touches it again.
-  if (vm.swapState !== SWAP_RESIDENT) return waitsOrFails(index);
+  if (vm.swapState !== SWAP_RESIDENT) return waitsOrFails(index, false);
   const map = vm.swapMap;
   const position = vmSwappedEntry(vm, address) >>> PAGE_SHIFT;
   const page = (address - GUEST_BASE) >>> PAGE_SHIFT;
@@ -202,9 +202,9 @@ export function vmNeedsPage(index: u32, address: u32): u32 {
     return PAGE_HOOK_MAPPED;
   }
   if (load32(pageAt(map, position)) !== u32(page | ENTRY_DISK)) return PAGE_HOOK_FAILED;
-  if (diskSlotsFree() === 0) return waitsOrFails(index);
+  if (diskSlotsFree() === 0) return waitsOrFails(index, false);
   const first = vmPageInFrame(vm);
-  if (first === FRAME_NONE) return waitsOrFails(index);
+  if (first === FRAME_NONE) return waitsOrFails(index, vmTakeCapRefusal());
   const start = rdtsc();
   settle(vm);
   runFrames[0] = first;
@@ -213,7 +213,7 @@ export function vmNeedsPage(index: u32, address: u32): u32 {
     && (load32(pageAt(map, position + n)) & ENTRY_DISK) !== 0
     && vmUnreservedFrames() > LOW_WATERMARK) {
     const frame = vmPageInFrame(vm);
-    if (frame === FRAME_NONE) break;
+    if (frame === FRAME_NONE) { vmTakeCapRefusal(); break; }   // (the cap or the pool: the first page is enough)
     runFrames[n] = frame;
     n++;
   }
@@ -233,8 +233,13 @@ export function vmNeedsPage(index: u32, address: u32): u32 {
   return PAGE_HOOK_WAITS;
 }
 
-/** vmNeedsMemory's answer as the page hook's: the VM waits for memory (then retries), or cannot. */
-function waitsOrFails(index: u32): u32 { return vmNeedsMemory(index) ? PAGE_HOOK_WAITS : PAGE_HOOK_FAILED; }
+/**
+ * vmNeedsMemory's answer as the page hook's: the VM waits for memory (at its memory cap: for its own pages
+ * to go out), then retries; or cannot.
+ */
+function waitsOrFails(index: u32, capped: bool): u32 {
+  return vmNeedsMemory(index, capped) ? PAGE_HOOK_WAITS : PAGE_HOOK_FAILED;
+}
 
 /** Maps the frames of positions [position, position + n) at their pages: the VM's from now. */
 function mapPagedIn(vm: Vm, map: u32, position: u32, n: u32): void {

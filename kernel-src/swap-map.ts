@@ -66,6 +66,9 @@ export function mapFree(map: u32): void {
   if (bytes <= PAGE_SIZE) { kfree(map, bytes); return; }
   for (let offset: u32 = 0; offset < bytes; offset += PAGE_SIZE) freeFrame(map + offset);
 }
+/** How many of the VM's pages have their only copy on the swap disk (0 without a map). */
+export function mapPagesOnDisk(vm: Vm): u32 { return vm.swapMap === 0 ? 0 : load32(vm.swapMap + (MAP_ON_DISK << 2)); }
+
 export function pageAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + i) << 2); }
 export function crcAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + load32(map) + i) << 2); }
 export function frameAt(map: u32, i: u32): u32 { return map + ((MAP_HEADER_WORDS + 2 * load32(map) + i) << 2); }

@@ -28,6 +28,7 @@ class SwapCounts {
   writeFailures: u32 = 0;
   noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
   memoryWaits: u32 = 0;
+  capWaits: u32 = 0;             // waits of VMs at their memory cap for their own pages to go out (swap.ts atCap)
   readingNow: u32 = 0;           // VMs in SWAP_READING
   pagingNow: u32 = 0;            // VMs in SWAP_PAGING
   pageIns: u32 = 0;              // pages read back alone, on a touch
@@ -120,7 +121,8 @@ export function swapReport(): void {
   consoleWriteDecimal(counts.memoryWaits);
   consoleWriteString(" (hypercalls ");
   consoleWriteDecimal(hypercallMemoryWaits());
-  consoleWriteString(")");
+  consoleWriteString("), at a memory cap ");
+  consoleWriteDecimal(counts.capWaits);
   consoleWriteString(", woken out by an alarm ");
   consoleWriteDecimal(counts.wokenByAlarm);
   consoleWriteString(" by a frame ");

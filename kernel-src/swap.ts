@@ -46,7 +46,7 @@ import {
 } from "./swap-map.ts";
 import { counts, swapRatesStart } from "./swap-report.ts";
 import { writeOut } from "./swap-out.ts";
-import { evictWaiter, evicting, sweepRunning } from "./swap-evict.ts";
+import { evictWaiter, evicting, evictPossible, sweepRunning } from "./swap-evict.ts";
 import { canReadIn, readIn, vmNeedsPage } from "./swap-in.ts";
 
 /** Write out idle VMs when the unreserved pool is below this many frames (1 MiB)... */
@@ -169,9 +169,9 @@ function profiledWakes(index: u32): bool {
   profileLeave(previous);
   return taken;
 }
-function profiledNeedsMemory(index: u32): bool {
+function profiledNeedsMemory(index: u32, capped: bool): bool {
   const previous = profileEnter(PROFILE_SWAP);
-  const waits = vmNeedsMemory(index);
+  const waits = vmNeedsMemory(index, capped);
   profileLeave(previous);
   return waits;
 }
@@ -225,10 +225,12 @@ function vmWakes(index: u32): bool {
 
 /**
  * A page fault of the current VM found no frame: true when it is to wait, because a write-out will free
- * some or another VM can still run (and then idle, wait in turn and be written out, or end).
+ * some or another VM can still run (and then idle, wait in turn and be written out, or end). `capped`:
+ * its own memory cap refused the frame (vm.ts), so it is its own pages that must go (atCap).
  */
-export function vmNeedsMemory(index: u32): bool {
+export function vmNeedsMemory(index: u32, capped: bool): bool {
   if (!counts.active) return false;
+  if (capped) return atCap(index);
   const vm = vmAt(index);
   settle(vm);
   balance();
@@ -248,6 +250,24 @@ export function vmNeedsMemory(index: u32): bool {
     listAppend(index, LIST_OF_WAITERS);
   }
   return true;
+}
+
+/**
+ * The current VM reached its memory cap (its resident limit; vm.ts "Memory quotas"): with swap it gives up
+ * its own coldest pages (swap-evict.ts evictWaiter, second chance over its accessed bits) and waits,
+ * idle, until they are written; the eviction's end runs it again (it is on no waiting ring: its cap, not
+ * the pool, held it), and its retry takes a frame within its cap, from the pool as any VM's. Its pages
+ * already on their way out: it waits for them. The disk too busy to start: it waits on the ring like a
+ * memory waiter (vmNeedsMemory; served when a transfer ends) and meets its cap again then. False when none of its pages
+ * can go (its region past the disk's end, no private page): it is out of memory, as without swap.
+ */
+function atCap(index: u32): bool {
+  const vm = vmAt(index);
+  if (vm.swapState !== SWAP_RESIDENT) return false;
+  counts.capWaits++;
+  if (evicting(vm)) { vm.swapState = SWAP_EVICTING; return true; }
+  if (evictWaiter(index)) return true;
+  return evictPossible(vm) && vmNeedsMemory(index, false);
 }
 
 /** Queues VM `index` to be served after frames come back (once; false when the ring is full). */
@@ -393,3 +413,4 @@ function listLength(list: u8): u32 {
   for (let i = listHead[list]; i !== VM_NONE; i = vmAt(u32(i)).next) n++;
   return n;
 }
+

@@ -24,10 +24,10 @@
 // pool is empty the request fails: the VM is the one out of memory (the scheduler ends it), never a
 // neighbour within its share. The VM's resident limit is its whole range (memorySize and its tables), or
 // its memory cap when it has one (vmSetMemoryCap: the manifest's or vmCreate's memoryCapKiB, at least its
-// reservation): a frame beyond the cap is refused like one from an empty pool, but the VM may not wait
-// for memory then (vmTakeCapRefusal): it ends "out of memory", alone. (With swap, a VM at its cap is meant
-// to push its own cold pages out to the disk instead, as swap-evict.ts does for the pool; that is not done
-// yet, so it ends the same way.)
+// reservation): a frame beyond the cap is refused like one from an empty pool, and the caller learns it
+// was the cap (vmTakeCapRefusal): without swap the VM ends "out of memory", alone, never waiting; with
+// swap it pushes its own coldest pages out to the disk and waits for them (swap.ts atCap), so its
+// resident pages stay within the cap and the rest of its memory lies on the disk.
 // Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u16, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import {

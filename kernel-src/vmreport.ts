@@ -1,7 +1,7 @@
 // The VMs' summary (docs/virtual-architecture.md "Build and run"): one line per VM with its CPU time,
 // switches and how it ended (and, when it used the network, its packet counters: switch.ts; when its CPU
 // weight or cap is not the default, `vm N share: weight W, cap P%`; when it has network rate limits,
-// `vm N limits: ...`: netlimit.ts; with a memory cap, `vm N memory cap C KiB, holds H KiB`), then the
+// `vm N limits: ...`: netlimit.ts; with a memory cap, `vm N memory cap C KiB, holds H KiB, on swap S KiB`), then the
 // totals, the scheduler's,
 // the switch's and the NIC's counters. Printed by the console's `vms` command (shell.ts: the
 // first 1,000 VMs only) and, through the hook vmstart.ts gives schedulerInit, when every VM has ended
@@ -9,6 +9,7 @@
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32, overlay } from "dsl";
+import { mapPagesOnDisk } from "./swap-map.ts";
 import { messageInterruptsReport } from "./msi.ts";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmBootPageFrame, VM_ENDED, END_EXIT } from "./vm.ts";
 import {
@@ -119,7 +120,7 @@ function report(listed: u32): void {
   swapReport();
 }
 
-/** `vm N memory cap C KiB, holds H KiB` for a VM with a memory cap (vm.ts). */
+/** `vm N memory cap C KiB, holds H KiB, on swap S KiB` for a VM with a memory cap (vm.ts; swap.ts atCap). */
 function memoryCapReportVm(i: u32, vm: Vm): void {
   consoleWriteString("vm ");
   consoleWriteDecimal(i);
@@ -127,6 +128,8 @@ function memoryCapReportVm(i: u32, vm: Vm): void {
   consoleWriteDecimal(vm.memoryCapFrames << PAGE_KIB_SHIFT);
   consoleWriteString(" KiB, holds ");
   consoleWriteDecimal((vm.privateFrames + vm.tableFrames) << PAGE_KIB_SHIFT);
+  consoleWriteString(" KiB, on swap ");
+  consoleWriteDecimal(mapPagesOnDisk(vm) << PAGE_KIB_SHIFT);
   consoleWriteString(" KiB");
   consoleNewLine();
 }

@@ -61,7 +61,7 @@ const CREATE_LIMIT: u32 = 1000;
 const requests = structArray(Request, 2);           // WORKERS
 const heads = new Uint8Array(2 * 4096);            // WORKERS x HEAD_LIMIT
 const smallBodies = new Uint8Array(2 * 1024);      // WORKERS x SMALL_BODY_BYTES
-const records = new Uint8Array(2 * 100 * 124);     // WORKERS x PAGE_VMS x sizeOf(VmStatus)
+const records = new Uint8Array(2 * 100 * 128);     // WORKERS x PAGE_VMS x sizeOf(VmStatus)
 const images = new Uint8Array(4 * 1048576);        // IMAGE_SLOTS x IMAGE_SLOT_BYTES
 const imageLengths = new Int32Array(4);
 /** Per slot: 0 free, 1 holds an image, 2 receiving one (by a worker, not yet authenticated). */
@@ -160,6 +160,7 @@ function putVm(s: VmStatus): void {
   optional("txPacketsPerSecond", s.txPacketsPerSecond); optional("txBytesPerSecond", s.txBytesPerSecond);
   optional("rxPacketsPerSecond", s.rxPacketsPerSecond); optional("rxBytesPerSecond", s.rxBytesPerSecond);
   field("txLimited", s.txLimited); field("rxLimited", s.rxLimited); optional("memoryCapKiB", s.memoryCapKiB);
+  field("swapKiB", s.swapKiB);
   field("rxPackets", s.rxPackets); field("rxBytes", s.rxBytes); field("txPackets", s.txPackets); field("txBytes",
     s.txBytes);
   field("dropped", s.dropped); field("spoofed", s.spoofed); field("refused", s.refused); field("evicted", s.evicted);
@@ -548,7 +549,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   threadsInit();
-  // The record buffers are sized for PAGE_VMS records of 124 bytes per worker: a larger VmStatus must grow them.
+  // The record buffers are sized for PAGE_VMS records of 128 bytes per worker: a larger VmStatus must grow them.
   if (u32(records.length) < u32(WORKERS) * PAGE_VMS * sizeOf(VmStatus)) panic("records too small for VmStatus");
   ownIp = byteSwap(boot().ipAddress);
   const keyLength = takeKey();

@@ -4,12 +4,15 @@
 // each, so that it keeps asking for pages while other VMs run; each page gets a pattern of its own and
 // the page before it is checked each time. At the end it checks every page and prints
 // `vm ID done N pages intact` (or `vm ID CORRUPT page P` at the first bad word, exit status 1) and
-// exits 0. Beside VMs that take all memory, every one of its pages must still come, intact.
+// exits 0. Beside VMs that take all memory, every one of its pages must still come, intact. With HOLD in
+// the argument it does not exit after that line but idles for good (every event masked), its memory kept,
+// so that the console's `vms` can be read while it lives.
 import { u32, bool, load32, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
-import { yieldCpu } from "../runtime/hypercalls.ts";
+import { yieldCpu, idle, interruptMask } from "../runtime/hypercalls.ts";
 
 const DEFAULT_PAGES: u32 = 16;
+const HOLD: u32 = 0x80000000;          // the argument's flag: idle for good after the last check
 const WORDS_CHECKED: u32 = 16;         // words per page, spread over the page
 const STRIDE: u32 = PAGE_SIZE / WORDS_CHECKED;
 
@@ -36,7 +39,8 @@ function corrupt(id: u32, k: u32): void {
 export function guestMain(magic: u32, bootInfo: u32): void {
   bootInit(magic, bootInfo);
   const id = vmId();
-  const pages = argument() === 0 ? DEFAULT_PAGES : argument();
+  const asked = argument() & ~HOLD;
+  const pages = asked === 0 ? DEFAULT_PAGES : u32(asked);
   for (let k: u32 = 0; k < pages; k++) {
     fill(id, k);
     if (k > 0 && !intact(id, k - 1)) corrupt(id, k - 1);
@@ -44,5 +48,9 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   }
   for (let k: u32 = 0; k < pages; k++) if (!intact(id, k)) corrupt(id, k);
   write("vm "); write(id); write(" done "); write(pages); print(" pages intact");
+  if ((argument() & HOLD) !== 0) {
+    interruptMask(0);
+    while (true) idle(0, 0);
+  }
   exit(0);
 }

@@ -193,7 +193,7 @@ test.serial(`the httpd image pushed on ${PUSHED} VMs: each serves its page, is l
   t.is(json(one).cpuWeight, 300);
   t.is(json(one).cpuCapPercent, 50);
   t.like(json(one), { txPacketsPerSecond: 20000, txBytesPerSecond: null, rxPacketsPerSecond: null,
-    rxBytesPerSecond: 10_000_000, txLimited: 0, rxLimited: 0, memoryCapKiB: 768 });
+    rxBytesPerSecond: 10_000_000, txLimited: 0, rxLimited: 0, memoryCapKiB: 768, swapKiB: 0 });
   t.true((json(one).cpuKcycles as number) > 0, "it served a page: its CPU is charged");
   const control = json(await send("GET", "/vms/0"));
   t.deepEqual([control.cpuWeight, control.cpuCapPercent], [100, null], "the manifest's defaults: 100, no cap");
