@@ -67,6 +67,17 @@ export const INTERRUPT_NET: u32 = 2;
 /** The VM was switched back in after being descheduled: recalibrate against readClock. */
 export const INTERRUPT_WAKEUP: u32 = 4;
 export const INTERRUPT_ALL: u32 = 7;
+/**
+ * Not an event: a mode bit of the enabled mask (interruptMask). While it is set, a frame for the VM that is
+ * a bare TCP acknowledgement (IPv4, TCP, ACK without SYN, FIN, RST or URG, no data: nothing for the VM to do
+ * but free what it sent) sets NET pending without waking the idle VM, as long as fewer than LAZY_ACK_QUEUE
+ * frames wait for it; its next wake-up, for any event, delivers it with the rest (the switch's `acks held`).
+ */
+export const INTERRUPT_LAZY_ACKS: u32 = 8;
+/** What interruptMask keeps of its argument: the events and the mode bits. */
+export const INTERRUPT_MASK_BITS: u32 = INTERRUPT_ALL | INTERRUPT_LAZY_ACKS;
+/** A held acknowledgement wakes the VM anyway when this many frames wait for it. */
+export const LAZY_ACK_QUEUE: u32 = 16;
 
 // ---- limits -------------------------------------------------------------------------------------------
 /** netSend's frame sizes: an Ethernet frame without FCS, header (14 bytes) to 1514 bytes (IEEE 802.3). */

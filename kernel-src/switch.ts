@@ -40,6 +40,8 @@
 // its txLimited and the switch's `send limit`; a frame over the receiver's receive limits (from a VM or the
 // wire) is dropped instead of queued, counted in its rxLimited and the switch's `receive limit` (the
 // sender's frame was taken: counted in its txPackets, charged to its send limits).
+// Lazy ACKs: a VM whose enabled mask has INTERRUPT_LAZY_ACKS is not woken by a bare TCP acknowledgement
+// (bareAck) while fewer than LAZY_ACK_QUEUE frames wait for it: NET is only marked pending (acksHeld).
 // A refused netSend is counted in the sender's vm.txRefused. Per-VM packet, byte and drop counters are
 // printed with the VM summary (switchReportVm), the switch's with switchReport.
 // References: IEEE 802.3 (destination MAC at 0, source at 6, EtherType at 12, 14-byte header, 1514
@@ -51,7 +53,9 @@ import {
   Vm, vmAt, vmCount, vmRangeValid, vmPrepareRange, vmQueuePut, vmQueueTake, byteSwap32,
   VM_ENDED, VM_RUNNABLE, VM_RUNNING,
 } from "./vm.ts";
-import { EFAULT, EAGAIN, EMSGSIZE, INTERRUPT_NET, FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
+import {
+  EFAULT, EAGAIN, EMSGSIZE, INTERRUPT_NET, INTERRUPT_LAZY_ACKS, LAZY_ACK_QUEUE, FRAME_MIN, FRAME_MAX,
+} from "../abi/hypercalls.ts";
 import { MAC_PREFIX_BYTE0 } from "../abi/boot.ts";
 import { virqPost } from "./vinterrupt.ts";
 import { groupVmOfAddress } from "./groups.ts";
@@ -97,6 +101,17 @@ const ETHERTYPE_LOCAL_2: u32 = 0x88b6;        // IEEE Std 802 local experimental
 // IPv4 header (RFC 791 §3.1), after the Ethernet header.
 const IPV4_SOURCE = 14 + 12;
 const IPV4_MINIMUM_FRAME: u32 = 14 + 20;
+const IPV4_VERSION_IHL = 14;                  // version 4 in the high nibble, header length in words in the low
+const IPV4_TOTAL_LENGTH = 14 + 2;
+const IPV4_FRAGMENT = 14 + 6;                 // flags and fragment offset: MF and the offset 0x3fff
+const IPV4_PROTOCOL = 14 + 9;
+const IP_PROTOCOL_TCP: u32 = 6;
+// TCP header (RFC 9293 §3.1), after the IPv4 header.
+const TCP_DATA_OFFSET = 12;                   // header length in words in the high nibble
+const TCP_FLAGS = 13;
+const TCP_HEADER_MINIMUM: u32 = 20;
+const TCP_ACK: u32 = 0x10;
+const TCP_NOT_BARE: u32 = 0x27;               // URG, RST, SYN, FIN
 // ARP for IPv4 over Ethernet (RFC 826), after the Ethernet header.
 const ARP_OPERATION = 14 + 6;                 // u16: 1 request, 2 reply
 const ARP_SENDER_MAC = 14 + 8;
@@ -114,6 +129,7 @@ let vmToVm: u32 = 0;
 let vmToWire: u32 = 0;
 let wireToVm: u32 = 0;
 let arpDirected: u32 = 0;                     // ARP requests delivered to one VM instead of broadcast
+let acksHeld: u32 = 0;                        // bare TCP ACKs queued without waking their VM (INTERRUPT_LAZY_ACKS)
 let droppedSpoofed: u32 = 0;
 let droppedNoRoute: u32 = 0;                  // from a VM: for the wire without a NIC, or for an ended VM
 let droppedWire: u32 = 0;                     // from the wire: not for a VM (multicast, broadcast, other MACs)
@@ -215,7 +231,9 @@ function claimsVm(frame: u32, length: u32): bool {
 
 /**
  * Queues `buffer` (checked against the quotas by the caller) on VM `target`, charged to `sender`, and
- * posts NET. While the pool runs low, the oldest frame waiting anywhere is dropped first.
+ * posts NET. While the pool runs low, the oldest frame waiting anywhere is dropped first. A bare TCP
+ * acknowledgement for a VM that asked for them lazily (INTERRUPT_LAZY_ACKS) with fewer than
+ * LAZY_ACK_QUEUE frames queued is only marked pending: it does not wake the VM.
  */
 function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
   if (netBufferFreeCount() < NET_POOL_LOW) evictOldest();
@@ -223,7 +241,31 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
   vmQueuePut(target, buffer, sender);
   receiver.rxPackets++;
   receiver.rxBytes += length;
+  if ((receiver.mask & INTERRUPT_LAZY_ACKS) !== 0 && receiver.netCount < LAZY_ACK_QUEUE
+    && bareAck(buffer + NET_BUFFER_FRAME, length)) {
+    receiver.pending = receiver.pending | INTERRUPT_NET;
+    acksHeld++;
+    return;
+  }
   virqPost(target, INTERRUPT_NET);
+}
+
+/**
+ * True when the frame is a whole IPv4 TCP segment with ACK, none of URG, RST, SYN, FIN, and no data (options
+ * such as timestamps or SACK blocks allowed): it tells its receiver only what the peer has received.
+ */
+function bareAck(frame: u32, length: u32): bool {
+  if (length < IPV4_MINIMUM_FRAME + TCP_HEADER_MINIMUM || etherType(frame) !== ETHERTYPE_IPV4) return false;
+  const versionIhl = load8(frame + IPV4_VERSION_IHL);
+  if ((versionIhl >>> 4) !== 4 || load8(frame + IPV4_PROTOCOL) !== IP_PROTOCOL_TCP) return false;
+  if (((load8(frame + IPV4_FRAGMENT) << 8 | load8(frame + IPV4_FRAGMENT + 1)) & 0x3fff) !== 0) return false;
+  const ipHeader = (versionIhl & 0xf) << 2;
+  const total = (load8(frame + IPV4_TOTAL_LENGTH) << 8) | load8(frame + IPV4_TOTAL_LENGTH + 1);
+  const tcp = frame + 14 + ipHeader;
+  if (ipHeader < 20 || 14 + ipHeader + TCP_HEADER_MINIMUM > length) return false;
+  const flags = load8(tcp + TCP_FLAGS);
+  if ((flags & TCP_ACK) === 0 || (flags & TCP_NOT_BARE) !== 0) return false;
+  return total === ipHeader + ((load8(tcp + TCP_DATA_OFFSET) >>> 4) << 2);
 }
 
 /**
@@ -386,7 +428,7 @@ export function switchReportVm(index: u32): void {
 }
 
 /**
- * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N; dropped: spoofed N, refused
+ * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N, acks held N; dropped: spoofed N, refused
  * ethertype N (of the spoofed), ..., evicted N, send limit N, receive limit N; eagain: sender budget N,
  * receiver full N, wire reserve N, transmit ring full N`.
  */
@@ -399,6 +441,8 @@ export function switchReport(): void {
   consoleWriteDecimal(wireToVm);
   consoleWriteString(", arp directed ");
   consoleWriteDecimal(arpDirected);
+  consoleWriteString(", acks held ");
+  consoleWriteDecimal(acksHeld);
   consoleWriteString("; dropped: spoofed ");
   consoleWriteDecimal(droppedSpoofed);
   consoleWriteString(", refused ethertype ");

@@ -7,7 +7,7 @@
 // address where the global clock is written as the batch is delivered (no readClock either). The alarm
 // is one timer per VM on the kernel timer queue (timer.ts).
 import { i32, u32 } from "dsl";
-import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_ALL } from "../abi/hypercalls.ts";
+import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_MASK_BITS } from "../abi/hypercalls.ts";
 import { vmAt, VM_IDLE, VM_ENDED } from "./vm.ts";
 import { schedulerWake, schedulerBlockCurrent, schedulerChargeFor } from "./scheduler.ts";
 import { Nanoseconds, clockRead, clockStore, multiplyWide } from "./clock.ts";
@@ -69,11 +69,11 @@ export function virqIdle(index: u32, acknowledge: u32, clock: u32): u32 {
   return batch;
 }
 
-/** interruptMask: the new enabled mask (unknown bits ignored); the previous one. */
+/** interruptMask: the new enabled mask and mode bits (INTERRUPT_LAZY_ACKS; unknown bits ignored); the previous one. */
 export function virqSetMask(index: u32, mask: u32): u32 {
   const vm = vmAt(u32(index));
   const previous = vm.mask;
-  vm.mask = mask & INTERRUPT_ALL;
+  vm.mask = mask & INTERRUPT_MASK_BITS;
   return previous;
 }
 

@@ -7,11 +7,13 @@ import { i32, u32, write, print } from "dsl";
 import { boot, vmId } from "../runtime/boot.ts";
 import { setAlarm } from "../runtime/hypercalls.ts";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
-import { waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, lastClockMilliseconds } from "../runtime/events.ts";
+import {
+  waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, lastClockMilliseconds, setLazyAcks,
+} from "../runtime/events.ts";
 import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
-import { tcpInit, tcpTimer } from "./tcp.ts";
+import { tcpInit, tcpTimer, tcpAcksMayWait } from "./tcp.ts";
 import { profileInit } from "../runtime/profile.ts";
 
 export const NO_DEADLINE: u32 = 0xffffffff;
@@ -75,6 +77,7 @@ export function stackTimers(): void {
   let next = arpTimer();
   const tcpNext = tcpTimer();
   if (tcpNext < next) next = tcpNext;
+  setLazyAcks(tcpAcksMayWait());           // the VM idles next: bare ACKs need not wake it when none is awaited
   const otherNext = timerSource();
   if (otherNext < next) next = otherNext;
   if (next === NO_DEADLINE) {

@@ -49,6 +49,8 @@
 //   Beyond RFC 8985, the PTO also runs in SACK recovery (restarted by partial ACKs): when it expires, the
 //   first hole is sent again. This repairs a lost retransmission when nothing sent after it can reveal
 //   the loss (the send buffer or cwnd allows no new data), which RFC 6675 and RACK leave to the RTO.
+//   Not on a connection whose ACKs may wait (ackMayWait): the VM is not woken for them (the kernel's
+//   INTERRUPT_LAZY_ACKS), and a probe would wake it for what they say; its RTO runs instead.
 // - RFC 6298 the retransmission timeout: SRTT, RTTVAR, RTO = SRTT + 4*RTTVAR, Karn's rule (tcp-output.ts
 //   times one segment at a time, never a retransmitted one), back-off by doubling, at most 60 s.
 //   Deviation: the minimum RTO is 200 ms, not §2.4's 1 s, as in Linux (TCP_RTO_MIN): these VMs talk
@@ -59,7 +61,7 @@
 // lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive, srtt/rttvar/rto, dupThresh/reorderSeen/reoWndMult/
 // reoRoundEnd/reoPersist and undoArmed/undoUna/undoCwnd/undoSsthresh.
 import { i32, u32, bool } from "dsl";
-import { Tcb, TCP_RANGES, TCP_LAST_ACK, seqLt, seqLe } from "./tcp-tcb.ts";
+import { Tcb, TCP_RANGES, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_LAST_ACK, seqLt, seqLe } from "./tcp-tcb.ts";
 
 /** RFC 6298 §2.1: "set RTO <- 1 second" before any RTT measurement. */
 export const TCP_INITIAL_RTO_US: u32 = 1000000;
@@ -67,6 +69,22 @@ export const TCP_INITIAL_RTO_US: u32 = 1000000;
 const TCP_MIN_RTO_US: u32 = 200000;
 /** RFC 6298 §2.5: "A maximum value MAY be placed on RTO provided it is at least 60 seconds". */
 const TCP_MAX_RTO_US: u32 = 60000000;
+/** At most this many segments in flight, a connection's ACKs may wait (ackMayWait): too few for a fast retransmit. */
+const LAZY_FLIGHT_SEGMENTS: u32 = 3;
+
+/**
+ * True when the connection's ACKs may wait for the VM's next wake-up (stack.ts asks the kernel for
+ * INTERRUPT_LAZY_ACKS while every connection's may): no handshake runs, everything queued has been sent,
+ * at most LAZY_FLIGHT_SEGMENTS segments are in flight (three duplicate ACKs cannot come) and no recovery
+ * runs, so an ACK can only free what it acknowledges. Its loss is left to the RTO (no probe: probeTimeout).
+ */
+export function ackMayWait(tcb: Tcb): bool {
+  if (tcb.state === TCP_SYN_SENT || tcb.state === TCP_SYN_RECEIVED) return false;   // a handshake to finish
+  const flight = u32(tcb.sndMax - tcb.sndUna);
+  return !tcb.inRecovery && tcb.sndNxt === tcb.sndMax && u32(tcb.txCount) <= flight
+    && flight <= LAZY_FLIGHT_SEGMENTS * u32(tcb.sndMss);
+}
+
 /** RFC 5681 §3.2, RFC 6675 §2: duplicate ACKs that signal a loss. */
 const DUP_THRESHOLD = 3;
 /** The highest DupThresh reordering raises (Linux's default tcp_max_reordering is 300; 127 here). */
@@ -338,6 +356,7 @@ export function congestionOnTimeout(tcb: Tcb, first: bool): void {
  * SACK recovery (see tcp-output.ts tailLossProbe).
  */
 export function probeTimeout(tcb: Tcb): u32 {
+  if (ackMayWait(tcb)) return 0;
   if (!tcb.sackPermitted || tcb.tlpActive || tcb.srtt === 0 || tcb.sndNxt !== tcb.sndMax || tcb.retries !== 0) return 0;
   const flight = u32(tcb.sndMax - tcb.sndUna);
   if (flight === 0) return 0;

@@ -47,7 +47,7 @@ import {
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
   congestionOnTimeout, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
-  congestionOnReorderTimeout, reorderingOnAck, reorderingOnDsack,
+  congestionOnReorderTimeout, reorderingOnAck, reorderingOnDsack, ackMayWait,
 } from "./tcp-congestion.ts";
 import {
   emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
@@ -768,8 +768,18 @@ export function tcpTimer(): u32 {
   return result;
 }
 
+/** Whether the last tcpTimer found every connection's ACKs free to wait (ackMayWait): see tcpAcksMayWait. */
+let acksMayWait = true;
+
+/**
+ * True when, at the last tcpTimer (stack.ts runs it right before the VM idles), no connection needed its
+ * ACKs promptly (tcp-congestion.ts ackMayWait): the VM may ask the kernel not to be woken by bare ACKs.
+ */
+export function tcpAcksMayWait(): bool { return acksMayWait; }
+
 function runTimers(): u32 {
   let next = NO_DEADLINE;
+  let mayWait = true;
   for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
     const tcb = tcbs[i];
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
@@ -780,8 +790,11 @@ function runTimers(): u32 {
       else retransmit(tcb, i);
       if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     }
+    // (A connection without a timer has nothing in flight nor waiting: its ACKs can only wait.)
+    if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb)) mayWait = false;
     const left = u32(tcb.timerAt - netNow);
     if (left < next) next = left;
   }
+  acksMayWait = mayWait;
   return next;
 }

@@ -3,13 +3,26 @@
 // wanted bits is pending, acknowledges the whole batch and returns it: the caller handles every bit it
 // got (a WAKEUP is only a hint to re-read the clock; NET means "call netReceive until it returns 0").
 // idle acknowledges the batch and writes the clock as it delivers it: a wake-up is one hypercall.
-import { u32, panic, addressOf } from "dsl";
+import { u32, bool, panic, addressOf } from "dsl";
 import { idle, interruptMask, readClock } from "./hypercalls.ts";
-import { INTERRUPT_ALL } from "../../abi/hypercalls.ts";
+import { INTERRUPT_ALL, INTERRUPT_LAZY_ACKS } from "../../abi/hypercalls.ts";
+
+/** Whether the mask set last asks for INTERRUPT_LAZY_ACKS. */
+let lazyAcks = false;
 
 /** Enables every virtual interrupt (the kernel's initial mask may be anything). */
 export function enableInterrupts(): void {
-  if (interruptMask(INTERRUPT_ALL) < 0) panic("interruptMask failed");
+  if (interruptMask(INTERRUPT_ALL | (lazyAcks ? INTERRUPT_LAZY_ACKS : 0)) < 0) panic("interruptMask failed");
+}
+
+/**
+ * Every virtual interrupt enabled, and bare TCP ACKs held by the kernel without waking the VM (`on`) or not
+ * (INTERRUPT_LAZY_ACKS): a hypercall only when it changes.
+ */
+export function setLazyAcks(on: bool): void {
+  if (on === lazyAcks) return;
+  lazyAcks = on;
+  enableInterrupts();
 }
 
 /** The clock idle writes as it delivers a batch; its high word CLOCK_UNSET until it does. */
