@@ -160,7 +160,10 @@ export const VM_END_BYTECODE_BOUNDS: u32 = 0x108;       // a load, store, copy o
 export const VM_END_BYTECODE_UNREACHABLE: u32 = 0x109;  // it executed `unreachable`
 export const VM_END_BYTECODE_CALL: u32 = 0x10a;         // an indirect call of no function, or with the wrong shape
 export const VM_END_BYTECODE_TRAP_RETURNED: u32 = 0x10b; // its trap handler returned
-export const VM_END_BYTECODE_UNSUPPORTED: u32 = 0x10c;  // an intrinsic the interpreter does not implement yet
+export const VM_END_BYTECODE_UNSUPPORTED: u32 = 0x10c;  // an opcode or intrinsic the interpreter does not implement
+export const VM_END_BYTECODE_CONTEXT: u32 = 0x10d;      // contextSwitch to no context, or contextCreate of a bad stack
+export const VM_END_BYTECODE_CONTEXTS: u32 = 0x10e;     // contextCreate beyond the interpreter's contexts a VM
+export const VM_END_BYTECODE_CONTEXT_RETURNED: u32 = 0x10f; // the entry function of a created context returned
 
 /** vmList's record of one VM: what the console's `vms` shows (its accounting). */
 export class VmStatus {

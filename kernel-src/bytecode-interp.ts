@@ -12,8 +12,14 @@
 // interpreter area (kernel frames the guest cannot address); what is read back from the guest's memory
 // (an indirect call's target) is checked before use. A trap ends the VM alone with its reason
 // (schedulerEnd): an access outside its memory, a call stack beyond its area or a frame below its stack
-// (stack overflow), `unreachable`, a bad indirect call, a trap handler that returns, an intrinsic the
-// interpreter does not implement yet (the threads' contextSwitch and contextCreate).
+// (stack overflow), `unreachable`, a bad indirect call, a trap handler that returns, a bad context.
+//
+// Threads (contextSwitch, contextCreate; docs/bytecode.md "Threads"): each context's call records and
+// registers live in an area of its own (the main context's in the VM's area, each other's in
+// THREAD_AREA_FRAMES frames given when it first runs), listed in a table of CONTEXT_LIMIT contexts in the
+// VM's area: at most (AREA_FRAMES + (CONTEXT_LIMIT - 1) * THREAD_AREA_FRAMES) frames a VM. A handle is the
+// guest's own number (its stack pointer, as on the host); one the guest passes is looked up in the table,
+// never used as an address of the kernel's, and anything not there ends the VM.
 //
 // Hypercalls are direct calls into the dispatcher (hypercall.ts hypercallDirect) with the same ABI as a
 // hardware VM's: the VM's save area holds eax (number, then result), ebx, ecx, edx, esi; idle's batch
@@ -34,25 +40,30 @@ import {
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
   VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE, VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED,
-  VM_END_BYTECODE_UNSUPPORTED,
+  VM_END_BYTECODE_UNSUPPORTED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS, VM_END_BYTECODE_CONTEXT_RETURNED,
 } from "../abi/hypercalls.ts";
 import {
   decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS, FUNCTION_REGISTERS,
   FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
-import { Vm, vmAt, vmBootInfoAddress, END_EXIT, END_STACK_OVERFLOW, VM_RUNNING } from "./vm.ts";
+import { Vm, vmAt, vmBootInfoAddress, END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING } from "./vm.ts";
 import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
 import { hypercallDirect } from "./hypercall.ts";
 import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
 const BYTECODE_FUEL: u32 = 4096;
-/** A VM's interpreter area: its state, then its call records and registers. */
+/** A VM's interpreter area: its state, its context table, then its main context's call records and registers. */
 const AREA_FRAMES: u32 = 4;
+/** The area of each other context (a thread's call records and registers), given when it first runs. */
+const THREAD_AREA_FRAMES: u32 = 4;
 /** Words of a call record before its registers: ACTIVATION_PREVIOUS .. ACTIVATION_FUNCTION. */
 const ACTIVATION_BYTES: u32 = 20;
 const ACTIVATION_PREVIOUS = 0;     // the caller's record (0: this is the entry's)
-const ACTIVATION_RETURN = 4;       // the code address to go on at (0: a trap handler's, which must not return)
+const ACTIVATION_RETURN = 4;       // the code address to go on at (0: a trap handler's, which must not return;
+                                   // in an entry's record, previous 0: 0 the VM's entry, RETURN_CONTEXT a context's)
+/** The return address of a created context's first record: its entry must not return. */
+const RETURN_CONTEXT: u32 = 1;
 const ACTIVATION_RESULT = 8;       // the address of the caller's register for the result (0: none)
 const ACTIVATION_STACK = 12;       // the guest stack pointer to restore
 const ACTIVATION_FUNCTION = 16;    // its function index
@@ -73,6 +84,8 @@ const INTRINSIC_INVALID_OPCODE = 27;
 const INTRINSIC_DIVIDE_UNCHECKED = 29;
 const INTRINSIC_HYPERCALL = 30;
 const INTRINSIC_CRC32_WORD = 38;
+const INTRINSIC_CONTEXT_SWITCH = 31;
+const INTRINSIC_CONTEXT_CREATE = 32;
 // Opcodes by name (abi/bytecode.ts has the bases; format.ts names each op).
 const BINARY_END = OP_BINARY_BASE + BINARY_OPCODE_COUNT;
 const LOAD_END = OP_LOAD_BASE + LOAD_OPCODE_COUNT;
@@ -101,8 +114,46 @@ class InterpreterState {
   group: u32 = 0;
   pendingResult: u32 = 0;    // a hypercall's result register, stored again at the next slice (0: none)
   started: u32 = 0;
+  stackLimit: u32 = 0;       // the lowest guest stack pointer of the running context (its stack's base)
+  context: u32 = 0;          // the running context's index in the context table
+  contexts: u32 = 0;         // the context table's address (in this area)
 }
 const STATE_BYTES: u32 = 64;
+
+/**
+ * The contexts a VM may have at once (docs/bytecode.md "Threads"): the main one and libos's 16 threads
+ * (guest-src/libos/threads.ts THREAD_MAX). Entry 0 is the VM's entry's to begin with; its area is the
+ * VM's area and never freed.
+ */
+const CONTEXT_LIMIT: u32 = 17;
+const CONTEXT_FREE: u32 = 0;
+const CONTEXT_CREATED = 1;      // made by contextCreate, not run yet (its entry and arg are in the guest's words)
+const CONTEXT_SUSPENDED = 2;    // switched away from: resumed by its handle
+const CONTEXT_RUNNING = 3;
+/**
+ * One context of the VM: what the state holds while it runs. The handle is what the guest holds: the
+ * guest stack pointer at the switch away (a created one's: the address of the words contextCreate wrote),
+ * as on the host (compiler/bytecode/interpreter.ts); a handle the guest passes must be one of these.
+ */
+class Context {
+  kind: u32 = 0;
+  handle: u32 = 0;
+  area: u32 = 0;             // its call records' area (0: none yet)
+  areaEnd: u32 = 0;
+  pc: u32 = 0;
+  fp: u32 = 0;
+  top: u32 = 0;
+  sp: u32 = 0;
+  stackLimit: u32 = 0;
+  spare: u32 = 0;
+}
+const CONTEXT_BYTES: u32 = 40;
+/** Where the main context's call records begin in the VM's area. */
+const RECORDS_OFFSET: u32 = STATE_BYTES + CONTEXT_LIMIT * CONTEXT_BYTES;
+
+function contextAt(state: InterpreterState, k: u32): Context {
+  return overlay(Context, state.contexts + k * CONTEXT_BYTES);
+}
 
 /**
  * Gives VM `id` of bytecode group `group` its interpreter area and its first call, entry(magic, bootInfo)
@@ -114,12 +165,19 @@ export function bytecodeVmPrepare(id: u32, group: u32): bool {
   const vm = vmAt(id);
   vm.fpuArea = area;
   const state = overlay(InterpreterState, area);
-  memoryFill(area, 0, STATE_BYTES);
+  memoryFill(area, 0, RECORDS_OFFSET);
   state.areaEnd = area + AREA_FRAMES * PAGE_SIZE;
   state.group = group;
   state.fp = 0;
-  state.top = area + STATE_BYTES;
+  state.top = area + RECORDS_OFFSET;
   state.sp = decodedImages[group].stackTop;
+  state.stackLimit = decodedImages[group].stackBottom;
+  state.context = 0;
+  state.contexts = area + STATE_BYTES;
+  const main = contextAt(state, 0);
+  main.kind = CONTEXT_RUNNING;
+  main.area = area + RECORDS_OFFSET;
+  main.areaEnd = state.areaEnd;
   return true;
 }
 
@@ -127,6 +185,8 @@ export function bytecodeVmPrepare(id: u32, group: u32): bool {
 export function bytecodeVmRelease(id: u32): void {
   const vm = vmAt(id);
   if (vm.fpuArea === 0) return;
+  const state = overlay(InterpreterState, vm.fpuArea);
+  for (let c: u32 = 1; c < CONTEXT_LIMIT; c++) discard(state, c);
   for (let k: u32 = 0; k < AREA_FRAMES; k++) freeFrame(vm.fpuArea + k * PAGE_SIZE);
   vm.fpuArea = 0;
 }
@@ -174,7 +234,7 @@ function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, 
   const bytes = load32(record + FUNCTION_REGISTERS * 4) << 2;
   const frameBytes = load32(record + FUNCTION_FRAME_BYTES * 4) + CALL_OVERHEAD;
   const sp = u32((state.sp - frameBytes) & ~(load32(record + FUNCTION_FRAME_ALIGN * 4) - 1));
-  if (registers > state.areaEnd || bytes > state.areaEnd - registers || sp < image.stackBottom || sp > state.sp) {
+  if (registers > state.areaEnd || bytes > state.areaEnd - registers || sp < state.stackLimit || sp > state.sp) {
     trapEnd(index, state, END_STACK_OVERFLOW, sp);
     return 0;
   }
@@ -229,6 +289,10 @@ function leave(index: u32, state: InterpreterState, value: u32): bool {
   const fp = state.fp;
   const result = value === NO_REGISTER ? 0 : load32(fp + ACTIVATION_BYTES + value);
   const previous = load32(fp + ACTIVATION_PREVIOUS), returnPc = load32(fp + ACTIVATION_RETURN);
+  if (previous === 0 && returnPc === RETURN_CONTEXT) {   // a created context's entry returned
+    trapEnd(index, state, VM_END_BYTECODE_CONTEXT_RETURNED, contextAt(state, state.context).handle);
+    return false;
+  }
   if (previous === 0) {                  // the entry returned: as exit(its value)
     schedulerEnd(index, END_EXIT, result, load32(fp + ACTIVATION_FUNCTION), 0);
     return false;
@@ -288,6 +352,11 @@ function intrinsic(index: u32, vm: Vm, state: InterpreterState, at: u32): bool {
       break;
     case INTRINSIC_CRC32_WORD: result = crc32Word(a0, a1); break;
     case INTRINSIC_HYPERCALL: return hypercall(index, vm, state, at, registers, a0, a1, a2);
+    case INTRINSIC_CONTEXT_SWITCH: return contextSwitch(index, vm, state, at + (4 + count) * 4, a0, a1);
+    case INTRINSIC_CONTEXT_CREATE:
+      result = contextCreate(index, vm, state, a0, a1, a2, load32(registers + load32(at + 28)));
+      if (result === 0) return false;
+      break;
     default: trapEnd(index, state, VM_END_BYTECODE_UNSUPPORTED, number); return false;
   }
   if (dst !== NO_REGISTER) store32(registers + dst, result);
@@ -315,6 +384,142 @@ function hypercall(index: u32, vm: Vm, state: InterpreterState, at: u32, registe
     return false;
   }
   return true;
+}
+
+// ---- threads: contextSwitch and contextCreate ------------------------------------------------------
+
+/** Forgets context `k` (not the running one) and frees its area (the main area, context 0's, stays). */
+function discard(state: InterpreterState, k: u32): void {
+  const context = contextAt(state, k);
+  if (k !== 0 && context.area !== 0) {
+    for (let f: u32 = 0; f < THREAD_AREA_FRAMES; f++) freeFrame(context.area + f * PAGE_SIZE);
+    context.area = 0;
+  }
+  context.kind = CONTEXT_FREE;
+  context.handle = 0;
+}
+
+/** The context but `except` that `handle` names (CREATED or SUSPENDED), or CONTEXT_LIMIT. */
+function contextNamed(state: InterpreterState, handle: u32, except: u32): u32 {
+  for (let k: u32 = 0; k < CONTEXT_LIMIT; k++) {
+    const context = contextAt(state, k);
+    const waiting = context.kind === CONTEXT_CREATED || context.kind === CONTEXT_SUSPENDED;
+    if (k !== except && waiting && context.handle === handle) return k;
+  }
+  return CONTEXT_LIMIT;
+}
+
+/**
+ * contextSwitch(saveAt, resume), going on at `next` when this context is resumed: the running context is
+ * suspended under its handle (its guest stack pointer), stored at saveAt; then the context `resume` names
+ * runs: a suspended one where it stopped, a created one from its entry(arg) on its own stack and area.
+ * False when the VM ended (saveAt outside its memory, `resume` no context of it, no frames for an area).
+ */
+function contextSwitch(index: u32, vm: Vm, state: InterpreterState, next: u32, saveAt: u32, resume: u32): bool {
+  if (!inMemory(vm, saveAt, 4)) { trapEnd(index, state, VM_END_BYTECODE_BOUNDS, saveAt); return false; }
+  const handle = state.sp;
+  const same = contextNamed(state, handle, state.context);        // a context already under this handle is overwritten
+  if (same !== CONTEXT_LIMIT) discard(state, same);
+  const from = contextAt(state, state.context);
+  from.kind = CONTEXT_SUSPENDED;
+  from.handle = handle;
+  from.pc = next;
+  from.fp = state.fp;
+  from.top = state.top;
+  from.sp = state.sp;
+  from.stackLimit = state.stackLimit;
+  from.areaEnd = state.areaEnd;
+  store32(saveAt, handle);
+  const k = contextNamed(state, resume, CONTEXT_LIMIT);   // itself included: switching to itself goes on
+  if (k === CONTEXT_LIMIT) {
+    from.kind = CONTEXT_RUNNING;
+    trapEnd(index, state, VM_END_BYTECODE_CONTEXT, resume);
+    return false;
+  }
+  const to = contextAt(state, k);
+  if (to.kind === CONTEXT_SUSPENDED) {
+    to.kind = CONTEXT_RUNNING;
+    state.context = k;
+    state.pc = to.pc;
+    state.fp = to.fp;
+    state.top = to.top;
+    state.sp = to.sp;
+    state.stackLimit = to.stackLimit;
+    state.areaEnd = to.areaEnd;
+    return true;
+  }
+  return contextStart(index, vm, state, from, k);
+}
+
+/**
+ * Starts created context `k` (its handle and stack checked by contextCreate): entry and arg read back
+ * from the words contextCreate wrote at its handle (the guest may have changed them: the entry is checked
+ * as an indirect call's target), its first record at the start of its area. False when the VM ended.
+ */
+function contextStart(index: u32, vm: Vm, state: InterpreterState, from: Context, k: u32): bool {
+  const image = decodedImages[state.group];
+  const to = contextAt(state, k);
+  const target = load32(to.handle) - FUNCTION_ADDRESS_BASE, arg = load32(to.handle + 8);
+  const entry = target / FUNCTION_ADDRESS_STRIDE;
+  if (target % FUNCTION_ADDRESS_STRIDE !== 0 || entry >= image.functionCount) {
+    from.kind = CONTEXT_RUNNING;
+    trapEnd(index, state, VM_END_BYTECODE_CALL, target + FUNCTION_ADDRESS_BASE);
+    return false;
+  }
+  if (to.area === 0) {
+    const area = allocFrameRun(THREAD_AREA_FRAMES);
+    if (area === FRAME_NONE) {
+      from.kind = CONTEXT_RUNNING;
+      trapEnd(index, state, END_OUT_OF_MEMORY, 0);
+      return false;
+    }
+    to.area = area;
+    to.areaEnd = area + THREAD_AREA_FRAMES * PAGE_SIZE;
+  }
+  to.kind = CONTEXT_RUNNING;
+  state.context = k;
+  state.fp = 0;
+  state.top = to.area;
+  state.areaEnd = to.areaEnd;
+  state.sp = to.handle;
+  state.stackLimit = to.stackLimit;
+  const registers = enter(index, state, entry, RETURN_CONTEXT, 0);
+  if (registers === 0) return false;
+  if (load32(image.functions + entry * FUNCTION_WORDS * 4 + FUNCTION_PARAMETERS * 4) > 0) store32(registers, arg);
+  return true;
+}
+
+/**
+ * contextCreate(base, size, entry, arg): a context that will start entry(arg) on the stack [base, base +
+ * size), as the hardware form does (compiler lowering): the words entry, 0, arg at its handle, 24 bytes
+ * below the stack's top aligned down to 16. Every other context whose handle lies in that stack is
+ * forgotten (its stack is overwritten: an exited thread whose stack is reused). Returns the handle, or 0
+ * when the VM ended (a stack outside its memory or too small, more than CONTEXT_LIMIT contexts).
+ */
+function contextCreate(index: u32, vm: Vm, state: InterpreterState, base: u32, size: u32, entry: u32, arg: u32): u32 {
+  const end = base + size;
+  const top = u32(end & ~15);
+  const handle = top - 24;
+  if (end < base || base >= top || handle < base || !inMemory(vm, base, top - base)) {
+    trapEnd(index, state, VM_END_BYTECODE_CONTEXT, base);
+    return 0;
+  }
+  let free = CONTEXT_LIMIT;
+  for (let k: u32 = 0; k < CONTEXT_LIMIT; k++) {
+    if (k === state.context) continue;
+    const context = contextAt(state, k);
+    if (context.kind !== CONTEXT_FREE && context.handle - base < top - base) discard(state, k);
+    if (context.kind === CONTEXT_FREE && free === CONTEXT_LIMIT) free = k;
+  }
+  if (free === CONTEXT_LIMIT) { trapEnd(index, state, VM_END_BYTECODE_CONTEXTS, handle); return 0; }
+  store32(handle, entry);
+  store32(handle + 4, 0);
+  store32(handle + 8, arg);
+  const context = contextAt(state, free);
+  context.kind = CONTEXT_CREATED;
+  context.handle = handle;
+  context.stackLimit = base;
+  return handle;
 }
 
 /** The high 32 bits of the signed 64-bit product (mulhs). */

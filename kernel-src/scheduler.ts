@@ -39,7 +39,8 @@ import {
 } from "./vm.ts";
 import {
   INTERRUPT_WAKEUP, CLOCK_BYTES, HYPERCALL_YIELD, VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE,
-  VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED, VM_END_BYTECODE_UNSUPPORTED,
+  VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS,
+  VM_END_BYTECODE_CONTEXT_RETURNED,
 } from "../abi/hypercalls.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchNeeded, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
@@ -751,7 +752,7 @@ export function schedulerWriteEndReason(vm: Vm): void {
   else if (vm.endReason === END_SWAP_CORRUPTION) consoleWriteString("swap corruption");
   else if (vm.endReason === END_SWAP_READ_ERROR) consoleWriteString("swap read error");
   else if (vm.endReason === END_STOPPED) consoleWriteString("stopped by the control VM");
-  else if (vm.endReason >= VM_END_BYTECODE_BOUNDS && vm.endReason <= VM_END_BYTECODE_UNSUPPORTED) {
+  else if (vm.endReason >= VM_END_BYTECODE_BOUNDS && vm.endReason <= VM_END_BYTECODE_CONTEXT_RETURNED) {
     writeBytecodeEnd(vm);
     return;
   }
@@ -782,7 +783,10 @@ function writeBytecodeEnd(vm: Vm): void {
   else if (reason === VM_END_BYTECODE_UNREACHABLE) consoleWriteString("unreachable executed, opcode 0x");
   else if (reason === VM_END_BYTECODE_CALL) consoleWriteString("bad indirect call of 0x");
   else if (reason === VM_END_BYTECODE_TRAP_RETURNED) consoleWriteString("its trap handler returned, 0x");
-  else consoleWriteString("not supported by the interpreter yet: 0x");
+  else if (reason === VM_END_BYTECODE_CONTEXT) consoleWriteString("bad context 0x");
+  else if (reason === VM_END_BYTECODE_CONTEXTS) consoleWriteString("too many contexts, creating 0x");
+  else if (reason === VM_END_BYTECODE_CONTEXT_RETURNED) consoleWriteString("a context's entry returned, 0x");
+  else consoleWriteString("not supported by the interpreter: 0x");
   consoleWriteHex(vm.endAddress);
   consoleWriteString(" in function ");
   consoleWriteDecimal(vm.endEip);

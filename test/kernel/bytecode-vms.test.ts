@@ -136,6 +136,40 @@ test('hostile bytecode guests end alone with their reasons; an endless one is pr
   t.deepEqual(counts, [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), done.slice(7)]);
 });
 
+/** guest-src/attacks/contexts.ts by its argument (0..): the end line's reason (docs/bytecode.md "Threads"). */
+const CONTEXT_ATTACKS: RegExp[] = [
+  /^bytecode: bad context 0x[0-9a-f]{8} in function \d+$/,                  // a forged handle
+  /^bytecode: bad context 0x00100000 in function \d+$/,                     // a stack in the kernel
+  /^bytecode: a context's entry returned, 0x[0-9a-f]{8} in function \d+$/,
+  /^bytecode: too many contexts, creating 0x[0-9a-f]{8} in function \d+$/,
+  /^bytecode: bad indirect call of 0x00100000 in function \d+$/,            // its entry word overwritten
+  /^bytecode: bad context 0x[0-9a-f]{8} in function \d+$/,                  // a spent handle
+  /^stack overflow address 0x[0-9a-f]{8} in function \d+$/,                 // a thread's endless recursion
+];
+
+test('bytecode guests misusing contextSwitch and contextCreate end alone with their reasons', async t => {
+  const json = join(kernel.dir, 'bytecode-contexts.json');
+  writeFileSync(json, JSON.stringify({ groups: [
+    { image: 'guest-src/demos/counter.ts', count: 1, memoryKiB: 128, argument: HEALTHY_ROUNDS },
+    ...CONTEXT_ATTACKS.map((_, argument) => ({ image: 'guest-src/attacks/contexts.ts', count: 1, memoryKiB: 192,
+      argument, isolation: 'bytecode' })),
+  ] }));
+  const built = buildManifest(json, { imagesDir: kernel.dir, outDir: kernel.dir });
+  const done = `[vm 0] vm 0 done ${HEALTHY_ROUNDS}`;
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules },
+    { timeoutMs: 180_000, memoryMiB: 64, icount: true, until: done });
+  const out = serialLines(run.serial);
+  t.true(out.includes(done), out.slice(-3000));
+  t.false(/^exception: /m.test(out), 'no kernel exception');
+  t.false(/NOT CONTAINED/.test(out));
+  CONTEXT_ATTACKS.forEach((reason, argument) => {
+    const vm = argument + 1;
+    t.regex(new RegExp(`^vm ${vm} ended: (.*)$`, 'm').exec(out)?.[1] ?? '(not ended)', reason, `contexts ${argument}`);
+  });
+  const counts = guestLines(out, 0).filter(l => /^vm 0 (count|done) /.test(l));
+  t.deepEqual(counts, [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), done.slice(7)]);
+});
+
 /** Every CORPUS_STRIDE-th program of test/programs/ that exits 0 with nothing on stderr: 15 at most (groups). */
 const CORPUS_STRIDE = 5;
 const CORPUS_LIMIT = 15;
@@ -144,17 +178,20 @@ const CORPUS_LIMIT = 15;
  * call records take 16 KiB too): they end with "stack overflow" as a VM, as they would natively as one.
  */
 const DEEPER_THAN_A_VM = ['recursion.ts', 'register-pressure.ts'];
+/** Programs run whatever the stride picks: contexts.ts, threads on contextCreate and contextSwitch. */
+const ALWAYS = ['contexts.ts'];
 const PROGRAM_GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'program.ts');
 
 test('corpus programs as bytecode VMs print what they carry in their expect lines', async t => {
   const dir = join(ROOT, 'test', 'programs');
-  const chosen = readdirSync(dir).filter(f => f.endsWith('.ts')).sort().map(file => {
-    const expectations = parseExpectations(readFileSync(join(dir, file), 'utf8'), file);
-    return { file, expectations };
-  }).filter(p => p.expectations.exitStatus === 0 && p.expectations.stderrSubstrings.length === 0
+  const program = (file: string) =>
+    ({ file, expectations: parseExpectations(readFileSync(join(dir, file), 'utf8'), file) });
+  const chosen = readdirSync(dir).filter(f => f.endsWith('.ts')).sort().map(program)
+    .filter(p => p.expectations.exitStatus === 0 && p.expectations.stderrSubstrings.length === 0
     && p.expectations.targets.includes('interp'))
     .filter(p => !DEEPER_THAN_A_VM.includes(p.file))
-    .filter((_, i) => i % CORPUS_STRIDE === 0).slice(0, CORPUS_LIMIT);
+    .filter((p, i) => i % CORPUS_STRIDE === 0 && !ALWAYS.includes(p.file)).slice(0, CORPUS_LIMIT - ALWAYS.length)
+    .concat(ALWAYS.map(program));
   const modules = chosen.map(p => {
     const module = compileOrThrow({ files: [join(dir, p.file)], runtime: PROGRAM_GUEST_RUNTIME, optimize: 2 });
     const path = join(kernel.dir, `corpus-${p.file.replace(/\.ts$/, '')}.dnbc`);
