@@ -27,7 +27,7 @@ export function tapMissing(...commands: [string, string][]): string | null {
 
 interface ManifestGroup {
   image: string; count: number; memoryKiB?: number; argument?: number;
-  ipBase?: string; netmask?: string; gateway?: string;
+  ipBase?: string; netmask?: string; gateway?: string; isolation?: "hardware" | "bytecode";
 }
 
 /** Builds the images of a manifest written from `groups` into `dir`; the modules for -initrd. */
