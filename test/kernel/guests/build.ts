@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compileOrThrow, guestImage } from "../../../tools/build.ts";
+import { compileOrThrow, guestImage, bytecodeSpan } from "../../../tools/build.ts";
+import { encodeModule } from "../../../compiler/bytecode/encode.ts";
 import { packManifest, guaranteedKiBOf, defaultNetwork, type NetLimits } from "../../../tools/manifest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -17,6 +18,19 @@ export function buildTestGuest(name: string, dir: string): string {
   const path = join(dir, `${name}.elf`);
   writeFileSync(path, image.elf);
   return path;
+}
+
+/**
+ * Compiles guests/NAME.ts into dir/NAME.dnbc, DNBC bytecode for a bytecode VM (docs/bytecode.md "Bytecode
+ * VMs"); also the KiB of memory its VM needs (data, the interpreter's stack, the boot page).
+ */
+export function buildTestGuestBytecode(name: string, dir: string): { path: string; memoryKiB: number } {
+  const module = compileOrThrow({
+    files: [join(HERE, `${name}.ts`)], mode: "guest", entry: "guestMain", runtime: TEST_GUEST_RUNTIME, optimize: 2,
+  });
+  const path = join(dir, `${name}.dnbc`);
+  writeFileSync(path, encodeModule(module));
+  return { path, memoryKiB: Math.ceil((bytecodeSpan(module) + 4096) / 4096) * 4 };
 }
 
 /**

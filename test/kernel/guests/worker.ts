@@ -24,7 +24,8 @@ import {
   HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD, INTERRUPT_TIMER, INTERRUPT_NET, FRAME_MAX,
   HYPERCALL_VM_CREATE, HYPERCALL_VM_STOP, HYPERCALL_VM_LIST, HYPERCALL_VM_CONSOLE, HYPERCALL_MACHINE_STATUS,
 } from "../../../abi/hypercalls.ts";
-import { BootInfo, GUEST_MAGIC, GUEST_BASE, macOfVm } from "../../../abi/boot.ts";
+import { BootInfo, GUEST_MAGIC, GUEST_BASE } from "../../../abi/boot.ts";
+import { benchPair, setDestination } from "./pair-bench.ts";
 
 let vmId: u32 = 0;
 let memorySize: u32 = 0;
@@ -44,7 +45,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 2) compute(param);
   else if (mode === 3) attack(param, bootInfo);
   else if (mode === 4) efault(bootInfo);
-  else if (mode === 5) bench();
+  else if (mode === 5) benchPair(vmId, frame, wakeClock);
   else if (mode === 6) ping();
   else if (mode === 7) management();
   else if (mode === 8) stopper(param);
@@ -157,49 +158,9 @@ function management(): void {
   managementReport("machineStatus", hypercall(HYPERCALL_MACHINE_STATUS, buffer, 0, 0, 0));
 }
 
-function bench(): void {
-  const partner = vmId ^ 1;
-  const rounds: u32 = 1000;
-  if ((vmId & 1) === 0) {
-    let start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_INTERRUPT_ACKNOWLEDGE, 0, 0, 0, 0);
-    write("bench hypercall-null "); print((rdtsc() - start) / rounds);
-    start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
-    write("bench vm-switch "); print((rdtsc() - start) / (2 * rounds));
-    // Batch delivery: the partner idles; a frame to it posts NET, yield switches to it, idle returns
-    // the batch (NET | WAKEUP) acknowledged, with the clock (as the libos does), it receives, idles; back here.
-    setDestination(partner);
-    start = rdtsc();
-    for (let i: u32 = 0; i < rounds; i++) {
-      hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
-      hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
-    }
-    write("bench vinterrupt-batch-round-trip "); print((rdtsc() - start) / rounds);
-    frame[STOP_MARK] = 0xff;   // tells the partner to stop
-    hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
-  } else {
-    for (let i: u32 = 0; i < rounds; i++) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0);
-    while (true) {
-      const got = u32(hypercall(HYPERCALL_IDLE, 0xffffffff, addressOf(wakeClock), 0, 0));
-      if ((got & INTERRUPT_NET) !== 0 && hypercall(HYPERCALL_NET_RECEIVE, addressOf(frame), 64, 0, 0) > 0
-        && frame[STOP_MARK] === 0xff) return;
-    }
-  }
-}
-
-/** A payload byte of the bench's frames: 0xff tells the partner to stop. */
-const STOP_MARK = 16;
-
-function setDestination(id: u32): void {
-  macOfVm(frame, 0, id);
-  macOfVm(frame, 6, vmId);
-  frame[12] = 0x88; frame[13] = 0xb5;   // IEEE Std 802 local experimental: on the switch's allow-list
-}
-
 function ping(): void {
   if ((vmId & 1) === 0) {
-    setDestination(vmId + 1);
+    setDestination(frame, vmId + 1, vmId);
     frame[14] = 42;
     write("vm "); write(vmId); write(" send "); print(hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0));
   }
@@ -212,7 +173,7 @@ function ping(): void {
     write("vm "); write(vmId); write(" received "); write(length); write(" bytes from vm ");
     write(load8(addressOf(frame) + 11)); write(" payload "); print(frame[14]);
     if ((vmId & 1) === 1) {
-      setDestination(vmId - 1);
+      setDestination(frame, vmId - 1, vmId);
       frame[14] = frame[14] + 1;
       hypercall(HYPERCALL_NET_SEND, addressOf(frame), 60, 0, 0);
     }
