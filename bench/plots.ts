@@ -63,8 +63,11 @@ const BENCH_PLOTS = {
     return bars(`Kernel paths under -icount${commitOf(json)}`, 'instructions', ['instructions'],
       costs.map(([name, n]) => [name, [n]]));
   },
-  vm: (json: Json) => bars(`VM costs under -icount${commitOf(json)}`, 'instructions', ['instructions'],
-    Object.entries(at(json, 'costs') as Record<string, number>).map(([name, n]) => [name, [n]])),
+  vm: (json: Json) => {
+    const bytecode = (json.bytecode as { costs?: Record<string, number> } | undefined)?.costs ?? {};
+    return bars(`VM costs under -icount${commitOf(json)}`, 'instructions', ['hardware VM', 'bytecode VM'],
+      Object.entries(at(json, 'costs') as Record<string, number>).map(([name, n]) => [name, [n, bytecode[name] ?? 0]]));
+  },
   net: (json: Json) => {
     const figures = at(json, 'figures') as Record<string, Record<string, number>>;
     const sizes = Object.keys(figures);

@@ -32,6 +32,11 @@
 //    head was in, before authentication) to the pushed VM's `bench-tsc vm-entry T` (the TSC its image reads
 //    first): authentication (HMAC-SHA256), the JSON, the vmCreate hypercall (the image checked, the address
 //    space built), the reply and the scheduling of the new VM. The median of the runs.
+// 6. bytecode (issue 18, docs/bytecode.md "Bytecode VMs"): the costs of 1 for two bytecode VMs of
+//    test/kernel/guests/bench.ts (the same pair bench, pair-bench.ts; the worker's image holds kernel-only
+//    intrinsics the verifier refuses), twice, identical; the guest's figures include the interpretation of
+//    its own loop, as a hardware guest's include its native loop. Then BYTECODE_SCALE_VMS counter demos as
+//    bytecode VMs of SCALE_VM_KIB in `-m 1024`: bytes per VM at creation and the start of one (averaged).
 //
 // Writes bench/results/vm.json and bench/results/vm.md and prints the table.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -46,7 +51,7 @@ import { writeBenchPlot } from './plots.ts';
 import { buildManifest } from '../tools/manifest.ts';
 import { runQemu, qemuArgs, userNetArgs, type BootMedium, type QemuOptions } from '../tools/qemu.ts';
 import {
-  buildTestGuest, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary,
+  buildTestGuest, buildTestGuestBytecode, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary,
 } from '../test/kernel/guests/build.ts';
 
 const SCALE_VMS = 10_000;
@@ -61,6 +66,8 @@ const DECISION_VMS = [10, 10_000];
 const DECISION_ROUNDS = 3;       // worker stopper mode: 3 x 100 ms, then it stops the others
 const PUSH_RUNS = 5;
 const CONTROL_BENCH_ARGUMENT = 0x10000;   // guest-src/apps/control.ts ARGUMENT_BENCH, port 80
+/** Bytecode counters of the bytecode scale run (every page of a bytecode VM is mapped at its creation). */
+const BYTECODE_SCALE_VMS = 1_000;
 
 const DESCRIPTIONS: Record<string, string> = {
   'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
@@ -136,7 +143,7 @@ const debugExit = (status: number | null) => (status !== null && (status & 1) ==
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-vm-'));
   const t0 = performance.now();
-  const progress = new Progress('bench:vm', 6);
+  const progress = new Progress('bench:vm', 7);
   try {
     // ---- build ----
     progress.update(0, 'building the kernel and the guests');
@@ -258,6 +265,11 @@ async function main(): Promise<number> {
     const push = await measurePush(kernel.elfPath, worker, dir);
     console.log(`push: ${JSON.stringify(push)}`);
 
+    // ---- 6. bytecode VMs: the pair's costs, then the start and size of BYTECODE_SCALE_VMS counters ----
+    progress.update(6, 'bytecode: the costs and the start of bytecode VMs under -icount');
+    const bytecode = await measureBytecode(kernel.elfPath, dir, benchLines);
+    console.log(`bytecode: ${JSON.stringify(bytecode)}`);
+
     // ---- results ----
     const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
     const result = {
@@ -282,6 +294,7 @@ async function main(): Promise<number> {
       decision: DECISION_VMS.map(n => (
         { runnable: n, instructionsPerSwitchOut: decision[n], picks: decision[`picks${n}`] })),
       push,
+      bytecode,
       benchSeconds: Math.round((performance.now() - t0) / 1000),
     };
     const md = markdown(result);
@@ -341,6 +354,52 @@ async function measurePush(kernel: string, worker: string, dir: string) {
   }
 }
 
+/**
+ * Step 6: the pair's costs for two bytecode VMs (two boots, identical) and BYTECODE_SCALE_VMS counter demos
+ * as bytecode VMs: bytes per VM at creation, the start of one, every one exited 0.
+ */
+async function measureBytecode(kernel: string, dir: string, benchLines: (out: string) => Record<string, number>) {
+  const pair = buildTestGuestBytecode('bench', dir);
+  const manifest = writeManifest(dir, 'bytecode-bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: pair.memoryKiB,
+    argument: 0, bytecode: true }]);
+  const boot = () => runQemu({ kernel, initrd: [pair.path, manifest] },
+    { icount: true, memoryMiB: 64, timeoutMs: 120_000, extraArgs: ['-append', 'bench'] });
+  const [a, b] = await Promise.all([boot(), boot()]);
+  for (const r of [a, b]) {
+    if (r.debugExit !== 0 || [...vmSummaries(clean(r.serial)).values()].some(s => s.outcome !== 'exit status 0')) {
+      throw new Error(`bench:vm: the bytecode bench boot did not end cleanly:\n${clean(r.serial).slice(-3000)}`);
+    }
+  }
+  const costs = benchLines(a.serial);
+  if (JSON.stringify(costs) !== JSON.stringify(benchLines(b.serial))) {
+    throw new Error(`bench:vm: two bytecode -icount runs disagree:\n${JSON.stringify(costs)}\n`
+      + JSON.stringify(benchLines(b.serial)));
+  }
+  for (const name of BENCH_NAMES) if (!(name in costs)) throw new Error(`bench:vm: no bytecode bench ${name} line`);
+  const json = join(dir, 'bytecode-scale.json');
+  writeFileSync(json, JSON.stringify({ groups: [{ image: 'guest-src/demos/counter.ts', count: BYTECODE_SCALE_VMS,
+    memoryKiB: SCALE_VM_KIB, argument: 1, isolation: 'bytecode' }] }));
+  const built = buildManifest(json, { imagesDir: dir, outDir: dir });
+  const r = await runQemu({ kernel, initrd: built.modules },
+    { icount: true, memoryMiB: SCALE_MEMORY_MIB, timeoutMs: 300_000, extraArgs: ['-append', 'bench'] });
+  const out = clean(r.serial);
+  const summaries = [...vmSummaries(out).values()];
+  if (r.debugExit !== 0 || summaries.length !== BYTECODE_SCALE_VMS
+    || summaries.some(s => s.outcome !== 'exit status 0')) {
+    throw new Error(`bench:vm: not every bytecode counter finished:\n${out.slice(-3000)}`);
+  }
+  const made = creation(out);
+  return {
+    costs: Object.fromEntries(BENCH_NAMES.map(n => [n, costs[n]])),
+    pairMemoryKiB: pair.memoryKiB,
+    scale: {
+      vms: BYTECODE_SCALE_VMS, vmMemoryKiB: SCALE_VM_KIB, creation: made,
+      vmStartInstructions: Number(match(out, /^bench vm-start (\d+)$/m, 'bench vm-start')[1]),
+      vmKcyclesMedian: stats(summaries.map(s => s.kcycles)).median,
+    },
+  };
+}
+
 /** A TCP port on 127.0.0.1 that is free now (QEMU's hostfwd takes it). */
 async function freeTcpPort(): Promise<number> {
   const server = createServer();
@@ -366,6 +425,7 @@ type Result = {
   };
   decision: { runnable: number; instructionsPerSwitchOut: number; picks: number }[];
   push: Awaited<ReturnType<typeof measurePush>>;
+  bytecode: Awaited<ReturnType<typeof measureBytecode>>;
 };
 
 function markdown(r: Result): string {
@@ -420,7 +480,36 @@ function markdown(r: Result): string {
       + 'request\'s head (before its HMAC-SHA256 is checked) to the first thing the new VM\'s image does: '
       + `**${fmt(r.push.median)}** (median; runs ${r.push.runs.map(fmt).join(', ')}).`,
     '',
+    ...bytecodeMarkdown(r, fmt),
   ].join('\n');
+}
+
+/** The bytecode column (step 6): hardware and bytecode side by side. */
+function bytecodeMarkdown(r: Result, fmt: (n: number) => string): string[] {
+  const b = r.bytecode, s = b.scale;
+  const hardwareStart = r.scale.vmStartInstructions, hardwareBytes = r.scale.creation.bytesPerVm;
+  const row = (what: string, hardware: number, bytecode: number) =>
+    `| ${what} | ${fmt(hardware)} | ${fmt(bytecode)} | ${(bytecode / hardware).toFixed(1)} |`;
+  return [
+    'Bytecode VMs (issue 18, docs/bytecode.md "Bytecode VMs"): the same figures for VMs run by the in-kernel '
+      + 'interpreter, under -icount, identical on two runs. The pair\'s costs are those of two VMs of '
+      + '`test/kernel/guests/bench.ts` (the same bench code as the worker\'s mode 5, interpreted: a guest\'s '
+      + 'loop and the call of its hypercall included, as natively); the start and the bytes per VM those of '
+      + `${fmt(s.vms)} counter demos as bytecode VMs of ${s.vmMemoryKiB} KiB in \`-m 1024\` (every one exited 0; `
+      + 'the hardware column: the scale run above).',
+    '',
+    '| what | hardware | bytecode | ratio |',
+    '|---|---|---|---|',
+    ...(['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip'] as const)
+      .map(n => row(`${n} (instructions)`, r.costs[n], b.costs[n])),
+    row('vm-start, one VM of a counter demo (instructions)', hardwareStart, s.vmStartInstructions),
+    row('memory per VM at creation (bytes)', hardwareBytes, s.creation.bytesPerVm),
+    '',
+    `A bytecode VM's bytes at creation: every page of its memory mapped (${s.vmMemoryKiB} KiB), its page tables `
+      + `and its interpreter area (16 KiB); a hardware VM's pages are demand-zero. Median CPU of a bytecode counter: `
+      + `${fmt(s.vmKcyclesMedian)} kcycles (hardware: ${fmt(r.scale.vmKcycles.median)}).`,
+    '',
+  ];
 }
 
 main().then(code => { process.exitCode = code; }, e => { console.error(e instanceof Error ? e.stack ?? e.message : e); process.exitCode = 1; });
