@@ -502,7 +502,10 @@ function bytecodeMarkdown(r: Result, fmt: (n: number) => string): string[] {
     '|---|---|---|---|',
     ...(['hypercall-null', 'vm-switch', 'vinterrupt-batch-round-trip'] as const)
       .map(n => row(`${n} (instructions)`, r.costs[n], b.costs[n])),
-    row('vm-start, one VM of a counter demo (instructions)', hardwareStart, s.vmStartInstructions),
+    row(`vm-start, the pair's VMs (instructions; bytecode: ${b.pairMemoryKiB} KiB each)`, r.costs['vm-start'],
+      b.costs['vm-start']),
+    row(`vm-start, one of the counter demos of ${s.vmMemoryKiB} KiB (instructions)`, hardwareStart,
+      s.vmStartInstructions),
     row('memory per VM at creation (bytes)', hardwareBytes, s.creation.bytesPerVm),
     '',
     `A bytecode VM's bytes at creation: every page of its memory mapped (${s.vmMemoryKiB} KiB), its page tables `
