@@ -29,7 +29,8 @@
 // interpreter area's address is kept in vm.fpuArea (a bytecode VM has no x87 state; freed here, before
 // the scheduler's fpuRelease would look at it).
 import {
-  bool, i32, u8, u16, u32, load8, load16, load32, store8, store16, store32, memoryCopy, memoryFill, overlay, mulHigh,
+  bool, i32, u8, u16, u32, load8, load16, load32, store8, store16, store32, memoryCopy, memoryFill, overlay, sizeOf,
+  mulHigh,
   rdtsc, rdtscHigh,
 } from "dsl";
 import {
@@ -145,14 +146,13 @@ class Context {
   top: u32 = 0;
   sp: u32 = 0;
   stackLimit: u32 = 0;
-  spare: u32 = 0;
 }
-const CONTEXT_BYTES: u32 = 40;
+
 /** Where the main context's call records begin in the VM's area. */
-const RECORDS_OFFSET: u32 = STATE_BYTES + CONTEXT_LIMIT * CONTEXT_BYTES;
+function recordsOffset(): u32 { return STATE_BYTES + CONTEXT_LIMIT * sizeOf(Context); }
 
 function contextAt(state: InterpreterState, k: u32): Context {
-  return overlay(Context, state.contexts + k * CONTEXT_BYTES);
+  return overlay(Context, state.contexts + k * sizeOf(Context));
 }
 
 /**
@@ -165,18 +165,18 @@ export function bytecodeVmPrepare(id: u32, group: u32): bool {
   const vm = vmAt(id);
   vm.fpuArea = area;
   const state = overlay(InterpreterState, area);
-  memoryFill(area, 0, RECORDS_OFFSET);
+  memoryFill(area, 0, recordsOffset());
   state.areaEnd = area + AREA_FRAMES * PAGE_SIZE;
   state.group = group;
   state.fp = 0;
-  state.top = area + RECORDS_OFFSET;
+  state.top = area + recordsOffset();
   state.sp = decodedImages[group].stackTop;
   state.stackLimit = decodedImages[group].stackBottom;
   state.context = 0;
   state.contexts = area + STATE_BYTES;
   const main = contextAt(state, 0);
   main.kind = CONTEXT_RUNNING;
-  main.area = area + RECORDS_OFFSET;
+  main.area = area + recordsOffset();
   main.areaEnd = state.areaEnd;
   return true;
 }
