@@ -6,14 +6,16 @@
 // clean pages (read back and not written since: PTE dirty bit clear) instead of writing them again.
 // Contract: writeOut starts one write-out or says the disk is too busy (false: the next event retries);
 // a VM woken during its write-out stays resident and the copy is dropped (FLAG_CANCELLED), and so does
-// one whose write failed. A VM with a page-granular eviction in flight (swap-evict.ts) waits for its end.
+// one whose write failed. A VM with a page-granular eviction in flight (swap-evict.ts) waits for its end;
+// one with bare ACKs held for it runs instead (then it is written out later, its timers settled).
 // Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import { Vm, vmAt, vmSwapRelease, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT } from "./vm.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
 import { pageEntry, entryFrame, changeEntryBits, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
-import { schedulerCurrent } from "./scheduler.ts";
+import { schedulerCurrent, schedulerRunWoken } from "./scheduler.ts";
+import { INTERRUPT_NET } from "../abi/hypercalls.ts";
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_COMING, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_PREVIOUS, MAP_FAULT,
   MAP_FAULT_PAGES, MAP_CLEAN, MAP_KEPT, MAP_EVICT_IN_FLIGHT, MAP_EVICT_FLAGS, FLAG_FAILED, ENTRY_PAGE_MASK,
@@ -56,6 +58,15 @@ function startWriteOut(index: u32): bool {
   // Some of its pages are being written alone (swap-evict.ts): their positions are not settled yet; the
   // eviction's end balances again.
   if (vm.swapMap !== 0 && load32(vm.swapMap + (MAP_EVICT_IN_FLIGHT << 2)) !== 0) return false;
+  // NET enabled and pending while it idles: bare ACKs held for it (INTERRUPT_LAZY_ACKS). It runs first,
+  // resident, and settles what they acknowledge (its retransmission alarm with it), rather than be read
+  // back in for that alarm; blocked again, it is the newest idle VM.
+  if ((vm.pending & vm.mask & INTERRUPT_NET) !== 0) {
+    listRemove(index);
+    counts.ackRuns++;
+    schedulerRunWoken(index);
+    return true;
+  }
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let resident: u32 = 0;
   let slot: u32 = 0;

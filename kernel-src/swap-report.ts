@@ -28,6 +28,7 @@ class SwapCounts {
   writeFailures: u32 = 0;
   noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
   memoryWaits: u32 = 0;
+  ackRuns: u32 = 0;              // idle VMs run before a write-out for the bare ACKs held for them (swap-out.ts)
   capWaits: u32 = 0;             // waits of VMs at their memory cap for their own pages to go out (swap.ts atCap)
   readingNow: u32 = 0;           // VMs in SWAP_READING
   pagingNow: u32 = 0;            // VMs in SWAP_PAGING
@@ -123,6 +124,8 @@ export function swapReport(): void {
   consoleWriteDecimal(hypercallMemoryWaits());
   consoleWriteString("), at a memory cap ");
   consoleWriteDecimal(counts.capWaits);
+  consoleWriteString(", run for held acks ");
+  consoleWriteDecimal(counts.ackRuns);
   consoleWriteString(", woken out by an alarm ");
   consoleWriteDecimal(counts.wokenByAlarm);
   consoleWriteString(" by a frame ");
