@@ -47,7 +47,7 @@ export function allocate(): i32 {
 /** Frees the connection and tells the application (`event`: CLOSED or RESET; 0 tells nobody). */
 export function release(index: i32, event: i32): void {
   const tcb = tcbs[index];
-  const wasKnown = tcb.state !== TCP_SYN_RECEIVED;
+  const wasKnown = tcb.state !== TCP_SYN_RECEIVED || tcb.listener < 0;   // (an active open's: the application's)
   tcb.state = TCP_CLOSED;
   tcb.timerOn = false;
   buffersRelease(tcb);

@@ -221,7 +221,8 @@ function startConnection(tcb: Tcb, remoteIp: u32, ports: u32): void {
  * holding the SYN). The handler hears CONNECTED, or REFUSED (a RST) or TIMED_OUT (TCP_MAX_RETRIES
  * retransmissions of the SYN with the RTO's back-off: 243 s, §3.8.3's "at least 3 minutes"), then the
  * usual events. Returns the connection number, or -1 (a bad address or port, no free connection or port).
- * Simultaneous open (a SYN without ACK in SYN-SENT, §3.5 figure 8) is not supported: such a SYN is dropped.
+ * A simultaneous open (the peer's SYN without an ACK in SYN-SENT, §3.5 figure 8) goes through SYN-RECEIVED
+ * (synSentInput, segmentArrives) to CONNECTED as well.
  */
 export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, largeBuffers: bool): i32 {
   if (remotePort <= 0 || remotePort > 0xffff || remoteIp === 0 || remoteIp === ourIp || remoteIp === 0xffffffff
@@ -259,7 +260,7 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   return index;
 }
 
-/** §3.10.7.3 SYN-SENT (simultaneous open left out: a SYN without an ACK is dropped). */
+/** §3.10.7.3 SYN-SENT, a simultaneous open (a SYN without an ACK) included. */
 function synSentInput(index: i32, frame: Uint8Array): void {
   const tcb = tcbs[index];
   const ack = (segFlags & TCP_ACK) !== 0;
@@ -276,9 +277,10 @@ function synSentInput(index: i32, frame: Uint8Array): void {
     return;
   }
   // "fourth, check the SYN bit": a SYN acknowledging ours (SND.UNA > ISS) enters ESTABLISHED.
-  if ((segFlags & TCP_SYN) === 0 || !ack) return;
+  if ((segFlags & TCP_SYN) === 0) return;
   const mss = parseSynOptions(frame, segOptions, segOptionsLength);
   if (mss < 0) { netStats[STAT_TCP_DROP]++; return; }
+  if (!ack) { simultaneousOpen(tcb, mss); return; }
   // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ. SND.UNA should be advanced to equal SEG.ACK";
   // the window as §3.10.7.4 sets it: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
   tcb.irs = segSeq;
@@ -318,6 +320,28 @@ function synSentInput(index: i32, frame: Uint8Array): void {
   if (tcb.state === TCP_CLOSED) return;   // aborted by the application
   output(tcb);
   if (tcb.ackNow) sendAck(tcb);
+}
+
+/**
+ * §3.10.7.3 SYN-SENT, a SYN without an ACK (the peer opened at the same time: §3.5 figure 8): "enter
+ * SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it. Set the variables: SND.WND
+ * <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"; its options agreed as a listener's would. Text in the SYN
+ * is not queued (the peer sends it again after the handshake). The SYN's timer goes on, for the SYN,ACK now.
+ */
+function simultaneousOpen(tcb: Tcb, mss: i32): void {
+  tcb.irs = segSeq;
+  tcb.rcvNxt = u32(segSeq + 1);
+  tcb.sndWnd = segWnd;   // never scaled in a SYN (RFC 7323 §2.2)
+  tcb.sndWndMax = segWnd;
+  tcb.sndWl1 = segSeq;
+  tcb.sndWl2 = tcb.iss;
+  tcb.sndMss = sendMssOf(mss);
+  tcb.sackPermitted = synSackPermitted;
+  agreeWindowScale(tcb, synWindowShift);
+  agreeTimestamps(tcb, segTimestamps, segTsVal);
+  congestionInit(tcb, netNow);
+  tcb.state = TCP_SYN_RECEIVED;
+  sendSynAck(tcb);
 }
 
 // ---- challenge ACKs (RFC 5961) -----------------------------------------------------------------------------
@@ -480,6 +504,15 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   // RFC 7323: the window field is scaled (§2.3); PAWS (§5.3 R1) and a missing Timestamps option (§3.2).
   const rst = (segFlags & TCP_RST) !== 0;
   if ((segFlags & TCP_SYN) === 0) segWnd = peerWindow(tcb, segWnd);
+  // A simultaneous open (§3.5 figure 8; Linux's tcp_validate_incoming passes the same): in SYN-RECEIVED from
+  // SYN-SENT, the peer's SYN,ACK repeats its SYN, one below RCV.NXT, and acknowledges ours: the SYN is old news,
+  // the ACK establishes the connection.
+  const synAck = (segFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === (TCP_SYN | TCP_ACK);
+  if (state === TCP_SYN_RECEIVED && tcb.listener < 0 && synAck && u32(segSeq + 1) === tcb.rcvNxt
+    && segAck === tcb.sndNxt) {
+    segFlags = segFlags & ~TCP_SYN;
+    segSeq = tcb.rcvNxt;
+  }
   if (tcb.timestamps) parseTimestamps(frame, segOptions, segOptionsLength);
   if (pawsReject(tcb, segTimestamps, segTsVal, rst)) {
     if (pawsAck) sendAck(tcb);
@@ -525,7 +558,10 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   // gets a challenge ACK.
   if (rst) {
     if (segSeq !== rcvNxt) { challengeAck(tcb); return; }
-    if (state === TCP_SYN_RECEIVED) { release(index, 0); return; }   // "return this connection to LISTEN"
+    // "If this connection was initiated with a passive OPEN ... return this connection to LISTEN state ... If
+    // this connection was initiated with an active OPEN (i.e., came from SYN-SENT state), then the connection
+    // was refused".
+    if (state === TCP_SYN_RECEIVED) { release(index, tcb.listener < 0 ? TCP_EVENT_REFUSED : 0); return; }
     const reset = state === TCP_ESTABLISHED || state === TCP_FIN_WAIT_1 || state === TCP_FIN_WAIT_2
       || state === TCP_CLOSE_WAIT;
     release(index, reset ? TCP_EVENT_RESET : TCP_EVENT_CLOSED);
@@ -553,7 +589,7 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   const peerClosed = receiveFin(tcb, fin, u32(seq + dataLength));
   // The application hears of it, then whatever it queued goes out (carrying the ACK), else a bare ACK.
   setInHandler(true);
-  if (accepted) tcb.handler(index, TCP_EVENT_ACCEPTED);
+  if (accepted) tcb.handler(index, tcb.listener < 0 ? TCP_EVENT_CONNECTED : TCP_EVENT_ACCEPTED);
   if (data && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_DATA);
   if (writable && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_WRITABLE);
   if (peerClosed && tcb.state !== TCP_CLOSED) tcb.handler(index, TCP_EVENT_PEER_CLOSED);
@@ -726,7 +762,11 @@ function retransmit(tcb: Tcb, index: i32): void {
   }
   if (!probing) {
     if (tcb.retries > TCP_MAX_RETRIES) {
-      if (tcb.state === TCP_SYN_SENT) { release(index, TCP_EVENT_TIMED_OUT); return; }   // nobody to tell
+      // Nobody to tell (an active open's SYN, or its SYN,ACK after a simultaneous open, went unanswered).
+      if (tcb.state === TCP_SYN_SENT || (tcb.state === TCP_SYN_RECEIVED && tcb.listener < 0)) {
+        release(index, TCP_EVENT_TIMED_OUT);
+        return;
+      }
       // §3.8.3 R2 exceeded: abort, telling the peer.
       if (tcb.state !== TCP_SYN_RECEIVED) {
         emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);

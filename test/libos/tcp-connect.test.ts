@@ -5,7 +5,8 @@
 // RFC 6056 ephemeral port; SYN retransmissions with the RTO's back-off, then the give-up (SOCKET_TIMEOUT); RST
 // refusal (SOCKET_REFUSED) and the SYN-SENT rules for unacceptable ACKs and RSTs; a whole exchange closed from
 // the client side into TIME-WAIT; text and a FIN on the SYN,ACK; two connections to one peer from distinct
-// ports, a listener's port skipped.
+// ports, a listener's port skipped; a simultaneous open (SYN meets SYN, the SYN,ACKs cross), and a RST refusing
+// it in SYN-RECEIVED.
 import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import {
@@ -223,4 +224,48 @@ test('two connections to one peer at once: distinct ephemeral ports (RFC 6056 Al
   t.is(again, first, 'the same first port');
   t.not(moved, second, 'not the listener\'s port');
   t.not(moved, first);
+});
+
+test('simultaneous open (§3.5 figure 8): SYN meets SYN, the SYN,ACKs cross, connected; the exchange goes on', t => {
+  const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
+    yield* resolvePeer(w);
+    const { port, iss } = checkSyn(t, w.take()[0], 'SYN');
+    const p = new Peer(t, w, port, 80, 300);
+    p.iss = iss;
+    p.rcv = iss;                                 // the guest's SYN,ACK repeats its ISS
+    p.send(SYN, [], { ack: 0, options: MSS_OPTION, window: 65535 });
+    yield;
+    p.expect(w.take(), SYN | ACK, [], 4096, 'SYN-SENT met a SYN: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>');
+    t.is(w.console, '', 'not connected yet (SYN-RECEIVED)');
+    // The peer's own SYN,ACK: its SYN again (one below RCV.NXT) with the ACK of ours.
+    w.send(p.segment(SYN | ACK, [], { seq: 300, options: MSS_OPTION, window: 65535 }));
+    yield;
+    const out = w.take();
+    p.expect(out.slice(-1), ACK | PSH, bytes('ping\n'), 4096, 'connected: the request goes');
+    t.is(out.length, 1, 'nothing else: the crossing SYN,ACKs acknowledged both SYNs');
+    p.send(ACK | PSH, bytes('pong\n'));
+    yield;
+    const after = w.take();
+    p.expect(after.slice(0, 1), ACK, [], 4096 - 5, 'the answer acknowledged');
+    p.expect(after.slice(1), FIN | ACK, [], 4096, 'our FIN');
+  });
+  t.is(wire.console, 'connect 0\nread 5: 112 111 110 103 10\nclosed\n');
+});
+
+test('simultaneous open: a RST in SYN-RECEIVED refuses the connection (came from SYN-SENT, §3.10.7.4)', t => {
+  const { wire } = runGuest(GUEST, { ...CONFIG, entry: 'connectMain' }, function* (w) {
+    yield* resolvePeer(w);
+    const { port, iss } = checkSyn(t, w.take()[0], 'SYN');
+    const p = new Peer(t, w, port, 80, 300);
+    p.iss = iss;
+    p.rcv = iss;
+    p.send(SYN, [], { ack: 0, options: MSS_OPTION, window: 65535 });
+    yield;
+    p.expect(w.take(), SYN | ACK, [], 4096, 'SYN,ACK');
+    p.send(RST);
+    yield;
+    t.deepEqual(w.take(), [], 'refused: nothing sent');
+    t.is(w.alarmAt, null, 'no timer left for the connection');
+  });
+  t.is(wire.console, 'connect -4\n');
 });
