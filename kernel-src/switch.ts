@@ -106,6 +106,8 @@ const IPV4_TOTAL_LENGTH = 14 + 2;
 const IPV4_FRAGMENT = 14 + 6;                 // flags and fragment offset: MF and the offset 0x3fff
 const IPV4_PROTOCOL = 14 + 9;
 const IP_PROTOCOL_TCP: u32 = 6;
+/** Bytes 12..15 of an IPv4 frame read as a little-endian word, masked by 0xf0ffff: EtherType 0x0800, version 4. */
+const IPV4_TYPE_AND_VERSION: u32 = 0x400008;
 // TCP header (RFC 9293 §3.1), after the IPv4 header.
 const TCP_DATA_OFFSET = 12;                   // header length in words in the high nibble
 const TCP_FLAGS = 13;
@@ -241,8 +243,9 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
   vmQueuePut(target, buffer, sender);
   receiver.rxPackets++;
   receiver.rxBytes += length;
-  if ((receiver.mask & INTERRUPT_LAZY_ACKS) !== 0 && receiver.netCount < LAZY_ACK_QUEUE
-    && bareAck(buffer + NET_BUFFER_FRAME, length)) {
+  const frame = buffer + NET_BUFFER_FRAME;
+  if ((receiver.mask & INTERRUPT_LAZY_ACKS) !== 0 && ipv4Tcp(frame) && bareAck(frame, length)
+    && receiver.netCount < LAZY_ACK_QUEUE) {
     receiver.pending = receiver.pending | INTERRUPT_NET;
     acksHeld++;
     return;
@@ -250,14 +253,19 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
   virqPost(target, INTERRUPT_NET);
 }
 
+/** What rejects most frames early: the EtherType and IP version in one load (bytes 12..15), then the protocol. */
+function ipv4Tcp(frame: u32): bool {
+  if (u32(load32(frame + ETHERNET_TYPE) & 0xf0ffff) !== IPV4_TYPE_AND_VERSION) return false;
+  return u32(load8(frame + IPV4_PROTOCOL)) === IP_PROTOCOL_TCP;
+}
+
 /**
- * True when the frame is a whole IPv4 TCP segment with ACK, none of URG, RST, SYN, FIN, and no data (options
+ * True when the frame (ipv4Tcp) is a whole IPv4 TCP segment with ACK, none of URG, RST, SYN, FIN, and no data (options
  * such as timestamps or SACK blocks allowed): it tells its receiver only what the peer has received.
  */
 function bareAck(frame: u32, length: u32): bool {
-  if (length < IPV4_MINIMUM_FRAME + TCP_HEADER_MINIMUM || etherType(frame) !== ETHERTYPE_IPV4) return false;
+  if (length < IPV4_MINIMUM_FRAME + TCP_HEADER_MINIMUM) return false;
   const versionIhl = load8(frame + IPV4_VERSION_IHL);
-  if ((versionIhl >>> 4) !== 4 || load8(frame + IPV4_PROTOCOL) !== IP_PROTOCOL_TCP) return false;
   if (((load8(frame + IPV4_FRAGMENT) << 8 | load8(frame + IPV4_FRAGMENT + 1)) & 0x3fff) !== 0) return false;
   const ipHeader = (versionIhl & 0xf) << 2;
   const total = (load8(frame + IPV4_TOTAL_LENGTH) << 8) | load8(frame + IPV4_TOTAL_LENGTH + 1);
