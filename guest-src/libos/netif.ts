@@ -8,6 +8,7 @@
 // One frame at a time: a reply is built in txFrame while the request is still in rxFrame.
 import { i32, u32, bool, addressOf, rdtsc, write, print } from "dsl";
 import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
+import { lastClockHigh, lastClockLow, clockMilliseconds } from "../runtime/events.ts";
 import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
 import { arpInput } from "./arp.ts";
@@ -75,11 +76,30 @@ export let ourGateway: u32 = 0;
 
 /** The clock (microseconds, wrapping) as of the current event batch: stack.ts sets it before any work. */
 export let netNow: u32 = 0;
-/** The same clock in milliseconds (wrapping after 49.7 days): TCP's timestamps (RFC 7323 §5.4). */
-export let netMillis: u32 = 0;
-export function netifSetClock(microseconds: u32, milliseconds: u32): void {
+/** The same clock as u64 nanoseconds (events.ts's last conversion), and its milliseconds once asked for. */
+let netClockHigh: u32 = 0;
+let netClockLow: u32 = 0;
+let netMillis: u32 = 0;
+let netMillisKnown = false;
+
+/** Sets the clock of the batch: `microseconds`, converted by events.ts from its lastClockHigh/Low. */
+export function netifSetClock(microseconds: u32): void {
   netNow = microseconds;
-  netMillis = milliseconds;
+  netClockHigh = lastClockHigh;
+  netClockLow = lastClockLow;
+  netMillisKnown = false;
+}
+
+/**
+ * The same clock in milliseconds (wrapping after 49.7 days): TCP's timestamps (RFC 7323 §5.4). Converted on
+ * the first use in a batch, not at every wake-up: most batches of most VMs stamp nothing.
+ */
+export function netMilliseconds(): u32 {
+  if (!netMillisKnown) {
+    netMillis = clockMilliseconds(netClockHigh, netClockLow);
+    netMillisKnown = true;
+  }
+  return netMillis;
 }
 
 /** The frame being received and the frame being built for sending. */

@@ -8,7 +8,7 @@ import { boot, vmId } from "../runtime/boot.ts";
 import { setAlarm } from "../runtime/hypercalls.ts";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import {
-  waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, lastClockMilliseconds, setLazyAcks,
+  waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, setLazyAcks,
 } from "../runtime/events.ts";
 import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
@@ -40,7 +40,7 @@ function fromNetworkOrder(x: u32): u32 {
 function stackInit(mac: Uint8Array, macOffset: i32, ip: u32, netmask: u32, gateway: u32): void {
   netifInit(mac, macOffset, ip, netmask, gateway);
   const now = clockMicroseconds();
-  netifSetClock(now, lastClockMilliseconds);
+  netifSetClock(now);
   arpInit();
   udpInit();
   tcpInit();
@@ -101,7 +101,7 @@ function stackHandle(events: u32): void {
  */
 export function stackPoll(events: u32): void {
   const now = clockMicrosecondsAtWake();
-  netifSetClock(now, lastClockMilliseconds);
+  netifSetClock(now);
   if ((events & INTERRUPT_TIMER) !== 0) alarmAt = NO_DEADLINE;   // it rang: set it again in stackTimers if needed
   if ((events & INTERRUPT_NET) !== 0) netifPoll();
 }

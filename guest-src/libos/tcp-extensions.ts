@@ -5,7 +5,7 @@
 //   peer's is taken at most 14 (§2.3: "MUST use 14"). The window field of a SYN is never scaled (§2.2);
 //   every other segment's is, both ways, from the segment after the SYN on.
 // - Timestamps (§3-§4): agreed when both SYNs carry them; then every segment but a RST carries TSval
-//   (our millisecond clock, netif.ts netMillis, plus a per-connection offset, §7.1) and TSecr = TS.Recent.
+//   (our millisecond clock, netif.ts netMilliseconds, plus a per-connection offset, §7.1) and TSecr = TS.Recent.
 //   TS.Recent takes SEG.TSval when SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent (§4.3, R3). RTTM
 //   (§4.1) feeds the RTO estimator as Linux's tcp_ack_update_rtt does: the microsecond timing of one
 //   segment (tcp-output.ts) is preferred, and when no segment is timed (after a retransmission Karn's
@@ -19,7 +19,7 @@
 // tcp-output.ts's).
 import { i32, u32, bool } from "dsl";
 import { put32 } from "./bytes.ts";
-import { netMillis } from "./netif.ts";
+import { netMilliseconds } from "./netif.ts";
 import { Tcb, seqLt, seqLe } from "./tcp-tcb.ts";
 import { TCP_OPTION_TIMESTAMPS, TCP_OPTION_TIMESTAMPS_LENGTH } from "./tcp-header.ts";
 
@@ -59,11 +59,11 @@ export function agreeWindowScale(tcb: Tcb, peerShift: i32): void {
 export function agreeTimestamps(tcb: Tcb, present: bool, tsVal: u32): void {
   tcb.timestamps = present;
   tcb.tsRecent = present ? tsVal : 0;
-  tcb.tsRecentAt = netMillis;
+  tcb.tsRecentAt = netMilliseconds();
 }
 
 /** Our TSval now (§5.4: a clock of 1 ms a tick, offset per connection). */
-export function timestampValue(tcb: Tcb): u32 { return u32(netMillis + tcb.tsOffset); }
+export function timestampValue(tcb: Tcb): u32 { return u32(netMilliseconds() + tcb.tsOffset); }
 
 /** Writes the Timestamps option (kind, length, TSval, TSecr = TS.Recent) at `frame[at..at+10)`. */
 export function writeTimestamps(tcb: Tcb, frame: Uint8Array, at: i32): void {
@@ -83,9 +83,9 @@ export function pawsReject(tcb: Tcb, present: bool, tsVal: u32, rst: bool): bool
   if (!tcb.timestamps || rst) return false;
   if (!present) return true;
   if (!seqLt(tsVal, tcb.tsRecent)) return false;
-  if (u32(netMillis - tcb.tsRecentAt) > PAWS_IDLE_MS) {   // §5.5: TS.Recent is invalid after 24 days idle
+  if (u32(netMilliseconds() - tcb.tsRecentAt) > PAWS_IDLE_MS) {   // §5.5: TS.Recent invalid after 24 days idle
     tcb.tsRecent = tsVal;
-    tcb.tsRecentAt = netMillis;
+    tcb.tsRecentAt = netMilliseconds();
     return false;
   }
   pawsAck = true;
@@ -97,7 +97,7 @@ export function timestampsTake(tcb: Tcb, present: bool, tsVal: u32, seq: u32): v
   if (!tcb.timestamps || !present) return;
   if (seqLe(tcb.tsRecent, tsVal) && seqLe(seq, tcb.lastAckSent)) {
     tcb.tsRecent = tsVal;
-    tcb.tsRecentAt = netMillis;
+    tcb.tsRecentAt = netMilliseconds();
   }
 }
 

@@ -13,7 +13,7 @@
 // are allowed, so waiters re-check their condition in a loop.
 import { i32, u32, bool, addressOf, functionAddress, contextCreate, contextSwitch, panic, structArray } from "dsl";
 import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
-import { waitForEvents, clockMicroseconds, lastClockMilliseconds } from "../runtime/events.ts";
+import { waitForEvents, clockMicroseconds } from "../runtime/events.ts";
 import { stackPoll, stackTimers, stackSetTimerSource, NO_DEADLINE } from "./stack.ts";
 import { netifSetClock, netNow } from "./netif.ts";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
@@ -229,7 +229,7 @@ export function threadsRun(): void {
   while (true) {
     threadsRunReady();
     stackTimers();            // expired timers (they may wake threads), then the alarm for the nearest
-    if (runHead !== NONE) { const now = clockMicroseconds(); netifSetClock(now, lastClockMilliseconds); continue; }
+    if (runHead !== NONE) { const now = clockMicroseconds(); netifSetClock(now); continue; }
     stackPoll(waitForEvents(INTERRUPT_NET | INTERRUPT_TIMER));
   }
 }

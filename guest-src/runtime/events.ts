@@ -52,13 +52,17 @@ export function clockLow(): u32 {
 }
 
 /**
- * The clock microseconds() converted last, in milliseconds (u64 nanoseconds / 10^6, truncated to 32 bits: wraps
- * after 49.7 days): the libos TCP's timestamp clock (RFC 7323 §5.4), read beside the microseconds.
+ * The clock microseconds() converted last, u64 nanoseconds (high, low): the libos keeps it beside the
+ * microseconds and converts it to milliseconds (clockMilliseconds) only when TCP's timestamps ask.
  */
-export let lastClockMilliseconds: u32 = 0;
+export let lastClockHigh: u32 = 0;
+export let lastClockLow: u32 = 0;
 
-/** u64 nanoseconds (high * 2^32 + low) / 10^6, truncated to 32 bits, by long division in 16-bit digits. */
-function milliseconds(high: u32, low: u32): u32 {
+/**
+ * u64 nanoseconds (high * 2^32 + low) / 10^6, truncated to 32 bits (wraps after 49.7 days): the libos TCP's
+ * timestamp clock (RFC 7323 §5.4). By long division in 16-bit digits.
+ */
+export function clockMilliseconds(high: u32, low: u32): u32 {
   // 10^6 = 2^6 * 15625: shift the 64-bit value right by 6, then divide by 15625 (high / 15625 only feeds bits
   // above 2^32 of the quotient, which are dropped; its remainder (< 2^14) carries into each 16-bit digit).
   const shiftedHigh = high >>> 6;
@@ -70,7 +74,8 @@ function milliseconds(high: u32, low: u32): u32 {
 
 /** u64 nanoseconds (high * 2^32 + low) / 1000, truncated to 32 bits: wraps after 71 minutes. */
 function microseconds(high: u32, low: u32): u32 {
-  lastClockMilliseconds = milliseconds(high, low);
+  lastClockHigh = high;
+  lastClockLow = low;
   // In 32-bit pieces: 2^32 = 4294967 * 1000 + 296.
   const lowPart = low / 1000, lowRest = low % 1000;
   const carry = (high * 296 + lowRest) / 1000;
