@@ -363,9 +363,10 @@ class Connection:
         self.send(ACK, b"")
         self.ok = replies.fence(1) == []
 
-    def send(self, flags, data, offset=0):
+    def send(self, flags, data, offset=0, ack=None):
         seq = (self.seq + offset) & 0xFFFFFFFF
-        header = TCP(sport=self.sport, dport=7, flags=flags, seq=seq, ack=self.ack, window=8192)
+        ack = self.ack if ack is None else ack & 0xFFFFFFFF
+        header = TCP(sport=self.sport, dport=7, flags=flags, seq=seq, ack=ack, window=8192)
         send("established", base_frame() / header / (Raw(data) if data else b""), 0)
 
     def replies_to(self, got):
@@ -460,6 +461,23 @@ def established():
                 if not c.ok:
                     print(json.dumps({"error": "no handshake", "connections": connections, **tally.result()}))
                     return
+    # "fifth, check the ACK field" (RFC 9293 §3.10.7.4, RFC 5961 §5.2), 4 bytes at RCV.NXT each: an ACK of what
+    # was never sent (SEG.ACK > SND.NXT) -> an ACK, the segment dropped; one below SND.UNA - MAX.SND.WND (our
+    # window, 8,192: scapy offers no scaling) -> a challenge ACK, dropped; an old one within it -> a duplicate
+    # ACK, ignored, its data taken (echoed).
+    for name, ack, taken in (
+            ("ACK of unsent data -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, dropped", c.ack + 1000, False),
+            ("ACK below SND.UNA - MAX.SND.WND -> challenge ACK, dropped", c.ack - 8192 - 1, False),
+            ("ACK old but within MAX.SND.WND -> data echoed", c.ack - 100, True)):
+        c.send(ACK | PSH, data, 0, ack)
+        probe = {"flags": ACK | PSH, "seq": c.seq, "ack": ack & 0xFFFFFFFF}
+        want = [segment(ACK | PSH, c.ack, (c.seq + len(data)) & 0xFFFFFFFF, data)] if taken \
+            else [segment(ACK, c.ack, c.seq)]
+        tally.check(name, probe, c.replies_to(replies.fence(1)), want)
+        if taken:
+            c.seq, c.ack = c.seq + len(data), (c.ack + len(data)) & 0xFFFFFFFF
+            c.send(ACK, b"")
+            tally.check("ACK of the echo -> nothing", {"flags": ACK}, c.replies_to(replies.fence(1)), [])
     counts["probes"] = probes
     counts["connections"] = connections
     counts["fences-lost"] = replies.lost

@@ -248,10 +248,14 @@ function hostileSuite(nic: NicModel): void {
       "at RCV.NXT: SYN -> challenge ACK": 64,
       "at RCV.NXT: no ACK bit -> nothing": 32,
       "at RCV.NXT: ACK -> data echoed with its ACK": 16,
-      "ACK of the echo -> nothing": 16,
+      "ACK of the echo -> nothing": 16 + 1,
       "at RCV.NXT: ACK+FIN -> data and FIN echoed, ACK of both": 16,
       "ACK of its FIN -> nothing": 16,
       "after the end: ACK -> LISTEN's <SEQ=SEG.ACK><CTL=RST>": 128 + 16,
+      // Then the ACK field (RFC 5961 §5.2): one probe each.
+      "ACK of unsent data -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, dropped": 1,
+      "ACK below SND.UNA - MAX.SND.WND -> challenge ACK, dropped": 1,
+      "ACK old but within MAX.SND.WND -> data echoed": 1,
     });
     t.is(r.connections, 1 + 128 + 16, "a new connection after each reset and each close");
     await new Promise((resolve) => setTimeout(resolve, 500));
