@@ -75,7 +75,7 @@ export const INTERRUPT_ALL: u32 = 7;
  */
 export const INTERRUPT_LAZY_ACKS: u32 = 8;
 /** What interruptMask keeps of its argument: the events and the mode bits. */
-export const INTERRUPT_MASK_BITS: u32 = INTERRUPT_ALL | INTERRUPT_LAZY_ACKS;
+export const ENABLED_MASK_BITS: u32 = INTERRUPT_ALL | INTERRUPT_LAZY_ACKS;
 /** A held acknowledgement wakes the VM anyway when this many frames wait for it. */
 export const LAZY_ACK_QUEUE: u32 = 16;
 

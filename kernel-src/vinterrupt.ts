@@ -7,7 +7,7 @@
 // address where the global clock is written as the batch is delivered (no readClock either). The alarm
 // is one timer per VM on the kernel timer queue (timer.ts).
 import { i32, u32 } from "dsl";
-import { EAGAIN, INTERRUPT_TIMER, INTERRUPT_MASK_BITS } from "../abi/hypercalls.ts";
+import { EAGAIN, INTERRUPT_TIMER, ENABLED_MASK_BITS } from "../abi/hypercalls.ts";
 import { vmAt, VM_IDLE, VM_ENDED } from "./vm.ts";
 import { schedulerWake, schedulerBlockCurrent, schedulerChargeFor } from "./scheduler.ts";
 import { Nanoseconds, clockRead, clockStore, multiplyWide } from "./clock.ts";
@@ -73,7 +73,7 @@ export function virqIdle(index: u32, acknowledge: u32, clock: u32): u32 {
 export function virqSetMask(index: u32, mask: u32): u32 {
   const vm = vmAt(u32(index));
   const previous = vm.mask;
-  vm.mask = mask & INTERRUPT_MASK_BITS;
+  vm.mask = mask & ENABLED_MASK_BITS;
   return previous;
 }
 

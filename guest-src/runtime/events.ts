@@ -12,7 +12,9 @@ let lazyAcks = false;
 
 /** Enables every virtual interrupt (the kernel's initial mask may be anything). */
 export function enableInterrupts(): void {
-  if (interruptMask(INTERRUPT_ALL | (lazyAcks ? INTERRUPT_LAZY_ACKS : 0)) < 0) panic("interruptMask failed");
+  let mask = INTERRUPT_ALL;
+  if (lazyAcks) mask = mask | INTERRUPT_LAZY_ACKS;
+  if (interruptMask(mask) < 0) panic("interruptMask failed");
 }
 
 /**

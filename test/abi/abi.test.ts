@@ -144,7 +144,7 @@ test('the docs\' hypercall table, error codes and interrupt bits are abi/hyperca
   const errors = [...docs.matchAll(/(-\d+) `(E[A-Z]+)`/g)].map(m => [m[2], Number(m[1])]);
   const abiErrors = Object.entries(hypercalls).filter(([n]) => /^E[A-Z]+$/.test(n)) as [string, number][];
   t.deepEqual(errors, abiErrors.sort(([, a], [, b]) => b - a));
-  const bits = [...docs.matchAll(/bit (\d) `([A-Z]+)`/g)].map(m => [`INTERRUPT_${m[2]}`, 1 << Number(m[1])]);
+  const bits = [...docs.matchAll(/bit (\d) `([A-Z_]+)`/g)].map(m => [`INTERRUPT_${m[2]}`, 1 << Number(m[1])]);
   const abiBits = Object.entries(hypercalls)
     .filter(([n]) => /^INTERRUPT_/.test(n) && n !== 'INTERRUPT_ALL') as [string, number][];
   t.deepEqual(bits, abiBits.sort(([, a], [, b]) => a - b));
