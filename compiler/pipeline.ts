@@ -23,6 +23,7 @@ import { orderBlocks } from './passes/block-order.ts';
 import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
 import { convertIfs } from './passes/if-conversion.ts';
 import { decideBranchesByRanges } from './passes/value-ranges.ts';
+import { sinkToUses } from './passes/sink.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -65,6 +66,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['simplify-cfg', simplifyCfg],
   ['block-order', orderBlocks],                // reverse postorder, traps last: more fall-throughs
   ['loop-layout', layoutLoops],
+  ['sink', sinkToUses],                        // next to the one reader: address, load, comparison folds
   ['unused-functions', removeUnusedFunctions],
 ];
 

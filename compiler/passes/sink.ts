@@ -1,0 +1,94 @@
+// Sinking to the use: a value read once, by a later instruction (or the terminator) of its own block, is
+// computed right before that reader, so the x86 back end can fuse the two (compiler/x86/fusion.ts): an
+// address into its load or store's memory operand, a load into the ALU operation that reads it (`xor ecx,
+// [ebx*4 + table]`), a comparison into its branch (cmp + jcc) or select (cmov). Which instructions move:
+// pure ones that cannot trap (not constants nor operations on constants alone, which emit nothing,
+// nor divisions), and 32-bit-or-narrower
+// loads, these only past pure instructions (never past another load, a store, a call or an intrinsic:
+// memory and devices see the same accesses in the same order). Nothing moves past a redefinition of one of
+// its operands or of its result, nor past a read of its result (there is none: it is read once), nor in
+// between its reader and a comparison right before it that only the reader reads (with the load right
+// before that comparison that only it reads): their folds want them adjacent.
+// Requires: a verified Module (non-SSA). Guarantees: the same values and the same memory accesses in the
+// same order; only the position of the moved instructions within their block changes.
+import * as ir from '../ir.ts';
+
+const opcodeOf = (i: ir.Instr): ir.Opcode => (i.op === 'binary' || i.op === 'unary' ? i.kind : i.op);
+
+/** Pure, cannot trap, emits code (constants and link-time addresses do not: nothing to gain). */
+const movablePure = (i: ir.Instr): boolean => {
+  const props = ir.OPS[opcodeOf(i)];
+  return props.pure && !props.mayTrap && i.op !== 'const' && i.op !== 'globalAddress' && i.op !== 'functionAddress'
+    && i.op !== 'copy';
+};
+
+const COMPARISONS = new Set<string>(['eq', 'ne', 'lts', 'les', 'gts', 'ges', 'ltu', 'leu', 'gtu', 'geu']);
+const isComparison = (i: ir.Instr): boolean => i.op === 'binary' && COMPARISONS.has(i.kind);
+
+export function sinkToUses(m: ir.Module): ir.Module {
+  for (const f of m.functions) sinkFunction(f);
+  return m;
+}
+
+function sinkFunction(f: ir.Function): void {
+  const defs = new Int32Array(f.vregCount), uses = new Int32Array(f.vregCount);
+  for (let p = 0; p < f.params; p++) defs[p]++;
+  for (const b of f.blocks) {
+    for (const i of b.instrs) {
+      const d = ir.definedRegister(i);
+      if (d !== null) defs[d]++;
+      for (const u of ir.usedRegisters(i)) uses[u]++;
+    }
+    for (const u of ir.terminatorUses(b.term)) uses[u]++;
+  }
+  // values of constants alone (an array's address + 4): link-time constants for the back end, no code
+  const constant = new Set<ir.VReg>();
+  for (const b of f.blocks) {
+    for (const i of b.instrs) {
+      const d = ir.definedRegister(i);
+      if (d === null || defs[d] !== 1) continue;
+      if (i.op === 'const' || i.op === 'globalAddress' || i.op === 'functionAddress'
+        || (i.op === 'binary' && constant.has(i.a) && constant.has(i.b))) constant.add(d);
+    }
+  }
+  for (const b of f.blocks) {
+    const instrs = b.instrs;
+    for (let k = instrs.length - 2; k >= 0; k--) {
+      const i = instrs[k];
+      const load = i.op === 'load';
+      if (!load && !movablePure(i)) continue;
+      if (constant.has(ir.definedRegister(i)!)) continue;
+      const t = ir.definedRegister(i);
+      if (t === null || defs[t] !== 1 || uses[t] !== 1) continue;
+      const operands = new Set(ir.usedRegisters(i));
+      if (operands.has(t)) continue;
+      // the reader: a later instruction of the block, or the terminator (then the block's end)
+      let to = -1;
+      for (let j = k + 1; j < instrs.length && to < 0; j++) if (ir.usedRegisters(instrs[j]).includes(t)) to = j;
+      if (to < 0) {
+        if (!ir.terminatorUses(b.term).includes(t)) continue;
+        to = instrs.length;
+      }
+      let blocked = false;
+      for (let j = k + 1; j < to && !blocked; j++) {
+        const between = instrs[j], d = ir.definedRegister(between);
+        if (d !== null && (operands.has(d) || d === t)) blocked = true;
+        else if (load && !movablePure(between) && between.op !== 'const' && between.op !== 'copy'
+          && between.op !== 'globalAddress' && between.op !== 'functionAddress') blocked = true;
+      }
+      // not between the reader and an instruction glued to it (a value it alone reads, computed right before
+      // it: a comparison for its select or branch, a load for its comparison): before that one instead
+      const reads = (at: number): ir.VReg[] => (at === instrs.length ? ir.terminatorUses(b.term) : ir.usedRegisters(instrs[at]));
+      while (to - 1 > k) {
+        const glued = instrs[to - 1], d = ir.definedRegister(glued);
+        if (d === null || uses[d] !== 1 || !reads(to).includes(d)) break;
+        const gluedKind = isComparison(glued) || (glued.op === 'load' && to < instrs.length && isComparison(instrs[to]));
+        if (!gluedKind) break;
+        to--;
+      }
+      if (blocked || to === k + 1) continue;
+      instrs.splice(k, 1);
+      instrs.splice(to - 1, 0, i);
+    }
+  }
+}
