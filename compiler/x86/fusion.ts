@@ -41,6 +41,8 @@ export class Fusions {
   readonly addresses = new Map<VReg, AddressFold>();
   /** 32-bit loads read only by the comparison (or crc32Word) right after them, by result (loadFolds). */
   readonly loads = new Map<VReg, Load>();
+  /** ALU ops (and mul) with a 32-bit load as an operand, read only by them: `op r, [a + k]` (aluLoadFolds). */
+  readonly aluLoads = new Map<Binary, { load: Load; other: VReg }>();
   /** Comparisons read only by the select right after them: the select compares itself (selectFusions). */
   readonly selects = new Map<Select, Binary>();
   /** The comparison a block's branch alone reads: cmp + jcc (branchFusions). */
@@ -222,6 +224,44 @@ const loadFolds: Fusion = {
   },
 };
 
+// ---- loads into ALU operations -------------------------------------------------------------------
+// `t = load.32 [a + k]` read only by the add, sub, and, or, xor or mul right after it (constants in
+// between), as its second operand (or either, the op commutative): `op r, [a + k]` with r the result's
+// register, the other operand moved there first (crc32's `xor ecx, [ebx*4 + table]`). Only when the result
+// has a register, every register of the address is there (none spilled, no scratch needed) and the move
+// of the other operand cannot overwrite the address: the result's register is none of the address's, or
+// already holds the other operand.
+
+const ALU_LOAD_OPS = new Set<string>(["add", "sub", "and", "or", "xor", "mul"]);
+
+const aluLoadFolds: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    for (let j = 1; j < instrs.length; j++) {
+      const op = instrs[j];
+      if (op.op !== "binary" || !ALU_LOAD_OPS.has(op.kind) || op.a === op.b || found.skips(op)) continue;
+      if (isConstant(alloc, op.dst) || alloc.addresses.has(op.dst)) continue;
+      const target = alloc.registers.get(op.dst);
+      if (target === undefined) continue;
+      let q = j - 1;
+      while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
+        && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
+      const load = q >= 0 ? instrs[q] : null;
+      if (load?.op !== "load" || load.width !== 4 || load.dst === load.address) continue;
+      if (load.dst !== op.b && !(load.dst === op.a && op.kind !== "sub")) continue;
+      if (alloc.useCounts[load.dst] !== 1 || isConstant(alloc, load.dst) || found.skips(load)) continue;
+      const other = load.dst === op.b ? op.a : op.b;
+      const fold = found.addresses.get(load.address);
+      const parts = fold ? [fold.base, ...(fold.index === null ? [] : [fold.index])] : [load.address];
+      const safe = parts.every(v => isConstant(alloc, v) || (alloc.registers.has(v)
+        && (alloc.registers.get(v) !== target || alloc.registers.get(other) === target)));
+      if (!safe) continue;
+      found.aluLoads.set(op, { load, other });
+      found.skip(load, op);
+    }
+  },
+};
+
 // ---- comparisons into selects --------------------------------------------------------------------
 // A comparison read only by the select right after it (constants emit nothing in between) is not
 // materialized: the select compares and uses the matching cmovcc (`cmp a, b; mov r, f; cmovl r, t`).
@@ -337,7 +377,7 @@ function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void 
 
 /** Every fusion, in the order they look at a block. */
 const FUSIONS: readonly Fusion[] = [
-  branchFusions, readModifyWrites, addressFolds, loadFolds, selectFusions, tailCalls,
+  branchFusions, readModifyWrites, addressFolds, loadFolds, aluLoadFolds, selectFusions, tailCalls,
 ];
 
 /** The fusions of f under its register allocation. */

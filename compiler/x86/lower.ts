@@ -324,6 +324,15 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
   const { kind, dst } = i;
   if (cx.alloc.addresses.has(dst)) return; // address + constant: a link-time constant, nothing to compute
+  const aluLoad = cx.fusions.aluLoads.get(i);
+  if (aluLoad) {
+    // op r, [a + k] (fusion.ts aluLoadFolds: r is dst's register and no register of the address)
+    const target = (cx.operand(dst) as { reg: Register }).reg;
+    cx.use(aluLoad.other, target);
+    const operand = addressOperand(cx, aluLoad.load.address, aluLoad.load.offset, Register.None);
+    cx.emit(Instruction.createRegMem(kind === "mul" ? Code.Imul_r32_rm32 : ALU[kind]![0], target, operand));
+    return;
+  }
   // a constant on the left of a commutative op goes right, where the immediate forms take it (50 + x: add x, 50);
   // only the ALU ops and mul: a comparison keeps its operands (a load may be folded into b, fusion.ts)
   // and mulhs/mulhu have no immediate form

@@ -182,3 +182,34 @@ b0:
   t.is(x.found.readModifyWrites.size, 2);
   t.deepEqual(uses(x, 0, 12), [0, 12]);
 });
+
+test("a load read only by the ALU op right after it is that op's memory operand; one read twice is not", t => {
+  const x = fusionsOf(`
+function f(v0, v1, v2) -> i32 {
+b0:
+  v3 = const 2
+  v4 = shl v1, v3
+  v5 = add v0, v4
+  v6 = load.u32 [v5]
+  v7 = xor v2, v6
+  v8 = load.u32 [v0 + 8]
+  v9 = add v8, v7
+  v10 = load.u32 [v0 + 12]
+  v11 = sub v10, v9
+  v12 = load.u32 [v0 + 16]
+  v13 = mul v11, v12
+  v14 = and v13, v12
+  return v14
+}`);
+  const op = (k: number) => x.f.blocks[0].instrs[k] as never;
+  // crc32's `xor ecx, [esi*4 + table]`: the address folds into the load, the load into the xor
+  t.deepEqual(x.found.aluLoads.get(op(4)), { load: x.f.blocks[0].instrs[3], other: 2 });
+  t.deepEqual(uses(x, 0, 4), [0, 1, 2]);
+  // commutative: the load as the first operand
+  t.deepEqual(x.found.aluLoads.get(op(6)), { load: x.f.blocks[0].instrs[5], other: 7 });
+  t.deepEqual(uses(x, 0, 6), [0, 7]);
+  // sub is not: its load stays; v12, read by the mul and the and, stays too
+  t.is(x.found.aluLoads.get(op(8)), undefined);
+  t.is(x.found.aluLoads.get(op(10)), undefined);
+  t.deepEqual(skipped(x, 0), [1, 2, 3, 5]);
+});
