@@ -1,5 +1,8 @@
 // Constant folding and propagation within each block.
-// Requires: a verified Module. Guarantees: binary/unary ops on known constants become `const`, a select
+// Requires: a verified Module. Guarantees: binary/unary ops on known constants become `const`, an add or
+// sub of a constant to a register the block computed as x plus a constant (x not redefined since) adds
+// the sum of the constants to x itself (`(row - col + 8) - 1` is `t + 7`: one operation; the inner one
+// is dead when nothing else reads it; a sum of 0 is a copy of x), a select
 // on a known condition or between one register twice becomes a copy (or const), branches on known
 // conditions become jumps; semantics are unchanged (division by zero is never folded,
 // so it still traps at run time).
@@ -37,9 +40,45 @@ export function evaluateBinary(kind: ir.BinaryOp, a: number, b: number): number 
 
 export function foldConstants(m: ir.Module): ir.Module {
   for (const f of m.functions) {
+    const single = ir.singleDefinitionConstants(f);
     for (const b of f.blocks) {
       const known = new Map<number, number>();
-      b.instrs = b.instrs.map(i => {
+      const constantOf = (v: ir.VReg): number | undefined => known.get(v) ?? single.get(v);
+      // registers defined in this block as another register plus a constant, not redefined since
+      const offsets = new Map<ir.VReg, { base: ir.VReg; k: number }>();
+      const offsetOf = (i: ir.Instr): { base: ir.VReg; k: number } | undefined => {
+        if (i.op !== 'binary' || (i.kind !== 'add' && i.kind !== 'sub')) return undefined;
+        const ka = constantOf(i.a), kb = constantOf(i.b);
+        if (kb !== undefined && ka === undefined) return { base: i.a, k: i.kind === 'add' ? kb : -kb | 0 };
+        if (ka !== undefined && kb === undefined && i.kind === 'add') return { base: i.b, k: ka };
+        return undefined;
+      };
+      const instrs: ir.Instr[] = [];
+      for (const i of b.instrs) {
+        let out: ir.Instr = i;
+        // (x + c1) + c2 and the like: x + (c1 + c2), one operation; the inner one dies if nothing else reads it
+        const offset = offsetOf(i);
+        const inner = offset && offsets.get(offset.base);
+        if (offset && inner && i.op === "binary" && !(known.has(i.a) && known.has(i.b))) {
+          const k = (inner.k + offset.k) | 0;
+          if (k === 0) out = { op: 'copy', dst: i.dst, src: inner.base };
+          else {
+            const c = f.vregCount++;
+            instrs.push({ op: 'const', dst: c, value: k });
+            known.set(c, k);
+            out = { op: 'binary', kind: 'add', dst: i.dst, a: inner.base, b: c };
+          }
+        }
+        const d0 = ir.definedRegister(out);
+        if (d0 !== null) {
+          for (const [r, o] of offsets) if (r === d0 || o.base === d0) offsets.delete(r);
+          const o = offsetOf(out);
+          if (o && o.base !== d0) offsets.set(d0, o);
+        }
+        instrs.push(foldOne(out));
+      }
+      b.instrs = instrs;
+      function foldOne(i: ir.Instr): ir.Instr {
         let out: ir.Instr = i;
         if (i.op === 'copy' && known.has(i.src)) out = { op: 'const', dst: i.dst, value: known.get(i.src)! };
         else if (i.op === 'binary' && known.has(i.a) && known.has(i.b)) {
@@ -56,7 +95,7 @@ export function foldConstants(m: ir.Module): ir.Module {
         const d = ir.definedRegister(out);
         if (d !== null) { if (out.op === 'const') known.set(d, out.value); else known.delete(d); }
         return out;
-      });
+      }
       if (b.term.op === 'branch' && known.has(b.term.cond)) {
         b.term = { op: 'jump', target: known.get(b.term.cond) !== 0 ? b.term.ifTrue : b.term.ifFalse };
       }

@@ -78,11 +78,13 @@ function sinkFunction(f: ir.Function): void {
       }
       // not between the reader and an instruction glued to it (a value it alone reads, computed right before
       // it: a comparison for its select or branch, a load for its comparison): before that one instead
-      const reads = (at: number): ir.VReg[] => (at === instrs.length ? ir.terminatorUses(b.term) : ir.usedRegisters(instrs[at]));
+      const reads = (at: number): ir.VReg[] =>
+        (at === instrs.length ? ir.terminatorUses(b.term) : ir.usedRegisters(instrs[at]));
       while (to - 1 > k) {
         const glued = instrs[to - 1], d = ir.definedRegister(glued);
         if (d === null || uses[d] !== 1 || !reads(to).includes(d)) break;
-        const gluedKind = isComparison(glued) || (glued.op === 'load' && to < instrs.length && isComparison(instrs[to]));
+        const gluedKind = isComparison(glued)
+          || (glued.op === 'load' && to < instrs.length && isComparison(instrs[to]));
         if (!gluedKind) break;
         to--;
       }
