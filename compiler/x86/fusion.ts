@@ -90,13 +90,17 @@ export class Fusions {
 interface Fusion { find(f: IrFunction, alloc: Allocation, block: Block, found: Fusions): void }
 
 // ---- compare + branch ----------------------------------------------------------------------------
-// A comparison whose only reader is the branch that ends its block fuses into cmp + jcc.
+// A comparison whose only reader is the branch that ends its block fuses into cmp + jcc: the branch reads
+// it only once in the function, or it is not live out of the block (tail duplication copies a latch's
+// `c = lts i, n; branch c` into each block that jumped to it, one register defined and read in each).
 
 const branchFusions: Fusion = {
-  find(_f, alloc, block, found) {
+  find(f, alloc, block, found) {
     const last = block.instrs[block.instrs.length - 1];
     if (last?.op !== "binary" || !isComparison(last.kind) || block.term.op !== "branch") return;
-    if (block.term.cond !== last.dst || alloc.useCounts[last.dst] !== 1 || isConstant(alloc, last.dst)) return;
+    if (block.term.cond !== last.dst || isConstant(alloc, last.dst)) return;
+    const liveOut = alloc.liveAfter[f.blocks.indexOf(block)]?.[block.instrs.length];
+    if (alloc.useCounts[last.dst] !== 1 && (liveOut === undefined || liveOut.has(last.dst))) return;
     if (found.skips(last)) return;
     found.branches.set(block, last);
     found.skip(last, block);

@@ -213,3 +213,33 @@ b0:
   t.is(x.found.aluLoads.get(op(10)), undefined);
   t.deepEqual(skipped(x, 0), [1, 2, 3, 5]);
 });
+
+test("a comparison defined in two blocks, each read only by its own branch, fuses in both; one live out not", t => {
+  // tail duplication's latch: `v2 = lts v0, v1; branch v2` in the head and again in the body
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = lts v0, v1
+  branch v2, b1, b2
+b1:
+  v3 = const 1
+  v0 = add v0, v3
+  v2 = lts v0, v1
+  branch v2, b1, b2
+b2:
+  return v0
+}`);
+  t.is<unknown, unknown>(x.found.branches.get(x.f.blocks[0]), x.f.blocks[0].instrs[0]);
+  t.is<unknown, unknown>(x.found.branches.get(x.f.blocks[1]), x.f.blocks[1].instrs[2]);
+  const kept = fusionsOf(`
+function g(v0, v1) -> i32 {
+b0:
+  v2 = lts v0, v1
+  branch v2, b1, b2
+b1:
+  return v2
+b2:
+  return v1
+}`);
+  t.is(kept.found.branches.size, 0);
+});
