@@ -205,7 +205,8 @@ const addressFolds: Fusion = {
 // ---- loads into comparisons ----------------------------------------------------------------------
 // `t = load.32 [a + k]` read only by the comparison right after it (constants emit nothing in between)
 // becomes that comparison's memory operand: `cmp r, [a + k]` (a bounds check: `cmp i, [array - 4]`);
-// the same for the word of a crc32Word (`crc32 r, [a + k]`).
+// the same for the word of a crc32Word (`crc32 r, [a + k]`). A load compared with a constant is
+// `cmp dword/byte [a + k], imm` (n-queens' `rowUsed[row] !== 0`: `cmp byte [edi + rowUsed], 0`).
 
 const loadFolds: Fusion = {
   find(_f, alloc, block, found) {
@@ -220,13 +221,38 @@ const loadFolds: Fusion = {
       while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
         && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
       const load = q >= 0 ? instrs[q] : null;
-      if (load?.op !== "load" || load.width !== 4 || load.dst !== b || load.dst === load.address) continue;
+      if (load?.op !== "load" || load.dst === load.address) continue;
       if (alloc.useCounts[load.dst] !== 1 || isConstant(alloc, load.dst) || found.skips(load)) continue;
+      const immediate = compare.op === "binary" && comparesWithImmediate(alloc, found, compare, load);
+      if (load.dst === b ? load.width !== 4 : !immediate) continue;
       found.loads.set(load.dst, load);
       found.skip(load, compare);
     }
   },
 };
+
+const UNSIGNED_OR_EQUALITY = new Set<string>(["eq", "ne", "ltu", "leu", "gtu", "geu"]);
+const SIGNED_OR_EQUALITY = new Set<string>(["eq", "ne", "lts", "les", "gts", "ges"]);
+
+/**
+ * Whether `compare` (a load's value against a constant) may be `cmp size [a + k], imm`: a 32-bit load
+ * against any constant; a byte against one in its range, with the comparisons a byte compare decides
+ * alike (zero-extended: equality and unsigned; sign-extended: equality and signed). Every register of
+ * the address is in a register (no scratch needed: the comparison may stand where all of them are live).
+ */
+function comparesWithImmediate(alloc: Allocation, found: Fusions, compare: Binary, load: Load): boolean {
+  if (compare.a !== load.dst || compare.b === load.dst || !isConstant(alloc, compare.b)) return false;
+  if (load.width === 1) {
+    const k = alloc.constants.get(compare.b);
+    if (k === undefined) return false;
+    const fits = load.signed ? k >= -128 && k <= 127 && SIGNED_OR_EQUALITY.has(compare.kind)
+      : k >= 0 && k <= 255 && UNSIGNED_OR_EQUALITY.has(compare.kind);
+    if (!fits) return false;
+  } else if (load.width !== 4) return false;
+  const fold = found.addresses.get(load.address);
+  const parts = fold ? [fold.base, ...(fold.index === null ? [] : [fold.index])] : [load.address];
+  return parts.every(v => isConstant(alloc, v) || alloc.registers.has(v));
+}
 
 // ---- loads into ALU operations -------------------------------------------------------------------
 // `t = load.32 [a + k]` read only by the add, sub, and, or, xor or mul right after it (constants in

@@ -312,6 +312,15 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
 
 /** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
 function compare(cx: FunctionContext, a: VReg, b: VReg): void {
+  const loadA = cx.fusions.loads.get(a);
+  if (loadA) {
+    // cmp size [a + k], imm (fusion.ts loadFolds: every register of the address is in a register)
+    const k = cx.constantOf(b)!;
+    const operand = addressOperand(cx, loadA.address, loadA.offset, Register.None);
+    if (loadA.width === 1) cx.emit(Instruction.createMemI32(Code.Cmp_rm8_imm8, operand, (k << 24) >> 24));
+    else cx.emit(Instruction.createMemI32(fitsImm8(k) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, operand, k | 0));
+    return;
+  }
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
   if (oa.kind !== "reg") cx.use(a, Register.EAX);

@@ -243,3 +243,41 @@ b2:
 }`);
   t.is(kept.found.branches.size, 0);
 });
+
+test("a load compared with a constant is cmp [mem], imm: a word against any, a byte against one in its range", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = const 0
+  v3 = load.u8 [v0 + 4]
+  v4 = ne v3, v2
+  branch v4, b1, b2
+b1:
+  v5 = const 300
+  v6 = load.u32 [v0 + 8]
+  v7 = lts v6, v5
+  branch v7, b3, b2
+b2:
+  v8 = const 200
+  v9 = load.u8 [v0 + 5]
+  v10 = lts v9, v8
+  branch v10, b3, b4
+b3:
+  v11 = const 300
+  v12 = load.u8 [v0 + 6]
+  v13 = eq v12, v11
+  branch v13, b4, b5
+b4:
+  return v1
+b5:
+  return v0
+}`);
+  const load = (b: number, k: number) => x.f.blocks[b].instrs[k];
+  // rowUsed[row] !== 0: cmp byte [v0 + 4], 0; a word against 300
+  t.is<unknown, unknown>(x.found.loads.get(3), load(0, 1));
+  t.is<unknown, unknown>(x.found.loads.get(6), load(1, 1));
+  t.deepEqual(uses(x, 0, 3), [0]);
+  // a zero-extended byte compared signed, or against a constant it cannot equal, stays a load
+  t.is(x.found.loads.get(9), undefined);
+  t.is(x.found.loads.get(12), undefined);
+});
