@@ -22,7 +22,12 @@
 // `0 <= i <s b`, or `0 <= i <s n` with `n <=s b` (or `n <s b`), gives `i <u b`: `for (let i = 0; i <
 // a.length; i++) a[i]`, and `if (n > a.length) return; for (let i = 0; i < n; i++) a[i]`, need no
 // check. A length load whose word an earlier load read on every path with no write since cannot fault:
-// once unread (its checks gone), it goes, with the comparisons that read it.
+// once unread (its checks gone), it goes, with the comparisons that read it. Expressions: a register
+// defined once, in the comparison's block, by a pure operation that cannot trap, none of whose registers
+// is redefined up to where the fact must hold, is also named by its expression (`e(add,v34,v0)`, up to
+// three deep); a branch gives its fact over these names too, and a comparison is decided by either, so
+// `row + column <u 15` checked in one block holds for `row + column` computed again in a later one.
+// Redefining a register kills the facts whose expressions name it.
 // Requires: a verified Module. Guarantees: the same behaviour; the comparison stays (dce removes it
 // when nothing else reads it; those of a removed length load go here) and the side never taken becomes
 // unreachable (simplify-cfg removes it).
@@ -63,10 +68,35 @@ function simplifyFunction(f: ir.Function): void {
     }
     return `len(v${array})`;
   };
+  const definitions = new Int32Array(f.vregCount);
+  for (const b of f.blocks) {
+    for (const i of b.instrs) { const d = ir.definedRegister(i); if (d !== null) definitions[d]++; }
+  }
+  /**
+   * v's value as an expression over the registers it was computed from, in a comparison at `at` in block b
+   * whose fact must hold up to `until`: v defined once, in b before `at`, by a pure operation that cannot
+   * trap, none of whose registers is redefined from there to `until` (`e(add,v34,v0)`, nested up to three
+   * deep, commutative operands in order); otherwise v's plain key.
+   */
+  const expressionIn = (b: ir.Block, at: number, until: number, depth = 0) => (v: ir.VReg): string => {
+    const plain = keyIn(b, at, until)(v);
+    if (plain !== `v${v}` || definitions[v] !== 1 || v < f.params || depth >= 3) return plain;
+    let def = -1;
+    for (let k = at - 1; k >= 0 && def < 0; k--) if (ir.definedRegister(b.instrs[k]) === v) def = k;
+    const i = def >= 0 ? b.instrs[def] : null;
+    if (i?.op !== 'binary' || !ir.OPS[i.kind].pure || ir.OPS[i.kind].mayTrap || i.a === v || i.b === v) return plain;
+    for (let k = def + 1; k < until; k++) {
+      const d = ir.definedRegister(b.instrs[k]);
+      if (d !== null && (d === i.a || d === i.b)) return plain;
+    }
+    const operands = [i.a, i.b].map(expressionIn(b, def, until, depth + 1));
+    if (ir.OPS[i.kind].commutative) operands.sort();
+    return `e(${i.kind},${operands.join(',')})`;
+  };
   const names = (facts: Set<string>, v: ir.VReg): string[] => {
-    const k = `v${v}`, length = `len(v${v})`;
-    const named = (t: string) => t === k || t === length;
-    return [...facts].filter(x => { const [, a, b] = x.split(' '); return named(a) || named(b); });
+    // v itself, its length len(vA), or v among the registers of an expression
+    const named = new RegExp(`(^|[(,])v${v}($|[),])`);
+    return [...facts].filter(x => { const [, a, b] = x.split(' '); return named.test(a) || named.test(b); });
   };
   const kill = (facts: Set<string>, v: ir.VReg | null) => { if (v !== null && !constants.has(v)) for (const x of names(facts, v)) facts.delete(x); };
   /** What i kills: the facts naming the register it defines; after a possible memory write, every length's. */
@@ -112,9 +142,14 @@ function simplifyFunction(f: ir.Function): void {
       // the operands must still hold the compared values at the end of the block
       const redefined = b.instrs.slice(cmp.at + 1).some(i => { const d = ir.definedRegister(i); return d === a || d === right; });
       if (!redefined) {
-        const k = keyIn(b, cmp.at, b.instrs.length);
+        const k = keyIn(b, cmp.at, b.instrs.length), e = expressionIn(b, cmp.at, b.instrs.length);
         edges.get(b.term.ifTrue)!.add(`${kind} ${k(a)} ${k(right)}`);
         edges.get(b.term.ifFalse)!.add(`${NEGATION[kind]!} ${k(a)} ${k(right)}`);
+        // the same fact over the values' expressions: a check of `row + col` computed again in a later block
+        if (e(a) !== k(a) || e(right) !== k(right)) {
+          edges.get(b.term.ifTrue)!.add(`${kind} ${e(a)} ${e(right)}`);
+          edges.get(b.term.ifFalse)!.add(`${NEGATION[kind]!} ${e(a)} ${e(right)}`);
+        }
       }
     }
     return edges;
@@ -141,7 +176,8 @@ function simplifyFunction(f: ir.Function): void {
     if (facts === null || cmp === null || b.term.op !== 'branch') return;
     const known = transfer(b, facts, cmp.at);
     const { kind, a, b: right } = cmp.instr;
-    const holds = (k: Kind) => implied(known, values, k, a, right, keyIn(b, cmp.at, cmp.at));
+    const holds = (k: Kind) => implied(known, values, k, a, right, keyIn(b, cmp.at, cmp.at))
+      || implied(known, values, k, a, right, expressionIn(b, cmp.at, cmp.at));
     const outcome = holds(kind) ? true : holds(NEGATION[kind]!) ? false : null;
     if (outcome === null) return;
     b.term = { op: 'jump', target: outcome ? b.term.ifTrue : b.term.ifFalse };
