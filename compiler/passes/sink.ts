@@ -7,8 +7,8 @@
 // loads, these only past pure instructions (never past another load, a store, a call or an intrinsic:
 // memory and devices see the same accesses in the same order). Nothing moves past a redefinition of one of
 // its operands or of its result, nor past a read of its result (there is none: it is read once), nor in
-// between its reader and a comparison right before it that only the reader reads (with the load right
-// before that comparison that only it reads): their folds want them adjacent.
+// between its reader and a comparison, a load (for a comparison) or a shift (for an add) right before it
+// that only the reader reads: their folds want them adjacent.
 // Requires: a verified Module (non-SSA). Guarantees: the same values and the same memory accesses in the
 // same order; only the position of the moved instructions within their block changes.
 import * as ir from '../ir.ts';
@@ -77,14 +77,18 @@ function sinkFunction(f: ir.Function): void {
           && between.op !== 'globalAddress' && between.op !== 'functionAddress') blocked = true;
       }
       // not between the reader and an instruction glued to it (a value it alone reads, computed right before
-      // it: a comparison for its select or branch, a load for its comparison): before that one instead
+      // it: a comparison for its select or branch, a load for its comparison, a shift for its add): before
+      // that one instead
       const reads = (at: number): ir.VReg[] =>
         (at === instrs.length ? ir.terminatorUses(b.term) : ir.usedRegisters(instrs[at]));
       while (to - 1 > k) {
         const glued = instrs[to - 1], d = ir.definedRegister(glued);
         if (d === null || uses[d] !== 1 || !reads(to).includes(d)) break;
-        const gluedKind = isComparison(glued)
-          || (glued.op === 'load' && to < instrs.length && isComparison(instrs[to]));
+        const reader = to < instrs.length ? instrs[to] : null;
+        const scaled = glued.op === 'binary' && glued.kind === 'shl'
+          && reader?.op === 'binary' && reader.kind === 'add';
+        const forComparison = glued.op === 'load' && reader !== null && isComparison(reader);
+        const gluedKind = isComparison(glued) || forComparison || scaled;
         if (!gluedKind) break;
         to--;
       }

@@ -41,6 +41,8 @@ export class Fusions {
   readonly addresses = new Map<VReg, AddressFold>();
   /** 32-bit loads read only by the comparison (or crc32Word) right after them, by result (loadFolds). */
   readonly loads = new Map<VReg, Load>();
+  /** Adds of a shifted register (by 1..3) and a register or constant: one `lea r, [b + x*2^k]` (scaledAdds). */
+  readonly scaledAdds = new Map<Binary, { index: VReg; scale: 2 | 4 | 8; other: VReg }>();
   /** ALU ops (and mul) with a 32-bit load as an operand, read only by them: `op r, [a + k]` (aluLoadFolds). */
   readonly aluLoads = new Map<Binary, { load: Load; other: VReg }>();
   /** Comparisons read only by the select right after them: the select compares itself (selectFusions). */
@@ -254,6 +256,37 @@ function comparesWithImmediate(alloc: Allocation, found: Fusions, compare: Binar
   return parts.every(v => isConstant(alloc, v) || alloc.registers.has(v));
 }
 
+// ---- scaled adds ----------------------------------------------------------------------------------
+// `t = shl x, k` (k = 1..3) read only by the add right after it (constants in between), `u = add t, y`
+// (y a register or a constant), u not an address folded into an access: one `lea u, [y + x*2^k]`
+// (heapsort's `root * 2 + 1`: `lea edx, [eax*2 + 1]`, where mov, shl, add were three). Only with u, x
+// and a register y in registers. Nothing is emitted between the shift and the add, so x's register
+// still holds x there (as for an address fold).
+
+const scaledAdds: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    for (let j = 1; j < instrs.length; j++) {
+      const add = instrs[j];
+      if (add.op !== "binary" || add.kind !== "add" || found.skips(add) || add.a === add.b) continue;
+      if (isConstant(alloc, add.dst) || alloc.addresses.has(add.dst) || !alloc.registers.has(add.dst)) continue;
+      let q = j - 1;
+      while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
+        && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
+      const shift = q >= 0 ? instrs[q] : null;
+      if (shift?.op !== "binary" || shift.kind !== "shl" || found.skips(shift)) continue;
+      const t = shift.dst;
+      if ((add.a !== t && add.b !== t) || alloc.useCounts[t] !== 1 || isConstant(alloc, t) || shift.a === t) continue;
+      const k = alloc.constants.get(shift.b);
+      if (k === undefined || k < 1 || k > 3 || !alloc.registers.has(shift.a)) continue;
+      const other = add.a === t ? add.b : add.a;
+      if (!isConstant(alloc, other) && !alloc.registers.has(other)) continue;
+      found.scaledAdds.set(add, { index: shift.a, scale: (1 << k) as 2 | 4 | 8, other });
+      found.skip(shift, add);
+    }
+  },
+};
+
 // ---- loads into ALU operations -------------------------------------------------------------------
 // `t = load.32 [a + k]` read only by the add, sub, and, or, xor or mul right after it (constants in
 // between), as its second operand (or either, the op commutative): `op r, [a + k]` with r the result's
@@ -407,7 +440,7 @@ function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void 
 
 /** Every fusion, in the order they look at a block. */
 const FUSIONS: readonly Fusion[] = [
-  branchFusions, readModifyWrites, addressFolds, loadFolds, aluLoadFolds, selectFusions, tailCalls,
+  branchFusions, readModifyWrites, addressFolds, loadFolds, aluLoadFolds, scaledAdds, selectFusions, tailCalls,
 ];
 
 /** The fusions of f under its register allocation. */

@@ -333,6 +333,19 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
   const { kind, dst } = i;
   if (cx.alloc.addresses.has(dst)) return; // address + constant: a link-time constant, nothing to compute
+  const scaled = cx.fusions.scaledAdds.get(i);
+  if (scaled) {
+    // lea r, [y + x*2^k] or [x*2^k + imm] (fusion.ts scaledAdds: dst, x and a register y in registers)
+    const target = (cx.operand(dst) as { reg: Register }).reg;
+    const index = (cx.read(scaled.index) as { reg: Register }).reg;
+    const o = cx.read(scaled.other);
+    const base = o.kind === "reg" ? o.reg : Register.None;
+    const displacement = o.kind === "imm" ? o.value | 0 : 0;
+    const size = base === Register.None ? 4 : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
+    const operand = new MemoryOperand(base, index, scaled.scale, BigInt(displacement), size, false, Register.None);
+    cx.emit(Instruction.createRegMem(Code.Lea_r32_m, target, operand));
+    return;
+  }
   const aluLoad = cx.fusions.aluLoads.get(i);
   if (aluLoad) {
     // op r, [a + k] (fusion.ts aluLoadFolds: r is dst's register and no register of the address)

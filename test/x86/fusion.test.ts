@@ -281,3 +281,31 @@ b5:
   t.is(x.found.loads.get(9), undefined);
   t.is(x.found.loads.get(12), undefined);
 });
+
+test("a shift by 1 to 3 read only by the add right after it is one lea with it", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = const 1
+  v3 = shl v0, v2
+  v4 = add v3, v2
+  v5 = const 3
+  v6 = shl v1, v5
+  v7 = add v4, v6
+  v8 = const 4
+  v9 = shl v7, v8
+  v10 = add v9, v1
+  v11 = shl v10, v2
+  v12 = add v11, v11
+  return v12
+}`);
+  const op = (k: number) => x.f.blocks[0].instrs[k] as never;
+  // root * 2 + 1: lea r, [v0*2 + 1]; v4 + v1*8: lea r, [v4 + v1*8]
+  t.deepEqual(x.found.scaledAdds.get(op(2)), { index: 0, scale: 2, other: 2 });
+  t.deepEqual(x.found.scaledAdds.get(op(5)), { index: 1, scale: 8, other: 4 });
+  t.deepEqual(uses(x, 0, 5), [1, 4]);
+  // a shift by 4 has no scale; a shift read twice stays
+  t.is(x.found.scaledAdds.get(op(8)), undefined);
+  t.is(x.found.scaledAdds.get(op(10)), undefined);
+  t.deepEqual(skipped(x, 0), [1, 4]);
+});
