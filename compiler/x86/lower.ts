@@ -1161,6 +1161,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     for (let v = f.params; v < f.vregCount && !needsStack; v++) needsStack = homed!(v);
     cx.frameBytes = needsStack ? frame.size + 4 : 0;
     e.startFrame();
+    if (cx.frameBytes > 0) earlyReturn(cx);
     if (cx.frameBytes > 0) cx.emit(Instruction.createRegI32(cx.frameBytes < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, cx.frameBytes));
     probeFrame(cx, cx.frameBytes);
   } else {
@@ -1239,6 +1240,48 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     variables: traces ? [] : variableHomes(f, alloc, frame, indices, startIndex, addresses, homed),
     jumpTables: cx.jumpTables.map(t => ({ symbol: t.symbol, targets: t.blocks.map(id => blocks[id].startIndex) })),
   };
+}
+
+/**
+ * Shrink-wrapping of an early return: when the entry block only compares a parameter with a constant
+ * (its branch fused with it) and one side is a block that only returns a parameter, a constant or
+ * nothing, that test runs before the prologue, on the incoming argument: `mov eax, [esp + 4 + 4p]; cmp
+ * eax, k; jcc body; (mov eax, result;) ret` (fib's `if (n < 2) return n`: four instructions where the
+ * prologue, the test and the epilogue were eleven). The other side goes on into the prologue, then the
+ * entry block tests again. Nothing in the early path touches the stack or a callee-saved register.
+ */
+function earlyReturn(cx: FunctionContext): void {
+  const f = cx.f, entry = f.blocks[0], compare = cx.fusions.branches.get(entry);
+  if (!compare || entry.term.op !== "branch") return;
+  if (entry.instrs.some(i => i !== compare && !cx.isConstant(definedRegister(i)!))) return;
+  const parameter = compare.a;
+  const k = cx.constantOf(compare.b);
+  if (parameter >= f.params || k === undefined || entry.term.ifTrue === entry.term.ifFalse) return;
+  const returnsAtOnce = (b: number): boolean => {
+    const block = f.blocks[b];
+    if (b === 0 || block.term.op !== "return") return false;
+    if (block.instrs.some(i => !cx.isConstant(definedRegister(i)!))) return false;
+    const v = block.term.value;
+    return v === null || v < f.params || cx.constantOf(v) !== undefined;
+  };
+  const { ifTrue, ifFalse } = entry.term;
+  const early = returnsAtOnce(ifTrue) ? ifTrue : returnsAtOnce(ifFalse) ? ifFalse : null;
+  if (early === null) return;
+  const [whenTrue, whenFalse] = JCC[compare.kind]!;
+  const body = cx.e.fresh();
+  const argument = (p: VReg) => mem(Register.ESP, 4 + 4 * p);
+  cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, Register.EAX, argument(parameter)));
+  cx.emit(Instruction.createRegI32(fitsImm8(k) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, Register.EAX, k | 0));
+  cx.e.branch(early === ifTrue ? whenFalse : whenTrue, body);
+  const term = f.blocks[early].term as Extract<Block["term"], { op: "return" }>;
+  const v = term.value;
+  if (v !== null && v !== parameter) {
+    const c = cx.constantOf(v);
+    if (c !== undefined) cx.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.EAX, c >>> 0));
+    else cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, Register.EAX, argument(v)));
+  }
+  cx.emit(Instruction.create(Code.Retnd));
+  cx.e.bind(body);
 }
 
 /** The symbol table's unwind rows: cfa and ebpSaved from each change of either on (the kernel's backtraces). */

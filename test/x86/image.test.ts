@@ -190,3 +190,55 @@ test("a jump table: a .rodata symbol of its targets' addresses in the function, 
   const r = await boot(writeImage(linked, "jump-table"));
   t.is(r.serial, ["0000000a", "0000000c", "0000000e", "00000063", "00000063", ""].join("\n"));
 });
+
+test("an early return on a parameter's test runs before the prologue: mov, cmp, jcc, ret", async (t) => {
+  const fib = parseFunction(`
+function fib(v0) -> i32 {
+b0:
+  v1 = const 2
+  v2 = lts v0, v1
+  branch v2, b1, b2
+b1:
+  return v0
+b2:
+  v3 = const 1
+  v4 = sub v0, v3
+  v5 = call fib(v4)
+  v6 = const 2
+  v7 = sub v0, v6
+  v8 = call fib(v7)
+  v9 = add v5, v8
+  return v9
+}`);
+  // the second parameter tested, a constant returned, the early side the branch's false one
+  const count = parseFunction(`
+function count(v0, v1) -> i32 {
+b0:
+  v2 = const 0
+  v3 = ne v1, v2
+  branch v3, b1, b2
+b1:
+  v4 = const 1
+  v5 = sub v1, v4
+  v6 = call count(v0, v5)
+  v7 = add v6, v0
+  return v7
+b2:
+  v8 = const 7
+  return v8
+}`);
+  const m = programModule((main) => {
+    putHex(main, main.call("fib", [main.constant(10)]));
+    putHex(main, main.call("count", [main.constant(3), main.constant(4)]));
+  }, [fib, count]);
+  const linked = compileToImage(m);
+  const code = (name: string) => linked.listing.split(`\n${name}:\n`)[1].split("\n").slice(0, 4)
+    .map(line => line.replace(/^ +[0-9A-F]+ +[0-9A-F]+ +/, "").replace(/ +/g, " "));
+  t.deepEqual(code("fib").slice(0, 2), ["mov eax,[esp+4]", "cmp eax,2"]);
+  t.regex(code("fib")[2], /^jge /);
+  t.is(code("fib")[3], "ret");
+  t.deepEqual(code("count").slice(0, 2), ["mov eax,[esp+8]", "cmp eax,0"]);
+  t.regex(code("count")[2], /^jne /);
+  const r = await boot(writeImage(linked, "early-return"));
+  t.is(r.serial, ["00000037", "00000013", ""].join("\n"));
+});
