@@ -22,16 +22,14 @@ import {
   STAT_TCP_OUT_OF_ORDER, STAT_TCP_TAIL_PROBE,
 } from "../libos/netif.ts";
 import {
-  tcpListen, tcpRead, tcpWrite, tcpClose, tcpAvailable, tcpWriteSpace, TCP_MAX_CONNECTIONS,
-  TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
+  tcpListen, tcpRead, tcpWrite, tcpClose, tcpAvailable, tcpWriteSpace, tcpState, TCP_CLOSE_WAIT,
+  TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
 } from "../libos/tcp.ts";
 
 const DEFAULT_PORT = 7;
 const BACKLOG = 8;
 const BENCH_MODE: u32 = 0x10000;
 const buffer = new Uint8Array(4096);
-/** Per connection: the peer has closed its direction (close ours once everything is echoed). */
-const peerDone = new Uint8Array(16);
 /** Bench mode: where the application puts a received datagram. */
 const received = new Uint8Array(1500);
 let receivedBytes: u32 = 0;
@@ -58,10 +56,8 @@ function pump(connection: i32): void {
     n = tcpRead(connection, buffer, 0, n);
     tcpWrite(connection, buffer, 0, n);
   }
-  if (peerDone[connection] !== 0 && tcpAvailable(connection) === 0) {
-    peerDone[connection] = 0;
-    tcpClose(connection);
-  }
+  // The peer closed its direction (CLOSE-WAIT): close ours once everything is echoed.
+  if (tcpState(connection) === TCP_CLOSE_WAIT && tcpAvailable(connection) === 0) tcpClose(connection);
 }
 
 let reportedRetransmits: u32 = 0;
@@ -80,12 +76,9 @@ function report(connection: i32, how: string): void {
 }
 
 function tcpEcho(connection: i32, event: i32): void {
-  if (connection < 0 || connection >= TCP_MAX_CONNECTIONS) return;
-  if (event === TCP_EVENT_ACCEPTED) peerDone[connection] = 0;
-  else if (event === TCP_EVENT_DATA || event === TCP_EVENT_WRITABLE) pump(connection);
-  else if (event === TCP_EVENT_PEER_CLOSED) { peerDone[connection] = 1; pump(connection); }
-  else if (event === TCP_EVENT_CLOSED) { peerDone[connection] = 0; report(connection, "closed"); }
-  else if (event === TCP_EVENT_RESET) { peerDone[connection] = 0; report(connection, "reset"); }
+  if (event === TCP_EVENT_DATA || event === TCP_EVENT_WRITABLE || event === TCP_EVENT_PEER_CLOSED) pump(connection);
+  else if (event === TCP_EVENT_CLOSED) report(connection, "closed");
+  else if (event === TCP_EVENT_RESET) report(connection, "reset");
 }
 
 export function guestMain(magic: u32, bootInfo: u32): void {

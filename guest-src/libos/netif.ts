@@ -61,7 +61,11 @@ export const STAT_TCP_RECOVERY = 19;       // fast retransmits: NewReno or SACK 
 export const STAT_TCP_OUT_OF_ORDER = 20;   // segments held out of order
 export const STAT_TCP_TAIL_PROBE = 21;     // tail loss probes sent (RFC 8985 §7)
 export const STAT_TCP_UNDONE = 22;         // recoveries undone as spurious (Eifel, RFC 3522)
-const STAT_COUNT = 23;
+export const STAT_TCP_NO_MEMORY = 23;      // segment text dropped: no receive ring could be had (tcp-buffers.ts)
+export const STAT_TCP_COOKIE_SENT = 24;    // SYN,ACKs with a SYN cookie (RFC 4987 §3.6): the SYN queue was full
+export const STAT_TCP_COOKIE_OK = 25;      // connections made from a valid cookie's ACK
+export const STAT_TCP_COOKIE_BAD = 26;     // ACKs to a listener whose cookie did not validate (answered with RST)
+const STAT_COUNT = 27;
 export const netStats = new Uint32Array(STAT_COUNT);
 
 // ---- the interface's configuration (boot information: MAC, IPv4 address, netmask, gateway) ------------

@@ -3,16 +3,24 @@
 // cannot complete waits on a channel that the TCP event handler below wakes (spurious wake-ups are
 // fine: every call re-checks its condition in a loop).
 //
-// A socket is `connection | generation << 8`: TCP reuses a connection number once the connection is
+// A socket is `connection | generation << 16`: TCP reuses a connection number once the connection is
 // gone, and the generation tells an old socket from the new connection (such calls fail with
-// SOCKET_GONE instead of touching a stranger's connection). Accepted connections wait in a queue per
-// listener (at most SOCKET_ACCEPT_QUEUE; more are aborted, like a full backlog).
+// SOCKET_GONE instead of touching a stranger's connection). What a socket knows of its connection lives in
+// the TCB's socket* fields (tcp-tcb.ts), so sockets are as many as connections (bounded by memory).
+// Accepted connections wait in a queue per listener (a list through Tcb.socketNext, at most the backlog
+// given to socketListen; more are aborted, as a full accept queue). A server that serves many connections
+// with few threads parks a connection it has nothing to do for (socketPark, e.g. an idle keep-alive
+// connection): it holds no thread and comes back through socketAccept once it has data or its peer closed;
+// socketCloseIdle closes the parked connections idle too long.
 import { i32, u32, bool } from "dsl";
 import {
-  tcpListen, tcpConnect, tcpRead, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort,
-  TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA, TCP_EVENT_WRITABLE,
-  TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET, TCP_ESTABLISHED, TCP_CLOSE_WAIT,
+  tcpListen, tcpConnect, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState,
+  tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA,
+  TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET, TCP_ESTABLISHED, TCP_CLOSE_WAIT,
 } from "./tcp.ts";
+import { tcbAt, tableSlots } from "./tcp-table.ts";
+import { Tcb } from "./tcp-tcb.ts";
+import { netNow } from "./netif.ts";
 import { udpBind, udpSend, UDP_MAX_DATA } from "./udp.ts";
 import { threadWait, threadWake, threadWakeOne } from "./threads.ts";
 
@@ -28,52 +36,80 @@ export const SOCKET_REFUSED = -4;
 const SOCKET_UNAVAILABLE = -5;
 
 const SOCKET_LISTENERS = 8;
-const SOCKET_ACCEPT_QUEUE = 16;
+const GENERATION_MASK = 0x7fff;
+const NONE = -1;
+
+// Tcb.socketFlags
+const FLAG_PEER_CLOSED = 1;
+const FLAG_GONE = 2;
+/** Parked (socketPark): no thread serves it until it has data or its peer closed. */
+const FLAG_PARKED = 4;
+/**
+ * In an accept queue. The entry outlives a connection gone meanwhile, and a new connection with the same
+ * number rides on it (socketAccept sorts out whose it is): a TCB is never in a queue twice.
+ */
+const FLAG_QUEUED = 8;
 
 // Channels (threads.ts): one per listener and one per connection.
 const ACCEPT_CHANNEL: u32 = 0x1000;
-const CONNECTION_CHANNEL: u32 = 0x2000;
+const CONNECTION_CHANNEL: u32 = 0x10000;
 const UDP_CHANNEL: u32 = 0x3000;
 
 const listenPorts = new Int32Array(8);
-const acceptQueue = new Int32Array(8 * 16);
+/** Per listener: its accept queue (first, last, how many) and the most it may hold (the backlog). */
 const acceptHead = new Int32Array(8);
+const acceptTail = new Int32Array(8);
 const acceptCount = new Int32Array(8);
-/** Per TCP connection: its generation (bumped on accept) and what happened to it. */
-const generation = new Int32Array(16);
-const peerClosed = new Uint8Array(16);
-const gone = new Uint8Array(16);
-/** Per TCP connection opened by socketConnect: 0 while in SYN-SENT, then its TCP_EVENT (CONNECTED, REFUSED...). */
-const opened = new Int32Array(16);
+const acceptLimit = new Int32Array(8);
 
 function listenerOfPort(port: i32): i32 {
   for (let i = 0; i < SOCKET_LISTENERS; i++) if (listenPorts[i] === port) return i;
   return -1;
 }
 
+/** Appends connection `connection` (its current socket) to listener `l`'s queue and wakes one waiter. */
+function enqueueAccept(l: i32, connection: i32): void {
+  const tcb = tcbAt(connection);
+  if ((tcb.socketFlags & FLAG_QUEUED) !== 0) return;
+  tcb.socketFlags |= FLAG_QUEUED;
+  tcb.socketNext = NONE;
+  if (acceptCount[l] === 0) acceptHead[l] = connection; else tcbAt(acceptTail[l]).socketNext = connection;
+  acceptTail[l] = connection;
+  acceptCount[l]++;
+  threadWakeOne(ACCEPT_CHANNEL + u32(l));      // one worker per queued connection, not a herd
+}
+
 /** tcp.ts calls this for every event of a connection of our listeners. */
 function onTcpEvent(connection: i32, event: i32): void {
+  const tcb = tcbAt(connection);
   if (event === TCP_EVENT_ACCEPTED) {
-    generation[connection] = (generation[connection] + 1) & 0x7fffff;
-    peerClosed[connection] = 0;
-    gone[connection] = 0;
+    tcb.socketGeneration = (tcb.socketGeneration + 1) & GENERATION_MASK;
+    tcb.socketFlags &= FLAG_QUEUED;
     const l = listenerOfPort(tcpLocalPort(connection));
-    if (l < 0 || acceptCount[l] === SOCKET_ACCEPT_QUEUE) { tcpAbort(connection); return; }
-    acceptQueue[l * SOCKET_ACCEPT_QUEUE + (acceptHead[l] + acceptCount[l]) % SOCKET_ACCEPT_QUEUE] = connection | (generation[connection] << 8);
-    acceptCount[l]++;
-    threadWakeOne(ACCEPT_CHANNEL + u32(l));      // one worker per queued connection, not a herd
+    if (l < 0 || acceptCount[l] >= acceptLimit[l]) { tcpAbort(connection); return; }
+    if ((tcb.socketFlags & FLAG_QUEUED) !== 0) threadWakeOne(ACCEPT_CHANNEL + u32(l));   // rides on its entry
+    else enqueueAccept(l, connection);
     return;
   }
   if (event === TCP_EVENT_CONNECTED || event === TCP_EVENT_REFUSED || event === TCP_EVENT_TIMED_OUT) {
-    opened[connection] = event;
-    if (event !== TCP_EVENT_CONNECTED) gone[connection] = 1;
-  } else if (event === TCP_EVENT_PEER_CLOSED) peerClosed[connection] = 1;
-  else if (event === TCP_EVENT_CLOSED || event === TCP_EVENT_RESET) gone[connection] = 1;
+    tcb.socketOpened = event;
+    if (event !== TCP_EVENT_CONNECTED) tcb.socketFlags |= FLAG_GONE;
+  } else if (event === TCP_EVENT_PEER_CLOSED) tcb.socketFlags |= FLAG_PEER_CLOSED;
+  else if (event === TCP_EVENT_CLOSED || event === TCP_EVENT_RESET) tcb.socketFlags |= FLAG_GONE;
   else if (event !== TCP_EVENT_DATA && event !== TCP_EVENT_WRITABLE) return;
+  if ((tcb.socketFlags & FLAG_PARKED) !== 0 && event !== TCP_EVENT_WRITABLE) {
+    tcb.socketFlags &= ~FLAG_PARKED;
+    const l = listenerOfPort(tcpLocalPort(connection));
+    if (l >= 0 && (tcb.socketFlags & FLAG_GONE) === 0) enqueueAccept(l, connection);
+    return;
+  }
   threadWake(CONNECTION_CHANNEL + u32(connection));
 }
 
-/** Listens on a TCP port; a listener number for socketAccept, or SOCKET_IN_USE. */
+/**
+ * Listens on a TCP port; a listener number for socketAccept, or SOCKET_IN_USE. `backlog` bounds both the
+ * connections in SYN-RECEIVED (tcp.ts: SYN cookies past it) and those accepted but not yet taken.
+ */
 export function socketListen(port: i32, backlog: i32): i32 {
   let free = -1;
   for (let i = 0; i < SOCKET_LISTENERS; i++) {
@@ -82,23 +118,59 @@ export function socketListen(port: i32, backlog: i32): i32 {
   }
   if (free < 0 || !tcpListen(port, backlog, onTcpEvent, false)) return SOCKET_IN_USE;
   listenPorts[free] = port;
-  acceptHead[free] = 0;
+  acceptHead[free] = NONE;
   acceptCount[free] = 0;
+  acceptLimit[free] = backlog < 1 ? 1 : backlog;
   return free;
 }
 
-/** Waits for the next connection of `listener` and returns its socket. */
+/** Waits for the next connection of `listener` (a new one, or a parked one with something to do): its socket. */
 export function socketAccept(listener: i32): i32 {
   while (true) {
     if (acceptCount[listener] > 0) {
-      const socket = acceptQueue[listener * SOCKET_ACCEPT_QUEUE + acceptHead[listener]];
-      acceptHead[listener] = (acceptHead[listener] + 1) % SOCKET_ACCEPT_QUEUE;
+      const connection = acceptHead[listener];
+      const tcb = tcbAt(connection);
+      acceptHead[listener] = tcb.socketNext;
       acceptCount[listener]--;
-      if (connectionOf(socket) >= 0) return socket;   // one reset while it waited in the queue is skipped
+      tcb.socketFlags &= ~FLAG_QUEUED;
+      const socket = connection | (tcb.socketGeneration << 16);
+      // One gone while it waited in the queue is skipped; a new connection on its number is handed to its listener.
+      if (connectionOf(socket) < 0 || tcb.listener < 0) continue;
+      const own = listenerOfPort(tcpLocalPort(connection));
+      if (own === listener) return socket;
+      if (own >= 0) enqueueAccept(own, connection);
       continue;
     }
     threadWait(ACCEPT_CHANNEL + u32(listener), 0);
   }
+}
+
+/**
+ * Parks an accepted socket: it comes back through socketAccept once data arrives or its peer closes (at
+ * once if that happened already); meanwhile no thread waits for it.
+ */
+export function socketPark(socket: i32): void {
+  const connection = connectionOf(socket);
+  if (connection < 0) return;
+  const tcb = tcbAt(connection);
+  const l = listenerOfPort(tcpLocalPort(connection));
+  if (l < 0) return;
+  if (tcpAvailable(connection) > 0 || (tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
+  tcb.socketFlags |= FLAG_PARKED;
+  tcb.socketSince = netNow;
+}
+
+/** Closes every parked socket idle (parked, nothing arrived) for `idleUs` or more; how many. */
+export function socketCloseIdle(idleUs: u32): i32 {
+  let closed = 0;
+  const slots = tableSlots();
+  for (let i = 0; i < slots; i++) {
+    const tcb = tcbAt(i);
+    if ((tcb.socketFlags & FLAG_PARKED) === 0 || u32(netNow - tcb.socketSince) < idleUs) continue;
+    tcb.socketFlags &= ~FLAG_PARKED;
+    if ((tcb.socketFlags & FLAG_GONE) === 0) { tcpClose(i); closed++; }
+  }
+  return closed;
 }
 
 /**
@@ -109,27 +181,29 @@ export function socketAccept(listener: i32): i32 {
 export function socketConnect(ip: u32, port: i32): i32 {
   const connection = tcpConnect(ip, port, onTcpEvent, false);
   if (connection < 0) return SOCKET_UNAVAILABLE;
-  const mine = (generation[connection] + 1) & 0x7fffff;
-  generation[connection] = mine;
-  peerClosed[connection] = 0;
-  gone[connection] = 0;
-  opened[connection] = 0;
+  const tcb = tcbAt(connection);
+  const mine = (tcb.socketGeneration + 1) & GENERATION_MASK;
+  tcb.socketGeneration = mine;
+  tcb.socketFlags &= FLAG_QUEUED;
+  tcb.socketOpened = 0;
   while (true) {
     // A failed open frees the slot at once; an accepted connection may take it before we run (it leaves
-    // `opened` alone; another connect resets it, and then the generation says ours ended).
-    const outcome = opened[connection];
+    // socketOpened alone; another connect resets it, and then the generation says ours ended).
+    const outcome = tcb.socketOpened;
     if (outcome === TCP_EVENT_REFUSED) return SOCKET_REFUSED;
     if (outcome === TCP_EVENT_TIMED_OUT) return SOCKET_TIMEOUT;
-    if (generation[connection] !== mine) return SOCKET_GONE;
-    if (outcome === TCP_EVENT_CONNECTED) return connection | (mine << 8);
+    if (tcb.socketGeneration !== mine) return SOCKET_GONE;
+    if (outcome === TCP_EVENT_CONNECTED) return connection | (mine << 16);
     threadWait(CONNECTION_CHANNEL + u32(connection), 0);
   }
 }
 
 /** The TCP connection of a socket, or -1 when it is gone. */
 function connectionOf(socket: i32): i32 {
-  const connection = socket & 0xff;
-  if (socket < 0 || connection >= 16 || generation[connection] !== (socket >> 8) || gone[connection] !== 0) return -1;
+  const connection = socket & 0xffff;
+  if (socket < 0 || connection >= tableSlots()) return -1;
+  const tcb: Tcb = tcbAt(connection);
+  if (tcb.socketGeneration !== (socket >> 16) || (tcb.socketFlags & FLAG_GONE) !== 0) return -1;
   return connection;
 }
 
@@ -142,9 +216,25 @@ export function socketRead(socket: i32, to: Uint8Array, offset: i32, max: i32, t
     const connection = connectionOf(socket);
     if (connection < 0) return SOCKET_GONE;
     if (tcpAvailable(connection) > 0) return tcpRead(connection, to, offset, max);
-    if (peerClosed[connection] !== 0) return 0;
+    if ((tcbAt(connection).socketFlags & FLAG_PEER_CLOSED) !== 0) return 0;
     if (!threadWait(CONNECTION_CHANNEL + u32(connection), timeoutUs) && tcpAvailable(connection) === 0) return SOCKET_TIMEOUT;
   }
+}
+
+/**
+ * Copies up to `max` bytes that wait to be read without taking them (never waits): how many, or SOCKET_GONE;
+ * with socketPeerClosed a server sees whether a whole request is there before it takes it.
+ */
+export function socketPeek(socket: i32, to: Uint8Array, offset: i32, max: i32): i32 {
+  const connection = connectionOf(socket);
+  if (connection < 0) return SOCKET_GONE;
+  return tcpPeek(connection, to, offset, max);
+}
+
+/** The peer closed its side (whatever is left to read, nothing more will come); true for a gone socket too. */
+export function socketPeerClosed(socket: i32): bool {
+  const connection = connectionOf(socket);
+  return connection < 0 || (tcbAt(connection).socketFlags & FLAG_PEER_CLOSED) !== 0;
 }
 
 /** Writes all `length` bytes, waiting for room in the send buffer; `length`, or SOCKET_GONE. */
@@ -155,8 +245,9 @@ export function socketWrite(socket: i32, from: Uint8Array, offset: i32, length: 
     if (connection < 0) return SOCKET_GONE;
     const state = tcpState(connection);
     if (state !== TCP_ESTABLISHED && state !== TCP_CLOSE_WAIT) return SOCKET_GONE;
-    if (tcpWriteSpace(connection) === 0) { threadWait(CONNECTION_CHANNEL + u32(connection), 0); continue; }
-    done += tcpWrite(connection, from, offset + done, length - done);
+    const wrote = tcpWriteSpace(connection) === 0 ? 0 : tcpWrite(connection, from, offset + done, length - done);
+    if (wrote === 0) { threadWait(CONNECTION_CHANNEL + u32(connection), 0); continue; }
+    done += wrote;
   }
   return length;
 }

@@ -1,13 +1,22 @@
-// Contract: the TCP's send and receive buffers, rings addressed by their memory address. Every connection
-// slot owns a small slot (TCP_SMALL_BUFFER each way, the window of a request/response service) in a
-// pool in the image's bss; a listener or an active open that asks for large buffers gets one of the
-// large slots while one is free, else its small one. The large slots are not in the image: they lie in
-// the VM's memory above it (linkerAddress("imageEnd") up to the boot page, the VM's last page), sized
-// as the stack starts from what is there: up to TCP_LARGE_SLOTS slots of the largest power of two each
-// way from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them all fit (fewer slots of the
-// minimum when even that does not; none in a VM without room for one). The echo app (a 236 KiB image)
-// gets 4 x 32 KiB each way in 512 KiB, 4 x 64 KiB in 1 MiB, 4 x 256 KiB from 3 MiB: windows past 64 KiB
-// need RFC 7323's scaling (tcp-extensions.ts).
+// Contract: the TCP's memory: the connection table's room and the send and receive rings, all in the VM's
+// memory above the image (linkerAddress("imageEnd") up to the boot page, the VM's last page), so a VM's
+// connections are limited by its memory, not by a constant. That region is shared two ways:
+// - from the bottom up, the table of Transmission Control Blocks (tcp-table.ts asks tableGrow for one more
+//   whenever no slot is free): a connection costs its TCB (sizeOf(Tcb)) and nothing else while idle;
+// - from the top down, the rings: a small ring (TCP_SMALL_BUFFER bytes, the window of a request/response
+//   service) is taken when a connection first holds data one way (a segment's text arrives, the
+//   application writes) and given back once that direction is empty again (everything read; everything
+//   acknowledged), so an idle connection holds no ring; freed small rings wait on a free list. A listener
+//   or an active open that asks for large buffers gets one of the large slots while one is free (else small
+//   rings): the first such request carves up to TCP_LARGE_SLOTS slots, each way the largest power of two
+//   from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them all fit in the room left but
+//   TABLE_RESERVE (fewer slots of the minimum when even that does not; none without room for one). The echo
+//   app (a 108 KiB image) gets 4 x 64 KiB each way in 1 MiB, 4 x 256 KiB from 3 MiB: windows past 64 KiB
+//   need RFC 7323's scaling (tcp-extensions.ts). A large slot stays with its connection until it is gone.
+// The table and the rings meet in the middle: the table grows while a new TCB leaves RING_RESERVE bytes
+// (a few small rings) above it, rings are carved while they stay above the table. When no ring can be had
+// a segment's text is dropped (the peer sends it again: tcp-reassembly.ts) and a write waits
+// (tcpWriteSpace is 0, the application hears WRITABLE once a ring is freed: ringsFreed).
 // A ring's start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data
 // is held), so a connection touches only the pages its largest burst needs: pages never touched cost a
 // VM nothing. Reads and writes go through bytes.ts copyWithAddress (the application's array
@@ -15,45 +24,119 @@
 //
 // Owns Tcb.rxBase/rxSize/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
 // acknowledged) and grow in tcp.ts and tcp-reassembly.ts.
-import { i32, u32, bool, addressOf, linkerAddress } from "dsl";
+import { i32, u32, bool, linkerAddress, load32, store32 } from "dsl";
 import { copyWithAddress } from "./bytes.ts";
 import { memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { Tcb } from "./tcp-tcb.ts";
 
-export const TCP_MAX_CONNECTIONS = 16;
-/** Receive (and send) buffer of a small slot: the most we advertise as RCV.WND. */
+/** Receive (and send) buffer of a small ring: the most we advertise as RCV.WND. */
 const TCP_SMALL_BUFFER = 4096;
 /** The bounds of a large slot's buffer each way (powers of two). */
 const TCP_LARGE_BUFFER_MIN = 32768;
 const TCP_LARGE_BUFFER_MAX = 262144;
 const TCP_LARGE_SLOTS = 4;
+/** Room kept above the table for small rings (four of them): the table never takes the last of the memory. */
+const RING_RESERVE: u32 = 16384;
+/** Room the large slots leave to the table and the small rings (a few dozen connections). */
+const TABLE_RESERVE: u32 = 32768;
 
-const SMALL_SLOT = 2 * TCP_SMALL_BUFFER;
-const pool = new Uint8Array(16 * 2 * 4096);   // TCP_MAX_CONNECTIONS * SMALL_SLOT
 const largeTaken = new Uint8Array(TCP_LARGE_SLOTS);
-/** The large slots: largeSlots of 2 * largeBuffer bytes from largeArea (set by buffersInit). */
+/** The region: [regionStart, regionEnd); the table ends at tableTop, the rings start at ringLow. */
+let regionStart: u32 = 0;
+let regionEnd: u32 = 0;
+let tableTop: u32 = 0;
+let ringLow: u32 = 0;
+/** Freed small rings, a list through their first word (0 ends it). */
+let freeRings: u32 = 0;
+/** Small rings held now, and at most so far (tcpMemory's figures). */
+let ringsHeld = 0;
+let ringsPeak = 0;
+/** A ring was freed since ringsFreed() was last asked, and someone found none (tcp.ts tells the writers). */
+let ringFreed = false;
+let ringWanted = false;
+/** The large slots: largeSlots of 2 * largeBuffer bytes from largeArea (carved by the first request). */
 let largeArea: u32 = 0;
 let largeBuffer = 0;
 let largeSlots = 0;
+let largeCarved = false;
 
-/** Sizes the large slots from the memory above the image (after bootInit); none is taken. */
+/** Takes the memory above the image (after bootInit): an empty table at its bottom, no rings, no large slots. */
 export function buffersInit(): void {
   const start = linkerAddress("imageEnd");
   const end = memoryEnd() - PAGE_SIZE;
-  const room = end > start ? end - start : 0;
+  regionStart = start;
+  regionEnd = end > start ? end : start;
+  tableTop = regionStart;
+  ringLow = regionEnd;
+  freeRings = 0;
+  ringsHeld = 0; ringsPeak = 0;
+  ringFreed = false; ringWanted = false;
+  largeArea = 0; largeBuffer = 0; largeSlots = 0; largeCarved = false;
+  for (let i = 0; i < TCP_LARGE_SLOTS; i++) largeTaken[i] = 0;
+}
+
+/** Where the connection table starts (tcp-table.ts lays TCB i at tableBase() + i * sizeOf(Tcb)). */
+export function tableBase(): u32 { return regionStart; }
+
+/** Room for `bytes` more of the table (RING_RESERVE left above it): claims it and returns true, else false. */
+export function tableGrow(bytes: u32): bool {
+  if (ringLow < tableTop || ringLow - tableTop < bytes + RING_RESERVE) return false;
+  tableTop += bytes;
+  return true;
+}
+
+/** Carves the large slots from the top of the room left (once: the first listener or open that asks). */
+function carveLarge(): void {
+  largeCarved = true;
+  const room = ringLow > tableTop + TABLE_RESERVE ? ringLow - tableTop - TABLE_RESERVE : 0;
   let buffer = TCP_LARGE_BUFFER_MAX;
   while (buffer > TCP_LARGE_BUFFER_MIN && u32(2 * buffer * TCP_LARGE_SLOTS) > room) buffer = buffer / 2;
   const fit = room / u32(2 * buffer);
   largeSlots = fit < u32(TCP_LARGE_SLOTS) ? i32(fit) : TCP_LARGE_SLOTS;
   largeBuffer = buffer;
-  largeArea = start;
-  for (let i = 0; i < TCP_LARGE_SLOTS; i++) largeTaken[i] = 0;
+  ringLow -= u32(largeSlots * 2 * buffer);
+  largeArea = ringLow;
 }
 
-/** Gives connection `index` its rings: a large slot when `large` and one is free, else its small slot. */
-export function buffersAssign(tcb: Tcb, index: i32, large: bool): void {
+/** A small ring's address, or 0 when none is free and none can be carved. */
+function ringTake(): u32 {
+  let ring = freeRings;
+  if (ring !== 0) freeRings = load32(ring);
+  else if (ringLow >= tableTop + u32(TCP_SMALL_BUFFER)) { ringLow -= u32(TCP_SMALL_BUFFER); ring = ringLow; }
+  else { ringWanted = true; return 0; }
+  ringsHeld++;
+  if (ringsHeld > ringsPeak) ringsPeak = ringsHeld;
+  return ring;
+}
+
+function ringGive(ring: u32): void {
+  store32(ring, freeRings);
+  freeRings = ring;
+  ringsHeld--;
+  if (ringWanted) ringFreed = true;
+}
+
+/** True (once) when a ring came free after one was wanted: tcp.ts then tells the connections waiting to write. */
+export function ringsFreed(): bool {
+  if (!ringFreed) return false;
+  ringFreed = false;
+  ringWanted = false;
+  return true;
+}
+
+/** Small rings held now, at most so far, and the connection table's bytes (the stack's memory report). */
+export function ringsInUse(): i32 { return ringsHeld; }
+export function ringsMost(): i32 { return ringsPeak; }
+export function tableBytes(): u32 { return tableTop - regionStart; }
+
+/**
+ * A new connection's buffers: one of the large slots when `large` and one is free (its rings for its whole
+ * life), else small rings of TCP_SMALL_BUFFER, none held until data needs one.
+ */
+export function buffersAssign(tcb: Tcb, large: bool): void {
   let slot = -1;
   if (large) {
+    if (!largeCarved) carveLarge();
     for (let i = 0; i < largeSlots && slot < 0; i++) if (largeTaken[i] === 0) slot = i;
   }
   tcb.largeSlot = slot;
@@ -61,19 +144,41 @@ export function buffersAssign(tcb: Tcb, index: i32, large: bool): void {
     largeTaken[slot] = 1;
     tcb.rxBase = largeArea + u32(slot * 2 * largeBuffer);
     tcb.rxSize = largeBuffer;
+    tcb.txBase = tcb.rxBase + u32(largeBuffer);
   } else {
-    tcb.rxBase = addressOf(pool) + u32(index * SMALL_SLOT);
+    tcb.rxBase = 0;
     tcb.rxSize = TCP_SMALL_BUFFER;
+    tcb.txBase = 0;
   }
-  tcb.txBase = tcb.rxBase + u32(tcb.rxSize);
   tcb.txSize = tcb.rxSize;
   tcb.rxStart = 0; tcb.rxCount = 0; tcb.txStart = 0; tcb.txCount = 0;
 }
 
-/** Returns a large slot to the pool (the connection is gone). */
+/** Gives back what the connection holds: its large slot, or its small rings (the connection is gone). */
 export function buffersRelease(tcb: Tcb): void {
   if (tcb.largeSlot >= 0) largeTaken[tcb.largeSlot] = 0;
+  else {
+    if (tcb.rxBase !== 0) ringGive(tcb.rxBase);
+    if (tcb.txBase !== 0) ringGive(tcb.txBase);
+  }
   tcb.largeSlot = -1;
+  tcb.rxBase = 0;
+  tcb.txBase = 0;
+}
+
+/** The receive ring is there (taken now if need be); false when no ring can be had. */
+export function receiveRingReady(tcb: Tcb): bool {
+  if (tcb.rxBase === 0) tcb.rxBase = ringTake();
+  return tcb.rxBase !== 0;
+}
+
+/** The send ring is there or could be taken: how much the application may write now. */
+export function sendRoom(tcb: Tcb): i32 {
+  if (tcb.txBase === 0 && freeRings === 0 && ringLow < tableTop + u32(TCP_SMALL_BUFFER)) {
+    ringWanted = true;
+    return 0;
+  }
+  return tcb.txSize - tcb.txCount;
 }
 
 /**
@@ -92,33 +197,60 @@ function ringWrite(base: u32, size: i32, at: i32, from: Uint8Array, offset: i32,
   copyWithAddress(from, offset, base + u32(at), first, false);
   copyWithAddress(from, offset + first, base, n - first, false);
 }
-/** Stores `n` received bytes `ahead` bytes past the in-order data (0: in order; more: out of order). */
+
+/**
+ * Stores `n` received bytes `ahead` bytes past the in-order data (0: in order; more: out of order), into the
+ * receive ring receiveRingReady made sure of.
+ */
 export function receiveStore(tcb: Tcb, ahead: i32, from: Uint8Array, offset: i32, n: i32): void {
   ringWrite(tcb.rxBase, tcb.rxSize, (tcb.rxStart + tcb.rxCount + ahead) % tcb.rxSize, from, offset, n);
 }
 
+/** Gives the receive ring back when it holds nothing (a small one: nothing in order, nothing held out of order). */
+function receiveRingRelease(tcb: Tcb): void {
+  if (tcb.largeSlot >= 0 || tcb.rxBase === 0 || tcb.rxCount !== 0 || tcb.oooCount !== 0) return;
+  ringGive(tcb.rxBase);
+  tcb.rxBase = 0;
+  tcb.rxStart = 0;
+}
+
+/** Copies `n` (at most rxCount) in-order bytes, `skip` bytes in, for the application without taking them. */
+export function receivePeek(tcb: Tcb, skip: i32, to: Uint8Array, offset: i32, n: i32): void {
+  if (n <= 0) return;
+  ringRead(tcb.rxBase, tcb.rxSize, (tcb.rxStart + skip) % tcb.rxSize, to, offset, n);
+}
+
 /** Takes `n` (at most rxCount) in-order bytes for the application. */
 export function receiveTake(tcb: Tcb, to: Uint8Array, offset: i32, n: i32): void {
+  if (n <= 0) return;
   ringRead(tcb.rxBase, tcb.rxSize, tcb.rxStart, to, offset, n);
   tcb.rxStart = (tcb.rxStart + n) % tcb.rxSize;
   tcb.rxCount -= n;
   if (tcb.rxCount === 0 && tcb.oooCount === 0) tcb.rxStart = 0;
+  receiveRingRelease(tcb);
 }
 
-/** Queues `n` bytes to send after those queued (txCount is the caller's). */
-export function sendQueue(tcb: Tcb, from: Uint8Array, offset: i32, n: i32): void {
+/** Queues `n` bytes to send after those queued (txCount is the caller's); false when no send ring can be had. */
+export function sendQueue(tcb: Tcb, from: Uint8Array, offset: i32, n: i32): bool {
+  if (tcb.txBase === 0) tcb.txBase = ringTake();
+  if (tcb.txBase === 0) return false;
   if (tcb.txCount === 0) tcb.txStart = 0;
   ringWrite(tcb.txBase, tcb.txSize, (tcb.txStart + tcb.txCount) % tcb.txSize, from, offset, n);
+  return true;
 }
 
 /** Copies `n` queued bytes starting `skip` bytes after SND.UNA into `to[offset..]` (a segment's data). */
 export function sendPeek(tcb: Tcb, skip: i32, to: Uint8Array, offset: i32, n: i32): void {
+  if (n <= 0) return;
   ringRead(tcb.txBase, tcb.txSize, (tcb.txStart + skip) % tcb.txSize, to, offset, n);
 }
 
-/** Drops `n` acknowledged bytes from the front of the send ring. */
+/** Drops `n` acknowledged bytes from the front of the send ring; an emptied small ring goes back. */
 export function sendAcknowledged(tcb: Tcb, n: i32): void {
+  if (n <= 0) return;
   tcb.txStart = (tcb.txStart + n) % tcb.txSize;
   tcb.txCount -= n;
-  if (tcb.txCount === 0) tcb.txStart = 0;
+  if (tcb.txCount !== 0) return;
+  tcb.txStart = 0;
+  if (tcb.largeSlot < 0 && tcb.txBase !== 0) { ringGive(tcb.txBase); tcb.txBase = 0; }
 }

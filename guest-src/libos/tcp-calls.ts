@@ -11,23 +11,38 @@ import {
   TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import { TCP_RST, TCP_OUR_MSS } from "./tcp-header.ts";
-import { receiveTake, sendQueue } from "./tcp-buffers.ts";
+import { receiveTake, receivePeek, sendQueue, sendRoom } from "./tcp-buffers.ts";
 import { emitReset, receiveWindow, sendAck, output } from "./tcp-output.ts";
-import { tcbs, inHandler, valid, release } from "./tcp-table.ts";
+import { tcbAt, inHandler, valid, release } from "./tcp-table.ts";
 
 /** Bytes waiting to be read. */
-export function tcpAvailable(connection: i32): i32 { return valid(connection) ? tcbs[connection].rxCount : 0; }
+export function tcpAvailable(connection: i32): i32 { return valid(connection) ? tcbAt(connection).rxCount : 0; }
 
-/** Room in the send buffer. */
+/**
+ * Room in the send buffer: 0 too when no send ring can be had now (tcp-buffers.ts), and then the
+ * application hears WRITABLE once one is freed.
+ */
 export function tcpWriteSpace(connection: i32): i32 {
   if (!valid(connection)) return 0;
-  const tcb = tcbs[connection];
+  const tcb = tcbAt(connection);
   if (tcb.closing || (tcb.state !== TCP_ESTABLISHED && tcb.state !== TCP_CLOSE_WAIT)) return 0;
-  return tcb.txSize - tcb.txCount;
+  const room = sendRoom(tcb);
+  if (room === 0 && tcb.txCount === 0) tcb.wantsRing = true;
+  return room;
 }
 
-export function tcpState(connection: i32): i32 { return valid(connection) ? tcbs[connection].state : TCP_CLOSED; }
-export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? tcbs[connection].localPort : 0; }
+/** Copies up to `max` bytes waiting to be read into `to[offset..]` without taking them; returns how many. */
+export function tcpPeek(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
+  if (!valid(connection)) return 0;
+  const tcb = tcbAt(connection);
+  let n = tcb.rxCount < max ? tcb.rxCount : max;
+  if (n < 0) n = 0;
+  receivePeek(tcb, 0, to, offset, n);
+  return n;
+}
+
+export function tcpState(connection: i32): i32 { return valid(connection) ? tcbAt(connection).state : TCP_CLOSED; }
+export function tcpLocalPort(connection: i32): i32 { return valid(connection) ? tcbAt(connection).localPort : 0; }
 
 /** Reads up to `max` bytes into `to[offset..]`; returns how many. Opens the window (§3.8.6.2.2). */
 export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
@@ -40,7 +55,7 @@ export function tcpRead(connection: i32, to: Uint8Array, offset: i32, max: i32):
 
 function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
   if (!valid(connection)) return 0;
-  const tcb = tcbs[connection];
+  const tcb = tcbAt(connection);
   let n = tcb.rxCount < max ? tcb.rxCount : max;
   if (n < 0) n = 0;
   receiveTake(tcb, to, offset, n);
@@ -68,8 +83,8 @@ function writeData(connection: i32, from: Uint8Array, offset: i32, length: i32):
   const space = tcpWriteSpace(connection);
   const n = length < space ? length : space;
   if (n <= 0) return 0;
-  const tcb = tcbs[connection];
-  sendQueue(tcb, from, offset, n);
+  const tcb = tcbAt(connection);
+  if (!sendQueue(tcb, from, offset, n)) { tcb.wantsRing = true; return 0; }
   tcb.txCount += n;
   if (!inHandler) output(tcb);
   return n;
@@ -88,7 +103,7 @@ export function tcpClose(connection: i32): void {
 
 function closeOurSide(connection: i32): void {
   if (!valid(connection)) return;
-  const tcb = tcbs[connection];
+  const tcb = tcbAt(connection);
   if (tcb.closing) return;
   if (tcb.state === TCP_SYN_SENT) { release(connection, 0); return; }   // §3.10.4: "Delete the TCB"
   if (tcb.state === TCP_ESTABLISHED) tcb.state = TCP_FIN_WAIT_1;
@@ -102,7 +117,7 @@ function closeOurSide(connection: i32): void {
 /** Aborts (§3.10.5 ABORT): sends <SEQ=SND.NXT><CTL=RST> (not in SYN-SENT), frees the connection at once (no event). */
 export function tcpAbort(connection: i32): void {
   if (!valid(connection)) return;
-  const tcb = tcbs[connection];
+  const tcb = tcbAt(connection);
   if (tcb.state !== TCP_TIME_WAIT && tcb.state !== TCP_SYN_SENT) {
     emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
   }

@@ -13,7 +13,8 @@
 import { i32, u32, bool } from "dsl";
 import { put32 } from "./bytes.ts";
 import { Tcb, TCP_RANGES, seqLt, seqLe } from "./tcp-tcb.ts";
-import { receiveStore } from "./tcp-buffers.ts";
+import { receiveStore, receiveRingReady } from "./tcp-buffers.ts";
+import { netStats, STAT_TCP_NO_MEMORY } from "./netif.ts";
 import { TCP_OPTION_NOP, TCP_OPTION_SACK } from "./tcp-header.ts";
 
 /** The held ranges are forgotten (the connection starts or ends). */
@@ -25,10 +26,12 @@ export function reassemblyClear(tcb: Tcb): void {
 /**
  * Takes `n` bytes of segment data for sequence number `seq` (RCV.NXT <= seq, seq + n within the receive
  * window) from `from[offset..]`. Returns how far RCV.NXT moved (0 when the data was held out of order or
- * was dropped because every range is in use and it touches none).
+ * was dropped because every range is in use and it touches none, or no receive ring could be had: the
+ * peer sends it again).
  */
 export function reassemblyInput(tcb: Tcb, seq: u32, from: Uint8Array, offset: i32, n: i32): i32 {
   if (n <= 0) return 0;
+  if (!receiveRingReady(tcb)) { netStats[STAT_TCP_NO_MEMORY]++; return 0; }
   const ahead = i32(seq - tcb.rcvNxt);
   if (ahead > 0) {
     if (!hold(tcb, seq, u32(seq + n))) return 0;

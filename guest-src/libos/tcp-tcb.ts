@@ -2,7 +2,8 @@
 // and states), tcp-output.ts (sending, the timers), tcp-congestion.ts (RFC 5681,
 // 6582, 6675, 8985 and 6298: what may be sent and what to retransmit), tcp-reassembly.ts (the out-of-order
 // queue and the SACK blocks we report), tcp-buffers.ts (the send and receive rings) and tcp-extensions.ts
-// (RFC 7323); tcp-table.ts holds them, tcp-calls.ts serves the application. Holds no behaviour
+// (RFC 7323); tcp-table.ts holds them, tcp-calls.ts serves the application, sockets.ts keeps its socket*
+// fields. Holds no behaviour
 // beyond sequence arithmetic: every file reads and writes the fields its own header comment names.
 import { i32, u32, bool } from "dsl";
 
@@ -39,6 +40,8 @@ export const TCP_RANGES = 4;
 
 export class Tcb {
   state: i32 = 0;
+  /** The next connection in its hash chain, or of the free list (tcp-table.ts); -1 ends it. */
+  hashNext: i32 = 0;
   remoteIp: u32 = 0;
   localPort: i32 = 0;
   remotePort: i32 = 0;
@@ -62,7 +65,7 @@ export class Tcb {
   rcvNxt: u32 = 0;
   /** RCV.NXT + RCV.WND as last advertised (the right edge never moves left, §3.8.6.2.2). */
   rcvEdge: u32 = 0;
-  // buffers (tcp-buffers.ts): rings at the addresses rxBase / txBase of rxSize / txSize bytes
+  // buffers (tcp-buffers.ts): rings at the addresses rxBase / txBase (0: none held now) of rxSize / txSize bytes
   rxBase: u32 = 0;
   rxSize: i32 = 0;
   txBase: u32 = 0;
@@ -176,6 +179,14 @@ export class Tcb {
   sackedCount: i32 = 0;
   sackedStart = new Uint32Array(4);
   sackedEnd = new Uint32Array(4);
+  /** A write found no send ring (tcp-buffers.ts): WRITABLE follows when one is freed (tcp.ts). */
+  wantsRing: bool = false;
+  // the sockets layer's own (sockets.ts), kept across reuse of the connection number
+  socketGeneration: i32 = 0;
+  socketFlags: i32 = 0;
+  socketOpened: i32 = 0;
+  socketNext: i32 = 0;
+  socketSince: u32 = 0;
 }
 
 export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }

@@ -16,14 +16,17 @@
 // REFUSED, TIMED_OUT: the open failed) / DATA / WRITABLE / PEER_CLOSED / CLOSED / RESET and
 // calls tcpRead, tcpWrite, tcpClose, tcpAbort. A connection number is valid until CLOSED or RESET.
 //
-// Limits: no Nagle, no delayed ACKs, no urgent data, no simultaneous open, 16 connections.
+// Connections are bounded by the VM's memory (tcp-table.ts, tcp-buffers.ts); past a listener's backlog of
+// half-open connections, SYN cookies (tcp-cookies.ts, RFC 4987 §3.6).
+// Limits: no Nagle, no delayed ACKs, no urgent data, no simultaneous open.
 import { i32, u32, bool } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
   ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
-  STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE,
+  STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD,
+  netMilliseconds,
 } from "./netif.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
@@ -34,7 +37,10 @@ import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_DEFAULT_MSS, TCP_OUR_MSS, TCP_MIN_MSS,
 } from "./tcp-header.ts";
-import { TCP_MAX_CONNECTIONS, buffersInit, buffersAssign, sendAcknowledged } from "./tcp-buffers.ts";
+import { buffersInit, buffersAssign, sendAcknowledged, ringsFreed } from "./tcp-buffers.ts";
+import {
+  cookiesInit, cookieMake, cookieCheck, cookieTimestampBits, cookieTimestamp, cookieWindowShift, cookieSack,
+} from "./tcp-cookies.ts";
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
 import {
   synSackPermitted, synWindowShift, segTimestamps, segTsVal, segTsEcr, parseSynOptions, parseTimestamps, takeSackBlocks,
@@ -42,7 +48,7 @@ import {
 } from "./tcp-options.ts";
 import {
   NO_SAMPLE, windowShiftFor, peerWindow, agreeWindowScale, agreeTimestamps, pawsReject, pawsAck, timestampsTake,
-  timestampRtt,
+  timestampRtt, timestampValue,
 } from "./tcp-extensions.ts";
 import {
   TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
@@ -53,14 +59,14 @@ import {
   emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
 } from "./tcp-output.ts";
 import {
-  TCP_MAX_LISTENERS, tcbs, listeners, setInHandler, lookup, allocate, release,
+  TCP_MAX_LISTENERS, tcbAt, tableInit, tableSlots, listeners, setInHandler, lookup, bind, allocate, release,
+  leaveSynReceived,
 } from "./tcp-table.ts";
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
 export {
-  tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpWrite, tcpClose, tcpAbort,
+  tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort,
 } from "./tcp-calls.ts";
-export { TCP_MAX_CONNECTIONS } from "./tcp-buffers.ts";
 
 // ---- events for the application -------------------------------------------------------------------------
 /** The handshake completed: a new connection of a listener. */
@@ -117,11 +123,11 @@ let segOptions: i32 = 0;
 let segOptionsLength: i32 = 0;
 
 export function tcpInit(): void {
-  for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) tcbs[i].state = TCP_CLOSED;
-  for (let i = 0; i < TCP_MAX_LISTENERS; i++) listeners[i].port = 0;
   buffersInit();
+  tableInit();
   issSecret = (netNow * 2654435761) ^ 0x5bd1e995;
   portSecret = hashTuple(issSecret, ourIp, 0x9e3779b9);
+  cookiesInit(hashTuple(portSecret, netMilliseconds(), netNow), hashTuple(issSecret, ourIp ^ netNow, 0x85ebca6b));
   nextEphemeral = 0;
   challengePeriodStart = u32(netNow - CHALLENGE_PERIOD_US);
   challengeLeft = 0;
@@ -129,8 +135,9 @@ export function tcpInit(): void {
 }
 
 /**
- * Listens on `port` with at most `backlog` connections in SYN-RECEIVED; `largeBuffers` asks for the large
- * send and receive buffers (for bulk transfers). False if the port is taken or no listener is free.
+ * Listens on `port` with at most `backlog` connections in SYN-RECEIVED (more SYNs are answered with SYN
+ * cookies); `largeBuffers` asks for the large send and receive buffers (for bulk transfers). False if the
+ * port is taken or no listener is free.
  */
 export function tcpListen(port: i32, backlog: i32, handler: TcpHandler, largeBuffers: bool): bool {
   if (port <= 0 || port > 0xffff) return false;
@@ -142,6 +149,7 @@ export function tcpListen(port: i32, backlog: i32, handler: TcpHandler, largeBuf
   if (free < 0) return false;
   listeners[free].port = port;
   listeners[free].backlog = backlog < 1 ? 1 : backlog;
+  listeners[free].halfOpen = 0;
   listeners[free].handler = handler;
   listeners[free].large = largeBuffers;
   return true;
@@ -231,11 +239,9 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   if (localPort === 0) return -1;
   const index = allocate();
   if (index < 0) return -1;
-  const tcb = tcbs[index];
+  bind(index, remoteIp, remotePort, localPort);
+  const tcb = tcbAt(index);
   tcb.state = TCP_SYN_SENT;
-  tcb.remoteIp = remoteIp;
-  tcb.remotePort = remotePort;
-  tcb.localPort = localPort;
   tcb.listener = -1;
   tcb.handler = handler;
   // "An initial send sequence number (ISS) is selected. A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent.
@@ -248,7 +254,7 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
   tcb.irs = 0; tcb.rcvNxt = 0;
   tcb.sndMss = TCP_DEFAULT_MSS;   // until the SYN,ACK's option says
   tcb.sackPermitted = true;       // offered in our SYN (RFC 2018 §2); the SYN,ACK decides
-  buffersAssign(tcb, index, largeBuffers);
+  buffersAssign(tcb, largeBuffers);
   tcb.windowScaling = true;       // offered too (RFC 7323 §2.2, §3.2), our shift from the receive buffer
   tcb.sndScale = 0;
   tcb.rcvScale = windowShiftFor(tcb.rxSize);
@@ -262,7 +268,7 @@ export function tcpConnect(remoteIp: u32, remotePort: i32, handler: TcpHandler, 
 
 /** §3.10.7.3 SYN-SENT, a simultaneous open (a SYN without an ACK) included. */
 function synSentInput(index: i32, frame: Uint8Array): void {
-  const tcb = tcbs[index];
+  const tcb = tcbAt(index);
   const ack = (segFlags & TCP_ACK) !== 0;
   // "first, check the ACK bit: If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set,
   // if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
@@ -380,10 +386,23 @@ let challengeSeed: u32 = 0;
 
 /** Handles the TCP segment at `frame[offset..offset+length)` (addressed to our unicast address). */
 export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
-  if (!profileActive()) { segmentInput(frame, offset, length, source, destination); return; }
+  if (!profileActive()) { segmentInput(frame, offset, length, source, destination); tellRingWaiters(); return; }
   const previous = profileEnter(PROFILE_GUEST_TCP);
   segmentInput(frame, offset, length, source, destination);
+  tellRingWaiters();
   profileLeave(previous);
+}
+
+/** Rings came free after a write found none (tcp-buffers.ts): the connections waiting to write hear WRITABLE. */
+function tellRingWaiters(): void {
+  if (!ringsFreed()) return;
+  const slots = tableSlots();
+  for (let i = 0; i < slots; i++) {
+    const tcb = tcbAt(i);
+    if (!tcb.wantsRing) continue;
+    tcb.wantsRing = false;
+    if (tcb.state !== TCP_CLOSED) tcb.handler(i, TCP_EVENT_WRITABLE);
+  }
 }
 
 function segmentInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
@@ -409,12 +428,12 @@ function segmentInput(frame: Uint8Array, offset: i32, length: i32, source: u32, 
   segOptionsLength = headerLength - TCP_HEADER;
   let index = lookup(source, remotePort, localPort);
   // A new SYN above the old connection's sequence space ends its TIME-WAIT (RFC 6191 §2, RFC 1122 §4.2.2.13).
-  if (index >= 0 && tcbs[index].state === TCP_TIME_WAIT && (segFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN
-      && seqLt(tcbs[index].rcvNxt, segSeq)) {
+  if (index >= 0 && tcbAt(index).state === TCP_TIME_WAIT && (segFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN
+      && seqLt(tcbAt(index).rcvNxt, segSeq)) {
     release(index, 0);
     index = -1;
   }
-  if (index >= 0 && tcbs[index].state === TCP_SYN_SENT) { synSentInput(index, frame); return; }
+  if (index >= 0 && tcbAt(index).state === TCP_SYN_SENT) { synSentInput(index, frame); return; }
   if (index >= 0) { segmentArrives(index, frame); return; }
   for (let i = 0; i < TCP_MAX_LISTENERS; i++) {
     if (listeners[i].port === localPort) {
@@ -448,52 +467,123 @@ function listenInput(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remot
   if ((segFlags & TCP_RST) !== 0) return;
   // "second, check for an ACK: any acknowledgment is bad if it arrives on a connection still in the
   // LISTEN state. An acceptable reset segment should be formed for any arriving ACK-bearing segment."
-  if ((segFlags & TCP_ACK) !== 0) { closedInput(remoteIp, remotePort, listener.port); return; }
+  // Unless it brings back a valid SYN cookie (RFC 4987 §3.6): then it completes the handshake.
+  if ((segFlags & TCP_ACK) !== 0) {
+    if ((segFlags & TCP_SYN) === 0 && cookieAck(listenerIndex, frame, remoteIp, remotePort)) return;
+    closedInput(remoteIp, remotePort, listener.port);
+    return;
+  }
   // "third, check for a SYN"; SYN with FIN is nonsense and dropped (as Linux and BSD do).
   if ((segFlags & TCP_SYN) === 0 || (segFlags & TCP_FIN) !== 0) return;
   const mss = parseSynOptions(frame, segOptions, segOptionsLength);
   if (mss < 0) { netStats[STAT_TCP_DROP]++; return; }
-  // The backlog bounds half-open connections (a SYN flood fills it, not the table).
-  let halfOpen = 0;
-  for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
-    if (tcbs[i].state === TCP_SYN_RECEIVED && tcbs[i].listener === listenerIndex) halfOpen++;
-  }
-  if (halfOpen >= listener.backlog) return;
-  const index = allocate();
-  if (index < 0) return;   // the table is full: the peer's SYN retransmission will try again
-  const tcb = tcbs[index];
-  tcb.state = TCP_SYN_RECEIVED;
-  tcb.remoteIp = remoteIp;
-  tcb.remotePort = remotePort;
-  tcb.localPort = listener.port;
-  tcb.listener = listenerIndex;
-  tcb.handler = listener.handler;
-  // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be selected and a SYN segment sent
-  // of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is set to ISS+1 and SND.UNA to ISS."
-  tcb.irs = segSeq;
-  tcb.rcvNxt = u32(segSeq + 1);
-  tcb.iss = initialSequence(remoteIp, remotePort, listener.port);
-  tcb.sndUna = tcb.iss;
-  tcb.sndNxt = u32(tcb.iss + 1);
-  tcb.sndMax = tcb.sndNxt;
-  tcb.sndWnd = segWnd;   // the window of a SYN is never scaled (RFC 7323 §2.2)
-  tcb.sndWndMax = segWnd;
-  tcb.sndWl1 = segSeq;
-  tcb.sndWl2 = tcb.iss;
-  tcb.sndMss = sendMssOf(mss);
+  // The backlog bounds half-open connections: past it (a SYN flood) or with no connection to be had, a cookie.
+  const index = listener.halfOpen < listener.backlog ? allocate() : -1;
+  if (index < 0) { cookieSynAck(listenerIndex, remoteIp, remotePort, mss); return; }
+  bind(index, remoteIp, remotePort, listener.port);
+  const tcb = tcbAt(index);
+  passiveOpen(tcb, listenerIndex, segSeq, mss);
   tcb.sackPermitted = synSackPermitted;   // RFC 2018 §2: we answer SACK-permitted with our own
-  buffersAssign(tcb, index, listener.large);
   agreeWindowScale(tcb, synWindowShift);    // RFC 7323: answered likewise
   agreeTimestamps(tcb, segTimestamps, segTsVal);
-  startConnection(tcb, remoteIp, u32((listener.port << 16) | remotePort));
   // Data in the SYN is not queued (it will be retransmitted after the handshake).
   sendSynAck(tcb);
   startTimer(tcb);
 }
 
+/**
+ * A connection of `listenerIndex` enters SYN-RECEIVED for a SYN of sequence number `peerIsn` and MSS option
+ * `mss`: "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be selected and a SYN segment sent
+ * of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is set to ISS+1 and SND.UNA to ISS." The options
+ * are the caller's; the window is the SYN's (never scaled, RFC 7323 §2.2).
+ */
+function passiveOpen(tcb: Tcb, listenerIndex: i32, peerIsn: u32, mss: i32): void {
+  const listener = listeners[listenerIndex];
+  tcb.state = TCP_SYN_RECEIVED;
+  listener.halfOpen++;
+  tcb.listener = listenerIndex;
+  tcb.handler = listener.handler;
+  tcb.irs = peerIsn;
+  tcb.rcvNxt = u32(peerIsn + 1);
+  tcb.iss = initialSequence(tcb.remoteIp, tcb.remotePort, listener.port);
+  tcb.sndUna = tcb.iss;
+  tcb.sndNxt = u32(tcb.iss + 1);
+  tcb.sndMax = tcb.sndNxt;
+  tcb.sndWnd = segWnd;
+  tcb.sndWndMax = segWnd;
+  tcb.sndWl1 = peerIsn;
+  tcb.sndWl2 = tcb.iss;
+  tcb.sndMss = sendMssOf(mss);
+  buffersAssign(tcb, listener.large);
+  startConnection(tcb, tcb.remoteIp, u32((listener.port << 16) | tcb.remotePort));
+}
+
+/** The connection a cookie SYN,ACK stands for, never kept: what sendSynAck reads of it. */
+const cookieTcb = new Tcb();
+
+/**
+ * Answers a SYN with a SYN cookie (tcp-cookies.ts): a SYN,ACK as passiveOpen's would be, its ISS the cookie,
+ * its TSval carrying the window shift and SACK-permitted when the SYN had Timestamps; nothing is kept.
+ */
+function cookieSynAck(listenerIndex: i32, remoteIp: u32, remotePort: i32, mss: i32): void {
+  const listener = listeners[listenerIndex];
+  const tcb = cookieTcb;
+  const ports = u32((remotePort << 16) | listener.port);
+  tcb.remoteIp = remoteIp; tcb.remotePort = remotePort; tcb.localPort = listener.port;
+  tcb.rcvNxt = u32(segSeq + 1);
+  tcb.iss = cookieMake(remoteIp, ports, segSeq, mss, netNow);
+  tcb.largeSlot = -1; tcb.rxSize = 0; tcb.rxCount = 0; tcb.oooCount = 0;
+  buffersAssign(tcb, false);   // the nominal small window (no ring is held)
+  tcb.sackPermitted = synSackPermitted && segTimestamps;
+  agreeWindowScale(tcb, segTimestamps ? synWindowShift : -1);
+  agreeTimestamps(tcb, segTimestamps, segTsVal);
+  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((listener.port << 16) | remotePort));
+  if (segTimestamps) {
+    const bits = cookieTimestampBits(synWindowShift, synSackPermitted);
+    tcb.tsOffset = u32(cookieTimestamp(timestampValue(tcb), bits) - netMilliseconds());
+  }
+  sendSynAck(tcb);
+  netStats[STAT_TCP_COOKIE_SENT]++;
+}
+
+/**
+ * An ACK to a listener: when it brings back a valid cookie (SEG.ACK - 1, for the ISN SEG.SEQ - 1) the connection
+ * is made as passiveOpen would have made it, with the cookie's MSS and, from TSecr, the options, and the
+ * segment goes on as in SYN-RECEIVED (ESTABLISHED, its data taken). True when the segment was taken care of
+ * (a connection made, or none could be had: dropped, the peer will send it again).
+ */
+function cookieAck(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remotePort: i32): bool {
+  const listener = listeners[listenerIndex];
+  const peerIsn = u32(segSeq - 1);
+  const cookie = u32(segAck - 1);
+  const mss = cookieCheck(remoteIp, u32((remotePort << 16) | listener.port), peerIsn, cookie, netNow);
+  if (mss < 0) { netStats[STAT_TCP_COOKIE_BAD]++; return false; }
+  parseTimestamps(frame, segOptions, segOptionsLength);
+  const shift = segTimestamps ? cookieWindowShift(segTsEcr) : -1;
+  if (shift < -1) { netStats[STAT_TCP_COOKIE_BAD]++; return false; }
+  const index = allocate();
+  if (index < 0) return true;
+  netStats[STAT_TCP_COOKIE_OK]++;
+  bind(index, remoteIp, remotePort, listener.port);
+  const tcb = tcbAt(index);
+  passiveOpen(tcb, listenerIndex, peerIsn, mss);
+  tcb.iss = cookie;
+  tcb.sndUna = cookie;
+  tcb.sndNxt = u32(cookie + 1);
+  tcb.sndMax = tcb.sndNxt;
+  tcb.sndWl2 = cookie;
+  tcb.sackPermitted = segTimestamps && cookieSack(segTsEcr);
+  agreeWindowScale(tcb, shift);
+  agreeTimestamps(tcb, segTimestamps, segTsVal);
+  tcb.lastAckSent = tcb.rcvNxt;
+  startTimer(tcb);
+  segmentArrives(index, frame);
+  return true;
+}
+
 /** §3.10.7.4: SYN-RECEIVED and every synchronized state. */
 function segmentArrives(index: i32, frame: Uint8Array): void {
-  const tcb = tcbs[index];
+  const tcb = tcbAt(index);
   const state = tcb.state;
   const window = receiveWindow(tcb);
   // A retransmitted SYN while in SYN-RECEIVED: our SYN,ACK was lost; send it again.
@@ -610,6 +700,7 @@ function establish(tcb: Tcb): bool {
     emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, segAck, 0, TCP_RST);
     return false;
   }
+  leaveSynReceived(tcb);
   tcb.state = TCP_ESTABLISHED;
   tcb.sndUna = segAck;
   tcb.sndWnd = segWnd;
@@ -820,8 +911,9 @@ export function tcpAcksMayWait(): bool { return acksMayWait; }
 function runTimers(): u32 {
   let next = NO_DEADLINE;
   let mayWait = true;
-  for (let i = 0; i < TCP_MAX_CONNECTIONS; i++) {
-    const tcb = tcbs[i];
+  const slots = tableSlots();
+  for (let i = 0; i < slots; i++) {
+    const tcb = tcbAt(i);
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     if (i32(netNow - tcb.timerAt) >= 0) {
       if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it
@@ -836,5 +928,6 @@ function runTimers(): u32 {
     if (left < next) next = left;
   }
   acksMayWait = mayWait;
+  tellRingWaiters();
   return next;
 }

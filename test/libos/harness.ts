@@ -8,7 +8,7 @@
 // which raises TIMER when the guest's alarm is due). When the script returns, the run ends.
 import { compile } from '../../compiler/pipeline.ts';
 import { encodeModule } from '../../compiler/bytecode/encode.ts';
-import { Machine, DEFAULT_MULTIBOOT_INFO_ADDRESS } from '../../compiler/bytecode/interpreter.ts';
+import { Machine, DEFAULT_MULTIBOOT_INFO_ADDRESS, DEFAULT_DATA_BASE } from '../../compiler/bytecode/interpreter.ts';
 import { GUEST_RUNTIME, ROOT } from '../../tools/build.ts';
 import { bootInfoOffset } from '../../tools/abi.ts';
 import {
@@ -20,6 +20,8 @@ import { ABI_VERSION } from '../../abi/boot.ts';
 import { join } from 'node:path';
 
 const compiled = new Map<string, Uint8Array>();
+/** Room for the interpreter's stack above the VM's memory. */
+const STACK_ROOM = 1 << 20;
 
 /** Compiles a guest (path relative to the repository) in guest mode at -O2 and returns its bytecode (cached). */
 function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
@@ -34,7 +36,11 @@ function guestBytecode(file: string, entry = 'guestMain'): Uint8Array {
   return bytes;
 }
 
-interface GuestConfig { mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string }
+interface GuestConfig {
+  mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string;
+  /** The VM's memory (the boot page's memorySize); 8 MiB when not given. */
+  memoryKiB?: number;
+}
 
 class ScriptDone extends Error {}
 class GuestExit extends Error { constructor(readonly status: number) { super(`guest exited with status ${status}`); } }
@@ -125,13 +131,18 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
       default: return EINVAL;
     }
   };
-  machine = Machine.fromBytecode(guestBytecode(file, config.entry), { memorySize: 8 << 20, stepLimit: 2e8, onHypercall });
+  // The VM's memory as a real VM sees it: from its image's start (memoryBase) for memoryKiB; the interpreter's
+  // own stack (frames from the top of the machine's memory down) lies beyond it, in STACK_ROOM.
+  const vmBytes = (config.memoryKiB ?? 8192) * 1024;
+  machine = Machine.fromBytecode(guestBytecode(file, config.entry),
+    { memorySize: DEFAULT_DATA_BASE + vmBytes + STACK_ROOM, stepLimit: 2e8, onHypercall });
   // The boot page (abi/boot.ts BootInfo, its layout from the compiler) where the entry's second argument points.
   const page = new DataView(machine.memory.buffer, DEFAULT_MULTIBOOT_INFO_ADDRESS);
   const at = bootInfoOffset;
   page.setUint32(at('abiVersion'), ABI_VERSION, true);
   page.setUint32(at('vmCount'), 1, true);
-  page.setUint32(at('memorySize'), 8 << 20, true);
+  page.setUint32(at('memoryBase'), DEFAULT_DATA_BASE, true);
+  page.setUint32(at('memorySize'), vmBytes, true);
   config.mac.forEach((byte, i) => page.setUint8(at('mac') + i, byte));
   ipBytes(config.ip).forEach((byte, i) => page.setUint8(at('ipAddress') + i, byte));
   ipBytes(config.netmask).forEach((byte, i) => page.setUint8(at('netmask') + i, byte));

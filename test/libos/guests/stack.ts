@@ -8,6 +8,8 @@
 //   TCP 20  bulk: writes BULK_BYTES of a pattern (byte i = i * 7 mod 251) then closes
 //   TCP 21  bulk with the large buffers (32 KiB each way): LARGE_BULK_BYTES of the same pattern, then closes
 //   TCP 22  echo with the large buffers
+//   UDP 11  the TCP's memory and counters, as text: `live L most M rings R ringsMost P table T cookies S ok O bad B
+//           nomem N` (any datagram asks)
 // Every event is logged on the console: `tcp CONNECTION EVENT`.
 import { i32, u32, u8, print, write } from "dsl";
 import { bootInit } from "../../../guest-src/runtime/boot.ts";
@@ -15,6 +17,12 @@ import { GUEST_MAGIC } from "../../../abi/boot.ts";
 import { enableInterrupts } from "../../../guest-src/runtime/events.ts";
 import { stackInitFromBoot, stackRun } from "../../../guest-src/libos/stack.ts";
 import { udpBind, udpSend } from "../../../guest-src/libos/udp.ts";
+import { connectionsLive, connectionsMost } from "../../../guest-src/libos/tcp-table.ts";
+import { ringsInUse, ringsMost, tableBytes } from "../../../guest-src/libos/tcp-buffers.ts";
+import {
+  netStats, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD, STAT_TCP_NO_MEMORY,
+} from "../../../guest-src/libos/netif.ts";
+import { formatString, formatDecimal } from "../../../dsl/runtime/format.ts";
 import {
   tcpListen, tcpRead, tcpWrite, tcpClose, tcpWriteSpace, tcpAvailable,
   TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED,
@@ -23,11 +31,30 @@ import {
 const BULK_BYTES = 10000;
 const LARGE_BULK_BYTES = 200000;
 const buffer = new Uint8Array(4096);
-const bulkSent = new Int32Array(16);
-const bulkTotal = new Int32Array(16);
+const bulkSent = new Int32Array(1024);   // connections this test guest tells apart
+const bulkTotal = new Int32Array(1024);   // connections this test guest tells apart
 
 function udpEcho(source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32): void {
   udpSend(source, sourcePort, localPort, data, offset, length);
+}
+
+const report = new Uint8Array(256);
+let reportLength = 0;
+function reportByte(byte: u8): void { if (reportLength < 256) report[reportLength++] = byte; }
+function reportField(name: string, value: u32): void {
+  formatString(reportByte, name);
+  formatDecimal(reportByte, value);
+}
+
+/** UDP 11: the TCP's memory and counters. */
+function udpStats(source: u32, sourcePort: i32, localPort: i32, data: Uint8Array, offset: i32, length: i32): void {
+  reportLength = 0;
+  reportField("live ", u32(connectionsLive())); reportField(" most ", u32(connectionsMost()));
+  reportField(" rings ", u32(ringsInUse())); reportField(" ringsMost ", u32(ringsMost()));
+  reportField(" table ", tableBytes());
+  reportField(" cookies ", netStats[STAT_TCP_COOKIE_SENT]); reportField(" ok ", netStats[STAT_TCP_COOKIE_OK]);
+  reportField(" bad ", netStats[STAT_TCP_COOKIE_BAD]); reportField(" nomem ", netStats[STAT_TCP_NO_MEMORY]);
+  udpSend(source, sourcePort, localPort, report, 0, reportLength);
 }
 
 function log(connection: i32, event: i32): void { write("tcp "); write(connection); write(" "); print(event); }
@@ -104,6 +131,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   enableInterrupts();
   stackInitFromBoot();
   udpBind(7, udpEcho);
+  udpBind(11, udpStats);
   tcpListen(7, 4, echo, false);
   tcpListen(9, 4, discard, false);
   tcpListen(13, 4, greet, false);
