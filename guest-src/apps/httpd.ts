@@ -10,13 +10,18 @@
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
 //   closed after 10 s. Requests with a body (Content-Length > 0 or Transfer-Encoding) are answered
 //   and the connection closed (the body is not read).
-// One worker thread per connection, up to WORKERS at once, started as connections need them: one spare
-// always waits in socketAccept (an accepted connection wakes one worker: libos threads.ts threadWakeOne),
-// so a VM that serves one connection at a time touches one worker's stack and buffers, not sixteen: the
-// pages swapping brings back with it (its working set). Profiled
-// (`-append profile`): serving a connection is the `app` category, each response one request.
-// Memory: give the group `"memoryKiB": 1024`: the TCP rings (128 KiB), 16 thread stacks of 16 KiB
-// (touched pages only) and the request buffers.
+// Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
+// up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
+// accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one connection
+// at a time touches one worker's stack and buffers: the pages swapping brings back with it (its working
+// set). A worker holds a connection only while a whole request head is there to answer: it peeks at what
+// arrived (socketPeek; the head stays in the TCP's receive ring until it is complete, so HEAD_LIMIT is that
+// ring's size), answers every whole request, then parks the connection (sockets.ts socketPark: it comes
+// back through socketAccept when more arrives) and takes the next; an idle-sweep thread closes the parked
+// connections idle for 10 s. Profiled (`-append profile`): serving a connection is the `app` category, each
+// response one request.
+// Memory: give the group `"memoryKiB": 1024`: the image, its WORKERS thread stacks of 16 KiB (touched pages
+// only), then the TCP's connections and rings in the rest.
 import { i32, u32, u8, bool, write, print } from "dsl";
 import { formatString, formatDecimal } from "../../dsl/runtime/format.ts";
 import { bootInit, argument, vmId } from "../runtime/boot.ts";
@@ -24,12 +29,17 @@ import { enableInterrupts } from "../runtime/events.ts";
 import { profileEnter, profileLeave, profileRequest } from "../runtime/profile.ts";
 import { PROFILE_GUEST_APP } from "../../abi/boot.ts";
 import { stackInitFromBoot } from "../libos/stack.ts";
-import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
-import { socketListen, socketAccept, socketRead, socketWrite, socketClose } from "../libos/sockets.ts";
+import { threadsInit, threadCreate, threadsRun, threadSleep } from "../libos/threads.ts";
+import {
+  socketListen, socketAccept, socketPeek, socketPeerClosed, socketRead, socketWrite, socketClose, socketPark,
+  socketWaitParked, socketCloseIdle,
+} from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
-const WORKERS = 16;
-const BACKLOG = 16;
+const WORKERS = 8;
+/** Connections half-open (SYN cookies past them) and accepted but not yet taken by a worker. */
+const BACKLOG = 1024;
+
 /** The most a request head (request line and header fields) may take. */
 const HEAD_LIMIT = 4096;
 const PAGE_BYTES = 2048;
@@ -37,10 +47,10 @@ const IDLE_TIMEOUT_US: u32 = 10000000;
 
 const page = new Uint8Array(2048);
 /** One request buffer per worker: HEAD_LIMIT bytes each. */
-const buffers = new Uint8Array(16 * 4096);
+const buffers = new Uint8Array(8 * 4096);   // WORKERS * HEAD_LIMIT
 /** One response buffer per worker (a head, or an error's head and body). */
 const HEAD_BYTES = 384;
-const heads = new Uint8Array(16 * 384);
+const heads = new Uint8Array(8 * 384);      // WORKERS * HEAD_BYTES
 /**
  * The two answers to a GET of the page, whole (head and page, one socketWrite: the head does not go in
  * a segment of its own), built once: keep-alive in the first RESPONSE_BYTES, close in the second.
@@ -245,32 +255,32 @@ function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBod
   return socketWrite(socket, heads, outBase, outLength) >= 0;
 }
 
-/** Serves one connection: requests until close, an error or the idle timeout. */
-function serve(socket: i32, worker: i32): void {
+/**
+ * Answers every whole request that has arrived on a connection; true when it is to be parked (kept alive,
+ * waiting for more), false when it is to be closed (asked to, an error, its peer closed, or gone).
+ */
+function serve(socket: i32, worker: i32): bool {
   const base = worker * HEAD_LIMIT;
-  let length = 0;
   while (true) {
-    let end = headEnd(buffers, base, length);
-    while (end < 0) {
-      if (length === HEAD_LIMIT) { respond(socket, worker, 431, false, true); return; }
-      const n = socketRead(socket, buffers, base + length, HEAD_LIMIT - length, IDLE_TIMEOUT_US);
-      if (n <= 0) return;                      // closed by the peer, gone, or idle too long
-      length += n;
-      end = headEnd(buffers, base, length);
+    const length = socketPeek(socket, buffers, base, HEAD_LIMIT);
+    if (length < 0) return false;                         // gone
+    const end = headEnd(buffers, base, length);
+    if (end < 0) {
+      if (length === HEAD_LIMIT) { respond(socket, worker, 431, false, true); return false; }
+      return !socketPeerClosed(socket);                  // wait for the rest, unless none will come
     }
+    socketRead(socket, buffers, base, end, 0);           // take the head (the peeked bytes again)
     const status = parseHead(buffers, base, end);
-    if (status !== STATUS_OK) { respond(socket, worker, STATUS_BAD_REQUEST, false, true); return; }
+    if (status !== STATUS_OK) { respond(socket, worker, STATUS_BAD_REQUEST, false, true); return false; }
     const keepAlive = !connectionClose && !hasBody && (minorVersion >= 1 || connectionKeepAlive);
     let code = 200;
     if (!methodGet && !methodHead) code = 405;
     else if (!pathIndex) code = 404;
-    if (!respond(socket, worker, code, keepAlive, !methodHead)) return;
+    if (!respond(socket, worker, code, keepAlive, !methodHead)) return false;
     served++;
     profileRequest();
-    if (!keepAlive) return;
+    if (!keepAlive) return false;
     // pipelining: what follows this head is the next request
-    for (let i = end; i < length; i++) buffers[base + i - end] = buffers[base + i];
-    length -= end;
   }
 }
 
@@ -291,9 +301,20 @@ function worker(index: u32): void {
     idleWorkers--;
     if (idleWorkers === 0 && workers < WORKERS) startWorker();   // a spare waits for the next connection
     const category = profileEnter(PROFILE_GUEST_APP);     // the profile's `app` (runtime/profile.ts)
-    serve(socket, i32(index));
+    const keep = serve(socket, i32(index));
     profileLeave(category);
-    socketClose(socket);
+    if (keep) socketPark(socket); else socketClose(socket);
+  }
+}
+
+/**
+ * Closes each parked connection once idle for IDLE_TIMEOUT_US, sleeping until the next one will be; without a
+ * timer while none is parked.
+ */
+function idleSweep(arg: u32): void {
+  while (true) {
+    const next = socketCloseIdle(IDLE_TIMEOUT_US);
+    if (next === 0) socketWaitParked(); else threadSleep(next);
   }
 }
 
@@ -307,7 +328,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
-  if (!startWorker()) { print("httpd: cannot start a worker"); return; }
+  if (threadCreate(idleSweep, 0) < 0 || !startWorker()) { print("httpd: cannot start a worker"); return; }
   write("vm "); write(vmId()); write(" httpd on port "); print(port);
   threadsRun();
 }

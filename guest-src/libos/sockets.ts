@@ -61,6 +61,15 @@ const acceptHead = new Int32Array(8);
 const acceptTail = new Int32Array(8);
 const acceptCount = new Int32Array(8);
 const acceptLimit = new Int32Array(8);
+/** Sockets parked now (socketParked: a server's idle sweep runs only while there are some). */
+let parked = 0;
+const PARKED_CHANNEL: u32 = 0x1100;
+
+function unpark(tcb: Tcb): void {
+  if ((tcb.socketFlags & FLAG_PARKED) === 0) return;
+  tcb.socketFlags &= ~FLAG_PARKED;
+  parked--;
+}
 
 function listenerOfPort(port: i32): i32 {
   for (let i = 0; i < SOCKET_LISTENERS; i++) if (listenPorts[i] === port) return i;
@@ -84,6 +93,7 @@ function onTcpEvent(connection: i32, event: i32): void {
   const tcb = tcbAt(connection);
   if (event === TCP_EVENT_ACCEPTED) {
     tcb.socketGeneration = (tcb.socketGeneration + 1) & GENERATION_MASK;
+    unpark(tcb);
     tcb.socketFlags &= FLAG_QUEUED;
     const l = listenerOfPort(tcpLocalPort(connection));
     if (l < 0 || acceptCount[l] >= acceptLimit[l]) { tcpAbort(connection); return; }
@@ -98,7 +108,7 @@ function onTcpEvent(connection: i32, event: i32): void {
   else if (event === TCP_EVENT_CLOSED || event === TCP_EVENT_RESET) tcb.socketFlags |= FLAG_GONE;
   else if (event !== TCP_EVENT_DATA && event !== TCP_EVENT_WRITABLE) return;
   if ((tcb.socketFlags & FLAG_PARKED) !== 0 && event !== TCP_EVENT_WRITABLE) {
-    tcb.socketFlags &= ~FLAG_PARKED;
+    unpark(tcb);
     const l = listenerOfPort(tcpLocalPort(connection));
     if (l >= 0 && (tcb.socketFlags & FLAG_GONE) === 0) enqueueAccept(l, connection);
     return;
@@ -146,8 +156,9 @@ export function socketAccept(listener: i32): i32 {
 }
 
 /**
- * Parks an accepted socket: it comes back through socketAccept once data arrives or its peer closes (at
- * once if that happened already); meanwhile no thread waits for it.
+ * Parks an accepted socket: it comes back through socketAccept once more data arrives or its peer closes (at
+ * once if that happened already; what has arrived is the caller's to have looked at); meanwhile no thread
+ * waits for it.
  */
 export function socketPark(socket: i32): void {
   const connection = connectionOf(socket);
@@ -155,22 +166,37 @@ export function socketPark(socket: i32): void {
   const tcb = tcbAt(connection);
   const l = listenerOfPort(tcpLocalPort(connection));
   if (l < 0) return;
-  if (tcpAvailable(connection) > 0 || (tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
+  if ((tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
   tcb.socketFlags |= FLAG_PARKED;
   tcb.socketSince = netNow;
+  parked++;
+  if (parked === 1) threadWake(PARKED_CHANNEL);
 }
 
-/** Closes every parked socket idle (parked, nothing arrived) for `idleUs` or more; how many. */
-export function socketCloseIdle(idleUs: u32): i32 {
-  let closed = 0;
+/** Waits until a socket is parked (none is now): a server's idle sweep sleeps here meanwhile. */
+export function socketWaitParked(): void {
+  while (parked === 0) threadWait(PARKED_CHANNEL, 0);
+}
+
+/**
+ * Closes every parked socket idle (parked, nothing arrived) for `idleUs` or more; returns the microseconds
+ * until the next parked one will have been idle that long (0: none is parked).
+ */
+export function socketCloseIdle(idleUs: u32): u32 {
+  let next: u32 = 0;
   const slots = tableSlots();
   for (let i = 0; i < slots; i++) {
     const tcb = tcbAt(i);
-    if ((tcb.socketFlags & FLAG_PARKED) === 0 || u32(netNow - tcb.socketSince) < idleUs) continue;
-    tcb.socketFlags &= ~FLAG_PARKED;
-    if ((tcb.socketFlags & FLAG_GONE) === 0) { tcpClose(i); closed++; }
+    if ((tcb.socketFlags & FLAG_PARKED) === 0) continue;
+    const idle = u32(netNow - tcb.socketSince);
+    if (idle < idleUs) {
+      if (next === 0 || idleUs - idle < next) next = idleUs - idle;
+      continue;
+    }
+    unpark(tcb);
+    if ((tcb.socketFlags & FLAG_GONE) === 0) tcpClose(i);
   }
-  return closed;
+  return next;
 }
 
 /**
@@ -184,6 +210,7 @@ export function socketConnect(ip: u32, port: i32): i32 {
   const tcb = tcbAt(connection);
   const mine = (tcb.socketGeneration + 1) & GENERATION_MASK;
   tcb.socketGeneration = mine;
+  unpark(tcb);
   tcb.socketFlags &= FLAG_QUEUED;
   tcb.socketOpened = 0;
   while (true) {
