@@ -3,7 +3,10 @@
 // - listens on TCP port 80 (or the manifest's argument when it is not 0) and prints
 //   `vm N httpd on port P` once it does;
 // - GET (and HEAD) of `/` or `/index.html` answers 200 with a 2,048-byte HTML page naming the VM:
-//   `<h1>Denali VM N</h1>`; any other path answers 404; other methods 405 (with Allow);
+//   `<h1>Denali VM N</h1>`; GET of `/stats` answers 200 text/plain, one line of the TCP's figures:
+//   `connections L most M rings R ringsMost P cookies S ok O bad B nomem N` (connections now and at most,
+//   receive and send rings held now and at most, SYN cookies sent, accepted, refused, segments dropped for
+//   want of a ring); any other path answers 404; other methods 405 (with Allow);
 // - a request that is not HTTP/1.x syntax answers 400 and closes; a request head over 4,096 bytes
 //   answers 431 and closes (bounded header sizes);
 // - keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless
@@ -29,6 +32,11 @@ import { enableInterrupts } from "../runtime/events.ts";
 import { profileEnter, profileLeave, profileRequest } from "../runtime/profile.ts";
 import { PROFILE_GUEST_APP } from "../../abi/boot.ts";
 import { stackInitFromBoot } from "../libos/stack.ts";
+import { connectionsLive, connectionsMost } from "../libos/tcp-table.ts";
+import { ringsInUse, ringsMost } from "../libos/tcp-buffers.ts";
+import {
+  netStats, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD, STAT_TCP_NO_MEMORY,
+} from "../libos/netif.ts";
 import { threadsInit, threadCreate, threadsRun, threadSleep } from "../libos/threads.ts";
 import {
   socketListen, socketAccept, socketPeek, socketPeerClosed, socketRead, socketWrite, socketClose, socketPark,
@@ -38,7 +46,7 @@ import {
 const DEFAULT_PORT = 80;
 const WORKERS = 8;
 /** Connections half-open (SYN cookies past them) and accepted but not yet taken by a worker. */
-const BACKLOG = 1024;
+const BACKLOG = 256;
 
 /** The most a request head (request line and header fields) may take. */
 const HEAD_LIMIT = 4096;
@@ -73,6 +81,10 @@ const COLON = 58;
 const TO_PAGE = 0;
 const TO_HEADS = 1;
 const TO_RESPONSES = 2;
+const TO_STATS = 3;
+/** The body of a `/stats` answer, formatted before its head (which gives its length). */
+const STATS_BYTES = 224;
+const statsBody = new Uint8Array(224);       // STATS_BYTES
 let outTo = TO_PAGE;
 let outBase: i32 = 0;
 let outLength: i32 = 0;
@@ -84,6 +96,7 @@ function putByte(byte: u8): void {
   if (outLength >= outLimit) return;
   if (outTo === TO_HEADS) heads[outBase + outLength] = byte;
   else if (outTo === TO_RESPONSES) responses[outBase + outLength] = byte;
+  else if (outTo === TO_STATS) statsBody[outBase + outLength] = byte;
   else page[outBase + outLength] = byte;
   outLength++;
 }
@@ -134,6 +147,7 @@ function isTokenChar(c: i32): bool {
 let methodGet = false;
 let methodHead = false;
 let pathIndex = false;
+let pathStats = false;
 let minorVersion: i32 = 0;
 let connectionClose = false;
 let connectionKeepAlive = false;
@@ -164,6 +178,7 @@ function parseHead(buffer: Uint8Array, base: i32, end: i32): i32 {
   if (buffer[targetStart] !== 47 && !(targetLength === 1 && buffer[targetStart] === 42)) return STATUS_BAD_REQUEST;      // origin-form (or * for OPTIONS)
   pathIndex = targetLength === 1 || (targetLength === 11 && matchesAt(buffer, targetStart, targetEnd, "/index.html"));
   if (buffer[targetStart] !== 47) pathIndex = false;
+  pathStats = targetLength === 6 && matchesAt(buffer, targetStart, targetEnd, "/stats");
   at++;
   if (!matchesAt(buffer, at, limit, "HTTP/1.")) return STATUS_BAD_REQUEST;
   at += 7;
@@ -255,6 +270,28 @@ function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBod
   return socketWrite(socket, heads, outBase, outLength) >= 0;
 }
 
+function statsField(name: string, value: u32): void {
+  formatString(putByte, name);
+  formatDecimal(putByte, value);
+}
+
+/** Answers GET /stats: the TCP's figures, one line of text/plain. */
+function respondStats(socket: i32, worker: i32, keepAlive: bool): bool {
+  startOutput(TO_STATS, 0, STATS_BYTES);
+  statsField("connections ", u32(connectionsLive())); statsField(" most ", u32(connectionsMost()));
+  statsField(" rings ", u32(ringsInUse())); statsField(" ringsMost ", u32(ringsMost()));
+  statsField(" cookies ", netStats[STAT_TCP_COOKIE_SENT]); statsField(" ok ", netStats[STAT_TCP_COOKIE_OK]);
+  statsField(" bad ", netStats[STAT_TCP_COOKIE_BAD]); statsField(" nomem ", netStats[STAT_TCP_NO_MEMORY]);
+  putByte(u8(LF));
+  const length = outLength;
+  startOutput(TO_HEADS, worker * HEAD_BYTES, HEAD_BYTES);
+  formatString(putByte, "HTTP/1.1 200 OK\r\nServer: denali-httpd\r\nContent-Type: text/plain\r\nContent-Length: ");
+  formatDecimal(putByte, u32(length));
+  formatString(putByte, keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  for (let i = 0; i < length; i++) putByte(statsBody[i]);
+  return socketWrite(socket, heads, outBase, outLength) >= 0;
+}
+
 /**
  * Answers every whole request that has arrived on a connection; true when it is to be parked (kept alive,
  * waiting for more), false when it is to be closed (asked to, an error, its peer closed, or gone).
@@ -275,8 +312,10 @@ function serve(socket: i32, worker: i32): bool {
     const keepAlive = !connectionClose && !hasBody && (minorVersion >= 1 || connectionKeepAlive);
     let code = 200;
     if (!methodGet && !methodHead) code = 405;
-    else if (!pathIndex) code = 404;
-    if (!respond(socket, worker, code, keepAlive, !methodHead)) return false;
+    else if (!pathIndex && !(pathStats && methodGet)) code = 404;
+    const sent = pathStats && code === 200 ? respondStats(socket, worker, keepAlive)
+      : respond(socket, worker, code, keepAlive, !methodHead);
+    if (!sent) return false;
     served++;
     profileRequest();
     if (!keepAlive) return false;

@@ -7,16 +7,18 @@
 // gone, and the generation tells an old socket from the new connection (such calls fail with
 // SOCKET_GONE instead of touching a stranger's connection). What a socket knows of its connection lives in
 // the TCB's socket* fields (tcp-tcb.ts), so sockets are as many as connections (bounded by memory).
-// Accepted connections wait in a queue per listener (a list through Tcb.socketNext, at most the backlog
-// given to socketListen; more are aborted, as a full accept queue). A server that serves many connections
-// with few threads parks a connection it has nothing to do for (socketPark, e.g. an idle keep-alive
-// connection): it holds no thread and comes back through socketAccept once it has data or its peer closed;
-// socketCloseIdle closes the parked connections idle too long.
+// Accepted connections wait in a queue per listener (a list through Tcb.socketNext); once it holds the
+// backlog given to socketListen, TCP completes no more handshakes of that listener until one is taken
+// (tcpListenerFull: the peers send their ACKs again, as with Linux's full accept queue). A server that
+// serves many connections with few threads parks a connection it has nothing to do for (socketPark, e.g.
+// an idle keep-alive connection): it holds no thread and comes back through socketAccept once it has data
+// or its peer closed; socketCloseIdle closes the parked connections idle too long.
 import { i32, u32, bool } from "dsl";
 import {
-  tcpListen, tcpConnect, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort, tcpAvailable, tcpWriteSpace, tcpState,
-  tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA,
-  TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET, TCP_ESTABLISHED, TCP_CLOSE_WAIT,
+  tcpListen, tcpListenerFull, tcpConnect, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort, tcpAvailable,
+  tcpWriteSpace, tcpState, tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED,
+  TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
+  TCP_ESTABLISHED, TCP_CLOSE_WAIT,
 } from "./tcp.ts";
 import { tcbAt, tableSlots } from "./tcp-table.ts";
 import { Tcb } from "./tcp-tcb.ts";
@@ -96,9 +98,10 @@ function onTcpEvent(connection: i32, event: i32): void {
     unpark(tcb);
     tcb.socketFlags &= FLAG_QUEUED;
     const l = listenerOfPort(tcpLocalPort(connection));
-    if (l < 0 || acceptCount[l] >= acceptLimit[l]) { tcpAbort(connection); return; }
+    if (l < 0) { tcpAbort(connection); return; }
     if ((tcb.socketFlags & FLAG_QUEUED) !== 0) threadWakeOne(ACCEPT_CHANNEL + u32(l));   // rides on its entry
     else enqueueAccept(l, connection);
+    if (acceptCount[l] >= acceptLimit[l]) tcpListenerFull(listenPorts[l], true);   // TCP holds back the next
     return;
   }
   if (event === TCP_EVENT_CONNECTED || event === TCP_EVENT_REFUSED || event === TCP_EVENT_TIMED_OUT) {
@@ -142,6 +145,7 @@ export function socketAccept(listener: i32): i32 {
       const tcb = tcbAt(connection);
       acceptHead[listener] = tcb.socketNext;
       acceptCount[listener]--;
+      if (acceptCount[listener] === acceptLimit[listener] - 1) tcpListenerFull(listenPorts[listener], false);
       tcb.socketFlags &= ~FLAG_QUEUED;
       const socket = connection | (tcb.socketGeneration << 16);
       // One gone while it waited in the queue is skipped; a new connection on its number is handed to its listener.

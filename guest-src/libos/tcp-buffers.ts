@@ -1,22 +1,23 @@
-// Contract: the TCP's memory: the connection table's room and the send and receive rings, all in the VM's
+// Contract: the TCP's memory: the connection table's pages and the send and receive rings, all in the VM's
 // memory above the image (linkerAddress("imageEnd") up to the boot page, the VM's last page), so a VM's
-// connections are limited by its memory, not by a constant. That region is shared two ways:
-// - from the bottom up, the table of Transmission Control Blocks (tcp-table.ts asks tableGrow for one more
-//   whenever no slot is free): a connection costs its TCB (sizeOf(Tcb)) and nothing else while idle;
-// - from the top down, the rings: a small ring (TCP_SMALL_BUFFER bytes, the window of a request/response
-//   service) is taken when a connection first holds data one way (a segment's text arrives, the
-//   application writes) and given back once that direction is empty again (everything read; everything
-//   acknowledged), so an idle connection holds no ring; freed small rings wait on a free list. A listener
-//   or an active open that asks for large buffers gets one of the large slots while one is free (else small
-//   rings): the first such request carves up to TCP_LARGE_SLOTS slots, each way the largest power of two
-//   from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them all fit in the room left but
-//   TABLE_RESERVE (fewer slots of the minimum when even that does not; none without room for one). The echo
-//   app (a 108 KiB image) gets 4 x 64 KiB each way in 1 MiB, 4 x 256 KiB from 3 MiB: windows past 64 KiB
-//   need RFC 7323's scaling (tcp-extensions.ts). A large slot stays with its connection until it is gone.
-// The table and the rings meet in the middle: the table grows while a new TCB leaves RING_RESERVE bytes
-// (a few small rings) above it, rings are carved while they stay above the table. When no ring can be had
-// a segment's text is dropped (the peer sends it again: tcp-reassembly.ts) and a write waits
-// (tcpWriteSpace is 0, the application hears WRITABLE once a ring is freed: ringsFreed).
+// connections are limited by its memory, not by a constant. That region is cut into pages of PAGE_SIZE
+// (4 KiB), taken from the bottom up and given back to a free list:
+// - the connection table (tcp-table.ts) takes a page for every TCBS_PER_PAGE connections it carves (and one
+//   for each directory of them), never given back (its TCBs are reused), and only while RING_RESERVE pages
+//   would be left for rings: a connection costs its TCB (sizeOf(Tcb)) and nothing else while idle;
+// - a small ring (TCP_SMALL_BUFFER = a page, the window of a request/response service) is taken when a
+//   connection first holds data one way (a segment's text arrives, the application writes) and given back
+//   once that direction is empty again (everything read; everything acknowledged), so an idle connection
+//   holds no ring.
+// A listener or an active open that asks for large buffers gets one of the large slots while one is free
+// (else small rings): the first such request carves, from the top of the region, up to TCP_LARGE_SLOTS
+// slots, each way the largest power of two from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them
+// all fit in the room left but TABLE_RESERVE (fewer slots of the minimum when even that does not; none
+// without room for one). The echo app gets 4 x 64 KiB each way in 1 MiB, 4 x 256 KiB from 3 MiB: windows
+// past 64 KiB need RFC 7323's scaling (tcp-extensions.ts). A large slot stays with its connection until
+// it is gone. When no ring can be had a segment's text is dropped (the peer sends it again:
+// tcp-reassembly.ts) and a write waits (tcpWriteSpace is 0, the application hears WRITABLE once a ring is
+// freed: ringsFreed).
 // A ring's start goes back to 0 whenever it is empty (and, for the receive ring, no out-of-order data
 // is held), so a connection touches only the pages its largest burst needs: pages never touched cost a
 // VM nothing. Reads and writes go through bytes.ts copyWithAddress (the application's array
@@ -24,33 +25,33 @@
 //
 // Owns Tcb.rxBase/rxSize/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
 // acknowledged) and grow in tcp.ts and tcp-reassembly.ts.
-import { i32, u32, bool, linkerAddress, load32, store32 } from "dsl";
+import { i32, u32, bool, linkerAddress, load32, store32, memoryFill } from "dsl";
 import { copyWithAddress } from "./bytes.ts";
 import { memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { Tcb } from "./tcp-tcb.ts";
 
-/** Receive (and send) buffer of a small ring: the most we advertise as RCV.WND. */
+/** Receive (and send) buffer of a small ring, one page: the most we advertise as RCV.WND. */
 const TCP_SMALL_BUFFER = 4096;
 /** The bounds of a large slot's buffer each way (powers of two). */
 const TCP_LARGE_BUFFER_MIN = 32768;
 const TCP_LARGE_BUFFER_MAX = 262144;
 const TCP_LARGE_SLOTS = 4;
-/** Room kept above the table for small rings (four of them): the table never takes the last of the memory. */
-const RING_RESERVE: u32 = 16384;
+/** Pages the table leaves for rings: it never takes the last of the memory. */
+const RING_RESERVE = 4;
 /** Room the large slots leave to the table and the small rings (a few dozen connections). */
 const TABLE_RESERVE: u32 = 32768;
 
 const largeTaken = new Uint8Array(TCP_LARGE_SLOTS);
-/** The region: [regionStart, regionEnd); the table ends at tableTop, the rings start at ringLow. */
-let regionStart: u32 = 0;
-let regionEnd: u32 = 0;
-let tableTop: u32 = 0;
-let ringLow: u32 = 0;
-/** Freed small rings, a list through their first word (0 ends it). */
-let freeRings: u32 = 0;
-/** Small rings held now, and at most so far (tcpMemory's figures). */
+/** The pages: from the image's end, carved up to pagesTop (at most pagesLimit), the freed ones listed. */
+let pagesTop: u32 = 0;
+let pagesLimit: u32 = 0;
+/** Freed pages, a list through their first word (0 ends it), and how many. */
+let freePages: u32 = 0;
+let freeCount = 0;
+/** Rings held now, and at most so far; pages the table holds (tcpMemory's figures). */
 let ringsHeld = 0;
 let ringsPeak = 0;
+let tablePages = 0;
 /** A ring was freed since ringsFreed() was last asked, and someone found none (tcp.ts tells the writers). */
 let ringFreed = false;
 let ringWanted = false;
@@ -60,58 +61,67 @@ let largeBuffer = 0;
 let largeSlots = 0;
 let largeCarved = false;
 
-/** Takes the memory above the image (after bootInit): an empty table at its bottom, no rings, no large slots. */
+/** Takes the memory above the image (after bootInit): no page carved, no large slots. */
 export function buffersInit(): void {
   const start = linkerAddress("imageEnd");
   const end = memoryEnd() - PAGE_SIZE;
-  regionStart = start;
-  regionEnd = end > start ? end : start;
-  tableTop = regionStart;
-  ringLow = regionEnd;
-  freeRings = 0;
-  ringsHeld = 0; ringsPeak = 0;
+  pagesTop = start;
+  pagesLimit = end > start ? end : start;
+  freePages = 0; freeCount = 0;
+  ringsHeld = 0; ringsPeak = 0; tablePages = 0;
   ringFreed = false; ringWanted = false;
   largeArea = 0; largeBuffer = 0; largeSlots = 0; largeCarved = false;
   for (let i = 0; i < TCP_LARGE_SLOTS; i++) largeTaken[i] = 0;
 }
 
-/** Where the connection table starts (tcp-table.ts lays TCB i at tableBase() + i * sizeOf(Tcb)). */
-export function tableBase(): u32 { return regionStart; }
+/** Pages that could be taken now. */
+function pagesLeft(): u32 { return u32(freeCount) + (pagesLimit - pagesTop) / PAGE_SIZE; }
 
-/** Room for `bytes` more of the table (RING_RESERVE left above it): claims it and returns true, else false. */
-export function tableGrow(bytes: u32): bool {
-  if (ringLow < tableTop || ringLow - tableTop < bytes + RING_RESERVE) return false;
-  tableTop += bytes;
-  return true;
+/** A page's address, or 0 when none is left. */
+function pageTake(): u32 {
+  let page = freePages;
+  if (page !== 0) { freePages = load32(page); freeCount--; return page; }
+  if (pagesLimit - pagesTop < PAGE_SIZE) return 0;
+  page = pagesTop;
+  pagesTop += PAGE_SIZE;
+  return page;
+}
+
+/** A zeroed page for the connection table (tcp-table.ts), while RING_RESERVE pages stay for rings; else 0. */
+export function tablePage(): u32 {
+  if (pagesLeft() <= u32(RING_RESERVE)) return 0;
+  tablePages++;
+  const page = pageTake();
+  memoryFill(page, 0, PAGE_SIZE);   // a ring's page before: no stale socket flags in a new TCB
+  return page;
 }
 
 /** Carves the large slots from the top of the room left (once: the first listener or open that asks). */
 function carveLarge(): void {
   largeCarved = true;
-  const room = ringLow > tableTop + TABLE_RESERVE ? ringLow - tableTop - TABLE_RESERVE : 0;
+  const room = pagesLimit - pagesTop > TABLE_RESERVE ? pagesLimit - pagesTop - TABLE_RESERVE : 0;
   let buffer = TCP_LARGE_BUFFER_MAX;
   while (buffer > TCP_LARGE_BUFFER_MIN && u32(2 * buffer * TCP_LARGE_SLOTS) > room) buffer = buffer / 2;
   const fit = room / u32(2 * buffer);
   largeSlots = fit < u32(TCP_LARGE_SLOTS) ? i32(fit) : TCP_LARGE_SLOTS;
   largeBuffer = buffer;
-  ringLow -= u32(largeSlots * 2 * buffer);
-  largeArea = ringLow;
+  pagesLimit -= u32(largeSlots * 2 * buffer);
+  largeArea = pagesLimit;
 }
 
-/** A small ring's address, or 0 when none is free and none can be carved. */
+/** A small ring's address, or 0 when no page is left. */
 function ringTake(): u32 {
-  let ring = freeRings;
-  if (ring !== 0) freeRings = load32(ring);
-  else if (ringLow >= tableTop + u32(TCP_SMALL_BUFFER)) { ringLow -= u32(TCP_SMALL_BUFFER); ring = ringLow; }
-  else { ringWanted = true; return 0; }
+  const ring = pageTake();
+  if (ring === 0) { ringWanted = true; return 0; }
   ringsHeld++;
   if (ringsHeld > ringsPeak) ringsPeak = ringsHeld;
   return ring;
 }
 
 function ringGive(ring: u32): void {
-  store32(ring, freeRings);
-  freeRings = ring;
+  store32(ring, freePages);
+  freePages = ring;
+  freeCount++;
   ringsHeld--;
   if (ringWanted) ringFreed = true;
 }
@@ -127,7 +137,7 @@ export function ringsFreed(): bool {
 /** Small rings held now, at most so far, and the connection table's bytes (the stack's memory report). */
 export function ringsInUse(): i32 { return ringsHeld; }
 export function ringsMost(): i32 { return ringsPeak; }
-export function tableBytes(): u32 { return tableTop - regionStart; }
+export function tableBytes(): u32 { return u32(tablePages) * PAGE_SIZE; }
 
 /**
  * A new connection's buffers: one of the large slots when `large` and one is free (its rings for its whole
@@ -174,7 +184,7 @@ export function receiveRingReady(tcb: Tcb): bool {
 
 /** The send ring is there or could be taken: how much the application may write now. */
 export function sendRoom(tcb: Tcb): i32 {
-  if (tcb.txBase === 0 && freeRings === 0 && ringLow < tableTop + u32(TCP_SMALL_BUFFER)) {
+  if (tcb.txBase === 0 && pagesLeft() === 0) {
     ringWanted = true;
     return 0;
   }

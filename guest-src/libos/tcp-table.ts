@@ -1,22 +1,29 @@
 // Contract: the TCP's tables: the connections (Transmission Control Blocks, tcp-tcb.ts) and the listeners.
-// The connection table lies in the VM's memory above the image (tcp-buffers.ts gives it room from the bottom
-// of that region up): TCB i at tableBase() + i * sizeOf(Tcb), carved one at a time when no carved one is
-// free, so the number of connections is bounded by the VM's memory (and TCP_CONNECTION_CEILING, connection
-// numbers being 16 bits for sockets.ts), not by a constant. Freed TCBs wait on a free list; when memory
-// allows no more, the TIME-WAIT connection closest to its end is reused. A connection is found by its
-// 4-tuple through a hash table (chains through Tcb.hashNext); allocating one, binding its 4-tuple,
+// The connection table lies in the VM's memory above the image, in pages tcp-buffers.ts gives it (tablePage):
+// TCBS_PER_PAGE TCBs a page, the pages found through directory pages of DIRECTORY_ENTRIES addresses each
+// (directories[] their addresses), so connection i is at
+//   load32(directories[i >> 13] + ((i >> 3) & 1023) * 4) + (i & 7) * sizeOf(Tcb).
+// TCBs are carved one at a time when no carved one is free, so the number of connections is bounded by the
+// VM's memory (and TCP_CONNECTION_CEILING, connection numbers being 16 bits for sockets.ts), not by a
+// constant. Freed TCBs wait on a free list; when memory allows no more, the TIME-WAIT connection closest to
+// its end is reused. A connection is found by its 4-tuple through a hash table (chains through
+// Tcb.hashNext); allocating one, binding its 4-tuple,
 // releasing one (its buffers back, the application told), the listeners' half-open counts (the SYN
 // queue, RFC 4987 §3.6: tcp.ts answers with SYN cookies past it), and whether a handler is running
 // inside segment processing (the application's writes then wait to go with the ACK). tcp.ts runs the
 // protocol over them, tcp-calls.ts the application's calls.
-// Owns Tcb.hashNext and the state CLOSED; Listener.halfOpen.
-import { i32, u32, bool, structArray, overlay, sizeOf } from "dsl";
+// Owns Tcb.hashNext and the state CLOSED; Listener.halfOpen (tcp.ts sets Listener.full).
+import { i32, u32, bool, structArray, overlay, sizeOf, load32, store32, panic } from "dsl";
 import { Tcb, TcpHandler, noHandler, seqLt, TCP_CLOSED, TCP_SYN_RECEIVED, TCP_TIME_WAIT } from "./tcp-tcb.ts";
-import { buffersRelease, tableBase, tableGrow } from "./tcp-buffers.ts";
+import { buffersRelease, tablePage } from "./tcp-buffers.ts";
 
 export const TCP_MAX_LISTENERS = 8;
 /** The most connections whatever the memory: a connection number fits sockets.ts's 16 bits. */
 const TCP_CONNECTION_CEILING = 65535;
+/** TCBs in a page (sizeOf(Tcb) <= 512), page addresses in a directory page, directories. */
+const TCBS_PER_PAGE = 8;
+const DIRECTORY_ENTRIES = 1024;
+const DIRECTORIES = 8;
 /** Hash buckets of the 4-tuple lookup (a power of two). */
 const HASH_BUCKETS = 1024;
 const NONE = -1;
@@ -30,9 +37,16 @@ class Listener {
   handler: TcpHandler = noHandler;
   /** Its connections ask for a large buffer slot (tcp-buffers.ts). */
   large: bool = false;
+  /**
+   * Its owner's accept queue is full (tcpListenerFull): a handshake's last ACK is dropped, as Linux does, and
+   * the connection stays in SYN-RECEIVED (or, from a cookie, is not made) until the peer sends it again.
+   */
+  full: bool = false;
 }
 
 export const listeners = structArray(Listener, 8);   // TCP_MAX_LISTENERS
+/** The directory pages (0: not yet taken). */
+const directories = new Uint32Array(8);              // DIRECTORIES
 /** Per bucket, the first connection of its chain + 1 (0: empty). */
 const buckets = new Int32Array(1024);                 // HASH_BUCKETS
 /** TCBs carved so far (connection numbers 0 .. carved - 1), the free ones chained from freeHead. */
@@ -46,7 +60,26 @@ export let inHandler = false;
 export function setInHandler(running: bool): void { inHandler = running; }
 
 /** Connection `index`'s TCB (index < tableSlots()). */
-export function tcbAt(index: i32): Tcb { return overlay(Tcb, tableBase() + u32(index) * u32(sizeOf(Tcb))); }
+export function tcbAt(index: i32): Tcb {
+  const page = load32(directories[index >>> 13] + u32((index >>> 3) & 1023) * 4);
+  return overlay(Tcb, page + u32(index & 7) * u32(sizeOf(Tcb)));
+}
+
+/** Room for TCB number `carved` (a new page, and a new directory, when it starts one); false when memory is short. */
+function carveRoom(): bool {
+  if (carved >= TCP_CONNECTION_CEILING) return false;
+  if ((carved & (TCBS_PER_PAGE - 1)) !== 0) return true;
+  const chunk = carved >>> 3;
+  const d = chunk >>> 10;
+  if ((chunk & (DIRECTORY_ENTRIES - 1)) === 0 && directories[d] === 0) {
+    directories[d] = tablePage();
+    if (directories[d] === 0) return false;
+  }
+  const page = tablePage();
+  if (page === 0) return false;
+  store32(directories[d] + u32(chunk & (DIRECTORY_ENTRIES - 1)) * 4, page);
+  return true;
+}
 /** Connection numbers in use so far are below this (the timers walk them). */
 export function tableSlots(): i32 { return carved; }
 export function connectionsLive(): i32 { return live; }
@@ -54,9 +87,13 @@ export function connectionsMost(): i32 { return livePeak; }
 
 /** Empties the tables (after buffersInit). */
 export function tableInit(): void {
+  if (u32(sizeOf(Tcb) * TCBS_PER_PAGE) > 4096) panic("a Tcb over 512 bytes");
   carved = 0; freeHead = NONE; live = 0; livePeak = 0;
+  for (let i = 0; i < DIRECTORIES; i++) directories[i] = 0;
   for (let i = 0; i < HASH_BUCKETS; i++) buckets[i] = 0;
-  for (let i = 0; i < TCP_MAX_LISTENERS; i++) { listeners[i].port = 0; listeners[i].halfOpen = 0; }
+  for (let i = 0; i < TCP_MAX_LISTENERS; i++) {
+    listeners[i].port = 0; listeners[i].halfOpen = 0; listeners[i].full = false;
+  }
 }
 
 function bucketOf(remoteIp: u32, remotePort: i32, localPort: i32): i32 {
@@ -105,7 +142,7 @@ function unbind(index: i32): void {
 export function allocate(): i32 {
   let index = freeHead;
   if (index >= 0) freeHead = tcbAt(index).hashNext;
-  else if (carved < TCP_CONNECTION_CEILING && tableGrow(u32(sizeOf(Tcb)))) index = carved++;
+  else if (carveRoom()) index = carved++;
   else {
     let victim = -1;
     for (let i = 0; i < carved; i++) {

@@ -150,9 +150,18 @@ export function tcpListen(port: i32, backlog: i32, handler: TcpHandler, largeBuf
   listeners[free].port = port;
   listeners[free].backlog = backlog < 1 ? 1 : backlog;
   listeners[free].halfOpen = 0;
+  listeners[free].full = false;
   listeners[free].handler = handler;
   listeners[free].large = largeBuffers;
   return true;
+}
+
+/**
+ * The listener on `port` may (false) or may not (true) complete handshakes now: its owner's queue of
+ * connections not yet taken is full (sockets.ts). Meanwhile a handshake's ACK is dropped (the peer sends it again).
+ */
+export function tcpListenerFull(port: i32, full: bool): void {
+  for (let i = 0; i < TCP_MAX_LISTENERS; i++) if (listeners[i].port === port) listeners[i].full = full;
 }
 
 // ---- connections -------------------------------------------------------------------------------------------
@@ -561,7 +570,7 @@ function cookieAck(listenerIndex: i32, frame: Uint8Array, remoteIp: u32, remoteP
   parseTimestamps(frame, segOptions, segOptionsLength);
   const shift = segTimestamps ? cookieWindowShift(segTsEcr) : -1;
   if (shift < -1) { netStats[STAT_TCP_COOKIE_BAD]++; return false; }
-  const index = allocate();
+  const index = listener.full ? -1 : allocate();
   if (index < 0) return true;
   netStats[STAT_TCP_COOKIE_OK]++;
   bind(index, remoteIp, remotePort, listener.port);
@@ -663,6 +672,7 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
   if ((segFlags & TCP_ACK) === 0) return;
   let accepted = false, writable = false;
   if (state === TCP_SYN_RECEIVED) {
+    if (tcb.listener >= 0 && listeners[tcb.listener].full) return;   // no room to accept it yet
     if (!establish(tcb)) return;
     accepted = true;
   } else {

@@ -20,7 +20,7 @@ import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts
 import { PROFILE_GUEST_RUNTIME } from "../../abi/boot.ts";
 
 /** Threads besides the main context. */
-const THREAD_MAX = 16;
+const THREAD_MAX = 10;
 /** Each thread's stack (demand-zero pages in a VM: untouched stack costs no memory). */
 const THREAD_STACK_BYTES = 16384;
 
@@ -49,10 +49,10 @@ class Thread {
 function noEntry(arg: u32): void {}
 
 /** Index 0 is the main context; threads are 1..THREAD_MAX. */
-const threads = structArray(Thread, 17);
+const threads = structArray(Thread, 11);      // THREAD_MAX + 1
 /** Where each suspended context's handle is kept (contextSwitch stores it, the next switch reads it). */
-const handles = new Uint32Array(17);
-const stacks = new Uint8Array(16 * 16384);
+const handles = new Uint32Array(11);
+const stacks = new Uint8Array(10 * 16384);    // THREAD_MAX * THREAD_STACK_BYTES
 let current: i32 = 0;
 let runHead: i32 = -1;
 let runTail: i32 = -1;

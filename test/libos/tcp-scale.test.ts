@@ -20,7 +20,6 @@ function* stats(w: Wire, into: Record<string, number>): Generator<void, void, vo
   const [reply] = w.take();
   const text = Buffer.from(reply.subarray(14 + 20 + 8)).toString('latin1');
   const words = text.split(' ');
-  if (process.env.DEBUG_STATS) console.log(text);
   for (let i = 0; i + 1 < words.length; i += 2) into[words[i]] = Number(words[i + 1]);
 }
 
