@@ -183,8 +183,9 @@ export function socketWaitParked(): void {
 }
 
 /**
- * Closes every parked socket idle (parked, nothing arrived) for `idleUs` or more; returns the microseconds
- * until the next parked one will have been idle that long (0: none is parked).
+ * Closes every parked socket idle (parked, and no segment from its peer since, even one whose text found no
+ * ring) for `idleUs` or more; returns the microseconds until the next parked one will have been idle that
+ * long (0: none is parked).
  */
 export function socketCloseIdle(idleUs: u32): u32 {
   let next: u32 = 0;
@@ -192,7 +193,9 @@ export function socketCloseIdle(idleUs: u32): u32 {
   for (let i = 0; i < slots; i++) {
     const tcb = tcbAt(i);
     if ((tcb.socketFlags & FLAG_PARKED) === 0) continue;
-    const idle = u32(netNow - tcb.socketSince);
+    const parkedFor = u32(netNow - tcb.socketSince);
+    const silentFor = u32(netNow - tcb.heardAt);
+    const idle = silentFor < parkedFor ? silentFor : parkedFor;
     if (idle < idleUs) {
       if (next === 0 || idleUs - idle < next) next = idleUs - idle;
       continue;

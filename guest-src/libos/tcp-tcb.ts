@@ -179,6 +179,11 @@ export class Tcb {
   sackedCount: i32 = 0;
   sackedStart = new Uint32Array(4);
   sackedEnd = new Uint32Array(4);
+  /**
+   * When an acceptable segment last arrived (tcp.ts), its text taken or not (no ring: tcp-buffers.ts): the
+   * peer is there (sockets.ts's idle sweep counts it).
+   */
+  heardAt: u32 = 0;
   /** A write found no send ring (tcp-buffers.ts): WRITABLE follows when one is freed (tcp.ts). */
   wantsRing: bool = false;
   // the sockets layer's own (sockets.ts), kept across reuse of the connection number

@@ -642,6 +642,7 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
     return;
   }
   timestampsTake(tcb, segTimestamps, segTsVal, segSeq);   // RFC 7323 §4.3 R3
+  tcb.heardAt = netNow;
   // Trim to the window: drop what precedes RCV.NXT (already received) and what passes its right edge.
   if (fromStart < 0) {
     const skip = -fromStart;
