@@ -45,7 +45,7 @@ import {
 
 const DEFAULT_PORT = 80;
 const WORKERS = 8;
-/** Connections half-open (SYN cookies past them) and accepted but not yet taken by a worker. */
+/** Connections half-open (SYN cookies past them); four times as many accepted but not yet taken by a worker. */
 const BACKLOG = 256;
 
 /** The most a request head (request line and header fields) may take. */

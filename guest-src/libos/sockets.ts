@@ -7,9 +7,11 @@
 // gone, and the generation tells an old socket from the new connection (such calls fail with
 // SOCKET_GONE instead of touching a stranger's connection). What a socket knows of its connection lives in
 // the TCB's socket* fields (tcp-tcb.ts), so sockets are as many as connections (bounded by memory).
-// Accepted connections wait in a queue per listener (a list through Tcb.socketNext); once it holds the
-// backlog given to socketListen, TCP completes no more handshakes of that listener until one is taken
-// (tcpListenerFull: the peers send their ACKs again, as with Linux's full accept queue). A server that
+// Accepted connections wait in a queue per listener (a list through Tcb.socketNext); once it holds
+// ACCEPT_QUEUE_FACTOR times the backlog given to socketListen (a burst of handshakes completes before any
+// thread runs; each waiting connection costs only its TCB), TCP completes no more handshakes of that
+// listener until one is taken (tcpListenerFull: the peers send their ACKs again, as with Linux's full accept
+// queue). A server that
 // serves many connections with few threads parks a connection it has nothing to do for (socketPark, e.g.
 // an idle keep-alive connection): it holds no thread and comes back through socketAccept once it has data
 // or its peer closed; socketCloseIdle closes the parked connections idle too long.
@@ -38,6 +40,8 @@ export const SOCKET_REFUSED = -4;
 const SOCKET_UNAVAILABLE = -5;
 
 const SOCKET_LISTENERS = 8;
+/** An accept queue holds this many times the backlog of half-open connections. */
+const ACCEPT_QUEUE_FACTOR = 4;
 const GENERATION_MASK = 0x7fff;
 const NONE = -1;
 
@@ -120,8 +124,9 @@ function onTcpEvent(connection: i32, event: i32): void {
 }
 
 /**
- * Listens on a TCP port; a listener number for socketAccept, or SOCKET_IN_USE. `backlog` bounds both the
- * connections in SYN-RECEIVED (tcp.ts: SYN cookies past it) and those accepted but not yet taken.
+ * Listens on a TCP port; a listener number for socketAccept, or SOCKET_IN_USE. `backlog` bounds the
+ * connections in SYN-RECEIVED (tcp.ts: SYN cookies past it), ACCEPT_QUEUE_FACTOR times it those accepted
+ * but not yet taken.
  */
 export function socketListen(port: i32, backlog: i32): i32 {
   let free = -1;
@@ -133,7 +138,7 @@ export function socketListen(port: i32, backlog: i32): i32 {
   listenPorts[free] = port;
   acceptHead[free] = NONE;
   acceptCount[free] = 0;
-  acceptLimit[free] = backlog < 1 ? 1 : backlog;
+  acceptLimit[free] = ACCEPT_QUEUE_FACTOR * (backlog < 1 ? 1 : backlog);
   return free;
 }
 
