@@ -28,7 +28,9 @@ const BACKLOG = 256;
 function missing(): string | null {
   const tap = tapMissing(["curl", "curl"], ["ab", "apache2-utils"], ["iptables", "iptables"]);
   if (tap) return tap;
-  if (spawnSync(PYTHON, ["-c", "import scapy.all"]).status !== 0) return `no scapy for ${PYTHON} (Debian python3-scapy)`;
+  if (spawnSync(PYTHON, ["-c", "import scapy.all"]).status !== 0) {
+    return `no scapy for ${PYTHON} (Debian python3-scapy)`;
+  }
   return null;
 }
 
@@ -73,7 +75,8 @@ if (why) {
     kernel?.remove();
   });
 
-  test.serial(`ab -k -c ${AB_CONCURRENCY} -n ${AB_REQUESTS} against one httpd VM of 1 MiB: no request fails`, async t => {
+  const abTitle = `ab -k -c ${AB_CONCURRENCY} -n ${AB_REQUESTS} against one httpd VM of 1 MiB: no request fails`;
+  test.serial(abTitle, async t => {
     const ab = await inNamespaceAsync(ns!, ["sh", "-c", `ulimit -n 8192; ab -k -q -s 120 -c ${AB_CONCURRENCY} `
       + `-n ${AB_REQUESTS} http://${VM_IP}/`], 900_000);
     t.regex(ab.stdout, new RegExp(`Complete requests:\\s+${AB_REQUESTS}\\n`), ab.stdout + ab.stderr);
