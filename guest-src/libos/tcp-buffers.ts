@@ -8,7 +8,10 @@
 // - a small ring (TCP_SMALL_BUFFER = a page, the window of a request/response service) is taken when a
 //   connection first holds data one way (a segment's text arrives, the application writes) and given back
 //   once that direction is empty again (everything read; everything acknowledged), so an idle connection
-//   holds no ring.
+//   holds no ring. A receive ring starts as a chunk of RX_CHUNK bytes (sixteen to a page, on a free list of
+//   their own) when the first text fits in one: a request waiting for a server thread takes a 256-byte
+//   chunk, not a page; more text moves it into a page (grown: its bytes copied, the chunk given back). The
+//   window we advertise is TCP_SMALL_BUFFER all the same (Tcb.rxCap is the ring's true size).
 // A listener or an active open that asks for large buffers gets one of the large slots while one is free
 // (else small rings): the first such request carves, from the top of the region, up to TCP_LARGE_SLOTS
 // slots, each way the largest power of two from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them
@@ -23,9 +26,9 @@
 // VM nothing. Reads and writes go through bytes.ts copyWithAddress (the application's array
 // bounds-checked, a word at a time).
 //
-// Owns Tcb.rxBase/rxSize/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
+// Owns Tcb.rxBase/rxSize/rxCap/txBase/txSize/largeSlot/rxStart/txStart; rxCount and txCount shrink here (taken,
 // acknowledged) and grow in tcp.ts and tcp-reassembly.ts.
-import { i32, u32, bool, linkerAddress, load32, store32, memoryFill } from "dsl";
+import { i32, u32, bool, linkerAddress, load32, store32, memoryFill, memoryCopy } from "dsl";
 import { copyWithAddress } from "./bytes.ts";
 import { memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { Tcb } from "./tcp-tcb.ts";
@@ -36,6 +39,9 @@ const TCP_SMALL_BUFFER = 4096;
 const TCP_LARGE_BUFFER_MIN = 32768;
 const TCP_LARGE_BUFFER_MAX = 262144;
 const TCP_LARGE_SLOTS = 4;
+/** A receive ring's first size: a chunk of a page. */
+const RX_CHUNK = 256;
+const CHUNKS_PER_PAGE = 16;
 /** Pages the table leaves for rings: it never takes the last of the memory. */
 const RING_RESERVE = 4;
 /** Room the large slots leave to the table and the small rings (a few dozen connections). */
@@ -48,6 +54,8 @@ let pagesLimit: u32 = 0;
 /** Freed pages, a list through their first word (0 ends it), and how many. */
 let freePages: u32 = 0;
 let freeCount = 0;
+/** Freed receive chunks (RX_CHUNK bytes), a list through their first word. */
+let freeChunks: u32 = 0;
 /** Rings held now, and at most so far; pages the table holds (tcpMemory's figures). */
 let ringsHeld = 0;
 let ringsPeak = 0;
@@ -67,7 +75,7 @@ export function buffersInit(): void {
   const end = memoryEnd() - PAGE_SIZE;
   pagesTop = start;
   pagesLimit = end > start ? end : start;
-  freePages = 0; freeCount = 0;
+  freePages = 0; freeCount = 0; freeChunks = 0;
   ringsHeld = 0; ringsPeak = 0; tablePages = 0;
   ringFreed = false; ringWanted = false;
   largeArea = 0; largeBuffer = 0; largeSlots = 0; largeCarved = false;
@@ -126,6 +134,37 @@ function ringGive(ring: u32): void {
   if (ringWanted) ringFreed = true;
 }
 
+/** A receive chunk's address (a page cut into CHUNKS_PER_PAGE when none is free), or 0. */
+function chunkTake(): u32 {
+  if (freeChunks === 0) {
+    const page = pageTake();
+    if (page === 0) return 0;
+    for (let i = CHUNKS_PER_PAGE - 1; i >= 0; i--) {
+      const chunk = page + u32(i * RX_CHUNK);
+      store32(chunk, freeChunks);
+      freeChunks = chunk;
+    }
+  }
+  const chunk = freeChunks;
+  freeChunks = load32(chunk);
+  ringsHeld++;
+  if (ringsHeld > ringsPeak) ringsPeak = ringsHeld;
+  return chunk;
+}
+
+function chunkGive(chunk: u32): void {
+  store32(chunk, freeChunks);
+  freeChunks = chunk;
+  ringsHeld--;
+}
+
+/** Gives back a connection's receive ring: a chunk, or a page (a large slot's stays). */
+function receiveRingGive(tcb: Tcb): void {
+  if (tcb.rxCap === RX_CHUNK) chunkGive(tcb.rxBase); else ringGive(tcb.rxBase);
+  tcb.rxBase = 0;
+  tcb.rxCap = 0;
+}
+
 /** True (once) when a ring came free after one was wanted: tcp.ts then tells the connections waiting to write. */
 export function ringsFreed(): bool {
   if (!ringFreed) return false;
@@ -154,10 +193,12 @@ export function buffersAssign(tcb: Tcb, large: bool): void {
     largeTaken[slot] = 1;
     tcb.rxBase = largeArea + u32(slot * 2 * largeBuffer);
     tcb.rxSize = largeBuffer;
+    tcb.rxCap = largeBuffer;
     tcb.txBase = tcb.rxBase + u32(largeBuffer);
   } else {
     tcb.rxBase = 0;
     tcb.rxSize = TCP_SMALL_BUFFER;
+    tcb.rxCap = 0;
     tcb.txBase = 0;
   }
   tcb.txSize = tcb.rxSize;
@@ -168,7 +209,7 @@ export function buffersAssign(tcb: Tcb, large: bool): void {
 export function buffersRelease(tcb: Tcb): void {
   if (tcb.largeSlot >= 0) largeTaken[tcb.largeSlot] = 0;
   else {
-    if (tcb.rxBase !== 0) ringGive(tcb.rxBase);
+    if (tcb.rxBase !== 0) receiveRingGive(tcb);
     if (tcb.txBase !== 0) ringGive(tcb.txBase);
   }
   tcb.largeSlot = -1;
@@ -176,10 +217,31 @@ export function buffersRelease(tcb: Tcb): void {
   tcb.txBase = 0;
 }
 
-/** The receive ring is there (taken now if need be); false when no ring can be had. */
-export function receiveRingReady(tcb: Tcb): bool {
-  if (tcb.rxBase === 0) tcb.rxBase = ringTake();
-  return tcb.rxBase !== 0;
+/**
+ * The receive ring holds `need` bytes from its start (in-order data, and what lies ahead of it): taken now
+ * (a chunk when `need` fits in one, else a page) or grown from a chunk into a page if need be; false when no
+ * ring can be had.
+ */
+export function receiveRingReady(tcb: Tcb, need: i32): bool {
+  if (tcb.rxBase !== 0 && need <= tcb.rxCap) return true;
+  if (tcb.rxBase === 0) {
+    tcb.rxBase = need <= RX_CHUNK ? chunkTake() : ringTake();
+    tcb.rxCap = tcb.rxBase === 0 ? 0 : need <= RX_CHUNK ? RX_CHUNK : TCP_SMALL_BUFFER;
+    tcb.rxStart = 0;
+    return tcb.rxBase !== 0;
+  }
+  if (tcb.rxCap !== RX_CHUNK) return false;            // a page or a large slot: the window bounds it
+  const page = ringTake();
+  if (page === 0) return false;
+  // The chunk's bytes in order from rxStart (in-order and held data keep their distance from it).
+  const first = RX_CHUNK - tcb.rxStart;
+  memoryCopy(page, tcb.rxBase + u32(tcb.rxStart), u32(first));
+  memoryCopy(page + u32(first), tcb.rxBase, u32(tcb.rxStart));
+  chunkGive(tcb.rxBase);
+  tcb.rxBase = page;
+  tcb.rxCap = TCP_SMALL_BUFFER;
+  tcb.rxStart = 0;
+  return true;
 }
 
 /** The send ring is there or could be taken: how much the application may write now. */
@@ -213,28 +275,27 @@ function ringWrite(base: u32, size: i32, at: i32, from: Uint8Array, offset: i32,
  * receive ring receiveRingReady made sure of.
  */
 export function receiveStore(tcb: Tcb, ahead: i32, from: Uint8Array, offset: i32, n: i32): void {
-  ringWrite(tcb.rxBase, tcb.rxSize, (tcb.rxStart + tcb.rxCount + ahead) % tcb.rxSize, from, offset, n);
+  ringWrite(tcb.rxBase, tcb.rxCap, (tcb.rxStart + tcb.rxCount + ahead) % tcb.rxCap, from, offset, n);
 }
 
 /** Gives the receive ring back when it holds nothing (a small one: nothing in order, nothing held out of order). */
 function receiveRingRelease(tcb: Tcb): void {
   if (tcb.largeSlot >= 0 || tcb.rxBase === 0 || tcb.rxCount !== 0 || tcb.oooCount !== 0) return;
-  ringGive(tcb.rxBase);
-  tcb.rxBase = 0;
+  receiveRingGive(tcb);
   tcb.rxStart = 0;
 }
 
 /** Copies `n` (at most rxCount) in-order bytes, `skip` bytes in, for the application without taking them. */
 export function receivePeek(tcb: Tcb, skip: i32, to: Uint8Array, offset: i32, n: i32): void {
   if (n <= 0) return;
-  ringRead(tcb.rxBase, tcb.rxSize, (tcb.rxStart + skip) % tcb.rxSize, to, offset, n);
+  ringRead(tcb.rxBase, tcb.rxCap, (tcb.rxStart + skip) % tcb.rxCap, to, offset, n);
 }
 
 /** Takes `n` (at most rxCount) in-order bytes for the application. */
 export function receiveTake(tcb: Tcb, to: Uint8Array, offset: i32, n: i32): void {
   if (n <= 0) return;
-  ringRead(tcb.rxBase, tcb.rxSize, tcb.rxStart, to, offset, n);
-  tcb.rxStart = (tcb.rxStart + n) % tcb.rxSize;
+  ringRead(tcb.rxBase, tcb.rxCap, tcb.rxStart, to, offset, n);
+  tcb.rxStart = (tcb.rxStart + n) % tcb.rxCap;
   tcb.rxCount -= n;
   if (tcb.rxCount === 0 && tcb.oooCount === 0) tcb.rxStart = 0;
   receiveRingRelease(tcb);

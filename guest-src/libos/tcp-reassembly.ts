@@ -31,8 +31,8 @@ export function reassemblyClear(tcb: Tcb): void {
  */
 export function reassemblyInput(tcb: Tcb, seq: u32, from: Uint8Array, offset: i32, n: i32): i32 {
   if (n <= 0) return 0;
-  if (!receiveRingReady(tcb)) { netStats[STAT_TCP_NO_MEMORY]++; return 0; }
   const ahead = i32(seq - tcb.rcvNxt);
+  if (!receiveRingReady(tcb, tcb.rxCount + ahead + n)) { netStats[STAT_TCP_NO_MEMORY]++; return 0; }
   if (ahead > 0) {
     if (!hold(tcb, seq, u32(seq + n))) return 0;
     receiveStore(tcb, ahead, from, offset, n);

@@ -157,7 +157,7 @@ export function allocate(): i32 {
   const tcb = tcbAt(index);
   tcb.state = TCP_CLOSED;
   tcb.timerOn = false;
-  tcb.largeSlot = -1; tcb.rxBase = 0; tcb.txBase = 0;
+  tcb.largeSlot = -1; tcb.rxBase = 0; tcb.rxCap = 0; tcb.txBase = 0;
   tcb.listener = -1;
   tcb.wantsRing = false;
   live++;

@@ -68,6 +68,8 @@ export class Tcb {
   // buffers (tcp-buffers.ts): rings at the addresses rxBase / txBase (0: none held now) of rxSize / txSize bytes
   rxBase: u32 = 0;
   rxSize: i32 = 0;
+  /** The receive ring's own size (a chunk, a page or a large slot; 0: none held): rxSize is the window's. */
+  rxCap: i32 = 0;
   txBase: u32 = 0;
   txSize: i32 = 0;
   /** The large slot these rings are in, or -1 (the connection's own small slot). */

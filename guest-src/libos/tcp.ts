@@ -541,7 +541,7 @@ function cookieSynAck(listenerIndex: i32, remoteIp: u32, remotePort: i32, mss: i
   tcb.remoteIp = remoteIp; tcb.remotePort = remotePort; tcb.localPort = listener.port;
   tcb.rcvNxt = u32(segSeq + 1);
   tcb.iss = cookieMake(remoteIp, ports, segSeq, mss, netNow);
-  tcb.largeSlot = -1; tcb.rxSize = 0; tcb.rxCount = 0; tcb.oooCount = 0;
+  tcb.largeSlot = -1; tcb.rxCount = 0; tcb.oooCount = 0;
   buffersAssign(tcb, false);   // the nominal small window (no ring is held)
   tcb.sackPermitted = synSackPermitted && segTimestamps;
   agreeWindowScale(tcb, segTimestamps ? synWindowShift : -1);
