@@ -925,6 +925,7 @@ function runTimers(): u32 {
   const slots = tableSlots();
   for (let i = 0; i < slots; i++) {
     const tcb = tcbAt(i);
+    if (tcb.wantsRing) mayWait = false;      // a ring freed by another's ACK is what it waits for
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     if (i32(netNow - tcb.timerAt) >= 0) {
       if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it
