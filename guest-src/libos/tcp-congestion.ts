@@ -74,13 +74,16 @@ const LAZY_FLIGHT_SEGMENTS: u32 = 3;
 
 /**
  * True when the connection's ACKs may wait for the VM's next wake-up (stack.ts asks the kernel for
- * INTERRUPT_LAZY_ACKS while every connection's may): no handshake runs, everything queued has been sent,
+ * INTERRUPT_LAZY_ACKS while every connection's may): no handshake runs, its send buffer has room (no writer
+ * waits for an ACK to make some), everything queued has been sent,
  * at most LAZY_FLIGHT_SEGMENTS segments are in flight (three duplicate ACKs cannot come) and no recovery
  * runs, so an ACK can only free what it acknowledges. Its loss is left to the RTO (no probe: probeTimeout).
  */
 export function ackMayWait(tcb: Tcb): bool {
   if (tcb.state === TCP_SYN_SENT || tcb.state === TCP_SYN_RECEIVED) return false;   // a handshake to finish
   const flight = u32(tcb.sndMax - tcb.sndUna);
+  // A full send buffer: a writer may be waiting for the room an ACK makes (the control API's long answers).
+  if (tcb.txSize !== 0 && tcb.txCount >= tcb.txSize) return false;
   return !tcb.inRecovery && tcb.sndNxt === tcb.sndMax && u32(tcb.txCount) <= flight
     && flight <= LAZY_FLIGHT_SEGMENTS * u32(tcb.sndMss);
 }
