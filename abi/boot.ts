@@ -60,7 +60,13 @@ export class BootInfo {
   // module named `control-key` (at most CONTROL_KEY_LIMIT), in the control VM's page only; 0 elsewhere.
   controlKeyLength: u32 = 0;
   controlKey = new Uint8Array(64);     // CONTROL_KEY_LIMIT
+  // The VM's secret (kernel-src/entropy.ts): 128 bits drawn for this VM alone, for what it must hide from
+  // off-path attackers (libos tcp.ts: sequence numbers, SYN cookies, ephemeral ports).
+  entropy = new Uint32Array(4);        // ENTROPY_WORDS
 }
+
+/** Words of BootInfo.entropy. */
+export const ENTROPY_WORDS: u32 = 4;
 
 /** The most bytes of the control VM's key (BootInfo.controlKey). */
 export const CONTROL_KEY_LIMIT: u32 = 64;

@@ -12,6 +12,7 @@
 // with COM1 as their monitor (the scheduler exits QEMU when every one has ended, or on `stop`); else the
 // COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
+import { entropyInit } from "./entropy.ts";
 import {
   consoleInit, consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleWriteHex64, consoleWriteCString,
   consoleNewLine,
@@ -78,6 +79,7 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)
   reportModules();
   clockInit();               // TSC calibration, PIT ticks at 1000 Hz, the monotonic clock
+  entropyInit();             // the pool of the VMs' secrets, from the TSC after calibration (entropy.ts)
   timerInit();               // the timer queue, expired on every tick
   consoleWriteString("timers: a pool of ");
   consoleWriteDecimal(timerCapacity());

@@ -15,6 +15,7 @@ import { reportException, doubleFaultTask, VECTOR_NMI, VECTOR_MACHINE_CHECK } fr
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine } from "./console.ts";
 import { gdtInit, setDoubleFaultPageDirectory } from "./gdt.ts";
 import { idtInit } from "./idt.ts";
+import { entropyStir } from "./entropy.ts";
 import { profileOn, profileEntry, profileExit, PROFILE_TRAP } from "./profile.ts";
 import { LAPIC_SPURIOUS_VECTOR, lapicPresent, lapicEndOfInterrupt, lapicSpurious } from "./lapic.ts";
 
@@ -156,6 +157,7 @@ export function messageVectorCount(vector: u32): u32 {
 function dispatchMessage(vector: u32): void {
   const index = vector - MESSAGE_VECTOR_FIRST;
   messageCounts[index]++;
+  entropyStir();
   messageHandlers[index](vector);
   lapicEndOfInterrupt();
 }
@@ -206,6 +208,7 @@ function dispatchIrq(line: u32): void {
     return;
   }
   irqCounts[line]++;
+  entropyStir();                  // the arrival time's low bits: the VMs' secrets (entropy.ts)
   irqHandlers[line](line);
   picEndOfInterrupt(line);
 }

@@ -44,6 +44,7 @@ import {
   PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
+import { entropyForVm } from "./entropy.ts";
 import {
   netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
   NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
@@ -408,6 +409,7 @@ function writeBootInfo(vm: Vm, id: u32, page: u32): void {
   info.argument = imageArgument[vm.imageIndex];
   info.vmCount = vmTotal;                  // final once every VM is created (vmSetBootCount)
   info.profileOn = profileOn() ? 1 : 0;
+  entropyForVm(id, addressOf(info.entropy));
   if (i32(id) === controlKeyVm) {
     info.controlKeyLength = controlKeyLength;
     memoryCopy(addressOf(info.controlKey), controlKeyAddress, controlKeyLength);

@@ -75,6 +75,12 @@ export const ourMac = new Uint8Array(6);
 export const broadcastMac = new Uint8Array(6);
 /** IPv4 address, netmask and gateway as numbers (10.0.0.1 is 0x0A000001), not in memory byte order. */
 export let ourIp: u32 = 0;
+/**
+ * The VM's secret (BootInfo.entropy, drawn by the kernel: kernel-src/entropy.ts), copied by stack.ts before the
+ * layers start: the keys of what off-path attackers must not guess (tcp.ts). Zero when not given (the tests'
+ * simulated kernel): the keys then come from the clock and the address alone.
+ */
+export const netSecret = new Uint32Array(4);    // ENTROPY_WORDS
 export let ourNetmask: u32 = 0;
 export let ourGateway: u32 = 0;
 

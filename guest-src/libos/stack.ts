@@ -10,7 +10,7 @@ import { INTERRUPT_NET, INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import {
   waitForEvents, clockMicroseconds, clockMicrosecondsAtWake, setLazyAcks,
 } from "../runtime/events.ts";
-import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway } from "./netif.ts";
+import { netifInit, netifPoll, netifSetClock, netNow, ourIp, ourNetmask, ourGateway, netSecret } from "./netif.ts";
 import { arpInit, arpTimer } from "./arp.ts";
 import { udpInit } from "./udp.ts";
 import { tcpInit, tcpTimer, tcpAcksMayWait } from "./tcp.ts";
@@ -54,6 +54,7 @@ export function stackInitFromBoot(): void {
   const info = boot();
   const mac = new Uint8Array(6);
   for (let i = 0; i < 6; i++) mac[i] = info.mac[i];
+  for (let i = 0; i < 4; i++) netSecret[i] = info.entropy[i];     // ENTROPY_WORDS
   stackInit(mac, 0, fromNetworkOrder(info.ipAddress), fromNetworkOrder(info.netmask), fromNetworkOrder(info.gateway));
 }
 

@@ -5,15 +5,16 @@
 //   cookie = H(k, 4-tuple, 0) + peer ISN + (count << 24) + ((H(k, 4-tuple, count) + MSS index) mod 2^24)
 // where count is the clock in units of 2^26 µs (67 s): a cookie is good while count has moved by at most
 // one (67 to 134 s, Linux's MAX_SYNCOOKIE_AGE of 2), and its MSS index picks one of COOKIE_MSS (the largest
-// not above the peer's MSS option). H is HalfSipHash-2-4 (Aumasson and Bernstein; Linux's hsiphash) over
-// three 32-bit words with a 64-bit key drawn per VM at start from the global clock and the VM's address (no
-// random source in the virtual architecture; under -icount the clock, hence the key, is deterministic).
+// not above the peer's MSS option). H is HalfSipHash-2-4 (dsl/runtime/halfsiphash.ts; Linux's hsiphash) over
+// three 32-bit words with a 64-bit key derived at start from the VM's secret (BootInfo.entropy, drawn by the
+// kernel: kernel-src/entropy.ts; repeating from boot to boot only under -icount).
 // Options beyond the MSS need state, so they ride in our timestamp as Linux's cookie_init_timestamp does:
 // when the SYN carries Timestamps, the low 6 bits of the SYN,ACK's TSval hold the peer's window shift (15:
 // none) and SACK-permitted, and the ACK's TSecr brings them back; without Timestamps a cookie connection
 // has neither window scaling nor SACK. Cookies are taken only within two counts of the last one sent (Linux's
 // tcp_synq_no_recent_overflow): otherwise an ACK to a listener is answered with a RST as before.
 import { i32, u32, bool } from "dsl";
+import { halfSipHash3 } from "../../dsl/runtime/halfsiphash.ts";
 
 /** The MSS a cookie can say (Linux's msstab): its 2-bit index. */
 const COOKIE_MSS: i32[] = [536, 1300, 1440, 1460];
@@ -32,37 +33,6 @@ let key0: u32 = 0;
 let key1: u32 = 0;
 let lastSentCount: u32 = 0;
 let sentAny = false;
-
-// ---- HalfSipHash-2-4 over three words (12 bytes) -------------------------------------------------------------
-let v0: u32 = 0;
-let v1: u32 = 0;
-let v2: u32 = 0;
-let v3: u32 = 0;
-
-function rotl(x: u32, b: i32): u32 { return u32((x << b) | (x >>> (32 - b))); }
-
-function sipRound(): void {
-  v0 = u32(v0 + v1); v1 = rotl(v1, 5); v1 = u32(v1 ^ v0); v0 = rotl(v0, 16);
-  v2 = u32(v2 + v3); v3 = rotl(v3, 8); v3 = u32(v3 ^ v2);
-  v0 = u32(v0 + v3); v3 = rotl(v3, 7); v3 = u32(v3 ^ v0);
-  v2 = u32(v2 + v1); v1 = rotl(v1, 13); v1 = u32(v1 ^ v2); v2 = rotl(v2, 16);
-}
-
-function compress(m: u32): void {
-  v3 = u32(v3 ^ m);
-  sipRound(); sipRound();
-  v0 = u32(v0 ^ m);
-}
-
-/** HalfSipHash-2-4 with 32-bit output of the 12 bytes a, b, c (little-endian words) under (k0, k1). */
-function halfSipHash3(k0: u32, k1: u32, a: u32, b: u32, c: u32): u32 {
-  v0 = k0; v1 = k1; v2 = u32(0x6c796765 ^ k0); v3 = u32(0x74656462 ^ k1);
-  compress(a); compress(b); compress(c);
-  compress(u32(12 << 24));   // the last block: the length in its top byte, no bytes left over
-  v2 = u32(v2 ^ 0xff);
-  sipRound(); sipRound(); sipRound(); sipRound();
-  return u32(v1 ^ v3);
-}
 
 /** Sets the key (once, at tcpInit). */
 export function cookiesInit(k0: u32, k1: u32): void { key0 = k0; key1 = k1; sentAny = false; }

@@ -26,8 +26,9 @@ import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./by
 import {
   ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
   STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD,
-  netMilliseconds,
+  netMilliseconds, netSecret,
 } from "./netif.ts";
+import { halfSipHash3 } from "../../dsl/runtime/halfsiphash.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
   Tcb, TcpHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
@@ -108,8 +109,16 @@ const TCP_TIME_WAIT_US: u32 = 2000000;
 
 const NO_DEADLINE: u32 = 0xffffffff;
 
-/** A secret for initial sequence numbers (RFC 6528 §3: ISN = M + F(4-tuple, secretkey)). */
-let issSecret: u32 = 0;
+/**
+ * The keys of the TCP's secrets, 64 bits each, for HalfSipHash-2-4 (dsl/runtime/halfsiphash.ts, a PRF: one
+ * value seen tells nothing of the key): initial sequence numbers and timestamp offsets (RFC 6528 §3: ISN = M +
+ * F(4-tuple, secretkey)); ephemeral ports (RFC 6056 §3.3.3's F) and challenge ACK spacing. Drawn at tcpInit from
+ * the VM's secret (netSecret: the kernel's BootInfo.entropy) mixed with the clock and the address.
+ */
+let issKey0: u32 = 0;
+let issKey1: u32 = 0;
+let portKey0: u32 = 0;
+let portKey1: u32 = 0;
 
 // The segment being processed (RFC 9293 §3.3.1 "Current Segment Variables").
 let segSeq: u32 = 0;
@@ -125,13 +134,18 @@ let segOptionsLength: i32 = 0;
 export function tcpInit(): void {
   buffersInit();
   tableInit();
-  issSecret = (netNow * 2654435761) ^ 0x5bd1e995;
-  portSecret = hashTuple(issSecret, ourIp, 0x9e3779b9);
-  cookiesInit(hashTuple(portSecret, netMilliseconds(), netNow), hashTuple(issSecret, ourIp ^ netNow, 0x85ebca6b));
+  // Four subkeys from the secret, the clock and the address (a kernel without entropy still gets distinct keys).
+  const k0 = u32(netSecret[0] ^ netNow);
+  const k1 = u32(netSecret[1] ^ ourIp);
+  const k2 = u32(netSecret[2] ^ netMilliseconds());
+  const k3 = netSecret[3];
+  issKey0 = halfSipHash3(k0, k1, k2, k3, 0); issKey1 = halfSipHash3(k0, k1, k2, k3, 1);
+  portKey0 = halfSipHash3(k0, k1, k2, k3, 2); portKey1 = halfSipHash3(k0, k1, k2, k3, 3);
+  cookiesInit(halfSipHash3(k0, k1, k2, k3, 4), halfSipHash3(k0, k1, k2, k3, 5));
   nextEphemeral = 0;
   challengePeriodStart = u32(netNow - CHALLENGE_PERIOD_US);
   challengeLeft = 0;
-  challengeSeed = portSecret;
+  challengeSeed = portKey1;
 }
 
 /**
@@ -166,18 +180,9 @@ export function tcpListenerFull(port: i32, full: bool): void {
 
 // ---- connections -------------------------------------------------------------------------------------------
 
-/** A keyed hash of (address, two ports): F of RFC 6528 and RFC 6056 (the secret keeps it unguessable). */
-function hashTuple(secret: u32, remoteIp: u32, ports: u32): u32 {
-  let h: u32 = secret ^ remoteIp;
-  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
-  h = h ^ ports;
-  h = u32(Math.imul(i32(h ^ (h >>> 16)), 0x45d9f3b));
-  return h ^ (h >>> 16);
-}
-
 /** RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs clock. */
 function initialSequence(remoteIp: u32, remotePort: i32, localPort: i32): u32 {
-  return u32(hashTuple(issSecret, remoteIp, u32((remotePort << 16) | localPort)) + (netNow >>> 2));
+  return u32(halfSipHash3(issKey0, issKey1, remoteIp, u32((remotePort << 16) | localPort), 0) + (netNow >>> 2));
 }
 
 /** §3.7.1: the send MSS is the peer's MSS option (`mss`, 0 when absent: 536), at most what our MTU allows. */
@@ -193,9 +198,8 @@ function sendMssOf(mss: i32): i32 {
 /** RFC 6056 §2.1: the ephemeral ports, 49152-65535 (IANA's dynamic range). */
 const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 16384;
-/** RFC 6056 §3.3.3 Algorithm 3: next_ephemeral, and the secret key of its F. */
+/** RFC 6056 §3.3.3 Algorithm 3: next_ephemeral (the secret key of its F: portKey0, portKey1). */
 let nextEphemeral: u32 = 0;
-let portSecret: u32 = 0;
 
 /** check_suitable_port: no connection in any state (TIME-WAIT too) has this 4-tuple, and no listener the port. */
 function portSuitable(remoteIp: u32, remotePort: i32, port: i32): bool {
@@ -209,7 +213,7 @@ function portSuitable(remoteIp: u32, remotePort: i32, port: i32): bool {
  * peer sees, and successive connections to one peer get successive ports. 0 when every port is in use.
  */
 function ephemeralPort(remoteIp: u32, remotePort: i32): i32 {
-  const offset = hashTuple(portSecret, remoteIp, u32(remotePort));
+  const offset = halfSipHash3(portKey0, portKey1, remoteIp, u32(remotePort), 0);
   for (let count = 0; count < EPHEMERAL_COUNT; count++) {
     const port = EPHEMERAL_FIRST + i32((offset + nextEphemeral) % u32(EPHEMERAL_COUNT));
     nextEphemeral++;
@@ -223,7 +227,7 @@ function ephemeralPort(remoteIp: u32, remotePort: i32): i32 {
  * remote), an empty reassembly queue, congestion control's start, and no close, retry, probe or timing yet.
  */
 function startConnection(tcb: Tcb, remoteIp: u32, ports: u32): void {
-  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, ports);
+  tcb.tsOffset = halfSipHash3(issKey0, issKey1, remoteIp, ports, 1);
   reassemblyClear(tcb);
   congestionInit(tcb, netNow);
   tcb.closing = false;
@@ -381,7 +385,7 @@ let challengeLeft = 0;
 function challengeAck(tcb: Tcb): void {
   if (u32(netNow - challengePeriodStart) >= CHALLENGE_PERIOD_US) {
     challengePeriodStart = netNow;
-    challengeSeed = hashTuple(issSecret, challengeSeed, netNow);
+    challengeSeed = halfSipHash3(portKey0, portKey1, challengeSeed, netNow, 1);
     challengeLeft = CHALLENGE_ACK_LIMIT / 2 + i32(challengeSeed % u32(CHALLENGE_ACK_LIMIT));
   }
   if (challengeLeft <= 0) return;
@@ -546,7 +550,7 @@ function cookieSynAck(listenerIndex: i32, remoteIp: u32, remotePort: i32, mss: i
   tcb.sackPermitted = synSackPermitted && segTimestamps;
   agreeWindowScale(tcb, segTimestamps ? synWindowShift : -1);
   agreeTimestamps(tcb, segTimestamps, segTsVal);
-  tcb.tsOffset = hashTuple(issSecret ^ 0x7f4a7c15, remoteIp, u32((listener.port << 16) | remotePort));
+  tcb.tsOffset = halfSipHash3(issKey0, issKey1, remoteIp, u32((listener.port << 16) | remotePort), 1);
   if (segTimestamps) {
     const bits = cookieTimestampBits(synWindowShift, synSackPermitted);
     tcb.tsOffset = u32(cookieTimestamp(timestampValue(tcb), bits) - netMilliseconds());

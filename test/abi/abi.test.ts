@@ -132,7 +132,7 @@ test('the docs\' boot-information table is the compiler\'s layout of abi/boot.ts
   const fromCompiler = [...layout.fields.values()].map(f => [String(f.offset), `${typeOf(f)} ${f.name}`]);
   const fromDocs = tableAfter('**Boot information**').map(([offset, field]) => [offset, field]);
   t.deepEqual(fromDocs, fromCompiler);
-  t.is(layout.size, 164);
+  t.is(layout.size, 180);             // the page holds it with room to spare
 });
 
 test('the docs\' hypercall table, error codes and interrupt bits are abi/hypercalls.ts\'s', (t) => {

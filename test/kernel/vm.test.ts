@@ -194,6 +194,23 @@ test("a manifest with an unusable group is refused whole: no VM starts (its boot
   }
 });
 
+test("each VM is born with a secret: distinct across VMs and real-time boots, repeating under -icount", async (t) => {
+  // kernel-src/entropy.ts: a pool stirred by the TSC at boot and at each interrupt, HalfSipHash per VM.
+  const groups = [{ moduleIndex: 0, vmCount: 4, memoryKiB: 64, argument: workerArgument(MODE.secret) }];
+  const secrets = (out: string) => [...out.matchAll(/^\[vm \d+\] vm (\d+) secret((?: [0-9a-f]{8}){4})$/gm)]
+    .map(m => m[2].trim());
+  const [real1, real2, icount1, icount2] = await Promise.all([
+    boot("secret-real-1", [worker], groups), boot("secret-real-2", [worker], groups),
+    boot("secret-icount-1", [worker], groups, { icount: true }),
+    boot("secret-icount-2", [worker], groups, { icount: true }),
+  ]);
+  const all = [real1, real2, icount1, icount2].map(r => secrets(r.out));
+  for (const [k, s] of all.entries()) t.is(s.length, 4, [real1, real2, icount1, icount2][k].out.slice(-1500));
+  t.is(new Set([...all[0], ...all[1], ...all[2]]).size, 12, "no two VMs, no two real-time boots share one");
+  t.deepEqual(all[3], all[2], "under -icount (the TSC counts instructions) a boot repeats");
+  t.false(all.flat().includes("00000000 00000000 00000000 00000000"), "none is empty");
+});
+
 test("bench under -icount: hypercall, VM switch, batch delivery, VM start; identical on two runs", async (t) => {
   const run = () => boot("bench", [worker], [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }], { icount: true, append: "bench" });
   const [a, b] = await Promise.all([run(), run()]);

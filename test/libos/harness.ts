@@ -40,6 +40,8 @@ interface GuestConfig {
   mac: number[]; ip: string; netmask: string; gateway: string; argument?: number; entry?: string;
   /** The VM's memory (the boot page's memorySize); 8 MiB when not given. */
   memoryKiB?: number;
+  /** The boot page's entropy words (the kernel's secret for the VM); zeros when not given. */
+  entropy?: number[];
 }
 
 class ScriptDone extends Error {}
@@ -148,6 +150,7 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
   ipBytes(config.netmask).forEach((byte, i) => page.setUint8(at('netmask') + i, byte));
   ipBytes(config.gateway).forEach((byte, i) => page.setUint8(at('gateway') + i, byte));
   page.setUint32(at('argument'), config.argument ?? 0, true);
+  (config.entropy ?? []).forEach((word, i) => page.setUint32(at('entropy') + 4 * i, word >>> 0, true));
   try {
     const result = machine.run();
     if (result.error) throw new Error(`guest failed: ${result.error}\n${wire.console}`);

@@ -105,7 +105,7 @@ export function workerArgument(mode: number, param = 0): number { return (mode |
 
 export const MODE = {
   counter: 0, spinner: 1, compute: 2, attack: 3, efault: 4, bench: 5, ping: 6, management: 7, stopper: 8, yielder: 9,
-  entry: 10,
+  entry: 10, secret: 11,
 } as const;
 
 export interface VmSummary { id: number; kcycles: number; switches: number; outcome: string }

@@ -15,9 +15,10 @@
 //   9 yielder: yields forever (a VM always runnable that makes the scheduler decide often: bench:vm)
 //  10 entry: "bench-tsc vm-entry T", T the TSC read as the first thing the image does, then exit 0 (a VM
 //     pushed through the control API: bench:vm's start of a pushed VM)
+//  11 secret: "vm ID secret W0 W1 W2 W3", its boot page's entropy words in hex (kernel-src/entropy.ts), exit 0
 import {
-  i32, u32, print, write, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb, divideUnchecked,
-  invalidOpcode, addressOf, overlay,
+  i32, u32, print, write, writeHex, exit, hypercall, load32, store32, store8, load8, rdtsc, cli, hlt, outb,
+  divideUnchecked, invalidOpcode, addressOf, overlay,
 } from "dsl";
 import {
   HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE, HYPERCALL_NET_SEND,
@@ -51,6 +52,11 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   else if (mode === 8) stopper(param);
   else if (mode === 9) { while (true) hypercall(HYPERCALL_YIELD, 0, 0, 0, 0); }
   else if (mode === 10) { write("bench-tsc vm-entry "); print(entered); }
+  else if (mode === 11) {
+    write("vm "); write(vmId); write(" secret");
+    for (let i = 0; i < 4; i++) { write(" "); writeHex(info.entropy[i]); }
+    print("");
+  }
   exit(0);
 }
 
