@@ -3,11 +3,11 @@
 // targets: interp qemu node
 // Not for node --plain: the hash's u32 arithmetic wraps without `| 0`.
 // The hash of the SYN cookies and of the kernel's per-VM secrets (dsl/runtime/halfsiphash.ts halfSipHash3:
-// HalfSipHash-2-4, 32-bit output, over three little-endian words) against the reference implementation's vector (Aumasson and Bernstein's
-// vectors_hsip32, also Linux's lib/siphash test and Boost.Hash2's): key bytes 00..07, the 12-byte message
-// 00..0b gives 0x2f87f057. Then a key-sensitivity count: of 64 single-bit flips of the key and 96 of the
-// message, how many leave the hash unchanged (0) and how many leave a byte of it unchanged more than a quarter
-// of the time would be a weak mix (the second figure: flips whose hash keeps more than 24 bits equal, 0).
+// HalfSipHash-2-4, 32-bit output, over three little-endian words) against the reference implementation's
+// vector (Aumasson and Bernstein's vectors_hsip32, also in Linux's lib/siphash test and Boost.Hash2's): key
+// bytes 00..07 and the 12-byte message 00..0b give 0x2f87f057. Then the avalanche of 160 single-bit flips (64
+// of the key, 96 of the message): how many leave the hash unchanged (0), and how many keep more than 24 of its
+// 32 bits (0: a good mix changes about half).
 import { i32, u32, print, writeHex, write } from "dsl";
 import { halfSipHash3 } from "../../dsl/runtime/halfsiphash.ts";
 
