@@ -56,8 +56,7 @@
 //   Deviation: the minimum RTO is 200 ms, not §2.4's 1 s, as in Linux (TCP_RTO_MIN): these VMs talk
 //   over a switch and a LAN with round trips under a millisecond, where a 1 s floor turns every loss the
 //   duplicate ACKs cannot repair into a second of silence; 200 ms still exceeds the 40 to 200 ms a
-//   delayed-ACK peer may hold its ACK (RFC 5681 §4.2's 500 ms bound is the worst case; Linux uses 40). But
-//   while the kernel may hold the ACKs (ackMayWait), the VM's alarm for an RTO waits 1 s (tcp.ts).
+//   delayed-ACK peer may hold its ACK (RFC 5681 §4.2's 500 ms bound is the worst case; Linux uses 40).
 // Owns Tcb.cwnd/ssthresh/bytesAcked/dupAcks/inRecovery/recover/partialAcked/retransmitFirst/highRxt/rxtMark/
 // lastSendAt/sackedCount/sackedStart/sackedEnd/tlpActive, srtt/rttvar/rto, dupThresh/reorderSeen/reoWndMult/
 // reoRoundEnd/reoPersist and undoArmed/undoUna/undoCwnd/undoSsthresh.

@@ -31,7 +31,7 @@ import {
 import { halfSipHash3 } from "../../dsl/runtime/halfsiphash.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, TcpHandler, seqLt, seqLe, TIMER_RTO, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
+  Tcb, TcpHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
   TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import {
@@ -923,19 +923,8 @@ let acksMayWait = true;
  */
 export function tcpAcksMayWait(): bool { return acksMayWait; }
 
-/**
- * The alarm of a retransmission timeout that the kernel may make moot by holding its ACK (the VM in the
- * INTERRUPT_LAZY_ACKS mode) waits at least this long after the last send: RFC 6298 §2.4's 1 s minimum, not the
- * 200 ms the RTO otherwise keeps (tcp-congestion.ts). A server's response is acknowledged within a round trip,
- * but the ACK waits in the kernel: a 200 ms alarm would wake the idle VM only to read it (with a thousand VMs
- * each asked a few times a second, one wake-up in three). A timer that expires while the VM runs for another
- * reason still fires at the RTO.
- */
-const LAZY_RTO_ALARM_US: u32 = 1000000;
-
 function runTimers(): u32 {
   let next = NO_DEADLINE;
-  let nextLazy = NO_DEADLINE;
   let mayWait = true;
   const slots = tableSlots();
   for (let i = 0; i < slots; i++) {
@@ -953,14 +942,8 @@ function runTimers(): u32 {
     if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb)) mayWait = false;
     const left = u32(tcb.timerAt - netNow);
     if (left < next) next = left;
-    let lazyLeft = left;
-    if (tcb.timerKind === TIMER_RTO) {
-      const floor = i32(tcb.lastSendAt + LAZY_RTO_ALARM_US - netNow);
-      if (floor > i32(left)) lazyLeft = u32(floor);
-    }
-    if (lazyLeft < nextLazy) nextLazy = lazyLeft;
   }
   acksMayWait = mayWait;
   tellRingWaiters();
-  return mayWait ? nextLazy : next;
+  return next;
 }
