@@ -39,7 +39,7 @@ import {
 } from "../libos/netif.ts";
 import { threadsInit, threadCreate, threadsRun, threadSleep } from "../libos/threads.ts";
 import {
-  socketListen, socketAccept, socketPeek, socketPeerClosed, socketRead, socketWrite, socketClose, socketPark,
+  socketListen, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose, socketPark,
   socketWaitParked, socketCloseIdle,
 } from "../libos/sockets.ts";
 
@@ -306,7 +306,7 @@ function serve(socket: i32, worker: i32): bool {
       if (length === HEAD_LIMIT) { respond(socket, worker, 431, false, true); return false; }
       return !socketPeerClosed(socket);                  // wait for the rest, unless none will come
     }
-    socketRead(socket, buffers, base, end, 0);           // take the head (the peeked bytes again)
+    socketSkip(socket, end);                             // take the head (its peeked bytes are in the buffer)
     const status = parseHead(buffers, base, end);
     if (status !== STATUS_OK) { respond(socket, worker, STATUS_BAD_REQUEST, false, true); return false; }
     const keepAlive = !connectionClose && !hasBody && (minorVersion >= 1 || connectionKeepAlive);

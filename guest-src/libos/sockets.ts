@@ -17,7 +17,7 @@
 // or its peer closed; socketCloseIdle closes the parked connections idle too long.
 import { i32, u32, bool } from "dsl";
 import {
-  tcpListen, tcpListenerFull, tcpConnect, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort, tcpAvailable,
+  tcpListen, tcpListenerFull, tcpConnect, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose, tcpAbort, tcpAvailable,
   tcpWriteSpace, tcpState, tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED,
   TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
   TCP_ESTABLISHED, TCP_CLOSE_WAIT,
@@ -102,6 +102,7 @@ function onTcpEvent(connection: i32, event: i32): void {
     unpark(tcb);
     tcb.socketFlags &= FLAG_QUEUED;
     const l = listenerOfPort(tcpLocalPort(connection));
+    tcb.socketListener = l;
     if (l < 0) { tcpAbort(connection); return; }
     if ((tcb.socketFlags & FLAG_QUEUED) !== 0) threadWakeOne(ACCEPT_CHANNEL + u32(l));   // rides on its entry
     else enqueueAccept(l, connection);
@@ -116,7 +117,7 @@ function onTcpEvent(connection: i32, event: i32): void {
   else if (event !== TCP_EVENT_DATA && event !== TCP_EVENT_WRITABLE) return;
   if ((tcb.socketFlags & FLAG_PARKED) !== 0 && event !== TCP_EVENT_WRITABLE) {
     unpark(tcb);
-    const l = listenerOfPort(tcpLocalPort(connection));
+    const l = tcb.socketListener;
     if (l >= 0 && (tcb.socketFlags & FLAG_GONE) === 0) enqueueAccept(l, connection);
     return;
   }
@@ -155,7 +156,7 @@ export function socketAccept(listener: i32): i32 {
       const socket = connection | (tcb.socketGeneration << 16);
       // One gone while it waited in the queue is skipped; a new connection on its number is handed to its listener.
       if (connectionOf(socket) < 0 || tcb.listener < 0) continue;
-      const own = listenerOfPort(tcpLocalPort(connection));
+      const own = tcb.socketListener;
       if (own === listener) return socket;
       if (own >= 0) enqueueAccept(own, connection);
       continue;
@@ -173,7 +174,7 @@ export function socketPark(socket: i32): void {
   const connection = connectionOf(socket);
   if (connection < 0) return;
   const tcb = tcbAt(connection);
-  const l = listenerOfPort(tcpLocalPort(connection));
+  const l = tcb.socketListener;
   if (l < 0) return;
   if ((tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
   tcb.socketFlags |= FLAG_PARKED;
@@ -222,6 +223,7 @@ export function socketConnect(ip: u32, port: i32): i32 {
   const tcb = tcbAt(connection);
   const mine = (tcb.socketGeneration + 1) & GENERATION_MASK;
   tcb.socketGeneration = mine;
+  tcb.socketListener = -1;
   unpark(tcb);
   tcb.socketFlags &= FLAG_QUEUED;
   tcb.socketOpened = 0;
@@ -268,6 +270,13 @@ export function socketPeek(socket: i32, to: Uint8Array, offset: i32, max: i32): 
   const connection = connectionOf(socket);
   if (connection < 0) return SOCKET_GONE;
   return tcpPeek(connection, to, offset, max);
+}
+
+/** Takes up to `max` bytes that wait to be read, uncopied (after socketPeek): how many, or SOCKET_GONE. */
+export function socketSkip(socket: i32, max: i32): i32 {
+  const connection = connectionOf(socket);
+  if (connection < 0) return SOCKET_GONE;
+  return tcpSkip(connection, max);
 }
 
 /** The peer closed its side (whatever is left to read, nothing more will come); true for a gone socket too. */

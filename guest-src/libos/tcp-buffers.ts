@@ -291,10 +291,9 @@ export function receivePeek(tcb: Tcb, skip: i32, to: Uint8Array, offset: i32, n:
   ringRead(tcb.rxBase, tcb.rxCap, (tcb.rxStart + skip) % tcb.rxCap, to, offset, n);
 }
 
-/** Takes `n` (at most rxCount) in-order bytes for the application. */
-export function receiveTake(tcb: Tcb, to: Uint8Array, offset: i32, n: i32): void {
+/** Takes `n` (at most rxCount) in-order bytes off the front for the application (receivePeek copies them). */
+export function receiveTake(tcb: Tcb, n: i32): void {
   if (n <= 0) return;
-  ringRead(tcb.rxBase, tcb.rxCap, tcb.rxStart, to, offset, n);
   tcb.rxStart = (tcb.rxStart + n) % tcb.rxCap;
   tcb.rxCount -= n;
   if (tcb.rxCount === 0 && tcb.oooCount === 0) tcb.rxStart = 0;

@@ -7,7 +7,7 @@ import { i32, u32 } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import {
-  TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_CLOSE_WAIT, TCP_LAST_ACK,
+  Tcb, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_CLOSE_WAIT, TCP_LAST_ACK,
   TCP_TIME_WAIT,
 } from "./tcp-tcb.ts";
 import { TCP_RST, TCP_OUR_MSS } from "./tcp-header.ts";
@@ -58,7 +58,25 @@ function readData(connection: i32, to: Uint8Array, offset: i32, max: i32): i32 {
   const tcb = tcbAt(connection);
   let n = tcb.rxCount < max ? tcb.rxCount : max;
   if (n < 0) n = 0;
-  receiveTake(tcb, to, offset, n);
+  receivePeek(tcb, 0, to, offset, n);
+  return taken(tcb, n);
+}
+
+/**
+ * Drops up to `max` bytes waiting to be read, uncopied (the application looked at them with tcpPeek); returns
+ * how many. Opens the window as tcpRead does.
+ */
+export function tcpSkip(connection: i32, max: i32): i32 {
+  if (!valid(connection)) return 0;
+  const tcb = tcbAt(connection);
+  let n = tcb.rxCount < max ? tcb.rxCount : max;
+  if (n < 0) n = 0;
+  return taken(tcb, n);
+}
+
+/** The application took `n` bytes: off the ring, and the window opened. */
+function taken(tcb: Tcb, n: i32): i32 {
+  receiveTake(tcb, n);
   // Receiver SWS avoidance: announce a window update once the right edge can move by
   // min(buffer / 2, MSS), and at once when the window was closed.
   const edge = u32(tcb.rcvNxt + receiveWindow(tcb));

@@ -194,6 +194,8 @@ export class Tcb {
   socketOpened: i32 = 0;
   socketNext: i32 = 0;
   socketSince: u32 = 0;
+  /** The sockets listener that accepted the connection (-1: an active open), so events need not look it up. */
+  socketListener: i32 = 0;
 }
 
 export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }

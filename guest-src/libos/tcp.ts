@@ -66,7 +66,7 @@ import {
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
 export {
-  tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpPeek, tcpWrite, tcpClose, tcpAbort,
+  tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose, tcpAbort,
 } from "./tcp-calls.ts";
 
 // ---- events for the application -------------------------------------------------------------------------
