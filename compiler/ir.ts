@@ -258,6 +258,7 @@ export interface Function {
   blocks: Block[];       // blocks[0] is the entry
   loc?: SourceLocation;
   variables?: DebugVariable[]; // the DSL's parameters and locals (debug information only)
+  noInline?: boolean;    // calls to it stay calls (C's noinline: bench:codegen's measured function)
 }
 
 /** Initialized or zeroed static storage. `relocations` patch 32-bit words with symbol addresses. */

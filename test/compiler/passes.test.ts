@@ -35,7 +35,7 @@ function golden(t: import('ava').ExecutionContext, name: string, text: string): 
 const userFunctions = (m: ir.Module) => m.functions.filter(f => ['folded', 'divides', 'unused', 'reduced', 'invariant', 'main'].includes(f.name)).map(printFunction).join('\n\n') + '\n';
 const output = (m: ir.Module) => runModule(m).serial;
 /** What the program prints, pinned: Node running the source itself (`npx denali run --target node`). */
-const PINNED_OUTPUT = '58\n11\n90\n217\n\x01EXIT 0\n';
+const PINNED_OUTPUT = '58\n11\n90\n217\n42\n264\n\x01EXIT 0\n';
 
 const passes: [string, (m: ir.Module) => ir.Module][] = [
   ['fold', foldConstants],

@@ -17,5 +17,6 @@ export function main(): i32 {
   for (let i = 0; i < 16; i++) sum = (sum + values[i]) | 0;
   print(sum);
   print(total(values, 16));
+  print(total(values, 8)); // called twice: a function called once is inlined (the tests look at total)
   return 0;
 }

@@ -52,6 +52,7 @@ export function main(): i32 {
   for (let i = 0; i < 16; i++) { big[i] = i * 10; if (i < 8) small[i] = i; }
   print(twice(3));
   print(implied(7));
+  print(implied(0));   // called twice: a function called once is inlined (the test looks at implied's checks)
   print(notImplied(5));
   print(changed(14));
   print(onePath(2, 1));

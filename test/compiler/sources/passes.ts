@@ -26,6 +26,8 @@ export function main(): i32 {
   print(divides(10, 2));
   print(reduced(5, 100));
   print(invariant(1, 2));
+  print(folded(-8));             // folded and invariant called twice: a function called once is
+  print(invariant(0, 3));        // inlined into its caller (compiler/passes/inline.ts)
   return 0;
 }
 
