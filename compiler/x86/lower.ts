@@ -26,7 +26,7 @@ import type {
 } from "../ir.ts";
 import { HYPERCALL_VECTOR } from "../../abi/hypercalls.ts";
 import {
-  INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, definedRegister, usedRegisters, terminatorUses, propertiesOf,
+  INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, definedRegister, usedRegisters, terminatorUses, propertiesOf, successors,
 } from "../ir.ts";
 import { Emitter, type Label, type FrameRow, type CallFrameRow } from "./emitter.ts";
 import { variableHomes, type LoweredVariable, type InstructionIndices } from "./debug-info.ts";
@@ -1142,6 +1142,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     else if (i.op === "trap" || propertiesOf(i).cost === "divide") outgoing = Math.max(outgoing, 4);
   }
   const frameless = omitsFramePointer(f, options);
+  let early: { early: number; body: number } | null = null;
   // -O2: homes only for the vregs with a lifetime that the allocator left in memory (-O0: every vreg)
   const homed = options.registerAllocation
     ? (v: VReg) => alloc.from[v] <= alloc.to[v] && !alloc.registers.has(v) && !alloc.constants.has(v) && !alloc.addresses.has(v) : undefined;
@@ -1161,7 +1162,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     for (let v = f.params; v < f.vregCount && !needsStack; v++) needsStack = homed!(v);
     cx.frameBytes = needsStack ? frame.size + 4 : 0;
     e.startFrame();
-    if (cx.frameBytes > 0) earlyReturn(cx);
+    if (cx.frameBytes > 0) early = earlyReturn(cx);
     if (cx.frameBytes > 0) cx.emit(Instruction.createRegI32(cx.frameBytes < 128 ? Code.Sub_rm32_imm8 : Code.Sub_rm32_imm32, Register.ESP, cx.frameBytes));
     probeFrame(cx, cx.frameBytes);
   } else {
@@ -1199,6 +1200,9 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
       into.push({ instr, skipped: false, code: e.instructionsFrom(cx.instrStart), reads: cx.reads, uses: uses.filter(v => !cx.isConstant(v)), dst, clobbersScratch });
     }
   };
+  // After an early return's test the entry block's outcome is known: it is a jump to the body's side, and
+  // the early side, when nothing else reaches it, emits nothing (the test before the prologue returned).
+  const silentEarly = early !== null && f.blocks.every(b => b.id === 0 || !successors(b.term).includes(early!.early));
   f.blocks.forEach((block: Block, index) => {
     if (block.id !== index) throw new Error(`x86 lowering: ${f.name}: block at index ${index} has id ${block.id}`);
     blocks.push({ id: block.id, startIndex: e.nextIndex, loc: block.loc });
@@ -1207,7 +1211,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
     e.restoreState(body); // the previous block may have ended in an epilogue
     const trace: InstrTrace[] | null = traces ? [] : null;
     traces?.push(trace!);
-    if (fusions.silentBlocks.has(block)) {
+    if (fusions.silentBlocks.has(block) || (silentEarly && index === early!.early)) {
       // a later test of a jump table's chain: the head's table jumps past it, so it emits nothing at all
       for (const instr of [...block.instrs, null]) {
         indices.blocks[index].push(e.nextIndex);
@@ -1215,9 +1219,10 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
       }
       return;
     }
+    const decided = index === 0 && early !== null;
     block.instrs.forEach(instr => {
       indices.blocks[index].push(e.nextIndex);
-      if (fusions.skips(instr)) {
+      if (fusions.skips(instr) || decided) {
         trace?.push({ instr, skipped: true, code: [], reads: [], uses: [], dst: null, clobbersScratch: false });
         return;
       }
@@ -1226,9 +1231,15 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
       if (instr.loc) lines.push({ index: e.nextIndex, loc: instr.loc });
       record(trace, instr, uses, definedRegister(instr), () => rule(cx, instr as never));
     });
-    const next = index + 1 < f.blocks.length ? index + 1 : null;
+    let next = index + 1 < f.blocks.length ? index + 1 : null;
     if (block.term.loc) lines.push({ index: e.nextIndex, loc: block.term.loc });
     indices.blocks[index].push(e.nextIndex);
+    if (decided) {
+      if (silentEarly && next === early!.early) next = next + 1 < f.blocks.length ? next + 1 : null;
+      const jump: Block = { ...block, instrs: [], term: { op: "jump", target: early!.body } };
+      record(trace, null, [], null, () => lowerTerminator(cx, jump, next));
+      return;
+    }
     record(trace, null, fusions.uses(block, terminatorUses(block.term)), null, () => lowerTerminator(cx, block, next));
   });
   const rows = e.endFrame();
@@ -1247,16 +1258,17 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
  * (its branch fused with it) and one side is a block that only returns a parameter, a constant or
  * nothing, that test runs before the prologue, on the incoming argument: `mov eax, [esp + 4 + 4p]; cmp
  * eax, k; jcc body; (mov eax, result;) ret` (fib's `if (n < 2) return n`: four instructions where the
- * prologue, the test and the epilogue were eleven). The other side goes on into the prologue, then the
- * entry block tests again. Nothing in the early path touches the stack or a callee-saved register.
+ * prologue, the test and the epilogue were eleven). The other side goes on into the prologue and on to the
+ * side the test chose (the entry block does not test again). Nothing in the early path touches the stack or
+ * a callee-saved register. Returns the early side's block and the other, or null when there is no such test.
  */
-function earlyReturn(cx: FunctionContext): void {
+function earlyReturn(cx: FunctionContext): { early: number; body: number } | null {
   const f = cx.f, entry = f.blocks[0], compare = cx.fusions.branches.get(entry);
-  if (!compare || entry.term.op !== "branch") return;
-  if (entry.instrs.some(i => i !== compare && !cx.isConstant(definedRegister(i)!))) return;
+  if (!compare || entry.term.op !== "branch" || !cx.fusions.skips(compare)) return null;
+  if (entry.instrs.some(i => i !== compare && !cx.isConstant(definedRegister(i)!))) return null;
   const parameter = compare.a;
   const k = cx.constantOf(compare.b);
-  if (parameter >= f.params || k === undefined || entry.term.ifTrue === entry.term.ifFalse) return;
+  if (parameter >= f.params || k === undefined || entry.term.ifTrue === entry.term.ifFalse) return null;
   const returnsAtOnce = (b: number): boolean => {
     const block = f.blocks[b];
     if (b === 0 || block.term.op !== "return") return false;
@@ -1266,7 +1278,7 @@ function earlyReturn(cx: FunctionContext): void {
   };
   const { ifTrue, ifFalse } = entry.term;
   const early = returnsAtOnce(ifTrue) ? ifTrue : returnsAtOnce(ifFalse) ? ifFalse : null;
-  if (early === null) return;
+  if (early === null) return null;
   const [whenTrue, whenFalse] = JCC[compare.kind]!;
   const body = cx.e.fresh();
   const argument = (p: VReg) => mem(Register.ESP, 4 + 4 * p);
@@ -1282,6 +1294,7 @@ function earlyReturn(cx: FunctionContext): void {
   }
   cx.emit(Instruction.create(Code.Retnd));
   cx.e.bind(body);
+  return { early, body: early === ifTrue ? ifFalse : ifTrue };
 }
 
 /** The symbol table's unwind rows: cfa and ebpSaved from each change of either on (the kernel's backtraces). */

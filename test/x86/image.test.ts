@@ -191,7 +191,7 @@ test("a jump table: a .rodata symbol of its targets' addresses in the function, 
   t.is(r.serial, ["0000000a", "0000000c", "0000000e", "00000063", "00000063", ""].join("\n"));
 });
 
-test("an early return on a parameter's test runs before the prologue: mov, cmp, jcc, ret", async (t) => {
+test("an early return on a parameter's test runs before the prologue: mov, cmp, jcc, ret; no test again", async (t) => {
   const fib = parseFunction(`
 function fib(v0) -> i32 {
 b0:
@@ -239,6 +239,11 @@ b2:
   t.is(code("fib")[3], "ret");
   t.deepEqual(code("count").slice(0, 2), ["mov eax,[esp+8]", "cmp eax,0"]);
   t.regex(code("count")[2], /^jne /);
+  // after the prologue the entry block's outcome is known: no second test, no code for the early side
+  const compares = (name: string) =>
+    linked.listing.split(`\n${name}:\n`)[1].split(/\n(?=\S)/)[0].match(/ cmp /g)?.length;
+  t.is(compares("fib"), 1);
+  t.is(compares("count"), 1);
   const r = await boot(writeImage(linked, "early-return"));
   t.is(r.serial, ["00000037", "00000013", ""].join("\n"));
 });
