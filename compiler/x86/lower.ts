@@ -1254,13 +1254,14 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
 }
 
 /**
- * Shrink-wrapping of an early return: when the entry block only compares a parameter with a constant
- * (its branch fused with it) and one side is a block that only returns a parameter, a constant or
- * nothing, that test runs before the prologue, on the incoming argument: `mov eax, [esp + 4 + 4p]; cmp
- * eax, k; jcc body; (mov eax, result;) ret` (fib's `if (n < 2) return n`: four instructions where the
- * prologue, the test and the epilogue were eleven). The other side goes on into the prologue and on to the
- * side the test chose (the entry block does not test again). Nothing in the early path touches the stack or
- * a callee-saved register. Returns the early side's block and the other, or null when there is no such test.
+ * Shrink-wrapping of an early return: when the entry block only compares a parameter with a constant or
+ * another parameter (its branch fused with it) and one side is a block that only returns a parameter, a
+ * constant or nothing, that test runs before the prologue, on the incoming arguments: `mov eax, [esp + 4 +
+ * 4p]; cmp eax, k (or [esp + 4 + 4q]); jcc body; (mov eax, result;) ret` (fib's `if (n < 2) return n`:
+ * four instructions where the prologue, the test and the epilogue were eleven; quicksort's `if (lo >= hi)
+ * return`). The other side goes on into the prologue and on to the side the test chose (the entry block
+ * does not test again). Nothing in the early path touches the stack or a callee-saved register. Returns
+ * the early side's block and the other, or null when there is no such test.
  */
 function earlyReturn(cx: FunctionContext): { early: number; body: number } | null {
   const f = cx.f, entry = f.blocks[0], compare = cx.fusions.branches.get(entry);
@@ -1268,7 +1269,9 @@ function earlyReturn(cx: FunctionContext): { early: number; body: number } | nul
   if (entry.instrs.some(i => i !== compare && !cx.isConstant(definedRegister(i)!))) return null;
   const parameter = compare.a;
   const k = cx.constantOf(compare.b);
-  if (parameter >= f.params || k === undefined || entry.term.ifTrue === entry.term.ifFalse) return null;
+  const other = k === undefined && compare.b < f.params ? compare.b : null;  // or a second parameter
+  if (parameter >= f.params || (k === undefined && other === null)) return null;
+  if (entry.term.ifTrue === entry.term.ifFalse) return null;
   const returnsAtOnce = (b: number): boolean => {
     const block = f.blocks[b];
     if (b === 0 || block.term.op !== "return") return false;
@@ -1283,7 +1286,8 @@ function earlyReturn(cx: FunctionContext): { early: number; body: number } | nul
   const body = cx.e.fresh();
   const argument = (p: VReg) => mem(Register.ESP, 4 + 4 * p);
   cx.emit(Instruction.createRegMem(Code.Mov_r32_rm32, Register.EAX, argument(parameter)));
-  cx.emit(Instruction.createRegI32(fitsImm8(k) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, Register.EAX, k | 0));
+  if (other !== null) cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, Register.EAX, argument(other)));
+  else cx.emit(Instruction.createRegI32(fitsImm8(k!) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, Register.EAX, k!));
   cx.e.branch(early === ifTrue ? whenFalse : whenTrue, body);
   const term = f.blocks[early].term as Extract<Block["term"], { op: "return" }>;
   const v = term.value;

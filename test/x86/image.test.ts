@@ -227,10 +227,27 @@ b2:
   v8 = const 7
   return v8
 }`);
+  // two parameters compared (quicksort's `if (lo >= hi) return`)
+  const span = parseFunction(`
+function span(v0, v1) -> i32 {
+b0:
+  v2 = ges v0, v1
+  branch v2, b1, b2
+b1:
+  v3 = const 0
+  return v3
+b2:
+  v4 = const 1
+  v5 = add v0, v4
+  v6 = call span(v5, v1)
+  v7 = add v6, v4
+  return v7
+}`);
   const m = programModule((main) => {
     putHex(main, main.call("fib", [main.constant(10)]));
     putHex(main, main.call("count", [main.constant(3), main.constant(4)]));
-  }, [fib, count]);
+    putHex(main, main.call("span", [main.constant(2), main.constant(9)]));
+  }, [fib, count, span]);
   const linked = compileToImage(m);
   const code = (name: string) => linked.listing.split(`\n${name}:\n`)[1].split("\n").slice(0, 4)
     .map(line => line.replace(/^ +[0-9A-F]+ +[0-9A-F]+ +/, "").replace(/ +/g, " "));
@@ -244,6 +261,10 @@ b2:
     linked.listing.split(`\n${name}:\n`)[1].split(/\n(?=\S)/)[0].match(/ cmp /g)?.length;
   t.is(compares("fib"), 1);
   t.is(compares("count"), 1);
+  t.deepEqual(code("span").slice(0, 2), ["mov eax,[esp+4]", "cmp eax,[esp+8]"]);
+  t.regex(code("span")[2], /^jl /);
+  t.is(code("span")[3], "mov eax,0"); // then ret
+  t.is(compares("span"), 1);
   const r = await boot(writeImage(linked, "early-return"));
-  t.is(r.serial, ["00000037", "00000013", ""].join("\n"));
+  t.is(r.serial, ["00000037", "00000013", "00000007", ""].join("\n"));
 });
