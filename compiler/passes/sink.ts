@@ -8,7 +8,8 @@
 // memory and devices see the same accesses in the same order). Nothing moves past a redefinition of one of
 // its operands or of its result, nor past a read of its result (there is none: it is read once), nor in
 // between its reader and a comparison, a load (for a comparison) or a shift (for an add) right before it
-// that only the reader reads: their folds want them adjacent.
+// that only the reader reads: their folds want them adjacent. Then an operation whose operand is read again
+// between it and its reader moves right after that read (afterOperandReads: the operand may die at it).
 // Requires: a verified Module (non-SSA). Guarantees: the same values and the same memory accesses in the
 // same order; only the position of the moved instructions within their block changes.
 import * as ir from '../ir.ts';
@@ -96,5 +97,38 @@ function sinkFunction(f: ir.Function): void {
       instrs.splice(k, 1);
       instrs.splice(to - 1, 0, i);
     }
+    afterOperandReads(b, defs, uses);
+  }
+}
+
+/**
+ * A pure operation read once, later in its block, whose operand is read again between it and its reader,
+ * moves right after the last of those reads: the operand may then die at it and give it its register
+ * (crc32's `t = crc >>> 8` after `crc ^ data[i]`: `shr eax, 8` in crc's own register, no copy). Not past a
+ * redefinition of its operands, and not in between an instruction and its reader glued to it.
+ */
+function afterOperandReads(b: ir.Block, defs: Int32Array, uses: Int32Array): void {
+  const instrs = b.instrs;
+  for (let k = instrs.length - 2; k >= 0; k--) {
+    const i = instrs[k];
+    const t = ir.definedRegister(i);
+    if (!movablePure(i) || t === null || defs[t] !== 1 || uses[t] !== 1) continue;
+    const operands = new Set(ir.usedRegisters(i));
+    if (operands.has(t)) continue;
+    let last = -1;
+    for (let j = k + 1; j < instrs.length; j++) {
+      const reads = ir.usedRegisters(instrs[j]), d = ir.definedRegister(instrs[j]);
+      if (reads.includes(t)) break;
+      if (d !== null && (operands.has(d) || d === t)) { last = -1; break; }
+      if (reads.some(r => operands.has(r))) last = j;
+    }
+    if (last < 0) continue;
+    const before = instrs[last], next = instrs[last + 1], d = ir.definedRegister(before);
+    if (next === undefined) continue;
+    if (d !== null && uses[d] === 1 && ir.usedRegisters(next).includes(d) && (isComparison(before)
+      || (before.op === 'load' && isComparison(next))
+      || (before.op === 'binary' && before.kind === 'shl' && next.op === 'binary' && next.kind === 'add'))) continue;
+    instrs.splice(k, 1);
+    instrs.splice(last, 0, i);
   }
 }
