@@ -47,15 +47,17 @@ import {
   decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS, FUNCTION_REGISTERS,
   FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
-import { Vm, vmAt, vmBootInfoAddress, END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING } from "./vm.ts";
+import {
+  Vm, vmAt, vmBootInfoAddress, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree, END_EXIT,
+  END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
+} from "./vm.ts";
+import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
 import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
 import { hypercallDirect } from "./hypercall.ts";
-import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
+import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
 const BYTECODE_FUEL: u32 = 4096;
-/** A VM's interpreter area: its state, its context table, then its main context's call records and registers. */
-const AREA_FRAMES: u32 = 4;
 /** The area of each other context (a thread's call records and registers), given when it first runs. */
 const THREAD_AREA_FRAMES: u32 = 4;
 /** Words of a call record before its registers: ACTIVATION_PREVIOUS .. ACTIVATION_FUNCTION. */
@@ -156,17 +158,17 @@ function contextAt(state: InterpreterState, k: u32): Context {
 }
 
 /**
- * Gives VM `id` of bytecode group `group` its interpreter area and its first call, entry(magic, bootInfo)
- * (the data image is copied in at its first slice, when its space is loaded). False without frames.
+ * Sets up VM `id` of bytecode group `group` (just created: vm.ts buildLinear gave it its kernel frame run,
+ * the page map, then this area) for its first call, entry(magic, bootInfo); the data image is copied in at
+ * its first slice, when its pages are in the window.
  */
-export function bytecodeVmPrepare(id: u32, group: u32): bool {
-  const area = allocFrameRun(AREA_FRAMES);
-  if (area === FRAME_NONE) return false;
+export function bytecodeVmPrepare(id: u32, group: u32): void {
   const vm = vmAt(id);
+  const area = vm.space + linearAreaOffset(vm.memorySize);
   vm.fpuArea = area;
   const state = overlay(InterpreterState, area);
   memoryFill(area, 0, recordsOffset());
-  state.areaEnd = area + AREA_FRAMES * PAGE_SIZE;
+  state.areaEnd = vm.space + (linearKernelFrames(vm.memorySize) << PAGE_SHIFT);
   state.group = group;
   state.fp = 0;
   state.top = area + recordsOffset();
@@ -178,22 +180,21 @@ export function bytecodeVmPrepare(id: u32, group: u32): bool {
   main.kind = CONTEXT_RUNNING;
   main.area = area + recordsOffset();
   main.areaEnd = state.areaEnd;
-  return true;
 }
 
-/** Frees the interpreter area of bytecode VM `id` (it ended). */
+/** Frees the threads' areas of bytecode VM `id` (it ended; its own area goes with its kernel frame run). */
 export function bytecodeVmRelease(id: u32): void {
   const vm = vmAt(id);
   if (vm.fpuArea === 0) return;
   const state = overlay(InterpreterState, vm.fpuArea);
-  for (let c: u32 = 1; c < CONTEXT_LIMIT; c++) discard(state, c);
-  for (let k: u32 = 0; k < AREA_FRAMES; k++) freeFrame(vm.fpuArea + k * PAGE_SIZE);
+  for (let c: u32 = 1; c < CONTEXT_LIMIT; c++) discard(vm, state, c);
   vm.fpuArea = 0;
 }
 
 /** The first slice: the data image into the VM's memory (its space is loaded), then entry(magic, bootInfo). */
 function start(index: u32, vm: Vm, state: InterpreterState): bool {
   const image = decodedImages[state.group];
+  if (image.dataBytes !== 0 && !touch(index, vm, state, GUEST_BASE, image.dataBytes)) return false;
   if (image.dataBytes !== 0) memoryCopy(GUEST_BASE, image.dataImage, image.dataBytes);
   state.started = 1;
   const registers = enter(index, state, image.entry, 0, 0);
@@ -310,9 +311,30 @@ function leave(index: u32, state: InterpreterState, value: u32): bool {
   return true;
 }
 
+/**
+ * Makes [address, address + length) of the VM's memory (checked by the caller) resident: the pages it never
+ * touched demand-zero (vm.ts vmPrepareRange, into its map and the window). False when the VM ended for it
+ * (out of memory: beyond its reservation with the pool empty, as a hardware VM's #PF).
+ */
+function touch(index: u32, vm: Vm, state: InterpreterState, address: u32, length: u32): bool {
+  if (vmPrepareRange(vm, address, length, true)) return true;
+  vmTakeOutOfMemory();
+  trapEnd(index, state, END_OUT_OF_MEMORY, address);
+  return false;
+}
+
 /** True when [address, address + length) is inside the VM's memory. */
 function inMemory(vm: Vm, address: u32, length: u32): bool {
   return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
+}
+
+/**
+ * True when both ends of [address, address + width) (inside the VM's memory) are in resident pages of its
+ * page map (linear.ts: bit 0 of an entry), so the access goes straight through the window.
+ */
+function resident(map: u32, address: u32, width: u32): bool {
+  const offset = address - GUEST_BASE;
+  return (load32(map + (offset >>> PAGE_SHIFT) * 4) & load32(map + ((offset + width - 1) >>> PAGE_SHIFT) * 4) & 1) !== 0;
 }
 
 /** CRC32C of the word's four bytes, low byte first, bit by bit (compiler/ir.ts crc32cWord). */
@@ -339,10 +361,12 @@ function intrinsic(index: u32, vm: Vm, state: InterpreterState, at: u32): bool {
         trapEnd(index, state, VM_END_BYTECODE_BOUNDS, inMemory(vm, a0, a2) ? a1 : a0);
         return false;
       }
+      if (a2 !== 0 && (!touch(index, vm, state, a0, a2) || !touch(index, vm, state, a1, a2))) return false;
       if (a2 !== 0) memoryCopy(a0, a1, a2);
       break;
     case INTRINSIC_MEMORY_FILL:
       if (a2 !== 0 && !inMemory(vm, a0, a2)) { trapEnd(index, state, VM_END_BYTECODE_BOUNDS, a0); return false; }
+      if (a2 !== 0 && !touch(index, vm, state, a0, a2)) return false;
       if (a2 !== 0) memoryFill(a0, u8(a1), a2);
       break;
     case INTRINSIC_INVALID_OPCODE: trapEnd(index, state, VECTOR_INVALID_OPCODE, 0); return false;
@@ -389,10 +413,10 @@ function hypercall(index: u32, vm: Vm, state: InterpreterState, at: u32, registe
 // ---- threads: contextSwitch and contextCreate ------------------------------------------------------
 
 /** Forgets context `k` (not the running one) and frees its area (the main area, context 0's, stays). */
-function discard(state: InterpreterState, k: u32): void {
+function discard(vm: Vm, state: InterpreterState, k: u32): void {
   const context = contextAt(state, k);
   if (k !== 0 && context.area !== 0) {
-    for (let f: u32 = 0; f < THREAD_AREA_FRAMES; f++) freeFrame(context.area + f * PAGE_SIZE);
+    vmKernelFramesFree(vm, context.area, THREAD_AREA_FRAMES);
     context.area = 0;
   }
   context.kind = CONTEXT_FREE;
@@ -417,9 +441,10 @@ function contextNamed(state: InterpreterState, handle: u32, except: u32): u32 {
  */
 function contextSwitch(index: u32, vm: Vm, state: InterpreterState, next: u32, saveAt: u32, resume: u32): bool {
   if (!inMemory(vm, saveAt, 4)) { trapEnd(index, state, VM_END_BYTECODE_BOUNDS, saveAt); return false; }
+  if (!touch(index, vm, state, saveAt, 4)) return false;
   const handle = state.sp;
   const same = contextNamed(state, handle, state.context);        // a context already under this handle is overwritten
-  if (same !== CONTEXT_LIMIT) discard(state, same);
+  if (same !== CONTEXT_LIMIT) discard(vm, state, same);
   const from = contextAt(state, state.context);
   from.kind = CONTEXT_SUSPENDED;
   from.handle = handle;
@@ -459,6 +484,7 @@ function contextSwitch(index: u32, vm: Vm, state: InterpreterState, next: u32, s
 function contextStart(index: u32, vm: Vm, state: InterpreterState, from: Context, k: u32): bool {
   const image = decodedImages[state.group];
   const to = contextAt(state, k);
+  if (!touch(index, vm, state, to.handle, 12)) { from.kind = CONTEXT_RUNNING; return false; }
   const target = load32(to.handle) - FUNCTION_ADDRESS_BASE, arg = load32(to.handle + 8);
   const entry = target / FUNCTION_ADDRESS_STRIDE;
   if (target % FUNCTION_ADDRESS_STRIDE !== 0 || entry >= image.functionCount) {
@@ -467,7 +493,7 @@ function contextStart(index: u32, vm: Vm, state: InterpreterState, from: Context
     return false;
   }
   if (to.area === 0) {
-    const area = allocFrameRun(THREAD_AREA_FRAMES);
+    const area = vmKernelFrames(vm, THREAD_AREA_FRAMES);
     if (area === FRAME_NONE) {
       from.kind = CONTEXT_RUNNING;
       trapEnd(index, state, END_OUT_OF_MEMORY, 0);
@@ -508,10 +534,11 @@ function contextCreate(index: u32, vm: Vm, state: InterpreterState, base: u32, s
   for (let k: u32 = 0; k < CONTEXT_LIMIT; k++) {
     if (k === state.context) continue;
     const context = contextAt(state, k);
-    if (context.kind !== CONTEXT_FREE && context.handle - base < top - base) discard(state, k);
+    if (context.kind !== CONTEXT_FREE && context.handle - base < top - base) discard(vm, state, k);
     if (context.kind === CONTEXT_FREE && free === CONTEXT_LIMIT) free = k;
   }
   if (free === CONTEXT_LIMIT) { trapEnd(index, state, VM_END_BYTECODE_CONTEXTS, handle); return 0; }
+  if (!touch(index, vm, state, handle, 12)) return 0;
   store32(handle, entry);
   store32(handle + 4, 0);
   store32(handle + 8, arg);
@@ -568,7 +595,7 @@ function binary(kind: u32, a: u32, b: u32): u32 {
  */
 function run(index: u32, vm: Vm, state: InterpreterState): void {
   let pc = state.pc, registers = state.fp + ACTIVATION_BYTES;
-  const size = vm.memorySize;
+  const size = vm.memorySize, map = vm.space;     // map: the VM's page map (linear.ts), a word a page
   for (let fuel = BYTECODE_FUEL; fuel > 0; fuel--) {
     const op = load32(pc);
     if (op >= OP_BINARY_BASE && op < BINARY_END) {       // binary: dst a b
@@ -592,6 +619,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
         return;
       }
+      if (!resident(map, address, width)) {
+        state.pc = pc;
+        if (!touch(index, vm, state, address, width)) return;
+      }
       let value: u32 = 0;
       if (op === OP_LOAD_8S) value = u32((load8(address) << 24) >> 24);
       else if (op === OP_LOAD_8U) value = load8(address);
@@ -609,6 +640,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         state.pc = pc;
         trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
         return;
+      }
+      if (!resident(map, address, width)) {
+        state.pc = pc;
+        if (!touch(index, vm, state, address, width)) return;
       }
       const value = load32(registers + load32(pc + 12));
       if (op === OP_STORE_8) store8(address, u8(value));

@@ -35,8 +35,9 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal,
+  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal, vmIsBytecode, vmSetGroupBytecode,
 } from "./vm.ts";
+import { linearInstall, linearPresent, linearWindow } from "./linear.ts";
 import {
   INTERRUPT_WAKEUP, CLOCK_BYTES, HYPERCALL_YIELD, VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE,
   VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS,
@@ -127,10 +128,6 @@ function noSlice(index: u32): void {}
 let bytecodeSlice: BytecodeSlice = noSlice;
 /** Frees what the interpreter holds for an ended bytecode VM (bytecode-interp.ts bytecodeVmRelease). */
 let bytecodeRelease: BytecodeSlice = noSlice;
-/** 1 for a group (= vm.imageIndex) whose VMs are bytecode VMs. */
-const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT
-/** A group number masked into the table: GROUP_NONE (an ended group's VMs) lands on 63, a hardware group. */
-const BYTECODE_GROUP_MASK: u32 = 63;
 
 export function schedulerSetBytecode(slice: BytecodeSlice, released: BytecodeSlice): void {
   bytecodeSlice = slice;
@@ -138,10 +135,10 @@ export function schedulerSetBytecode(slice: BytecodeSlice, released: BytecodeSli
 }
 
 /** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones: a reused group number). */
-export function schedulerSetBytecodeGroup(group: u32, on: bool): void { bytecodeGroups[group] = on ? 1 : 0; }
+export function schedulerSetBytecodeGroup(group: u32, on: bool): void { vmSetGroupBytecode(group, on); }
 
 /** True when VM `vm` is a bytecode VM. */
-function schedulerIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
+function schedulerIsBytecode(vm: Vm): bool { return vmIsBytecode(vm); }
 
 /** The VM's registers into its save area, unless it is a bytecode VM blocked in a hypercall (deliverBatch's). */
 function saveFrame(vm: Vm, frameAddress: u32): void {
@@ -459,8 +456,11 @@ function unlinkRunnable(index: i32): void {
 }
 
 function release(index: u32, vm: Vm): void {
-  if (vm.space !== 0 && currentAddressSpace() === vm.space) switchAddressSpace(kernelAddressSpace());
-  if (schedulerIsBytecode(vm)) bytecodeRelease(index);
+  const bytecode = schedulerIsBytecode(vm);
+  // A bytecode VM's pages may be in the window (linear.ts): the kernel's space while they are freed.
+  const space = bytecode ? linearWindow() : vm.space;
+  if (space !== 0 && currentAddressSpace() === space) switchAddressSpace(kernelAddressSpace());
+  if (bytecode) bytecodeRelease(index);
   fpuRelease(i32(index), vm.fpuArea);
   vm.fpuArea = 0;
   vmRelease(vm);
@@ -529,7 +529,7 @@ function profiledSwitched(space: u32): void {
   if (currentAddressSpace() !== space) profileCountAddressSpaceSwitch();
   if (current === VM_NONE) { profileSetVm(0, 0); return; }
   const vm = vmAt(u32(current));
-  profileSetVm(vm.space, vmBootInfoAddress(vm));
+  profileSetVm(schedulerIsBytecode(vm) ? linearWindow() : vm.space, vmBootInfoAddress(vm));
 }
 
 /** trap.ts calls this at the end of every trap: the frame to resume. */
@@ -667,13 +667,15 @@ function switchInTo(index: i32): u32 {
   if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   vm.hasRun = true;
   lastRan = index;
-  if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
+  const bytecode = schedulerIsBytecode(vm);
+  if (bytecode) linearInstall(vm.space, vm.memorySize);       // its pages in the window, loaded (linear.ts)
+  else if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
   if (vm.blockedInIdle) deliverBatch(vm);
   vm.switchIns++;
   switchCount++;
   vm.sliceTick = clockTicks();
   vm.sliceTsc = rdtsc();
-  if (bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0) return idleFrame;   // the idle loop runs it
+  if (bytecode) return idleFrame;   // the idle loop runs it
   vm.save.eflags = (vm.save.eflags & ~EFLAGS_FORBIDDEN) | EFLAGS_INTERRUPT_ENABLE;
   if (fpuSwitchNeeded(index)) fpuSwitchTo(index);
   return addressOf(vm.save);
@@ -703,6 +705,10 @@ function deliverBatch(vm: Vm): void {
   const clock = vm.save.ecx;
   if (clock === 0) return;
   // Both ends' pages (the same one unless the 8 bytes straddle a boundary): idle checked the range.
+  if (schedulerIsBytecode(vm)) {
+    if (linearPresent(vm.space, clock) && linearPresent(vm.space, clock + CLOCK_BYTES - 1)) clockStore(clock);
+    return;
+  }
   const first = pageEntry(vm.space, clock), last = pageEntry(vm.space, clock + CLOCK_BYTES - 1);
   if ((first & last & CLOCK_PAGE_NEEDS) === CLOCK_PAGE_NEEDS) clockStore(clock);
 }

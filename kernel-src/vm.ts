@@ -38,7 +38,12 @@ import {
   BootInfo, GUEST_MAGIC, GUEST_BASE, ABI_VERSION, MAC_BYTES, VM_LIMIT, VM_SLOT_SHIFT, VMS_PER_FRAME_SHIFT, macByteOfVm,
   CONTROL_KEY_LIMIT,
 } from "../abi/boot.ts";
-import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, freeFrame, framesFree } from "./frames.ts";
+import {
+  PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, allocFrameRun, freeFrame, framesFree,
+} from "./frames.ts";
+import {
+  linearKernelFrames, linearMapClear, linearMapPage, linearFrame, linearPresent, linearForget,
+} from "./linear.ts";
 import {
   createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
   PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
@@ -152,6 +157,22 @@ export class Vm {
 const VM_SLOT_BYTES: u32 = 1 << VM_SLOT_SHIFT;
 const vmTableFrames = new Uint32Array(8192);   // VM_LIMIT >> (PAGE_SHIFT - VM_SLOT_SHIFT): framearray.ts
 let vmTableFrameCount: u32 = 0;
+
+/**
+ * 1 for a group (= vm.imageIndex) whose VMs are bytecode VMs (vmstart.ts; 0 again for a group number
+ * control.ts reuses): their memory is a page map in their kernel frame (linear.ts), not an address space.
+ */
+const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT
+const BYTECODE_GROUP_MASK: u32 = 63;
+
+/** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones). */
+export function vmSetGroupBytecode(group: u32, on: bool): void { bytecodeGroups[group & BYTECODE_GROUP_MASK] = on ? 1 : 0; }
+
+/** True when group `group`'s VMs are bytecode VMs. */
+function groupBytecode(group: u32): bool { return bytecodeGroups[group & BYTECODE_GROUP_MASK] !== 0; }
+
+/** True when `vm` is a bytecode VM: vm.space is then its page map (linear.ts), never loaded in CR3. */
+export function vmIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
 
 /** The bytes of the VM table one VM takes: its slot. */
 export function vmSlotBytes(): u32 { return VM_SLOT_BYTES; }
@@ -277,6 +298,11 @@ function refund(vm: Vm, count: u32): void { promisedFrames += withinReservation(
  * whole range, private file pages, boot page, guaranteed pages.
  */
 export function vmReservation(imageIndex: u32, memorySize: u32, guaranteedPages: u32): u32 {
+  if (groupBytecode(imageIndex)) {
+    // A bytecode VM: its kernel frame run (page map, interpreter area), the boot page, the guaranteed pages.
+    const demand = (memorySize >>> PAGE_SHIFT) - 1;
+    return linearKernelFrames(memorySize) + 1 + (guaranteedPages < demand ? guaranteedPages : demand);
+  }
   const image = images[imageIndex];
   let filePages: u32 = 0, sharedPages: u32 = 0;
   for (let i: u32 = 0; i < image.segmentCount; i++) {
@@ -380,6 +406,7 @@ export function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySi
 
 /** The frame of the VM's boot page, through the kernel's map of memory; 0 when it is not resident. */
 export function vmBootPageFrame(vm: Vm): u32 {
+  if (vmIsBytecode(vm)) return linearFrame(vm.space, vmBootInfoAddress(vm));
   const entry = pageEntry(vm.space, vmBootInfoAddress(vm));
   return (entry & PAGE_PRESENT) !== 0 ? entryFrame(entry) : 0;
 }
@@ -612,6 +639,7 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
 
 /** The directory, the image's segments and the boot page, charged (within the reservation). */
 function buildMemory(vm: Vm, id: u32): bool {
+  if (vmIsBytecode(vm)) return buildLinear(vm, id);
   if (!charge(vm, 1)) return false;
   const space = createAddressSpace();
   if (space === FRAME_NONE) { refund(vm, 1); return false; }
@@ -626,6 +654,41 @@ function buildMemory(vm: Vm, id: u32): bool {
   }
   writeBootInfo(vm, id, bootPage);
   return true;
+}
+
+/**
+ * A bytecode VM's memory (linear.ts): its kernel frame run (the page map, then the interpreter's area) and
+ * the boot page, both charged; every other page demand-zero. No directory, no page tables.
+ */
+function buildLinear(vm: Vm, id: u32): bool {
+  const run = vmKernelFrames(vm, linearKernelFrames(vm.memorySize));
+  if (run === FRAME_NONE) return false;
+  vm.space = run;
+  linearMapClear(run, vm.memorySize);
+  const bootPage = allocPrivateFrame(vm);
+  if (bootPage === FRAME_NONE) return false;
+  linearMapPage(run, vmBootInfoAddress(vm), bootPage);
+  writeBootInfo(vm, id, bootPage);
+  return true;
+}
+
+/**
+ * `count` adjacent zeroed-or-not kernel frames held for bytecode VM `vm` (its kernel frame run, the
+ * interpreter's call areas), charged like page tables (vm.tableFrames); FRAME_NONE when it may not have them.
+ */
+export function vmKernelFrames(vm: Vm, count: u32): u32 {
+  if (!charge(vm, count)) return FRAME_NONE;
+  const run = count === 1 ? allocFrame() : allocFrameRun(count);
+  if (run === FRAME_NONE) { refund(vm, count); return FRAME_NONE; }
+  vm.tableFrames += count;
+  return run;
+}
+
+/** Gives back `count` frames of vmKernelFrames at `run`. */
+export function vmKernelFramesFree(vm: Vm, run: u32, count: u32): void {
+  for (let k: u32 = 0; k < count; k++) freeFrame(run + (k << PAGE_SHIFT));
+  vm.tableFrames -= count;
+  refund(vm, count);
 }
 
 /** Size of the save area: the ring-3 trap frame (docs/calling-convention.md, "Interrupt entries"). */
@@ -653,6 +716,10 @@ export function vmDemandPage(vm: Vm, address: u32): bool {
   const frame = allocPrivateFrame(vm);
   if (frame === FRAME_NONE) return false;
   memoryFill(frame, 0, PAGE_SIZE);
+  if (vmIsBytecode(vm)) {                // its map, and the window when it is installed there (linear.ts)
+    linearMapPage(vm.space, address & ~PAGE_OFFSET_MASK, frame);
+    return true;
+  }
   if (!mapCharged(vm, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
     freePrivateFrame(vm, frame);
     return false;
@@ -670,6 +737,12 @@ export function vmDemandPage(vm: Vm, address: u32): bool {
 export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): bool {
   if (length === 0) return true;
   const last = (address + length - 1) & ~PAGE_OFFSET_MASK;
+  if (vmIsBytecode(vm)) {                // every page of a bytecode VM is private and writable
+    for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
+      if (!linearPresent(vm.space, page) && !vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
+      if (page === last) return true;
+    }
+  }
   for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
     const entry = pageEntry(vm.space, page);
     if ((entry & PAGE_SWAPPED) !== 0) { prepareSwappedPage = page; return false; }
@@ -700,6 +773,7 @@ export function vmTakeSwappedPage(): u32 {
 
 /** The PAGE_SWAPPED entry of `address` (a page on the swap disk only), else 0. */
 export function vmSwappedEntry(vm: Vm, address: u32): u32 {
+  if (vmIsBytecode(vm)) return 0;
   const entry = pageEntry(vm.space, address);
   return (entry & PAGE_SWAPPED) !== 0 ? entry : 0;
 }
@@ -714,8 +788,8 @@ export function vmSetBootCount(): void { vmSetBootCountOf(0, vmTotal); }
 export function vmSetBootCountOf(first: u32, end: u32): void {
   for (let id = first; id < end; id++) {
     const vm = vmAt(id);
-    if (vm.space === 0) continue;          // ended and released already
-    overlay(BootInfo, entryFrame(pageEntry(vm.space, vmBootInfoAddress(vm)))).vmCount = vmTotal;
+    const page = vm.space === 0 ? 0 : vmBootPageFrame(vm);
+    if (page !== 0) overlay(BootInfo, page).vmCount = vmTotal;   // 0: ended and released already
   }
 }
 
@@ -731,6 +805,7 @@ function releaseMemory(vm: Vm): void {
 
 /** Frees the private frames, the page tables and the directory (no promise changes). */
 function freeMemory(vm: Vm): void {
+  if (vmIsBytecode(vm)) { freeLinear(vm); return; }
   const pages = vm.memorySize >>> PAGE_SHIFT;
   for (let page: u32 = 0; page < pages; page++) {
     const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
@@ -742,6 +817,25 @@ function freeMemory(vm: Vm): void {
   }
   vm.privateFrames = 0;
   destroyAddressSpace(vm.space);
+  vm.tableFrames = 0;
+  vm.space = 0;
+}
+
+/**
+ * A bytecode VM's pages, out of the window, then its kernel frame run (the interpreter gave back its other
+ * areas first: bytecode-interp.ts bytecodeVmRelease). No promise changes.
+ */
+function freeLinear(vm: Vm): void {
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  linearForget(vm.space);
+  for (let page: u32 = 0; page < pages; page++) {
+    const frame = linearFrame(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
+    if (frame === 0) continue;
+    freeFrame(frame);
+    privateFrameTotal--;
+  }
+  vm.privateFrames = 0;
+  for (let k: u32 = 0; k < vm.tableFrames; k++) freeFrame(vm.space + (k << PAGE_SHIFT));
   vm.tableFrames = 0;
   vm.space = 0;
 }

@@ -11,8 +11,8 @@
 // (bytecode-verify.ts); a bad image refuses that group alone with the verifier's reason, function and
 // offset (`vms: group G refused: bytecode image: REASON in function F at offset O; its N VMs not started`)
 // and the other groups start. A good one is pre-decoded (bytecode-decode.ts) and its VMs run on the
-// in-kernel interpreter (bytecode-interp.ts, scheduled by scheduler.ts like the others), every page of
-// their memory mapped at creation.
+// in-kernel interpreter (bytecode-interp.ts, scheduled by scheduler.ts like the others), with no address
+// space of their own: a page map and the shared window (linear.ts), their pages demand-zero.
 import { bool, i32, u32, rdtsc } from "dsl";
 import {
   manifestLoad, manifestErrorName, manifestGroupCount, manifestControlGroup, manifestGroupBytecode, groups, MANIFEST_OK,
@@ -23,15 +23,15 @@ import { verdict, bytecodeErrorName, alignUp, VERIFY_OK, NO_FUNCTION } from "./b
 import { bytecodeDecode, decodedImages, BYTECODE_DATA_ALIGN } from "./bytecode-decode.ts";
 import { bytecodeSlice, bytecodeVmPrepare, bytecodeVmRelease } from "./bytecode-interp.ts";
 import { BYTECODE_STACK_BYTES } from "../abi/bytecode.ts";
-import { GUEST_BASE } from "../abi/boot.ts";
 import { diskPresent } from "./disk.ts";
 import { elfParse, elfErrorName, imageWithoutSegments, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
   vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
   VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32, vmSetControlKey,
-  vmSetMemoryCap, vmPrepareRange, vmTakeOutOfMemory,
+  vmSetMemoryCap,
 } from "./vm.ts";
+import { linearWindowReserve } from "./linear.ts";
 import {
   schedulerInit, schedulerAdd, schedulerAddSwappedOut, schedulerRun, schedulerStop, schedulerSetBytecode,
   schedulerSetBytecodeGroup,
@@ -71,10 +71,8 @@ function refuse(group: u32, why: string): void {
   consoleWriteString(why);
 }
 
-/** The demand pages each VM of group `g` is guaranteed: a bytecode VM holds all its memory from the start. */
-function guaranteedPagesOf(g: u32): u32 {
-  return (manifestGroupBytecode(g) ? groups[g].memoryKiB : groups[g].guaranteedKiB) >>> PAGE_KIB_SHIFT;
-}
+/** The demand pages each VM of group `g` is guaranteed (bytecode VMs' pages are demand-zero too). */
+function guaranteedPagesOf(g: u32): u32 { return groups[g].guaranteedKiB >>> PAGE_KIB_SHIFT; }
 
 /**
  * Admission control: true when every group's memory size is valid for its image and the reservations
@@ -168,6 +166,10 @@ function startBytecodeGroup(g: u32, module: MultibootModule): bool {
     consoleWriteString(" refused: bytecode VMs do not swap yet, and this kernel has a swap disk");
     return notStarted(g);
   }
+  if (!linearWindowReserve(memory)) {
+    consoleWriteString(" refused: no memory for the bytecode window's page tables");
+    return notStarted(g);
+  }
   if (!bytecodeDecode(g, module.start, moduleSize(module))) {
     consoleWriteString(" refused: bytecode image: no memory to pre-decode it, or a function of too many blocks");
     return notStarted(g);
@@ -191,19 +193,6 @@ function notStarted(g: u32): bool {
   return false;
 }
 
-/**
- * A bytecode VM just created (vmCreate made its directory and boot page): every page of its memory mapped
- * now (its reservation holds them all: the interpreter never meets a page fault), and its interpreter
- * area. False when either could not be had.
- */
-function prepareBytecodeVm(id: u32, g: u32): bool {
-  const vm = vmAt(id);
-  if (!vmPrepareRange(vm, GUEST_BASE, vm.memorySize - PAGE_BYTES, true)) {
-    vmTakeOutOfMemory();
-    return false;
-  }
-  return bytecodeVmPrepare(id, g);
-}
 
 function fail(what: string, why: string): bool {
   consoleWriteString("vms: ");
@@ -264,10 +253,8 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
       const bytecode = manifestGroupBytecode(g);
       const guaranteedPages = guaranteedPagesOf(g);
       let created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
-      if (created === VM_CREATE_OK && bytecode && !prepareBytecodeVm(vmCount() - 1, g)) {
-        failed = !fail("create", "out of memory for a bytecode VM's pages or interpreter area");
-        continue;
-      }
+      // A bytecode VM's kernel frame holds its page map and its interpreter's area (vm.ts buildLinear).
+      if (created === VM_CREATE_OK && bytecode) bytecodeVmPrepare(vmCount() - 1, g);
       if (created === VM_CREATE_NO_MEMORY && swapActive()) {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
