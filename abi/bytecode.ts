@@ -44,12 +44,21 @@ export const LINKER_SYMBOL_TABLE = "__symbol_table";
 // ---- a bytecode VM's memory (docs/bytecode.md "Bytecode VMs") ---------------------------------------
 
 /**
- * A bytecode VM's linear memory is [GUEST_BASE, GUEST_BASE + memorySize), as a hardware VM's: the data
- * symbols from GUEST_BASE in module order, each aligned as it asks, then its stack of this many bytes
- * (frame slots; the registers are the interpreter's), the boot page last. tools/manifest.ts sizes a
- * group by it, the kernel checks a group's memory against it.
+ * A bytecode VM's linear memory is [GUEST_BASE, GUEST_BASE + memorySize), as a hardware VM's, laid out so
+ * that a small VM's busy bytes share one page (kernel-src/linear.ts: it holds only the pages it touched):
+ * from GUEST_BASE + BYTECODE_STACK_OFFSET its stack of BYTECODE_STACK_BYTES (frame slots, growing down; the
+ * registers are the interpreter's), then its boot information (abi/boot.ts BootInfo, in
+ * BYTECODE_BOOT_INFO_BYTES), then from BYTECODE_DATA_OFFSET, aligned up to the largest alignment of its
+ * symbols (16 at least), the data symbols in module order, each aligned as it asks; at least one page
+ * after them. tools/build.ts bytecodeSpan sizes a group by it, the kernel checks a group's memory against it.
  */
 export const BYTECODE_STACK_BYTES: u32 = 16 * 1024;
+export const BYTECODE_STACK_OFFSET: u32 = 2048;
+export const BYTECODE_BOOT_INFO_OFFSET: u32 = BYTECODE_STACK_OFFSET + BYTECODE_STACK_BYTES;
+export const BYTECODE_BOOT_INFO_BYTES: u32 = 256;
+export const BYTECODE_DATA_OFFSET: u32 = BYTECODE_BOOT_INFO_OFFSET + BYTECODE_BOOT_INFO_BYTES;
+/** The data's base is aligned to at least this (and its size rounded up to it). */
+export const BYTECODE_DATA_ALIGN: u32 = 16;
 /**
  * The value `functionAddress(f)` gives: FUNCTION_ADDRESS_BASE + 16 * (f's index in section 3), on the host
  * interpreter and in the kernel's alike; callIndirect takes no other value.

@@ -4,11 +4,12 @@
 //   - a function table: per function FUNCTION_WORDS words (its code's address, parameters, registers,
 //     frame bytes, frame alignment, whether it returns a value);
 //   - code: u32 words, an opcode then its operands, every operand resolved: registers as byte offsets
-//     into the register file, names as function indices or addresses in the VM (GUEST_BASE + data offset,
+//     into the register file, names as function indices or addresses in the VM (the data base + offset,
 //     FUNCTION_ADDRESS_BASE + 16 * index), slots as offsets in the frame, block targets as code addresses;
 //     a call, intrinsic or return without a result carries NO_REGISTER;
 //   - the data image: the data symbols laid out from 0 in order, each aligned, bytes copied, relocations
-//     patched; every VM of the group starts with a copy at GUEST_BASE.
+//     patched; every VM of the group starts with a copy at its data base (abi/bytecode.ts: a bytecode
+//     VM's memory, its stack and boot information below the data).
 // Requires: a verified image (every index in range, every count consistent); the reader's bounds checks
 // still apply, so a byte misread cannot run past the image. Guarantees: the code of a function is at most
 // twice its bytes in words; targets are addresses of instruction starts in the same function.
@@ -20,7 +21,8 @@ import {
   OP_STORE_BASE, STORE_OPCODE_COUNT, OP_BINARY_BASE, BINARY_OPCODE_COUNT, OP_UNARY_BASE, UNARY_OPCODE_COUNT, TERM_JUMP,
   TERM_BRANCH, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE, FUNCTION_RETURNS_VALUE, FUNCTION_HAS_LOCATION,
   SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, RELOCATION_DATA, LINKER_IMAGE_START, LINKER_IMAGE_END,
-  LINKER_STACK_BOTTOM, LINKER_STACK_TOP, BYTECODE_STACK_BYTES, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE,
+  LINKER_STACK_BOTTOM, LINKER_STACK_TOP, BYTECODE_STACK_BYTES, BYTECODE_STACK_OFFSET, BYTECODE_DATA_OFFSET,
+  BYTECODE_DATA_ALIGN, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE,
 } from "../abi/bytecode.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { readerStart, readerWindow, readByte, readUnsigned, skipBytes, here, alignUp } from "./bytecode-reader.ts";
@@ -37,8 +39,6 @@ export const FUNCTION_REGISTERS: u32 = 2;
 export const FUNCTION_FRAME_BYTES: u32 = 3;
 export const FUNCTION_FRAME_ALIGN: u32 = 4;
 export const FUNCTION_RETURNS: u32 = 5;
-/** A bytecode VM's data is rounded up to this before its stack (tools/build.ts bytecodeSpan). */
-export const BYTECODE_DATA_ALIGN: u32 = 16;
 /** Frame offset of each slot of the function being decoded (bytecode-code.ts SLOT_LIMIT). */
 const slotOffsets = new Uint32Array(256);
 /** Blocks of one function the pre-decoder takes (the verifier's limit is higher: such an image is refused). */
@@ -54,8 +54,9 @@ class DecodedImage {
   trapHandler: u32 = 0;      // function index of trap(kind)
   dataImage: u32 = 0;        // address of the data image (dataBytes bytes)
   dataBytes: u32 = 0;        // rounded up to BYTECODE_DATA_ALIGN
-  stackBottom: u32 = 0;      // GUEST_BASE + dataBytes
-  stackTop: u32 = 0;         // stackBottom + BYTECODE_STACK_BYTES
+  dataBase: u32 = 0;         // where the data goes in the VM (abi/bytecode.ts: a bytecode VM's memory)
+  stackBottom: u32 = 0;      // GUEST_BASE + BYTECODE_STACK_OFFSET
+  stackTop: u32 = 0;         // stackBottom + BYTECODE_STACK_BYTES: the boot information's address
 }
 
 export const decodedImages = structArray(DecodedImage, 64);   // elf.ts IMAGE_LIMIT, one per group
@@ -140,11 +141,12 @@ export function bytecodeDecode(g: u32, address: u32, length: u32): bool {
 /** Lays the data out (first reading: offsets; second: bytes and relocations into the data image). */
 function decodeData(image: DecodedImage): bool {
   readerWindow(sectionStart[SECTION_DATA], sectionEnd[SECTION_DATA]);
-  let count = readUnsigned(), end: u32 = 0;
+  let count = readUnsigned(), end: u32 = 0, largest = BYTECODE_DATA_ALIGN;
   for (let i: u32 = 0; i < count; i++) {
     const name = readUnsigned();
     readByte();
     const align = readUnsigned(), size = readUnsigned();
+    if (align > largest) largest = align;
     end = alignUp(end, align);
     dataOffsetOfString[name] = end;
     end += size;
@@ -153,7 +155,8 @@ function decodeData(image: DecodedImage): bool {
     for (let r: u32 = 0; r < relocations; r++) { readUnsigned(); readUnsigned(); readByte(); }
   }
   image.dataBytes = alignUp(end, BYTECODE_DATA_ALIGN);
-  image.stackBottom = GUEST_BASE + image.dataBytes;
+  image.dataBase = GUEST_BASE + alignUp(BYTECODE_DATA_OFFSET, largest);   // tools/build.ts bytecodeSpan
+  image.stackBottom = GUEST_BASE + BYTECODE_STACK_OFFSET;
   image.stackTop = image.stackBottom + BYTECODE_STACK_BYTES;
   const frames = (image.dataBytes + PAGE_OFFSET_MASK) >>> PAGE_SHIFT;
   image.dataImage = frames === 0 ? 0 : allocFrameRun(frames);
@@ -184,8 +187,9 @@ function decodeData(image: DecodedImage): bool {
 function symbolAddress(image: DecodedImage, s: u32): u32 {
   if (stringIs(s, LINKER_IMAGE_START)) return GUEST_BASE;
   if (stringIs(s, LINKER_STACK_BOTTOM)) return image.stackBottom;
-  if (stringIs(s, LINKER_STACK_TOP) || stringIs(s, LINKER_IMAGE_END)) return image.stackTop;
-  return GUEST_BASE + dataOffsetOfString[s];
+  if (stringIs(s, LINKER_STACK_TOP)) return image.stackTop;
+  if (stringIs(s, LINKER_IMAGE_END)) return image.dataBase + image.dataBytes;
+  return image.dataBase + dataOffsetOfString[s];
 }
 
 function functionAddress(s: u32): u32 {

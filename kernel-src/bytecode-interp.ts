@@ -48,7 +48,7 @@ import {
   FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
 import {
-  Vm, vmAt, vmBootInfoAddress, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree, END_EXIT,
+  Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree, END_EXIT,
   END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
 } from "./vm.ts";
 import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
@@ -59,7 +59,19 @@ import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
 const BYTECODE_FUEL: u32 = 4096;
 /** The area of each other context (a thread's call records and registers), given when it first runs. */
-const THREAD_AREA_FRAMES: u32 = 4;
+const THREAD_AREA_FRAMES: u32 = 1;
+/**
+ * A call that does not fit in its context's area goes on in a chunk (kernel frames of the VM's, kept for
+ * the next time once it returns, freed with the context): a header, then call records as in the area.
+ * All the chunks of one context hold at most CHUNK_FRAME_LIMIT frames; beyond, a call is a stack overflow.
+ */
+const CHUNK_FRAME_LIMIT: u32 = 4;
+const CHUNK_FRAMES = 0;            // frames of this chunk
+const CHUNK_NEXT = 4;              // the chunk kept after this one (0: none)
+const CHUNK_PREVIOUS = 8;          // the chunk (0: the area) of the record that called into this one
+const CHUNK_PREVIOUS_END = 12;     // and that chunk's (or area's) end and top, given back when it returns
+const CHUNK_PREVIOUS_TOP = 16;
+const CHUNK_HEADER: u32 = 32;
 /** Words of a call record before its registers: ACTIVATION_PREVIOUS .. ACTIVATION_FUNCTION. */
 const ACTIVATION_BYTES: u32 = 20;
 const ACTIVATION_PREVIOUS = 0;     // the caller's record (0: this is the entry's)
@@ -120,6 +132,8 @@ class InterpreterState {
   stackLimit: u32 = 0;       // the lowest guest stack pointer of the running context (its stack's base)
   context: u32 = 0;          // the running context's index in the context table
   contexts: u32 = 0;         // the context table's address (in this area)
+  chunk: u32 = 0;            // the chunk of the current record (0: the running context's area)
+  firstChunk: u32 = 0;       // the running context's first chunk (0: none yet)
 }
 const STATE_BYTES: u32 = 64;
 
@@ -148,6 +162,8 @@ class Context {
   top: u32 = 0;
   sp: u32 = 0;
   stackLimit: u32 = 0;
+  chunk: u32 = 0;
+  firstChunk: u32 = 0;
 }
 
 /** Where the main context's call records begin in the VM's area. */
@@ -187,15 +203,20 @@ export function bytecodeVmRelease(id: u32): void {
   const vm = vmAt(id);
   if (vm.fpuArea === 0) return;
   const state = overlay(InterpreterState, vm.fpuArea);
-  for (let c: u32 = 1; c < CONTEXT_LIMIT; c++) discard(vm, state, c);
+  contextAt(state, state.context).firstChunk = state.firstChunk;   // the running one's chunks are in the state
+  for (let c: u32 = 0; c < CONTEXT_LIMIT; c++) discard(vm, state, c);
   vm.fpuArea = 0;
 }
 
-/** The first slice: the data image into the VM's memory (its space is loaded), then entry(magic, bootInfo). */
+/**
+ * The first slice: its boot page made, the data image copied into its memory (its pages in the window), then
+ * entry(magic, bootInfo).
+ */
 function start(index: u32, vm: Vm, state: InterpreterState): bool {
   const image = decodedImages[state.group];
-  if (image.dataBytes !== 0 && !touch(index, vm, state, GUEST_BASE, image.dataBytes)) return false;
-  if (image.dataBytes !== 0) memoryCopy(GUEST_BASE, image.dataImage, image.dataBytes);
+  if (!vmBootPageMake(vm, index)) { trapEnd(index, state, END_OUT_OF_MEMORY, vmBootInfoAddress(vm)); return false; }
+  if (image.dataBytes !== 0 && !touch(index, vm, state, image.dataBase, image.dataBytes)) return false;
+  if (image.dataBytes !== 0) memoryCopy(image.dataBase, image.dataImage, image.dataBytes);
   state.started = 1;
   const registers = enter(index, state, image.entry, 0, 0);
   if (registers === 0) return false;
@@ -230,14 +251,19 @@ function trapEnd(index: u32, state: InterpreterState, reason: u32, address: u32)
 function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, resultAddress: u32): u32 {
   const image = decodedImages[state.group];
   const record = image.functions + callee * FUNCTION_WORDS * 4;
-  const fp = state.top;
-  const registers = fp + ACTIVATION_BYTES;
+  let fp = state.top;
+  let registers = fp + ACTIVATION_BYTES;
   const bytes = load32(record + FUNCTION_REGISTERS * 4) << 2;
   const frameBytes = load32(record + FUNCTION_FRAME_BYTES * 4) + CALL_OVERHEAD;
   const sp = u32((state.sp - frameBytes) & ~(load32(record + FUNCTION_FRAME_ALIGN * 4) - 1));
-  if (registers > state.areaEnd || bytes > state.areaEnd - registers || sp < state.stackLimit || sp > state.sp) {
+  if (sp < state.stackLimit || sp > state.sp) {
     trapEnd(index, state, END_STACK_OVERFLOW, sp);
     return 0;
+  }
+  if (registers > state.areaEnd || bytes > state.areaEnd - registers) {
+    fp = chunkEnter(index, state, bytes);
+    if (fp === 0) { trapEnd(index, state, END_STACK_OVERFLOW, sp); return 0; }
+    registers = fp + ACTIVATION_BYTES;
   }
   store32(fp + ACTIVATION_PREVIOUS, state.fp);
   store32(fp + ACTIVATION_RETURN, returnPc);
@@ -277,6 +303,64 @@ function call(index: u32, state: InterpreterState, at: u32, indirect: bool): boo
   return true;
 }
 
+// ---- chunks: call records beyond a context's area ------------------------------------------------------
+
+/**
+ * A call record of `bytes` of registers that does not fit where the current one ends: the next chunk (the
+ * one kept from an earlier call, if large enough, else a new one) becomes current and the record goes at its
+ * start; its address, or 0 when the context's chunks would pass CHUNK_FRAME_LIMIT or no frame is left.
+ */
+function chunkEnter(index: u32, state: InterpreterState, bytes: u32): u32 {
+  const vm = vmAt(index);
+  const frames = (CHUNK_HEADER + ACTIVATION_BYTES + bytes + PAGE_SIZE - 1) >>> PAGE_SHIFT;
+  const previous = state.chunk;
+  let chunk = previous === 0 ? state.firstChunk : load32(previous + CHUNK_NEXT);
+  if (chunk !== 0 && load32(chunk + CHUNK_FRAMES) < frames) {    // too small: it and those after it go
+    chunksFree(vm, chunk);
+    chunk = linkNext(state, previous, 0);
+  }
+  if (chunk === 0) {
+    let held: u32 = 0;          // the chunks up to `previous`, the last one now
+    for (let c = state.firstChunk; c !== 0; c = load32(c + CHUNK_NEXT)) held += load32(c + CHUNK_FRAMES);
+    if (frames > CHUNK_FRAME_LIMIT - held) return linkNext(state, previous, 0);
+    chunk = vmKernelFrames(vm, frames);
+    if (chunk === FRAME_NONE) return linkNext(state, previous, 0);
+    store32(chunk + CHUNK_FRAMES, frames);
+    store32(chunk + CHUNK_NEXT, 0);
+    linkNext(state, previous, chunk);
+  }
+  store32(chunk + CHUNK_PREVIOUS, previous);
+  store32(chunk + CHUNK_PREVIOUS_END, state.areaEnd);
+  store32(chunk + CHUNK_PREVIOUS_TOP, state.top);
+  state.chunk = chunk;
+  state.areaEnd = chunk + (load32(chunk + CHUNK_FRAMES) << PAGE_SHIFT);
+  state.top = chunk + CHUNK_HEADER;
+  return state.top;
+}
+
+/** Makes `chunk` the one after `previous` (0: after the area); returns 0. */
+function linkNext(state: InterpreterState, previous: u32, chunk: u32): u32 {
+  if (previous === 0) state.firstChunk = chunk; else store32(previous + CHUNK_NEXT, chunk);
+  return 0;
+}
+
+/** The first record of the current chunk returned: the caller's chunk (or area) is current again. */
+function chunkLeave(state: InterpreterState): void {
+  const chunk = state.chunk;
+  state.top = load32(chunk + CHUNK_PREVIOUS_TOP);
+  state.areaEnd = load32(chunk + CHUNK_PREVIOUS_END);
+  state.chunk = load32(chunk + CHUNK_PREVIOUS);
+}
+
+/** Frees `chunk` and every chunk kept after it. */
+function chunksFree(vm: Vm, chunk: u32): void {
+  while (chunk !== 0) {
+    const next = load32(chunk + CHUNK_NEXT);
+    vmKernelFramesFree(vm, chunk, load32(chunk + CHUNK_FRAMES));
+    chunk = next;
+  }
+}
+
 /** Calls the trap handler with `kind` (it must not return); false if the VM ended. */
 function trap(index: u32, state: InterpreterState, kind: u32): bool {
   const registers = enter(index, state, decodedImages[state.group].trapHandler, 0, 0);
@@ -306,6 +390,7 @@ function leave(index: u32, state: InterpreterState, value: u32): bool {
   if (resultAddress !== 0) store32(resultAddress, result);
   state.sp = load32(fp + ACTIVATION_STACK);
   state.top = fp;
+  if (state.chunk !== 0 && fp === state.chunk + CHUNK_HEADER) chunkLeave(state);
   state.fp = previous;
   state.pc = returnPc;
   return true;
@@ -419,6 +504,9 @@ function discard(vm: Vm, state: InterpreterState, k: u32): void {
     vmKernelFramesFree(vm, context.area, THREAD_AREA_FRAMES);
     context.area = 0;
   }
+  chunksFree(vm, context.firstChunk);
+  context.firstChunk = 0;
+  context.chunk = 0;
   context.kind = CONTEXT_FREE;
   context.handle = 0;
 }
@@ -454,6 +542,8 @@ function contextSwitch(index: u32, vm: Vm, state: InterpreterState, next: u32, s
   from.sp = state.sp;
   from.stackLimit = state.stackLimit;
   from.areaEnd = state.areaEnd;
+  from.chunk = state.chunk;
+  from.firstChunk = state.firstChunk;
   store32(saveAt, handle);
   const k = contextNamed(state, resume, CONTEXT_LIMIT);   // itself included: switching to itself goes on
   if (k === CONTEXT_LIMIT) {
@@ -471,6 +561,8 @@ function contextSwitch(index: u32, vm: Vm, state: InterpreterState, next: u32, s
     state.sp = to.sp;
     state.stackLimit = to.stackLimit;
     state.areaEnd = to.areaEnd;
+    state.chunk = to.chunk;
+    state.firstChunk = to.firstChunk;
     return true;
   }
   return contextStart(index, vm, state, from, k);
@@ -507,6 +599,8 @@ function contextStart(index: u32, vm: Vm, state: InterpreterState, from: Context
   state.fp = 0;
   state.top = to.area;
   state.areaEnd = to.areaEnd;
+  state.chunk = 0;
+  state.firstChunk = to.firstChunk;
   state.sp = to.handle;
   state.stackLimit = to.stackLimit;
   const registers = enter(index, state, entry, RETURN_CONTEXT, 0);

@@ -29,7 +29,7 @@ import {
 export const LINEAR_PRESENT: u32 = 1;
 const ENTRY_BYTES: u32 = 4;
 /** Bytes the kernel frame leaves the interpreter after the map, at least (its state, context table, calls). */
-export const LINEAR_AREA_BYTES: u32 = 16000;
+export const LINEAR_AREA_BYTES: u32 = 3072;
 /** The map's size is rounded up to this, so the interpreter's area is aligned. */
 const MAP_ALIGN: u32 = 64;
 

@@ -24,6 +24,7 @@ import { BootInfo } from "../abi/boot.ts";
 import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
 import { pageEntry, entryFrame, changeEntryBits, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
+import { PAGE_OFFSET_MASK } from "./frames.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
 /** The kernel's idle loop (`hlt`, console output between interrupts). */
@@ -130,7 +131,7 @@ function vmPage(): u32 {
   // Written through its frame, not the VM's mapping: the processor does not set the dirty bit, so here
   // (a clean page's copy on the swap disk is kept only while the bit is clear: swap.ts).
   if ((entry & PAGE_DIRTY) === 0) changeEntryBits(vmSpace, vmBootAddress, PAGE_DIRTY, 0);   // once a residency
-  return entryFrame(entry);
+  return entryFrame(entry) + (vmBootAddress & PAGE_OFFSET_MASK);   // a bytecode VM's is inside its page
 }
 
 /** Counts a hypercall by its number (hypercall.ts's profiled entry; other numbers are not counted). */

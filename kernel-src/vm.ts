@@ -50,6 +50,7 @@ import {
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
 import { entropyForVm } from "./entropy.ts";
+import { BYTECODE_BOOT_INFO_OFFSET, BYTECODE_BOOT_INFO_BYTES } from "../abi/bytecode.ts";
 import {
   netBufferFree, netBufferAgeAppend, netBufferAgeRemove,
   NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
@@ -190,7 +191,7 @@ export function vmAt(index: u32): Vm {
  * `extraBytes`: kernel memory each VM may take beyond vmKernelBytes' (console.ts's kept console bytes).
  */
 export function vmTableInit(count: u32, extraBytes: u32): bool {
-  if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT) return false;
+  if (sizeOf(Vm) > VM_SLOT_BYTES || count > VM_LIMIT || sizeOf(BootInfo) > BYTECODE_BOOT_INFO_BYTES) return false;
   if (VM_SLOT_SHIFT + VMS_PER_FRAME_SHIFT !== PAGE_SHIFT) return false;   // abi/boot.ts's two agree
   vmKernelBytes = VM_KERNEL_BYTES + extraBytes;
   return vmTableGrow(count);
@@ -401,12 +402,23 @@ export function vmMapsSharedCode(vm: Vm): bool {
   return true;
 }
 
-/** The address of the boot-information page: the last page of the VM's memory. */
-export function vmBootInfoAddress(vm: Vm): u32 { return GUEST_BASE + vm.memorySize - PAGE_SIZE; }
+/**
+ * The address of the boot information: the last page of the VM's memory; a bytecode VM's, above its stack
+ * and below its data in the same page (abi/bytecode.ts BYTECODE_BOOT_INFO_OFFSET).
+ */
+export function vmBootInfoAddress(vm: Vm): u32 {
+  return vmIsBytecode(vm) ? GUEST_BASE + BYTECODE_BOOT_INFO_OFFSET : GUEST_BASE + vm.memorySize - PAGE_SIZE;
+}
 
-/** The frame of the VM's boot page, through the kernel's map of memory; 0 when it is not resident. */
+/**
+ * Where the kernel reaches the VM's boot information (its boot page's frame, through the kernel's map of
+ * memory; a bytecode VM's: that frame + the offset in its page); 0 when it is not resident.
+ */
 export function vmBootPageFrame(vm: Vm): u32 {
-  if (vmIsBytecode(vm)) return linearFrame(vm.space, vmBootInfoAddress(vm));
+  if (vmIsBytecode(vm)) {
+    const frame = linearFrame(vm.space, vmBootInfoAddress(vm));
+    return frame === 0 ? 0 : frame + (vmBootInfoAddress(vm) & PAGE_OFFSET_MASK);
+  }
   const entry = pageEntry(vm.space, vmBootInfoAddress(vm));
   return (entry & PAGE_PRESENT) !== 0 ? entryFrame(entry) : 0;
 }
@@ -419,10 +431,9 @@ export function byteSwap32(x: u32): u32 {
 /**
  * The boot information (abi/boot.ts BootInfo laid over the page). The VM count is final when the VM is
  * built after the last vmCreate (swapped out from birth); else vmSetBootCount writes it again then. The
- * page starts zeroed (the reserved field stays 0).
+ * caller zeroed the page (the reserved field stays 0); `page`: where the BootInfo goes in it.
  */
 function writeBootInfo(vm: Vm, id: u32, page: u32): void {
-  memoryFill(page, 0, PAGE_SIZE);
   const info = overlay(BootInfo, page);
   info.abiVersion = ABI_VERSION;
   info.vmId = id;
@@ -639,7 +650,7 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
 
 /** The directory, the image's segments and the boot page, charged (within the reservation). */
 function buildMemory(vm: Vm, id: u32): bool {
-  if (vmIsBytecode(vm)) return buildLinear(vm, id);
+  if (vmIsBytecode(vm)) return buildLinear(vm);
   if (!charge(vm, 1)) return false;
   const space = createAddressSpace();
   if (space === FRAME_NONE) { refund(vm, 1); return false; }
@@ -652,23 +663,35 @@ function buildMemory(vm: Vm, id: u32): bool {
     if (bootPage !== FRAME_NONE) freePrivateFrame(vm, bootPage);
     return false;
   }
+  memoryFill(bootPage, 0, PAGE_SIZE);
   writeBootInfo(vm, id, bootPage);
   return true;
 }
 
 /**
- * A bytecode VM's memory (linear.ts): its kernel frame run (the page map, then the interpreter's area) and
- * the boot page, both charged; every other page demand-zero. No directory, no page tables.
+ * A bytecode VM's memory (linear.ts): its kernel frame run (the page map, then the interpreter's area),
+ * charged; no directory, no page tables. Its boot page is made when it first runs (vmBootPageMake, in
+ * its reservation); every other page is demand-zero.
  */
-function buildLinear(vm: Vm, id: u32): bool {
+function buildLinear(vm: Vm): bool {
   const run = vmKernelFrames(vm, linearKernelFrames(vm.memorySize));
   if (run === FRAME_NONE) return false;
   vm.space = run;
   linearMapClear(run, vm.memorySize);
-  const bootPage = allocPrivateFrame(vm);
-  if (bootPage === FRAME_NONE) return false;
-  linearMapPage(run, vmBootInfoAddress(vm), bootPage);
-  writeBootInfo(vm, id, bootPage);
+  return true;
+}
+
+/**
+ * Bytecode VM `id`'s boot page, at its first slice (bytecode-interp.ts): written then, so a VM that has not
+ * run holds no page of memory (the count of VMs is the one at that time: final for the VMs of a manifest,
+ * created before any runs). False without a frame (it is in the VM's reservation).
+ */
+export function vmBootPageMake(vm: Vm, id: u32): bool {
+  const page = allocPrivateFrame(vm);
+  if (page === FRAME_NONE) return false;
+  memoryFill(page, 0, PAGE_SIZE);
+  linearMapPage(vm.space, vmBootInfoAddress(vm), page);
+  writeBootInfo(vm, id, page + (vmBootInfoAddress(vm) & PAGE_OFFSET_MASK));
   return true;
 }
 

@@ -20,9 +20,10 @@ import {
 } from "./manifest.ts";
 import { verifyBytecode, bytecodeDataBytes } from "./bytecode-verify.ts";
 import { verdict, bytecodeErrorName, alignUp, VERIFY_OK, NO_FUNCTION } from "./bytecode-reader.ts";
-import { bytecodeDecode, decodedImages, BYTECODE_DATA_ALIGN } from "./bytecode-decode.ts";
+import { bytecodeDecode, decodedImages } from "./bytecode-decode.ts";
 import { bytecodeSlice, bytecodeVmPrepare, bytecodeVmRelease } from "./bytecode-interp.ts";
-import { BYTECODE_STACK_BYTES } from "../abi/bytecode.ts";
+import { BYTECODE_DATA_OFFSET, BYTECODE_DATA_ALIGN } from "../abi/bytecode.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
 import { diskPresent } from "./disk.ts";
 import { elfParse, elfErrorName, imageWithoutSegments, ELF_OK } from "./elf.ts";
 import {
@@ -158,10 +159,9 @@ function startBytecodeGroup(g: u32, module: MultibootModule): bool {
   }
   const data = alignUp(bytecodeDataBytes(), BYTECODE_DATA_ALIGN);
   const memory = groups[g].memoryKiB << KIB_SHIFT;
-  if (data > memory || memory - data < BYTECODE_STACK_BYTES + PAGE_BYTES) {
-    consoleWriteString(" refused: bytecode image: memory size too small for its data and stack");
-    return notStarted(g);
-  }
+  // Its stack, boot information and data (abi/bytecode.ts), then a page at least (checked exactly once it is
+  // decoded: the data's base is aligned up to its symbols' largest alignment).
+  if (data > memory || memory - data < BYTECODE_DATA_OFFSET + PAGE_BYTES) return tooSmall(g);
   if (diskPresent()) {
     consoleWriteString(" refused: bytecode VMs do not swap yet, and this kernel has a swap disk");
     return notStarted(g);
@@ -174,7 +174,9 @@ function startBytecodeGroup(g: u32, module: MultibootModule): bool {
     consoleWriteString(" refused: bytecode image: no memory to pre-decode it, or a function of too many blocks");
     return notStarted(g);
   }
-  imageWithoutSegments(g, decodedImages[g].stackTop);
+  const end = decodedImages[g].dataBase + decodedImages[g].dataBytes;
+  if (end - GUEST_BASE > memory - PAGE_BYTES) return tooSmall(g);
+  imageWithoutSegments(g, end);
   schedulerSetBytecodeGroup(g, true);
   consoleWriteString(": bytecode image verified, ");
   consoleWriteDecimal(moduleSize(module));
@@ -183,6 +185,11 @@ function startBytecodeGroup(g: u32, module: MultibootModule): bool {
   consoleWriteString(" bytes of data");
   consoleNewLine();
   return true;
+}
+
+function tooSmall(g: u32): bool {
+  consoleWriteString(" refused: bytecode image: memory size too small for its data and stack");
+  return notStarted(g);
 }
 
 function notStarted(g: u32): bool {

@@ -10,7 +10,7 @@ import { compileToImage, type Image } from '../compiler/link/index.ts';
 import { GUEST_BASE } from '../abi/boot.ts';
 import { printModule } from '../compiler/print.ts';
 import { encodeModule } from '../compiler/bytecode/encode.ts';
-import { BYTECODE_STACK_BYTES } from '../abi/bytecode.ts';
+import { BYTECODE_DATA_OFFSET, BYTECODE_DATA_ALIGN } from '../abi/bytecode.ts';
 import { CompileError } from '../compiler/frontend/diagnostics.ts';
 import type * as ir from '../compiler/ir.ts';
 
@@ -108,11 +108,18 @@ export function buildGuestBytecode(name: string, mainFile: string, imagesDir = j
   return { module, bytes, path, irPath, spanBytes: bytecodeSpan(module) };
 }
 
-/** The data laid out in order from 0, each symbol aligned, then BYTECODE_STACK_BYTES (abi/bytecode.ts). */
+/**
+ * Bytes from GUEST_BASE to the end of a bytecode VM's data (abi/bytecode.ts "a bytecode VM's memory"): the
+ * stack and the boot information, then the data from BYTECODE_DATA_OFFSET aligned up to its largest alignment.
+ */
 export function bytecodeSpan(module: ir.Module): number {
-  let end = 0;
-  for (const d of module.data) end = Math.ceil(end / d.align) * d.align + d.size;
-  return Math.ceil(end / 16) * 16 + BYTECODE_STACK_BYTES;
+  let end = 0, align = BYTECODE_DATA_ALIGN;
+  for (const d of module.data) {
+    end = Math.ceil(end / d.align) * d.align + d.size;
+    align = Math.max(align, d.align);
+  }
+  const base = Math.ceil(BYTECODE_DATA_OFFSET / align) * align;
+  return base + Math.ceil(end / BYTECODE_DATA_ALIGN) * BYTECODE_DATA_ALIGN;
 }
 
 export function buildKernel(optimize: 0 | 2 = 2, imagesDir?: string, outDir?: string): BuiltImage {
