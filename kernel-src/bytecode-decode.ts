@@ -54,6 +54,7 @@ class DecodedImage {
   trapHandler: u32 = 0;      // function index of trap(kind)
   dataImage: u32 = 0;        // address of the data image (dataBytes bytes)
   dataBytes: u32 = 0;        // rounded up to BYTECODE_DATA_ALIGN
+  copyBytes: u32 = 0;        // the data image's bytes up to its last word not 0: what a VM's start copies
   dataBase: u32 = 0;         // where the data goes in the VM (abi/bytecode.ts: a bytecode VM's memory)
   stackBottom: u32 = 0;      // GUEST_BASE + BYTECODE_STACK_OFFSET
   stackTop: u32 = 0;         // stackBottom + BYTECODE_STACK_BYTES: the boot information's address
@@ -180,6 +181,10 @@ function decodeData(image: DecodedImage): bool {
       store32(at + offset, kind === RELOCATION_DATA ? symbolAddress(image, symbol) : functionAddress(symbol));
     }
   }
+  // What a VM's start copies: up to the last word not 0 (the zeros after it, bss mostly, stay demand-zero).
+  let copy = image.dataBytes;
+  while (copy !== 0 && load32(image.dataImage + copy - 4) === 0) copy -= 4;
+  image.copyBytes = copy;
   return true;
 }
 

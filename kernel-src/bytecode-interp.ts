@@ -215,8 +215,9 @@ export function bytecodeVmRelease(id: u32): void {
 function start(index: u32, vm: Vm, state: InterpreterState): bool {
   const image = decodedImages[state.group];
   if (!vmBootPageMake(vm, index)) { trapEnd(index, state, END_OUT_OF_MEMORY, vmBootInfoAddress(vm)); return false; }
-  if (image.dataBytes !== 0 && !touch(index, vm, state, image.dataBase, image.dataBytes)) return false;
-  if (image.dataBytes !== 0) memoryCopy(image.dataBase, image.dataImage, image.dataBytes);
+  // The data up to its last word not 0; the zeros after it stay demand-zero pages, not touched.
+  if (image.copyBytes !== 0 && !touch(index, vm, state, image.dataBase, image.copyBytes)) return false;
+  if (image.copyBytes !== 0) memoryCopy(image.dataBase, image.dataImage, image.copyBytes);
   state.started = 1;
   const registers = enter(index, state, image.entry, 0, 0);
   if (registers === 0) return false;
