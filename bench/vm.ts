@@ -562,7 +562,8 @@ function bytecodeMarkdown(r: Result, fmt: (n: number) => string): string[] {
       + `${fmt(s.creation.pageTableFrames)} page-table frames; plus its ${s.slotBytes}-byte slot in the VM table |`,
     `| memory for all at creation | ${fmt(s.creation.memoryKiB)} KiB of ${fmt(s.freeMemoryKiBAtBoot)} KiB free |`,
     `| memory per VM at its peak (kernel frame + peak private frames) | ${fmt(s.peakBytesPerVm)} bytes `
-      + `(private frames peak ${fmt(s.peakPrivateFrames)}: one page each, its stack's top, boot information and data) |`,
+      + `(private frames peak ${fmt(s.peakPrivateFrames)}: one page each: the top of its stack, its boot information `
+      + 'and its data) |',
     `| start of one VM, averaged (kernel: \`bench vm-start\`) | ${fmt(s.vmStartInstructions)} instructions |`,
     `| CPU per VM, median (kcycles) | ${fmt(s.vmKcyclesMedian)} (hardware: ${fmt(r.scale.vmKcycles.median)}) |`,
     `| VM switches in all | ${fmt(s.switches)} |`,

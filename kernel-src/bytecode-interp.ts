@@ -5,19 +5,21 @@
 // The reference semantics is compiler/bytecode/interpreter.ts (32-bit wrapping integers, division by
 // zero and `trap k` call the image's trap handler, function addresses FUNCTION_ADDRESS_BASE + 16 i).
 //
-// Isolation: the VM's memory is [GUEST_BASE, GUEST_BASE + memorySize) of its own address space, every
-// page mapped at creation (vmstart.ts), and the VM's space is loaded while it runs (scheduler.ts): every
-// load, store, memoryCopy and memoryFill is checked against that range before it is made, so the
-// bytecode reaches nothing else. Registers, return addresses and call records live in the VM's
-// interpreter area (kernel frames the guest cannot address); what is read back from the guest's memory
+// Isolation: the VM's memory is [GUEST_BASE, GUEST_BASE + memorySize), its pages listed in its page map
+// (linear.ts: no address space of its own) and put in the shared window while it runs (scheduler.ts): every
+// load, store, memoryCopy and memoryFill is checked against that range, then against the map (a page not
+// there is mapped on demand, vm.ts, or the VM ends out of memory) before it is made, so the bytecode
+// reaches nothing else. Registers, return addresses and call records live in the VM's interpreter area
+// (the rest of its kernel frame after the map) and its chunks, kernel frames the guest cannot address; the
+// memory representation is touch, resident and the two checks in run(). What is read back from the guest's memory
 // (an indirect call's target) is checked before use. A trap ends the VM alone with its reason
 // (schedulerEnd): an access outside its memory, a call stack beyond its area or a frame below its stack
 // (stack overflow), `unreachable`, a bad indirect call, a trap handler that returns, a bad context.
 //
 // Threads (contextSwitch, contextCreate; docs/bytecode.md "Threads"): each context's call records and
 // registers live in an area of its own (the main context's in the VM's area, each other's in
-// THREAD_AREA_FRAMES frames given when it first runs), listed in a table of CONTEXT_LIMIT contexts in the
-// VM's area: at most (AREA_FRAMES + (CONTEXT_LIMIT - 1) * THREAD_AREA_FRAMES) frames a VM. A handle is the
+// THREAD_AREA_FRAMES frames given when it first runs) and its chunks (CHUNK_FRAME_LIMIT frames at most),
+// listed in a table of CONTEXT_LIMIT contexts in the VM's area. A handle is the
 // guest's own number (its stack pointer, as on the host); one the guest passes is looked up in the table,
 // never used as an address of the kernel's, and anything not there ends the VM.
 //
@@ -26,8 +28,8 @@
 // arrives in eax at the switch-in (scheduler.ts deliverBatch) and is stored into the call's result then.
 // A bytecode VM's save area holds no frame to resume (the idle loop's frame is copied over it when the VM
 // is preempted): eip holds the function running at a hypercall (what exit's end line names). Its
-// interpreter area's address is kept in vm.fpuArea (a bytecode VM has no x87 state; freed here, before
-// the scheduler's fpuRelease would look at it).
+// interpreter area's address is kept in vm.fpuArea (a bytecode VM has no x87 state; cleared here, before
+// the scheduler's fpuRelease would look at it; the area goes with the kernel frame, vm.ts).
 import {
   bool, i32, u8, u16, u32, load8, load16, load32, store8, store16, store32, memoryCopy, memoryFill, overlay, sizeOf,
   mulHigh,
@@ -48,8 +50,8 @@ import {
   FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
 import {
-  Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree, END_EXIT,
-  END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
+  Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree,
+  END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
 } from "./vm.ts";
 import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
 import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
@@ -420,7 +422,9 @@ function inMemory(vm: Vm, address: u32, length: u32): bool {
  */
 function resident(map: u32, address: u32, width: u32): bool {
   const offset = address - GUEST_BASE;
-  return (load32(map + (offset >>> PAGE_SHIFT) * 4) & load32(map + ((offset + width - 1) >>> PAGE_SHIFT) * 4) & 1) !== 0;
+  const first = load32(map + (offset >>> PAGE_SHIFT) * 4);
+  const last = load32(map + ((offset + width - 1) >>> PAGE_SHIFT) * 4);
+  return (first & last & 1) !== 0;
 }
 
 /** CRC32C of the word's four bytes, low byte first, bit by bit (compiler/ir.ts crc32cWord). */

@@ -26,10 +26,10 @@ import {
 } from "./paging.ts";
 
 /** A page map entry's flag: the page is resident, its frame in bits 31:12. */
-export const LINEAR_PRESENT: u32 = 1;
+const LINEAR_PRESENT: u32 = 1;
 const ENTRY_BYTES: u32 = 4;
 /** Bytes the kernel frame leaves the interpreter after the map, at least (its state, context table, calls). */
-export const LINEAR_AREA_BYTES: u32 = 3072;
+const LINEAR_AREA_BYTES: u32 = 3072;
 /** The map's size is rounded up to this, so the interpreter's area is aligned. */
 const MAP_ALIGN: u32 = 64;
 
@@ -37,8 +37,6 @@ let windowSpace: u32 = 0;
 /** The map whose pages the window holds (0: none), and its page count. */
 let installedMap: u32 = 0;
 let installedPages: u32 = 0;
-/** Installs made (a bytecode VM switched in after another bytecode VM). */
-let installs: u32 = 0;
 
 /** Bytes of the page map of a VM of `memorySize` bytes, rounded up to MAP_ALIGN. */
 function mapBytes(memorySize: u32): u32 {
@@ -57,7 +55,7 @@ export function linearKernelFrames(memorySize: u32): u32 {
 export function linearMapClear(map: u32, memorySize: u32): void { memoryFill(map, 0, mapBytes(memorySize)); }
 
 /** The map entry of the page holding `address` (inside the VM's memory): 0, or frame | LINEAR_PRESENT. */
-export function linearEntry(map: u32, address: u32): u32 {
+function linearEntry(map: u32, address: u32): u32 {
   return load32(map + (((address - GUEST_BASE) >>> PAGE_SHIFT) << 2));
 }
 
@@ -100,9 +98,6 @@ export function linearWindowReserve(memorySize: u32): bool {
 /** The window's address space (0 before any bytecode group). */
 export function linearWindow(): u32 { return windowSpace; }
 
-/** Installs made so far (a report's figure). */
-export function linearInstalls(): u32 { return installs; }
-
 /** Writes `value | frame` into the window for every present page of `map` (value 0: clears them). */
 function writeWindow(map: u32, pages: u32, set: bool): void {
   let slot: u32 = 0;
@@ -125,7 +120,6 @@ export function linearInstall(map: u32, memorySize: u32): void {
     installedMap = map;
     installedPages = memorySize >>> PAGE_SHIFT;
     writeWindow(map, installedPages, true);
-    installs++;
     switchAddressSpace(windowSpace);          // also when it is loaded: the last VM's entries flushed
     return;
   }
@@ -145,4 +139,6 @@ export function linearForget(map: u32): void {
 }
 
 /** True when `address`'s page is resident in the map (bounds checked by the caller). */
-export function linearPresent(map: u32, address: u32): bool { return (linearEntry(map, address) & LINEAR_PRESENT) !== 0; }
+export function linearPresent(map: u32, address: u32): bool {
+  return (linearEntry(map, address) & LINEAR_PRESENT) !== 0;
+}

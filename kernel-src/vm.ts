@@ -167,7 +167,9 @@ const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT
 const BYTECODE_GROUP_MASK: u32 = 63;
 
 /** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones). */
-export function vmSetGroupBytecode(group: u32, on: bool): void { bytecodeGroups[group & BYTECODE_GROUP_MASK] = on ? 1 : 0; }
+export function vmSetGroupBytecode(group: u32, on: bool): void {
+  bytecodeGroups[group & BYTECODE_GROUP_MASK] = on ? 1 : 0;
+}
 
 /** True when group `group`'s VMs are bytecode VMs. */
 function groupBytecode(group: u32): bool { return bytecodeGroups[group & BYTECODE_GROUP_MASK] !== 0; }

@@ -26,7 +26,7 @@ const BYTECODE_DENSITY_VMS = 5000;
 const NEIGHBOURS = 24;
 const WORKERS = 2;
 
-test(`${BYTECODE_DENSITY_VMS} bytecode counters in -m 64: no page tables, a kernel frame and one page each`, async t => {
+test(`${BYTECODE_DENSITY_VMS} bytecode counters in -m 64: no page tables, a kernel frame, one page each`, async t => {
   const json = join(kernel.dir, 'density.json');
   writeFileSync(json, JSON.stringify({ groups: [{ image: 'guest-src/demos/counter.ts', count: BYTECODE_DENSITY_VMS,
     memoryKiB: 64, argument: 1, isolation: 'bytecode', guaranteedKiB: 0 }] }));
@@ -37,8 +37,8 @@ test(`${BYTECODE_DENSITY_VMS} bytecode counters in -m 64: no page tables, a kern
   t.false(/^exception: /m.test(out), 'no kernel exception');
   t.regex(out, new RegExp(`^vms: ${BYTECODE_DENSITY_VMS} created from 1 images; memory ${BYTECODE_DENSITY_VMS * 4} KiB `
     + '\\(0 private frames, 0 page-table frames\\), 4096 bytes per VM$', 'm'));
-  const end = /^vms: (\d+) started, (\d+) exited, 0 ended by the kernel, 0 idle; switches \d+; private frames peak (\d+);/m
-    .exec(out);
+  const end = new RegExp('^vms: (\\d+) started, (\\d+) exited, 0 ended by the kernel, 0 idle; switches \\d+; '
+    + 'private frames peak (\\d+);', 'm').exec(out);
   t.truthy(end, out.slice(-2000));
   t.is(Number(end![1]), BYTECODE_DENSITY_VMS);
   t.is(Number(end![2]), BYTECODE_DENSITY_VMS);
