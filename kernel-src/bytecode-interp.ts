@@ -264,8 +264,8 @@ function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, 
     return 0;
   }
   if (registers > state.areaEnd || bytes > state.areaEnd - registers) {
-    fp = chunkEnter(index, state, bytes);
-    if (fp === 0) { trapEnd(index, state, END_STACK_OVERFLOW, sp); return 0; }
+    fp = chunkEnter(index, state, bytes, sp);
+    if (fp === 0) return 0;
     registers = fp + ACTIVATION_BYTES;
   }
   store32(fp + ACTIVATION_PREVIOUS, state.fp);
@@ -311,9 +311,10 @@ function call(index: u32, state: InterpreterState, at: u32, indirect: bool): boo
 /**
  * A call record of `bytes` of registers that does not fit where the current one ends: the next chunk (the
  * one kept from an earlier call, if large enough, else a new one) becomes current and the record goes at its
- * start; its address, or 0 when the context's chunks would pass CHUNK_FRAME_LIMIT or no frame is left.
+ * start; its address, or 0 when the VM ended: a stack overflow (the context's chunks would pass
+ * CHUNK_FRAME_LIMIT; `sp`, the guest stack pointer the call would have, named) or out of memory.
  */
-function chunkEnter(index: u32, state: InterpreterState, bytes: u32): u32 {
+function chunkEnter(index: u32, state: InterpreterState, bytes: u32, sp: u32): u32 {
   const vm = vmAt(index);
   const frames = (CHUNK_HEADER + ACTIVATION_BYTES + bytes + PAGE_SIZE - 1) >>> PAGE_SHIFT;
   const previous = state.chunk;
@@ -325,9 +326,9 @@ function chunkEnter(index: u32, state: InterpreterState, bytes: u32): u32 {
   if (chunk === 0) {
     let held: u32 = 0;          // the chunks up to `previous`, the last one now
     for (let c = state.firstChunk; c !== 0; c = load32(c + CHUNK_NEXT)) held += load32(c + CHUNK_FRAMES);
-    if (frames > CHUNK_FRAME_LIMIT - held) return linkNext(state, previous, 0);
+    if (frames > CHUNK_FRAME_LIMIT - held) { trapEnd(index, state, END_STACK_OVERFLOW, sp); return 0; }
     chunk = vmKernelFrames(vm, frames);
-    if (chunk === FRAME_NONE) return linkNext(state, previous, 0);
+    if (chunk === FRAME_NONE) { trapEnd(index, state, END_OUT_OF_MEMORY, 0); return 0; }
     store32(chunk + CHUNK_FRAMES, frames);
     store32(chunk + CHUNK_NEXT, 0);
     linkNext(state, previous, chunk);

@@ -35,7 +35,8 @@ import {
   TRAP_FRAME_BYTES,
   VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
-  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal, vmIsBytecode, vmSetGroupBytecode,
+  END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal, vmSetGroupBytecode, bytecodeGroups,
+  BYTECODE_GROUP_MASK,
 } from "./vm.ts";
 import { linearInstall, linearPresent, linearWindow } from "./linear.ts";
 import {
@@ -137,8 +138,8 @@ export function schedulerSetBytecode(slice: BytecodeSlice, released: BytecodeSli
 /** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones: a reused group number). */
 export function schedulerSetBytecodeGroup(group: u32, on: bool): void { vmSetGroupBytecode(group, on); }
 
-/** True when VM `vm` is a bytecode VM. */
-function schedulerIsBytecode(vm: Vm): bool { return vmIsBytecode(vm); }
+/** True when VM `vm` is a bytecode VM (vm.ts vmIsBytecode, read here directly: the switch's hot path). */
+function schedulerIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
 
 /** The VM's registers into its save area, unless it is a bytecode VM blocked in a hypercall (deliverBatch's). */
 function saveFrame(vm: Vm, frameAddress: u32): void {

@@ -163,8 +163,9 @@ let vmTableFrameCount: u32 = 0;
  * 1 for a group (= vm.imageIndex) whose VMs are bytecode VMs (vmstart.ts; 0 again for a group number
  * control.ts reuses): their memory is a page map in their kernel frame (linear.ts), not an address space.
  */
-const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT
-const BYTECODE_GROUP_MASK: u32 = 63;
+export const bytecodeGroups = new Uint8Array(64);   // groups.ts GROUP_LIMIT (the scheduler reads it too)
+/** A group number masked into the table: GROUP_NONE (an ended group's VMs) lands on 63, a hardware group. */
+export const BYTECODE_GROUP_MASK: u32 = 63;
 
 /** Group `group`'s VMs are bytecode VMs (or, `on` false, hardware ones). */
 export function vmSetGroupBytecode(group: u32, on: bool): void {
