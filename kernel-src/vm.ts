@@ -176,7 +176,7 @@ export function vmSetGroupBytecode(group: u32, on: bool): void {
 function groupBytecode(group: u32): bool { return bytecodeGroups[group & BYTECODE_GROUP_MASK] !== 0; }
 
 /** True when `vm` is a bytecode VM: vm.space is then its page map (linear.ts), never loaded in CR3. */
-export function vmIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
+function vmIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
 
 /** The bytes of the VM table one VM takes: its slot. */
 export function vmSlotBytes(): u32 { return VM_SLOT_BYTES; }
