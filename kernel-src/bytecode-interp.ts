@@ -67,7 +67,7 @@ const THREAD_AREA_FRAMES: u32 = 1;
  * the next time once it returns, freed with the context): a header, then call records as in the area.
  * All the chunks of one context hold at most CHUNK_FRAME_LIMIT frames; beyond, a call is a stack overflow.
  */
-const CHUNK_FRAME_LIMIT: u32 = 4;
+const CHUNK_FRAME_LIMIT: u32 = 8;
 const CHUNK_FRAMES = 0;            // frames of this chunk
 const CHUNK_NEXT = 4;              // the chunk kept after this one (0: none)
 const CHUNK_PREVIOUS = 8;          // the chunk (0: the area) of the record that called into this one
