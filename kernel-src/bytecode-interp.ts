@@ -50,12 +50,12 @@ import {
   FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
 import {
-  Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmPrepareRange, vmTakeOutOfMemory, vmKernelFrames, vmKernelFramesFree,
-  END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
+  Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmBootPageFrame, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage,
+  vmKernelFrames, vmKernelFramesFree, END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING,
 } from "./vm.ts";
 import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
-import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
-import { hypercallDirect } from "./hypercall.ts";
+import { schedulerEnd, schedulerLeaving, schedulerWaitForPage, schedulerWaitForMemory } from "./scheduler.ts";
+import { hypercallDirect, hypercallRetried } from "./hypercall.ts";
 import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
@@ -216,7 +216,8 @@ export function bytecodeVmRelease(id: u32): void {
  */
 function start(index: u32, vm: Vm, state: InterpreterState): bool {
   const image = decodedImages[state.group];
-  if (!vmBootPageMake(vm, index)) { trapEnd(index, state, END_OUT_OF_MEMORY, vmBootInfoAddress(vm)); return false; }
+  // (made once: a start that waits for memory is made again)
+  if (vmBootPageFrame(vm) === 0 && !vmBootPageMake(vm, index)) return waitOrEnd(index, state, vmBootInfoAddress(vm));
   // The data up to its last word not 0; the zeros after it stay demand-zero pages, not touched.
   if (image.copyBytes !== 0 && !touch(index, vm, state, image.dataBase, image.copyBytes)) return false;
   if (image.copyBytes !== 0) memoryCopy(image.dataBase, image.dataImage, image.copyBytes);
@@ -402,12 +403,21 @@ function leave(index: u32, state: InterpreterState, value: u32): bool {
 
 /**
  * Makes [address, address + length) of the VM's memory (checked by the caller) resident: the pages it never
- * touched demand-zero (vm.ts vmPrepareRange, into its map and the window). False when the VM ended for it
- * (out of memory: beyond its reservation with the pool empty, as a hardware VM's #PF).
+ * touched demand-zero (vm.ts vmPrepareRange, into its map and the window). False when it cannot go on now:
+ * with a swap disk it waits for a page on the disk or for memory, as a hardware VM's #PF does, and makes the
+ * same instruction again (state.pc is at it; nothing it does before its touches has an effect that a second
+ * time changes); else it ended (out of memory: beyond its reservation with the pool empty).
  */
 function touch(index: u32, vm: Vm, state: InterpreterState, address: u32, length: u32): bool {
   if (vmPrepareRange(vm, address, length, true)) return true;
-  vmTakeOutOfMemory();
+  return waitOrEnd(index, state, address);
+}
+
+/** A page or a frame could not be had for `address`: the VM waits (swap.ts) or ends; false. */
+function waitOrEnd(index: u32, state: InterpreterState, address: u32): bool {
+  const swapped = vmTakeSwappedPage();
+  if (swapped !== 0 && schedulerWaitForPage(swapped)) return false;
+  if (swapped === 0 && vmTakeOutOfMemory() && schedulerWaitForMemory()) return false;
   trapEnd(index, state, END_OUT_OF_MEMORY, address);
   return false;
 }
@@ -491,6 +501,7 @@ function hypercall(index: u32, vm: Vm, state: InterpreterState, at: u32, registe
   frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
   state.pc = at + 9 * 4;               // 4 words, 5 arguments: go on after it (the call is made once)
   hypercallDirect(index, frame);
+  if (hypercallRetried()) { state.pc = at; return false; }   // it waits (a page, memory), then calls again
   const dst = load32(at + 4);
   if (dst !== NO_REGISTER) store32(registers + dst, frame.eax);
   if (vm.state !== VM_RUNNING || schedulerLeaving()) {

@@ -156,6 +156,17 @@ export function hypercallInit(): void {
 function retry(frame: TrapFrame, number: u32): void {
   frame.eip -= HYPERCALL_INSTRUCTION_BYTES;
   frame.eax = number;
+  retried = true;
+}
+
+/** A call was to be made again (retry): a bytecode VM's interpreter makes it again, not eip. */
+let retried = false;
+
+/** True (once) when the last call is to be made again after a wait (bytecode-interp.ts: its pc back). */
+export function hypercallRetried(): bool {
+  const was = retried;
+  retried = false;
+  return was;
 }
 
 function bad(result: i32): bool { return result === EINVAL || result === EFAULT || result === EMSGSIZE; }
@@ -185,6 +196,7 @@ function hypercallEntry(frameAddress: u32): u32 {
  */
 export function hypercallDirect(index: u32, frame: TrapFrame): void {
   hypercallCount++;
+  retried = false;                       // (a hardware VM's retry leaves it set: only this call's counts)
   const number = frame.eax;
   const result = number < HYPERCALL_COUNT ? hypercallTable[number](index, frame) : EINVAL;
   frame.eax = u32(result);

@@ -1,9 +1,11 @@
 // The linear memory of bytecode VMs (issue 18 item 5, docs/bytecode.md "Memory"): no page directory and no
 // page tables of their own. A bytecode VM's memory [GUEST_BASE, GUEST_BASE + memorySize) is described by
 // its page map, one word a page in its kernel frame (vm.ts buildMemory; the interpreter's area follows the
-// map in the same frame, linearAreaOffset): 0 for a page never touched (demand-zero, nothing held), else
-// the page's frame | LINEAR_PRESENT. So a bytecode VM holds its slot, its kernel frame and the pages it
-// touched, nothing else.
+// map in the same frame, linearAreaOffset): 0 for a page never touched (demand-zero, nothing held), the
+// page's frame | LINEAR_RESIDENT for a resident one, or its place on the swap disk | PAGE_SWAPPED (swap.ts):
+// the format of a PTE, so the swap code reads a map as one long page table (a resident page's accessed and
+// dirty bits are always set: no processor sets them, so every page counts as touched and written). So a
+// bytecode VM holds its slot, its kernel frame and the pages it touched, nothing else.
 //
 // The window: one address space shared by every bytecode VM (made once, linearWindowReserve), whose user
 // part holds the pages of one VM at a time, supervisor-only (no ring 3 ever runs in it). Switching a
@@ -17,16 +19,18 @@
 // against [GUEST_BASE, GUEST_BASE + memorySize) and the map before making it (bytecode-interp.ts); a page
 // the map has not is mapped on demand (vm.ts vmDemandPage) or the access is not made. Invariant: while a
 // VM is installed, the window's entry of each of its pages is present exactly when its map entry is.
-import { bool, u32, load32, store32, memoryFill } from "dsl";
+import { bool, u32, load32, store32, memoryFill, invlpg } from "dsl";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE } from "./frames.ts";
 import {
   createAddressSpace, setAbsentEntry, pageEntrySlot, currentAddressSpace, switchAddressSpace, PAGE_PRESENT,
-  PAGE_WRITABLE, PAGE_TABLE_SPAN,
+  PAGE_WRITABLE, PAGE_ACCESSED, PAGE_DIRTY, PAGE_TABLE_SPAN,
 } from "./paging.ts";
 
-/** A page map entry's flag: the page is resident, its frame in bits 31:12. */
-const LINEAR_PRESENT: u32 = 1;
+/** A page map entry's flag: the page is resident, its frame in bits 31:12 (bit 0: what the interpreter tests). */
+const LINEAR_PRESENT: u32 = PAGE_PRESENT;
+/** The flags of a resident page's entry (a private, writable page, touched and written: see above). */
+const LINEAR_RESIDENT: u32 = PAGE_PRESENT | PAGE_WRITABLE | PAGE_ACCESSED | PAGE_DIRTY;
 const ENTRY_BYTES: u32 = 4;
 /** Bytes the kernel frame leaves the interpreter after the map, at least (its state, context table, calls). */
 const LINEAR_AREA_BYTES: u32 = 3072;
@@ -54,8 +58,8 @@ export function linearKernelFrames(memorySize: u32): u32 {
 /** An empty map at `map` (the start of a fresh kernel frame run) for `memorySize` bytes. */
 export function linearMapClear(map: u32, memorySize: u32): void { memoryFill(map, 0, mapBytes(memorySize)); }
 
-/** The map entry of the page holding `address` (inside the VM's memory): 0, or frame | LINEAR_PRESENT. */
-function linearEntry(map: u32, address: u32): u32 {
+/** The map entry of the page holding `address` (inside the VM's memory): 0, frame | flags, or a swapped one. */
+export function linearEntry(map: u32, address: u32): u32 {
   return load32(map + (((address - GUEST_BASE) >>> PAGE_SHIFT) << 2));
 }
 
@@ -73,9 +77,23 @@ function windowSlot(address: u32): u32 { return pageEntrySlot(windowSpace, addre
  * installed (a not-present entry is never cached: no invalidation).
  */
 export function linearMapPage(map: u32, address: u32, frame: u32): void {
-  store32(map + (((address - GUEST_BASE) >>> PAGE_SHIFT) << 2), frame | LINEAR_PRESENT);
+  store32(map + (((address - GUEST_BASE) >>> PAGE_SHIFT) << 2), frame | LINEAR_RESIDENT);
   if (map === installedMap) store32(windowSlot(address), frame | PAGE_PRESENT | PAGE_WRITABLE);
 }
+
+/**
+ * Sets the entry of the page holding `address` to `value`, not resident (0, or a PAGE_SWAPPED one): out of
+ * the window too when that VM is installed, its TLB entry dropped if the window is loaded.
+ */
+export function linearUnmapPage(map: u32, address: u32, value: u32): void {
+  store32(map + (((address - GUEST_BASE) >>> PAGE_SHIFT) << 2), value);
+  if (map !== installedMap) return;
+  store32(windowSlot(address), 0);
+  if (currentAddressSpace() === windowSpace) invlpg(address & ~PAGE_OFFSET_MASK);
+}
+
+/** The slot of page `page`'s entry (from GUEST_BASE): the next page's is the next word (swap-map.ts). */
+export function linearSlot(map: u32, page: u32): u32 { return map + page * ENTRY_BYTES; }
 
 /**
  * Makes the window's page tables for bytecode VMs of up to `memorySize` bytes (the space itself the first

@@ -27,7 +27,7 @@
 // Interrupts are disabled in all of this.
 import { bool, i32, u16, u32, load32, store32, rdtsc } from "dsl";
 import {
-  Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapInMark, vmClearAccessed, vmPageOutFrame, vmPageInMap,
+  Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapInMark, vmClearAccessed, vmPageOutFrame, vmPageInMap, vmIsBytecode,
   VM_RUNNABLE, VM_ENDED, SWAP_RESIDENT, SWAP_EVICTING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
@@ -62,8 +62,12 @@ export function evicting(vm: Vm): bool {
   return vm.swapMap !== 0 && load32(vm.swapMap + (MAP_EVICT_IN_FLIGHT << 2)) !== 0;
 }
 
-/** True when the VM's whole region lies on the disk (else it cannot lose pages). */
+/**
+ * True when the VM's whole region lies on the disk (else it cannot lose pages). A bytecode VM never loses
+ * pages alone (no processor marks its pages accessed for the sweep): it goes out whole when idle (swap-out.ts).
+ */
 function regionFits(vm: Vm): bool {
+  if (vmIsBytecode(vm)) return false;
   const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
   return regionSectors <= diskCapacity() && vm.swapSector <= diskCapacity() - regionSectors;
 }

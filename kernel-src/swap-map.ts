@@ -10,7 +10,8 @@
 // MAP_EVICT_IN_FLIGHT (a page-granular eviction, which may overlap a page-in of the same VM), each with
 // its own flags word. Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32 } from "dsl";
-import { Vm, vmAt } from "./vm.ts";
+import { Vm, vmAt, vmIsBytecode } from "./vm.ts";
+import { linearSlot } from "./linear.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrameRun, freeFrame } from "./frames.ts";
 import { pageEntrySlot, PAGE_PRESENT, PAGE_WRITABLE, PAGE_TABLE_SPAN } from "./paging.ts";
@@ -95,10 +96,11 @@ export const TABLE_PAGES_MASK: u32 = (PAGE_TABLE_SPAN >>> PAGE_SHIFT) - 1;
  * The PTE slot of the VM's `page` (0: no page table there) where the previous page's was 0 or `page`
  * starts a page table (paging.ts pageEntrySlot). A loop over a VM's pages from page 0 keeps the slot and
  * steps it, one walk per page table: `slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 :
- * tableSlot(space, page)`.
+ * tableSlot(vm, page)`. A bytecode VM's page map (linear.ts) has entries of the same format, adjacent.
  */
-export function tableSlot(space: u32, page: u32): u32 {
-  return (page & TABLE_PAGES_MASK) === 0 ? pageEntrySlot(space, pageAddress(page)) : 0;
+export function tableSlot(vm: Vm, page: u32): u32 {
+  if ((page & TABLE_PAGES_MASK) !== 0) return 0;
+  return vmIsBytecode(vm) ? linearSlot(vm.space, page) : pageEntrySlot(vm.space, pageAddress(page));
 }
 
 /** True for the PTE of a private page (present and writable: vm.ts's invariant). */

@@ -10,9 +10,11 @@
 // one with bare ACKs held for it runs instead (then it is written out later, its timers settled).
 // Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
-import { Vm, vmAt, vmSwapRelease, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT } from "./vm.ts";
+import {
+  Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT,
+} from "./vm.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
-import { pageEntry, entryFrame, changeEntryBits, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
+import { entryFrame, changeEntryBits, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
 import { schedulerCurrent, schedulerRunWoken } from "./scheduler.ts";
 import { INTERRUPT_NET } from "../abi/hypercalls.ts";
@@ -71,7 +73,7 @@ function startWriteOut(index: u32): bool {
   let resident: u32 = 0;
   let slot: u32 = 0;
   for (let page: u32 = 0; page < pages; page++) {
-    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
     if (slot !== 0 && privatePage(load32(slot))) resident++;
   }
   const previous = vm.swapMap;
@@ -95,7 +97,8 @@ function startWriteOut(index: u32): bool {
   }
   store32(map + (MAP_IN_FLIGHT << 2), 0);
   store32(map + (MAP_FLAGS << 2), 0);
-  store32(map + (MAP_COMING << 2), resident + vm.tableFrames);
+  // Its page tables and directory come back too; a bytecode VM keeps its kernel frame (vm.ts vmSwapRelease).
+  store32(map + (MAP_COMING << 2), resident + (vmIsBytecode(vm) ? 0 : vm.tableFrames));
   store32(map + (MAP_ON_DISK << 2), onDisk + kept);
   store32(map + (MAP_CLEAN << 2), 0);
   store32(map + (MAP_KEPT << 2), kept);
@@ -129,7 +132,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   let measured = false;
   let slot: u32 = 0;
   for (let page: u32 = 0; page < pages && idled && !measured; page++) {
-    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
     const entry = slot === 0 ? 0 : load32(slot);
     measured = privatePage(entry) && (entry & PAGE_ACCESSED) !== 0;
   }
@@ -140,7 +143,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
     if ((before & ENTRY_DISK) !== 0) entry = u32(before & ~ENTRY_HOT);
     else if ((before & ENTRY_CLEAN) !== 0) {
       const address = pageAddress(before & ENTRY_PAGE_MASK);
-      const pte = pageEntry(vm.space, address);
+      const pte = vmPageEntry(vm, address);          // (a bytecode VM's pages are always dirty: not kept)
       if (privatePage(pte) && (pte & PAGE_DIRTY) === 0) {
         const hot = !measured || (pte & PAGE_ACCESSED) !== 0;
         entry = u32((before & ENTRY_PAGE_MASK) | ENTRY_DISK | (hot ? ENTRY_HOT : 0));
@@ -156,7 +159,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   for (let pass: u32 = 0; pass < 2; pass++) {
     slot = 0;
     for (let page: u32 = 0; page < pages; page++) {
-      slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm.space, page);
+      slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
       const entry = slot === 0 ? 0 : load32(slot);
       if (!privatePage(entry)) continue;
       if ((entry & PAGE_KEPT) !== 0) {

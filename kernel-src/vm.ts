@@ -42,7 +42,7 @@ import {
   PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK, FRAME_NONE, allocFrame, allocFrameRun, freeFrame, framesFree,
 } from "./frames.ts";
 import {
-  linearKernelFrames, linearMapClear, linearMapPage, linearFrame, linearPresent, linearForget,
+  linearKernelFrames, linearMapClear, linearMapPage, linearUnmapPage, linearEntry, linearFrame, linearForget,
 } from "./linear.ts";
 import {
   createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
@@ -176,7 +176,7 @@ export function vmSetGroupBytecode(group: u32, on: bool): void {
 function groupBytecode(group: u32): bool { return bytecodeGroups[group & BYTECODE_GROUP_MASK] !== 0; }
 
 /** True when `vm` is a bytecode VM: vm.space is then its page map (linear.ts), never loaded in CR3. */
-function vmIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
+export function vmIsBytecode(vm: Vm): bool { return bytecodeGroups[vm.imageIndex & BYTECODE_GROUP_MASK] !== 0; }
 
 /** The bytes of the VM table one VM takes: its slot. */
 export function vmSlotBytes(): u32 { return VM_SLOT_BYTES; }
@@ -765,7 +765,9 @@ export function vmPrepareRange(vm: Vm, address: u32, length: u32, write: bool): 
   const last = (address + length - 1) & ~PAGE_OFFSET_MASK;
   if (vmIsBytecode(vm)) {                // every page of a bytecode VM is private and writable
     for (let page = address & ~PAGE_OFFSET_MASK; ; page += PAGE_SIZE) {
-      if (!linearPresent(vm.space, page) && !vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
+      const entry = linearEntry(vm.space, page);
+      if ((entry & PAGE_SWAPPED) !== 0) { prepareSwappedPage = page; return false; }
+      if ((entry & PAGE_PRESENT) === 0 && !vmDemandPage(vm, page)) { prepareOutOfMemory = true; return false; }
       if (page === last) return true;
     }
   }
@@ -799,7 +801,10 @@ export function vmTakeSwappedPage(): u32 {
 
 /** The PAGE_SWAPPED entry of `address` (a page on the swap disk only), else 0. */
 export function vmSwappedEntry(vm: Vm, address: u32): u32 {
-  if (vmIsBytecode(vm)) return 0;
+  if (vmIsBytecode(vm)) {
+    const entry = linearEntry(vm.space, address);
+    return (entry & PAGE_SWAPPED) !== 0 ? entry : 0;
+  }
   const entry = pageEntry(vm.space, address);
   return (entry & PAGE_SWAPPED) !== 0 ? entry : 0;
 }
@@ -874,17 +879,45 @@ function freeLinear(vm: Vm): void {
 /** Gives back every frame of a written-out VM (private pages, tables, directory) and its promise. */
 export function vmSwapRelease(vm: Vm): void {
   promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  if (vmIsBytecode(vm)) { releaseLinearPages(vm); return; }
   freeMemory(vm);
+}
+
+/**
+ * A bytecode VM written out whole gives back its pages (out of the window first) and empties its map; it
+ * keeps its kernel frame (its interpreter's state, its page map: vm.tableFrames), as a VM keeps its slot.
+ */
+function releaseLinearPages(vm: Vm): void {
+  linearForget(vm.space);
+  const pages = vm.memorySize >>> PAGE_SHIFT;
+  for (let page: u32 = 0; page < pages; page++) {
+    const frame = linearFrame(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
+    if (frame === 0) continue;
+    freeFrame(frame);
+    privateFrameTotal--;
+  }
+  vm.privateFrames = 0;
+  linearMapClear(vm.space, vm.memorySize);
+}
+
+/** The entry of the VM's page at `address`: its PTE, or a bytecode VM's map entry (the same format). */
+export function vmPageEntry(vm: Vm, address: u32): u32 {
+  return vmIsBytecode(vm) ? linearEntry(vm.space, address) : pageEntry(vm.space, address);
 }
 
 /** Frames a swap-in of `pages` private pages needs free: what it maps, or the reservation if more. */
 export function vmSwapInFrames(vm: Vm, pages: u32): u32 {
+  if (vmIsBytecode(vm)) {                 // its kernel frame is still held: only its pages come
+    const rest = vm.reservedFrames > vm.tableFrames ? vm.reservedFrames - vm.tableFrames : 0;
+    return pages > rest ? pages : rest;
+  }
   const held = 1 + tablesSpanned(GUEST_BASE, vm.memorySize) + pages;
   return held > vm.reservedFrames ? held : vm.reservedFrames;
 }
 
 /** A new directory with the image's shared segments mapped; false without a frame (nothing held then). */
 export function vmSwapInBegin(vm: Vm): bool {
+  if (vmIsBytecode(vm)) return true;      // its map is in its kernel frame, kept
   const space = createAddressSpace();
   if (space === FRAME_NONE) return false;
   vm.space = space;
@@ -906,6 +939,7 @@ export function vmSwapInPage(vm: Vm, address: u32): u32 {
   vm.privateFrames++;
   privateFrameTotal++;
   if (privateFrameTotal > privateFramePeak) privateFramePeak = privateFrameTotal;
+  if (vmIsBytecode(vm)) { linearMapPage(vm.space, address, frame); return frame; }
   if (mapCounted(vm, address, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) return frame;
   freeFrame(frame);
   vm.privateFrames--;
@@ -915,6 +949,7 @@ export function vmSwapInPage(vm: Vm, address: u32): u32 {
 
 /** Marks page `address` as on the swap disk at `position` of the VM's region (swap.ts); false without a table. */
 export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
+  if (vmIsBytecode(vm)) { linearUnmapPage(vm.space, address, (position << PAGE_SHIFT) | PAGE_SWAPPED); return true; }
   const before = pagingTableFrames();
   const ok = setAbsentEntry(vm.space, address, (position << PAGE_SHIFT) | PAGE_SWAPPED);
   vm.tableFrames += pagingTableFrames() - before;
@@ -922,7 +957,9 @@ export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
 }
 
 /** Clears the accessed bit of the VM's present page at `address` (swap-evict.ts's second chance). */
-export function vmClearAccessed(vm: Vm, address: u32): void { clearAccessed(vm.space, address); }
+export function vmClearAccessed(vm: Vm, address: u32): void {
+  if (!vmIsBytecode(vm)) clearAccessed(vm.space, address);   // (a bytecode VM's pages are never swept)
+}
 
 /**
  * Gives back the frame of a page written out alone (its entry already PAGE_SWAPPED): free and uncharged.
@@ -939,6 +976,7 @@ export function vmPageInFrame(vm: Vm): u32 { return allocPrivateFrame(vm); }
 
 /** Maps the frame of a page read back on demand at `address` (its PAGE_SWAPPED entry's table exists). */
 export function vmPageInMap(vm: Vm, address: u32, frame: u32): void {
+  if (vmIsBytecode(vm)) { linearMapPage(vm.space, address & ~PAGE_OFFSET_MASK, frame); return; }
   mapRange(vm.space, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE);
 }
 

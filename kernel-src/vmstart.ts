@@ -24,7 +24,6 @@ import { bytecodeDecode, decodedImages } from "./bytecode-decode.ts";
 import { bytecodeSlice, bytecodeVmPrepare, bytecodeVmRelease } from "./bytecode-interp.ts";
 import { BYTECODE_DATA_OFFSET, BYTECODE_DATA_ALIGN } from "../abi/bytecode.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
-import { diskPresent } from "./disk.ts";
 import { elfParse, elfErrorName, imageWithoutSegments, ELF_OK } from "./elf.ts";
 import {
   vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
@@ -99,7 +98,8 @@ function admit(groupCount: u32): bool {
       return false;
     }
     // With a swap disk the VMs beyond memory start swapped out: each reservation must fit, not their sum.
-    const overcommit = swapActive() && each <= pool;
+    // (a bytecode VM is never created swapped out: its interpreter's state is made with it)
+    const overcommit = swapActive() && each <= pool && !manifestGroupBytecode(g);
     // vmCount * each > pool - reserved, without overflow:
     if (!overcommit && group.vmCount > (pool - reserved) / each) {
       refuse(g, "out of memory: its ");
@@ -162,10 +162,6 @@ function startBytecodeGroup(g: u32, module: MultibootModule): bool {
   // Its stack, boot information and data (abi/bytecode.ts), then a page at least (checked exactly once it is
   // decoded: the data's base is aligned up to its symbols' largest alignment).
   if (data > memory || memory - data < BYTECODE_DATA_OFFSET + PAGE_BYTES) return tooSmall(g);
-  if (diskPresent()) {
-    consoleWriteString(" refused: bytecode VMs do not swap yet, and this kernel has a swap disk");
-    return notStarted(g);
-  }
   if (!linearWindowReserve(memory)) {
     consoleWriteString(" refused: no memory for the bytecode window's page tables");
     return notStarted(g);
@@ -262,7 +258,7 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
       let created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
       // A bytecode VM's kernel frame holds its page map and its interpreter's area (vm.ts buildLinear).
       if (created === VM_CREATE_OK && bytecode) bytecodeVmPrepare(vmCount() - 1, g);
-      if (created === VM_CREATE_NO_MEMORY && swapActive()) {
+      if (created === VM_CREATE_NO_MEMORY && swapActive() && !bytecode) {
         // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
         if (created === VM_CREATE_OK) {
