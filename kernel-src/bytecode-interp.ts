@@ -8,7 +8,8 @@
 // Isolation: the VM's memory is [GUEST_BASE, GUEST_BASE + memorySize), its pages listed in its page map
 // (linear.ts: no address space of its own) and put in the shared window while it runs (scheduler.ts): every
 // load, store, memoryCopy and memoryFill is checked against that range, then against the map (a page not
-// there is mapped on demand, vm.ts, or the VM ends out of memory) before it is made, so the bytecode
+// there is mapped on demand, vm.ts; with a swap disk the VM may wait for it or for memory and then makes the
+// same instruction again; else it ends out of memory) before it is made, so the bytecode
 // reaches nothing else. Registers, return addresses and call records live in the VM's interpreter area
 // (the rest of its kernel frame after the map) and its chunks, kernel frames the guest cannot address; the
 // memory representation is touch, resident and the two checks in run(). What is read back from the guest's memory
