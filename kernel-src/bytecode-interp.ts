@@ -502,7 +502,11 @@ function hypercall(index: u32, vm: Vm, state: InterpreterState, at: u32, registe
   frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
   state.pc = at + 9 * 4;               // 4 words, 5 arguments: go on after it (the call is made once)
   hypercallDirect(index, frame);
-  if (hypercallRetried()) { state.pc = at; return false; }   // it waits (a page, memory), then calls again
+  if (hypercallRetried()) {             // it waits (a page, memory), then calls again: pc back on the call,
+    state.pc = at;                        // eip (moved back by retry) the function again, for an end line
+    frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
+    return false;
+  }
   const dst = load32(at + 4);
   if (dst !== NO_REGISTER) store32(registers + dst, frame.eax);
   if (vm.state !== VM_RUNNING || schedulerLeaving()) {
