@@ -16,7 +16,7 @@ import { writeManifest, vmSummaries } from '../test/kernel/guests/build.ts';
 const PROGRAM_GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'program.ts');
 const KERNEL_MEMORY_MIB = 64;
 
-export interface KernelRun { checksum: string; count: number; problem?: string }
+interface KernelRun { checksum: string; count: number; problem?: string }
 
 /** Builds the kernel (-O2) into `work`; returns the ELF's path. */
 export function buildBenchKernel(work: string): string {
