@@ -31,7 +31,8 @@ import { allocFrameRun, FRAME_NONE, PAGE_SHIFT, PAGE_OFFSET_MASK } from "./frame
 import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC, I_TRAP,
   I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
-  FUEL_CHUNK, BINARY_ADD, BINARY_SHL, BINARY_EQ, BINARY_GEU,
+  FUEL_CHUNK, BINARY_ADD, BINARY_SHL, BINARY_EQ, BINARY_GEU, BINARY_LTS, BINARY_LTU, I_CONST_CONST, I_ADD_LTS_BRANCH,
+  I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL,
 } from "./bytecode-ops.ts";
 
 /** The register operand of an instruction that has no result. */
@@ -40,10 +41,14 @@ export const NO_REGISTER: u32 = 0xffffffff;
 export const FUNCTION_WORDS: u32 = 6;
 export const FUNCTION_CODE: u32 = 0;       // the address of its first code word
 export const FUNCTION_PARAMETERS: u32 = 1;
-export const FUNCTION_REGISTERS: u32 = 2;
-export const FUNCTION_FRAME_BYTES: u32 = 3;
-export const FUNCTION_FRAME_ALIGN: u32 = 4;
+export const FUNCTION_REGISTER_BYTES: u32 = 2;   // its registers, 4 bytes each
+export const FUNCTION_STACK_BYTES: u32 = 3;      // the guest stack a call takes: its slots' frame and CALL_OVERHEAD
+export const FUNCTION_STACK_MASK: u32 = 4;       // ~(its frame's alignment - 1): the stack pointer is anded with it
 export const FUNCTION_RETURNS: u32 = 5;
+/** Words of a call record before its registers (bytecode-interp.ts ACTIVATION_BYTES). */
+export const ACTIVATION_WORDS: u32 = 5;
+/** A call takes this much of the guest's stack besides its slots (the reference's native return address). */
+const CALL_OVERHEAD: u32 = 16;
 /** A bytecode VM's data is rounded up to this before its stack (tools/build.ts bytecodeSpan). */
 export const BYTECODE_DATA_ALIGN: u32 = 16;
 /** Frame offset of each slot of the function being decoded (bytecode-code.ts SLOT_LIMIT). */
@@ -63,6 +68,7 @@ class DecodedImage {
   dataBytes: u32 = 0;        // rounded up to BYTECODE_DATA_ALIGN
   stackBottom: u32 = 0;      // GUEST_BASE + dataBytes
   stackTop: u32 = 0;         // stackBottom + BYTECODE_STACK_BYTES
+  largestCallBytes: u32 = 0; // the largest call record: ACTIVATION_WORDS words and a function's registers
 }
 
 export const decodedImages = structArray(DecodedImage, 64);   // elf.ts IMAGE_LIMIT, one per group
@@ -138,6 +144,7 @@ export function bytecodeDecode(g: u32, address: u32, length: u32): bool {
   if (table === FRAME_NONE) return false;
   image.functions = table;
   image.functionCount = count;
+  image.largestCallBytes = 0;
   out = table + count * FUNCTION_WORDS * 4;
   for (let i: u32 = 0; i < count && !decodeFailed; i++) decodeFunction(table + i * FUNCTION_WORDS * 4);
   if (decodeFailed) return false;
@@ -213,7 +220,11 @@ function decodeFunction(record: u32): void {
   readUnsigned();                                   // name
   const flags = readByte();
   store32(record + FUNCTION_PARAMETERS * 4, readUnsigned());
-  store32(record + FUNCTION_REGISTERS * 4, readUnsigned());
+  const registers = readUnsigned();
+  store32(record + FUNCTION_REGISTER_BYTES * 4, registers << 2);
+  const callBytes = (ACTIVATION_WORDS + registers) << 2;
+  const image = decodedImages[group];
+  if (callBytes > image.largestCallBytes) image.largestCallBytes = callBytes;
   store32(record + FUNCTION_RETURNS * 4, (flags & FUNCTION_RETURNS_VALUE) !== 0 ? 1 : 0);
   if ((flags & FUNCTION_HAS_LOCATION) !== 0) skipLocation();
   const slots = readUnsigned();
@@ -226,8 +237,8 @@ function decodeFunction(record: u32): void {
     frameBytes += size;
     if (align > frameAlign) frameAlign = align;
   }
-  store32(record + FUNCTION_FRAME_BYTES * 4, alignUp(frameBytes, frameAlign));
-  store32(record + FUNCTION_FRAME_ALIGN * 4, frameAlign);
+  store32(record + FUNCTION_STACK_BYTES * 4, alignUp(frameBytes, frameAlign) + CALL_OVERHEAD);
+  store32(record + FUNCTION_STACK_MASK * 4, u32(~(frameAlign - 1)));
   const blocks = readUnsigned();
   if (blocks > DECODE_BLOCK_LIMIT) { decodeFailed = true; return; }
   const code = out;
@@ -235,6 +246,7 @@ function decodeFunction(record: u32): void {
   for (let b: u32 = 0; b < blocks; b++) {
     blockStart[b] = out;
     previous = 0;
+    beforePrevious = 0;
     uncharged = 0;
     if (readByte() === 1) skipLocation();
     const instructions = readUnsigned();
@@ -243,6 +255,7 @@ function decodeFunction(record: u32): void {
         emit(I_FUEL); emit(uncharged + 1);
         uncharged = 0;
         previous = 0;
+        beforePrevious = 0;
       }
       const at = out;
       decodeInstruction();
@@ -258,6 +271,9 @@ function decodeArguments(): void {
   emit(count);
   for (let a: u32 = 0; a < count; a++) emit(readRegisterOffset());
 }
+
+/** Where the instruction before `previous` in the block starts (0: none): an add that a compare-branch joins. */
+let beforePrevious: u32 = 0;
 
 /** The binary kind of the instruction at `previous` when it is a binary operation writing `dst`, else 0xff. */
 function previousBinary(dst: u32): u32 {
@@ -296,20 +312,29 @@ function decodeInstruction(): void {
   }
   if (op >= OP_BINARY_BASE && op < OP_BINARY_BASE + BINARY_OPCODE_COUNT) {
     const dst = readRegisterOffset(), a = readRegisterOffset(), b = readRegisterOffset();
-    if (op === OP_BINARY_BASE + BINARY_ADD && previous !== 0 && load32(previous) === I_BINARY + BINARY_SHL) {
+    const first = previous === 0 ? 0 : load32(previous);
+    if (op === OP_BINARY_BASE + BINARY_ADD && (first === I_BINARY + BINARY_SHL || first === I_BINARY + BINARY_MUL)) {
       const t = load32(previous + 4);
-      if (a === t || b === t) {                            // shl t x k; add dst other t (or t other)
-        store32(previous, I_SHIFT_ADD);
+      if (a === t || b === t) {                            // shl (mul) t x k; add dst other t (or t other)
+        store32(previous, first === I_BINARY + BINARY_SHL ? I_SHIFT_ADD : I_MUL_ADD);
         emit(dst); emit(a === t ? b : a);
         previous = 0;
         return;
       }
     }
     emit(I_BINARY + op - OP_BINARY_BASE); emit(dst); emit(a); emit(b);
+    beforePrevious = previous;
     previous = at;
     return;
   }
+  const last = previous;
   previous = at;
+  if (op === OP_CONST && last !== 0 && load32(last) === I_CONST) {        // const; const
+    store32(last, I_CONST_CONST);
+    emit(readRegisterOffset()); emit(readSigned());
+    previous = 0;
+    return;
+  }
   if (op >= OP_UNARY_BASE && op < OP_UNARY_BASE + UNARY_OPCODE_COUNT) {
     emit(I_NEG + op - OP_UNARY_BASE); emit(readRegisterOffset()); emit(readRegisterOffset());
     return;
@@ -359,6 +384,15 @@ function decodeTerminator(): void {
     case TERM_BRANCH: {
       const cond = readRegisterOffset(), ifTrue = readUnsigned(), ifFalse = readUnsigned();
       const kind = previousBinary(cond);
+      const add = beforePrevious;
+      if ((kind === BINARY_LTS || kind === BINARY_LTU) && add !== 0 && add + 16 === previous
+        && load32(add) === I_BINARY + BINARY_ADD) {         // add t a b; compare dst x y; branch dst
+        store32(add, kind === BINARY_LTS ? I_ADD_LTS_BRANCH : I_ADD_LTU_BRANCH);
+        out = previous;                                     // the comparison's dst x y, without its opcode
+        emit(load32(previous + 4)); emit(load32(previous + 8)); emit(load32(previous + 12));
+        emit(ifTrue); emit(ifFalse); emit(uncharged - 1);
+        return;
+      }
       if (kind >= BINARY_EQ && kind <= BINARY_GEU) {        // compare dst a b; branch dst: one dispatch
         store32(previous, I_COMPARE_BRANCH + kind - BINARY_EQ);
         emit(ifTrue); emit(ifFalse); emit(uncharged);
@@ -379,6 +413,9 @@ function instructionWords(at: u32): u32 {
   if (op < I_NEG) return 4;                               // binary, load, store
   if (op >= I_COMPARE_BRANCH && op < I_ADD_LOAD) return 7;
   if (op >= I_ADD_LOAD && op <= I_SHIFT_ADD) return 6;
+  if (op === I_CONST_CONST) return 5;
+  if (op === I_MUL_ADD) return 6;
+  if (op === I_ADD_LTS_BRANCH || op === I_ADD_LTU_BRANCH) return 10;
   switch (op) {
     case I_CALL: case I_CALL_INDIRECT: case I_INTRINSIC: return 4 + load32(at + 12);
     case I_TRAP: case I_FUEL: return 2;
@@ -397,6 +434,10 @@ function patchTargets(code: u32, end: u32): void {
     if (op === I_BRANCH) {
       store32(at + 8, blockStart[load32(at + 8)]);
       store32(at + 12, blockStart[load32(at + 12)]);
+    }
+    if (op === I_ADD_LTS_BRANCH || op === I_ADD_LTU_BRANCH) {
+      store32(at + 28, blockStart[load32(at + 28)]);
+      store32(at + 32, blockStart[load32(at + 32)]);
     }
     if (op >= I_COMPARE_BRANCH && op < I_ADD_LOAD) {
       store32(at + 16, blockStart[load32(at + 16)]);

@@ -37,6 +37,7 @@ import { FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE } from "../abi/bytecode.
 import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_NOT, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC,
   I_TRAP, I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
+  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD,
 } from "./bytecode-ops.ts";
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
@@ -44,22 +45,27 @@ import {
   VM_END_BYTECODE_UNSUPPORTED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS, VM_END_BYTECODE_CONTEXT_RETURNED,
 } from "../abi/hypercalls.ts";
 import {
-  decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS, FUNCTION_REGISTERS,
-  FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
+  decodedImages, NO_REGISTER, ACTIVATION_WORDS, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS,
+  FUNCTION_REGISTER_BYTES, FUNCTION_STACK_BYTES, FUNCTION_STACK_MASK, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
 import { Vm, vmAt, vmBootInfoAddress, END_EXIT, END_STACK_OVERFLOW, END_OUT_OF_MEMORY, VM_RUNNING } from "./vm.ts";
 import { schedulerEnd, schedulerLeaving } from "./scheduler.ts";
 import { hypercallDirect } from "./hypercall.ts";
-import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
+import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
 const BYTECODE_FUEL: i32 = 4096;
-/** A VM's interpreter area: its state, its context table, then its main context's call records and registers. */
-const AREA_FRAMES: u32 = 4;
+/**
+ * A VM's interpreter area: its state, its context table, then its main context's call records and registers
+ * (a call takes 20 bytes and 4 a register: the corpus's mutual-recursion.ts, 301 calls deep of 8 registers,
+ * needs about 16 KiB, what a hardware VM's stack holds of its native frames); more for an image with a
+ * function of more registers than a quarter of it holds (areaFrames).
+ */
+const AREA_FRAMES: u32 = 5;
 /** The area of each other context (a thread's call records and registers), given when it first runs. */
 const THREAD_AREA_FRAMES: u32 = 4;
 /** Words of a call record before its registers: ACTIVATION_PREVIOUS .. ACTIVATION_FUNCTION. */
-const ACTIVATION_BYTES: u32 = 20;
+const ACTIVATION_BYTES: u32 = ACTIVATION_WORDS * 4;
 const ACTIVATION_PREVIOUS = 0;     // the caller's record (0: this is the entry's)
 const ACTIVATION_RETURN = 4;       // the code address to go on at (0: a trap handler's, which must not return;
                                    // in an entry's record, previous 0: 0 the VM's entry, RETURN_CONTEXT a context's)
@@ -68,8 +74,6 @@ const RETURN_CONTEXT: u32 = 1;
 const ACTIVATION_RESULT = 8;       // the address of the caller's register for the result (0: none)
 const ACTIVATION_STACK = 12;       // the guest stack pointer to restore
 const ACTIVATION_FUNCTION = 16;    // its function index
-/** A call takes this much of the guest's stack besides its slots (the reference's native return address). */
-const CALL_OVERHEAD: u32 = 16;
 /** The trap kind of a division by zero (compiler/ir.ts TRAP_DIVIDE_BY_ZERO). */
 const TRAP_DIVIDE_BY_ZERO: u32 = 1;
 /** The exception vectors a hardware VM would end with: #DE for divideUnchecked by 0, #UD for invalidOpcode. */
@@ -120,6 +124,7 @@ class InterpreterState {
   stackLimit: u32 = 0;       // the lowest guest stack pointer of the running context (its stack's base)
   context: u32 = 0;          // the running context's index in the context table
   contexts: u32 = 0;         // the context table's address (in this area)
+  functions: u32 = 0;        // its group's function table (bytecode-decode.ts)
 }
 const STATE_BYTES: u32 = 64;
 
@@ -158,17 +163,29 @@ function contextAt(state: InterpreterState, k: u32): Context {
 }
 
 /**
+ * Frames of the interpreter area of a VM of `group`: AREA_FRAMES, plus room for one call of its largest
+ * function when that takes more than a quarter of them (a function of thousands of registers: the corpus's
+ * long-expression.ts has 6,252), so that it can be called at all.
+ */
+function areaFrames(group: u32): u32 {
+  const largest = decodedImages[group].largestCallBytes;
+  if (largest <= (AREA_FRAMES * PAGE_SIZE) >>> 2) return AREA_FRAMES;
+  return AREA_FRAMES + ((largest + PAGE_SIZE - 1) >>> PAGE_SHIFT);
+}
+
+/**
  * Gives VM `id` of bytecode group `group` its interpreter area and its first call, entry(magic, bootInfo)
  * (the data image is copied in at its first slice, when its space is loaded). False without frames.
  */
 export function bytecodeVmPrepare(id: u32, group: u32): bool {
-  const area = allocFrameRun(AREA_FRAMES);
+  const frames = areaFrames(group);
+  const area = allocFrameRun(frames);
   if (area === FRAME_NONE) return false;
   const vm = vmAt(id);
   vm.fpuArea = area;
   const state = overlay(InterpreterState, area);
   memoryFill(area, 0, recordsOffset());
-  state.areaEnd = area + AREA_FRAMES * PAGE_SIZE;
+  state.areaEnd = area + frames * PAGE_SIZE;
   state.group = group;
   state.fp = 0;
   state.top = area + recordsOffset();
@@ -176,6 +193,7 @@ export function bytecodeVmPrepare(id: u32, group: u32): bool {
   state.stackLimit = decodedImages[group].stackBottom;
   state.context = 0;
   state.contexts = area + STATE_BYTES;
+  state.functions = decodedImages[group].functions;
   const main = contextAt(state, 0);
   main.kind = CONTEXT_RUNNING;
   main.area = area + recordsOffset();
@@ -189,7 +207,8 @@ export function bytecodeVmRelease(id: u32): void {
   if (vm.fpuArea === 0) return;
   const state = overlay(InterpreterState, vm.fpuArea);
   for (let c: u32 = 1; c < CONTEXT_LIMIT; c++) discard(state, c);
-  for (let k: u32 = 0; k < AREA_FRAMES; k++) freeFrame(vm.fpuArea + k * PAGE_SIZE);
+  const frames = areaFrames(state.group);
+  for (let k: u32 = 0; k < frames; k++) freeFrame(vm.fpuArea + k * PAGE_SIZE);
   vm.fpuArea = 0;
 }
 
@@ -229,14 +248,17 @@ function trapEnd(index: u32, state: InterpreterState, reason: u32, address: u32)
  * or 0 when the VM ended for a stack overflow.
  */
 function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, resultAddress: u32): u32 {
-  const image = decodedImages[state.group];
-  const record = image.functions + callee * FUNCTION_WORDS * 4;
+  const record = state.functions + callee * (FUNCTION_WORDS * 4);
   const fp = state.top;
   const registers = fp + ACTIVATION_BYTES;
-  const bytes = load32(record + FUNCTION_REGISTERS * 4) << 2;
-  const frameBytes = load32(record + FUNCTION_FRAME_BYTES * 4) + CALL_OVERHEAD;
-  const sp = u32((state.sp - frameBytes) & ~(load32(record + FUNCTION_FRAME_ALIGN * 4) - 1));
-  if (registers > state.areaEnd || bytes > state.areaEnd - registers || sp < state.stackLimit || sp > state.sp) {
+  const bytes = load32(record + FUNCTION_REGISTER_BYTES * 4);
+  const sp = u32((state.sp - load32(record + FUNCTION_STACK_BYTES * 4)) & load32(record + FUNCTION_STACK_MASK * 4));
+  const areaEnd = state.areaEnd;
+  let overflow = registers > areaEnd;
+  if (!overflow) overflow = bytes > areaEnd - registers;
+  if (!overflow) overflow = sp < state.stackLimit;
+  if (!overflow) overflow = sp > state.sp;
+  if (overflow) {
     trapEnd(index, state, END_STACK_OVERFLOW, sp);
     return 0;
   }
@@ -255,12 +277,12 @@ function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, 
 
 /** A call at `at` (OP_CALL or OP_CALL_INDIRECT: dst, callee or target, argc, args); false if the VM ended. */
 function call(index: u32, state: InterpreterState, at: u32, indirect: bool): bool {
-  const image = decodedImages[state.group];
   const callerRegisters = state.fp + ACTIVATION_BYTES;
   const dst = load32(at + 4);
   let callee = load32(at + 8);
   const count = load32(at + 12);
   if (indirect) {
+    const image = decodedImages[state.group];
     const target = load32(callerRegisters + callee) - FUNCTION_ADDRESS_BASE;
     callee = target / FUNCTION_ADDRESS_STRIDE;
     const record = image.functions + callee * FUNCTION_WORDS * 4;
@@ -547,6 +569,16 @@ function outOfRange(index: u32, state: InterpreterState, pc: u32, address: u32):
 }
 
 /**
+ * The bounds of the running VM's memory for a load or store of 1, 2 and 4 bytes (its size less the width), and
+ * its fuel left in the slice: module globals, which the loop reads from memory each time (docs/dsl: globals are
+ * reloaded in loops), so that its registers stay with the program counter and the register file.
+ */
+let memoryLimit1: u32 = 0;
+let memoryLimit2: u32 = 0;
+let memoryLimit4: u32 = 0;
+let fuel: i32 = 0;
+
+/**
  * The interpreter's loop, until the VM ends or leaves the CPU or its fuel (BYTECODE_FUEL dispatches: an
  * instruction or a superinstruction) is spent. One `switch` over the dense internal opcodes (bytecode-ops.ts:
  * a jump table), every hot case inline. The fuel is charged by the terminators and I_FUEL, each the count of
@@ -558,8 +590,10 @@ function outOfRange(index: u32, state: InterpreterState, pc: u32, address: u32):
  */
 function run(index: u32, vm: Vm, state: InterpreterState): void {
   let pc = state.pc, registers = state.fp + ACTIVATION_BYTES;
-  const size = vm.memorySize;
-  let fuel: i32 = BYTECODE_FUEL;
+  memoryLimit1 = vm.memorySize - 1;
+  memoryLimit2 = vm.memorySize - 2;
+  memoryLimit4 = vm.memorySize - 4;
+  fuel = BYTECODE_FUEL;
   for (;;) {
     switch (load32(pc)) {
       case I_ADD:
@@ -570,10 +604,12 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) - load32(registers + load32(pc + 12)));
         pc += 16;
         continue;
-      case I_MUL:
-        store32(registers + load32(pc + 4), u32(Math.imul(i32(load32(registers + load32(pc + 8))), i32(load32(registers + load32(pc + 12))))));
+      case I_MUL: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(Math.imul(i32(a), i32(b))));
         pc += 16;
         continue;
+      }
       case I_DIVS: case I_DIVU: case I_REMS: case I_REMU: {
         const b = load32(registers + load32(pc + 12));
         if (b === 0) {
@@ -587,26 +623,36 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         pc += 16;
         continue;
       }
-      case I_AND:
-        store32(registers + load32(pc + 4), u32(load32(registers + load32(pc + 8)) & load32(registers + load32(pc + 12))));
+      case I_AND: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a & b));
         pc += 16;
         continue;
-      case I_OR:
-        store32(registers + load32(pc + 4), u32(load32(registers + load32(pc + 8)) | load32(registers + load32(pc + 12))));
+      }
+      case I_OR: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a | b));
         pc += 16;
         continue;
-      case I_XOR:
-        store32(registers + load32(pc + 4), u32(load32(registers + load32(pc + 8)) ^ load32(registers + load32(pc + 12))));
+      }
+      case I_XOR: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a ^ b));
         pc += 16;
         continue;
-      case I_SHL:
-        store32(registers + load32(pc + 4), u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12))));
+      }
+      case I_SHL: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a << b));
         pc += 16;
         continue;
-      case I_SHRS:
-        store32(registers + load32(pc + 4), u32(i32(load32(registers + load32(pc + 8))) >> load32(registers + load32(pc + 12))));
+      }
+      case I_SHRS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(i32(a) >> b));
         pc += 16;
         continue;
+      }
       case I_SHRU:
         store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) >>> load32(registers + load32(pc + 12)));
         pc += 16;
@@ -671,31 +717,35 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         pc += 16;
         continue;
       }
-      case I_MULHS:
-        store32(registers + load32(pc + 4), mulHighSigned(load32(registers + load32(pc + 8)), load32(registers + load32(pc + 12))));
+      case I_MULHS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), mulHighSigned(a, b));
         pc += 16;
         continue;
-      case I_MULHU:
-        store32(registers + load32(pc + 4), mulHigh(load32(registers + load32(pc + 8)), load32(registers + load32(pc + 12))));
+      }
+      case I_MULHU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), mulHigh(a, b));
         pc += 16;
         continue;
+      }
       case I_LOAD_32S: case I_LOAD_32U: {
         const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
-        if (address - GUEST_BASE > size - 4) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
         store32(registers + load32(pc + 4), load32(address));
         pc += 16;
         continue;
       }
       case I_LOAD_8U: {
         const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
-        if (address - GUEST_BASE > size - 1) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
         store32(registers + load32(pc + 4), u32(load8(address)));
         pc += 16;
         continue;
       }
       case I_LOAD_8S: case I_LOAD_16S: case I_LOAD_16U: {
         const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
-        if (!loadTo(registers + load32(pc + 4), load32(pc) - I_LOAD, address, size)) {
+        if (!loadTo(registers + load32(pc + 4), load32(pc) - I_LOAD, address)) {
           outOfRange(index, state, pc, address);
           return;
         }
@@ -704,21 +754,21 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       }
       case I_STORE_32: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
-        if (address - GUEST_BASE > size - 4) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
         store32(address, load32(registers + load32(pc + 12)));
         pc += 16;
         continue;
       }
       case I_STORE_8: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
-        if (address - GUEST_BASE > size - 1) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
         store8(address, u8(load32(registers + load32(pc + 12))));
         pc += 16;
         continue;
       }
       case I_STORE_16: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
-        if (address - GUEST_BASE > size - 2) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
         store16(address, u16(load32(registers + load32(pc + 12))));
         pc += 16;
         continue;
@@ -888,7 +938,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 20);
-        if (address - GUEST_BASE > size - 4) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
         store32(registers + load32(pc + 16), load32(address));
         pc += 24;
         continue;
@@ -897,7 +947,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 20);
-        if (address - GUEST_BASE > size - 1) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
         store32(registers + load32(pc + 16), u32(load8(address)));
         pc += 24;
         continue;
@@ -906,7 +956,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 20);
-        if (!loadTo(registers + load32(pc + 16), load32(pc) - I_ADD_LOAD, address, size)) {
+        if (!loadTo(registers + load32(pc + 16), load32(pc) - I_ADD_LOAD, address)) {
           outOfRange(index, state, pc, address);
           return;
         }
@@ -917,7 +967,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 16);
-        if (address - GUEST_BASE > size - 4) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
         store32(address, load32(registers + load32(pc + 20)));
         pc += 24;
         continue;
@@ -926,7 +976,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 16);
-        if (address - GUEST_BASE > size - 1) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
         store8(address, u8(load32(registers + load32(pc + 20))));
         pc += 24;
         continue;
@@ -935,9 +985,49 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         store32(registers + load32(pc + 4), t);
         const address = t + load32(pc + 16);
-        if (address - GUEST_BASE > size - 2) { outOfRange(index, state, pc, address); return; }
+        if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
         store16(address, u16(load32(registers + load32(pc + 20))));
         pc += 24;
+        continue;
+      }
+      case I_MUL_ADD: {
+        const t = u32(Math.imul(i32(load32(registers + load32(pc + 8))), i32(load32(registers + load32(pc + 12)))));
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), load32(registers + load32(pc + 20)) + t);
+        pc += 24;
+        continue;
+      }
+      case I_CONST_CONST:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(pc + 16));
+        pc += 20;
+        continue;
+      case I_ADD_LTS_BRANCH: {
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
+        const x = load32(registers + load32(pc + 20)), y = load32(registers + load32(pc + 24));
+        fuel -= i32(load32(pc + 36));
+        if (i32(x) < i32(y)) {
+          store32(registers + load32(pc + 16), 1);
+          pc = load32(pc + 28);
+        } else {
+          store32(registers + load32(pc + 16), 0);
+          pc = load32(pc + 32);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_ADD_LTU_BRANCH: {
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
+        const x = load32(registers + load32(pc + 20)), y = load32(registers + load32(pc + 24));
+        fuel -= i32(load32(pc + 36));
+        if (x < y) {
+          store32(registers + load32(pc + 16), 1);
+          pc = load32(pc + 28);
+        } else {
+          store32(registers + load32(pc + 16), 0);
+          pc = load32(pc + 32);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
         continue;
       }
       case I_SHIFT_ADD: {
@@ -971,17 +1061,17 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
 
 /**
  * Load `kind` (0 load8s, 1 load8u, 2 load16s, 3 load16u, 4 and 5 load32) of `address` into the register at
- * `to`: false, loading nothing, when it is not inside the VM's memory of `size` bytes.
+ * `to`: false, loading nothing, when it is not inside the VM's memory (memoryLimit1 .. memoryLimit4).
  */
-function loadTo(to: u32, kind: u32, address: u32, size: u32): bool {
+function loadTo(to: u32, kind: u32, address: u32): bool {
   if (kind >= 4) {
-    if (address - GUEST_BASE > size - 4) return false;
+    if (address - GUEST_BASE > memoryLimit4) return false;
     store32(to, load32(address));
   } else if (kind >= 2) {
-    if (address - GUEST_BASE > size - 2) return false;
+    if (address - GUEST_BASE > memoryLimit2) return false;
     store32(to, kind === 2 ? u32((load16(address) << 16) >> 16) : u32(load16(address)));
   } else {
-    if (address - GUEST_BASE > size - 1) return false;
+    if (address - GUEST_BASE > memoryLimit1) return false;
     store32(to, kind === 0 ? u32((load8(address) << 24) >> 24) : u32(load8(address)));
   }
   return true;

@@ -30,6 +30,10 @@
 //   I_ADD_LOAD + j        t:r a:r b:r dst:r offset             t = a + b, then load j of [t + offset]
 //   I_ADD_STORE + j       t:r a:r b:r offset value:r           t = a + b, then store j of value at [t + offset]
 //   I_SHIFT_ADD           t:r a:r b:r dst:r other:r            t = a << b, then dst = other + t
+//   I_MUL_ADD             t:r a:r b:r dst:r other:r            t = a * b, then dst = other + t
+//   I_CONST_CONST         dst:r value dst2:r value2                two consts
+//   I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH   t:r a:r b:r dst:r x:r y:r ifTrue:pc ifFalse:pc cost
+//                                        t = a + b, then dst = x < y (signed, unsigned), branch on dst
 import { u32 } from "dsl";
 
 export const I_BINARY: u32 = 0;          // 25 of them
@@ -54,11 +58,18 @@ export const I_ADD_LOAD: u32 = 58;       // 6
 export const I_ADD_STORE: u32 = 64;      // 3
 export const I_SHIFT_ADD: u32 = 67;
 export const I_FUEL: u32 = 68;
+export const I_CONST_CONST: u32 = 69;
+export const I_ADD_LTS_BRANCH: u32 = 70;
+export const I_ADD_LTU_BRANCH: u32 = 71;
+export const I_MUL_ADD: u32 = 72;
 /** Dispatches of a block at most between two charges of the fuel. */
 export const FUEL_CHUNK: u32 = 64;
 
 /** Binary kinds (opcode - OP_BINARY_BASE) the decoder and the interpreter name. */
 export const BINARY_ADD: u32 = 0;
+export const BINARY_MUL: u32 = 2;
 export const BINARY_SHL: u32 = 10;
 export const BINARY_EQ: u32 = 13;        // the comparisons: BINARY_EQ .. BINARY_GEU
+export const BINARY_LTS: u32 = 15;
+export const BINARY_LTU: u32 = 19;
 export const BINARY_GEU: u32 = 22;
