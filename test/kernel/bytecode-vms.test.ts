@@ -185,6 +185,15 @@ const DEEPER_THAN_A_VM = ['recursion.ts', 'register-pressure.ts', 'stack-overflo
  */
 const KERNEL_ONLY = ['hypercall-trap.ts', 'interrupt-entries.ts', 'symbol-table.ts'];
 const PROGRAM_GUEST_RUNTIME = join(ROOT, 'guest-src', 'runtime', 'program.ts');
+/**
+ * A guest's line as it wrote it, decoded as UTF-8: the kernel's console writes `\\` for a backslash and `\xNN`
+ * for a control byte or one of 0x80 and above (docs/virtual-architecture.md "Console").
+ */
+function unescapeConsole(line: string): string {
+  const bytes = line.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, escaped: string, hex?: string) =>
+    hex ? String.fromCharCode(parseInt(hex, 16)) : escaped);
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
 /** Groups of a manifest at most (kernel-src/manifest.ts MANIFEST_GROUP_LIMIT): a program a group, so a boot's share. */
 const PROGRAMS_A_BOOT = 16;
 
@@ -226,7 +235,7 @@ test('the whole corpus as bytecode VMs prints what it prints on the host interpr
         checked++;
         return;
       }
-      const printed = guestLines(out, vm);
+      const printed = guestLines(out, vm).map(unescapeConsole);
       const ended = new RegExp(`^vm ${vm} ended: (.*)$`, 'm').exec(out)?.[1] ?? '';
       const overflows = DEEPER_THAN_A_VM.includes(p.file) || e.stderrSubstrings.includes('stack overflow');
       if (overflows) {
