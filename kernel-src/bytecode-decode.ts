@@ -32,7 +32,7 @@ import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC, I_TRAP,
   I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
   FUEL_CHUNK, BINARY_ADD, BINARY_SHL, BINARY_EQ, BINARY_GEU, BINARY_LTS, BINARY_LTU, I_CONST_CONST, I_ADD_LTS_BRANCH,
-  I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL,
+  I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32,
 } from "./bytecode-ops.ts";
 
 /** The register operand of an instruction that has no result. */
@@ -283,11 +283,26 @@ function previousBinary(dst: u32): u32 {
   return op - I_BINARY;
 }
 
+/** The 32-bit load and store opcodes (OP_LOAD_BASE + 2 log2(width) + unsigned, OP_STORE_BASE + log2(width)). */
+const OP_LOAD_32: u32 = OP_LOAD_BASE + 4;
+const OP_STORE_32: u32 = OP_STORE_BASE + 2;
+
+/** True when `previous` is an I_SHIFT_ADD (left unfused by the add) whose sum goes to register `d`. */
+function shiftAddInto(d: u32): bool {
+  return previous !== 0 && load32(previous) === I_SHIFT_ADD && load32(previous + 16) === d;
+}
+
 function decodeInstruction(): void {
   const op = readByte();
   const at = out;
   if (op >= OP_LOAD_BASE && op < OP_LOAD_BASE + LOAD_OPCODE_COUNT) {
     const dst = readRegisterOffset(), address = readRegisterOffset(), offset = readSigned();
+    if (shiftAddInto(address) && op >= OP_LOAD_32) {       // shl t x k; add d base t; load32 dst [d + offset]
+      store32(previous, I_SHIFT_ADD_LOAD32);
+      emit(dst); emit(offset);
+      previous = 0;
+      return;
+    }
     if (previousBinary(address) === BINARY_ADD) {          // add t a b; load dst [t + offset]
       store32(previous, I_ADD_LOAD + op - OP_LOAD_BASE);
       emit(dst); emit(offset);
@@ -300,6 +315,12 @@ function decodeInstruction(): void {
   }
   if (op >= OP_STORE_BASE && op < OP_STORE_BASE + STORE_OPCODE_COUNT) {
     const address = readRegisterOffset(), offset = readSigned(), value = readRegisterOffset();
+    if (shiftAddInto(address) && op === OP_STORE_32) {     // shl t x k; add d base t; store32 [d + offset] value
+      store32(previous, I_SHIFT_ADD_STORE32);
+      emit(offset); emit(value);
+      previous = 0;
+      return;
+    }
     if (previousBinary(address) === BINARY_ADD) {          // add t a b; store [t + offset] value
       store32(previous, I_ADD_STORE + op - OP_STORE_BASE);
       emit(offset); emit(value);
@@ -318,7 +339,7 @@ function decodeInstruction(): void {
       if (a === t || b === t) {                            // shl (mul) t x k; add dst other t (or t other)
         store32(previous, first === I_BINARY + BINARY_SHL ? I_SHIFT_ADD : I_MUL_ADD);
         emit(dst); emit(a === t ? b : a);
-        previous = 0;
+        if (first !== I_BINARY + BINARY_SHL) previous = 0;   // a shift-add stays: a load or store may join it
         return;
       }
     }
@@ -415,6 +436,7 @@ function instructionWords(at: u32): u32 {
   if (op >= I_ADD_LOAD && op <= I_SHIFT_ADD) return 6;
   if (op === I_CONST_CONST) return 5;
   if (op === I_MUL_ADD) return 6;
+  if (op === I_SHIFT_ADD_LOAD32 || op === I_SHIFT_ADD_STORE32) return 8;
   if (op === I_ADD_LTS_BRANCH || op === I_ADD_LTU_BRANCH) return 10;
   switch (op) {
     case I_CALL: case I_CALL_INDIRECT: case I_INTRINSIC: return 4 + load32(at + 12);

@@ -37,7 +37,7 @@ import { FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE } from "../abi/bytecode.
 import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_NOT, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC,
   I_TRAP, I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
-  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD,
+  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32,
 } from "./bytecode-ops.ts";
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
@@ -988,6 +988,72 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
         store16(address, u16(load32(registers + load32(pc + 20))));
         pc += 24;
+        continue;
+      }
+      // ---- a direct call and a return, inline; anything out of the ordinary (a stack overflow, the entry's or a
+      // trap handler's return) leaves the switch for the slow path's call() or leave(), which handle it all.
+      case I_CALL: {
+        const callee = load32(pc + 8), count = load32(pc + 12);
+        const record = state.functions + callee * (FUNCTION_WORDS * 4);
+        const fp = state.top, areaEnd = state.areaEnd, callerSp = state.sp;
+        const next = fp + ACTIVATION_BYTES;
+        const bytes = load32(record + FUNCTION_REGISTER_BYTES * 4);
+        const stackBytes = load32(record + FUNCTION_STACK_BYTES * 4);
+        const sp = u32((callerSp - stackBytes) & load32(record + FUNCTION_STACK_MASK * 4));
+        if (next > areaEnd) break;
+        if (bytes > areaEnd - next) break;
+        if (sp < state.stackLimit) break;
+        if (sp > callerSp) break;
+        const dst = load32(pc + 4);
+        store32(fp + ACTIVATION_PREVIOUS, state.fp);
+        store32(fp + ACTIVATION_RETURN, pc + (4 + count) * 4);
+        store32(fp + ACTIVATION_RESULT, dst === NO_REGISTER ? 0 : registers + dst);
+        store32(fp + ACTIVATION_STACK, callerSp);
+        store32(fp + ACTIVATION_FUNCTION, callee);
+        memoryFill(next, 0, bytes);
+        for (let k: u32 = 0; k < count; k++) store32(next + k * 4, load32(registers + load32(pc + 16 + k * 4)));
+        state.fp = fp;
+        state.top = next + bytes;
+        state.sp = sp;
+        registers = next;
+        pc = load32(record + FUNCTION_CODE * 4);
+        continue;
+      }
+      case I_RETURN: {
+        const fp = state.fp;
+        const previous = load32(fp + ACTIVATION_PREVIOUS), returnPc = load32(fp + ACTIVATION_RETURN);
+        if (previous === 0 || returnPc === 0) break;
+        const value = load32(pc + 4), resultAddress = load32(fp + ACTIVATION_RESULT);
+        if (resultAddress !== 0) store32(resultAddress, value === NO_REGISTER ? 0 : load32(registers + value));
+        state.sp = load32(fp + ACTIVATION_STACK);
+        state.top = fp;
+        state.fp = previous;
+        fuel -= i32(load32(pc + 8));
+        pc = returnPc;
+        registers = previous + ACTIVATION_BYTES;
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_SHIFT_ADD_LOAD32: {
+        const t = u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12)));
+        store32(registers + load32(pc + 4), t);
+        const d = load32(registers + load32(pc + 20)) + t;
+        store32(registers + load32(pc + 16), d);
+        const address = d + load32(pc + 28);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        store32(registers + load32(pc + 24), load32(address));
+        pc += 32;
+        continue;
+      }
+      case I_SHIFT_ADD_STORE32: {
+        const t = u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12)));
+        store32(registers + load32(pc + 4), t);
+        const d = load32(registers + load32(pc + 20)) + t;
+        store32(registers + load32(pc + 16), d);
+        const address = d + load32(pc + 24);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        store32(address, load32(registers + load32(pc + 28)));
+        pc += 32;
         continue;
       }
       case I_MUL_ADD: {

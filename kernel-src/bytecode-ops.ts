@@ -31,6 +31,8 @@
 //   I_ADD_STORE + j       t:r a:r b:r offset value:r           t = a + b, then store j of value at [t + offset]
 //   I_SHIFT_ADD           t:r a:r b:r dst:r other:r            t = a << b, then dst = other + t
 //   I_MUL_ADD             t:r a:r b:r dst:r other:r            t = a * b, then dst = other + t
+//   I_SHIFT_ADD_LOAD32    t:r a:r b:r d:r other:r dst:r offset  I_SHIFT_ADD, then dst = load32 [d + offset]
+//   I_SHIFT_ADD_STORE32   t:r a:r b:r d:r other:r offset value:r I_SHIFT_ADD, then store32 [d + offset] value
 //   I_CONST_CONST         dst:r value dst2:r value2                two consts
 //   I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH   t:r a:r b:r dst:r x:r y:r ifTrue:pc ifFalse:pc cost
 //                                        t = a + b, then dst = x < y (signed, unsigned), branch on dst
@@ -62,6 +64,8 @@ export const I_CONST_CONST: u32 = 69;
 export const I_ADD_LTS_BRANCH: u32 = 70;
 export const I_ADD_LTU_BRANCH: u32 = 71;
 export const I_MUL_ADD: u32 = 72;
+export const I_SHIFT_ADD_LOAD32: u32 = 73;
+export const I_SHIFT_ADD_STORE32: u32 = 74;
 /** Dispatches of a block at most between two charges of the fuel. */
 export const FUEL_CHUNK: u32 = 64;
 
