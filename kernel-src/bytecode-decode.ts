@@ -7,8 +7,8 @@
 //     registers as byte offsets into the register file, names as function indices or addresses in the VM
 //     (GUEST_BASE + data offset, FUNCTION_ADDRESS_BASE + 16 * index), slots as offsets in the frame, block
 //     targets as code addresses; a call, intrinsic or return without a result carries NO_REGISTER; pairs
-//     of one block fused into superinstructions (a comparison and the branch on it, an add and the load or
-//     store at its result, a shift and the add of its result: bytecode-ops.ts);
+//     or triples of one block fused into superinstructions (a comparison and the branch on it, an add and
+//     the load or store at its result, a shift or multiply and the add of its result, ...: bytecode-ops.ts);
 //   - the data image: the data symbols laid out from 0 in order, each aligned, bytes copied, relocations
 //     patched; every VM of the group starts with a copy at GUEST_BASE.
 // Requires: a verified image (every index in range, every count consistent); the reader's bounds checks

@@ -1,7 +1,8 @@
 // The in-kernel interpreter of bytecode VMs (issue 18, docs/bytecode.md "Bytecode VMs"): runs the code
 // bytecode-decode.ts pre-decoded from a verified image, for VM `index`, a slice of BYTECODE_FUEL
-// instructions at a time (the scheduler's idle loop calls bytecodeSlice with interrupts off; between
-// slices the timer's IRQ comes in, so a bytecode VM is preempted and charged like a hardware one).
+// dispatches (instructions and superinstructions) at a time (the scheduler's idle loop calls bytecodeSlice
+// with interrupts off; between slices the timer's IRQ comes in, so a bytecode VM is preempted and charged
+// like a hardware one).
 // The reference semantics is compiler/bytecode/interpreter.ts (32-bit wrapping integers, division by
 // zero and `trap k` call the image's trap handler, function addresses FUNCTION_ADDRESS_BASE + 16 i).
 //
@@ -579,14 +580,15 @@ let memoryLimit4: u32 = 0;
 let fuel: i32 = 0;
 
 /**
- * The interpreter's loop, until the VM ends or leaves the CPU or its fuel (BYTECODE_FUEL dispatches: an
- * instruction or a superinstruction) is spent. One `switch` over the dense internal opcodes (bytecode-ops.ts:
- * a jump table), every hot case inline. The fuel is charged by the terminators and I_FUEL, each the count of
- * dispatches since the last charge in its block (the decoder puts an I_FUEL after every FUEL_CHUNK of them),
- * so a slice may run up to FUEL_CHUNK + 1 dispatches past BYTECODE_FUEL. The state lives in locals (pc,
- * registers, the memory's size): calls, returns, intrinsics and traps write it back to `state` and read it
- * again. A load or store of `width` bytes at `address` is inside the VM's memory when address - GUEST_BASE <=
- * size - width (unsigned: an address below GUEST_BASE wraps above).
+ * The interpreter's loop, until the VM ends or leaves the CPU or its fuel (BYTECODE_FUEL dispatches: an instruction
+ * or a superinstruction) is spent. One `switch` over the dense internal opcodes (bytecode-ops.ts: a jump table),
+ * every hot case inline, a direct call and a return too. The fuel is charged by the terminators and I_FUEL, each
+ * the count of dispatches since the last charge in its block (the decoder puts an I_FUEL after every FUEL_CHUNK of
+ * them), so a slice may run up to FUEL_CHUNK + 1 dispatches past BYTECODE_FUEL. The state lives in locals (pc,
+ * registers) and memory (the bounds, the fuel); calls and returns update `state` as they go, the slow path (an
+ * indirect call, an intrinsic, a trap, a call that overflows, the entry's or a trap handler's return) writes pc
+ * back to it and reads everything again. A load or store of `width` bytes at `address` is inside the VM's memory
+ * when address - GUEST_BASE <= size - width (unsigned: an address below GUEST_BASE wraps above).
  */
 function run(index: u32, vm: Vm, state: InterpreterState): void {
   let pc = state.pc, registers = state.fp + ACTIVATION_BYTES;
