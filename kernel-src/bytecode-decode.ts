@@ -1,8 +1,8 @@
 // Pre-decoding of a verified DNBC image (issue 18, docs/bytecode.md "Bytecode VMs"): once per bytecode
 // group, right after verifyBytecode accepted its module (the verifier's name tables, bytecode-strings.ts,
 // still describe that image), into a compact internal form the interpreter (bytecode-interp.ts) runs:
-//   - a function table: per function FUNCTION_WORDS words (its code's address, parameters, registers,
-//     frame bytes, frame alignment, whether it returns a value);
+//   - a function table: per function FUNCTION_WORDS words (its code's address, parameters, register bytes,
+//     the guest stack a call takes and its alignment mask, whether it returns a value);
 //   - code: u32 words, an internal opcode (bytecode-ops.ts) then its operands, every operand resolved:
 //     registers as byte offsets into the register file, names as function indices or addresses in the VM
 //     (GUEST_BASE + data offset, FUNCTION_ADDRESS_BASE + 16 * index), slots as offsets in the frame, block
