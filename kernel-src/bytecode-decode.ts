@@ -32,7 +32,8 @@ import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC, I_TRAP,
   I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
   FUEL_CHUNK, BINARY_ADD, BINARY_SHL, BINARY_EQ, BINARY_GEU, BINARY_LTS, BINARY_LTU, I_CONST_CONST, I_ADD_LTS_BRANCH,
-  I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32,
+  I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32, I_SHRU_AND, I_CONST_ADD,
+  I_CONST_SUB, BINARY_SUB, BINARY_AND, BINARY_SHRU,
 } from "./bytecode-ops.ts";
 
 /** The register operand of an instruction that has no result. */
@@ -343,6 +344,21 @@ function decodeInstruction(): void {
         return;
       }
     }
+    if (op === OP_BINARY_BASE + BINARY_AND && first === I_BINARY + BINARY_SHRU) {
+      const t = load32(previous + 4);
+      if (a === t || b === t) {                            // shru t x k; and dst other t (or t other)
+        store32(previous, I_SHRU_AND);
+        emit(dst); emit(a === t ? b : a);
+        previous = 0;
+        return;
+      }
+    }
+    if ((op === OP_BINARY_BASE + BINARY_ADD || op === OP_BINARY_BASE + BINARY_SUB) && first === I_CONST) {
+      store32(previous, op === OP_BINARY_BASE + BINARY_ADD ? I_CONST_ADD : I_CONST_SUB);   // const c v; add d a b
+      emit(dst); emit(a); emit(b);
+      previous = 0;
+      return;
+    }
     emit(I_BINARY + op - OP_BINARY_BASE); emit(dst); emit(a); emit(b);
     beforePrevious = previous;
     previous = at;
@@ -437,6 +453,7 @@ function instructionWords(at: u32): u32 {
   if (op === I_CONST_CONST) return 5;
   if (op === I_MUL_ADD) return 6;
   if (op === I_SHIFT_ADD_LOAD32 || op === I_SHIFT_ADD_STORE32) return 8;
+  if (op >= I_SHRU_AND && op <= I_CONST_SUB) return 6;
   if (op === I_ADD_LTS_BRANCH || op === I_ADD_LTU_BRANCH) return 10;
   switch (op) {
     case I_CALL: case I_CALL_INDIRECT: case I_INTRINSIC: return 4 + load32(at + 12);

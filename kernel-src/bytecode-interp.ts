@@ -38,7 +38,8 @@ import { FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE } from "../abi/bytecode.
 import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_NOT, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC,
   I_TRAP, I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
-  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32,
+  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32, I_SHRU_AND,
+  I_CONST_ADD, I_CONST_SUB,
 } from "./bytecode-ops.ts";
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
@@ -1065,6 +1066,23 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         pc += 24;
         continue;
       }
+      case I_SHRU_AND: {
+        const t = load32(registers + load32(pc + 8)) >>> load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), u32(load32(registers + load32(pc + 20)) & t));
+        pc += 24;
+        continue;
+      }
+      case I_CONST_ADD:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(registers + load32(pc + 16)) + load32(registers + load32(pc + 20)));
+        pc += 24;
+        continue;
+      case I_CONST_SUB:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(registers + load32(pc + 16)) - load32(registers + load32(pc + 20)));
+        pc += 24;
+        continue;
       case I_CONST_CONST:
         store32(registers + load32(pc + 4), load32(pc + 8));
         store32(registers + load32(pc + 12), load32(pc + 16));

@@ -33,6 +33,8 @@
 //   I_MUL_ADD             t:r a:r b:r dst:r other:r            t = a * b, then dst = other + t
 //   I_SHIFT_ADD_LOAD32    t:r a:r b:r d:r other:r dst:r offset  I_SHIFT_ADD, then dst = load32 [d + offset]
 //   I_SHIFT_ADD_STORE32   t:r a:r b:r d:r other:r offset value:r I_SHIFT_ADD, then store32 [d + offset] value
+//   I_SHRU_AND            t:r a:r b:r dst:r other:r            t = a >>> b, then dst = other & t
+//   I_CONST_ADD, I_CONST_SUB   c:r value dst:r a:r b:r         c = value, then dst = a + b (a - b)
 //   I_CONST_CONST         dst:r value dst2:r value2                two consts
 //   I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH   t:r a:r b:r dst:r x:r y:r ifTrue:pc ifFalse:pc cost
 //                                        t = a + b, then dst = x < y (signed, unsigned), branch on dst
@@ -66,13 +68,19 @@ export const I_ADD_LTU_BRANCH: u32 = 71;
 export const I_MUL_ADD: u32 = 72;
 export const I_SHIFT_ADD_LOAD32: u32 = 73;
 export const I_SHIFT_ADD_STORE32: u32 = 74;
+export const I_SHRU_AND: u32 = 75;
+export const I_CONST_ADD: u32 = 76;
+export const I_CONST_SUB: u32 = 77;
 /** Dispatches of a block at most between two charges of the fuel. */
 export const FUEL_CHUNK: u32 = 64;
 
 /** Binary kinds (opcode - OP_BINARY_BASE) the decoder and the interpreter name. */
 export const BINARY_ADD: u32 = 0;
 export const BINARY_MUL: u32 = 2;
+export const BINARY_SUB: u32 = 1;
+export const BINARY_AND: u32 = 7;
 export const BINARY_SHL: u32 = 10;
+export const BINARY_SHRU: u32 = 12;
 export const BINARY_EQ: u32 = 13;        // the comparisons: BINARY_EQ .. BINARY_GEU
 export const BINARY_LTS: u32 = 15;
 export const BINARY_LTU: u32 = 19;
