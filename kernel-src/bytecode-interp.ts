@@ -1,7 +1,8 @@
 // The in-kernel interpreter of bytecode VMs (issue 18, docs/bytecode.md "Bytecode VMs"): runs the code
 // bytecode-decode.ts pre-decoded from a verified image, for VM `index`, a slice of BYTECODE_FUEL
-// instructions at a time (the scheduler's idle loop calls bytecodeSlice with interrupts off; between
-// slices the timer's IRQ comes in, so a bytecode VM is preempted and charged like a hardware one).
+// dispatches (instructions and superinstructions) at a time (the scheduler's idle loop calls bytecodeSlice
+// with interrupts off; between slices the timer's IRQ comes in, so a bytecode VM is preempted and charged
+// like a hardware one).
 // The reference semantics is compiler/bytecode/interpreter.ts (32-bit wrapping integers, division by
 // zero and `trap k` call the image's trap handler, function addresses FUNCTION_ADDRESS_BASE + 16 i).
 //
@@ -36,19 +37,21 @@ import {
   mulHigh,
   rdtsc, rdtscHigh,
 } from "dsl";
+import { FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE } from "../abi/bytecode.ts";
 import {
-  OP_CONST, OP_COPY, OP_SLOT_ADDRESS, OP_CALL, OP_CALL_INDIRECT, OP_INTRINSIC, OP_TRAP, OP_SELECT, TERM_JUMP,
-  TERM_BRANCH, TERM_RETURN, TERM_UNREACHABLE, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE, OP_BINARY_BASE,
-  BINARY_OPCODE_COUNT, OP_LOAD_BASE, LOAD_OPCODE_COUNT, OP_STORE_BASE, STORE_OPCODE_COUNT, OP_UNARY_BASE,
-} from "../abi/bytecode.ts";
+  I_BINARY, I_LOAD, I_STORE, I_NEG, I_NOT, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC,
+  I_TRAP, I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
+  I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32, I_SHRU_AND,
+  I_CONST_ADD, I_CONST_SUB,
+} from "./bytecode-ops.ts";
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
   VM_END_BYTECODE_BOUNDS, VM_END_BYTECODE_UNREACHABLE, VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED,
   VM_END_BYTECODE_UNSUPPORTED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS, VM_END_BYTECODE_CONTEXT_RETURNED,
 } from "../abi/hypercalls.ts";
 import {
-  decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS, FUNCTION_REGISTERS,
-  FUNCTION_FRAME_BYTES, FUNCTION_FRAME_ALIGN, FUNCTION_RETURNS,
+  decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_PARAMETERS,
+  FUNCTION_REGISTER_BYTES, FUNCTION_STACK_BYTES, FUNCTION_STACK_MASK, FUNCTION_RETURNS,
 } from "./bytecode-decode.ts";
 import {
   Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmBootPageFrame, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage,
@@ -60,7 +63,7 @@ import { hypercallDirect, hypercallRetried } from "./hypercall.ts";
 import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
-const BYTECODE_FUEL: u32 = 4096;
+const BYTECODE_FUEL: i32 = 4096;
 /** The area of each other context (a thread's call records and registers), given when it first runs. */
 const THREAD_AREA_FRAMES: u32 = 1;
 /**
@@ -85,8 +88,6 @@ const RETURN_CONTEXT: u32 = 1;
 const ACTIVATION_RESULT = 8;       // the address of the caller's register for the result (0: none)
 const ACTIVATION_STACK = 12;       // the guest stack pointer to restore
 const ACTIVATION_FUNCTION = 16;    // its function index
-/** A call takes this much of the guest's stack besides its slots (the reference's native return address). */
-const CALL_OVERHEAD: u32 = 16;
 /** The trap kind of a division by zero (compiler/ir.ts TRAP_DIVIDE_BY_ZERO). */
 const TRAP_DIVIDE_BY_ZERO: u32 = 1;
 /** The exception vectors a hardware VM would end with: #DE for divideUnchecked by 0, #UD for invalidOpcode. */
@@ -104,21 +105,23 @@ const INTRINSIC_HYPERCALL = 30;
 const INTRINSIC_CRC32_WORD = 38;
 const INTRINSIC_CONTEXT_SWITCH = 31;
 const INTRINSIC_CONTEXT_CREATE = 32;
-// Opcodes by name (abi/bytecode.ts has the bases; format.ts names each op).
-const BINARY_END = OP_BINARY_BASE + BINARY_OPCODE_COUNT;
-const LOAD_END = OP_LOAD_BASE + LOAD_OPCODE_COUNT;
-const STORE_END = OP_STORE_BASE + STORE_OPCODE_COUNT;
-const OP_LOAD_8S = OP_LOAD_BASE;
-const OP_LOAD_8U = OP_LOAD_BASE + 1;
-const OP_LOAD_16S = OP_LOAD_BASE + 2;
-const OP_LOAD_16U = OP_LOAD_BASE + 3;
-const OP_STORE_8 = OP_STORE_BASE;
-const OP_STORE_16 = OP_STORE_BASE + 1;
-const OP_NEGATE = OP_UNARY_BASE;
-const OP_NOT = OP_UNARY_BASE + 1;
-/** Binary kinds (opcode - OP_BINARY_BASE, format.ts BINARY_OPS) from divs to remu: they trap on a zero divisor. */
-const BINARY_DIVS: u32 = 3;
-const BINARY_REMU: u32 = 6;
+// Internal opcodes by name (bytecode-ops.ts; binary kinds in format.ts BINARY_OPS order).
+const I_ADD = I_BINARY, I_SUB = I_BINARY + 1, I_MUL = I_BINARY + 2, I_DIVS = I_BINARY + 3, I_DIVU = I_BINARY + 4;
+const I_REMS = I_BINARY + 5, I_REMU = I_BINARY + 6, I_AND = I_BINARY + 7, I_OR = I_BINARY + 8, I_XOR = I_BINARY + 9;
+const I_SHL = I_BINARY + 10, I_SHRS = I_BINARY + 11, I_SHRU = I_BINARY + 12, I_EQ = I_BINARY + 13;
+const I_NE = I_BINARY + 14, I_LTS = I_BINARY + 15, I_LES = I_BINARY + 16, I_GTS = I_BINARY + 17;
+const I_GES = I_BINARY + 18, I_LTU = I_BINARY + 19, I_LEU = I_BINARY + 20, I_GTU = I_BINARY + 21;
+const I_GEU = I_BINARY + 22, I_MULHS = I_BINARY + 23, I_MULHU = I_BINARY + 24;
+const I_LOAD_8S = I_LOAD, I_LOAD_8U = I_LOAD + 1, I_LOAD_16S = I_LOAD + 2, I_LOAD_16U = I_LOAD + 3;
+const I_LOAD_32S = I_LOAD + 4, I_LOAD_32U = I_LOAD + 5;
+const I_STORE_8 = I_STORE, I_STORE_16 = I_STORE + 1, I_STORE_32 = I_STORE + 2;
+const I_EQ_BRANCH = I_COMPARE_BRANCH, I_NE_BRANCH = I_COMPARE_BRANCH + 1, I_LTS_BRANCH = I_COMPARE_BRANCH + 2;
+const I_LES_BRANCH = I_COMPARE_BRANCH + 3, I_GTS_BRANCH = I_COMPARE_BRANCH + 4, I_GES_BRANCH = I_COMPARE_BRANCH + 5;
+const I_LTU_BRANCH = I_COMPARE_BRANCH + 6, I_LEU_BRANCH = I_COMPARE_BRANCH + 7, I_GTU_BRANCH = I_COMPARE_BRANCH + 8;
+const I_GEU_BRANCH = I_COMPARE_BRANCH + 9;
+const I_ADD_LOAD_8S = I_ADD_LOAD, I_ADD_LOAD_8U = I_ADD_LOAD + 1, I_ADD_LOAD_16S = I_ADD_LOAD + 2;
+const I_ADD_LOAD_16U = I_ADD_LOAD + 3, I_ADD_LOAD_32S = I_ADD_LOAD + 4, I_ADD_LOAD_32U = I_ADD_LOAD + 5;
+const I_ADD_STORE_8 = I_ADD_STORE, I_ADD_STORE_16 = I_ADD_STORE + 1, I_ADD_STORE_32 = I_ADD_STORE + 2;
 /** CRC32C's polynomial, reflected (compiler/ir.ts crc32cWord). */
 const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
 
@@ -137,6 +140,7 @@ class InterpreterState {
   contexts: u32 = 0;         // the context table's address (in this area)
   chunk: u32 = 0;            // the chunk of the current record (0: the running context's area)
   firstChunk: u32 = 0;       // the running context's first chunk (0: none yet)
+  functions: u32 = 0;        // its group's function table (bytecode-decode.ts)
 }
 const STATE_BYTES: u32 = 64;
 
@@ -195,6 +199,7 @@ export function bytecodeVmPrepare(id: u32, group: u32): void {
   state.stackLimit = decodedImages[group].stackBottom;
   state.context = 0;
   state.contexts = area + STATE_BYTES;
+  state.functions = decodedImages[group].functions;
   const main = contextAt(state, 0);
   main.kind = CONTEXT_RUNNING;
   main.area = area + recordsOffset();
@@ -254,13 +259,11 @@ function trapEnd(index: u32, state: InterpreterState, reason: u32, address: u32)
  * or 0 when the VM ended for a stack overflow.
  */
 function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, resultAddress: u32): u32 {
-  const image = decodedImages[state.group];
-  const record = image.functions + callee * FUNCTION_WORDS * 4;
+  const record = state.functions + callee * (FUNCTION_WORDS * 4);
   let fp = state.top;
   let registers = fp + ACTIVATION_BYTES;
-  const bytes = load32(record + FUNCTION_REGISTERS * 4) << 2;
-  const frameBytes = load32(record + FUNCTION_FRAME_BYTES * 4) + CALL_OVERHEAD;
-  const sp = u32((state.sp - frameBytes) & ~(load32(record + FUNCTION_FRAME_ALIGN * 4) - 1));
+  const bytes = load32(record + FUNCTION_REGISTER_BYTES * 4);
+  const sp = u32((state.sp - load32(record + FUNCTION_STACK_BYTES * 4)) & load32(record + FUNCTION_STACK_MASK * 4));
   if (sp < state.stackLimit || sp > state.sp) {
     trapEnd(index, state, END_STACK_OVERFLOW, sp);
     return 0;
@@ -285,12 +288,12 @@ function enter(index: u32, state: InterpreterState, callee: u32, returnPc: u32, 
 
 /** A call at `at` (OP_CALL or OP_CALL_INDIRECT: dst, callee or target, argc, args); false if the VM ended. */
 function call(index: u32, state: InterpreterState, at: u32, indirect: bool): bool {
-  const image = decodedImages[state.group];
   const callerRegisters = state.fp + ACTIVATION_BYTES;
   const dst = load32(at + 4);
   let callee = load32(at + 8);
   const count = load32(at + 12);
   if (indirect) {
+    const image = decodedImages[state.group];
     const target = load32(callerRegisters + callee) - FUNCTION_ADDRESS_BASE;
     callee = target / FUNCTION_ADDRESS_STRIDE;
     const record = image.functions + callee * FUNCTION_WORDS * 4;
@@ -426,17 +429,6 @@ function waitOrEnd(index: u32, state: InterpreterState, address: u32): bool {
 /** True when [address, address + length) is inside the VM's memory. */
 function inMemory(vm: Vm, address: u32, length: u32): bool {
   return length <= vm.memorySize && address - GUEST_BASE <= vm.memorySize - length;
-}
-
-/**
- * True when both ends of [address, address + width) (inside the VM's memory) are in resident pages of its
- * page map (linear.ts: bit 0 of an entry), so the access goes straight through the window.
- */
-function resident(map: u32, address: u32, width: u32): bool {
-  const offset = address - GUEST_BASE;
-  const first = load32(map + (offset >>> PAGE_SHIFT) * 4);
-  const last = load32(map + ((offset + width - 1) >>> PAGE_SHIFT) * 4);
-  return (first & last & 1) !== 0;
 }
 
 /** CRC32C of the word's four bytes, low byte first, bit by bit (compiler/ir.ts crc32cWord). */
@@ -673,133 +665,645 @@ function mulHighSigned(a: u32, b: u32): u32 {
   return high;
 }
 
-/** A binary operation (opcode - OP_BINARY_BASE = `kind`) of a and b; b is not 0 for the divisions. */
-function binary(kind: u32, a: u32, b: u32): u32 {
-  switch (kind) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return u32(Math.imul(i32(a), i32(b)));
-    case 3: return u32(i32(a) / i32(b));
-    case 4: return a / b;
-    case 5: return u32(i32(a) % i32(b));
-    case 6: return a % b;
-    case 7: return u32(a & b);
-    case 8: return u32(a | b);
-    case 9: return u32(a ^ b);
-    case 10: return u32(a << b);
-    case 11: return u32(i32(a) >> b);
-    case 12: return a >>> b;
-    case 13: return a === b ? 1 : 0;
-    case 14: return a !== b ? 1 : 0;
-    case 15: return i32(a) < i32(b) ? 1 : 0;
-    case 16: return i32(a) <= i32(b) ? 1 : 0;
-    case 17: return i32(a) > i32(b) ? 1 : 0;
-    case 18: return i32(a) >= i32(b) ? 1 : 0;
-    case 19: return a < b ? 1 : 0;
-    case 20: return a <= b ? 1 : 0;
-    case 21: return a > b ? 1 : 0;
-    case 22: return a >= b ? 1 : 0;
-    case 23: return mulHighSigned(a, b);
-  }
-  return mulHigh(a, b);
+/** A division or remainder (I_DIVS .. I_REMU) of a by b, b not 0 (x / -1 = -x and x % -1 = 0 as in the IR). */
+function divide(op: u32, a: u32, b: u32): u32 {
+  if (op === I_DIVS) return u32(i32(a) / i32(b));
+  if (op === I_DIVU) return a / b;
+  if (op === I_REMS) return u32(i32(a) % i32(b));
+  return a % b;
+}
+
+/** Ends the VM for a load or store at `address` outside its memory (the instruction at `pc`). */
+function outOfRange(index: u32, state: InterpreterState, pc: u32, address: u32): void {
+  state.pc = pc;
+  trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
 }
 
 /**
- * The interpreter's loop: at most BYTECODE_FUEL instructions, or until the VM ends or leaves the CPU.
- * The state lives in locals (pc, registers, the memory's bounds); calls, returns, intrinsics and traps
- * write it back to `state` and read it again.
+ * The bounds of the running VM's memory for a load or store of 1, 2 and 4 bytes (its size less the width), and
+ * its fuel left in the slice: module globals, which the loop reads from memory each time (docs/dsl: globals are
+ * reloaded in loops), so that its registers stay with the program counter and the register file.
+ */
+let memoryLimit1: u32 = 0;
+let memoryLimit2: u32 = 0;
+let memoryLimit4: u32 = 0;
+let fuel: i32 = 0;
+/** The running VM's page map (linear.ts: a word a page, bit 0 set for a resident one): a module global too. */
+let pageMap: u32 = 0;
+
+/**
+ * True when the bytes `address` and `address + last` (inside the VM's memory: checked first) are in resident
+ * pages of its page map, so the access goes straight through the window; small enough to be inlined.
+ */
+function resident(address: u32, last: u32): bool {
+  const offset = address - GUEST_BASE;
+  const first = load32(pageMap + ((offset >>> PAGE_SHIFT) << 2));
+  return (first & load32(pageMap + (((offset + last) >>> PAGE_SHIFT) << 2)) & 1) !== 0;
+}
+
+/**
+ * A load or store of `width` bytes at `address` (inside the VM's memory), the instruction at `pc`, whose pages
+ * are not all resident: touch() makes them so. False when the VM cannot go on now: it waits and makes the same
+ * instruction again (state.pc is at it; the instruction wrote no register yet) or it ended.
+ */
+function fault(index: u32, vm: Vm, state: InterpreterState, pc: u32, address: u32, width: u32): bool {
+  state.pc = pc;
+  return touch(index, vm, state, address, width);
+}
+
+/**
+ * The checks of a load of `kind` (loadTo's) at `address`, the instruction at `pc`: inside the VM's memory
+ * (else it ends), then resident (else fault). False when the load cannot be made now.
+ */
+function checked(index: u32, vm: Vm, state: InterpreterState, pc: u32, address: u32, kind: u32): bool {
+  const width: u32 = kind >= 4 ? 4 : kind >= 2 ? 2 : 1;
+  if (address - GUEST_BASE > vm.memorySize - width) { outOfRange(index, state, pc, address); return false; }
+  return resident(address, width - 1) || fault(index, vm, state, pc, address, width);
+}
+
+/**
+ * The interpreter's loop, until the VM ends or leaves the CPU or its fuel (BYTECODE_FUEL dispatches: an instruction
+ * or a superinstruction) is spent. One `switch` over the dense internal opcodes (bytecode-ops.ts: a jump table),
+ * every hot case inline, a direct call and a return too. The fuel is charged by the terminators and I_FUEL, each
+ * the count of dispatches since the last charge in its block (the decoder puts an I_FUEL after every FUEL_CHUNK of
+ * them), so a slice may run up to FUEL_CHUNK + 1 dispatches past BYTECODE_FUEL. The state lives in locals (pc,
+ * registers) and memory (the bounds, the fuel); calls and returns update `state` as they go, the slow path (an
+ * indirect call, an intrinsic, a trap, a call that overflows, the entry's or a trap handler's return) writes pc
+ * back to it and reads everything again. A load or store of `width` bytes at `address` is inside the VM's memory
+ * when address - GUEST_BASE <= size - width (unsigned: an address below GUEST_BASE wraps above).
  */
 function run(index: u32, vm: Vm, state: InterpreterState): void {
   let pc = state.pc, registers = state.fp + ACTIVATION_BYTES;
-  const size = vm.memorySize, map = vm.space;     // map: the VM's page map (linear.ts), a word a page
-  for (let fuel = BYTECODE_FUEL; fuel > 0; fuel--) {
-    const op = load32(pc);
-    if (op >= OP_BINARY_BASE && op < BINARY_END) {       // binary: dst a b
-      const kind = op - OP_BINARY_BASE, b = load32(registers + load32(pc + 12));
-      if (b === 0 && kind >= BINARY_DIVS && kind <= BINARY_REMU) {
-        state.pc = pc;
-        if (!trap(index, state, TRAP_DIVIDE_BY_ZERO)) return;
-        pc = state.pc;
-        registers = state.fp + ACTIVATION_BYTES;
+  memoryLimit1 = vm.memorySize - 1;
+  memoryLimit2 = vm.memorySize - 2;
+  memoryLimit4 = vm.memorySize - 4;
+  pageMap = vm.space;
+  fuel = BYTECODE_FUEL;
+  for (;;) {
+    switch (load32(pc)) {
+      case I_ADD:
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
+        pc += 16;
+        continue;
+      case I_SUB:
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) - load32(registers + load32(pc + 12)));
+        pc += 16;
+        continue;
+      case I_MUL: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(Math.imul(i32(a), i32(b))));
+        pc += 16;
         continue;
       }
-      store32(registers + load32(pc + 4), binary(kind, load32(registers + load32(pc + 8)), b));
-      pc += 16;
-      continue;
-    }
-    if (op >= OP_LOAD_BASE && op < LOAD_END) {           // load: dst address offset
-      const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
-      const width: u32 = u32(1 << ((op - OP_LOAD_BASE) >>> 1));
-      if (address - GUEST_BASE > size - width) {
-        state.pc = pc;
-        trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
-        return;
+      case I_DIVS: case I_DIVU: case I_REMS: case I_REMU: {
+        const b = load32(registers + load32(pc + 12));
+        if (b === 0) {
+          state.pc = pc;
+          if (!trap(index, state, TRAP_DIVIDE_BY_ZERO)) return;
+          pc = state.pc;
+          registers = state.fp + ACTIVATION_BYTES;
+          continue;
+        }
+        store32(registers + load32(pc + 4), divide(load32(pc), load32(registers + load32(pc + 8)), b));
+        pc += 16;
+        continue;
       }
-      if (!resident(map, address, width)) {
-        state.pc = pc;
-        if (!touch(index, vm, state, address, width)) return;
+      case I_AND: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a & b));
+        pc += 16;
+        continue;
       }
-      let value: u32 = 0;
-      if (op === OP_LOAD_8S) value = u32((load8(address) << 24) >> 24);
-      else if (op === OP_LOAD_8U) value = load8(address);
-      else if (op === OP_LOAD_16S) value = u32((load16(address) << 16) >> 16);
-      else if (op === OP_LOAD_16U) value = load16(address);
-      else value = load32(address);
-      store32(registers + load32(pc + 4), value);
-      pc += 16;
-      continue;
-    }
-    if (op >= OP_STORE_BASE && op < STORE_END) {         // store: address offset value
-      const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
-      const width: u32 = u32(1 << (op - OP_STORE_BASE));
-      if (address - GUEST_BASE > size - width) {
-        state.pc = pc;
-        trapEnd(index, state, VM_END_BYTECODE_BOUNDS, address);
-        return;
+      case I_OR: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a | b));
+        pc += 16;
+        continue;
       }
-      if (!resident(map, address, width)) {
-        state.pc = pc;
-        if (!touch(index, vm, state, address, width)) return;
+      case I_XOR: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a ^ b));
+        pc += 16;
+        continue;
       }
-      const value = load32(registers + load32(pc + 12));
-      if (op === OP_STORE_8) store8(address, u8(value));
-      else if (op === OP_STORE_16) store16(address, u16(value));
-      else store32(address, value);
-      pc += 16;
-      continue;
-    }
-    switch (op) {
-      case OP_CONST: store32(registers + load32(pc + 4), load32(pc + 8)); pc += 12; continue;
-      case OP_COPY: store32(registers + load32(pc + 4), load32(registers + load32(pc + 8))); pc += 12; continue;
-      case OP_SLOT_ADDRESS: store32(registers + load32(pc + 4), state.sp + load32(pc + 8)); pc += 12; continue;
-      case OP_SELECT: {
+      case I_SHL: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(a << b));
+        pc += 16;
+        continue;
+      }
+      case I_SHRS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), u32(i32(a) >> b));
+        pc += 16;
+        continue;
+      }
+      case I_SHRU:
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) >>> load32(registers + load32(pc + 12)));
+        pc += 16;
+        continue;
+      case I_EQ: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a === b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_NE: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a !== b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_LTS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), i32(a) < i32(b) ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_LES: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), i32(a) <= i32(b) ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_GTS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), i32(a) > i32(b) ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_GES: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), i32(a) >= i32(b) ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_LTU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a < b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_LEU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a <= b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_GTU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a > b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_GEU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), a >= b ? 1 : 0);
+        pc += 16;
+        continue;
+      }
+      case I_MULHS: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), mulHighSigned(a, b));
+        pc += 16;
+        continue;
+      }
+      case I_MULHU: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), mulHigh(a, b));
+        pc += 16;
+        continue;
+      }
+      case I_LOAD_32S: case I_LOAD_32U: {
+        const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(registers + load32(pc + 4), load32(address));
+        pc += 16;
+        continue;
+      }
+      case I_LOAD_8U: {
+        const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        store32(registers + load32(pc + 4), u32(load8(address)));
+        pc += 16;
+        continue;
+      }
+      case I_LOAD_8S: case I_LOAD_16S: case I_LOAD_16U: {
+        const address = load32(registers + load32(pc + 8)) + load32(pc + 12), kind = load32(pc) - I_LOAD;
+        if (!checked(index, vm, state, pc, address, kind)) return;
+        loadTo(registers + load32(pc + 4), kind, address);
+        pc += 16;
+        continue;
+      }
+      case I_STORE_32: {
+        const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(address, load32(registers + load32(pc + 12)));
+        pc += 16;
+        continue;
+      }
+      case I_STORE_8: {
+        const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        store8(address, u8(load32(registers + load32(pc + 12))));
+        pc += 16;
+        continue;
+      }
+      case I_STORE_16: {
+        const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
+        if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 1) && !fault(index, vm, state, pc, address, 2)) return;
+        store16(address, u16(load32(registers + load32(pc + 12))));
+        pc += 16;
+        continue;
+      }
+      case I_NEG:
+        store32(registers + load32(pc + 4), u32(0 - load32(registers + load32(pc + 8))));
+        pc += 12;
+        continue;
+      case I_NOT: store32(registers + load32(pc + 4), u32(~load32(registers + load32(pc + 8)))); pc += 12; continue;
+      case I_CONST: store32(registers + load32(pc + 4), load32(pc + 8)); pc += 12; continue;
+      case I_COPY: store32(registers + load32(pc + 4), load32(registers + load32(pc + 8))); pc += 12; continue;
+      case I_SLOT: store32(registers + load32(pc + 4), state.sp + load32(pc + 8)); pc += 12; continue;
+      case I_SELECT: {
         const chosen = load32(registers + load32(pc + 8)) !== 0 ? load32(pc + 12) : load32(pc + 16);
         store32(registers + load32(pc + 4), load32(registers + chosen));
         pc += 20;
         continue;
       }
-      case OP_NEGATE:
-        store32(registers + load32(pc + 4), u32(0 - load32(registers + load32(pc + 8))));
-        pc += 12;
+      // ---- terminators and I_FUEL: the block's dispatches charged to the fuel (bytecode-ops.ts)
+      case I_FUEL:
+        fuel -= i32(load32(pc + 4));
+        pc += 8;
+        if (fuel <= 0) { state.pc = pc; return; }
         continue;
-      case OP_NOT: store32(registers + load32(pc + 4), u32(~load32(registers + load32(pc + 8)))); pc += 12; continue;
-      case TERM_JUMP: pc = load32(pc + 4); continue;
-      case TERM_BRANCH: pc = load32(registers + load32(pc + 4)) !== 0 ? load32(pc + 8) : load32(pc + 12); continue;
+      case I_JUMP:
+        fuel -= i32(load32(pc + 8));
+        pc = load32(pc + 4);
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      case I_BRANCH:
+        fuel -= i32(load32(pc + 16));
+        pc = load32(registers + load32(pc + 4)) !== 0 ? load32(pc + 8) : load32(pc + 12);
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      // ---- superinstructions (bytecode-ops.ts): the first's result written, then the second
+      case I_EQ_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a === b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_NE_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a !== b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_LTS_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (i32(a) < i32(b)) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_LES_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (i32(a) <= i32(b)) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_GTS_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (i32(a) > i32(b)) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_GES_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (i32(a) >= i32(b)) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_LTU_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a < b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_LEU_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a <= b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_GTU_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a > b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_GEU_BRANCH: {
+        const a = load32(registers + load32(pc + 8)), b = load32(registers + load32(pc + 12));
+        fuel -= i32(load32(pc + 24));
+        if (a >= b) {
+          store32(registers + load32(pc + 4), 1);
+          pc = load32(pc + 16);
+        } else {
+          store32(registers + load32(pc + 4), 0);
+          pc = load32(pc + 20);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_ADD_LOAD_32S: case I_ADD_LOAD_32U: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 20);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), load32(address));
+        pc += 24;
+        continue;
+      }
+      case I_ADD_LOAD_8U: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 20);
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), u32(load8(address)));
+        pc += 24;
+        continue;
+      }
+      case I_ADD_LOAD_8S: case I_ADD_LOAD_16S: case I_ADD_LOAD_16U: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 20), kind = load32(pc) - I_ADD_LOAD;
+        if (!checked(index, vm, state, pc, address, kind)) return;
+        store32(registers + load32(pc + 4), t);
+        loadTo(registers + load32(pc + 16), kind, address);
+        pc += 24;
+        continue;
+      }
+      case I_ADD_STORE_32: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 16);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(registers + load32(pc + 4), t);
+        store32(address, load32(registers + load32(pc + 20)));
+        pc += 24;
+        continue;
+      }
+      case I_ADD_STORE_8: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 16);
+        if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        store32(registers + load32(pc + 4), t);
+        store8(address, u8(load32(registers + load32(pc + 20))));
+        pc += 24;
+        continue;
+      }
+      case I_ADD_STORE_16: {
+        const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
+        const address = t + load32(pc + 16);
+        if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 1) && !fault(index, vm, state, pc, address, 2)) return;
+        store32(registers + load32(pc + 4), t);
+        store16(address, u16(load32(registers + load32(pc + 20))));
+        pc += 24;
+        continue;
+      }
+      // ---- a direct call and a return, inline; anything out of the ordinary (a stack overflow, the entry's or a
+      // trap handler's return) leaves the switch for the slow path's call() or leave(), which handle it all.
+      case I_CALL: {
+        const callee = load32(pc + 8), count = load32(pc + 12);
+        const record = state.functions + callee * (FUNCTION_WORDS * 4);
+        const fp = state.top, areaEnd = state.areaEnd, callerSp = state.sp;
+        const next = fp + ACTIVATION_BYTES;
+        const bytes = load32(record + FUNCTION_REGISTER_BYTES * 4);
+        const stackBytes = load32(record + FUNCTION_STACK_BYTES * 4);
+        const sp = u32((callerSp - stackBytes) & load32(record + FUNCTION_STACK_MASK * 4));
+        if (next > areaEnd) break;
+        if (bytes > areaEnd - next) break;
+        if (sp < state.stackLimit) break;
+        if (sp > callerSp) break;
+        const dst = load32(pc + 4);
+        store32(fp + ACTIVATION_PREVIOUS, state.fp);
+        store32(fp + ACTIVATION_RETURN, pc + (4 + count) * 4);
+        store32(fp + ACTIVATION_RESULT, dst === NO_REGISTER ? 0 : registers + dst);
+        store32(fp + ACTIVATION_STACK, callerSp);
+        store32(fp + ACTIVATION_FUNCTION, callee);
+        memoryFill(next, 0, bytes);
+        for (let k: u32 = 0; k < count; k++) store32(next + k * 4, load32(registers + load32(pc + 16 + k * 4)));
+        state.fp = fp;
+        state.top = next + bytes;
+        state.sp = sp;
+        registers = next;
+        pc = load32(record + FUNCTION_CODE * 4);
+        continue;
+      }
+      case I_RETURN: {
+        const fp = state.fp;
+        const previous = load32(fp + ACTIVATION_PREVIOUS), returnPc = load32(fp + ACTIVATION_RETURN);
+        if (previous === 0 || returnPc === 0) break;
+        if (fp === state.chunk + CHUNK_HEADER) break;     // its chunk's first record: leave() goes back out of it
+        const value = load32(pc + 4), resultAddress = load32(fp + ACTIVATION_RESULT);
+        if (resultAddress !== 0) store32(resultAddress, value === NO_REGISTER ? 0 : load32(registers + value));
+        state.sp = load32(fp + ACTIVATION_STACK);
+        state.top = fp;
+        state.fp = previous;
+        fuel -= i32(load32(pc + 8));
+        pc = returnPc;
+        registers = previous + ACTIVATION_BYTES;
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_SHIFT_ADD_LOAD32: {
+        const t = u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12)));
+        const t1 = load32(pc + 4);
+        const d = (load32(pc + 20) === t1 ? t : load32(registers + load32(pc + 20))) + t;
+        const address = d + load32(pc + 28);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(registers + t1, t);
+        store32(registers + load32(pc + 16), d);
+        store32(registers + load32(pc + 24), load32(address));
+        pc += 32;
+        continue;
+      }
+      case I_SHIFT_ADD_STORE32: {
+        const t = u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12)));
+        const t1 = load32(pc + 4);
+        const d = (load32(pc + 20) === t1 ? t : load32(registers + load32(pc + 20))) + t;
+        const address = d + load32(pc + 24);
+        if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
+        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        store32(registers + t1, t);
+        store32(registers + load32(pc + 16), d);
+        store32(address, load32(registers + load32(pc + 28)));
+        pc += 32;
+        continue;
+      }
+      case I_MUL_ADD: {
+        const t = u32(Math.imul(i32(load32(registers + load32(pc + 8))), i32(load32(registers + load32(pc + 12)))));
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), load32(registers + load32(pc + 20)) + t);
+        pc += 24;
+        continue;
+      }
+      case I_SHRU_AND: {
+        const t = load32(registers + load32(pc + 8)) >>> load32(registers + load32(pc + 12));
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), u32(load32(registers + load32(pc + 20)) & t));
+        pc += 24;
+        continue;
+      }
+      case I_CONST_ADD:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(registers + load32(pc + 16)) + load32(registers + load32(pc + 20)));
+        pc += 24;
+        continue;
+      case I_CONST_SUB:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(registers + load32(pc + 16)) - load32(registers + load32(pc + 20)));
+        pc += 24;
+        continue;
+      case I_CONST_CONST:
+        store32(registers + load32(pc + 4), load32(pc + 8));
+        store32(registers + load32(pc + 12), load32(pc + 16));
+        pc += 20;
+        continue;
+      case I_ADD_LTS_BRANCH: {
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
+        const x = load32(registers + load32(pc + 20)), y = load32(registers + load32(pc + 24));
+        fuel -= i32(load32(pc + 36));
+        if (i32(x) < i32(y)) {
+          store32(registers + load32(pc + 16), 1);
+          pc = load32(pc + 28);
+        } else {
+          store32(registers + load32(pc + 16), 0);
+          pc = load32(pc + 32);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_ADD_LTU_BRANCH: {
+        store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
+        const x = load32(registers + load32(pc + 20)), y = load32(registers + load32(pc + 24));
+        fuel -= i32(load32(pc + 36));
+        if (x < y) {
+          store32(registers + load32(pc + 16), 1);
+          pc = load32(pc + 28);
+        } else {
+          store32(registers + load32(pc + 16), 0);
+          pc = load32(pc + 32);
+        }
+        if (fuel <= 0) { state.pc = pc; return; }
+        continue;
+      }
+      case I_SHIFT_ADD: {
+        const t = u32(load32(registers + load32(pc + 8)) << load32(registers + load32(pc + 12)));
+        store32(registers + load32(pc + 4), t);
+        store32(registers + load32(pc + 16), load32(registers + load32(pc + 20)) + t);
+        pc += 24;
+        continue;
+      }
     }
     // The rest leave the loop's locals: state.pc first, everything read back after.
     state.pc = pc;
+    const op = load32(pc);
     let going = true;
-    if (op === OP_CALL || op === OP_CALL_INDIRECT) going = call(index, state, pc, op === OP_CALL_INDIRECT);
-    else if (op === OP_INTRINSIC) going = intrinsic(index, vm, state, pc);
-    else if (op === OP_TRAP) going = trap(index, state, load32(pc + 4));
-    else if (op === TERM_RETURN) going = leave(index, state, load32(pc + 4));
-    else {
-      trapEnd(index, state, op === TERM_UNREACHABLE ? VM_END_BYTECODE_UNREACHABLE : VM_END_BYTECODE_UNSUPPORTED, op);
+    if (op === I_CALL || op === I_CALL_INDIRECT) going = call(index, state, pc, op === I_CALL_INDIRECT);
+    else if (op === I_INTRINSIC) going = intrinsic(index, vm, state, pc);
+    else if (op === I_TRAP) going = trap(index, state, load32(pc + 4));
+    else if (op === I_RETURN) {
+      fuel -= i32(load32(pc + 8));
+      going = leave(index, state, load32(pc + 4));
+    } else {
+      trapEnd(index, state, op === I_UNREACHABLE ? VM_END_BYTECODE_UNREACHABLE : VM_END_BYTECODE_UNSUPPORTED, op);
       return;
     }
     if (!going) return;
     pc = state.pc;
     registers = state.fp + ACTIVATION_BYTES;
+    if (fuel <= 0) return;
   }
-  state.pc = pc;
+}
+
+/**
+ * Load `kind` (0 load8s, 1 load8u, 2 load16s, 3 load16u, 4 and 5 load32) of `address` into the register at
+ * `to`; `address` passed checked() first.
+ */
+function loadTo(to: u32, kind: u32, address: u32): void {
+  if (kind >= 4) store32(to, load32(address));
+  else if (kind >= 2) store32(to, kind === 2 ? u32((load16(address) << 16) >> 16) : u32(load16(address)));
+  else store32(to, kind === 0 ? u32((load8(address) << 24) >> 24) : u32(load8(address)));
 }
