@@ -60,7 +60,7 @@ import {
 import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
 import { schedulerEnd, schedulerLeaving, schedulerWaitForPage, schedulerWaitForMemory } from "./scheduler.ts";
 import { hypercallDirect, hypercallRetried } from "./hypercall.ts";
-import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
+import { FRAME_NONE, PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK } from "./frames.ts";
 
 /** IR instructions a slice runs with interrupts off at most (a tick waits for at most one slice). */
 const BYTECODE_FUEL: i32 = 4096;
@@ -688,38 +688,33 @@ let memoryLimit1: u32 = 0;
 let memoryLimit2: u32 = 0;
 let memoryLimit4: u32 = 0;
 let fuel: i32 = 0;
-/** The running VM's page map (linear.ts: a word a page, bit 0 set for a resident one): a module global too. */
-let pageMap: u32 = 0;
+/**
+ * The running VM's page map (linear.ts: a word a page, bit 0 set for a resident one) less GUEST_BASE's page
+ * number in words, so that an address's entry is at pageBase + 4 * (address >> PAGE_SHIFT): a module global too.
+ */
+let pageBase: u32 = 0;
 
 /**
- * True when the bytes `address` and `address + last` (inside the VM's memory: checked first) are in resident
- * pages of its page map, so the access goes straight through the window; small enough to be inlined.
+ * True when the page of `address` (inside the VM's memory: checked first) is resident in its page map. An access
+ * of 2 or 4 bytes goes straight through the window when its page is and, if it crosses into the next, that one
+ * too; else fault() makes every page of it resident and the instruction is dispatched again
+ * (so no value lives across that call). Small enough for the compiler to inline (compiler/passes/inline.ts).
  */
-function resident(address: u32, last: u32): bool {
-  const offset = address - GUEST_BASE;
-  const first = load32(pageMap + ((offset >>> PAGE_SHIFT) << 2));
-  return (first & load32(pageMap + (((offset + last) >>> PAGE_SHIFT) << 2)) & 1) !== 0;
+function mapped(address: u32): bool {
+  return (load32(pageBase + ((address >>> PAGE_SHIFT) << 2)) & 1) !== 0;
 }
 
 /**
  * A load or store of `width` bytes at `address` (inside the VM's memory), the instruction at `pc`, whose pages
- * are not all resident: touch() makes them so. False when the VM cannot go on now: it waits and makes the same
- * instruction again (state.pc is at it; the instruction wrote no register yet) or it ended.
+ * are not all resident: touch() makes them so, and the caller dispatches the instruction again. False when the VM
+ * cannot go on now: it waits and makes the same instruction again (state.pc is at it; no instruction writes a
+ * register before its checks) or it ended.
  */
 function fault(index: u32, vm: Vm, state: InterpreterState, pc: u32, address: u32, width: u32): bool {
   state.pc = pc;
   return touch(index, vm, state, address, width);
 }
 
-/**
- * The checks of a load of `kind` (loadTo's) at `address`, the instruction at `pc`: inside the VM's memory
- * (else it ends), then resident (else fault). False when the load cannot be made now.
- */
-function checked(index: u32, vm: Vm, state: InterpreterState, pc: u32, address: u32, kind: u32): bool {
-  const width: u32 = kind >= 4 ? 4 : kind >= 2 ? 2 : 1;
-  if (address - GUEST_BASE > vm.memorySize - width) { outOfRange(index, state, pc, address); return false; }
-  return resident(address, width - 1) || fault(index, vm, state, pc, address, width);
-}
 
 /**
  * The interpreter's loop, until the VM ends or leaves the CPU or its fuel (BYTECODE_FUEL dispatches: an instruction
@@ -737,7 +732,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
   memoryLimit1 = vm.memorySize - 1;
   memoryLimit2 = vm.memorySize - 2;
   memoryLimit4 = vm.memorySize - 4;
-  pageMap = vm.space;
+  pageBase = vm.space - ((GUEST_BASE >>> PAGE_SHIFT) << 2);
   fuel = BYTECODE_FUEL;
   for (;;) {
     switch (load32(pc)) {
@@ -877,7 +872,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       case I_LOAD_32S: case I_LOAD_32U: {
         const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), load32(address));
         pc += 16;
         continue;
@@ -885,22 +883,27 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       case I_LOAD_8U: {
         const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
         if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        if (!mapped(address)) {
+          if (!fault(index, vm, state, pc, address, 1)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), u32(load8(address)));
         pc += 16;
         continue;
       }
       case I_LOAD_8S: case I_LOAD_16S: case I_LOAD_16U: {
-        const address = load32(registers + load32(pc + 8)) + load32(pc + 12), kind = load32(pc) - I_LOAD;
-        if (!checked(index, vm, state, pc, address, kind)) return;
-        loadTo(registers + load32(pc + 4), kind, address);
+        const address = load32(registers + load32(pc + 8)) + load32(pc + 12);
+        if (!loadTo(index, vm, state, pc, registers + load32(pc + 4), load32(pc) - I_LOAD, address)) return;
         pc += 16;
         continue;
       }
       case I_STORE_32: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(address, load32(registers + load32(pc + 12)));
         pc += 16;
         continue;
@@ -908,7 +911,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       case I_STORE_8: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
         if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        if (!mapped(address)) {
+          if (!fault(index, vm, state, pc, address, 1)) return;
+          continue;
+        }
         store8(address, u8(load32(registers + load32(pc + 12))));
         pc += 16;
         continue;
@@ -916,7 +922,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       case I_STORE_16: {
         const address = load32(registers + load32(pc + 4)) + load32(pc + 8);
         if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 1) && !fault(index, vm, state, pc, address, 2)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 2 && !mapped(address + 1))) {
+          if (!fault(index, vm, state, pc, address, 2)) return;
+          continue;
+        }
         store16(address, u16(load32(registers + load32(pc + 12))));
         pc += 16;
         continue;
@@ -1086,7 +1095,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         const address = t + load32(pc + 20);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), t);
         store32(registers + load32(pc + 16), load32(address));
         pc += 24;
@@ -1096,7 +1108,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         const address = t + load32(pc + 20);
         if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        if (!mapped(address)) {
+          if (!fault(index, vm, state, pc, address, 1)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), t);
         store32(registers + load32(pc + 16), u32(load8(address)));
         pc += 24;
@@ -1104,10 +1119,9 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
       }
       case I_ADD_LOAD_8S: case I_ADD_LOAD_16S: case I_ADD_LOAD_16U: {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
-        const address = t + load32(pc + 20), kind = load32(pc) - I_ADD_LOAD;
-        if (!checked(index, vm, state, pc, address, kind)) return;
-        store32(registers + load32(pc + 4), t);
-        loadTo(registers + load32(pc + 16), kind, address);
+        const address = t + load32(pc + 20);
+        if (!loadTo(index, vm, state, pc, registers + load32(pc + 16), load32(pc) - I_ADD_LOAD, address)) return;
+        if (load32(pc + 4) !== load32(pc + 16)) store32(registers + load32(pc + 4), t);   // else the load's value wins
         pc += 24;
         continue;
       }
@@ -1115,7 +1129,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         const address = t + load32(pc + 16);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), t);
         store32(address, load32(registers + load32(pc + 20)));
         pc += 24;
@@ -1125,7 +1142,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         const address = t + load32(pc + 16);
         if (address - GUEST_BASE > memoryLimit1) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 0) && !fault(index, vm, state, pc, address, 1)) return;
+        if (!mapped(address)) {
+          if (!fault(index, vm, state, pc, address, 1)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), t);
         store8(address, u8(load32(registers + load32(pc + 20))));
         pc += 24;
@@ -1135,7 +1155,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const t = load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12));
         const address = t + load32(pc + 16);
         if (address - GUEST_BASE > memoryLimit2) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 1) && !fault(index, vm, state, pc, address, 2)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 2 && !mapped(address + 1))) {
+          if (!fault(index, vm, state, pc, address, 2)) return;
+          continue;
+        }
         store32(registers + load32(pc + 4), t);
         store16(address, u16(load32(registers + load32(pc + 20))));
         pc += 24;
@@ -1192,7 +1215,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const d = (load32(pc + 20) === t1 ? t : load32(registers + load32(pc + 20))) + t;
         const address = d + load32(pc + 28);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(registers + t1, t);
         store32(registers + load32(pc + 16), d);
         store32(registers + load32(pc + 24), load32(address));
@@ -1205,7 +1231,10 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         const d = (load32(pc + 20) === t1 ? t : load32(registers + load32(pc + 20))) + t;
         const address = d + load32(pc + 24);
         if (address - GUEST_BASE > memoryLimit4) { outOfRange(index, state, pc, address); return; }
-        if (!resident(address, 3) && !fault(index, vm, state, pc, address, 4)) return;
+        if (!mapped(address) || (u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - 4 && !mapped(address + 3))) {
+          if (!fault(index, vm, state, pc, address, 4)) return;
+          continue;
+        }
         store32(registers + t1, t);
         store32(registers + load32(pc + 16), d);
         store32(address, load32(registers + load32(pc + 28)));
@@ -1300,10 +1329,16 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
 
 /**
  * Load `kind` (0 load8s, 1 load8u, 2 load16s, 3 load16u, 4 and 5 load32) of `address` into the register at
- * `to`; `address` passed checked() first.
+ * `to`, the instruction at `pc`: checked inside the VM's memory (else it ends) and resident (else fault()) first.
+ * False when the load cannot be made now (nothing loaded).
  */
-function loadTo(to: u32, kind: u32, address: u32): void {
+function loadTo(index: u32, vm: Vm, state: InterpreterState, pc: u32, to: u32, kind: u32, address: u32): bool {
+  const width: u32 = kind >= 4 ? 4 : kind >= 2 ? 2 : 1;
+  if (address - GUEST_BASE > vm.memorySize - width) { outOfRange(index, state, pc, address); return false; }
+  const crosses = u32(address & PAGE_OFFSET_MASK) > PAGE_SIZE - width;
+  if ((!mapped(address) || crosses) && !fault(index, vm, state, pc, address, width)) return false;
   if (kind >= 4) store32(to, load32(address));
   else if (kind >= 2) store32(to, kind === 2 ? u32((load16(address) << 16) >> 16) : u32(load16(address)));
   else store32(to, kind === 0 ? u32((load8(address) << 24) >> 24) : u32(load8(address)));
+  return true;
 }

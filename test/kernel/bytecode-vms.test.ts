@@ -173,9 +173,9 @@ test('bytecode guests misusing contextSwitch and contextCreate end alone with th
 
 /**
  * Programs that need more stack than a VM has (16 KiB of slots, BYTECODE_STACK_BYTES, as a hardware guest's
- * stack; the interpreter's call records about 20 KiB): recursion.ts and register-pressure.ts recurse thousands
- * deep, stack-overflow.ts a thousand before its endless recursion, stack-overflow-big-frames.ts's first call
- * already takes a 16 KiB frame. As a VM each prints what it prints before, then ends with "stack overflow",
+ * stack; the interpreter's call records: its area and 8 frames of chunks): recursion.ts and register-pressure.ts
+ * recurse thousands deep, stack-overflow.ts a thousand before its endless recursion, stack-overflow-big-frames.ts's
+ * first call already takes a 16 KiB frame. As a VM each prints what it prints before, then ends with "stack overflow",
  * as it would as a hardware VM.
  */
 const DEEPER_THAN_A_VM = ['recursion.ts', 'register-pressure.ts', 'stack-overflow.ts', 'stack-overflow-big-frames.ts'];
