@@ -7,7 +7,8 @@
 //   each at the peak, every one counting its round and exiting 0;
 // - isolation through the shared window: bytecode VMs of test/kernel/guests/neighbours.ts write their own
 //   pattern over three pages and yield round after round beside each other and beside hardware VMs; each
-//   finds its own pattern every round and zeros where it never wrote.
+//   finds its own pattern every round and zeros where it never wrote, then what it stored across page
+//   boundaries into pages never touched (the interpreter checks both pages of such an access).
 import test from 'ava';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
