@@ -229,7 +229,11 @@ async function main(): Promise<void> {
 }
 
 interface Summary { kernelRatioToO2: number }
-function markdown(rows: Row[], summary: Summary & { instructionsRatioToGcc: Record<string, number>; measuredCodeRatioToGcc: Record<string, number>; programCodeRatioToGcc: Record<string, number> }, gcc: string, commit: string): string {
+type Ratios = {
+  instructionsRatioToGcc: Record<string, number>; measuredCodeRatioToGcc: Record<string, number>;
+  programCodeRatioToGcc: Record<string, number>;
+};
+function markdown(rows: Row[], summary: Summary & Ratios, gcc: string, commit: string): string {
   const out = [
     '# Code generation: our compiler against gcc -O2 (`npm run bench:codegen`)',
     '',
