@@ -1,7 +1,7 @@
 // A bytecode VM for the swap test of bytecode VMs (test/kernel/bytecode-swap.test.ts): it fills as many
 // pages as its argument says (0: DEFAULT_PAGES) at the top of its memory with plain stores, so the
 // interpreter, not a hypercall, is what first touches each page (and, memory short, waits for a frame:
-// kernel-src/bytecode-interp.ts touch), then sleeps (alarm, idle: long enough to be written out), wakes,
+// kernel-src/bytecode-state.ts touch), then sleeps (alarm, idle: long enough to be written out), wakes,
 // checks every word and writes another pattern, ROUNDS times. Prints `storer ID ok` and exits 0, or
 // `storer ID wrong at A round R` and exits 1.
 import { u32, print, write, hypercall, overlay, exit, load32, store32 } from "dsl";
