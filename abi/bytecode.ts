@@ -107,6 +107,20 @@ export const TERM_UNREACHABLE = 0x64;
 
 export const INTRINSIC_COUNT = 42;
 
+// The intrinsics a bytecode VM may call, by number (kernel-src/bytecode-code.ts GUEST_INTRINSICS): the
+// in-kernel interpreter's cases (test/bytecode/encoding.test.ts checks them against INTRINSIC_NAMES).
+export const INTRINSIC_PAUSE = 9;
+export const INTRINSIC_RDTSC = 10;
+export const INTRINSIC_RDTSC_HIGH = 11;
+export const INTRINSIC_MEMORY_COPY = 23;
+export const INTRINSIC_MEMORY_FILL = 24;
+export const INTRINSIC_INVALID_OPCODE = 27;
+export const INTRINSIC_DIVIDE_UNCHECKED = 29;
+export const INTRINSIC_HYPERCALL = 30;
+export const INTRINSIC_CONTEXT_SWITCH = 31;
+export const INTRINSIC_CONTEXT_CREATE = 32;
+export const INTRINSIC_CRC32_WORD = 38;
+
 /** Arguments of intrinsic n (ir.ts INTRINSICS[name].args). */
 export const INTRINSIC_ARGUMENTS: u8[] = [
   1, 1, 1, 2, 2, 2,           //  0 inb inw inl outb outw outl

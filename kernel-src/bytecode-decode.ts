@@ -24,7 +24,7 @@ import {
   TERM_BRANCH, TERM_RETURN, TERM_RETURN_VOID, TERM_UNREACHABLE, FUNCTION_RETURNS_VALUE, FUNCTION_HAS_LOCATION,
   SECTION_DATA, SECTION_FUNCTIONS, SECTION_MODULE, RELOCATION_DATA, LINKER_IMAGE_START, LINKER_IMAGE_END,
   LINKER_STACK_BOTTOM, LINKER_STACK_TOP, BYTECODE_STACK_BYTES, BYTECODE_STACK_OFFSET, BYTECODE_DATA_OFFSET,
-  BYTECODE_DATA_ALIGN, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE,
+  BYTECODE_DATA_ALIGN, FUNCTION_ADDRESS_BASE, FUNCTION_ADDRESS_STRIDE, INTRINSIC_HYPERCALL,
 } from "../abi/bytecode.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { readerStart, readerWindow, readByte, readUnsigned, skipBytes, here, alignUp } from "./bytecode-reader.ts";
@@ -35,7 +35,7 @@ import {
   I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
   FUEL_CHUNK, BINARY_ADD, BINARY_SHL, BINARY_EQ, BINARY_GEU, BINARY_LTS, BINARY_LTU, I_CONST_CONST, I_ADD_LTS_BRANCH,
   I_ADD_LTU_BRANCH, I_MUL_ADD, BINARY_MUL, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32, I_SHRU_AND, I_CONST_ADD,
-  I_CONST_SUB, BINARY_SUB, BINARY_AND, BINARY_SHRU,
+  I_CONST_SUB, BINARY_SUB, BINARY_AND, BINARY_SHRU, I_HYPERCALL,
 } from "./bytecode-ops.ts";
 
 /** The register operand of an instruction that has no result. */
@@ -403,9 +403,12 @@ function decodeInstruction(): void {
       return;
     }
     case OP_INTRINSIC: case OP_INTRINSIC_VOID: {
+      const at = out;
       emit(I_INTRINSIC); emit(op === OP_INTRINSIC ? readRegisterOffset() : NO_REGISTER);
-      emit(readByte());
+      const number = readByte();
+      emit(number);
       decodeArguments();
+      if (number === INTRINSIC_HYPERCALL) store32(at, I_HYPERCALL);      // the interpreter's inline case
       return;
     }
     case OP_TRAP: emit(I_TRAP); emit(readByte()); return;
@@ -458,7 +461,7 @@ function instructionWords(at: u32): u32 {
   if (op >= I_SHRU_AND && op <= I_CONST_SUB) return 6;
   if (op === I_ADD_LTS_BRANCH || op === I_ADD_LTU_BRANCH) return 10;
   switch (op) {
-    case I_CALL: case I_CALL_INDIRECT: case I_INTRINSIC: return 4 + load32(at + 12);
+    case I_CALL: case I_CALL_INDIRECT: case I_INTRINSIC: case I_HYPERCALL: return 4 + load32(at + 12);
     case I_TRAP: case I_FUEL: return 2;
     case I_JUMP: case I_RETURN: return 3;
     case I_SELECT: case I_BRANCH: return 5;

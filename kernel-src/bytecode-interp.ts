@@ -19,6 +19,13 @@
 // (stack overflow), `unreachable`, a bad indirect call, a trap handler that returns, a bad context.
 //
 //
+// Hypercalls are direct calls into the dispatcher (hypercall.ts hypercallDirect) with the same ABI as a
+// hardware VM's: the VM's save area holds eax (number, then result), ebx, ecx, edx, esi; idle's batch
+// arrives in eax at the switch-in (scheduler.ts deliverBatch) and is stored into the call's result then.
+// A bytecode VM's save area holds no frame to resume (the idle loop's frame is copied over it when the VM
+// is preempted): eip holds the function running at a hypercall (what exit's end line names). The decoder makes
+// the intrinsic I_HYPERCALL, run inline by the dispatch loop.
+//
 // A VM's interpreter area's address is kept in vm.fpuArea (a bytecode VM has no x87 state; cleared by
 // bytecodeVmRelease, before the scheduler's fpuRelease would look at it; the area goes with the kernel frame,
 // vm.ts).
@@ -34,7 +41,7 @@ import {
   I_BINARY, I_LOAD, I_STORE, I_NEG, I_NOT, I_CONST, I_COPY, I_SLOT, I_SELECT, I_CALL, I_CALL_INDIRECT, I_INTRINSIC,
   I_TRAP, I_JUMP, I_BRANCH, I_RETURN, I_UNREACHABLE, I_COMPARE_BRANCH, I_ADD_LOAD, I_ADD_STORE, I_SHIFT_ADD, I_FUEL,
   I_CONST_CONST, I_ADD_LTS_BRANCH, I_ADD_LTU_BRANCH, I_MUL_ADD, I_SHIFT_ADD_LOAD32, I_SHIFT_ADD_STORE32, I_SHRU_AND,
-  I_CONST_ADD, I_CONST_SUB,
+  I_CONST_ADD, I_CONST_SUB, I_HYPERCALL,
 } from "./bytecode-ops.ts";
 import { GUEST_MAGIC, GUEST_BASE } from "../abi/boot.ts";
 import {
@@ -44,7 +51,9 @@ import {
   decodedImages, NO_REGISTER, FUNCTION_WORDS, FUNCTION_CODE, FUNCTION_REGISTER_BYTES, FUNCTION_STACK_BYTES,
   FUNCTION_STACK_MASK,
 } from "./bytecode-decode.ts";
-import { Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmBootPageFrame } from "./vm.ts";
+import { Vm, vmAt, vmBootInfoAddress, vmBootPageMake, vmBootPageFrame, VM_RUNNING } from "./vm.ts";
+import { schedulerLeaving } from "./scheduler.ts";
+import { hypercallDirect, hypercallRetried } from "./hypercall.ts";
 import { linearAreaOffset, linearKernelFrames } from "./linear.ts";
 import { PAGE_SIZE, PAGE_SHIFT, PAGE_OFFSET_MASK } from "./frames.ts";
 import {
@@ -752,6 +761,33 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
         store32(registers + load32(pc + 12), load32(registers + load32(pc + 16)) - load32(registers + load32(pc + 20)));
         pc += 24;
         continue;
+      case I_HYPERCALL: {
+        // A direct call into the dispatcher (bytecode-intrinsics.ts has the ABI): the five registers into the
+        // save area, the result back; a call that waits (a page, memory) is made again from pc later.
+        const frame = vm.save;
+        frame.eax = load32(registers + load32(pc + 16));
+        frame.ebx = load32(registers + load32(pc + 20));
+        frame.ecx = load32(registers + load32(pc + 24));
+        frame.edx = load32(registers + load32(pc + 28));
+        frame.esi = load32(registers + load32(pc + 32));
+        frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
+        hypercallDirect(index, frame);          // (reads no state: state.pc is set below when it leaves)
+        if (hypercallRetried()) {
+          state.pc = pc;                        // on the call again; eip (moved back by retry) the function again
+          frame.eip = load32(state.fp + ACTIVATION_FUNCTION);
+          return;
+        }
+        const dst = load32(pc + 4);
+        if (dst !== NO_REGISTER) store32(registers + dst, frame.eax);
+        if (vm.state !== VM_RUNNING || schedulerLeaving()) {
+          // Idle's batch comes in eax when the VM is switched in again: stored into the result then.
+          if (dst !== NO_REGISTER && vm.blockedInIdle) state.pendingResult = registers + dst;
+          state.pc = pc + 36;                   // go on after it (the call is made once)
+          return;
+        }
+        pc += 36;
+        continue;
+      }
       case I_CONST_CONST:
         store32(registers + load32(pc + 4), load32(pc + 8));
         store32(registers + load32(pc + 12), load32(pc + 16));

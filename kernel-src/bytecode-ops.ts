@@ -16,6 +16,7 @@
 //   I_CALL                dst:r|NO_REGISTER function argc args:r*
 //   I_CALL_INDIRECT       dst:r|NO_REGISTER target:r argc args:r*
 //   I_INTRINSIC           dst:r|NO_REGISTER number argc args:r*
+//   I_HYPERCALL           dst:r|NO_REGISTER number argc args:r*   intrinsic `hypercall` (number and argc 5 kept)
 //   I_TRAP                kind
 //   I_JUMP                target:pc cost
 //   I_BRANCH              cond:r ifTrue:pc ifFalse:pc cost
@@ -71,6 +72,7 @@ export const I_SHIFT_ADD_STORE32: u32 = 74;
 export const I_SHRU_AND: u32 = 75;
 export const I_CONST_ADD: u32 = 76;
 export const I_CONST_SUB: u32 = 77;
+export const I_HYPERCALL: u32 = 78;
 /** Dispatches of a block at most between two charges of the fuel. */
 export const FUEL_CHUNK: u32 = 64;
 

@@ -45,7 +45,7 @@ export const STATE_BYTES: u32 = 64;
  */
 export const CONTEXT_LIMIT: u32 = 17;
 export const CONTEXT_FREE: u32 = 0;
-export const CONTEXT_CREATED = 1;      // made by contextCreate, not run yet (its entry and arg are in the guest's words)
+export const CONTEXT_CREATED = 1;      // made by contextCreate, not run yet (its entry and arg in the guest's words)
 export const CONTEXT_SUSPENDED = 2;    // switched away from: resumed by its handle
 export const CONTEXT_RUNNING = 3;
 /**

@@ -142,7 +142,8 @@ function contextStart(index: u32, vm: Vm, state: InterpreterState, from: Context
  * forgotten (its stack is overwritten: an exited thread whose stack is reused). Returns the handle, or 0
  * when the VM ended (a stack outside its memory or too small, more than CONTEXT_LIMIT contexts).
  */
-export function contextCreate(index: u32, vm: Vm, state: InterpreterState, base: u32, size: u32, entry: u32, arg: u32): u32 {
+export function contextCreate(index: u32, vm: Vm, state: InterpreterState, base: u32, size: u32, entry: u32,
+  arg: u32): u32 {
   const end = base + size;
   const top = u32(end & ~15);
   const handle = top - 24;

@@ -6,6 +6,7 @@ import { decodeModule } from "../../compiler/bytecode/decode.ts";
 import { encodeModule } from "../../compiler/bytecode/encode.ts";
 import { BINARY_OPS, BytecodeFormatError, FORMAT_VERSION, INTRINSIC_NAMES } from "../../compiler/bytecode/format.ts";
 import { INTRINSICS } from "../../compiler/ir.ts";
+import * as abi from "../../abi/bytecode.ts";
 import { FunctionBuilder } from "../../compiler/builder.ts";
 import { makeModule, mainModule, report } from "./helpers.ts";
 
@@ -236,4 +237,15 @@ test("verifier: return kinds and intrinsic arity", (t) => {
   g.intrinsic("outb", [g.constant(1)]);
   g.ret();
   rejects(t, unchecked(makeModule([g.finish()])), /outb takes 2 arguments, given 1/);
+});
+
+test("the intrinsic numbers the kernel's interpreter names are INTRINSIC_NAMES' numbers", (t) => {
+  const named: Record<string, number> = {
+    pause: abi.INTRINSIC_PAUSE, rdtsc: abi.INTRINSIC_RDTSC, rdtscHigh: abi.INTRINSIC_RDTSC_HIGH,
+    memoryCopy: abi.INTRINSIC_MEMORY_COPY, memoryFill: abi.INTRINSIC_MEMORY_FILL,
+    invalidOpcode: abi.INTRINSIC_INVALID_OPCODE, divideUnchecked: abi.INTRINSIC_DIVIDE_UNCHECKED,
+    hypercall: abi.INTRINSIC_HYPERCALL, contextSwitch: abi.INTRINSIC_CONTEXT_SWITCH,
+    contextCreate: abi.INTRINSIC_CONTEXT_CREATE, crc32Word: abi.INTRINSIC_CRC32_WORD,
+  };
+  for (const [name, number] of Object.entries(named)) t.is(INTRINSIC_NAMES[number] as string, name, name);
 });
