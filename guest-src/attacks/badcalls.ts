@@ -5,7 +5,8 @@
 // kernel must not write there for it), huge lengths, bad frame sizes, unknown numbers, the management
 // calls (EPERM: this VM has no control capability, whatever the arguments, valid ones too). Then
 // `badcall summary: N ok, M wrong`, and a flood of unknown numbers with no good call between them:
-// the kernel must end the VM as hostile (`vm N ended: ...`) before the flood ends.
+// the kernel must end the VM as hostile (`vm N ended: ...`) before the flood ends. As a bytecode VM (whose
+// code is not in its memory) the same calls but the check that the code is intact: 27, not 28.
 import { i32, u32, hypercall, addressOf, functionAddress, load32, print, write } from "dsl";
 import { bootInit, memoryEnd } from "../runtime/boot.ts";
 import { GUEST_BASE } from "../../abi/boot.ts";
@@ -37,7 +38,10 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   const end = memoryEnd();
   const valid = addressOf(buffer);
   const code = functionAddress(guestMain);
-  const codeBefore = load32(code), codeAfterBefore = load32(code + 4);
+  // A bytecode VM's code is not in its memory (its function addresses name functions only): the calls at
+  // `code` must fail all the same, and there is nothing of it to read back.
+  const codeInMemory = code - GUEST_BASE < end - GUEST_BASE;
+  const codeBefore = codeInMemory ? load32(code) : 0, codeAfterBefore = codeInMemory ? load32(code + 4) : 0;
 
   check("consoleWrite kernel", consoleWrite(KERNEL, 16), EFAULT);
   check("consoleWrite below-base", consoleWrite(GUEST_BASE - 8, 16), EFAULT);
@@ -69,9 +73,11 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   check("unknown 0x100", hypercall(0x100, valid, 16, 0, 0), EINVAL);
 
   // The kernel wrote nothing into the shared code for us.
-  write("badcall code intact -> ");
-  if (load32(code) === codeBefore && load32(code + 4) === codeAfterBefore) { passed++; print("ok"); }
-  else { failed++; print("WRONG: the code changed"); }
+  if (codeInMemory) {
+    write("badcall code intact -> ");
+    if (load32(code) === codeBefore && load32(code + 4) === codeAfterBefore) { passed++; print("ok"); }
+    else { failed++; print("WRONG: the code changed"); }
+  }
 
   write("badcall summary: "); write(passed); write(" ok, "); write(failed); print(" wrong");
 

@@ -9,7 +9,9 @@
 //   exactly what the same source prints as a hardware VM beside it, and exits 0;
 // - hostile bytecode guests (stores and loads outside their memory, unbounded recursion, #DE, the checked
 //   division's trap, calls of wild addresses, an endless loop) are each ended alone with their reason
-//   while a hardware counter beside them counts every round; the endless one is preempted.
+//   while a hardware counter beside them counts every round; the endless one is preempted;
+// - bad hypercalls (guest-src/attacks/badcalls.ts) are each refused with their error and a flood of them ends
+//   the VM; two hypercall fuzzers make 1,000,000 seeded calls each and exit 0, the counter intact beside them.
 import test from 'ava';
 import { join } from 'node:path';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -169,6 +171,37 @@ test('bytecode guests misusing contextSwitch and contextCreate end alone with th
   });
   const counts = guestLines(out, 0).filter(l => /^vm 0 (count|done) /.test(l));
   t.deepEqual(counts, [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`), done.slice(7)]);
+});
+
+/** The fuzzer's seed (guest-src/attacks/fuzzer.ts), as guests.test.ts runs it on hardware VMs. */
+const FUZZ_SEED = 625341585;
+
+test('bad hypercalls from bytecode VMs: each refused with its error, a flood ends the VM, a million fuzzed', async t => {
+  // vm 1: guest-src/attacks/badcalls.ts (kernel and foreign pointers, huge lengths, unknown numbers, the
+  // management calls); vm 2 and 3: the hypercall fuzzer, 1,000,000 seeded calls each; vm 0 counts beside them.
+  const json = join(kernel.dir, 'bytecode-badcalls.json');
+  writeFileSync(json, JSON.stringify({ groups: [
+    { image: 'guest-src/demos/counter.ts', count: 1, memoryKiB: 128, argument: HEALTHY_ROUNDS },
+    { image: 'guest-src/attacks/badcalls.ts', count: 1, memoryKiB: 64, argument: 0, isolation: 'bytecode' },
+    { image: 'guest-src/attacks/fuzzer.ts', count: 2, memoryKiB: 64, argument: FUZZ_SEED, isolation: 'bytecode' },
+  ] }));
+  const built = buildManifest(json, { imagesDir: kernel.dir, outDir: kernel.dir });
+  const run = await runQemu({ kernel: kernel.elf, initrd: built.modules },
+    { timeoutMs: 240_000, memoryMiB: 64, icount: true, until: 'vms done:' });
+  const out = serialLines(run.serial);
+  t.false(/^exception: /m.test(out), 'no kernel exception');
+  t.false(/NOT CONTAINED|WRONG/.test(out), out.slice(-3000));
+  t.true(guestLines(out, 1).includes('badcall summary: 27 ok, 0 wrong'), out.slice(-3000));
+  t.regex(/^vm 1 ended: (.*)$/m.exec(out)?.[1] ?? '(not ended)', /^too many bad hypercalls /);
+  const summary = new RegExp(`^fuzz seed ${FUZZ_SEED} count 1000000 ok \\d+ einval [1-9]\\d* efault [1-9]\\d* `
+    + 'eagain \\d+ emsgsize [1-9]\\d* eperm [1-9]\\d* other 0 idles \\d+$');
+  for (const vm of [2, 3]) {
+    t.true(guestLines(out, vm).some(l => summary.test(l)), `vm ${vm}: ${guestLines(out, vm).slice(-2)}`);
+    t.regex(out, new RegExp(`^vm ${vm}: cpu \\d+ kcycles, switches \\d+, exit status 0$`, 'm'));
+  }
+  const counts = guestLines(out, 0).filter(l => /^vm 0 (count|done) /.test(l));
+  t.deepEqual(counts, [...Array.from({ length: HEALTHY_ROUNDS }, (_, i) => `vm 0 count ${i + 1}`),
+    `vm 0 done ${HEALTHY_ROUNDS}`]);
 });
 
 /**
