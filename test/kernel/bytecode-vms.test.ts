@@ -176,7 +176,7 @@ test('bytecode guests misusing contextSwitch and contextCreate end alone with th
 /** The fuzzer's seed (guest-src/attacks/fuzzer.ts), as guests.test.ts runs it on hardware VMs. */
 const FUZZ_SEED = 625341585;
 
-test('bad hypercalls from bytecode VMs: each refused with its error, a flood ends the VM, a million fuzzed', async t => {
+test('bad hypercalls from bytecode VMs: each refused with its error, a flood ends it, a million fuzzed', async t => {
   // vm 1: guest-src/attacks/badcalls.ts (kernel and foreign pointers, huge lengths, unknown numbers, the
   // management calls); vm 2 and 3: the hypercall fuzzer, 1,000,000 seeded calls each; vm 0 counts beside them.
   const json = join(kernel.dir, 'bytecode-badcalls.json');
