@@ -200,3 +200,23 @@ export class Tcb {
 
 export function seqLt(a: u32, b: u32): bool { return i32(a - b) < 0; }
 export function seqLe(a: u32, b: u32): bool { return i32(a - b) <= 0; }
+
+// ---- events for the application (tcp.ts has the contract) ----------------------------------------------
+/** The handshake completed: a new connection of a listener. */
+export const TCP_EVENT_ACCEPTED = 1;
+/** Data arrived: tcpRead it. */
+export const TCP_EVENT_DATA = 2;
+/** Sent data was acknowledged: there is room for tcpWrite. */
+export const TCP_EVENT_WRITABLE = 3;
+/** The peer sent FIN: no more data will come (tcpClose when done sending). */
+export const TCP_EVENT_PEER_CLOSED = 4;
+/** Both sides closed: the connection number is free. */
+export const TCP_EVENT_CLOSED = 5;
+/** Reset by the peer or aborted (retransmissions exhausted): the connection number is free. */
+export const TCP_EVENT_RESET = 6;
+/** An active open (tcpConnect) completed: ESTABLISHED, tcpWrite away. */
+export const TCP_EVENT_CONNECTED = 7;
+/** An active open was refused (a RST acknowledging our SYN): the connection number is free. */
+export const TCP_EVENT_REFUSED = 8;
+/** An active open gave up (no answer to its SYN and its retransmissions): the connection number is free. */
+export const TCP_EVENT_TIMED_OUT = 9;

@@ -9,7 +9,7 @@
 // 5961's challenge ACKs (blind RST, SYN and data injection, §3.10.7.4) under a VM-wide rate limit, window
 // scaling, timestamps and PAWS (RFC 7323, tcp-extensions.ts); the connection and listener tables
 // (tcp-table.ts) with a listen backlog; send and receive rings from tcp-buffers.ts; the application's
-// calls in tcp-calls.ts.
+// calls in tcp-calls.ts; the timers in tcp-timers.ts.
 //
 // Applications are event-driven: `tcpListen(port, backlog, handler, largeBuffers)` or `tcpConnect(ip, port,
 // handler, largeBuffers)`; the handler gets (connection, event) with TCP_EVENT_ACCEPTED or CONNECTED (or
@@ -24,81 +24,57 @@ import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { get16, get32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
-  ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY,
-  STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD,
-  netMilliseconds, netSecret,
+  ourIp, netNow, netStats, STAT_TCP_DROP, STAT_TCP_RECOVERY, STAT_TCP_OUT_OF_ORDER, STAT_TCP_UNDONE,
+  STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD, netMilliseconds, netSecret,
 } from "./netif.ts";
 import { halfSipHash3 } from "../../dsl/runtime/halfsiphash.ts";
 import { IP_PROTOCOL_TCP } from "./ipv4.ts";
 import {
-  Tcb, TcpHandler, seqLt, seqLe, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED,
-  TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT,
+  Tcb, TcpHandler, seqLt, seqLe, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_ESTABLISHED,
+  TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT, TCP_EVENT_ACCEPTED,
+  TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET, TCP_EVENT_CONNECTED,
+  TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT,
 } from "./tcp-tcb.ts";
 import {
   TCP_SOURCE_PORT, TCP_DESTINATION_PORT, TCP_SEQUENCE, TCP_ACKNOWLEDGMENT, TCP_DATA_OFFSET, TCP_FLAGS, TCP_WINDOW,
   TCP_HEADER, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK, TCP_DEFAULT_MSS, TCP_OUR_MSS, TCP_MIN_MSS,
 } from "./tcp-header.ts";
-import { buffersInit, buffersAssign, sendAcknowledged, ringsFreed } from "./tcp-buffers.ts";
+import { buffersInit, buffersAssign, sendAcknowledged } from "./tcp-buffers.ts";
 import {
   cookiesInit, cookieMake, cookieCheck, cookieTimestampBits, cookieTimestamp, cookieWindowShift, cookieSack,
 } from "./tcp-cookies.ts";
 import { reassemblyClear, reassemblyInput } from "./tcp-reassembly.ts";
 import {
-  synSackPermitted, synWindowShift, segTimestamps, segTsVal, segTsEcr, parseSynOptions, parseTimestamps, takeSackBlocks,
-  hasSackOption,
+  synSackPermitted, synWindowShift, segTimestamps, segTsVal, segTsEcr, parseSynOptions, parseTimestamps,
+  takeSackBlocks, hasSackOption,
 } from "./tcp-options.ts";
 import {
   NO_SAMPLE, windowShiftFor, peerWindow, agreeWindowScale, agreeTimestamps, pawsReject, pawsAck, timestampsTake,
   timestampRtt, timestampValue,
 } from "./tcp-extensions.ts";
 import {
-  TCP_INITIAL_RTO_US, congestionInit, rttSample, rtoBackOff, congestionOnAck, congestionOnDuplicate,
-  congestionOnTimeout, scoreboardAcknowledged, detectLostRetransmissions, probeAcknowledged,
-  congestionOnReorderTimeout, reorderingOnAck, reorderingOnDsack, ackMayWait,
+  TCP_INITIAL_RTO_US, congestionInit, rttSample, congestionOnAck, congestionOnDuplicate, scoreboardAcknowledged,
+  detectLostRetransmissions, probeAcknowledged, reorderingOnAck, reorderingOnDsack,
 } from "./tcp-congestion.ts";
 import {
-  emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output, tailLossProbe,
+  emitReset, receiveWindow, sendAck, sendSyn, sendSynAck, startTimer, armTimer, armReorderTimer, output,
 } from "./tcp-output.ts";
 import {
-  TCP_MAX_LISTENERS, tcbAt, tableInit, tableSlots, listeners, setInHandler, lookup, bind, allocate, release,
-  leaveSynReceived,
+  TCP_MAX_LISTENERS, tcbAt, tableInit, listeners, setInHandler, lookup, bind, allocate, release, leaveSynReceived,
 } from "./tcp-table.ts";
+import { tellRingWaiters } from "./tcp-timers.ts";
 
 export { TCP_ESTABLISHED, TCP_CLOSE_WAIT } from "./tcp-tcb.ts";
+export {
+  TCP_EVENT_ACCEPTED, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED,
+  TCP_EVENT_RESET, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED, TCP_EVENT_TIMED_OUT,
+} from "./tcp-tcb.ts";
+export { tcpTimer, tcpAcksMayWait } from "./tcp-timers.ts";
 export {
   tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose, tcpAbort,
 } from "./tcp-calls.ts";
 
-// ---- events for the application -------------------------------------------------------------------------
-/** The handshake completed: a new connection of a listener. */
-export const TCP_EVENT_ACCEPTED = 1;
-/** Data arrived: tcpRead it. */
-export const TCP_EVENT_DATA = 2;
-/** Sent data was acknowledged: there is room for tcpWrite. */
-export const TCP_EVENT_WRITABLE = 3;
-/** The peer sent FIN: no more data will come (tcpClose when done sending). */
-export const TCP_EVENT_PEER_CLOSED = 4;
-/** Both sides closed: the connection number is free. */
-export const TCP_EVENT_CLOSED = 5;
-/** Reset by the peer or aborted (retransmissions exhausted): the connection number is free. */
-export const TCP_EVENT_RESET = 6;
-/** An active open (tcpConnect) completed: ESTABLISHED, tcpWrite away. */
-export const TCP_EVENT_CONNECTED = 7;
-/** An active open was refused (a RST acknowledging our SYN): the connection number is free. */
-export const TCP_EVENT_REFUSED = 8;
-/** An active open gave up (no answer to its SYN and its retransmissions): the connection number is free. */
-export const TCP_EVENT_TIMED_OUT = 9;
-
 // ---- sizes and timers -------------------------------------------------------------------------------------
-/** Retransmissions of one segment, or zero-window probes unanswered, before the connection is aborted (§3.8.3 R2). */
-const TCP_MAX_RETRIES = 8;
-/**
- * The persist condition (§3.8.6.1: probes of one byte at the RTO, backed off to 60 s) is kept while the peer
- * answers the probes (RFC 1122 §4.2.2.17), but for 10 minutes at most: then the connection is aborted with a RST.
- * A peer that never opens its window would pin the connection's buffers for ever (RFC 6429 lets a sender
- * end a persist condition to free resources; Linux does only on a user timeout).
- */
-const TCP_PERSIST_LIMIT_US: u32 = 600000000;
 /** RFC 6298 §5.7: the RTO once the handshake completes when the SYN,ACK had to be sent again. */
 const TCP_SYN_TIMEOUT_RTO_US: u32 = 3000000;
 /**
@@ -107,7 +83,6 @@ const TCP_SYN_TIMEOUT_RTO_US: u32 = 3000000;
  */
 const TCP_TIME_WAIT_US: u32 = 2000000;
 
-const NO_DEADLINE: u32 = 0xffffffff;
 
 /**
  * The keys of the TCP's secrets, 64 bits each, for HalfSipHash-2-4 (dsl/runtime/halfsiphash.ts, a PRF: one
@@ -406,17 +381,6 @@ export function tcpInput(frame: Uint8Array, offset: i32, length: i32, source: u3
   profileLeave(previous);
 }
 
-/** Rings came free after a write found none (tcp-buffers.ts): the connections waiting to write hear WRITABLE. */
-function tellRingWaiters(): void {
-  if (!ringsFreed()) return;
-  const slots = tableSlots();
-  for (let i = 0; i < slots; i++) {
-    const tcb = tcbAt(i);
-    if (!tcb.wantsRing) continue;
-    tcb.wantsRing = false;
-    if (tcb.state !== TCP_CLOSED) tcb.handler(i, TCP_EVENT_WRITABLE);
-  }
-}
 
 function segmentInput(frame: Uint8Array, offset: i32, length: i32, source: u32, destination: u32): void {
   if (length < TCP_HEADER) { netStats[STAT_TCP_DROP]++; return; }
@@ -846,104 +810,4 @@ function enterTimeWait(tcb: Tcb): void {
   tcb.state = TCP_TIME_WAIT;
   tcb.timerOn = true;
   tcb.timerAt = netNow + TCP_TIME_WAIT_US;
-}
-
-// ---- timers -----------------------------------------------------------------------------------------------
-
-/**
- * The retransmission timer expired (RFC 6298 §5.4-§5.7): back off, shrink cwnd (tcp-congestion.ts) and send
- * again from SND.UNA; or, with a zero window and nothing in flight, send a probe (§3.8.6.1).
- */
-function retransmit(tcb: Tcb, index: i32): void {
-  // The persist condition: a zero window with data waiting, nothing in flight but our last probe's byte.
-  const probing = tcb.sndWnd === 0 && tcb.txCount > 0 && (tcb.sndUna === tcb.sndMax || tcb.persisting);
-  if (probing && !tcb.persisting) { tcb.persisting = true; tcb.persistSince = netNow; tcb.retries = 0; }
-  else tcb.retries++;
-  if (probing && (tcb.retries > TCP_MAX_RETRIES || u32(netNow - tcb.persistSince) >= TCP_PERSIST_LIMIT_US)) {
-    // At SND.UNA, not SND.NXT past the probe's byte: the peer's window ends there, a RST beyond it would only be
-    // challenged (RFC 5961 §3.2; Linux's tcp_acceptable_seq).
-    emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndUna, 0, TCP_RST);
-    release(index, TCP_EVENT_RESET);
-    return;
-  }
-  if (!probing) {
-    if (tcb.retries > TCP_MAX_RETRIES) {
-      // Nobody to tell (an active open's SYN, or its SYN,ACK after a simultaneous open, went unanswered).
-      if (tcb.state === TCP_SYN_SENT || (tcb.state === TCP_SYN_RECEIVED && tcb.listener < 0)) {
-        release(index, TCP_EVENT_TIMED_OUT);
-        return;
-      }
-      // §3.8.3 R2 exceeded: abort, telling the peer.
-      if (tcb.state !== TCP_SYN_RECEIVED) {
-        emitReset(tcb.remoteIp, tcb.localPort, tcb.remotePort, tcb.sndNxt, 0, TCP_RST);
-      }
-      release(index, TCP_EVENT_RESET);
-      return;
-    }
-    netStats[STAT_TCP_TIMEOUT]++;
-    if (tcb.state !== TCP_SYN_RECEIVED && tcb.state !== TCP_SYN_SENT) congestionOnTimeout(tcb, tcb.retries === 1);
-  }
-  rtoBackOff(tcb);
-  tcb.timing = false;                                // Karn: no sample from a retransmitted segment
-  tcb.timerOn = false;
-  if (tcb.state === TCP_SYN_SENT || tcb.state === TCP_SYN_RECEIVED) {
-    netStats[STAT_TCP_RETRANSMIT]++;
-    if (tcb.state === TCP_SYN_SENT) sendSyn(tcb); else sendSynAck(tcb);
-    startTimer(tcb);
-    return;
-  }
-  tcb.sndNxt = tcb.sndUna;                           // go back N, one segment at a time (cwnd = 1 SMSS)
-  tcb.probe = probing;
-  output(tcb);
-}
-
-/** The reordering window passed with the hole still there: recovery retransmits it; then the PTO or RTO runs. */
-function reorderTimeout(tcb: Tcb): void {
-  tcb.timerOn = false;
-  if (congestionOnReorderTimeout(tcb)) netStats[STAT_TCP_RECOVERY]++;
-  output(tcb);
-  if (!tcb.timerOn && tcb.sndUna !== tcb.sndMax) armTimer(tcb);
-}
-
-/** Runs the expired timers; returns microseconds until the next deadline (0xffffffff: none). */
-export function tcpTimer(): u32 {
-  if (!profileActive()) return runTimers();
-  const previous = profileEnter(PROFILE_GUEST_TCP);
-  const result = runTimers();
-  profileLeave(previous);
-  return result;
-}
-
-/** Whether the last tcpTimer found every connection's ACKs free to wait (ackMayWait): see tcpAcksMayWait. */
-let acksMayWait = true;
-
-/**
- * True when, at the last tcpTimer (stack.ts runs it right before the VM idles), no connection needed its
- * ACKs promptly (tcp-congestion.ts ackMayWait): the VM may ask the kernel not to be woken by bare ACKs.
- */
-export function tcpAcksMayWait(): bool { return acksMayWait; }
-
-function runTimers(): u32 {
-  let next = NO_DEADLINE;
-  let mayWait = true;
-  const slots = tableSlots();
-  for (let i = 0; i < slots; i++) {
-    const tcb = tcbAt(i);
-    if (tcb.wantsRing) mayWait = false;      // a ring freed by another's ACK is what it waits for
-    if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
-    if (i32(netNow - tcb.timerAt) >= 0) {
-      if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it
-      if (tcb.timerKind === TIMER_PROBE) tailLossProbe(tcb);
-      else if (tcb.timerKind === TIMER_REORDER) reorderTimeout(tcb);
-      else retransmit(tcb, i);
-      if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
-    }
-    // (A connection without a timer has nothing in flight nor waiting: its ACKs can only wait.)
-    if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb)) mayWait = false;
-    const left = u32(tcb.timerAt - netNow);
-    if (left < next) next = left;
-  }
-  acksMayWait = mayWait;
-  tellRingWaiters();
-  return next;
 }
