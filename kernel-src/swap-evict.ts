@@ -28,11 +28,12 @@
 import { bool, i32, u16, u32, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapInMark, vmClearAccessed, vmPageOutFrame, vmPageInMap, vmIsBytecode,
+  vmPageEntry, vmBootInfoAddress,
   VM_RUNNABLE, VM_ENDED, SWAP_RESIDENT, SWAP_EVICTING,
 } from "./vm.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
-import { pageEntry, entryFrame, PAGE_ACCESSED } from "./paging.ts";
+import { entryFrame, PAGE_ACCESSED } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
 import {
   MAP_IN_FLIGHT, MAP_ON_DISK, MAP_CLEAN, MAP_EVICT_IN_FLIGHT, MAP_EVICT_FLAGS, FLAG_FAILED, ENTRY_PAGE_MASK,
@@ -63,11 +64,10 @@ export function evicting(vm: Vm): bool {
 }
 
 /**
- * True when the VM's whole region lies on the disk (else it cannot lose pages). A bytecode VM never loses
- * pages alone (no processor marks its pages accessed for the sweep): it goes out whole when idle (swap-out.ts).
+ * True when the VM's whole region lies on the disk (else it cannot lose pages). A bytecode VM's too: its
+ * map's entries are PTEs, their accessed bits the window's (linear.ts).
  */
 function regionFits(vm: Vm): bool {
-  if (vmIsBytecode(vm)) return false;
   const regionSectors = (vm.memorySize >>> PAGE_SHIFT) * BLK_SECTORS_PER_PAGE;
   return regionSectors <= diskCapacity() && vm.swapSector <= diskCapacity() - regionSectors;
 }
@@ -93,7 +93,7 @@ function sweepPages(vm: Vm, steps: u32, skip: u32): u32 {
     step++;
     if (page === skip) continue;
     const address = pageAddress(page);
-    const entry = pageEntry(vm.space, address);
+    const entry = vmPageEntry(vm, address);
     if (!privatePage(entry)) continue;
     if ((entry & PAGE_ACCESSED) !== 0) { vmClearAccessed(vm, address); continue; }
     chosen[n] = page;
@@ -124,7 +124,7 @@ function evictChosen(index: u32, n: u32, waiting: bool): bool {
   let free: u32 = 0;
   for (let k: u32 = 0; k < n; k++) {
     const address = pageAddress(chosen[k]);
-    const frame = entryFrame(pageEntry(vm.space, address));
+    const frame = entryFrame(vmPageEntry(vm, address));
     while ((load32(pageAt(map, free)) & ENTRY_DISK) !== 0 || load32(frameAt(map, free)) !== FRAME_NONE) free++;
     vmSwapInMark(vm, address, free);                     // not present from now (the TLB's copy invalidated)
     store32(pageAt(map, free), chosen[k]);
@@ -197,9 +197,12 @@ export function evictMark(vm: Vm): void { vm.sweepMark = switchMark(vm); }
 /** The low 16 bits of the VM's switch-ins (a VM switched in 65,536 times between looks is passed over once). */
 function switchMark(vm: Vm): u16 { return u16(vm.switchIns & 0xffff); }
 
-/** The page (number from GUEST_BASE) of the VM's saved stack pointer; ENTRY_EMPTY when outside its memory. */
+/**
+ * The page (number from GUEST_BASE) of the VM's saved stack pointer; ENTRY_EMPTY when outside its memory. A
+ * bytecode VM's: the page of its boot information, between its stack and its data (abi/bytecode.ts).
+ */
 function stackPage(vm: Vm): u32 {
-  const offset = vm.save.userEsp - GUEST_BASE;
+  const offset = (vmIsBytecode(vm) ? vmBootInfoAddress(vm) : vm.save.userEsp) - GUEST_BASE;
   return offset < vm.memorySize ? offset >>> PAGE_SHIFT : ENTRY_EMPTY;
 }
 

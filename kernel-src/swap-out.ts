@@ -11,10 +11,10 @@
 // Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import {
-  Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT,
+  Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, vmSyncBits, vmMarkKept, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT,
 } from "./vm.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
-import { entryFrame, changeEntryBits, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
+import { entryFrame, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
 import { schedulerCurrent, schedulerRunWoken } from "./scheduler.ts";
 import { INTERRUPT_NET } from "../abi/hypercalls.ts";
@@ -70,6 +70,7 @@ function startWriteOut(index: u32): bool {
     return true;
   }
   const pages = vm.memorySize >>> PAGE_SHIFT;
+  vmSyncBits(vm);                                // a bytecode VM's bits in its map (linear.ts: the window's)
   let resident: u32 = 0;
   let slot: u32 = 0;
   for (let page: u32 = 0; page < pages; page++) {
@@ -143,11 +144,11 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
     if ((before & ENTRY_DISK) !== 0) entry = u32(before & ~ENTRY_HOT);
     else if ((before & ENTRY_CLEAN) !== 0) {
       const address = pageAddress(before & ENTRY_PAGE_MASK);
-      const pte = vmPageEntry(vm, address);          // (a bytecode VM's pages are always dirty: not kept)
+      const pte = vmPageEntry(vm, address);
       if (privatePage(pte) && (pte & PAGE_DIRTY) === 0) {
         const hot = !measured || (pte & PAGE_ACCESSED) !== 0;
         entry = u32((before & ENTRY_PAGE_MASK) | ENTRY_DISK | (hot ? ENTRY_HOT : 0));
-        changeEntryBits(vm.space, address, PAGE_KEPT, 0);       // the loop below passes over it
+        vmMarkKept(vm, address);                                // the loop below passes over it
         kept++;
       }
     }

@@ -43,10 +43,11 @@ import {
 } from "./frames.ts";
 import {
   linearKernelFrames, linearMapClear, linearMapPage, linearUnmapPage, linearEntry, linearFrame, linearForget,
+  linearEntryBits, linearClearAccessed, linearSync, linearSlot,
 } from "./linear.ts";
 import {
-  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, PAGE_PRESENT,
-  PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
+  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, changeEntryBits,
+  PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
 import { entropyForVm } from "./entropy.ts";
@@ -690,10 +691,15 @@ function buildLinear(vm: Vm): bool {
  * created before any runs). False without a frame (it is in the VM's reservation).
  */
 export function vmBootPageMake(vm: Vm, id: u32): bool {
+  // Made, then evicted before the first slice got on (it waited for memory): it is read back instead.
+  if ((linearEntry(vm.space, vmBootInfoAddress(vm)) & PAGE_SWAPPED) !== 0) {
+    prepareSwappedPage = vmBootInfoAddress(vm) & ~PAGE_OFFSET_MASK;
+    return false;
+  }
   const page = allocPrivateFrame(vm);
   if (page === FRAME_NONE) return false;
   memoryFill(page, 0, PAGE_SIZE);
-  linearMapPage(vm.space, vmBootInfoAddress(vm), page);
+  linearMapPage(vm.space, vm.memorySize, vmBootInfoAddress(vm), page, true);
   writeBootInfo(vm, id, page + (vmBootInfoAddress(vm) & PAGE_OFFSET_MASK));
   return true;
 }
@@ -743,7 +749,7 @@ export function vmDemandPage(vm: Vm, address: u32): bool {
   if (frame === FRAME_NONE) return false;
   memoryFill(frame, 0, PAGE_SIZE);
   if (vmIsBytecode(vm)) {                // its map, and the window when it is installed there (linear.ts)
-    linearMapPage(vm.space, address & ~PAGE_OFFSET_MASK, frame);
+    linearMapPage(vm.space, vm.memorySize, address & ~PAGE_OFFSET_MASK, frame, true);
     return true;
   }
   if (!mapCharged(vm, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) {
@@ -900,9 +906,25 @@ function releaseLinearPages(vm: Vm): void {
   linearMapClear(vm.space, vm.memorySize);
 }
 
-/** The entry of the VM's page at `address`: its PTE, or a bytecode VM's map entry (the same format). */
+/**
+ * The entry of the VM's page at `address`: its PTE, or a bytecode VM's map entry (the same format, its
+ * accessed and dirty bits those of the window too while it is installed there: linear.ts).
+ */
 export function vmPageEntry(vm: Vm, address: u32): u32 {
-  return vmIsBytecode(vm) ? linearEntry(vm.space, address) : pageEntry(vm.space, address);
+  return vmIsBytecode(vm) ? linearEntryBits(vm.space, address) : pageEntry(vm.space, address);
+}
+
+/**
+ * A bytecode VM's map made to say its pages' accessed and dirty bits by itself (the window's harvested:
+ * linear.ts linearSync), for a loop over its entries (swap-out.ts); nothing for a hardware VM.
+ */
+export function vmSyncBits(vm: Vm): void { if (vmIsBytecode(vm)) linearSync(vm.space); }
+
+/** Marks the VM's resident page at `address` PAGE_KEPT (swap-out.ts: its clean copy kept, not written). */
+export function vmMarkKept(vm: Vm, address: u32): void {
+  if (!vmIsBytecode(vm)) { changeEntryBits(vm.space, address, PAGE_KEPT, 0); return; }
+  const slot = linearSlot(vm.space, (address - GUEST_BASE) >>> PAGE_SHIFT);
+  store32(slot, u32(load32(slot) | PAGE_KEPT));              // (the window's entries never carry it)
 }
 
 /** Frames a swap-in of `pages` private pages needs free: what it maps, or the reservation if more. */
@@ -939,7 +961,7 @@ export function vmSwapInPage(vm: Vm, address: u32): u32 {
   vm.privateFrames++;
   privateFrameTotal++;
   if (privateFrameTotal > privateFramePeak) privateFramePeak = privateFrameTotal;
-  if (vmIsBytecode(vm)) { linearMapPage(vm.space, address, frame); return frame; }
+  if (vmIsBytecode(vm)) { linearMapPage(vm.space, vm.memorySize, address, frame, false); return frame; }
   if (mapCounted(vm, address, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE)) return frame;
   freeFrame(frame);
   vm.privateFrames--;
@@ -958,7 +980,7 @@ export function vmSwapInMark(vm: Vm, address: u32, position: u32): bool {
 
 /** Clears the accessed bit of the VM's present page at `address` (swap-evict.ts's second chance). */
 export function vmClearAccessed(vm: Vm, address: u32): void {
-  if (!vmIsBytecode(vm)) clearAccessed(vm.space, address);   // (a bytecode VM's pages are never swept)
+  if (vmIsBytecode(vm)) linearClearAccessed(vm.space, address); else clearAccessed(vm.space, address);
 }
 
 /**
@@ -976,7 +998,7 @@ export function vmPageInFrame(vm: Vm): u32 { return allocPrivateFrame(vm); }
 
 /** Maps the frame of a page read back on demand at `address` (its PAGE_SWAPPED entry's table exists). */
 export function vmPageInMap(vm: Vm, address: u32, frame: u32): void {
-  if (vmIsBytecode(vm)) { linearMapPage(vm.space, address & ~PAGE_OFFSET_MASK, frame); return; }
+  if (vmIsBytecode(vm)) { linearMapPage(vm.space, vm.memorySize, address & ~PAGE_OFFSET_MASK, frame, false); return; }
   mapRange(vm.space, address & ~PAGE_OFFSET_MASK, frame, PAGE_SIZE, MAP_USER | MAP_WRITABLE);
 }
 
