@@ -573,8 +573,18 @@ export function vmCreateSwappedOut(
 export function vmSwapInBuild(vm: Vm, id: u32): bool {
   vm.swapState = SWAP_RESIDENT;
   promisedFrames += vm.reservedFrames;
-  return buildMemory(vm, id);
+  if (!buildMemory(vm, id)) return false;
+  if (vmIsBytecode(vm)) bytecodeBuilt(id, vm.imageIndex);   // its interpreter's area, as at vmCreate
+  return true;
 }
+
+/** Sets up the interpreter's area of bytecode VM `id` of group `group` (bytecode-interp.ts bytecodeVmPrepare). */
+type BytecodeBuilt = (id: u32, group: u32) => void;
+function noBytecodeBuilt(id: u32, group: u32): void {}
+let bytecodeBuilt: BytecodeBuilt = noBytecodeBuilt;
+
+/** vmstart.ts: what prepares a bytecode VM built late (created swapped out: vmCreateSwappedOut). */
+export function vmSetBytecodeBuilt(built: BytecodeBuilt): void { bytecodeBuilt = built; }
 
 /**
  * Everything but memory: the slot's fields, the entry state (an iret frame to ring 3), its disk region: a

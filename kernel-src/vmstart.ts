@@ -26,8 +26,8 @@ import { BYTECODE_DATA_OFFSET, BYTECODE_DATA_ALIGN } from "../abi/bytecode.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { elfParse, elfErrorName, imageWithoutSegments, ELF_OK } from "./elf.ts";
 import {
-  vmTableInit, vmCreate, vmCreateSwappedOut, vmCount, vmPrivateFrames, vmSizeValid, vmReservation, vmUnreservedFrames,
-  vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
+  vmTableInit, vmCreate, vmCreateSwappedOut, vmSetBytecodeBuilt, vmCount, vmPrivateFrames, vmSizeValid, vmReservation,
+  vmUnreservedFrames, vmSetBootCount, vmAt, vmSlotBytes, vmTableFrameTotal, imageSharedPages, vmMapsSharedCode,
   VM_CREATE_OK, VM_CREATE_BAD_SIZE, VM_CREATE_NO_MEMORY, VM_MEMORY_LIMIT, VmNetwork, byteSwap32, vmSetControlKey,
   vmSetMemoryCap,
 } from "./vm.ts";
@@ -97,9 +97,9 @@ function admit(groupCount: u32): bool {
       consoleNewLine();
       return false;
     }
-    // With a swap disk the VMs beyond memory start swapped out: each reservation must fit, not their sum.
-    // (a bytecode VM is never created swapped out: its interpreter's state is made with it)
-    const overcommit = swapActive() && each <= pool && !manifestGroupBytecode(g);
+    // With a swap disk the VMs beyond memory start swapped out: each reservation must fit, not their sum
+    // (a bytecode VM's too: its kernel frame and interpreter's state are made when it is built).
+    const overcommit = swapActive() && each <= pool;
     // vmCount * each > pool - reserved, without overflow:
     if (!overcommit && group.vmCount > (pool - reserved) / each) {
       refuse(g, "out of memory: its ");
@@ -237,6 +237,7 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
   if (control) consoleKeepStart();
   schedulerInit(vmsReport, timeScheduler);
   schedulerSetBytecode(bytecodeSlice, bytecodeVmRelease);
+  vmSetBytecodeBuilt(bytecodeVmPrepare);
   swapInit(bench, control ? VM_LIMIT : total);
   hypercallInit();
   netBufferGrow(total);
@@ -258,8 +259,9 @@ export function vmsStart(bench: bool, timeScheduler: bool): bool {
       let created = vmCreate(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
       // A bytecode VM's kernel frame holds its page map and its interpreter's area (vm.ts buildLinear).
       if (created === VM_CREATE_OK && bytecode) bytecodeVmPrepare(vmCount() - 1, g);
-      if (created === VM_CREATE_NO_MEMORY && swapActive() && !bytecode) {
-        // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts).
+      if (created === VM_CREATE_NO_MEMORY && swapActive()) {
+        // Memory is full: with a swap disk the VM starts swapped out, built when its turn comes (swap.ts;
+        // a bytecode VM's interpreter area then too: vm.ts vmSwapInBuild).
         created = vmCreateSwappedOut(g, group.memoryKiB << KIB_SHIFT, guaranteedPages, group.argument, network);
         if (created === VM_CREATE_OK) {
           vmSetMemoryCap(vmAt(vmCount() - 1), group.memoryCapKiB >>> PAGE_KIB_SHIFT);

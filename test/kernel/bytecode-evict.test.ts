@@ -10,8 +10,13 @@
 //     pages written out from runnable VMs (`running-evictions`) and read back on touch (`page-ins`), no
 //     checksum failure, no VM ended by the kernel;
 // (k) one bytecode VM of 1,600 pages alone in a 12 MiB machine (more than all the memory VMs may have):
-//     it waits for memory and gives up its own coldest pages (swap-evict.ts evictWaiter), and its pages
-//     read back stay clean copies while it only reads them... every word intact.
+//     it waits for memory and gives up its own coldest pages (swap-evict.ts evictWaiter), never going out
+//     whole; every word intact;
+// (l) more bytecode VMs of guest-src/demos/swapper.ts (a guaranteed reservation each) than memory holds at
+//     once: those beyond it are created swapped out and built when their turn comes (`started late`), all
+//     are written out asleep and read back; their hot pages, only read in some rounds, keep their copies on
+//     the disk (`clean pages kept`: the window's dirty bits are real) and, rewritten in others, are written
+//     again (a stale copy kept would fail the guest's check). Every page verified, no checksum failure.
 import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,10 +36,15 @@ test.after.always(() => { kernel?.remove(); if (dir) rmSync(dir, { recursive: tr
 const MIB = 1 << 20;
 
 /** Boots `count` bytecode sweepers of `pages` pages and `rounds` rounds (8 MiB each, nothing guaranteed). */
-async function boot(name: string, count: number, pages: number, rounds: number, memoryMiB: number) {
+function boot(name: string, count: number, pages: number, rounds: number, memoryMiB: number) {
+  return bootGroup(name, { image: "guest-src/demos/sweeper.ts", count, memoryKiB: 8192, guaranteedKiB: 0,
+    argument: rounds * 4096 + pages, isolation: "bytecode" }, memoryMiB);
+}
+
+/** Boots one manifest group in a `memoryMiB` machine with a 64 MiB swap disk, under -icount. */
+async function bootGroup(name: string, group: object, memoryMiB: number) {
   const manifest = join(dir, `${name}.json`);
-  writeFileSync(manifest, JSON.stringify({ groups: [{ image: "guest-src/demos/sweeper.ts", count,
-    memoryKiB: 8192, guaranteedKiB: 0, argument: rounds * 4096 + pages, isolation: "bytecode" }] }));
+  writeFileSync(manifest, JSON.stringify({ groups: [group] }));
   const built = buildManifest(manifest, { imagesDir: kernel.dir, outDir: kernel.dir });
   const image = join(dir, `${name}.img`);
   createSwapImage(image, 64 * MIB);
@@ -59,6 +69,9 @@ function counters(out: string) {
     pageIns: field(/page-ins (\d+)/),
     checksum: field(/checksum failures (\d+)/),
     readErrors: field(/read errors (\d+)/),
+    kept: field(/clean pages kept (\d+)/),
+    startedLate: field(/started late (\d+) of/),
+    createdOut: field(/started late \d+ of (\d+)/),
   };
 }
 
@@ -93,3 +106,27 @@ test("(k) one bytecode VM of 1,600 pages in 12 MiB: it gives up its own coldest 
   t.is(c.checksum, 0, c.line);
   t.log(c.line);
 });
+
+const SWAPPERS = 60;
+const SWAPPER_PAGES = 24;
+const HOT_PAGES = 4;
+
+test(`(l) ${SWAPPERS} bytecode swappers, a reservation each, in -m 12: some created swapped out, clean copies kept`,
+  async t => {
+    const { run, out } = await bootGroup("late", { image: "guest-src/demos/swapper.ts", count: SWAPPERS,
+      memoryKiB: 128, guaranteedKiB: 128, argument: 200 * 65536 + HOT_PAGES * 4096 + SWAPPER_PAGES,
+      isolation: "bytecode" }, 12);
+    t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+    t.false(/^exception: /m.test(out), "no kernel exception");
+    const verified = new Set([...out.matchAll(new RegExp(
+      `^\\[vm (\\d+)\\] vm \\1 verified ${SWAPPER_PAGES} pages, 0 bad words$`, "gm"))].map(m => Number(m[1])));
+    t.is(verified.size, SWAPPERS, out.slice(-3000));
+    t.notRegex(out, /CORRUPT|ended:/);
+    const c = counters(out);
+    t.true(c.createdOut > 0 && c.startedLate === c.createdOut, c.line);
+    t.true(c.writeOuts >= SWAPPERS, c.line);
+    t.true(c.kept > 0, c.line);
+    t.is(c.checksum, 0, c.line);
+    t.is(c.readErrors, 0, c.line);
+    t.log(c.line);
+  });
