@@ -11,7 +11,8 @@
 // Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import {
-  Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, vmSyncBits, vmMarkKept, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT,
+  Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, vmSyncBits, vmMarkKept, VM_IDLE, VM_ENDED, SWAP_RESIDENT,
+  SWAP_WRITING, SWAP_OUT,
 } from "./vm.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
 import { entryFrame, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";

@@ -46,8 +46,9 @@ import {
   linearEntryBits, linearClearAccessed, linearSync, linearSlot,
 } from "./linear.ts";
 import {
-  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed, changeEntryBits,
-  PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK, tablesMissing, tablesSpanned, pagingTableFrames,
+  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed,
+  changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
+  tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
 import { entropyForVm } from "./entropy.ts";

@@ -4,7 +4,8 @@
 // its alarm wakes it, every page checked by its checksum:
 // - SWAPPERS bytecode VMs of guest-src/demos/swapper.ts (each page first touched by a hypercall, readClock,
 //   then filled) in a machine too small for them all: written out and read back, every one verifies its
-//   pages and exits 0, no checksum failure; hypercalls that found memory short waited and were made again;
+//   pages and exits 0, no checksum failure; hypercalls that found memory short waited and were made again,
+//   or runnable VMs gave up single pages (swap-evict.ts) before any had to;
 // - STORERS bytecode VMs of test/kernel/guests/storer.ts (pages first touched by the interpreter's stores)
 //   in a machine too small: the interpreter's touches wait for memory too (more memory waits than those of
 //   hypercalls), and every VM finds its pattern after each sleep.
@@ -39,6 +40,7 @@ function swapFigures(t: ExecutionContext, out: string) {
     writeOuts: number(/write-outs (\d+)/), readIns: number(/read-ins (\d+)/),
     checksum: number(/checksum failures (\d+)/), readErrors: number(/read errors (\d+)/),
     waits: number(/memory waits (\d+)/), hypercallWaits: number(/memory waits \d+ \(hypercalls (\d+)\)/),
+    running: number(/running-evictions (\d+)/),
   };
 }
 
@@ -66,7 +68,10 @@ test(`${SWAPPERS} bytecode swappers in -m ${MEMORY_MIB}: written out asleep, rea
   t.true(swap.writeOuts >= SWAPPERS / 2 && swap.readIns === swap.writeOuts, swap.line);
   t.is(swap.checksum, 0);
   t.is(swap.readErrors, 0);
-  t.true(swap.hypercallWaits > 0, swap.line);     // readClock into a page that found no frame: made again
+  // Memory ran short while they ran: readClock into a page that found no frame waited and was made again,
+  // or (since bytecode VMs lose single pages too: bytecode-evict.test.ts) runnable VMs gave up cold pages
+  // first; which of the two depends on the host's timing (this run is not under -icount).
+  t.true(swap.hypercallWaits > 0 || swap.running > 0, swap.line);
   t.log(swap.line);
 });
 
