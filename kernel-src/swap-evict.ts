@@ -24,7 +24,11 @@
 // holding a runnable VM's saved stack pointer (it would fault back at once), anything of the current VM
 // (its registers are on the trap stack; it may be inside a hypercall between preparing a buffer and
 // using it); page tables, directories and the kernel's frames are never a VM's private PTEs and stay.
-// Interrupts are disabled in all of this.
+// Bytecode VMs alike (linear.ts): their page map's entries are read as PTEs (vm.ts vmPageEntry: the
+// window's accessed and dirty bits too while the VM is installed there), the current one is mid-instruction
+// (only as a waiter, which makes its instruction again, does it lose pages), and the page kept for a
+// runnable one is its boot information's, between its stack and its data. Interrupts are disabled in all
+// of this.
 import { bool, i32, u16, u32, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmCount, vmUnreservedFrames, vmSwapInMark, vmClearAccessed, vmPageOutFrame, vmPageInMap, vmIsBytecode,

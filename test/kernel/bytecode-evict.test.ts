@@ -5,7 +5,8 @@
 // pages of theirs go out while they run: second chance over their page maps' accessed bits, which the
 // processor sets in the shared window's PTEs as the interpreter reaches their memory (kernel-src/linear.ts),
 // and come back when the interpreter touches them (its page wait: the instruction made again). Under
-// -icount, so each boot is the same run:
+// -icount but (m) (the guests' work is instruction-exact; the disk's completions still come in host time, so
+// the counters vary a little from run to run: bounds are asserted, never exact counts):
 // (j) three bytecode VMs of 1,000 pages each in a 16 MiB machine: every word verified after each round,
 //     pages written out from runnable VMs (`running-evictions`) and read back on touch (`page-ins`), no
 //     checksum failure, no VM ended by the kernel;
