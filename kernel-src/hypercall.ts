@@ -49,9 +49,13 @@ function noLeave(vm: Vm, frameAddress: u32): u32 { return frameAddress; }
 /** The scheduler's switch-out for a call that makes the VM leave the CPU (set by hypercallInit). */
 let leave: SchedulerLeave = noLeave;
 let memoryRetries: u32 = 0;
+let pageRetries: u32 = 0;
 
 /** Hypercalls that waited for memory and were made again (swap.ts reports them). */
 export function hypercallMemoryWaits(): u32 { return memoryRetries; }
+
+/** Hypercalls that waited for a buffer page on the swap disk and were made again (swap.ts reports them). */
+export function hypercallPageWaits(): u32 { return pageRetries; }
 
 /**
  * A hypercall: the calling VM's index and its trap frame (arguments in ebx, ecx, edx, esi); returns the
@@ -222,7 +226,7 @@ function failed(index: u32, frame: TrapFrame, number: u32, result: i32): void {
   const swappedPage = vmTakeSwappedPage();
   if (swappedPage !== 0) {
     // A buffer page is on the swap disk: the VM waits for it and makes the same call again (as below).
-    if (schedulerWaitForPage(swappedPage)) { retry(frame, number); return; }
+    if (schedulerWaitForPage(swappedPage)) { retry(frame, number); pageRetries++; return; }
     schedulerEnd(index, END_OUT_OF_MEMORY, 0, frame.eip, swappedPage);
     return;
   }

@@ -9,7 +9,7 @@ import { pagingTableFrames } from "./paging.ts";
 import { diskCapacity } from "./disk.ts";
 import { schedulerLiveCount } from "./scheduler.ts";
 import { clockTicks } from "./clock.ts";
-import { hypercallMemoryWaits } from "./hypercall.ts";
+import { hypercallMemoryWaits, hypercallPageWaits } from "./hypercall.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** swap.ts's state and counters, shared by its files (the DSL has no live bindings of `let`s). */
@@ -70,8 +70,9 @@ export function notePeak(): void {
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
  * checksum failures C, read errors E, page-ins D, page-outs O, running-evictions R (rescued U), clean pages
- * kept K, failed write-outs F, left resident N, memory waits M (hypercalls H), woken out by an alarm A by a
- * frame B, started late L of K, disk T KiB`
+ * kept K, failed write-outs F, left resident N, memory waits M (hypercalls H), at a memory cap C, hypercalls
+ * made again after a page-in G, run for held acks J, woken out by an alarm A by a frame B, started late L of K,
+ * disk T KiB`
  * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and
  * read around); page-outs the pages given up alone (swap-evict.ts), R of them by runnable VMs, U touched
  * while being written (mapped again). A and B: swapped-out VMs woken with only their alarm pending, or with more.
@@ -124,6 +125,8 @@ export function swapReport(): void {
   consoleWriteDecimal(hypercallMemoryWaits());
   consoleWriteString("), at a memory cap ");
   consoleWriteDecimal(counts.capWaits);
+  consoleWriteString(", hypercalls made again after a page-in ");
+  consoleWriteDecimal(hypercallPageWaits());
   consoleWriteString(", run for held acks ");
   consoleWriteDecimal(counts.ackRuns);
   consoleWriteString(", woken out by an alarm ");

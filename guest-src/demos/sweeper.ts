@@ -7,15 +7,21 @@
 // version): a VM that rewrites a page continuously, leaves the pages behind it cold, and comes back to
 // them while they may be being written out: a stale copy read back would fail the next check. The
 // manifest's argument: bits 0-11 the pages N (from the page below its boot-information page downwards;
-// 0: 32), bits 12-27 the rounds R (0: 4), bits 28-31 log2 of the dwell D (0: once). Prints
+// 0: 32), bits 12-27 the rounds R (0: 4), bits 28-31 log2 of the dwell D (0: once). Before its rounds it
+// writes a line of NOTE_BYTES letters into the page below them, which it touches again only at the end, by
+// consoleWrite's buffer: by then that cold page is likely on the disk, and the hypercall waits for it and is
+// made again (the swap summary's `hypercalls made again after a page-in`). Prints that line, then
 // `vm ID swept N pages R rounds, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W round R` at
 // the first bad word and exits 1.
-import { u32, load32, store32, write, print, exit } from "dsl";
+import { u8, u32, load32, store8, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
+import { consoleWrite } from "../runtime/hypercalls.ts";
 
 const DEFAULT_PAGES: u32 = 32;
 const DEFAULT_ROUNDS: u32 = 4;
 const WORDS: u32 = PAGE_SIZE / 4;
+/** The note's letters (a to z, again), then a newline. */
+const NOTE_BYTES: u32 = 48;
 
 function pageAddress(k: u32): u32 { return memoryEnd() - (k + 2) * PAGE_SIZE; }
 
@@ -36,6 +42,9 @@ export function guestMain(magic: u32, bootInfo: u32): void {
     const page = pageAddress(k);
     for (let w: u32 = 0; w < WORDS; w++) store32(page + w * 4, pattern(id, k, w, 0));
   }
+  const note = pageAddress(pages);
+  for (let i: u32 = 0; i < NOTE_BYTES; i++) store8(note + i, u8(97 + i % 26));
+  store8(note + NOTE_BYTES, 10);
   for (let r: u32 = 1; r <= rounds; r++) {
     for (let k: u32 = 0; k < pages; k++) {
       const page = pageAddress(k);
@@ -52,6 +61,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
       }
     }
   }
+  consoleWrite(note, NOTE_BYTES + 1);
   write("vm "); write(id); write(" swept "); write(pages); write(" pages ");
   write(rounds); print(" rounds, 0 bad words");
   exit(0);

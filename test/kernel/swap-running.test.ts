@@ -4,8 +4,8 @@
 // more than the machine's memory, and no VM is idle to be written out whole, so their pages go out while
 // they run (second chance over the accessed bits, batches of up to 64 pages) and come back when touched:
 // (h) four VMs of 1,200 pages each in a 16 MiB machine sweep 3 rounds: all intact, the summary's
-//     `running-evictions` counts thousands of pages written out from runnable VMs (a small VM waiting
-//     for memory early on may still go out whole: the waiters' policy);
+//     `running-evictions` counts pages written out from runnable VMs (hundreds to thousands, with the
+//     disk's timing; a small VM waiting for memory early on may still go out whole: the waiters' policy);
 // (i) beside three of them, four VMs that rewrite each of their 32 pages 16 times in a row before going
 //     on, with the disk's writes throttled so that batches stay in flight: the pages behind them go cold
 //     and are taken while they run, and they come back to them, at times while the write is in flight
@@ -68,6 +68,10 @@ function counters(out: string) {
   };
 }
 
+/** The line each sweeper writes from its cold note page at the end (guest-src/demos/sweeper.ts). */
+const NOTE = "abcdefghijklmnopqrstuvwxyz".repeat(2).slice(0, 48);
+const noted = (out: string) => [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] ${NOTE}$`, "gm"))].map(m => Number(m[1]));
+
 test("(h) four never-idle VMs of 1,200 pages in 16 MiB: their pages go out while they run, all intact", async t => {
   const { run, out } = await boot("running", [{ count: 4, pages: 1200, rounds: 3 }], 16);
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
@@ -76,10 +80,13 @@ test("(h) four never-idle VMs of 1,200 pages in 16 MiB: their pages go out while
   t.notRegex(out, /CORRUPT|ended:/);
   const c = counters(out);
   // No VM idles; a small one waiting for memory early on may go out whole (the waiters' policy), but
-  // most pages leave while their VMs are runnable.
-  t.true(c.running >= 1000, c.line);
+  // pages leave while their VMs are runnable. How many depends on when the disk's completions come (host
+  // time, even under -icount): 705 to 5,579 in runs on a loaded host, so a floor well below.
+  t.true(c.running >= 200, c.line);
   t.true(c.running <= c.pageOuts, c.line);
-  t.true(c.pageIns >= 2000, c.line);                 // and read back when touched
+  t.true(c.pageIns >= 400, c.line);                  // and read back when touched
+  // Each one's note (written at the fill, printed from its cold page at the end) arrives whole.
+  t.deepEqual(noted(out).sort(), [0, 1, 2, 3], out.slice(-3000));
   t.is(c.checksum, 0, c.line);
   t.log(c.line);
 });
@@ -97,7 +104,7 @@ test("(i) VMs rewriting each page 16 times in a row beside them, disk writes thr
   t.notRegex(out, /CORRUPT|ended:/);
   const c = counters(out);
   // Pages did go out from running VMs; how many depends on the host's timing against the throttle (129 to
-  // 400+ seen), so only that some did (case (h) asserts the thousands, unthrottled).
+  // 400+ seen), so only that some did (case (h) asserts hundreds, unthrottled).
   t.true(c.running > 0, c.line);
   t.is(c.checksum, 0, c.line);
   t.log(c.line);
