@@ -231,7 +231,7 @@ function run(index: u32, vm: Vm, state: InterpreterState): void {
   pageBase = vm.space - ((GUEST_BASE >>> PAGE_SHIFT) << 2);
   fuel = BYTECODE_FUEL;
   for (;;) {
-    switch (load32(pc)) {
+    switch (load8(pc)) {              // a byte: its table needs no bounds check (opcodes < 256)
       case I_ADD:
         store32(registers + load32(pc + 4), load32(registers + load32(pc + 8)) + load32(registers + load32(pc + 12)));
         pc += 16;

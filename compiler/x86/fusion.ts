@@ -30,7 +30,7 @@ interface AddressFold { base: VReg; index: VReg | null; scale: 1 | 2 | 4 | 8; di
  * `switch (value)` as a table: the block ids `targets[value - low]` for value in [low, low + targets.length),
  * `otherwise` for every other value (also the holes of the table).
  */
-export interface JumpTable { value: VReg; low: number; targets: number[]; otherwise: number }
+export interface JumpTable { value: VReg; low: number; targets: number[]; otherwise: number; checked: boolean }
 
 /** What emits a skipped instruction's code: the rule of another instruction, or (a Block) its terminator's. */
 type Consumer = Instr | Block;
@@ -375,11 +375,35 @@ const tailCalls: Fusion = {
 // straight to where they would have led, with every register as it was at the head's end (the
 // allocation checker, walking them as empty code, sees exactly that). Only for a dense chain: at least
 // JUMP_TABLE_MIN_CASES distinct values whose range is at most JUMP_TABLE_MAX_SPREAD times their number
-// (the rest of the range goes to the chain's last `else`); a sparse switch keeps its compares.
+// (the rest of the range goes to the chain's last `else`); a sparse switch keeps its compares. A value that
+// every definition bounds to 0..max (boundedMax: a byte load, an `and` with a constant) gets a table of all
+// max + 1 entries and no bounds check.
 
 const JUMP_TABLE_MIN_CASES = 4;
 const JUMP_TABLE_MAX_SPREAD = 3;
 const JUMP_TABLE_MAX_ENTRIES = 1024;
+/** A bounded value's table (below) covers its whole range, 0 to its largest value, up to this many entries. */
+const BOUNDED_TABLE_MAX_ENTRIES = 256;
+
+/**
+ * The largest value `x` can hold when every definition of it bounds it from 0 (an unsigned byte load:
+ * 255; `and` with a constant K >= 0: K), else null (a parameter, or any other definition). Such a value
+ * needs no bounds check before its table when the table covers 0..max: `switch (load8(pc))`, an
+ * interpreter's dispatch, is `movzx` and `jmp [table + index*4]`.
+ */
+function boundedMax(f: IrFunction, alloc: Allocation, x: VReg): number | null {
+  if (x < f.params) return null;
+  let max = -1;
+  for (const b of f.blocks) for (const i of b.instrs) {
+    if (definedRegister(i) !== x) continue;
+    let bound: number | undefined;
+    if (i.op === "load" && i.width === 1 && !i.signed) bound = 255;
+    if (i.op === "binary" && i.kind === "and") bound = alloc.constants.get(i.a) ?? alloc.constants.get(i.b);
+    if (bound === undefined || bound < 0) return null;
+    max = Math.max(max, bound);
+  }
+  return max < 0 ? null : max;
+}
 
 /** A block's test `x == k` (its last non-constant instruction, read only by its branch), with where each side goes. */
 interface Test { x: VReg; k: number; compare: Binary; match: number; next: number; at: number }
@@ -428,8 +452,15 @@ function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void 
     const values = [...cases.keys()];
     const low = Math.min(...values), spread = Math.max(...values) - low + 1;
     if (spread > JUMP_TABLE_MAX_SPREAD * cases.size || spread > JUMP_TABLE_MAX_ENTRIES) return;
-    const targets = Array.from({ length: spread }, (_, k) => cases.get(low + k) ?? test.next);
-    found.jumpTables.set(f.blocks[h], { value: head.x, low, targets, otherwise: test.next });
+    const max = boundedMax(f, alloc, head.x);
+    if (low >= 0 && max !== null && max < BOUNDED_TABLE_MAX_ENTRIES) {
+      // every value the table can see has its entry (cases above max cannot match): no bounds check
+      const targets = Array.from({ length: max + 1 }, (_, k) => cases.get(k) ?? test.next);
+      found.jumpTables.set(f.blocks[h], { value: head.x, low: 0, targets, otherwise: test.next, checked: false });
+    } else {
+      const targets = Array.from({ length: spread }, (_, k) => cases.get(low + k) ?? test.next);
+      found.jumpTables.set(f.blocks[h], { value: head.x, low, targets, otherwise: test.next, checked: true });
+    }
     found.skip(head.compare, f.blocks[h]);
     for (const c of chain) {
       found.silentBlocks.add(f.blocks[c]);

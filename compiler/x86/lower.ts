@@ -1086,8 +1086,8 @@ const jumpTableSymbol = (func: string, k: number): string => `${func}.switch${k}
 
 /**
  * A chain of equality tests as a table (fusion.ts, jumpTables): `index = value - low` (in a register; eax
- * when value is not in one or low is not 0), `cmp index, n - 1; ja otherwise` (unsigned: below low too),
- * `jmp [index*4 + table]`.
+ * when value is not in one or low is not 0), `cmp index, n - 1; ja otherwise` (unsigned: below low too;
+ * none for a value bounded to the table's range), `jmp [index*4 + table]`.
  */
 function lowerJumpTable(cx: FunctionContext, table: JumpTable): void {
   const symbol = jumpTableSymbol(cx.f.name, cx.jumpTables.length);
@@ -1103,8 +1103,10 @@ function lowerJumpTable(cx: FunctionContext, table: JumpTable): void {
     if (table.low !== 0) cx.emit(Instruction.createRegI32(sub, Register.EAX, table.low | 0));
   }
   const last = table.targets.length - 1;
-  cx.emit(Instruction.createRegI32(fitsImm8(last) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, index, last));
-  cx.e.branch(Code.Ja_rel32_32, cx.blockLabels[table.otherwise]);
+  if (table.checked) {
+    cx.emit(Instruction.createRegI32(fitsImm8(last) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, index, last));
+    cx.e.branch(Code.Ja_rel32_32, cx.blockLabels[table.otherwise]);
+  }
   const address = cx.addresses.dataAddress(symbol) >>> 0;
   const entry = new MemoryOperand(Register.None, index, 4, BigInt(address), 4, false, Register.None);
   cx.emit(Instruction.createMem(Code.Jmp_rm32, entry));

@@ -133,13 +133,45 @@ test("a dense chain of equality tests becomes a jump table; its later tests emit
   const x = fusionsOf(chain([3, 4, 6, 5, 8]));
   const table = x.found.jumpTables.get(x.f.blocks[0]);
   // 3..8: the hole at 7 goes where the chain's last test fails (the default's block, b10)
-  t.deepEqual(table, { value: 0, low: 3, targets: [5, 6, 8, 7, 10, 9], otherwise: 10 });
+  t.deepEqual(table, { value: 0, low: 3, targets: [5, 6, 8, 7, 10, 9], otherwise: 10, checked: true });
   for (let b = 1; b < 5; b++) t.true(x.found.silentBlocks.has(x.f.blocks[b]), `b${b}`);
   t.deepEqual(skipped(x, 0), [1]);
   t.deepEqual(uses(x, 0, 2), [0]);
   // a `ne` test (its true side goes on) is the same test
   const y = fusionsOf(chain([0, 1, 2, 3], { ne: 2 }));
   t.deepEqual(y.found.jumpTables.get(y.f.blocks[0])?.targets, [4, 5, 6, 7]);
+});
+
+/** The jump table of the function's first block. */
+function tableOf(ir: string) {
+  const x = fusionsOf(ir);
+  return x.found.jumpTables.get(x.f.blocks[0]);
+}
+
+/** chain(values) switching on v2, which the lines `define` give a value first. */
+function chainOf(define: string[], values: number[]): string {
+  return chain(values).replace(/ = (eq|ne) v0, /g, " = $1 v2, ").replace("b0:\n", `b0:\n${define.join("\n")}\n`);
+}
+
+test("a switch on a byte load or a masked value covers its whole range and needs no bounds check", t => {
+  // v2 = load.u8: 0..255, every entry in the table; the cases' blocks b5..b9, the rest the default's b10
+  const byte = fusionsOf(chainOf(["  v2 = load.u8 [v1]"], [3, 4, 6, 5, 8]));
+  const table = byte.found.jumpTables.get(byte.f.blocks[0]);
+  t.is(table?.checked, false);
+  t.is(table?.low, 0);
+  t.is(table?.targets.length, 256);
+  t.deepEqual(table?.targets.slice(0, 10), [10, 10, 10, 5, 6, 8, 7, 10, 9, 10]);
+  t.true(table?.targets.slice(10).every(b => b === 10));
+  // and with a constant: 0..7
+  const masked = fusionsOf(chainOf(["  v3 = const 7", "  v2 = and v0, v3"], [0, 1, 2, 3]));
+  t.deepEqual(masked.found.jumpTables.get(masked.f.blocks[0]), { value: 2, low: 0, targets: [4, 5, 6, 7, 8, 8, 8, 8],
+    otherwise: 8, checked: false });
+  // a signed byte, a parameter, a mask above 255 or a second, unbounded definition: checked as before
+  for (const define of [["  v2 = load.s8 [v1]"], ["  v3 = const 511", "  v2 = and v0, v3"],
+    ["  v2 = load.u8 [v1]", "  v2 = add v2, v1"]]) {
+    t.is(tableOf(chainOf(define, [0, 1, 2, 3]))?.checked, true, define.join("; "));
+  }
+  t.is(tableOf(chain([0, 1, 2, 3]))?.checked, true);
 });
 
 test("a sparse, short or shared chain keeps its compares", t => {
