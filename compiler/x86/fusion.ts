@@ -45,6 +45,10 @@ export class Fusions {
   readonly scaledAdds = new Map<Binary, { index: VReg; scale: 2 | 4 | 8; other: VReg }>();
   /** ALU ops (and mul) with a 32-bit load as an operand, read only by them: `op r, [a + k]` (aluLoadFolds). */
   readonly aluLoads = new Map<Binary, { load: Load; other: VReg }>();
+  /** `and` results read only by a comparison with 0 right after them, by result: `test x, y` (testFolds). */
+  readonly tests = new Map<VReg, Binary>();
+  /** Ors of x shifted left and right by counts adding up to 32: `rol x, count` (rotates), by the or. */
+  readonly rotates = new Map<Binary, { x: VReg; count: VReg }>();
   /** Comparisons read only by the select right after them: the select compares itself (selectFusions). */
   readonly selects = new Map<Select, Binary>();
   /** The comparison a block's branch alone reads: cmp + jcc (branchFusions). */
@@ -255,6 +259,107 @@ function comparesWithImmediate(alloc: Allocation, found: Fusions, compare: Binar
   const parts = fold ? [fold.base, ...(fold.index === null ? [] : [fold.index])] : [load.address];
   return parts.every(v => isConstant(alloc, v) || alloc.registers.has(v));
 }
+
+// ---- and + test ----------------------------------------------------------------------------------
+// `t = and x, y` (y a register or a constant) read only by the comparison of t with the constant 0 right
+// after it (constants in between): that comparison is `test x, y`, which sets ZF and SF from x & y and
+// clears CF and OF, the flags `cmp t, 0` would give; the and emits nothing (bit-ops' `(x & 0xffff0000)
+// === 0`: `test edi, 0xffff0000; jne`, where mov, and, test were three). As with the other folds nothing
+// is emitted in between, so x's and y's registers still hold them at the comparison.
+
+const testFolds: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    for (let j = 1; j < instrs.length; j++) {
+      const compare = instrs[j];
+      if (compare.op !== "binary" || !isComparison(compare.kind) || compare.a === compare.b) continue;
+      if (alloc.constants.get(compare.b) !== 0 || isConstant(alloc, compare.a)) continue;
+      let q = j - 1;
+      while (q >= 0 && (instrs[q].op === "const" || instrs[q].op === "globalAddress")
+        && isConstant(alloc, (instrs[q] as { dst: VReg }).dst)) q--;
+      const and = q >= 0 ? instrs[q] : null;
+      if (and?.op !== "binary" || and.kind !== "and" || and.dst !== compare.a || found.skips(and)) continue;
+      if (alloc.useCounts[and.dst] !== 1 || and.a === and.dst || and.b === and.dst) continue;
+      if (alloc.addresses.has(and.dst)) continue;
+      // x & k with the constant either side; a register y (x, or a constant k, may be anywhere)
+      const [x, y] = isConstant(alloc, and.a) ? [and.b, and.a] : [and.a, and.b];
+      if (isConstant(alloc, x) || (!isConstant(alloc, y) && !alloc.registers.has(y))) continue;
+      if (alloc.constants.get(y) === undefined && isConstant(alloc, y)) continue; // a data address: no immediate
+      found.tests.set(and.dst, and);
+      found.skip(and, compare);
+    }
+  },
+};
+
+// ---- rotates -------------------------------------------------------------------------------------
+// `p = shl x, a`, `q = shru x, b`, `r = or p, q` (either order, p and q read only by the or) where the
+// counts add up to 0 mod 32 is `rol x, a` (the hash programs' `(x << c) | (x >>> (32 - c))`): constants
+// a and b with (a + b) & 31 = 0, or registers a = `and n, 31` (or n itself) and b = `and (sub k, n), 31`
+// (or `sub k, n`) with k = 0 mod 32; x86's rol takes its count mod 32 as the IR's shifts do, and a count
+// of 0 gives x, as the or of x with itself does. The shifts emit nothing; so do the count's and and sub
+// when the pattern reads them alone and they stand right before it (the rule then reads n in cl).
+// Nothing is emitted from the first skipped instruction to the or (constants and the pattern only), so
+// x's and the count's registers still hold them there.
+
+const rotates: Fusion = {
+  find(_f, alloc, block, found) {
+    const instrs = block.instrs;
+    const quiet = (i: Instr) => (i.op === "const" || i.op === "globalAddress") && isConstant(alloc, i.dst);
+    const definition = (v: VReg, before: number): number => {
+      for (let k = before - 1; k >= 0; k--) if (definedRegister(instrs[k]) === v) return k;
+      return -1;
+    };
+    /** The binary `kind` defining v (read once, before `before`, not yet fused), with its index. */
+    const single = (v: VReg, before: number, kind: string): { at: number; i: Binary } | null => {
+      const at = definition(v, before), i = at >= 0 ? instrs[at] : null;
+      if (i?.op !== "binary" || i.kind !== kind || alloc.useCounts[v] !== 1 || isConstant(alloc, v)) return null;
+      if (found.skips(i) || i.a === v || i.b === v) return null;
+      return { at, i };
+    };
+    const masked = (v: VReg, before: number) => {
+      const and = single(v, before, "and");
+      return and && alloc.constants.get(and.i.b) === 31 ? and : null;
+    };
+    for (let j = 2; j < instrs.length; j++) {
+      const or = instrs[j];
+      if (or.op !== "binary" || or.kind !== "or" || or.a === or.b || found.skips(or)) continue;
+      if (isConstant(alloc, or.dst) || alloc.addresses.has(or.dst)) continue;
+      const left = single(or.a, j, "shl") ?? single(or.b, j, "shl");
+      const right = single(or.a, j, "shru") ?? single(or.b, j, "shru");
+      if (!left || !right || left.i.a !== right.i.a || isConstant(alloc, left.i.a)) continue;
+      const x = left.i.a;
+      if (x === left.i.dst || x === right.i.dst) continue;
+      const ka = alloc.constants.get(left.i.b), kb = alloc.constants.get(right.i.b);
+      const skipped: { at: number; i: Binary }[] = [left, right];
+      let count = left.i.b;
+      if (ka !== undefined || kb !== undefined) {
+        if (ka === undefined || kb === undefined || ((ka + kb) & 31) !== 0) continue;
+      } else {
+        // a = n or `and n, 31`; b = `sub k, n` or `and (sub k, n), 31`, k = 0 mod 32
+        const maskA = masked(left.i.b, left.at), n = maskA ? maskA.i.a : left.i.b;
+        const maskB = masked(right.i.b, right.at);
+        const sub = single(maskB ? maskB.i.a : right.i.b, maskB ? maskB.at : right.at, "sub");
+        const k = sub ? alloc.constants.get(sub.i.a) : undefined;
+        if (!sub || k === undefined || (k & 31) !== 0 || sub.i.b !== n || isConstant(alloc, n)) continue;
+        const counts = [...(maskA ? [maskA] : []), ...(maskB ? [maskB] : []), sub];
+        // the count's instructions go too when only constants and the pattern stand between them and the or
+        const members = new Set([...skipped, ...counts].map(d => d.i as Instr));
+        const first = Math.min(...counts.map(d => d.at));
+        if (instrs.slice(first, j).every(i => members.has(i) || quiet(i)) && !counts.some(d => d.i.dst === n)) {
+          skipped.push(...counts);
+          count = n;
+        }
+      }
+      const members = new Set(skipped.map(d => d.i as Instr));
+      const first = Math.min(...skipped.map(d => d.at));
+      if (!instrs.slice(first, j).every(i => members.has(i) || quiet(i))) continue;
+      // x and the count stay where they are up to the or: no skipped instruction may define them
+      if (skipped.some(d => d.i.dst === x || d.i.dst === count)) continue;
+      found.rotates.set(or, { x, count });
+      for (const d of skipped) found.skip(d.i, or);
+    }
+  },
+};
 
 // ---- scaled adds ----------------------------------------------------------------------------------
 // `t = shl x, k` (k = 1..3) read only by the add right after it (constants in between), `u = add t, y`
@@ -471,7 +576,8 @@ function findJumpTables(f: IrFunction, alloc: Allocation, found: Fusions): void 
 
 /** Every fusion, in the order they look at a block. */
 const FUSIONS: readonly Fusion[] = [
-  branchFusions, readModifyWrites, addressFolds, loadFolds, aluLoadFolds, scaledAdds, selectFusions, tailCalls,
+  branchFusions, readModifyWrites, addressFolds, loadFolds, testFolds, rotates, aluLoadFolds, scaledAdds,
+  selectFusions, tailCalls,
 ];
 
 /** The fusions of f under its register allocation. */

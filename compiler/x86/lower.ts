@@ -321,6 +321,22 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
     else cx.emit(Instruction.createMemI32(fitsImm8(k) ? Code.Cmp_rm32_imm8 : Code.Cmp_rm32_imm32, operand, k | 0));
     return;
   }
+  const test = cx.fusions.tests.get(a);
+  if (test) {
+    // test x, y for `(x & y) cmp 0` (fusion.ts testFolds: y a register or a number)
+    const [x, y] = cx.isConstant(test.a) ? [test.b, test.a] : [test.a, test.b];
+    const k = cx.alloc.constants.get(y);
+    const ox = cx.read(x) as { kind: "reg"; reg: Register } | { kind: "mem"; mem: MemoryOperand };
+    if (k !== undefined) {
+      if (ox.kind === "reg") cx.emit(Instruction.createRegI32(Code.Test_rm32_imm32, ox.reg, k | 0));
+      else cx.emit(Instruction.createMemI32(Code.Test_rm32_imm32, ox.mem, k | 0));
+    } else {
+      const oy = cx.read(y) as { reg: Register };
+      if (ox.kind === "reg") cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, ox.reg, oy.reg));
+      else cx.emit(Instruction.createMemReg(Code.Test_rm32_r32, ox.mem, oy.reg));
+    }
+    return;
+  }
   const oa = cx.read(a);
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
   if (oa.kind !== "reg") cx.use(a, Register.EAX);
@@ -328,6 +344,26 @@ function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   if (load) cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, left, addressOperand(cx, load.address, load.offset, left === Register.EAX ? Register.ECX : Register.EAX)));
   else if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
+}
+
+/**
+ * dst = rol x, count (fusion.ts rotates): into dst's register (eax when it has none, or ecx, which takes a
+ * variable count); x is moved first when it is in ecx, the count first otherwise.
+ */
+function lowerRotate(cx: FunctionContext, dst: VReg, x: VReg, count: VReg): void {
+  const d = cx.operand(dst);
+  const target = d.kind === "reg" && d.reg !== Register.ECX ? d.reg : Register.EAX;
+  const k = cx.constantOf(count);
+  if (k !== undefined) {
+    cx.use(x, target);
+    cx.emit(Instruction.createRegI32(Code.Rol_rm32_imm8, target, k & 31));
+  } else {
+    const ox = cx.operand(x);
+    if (ox.kind === "reg" && ox.reg === Register.ECX) { cx.use(x, target); cx.use(count, Register.ECX); }
+    else { cx.use(count, Register.ECX); cx.use(x, target); }
+    cx.emit(Instruction.createRegReg(Code.Rol_rm32_CL, target, Register.CL));
+  }
+  if (d.kind !== "reg" || d.reg !== target) cx.def(dst, target);
 }
 
 function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): void {
@@ -346,6 +382,8 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     cx.emit(Instruction.createRegMem(Code.Lea_r32_m, target, operand));
     return;
   }
+  const rotate = cx.fusions.rotates.get(i);
+  if (rotate) return lowerRotate(cx, dst, rotate.x, rotate.count);
   const aluLoad = cx.fusions.aluLoads.get(i);
   if (aluLoad) {
     // op r, [a + k] (fusion.ts aluLoadFolds: r is dst's register and no register of the address)

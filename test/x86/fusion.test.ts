@@ -341,3 +341,76 @@ b0:
   t.is(x.found.scaledAdds.get(op(10)), undefined);
   t.deepEqual(skipped(x, 0), [1, 4]);
 });
+
+test("an and compared with 0 right after it is test x, y; one read twice, or compared with 1, is not", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = const -65536
+  v3 = const 0
+  v4 = and v0, v2
+  v5 = eq v4, v3
+  branch v5, b1, b2
+b1:
+  v6 = and v2, v1
+  v7 = lts v6, v3
+  v8 = select v7, v0, v1
+  return v8
+b2:
+  v9 = and v0, v1
+  v10 = ne v9, v3
+  v11 = select v10, v9, v1
+  v12 = const 1
+  v13 = and v0, v1
+  v14 = eq v13, v12
+  v15 = select v14, v0, v11
+  return v15
+}`);
+  const op = (b: number, k: number) => x.f.blocks[b].instrs[k] as never;
+  // (x & 0xffff0000) === 0: test v0, 0xffff0000 in the branch; the constant on the left too
+  t.is<unknown, unknown>(x.found.tests.get(4), op(0, 2));
+  t.is<unknown, unknown>(x.found.tests.get(6), op(1, 0));
+  t.deepEqual(uses(x, 0, 4), [0]);
+  t.deepEqual(uses(x, 1, 2), [0, 1]);
+  // v9 is also the select's operand; v13 is compared with 1
+  t.is(x.found.tests.get(9), undefined);
+  t.is(x.found.tests.get(13), undefined);
+});
+
+test("shifts left and right of one value by counts adding up to 32, or'ed, are one rol", t => {
+  const x = fusionsOf(`
+function f(v0, v1) -> i32 {
+b0:
+  v2 = const 31
+  v3 = const 32
+  v4 = and v1, v2
+  v5 = sub v3, v1
+  v6 = and v5, v2
+  v7 = shl v0, v4
+  v8 = shru v0, v6
+  v9 = or v7, v8
+  v10 = const 16
+  v11 = shru v9, v10
+  v12 = shl v9, v10
+  v13 = or v11, v12
+  v14 = const 15
+  v15 = shru v13, v14
+  v16 = shl v13, v10
+  v17 = or v15, v16
+  v18 = shl v17, v1
+  v19 = sub v3, v0
+  v20 = shru v17, v19
+  v21 = or v18, v20
+  return v21
+}`);
+  const op = (k: number) => x.f.blocks[0].instrs[k] as never;
+  // rotateLeft(x, n): the shifts, the count's two ands and its sub emit nothing; the rule reads x and n
+  t.deepEqual(x.found.rotates.get(op(7)), { x: 0, count: 1 });
+  t.deepEqual(uses(x, 0, 7), [0, 1]);
+  // (x >>> 16) | (x << 16): rol x, 16
+  t.deepEqual(x.found.rotates.get(op(11)), { x: 9, count: 10 });
+  // 15 + 16 is not 32; (x << n) | (x >>> (32 - m)) with m not n is no rotate
+  t.is(x.found.rotates.get(op(15)), undefined);
+  t.is(x.found.rotates.get(op(20)), undefined);
+  t.deepEqual(skipped(x, 0), [2, 3, 4, 5, 6, 9, 10]);
+});
