@@ -27,7 +27,9 @@
 // is redefined up to where the fact must hold, is also named by its expression (`e(add,v34,v0)`, up to
 // three deep); a branch gives its fact over these names too, and a comparison is decided by either, so
 // `row + column <u 15` checked in one block holds for `row + column` computed again in a later one.
-// Redefining a register kills the facts whose expressions name it.
+// Redefining a register kills the facts whose expressions name it. Copies: a block ending with `d = copy
+// s` (neither redefined after it) gives its branch's facts over s also over d, and over d also over s:
+// `t = sp - 1; sp = copy t` with `t - 1 <u 64` checked makes `sp - 1` in the next block known in bounds.
 // Requires: a verified Module. Guarantees: the same behaviour; the comparison stays (dce removes it
 // when nothing else reads it; those of a removed length load go here) and the side never taken becomes
 // unreachable (simplify-cfg removes it).
@@ -124,6 +126,17 @@ function simplifyFunction(f: ir.Function): void {
     return null;
   };
 
+  /** The pairs [d, s] of the copies `d = copy s` of b after which neither d nor s is redefined in b. */
+  const endCopies = (b: ir.Block): [ir.VReg, ir.VReg][] => b.instrs.flatMap((i, k) => {
+    if (i.op !== 'copy' || i.dst === i.src || constants.has(i.src)) return [];
+    const later = b.instrs.slice(k + 1).some(j => { const d = ir.definedRegister(j); return d === i.dst || d === i.src; });
+    return later ? [] : [[i.dst, i.src] as [ir.VReg, ir.VReg]];
+  });
+  /** A fact over one register of a copy pair, stated over the other (each register named in it, one at a time). */
+  const aliased = (fact: string, copies: [ir.VReg, ir.VReg][]): string[] => copies.flatMap(([d, s]) => [[s, d], [d, s]]
+    .map(([from, to]) => fact.replace(new RegExp(`(^|[ (,])v${from}(?=$|[ ),])`, 'g'), `$1v${to}`))
+    .filter(y => y !== fact));
+
   // ---- dataflow: facts at each block's entry (null: not reached yet) ----
   const n = f.blocks.length;
   const entry: (Set<string> | null)[] = Array.from({ length: n }, () => null);
@@ -149,6 +162,13 @@ function simplifyFunction(f: ir.Function): void {
         if (e(a) !== k(a) || e(right) !== k(right)) {
           edges.get(b.term.ifTrue)!.add(`${kind} ${e(a)} ${e(right)}`);
           edges.get(b.term.ifFalse)!.add(`${NEGATION[kind]!} ${e(a)} ${e(right)}`);
+        }
+        // and over the copies the block ends with: `d = copy s`, neither redefined after it, so d and s hold
+        // one value at the block's end (bytecode-vm's `sp--`, `sp - 1` checked: `sp - 1` computed again)
+        const copies = endCopies(b);
+        for (const s of [b.term.ifTrue, b.term.ifFalse]) {
+          const facts = edges.get(s)!;
+          for (const x of [...facts].filter(x => !out.has(x))) for (const y of aliased(x, copies)) facts.add(y);
         }
       }
     }
