@@ -9,7 +9,8 @@
 // its operands or of its result, nor past a read of its result (there is none: it is read once), nor in
 // between its reader and a comparison, a load (for a comparison) or a shift (for an add) right before it
 // that only the reader reads: their folds want them adjacent. Then an operation whose operand is read again
-// between it and its reader moves right after that read (afterOperandReads: the operand may die at it).
+// between it and its reader moves right after that read (afterOperandReads: the operand may die at it), unless
+// that read is glued to the next instruction (an address to its load or store too).
 // Requires: a verified Module (non-SSA). Guarantees: the same values and the same memory accesses in the
 // same order; only the position of the moved instructions within their block changes.
 import * as ir from '../ir.ts';
@@ -127,7 +128,9 @@ function afterOperandReads(b: ir.Block, defs: Int32Array, uses: Int32Array): voi
     if (next === undefined) continue;
     if (d !== null && uses[d] === 1 && ir.usedRegisters(next).includes(d) && (isComparison(before)
       || (before.op === 'load' && isComparison(next))
-      || (before.op === 'binary' && before.kind === 'shl' && next.op === 'binary' && next.kind === 'add'))) continue;
+      || (before.op === 'binary' && before.kind === 'shl' && next.op === 'binary' && next.kind === 'add')
+      || (before.op === 'binary' && before.kind === 'add' && (next.op === 'load' || next.op === 'store')
+        && next.address === d))) continue;
     instrs.splice(k, 1);
     instrs.splice(last, 0, i);
   }
