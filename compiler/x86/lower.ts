@@ -415,6 +415,17 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
       cx.emit(Instruction.createRegMem(Code.Lea_r32_m, d.reg, operand));
       return;
     }
+    // x & 0xff, x & 0xffff into another register: movzx d, x8/x16 (mov + and were two)
+    const zeroExtend = kind === "and" && (constantB === 0xff || constantB === 0xffff) && d.kind === "reg"
+      && !(oa.kind === "reg" && oa.reg === d.reg) && oa.kind !== "imm";
+    const narrow = oa.kind === "reg" ? (constantB === 0xff ? NARROW.get(oa.reg)?.[0] : WORDS.get(oa.reg)) : undefined;
+    if (zeroExtend && d.kind === "reg" && (oa.kind === "mem" || narrow !== undefined)) {
+      cx.read(a);
+      const code = constantB === 0xff ? Code.Movzx_r32_rm8 : Code.Movzx_r32_rm16;
+      if (oa.kind === "mem") cx.emit(Instruction.createRegMem(code, d.reg, oa.mem));
+      else cx.emit(Instruction.createRegReg(code, d.reg, narrow!));
+      return;
+    }
     // b already in the destination's register: a commutative op combines a into it (d op= a)
     if (d.kind === "reg" && ob.kind === "reg" && ob.reg === d.reg && kind !== "sub") {
       cx.read(b);
@@ -564,6 +575,12 @@ const STORE: Record<Width, { code: Code; reg: Register }> = {
 const NARROW = new Map<Register, [Register, Register]>([
   [Register.EAX, [Register.AL, Register.AX]], [Register.EBX, [Register.BL, Register.BX]],
   [Register.ECX, [Register.CL, Register.CX]], [Register.EDX, [Register.DL, Register.DX]],
+]);
+
+/** The word forms of the registers (esi, edi and ebp have no byte form). */
+const WORDS = new Map<Register, Register>([
+  [Register.EAX, Register.AX], [Register.EBX, Register.BX], [Register.ECX, Register.CX], [Register.EDX, Register.DX],
+  [Register.ESI, Register.SI], [Register.EDI, Register.DI], [Register.EBP, Register.BP],
 ]);
 
 /** The destination's own register when it has one, else eax (then def() stores it). */

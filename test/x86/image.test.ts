@@ -268,3 +268,53 @@ b2:
   const r = await boot(writeImage(linked, "early-return"));
   t.is(r.serial, ["00000037", "00000013", "00000007", ""].join("\n"));
 });
+
+test("rotates are rol, an and tested against 0 is test, x & 0xffff into another register is movzx", async (t) => {
+  const bits = parseFunction(`
+function bits(v0, v1) -> i32 {
+b0:
+  v2 = const 31
+  v3 = const 32
+  v4 = and v1, v2
+  v5 = sub v3, v1
+  v6 = and v5, v2
+  v7 = shl v0, v4
+  v8 = shru v0, v6
+  v9 = or v7, v8
+  v10 = const 8
+  v11 = shru v9, v10
+  v12 = const 24
+  v13 = shl v9, v12
+  v14 = or v11, v13
+  v15 = const 65535
+  v16 = and v14, v15
+  v17 = const 0
+  v18 = const -16777216
+  v19 = and v9, v18
+  v20 = eq v19, v17
+  branch v20, b1, b2
+b1:
+  v21 = add v16, v14
+  return v21
+b2:
+  v22 = xor v16, v14
+  return v22
+}`);
+  const m = programModule((main) => {
+    putHex(main, main.call("bits", [main.constant(0x12345678), main.constant(8)]));
+    putHex(main, main.call("bits", [main.constant(0x00ff0001), main.constant(36)]));
+    putHex(main, main.call("bits", [main.constant(0xabc), main.constant(4)]));
+  }, [bits]);
+  const linked = compileToImage(m);
+  const body = linked.listing.split("\nbits:\n")[1].split(/\n(?=\S)/)[0];
+  t.is(body.match(/ rol +e[a-z]+,cl$/gm)?.length, 1);
+  t.is(body.match(/ rol +e[a-z]+,18h$/gm)?.length, 1);
+  t.regex(body, / test +e[a-z]+,0FF000000h$/m);
+  t.regex(body, / movzx +e[a-z]+,[a-d]x$/m);
+  t.notRegex(body, / (shl|shr|and) /);
+  // rotl(0x12345678, 8) = 0x34567812 (top byte not 0), rotated right by 8: 0x12345678, xor its low half 0x5678;
+  // rotl(0x00ff0001, 36 = 4 mod 32) = 0x0ff00010, right by 8: 0x100ff000, xor 0xf000; rotl(0xabc, 4) = 0xabc0
+  // (top byte 0), right by 8: 0xc00000ab, plus 0xab
+  const r = await boot(writeImage(linked, "rotates"));
+  t.is(r.serial, ["12340000", "100f0000", "c0000156", ""].join("\n"));
+});
