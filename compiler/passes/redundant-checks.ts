@@ -129,7 +129,8 @@ function simplifyFunction(f: ir.Function): void {
   /** The pairs [d, s] of the copies `d = copy s` of b after which neither d nor s is redefined in b. */
   const endCopies = (b: ir.Block): [ir.VReg, ir.VReg][] => b.instrs.flatMap((i, k) => {
     if (i.op !== 'copy' || i.dst === i.src || constants.has(i.src)) return [];
-    const later = b.instrs.slice(k + 1).some(j => { const d = ir.definedRegister(j); return d === i.dst || d === i.src; });
+    const later = b.instrs.slice(k + 1)
+      .some(j => { const d = ir.definedRegister(j); return d === i.dst || d === i.src; });
     return later ? [] : [[i.dst, i.src] as [ir.VReg, ir.VReg]];
   });
   /** A fact over one register of a copy pair, stated over the other (each register named in it, one at a time). */
