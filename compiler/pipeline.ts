@@ -24,6 +24,7 @@ import { eliminateRedundantChecks } from './passes/redundant-checks.ts';
 import { convertIfs } from './passes/if-conversion.ts';
 import { decideBranchesByRanges } from './passes/value-ranges.ts';
 import { sinkToUses } from './passes/sink.ts';
+import { versionLoops } from './passes/loop-versioning.ts';
 
 export const PROGRAM_RUNTIME = resolve(fileURLToPath(new URL('../dsl/runtime/program.ts', import.meta.url)));
 
@@ -57,6 +58,7 @@ export const PASSES: [string, (m: ir.Module) => ir.Module][] = [
   ['copy-propagation', propagateCopies],
   ['simplify-cfg', simplifyCfg],
   ['dce', eliminateDeadCode],
+  ['loop-versioning', versionLoops],          // a copy without the checks a test before the loop shows hold
   ['redundant-checks', eliminateRedundantChecks], // bounds checks repeated, loop tests implied
   ['value-ranges', decideBranchesByRanges],    // checks of indices whose range is known (induction variables)
   ['simplify-cfg', simplifyCfg],
