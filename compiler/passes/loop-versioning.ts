@@ -194,7 +194,8 @@ function version(f: ir.Function, plan: Plan): void {
     let term: ir.Terminator = t.op === 'jump' ? { ...t, target: target(t.target) }
       : t.op === 'branch' ? { ...t, ifTrue: target(t.ifTrue), ifFalse: target(t.ifFalse) } : t;
     if (plan.checks.includes(id) && t.op === 'branch') term = { op: 'jump', target: target(t.ifTrue) };
-    return { id: copyOf.get(id)!, instrs: b.instrs.map(i => ir.mapDefs(ir.mapUses(i, rename), rename)), term, loc: b.loc };
+    const instrs = b.instrs.map(i => ir.mapDefs(ir.mapUses(i, rename), rename));
+    return { id: copyOf.get(id)!, instrs, term, loc: b.loc };
   });
 
   // the test, one block per comparison: each true side goes on (the last one into the copy), each false
@@ -215,7 +216,8 @@ function version(f: ir.Function, plan: Plan): void {
   testBlocks.forEach((instrs, k) => {
     const cond = ir.definedRegister(instrs[instrs.length - 1])!;
     const next = k + 1 < testBlocks.length ? first + k + 1 : target(plan.header);
-    f.blocks.push({ id: first + k, instrs, term: { op: 'branch', cond, ifTrue: next, ifFalse: plan.header }, loc: h.loc });
+    const term: ir.Terminator = { op: 'branch', cond, ifTrue: next, ifFalse: plan.header };
+    f.blocks.push({ id: first + k, instrs, term, loc: h.loc });
   });
 }
 
