@@ -1,6 +1,6 @@
 // httpd: an HTTP/1.1 web server VM (issue 5 item 5; RFC 9112 message syntax, RFC 9110 semantics),
 // on the libos threads and sockets. Contract (tests, benchmarks and `make run` rely on it):
-// - listens on TCP port 80 (or the manifest's argument when it is not 0) and prints
+// - listens on TCP port 80 (or the manifest's argument's low 16 bits when they are not 0) and prints
 //   `vm N httpd on port P` once it does;
 // - GET (and HEAD) of `/` or `/index.html` answers 200 with a 2,048-byte HTML page naming the VM:
 //   `<h1>Denali VM N</h1>`; GET of `/stats` answers 200 text/plain, one line of the TCP's figures:
@@ -11,8 +11,8 @@
 //   answers 431 and closes (bounded header sizes);
 // - keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
-//   closed after 10 s. Requests with a body (Content-Length > 0 or Transfer-Encoding) are answered
-//   and the connection closed (the body is not read).
+//   closed after 10 s (or the argument's high 16 bits, in seconds, when not 0). Requests with a body
+//   (Content-Length > 0 or Transfer-Encoding) are answered and the connection closed (the body is not read).
 // Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
 // up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
 // accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one connection
@@ -52,6 +52,10 @@ const BACKLOG = 256;
 const HEAD_LIMIT = 4096;
 const PAGE_BYTES = 2048;
 const IDLE_TIMEOUT_US: u32 = 10000000;
+/** The longest idle timeout the argument may ask for, in seconds (its microseconds fit a u32). */
+const IDLE_TIMEOUT_MAX_S: u32 = 4000;
+/** The idle timeout in force: IDLE_TIMEOUT_US, or the argument's (guestMain). */
+let idleTimeoutUs: u32 = IDLE_TIMEOUT_US;
 
 const page = new Uint8Array(2048);
 /** One request buffer per worker: HEAD_LIMIT bytes each. */
@@ -347,12 +351,12 @@ function worker(index: u32): void {
 }
 
 /**
- * Closes each parked connection once idle for IDLE_TIMEOUT_US, sleeping until the next one will be; without a
+ * Closes each parked connection once idle for idleTimeoutUs, sleeping until the next one will be; without a
  * timer while none is parked.
  */
 function idleSweep(arg: u32): void {
   while (true) {
-    const next = socketCloseIdle(IDLE_TIMEOUT_US);
+    const next = socketCloseIdle(idleTimeoutUs);
     if (next === 0) socketWaitParked(); else threadSleep(next);
   }
 }
@@ -364,7 +368,10 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   threadsInit();
   buildPage(vmId());
   buildResponses();
-  const port = argument() === 0 ? DEFAULT_PORT : i32(argument());
+  const asked = u32(argument() & 0xffff), idleSeconds = argument() >>> 16;
+  const port = asked === 0 ? DEFAULT_PORT : i32(asked);
+  const seconds = idleSeconds < IDLE_TIMEOUT_MAX_S ? idleSeconds : IDLE_TIMEOUT_MAX_S;
+  if (seconds !== 0) idleTimeoutUs = seconds * 1000000;
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
   if (threadCreate(idleSweep, 0) < 0 || !startWorker()) { print("httpd: cannot start a worker"); return; }

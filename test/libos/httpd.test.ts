@@ -96,8 +96,8 @@ type Steps = (clients: Client[], pump: Waiter, sleep: Waiter) => Generator<void,
  * `pump` lets 1 ms pass whenever the guest has nothing to say; `sleep` moves the clock from one of the
  * guest's alarms to the next (its timers decide when it acts), until `done` or 60 s of guest time.
  */
-function serve(ports: number[], steps: Steps, memoryKiB = 8192): string {
-  const { wire } = runGuest(GUEST, { ...HTTPD, memoryKiB }, function* (w) {
+function serve(ports: number[], steps: Steps, memoryKiB = 8192, argument = 0): string {
+  const { wire } = runGuest(GUEST, { ...HTTPD, memoryKiB, argument }, function* (w) {
     w.send(ethernet(BROADCAST, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, [0, 0, 0, 0, 0, 0], GUEST_IP)));
     yield;
     w.take();
@@ -220,6 +220,22 @@ test('300 keep-alive connections at once in 1 MiB (8 workers, idle ones parked):
     // 300 SYNs at once: 256 (the backlog) in SYN-RECEIVED, 44 answered with cookies, whose ACKs made theirs.
     t.regex(stats?.body ?? '', /^connections 300 most 300 rings 0 ringsMost \d+ cookies 44 ok 44 bad 0 nomem \d+\n$/);
   }, 1024);
+});
+
+test("the argument's high 16 bits set the idle timeout in seconds (here 25 s), its low ones the port (0: 80)", t => {
+  serve([44011, 44012], function* ([fresh, kept], pump, sleep) {
+    for (const c of [fresh, kept]) c.connect();
+    yield* pump(() => fresh.established && kept.established);
+    const opened = fresh.w.now;
+    kept.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(kept.text()).length === 1);
+    const answered = kept.w.now;
+    yield* sleep(() => fresh.w.now >= opened + 20_000_000);
+    t.false(fresh.finReceived || kept.finReceived, 'nothing closed within 20 s (10 s is the default)');
+    yield* sleep(() => fresh.finReceived && kept.finReceived);
+    t.is(fresh.finAt! - opened, 25_000_000, 'closed 25 s after it opened');
+    t.is(kept.finAt! - answered, 25_000_000, 'closed 25 s after its answer');
+  }, 8192, 25 * 65536);
 });
 
 test('an idle connection is closed after 10 s of the guest clock: before a request, after a keep-alive answer, '
