@@ -18,7 +18,7 @@
 //
 // Connections are bounded by the VM's memory (tcp-table.ts, tcp-buffers.ts); past a listener's backlog of
 // half-open connections, SYN cookies (tcp-cookies.ts, RFC 4987 §3.6).
-// Limits: no Nagle, no delayed ACKs, no urgent data, no simultaneous open.
+// Limits: no Nagle, no delayed ACKs, no urgent data (a simultaneous open works: synSentInput, segmentArrives).
 import { i32, u32, bool } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
