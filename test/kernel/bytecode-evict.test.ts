@@ -27,7 +27,8 @@ import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
+import { runQemu, createSwapImage } from "../../tools/qemu.ts";
+import { swept, noted, swapCounters, sweepDiskArgs } from "./sweepers.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 
@@ -63,37 +64,12 @@ async function bootGroups(name: string, groups: object[], memoryMiB: number, wri
   createSwapImage(image, 64 * MIB);
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
     timeoutMs: 240_000, memoryMiB, icount: writeBytesPerSecond === 0,
-    extraArgs: swapDiskArgs(image, "virtio").map(arg => writeBytesPerSecond
-      && arg.startsWith("if=none") ? `${arg},throttling.bps-write=${writeBytesPerSecond}` : arg) });
+    extraArgs: sweepDiskArgs(image, writeBytesPerSecond) });
   return { run, out: serialLines(run.serial) };
 }
 
-const swept = (out: string, pages: number, rounds: number) =>
-  [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] vm \\1 swept ${pages} pages ${rounds} rounds, 0 bad words$`, "gm"))]
-    .map(m => Number(m[1]));
 
-/** The summary's counters that concern eviction. */
-function counters(out: string) {
-  const line = /^swap: resident .*$/m.exec(out)?.[0] ?? "";
-  const field = (re: RegExp) => Number(re.exec(line)?.[1] ?? NaN);
-  return {
-    line,
-    writeOuts: field(/write-outs (\d+) /),
-    pageOuts: field(/page-outs (\d+)/),
-    running: field(/running-evictions (\d+)/),
-    pageIns: field(/page-ins (\d+)/),
-    checksum: field(/checksum failures (\d+)/),
-    readErrors: field(/read errors (\d+)/),
-    kept: field(/clean pages kept (\d+)/),
-    startedLate: field(/started late (\d+) of/),
-    createdOut: field(/started late \d+ of (\d+)/),
-    hypercallPageWaits: field(/hypercalls made again after a page-in (\d+)/),
-  };
-}
 
-/** The line each sweeper writes from its cold note page at the end (guest-src/demos/sweeper.ts). */
-const NOTE = "abcdefghijklmnopqrstuvwxyz".repeat(2).slice(0, 48);
-const noted = (out: string) => [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] ${NOTE}$`, "gm"))].map(m => Number(m[1]));
 
 test("(j) three never-idle bytecode VMs of 1,000 pages in 16 MiB: pages go out while they run, all intact",
   async t => {
@@ -103,7 +79,7 @@ test("(j) three never-idle bytecode VMs of 1,000 pages in 16 MiB: pages go out w
     t.false(/^exception: /m.test(out), "no kernel exception");
     t.deepEqual(swept(out, 1000, 3).sort(), [0, 1, 2], out.slice(-3000));
     t.notRegex(out, /CORRUPT|ended:/);
-    const c = counters(out);
+    const c = swapCounters(out);
     t.true(c.running >= 500, c.line);                // single pages of runnable bytecode VMs went out...
     t.true(c.running <= c.pageOuts, c.line);
     t.true(c.pageIns >= 500, c.line);                // ...and came back through the interpreter's page wait
@@ -123,7 +99,7 @@ test("(k) one bytecode VM of 1,600 pages in 12 MiB: it gives up its own coldest 
   t.false(/^exception: /m.test(out), "no kernel exception");
   t.deepEqual(swept(out, 1600, 2), [0], out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
-  const c = counters(out);
+  const c = swapCounters(out);
   t.true(c.pageOuts >= 1000, c.line);
   t.is(c.writeOuts, 0, c.line);                      // never out whole: page by page
   t.true(c.pageIns >= 1000, c.line);
@@ -146,7 +122,7 @@ test(`(l) ${SWAPPERS} bytecode swappers, a reservation each, in -m 12: some crea
       `^\\[vm (\\d+)\\] vm \\1 verified ${SWAPPER_PAGES} pages, 0 bad words$`, "gm"))].map(m => Number(m[1])));
     t.is(verified.size, SWAPPERS, out.slice(-3000));
     t.notRegex(out, /CORRUPT|ended:/);
-    const c = counters(out);
+    const c = swapCounters(out);
     t.true(c.createdOut > 0 && c.startedLate === c.createdOut, c.line);
     t.true(c.writeOuts >= SWAPPERS, c.line);
     t.true(c.kept > 0, c.line);
@@ -162,7 +138,7 @@ test("(m) bytecode VMs rewriting pages beside them, disk writes throttled: never
   t.deepEqual(swept(out, 800, 1).sort(), [0, 1], out.slice(-3000));
   t.deepEqual(swept(out, 32, 64).sort(), [2, 3, 4, 5], out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
-  const c = counters(out);
+  const c = swapCounters(out);
   // Single pages went out (from runnable VMs or from waiters: the split depends on the host's timing against
   // the throttle, once all from waiters); (j) asserts the running sweep unthrottled, under -icount.
   t.true(c.pageOuts > 0, c.line);

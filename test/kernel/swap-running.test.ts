@@ -15,7 +15,8 @@ import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
+import { runQemu, createSwapImage } from "../../tools/qemu.ts";
+import { swept, noted, swapCounters, sweepDiskArgs } from "./sweepers.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
 
@@ -44,33 +45,12 @@ async function boot(name: string, groups: Group[], memoryMiB: number, writeBytes
   const image = join(dir, `${name}.img`);
   createSwapImage(image, 64 * MIB);
   const run = await runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-    timeoutMs: 240_000, memoryMiB, extraArgs: swapDiskArgs(image, "virtio").map(arg => writeBytesPerSecond
-      && arg.startsWith("if=none") ? `${arg},throttling.bps-write=${writeBytesPerSecond}` : arg) });
+    timeoutMs: 240_000, memoryMiB, extraArgs: sweepDiskArgs(image, writeBytesPerSecond) });
   return { run, out: serialLines(run.serial) };
 }
 
-const swept = (out: string, pages: number, rounds: number) =>
-  [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] vm \\1 swept ${pages} pages ${rounds} rounds, 0 bad words$`, "gm"))]
-    .map(m => Number(m[1]));
 
-/** The summary's counters that concern eviction. */
-function counters(out: string) {
-  const line = /^swap: resident .*$/m.exec(out)?.[0] ?? "";
-  const field = (re: RegExp) => Number(re.exec(line)?.[1] ?? NaN);
-  return {
-    line,
-    writeOuts: field(/write-outs (\d+) /),
-    pageOuts: field(/page-outs (\d+)/),
-    running: field(/running-evictions (\d+)/),
-    rescued: field(/\(rescued (\d+)\)/),
-    pageIns: field(/page-ins (\d+)/),
-    checksum: field(/checksum failures (\d+)/),
-  };
-}
 
-/** The line each sweeper writes from its cold note page at the end (guest-src/demos/sweeper.ts). */
-const NOTE = "abcdefghijklmnopqrstuvwxyz".repeat(2).slice(0, 48);
-const noted = (out: string) => [...out.matchAll(new RegExp(`^\\[vm (\\d+)\\] ${NOTE}$`, "gm"))].map(m => Number(m[1]));
 
 test("(h) four never-idle VMs of 1,200 pages in 16 MiB: their pages go out while they run, all intact", async t => {
   const { run, out } = await boot("running", [{ count: 4, pages: 1200, rounds: 3 }], 16);
@@ -78,7 +58,7 @@ test("(h) four never-idle VMs of 1,200 pages in 16 MiB: their pages go out while
   t.regex(out, /^vms done: every VM has ended$/m);
   t.deepEqual(swept(out, 1200, 3).sort(), [0, 1, 2, 3], out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
-  const c = counters(out);
+  const c = swapCounters(out);
   // No VM idles; a small one waiting for memory early on may go out whole (the waiters' policy), but
   // pages leave while their VMs are runnable. How many depends on when the disk's completions come (host
   // time, even under -icount): 705 to 5,579 in runs on a loaded host, so a floor well below.
@@ -102,7 +82,7 @@ test("(i) VMs rewriting each page 16 times in a row beside them, disk writes thr
   t.deepEqual(swept(out, 1200, 4).sort(), [0, 1, 2], out.slice(-3000));
   t.deepEqual(swept(out, 32, 256).sort(), [3, 4, 5, 6], out.slice(-3000));
   t.notRegex(out, /CORRUPT|ended:/);
-  const c = counters(out);
+  const c = swapCounters(out);
   // Pages did go out from running VMs; how many depends on the host's timing against the throttle (129 to
   // 400+ seen), so only that some did (case (h) asserts hundreds, unthrottled).
   t.true(c.running > 0, c.line);
