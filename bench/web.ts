@@ -27,7 +27,9 @@
 // Options: --vms 1,10 (a subset), --seconds S (measured per run, 8), --runs R (per point, 3),
 // --idle-limit N (idle keep-alive connections kept over all servers, 1,024), --no-linux, --no-denali,
 // --merge (keep the points of the last bench/results/web.json this run does not measure, each marked
-// with the commit it was measured at; a 100,000-VM point alone takes about 15 minutes).
+// with the commit it was measured at; a 100,000-VM point alone takes about 15 minutes), --tlb-flush N (the
+// kernel booted with `tlbflush=N`: CR3 reloaded at every Nth netSend hypercall, so that one VM pays the
+// emulator's cost of an address-space switch without the switch; results in web-tlb-flush.* instead).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -266,7 +268,7 @@ const emptyPoint = (system: WebPoint['system'], vms: number, popularity: WebPoin
 function options(argv: string[]) {
   const o = {
     vms: VM_COUNTS, seconds: SECONDS, runs: RUNS, idleLimit: DEFAULT_LOAD.idleLimit, linux: true, denali: true,
-    merge: false,
+    merge: false, tlbFlush: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
@@ -276,12 +278,14 @@ function options(argv: string[]) {
     else if (argv[i] === '--no-linux') o.linux = false;
     else if (argv[i] === '--no-denali') o.denali = false;
     else if (argv[i] === '--merge') o.merge = true;
-    else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --runs R --idle-limit N --no-linux --no-denali)`);
+    else if (argv[i] === '--tlb-flush') o.tlbFlush = Number(argv[++i]);
+    else throw new Error(`bench:web: unknown option ${argv[i]} (--vms 1,10 --seconds S --runs R --idle-limit N `
+      + '--no-linux --no-denali --merge --tlb-flush N)');
   }
   if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > VM_LIMIT) || !(o.seconds > 0)
-    || !(Number.isInteger(o.runs) && o.runs >= 1)) {
+    || !(Number.isInteger(o.runs) && o.runs >= 1) || !(Number.isInteger(o.tlbFlush) && o.tlbFlush >= 0)) {
     throw new Error(`bench:web: --vms takes VM counts from 1 to ${VM_LIMIT}, --seconds a positive number, `
-      + '--runs a positive integer');
+      + '--runs and --tlb-flush positive integers');
   }
   return o;
 }
@@ -354,8 +358,11 @@ async function main(): Promise<number> {
     }
 
     // ---- Denali: one boot per VM count, both popularities ----
-    for (const [k, vms] of (opts.denali ? opts.vms : []).entries()) {
-      progress.update(2 + k, `${vms} VMs: boot and ${opts.runs} runs of each popularity`);
+    // With --tlb-flush N, each VM count twice in a row: as it is, then with CR3 reloaded at every Nth send.
+    const flushes = opts.tlbFlush ? [0, opts.tlbFlush] : [0];
+    for (const [k, vms] of (opts.denali ? opts.vms : []).entries()) for (const flush of flushes) {
+      const knob = flush ? `, tlbflush=${flush}` : '';
+      progress.update(2 + k, `${vms} VMs${knob}: boot and ${opts.runs} runs of each popularity`);
       const manifestJson = join(dir, `web-${vms}.json`);
       writeFileSync(manifestJson, JSON.stringify({ groups: [{ image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 }] }));
       const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
@@ -367,7 +374,8 @@ async function main(): Promise<number> {
       try {
         const bootStart = performance.now();
         const medium = { kernel: kernelElf, initrd: built.modules };
-        m = startQemu(ns, medium, dir, `denali-${vms}`, { swapImage, memoryMiB: MEMORY_MIB });
+        m = startQemu(ns, medium, dir, `denali-${vms}`,
+          { swapImage, memoryMiB: MEMORY_MIB, append: flush ? `tlbflush=${flush}` : null });
         current.m = m;
         const state = await waitListening(m, vms, 60_000 + vms * 120, `bench:web: boot of ${vms} VMs`);
         const bootMs = Math.round(performance.now() - bootStart);
@@ -396,6 +404,8 @@ async function main(): Promise<number> {
           if (state === 'timeout') p.note = `only ${listening} of ${vms} VMs listened after ${Math.round(bootMs / 1000)} s${p.note ? '; ' + p.note : ''}`;
           const ended = [...m.serial().matchAll(/^vm \d+ ended: .*$/gm)].map(e => e[0]);
           if (ended.length) p.note = `${ended.length} VMs ended by the kernel during the runs (${ended[0]})${p.note ? '; ' + p.note : ''}`;
+          const where = flush === 1 ? 'every netSend' : `one netSend in ${flush}`;
+          if (flush) p.note = `CR3 reloaded at ${where} (tlbflush=${flush})${p.note ? '; ' + p.note : ''}`;
           points.push(p);
         }
       } finally {
@@ -415,9 +425,11 @@ async function main(): Promise<number> {
   // ---- results ----
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'kernel-src', 'compiler', 'dsl', 'guest-src') ? ' (modified in the work tree)' : '');
-  if (opts.merge && existsSync(join(RESULTS, 'web.json'))) {
+  const name = opts.tlbFlush ? 'web-tlb-flush' : 'web';
+  if (opts.merge && existsSync(join(RESULTS, `${name}.json`))) {
     // The last run's points this one did not measure, in order, each marked with the commit it came from.
-    const last = JSON.parse(readFileSync(join(RESULTS, 'web.json'), 'utf8')) as { commit: string; points: WebPoint[];
+    const last = JSON.parse(readFileSync(join(RESULTS, `${name}.json`), 'utf8')) as {
+      commit: string; points: WebPoint[];
       curlSamples?: CurlSample[] };
     const measured = (p: WebPoint) => isLinux(p.system) ? opts.linux : opts.denali && opts.vms.includes(p.vms);
     const kept = last.points.filter(p => !measured(p)).map(p => p.note.includes('measured at commit') ? p
@@ -443,11 +455,16 @@ async function main(): Promise<number> {
     benchSeconds: seconds, points, curlSamples: samples,
   };
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, 'web.csv'), webCsv(points));
-  writeFileSync(join(RESULTS, 'web.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(join(RESULTS, 'web.png'), webPlot(points, `qemu-system-i386 TCG, commit ${commit.split(' ')[0]}`));
+  writeFileSync(join(RESULTS, `${name}.csv`), webCsv(points));
+  writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(RESULTS, `${name}.png`), webPlot(points, `qemu-system-i386 TCG, commit ${commit.split(' ')[0]}`));
   const md = [
     `Web-server throughput (\`npm run bench:web\`, commit ${commit}, ${qemu}, TCG, \`-m ${MEMORY_MIB}\`, virtio-net on a tap in a network namespace; the whole bench took ${seconds} s).`,
+    ...(opts.tlbFlush ? ['', `With \`--tlb-flush ${opts.tlbFlush}\`: each VM count booted twice in a row, as it is `
+      + `and with \`-append tlbflush=${opts.tlbFlush}\` (the kernel reloads CR3 with its own value at `
+      + `${opts.tlbFlush === 1 ? 'every netSend hypercall' : `one netSend hypercall in ${opts.tlbFlush}`}, `
+      + "dropping QEMU's soft TLB and jump cache as a VM switch does, without the switch: kernel-src/hypercall.ts); "
+      + 'the rows with that note are the second.'] : []),
     '',
     webTable(points),
     '',
@@ -472,12 +489,12 @@ async function main(): Promise<number> {
       `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
-    '![requests per second against VMs](web.png)',
+    `![requests per second against VMs](${name}.png)`,
     '',
   ].join('\n');
-  writeFileSync(join(RESULTS, 'web.md'), md);
+  writeFileSync(join(RESULTS, `${name}.md`), md);
   console.log(md);
-  progress.finish('written: bench/results/web.csv, web.json, web.md, web.png');
+  progress.finish(`written: bench/results/${name}.csv, ${name}.json, ${name}.md, ${name}.png`);
   return 0;
 }
 

@@ -11,7 +11,7 @@
 // what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
 // the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
 // the swap disk is read back the same way (swap-in.ts): the VM waits for it and makes the call again.
-import { bool, i32, u32, panic, overlay, interruptEntry } from "dsl";
+import { bool, i32, u32, panic, overlay, interruptEntry, readCr3, writeCr3 } from "dsl";
 import {
   Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT,
   END_BAD_HYPERCALLS, END_OUT_OF_MEMORY,
@@ -113,6 +113,25 @@ function profiledNetReceive(index: u32, frame: TrapFrame): i32 {
   return result;
 }
 
+/**
+ * `-append tlbflush=N` (bench:web --tlb-flush N): CR3 reloaded with its own value at every Nth netSend, which
+ * costs a handful of instructions and, under QEMU's TCG, the whole soft TLB and jump cache (a CR3 load drops
+ * them whatever the pages' global bits): one VM then pays the emulator's price of an address-space switch
+ * without the switch, the part of the many-VM slowdown that instruction counts cannot show. Off by default:
+ * the table's entry is callNetSend itself.
+ */
+let tlbFlushEvery: u32 = 0;
+let tlbFlushCountdown: u32 = 0;
+let unflushedNetSend: Hypercall = callNetSend;
+
+/** Sets the knob above (main.ts, from the command line, before hypercallInit); 0: off. */
+export function hypercallTlbFlushEvery(sends: u32): void { tlbFlushEvery = sends; }
+
+function tlbFlushingNetSend(index: u32, frame: TrapFrame): i32 {
+  if (++tlbFlushCountdown >= tlbFlushEvery) { tlbFlushCountdown = 0; writeCr3(readCr3()); }
+  return unflushedNetSend(index, frame);
+}
+
 function callInterruptMask(index: u32, frame: TrapFrame): i32 { return i32(virqSetMask(index, frame.ebx)); }
 
 function callInterruptAcknowledge(index: u32, frame: TrapFrame): i32 { return i32(virqAcknowledge(index, frame.ebx)); }
@@ -153,6 +172,10 @@ export function hypercallInit(): void {
     setInterruptGate(HYPERCALL_VECTOR, interruptEntry(profiledHypercallEntry, HYPERCALL_VECTOR), true);
   } else {
     setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
+  }
+  if (tlbFlushEvery !== 0) {
+    unflushedNetSend = hypercallTable[HYPERCALL_NET_SEND];
+    hypercallTable[HYPERCALL_NET_SEND] = tlbFlushingNetSend;
   }
 }
 

@@ -20,8 +20,9 @@ import {
 import { exitMachine, haltForever, EXIT_SUCCESS } from "./machine.ts";
 import {
   MultibootInfo, MemoryMapEntry, multibootInfoAt, hasFlag, memoryMapEnd, nextMemoryMapEntry, memoryTypeName,
-  usableMemoryKiB, commandLineLength, commandLineHasWord, MULTIBOOT_BOOTLOADER_MAGIC, MULTIBOOT_FLAG_MEMORY,
-  MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME, MULTIBOOT_STRING_LIMIT,
+  usableMemoryKiB, commandLineLength, commandLineHasWord, commandLineNumber, MULTIBOOT_BOOTLOADER_MAGIC,
+  MULTIBOOT_FLAG_MEMORY, MULTIBOOT_FLAG_COMMAND_LINE, MULTIBOOT_FLAG_MEMORY_MAP, MULTIBOOT_FLAG_BOOT_LOADER_NAME,
+  MULTIBOOT_STRING_LIMIT,
 } from "./multiboot.ts";
 import { interruptsInit, interruptsEnable } from "./trap.ts";
 import { gdtUmipEnabled } from "./gdt.ts";
@@ -41,6 +42,7 @@ import { ahciInit } from "./ahci.ts";
 import { runBlockSelfTest, startBlockExercise } from "./blk-selftest.ts";
 import { switchInit, switchSetBench } from "./switch.ts";
 import { profileEnable } from "./profile.ts";
+import { hypercallTlbFlushEvery } from "./hypercall.ts";
 import { vmsStart, vmsRun } from "./vmstart.ts";
 import {
   runMemorySelfTests, runMemoryBenchmarks, pagefaultUnmapped, pagefaultReadOnly, pagefaultNull,
@@ -74,6 +76,14 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportMemory(info);
   reportCommandLine(info);
   if (commandLineHasWord(info, "profile")) profileEnable();   // profile.ts: before the handlers it wraps
+  const tlbFlushEvery = commandLineNumber(info, "tlbflush=");   // a measurement knob (hypercall.ts)
+  if (tlbFlushEvery !== 0) {
+    hypercallTlbFlushEvery(tlbFlushEvery);
+    consoleWriteString("tlbflush: CR3 reloaded at one netSend hypercall in ");
+    consoleWriteDecimal(tlbFlushEvery);
+    consoleWriteString(" (a measurement of the emulator's TLB: bench:web --tlb-flush)");
+    consoleNewLine();
+  }
   interruptsInit();          // GDT and TSSs, IDT, 8259 PICs; exceptions are reported from here on
   reportIsolation();
   memoryInit(info);          // frames, reservations, paging (kernel-src/memory.ts)

@@ -55,6 +55,7 @@ const MEMORY_BAD = 5;
 export const MULTIBOOT_STRING_LIMIT = 4096;
 
 const ASCII_SPACE = 32;
+const ASCII_ZERO = 48;
 
 /** An entry's `size` field counts the bytes after itself: the entry occupies size + 4 bytes. */
 const MEMORY_MAP_SIZE_FIELD_BYTES = 4;
@@ -123,6 +124,30 @@ export function commandLineHasWord(info: MultibootInfo, word: string): bool {
     start = end + 1;
   }
   return false;
+}
+
+/**
+ * The decimal after `prefix` in the first word that starts with it (`tlbflush=3` for "tlbflush="); 0 when no
+ * word does, or it goes on with a character that is not a digit; at most nine digits read.
+ */
+export function commandLineNumber(info: MultibootInfo, prefix: string): u32 {
+  const length = commandLineLength(info);
+  let start: u32 = 0;
+  while (start < length) {
+    let end = start;
+    while (end < length && load8(info.commandLine + end) !== ASCII_SPACE) end++;
+    if (end - start > u32(prefix.length) && sameBytes(info.commandLine + start, prefix)) {
+      let value: u32 = 0;
+      for (let at = start + u32(prefix.length); at < end && at < start + u32(prefix.length) + 9; at++) {
+        const digit = u32(u32(load8(info.commandLine + at)) - ASCII_ZERO);
+        if (digit > 9) return 0;
+        value = value * 10 + digit;
+      }
+      return value;
+    }
+    start = end + 1;
+  }
+  return 0;
 }
 
 function sameBytes(address: u32, word: string): bool {

@@ -23,11 +23,14 @@ import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 
 const ipOf = (vm: number) => `198.18.0.${2 + vm}`;
 
-/** A run: the card, its VMs, the VMs ApacheBench loads at once (spread over the VMs) and its requests to each. */
-interface WebRun { nic: NicModel; vms: number; abVms: number; requests: number }
+/**
+ * A run: the card, its VMs, the VMs ApacheBench loads at once (spread over the VMs) and its requests to each, and
+ * the kernel's command line (`tlbflush=N`, bench:web --tlb-flush's knob: CR3 reloaded at one netSend in N).
+ */
+interface WebRun { nic: NicModel; vms: number; abVms: number; requests: number; append?: string }
 const RUNS: WebRun[] = [
   { nic: "virtio", vms: 100, abVms: 4, requests: 400 },
-  { nic: "e1000", vms: 10, abVms: 2, requests: 200 },
+  { nic: "e1000", vms: 10, abVms: 2, requests: 200, append: "tlbflush=1" },
   { nic: "e1000e", vms: 10, abVms: 2, requests: 200 },
 ];
 
@@ -43,13 +46,13 @@ async function pool<T>(count: number, width: number, task: (i: number) => Promis
 
 const why = tapMissing(["ping", "iputils-ping"], ["curl", "curl"], ["ab", "apache2-utils"]);
 for (const run of RUNS) {
-  const title = `${run.vms} web-server VMs behind ${run.nic}: each answers ping and curl with its own page; `
-    + "ab with concurrency has zero failures; keep-alive reuses one connection";
+  const title = `${run.vms} web-server VMs behind ${run.nic}${run.append ? ` (${run.append})` : ""}: each answers ping `
+    + "and curl with its own page; ab with concurrency has zero failures; keep-alive reuses one connection";
   if (why) test.skip(`${title} (skipped: ${why})`, () => {});
   else webTest(run, title);
 }
 
-function webTest({ nic, vms: VMS, abVms, requests }: WebRun, title: string): void {
+function webTest({ nic, vms: VMS, abVms, requests, append }: WebRun, title: string): void {
   let kernel: KernelBuild | undefined;
   let ns: TapNamespace | undefined;
   const dir = mkdtempSync(join(tmpdir(), `denali-web-${nic}-`));
@@ -73,12 +76,17 @@ function webTest({ nic, vms: VMS, abVms, requests }: WebRun, title: string): voi
     const line = new ConsoleLine(dir);
     let serial = "";
     machine = runQemu({ kernel: kernel.elf, initrd: built.modules }, {
-      memoryMiB: 512, timeoutMs: 0, prefix: ns.exec, extraArgs: tapNetArgs(ns.device, nic), console: line,
+      memoryMiB: 512, timeoutMs: 0, prefix: ns.exec, console: line,
+      extraArgs: [...tapNetArgs(ns.device, nic), ...(append ? ["-append", append] : [])],
       signal: controller.signal, onOutput: text => { serial += text; },
     });
     for (let i = 0; i < 1800 && !serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`); i++)
       await new Promise(r => setTimeout(r, 100));
     t.true(serial.includes(`[vm ${VMS - 1}] vm ${VMS - 1} httpd on port 80`), serial.slice(-3000));
+    const flushEvery = /^tlbflush=(\d+)$/.exec(append ?? "")?.[1];
+    const knob = new RegExp(`^tlbflush: CR3 reloaded at one netSend hypercall in ${flushEvery}\\b`, "m");
+    if (flushEvery) t.regex(serial, knob);
+    else t.notRegex(serial, /^tlbflush:/m);
 
     // ping and curl every VM
     const pings = await pool(VMS, 10, vm => inNamespaceAsync(ns!, ["ping", "-c", "1", "-W", "10", ipOf(vm)]));
