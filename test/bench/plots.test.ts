@@ -10,6 +10,8 @@ import { BENCH_NAMES, benchPlot } from '../../bench/plots.ts';
 import { parsePng, colouredPixels } from '../harness/png.ts';
 
 const RESULTS = join(ROOT, 'bench', 'results');
+/** bench:web --tlb-flush writes web-tlb-flush.* beside web.*: the same points, drawn by the same plot. */
+const WEB_TLB_FLUSH = 'web-tlb-flush';
 
 for (const name of BENCH_NAMES) {
   test(`bench:${name}: a valid PNG from bench/results/${name}.json`, t => {
@@ -24,7 +26,13 @@ for (const name of BENCH_NAMES) {
 
 test('every bench with a results file has a plot; fuzz.json is the fuzzer\'s, not a bench\'s', t => {
   const results = readdirSync(RESULTS).filter(f => f.endsWith('.json')).map(f => f.slice(0, -5));
-  t.deepEqual(results.filter(r => !(BENCH_NAMES as string[]).includes(r)), ['fuzz']);
+  t.deepEqual(results.filter(r => !(BENCH_NAMES as string[]).includes(r)), ['fuzz', WEB_TLB_FLUSH]);
+});
+
+test('bench:web --tlb-flush: a valid PNG from bench/results/web-tlb-flush.json', t => {
+  const png = parsePng(t, benchPlot('web', join(RESULTS, `${WEB_TLB_FLUSH}.json`)));
+  t.is(png.width, 960);
+  t.true(colouredPixels(png) > 2000);
 });
 
 test('a plot reads its own bench\'s fields: another bench\'s results file is refused', t => {
