@@ -113,17 +113,35 @@ export function commandLineLength(info: MultibootInfo): u32 {
   return length;
 }
 
-/** True when `word` appears in the command line as a whole space-separated word. */
-export function commandLineHasWord(info: MultibootInfo, word: string): bool {
-  const length = commandLineLength(info);
+/** findWord's answer when no word matches. */
+const NO_WORD: u32 = 0xffffffff;
+
+/** The address past the last byte of the word findWord found. */
+let wordEnd: u32 = 0;
+
+/**
+ * The address of the first space-separated word of the command line that is `word` (with `prefix`: that
+ * starts with it and goes on), and in wordEnd the address past its last byte; NO_WORD when none is.
+ */
+function findWord(info: MultibootInfo, word: string, prefix: bool): u32 {
+  const line = info.commandLine, length = commandLineLength(info);
   let start: u32 = 0;
   while (start < length) {
     let end = start;
-    while (end < length && load8(info.commandLine + end) !== ASCII_SPACE) end++;
-    if (end - start === u32(word.length) && sameBytes(info.commandLine + start, word)) return true;
+    while (end < length && load8(line + end) !== ASCII_SPACE) end++;
+    const size = end - start, wanted = u32(word.length);
+    if ((prefix ? size > wanted : size === wanted) && sameBytes(line + start, word)) {
+      wordEnd = line + end;
+      return line + start;
+    }
     start = end + 1;
   }
-  return false;
+  return NO_WORD;
+}
+
+/** True when `word` appears in the command line as a whole space-separated word. */
+export function commandLineHasWord(info: MultibootInfo, word: string): bool {
+  return findWord(info, word, false) !== NO_WORD;
 }
 
 /**
@@ -131,23 +149,16 @@ export function commandLineHasWord(info: MultibootInfo, word: string): bool {
  * word does, or it goes on with a character that is not a digit; at most nine digits read.
  */
 export function commandLineNumber(info: MultibootInfo, prefix: string): u32 {
-  const length = commandLineLength(info);
-  let start: u32 = 0;
-  while (start < length) {
-    let end = start;
-    while (end < length && load8(info.commandLine + end) !== ASCII_SPACE) end++;
-    if (end - start > u32(prefix.length) && sameBytes(info.commandLine + start, prefix)) {
-      let value: u32 = 0;
-      for (let at = start + u32(prefix.length); at < end && at < start + u32(prefix.length) + 9; at++) {
-        const digit = u32(u32(load8(info.commandLine + at)) - ASCII_ZERO);
-        if (digit > 9) return 0;
-        value = value * 10 + digit;
-      }
-      return value;
-    }
-    start = end + 1;
+  const start = findWord(info, prefix, true);
+  if (start === NO_WORD) return 0;
+  const first = start + u32(prefix.length);
+  let value: u32 = 0;
+  for (let at = first; at < wordEnd && at < first + 9; at++) {
+    const digit = u32(u32(load8(at)) - ASCII_ZERO);
+    if (digit > 9) return 0;
+    value = value * 10 + digit;
   }
-  return 0;
+  return value;
 }
 
 function sameBytes(address: u32, word: string): bool {
