@@ -9,7 +9,8 @@
 // when the machine has them, the PCI functions no driver took; then interrupts on, the self-tests, benchmarks
 // or faults the command line asks for (`test=...`, `bench`; `profile`: profile.ts; `tlbflush=N`: hypercall.ts),
 // `boot ok`, and the VMs of a `manifest` module (vmstart.ts) with COM1 as their monitor (the scheduler exits
-// QEMU when every one has ended, or on `stop`); else the COM1 shell (`console`) until `exit`; then QEMU exits (`test=halt`: halts, as without isa-debug-exit).
+// QEMU when every one has ended, or on `stop`); else the COM1 shell (`console`) until `exit`; then QEMU exits
+// (`test=halt`: halts, as without isa-debug-exit).
 import { i32, u32, rdtsc, panic, overlay, load8 } from "dsl";
 import { entropyInit } from "./entropy.ts";
 import {
