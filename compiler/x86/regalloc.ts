@@ -228,45 +228,96 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
   });
   if (!scan) return { registers, constants, addresses, used: [], useCounts, from, to, blockStart: start, liveAfter };
 
+  // ---- live ranges: each vreg's interval less its holes (positions where it is dead) ----
+  const ranges = liveRanges(f, start, end, liveOut);
+
   // ---- linear scan: the candidates are vregs with a lifetime that are not constants ----
   const candidates: VReg[] = [];
   for (let v = 0; v < f.vregCount; v++) if (to[v] >= 0 && !constants.has(v) && !addresses.has(v)) candidates.push(v);
   candidates.sort((a, b) => from[a] - from[b] || a - b);
-  const active: VReg[] = []; // sorted by increasing end
-  const free = new Set<Register>(allocatable);
+  // the vregs given each register whose intervals have not ended before the current candidate's start
+  const holders = new Map<Register, VReg[]>(allocatable.map(r => [r, []]));
   const usedSet = new Set<Register>();
   const allowed = (v: VReg, r: Register): boolean => !forbidden.get(v)?.has(r);
-  const assign = (v: VReg, r: Register) => { registers.set(v, r); usedSet.add(r); free.delete(r); insertByEnd(active, v, to); };
+  // the holders of r whose live ranges meet v's (v may take r when there are none)
+  const conflicting = (v: VReg, r: Register): VReg[] => holders.get(r)!.filter(w => overlaps(ranges[v], ranges[w]));
+  const available = (v: VReg, r: Register): boolean => allowed(v, r) && conflicting(v, r).length === 0;
+  const assign = (v: VReg, r: Register) => { registers.set(v, r); usedSet.add(r); holders.get(r)!.push(v); };
   for (const v of candidates) {
-    while (active.length && to[active[0]] < from[v]) free.add(registers.get(active.shift()!)!);
-    // a returned value's eax, a copy partner's register (coalescing), then the first allowed free register
+    for (const [r, list] of holders) holders.set(r, list.filter(w => to[w] >= from[v]));
+    // a returned value's eax, a copy partner's register (coalescing), then the first available register
     let choice: Register | undefined;
-    if (returned.has(v) && free.has(Register.EAX) && allowed(v, Register.EAX)) choice = Register.EAX;
+    if (returned.has(v) && holders.has(Register.EAX) && available(v, Register.EAX)) choice = Register.EAX;
     for (const p of choice === undefined ? partners[v] : []) {
       const r = registers.get(p);
-      if (r !== undefined && free.has(r) && allowed(v, r)) { choice = r; break; }
+      if (r !== undefined && holders.has(r) && available(v, r)) { choice = r; break; }
     }
-    if (choice === undefined) for (const r of allocatable) if (free.has(r) && allowed(v, r)) { choice = r; break; }
+    if (choice === undefined) for (const r of allocatable) if (available(v, r)) { choice = r; break; }
     if (choice !== undefined) { assign(v, choice); continue; }
-    // no register: the cheapest of v and the active intervals whose register v may take goes to memory
-    // (cost: weight per position covered, so a long interval read rarely gives way to a short busy one)
+    // no register: the cheapest of v and the holders of a register v may take, whose ranges meet v's, goes to
+    // memory (cost: weight per position covered, so a long interval read rarely gives way to a short busy one)
     const cost = (x: VReg) => weight[x] / (to[x] - from[x] + 1);
-    let victim = -1, cheapest = cost(v);
-    for (const a of active) {
-      if (allowed(v, registers.get(a)!) && cost(a) < cheapest) { cheapest = cost(a); victim = a; }
+    let victims: VReg[] = [], victimRegister: Register | undefined, cheapest = cost(v);
+    for (const r of allocatable) {
+      if (!allowed(v, r)) continue;
+      const them = conflicting(v, r);
+      const c = them.reduce((sum, w) => sum + cost(w), 0);
+      if (c < cheapest) { cheapest = c; victims = them; victimRegister = r; }
     }
-    if (victim < 0) continue;
-    const r = registers.get(victim)!;
-    registers.delete(victim);
-    active.splice(active.indexOf(victim), 1);
-    assign(v, r);
+    if (victimRegister === undefined) continue;
+    for (const w of victims) registers.delete(w);
+    holders.set(victimRegister, holders.get(victimRegister)!.filter(w => !victims.includes(w)));
+    assign(v, victimRegister);
   }
   const used = [...CALLEE_SAVED, Register.EBP].filter(r => usedSet.has(r));
   return { registers, constants, addresses, used, useCounts, from, to, blockStart: start, liveAfter };
 }
 
-function insertByEnd(active: VReg[], v: VReg, to: Int32Array): void {
-  let i = active.length;
-  while (i > 0 && to[active[i - 1]] > to[v]) i--;
-  active.splice(i, 0, v);
+/**
+ * Each vreg's live ranges: sorted, disjoint [from, to] pairs of positions (flattened), whose union is the
+ * positions where the vreg is live (between a definition or block entry and a read) or being defined. Between
+ * them are its holes, where another vreg may hold its register. Parameters also cover position -1 (entry).
+ */
+function liveRanges(f: IrFunction, start: number[], end: number[], liveOut: Set<VReg>[]): number[][] {
+  const pieces: number[][] = Array.from({ length: f.vregCount }, () => []);
+  for (let p = 0; p < f.params; p++) pieces[p].push(-1, -1);
+  f.blocks.forEach((b, bi) => {
+    // backward through the block: open[v] is where v's range ends for a read below the current point
+    const open = new Map<VReg, number>();
+    for (const v of liveOut[bi]) open.set(v, end[bi]);
+    let p = start[bi] + 2 * b.instrs.length + 1;
+    for (const u of terminatorUses(b.term)) if (!open.has(u)) open.set(u, p);
+    for (let k = b.instrs.length - 1; k >= 0; k--) {
+      p -= 2;
+      const d = definedRegister(b.instrs[k]);
+      if (d !== null) {
+        pieces[d].push(p + 1, open.get(d) ?? p + 1);
+        open.delete(d);
+      }
+      for (const u of usedRegisters(b.instrs[k])) if (!open.has(u)) open.set(u, p);
+    }
+    for (const [v, e] of open) pieces[v].push(start[bi], e); // live on entry
+  });
+  return pieces.map(list => {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < list.length; i += 2) pairs.push([list[i], list[i + 1]]);
+    pairs.sort((a, b) => a[0] - b[0]);
+    const merged: number[] = [];
+    for (const [a, b] of pairs) {
+      if (merged.length && a <= merged[merged.length - 1] + 1) merged[merged.length - 1] = Math.max(merged[merged.length - 1], b);
+      else merged.push(a, b);
+    }
+    return merged;
+  });
+}
+
+/** Whether two sorted range lists share a position. */
+function overlaps(a: number[], b: number[]): boolean {
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i + 1] < b[j]) i += 2;
+    else if (b[j + 1] < a[i]) j += 2;
+    else return true;
+  }
+  return false;
 }
