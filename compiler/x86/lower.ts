@@ -38,6 +38,7 @@ import {
 } from "./regalloc.ts";
 import { codeNamed, byCondition } from "./conditions.ts";
 import { findFusions, Fusions, type JumpTable } from "./fusion.ts";
+import { splitAroundLoops } from "./split.ts";
 import { simulateInstruction, checkAllocation, type InstrTrace, type OperandRead } from "./check.ts";
 
 export interface AddressResolver {
@@ -1170,6 +1171,7 @@ function lowerJumpTable(cx: FunctionContext, table: JumpTable): void {
 // ---- functions -----------------------------------------------------------------------------------
 
 function lowerFunction(e: Emitter, module: Module, f: IrFunction, functionLabels: Map<string, Label>, addresses: AddressResolver, options: LowerOptions): LoweredFunction {
+  if (options.registerAllocation) f = splitAroundLoops(f);
   const alloc = allocateFunction(module, f, functionLabels, addresses, options);
   return lowerWithAllocation(e, module, f, alloc, functionLabels, addresses, options, null);
 }
@@ -1597,7 +1599,8 @@ export function checkModuleAllocation(module: Module): string[] {
   for (const f of [...module.functions, ...(module.interruptEntries ?? [])]) functionLabels.set(f.name, e.fresh());
   const addresses: AddressResolver = { dataAddress: () => 0, functionAddress: () => 0, stackTop: () => 0 };
   const options = { registerAllocation: true };
-  return module.functions.flatMap(f => {
+  return module.functions.flatMap(original => {
+    const f = splitAroundLoops(original);
     const alloc = allocateFunction(module, f, functionLabels, addresses, options);
     return checkAllocation(f, alloc, traceFunction(module, f, alloc, functionLabels, addresses, options));
   });

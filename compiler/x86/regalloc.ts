@@ -117,6 +117,36 @@ function loopDepths(f: IrFunction): Int32Array {
   return depth;
 }
 
+/** The vregs live on entry to and on exit from each block (backward dataflow over blocks). */
+export function blockLiveness(f: IrFunction): { liveIn: Set<VReg>[]; liveOut: Set<VReg>[] } {
+  const n = f.blocks.length;
+  const uses: Set<VReg>[] = [], defs: Set<VReg>[] = [];
+  for (const b of f.blocks) {
+    const u = new Set<VReg>(), d = new Set<VReg>();
+    for (const i of b.instrs) {
+      for (const r of usedRegisters(i)) if (!d.has(r)) u.add(r);
+      const def = definedRegister(i);
+      if (def !== null) d.add(def);
+    }
+    for (const r of terminatorUses(b.term)) if (!d.has(r)) u.add(r);
+    uses.push(u); defs.push(d);
+  }
+  const liveIn: Set<VReg>[] = Array.from({ length: n }, () => new Set());
+  const liveOut: Set<VReg>[] = Array.from({ length: n }, () => new Set());
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let bi = n - 1; bi >= 0; bi--) {
+      const out = liveOut[bi];
+      for (const s of successors(f.blocks[bi].term)) for (const v of liveIn[s]) if (!out.has(v)) { out.add(v); changed = true; }
+      const inn = liveIn[bi];
+      for (const v of uses[bi]) if (!inn.has(v)) { inn.add(v); changed = true; }
+      for (const v of out) if (!defs[bi].has(v) && !inn.has(v)) { inn.add(v); changed = true; }
+    }
+  }
+  return { liveIn, liveOut };
+}
+
 /** The live intervals alone (no vreg gets a register). */
 export function liveIntervals(f: IrFunction): Allocation { return allocateRegisters(f, { scan: false }); }
 
@@ -158,31 +188,7 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
   }
 
   // ---- liveness (backward dataflow over blocks) ----
-  const n = f.blocks.length;
-  const uses: Set<VReg>[] = [], defs: Set<VReg>[] = [];
-  for (const b of f.blocks) {
-    const u = new Set<VReg>(), d = new Set<VReg>();
-    for (const i of b.instrs) {
-      for (const r of usedRegisters(i)) if (!d.has(r)) u.add(r);
-      const def = definedRegister(i);
-      if (def !== null) d.add(def);
-    }
-    for (const r of terminatorUses(b.term)) if (!d.has(r)) u.add(r);
-    uses.push(u); defs.push(d);
-  }
-  const liveIn: Set<VReg>[] = Array.from({ length: n }, () => new Set());
-  const liveOut: Set<VReg>[] = Array.from({ length: n }, () => new Set());
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (let bi = n - 1; bi >= 0; bi--) {
-      const out = liveOut[bi];
-      for (const s of successors(f.blocks[bi].term)) for (const v of liveIn[s]) if (!out.has(v)) { out.add(v); changed = true; }
-      const inn = liveIn[bi];
-      for (const v of uses[bi]) if (!inn.has(v)) { inn.add(v); changed = true; }
-      for (const v of out) if (!defs[bi].has(v) && !inn.has(v)) { inn.add(v); changed = true; }
-    }
-  }
+  const { liveIn, liveOut } = blockLiveness(f);
 
   // ---- intervals, spill weights (10^depth per read or write) and copy partners ----
   const depth = loopDepths(f);
