@@ -3,7 +3,8 @@
 // (compiler/link/dwarf-info.ts).
 // Requires: the allocation and the frame the function was lowered with (`homed`: the vregs with a home; all at
 // -O0), and where each IR instruction's code starts. Guarantees: a register holds a variable only over its
-// vreg's live interval (regalloc.ts: no other vreg has that register there), so the debugger never shows
+// vreg's live ranges, one location range each (regalloc.ts: no other vreg has that register there; in the holes
+// between them another may, and the variable, dead there, shows as optimized out), so the debugger never shows
 // another value; a frame home is the vreg's alone and a constant never changes, so both hold over the whole
 // function; a parameter is in its incoming argument word until the prologue has loaded it; a vreg with no
 // lifetime has no range ("optimized out").
@@ -44,10 +45,14 @@ export function variableHomes(
     if (register === undefined) {
       return v < f.params || (homed?.(v) ?? true) ? whole(inFrame(v)) : [];
     }
-    const live = { from: v < f.params ? indices.body : indexAt(alloc, indices, alloc.from[v], false),
-      to: indexAt(alloc, indices, alloc.to[v], true), place: { kind: "register", register } as const };
+    const live: VariableRange[] = [];
+    const pieces = alloc.ranges[v];
+    for (let i = 0; i < pieces.length; i += 2) {
+      live.push({ from: pieces[i] < 0 ? indices.body : indexAt(alloc, indices, pieces[i], false),
+        to: indexAt(alloc, indices, pieces[i + 1], true), place: { kind: "register", register } });
+    }
     const arriving = v < f.params ? [{ from: start, to: indices.body, place: inFrame(v) }] : [];
-    return [...arriving, live].filter(r => r.from < r.to);
+    return [...arriving, ...live].filter(r => r.from < r.to);
   };
   return (f.variables ?? []).map(variable => ({ variable, ranges: ranges(variable.vreg) }));
 }

@@ -1,14 +1,24 @@
-// Contract: register allocation for one IR function (linear scan over live intervals, Poletto & Sarkar).
+// Contract: register allocation for one IR function (linear scan over live ranges, Poletto & Sarkar, with the
+// lifetime holes of Traub et al.'s second-chance binpacking).
 // Requires: a verified IR function (non-SSA: a vreg may be defined more than once). Guarantees: each vreg
 // is either a constant (defined once, by `const`: used as an immediate, never stored), in one of the six
-// (seven with ebp) allocatable registers for its whole lifetime, or in its frame home; two vregs whose lifetimes
-// overlap never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
+// (seven with ebp) allocatable registers wherever it is live, or in its frame home; two vregs live at a common
+// position never share a register; no vreg is given a register the caller forbade for it (`forbidden`).
 //
-// Lifetimes are single intervals over the linear order of instructions (blocks in index order): from
-// the first position where the vreg is defined, used or live on block entry, to the last such position
-// (live-out extends to the block end). That is conservative across loops: a vreg live around a back
-// edge covers the whole loop. Instruction k of a block is at position start + 2k + 1 (its uses), its
-// definition at start + 2k + 2; the terminator's uses at start + 2n + 1.
+// A vreg's interval runs over the linear order of instructions (blocks in index order) from the first position
+// where it is defined, used or live on block entry to the last such position (live-out extends to the block
+// end); its live ranges are that interval less its holes, the positions where it is dead (after its last read
+// before a redefinition; across a loop that never reads it, once compiler/x86/split.ts has moved its value into
+// a copy there). Two vregs may share a register when their ranges are disjoint, even if one's interval contains
+// the other's: crc32's `crc >>> 8` takes crc's register between crc's last read and its redefinition. Instruction
+// k of a block is at position start + 2k + 1 (its uses), its definition at start + 2k + 2; the terminator's uses
+// at start + 2n + 1.
+//
+// Live-range splitting is done before allocation, in the IR (compiler/x86/split.ts): a vreg live through a loop
+// that neither reads nor writes it is copied to a new vreg before the loop and back after it, so it has a hole
+// over the loop; the copy, read and written once outside the loop, is the cheapest interval to spill when the
+// loop needs the register (one store before the loop, one load after), and otherwise takes the same register
+// (its copy partner) and emits nothing. So a vreg no longer holds one register or its home throughout.
 //
 // The callee-saved ebx/esi/edi (and ebp, in a function without a frame pointer) survive calls with no extra code. The
 // caller-saved eax/ecx/edx are also lowering's scratch registers: the caller (compiler/x86/lower.ts, allocateFunction)
@@ -17,8 +27,9 @@
 //
 // Spill costs: each read or write of a vreg counts 10^loopDepth (loops found from the back edges of the
 // block order), divided by the interval's length; when no register is free, the cheapest of the new
-// interval and the active ones whose register it may take goes to memory. Copies are coalesced by preference: a vreg
-// whose copy partner's register is free when its interval starts takes that register, so the copy emits nothing;
+// interval and, for each register it may take, the vregs holding it whose ranges meet the new one's (summed)
+// goes to memory, for its whole lifetime. Copies are coalesced by preference: a vreg whose copy partner's
+// register no vreg live with it holds takes that register, so the copy emits nothing;
 // likewise the result of a two-address op prefers the register of its first operand (of either, when commutative),
 // and a returned value eax.
 
@@ -58,6 +69,11 @@ export interface Allocation {
   /** Live interval of each vreg in positions (see the contract); from > to for a vreg with no lifetime. */
   from: Int32Array;
   to: Int32Array;
+  /**
+   * Live ranges of each vreg (see liveRanges: sorted [from, to] pairs, flattened): its interval less its holes,
+   * where another vreg may hold its register. Empty at -O0.
+   */
+  ranges: number[][];
   /** Position of each block's first instruction's uses minus one (the block's entry). */
   blockStart: number[];
   /** The vregs live after each instruction of each block (the last entry: live out of the block). */
@@ -183,7 +199,8 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
   }
   if (!liveness) {
     return {
-      registers, constants, addresses: new Map(), used: [], useCounts, from, to, blockStart: start, liveAfter: [],
+      registers, constants, addresses: new Map(), used: [], useCounts, from, to, ranges: [], blockStart: start,
+      liveAfter: [],
     };
   }
 
@@ -232,10 +249,11 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
     }
     return after;
   });
-  if (!scan) return { registers, constants, addresses, used: [], useCounts, from, to, blockStart: start, liveAfter };
-
   // ---- live ranges: each vreg's interval less its holes (positions where it is dead) ----
   const ranges = liveRanges(f, start, end, liveOut);
+  if (!scan) {
+    return { registers, constants, addresses, used: [], useCounts, from, to, ranges, blockStart: start, liveAfter };
+  }
 
   // ---- linear scan: the candidates are vregs with a lifetime that are not constants ----
   const candidates: VReg[] = [];
@@ -276,7 +294,7 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
     assign(v, victimRegister);
   }
   const used = [...CALLEE_SAVED, Register.EBP].filter(r => usedSet.has(r));
-  return { registers, constants, addresses, used, useCounts, from, to, blockStart: start, liveAfter };
+  return { registers, constants, addresses, used, useCounts, from, to, ranges, blockStart: start, liveAfter };
 }
 
 /**
@@ -310,7 +328,8 @@ function liveRanges(f: IrFunction, start: number[], end: number[], liveOut: Set<
     pairs.sort((a, b) => a[0] - b[0]);
     const merged: number[] = [];
     for (const [a, b] of pairs) {
-      if (merged.length && a <= merged[merged.length - 1] + 1) merged[merged.length - 1] = Math.max(merged[merged.length - 1], b);
+      const last = merged.length - 1;
+      if (last > 0 && a <= merged[last] + 1) merged[last] = Math.max(merged[last], b);
       else merged.push(a, b);
     }
     return merged;
