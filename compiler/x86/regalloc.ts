@@ -276,6 +276,11 @@ export function allocateRegisters(f: IrFunction, options: AllocationOptions = {}
       const r = registers.get(p);
       if (r !== undefined && holders.has(r) && available(v, r)) { choice = r; break; }
     }
+    // (first one that copy partners still to come may take too, so their copies can emit nothing)
+    const later = partners[v].filter(p => from[p] > from[v]);
+    if (choice === undefined) {
+      for (const r of allocatable) if (available(v, r) && later.every(p => allowed(p, r))) { choice = r; break; }
+    }
     if (choice === undefined) for (const r of allocatable) if (available(v, r)) { choice = r; break; }
     if (choice !== undefined) { assign(v, choice); continue; }
     // no register: the cheapest of v and the holders of a register v may take, whose ranges meet v's, goes to
