@@ -154,7 +154,9 @@ export function blockLiveness(f: IrFunction): { liveIn: Set<VReg>[]; liveOut: Se
     changed = false;
     for (let bi = n - 1; bi >= 0; bi--) {
       const out = liveOut[bi];
-      for (const s of successors(f.blocks[bi].term)) for (const v of liveIn[s]) if (!out.has(v)) { out.add(v); changed = true; }
+      for (const s of successors(f.blocks[bi].term)) {
+        for (const v of liveIn[s]) if (!out.has(v)) { out.add(v); changed = true; }
+      }
       const inn = liveIn[bi];
       for (const v of uses[bi]) if (!inn.has(v)) { inn.add(v); changed = true; }
       for (const v of out) if (!defs[bi].has(v) && !inn.has(v)) { inn.add(v); changed = true; }
