@@ -1,5 +1,5 @@
 // Contract: places the module's data symbols (.rodata, .data, .bss + the boot stack) at fixed addresses after .text and
-// patches their relocations.
+// patches their relocations. Within a section symbols go smallest first, in module order among equals.
 //
 // Memory layout (every address fixed at link time, identity-mapped at boot):
 //   0x00100000  .multiboot  the 12-byte multiboot header            } one R+X segment
@@ -53,8 +53,11 @@ export function layoutData(module: Module, textEnd: number, stackSize = DEFAULT_
   const addresses = new Map<string, number>();
   const place = (name: PlacedSection["name"], section: DataSymbol["section"], start: number): PlacedSection => {
     let cursor = start, maxAlign = 1;
-    for (const sym of module.data) {
-      if (sym.section !== section) continue;
+    // Smallest first (stable): the scalars and small tables a program touches on every path share a few
+    // pages instead of sitting between large arrays, so a VM's working set (what swapping moves) is smaller.
+    const symbols = module.data.filter(sym => sym.section === section)
+      .map((sym, order) => ({ sym, order })).sort((a, b) => a.sym.size - b.sym.size || a.order - b.order);
+    for (const { sym } of symbols) {
       const align = checkSymbol(sym);
       if (addresses.has(sym.name)) throw new Error(`link: data symbol ${sym.name} defined twice`);
       cursor = alignUp(cursor, align);

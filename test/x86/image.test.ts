@@ -111,6 +111,18 @@ test("sections and symbol table", (t) => {
   t.is(data.data.readUInt32LE(image.symbols.get("self")!.address - data.addr), image.symbols.get("counter")!.address);
 });
 
+test("data symbols are placed smallest first within a section, in module order among equals", (t) => {
+  const sym = (name: string, size: number, align = 4) => ({ name, section: "bss" as const, align, size, relocations: [] });
+  const module = programModule((main) => { main.callVoid("exit", [main.constant(0)]); }, [],
+    [sym("big", 8192), sym("small", 4), sym("middle", 300, 16), sym("tiny", 1, 1), sym("small2", 4)]);
+  const at = compileToImage(module).symbols;
+  const order = ["tiny", "small", "small2", "middle", "big"].map(n => at.get(n)!.address);
+  t.deepEqual([...order].sort((a, b) => a - b), order);
+  t.is(at.get("middle")!.address % 16, 0);
+  // The five share one page but for the large array: a program's scalars are not spread between arrays.
+  t.is(at.get("middle")!.address >>> 12, at.get("tiny")!.address >>> 12);
+});
+
 test("objdump -d shows every function symbol", (t) => {
   const out = execFileSync("objdump", ["-d", file], { encoding: "utf8" });
   for (const f of ["_start", "main", "answer", "putc", "putHex", "exit", "trap"]) {
