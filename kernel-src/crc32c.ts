@@ -1,20 +1,24 @@
 // CRC32C (Castagnoli; RFC 3720 appendix B.4, reflected polynomial 0x82f63b78): the checksum of every
-// page swap.ts writes out. On a CPU with SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008; QEMU's
-// CPU from tools/qemu.ts) by its `crc32` instruction (the crc32Word intrinsic),
-// a word per instruction with the word as its memory operand, eight to a loop round: no tables.
-// Otherwise a word at a time through two tables of 65,536 entries indexed by its halves: after
+// page swap.ts writes out, by one of two methods, whichever checksums a page in fewer TSC cycles on this
+// machine (crc32cInit times both over a page, warm, and keeps the faster: Linux picks its RAID xor the same
+// way). On real hardware that is the crc32 instruction of SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008;
+// the crc32Word intrinsic), a word per instruction with the word as its memory operand, eight to a loop
+// round: about 1,100 instructions a page and no tables. Under QEMU's TCG the instruction is a helper that
+// steps bit by bit (about 90,000 host cycles a page), where the tables take a twentieth of that: there,
+// in real time, the tables win; under -icount, where the TSC counts instructions, the instruction does.
+// The tables: a word at a time through two tables of 65,536 entries indexed by its halves: after
 // `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after the
 // two bytes of x followed by two zero bytes and high[x] after the two bytes of x alone (both from the
 // classic byte table). 19 instructions per 8 bytes, where slicing-by-8 (eight 256-entry tables) took 42,
-// and 6 loads instead of 10, for 512 KiB of tables (frames taken only when the kernel swaps without the
-// instruction). bench:swap has the figures.
+// and 6 loads instead of 10, for 512 KiB of tables (their frames given back when the instruction wins).
+// bench:swap has the figures.
 // crc32cInit checks the instruction against RFC 3720's known answers (B.4: 32 bytes of zeros, of ones,
-// ascending, descending) and the byte-at-a-time loop over a page of pseudo-random bytes, and falls back
-// to the tables if it disagrees. It checks every entry of the tables (by linearity, from the
-// bit-at-a-time definition), then the whole against the same answers; a kernel whose checksum is wrong
-// must not trust its swap.
-import { bool, u32, load8, load32, store32, addressOf, cpuid, crc32Word } from "dsl";
-import { allocFrameRun, FRAME_NONE } from "./frames.ts";
+// ascending, descending) and the byte-at-a-time loop over a page of pseudo-random bytes, and does not use
+// it if it disagrees. It checks every entry of the tables (by linearity, from the bit-at-a-time
+// definition), then the whole against the same answers; a kernel whose checksum is wrong must not trust
+// its swap.
+import { bool, u32, load8, load32, store32, addressOf, cpuid, crc32Word, rdtsc } from "dsl";
+import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
 
 const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
 /** Entries of each word table (indexed by 16 bits). */
@@ -27,25 +31,58 @@ const vector = new Uint8Array(4096);
 let low: u32 = 0;                     // the tables' physical addresses (frames identity mapped)
 let high: u32 = 0;
 let instruction = false;              // crc32c by the crc32 instruction
+let sse42 = false;                    // the instruction is there and gives the right answers
+/** TSC cycles a page took by each method at crc32cInit (0: not timed). */
+let instructionCycles: u32 = 0;
+let tableCycles: u32 = 0;
+/** Pages each method checksums for its time (after one to warm up). */
+const TIMED_PAGES: u32 = 4;
 const CPUID_LEAF_FEATURES: u32 = 1;
 const CPUID_1_ECX_SSE42: u32 = 0x00100000;
 const cpuidOut = new Uint32Array(4);
 
-/** How crc32c computes (the swap's boot line). */
+/** How crc32c computes, and what each method took a page at boot (the swap's boot line). */
 export function crc32cMethod(): string {
-  return instruction ? "the crc32 instruction (SSE4.2)" : "tables (no SSE4.2)";
+  if (!sse42) return "tables (no SSE4.2)";
+  if (tableCycles === 0) return "the crc32 instruction (SSE4.2; no memory for the tables)";
+  return instruction ? "the crc32 instruction (SSE4.2), faster here than the tables"
+    : "tables, faster here than the crc32 instruction (SSE4.2)";
 }
 
-/** Builds the tables (the first call takes their frames); false when there is no memory or they are wrong. */
+/** TSC cycles a page took by the crc32 instruction and by the tables at boot (0: not timed). */
+export function crc32cCycles(byInstructionMethod: bool): u32 {
+  return byInstructionMethod ? instructionCycles : tableCycles;
+}
+
+/**
+ * Readies crc32c: the crc32 instruction if it is there and right, the tables if they can be built (the
+ * first call takes their frames) and are right, and with both the faster one. False when neither works.
+ */
 export function crc32cInit(): bool {
   for (let b: u32 = 0; b < 256; b++) byteTable[b] = bitSteps(b, 8);
   cpuid(0, 0, addressOf(cpuidOut));
+  sse42 = false;
   if (cpuidOut[0] >= CPUID_LEAF_FEATURES) {
     cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
     instruction = (cpuidOut[2] & CPUID_1_ECX_SSE42) !== 0;
-    if (instruction && knownAnswers()) return true;
-    instruction = false;             // absent, or wrong: a kernel must not trust it with its swap
+    sse42 = instruction && knownAnswers();        // absent, or wrong: a kernel must not trust it with its swap
   }
+  instruction = false;
+  const tables = buildTables();
+  if (!sse42) return tables;
+  if (!tables) { instruction = true; return true; }
+  tableCycles = cyclesPerPage();
+  instruction = true;
+  instructionCycles = cyclesPerPage();
+  if (instructionCycles > tableCycles) { instruction = false; return true; }
+  for (let k: u32 = 0; k < TABLE_FRAMES; k++) freeFrame(low + k * PAGE_SIZE);
+  low = 0;
+  high = 0;
+  return true;
+}
+
+/** The tables built (their frames taken at the first call) and checked; false without memory or if wrong. */
+function buildTables(): bool {
   if (low === 0) {
     const run = allocFrameRun(TABLE_FRAMES);
     if (run === FRAME_NONE) return false;
@@ -58,7 +95,19 @@ export function crc32cInit(): bool {
     store32(high + (x << 2), c);
     store32(low + (x << 2), byteStep(byteStep(c, 0), 0));
   }
-  return linear(high, 16) && linear(low, 32) && knownAnswers();
+  if (linear(high, 16) && linear(low, 32) && knownAnswers()) return true;
+  for (let k: u32 = 0; k < TABLE_FRAMES; k++) freeFrame(low + k * PAGE_SIZE);
+  low = 0;
+  high = 0;
+  return false;
+}
+
+/** TSC cycles crc32c takes over a page (`vector`, agreesOnPage's bytes) by the method in force, warm. */
+function cyclesPerPage(): u32 {
+  crc32c(addressOf(vector), PAGE_SIZE);
+  const start = rdtsc();
+  for (let k: u32 = 0; k < TIMED_PAGES; k++) crc32c(addressOf(vector), PAGE_SIZE);
+  return u32(rdtsc() - start) / TIMED_PAGES;
 }
 
 /** crc32c gives RFC 3720's known answers and agrees with the byte loop on a page. */

@@ -38,7 +38,7 @@ import { PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 import { diskPresent, diskFrameLimit } from "./disk.ts";
 import { schedulerSetSwapHooks, schedulerRunWoken, schedulerHasRunnable } from "./scheduler.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
-import { crc32cInit, crc32cMethod } from "./crc32c.ts";
+import { crc32cInit, crc32cMethod, crc32cCycles } from "./crc32c.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import {
@@ -96,6 +96,13 @@ export function swapInit(bench: bool, vms: u32): void {
   }
   consoleWriteString("swap: page checksums CRC32C by ");
   consoleWriteString(crc32cMethod());
+  if (crc32cCycles(false) !== 0) {
+    consoleWriteString(": a page in ");
+    consoleWriteDecimal(crc32cCycles(true));
+    consoleWriteString(" TSC cycles by the instruction, ");
+    consoleWriteDecimal(crc32cCycles(false));
+    consoleWriteString(" by the tables");
+  }
   consoleNewLine();
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
   if (profileOn()) {

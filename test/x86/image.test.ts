@@ -112,7 +112,8 @@ test("sections and symbol table", (t) => {
 });
 
 test("data symbols are placed smallest first within a section, in module order among equals", (t) => {
-  const sym = (name: string, size: number, align = 4) => ({ name, section: "bss" as const, align, size, relocations: [] });
+  const sym = (name: string, size: number, align = 4) =>
+    ({ name, section: "bss" as const, align, size, relocations: [] });
   const module = programModule((main) => { main.callVoid("exit", [main.constant(0)]); }, [],
     [sym("big", 8192), sym("small", 4), sym("middle", 300, 16), sym("tiny", 1, 1), sym("small2", 4)]);
   const at = compileToImage(module).symbols;
