@@ -37,10 +37,10 @@ import { ringsInUse, ringsMost } from "../libos/tcp-buffers.ts";
 import {
   netStats, STAT_TCP_COOKIE_SENT, STAT_TCP_COOKIE_OK, STAT_TCP_COOKIE_BAD, STAT_TCP_NO_MEMORY,
 } from "../libos/netif.ts";
-import { threadsInit, threadCreate, threadsRun, threadSleep } from "../libos/threads.ts";
+import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
 import {
   socketListen, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose, socketPark,
-  socketWaitParked, socketCloseIdle,
+  socketWaitParked, socketWaitIdle, socketCloseIdle,
 } from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
@@ -352,12 +352,12 @@ function worker(index: u32): void {
 
 /**
  * Closes each parked connection once idle for idleTimeoutUs, sleeping until the next one will be; without a
- * timer while none is parked.
+ * timer while none is parked (the last one's peer closing it ends the sleep: socketWaitIdle).
  */
 function idleSweep(arg: u32): void {
   while (true) {
     const next = socketCloseIdle(idleTimeoutUs);
-    if (next === 0) socketWaitParked(); else threadSleep(next);
+    if (next === 0) socketWaitParked(); else socketWaitIdle(next);
   }
 }
 

@@ -75,6 +75,7 @@ function unpark(tcb: Tcb): void {
   if ((tcb.socketFlags & FLAG_PARKED) === 0) return;
   tcb.socketFlags &= ~FLAG_PARKED;
   parked--;
+  if (parked === 0) threadWake(PARKED_CHANNEL);     // an idle sweep waiting for a deadline has none left
 }
 
 function listenerOfPort(port: i32): i32 {
@@ -186,6 +187,15 @@ export function socketPark(socket: i32): void {
 /** Waits until a socket is parked (none is now): a server's idle sweep sleeps here meanwhile. */
 export function socketWaitParked(): void {
   while (parked === 0) threadWait(PARKED_CHANNEL, 0);
+}
+
+/**
+ * Waits `microseconds` (socketCloseIdle's next deadline), or less: until no socket is parked any more (its
+ * peer closed it, or sent a request). A VM with nothing parked then keeps no alarm for it, so an idle VM is
+ * not woken, or read back from the swap disk, only to find nothing to close. Wake-ups may be early.
+ */
+export function socketWaitIdle(microseconds: u32): void {
+  if (parked !== 0) threadWait(PARKED_CHANNEL, microseconds === 0 ? 1 : microseconds);
 }
 
 /**

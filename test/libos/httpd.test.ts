@@ -238,6 +238,25 @@ test("the argument's high 16 bits set the idle timeout in seconds (here 25 s), i
   }, 8192, 25 * 65536);
 });
 
+test('a VM whose parked connections are gone keeps no alarm: the idle sweep will not wake it (or swap it in) '
+  + 'for nothing', t => {
+  serve([44101], function* ([c], pump) {
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    // Once the answer's own timer (its retransmission's) is gone, the sweep's is left: the parked one's 10 s.
+    yield* pump(() => c.w.alarmAt !== null && c.w.alarmAt - c.w.now > 8_000_000);
+    t.true(c.w.alarmAt! - c.w.now > 8_000_000, 'parked: the sweep will close it in 10 s');
+    c.close();
+    const closing = c.w.now;
+    yield* pump(() => c.finReceived && c.w.alarmAt === null);
+    t.true(c.finReceived, 'the server closed its side');
+    t.is(c.w.alarmAt, null, 'no timer left once the peer closed the one parked connection');
+    t.true(c.w.now - closing < 1_000_000, `${c.w.now - closing} us after the client's FIN`);
+  });
+});
+
 test('an idle connection is closed after 10 s of the guest clock: before a request, after a keep-alive answer, '
   + 'and 10 s after the last byte', t => {
   const IDLE_US = 10_000_000;
