@@ -107,26 +107,31 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 function point(at: Point, d: ReturnType<typeof profileDelta>, qemuSeconds: number | null, wall: number,
   r: LoadResult, hostLoad: number, realtime: boolean): RequestPoint {
   const { vms, memoryMiB, swap, popularity } = at;
-  const per = (x: number) => round(x / Math.max(1, d.requests));
+  // The guests' own counts come from their boot pages: a VM swapped out at either edge of the window is
+  // missing from both sums (d.absent), and its requests and cycles with it. Then the requests are the load
+  // generator's (those that ended in the window) and the guests' part is the kernel's ring-3 count, whole.
+  const partial = d.absent > 0;
+  const requests = partial ? r.requests : d.requests;
+  const per = (x: number) => round(x / Math.max(1, requests));
   const kernelCycles = Object.entries(d.kernel).filter(([k]) => (realtime || k !== 'idle') && k !== 'guest');
   const kernel = Object.fromEntries(kernelCycles.map(([k, v]) => [k, per(v)]));
-  const guest = Object.fromEntries(Object.entries(d.guest).map(([k, v]) => [k, per(v)]));
+  const guest = partial ? {} : Object.fromEntries(Object.entries(d.guest).map(([k, v]) => [k, per(v)]));
   const kernelAll = kernelCycles.reduce((a, [, v]) => a + v, 0);
-  const guestAll = Object.values(d.guest).reduce((a, v) => a + v, 0);
+  const guestAll = partial ? d.kernel.guest ?? 0 : Object.values(d.guest).reduce((a, v) => a + v, 0);
   const all = kernelAll + guestAll;
   return {
-    vms, memoryMiB, swap, popularity, requests: d.requests, kernel, guest,
+    vms, memoryMiB, swap, popularity, requests, kernel, guest,
     kernelTotal: per(kernelAll), guestTotal: per(guestAll), total: per(all),
     ring3: per(d.kernel.guest ?? 0),
     kernelShare: Math.round((kernelAll / all) * 1000) / 10,
-    switches: Math.round((d.switches / d.requests) * 100) / 100,
-    addressSpaceSwitches: Math.round((d.addressSpaceSwitches / d.requests) * 100) / 100,
+    switches: Math.round((d.switches / requests) * 100) / 100,
+    addressSpaceSwitches: Math.round((d.addressSpaceSwitches / requests) * 100) / 100,
     calls: Object.fromEntries(Object.entries(d.calls).filter(([, n]) => n > 0)
-      .map(([name, n]) => [name, Math.round((n / d.requests) * 100) / 100])),
-    marks: Math.round((d.marks / d.requests) * 10) / 10,
+      .map(([name, n]) => [name, Math.round((n / requests) * 100) / 100])),
+    marks: Math.round((d.marks / requests) * 10) / 10,
     hostNanosecondsPerInstruction: qemuSeconds === null || realtime ? null
       : Math.round((qemuSeconds * 1e9 / all) * 100) / 100,
-    requestsPerSecond: Math.round((d.requests / wall) * 10) / 10,
+    requestsPerSecond: Math.round((requests / wall) * 10) / 10,
     qemuCpuPercent: qemuSeconds === null ? null : Math.round((qemuSeconds / wall) * 100),
     clientCpuPercent: r.clientCpuPercent, failures: r.failures, hostLoad, note: '', realtime,
   };
@@ -193,13 +198,16 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Poi
     const d = profileDelta(read.before, read.after);
     const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
     const p = point(at, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad, realtime);
-    if (d.absent) p.note = `${d.absent} VMs' boot pages not resident`;
+    if (d.absent) {
+      p.note = `${d.absent} VMs' boot pages not resident at the window's edges: requests counted by the load `
+        + `generator, the guests' part by the kernel (ring 3), not by category`;
+    }
     const { before, after } = swapRead;
     if (before && after) {
       p.swapCounts = Object.fromEntries(Object.keys(after)
-        .map(k => [k, Math.round(((after[k] - before[k]) / Math.max(1, d.requests)) * 100) / 100]));
+        .map(k => [k, Math.round(((after[k] - before[k]) / Math.max(1, p.requests)) * 100) / 100]));
     }
-    if (Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
+    if (!d.absent && Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
       p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
     }
     return p;
@@ -224,7 +232,7 @@ function requestTable(points: RequestPoint[]): string {
     `|---|${points.map(() => '--:').join('|')}|`,
     ...kernelNames.map(k => row(`kernel: ${k}`, p => share(p.kernel[k] ?? 0, p))),
     row('**kernel**', p => `**${share(p.kernelTotal, p)}**`),
-    ...guestNames.map(k => row(`guest: ${k}`, p => share(p.guest[k] ?? 0, p))),
+    ...guestNames.map(k => row(`guest: ${k}`, p => (k in p.guest ? share(p.guest[k], p) : '-'))),
     row('**guest**', p => `**${share(p.guestTotal, p)}**`),
     row(realtime ? '**host cycles per request**' : '**instructions per request**', p => `**${fmt(p.total)}**`),
     ...SWAP_COUNTERS.map(([name]) => row(`swap: ${name}`, p => String(p.swapCounts?.[name] ?? '-'))),
