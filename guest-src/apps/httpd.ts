@@ -11,7 +11,7 @@
 //   answers 431 and closes (bounded header sizes);
 // - keep-alive: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
-//   closed after 10 s (or the argument's high 16 bits, in seconds, when not 0). Requests with a body
+//   closed after 10 s (or the argument's high 16 bits, in seconds, when not 0; at most 2,000). Requests with a body
 //   (Content-Length > 0 or Transfer-Encoding) are answered and the connection closed (the body is not read).
 // Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
 // up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
@@ -52,8 +52,11 @@ const BACKLOG = 256;
 const HEAD_LIMIT = 4096;
 const PAGE_BYTES = 2048;
 const IDLE_TIMEOUT_US: u32 = 10000000;
-/** The longest idle timeout the argument may ask for, in seconds (its microseconds fit a u32). */
-const IDLE_TIMEOUT_MAX_S: u32 = 4000;
+/**
+ * The longest idle timeout the argument may ask for, in seconds: a thread's deadline must be less than 2^31
+ * microseconds ahead (2,147 s; libos threads.ts compares the clock's u32 microseconds as i32 differences).
+ */
+const IDLE_TIMEOUT_MAX_S: u32 = 2000;
 /** The idle timeout in force: IDLE_TIMEOUT_US, or the argument's (guestMain). */
 let idleTimeoutUs: u32 = IDLE_TIMEOUT_US;
 

@@ -155,8 +155,15 @@ export function threadYield(): void {
 }
 
 /**
- * Waits until threadWake(channel) or, when `timeoutUs` > 0, until that many microseconds have passed;
- * returns false on the timeout. Wake-ups may be spurious: callers re-check what they wait for.
+ * The longest wait: deadlines are the u32 microsecond clock plus the wait, compared as i32 differences
+ * (threadTimers), so one 2^31 microseconds ahead or more would read as already past.
+ */
+const TIMEOUT_LIMIT_US: u32 = 0x7fffffff;
+
+/**
+ * Waits until threadWake(channel) or, when `timeoutUs` > 0, until that many microseconds have passed (at
+ * most TIMEOUT_LIMIT_US: a longer wait times out then); returns false on the timeout. Wake-ups may be
+ * spurious: callers re-check what they wait for.
  */
 export function threadWait(channel: u32, timeoutUs: u32): bool {
   mustBeThread("threadWait from the main context");
@@ -165,7 +172,7 @@ export function threadWait(channel: u32, timeoutUs: u32): bool {
   t.channel = channel;
   t.hasDeadline = timeoutUs !== 0;
   t.timedOut = false;
-  if (t.hasDeadline) t.wakeAt = netNow + timeoutUs;
+  if (t.hasDeadline) t.wakeAt = netNow + (timeoutUs < TIMEOUT_LIMIT_US ? timeoutUs : TIMEOUT_LIMIT_US);
   switchTo(MAIN);
   return !t.timedOut;
 }

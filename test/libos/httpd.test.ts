@@ -238,6 +238,25 @@ test("the argument's high 16 bits set the idle timeout in seconds (here 25 s), i
   }, 8192, 25 * 65536);
 });
 
+test('the longest idle timeout the argument may ask for is kept: the sweep sleeps, the connection stays', t => {
+  // 65,535 s asked: the most is 2,000 s (a deadline more than 2^31 us ahead would read as past: threads.ts).
+  serve([44021], function* ([c], pump, sleep) {
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    const answered = c.w.now;
+    yield* pump(() => c.w.alarmAt !== null && c.w.alarmAt - c.w.now > 1_000_000_000);
+    t.is(c.w.alarmAt! - answered, 2_000_000_000, 'the sweep sleeps 2,000 s');
+    yield* sleep(() => c.w.now >= answered + 2_000_000_000);
+    t.false(c.finReceived, 'open until then');
+    // The guest's ARP entry for the peer (60 s) has long expired: the peer's request renews it for the FIN.
+    c.w.send(ethernet(BROADCAST, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, [0, 0, 0, 0, 0, 0], GUEST_IP)));
+    yield* pump(() => c.finReceived);
+    t.is(c.finAt! - answered, 2_000_000_000, 'closed 2,000 s after its answer, not before');
+  }, 8192, 0xffff0000);
+});
+
 test('a VM whose parked connections are gone keeps no alarm: the idle sweep will not wake it (or swap it in) '
   + 'for nothing', t => {
   serve([44101], function* ([c], pump) {
