@@ -3,9 +3,9 @@
 // machine (crc32cInit times both over a page, warm, and keeps the faster: Linux picks its RAID xor the same
 // way). On real hardware that is the crc32 instruction of SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008;
 // the crc32Word intrinsic), a word per instruction with the word as its memory operand, eight to a loop
-// round: about 1,100 instructions a page and no tables. Under QEMU's TCG the instruction is a helper that
-// steps bit by bit (about 90,000 host cycles a page), where the tables take a twentieth of that: there,
-// in real time, the tables win; under -icount, where the TSC counts instructions, the instruction does.
+// round: about 1,400 instructions a page and no tables. Under QEMU's TCG the instruction is a helper that
+// steps bit by bit (about 77,000 host cycles a page), where the tables take about 34,000: there, in real
+// time, the tables win; under -icount, where the TSC counts instructions, the instruction does (7,700).
 // The tables: a word at a time through two tables of 65,536 entries indexed by its halves: after
 // `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after the
 // two bytes of x followed by two zero bytes and high[x] after the two bytes of x alone (both from the
@@ -44,7 +44,7 @@ const cpuidOut = new Uint32Array(4);
 /** How crc32c computes, and what each method took a page at boot (the swap's boot line). */
 export function crc32cMethod(): string {
   if (!sse42) return "tables (no SSE4.2)";
-  if (tableCycles === 0) return "the crc32 instruction (SSE4.2; no memory for the tables)";
+  if (tableCycles === 0) return "the crc32 instruction (SSE4.2; no tables: no memory, or they failed their checks)";
   return instruction ? "the crc32 instruction (SSE4.2), faster here than the tables"
     : "tables, faster here than the crc32 instruction (SSE4.2)";
 }
@@ -75,10 +75,15 @@ export function crc32cInit(): bool {
   instruction = true;
   instructionCycles = cyclesPerPage();
   if (instructionCycles > tableCycles) { instruction = false; return true; }
+  freeTables();
+  return true;
+}
+
+/** Gives the tables' frames back. */
+function freeTables(): void {
   for (let k: u32 = 0; k < TABLE_FRAMES; k++) freeFrame(low + k * PAGE_SIZE);
   low = 0;
   high = 0;
-  return true;
 }
 
 /** The tables built (their frames taken at the first call) and checked; false without memory or if wrong. */
@@ -96,9 +101,7 @@ function buildTables(): bool {
     store32(low + (x << 2), byteStep(byteStep(c, 0), 0));
   }
   if (linear(high, 16) && linear(low, 32) && knownAnswers()) return true;
-  for (let k: u32 = 0; k < TABLE_FRAMES; k++) freeFrame(low + k * PAGE_SIZE);
-  low = 0;
-  high = 0;
+  freeTables();
   return false;
 }
 
