@@ -116,8 +116,10 @@ if (why) {
     // `vms` on the console lists the first 1,000 VMs only, then the totals over all 2,000.
     const before = serial.length;
     await line.send("vms\n");
-    // 2,000 lines at the console's pace: up to two minutes on a loaded machine (30 s was once too short).
-    for (let i = 0; i < 1200 && !/^nic: /m.test(serial.slice(before)); i++) await new Promise(r => setTimeout(r, 100));
+    // 2,000 lines at the console's pace: up to two minutes on a loaded machine (30 s was once too short). The
+    // count of VMs not listed is the last line, after the totals and the counters (`nic:`, `blk:`, `swap:`).
+    const last = /^vms: \d+ more VMs not listed.*$/m;
+    for (let i = 0; i < 1200 && !last.test(serial.slice(before)); i++) await new Promise(r => setTimeout(r, 100));
     const listing = serial.slice(before);
     t.regex(listing, new RegExp(`^vms: ${VMS - 1000} more VMs not listed`, "m"), listing.slice(-2000));
     t.regex(listing, /^vm 999: cpu /m);
