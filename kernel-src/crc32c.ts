@@ -4,14 +4,18 @@
 // way). On real hardware that is the crc32 instruction of SSE4.2 (CPUID.1:ECX bit 20: every x86 since 2008;
 // the crc32Word intrinsic), a word per instruction with the word as its memory operand, eight to a loop
 // round: about 1,400 instructions a page and no tables. Under QEMU's TCG the instruction is a helper that
-// steps bit by bit (about 77,000 host cycles a page), where the tables take about 34,000: there, in real
+// steps bit by bit (about 80,000 host cycles a page), where the tables take about 20,000: there, in real
 // time, the tables win; under -icount, where the TSC counts instructions, the instruction does (7,700).
 // The tables: a word at a time through two tables of 65,536 entries indexed by its halves: after
 // `c ^= word`, the register is low[c & 0xffff] ^ high[c >>> 16], where low[x] is the register after the
 // two bytes of x followed by two zero bytes and high[x] after the two bytes of x alone (both from the
 // classic byte table). 19 instructions per 8 bytes, where slicing-by-8 (eight 256-entry tables) took 42,
 // and 6 loads instead of 10, for 512 KiB of tables (their frames given back when the instruction wins).
-// bench:swap has the figures.
+// A page goes through them as two halves side by side, the second from a zero register, joined at the end:
+// crc(A B) = shift(crc(A)) ^ crc0(B), where shift is the register after 2,048 zero bytes (linear: four
+// 256-entry tables by the register's bytes, `halfShift`). Each half is a chain of dependent loads (a soft-TLB
+// lookup and a load from 512 KiB under TCG); two chains overlap, which took a page from 38,000 host cycles to
+// 20,000 here (the same instructions). bench:swap has the figures.
 // crc32cInit checks the instruction against RFC 3720's known answers (B.4: 32 bytes of zeros, of ones,
 // ascending, descending) and the byte-at-a-time loop over a page of pseudo-random bytes, and does not use
 // it if it disagrees. It checks every entry of the tables (by linearity, from the bit-at-a-time
@@ -27,6 +31,10 @@ const HALF_ENTRIES: u32 = 65536;
 const TABLE_FRAMES: u32 = 128;
 /** The byte table: the register after byte b (the classic one; builds the word tables, checks them). */
 const byteTable = new Uint32Array(256);
+/** Half a page: the two streams' length. */
+const HALF_PAGE: u32 = 2048;
+/** The register after HALF_PAGE zero bytes from x is the xor of halfShift[j * 256 + byte j of x], j = 0..3. */
+const halfShift = new Uint32Array(1024);
 const vector = new Uint8Array(4096);
 let low: u32 = 0;                     // the tables' physical addresses (frames identity mapped)
 let high: u32 = 0;
@@ -100,9 +108,31 @@ function buildTables(): bool {
     store32(high + (x << 2), c);
     store32(low + (x << 2), byteStep(byteStep(c, 0), 0));
   }
-  if (linear(high, 16) && linear(low, 32) && knownAnswers()) return true;
+  if (linear(high, 16) && linear(low, 32) && buildHalfShift() && knownAnswers()) return true;
   freeTables();
   return false;
+}
+
+/**
+ * halfShift: each bit's entry by running HALF_PAGE zero bytes through the byte table, checked against the
+ * bit-at-a-time definition; every other entry the xor of two smaller ones (the map is linear).
+ */
+function buildHalfShift(): bool {
+  for (let k: u32 = 0; k < 32; k++) {
+    let c = u32(1 << k);
+    for (let i: u32 = 0; i < HALF_PAGE; i++) c = byteStep(c, 0);
+    if (c !== bitSteps(u32(1 << k), HALF_PAGE * 8)) return false;
+    halfShift[(k >>> 3) * 256 + u32(1 << (k & 7))] = c;
+  }
+  for (let j: u32 = 0; j < 4; j++) {
+    const base = j * 256;
+    halfShift[base] = 0;
+    for (let b: u32 = 3; b < 256; b++) {
+      const lowest = u32(b & (0 - b));
+      if (lowest !== b) halfShift[base + b] = halfShift[base + lowest] ^ halfShift[base + u32(b ^ lowest)];
+    }
+  }
+  return true;
 }
 
 /** TSC cycles crc32c takes over a page (`vector`, agreesOnPage's bytes) by the method in force, warm. */
@@ -167,6 +197,7 @@ function agreesOnPage(): bool {
 /** CRC32C of the `length` bytes at `address` (`length` a multiple of 32, as a page is); after crc32cInit. */
 export function crc32c(address: u32, length: u32): u32 {
   if (instruction) return byInstruction(address, length);
+  if (length === PAGE_SIZE) return pageByTables(address);
   const l = low;                      // in registers for the loop (a global is loaded at each use)
   const h = high;
   const end = address + length;
@@ -177,6 +208,24 @@ export function crc32c(address: u32, length: u32): u32 {
     c = load32(l + ((b & 0xffff) << 2)) ^ load32(h + ((b >>> 16) << 2));
   }
   return ~c;
+}
+
+/** crc32c of a page by the tables: its halves side by side (the second from 0), joined by halfShift. */
+function pageByTables(address: u32): u32 {
+  const l = low;
+  const h = high;
+  const end = address + HALF_PAGE;
+  let c: u32 = 0xffffffff;
+  let d: u32 = 0;
+  for (let p = address; p < end; p += 4) {
+    const a = c ^ load32(p);
+    const e = d ^ load32(p + HALF_PAGE);
+    c = load32(l + ((a & 0xffff) << 2)) ^ load32(h + ((a >>> 16) << 2));
+    d = load32(l + ((e & 0xffff) << 2)) ^ load32(h + ((e >>> 16) << 2));
+  }
+  const shifted = halfShift[c & 0xff] ^ halfShift[256 + ((c >>> 8) & 0xff)] ^ halfShift[512 + ((c >>> 16) & 0xff)]
+    ^ halfShift[768 + (c >>> 24)];
+  return ~(shifted ^ d);
 }
 
 /** crc32c by the crc32 instruction, 32 bytes a round. */
