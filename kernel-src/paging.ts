@@ -172,8 +172,17 @@ export function switchAddressSpace(space: u32): void { writeCr3(space); }
 
 /** Frees the user part's page tables and the directory. The current space cannot be destroyed. */
 export function destroyAddressSpace(space: u32): i32 {
+  return destroyAddressSpaceOf(space, KERNEL_SPACE_END, DEVICE_WINDOW - KERNEL_SPACE_END);
+}
+
+/**
+ * destroyAddressSpace for a space whose user part maps nothing outside [virtualAddress, virtualAddress +
+ * length) (a VM's: vm.ts maps only its memory): only that range's directory entries are read.
+ */
+export function destroyAddressSpaceOf(space: u32, virtualAddress: u32, length: u32): i32 {
   if (space === currentAddressSpace() || space === kernelDirectory) return PAGING_ERROR_CURRENT;
-  for (let index = KERNEL_DIRECTORY_ENTRIES; index < DEVICE_WINDOW >>> DIRECTORY_SHIFT; index++) {
+  const last = (virtualAddress + length - 1) >>> DIRECTORY_SHIFT;
+  for (let index = virtualAddress >>> DIRECTORY_SHIFT; index <= last; index++) {
     const entry = load32(space + index * ENTRY_BYTES);
     if ((entry & PAGE_PRESENT) !== 0) freeTable(entry & PAGE_ADDRESS_MASK);
   }
@@ -259,6 +268,17 @@ export function pageEntry(space: u32, virtualAddress: u32): u32 {
 }
 
 export function entryFrame(entry: u32): u32 { return entry & PAGE_ADDRESS_MASK; }
+
+/**
+ * The index of the first of the `count` adjacent entries from `slot` (a page table's, pageEntrySlot, or a
+ * bytecode VM's map) that has every bit of `bits`, or `count`: a tight scan for the few resident pages of a
+ * VM among its hundreds of entries.
+ */
+export function firstEntryWith(slot: u32, count: u32, bits: u32): u32 {
+  const end = slot + count * ENTRY_BYTES;
+  for (let at = slot; at < end; at += ENTRY_BYTES) if (u32(load32(at) & bits) === bits) return (at - slot) >>> 2;
+  return count;
+}
 
 /** Bytes one page table maps: the PTEs of a span this size are adjacent words (pageEntrySlot). */
 export const PAGE_TABLE_SPAN: u32 = BYTES_PER_TABLE;

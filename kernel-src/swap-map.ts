@@ -14,7 +14,7 @@ import { Vm, vmAt, vmIsBytecode } from "./vm.ts";
 import { linearSlot } from "./linear.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrameRun, freeFrame } from "./frames.ts";
-import { pageEntrySlot, PAGE_PRESENT, PAGE_WRITABLE, PAGE_TABLE_SPAN } from "./paging.ts";
+import { pageEntrySlot, firstEntryWith, PAGE_PRESENT, PAGE_WRITABLE, PAGE_TABLE_SPAN } from "./paging.ts";
 import { kalloc, kfree } from "./kalloc.ts";
 import { diskSubmit, BLK_OK, BLK_SECTORS_PER_PAGE, BLK_REQUEST_FRAME_LIMIT } from "./disk.ts";
 import { crc32c } from "./crc32c.ts";
@@ -90,21 +90,46 @@ export function pageChecksum(address: u32): u32 { return crc32c(address, PAGE_SI
 export function pageAddress(page: u32): u32 { return GUEST_BASE + (page << PAGE_SHIFT); }
 
 /** Pages one page table maps; GUEST_BASE is a multiple of its span, so page 0 starts a table. */
-export const TABLE_PAGES_MASK: u32 = (PAGE_TABLE_SPAN >>> PAGE_SHIFT) - 1;
+const TABLE_PAGES_MASK: u32 = (PAGE_TABLE_SPAN >>> PAGE_SHIFT) - 1;
 
 /**
- * The PTE slot of the VM's `page` (0: no page table there) where the previous page's was 0 or `page`
- * starts a page table (paging.ts pageEntrySlot). A loop over a VM's pages from page 0 keeps the slot and
- * steps it, one walk per page table: `slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 :
- * tableSlot(vm, page)`. A bytecode VM's page map (linear.ts) has entries of the same format, adjacent.
+ * The PTE slot of the VM's `page`, which starts a page table (paging.ts pageEntrySlot; 0: no table there);
+ * the table's other entries follow it. A bytecode VM's page map (linear.ts) has entries of the same format,
+ * adjacent.
  */
-export function tableSlot(vm: Vm, page: u32): u32 {
+function tableSlot(vm: Vm, page: u32): u32 {
   if ((page & TABLE_PAGES_MASK) !== 0) return 0;
   return vmIsBytecode(vm) ? linearSlot(vm.space, page) : pageEntrySlot(vm.space, pageAddress(page));
 }
 
 /** True for the PTE of a private page (present and writable: vm.ts's invariant). */
 export function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0; }
+
+const PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
+/** The slot of the entry nextPrivate last found. */
+let foundSlot: u32 = 0;
+
+/**
+ * The VM's first private page at or after `page` and below `pages`, or `pages`; privateSlot() is its entry's
+ * slot. A loop over a VM's resident pages: `for (let page = nextPrivate(vm, 0, pages); page < pages; page =
+ * nextPrivate(vm, page + 1, pages))`: one walk per page table, then a scan of its words (firstEntryWith).
+ */
+export function nextPrivate(vm: Vm, page: u32, pages: u32): u32 {
+  while (page < pages) {
+    const first = u32(page & ~TABLE_PAGES_MASK);
+    const tableEnd = first + TABLE_PAGES_MASK + 1 < pages ? first + TABLE_PAGES_MASK + 1 : pages;
+    const base = tableSlot(vm, first);
+    if (base !== 0) {
+      const k = firstEntryWith(base + ((page - first) << 2), tableEnd - page, PRIVATE_BITS);
+      if (k < tableEnd - page) { foundSlot = base + ((page - first + k) << 2); return page + k; }
+    }
+    page = tableEnd;
+  }
+  return pages;
+}
+
+/** The slot of the entry of the page nextPrivate returned last. */
+export function privateSlot(): u32 { return foundSlot; }
 
 /** The requests a transfer of the map's positions that have a frame takes (runs of adjacent ones). */
 export function transferRuns(map: u32): u32 {

@@ -23,7 +23,7 @@ import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_COMING, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_PREVIOUS, MAP_FAULT,
   MAP_FAULT_PAGES, MAP_CLEAN, MAP_KEPT, MAP_EVICT_IN_FLIGHT, MAP_EVICT_FLAGS, FLAG_FAILED, ENTRY_PAGE_MASK,
   ENTRY_EMPTY, ENTRY_DISK, ENTRY_HOT, ENTRY_CLEAN, mapBytes, mapAlloc, mapFree, pageAt, crcAt, frameAt,
-  pageChecksum, pageAddress, TABLE_PAGES_MASK, tableSlot, privatePage, transferRuns, hotRuns, submitRuns,
+  pageChecksum, pageAddress, nextPrivate, privateSlot, privatePage, transferRuns, hotRuns, submitRuns,
   lastRequestDone, dropMap,
 } from "./swap-map.ts";
 import { counts, notePeak } from "./swap-report.ts";
@@ -73,11 +73,7 @@ function startWriteOut(index: u32): bool {
   const pages = vm.memorySize >>> PAGE_SHIFT;
   vmSyncBits(vm);                                // a bytecode VM's bits in its map (linear.ts: the window's)
   let resident: u32 = 0;
-  let slot: u32 = 0;
-  for (let page: u32 = 0; page < pages; page++) {
-    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
-    if (slot !== 0 && privatePage(load32(slot))) resident++;
-  }
+  for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) resident++;
   const previous = vm.swapMap;
   const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
   const count = previous !== 0 && load32(previous) > onDisk + resident ? load32(previous) : onDisk + resident;
@@ -132,11 +128,9 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   store32(map, count);
   const pages = vm.memorySize >>> PAGE_SHIFT;
   let measured = false;
-  let slot: u32 = 0;
-  for (let page: u32 = 0; page < pages && idled && !measured; page++) {
-    slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
-    const entry = slot === 0 ? 0 : load32(slot);
-    measured = privatePage(entry) && (entry & PAGE_ACCESSED) !== 0;
+  for (let page = idled ? nextPrivate(vm, 0, pages) : pages; page < pages && !measured;) {
+    measured = (load32(privateSlot()) & PAGE_ACCESSED) !== 0;
+    page = nextPrivate(vm, page + 1, pages);
   }
   let kept: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
@@ -159,11 +153,9 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
   }
   let next: u32 = 0;
   for (let pass: u32 = 0; pass < 2; pass++) {
-    slot = 0;
-    for (let page: u32 = 0; page < pages; page++) {
-      slot = slot !== 0 && (page & TABLE_PAGES_MASK) !== 0 ? slot + 4 : tableSlot(vm, page);
-      const entry = slot === 0 ? 0 : load32(slot);
-      if (!privatePage(entry)) continue;
+    for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+      const slot = privateSlot();
+      const entry = load32(slot);
       if ((entry & PAGE_KEPT) !== 0) {
         if (pass === 1) store32(slot, u32(entry & ~PAGE_KEPT));   // no translation depends on the bit
         continue;

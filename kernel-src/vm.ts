@@ -46,7 +46,8 @@ import {
   linearEntryBits, linearClearAccessed, linearSync, linearSlot,
 } from "./linear.ts";
 import {
-  createAddressSpace, destroyAddressSpace, mapRange, pageEntry, entryFrame, setAbsentEntry, clearAccessed,
+  createAddressSpace, destroyAddressSpaceOf, mapRange, pageEntry, pageEntrySlot, firstEntryWith, entryFrame,
+  PAGE_TABLE_SPAN, setAbsentEntry, clearAccessed,
   changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
   tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
@@ -854,17 +855,21 @@ function releaseMemory(vm: Vm): void {
 /** Frees the private frames, the page tables and the directory (no promise changes). */
 function freeMemory(vm: Vm): void {
   if (vmIsBytecode(vm)) { freeLinear(vm); return; }
-  const pages = vm.memorySize >>> PAGE_SHIFT;
-  for (let page: u32 = 0; page < pages; page++) {
-    const entry = pageEntry(vm.space, GUEST_BASE + (page << PAGE_SHIFT));
-    // Writable = private (the invariant above); read-only pages are the module's shared frames.
-    if ((entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0) {
-      freeFrame(entryFrame(entry));
+  // Writable = private (the invariant above); read-only pages are the module's shared frames.
+  const privateBits = PAGE_PRESENT | PAGE_WRITABLE;
+  const end = GUEST_BASE + vm.memorySize;
+  for (let table = GUEST_BASE; table < end; table += PAGE_TABLE_SPAN) {
+    const slot = pageEntrySlot(vm.space, table);
+    const count = (end - table < PAGE_TABLE_SPAN ? end - table : PAGE_TABLE_SPAN) >>> PAGE_SHIFT;
+    let k = slot === 0 ? count : firstEntryWith(slot, count, privateBits);
+    while (k < count) {
+      freeFrame(entryFrame(load32(slot + (k << 2))));
       privateFrameTotal--;
+      k += 1 + firstEntryWith(slot + ((k + 1) << 2), count - k - 1, privateBits);
     }
   }
   vm.privateFrames = 0;
-  destroyAddressSpace(vm.space);
+  destroyAddressSpaceOf(vm.space, GUEST_BASE, vm.memorySize);
   vm.tableFrames = 0;
   vm.space = 0;
 }
