@@ -365,16 +365,24 @@ function serveInOrder(): void {
 }
 
 
+/** balance() is running (a call from within returns at once). */
+let balancing = false;
+
 /**
  * Writes out idle VMs, oldest first, while the pool (with what is coming back) is short; when none is
  * left (nor a waiter), runnable VMs give up pages they have not touched lately (swap-evict.ts).
  */
 export function balance(): void {
-  if (!counts.active) return;
+  if (!counts.active || balancing) return;
   if (vmUnreservedFrames() + counts.framesComing >= LOW_WATERMARK) return;
+  // A write-out with nothing to write (its pages all kept on the disk) finishes at once, and its end
+  // balances again: that call returns here, and this loop goes on, where recursion, one level a VM, ran
+  // the trap stack into its guard page with hundreds of such VMs in a row.
+  balancing = true;
   while (oldestCandidate() !== VM_NONE && vmUnreservedFrames() + counts.framesComing < HIGH_WATERMARK) {
     if (!writeOut(u32(oldestCandidate()))) break;                  // the disk is busy: the next event retries
   }
+  balancing = false;
   if (oldestCandidate() === VM_NONE) sweepRunning(HIGH_WATERMARK);
 }
 
