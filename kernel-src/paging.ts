@@ -165,10 +165,95 @@ export function pagingMapDevice(physicalAddress: u32, length: u32): u32 {
   return virtualAddress + offset;
 }
 
-export function currentAddressSpace(): u32 { return readCr3() & PAGE_ADDRESS_MASK; }
+/** The space in force: CR3's, or the VM space whose entries the run directory holds while it is loaded. */
+export function currentAddressSpace(): u32 {
+  const loaded = u32(readCr3() & PAGE_ADDRESS_MASK);
+  return loaded === runDirectory && runDirectory !== 0 ? runSpace : loaded;
+}
 
 /** Loads CR3: every non-global TLB entry is flushed (SDM §4.10.4.1). */
-export function switchAddressSpace(space: u32): void { writeCr3(space); }
+export function switchAddressSpace(space: u32): void { loadCr3(space); }
+
+/** CR3 loads, and VM switches that kept CR3 (the run directory's fast path): the `vms` summary's figures. */
+let cr3Loads: u32 = 0;
+let switchesKept: u32 = 0;
+export function pagingCr3Loads(): u32 { return cr3Loads; }
+export function pagingSwitchesKept(): u32 { return switchesKept; }
+
+function loadCr3(directory: u32): void {
+  writeCr3(directory);
+  cr3Loads++;
+}
+
+// ---- the run directory ----------------------------------------------------------------------------------
+// A VM with a space of its own (vm.ts: not a bytecode VM) runs in a directory of the kernel's, runDirectory,
+// which holds the kernel space and, copied at each switch, the VM's user directory entries: CR3 then keeps
+// its value from one VM to the next. Loading CR3 flushes every TLB entry -- and QEMU's TCG drops its whole
+// soft TLB and the jump cache of its translated code with it, costlier than the VM's run itself on a busy
+// host -- while the VMs of one image map its code and read-only data to the same frames, whose entries stay
+// right. So a switch between two VMs of one image (equal `key`), each of at most RUN_SCAN_PAGES pages,
+// writes the next VM's directory entries and invalidates the previous VM's private pages, the only entries
+// that differ: present and writable ones (vm.ts's invariant: private = writable; a page unmapped while its
+// VM was in force was invalidated then), each by invlpg, which also empties the paging-structure caches
+// (SDM §4.10.4.1), so that no translation through the previous entries survives. Every other switch loads
+// CR3. Invariant: while runDirectory is loaded, the TLB holds no private entry of a space but runSpace's,
+// and shared entries only of runKey's image (a switch to another image, and any load of another directory,
+// flushes). currentAddressSpace() is runSpace then: the rest of the kernel sees the VM's own space in force.
+let runDirectory: u32 = 0;
+let runSpace: u32 = 0;
+let runStart: u32 = 0;
+let runLength: u32 = 0;
+let runKey: u32 = 0;
+/** The most pages a VM may have to switch without a CR3 load (the scan of its entries is the cost). */
+const RUN_SCAN_PAGES: u32 = 512;
+
+/**
+ * Puts VM space `space` (user part [start, start + length), its image `key`, not 0) in force: see above.
+ * Without a frame for the run directory (once), loads the space itself.
+ */
+export function switchVmAddressSpace(space: u32, start: u32, length: u32, key: u32): void {
+  if (runDirectory === 0) {
+    const directory = createAddressSpace();
+    if (directory === FRAME_NONE) { loadCr3(space); return; }
+    runDirectory = directory;
+  }
+  const loaded = u32(readCr3() & PAGE_ADDRESS_MASK) === runDirectory;
+  if (loaded && runSpace === space) return;
+  const fast = loaded && runSpace !== 0 && key === runKey && length >>> PAGE_SHIFT <= RUN_SCAN_PAGES
+    && runLength >>> PAGE_SHIFT <= RUN_SCAN_PAGES;
+  const previous = runSpace, previousStart = runStart, previousLength = runLength;
+  if (previous !== 0) copyUserEntries(0, previousStart, previousLength);
+  copyUserEntries(space, start, length);
+  runSpace = space;
+  runStart = start;
+  runLength = length;
+  runKey = key;
+  if (!fast) { loadCr3(runDirectory); return; }
+  switchesKept++;
+  invlpg(start);                      // the paging-structure caches, in case the previous VM had no private page
+  const end = previousStart + previousLength;
+  for (let table = u32(previousStart & ~(BYTES_PER_TABLE - 1)); table < end; table += BYTES_PER_TABLE) {
+    const entry = load32(directoryEntryAddress(previous, table));
+    if ((entry & PAGE_PRESENT) === 0) continue;
+    const from = table > previousStart ? table : previousStart;
+    const to = end - table < BYTES_PER_TABLE ? end : table + BYTES_PER_TABLE;
+    const slot = (entry & PAGE_ADDRESS_MASK) + ((from >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES;
+    const count = (to - from) >>> PAGE_SHIFT;
+    const bits = PAGE_PRESENT | PAGE_WRITABLE;
+    for (let k = firstEntryWith(slot, count, bits); k < count; k += 1 + firstEntryWith(slot + (k + 1) * ENTRY_BYTES,
+      count - k - 1, bits)) {
+      invlpg(from + (k << PAGE_SHIFT));
+    }
+  }
+}
+
+/** The run directory's entries of [start, start + length) become `space`'s (0: none). */
+function copyUserEntries(space: u32, start: u32, length: u32): void {
+  const last = (start + length - 1) >>> DIRECTORY_SHIFT;
+  for (let index = start >>> DIRECTORY_SHIFT; index <= last; index++) {
+    store32(runDirectory + index * ENTRY_BYTES, space === 0 ? 0 : load32(space + index * ENTRY_BYTES));
+  }
+}
 
 /** Frees the user part's page tables and the directory. The current space cannot be destroyed. */
 export function destroyAddressSpace(space: u32): i32 {
@@ -223,6 +308,8 @@ export function mapRange(space: u32, virtualAddress: u32, physicalAddress: u32, 
     const table = allocZeroedTable();
     if (table === FRAME_NONE) return PAGING_ERROR_NO_MEMORY;
     store32(slot, table | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+    // In force through the run directory: its copy too (a not-present entry is never cached: no invlpg).
+    if (space === runSpace && runDirectory !== 0) store32(runDirectory + directoryIndex * ENTRY_BYTES, load32(slot));
   }
   const pages = length >>> PAGE_SHIFT;
   const flags = (rights & MAP_RIGHTS_MASK) | PAGE_PRESENT;
@@ -337,12 +424,13 @@ export function setAbsentEntry(space: u32, virtualAddress: u32, value: u32): boo
 
 /**
  * TLB invalidation after entries of `space` changed (SDM §4.10.4): nothing to do for a space that is
- * not in CR3 (loading CR3 flushes its entries; no global pages and no PCIDs are used); in the current
- * space invlpg for each page of a short range, one CR3 reload for a long one.
+ * not in force (loading CR3 flushes its entries, and so does a switch through the run directory for a VM's
+ * private pages; no global pages and no PCIDs are used); in the space in force invlpg for each page of a
+ * short range, one CR3 reload for a long one.
  */
 function invalidateRange(space: u32, virtualAddress: u32, pages: u32): void {
   if (space !== currentAddressSpace()) return;
-  if (pages > INVLPG_PAGE_LIMIT) { writeCr3(space); return; }
+  if (pages > INVLPG_PAGE_LIMIT) { loadCr3(u32(readCr3() & PAGE_ADDRESS_MASK)); return; }
   for (let page: u32 = 0; page < pages; page++) invlpg(virtualAddress + (page << PAGE_SHIFT));
 }
 

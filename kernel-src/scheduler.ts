@@ -44,13 +44,14 @@ import {
   VM_END_BYTECODE_CALL, VM_END_BYTECODE_TRAP_RETURNED, VM_END_BYTECODE_CONTEXT, VM_END_BYTECODE_CONTEXTS,
   VM_END_BYTECODE_CONTEXT_RETURNED,
 } from "../abi/hypercalls.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
 import { TrapFrame, frameInVirtual8086, EFLAGS_VIRTUAL_8086 } from "./trapframe.ts";
 import { fpuInit, fpuSwitchNeeded, fpuSwitchTo, fpuClaim, fpuRelease } from "./fpu.ts";
 import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
 import {
-  switchAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
+  switchAddressSpace, switchVmAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
 } from "./paging.ts";
 import { clockTicks, clockStore, clockTscPerTick } from "./clock.ts";
 import { VmShare, shareAt, shareSet, shareFirst, shareCharge, sharePassAdd } from "./share.ts";
@@ -670,7 +671,7 @@ function switchInTo(index: i32): u32 {
   lastRan = index;
   const bytecode = schedulerIsBytecode(vm);
   if (bytecode) linearInstall(vm.space, vm.memorySize);       // its pages in the window, loaded (linear.ts)
-  else if (currentAddressSpace() !== vm.space) switchAddressSpace(vm.space);
+  else switchVmAddressSpace(vm.space, GUEST_BASE, vm.memorySize, vm.imageIndex + 1);   // the run directory
   if (vm.blockedInIdle) deliverBatch(vm);
   vm.switchIns++;
   switchCount++;

@@ -46,8 +46,8 @@ import {
   linearEntryBits, linearClearAccessed, linearSync, linearSlot,
 } from "./linear.ts";
 import {
-  createAddressSpace, destroyAddressSpaceOf, mapRange, pageEntry, pageEntrySlot, firstEntryWith, entryFrame,
-  PAGE_TABLE_SPAN, setAbsentEntry, clearAccessed,
+  createAddressSpace, destroyAddressSpaceOf, currentAddressSpace, switchAddressSpace, kernelAddressSpace, mapRange,
+  pageEntry, pageEntrySlot, firstEntryWith, entryFrame, PAGE_TABLE_SPAN, setAbsentEntry, clearAccessed,
   changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
   tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
@@ -869,6 +869,9 @@ function freeMemory(vm: Vm): void {
     }
   }
   vm.privateFrames = 0;
+  // Still in force (the last VM to run, written out while the kernel idles): the kernel's space first, or
+  // its directory and tables could not be freed.
+  if (currentAddressSpace() === vm.space) switchAddressSpace(kernelAddressSpace());
   destroyAddressSpaceOf(vm.space, GUEST_BASE, vm.memorySize);
   vm.tableFrames = 0;
   vm.space = 0;

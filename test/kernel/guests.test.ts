@@ -124,6 +124,24 @@ test('attacks: reads and writes outside the VM page-fault at the address and end
   for (const address of ['00100000', '00000000', '3ffffffc', 'c0000000', 'fffffffc', '000b8000']) t.regex(out, new RegExp(`cr2 0x${address} `), address);
 });
 
+test('attacks: VMs of one image switched without a CR3 load find no translation of another VM\'s page', async t => {
+  // guest-src/attacks/tlb.ts: 4 VMs of one image (and 2 of another) write their own patterns into the
+  // same linear pages and read them back across yields; kernel-src/paging.ts's run directory switches
+  // between VMs of one image by invalidating the last one's private pages instead of loading CR3.
+  const { out } = await boot('attacks-tlb', { until: 'vms done:' });
+  noKernelFault(t, out);
+  t.false(out.includes('NOT CONTAINED'), out);
+  for (let vm = 0; vm < 6; vm++) {
+    t.regex(out, new RegExp(`^\\[vm ${vm}\\] vm ${vm} tlb: 40 rounds of 8 pages, every word its own$`, 'm'));
+  }
+  const totals = /^vms: 6 started, 6 exited, .* switches (\d+);.*; CR3 loads (\d+), VM switches without one (\d+)$/m
+    .exec(out);
+  if (!totals) throw new Error(`no vms totals\n${out.slice(-2000)}`);
+  const [switches, loads, kept] = totals.slice(1).map(Number);
+  // Most switches go between VMs of one image (the fast path this attacks); the rest load CR3.
+  t.true(kept > switches / 2 && loads > 0, totals[0]);
+});
+
 test('attacks: code-page writes, jumps out, stack overflow, divide by zero, bad hypercalls, an endless loop', async t => {
   // The endless loop never ends: stop once the healthy counter is done (the other attacks end at once).
   const { out } = await boot('attacks-other', { until: HEALTHY_DONE, timeoutMs: 180_000 });
@@ -210,7 +228,7 @@ test('attacks: virtual-8086 entry, NT, the LDT, sysenter, TF, x87 state shared o
   t.regex(out, /^\[vm 11\] attack cpumode: tables readable \(no UMIP\): gdt base 0x001[0-9a-f]{5} /m);
   t.regex(out, /^vm 11: cpu \d+ kcycles, switches \d+, exit status 0$/m);
   // Lazy switching: the two FPU users alternated, so the registers moved between them at every switch.
-  const fpu = /fpu claims (\d+), saves (\d+)$/m.exec(out);
+  const fpu = /fpu claims (\d+), saves (\d+);/m.exec(out);
   t.true(Number(fpu?.[2]) >= 100, fpu?.[0]);
 });
 
