@@ -81,7 +81,7 @@ interface RequestPoint {
   ring3: number;
   /** The kernel's share of all instructions. */
   kernelShare: number;
-  switches: number; addressSpaceSwitches: number;
+  switches: number; cr3Loads: number;
   /** Hypercalls per request, by name. */
   calls: Record<string, number>;
   /** The profile's own marks (kernel side) per request: each costs a few tens of instructions. */
@@ -125,7 +125,7 @@ function point(at: Point, d: ReturnType<typeof profileDelta>, qemuSeconds: numbe
     ring3: per(d.kernel.guest ?? 0),
     kernelShare: Math.round((kernelAll / all) * 1000) / 10,
     switches: Math.round((d.switches / requests) * 100) / 100,
-    addressSpaceSwitches: Math.round((d.addressSpaceSwitches / requests) * 100) / 100,
+    cr3Loads: Math.round((d.cr3Loads / requests) * 100) / 100,
     calls: Object.fromEntries(Object.entries(d.calls).filter(([, n]) => n > 0)
       .map(([name, n]) => [name, Math.round((n / requests) * 100) / 100])),
     marks: Math.round((d.marks / requests) * 10) / 10,
@@ -237,7 +237,7 @@ function requestTable(points: RequestPoint[]): string {
     row(realtime ? '**host cycles per request**' : '**instructions per request**', p => `**${fmt(p.total)}**`),
     ...SWAP_COUNTERS.map(([name]) => row(`swap: ${name}`, p => String(p.swapCounts?.[name] ?? '-'))),
     row('VM switches', p => String(p.switches)),
-    row('CR3 loads', p => String(p.addressSpaceSwitches)),
+    row('CR3 loads', p => String(p.cr3Loads)),
     ...callNames.map(name => row(`hypercalls: ${name}`, p => String(p.calls[name] ?? 0))),
     row('the profile\'s kernel marks (a few tens of instructions each, in the figures above)', p => String(p.marks)),
     ...(realtime ? []

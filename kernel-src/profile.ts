@@ -23,7 +23,7 @@ import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
 import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
-import { pageEntry, entryFrame, changeEntryBits, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
+import { pageEntry, entryFrame, changeEntryBits, pagingCr3Loads, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
 import { PAGE_OFFSET_MASK } from "./frames.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
@@ -70,7 +70,6 @@ let last: u32 = 0;
 let marks: u32 = 0;
 let vmSpace: u32 = 0;                    // the running VM's page directory (0: none) and boot page
 let vmBootAddress: u32 = 0;
-let addressSpaceSwitches: u32 = 0;
 const counts = new Uint32Array(20);       // CATEGORIES (low, high) pairs
 const calls = new Uint32Array(HYPERCALL_COUNT);   // hypercalls made, by number
 
@@ -110,11 +109,6 @@ export function profileEnter(next: u32): u32 { return mark(next, rdtsc()); }
 /** Puts back the category profileEnter returned. */
 export function profileLeave(previous: u32): void { mark(previous, rdtsc()); }
 
-/**
- * A VM switch loaded CR3 (scheduler.ts). One instruction, so not a category: its cost is the emulator's
- * (QEMU drops its soft TLB) or the CPU's (TLB refills), not instructions; the bench divides the count.
- */
-export function profileCountAddressSpaceSwitch(): void { addressSpaceSwitches++; }
 
 /** The VM that now runs in ring 3: its page directory (0: none) and its boot page's address. */
 export function profileSetVm(space: u32, bootAddress: u32): void { vmSpace = space; vmBootAddress = bootAddress; }
@@ -166,8 +160,10 @@ export function profileExit(frameAddress: u32): void {
 export function profileReport(): void {
   consoleWriteString("profile: marks ");
   consoleWriteDecimal(marks);
+  // CR3 loads (paging.ts counts them; a VM switch between VMs of one image makes none): one instruction, so
+  // not a category: its cost is the emulator's (QEMU drops its soft TLB) or the CPU's (TLB refills).
   consoleWriteString(" cr3 ");
-  consoleWriteDecimal(addressSpaceSwitches);
+  consoleWriteDecimal(pagingCr3Loads());
   consoleWriteString(" calls");
   for (let i: u32 = 0; i < HYPERCALL_COUNT; i++) {
     consoleWriteString(" ");

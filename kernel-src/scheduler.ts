@@ -65,7 +65,7 @@ import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./nic.ts";
 import { diskInFlight } from "./disk.ts";
 import {
-  profileOn, profileEnter, profileLeave, profileSetVm, profileCountAddressSpaceSwitch, PROFILE_SCHEDULER,
+  profileOn, profileEnter, profileLeave, profileSetVm, PROFILE_SCHEDULER,
 } from "./profile.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
@@ -511,24 +511,21 @@ function timedSwitchOut(vm: Vm, frameAddress: u32): u32 {
 
 function profiledSwitchOut(vm: Vm, frameAddress: u32): u32 {
   const previous = profileEnter(PROFILE_SCHEDULER);
-  const space = currentAddressSpace();
   const next = switchOut(vm, frameAddress);
-  profiledSwitched(space);
+  profiledSwitched();
   profileLeave(previous);
   return next;
 }
 
 function profiledSwitchIn(): u32 {
   const previous = profileEnter(PROFILE_SCHEDULER);
-  const space = currentAddressSpace();
   const next = switchIn();
-  profiledSwitched(space);
+  profiledSwitched();
   profileLeave(previous);
   return next;
 }
 
-function profiledSwitched(space: u32): void {
-  if (currentAddressSpace() !== space) profileCountAddressSpaceSwitch();
+function profiledSwitched(): void {
   if (current === VM_NONE) { profileSetVm(0, 0); return; }
   const vm = vmAt(u32(current));
   profileSetVm(schedulerIsBytecode(vm) ? linearWindow() : vm.space, vmBootInfoAddress(vm));

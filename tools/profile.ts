@@ -13,7 +13,7 @@ interface Profile {
   /** Hypercalls made, by name (abi/hypercalls.ts: HYPERCALL_SET_ALARM is setAlarm). */
   calls: Record<string, number>;
   /** VM switches that loaded CR3 (another VM's address space). */
-  addressSpaceSwitches: number;
+  cr3Loads: number;
   /** The kernel's categories, in the kernel's order: TSC cycles. */
   kernel: Record<string, number>;
   /** VMs whose boot page was read, and those that were not resident. */
@@ -51,7 +51,7 @@ export function parseProfile(serial: string): Profile {
   const guest = [...serial.matchAll(guestLine)].pop();
   if (!kernel || !guest) throw new Error(`no profile lines in the output:\n${serial.slice(-2000)}`);
   return {
-    marks: Number(kernel[1]), addressSpaceSwitches: Number(kernel[2]), calls: callsByName(kernel[3]),
+    marks: Number(kernel[1]), cr3Loads: Number(kernel[2]), calls: callsByName(kernel[3]),
     kernel: pairs(kernel[4]),
     vms: Number(guest[1]), absent: Number(guest[2]), requests: Number(guest[3]), switches: Number(guest[4]),
     guest: pairs(guest[5]),
@@ -64,7 +64,7 @@ export function profileDelta(before: Profile, after: Profile): Profile {
     Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
   return {
     marks: after.marks - before.marks,
-    addressSpaceSwitches: after.addressSpaceSwitches - before.addressSpaceSwitches,
+    cr3Loads: after.cr3Loads - before.cr3Loads,
     calls: minus(after.calls, before.calls),
     kernel: minus(after.kernel, before.kernel), vms: after.vms, absent: after.absent,
     requests: after.requests - before.requests, switches: after.switches - before.switches,
