@@ -106,22 +106,43 @@ function tableSlot(vm: Vm, page: u32): u32 {
 export function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0; }
 
 const PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
-/** The slot of the entry nextPrivate last found. */
+/** What nextPrivate found last: its entry's slot, the page after it, its VM's space, its table's end. */
 let foundSlot: u32 = 0;
+let foundNext: u32 = 0xffffffff;
+let foundSpace: u32 = 0;
+let foundTableEnd: u32 = 0;
 
 /**
  * The VM's first private page at or after `page` and below `pages`, or `pages`; privateSlot() is its entry's
- * slot. A loop over a VM's resident pages: `for (let page = nextPrivate(vm, 0, pages); page < pages; page =
- * nextPrivate(vm, page + 1, pages))`: one walk per page table, then a scan of its words (firstEntryWith).
+ * slot. A loop over a VM's resident pages, from page 0: `for (let page = nextPrivate(vm, 0, pages); page <
+ * pages; page = nextPrivate(vm, page + 1, pages))`: one walk per page table, then a scan of its words
+ * (firstEntryWith); a call for the page after the last one found, in its table, goes on from that slot
+ * without the walk (a loop's first call, for page 0, always walks: its tables may have changed since).
  */
 export function nextPrivate(vm: Vm, page: u32, pages: u32): u32 {
+  if (page === foundNext && vm.space === foundSpace && (page & TABLE_PAGES_MASK) !== 0) {
+    const end = foundTableEnd < pages ? foundTableEnd : pages;
+    const k = firstEntryWith(foundSlot + 4, end - page, PRIVATE_BITS);
+    if (k < end - page) {
+      foundSlot += (k + 1) << 2;
+      foundNext = page + k + 1;
+      return page + k;
+    }
+    page = end;
+  }
   while (page < pages) {
     const first = u32(page & ~TABLE_PAGES_MASK);
     const tableEnd = first + TABLE_PAGES_MASK + 1 < pages ? first + TABLE_PAGES_MASK + 1 : pages;
     const base = tableSlot(vm, first);
     if (base !== 0) {
       const k = firstEntryWith(base + ((page - first) << 2), tableEnd - page, PRIVATE_BITS);
-      if (k < tableEnd - page) { foundSlot = base + ((page - first + k) << 2); return page + k; }
+      if (k < tableEnd - page) {
+        foundSlot = base + ((page - first + k) << 2);
+        foundNext = page + k + 1;
+        foundSpace = vm.space;
+        foundTableEnd = tableEnd;
+        return page + k;
+      }
     }
     page = tableEnd;
   }
