@@ -51,7 +51,8 @@ import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
 import {
-  switchAddressSpace, switchVmAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
+  switchAddressSpace, switchVmAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT,
+  PAGE_WRITABLE, PAGE_USER,
 } from "./paging.ts";
 import { clockTicks, clockStore, clockTscPerTick } from "./clock.ts";
 import { VmShare, shareAt, shareSet, shareFirst, shareCharge, sharePassAdd } from "./share.ts";
