@@ -3,7 +3,8 @@
 // load, kernel and guest, from the kernel's profile.
 //
 // For N = 1, 100, 1,000 httpd VMs (guest-src/apps/httpd.ts, VM i at 198.18.0.2 + i, as bench:web): one
-// boot per N of the kernel with `-append profile` (kernel-src/profile.ts) in qemu-system-i386 with
+// boot per N of the kernel with `-append profile keepcr3` (kernel-src/profile.ts; VMs of one image switch
+// without a CR3 load: kernel-src/paging.ts, as in bench:web) in qemu-system-i386 with
 // `-icount shift=0,sleep=off`, so that the TSC counts instructions, on a tap in a network namespace of
 // its own; the load generator (bench/loadgen.ts: 64 requests at once, keep-alive, uniform popularity)
 // runs a warm-up and then SECONDS measured. The swap point: 10,000 VMs in 128 MiB (the 100,000 a GiB of
@@ -171,7 +172,7 @@ async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Poi
   const swapImage = swap ? join(dir, `swap-${vms}.img`) : undefined;
   if (swapImage) createSwapImage(swapImage, (vms + 64) * HTTPD_MEMORY_KIB * 1024);
   const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
-    { append: 'profile', icount: !realtime, memoryMiB, swapImage });
+    { append: 'profile keepcr3', icount: !realtime, memoryMiB, swapImage });
   try {
     const state = await waitListening(m, vms, 120_000 + vms * 300, `bench:request: boot of ${vms} VMs`);
     if (state !== 'ready') throw new Error(`${vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
@@ -313,7 +314,7 @@ async function main(): Promise<number> {
         + ` TCG without -icount, so the profile's TSC is the host's: host cycles per request`
       : `Where a web request's instructions go (\`npm run bench:request\`, commit ${commit}, ${qemu}, TCG with`
         + ' `-icount shift=0,sleep=off`')
-      + `, \`-m ${MEMORY_MIB}\`, \`-append profile\`; the bench took ${seconds} s).`,
+      + `, \`-m ${MEMORY_MIB}\`, \`-append profile keepcr3\`; the bench took ${seconds} s).`,
     '',
     requestTable(points),
     '',

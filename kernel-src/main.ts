@@ -32,6 +32,7 @@ import { runRequestedFault } from "./faults.ts";
 import { runPlatformSelfTests, runPlatformBenchmarks } from "./platform-selftest.ts";
 import { shellRun } from "./shell.ts";
 import { memoryInit } from "./memory.ts";
+import { pagingKeepCr3 } from "./paging.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport, pciReportUnsupported } from "./pci.ts";
 import { lapicInit } from "./lapic.ts";
@@ -76,6 +77,11 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
   reportMemory(info);
   reportCommandLine(info);
   if (commandLineHasWord(info, "profile")) profileEnable();   // profile.ts: before the handlers it wraps
+  if (commandLineHasWord(info, "keepcr3")) {             // paging.ts: the run directory
+    pagingKeepCr3(true);
+    consoleWriteString("paging: VM switches between VMs of one image keep CR3 (keepcr3)");
+    consoleNewLine();
+  }
   const tlbFlushEvery = commandLineNumber(info, "tlbflush=");   // a measurement knob (hypercall.ts)
   if (tlbFlushEvery !== 0) {
     hypercallTlbFlushEvery(tlbFlushEvery);

@@ -172,9 +172,12 @@ export function currentAddressSpace(): u32 {
 }
 
 /** Loads CR3: every non-global TLB entry is flushed (SDM §4.10.4.1). */
-export function switchAddressSpace(space: u32): void { loadCr3(space); }
+export function switchAddressSpace(space: u32): void { writeCr3(space); }
 
-/** CR3 loads, and VM switches that kept CR3 (the run directory's fast path): the `vms` summary's figures. */
+/**
+ * CR3 loads the run directory made (switchAddressSpace, a VM switch's without `keepcr3`, is not counted: the
+ * switch path's instructions are bench:vm's), and VM switches that kept CR3: the `vms` summary's figures.
+ */
 let cr3Loads: u32 = 0;
 let switchesKept: u32 = 0;
 export function pagingCr3Loads(): u32 { return cr3Loads; }
@@ -196,10 +199,13 @@ function loadCr3(directory: u32): void {
 // that differ: present and writable ones (vm.ts's invariant: private = writable; a page unmapped while its
 // VM was in force was invalidated then), each by invlpg, which also empties the paging-structure caches
 // (SDM §4.10.4.1), so that no translation through the previous entries survives. Every other switch loads
-// CR3. Invariant: while runDirectory is loaded, the TLB holds no private entry of a space but runSpace's,
-// and shared entries only of runKey's image (a switch to another image, and any load of another directory,
-// flushes). currentAddressSpace() is runSpace then: the rest of the kernel sees the VM's own space in force.
+// CR3. All this only with `-append keepcr3` (pagingKeepCr3); without it each VM switch loads the VM's own
+// directory. Invariant: while runDirectory is loaded, the TLB holds no private entry of a space but
+// runSpace's, and shared entries only of runKey's image (a switch to another image, and any load of another
+// directory, flushes). currentAddressSpace() is runSpace then: the rest of the kernel sees the VM's own space in force.
 let runDirectory: u32 = 0;
+/** The run directory in use (`-append keepcr3`: pagingKeepCr3); else every VM switch loads the VM's space. */
+let keepCr3: u32 = 0;
 let runSpace: u32 = 0;
 let runStart: u32 = 0;
 let runLength: u32 = 0;
@@ -246,6 +252,19 @@ export function switchVmAddressSpace(space: u32, start: u32, length: u32, key: u
     }
   }
 }
+
+/**
+ * VM switches keep CR3 between VMs of one image (the kernel command line's `keepcr3`; before any VM runs).
+ * Off by default: in instructions the invalidations cost more than the CR3 load (bench:vm's VM switch, 297
+ * instructions, takes about 725 with them), and on a CPU a CR3 load costs little more than the TLB refills
+ * after it; under QEMU's TCG, which drops its soft TLB and its jump cache at a CR3 load, they save much more
+ * host time than they cost (bench:web boots with it).
+ */
+export function pagingKeepCr3(on: bool): void { keepCr3 = on ? 1 : 0; }
+/** VM switches go through switchVmAddressSpace (`keepcr3`), else loadedAddressSpace and switchAddressSpace. */
+export function pagingKeepsCr3(): bool { return keepCr3 !== 0; }
+/** CR3's directory: the VM's own space at a switch without `keepcr3` (currentAddressSpace's cheap case). */
+export function loadedAddressSpace(): u32 { return u32(readCr3() & PAGE_ADDRESS_MASK); }
 
 /** The run directory's entries of [start, start + length) become `space`'s (0: none). */
 function copyUserEntries(space: u32, start: u32, length: u32): void {

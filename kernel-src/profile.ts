@@ -23,7 +23,7 @@ import { bool, u32, rdtsc, overlay } from "dsl";
 import { BootInfo } from "../abi/boot.ts";
 import { HYPERCALL_COUNT } from "../abi/hypercalls.ts";
 import { TrapFrame, frameFromUser } from "./trapframe.ts";
-import { pageEntry, entryFrame, changeEntryBits, pagingCr3Loads, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
+import { pageEntry, entryFrame, changeEntryBits, PAGE_PRESENT, PAGE_DIRTY } from "./paging.ts";
 import { PAGE_OFFSET_MASK } from "./frames.ts";
 import { consoleWriteString, consoleWriteHex64, consoleWriteDecimal } from "./console.ts";
 
@@ -70,6 +70,7 @@ let last: u32 = 0;
 let marks: u32 = 0;
 let vmSpace: u32 = 0;                    // the running VM's page directory (0: none) and boot page
 let vmBootAddress: u32 = 0;
+let cr3Loads: u32 = 0;
 const counts = new Uint32Array(20);       // CATEGORIES (low, high) pairs
 const calls = new Uint32Array(HYPERCALL_COUNT);   // hypercalls made, by number
 
@@ -154,16 +155,22 @@ export function profileExit(frameAddress: u32): void {
 }
 
 /**
+ * A VM switch loaded CR3 (scheduler.ts: CR3 changed, or the run directory was loaded again: paging.ts).
+ * One instruction, so not a category: its cost is the emulator's (QEMU drops its soft TLB) or the CPU's
+ * (TLB refills), not instructions; the bench divides the count. A switch between VMs of one image under
+ * `keepcr3` makes none.
+ */
+export function profileCountCr3Load(): void { cr3Loads++; }
+
+/**
  * `profile: marks M cr3 C calls N0 N1 ..; idle 0x..; trap 0x..; ...`: the kernel's totals, the
  * hypercalls by number (abi/hypercalls.ts order) and the categories' TSC cycles (u64 in hex).
  */
 export function profileReport(): void {
   consoleWriteString("profile: marks ");
   consoleWriteDecimal(marks);
-  // CR3 loads (paging.ts counts them; a VM switch between VMs of one image makes none): one instruction, so
-  // not a category: its cost is the emulator's (QEMU drops its soft TLB) or the CPU's (TLB refills).
   consoleWriteString(" cr3 ");
-  consoleWriteDecimal(pagingCr3Loads());
+  consoleWriteDecimal(cr3Loads);
   consoleWriteString(" calls");
   for (let i: u32 = 0; i < HYPERCALL_COUNT; i++) {
     consoleWriteString(" ");

@@ -51,8 +51,8 @@ import { setKernelStack } from "./gdt.ts";
 import { trapStackTop } from "./stacks.ts";
 import { PAGE_KIB_SHIFT } from "./frames.ts";
 import {
-  switchAddressSpace, switchVmAddressSpace, currentAddressSpace, kernelAddressSpace, pageEntry, PAGE_PRESENT,
-  PAGE_WRITABLE, PAGE_USER,
+  switchAddressSpace, switchVmAddressSpace, pagingKeepsCr3, loadedAddressSpace, pagingCr3Loads, currentAddressSpace,
+  kernelAddressSpace, pageEntry, PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER,
 } from "./paging.ts";
 import { clockTicks, clockStore, clockTscPerTick } from "./clock.ts";
 import { VmShare, shareAt, shareSet, shareFirst, shareCharge, sharePassAdd } from "./share.ts";
@@ -66,7 +66,7 @@ import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
 import { nicPresent } from "./nic.ts";
 import { diskInFlight } from "./disk.ts";
 import {
-  profileOn, profileEnter, profileLeave, profileSetVm, PROFILE_SCHEDULER,
+  profileOn, profileEnter, profileLeave, profileSetVm, profileCountCr3Load, PROFILE_SCHEDULER,
 } from "./profile.ts";
 
 /** The time slice: 10 PIT ticks = 10 ms (pit.ts: 1 tick = 0.9998 ms). */
@@ -512,7 +512,9 @@ function timedSwitchOut(vm: Vm, frameAddress: u32): u32 {
 
 function profiledSwitchOut(vm: Vm, frameAddress: u32): u32 {
   const previous = profileEnter(PROFILE_SCHEDULER);
+  const cr3 = loadedAddressSpace(), loads = pagingCr3Loads();
   const next = switchOut(vm, frameAddress);
+  if (loadedAddressSpace() !== cr3 || pagingCr3Loads() !== loads) profileCountCr3Load();
   profiledSwitched();
   profileLeave(previous);
   return next;
@@ -520,7 +522,9 @@ function profiledSwitchOut(vm: Vm, frameAddress: u32): u32 {
 
 function profiledSwitchIn(): u32 {
   const previous = profileEnter(PROFILE_SCHEDULER);
+  const cr3 = loadedAddressSpace(), loads = pagingCr3Loads();
   const next = switchIn();
+  if (loadedAddressSpace() !== cr3 || pagingCr3Loads() !== loads) profileCountCr3Load();
   profiledSwitched();
   profileLeave(previous);
   return next;
@@ -669,7 +673,8 @@ function switchInTo(index: i32): u32 {
   lastRan = index;
   const bytecode = schedulerIsBytecode(vm);
   if (bytecode) linearInstall(vm.space, vm.memorySize);       // its pages in the window, loaded (linear.ts)
-  else switchVmAddressSpace(vm.space, GUEST_BASE, vm.memorySize, vm.imageIndex + 1);   // the run directory
+  else if (pagingKeepsCr3()) switchVmAddressSpace(vm.space, GUEST_BASE, vm.memorySize, vm.imageIndex + 1);
+  else if (loadedAddressSpace() !== vm.space) switchAddressSpace(vm.space);
   if (vm.blockedInIdle) deliverBatch(vm);
   vm.switchIns++;
   switchCount++;

@@ -9,7 +9,7 @@
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32, overlay } from "dsl";
-import { pagingCr3Loads, pagingSwitchesKept } from "./paging.ts";
+import { pagingCr3Loads, pagingSwitchesKept, pagingKeepsCr3 } from "./paging.ts";
 import { mapPagesOnDisk } from "./swap-map.ts";
 import { messageInterruptsReport } from "./msi.ts";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmBootPageFrame, VM_ENDED, END_EXIT } from "./vm.ts";
@@ -101,10 +101,12 @@ function report(listed: u32): void {
   consoleWriteDecimal(fpuClaimCount());
   consoleWriteString(", saves ");
   consoleWriteDecimal(fpuSaveCount());
-  consoleWriteString("; CR3 loads ");
-  consoleWriteDecimal(pagingCr3Loads());
-  consoleWriteString(", VM switches without one ");
-  consoleWriteDecimal(pagingSwitchesKept());
+  if (pagingKeepsCr3()) {                    // `keepcr3`: the run directory's loads, and the switches without
+    consoleWriteString("; CR3 loads ");
+    consoleWriteDecimal(pagingCr3Loads());
+    consoleWriteString(", VM switches without one ");
+    consoleWriteDecimal(pagingSwitchesKept());
+  }
   consoleNewLine();
   consoleWriteString("vms: scheduler: ");
   consoleWriteDecimal(schedulerDecisionCount());
