@@ -202,7 +202,8 @@ function loadCr3(directory: u32): void {
 // CR3. All this only with `-append keepcr3` (pagingKeepCr3); without it each VM switch loads the VM's own
 // directory. Invariant: while runDirectory is loaded, the TLB holds no private entry of a space but
 // runSpace's, and shared entries only of runKey's image (a switch to another image, and any load of another
-// directory, flushes). currentAddressSpace() is runSpace then: the rest of the kernel sees the VM's own space in force.
+// directory, flushes). currentAddressSpace() is runSpace then: the rest of the kernel sees the VM's own space
+// in force.
 let runDirectory: u32 = 0;
 /** The run directory in use (`-append keepcr3`: pagingKeepCr3); else every VM switch loads the VM's space. */
 let keepCr3: u32 = 0;
@@ -255,7 +256,7 @@ export function switchVmAddressSpace(space: u32, start: u32, length: u32, key: u
 
 /**
  * VM switches keep CR3 between VMs of one image (the kernel command line's `keepcr3`; before any VM runs).
- * Off by default: in instructions the invalidations cost more than the CR3 load (bench:vm's VM switch, 297
+ * Off by default: in instructions the invalidations cost more than the CR3 load (bench:vm's VM switch, 299
  * instructions, takes about 725 with them), and on a CPU a CR3 load costs little more than the TLB refills
  * after it; under QEMU's TCG, which drops its soft TLB and its jump cache at a CR3 load, they save much more
  * host time than they cost (bench:web boots with it).
