@@ -246,9 +246,8 @@ export function switchVmAddressSpace(space: u32, start: u32, length: u32, key: u
     const to = end - table < BYTES_PER_TABLE ? end : table + BYTES_PER_TABLE;
     const slot = (entry & PAGE_ADDRESS_MASK) + ((from >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES;
     const count = (to - from) >>> PAGE_SHIFT;
-    const bits = PAGE_PRESENT | PAGE_WRITABLE;
-    for (let k = firstEntryWith(slot, count, bits); k < count; k += 1 + firstEntryWith(slot + (k + 1) * ENTRY_BYTES,
-      count - k - 1, bits)) {
+    for (let k = firstEntryWith(slot, count, PAGE_PRIVATE_BITS); k < count;
+      k += 1 + firstEntryWith(slot + (k + 1) * ENTRY_BYTES, count - k - 1, PAGE_PRIVATE_BITS)) {
       invlpg(from + (k << PAGE_SHIFT));
     }
   }
@@ -375,6 +374,9 @@ export function pageEntry(space: u32, virtualAddress: u32): u32 {
 }
 
 export function entryFrame(entry: u32): u32 { return entry & PAGE_ADDRESS_MASK; }
+
+/** The bits of a VM's private page's entry: present and writable (vm.ts's invariant: private = writable). */
+export const PAGE_PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
 
 /**
  * The index of the first of the `count` adjacent entries from `slot` (a page table's, pageEntrySlot, or a

@@ -14,7 +14,9 @@ import { Vm, vmAt, vmIsBytecode } from "./vm.ts";
 import { linearSlot } from "./linear.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SIZE, PAGE_SHIFT, FRAME_NONE, allocFrameRun, freeFrame } from "./frames.ts";
-import { pageEntrySlot, firstEntryWith, PAGE_PRESENT, PAGE_WRITABLE, PAGE_TABLE_SPAN } from "./paging.ts";
+import {
+  pageEntrySlot, firstEntryWith, PAGE_PRESENT, PAGE_WRITABLE, PAGE_PRIVATE_BITS, PAGE_TABLE_SPAN,
+} from "./paging.ts";
 import { kalloc, kfree } from "./kalloc.ts";
 import { diskSubmit, BLK_OK, BLK_SECTORS_PER_PAGE, BLK_REQUEST_FRAME_LIMIT } from "./disk.ts";
 import { crc32c } from "./crc32c.ts";
@@ -105,7 +107,6 @@ function tableSlot(vm: Vm, page: u32): u32 {
 /** True for the PTE of a private page (present and writable: vm.ts's invariant). */
 export function privatePage(entry: u32): bool { return (entry & PAGE_PRESENT) !== 0 && (entry & PAGE_WRITABLE) !== 0; }
 
-const PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
 /** What nextPrivate found last: its entry's slot, the page after it, its VM's space, its table's end. */
 let foundSlot: u32 = 0;
 let foundNext: u32 = 0xffffffff;
@@ -122,7 +123,7 @@ let foundTableEnd: u32 = 0;
 export function nextPrivate(vm: Vm, page: u32, pages: u32): u32 {
   if (page === foundNext && vm.space === foundSpace && (page & TABLE_PAGES_MASK) !== 0) {
     const end = foundTableEnd < pages ? foundTableEnd : pages;
-    const k = firstEntryWith(foundSlot + 4, end - page, PRIVATE_BITS);
+    const k = firstEntryWith(foundSlot + 4, end - page, PAGE_PRIVATE_BITS);
     if (k < end - page) {
       foundSlot += (k + 1) << 2;
       foundNext = page + k + 1;
@@ -135,7 +136,7 @@ export function nextPrivate(vm: Vm, page: u32, pages: u32): u32 {
     const tableEnd = first + TABLE_PAGES_MASK + 1 < pages ? first + TABLE_PAGES_MASK + 1 : pages;
     const base = tableSlot(vm, first);
     if (base !== 0) {
-      const k = firstEntryWith(base + ((page - first) << 2), tableEnd - page, PRIVATE_BITS);
+      const k = firstEntryWith(base + ((page - first) << 2), tableEnd - page, PAGE_PRIVATE_BITS);
       if (k < tableEnd - page) {
         foundSlot = base + ((page - first + k) << 2);
         foundNext = page + k + 1;

@@ -47,8 +47,8 @@ import {
 } from "./linear.ts";
 import {
   createAddressSpace, destroyAddressSpaceOf, currentAddressSpace, switchAddressSpace, kernelAddressSpace, mapRange,
-  pageEntry, pageEntrySlot, firstEntryWith, entryFrame, PAGE_TABLE_SPAN, setAbsentEntry, clearAccessed,
-  changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
+  pageEntry, pageEntrySlot, firstEntryWith, entryFrame, PAGE_TABLE_SPAN, PAGE_PRIVATE_BITS, setAbsentEntry,
+  clearAccessed, changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
   tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
@@ -856,16 +856,15 @@ function releaseMemory(vm: Vm): void {
 function freeMemory(vm: Vm): void {
   if (vmIsBytecode(vm)) { freeLinear(vm); return; }
   // Writable = private (the invariant above); read-only pages are the module's shared frames.
-  const privateBits = PAGE_PRESENT | PAGE_WRITABLE;
   const end = GUEST_BASE + vm.memorySize;
   for (let table = GUEST_BASE; table < end; table += PAGE_TABLE_SPAN) {
     const slot = pageEntrySlot(vm.space, table);
     const count = (end - table < PAGE_TABLE_SPAN ? end - table : PAGE_TABLE_SPAN) >>> PAGE_SHIFT;
-    let k = slot === 0 ? count : firstEntryWith(slot, count, privateBits);
+    let k = slot === 0 ? count : firstEntryWith(slot, count, PAGE_PRIVATE_BITS);
     while (k < count) {
       freeFrame(entryFrame(load32(slot + (k << 2))));
       privateFrameTotal--;
-      k += 1 + firstEntryWith(slot + ((k + 1) << 2), count - k - 1, privateBits);
+      k += 1 + firstEntryWith(slot + ((k + 1) << 2), count - k - 1, PAGE_PRIVATE_BITS);
     }
   }
   vm.privateFrames = 0;
