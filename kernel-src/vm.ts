@@ -48,7 +48,8 @@ import {
 import {
   createAddressSpace, destroyAddressSpaceOf, currentAddressSpace, switchAddressSpace, kernelAddressSpace, mapRange,
   pageEntry, pageEntrySlot, firstEntryWith, entryFrame, PAGE_TABLE_SPAN, PAGE_PRIVATE_BITS, setAbsentEntry,
-  clearAccessed, changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE, PAGING_OK,
+  clearAccessed, changeEntryBits, PAGE_PRESENT, PAGE_KEPT, PAGE_WRITABLE, PAGE_SWAPPED, MAP_USER, MAP_WRITABLE,
+  PAGING_OK,
   tablesMissing, tablesSpanned, pagingTableFrames,
 } from "./paging.ts";
 import { profileOn } from "./profile.ts";
