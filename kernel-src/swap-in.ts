@@ -24,8 +24,8 @@ import { clockTicks } from "./clock.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_FAULT, MAP_FAULT_PAGES, MAP_CLEAN,
-  FLAG_FAILED, ENTRY_PAGE_MASK, ENTRY_DISK, ENTRY_HOT, ENTRY_CLEAN, mapBytes, pageAt, crcAt, frameAt, runFrames,
-  mapRequestFrames, pageChecksum, pageAddress, submitRuns, lastRequestDone, dropMap, dropIfEmpty,
+  FLAG_FAILED, ENTRY_PAGE_MASK, ENTRY_DISK, ENTRY_HOT, ENTRY_WARM, ENTRY_CLEAN, mapBytes, pageAt, crcAt, frameAt,
+  runFrames, mapRequestFrames, pageChecksum, pageAddress, submitRuns, lastRequestDone, dropMap, dropIfEmpty,
 } from "./swap-map.ts";
 import { counts } from "./swap-report.ts";
 import {
@@ -98,7 +98,7 @@ export function readIn(index: u32): void {
     const address = pageAddress(entry & ENTRY_PAGE_MASK);
     if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT) {
       // Left on the disk, read when touched (vmNeedsPage): no longer part of a working set to come.
-      store32(pageAt(map, i), u32(entry & ~ENTRY_HOT));
+      store32(pageAt(map, i), u32(entry & ~(ENTRY_HOT | ENTRY_WARM)));
       ok = vmSwapInMark(vm, address, i);
       continue;
     }

@@ -49,6 +49,10 @@ export const ENTRY_CLEAN: u32 = 0x20000000;
 // Being written by a page-granular eviction and touched meanwhile: its frame mapped again (swap-evict.ts
 // rescue); the copy becomes ENTRY_CLEAN when the write completes, EMPTY if it failed.
 export const ENTRY_RESCUED: u32 = 0x10000000;
+// In the working set by age: read back with it, not touched in the residency that followed (one more chance).
+export const ENTRY_WARM: u32 = 0x08000000;
+// During a write-out's layout (swap-out.ts): a clean copy written again elsewhere, its checksum carried over.
+export const ENTRY_COPY: u32 = 0x04000000;
 export function mapBytes(count: u32): u32 { return (MAP_HEADER_WORDS + 3 * count) << 2; }
 
 /**

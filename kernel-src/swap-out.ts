@@ -1,9 +1,10 @@
 // Whole-VM write-out (swap.ts has the policy; issue 15, the Denali paper §3.2): an idle VM, or a small one
 // waiting for memory, is written out whole and gives back every frame: private pages, page tables and
-// directory (vm.ts vmSwapRelease); it keeps its slot and its swap map (swap-map.ts). A write-out packs
-// the VM's resident pages into the positions its pages still on the disk leave free, lowest first, the
-// pages it touched first (its working set, read back with it: swap-in.ts), and keeps the copies of its
-// clean pages (read back and not written since: PTE dirty bit clear) instead of writing them again.
+// directory (vm.ts vmSwapRelease); it keeps its slot and its swap map (swap-map.ts). A write-out puts
+// the VM's working set (the pages it touched, read back with it: swap-in.ts) on adjacent positions, one
+// request to read, around the pages still on the disk only; the other resident pages take the lowest
+// positions left, or stay where a clean copy of them is (read back and not written since: PTE dirty bit
+// clear), not written again (the layout: planPositions).
 // Contract: writeOut starts one write-out or says the disk is too busy (false: the next event retries);
 // a VM woken during its write-out stays resident and the copy is dropped (FLAG_CANCELLED), and so does
 // one whose write failed. A VM with a page-granular eviction in flight (swap-evict.ts) waits for its end;
@@ -22,8 +23,8 @@ import { INTERRUPT_NET } from "../abi/hypercalls.ts";
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_COMING, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_PREVIOUS, MAP_FAULT,
   MAP_FAULT_PAGES, MAP_CLEAN, MAP_KEPT, MAP_EVICT_IN_FLIGHT, MAP_EVICT_FLAGS, FLAG_FAILED, ENTRY_PAGE_MASK,
-  ENTRY_EMPTY, ENTRY_DISK, ENTRY_HOT, ENTRY_CLEAN, mapBytes, mapAlloc, mapFree, pageAt, crcAt, frameAt,
-  pageChecksum, pageAddress, nextPrivate, privateSlot, privatePage, transferRuns, hotRuns, submitRuns,
+  ENTRY_EMPTY, ENTRY_DISK, ENTRY_HOT, ENTRY_WARM, ENTRY_CLEAN, ENTRY_COPY, mapBytes, mapAlloc, mapFree, pageAt, crcAt,
+  frameAt, pageChecksum, pageAddress, nextPrivate, privateSlot, privatePage, transferRuns, hotRuns, submitRuns,
   lastRequestDone, dropMap,
 } from "./swap-map.ts";
 import { counts, notePeak } from "./swap-report.ts";
@@ -73,10 +74,18 @@ function startWriteOut(index: u32): bool {
   const pages = vm.memorySize >>> PAGE_SHIFT;
   vmSyncBits(vm);                                // a bytecode VM's bits in its map (linear.ts: the window's)
   let resident: u32 = 0;
-  for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) resident++;
+  let accessed: u32 = 0;
+  for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+    resident++;
+    if ((load32(privateSlot()) & PAGE_ACCESSED) !== 0) accessed++;
+  }
+  // Only a VM that went idle (its work done) has its working set measured by the accessed bits: for a VM
+  // stopped while it waits for memory, or one that touched nothing (it did not run), all it has is its
+  // working set.
+  const measured = vm.blockedInIdle && accessed !== 0;
   const previous = vm.swapMap;
   const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
-  const count = previous !== 0 && load32(previous) > onDisk + resident ? load32(previous) : onDisk + resident;
+  const count = planPositions(vm, previous, pages, measured, resident, measured ? accessed : resident, onDisk);
   const regionSectors = pages * BLK_SECTORS_PER_PAGE;
   if (regionSectors > diskCapacity() || vm.swapSector > diskCapacity() - regionSectors
     || count === 0) {
@@ -86,12 +95,15 @@ function startWriteOut(index: u32): bool {
   }
   const map = mapAlloc(count);
   if (map === 0) { listRemove(index); counts.noRoom++; return true; }
-  const kept = placePages(vm, map, count, previous, vm.blockedInIdle);
+  const kept = placePages(vm, map, count, previous, measured);
   if (transferRuns(map) > diskSlotsFree()) { mapFree(map); return false; }
   listRemove(index);
   for (let i: u32 = 0; i < count; i++) {
     const frame = load32(frameAt(map, i));
-    if (frame !== FRAME_NONE) store32(crcAt(map, i), pageChecksum(frame));
+    if (frame === FRAME_NONE) continue;
+    const entry = load32(pageAt(map, i));
+    if ((entry & ENTRY_COPY) !== 0) store32(pageAt(map, i), u32(entry & ~ENTRY_COPY));   // its checksum known
+    else store32(crcAt(map, i), pageChecksum(frame));
   }
   store32(map + (MAP_IN_FLIGHT << 2), 0);
   store32(map + (MAP_FLAGS << 2), 0);
@@ -115,45 +127,131 @@ function startWriteOut(index: u32): bool {
   return true;
 }
 
+// The layout of a write-out. The working set (the pages the VM touched in its last residency, and those
+// read back with it then but not touched, once: ENTRY_WARM) takes adjacent positions, the window, so that
+// its read-in is one request (and its write one more): the lowest run of positions where no page on the
+// disk only stays. The clean copies of its pages (read back and not written since: PTE dirty bit clear)
+// are written again into the window from the frame, their checksum carried over; a clean copy of a page
+// outside the working set is kept where it is, not written, unless it lies in the window. The other
+// pages, not in the working set, take the lowest positions left. When no window fits in the region,
+// every clean copy stays and the working set takes the lowest free positions, then the others.
+/** What copyBits says of a position that is no clean copy (its page dirtied, or gone). */
+const NOT_A_COPY: u32 = 0xffffffff;
+/** No window: the layout of a fragmented region (planPositions). */
+const NO_WINDOW: u32 = 0xffffffff;
+/** The window planPositions chose: its first position and its length (the working set's pages). */
+let windowFirst: u32 = NO_WINDOW;
+let windowPages: u32 = 0;
+
 /**
- * Fills a new map of `count` positions for a write-out of the VM: the pages it still has on the disk
- * (`previous`'s) keep their positions, and so do its clean pages (read from a position of `previous`
- * and not written since: their PTE is not dirty), which are not written again; its other resident pages
- * take the free positions, lowest first, those it touched since they came back (accessed bit) before the
- * others, each with its frame (to be written). Only a VM that went idle (`idled`: its work done) has its
- * working set measured so: for a VM stopped while it waits for memory, or one that touched nothing (it did
- * not run), all it has is its working set. Returns the clean pages kept.
+ * For a clean copy's entry `before` (ENTRY_CLEAN) of the VM: NOT_A_COPY when its page is dirty (or not
+ * resident), else the working-set bits of its page: ENTRY_HOT when touched (or `measured` is false),
+ * ENTRY_HOT | ENTRY_WARM when read back in the working set and not touched since, 0 otherwise.
  */
-function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u32 {
+function copyBits(vm: Vm, before: u32, measured: bool): u32 {
+  const pte = vmPageEntry(vm, pageAddress(before & ENTRY_PAGE_MASK));
+  if (!privatePage(pte) || (pte & PAGE_DIRTY) !== 0) return NOT_A_COPY;
+  if (!measured || (pte & PAGE_ACCESSED) !== 0) return ENTRY_HOT;
+  return (before & (ENTRY_HOT | ENTRY_WARM)) === ENTRY_HOT ? u32(ENTRY_HOT | ENTRY_WARM) : 0;
+}
+
+/** True when position `i` of `previous` keeps its page in the write-out: on the disk only, or a copy kept. */
+function stays(vm: Vm, previous: u32, i: u32, measured: bool): bool {
+  if (previous === 0 || i >= load32(previous)) return false;
+  const before = load32(pageAt(previous, i));
+  if ((before & ENTRY_DISK) !== 0) return true;
+  if ((before & ENTRY_CLEAN) === 0) return false;
+  if (windowFirst !== NO_WINDOW && i >= windowFirst && i < windowFirst + windowPages) return false;
+  return copyBits(vm, before, measured) === 0;
+}
+
+/**
+ * Chooses the write-out's window (windowFirst, windowPages) for the VM's `resident` private pages, `hot` of
+ * them touched, `onDisk` on the disk only, and returns the positions its map needs (0: none).
+ */
+function planPositions(vm: Vm, previous: u32, pages: u32, measured: bool, resident: u32, hot: u32,
+  onDisk: u32): u32 {
+  const before = previous === 0 ? 0 : load32(previous);
+  let working = hot;
+  for (let i: u32 = 0; i < before; i++) {
+    const entry = load32(pageAt(previous, i));
+    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry, measured) === u32(ENTRY_HOT | ENTRY_WARM)) working++;
+  }
+  let first: u32 = 0;
+  for (let i: u32 = 0; i < before && i < first + working; i++) {
+    if ((load32(pageAt(previous, i)) & ENTRY_DISK) !== 0) first = i + 1;
+  }
+  if (first + working > pages) {
+    windowFirst = NO_WINDOW;
+    windowPages = 0;
+    return before > onDisk + resident ? before : onDisk + resident;
+  }
+  windowFirst = first;
+  windowPages = working;
+  let end = first + working;
+  let cold = resident - working;
+  for (let i: u32 = 0; i < before; i++) {
+    if (!stays(vm, previous, i, measured)) continue;
+    if (i + 1 > end) end = i + 1;
+    if ((load32(pageAt(previous, i)) & ENTRY_CLEAN) !== 0) cold--;        // a copy kept: not placed
+  }
+  for (let p: u32 = 0; cold > 0; p++) {
+    if ((p >= first && p < first + working) || stays(vm, previous, p, measured)) continue;
+    cold--;
+    if (p + 1 > end) end = p + 1;
+  }
+  return end;
+}
+
+/**
+ * Fills a new map of `count` positions for a write-out of the VM as planPositions planned: the pages it
+ * still has on the disk (`previous`'s) keep their positions, its clean copies stay or move (ENTRY_COPY:
+ * written from the frame, checksum carried over), its other resident pages take the free positions, the
+ * working set first, each with its frame (to be written). Returns the clean copies kept (not written).
+ */
+function placePages(vm: Vm, map: u32, count: u32, previous: u32, measured: bool): u32 {
   store32(map, count);
-  const pages = vm.memorySize >>> PAGE_SHIFT;
-  let measured = false;
-  for (let page = idled ? nextPrivate(vm, 0, pages) : pages; page < pages && !measured;) {
-    measured = (load32(privateSlot()) & PAGE_ACCESSED) !== 0;
-    page = nextPrivate(vm, page + 1, pages);
+  const pageCount = vm.memorySize >>> PAGE_SHIFT;
+  const before = previous === 0 ? 0 : load32(previous);
+  for (let i: u32 = 0; i < before; i++) {       // the loop over its pages passes over the clean copies
+    const entry = load32(pageAt(previous, i));
+    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry, measured) !== NOT_A_COPY) {
+      vmMarkKept(vm, pageAddress(entry & ENTRY_PAGE_MASK));
+    }
   }
   let kept: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    const before = previous !== 0 && i < load32(previous) ? load32(pageAt(previous, i)) : ENTRY_EMPTY;
-    let entry = ENTRY_EMPTY;
-    if ((before & ENTRY_DISK) !== 0) entry = u32(before & ~ENTRY_HOT);
-    else if ((before & ENTRY_CLEAN) !== 0) {
-      const address = pageAddress(before & ENTRY_PAGE_MASK);
-      const pte = vmPageEntry(vm, address);
-      if (privatePage(pte) && (pte & PAGE_DIRTY) === 0) {
-        const hot = !measured || (pte & PAGE_ACCESSED) !== 0;
-        entry = u32((before & ENTRY_PAGE_MASK) | ENTRY_DISK | (hot ? ENTRY_HOT : 0));
-        vmMarkKept(vm, address);                                // the loop below passes over it
+    const entry = i < before ? load32(pageAt(previous, i)) : ENTRY_EMPTY;
+    let placed = ENTRY_EMPTY;
+    if ((entry & ENTRY_DISK) !== 0) placed = u32(entry & ~(ENTRY_HOT | ENTRY_WARM));
+    else if ((entry & ENTRY_CLEAN) !== 0 && (windowFirst === NO_WINDOW || stays(vm, previous, i, measured))) {
+      const bits = copyBits(vm, entry, measured);
+      if (bits !== NOT_A_COPY) {
+        placed = u32((entry & ENTRY_PAGE_MASK) | ENTRY_DISK | bits);
         kept++;
       }
     }
-    store32(pageAt(map, i), entry);
-    store32(crcAt(map, i), entry !== ENTRY_EMPTY ? load32(crcAt(previous, i)) : 0);
+    store32(pageAt(map, i), placed);
+    store32(crcAt(map, i), placed !== ENTRY_EMPTY ? load32(crcAt(previous, i)) : 0);
     store32(frameAt(map, i), FRAME_NONE);
   }
-  let next: u32 = 0;
+  let hotNext = windowFirst === NO_WINDOW ? 0 : windowFirst;
+  let coldNext: u32 = 0;
   for (let pass: u32 = 0; pass < 2; pass++) {
-    for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+    // The clean copies that move: into the window (the working set's), then out of it (the others').
+    for (let i: u32 = 0; i < before && windowFirst !== NO_WINDOW; i++) {
+      const entry = load32(pageAt(previous, i));
+      if ((entry & ENTRY_CLEAN) === 0 || stays(vm, previous, i, measured)) continue;
+      const bits = copyBits(vm, entry, measured);
+      if (bits === NOT_A_COPY || (bits !== 0) !== (pass === 0)) continue;
+      const next = pass === 0 ? hotNext : coldNext;
+      const at = freePosition(map, next);
+      store32(pageAt(map, at), u32((entry & ENTRY_PAGE_MASK) | bits | ENTRY_COPY));
+      store32(crcAt(map, at), load32(crcAt(previous, i)));
+      store32(frameAt(map, at), entryFrame(vmPageEntry(vm, pageAddress(entry & ENTRY_PAGE_MASK))));
+      if (pass === 0) hotNext = at + 1; else coldNext = at + 1;
+    }
+    for (let page = nextPrivate(vm, 0, pageCount); page < pageCount; page = nextPrivate(vm, page + 1, pageCount)) {
       const slot = privateSlot();
       const entry = load32(slot);
       if ((entry & PAGE_KEPT) !== 0) {
@@ -162,13 +260,29 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, idled: bool): u
       }
       const hot = !measured || (entry & PAGE_ACCESSED) !== 0;
       if (hot !== (pass === 0)) continue;
-      while (load32(pageAt(map, next)) !== ENTRY_EMPTY) next++;
-      store32(pageAt(map, next), hot ? u32(page | ENTRY_HOT) : page);
-      store32(frameAt(map, next), entryFrame(entry));
-      next++;
+      const at = freePosition(map, hot ? hotNext : coldNext);
+      store32(pageAt(map, at), hot ? u32(page | ENTRY_HOT) : page);
+      store32(frameAt(map, at), entryFrame(entry));
+      if (hot) hotNext = at + 1; else coldNext = at + 1;
     }
   }
   return kept;
+}
+
+/** The first position at or after `next` with no page. */
+function freePosition(map: u32, next: u32): u32 {
+  let at = next;
+  while (load32(pageAt(map, at)) !== ENTRY_EMPTY) at++;
+  return at;
+}
+
+/** A write-out dropped: the clean copies of `previous` at the positions `map` wrote are gone. */
+function forgetOverwritten(previous: u32, map: u32): void {
+  for (let i: u32 = 0; previous !== 0 && i < load32(map) && i < load32(previous); i++) {
+    if (load32(frameAt(map, i)) === FRAME_NONE || (load32(pageAt(previous, i)) & ENTRY_CLEAN) === 0) continue;
+    store32(pageAt(previous, i), ENTRY_EMPTY);
+    store32(previous + (MAP_CLEAN << 2), load32(previous + (MAP_CLEAN << 2)) - 1);
+  }
 }
 
 /** One request of a write-out is complete (from the disk's interrupt). */
@@ -189,8 +303,10 @@ function writeFinished(index: u32): void {
     vm.swapState = SWAP_RESIDENT;
   } else if (vm.state !== VM_IDLE || flags !== 0) {
     // Woken meanwhile, or the disk failed: the copy is dropped; the VM is resident as it was, its pages
-    // still on the disk where they were (its map before).
-    vm.swapMap = load32(map + (MAP_PREVIOUS << 2));
+    // still on the disk where they were (its map before), but for the clean copies this one wrote over.
+    const previous = load32(map + (MAP_PREVIOUS << 2));
+    forgetOverwritten(previous, map);
+    vm.swapMap = previous;
     mapFree(map);
     vm.swapState = SWAP_RESIDENT;
     // A candidate again: idle, or waiting for memory (a page it touched meanwhile: swap-in.ts vmNeedsPage).

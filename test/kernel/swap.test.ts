@@ -209,10 +209,18 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   t.true(pagesIn + pageIns <= pagesOut + pageOuts + kept, swap[0]);  // no page read twice for one copy
   // Hundreds of VMs found their cold pages (40 filled and the clock page) on the disk at the end.
   t.true(pageIns >= 100 * (FILLED_PAGES + 1 - HOT_PAGES), swap[0]);
-  t.true(pagesIn / readIns < (FILLED_PAGES + HOT_PAGES) / 2, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
+  // A page read back with the working set and not touched stays in it one residency more (ENTRY_WARM): the
+  // 40 untouched pages come back once more, then stay out.
+  t.true(pagesIn / readIns < (FILLED_PAGES * 2) / 3, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
+  // Its working set on adjacent positions whatever it touched before (kernel-src/swap-out.ts planPositions):
+  // a read-in is one request, a page-in one more, but where the pages on the disk only leave no room for the
+  // window in the VM's 64 positions (a few in a hundred here; 4,400 requests more than this before).
+  const blk = /^blk: reads (\d+) .*$/m.exec(out);
+  t.true(blk !== null && Number(blk[1]) <= readIns + pageIns + readIns / 10, `${blk?.[0]}; ${swap[0]}`);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   t.log(swap[0]);
+  t.log(blk?.[0]);
 });
 
 test("(g) VMs larger than memory: two of 24 MiB fill 12 MiB each in a 16 MiB machine, their cold pages go out alone",
