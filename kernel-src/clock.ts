@@ -17,6 +17,8 @@ import {
   pitStopInterval,
 } from "./pit.ts";
 import { IRQ_TIMER } from "./pic.ts";
+import { nicPoll } from "./nic.ts";
+import { diskPollCompleted } from "./disk.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleTick } from "./console.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_TIMER } from "./profile.ts";
@@ -133,6 +135,8 @@ function clockTick(line: u32): void {
   if (low < ticksLow) ticksHigh++;
   ticksLow = low;
   tickHook();
+  nicPoll();                       // a card's frames and a disk's completions wait at most a tick while
+  diskPollCompleted();             // their interrupts are off (nic.ts, disk.ts)
   consoleTick();
 }
 

@@ -122,6 +122,7 @@ let interruptMode: u32 = 0;                  // pci.ts INTERRUPT_MODE_*: how its
 
 // Statistics (the summary line, the self-test).
 let interrupts: u32 = 0;
+let polled: u32 = 0;                         // completions ended by diskPollCompleted, diskArm (moderated)
 let reads: u32 = 0;
 let writes: u32 = 0;
 let pagesRead: u32 = 0;
@@ -181,6 +182,7 @@ export function diskAttach(capacitySectors: u32, blockShift: u32, slotCount: u32
   pagesRead = 0;
   completed = 0;
   interrupts = 0;
+  polled = 0;
   peakInFlight = 0;
   driverInstructions = 0;
   return true;
@@ -305,6 +307,40 @@ export function diskInterruptDone(begin: u32): void {
   callbackInstructions = 0;
 }
 
+/** The end of a driver's poll (diskPollCompleted, diskArm) that ended `ended` requests, begun at rdtsc() `begin`. */
+export function diskPollDone(begin: u32, ended: u32): void {
+  polled += ended;
+  driverInstructions += rdtsc() - begin - callbackInstructions;
+  callbackInstructions = 0;
+}
+
+// Interrupt moderation (nic.ts's, for the disk; from diskModerate on): a driver that offers it
+// (virtio-blk.ts) turns its interrupts off at the first one after the kernel idled; while the kernel is
+// busy the scheduler ends what completed when a VM blocks and the clock at every tick (diskPollCompleted),
+// and before the kernel idles the driver turns them on and looks once more (diskArm: true when requests
+// had completed, which may have woken a VM). Other drivers interrupt for every completion (their poll and
+// arm do nothing).
+type DiskPoll = () => void;
+type DiskArm = () => bool;
+function pollNothing(): void {}
+function armNothing(): bool { return false; }
+let poller: DiskPoll = pollNothing;
+let armer: DiskArm = armNothing;
+
+/** The driver's poll and arm (interrupt moderation, above). */
+export function diskSetModeration(poll: DiskPoll, arm: DiskArm): void {
+  poller = poll;
+  armer = arm;
+}
+
+let moderating = false;
+/** Interrupt moderation from now on (main.ts: once the boot's own waits are done, not under `bench`). */
+export function diskModerate(): void { moderating = true; }
+/** True when the driver may turn its interrupts off (from its interrupt). */
+export function diskModerated(): bool { return moderating; }
+export function diskPollCompleted(): void { if (moderating) poller(); }
+export function diskArm(): bool { return moderating && armer(); }
+
 /**
  * Fails every request in flight with `status` (from an interrupt or with interrupts disabled): a driver's
  * device is gone or dead, and will not touch their frames again.
@@ -411,7 +447,9 @@ export function diskReport(): void {
   consoleWriteDecimal(interrupts);
   consoleWriteString(" (");
   consoleWriteString(interruptModeName(interruptMode));
-  consoleWriteString("), unknown completions ");
+  consoleWriteString("), completions polled ");
+  consoleWriteDecimal(polled);
+  consoleWriteString(", unknown completions ");
   consoleWriteDecimal(unknownCompletions);
   consoleWriteString(", driver cycles ");
   consoleWriteDecimal(driverInstructions);

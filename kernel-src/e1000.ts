@@ -42,7 +42,9 @@ import { pciEnable, PciDevice, BAR_MEMORY, pciWriteLocation } from "./pci.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { FRAME_NONE, allocFrame } from "./frames.ts";
 import { netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_FRAME } from "./netbuf.ts";
-import { NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord } from "./nic.ts";
+import {
+  NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, pollNothing, armNothing,
+} from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { deviceInterruptAttach, deviceInterruptIsMessage, interruptModeName, deviceInterruptWrite } from "./msi.ts";
 import { clockTscKiloHertz } from "./clock.ts";
@@ -353,7 +355,7 @@ export function e1000Init(d: PciDevice): bool {
   interruptMode = d.interruptMode;
   linkUp = (readRegister(STATUS) & STATUS_LU) !== 0;
   writeRegister(IMS, INTERRUPTS_ENABLED);
-  nicAttach(e1000Transmit, e1000Report);
+  nicAttach(e1000Transmit, e1000Report, pollNothing, armNothing);
   report(d);
   return true;
 }

@@ -36,7 +36,8 @@ import { pagingKeepCr3 } from "./paging.ts";
 import { reportModules } from "./modules.ts";
 import { pciInit, pciReport, pciReportUnsupported } from "./pci.ts";
 import { lapicInit } from "./lapic.ts";
-import { nicFound, nicInit } from "./nic.ts";
+import { nicFound, nicInit, nicModerate } from "./nic.ts";
+import { diskModerate } from "./disk.ts";
 import { virtioBlkInit } from "./virtio-blk.ts";
 import { nvmeInit } from "./nvme.ts";
 import { ahciInit } from "./ahci.ts";
@@ -124,6 +125,9 @@ export function kmain(multibootMagic: u32, multibootInfo: u32): void {
 
   consoleWriteString("boot ok");
   consoleNewLine();
+  // The virtio devices' interrupt moderation while VMs run (nic.ts, disk.ts): not for the boot's own waits,
+  // nor under `bench`, whose per-frame paths (bench:net) must not depend on when a frame lands.
+  if (!commandLineHasWord(info, "bench")) { nicModerate(); diskModerate(); }
   // A `manifest` module: run its VMs until every one has ended (the scheduler exits QEMU then).
   if (vmsStart(commandLineHasWord(info, "bench"), commandLineHasWord(info, "scheduler=timed"))) vmsRun();
   if (commandLineHasWord(info, "console")) shellRun();   // commands on COM1 until `exit`

@@ -4,7 +4,8 @@
 //   - nicInit walks the PCI functions in scan order and brings up the first card a driver knows
 //     (printing its own line: `virtio-net 00:03.0 mac ...`, `e1000 00:03.0 82540EM mac ...`); a second
 //     card is listed as not driven (the switch has one uplink); a card whose driver fails prints why
-//     and the next card is tried. The driver attaches with nicAttach: its transmit and report functions.
+//     and the next card is tried. The driver attaches with nicAttach: its transmit, report, poll and arm
+//     functions.
 //   - transmit: the switch calls nicTransmit(buffer, length) (netbuf.ts layout); true = the driver owns
 //     the buffer now (freed once sent), false = no card or its ring is full (the caller keeps it).
 //   - receive: the driver's interrupt hands each good frame, in the buffer the card wrote (netbuf.ts
@@ -14,6 +15,12 @@
 //     one); false = dropped, the same buffer goes back on the ring. The only copy of a received frame is
 //     the one into the VM. Each driver writes these steps inline in its interrupt (a call per frame
 //     costs ~16 instructions: bench:net counts them), the same in each.
+//   - interrupt moderation (from nicModerate on: main.ts, once the boot's own work is done, not under
+//     `bench`): a driver may leave its receive interrupts off while the kernel is busy (nicModerated); the
+//     scheduler then calls nicPoll when a VM blocks and the clock at every tick (the driver takes what
+//     came, as in its interrupt), and nicArm before the kernel idles (interrupts on again, a last look:
+//     true when frames were taken then, which may have woken a VM). A driver without it passes pollNothing
+//     and armNothing (e1000.ts: every frame interrupts).
 //   - counters: each driver keeps a NicCounters; nicReportCounters prints them in the one `nic:` format.
 //   - `bench net`: an interrupt that brought exactly one frame calls nicBenchRecord with its first and
 //     last TSC readings and the handler's share: the driver's instructions and the switch's, for switch.ts.
@@ -28,6 +35,8 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 /** A frame in a network buffer (netbuf.ts layout, `length` bytes at NET_BUFFER_FRAME): true = taken. */
 type NicFrameHandler = (buffer: u32, length: u32) => bool;
 type NicReport = () => void;
+type NicPoll = () => void;
+type NicArm = () => bool;
 /** Brings up the card at `d` (the driver prints its line, or why it failed); true when it is attached. */
 type NicInit = (d: PciDevice) => bool;
 
@@ -42,14 +51,19 @@ export class NicCounters {
   txFrames: u32 = 0;
   txBytes: u32 = 0;
   txRingFull: u32 = 0;      // nicTransmit refused: every transmit descriptor in flight
+  rxPolled: u32 = 0;        // of rxFrames, those taken by nicPoll or nicArm (interrupts moderated)
 }
 
 function refuseFrame(buffer: u32, length: u32): bool { return false; }
 function reportNothing(): void {}
+export function pollNothing(): void {}
+export function armNothing(): bool { return false; }
 
 let receiveHandler: NicFrameHandler = refuseFrame;
 let transmitter: NicFrameHandler = refuseFrame;
 let reporter: NicReport = reportNothing;
+let poller: NicPoll = pollNothing;
+let armer: NicArm = armNothing;
 let present = false;
 let attachedDevice: u32 = 0;          // the PCI index of the attached card
 
@@ -62,12 +76,29 @@ export function nicSetReceiveHandler(handler: NicFrameHandler): void { receiveHa
 /** That handler, for the driver's interrupt to call (see the contract above; inlined: one load). */
 export function nicReceiveHandler(): NicFrameHandler { return receiveHandler; }
 
-/** The driver of the card just brought up: its transmit and its report (`nic: ...`, nicReportCounters). */
-export function nicAttach(transmit: NicFrameHandler, report: NicReport): void {
+/**
+ * The driver of the card just brought up: its transmit, its report (`nic: ...`, nicReportCounters), and
+ * its poll and arm (interrupt moderation, above).
+ */
+export function nicAttach(transmit: NicFrameHandler, report: NicReport, poll: NicPoll, arm: NicArm): void {
   transmitter = transmit;
   reporter = report;
+  poller = poll;
+  armer = arm;
   present = true;
 }
+
+let moderating = false;
+/** Interrupt moderation from now on (above). */
+export function nicModerate(): void { moderating = true; }
+/** True when the driver may turn its receive interrupts off (from its interrupt). */
+export function nicModerated(): bool { return moderating; }
+
+/** The kernel is busy (a VM blocked, a tick): the frames that came without an interrupt. */
+export function nicPoll(): void { if (moderating) poller(); }
+
+/** The kernel is about to idle: interrupts on; true when frames had come meanwhile (taken now). */
+export function nicArm(): bool { return moderating && armer(); }
 
 /** Sends a frame through the card (see the contract above); false without a card or with its ring full. */
 export function nicTransmit(buffer: u32, length: u32): bool { return transmitter(buffer, length); }
@@ -147,7 +178,8 @@ export function nicReportCounters(c: NicCounters, mode: string): void {
   consoleWriteDecimal(c.interrupts);
   consoleWriteString(" (");
   consoleWriteString(mode);
-  consoleWriteString(")");
+  consoleWriteString("), frames polled ");
+  consoleWriteDecimal(c.rxPolled);
   consoleNewLine();
 }
 

@@ -63,8 +63,8 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
-import { nicPresent } from "./nic.ts";
-import { diskInFlight } from "./disk.ts";
+import { nicPresent, nicPoll, nicArm } from "./nic.ts";
+import { diskInFlight, diskPollCompleted, diskArm } from "./disk.ts";
 import {
   profileOn, profileEnter, profileLeave, profileSetVm, profileCountCr3Load, PROFILE_SCHEDULER,
 } from "./profile.ts";
@@ -543,6 +543,8 @@ function schedulerResume(frameAddress: u32): u32 {
   if (now - capPeriodTick >= CAP_PERIOD_TICKS) capPeriodBegin(now);     // a new cap period
   if (current === VM_NONE) {
     idleFrame = frameAddress;           // the idle loop's ring-0 frame
+    // Idle still: the card's interrupts on again (an interrupt turned them off), and what came meanwhile.
+    if (heapSize === 0) { nicArm(); diskArm(); }
     if (heapSize === 0) return frameAddress;
     return switchInNow();
   }
@@ -579,6 +581,8 @@ function switchOut(vm: Vm, frameAddress: u32): u32 {
     if (vm.state === VM_IDLE) saveFrame(vm, frameAddress);
     else release(u32(index), vm);
     current = VM_NONE;
+    nicPoll();                            // frames and completions that came without an interrupt (nic.ts,
+    diskPollCompleted();                  // disk.ts)
     return switchIn();
   }
   // A bytecode VM's registers are the interpreter's: the idle loop's frame copied here is never resumed.
@@ -655,6 +659,9 @@ function switchIn(): u32 { return switchInTo(dequeue()); }
 function switchInTo(index: i32): u32 {
   if (index === VM_NONE) {
     current = VM_NONE;
+    // Before the kernel idles the devices' interrupts go on; what came meanwhile may wake a VM.
+    const frames = nicArm();
+    if ((diskArm() || frames) && heapSize !== 0) return switchInTo(dequeue());
     if (liveCount === 0) finish("every VM has ended");
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
     // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose

@@ -7,7 +7,8 @@
 // The request interface, its checks, slots and accounting are disk.ts's (the block-device interface every
 // disk driver serves); this file hands the device each request diskSubmit has checked (virtioBlkStart) and
 // reports each completion from the interrupt (diskComplete). Up to 128 requests in flight (the queue's
-// size if smaller), of up to 126 pages (fewer if seg_max says so), completed in any order.
+// size if smaller), of up to 126 pages (fewer if seg_max says so), completed in any order. Interrupts are
+// moderated (disk.ts, as virtio-net.ts's): off while the kernel is busy, the completions polled then.
 // How a request is laid out (virtio 1.0 §5.2.6 "Device Operation", §5.2.6.4 "Legacy Interface: Framing
 // Requirements"): one descriptor in the ring with VIRTQ_DESC_F_INDIRECT (§2.4.5.3) pointing at the
 // slot's own table of count + 2 descriptors: the 16-byte header {u32 type, u32 reserved, u64 sector}
@@ -30,6 +31,7 @@ import { bool, i32, u32, addressOf, rdtsc } from "dsl";
 import { pciFind, pciDeviceAt, pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueUsedPending,
+  virtqueueHasUsed, virtqueueSuppressInterrupts, virtqueueAllowInterrupts,
   virtqueueNextUsed, virtioWriteDescriptor, virtioReset, virtioAddStatus, virtioStatus, virtioRead32,
   virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_VENDOR_ID, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES,
   VIRTIO_DEVICE_CONFIG, VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_DRIVER, VIRTIO_STATUS_DRIVER_OK,
@@ -40,7 +42,9 @@ import { PAGE_SIZE, FRAME_NONE, allocFrame } from "./frames.ts";
 import { deviceInterruptAttachIntx, deviceInterruptWrite } from "./msi.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_DISK } from "./profile.ts";
 import {
-  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskWriteDevice, diskWriteSize, NO_SIGNATURE,
+  diskAttach, diskAlreadyAttached, diskComplete, diskInterruptDone, diskPollDone, diskSetModeration, diskModerated,
+  diskWriteDevice,
+  diskWriteSize, NO_SIGNATURE,
   diskSetInterruptMode,
   BLK_OK, BLK_ERROR_IO, BLK_ERROR_UNSUPPORTED, BLK_ERROR_DEVICE, BLK_REQUEST_FRAME_LIMIT, BLK_SLOT_LIMIT,
 } from "./disk.ts";
@@ -150,6 +154,7 @@ export function virtioBlkInit(): bool {
     return fail(NO_SIGNATURE);
   }
   diskSetInterruptMode(d.interruptMode);
+  diskSetModeration(profileOn() ? profiledPoll : virtioBlkPoll, profileOn() ? profiledArm : virtioBlkArm);
   report(d);
   return true;
 }
@@ -228,10 +233,49 @@ function virtioBlkInterrupt(line: u32): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
+  if (diskModerated()) virtqueueSuppressInterrupts(queue);   // busy: polled until the kernel idles (disk.ts)
+  endUsed();
+  diskInterruptDone(start);
+}
+
+/** Ends each request on the used ring at this moment (the interrupt's comment). */
+function endUsed(): u32 {
   const pending = virtqueueUsedPending(queue);
   for (let k: u32 = 0; k < pending; k++) {
     const slot = virtqueueNextUsed(queue);
     diskComplete(slot, slot < slots ? resultOf(statuses[slot]) : BLK_ERROR_DEVICE);   // an unknown slot: counted
   }
-  diskInterruptDone(start);
+  return pending;
+}
+
+/** While the kernel is busy (disk.ts diskPollCompleted): the requests completed since, if any. */
+function virtioBlkPoll(): void {
+  if (!virtqueueHasUsed(queue)) return;
+  const start = rdtsc();
+  diskPollDone(start, endUsed());
+}
+
+/**
+ * Before the kernel idles (disk.ts diskArm): interrupts on, then a last look; true when requests had
+ * completed (ended now). Reading the ISR, an I/O instruction, waits for the flag's store (virtio-net.ts).
+ */
+function virtioBlkArm(): bool {
+  virtqueueAllowInterrupts(queue);
+  virtioAcknowledgeInterrupt(io);
+  if (!virtqueueHasUsed(queue)) return false;
+  virtioBlkPoll();
+  return true;
+}
+
+function profiledPoll(): void {
+  const previous = profileEnter(PROFILE_DISK);
+  virtioBlkPoll();
+  profileLeave(previous);
+}
+
+function profiledArm(): bool {
+  const previous = profileEnter(PROFILE_DISK);
+  const came = virtioBlkArm();
+  profileLeave(previous);
+  return came;
 }

@@ -203,6 +203,9 @@ export function virtqueueSuppressInterrupts(q: Virtqueue): void {
   store16(q.available + AVAILABLE_FLAGS, u16(VIRTQ_AVAIL_F_NO_INTERRUPT));
 }
 
+/** Asks the device to interrupt again when it uses a buffer (§2.4.7: the flag is a hint it may ignore). */
+export function virtqueueAllowInterrupts(q: Virtqueue): void { store16(q.available + AVAILABLE_FLAGS, 0); }
+
 /** True when the device has returned buffers not yet consumed. */
 export function virtqueueHasUsed(q: Virtqueue): bool {
   return (load16(q.used + USED_INDEX) & 0xffff) !== (q.lastUsed & 0xffff);

@@ -143,5 +143,12 @@ if (why) {
     t.true(woken !== null && Number(woken[2]) >= SAMPLE / 2, woken?.[0] ?? serial.slice(-3000));
     t.is(checksum, 0);
     t.is(readErrors, 0);
+    // While the kernel was busy the virtio devices' interrupts were off and their rings polled (nic.ts,
+    // disk.ts: interrupt moderation): frames and completions taken so (a curl at a time: the kernel idles often).
+    const nic = /^nic: rx (\d+) frames .* interrupts (\d+) \(INTx\), frames polled (\d+)$/m.exec(serial);
+    const blk = /^blk: .*completed (\d+), .* interrupts (\d+) \(INTx\), completions polled (\d+),/m.exec(serial);
+    t.true(nic !== null && Number(nic[3]) > 0 && Number(nic[2]) < Number(nic[1]), nic?.[0]);
+    t.true(blk !== null && Number(blk[3]) > 0 && Number(blk[2]) < Number(blk[1]), blk?.[0]);
+    t.log(nic?.[0], blk?.[0]);
   });
 }
