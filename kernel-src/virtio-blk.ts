@@ -233,10 +233,16 @@ function virtioBlkInterrupt(line: u32): void {
   const start = rdtsc();
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
-  if (diskModerated()) virtqueueSuppressInterrupts(queue);   // busy: polled until the kernel idles (disk.ts)
+  if (diskModerated()) {                       // busy: polled until the kernel idles (disk.ts)
+    virtqueueSuppressInterrupts(queue);
+    quiet = true;
+  }
   endUsed();
   diskInterruptDone(start);
 }
+
+/** The queue's interrupts are off (moderated) until virtioBlkArm. */
+let quiet = false;
 
 /** Ends each request on the used ring at this moment (the interrupt's comment). */
 function endUsed(): u32 {
@@ -256,10 +262,12 @@ function virtioBlkPoll(): void {
 }
 
 /**
- * Before the kernel idles (disk.ts diskArm): interrupts on, then a last look; true when requests had
+ * Before the kernel idles (disk.ts diskArm): interrupts on if off, then a last look; true when requests had
  * completed (ended now). Reading the ISR, an I/O instruction, waits for the flag's store (virtio-net.ts).
  */
 function virtioBlkArm(): bool {
+  if (!quiet) return false;                    // on already: a completion interrupts
+  quiet = false;
   virtqueueAllowInterrupts(queue);
   virtioAcknowledgeInterrupt(io);
   if (!virtqueueHasUsed(queue)) return false;

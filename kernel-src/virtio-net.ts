@@ -220,9 +220,15 @@ function virtioNetInterrupt(line: u32): void {
   const isr = virtioAcknowledgeInterrupt(io);
   if (isr === 0) return;                      // the line is shared and it was not us
   counters.interrupts++;
-  if (nicModerated()) virtqueueSuppressInterrupts(receiveQueue);   // busy: polled until the kernel idles
+  if (nicModerated()) {                       // busy: polled until the kernel idles
+    virtqueueSuppressInterrupts(receiveQueue);
+    quiet = true;
+  }
   receiveUsed(start, true);
 }
+
+/** The receive queue's interrupts are off (moderated) until virtioNetArm. */
+let quiet = false;
 
 /** While the kernel is busy (nic.ts nicPoll): the frames the card received since, if any. */
 function virtioNetPoll(): void {
@@ -233,11 +239,13 @@ function virtioNetPoll(): void {
 }
 
 /**
- * Before the kernel idles (nic.ts nicArm): interrupts on, then a last look; true when frames had come
+ * Before the kernel idles (nic.ts nicArm): interrupts on if off, then a last look; true when frames had come
  * (taken now: a VM may have woken). Reading the ISR is an I/O instruction, which waits for the flag's
  * store to reach memory (Intel SDM vol. 3 §8.2.5): a frame the card uses after this look interrupts.
  */
 function virtioNetArm(): bool {
+  if (!quiet) return false;                    // on already: a frame interrupts
+  quiet = false;
   virtqueueAllowInterrupts(receiveQueue);
   virtioAcknowledgeInterrupt(io);
   if (!virtqueueHasUsed(receiveQueue)) return false;
