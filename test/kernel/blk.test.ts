@@ -6,8 +6,9 @@
 //   other frames and compared (in the kernel); requests past the end and with bad frames refused; the bytes
 //   of the image file are the patterns at their sectors (here, on the host), zeros elsewhere;
 // - an I/O error injected by QEMU (blkdebug) on a read reaches the caller as an I/O error, the kernel goes on;
-// - test=blk-busy: the same exercise while VMs run: every completion interrupts a running VM, the VMs are
-//   switched meanwhile, and the disk shares its interrupt line with the virtio-net card (AHCI and NVMe with
+// - test=blk-busy: the same exercise while VMs run: every completion comes while a VM runs or waits to (by
+//   its interrupt, or polled at a tick or between two VMs: never while the kernel idles), the VMs are switched
+//   meanwhile, and the disk shares its interrupt line with the virtio-net card (AHCI and NVMe with
 //   irq=intx, forced off their MSI and MSI-X: the INTx# path stays tested).
 // test=blk asserts how each disk interrupts (kernel-src/msi.ts): AHCI by MSI, NVMe by MSI-X, virtio-blk by
 // INTx#, counted where the vector arrives.
@@ -203,13 +204,13 @@ for (const disk of DISK_KINDS) {
     t.truthy(nicIrq && diskIrq, out.slice(0, 3000));
     t.is(diskIrq![1], nicIrq![1], "one interrupt line for both (i440FX)");
     const busy = new RegExp("^blk busy: 8192 pages written and read back in (\\d+) requests, (\\d+) mismatches, "
-      + "(\\d+) errors; completions (\\d+), while a VM ran (\\d+); VM switches meanwhile (\\d+)$", "m").exec(out);
+      + "(\\d+) errors; completions (\\d+), while VMs ran (\\d+); VM switches meanwhile (\\d+)$", "m").exec(out);
     t.truthy(busy, out.slice(-3000));
     const [requests, mismatches, errors, completions, duringVm, switches] = busy!.slice(1).map(Number);
     t.is(mismatches, 0);
     t.is(errors, 0);
     t.is(completions, requests);
-    t.is(duringVm, completions, "every completion arrived while a VM was running (the kernel never waited)");
+    t.is(duringVm, completions, "every completion came while VMs ran (the kernel never waited)");
     t.true(switches >= 2, `switches ${switches}`);
     t.regex(out, /^vms done: stopped from the console$/m);
     t.regex(out, /^blk: reads \d+ \(8192 pages\), writes \d+ \(8192 pages\), completed \d+, failed 0, in flight 0 /m);
