@@ -110,6 +110,7 @@ export function readIn(index: u32): void {
   if (!ok) { counts.readingNow--; readFailed(index, END_OUT_OF_MEMORY, 0); return; }
   store32(map + (MAP_FLAGS << 2), 0);
   submitRuns(index, map, false, readDone, MAP_IN_FLIGHT);
+  if (load32(map + (MAP_IN_FLIGHT << 2)) === 1) counts.readInsWhole++;
   counts.inInstructions += rdtsc() - start;
   // Nothing to read (no working set): it is in now; its caller goes on serving the waiting VMs.
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) finishReadIn(index, false);

@@ -98,6 +98,7 @@ function startWriteOut(index: u32): bool {
   const kept = placePages(vm, map, count, previous, measured);
   if (transferRuns(map) > diskSlotsFree()) { mapFree(map); return false; }
   listRemove(index);
+  if (windowFirst === NO_WINDOW) counts.scattered++;
   for (let i: u32 = 0; i < count; i++) {
     const frame = load32(frameAt(map, i));
     if (frame === FRAME_NONE) continue;

@@ -37,6 +37,8 @@ class SwapCounts {
   runningEvictions: u32 = 0;     // of those, pages written out from runnable VMs (the running sweep)
   rescued: u32 = 0;              // pages touched while an eviction wrote them: mapped again
   pagesKept: u32 = 0;            // clean pages a write-out did not write: their copy on the disk kept
+  readInsWhole: u32 = 0;         // read-ins in one disk request (their working set on adjacent positions)
+  scattered: u32 = 0;            // write-outs with no room for a window (swap-out.ts planPositions)
   granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
   createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
   builtLate: u32 = 0;            // of those, the ones built since
@@ -70,12 +72,14 @@ export function notePeak(): void {
 /**
  * `swap: resident R, swapped out S, frames used F free X, write-outs W (P pages), read-ins I (P pages),
  * checksum failures C, read errors E, page-ins D, page-outs O, running-evictions R (rescued U), clean pages
- * kept K, failed write-outs F, left resident N, memory waits M (hypercalls H), at a memory cap C, hypercalls
- * made again after a page-in G, run for held acks J, woken out by an alarm A by a frame B, started late L of K,
- * disk T KiB`
- * (one line; nothing without a disk). Read-ins bring back working sets; page-ins the pages touched (and
- * read around); page-outs the pages given up alone (swap-evict.ts), R of them by runnable VMs, U touched
- * while being written (mapped again). A and B: swapped-out VMs woken with only their alarm pending, or with more.
+ * kept K, read-ins in one request Q, write-outs without a window S, failed write-outs F, left resident N,
+ * memory waits M (hypercalls H), at a memory cap C, hypercalls made again after a page-in G, run for held
+ * acks J, woken out by an alarm A by a frame B, started late L of K, disk T KiB`
+ * (one line; nothing without a disk). Read-ins bring back working sets, Q of them in one disk request (S
+ * write-outs found no run of free positions for theirs: swap-out.ts planPositions); page-ins the pages
+ * touched (and read around); page-outs the pages given up alone (swap-evict.ts), R of them by runnable VMs,
+ * U touched while being written (mapped again). A and B: swapped-out VMs woken with only their alarm
+ * pending, or with more.
  */
 export function swapReport(): void {
   if (!counts.active) return;
@@ -115,6 +119,10 @@ export function swapReport(): void {
   consoleWriteString(")");
   consoleWriteString(", clean pages kept ");
   consoleWriteDecimal(counts.pagesKept);
+  consoleWriteString(", read-ins in one request ");
+  consoleWriteDecimal(counts.readInsWhole);
+  consoleWriteString(", write-outs without a window ");
+  consoleWriteDecimal(counts.scattered);
   consoleWriteString(", failed write-outs ");
   consoleWriteDecimal(counts.writeFailures);
   consoleWriteString(", left resident ");

@@ -213,14 +213,18 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // 40 untouched pages come back once more, then stay out.
   t.true(pagesIn / readIns < (FILLED_PAGES * 2) / 3, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
   // Its working set on adjacent positions whatever it touched before (kernel-src/swap-out.ts planPositions):
-  // a read-in is one request, a page-in one more, but where the pages on the disk only leave no room for the
-  // window in the VM's 64 positions (a few in a hundred here; 4,400 requests more than this before).
-  const blk = /^blk: reads (\d+) .*$/m.exec(out);
-  t.true(blk !== null && Number(blk[1]) <= readIns + pageIns + readIns / 10, `${blk?.[0]}; ${swap[0]}`);
+  // every read-in of a write-out that found its window is one disk request. Where the pages on the disk only
+  // leave no run of free positions as long as the working set in the VM's 64 (55 of them its pages), there is
+  // no window: about a write-out in four here on a quiet host (77% of the read-ins in one request), more when
+  // the host lags the VMs' clocks (three busy loops beside it: VMs read back and out again before they ran,
+  // all their pages their working set, and pages written alone from running VMs; 32% in one request).
+  const whole = Number(/read-ins in one request (\d+)/.exec(swap[0])![1]);
+  const scattered = Number(/write-outs without a window (\d+)/.exec(swap[0])![1]);
+  t.true(whole >= readIns - scattered && whole >= readIns / 5, swap[0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   t.log(swap[0]);
-  t.log(blk?.[0]);
+  t.log(/^blk: reads \d+ .*$/m.exec(out)?.[0] ?? "no blk line");
 });
 
 test("(g) VMs larger than memory: two of 24 MiB fill 12 MiB each in a 16 MiB machine, their cold pages go out alone",
