@@ -218,9 +218,11 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // no window: about a write-out in four here on a quiet host (77% of the read-ins in one request), more when
   // the host lags the VMs' clocks (three busy loops beside it: VMs read back and out again before they ran,
   // all their pages their working set, and pages written alone from running VMs; 32% in one request).
+  // All but a few in a thousand: with most pages written alone from running VMs (19,416 page-outs, 2 of them
+  // touched while being written) a loaded CI host saw 2 of 12,721 such read-ins take two requests.
   const whole = Number(/read-ins in one request (\d+)/.exec(swap[0])![1]);
   const scattered = Number(/write-outs without a window (\d+)/.exec(swap[0])![1]);
-  t.true(whole >= readIns - scattered && whole >= readIns / 5, swap[0]);
+  t.true(whole >= readIns - scattered - readIns / 1000 && whole >= readIns / 5, swap[0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   t.log(swap[0]);
