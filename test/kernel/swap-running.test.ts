@@ -75,17 +75,21 @@ test("(i) VMs rewriting each page 16 times in a row beside them, disk writes thr
   async t => {
   // Writes at 8 MB/s: a batch of 64 pages is in flight for about 30 ms, so the VMs often come back to a
   // page while it is being written (`rescued`: how often depends on the host's timing, so not asserted).
-  const { run, out } = await boot("rewrite", [{ count: 3, pages: 1200, rounds: 4 },
-    { count: 4, pages: 32, rounds: 256, dwellLog2: 4 }], 16, 8_000_000);
-  t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
-  t.regex(out, /^vms done: every VM has ended$/m);
-  t.deepEqual(swept(out, 1200, 4).sort(), [0, 1, 2], out.slice(-3000));
-  t.deepEqual(swept(out, 32, 256).sort(), [3, 4, 5, 6], out.slice(-3000));
-  t.notRegex(out, /CORRUPT|ended:/);
-  const c = swapCounters(out);
-  // Pages did go out from running VMs; how many depends on the host's timing against the throttle (129 to
-  // 400+ seen), so only that some did (case (h) asserts hundreds, unthrottled).
-  t.true(c.running > 0, c.line);
-  t.is(c.checksum, 0, c.line);
-  t.log(c.line);
+  // Pages must go out from running VMs for the case to mean anything; how many depends on the host's timing
+  // against the throttle (129 to 531 seen), and a loaded CI host once saw none (the VMs waiting for memory
+  // gave up theirs first: 64 page-outs, all from waiters), so it boots again, at most three times, until
+  // some did; every boot is checked whole (case (h) asserts hundreds, unthrottled).
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const { run, out } = await boot("rewrite", [{ count: 3, pages: 1200, rounds: 4 },
+      { count: 4, pages: 32, rounds: 256, dwellLog2: 4 }], 16, 8_000_000);
+    t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
+    t.regex(out, /^vms done: every VM has ended$/m);
+    t.deepEqual(swept(out, 1200, 4).sort(), [0, 1, 2], out.slice(-3000));
+    t.deepEqual(swept(out, 32, 256).sort(), [3, 4, 5, 6], out.slice(-3000));
+    t.notRegex(out, /CORRUPT|ended:/);
+    const c = swapCounters(out);
+    t.is(c.checksum, 0, c.line);
+    t.log(`boot ${attempt}: ${c.line}`);
+    if (c.running > 0 || attempt === 3) { t.true(c.running > 0, c.line); break; }
+  }
 });
