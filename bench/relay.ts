@@ -23,6 +23,7 @@ import {
 } from '../test/kernel/net-machine.ts';
 import { createRelayPath, ISSUE_17_IMPAIRMENTS, type Impairments } from '../test/kernel/net-relay-path.ts';
 import type { RelayCounters } from '../tools/relay.ts';
+import { median } from '../tools/stats.ts';
 
 const BYTES = 10 << 20;
 const RUNS = 3;
@@ -35,8 +36,6 @@ const WIRES: Record<string, Impairments> = {
 };
 
 interface Point { system: System; wire: string; runs: number[]; mbs: number; relay: RelayCounters[]; guest: string[] }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** RUNS echoes of `system` over `wire`, each through a relay of its own (its counters are that run's). */
 async function measure(system: System, wire: string, kernel: string, modules: string[], dir: string)

@@ -56,6 +56,7 @@ import { runQemu, qemuArgs, userNetArgs, type BootMedium, type QemuOptions } fro
 import {
   buildTestGuest, buildTestGuestBytecode, writeManifest, workerArgument, vmSummaries, MODE, type VmSummary,
 } from '../test/kernel/guests/build.ts';
+import { median } from '../tools/stats.ts';
 
 const SCALE_VMS = 10_000;
 const SCALE_MEMORY_MIB = 1024;
@@ -376,9 +377,6 @@ async function measurePush(kernel: string, worker: string, dir: string) {
  * Step 6: the pair's costs for two bytecode VMs (two boots, identical) and BYTECODE_SCALE_VMS counter demos
  * as bytecode VMs: bytes per VM at creation, the start of one, every one exited 0.
  */
-/** The middle of `xs` (three boots' figures). */
-function median(xs: number[]): number { return [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]; }
-
 async function measureBytecode(kernel: string, dir: string, benchLines: (out: string) => Record<string, number>) {
   const pair = buildTestGuestBytecode('bench', dir);
   const manifest = writeManifest(dir, 'bytecode-bench', [{ moduleIndex: 0, vmCount: 2, memoryKiB: pair.memoryKiB,

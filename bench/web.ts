@@ -50,6 +50,7 @@ import {
 } from './machine.ts';
 import { plotLines, type Rgb } from './plot.ts';
 import { Progress } from '../tools/progress.ts';
+import { median } from '../tools/stats.ts';
 
 const VM_COUNTS = [1, 10, 100, 500, 1000, 10_000, 100_000];
 /** From this many VMs on, the boot has a swap disk (more than fit in MEMORY_MIB resident). */
@@ -108,8 +109,6 @@ export interface WebPoint {
   runs: number[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
 /**
  * One point from its runs: requests/s is the median run's (a run when other work took the host's
  * CPUs is an outlier); requests, seconds, failures and connections are summed over all runs, the CPU
@@ -117,7 +116,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
  */
 export function combineRuns(runs: WebPoint[]): WebPoint {
   if (runs.length === 1) return runs[0];
-  const mid = runs.find(r => r.requestsPerSecond === median(runs.map(x => x.requestsPerSecond)))!;
+  const mid = runs.find(r => r.requestsPerSecond === median(runs.map(x => x.requestsPerSecond), 'lower'))!;
   const sum = (f: (r: WebPoint) => number) => runs.reduce((a, r) => a + f(r), 0);
   const failureKinds: Record<string, number> = {};
   for (const r of runs) for (const [k, n] of Object.entries(r.failureKinds)) failureKinds[k] = (failureKinds[k] ?? 0) + n;

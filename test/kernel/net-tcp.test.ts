@@ -29,6 +29,7 @@ import {
   createLossyPath, startLinuxEchoServer, type Machine, type LossyPath,
 } from "./net-machine.ts";
 import type { TapNamespace } from "../../tools/net.ts";
+import { median } from "../../tools/stats.ts";
 
 const VM_IP = "198.18.0.2";
 /**
@@ -231,7 +232,7 @@ if (why) {
       clean.push(await lossyRun(t, toward, 0, LOSSY_BYTES, 10 + i));
       lossy.push(await lossyRun(t, toward, 0.02, LOSSY_BYTES, 20 + i));
     }
-    const rate = (rs: LossyRun[]) => rs.map(r => r.mbs).sort((a, b) => a - b)[rs.length >> 1];
+    const rate = (rs: LossyRun[]) => median(rs.map(r => r.mbs));
     return [rate(clean), rate(lossy)];
   }
 
