@@ -1,8 +1,12 @@
 // Contract: the TCP's tables: the connections (Transmission Control Blocks, tcp-tcb.ts) and the listeners.
 // The connection table lies in the VM's memory above the image, in pages tcp-buffers.ts gives it (tablePage):
-// TCBS_PER_PAGE TCBs a page, the pages found through directory pages of DIRECTORY_ENTRIES addresses each
-// (directories[] their addresses), so connection i is at
-//   load32(directories[i >> 13] + ((i >> 3) & 1023) * 4) + (i & 7) * sizeOf(Tcb).
+// TCBS_PER_PAGE TCBs a page. The first INLINE_PAGES pages' addresses are in the image (inlinePages: 256 bytes
+// among the small data), the others in directory pages of DIRECTORY_ENTRIES addresses each (directories[]
+// their addresses), so connection i is at
+//   (i < INLINE_CONNECTIONS ? inlinePages[i >> 3] : load32(directories[i >> 13] + ((i >> 3) & 1023) * 4))
+//     + (i & 7) * sizeOf(Tcb)
+// (directory 0's first INLINE_PAGES entries unused). A VM with up to INLINE_CONNECTIONS connections (an httpd
+// in 1 MiB holds ~300) then touches no directory page: it was one page more in every residency's working set.
 // TCBs are carved one at a time when no carved one is free, so the number of connections is bounded by the
 // VM's memory (and TCP_CONNECTION_CEILING, connection numbers being 16 bits for sockets.ts), not by a
 // constant. Freed TCBs wait on a free list; when memory allows no more, the TIME-WAIT connection closest to
@@ -24,6 +28,9 @@ const TCP_CONNECTION_CEILING = 65535;
 const TCBS_PER_PAGE = 8;
 const DIRECTORY_ENTRIES = 1024;
 const DIRECTORIES = 8;
+/** TCB pages whose addresses the image holds, and the connections in them. */
+const INLINE_PAGES = 64;
+const INLINE_CONNECTIONS = 512;                     // INLINE_PAGES * TCBS_PER_PAGE
 /**
  * Hash buckets of the 4-tuple lookup (a power of two): 64 words lie among the VM's other small data (the
  * linker places it smallest first), where 1,024 took a page of their own in every httpd VM's working set,
@@ -51,6 +58,8 @@ class Listener {
 export const listeners = structArray(Listener, 8);   // TCP_MAX_LISTENERS
 /** The directory pages (0: not yet taken). */
 const directories = new Uint32Array(8);              // DIRECTORIES
+/** The first INLINE_PAGES TCB pages (0: not yet taken). */
+const inlinePages = new Uint32Array(64);             // INLINE_PAGES
 /** Per bucket, the first connection of its chain + 1 (0: empty). */
 const buckets = new Int32Array(64);                   // HASH_BUCKETS
 /** TCBs carved so far (connection numbers 0 .. carved - 1), the free ones chained from freeHead. */
@@ -65,11 +74,12 @@ export function setInHandler(running: bool): void { inHandler = running; }
 
 /** Connection `index`'s TCB (index < tableSlots()). */
 export function tcbAt(index: i32): Tcb {
-  // directories[index >>> 13], then its entry (index >>> 3) & 1023, as byte offsets (index < TCP_CONNECTION_CEILING:
-  // the masks change nothing). Small enough, and without a bounds check's call, for the compiler to inline it
-  // at its call sites: tens of them for each segment and each request.
-  const directory = load32(addressOf(directories) + (u32(index) >>> 11 & 28));
-  const page = load32(directory + (u32(index) >>> 1 & 0xffc));
+  // inlinePages[index >>> 3], or directories[index >>> 13] then its entry (index >>> 3) & 1023, as byte offsets
+  // (index < TCP_CONNECTION_CEILING: the masks change nothing). Small enough, and without a bounds check's call,
+  // for the compiler to inline it at its call sites: tens of them for each segment and each request.
+  const i = u32(index);
+  const page = i < u32(INLINE_CONNECTIONS) ? load32(addressOf(inlinePages) + (i >>> 1 & 0xfc))
+    : load32(load32(addressOf(directories) + (i >>> 11 & 28)) + (i >>> 1 & 0xffc));
   return overlay(Tcb, page + u32(index & 7) * u32(sizeOf(Tcb)));
 }
 
@@ -78,8 +88,12 @@ function carveRoom(): bool {
   if (carved >= TCP_CONNECTION_CEILING) return false;
   if ((carved & (TCBS_PER_PAGE - 1)) !== 0) return true;
   const chunk = carved >>> 3;
+  if (chunk < INLINE_PAGES) {
+    inlinePages[chunk] = tablePage();
+    return inlinePages[chunk] !== 0;
+  }
   const d = chunk >>> 10;
-  if ((chunk & (DIRECTORY_ENTRIES - 1)) === 0 && directories[d] === 0) {
+  if (directories[d] === 0) {
     directories[d] = tablePage();
     if (directories[d] === 0) return false;
   }
@@ -98,6 +112,7 @@ export function tableInit(): void {
   if (u32(sizeOf(Tcb) * TCBS_PER_PAGE) > 4096) panic("a Tcb over 512 bytes");
   carved = 0; freeHead = NONE; live = 0; livePeak = 0;
   for (let i = 0; i < DIRECTORIES; i++) directories[i] = 0;
+  for (let i = 0; i < INLINE_PAGES; i++) inlinePages[i] = 0;
   for (let i = 0; i < HASH_BUCKETS; i++) buckets[i] = 0;
   for (let i = 0; i < TCP_MAX_LISTENERS; i++) {
     listeners[i].port = 0; listeners[i].halfOpen = 0; listeners[i].full = false;

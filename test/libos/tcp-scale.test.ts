@@ -78,6 +78,50 @@ test('300 connections at once in a VM of 1 MiB: each echoes; idle ones hold no r
   t.regex(wire.console, /^stack up\n/);
 });
 
+test('1,200 connections in a VM of 2 MiB: past the 512 whose TCB pages the image holds, into a directory page', t => {
+  // tcp-table.ts: connections 0..511 are found through the image's inlinePages, the others through directory
+  // pages; each connection echoes its own message and answers its own FIN, so a TCB of one scheme read
+  // through the other would show.
+  const CONNECTIONS = 1200;
+  const BATCH = 100;
+  const { wire } = runGuest(GUEST, { ...CONFIG, memoryKiB: 2048 }, function* (w) {
+    yield* learnPeer(w);
+    const peers = Array.from({ length: CONNECTIONS }, (_, i) => new Peer(t, w, 7, 20000 + i, 1000 + 7919 * i));
+    for (const p of peers) yield* p.connect();
+    w.take();
+    const s: Record<string, number> = {};
+    yield* stats(w, s);
+    t.is(s.live, CONNECTIONS, 'every connection is there');
+    let echoed = 0;
+    for (let first = 0; first < CONNECTIONS; first += BATCH) {
+      const batch = peers.slice(first, first + BATCH);
+      for (const p of batch) p.send(ACK | PSH, bytes(`hello from ${p.sport}`));
+      yield;
+      for (const frame of w.take()) {
+        const seg = parseTcpFrame(frame);
+        const p = peers[seg.dport - 20000];
+        if (seg.data.length === 0) continue;
+        t.is(Buffer.from(seg.data).toString('latin1'), `hello from ${p.sport}`, 'its own echo');
+        p.rcv = (p.rcv + seg.data.length) >>> 0;
+        p.send(ACK);
+        echoed++;
+      }
+      yield;
+      w.take();
+    }
+    t.is(echoed, CONNECTIONS, 'every connection echoed');
+    for (const p of peers) p.send(FIN | ACK);
+    yield;
+    const fins = w.take().map(parseTcpFrame).filter(seg => (seg.flags & FIN) !== 0).map(seg => seg.dport - 20000);
+    t.is(new Set(fins).size, CONNECTIONS, 'every connection answers the FIN with its own');
+    for (const p of peers) { p.rcv++; p.send(ACK); }
+    yield;
+    yield* stats(w, s);
+    t.deepEqual([s.live, s.most], [0, CONNECTIONS], 'all closed');
+  });
+  t.regex(wire.console, /^stack up\n/);
+});
+
 test('past the backlog a SYN gets a cookie, nothing kept; its ACK makes the connection with the cookie\'s MSS', t => {
   runGuest(GUEST, CONFIG, function* (w) {
     yield* learnPeer(w);
