@@ -538,7 +538,7 @@ function serve(socket: i32, worker: i32): void {
 
 function workerThread(index: u32): void {
   while (true) {
-    const socket = socketAccept(listener);
+    const socket = socketAccept(listener, 0);
     serve(socket, i32(index));
     socketClose(socket);
   }

@@ -20,9 +20,9 @@
 // set). A worker holds a connection only while a whole request head is there to answer: it peeks at what
 // arrived (socketPeek; the head stays in the TCP's receive ring until it is complete, so HEAD_LIMIT is that
 // ring's size), answers every whole request, then parks the connection (sockets.ts socketPark: it comes
-// back through socketAccept when more arrives) and takes the next; an idle-sweep thread closes the parked
-// connections idle for 10 s. Profiled (`-append profile`): serving a connection is the `app` category, each
-// response one request.
+// back through socketAccept when more arrives) and takes the next; a worker about to wait closes the parked
+// connections idle for 10 s, and waits no longer than the next one's 10 s (worker). Profiled (`-append
+// profile`): serving a connection is the `app` category, each response one request.
 // Memory: give the group `"memoryKiB": 1024`: the image, its WORKERS thread stacks of 16 KiB (touched pages
 // only), then the TCP's connections and rings in the rest.
 import { i32, u32, u8, bool, write, print } from "dsl";
@@ -40,7 +40,7 @@ import {
 import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
 import {
   socketListen, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose, socketPark,
-  socketWaitParked, socketWaitIdle, socketCloseIdle,
+  socketCloseIdle, SOCKET_TIMEOUT,
 } from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
@@ -60,7 +60,6 @@ const IDLE_TIMEOUT_MAX_S: u32 = 2000;
 /** The idle timeout in force: IDLE_TIMEOUT_US, or the argument's (guestMain). */
 let idleTimeoutUs: u32 = IDLE_TIMEOUT_US;
 
-const page = new Uint8Array(2048);
 /** One request buffer per worker: HEAD_LIMIT bytes each. */
 const buffers = new Uint8Array(8 * 4096);   // WORKERS * HEAD_LIMIT
 /** One response buffer per worker (a head, or an error's head and body). */
@@ -68,10 +67,13 @@ const HEAD_BYTES = 384;
 const heads = new Uint8Array(8 * 384);      // WORKERS * HEAD_BYTES
 /**
  * The two answers to a GET of the page, whole (head and page, one socketWrite: the head does not go in
- * a segment of its own), built once: keep-alive in the first RESPONSE_BYTES, close in the second.
+ * a segment of its own), built once: keep-alive and close. Two arrays, not one: the linker places data
+ * smallest first, so the keep-alive answer (every request's) lies beside the network's frames, not after
+ * the error heads, one page fewer in a VM's working set.
  */
 const RESPONSE_BYTES = 2432;                  // HEAD_BYTES + PAGE_BYTES
-const responses = new Uint8Array(2 * 2432);
+const keepAliveResponse = new Uint8Array(2432);   // RESPONSE_BYTES
+const closeResponse = new Uint8Array(2432);       // RESPONSE_BYTES
 const responseLengths = new Int32Array(2);
 let listener: i32 = 0;
 let served: u32 = 0;
@@ -83,16 +85,16 @@ const COLON = 58;
 
 // ---- the page ---------------------------------------------------------------------------------------------
 
-// One writer for the page and the response heads: bytes go to page[] or heads[] at outBase + outLength,
+// One writer for the responses and the heads: bytes go to one of the arrays below at outBase + outLength,
 // up to outLimit (the shared formatter, dsl/runtime/format.ts, turns strings and numbers into bytes).
-const TO_PAGE = 0;
-const TO_HEADS = 1;
-const TO_RESPONSES = 2;
+const TO_HEADS = 0;
+const TO_KEEP_ALIVE = 1;
+const TO_CLOSE = 2;
 const TO_STATS = 3;
 /** The body of a `/stats` answer, formatted before its head (which gives its length). */
 const STATS_BYTES = 224;
 const statsBody = new Uint8Array(224);       // STATS_BYTES
-let outTo = TO_PAGE;
+let outTo = TO_HEADS;
 let outBase: i32 = 0;
 let outLength: i32 = 0;
 let outLimit: i32 = 0;
@@ -102,15 +104,15 @@ function startOutput(to: i32, base: i32, limit: i32): void {
 function putByte(byte: u8): void {
   if (outLength >= outLimit) return;
   if (outTo === TO_HEADS) heads[outBase + outLength] = byte;
-  else if (outTo === TO_RESPONSES) responses[outBase + outLength] = byte;
-  else if (outTo === TO_STATS) statsBody[outBase + outLength] = byte;
-  else page[outBase + outLength] = byte;
+  else if (outTo === TO_KEEP_ALIVE) keepAliveResponse[outBase + outLength] = byte;
+  else if (outTo === TO_CLOSE) closeResponse[outBase + outLength] = byte;
+  else statsBody[outBase + outLength] = byte;
   outLength++;
 }
 
-/** The 2,048-byte page: HTML naming the VM, padded with a comment to exactly PAGE_BYTES. */
-function buildPage(id: u32): void {
-  startOutput(TO_PAGE, 0, PAGE_BYTES);
+/** Writes the 2,048-byte page: HTML naming the VM, padded with a comment to exactly PAGE_BYTES. */
+function writePage(id: u32): void {
+  const start = outLength;
   formatString(putByte, "<!DOCTYPE html>\n<html><head><title>Denali VM ");
   formatDecimal(putByte, id);
   formatString(putByte, "</title></head>\n<body><h1>Denali VM ");
@@ -119,7 +121,7 @@ function buildPage(id: u32): void {
   formatDecimal(putByte, id);
   formatString(putByte, " of the Denali/TS isolation kernel.</p>\n<!--");
   const tail = "--></body></html>\n";
-  while (outLength < PAGE_BYTES - tail.length) putByte(u8(outLength % 64 === 63 ? LF : 46));
+  while (outLength - start < PAGE_BYTES - tail.length) putByte(u8((outLength - start) % 64 === 63 ? LF : 46));
   formatString(putByte, tail);
 }
 
@@ -255,12 +257,12 @@ function writeHead(status: i32, keepAlive: bool): string {
   return body;
 }
 
-/** The whole answers to a GET of the page (responses[]): head and page, keep-alive and close. */
-function buildResponses(): void {
+/** The whole answers to a GET of the page: head and page, keep-alive (slot 0) and close (slot 1). */
+function buildResponses(id: u32): void {
   for (let slot = 0; slot < 2; slot++) {
-    startOutput(TO_RESPONSES, slot * RESPONSE_BYTES, RESPONSE_BYTES);
+    startOutput(slot === 0 ? TO_KEEP_ALIVE : TO_CLOSE, 0, RESPONSE_BYTES);
     writeHead(200, slot === 0);
-    for (let i = 0; i < PAGE_BYTES; i++) putByte(page[i]);
+    writePage(id);
     responseLengths[slot] = outLength;
   }
 }
@@ -268,8 +270,8 @@ function buildResponses(): void {
 /** Sends a response; false when the connection is gone. */
 function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
   if (status === 200 && withBody) {
-    const slot = keepAlive ? 0 : 1;
-    return socketWrite(socket, responses, slot * RESPONSE_BYTES, responseLengths[slot]) >= 0;
+    if (keepAlive) return socketWrite(socket, keepAliveResponse, 0, responseLengths[0]) >= 0;
+    return socketWrite(socket, closeResponse, 0, responseLengths[1]) >= 0;
   }
   startOutput(TO_HEADS, worker * HEAD_BYTES, HEAD_BYTES);
   const body = writeHead(status, keepAlive);
@@ -340,11 +342,22 @@ function startWorker(): bool {
   return true;
 }
 
+/**
+ * A worker: serves the connections socketAccept gives it. Before each wait it closes the parked connections
+ * idle for idleTimeoutUs (socketCloseIdle); worker 0, the one socketAccept wakes first, waits no longer than
+ * until the next one will be (no timer while none is parked), the others without a timer: a spare's stale
+ * deadline would wake an idle VM, or read it back from the swap disk, to find nothing to close. The idle
+ * sweep needs no thread of its own, whose stack would be one page more in every residency's working set (it
+ * ran at each park and unpark, twice a request). While worker 0 is busy (a long write), sweeps wait for a
+ * worker to come back to socketAccept.
+ */
 function worker(index: u32): void {
   while (true) {
     idleWorkers++;
-    const socket = socketAccept(listener);
+    const next = socketCloseIdle(idleTimeoutUs);
+    const socket = socketAccept(listener, index === 0 ? next : 0);
     idleWorkers--;
+    if (socket === SOCKET_TIMEOUT) continue;                   // a connection's idle time is up: sweep
     if (idleWorkers === 0 && workers < WORKERS) startWorker();   // a spare waits for the next connection
     const category = profileEnter(PROFILE_GUEST_APP);     // the profile's `app` (runtime/profile.ts)
     const keep = serve(socket, i32(index));
@@ -353,31 +366,19 @@ function worker(index: u32): void {
   }
 }
 
-/**
- * Closes each parked connection once idle for idleTimeoutUs, sleeping until the next one will be; without a
- * timer while none is parked (the last one's peer closing it ends the sleep: socketWaitIdle).
- */
-function idleSweep(arg: u32): void {
-  while (true) {
-    const next = socketCloseIdle(idleTimeoutUs);
-    if (next === 0) socketWaitParked(); else socketWaitIdle(next);
-  }
-}
-
 export function guestMain(magic: u32, bootInfo: u32): void {
   bootInit(magic, bootInfo);
   enableInterrupts();
   stackInitFromBoot();
   threadsInit();
-  buildPage(vmId());
-  buildResponses();
+  buildResponses(vmId());
   const asked = u32(argument() & 0xffff), idleSeconds = argument() >>> 16;
   const port = asked === 0 ? DEFAULT_PORT : i32(asked);
   const seconds = idleSeconds < IDLE_TIMEOUT_MAX_S ? idleSeconds : IDLE_TIMEOUT_MAX_S;
   if (seconds !== 0) idleTimeoutUs = seconds * 1000000;
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
-  if (threadCreate(idleSweep, 0) < 0 || !startWorker()) { print("httpd: cannot start a worker"); return; }
+  if (!startWorker()) { print("httpd: cannot start a worker"); return; }
   write("vm "); write(vmId()); write(" httpd on port "); print(port);
   threadsRun();
 }

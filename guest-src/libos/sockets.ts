@@ -67,16 +67,7 @@ const acceptHead = new Int32Array(8);
 const acceptTail = new Int32Array(8);
 const acceptCount = new Int32Array(8);
 const acceptLimit = new Int32Array(8);
-/** Sockets parked now (socketParked: a server's idle sweep runs only while there are some). */
-let parked = 0;
-const PARKED_CHANNEL: u32 = 0x1100;
-
-function unpark(tcb: Tcb): void {
-  if ((tcb.socketFlags & FLAG_PARKED) === 0) return;
-  tcb.socketFlags &= ~FLAG_PARKED;
-  parked--;
-  if (parked === 0) threadWake(PARKED_CHANNEL);     // an idle sweep waiting for a deadline has none left
-}
+function unpark(tcb: Tcb): void { tcb.socketFlags &= ~FLAG_PARKED; }
 
 function listenerOfPort(port: i32): i32 {
   for (let i = 0; i < SOCKET_LISTENERS; i++) if (listenPorts[i] === port) return i;
@@ -119,7 +110,9 @@ function onTcpEvent(connection: i32, event: i32): void {
   if ((tcb.socketFlags & FLAG_PARKED) !== 0 && event !== TCP_EVENT_WRITABLE) {
     unpark(tcb);
     const l = tcb.socketListener;
-    if (l >= 0 && (tcb.socketFlags & FLAG_GONE) === 0) enqueueAccept(l, connection);
+    if (l < 0) return;
+    if ((tcb.socketFlags & FLAG_GONE) === 0) enqueueAccept(l, connection);
+    else threadWakeOne(ACCEPT_CHANNEL + u32(l));   // gone (reset): the sweep's deadline may be no more
     return;
   }
   threadWake(CONNECTION_CHANNEL + u32(connection));
@@ -144,8 +137,13 @@ export function socketListen(port: i32, backlog: i32): i32 {
   return free;
 }
 
-/** Waits for the next connection of `listener` (a new one, or a parked one with something to do): its socket. */
-export function socketAccept(listener: i32): i32 {
+/**
+ * Waits for the next connection of `listener` (a new one, or a parked one with something to do): its socket.
+ * With `timeoutUs` > 0, SOCKET_TIMEOUT when none came within that many microseconds (a server's idle sweep:
+ * socketCloseIdle's next deadline), or earlier when a parked connection of the listener is gone (reset: the
+ * caller's next sweep finds the deadline that is left, if any); 0 waits as long as it takes.
+ */
+export function socketAccept(listener: i32, timeoutUs: u32): i32 {
   while (true) {
     if (acceptCount[listener] > 0) {
       const connection = acceptHead[listener];
@@ -162,7 +160,8 @@ export function socketAccept(listener: i32): i32 {
       if (own >= 0) enqueueAccept(own, connection);
       continue;
     }
-    threadWait(ACCEPT_CHANNEL + u32(listener), 0);
+    const woken = threadWait(ACCEPT_CHANNEL + u32(listener), timeoutUs);
+    if (!woken || (timeoutUs !== 0 && acceptCount[listener] === 0)) return SOCKET_TIMEOUT;
   }
 }
 
@@ -180,22 +179,6 @@ export function socketPark(socket: i32): void {
   if ((tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
   tcb.socketFlags |= FLAG_PARKED;
   tcb.socketSince = netNow;
-  parked++;
-  if (parked === 1) threadWake(PARKED_CHANNEL);
-}
-
-/** Waits until a socket is parked (none is now): a server's idle sweep sleeps here meanwhile. */
-export function socketWaitParked(): void {
-  while (parked === 0) threadWait(PARKED_CHANNEL, 0);
-}
-
-/**
- * Waits `microseconds` (socketCloseIdle's next deadline), or less: until no socket is parked any more (its
- * peer closed it, or sent a request). A VM with nothing parked then keeps no alarm for it, so an idle VM is
- * not woken, or read back from the swap disk, only to find nothing to close. Wake-ups may be early.
- */
-export function socketWaitIdle(microseconds: u32): void {
-  if (parked !== 0) threadWait(PARKED_CHANNEL, microseconds === 0 ? 1 : microseconds);
 }
 
 /**

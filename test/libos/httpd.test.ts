@@ -15,7 +15,7 @@ import {
 const GUEST = 'test/libos/guests/httpd.ts';
 const HTTPD = { ...CONFIG, entry: 'testMain' };
 const VM_ID = 0;
-const { FIN, SYN, PSH, ACK } = TCP;
+const { FIN, SYN, RST, PSH, ACK } = TCP;
 const bytes = (s: string): number[] => [...Buffer.from(s, 'latin1')];
 
 /**
@@ -49,6 +49,7 @@ class Client {
     for (let at = 0; at < all.length; at += 1460) this.segment(ACK | PSH, all.slice(at, at + 1460));
   }
   close(): void { this.segment(FIN | ACK); }
+  reset(): void { this.segment(RST | ACK); }
   /** Sends again the data the server has not acknowledged. */
   retransmit(): void {
     this.sent = this.sent.filter(([seq, data]) => ((seq + data.length - this.acked) | 0) > 0);
@@ -273,6 +274,21 @@ test('a VM whose parked connections are gone keeps no alarm: the idle sweep will
     t.true(c.finReceived, 'the server closed its side');
     t.is(c.w.alarmAt, null, 'no timer left once the peer closed the one parked connection');
     t.true(c.w.now - closing < 1_000_000, `${c.w.now - closing} us after the client's FIN`);
+  });
+});
+
+test('a VM whose parked connection was reset keeps no alarm either', t => {
+  serve([44102], function* ([c], pump) {
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    yield* pump(() => c.w.alarmAt !== null && c.w.alarmAt - c.w.now > 8_000_000);
+    t.true(c.w.alarmAt! - c.w.now > 8_000_000, 'parked: the sweep will close it in 10 s');
+    c.reset();
+    const resetAt = c.w.now;
+    yield* pump(() => c.w.alarmAt === null || c.w.now - resetAt > 2_000_000);
+    t.is(c.w.alarmAt, null, 'no timer left once the one parked connection was reset');
   });
 });
 
