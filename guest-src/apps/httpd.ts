@@ -40,7 +40,7 @@ import {
 import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
 import {
   socketListen, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose, socketPark,
-  socketCloseIdle, SOCKET_TIMEOUT,
+  socketSweepIdle, SOCKET_TIMEOUT,
 } from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
@@ -344,17 +344,17 @@ function startWorker(): bool {
 
 /**
  * A worker: serves the connections socketAccept gives it. Before each wait it closes the parked connections
- * idle for idleTimeoutUs (socketCloseIdle); worker 0, the one socketAccept wakes first, waits no longer than
- * until the next one will be (no timer while none is parked), the others without a timer: a spare's stale
- * deadline would wake an idle VM, or read it back from the swap disk, to find nothing to close. The idle
- * sweep needs no thread of its own, whose stack would be one page more in every residency's working set (it
- * ran at each park and unpark, twice a request). While worker 0 is busy (a long write), sweeps wait for a
- * worker to come back to socketAccept.
+ * idle for idleTimeoutUs once one may be (socketSweepIdle); worker 0, the one socketAccept wakes first, waits
+ * no longer than until the next one may be (no timer while none is parked), the others without a timer: a
+ * spare's stale deadline would wake an idle VM, or read it back from the swap disk, to find nothing to close.
+ * The idle sweep needs no thread of its own, whose stack would be one page more in every residency's working
+ * set (it ran at each park and unpark, twice a request). While worker 0 is busy (a long write), sweeps wait
+ * for a worker to come back to socketAccept.
  */
 function worker(index: u32): void {
   while (true) {
     idleWorkers++;
-    const next = socketCloseIdle(idleTimeoutUs);
+    const next = socketSweepIdle(idleTimeoutUs);
     const socket = socketAccept(listener, index === 0 ? next : 0);
     idleWorkers--;
     if (socket === SOCKET_TIMEOUT) continue;                   // a connection's idle time is up: sweep

@@ -14,7 +14,7 @@
 // queue). A server that
 // serves many connections with few threads parks a connection it has nothing to do for (socketPark, e.g.
 // an idle keep-alive connection): it holds no thread and comes back through socketAccept once it has data
-// or its peer closed; socketCloseIdle closes the parked connections idle too long.
+// or its peer closed; socketSweepIdle closes the parked connections idle too long.
 import { i32, u32, bool } from "dsl";
 import {
   tcpListen, tcpListenerFull, tcpConnect, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose, tcpAbort, tcpAvailable,
@@ -67,7 +67,16 @@ const acceptHead = new Int32Array(8);
 const acceptTail = new Int32Array(8);
 const acceptCount = new Int32Array(8);
 const acceptLimit = new Int32Array(8);
-function unpark(tcb: Tcb): void { tcb.socketFlags &= ~FLAG_PARKED; }
+/** Sockets parked now; whether the idle sweep is due at sweepAt (socketSweepIdle). */
+let parked = 0;
+let sweepDue = false;
+let sweepAt: u32 = 0;
+
+function unpark(tcb: Tcb): void {
+  if ((tcb.socketFlags & FLAG_PARKED) === 0) return;
+  tcb.socketFlags &= ~FLAG_PARKED;
+  parked--;
+}
 
 function listenerOfPort(port: i32): i32 {
   for (let i = 0; i < SOCKET_LISTENERS; i++) if (listenPorts[i] === port) return i;
@@ -140,7 +149,7 @@ export function socketListen(port: i32, backlog: i32): i32 {
 /**
  * Waits for the next connection of `listener` (a new one, or a parked one with something to do): its socket.
  * With `timeoutUs` > 0, SOCKET_TIMEOUT when none came within that many microseconds (a server's idle sweep:
- * socketCloseIdle's next deadline), or earlier when a parked connection of the listener is gone (reset: the
+ * socketSweepIdle's next deadline), or earlier when a parked connection of the listener is gone (reset: the
  * caller's next sweep finds the deadline that is left, if any); 0 waits as long as it takes.
  */
 export function socketAccept(listener: i32, timeoutUs: u32): i32 {
@@ -177,8 +186,27 @@ export function socketPark(socket: i32): void {
   const l = tcb.socketListener;
   if (l < 0) return;
   if ((tcb.socketFlags & FLAG_PEER_CLOSED) !== 0) { enqueueAccept(l, connection); return; }
+  if ((tcb.socketFlags & FLAG_PARKED) === 0) parked++;
   tcb.socketFlags |= FLAG_PARKED;
   tcb.socketSince = netNow;
+}
+
+/**
+ * The idle sweep, for a server's thread about to wait for connections (socketAccept's timeout): closes the
+ * parked sockets idle for `idleUs` or more once one may be (socketCloseIdle walks every connection: not at
+ * each call), and returns the microseconds until the next one may be; 0 once none is parked (no timer, so
+ * an idle VM is not woken, or read back from the swap disk, to find nothing to close).
+ */
+export function socketSweepIdle(idleUs: u32): u32 {
+  if (parked === 0) { sweepDue = false; return 0; }
+  if (!sweepDue || i32(netNow - sweepAt) >= 0) {
+    const next = socketCloseIdle(idleUs);
+    sweepDue = next !== 0;
+    sweepAt = u32(netNow + next);
+    if (!sweepDue) return 0;
+  }
+  const left = u32(sweepAt - netNow);
+  return left === 0 ? 1 : left;
 }
 
 /**
@@ -186,7 +214,7 @@ export function socketPark(socket: i32): void {
  * ring) for `idleUs` or more; returns the microseconds until the next parked one will have been idle that
  * long (0: none is parked).
  */
-export function socketCloseIdle(idleUs: u32): u32 {
+function socketCloseIdle(idleUs: u32): u32 {
   let next: u32 = 0;
   const slots = tableSlots();
   for (let i = 0; i < slots; i++) {
