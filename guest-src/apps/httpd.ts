@@ -60,20 +60,26 @@ const IDLE_TIMEOUT_MAX_S: u32 = 2000;
 /** The idle timeout in force: IDLE_TIMEOUT_US, or the argument's (guestMain). */
 let idleTimeoutUs: u32 = IDLE_TIMEOUT_US;
 
-/** One request buffer per worker: HEAD_LIMIT bytes each. */
-const buffers = new Uint8Array(8 * 4096);   // WORKERS * HEAD_LIMIT
-/** One response buffer per worker (a head, or an error's head and body). */
-const HEAD_BYTES = 384;
-const heads = new Uint8Array(8 * 384);      // WORKERS * HEAD_BYTES
+// What every request touches lies together, for a VM's working set (the pages a swap-in brings back): the
+// linker places data smallest first, so after the small data and the network's frames come the keep-alive
+// answer, then worker 0's request buffer (the worker that serves one connection at a time), then what errors,
+// the close answer and the other workers use. Each array's size puts it there: 11 pages -> 9 with the rest.
 /**
- * The two answers to a GET of the page, whole (head and page, one socketWrite: the head does not go in
- * a segment of its own), built once: keep-alive and close. Two arrays, not one: the linker places data
- * smallest first, so the keep-alive answer (every request's) lies beside the network's frames, not after
- * the error heads, one page fewer in a VM's working set.
+ * The answer to a GET of the page with keep-alive, whole (head and page, one socketWrite: the head does not go
+ * in a segment of its own), built once; `replies` holds the one with `Connection: close`.
  */
 const RESPONSE_BYTES = 2432;                  // HEAD_BYTES + PAGE_BYTES
 const keepAliveResponse = new Uint8Array(2432);   // RESPONSE_BYTES
-const closeResponse = new Uint8Array(2432);       // RESPONSE_BYTES
+/** Request buffers, HEAD_LIMIT bytes each: worker 0's, and the others' (worker w's at (w - 1) * HEAD_LIMIT). */
+const firstBuffer = new Uint8Array(4096);     // HEAD_LIMIT
+const buffers = new Uint8Array(7 * 4096);     // (WORKERS - 1) * HEAD_LIMIT
+/**
+ * One reply buffer per worker (a head, or an error's head and body: HEAD_BYTES at worker * HEAD_BYTES), then
+ * the whole answer with `Connection: close` at CLOSE_AT.
+ */
+const HEAD_BYTES = 384;
+const CLOSE_AT = 3072;                        // WORKERS * HEAD_BYTES
+const replies = new Uint8Array(3072 + 2432);  // CLOSE_AT + RESPONSE_BYTES
 const responseLengths = new Int32Array(2);
 let listener: i32 = 0;
 let served: u32 = 0;
@@ -85,16 +91,15 @@ const COLON = 58;
 
 // ---- the page ---------------------------------------------------------------------------------------------
 
-// One writer for the responses and the heads: bytes go to one of the arrays below at outBase + outLength,
+// One writer for the answers and the heads: bytes go to one of the arrays below at outBase + outLength,
 // up to outLimit (the shared formatter, dsl/runtime/format.ts, turns strings and numbers into bytes).
-const TO_HEADS = 0;
+const TO_REPLIES = 0;
 const TO_KEEP_ALIVE = 1;
-const TO_CLOSE = 2;
-const TO_STATS = 3;
+const TO_STATS = 2;
 /** The body of a `/stats` answer, formatted before its head (which gives its length). */
 const STATS_BYTES = 224;
 const statsBody = new Uint8Array(224);       // STATS_BYTES
-let outTo = TO_HEADS;
+let outTo = TO_REPLIES;
 let outBase: i32 = 0;
 let outLength: i32 = 0;
 let outLimit: i32 = 0;
@@ -103,9 +108,8 @@ function startOutput(to: i32, base: i32, limit: i32): void {
 }
 function putByte(byte: u8): void {
   if (outLength >= outLimit) return;
-  if (outTo === TO_HEADS) heads[outBase + outLength] = byte;
+  if (outTo === TO_REPLIES) replies[outBase + outLength] = byte;
   else if (outTo === TO_KEEP_ALIVE) keepAliveResponse[outBase + outLength] = byte;
-  else if (outTo === TO_CLOSE) closeResponse[outBase + outLength] = byte;
   else statsBody[outBase + outLength] = byte;
   outLength++;
 }
@@ -260,7 +264,8 @@ function writeHead(status: i32, keepAlive: bool): string {
 /** The whole answers to a GET of the page: head and page, keep-alive (slot 0) and close (slot 1). */
 function buildResponses(id: u32): void {
   for (let slot = 0; slot < 2; slot++) {
-    startOutput(slot === 0 ? TO_KEEP_ALIVE : TO_CLOSE, 0, RESPONSE_BYTES);
+    if (slot === 0) startOutput(TO_KEEP_ALIVE, 0, RESPONSE_BYTES);
+    else startOutput(TO_REPLIES, CLOSE_AT, RESPONSE_BYTES);
     writeHead(200, slot === 0);
     writePage(id);
     responseLengths[slot] = outLength;
@@ -271,12 +276,12 @@ function buildResponses(id: u32): void {
 function respond(socket: i32, worker: i32, status: i32, keepAlive: bool, withBody: bool): bool {
   if (status === 200 && withBody) {
     if (keepAlive) return socketWrite(socket, keepAliveResponse, 0, responseLengths[0]) >= 0;
-    return socketWrite(socket, closeResponse, 0, responseLengths[1]) >= 0;
+    return socketWrite(socket, replies, CLOSE_AT, responseLengths[1]) >= 0;
   }
-  startOutput(TO_HEADS, worker * HEAD_BYTES, HEAD_BYTES);
+  startOutput(TO_REPLIES, worker * HEAD_BYTES, HEAD_BYTES);
   const body = writeHead(status, keepAlive);
   if (withBody) formatString(putByte, body);          // an error's short body follows its head in one write
-  return socketWrite(socket, heads, outBase, outLength) >= 0;
+  return socketWrite(socket, replies, outBase, outLength) >= 0;
 }
 
 function statsField(name: string, value: u32): void {
@@ -293,12 +298,12 @@ function respondStats(socket: i32, worker: i32, keepAlive: bool): bool {
   statsField(" bad ", netStats[STAT_TCP_COOKIE_BAD]); statsField(" nomem ", netStats[STAT_TCP_NO_MEMORY]);
   putByte(u8(LF));
   const length = outLength;
-  startOutput(TO_HEADS, worker * HEAD_BYTES, HEAD_BYTES);
+  startOutput(TO_REPLIES, worker * HEAD_BYTES, HEAD_BYTES);
   formatString(putByte, "HTTP/1.1 200 OK\r\nServer: denali-httpd\r\nContent-Type: text/plain\r\nContent-Length: ");
   formatDecimal(putByte, u32(length));
   formatString(putByte, keepAlive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   for (let i = 0; i < length; i++) putByte(statsBody[i]);
-  return socketWrite(socket, heads, outBase, outLength) >= 0;
+  return socketWrite(socket, replies, outBase, outLength) >= 0;
 }
 
 /**
@@ -306,17 +311,18 @@ function respondStats(socket: i32, worker: i32, keepAlive: bool): bool {
  * waiting for more), false when it is to be closed (asked to, an error, its peer closed, or gone).
  */
 function serve(socket: i32, worker: i32): bool {
-  const base = worker * HEAD_LIMIT;
+  const buffer = worker === 0 ? firstBuffer : buffers;
+  const base = worker === 0 ? 0 : (worker - 1) * HEAD_LIMIT;
   while (true) {
-    const length = socketPeek(socket, buffers, base, HEAD_LIMIT);
+    const length = socketPeek(socket, buffer, base, HEAD_LIMIT);
     if (length < 0) return false;                         // gone
-    const end = headEnd(buffers, base, length);
+    const end = headEnd(buffer, base, length);
     if (end < 0) {
       if (length === HEAD_LIMIT) { respond(socket, worker, 431, false, true); return false; }
       return !socketPeerClosed(socket);                  // wait for the rest, unless none will come
     }
     socketSkip(socket, end);                             // take the head (its peeked bytes are in the buffer)
-    const status = parseHead(buffers, base, end);
+    const status = parseHead(buffer, base, end);
     if (status !== STATUS_OK) { respond(socket, worker, STATUS_BAD_REQUEST, false, true); return false; }
     const keepAlive = !connectionClose && !hasBody && (minorVersion >= 1 || connectionKeepAlive);
     let code = 200;
