@@ -6,7 +6,7 @@
 // answer; unknown paths get 404, other methods 405, malformed requests 400 (and a close), a request
 // head over the limit 431; 300 keep-alive connections at once in a VM of 1 MiB are all served; a connection
 // idle for 10 s of the guest's clock (no byte of a request) is closed by the server, not a microsecond earlier.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import {
   CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16,
@@ -258,9 +258,12 @@ test('the longest idle timeout the argument may ask for is kept: the sweep sleep
   }, 8192, 0xffff0000);
 });
 
-test('a VM whose parked connections are gone keeps no alarm: the idle sweep will not wake it (or swap it in) '
-  + 'for nothing', t => {
-  serve([44101], function* ([c], pump) {
+/**
+ * One keep-alive answer, its connection parked with only the sweep's timer left (10 s); then the client closes
+ * it (FIN) or resets it (RST): the VM must keep no alarm after.
+ */
+function goneKeepsNoAlarm(t: ExecutionContext, port: number, how: 'close' | 'reset'): void {
+  serve([port], function* ([c], pump) {
     c.connect();
     yield* pump(() => c.established);
     c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
@@ -268,29 +271,25 @@ test('a VM whose parked connections are gone keeps no alarm: the idle sweep will
     // Once the answer's own timer (its retransmission's) is gone, the sweep's is left: the parked one's 10 s.
     yield* pump(() => c.w.alarmAt !== null && c.w.alarmAt - c.w.now > 8_000_000);
     t.true(c.w.alarmAt! - c.w.now > 8_000_000, 'parked: the sweep will close it in 10 s');
-    c.close();
-    const closing = c.w.now;
-    yield* pump(() => c.finReceived && c.w.alarmAt === null);
-    t.true(c.finReceived, 'the server closed its side');
-    t.is(c.w.alarmAt, null, 'no timer left once the peer closed the one parked connection');
-    t.true(c.w.now - closing < 1_000_000, `${c.w.now - closing} us after the client's FIN`);
+    const ended = c.w.now;
+    if (how === 'close') {
+      c.close();
+      yield* pump(() => c.finReceived && c.w.alarmAt === null);
+      t.true(c.finReceived, 'the server closed its side');
+      t.is(c.w.alarmAt, null, 'no timer left once the peer closed the one parked connection');
+      t.true(c.w.now - ended < 1_000_000, `${c.w.now - ended} us after the client's FIN`);
+    } else {
+      c.reset();
+      yield* pump(() => c.w.alarmAt === null || c.w.now - ended > 2_000_000);
+      t.is(c.w.alarmAt, null, 'no timer left once the one parked connection was reset');
+    }
   });
-});
+}
 
-test('a VM whose parked connection was reset keeps no alarm either', t => {
-  serve([44102], function* ([c], pump) {
-    c.connect();
-    yield* pump(() => c.established);
-    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
-    yield* pump(() => responses(c.text()).length === 1);
-    yield* pump(() => c.w.alarmAt !== null && c.w.alarmAt - c.w.now > 8_000_000);
-    t.true(c.w.alarmAt! - c.w.now > 8_000_000, 'parked: the sweep will close it in 10 s');
-    c.reset();
-    const resetAt = c.w.now;
-    yield* pump(() => c.w.alarmAt === null || c.w.now - resetAt > 2_000_000);
-    t.is(c.w.alarmAt, null, 'no timer left once the one parked connection was reset');
-  });
-});
+test('a VM whose parked connections are gone keeps no alarm: the idle sweep will not wake it (or swap it in) '
+  + 'for nothing', t => goneKeepsNoAlarm(t, 44101, 'close'));
+
+test('a VM whose parked connection was reset keeps no alarm either', t => goneKeepsNoAlarm(t, 44102, 'reset'));
 
 test('an idle connection is closed after 10 s of the guest clock: before a request, after a keep-alive answer, '
   + 'and 10 s after the last byte', t => {

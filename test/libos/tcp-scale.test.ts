@@ -6,7 +6,7 @@
 //   SYN,ACK and nothing is kept; the ACK that brings the cookie back makes the connection with the cookie's
 //   MSS; a forged cookie (a wrong cookie, or the right one for another ISN) is refused with a RST; window
 //   scaling and SACK-permitted ride in the TSval's low bits when the SYN had Timestamps.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
 import { CONFIG, PEER_IP, GUEST_IP, ipv4, udp, toGuest, parseTcpFrame, TCP, u16 } from './packets.ts';
 import { GUEST, hex, bytes, expected, learnPeer, guestTimestamps, be32, Peer } from './tcp-peer.ts';
@@ -23,16 +23,23 @@ function* stats(w: Wire, into: Record<string, number>): Generator<void, void, vo
   for (let i = 0; i + 1 < words.length; i += 2) into[words[i]] = Number(words[i + 1]);
 }
 
+/** `count` connections to the echo port from ports 20000 + i, all established; the guest's figures in `s`. */
+function* connectAll(t: ExecutionContext, w: Wire, count: number, s: Record<string, number>):
+  Generator<void, Peer[], void> {
+  yield* learnPeer(w);
+  const peers = Array.from({ length: count }, (_, i) => new Peer(t, w, 7, 20000 + i, 1000 + 7919 * i));
+  for (const p of peers) yield* p.connect();
+  w.take();
+  yield* stats(w, s);
+  t.is(s.live, count, 'every connection is there');
+  return peers;
+}
+
 test('300 connections at once in a VM of 1 MiB: each echoes; idle ones hold no ring; closed, all is given back', t => {
   const CONNECTIONS = 300;
   const { wire } = runGuest(GUEST, { ...CONFIG, memoryKiB: 1024 }, function* (w) {
-    yield* learnPeer(w);
-    const peers = Array.from({ length: CONNECTIONS }, (_, i) => new Peer(t, w, 7, 20000 + i, 1000 + 7919 * i));
-    for (const p of peers) yield* p.connect();
-    w.take();
     const s: Record<string, number> = {};
-    yield* stats(w, s);
-    t.is(s.live, CONNECTIONS, 'every connection is there');
+    const peers = yield* connectAll(t, w, CONNECTIONS, s);
     t.is(s.rings, 0, 'established and idle: no ring held');
     t.true(s.table >= CONNECTIONS * 100 && s.table < 1024 * 1024, `the table in the VM's memory (${s.table} bytes)`);
     // All 300 send at once: 600 rings of 4 KiB do not fit in 1 MiB. Text that finds no receive ring is dropped
@@ -85,13 +92,8 @@ test('1,200 connections in a VM of 2 MiB: past the 512 whose TCB pages the image
   const CONNECTIONS = 1200;
   const BATCH = 100;
   const { wire } = runGuest(GUEST, { ...CONFIG, memoryKiB: 2048 }, function* (w) {
-    yield* learnPeer(w);
-    const peers = Array.from({ length: CONNECTIONS }, (_, i) => new Peer(t, w, 7, 20000 + i, 1000 + 7919 * i));
-    for (const p of peers) yield* p.connect();
-    w.take();
     const s: Record<string, number> = {};
-    yield* stats(w, s);
-    t.is(s.live, CONNECTIONS, 'every connection is there');
+    const peers = yield* connectAll(t, w, CONNECTIONS, s);
     let echoed = 0;
     for (let first = 0; first < CONNECTIONS; first += BATCH) {
       const batch = peers.slice(first, first + BATCH);
