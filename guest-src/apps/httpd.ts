@@ -63,7 +63,7 @@ let idleTimeoutUs: u32 = IDLE_TIMEOUT_US;
 // What every request touches lies together, for a VM's working set (the pages a swap-in brings back): the
 // linker places data smallest first, so after the small data and the network's frames come the keep-alive
 // answer, then worker 0's request buffer (the worker that serves one connection at a time), then what errors,
-// the close answer and the other workers use. Each array's size puts it there: 11 pages -> 9 with the rest.
+// the close answer and the other workers use. Each array's size puts it there (a working set of 8 pages).
 /**
  * The answer to a GET of the page with keep-alive, whole (head and page, one socketWrite: the head does not go
  * in a segment of its own), built once; `replies` holds the one with `Connection: close`.
@@ -261,15 +261,16 @@ function writeHead(status: i32, keepAlive: bool): string {
   return body;
 }
 
-/** The whole answers to a GET of the page: head and page, keep-alive (slot 0) and close (slot 1). */
+/** The whole answers to a GET of the page, head and page: keep-alive (responseLengths[0]) and close ([1]). */
 function buildResponses(id: u32): void {
-  for (let slot = 0; slot < 2; slot++) {
-    if (slot === 0) startOutput(TO_KEEP_ALIVE, 0, RESPONSE_BYTES);
-    else startOutput(TO_REPLIES, CLOSE_AT, RESPONSE_BYTES);
-    writeHead(200, slot === 0);
-    writePage(id);
-    responseLengths[slot] = outLength;
-  }
+  startOutput(TO_KEEP_ALIVE, 0, RESPONSE_BYTES);
+  writeHead(200, true);
+  writePage(id);
+  responseLengths[0] = outLength;
+  startOutput(TO_REPLIES, CLOSE_AT, RESPONSE_BYTES);
+  writeHead(200, false);
+  writePage(id);
+  responseLengths[1] = outLength;
 }
 
 /** Sends a response; false when the connection is gone. */
