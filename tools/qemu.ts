@@ -1,7 +1,7 @@
 // Runs images in QEMU (TCG, never KVM) and reads their serial output: the one place that knows the flags.
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, truncateSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SWAP_SIGNATURE } from '../abi/swap-disk.ts';
@@ -63,10 +63,13 @@ export function tapNetArgs(device: string, nic: NicModel = 'virtio'): string[] {
 /**
  * A fresh sparse raw image of `bytes` (a multiple of 512) at `path`, marked as a swap disk (its first bytes
  * abi/swap-disk.ts's signature, without which the kernel does not use it): the disk swapDiskArgs attaches.
+ * Built under a name of its own and renamed, so `path` never shows a half-made image (the signature alone).
  */
 export function createSwapImage(path: string, bytes: number): void {
-  writeFileSync(path, SWAP_SIGNATURE, 'latin1');
-  truncateSync(path, bytes);
+  const partial = `${path}.partial`;
+  writeFileSync(partial, SWAP_SIGNATURE, 'latin1');
+  truncateSync(partial, bytes);
+  renameSync(partial, path);
 }
 
 /** The swap disks `denali boot --disk` offers: the kernel drives each (kernel-src/disk.ts). */
