@@ -9,13 +9,16 @@
 // oldest first (`idle`: appended when a VM blocks, removed when it wakes). When the unreserved pool
 // (vm.ts vmUnreservedFrames) counting the frames already being written out is below LOW_WATERMARK, or
 // a VM's page fault finds no frame, the VMs at the head of the list are written out until it reaches
-// HIGH_WATERMARK. Then the VMs waiting for memory, on a second list: a small one goes out whole too; one
-// holding more than WHOLE_VM_PAGE_LIMIT private pages gives up its coldest pages instead (second chance
-// over the accessed bits), and so does a large VM short of memory with nothing else coming back: a VM
-// larger than memory runs. When neither list has a VM left, runnable VMs give up the pages they have not
-// touched since the clock hand last passed (swap-evict.ts sweepRunning), bounded work a call, while they
-// run. The pool is checked when a VM blocks, waits, takes a demand-zero page (vmTookPage) or a page back
-// from the disk, and when a transfer ends: never by a scan per tick.
+// HIGH_WATERMARK. A VM blocked in idle is promised nothing (vm.ts vmWithdrawPromise): the part of its
+// reservation it does not hold counts as free, so memory fills with idle VMs, a cache, before any goes
+// out; woken, it is promised its reservation again before it runs, or waits its turn on the ring below
+// (still a candidate) while idle VMs go out. Then the VMs waiting for memory, on a second list: a small
+// one goes out whole too; one holding more than WHOLE_VM_PAGE_LIMIT private pages gives up its coldest
+// pages instead (second chance over the accessed bits), and so does a large VM short of memory with
+// nothing else coming back: a VM larger than memory runs. When neither list has a VM left, runnable VMs
+// give up the pages they have not touched since the clock hand last passed (swap-evict.ts sweepRunning),
+// bounded work a call, while they run. The pool is checked when a VM blocks, waits, takes a demand-zero
+// page (vmTookPage) or a page back from the disk, and when a transfer ends: never by a scan per tick.
 // Swap-in: an event that wakes a swapped-out VM (its alarm, a frame from the switch: both queued as
 // usual) starts reading it back once the pool holds what it needs (vm.ts vmSwapInFrames); others run
 // meanwhile. A page fault that finds no frame makes its VM wait (blocked, the others running; it may be
@@ -31,7 +34,8 @@
 // a clean copy there (MAP_CLEAN > 0), or while an eviction writes some of its pages (MAP_EVICT_IN_FLIGHT > 0).
 import { bool, i32, u8, u32, load32, store32 } from "dsl";
 import {
-  Vm, vmAt, vmUnreservedFrames, VM_NONE, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_EVICTING,
+  Vm, vmAt, vmUnreservedFrames, vmWithdrawPromise, vmRenewPromise,
+  VM_NONE, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_EVICTING,
 } from "./vm.ts";
 import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
 import { PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
@@ -202,23 +206,36 @@ function profiledTookPage(index: u32): void {
 /** The current VM took a frame for a demand-zero page: the pool may have fallen below the watermark. */
 function vmTookPage(index: u32): void { balance(); }
 
-/** A resident VM blocked in idle: the newest on the list; the pool may need refilling. */
+/** A resident VM blocked in idle: the newest on the list, promised nothing; the pool may need refilling. */
 function vmBlocked(index: u32): void {
   const vm = vmAt(index);
   settle(vm);
+  vmWithdrawPromise(vm);
   if (vm.swapState === SWAP_RESIDENT) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }
   balance();
   if (waitHead !== waitTail && counts.framesComing === 0) forceBalance();
 }
 
-/** An idle VM is woken: true when swap.ts takes it (it is not resident; it runs once read back in). */
+/**
+ * An idle VM is woken: true when swap.ts takes it (it is not resident, and runs once read back in; or the
+ * pool does not hold its promise: it waits its turn, still a candidate for writing out, the newest).
+ */
 function vmWakes(index: u32): bool {
   const vm = vmAt(index);
   if (vm.swapState === SWAP_RESIDENT) {
-    listRemove(index);
-    return false;
+    if (vm.swapQueued && !vm.promised) return true;             // woken before, waiting for its promise
+    if (vmRenewPromise(vm, false)) { listRemove(index); return false; }
+    if (vm.swapList === LIST_OF_IDLE_VMS) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }
+    if (waitFor(index) && counts.framesComing === 0) forceBalance();
+    return true;
   }
-  if (vm.swapState === SWAP_WRITING) {             // its memory is still there: it runs, the copy is dropped
+  if (vm.swapState === SWAP_WRITING) {
+    // Its memory is still there: it runs, the copy is dropped; without room for its promise the write
+    // goes on and it comes back in its turn, as a VM on the disk.
+    if (!vmRenewPromise(vm, false)) {
+      if (waitFor(index) && counts.framesComing === 0) forceBalance();
+      return true;
+    }
     store32(vm.swapMap + (MAP_FLAGS << 2), load32(vm.swapMap + (MAP_FLAGS << 2)) | FLAG_CANCELLED);
     return false;
   }
@@ -338,6 +355,14 @@ function serveInOrder(): void {
     }
     // Out first, then back in; a VM losing pages runs again once they are out.
     if (vm.state !== VM_ENDED && (vm.swapState === SWAP_WRITING || vm.swapState === SWAP_EVICTING)) return;
+    // A resident VM woken when the pool did not hold its promise (vmWakes): it runs once it does.
+    const woken = vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && vm.blockedInIdle
+      && (vm.pending & vm.mask) !== 0;
+    if (woken && !vmRenewPromise(vm, false)) {
+      balance();
+      if (counts.framesComing === 0) forceBalance();
+      return;
+    }
     // Load control: a memory waiter runs again only with room to go on, not to fault again at once (a
     // thousand VMs each holding a page and waiting is thrashing).
     const waiter = vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle;
@@ -355,7 +380,10 @@ function serveInOrder(): void {
     vm.swapQueued = false;
     if (vm.state === VM_ENDED) continue;
     if (vm.swapState === SWAP_OUT) readIn(index);
-    else if (vm.swapState === SWAP_RESIDENT && vm.state === VM_IDLE && !vm.blockedInIdle) {
+    else if (woken) {
+      listRemove(index);
+      schedulerRunWoken(index);
+    } else if (vm.swapState === SWAP_RESIDENT && vm.state === VM_IDLE && !vm.blockedInIdle) {
       listRemove(index);
       vm.swapGranted = true;
       counts.granted++;

@@ -28,7 +28,10 @@
 // was the cap (vmTakeCapRefusal): without swap the VM ends "out of memory", alone, never waiting; with
 // swap it pushes its own coldest pages out to the disk and waits for them (swap.ts atCap), so its
 // resident pages stay within the cap and the rest of its memory lies on the disk.
-// Invariant: promisedFrames = the sum over live VMs of max(0, reservedFrames - held frames).
+// With swap, a VM blocked in idle is promised nothing: it is cache content, its frames the disk's to take
+// back (swap.ts); woken, it is promised its reservation again before it runs, and waits while the pool
+// does not hold it (vmRenewPromise). A swapped-out VM is promised nothing until its swap-in ends.
+// Invariant: promisedFrames = the sum over live VMs with vm.promised of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u16, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import {
   INTERRUPT_ALL, VM_END_EXIT, VM_END_BAD_HYPERCALLS, VM_END_OUT_OF_MEMORY, VM_END_VIRTUAL_8086, VM_END_STACK_OVERFLOW,
@@ -122,7 +125,8 @@ export class Vm {
   cyclesLow: u32 = 0;        // TSC cycles spent running (64-bit)
   cyclesHigh: u32 = 0;
   switchIns: u32 = 0;
-  badCalls: u32 = 0;         // consecutive failed hypercalls
+  badCalls: u16 = 0;         // consecutive failed hypercalls (at most HYPERCALL_ERROR_LIMIT + 1)
+  promised: bool = false;    // promisedFrames counts its reservation not yet held ("Memory quotas")
   exitStatus: u32 = 0;
   endReason: u32 = 0;        // END_* or an exception vector
   endEip: u32 = 0;
@@ -275,6 +279,7 @@ function withinReservation(vm: Vm, count: u32): u32 {
 function charge(vm: Vm, count: u32): bool {
   capRefusal = vm.memoryCapFrames !== 0 && vmHeldFrames(vm) + count > vm.memoryCapFrames;
   if (capRefusal) return false;
+  if (!vm.promised) vmRenewPromise(vm, true);
   const within = withinReservation(vm, count);
   if (count - within > vmUnreservedFrames()) return false;
   promisedFrames -= within;
@@ -298,7 +303,7 @@ export function vmTakeCapRefusal(): bool {
 export function vmSetMemoryCap(vm: Vm, frames: u32): void { vm.memoryCapFrames = frames; }
 
 /** Undoes charge(vm, count) for frames not (or no longer) held; the caller has uncounted them. */
-function refund(vm: Vm, count: u32): void { promisedFrames += withinReservation(vm, count); }
+function refund(vm: Vm, count: u32): void { if (vm.promised) promisedFrames += withinReservation(vm, count); }
 
 /**
  * The frames VM creation reserves for images[imageIndex] with `memorySize` bytes (valid: vmSizeValid)
@@ -540,6 +545,7 @@ export function vmCreateAt(
   const vm = vmAt(id);
   initSlot(vm, imageIndex, memorySize, reservation, argument, network);
   promisedFrames += reservation;
+  vm.promised = true;
   if (!buildMemory(vm, id)) {
     releaseMemory(vm);
     vm.state = VM_ENDED;                  // a reused slot stays what it was: an ended VM of no group
@@ -576,6 +582,7 @@ export function vmCreateSwappedOut(
 export function vmSwapInBuild(vm: Vm, id: u32): bool {
   vm.swapState = SWAP_RESIDENT;
   promisedFrames += vm.reservedFrames;
+  vm.promised = true;
   if (!buildMemory(vm, id)) return false;
   if (vmIsBytecode(vm)) bytecodeBuilt(id, vm.imageIndex);   // its interpreter's area, as at vmCreate
   return true;
@@ -601,6 +608,7 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   vm.tableFrames = 0;
   vm.space = 0;
   vm.reservedFrames = reservation;
+  vm.promised = false;
   imageArgument[imageIndex] = argument;
   imageNetmask[imageIndex] = network.netmask;
   imageGateway[imageIndex] = network.gateway;
@@ -847,8 +855,8 @@ export function vmSetBootCountOf(first: u32, end: u32): void {
 
 /** Frees the VM's private frames, its page tables and directory. Its space must not be in CR3. */
 function releaseMemory(vm: Vm): void {
-  // The part of its reservation it never took is no longer promised (a swapped-out VM is promised nothing).
-  if (vm.swapState !== SWAP_OUT) promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  // The part of its reservation it never took is no longer promised.
+  vmWithdrawPromise(vm);
   vm.reservedFrames = 0;
   if (vm.space !== 0) freeMemory(vm);
 }
@@ -903,7 +911,7 @@ function freeLinear(vm: Vm): void {
 
 /** Gives back every frame of a written-out VM (private pages, tables, directory) and its promise. */
 export function vmSwapRelease(vm: Vm): void {
-  promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  vmWithdrawPromise(vm);
   if (vmIsBytecode(vm)) { releaseLinearPages(vm); return; }
   freeMemory(vm);
 }
@@ -1022,7 +1030,38 @@ export function vmPageInMap(vm: Vm, address: u32, frame: u32): void {
 }
 
 /** The swap-in's frames are all held (or it failed): from now the VM is promised its reservation again. */
-export function vmSwapInEnd(vm: Vm): void { promisedFrames += withinReservation(vm, vm.reservedFrames); }
+export function vmSwapInEnd(vm: Vm): void {
+  if (vm.promised) return;
+  promisedFrames += withinReservation(vm, vm.reservedFrames);
+  vm.promised = true;
+}
+
+/**
+ * With swap, a VM blocked in idle is promised nothing (swap.ts): the part of its reservation it does not
+ * hold goes back to the unreserved pool, so that memory fills with idle VMs as a cache rather than stand
+ * free for them. Also when a VM goes out or ends. Nothing when it holds no promise.
+ */
+export function vmWithdrawPromise(vm: Vm): void {
+  if (!vm.promised) return;
+  promisedFrames -= withinReservation(vm, vm.reservedFrames);
+  vm.promised = false;
+}
+
+/**
+ * A woken VM is promised its reservation again before it runs: true when it is (or was), false when the
+ * unreserved pool does not hold the part it does not hold (it waits: swap.ts). `anyway`: promised even
+ * then: a VM that runs unpromised (swap-out.ts runs an idle one as it is to settle held ACKs, at the
+ * moment the pool is shortest) and asks for a frame (charge), so that within its reservation it is
+ * granted as always; the write-outs under way refill the pool.
+ */
+export function vmRenewPromise(vm: Vm, anyway: bool): bool {
+  if (vm.promised) return true;
+  const unheld = withinReservation(vm, vm.reservedFrames);
+  if (!anyway && unheld > vmUnreservedFrames()) return false;
+  promisedFrames += unheld;
+  vm.promised = true;
+  return true;
+}
 
 /** mapRange with the page tables it makes counted as the VM's (not charged: vmSwapInFrames was checked). */
 function mapCounted(vm: Vm, address: u32, frame: u32, length: u32, rights: u32): bool {
