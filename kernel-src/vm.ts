@@ -30,7 +30,8 @@
 // resident pages stay within the cap and the rest of its memory lies on the disk.
 // With swap, a VM blocked in idle is promised nothing: it is cache content, its frames the disk's to take
 // back (swap.ts); woken, it is promised its reservation again before it runs, and waits while the pool
-// does not hold it (vmRenewPromise). A swapped-out VM is promised nothing until its swap-in ends.
+// does not hold it (vmRenewPromise); one run unwoken (held ACKs) is promised it at its first frame request
+// (charge). A swapped-out VM is promised nothing until its swap-in ends.
 // Invariant: promisedFrames = the sum over live VMs with vm.promised of max(0, reservedFrames - held frames).
 import { bool, i32, u8, u16, u32, overlay, sizeOf, memoryFill, memoryCopy, store32, load32, addressOf } from "dsl";
 import {
