@@ -29,6 +29,7 @@ class SwapCounts {
   noRoom: u32 = 0;               // VMs left resident: no room on the disk, or too many pages for a map
   memoryWaits: u32 = 0;
   ackRuns: u32 = 0;              // idle VMs run before a write-out for the bare ACKs held for them (swap-out.ts)
+  promiseWaits: u32 = 0;         // resident VMs woken when the pool did not hold their promise: they waited
   capWaits: u32 = 0;             // waits of VMs at their memory cap for their own pages to go out (swap.ts atCap)
   readingNow: u32 = 0;           // VMs in SWAP_READING
   pagingNow: u32 = 0;            // VMs in SWAP_PAGING
@@ -74,7 +75,7 @@ export function notePeak(): void {
  * checksum failures C, read errors E, page-ins D, page-outs O, running-evictions R (rescued U), clean pages
  * kept K, read-ins in one request Q, write-outs without a window S, failed write-outs F, left resident N,
  * memory waits M (hypercalls H), at a memory cap C, hypercalls made again after a page-in G, run for held
- * acks J, woken out by an alarm A by a frame B, started late L of K, disk T KiB`
+ * acks J, woken short of their promise V, woken out by an alarm A by a frame B, started late L of K, disk T KiB`
  * (one line; nothing without a disk). Read-ins bring back working sets, Q of them in one disk request (S
  * write-outs found no run of free positions for theirs: swap-out.ts planPositions); page-ins the pages
  * touched (and read around); page-outs the pages given up alone (swap-evict.ts), R of them by runnable VMs,
@@ -137,6 +138,8 @@ export function swapReport(): void {
   consoleWriteDecimal(hypercallPageWaits());
   consoleWriteString(", run for held acks ");
   consoleWriteDecimal(counts.ackRuns);
+  consoleWriteString(", woken short of their promise ");
+  consoleWriteDecimal(counts.promiseWaits);
   consoleWriteString(", woken out by an alarm ");
   consoleWriteDecimal(counts.wokenByAlarm);
   consoleWriteString(" by a frame ");

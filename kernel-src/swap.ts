@@ -225,6 +225,7 @@ function vmWakes(index: u32): bool {
   if (vm.swapState === SWAP_RESIDENT) {
     if (vm.swapQueued && !vm.promised) return true;             // woken before, waiting for its promise
     if (vmRenewPromise(vm, false)) { listRemove(index); return false; }
+    counts.promiseWaits++;
     if (vm.swapList === LIST_OF_IDLE_VMS) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }
     if (waitFor(index) && counts.framesComing === 0) forceBalance();
     return true;
@@ -233,6 +234,7 @@ function vmWakes(index: u32): bool {
     // Its memory is still there: it runs, the copy is dropped; without room for its promise the write
     // goes on and it comes back in its turn, as a VM on the disk.
     if (!vmRenewPromise(vm, false)) {
+      counts.promiseWaits++;
       if (waitFor(index) && counts.framesComing === 0) forceBalance();
       return true;
     }
