@@ -225,19 +225,13 @@ function vmWakes(index: u32): bool {
   if (vm.swapState === SWAP_RESIDENT) {
     if (vm.swapQueued && !vm.promised) return true;             // woken before, waiting for its promise
     if (vmRenewPromise(vm, false)) { listRemove(index); return false; }
-    counts.promiseWaits++;
     if (vm.swapList === LIST_OF_IDLE_VMS) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }
-    if (waitFor(index) && counts.framesComing === 0) forceBalance();
-    return true;
+    return waitForPromise(index);
   }
   if (vm.swapState === SWAP_WRITING) {
     // Its memory is still there: it runs, the copy is dropped; without room for its promise the write
     // goes on and it comes back in its turn, as a VM on the disk.
-    if (!vmRenewPromise(vm, false)) {
-      counts.promiseWaits++;
-      if (waitFor(index) && counts.framesComing === 0) forceBalance();
-      return true;
-    }
+    if (!vmRenewPromise(vm, false)) return waitForPromise(index);
     store32(vm.swapMap + (MAP_FLAGS << 2), load32(vm.swapMap + (MAP_FLAGS << 2)) | FLAG_CANCELLED);
     return false;
   }
@@ -246,6 +240,13 @@ function vmWakes(index: u32): bool {
     if (canReadIn(vm) && !vm.swapQueued) readIn(index);
     else if (waitFor(index) && counts.framesComing === 0) forceBalance();
   }
+  return true;
+}
+
+/** VM `index`, woken, waits its turn on the ring for its promise (true: swap.ts has taken it). */
+function waitForPromise(index: u32): bool {
+  counts.promiseWaits++;
+  if (waitFor(index) && counts.framesComing === 0) forceBalance();
   return true;
 }
 

@@ -1031,11 +1031,7 @@ export function vmPageInMap(vm: Vm, address: u32, frame: u32): void {
 }
 
 /** The swap-in's frames are all held (or it failed): from now the VM is promised its reservation again. */
-export function vmSwapInEnd(vm: Vm): void {
-  if (vm.promised) return;
-  promisedFrames += withinReservation(vm, vm.reservedFrames);
-  vm.promised = true;
-}
+export function vmSwapInEnd(vm: Vm): void { vmRenewPromise(vm, true); }
 
 /**
  * With swap, a VM blocked in idle is promised nothing (swap.ts): the part of its reservation it does not
