@@ -107,6 +107,8 @@ export interface WebPoint {
   note: string;
   /** Each run's requests/s (requestsPerSecond is their median). */
   runs: number[];
+  /** QEMU's threads were pinned (bench/machine.ts pinCpus); absent in points measured before it. */
+  pinned?: boolean;
 }
 
 /**
@@ -154,7 +156,8 @@ export function webTable(points: WebPoint[]): string {
       p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`, p.runs.map(fmt).join(', '), fmt(p.failures),
       p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`,
       p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond),
-      p.switchesPerRequest === null ? '-' : p.switchesPerRequest, `${fmt(p.connections)} / ${fmt(p.requests)}`, p.note,
+      p.switchesPerRequest === null ? '-' : p.switchesPerRequest, `${fmt(p.connections)} / ${fmt(p.requests)}`,
+      [p.note, p.pinned ? '' : 'QEMU unpinned'].filter(Boolean).join('; '),
     ].join(' | ')} |`),
   ].join('\n');
 }
@@ -260,6 +263,7 @@ async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: Web
     requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
     shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
     qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, switchesPerRequest, note, runs: [r.requestsPerSecond],
+    pinned: m.pinned !== null,
     requestsPerQemuCpuSecond: qemuCpu ? Math.round(r.requestsPerSecond / (qemuCpu / wall)) : null,
   };
 }
@@ -491,7 +495,7 @@ async function main(): Promise<number> {
         `from a forked process; the epoll httpd (bench/peer/httpd.c, ${peer.epoll.compiler} ` +
         `${peer.epoll.flags.join(' ')}, port ${peer.epoll.port}) serves every connection of one epoll ` +
         `loop with keep-alive, as httpd.ts does. ` : '') +
-      `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
+      `CPUs: QEMU's virtual CPU thread pinned to the host's last CPU, its other threads and the load generator to the others (bench/machine.ts pinCpus; the points noted QEMU unpinned were measured before it). QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     `![requests per second against VMs](${name}.png)`,
