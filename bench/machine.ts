@@ -7,7 +7,7 @@
 // generator runs too (pinCpus), as libvirt's vcpupin and emulatorpin do. Unpinned, the threads the vCPU
 // wakes with its own notifies (an eventfd write) were woken on its CPU and preempted it while the other
 // CPU idled: at bench:request's swap point (10,000 httpd VMs in 128 MiB, Zipf, real time) the vCPU thread
-// ran 70% of the time and served 3,145-3,195 requests/s; pinned, 79-80% and 3,764-3,803; at 10 VMs
+// ran 70% of the time and served 3,145-3,188 requests/s; pinned, 79-80% and 3,803-3,818; at 10 VMs
 // 16,115 -> 16,639 (within the runs' spread). On a host of one CPU nothing is pinned.
 import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
