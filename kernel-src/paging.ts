@@ -245,11 +245,7 @@ export function switchVmAddressSpace(space: u32, start: u32, length: u32, key: u
     const from = table > previousStart ? table : previousStart;
     const to = end - table < BYTES_PER_TABLE ? end : table + BYTES_PER_TABLE;
     const slot = (entry & PAGE_ADDRESS_MASK) + ((from >>> PAGE_SHIFT) & TABLE_INDEX_MASK) * ENTRY_BYTES;
-    const count = (to - from) >>> PAGE_SHIFT;
-    for (let k = firstEntryWith(slot, count, PAGE_PRIVATE_BITS); k < count;
-      k += 1 + firstEntryWith(slot + (k + 1) * ENTRY_BYTES, count - k - 1, PAGE_PRIVATE_BITS)) {
-      invlpg(from + (k << PAGE_SHIFT));
-    }
+    invalidatePrivate(slot, (to - from) >>> PAGE_SHIFT, from);
   }
 }
 
@@ -381,13 +377,67 @@ export const PAGE_PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
 /**
  * The index of the first of the `count` adjacent entries from `slot` (a page table's, pageEntrySlot, or a
  * bytecode VM's map) that has every bit of `bits`, or `count`: a tight scan for the few resident pages of a
- * VM among its hundreds of entries.
+ * VM among its hundreds of entries (each VM switch between VMs of one image scans the last one's: see
+ * switchVmAddressSpace). Eight entries a round: none of them has every bit when their union has not, so a
+ * round of entries without a private page (never touched, on the disk, or a shared page: present, read-only)
+ * costs an instruction an entry and a few; only a round that may hold one is looked at entry by entry.
  */
 export function firstEntryWith(slot: u32, count: u32, bits: u32): u32 {
   const end = slot + count * ENTRY_BYTES;
-  for (let at = slot; at < end; at += ENTRY_BYTES) if (u32(load32(at) & bits) === bits) return (at - slot) >>> 2;
+  let at = slot;
+  for (; end - at >= SCAN_ROUND_BYTES; at += SCAN_ROUND_BYTES) {
+    // The union accumulated in one register: each load an `or` with memory (written out: no call).
+    let union = load32(at);
+    union = union | load32(at + 4);
+    union = union | load32(at + 8);
+    union = union | load32(at + 12);
+    union = union | load32(at + 16);
+    union = union | load32(at + 20);
+    union = union | load32(at + 24);
+    union = union | load32(at + 28);
+    if (u32(union & bits) !== bits) continue;
+    for (let k = at; k < at + SCAN_ROUND_BYTES; k += ENTRY_BYTES) {
+      if (u32(load32(k) & bits) === bits) return (k - slot) >>> 2;
+    }
+  }
+  for (; at < end; at += ENTRY_BYTES) if (u32(load32(at) & bits) === bits) return (at - slot) >>> 2;
   return count;
 }
+/** firstEntryWith's round: eight entries. */
+const SCAN_ROUND_BYTES: u32 = 8 * ENTRY_BYTES;
+
+
+/**
+ * invlpg for each of the `count` adjacent PTEs from `slot` that maps a private page (PAGE_PRIVATE_BITS),
+ * `address` the first one's page: in rounds of eight entries as firstEntryWith, without a call per page.
+ */
+function invalidatePrivate(slot: u32, count: u32, address: u32): void {
+  const end = slot + count * ENTRY_BYTES;
+  let at = slot;
+  let page = address;
+  for (; end - at >= SCAN_ROUND_BYTES; at += SCAN_ROUND_BYTES) {
+    let union = load32(at);
+    union = union | load32(at + 4);
+    union = union | load32(at + 8);
+    union = union | load32(at + 12);
+    union = union | load32(at + 16);
+    union = union | load32(at + 20);
+    union = union | load32(at + 24);
+    union = union | load32(at + 28);
+    if (u32(union & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) {
+      for (let k: u32 = 0; k < SCAN_ROUND_BYTES; k += ENTRY_BYTES) {
+        if (u32(load32(at + k) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) invlpg(page + (k << ENTRY_TO_PAGE_SHIFT));
+      }
+    }
+    page += SCAN_ROUND_BYTES << ENTRY_TO_PAGE_SHIFT;
+  }
+  for (; at < end; at += ENTRY_BYTES) {
+    if (u32(load32(at) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) invlpg(page);
+    page += PAGE_SIZE;
+  }
+}
+/** An entry's offset in its table, shifted this far, is its page's offset in the table's span. */
+const ENTRY_TO_PAGE_SHIFT: u32 = PAGE_SHIFT - 2;
 
 /** Bytes one page table maps: the PTEs of a span this size are adjacent words (pageEntrySlot). */
 export const PAGE_TABLE_SPAN: u32 = BYTES_PER_TABLE;
