@@ -69,16 +69,27 @@ function otherCpus(): string | null {
   return cpus.length < 2 ? null : cpus.slice(0, -1).join(',');
 }
 
-/** Pins machine `m`'s threads (the contract above): its vCPU thread to the last CPU, the others to the rest. */
+/**
+ * QEMU's virtual CPU threads: `CPU 0/TCG` (multi-threaded TCG), `ALL CPUs/TCG` (the round-robin TCG of
+ * -icount, which runs every vCPU on one thread).
+ */
+const VCPU_THREAD = /^(CPU \d+|ALL CPUs)\/TCG$/;
+
+/**
+ * Pins machine `m`'s threads (the contract above): its vCPU thread to the last CPU, the others to the rest;
+ * nothing when no thread has a vCPU's name.
+ */
 function pinCpus(m: Machine): void {
   const cpus = allowedCpus(), others = otherCpus();
   if (others === null || m.child.pid === undefined) return;
   const vcpu = String(cpus[cpus.length - 1]);
   const taskDir = `/proc/${m.child.pid}/task`;
-  for (const tid of readdirSync(taskDir)) {
-    let comm: string;
-    try { comm = readFileSync(`${taskDir}/${tid}/comm`, 'utf8').trim(); } catch { continue; }   // ended meanwhile
-    const r = spawnSync('taskset', ['-p', '-c', /^CPU \d+\/TCG$/.test(comm) ? vcpu : others, tid], { stdio: 'ignore' });
+  const threads = readdirSync(taskDir).flatMap(tid => {
+    try { return [{ tid, comm: readFileSync(`${taskDir}/${tid}/comm`, 'utf8').trim() }]; } catch { return []; }
+  });
+  if (!threads.some(t => VCPU_THREAD.test(t.comm))) return;
+  for (const { tid, comm } of threads) {
+    const r = spawnSync('taskset', ['-p', '-c', VCPU_THREAD.test(comm) ? vcpu : others, tid], { stdio: 'ignore' });
     if (r.status !== 0 && existsSync(`${taskDir}/${tid}`)) throw new Error(`taskset failed for QEMU's thread ${comm}`);
   }
   m.pinned = { vcpu, others };

@@ -1,13 +1,14 @@
 // Contract: bench/machine.ts's CPUs, for the benches that serve real clients (bench:web, bench:request):
-// once a machine is ready, QEMU's virtual CPU thread (`CPU 0/TCG`, named by -name debug-threads=on) may run
-// on the host's last CPU only, every other thread of QEMU (its main loop, its I/O threads) on the other CPUs,
-// and the load generator on those too; on a host of one CPU nothing is pinned. Through the real path: one
-// httpd VM booted as bench:web boots them, in a namespace with a tap (root), and a second of load.
+// once a machine is ready, QEMU's virtual CPU thread (`CPU 0/TCG`, named by -name debug-threads=on; `ALL
+// CPUs/TCG` under -icount) may run on the host's last CPU only, every other thread of QEMU (its main loop, its
+// I/O threads) on the other CPUs, and the load generator on those too; on a host of one CPU nothing is
+// pinned. Through the real path: one httpd VM booted as bench:web boots them (and as bench:request does,
+// under -icount), in a namespace with a tap (root), and a second of load.
 import test from 'ava';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startQemu, waitListening, stopQemu, runLoadGenerator } from '../../bench/machine.ts';
+import { startQemu, waitListening, stopQemu, runLoadGenerator, type Machine } from '../../bench/machine.ts';
 import { DEFAULT_LOAD } from '../../bench/loadgen.ts';
 import { buildKernel } from '../../tools/build.ts';
 import { buildManifest } from '../../tools/manifest.ts';
@@ -37,21 +38,27 @@ const title = "a bench machine once ready: its vCPU thread on the last CPU, QEMU
   const built = buildManifest(manifest, { imagesDir: dir, outDir: dir });
   const ns = createTapNamespace(`denali-pin-${process.pid}`);
   t.teardown(() => ns.remove());
-  const m = startQemu(ns, { kernel: elf, initrd: built.modules }, dir, 'pin', { memoryMiB: 64, append: 'keepcr3' });
-  t.teardown(() => stopQemu(m));
-  t.is(await waitListening(m, 1, 120_000, 'bench-machine test'), 'ready', m.serial().slice(-2000));
   const cpus = allowed('/proc/self/status');
-  if (cpus.length < 2) { t.is(m.pinned, null); return; }
   const last = cpus[cpus.length - 1], rest = cpus.slice(0, -1);
-  t.deepEqual(m.pinned, { vcpu: String(last), others: rest.join(',') });
-  const taskDir = `/proc/${m.child.pid}/task`;
-  const threads = readdirSync(taskDir).map(tid => ({
-    comm: readFileSync(`${taskDir}/${tid}/comm`, 'utf8').trim(), cpus: allowed(`${taskDir}/${tid}/status`),
-  }));
-  const vcpus = threads.filter(th => /^CPU \d+\/TCG$/.test(th.comm));
-  t.is(vcpus.length, 1, threads.map(th => th.comm).join(', '));
-  t.deepEqual(vcpus[0].cpus, [last]);
-  for (const th of threads.filter(th => !vcpus.includes(th))) t.deepEqual(th.cpus, rest, th.comm);
+  let m: Machine | null = null;
+  for (const icount of [true, false]) {             // bench:request's -icount, then bench:web's machine
+    if (m) await stopQemu(m);
+    m = startQemu(ns, { kernel: elf, initrd: built.modules }, dir, `pin-${icount}`,
+      { memoryMiB: 64, append: 'keepcr3', icount });
+    const machine = m;
+    t.teardown(() => stopQemu(machine));
+    t.is(await waitListening(m, 1, 120_000, 'bench-machine test'), 'ready', m.serial().slice(-2000));
+    if (cpus.length < 2) { t.is(m.pinned, null); return; }
+    t.deepEqual(m.pinned, { vcpu: String(last), others: rest.join(',') });
+    const taskDir = `/proc/${m.child.pid}/task`;
+    const threads = readdirSync(taskDir).map(tid => ({
+      comm: readFileSync(`${taskDir}/${tid}/comm`, 'utf8').trim(), cpus: allowed(`${taskDir}/${tid}/status`),
+    }));
+    const vcpus = threads.filter(th => th.comm === (icount ? 'ALL CPUs/TCG' : 'CPU 0/TCG'));
+    t.is(vcpus.length, 1, threads.map(th => th.comm).join(', '));
+    t.deepEqual(vcpus[0].cpus, [last]);
+    for (const th of threads.filter(th => !vcpus.includes(th))) t.deepEqual(th.cpus, rest, th.comm);
+  }
   // The load generator, seen from its measured window: each of its processes (`ip netns exec` ran taskset,
   // which ran node) on the rest.
   const seen: number[][] = [];
