@@ -386,16 +386,7 @@ export function firstEntryWith(slot: u32, count: u32, bits: u32): u32 {
   const end = slot + count * ENTRY_BYTES;
   let at = slot;
   for (; end - at >= SCAN_ROUND_BYTES; at += SCAN_ROUND_BYTES) {
-    // The union accumulated in one register: each load an `or` with memory (written out: no call).
-    let union = load32(at);
-    union = union | load32(at + 4);
-    union = union | load32(at + 8);
-    union = union | load32(at + 12);
-    union = union | load32(at + 16);
-    union = union | load32(at + 20);
-    union = union | load32(at + 24);
-    union = union | load32(at + 28);
-    if (u32(union & bits) !== bits) continue;
+    if (u32((union4(at) | union4(at + 16)) & bits) !== bits) continue;
     for (let k = at; k < at + SCAN_ROUND_BYTES; k += ENTRY_BYTES) {
       if (u32(load32(k) & bits) === bits) return (k - slot) >>> 2;
     }
@@ -405,6 +396,8 @@ export function firstEntryWith(slot: u32, count: u32, bits: u32): u32 {
 }
 /** firstEntryWith's round: eight entries. */
 const SCAN_ROUND_BYTES: u32 = 8 * ENTRY_BYTES;
+/** The union of the four entries from `at`: small enough to be inlined (compiler/passes/inline.ts). */
+function union4(at: u32): u32 { return load32(at) | load32(at + 4) | load32(at + 8) | load32(at + 12); }
 
 
 /**
@@ -416,15 +409,7 @@ function invalidatePrivate(slot: u32, count: u32, address: u32): void {
   let at = slot;
   let page = address;
   for (; end - at >= SCAN_ROUND_BYTES; at += SCAN_ROUND_BYTES) {
-    let union = load32(at);
-    union = union | load32(at + 4);
-    union = union | load32(at + 8);
-    union = union | load32(at + 12);
-    union = union | load32(at + 16);
-    union = union | load32(at + 20);
-    union = union | load32(at + 24);
-    union = union | load32(at + 28);
-    if (u32(union & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) {
+    if (u32((union4(at) | union4(at + 16)) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) {
       for (let k: u32 = 0; k < SCAN_ROUND_BYTES; k += ENTRY_BYTES) {
         if (u32(load32(at + k) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) invlpg(page + (k << ENTRY_TO_PAGE_SHIFT));
       }
