@@ -380,7 +380,8 @@ export const PAGE_PRIVATE_BITS: u32 = PAGE_PRESENT | PAGE_WRITABLE;
  * VM among its hundreds of entries (each VM switch between VMs of one image scans the last one's: see
  * switchVmAddressSpace). Eight entries a round: none of them has every bit when their union has not, so a
  * round of entries without a private page (never touched, on the disk, or a shared page: present, read-only)
- * costs an instruction an entry and a few; only a round that may hold one is looked at entry by entry.
+ * costs about three instructions an entry (seven one at a time); only a round that may hold one is looked at
+ * entry by entry.
  */
 export function firstEntryWith(slot: u32, count: u32, bits: u32): u32 {
   const end = slot + count * ENTRY_BYTES;
