@@ -497,7 +497,14 @@ async function main(): Promise<number> {
         `loop with keep-alive, as httpd.ts does. ` : '') +
       `CPUs: QEMU's virtual CPU thread pinned to the host's last CPU, its other threads and the load generator to ` +
       `the others (bench/machine.ts pinCpus; the points noted QEMU unpinned were measured before it). ` +
-      `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on another) over the measured window as a share of one core; well below 100% the guest waited for the client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) over every request of the run, warm-up included (median run); the switch's and NIC's counters after each run are in web.json. ` +
+      `QEMU CPU is QEMU's CPU time (all its threads: TCG runs the guest on one, the tap and virtio-net I/O on ` +
+      `another) over the measured window as a share of one core; well below 100% the guest waited for the ` +
+      `client or for the host's CPUs; requests per QEMU CPU-second divides the rate by that share (both of the ` +
+      `median run): it factors a starved QEMU out on a loaded host, but not a starved client. Connections ` +
+      `opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. ` +
+      `VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) ` +
+      `over every request of the run, warm-up included (median run); the switch's and NIC's counters after each ` +
+      `run are in web.json. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     `![requests per second against VMs](${name}.png)`,
