@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT } from '../tools/build.ts';
 import { Progress } from '../tools/progress.ts';
-import { qemuArgs, tapNetArgs, ConsoleLine, swapDiskArgs, type BootMedium } from '../tools/qemu.ts';
+import { qemuArgs, tapNetArgs, ConsoleLine, swapDiskArgs, wholeLines, type BootMedium } from '../tools/qemu.ts';
 import type { TapNamespace } from '../tools/net.ts';
 import { loadArgs, type LoadOptions, type LoadResult } from './loadgen.ts';
 
@@ -128,8 +128,8 @@ export async function stopQemu(m: Machine): Promise<void> {
 }
 
 /**
- * Types `command` on the kernel's monitor (COM1) and returns its output once a line matching `last`
- * came, or null after `timeoutMs`.
+ * Types `command` on the kernel's monitor (COM1) and returns its output (whole lines) once a line matching
+ * `last` came, or null after `timeoutMs`.
  */
 export async function monitorCommand(m: Machine, command: string, last: RegExp, timeoutMs = 60_000)
   : Promise<string | null> {
@@ -137,7 +137,7 @@ export async function monitorCommand(m: Machine, command: string, last: RegExp, 
   try { await m.line.send(`${command}\n`); } catch { return null; }
   for (const until = performance.now() + timeoutMs; performance.now() < until;) {
     await new Promise(res => setTimeout(res, 200));
-    const text = m.serial().slice(from);
+    const text = wholeLines(m.serial(), from);
     if (last.test(text)) return text;
   }
   return null;

@@ -146,6 +146,14 @@ export class ConsoleLine {
 }
 
 /**
+ * The whole lines of `text` after offset `from`, for matching line-anchored patterns against output still
+ * coming: the line being written is left out, so a pattern ending in `$` cannot match a line cut short.
+ */
+export function wholeLines(text: string, from = 0): string {
+  return text.slice(from, Math.max(from, text.lastIndexOf('\n') + 1));
+}
+
+/**
  * The CPU QEMU emulates unless a caller passes its own `-cpu`: QEMU's default (qemu32) with SSSE3, SSE4.1,
  * SSE4.2 and POPCNT, which every PC since 2008 has, as a set (glibc in the Linux peer takes SSE4.2 to mean
  * SSE4.1 too: with SSE4.2 alone its init died on `ptest`). The kernel checksums swapped pages with the

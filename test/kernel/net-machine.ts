@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu, ConsoleLine, tapNetArgs, type MachineRun, type NicModel } from "../../tools/qemu.ts";
+import { runQemu, ConsoleLine, tapNetArgs, wholeLines, type MachineRun, type NicModel } from "../../tools/qemu.ts";
 import { createTapNamespace, tapUnavailable, type TapNamespace } from "../../tools/net.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { serialLines } from "./helpers.ts";
@@ -40,7 +40,10 @@ export function buildVms(dir: string, name: string, groups: ManifestGroup[]): st
 export interface Machine {
   /** The serial output so far (no carriage returns). */
   out(): string;
-  /** Resolves with the output once `pattern` matches the output after `from` (default 0); rejects after `timeoutMs`. */
+  /**
+   * Resolves with the whole lines after `from` (default 0) once `pattern` matches them; rejects after `timeoutMs`.
+   * A line still being written is left out: a pattern ending in `$` would match a line cut where the output stops.
+   */
   waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
   /** Types `command` on the monitor and returns what it printed up to its last line (`untilLine`). */
   monitor(command: string, untilLine?: RegExp, timeoutMs?: number): Promise<string>;
@@ -84,7 +87,7 @@ export async function startMachine(options: MachineOptions): Promise<Machine> {
   const waitFor = async (pattern: RegExp, timeoutMs = 60_000, from = 0) => {
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      const now = out().slice(from);
+      const now = wholeLines(out(), from);
       if (pattern.test(now)) return now;
       if (done) throw new Error(`QEMU exited before ${pattern}:\n${out().slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${out().slice(-3000)}`);
