@@ -8,10 +8,16 @@
 // - a small ring (TCP_SMALL_BUFFER = a page, the window of a request/response service) is taken when a
 //   connection first holds data one way (a segment's text arrives, the application writes) and given back
 //   once that direction is empty again (everything read; everything acknowledged), so an idle connection
-//   holds no ring. A receive ring starts as a chunk of RX_CHUNK bytes (sixteen to a page, on a free list of
-//   their own) when the first text fits in one: a request waiting for a server thread takes a 256-byte
-//   chunk, not a page; more text moves it into a page (grown: its bytes copied, the chunk given back). The
-//   window we advertise is TCP_SMALL_BUFFER all the same (Tcb.rxCap is the ring's true size).
+//   holds no ring. A receive ring starts as a chunk of RX_CHUNK bytes when the first text fits in one: a
+//   request waiting for a server thread takes a 256-byte chunk, not a page; more text moves it into a page
+//   (grown: its bytes copied, the chunk given back). The window we advertise is TCP_SMALL_BUFFER all the
+//   same (Tcb.rxCap is the ring's true size). A chunk page holds CHUNKS_PER_PAGE - 1 chunks after its header
+//   (its free chunks and how many are taken); the pages with a free chunk are listed, and a page whose
+//   chunks are all free again goes back to the pages: a burst of requests does not keep its pages as chunks;
+// - the receive side (chunk pages, receive rings) leaves SEND_RESERVE pages to the send rings, so a reply can
+//   always be queued once an earlier one is acknowledged (its page back), however many requests wait: text
+//   that finds no page is dropped, and sent again by its peer. (Receive chunks once took every page a burst
+//   of 1,000 requests left, for good: no reply could be queued, and the VM answered nothing more.)
 // A listener or an active open that asks for large buffers gets one of the large slots while one is free
 // (else small rings): the first such request carves, from the top of the region, up to TCP_LARGE_SLOTS
 // slots, each way the largest power of two from TCP_LARGE_BUFFER_MIN to TCP_LARGE_BUFFER_MAX that lets them
@@ -42,8 +48,15 @@ const TCP_LARGE_SLOTS = 4;
 /** A receive ring's first size: a chunk of a page. */
 const RX_CHUNK = 256;
 const CHUNKS_PER_PAGE = 16;
-/** Pages the table leaves for rings: it never takes the last of the memory. */
-const RING_RESERVE = 4;
+/** Pages the table leaves for rings: it never takes the last of the memory (nor the send rings' reserve). */
+const RING_RESERVE = 8;
+/** Pages the receive side leaves for the send rings. */
+const SEND_RESERVE = 4;
+/** A chunk page's header (its first chunk): next and previous page with a free chunk, free chunks, taken. */
+const CHUNK_PAGE_NEXT: u32 = 0;
+const CHUNK_PAGE_PREVIOUS: u32 = 4;
+const CHUNK_PAGE_FREE: u32 = 8;
+const CHUNK_PAGE_TAKEN: u32 = 12;
 /** Room the large slots leave to the table and the small rings (a few dozen connections). */
 const TABLE_RESERVE: u32 = 32768;
 
@@ -54,8 +67,8 @@ let pagesLimit: u32 = 0;
 /** Freed pages, a list through their first word (0 ends it), and how many. */
 let freePages: u32 = 0;
 let freeCount = 0;
-/** Freed receive chunks (RX_CHUNK bytes), a list through their first word. */
-let freeChunks: u32 = 0;
+/** Chunk pages with a free chunk, a list through their headers (0 ends it); a free chunk's first word links it. */
+let chunkPages: u32 = 0;
 /** Rings held now, and at most so far; pages the table holds (tcpMemory's figures). */
 let ringsHeld = 0;
 let ringsPeak = 0;
@@ -75,7 +88,7 @@ export function buffersInit(): void {
   const end = memoryEnd() - PAGE_SIZE;
   pagesTop = start;
   pagesLimit = end > start ? end : start;
-  freePages = 0; freeCount = 0; freeChunks = 0;
+  freePages = 0; freeCount = 0; chunkPages = 0;
   ringsHeld = 0; ringsPeak = 0; tablePages = 0;
   ringFreed = false; ringWanted = false;
   largeArea = 0; largeBuffer = 0; largeSlots = 0; largeCarved = false;
@@ -117,45 +130,96 @@ function carveLarge(): void {
   largeArea = pagesLimit;
 }
 
-/** A small ring's address, or 0 when no page is left. */
-function ringTake(): u32 {
-  const ring = pageTake();
-  if (ring === 0) { ringWanted = true; return 0; }
+/** A page for the receive side (a chunk page or a receive ring) while SEND_RESERVE pages stay; else 0. */
+function receivePageTake(): u32 {
+  return pagesLeft() > u32(SEND_RESERVE) ? pageTake() : 0;
+}
+
+function pageGive(page: u32): void {
+  store32(page, freePages);
+  freePages = page;
+  freeCount++;
+  if (ringWanted) ringFreed = true;
+}
+
+function ringCounted(): void {
   ringsHeld++;
   if (ringsHeld > ringsPeak) ringsPeak = ringsHeld;
+}
+
+/** A send ring's address, or 0 when no page is left (the writer waits for ringsFreed). */
+function sendRingTake(): u32 {
+  const ring = pageTake();
+  if (ring === 0) { ringWanted = true; return 0; }
+  ringCounted();
+  return ring;
+}
+
+/** A receive ring's address (a page), or 0. */
+function receiveRingTake(): u32 {
+  const ring = receivePageTake();
+  if (ring !== 0) ringCounted();
   return ring;
 }
 
 function ringGive(ring: u32): void {
-  store32(ring, freePages);
-  freePages = ring;
-  freeCount++;
   ringsHeld--;
-  if (ringWanted) ringFreed = true;
+  pageGive(ring);
 }
 
-/** A receive chunk's address (a page cut into CHUNKS_PER_PAGE when none is free), or 0. */
+function chunkPageLink(page: u32): void {
+  store32(page + CHUNK_PAGE_NEXT, chunkPages);
+  store32(page + CHUNK_PAGE_PREVIOUS, 0);
+  if (chunkPages !== 0) store32(chunkPages + CHUNK_PAGE_PREVIOUS, page);
+  chunkPages = page;
+}
+
+function chunkPageUnlink(page: u32): void {
+  const next = load32(page + CHUNK_PAGE_NEXT);
+  const previous = load32(page + CHUNK_PAGE_PREVIOUS);
+  if (previous !== 0) store32(previous + CHUNK_PAGE_NEXT, next); else chunkPages = next;
+  if (next !== 0) store32(next + CHUNK_PAGE_PREVIOUS, previous);
+}
+
+/** A receive chunk's address (from a listed chunk page, else a new one cut into chunks), or 0. */
 function chunkTake(): u32 {
-  if (freeChunks === 0) {
-    const page = pageTake();
+  let page = chunkPages;
+  if (page === 0) {
+    page = receivePageTake();
     if (page === 0) return 0;
-    for (let i = CHUNKS_PER_PAGE - 1; i >= 0; i--) {
+    let free: u32 = 0;
+    for (let i = CHUNKS_PER_PAGE - 1; i >= 1; i--) {
       const chunk = page + u32(i * RX_CHUNK);
-      store32(chunk, freeChunks);
-      freeChunks = chunk;
+      store32(chunk, free);
+      free = chunk;
     }
+    store32(page + CHUNK_PAGE_FREE, free);
+    store32(page + CHUNK_PAGE_TAKEN, 0);
+    chunkPageLink(page);
   }
-  const chunk = freeChunks;
-  freeChunks = load32(chunk);
-  ringsHeld++;
-  if (ringsHeld > ringsPeak) ringsPeak = ringsHeld;
+  const chunk = load32(page + CHUNK_PAGE_FREE);
+  store32(page + CHUNK_PAGE_FREE, load32(chunk));
+  store32(page + CHUNK_PAGE_TAKEN, load32(page + CHUNK_PAGE_TAKEN) + 1);
+  if (load32(page + CHUNK_PAGE_FREE) === 0) chunkPageUnlink(page);    // full
+  ringCounted();
   return chunk;
 }
 
+/** Gives a chunk back to its page; a page with no chunk taken goes back to the pages. */
 function chunkGive(chunk: u32): void {
-  store32(chunk, freeChunks);
-  freeChunks = chunk;
   ringsHeld--;
+  const page = chunk & ~u32(PAGE_SIZE - 1);
+  const taken = load32(page + CHUNK_PAGE_TAKEN) - 1;
+  const free = load32(page + CHUNK_PAGE_FREE);
+  if (taken === 0) {
+    if (free !== 0) chunkPageUnlink(page);
+    pageGive(page);
+    return;
+  }
+  if (free === 0) chunkPageLink(page);                                 // was full
+  store32(chunk, free);
+  store32(page + CHUNK_PAGE_FREE, chunk);
+  store32(page + CHUNK_PAGE_TAKEN, taken);
 }
 
 /** Gives back a connection's receive ring: a chunk, or a page (a large slot's stays). */
@@ -225,13 +289,13 @@ export function buffersRelease(tcb: Tcb): void {
 export function receiveRingReady(tcb: Tcb, need: i32): bool {
   if (tcb.rxBase !== 0 && need <= tcb.rxCap) return true;
   if (tcb.rxBase === 0) {
-    tcb.rxBase = need <= RX_CHUNK ? chunkTake() : ringTake();
+    tcb.rxBase = need <= RX_CHUNK ? chunkTake() : receiveRingTake();
     tcb.rxCap = tcb.rxBase === 0 ? 0 : need <= RX_CHUNK ? RX_CHUNK : TCP_SMALL_BUFFER;
     tcb.rxStart = 0;
     return tcb.rxBase !== 0;
   }
   if (tcb.rxCap !== RX_CHUNK) return false;            // a page or a large slot: the window bounds it
-  const page = ringTake();
+  const page = receiveRingTake();
   if (page === 0) return false;
   // The chunk's bytes in order from rxStart (in-order and held data keep their distance from it).
   const first = RX_CHUNK - tcb.rxStart;
@@ -302,7 +366,7 @@ export function receiveTake(tcb: Tcb, n: i32): void {
 
 /** Queues `n` bytes to send after those queued (txCount is the caller's); false when no send ring can be had. */
 export function sendQueue(tcb: Tcb, from: Uint8Array, offset: i32, n: i32): bool {
-  if (tcb.txBase === 0) tcb.txBase = ringTake();
+  if (tcb.txBase === 0) tcb.txBase = sendRingTake();
   if (tcb.txBase === 0) return false;
   if (tcb.txCount === 0) tcb.txStart = 0;
   ringWrite(tcb.txBase, tcb.txSize, (tcb.txStart + tcb.txCount) % tcb.txSize, from, offset, n);
