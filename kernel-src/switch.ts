@@ -23,8 +23,9 @@
 // queue or the NIC's transmit ring holds. A frame from the wire is queued in the very buffer the NIC
 // wrote. netReceive then copies the frame into the VM's memory: the one copy isolation requires.
 // Buffer quotas (the pool is shared: no VM, nor the wire, may empty it for the others):
-//   - a receiver: at most NET_QUEUE_LIMIT frames wait on a VM's queue; beyond, a VM sender gets EAGAIN
-//     and a wire frame is dropped (vm.rxDropped);
+//   - a receiver: at most NET_QUEUE_BURST frames wait on a VM's queue (a burst: a thousand clients' frames
+//     at once), NET_QUEUE_LIMIT while the pool runs low (fewer than NET_POOL_LOW free); beyond, a VM sender
+//     gets EAGAIN and a wire frame is dropped (vm.rxDropped);
 //   - a sender: at most NET_SEND_BUDGET frames a VM sent wait on VMs' queues (charged to it until the
 //     receiver reads them or they are dropped: vm.netSent), NET_SEND_SHARE_LOW while the pool runs low
 //     (fewer than NET_POOL_LOW free); beyond, netSend returns EAGAIN;
@@ -73,8 +74,10 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 import { profileOn, profileEnter, profileLeave, PROFILE_SWITCH } from "./profile.ts";
 import { netLimitAt, netLimitSendAllowed, netLimitSendTaken, netLimitReceiveAllowed } from "./netlimit.ts";
 
-/** Frames queued per receiving VM; beyond that netSend returns EAGAIN (a wire frame is dropped). */
+/** Frames queued per receiving VM while the pool runs low; beyond, netSend returns EAGAIN (a wire frame is dropped). */
 const NET_QUEUE_LIMIT: u32 = 64;
+/** Frames queued per receiving VM otherwise: a NIC's receive ring's worth and more, for bursts. */
+const NET_QUEUE_BURST: u32 = 256;
 /** Frames a VM sent that may wait on VMs' queues at once; beyond that netSend returns EAGAIN. */
 const NET_SEND_BUDGET: u32 = 64;
 /** Free buffers a VM's netSend never takes: the NIC's receive ring (128) refilled twice over. */
@@ -142,7 +145,7 @@ let droppedEtherType: u32 = 0;                // from a VM: an EtherType off the
 let droppedEvicted: u32 = 0;                  // queued, unread, dropped as the oldest while the pool ran low
 let transmitRingFull: u32 = 0;                // from a VM: EAGAIN, the NIC's transmit ring was full
 let refusedBudget: u32 = 0;                   // from a VM: EAGAIN, NET_SEND_BUDGET frames of it already queued
-let refusedReceiverFull: u32 = 0;             // from a VM: EAGAIN, the receiver's queue held NET_QUEUE_LIMIT
+let refusedReceiverFull: u32 = 0;             // from a VM: EAGAIN, the receiver's queue was full (queueLimit)
 let refusedReserve: u32 = 0;                  // from a VM: EAGAIN, only the wire's reserve was left
 let droppedSendLimit: u32 = 0;                // from a VM: over its send rate limits (netlimit.ts)
 let droppedReceiveLimit: u32 = 0;             // for a VM: over its receive rate limits
@@ -336,7 +339,7 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
   if (target >= 0) {
     const budget = netBufferFreeCount() < NET_POOL_LOW ? NET_SEND_SHARE_LOW : NET_SEND_BUDGET;
     if (sender.netSent >= budget) { refusedBudget++; return refuse(sender, buffer); }
-    if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) { refusedReceiverFull++; return refuse(sender, buffer); }
+    if (vmAt(u32(target)).netCount >= queueLimit()) { refusedReceiverFull++; return refuse(sender, buffer); }
     if (netLimitReceiveAllowed(u32(target), length)) {
       enqueue(u32(target), buffer, length, from);
       vmToVm++;
@@ -362,6 +365,11 @@ export function switchSend(from: u32, address: u32, length: u32): i32 {
   return NET_OK;
 }
 
+/** How many frames a VM's queue may hold now. */
+function queueLimit(): u32 {
+  return netBufferFreeCount() < NET_POOL_LOW ? NET_QUEUE_LIMIT : NET_QUEUE_BURST;
+}
+
 /**
  * A frame from the wire (nic.ts, in the card's interrupt): `buffer` holds it (netbuf.ts layout).
  * True: a VM's queue took the buffer; false: dropped, the driver reuses the buffer.
@@ -377,7 +385,7 @@ function switchFromWire(buffer: u32, length: u32): bool {
   }
   if (target < 0) { droppedWire++; return false; }
   if (claimsVm(frame, length)) { droppedWireSpoofed++; return false; }
-  if (vmAt(u32(target)).netCount >= NET_QUEUE_LIMIT) {
+  if (vmAt(u32(target)).netCount >= queueLimit()) {
     vmAt(u32(target)).rxDropped++;
     droppedQueueFull++;
     return false;

@@ -10,8 +10,12 @@
 // - `stop`: no VM was ended by the kernel and the kernel did not fault; every flooder was refused
 //   (EAGAIN, counted per VM), none has more than its budget of 64 frames queued; the web server was
 //   refused and lost nothing; the sinks' dropped frames add up to the switch's `evicted`.
-// Needs root (CI runs as root), curl and ping; skipped with the reason otherwise.
+// - a burst from the wire (scapy: BURST frames at once to a sink, a VM that never reads) while the pool is
+//   not low: NET_QUEUE_BURST (256) of them wait on its queue, the rest are its `dropped` (kernel-src/switch.ts;
+//   64 only while fewer than 512 buffers are free: a thousand clients' frames at once are not cut to 64).
+// Needs root (CI runs as root), curl, ping and /usr/bin/python3 with scapy; skipped with the reason otherwise.
 import test from "ava";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +34,24 @@ const FLOODER_ARGUMENT = 1_000_000_000 + FIRST_SINK * 100_000;
 const SINK_ARGUMENT = 2_000_000_000;
 const FETCHES = 10;
 
-const why = tapMissing(["curl", "curl"], ["ping", "iputils-ping"]);
+const PYTHON = "/usr/bin/python3";
+const BURST = 300;
+/** scapy: `count` UDP frames to VM 0's MAC and `ip` on `device`, sent at once (one socket, no waits). */
+const SEND_BURST = [
+  "import sys",
+  "from scapy.all import Ether, IP, UDP, conf",
+  "conf.verb = 0",
+  "device, ip, count = sys.argv[1], sys.argv[2], int(sys.argv[3])",
+  "frame = bytes(Ether(dst='02:00:00:00:00:00', src=conf.ifaces.dev_from_name(device).mac)"
+    + " / IP(dst=ip) / UDP(sport=9, dport=9) / (b'x' * 18))",
+  "s = conf.L2socket(iface=device)",
+  "for _ in range(count): s.send(frame)",
+  "print('sent', count)",
+].join("\n");
+
+const scapy = spawnSync(PYTHON, ["-c", "import scapy.all"]).status === 0;
+const why = tapMissing(["curl", "curl"], ["ping", "iputils-ping"])
+  ?? (scapy ? null : `no scapy for ${PYTHON} (Debian python3-scapy)`);
 if (why) {
   test.skip(`a web server beside 32 flooders and 256 sinks on a tap device (skipped: ${why})`, () => {});
 } else {
@@ -98,5 +119,32 @@ if (why) {
     t.true(sinkQueued <= FLOODERS * 64, `frames waiting at the sinks: ${sinkQueued}, at most the flooders' budgets`);
     t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, `
       + `wire reserve ${final["wire reserve"]}, queued at sinks ${sinkQueued}`);
+  });
+  test("a burst of 300 frames from the wire to a VM that never reads: 256 wait on its queue, 44 dropped",
+    async (t) => {
+    const burstKernel = buildKernelInTemp(false);
+    const burstDir = mkdtempSync(join(tmpdir(), "denali-net-burst-"));
+    const burstNs = tapNamespace("burst");
+    let burstMachine: Machine | undefined;
+    try {
+      const modules = buildVms(burstDir, "burst", [
+        { image: "guest-src/attacks/netflood.ts", count: 1, memoryKiB: 64, argument: SINK_ARGUMENT, ipBase: SERVER_IP },
+      ]);
+      burstMachine = await startMachine({ kernel: burstKernel.elf, modules, namespace: burstNs });
+      await burstMachine.waitFor(/^vms: 1 created/m, 120_000);
+      const sent = inNamespace(burstNs, [PYTHON, "-c", SEND_BURST, burstNs.device, SERVER_IP, String(BURST)]);
+      t.regex(sent, new RegExp(`sent ${BURST}`));
+      const pool = await burstMachine.monitor("net", /^netpool: .*$/m);
+      await burstMachine.stop();
+      const out = burstMachine.out();
+      const sink = vmNetCounters(out).get(0);
+      t.like(sink, { rxPackets: 256, dropped: BURST - 256, evicted: 0 }, out.slice(-2000));
+      t.is(switchCounters(out)["queue full"], BURST - 256, pool);
+    } finally {
+      burstMachine?.kill();
+      burstNs.remove();
+      burstKernel.remove();
+      rmSync(burstDir, { recursive: true, force: true });
+    }
   });
 }
