@@ -150,6 +150,29 @@ function sendRequest(ip: u32): void {
   send(ARP_OP_REQUEST, zeroMac, 0, ip, broadcastMac, 0);
 }
 
+/** The entry arpHeard confirmed last: checked first (a VM's traffic is mostly with one neighbour). */
+let lastHeard: i32 = 0;
+
+/**
+ * An IPv4 frame arrived from the hardware address at `frame[sourceOffset..+6)`: a resolved entry of that
+ * address is confirmed, its lifetime started again (RFC 1122 §2.3.2.1 leaves the method of validating an
+ * entry open; this is RFC 4861 §7.3.1's confirmation by traffic from the neighbour). The mapping itself changes
+ * only by ARP. Without it an entry of a peer heard from all along expires after 60 s: a VM idle that long (a
+ * web server swapped out for minutes) queued its first answer behind a resolution, an ARP exchange more and
+ * the queue's page touched again.
+ */
+export function arpHeard(frame: Uint8Array, sourceOffset: i32): void {
+  if (cache[lastHeard].state === ENTRY_RESOLVED && equal6(macs, 6 * lastHeard, frame, sourceOffset)) {
+    cache[lastHeard].deadline = netNow + ARP_ENTRY_LIFETIME_US;
+    return;
+  }
+  for (let i = 0; i < ARP_CACHE_SIZE; i++) {
+    if (cache[i].state !== ENTRY_RESOLVED || !equal6(macs, 6 * i, frame, sourceOffset)) continue;
+    cache[i].deadline = netNow + ARP_ENTRY_LIFETIME_US;
+    lastHeard = i;
+  }
+}
+
 /** Handles an ARP packet at `frame[offset..offset+length)` (RFC 826 "Packet Reception"). */
 export function arpInput(frame: Uint8Array, offset: i32, length: i32): void {
   if (length < ARP_PACKET

@@ -11,7 +11,7 @@ import { netSend, netReceive, yieldCpu } from "../runtime/hypercalls.ts";
 import { lastClockHigh, lastClockLow, clockMilliseconds } from "../runtime/events.ts";
 import { EAGAIN, FRAME_MAX } from "../../abi/hypercalls.ts";
 import { get16, put16, equal6, fillBytes } from "./bytes.ts";
-import { arpInput } from "./arp.ts";
+import { arpInput, arpHeard } from "./arp.ts";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_NETIF } from "../../abi/boot.ts";
 import { ipv4Input } from "./ipv4.ts";
@@ -182,7 +182,10 @@ function ethernetInput(frame: Uint8Array, length: i32): void {
     return;
   }
   const type = get16(frame, ETH_TYPE);
-  if (type === ETHERTYPE_IPV4) ipv4Input(frame, ETH_HEADER, length - ETH_HEADER);
+  if (type === ETHERTYPE_IPV4) {
+    arpHeard(frame, ETH_SOURCE);
+    ipv4Input(frame, ETH_HEADER, length - ETH_HEADER);
+  }
   else if (type === ETHERTYPE_ARP) arpInput(frame, ETH_HEADER, length - ETH_HEADER);
   else netStats[STAT_RX_DROP_ETHERTYPE]++;
 }

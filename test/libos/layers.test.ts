@@ -101,6 +101,26 @@ test('ARP: an unanswered resolution is repeated each second, three times, then g
   });
 });
 
+test('ARP: an entry expires after 60 s of silence; traffic from its MAC confirms it, from another MAC does not', t => {
+  runGuest(GUEST, CONFIG, function* (w) {
+    const zeros = [0, 0, 0, 0, 0, 0];
+    const request = hex([ethernet(BROADCAST, GUEST_MAC, 0x0806, arp(1, GUEST_MAC, GUEST_IP, zeros, PEER_IP))]);
+    yield* learnPeer(t, w);
+    // Heard from every 50 s (a ping from the gateway's MAC, for a host behind it): three minutes on, the
+    // replies still go straight out, no resolution.
+    for (let seq = 1; seq <= 4; seq++) {
+      w.advance(50_000_000);
+      yield* ping(t, w, seq, REMOTE_IP, PEER_MAC, `reply ${seq} straight to the gateway`);
+    }
+    // Silent for 61 s: the entry has expired, and a frame claiming the gateway's path from another MAC does
+    // not bring it back: the reply waits for a resolution.
+    w.advance(61_000_000);
+    w.send(toGuest(ipv4(REMOTE_IP, GUEST_IP, 1, icmpEcho(8, 0x1234, 9, [1, 2, 3])), OTHER_MAC));
+    yield;
+    t.deepEqual(hex(w.take()), request, 'expired: resolved again');
+  });
+});
+
 test('IPv4: off-subnet replies go to the gateway MAC', t => {
   runGuest(GUEST, CONFIG, function* (w) {
     yield* learnPeer(t, w);   // PEER is the gateway
