@@ -459,7 +459,7 @@ async function main(): Promise<number> {
       kernel: peer.kernelPackage, busybox: peer.busyboxPackage, modules: peer.modules, address: peer.address,
       epoll: peer.epoll,
     },
-    linuxLeastMemoryMiB: linuxLeastMemory, ratioToBetterLinux: ratioToBetterLinux(points),
+    linuxLeastMemoryMiB: linuxLeastMemory, ratioToBetterLinux: ratioToBetterLinux(points, commit),
     benchSeconds: seconds, points, curlSamples: samples,
   };
   mkdirSync(RESULTS, { recursive: true });
@@ -476,7 +476,7 @@ async function main(): Promise<number> {
     '',
     webTable(points),
     '',
-    ...peerSummary(points, linuxLeastMemory),
+    ...peerSummary(points, linuxLeastMemory, commit),
     ...samples.map(c => `After the runs of ${fmt(c.vms)} VMs `
       + `(swap${c.commit ? `, measured at commit ${c.commit}` : ''}): \`curl\` to ${fmt(c.asked)} VMs drawn at `
       + `random, ${CURL_WIDTH} at a time, each a new process and connection: **${fmt(c.answered)} of `
@@ -516,20 +516,33 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** Denali/TS's best rate over the better Linux peer's (both one QEMU, the same flags), or null. */
-function ratioToBetterLinux(points: WebPoint[]): { denali: number; linux: number; ratio: number } | null {
-  const linux = Math.max(0, ...points.filter(p => isLinux(p.system)).map(p => p.requestsPerSecond));
-  const denali = Math.max(0, ...points.filter(p => p.system === 'denali').map(p => p.requestsPerSecond));
+/** The commit point `p` was measured at: its note's (a point kept by --merge), else this run's, `commit`. */
+const measuredAt = (p: WebPoint, commit: string): string =>
+  /measured at commit (\w+)/.exec(p.note)?.[1] ?? commit.split(' ')[0];
+
+/**
+ * Denali/TS's best rate over the better Linux peer's (both one QEMU, the same flags), or null: over the
+ * Denali points measured at the peer's commit only (with --merge, older points may come from another host).
+ */
+function ratioToBetterLinux(points: WebPoint[], commit: string)
+  : { denali: number; linux: number; ratio: number } | null {
+  const peers = points.filter(p => isLinux(p.system));
+  const best = peers.reduce<WebPoint | null>((a, p) => (a && a.requestsPerSecond >= p.requestsPerSecond ? a : p), null);
+  if (!best) return null;
+  const linux = best.requestsPerSecond;
+  const at = measuredAt(best, commit);
+  const denali = Math.max(0, ...points.filter(p => p.system === 'denali' && measuredAt(p, commit) === at)
+    .map(p => p.requestsPerSecond));
   return linux > 0 && denali > 0 ? { denali, linux, ratio: Math.round((denali / linux) * 100) / 100 } : null;
 }
 
 /** The lines under the table: Denali/TS against the better peer, and the peer's least memory. */
-function peerSummary(points: WebPoint[], leastMiB: number | null): string[] {
-  const r = ratioToBetterLinux(points);
+function peerSummary(points: WebPoint[], leastMiB: number | null, commit: string): string[] {
+  const r = ratioToBetterLinux(points, commit);
   const lines: string[] = [];
   if (r) {
-    lines.push(`Denali/TS's best rate over the better Linux peer's: ${fmt(r.denali)} / ${fmt(r.linux)}`
-      + ` = **${r.ratio}x**.`);
+    lines.push(`Denali/TS's best rate over the better Linux peer's, both measured at one commit: ${fmt(r.denali)} / `
+      + `${fmt(r.linux)} = **${r.ratio}x**.`);
   }
   if (leastMiB !== null) {
     lines.push(`The least \`-m\` at which the Linux peer boots and serves its page: **${leastMiB} MiB** (tried in ` +
