@@ -323,20 +323,25 @@ export const PAGE_HOOK_WAITS: u32 = 1;
 export const PAGE_HOOK_MAPPED: u32 = 2;
 /** The current VM took a frame for a demand-zero page: swapping checks its pool. */
 type TookHook = (index: u32) => void;
+/** The kernel is about to idle, no VM runnable: swapping may end a memory waiter (true: a VM is runnable now). */
+type StuckHook = () => bool;
 function noIdleHook(index: u32): void {}
 function noWakeHook(index: u32): bool { return false; }
 function noMemoryHook(index: u32, capped: bool): bool { return false; }
 function noReleaseHook(index: u32): void {}
 function noPageHook(index: u32, address: u32): u32 { return PAGE_HOOK_FAILED; }
+function noStuckHook(): bool { return false; }
 let idleHook: IdleHook = noIdleHook;
 let wakeHook: WakeHook = noWakeHook;
 let memoryHook: MemoryHook = noMemoryHook;
 let releaseHook: ReleaseHook = noReleaseHook;
 let pageHook: PageHook = noPageHook;
 let tookHook: TookHook = noReleaseHook;
+let stuckHook: StuckHook = noStuckHook;
 
 export function schedulerSetSwapHooks(
   idle: IdleHook, wake: WakeHook, memory: MemoryHook, released: ReleaseHook, page: PageHook, took: TookHook,
+  stuck: StuckHook,
 ): void {
   idleHook = idle;
   wakeHook = wake;
@@ -344,6 +349,7 @@ export function schedulerSetSwapHooks(
   releaseHook = released;
   pageHook = page;
   tookHook = took;
+  stuckHook = stuck;
 }
 
 /** Puts an idle VM that swap.ts held back (read in, or memory come back) on the run queue. */
@@ -425,6 +431,12 @@ export function schedulerWaitForPage(address: u32): bool {
 
 /** The current VM leaves the CPU at the end of this trap, charged a whole quantum (yield). */
 export function schedulerYieldCurrent(): void { switchRequested = true; yielded = true; }
+
+/** Ends memory waiter `index` out of memory, at the access it waits to make again (swap.ts stuck). */
+export function schedulerEndWaiter(index: u32): void {
+  const vm = vmAt(index);
+  schedulerEnd(index, END_OUT_OF_MEMORY, 0, vm.save.eip, vm.endAddress);
+}
 
 /** Ends VM `index` (exit or fault): its alarm is cancelled; its memory goes when it is switched out. */
 export function schedulerEnd(index: u32, reason: u32, status: u32, eip: u32, address: u32): void {
@@ -662,6 +674,8 @@ function switchInTo(index: i32): u32 {
     // Before the kernel idles the devices' interrupts go on; what came meanwhile may wake a VM.
     const frames = nicArm();
     if ((diskArm() || frames) && heapSize !== 0) return switchInTo(dequeue());
+    // No VM runnable, none throttled (to run at its next cap period): swapping may end a memory waiter.
+    if (liveCount !== 0 && throttledHead === VM_NONE && stuckHook() && heapSize !== 0) return switchInTo(dequeue());
     if (liveCount === 0) finish("every VM has ended");
     // Every live VM idles and no timer can wake one: nothing will ever run again -- unless a network
     // card is up, whose next frame can wake a server VM, or a disk request is in flight, whose
@@ -752,7 +766,8 @@ function userException(frame: TrapFrame): void {
     }
     if (vmDemandPage(vm, cr2)) { tookHook(u32(current)); return; }
     // With swapping, it waits for frames being written out (at its memory cap: its own) and then retries
-    // the access (eip unchanged).
+    // the access (eip unchanged). The address is the one reported if it ends waiting (swap.ts stuck).
+    vm.endAddress = cr2;
     if (schedulerWaitForMemory()) return;
     schedulerEnd(u32(current), END_OUT_OF_MEMORY, 0, frame.eip, cr2);
     return;

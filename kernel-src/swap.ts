@@ -23,8 +23,10 @@
 // usual) starts reading it back once the pool holds what it needs (vm.ts vmSwapInFrames); others run
 // meanwhile. A page fault that finds no frame makes its VM wait (blocked, the others running; it may be
 // written out meanwhile like an idle VM) while a write-out is in flight; when nothing can be written out it
-// ends out of memory, as without a disk. Load control: a waiter runs again only when the pool holds
-// WAITER_RUN_FRAMES for it and for each one let go before it that has not settled.
+// ends out of memory, as without a disk. So does a waiter once the kernel would idle with nothing able to
+// make room (stuck): no VM runnable, no transfer in flight, none left to write out. Load control: a waiter
+// runs again only when the pool holds WAITER_RUN_FRAMES for it and for each one let go before it that has
+// not settled.
 // Invariants: interrupts are disabled in all of this (traps and the disk's interrupt); a VM is on the
 // idle list exactly when it is resident, blocked in idle and not the target of a write-out; a VM waiting
 // for memory is on the waiters' list until it runs again, goes out whole or ends, losing pages or not
@@ -40,7 +42,7 @@ import {
 import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
 import { PAGE_SIZE, PAGE_SHIFT } from "./frames.ts";
 import { diskPresent, diskFrameLimit } from "./disk.ts";
-import { schedulerSetSwapHooks, schedulerRunWoken, schedulerHasRunnable } from "./scheduler.ts";
+import { schedulerSetSwapHooks, schedulerRunWoken, schedulerHasRunnable, schedulerEndWaiter } from "./scheduler.ts";
 import { frameArrayAt, frameArrayGrow } from "./framearray.ts";
 import { crc32cInit, crc32cMethod, crc32cCycles } from "./crc32c.ts";
 import { profileOn, profileEnter, profileLeave, PROFILE_SWAP } from "./profile.ts";
@@ -111,9 +113,9 @@ export function swapInit(bench: bool, vms: u32): void {
   for (let list = 0; list < 3; list++) { listHead[list] = VM_NONE; listTail[list] = VM_NONE; }
   if (profileOn()) {
     schedulerSetSwapHooks(profiledBlocked, profiledWakes, profiledNeedsMemory, profiledReleased, profiledNeedsPage,
-      profiledTookPage);
+      profiledTookPage, stuck);
   } else {
-    schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased, vmNeedsPage, vmTookPage);
+    schedulerSetSwapHooks(vmBlocked, vmWakes, vmNeedsMemory, vmReleased, vmNeedsPage, vmTookPage, stuck);
   }
   swapRatesStart();
   counts.active = true;
@@ -148,6 +150,31 @@ function oldestCandidate(): i32 {
   return listHead[LIST_OF_IDLE_VMS] !== VM_NONE ? listHead[LIST_OF_IDLE_VMS] : listHead[LIST_OF_WAITERS];
 }
 
+
+/**
+ * The kernel is about to idle (scheduler.ts switchInTo): no VM runs or is runnable. While nothing can make room
+ * either -- no transfer in flight, no VM left to write out -- a memory waiter would wait until an idle VM
+ * happened to free memory, or for ever: the first on the ring ends out of memory, as vmNeedsMemory ends a VM
+ * whose fault finds the same (its frames go back and the ring is served: vmReleased). True when a VM is
+ * runnable after it.
+ */
+function stuck(): bool {
+  while (waitHead !== waitTail && !schedulerHasRunnable()) {
+    balance();
+    if (counts.framesComing === 0) forceBalance();
+    if (counts.framesComing !== 0 || counts.readingNow !== 0 || counts.pagingNow !== 0) return false;
+    if (oldestCandidate() !== VM_NONE) return false;
+    let waiter = VM_NONE;
+    for (let at = waitHead; at !== waitTail && waiter === VM_NONE; at++) {
+      const index = load32(waitingAt(at));
+      const vm = vmAt(index);
+      if (vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle) waiter = i32(index);
+    }
+    if (waiter === VM_NONE) return false;
+    schedulerEndWaiter(u32(waiter));
+  }
+  return schedulerHasRunnable();
+}
 
 /** A VM that load control ran again has taken what it took: it idles, waits again or ended. */
 export function settle(vm: Vm): void {

@@ -10,8 +10,9 @@
 //     either verifies intact or is ended with `swap corruption at page 0x...` naming a page the host
 //     overwrote, at least one is caught, the kernel and the other VMs go on (300 VMs filling 192 KiB each in
 //     a 32 MiB machine: most are written out and read back);
-// (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, some end
-//     `out of memory`, the others verify intact, and the kernel runs to the end;
+// (c) a swap disk too small for most VMs' regions: the VMs that cannot be written out run short, and those
+//     waiting for memory when nothing can make room end `out of memory` (over a hundred: not left waiting
+//     for the sleepers to exit), the others verify intact, and the kernel runs to the end;
 // (d) more VMs than memory holds at creation: those beyond it start swapped out and are built in turn,
 //     and hypercalls find memory short, wait and are made again;
 // (f) working sets: VMs touching 8 of 48 pages come back with those, the others when touched;
@@ -294,7 +295,8 @@ test("(c) a swap disk too small: VMs that cannot be written out run short and en
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
   t.regex(out, /^vms done: every VM has ended$/m);
   const oom = [...out.matchAll(/^vm (\d+) ended: out of memory address 0x[0-9a-f]{8} at eip 0x[0-9a-f]{8}: /gm)];
-  t.true(oom.length >= 1, out.slice(-3000));
+  // 178 on two runs; before swap.ts `stuck` the waiters waited for the sleepers to exit: 1, or 0, ended.
+  t.true(oom.length >= 100, `${oom.length} ended out of memory\n${out.slice(-3000)}`);
   const intact = verified(out);
   t.is(intact.length + oom.length, 300, out.slice(-3000));
   t.notRegex(out, /CORRUPT|swap corruption/);
