@@ -66,7 +66,7 @@ if (why) {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("curl reaches a web server while 40 VMs flood 256 that never read; only the flooders are throttled",
+  test.serial("curl reaches a web server while 40 VMs flood 256 that never read; only the flooders are throttled",
     async (t) => {
     kernel = buildKernelInTemp(false);
     dir = mkdtempSync(join(tmpdir(), "denali-net-pool-"));
@@ -120,7 +120,7 @@ if (why) {
     t.log(`evicted ${final.evicted}, eagain sender budget ${final["sender budget"]}, `
       + `wire reserve ${final["wire reserve"]}, queued at sinks ${sinkQueued}`);
   });
-  test("a burst of 300 frames from the wire to a VM that never reads: 256 wait on its queue, 44 dropped",
+  test.serial("a burst of 300 frames from the wire to a VM that never reads: 256 wait on its queue, 44 dropped",
     async (t) => {
     const burstKernel = buildKernelInTemp(false);
     const burstDir = mkdtempSync(join(tmpdir(), "denali-net-burst-"));
