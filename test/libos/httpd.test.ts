@@ -198,20 +198,25 @@ test('malformed requests get 400 and a close; a request head over 4,096 bytes ge
   });
 });
 
+/** Every client connects, then GETs / twice (all at once each round): each round, every one has its page. */
+function* connectAndGetTwice(t: ExecutionContext, clients: Client[], pump: Waiter): Generator<void, void, void> {
+  for (const c of clients) c.connect();
+  yield* pump(() => clients.every(c => c.established));
+  for (let round = 1; round <= 2; round++) {
+    for (const c of clients) c.send('GET / HTTP/1.1\r\n\r\n');
+    yield* pump(() => clients.every(c => responses(c.text()).length === round));
+    const answered = clients.filter(c => {
+      const all = responses(c.text());
+      return all.length === round && all.every(r => r.status === 200 && r.body.length === 2048);
+    });
+    t.is(answered.length, clients.length, `round ${round}: every connection has its page`);
+  }
+}
+
 test('300 keep-alive connections at once in 1 MiB (8 workers, idle ones parked): all served twice; /stats', t => {
   const ports = Array.from({ length: 300 }, (_, i) => 43000 + i);
   serve(ports, function* (clients, pump) {
-    for (const c of clients) c.connect();
-    yield* pump(() => clients.every(c => c.established));
-    for (let round = 1; round <= 2; round++) {
-      for (const c of clients) c.send('GET / HTTP/1.1\r\n\r\n');
-      yield* pump(() => clients.every(c => responses(c.text()).length === round));
-      const answered = clients.filter(c => {
-        const all = responses(c.text());
-        return all.length === round && all.every(r => r.status === 200 && r.body.length === 2048);
-      });
-      t.is(answered.length, clients.length, `round ${round}: every connection has its page`);
-    }
+    yield* connectAndGetTwice(t, clients, pump);
     t.false(clients.some(c => c.finReceived), 'all kept alive');
     const [first] = clients;
     first.send('GET /stats HTTP/1.1\r\n\r\n');
@@ -230,17 +235,7 @@ test('1,000 keep-alive connections at once in 1 MiB: rings run short, none for g
   // their reserve). Requests that found no ring are dropped and sent again by their clients.
   const ports = Array.from({ length: 1000 }, (_, i) => 43000 + i);
   serve(ports, function* (clients, pump) {
-    for (const c of clients) c.connect();
-    yield* pump(() => clients.every(c => c.established));
-    for (let round = 1; round <= 2; round++) {
-      for (const c of clients) c.send('GET / HTTP/1.1\r\n\r\n');
-      yield* pump(() => clients.every(c => responses(c.text()).length === round));
-      const answered = clients.filter(c => {
-        const all = responses(c.text());
-        return all.length === round && all.every(r => r.status === 200 && r.body.length === 2048);
-      });
-      t.is(answered.length, clients.length, `round ${round}: every connection has its page`);
-    }
+    yield* connectAndGetTwice(t, clients, pump);
     const [first] = clients;
     first.send('GET /stats HTTP/1.1\r\n\r\n');
     yield* pump(() => responses(first.text()).length === 3);
