@@ -151,6 +151,11 @@ function oldestCandidate(): i32 {
 }
 
 
+/** A resident VM waiting for memory: blocked by a fault or a hypercall that found no frame, not in idle. */
+function memoryWaiter(vm: Vm): bool {
+  return vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle;
+}
+
 /**
  * The kernel is about to idle (scheduler.ts switchInTo): no VM runs or is runnable. While nothing can make room
  * either -- no transfer in flight, no VM left to write out -- a memory waiter would wait until an idle VM
@@ -168,7 +173,7 @@ function stuck(): bool {
     for (let at = waitHead; at !== waitTail && waiter === VM_NONE; at++) {
       const index = load32(waitingAt(at));
       const vm = vmAt(index);
-      if (vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle) waiter = i32(index);
+      if (memoryWaiter(vm)) waiter = i32(index);
     }
     if (waiter === VM_NONE) return false;
     schedulerEndWaiter(u32(waiter));
@@ -395,7 +400,7 @@ function serveInOrder(): void {
     }
     // Load control: a memory waiter runs again only with room to go on, not to fault again at once (a
     // thousand VMs each holding a page and waiting is thrashing).
-    const waiter = vm.state === VM_IDLE && vm.swapState === SWAP_RESIDENT && !vm.blockedInIdle;
+    const waiter = memoryWaiter(vm);
     if (waiter && vmUnreservedFrames() < WAITER_RUN_FRAMES * (counts.granted + 1)) {
       balance();
       if (counts.framesComing === 0) forceBalance();
