@@ -13,7 +13,8 @@
 //   `Connection: keep-alive`; pipelined requests are answered in order; an idle connection is
 //   closed after 10 s (or the argument's high 16 bits, in seconds, when not 0; at most 2,000). Requests with a body
 //   (Content-Length > 0 or Transfer-Encoding) are answered and the connection closed (the body is not read).
-// Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
+// The listener defers accepts (sockets.ts socketDeferAccept): a client's handshake ACK does not wake the VM, its
+// request does. Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
 // up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
 // accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one connection
 // at a time touches one worker's stack and buffers: the pages swapping brings back with it (its working
@@ -39,8 +40,8 @@ import {
 } from "../libos/netif.ts";
 import { threadsInit, threadCreate, threadsRun } from "../libos/threads.ts";
 import {
-  socketListen, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose, socketPark,
-  socketSweepIdle, SOCKET_TIMEOUT,
+  socketListen, socketDeferAccept, socketAccept, socketPeek, socketPeerClosed, socketSkip, socketWrite, socketClose,
+  socketPark, socketSweepIdle, SOCKET_TIMEOUT,
 } from "../libos/sockets.ts";
 
 const DEFAULT_PORT = 80;
@@ -385,6 +386,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   if (seconds !== 0) idleTimeoutUs = seconds * 1000000;
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
+  socketDeferAccept(listener);             // a client speaks first: wake for its request, not its handshake's ACK
   if (!startWorker()) { print("httpd: cannot start a worker"); return; }
   write("vm "); write(vmId()); write(" httpd on port "); print(port);
   threadsRun();

@@ -17,8 +17,9 @@
 // or its peer closed; socketSweepIdle closes the parked connections idle too long.
 import { i32, u32, bool } from "dsl";
 import {
-  tcpListen, tcpListenerFull, tcpConnect, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose, tcpAbort, tcpAvailable,
-  tcpWriteSpace, tcpState, tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED, TCP_EVENT_REFUSED,
+  tcpListen, tcpListenerFull, tcpListenerDefersAccept, tcpConnect, tcpRead, tcpPeek, tcpSkip, tcpWrite, tcpClose,
+  tcpAbort, tcpAvailable, tcpWriteSpace, tcpState, tcpLocalPort, TCP_EVENT_ACCEPTED, TCP_EVENT_CONNECTED,
+  TCP_EVENT_REFUSED,
   TCP_EVENT_TIMED_OUT, TCP_EVENT_DATA, TCP_EVENT_WRITABLE, TCP_EVENT_PEER_CLOSED, TCP_EVENT_CLOSED, TCP_EVENT_RESET,
   TCP_ESTABLISHED, TCP_CLOSE_WAIT,
 } from "./tcp.ts";
@@ -145,6 +146,12 @@ export function socketListen(port: i32, backlog: i32): i32 {
   acceptLimit[free] = ACCEPT_QUEUE_FACTOR * (backlog < 1 ? 1 : backlog);
   return free;
 }
+
+/**
+ * `listener`'s clients speak first (HTTP): a connection is worth waking the VM for when its first data comes,
+ * not at the handshake's last ACK (tcp.ts tcpListenerDefersAccept; Linux's TCP_DEFER_ACCEPT).
+ */
+export function socketDeferAccept(listener: i32): void { tcpListenerDefersAccept(listenPorts[listener]); }
 
 /**
  * Waits for the next connection of `listener` (a new one, or a parked one with something to do): its socket.

@@ -53,6 +53,11 @@ class Listener {
    * the connection stays in SYN-RECEIVED (or, from a cookie, is not made) until the peer sends it again.
    */
   full: bool = false;
+  /**
+   * Its clients speak first (tcpListenerDefersAccept, as Linux's TCP_DEFER_ACCEPT): a handshake's bare ACK may
+   * wait for the VM's next wake-up (the request that follows it, or the SYN,ACK's retransmission timer).
+   */
+  defersAccept: bool = false;
 }
 
 export const listeners = structArray(Listener, 8);   // TCP_MAX_LISTENERS
@@ -191,6 +196,14 @@ export function allocate(): i32 {
 /** A connection of `listener` leaves SYN-RECEIVED (established, or gone). */
 export function leaveSynReceived(tcb: Tcb): void {
   if (tcb.state === TCP_SYN_RECEIVED && tcb.listener >= 0) listeners[tcb.listener].halfOpen--;
+}
+
+/**
+ * The connection is a handshake of a listener whose clients speak first (Listener.defersAccept): its last
+ * ACK need not wake the VM (tcp-timers.ts, lazy ACKs), the data after it does and completes it as well.
+ */
+export function acceptDeferred(tcb: Tcb): bool {
+  return tcb.state === TCP_SYN_RECEIVED && tcb.listener >= 0 && listeners[tcb.listener].defersAccept;
 }
 
 /** Frees the connection and tells the application (`event`: CLOSED or RESET; 0 tells nobody). */

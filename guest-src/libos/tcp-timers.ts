@@ -16,7 +16,7 @@ import { TCP_RST } from "./tcp-header.ts";
 import { ringsFreed } from "./tcp-buffers.ts";
 import { rtoBackOff, congestionOnTimeout, congestionOnReorderTimeout, ackMayWait } from "./tcp-congestion.ts";
 import { emitReset, sendSyn, sendSynAck, startTimer, armTimer, output, tailLossProbe } from "./tcp-output.ts";
-import { tcbAt, tableSlots, release } from "./tcp-table.ts";
+import { tcbAt, tableSlots, release, acceptDeferred } from "./tcp-table.ts";
 
 /** Retransmissions of one segment, or zero-window probes unanswered, before the connection is aborted (§3.8.3 R2). */
 const TCP_MAX_RETRIES = 8;
@@ -131,7 +131,7 @@ function runTimers(): u32 {
       if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     }
     // (A connection without a timer has nothing in flight nor waiting: its ACKs can only wait.)
-    if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb)) mayWait = false;
+    if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb) && !acceptDeferred(tcb)) mayWait = false;
     const left = u32(tcb.timerAt - netNow);
     if (left < next) next = left;
   }

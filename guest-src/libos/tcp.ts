@@ -142,7 +142,17 @@ export function tcpListen(port: i32, backlog: i32, handler: TcpHandler, largeBuf
   listeners[free].full = false;
   listeners[free].handler = handler;
   listeners[free].large = largeBuffers;
+  listeners[free].defersAccept = false;
   return true;
+}
+
+/**
+ * The listener on `port` serves clients that speak first (HTTP, not SMTP): a handshake's last ACK, bare, may
+ * wait until the VM wakes for the request after it (Linux's TCP_DEFER_ACCEPT; tcp-table.ts acceptDeferred).
+ * A client that sends nothing is accepted when the SYN,ACK's retransmission timer wakes the VM (1 s).
+ */
+export function tcpListenerDefersAccept(port: i32): void {
+  for (let i = 0; i < TCP_MAX_LISTENERS; i++) if (listeners[i].port === port) listeners[i].defersAccept = true;
 }
 
 /**

@@ -14,7 +14,7 @@ import { bootInfoOffset } from '../../tools/abi.ts';
 import {
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
   HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
-  EINVAL, EMSGSIZE, INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_ALL, FRAME_MIN, FRAME_MAX,
+  EINVAL, EMSGSIZE, INTERRUPT_TIMER, INTERRUPT_NET, INTERRUPT_ALL, INTERRUPT_LAZY_ACKS, FRAME_MIN, FRAME_MAX,
 } from '../../abi/hypercalls.ts';
 import { ABI_VERSION } from '../../abi/boot.ts';
 import { join } from 'node:path';
@@ -58,9 +58,24 @@ export class Wire {
   private outbox: Uint8Array[] = [];
   console = '';
   idles = 0;
+  /** Batches idle delivered (the guest's wake-ups). */
+  batches = 0;
+  /** The events the guest last enabled (interruptMask; INTERRUPT_LAZY_ACKS among them: bare ACKs may wait). */
+  mask = INTERRUPT_ALL;
 
-  /** Queues a frame for the guest (raises NET). */
-  send(frame: Uint8Array): void { this.inbox.push(frame); this.pending |= INTERRUPT_NET; }
+  /**
+   * The kernel's rule for lazy ACKs (kernel-src/switch.ts): a bare TCP ACK for a guest whose mask has
+   * INTERRUPT_LAZY_ACKS is queued and NET marked pending without waking the guest (`held`: NET joins the
+   * next batch another event wakes it for). Off unless a test turns it on.
+   */
+  lazyAcks = false;
+  held = false;
+  /** Queues a frame for the guest (raises NET, unless lazyAcks holds it). */
+  send(frame: Uint8Array): void {
+    this.inbox.push(frame);
+    if (this.lazyAcks && (this.mask & INTERRUPT_LAZY_ACKS) !== 0 && bareAck(frame)) this.held = true;
+    else this.pending |= INTERRUPT_NET;
+  }
   /** The frames the guest sent since the last take. */
   take(): Uint8Array[] { const out = this.outbox; this.outbox = []; return out; }
   /** Moves the clock; raises TIMER when the alarm is due. */
@@ -77,6 +92,14 @@ export class Wire {
   }
 
   /** @internal */ sent(frame: Uint8Array): void { this.outbox.push(frame); }
+}
+
+/** An Ethernet frame holding an IPv4 TCP segment with ACK, no SYN, FIN, RST or URG, and no data. */
+function bareAck(frame: Uint8Array): boolean {
+  if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 6) return false;
+  const ipHeader = (frame[14] & 0xf) * 4, total = (frame[16] << 8) | frame[17];
+  const tcp = 14 + ipHeader, flags = frame[tcp + 13];
+  return (flags & 0x10) !== 0 && (flags & 0x27) === 0 && total === ipHeader + (frame[tcp + 12] >> 4) * 4;
 }
 
 interface RunOutcome { wire: Wire; instructions: number; exitStatus: number | null }
@@ -102,8 +125,10 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
         }
         {
           // idle's delivery (docs/virtual-architecture.md): the bits of a acknowledged, the clock at b.
-          const batch = wire.pending;
-          wire.pending &= ~ua;
+          const batch = wire.pending | (wire.held ? INTERRUPT_NET : 0);
+          wire.held = false;
+          wire.pending = batch & ~ua;
+          wire.batches++;
           if (ub !== 0) new DataView(memory().buffer).setBigUint64(ub, BigInt(wire.now) * 1000n, true);
           return batch;
         }
@@ -127,7 +152,7 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
         memory().set(frame, ua);
         return frame.length;
       }
-      case HYPERCALL_INTERRUPT_MASK: return INTERRUPT_ALL;
+      case HYPERCALL_INTERRUPT_MASK: wire.mask = ua; return INTERRUPT_ALL;
       case HYPERCALL_INTERRUPT_ACKNOWLEDGE: wire.pending &= ~ua; return wire.pending;
       case HYPERCALL_YIELD: return 0;
       default: return EINVAL;

@@ -8,6 +8,7 @@
 // idle for 10 s of the guest's clock (no byte of a request) is closed by the server, not a microsecond earlier.
 import test, { type ExecutionContext } from 'ava';
 import { runGuest, type Wire } from './harness.ts';
+import { INTERRUPT_LAZY_ACKS } from '../../abi/hypercalls.ts';
 import {
   CONFIG, GUEST_IP, PEER_IP, PEER_MAC, BROADCAST, ethernet, arp, ipv4, tcp, toGuest, parseTcpFrame, TCP, u16,
 } from './packets.ts';
@@ -152,6 +153,38 @@ test('GET / answers the 2,048-byte page naming the VM; keep-alive serves three r
     t.true(c.finReceived, 'the server closes when the client does');
   });
   t.regex(console, /^vm 0 httpd on port 80$/m);
+});
+
+test('deferred accept: a handshake\'s ACK does not wake the VM, the request after it does; '
+  + 'a silent client is accepted at the SYN,ACK\'s timer', t => {
+  serve([40010, 40011], function* ([c, quiet], pump, sleep) {
+    const w = c.w;
+    w.lazyAcks = true;                          // the kernel's rule: bare ACKs held while the mask asks for it
+    c.connect();
+    yield* pump(() => c.established);
+    t.true((w.mask & INTERRUPT_LAZY_ACKS) !== 0, 'idle in SYN-RECEIVED with bare ACKs allowed to wait');
+    t.is(w.pending, 0, 'the handshake\'s ACK woke nothing');
+    t.true(w.held, 'NET pending for the next wake-up');
+    t.is(w.inbox.length, 1, 'it waits in the queue');
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    t.is(responses(c.text())[0]?.status, 200, 'the request woke the VM: ACK and request handled together');
+    // A client that sends nothing after its ACK: the SYN,ACK's retransmission timer (1 s) wakes the VM, which
+    // takes the held ACK first: the connection is made, no SYN,ACK is sent again.
+    let synAcks = 0;
+    const handle = quiet.handle.bind(quiet);
+    quiet.handle = frame => { if (parseTcpFrame(frame).flags & SYN) synAcks++; handle(frame); };
+    quiet.connect();
+    yield* pump(() => quiet.established);
+    const before = w.now;
+    yield* sleep(() => w.inbox.length === 0);
+    t.true(w.now - before >= 900_000, `the held ACK waited for the timer (${w.now - before} us)`);
+    yield* pump(() => false);
+    t.is(synAcks, 1, 'no SYN,ACK sent again: the held ACK completed the handshake');
+    quiet.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(quiet.text()).length === 1);
+    t.is(responses(quiet.text())[0]?.status, 200);
+  });
 });
 
 test('HTTP/1.0 and Connection: close get one answer, then the server closes; HEAD has no body; POST is 405', t => {
