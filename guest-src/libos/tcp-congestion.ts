@@ -69,6 +69,13 @@ export const TCP_INITIAL_RTO_US: u32 = 1000000;
 const TCP_MIN_RTO_US: u32 = 200000;
 /** RFC 6298 §2.5: "A maximum value MAY be placed on RTO provided it is at least 60 seconds". */
 const TCP_MAX_RTO_US: u32 = 60000000;
+/**
+ * The least RTO of a connection whose ACKs may wait (ackMayWait): RFC 6298 §2.4's 1 s, not TCP_MIN_RTO_US. Its
+ * peer's ACKs do not wake the VM, so its timer is what wakes it to read them: at 200 ms an HTTP connection
+ * kept alive cost a wake-up after each answer, where its next request, or the client's FIN, within the second
+ * brings the ACK along (bench:web, 100,000 VMs). A loss of its last segments is repaired after 1 s.
+ */
+export const LAZY_MIN_RTO_US: u32 = 1000000;
 /** At most this many segments in flight, a connection's ACKs may wait (ackMayWait): too few for a fast retransmit. */
 const LAZY_FLIGHT_SEGMENTS: u32 = 3;
 
@@ -77,7 +84,8 @@ const LAZY_FLIGHT_SEGMENTS: u32 = 3;
  * INTERRUPT_LAZY_ACKS while every connection's may): no handshake runs, its send buffer has room (no writer
  * waits for an ACK to make some), everything queued has been sent,
  * at most LAZY_FLIGHT_SEGMENTS segments are in flight (three duplicate ACKs cannot come) and no recovery
- * runs, so an ACK can only free what it acknowledges. Its loss is left to the RTO (no probe: probeTimeout).
+ * runs, so an ACK can only free what it acknowledges. Its loss is left to the RTO (no probe: probeTimeout), of
+ * at least LAZY_MIN_RTO_US (tcp-timers.ts).
  */
 export function ackMayWait(tcb: Tcb): bool {
   if (tcb.state === TCP_SYN_SENT || tcb.state === TCP_SYN_RECEIVED) return false;   // a handshake to finish

@@ -157,6 +157,7 @@ export function startTimer(tcb: Tcb): void {
   tcb.timerOn = true;
   tcb.timerKind = TIMER_RTO;
   tcb.timerAt = netNow + tcb.rto;
+  tcb.timerSetAt = netNow;
 }
 
 /** Starts the timer for data in flight: a probe timeout when RFC 8985 §7.2 allows one, else the RTO. */

@@ -104,6 +104,8 @@ export class Tcb {
   // retransmission timer (RFC 6298) and TIME-WAIT
   timerOn: bool = false;
   timerAt: u32 = 0;
+  /** When startTimer last started the RTO (a connection whose ACKs may wait keeps it LAZY_MIN_RTO_US from then). */
+  timerSetAt: u32 = 0;
   rto: u32 = 0;
   srtt: u32 = 0;
   rttvar: u32 = 0;

@@ -3,18 +3,21 @@
 // before the VM idles (stack.ts), which returns the time to the next deadline. A retransmission backs off and
 // goes back N (or probes a zero window, the persist condition, for TCP_PERSIST_LIMIT_US at most); past
 // TCP_MAX_RETRIES the connection is aborted. Also whether every connection's ACKs may wait (lazy ACKs,
-// tcp-congestion.ts ackMayWait) and the connections waiting for a ring (tellRingWaiters).
+// tcp-congestion.ts ackMayWait; such a connection's RTO is at least LAZY_MIN_RTO_US, backed off from there)
+// and the connections waiting for a ring (tellRingWaiters).
 import { i32, u32, bool } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { netNow, netStats, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY } from "./netif.ts";
 import {
-  Tcb, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_TIME_WAIT, TCP_EVENT_WRITABLE,
-  TCP_EVENT_RESET, TCP_EVENT_TIMED_OUT,
+  Tcb, TIMER_RTO, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_TIME_WAIT,
+  TCP_EVENT_WRITABLE, TCP_EVENT_RESET, TCP_EVENT_TIMED_OUT,
 } from "./tcp-tcb.ts";
 import { TCP_RST } from "./tcp-header.ts";
 import { ringsFreed } from "./tcp-buffers.ts";
-import { rtoBackOff, congestionOnTimeout, congestionOnReorderTimeout, ackMayWait } from "./tcp-congestion.ts";
+import {
+  rtoBackOff, congestionOnTimeout, congestionOnReorderTimeout, ackMayWait, LAZY_MIN_RTO_US,
+} from "./tcp-congestion.ts";
 import { emitReset, sendSyn, sendSynAck, startTimer, armTimer, output, tailLossProbe } from "./tcp-output.ts";
 import { tcbAt, tableSlots, release, acceptDeferred } from "./tcp-table.ts";
 
@@ -75,6 +78,10 @@ function retransmit(tcb: Tcb, index: i32): void {
     netStats[STAT_TCP_TIMEOUT]++;
     if (tcb.state !== TCP_SYN_RECEIVED && tcb.state !== TCP_SYN_SENT) congestionOnTimeout(tcb, tcb.retries === 1);
   }
+  // The timer ran at the lazy floor (runTimers: the connection's ACKs could wait): back off from that, as
+  // RFC 6298 does from its 1 s minimum.
+  const inEffect = u32(tcb.timerAt - tcb.timerSetAt);
+  if (tcb.timerKind === TIMER_RTO && inEffect > tcb.rto) tcb.rto = inEffect;
   rtoBackOff(tcb);
   tcb.timing = false;                                // Karn: no sample from a retransmitted segment
   tcb.timerOn = false;
@@ -131,7 +138,13 @@ function runTimers(): u32 {
       if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     }
     // (A connection without a timer has nothing in flight nor waiting: its ACKs can only wait.)
-    if (tcb.state !== TCP_TIME_WAIT && !ackMayWait(tcb) && !acceptDeferred(tcb)) mayWait = false;
+    if (tcb.state !== TCP_TIME_WAIT) {
+      const lazy = ackMayWait(tcb);
+      if (!lazy && !acceptDeferred(tcb)) mayWait = false;
+      // Its ACKs will not wake the VM: the RTO is at least LAZY_MIN_RTO_US (tcp-congestion.ts).
+      const lazyAt = u32(tcb.timerSetAt + LAZY_MIN_RTO_US);
+      if (lazy && tcb.timerKind === TIMER_RTO && i32(lazyAt - tcb.timerAt) > 0) tcb.timerAt = lazyAt;
+    }
     const left = u32(tcb.timerAt - netNow);
     if (left < next) next = left;
   }

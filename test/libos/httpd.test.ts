@@ -187,6 +187,32 @@ test('deferred accept: a handshake\'s ACK does not wake the VM, the request afte
   });
 });
 
+test('lazy ACKs: the answer\'s ACK waits for the client\'s FIN 550 ms later (no wake-up between: RTO 1 s); '
+  + 'the ACK of the VM\'s FIN is read at its timer', t => {
+  serve([40012], function* ([c], pump) {
+    const w = c.w;
+    w.lazyAcks = true;
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    t.is(responses(c.text())[0]?.status, 200);
+    t.true((w.mask & INTERRUPT_LAZY_ACKS) !== 0, 'the answer in flight: its ACKs may wait');
+    const answered = w.now, batches = w.batches;
+    t.true(w.alarmAt !== null && w.alarmAt - answered >= 990_000, `the alarm ${(w.alarmAt ?? 0) - answered} us away`);
+    for (let i = 0; i < 550; i++) { if (w.pending) yield; w.advance(1000); }
+    t.is(w.batches, batches, 'the VM slept 550 ms with the answer\'s ACK held');
+    c.close();
+    yield* pump(() => c.finReceived);
+    t.is(w.batches, batches + 1, 'one wake-up for the FIN and the held ACK');
+    const closed = w.now;
+    let at = 0;
+    for (let i = 0; i < 2000 && at === 0; i++) { if (w.pending) { yield; at = w.now; } else w.advance(1000); }
+    t.true(at - closed >= 990_000, `the VM's FIN's ACK read at its timer, ${at - closed} us after the FIN`);
+    t.is(w.alarmAt, null, 'no alarm left: the connection is gone');
+  });
+});
+
 test('HTTP/1.0 and Connection: close get one answer, then the server closes; HEAD has no body; POST is 405', t => {
   serve([40002, 40003, 40004, 40005], function* ([a, b, h, p], pump) {
     for (const c of [a, b, h, p]) c.connect();
