@@ -119,6 +119,11 @@ export class Tcb {
   persisting: bool = false;
   persistSince: u32 = 0;
   ackNow: bool = false;
+  /**
+   * An ACK owed for in-order data or a FIN: it goes with what the VM sends before it idles (the answer, our
+   * FIN), else alone then (tcp-timers.ts).
+   */
+  ackLater: bool = false;
   // congestion control (RFC 5681, RFC 6582, RFC 6675): tcp-congestion.ts
   cwnd: u32 = 0;
   ssthresh: u32 = 0;

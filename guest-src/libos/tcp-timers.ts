@@ -18,7 +18,7 @@ import { ringsFreed } from "./tcp-buffers.ts";
 import {
   rtoBackOff, congestionOnTimeout, congestionOnReorderTimeout, ackMayWait, LAZY_MIN_RTO_US,
 } from "./tcp-congestion.ts";
-import { emitReset, sendSyn, sendSynAck, startTimer, armTimer, output, tailLossProbe } from "./tcp-output.ts";
+import { emitReset, sendAck, sendSyn, sendSynAck, startTimer, armTimer, output, tailLossProbe } from "./tcp-output.ts";
 import { tcbAt, tableSlots, release, acceptDeferred } from "./tcp-table.ts";
 
 /** Retransmissions of one segment, or zero-window probes unanswered, before the connection is aborted (§3.8.3 R2). */
@@ -129,6 +129,7 @@ function runTimers(): u32 {
   for (let i = 0; i < slots; i++) {
     const tcb = tcbAt(i);
     if (tcb.wantsRing) mayWait = false;      // a ring freed by another's ACK is what it waits for
+    if (tcb.ackLater && tcb.state !== TCP_CLOSED) sendAck(tcb);   // nothing went with it this batch
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     if (i32(netNow - tcb.timerAt) >= 0) {
       if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it

@@ -18,7 +18,10 @@
 //
 // Connections are bounded by the VM's memory (tcp-table.ts, tcp-buffers.ts); past a listener's backlog of
 // half-open connections, SYN cookies (tcp-cookies.ts, RFC 4987 §3.6).
-// Limits: no Nagle, no delayed ACKs, no urgent data (a simultaneous open works: synSentInput, segmentArrives).
+// ACKs: out-of-order data, a segment filling a gap and every second in-order segment are acknowledged at once;
+// the first in-order segment (or the peer's FIN) since our last ACK at the end of the VM's batch (Tcb.ackLater,
+// tcp-timers.ts), where the application's answer or FIN carries it: no timed delayed ACK.
+// Limits: no Nagle, no urgent data (a simultaneous open works: synSentInput, segmentArrives).
 import { i32, u32, bool } from "dsl";
 import { profileActive, profileEnter, profileLeave } from "../runtime/profile.ts";
 import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
@@ -219,6 +222,7 @@ function startConnection(tcb: Tcb, remoteIp: u32, ports: u32): void {
   tcb.retries = 0;
   tcb.persisting = false;
   tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
+  tcb.ackLater = false;
 }
 
 /**
@@ -782,8 +786,12 @@ function acknowledge(tcb: Tcb, frame: Uint8Array): i32 {
 function receiveText(tcb: Tcb, seq: u32, frame: Uint8Array, dataStart: i32, n: i32): bool {
   if (n <= 0) return false;
   if (tcb.state !== TCP_ESTABLISHED && tcb.state !== TCP_FIN_WAIT_1 && tcb.state !== TCP_FIN_WAIT_2) return false;
-  // RFC 5681 §4.2: an out-of-order segment and one that fills a gap are acknowledged at once.
-  tcb.ackNow = true;
+  // RFC 5681 §4.2: an out-of-order segment and one that fills a gap are acknowledged at once, and in-order data
+  // at least every second segment; the first in-order one since our last ACK waits for the end of the VM's
+  // batch (tcp-timers.ts), where the application's answer carries the ACK (an ACK alone before it was one
+  // frame more a request).
+  if (seq === tcb.rcvNxt && tcb.oooCount === 0 && tcb.lastAckSent === tcb.rcvNxt) tcb.ackLater = true;
+  else tcb.ackNow = true;
   if (seq !== tcb.rcvNxt) netStats[STAT_TCP_OUT_OF_ORDER]++;
   return reassemblyInput(tcb, seq, frame, dataStart, n) > 0;
 }
@@ -804,9 +812,10 @@ function receiveFin(tcb: Tcb, fin: bool, finAt: u32): bool {
   if (!now) return false;
   tcb.finPending = false;
   tcb.rcvNxt = u32(tcb.rcvNxt + 1);
-  tcb.ackNow = true;
   const state = tcb.state;
-  if (state === TCP_ESTABLISHED) { tcb.state = TCP_CLOSE_WAIT; return true; }
+  // The peer closed first: the application's FIN, if it closes in this batch, carries the ACK (ackLater).
+  if (state === TCP_ESTABLISHED) { tcb.ackLater = true; tcb.state = TCP_CLOSE_WAIT; return true; }
+  tcb.ackNow = true;
   if (state === TCP_FIN_WAIT_1) {
     if (tcb.closing && seqLt(tcb.finSeq, tcb.sndUna)) enterTimeWait(tcb); else tcb.state = TCP_CLOSING;
     return true;

@@ -213,6 +213,28 @@ test('lazy ACKs: the answer\'s ACK waits for the client\'s FIN 550 ms later (no 
   });
 });
 
+test('the answer carries the ACK of its request, the VM\'s FIN the ACK of the client\'s: no ACK goes alone', t => {
+  serve([40013], function* ([c], pump) {
+    c.connect();
+    yield* pump(() => c.established);
+    const seen: string[] = [];
+    const handle = c.handle.bind(c);
+    c.handle = frame => {
+      const s = parseTcpFrame(frame);
+      seen.push(`${s.flags & (FIN | ACK | PSH)}:${s.data.length}`);
+      handle(frame);
+    };
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    t.is(responses(c.text())[0]?.status, 200);
+    t.deepEqual(seen.filter(f => f.endsWith(':0')), [], `only the answer's segments: ${seen.join(' ')}`);
+    seen.length = 0;
+    c.close();
+    yield* pump(() => c.finReceived);
+    t.deepEqual(seen, [`${FIN | ACK}:0`], 'one segment: FIN,ACK');
+  });
+});
+
 test('HTTP/1.0 and Connection: close get one answer, then the server closes; HEAD has no body; POST is 405', t => {
   serve([40002, 40003, 40004, 40005], function* ([a, b, h, p], pump) {
     for (const c of [a, b, h, p]) c.connect();
