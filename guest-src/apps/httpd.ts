@@ -14,8 +14,8 @@
 //   closed after 10 s (or the argument's high 16 bits, in seconds, when not 0; at most 2,000). Requests with a body
 //   (Content-Length > 0 or Transfer-Encoding) are answered and the connection closed (the body is not read).
 // The listener defers accepts (sockets.ts socketDeferAccept): a client's handshake ACK does not wake the VM, its
-// request does. Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB), served by
-// up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
+// request does. Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB),
+// served by up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
 // accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one connection
 // at a time touches one worker's stack and buffers: the pages swapping brings back with it (its working
 // set). A worker holds a connection only while a whole request head is there to answer: it peeks at what

@@ -7,9 +7,8 @@
 // one segment when it expires. Every segment of a connection carries ACK = RCV.NXT, our window (scaled
 // after the SYN, RFC 7323 §2), the Timestamps option when agreed (RFC 7323 §3, first), and, when SACK
 // was agreed and data is held out of order, the SACK blocks (RFC 2018 §4; 3 at most beside timestamps).
-// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, lastAckSent, ackNow and ackLater (clearing), timerOn/timerAt/timerKind,
-// timing,
-// rxtHigh and undoTsSet/undoTsVal (the retransmissions' marks).
+// Owns Tcb.sndNxt/sndMax (advancing), rcvEdge, lastAckSent, ackNow and ackLater (clearing), timerOn/timerAt/
+// timerKind/timerSetAt, timing, rxtHigh and undoTsSet/undoTsVal (the retransmissions' marks).
 import { i32, u32, bool } from "dsl";
 import { put16, put32, checksumAdd, checksumFinish, pseudoHeaderSum } from "./bytes.ts";
 import {
