@@ -125,7 +125,8 @@ export function runGuest(file: string, config: GuestConfig, script: (wire: Wire)
         }
         {
           // idle's delivery (docs/virtual-architecture.md): the bits of a acknowledged, the clock at b.
-          const batch = wire.pending | (wire.held ? INTERRUPT_NET : 0);
+          let batch = wire.pending;
+          if (wire.held) batch |= INTERRUPT_NET;
           wire.held = false;
           wire.pending = batch & ~ua;
           wire.batches++;
