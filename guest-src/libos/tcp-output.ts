@@ -259,6 +259,11 @@ function sendNew(tcb: Tcb): void {
       tcb.timedSeq = u32(tcb.sndNxt + n);
       tcb.timedAt = netNow;
     }
+    // Our FIN after the peer's, carrying the first ACK of theirs with nothing else in flight: if it is lost, so
+    // is that ACK, and the peer sends its FIN again (tcp.ts answers it with ours). No timer of ours need wake us.
+    if (fin && n === 0 && tcb.state === TCP_LAST_ACK && tcb.lastAckSent !== tcb.rcvNxt && tcb.sndUna === tcb.finSeq) {
+      tcb.finQuiet = true;
+    }
     sendSegment(tcb, tcb.sndNxt, (n > 0 ? TCP_PSH : 0) | (fin ? TCP_FIN : 0), dataInFlight, n);
     tcb.sndNxt = u32(tcb.sndNxt + n + (fin ? 1 : 0));
     if (seqLt(tcb.sndMax, tcb.sndNxt)) tcb.sndMax = tcb.sndNxt;

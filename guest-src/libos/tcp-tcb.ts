@@ -83,6 +83,11 @@ export class Tcb {
   /** The application closed: a FIN goes at finSeq after the queued data. */
   closing: bool = false;
   finSeq: u32 = 0;
+  /**
+   * LAST-ACK with our FIN the first ACK of the peer's, nothing else in flight (tcp-output.ts sendNew): its loss
+   * brings the peer's FIN again, which sends ours again (tcp.ts), so its timer sets no alarm (tcp-timers.ts).
+   */
+  finQuiet: bool = false;
   // options agreed in the handshake
   /** Both SYNs carried SACK-permitted (RFC 2018 §2). */
   sackPermitted: bool = false;

@@ -11,7 +11,7 @@ import { PROFILE_GUEST_TCP } from "../../abi/boot.ts";
 import { netNow, netStats, STAT_TCP_RETRANSMIT, STAT_TCP_TIMEOUT, STAT_TCP_RECOVERY } from "./netif.ts";
 import {
   Tcb, TIMER_RTO, TIMER_PROBE, TIMER_REORDER, TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RECEIVED, TCP_TIME_WAIT,
-  TCP_EVENT_WRITABLE, TCP_EVENT_RESET, TCP_EVENT_TIMED_OUT,
+  TCP_EVENT_WRITABLE, TCP_EVENT_RESET, TCP_EVENT_TIMED_OUT, TCP_EVENT_CLOSED,
 } from "./tcp-tcb.ts";
 import { TCP_RST } from "./tcp-header.ts";
 import { ringsFreed } from "./tcp-buffers.ts";
@@ -133,6 +133,9 @@ function runTimers(): u32 {
     if (tcb.state === TCP_CLOSED || !tcb.timerOn) continue;
     if (i32(netNow - tcb.timerAt) >= 0) {
       if (tcb.state === TCP_TIME_WAIT) { release(i, 0); continue; }   // the application heard CLOSED on entering it
+      // No FIN of the peer's came again: ours arrived, and the peer's ACK of it was lost (or dropped while the
+      // VM was on the disk: the kernel drops the ACKs held for a VM with no alarm when it writes it out).
+      if (tcb.finQuiet) { release(i, TCP_EVENT_CLOSED); continue; }
       if (tcb.timerKind === TIMER_PROBE) tailLossProbe(tcb);
       else if (tcb.timerKind === TIMER_REORDER) reorderTimeout(tcb);
       else retransmit(tcb, i);
@@ -146,6 +149,7 @@ function runTimers(): u32 {
       const lazyAt = u32(tcb.timerSetAt + LAZY_MIN_RTO_US);
       if (lazy && tcb.timerKind === TIMER_RTO && i32(lazyAt - tcb.timerAt) > 0) tcb.timerAt = lazyAt;
     }
+    if (tcb.finQuiet) continue;               // looked at when the VM wakes for something else: no alarm
     const left = u32(tcb.timerAt - netNow);
     if (left < next) next = left;
   }

@@ -219,6 +219,7 @@ function startConnection(tcb: Tcb, remoteIp: u32, ports: u32): void {
   reassemblyClear(tcb);
   congestionInit(tcb, netNow);
   tcb.closing = false;
+  tcb.finQuiet = false;
   tcb.retries = 0;
   tcb.persisting = false;
   tcb.timing = false; tcb.timedSeq = tcb.sndUna; tcb.probe = false; tcb.ackNow = false;
@@ -620,7 +621,9 @@ function segmentArrives(index: i32, frame: Uint8Array): void {
     // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the RST bit is
     // set)"; for a SYN (RFC 5961 §4.2: whatever its sequence number) that is a challenge ACK.
     if (rst) return;
-    if ((segFlags & TCP_SYN) !== 0) challengeAck(tcb); else sendAck(tcb);
+    if ((segFlags & TCP_SYN) !== 0) challengeAck(tcb);
+    else if (tcb.finQuiet) { tcb.sndNxt = tcb.sndUna; output(tcb); }   // the peer's FIN again: so is ours
+    else sendAck(tcb);
     return;
   }
   timestampsTake(tcb, segTimestamps, segTsVal, segSeq);   // RFC 7323 §4.3 R3

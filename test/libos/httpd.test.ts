@@ -50,6 +50,8 @@ class Client {
     for (let at = 0; at < all.length; at += 1460) this.segment(ACK | PSH, all.slice(at, at + 1460));
   }
   close(): void { this.segment(FIN | ACK); }
+  /** The FIN again (its ACK did not come: the client's retransmission). */
+  closeAgain(): void { this.segment(FIN | ACK, [], [], (this.seq - 1) >>> 0); }
   reset(): void { this.segment(RST | ACK); }
   /** Sends again the data the server has not acknowledged. */
   retransmit(): void {
@@ -188,7 +190,7 @@ test('deferred accept: a handshake\'s ACK does not wake the VM, the request afte
 });
 
 test('lazy ACKs: the answer\'s ACK waits for the client\'s FIN 550 ms later (no wake-up between: RTO 1 s); '
-  + 'the ACK of the VM\'s FIN is read at its timer', t => {
+  + 'the ACK of the VM\'s FIN waits for the next wake-up (no alarm: its FIN answered the client\'s)', t => {
   serve([40012], function* ([c], pump) {
     const w = c.w;
     w.lazyAcks = true;
@@ -205,11 +207,47 @@ test('lazy ACKs: the answer\'s ACK waits for the client\'s FIN 550 ms later (no 
     c.close();
     yield* pump(() => c.finReceived);
     t.is(w.batches, batches + 1, 'one wake-up for the FIN and the held ACK');
-    const closed = w.now;
-    let at = 0;
-    for (let i = 0; i < 2000 && at === 0; i++) { if (w.pending) { yield; at = w.now; } else w.advance(1000); }
-    t.true(at - closed >= 990_000, `the VM's FIN's ACK read at its timer, ${at - closed} us after the FIN`);
-    t.is(w.alarmAt, null, 'no alarm left: the connection is gone');
+    t.true(w.held, 'the client\'s ACK of the VM\'s FIN is held');
+    t.is(w.alarmAt, null, 'no alarm: a lost FIN,ACK would bring the client\'s FIN again');
+    for (let i = 0; i < 5000; i++) { if (w.pending) yield; w.advance(1000); }
+    t.is(w.batches, batches + 1, 'no wake-up in the next 5 s');
+    const frames = c.w.take().length;
+    t.is(frames, 0, 'nothing sent again');
+  });
+});
+
+test('the VM\'s FIN lost: the client\'s FIN again gets it again; the connection ends at the client\'s ACK, '
+  + 'or at the next wake-up past the RTO when that ACK was lost too', t => {
+  serve([40014, 40015], function* ([c, next], pump) {
+    const w = c.w;
+    w.lazyAcks = true;
+    c.connect();
+    yield* pump(() => c.established);
+    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(c.text()).length === 1);
+    const handle = c.handle.bind(c);
+    let fins = 0, ackLost = true;
+    c.handle = frame => {
+      if ((parseTcpFrame(frame).flags & FIN) !== 0 && fins++ === 0) return;      // the first FIN,ACK is lost
+      if (fins === 2 && ackLost) { ackLost = false; handle(frame); w.inbox.pop(); w.held = false; return; }
+      handle(frame);
+    };
+    c.close();
+    yield* pump(() => fins === 1);
+    t.is(w.alarmAt, null, 'no alarm after the FIN,ACK');
+    w.advance(200_000);
+    c.closeAgain();                                  // the client's RTO
+    yield* pump(() => c.finReceived);
+    t.is(fins, 2, 'the VM\'s FIN,ACK again, answering the client\'s FIN');
+    t.is(w.alarmAt, null, 'and still no alarm');
+    // The client's ACK of it was lost as well: the next wake-up past the RTO ends the connection, sending nothing.
+    w.advance(2_000_000);
+    next.connect();
+    yield* pump(() => next.established);
+    t.is(fins, 2, 'no FIN sent a third time');
+    next.send('GET /stats HTTP/1.1\r\nHost: vm\r\n\r\n');
+    yield* pump(() => responses(next.text()).length === 1);
+    t.regex(responses(next.text())[0]?.body ?? '', /^connections 1 /, 'one connection: the one asking');
   });
 });
 
