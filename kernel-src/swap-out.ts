@@ -8,7 +8,8 @@
 // Contract: writeOut starts one write-out or says the disk is too busy (false: the next event retries);
 // a VM woken during its write-out stays resident and the copy is dropped (FLAG_CANCELLED), and so does
 // one whose write failed. A VM with a page-granular eviction in flight (swap-evict.ts) waits for its end;
-// one with bare ACKs held for it runs instead (then it is written out later, its timers settled).
+// one with bare ACKs held for it runs instead (then it is written out later, its timers settled), unless it has
+// no alarm: then they are dropped.
 // Interrupts are disabled in all of this.
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import {
@@ -19,6 +20,7 @@ import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
 import { entryFrame, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
 import { schedulerCurrent, schedulerRunWoken } from "./scheduler.ts";
+import { switchDropHeldAcks } from "./switch.ts";
 import { INTERRUPT_NET } from "../abi/hypercalls.ts";
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_COMING, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_PREVIOUS, MAP_FAULT,
@@ -68,7 +70,9 @@ function startWriteOut(index: u32): bool {
   // first frame request renews the promise: vm.ts charge). The pool is short now: made to wait for its
   // promise, it went out with its ACKs and came back for its alarm alone (bench:request's swap point: 693
   // requests/s, 185,354 instructions and 1.36 page-ins a request, against 1,375, 108,596 and 0.17).
-  if ((vm.pending & vm.mask & INTERRUPT_NET) !== 0) {
+  // With no alarm set it has no timer for them to settle: they are dropped (an ACK may be lost on any network; a
+  // libos TCP waits for none without a timer: its FIN that answered the peer's, tcp-output.ts) and it goes out.
+  if ((vm.pending & vm.mask & INTERRUPT_NET) !== 0 && (vm.alarm !== 0 || !switchDropHeldAcks(index))) {
     listRemove(index);
     counts.ackRuns++;
     schedulerRunWoken(index);

@@ -63,7 +63,7 @@ import { groupVmOfAddress } from "./groups.ts";
 import {
   netBufferInit, netBufferAlloc, netBufferFree, netBufferFreeCount, netBufferLength, netBufferSetLength,
   netBufferOldest, netBufferYounger, netBufferReport, NET_BUFFER_FRAME, NET_BUFFER_ORIGIN, NET_BUFFER_RECEIVER,
-  NET_BUFFER_QUEUED_SWITCHES,
+  NET_BUFFER_QUEUED_SWITCHES, NET_BUFFER_NEXT,
   NET_ORIGIN_VM, NET_ORIGIN_WIRE, NET_SENDER_WIRE,
 } from "./netbuf.ts";
 import {
@@ -135,6 +135,7 @@ let vmToWire: u32 = 0;
 let wireToVm: u32 = 0;
 let arpDirected: u32 = 0;                     // ARP requests delivered to one VM instead of broadcast
 let acksHeld: u32 = 0;                        // bare TCP ACKs queued without waking their VM (INTERRUPT_LAZY_ACKS)
+let acksDropped: u32 = 0;                     // of those, dropped as their VM went to the disk (switchDropHeldAcks)
 let droppedSpoofed: u32 = 0;
 let droppedNoRoute: u32 = 0;                  // from a VM: for the wire without a NIC, or for an ended VM
 let droppedWire: u32 = 0;                     // from the wire: not for a VM (multicast, broadcast, other MACs)
@@ -254,6 +255,24 @@ function enqueue(target: u32, buffer: u32, length: u32, sender: u32): void {
     return;
   }
   virqPost(target, INTERRUPT_NET);
+}
+
+/**
+ * Frees the frames queued for VM `index` and takes NET off its pending events when every one is a bare TCP ACK
+ * (held for it: INTERRUPT_LAZY_ACKS); true then, false (nothing changed) when another frame waits. For a VM
+ * written out with no alarm (swap-out.ts): nothing of its own waits for what the ACKs acknowledge.
+ */
+export function switchDropHeldAcks(index: u32): bool {
+  const vm = vmAt(index);
+  for (let buffer = vm.netHead; buffer !== 0; buffer = load32(buffer + NET_BUFFER_NEXT)) {
+    const frame = buffer + NET_BUFFER_FRAME;
+    if (!ipv4Tcp(frame) || !bareAck(frame, netBufferLength(buffer))) return false;
+  }
+  let dropped: u32 = 0;
+  for (let buffer = vmQueueTake(vm); buffer !== 0; buffer = vmQueueTake(vm)) { netBufferFree(buffer); dropped++; }
+  vm.pending = vm.pending & ~INTERRUPT_NET;
+  acksDropped += dropped;
+  return true;
 }
 
 /** What rejects most frames early: the EtherType and IP version in one load (bytes 12..15), then the protocol. */
@@ -444,9 +463,9 @@ export function switchReportVm(index: u32): void {
 }
 
 /**
- * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N, acks held N; dropped: spoofed N, refused
- * ethertype N (of the spoofed), ..., evicted N, send limit N, receive limit N; eagain: sender budget N,
- * receiver full N, wire reserve N, transmit ring full N`.
+ * `switch: vm-to-vm N, vm-to-wire N, wire-to-vm N, arp directed N, acks held N (D dropped at write-out); dropped:
+ * spoofed N, refused ethertype N (of the spoofed), ..., evicted N, send limit N, receive limit N; eagain: sender
+ * budget N, receiver full N, wire reserve N, transmit ring full N`.
  */
 export function switchReport(): void {
   consoleWriteString("switch: vm-to-vm ");
@@ -459,6 +478,9 @@ export function switchReport(): void {
   consoleWriteDecimal(arpDirected);
   consoleWriteString(", acks held ");
   consoleWriteDecimal(acksHeld);
+  consoleWriteString(" (");
+  consoleWriteDecimal(acksDropped);
+  consoleWriteString(" dropped at write-out)");
   consoleWriteString("; dropped: spoofed ");
   consoleWriteDecimal(droppedSpoofed);
   consoleWriteString(", refused ethertype ");

@@ -5,11 +5,14 @@
 // that claims data; 16 bare ACKs in a row; a stop frame). The lazy receiver is woken only by the frames
 // that are not bare ACKs (and by the 16th frame queued, LAZY_ACK_QUEUE), each wake-up delivering the held
 // ones before it in order; the other receiver is woken by every frame alone. The switch counts what it held.
+// With a swap disk (issue 15, kernel-src/swap-out.ts): a lazy VM written out with ACKs held for it runs first
+// to read them when it has an alarm set (they settle its timers), and goes out without them, dropped, when it
+// has none (nothing of its own waits for them); either is read back for the data that follows.
 import test from "ava";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runQemu } from "../../tools/qemu.ts";
+import { runQemu, createSwapImage, swapDiskArgs } from "../../tools/qemu.ts";
 import { EXIT_SUCCESS, buildKernelInTemp, serialLines, guestLines, type KernelBuild } from "./helpers.ts";
 import { buildTestGuest, writeManifest, type Group } from "./guests/build.ts";
 import { LAZY_ACK_QUEUE } from "../../abi/hypercalls.ts";
@@ -42,5 +45,24 @@ test("a lazy VM is not woken by bare ACKs: they come with its next wake-up; a pl
   ];
   t.deepEqual(guestLines(out, 1), lazy);
   t.deepEqual(guestLines(out, 3), [...range(1, 30).map((k) => `wake ${k}`), "wake stop"]);
-  t.regex(out, /^switch: vm-to-vm 62, vm-to-wire 0, wire-to-vm 0, arp directed 0, acks held 21;/m);
+  t.regex(out, /^switch: vm-to-vm 62, vm-to-wire 0, wire-to-vm 0, arp directed 0, acks held 21 \(0 dropped at /m);
+});
+
+test("written out with ACKs held: run first to read them when it has an alarm, else they are dropped", async (t) => {
+  const SWAP = 1 << 8, ALARM = 1 << 9;
+  const manifest = writeManifest(dir, "lazy-acks-swap", [vm(0 | 1 << 2 | SWAP), vm(1), vm(0 | 3 << 2 | SWAP),
+    vm(1 | ALARM), { moduleIndex: 0, vmCount: 1, memoryKiB: 12 * 1024, argument: 3 }]);
+  const image = join(dir, "lazy-acks-swap.img");
+  createSwapImage(image, 64 << 20);
+  const r = await runQemu({ kernel: kernel.elf, initrd: [guest, manifest] },
+    { memoryMiB: 16, timeoutMs: 240_000, icount: true, extraArgs: swapDiskArgs(image) });
+  const out = serialLines(r.serial);
+  t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
+  t.deepEqual(guestLines(out, 4), ["hog done"]);
+  t.deepEqual(guestLines(out, 1), ["wake 3", "wake stop"], "no alarm: the two ACKs were dropped as it went out");
+  t.deepEqual(guestLines(out, 3), ["wake 1 2", "wake 3", "wake stop"], "an alarm: it ran for them before going out");
+  t.regex(out, /acks held 4 \(2 dropped at write-out\);/);
+  t.regex(out, /^swap: .*, run for held acks 1,/m);
+  const readIns = Number(/^swap: .*read-ins (\d+) /m.exec(out)?.[1]);
+  t.true(readIns >= 2, `both receivers were read back: ${readIns} read-ins`);
 });

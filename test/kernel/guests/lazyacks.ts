@@ -9,7 +9,10 @@
 // The frames: bare ACKs (with and without TCP options, IP options, PSH, Ethernet padding) and segments or
 // datagrams that are not (data, SYN, FIN, RST, URG, a fragment, UDP, an IP length with data the frame says
 // it has), then 16 bare ACKs in a row (LAZY_ACK_QUEUE: the 16th wakes the VM) and one more before the stop.
-import { i32, u32, bool, print, write, exit, hypercall, addressOf, overlay } from "dsl";
+// With SWAP_SCRIPT (bit 8) the sender sends two bare ACKs (tags 1, 2), sleeps SWAP_WAIT_US while role 3 (a
+// hog: after HOG_DELAY_US it touches every page of its memory, then exits) makes the kernel write idle VMs out,
+// then a segment with data (3) and the stop; a receiver with ALARM (bit 9) keeps an alarm ALARM_US ahead.
+import { i32, u32, bool, print, write, exit, hypercall, addressOf, overlay, store32 } from "dsl";
 import {
   HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK,
   INTERRUPT_TIMER, INTERRUPT_ALL, INTERRUPT_LAZY_ACKS, FRAME_MAX,
@@ -29,6 +32,13 @@ const FRAGMENT: u32 = 0x01000000;   // IPv4 MF set
 const UDP: u32 = 0x02000000;        // a UDP datagram instead
 const PAD: u32 = 0x04000000;        // the frame padded to 60 bytes, as on an Ethernet wire
 const LIE: u32 = 0x08000000;        // the IP total length counts 4 bytes of data the frame does not have
+const SWAP_SCRIPT: u32 = 0x100;
+const ALARM: u32 = 0x200;
+const SWAP_WAIT_US: u32 = 2000000;
+const HOG_DELAY_US: u32 = 100000;
+const ALARM_US: u32 = 60000000;
+/** The hog's first page: past the image (code, data, stack). */
+const HOG_FIRST: u32 = 0x10000;
 const SCRIPT_LENGTH: u32 = 13;
 const script = new Uint32Array(13);
 
@@ -43,8 +53,10 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   vmId = info.vmId;
   ourIp = info.ipAddress;
   const role = u32(info.argument & 3), target = u32((info.argument >>> 2) & 63);
-  if (role === 0) sender(target);
-  else receiver(role === 1);
+  if (role === 0 && (info.argument & SWAP_SCRIPT) !== 0) swapSender(target);
+  else if (role === 0) sender(target);
+  else if (role === 3) hog(info.memoryBase, info.memorySize);
+  else receiver(role === 1, (info.argument & ALARM) !== 0);
   exit(0);
 }
 
@@ -68,6 +80,23 @@ function sender(target: u32): void {
   for (let k: u32 = 0; k < 16; k++) { sendStep(target, tag, ACK); tag++; }   // 14..29: the 16th wakes
   sendStep(target, tag, ACK);                                                 // 30: held until the stop
   sendStop(target);
+}
+
+/** Two bare ACKs, a long sleep (the hog's time), data, the stop. */
+function swapSender(target: u32): void {
+  sleep(GAP_US);
+  sendStep(target, 1, ACK);
+  sendStep(target, 2, ACK);
+  sleep(SWAP_WAIT_US);
+  sendStep(target, 3, ACK | PSH | (10 << 16));
+  sendStop(target);
+}
+
+/** Touches every page of its memory from HOG_FIRST up to the boot page (the last), after HOG_DELAY_US. */
+function hog(base: u32, size: u32): void {
+  sleep(HOG_DELAY_US);
+  for (let page: u32 = HOG_FIRST; page + 4096 < size; page += 4096) store32(base + page, page);
+  print("hog done");
 }
 
 /** Sends one frame of the script to `target`, then sleeps GAP_US. */
@@ -116,7 +145,8 @@ function sleep(microseconds: u32): void {
   while ((got & INTERRUPT_TIMER) === 0) got = u32(hypercall(HYPERCALL_IDLE, 0xffffffff, 0, 0, 0));
 }
 
-function receiver(lazy: bool): void {
+function receiver(lazy: bool, alarm: bool): void {
+  if (alarm) hypercall(HYPERCALL_SET_ALARM, ALARM_US, 0, 0, 0);
   let mask = INTERRUPT_ALL;
   if (lazy) mask = INTERRUPT_ALL | INTERRUPT_LAZY_ACKS;
   hypercall(HYPERCALL_INTERRUPT_MASK, mask, 0, 0, 0);
