@@ -3,13 +3,15 @@
 // before anything is built. A good one makes a fresh sparse raw image out/swap-PID.img of exactly that size,
 // attaches it as the disk (virtio-blk, or on an AHCI or NVMe controller) the kernel takes as its swap device
 // (the `swap: virtio-blk|ahci|nvme ... MiB (N sectors)` boot line), the VMs of a manifest run as without it,
-// and the image is gone when the boot ends.
+// and the image is gone when the boot ends. The disk is read and written by io_uring where QEMU opens an image
+// with it here (tools/qemu.ts qemuIoUring), by QEMU's pool of threads otherwise.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ROOT } from '../../tools/build.ts';
+import { qemuIoUring, swapDiskArgs, DISK_KINDS } from '../../tools/qemu.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'denali-swap-cli-'));
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
@@ -96,4 +98,19 @@ test('the image is sparse and of the exact size while the boot runs', async t =>
   t.is(status, 0);
   t.regex(out.replace(/\r/g, ''), /^swap: virtio-blk 00:0[0-9a-f]\.0 8192 MiB \(16777216 sectors\), /m);
   t.false(existsSync(path));
+});
+
+test('the swap disk goes through io_uring where QEMU opens an image with it here, QEMU\'s threads otherwise; '
+  + 'an error-injecting disk (blkdebug) never', t => {
+  const uring = qemuIoUring();
+  // The probe's own answer, asked of QEMU directly: a drive with aio=io_uring opens (exit 0 at `quit`) or not.
+  const image = join(scratch, 'aio.img');
+  writeFileSync(image, Buffer.alloc(4096));
+  const r = spawnSync('qemu-system-i386', ['-nodefaults', '-display', 'none', '-machine', 'none', '-S', '-monitor',
+    'stdio', '-drive', `if=none,id=d,format=raw,aio=io_uring,file=${image}`], { input: 'quit\n', encoding: 'utf8' });
+  t.is(uring, r.status === 0, r.stderr);
+  for (const disk of DISK_KINDS) {
+    t.is(swapDiskArgs(image, disk).some(a => a.includes('aio=io_uring,')), uring, disk);
+    t.false(swapDiskArgs(image, disk, join(scratch, 'rules')).some(a => a.includes('aio=')), `${disk} with blkdebug`);
+  }
 });
