@@ -189,15 +189,20 @@ test('deferred accept: a handshake\'s ACK does not wake the VM, the request afte
   });
 });
 
+/** Lazy ACKs on (the kernel's rule), then `c` connects and gets one answer to a GET of the page. */
+function* lazyGet(c: Client, pump: Waiter): Generator<void, void, void> {
+  c.w.lazyAcks = true;
+  c.connect();
+  yield* pump(() => c.established);
+  c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
+  yield* pump(() => responses(c.text()).length === 1);
+}
+
 test('lazy ACKs: the answer\'s ACK waits for the client\'s FIN 550 ms later (no wake-up between: RTO 1 s); '
   + 'the ACK of the VM\'s FIN waits for the next wake-up (no alarm: its FIN answered the client\'s)', t => {
   serve([40012], function* ([c], pump) {
     const w = c.w;
-    w.lazyAcks = true;
-    c.connect();
-    yield* pump(() => c.established);
-    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
-    yield* pump(() => responses(c.text()).length === 1);
+    yield* lazyGet(c, pump);
     t.is(responses(c.text())[0]?.status, 200);
     t.true((w.mask & INTERRUPT_LAZY_ACKS) !== 0, 'the answer in flight: its ACKs may wait');
     const answered = w.now, batches = w.batches;
@@ -220,11 +225,7 @@ test('the VM\'s FIN lost: the client\'s FIN again gets it again; the connection 
   + 'or at the next wake-up past the RTO when that ACK was lost too', t => {
   serve([40014, 40015], function* ([c, next], pump) {
     const w = c.w;
-    w.lazyAcks = true;
-    c.connect();
-    yield* pump(() => c.established);
-    c.send('GET / HTTP/1.1\r\nHost: vm\r\n\r\n');
-    yield* pump(() => responses(c.text()).length === 1);
+    yield* lazyGet(c, pump);
     const handle = c.handle.bind(c);
     let fins = 0, ackLost = true;
     c.handle = frame => {
