@@ -139,10 +139,13 @@ function startWriteOut(index: u32): bool {
 // read back with it then but not touched, once: ENTRY_WARM) takes adjacent positions, the window, so that
 // its read-in is one request (and its write one more): the lowest run of positions where no page on the
 // disk only stays. The clean copies of its pages (read back and not written since: PTE dirty bit clear)
-// are written again into the window from the frame, their checksum carried over; a clean copy of a page
-// outside the working set is kept where it is, not written, unless it lies in the window. The other
-// pages, not in the working set, take the lowest positions left. When no window fits in the region,
-// every clean copy stays and the working set takes the lowest free positions, then the others.
+// stay where they are when that is in the window: a VM that comes back with the same working set finds
+// it where it left it, and only its dirtied pages are written (into the gaps their old copies left). A
+// working-set page's copy outside the window is written again into it from the frame, its checksum
+// carried over; a clean copy of a page outside the working set is kept where it is, not written, unless
+// it lies in the window (then it moves out). The other pages, not in the working set, take the lowest
+// positions left. When no window fits in the region, every clean copy stays and the working set takes
+// the lowest free positions, then the others.
 /** What copyBits says of a position that is no clean copy (its page dirtied, or gone). */
 const NOT_A_COPY: u32 = 0xffffffff;
 /** No window: the layout of a fragmented region (planPositions). */
@@ -163,14 +166,22 @@ function copyBits(vm: Vm, before: u32, measured: bool): u32 {
   return (before & (ENTRY_HOT | ENTRY_WARM)) === ENTRY_HOT ? u32(ENTRY_HOT | ENTRY_WARM) : 0;
 }
 
-/** True when position `i` of `previous` keeps its page in the write-out: on the disk only, or a copy kept. */
+/** Position `i` lies in the window planPositions chose. */
+function inWindow(i: u32): bool {
+  return windowFirst !== NO_WINDOW && i >= windowFirst && i < windowFirst + windowPages;
+}
+
+/**
+ * True when position `i` of `previous` keeps its page in the write-out: on the disk only, or a copy kept: a
+ * working-set page's in the window (where it is read back from with the others), another's outside it.
+ */
 function stays(vm: Vm, previous: u32, i: u32, measured: bool): bool {
   if (previous === 0 || i >= load32(previous)) return false;
   const before = load32(pageAt(previous, i));
   if ((before & ENTRY_DISK) !== 0) return true;
   if ((before & ENTRY_CLEAN) === 0) return false;
-  if (windowFirst !== NO_WINDOW && i >= windowFirst && i < windowFirst + windowPages) return false;
-  return copyBits(vm, before, measured) === 0;
+  const bits = copyBits(vm, before, measured);
+  return inWindow(i) ? bits !== NOT_A_COPY && bits !== 0 : bits === 0;
 }
 
 /**
@@ -201,7 +212,7 @@ function planPositions(vm: Vm, previous: u32, pages: u32, measured: bool, reside
   for (let i: u32 = 0; i < before; i++) {
     if (!stays(vm, previous, i, measured)) continue;
     if (i + 1 > end) end = i + 1;
-    if ((load32(pageAt(previous, i)) & ENTRY_CLEAN) !== 0) cold--;        // a copy kept: not placed
+    if ((load32(pageAt(previous, i)) & ENTRY_CLEAN) !== 0 && !inWindow(i)) cold--;   // a cold copy kept: not placed
   }
   for (let p: u32 = 0; cold > 0; p++) {
     if ((p >= first && p < first + working) || stays(vm, previous, p, measured)) continue;
