@@ -91,6 +91,17 @@ test.serial(LOCAL_LOAD_TITLE, async t => {
   const wrongPage = await runLoad({ ...base, mustContain: '<h1>Denali VM 5</h1>' });
   t.is(wrongPage.requests, 0);
   t.deepEqual(Object.keys(wrongPage.failureKinds), ['wrong page']);
+  // A server like busybox httpd: `Connection: close` and no length, the body ends with the connection.
+  const net = await import('node:net');
+  const closing = net.createServer(socket => socket.once('data', () => {
+    socket.end(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n'), Buffer.from(page)]));
+  }));
+  await new Promise<void>(r => closing.listen(0, '127.0.0.1', r));
+  t.teardown(() => closing.close());
+  const once = await runLoad({ ...base, port: (closing.address() as { port: number }).port, warmup: 0.5, seconds: 1 });
+  t.true(once.requests > 0);
+  t.is(once.failures, 0, JSON.stringify(once.failureKinds));
+  t.true(once.connections >= once.requests, 'a connection a request');
 });
 
 // ---- PNG and plot
