@@ -187,7 +187,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
   const open = (id: number): Conn => {
     const socket = connect({ host: addressOf(o.base, id), port: o.port, noDelay: true });
-    const c: Conn = { id, socket, chunks: [], buffered: 0, bodyLeft: 0, status: 0, closeAfter: false, body: [], done: null };
+    const c: Conn = {
+      id, socket, chunks: [], buffered: 0, bodyLeft: 0, status: 0, closeAfter: false, body: [], done: null,
+    };
     openOf.set(id, (openOf.get(id) ?? 0) + 1);
     if (inWindow(performance.now())) connections++;
     socket.setTimeout(o.timeoutMs);
