@@ -11,6 +11,12 @@ export const ABI_VERSION: u32 = 1;
 export const GUEST_MAGIC: u32 = 0x444e4c49;
 /** Every VM's memory starts here; guest images are linked at this address (tools/build.ts buildGuest). */
 export const GUEST_BASE: u32 = 0x40000000;
+/**
+ * The selectors a VM runs with, flat ring-3 segments (kernel-src/gdt.ts): cs, and ds es fs gs ss. The GDT
+ * holds the kernel's code and data just below (0x08, 0x10), the order SYSENTER and SYSEXIT assume.
+ */
+export const USER_CODE_SELECTOR: u32 = 0x18 | 3;
+export const USER_DATA_SELECTOR: u32 = 0x20 | 3;
 
 /** The first byte of every VM's MAC: bit 1 set = locally administered, bit 0 clear = unicast (IEEE 802). */
 export const MAC_PREFIX_BYTE0 = 0x02;

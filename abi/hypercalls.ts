@@ -11,6 +11,18 @@ import { u32 } from "dsl";
 
 /** The interrupt vector of `int 0x80` (its gate has DPL 3: kernel-src/hypercall.ts installs it). */
 export const HYPERCALL_VECTOR = 0x80;
+/**
+ * The fast way in, which compiled guests use (compiler/x86/lower.ts): `sysenter` (SDM Vol. 2B) with eax, ebx,
+ * ecx, edx, esi as for `int 0x80`, edi = the stack pointer and ebp = the address to return to; the result in
+ * eax, edi and ebp clobbered, the other registers kept. The sequence `mov edi, esp; mov ebp, <the address
+ * after it>; sysenter` is SYSENTER_CALL_BYTES long, so that a call the kernel makes again after a wait
+ * (kernel-src/hypercall.ts retry) starts it over. Same calls, same checks as `int
+ * 0x80`, which stays for hand-written guests; under QEMU's TCG an `int` is an exception taken under the
+ * emulator's global lock and `sysenter` is not (docs/virtual-architecture.md "Hypercalls").
+ */
+export const SYSENTER_CALL_BYTES = 9;
+/** The vector a trap frame records for a hypercall made by `sysenter` (above the IDT's 0..255). */
+export const SYSENTER_FRAME_VECTOR = 0x100;
 
 // ---- numbers ---------------------------------------------------------------------------------------
 export const HYPERCALL_EXIT = 0;

@@ -9,6 +9,7 @@
 import {
   LINKER_IMAGE_END, LINKER_IMAGE_START, LINKER_STACK_BOTTOM, LINKER_STACK_TOP, LINKER_SYMBOL_TABLE,
 } from "../abi/bytecode.ts";
+import { SYSENTER_FRAME_VECTOR } from "../abi/hypercalls.ts";
 
 export type VReg = number;
 
@@ -277,8 +278,12 @@ export interface DataSymbol {
  * address of the frame to resume (a context switch); otherwise the same frame is resumed.
  * Frame layout at frameAddress, low to high: gs fs es ds, edi esi ebp esp(ignored) ebx edx ecx eax
  * (pushad order), vector, error code (0 when the CPU pushes none), eip cs eflags [esp ss from ring 3].
+ * Vector SYSENTER_FRAME_VECTOR (256) is the `sysenter` entry: the stub builds that frame of a ring-3 trap
+ * from the registers the ABI's sequence sets (abi/hypercalls.ts) and records that vector in it.
  */
 export interface InterruptEntry { name: string; vector: number; handler: string }
+/** The highest vector an interrupt entry may have: 0..255 are the IDT's, 256 the `sysenter` entry. */
+export const INTERRUPT_ENTRY_VECTOR_MAX = SYSENTER_FRAME_VECTOR;
 
 /** Addresses only the linker knows; `globalAddress` may name them (see docs/calling-convention.md). */
 const LINKER_SYMBOLS = [

@@ -134,7 +134,7 @@ export function parseModule(text: string, file = '<ir>'): ParsedModule {
     } else if (r.keyword('interrupt')) {
       const name = r.name();
       r.expect('vector');
-      const vector = r.integer(0, 255);
+      const vector = r.integer(0, ir.INTERRUPT_ENTRY_VECTOR_MAX);
       r.expect('handler');
       (module.interruptEntries ??= []).push({ name, vector, handler: r.name() });
     } else if (r.keyword('data')) {

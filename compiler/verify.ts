@@ -10,7 +10,9 @@ export function verifyModule(m: ir.Module): void {
   const data = new Set(m.data.map(d => d.name));
   for (const e of m.interruptEntries ?? []) {
     if (functions.has(e.name)) problems.push(`interrupt entry '${e.name}' clashes with a function`);
-    if (!Number.isInteger(e.vector) || e.vector < 0 || e.vector > 255) problems.push(`interrupt entry '${e.name}': vector ${e.vector} outside 0..255`);
+    if (!Number.isInteger(e.vector) || e.vector < 0 || e.vector > ir.INTERRUPT_ENTRY_VECTOR_MAX) {
+      problems.push(`interrupt entry '${e.name}': vector ${e.vector} outside 0..${ir.INTERRUPT_ENTRY_VECTOR_MAX}`);
+    }
     const handler = functions.get(e.handler);
     if (!handler) problems.push(`interrupt entry '${e.name}': unknown handler '${e.handler}'`);
     else if (handler.params !== 1) problems.push(`interrupt entry '${e.name}': handler '${e.handler}' must take one parameter (the frame address)`);

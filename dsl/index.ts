@@ -166,6 +166,12 @@ export function stringAt(_address: u32): string { return machineOnly("stringAt")
  * A handler returning u32 resumes the frame at that address instead (a context switch).
  */
 export function interruptEntry(_handler: (frame: u32) => void | u32, _vector: number): u32 { return machineOnly("interruptEntry"); }
+/**
+ * The address of the compiler-generated `sysenter` entry stub (for IA32_SYSENTER_EIP): it builds the frame
+ * a hypercall by `int 0x80` from ring 3 would have (the registers of abi/hypercalls.ts's sequence put where
+ * `int 0x80` has them, the vector SYSENTER_FRAME_VECTOR), then does what interruptEntry's stub does.
+ */
+export function sysenterEntry(_handler: (frame: u32) => void | u32): u32 { return machineOnly("sysenterEntry"); }
 /** The address of a table of 256 u32 entry-stub addresses, one per vector, all calling `handler`. */
 export function interruptEntryTable(_handler: (frame: u32) => void | u32): u32 { return machineOnly("interruptEntryTable"); }
 

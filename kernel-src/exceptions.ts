@@ -14,6 +14,7 @@ import { kernelTss } from "./gdt.ts";
 import { stackOfGuard, stackName } from "./stacks.ts";
 
 const VECTOR_DIVIDE_ERROR = 0;
+export const VECTOR_DEBUG = 1;
 export const VECTOR_NMI = 2;
 export const VECTOR_INVALID_OPCODE = 6;
 export const VECTOR_DEVICE_NOT_AVAILABLE = 7;

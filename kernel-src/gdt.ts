@@ -15,12 +15,11 @@ import {
   bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid,
 } from "dsl";
 import { doubleFaultStackTop } from "./stacks.ts";
+import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "../abi/boot.ts";
 
 // ---- selectors (index * 8 | table indicator 0 (GDT) | requested privilege level; SDM §3.4.2) -----------
 export const KERNEL_CODE_SELECTOR = 0x08;
 const KERNEL_DATA_SELECTOR = 0x10;
-export const USER_CODE_SELECTOR = 0x18 | 3;     // RPL 3
-export const USER_DATA_SELECTOR = 0x20 | 3;     // RPL 3
 const KERNEL_TSS_SELECTOR = 0x28;
 export const DOUBLE_FAULT_TSS_SELECTOR = 0x30;
 const DESCRIPTOR_COUNT = 7;                     // null, 4 segments, 2 TSSs

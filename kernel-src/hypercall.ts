@@ -1,17 +1,22 @@
-// Hypercalls: `int 0x80` from ring 3 (an interrupt gate with DPL 3 and its own entry stub, installed by
-// hypercallInit: not trap.ts's general dispatch), eax = number, arguments in ebx, ecx, edx, esi, the
-// result in eax; every other register is preserved (docs/virtual-architecture.md "Hypercalls", the
-// table there is the contract). The fast path: dispatch, the result, and the same frame resumed unless
-// the call made the VM leave the CPU (scheduler.ts schedulerSwitchRequested, schedulerLeaveFunction); what a
-// failed call needs (a wait for a page or for memory, the count of bad calls) is looked at only when it failed.
-// Every address and length is checked against the calling VM's range before use (vmRangeValid: no
-// overflow) and the bytes are copied in or out exactly once (no double fetch). Bad calls return an
-// error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call that must map a
-// demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) does
-// what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes
-// the call again; when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on
-// the swap disk is read back the same way (swap-in.ts): the VM waits for it and makes the call again.
-import { bool, i32, u32, panic, overlay, interruptEntry, readCr3, writeCr3 } from "dsl";
+// Hypercalls: `int 0x80` from ring 3 (an interrupt gate with DPL 3 and its own entry stub, installed by hypercallInit:
+// not trap.ts's general dispatch), eax = number, arguments in ebx, ecx, edx, esi, the result in eax; every other
+// register is preserved (docs/virtual-architecture.md "Hypercalls", the table there is the contract). Compiled guests
+// come in by `sysenter` instead (abi/hypercalls.ts: the IA32_SYSENTER_* MSRs set by hypercallInit where the CPU has
+// it); its stub makes the frame `int 0x80` would have, so everything below serves both. Under QEMU's TCG an `int` is an
+// exception, delivered under the emulator's global lock, which its I/O thread holds while it moves frames and disk
+// requests: the virtual CPU stood waiting for it thousands of times a second at the 100,000-VM swap point; `sysenter`
+// takes no lock. The fast path: dispatch, the result, and the same frame resumed unless the call made the VM leave the
+// CPU (scheduler.ts schedulerSwitchRequested, schedulerLeaveFunction); what a failed call needs (a wait for a page or
+// for memory, the count of bad calls) is looked at only when it failed. Every address and length is checked against the
+// calling VM's range before use (vmRangeValid: no overflow) and the bytes are copied in or out exactly once (no double
+// fetch). Bad calls return an error; more than HYPERCALL_ERROR_LIMIT of them in a row end the VM as hostile. A call
+// that must map a demand-zero page of the VM and cannot (vm.ts "Memory quotas": over its reservation, pool empty) does
+// what the #PF of the same touch would (scheduler.ts): with swapping the VM waits for frames and makes the call again;
+// when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on the swap disk is read back the
+// same way (swap-in.ts): the VM waits for it and makes the call again.
+import {
+  bool, i32, u32, panic, overlay, interruptEntry, sysenterEntry, readCr3, writeCr3, cpuid, writeMsr, addressOf,
+} from "dsl";
 import {
   Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT,
   END_BAD_HYPERCALLS, END_OUT_OF_MEMORY,
@@ -19,9 +24,11 @@ import {
 import { TrapFrame } from "./trapframe.ts";
 import {
   HYPERCALL_COUNT, HYPERCALL_ERROR_LIMIT, HYPERCALL_VECTOR, HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, EINVAL,
-  EFAULT, EMSGSIZE, CLOCK_BYTES,
+  EFAULT, EMSGSIZE, CLOCK_BYTES, SYSENTER_FRAME_VECTOR, SYSENTER_CALL_BYTES,
 } from "../abi/hypercalls.ts";
 import { setInterruptGate } from "./idt.ts";
+import { KERNEL_CODE_SELECTOR } from "./gdt.ts";
+import { trapStackTop } from "./stacks.ts";
 import {
   schedulerCurrent, schedulerEnd, schedulerYieldCurrent, schedulerWaitForMemory, schedulerWaitForPage, VM_NONE_INDEX,
   schedulerSwitchRequested, schedulerLeaveFunction, SchedulerLeave, schedulerCurrentVm, schedulerBytecodeLeaves,
@@ -29,7 +36,9 @@ import {
 import { virqIdle, virqSetAlarm, virqSetMask, virqAcknowledge } from "./vinterrupt.ts";
 import { switchInit, switchSend, switchReceive } from "./switch.ts";
 import { clockStore } from "./clock.ts";
-import { consoleGuestWrite } from "./console.ts";
+import { consoleGuestWrite, consoleWriteString, consoleNewLine } from "./console.ts";
+import { exceptionHookSet } from "./trap.ts";
+import { VECTOR_DEBUG } from "./exceptions.ts";
 import { callVmCreate, callVmStop, callVmList, callVmConsole, callMachineStatus } from "./control.ts";
 import {
   profileOn, profileEntry, profileExit, profileEnter, profileLeave, profileCountCall, PROFILE_HYPERCALL,
@@ -41,6 +50,19 @@ import {
 // through hypercallTable (xv6's syscalls[]): entry n handles number n; any other number gets EINVAL.
 /** `int 0x80` is CD 80: a call made again after a wait for memory starts this far back. */
 const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
+// `sysenter` (SDM Vol. 2B; the MSRs: Vol. 4 Table 2-2): CS (SS is CS + 8), ESP and EIP after it.
+const MSR_SYSENTER_CS: u32 = 0x174;
+const MSR_SYSENTER_ESP: u32 = 0x175;
+const MSR_SYSENTER_EIP: u32 = 0x176;
+const CPUID_LEAF_FEATURES: u32 = 1;
+const CPUID_1_EDX_SEP: u32 = 1 << 11;
+/** EFLAGS.TF (SDM Vol. 3A §2.3): single-step. */
+const EFLAGS_TRAP: u32 = 1 << 8;
+/** The `sysenter` stub's address (0: this CPU has no SYSENTER, guests' calls by it fault). */
+let sysenterStub: u32 = 0;
+/** A user's TF trapping at the stub's first instructions (sysenterStep) is this close to it. */
+const SYSENTER_STEP_BYTES: u32 = 16;
+const cpuidOut = new Uint32Array(4);
 /** A selector's requested privilege level: the ring a trap came from (SDM Vol. 3A §3.4.2). */
 const RING_MASK: u32 = 3;
 
@@ -173,15 +195,47 @@ export function hypercallInit(): void {
   } else {
     setInterruptGate(HYPERCALL_VECTOR, interruptEntry(hypercallEntry, HYPERCALL_VECTOR), true);
   }
+  sysenterInit();
   if (tlbFlushEvery !== 0) {
     unflushedNetSend = hypercallTable[HYPERCALL_NET_SEND];
     hypercallTable[HYPERCALL_NET_SEND] = tlbFlushingNetSend;
   }
 }
 
+/**
+ * `sysenter` into the stub (the MSRs) where CPUID says the CPU has it (SEP): every x86 since the Pentium II,
+ * QEMU's and Bochs's models included. Without it a guest's `sysenter` faults and ends that guest.
+ */
+function sysenterInit(): void {
+  cpuid(0, 0, addressOf(cpuidOut));
+  if (cpuidOut[0] < CPUID_LEAF_FEATURES) return;
+  cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
+  if ((cpuidOut[3] & CPUID_1_EDX_SEP) === 0) return;
+  sysenterStub = profileOn() ? sysenterEntry(profiledHypercallEntry) : sysenterEntry(hypercallEntry);
+  writeMsr(MSR_SYSENTER_CS, KERNEL_CODE_SELECTOR, 0);
+  writeMsr(MSR_SYSENTER_ESP, trapStackTop(), 0);        // the trap stack, as TSS.esp0 (scheduler.ts)
+  writeMsr(MSR_SYSENTER_EIP, sysenterStub, 0);
+  exceptionHookSet(VECTOR_DEBUG, sysenterStep);
+  consoleWriteString("hypercalls: int 0x80, and sysenter (compiled guests)");
+  consoleNewLine();
+}
+
+/**
+ * A debug exception from ring 0 in the `sysenter` stub's first instructions: a VM's TF (`sysenter` keeps
+ * it; QEMU traps right after the `sysenter`, a CPU after the stub's first instruction). The step is the
+ * kernel's own, not the VM's: TF off and the stub goes on (the VM returns without it). True when it was.
+ */
+function sysenterStep(frame: TrapFrame): bool {
+  if (sysenterStub === 0 || (frame.cs & RING_MASK) !== 0 || u32(frame.eip - sysenterStub) >= SYSENTER_STEP_BYTES) {
+    return false;
+  }
+  frame.eflags &= ~EFLAGS_TRAP;
+  return true;
+}
+
 /** The VM waits and then makes hypercall `number` again. */
 function retry(frame: TrapFrame, number: u32): void {
-  frame.eip -= HYPERCALL_INSTRUCTION_BYTES;
+  frame.eip -= frame.vector === SYSENTER_FRAME_VECTOR ? SYSENTER_CALL_BYTES : HYPERCALL_INSTRUCTION_BYTES;
   frame.eax = number;
   retried = true;
 }

@@ -185,9 +185,13 @@ function dispatch(frameAddress: u32): u32 {
   const fromUser = frameFromUser(frame);
   if (vector === VECTOR_NMI) {
     nonMaskableInterrupt(frame);
+    // In the kernel (an entry stub, a handler): it goes on as it was. Through the resume hook a VM's slice
+    // could end there and the kernel's own frame be saved as that VM's.
+    if (!fromUser) return frameAddress;
   } else if (vector < EXCEPTION_VECTORS) {
     if (fromUser && userExceptionHandlerSet && vector !== VECTOR_MACHINE_CHECK) userExceptionHandler(frame);
     else if (!exceptionHooks[vector](frame)) reportException(frame, frameAddress);
+    else if (!fromUser) return frameAddress;      // the kernel's own code goes on where it was: no VM switch
   } else if (vector < IRQ_BASE_VECTOR + IRQ_LINES) {
     dispatchIrq(vector - IRQ_BASE_VECTOR);
   } else if (vector >= MESSAGE_VECTOR_FIRST && vector < MESSAGE_VECTOR_FIRST + MESSAGE_VECTORS && lapicPresent()) {

@@ -64,7 +64,7 @@ import {
   NET_BUFFER_NEXT, NET_BUFFER_SENDER, NET_BUFFER_RECEIVER, NET_BUFFER_QUEUED_SWITCHES, NET_SENDER_WIRE,
 } from "./netbuf.ts";
 import { TrapFrame } from "./trapframe.ts";
-import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "./gdt.ts";
+import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "../abi/boot.ts";
 import { images, imageSegment, segmentShared } from "./elf.ts";
 import { frameArrayGrow, frameArrayFrames } from "./framearray.ts";
 import { shareTableGrow } from "./share.ts";

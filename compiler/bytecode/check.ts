@@ -4,7 +4,7 @@
 // index in range, every named function/data symbol exists (calls match the callee's parameter count
 // and return kind), intrinsic arities match ir.ts, integers are in range, entry and trapHandler exist.
 
-import { INTRINSICS, isLinkerSymbol, type Function, type Instr, type Module, type Terminator } from "../ir.ts";
+import { INTRINSICS, INTERRUPT_ENTRY_VECTOR_MAX, isLinkerSymbol, type Function, type Instr, type Module, type Terminator } from "../ir.ts";
 import { BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, RELOCATION_KINDS, UNARY_OPS } from "./format.ts";
 
 const isInt32 = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= -0x80000000 && x <= 0x7fffffff;
@@ -26,7 +26,9 @@ export function checkModule(module: Module): void {
   const entryNames = new Set<string>();
   for (const entry of module.interruptEntries ?? []) {
     if (functions.has(entry.name) || entryNames.has(entry.name)) fail(`interrupt entry ${entry.name}`, "defined twice");
-    if (!isU32(entry.vector) || entry.vector > 255) fail(`interrupt entry ${entry.name}`, `vector ${entry.vector} outside 0..255`);
+    if (!isU32(entry.vector) || entry.vector > INTERRUPT_ENTRY_VECTOR_MAX) {
+      fail(`interrupt entry ${entry.name}`, `vector ${entry.vector} outside 0..${INTERRUPT_ENTRY_VECTOR_MAX}`);
+    }
     if (functions.get(entry.handler)?.params !== 1) fail(`interrupt entry ${entry.name}`, `handler ${entry.handler} is not a function of one parameter`);
     entryNames.add(entry.name);
   }

@@ -156,7 +156,10 @@ export function compileToImage(module: Module, options: CompileOptions = {}): Im
   const placeholder: AddressResolver = {
     dataAddress: () => PLACEHOLDER_DATA_ADDRESS, functionAddress: () => 0, stackTop: () => 0, stackGuard: () => 0,
   };
-  const lowerOptions: LowerOptions = { registerAllocation: options.registerAllocation ?? true, guardedStack: options.stackGuard === "program" };
+  const lowerOptions: LowerOptions = {
+    registerAllocation: options.registerAllocation ?? true, guardedStack: options.stackGuard === "program",
+    sysenterHypercalls: options.stackGuard === "guest",           // a guest's hypercalls (abi/hypercalls.ts)
+  };
   const first = encodeModule(module, placeholder, textAddress, lowerOptions);
   freeAll(first.text.decoded);
   const functionAddresses = new Map<string, { address: number; size: number; unwind?: UnwindRow[] }>();

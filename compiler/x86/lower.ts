@@ -24,7 +24,8 @@ import type {
   Module, Function as IrFunction, Block, Instr, BinaryOp, UnaryOp, IntrinsicName, VReg, SourceLocation, Width,
   InterruptEntry,
 } from "../ir.ts";
-import { HYPERCALL_VECTOR } from "../../abi/hypercalls.ts";
+import { HYPERCALL_VECTOR, SYSENTER_FRAME_VECTOR, SYSENTER_CALL_BYTES } from "../../abi/hypercalls.ts";
+import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "../../abi/boot.ts";
 import {
   INTRINSICS, OPS, TRAP_DIVIDE_BY_ZERO, definedRegister, usedRegisters, terminatorUses, propertiesOf, successors,
 } from "../ir.ts";
@@ -97,8 +98,10 @@ class FunctionContext {
     readonly addresses: AddressResolver,
     /** What the rules emit together (fusion.ts): none at -O0. */
     readonly fusions: Fusions,
-    options: { frameless: boolean },
-  ) { this.frameless = options.frameless; }
+    options: { frameless: boolean; sysenterCall: Label | null },
+  ) { this.frameless = options.frameless; this.sysenterCall = options.sysenterCall; }
+  /** A guest's hypercalls call this (SYSENTER_CALL_SYMBOL); null: `int 0x80`. */
+  readonly sysenterCall: Label | null;
   /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
   readonly frameless: boolean;
   /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
@@ -954,18 +957,87 @@ function lowerCrc32Word(cx: FunctionContext, [crc, word]: VReg[], dst: VReg | nu
 
 /**
  * hypercall(number, a, b, c, d): eax, ebx, ecx, edx, esi <- the arguments; int 0x80; result in eax.
- * ebx/esi are callee-saved (and may hold the arguments themselves): saved first, the arguments go
- * through the stack, ebx/esi are restored after the trap.
+ * ebx/esi are callee-saved (and may hold the arguments themselves): saved first, the arguments moved in
+ * (through the stack when the moves would overwrite a register another argument is still to be read from),
+ * ebx/esi are restored after the trap. A guest (LowerOptions.sysenterHypercalls) calls the module's
+ * SYSENTER_CALL_SYMBOL instead of the `int`, which clobbers edi and ebp (abi/hypercalls.ts): saved and
+ * restored too.
  */
 function lowerHypercall(cx: FunctionContext, [number, a, b, c, d]: VReg[], dst: VReg | null): void {
-  cx.emit(Instruction.createReg(Code.Push_r32, Register.ESI));
-  cx.emit(Instruction.createReg(Code.Push_r32, Register.EBX));
-  for (const v of [d, c, b, a, number]) cx.push(v);
-  for (const r of [Register.EAX, Register.EBX, Register.ECX, Register.EDX, Register.ESI]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
-  cx.emit(Instruction.createI32(Code.Int_imm8, HYPERCALL_VECTOR));
-  cx.emit(Instruction.createReg(Code.Pop_r32, Register.EBX));
-  cx.emit(Instruction.createReg(Code.Pop_r32, Register.ESI));
+  const saved = cx.sysenterCall !== null ? [Register.ESI, Register.EBX, Register.EDI, Register.EBP]
+    : [Register.ESI, Register.EBX];
+  for (const r of saved) cx.emit(Instruction.createReg(Code.Push_r32, r));
+  const into = [Register.EAX, Register.EBX, Register.ECX, Register.EDX, Register.ESI];
+  const order = moveOrder(cx, into, [number, a, b, c, d]);
+  if (order) for (const k of order) cx.use([number, a, b, c, d][k], into[k]);
+  else {
+    for (const v of [d, c, b, a, number]) cx.push(v);
+    for (const r of into) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  }
+  if (cx.sysenterCall !== null) cx.e.branch(Code.Call_rel32_32, cx.sysenterCall);
+  else cx.emit(Instruction.createI32(Code.Int_imm8, HYPERCALL_VECTOR));
+  for (const r of [...saved].reverse()) cx.emit(Instruction.createReg(Code.Pop_r32, r));
   defIf(cx, dst, Register.EAX);
+}
+
+const EFLAGS_IF = 0x200;
+/** EFLAGS with only the reserved bit 1 set: NT, DF, AC, TF, IF clear. */
+const EFLAGS_CLEAN = 2;
+
+/**
+ * The start of the `sysenter` entry stub: the frame `int 0x80` from ring 3 would have pushed, from the
+ * registers of abi/hypercalls.ts's sequence (eip = ebp, esp = edi, cs and ss the ring-3 selectors, eflags
+ * IF alone: what a VM's flags were is not kept across a call), error code 0, vector SYSENTER_FRAME_VECTOR, and
+ * pushad. The kernel's own flags are made clean first: `sysenter` clears only IF, VM and RF, and a user's NT
+ * would make the stub's iret a task return. A user's TF raises a debug exception in this stub
+ * (kernel-src/hypercall.ts sysenterStep ends it).
+ */
+function lowerSysenterFrame(e: Emitter): void {
+  e.startFrame({ cfa: 0, interrupted: true });
+  e.cfa = NaN;                                         // nothing to unwind to until eip is pushed
+  e.emit(Instruction.createI32(Code.Pushd_imm8, EFLAGS_CLEAN));
+  e.emit(Instruction.create(Code.Popfd));
+  e.emit(Instruction.createI32(Code.Pushd_imm8, USER_DATA_SELECTOR));         // ss
+  e.emit(Instruction.createReg(Code.Push_r32, Register.EDI));                 // esp
+  e.emit(Instruction.createI32(Code.Pushd_imm32, EFLAGS_IF | EFLAGS_CLEAN));  // eflags
+  e.emit(Instruction.createI32(Code.Pushd_imm8, USER_CODE_SELECTOR));         // cs
+  e.emit(Instruction.createReg(Code.Push_r32, Register.EBP));                 // eip
+  e.cfa = 0;
+  e.emit(Instruction.createI32(Code.Pushd_imm8, 0));                        // error code
+  e.emit(Instruction.createI32(Code.Pushd_imm32, SYSENTER_FRAME_VECTOR));
+  e.emit(Instruction.create(Code.Pushad));
+}
+
+/**
+ * An order in which `into[k] <- values[k]` for every k can be done by moves, each source read before any
+ * move overwrites it; null when the registers form a cycle.
+ */
+function moveOrder(cx: FunctionContext, into: Register[], values: VReg[]): number[] | null {
+  const from = values.map(v => { const o = cx.operand(v); return o.kind === "reg" ? o.reg : null; });
+  const left = values.map((_, k) => k), order: number[] = [];
+  while (left.length) {
+    const at = left.findIndex(k => !left.some(j => j !== k && from[j] === into[k]));
+    if (at < 0) return null;
+    order.push(left[at]);
+    left.splice(at, 1);
+  }
+  return order;
+}
+
+/** The guest's way into the kernel by `sysenter` (lowerModule emits it with sysenterHypercalls). */
+const SYSENTER_CALL_SYMBOL = "__sysenter_call";
+
+/**
+ * SYSENTER_CALL_SYMBOL: `mov edi, esp` (the caller's return address on top); `mov ebp, <the ret below>`;
+ * `sysenter`; `ret`: the kernel irets to the `ret`, SYSENTER_CALL_BYTES after the start, so that it can
+ * start a call over (its address: the symbol's, known in the linker's second pass, plus those bytes).
+ */
+function lowerSysenterCall(e: Emitter, start: Label, address: number): void {
+  e.bind(start);
+  e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EDI, Register.ESP));
+  e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, Register.EBP, (address + SYSENTER_CALL_BYTES) >>> 0));
+  e.emit(Instruction.create(Code.Sysenter));
+  e.emit(Instruction.create(Code.Retnd));
 }
 
 /**
@@ -1211,7 +1283,7 @@ function lowerWithAllocation(e: Emitter, module: Module, f: IrFunction, alloc: A
   const blockLabels = f.blocks.map(() => e.fresh());
   const fusions = options.registerAllocation ? findFusions(f, alloc) : new Fusions();
   const cx = new FunctionContext(e, module, f, frame, alloc, blockLabels, functionLabels, addresses, fusions,
-    { frameless });
+    { frameless, sysenterCall: options.sysenterHypercalls ? functionLabels.get(SYSENTER_CALL_SYMBOL)! : null });
   const startIndex = e.nextIndex;
   e.bind(functionLabels.get(f.name)!);
   if (frameless) {
@@ -1526,15 +1598,25 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
   const handler = module.functions.find(f => f.name === entry.handler);
   if (!handler) throw new Error(`x86 lowering: interrupt entry ${entry.name}: unknown handler '${entry.handler}'`);
   e.bind(functionLabels.get(entry.name)!);
-  // the debugger unwinds through the CPU's frame: the interrupted eip is this stub's "return address"
-  e.startFrame({ cfa: VECTORS_WITH_ERROR_CODE.has(entry.vector) ? 4 : 0, interrupted: true });
-  if (!VECTORS_WITH_ERROR_CODE.has(entry.vector)) e.emit(Instruction.createI32(Code.Pushd_imm8, 0));
-  e.emit(Instruction.createI32(entry.vector < 128 ? Code.Pushd_imm8 : Code.Pushd_imm32, entry.vector));
-  e.emit(Instruction.create(Code.Pushad));
+  if (entry.vector === SYSENTER_FRAME_VECTOR) {
+    lowerSysenterFrame(e);
+  } else {
+    // the debugger unwinds through the CPU's frame: the interrupted eip is this stub's "return address"
+    e.startFrame({ cfa: VECTORS_WITH_ERROR_CODE.has(entry.vector) ? 4 : 0, interrupted: true });
+    if (!VECTORS_WITH_ERROR_CODE.has(entry.vector)) e.emit(Instruction.createI32(Code.Pushd_imm8, 0));
+    e.emit(Instruction.createI32(entry.vector < 128 ? Code.Pushd_imm8 : Code.Pushd_imm32, entry.vector));
+    e.emit(Instruction.create(Code.Pushad));
+  }
   // pushad's words from esp up: edi esi ebp (esp) ebx edx ecx eax, then the vector, the error code, eip
   const pushadCfa = e.cfa;
   PUSHAD_ORDER.forEach((r, k) => { if (r !== Register.ESP) e.savedAt(r, 4 * k - pushadCfa - 4); });
-  for (const [push, segment] of [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS], [Code.Pushd_GS, Register.GS]] as const) e.emit(Instruction.createReg(push, segment));
+  if (entry.vector === SYSENTER_FRAME_VECTOR) {
+    // the user's data selector in all four: a VM may have entered virtual-8086 mode (QEMU lets ring 3 iret
+    // there) and `sysenter` from it, its segment registers then no selectors the return could load
+    for (let k = 0; k < 4; k++) e.emit(Instruction.createI32(Code.Pushd_imm8, USER_DATA_SELECTOR));
+  } else {
+    for (const [push, segment] of [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS], [Code.Pushd_GS, Register.GS]] as const) e.emit(Instruction.createReg(push, segment));
+  }
   e.emit(Instruction.createRegReg(Code.Mov_r32m16_Sreg, Register.EAX, Register.SS));
   for (const segment of [Register.DS, Register.ES, Register.FS, Register.GS]) e.emit(Instruction.createRegReg(Code.Mov_Sreg_r32m16, segment, Register.EAX));
   e.emit(Instruction.create(Code.Cld));
@@ -1565,6 +1647,8 @@ export interface LowerOptions {
   registerAllocation: boolean;
   /** A standalone program with a guard page under its stack: _start turns paging on (x86/guard.ts). */
   guardedStack?: boolean;
+  /** A guest: hypercalls by `sysenter` (lowerHypercall, SYSENTER_CALL_SYMBOL), not `int 0x80`. */
+  sysenterHypercalls?: boolean;
 }
 
 export function lowerModule(module: Module, addresses: AddressResolver, options: LowerOptions = { registerAllocation: true }): LoweredModule {
@@ -1576,11 +1660,21 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
     functionLabels.set(f.name, e.fresh());
   }
   if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
+  if (options.sysenterHypercalls) {
+    if (functionLabels.has(SYSENTER_CALL_SYMBOL)) throw new Error(`x86 lowering: '${SYSENTER_CALL_SYMBOL}' is defined twice`);
+    functionLabels.set(SYSENTER_CALL_SYMBOL, e.fresh());
+  }
   const guard: GuardAddresses | null = options.guardedStack
     ? { guard: addresses.stackGuard!(), data: (symbol) => addresses.dataAddress(symbol) } : null;
   const functions = [lowerStart(e, module, functionLabels, addresses, guard)];
   for (const f of module.functions) functions.push(lowerFunction(e, module, f, functionLabels, addresses, options));
   for (const entry of module.interruptEntries ?? []) functions.push(lowerInterruptEntry(e, module, entry, functionLabels));
+  if (options.sysenterHypercalls) {
+    const startIndex = e.nextIndex;
+    e.startFrame();
+    lowerSysenterCall(e, functionLabels.get(SYSENTER_CALL_SYMBOL)!, addresses.functionAddress(SYSENTER_CALL_SYMBOL));
+    functions.push(stubFunction(SYSENTER_CALL_SYMBOL, startIndex, e.nextIndex, e.endFrame(), undefined));
+  }
   if (guard) {
     if (functionLabels.has(STACK_FAULT_SYMBOL)) throw new Error(`x86 lowering: function '${STACK_FAULT_SYMBOL}' clashes with the stack guard`);
     const startIndex = e.nextIndex, label = e.fresh();

@@ -7,10 +7,11 @@
 //   4 every LDT selector probed with lar, lsl and verr (none may be visible), then loaded into es
 //   5 sgdt, sidt, str, smsw, sldt: with UMIP they fault; without it they tell where the kernel's tables
 //     lie (prints `attack cpumode: tables readable ...` and exits 0: documented, not contained)
-//   6 sysenter with no SYSENTER MSRs set
+//   6 sysenter with TF, NT, DF and AC set, a bad call number, and the kernel's first page as the stack and
+//     the place to return to (edi, ebp): the kernel's #DB and flags must survive it, the return fault
 //   7 int 2 (the NMI vector) from ring 3
 //   8 EFLAGS.TF set: a single-step trap
-// Each must end only this VM (#GP, #TS, #UD, #DB, or "entered virtual-8086 mode") with the kernel and
+// Each must end only this VM (#GP, #TS, #UD, #DB, #PF, or "entered virtual-8086 mode") with the kernel and
 // the other VMs unharmed.
 import { u8, u32, print, write, writeHex, exit, addressOf } from "dsl";
 import { bootInit, argument } from "../runtime/boot.ts";
@@ -33,8 +34,10 @@ const loadEsBytes: u8[] = [0x8b, 0x44, 0x24, 0x04, 0x8e, 0xc0, 0xc3];
 // readTables: mov eax,[esp+4]; sgdt [eax]; sidt [eax+8]; str [eax+10h]; smsw [eax+14h]; sldt [eax+18h]; ret
 const readTablesBytes: u8[] = [0x8b, 0x44, 0x24, 0x04, 0x0f, 0x01, 0x00, 0x0f, 0x01, 0x48, 0x08, 0x0f, 0x00, 0x48, 0x10,
   0x0f, 0x01, 0x60, 0x14, 0x0f, 0x00, 0x40, 0x18, 0xc3];
-// sysenter: sysenter; ret
-const sysenterBytes: u8[] = [0x0f, 0x34, 0xc3];
+// sysenter: pushfd; or dword ptr [esp],44500h (AC NT DF TF); mov eax,-1; mov edi,100000h; mov ebp,100000h;
+// popfd; sysenter (TF traps after the instruction that follows the popfd: the sysenter)
+const sysenterBytes: u8[] = [0x9c, 0x81, 0x0c, 0x24, 0x00, 0x45, 0x04, 0x00, 0xb8, 0xff, 0xff, 0xff, 0xff,
+  0xbf, 0x00, 0x00, 0x10, 0x00, 0xbd, 0x00, 0x00, 0x10, 0x00, 0x9d, 0x0f, 0x34];
 // intNmi: int 2; ret
 const intNmiBytes: u8[] = [0xcd, 0x02, 0xc3];
 // singleStep: pushfd; or dword ptr [esp],100h; popfd; nop; nop; ret

@@ -221,8 +221,10 @@ test("bench under -icount: hypercall, VM switch, batch delivery, VM start; ident
   for (const name of ["hypercall-null", "vm-switch", "vinterrupt-batch-round-trip", "vm-start"]) t.true(name in bench, name);
   t.deepEqual(bench, lines(b.out));
   // Issue 16's targets, deterministic instruction counts under -icount (docs/figures.md "VMs"): the fast
-  // paths of the hypercall entry and the scheduler's switch must not slip back.
-  t.true(bench["hypercall-null"] <= 150, `hypercall-null ${bench["hypercall-null"]} > 150`);
-  t.true(bench["vm-switch"] <= 300, `vm-switch ${bench["vm-switch"]} > 300`);
+  // paths of the hypercall entry and the scheduler's switch must not slip back. The guests' calls are by
+  // `sysenter` since issue 15's last wave (abi/hypercalls.ts): 11 instructions more than `int 0x80` (102 and
+  // 297 at 5efe4c2: the frame the stub builds, edi and ebp saved), for no exception under QEMU's lock.
   t.log(JSON.stringify(bench));
+  t.true(bench["hypercall-null"] <= 115, `hypercall-null ${bench["hypercall-null"]} > 115`);
+  t.true(bench["vm-switch"] <= 310, `vm-switch ${bench["vm-switch"]} > 310`);
 });

@@ -7,6 +7,7 @@ import { compileToImage, MULTIBOOT_MAGIC } from "../../compiler/link/index.ts";
 import type { Module } from "../../compiler/ir.ts";
 import { parseFunction } from "../../compiler/parse.ts";
 import { boot, programModule, writeImage, testFunction, puts, putHex } from "./helpers.ts";
+import { SYSENTER_CALL_BYTES } from "../../abi/hypercalls.ts";
 
 /** The "hello" program: prints over COM1, reads a .data word and a function pointer from .rodata, exits with 42. */
 function helloModule(): Module {
@@ -330,4 +331,33 @@ b2:
   // (top byte 0), right by 8: 0xc00000ab, plus 0xab
   const r = await boot(writeImage(linked, "rotates"));
   t.is(r.serial, ["12340000", "100f0000", "c0000156", ""].join("\n"));
+});
+
+test("a guest's hypercalls call __sysenter_call (mov edi, esp; mov ebp, its ret; sysenter; ret); others int 0x80",
+  (t) => {
+  const module = programModule((main) => {
+    const a = main.binary("add", main.param(0), main.param(1));
+    main.intrinsic("hypercall", [main.constant(7), a, main.param(1), main.constant(4), main.param(0)]);
+  });
+  const text = (image: ReturnType<typeof compileToImage>, name: string) => {
+    const s = image.symbols.get(name)!;
+    const elf = elfy.parse(Buffer.from(image.elf));
+    const section = elf.body.sections.find((x: { name: string }) => x.name === ".text");
+    return Buffer.from(section.data).subarray(s.address - section.addr, s.address - section.addr + s.size);
+  };
+  const guest = compileToImage(module, { stackGuard: "guest", baseAddress: 0x40000000, multiboot: false });
+  const stub = guest.symbols.get("__sysenter_call")!;
+  const bytes = text(guest, "__sysenter_call");
+  const after = Buffer.alloc(4);
+  after.writeUInt32LE(stub.address + SYSENTER_CALL_BYTES);
+  t.deepEqual([...bytes], [0x8b, 0xfc, 0xbd, ...after, 0x0f, 0x34, 0xc3], "the stub, its ret SYSENTER_CALL_BYTES in");
+  t.is(SYSENTER_CALL_BYTES, 9);
+  const main = text(guest, "main");
+  t.false(main.includes(Buffer.from([0xcd, 0x80])), "no int 0x80 in a guest");
+  const calls = [...main.keys()].filter(k => main[k] === 0xe8
+    && guest.symbols.get("main")!.address + k + 5 + main.readInt32LE(k + 1) === stub.address);
+  t.is(calls.length, 1, "main calls the stub once");
+  const program = compileToImage(module);
+  t.false(program.symbols.has("__sysenter_call"));
+  t.true(text(program, "main").includes(Buffer.from([0xcd, 0x80])), "a program (the kernel) uses int 0x80");
 });

@@ -6,6 +6,7 @@
 // operand types are checked, and its integer arguments wrap to the width it takes, as a C cast would.
 import { ts } from 'ts-morph';
 import * as ir from '../../ir.ts';
+import { SYSENTER_FRAME_VECTOR } from '../../../abi/hypercalls.ts';
 import {
   type DType, type IntType, I32, U32, BOOL, VOID, STRING, INT_TYPES, isInt, typeName, promote, arithmeticResult,
 } from '../types.ts';
@@ -152,6 +153,15 @@ function lowerInterruptEntry(cx: LowerContext, call: ts.CallExpression): Value {
   return { type: U32, reg: dst };
 }
 
+/** sysenterEntry(handler): the address of the `sysenter` entry stub (compiler/x86/lower.ts). */
+function lowerSysenterEntry(cx: LowerContext, call: ts.CallExpression): Value {
+  arity(cx, call, 1);
+  const handler = interruptHandler(cx, call.arguments[0]);
+  const dst = cx.fb.newReg();
+  cx.fb.emit({ op: 'functionAddress', dst, func: interruptStub(cx, handler, SYSENTER_FRAME_VECTOR) });
+  return { type: U32, reg: dst };
+}
+
 /** interruptEntryTable(handler): a read-only table of the 256 stubs' addresses, one per handler. */
 function lowerInterruptEntryTable(cx: LowerContext, call: ts.CallExpression): Value {
   arity(cx, call, 1);
@@ -202,7 +212,7 @@ const BUILTINS: Record<string, BuiltinRule> = {
     arity(cx, call, 1);
     return { type: STRING, reg: intArgument(cx, call, name, 0, U32) };
   },
-  interruptEntry: lowerInterruptEntry, interruptEntryTable: lowerInterruptEntryTable,
+  interruptEntry: lowerInterruptEntry, interruptEntryTable: lowerInterruptEntryTable, sysenterEntry: lowerSysenterEntry,
   load8: lowerLoad, load16: lowerLoad, load32: lowerLoad,
   store8: lowerStore, store16: lowerStore, store32: lowerStore,
 };
