@@ -7,7 +7,7 @@
 // 1. costs (twice, the two runs must print the same figures): `-icount shift=0,sleep=off -append bench`
 //    with two worker VMs in bench mode. Under -icount the TSC counts guest instructions, so every
 //    `bench NAME N` line is an exact instruction count: the worker prints hypercall-null (a null
-//    hypercall, int 0x80 -> kernel -> iret, averaged over 1000), vm-switch (yield to the partner VM,
+//    hypercall, sysenter -> kernel -> iret, averaged over 1000), vm-switch (yield to the partner VM,
 //    per switch), vinterrupt-batch-round-trip (netSend a frame to the idle partner, yield: the partner's
 //    idle returns the batch NET|WAKEUP acknowledged, it receives, idles again; per round trip); the
 //    kernel prints vm-start (creation of one VM from an already parsed image: address space, shared
@@ -74,7 +74,7 @@ const CONTROL_BENCH_ARGUMENT = 0x10000;   // guest-src/apps/control.ts ARGUMENT_
 const BYTECODE_SCALE_VMS = 100_000;
 
 const DESCRIPTIONS: Record<string, string> = {
-  'hypercall-null': 'null hypercall round trip: int 0x80 from ring 3, dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
+  'hypercall-null': 'null hypercall round trip: sysenter from ring 3 (as guests call), dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
   'vm-switch': 'VM switch: yield from one VM to the other (save, run queue, address space switch, restore), per switch',
   'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch '
     + 'NET|WAKEUP from idle (acknowledged, with the clock), receives, idles; back (per round trip: 2 switches, '
