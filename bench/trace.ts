@@ -64,10 +64,11 @@ async function main(): Promise<number> {
       [{ moduleIndex: 0, vmCount: 2, memoryKiB: 64, argument: workerArgument(MODE.bench) }]);
     const listing = readFileSync(kernel.listingPath, 'utf8');
     const functions = functionsOf(listing);
-    // vector 0x80's own stub (hypercall.ts), else the general one
-    const stub = functions.find(f => f.name === '__interrupt_128_hypercallEntry')
+    // the `sysenter` stub the worker's calls come by (hypercall.ts), else vector 0x80's own, else the general one
+    const stub = functions.find(f => f.name === '__sysenter_hypercallEntry')
+      ?? functions.find(f => f.name === '__interrupt_128_hypercallEntry')
       ?? functions.find(f => f.name === '__interrupt_128_trapHandler');
-    if (!stub) throw new Error('bench:trace: no entry stub for vector 0x80 in the listing');
+    if (!stub) throw new Error('bench:trace: no hypercall entry stub in the listing');
     const port = 20000 + (process.pid % 20000);
     const condition = `$eax == ${path.eax}` + (path.ebx !== undefined ? ` && $ebx == ${path.ebx}` : '');
     const script = join(dir, 'trace.gdb');
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
         for (const pc of pcs) console.log(`${pc.toString(16).padStart(8, '0')} ${nameAt(functions, pc)}`);
       }
       console.log(`${path.what}: ${pcs.length} instructions from the entry stub to the iret into ring 3`
-        + ' (int 0x80 itself not counted)');
+        + ' (the sysenter or int itself not counted)');
       const ranked = [...byFunction].sort((a, b) => b[1] - a[1]);
       for (const [name, n] of ranked) console.log(`${String(n).padStart(6)}  ${name}`);
       progress.finish(`${pcs.length} instructions traced`);

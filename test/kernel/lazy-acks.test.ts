@@ -59,7 +59,9 @@ test("written out with ACKs held: run first to read them when it has an alarm, e
   const out = serialLines(r.serial);
   t.is(r.debugExit, EXIT_SUCCESS, out.slice(-3000));
   t.deepEqual(guestLines(out, 4), ["hog done"]);
-  t.deepEqual(guestLines(out, 1), ["wake 3", "wake stop"], "no alarm: the two ACKs were dropped as it went out");
+  // What it received, whichever wake-ups brought it (how frames 3 and `stop` fall into wake-ups is timing).
+  const received = (vm: number) => guestLines(out, vm).flatMap((line) => line.split(" ").slice(1));
+  t.deepEqual(received(1), ["3", "stop"], "no alarm: the two ACKs were dropped as it went out");
   t.deepEqual(guestLines(out, 3), ["wake 1 2", "wake 3", "wake stop"], "an alarm: it ran for them before going out");
   t.regex(out, /acks held 4 \(2 dropped at write-out\);/);
   t.regex(out, /^swap: .*, run for held acks 1,/m);

@@ -290,7 +290,7 @@ function interruptHandler(cx: LowerContext, node: ts.Expression): string {
 
 /** The entry stub of (handler, vector), made once (the x86 back end emits the stubs: compiler/x86/lower.ts). */
 function interruptStub(cx: LowerContext, handler: string, vector: number): string {
-  const name = `__interrupt_${vector}_${handler}`;
+  const name = vector === SYSENTER_FRAME_VECTOR ? `__sysenter_${handler}` : `__interrupt_${vector}_${handler}`;
   if (!cx.interruptEntries.has(name)) cx.interruptEntries.set(name, { name, vector, handler });
   return name;
 }
