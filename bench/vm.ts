@@ -74,7 +74,8 @@ const CONTROL_BENCH_ARGUMENT = 0x10000;   // guest-src/apps/control.ts ARGUMENT_
 const BYTECODE_SCALE_VMS = 100_000;
 
 const DESCRIPTIONS: Record<string, string> = {
-  'hypercall-null': 'null hypercall round trip: sysenter from ring 3 (as guests call), dispatch, iret (interruptAcknowledge(0), averaged over 1,000)',
+  'hypercall-null': 'null hypercall round trip: sysenter from ring 3 (as guests call), dispatch, iret '
+    + '(interruptAcknowledge(0), averaged over 1,000)',
   'vm-switch': 'VM switch: yield from one VM to the other (save, run queue, address space switch, restore), per switch',
   'vinterrupt-batch-round-trip': 'virtual interrupts: netSend to an idle VM + yield; it wakes with the batch '
     + 'NET|WAKEUP from idle (acknowledged, with the clock), receives, idles; back (per round trip: 2 switches, '

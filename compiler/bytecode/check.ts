@@ -4,7 +4,9 @@
 // index in range, every named function/data symbol exists (calls match the callee's parameter count
 // and return kind), intrinsic arities match ir.ts, integers are in range, entry and trapHandler exist.
 
-import { INTRINSICS, INTERRUPT_ENTRY_VECTOR_MAX, isLinkerSymbol, type Function, type Instr, type Module, type Terminator } from "../ir.ts";
+import {
+  INTRINSICS, INTERRUPT_ENTRY_VECTOR_MAX, isLinkerSymbol, type Function, type Instr, type Module, type Terminator,
+} from "../ir.ts";
 import { BINARY_OPS, BytecodeFormatError, DATA_SECTION_KINDS, RELOCATION_KINDS, UNARY_OPS } from "./format.ts";
 
 const isInt32 = (x: unknown): boolean => typeof x === "number" && Number.isInteger(x) && x >= -0x80000000 && x <= 0x7fffffff;

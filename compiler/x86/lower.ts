@@ -1615,7 +1615,9 @@ function lowerInterruptEntry(e: Emitter, module: Module, entry: InterruptEntry, 
     // there) and `sysenter` from it, its segment registers then no selectors the return could load
     for (let k = 0; k < 4; k++) e.emit(Instruction.createI32(Code.Pushd_imm8, USER_DATA_SELECTOR));
   } else {
-    for (const [push, segment] of [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS], [Code.Pushd_GS, Register.GS]] as const) e.emit(Instruction.createReg(push, segment));
+    const segments = [[Code.Pushd_DS, Register.DS], [Code.Pushd_ES, Register.ES], [Code.Pushd_FS, Register.FS],
+      [Code.Pushd_GS, Register.GS]] as const;
+    for (const [push, segment] of segments) e.emit(Instruction.createReg(push, segment));
   }
   e.emit(Instruction.createRegReg(Code.Mov_r32m16_Sreg, Register.EAX, Register.SS));
   for (const segment of [Register.DS, Register.ES, Register.FS, Register.GS]) e.emit(Instruction.createRegReg(Code.Mov_Sreg_r32m16, segment, Register.EAX));
@@ -1661,7 +1663,9 @@ export function lowerModule(module: Module, addresses: AddressResolver, options:
   }
   if (!functionLabels.has(module.trapHandler)) throw new Error(`x86 lowering: trap handler '${module.trapHandler}' is not defined`);
   if (options.sysenterHypercalls) {
-    if (functionLabels.has(SYSENTER_CALL_SYMBOL)) throw new Error(`x86 lowering: '${SYSENTER_CALL_SYMBOL}' is defined twice`);
+    if (functionLabels.has(SYSENTER_CALL_SYMBOL)) {
+      throw new Error(`x86 lowering: '${SYSENTER_CALL_SYMBOL}' is defined twice`);
+    }
     functionLabels.set(SYSENTER_CALL_SYMBOL, e.fresh());
   }
   const guard: GuardAddresses | null = options.guardedStack
