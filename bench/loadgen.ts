@@ -18,9 +18,13 @@
 // A request counts when it ends inside the measured window (after `warmup` seconds, for `seconds`
 // seconds): a success is status 200 with a body of exactly `bytes` bytes (and, with --must-contain,
 // the text with {id} replaced by the server's id in it); anything else (another status or length, a
-// connection refused or reset, no answer within `timeout` ms) is a failure, counted by kind.
+// connection refused or reset, no answer within `timeout` ms) is a failure, counted by kind. Also measured over
+// the window: each success's latency (from the draw of its server, a wait for a connection included; p50, p90,
+// p99 and max) and the client's TCP retransmissions (its network namespace's /proc/net counters, read as the
+// window opens and closes).
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 
 export type Popularity = 'uniform' | 'zipf';
 
@@ -97,6 +101,11 @@ export interface LoadResult {
   connections: number; concurrency: number; perServer: number;
   /** The load generator's own CPU time over the measured window, as a share of one core. */
   clientCpuPercent: number;
+  /** Latency of the window's successful requests in ms (from the draw: waiting for a connection included). */
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** The client's TCP over the window (its network namespace's /proc/net/snmp and netstat; null off Linux):
+   *  segments retransmitted, SYNs retransmitted, retransmission timeouts. A lost or late frame shows here. */
+  tcp: { retransmitted: number; synRetransmitted: number; timeouts: number } | null;
 }
 
 export const DEFAULT_LOAD: Omit<LoadOptions, 'base' | 'servers' | 'popularity'> = {
@@ -118,6 +127,30 @@ interface Conn {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** The client's TCP counters (LoadResult.tcp) now: Tcp RetransSegs, TcpExt TCPSynRetrans and TCPTimeouts. */
+function tcpCounters(): LoadResult['tcp'] {
+  try {
+    const field = (file: string, table: string, name: string) => {
+      const lines = readFileSync(file, 'latin1').split('\n').filter(l => l.startsWith(`${table}:`));
+      const at = lines[0]?.split(/\s+/).indexOf(name) ?? -1;
+      return at > 0 ? Number(lines[1].split(/\s+/)[at]) : 0;
+    };
+    return {
+      retransmitted: field('/proc/net/snmp', 'Tcp', 'RetransSegs'),
+      synRetransmitted: field('/proc/net/netstat', 'TcpExt', 'TCPSynRetrans'),
+      timeouts: field('/proc/net/netstat', 'TcpExt', 'TCPTimeouts'),
+    };
+  } catch { return null; }
+}
+
+/** Percentiles of `ms` (sorted in place), rounded to 0.1 ms. */
+function percentiles(ms: number[]): LoadResult['latencyMs'] {
+  ms.sort((a, b) => a - b);
+  const at = (q: number) =>
+    ms.length ? Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] * 10) / 10 : 0;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
+}
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close/i;
 
@@ -216,10 +249,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   });
 
   let requests = 0, failures = 0, allRequests = 0;
+  const latencies: number[] = [];
   const failureKinds: Record<string, number> = {};
   const perServer = new Map<number, number>();
   const request = `GET ${o.path} HTTP/1.1\r\nHost: `;
   const get = async (id: number): Promise<void> => {
+    const drawn = performance.now();
     let c: Conn | null = null;
     while (c === null) c = await connectionTo(id);   // null: a connection closed, one may be opened
     const conn = c;
@@ -240,25 +275,48 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       conn.socket.write(`${request}${addressOf(o.base, id)}\r\nConnection: keep-alive\r\n\r\n`);
     });
     allRequests++;
-    if (!inWindow(performance.now())) return;
-    if (kind === null) { requests++; perServer.set(id, (perServer.get(id) ?? 0) + 1); return; }
+    const ended = performance.now();
+    if (!inWindow(ended)) return;
+    if (kind === null) {
+      requests++;
+      latencies.push(ended - drawn);
+      perServer.set(id, (perServer.get(id) ?? 0) + 1);
+      return;
+    }
     failures++;
     failureKinds[kind] = (failureKinds[kind] ?? 0) + 1;
   };
 
   let cpuAtStart = process.cpuUsage(), cpuInWindow = 0;
-  const windowStart = setTimeout(() => { cpuAtStart = process.cpuUsage(); o.onWindow?.('start'); }, measureFrom - start);
-  const windowEnd = setTimeout(() => {
-    const u = process.cpuUsage(cpuAtStart);
+  let tcpAtStart = tcpCounters(), tcpInWindow: LoadResult['tcp'] = null;
+  const windowStart = setTimeout(() => {
+    cpuAtStart = process.cpuUsage();
+    tcpAtStart = tcpCounters();
+    o.onWindow?.('start');
+  }, measureFrom - start);
+  let windowEnded = false;
+  const endWindow = () => {
+    if (windowEnded) return;
+    windowEnded = true;
+    const u = process.cpuUsage(cpuAtStart), t = tcpCounters();
     cpuInWindow = (u.user + u.system) / 1e6;
+    if (t && tcpAtStart) {
+      tcpInWindow = {
+        retransmitted: t.retransmitted - tcpAtStart.retransmitted,
+        synRetransmitted: t.synRetransmitted - tcpAtStart.synRetransmitted,
+        timeouts: t.timeouts - tcpAtStart.timeouts,
+      };
+    }
     o.onWindow?.('end');
-  }, measureTo - start);
+  };
+  const windowEnd = setTimeout(endWindow, measureTo - start);
   const loop = async () => { while (performance.now() < measureTo) await get(draw()); };
   await Promise.race([
     Promise.all(Array.from({ length: o.concurrency }, loop)),
     new Promise(r => setTimeout(r, measureTo - start + o.timeoutMs + 1000)),
   ]);
   clearTimeout(windowStart); clearTimeout(windowEnd);
+  endWindow();                                       // the loops can end before its timer fires
   for (const list of idleOf.values()) for (const c of list) c.socket.destroy();
   const seconds = o.seconds;
   return {
@@ -268,6 +326,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     shareOfServer0: requests ? Math.round(((perServer.get(0) ?? 0) / requests) * 1000) / 1000 : 0,
     connections, concurrency: o.concurrency, perServer: o.perServer,
     clientCpuPercent: Math.round((cpuInWindow / o.seconds) * 100),
+    latencyMs: percentiles(latencies), tcp: tcpInWindow,
   };
 }
 

@@ -43,7 +43,7 @@ import { createTapNamespace, tapUnavailable, type TapNamespace } from '../tools/
 import {
   prepareLinuxPeer, linuxPeerPage, PAGE_BYTES, LINUX_PEER_READY, LINUX_PEER_NAME, type LinuxPeer,
 } from '../tools/linux-peer.ts';
-import { DEFAULT_LOAD, type LoadOptions, type Popularity } from './loadgen.ts';
+import { DEFAULT_LOAD, type LoadOptions, type LoadResult, type Popularity } from './loadgen.ts';
 import {
   startQemu, waitReady, waitListening, stopQemu, cpuSeconds, runLoadGenerator, listeningVms, raiseNeighbourLimits,
   monitorTotals, type Machine,
@@ -109,6 +109,9 @@ export interface WebPoint {
   runs: number[];
   /** QEMU's threads were pinned (bench/machine.ts pinCpus); absent in points measured before it. */
   pinned?: boolean;
+  /** The median run's request latencies and the client's TCP retransmissions (LoadResult); absent in older points. */
+  latencyMs?: LoadResult['latencyMs'];
+  tcp?: LoadResult['tcp'];
 }
 
 /**
@@ -149,14 +152,18 @@ const popularityName = (p: WebPoint['popularity']) => (p === 'zipf' ? 'Zipf(0.8)
 /** The table of the md file and the README. */
 export function webTable(points: WebPoint[]): string {
   return [
-    '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second | VM switches per request | connections opened / requests | note |',
-    '|---|--:|---|--:|---|--:|--:|--:|--:|--:|---|',
+    '| server | VMs | popularity | requests/s (median) | runs | failures | QEMU CPU | requests per QEMU CPU-second '
+      + '| VM switches per request | connections opened / requests | latency ms p50 / p99 / max | client TCP '
+      + 'retransmits (SYN) | note |',
+    '|---|--:|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|',
     ...points.map(p => `| ${[
       SYSTEM_NAMES[p.system], fmt(p.vms), popularityName(p.popularity),
       p.note && !p.requests ? '-' : `**${fmt(p.requestsPerSecond)}**`, p.runs.map(fmt).join(', '), fmt(p.failures),
       p.qemuCpuPercent === null ? '-' : `${p.qemuCpuPercent}%`,
       p.requestsPerQemuCpuSecond === null ? '-' : fmt(p.requestsPerQemuCpuSecond),
       p.switchesPerRequest === null ? '-' : p.switchesPerRequest, `${fmt(p.connections)} / ${fmt(p.requests)}`,
+      p.latencyMs ? `${p.latencyMs.p50} / ${p.latencyMs.p99} / ${fmt(p.latencyMs.max)}` : '-',
+      p.tcp ? `${fmt(p.tcp.retransmitted)} (${fmt(p.tcp.synRetransmitted)})` : '-',
       [p.note, p.pinned ? '' : 'QEMU unpinned'].filter(Boolean).join('; '),
     ].join(' | ')} |`),
   ].join('\n');
@@ -263,7 +270,7 @@ async function measure(ns: TapNamespace, m: Machine, o: LoadOptions, system: Web
     requestsPerSecond: r.requestsPerSecond, failures: r.failures, failureKinds: r.failureKinds, distinctServers: r.distinctServers,
     shareOfServer0: r.shareOfServer0, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
     qemuCpuPercent: qemuCpu === null ? null : Math.round((qemuCpu / wall) * 100), hostLoad, counters, switchesPerRequest, note, runs: [r.requestsPerSecond],
-    pinned: m.pinned !== null,
+    pinned: m.pinned !== null, latencyMs: r.latencyMs, tcp: r.tcp,
     requestsPerQemuCpuSecond: qemuCpu ? Math.round(r.requestsPerSecond / (qemuCpu / wall)) : null,
   };
 }
@@ -504,7 +511,10 @@ async function main(): Promise<number> {
       `opened / requests: over all runs' measured windows; the other requests went on kept-alive connections. ` +
       `VM switches per request: the kernel's switch count (its \`vms\` monitor command before and after a run) ` +
       `over every request of the run, warm-up included (median run); the switch's and NIC's counters after each ` +
-      `run are in web.json. ` +
+      `run are in web.json. Latency (median run): from the draw of a request's server to the end of its page, ` +
+      `waiting for a connection included, over the window's successes. Client TCP retransmits: the load ` +
+      `generator's namespace's retransmitted segments over the median run's window (SYNs among them): a ` +
+      `frame the guests or the switch dropped shows here, a late one as the latency's tail. ` +
       `This machine: ${cpus().length} cores shared with other work; 1-minute load average at the start of each point ${Math.min(...loads)}..${Math.max(...loads)}.`,
     '',
     `![requests per second against VMs](${name}.png)`,

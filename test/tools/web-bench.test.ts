@@ -84,6 +84,18 @@ test.serial(LOCAL_LOAD_TITLE, async t => {
   t.is(good.failures, 0, JSON.stringify(good.failureKinds));
   t.is(good.distinctServers, 1);
   t.true(good.connections <= 2, 'keep-alive: at most perServer connections');
+  const { p50, p90, p99, max } = good.latencyMs;
+  t.true(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= max && max < base.timeoutMs, JSON.stringify(good.latencyMs));
+  t.truthy(good.tcp, 'the client TCP counters of /proc/net are read on Linux');
+  t.true(good.tcp!.retransmitted >= 0 && good.tcp!.synRetransmitted >= 0 && good.tcp!.timeouts >= 0);
+  // Latency from the draw to the body: a server that answers after 60 ms shows it at every percentile.
+  const slow = http.createServer((req, res) => setTimeout(() => {
+    res.writeHead(200, { 'Content-Length': page.length }); res.end(page);
+  }, 60));
+  await new Promise<void>(r => slow.listen(0, '127.0.0.1', r));
+  t.teardown(() => slow.close());
+  const late = await runLoad({ ...base, port: (slow.address() as { port: number }).port, seconds: 1 });
+  t.true(late.requests > 0 && late.latencyMs.p50 >= 60 && late.latencyMs.p50 < 1000, JSON.stringify(late.latencyMs));
   const wrongLength = await runLoad({ ...base, bytes: 100 });
   t.is(wrongLength.requests, 0);
   t.true(wrongLength.failures > 0);
