@@ -21,8 +21,9 @@
 // it if it disagrees. It checks every entry of the tables (by linearity, from the bit-at-a-time
 // definition), then the whole against the same answers; a kernel whose checksum is wrong must not trust
 // its swap.
-import { bool, u32, load8, load32, store32, addressOf, cpuid, crc32Word, rdtsc } from "dsl";
+import { bool, u32, load8, load32, store32, addressOf, crc32Word, rdtsc } from "dsl";
 import { allocFrameRun, freeFrame, FRAME_NONE, PAGE_SIZE } from "./frames.ts";
+import { cpuidFeature, CPU_SSE42 } from "./cpuid.ts";
 
 const CRC32C_POLYNOMIAL: u32 = 0x82f63b78;
 /** Entries of each word table (indexed by 16 bits). */
@@ -45,9 +46,6 @@ let instructionCycles: u32 = 0;
 let tableCycles: u32 = 0;
 /** Pages each method checksums for its time (after one to warm up). */
 const TIMED_PAGES: u32 = 4;
-const CPUID_LEAF_FEATURES: u32 = 1;
-const CPUID_1_ECX_SSE42: u32 = 0x00100000;
-const cpuidOut = new Uint32Array(4);
 
 /** How crc32c computes, and what each method took a page at boot (the swap's boot line). */
 export function crc32cMethod(): string {
@@ -68,13 +66,8 @@ export function crc32cCycles(byInstructionMethod: bool): u32 {
  */
 export function crc32cInit(): bool {
   for (let b: u32 = 0; b < 256; b++) byteTable[b] = bitSteps(b, 8);
-  cpuid(0, 0, addressOf(cpuidOut));
-  sse42 = false;
-  if (cpuidOut[0] >= CPUID_LEAF_FEATURES) {
-    cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
-    instruction = (cpuidOut[2] & CPUID_1_ECX_SSE42) !== 0;
-    sse42 = instruction && knownAnswers();        // absent, or wrong: a kernel must not trust it with its swap
-  }
+  instruction = cpuidFeature(CPU_SSE42);
+  sse42 = instruction && knownAnswers();          // absent, or wrong: a kernel must not trust it with its swap
   instruction = false;
   const tables = buildTables();
   if (!sse42) return tables;

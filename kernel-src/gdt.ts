@@ -12,8 +12,9 @@
 // and data-segment types), §3.5.1 "Segment Descriptor Tables", §7.2.1 "Task-State Segment" (Figure
 // 7-2), §7.2.2 "TSS Descriptor" (Figure 7-3), §7.3 "Task Switching".
 import {
-  bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4, cpuid,
+  bool, u16, u32, addressOf, lgdt, ltr, lldt, loadSegments, linkerAddress, readCr3, readCr4, writeCr4,
 } from "dsl";
+import { cpuidFeature, CPU_UMIP } from "./cpuid.ts";
 import { doubleFaultStackTop } from "./stacks.ts";
 import { USER_CODE_SELECTOR, USER_DATA_SELECTOR } from "../abi/boot.ts";
 
@@ -35,8 +36,6 @@ const TYPE_TSS_AVAILABLE_32 = 0x09;             // Table 3-2: 32-bit TSS (availa
 const TYPE_ACCESSED = 0x01;                     // Table 3-1: A, set by the CPU on a segment load if clear
 const NULL_SELECTOR = 0;                        // lldt 0: no LDT (SDM §3.5.1)
 const CR4_UMIP: u32 = 1 << 11;                  // SDM Vol. 3A §2.5: user-mode instruction prevention
-const CPUID_LEAF_FEATURES_EXTENDED = 7;
-const CPUID_7_ECX_UMIP: u32 = 1 << 2;
 // Flags nibble (bits 52-55): G (limit in 4 KiB units) and D/B (32-bit segment).
 const FLAGS_4K_32BIT = 0x0c;
 const FLAGS_BYTE_GRANULAR = 0x00;
@@ -76,7 +75,6 @@ const TSS_LIMIT = 103;                          // sizeOf(TaskStateSegment) - 1:
 const EFLAGS_RESERVED_ONE = 0x2;                // bit 1 is always 1 (SDM §2.3); IF = 0 in the #DF task
 
 const gdt = new Uint32Array(DESCRIPTOR_COUNT * 2);
-const cpuidOut = new Uint32Array(4);            // eax, ebx, ecx, edx of the last cpuid
 let umipEnabled = false;
 const gdtPseudoDescriptor = new Uint16Array(3);  // limit, base 15..0, base 31..16 (SDM §3.5.1)
 
@@ -150,10 +148,7 @@ export function gdtInit(doubleFaultEntry: u32): void {
 
 /** Sets CR4.UMIP when CPUID says the CPU has it (QEMU's default CPU does not; `-cpu ...,+umip` does). */
 function enableUmip(): void {
-  cpuid(0, 0, addressOf(cpuidOut));
-  if (cpuidOut[0] < CPUID_LEAF_FEATURES_EXTENDED) return;
-  cpuid(CPUID_LEAF_FEATURES_EXTENDED, 0, addressOf(cpuidOut));
-  if ((cpuidOut[2] & CPUID_7_ECX_UMIP) === 0) return;
+  if (!cpuidFeature(CPU_UMIP)) return;
   writeCr4(readCr4() | CR4_UMIP);
   umipEnabled = true;
 }

@@ -15,8 +15,9 @@
 // when nothing can make room it ends "out of memory"; never an EFAULT. A buffer page on the swap disk is read back the
 // same way (swap-in.ts): the VM waits for it and makes the call again.
 import {
-  bool, i32, u32, panic, overlay, interruptEntry, sysenterEntry, readCr3, writeCr3, cpuid, writeMsr, addressOf,
+  bool, i32, u32, panic, overlay, interruptEntry, sysenterEntry, readCr3, writeCr3, writeMsr,
 } from "dsl";
+import { cpuidFeature, CPU_SEP } from "./cpuid.ts";
 import {
   Vm, vmAt, vmRangeValid, vmPrepareRange, vmTakeOutOfMemory, vmTakeSwappedPage, END_EXIT,
   END_BAD_HYPERCALLS, END_OUT_OF_MEMORY,
@@ -54,15 +55,12 @@ const HYPERCALL_INSTRUCTION_BYTES: u32 = 2;
 const MSR_SYSENTER_CS: u32 = 0x174;
 const MSR_SYSENTER_ESP: u32 = 0x175;
 const MSR_SYSENTER_EIP: u32 = 0x176;
-const CPUID_LEAF_FEATURES: u32 = 1;
-const CPUID_1_EDX_SEP: u32 = 1 << 11;
 /** EFLAGS.TF (SDM Vol. 3A §2.3): single-step. */
 const EFLAGS_TRAP: u32 = 1 << 8;
 /** The `sysenter` stub's address (0: this CPU has no SYSENTER, guests' calls by it fault). */
 let sysenterStub: u32 = 0;
 /** A user's TF trapping at the stub's first instructions (sysenterStep) is this close to it. */
 const SYSENTER_STEP_BYTES: u32 = 16;
-const cpuidOut = new Uint32Array(4);
 /** A selector's requested privilege level: the ring a trap came from (SDM Vol. 3A §3.4.2). */
 const RING_MASK: u32 = 3;
 
@@ -207,10 +205,7 @@ export function hypercallInit(): void {
  * QEMU's and Bochs's models included. Without it a guest's `sysenter` faults and ends that guest.
  */
 function sysenterInit(): void {
-  cpuid(0, 0, addressOf(cpuidOut));
-  if (cpuidOut[0] < CPUID_LEAF_FEATURES) return;
-  cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
-  if ((cpuidOut[3] & CPUID_1_EDX_SEP) === 0) return;
+  if (!cpuidFeature(CPU_SEP)) return;
   sysenterStub = profileOn() ? sysenterEntry(profiledHypercallEntry) : sysenterEntry(hypercallEntry);
   writeMsr(MSR_SYSENTER_CS, KERNEL_CODE_SELECTOR, 0);
   writeMsr(MSR_SYSENTER_ESP, trapStackTop(), 0);        // the trap stack, as TSS.esp0 (scheduler.ts)

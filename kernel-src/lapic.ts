@@ -23,12 +23,11 @@
 // Servicing Completion" (EOI), §10.9 "Spurious Interrupt" (Figure 10-23), §10.11 "Message Signalled
 // Interrupts" (Figures 10-24, 10-25); MultiProcessor Specification 1.4 §3.6.2.2 "Virtual Wire Mode".
 // Invariant: `registers` is 0 until the local APIC is mapped and enabled; nothing here is called before.
-import { bool, u32, load32, store32, addressOf, cpuid, readMsr, readMsrHigh } from "dsl";
+import { bool, u32, load32, store32, readMsr, readMsrHigh } from "dsl";
+import { cpuidLeafPresent, cpuidFeature, CPUID_LEAF_FEATURES, CPU_APIC } from "./cpuid.ts";
 import { pagingMapDevice } from "./paging.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHexShort, consoleNewLine } from "./console.ts";
 
-const CPUID_LEAF_FEATURES = 1;
-const CPUID_1_EDX_APIC: u32 = 1 << 9;
 
 // IA32_APIC_BASE (§10.4.4, Figure 10-5): bit 8 BSP, bit 10 x2APIC mode (EXTD), bit 11 global enable, bits
 // 35:12 the base (the high half holds bits 35:32: non-zero is above 4 GiB).
@@ -75,7 +74,6 @@ let registers: u32 = 0;                    // the mapped registers (0: not in us
 let physicalBase: u32 = 0;
 let apicId: u32 = 0;
 let spuriousCount: u32 = 0;
-const cpuidOut = new Uint32Array(4);
 
 function reg(offset: u32): u32 { return load32(registers + offset); }
 function setReg(offset: u32, value: u32): void { store32(registers + offset, value); }
@@ -95,10 +93,8 @@ function notUsed(why: string): bool {
 export function lapicInit(intxOnly: bool): bool {
   registers = 0;
   if (intxOnly) return notUsed("irq=intx on the command line");
-  cpuid(0, 0, addressOf(cpuidOut));
-  if (cpuidOut[0] < CPUID_LEAF_FEATURES) return notUsed("no CPUID leaf 1");
-  cpuid(CPUID_LEAF_FEATURES, 0, addressOf(cpuidOut));
-  if ((cpuidOut[3] & CPUID_1_EDX_APIC) === 0) return notUsed("none (CPUID.1:EDX.APIC clear)");
+  if (!cpuidLeafPresent(CPUID_LEAF_FEATURES)) return notUsed("no CPUID leaf 1");
+  if (!cpuidFeature(CPU_APIC)) return notUsed("none (CPUID.1:EDX.APIC clear)");
   const base = readMsr(IA32_APIC_BASE);
   if ((base & APIC_BASE_GLOBAL_ENABLE) === 0) return notUsed("globally disabled (IA32_APIC_BASE)");
   if ((base & APIC_BASE_X2APIC) !== 0) return notUsed("in x2APIC mode");
