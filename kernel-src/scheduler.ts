@@ -33,7 +33,8 @@ import { bool, i32, u32, rdtsc, sti, cli, hlt, addressOf, memoryCopy, readCr2, o
 import {
   Vm, vmAt, vmRelease, vmDemandPage, vmSwappedEntry, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard,
   TRAP_FRAME_BYTES,
-  VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED,
+  VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED, RUN_NEVER, RUN_STARTING, RUN_STARTED,
+  RUN_SERVING,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
   END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal, vmSetGroupBytecode, bytecodeGroups,
   BYTECODE_GROUP_MASK,
@@ -397,6 +398,7 @@ export function schedulerBlockCurrent(): void {
   const vm = vmAt(u32(current));
   vm.state = VM_IDLE;
   vm.blockedInIdle = true;
+  if (vm.runPhase === RUN_STARTING) vm.runPhase = RUN_STARTED;       // its first idle: its start is done
   switchRequested = true;
   idleHook(u32(current));
 }
@@ -689,8 +691,9 @@ function switchInTo(index: i32): u32 {
   vm.state = VM_RUNNING;
   current = index;
   currentRecord = addressOf(vm);
-  if (vm.hasRun && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
-  vm.hasRun = true;
+  if (vm.runPhase !== RUN_NEVER && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
+  if (vm.runPhase === RUN_NEVER) vm.runPhase = RUN_STARTING;
+  else if (vm.runPhase === RUN_STARTED) vm.runPhase = RUN_SERVING;
   lastRan = index;
   const bytecode = schedulerIsBytecode(vm);
   if (bytecode) linearInstall(vm.space, vm.memorySize);       // its pages in the window, loaded (linear.ts)

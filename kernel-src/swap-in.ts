@@ -13,7 +13,9 @@ import {
   Vm, vmAt, vmUnreservedFrames, vmSwapInFrames, vmSwapInBegin, vmSwapInPage, vmSwapInEnd, vmSwapInBuild,
   vmSwapInMark, vmSwappedEntry, vmPageInFrame, vmPageInMap, vmTakeCapRefusal,
   END_OUT_OF_MEMORY, END_SWAP_CORRUPTION, END_SWAP_READ_ERROR, SWAP_RESIDENT, SWAP_READING, SWAP_PAGING,
+  RUN_STARTED,
 } from "./vm.ts";
+import { predicts, predictedPage } from "./swap-learn.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { PAGE_SHIFT, FRAME_NONE, framesFree } from "./frames.ts";
 import { diskSubmit, diskSlotsFree, BLK_OK, BLK_SECTORS_PER_PAGE } from "./disk.ts";
@@ -88,7 +90,11 @@ export function readIn(index: u32): void {
   counts.mapBytesOut -= mapBytes(count);
   counts.readingNow++;
   vm.swapState = SWAP_READING;
-  // The working set gets frames (the disk fills them); the other pages on the disk are marked as such.
+  // The working set gets frames (the disk fills them); the other pages on the disk are marked as such. A VM
+  // that has not run since its start ended, written out before its image had learned (swap-learn.ts), comes
+  // back with what its image predicts of what its start touched.
+  const predicting = vm.runPhase === RUN_STARTED && predicts(vm);
+  if (predicting) counts.predictedIn++;
   let ok = vmSwapInBegin(vm);
   let hot: u32 = 0;
   for (let i: u32 = 0; i < count && ok; i++) {
@@ -96,7 +102,9 @@ export function readIn(index: u32): void {
     store32(frameAt(map, i), FRAME_NONE);
     if ((entry & ENTRY_DISK) === 0) continue;
     const address = pageAddress(entry & ENTRY_PAGE_MASK);
-    if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT) {
+    if ((entry & ENTRY_HOT) === 0 || hot === READ_IN_LIMIT
+      || (predicting && !predictedPage(entry & ENTRY_PAGE_MASK))) {
+      if ((entry & ENTRY_HOT) !== 0 && hot !== READ_IN_LIMIT) counts.predictedLeft++;   // by the prediction
       // Left on the disk, read when touched (vmNeedsPage): no longer part of a working set to come.
       store32(pageAt(map, i), u32(entry & ~(ENTRY_HOT | ENTRY_WARM)));
       ok = vmSwapInMark(vm, address, i);

@@ -4,7 +4,8 @@
 // the VM's working set (the pages it touched, read back with it: swap-in.ts) on adjacent positions, one
 // request to read, around the pages still on the disk only; the other resident pages take the lowest
 // positions left, or stay where a clean copy of them is (read back and not written since: PTE dirty bit
-// clear), not written again (the layout: planPositions).
+// clear), not written again (the layout: planPositions). The working set of a VM that has not run since its start
+// ended is not what its start touched but what its image's VMs touch (swap-learn.ts).
 // Contract: writeOut starts one write-out or says the disk is too busy (false: the next event retries);
 // a VM woken during its write-out stays resident and the copy is dropped (FLAG_CANCELLED), and so does
 // one whose write failed. A VM with a page-granular eviction in flight (swap-evict.ts) waits for its end;
@@ -14,8 +15,9 @@
 import { bool, i32, u32, load32, store32, rdtsc } from "dsl";
 import {
   Vm, vmAt, vmSwapRelease, vmPageEntry, vmIsBytecode, vmSyncBits, vmMarkKept, VM_IDLE, VM_ENDED, SWAP_RESIDENT,
-  SWAP_WRITING, SWAP_OUT,
+  SWAP_WRITING, SWAP_OUT, RUN_STARTED,
 } from "./vm.ts";
+import { learnFrom, predicts, predictedPage } from "./swap-learn.ts";
 import { PAGE_SHIFT, FRAME_NONE } from "./frames.ts";
 import { entryFrame, PAGE_ACCESSED, PAGE_DIRTY, PAGE_KEPT } from "./paging.ts";
 import { diskSlotsFree, diskCapacity, BLK_SECTORS_PER_PAGE } from "./disk.ts";
@@ -80,19 +82,30 @@ function startWriteOut(index: u32): bool {
   }
   const pages = vm.memorySize >>> PAGE_SHIFT;
   vmSyncBits(vm);                                // a bytecode VM's bits in its map (linear.ts: the window's)
+  // Only a VM that went idle (its work done) has its working set measured by the accessed bits: for a VM
+  // stopped while it waits for memory, or one that touched nothing (it did not run), all it has is its
+  // working set; but one that has not run since its start ended takes its image's (swap-learn.ts).
+  selection = SELECT_ALL;
   let resident: u32 = 0;
   let accessed: u32 = 0;
   for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
     resident++;
     if ((load32(privateSlot()) & PAGE_ACCESSED) !== 0) accessed++;
   }
-  // Only a VM that went idle (its work done) has its working set measured by the accessed bits: for a VM
-  // stopped while it waits for memory, or one that touched nothing (it did not run), all it has is its
-  // working set.
-  const measured = vm.blockedInIdle && accessed !== 0;
+  if (vm.blockedInIdle && accessed !== 0) {
+    selection = SELECT_ACCESSED;
+    learnFrom(vm);
+  } else if (vm.blockedInIdle && vm.runPhase === RUN_STARTED && predicts(vm)) {
+    selection = SELECT_PREDICTED;
+    accessed = 0;
+    for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+      if (predictedPage(page)) accessed++;
+    }
+    if (accessed === 0) selection = SELECT_ALL; else counts.predictedOut++;
+  }
   const previous = vm.swapMap;
   const onDisk = previous === 0 ? 0 : load32(previous + (MAP_ON_DISK << 2));
-  const count = planPositions(vm, previous, pages, measured, resident, measured ? accessed : resident, onDisk);
+  const count = planPositions(vm, previous, pages, resident, selection === SELECT_ALL ? resident : accessed, onDisk);
   const regionSectors = pages * BLK_SECTORS_PER_PAGE;
   if (regionSectors > diskCapacity() || vm.swapSector > diskCapacity() - regionSectors
     || count === 0) {
@@ -102,7 +115,7 @@ function startWriteOut(index: u32): bool {
   }
   const map = mapAlloc(count);
   if (map === 0) { listRemove(index); counts.noRoom++; return true; }
-  const kept = placePages(vm, map, count, previous, measured);
+  const kept = placePages(vm, map, count, previous);
   if (transferRuns(map) > diskSlotsFree()) { mapFree(map); return false; }
   listRemove(index);
   if (windowFirst === NO_WINDOW) counts.scattered++;
@@ -148,6 +161,18 @@ function startWriteOut(index: u32): bool {
 // the lowest free positions, then the others.
 /** What copyBits says of a position that is no clean copy (its page dirtied, or gone). */
 const NOT_A_COPY: u32 = 0xffffffff;
+/** How this write-out tells its working set: all the VM has, what it touched, or what its image predicts. */
+const SELECT_ALL: u32 = 0;
+const SELECT_ACCESSED: u32 = 1;
+const SELECT_PREDICTED: u32 = 2;
+let selection: u32 = SELECT_ALL;
+
+/** Page `page` (entry `pte`) is in this write-out's working set (with SELECT_ALL every page is). */
+function touched(pte: u32, page: u32): bool {
+  if (selection === SELECT_ACCESSED) return (pte & PAGE_ACCESSED) !== 0;
+  return selection === SELECT_ALL || predictedPage(page);
+}
+
 /** No window: the layout of a fragmented region (planPositions). */
 const NO_WINDOW: u32 = 0xffffffff;
 /** The window planPositions chose: its first position and its length (the working set's pages). */
@@ -156,13 +181,13 @@ let windowPages: u32 = 0;
 
 /**
  * For a clean copy's entry `before` (ENTRY_CLEAN) of the VM: NOT_A_COPY when its page is dirty (or not
- * resident), else the working-set bits of its page: ENTRY_HOT when touched (or `measured` is false),
+ * resident), else the working-set bits of its page: ENTRY_HOT when in this write-out's working set (touched),
  * ENTRY_HOT | ENTRY_WARM when read back in the working set and not touched since, 0 otherwise.
  */
-function copyBits(vm: Vm, before: u32, measured: bool): u32 {
+function copyBits(vm: Vm, before: u32): u32 {
   const pte = vmPageEntry(vm, pageAddress(before & ENTRY_PAGE_MASK));
   if (!privatePage(pte) || (pte & PAGE_DIRTY) !== 0) return NOT_A_COPY;
-  if (!measured || (pte & PAGE_ACCESSED) !== 0) return ENTRY_HOT;
+  if (touched(pte, before & ENTRY_PAGE_MASK)) return ENTRY_HOT;
   return (before & (ENTRY_HOT | ENTRY_WARM)) === ENTRY_HOT ? u32(ENTRY_HOT | ENTRY_WARM) : 0;
 }
 
@@ -175,12 +200,12 @@ function inWindow(i: u32): bool {
  * True when position `i` of `previous` keeps its page in the write-out: on the disk only, or a copy kept: a
  * working-set page's in the window (where it is read back from with the others), another's outside it.
  */
-function stays(vm: Vm, previous: u32, i: u32, measured: bool): bool {
+function stays(vm: Vm, previous: u32, i: u32): bool {
   if (previous === 0 || i >= load32(previous)) return false;
   const before = load32(pageAt(previous, i));
   if ((before & ENTRY_DISK) !== 0) return true;
   if ((before & ENTRY_CLEAN) === 0) return false;
-  const bits = copyBits(vm, before, measured);
+  const bits = copyBits(vm, before);
   return inWindow(i) ? bits !== NOT_A_COPY && bits !== 0 : bits === 0;
 }
 
@@ -188,13 +213,13 @@ function stays(vm: Vm, previous: u32, i: u32, measured: bool): bool {
  * Chooses the write-out's window (windowFirst, windowPages) for the VM's `resident` private pages, `hot` of
  * them touched, `onDisk` on the disk only, and returns the positions its map needs (0: none).
  */
-function planPositions(vm: Vm, previous: u32, pages: u32, measured: bool, resident: u32, hot: u32,
+function planPositions(vm: Vm, previous: u32, pages: u32, resident: u32, hot: u32,
   onDisk: u32): u32 {
   const before = previous === 0 ? 0 : load32(previous);
   let working = hot;
   for (let i: u32 = 0; i < before; i++) {
     const entry = load32(pageAt(previous, i));
-    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry, measured) === u32(ENTRY_HOT | ENTRY_WARM)) working++;
+    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry) === u32(ENTRY_HOT | ENTRY_WARM)) working++;
   }
   let first: u32 = 0;
   for (let i: u32 = 0; i < before && i < first + working; i++) {
@@ -210,12 +235,12 @@ function planPositions(vm: Vm, previous: u32, pages: u32, measured: bool, reside
   let end = first + working;
   let cold = resident - working;
   for (let i: u32 = 0; i < before; i++) {
-    if (!stays(vm, previous, i, measured)) continue;
+    if (!stays(vm, previous, i)) continue;
     if (i + 1 > end) end = i + 1;
     if ((load32(pageAt(previous, i)) & ENTRY_CLEAN) !== 0 && !inWindow(i)) cold--;   // a cold copy kept: not placed
   }
   for (let p: u32 = 0; cold > 0; p++) {
-    if ((p >= first && p < first + working) || stays(vm, previous, p, measured)) continue;
+    if ((p >= first && p < first + working) || stays(vm, previous, p)) continue;
     cold--;
     if (p + 1 > end) end = p + 1;
   }
@@ -228,13 +253,13 @@ function planPositions(vm: Vm, previous: u32, pages: u32, measured: bool, reside
  * written from the frame, checksum carried over), its other resident pages take the free positions, the
  * working set first, each with its frame (to be written). Returns the clean copies kept (not written).
  */
-function placePages(vm: Vm, map: u32, count: u32, previous: u32, measured: bool): u32 {
+function placePages(vm: Vm, map: u32, count: u32, previous: u32): u32 {
   store32(map, count);
   const pageCount = vm.memorySize >>> PAGE_SHIFT;
   const before = previous === 0 ? 0 : load32(previous);
   for (let i: u32 = 0; i < before; i++) {       // the loop over its pages passes over the clean copies
     const entry = load32(pageAt(previous, i));
-    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry, measured) !== NOT_A_COPY) {
+    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry) !== NOT_A_COPY) {
       vmMarkKept(vm, pageAddress(entry & ENTRY_PAGE_MASK));
     }
   }
@@ -243,8 +268,8 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, measured: bool)
     const entry = i < before ? load32(pageAt(previous, i)) : ENTRY_EMPTY;
     let placed = ENTRY_EMPTY;
     if ((entry & ENTRY_DISK) !== 0) placed = u32(entry & ~(ENTRY_HOT | ENTRY_WARM));
-    else if ((entry & ENTRY_CLEAN) !== 0 && (windowFirst === NO_WINDOW || stays(vm, previous, i, measured))) {
-      const bits = copyBits(vm, entry, measured);
+    else if ((entry & ENTRY_CLEAN) !== 0 && (windowFirst === NO_WINDOW || stays(vm, previous, i))) {
+      const bits = copyBits(vm, entry);
       if (bits !== NOT_A_COPY) {
         placed = u32((entry & ENTRY_PAGE_MASK) | ENTRY_DISK | bits);
         kept++;
@@ -260,8 +285,8 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, measured: bool)
     // The clean copies that move: into the window (the working set's), then out of it (the others').
     for (let i: u32 = 0; i < before && windowFirst !== NO_WINDOW; i++) {
       const entry = load32(pageAt(previous, i));
-      if ((entry & ENTRY_CLEAN) === 0 || stays(vm, previous, i, measured)) continue;
-      const bits = copyBits(vm, entry, measured);
+      if ((entry & ENTRY_CLEAN) === 0 || stays(vm, previous, i)) continue;
+      const bits = copyBits(vm, entry);
       if (bits === NOT_A_COPY || (bits !== 0) !== (pass === 0)) continue;
       const next = pass === 0 ? hotNext : coldNext;
       const at = freePosition(map, next);
@@ -277,7 +302,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32, measured: bool)
         if (pass === 1) store32(slot, u32(entry & ~PAGE_KEPT));   // no translation depends on the bit
         continue;
       }
-      const hot = !measured || (entry & PAGE_ACCESSED) !== 0;
+      const hot = touched(entry, page);
       if (hot !== (pass === 0)) continue;
       const at = freePosition(map, hot ? hotNext : coldNext);
       store32(pageAt(map, at), hot ? u32(page | ENTRY_HOT) : page);

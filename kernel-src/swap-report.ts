@@ -40,6 +40,9 @@ class SwapCounts {
   pagesKept: u32 = 0;            // clean pages a write-out did not write: their copy on the disk kept
   readInsWhole: u32 = 0;         // read-ins in one disk request (their working set on adjacent positions)
   scattered: u32 = 0;            // write-outs with no room for a window (swap-out.ts planPositions)
+  predictedOut: u32 = 0;         // write-outs of VMs not run since their start: the image's working set
+  predictedIn: u32 = 0;          // read-ins of such VMs: what their image predicts of their working set
+  predictedLeft: u32 = 0;        // pages those read-ins left on the disk (swap-learn.ts)
   granted: u32 = 0;              // memory waiters run again and not settled (WAITER_RUN_FRAMES each)
   createdOut: u32 = 0;           // VMs created swapped out (vmCreateSwappedOut)
   builtLate: u32 = 0;            // of those, the ones built since
@@ -75,12 +78,14 @@ export function notePeak(): void {
  * checksum failures C, read errors E, page-ins D, page-outs O, running-evictions R (rescued U), clean pages
  * kept K, read-ins in one request Q, write-outs without a window S, failed write-outs F, left resident N,
  * memory waits M (hypercalls H), at a memory cap C, hypercalls made again after a page-in G, run for held
- * acks J, woken short of their promise V, woken out by an alarm A by a frame B, started late L of K, disk T KiB`
+ * acks J, woken short of their promise V, woken out by an alarm A by a frame B, working sets predicted at P
+ * write-outs and R read-ins (Q pages left on the disk), started late L of K, disk T KiB`
  * (one line; nothing without a disk). Read-ins bring back working sets, Q of them in one disk request (S
  * write-outs found no run of free positions for theirs: swap-out.ts planPositions); page-ins the pages
  * touched (and read around); page-outs the pages given up alone (swap-evict.ts), R of them by runnable VMs,
  * U touched while being written (mapped again). A and B: swapped-out VMs woken with only their alarm
- * pending, or with more.
+ * pending, or with more. P and R: write-outs and read-ins of VMs that had not run since their start ended, whose
+ * working set was their image's (swap-learn.ts); Q: the pages those read-ins left on the disk.
  */
 export function swapReport(): void {
   if (!counts.active) return;
@@ -144,7 +149,13 @@ export function swapReport(): void {
   consoleWriteDecimal(counts.wokenByAlarm);
   consoleWriteString(" by a frame ");
   consoleWriteDecimal(counts.wokenByEvent);
-  consoleWriteString(", started late ");
+  consoleWriteString(", working sets predicted at ");
+  consoleWriteDecimal(counts.predictedOut);
+  consoleWriteString(" write-outs and ");
+  consoleWriteDecimal(counts.predictedIn);
+  consoleWriteString(" read-ins (");
+  consoleWriteDecimal(counts.predictedLeft);
+  consoleWriteString(" pages left on the disk), started late ");
   consoleWriteDecimal(counts.builtLate);
   consoleWriteString(" of ");
   consoleWriteDecimal(counts.createdOut);

@@ -99,6 +99,12 @@ export const SWAP_READING = 3;   // its pages are being read back; not runnable 
 export const SWAP_PAGING = 4;    // resident, blocked while one page it touched is read back from the disk
 export const SWAP_EVICTING = 5;  // resident, blocked (waiting for memory) while some of its pages are written out
 
+// Vm.runPhase: where a VM is in its life (scheduler.ts moves it on; swap-learn.ts reads it).
+export const RUN_NEVER = 0;      // created, not run yet
+export const RUN_STARTING = 1;   // run, not idle yet: its start
+export const RUN_STARTED = 2;    // idle once (its start done), not run since
+export const RUN_SERVING = 3;    // run since its start
+
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
 const EFLAGS_RESERVED_ONE: u32 = 1 << 1;
@@ -111,7 +117,7 @@ export class Vm {
   pending: u32 = 0;          // virtual interrupts pending
   mask: u32 = 0;             // virtual interrupts enabled (wake idle)
   blockedInIdle: bool = false;
-  hasRun: bool = false;
+  runPhase: u8 = 0;          // RUN_*
   swapState: u8 = 0;         // SWAP_*
   swapQueued: bool = false;  // on swap.ts's waiting ring
   swapList: u8 = 0;          // which of swap.ts's lists of candidates it is on (0: none)
@@ -630,7 +636,7 @@ function initSlot(vm: Vm, imageIndex: u32, memorySize: u32, reservation: u32, ar
   vm.pending = 0;
   vm.mask = INTERRUPT_ALL;
   vm.blockedInIdle = false;
-  vm.hasRun = false;
+  vm.runPhase = RUN_NEVER;
   vm.alarm = 0;
   vm.next = VM_NONE;
   vm.cyclesLow = 0;

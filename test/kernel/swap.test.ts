@@ -95,6 +95,13 @@ function checksumChoice(t: ExecutionContext, out: string): "instruction" | "tabl
 }
 
 /** Every one of `count` VMs verified and none ended by the kernel; the summary's `swap:` counters. */
+/** The summary's `working sets predicted at P write-outs and R read-ins (Q pages left on the disk)`. */
+function predictedCounts(swap: string): { writeOuts: number; readIns: number; left: number } {
+  const m = /working sets predicted at (\d+) write-outs and (\d+) read-ins \((\d+) pages left on the disk\)/.exec(swap);
+  if (!m) throw new Error(`no predicted working sets in: ${swap}`);
+  return { writeOuts: Number(m[1]), readIns: Number(m[2]), left: Number(m[3]) };
+}
+
 function allIntact(t: ExecutionContext, run: { debugExit: number | null }, out: string, count: number,
   pages = FILLED_PAGES) {
   t.is(run.debugExit, EXIT_SUCCESS, out.slice(-3000));
@@ -217,6 +224,11 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // A page read back with the working set and not touched stays in it one residency more (ENTRY_WARM): the
   // 40 untouched pages come back once more, then stay out.
   t.true(pagesIn / readIns < (FILLED_PAGES * 2) / 3, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
+  // A VM that has not run since its fill (its start: its first idle) comes back with what its image's VMs
+  // touched, not with all it filled (kernel-src/swap-learn.ts): 28.5 pages a read-in before (b3c64f0), 16.7 with.
+  const predicted = predictedCounts(swap[0]);
+  t.true(predicted.readIns >= 50 && predicted.left >= 8 * predicted.readIns, swap[0]);   // 16.8 a read-in loaded
+  t.true(pagesIn / readIns < FILLED_PAGES / 2, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
   // Its working set on adjacent positions whatever it touched before (kernel-src/swap-out.ts planPositions):
   // every read-in of a write-out that found its window is one disk request. Where the pages on the disk only
   // leave no run of free positions as long as the working set in the VM's 64 (55 of them its pages), there is
@@ -227,7 +239,8 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // touched while being written) a loaded CI host saw 2 of 12,721 such read-ins take two requests.
   const whole = Number(/read-ins in one request (\d+)/.exec(swap[0])![1]);
   const scattered = Number(/write-outs without a window (\d+)/.exec(swap[0])![1]);
-  t.true(whole >= readIns - scattered - readIns / 1000 && whole >= readIns / 5, swap[0]);
+  // A read-in of a predicted working set (a part of what the write-out put in the window) may take more.
+  t.true(whole >= readIns - scattered - predicted.readIns - readIns / 1000 && whole >= readIns / 5, swap[0]);
   t.is(checksum, 0);
   t.is(readErrors, 0);
   t.log(swap[0]);
@@ -259,14 +272,15 @@ test("(l) a VM back with the same working set writes out only the pages it dirti
   // The hot pages only read in rounds 0 and 2 lie in the window where the last write-out put them: their
   // copies stay there, and only what the VM dirtied is written (kernel-src/swap-out.ts stays). At 30300be,
   // before, each clean copy was written again into the window: 20 pages a write-out, none kept; now 13.1
-  // written and 6.9 kept. Every read-in is still one request.
+  // written and 6.9 kept. Every read-in is still one request (a predicted one may take more).
   const argument = 16 + (8 << 12);
   const { run, out } = await boot("clean", 200, 3000, 512 * MIB, 20, undefined, true, argument, VM_KIB);
   const { swap, writeOuts, pagesOut, readIns, checksum } = allIntact(t, run, out, 200, 16);
   const kept = Number(/clean pages kept (\d+)/.exec(swap[0])![1]);
   t.true(writeOuts >= 400 && readIns === writeOuts, swap[0]);
   t.true(kept >= 4 * writeOuts && pagesOut <= 16 * writeOuts, swap[0]);
-  t.is(Number(/read-ins in one request (\d+)/.exec(swap[0])![1]), readIns, swap[0]);
+  const whole = Number(/read-ins in one request (\d+)/.exec(swap[0])![1]);
+  t.true(whole + predictedCounts(swap[0]).readIns >= readIns, swap[0]);  // a predicted one may take more
   t.is(checksum, 0);
   t.log(swap[0]);
 });

@@ -1,0 +1,88 @@
+// The working set of a VM that has not run since its start, learned from its image's other VMs (swap-out.ts uses it;
+// issue 15). A write-out measures a VM's working set by the accessed bits of its pages: what it touched since it
+// came back. A VM written out right after its start (its first idle) has touched only its start: every page it
+// initialised, many never touched again (an httpd VM's large arrays' length words, its built-once answers), and
+// read back with it they take frames and disk time at each of its first residencies. So at a VM's first idle its
+// accessed bits are cleared (swapStartDone), and until it runs again its working set is its image's: the pages
+// that its image's VMs touched in at least a quarter of their recent measured residencies (each page a score,
+// an average decaying by 1/8 a measured write-out: learnFrom), once LEARN_MIN of them were measured. VMs of one
+// image run one program at the same addresses, so they touch the same pages. The prediction only chooses what is
+// read back at once; a page left out comes back when touched (a page-in), so a wrong one costs time, never data.
+// Contract: reading and clearing accessed bits only (swapStartDone); the scores are the kernel's own.
+import { bool, u32, load32 } from "dsl";
+import { Vm, vmClearAccessed, vmIsBytecode } from "./vm.ts";
+import { images } from "./elf.ts";
+import { PAGE_SHIFT } from "./frames.ts";
+import { PAGE_ACCESSED } from "./paging.ts";
+import { GUEST_BASE } from "../abi/boot.ts";
+import { nextPrivate, privateSlot } from "./swap-map.ts";
+
+/** Images with scores (elf.ts IMAGE_LIMIT) and the pages of each scored (larger VMs are not predicted). */
+const LEARN_IMAGES: u32 = 64;
+const LEARN_PAGES: u32 = 1024;
+const LEARN_SHIFT = 10;                          // log2(LEARN_PAGES)
+/** Measured write-outs of an image before its VMs' working sets are predicted. */
+const LEARN_MIN: u32 = 8;
+/** A page touched adds this to its score; every score loses 1/8 a measured write-out (at most 256: 255). */
+const TOUCH_SCORE: u32 = 32;
+const SCORE_MAX: u32 = 255;
+/** A page is predicted when its score is at least this: touched in about a quarter of the recent ones. */
+const PREDICT_SCORE: u32 = 64;
+
+const scores = new Uint8Array(65536);            // LEARN_IMAGES * LEARN_PAGES
+const measuredCount = new Uint32Array(64);       // LEARN_IMAGES
+/** Which image the scores of a slot are for (elf.ts reuses slots): its module's address and entry. */
+const scoredModule = new Uint32Array(64);
+const scoredEntry = new Uint32Array(64);
+/** The image whose scores predictedPage reads (predicts set it). */
+let predictedBase: u32 = 0;
+
+function pagesOf(vm: Vm): u32 { return vm.memorySize >>> PAGE_SHIFT; }
+
+/** True when the VM's image slot scores this image (a slot given to another image starts over). */
+function scoring(vm: Vm): bool {
+  const i = vm.imageIndex;
+  if (i >= LEARN_IMAGES || vmIsBytecode(vm) || pagesOf(vm) > LEARN_PAGES) return false;
+  if (scoredModule[i] === images[i].moduleStart && scoredEntry[i] === images[i].entry) return true;
+  scoredModule[i] = images[i].moduleStart;
+  scoredEntry[i] = images[i].entry;
+  measuredCount[i] = 0;
+  const base = i << LEARN_SHIFT;
+  for (let p: u32 = 0; p < LEARN_PAGES; p++) scores[base + p] = 0;
+  return true;
+}
+
+/**
+ * The VM idles for the first time, its start done: its accessed bits are cleared, so that a write-out measures
+ * what it touches from now on (the VM is the current one: clearing invalidates the translations it has cached).
+ */
+export function swapStartDone(vm: Vm): void {
+  if (!scoring(vm)) return;
+  const pages = pagesOf(vm);
+  for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+    if ((load32(privateSlot()) & PAGE_ACCESSED) !== 0) vmClearAccessed(vm, GUEST_BASE + (page << PAGE_SHIFT));
+  }
+}
+
+/** A measured write-out of the VM (its accessed bits say its working set): its image's scores learn from it. */
+export function learnFrom(vm: Vm): void {
+  if (!scoring(vm)) return;
+  const base = vm.imageIndex << LEARN_SHIFT, pages = pagesOf(vm);
+  for (let p: u32 = 0; p < pages; p++) scores[base + p] = scores[base + p] - (scores[base + p] >>> 3);
+  for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
+    if ((load32(privateSlot()) & PAGE_ACCESSED) === 0) continue;
+    const score = u32(scores[base + page]) + TOUCH_SCORE;
+    scores[base + page] = score > SCORE_MAX ? SCORE_MAX : score;
+  }
+  measuredCount[vm.imageIndex]++;
+}
+
+/** True when the VM's image has learned enough to predict a working set; predictedPage then reads its scores. */
+export function predicts(vm: Vm): bool {
+  if (!scoring(vm) || measuredCount[vm.imageIndex] < LEARN_MIN) return false;
+  predictedBase = vm.imageIndex << LEARN_SHIFT;
+  return true;
+}
+
+/** Page `page` (from GUEST_BASE) is in the working set predicts() chose. */
+export function predictedPage(page: u32): bool { return scores[predictedBase + page] >= PREDICT_SCORE; }
