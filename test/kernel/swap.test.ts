@@ -225,7 +225,7 @@ test("(f) working sets: VMs that touch 8 of their 48 pages come back with those;
   // 40 untouched pages come back once more, then stay out.
   t.true(pagesIn / readIns < (FILLED_PAGES * 2) / 3, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
   // A VM that has not run since its fill (its start: its first idle) comes back with what its image's VMs
-  // touched, not with all it filled (kernel-src/swap-learn.ts): 28.5 pages a read-in before (b3c64f0), 16.7 with.
+  // touched, not with all it filled (kernel-src/swap-learn.ts): 28.5 pages a read-in before (5b69cb6), 16-18 with.
   const predicted = predictedCounts(swap[0]);
   t.true(predicted.readIns >= 50 && predicted.left >= 8 * predicted.readIns, swap[0]);   // 16.8 a read-in loaded
   t.true(pagesIn / readIns < FILLED_PAGES / 2, `${pagesIn / readIns} pages per read-in: ${swap[0]}`);
