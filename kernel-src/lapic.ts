@@ -28,7 +28,6 @@ import { cpuidLeafPresent, cpuidFeature, CPUID_LEAF_FEATURES, CPU_APIC } from ".
 import { pagingMapDevice } from "./paging.ts";
 import { consoleWriteString, consoleWriteDecimal, consoleWriteHexShort, consoleNewLine } from "./console.ts";
 
-
 // IA32_APIC_BASE (§10.4.4, Figure 10-5): bit 8 BSP, bit 10 x2APIC mode (EXTD), bit 11 global enable, bits
 // 35:12 the base (the high half holds bits 35:32: non-zero is above 4 GiB).
 const IA32_APIC_BASE = 0x1b;
