@@ -33,8 +33,7 @@ import { bool, i32, u32, rdtsc, sti, cli, hlt, addressOf, memoryCopy, readCr2, o
 import {
   Vm, vmAt, vmRelease, vmDemandPage, vmSwappedEntry, vmRangeValid, vmHeldFrames, vmUnreservedFrames, vmStackGuard,
   TRAP_FRAME_BYTES,
-  VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED, RUN_NEVER, RUN_STARTING, RUN_STARTED,
-  RUN_SERVING,
+  VM_NONE, VM_RUNNABLE, VM_RUNNING, VM_IDLE, VM_ENDED, RUN_NEVER, RUN_STARTING,
   END_EXIT, END_BAD_HYPERCALLS, END_OUT_OF_MEMORY, END_VIRTUAL_8086, END_STACK_OVERFLOW, END_SWAP_CORRUPTION,
   END_SWAP_READ_ERROR, END_STOPPED, vmBootInfoAddress, vmTakeCapRefusal, vmSetGroupBytecode, bytecodeGroups,
   BYTECODE_GROUP_MASK,
@@ -398,7 +397,6 @@ export function schedulerBlockCurrent(): void {
   const vm = vmAt(u32(current));
   vm.state = VM_IDLE;
   vm.blockedInIdle = true;
-  if (vm.runPhase === RUN_STARTING) vm.runPhase = RUN_STARTED;       // its first idle: its start is done
   switchRequested = true;
   idleHook(u32(current));
 }
@@ -691,9 +689,8 @@ function switchInTo(index: i32): u32 {
   vm.state = VM_RUNNING;
   current = index;
   currentRecord = addressOf(vm);
-  if (vm.runPhase !== RUN_NEVER && lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   if (vm.runPhase === RUN_NEVER) vm.runPhase = RUN_STARTING;
-  else if (vm.runPhase === RUN_STARTED) vm.runPhase = RUN_SERVING;
+  else if (lastRan !== index) vm.pending = vm.pending | INTERRUPT_WAKEUP;
   lastRan = index;
   const bytecode = schedulerIsBytecode(vm);
   if (bytecode) linearInstall(vm.space, vm.memorySize);       // its pages in the window, loaded (linear.ts)

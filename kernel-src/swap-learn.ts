@@ -10,7 +10,7 @@
 // read back at once; a page left out comes back when touched (a page-in), so a wrong one costs time, never data.
 // Contract: reading and clearing accessed bits only (swapStartDone); the scores are the kernel's own.
 import { bool, u32, load32 } from "dsl";
-import { Vm, vmClearAccessed, vmIsBytecode } from "./vm.ts";
+import { Vm, vmClearAccessed, vmIsBytecode, RUN_STARTED, RUN_SERVING } from "./vm.ts";
 import { images } from "./elf.ts";
 import { PAGE_SHIFT } from "./frames.ts";
 import { PAGE_ACCESSED } from "./paging.ts";
@@ -57,6 +57,7 @@ function scoring(vm: Vm): bool {
  * what it touches from now on (the VM is the current one: clearing invalidates the translations it has cached).
  */
 export function swapStartDone(vm: Vm): void {
+  vm.runPhase = RUN_STARTED;
   if (!scoring(vm)) return;
   const pages = pagesOf(vm);
   for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
@@ -64,8 +65,12 @@ export function swapStartDone(vm: Vm): void {
   }
 }
 
-/** A measured write-out of the VM (its accessed bits say its working set): its image's scores learn from it. */
+/**
+ * A measured write-out of the VM (its accessed bits say its working set): its image's scores learn from it. It
+ * has run since its start (a VM that runs touches pages): RUN_SERVING.
+ */
 export function learnFrom(vm: Vm): void {
+  if (vm.runPhase === RUN_STARTED) vm.runPhase = RUN_SERVING;
   if (!scoring(vm)) return;
   const base = vm.imageIndex << LEARN_SHIFT, pages = pagesOf(vm);
   for (let p: u32 = 0; p < pages; p++) scores[base + p] = scores[base + p] - (scores[base + p] >>> 3);

@@ -37,7 +37,7 @@
 import { bool, i32, u8, u32, load32, store32 } from "dsl";
 import {
   Vm, vmAt, vmUnreservedFrames, vmWithdrawPromise, vmRenewPromise,
-  VM_NONE, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_EVICTING, RUN_STARTED,
+  VM_NONE, VM_IDLE, VM_ENDED, SWAP_RESIDENT, SWAP_WRITING, SWAP_OUT, SWAP_EVICTING, RUN_STARTING,
 } from "./vm.ts";
 import { swapStartDone } from "./swap-learn.ts";
 import { INTERRUPT_TIMER } from "../abi/hypercalls.ts";
@@ -242,7 +242,7 @@ function vmTookPage(index: u32): void { balance(); }
 /** A resident VM blocked in idle: the newest on the list, promised nothing; the pool may need refilling. */
 function vmBlocked(index: u32): void {
   const vm = vmAt(index);
-  if (vm.runPhase === RUN_STARTED) swapStartDone(vm);        // its first idle (it runs again: RUN_SERVING)
+  if (vm.runPhase === RUN_STARTING) swapStartDone(vm);       // its first idle: its start is done
   settle(vm);
   vmWithdrawPromise(vm);
   if (vm.swapState === SWAP_RESIDENT) { listRemove(index); listAppend(index, LIST_OF_IDLE_VMS); }

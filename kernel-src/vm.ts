@@ -99,11 +99,12 @@ export const SWAP_READING = 3;   // its pages are being read back; not runnable 
 export const SWAP_PAGING = 4;    // resident, blocked while one page it touched is read back from the disk
 export const SWAP_EVICTING = 5;  // resident, blocked (waiting for memory) while some of its pages are written out
 
-// Vm.runPhase: where a VM is in its life (scheduler.ts moves it on; swap-learn.ts reads it).
+// Vm.runPhase: where a VM is in its life. scheduler.ts: never run, then starting when it first runs; with a swap
+// disk, swap-learn.ts: started at its first idle (its start done), serving once a write-out found it had run since.
 export const RUN_NEVER = 0;      // created, not run yet
 export const RUN_STARTING = 1;   // run, not idle yet: its start
-export const RUN_STARTED = 2;    // idle once (its start done), not run since
-export const RUN_SERVING = 3;    // run since its start
+export const RUN_STARTED = 2;    // idle once (its start done), not known to have run since
+export const RUN_SERVING = 3;    // a write-out measured what it touched after its start
 
 // EFLAGS of a VM at entry: IF (SDM Vol. 1 §3.4.3) and the reserved bit 1; IOPL 0 (no port access).
 const EFLAGS_INTERRUPT_ENABLE: u32 = 1 << 9;
