@@ -27,7 +27,7 @@ import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./conso
 import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_FAULT, MAP_FAULT_PAGES, MAP_CLEAN,
   FLAG_FAILED, ENTRY_PAGE_MASK, ENTRY_DISK, ENTRY_HOT, ENTRY_WARM, ENTRY_CLEAN, mapBytes, pageAt, crcAt, frameAt,
-  runFrames, mapRequestFrames, pageChecksum, pageAddress, submitRuns, lastRequestDone, dropMap, dropIfEmpty,
+  runFrames, mapRequestFrames, hotRuns, pageChecksum, pageAddress, submitRuns, lastRequestDone, dropMap, dropIfEmpty,
 } from "./swap-map.ts";
 import { counts } from "./swap-report.ts";
 import {
@@ -94,7 +94,7 @@ export function readIn(index: u32): void {
   // that has not run since its start ended, written out before its image had learned (swap-learn.ts), comes
   // back with what its image predicts of what its start touched.
   // Its positions then leave gaps: a read in more requests than canReadIn found slots for reads it all.
-  const predicting = vm.runPhase === RUN_STARTED && predicts(vm) && predictedRuns(map) <= diskSlotsFree();
+  const predicting = vm.runPhase === RUN_STARTED && predicts(vm) && hotRuns(map, predictedPage) <= diskSlotsFree();
   if (predicting) counts.predictedIn++;
   let ok = vmSwapInBegin(vm);
   let hot: u32 = 0;
@@ -123,23 +123,6 @@ export function readIn(index: u32): void {
   counts.inInstructions += rdtsc() - start;
   // Nothing to read (no working set): it is in now; its caller goes on serving the waiting VMs.
   if (load32(map + (MAP_IN_FLIGHT << 2)) === 0) finishReadIn(index, false);
-}
-
-/** The requests reading the working set's predicted pages takes (as swap-map.ts hotRuns; predicts() chose). */
-function predictedRuns(map: u32): u32 {
-  const limit = mapRequestFrames();
-  let runs: u32 = 0;
-  let length: u32 = 0;
-  for (let i: u32 = 0; i < load32(map); i++) {
-    const entry = load32(pageAt(map, i));
-    if ((entry & (ENTRY_DISK | ENTRY_HOT)) !== (ENTRY_DISK | ENTRY_HOT) || !predictedPage(entry & ENTRY_PAGE_MASK)) {
-      length = 0;
-      continue;
-    }
-    if (length % limit === 0) runs++;
-    length++;
-  }
-  return runs;
 }
 
 /** One request of a read-in is complete (from the disk's interrupt). */

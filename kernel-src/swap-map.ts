@@ -170,13 +170,21 @@ export function transferRuns(map: u32): u32 {
   return runs;
 }
 
-/** The requests reading back the working set (the positions on the disk marked hot) takes. */
-export function hotRuns(map: u32): u32 {
+/** Which pages of a working set a read brings back (hotRuns): all (everyPage), or a prediction's (swap-learn.ts). */
+type PageFilter = (page: u32) => bool;
+export function everyPage(page: u32): bool { return true; }
+
+/** The requests reading back the working set (the positions on the disk marked hot) takes, its pages `reads`. */
+export function hotRuns(map: u32, reads: PageFilter): u32 {
   const limit = requestFrames;
   let runs: u32 = 0;
   let length: u32 = 0;
   for (let i: u32 = 0; i < load32(map); i++) {
-    if ((load32(pageAt(map, i)) & (ENTRY_DISK | ENTRY_HOT)) !== (ENTRY_DISK | ENTRY_HOT)) { length = 0; continue; }
+    const entry = load32(pageAt(map, i));
+    if ((entry & (ENTRY_DISK | ENTRY_HOT)) !== (ENTRY_DISK | ENTRY_HOT) || !reads(entry & ENTRY_PAGE_MASK)) {
+      length = 0;
+      continue;
+    }
     if (length % limit === 0) runs++;
     length++;
   }

@@ -28,8 +28,8 @@ import {
   MAP_IN_FLIGHT, MAP_FLAGS, MAP_COMING, MAP_ON_DISK, MAP_HOT, MAP_READ_RUNS, MAP_PREVIOUS, MAP_FAULT,
   MAP_FAULT_PAGES, MAP_CLEAN, MAP_KEPT, MAP_EVICT_IN_FLIGHT, MAP_EVICT_FLAGS, FLAG_FAILED, ENTRY_PAGE_MASK,
   ENTRY_EMPTY, ENTRY_DISK, ENTRY_HOT, ENTRY_WARM, ENTRY_CLEAN, ENTRY_COPY, mapBytes, mapAlloc, mapFree, pageAt, crcAt,
-  frameAt, pageChecksum, pageAddress, nextPrivate, privateSlot, privatePage, transferRuns, hotRuns, submitRuns,
-  lastRequestDone, dropMap,
+  frameAt, pageChecksum, pageAddress, nextPrivate, privateSlot, privatePage, transferRuns, hotRuns, everyPage,
+  submitRuns, lastRequestDone, dropMap,
 } from "./swap-map.ts";
 import { counts, notePeak } from "./swap-report.ts";
 import {
@@ -371,7 +371,7 @@ function writeFinished(index: u32): void {
     }
     store32(map + (MAP_ON_DISK << 2), load32(map + (MAP_ON_DISK << 2)) + written);
     store32(map + (MAP_HOT << 2), hot);
-    store32(map + (MAP_READ_RUNS << 2), hotRuns(map));
+    store32(map + (MAP_READ_RUNS << 2), hotRuns(map, everyPage));
     const previous = load32(map + (MAP_PREVIOUS << 2));
     if (previous !== 0) mapFree(previous);
     store32(map + (MAP_PREVIOUS << 2), 0);
