@@ -8,7 +8,8 @@
 // an average decaying by 1/8 a measured write-out: learnFrom), once LEARN_MIN of them were measured. VMs of one
 // image run one program at the same addresses, so they touch the same pages. The prediction only chooses what is
 // read back at once; a page left out comes back when touched (a page-in), so a wrong one costs time, never data.
-// Contract: reading and clearing accessed bits only (swapStartDone); the scores are the kernel's own.
+// Contract: reading and clearing accessed bits only (swapStartDone); the scores are the kernel's own. The `swap`
+// report lists each image's learned working set (learnedReport).
 import { bool, u32, load32 } from "dsl";
 import { Vm, vmClearAccessed, vmIsBytecode, RUN_STARTED, RUN_SERVING } from "./vm.ts";
 import { images } from "./elf.ts";
@@ -16,6 +17,7 @@ import { PAGE_SHIFT } from "./frames.ts";
 import { PAGE_ACCESSED } from "./paging.ts";
 import { GUEST_BASE } from "../abi/boot.ts";
 import { nextPrivate, privateSlot } from "./swap-map.ts";
+import { consoleWriteString, consoleWriteDecimal, consoleNewLine } from "./console.ts";
 
 /** Images with scores (elf.ts IMAGE_LIMIT) and the pages of each scored (larger VMs are not predicted). */
 const LEARN_IMAGES: u32 = 64;
@@ -91,3 +93,42 @@ export function predicts(vm: Vm): bool {
 
 /** Page `page` (from GUEST_BASE) is in the working set predicts() chose. */
 export function predictedPage(page: u32): bool { return scores[predictedBase + page] >= PREDICT_SCORE; }
+
+/** Ranges of pages learnedReport lists before it ends the list with `...`. */
+const REPORT_RANGES: u32 = 24;
+
+/**
+ * `swap: image I's working set: N pages (A-B C ...) learned from M write-outs` for each image with measured
+ * write-outs: the pages a VM of it that has not run since its start comes back with (pages from GUEST_BASE).
+ */
+export function learnedReport(): void {
+  for (let i: u32 = 0; i < LEARN_IMAGES; i++) {
+    if (measuredCount[i] === 0 || scoredModule[i] !== images[i].moduleStart || scoredEntry[i] !== images[i].entry) {
+      continue;
+    }
+    const base = i << LEARN_SHIFT;
+    let count: u32 = 0;
+    for (let p: u32 = 0; p < LEARN_PAGES; p++) if (scores[base + p] >= PREDICT_SCORE) count++;
+    consoleWriteString("swap: image ");
+    consoleWriteDecimal(i);
+    consoleWriteString("'s working set: ");
+    consoleWriteDecimal(count);
+    consoleWriteString(" pages (");
+    let ranges: u32 = 0;
+    for (let p: u32 = 0; p < LEARN_PAGES; p++) {
+      if (scores[base + p] < PREDICT_SCORE) continue;
+      let last = p;
+      while (last + 1 < LEARN_PAGES && scores[base + last + 1] >= PREDICT_SCORE) last++;
+      if (ranges === REPORT_RANGES) { consoleWriteString(" ..."); break; }
+      if (ranges !== 0) consoleWriteString(" ");
+      consoleWriteDecimal(p);
+      if (last !== p) { consoleWriteString("-"); consoleWriteDecimal(last); }
+      ranges++;
+      p = last;
+    }
+    consoleWriteString(") learned from ");
+    consoleWriteDecimal(measuredCount[i]);
+    consoleWriteString(" write-outs");
+    consoleNewLine();
+  }
+}

@@ -5,6 +5,7 @@
 import { bool, u32 } from "dsl";
 import { vmAt, vmCount, vmPrivateFrames, VM_ENDED, SWAP_OUT, SWAP_READING } from "./vm.ts";
 import { framesFree, framesUsed } from "./frames.ts";
+import { learnedReport } from "./swap-learn.ts";
 import { pagingTableFrames } from "./paging.ts";
 import { diskCapacity } from "./disk.ts";
 import { schedulerLiveCount } from "./scheduler.ts";
@@ -163,6 +164,7 @@ export function swapReport(): void {
   consoleWriteDecimal(diskCapacity() >>> 1);
   consoleWriteString(" KiB");
   consoleNewLine();
+  learnedReport();
   if (counts.benchEnabled) benchReport();
 }
 

@@ -15,9 +15,9 @@
 //   (Content-Length > 0 or Transfer-Encoding) are answered and the connection closed (the body is not read).
 // The listener defers accepts (sockets.ts socketDeferAccept): a client's handshake ACK does not wake the VM, its
 // request does. Connections are as many as the VM's memory holds (libos tcp-table.ts: 300 and more in 1 MiB),
-// served by up to WORKERS worker threads, started as they are needed: one spare always waits in socketAccept (an
-// accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one connection
-// at a time touches one worker's stack and buffers: the pages swapping brings back with it (its working
+// served by up to WORKERS worker threads, two at the start and more as they are needed: one spare always waits in
+// socketAccept (an accepted connection wakes one worker: libos threads.ts threadWakeOne), so a VM that serves one
+// connection at a time touches one worker's stack and buffers: the pages swapping brings back with it (its working
 // set). A worker holds a connection only while a whole request head is there to answer: it peeks at what
 // arrived (socketPeek; the head stays in the TCP's receive ring until it is complete, so HEAD_LIMIT is that
 // ring's size), answers every whole request, then parks the connection (sockets.ts socketPark: it comes
@@ -387,7 +387,9 @@ export function guestMain(magic: u32, bootInfo: u32): void {
   listener = socketListen(port, BACKLOG);
   if (listener < 0) { print("httpd: cannot listen"); return; }
   socketDeferAccept(listener);             // a client speaks first: wake for its request, not its handshake's ACK
-  if (!startWorker()) { print("httpd: cannot start a worker"); return; }
+  // The first worker and its spare start with the VM: a spare started at the first request would touch its stack
+  // in that residency, one page more in the working set a VM written out after it comes back with.
+  if (!startWorker() || !startWorker()) { print("httpd: cannot start its workers"); return; }
   write("vm "); write(vmId()); write(" httpd on port "); print(port);
   threadsRun();
 }
