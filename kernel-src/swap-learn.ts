@@ -10,7 +10,7 @@
 // read back at once; a page left out comes back when touched (a page-in), so a wrong one costs time, never data.
 // Contract: reading and clearing accessed bits only (swapStartDone); the scores are the kernel's own. The `swap`
 // report lists each image's learned working set (learnedReport).
-import { bool, u32, load32 } from "dsl";
+import { bool, u32, load32, store32, addressOf } from "dsl";
 import { Vm, vmClearAccessed, vmIsBytecode, RUN_STARTED, RUN_SERVING } from "./vm.ts";
 import { images } from "./elf.ts";
 import { PAGE_SHIFT } from "./frames.ts";
@@ -75,7 +75,13 @@ export function learnFrom(vm: Vm): void {
   if (vm.runPhase === RUN_STARTED) vm.runPhase = RUN_SERVING;
   if (!scoring(vm)) return;
   const base = vm.imageIndex << LEARN_SHIFT, pages = pagesOf(vm);
-  for (let p: u32 = 0; p < pages; p++) scores[base + p] = scores[base + p] - (scores[base + p] >>> 3);
+  // Each score loses an eighth, four at a time: a byte's x >>> 3 is 5 bits, and x - (x >>> 3) never borrows from
+  // the next byte (the scores of up to 3 pages past the VM's last, its image's too, decay with them).
+  const words = (pages + 3) >>> 2, at = addressOf(scores) + base;
+  for (let w: u32 = 0; w < words; w++) {
+    const v = load32(at + (w << 2));
+    store32(at + (w << 2), u32(v - ((v >>> 3) & 0x1f1f1f1f)));
+  }
   for (let page = nextPrivate(vm, 0, pages); page < pages; page = nextPrivate(vm, page + 1, pages)) {
     if ((load32(privateSlot()) & PAGE_ACCESSED) === 0) continue;
     const score = u32(scores[base + page]) + TOUCH_SCORE;
