@@ -41,11 +41,16 @@ let predictedBase: u32 = 0;
 
 function pagesOf(vm: Vm): u32 { return vm.memorySize >>> PAGE_SHIFT; }
 
+/** The scores of slot `i` are its image's (elf.ts reuses slots). */
+function scoresImage(i: u32): bool {
+  return scoredModule[i] === images[i].moduleStart && scoredEntry[i] === images[i].entry;
+}
+
 /** True when the VM's image slot scores this image (a slot given to another image starts over). */
 function scoring(vm: Vm): bool {
   const i = vm.imageIndex;
   if (i >= LEARN_IMAGES || vmIsBytecode(vm) || pagesOf(vm) > LEARN_PAGES) return false;
-  if (scoredModule[i] === images[i].moduleStart && scoredEntry[i] === images[i].entry) return true;
+  if (scoresImage(i)) return true;
   scoredModule[i] = images[i].moduleStart;
   scoredEntry[i] = images[i].entry;
   measuredCount[i] = 0;
@@ -109,9 +114,7 @@ const REPORT_RANGES: u32 = 24;
  */
 export function learnedReport(): void {
   for (let i: u32 = 0; i < LEARN_IMAGES; i++) {
-    if (measuredCount[i] === 0 || scoredModule[i] !== images[i].moduleStart || scoredEntry[i] !== images[i].entry) {
-      continue;
-    }
+    if (measuredCount[i] === 0 || !scoresImage(i)) continue;
     const base = i << LEARN_SHIFT;
     let count: u32 = 0;
     for (let p: u32 = 0; p < LEARN_PAGES; p++) if (scores[base + p] >= PREDICT_SCORE) count++;
