@@ -19,13 +19,13 @@ import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
 import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
+import { GUEST_BASE } from "../../abi/boot.ts";
 
 const VMS = 300;
 const FETCHED = 240;
 const MEMORY_MIB = 16;
 const WORKING_SET_MOST = 8;
 const ipOf = (vm: number) => `198.18.${(2 + vm) >> 8}.${(2 + vm) & 255}`;
-const GUEST_BASE = 0x40000000;
 
 /** The pages (from GUEST_BASE) an ELF32 symbol's object spans, by its .symtab and .strtab. */
 function symbolPages(elfPath: string, name: string): { first: number; last: number } {
