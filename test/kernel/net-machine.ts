@@ -291,3 +291,16 @@ export async function startLinuxEchoServer(ns: Pick<TapNamespace, "exec">, dir: 
   });
   return () => child.kill();
 }
+
+/**
+ * A machine test's clean-up (its test.after.always): the QEMU run stopped and awaited, then its network namespace,
+ * kernel build and scratch directory removed.
+ */
+export async function stopMachine(s: { controller: AbortController; machine?: Promise<MachineRun>; ns?: TapNamespace;
+  kernel?: { remove(): void }; dir: string }): Promise<void> {
+  s.controller.abort();
+  await s.machine?.catch(() => {});
+  s.ns?.remove();
+  s.kernel?.remove();
+  rmSync(s.dir, { recursive: true, force: true });
+}

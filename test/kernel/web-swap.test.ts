@@ -8,12 +8,12 @@
 // checksum failure.
 // Needs root (CI runs as root) and ip, curl; skipped with the reason otherwise.
 import test from "ava";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, createSwapImage, swapDiskArgs, type MachineRun } from "../../tools/qemu.ts";
 import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
-import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
+import { tapMissing, inNamespaceAsync, stopMachine } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 
@@ -42,13 +42,7 @@ if (why) {
   const dir = mkdtempSync(join(tmpdir(), "denali-web-swap-"));
   const controller = new AbortController();
   let machine: Promise<MachineRun> | undefined;
-  test.after.always(async () => {
-    controller.abort();
-    await machine?.catch(() => {});
-    ns?.remove();
-    kernel?.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  test.after.always(() => stopMachine({ controller, machine, ns, kernel, dir }));
 
   test("2,000 web-server VMs in a 64 MiB machine with swap: 200 random VMs each answer curl with their own page",
     async t => {

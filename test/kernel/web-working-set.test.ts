@@ -10,13 +10,13 @@
 // stacks only one page: one worker's.
 // Needs root (CI runs as root) and ip, curl; skipped with the reason otherwise.
 import test from "ava";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import elfy from "elfy";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, createSwapImage, swapDiskArgs, type MachineRun } from "../../tools/qemu.ts";
 import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
-import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
+import { tapMissing, inNamespaceAsync, stopMachine } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 import { GUEST_BASE } from "../../abi/boot.ts";
@@ -50,13 +50,7 @@ if (why) {
   const dir = mkdtempSync(join(tmpdir(), "denali-web-ws-"));
   const controller = new AbortController();
   let machine: Promise<MachineRun> | undefined;
-  test.after.always(async () => {
-    controller.abort();
-    await machine?.catch(() => {});
-    ns?.remove();
-    kernel?.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  test.after.always(() => stopMachine({ controller, machine, ns, kernel, dir }));
 
   test(`${VMS} httpd VMs in ${MEMORY_MIB} MiB: the image's learned working set is at most ${WORKING_SET_MOST} pages`,
     async t => {

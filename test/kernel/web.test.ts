@@ -12,12 +12,12 @@
 // Needs root (CI runs as root) and ip, ping, curl, ab; skipped with the reason otherwise. The namespace
 // and QEMU are removed in an always-run cleanup.
 import test from "ava";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runQemu, ConsoleLine, tapNetArgs, type MachineRun, type NicModel } from "../../tools/qemu.ts";
 import { createTapNamespace, type TapNamespace } from "../../tools/net.ts";
-import { tapMissing, inNamespaceAsync } from "./net-machine.ts";
+import { tapMissing, inNamespaceAsync, stopMachine } from "./net-machine.ts";
 import { buildManifest } from "../../tools/manifest.ts";
 import { buildKernelInTemp, type KernelBuild } from "./helpers.ts";
 
@@ -58,13 +58,7 @@ function webTest({ nic, vms: VMS, abVms, requests, append }: WebRun, title: stri
   const dir = mkdtempSync(join(tmpdir(), `denali-web-${nic}-`));
   const controller = new AbortController();
   let machine: Promise<MachineRun> | undefined;
-  test.after.always(async () => {
-    controller.abort();
-    await machine?.catch(() => {});
-    ns?.remove();
-    kernel?.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  test.after.always(() => stopMachine({ controller, machine, ns, kernel, dir }));
 
   // One run at a time: three web machines at once on two cores starve each other's pings.
   test.serial(title, async t => {
