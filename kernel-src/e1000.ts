@@ -11,9 +11,9 @@
 //     the CRC is stripped; long packets are off, so the card never writes more than 1,522 bytes (a
 //     VLAN-tagged frame), well inside the 2,030 bytes a buffer has from its frame offset.
 //   - transmit: the switch's buffer goes on the next descriptor (EOP, insert FCS, report status), the tail
-//     (TDT) moves; a descriptor whose DD is set has been sent and its buffer goes back to the pool
-//     (reclaimed on the next send and on every interrupt; transmit interrupts are not enabled). One slot
-//     stays empty, so head = tail means an empty ring.
+//     (TDT) moves at nicFlush (nic.ts: doorbells); a descriptor whose DD is set has been sent and its
+//     buffer goes back to the pool (reclaimed on the next send and on every interrupt; transmit interrupts
+//     are not enabled). One slot stays empty, so head = tail means an empty ring.
 //   - interrupts (msi.ts): MSI where the card offers it (the 82574L; QEMU's 82540EM has no MSI capability)
 //     and the local APIC is in use, a vector of its own; else legacy INTx# through the 8259 (the line may
 //     be shared: ICR says whether the card asked). For a received frame (RXT0, no delay timer), a receiver
@@ -44,6 +44,7 @@ import { FRAME_NONE, allocFrame } from "./frames.ts";
 import { netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_FRAME } from "./netbuf.ts";
 import {
   NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, pollNothing, armNothing,
+  NIC_DOORBELL_BATCH,
 } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { deviceInterruptAttach, deviceInterruptIsMessage, interruptModeName, deviceInterruptWrite } from "./msi.ts";
@@ -314,6 +315,7 @@ function setUpTransmit(): bool {
   memoryFill(txRing, 0, TX_RING * DESCRIPTOR_BYTES);
   for (let i: u32 = 0; i < TX_RING; i++) txBuffers[i] = 0;
   txTail = 0;
+  txTold = 0;
   txClean = 0;
   writeRegister(TDBAL, txRing);
   writeRegister(TDBAH, 0);
@@ -355,7 +357,7 @@ export function e1000Init(d: PciDevice): bool {
   interruptMode = d.interruptMode;
   linkUp = (readRegister(STATUS) & STATUS_LU) !== 0;
   writeRegister(IMS, INTERRUPTS_ENABLED);
-  nicAttach(e1000Transmit, e1000Report, pollNothing, armNothing);
+  nicAttach(e1000Transmit, e1000Report, pollNothing, armNothing, e1000Flush);
   report(d);
   return true;
 }
@@ -433,10 +435,21 @@ function e1000Transmit(buffer: u32, length: u32): bool {
   store32(descriptor + TX_STATUS, 0);
   txBuffers[tail] = buffer;
   txTail = next;
-  writeRegister(TDT, next);               // after the descriptor: x86 keeps stores in order
   counters.txFrames++;
   counters.txBytes += length;
+  if (((next - txTold) & (TX_RING - 1)) >= NIC_DOORBELL_BATCH) e1000Flush();
   return true;
+}
+
+/** The tail the card was last told of (TDT): descriptors from it to txTail wait for e1000Flush. */
+let txTold: u32 = 0;
+
+/** nicFlush: TDT moves to the descriptors written since (after them: x86 keeps stores in order). */
+function e1000Flush(): void {
+  if (txTold === txTail) return;
+  txTold = txTail;
+  writeRegister(TDT, txTold);
+  counters.doorbells++;
 }
 
 // Receive-path figures of the interrupt being handled (`bench net`: nic.ts's nicBenchRecord).

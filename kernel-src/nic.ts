@@ -4,10 +4,15 @@
 //   - nicInit walks the PCI functions in scan order and brings up the first card a driver knows
 //     (printing its own line: `virtio-net 00:03.0 mac ...`, `e1000 00:03.0 82540EM mac ...`); a second
 //     card is listed as not driven (the switch has one uplink); a card whose driver fails prints why
-//     and the next card is tried. The driver attaches with nicAttach: its transmit, report, poll and arm
-//     functions.
+//     and the next card is tried. The driver attaches with nicAttach: its transmit, report, poll, arm and
+//     flush functions.
 //   - transmit: the switch calls nicTransmit(buffer, length) (netbuf.ts layout); true = the driver owns
 //     the buffer now (freed once sent), false = no card or its ring is full (the caller keeps it).
+//   - doorbells: a driver may put a frame on its ring without telling the card (virtio's queue notify,
+//     e1000's TDT write: under QEMU each is an exit to the device model under its lock, and a write to an
+//     eventfd), until nicFlush, or until NIC_DOORBELL_BATCH frames wait untold. The scheduler flushes at
+//     every VM switch and before the kernel idles (nicArm), the clock at every tick (nicPoll): a frame
+//     waits at most for the rest of its sender's run, as Linux's xmit_more batches a queue's frames.
 //   - receive: the driver's interrupt hands each good frame, in the buffer the card wrote (netbuf.ts
 //     layout, its length set), to the switch's handler (nicReceiveHandler; switchInit sets it) by
 //     reference: true = the switch kept the buffer, and the driver puts a fresh one on the ring in its
@@ -37,6 +42,7 @@ type NicFrameHandler = (buffer: u32, length: u32) => bool;
 type NicReport = () => void;
 type NicPoll = () => void;
 type NicArm = () => bool;
+type NicFlush = () => void;
 /** Brings up the card at `d` (the driver prints its line, or why it failed); true when it is attached. */
 type NicInit = (d: PciDevice) => bool;
 
@@ -52,18 +58,24 @@ export class NicCounters {
   txBytes: u32 = 0;
   txRingFull: u32 = 0;      // nicTransmit refused: every transmit descriptor in flight
   rxPolled: u32 = 0;        // of rxFrames, those taken by nicPoll or nicArm (interrupts moderated)
+  doorbells: u32 = 0;       // times the card was told of new transmit descriptors
 }
+
+/** The most frames a driver leaves on its transmit ring without telling the card (see doorbells above). */
+export const NIC_DOORBELL_BATCH: u32 = 32;
 
 function refuseFrame(buffer: u32, length: u32): bool { return false; }
 function reportNothing(): void {}
 export function pollNothing(): void {}
 export function armNothing(): bool { return false; }
+function flushNothing(): void {}
 
 let receiveHandler: NicFrameHandler = refuseFrame;
 let transmitter: NicFrameHandler = refuseFrame;
 let reporter: NicReport = reportNothing;
 let poller: NicPoll = pollNothing;
 let armer: NicArm = armNothing;
+let flusher: NicFlush = flushNothing;
 let present = false;
 let attachedDevice: u32 = 0;          // the PCI index of the attached card
 
@@ -77,14 +89,16 @@ export function nicSetReceiveHandler(handler: NicFrameHandler): void { receiveHa
 export function nicReceiveHandler(): NicFrameHandler { return receiveHandler; }
 
 /**
- * The driver of the card just brought up: its transmit, its report (`nic: ...`, nicReportCounters), and
- * its poll and arm (interrupt moderation, above).
+ * The driver of the card just brought up: its transmit, its report (`nic: ...`, nicReportCounters), its
+ * poll and arm (interrupt moderation, above) and its flush (doorbells, above).
  */
-export function nicAttach(transmit: NicFrameHandler, report: NicReport, poll: NicPoll, arm: NicArm): void {
+export function nicAttach(transmit: NicFrameHandler, report: NicReport, poll: NicPoll, arm: NicArm,
+  flush: NicFlush): void {
   transmitter = transmit;
   reporter = report;
   poller = poll;
   armer = arm;
+  flusher = flush;
   present = true;
 }
 
@@ -94,11 +108,20 @@ export function nicModerate(): void { moderating = true; }
 /** True when the driver may turn its receive interrupts off (from its interrupt). */
 export function nicModerated(): bool { return moderating; }
 
-/** The kernel is busy (a VM blocked, a tick): the frames that came without an interrupt. */
-export function nicPoll(): void { if (moderating) poller(); }
+/** The kernel is busy (a VM blocked, a tick): frames sent told to the card, those that came without an interrupt. */
+export function nicPoll(): void {
+  flusher();
+  if (moderating) poller();
+}
 
-/** The kernel is about to idle: interrupts on; true when frames had come meanwhile (taken now). */
-export function nicArm(): bool { return moderating && armer(); }
+/** The kernel is about to idle: frames sent told to the card, interrupts on; true when frames had come (taken). */
+export function nicArm(): bool {
+  flusher();
+  return moderating && armer();
+}
+
+/** A VM switch: the card told of the frames the VM that ran sent (doorbells, above). */
+export function nicFlush(): void { flusher(); }
 
 /** Sends a frame through the card (see the contract above); false without a card or with its ring full. */
 export function nicTransmit(buffer: u32, length: u32): bool { return transmitter(buffer, length); }
@@ -155,7 +178,7 @@ export function nicInit(): void {
 
 /**
  * `nic: rx F frames B bytes (R refused by the switch, N no buffer, X bad), tx F frames B bytes (K ring full),
- * interrupts I (msi)`: `mode` how they arrived (msi.ts interruptModeName).
+ * interrupts I (msi), frames polled P, doorbells D`: `mode` how they arrived (msi.ts interruptModeName).
  */
 export function nicReportCounters(c: NicCounters, mode: string): void {
   consoleWriteString("nic: rx ");
@@ -180,6 +203,8 @@ export function nicReportCounters(c: NicCounters, mode: string): void {
   consoleWriteString(mode);
   consoleWriteString("), frames polled ");
   consoleWriteDecimal(c.rxPolled);
+  consoleWriteString(", doorbells ");
+  consoleWriteDecimal(c.doorbells);
   consoleNewLine();
 }
 

@@ -4,7 +4,8 @@
 // by reference and replaced on the ring by a fresh one, so the only copy of a received frame is the
 // one into the VM (netReceive). Transmit takes a buffer the switch filled (the copy out of the sender
 // VM) and returns it to the pool when the device has used it (reclaimed on the next send and on
-// every interrupt; transmit interrupts themselves are suppressed).
+// every interrupt; transmit interrupts themselves are suppressed). The device is told of sent frames
+// (the queue notify, unless it asked not to be) at nicFlush or every NIC_DOORBELL_BATCH frames (nic.ts).
 // Receive interrupts are moderated (as Linux's NAPI): the first one after the kernel idled turns them
 // off (VIRTQ_AVAIL_F_NO_INTERRUPT) and while the kernel is busy the used ring is polled, when a VM blocks
 // and at every tick (nic.ts nicPoll: a frame waits at most a tick); before the kernel idles it turns them
@@ -22,7 +23,7 @@ import { bool, u8, u32, memoryFill, rdtsc } from "dsl";
 import { pciEnable, PciDevice, BAR_IO } from "./pci.ts";
 import {
   Virtqueue, virtqueueSetup, virtqueueSetDescriptor, virtqueueOffer, virtqueuePublish, virtqueueSuppressInterrupts,
-  virtqueueAllowInterrupts,
+  virtqueueExpose, virtqueueNotify, virtqueueAllowInterrupts,
   virtqueueHasUsed, virtqueueNextUsed, virtioReset, virtioAddStatus, virtioStatus, virtioRead8, virtioRead16,
   virtioRead32,
   virtioWrite32, virtioAcknowledgeInterrupt, VIRTIO_VENDOR_ID, VIRTIO_DEVICE_FEATURES, VIRTIO_DRIVER_FEATURES,
@@ -33,7 +34,7 @@ import {
   netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES,
 } from "./netbuf.ts";
 import {
-  NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, nicModerated,
+  NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, nicModerated, NIC_DOORBELL_BATCH,
 } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { deviceInterruptAttachIntx, deviceInterruptWrite } from "./msi.ts";
@@ -135,7 +136,7 @@ export function virtioNetInit(d: PciDevice): bool {
   const handler = profileOn() ? profiledInterrupt : virtioNetInterrupt;
   if (!deviceInterruptAttachIntx(d, handler)) return fail(d, "no interrupt line routed to the 8259 it can use");
   nicAttach(virtioNetTransmit, virtioNetReport, profileOn() ? profiledPoll : virtioNetPoll,
-    profileOn() ? profiledArm : virtioNetArm);
+    profileOn() ? profiledArm : virtioNetArm, profileOn() ? profiledFlush : virtioNetFlush);
   virtioAddStatus(io, VIRTIO_STATUS_DRIVER_OK);
   virtqueuePublish(receiveQueue);
   report(d);
@@ -204,10 +205,24 @@ function virtioNetTransmit(buffer: u32, length: u32): bool {
   memoryFill(buffer + NET_BUFFER_VIRTIO_HEADER, 0, VIRTIO_NET_HEADER_BYTES);
   virtqueueSetDescriptor(transmitQueue, d, buffer + NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES + length, 0);
   virtqueueOffer(transmitQueue, d);
-  virtqueuePublish(transmitQueue);
+  virtqueueExpose(transmitQueue);
   counters.txFrames++;
   counters.txBytes += length;
+  untold++;
+  if (untold >= NIC_DOORBELL_BATCH) virtioNetFlush();
   return true;
+}
+
+/** Frames on the transmit ring the device has not been told of (nic.ts: doorbells). */
+let untold: u32 = 0;
+
+/** nicFlush: the device told of the frames put on the transmit ring since the last time (it may not want to be). */
+function virtioNetFlush(): void {
+  if (untold === 0) return;
+  untold = 0;
+  const before = transmitQueue.notifications;
+  virtqueueNotify(transmitQueue);
+  counters.doorbells += transmitQueue.notifications - before;
 }
 
 /**
@@ -308,6 +323,12 @@ function profiledInterrupt(line: u32): void {
 function profiledPoll(): void {
   const previous = profileEnter(PROFILE_NIC);
   virtioNetPoll();
+  profileLeave(previous);
+}
+
+function profiledFlush(): void {
+  const previous = profileEnter(PROFILE_NIC);
+  virtioNetFlush();
   profileLeave(previous);
 }
 

@@ -193,7 +193,15 @@ export function virtqueueOffer(q: Virtqueue, d: u32): void {
  * order) and notifies the device unless it asked not to be (§2.4.8 VIRTQ_USED_F_NO_NOTIFY).
  */
 export function virtqueuePublish(q: Virtqueue): void {
-  store16(q.available + AVAILABLE_INDEX, u16(q.availableIndex));
+  virtqueueExpose(q);
+  virtqueueNotify(q);
+}
+
+/** Makes the offered descriptors visible without notifying the device: virtqueueNotify does, later. */
+export function virtqueueExpose(q: Virtqueue): void { store16(q.available + AVAILABLE_INDEX, u16(q.availableIndex)); }
+
+/** Notifies the device of what virtqueueExpose made visible, unless it asked not to be (§2.4.8). */
+export function virtqueueNotify(q: Virtqueue): void {
   if ((load16(q.used + USED_FLAGS) & VIRTQ_USED_F_NO_NOTIFY) !== 0) return;
   outw(u16(q.io + VIRTIO_QUEUE_NOTIFY), u16(q.index));
   q.notifications++;
