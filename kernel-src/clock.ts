@@ -17,7 +17,7 @@ import {
   pitStopInterval,
 } from "./pit.ts";
 import { IRQ_TIMER } from "./pic.ts";
-import { nicPoll } from "./nic.ts";
+import { nicPoll, nicFlush } from "./nic.ts";
 import { diskPollCompleted } from "./disk.ts";
 import { irqRegister, interruptsDisable, interruptsRestore } from "./trap.ts";
 import { consoleTick } from "./console.ts";
@@ -135,6 +135,7 @@ function clockTick(line: u32): void {
   if (low < ticksLow) ticksHigh++;
   ticksLow = low;
   tickHook();
+  nicFlush();                      // frames sent wait at most a tick for their doorbell (nic.ts)
   nicPoll();                       // a card's frames and a disk's completions wait at most a tick while
   diskPollCompleted();             // their interrupts are off (nic.ts, disk.ts)
   consoleTick();

@@ -11,7 +11,7 @@
 //     the CRC is stripped; long packets are off, so the card never writes more than 1,522 bytes (a
 //     VLAN-tagged frame), well inside the 2,030 bytes a buffer has from its frame offset.
 //   - transmit: the switch's buffer goes on the next descriptor (EOP, insert FCS, report status), the tail
-//     (TDT) moves at nicFlush (nic.ts: doorbells); a descriptor whose DD is set has been sent and its
+//     (TDT) moves, at once or later while nic.ts defers doorbells; a descriptor whose DD is set has been sent and its
 //     buffer goes back to the pool (reclaimed on the next send and on every interrupt; transmit interrupts
 //     are not enabled). One slot stays empty, so head = tail means an empty ring.
 //   - interrupts (msi.ts): MSI where the card offers it (the 82574L; QEMU's 82540EM has no MSI capability)
@@ -44,7 +44,7 @@ import { FRAME_NONE, allocFrame } from "./frames.ts";
 import { netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_FRAME } from "./netbuf.ts";
 import {
   NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, pollNothing, armNothing,
-  NIC_DOORBELL_BATCH,
+  nicDoorbellsDeferred, NIC_DOORBELL_BATCH,
 } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { deviceInterruptAttach, deviceInterruptIsMessage, interruptModeName, deviceInterruptWrite } from "./msi.ts";
@@ -437,7 +437,7 @@ function e1000Transmit(buffer: u32, length: u32): bool {
   txTail = next;
   counters.txFrames++;
   counters.txBytes += length;
-  if (((next - txTold) & (TX_RING - 1)) >= NIC_DOORBELL_BATCH) e1000Flush();
+  if (((next - txTold) & (TX_RING - 1)) >= NIC_DOORBELL_BATCH || !nicDoorbellsDeferred()) e1000Flush();
   return true;
 }
 

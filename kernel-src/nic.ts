@@ -8,11 +8,13 @@
 //     flush functions.
 //   - transmit: the switch calls nicTransmit(buffer, length) (netbuf.ts layout); true = the driver owns
 //     the buffer now (freed once sent), false = no card or its ring is full (the caller keeps it).
-//   - doorbells: a driver may put a frame on its ring without telling the card (virtio's queue notify,
-//     e1000's TDT write: under QEMU each is an exit to the device model under its lock, and a write to an
-//     eventfd), until nicFlush, or until NIC_DOORBELL_BATCH frames wait untold. The scheduler flushes at
-//     every VM switch and before the kernel idles (nicArm), the clock at every tick (nicPoll): a frame
-//     waits at most for the rest of its sender's run, as Linux's xmit_more batches a queue's frames.
+//   - doorbells: telling the card of a frame on its ring (virtio's queue notify, e1000's TDT write) is,
+//     under QEMU, an exit to the device model under its lock and a write to an eventfd: about 25,000 host
+//     cycles at bench:request's 100,000-VM point, where it was a tenth of a request. While VMs wait for the
+//     CPU (the scheduler's nicDeferDoorbells at each VM switch) a driver puts frames on its ring untold
+//     until NIC_DOORBELL_BATCH wait, the next tick (nicFlush from the clock) or the kernel idling (nicArm):
+//     a frame waits at most a tick, and only when the CPU is the bottleneck, as Linux's xmit_more batches a
+//     queue's frames. Otherwise (no VM waiting: one busy VM, a light load) each frame rings at once.
 //   - receive: the driver's interrupt hands each good frame, in the buffer the card wrote (netbuf.ts
 //     layout, its length set), to the switch's handler (nicReceiveHandler; switchInit sets it) by
 //     reference: true = the switch kept the buffer, and the driver puts a fresh one on the ring in its
@@ -62,7 +64,7 @@ export class NicCounters {
 }
 
 /** The most frames a driver leaves on its transmit ring without telling the card (see doorbells above). */
-export const NIC_DOORBELL_BATCH: u32 = 32;
+export const NIC_DOORBELL_BATCH: u32 = 8;
 
 function refuseFrame(buffer: u32, length: u32): bool { return false; }
 function reportNothing(): void {}
@@ -108,20 +110,28 @@ export function nicModerate(): void { moderating = true; }
 /** True when the driver may turn its receive interrupts off (from its interrupt). */
 export function nicModerated(): bool { return moderating; }
 
-/** The kernel is busy (a VM blocked, a tick): frames sent told to the card, those that came without an interrupt. */
-export function nicPoll(): void {
-  flusher();
-  if (moderating) poller();
-}
+/** The kernel is busy (a VM blocked, a tick): the frames that came without an interrupt. */
+export function nicPoll(): void { if (moderating) poller(); }
 
 /** The kernel is about to idle: frames sent told to the card, interrupts on; true when frames had come (taken). */
 export function nicArm(): bool {
+  deferring = false;
   flusher();
   return moderating && armer();
 }
 
-/** A VM switch: the card told of the frames the VM that ran sent (doorbells, above). */
+/** The card told of every frame sent (doorbells, above): at every tick. */
 export function nicFlush(): void { flusher(); }
+
+/** Doorbells deferred: VMs wait for the CPU (the scheduler at each VM switch; above). */
+let deferring = false;
+/** At a VM switch: `busy` when other VMs wait for the CPU; when none does, the card is told now. */
+export function nicDeferDoorbells(busy: bool): void {
+  if (!busy) flusher();
+  deferring = busy;
+}
+/** For a driver's transmit: true when it may leave the frame untold (fewer than NIC_DOORBELL_BATCH waiting). */
+export function nicDoorbellsDeferred(): bool { return deferring; }
 
 /** Sends a frame through the card (see the contract above); false without a card or with its ring full. */
 export function nicTransmit(buffer: u32, length: u32): bool { return transmitter(buffer, length); }

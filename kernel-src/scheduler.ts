@@ -63,7 +63,7 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
-import { nicPresent, nicPoll, nicArm, nicFlush } from "./nic.ts";
+import { nicPresent, nicPoll, nicArm, nicDeferDoorbells } from "./nic.ts";
 import { diskInFlight, diskPollCompleted, diskArm } from "./disk.ts";
 import {
   profileOn, profileEnter, profileLeave, profileSetVm, profileCountCr3Load, PROFILE_SCHEDULER,
@@ -685,7 +685,7 @@ function switchInTo(index: i32): u32 {
     }
     return idleFrame;
   }
-  if (lastRan !== index) nicFlush();      // the frames the VM that ran sent, to the card (nic.ts: doorbells)
+  nicDeferDoorbells(heapSize !== 0);      // frames to the card later while VMs wait for the CPU (nic.ts)
   const vm = vmAt(u32(index));
   vm.state = VM_RUNNING;
   current = index;

@@ -4,8 +4,8 @@
 // by reference and replaced on the ring by a fresh one, so the only copy of a received frame is the
 // one into the VM (netReceive). Transmit takes a buffer the switch filled (the copy out of the sender
 // VM) and returns it to the pool when the device has used it (reclaimed on the next send and on
-// every interrupt; transmit interrupts themselves are suppressed). The device is told of sent frames
-// (the queue notify, unless it asked not to be) at nicFlush or every NIC_DOORBELL_BATCH frames (nic.ts).
+// every interrupt; transmit interrupts themselves are suppressed). The device is told of a sent frame (the
+// queue notify, unless it asked not to be) at once, or later while nic.ts defers doorbells.
 // Receive interrupts are moderated (as Linux's NAPI): the first one after the kernel idled turns them
 // off (VIRTQ_AVAIL_F_NO_INTERRUPT) and while the kernel is busy the used ring is polled, when a VM blocks
 // and at every tick (nic.ts nicPoll: a frame waits at most a tick); before the kernel idles it turns them
@@ -34,7 +34,8 @@ import {
   netBufferAlloc, netBufferFree, netBufferSetLength, NET_BUFFER_VIRTIO_HEADER, VIRTIO_NET_HEADER_BYTES,
 } from "./netbuf.ts";
 import {
-  NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, nicModerated, NIC_DOORBELL_BATCH,
+  NicCounters, nicAttach, nicReceiveHandler, nicReportCounters, nicBenchRecord, nicModerated, nicDoorbellsDeferred,
+  NIC_DOORBELL_BATCH,
 } from "./nic.ts";
 import { FRAME_MIN, FRAME_MAX } from "../abi/hypercalls.ts";
 import { deviceInterruptAttachIntx, deviceInterruptWrite } from "./msi.ts";
@@ -209,7 +210,7 @@ function virtioNetTransmit(buffer: u32, length: u32): bool {
   counters.txFrames++;
   counters.txBytes += length;
   untold++;
-  if (untold >= NIC_DOORBELL_BATCH) virtioNetFlush();
+  if (untold >= NIC_DOORBELL_BATCH || !nicDoorbellsDeferred()) virtioNetFlush();
   return true;
 }
 
