@@ -11,10 +11,10 @@
 //   - doorbells: telling the card of a frame on its ring (virtio's queue notify, e1000's TDT write) is,
 //     under QEMU, an exit to the device model under its lock and a write to an eventfd: about 25,000 host
 //     cycles at bench:request's 100,000-VM point, where it was a tenth of a request. While VMs wait for the
-//     CPU (the scheduler's nicDeferDoorbells at each VM switch) a driver puts frames on its ring untold
-//     until NIC_DOORBELL_BATCH wait, the next tick (nicFlush from the clock) or the kernel idling (nicArm):
-//     a frame waits at most a tick, and only when the CPU is the bottleneck, as Linux's xmit_more batches a
-//     queue's frames. Otherwise (no VM waiting: one busy VM, a light load) each frame rings at once.
+//     CPU (nicDoorbellsDeferred: the scheduler's test, given at nicSetBusyTest) a driver puts frames on its
+//     ring untold until NIC_DOORBELL_BATCH wait, the next tick (nicFlush from the clock) or the kernel idles
+//     (nicArm): a frame waits at most a tick, and only when the CPU is the bottleneck, as Linux's xmit_more
+//     batches a queue's frames. Otherwise (no VM waiting: one busy VM, a light load) each frame rings at once.
 //   - receive: the driver's interrupt hands each good frame, in the buffer the card wrote (netbuf.ts
 //     layout, its length set), to the switch's handler (nicReceiveHandler; switchInit sets it) by
 //     reference: true = the switch kept the buffer, and the driver puts a fresh one on the ring in its
@@ -115,7 +115,6 @@ export function nicPoll(): void { if (moderating) poller(); }
 
 /** The kernel is about to idle: frames sent told to the card, interrupts on; true when frames had come (taken). */
 export function nicArm(): bool {
-  deferring = false;
   flusher();
   return moderating && armer();
 }
@@ -123,15 +122,13 @@ export function nicArm(): bool {
 /** The card told of every frame sent (doorbells, above): at every tick. */
 export function nicFlush(): void { flusher(); }
 
-/** Doorbells deferred: VMs wait for the CPU (the scheduler at each VM switch; above). */
-let deferring = false;
-/** At a VM switch: `busy` when other VMs wait for the CPU; when none does, the card is told now. */
-export function nicDeferDoorbells(busy: bool): void {
-  if (!busy) flusher();
-  deferring = busy;
-}
+function neverBusy(): bool { return false; }
+/** True while VMs wait for the CPU (the scheduler's; doorbells above). */
+let busyTest: () => bool = neverBusy;
+/** The scheduler's test of VMs waiting for the CPU (schedulerInit). */
+export function nicSetBusyTest(test: () => bool): void { busyTest = test; }
 /** For a driver's transmit: true when it may leave the frame untold (fewer than NIC_DOORBELL_BATCH waiting). */
-export function nicDoorbellsDeferred(): bool { return deferring; }
+export function nicDoorbellsDeferred(): bool { return busyTest(); }
 
 /** Sends a frame through the card (see the contract above); false without a card or with its ring full. */
 export function nicTransmit(buffer: u32, length: u32): bool { return transmitter(buffer, length); }

@@ -63,7 +63,7 @@ import {
   consoleWriteString, consoleWriteDecimal, consoleWriteHex, consoleNewLine, consoleIdleBatch,
 } from "./console.ts";
 import { exitMachine, EXIT_SUCCESS } from "./machine.ts";
-import { nicPresent, nicPoll, nicArm, nicDeferDoorbells } from "./nic.ts";
+import { nicPresent, nicPoll, nicArm, nicSetBusyTest } from "./nic.ts";
 import { diskInFlight, diskPollCompleted, diskArm } from "./disk.ts";
 import {
   profileOn, profileEnter, profileLeave, profileSetVm, profileCountCr3Load, PROFILE_SCHEDULER,
@@ -685,7 +685,6 @@ function switchInTo(index: i32): u32 {
     }
     return idleFrame;
   }
-  nicDeferDoorbells(heapSize !== 0);      // frames to the card later while VMs wait for the CPU (nic.ts)
   const vm = vmAt(u32(index));
   vm.state = VM_RUNNING;
   current = index;
@@ -863,6 +862,7 @@ export function schedulerInit(report: () => void, timed: bool): void {
   trapSetResumeHook(schedulerResume);
   if (profileOn()) { switchOutNow = profiledSwitchOut; switchInNow = profiledSwitchIn; }
   trapSetUserExceptionHandler(userException);
+  nicSetBusyTest(schedulerHasRunnable);   // doorbells wait while VMs do (nic.ts)
   fpuInit();
   setKernelStack(trapStackTop());     // every trap from ring 3 lands there; handlers run to completion, IF = 0
 }
