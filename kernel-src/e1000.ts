@@ -11,9 +11,9 @@
 //     the CRC is stripped; long packets are off, so the card never writes more than 1,522 bytes (a
 //     VLAN-tagged frame), well inside the 2,030 bytes a buffer has from its frame offset.
 //   - transmit: the switch's buffer goes on the next descriptor (EOP, insert FCS, report status), the tail
-//     (TDT) moves, at once or later while nic.ts defers doorbells; a descriptor whose DD is set has been sent and its
-//     buffer goes back to the pool (reclaimed on the next send and on every interrupt; transmit interrupts
-//     are not enabled). One slot stays empty, so head = tail means an empty ring.
+//     (TDT) moves, at once or later while nic.ts defers doorbells; a descriptor whose DD is set has been
+//     sent and its buffer goes back to the pool (reclaimed on the next send and on every interrupt; transmit
+//     interrupts are not enabled). One slot stays empty, so head = tail means an empty ring.
 //   - interrupts (msi.ts): MSI where the card offers it (the 82574L; QEMU's 82540EM has no MSI capability)
 //     and the local APIC is in use, a vector of its own; else legacy INTx# through the 8259 (the line may
 //     be shared: ICR says whether the card asked). For a received frame (RXT0, no delay timer), a receiver
