@@ -221,9 +221,7 @@ let untold: u32 = 0;
 function virtioNetFlush(): void {
   if (untold === 0) return;
   untold = 0;
-  const before = transmitQueue.notifications;
-  virtqueueNotify(transmitQueue);
-  counters.doorbells += transmitQueue.notifications - before;
+  if (virtqueueNotify(transmitQueue)) counters.doorbells++;
 }
 
 /**

@@ -84,7 +84,6 @@ export class Virtqueue {
   availableIndex: u32 = 0;   // our copy of avail.idx (free-running, 16 bits on the ring)
   lastUsed: u32 = 0;         // used entries consumed so far (free-running)
   usedLength: u32 = 0;       // the length of the entry virtqueueNextUsed returned
-  notifications: u32 = 0;
 }
 
 function align(x: u32, to: u32): u32 { return (x + to - 1) & ~(to - 1); }
@@ -159,7 +158,6 @@ export function virtqueueSetup(q: Virtqueue, io: u32, index: u32): bool {
   q.used = base + align(DESCRIPTOR_BYTES * size + AVAILABLE_RING + 2 * size + 2, QUEUE_ALIGN);
   q.availableIndex = 0;
   q.lastUsed = 0;
-  q.notifications = 0;
   virtioWrite32(io, VIRTIO_QUEUE_ADDRESS, base >>> PAGE_SHIFT);
   return true;
 }
@@ -200,11 +198,11 @@ export function virtqueuePublish(q: Virtqueue): void {
 /** Makes the offered descriptors visible without notifying the device: virtqueueNotify does, later. */
 export function virtqueueExpose(q: Virtqueue): void { store16(q.available + AVAILABLE_INDEX, u16(q.availableIndex)); }
 
-/** Notifies the device of what virtqueueExpose made visible, unless it asked not to be (§2.4.8). */
-export function virtqueueNotify(q: Virtqueue): void {
-  if ((load16(q.used + USED_FLAGS) & VIRTQ_USED_F_NO_NOTIFY) !== 0) return;
+/** Notifies the device of what virtqueueExpose made visible, unless it asked not to be (§2.4.8): true if it did. */
+export function virtqueueNotify(q: Virtqueue): bool {
+  if ((load16(q.used + USED_FLAGS) & VIRTQ_USED_F_NO_NOTIFY) !== 0) return false;
   outw(u16(q.io + VIRTIO_QUEUE_NOTIFY), u16(q.index));
-  q.notifications++;
+  return true;
 }
 
 export function virtqueueSuppressInterrupts(q: Virtqueue): void {
