@@ -9,10 +9,10 @@
 // manifest's argument: bits 0-11 the pages N (from the page below its boot-information page downwards;
 // 0: 32), bits 12-27 the rounds R (0: 4), bits 28-31 log2 of the dwell D (0: once). Before its rounds it
 // writes a line of NOTE_BYTES letters into the page below them, which it touches again only at the end, by
-// consoleWrite's buffer: by then that cold page is likely on the disk, and the hypercall waits for it and is
-// made again (the swap summary's `hypercalls made again after a page-in`). Prints that line, then
-// `vm ID swept N pages R rounds, 0 bad words` and exits 0, or `vm ID CORRUPT page K word W round R` at
-// the first bad word and exits 1.
+// consoleWrite's buffer: by then that cold page is often on the disk (not always: the tests do not count on
+// it), and the hypercall waits for it and is made again (the swap summary's `hypercalls made again after a
+// page-in`). Prints that line, then `vm ID swept N pages R rounds, 0 bad words` and exits 0, or `vm ID
+// CORRUPT page K word W round R` at the first bad word and exits 1.
 import { u8, u32, load32, store8, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
 import { consoleWrite } from "../runtime/hypercalls.ts";

@@ -10,7 +10,7 @@
 // (j) three bytecode VMs of 1,000 pages each in a 16 MiB machine: every word verified after each round,
 //     pages written out from runnable VMs (`running-evictions`) and read back on touch (`page-ins`), no
 //     checksum failure, no VM ended by the kernel; each one's last consoleWrite, from a page cold since the
-//     fill, waits for it and is made again (`hypercalls made again after a page-in`), its line whole;
+//     fill (often on the disk by then, not always), prints its line whole;
 // (k) one bytecode VM of 1,600 pages alone in a 12 MiB machine (more than all the memory VMs may have):
 //     it waits for memory and gives up its own coldest pages (swap-evict.ts evictWaiter), never going out
 //     whole; every word intact;
@@ -22,7 +22,9 @@
 //     once: those beyond it are created swapped out and built when their turn comes (`started late`), all
 //     are written out asleep and read back; their hot pages, only read in some rounds, keep their copies on
 //     the disk (`clean pages kept`: the window's dirty bits are real) and, rewritten in others, are written
-//     again (a stale copy kept would fail the guest's check). Every page verified, no checksum failure.
+//     again (a stale copy kept would fail the guest's check); the readClock into a page left out of the working
+//     set waits for it and is made again (`hypercalls made again after a page-in`). Every page verified, no
+//     checksum failure.
 import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,10 +87,11 @@ test("(j) three never-idle bytecode VMs of 1,000 pages in 16 MiB: pages go out w
     t.true(c.pageIns >= 500, c.line);                // ...and came back through the interpreter's page wait
     t.is(c.checksum, 0, c.line);
     t.is(c.readErrors, 0, c.line);
-    // Each one's note page, cold since the fill, is consoleWrite's buffer at the end: on the disk by then,
-    // the hypercall waits for it and is made again (I_HYPERCALL's retry); the line arrives whole.
+    // Each one's note page, cold since the fill, is consoleWrite's buffer at the end: often on the disk by then
+    // (the hypercall waits for it and is made again), but not always (second chance may not have reached it when
+    // the rounds end; the disk's completions come in host time): the line arrives whole either way. (l) asserts
+    // the retry, where the buffer is on the disk by construction.
     t.deepEqual(noted(out).sort(), [0, 1, 2], out.slice(-3000));
-    t.true(c.hypercallPageWaits >= 1, c.line);
     t.log(c.line);
   });
 
@@ -126,6 +129,9 @@ test(`(l) ${SWAPPERS} bytecode swappers, a reservation each, in -m 12: some crea
     t.true(c.createdOut > 0 && c.startedLate === c.createdOut, c.line);
     t.true(c.writeOuts >= SWAPPERS, c.line);
     t.true(c.kept > 0, c.line);
+    // The readClock into the page below the filled ones, left out of the last working set: on the disk at the
+    // call, which waits for it and is made again (I_HYPERCALL's retry); the clock pattern around it intact.
+    t.true(c.hypercallPageWaits >= 1, c.line);
     t.is(c.checksum, 0, c.line);
     t.is(c.readErrors, 0, c.line);
     t.log(c.line);
