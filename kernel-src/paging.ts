@@ -180,8 +180,11 @@ export function switchAddressSpace(space: u32): void { writeCr3(space); }
  */
 let cr3Loads: u32 = 0;
 let switchesKept: u32 = 0;
+let switchInvalidations: u32 = 0;
 export function pagingCr3Loads(): u32 { return cr3Loads; }
 export function pagingSwitchesKept(): u32 { return switchesKept; }
+/** The private pages those switches invalidated (invlpg each; the one for the paging-structure caches not counted). */
+export function pagingSwitchInvalidations(): u32 { return switchInvalidations; }
 
 function loadCr3(directory: u32): void {
   writeCr3(directory);
@@ -197,8 +200,12 @@ function loadCr3(directory: u32): void {
 // right. So a switch between two VMs of one image (equal `key`), each of at most RUN_SCAN_PAGES pages,
 // writes the next VM's directory entries and invalidates the previous VM's private pages, the only entries
 // that differ: present and writable ones (vm.ts's invariant: private = writable; a page unmapped while its
-// VM was in force was invalidated then), each by invlpg, which also empties the paging-structure caches
-// (SDM §4.10.4.1), so that no translation through the previous entries survives. Every other switch loads
+// VM was in force was invalidated then) whose accessed bit is set, each by invlpg, which also empties the
+// paging-structure caches (SDM §4.10.4.1), so that no translation through the previous entries survives. An
+// entry whose accessed bit is clear has no translation cached (§4.10.4.3: none is made from such an entry,
+// and clearAccessed, the one place the kernel clears the bit, invalidates the page when its space is in
+// force): a VM's pages untouched since their bit was last cleared (swap-learn.ts at its first idle,
+// swap-evict.ts's sweep) cost nothing at its switches. Every other switch loads
 // CR3. All this only with `-append keepcr3` (pagingKeepCr3); without it each VM switch loads the VM's own
 // directory. Invariant: while runDirectory is loaded, the TLB holds no private entry of a space but
 // runSpace's, and shared entries only of runKey's image (a switch to another image, and any load of another
@@ -401,24 +408,31 @@ const SCAN_ROUND_BYTES: u32 = 8 * ENTRY_BYTES;
 function union4(at: u32): u32 { return load32(at) | load32(at + 4) | load32(at + 8) | load32(at + 12); }
 
 
+/** A private page's entry that may have a translation cached: PAGE_PRIVATE_BITS and the accessed bit. */
+const PAGE_PRIVATE_USED: u32 = PAGE_PRIVATE_BITS | PAGE_ACCESSED;
+
 /**
- * invlpg for each of the `count` adjacent PTEs from `slot` that maps a private page (PAGE_PRIVATE_BITS),
- * `address` the first one's page: in rounds of eight entries as firstEntryWith, without a call per page.
+ * invlpg for each of the `count` adjacent PTEs from `slot` that maps a private page used since its accessed
+ * bit was last cleared (PAGE_PRIVATE_USED), `address` the first one's page: in rounds of eight entries as
+ * firstEntryWith, without a call per page.
  */
 function invalidatePrivate(slot: u32, count: u32, address: u32): void {
   const end = slot + count * ENTRY_BYTES;
   let at = slot;
   let page = address;
   for (; end - at >= SCAN_ROUND_BYTES; at += SCAN_ROUND_BYTES) {
-    if (u32((union4(at) | union4(at + 16)) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) {
+    if (u32((union4(at) | union4(at + 16)) & PAGE_PRIVATE_USED) === PAGE_PRIVATE_USED) {
       for (let k: u32 = 0; k < SCAN_ROUND_BYTES; k += ENTRY_BYTES) {
-        if (u32(load32(at + k) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) invlpg(page + (k << ENTRY_TO_PAGE_SHIFT));
+        if (u32(load32(at + k) & PAGE_PRIVATE_USED) === PAGE_PRIVATE_USED) {
+          invlpg(page + (k << ENTRY_TO_PAGE_SHIFT));
+          switchInvalidations++;
+        }
       }
     }
     page += SCAN_ROUND_BYTES << ENTRY_TO_PAGE_SHIFT;
   }
   for (; at < end; at += ENTRY_BYTES) {
-    if (u32(load32(at) & PAGE_PRIVATE_BITS) === PAGE_PRIVATE_BITS) invlpg(page);
+    if (u32(load32(at) & PAGE_PRIVATE_USED) === PAGE_PRIVATE_USED) { invlpg(page); switchInvalidations++; }
     page += PAGE_SIZE;
   }
 }

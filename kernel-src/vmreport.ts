@@ -9,7 +9,7 @@
 // scheduler so that the scheduler imports neither it nor the switch (which imports vinterrupt.ts, which
 // imports the scheduler): the scheduler's state is read through its getters.
 import { u32, overlay } from "dsl";
-import { pagingCr3Loads, pagingSwitchesKept, pagingKeepsCr3 } from "./paging.ts";
+import { pagingCr3Loads, pagingSwitchesKept, pagingSwitchInvalidations, pagingKeepsCr3 } from "./paging.ts";
 import { mapPagesOnDisk } from "./swap-map.ts";
 import { messageInterruptsReport } from "./msi.ts";
 import { Vm, vmAt, vmCount, vmPrivateFramePeak, vmBootPageFrame, VM_ENDED, END_EXIT } from "./vm.ts";
@@ -106,6 +106,9 @@ function report(listed: u32): void {
     consoleWriteDecimal(pagingCr3Loads());
     consoleWriteString(", VM switches without one ");
     consoleWriteDecimal(pagingSwitchesKept());
+    consoleWriteString(" (pages invalidated ");
+    consoleWriteDecimal(pagingSwitchInvalidations());
+    consoleWriteString(")");
   }
   consoleNewLine();
   consoleWriteString("vms: scheduler: ");

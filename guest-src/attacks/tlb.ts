@@ -5,10 +5,15 @@
 // each page and read every page back after yielding again; ROUNDS rounds, every round a new pattern. A
 // word of another VM, or any word not this VM's, is a translation that was not invalidated: it prints
 // `vm ID NOT CONTAINED: round R page K word W holds 0x...` and exits 1; else `vm ID tlb: R rounds of P
-// pages, every word its own` and exits 0.
+// pages, every word its own` and exits 0. With the manifest's argument 1 it first fills COLD_PAGES more
+// pages and idles once (with a swap device the kernel clears its accessed bits there: swap-learn.ts), and
+// reads those back only at the end: pages a switch need not invalidate (their accessed bits clear), whose
+// translations must still be right when they are touched again; a cold page's word not its own is reported
+// as round ROUNDS.
 import { u32, write, print, exit, addressOf, load32, store32 } from "dsl";
-import { bootInit, vmId } from "../runtime/boot.ts";
-import { yieldCpu } from "../runtime/hypercalls.ts";
+import { bootInit, vmId, argument } from "../runtime/boot.ts";
+import { yieldCpu, setAlarm, idle, interruptAcknowledge } from "../runtime/hypercalls.ts";
+import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
 import { writeHex } from "../runtime/runtime.ts";
 
 const PAGES: u32 = 8;
@@ -16,14 +21,18 @@ const WORDS: u32 = 1024;
 const ROUNDS: u32 = 40;
 /** The pages, in the image's .bss: private, at the same linear addresses in every VM of the image. */
 const area = new Uint32Array(8 * 1024);          // PAGES * WORDS
+const COLD_PAGES: u32 = 8;
+/** The cold pages (argument 1): filled before the first idle, read back at the end. */
+const cold = new Uint32Array(8 * 1024);          // COLD_PAGES * WORDS
 
 function pattern(id: u32, round: u32, k: u32, w: u32): u32 {
   return u32(Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(round + 1, 0x85ebca77) ^ Math.imul(k + 1, 0xc2b2ae3d) ^ w);
 }
 
-function check(id: u32, round: u32): void {
-  const base = addressOf(area);
-  for (let k: u32 = 0; k < PAGES; k++) {
+function check(id: u32, round: u32): void { checkPages(addressOf(area), PAGES, id, round); }
+
+function checkPages(base: u32, pages: u32, id: u32, round: u32): void {
+  for (let k: u32 = 0; k < pages; k++) {
     for (let w: u32 = 0; w < WORDS; w++) {
       const found = load32(base + (k * WORDS + w) * 4);
       if (found === pattern(id, round, k, w)) continue;
@@ -35,10 +44,26 @@ function check(id: u32, round: u32): void {
   }
 }
 
+/** Fills the cold pages with round ROUNDS's pattern and idles once, for a millisecond. */
+function fillColdAndIdle(id: u32): void {
+  const base = addressOf(cold);
+  for (let k: u32 = 0; k < COLD_PAGES; k++) {
+    for (let w: u32 = 0; w < WORDS; w++) store32(base + (k * WORDS + w) * 4, pattern(id, ROUNDS, k, w));
+  }
+  setAlarm(1000);
+  while (true) {
+    const events = u32(idle(0, 0));
+    interruptAcknowledge(events);
+    if ((events & INTERRUPT_TIMER) !== 0) return;
+  }
+}
+
 export function guestMain(magic: u32, bootInfo: u32): void {
   bootInit(magic, bootInfo);
   const id = vmId();
   const base = addressOf(area);
+  const coldPages = argument() === 1;
+  if (coldPages) fillColdAndIdle(id);
   for (let round: u32 = 0; round < ROUNDS; round++) {
     for (let k: u32 = 0; k < PAGES; k++) {
       for (let w: u32 = 0; w < WORDS; w++) store32(base + (k * WORDS + w) * 4, pattern(id, round, k, w));
@@ -47,6 +72,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
     yieldCpu();
     check(id, round);
   }
+  if (coldPages) checkPages(addressOf(cold), COLD_PAGES, id, ROUNDS);
   write("vm "); write(id); write(" tlb: "); write(ROUNDS); write(" rounds of "); write(PAGES);
   print(" pages, every word its own");
   exit(0);
