@@ -7,6 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p out
+# The kernel's ELF, compiled by the first test file that needs it, for the others (test/kernel/helpers.ts).
+DENALI_KERNEL_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/denali-kernel-cache-XXXXXX")
+export DENALI_KERNEL_CACHE
+trap 'rm -rf "$DENALI_KERNEL_CACHE"' EXIT
 npx ava --tap "$@" 2>&1 | tee out/test.tap
 status=${PIPESTATUS[0]}
 pass=$(grep -E '^# pass ' out/test.tap | awk '{s+=$3} END {print s+0}')

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import elfy from "elfy";
 import { qemuArgs, runQemu } from "../../tools/qemu.ts";
 import {
-  BANNER, EXIT_PANIC, EXIT_SUCCESS, EXIT_TRAP, buildKernelInTemp, bootInstructions, lowerUpperMemory, memoryMap,
-  serialLines, usableMemory, type KernelBuild,
+  BANNER, EXIT_PANIC, EXIT_SUCCESS, EXIT_TRAP, compileKernelInTemp, bootInstructions, lowerUpperMemory, memoryMap,
+  serialLines, usableMemory, type CompiledKernel,
 } from "./helpers.ts";
 
-let kernel: KernelBuild;
-test.before(() => { kernel = buildKernelInTemp(false); });
+let kernel: CompiledKernel;
+test.before(() => { kernel = compileKernelInTemp(); });
 test.after.always(() => kernel?.remove());
 
 const boot = (options: Parameters<typeof runQemu>[1] = {}) => runQemu({ kernel: kernel.elf }, { timeoutMs: 30_000, ...options });

@@ -6,10 +6,10 @@
 
 import test from "ava";
 import { runQemu } from "../../tools/qemu.ts";
-import { BANNER, EXIT_EXCEPTION_BASE, buildKernelInTemp, serialLines, type KernelBuild } from "./helpers.ts";
+import { BANNER, EXIT_EXCEPTION_BASE, compileKernelInTemp, serialLines, type CompiledKernel } from "./helpers.ts";
 
-let kernel: KernelBuild;
-test.before(() => { kernel = buildKernelInTemp(false); });
+let kernel: CompiledKernel;
+test.before(() => { kernel = compileKernelInTemp(); });
 test.after.always(() => kernel?.remove());
 
 const HEX = "0x[0-9a-f]{8}";

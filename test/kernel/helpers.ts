@@ -1,7 +1,8 @@
-// Contract: test support for the kernel: one build of kernel-src/ into a temporary directory per test
-// file, and readers for the lines the kernel prints on COM1 (see kernel-src/main.ts).
+// Contract: test support for the kernel: the kernel's ELF (kernel-src/ at -O2) in a temporary directory per
+// test file, compiled once per `make test` run (KERNEL_CACHE_VARIABLE), and readers for the lines the kernel
+// prints on COM1 (see kernel-src/main.ts).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildKernel, buildIso, type BuiltImage } from "../../tools/build.ts";
@@ -15,18 +16,51 @@ export const EXIT_EXCEPTION_BASE = 0x40;
 
 export const BANNER = /^Denali\/TS isolation kernel \d+\.\d+\.\d+$/m;
 
-export interface KernelBuild { dir: string; built: BuiltImage; elf: string; iso?: string; remove(): void }
+export interface KernelBuild { dir: string; elf: string; iso?: string; remove(): void }
+/** A kernel compiled in the test's own process: its compiler's output too (symbols, entry, IR). */
+export interface CompiledKernel extends KernelBuild { built: BuiltImage }
 
-/** Builds the kernel (-O2) and, when asked, the hybrid ISO, into a fresh temporary directory. */
-export function buildKernelInTemp(withIso: boolean): KernelBuild {
+/**
+ * The environment variable tools/test-summary.sh sets for a `make test` run: a directory of its own for the run
+ * (removed at its end), where the first test file to need the kernel leaves its ELF for the others. The sources
+ * do not change during a run, so every file boots the kernel it would have compiled, 39 compiles become one or two
+ * (two files may start at once), and the run is several minutes shorter. Without it (ava run by hand) each file
+ * compiles its own, as a run that edits the kernel between files needs.
+ */
+const KERNEL_CACHE_VARIABLE = "DENALI_KERNEL_CACHE";
+
+/** Compiles the kernel (-O2) and, when asked, the hybrid ISO, into a fresh temporary directory. */
+export function compileKernelInTemp(withIso = false): CompiledKernel {
   const dir = mkdtempSync(join(tmpdir(), "denali-kernel-test-"));
   const built = buildKernel(2, dir, dir);
-  let iso: string | undefined;
-  if (withIso) {
-    iso = join(dir, "denali.iso");
-    buildIso(built.elfPath, iso);
-  }
+  const iso = withIso ? isoOf(built.elfPath, dir) : undefined;
   return { dir, built, elf: built.elfPath, iso, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The kernel's ELF (and the ISO, when asked) in a fresh temporary directory: the run's copy, or compiled. */
+export function buildKernelInTemp(withIso: boolean): KernelBuild {
+  const cache = process.env[KERNEL_CACHE_VARIABLE];
+  const cached = cache ? join(cache, "denali.elf") : "";
+  if (!cache || !existsSync(cached)) {
+    const compiled = compileKernelInTemp(withIso);
+    if (cache) {                       // written aside and renamed: another file reads all of it or nothing
+      const partial = `${cached}.${process.pid}.partial`;
+      copyFileSync(compiled.elf, partial);
+      renameSync(partial, cached);
+    }
+    return compiled;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "denali-kernel-test-"));
+  const elf = join(dir, "denali.elf");
+  copyFileSync(cached, elf);
+  const iso = withIso ? isoOf(elf, dir) : undefined;
+  return { dir, elf, iso, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function isoOf(elf: string, dir: string): string {
+  const iso = join(dir, "denali.iso");
+  buildIso(elf, iso);
+  return iso;
 }
 
 /** The serial output without carriage returns (GRUB writes \n\r before the kernel's first line). */
