@@ -12,8 +12,7 @@
 // as round ROUNDS.
 import { u32, write, print, exit, addressOf, load32, store32 } from "dsl";
 import { bootInit, vmId, argument } from "../runtime/boot.ts";
-import { yieldCpu, setAlarm, idle, interruptAcknowledge } from "../runtime/hypercalls.ts";
-import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
+import { yieldCpu, sleep } from "../runtime/hypercalls.ts";
 import { writeHex } from "../runtime/runtime.ts";
 
 const PAGES: u32 = 8;
@@ -50,12 +49,7 @@ function fillColdAndIdle(id: u32): void {
   for (let k: u32 = 0; k < COLD_PAGES; k++) {
     for (let w: u32 = 0; w < WORDS; w++) store32(base + (k * WORDS + w) * 4, pattern(id, ROUNDS, k, w));
   }
-  setAlarm(1000);
-  while (true) {
-    const events = u32(idle(0, 0));
-    interruptAcknowledge(events);
-    if ((events & INTERRUPT_TIMER) !== 0) return;
-  }
+  sleep(1000);
 }
 
 export function guestMain(magic: u32, bootInfo: u32): void {

@@ -14,8 +14,7 @@
 // exits 1.
 import { u32, load32, store32, write, print, exit } from "dsl";
 import { bootInit, vmId, argument, memoryEnd, PAGE_SIZE } from "../runtime/boot.ts";
-import { setAlarm, idle, interruptAcknowledge, readClock } from "../runtime/hypercalls.ts";
-import { INTERRUPT_TIMER } from "../../abi/hypercalls.ts";
+import { sleep, readClock } from "../runtime/hypercalls.ts";
 
 const DEFAULT_PAGES: u32 = 32;
 const DEFAULT_SLEEP_MS: u32 = 2000;
@@ -30,16 +29,6 @@ function pageAddress(k: u32): u32 { return memoryEnd() - (k + 2) * PAGE_SIZE; }
 
 function pattern(id: u32, k: u32, w: u32): u32 {
   return u32(Math.imul(id + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ w);
-}
-
-/** Sleeps `ms` milliseconds: the alarm, then idle until it rings (other events are acknowledged). */
-function sleep(ms: u32): void {
-  setAlarm(ms * 1000);
-  while (true) {
-    const events = idle(0, 0);
-    interruptAcknowledge(u32(events));
-    if ((u32(events) & INTERRUPT_TIMER) !== 0) return;
-  }
 }
 
 /** readClock into `address`; a failure ends the VM. */
@@ -76,7 +65,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
     for (let w: u32 = CLOCK_WORDS; w < WORDS; w++) store32(pageAddress(pages) + w * 4, pattern(id, pages, w));
   }
   write("vm "); write(id); write(" filled "); write(pages); print(" pages");
-  sleep(sleepMs);
+  sleep(sleepMs * 1000);
   let flip: u32 = 0;
   for (let round: u32 = 0; hot !== 0 && round < HOT_ROUNDS; round++) {
     check(id, 0, hot, 0, flip);
@@ -86,7 +75,7 @@ export function guestMain(magic: u32, bootInfo: u32): void {
         for (let w: u32 = 0; w < WORDS; w++) store32(pageAddress(k) + w * 4, u32(pattern(id, k, w) ^ flip));
       }
     }
-    sleep(sleepMs);
+    sleep(sleepMs * 1000);
   }
   if (hot !== 0) {
     clockInto(id, pageAddress(pages));

@@ -1,12 +1,14 @@
 // The hypercalls of the Denali virtual architecture (docs/virtual-architecture.md, "Hypercalls"):
-// `int 0x80` with eax = number, ebx/ecx/edx/esi = arguments, result in eax (negative: an error).
-// One typed wrapper per call; the numbers, error codes, virtual-interrupt bits and limits are the ABI's
-// (abi/hypercalls.ts, their one definition).
+// `sysenter` (compiled guests; `int 0x80` works too) with eax = number, ebx/ecx/edx/esi = arguments,
+// result in eax (negative: an error).
+// One typed wrapper per call, and `sleep` (the alarm and idle together); the numbers, error codes,
+// virtual-interrupt bits and limits are the ABI's (abi/hypercalls.ts, their one definition).
 import { i32, u32, hypercall } from "dsl";
 import {
   HYPERCALL_EXIT, HYPERCALL_IDLE, HYPERCALL_SET_ALARM, HYPERCALL_READ_CLOCK, HYPERCALL_CONSOLE_WRITE,
   HYPERCALL_NET_SEND, HYPERCALL_NET_RECEIVE, HYPERCALL_INTERRUPT_MASK, HYPERCALL_INTERRUPT_ACKNOWLEDGE, HYPERCALL_YIELD,
   HYPERCALL_VM_CREATE, HYPERCALL_VM_STOP, HYPERCALL_VM_LIST, HYPERCALL_VM_CONSOLE, HYPERCALL_MACHINE_STATUS,
+  INTERRUPT_TIMER,
 } from "../../abi/hypercalls.ts";
 
 /** Ends this VM with `status`; never returns. */
@@ -21,6 +23,19 @@ export function exitVm(status: i32): void {
  * at `clock` unless it is 0 (or the page went to the swap disk meanwhile: then unchanged).
  */
 export function idle(acknowledge: u32, clock: u32): i32 { return hypercall(HYPERCALL_IDLE, acknowledge, clock, 0, 0); }
+
+/**
+ * Sleeps `microseconds`: the alarm, then idle until it rings; the other events that come meanwhile are
+ * acknowledged and dropped (for guests with nothing else to do: demos, tests' guests).
+ */
+export function sleep(microseconds: u32): void {
+  setAlarm(microseconds);
+  while (true) {
+    const events = u32(idle(0, 0));
+    interruptAcknowledge(events);
+    if ((events & INTERRUPT_TIMER) !== 0) return;
+  }
+}
 
 /** Raises INTERRUPT_TIMER `microseconds` from now (0 cancels the alarm). */
 export function setAlarm(microseconds: u32): i32 { return hypercall(HYPERCALL_SET_ALARM, microseconds, 0, 0, 0); }

@@ -27,7 +27,7 @@ export interface CompiledKernel extends KernelBuild { built: BuiltImage }
  * (two files may start at once), and the run is several minutes shorter. Without it (ava run by hand) each file
  * compiles its own, as a run that edits the kernel between files needs.
  */
-const KERNEL_CACHE_VARIABLE = "DENALI_KERNEL_CACHE";
+export const KERNEL_CACHE_VARIABLE = "DENALI_KERNEL_CACHE";
 
 /** Compiles the kernel (-O2) and, when asked, the hybrid ISO, into a fresh temporary directory. */
 export function compileKernelInTemp(withIso = false): CompiledKernel {

@@ -5,12 +5,12 @@ import test from "ava";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildKernelInTemp } from "../kernel/helpers.ts";
+import { buildKernelInTemp, KERNEL_CACHE_VARIABLE } from "../kernel/helpers.ts";
 
 test("the first kernel build of a run is left for the others, who each get a copy of their own", t => {
   const cache = mkdtempSync(join(tmpdir(), "denali-kernel-cache-test-"));
-  const saved = process.env.DENALI_KERNEL_CACHE;
-  process.env.DENALI_KERNEL_CACHE = cache;
+  const saved = process.env[KERNEL_CACHE_VARIABLE];
+  process.env[KERNEL_CACHE_VARIABLE] = cache;
   const first = buildKernelInTemp(false);
   try {
     t.deepEqual(readdirSync(cache), ["denali.elf"]);
@@ -24,6 +24,6 @@ test("the first kernel build of a run is left for the others, who each get a cop
   } finally {
     first.remove();
     rmSync(cache, { recursive: true, force: true });
-    if (saved === undefined) delete process.env.DENALI_KERNEL_CACHE; else process.env.DENALI_KERNEL_CACHE = saved;
+    if (saved === undefined) delete process.env[KERNEL_CACHE_VARIABLE]; else process.env[KERNEL_CACHE_VARIABLE] = saved;
   }
 });

@@ -19,10 +19,10 @@
 import { bool, i32, u32, print, write, exit, overlay, addressOf, sizeOf, memoryCopy } from "dsl";
 import { BootInfo } from "../../../abi/boot.ts";
 import {
-  VmCreateRequest, VmStatus, MachineStatus, VM_STATE_IDLE, VM_STATE_ENDED, VM_END_STOPPED, INTERRUPT_TIMER, EAGAIN,
+  VmCreateRequest, VmStatus, MachineStatus, VM_STATE_IDLE, VM_STATE_ENDED, VM_END_STOPPED, EAGAIN,
 } from "../../../abi/hypercalls.ts";
 import {
-  vmCreate, vmStop, vmList, vmConsole, machineStatus, setAlarm, idle, interruptAcknowledge,
+  vmCreate, vmStop, vmList, vmConsole, machineStatus, sleep,
 } from "../../../guest-src/runtime/hypercalls.ts";
 import { consoleWriteBytes } from "./runtime.ts";
 
@@ -61,12 +61,6 @@ function setRequest(address: u32, length: u32, count: u32, memoryKiB: u32): void
   request.ipAddress = FIRST_IP;
   request.netmask = 0;
   request.gateway = 0;
-}
-
-function sleep(microseconds: u32): void {
-  setAlarm(microseconds);
-  while ((idle(0, 0) & INTERRUPT_TIMER) === 0) {}
-  interruptAcknowledge(INTERRUPT_TIMER);
 }
 
 function remember(): void {
