@@ -724,7 +724,7 @@ export class Machine {
     if (this.paramCounts[entry] > 0) this.registers[0] = arg;
   }
 
-  /** contextCreate(base, size, entry, arg): the words x86 writes (lower.ts), the handle t - 24. */
+  /** contextCreate(base, size, entry, arg): the words x86 writes (x86/intrinsics.ts), the handle t - 24. */
   private contextCreate(base: number, size: number, entry: number, arg: number): number {
     const top = ((base + size) & ~15) >>> 0;
     const handle = top - 24;

@@ -1,5 +1,5 @@
 // Contract: the x86 condition codes of the IR's comparisons (SDM Vol. 1, Appendix B.1), one table from
-// which the lowering rules build their setcc, jcc and cmovcc opcodes (lower.ts) and by which the fusions
+// which the lowering rules build their setcc, jcc and cmovcc opcodes (rules.ts) and by which the fusions
 // know a comparison (fusion.ts). Every comparison op of the IR has exactly one row.
 
 import { Code } from "iced-x86";

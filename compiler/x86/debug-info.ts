@@ -13,7 +13,7 @@ import type { Register } from "iced-x86";
 import type { DebugVariable, Function as IrFunction, VReg } from "../ir.ts";
 import type { Allocation } from "./regalloc.ts";
 import { FRAME_BASE_BELOW_CFA, type FrameLayout } from "./frame.ts";
-import type { AddressResolver } from "./lower.ts";
+import type { AddressResolver } from "./context.ts";
 
 /** A register, a word at `offset` from the CFA (the caller's esp), or a value known at link time. */
 export type VariablePlace =

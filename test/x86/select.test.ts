@@ -1,4 +1,4 @@
-// Contract: the x86 lowering of `select` (cmov, compiler/x86/lower.ts "select: cmov"), run natively in QEMU at -O0 and
+// Contract: the x86 lowering of `select` (cmov, compiler/x86/rules.ts "select: cmov"), run natively in QEMU at -O0 and
 // -O2 against a JavaScript model: a plain condition, a fused comparison of each kind, constant arms, a destination that
 // shares ifTrue's, ifFalse's or cond's register, and values left in memory by register pressure; the allocation checker
 // agrees.
