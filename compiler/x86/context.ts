@@ -22,7 +22,8 @@ export interface AddressResolver {
 
 // [base] with no displacement byte where the encoding has that form (ebp as base always needs one)
 export const mem = (base: Register, displacement: number): MemoryOperand =>
-  displacement === 0 && base !== Register.EBP ? MemoryOperand.createBase(base) : MemoryOperand.createBaseDispl(base, BigInt(displacement));
+  displacement === 0 && base !== Register.EBP
+    ? MemoryOperand.createBase(base) : MemoryOperand.createBaseDispl(base, BigInt(displacement));
 
 /** Where a vreg's value is: an immediate (a constant vreg), a register, or its frame home. */
 export type Operand =
@@ -46,7 +47,7 @@ export class FunctionContext {
   readonly sysenterCall: Label | null;
   /** No frame pointer: the frame is addressed from esp (the emitter tracks esp's distance to the return address). */
   readonly frameless: boolean;
-  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, compiler/x86/check.ts). */
+  /** Registers read as operands by the IR instruction being lowered (for the allocation checker, check.ts). */
   reads: OperandRead[] = [];
   /** Emitter index where the IR instruction being lowered starts. */
   instrStart = 0;
@@ -99,7 +100,9 @@ export class FunctionContext {
   use(v: VReg, reg: Register): void {
     const o = this.read(v);
     if (o.kind === "imm") this.e.emit(Instruction.createRegU32(Code.Mov_r32_imm32, reg, o.value >>> 0));
-    else if (o.kind === "reg") { if (o.reg !== reg) this.e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, reg, o.reg)); }
+    else if (o.kind === "reg") {
+      if (o.reg !== reg) this.e.emit(Instruction.createRegReg(Code.Mov_r32_rm32, reg, o.reg));
+    }
     else this.e.emit(Instruction.createRegMem(Code.Mov_r32_rm32, reg, o.mem));
   }
   /** vreg <- reg */
@@ -118,7 +121,9 @@ export class FunctionContext {
   }
   push(v: VReg): void {
     const o = this.read(v);
-    if (o.kind === "imm") this.e.emit(Instruction.createI32(fitsImm8(o.value) ? Code.Pushd_imm8 : Code.Pushd_imm32, o.value | 0));
+    if (o.kind === "imm") {
+      this.e.emit(Instruction.createI32(fitsImm8(o.value) ? Code.Pushd_imm8 : Code.Pushd_imm32, o.value | 0));
+    }
     else if (o.kind === "reg") this.e.emit(Instruction.createReg(Code.Push_r32, o.reg));
     else this.e.emit(Instruction.createMem(Code.Push_rm32, o.mem));
   }
@@ -141,7 +146,10 @@ export class FunctionContext {
         const o = this.read(v);
         if (o.kind === "imm") this.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, at, o.value | 0));
         else if (o.kind === "reg") this.emit(Instruction.createMemReg(Code.Mov_rm32_r32, at, o.reg));
-        else { this.emit(Instruction.createMem(Code.Push_rm32, o.mem)); this.emit(Instruction.createMem(Code.Pop_rm32, at)); }
+        else {
+          this.emit(Instruction.createMem(Code.Push_rm32, o.mem));
+          this.emit(Instruction.createMem(Code.Pop_rm32, at));
+        }
       });
       emitCall();
       return;
@@ -152,7 +160,9 @@ export class FunctionContext {
     for (let i = args.length - 1; i >= 0; i--) this.push(args[i]);
     emitCall();
     const pop = argBytes + pad;
-    if (pop > 0) this.emit(Instruction.createRegI32(pop < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, pop));
+    if (pop > 0) {
+      this.emit(Instruction.createRegI32(pop < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, pop));
+    }
   }
   /**
    * trapHandler(kind), which never returns. With an outgoing argument area (-O2) the argument goes to
@@ -176,7 +186,10 @@ export class FunctionContext {
       else this.e.restored(r);
     }
   }
-  /** Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the return address). */
+  /**
+   * Leaves the frame: `leave`, or without a frame pointer `add esp, frameBytes` (then esp points at the
+   * return address).
+   */
   leaveFrame(frameBytes: number): void {
     if (!this.frameless) { // mov esp, ebp; pop ebp: esp points at the return address
       this.emit(Instruction.create(Code.Leaved));
@@ -185,7 +198,10 @@ export class FunctionContext {
       this.e.ebpSaved = false;
       return;
     }
-    if (frameBytes > 0) this.emit(Instruction.createRegI32(frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32, Register.ESP, frameBytes));
+    if (frameBytes > 0) {
+      const code = frameBytes < 128 ? Code.Add_rm32_imm8 : Code.Add_rm32_imm32;
+      this.emit(Instruction.createRegI32(code, Register.ESP, frameBytes));
+    }
   }
   /** Bytes the prologue of a function without a frame pointer subtracts from esp (0 for a leaf that needs no stack). */
   frameBytes = 0;
@@ -195,7 +211,10 @@ export class FunctionContext {
 
 export const fitsImm8 = (x: number): boolean => x >= -128 && x <= 127;
 
-/** [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into `scratch`. */
+/**
+ * [base + offset] for an address vreg: its register, a constant address as disp32, or its value loaded into
+ * `scratch`.
+ */
 export function addressOperand(cx: FunctionContext, address: VReg, offset: number, scratch: Register): MemoryOperand {
   const fold = cx.fusions.addresses.get(address);
   if (fold) {
@@ -214,14 +233,18 @@ export function addressOperand(cx: FunctionContext, address: VReg, offset: numbe
     // [index*1 + disp32] is [index + disp]: the base form, whose displacement may take one byte
     const scale = index === Register.None ? 1 : fold.scale;
     if (base === Register.None && index !== Register.None && scale === 1) { base = index; index = Register.None; }
-    const size = base === Register.None && index === Register.None ? 4 : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
+    const size = base === Register.None && index === Register.None ? 4
+      : displacement === 0 ? 0 : fitsImm8(displacement) ? 1 : 4;
     const absolute = base === Register.None && index === Register.None;
     const disp = BigInt(absolute ? displacement >>> 0 : displacement);
     return new MemoryOperand(base, index, index === Register.None ? 1 : scale, disp, size, false, Register.None);
   }
   const o = cx.read(address);
   if (o.kind === "reg") return mem(o.reg, offset | 0);
-  if (o.kind === "imm") return new MemoryOperand(Register.None, Register.None, 1, BigInt(((o.value + offset) | 0) >>> 0), 4, false, Register.None);
+  if (o.kind === "imm") {
+    const absolute = BigInt(((o.value + offset) | 0) >>> 0);
+    return new MemoryOperand(Register.None, Register.None, 1, absolute, 4, false, Register.None);
+  }
   cx.use(address, scratch);
   return mem(scratch, offset | 0);
 }

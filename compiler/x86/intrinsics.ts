@@ -17,7 +17,9 @@ import { FunctionContext, mem, addressOperand } from "./context.ts";
 
 type IntrinsicRule = (cx: FunctionContext, args: VReg[], dst: VReg | null) => void;
 
-export const defIf = (cx: FunctionContext, dst: VReg | null, reg: Register): void => { if (dst !== null) cx.def(dst, reg); };
+export const defIf = (cx: FunctionContext, dst: VReg | null, reg: Register): void => {
+  if (dst !== null) cx.def(dst, reg);
+};
 
 /** in al/ax/eax, dx: the port is always in dx (the imm8 form only reaches ports < 256). */
 const portIn = (code: Code, acc: Register, widen: Code | null): IntrinsicRule => (cx, [port], dst) => {
@@ -178,7 +180,9 @@ const contextSwitch: IntrinsicRule = (cx, [saveAt, resume]) => {
   cx.push(resume); cx.push(saveAt);   // the arguments may live anywhere: go through the stack
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
   cx.emit(Instruction.createReg(Code.Pop_r32, Register.ECX));
-  for (const r of [Register.EBP, Register.EBX, Register.ESI, Register.EDI]) cx.emit(Instruction.createReg(Code.Push_r32, r));
+  for (const r of [Register.EBP, Register.EBX, Register.ESI, Register.EDI]) {
+    cx.emit(Instruction.createReg(Code.Push_r32, r));
+  }
   e.branch(Code.Call_rel32_32, doSwitch);
   e.branch(Code.Jmp_rel32_32, done);
   e.bind(doSwitch);
@@ -186,7 +190,9 @@ const contextSwitch: IntrinsicRule = (cx, [saveAt, resume]) => {
   cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.ESP, Register.ECX));
   cx.emit(Instruction.create(Code.Retnd));
   e.bind(done);
-  for (const r of [Register.EDI, Register.ESI, Register.EBX, Register.EBP]) cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  for (const r of [Register.EDI, Register.ESI, Register.EBX, Register.EBP]) {
+    cx.emit(Instruction.createReg(Code.Pop_r32, r));
+  }
   e.cfa = cfa;
 };
 
@@ -218,19 +224,31 @@ export const INTRINSIC_RULES: Record<IntrinsicName, IntrinsicRule> = {
   outw: portOut(Code.Out_DX_AX, Register.AX),
   outl: portOut(Code.Out_DX_EAX, Register.EAX),
   cli: bare(Code.Cli), sti: bare(Code.Sti), hlt: bare(Code.Hlt), pause: bare(Code.Pause),
-  rdtsc: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EAX); },     // edx:eax <- TSC
-  rdtscHigh: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EDX); }, // high half of a fresh reading
+  // edx:eax <- TSC; rdtscHigh: the high half of a fresh reading
+  rdtsc: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EAX); },
+  rdtscHigh: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Rdtsc)); defIf(cx, dst, Register.EDX); },
   readCr0: readControl(Register.CR0), writeCr0: writeControl(Register.CR0),
   readCr2: readControl(Register.CR2),
   readCr3: readControl(Register.CR3), writeCr3: writeControl(Register.CR3),
   readCr4: readControl(Register.CR4), writeCr4: writeControl(Register.CR4),
   lgdt: memoryOperandOf(Code.Lgdt_m1632), lidt: memoryOperandOf(Code.Lidt_m1632), // [eax] -> 6-byte limit:base
-  ltr: (cx, [selector]) => { cx.use(selector, Register.EAX); cx.emit(Instruction.createReg(Code.Ltr_r32m16, Register.EAX)); }, // 0F 00 /3 with a 32-bit register: no 66 prefix
+  // 0F 00 /3 with a 32-bit register: no 66 prefix
+  ltr: (cx, [selector]) => {
+    cx.use(selector, Register.EAX);
+    cx.emit(Instruction.createReg(Code.Ltr_r32m16, Register.EAX));
+  },
   invlpg: memoryOperandOf(Code.Invlpg_m),
   memoryCopy, memoryFill,
   // ebp of the calling function: [ebp] is its caller's ebp, [ebp + 4] its return address (backtraces)
-  readFramePointer: (cx, _a, dst) => { cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EAX, Register.EBP)); defIf(cx, dst, Register.EAX); },
-  readFlags: (cx, _a, dst) => { cx.emit(Instruction.create(Code.Pushfd)); cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX)); defIf(cx, dst, Register.EAX); },
+  readFramePointer: (cx, _a, dst) => {
+    cx.emit(Instruction.createRegReg(Code.Mov_r32_rm32, Register.EAX, Register.EBP));
+    defIf(cx, dst, Register.EAX);
+  },
+  readFlags: (cx, _a, dst) => {
+    cx.emit(Instruction.create(Code.Pushfd));
+    cx.emit(Instruction.createReg(Code.Pop_r32, Register.EAX));
+    defIf(cx, dst, Register.EAX);
+  },
   invalidOpcode: bare(Code.Ud2),
   loadSegments: lowerLoadSegments,
   // div without the zero check: a zero divisor raises #DE (SDM Vol. 3, 6.15 "Interrupt 0")

@@ -27,15 +27,20 @@ const CMP: [Code, Code, Code] = [Code.Cmp_r32_rm32, Code.Cmp_rm32_imm32, Code.Cm
 // ---- binary ops: shifts --------------------------------------------------------------------------
 // The count goes in cl; x86 masks a 32-bit shift count to 5 bits, which is exactly the IR's "mod 32".
 
-const SHIFT_CL: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_CL, shrs: Code.Sar_rm32_CL, shru: Code.Shr_rm32_CL };
-const SHIFT_IMM: Partial<Record<BinaryOp, Code>> = { shl: Code.Shl_rm32_imm8, shrs: Code.Sar_rm32_imm8, shru: Code.Shr_rm32_imm8 };
+const SHIFT_CL: Partial<Record<BinaryOp, Code>> = {
+  shl: Code.Shl_rm32_CL, shrs: Code.Sar_rm32_CL, shru: Code.Shr_rm32_CL,
+};
+const SHIFT_IMM: Partial<Record<BinaryOp, Code>> = {
+  shl: Code.Shl_rm32_imm8, shrs: Code.Sar_rm32_imm8, shru: Code.Shr_rm32_imm8,
+};
 
 // ---- binary ops: comparisons ---------------------------------------------------------------------
 // cmp eax, [b]; setcc al; movzx eax, al  -> 0 or 1. Signed conditions l/le/g/ge, unsigned b/be/a/ae.
 
 const SETCC = byCondition(holds => codeNamed(`Set${holds}_rm8`));
 // A comparison consumed only by the branch that ends its block fuses into cmp + jcc: [jump if true, jump if false].
-export const JCC = byCondition((holds, fails): [Code, Code] => [codeNamed(`J${holds}_rel32_32`), codeNamed(`J${fails}_rel32_32`)]);
+export const JCC = byCondition((holds, fails): [Code, Code] =>
+  [codeNamed(`J${holds}_rel32_32`), codeNamed(`J${fails}_rel32_32`)]);
 
 // ---- binary ops: division ------------------------------------------------------------------------
 // divs/rems: divisor 0 -> trap; divisor -1 -> handled without idiv (INT_MIN / -1 raises #DE on x86,
@@ -55,10 +60,12 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
   const wantsRemainder = kind === "rems" || kind === "remu";
   if (signed) {
     const general = e.fresh();
-    cx.emit(Instruction.createRegI32(Code.Cmp_rm32_imm8, Register.ECX, -1)); // imm8 is sign-extended: compares with 0xFFFFFFFF
+    // imm8 is sign-extended: compares with 0xFFFFFFFF
+    cx.emit(Instruction.createRegI32(Code.Cmp_rm32_imm8, Register.ECX, -1));
     e.branch(Code.Jne_rel32_32, general);
-    if (wantsRemainder) cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EAX, Register.EAX)); // x rem -1 = 0
-    else cx.emit(Instruction.createReg(Code.Neg_rm32, Register.EAX));                                     // x / -1 = -x, wrapping
+    // x rem -1 = 0; x / -1 = -x, wrapping
+    if (wantsRemainder) cx.emit(Instruction.createRegReg(Code.Xor_r32_rm32, Register.EAX, Register.EAX));
+    else cx.emit(Instruction.createReg(Code.Neg_rm32, Register.EAX));
     e.branch(Code.Jmp_rel32_32, done);
     e.bind(general);
     cx.emit(Instruction.create(Code.Cdq)); // edx:eax <- sign-extended eax
@@ -72,7 +79,10 @@ function lowerDivision(cx: FunctionContext, kind: BinaryOp, dst: VReg, a: VReg, 
   cx.def(dst, Register.EAX);
 }
 
-/** Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else through eax. */
+/**
+ * Flags for a comparison of a with b: `cmp a, b` straight from a's register (`test a, a` against 0), else
+ * through eax.
+ */
 export function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const loadA = cx.fusions.loads.get(a);
   if (loadA) {
@@ -103,8 +113,12 @@ export function compare(cx: FunctionContext, a: VReg, b: VReg): void {
   const left = oa.kind === "reg" ? oa.reg : Register.EAX;
   if (oa.kind !== "reg") cx.use(a, Register.EAX);
   const load = cx.fusions.loads.get(b);
-  if (load) cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, left, addressOperand(cx, load.address, load.offset, left === Register.EAX ? Register.ECX : Register.EAX)));
-  else if (cx.alloc.constants.get(b) === 0) cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left)); // same flags as cmp with 0
+  if (load) {
+    const scratch = left === Register.EAX ? Register.ECX : Register.EAX;
+    cx.emit(Instruction.createRegMem(Code.Cmp_r32_rm32, left, addressOperand(cx, load.address, load.offset, scratch)));
+  } else if (cx.alloc.constants.get(b) === 0) {
+    cx.emit(Instruction.createRegReg(Code.Test_rm32_r32, left, left));   // same flags as cmp with 0
+  }
   else cx.alu(CMP[0], CMP[1], CMP[2], left, b);
 }
 
@@ -173,7 +187,8 @@ function lowerBinary(cx: FunctionContext, i: Extract<Instr, { op: "binary" }>): 
     if ((leaAdd || leaSub) && d.kind === "reg" && oa.kind === "reg" && oa.reg !== d.reg) {
       cx.read(a); cx.read(b);
       const displacement = ob.kind === "imm" ? (kind === "sub" ? -ob.value : ob.value) | 0 : 0;
-      const operand = ob.kind === "reg" ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None) : mem(oa.reg, displacement);
+      const operand = ob.kind === "reg"
+        ? new MemoryOperand(oa.reg, ob.reg, 1, 0n, 0, false, Register.None) : mem(oa.reg, displacement);
       cx.emit(Instruction.createRegMem(Code.Lea_r32_m, d.reg, operand));
       return;
     }
@@ -278,7 +293,8 @@ const UNARY: Record<UnaryOp, Code> = { neg: Code.Neg_rm32, not: Code.Not_rm32 };
 
 // cmovcc for [the condition true, the condition false]: a select on a plain register tests it against 0.
 const CMOV_NONZERO: [Code, Code] = [Code.Cmovne_r32_rm32, Code.Cmove_r32_rm32];
-const CMOV = byCondition((holds, fails): [Code, Code] => [codeNamed(`Cmov${holds}_r32_rm32`), codeNamed(`Cmov${fails}_r32_rm32`)]);
+const CMOV = byCondition((holds, fails): [Code, Code] =>
+  [codeNamed(`Cmov${holds}_r32_rm32`), codeNamed(`Cmov${fails}_r32_rm32`)]);
 
 function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): void {
   const fused = cx.fusions.selects.get(i);
@@ -288,7 +304,8 @@ function lowerSelect(cx: FunctionContext, i: Extract<Instr, { op: "select" }>): 
   const inTarget = (o: Operand) => o.kind === "reg" && o.reg === target;
   // swap: the mov takes ifTrue (already in place, or a constant) and the cmov ifFalse, on the inverted condition;
   // an ifFalse already in place never moves (a clamp `x = x > k ? k : x` is `mov ecx, k; cmovg x, ecx`)
-  const swap = i.ifTrue !== i.ifFalse && !inTarget(ifFalse) && (inTarget(ifTrue) || (ifTrue.kind === "imm" && ifFalse.kind !== "imm"));
+  const swap = i.ifTrue !== i.ifFalse && !inTarget(ifFalse)
+    && (inTarget(ifTrue) || (ifTrue.kind === "imm" && ifFalse.kind !== "imm"));
   const [first, second] = swap ? [i.ifTrue, i.ifFalse] : [i.ifFalse, i.ifTrue];
   const [whenTrue, whenFalse] = fused ? CMOV[fused.kind]! : CMOV_NONZERO;
   const cmov = swap ? whenFalse : whenTrue;
@@ -392,8 +409,12 @@ export const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   copy: (cx, i) => {
     const d = cx.operand(i.dst), s = cx.operand(i.src);
     if (d.kind === "reg") cx.use(i.src, d.reg);
-    else if (d.kind === "mem" && s.kind === "reg") { cx.read(i.src); cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, d.mem, s.reg)); }
-    else if (d.kind === "mem" && s.kind === "imm") cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, d.mem, s.value | 0));
+    else if (d.kind === "mem" && s.kind === "reg") {
+      cx.read(i.src);
+      cx.emit(Instruction.createMemReg(Code.Mov_rm32_r32, d.mem, s.reg));
+    } else if (d.kind === "mem" && s.kind === "imm") {
+      cx.emit(Instruction.createMemI32(Code.Mov_rm32_imm32, d.mem, s.value | 0));
+    }
     else { cx.use(i.src, Register.EAX); cx.def(i.dst, Register.EAX); }
   },
   binary: lowerBinary,
@@ -410,7 +431,8 @@ export const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     const rule = LOAD[i.width];
     const d = cx.operand(i.dst);
     const target = d.kind === "reg" ? d.reg : Register.EAX;
-    cx.emit(Instruction.createRegMem(i.signed ? rule.signed : rule.unsigned, target, addressOperand(cx, i.address, i.offset, Register.EAX)));
+    const code = i.signed ? rule.signed : rule.unsigned;
+    cx.emit(Instruction.createRegMem(code, target, addressOperand(cx, i.address, i.offset, Register.EAX)));
     if (target === Register.EAX) cx.def(i.dst, Register.EAX);
   },
   store: (cx, i) => {
@@ -422,7 +444,8 @@ export const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
     if (value !== undefined) {
       const code = i.width === 1 ? Code.Mov_rm8_imm8 : i.width === 2 ? Code.Mov_rm16_imm16 : Code.Mov_rm32_imm32;
       const wrapped = i.width === 1 ? value & 0xff : i.width === 2 ? value & 0xffff : value | 0;
-      cx.emit(i.width === 4 ? Instruction.createMemI32(code, at, wrapped) : Instruction.createMemU32(code, at, wrapped));
+      cx.emit(i.width === 4
+        ? Instruction.createMemI32(code, at, wrapped) : Instruction.createMemU32(code, at, wrapped));
       return;
     }
     // a value in a register is stored from it (narrow stores need a register with a byte/word form)
@@ -472,7 +495,9 @@ export const INSTR_RULES: { [K in Instr["op"]]: InstrRule<K> } = {
   intrinsic: (cx, i) => {
     const spec = INTRINSICS[i.name];
     if (spec === undefined) throw new Error(`x86 lowering: ${cx.f.name}: unknown intrinsic '${i.name}'`);
-    if (i.args.length !== spec.args) throw new Error(`x86 lowering: ${cx.f.name}: ${i.name} takes ${spec.args} arguments, got ${i.args.length}`);
+    if (i.args.length !== spec.args) {
+      throw new Error(`x86 lowering: ${cx.f.name}: ${i.name} takes ${spec.args} arguments, got ${i.args.length}`);
+    }
     if (i.dst !== null && !spec.result) throw new Error(`x86 lowering: ${cx.f.name}: ${i.name} produces no value`);
     INTRINSIC_RULES[i.name](cx, i.args, i.dst);
   },
