@@ -191,6 +191,20 @@ function copyBits(vm: Vm, before: u32): u32 {
   return (before & (ENTRY_HOT | ENTRY_WARM)) === ENTRY_HOT ? u32(ENTRY_HOT | ENTRY_WARM) : 0;
 }
 
+/**
+ * copyBits of the clean copies of the write-out's `previous` map, by position: planPositions computes each once
+ * (a page walk) for it and placePages to read; positions past the array are computed at each use (copyBitsAt).
+ * Its inputs do not change meanwhile: the PTEs' dirty and accessed bits, the selection, the entries.
+ */
+const COPY_CACHE_POSITIONS: u32 = 512;
+const copyCache = new Uint32Array(COPY_CACHE_POSITIONS);
+
+/** copyBits of position `i` of `previous`, a clean copy's entry, in the write-out planPositions began. */
+function copyBitsAt(vm: Vm, previous: u32, i: u32): u32 {
+  if (i < COPY_CACHE_POSITIONS) return copyCache[i];
+  return copyBits(vm, load32(pageAt(previous, i)));
+}
+
 /** Position `i` lies in the window planPositions chose. */
 function inWindow(i: u32): bool {
   return windowFirst !== NO_WINDOW && i >= windowFirst && i < windowFirst + windowPages;
@@ -205,7 +219,7 @@ function stays(vm: Vm, previous: u32, i: u32): bool {
   const before = load32(pageAt(previous, i));
   if ((before & ENTRY_DISK) !== 0) return true;
   if ((before & ENTRY_CLEAN) === 0) return false;
-  const bits = copyBits(vm, before);
+  const bits = copyBitsAt(vm, previous, i);
   return inWindow(i) ? bits !== NOT_A_COPY && bits !== 0 : bits === 0;
 }
 
@@ -219,7 +233,10 @@ function planPositions(vm: Vm, previous: u32, pages: u32, resident: u32, hot: u3
   let working = hot;
   for (let i: u32 = 0; i < before; i++) {
     const entry = load32(pageAt(previous, i));
-    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry) === u32(ENTRY_HOT | ENTRY_WARM)) working++;
+    if ((entry & ENTRY_CLEAN) === 0) continue;
+    const bits = copyBits(vm, entry);
+    if (i < COPY_CACHE_POSITIONS) copyCache[i] = bits;
+    if (bits === u32(ENTRY_HOT | ENTRY_WARM)) working++;
   }
   let first: u32 = 0;
   for (let i: u32 = 0; i < before && i < first + working; i++) {
@@ -259,7 +276,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32): u32 {
   const before = previous === 0 ? 0 : load32(previous);
   for (let i: u32 = 0; i < before; i++) {       // the loop over its pages passes over the clean copies
     const entry = load32(pageAt(previous, i));
-    if ((entry & ENTRY_CLEAN) !== 0 && copyBits(vm, entry) !== NOT_A_COPY) {
+    if ((entry & ENTRY_CLEAN) !== 0 && copyBitsAt(vm, previous, i) !== NOT_A_COPY) {
       vmMarkKept(vm, pageAddress(entry & ENTRY_PAGE_MASK));
     }
   }
@@ -269,7 +286,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32): u32 {
     let placed = ENTRY_EMPTY;
     if ((entry & ENTRY_DISK) !== 0) placed = u32(entry & ~(ENTRY_HOT | ENTRY_WARM));
     else if ((entry & ENTRY_CLEAN) !== 0 && (windowFirst === NO_WINDOW || stays(vm, previous, i))) {
-      const bits = copyBits(vm, entry);
+      const bits = copyBitsAt(vm, previous, i);
       if (bits !== NOT_A_COPY) {
         placed = u32((entry & ENTRY_PAGE_MASK) | ENTRY_DISK | bits);
         kept++;
@@ -286,7 +303,7 @@ function placePages(vm: Vm, map: u32, count: u32, previous: u32): u32 {
     for (let i: u32 = 0; i < before && windowFirst !== NO_WINDOW; i++) {
       const entry = load32(pageAt(previous, i));
       if ((entry & ENTRY_CLEAN) === 0 || stays(vm, previous, i)) continue;
-      const bits = copyBits(vm, entry);
+      const bits = copyBitsAt(vm, previous, i);
       if (bits === NOT_A_COPY || (bits !== 0) !== (pass === 0)) continue;
       const next = pass === 0 ? hotNext : coldNext;
       const at = freePosition(map, next);
