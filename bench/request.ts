@@ -30,9 +30,13 @@
 //
 // Writes bench/results/request.json and request.md (request-realtime.* with --realtime) and prints the table.
 // Needs root (namespaces, tap).
+// --against REV: each point booted twice at once, this tree's build and REV's (built in a git work tree), and
+// measured ROUNDS times each, alternately (ABBA): a host whose speed drifts by 10-30% over minutes (this one) hides
+// a change of a few percent between two runs, not between windows minutes apart on both. Prints and writes
+// bench/results/request-against.md and .json: each round's totals, their ratio, the medians.
 // Options: --vms 1,100 (a subset), --seconds S (measured, 10), --swap VMS:MIB (the swap point), --no-swap,
-// --realtime.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+// --realtime, --against REV, --rounds N (4).
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir, loadavg } from 'node:os';
@@ -59,6 +63,8 @@ const VM_COUNTS = [1, 100, 1000];
  */
 const SWAP_POINT: Point = { vms: 10000, memoryMiB: 128, swap: true, popularity: 'zipf' };
 const SECONDS = 10;
+/** --against: measured windows per tree and point (ABBA order: one host drift counts against both). */
+const ROUNDS = 4;
 const HTTPD_IMAGE = 'guest-src/apps/httpd.ts';
 const HTTPD_MEMORY_KIB = 1024;
 const MEMORY_MIB = 1024;
@@ -161,61 +167,85 @@ async function readProfile(m: Machine) {
 /** A point: VMs, memory, and with a swap disk (1 MiB a VM) Zipf(0.8) requests, else uniform ones. */
 interface Point { vms: number; memoryMiB: number; swap: boolean; popularity: Popularity }
 
-/** One boot of the point's VMs (under -icount unless `realtime`) with the profile on, one measured run. */
-async function measure(ns: TapNamespace, kernelElf: string, dir: string, at: Point, seconds: number,
-  realtime: boolean): Promise<RequestPoint> {
-  const { vms, memoryMiB, swap, popularity } = at;
+/** A booted point: its machine and its swap image (removed by stopPoint). */
+interface Booted { m: Machine; swapImage?: string }
+
+/**
+ * Boots the point's VMs (under -icount unless `realtime`) with the profile on: `kernelElf` and the httpd
+ * image's modules (built by buildPoint from this tree, or by buildAgainst from another commit's).
+ */
+async function bootPoint(ns: TapNamespace, built: Built, dir: string, at: Point, realtime: boolean,
+  name = `request-${at.vms}`): Promise<Booted> {
+  const swapImage = at.swap ? join(dir, `swap-${name}.img`) : undefined;
+  if (swapImage) createSwapImage(swapImage, (at.vms + 64) * HTTPD_MEMORY_KIB * 1024);
+  const m = startQemu(ns, { kernel: built.kernelElf, initrd: built.modules }, dir, name,
+    { append: 'profile keepcr3', icount: !realtime, memoryMiB: at.memoryMiB, swapImage });
+  try {
+    const state = await waitListening(m, at.vms, 120_000 + at.vms * 300, `bench:request: boot of ${at.vms} VMs`);
+    if (state !== 'ready') throw new Error(`${at.vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
+  } catch (e) { await stopPoint({ m, swapImage }); throw e; }
+  return { m, swapImage };
+}
+
+async function stopPoint(b: Booted): Promise<void> {
+  await stopQemu(b.m);
+  if (b.swapImage) rmSync(b.swapImage, { force: true });
+}
+
+/** The kernel and the point's manifest (VM count) built from this tree. */
+interface Built { kernelElf: string; modules: string[] }
+
+function manifestFile(dir: string, vms: number): string {
   const manifestJson = join(dir, `request-${vms}.json`);
   const group = { image: HTTPD_IMAGE, count: vms, memoryKiB: HTTPD_MEMORY_KIB, argument: 0 };
   writeFileSync(manifestJson, JSON.stringify({ groups: [group] }));
-  const built = buildManifest(manifestJson, { imagesDir: dir, outDir: dir });
-  const swapImage = swap ? join(dir, `swap-${vms}.img`) : undefined;
-  if (swapImage) createSwapImage(swapImage, (vms + 64) * HTTPD_MEMORY_KIB * 1024);
-  const m = startQemu(ns, { kernel: kernelElf, initrd: built.modules }, dir, `request-${vms}`,
-    { append: 'profile keepcr3', icount: !realtime, memoryMiB, swapImage });
-  try {
-    const state = await waitListening(m, vms, 120_000 + vms * 300, `bench:request: boot of ${vms} VMs`);
-    if (state !== 'ready') throw new Error(`${vms} VMs: ${state}, ${listeningVms(m.serial()).size} listening`);
-    const hostLoad = Math.round(loadavg()[0] * 100) / 100;
-    const load: LoadOptions = {
-      ...DEFAULT_LOAD, seconds, warmup: Math.min(30, Math.max(DEFAULT_LOAD.warmup, vms / 200)), base: FIRST_VM,
-      servers: vms, popularity, bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
-    };
-    const read: { before?: ReturnType<typeof parseProfile>; after?: ReturnType<typeof parseProfile> } = {};
-    const swapRead: { before?: Record<string, number>; after?: Record<string, number> } = {};
-    let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
-    const r = await runLoadGenerator(ns, load, async edge => {
-      if (edge === 'start') {
-        cpu0 = cpuSeconds(m.child.pid); t0 = performance.now();
-        read.before = await readProfile(m);
-        if (swap) swapRead.before = await readSwap(m);
-      } else {
-        read.after = await readProfile(m);
-        if (swap) swapRead.after = await readSwap(m);
-        cpu1 = cpuSeconds(m.child.pid); t1 = performance.now();
-      }
-    });
-    if (!read.before || !read.after) throw new Error(`${vms} VMs: no profile at the window's edges`);
-    const d = profileDelta(read.before, read.after);
-    const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
-    const p = point(at, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad, realtime);
-    if (d.absent) {
-      p.note = `${d.absent} VMs' boot pages not resident at the window's edges: requests counted by the load `
-        + `generator, the guests' part by the kernel (ring 3), not by category`;
+  return manifestJson;
+}
+
+function buildPoint(kernelElf: string, dir: string, vms: number): Built {
+  return { kernelElf, modules: buildManifest(manifestFile(dir, vms), { imagesDir: dir, outDir: dir }).modules };
+}
+
+/** One measured run (a warm-up, then `seconds`) on a booted point: the per-request figures. */
+async function measureWindow(ns: TapNamespace, m: Machine, at: Point, seconds: number,
+  realtime: boolean): Promise<RequestPoint> {
+  const { vms, swap, popularity } = at;
+  const hostLoad = Math.round(loadavg()[0] * 100) / 100;
+  const load: LoadOptions = {
+    ...DEFAULT_LOAD, seconds, warmup: Math.min(30, Math.max(DEFAULT_LOAD.warmup, vms / 200)), base: FIRST_VM,
+    servers: vms, popularity, bytes: PAGE_BYTES, mustContain: '<h1>Denali VM {id}</h1>',
+  };
+  const read: { before?: ReturnType<typeof parseProfile>; after?: ReturnType<typeof parseProfile> } = {};
+  const swapRead: { before?: Record<string, number>; after?: Record<string, number> } = {};
+  let cpu0: number | null = null, cpu1: number | null = null, t0 = 0, t1 = 0;
+  const r = await runLoadGenerator(ns, load, async edge => {
+    if (edge === 'start') {
+      cpu0 = cpuSeconds(m.child.pid); t0 = performance.now();
+      read.before = await readProfile(m);
+      if (swap) swapRead.before = await readSwap(m);
+    } else {
+      read.after = await readProfile(m);
+      if (swap) swapRead.after = await readSwap(m);
+      cpu1 = cpuSeconds(m.child.pid); t1 = performance.now();
     }
-    const { before, after } = swapRead;
-    if (before && after) {
-      p.swapCounts = Object.fromEntries(Object.keys(after)
-        .map(k => [k, Math.round(((after[k] - before[k]) / Math.max(1, p.requests)) * 100) / 100]));
-    }
-    if (!d.absent && Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
-      p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
-    }
-    return p;
-  } finally {
-    await stopQemu(m);
-    if (swapImage) rmSync(swapImage, { force: true });
+  });
+  if (!read.before || !read.after) throw new Error(`${vms} VMs: no profile at the window's edges`);
+  const d = profileDelta(read.before, read.after);
+  const qemuSeconds = cpu0 !== null && cpu1 !== null ? (cpu1 as number) - (cpu0 as number) : null;
+  const p = point(at, d, qemuSeconds, (t1 - t0) / 1000, r, hostLoad, realtime);
+  if (d.absent) {
+    p.note = `${d.absent} VMs' boot pages not resident at the window's edges: requests counted by the load `
+      + `generator, the guests' part by the kernel (ring 3), not by category`;
   }
+  const { before, after } = swapRead;
+  if (before && after) {
+    p.swapCounts = Object.fromEntries(Object.keys(after)
+      .map(k => [k, Math.round(((after[k] - before[k]) / Math.max(1, p.requests)) * 100) / 100]));
+  }
+  if (!d.absent && Math.abs(p.guestTotal - p.ring3) > 0.02 * p.ring3) {
+    p.note += ` the guests' categories (${p.guestTotal}) are not the kernel's ring 3 (${p.ring3})`;
+  }
+  return p;
 }
 
 /** The table: a row per category and figure, a column per VM count. */
@@ -250,13 +280,18 @@ function requestTable(points: RequestPoint[]): string {
 }
 
 function options(argv: string[]) {
-  const o = { vms: VM_COUNTS, seconds: SECONDS, swap: SWAP_POINT as Point | null, realtime: false };
-  const usage = '(--vms 1,100 --seconds S --swap VMS:MIB --no-swap --realtime)';
+  const o = {
+    vms: VM_COUNTS, seconds: SECONDS, swap: SWAP_POINT as Point | null, realtime: false,
+    against: null as string | null, rounds: ROUNDS,
+  };
+  const usage = '(--vms 1,100 --seconds S --swap VMS:MIB --no-swap --realtime --against REV --rounds N)';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--vms') o.vms = argv[++i].split(',').map(Number);
     else if (argv[i] === '--seconds') o.seconds = Number(argv[++i]);
     else if (argv[i] === '--no-swap') o.swap = null;
     else if (argv[i] === '--realtime') o.realtime = true;
+    else if (argv[i] === '--against') o.against = argv[++i] ?? '';
+    else if (argv[i] === '--rounds') o.rounds = Number(argv[++i]);
     else if (argv[i] === '--swap') {
       const [vms, memoryMiB] = (argv[++i] ?? '').split(':').map(Number);
       o.swap = { vms, memoryMiB, swap: true, popularity: 'zipf' };
@@ -265,12 +300,142 @@ function options(argv: string[]) {
   if (o.vms.some(n => !Number.isInteger(n) || n < 1 || n > 1000) || !(o.seconds > 0)) {
     throw new Error('bench:request: --vms takes VM counts from 1 to 1,000, --seconds a positive number');
   }
+  if (o.against === '' || !(Number.isInteger(o.rounds) && o.rounds >= 1)) {
+    throw new Error('bench:request: --against takes a commit, --rounds a positive integer');
+  }
   if (o.swap && !(Number.isInteger(o.swap.vms) && o.swap.vms > 1000 && o.swap.vms <= VM_LIMIT
     && Number.isInteger(o.swap.memoryMiB) && o.swap.memoryMiB >= 32)) {
     throw new Error(`bench:request: --swap takes VMS:MIB, 1,001 to ${VM_LIMIT} VMs in at least 32 MiB`);
   }
   const points: Point[] = o.vms.map(vms => ({ vms, memoryMiB: MEMORY_MIB, swap: false, popularity: 'uniform' }));
-  return { points: o.swap ? [...points, o.swap] : points, seconds: o.seconds, realtime: o.realtime };
+  return {
+    points: o.swap ? [...points, o.swap] : points, seconds: o.seconds, realtime: o.realtime,
+    against: o.against, rounds: o.rounds,
+  };
+}
+
+/**
+ * --against REV: builds REV's kernel and httpd in a git work tree of its own (REV's tools/build.ts and
+ * tools/manifest.ts, which must take the calls this file makes), for the point's VM count.
+ */
+function buildAgainst(rev: string, dir: string, vms: number): Built {
+  const tree = join(dir, 'against');
+  if (!existsSync(tree)) {
+    execFileSync('git', ['worktree', 'add', '--detach', tree, rev], { cwd: ROOT, stdio: 'ignore' });
+    symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+  }
+  const out = join(dir, `against-${vms}`);
+  mkdirSync(out, { recursive: true });
+  const script = "import { buildKernel } from './tools/build.ts'; import { buildManifest } from './tools/manifest.ts';"
+    + ` const k = buildKernel(2, ${JSON.stringify(out)}, ${JSON.stringify(out)});`
+    + ` const m = buildManifest(${JSON.stringify(manifestFile(out, vms))},`
+    + ` { imagesDir: ${JSON.stringify(out)}, outDir: ${JSON.stringify(out)} });`
+    + ' console.log(JSON.stringify({ kernelElf: k.elfPath, modules: m.modules }));';
+  const text = execFileSync('npx', ['tsx', '-e', script], { cwd: tree, encoding: 'utf8' }).trim();
+  return JSON.parse(text.slice(text.lastIndexOf('\n') + 1)) as Built;
+}
+
+function removeAgainst(dir: string): void {
+  const tree = join(dir, 'against');
+  if (existsSync(tree)) execFileSync('git', ['worktree', 'remove', '--force', tree], { cwd: ROOT, stdio: 'ignore' });
+}
+
+/** One point's comparison: the same windows on both machines, in ABBA order. */
+interface Against { at: Point; head: RequestPoint[]; against: RequestPoint[] }
+
+/**
+ * Both machines booted at once (each on a tap in a namespace of its own; the idle one's VMs wait in `idle`),
+ * then `rounds` windows each, alternating ABBA, so that a host whose speed drifts over minutes weighs on both.
+ */
+async function compareAt(at: Point, head: Built, against: Built, dir: string, seconds: number, rounds: number,
+  realtime: boolean): Promise<Against> {
+  const nsA = createTapNamespace(`denali-request-a-${process.pid}`);
+  const nsB = createTapNamespace(`denali-request-b-${process.pid}`);
+  const booted: Booted[] = [];
+  try {
+    booted.push(...await Promise.all([bootPoint(nsA, head, dir, at, realtime, 'head'),
+      bootPoint(nsB, against, dir, at, realtime, 'against')]));
+    const result: Against = { at, head: [], against: [] };
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const k of order) {
+        const p = await measureWindow(k === 0 ? nsA : nsB, booted[k].m, at, seconds, realtime);
+        (k === 0 ? result.head : result.against).push(p);
+        console.log(`${k === 0 ? 'head' : 'against'} ${r + 1}: ${JSON.stringify(p)}`);
+      }
+    }
+    return result;
+  } finally {
+    for (const b of booted) await stopPoint(b);
+    nsA.remove(); nsB.remove();
+  }
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b), half = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
+};
+/** A request's work: in real time the idle loop's cycles (the machine waiting for the client) left out. */
+const busy = (p: RequestPoint) => p.total - (p.realtime ? p.kernel.idle ?? 0 : 0);
+
+/** Per round: each tree's work a request (busy) and requests/s, the ratio; then the medians and the categories'. */
+function againstTable(c: Against, rev: string, realtime: boolean): string {
+  const unit = realtime ? 'host cycles (idle left out)' : 'instructions';
+  const rows = c.head.map((h, r) => {
+    const a = c.against[r];
+    return `| ${r + 1} | ${fmt(busy(h))} | ${fmt(busy(a))} | ${(busy(a) / busy(h)).toFixed(3)} `
+      + `| ${fmt(h.requestsPerSecond)} | ${fmt(a.requestsPerSecond)} |`;
+  });
+  const ratios = c.head.map((h, r) => busy(c.against[r]) / busy(h));
+  const categories = [...new Set([...c.head, ...c.against].flatMap(p => Object.keys(p.kernel)))];
+  const cat = (ps: RequestPoint[], k: string) => fmt(round(median(ps.map(p => p.kernel[k] ?? 0))));
+  const med = (ps: RequestPoint[], f: (p: RequestPoint) => number) => fmt(round(median(ps.map(f))));
+  return [
+    `| round | ${unit} a request, this tree | at ${rev} | ${rev} / this tree | requests/s, this tree | at ${rev} |`,
+    '|--:|--:|--:|--:|--:|--:|',
+    ...rows,
+    `| median | ${med(c.head, busy)} | ${med(c.against, busy)} | **${median(ratios).toFixed(3)}** `
+      + `| ${med(c.head, p => p.requestsPerSecond)} | ${med(c.against, p => p.requestsPerSecond)} |`,
+    '',
+    `| median per request | this tree | at ${rev} |`,
+    '|---|--:|--:|',
+    ...categories.map(k => `| kernel: ${k} | ${cat(c.head, k)} | ${cat(c.against, k)} |`),
+    `| guest | ${med(c.head, p => p.guestTotal)} | ${med(c.against, p => p.guestTotal)} |`,
+    `| VM switches | ${median(c.head.map(p => p.switches))} | ${median(c.against.map(p => p.switches))} |`,
+  ].join('\n');
+}
+
+/** --against REV: every point measured on this tree's build and on REV's, alternately; the table printed. */
+async function mainAgainst(opts: ReturnType<typeof options>, rev: string): Promise<number> {
+  const t0 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'denali-bench-request-'));
+  const restoreNeighbours = raiseNeighbourLimits();
+  const tables: string[] = [];
+  const results: Against[] = [];
+  try {
+    const kernelElf = buildKernel(2, dir, dir).elfPath;
+    for (const at of opts.points) {
+      const c = await compareAt(at, buildPoint(kernelElf, dir, at.vms), buildAgainst(rev, dir, at.vms), dir,
+        opts.seconds, opts.rounds, opts.realtime);
+      results.push(c);
+      const where = at.swap ? ` in ${at.memoryMiB} MiB, swap, Zipf(0.8)` : '';
+      tables.push(`${fmt(at.vms)} VM${at.vms === 1 ? '' : 's'}${where}:\n\n`
+        + againstTable(c, rev, opts.realtime));
+    }
+  } finally {
+    restoreNeighbours();
+    removeAgainst(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const seconds = Math.round((performance.now() - t0) / 1000);
+  const command = `npm run bench:request -- --against ${rev}${opts.realtime ? ' --realtime' : ''}`;
+  const md = `This tree against ${rev} (\`${command}\`, ${opts.rounds} windows of ${opts.seconds} s each, ABBA;`
+    + ` ${seconds} s):\n\n${tables.join('\n\n')}\n`;
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'request-against.json'), JSON.stringify({ against: rev, results }, null, 2) + '\n');
+  writeFileSync(join(RESULTS, 'request-against.md'), md);
+  console.log(md);
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -278,6 +443,7 @@ async function main(): Promise<number> {
   const why = tapUnavailable();
   if (why) { console.error(`bench:request: needs a network namespace with a tap device: ${why}`); return 2; }
   if (!existsSync(join(ROOT, HTTPD_IMAGE))) throw new Error(`bench:request: no ${HTTPD_IMAGE}`);
+  if (opts.against !== null) return mainAgainst(opts, opts.against);
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'denali-bench-request-'));
   const restoreNeighbours = raiseNeighbourLimits();
@@ -290,7 +456,10 @@ async function main(): Promise<number> {
       progress.update(1 + k, `${at.vms} VMs${at.swap ? ` in ${at.memoryMiB} MiB with swap` : ''}: boot and measure`);
       const ns = createTapNamespace(`denali-request-${at.vms}-${process.pid}`);
       try {
-        points.push(await measure(ns, kernelElf, dir, at, opts.seconds, opts.realtime));
+        const booted = await bootPoint(ns, buildPoint(kernelElf, dir, at.vms), dir, at, opts.realtime);
+        try {
+          points.push(await measureWindow(ns, booted.m, at, opts.seconds, opts.realtime));
+        } finally { await stopPoint(booted); }
         console.log(JSON.stringify(points[points.length - 1]));
       } finally { ns.remove(); }
     }
