@@ -116,6 +116,26 @@ export function niceStep(max: number, count = 6): number {
 
 const formatTick = (v: number) => (Math.abs(v) >= 1000 ? v.toLocaleString('en-US') : String(Math.round(v * 100) / 100));
 
+/** A second row of tick labels is this far below the first (the font is 18 pixels high at scale 2). */
+const TICK_ROW = 18;
+/** Space kept between two tick labels of one row, and between a label and the image's edge. */
+const TICK_GAP = 8;
+
+/**
+ * Where each x tick's label goes: centred under its tick (`at`), moved inside the image, and in the second row
+ * when it would touch the label before it in the first (500 and 1,000 on a log scale of VM counts).
+ */
+export function placeTickLabels(ticks: { at: number; width: number }[], imageWidth: number)
+  : { x: number; row: number }[] {
+  const ends = [-Infinity, -Infinity];
+  return ticks.map(({ at, width }) => {
+    const x = Math.max(TICK_GAP, Math.min(at - width / 2, imageWidth - TICK_GAP - width));
+    const row = x >= ends[0] + TICK_GAP ? 0 : x >= ends[1] + TICK_GAP ? 1 : 0;
+    ends[row] = x + width;
+    return { x, row };
+  });
+}
+
 export function plotLines(p: LinePlot): Buffer {
   const width = p.width ?? 960, height = p.height ?? 600;
   const b = new Bitmap(width, height);
@@ -142,17 +162,17 @@ export function plotLines(p: LinePlot): Buffer {
   }
   // x ticks at the data points (log scale) or evenly
   const xTicks = p.logX ? [...new Set(xs)].sort((a, c) => a - c) : Array.from({ length: 6 }, (_, k) => xMin + ((xMax - xMin) * k) / 5);
-  for (const x of xTicks) {
+  const placed = placeTickLabels(xTicks.map(x => ({ at: fx(x), width: textWidth(formatTick(x), 2) })), width);
+  xTicks.forEach((x, k) => {
     const px = fx(x);
     b.line(px, top, px, bottom, grey);
     b.line(px, bottom, px, bottom + 6, black);
-    const label = formatTick(x);
-    b.text(px - textWidth(label, 2) / 2, bottom + 12, label, black, 2);
-  }
+    b.text(placed[k].x, bottom + 12 + placed[k].row * TICK_ROW, formatTick(x), black, 2);
+  });
   b.line(left, top, left, bottom, black, 2);
   b.line(left, bottom, right, bottom, black, 2);
-  b.text(left + (right - left - textWidth(p.xLabel, 2)) / 2, bottom + 42, p.xLabel, black, 2);
-  b.textUp(20, top + (bottom - top - textWidth(p.yLabel, 2)) / 2, p.yLabel, black, 2);
+  b.text(left + (right - left - textWidth(p.xLabel, 2)) / 2, bottom + 52, p.xLabel, black, 2);
+  b.textUp(6, top + (bottom - top - textWidth(p.yLabel, 2)) / 2, p.yLabel, black, 2);  // clear of "25,000"
 
   for (const r of p.references ?? []) b.line(left, fy(r.y), right, fy(r.y), r.color, 2, [10, 6]);
   for (const s of p.series) {

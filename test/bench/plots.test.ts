@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../tools/build.ts';
 import { BENCH_NAMES, benchPlot } from '../../bench/plots.ts';
+import { placeTickLabels } from '../../bench/plot.ts';
 import { parsePng, colouredPixels } from '../harness/png.ts';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -38,4 +39,19 @@ test('bench:web --tlb-flush: a valid PNG from bench/results/web-tlb-flush.json',
 test('a plot reads its own bench\'s fields: another bench\'s results file is refused', t => {
   t.throws(() => benchPlot('net', join(RESULTS, 'kernel.json')));
   t.throws(() => benchPlot('request', join(RESULTS, 'vm.json')));
+});
+
+test('x tick labels: inside the image, and one that would touch the label before it goes to a second row', t => {
+  // bench:web's VM counts on its log scale: 500 and 1,000 sit 38 pixels apart, 100,000 at the right edge.
+  const at = (x: number) => 110 + (Math.log10(x) / 5) * 820;
+  const ticks = [1, 10, 100, 500, 1000, 10000, 100000]
+    .map(x => ({ at: at(x), width: x.toLocaleString('en-US').length * 12 }));
+  const placed = placeTickLabels(ticks, 960);
+  t.deepEqual(placed.map(p => p.row), [0, 0, 0, 0, 1, 0, 0]);
+  for (const [k, p] of placed.entries()) {
+    t.true(p.x >= 0 && p.x + ticks[k].width <= 960, `label ${k} inside the image`);
+    const before = placed.slice(0, k).filter(q => q.row === p.row).pop();
+    if (before) t.true(p.x >= before.x + ticks[placed.indexOf(before)].width, `label ${k} clear of the one before`);
+  }
+  t.true(placed[6].x + ticks[6].width <= 952, 'the last label moved in from the edge');
 });
