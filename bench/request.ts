@@ -192,7 +192,7 @@ async function stopPoint(b: Booted): Promise<void> {
   if (b.swapImage) rmSync(b.swapImage, { force: true });
 }
 
-/** The kernel and the point's manifest (VM count) built from this tree. */
+/** A kernel and the httpd modules of a point's VM count: this tree's (buildPoint) or REV's (buildAgainst). */
 interface Built { kernelElf: string; modules: string[] }
 
 function manifestFile(dir: string, vms: number): string {
